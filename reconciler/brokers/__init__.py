@@ -1,0 +1,1 @@
+"""Brokers: one protocol, sibling adapters chosen by configuration."""

@@ -1,0 +1,50 @@
+"""The Broker protocol every adapter implements, and the order values that cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from reconciler.core.models import Frozen, Observation, Side
+
+OrderStatus = Literal["accepted", "partially_filled", "filled", "canceled", "rejected"]
+FINAL_ORDER_STATUSES: frozenset[str] = frozenset({"filled", "canceled", "rejected"})
+
+
+class OrderRequest(Frozen):
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+
+
+class OrderState(Frozen):
+    """What the broker says about one order."""
+
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    filled_quantity: Decimal
+    avg_price: Decimal | None
+    commission: Decimal
+    status: OrderStatus
+    reject_reason: str | None = None
+
+
+class Broker(Protocol):
+    """An account holder we observe and send orders to. Implementations must be idempotent on client ids."""
+
+    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        """Positions, cash (settled, unsettled, reserved) and quotes for the account and the given symbols."""
+        ...
+
+    def submit(self, account: str, order: OrderRequest) -> OrderState:
+        """Send a market order; a client id seen before returns the existing order, never a second one."""
+        ...
+
+    def get_order(self, account: str, client_order_id: str) -> OrderState | None:
+        """Look an order up by our client id; None when the broker never received it."""
+        ...

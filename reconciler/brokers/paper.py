@@ -1,0 +1,250 @@
+"""The embedded paper broker: books kept in the journal database, fills at the quote plus slippage, T+N settlement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from reconciler.brokers.base import OrderRequest, OrderState
+from reconciler.brokers.prices import Price, load_prices
+from reconciler.core.models import Observation, Quote
+from reconciler.errors import BrokerError
+from reconciler.journal import tables as t
+from reconciler.spec.models import PaperBroker as PaperSpec
+
+ZERO = Decimal(0)
+BPS = Decimal(10000)
+
+
+def add_business_days(day: date, n: int) -> date:
+    """Settlement skips weekends (exchange holidays are ignored by the paper broker)."""
+    while n > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+class PaperBroker:
+    """A broker that is a few tables: durable across processes, so crash tests see the same books."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        spec: PaperSpec,
+        root: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prices: dict[str, Price] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.clock = clock
+        self.prices = prices if prices is not None else load_prices(spec.prices, root)
+
+    # ---- books ----
+    def _ensure_account(self, c: Connection, account: str) -> None:
+        if c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first():
+            return
+        seed = self.spec.accounts.get(account)
+        if seed is None:
+            raise BrokerError(
+                f"paper broker has no account {account!r}", where="reconciler.yaml: broker.accounts",
+                fix="add the account under broker.accounts",
+            )
+        c.execute(insert(t.paper_accounts).values(account=account, cash_settled=seed.cash, created_at=self.clock()))
+        for sym, qty in seed.positions.items():
+            if qty != 0:
+                c.execute(insert(t.paper_positions).values(account=account, symbol=sym, quantity=qty))
+
+    def _settle(self, c: Connection, account: str) -> None:
+        today = self.clock().date().isoformat()
+        due = c.execute(
+            select(t.paper_unsettled).where(
+                t.paper_unsettled.c.account == account, t.paper_unsettled.c.settles_on <= today
+            )
+        ).mappings().all()
+        if not due:
+            return
+        total = sum((r["amount"] for r in due), ZERO)
+        cash = self._cash(c, account)
+        c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash + total))
+        c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id.in_([r["id"] for r in due])))
+
+    def _cash(self, c: Connection, account: str) -> Decimal:
+        value = c.execute(
+            select(t.paper_accounts.c.cash_settled).where(t.paper_accounts.c.account == account)
+        ).scalar_one()
+        assert isinstance(value, Decimal)
+        return value
+
+    def _unsettled(self, c: Connection, account: str) -> Decimal:
+        rows = c.execute(select(t.paper_unsettled.c.amount).where(t.paper_unsettled.c.account == account)).scalars()
+        return sum(rows, ZERO)
+
+    def _positions(self, c: Connection, account: str) -> dict[str, Decimal]:
+        rows = c.execute(
+            select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(
+                t.paper_positions.c.account == account
+            )
+        ).all()
+        return {s: q for s, q in rows if q != 0}
+
+    def quote(self, symbol: str, now: datetime) -> Quote | None:
+        p = self.prices.get(symbol)
+        if p is None:
+            return None
+        return Quote(symbol=symbol, price=p.price, previous_close=p.previous_close, as_of=now)
+
+    # ---- Broker protocol ----
+    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        now = self.clock()
+        with self.engine.begin() as c:
+            self._ensure_account(c, account)
+            self._settle(c, account)
+            positions = self._positions(c, account)
+            cash = self._cash(c, account)
+            unsettled = self._unsettled(c, account)
+        quotes = {}
+        for s in sorted(set(symbols) | set(positions)):
+            q = self.quote(s, now)
+            if q is not None:
+                quotes[s] = q
+        # Market orders fill at once here, so nothing is ever reserved by an open order.
+        return Observation(
+            account=account, taken_at=now, positions=positions, cash_settled=cash,
+            cash_unsettled=unsettled, cash_reserved=ZERO, quotes=quotes,
+        )
+
+    def get_order(self, account: str, client_order_id: str) -> OrderState | None:
+        with self.engine.begin() as c:
+            row = c.execute(
+                select(t.paper_orders).where(
+                    t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == client_order_id
+                )
+            ).mappings().first()
+        return None if row is None else _state(row)
+
+    def submit(self, account: str, order: OrderRequest) -> OrderState:
+        now = self.clock()
+        with self.engine.begin() as c:
+            self._ensure_account(c, account)
+            existing = c.execute(
+                select(t.paper_orders).where(
+                    t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == order.client_order_id
+                )
+            ).mappings().first()
+            if existing is not None:
+                return _state(existing)
+            self._settle(c, account)
+            reason, fill_price, commission = self._check_and_price(c, account, order, now)
+            status = "rejected" if reason else "filled"
+            row: dict[str, Any] = dict(
+                client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
+                symbol=order.symbol, side=order.side, quantity=order.quantity,
+                filled_quantity=ZERO if reason else order.quantity, fill_price=None if reason else fill_price,
+                commission=ZERO if reason else commission, status=status, reject_reason=reason, created_at=now,
+            )
+            if not reason:
+                self._book_fill(c, account, order, fill_price, commission, now)
+            c.execute(insert(t.paper_orders).values(**row))
+        return _state(row)
+
+    def _check_and_price(
+        self, c: Connection, account: str, order: OrderRequest, now: datetime
+    ) -> tuple[str | None, Decimal, Decimal]:
+        if order.quantity <= 0:
+            return "quantity must be positive", ZERO, ZERO
+        q = self.quote(order.symbol, now)
+        if q is None or q.price <= 0:
+            return f"no tradable price for {order.symbol}", ZERO, ZERO
+        slip = self.spec.slippage_bps / BPS
+        price = q.price * (1 + slip) if order.side == "buy" else q.price * (1 - slip)
+        price = price.quantize(Decimal("0.0001"))
+        notional = price * order.quantity
+        comm = self.spec.commission
+        commission = (comm.per_order + comm.per_share * order.quantity + comm.bps * notional / BPS).quantize(
+            Decimal("0.01")
+        )
+        if order.side == "sell":
+            held = self._positions(c, account).get(order.symbol, ZERO)
+            if order.quantity > held:
+                return f"insufficient position: have {held} {order.symbol}, selling {order.quantity}", ZERO, ZERO
+        else:
+            buying_power = self._cash(c, account) + self._unsettled(c, account)
+            if notional + commission > buying_power:
+                return (
+                    f"insufficient buying power: need {notional + commission:.2f}, have {buying_power:.2f}",
+                    ZERO,
+                    ZERO,
+                )
+        return None, price, commission
+
+    def _book_fill(
+        self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime
+    ) -> None:
+        positions = self._positions(c, account)
+        held = positions.get(order.symbol, ZERO)
+        cash = self._cash(c, account)
+        notional = price * order.quantity
+        if order.side == "buy":
+            new_qty = held + order.quantity
+            cost = notional + commission
+            if cost <= cash:
+                cash -= cost
+            else:  # the remainder comes out of unsettled sale proceeds, oldest first
+                self._draw_unsettled(c, account, cost - cash)
+                cash = ZERO
+        else:
+            new_qty = held - order.quantity
+            proceeds = notional - commission
+            if self.spec.settlement_days == 0:
+                cash += proceeds
+            else:
+                settles = add_business_days(now.date(), self.spec.settlement_days).isoformat()
+                c.execute(insert(t.paper_unsettled).values(account=account, amount=proceeds, settles_on=settles))
+        c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash))
+        c.execute(
+            delete(t.paper_positions).where(
+                t.paper_positions.c.account == account, t.paper_positions.c.symbol == order.symbol
+            )
+        )
+        if new_qty != 0:
+            c.execute(insert(t.paper_positions).values(account=account, symbol=order.symbol, quantity=new_qty))
+
+    def _draw_unsettled(self, c: Connection, account: str, amount: Decimal) -> None:
+        rows = c.execute(
+            select(t.paper_unsettled)
+            .where(t.paper_unsettled.c.account == account)
+            .order_by(t.paper_unsettled.c.settles_on, t.paper_unsettled.c.id)
+        ).mappings().all()
+        for r in rows:
+            if amount <= 0:
+                break
+            take = min(amount, r["amount"])
+            amount -= take
+            rest = r["amount"] - take
+            if rest == 0:
+                c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id == r["id"]))
+            else:
+                c.execute(update(t.paper_unsettled).where(t.paper_unsettled.c.id == r["id"]).values(amount=rest))
+
+
+def _state(row: Any) -> OrderState:
+    return OrderState(
+        client_order_id=row["client_order_id"],
+        broker_order_id=row["broker_order_id"],
+        symbol=row["symbol"],
+        side=row["side"],
+        quantity=row["quantity"],
+        filled_quantity=row["filled_quantity"],
+        avg_price=row["fill_price"],
+        commission=row["commission"],
+        status=row["status"],
+        reject_reason=row["reject_reason"],
+    )

@@ -1,0 +1,26 @@
+"""Helpers every command shares: the runtime from global options and a console."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from reconciler.runtime import Runtime
+
+
+def runtime(args: argparse.Namespace) -> Runtime:
+    from reconciler.runtime import Runtime
+
+    return Runtime(config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal)
+
+
+def console(args: argparse.Namespace, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    plain = bool(getattr(args, "no_color", False))
+    return Console(file=sys.stderr if stderr else sys.stdout, no_color=plain, highlight=False, soft_wrap=True)

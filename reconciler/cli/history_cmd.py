@@ -1,0 +1,35 @@
+"""`reconciler history`: the most recent applies in the journal."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--limit", type=int, default=20, help="how many applies to list")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    from reconciler.cli.common import console, runtime
+
+    rows = runtime(args).journal.history(args.limit)
+    out = console(args)
+    if args.format == "json":
+        print(json.dumps(rows, default=str, indent=2))
+        return 0
+    if not rows:
+        out.print("No applies recorded yet.")
+        return 0
+    table = Table("apply", "started", "status", "orders", "filled", "plan", "commit", "actor")
+    for r in rows:
+        table.add_row(
+            r["id"][:8], str(r["started_at"])[:19], r["status"], str(r["orders"]), str(r["filled"]),
+            r["plan_hash"][:12], (r["git_commit"] or "")[:12], r["actor"],
+        )
+    out.print(table)
+    return 0

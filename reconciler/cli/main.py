@@ -1,0 +1,84 @@
+"""Entry point: parse arguments, dispatch to a command module, map errors to exit codes.
+
+Imports stay lazy so `reconciler --help` starts fast: pydantic, SQLAlchemy and rich load only for real work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMANDS = {
+    "validate": "Check reconciler.yaml and every portfolio file.",
+    "plan": "Observe the accounts and show the orders that would reconcile them.",
+    "apply": "Apply a saved plan (or plan and ask), sending each order once.",
+    "history": "List recent applies from the journal.",
+    "show": "Show one apply from the journal: orders, fills, policy decisions, events.",
+}
+
+
+def _common(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument("-c", "--config", default=default, help="path to reconciler.yaml (default: ./reconciler.yaml)")
+    p.add_argument("--journal", default=default, help="journal database URL (overrides journal.url)")
+    p.add_argument("--log-format", choices=["text", "json"], default=default, help="log format on stderr")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default)
+    p.add_argument("--no-color", action="store_true", default=default, help="plain output without colours")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="Infrastructure-as-code for investment portfolios: plan and apply target allocations.",
+    )
+    _common(parser, None)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p, argparse.SUPPRESS)
+        importlib.import_module(f"reconciler.cli.{name}_cmd").add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from reconciler import __version__
+
+        print(f"reconciler {__version__}")
+        return 0
+    if not args.command:
+        parser.print_help()
+        return 1
+    from reconciler.logs import setup
+
+    setup(args.log_format or "text", args.log_level or "warning")
+    from reconciler.errors import ReconcilerError
+
+    module = importlib.import_module(f"reconciler.cli.{args.command}_cmd")
+    try:
+        code: int = module.run(args)
+        return code
+    except ReconcilerError as exc:
+        print(f"Error: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so briefly; the traceback goes to the debug log
+        import logging
+
+        logging.getLogger("reconciler").debug("internal error", exc_info=True)
+        print(
+            f"Internal error: {type(exc).__name__}: {exc}\n  (a bug in reconciler; rerun with --log-level debug"
+            " for the traceback and report it)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""`reconciler show APPLY_ID`: everything the journal holds about one apply."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("apply_id", help="an apply id, or a unique prefix of one (see `reconciler history`)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    from reconciler.cli.common import console, runtime
+    from reconciler.errors import ReconcilerError
+    from reconciler.render.fmt import qty
+
+    a = runtime(args).journal.show(args.apply_id)
+    if a is None:
+        raise ReconcilerError(
+            f"no single apply matches {args.apply_id!r}", where="command line",
+            fix="use an id (or a longer prefix) from `reconciler history`",
+        )
+    if args.format == "json":
+        print(json.dumps(a, default=str, indent=2))
+        return 0
+    out = console(args)
+    out.print(f"[bold]apply {a['id']}[/bold]  {a['status']}  by {a['actor']}")
+    out.print(f"  plan {a['plan_hash']}  commit {a['git_commit'] or '-'}")
+    out.print(f"  started {a['started_at']}  finished {a['finished_at'] or '-'}")
+    if a["message"]:
+        out.print(f"  message: {a['message']}")
+    table = Table("leg", "portfolio", "side", "qty", "symbol", "status", "filled", "avg price", "client order id")
+    for i in a["intents"]:
+        table.add_row(
+            str(i["leg"]), i["portfolio"], i["side"], qty(i["quantity"]), i["symbol"], i["status"],
+            qty(i["filled_quantity"]) if i["filled_quantity"] is not None else "-",
+            str(i["avg_price"] or "-"), i["client_order_id"],
+        )
+    out.print(table)
+    for d in a["policy_decisions"]:
+        tag = " (overridden by " + str(d["override_by"]) + ": " + str(d["override_reason"]) + ")" if d["overridden"] else ""
+        out.print(f"  policy [{d['phase']}] {d['kind']} {d['policy']} ({d['level']}): {d['message']}{tag}")
+    out.print(f"  {len(a['fills'])} fill(s), {len(a['events'])} event(s)")
+    return 0

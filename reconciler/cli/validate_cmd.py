@@ -1,0 +1,24 @@
+"""`reconciler validate`: schema, weights, references and policies, without touching a broker."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-policies", action="store_true", help="skip compiling the Rego policies")
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.cli.common import console, runtime
+
+    rt = runtime(args)
+    ws = rt.workspace
+    if not args.no_policies:
+        _ = rt.policies
+    out = console(args)
+    out.print(
+        f"[green]✓[/green] {ws.config_path}: {len(ws.portfolios)} portfolio(s) in {len(ws.files)} file(s) are valid"
+        + ("" if args.no_policies else f"; {len(rt.policies.packages)} policies compile")
+    )
+    return 0

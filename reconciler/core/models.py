@@ -1,0 +1,145 @@
+"""Domain values shared by the planner, renderers and executor; all money is Decimal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.spec.models import Commission, SymbolRule, Trading
+
+FORMAT_VERSION = 1
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Desired(Frozen):
+    """A portfolio's resolved targets: what the account should hold."""
+
+    name: str
+    account: str
+    source: str
+    targets: dict[str, Decimal]
+    cash: Decimal
+    trading: Trading
+    symbols: dict[str, SymbolRule] = Field(default_factory=dict)
+
+
+class Quote(Frozen):
+    symbol: str
+    price: Decimal
+    previous_close: Decimal | None = None
+    as_of: datetime
+
+
+class Observation(Frozen):
+    """What the broker reported for one account at one moment."""
+
+    account: str
+    taken_at: datetime
+    positions: dict[str, Decimal]
+    cash_settled: Decimal = Field(description="Settled cash, including the part reserved by open buy orders.")
+    cash_unsettled: Decimal = Field(Decimal(0), description="Sale proceeds not yet settled; never spent.")
+    cash_reserved: Decimal = Field(Decimal(0), description="Settled cash held for open buy orders.")
+    quotes: dict[str, Quote]
+
+
+class CostModel(Frozen):
+    """Estimated execution costs the planner budgets for, so buys never overdraw cash."""
+
+    slippage_bps: Decimal = Decimal(0)
+    commission: Commission = Commission()
+
+    def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
+        c = self.commission
+        return c.per_order + c.per_share * quantity + c.bps * notional / 10000
+
+
+Side = Literal["buy", "sell"]
+
+
+class Action(Frozen):
+    """One order the plan wants to send."""
+
+    leg: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    notional: Decimal
+    est_commission: Decimal
+    reason: str
+
+
+class Holding(Frozen):
+    """One row of the before/after table."""
+
+    symbol: str
+    price: Decimal
+    quantity_before: Decimal
+    quantity_after: Decimal
+    weight_before: Decimal
+    weight_target: Decimal
+    weight_after: Decimal
+    band: Decimal
+    rule: Literal["", "hold", "do_not_trade"] = ""
+
+
+class PortfolioPlan(Frozen):
+    name: str
+    account: str
+    equity: Decimal
+    cash_before: Decimal
+    cash_after: Decimal
+    cash_weight_before: Decimal
+    cash_weight_target: Decimal
+    cash_weight_after: Decimal
+    buy_notional: Decimal
+    sell_notional: Decimal
+    turnover: Decimal = Field(description="Gross traded notional divided by equity.")
+    actions: list[Action]
+    holdings: list[Holding]
+    notes: list[str] = Field(default_factory=list)
+    observation: Observation
+
+
+Level = Literal["advisory", "soft-mandatory", "hard-mandatory"]
+
+
+class PolicyResult(Frozen):
+    policy: str
+    kind: Literal["deny", "warn"]
+    level: Level
+    portfolio: str
+    message: str
+
+    @property
+    def blocking(self) -> bool:
+        return self.kind == "deny" and self.level != "advisory"
+
+
+class Plan(Frozen):
+    """The sealed artifact: what `plan --out` writes and `apply` consumes."""
+
+    format_version: int = FORMAT_VERSION
+    reconciler_version: str
+    created_at: datetime
+    targets_hash: str
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    config_accounts: list[str]
+    portfolios: list[PortfolioPlan]
+    policy_results: list[PolicyResult] = Field(default_factory=list)
+    content_hash: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        return any(p.actions for p in self.portfolios)
+
+    @property
+    def blocked(self) -> list[PolicyResult]:
+        return [r for r in self.policy_results if r.blocking]

@@ -1,0 +1,66 @@
+"""The one error hierarchy: every failure a user can cause says what, where and how to fix it."""
+
+from __future__ import annotations
+
+
+class ReconcilerError(Exception):
+    """Base of every expected failure; the CLI turns it into a message and an exit code."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.fix = fix
+
+    def render(self) -> str:
+        head = f"{self.where}: {self.message}" if self.where else self.message
+        return f"{head}\n  fix: {self.fix}" if self.fix else head
+
+
+class SpecError(ReconcilerError):
+    """A configuration or portfolio file is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[ReconcilerError]) -> None:
+        super().__init__(f"{len(problems)} problem(s) found")
+        self.problems = problems
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan cannot be read, was tampered with, or has an unknown format version."""
+
+
+class PlanMismatchError(ReconcilerError):
+    """A saved plan was made for other targets or accounts than the current configuration."""
+
+
+class StalePlanError(ReconcilerError):
+    """The world changed since the plan was made; applying it would trade on old facts."""
+
+
+class PolicyFileError(ReconcilerError):
+    """A Rego policy file does not parse or the enforcement configuration names an unknown policy."""
+
+
+class PolicyDeniedError(ReconcilerError):
+    """A mandatory policy denied the plan or an order."""
+
+
+class PlanningError(ReconcilerError):
+    """The observation does not allow a plan (for example, a held symbol has no quote)."""
+
+
+class BrokerError(ReconcilerError):
+    """The broker refused or failed a request."""
+
+
+class JournalError(ReconcilerError):
+    """The journal cannot be opened or is inconsistent."""
+
+
+class ApprovalError(ReconcilerError):
+    """Apply needs an explicit approval that was not given."""

@@ -1,0 +1,1 @@
+"""The imperative shell around the planner: observing, planning, applying."""

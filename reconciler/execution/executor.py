@@ -1,0 +1,315 @@
+"""Apply a sealed plan: verify it, refuse stale or mismatched plans, send each order once, journal everything."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from reconciler.brokers.base import OrderRequest, OrderState
+from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
+from reconciler.core.plan import client_order_id
+from reconciler.core.planner import floor_to_step
+from reconciler.errors import BrokerError, PlanMismatchError, PolicyDeniedError, StalePlanError
+from reconciler.journal.store import TERMINAL
+from reconciler.policy.inputs import policy_input
+from reconciler.runtime import Runtime
+
+log = logging.getLogger("reconciler.apply")
+ZERO = Decimal(0)
+BPS = Decimal(10000)
+CASH_TOLERANCE = Decimal("0.01")
+
+
+@dataclass
+class OrderOutcome:
+    portfolio: str
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    status: str
+    filled_quantity: Decimal = ZERO
+    avg_price: Decimal | None = None
+    message: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    apply_id: str | None
+    status: str  # succeeded | partial | noop | already-applied
+    outcomes: list[OrderOutcome] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("succeeded", "noop", "already-applied")
+
+
+def check_matches(plan: Plan, rt: Runtime) -> None:
+    """Refuse a plan made for other targets or accounts than the ones in this repository now."""
+    ws = rt.workspace
+    if plan.targets_hash != ws.targets_hash:
+        raise PlanMismatchError(
+            "plan does not match the current targets (they changed since it was made, or it is another repository's)",
+            where=f"plan {plan.content_hash[:12]}",
+            fix="re-plan against the current targets and review the new plan",
+        )
+    accounts = {p.account for p in ws.portfolios}
+    foreign = sorted({p.account for p in plan.portfolios} - accounts)
+    if foreign or sorted(plan.config_accounts) != sorted(ws.config.broker.accounts):
+        raise PlanMismatchError(
+            f"plan does not match this configuration's accounts ({', '.join(foreign) or 'account list differs'})",
+            where=f"plan {plan.content_hash[:12]}",
+            fix="apply the plan with the reconciler.yaml it was made with, or re-plan",
+        )
+
+
+def _stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> list[str]:
+    then = pp.observation
+    reasons = []
+    before = {s: q for s, q in then.positions.items() if q != 0}
+    after = {s: q for s, q in now_obs.positions.items() if q != 0}
+    if before != after:
+        changed = sorted(s for s in set(before) | set(after) if before.get(s) != after.get(s))
+        reasons.append(f"{pp.account}: holdings changed since the plan ({', '.join(changed)})")
+    cash_then = then.cash_settled + then.cash_unsettled - then.cash_reserved
+    cash_now = now_obs.cash_settled + now_obs.cash_unsettled - now_obs.cash_reserved
+    if abs(cash_then - cash_now) > CASH_TOLERANCE:
+        reasons.append(f"{pp.account}: cash changed since the plan ({cash_then:.2f} → {cash_now:.2f})")
+    for a in pp.actions:
+        q = now_obs.quotes.get(a.symbol)
+        if q is None:
+            reasons.append(f"{a.symbol}: no quote now")
+        elif a.price > 0 and abs(q.price - a.price) / a.price > band:
+            reasons.append(
+                f"{a.symbol}: quote moved {abs(q.price - a.price) / a.price:.2%} since the plan"
+                f" ({a.price} → {q.price}), beyond the {band:.2%} band"
+            )
+    return reasons
+
+
+def apply_plan(
+    plan: Plan,
+    rt: Runtime,
+    *,
+    actor: str,
+    overrides: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> ApplyResult:
+    """Execute a verified plan against the broker; idempotent per plan through deterministic client ids."""
+    overrides = overrides or {}
+    now = now or datetime.now(UTC)
+    journal = rt.journal
+    check_matches(plan, rt)
+
+    legs = {
+        client_order_id(plan.content_hash, pp.account, a): (pp, a) for pp in plan.portfolios for a in pp.actions
+    }
+    seen = journal.intents_for_plan(plan.content_hash)
+    if legs and seen and all(cid in seen and seen[cid]["status"] in TERMINAL for cid in legs):
+        return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
+    if seen:
+        _recover(rt, seen)
+        raise StalePlanError(
+            "this plan was partly applied by an earlier run; the journal was reconciled with the broker",
+            where=f"plan {plan.content_hash[:12]}",
+            fix="stale, re-plan: the new plan picks up what is left",
+        )
+
+    blocked = [r for r in plan.blocked if not (r.level == "soft-mandatory" and r.policy in overrides)]
+    if blocked:
+        raise PolicyDeniedError(
+            "; ".join(f"[{r.level}] {r.policy}: {r.message}" for r in blocked),
+            where=f"plan {plan.content_hash[:12]}",
+            fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT",
+        )
+    if not plan.has_changes:
+        return ApplyResult(None, "noop", message="no changes")
+
+    settings = rt.workspace.config.apply
+    age = (now - plan.created_at).total_seconds()
+    if age > settings.max_plan_age_seconds:
+        raise StalePlanError(
+            f"plan is {age:.0f}s old (maximum {settings.max_plan_age_seconds}s)",
+            where=f"plan {plan.content_hash[:12]}",
+            fix="stale, re-plan",
+        )
+    observations: dict[str, Observation] = {}
+    reasons: list[str] = []
+    for pp in plan.portfolios:
+        if not pp.actions:
+            continue
+        obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
+        observations[pp.account] = obs
+        reasons += _stale_reasons(pp, obs, settings.quote_band)
+    if reasons:
+        raise StalePlanError("; ".join(reasons), where=f"plan {plan.content_hash[:12]}", fix="stale, re-plan")
+
+    apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
+    journal.record_policies(
+        plan.policy_results, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
+        overrides=overrides, actor=actor,
+    )
+    result = ApplyResult(apply_id, "succeeded")
+    try:
+        for pp in plan.portfolios:
+            if pp.actions:
+                journal.record_observation(observations[pp.account], "apply", apply_id)
+                _apply_portfolio(rt, plan, pp, observations[pp.account], apply_id, overrides, actor, result)
+    except BaseException as exc:
+        journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
+        raise
+    if any(o.status != "filled" for o in result.outcomes):
+        result.status = "partial"
+    journal.finish_apply(apply_id, result.status, None)
+    return result
+
+
+def _recover(rt: Runtime, seen: dict[str, dict[str, object]]) -> None:
+    """Adopt what the broker did with orders an earlier run left in flight (the process died mid-call)."""
+    for cid, intent in seen.items():
+        if intent["status"] in TERMINAL:
+            continue
+        state = rt.broker.get_order(str(intent["account"]), cid)
+        if state is None:
+            rt.journal.set_intent(cid, "failed", message="broker never received the order")
+        else:
+            _record_state(rt, str(intent["account"]), state, None)
+
+
+def _record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
+    j = rt.journal
+    j.record_order(
+        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id, account=account,
+        symbol=state.symbol, side=state.side, quantity=state.quantity, filled_quantity=state.filled_quantity,
+        avg_price=state.avg_price, status=state.status,
+    )
+    if state.filled_quantity > 0 and state.avg_price is not None:
+        j.record_fill(
+            client_order_id=state.client_order_id,
+            fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
+            quantity=state.filled_quantity, price=state.avg_price, commission=state.commission,
+            filled_at=datetime.now(UTC),
+        )
+    j.set_intent(
+        state.client_order_id, state.status, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
+        message=state.reject_reason,
+    )
+    j.event(
+        "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+        filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
+    )
+
+
+def _apply_portfolio(
+    rt: Runtime,
+    plan: Plan,
+    pp: PortfolioPlan,
+    obs: Observation,
+    apply_id: str,
+    overrides: dict[str, str],
+    actor: str,
+    result: ApplyResult,
+) -> None:
+    desired = rt.workspace.portfolio_for_account(pp.account)
+    assert desired is not None  # check_matches guarantees it
+    trading = desired.trading
+    costs = rt.costs
+    slip = costs.slippage_bps / BPS
+    params = rt.workspace.config.policies.params
+    # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
+    budget = obs.cash_settled - obs.cash_reserved
+    quotes = dict(obs.quotes)
+    sells_done = False
+    for action in pp.actions:  # the planner orders sells before buys
+        if action.side == "buy" and not sells_done:
+            sells_done = True
+            fresh = rt.broker.observe(pp.account, [a.symbol for a in pp.actions])
+            quotes.update(fresh.quotes)
+        cid = client_order_id(plan.content_hash, pp.account, action)
+        quote = quotes.get(action.symbol)
+        qty = action.quantity
+        journal_args = dict(
+            apply_id=apply_id, plan_hash=plan.content_hash, portfolio=pp.name, account=pp.account,
+            leg=action.leg, client_order_id=cid, symbol=action.symbol, side=action.side, quantity=qty,
+            est_price=quote.price if quote else action.price,
+        )
+        denial = _policy_check(rt, pp, action, quote, overrides, actor, apply_id, plan.content_hash, params)
+        if denial:
+            rt.journal.add_intent(**journal_args, status="denied")  # type: ignore[arg-type]
+            rt.journal.set_intent(cid, "denied", message=denial)
+            result.outcomes.append(OrderOutcome(pp.name, cid, action.symbol, action.side, qty, "denied", message=denial))
+            log.warning("order denied by policy", extra={"client_order_id": cid, "reason": denial})
+            continue
+        if action.side == "buy" and quote is not None:
+            unit = quote.price * (1 + slip + costs.commission.bps / BPS) + costs.commission.per_share
+            spend = budget - costs.commission.per_order
+            affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
+            if affordable < qty:
+                qty = affordable
+                if qty <= 0 or qty * quote.price < trading.min_trade_notional:
+                    msg = f"not enough settled cash for {action.symbol} (budget {budget:.2f})"
+                    rt.journal.add_intent(**{**journal_args, "quantity": action.quantity}, status="skipped")  # type: ignore[arg-type]
+                    rt.journal.set_intent(cid, "skipped", message=msg)
+                    result.outcomes.append(
+                        OrderOutcome(pp.name, cid, action.symbol, action.side, action.quantity, "skipped", message=msg)
+                    )
+                    continue
+                journal_args["quantity"] = qty
+        rt.journal.add_intent(**journal_args, status="submitting")  # type: ignore[arg-type]
+        request = OrderRequest(client_order_id=cid, symbol=action.symbol, side=action.side, quantity=qty)
+        try:
+            state = rt.broker.submit(pp.account, request)
+        except BrokerError as exc:
+            # The order may or may not have arrived: ask by client id before deciding (never resubmit blindly).
+            found = rt.broker.get_order(pp.account, cid)
+            if found is None:
+                rt.journal.set_intent(cid, "failed", message=exc.message)
+                result.outcomes.append(
+                    OrderOutcome(pp.name, cid, action.symbol, action.side, qty, "failed", message=exc.message)
+                )
+                continue
+            state = found
+        _record_state(rt, pp.account, state, apply_id)
+        result.outcomes.append(
+            OrderOutcome(
+                pp.name, cid, action.symbol, action.side, qty, state.status, state.filled_quantity,
+                state.avg_price, state.reject_reason,
+            )
+        )
+        if state.avg_price is not None and state.filled_quantity > 0:
+            notional = state.avg_price * state.filled_quantity
+            if action.side == "sell" and trading.use_sale_proceeds:
+                budget += notional - state.commission
+            elif action.side == "buy":
+                budget -= notional + state.commission
+
+
+def _policy_check(
+    rt: Runtime,
+    pp: PortfolioPlan,
+    action: Action,
+    quote: Quote | None,
+    overrides: dict[str, str],
+    actor: str,
+    apply_id: str,
+    plan_hash: str,
+    params: object,
+) -> str | None:
+    """Re-run the policies on this one order with the fresh quote; a blocking deny stops this order."""
+    now = datetime.now(UTC)
+    priced = action if quote is None else action.model_copy(
+        update={"price": quote.price, "notional": quote.price * action.quantity}
+    )
+    quotes = {action.symbol: quote} if quote is not None else {}
+    doc = policy_input(
+        pp, rt.workspace.config.policies.params, phase="apply", now=now, actions=[priced], quotes=quotes
+    )
+    results = rt.policies.evaluate(doc, pp.name)
+    rt.journal.record_policies(
+        results, plan_hash=plan_hash, phase="apply", apply_id=apply_id, overrides=overrides, actor=actor
+    )
+    blocking = [r for r in results if r.blocking and not (r.level == "soft-mandatory" and r.policy in overrides)]
+    return "; ".join(f"{r.policy}: {r.message}" for r in blocking) or None

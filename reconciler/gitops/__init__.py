@@ -1,0 +1,1 @@
+"""Git awareness: which commit the targets came from."""

@@ -1,0 +1,302 @@
+"""The journal store: every apply transition is written here, before and after each broker call."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+
+from reconciler.core.models import Observation, PolicyResult
+from reconciler.errors import JournalError
+from reconciler.journal import tables as t
+
+HEAD_REVISION = "0001"
+TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked: journal URLs may carry credentials and are printed in errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable journal URL>"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def create_journal_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise JournalError(
+            "journal URL is not a database URL",
+            where="journal.url",
+            fix="use sqlite:///path/to/journal.db or postgresql+psycopg://user@host/db",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, ImportError) as exc:
+        raise JournalError(
+            f"cannot use journal {safe_url(url)}: {exc}", where="journal.url", fix="check the URL and its driver"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to head with Alembic; a journal already at head skips Alembic entirely (fast start)."""
+    with engine.connect() as conn:
+        if inspect(conn).has_table("alembic_version"):
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if current == HEAD_REVISION:
+                return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class Journal:
+    """Reads and writes the journal tables; one short transaction per transition so a crash loses nothing."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Journal:
+        engine = create_journal_engine(url)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            raise JournalError(
+                f"cannot open journal {safe_url(url)}: {exc.orig}",
+                where="journal.url",
+                fix="check that the database exists, is reachable and writable",
+            ) from None
+        return cls(engine)
+
+    @contextmanager
+    def tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise JournalError(f"journal write failed: {exc}", fix="check the database and retry") from None
+
+    # ---- applies ----
+    def start_apply(self, plan_hash: str, targets_hash: str, git_commit: str | None, actor: str) -> str:
+        apply_id = str(uuid.uuid4())
+        with self.tx() as c:
+            c.execute(
+                insert(t.applies).values(
+                    id=apply_id, plan_hash=plan_hash, targets_hash=targets_hash, git_commit=git_commit,
+                    actor=actor, status="running", started_at=_now(),
+                )
+            )
+        return apply_id
+
+    def finish_apply(self, apply_id: str, status: str, message: str | None = None) -> None:
+        with self.tx() as c:
+            c.execute(
+                update(t.applies)
+                .where(t.applies.c.id == apply_id)
+                .values(status=status, message=message, finished_at=_now())
+            )
+
+    def applies_for_plan(self, plan_hash: str) -> list[dict[str, Any]]:
+        with self.tx() as c:
+            rows = c.execute(select(t.applies).where(t.applies.c.plan_hash == plan_hash)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.tx() as c:
+            rows = (
+                c.execute(select(t.applies).order_by(t.applies.c.started_at.desc()).limit(limit)).mappings().all()
+            )
+            out = []
+            for r in rows:
+                counts = c.execute(
+                    select(t.intents.c.status).where(t.intents.c.apply_id == r["id"])
+                ).scalars().all()
+                d = dict(r)
+                d["orders"] = len(counts)
+                d["filled"] = sum(1 for s in counts if s == "filled")
+                out.append(d)
+        return out
+
+    def show(self, apply_id: str) -> dict[str, Any] | None:
+        with self.tx() as c:
+            row = c.execute(select(t.applies).where(t.applies.c.id.startswith(apply_id))).mappings().all()
+            if len(row) != 1:
+                return None
+            a = dict(row[0])
+            a["intents"] = [
+                dict(r)
+                for r in c.execute(
+                    select(t.intents).where(t.intents.c.apply_id == a["id"]).order_by(t.intents.c.id)
+                ).mappings()
+            ]
+            ids = [i["client_order_id"] for i in a["intents"]]
+            a["fills"] = [
+                dict(r)
+                for r in c.execute(
+                    select(t.fills).where(t.fills.c.client_order_id.in_(ids)).order_by(t.fills.c.id)
+                ).mappings()
+            ]
+            a["policy_decisions"] = [
+                dict(r)
+                for r in c.execute(select(t.policy_decisions).where(t.policy_decisions.c.apply_id == a["id"])).mappings()
+            ]
+            a["events"] = [
+                dict(r)
+                for r in c.execute(
+                    select(t.events).where(t.events.c.apply_id == a["id"]).order_by(t.events.c.id)
+                ).mappings()
+            ]
+        return a
+
+    # ---- intents and orders ----
+    def intents_for_plan(self, plan_hash: str) -> dict[str, dict[str, Any]]:
+        with self.tx() as c:
+            rows = c.execute(select(t.intents).where(t.intents.c.plan_hash == plan_hash)).mappings().all()
+        return {r["client_order_id"]: dict(r) for r in rows}
+
+    def open_intents(self, account: str) -> list[dict[str, Any]]:
+        with self.tx() as c:
+            rows = c.execute(
+                select(t.intents).where(t.intents.c.account == account, t.intents.c.status.not_in(TERMINAL))
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
+    def add_intent(
+        self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
+        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: str,
+    ) -> None:
+        now = _now()
+        with self.tx() as c:
+            c.execute(
+                insert(t.intents).values(
+                    apply_id=apply_id, plan_hash=plan_hash, portfolio=portfolio, account=account, leg=leg,
+                    client_order_id=client_order_id, symbol=symbol, side=side, quantity=quantity,
+                    est_price=est_price, status=status, created_at=now, updated_at=now,
+                )
+            )
+
+    def set_intent(
+        self, client_order_id: str, status: str, *, filled_quantity: Decimal | None = None,
+        avg_price: Decimal | None = None, message: str | None = None, apply_id: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": _now()}
+        if filled_quantity is not None:
+            values["filled_quantity"] = filled_quantity
+        if avg_price is not None:
+            values["avg_price"] = avg_price
+        if message is not None:
+            values["message"] = message
+        if apply_id is not None:
+            values["apply_id"] = apply_id
+        with self.tx() as c:
+            c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
+
+    def record_order(
+        self, *, client_order_id: str, broker_order_id: str | None, account: str, symbol: str, side: str,
+        quantity: Decimal, filled_quantity: Decimal, avg_price: Decimal | None, status: str,
+    ) -> None:
+        now = _now()
+        values = dict(
+            broker_order_id=broker_order_id, account=account, symbol=symbol, side=side, quantity=quantity,
+            filled_quantity=filled_quantity, avg_price=avg_price, status=status, updated_at=now,
+        )
+        with self.tx() as c:
+            done = c.execute(update(t.orders).where(t.orders.c.client_order_id == client_order_id).values(**values))
+            if done.rowcount == 0:
+                c.execute(insert(t.orders).values(client_order_id=client_order_id, submitted_at=now, **values))
+
+    def record_fill(
+        self, *, client_order_id: str, fill_key: str, quantity: Decimal, price: Decimal, commission: Decimal,
+        filled_at: datetime,
+    ) -> bool:
+        """Insert a fill once; the key makes a fill seen again (after a crash or re-read) a no-op."""
+        try:
+            with self.tx() as c:
+                c.execute(
+                    insert(t.fills).values(
+                        client_order_id=client_order_id, fill_key=fill_key, quantity=quantity, price=price,
+                        commission=commission, filled_at=filled_at,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # ---- observations, policies, events ----
+    def record_observation(self, obs: Observation, purpose: str, apply_id: str | None = None) -> None:
+        with self.tx() as c:
+            c.execute(
+                insert(t.observations).values(
+                    account=obs.account, apply_id=apply_id, purpose=purpose,
+                    data=obs.model_dump_json(), taken_at=obs.taken_at,
+                )
+            )
+
+    def record_policies(
+        self, results: Sequence[PolicyResult], *, plan_hash: str, phase: str, apply_id: str | None,
+        overrides: dict[str, str], actor: str,
+    ) -> None:
+        if not results:
+            return
+        now = _now()
+        with self.tx() as c:
+            for r in results:
+                overridden = r.kind == "deny" and r.level == "soft-mandatory" and r.policy in overrides
+                c.execute(
+                    insert(t.policy_decisions).values(
+                        apply_id=apply_id, plan_hash=plan_hash, phase=phase, portfolio=r.portfolio,
+                        policy=r.policy, kind=r.kind, level=r.level, message=r.message, overridden=overridden,
+                        override_by=actor if overridden else None,
+                        override_reason=overrides.get(r.policy) if overridden else None,
+                        created_at=now,
+                    )
+                )
+
+    def event(
+        self, kind: str, *, apply_id: str | None = None, account: str | None = None,
+        client_order_id: str | None = None, **data: Any,
+    ) -> None:
+        with self.tx() as c:
+            c.execute(
+                insert(t.events).values(
+                    apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
+                    data=json.dumps(data, default=str, sort_keys=True), created_at=_now(),
+                )
+            )

@@ -1,0 +1,140 @@
+"""Load Rego modules once, evaluate `deny`/`warn` of every package against an input, apply levels."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.core.models import Level, PolicyResult
+from reconciler.errors import PolicyFileError
+
+_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
+_LOCATION = re.compile(r"-- (\S+?):(\d+):(\d+)")
+
+
+@contextmanager
+def _captured_stdout() -> Iterator[list[str]]:
+    """rego-cpp prints its diagnostics on file descriptor 1; catch them so they become our error message."""
+    sink: list[str] = []
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        saved = os.dup(1)
+        try:
+            os.dup2(tmp.fileno(), 1)
+            yield sink
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            tmp.seek(0)
+            sink.append(tmp.read().decode(errors="replace"))
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """The compiled policies of one folder, with the level each package is enforced at."""
+
+    interpreter: Any
+    packages: dict[str, str]  # short name -> full package
+    levels: dict[str, Level]
+
+    def evaluate(self, document: dict[str, Any], portfolio: str) -> list[PolicyResult]:
+        """Every deny and warn message of every package for one input document."""
+        self.interpreter.set_input_term(json.dumps(document))
+        results: list[PolicyResult] = []
+        for short, package in sorted(self.packages.items()):
+            out = self.interpreter.query(f"data.{package}")
+            values = json.loads(str(out)).get("expressions", []) if out.ok() else []
+            doc = values[0] if values and isinstance(values[0], dict) else {}
+            for kind in ("deny", "warn"):
+                for msg in _messages(doc.get(kind)):
+                    results.append(
+                        PolicyResult(
+                            policy=short, kind=kind, level=self.levels[short], portfolio=portfolio, message=msg
+                        )
+                    )
+        return results
+
+
+def _messages(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, dict) and "msg" in item:
+            out.append(str(item["msg"]))
+        elif isinstance(item, bool):
+            if item:
+                out.append("denied")
+        else:
+            out.append(str(item))
+    return sorted(out)
+
+
+def short_name(package: str) -> str:
+    return package.removeprefix("reconciler.")
+
+
+def load_policies(directory: Path, levels: dict[str, Level], default_level: Level) -> PolicySet:
+    """Compile every `*.rego` file (tests excluded) in the folder; syntax errors name file, line and column."""
+    from regopy import Interpreter  # imported here: the native module is not needed for --help or validate
+
+    if not directory.is_dir():
+        raise PolicyFileError(
+            "policies folder does not exist", where=str(directory), fix="create it or set policies.dir"
+        )
+    interpreter = Interpreter()
+    packages: dict[str, str] = {}
+    files = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyFileError(f"cannot read policy: {exc}", where=str(path), fix="save it as UTF-8") from None
+        match = _PACKAGE.search(text)
+        if not match:
+            raise PolicyFileError(
+                "no package declaration", where=f"{path}:1:1", fix="start the file with `package reconciler.NAME`"
+            )
+        with _captured_stdout() as diag:
+            try:
+                interpreter.add_module(str(path), text)
+                failure = None
+            except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
+                failure = exc
+        if failure is not None:
+            detail = diag[0] if diag else ""
+            loc = _LOCATION.search(detail)
+            where = f"{path}:{loc.group(2)}:{loc.group(3)}" if loc else str(path)
+            first = next((ln.strip() for ln in detail.splitlines()[1:] if ln.strip()), "invalid Rego")
+            raise PolicyFileError(
+                f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
+            )
+        package = match.group(1)
+        short = short_name(package)
+        if short in packages:
+            raise PolicyFileError(
+                f"package {package} is declared in two files", where=str(path), fix="use one package per file"
+            )
+        packages[short] = package
+    unknown = sorted(set(levels) - set(packages))
+    if unknown:
+        raise PolicyFileError(
+            f"enforcement names unknown policies: {', '.join(unknown)}",
+            where="reconciler.yaml: policies.enforcement",
+            fix=f"use the package names of the files in {directory} ({', '.join(sorted(packages)) or 'none'})",
+        )
+    resolved: dict[str, Level] = {p: levels.get(p, default_level) for p in packages}
+    policy_set = PolicySet(interpreter=interpreter, packages=packages, levels=resolved)
+    # Evaluate once on an empty document so runtime errors (e.g. a bad builtin call) surface now, not mid-apply.
+    with _captured_stdout():
+        for package in packages.values():
+            interpreter.set_input_term("{}")
+            interpreter.query(f"data.{package}")
+    return policy_set

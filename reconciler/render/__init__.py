@@ -1,0 +1,1 @@
+"""Renderers of a plan: Terraform-like text, JSON, and the markdown PR comment."""

@@ -1,0 +1,63 @@
+"""Wiring: build the workspace, journal, broker and policies a command needs from `reconciler.yaml`."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from reconciler.brokers.base import Broker
+from reconciler.core.models import CostModel
+from reconciler.journal.store import Journal
+from reconciler.policy.engine import PolicySet, load_policies
+from reconciler.spec.loader import Workspace, load_workspace
+
+
+@dataclass
+class Runtime:
+    """Everything lazily: `history` needs no broker, `validate` no journal."""
+
+    config_path: Path
+    journal_url: str | None = None
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return load_workspace(self.config_path)
+
+    @cached_property
+    def journal(self) -> Journal:
+        url = self.journal_url or os.environ.get("RECONCILER_JOURNAL_URL") or self.workspace.config.journal.url
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
+            url = "sqlite:///" + str(self.workspace.root / url.removeprefix("sqlite:///"))
+        return Journal.open(url)
+
+    @cached_property
+    def broker(self) -> Broker:
+        from reconciler.brokers.paper import PaperBroker
+
+        spec = self.workspace.config.broker
+        return PaperBroker(self.journal.engine, spec, self.workspace.root)
+
+    @cached_property
+    def policies(self) -> PolicySet:
+        p = self.workspace.config.policies
+        return load_policies(self.workspace.root / p.dir, dict(p.enforcement), p.default_level)
+
+    @cached_property
+    def costs(self) -> CostModel:
+        b = self.workspace.config.broker
+        return CostModel(slippage_bps=b.slippage_bps, commission=b.commission)
+
+
+def actor() -> str:
+    """Who is acting, for the journal: CI's actor when in GitHub Actions, else the local user."""
+    for var in ("RECONCILER_ACTOR", "GITHUB_ACTOR"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,248 @@
+"""Load `reconciler.yaml` and `portfolios/` into validated models, collecting every problem with its position."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.core.models import Desired
+from reconciler.errors import ReconcilerError, SpecError
+from reconciler.spec.models import API_VERSION, ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.spec.yamlpos import RawDoc, load_documents
+
+_FIXES = {
+    "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
+    "missing": "add this field",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "symbols are upper case (VTI, BRK.B); names are lower case letters, digits, - _ .",
+    "less_than_equal": "weights and fractions are between 0 and 1 (0.25 means 25%)",
+    "greater_than_equal": "use a value that is not negative",
+    "greater_than": "use a positive value",
+    "decimal_parsing": "write a plain number such as 0.25",
+    "decimal_type": "write a plain number such as 0.25",
+    "finite_number": "write a finite number",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "dict_type": "this must be a mapping (key: value lines)",
+    "model_type": "this must be a mapping (key: value lines)",
+    "list_type": "this must be a list",
+    "string_type": "write text",
+    "too_short": "list at least one entry",
+}
+
+
+@dataclass
+class Workspace:
+    """Everything the commands need from the repository's files."""
+
+    root: Path
+    config_path: Path
+    config: ConfigDoc
+    portfolios: list[Desired] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def targets_hash(self) -> str:
+        """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
+        payload = [p.model_dump(mode="json", exclude={"source"}) for p in self.portfolios]
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def portfolio_for_account(self, account: str) -> Desired | None:
+        return next((p for p in self.portfolios if p.account == account), None)
+
+
+def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerError]:
+    problems: list[ReconcilerError] = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
+        field_name = ".".join(str(p) for p in loc) or "(document)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error" and loc and loc[-1] == "apiVersion":
+            fix = f"set apiVersion: {API_VERSION}"
+        else:
+            fix = _FIXES.get(err["type"], "see docs/configuration.md")
+        if err["type"] == "value_error":
+            fix = msg.split("; ", 1)[1] if "; " in msg else "see docs/configuration.md"
+            msg = msg.split("; ", 1)[0]
+        problems.append(ReconcilerError(f"field {field_name}: {msg}", where=raw.where(loc), fix=fix))
+    return problems
+
+
+def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError]) -> Any:
+    try:
+        return model.model_validate(raw.data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(raw, exc))
+        return None
+
+
+def _kind(raw: RawDoc, allowed: tuple[str, ...], problems: list[ReconcilerError]) -> str | None:
+    if not isinstance(raw.data, dict):
+        problems.append(
+            ReconcilerError(
+                "document is not a mapping", where=raw.where(), fix="start with apiVersion:, kind:, metadata:, spec:"
+            )
+        )
+        return None
+    kind = raw.data.get("kind")
+    if kind not in allowed:
+        problems.append(
+            ReconcilerError(
+                f"field kind: unknown kind {kind!r}",
+                where=raw.where(["kind"]),
+                fix=f"use kind: {' or '.join(allowed)}",
+            )
+        )
+        return None
+    return str(kind)
+
+
+def load_config(path: Path) -> ConfigDoc:
+    """Read and validate `reconciler.yaml` alone."""
+    problems: list[ReconcilerError] = []
+    docs = list(load_documents(path))
+    if len(docs) != 1:
+        raise ReconcilerError(
+            f"expected exactly one document, found {len(docs)}", where=str(path), fix="keep one kind: Config document"
+        )
+    raw = docs[0]
+    config = _parse(raw, ConfigDoc, problems) if _kind(raw, ("Config",), problems) else None
+    if problems or config is None:
+        raise SpecError(problems)
+    assert isinstance(config, ConfigDoc)
+    return config
+
+
+def load_workspace(config_path: Path) -> Workspace:
+    """Load the configuration and every portfolio file, resolving Model references and checking accounts."""
+    config = load_config(config_path)
+    root = config_path.parent
+    pdir = root / config.portfolios_dir
+    if not pdir.is_dir():
+        raise ReconcilerError(
+            f"portfolios folder {config.portfolios_dir!r} does not exist",
+            where=f"{config_path}: portfolios_dir",
+            fix="create the folder or point portfolios_dir at it",
+        )
+    files = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    problems: list[ReconcilerError] = []
+    models: dict[str, tuple[RawDoc, ModelDoc]] = {}
+    portfolios: list[tuple[RawDoc, PortfolioDoc]] = []
+    for f in files:
+        try:
+            docs = list(load_documents(f))
+        except ReconcilerError as exc:
+            problems.append(exc)
+            continue
+        for raw in docs:
+            kind = _kind(raw, ("Model", "Portfolio"), problems)
+            if kind == "Model":
+                m = _parse(raw, ModelDoc, problems)
+                if m is not None:
+                    if m.metadata.name in models:
+                        first = models[m.metadata.name][0]
+                        problems.append(
+                            ReconcilerError(
+                                f"field metadata.name: Model {m.metadata.name!r} is defined twice"
+                                f" (first at {first.where(['metadata', 'name'])})",
+                                where=raw.where(["metadata", "name"]),
+                                fix="give each Model a unique name",
+                            )
+                        )
+                    else:
+                        models[m.metadata.name] = (raw, m)
+            elif kind == "Portfolio":
+                p = _parse(raw, PortfolioDoc, problems)
+                if p is not None:
+                    portfolios.append((raw, p))
+    if not files:
+        problems.append(
+            ReconcilerError(
+                "no portfolio files found", where=str(pdir), fix="add a kind: Portfolio YAML file to this folder"
+            )
+        )
+    desired = _resolve(config, models, portfolios, problems)
+    if problems:
+        raise SpecError(problems)
+    return Workspace(root=root, config_path=config_path, config=config, portfolios=desired, files=files)
+
+
+def _resolve(
+    config: ConfigDoc,
+    models: dict[str, tuple[RawDoc, ModelDoc]],
+    portfolios: list[tuple[RawDoc, PortfolioDoc]],
+    problems: list[ReconcilerError],
+) -> list[Desired]:
+    out: list[Desired] = []
+    names: dict[str, RawDoc] = {}
+    accounts: dict[str, RawDoc] = {}
+    known_accounts = sorted(config.broker.accounts)
+    for raw, doc in portfolios:
+        spec = doc.spec
+        name = doc.metadata.name
+        if name in names:
+            problems.append(
+                ReconcilerError(
+                    f"field metadata.name: Portfolio {name!r} is defined twice (first at {names[name].where()})",
+                    where=raw.where(["metadata", "name"]),
+                    fix="give each Portfolio a unique name",
+                )
+            )
+            continue
+        names[name] = raw
+        if spec.account not in config.broker.accounts:
+            problems.append(
+                ReconcilerError(
+                    f"field spec.account: unknown account {spec.account!r}",
+                    where=raw.where(["spec", "account"]),
+                    fix=f"use one of the accounts in reconciler.yaml ({', '.join(known_accounts)}) or add it there",
+                )
+            )
+            continue
+        if spec.account in accounts:
+            problems.append(
+                ReconcilerError(
+                    f"field spec.account: account {spec.account!r} is already managed by another portfolio"
+                    f" ({accounts[spec.account].where()})",
+                    where=raw.where(["spec", "account"]),
+                    fix="one portfolio per account: merge the two files or use another account",
+                )
+            )
+            continue
+        accounts[spec.account] = raw
+        if spec.model is not None:
+            if spec.model not in models:
+                problems.append(
+                    ReconcilerError(
+                        f"field spec.model: unknown model {spec.model!r}",
+                        where=raw.where(["spec", "model"]),
+                        fix=f"define a kind: Model named {spec.model!r}, or use one of: "
+                        + (", ".join(sorted(models)) or "(no models defined)"),
+                    )
+                )
+                continue
+            model = models[spec.model][1].spec
+            targets, cash = dict(model.targets), model.cash
+        else:
+            targets, cash = dict(spec.targets or {}), spec.cash or Decimal(0)
+        out.append(
+            Desired(
+                name=name,
+                account=spec.account,
+                source=str(raw.path),
+                targets=targets,
+                cash=cash,
+                trading=spec.trading,
+                symbols=dict(spec.symbols),
+            )
+        )
+    return out

@@ -1,0 +1,193 @@
+"""Versioned schema of `reconciler.yaml` and the files in `portfolios/` (apiVersion reconciler.dev/v1)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+API_VERSION = "reconciler.dev/v1"
+SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-/]{0,23}$"
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9\-_.]{0,61}[a-z0-9])?$"
+
+Weight = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Metadata(Strict):
+    name: Name
+    description: str | None = None
+
+
+class Bands(Strict):
+    """A holding trades only when its drift exceeds the tighter of the two bands (the 5/25 rule)."""
+
+    absolute: Fraction | None = Decimal("0.05")
+    relative: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = Decimal("0.25")
+
+
+class SymbolRule(Strict):
+    hold: bool = Field(False, description="Never sell this position; buying up to target is allowed.")
+    do_not_trade: bool = Field(False, description="Never buy or sell this symbol (restricted, blackout).")
+
+
+class Trading(Strict):
+    bands: Bands = Bands()
+    min_trade_notional: Money = Decimal("0")
+    fractional: bool = False
+    quantity_step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
+    buy_only: bool = False
+    use_sale_proceeds: bool = Field(
+        True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
+    )
+
+    @model_validator(mode="after")
+    def _step_matches_fractional(self) -> Trading:
+        if self.quantity_step is not None and not self.fractional and self.quantity_step != 1:
+            raise ValueError("quantity_step other than 1 needs fractional: true")
+        return self
+
+    @property
+    def step(self) -> Decimal:
+        if self.quantity_step is not None:
+            return self.quantity_step
+        return Decimal("0.0001") if self.fractional else Decimal("1")
+
+
+def _check_weights(targets: dict[str, Decimal], cash: Decimal) -> None:
+    total = sum(targets.values(), Decimal(0)) + cash
+    if total != 1:
+        raise ValueError(
+            f"target weights plus cash sum to {total}, not 1 (targets {sum(targets.values(), Decimal(0))}"
+            f" + cash {cash}); adjust them so they add up to exactly 1"
+        )
+
+
+class ModelSpec(Strict):
+    targets: dict[Symbol, Weight] = Field(min_length=1)
+    cash: Weight = Decimal("0")
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> ModelSpec:
+        _check_weights(self.targets, self.cash)
+        return self
+
+
+class PortfolioSpec(Strict):
+    account: Name
+    model: Name | None = None
+    targets: dict[Symbol, Weight] | None = None
+    cash: Weight | None = None
+    trading: Trading = Trading()
+    symbols: dict[Symbol, SymbolRule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source_of_targets(self) -> PortfolioSpec:
+        if self.model is not None and (self.targets is not None or self.cash is not None):
+            raise ValueError("give either model: or targets:/cash:, not both")
+        if self.model is None and self.targets is None:
+            raise ValueError("give model: NAME (a kind: Model) or inline targets:")
+        if self.targets is not None:
+            if not self.targets:
+                raise ValueError("targets: must list at least one symbol")
+            _check_weights(self.targets, self.cash or Decimal(0))
+        return self
+
+
+class ModelDoc(Strict):
+    apiVersion: Literal["reconciler.dev/v1"]
+    kind: Literal["Model"]
+    metadata: Metadata
+    spec: ModelSpec
+
+
+class PortfolioDoc(Strict):
+    apiVersion: Literal["reconciler.dev/v1"]
+    kind: Literal["Portfolio"]
+    metadata: Metadata
+    spec: PortfolioSpec
+
+
+# ---- reconciler.yaml -------------------------------------------------------------------------------
+
+EnforcementLevel = Literal["advisory", "soft-mandatory", "hard-mandatory"]
+
+
+class Commission(Strict):
+    per_order: Money = Decimal("0")
+    per_share: Money = Decimal("0")
+    bps: Money = Decimal("0")
+
+
+class PaperQuote(Strict):
+    price: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+    previous_close: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class PaperPrices(Strict):
+    static: dict[Symbol, PaperQuote] = Field(default_factory=dict)
+    csv: str | None = Field(None, description="CSV with a date column and one column of closes per symbol.")
+    as_of: str | None = Field(None, description="Use the CSV row of this date (YYYY-MM-DD); default the last.")
+
+
+class PaperAccount(Strict):
+    cash: Money = Decimal("0")
+    positions: dict[Symbol, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
+
+
+class PaperBroker(Strict):
+    kind: Literal["paper"]
+    slippage_bps: Money = Decimal("5")
+    commission: Commission = Commission()
+    settlement_days: Annotated[int, Field(ge=0, le=10)] = 1
+    prices: PaperPrices = PaperPrices()
+    accounts: dict[Name, PaperAccount] = Field(min_length=1)
+
+
+class PolicyParams(Strict):
+    max_order_fraction: Fraction = Decimal("0.5")
+    max_turnover: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal("1.0")
+    deny_symbols: list[Symbol] = Field(default_factory=list)
+    kill_switch_drop: Fraction = Decimal("0.2")
+    max_quote_age_seconds: Annotated[int, Field(gt=0)] = 60
+
+
+class Policies(Strict):
+    dir: str = "policies"
+    enforcement: dict[str, EnforcementLevel] = Field(default_factory=dict)
+    default_level: EnforcementLevel = "hard-mandatory"
+    params: PolicyParams = PolicyParams()
+
+
+class ApplySettings(Strict):
+    max_plan_age_seconds: Annotated[int, Field(gt=0)] = 3600
+    quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
+
+
+class Journal(Strict):
+    url: str = "sqlite:///.reconciler/journal.db"
+
+
+class ConfigDoc(Strict):
+    apiVersion: Literal["reconciler.dev/v1"]
+    kind: Literal["Config"]
+    portfolios_dir: str = "portfolios"
+    journal: Journal = Journal()
+    broker: PaperBroker
+    policies: Policies = Policies()
+    apply: ApplySettings = ApplySettings()
+
+    @field_validator("portfolios_dir")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("portfolios_dir must name a folder")
+        return v

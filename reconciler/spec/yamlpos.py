@@ -1,0 +1,121 @@
+"""Read YAML with ruamel.yaml, keeping line/column of every key so errors can point at the exact spot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from reconciler.errors import ReconcilerError
+
+
+@dataclass(frozen=True)
+class RawDoc:
+    """One YAML document: plain data for pydantic plus the ruamel node for positions."""
+
+    path: Path
+    index: int
+    data: Any
+    node: Any
+
+    def where(self, loc: Sequence[str | int] = ()) -> str:
+        line, col = position(self.node, loc)
+        return f"{self.path}:{line}:{col}"
+
+
+def to_plain(node: Any) -> Any:
+    """Turn ruamel's round-trip nodes into dicts/lists; floats become Decimal from their shortest repr."""
+    if isinstance(node, dict):
+        return {(k if isinstance(k, str) else str(k)): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, float):
+        return Decimal(repr(float(node)))
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def position(node: Any, loc: Sequence[str | int]) -> tuple[int, int]:
+    """1-based line and column of the deepest part of `loc` that exists in the document."""
+    line, col = 1, 1
+    if hasattr(node, "lc") and node.lc.line is not None:
+        line, col = node.lc.line + 1, node.lc.col + 1
+    for part in loc:
+        if isinstance(node, CommentedMap):
+            key = _find_key(node, part)
+            if key is None:
+                break
+            try:
+                kl, kc = node.lc.key(key)
+            except (KeyError, TypeError):
+                break
+            line, col = kl + 1, kc + 1
+            node = node[key]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            try:
+                il, ic = node.lc.item(part)
+            except (KeyError, TypeError):
+                break
+            line, col = il + 1, ic + 1
+            node = node[part]
+        else:
+            break
+    return line, col
+
+
+def _find_key(node: CommentedMap, part: str | int) -> Any:
+    if part in node:
+        return part
+    for k in node:
+        if str(k) == str(part):
+            return k
+    return None
+
+
+def load_documents(path: Path) -> Iterator[RawDoc]:
+    """Yield every document in a YAML file; syntax errors become a ReconcilerError with the position."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReconcilerError("file not found", where=str(path), fix="create it or pass the right path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReconcilerError(f"cannot read file: {exc}", where=str(path), fix="save it as UTF-8 text") from None
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        nodes = list(yaml.load_all(text))
+    except DuplicateKeyError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ReconcilerError(
+            f"duplicate key: {_first_line(exc.problem)}", where=where, fix="each key (and symbol) may appear once"
+        ) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ReconcilerError(
+            f"YAML syntax error: {problem}", where=where, fix="fix the YAML syntax (indentation, quotes, colons)"
+        ) from None
+    except YAMLError as exc:
+        raise ReconcilerError(f"YAML error: {exc}", where=str(path), fix="fix the YAML syntax") from None
+    for i, node in enumerate(nodes):
+        if node is None:
+            continue
+        yield RawDoc(path=path, index=i, data=to_plain(node), node=node)
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0] if text else "duplicate key"
