@@ -73,7 +73,9 @@ class PaperBroker:
             return
         total = sum((r["amount"] for r in due), ZERO)
         cash = self._cash(c, account)
-        c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash + total))
+        c.execute(
+            update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash + total)
+        )
         c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id.in_([r["id"] for r in due])))
 
     def _cash(self, c: Connection, account: str) -> Decimal:

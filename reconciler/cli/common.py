@@ -23,4 +23,7 @@ def console(args: argparse.Namespace, stderr: bool = False) -> Console:
     from rich.console import Console
 
     plain = bool(getattr(args, "no_color", False))
-    return Console(file=sys.stderr if stderr else sys.stdout, no_color=plain, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Logs and CI job output are not terminals: give tables room instead of rich's 80-column fallback.
+    width = None if stream.isatty() else 140
+    return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True, width=width)

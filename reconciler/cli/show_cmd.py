@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         )
     out.print(table)
     for d in a["policy_decisions"]:
-        tag = " (overridden by " + str(d["override_by"]) + ": " + str(d["override_reason"]) + ")" if d["overridden"] else ""
+        tag = f" (overridden by {d['override_by']}: {d['override_reason']})" if d["overridden"] else ""
         out.print(f"  policy [{d['phase']}] {d['kind']} {d['policy']} ({d['level']}): {d['message']}{tag}")
     out.print(f"  {len(a['fills'])} fill(s), {len(a['events'])} event(s)")
     return 0

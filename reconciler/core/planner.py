@@ -9,6 +9,7 @@ the first is empty.
 from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
 
 from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan
 from reconciler.core.numbers import money
@@ -193,7 +194,9 @@ def _assemble(
     bands = desired.trading.bands
     for s in symbols:
         rule = rules.get(s)
-        label = "do_not_trade" if rule and rule.do_not_trade else ("hold" if rule and rule.hold else "")
+        label: Literal["", "hold", "do_not_trade"] = (
+            "do_not_trade" if rule and rule.do_not_trade else ("hold" if rule and rule.hold else "")
+        )
         t = tw.get(s, desired.targets.get(s, ZERO))
         holdings.append(
             Holding.model_construct(

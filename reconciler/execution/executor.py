@@ -218,7 +218,6 @@ def _apply_portfolio(
     trading = desired.trading
     costs = rt.costs
     slip = costs.slippage_bps / BPS
-    params = rt.workspace.config.policies.params
     # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
     budget = obs.cash_settled - obs.cash_reserved
     quotes = dict(obs.quotes)
@@ -226,65 +225,88 @@ def _apply_portfolio(
     for action in pp.actions:  # the planner orders sells before buys
         if action.side == "buy" and not sells_done:
             sells_done = True
-            fresh = rt.broker.observe(pp.account, [a.symbol for a in pp.actions])
-            quotes.update(fresh.quotes)
-        cid = client_order_id(plan.content_hash, pp.account, action)
-        quote = quotes.get(action.symbol)
-        qty = action.quantity
-        journal_args = dict(
-            apply_id=apply_id, plan_hash=plan.content_hash, portfolio=pp.name, account=pp.account,
-            leg=action.leg, client_order_id=cid, symbol=action.symbol, side=action.side, quantity=qty,
-            est_price=quote.price if quote else action.price,
-        )
-        denial = _policy_check(rt, pp, action, quote, overrides, actor, apply_id, plan.content_hash, params)
+            quotes.update(rt.broker.observe(pp.account, [a.symbol for a in pp.actions]).quotes)
+        leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
+        denial = _policy_check(rt, pp, action, leg.quote, overrides, actor, apply_id, plan.content_hash)
         if denial:
-            rt.journal.add_intent(**journal_args, status="denied")  # type: ignore[arg-type]
-            rt.journal.set_intent(cid, "denied", message=denial)
-            result.outcomes.append(OrderOutcome(pp.name, cid, action.symbol, action.side, qty, "denied", message=denial))
-            log.warning("order denied by policy", extra={"client_order_id": cid, "reason": denial})
+            leg.refuse("denied", action.quantity, denial)
+            log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denial})
             continue
-        if action.side == "buy" and quote is not None:
-            unit = quote.price * (1 + slip + costs.commission.bps / BPS) + costs.commission.per_share
+        qty = action.quantity
+        if action.side == "buy" and leg.quote is not None:
+            unit = leg.quote.price * (1 + slip + costs.commission.bps / BPS) + costs.commission.per_share
             spend = budget - costs.commission.per_order
             affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
             if affordable < qty:
                 qty = affordable
-                if qty <= 0 or qty * quote.price < trading.min_trade_notional:
-                    msg = f"not enough settled cash for {action.symbol} (budget {budget:.2f})"
-                    rt.journal.add_intent(**{**journal_args, "quantity": action.quantity}, status="skipped")  # type: ignore[arg-type]
-                    rt.journal.set_intent(cid, "skipped", message=msg)
-                    result.outcomes.append(
-                        OrderOutcome(pp.name, cid, action.symbol, action.side, action.quantity, "skipped", message=msg)
-                    )
+                if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:
+                    leg.refuse("skipped", action.quantity, f"not enough settled cash (budget {budget:.2f})")
                     continue
-                journal_args["quantity"] = qty
-        rt.journal.add_intent(**journal_args, status="submitting")  # type: ignore[arg-type]
-        request = OrderRequest(client_order_id=cid, symbol=action.symbol, side=action.side, quantity=qty)
-        try:
-            state = rt.broker.submit(pp.account, request)
-        except BrokerError as exc:
-            # The order may or may not have arrived: ask by client id before deciding (never resubmit blindly).
-            found = rt.broker.get_order(pp.account, cid)
-            if found is None:
-                rt.journal.set_intent(cid, "failed", message=exc.message)
-                result.outcomes.append(
-                    OrderOutcome(pp.name, cid, action.symbol, action.side, qty, "failed", message=exc.message)
-                )
-                continue
-            state = found
-        _record_state(rt, pp.account, state, apply_id)
-        result.outcomes.append(
-            OrderOutcome(
-                pp.name, cid, action.symbol, action.side, qty, state.status, state.filled_quantity,
-                state.avg_price, state.reject_reason,
-            )
-        )
-        if state.avg_price is not None and state.filled_quantity > 0:
+        state = leg.send(qty)
+        if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
                 budget += notional - state.commission
             elif action.side == "buy":
                 budget -= notional + state.commission
+
+
+@dataclass
+class _Leg:
+    """One order of the plan on its way to the broker: journal first, then the call, then the journal again."""
+
+    rt: Runtime
+    plan: Plan
+    pp: PortfolioPlan
+    action: Action
+    apply_id: str
+    quote: Quote | None
+    result: ApplyResult
+
+    @property
+    def cid(self) -> str:
+        return client_order_id(self.plan.content_hash, self.pp.account, self.action)
+
+    def _intent(self, status: str, quantity: Decimal, message: str | None = None) -> None:
+        a = self.action
+        self.rt.journal.add_intent(
+            apply_id=self.apply_id, plan_hash=self.plan.content_hash, portfolio=self.pp.name,
+            account=self.pp.account, leg=a.leg, client_order_id=self.cid, symbol=a.symbol, side=a.side,
+            quantity=quantity, est_price=self.quote.price if self.quote else a.price, status=status,
+            message=message,
+        )
+
+    def refuse(self, status: str, quantity: Decimal, message: str) -> None:
+        self._intent(status, quantity, message)
+        a = self.action
+        self.result.outcomes.append(
+            OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
+        )
+
+    def send(self, quantity: Decimal) -> OrderState | None:
+        a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
+        self._intent("submitting", quantity)
+        request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity)
+        try:
+            state = broker.submit(account, request)
+        except BrokerError as exc:
+            # The order may or may not have arrived: ask by client id before deciding (never resubmit blindly).
+            found = broker.get_order(account, cid)
+            if found is None:
+                self.rt.journal.set_intent(cid, "failed", message=exc.message)
+                self.result.outcomes.append(
+                    OrderOutcome(self.pp.name, cid, a.symbol, a.side, quantity, "failed", message=exc.message)
+                )
+                return None
+            state = found
+        _record_state(self.rt, account, state, self.apply_id)
+        self.result.outcomes.append(
+            OrderOutcome(
+                self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
+                state.avg_price, state.reject_reason,
+            )
+        )
+        return state
 
 
 def _policy_check(
@@ -296,7 +318,6 @@ def _policy_check(
     actor: str,
     apply_id: str,
     plan_hash: str,
-    params: object,
 ) -> str | None:
     """Re-run the policies on this one order with the fresh quote; a blocking deny stops this order."""
     now = datetime.now(UTC)

@@ -173,10 +173,8 @@ class Journal:
                     select(t.fills).where(t.fills.c.client_order_id.in_(ids)).order_by(t.fills.c.id)
                 ).mappings()
             ]
-            a["policy_decisions"] = [
-                dict(r)
-                for r in c.execute(select(t.policy_decisions).where(t.policy_decisions.c.apply_id == a["id"])).mappings()
-            ]
+            decisions = select(t.policy_decisions).where(t.policy_decisions.c.apply_id == a["id"])
+            a["policy_decisions"] = [dict(r) for r in c.execute(decisions).mappings()]
             a["events"] = [
                 dict(r)
                 for r in c.execute(
@@ -200,7 +198,7 @@ class Journal:
 
     def add_intent(
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
-        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: str,
+        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: str, message: str | None = None,
     ) -> None:
         now = _now()
         with self.tx() as c:
@@ -208,7 +206,7 @@ class Journal:
                 insert(t.intents).values(
                     apply_id=apply_id, plan_hash=plan_hash, portfolio=portfolio, account=account, leg=leg,
                     client_order_id=client_order_id, symbol=symbol, side=side, quantity=quantity,
-                    est_price=est_price, status=status, created_at=now, updated_at=now,
+                    est_price=est_price, status=status, message=message, created_at=now, updated_at=now,
                 )
             )
 

@@ -1,0 +1,43 @@
+# Quick start: `make demo` runs validate → plan → apply → plan on the embedded paper broker; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_JOURNAL := sqlite:///.reconciler/demo.db
+RC := $(BIN)/reconciler --journal $(DEMO_JOURNAL)
+
+.PHONY: install demo test lint typecheck bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -f .reconciler/demo.db .reconciler/demo.db-wal .reconciler/demo.db-shm .reconciler/demo-plan.json
+	$(RC) validate
+	$(RC) plan --out .reconciler/demo-plan.json
+	$(RC) apply .reconciler/demo-plan.json --auto-approve
+	@echo "--- plan again: the accounts now match their targets ---"
+	$(RC) plan --detailed-exitcode
+	@echo "--- applying the same plan file again sends nothing ---"
+	$(RC) apply .reconciler/demo-plan.json --auto-approve
+	$(RC) history
+
+lint: $(STAMP)
+	$(BIN)/ruff check reconciler tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict reconciler
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/plan_scale.py
+
+clean:
+	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis

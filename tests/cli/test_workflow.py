@@ -1,0 +1,136 @@
+"""The user's path end to end: validate → plan → apply → plan shows no changes; re-apply sends nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from tests.conftest import Workspace
+
+
+def test_validate_ok(workspace: Workspace) -> None:
+    r = workspace.run("validate")
+    assert r.code == 0, r.err
+    assert "3 portfolio(s)" in r.out and "5 policies compile" in r.out
+
+
+def test_plan_apply_converges_and_reapply_sends_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
+    assert r.code == 2, r.err
+    assert "alice-ira" in r.out and "Plan:" in r.out
+    planned = json.loads(plan_file.read_text())
+    n_actions = sum(len(p["actions"]) for p in planned["portfolios"])
+    assert n_actions > 0
+
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 0, r.err
+    assert workspace.paper_order_count() == n_actions
+
+    r = workspace.run("plan", "--detailed-exitcode")
+    assert r.code == 0, r.out + r.err
+    assert "No changes" in r.out
+
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 0, r.err
+    assert "applied already" in r.out
+    assert workspace.paper_order_count() == n_actions
+
+
+def test_plan_json_and_markdown_formats(workspace: Workspace) -> None:
+    r = workspace.run("plan", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["format_version"] == 1
+    assert len(data["content_hash"]) == 64
+    assert {p["name"] for p in data["portfolios"]} == {"alice-ira", "bob-taxable", "college-fund"}
+    r = workspace.run("plan", "--format", "markdown")
+    assert r.code == 0, r.err
+    assert r.out.startswith("<!-- reconciler:plan -->")
+    assert "| alice-ira |" in r.out and "<details>" in r.out
+
+
+def test_edited_targets_make_saved_plan_mismatch(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    path = workspace.root / "portfolios" / "college-fund.yaml"
+    yaml = YAML()
+    doc = yaml.load(path.read_text())
+    doc["spec"]["targets"]["VTI"] = 0.6
+    doc["spec"]["targets"]["BND"] = 0.4
+    with path.open("w") as fh:
+        yaml.dump(doc, fh)
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "does not match" in r.err
+    assert workspace.paper_order_count() == 0
+
+
+def test_stale_plan_after_holdings_change(workspace: Workspace, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert workspace.run("plan", "--out", str(first)).code == 0
+    assert workspace.run("plan", "--out", str(second)).code == 0
+    assert workspace.run("apply", str(first)).code == 0
+    sent = workspace.paper_order_count()
+    r = workspace.run("apply", str(second))
+    assert r.code == 1
+    assert "stale, re-plan" in r.err and "holdings changed" in r.err
+    assert workspace.paper_order_count() == sent
+
+
+def test_old_plan_is_stale(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    data = json.loads(plan_file.read_text())
+    from reconciler.core.models import Plan
+    from reconciler.core.plan import compute_hash
+
+    plan = Plan.model_validate(data)
+    old = plan.model_copy(update={"created_at": datetime.now(UTC) - timedelta(hours=2)})
+    old = old.model_copy(update={"content_hash": compute_hash(old)})
+    plan_file.write_text(old.model_dump_json())
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "old (maximum 3600s)" in r.err and "stale, re-plan" in r.err
+    assert workspace.paper_order_count() == 0
+
+
+def test_quote_moved_beyond_band_is_stale(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    cfg = workspace.config
+    yaml = YAML()
+    doc = yaml.load(cfg.read_text())
+    doc["broker"]["prices"]["static"]["VTI"]["price"] = 300.00  # +3.7% against a 2% band
+    with cfg.open("w") as fh:
+        yaml.dump(doc, fh)
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "VTI: quote moved" in r.err
+    assert workspace.paper_order_count() == 0
+
+
+def test_apply_without_plan_needs_approval_off_a_terminal(workspace: Workspace) -> None:
+    r = workspace.run("apply")
+    assert r.code == 1
+    assert "--auto-approve" in r.err
+    assert workspace.paper_order_count() == 0
+    r = workspace.run("apply", "--auto-approve")
+    assert r.code == 0, r.err
+    assert workspace.paper_order_count() > 0
+
+
+def test_history_and_show(workspace: Workspace) -> None:
+    assert workspace.run("history").out.strip() == "No applies recorded yet."
+    assert workspace.run("apply", "--auto-approve").code == 0
+    r = workspace.run("history", "--format", "json")
+    rows = json.loads(r.out)
+    assert len(rows) == 1 and rows[0]["status"] == "succeeded" and rows[0]["filled"] == rows[0]["orders"]
+    r = workspace.run("show", rows[0]["id"][:8])
+    assert r.code == 0, r.err
+    assert "filled" in r.out and rows[0]["plan_hash"] in r.out
+    r = workspace.run("show", "nope")
+    assert r.code == 1 and "no single apply" in r.err
