@@ -28,11 +28,16 @@ class Runtime:
 
     @cached_property
     def journal(self) -> Journal:
-        url = self.journal_url or os.environ.get("RECONCILER_JOURNAL_URL") or self.workspace.config.journal.url
+        if self.journal_url:
+            url, where = self.journal_url, "--journal"
+        elif os.environ.get("RECONCILER_JOURNAL_URL"):
+            url, where = os.environ["RECONCILER_JOURNAL_URL"], "RECONCILER_JOURNAL_URL"
+        else:
+            url, where = self.workspace.config.journal.url, f"{self.config_path}: journal.url"
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
             url = "sqlite:///" + str(self.workspace.root / url.removeprefix("sqlite:///"))
-        return Journal.open(url)
+        return Journal.open(url, where)
 
     @cached_property
     def broker(self) -> Broker:

@@ -10,10 +10,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.brokers.prices import load_prices
     from reconciler.cli.common import console, runtime
 
     rt = runtime(args)
     ws = rt.workspace
+    load_prices(ws.config.broker.prices, ws.root)  # a broken price CSV fails here, not at plan time
     if not args.no_policies:
         _ = rt.policies
     out = console(args)

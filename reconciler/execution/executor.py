@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -321,9 +321,7 @@ def _policy_check(
 ) -> str | None:
     """Re-run the policies on this one order with the fresh quote; a blocking deny stops this order."""
     now = datetime.now(UTC)
-    priced = action if quote is None else action.model_copy(
-        update={"price": quote.price, "notional": quote.price * action.quantity}
-    )
+    priced = action if quote is None else replace(action, price=quote.price, notional=quote.price * action.quantity)
     quotes = {action.symbol: quote} if quote is not None else {}
     doc = policy_input(
         pp, rt.workspace.config.policies.params, phase="apply", now=now, actions=[priced], quotes=quotes

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from reconciler.core.models import Plan, PolicyResult, PortfolioPlan
+from reconciler.core.models import Desired, Observation, Plan, PolicyResult
 from reconciler.core.plan import seal
-from reconciler.core.planner import plan_portfolio
+from reconciler.core.planner import plan_many
 from reconciler.gitops.repo import head_commit
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
@@ -17,20 +17,21 @@ def make_plan(rt: Runtime, *, now: datetime | None = None, record: bool = True) 
     ws = rt.workspace
     policies = rt.policies
     params = ws.config.policies.params
-    portfolios: list[PortfolioPlan] = []
-    results: list[PolicyResult] = []
+    observed: list[tuple[Desired, Observation]] = []
     for desired in ws.portfolios:
         obs = rt.broker.observe(desired.account, desired.targets)
         if record:
             rt.journal.record_observation(obs, "plan")
-        pp = plan_portfolio(desired, obs, rt.costs)
-        portfolios.append(pp)
-        stamp = now or datetime.now(UTC)
+        observed.append((desired, obs))
+    portfolios = plan_many(observed, rt.costs)
+    results: list[PolicyResult] = []
+    stamp = now or datetime.now(UTC)
+    for pp in portfolios:
         results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=stamp), pp.name))
     commit, dirty = head_commit(ws.root)
     return seal(
         portfolios,
-        created_at=now or datetime.now(UTC),
+        created_at=stamp,
         targets_hash=ws.targets_hash,
         accounts=list(ws.config.broker.accounts),
         policy_results=results,

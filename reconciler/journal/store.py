@@ -43,13 +43,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_journal_engine(url: str) -> Engine:
+def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise JournalError(
             "journal URL is not a database URL",
-            where="journal.url",
+            where=where,
             fix="use sqlite:///path/to/journal.db or postgresql+psycopg://user@host/db",
         ) from None
     if parsed.get_backend_name() == "sqlite":
@@ -60,7 +60,7 @@ def create_journal_engine(url: str) -> Engine:
         engine = create_engine(url)
     except (ArgumentError, ImportError) as exc:
         raise JournalError(
-            f"cannot use journal {safe_url(url)}: {exc}", where="journal.url", fix="check the URL and its driver"
+            f"cannot use journal {safe_url(url)}: {exc}", where=where, fix="check the URL and its driver"
         ) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -91,14 +91,14 @@ class Journal:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Journal:
-        engine = create_journal_engine(url)
+    def open(cls, url: str, where: str = "journal.url") -> Journal:
+        engine = create_journal_engine(url, where)
         try:
             migrate(engine)
         except OperationalError as exc:
             raise JournalError(
                 f"cannot open journal {safe_url(url)}: {exc.orig}",
-                where="journal.url",
+                where=where,
                 fix="check that the database exists, is reachable and writable",
             ) from None
         return cls(engine)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,10 @@ _LOCATION = re.compile(r"-- (\S+?):(\d+):(\d+)")
 
 @contextmanager
 def _captured_stdout() -> Iterator[list[str]]:
-    """rego-cpp prints its diagnostics on file descriptor 1; catch them so they become our error message."""
+    """rego-cpp prints its diagnostics on file descriptor 1; catch them so they become our error message
+    (and never corrupt `plan --format json` on stdout)."""
     sink: list[str] = []
+    sys.stdout.flush()
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         saved = os.dup(1)
         try:
@@ -35,6 +38,15 @@ def _captured_stdout() -> Iterator[list[str]]:
             sink.append(tmp.read().decode(errors="replace"))
 
 
+def _diagnostic(detail: str, fallback: str) -> tuple[str, str]:
+    """(where, first message line) from rego-cpp's printed diagnostics."""
+    loc = _LOCATION.search(detail)
+    where = f"{loc.group(1)}:{loc.group(2)}:{loc.group(3)}" if loc else fallback
+    lines = [ln.strip() for ln in detail.splitlines() if ln.strip()]
+    first = next((ln for ln in lines if ln != "Errors:" and not ln.startswith("--")), "invalid Rego")
+    return where, first
+
+
 @dataclass(frozen=True)
 class PolicySet:
     """The compiled policies of one folder, with the level each package is enforced at."""
@@ -42,22 +54,31 @@ class PolicySet:
     interpreter: Any
     packages: dict[str, str]  # short name -> full package
     levels: dict[str, Level]
+    files: dict[str, str] = field(default_factory=dict)  # short name -> file
+
+    def query(self, short: str) -> dict[str, Any]:
+        """Evaluate one package against the current input; a failing policy is an error, never a silent pass."""
+        with _captured_stdout() as diag:
+            out = self.interpreter.query(f"data.{self.packages[short]}")
+        if not out.ok():
+            where, first = _diagnostic(diag[0] if diag else "", self.files.get(short, short))
+            raise PolicyFileError(
+                f"policy {short} failed to evaluate: {first}", where=where,
+                fix="fix the Rego file (check it with `opa check`); no order is sent while a policy is broken",
+            )
+        values = json.loads(str(out)).get("expressions", [])
+        return values[0] if values and isinstance(values[0], dict) else {}
 
     def evaluate(self, document: dict[str, Any], portfolio: str) -> list[PolicyResult]:
         """Every deny and warn message of every package for one input document."""
         self.interpreter.set_input_term(json.dumps(document))
         results: list[PolicyResult] = []
-        for short, package in sorted(self.packages.items()):
-            out = self.interpreter.query(f"data.{package}")
-            values = json.loads(str(out)).get("expressions", []) if out.ok() else []
-            doc = values[0] if values and isinstance(values[0], dict) else {}
+        for short in sorted(self.packages):
+            doc = self.query(short)
             for kind in ("deny", "warn"):
                 for msg in _messages(doc.get(kind)):
-                    results.append(
-                        PolicyResult(
-                            policy=short, kind=kind, level=self.levels[short], portfolio=portfolio, message=msg
-                        )
-                    )
+                    level = self.levels[short]
+                    results.append(PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg))
         return results
 
 
@@ -91,8 +112,9 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
         )
     interpreter = Interpreter()
     packages: dict[str, str] = {}
-    files = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
-    for path in files:
+    files: dict[str, str] = {}
+    paths = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
+    for path in paths:
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -109,10 +131,7 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
             except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
                 failure = exc
         if failure is not None:
-            detail = diag[0] if diag else ""
-            loc = _LOCATION.search(detail)
-            where = f"{path}:{loc.group(2)}:{loc.group(3)}" if loc else str(path)
-            first = next((ln.strip() for ln in detail.splitlines()[1:] if ln.strip()), "invalid Rego")
+            where, first = _diagnostic(diag[0] if diag else "", str(path))
             raise PolicyFileError(
                 f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
             )
@@ -123,6 +142,7 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
                 f"package {package} is declared in two files", where=str(path), fix="use one package per file"
             )
         packages[short] = package
+        files[short] = str(path)
     unknown = sorted(set(levels) - set(packages))
     if unknown:
         raise PolicyFileError(
@@ -131,10 +151,9 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
             fix=f"use the package names of the files in {directory} ({', '.join(sorted(packages)) or 'none'})",
         )
     resolved: dict[str, Level] = {p: levels.get(p, default_level) for p in packages}
-    policy_set = PolicySet(interpreter=interpreter, packages=packages, levels=resolved)
-    # Evaluate once on an empty document so runtime errors (e.g. a bad builtin call) surface now, not mid-apply.
-    with _captured_stdout():
-        for package in packages.values():
-            interpreter.set_input_term("{}")
-            interpreter.query(f"data.{package}")
+    policy_set = PolicySet(interpreter=interpreter, packages=packages, levels=resolved, files=files)
+    # Evaluate once now so errors rego-cpp reports only at query time surface at load, naming the file.
+    interpreter.set_input_term("{}")
+    for short in packages:
+        policy_set.query(short)
     return policy_set

@@ -108,6 +108,10 @@ def _kind(raw: RawDoc, allowed: tuple[str, ...], problems: list[ReconcilerError]
 
 def load_config(path: Path) -> ConfigDoc:
     """Read and validate `reconciler.yaml` alone."""
+    return _load_config(path)[0]
+
+
+def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     problems: list[ReconcilerError] = []
     docs = list(load_documents(path))
     if len(docs) != 1:
@@ -119,19 +123,26 @@ def load_config(path: Path) -> ConfigDoc:
     if problems or config is None:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
-    return config
+    return config, raw
 
 
 def load_workspace(config_path: Path) -> Workspace:
     """Load the configuration and every portfolio file, resolving Model references and checking accounts."""
-    config = load_config(config_path)
+    config, config_raw = _load_config(config_path)
     root = config_path.parent
     pdir = root / config.portfolios_dir
     if not pdir.is_dir():
         raise ReconcilerError(
-            f"portfolios folder {config.portfolios_dir!r} does not exist",
-            where=f"{config_path}: portfolios_dir",
-            fix="create the folder or point portfolios_dir at it",
+            f"field portfolios_dir: folder {config.portfolios_dir!r} does not exist",
+            where=config_raw.where(["portfolios_dir"]),
+            fix="create the folder or point portfolios_dir at it (relative to reconciler.yaml)",
+        )
+    csv = config.broker.prices.csv
+    if csv is not None and not (root / csv).is_file():
+        raise ReconcilerError(
+            f"field broker.prices.csv: price file {csv!r} does not exist",
+            where=config_raw.where(["broker", "prices", "csv"]),
+            fix="point it at a CSV of daily closes (relative to reconciler.yaml) or remove it",
         )
     files = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     problems: list[ReconcilerError] = []

@@ -175,6 +175,17 @@ class ApplySettings(Strict):
 class Journal(Strict):
     url: str = "sqlite:///.reconciler/journal.db"
 
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        scheme = v.split("://", 1)[0] if "://" in v else ""
+        if scheme.split("+", 1)[0] not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"{v!r} is not a journal database URL; use sqlite:///path/journal.db or"
+                " postgresql+psycopg://user@host/db (put passwords in RECONCILER_JOURNAL_URL, not in this file)"
+            )
+        return v
+
 
 class ConfigDoc(Strict):
     apiVersion: Literal["reconciler.dev/v1"]

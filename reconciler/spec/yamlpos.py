@@ -103,9 +103,15 @@ def load_documents(path: Path) -> Iterator[RawDoc]:
             f"duplicate key: {_first_line(exc.problem)}", where=where, fix="each key (and symbol) may appear once"
         ) from None
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # Point at where the broken construct starts (an unclosed quote or bracket), and say where it broke.
+        start, found = exc.context_mark, exc.problem_mark
+        mark = start or found
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}: {problem}"
+        if start and found and (start.line, start.column) != (found.line, found.column):
+            problem += f" (at line {found.line + 1}, column {found.column + 1})"
         raise ReconcilerError(
             f"YAML syntax error: {problem}", where=where, fix="fix the YAML syntax (indentation, quotes, colons)"
         ) from None

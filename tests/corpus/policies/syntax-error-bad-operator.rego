@@ -1,0 +1,9 @@
+package reconciler.bad_operator
+
+import rego.v1
+
+deny contains msg if {
+	some a in input.actions
+	a.notional >> 1000000
+	msg := sprintf("%s is too large", [a.symbol])
+}
