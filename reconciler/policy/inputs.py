@@ -14,6 +14,17 @@ def _num(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
 
 
+def _numbers(value: Any) -> Any:
+    """Decimals become JSON numbers: Rego compares a number with a string by type order, never by value."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
 def action_input(action: Action, quote: Quote | None, now: datetime) -> dict[str, Any]:
     q = None
     if quote is not None:
@@ -58,5 +69,5 @@ def policy_input(
         "cash_before": _num(pp.cash_before),
         "cash_after": _num(pp.cash_after),
         "actions": [action_input(a, quotes.get(a.symbol), now) for a in acts],
-        "params": params.model_dump(mode="json"),
+        "params": _numbers(params.model_dump()),
     }

@@ -1,0 +1,110 @@
+"""Policies at plan and apply time: enforcement levels, overrides recorded with who and why, the kill switch."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from tests.conftest import Workspace
+
+
+def edit_config(ws: Workspace, change: object) -> None:
+    yaml = YAML()
+    doc = yaml.load(ws.config.read_text())
+    change(doc)  # type: ignore[operator]
+    with ws.config.open("w") as fh:
+        yaml.dump(doc, fh)
+
+
+def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
+    workspace: Workspace, tmp_path: Path, monkeypatch: object
+) -> None:
+    edit_config(workspace, lambda d: d["policies"]["params"].__setitem__("max_turnover", 0.5))
+    plan_file = tmp_path / "plan.json"
+    r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
+    assert r.code == 1  # a blocking denial is an error for CI
+    assert "[soft-mandatory] max_turnover (alice-ira): turnover" in r.out
+
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1 and "max_turnover" in r.err and "--override" in r.err
+    assert workspace.paper_order_count() == 0
+
+    r = workspace.run("apply", str(plan_file), "--override", "max_turnover")
+    assert r.code == 1 and "--override needs --reason" in r.err
+
+    monkeypatch.setenv("RECONCILER_ACTOR", "reviewer-jane")  # type: ignore[attr-defined]
+    r = workspace.run("apply", str(plan_file), "--override", "max_turnover", "--reason", "initial funding")
+    assert r.code == 0, r.err
+    assert workspace.paper_order_count() > 0
+    with sqlite3.connect(workspace.journal) as db:
+        rows = db.execute(
+            "select policy, level, overridden, override_by, override_reason from policy_decisions where kind='deny'"
+        ).fetchall()
+    assert ("max_turnover", "soft-mandatory", 1, "reviewer-jane", "initial funding") in rows
+
+
+def test_hard_mandatory_cannot_be_overridden(workspace: Workspace, tmp_path: Path) -> None:
+    edit_config(workspace, lambda d: d["policies"]["params"].__setitem__("deny_symbols", ["VTI"]))
+    plan_file = tmp_path / "plan.json"
+    r = workspace.run("plan", "--out", str(plan_file))
+    assert "[hard-mandatory] deny_list" in r.out
+    r = workspace.run("apply", str(plan_file), "--override", "deny_list", "--reason", "please")
+    assert r.code == 1 and "VTI is on the deny list" in r.err
+    assert workspace.paper_order_count() == 0
+
+
+def test_advisory_denial_is_reported_but_does_not_block(workspace: Workspace, tmp_path: Path) -> None:
+    def change(d: dict) -> None:  # type: ignore[type-arg]
+        d["policies"]["params"]["deny_symbols"] = ["VTI"]
+        d["policies"]["enforcement"]["deny_list"] = "advisory"
+
+    edit_config(workspace, change)
+    plan_file = tmp_path / "plan.json"
+    r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
+    assert r.code == 2 and "[advisory] deny_list" in r.out
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 0, r.err
+
+
+def test_kill_switch_blocks_buying_into_a_crash_at_plan_time(workspace: Workspace) -> None:
+    def crash(d: dict) -> None:  # type: ignore[type-arg]
+        d["broker"]["prices"]["static"]["BND"] = {"price": 50.0, "previous_close": 72.80}
+
+    edit_config(workspace, crash)
+    r = workspace.run("plan", "--format", "json")
+    data = json.loads(r.out)
+    messages = [p["message"] for p in data["policy_results"] if p["policy"] == "kill_switch"]
+    assert any("BND fell 31.3%" in m for m in messages), messages
+
+
+def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, tmp_path: Path) -> None:
+    """The price collapses between plan and apply; with a wide staleness band only the per-order check stops it."""
+    edit_config(workspace, lambda d: d["apply"].__setitem__("quote_band", 0.9))
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+
+    def crash(d: dict) -> None:  # type: ignore[type-arg]
+        d["broker"]["prices"]["static"]["BNDX"] = {"price": 20.0, "previous_close": 49.35}
+
+    edit_config(workspace, crash)
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "denied" in r.out and "BNDX" in r.out
+    with sqlite3.connect(workspace.journal) as db:
+        sent = {row[0] for row in db.execute("select symbol from paper_orders")}
+        denied = db.execute("select symbol, status from intents where status='denied'").fetchall()
+    assert "BNDX" not in sent
+    assert ("BNDX", "denied") in denied
+    assert "VTI" in sent  # the other orders went through
+
+
+def test_broken_policy_added_after_plan_stops_apply(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    (workspace.root / "policies" / "broken.rego").write_text("package reconciler.broken\n\ndeny contains msg if {\n")
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1 and "broken.rego" in r.err
+    assert workspace.paper_order_count() == 0
