@@ -300,6 +300,13 @@ class _Leg:
                 return None
             state = found
         _record_state(self.rt, account, state, self.apply_id)
+        log.info(
+            "order %s", state.status,
+            extra={
+                "apply_id": self.apply_id, "account": account, "client_order_id": cid, "symbol": a.symbol,
+                "side": a.side, "quantity": str(quantity), "filled": str(state.filled_quantity),
+            },
+        )
         self.result.outcomes.append(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,

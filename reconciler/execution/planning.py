@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult
@@ -10,6 +11,8 @@ from reconciler.core.planner import plan_many
 from reconciler.gitops.repo import head_commit
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
+
+log = logging.getLogger("reconciler.plan")
 
 
 def make_plan(rt: Runtime, *, now: datetime | None = None, record: bool = True) -> Plan:
@@ -23,6 +26,10 @@ def make_plan(rt: Runtime, *, now: datetime | None = None, record: bool = True) 
         if record:
             rt.journal.record_observation(obs, "plan")
         observed.append((desired, obs))
+        log.info(
+            "observed account",
+            extra={"account": obs.account, "positions": len(obs.positions), "quotes": len(obs.quotes)},
+        )
     portfolios = plan_many(observed, rt.costs)
     results: list[PolicyResult] = []
     stamp = now or datetime.now(UTC)

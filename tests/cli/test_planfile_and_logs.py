@@ -1,0 +1,52 @@
+"""The sealed plan round-trips exactly; JSON logs are one object per line; CSV prices feed the paper broker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from reconciler.core.plan import client_order_id, compute_hash
+from reconciler.execution.planfile import read_plan
+from tests.conftest import Workspace
+
+
+def test_plan_file_round_trip_keeps_hash_and_client_ids(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    assert compute_hash(plan) == plan.content_hash
+    ids = {client_order_id(plan.content_hash, p.account, a) for p in plan.portfolios for a in p.actions}
+    assert len(ids) == sum(len(p.actions) for p in plan.portfolios)  # unique per leg
+    assert all(len(i) <= 128 for i in ids)  # Alpaca's limit
+    again = read_plan(plan_file)
+    assert {client_order_id(again.content_hash, p.account, a) for p in again.portfolios for a in p.actions} == ids
+
+
+def test_json_logs_carry_structured_fields(workspace: Workspace) -> None:
+    r = workspace.run("--log-format", "json", "--log-level", "info", "apply", "--auto-approve")
+    assert r.code == 0
+    records = [json.loads(line) for line in r.err.strip().splitlines()]
+    observed = [x for x in records if x["msg"] == "observed account"]
+    assert {x["account"] for x in observed} == {"paper-ira", "paper-taxable", "paper-college"}
+    orders = [x for x in records if x["msg"] == "order filled"]
+    assert orders and all(x["client_order_id"].startswith("rc-") and x["apply_id"] for x in orders)
+
+
+def test_prices_from_csv(workspace: Workspace) -> None:
+    csv = workspace.root / "closes.csv"
+    csv.write_text("date,VTI,VXUS,BND,BNDX\n2026-11-23,280,60,70,48\n2026-11-24,281.5,61,71,49\n")
+    yaml = YAML()
+    doc = yaml.load(workspace.config.read_text())
+    doc["broker"]["prices"] = {"csv": "closes.csv"}
+    doc["broker"]["accounts"] = {"paper-ira": {"cash": 10000}}
+    with workspace.config.open("w") as fh:
+        yaml.dump(doc, fh)
+    for name in ("bob-taxable.yaml", "college-fund.yaml"):
+        (workspace.root / "portfolios" / name).unlink()
+    r = workspace.run("plan", "--format", "json")
+    assert r.code == 0, r.err
+    plan = json.loads(r.out)
+    quotes = plan["portfolios"][0]["observation"]["quotes"]
+    assert quotes["VTI"]["price"] == "281.5" and quotes["VTI"]["previous_close"] == "280"
