@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_JOURNAL := sqlite:///.reconciler/demo.db
 RC := $(BIN)/reconciler --journal $(DEMO_JOURNAL)
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo test lint typecheck bench clean schema
 
 install: $(STAMP)
 
@@ -41,3 +41,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+schema: $(STAMP)
+	$(BIN)/python -c "import json; from reconciler.core.models import Plan; \
+	print(json.dumps(Plan.model_json_schema(mode='serialization'), indent=2, sort_keys=True))" > docs/plan.schema.json
