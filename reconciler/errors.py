@@ -64,3 +64,7 @@ class JournalError(ReconcilerError):
 
 class ApprovalError(ReconcilerError):
     """Apply needs an explicit approval that was not given."""
+
+
+class LockedError(ReconcilerError):
+    """Another apply holds the account's lock."""

@@ -1,18 +1,49 @@
-"""Shared fixtures: a real workspace on disk (copied from the repository's examples) and the CLI."""
+"""Shared fixtures: a real workspace on disk (copied from the repository's examples), its journal, and the CLI.
+
+With RECONCILER_TEST_PG_URL set (an admin URL of a PostgreSQL server, as `.ci/run` provides), every journal
+is a fresh PostgreSQL database instead of a SQLite file, so the whole suite runs on both backends.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
-import sqlite3
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from reconciler.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
+
+
+def backend_name() -> str:
+    return "postgresql" if PG_ADMIN_URL else "sqlite"
+
+
+def fresh_journal_url(tmp_path: Path) -> str:
+    """A journal URL nobody else uses: a new SQLite file, or a new PostgreSQL database."""
+    if not PG_ADMIN_URL:
+        return f"sqlite:///{tmp_path / 'journal.db'}"
+    name = f"rc_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def journal_url(tmp_path: Path) -> str:
+    return fresh_journal_url(tmp_path)
 
 
 @dataclass
@@ -24,36 +55,56 @@ class CliResult:
 
 @dataclass
 class Workspace:
-    """A copy of the example repository in a temporary folder, with its own SQLite journal."""
+    """A copy of the example repository in a temporary folder, with its own journal."""
 
     root: Path
+    journal_url: str
     run: Callable[..., CliResult]
 
     @property
     def config(self) -> Path:
         return self.root / "reconciler.yaml"
 
-    @property
-    def journal(self) -> Path:
-        return self.root / ".reconciler" / "journal.db"
+    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        engine = create_engine(self.journal_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(sql), params)]
+        finally:
+            engine.dispose()
 
     def paper_order_count(self) -> int:
         """Orders the paper broker received (its books live in the journal database)."""
-        if not self.journal.exists():
+        db = make_url(self.journal_url).database
+        if self.journal_url.startswith("sqlite") and db and not Path(db).exists():
             return 0
-        with sqlite3.connect(self.journal) as db:
-            if not db.execute("select 1 from sqlite_master where name='paper_orders'").fetchone():
+        try:
+            return int(self.query("select count(*) from paper_orders")[0][0])
+        except Exception as exc:  # no journal yet, or no table yet: nothing was sent
+            if "paper_orders" in str(exc) or "no such table" in str(exc) or "does not exist" in str(exc):
                 return 0
-            return int(db.execute("select count(*) from paper_orders").fetchone()[0])
+            raise
+
+
+def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
+    """Round-trip edit of a YAML file, as a user would edit it."""
+    yaml = YAML()
+    doc = yaml.load(path.read_text())
+    change(doc)
+    with path.open("w") as fh:
+        yaml.dump(doc, fh)
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Workspace:
+def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Workspace]:
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copy(REPO / "reconciler.yaml", root / "reconciler.yaml")
     shutil.copytree(REPO / "portfolios", root / "portfolios")
     shutil.copytree(REPO / "policies", root / "policies")
+    url = fresh_journal_url(tmp_path) if PG_ADMIN_URL else f"sqlite:///{root / '.reconciler' / 'journal.db'}"
+    if PG_ADMIN_URL:
+        edit_yaml(root / "reconciler.yaml", lambda d: d["journal"].__setitem__("url", url))
 
     def run(*argv: str) -> CliResult:
         capsys.readouterr()
@@ -61,4 +112,4 @@ def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Workspace:
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
-    return Workspace(root=root, run=run)
+    yield Workspace(root=root, journal_url=url, run=run)

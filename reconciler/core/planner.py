@@ -101,21 +101,21 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
 
     inv = ONE / equity
     weights = [v * inv for v in values]
-    full = abs(cash_total * inv - desired.cash) > band_for(desired.cash, bands)
-    # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
-    if full:
-        out = list(range(len(symbols)))
-    else:
-        out = [i for i, (w, t, b) in enumerate(zip(weights, tw, band, strict=True)) if t == 0 or abs(w - t) > b]
-
+    cash_band = band_for(desired.cash, bands)
     slip = costs.slippage_bps / BPS
     comm = costs.commission
     sell_factor = ONE - slip
+    max_cost = trading.max_cost_fraction
+    # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
+    # too little cash sells every overweight holding; too much buys every underweight one.
+    raise_cash = desired.cash - cash_total * inv > cash_band
+    # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
+    out = {i for i, (w, t, b) in enumerate(zip(weights, tw, band, strict=True)) if t == 0 or abs(w - t) > b}
     # Orders as plain tuples (sells first, then buys) until the legs are numbered: this loop is the hot path.
     legs: list[tuple[int, str, Literal["buy", "sell"], Decimal, Decimal, Decimal, Decimal, str]] = []
     proceeds = ZERO
     if not trading.buy_only:
-        for i in out:
+        for i in range(len(symbols)) if raise_cash else sorted(out):
             s, t, price = symbols[i], tw[i], prices[i]
             if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))):
                 continue
@@ -131,15 +131,22 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
                 notes.append(f"{s}: sell of {qty} ({money(notional)}) is under the minimum trade; skipped")
                 continue
             fee = costs.commission_for(qty, notional)
+            if fee + notional * slip > notional * max_cost:
+                notes.append(f"{s}: selling {qty} would cost more than {max_cost:.0%} of its value; skipped")
+                continue
             proceeds += notional * sell_factor - fee
             legs.append((i, s, "sell", qty, price, notional, fee, reason))
+    # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan (churn).
+    deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
 
     spendable = obs.cash_settled - obs.cash_reserved + (proceeds if trading.use_sale_proceeds else ZERO)
     headroom = cash_total - obs.cash_reserved + proceeds - desired.cash * equity
     budget = max(ZERO, min(spendable, headroom))
 
     candidates = [
-        i for i in out if tw[i] > weights[i] and prices[i] > 0 and not (rules and _no_trade(rules.get(symbols[i])))
+        i
+        for i in (range(len(symbols)) if deploy_cash else sorted(out))
+        if tw[i] > weights[i] and prices[i] > 0 and not (rules and _no_trade(rules.get(symbols[i])))
     ]
     if candidates and obs.cash_unsettled > 0:
         notes.append(f"{money(obs.cash_unsettled)} of unsettled cash is not spent until it settles")
@@ -163,6 +170,9 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
             notes.append(f"{s}: buy of {qty} ({money(notional)}) is under the minimum trade; skipped")
             continue
         fee = costs.commission_for(qty, notional)
+        if fee + notional * slip > notional * max_cost:
+            notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
+            continue
         cost = notional * buy_factor + fee
         budget -= cost
         spent += cost

@@ -19,7 +19,7 @@ from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
 
 

@@ -191,4 +191,33 @@ paper_orders = Table(
     UniqueConstraint("account", "client_order_id", name="uq_paper_orders_client_id"),
 )
 
+locks = Table(
+    "locks",
+    metadata,
+    Column("lock_id", String(36), primary_key=True),
+    Column("account", String(100), nullable=False, unique=True),
+    Column("holder", String(200), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("purpose", String(100), nullable=False),
+    _ts("acquired_at"),
+    _ts("heartbeat_at"),
+    _ts("expires_at"),
+)
+
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("plan_hash", String(64), nullable=False),
+    Column("account", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("claimed_by", String(200)),
+    Column("message", Text),
+    _ts("created_at"),
+    _ts("claimed_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    UniqueConstraint("plan_hash", "account", name="uq_work_items_plan_account"),
+)
+
 Index("ix_intents_account_status", intents.c.account, intents.c.status)

@@ -45,6 +45,9 @@ class Trading(Strict):
     fractional: bool = False
     quantity_step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
     buy_only: bool = False
+    max_cost_fraction: Fraction = Field(
+        Decimal("0.05"), description="Skip a trade whose commission and slippage exceed this fraction of its value."
+    )
     use_sale_proceeds: bool = Field(
         True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
     )

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-
-from ruamel.yaml import YAML
-
-from tests.conftest import Workspace
+from typing import Any
 
 
-def edit_config(ws: Workspace, change: object) -> None:
-    yaml = YAML()
-    doc = yaml.load(ws.config.read_text())
-    change(doc)  # type: ignore[operator]
-    with ws.config.open("w") as fh:
-        yaml.dump(doc, fh)
+from tests.conftest import Workspace, edit_yaml
+
+
+def edit_config(ws: Workspace, change: Callable[[Any], None]) -> None:
+    edit_yaml(ws.config, change)
 
 
 def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
@@ -39,11 +35,10 @@ def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
     r = workspace.run("apply", str(plan_file), "--override", "max_turnover", "--reason", "initial funding")
     assert r.code == 0, r.err
     assert workspace.paper_order_count() > 0
-    with sqlite3.connect(workspace.journal) as db:
-        rows = db.execute(
-            "select policy, level, overridden, override_by, override_reason from policy_decisions where kind='deny'"
-        ).fetchall()
-    assert ("max_turnover", "soft-mandatory", 1, "reviewer-jane", "initial funding") in rows
+    rows = workspace.query(
+        "select policy, level, overridden, override_by, override_reason from policy_decisions where kind='deny'"
+    )
+    assert ("max_turnover", "soft-mandatory", True, "reviewer-jane", "initial funding") in rows
 
 
 def test_hard_mandatory_cannot_be_overridden(workspace: Workspace, tmp_path: Path) -> None:
@@ -93,9 +88,8 @@ def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, 
     r = workspace.run("apply", str(plan_file))
     assert r.code == 1
     assert "denied" in r.out and "BNDX" in r.out
-    with sqlite3.connect(workspace.journal) as db:
-        sent = {row[0] for row in db.execute("select symbol from paper_orders")}
-        denied = db.execute("select symbol, status from intents where status='denied'").fetchall()
+    sent = {row[0] for row in workspace.query("select symbol from paper_orders")}
+    denied = workspace.query("select symbol, status from intents where status='denied'")
     assert "BNDX" not in sent
     assert ("BNDX", "denied") in denied
     assert "VTI" in sent  # the other orders went through

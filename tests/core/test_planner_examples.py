@@ -1,0 +1,188 @@
+"""Worked examples of the planner, each with its expected orders computed by hand in the comments.
+
+Unless a test says otherwise: default 5/25 bands (band = min(5%, 25% of the target)), whole shares, no costs,
+the cash target is 0 and its band is the absolute 5%.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
+from reconciler.core.planner import plan_portfolio
+from reconciler.errors import PlanningError
+from reconciler.spec.models import Commission, SymbolRule, Trading
+
+D = Decimal
+NOW = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)
+
+
+def desired(
+    targets: dict[str, str],
+    cash: str = "0",
+    *,
+    trading: Trading | None = None,
+    symbols: dict[str, SymbolRule] | None = None,
+) -> Desired:
+    return Desired(
+        name="example",
+        account="acct",
+        source="test",
+        targets={s: D(w) for s, w in targets.items()},
+        cash=D(cash),
+        trading=trading or Trading(),
+        symbols=symbols or {},
+    )
+
+
+def observe(
+    prices: dict[str, str],
+    positions: dict[str, str] | None = None,
+    *,
+    settled: str = "0",
+    unsettled: str = "0",
+    reserved: str = "0",
+) -> Observation:
+    return Observation(
+        account="acct",
+        taken_at=NOW,
+        positions={s: D(q) for s, q in (positions or {}).items()},
+        cash_settled=D(settled),
+        cash_unsettled=D(unsettled),
+        cash_reserved=D(reserved),
+        quotes={s: Quote(symbol=s, price=D(p), as_of=NOW) for s, p in prices.items()},
+    )
+
+
+def orders(plan: PortfolioPlan) -> list[tuple[int, str, str, Decimal]]:
+    return [(a.leg, a.side, a.symbol, a.quantity) for a in plan.actions]
+
+
+def test_all_cash_account_buys_a_60_40_in_whole_shares() -> None:
+    # Equity $10,000, all cash: cash weight 100% vs 0% target → full rebalance.
+    # Most underweight first: VTI (0 - 0.6) before BND (0 - 0.4).
+    # VTI: 0.6 × 10,000 = 6,000 / 250.00 = 24 shares ($6,000).
+    # BND: 0.4 × 10,000 = 4,000 / 72.50 = 55.17 → 55 shares ($3,987.50).
+    # Cash after: 10,000 - 6,000 - 3,987.50 = 12.50.
+    plan = plan_portfolio(
+        desired({"VTI": "0.6", "BND": "0.4"}), observe({"VTI": "250.00", "BND": "72.50"}, settled="10000"), CostModel()
+    )
+    assert orders(plan) == [(1, "buy", "VTI", D(24)), (2, "buy", "BND", D(55))]
+    assert plan.buy_notional == D("9987.50")
+    assert plan.cash_after == D("12.50")
+
+
+def test_unsettled_cash_is_not_spent() -> None:
+    # Equity = 1,000 settled + 9,000 unsettled = $10,000; VTI wants 10,000 / 100 = 100 shares,
+    # but only the settled $1,000 is spendable → 10 shares.
+    plan = plan_portfolio(desired({"VTI": "1"}), observe({"VTI": "100"}, settled="1000", unsettled="9000"), CostModel())
+    assert orders(plan) == [(1, "buy", "VTI", D(10))]
+    assert plan.cash_after == D(9000)
+    assert any("unsettled" in n for n in plan.notes)
+
+
+def test_cash_reserved_by_open_orders_is_not_spent() -> None:
+    # Settled $5,000 of which $3,000 is held for open orders: spendable 5,000 - 3,000 = 2,000 → 20 shares at $100.
+    plan = plan_portfolio(desired({"VTI": "1"}), observe({"VTI": "100"}, settled="5000", reserved="3000"), CostModel())
+    assert orders(plan) == [(1, "buy", "VTI", D(20))]
+
+
+def test_5_25_band_keeps_a_small_drift_and_trades_a_large_one() -> None:
+    target = desired({"A": "0.6", "B": "0.4"})
+    prices = {"A": "100", "B": "100"}
+    # 63/37 of $10,000: A drifts 3% < band min(5%, 25% × 60% = 15%) = 5%; B drifts 3% < min(5%, 10%) = 5%;
+    # cash 0% is inside its 5% band → nothing trades.
+    kept = plan_portfolio(target, observe(prices, {"A": "63", "B": "37"}), CostModel())
+    assert kept.actions == []
+    # 66/34: both drift 6% > 5%. Sell A: (6,600 - 6,000) / 100 = 6 shares, proceeds $600;
+    # buy B: (4,000 - 3,400) / 100 = 6 shares, funded by the $600 of proceeds.
+    traded = plan_portfolio(target, observe(prices, {"A": "66", "B": "34"}), CostModel())
+    assert orders(traded) == [(1, "sell", "A", D(6)), (2, "buy", "B", D(6))]
+    assert traded.cash_after == D(0)
+
+
+def test_a_symbol_not_in_the_targets_is_sold_in_full_even_a_fraction() -> None:
+    # Equity: 90 × 100 + 2.5 × 40 = 9,000 + 100 = $9,100. OLD is not a target → sell all 2.5 shares (a full
+    # liquidation may be fractional in a whole-share account). A is 98.9% vs 100%: 1.1% < 5% band, and cash
+    # 0% is in band → A is not bought; the $100 stays as cash.
+    plan = plan_portfolio(
+        desired({"A": "1"}), observe({"A": "100", "OLD": "40"}, {"A": "90", "OLD": "2.5"}), CostModel()
+    )
+    assert orders(plan) == [(1, "sell", "OLD", D("2.5"))]
+    assert plan.actions[0].notional == D(100)
+    assert plan.actions[0].reason == "not in targets"
+    assert plan.cash_after == D(100)
+
+
+def test_a_hold_symbol_outside_the_targets_is_kept_aside_and_weights_are_of_the_rest() -> None:
+    # LEGACY (100 × $50 = $5,000) is held and not a target: set aside. The rest: A 20 × 100 = 2,000 + cash 3,000
+    # = $5,000 equity. Cash 60% → full rebalance. B (0 vs 50%) first: 2,500 / 50 = 50 shares ($2,500);
+    # then A: (2,500 - 2,000) / 100 = 5 shares ($500). Budget 3,000 - 2,500 - 500 = 0.
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}, symbols={"LEGACY": SymbolRule(hold=True)}),
+        observe({"A": "100", "B": "50", "LEGACY": "50"}, {"A": "20", "LEGACY": "100"}, settled="3000"),
+        CostModel(),
+    )
+    assert orders(plan) == [(1, "buy", "B", D(50)), (2, "buy", "A", D(5))]
+    assert plan.equity == D(5000)
+    assert [h.symbol for h in plan.holdings] == ["A", "B"]
+    assert any("LEGACY" in n and "kept aside" in n for n in plan.notes)
+
+
+def test_buy_only_sends_the_cash_to_the_most_underweight_first() -> None:
+    # Equity $10,000: A 55%, B 25%, C 10%, cash 10% (> 5% band → full rebalance). No sells (buy_only), so A
+    # stays overweight. Underweights, worst first: C (10 - 30 = -20%) then B (25 - 30 = -5%).
+    # C wants (3,000 - 1,000) / 100 = 20 shares but $1,000 buys only 10; nothing is left for B.
+    plan = plan_portfolio(
+        desired({"A": "0.4", "B": "0.3", "C": "0.3"}, trading=Trading(buy_only=True)),
+        observe({"A": "100", "B": "100", "C": "100"}, {"A": "55", "B": "25", "C": "10"}, settled="1000"),
+        CostModel(),
+    )
+    assert orders(plan) == [(1, "buy", "C", D(10))]
+    assert plan.cash_after == D(0)
+
+
+def test_a_missing_quote_raises_a_planning_error() -> None:
+    with pytest.raises(PlanningError, match="no quote for X"):
+        plan_portfolio(desired({"A": "1"}), observe({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
+
+
+def test_an_account_with_no_equity_plans_nothing() -> None:
+    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "100"}), CostModel())
+    assert plan.actions == []
+    assert plan.equity == 0
+    assert any("no equity" in n for n in plan.notes)
+
+
+def test_commissions_and_slippage_reduce_what_can_be_bought() -> None:
+    # $1,000 cash, A at $10 wants 100 shares. Per share it costs 10 × (1 + 10 bps) + 0.01 = 10.02, plus $5 an
+    # order: (1,000 - 5) / 10.02 = 99.30 → 99 shares. Commission 5 + 99 × 0.01 = 5.99;
+    # cost 99 × 10 × 1.001 + 5.99 = 990.99 + 5.99 = 996.98; cash after 1,000 - 996.98 = 3.02.
+    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(5), per_share=D("0.01")))
+    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "10"}, settled="1000"), costs)
+    assert orders(plan) == [(1, "buy", "A", D(99))]
+    assert plan.actions[0].est_commission == D("5.99")
+    assert plan.cash_after == D("3.02")
+
+
+def test_fractional_buys_are_rounded_down_to_the_quantity_step() -> None:
+    # $1,000 / $300 = 3.3333… → 3.333 at a 0.001 step ($999.90); cash after $0.10.
+    trading = Trading(fractional=True, quantity_step=D("0.001"))
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observe({"A": "300"}, settled="1000"), CostModel())
+    assert orders(plan) == [(1, "buy", "A", D("3.333"))]
+    assert plan.cash_after == D("0.10")
+
+
+def test_without_sale_proceeds_a_sell_does_not_fund_buys() -> None:
+    # A 70% / B 30% of $10,000, no cash; both drift 20% > 5%. Sell A: (7,000 - 5,000) / 100 = 20 shares.
+    # use_sale_proceeds: false → spendable is settled cash only ($0), so B is not bought in this plan.
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}, trading=Trading(use_sale_proceeds=False)),
+        observe({"A": "100", "B": "100"}, {"A": "70", "B": "30"}),
+        CostModel(),
+    )
+    assert orders(plan) == [(1, "sell", "A", D(20))]
+    assert plan.cash_after == D(2000)
