@@ -1,0 +1,200 @@
+"""One apply per account at a time, across processes and machines.
+
+A row in `locks` says who holds an account (holder, host, pid, heartbeat, expiry) and is what `force-unlock`
+removes. The row alone decides on SQLite (one machine: a holder whose pid is gone on this host is dead). On
+PostgreSQL a session-level advisory lock is taken as well: the database releases it the moment the holder's
+connection dies, so a crashed worker on another machine never blocks an account until its lease expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from reconciler.errors import LockedError, ReconcilerError
+from reconciler.journal import tables as t
+from reconciler.journal.store import Journal
+
+log = logging.getLogger("reconciler.lock")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def advisory_key(account: str) -> int:
+    """A stable signed 64-bit key per account for pg_try_advisory_lock."""
+    return int.from_bytes(hashlib.sha256(f"reconciler:{account}".encode()).digest()[:8], "big", signed=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class AccountLock:
+    """Context manager holding the lock of one account, with a heartbeat thread extending the lease."""
+
+    def __init__(
+        self, journal: Journal, account: str, holder: str, *, purpose: str = "apply", ttl: float = 120.0,
+        heartbeat: float = 10.0,
+    ) -> None:
+        self.journal = journal
+        self.account = account
+        self.holder = holder
+        self.purpose = purpose
+        self.ttl = ttl
+        self.heartbeat = heartbeat
+        self.lock_id = str(uuid.uuid4())
+        self.host = socket.gethostname()
+        self._pg: Connection | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.journal.engine.dialect.name == "postgresql"
+
+    def __enter__(self) -> AccountLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> None:
+        if self.is_postgres:
+            conn = self.journal.engine.connect()
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(self.account)}).scalar()
+            conn.commit()
+            if not got:
+                conn.close()
+                raise self._locked_error(self._current())
+            self._pg = conn
+        try:
+            self._insert_row()
+        except BaseException:
+            self._release_pg()
+            raise
+        self._thread = threading.Thread(target=self._beat, name=f"lock-heartbeat-{self.account}", daemon=True)
+        self._thread.start()
+        self.journal.event("lock.acquired", account=self.account, lock_id=self.lock_id, holder=self.holder)
+
+    def _insert_row(self) -> None:
+        now = _now()
+        row = dict(
+            lock_id=self.lock_id, account=self.account, holder=self.holder, host=self.host, pid=os.getpid(),
+            purpose=self.purpose, acquired_at=now, heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl),
+        )
+        for _ in range(2):
+            try:
+                with self.journal.tx() as c:
+                    c.execute(insert(t.locks).values(**row))
+                return
+            except IntegrityError:
+                current = self._current()
+                if current is None:
+                    continue  # released between our insert and our look: try again
+                if not self._is_dead(current):
+                    raise self._locked_error(current) from None
+                log.warning("taking over a dead lock", extra={"account": self.account, "lock_id": current["lock_id"]})
+                self.journal.event(
+                    "lock.taken_over", account=self.account, lock_id=current["lock_id"], holder=current["holder"]
+                )
+                with self.journal.tx() as c:
+                    c.execute(delete(t.locks).where(t.locks.c.lock_id == current["lock_id"]))
+        raise self._locked_error(self._current())
+
+    def _is_dead(self, current: dict[str, Any]) -> bool:
+        if _aware(current["expires_at"]) < _now():
+            return True
+        if self.is_postgres:
+            return True  # we hold the advisory lock, so whoever wrote this row lost its session: it is dead
+        return current["host"] == self.host and not _pid_alive(int(current["pid"]))
+
+    def _current(self) -> dict[str, Any] | None:
+        with self.journal.tx() as c:
+            row = c.execute(select(t.locks).where(t.locks.c.account == self.account)).mappings().first()
+        return dict(row) if row else None
+
+    def _locked_error(self, current: dict[str, Any] | None) -> LockedError:
+        if current is None:
+            who = "another process (PostgreSQL advisory lock)"
+            lock_id = "?"
+        else:
+            who = f"{current['holder']} (pid {current['pid']} on {current['host']}, since {current['acquired_at']})"
+            lock_id = current["lock_id"]
+        return LockedError(
+            f"account {self.account} is locked by {who}",
+            where=f"lock {lock_id}",
+            fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {lock_id}`",
+        )
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            now = _now()
+            try:
+                with self.journal.tx() as c:
+                    c.execute(
+                        update(t.locks)
+                        .where(t.locks.c.lock_id == self.lock_id)
+                        .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl))
+                    )
+            except ReconcilerError as exc:  # keep beating; the lease only lapses if this keeps failing
+                log.warning("lock heartbeat failed: %s", exc.message, extra={"account": self.account})
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self.journal.tx() as c:
+            c.execute(delete(t.locks).where(t.locks.c.lock_id == self.lock_id))
+        self._release_pg()
+
+    def _release_pg(self) -> None:
+        if self._pg is not None:
+            try:
+                self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.account)})
+                self._pg.commit()
+            finally:
+                self._pg.close()
+                self._pg = None
+
+
+def list_locks(journal: Journal) -> list[dict[str, Any]]:
+    with journal.tx() as c:
+        return [dict(r) for r in c.execute(select(t.locks).order_by(t.locks.c.account)).mappings()]
+
+
+def force_unlock(journal: Journal, lock_id: str, actor: str) -> dict[str, Any]:
+    """Remove a lock row by id (a dead holder's); the event records who did it."""
+    with journal.tx() as c:
+        row = c.execute(select(t.locks).where(t.locks.c.lock_id == lock_id)).mappings().first()
+        if row is None:
+            raise ReconcilerError(
+                f"no lock with id {lock_id}", where="command line", fix="see `reconciler force-unlock --list`"
+            )
+        c.execute(delete(t.locks).where(t.locks.c.lock_id == lock_id))
+    journal.event("lock.forced", account=row["account"], lock_id=lock_id, holder=row["holder"], by=actor)
+    return dict(row)
