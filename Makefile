@@ -33,8 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict reconciler
 
+# With RECONCILER_TEST_PG_URL (an admin URL of a PostgreSQL server; .ci/run sets one up) the whole suite runs a
+# second time with every journal on PostgreSQL.
 test: lint typecheck
-	$(BIN)/python -m pytest -q
+	env -u RECONCILER_TEST_PG_URL $(BIN)/python -m pytest -q
+	@if [ -n "$$RECONCILER_TEST_PG_URL" ]; then echo "--- the suite again, journals on PostgreSQL ---"; \
+		$(BIN)/python -m pytest -q; fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
@@ -45,3 +49,4 @@ clean:
 schema: $(STAMP)
 	$(BIN)/python -c "import json; from reconciler.core.models import Plan; \
 	print(json.dumps(Plan.model_json_schema(mode='serialization'), indent=2, sort_keys=True))" > docs/plan.schema.json
+	$(BIN)/python -c "from pathlib import Path; from reconciler.spec.schema import write_schemas; write_schemas(Path('docs'))"

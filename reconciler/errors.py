@@ -68,3 +68,7 @@ class ApprovalError(ReconcilerError):
 
 class LockedError(ReconcilerError):
     """Another apply holds the account's lock."""
+
+
+class BacktestError(ReconcilerError):
+    """A backtest cannot run: bad price data, an unknown strategy, a missing optional dependency."""

@@ -41,9 +41,19 @@ class Runtime:
 
     @cached_property
     def broker(self) -> Broker:
+        spec = self.workspace.config.broker
+        if spec.kind == "alpaca":
+            from reconciler.brokers.alpaca import AlpacaBroker
+            from reconciler.secrets.resolve import SecretResolver
+
+            return AlpacaBroker(spec, SecretResolver(spec.secrets))
+        if spec.kind == "ccxt":
+            from reconciler.brokers.ccxt import CcxtBroker  # imports ccxt itself only when an account is used
+            from reconciler.secrets.resolve import SecretResolver
+
+            return CcxtBroker(spec, SecretResolver(spec.secrets))
         from reconciler.brokers.paper import PaperBroker
 
-        spec = self.workspace.config.broker
         return PaperBroker(self.journal.engine, spec, self.workspace.root)
 
     @cached_property

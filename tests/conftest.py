@@ -73,6 +73,14 @@ class Workspace:
         finally:
             engine.dispose()
 
+    def execute(self, sql: str, **params: Any) -> None:
+        engine = create_engine(self.journal_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(sql), params)
+        finally:
+            engine.dispose()
+
     def paper_order_count(self) -> int:
         """Orders the paper broker received (its books live in the journal database)."""
         db = make_url(self.journal_url).database

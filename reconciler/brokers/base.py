@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from reconciler.core.models import Frozen, Observation, Side
+from reconciler.core.models import Frozen, Observation, Quote, Side
 
 OrderStatus = Literal["accepted", "partially_filled", "filled", "canceled", "rejected"]
 FINAL_ORDER_STATUSES: frozenset[str] = frozenset({"filled", "canceled", "rejected"})
@@ -41,10 +41,25 @@ class Broker(Protocol):
         """Positions, cash (settled, unsettled, reserved) and quotes for the account and the given symbols."""
         ...
 
+    def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        """Fresh quotes only (cheaper than a whole observation), for long applies."""
+        ...
+
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         """Send a market order; a client id seen before returns the existing order, never a second one."""
         ...
 
-    def get_order(self, account: str, client_order_id: str) -> OrderState | None:
-        """Look an order up by our client id; None when the broker never received it."""
+    def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """Look an order up by our client id; None when the broker never received it.
+
+        `symbol` is a hint callers always have (the intent's): exchanges that index orders by market need it.
+        """
+        ...
+
+    def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """Cancel what is left of an open order and return its final state; None if the broker never had it."""
+        ...
+
+    def list_orders(self, account: str) -> list[OrderState]:
+        """Recent orders of the account, ours and others', for reconciliation."""
         ...

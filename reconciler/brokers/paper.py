@@ -123,7 +123,7 @@ class PaperBroker:
             cash_unsettled=unsettled, cash_reserved=ZERO, quotes=quotes,
         )
 
-    def get_order(self, account: str, client_order_id: str) -> OrderState | None:
+    def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         with self.engine.begin() as c:
             row = c.execute(
                 select(t.paper_orders).where(
@@ -131,6 +131,21 @@ class PaperBroker:
                 )
             ).mappings().first()
         return None if row is None else _state(row)
+
+    def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        now = self.clock()
+        return {s: q for s in symbols if (q := self.quote(s, now)) is not None}
+
+    def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """Paper orders fill at once, so there is never anything left to cancel."""
+        return self.get_order(account, client_order_id)
+
+    def list_orders(self, account: str) -> list[OrderState]:
+        with self.engine.begin() as c:
+            rows = c.execute(
+                select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)
+            ).mappings().all()
+        return [_state(r) for r in rows]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         now = self.clock()

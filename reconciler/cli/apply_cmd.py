@@ -1,37 +1,101 @@
-"""`reconciler apply`: apply a saved plan, or plan now and ask for approval."""
+"""`reconciler apply`: apply a saved plan, plan now and ask, or (GitOps, on merge) apply within a reviewed envelope."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from reconciler.core.models import Plan
+    from reconciler.execution.executor import ApplyResult
+    from reconciler.runtime import Runtime
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("plan", nargs="?", help="a plan file written by `plan --out`; without it, plan now and ask")
+    p.add_argument(
+        "--envelope", metavar="REVIEWED_PLAN",
+        help="apply on merge: plan now, refuse unless every new order stays within the envelope of this reviewed"
+        " plan (see docs/gitops.md), then apply; a commit already applied sends nothing",
+    )
     p.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    p.add_argument(
+        "--all", action="store_true",
+        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers threads;"
+        " the same command on other machines sharing a PostgreSQL journal joins in, each account applied once",
+    )
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="with --all: accounts applied at once")
     p.add_argument(
         "--override", action="append", default=[], metavar="POLICY",
         help="override a soft-mandatory policy (repeatable); needs --reason; recorded in the journal",
     )
     p.add_argument("--reason", help="why the overridden policies may be ignored (recorded with who)")
+    p.add_argument(
+        "--summary-file", metavar="PATH",
+        help="append a markdown summary of the result to this file (in GitHub Actions: $GITHUB_STEP_SUMMARY)",
+    )
+
+
+class _Summary:
+    """The markdown result for CI, appended to --summary-file when one is given."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+
+    def write(self, title: str, message: str, **context: Any) -> None:
+        if not self.path:
+            return
+        from pathlib import Path
+
+        from reconciler.render.markdown import render_apply_summary
+
+        with Path(self.path).open("a", encoding="utf-8") as fh:
+            fh.write(render_apply_summary(title, message, **context) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
     from reconciler.cli.common import console, runtime
-    from reconciler.errors import ApprovalError, ReconcilerError
-    from reconciler.execution.executor import apply_plan
-    from reconciler.render.fmt import qty
-    from reconciler.render.text import render_plan
-    from reconciler.runtime import actor
+    from reconciler.errors import ReconcilerError
 
     if args.override and not (args.reason and args.reason.strip()):
         raise ReconcilerError(
             "--override needs --reason", where="command line", fix='add --reason "why this is acceptable"'
         )
-    rt = runtime(args)
-    out = console(args)
+    if args.plan and args.envelope:
+        raise ReconcilerError(
+            "give a plan file or --envelope REVIEWED_PLAN, not both", where="command line",
+            fix="`apply PLAN` applies exactly PLAN; `apply --envelope PLAN` plans now and checks against PLAN",
+        )
+    if args.all and not args.plan:
+        raise ReconcilerError(
+            "--all needs a plan file", where="command line",
+            fix="save a plan with `reconciler plan --out plan.json`, then `reconciler apply plan.json --all`",
+        )
+    if not 1 <= args.workers <= 64:
+        raise ReconcilerError(
+            f"--workers {args.workers} is out of range", where="command line", fix="use a number from 1 to 64"
+        )
+    summary = _Summary(args.summary_file)
+    try:
+        rt = runtime(args)
+        out = console(args)
+        if args.all:
+            return _apply_all(args, rt, out)
+        if args.envelope:
+            return _apply_in_envelope(args, rt, out, summary)
+        return _apply(args, rt, out, summary)
+    except ReconcilerError as exc:
+        summary.write("refused", exc.render())
+        raise
+
+
+def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+    from pathlib import Path
+
+    from reconciler.render.text import render_plan
+
     if args.plan:
         from reconciler.execution.planfile import read_plan
 
@@ -39,24 +103,142 @@ def run(args: argparse.Namespace) -> int:
     else:
         from reconciler.execution.planning import make_plan
 
-        plan = make_plan(rt)
+        plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
         render_plan(plan, out)
-        if plan.has_changes and not plan.blocked and not args.auto_approve:
-            if not sys.stdin.isatty():
-                raise ApprovalError(
-                    "refusing to apply without approval (no terminal to ask on)",
-                    where="command line",
-                    fix="review a saved plan and run `reconciler apply PLAN --auto-approve`",
-                )
-            answer = input("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
-            if answer.strip() != "yes":
-                out.print("Apply cancelled.")
-                return 1
+        if not _approved(args, plan, out):
+            return 1
+    return _execute(args, rt, out, summary, plan)
+
+
+def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
+    """Every account of the plan through the journal's work queue, `--workers` at a time."""
+    from pathlib import Path
+
+    from reconciler.execution.planfile import read_plan
+    from reconciler.execution.workers import run_workers
+    from reconciler.runtime import Runtime, actor
+
+    plan = read_plan(Path(args.plan))
     overrides = {name: args.reason for name in args.override}
-    result = apply_plan(plan, rt, actor=actor(), overrides=overrides)
+    report = run_workers(
+        plan, lambda: Runtime(rt.config_path, rt.journal_url), workers=args.workers, actor=actor(),
+        overrides=overrides,
+    )
+    if not report.outcomes:
+        out.print("[green]Nothing to do:[/green] every account of this plan was claimed already.")
+    for o in sorted(report.outcomes, key=lambda o: o.account):
+        colour = "green" if o.status == "done" else "red"
+        out.print(f"  [{colour}]{o.status:>6}[/{colour}] {o.account}  ({o.worker}) {o.message}")
+    return 0 if report.ok else 1
+
+
+def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+    """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once."""
+    from pathlib import Path
+
+    from reconciler.core.envelope import EnvelopeError, check_envelope
+    from reconciler.execution.planfile import read_plan
+    from reconciler.execution.planning import make_plan
+    from reconciler.gitops.applied import applied_commit
+    from reconciler.gitops.repo import head_commit
+    from reconciler.render.text import render_envelope, render_plan
+
+    reviewed = read_plan(Path(args.envelope))
+    ws = rt.workspace
+    commit, _ = head_commit(ws.root)
+    if commit:
+        done = applied_commit(rt.journal.engine, commit, ws.targets_hash)
+        if done is not None:
+            message = (
+                f"commit {commit[:12]} was applied already (apply {str(done['id'])[:8]}, {done['status']},"
+                f" {str(done['started_at'])[:19]}); nothing sent"
+            )
+            out.print(f"[green]Nothing to do:[/green] {message}.")
+            summary.write("already applied", message, commit=commit, reviewed=reviewed)
+            return 0
+    plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
+    render_plan(plan, out)
+    band = ws.config.apply.envelope
+    check = check_envelope(reviewed, plan, band)
+    render_envelope(check, out, band.notional_band)
+    if not check.ok:
+        error = EnvelopeError(
+            "the orders computed now leave the envelope approved with the reviewed plan: "
+            + "; ".join(b.render() for b in check.breaches),
+            where=f"reviewed plan {args.envelope} ({reviewed.content_hash[:12]})",
+            fix="nothing was sent. Prices or holdings moved too far since the review: re-plan on a new pull request"
+            " and review the new orders",
+        )
+        summary.write(
+            "refused: outside the reviewed envelope", error.render(), commit=commit, plan=plan, reviewed=reviewed,
+            check=check, band=band.notional_band,
+        )
+        raise error
+    if not _approved(args, plan, out):
+        return 1
+    context = {"reviewed": reviewed, "check": check, "band": band.notional_band}
+    return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context)
+
+
+def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:
+    import sys
+
+    from reconciler.errors import ApprovalError
+
+    if not plan.has_changes or plan.blocked or args.auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        raise ApprovalError(
+            "refusing to apply without approval (no terminal to ask on)",
+            where="command line",
+            fix="review a saved plan and run `reconciler apply PLAN --auto-approve`",
+        )
+    answer = input("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        out.print("Apply cancelled.")
+        return False
+    return True
+
+
+def _execute(
+    args: argparse.Namespace,
+    rt: Runtime,
+    out: Console,
+    summary: _Summary,
+    plan: Plan,
+    *,
+    record_noop: bool = False,
+    context: dict[str, Any] | None = None,
+) -> int:
+    from reconciler.execution.executor import apply_plan
+    from reconciler.runtime import actor
+
+    who = actor()
+    overrides = {name: args.reason for name in args.override}
+    result = apply_plan(plan, rt, actor=who, overrides=overrides)
+    context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
     if result.status in ("noop", "already-applied"):
+        if result.status == "noop" and record_noop and plan.git_commit:
+            # Journal the commit as applied even with nothing to send, so it is applied once, like any other.
+            apply_id = rt.journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, who)
+            rt.journal.finish_apply(apply_id, "noop", "no changes at this commit")
         out.print(f"[green]Nothing to do:[/green] {result.message}.")
+        summary.write("nothing to do", result.message, **context)
         return 0
+    _print_outcomes(result, out)
+    record = rt.journal.show(result.apply_id) if result.apply_id else None
+    summary.write(result.status, _outcome_line(result), record=record, **context)
+    return 0 if result.ok else 1
+
+
+def _outcome_line(result: ApplyResult) -> str:
+    filled = sum(1 for o in result.outcomes if o.status == "filled")
+    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled."
+
+
+def _print_outcomes(result: ApplyResult, out: Console) -> None:
+    from reconciler.render.fmt import qty
+
     for o in result.outcomes:
         colour = "green" if o.status == "filled" else "red"
         price = f" @ {o.avg_price}" if o.avg_price is not None else ""
@@ -65,9 +247,4 @@ def run(args: argparse.Namespace) -> int:
             f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {qty(o.quantity)} {o.symbol}{price}"
             f"  ({o.portfolio}, {o.client_order_id}){extra}"
         )
-    filled = sum(1 for o in result.outcomes if o.status == "filled")
-    out.print(
-        f"\nApply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled."
-        f" See `reconciler show {(result.apply_id or '')[:8]}`."
-    )
-    return 0 if result.ok else 1
+    out.print(f"\n{_outcome_line(result)} See `reconciler show {(result.apply_id or '')[:8]}`.")

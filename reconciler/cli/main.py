@@ -16,7 +16,21 @@ COMMANDS = {
     "apply": "Apply a saved plan (or plan and ask), sending each order once.",
     "history": "List recent applies from the journal.",
     "show": "Show one apply from the journal: orders, fills, policy decisions, events.",
+    "status": "Per portfolio: Synced, OutOfSync, Locked or Unknown, with the drift in weights.",
+    "import": "Write a portfolio file whose targets are an account's current holdings.",
+    "fmt": "Normalise portfolio YAML files in place, keeping comments.",
+    "github": "Post the plan comment on a pull request; keep the drift issue up to date.",
+    "reconcile": "Make the journal agree with the broker; report orders and positions it cannot explain.",
+    "force-unlock": "Remove the lock of an apply that died (or --list the locks).",
+    "emulator": "Run the Alpaca-compatible broker emulator on 127.0.0.1, with fault knobs.",
+    "backtest": "Run rebalancing strategies on price history through the planner, after costs and taxes.",
 }
+
+ALIASES = {"status": ["drift"]}
+
+
+def _module(command: str) -> str:
+    return f"reconciler.cli.{command.replace('-', '_')}_cmd"
 
 
 def _common(p: argparse.ArgumentParser, default: object) -> None:
@@ -36,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, aliases=ALIASES.get(name, []))
+        p.set_defaults(command=name)  # `drift` runs the `status` module
         _common(p, argparse.SUPPRESS)
-        importlib.import_module(f"reconciler.cli.{name}_cmd").add_arguments(p)
+        importlib.import_module(_module(name)).add_arguments(p)
     return parser
 
 
@@ -58,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup(args.log_format or "text", args.log_level or "warning")
     from reconciler.errors import ReconcilerError
 
-    module = importlib.import_module(f"reconciler.cli.{args.command}_cmd")
+    module = importlib.import_module(_module(args.command))
     try:
         code: int = module.run(args)
         return code
@@ -82,3 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -11,6 +11,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--detailed-exitcode", action="store_true", help="exit 0 with no changes, 2 with changes, 1 on error"
     )
+    p.add_argument(
+        "--base", metavar="REF",
+        help="git ref (branch, tag, commit) to compare the targets with: shows the weight changes since it and"
+        " records its commit in the plan (on a pull request: the base branch)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.execution.planning import make_plan
 
     rt = runtime(args)
+    base = None
+    if args.base:
+        from reconciler.gitops.refs import targets_at
+
+        base = targets_at(rt.workspace.config_path, args.base)  # a bad ref fails before any broker call
     plan = make_plan(rt)
+    if base is not None:
+        from reconciler.gitops.refs import with_base
+
+        plan = with_base(plan, base, rt.workspace.portfolios)
     if args.out:
         write_plan(plan, Path(args.out))
     if args.format == "json":
@@ -30,11 +44,13 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         from reconciler.render.markdown import render_markdown
 
-        sys.stdout.write(render_markdown(plan))
+        sys.stdout.write(render_markdown(plan, rt.workspace.config.apply.envelope))
     else:
-        from reconciler.render.text import render_plan
+        from reconciler.render.text import render_plan, render_target_changes
 
         out = console(args)
+        if base is not None:
+            render_target_changes(plan, out, note=base.note)
         render_plan(plan, out)
         if args.out:
             out.print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: reconciler apply {args.out}")

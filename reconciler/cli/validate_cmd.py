@@ -15,7 +15,8 @@ def run(args: argparse.Namespace) -> int:
 
     rt = runtime(args)
     ws = rt.workspace
-    load_prices(ws.config.broker.prices, ws.root)  # a broken price CSV fails here, not at plan time
+    if ws.config.broker.kind == "paper":
+        load_prices(ws.config.broker.prices, ws.root)  # a broken price CSV fails here, not at plan time
     if not args.no_policies:
         _ = rt.policies
     out = console(args)

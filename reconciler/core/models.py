@@ -47,6 +47,12 @@ class Observation(Frozen):
     cash_unsettled: Decimal = Field(Decimal(0), description="Sale proceeds not yet settled; never spent.")
     cash_reserved: Decimal = Field(Decimal(0), description="Settled cash held for open buy orders.")
     quotes: dict[str, Quote]
+    open_orders: dict[str, str] = Field(
+        default_factory=dict, description="Symbols with an order still open at the broker, and its client id."
+    )
+    cash_warning: str | None = Field(
+        None, description="Set when the broker's cash figures disagree with each other: nothing is bought."
+    )
 
 
 class CostModel(Frozen):
@@ -129,6 +135,28 @@ class PolicyResult(Frozen):
         return self.kind == "deny" and self.level != "advisory"
 
 
+class WeightChange(Frozen):
+    """One target weight that differs between the base ref and the planned targets; None where absent."""
+
+    symbol: str
+    before: Decimal | None
+    after: Decimal | None
+
+
+class TargetChange(Frozen):
+    """What a change to the YAML did to one portfolio's resolved targets."""
+
+    portfolio: str
+    account: str
+    change: Literal["added", "removed", "changed"]
+    weights: list[WeightChange] = Field(default_factory=list)
+    cash_before: Decimal | None = None
+    cash_after: Decimal | None = None
+    settings: list[str] = Field(
+        default_factory=list, description="Other changes, one line each: account, trading settings, symbol rules."
+    )
+
+
 class Plan(Frozen):
     """The sealed artifact: what `plan --out` writes and `apply` consumes."""
 
@@ -138,6 +166,11 @@ class Plan(Frozen):
     targets_hash: str
     git_commit: str | None = None
     git_dirty: bool | None = None
+    base_ref: str | None = Field(None, description="The --base ref the target changes are measured against.")
+    base_commit: str | None = Field(None, description="The commit base_ref resolved to when planning.")
+    target_changes: list[TargetChange] = Field(
+        default_factory=list, description="Per portfolio, how the targets differ from those at base_commit."
+    )
     config_accounts: list[str]
     portfolios: list[PortfolioPlan]
     policy_results: list[PolicyResult] = Field(default_factory=list)

@@ -10,15 +10,29 @@ from typing import Any
 from reconciler import __version__
 from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, PortfolioPlan
 
+# Fields added after format version 1 was published: left out of the hash while unset, so plans written before
+# they existed keep their hash and still verify.
+_OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes")
+
+
+CLIENT_ORDER_ID_LENGTH = 36
+
 
 def canonical_json(plan: Plan) -> str:
     """The bytes the content hash covers: everything but the hash itself, keys sorted."""
-    data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash"})
+    unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [])}
+    data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", *unset})
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def compute_hash(plan: Plan) -> str:
     return hashlib.sha256(canonical_json(plan).encode()).hexdigest()
+
+
+def reseal(plan: Plan, **changes: Any) -> Plan:
+    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved)."""
+    changed = plan.model_copy(update={**changes, "content_hash": ""})
+    return changed.model_copy(update={"content_hash": compute_hash(changed)})
 
 
 def seal(
@@ -49,7 +63,10 @@ def seal(
 def client_order_id(plan_hash: str, account: str, action: Action) -> str:
     """Deterministic per plan and leg, so re-applying a plan can never send an order twice.
 
-    Alpaca allows 128 characters; 48 stay readable and are still collision-free in practice (96 hash bits).
+    36 characters, letters, digits and hyphens: the tightest common broker limit (Binance and Bybit allow 36,
+    Alpaca 128), so every adapter sends this id unchanged and the broker's order lists name our journal's ids.
+    The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under 10^5).
     """
-    leg_key = hashlib.sha256(f"{plan_hash}|{account}|{action.leg}".encode()).hexdigest()[:24]
-    return f"rc-{plan_hash[:12]}-{leg_key}-{action.leg}"
+    prefix = f"rc-{plan_hash[:8]}-{action.leg}-"
+    leg_key = hashlib.sha256(f"{plan_hash}|{account}|{action.leg}".encode()).hexdigest()
+    return prefix + leg_key[: CLIENT_ORDER_ID_LENGTH - len(prefix)]

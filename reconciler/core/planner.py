@@ -106,23 +106,31 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     comm = costs.commission
     sell_factor = ONE - slip
     max_cost = trading.max_cost_fraction
+    inner = bands.inner
+    net = trading.order_sizing == "net_of_costs"
     # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
     # too little cash sells every overweight holding; too much buys every underweight one.
     raise_cash = desired.cash - cash_total * inv > cash_band
     # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
     out = {i for i, (w, t, b) in enumerate(zip(weights, tw, band, strict=True)) if t == 0 or abs(w - t) > b}
+    # A symbol with an order still open at the broker is left alone until that order is final.
+    busy = obs.open_orders
+    for s_ in sorted(busy):
+        notes.append(f"{s_}: order {busy[s_]} is still open at the broker; not traded until it is final")
     # Orders as plain tuples (sells first, then buys) until the legs are numbered: this loop is the hot path.
     legs: list[tuple[int, str, Literal["buy", "sell"], Decimal, Decimal, Decimal, Decimal, str]] = []
     proceeds = ZERO
     if not trading.buy_only:
         for i in range(len(symbols)) if raise_cash else sorted(out):
             s, t, price = symbols[i], tw[i], prices[i]
-            if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))):
+            if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))) or (busy and s in busy):
                 continue
             if t == 0:
                 qty, reason = held[i], "not in targets"
             else:
-                qty = min(held[i], floor_to_step((values[i] - t * equity) / price, step))
+                # Beyond its band a holding goes back to the inner edge of the band (inner 0: to target).
+                dest = t + inner * band[i] if inner and i in out else t
+                qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, costs, net), step))
                 reason = "overweight"
             if qty <= 0:
                 continue
@@ -130,7 +138,7 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
             if t != 0 and notional < min_notional:
                 notes.append(f"{s}: sell of {qty} ({money(notional)}) is under the minimum trade; skipped")
                 continue
-            fee = costs.commission_for(qty, notional)
+            fee = costs.commission_for(qty, notional * sell_factor if net else notional)
             if fee + notional * slip > notional * max_cost:
                 notes.append(f"{s}: selling {qty} would cost more than {max_cost:.0%} of its value; skipped")
                 continue
@@ -142,22 +150,29 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     spendable = obs.cash_settled - obs.cash_reserved + (proceeds if trading.use_sale_proceeds else ZERO)
     headroom = cash_total - obs.cash_reserved + proceeds - desired.cash * equity
     budget = max(ZERO, min(spendable, headroom))
+    if obs.cash_warning:
+        budget = ZERO
+        notes.append(f"buying nothing: {obs.cash_warning}")
 
     candidates = [
         i
         for i in (range(len(symbols)) if deploy_cash else sorted(out))
-        if tw[i] > weights[i] and prices[i] > 0 and not (rules and _no_trade(rules.get(symbols[i])))
+        if tw[i] > weights[i]
+        and prices[i] > 0
+        and not (rules and _no_trade(rules.get(symbols[i])))
+        and not (busy and symbols[i] in busy)
     ]
     if candidates and obs.cash_unsettled > 0:
         notes.append(f"{money(obs.cash_unsettled)} of unsettled cash is not spent until it settles")
     # Most underweight first, so a short budget goes where the drift is worst.
     candidates.sort(key=lambda i: (weights[i] - tw[i], symbols[i]))
     buy_factor = ONE + slip
-    unit_extra = buy_factor + comm.bps / BPS
+    unit_extra = buy_factor * (ONE + comm.bps / BPS) if net else buy_factor + comm.bps / BPS
     spent = ZERO
     for i in candidates:
         s, price = symbols[i], prices[i]
-        wanted = floor_to_step((tw[i] * equity - values[i]) / price, step)
+        dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
+        wanted = floor_to_step(_buy_quantity(dest * equity - values[i], price, costs, net), step)
         spend = budget - comm.per_order
         affordable = floor_to_step(spend / (price * unit_extra + comm.per_share), step) if spend > 0 else ZERO
         qty = wanted if wanted < affordable else affordable
@@ -169,7 +184,7 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
         if notional < min_notional:
             notes.append(f"{s}: buy of {qty} ({money(notional)}) is under the minimum trade; skipped")
             continue
-        fee = costs.commission_for(qty, notional)
+        fee = costs.commission_for(qty, notional * buy_factor if net else notional)
         if fee + notional * slip > notional * max_cost:
             notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
             continue
@@ -201,6 +216,25 @@ def plan_many(
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _sell_quantity(gap: Decimal, price: Decimal, costs: CostModel, net: bool) -> Decimal:
+    """Shares (unrounded) that close a value gap: at the quote, or net of costs (what the sale raises after
+    slippage and the commission on its fill equals the gap, as in bt)."""
+    if not net:
+        return gap / price
+    c = costs.commission
+    unit = price * (ONE - costs.slippage_bps / BPS) * (ONE - c.bps / BPS) - c.per_share
+    return (gap + c.per_order) / unit if unit > 0 else ZERO
+
+
+def _buy_quantity(gap: Decimal, price: Decimal, costs: CostModel, net: bool) -> Decimal:
+    """Shares (unrounded) that close a value gap: at the quote, or net of costs (the buy's fill and commission
+    together cost exactly the gap)."""
+    if not net:
+        return gap / price
+    c = costs.commission
+    return (gap - c.per_order) / (price * (ONE + costs.slippage_bps / BPS) * (ONE + c.bps / BPS) + c.per_share)
 
 
 def _no_trade(rule: SymbolRule | None) -> bool:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.brokers.base import OrderRequest, OrderState
+from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import floor_to_step
 from reconciler.errors import BrokerError, PlanMismatchError, PolicyDeniedError, StalePlanError
+from reconciler.execution.faults import crash_point
+from reconciler.execution.reconcile import reconcile_account, record_state
+from reconciler.journal.locks import AccountLock
 from reconciler.journal.store import TERMINAL
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
@@ -97,27 +102,16 @@ def apply_plan(
     actor: str,
     overrides: dict[str, str] | None = None,
     now: datetime | None = None,
+    accounts: set[str] | None = None,
 ) -> ApplyResult:
-    """Execute a verified plan against the broker; idempotent per plan through deterministic client ids."""
+    """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
+
+    `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`).
+    """
     overrides = overrides or {}
     now = now or datetime.now(UTC)
     journal = rt.journal
     check_matches(plan, rt)
-
-    legs = {
-        client_order_id(plan.content_hash, pp.account, a): (pp, a) for pp in plan.portfolios for a in pp.actions
-    }
-    seen = journal.intents_for_plan(plan.content_hash)
-    if legs and seen and all(cid in seen and seen[cid]["status"] in TERMINAL for cid in legs):
-        return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
-    if seen:
-        _recover(rt, seen)
-        raise StalePlanError(
-            "this plan was partly applied by an earlier run; the journal was reconciled with the broker",
-            where=f"plan {plan.content_hash[:12]}",
-            fix="stale, re-plan: the new plan picks up what is left",
-        )
-
     blocked = [r for r in plan.blocked if not (r.level == "soft-mandatory" and r.policy in overrides)]
     if blocked:
         raise PolicyDeniedError(
@@ -125,82 +119,66 @@ def apply_plan(
             where=f"plan {plan.content_hash[:12]}",
             fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT",
         )
-    if not plan.has_changes:
+    chosen = [
+        pp for pp in plan.portfolios if pp.actions and (accounts is None or pp.account in accounts)
+    ]
+    if not chosen:
         return ApplyResult(None, "noop", message="no changes")
+    with ExitStack() as stack:
+        for account in sorted({pp.account for pp in chosen}):
+            stack.enter_context(AccountLock(journal, account, actor))
+        crash_point("after_lock")
+        for account in sorted({pp.account for pp in chosen}):
+            reconcile_account(rt, account, check_positions=False)
+        legs = {client_order_id(plan.content_hash, pp.account, a) for pp in chosen for a in pp.actions}
+        seen = journal.intents_for_plan(plan.content_hash)
+        if seen and legs <= seen.keys() and all(seen[c]["status"] in TERMINAL for c in legs):
+            return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
+        if legs & seen.keys():
+            raise StalePlanError(
+                "this plan was partly applied by an earlier run; the journal was reconciled with the broker",
+                where=f"plan {plan.content_hash[:12]}",
+                fix="stale, re-plan: the new plan picks up what is left",
+            )
+        settings = rt.workspace.config.apply
+        age = (now - plan.created_at).total_seconds()
+        if age > settings.max_plan_age_seconds:
+            raise StalePlanError(
+                f"plan is {age:.0f}s old (maximum {settings.max_plan_age_seconds}s)",
+                where=f"plan {plan.content_hash[:12]}",
+                fix="stale, re-plan",
+            )
+        observations: dict[str, Observation] = {}
+        reasons: list[str] = []
+        for pp in chosen:
+            obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
+            observations[pp.account] = obs
+            reasons += _stale_reasons(pp, obs, settings.quote_band)
+        if reasons:
+            raise StalePlanError("; ".join(reasons), where=f"plan {plan.content_hash[:12]}", fix="stale, re-plan")
 
-    settings = rt.workspace.config.apply
-    age = (now - plan.created_at).total_seconds()
-    if age > settings.max_plan_age_seconds:
-        raise StalePlanError(
-            f"plan is {age:.0f}s old (maximum {settings.max_plan_age_seconds}s)",
-            where=f"plan {plan.content_hash[:12]}",
-            fix="stale, re-plan",
+        apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
+        journal.record_policies(
+            plan.policy_results, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
+            overrides=overrides, actor=actor,
         )
-    observations: dict[str, Observation] = {}
-    reasons: list[str] = []
-    for pp in plan.portfolios:
-        if not pp.actions:
-            continue
-        obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
-        observations[pp.account] = obs
-        reasons += _stale_reasons(pp, obs, settings.quote_band)
-    if reasons:
-        raise StalePlanError("; ".join(reasons), where=f"plan {plan.content_hash[:12]}", fix="stale, re-plan")
-
-    apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
-    journal.record_policies(
-        plan.policy_results, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
-        overrides=overrides, actor=actor,
-    )
-    result = ApplyResult(apply_id, "succeeded")
-    try:
-        for pp in plan.portfolios:
-            if pp.actions:
+        result = ApplyResult(apply_id, "succeeded")
+        try:
+            for pp in chosen:
                 journal.record_observation(observations[pp.account], "apply", apply_id)
                 _apply_portfolio(rt, plan, pp, observations[pp.account], apply_id, overrides, actor, result)
-    except BaseException as exc:
-        journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
-        raise
-    if any(o.status != "filled" for o in result.outcomes):
-        result.status = "partial"
-    journal.finish_apply(apply_id, result.status, None)
-    return result
+            crash_point("before_finish")
+        except BaseException as exc:
+            journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        if any(o.status != "filled" for o in result.outcomes):
+            result.status = "partial"
+        journal.finish_apply(apply_id, result.status, None)
+        return result
 
 
-def _recover(rt: Runtime, seen: dict[str, dict[str, object]]) -> None:
-    """Adopt what the broker did with orders an earlier run left in flight (the process died mid-call)."""
-    for cid, intent in seen.items():
-        if intent["status"] in TERMINAL:
-            continue
-        state = rt.broker.get_order(str(intent["account"]), cid)
-        if state is None:
-            rt.journal.set_intent(cid, "failed", message="broker never received the order")
-        else:
-            _record_state(rt, str(intent["account"]), state, None)
-
-
-def _record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
-    j = rt.journal
-    j.record_order(
-        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id, account=account,
-        symbol=state.symbol, side=state.side, quantity=state.quantity, filled_quantity=state.filled_quantity,
-        avg_price=state.avg_price, status=state.status,
-    )
-    if state.filled_quantity > 0 and state.avg_price is not None:
-        j.record_fill(
-            client_order_id=state.client_order_id,
-            fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
-            quantity=state.filled_quantity, price=state.avg_price, commission=state.commission,
-            filled_at=datetime.now(UTC),
-        )
-    j.set_intent(
-        state.client_order_id, state.status, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
-        message=state.reject_reason,
-    )
-    j.event(
-        "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
-        filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
-    )
+def _fill_timeout(rt: Runtime) -> float:
+    return float(getattr(rt.workspace.config.broker, "fill_timeout_seconds", 0.0))
 
 
 def _apply_portfolio(
@@ -219,13 +197,22 @@ def _apply_portfolio(
     costs = rt.costs
     slip = costs.slippage_bps / BPS
     # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
-    budget = obs.cash_settled - obs.cash_reserved
+    budget = obs.cash_settled - obs.cash_reserved if not obs.cash_warning else ZERO
     quotes = dict(obs.quotes)
     sells_done = False
-    for action in pp.actions:  # the planner orders sells before buys
+    # Quotes are refreshed when half the freshness limit has passed, so a long apply never prices (or polices)
+    # an order with a quote the quote_freshness policy would refuse.
+    refresh_after = rt.workspace.config.policies.params.max_quote_age_seconds / 2
+    fetched = time.monotonic()
+    for n, action in enumerate(pp.actions):  # the planner orders sells before buys
         if action.side == "buy" and not sells_done:
             sells_done = True
-            quotes.update(rt.broker.observe(pp.account, [a.symbol for a in pp.actions]).quotes)
+            crash_point("after_sells")
+            quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
+            fetched = time.monotonic()
+        elif time.monotonic() - fetched > refresh_after:
+            quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
+            fetched = time.monotonic()
         leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
         denial = _policy_check(rt, pp, action, leg.quote, overrides, actor, apply_id, plan.content_hash)
         if denial:
@@ -242,7 +229,7 @@ def _apply_portfolio(
                 if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:
                     leg.refuse("skipped", action.quantity, f"not enough settled cash (budget {budget:.2f})")
                     continue
-        state = leg.send(qty)
+        state = leg.send(qty, _fill_timeout(rt))
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
@@ -283,15 +270,16 @@ class _Leg:
             OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
         )
 
-    def send(self, quantity: Decimal) -> OrderState | None:
+    def send(self, quantity: Decimal, fill_timeout: float) -> OrderState | None:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity)
+        crash_point("after_intent")
         request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity)
         try:
             state = broker.submit(account, request)
         except BrokerError as exc:
             # The order may or may not have arrived: ask by client id before deciding (never resubmit blindly).
-            found = broker.get_order(account, cid)
+            found = broker.get_order(account, cid, a.symbol)
             if found is None:
                 self.rt.journal.set_intent(cid, "failed", message=exc.message)
                 self.result.outcomes.append(
@@ -299,7 +287,8 @@ class _Leg:
                 )
                 return None
             state = found
-        _record_state(self.rt, account, state, self.apply_id)
+        crash_point("after_submit")
+        state = self._await_final(state, fill_timeout)
         log.info(
             "order %s", state.status,
             extra={
@@ -313,6 +302,34 @@ class _Leg:
                 state.avg_price, state.reject_reason,
             )
         )
+        return state
+
+    def _await_final(self, state: OrderState, fill_timeout: float) -> OrderState:
+        """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""
+        account, cid, rt = self.pp.account, self.cid, self.rt
+        record_state(rt, account, state, self.apply_id)
+        deadline = time.monotonic() + fill_timeout
+        pause = 0.05
+        while state.status not in FINAL_ORDER_STATUSES and time.monotonic() < deadline:
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 1.5, 1.0)
+            latest = rt.broker.get_order(account, cid, self.action.symbol)
+            if latest is None:
+                break
+            if latest.filled_quantity != state.filled_quantity or latest.status != state.status:
+                state = latest
+                record_state(rt, account, state, self.apply_id)
+                if state.status == "partially_filled":
+                    crash_point("mid_partial_fill")
+        if state.status not in FINAL_ORDER_STATUSES:
+            final = rt.broker.cancel(account, cid, self.action.symbol)
+            crash_point("during_cancel")
+            state = final or state
+            record_state(rt, account, state, self.apply_id)
+            rt.journal.event(
+                "order.remainder_canceled", apply_id=self.apply_id, account=account, client_order_id=cid,
+                filled=state.filled_quantity, ordered=state.quantity,
+            )
         return state
 
 

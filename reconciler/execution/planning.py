@@ -15,9 +15,23 @@ from reconciler.runtime import Runtime
 log = logging.getLogger("reconciler.plan")
 
 
-def make_plan(rt: Runtime, *, now: datetime | None = None, record: bool = True) -> Plan:
-    """One plan over every portfolio in the workspace."""
+def make_plan(
+    rt: Runtime, *, now: datetime | None = None, record: bool = True, reconcile_first: bool = False
+) -> Plan:
+    """One plan over every portfolio in the workspace.
+
+    `reconcile_first` (apply's plan-now path) first adopts what an earlier, crashed apply left unfinished, under
+    each account's lock, so the plan sees the broker as it is once those orders are final.
+    """
     ws = rt.workspace
+    if reconcile_first:
+        from reconciler.execution.reconcile import reconcile_account
+        from reconciler.journal.locks import AccountLock
+        from reconciler.runtime import actor
+
+        for desired in ws.portfolios:
+            with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile"):
+                reconcile_account(rt, desired.account, check_positions=False)
     policies = rt.policies
     params = ws.config.policies.params
     observed: list[tuple[Desired, Observation]] = []

@@ -1,1 +1,1 @@
-"""Git awareness: which commit the targets came from."""
+"""Git and GitHub: targets at any ref, the commit applied, the sticky plan comment, the drift issue."""

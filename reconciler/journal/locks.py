@@ -140,15 +140,16 @@ class AccountLock:
 
     def _locked_error(self, current: dict[str, Any] | None) -> LockedError:
         if current is None:
-            who = "another process (PostgreSQL advisory lock)"
-            lock_id = "?"
-        else:
-            who = f"{current['holder']} (pid {current['pid']} on {current['host']}, since {current['acquired_at']})"
-            lock_id = current["lock_id"]
+            return LockedError(
+                f"account {self.account} is locked by another session holding its PostgreSQL advisory lock",
+                where=f"account {self.account}",
+                fix="wait for that apply to finish; the database frees the lock when its session ends",
+            )
+        who = f"{current['holder']} (pid {current['pid']} on {current['host']}, since {current['acquired_at']})"
         return LockedError(
             f"account {self.account} is locked by {who}",
-            where=f"lock {lock_id}",
-            fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {lock_id}`",
+            where=f"lock {current['lock_id']}",
+            fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {current['lock_id']}`",
         )
 
     def _beat(self) -> None:

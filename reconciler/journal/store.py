@@ -189,6 +189,30 @@ class Journal:
             rows = c.execute(select(t.intents).where(t.intents.c.plan_hash == plan_hash)).mappings().all()
         return {r["client_order_id"]: dict(r) for r in rows}
 
+    def intent(self, client_order_id: str) -> dict[str, Any] | None:
+        with self.tx() as c:
+            row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
+        return dict(row) if row else None
+
+    def last_observation(self, account: str) -> dict[str, Any] | None:
+        with self.tx() as c:
+            row = c.execute(
+                select(t.observations)
+                .where(t.observations.c.account == account)
+                .order_by(t.observations.c.id.desc())
+                .limit(1)
+            ).mappings().first()
+        return dict(row) if row else None
+
+    def fills_since(self, account: str, since: datetime) -> list[dict[str, Any]]:
+        with self.tx() as c:
+            rows = c.execute(
+                select(t.fills, t.intents.c.symbol, t.intents.c.side)
+                .join(t.intents, t.intents.c.client_order_id == t.fills.c.client_order_id)
+                .where(t.intents.c.account == account, t.fills.c.filled_at > since)
+            ).mappings().all()
+        return [dict(r) for r in rows]
+
     def open_intents(self, account: str) -> list[dict[str, Any]]:
         with self.tx() as c:
             rows = c.execute(

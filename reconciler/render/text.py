@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -10,6 +11,10 @@ from rich.text import Text
 
 from reconciler.core.models import Plan
 from reconciler.render.fmt import money, pct, qty
+
+if TYPE_CHECKING:
+    from reconciler.core.drift import PortfolioDrift
+    from reconciler.core.envelope import EnvelopeCheck
 
 
 def render_plan(plan: Plan, console: Console) -> None:
@@ -80,3 +85,79 @@ def render_policies(plan: Plan, console: Console) -> None:
         console.print(Text(f"  ✗ [{r.level}] {r.policy} ({r.portfolio}): {r.message}", style=style))
     for r in warns:
         console.print(Text(f"  ! {r.policy} ({r.portfolio}): {r.message}", style="yellow"))
+
+
+def _weight(d: Decimal | None) -> str:
+    return "—" if d is None else pct(d)
+
+
+def render_target_changes(plan: Plan, console: Console, note: str = "") -> None:
+    """What the YAML change did to the targets since the base ref, per portfolio: weights before → after."""
+    if plan.base_commit is None:
+        return
+    head = f"Target changes since {plan.base_ref} ({plan.base_commit[:12]})"
+    if not plan.target_changes:
+        console.print(Text(f"{head}: none.", style="bold") + Text(f" {note}" if note else ""))
+        console.print()
+        return
+    console.print(Text(f"{head}:", style="bold") + Text(f" {note}" if note else ""))
+    for c in plan.target_changes:
+        console.print(
+            Text(f"  ~ portfolio {c.portfolio!r}", style="bold yellow") + Text(f" ({c.change}, {c.account})")
+        )
+        for w in c.weights:
+            delta = (w.after or Decimal(0)) - (w.before or Decimal(0))
+            style = "green" if delta > 0 else "red"
+            console.print(
+                Text(f"      {w.symbol:<10} {_weight(w.before):>8} → {_weight(w.after):>8}  ")
+                + Text(f"{delta * 100:+.2f} pp", style=style)
+            )
+        if c.cash_before != c.cash_after:
+            console.print(f"      {'cash':<10} {_weight(c.cash_before):>8} → {_weight(c.cash_after):>8}")
+        for line in c.settings:
+            console.print(f"      {line}")
+    console.print()
+
+
+def render_envelope(check: EnvelopeCheck, console: Console, band: Decimal) -> None:
+    """The verdict of `apply --envelope`: inside, or every way the new orders leave the reviewed envelope."""
+    reviewed = check.reviewed_hash[:12]
+    if check.ok:
+        console.print(
+            Text("Envelope: ", style="bold")
+            + Text("within the reviewed plan's envelope", style="green")
+            + Text(f" (plan {reviewed}, ±{band:.0%}; largest change in an order {check.max_deviation:.2%})")
+        )
+    else:
+        console.print(Text(f"Envelope: outside the reviewed plan's envelope (plan {reviewed})", style="bold red"))
+        for b in check.breaches:
+            console.print(Text(f"  ✗ {b.render()}", style="red"))
+    for d in check.dropped:
+        console.print(
+            Text(f"  · {d.portfolio} {d.symbol}: the reviewed {d.side} of {money(d.reviewed)} is no longer needed",
+                 style="dim")
+        )
+
+
+def render_status(drifts: list[PortfolioDrift], console: Console) -> None:
+    """One line per portfolio (Synced / OutOfSync / Locked / Unknown), then the holdings outside their bands."""
+    styles = {"Synced": "green", "OutOfSync": "yellow", "Locked": "cyan", "Unknown": "red"}
+    table = Table(box=None, show_header=True, pad_edge=False, header_style="dim")
+    for col in ("portfolio", "account", "status", "max drift", "detail"):
+        table.add_column(col, justify="right" if col == "max drift" else "left")
+    for d in drifts:
+        shown = d.status in ("Synced", "OutOfSync")
+        table.add_row(
+            d.portfolio, d.account, Text(d.status, style=styles[d.status]),
+            pct(d.max_drift) if shown else "-", d.message,
+        )
+    console.print(table)
+    for d in drifts:
+        if d.status != "OutOfSync":
+            continue
+        console.print(Text(f"\n  {d.portfolio}: outside the bands", style="bold"))
+        for r in d.outside:
+            console.print(
+                f"    {r.symbol:<10} {pct(r.weight):>8} vs target {pct(r.target):>8}"
+                f"  drift {r.drift * 100:+.2f} pp  (band ±{pct(r.band)})"
+            )

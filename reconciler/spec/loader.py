@@ -16,6 +16,8 @@ from reconciler.errors import ReconcilerError, SpecError
 from reconciler.spec.models import API_VERSION, ConfigDoc, ModelDoc, PortfolioDoc
 from reconciler.spec.yamlpos import RawDoc, load_documents
 
+BROKER_KINDS = ("paper", "alpaca", "ccxt")
+
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
     "missing": "add this field",
@@ -64,10 +66,18 @@ def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerEr
     problems: list[ReconcilerError] = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
+        if len(loc) > 1 and loc[0] == "broker" and loc[1] in BROKER_KINDS:
+            loc.pop(1)  # the discriminator tag pydantic adds for the broker union is not a YAML key
         field_name = ".".join(str(p) for p in loc) or "(document)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error" and loc and loc[-1] == "apiVersion":
             fix = f"set apiVersion: {API_VERSION}"
+        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            given = err["input"].get("kind") if isinstance(err.get("input"), dict) else None
+            msg = f"unknown or missing kind {given!r}"
+            fix = f"use kind: {' or '.join(BROKER_KINDS)}"
+            loc = [*loc, "kind"]
+            field_name = ".".join(str(p) for p in loc)
         else:
             fix = _FIXES.get(err["type"], "see docs/configuration.md")
         if err["type"] == "value_error":
@@ -137,7 +147,7 @@ def load_workspace(config_path: Path) -> Workspace:
             where=config_raw.where(["portfolios_dir"]),
             fix="create the folder or point portfolios_dir at it (relative to reconciler.yaml)",
         )
-    csv = config.broker.prices.csv
+    csv = config.broker.prices.csv if config.broker.kind == "paper" else None
     if csv is not None and not (root / csv).is_file():
         raise ReconcilerError(
             f"field broker.prices.csv: price file {csv!r} does not exist",

@@ -32,6 +32,11 @@ class Bands(Strict):
 
     absolute: Fraction | None = Decimal("0.05")
     relative: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = Decimal("0.25")
+    inner: Fraction = Field(
+        Decimal("0"),
+        description="Where a holding beyond its band trades back to, as a fraction of its band: 0 the target,"
+        " 1 the band's edge (opportunistic rebalancing).",
+    )
 
 
 class SymbolRule(Strict):
@@ -50,6 +55,11 @@ class Trading(Strict):
     )
     use_sale_proceeds: bool = Field(
         True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
+    )
+    order_sizing: Literal["target", "net_of_costs"] = Field(
+        "target",
+        description="target: an order trades its holding to target and costs come out of cash; net_of_costs:"
+        " an order's cash flow, costs included, closes the gap (costs come out of the holding, as in bt).",
     )
 
     @model_validator(mode="after")
@@ -155,6 +165,90 @@ class PaperBroker(Strict):
     accounts: dict[Name, PaperAccount] = Field(min_length=1)
 
 
+SECRET_REF = r"^(env|aws|vault):[A-Za-z0-9_./#:+=@-]+$"
+SecretRef = Annotated[str, Field(pattern=SECRET_REF)]
+
+
+class AlpacaAccount(Strict):
+    """Where an account's API credentials come from; the values themselves never appear in any file."""
+
+    key_id: SecretRef = Field(description="env:VAR, aws:SECRET_ID#field, or vault:PATH#field")
+    secret_key: SecretRef
+
+
+class SecretStores(Strict):
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = Field(None, description="for a local test server; normally unset")
+    vault_url: str | None = Field(None, description="default: $VAULT_ADDR; the token comes from $VAULT_TOKEN")
+    vault_mount: str = "secret"
+
+
+class AlpacaBroker(Strict):
+    kind: Literal["alpaca"]
+    trading_url: str = "https://paper-api.alpaca.markets"
+    data_url: str = "https://data.alpaca.markets"
+    rate_limit_per_second: Annotated[float, Field(gt=0, le=1000)] = 3.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    fill_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    settlement_days: Annotated[int, Field(ge=0, le=10)] = 1
+    cash_tolerance: Money = Decimal("0.01")
+    slippage_bps: Money = Decimal("5")
+    commission: Commission = Commission()
+    fractional_step: Annotated[Decimal, Field(gt=0)] = Decimal("0.000000001")
+    accounts: dict[Name, AlpacaAccount] = Field(min_length=1)
+    secrets: SecretStores = SecretStores()
+
+    @field_validator("trading_url", "data_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL; use e.g. https://paper-api.alpaca.markets")
+        return v.rstrip("/")
+
+
+class CcxtAccount(Strict):
+    """Where an exchange account's API credentials come from; the values themselves never appear in any file."""
+
+    api_key: SecretRef = Field(description="env:VAR, aws:SECRET_ID#field, or vault:PATH#field")
+    secret: SecretRef
+
+
+class CcxtBroker(Strict):
+    """A crypto exchange through the ccxt library (spot market orders; positions are balances)."""
+
+    kind: Literal["ccxt"]
+    exchange: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="ccxt exchange id: binance, kraken, ...")
+    sandbox: bool = Field(False, description="Trade on the exchange's testnet (ccxt set_sandbox_mode).")
+    quote_currency: str = Field(
+        "USDT", pattern=r"^[A-Z0-9]{2,12}$", description="Cash currency; positions are BASE/QUOTE markets."
+    )
+    rate_limit_per_second: Annotated[float, Field(gt=0, le=1000)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    fill_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    slippage_bps: Money = Decimal("10")
+    commission: Commission = Commission(bps=Decimal("10"))
+    options: dict[str, object] = Field(
+        default_factory=dict, description="Passed to the ccxt exchange's options, e.g. binance fetchMarkets types."
+    )
+    api_url: str | None = Field(
+        None,
+        description="Tests only: send every API request to this base URL (a local fake exchange) instead of the"
+        " exchange's own hosts. Never set it for a real account.",
+    )
+    accounts: dict[Name, CcxtAccount] = Field(min_length=1)
+    secrets: SecretStores = SecretStores()
+
+    @field_validator("api_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{v!r} is not an http(s) URL; use e.g. http://127.0.0.1:8080 or remove api_url")
+        return None if v is None else v.rstrip("/")
+
+
+BrokerSpec = Annotated[PaperBroker | AlpacaBroker | CcxtBroker, Field(discriminator="kind")]
+
+
 class PolicyParams(Strict):
     max_order_fraction: Fraction = Decimal("0.5")
     max_turnover: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal("1.0")
@@ -170,9 +264,21 @@ class Policies(Strict):
     params: PolicyParams = PolicyParams()
 
 
+class EnvelopeSettings(Strict):
+    """How far orders recomputed at apply time may stray from the reviewed plan (`apply --envelope`)."""
+
+    notional_band: Fraction = Field(
+        Decimal("0.10"), description="Each order's notional may differ from the reviewed one by this fraction."
+    )
+    turnover_band: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Field(
+        Decimal("0.10"), description="Each portfolio's turnover may exceed the reviewed one by this fraction."
+    )
+
+
 class ApplySettings(Strict):
     max_plan_age_seconds: Annotated[int, Field(gt=0)] = 3600
     quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
+    envelope: EnvelopeSettings = EnvelopeSettings()
 
 
 class Journal(Strict):
@@ -195,7 +301,7 @@ class ConfigDoc(Strict):
     kind: Literal["Config"]
     portfolios_dir: str = "portfolios"
     journal: Journal = Journal()
-    broker: PaperBroker
+    broker: BrokerSpec
     policies: Policies = Policies()
     apply: ApplySettings = ApplySettings()
 

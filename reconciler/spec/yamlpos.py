@@ -86,12 +86,21 @@ def _find_key(node: CommentedMap, part: str | int) -> Any:
 
 def load_documents(path: Path) -> Iterator[RawDoc]:
     """Yield every document in a YAML file; syntax errors become a ReconcilerError with the position."""
+    yield from parse_documents(read_text(path), path)
+
+
+def read_text(path: Path, missing_fix: str = "create it or pass the right path") -> str:
+    """A text file's content; a missing or unreadable file is a ReconcilerError naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ReconcilerError("file not found", where=str(path), fix="create it or pass the right path") from None
+        raise ReconcilerError("file not found", where=str(path), fix=missing_fix) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReconcilerError(f"cannot read file: {exc}", where=str(path), fix="save it as UTF-8 text") from None
+
+
+def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
+    """Like load_documents, for text already read (`path` names it in positions and errors)."""
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:

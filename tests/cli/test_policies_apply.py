@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
 from tests.conftest import Workspace, edit_yaml
 
 

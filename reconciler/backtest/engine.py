@@ -1,0 +1,397 @@
+"""The backtest loop: the account's books in Decimal, the real planner on every day a trade may happen, the paper
+broker's fill model, tax lots; the float kernels value the quiet days in between.
+
+Each day, at the close: last year's tax is paid on the first trading day of a year, then the contribution or
+withdrawal of the day, then the strategy looks (if it is a look day) and, when its trigger fires, the planner
+plans with the strategy's settings and the plan is filled. Cash that a withdrawal or a tax bill needs beyond the
+cash held is raised by a planner sell of every holding in proportion to its weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from reconciler.backtest import kernels
+from reconciler.backtest.costs import FillModel
+from reconciler.backtest.data import PriceTable
+from reconciler.backtest.lots import LotMethod, TaxBook
+from reconciler.backtest.schedule import period_starts
+from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
+from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
+from reconciler.core.planner import band_for, plan_portfolio
+from reconciler.errors import BacktestError
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+# A plan with actions → the messages of the policies that block it (empty: it may be filled).
+PolicyCheck = Callable[[PortfolioPlan, datetime], list[str]]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything about a run except the strategy: money in and out, costs, taxes."""
+
+    initial_cash: Decimal = Decimal(100000)
+    contribution: Decimal = ZERO  # per period; negative: a withdrawal
+    contribution_every: Every = "monthly"
+    costs: CostModel = field(default_factory=CostModel)
+    lot_method: LotMethod = "fifo"
+    tax_short: Decimal = ZERO
+    tax_long: Decimal = ZERO
+
+
+@dataclass
+class Event:
+    day: date
+    kind: str  # blocked | rejected | shortfall
+    message: str
+
+
+@dataclass
+class StrategyRun:
+    """One strategy's backtest: daily series (floats) and the books' totals (Decimal)."""
+
+    strategy: Strategy
+    symbols: tuple[str, ...]
+    dates: np.ndarray[Any, np.dtype[np.datetime64]]
+    targets: kernels.FloatArray
+    cash_target: float
+    equity: kernels.FloatArray  # end of day: after trades, flows and taxes
+    flows: kernels.FloatArray  # contributions (+) and withdrawals (-) of the day; taxes are not flows
+    weights: kernels.FloatArray  # (days, symbols), end of day
+    turnover: kernels.FloatArray  # min(bought, sold) / equity after the day's trades (bt's and the SEC's definition)
+    final_value: Decimal = ZERO
+    cash: Decimal = ZERO
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    rebalances: int = 0
+    orders: int = 0
+    commissions: Decimal = ZERO
+    slippage: Decimal = ZERO
+    taxes_paid: Decimal = ZERO
+    tax_accrued: Decimal = ZERO  # the final year's tax, due after the end: already taken off final_value
+    unrealized: Decimal = ZERO  # gains of the open lots at the last close (taxed only when sold)
+    contributed: Decimal = ZERO
+    withdrawn: Decimal = ZERO
+    book: TaxBook = field(default_factory=TaxBook)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def costs(self) -> Decimal:
+        return self.commissions + self.slippage
+
+    def count(self, kind: str) -> int:
+        return sum(1 for e in self.events if e.kind == kind)
+
+
+def _decimal(x: float) -> Decimal:
+    """A float close as the shortest decimal that reads back as the same float (what the CSV said)."""
+    return Decimal(repr(x))
+
+
+class _Account:
+    """One strategy's account: Decimal books and their float mirror for the kernels."""
+
+    def __init__(
+        self,
+        desired: Desired,
+        prices: PriceTable,
+        strategy: Strategy,
+        settings: Settings,
+        policy: PolicyCheck | None,
+    ) -> None:
+        self.desired = desired
+        self.prices = prices
+        self.strategy = strategy
+        self.settings = settings
+        self.policy = policy
+        self.symbols = prices.symbols
+        self.index = {s: j for j, s in enumerate(self.symbols)}
+        n, days = len(self.symbols), len(prices.dates)
+        self.held = [ZERO] * n
+        self.cash = settings.initial_cash
+        self.q = np.zeros(n)
+        self.cash_f = float(self.cash)
+        self.fills = FillModel(settings.costs)
+        self._quotes_day = -1
+        self._quotes: dict[str, Quote] = {}
+        self._dec_prices: list[Decimal] = []
+        self.bought = ZERO
+        self.sold = ZERO
+        self.run = StrategyRun(
+            strategy=strategy,
+            symbols=self.symbols,
+            dates=prices.dates,
+            targets=np.array([float(desired.targets[s]) for s in self.symbols]),
+            cash_target=float(desired.cash),
+            equity=np.zeros(days),
+            flows=np.zeros(days),
+            weights=np.zeros((days, n)),
+            turnover=np.zeros(days),
+            book=TaxBook(settings.lot_method, settings.tax_short, settings.tax_long),
+        )
+        zero = desired.trading.model_copy(update={"bands": ZERO_BANDS})
+        self.funding = desired.model_copy(update={"trading": zero.model_copy(update={"buy_only": True})})
+        self.looking = desired.model_copy(update={"trading": strategy.trading(desired.trading)})
+        self.raising = zero.model_copy(
+            update={"min_trade_notional": ZERO, "order_sizing": "net_of_costs", "max_cost_fraction": ONE}
+        )
+
+    # ---- observation and fills ----
+    def _prices_on(self, day: int) -> tuple[list[Decimal], dict[str, Quote]]:
+        if day != self._quotes_day:
+            when = _timestamp(self.prices.day(day))
+            self._dec_prices = prices = [_decimal(x) for x in self.prices.closes[day].tolist()]
+            if self.policy is not None and day > 0:  # the kill switch compares with the previous close
+                prev = [_decimal(x) for x in self.prices.closes[day - 1].tolist()]
+                self._quotes = {
+                    s: Quote(symbol=s, price=prices[j], previous_close=prev[j], as_of=when)
+                    for j, s in enumerate(self.symbols)
+                }
+            else:
+                self._quotes = {s: Quote(symbol=s, price=prices[j], as_of=when) for j, s in enumerate(self.symbols)}
+            self._quotes_day = day
+        return self._dec_prices, self._quotes
+
+    def equity_on(self, day: int) -> Decimal:
+        prices, _ = self._prices_on(day)
+        return sum((q * p for q, p in zip(self.held, prices, strict=True) if q), ZERO) + self.cash
+
+    def plan_and_fill(self, desired: Desired, day: int) -> bool:
+        """Plan with the real planner, check policies, fill like the paper broker; True when something traded."""
+        _, quotes = self._prices_on(day)
+        when = _timestamp(self.prices.day(day))
+        obs = Observation(
+            account=desired.account,
+            taken_at=when,
+            positions={s: self.held[j] for j, s in enumerate(self.symbols) if self.held[j]},
+            cash_settled=self.cash,
+            quotes=quotes,
+        )
+        plan = plan_portfolio(desired, obs, self.settings.costs)
+        if not plan.actions:
+            return False
+        if self.policy is not None:
+            denied = self.policy(plan, when)
+            if denied:
+                self.run.events.append(Event(self.prices.day(day), "blocked", "; ".join(denied)))
+                return False
+        run, fills, book, held, index = self.run, self.fills, self.run.book, self.held, self.index
+        today = self.prices.day(day)
+        cash, bought, sold, commissions, slippage, orders = self.cash, self.bought, self.sold, ZERO, ZERO, 0
+        for a in plan.actions:
+            j = index[a.symbol]
+            qty = a.quantity
+            price, commission = fills.fill(a.side, qty, a.price)
+            gross = price * qty
+            if a.side == "sell":
+                proceeds = gross - commission
+                cash += proceeds
+                held[j] -= qty
+                book.sell(a.symbol, today, qty, proceeds)
+                sold += a.notional
+            else:
+                cost = gross + commission
+                if cost > cash:  # the paper broker rejects an order without the buying power for it
+                    message = f"buy {qty} {a.symbol}: needs {cost:.2f}, has {cash:.2f}"
+                    run.events.append(Event(today, "rejected", message))
+                    continue
+                cash -= cost
+                held[j] += qty
+                book.buy(a.symbol, today, qty, cost)
+                bought += a.notional
+            self.q[j] = float(held[j])
+            commissions += commission
+            slippage += abs(gross - a.notional)
+            orders += 1
+        self.cash, self.bought, self.sold = cash, bought, sold
+        self.cash_f = float(cash)
+        run.commissions += commissions
+        run.slippage += slippage
+        run.orders += orders
+        return orders > 0
+
+    # ---- money in and out ----
+    def contribute(self, amount: Decimal, day: int) -> None:
+        self.cash += amount
+        self.cash_f = float(self.cash)
+        self.run.contributed += amount
+        self.run.flows[day] += float(amount)
+        if self.strategy.directed_contributions:
+            self.plan_and_fill(self.funding, day)  # buy-only: the most underweight holdings first
+            return
+        # Everyone else invests new money in proportion to the targets: no rebalancing by the back door.
+        prices, _ = self._prices_on(day)
+        equity = self.equity_on(day)
+        targets = {
+            s: (self.held[j] * prices[j] + self.desired.targets[s] * amount) / equity
+            for j, s in enumerate(self.symbols)
+        }
+        cash_weight = ONE - sum(targets.values(), ZERO)
+        self.plan_and_fill(self.funding.model_copy(update={"targets": targets, "cash": cash_weight}), day)
+
+    def pay(self, amount: Decimal, day: int) -> Decimal:
+        """Take `amount` out of the account (a withdrawal or a tax bill), selling pro rata if cash is short."""
+        if self.cash < amount:
+            self._raise_cash(amount - self.cash, day)
+        paid = min(amount, self.cash)
+        self.cash -= paid
+        self.cash_f = float(self.cash)
+        if paid < amount:
+            self.run.events.append(
+                Event(self.prices.day(day), "shortfall", f"needed {amount:.2f}, the account had {paid:.2f}")
+            )
+        return paid
+
+    def _raise_cash(self, need: Decimal, day: int) -> None:
+        prices, _ = self._prices_on(day)
+        values = [q * p for q, p in zip(self.held, prices, strict=True)]
+        invested = sum(values, ZERO)
+        if invested <= 0:
+            return
+        step = self.desired.trading.step
+        # Sells round down to the quantity step: ask for one more step of each holding so the cash is there.
+        buffer = sum((step * p for q, p in zip(self.held, prices, strict=True) if q), ZERO)
+        keep = max(ZERO, ONE - (need + buffer) / invested)
+        equity = invested + self.cash
+        targets = {s: values[j] * keep / equity for j, s in enumerate(self.symbols)}
+        desired = self.desired.model_copy(
+            update={"targets": targets, "cash": ONE - sum(targets.values(), ZERO), "trading": self.raising}
+        )
+        self.plan_and_fill(desired, day)
+
+    # ---- records ----
+    def record(self, day: int) -> None:
+        """End-of-day equity, weights and turnover after the day's trades."""
+        e = kernels.value_day(self.prices.closes, self.q, self.cash_f, day, self.run.equity, self.run.weights)
+        if e > 0 and (self.bought or self.sold):
+            self.run.turnover[day] = float(min(self.bought, self.sold)) / e
+        self.bought = self.sold = ZERO
+
+
+def _timestamp(day: date) -> datetime:
+    """Fills happen at the close (16:00 New York is 21:00 UTC): quotes and policy checks carry this time."""
+    return datetime(day.year, day.month, day.day, 21, 0, tzinfo=UTC)
+
+
+def trigger_for(strategy: Strategy, desired: Desired) -> kernels.Trigger | None:
+    """The float bounds of the strategy's no-trade region, with the planner's own band rule (band_for)."""
+    if strategy.bands is None:
+        return None
+    symbols = sorted(desired.targets)
+    t = [desired.targets[s] for s in symbols]
+    b = [band_for(x, strategy.bands) for x in t]
+    lower = np.array([float(x - y) for x, y in zip(t, b, strict=True)])
+    upper = np.array([float(x + y) for x, y in zip(t, b, strict=True)])
+    if strategy.trade == "all":  # bt's RunIfOutOfBounds looks at the holdings only
+        return kernels.Trigger(lower, upper, -np.inf, np.inf, 0.0, 0.0)
+    cb = band_for(desired.cash, strategy.bands)
+    trading = desired.trading
+    return kernels.Trigger(
+        lower,
+        upper,
+        float(desired.cash - cb),
+        float(desired.cash + cb),
+        float(trading.min_trade_notional),
+        float(trading.step),
+    )
+
+
+def run_strategy(
+    desired: Desired,
+    prices: PriceTable,
+    strategy: Strategy,
+    settings: Settings,
+    *,
+    policy: PolicyCheck | None = None,
+    progress: Progress | None = None,
+) -> StrategyRun:
+    """Backtest one strategy on `prices` (columns in the order of sorted(desired.targets))."""
+    if list(prices.symbols) != sorted(desired.targets):
+        raise BacktestError(
+            "price columns do not match the portfolio's targets",
+            where=prices.source,
+            fix="select the portfolio's symbols (PriceTable.select(sorted(targets)))",
+        )
+    days = len(prices.dates)
+    acct = _Account(desired, prices, strategy, settings, policy)
+    run = acct.run
+    closes = prices.closes
+    look_mask = period_starts(prices.dates, strategy.every)
+    flow_mask = (
+        period_starts(prices.dates, settings.contribution_every) if settings.contribution else np.zeros(days, bool)
+    )
+    year_mask = period_starts(prices.dates, "annual")
+    trigger = trigger_for(strategy, desired)
+    # Days the loop must stop at whatever the prices do; a band strategy also stops where its trigger fires.
+    stop_mask = flow_mask | year_mask | (look_mask if trigger is None else np.zeros(days, bool))
+    stops = np.flatnonzero(stop_mask).astype(np.int64)
+    looks = np.flatnonzero(look_mask).astype(np.int64)
+
+    acct.plan_and_fill(acct.funding, 0)
+    acct.record(0)
+    pos, k = 1, 0
+    while pos < days:
+        while k < len(stops) and stops[k] < pos:
+            k += 1
+        nxt = int(stops[k]) if k < len(stops) else days
+        day = nxt if trigger is None else kernels.first_breach(closes, looks, acct.q, acct.cash_f, trigger, pos, nxt)
+        kernels.value_days(closes, acct.q, acct.cash_f, pos, day, run.equity, run.weights)
+        if day >= days:
+            break
+        # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look again.
+        fired = trigger is not None and day < nxt
+        _trading_day(acct, day, bool(look_mask[day]), bool(flow_mask[day]), bool(year_mask[day]), trigger, fired)
+        acct.record(day)
+        pos = day + 1
+        if progress is not None:
+            progress(pos)
+    if progress is not None:
+        progress(days)
+
+    last = days - 1
+    run.tax_accrued = run.book.close_year(prices.day(last).year)
+    run.taxes_paid += run.tax_accrued
+    run.equity[last] -= float(run.tax_accrued)
+    run.cash = acct.cash
+    run.positions = {s: acct.held[j] for j, s in enumerate(acct.symbols) if acct.held[j]}
+    run.final_value = acct.equity_on(last) - run.tax_accrued
+    closing, _ = acct._prices_on(last)
+    lots = ((j, lot) for j, s in enumerate(acct.symbols) for lot in run.book.open_lots(s))
+    run.unrealized = sum((lot.quantity * (closing[j] - lot.unit_cost) for j, lot in lots), ZERO)
+    return run
+
+
+def _trading_day(
+    acct: _Account,
+    day: int,
+    look: bool,
+    flow: bool,
+    new_year: bool,
+    trigger: kernels.Trigger | None,
+    fired: bool = False,
+) -> None:
+    run, settings = acct.run, acct.settings
+    if new_year:
+        tax = run.book.close_year(acct.prices.day(day).year - 1)
+        if tax > 0:
+            run.taxes_paid += acct.pay(tax, day)
+    if flow:
+        amount = settings.contribution
+        if amount > 0:
+            acct.contribute(amount, day)
+        elif amount < 0:
+            paid = acct.pay(-amount, day)
+            run.withdrawn += paid
+            run.flows[day] -= float(paid)
+    if look and (
+        trigger is None or fired or kernels.breach_at(acct.prices.closes, day, acct.q, acct.cash_f, trigger)
+    ) and acct.plan_and_fill(acct.looking, day):
+        run.rebalances += 1

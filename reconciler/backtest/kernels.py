@@ -1,0 +1,104 @@
+"""The float boundary of the backtester: daily valuation and band checks over numpy arrays.
+
+Nothing here keeps books or decides a trade. Between two trade days the holdings are constant, so a stretch of
+days is valued in one vectorised pass over a float mirror of the engine's Decimal books; the band check finds
+the first day the planner has to be asked. The planner (Decimal) then decides whether and what to trade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+FIRST_BLOCK = 32
+MAX_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Where the planner would trade: a holding's weight strictly outside [lower, upper], or cash outside its
+    band by at least `min_trade` (the smallest trade the planner could make: a quantity step of the cheapest
+    holding, or the portfolio's minimum trade). Cash bounds of ±inf ignore cash (bt's RunIfOutOfBounds)."""
+
+    lower: FloatArray
+    upper: FloatArray
+    cash_lower: float
+    cash_upper: float
+    min_trade: float  # dollars, at least
+    step: float  # the planner's quantity step, for the cheapest-holding check
+
+    @property
+    def watches_cash(self) -> bool:
+        return bool(np.isfinite(self.cash_lower) or np.isfinite(self.cash_upper))
+
+
+def value_days(
+    closes: FloatArray,
+    q: FloatArray,
+    cash: float,
+    a: int,
+    b: int,
+    equity: FloatArray,
+    weights: FloatArray,
+) -> None:
+    """End-of-day equity and weights for days a..b-1 with the holdings unchanged."""
+    if b <= a:
+        return
+    values = closes[a:b] * q
+    e = values.sum(axis=1) + cash
+    equity[a:b] = e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(values, e[:, None], out=weights[a:b])
+    if not (e > 0).all():
+        weights[a:b][e <= 0] = 0.0
+
+
+def value_day(
+    closes: FloatArray, q: FloatArray, cash: float, day: int, equity: FloatArray, weights: FloatArray
+) -> float:
+    """value_days for one day (a trade day), without the block machinery; returns the equity."""
+    values = closes[day] * q
+    e = float(values.sum()) + cash
+    equity[day] = e
+    weights[day] = values / e if e > 0 else 0.0
+    return e
+
+
+def _breaches(closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger) -> np.ndarray[Any, Any]:
+    values = closes[idx] * q
+    e = values.sum(axis=1) + cash
+    w = values / e[:, None]
+    bad = ((w < trig.lower) | (w > trig.upper)).any(axis=1)
+    if trig.watches_cash:
+        smallest = np.maximum(trig.min_trade, trig.step * closes[idx].min(axis=1))
+        bad |= (cash > trig.cash_upper * e + smallest) | (cash < trig.cash_lower * e)
+    out: np.ndarray[Any, Any] = bad & (e > 0)
+    return out
+
+
+def first_breach(
+    closes: FloatArray, looks: IntArray, q: FloatArray, cash: float, trig: Trigger, a: int, b: int
+) -> int:
+    """The first look day in [a, b) on which the trigger fires, or b. Checks in growing blocks so that a breach
+    soon after a trade costs little and a long quiet stretch costs a few large vector operations."""
+    lo = int(np.searchsorted(looks, a, side="left"))
+    hi = int(np.searchsorted(looks, b, side="left"))
+    block = FIRST_BLOCK
+    while lo < hi:
+        idx = looks[lo : min(hi, lo + block)]
+        bad = _breaches(closes, idx, q, cash, trig)
+        if bad.any():
+            return int(idx[int(np.argmax(bad))])
+        lo += len(idx)
+        block = min(block * 2, MAX_BLOCK)
+    return b
+
+
+def breach_at(closes: FloatArray, day: int, q: FloatArray, cash: float, trig: Trigger) -> bool:
+    """Whether the trigger fires on one day (after that day's cash flows)."""
+    return bool(_breaches(closes, np.array([day], dtype=np.int64), q, cash, trig)[0])

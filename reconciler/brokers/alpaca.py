@@ -1,0 +1,296 @@
+"""Alpaca Trading API v2 adapter over httpx, with rate limiting, retried reads and never-blind order submission.
+
+Reads (account, positions, orders, activities, snapshots) are idempotent: 429s wait for Retry-After, 5xx and
+transport errors are retried with exponential backoff (tenacity). An order submission is not idempotent from the
+client's side — a timeout or a dropped connection says nothing about whether the broker took it — so it is never
+retried blindly: the order is looked up by its client_order_id first, and only resent (same id) when the broker
+has never seen it. Alpaca refuses a second order with a known client id (422), which closes the last gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
+from reconciler.brokers.paper import add_business_days
+from reconciler.brokers.retry import retry_reads
+from reconciler.core.models import Observation, Quote
+from reconciler.errors import BrokerError
+from reconciler.execution.ratelimit import TokenBucket
+from reconciler.secrets.resolve import Secret, SecretResolver
+from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+
+log = logging.getLogger("reconciler.alpaca")
+ZERO = Decimal(0)
+_STATUS: dict[str, OrderStatus] = {
+    "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
+    "partially_filled": "partially_filled", "filled": "filled", "done_for_day": "partially_filled",
+    "canceled": "canceled", "expired": "canceled", "replaced": "canceled", "pending_cancel": "partially_filled",
+    "rejected": "rejected", "stopped": "partially_filled", "suspended": "rejected", "calculated": "filled",
+}
+
+
+class TransientError(Exception):
+    """A read that may succeed if tried again (5xx, timeout, dropped connection)."""
+
+
+class AmbiguousSubmit(Exception):
+    """An order submission whose outcome is unknown."""
+
+
+def _dec(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else ZERO
+    except InvalidOperation:
+        raise BrokerError(
+            f"broker sent a non-number for {field}: {value!r}", fix="report this broker response"
+        ) from None
+
+
+def _order_state(o: dict[str, Any]) -> OrderState:
+    filled = _dec(o.get("filled_qty"), "filled_qty")
+    avg = o.get("filled_avg_price")
+    return OrderState(
+        client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
+        side="buy" if o.get("side") == "buy" else "sell", quantity=_dec(o.get("qty"), "qty"),
+        filled_quantity=filled, avg_price=_dec(avg, "filled_avg_price") if avg not in (None, "") else None,
+        commission=_dec(o.get("commission", 0), "commission"), status=_STATUS.get(str(o.get("status")), "accepted"),
+        reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
+    )
+
+
+class AlpacaBroker:
+    """One httpx client and one token bucket per account (Alpaca rate-limits per API key)."""
+
+    def __init__(self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8) -> None:
+        self.spec = spec
+        self.secrets = secrets
+        self.attempts = attempts
+        self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
+        self.requests = 0
+        self.rate_limited = 0
+
+    def close(self) -> None:
+        for client, _ in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def _client(self, account: str) -> tuple[httpx.Client, TokenBucket]:
+        if account not in self._clients:
+            creds = self.spec.accounts.get(account)
+            if creds is None:
+                raise BrokerError(
+                    f"no Alpaca credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
+                    fix="add the account with key_id and secret_key references",
+                )
+            where = f"reconciler.yaml: broker.accounts.{account}"
+            key: Secret = self.secrets.resolve(creds.key_id, where + ".key_id")
+            secret: Secret = self.secrets.resolve(creds.secret_key, where + ".secret_key")
+            client = httpx.Client(
+                headers={"APCA-API-KEY-ID": key.reveal(), "APCA-API-SECRET-KEY": secret.reveal()},
+                timeout=self.spec.timeout_seconds,
+                limits=httpx.Limits(max_keepalive_connections=4),
+            )
+            self._clients[account] = (client, TokenBucket(self.spec.rate_limit_per_second, capacity=1.0))
+        return self._clients[account]
+
+    # ---- HTTP ----
+    def _send(self, account: str, method: str, url: str, **kw: Any) -> httpx.Response:
+        """One request through the account's bucket; 429s wait and go again (the server did nothing)."""
+        client, bucket = self._client(account)
+        for _ in range(50):
+            bucket.wait()
+            self.requests += 1
+            response = client.request(method, url, **kw)
+            bucket.observe(response.status_code, response.headers)
+            if response.status_code != 429:
+                return response
+            self.rate_limited += 1
+            log.info(
+                "rate limited by the broker",
+                extra={"account": account, "retry_after": response.headers.get("retry-after")},
+            )
+        raise BrokerError(
+            "the broker kept answering 429", where=f"account {account}", fix="lower rate_limit_per_second"
+        )
+
+    def _read(self, account: str, url: str, params: dict[str, Any] | None = None, ok404: bool = False) -> Any:
+        def once() -> Any:
+            try:
+                r = self._send(account, "GET", url, params=params)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                raise TransientError(type(exc).__name__) from exc
+            if r.status_code >= 500:
+                raise TransientError(f"HTTP {r.status_code}")
+            if r.status_code == 404 and ok404:
+                return None
+            if r.status_code >= 400:
+                raise BrokerError(
+                    f"broker refused GET {url}: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
+                    fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
+                )
+            return r.json()
+
+        try:
+            return retry_reads(once, self.attempts, TransientError)
+        except TransientError as exc:
+            raise BrokerError(
+                f"broker unavailable for GET {url} after {self.attempts} attempts ({exc})", where=f"account {account}",
+                fix="retry later; nothing was sent",
+            ) from None
+
+    @staticmethod
+    def _message(r: httpx.Response) -> str:
+        try:
+            return str(r.json().get("message", ""))
+        except ValueError:
+            return r.text[:200]
+
+    def _t(self, path: str) -> str:
+        return self.spec.trading_url + path
+
+    # ---- Broker protocol ----
+    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        acct = self._read(account, self._t("/v2/account"))
+        positions = {
+            str(p["symbol"]): _dec(p["qty"], "qty") for p in self._read(account, self._t("/v2/positions"))
+        }
+        listed = self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500})
+        open_orders = [_order_state(o) for o in listed]
+        activities = self._read(account, self._t("/v2/account/activities"))
+        wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
+        quotes = self.quotes(account, wanted)
+        claimed = _dec(acct.get("cash"), "cash")
+        settled, unsettled = self._ledger(activities)
+        warning = None
+        if abs(claimed - settled) > self.spec.cash_tolerance:
+            warning = (
+                f"the account reports cash {claimed} but its activities imply {settled} settled"
+                f" ({unsettled} unsettled); trusting neither"
+            )
+        reserved = sum(
+            ((o.quantity - o.filled_quantity) * quotes[o.symbol].price
+             for o in open_orders if o.side == "buy" and o.symbol in quotes),
+            ZERO,
+        )
+        return Observation(
+            account=account, taken_at=datetime.now(UTC), positions=positions,
+            cash_settled=min(claimed, settled), cash_unsettled=unsettled, cash_reserved=reserved, quotes=quotes,
+            open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
+        )
+
+    def _ledger(self, activities: list[dict[str, Any]]) -> tuple[Decimal, Decimal]:
+        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with T+N on sale proceeds."""
+        today = datetime.now(UTC).date()
+        settled = unsettled = ZERO
+        for a in activities:
+            kind = a.get("activity_type")
+            if kind in ("CSD", "CSW", "FEE", "DIV", "INT", "JNLC"):
+                settled += _dec(a.get("net_amount"), "net_amount")
+            elif kind == "FILL":
+                amount = _dec(a.get("qty"), "qty") * _dec(a.get("price"), "price")
+                if a.get("side") == "buy":
+                    settled -= amount
+                else:
+                    traded = date.fromisoformat(str(a.get("transaction_time", ""))[:10])
+                    if add_business_days(traded, self.spec.settlement_days) <= today:
+                        settled += amount
+                    else:
+                        unsettled += amount
+        # Buys may spend unsettled proceeds; what they took from unsettled cannot also be settled cash.
+        if settled < 0:
+            unsettled += settled
+            settled = ZERO
+        return settled, max(unsettled, ZERO)
+
+    def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        out: dict[str, Quote] = {}
+        for i in range(0, len(symbols), 100):
+            chunk = symbols[i:i + 100]
+            data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", {"symbols": ",".join(chunk)})
+            for sym, snap in (data or {}).items():
+                trade = (snap or {}).get("latestTrade") or {}
+                if "p" not in trade:
+                    continue
+                prev = (snap.get("prevDailyBar") or {}).get("c")
+                stamp = str(trade.get("t") or "").replace("Z", "+00:00")
+                try:
+                    as_of = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
+                except ValueError:
+                    as_of = datetime.now(UTC)
+                out[sym] = Quote(
+                    symbol=sym, price=_dec(trade["p"], "price"),
+                    previous_close=None if prev is None else _dec(prev, "previous close"), as_of=as_of,
+                )
+        return out
+
+    def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        o = self._read(account, self._t("/v2/orders:by_client_order_id"), {"client_order_id": client_order_id}, True)
+        return None if o is None else _order_state(o)
+
+    def list_orders(self, account: str) -> list[OrderState]:
+        return [_order_state(o) for o in self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})]
+
+    def submit(self, account: str, order: OrderRequest) -> OrderState:
+        body = {
+            "symbol": order.symbol, "qty": str(order.quantity), "side": order.side, "type": "market",
+            "time_in_force": "day", "client_order_id": order.client_order_id,
+        }
+        for _ in range(self.attempts):
+            try:
+                r = self._send(account, "POST", self._t("/v2/orders"), json=body)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                log.warning(
+                    "order submission outcome unknown (%s); looking it up", type(exc).__name__,
+                    extra={"account": account, "client_order_id": order.client_order_id},
+                )
+                found = self.get_order(account, order.client_order_id)
+                if found is not None:
+                    return found
+                continue
+            if r.status_code >= 500:
+                found = self.get_order(account, order.client_order_id)
+                if found is not None:
+                    return found
+                continue
+            if r.status_code == 422 and "client_order_id" in self._message(r):
+                found = self.get_order(account, order.client_order_id)
+                if found is not None:
+                    return found
+            if r.status_code in (403, 422):
+                return OrderState(
+                    client_order_id=order.client_order_id, broker_order_id="", symbol=order.symbol, side=order.side,
+                    quantity=order.quantity, filled_quantity=ZERO, avg_price=None, commission=ZERO,
+                    status="rejected", reject_reason=self._message(r) or f"HTTP {r.status_code}",
+                )
+            if r.status_code >= 400:
+                raise BrokerError(
+                    f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
+                    fix="see the message; the order was not placed",
+                )
+            return _order_state(r.json())
+        raise BrokerError(
+            f"order {order.client_order_id} could not be placed after {self.attempts} attempts",
+            where=f"account {account}",
+            fix="the broker is failing; `reconciler reconcile` later adopts whatever it did",
+        )
+
+    def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """Cancel what is left of an order; returns its final state (None if the broker never had it)."""
+        state = self.get_order(account, client_order_id)
+        if state is None or state.status in ("filled", "canceled", "rejected"):
+            return state
+        for _ in range(self.attempts):
+            try:
+                r = self._send(account, "DELETE", self._t(f"/v2/orders/{state.broker_order_id}"))
+            except (httpx.TimeoutException, httpx.TransportError):
+                continue
+            if r.status_code < 500:
+                break
+        return self.get_order(account, client_order_id)

@@ -1,0 +1,366 @@
+"""Crypto exchanges through the ccxt library: spot balances as positions, market orders by client id.
+
+A position symbol is a base currency (`BTC`) traded on its market against `quote_currency` (`BTC/USDT`); the
+quote currency's balance is the cash. ccxt does the exchange-specific work (signing, endpoints, market metadata,
+precision); this adapter adds what apply needs on top, the same way as the Alpaca adapter:
+
+- one token bucket per account, fed by the exchange's own 429s (`Retry-After`), instead of ccxt's throttler, so
+  both adapters obey the server in one way;
+- reads retried with backoff (tenacity) on ccxt's OperationFailed family (timeouts, 5xx, "try again");
+- an order submission is never retried blindly: after a timeout or a dropped connection it is looked up by its
+  client order id first, and resent (same id) only when the exchange has never seen it;
+- quantities rounded down to the market's precision, and orders under the market's minimum amount or cost
+  rejected here, before they are sent, with the reason (the next plan sees the same position and stays quiet
+  if the gap is inside its band).
+
+Spot crypto settles on the trade, so there is no unsettled cash; funds locked by open orders are `reserved`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import ccxt
+
+from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
+from reconciler.brokers.retry import retry_reads
+from reconciler.core.models import Observation, Quote
+from reconciler.errors import BrokerError
+from reconciler.execution.ratelimit import TokenBucket
+from reconciler.secrets.resolve import SecretResolver
+from reconciler.spec.models import CcxtBroker as CcxtSpec
+
+log = logging.getLogger("reconciler.ccxt")
+ZERO = Decimal(0)
+T = TypeVar("T")
+
+
+class _Transient(Exception):
+    """A read that may succeed if tried again."""
+
+
+def _dec(value: Any, field: str) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else ZERO
+    except InvalidOperation:
+        raise BrokerError(f"exchange sent a non-number for {field}: {value!r}", fix="report this response") from None
+
+
+def _status(order: dict[str, Any]) -> OrderStatus:
+    status = order.get("status")
+    filled = _dec(order.get("filled"), "filled")
+    if status == "closed":
+        return "filled"
+    if status in ("canceled", "expired"):
+        return "canceled"
+    if status == "rejected":
+        return "rejected"
+    return "partially_filled" if filled > 0 else "accepted"
+
+
+class CcxtBroker:
+    """One ccxt exchange object and one token bucket per account."""
+
+    def __init__(self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6) -> None:
+        self.spec = spec
+        self.secrets = secrets
+        self.attempts = attempts
+        self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
+        self.rate_limited = 0
+
+    # ---- connection ----
+    def _exchange(self, account: str) -> tuple[Any, TokenBucket]:
+        if account in self._exchanges:
+            return self._exchanges[account]
+        creds = self.spec.accounts.get(account)
+        if creds is None:
+            raise BrokerError(
+                f"no exchange credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
+                fix="add the account with api_key and secret references",
+            )
+        cls = getattr(ccxt, self.spec.exchange, None)
+        if not isinstance(cls, type):
+            raise BrokerError(
+                f"ccxt has no exchange {self.spec.exchange!r}", where="reconciler.yaml: broker.exchange",
+                fix="use a ccxt exchange id such as binance, kraken or coinbase (see ccxt.exchanges)",
+            )
+        where = f"reconciler.yaml: broker.accounts.{account}"
+        exchange = cls({
+            "apiKey": self.secrets.resolve(creds.api_key, where + ".api_key").reveal(),
+            "secret": self.secrets.resolve(creds.secret, where + ".secret").reveal(),
+            "enableRateLimit": False,  # our bucket paces requests, and also obeys Retry-After
+            "timeout": int(self.spec.timeout_seconds * 1000),
+            # Spot only: no currency, margin or derivatives metadata (each a request the adapter never needs).
+            "options": {
+                "defaultType": "spot", "fetchCurrencies": False, "fetchMargins": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False, **self.spec.options,
+            },
+        })
+        if self.spec.sandbox:
+            exchange.set_sandbox_mode(True)
+        if self.spec.api_url:
+            exchange.urls["api"] = _redirect(exchange.urls["api"], self.spec.api_url)
+        bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0)
+        self._exchanges[account] = (exchange, bucket)
+        return exchange, bucket
+
+    def close(self) -> None:
+        self._exchanges.clear()
+
+    def _call(self, account: str, fn: Callable[[Any], T]) -> T:
+        """One call through the account's bucket; a 429 waits as the server asks and goes again."""
+        exchange, bucket = self._exchange(account)
+        for _ in range(50):
+            bucket.wait()
+            try:
+                return fn(exchange)
+            except ccxt.DDoSProtection:  # 429 and its kin (RateLimitExceeded is a subclass): the server did nothing
+                self.rate_limited += 1
+                headers = {str(k).lower(): str(v) for k, v in (exchange.last_response_headers or {}).items()}
+                bucket.observe(429, headers)
+                log.info("rate limited by the exchange", extra={"account": account})
+            except ccxt.AuthenticationError as exc:
+                raise BrokerError(
+                    f"the exchange refused the credentials ({type(exc).__name__})", where=f"account {account}",
+                    fix="check the api_key and secret references for this account",
+                ) from None
+        raise BrokerError("the exchange kept answering 429", where=f"account {account}",
+                          fix="lower rate_limit_per_second")
+
+    def _read(self, account: str, what: str, fn: Callable[[Any], T]) -> T:
+        def once() -> T:
+            try:
+                return self._call(account, fn)
+            except ccxt.OperationFailed as exc:  # timeouts, dropped connections, 5xx, "try again" codes
+                raise _Transient(type(exc).__name__) from exc
+
+        try:
+            return retry_reads(once, self.attempts, _Transient)
+        except _Transient as exc:
+            raise BrokerError(
+                f"exchange unavailable for {what} after {self.attempts} attempts ({exc})", where=f"account {account}",
+                fix="retry later; nothing was sent",
+            ) from None
+        except ccxt.ExchangeError as exc:
+            raise BrokerError(f"the exchange refused {what}: {exc}", where=f"account {account}",
+                              fix="see the exchange's message") from None
+
+    def _markets(self, account: str) -> dict[str, Any]:
+        markets: dict[str, Any] = self._read(account, "the market list", lambda x: x.load_markets())
+        return markets
+
+    def _market(self, symbol: str) -> str:
+        return f"{symbol}/{self.spec.quote_currency}"
+
+    def _order_state(self, o: dict[str, Any], client_order_id: str | None = None) -> OrderState:
+        base = str(o.get("symbol") or "").split("/")[0]
+        average = o.get("average")
+        fee = o.get("fee") or {}
+        commission = _dec(fee.get("cost"), "fee")
+        if fee.get("currency") == base and average:
+            commission *= _dec(average, "average")  # a fee taken in the base currency, valued in cash
+        elif fee.get("currency") not in (None, self.spec.quote_currency, base):
+            commission = ZERO  # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
+        return OrderState(
+            client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
+            broker_order_id=str(o.get("id") or ""), symbol=base,
+            side="buy" if o.get("side") == "buy" else "sell", quantity=_dec(o.get("amount"), "amount"),
+            filled_quantity=_dec(o.get("filled"), "filled"),
+            avg_price=_dec(average, "average") if average not in (None, "", 0) else None,
+            commission=commission, status=_status(o),
+            reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
+        )
+
+    # ---- Broker protocol ----
+    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        markets = self._markets(account)
+        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
+        quote_ccy = self.spec.quote_currency
+        positions: dict[str, Decimal] = {}
+        for ccy, total in (balance.get("total") or {}).items():
+            amount = _dec(total, f"balance of {ccy}")
+            if ccy == quote_ccy or amount == 0:
+                continue
+            if self._market(ccy) not in markets:
+                log.warning(
+                    "holding without a market against the cash currency is ignored",
+                    extra={"account": account, "symbol": ccy, "market": self._market(ccy)},
+                )
+                continue
+            positions[ccy] = amount
+        cash = balance.get(quote_ccy) or {}
+        free, used = _dec(cash.get("free"), "free cash"), _dec(cash.get("used"), "locked cash")
+        total = _dec(cash.get("total"), "total cash") if cash.get("total") is not None else free + used
+        warning = None
+        if abs(total - (free + used)) > Decimal("0.01"):
+            warning = f"the exchange reports {total} {quote_ccy} in all but {free} free and {used} locked"
+        opened = self._read(account, "open orders", lambda x: x.fetch_open_orders())
+        open_orders = [self._order_state(o) for o in opened]
+        wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
+        return Observation(
+            account=account, taken_at=datetime.now(UTC), positions=positions, cash_settled=min(total, free + used),
+            cash_unsettled=ZERO, cash_reserved=used, quotes=self.quotes(account, wanted),
+            open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
+        )
+
+    def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        markets = self._markets(account)
+        wanted = [self._market(s) for s in symbols if self._market(s) in markets]
+        if not wanted:
+            return {}
+        tickers = self._read(account, "tickers", lambda x: x.fetch_tickers(wanted))
+        out: dict[str, Quote] = {}
+        for market, t in tickers.items():
+            price = t.get("last") or t.get("close")
+            if not price:
+                continue
+            base = market.split("/")[0]
+            previous = t.get("previousClose") or t.get("open")
+            stamp = t.get("timestamp")
+            out[base] = Quote(
+                symbol=base, price=_dec(price, f"price of {market}"),
+                previous_close=None if not previous else _dec(previous, f"previous close of {market}"),
+                as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
+            )
+        return out
+
+    def _rejected(self, order: OrderRequest, quantity: Decimal, reason: str) -> OrderState:
+        return OrderState(
+            client_order_id=order.client_order_id, broker_order_id="", symbol=order.symbol, side=order.side,
+            quantity=quantity, filled_quantity=ZERO, avg_price=None, commission=ZERO, status="rejected",
+            reject_reason=reason,
+        )
+
+    def _sized(self, account: str, order: OrderRequest) -> tuple[Decimal, str | None]:
+        """The quantity the market accepts (rounded down to its precision), or why the order cannot be sent."""
+        markets = self._markets(account)
+        market_id = self._market(order.symbol)
+        market = markets.get(market_id)
+        if market is None:
+            return order.quantity, f"the exchange has no market {market_id}"
+        exchange, _ = self._exchange(account)
+        quantity = Decimal(exchange.amount_to_precision(market_id, float(order.quantity)))
+        quantity = min(quantity, order.quantity).quantize(Decimal("1e-12"), ROUND_DOWN).normalize()
+        limits = market.get("limits") or {}
+        min_amount = (limits.get("amount") or {}).get("min")
+        if quantity <= 0 or (min_amount and quantity < _dec(min_amount, "minimum amount")):
+            return quantity, f"{order.quantity} {order.symbol} is under the market's minimum amount {min_amount}"
+        min_cost = (limits.get("cost") or {}).get("min")
+        if min_cost:
+            quote = self.quotes(account, [order.symbol]).get(order.symbol)
+            if quote is not None and quantity * quote.price < _dec(min_cost, "minimum cost"):
+                return quantity, f"{quantity} {order.symbol} is under the market's minimum order value {min_cost}"
+        return quantity, None
+
+    def submit(self, account: str, order: OrderRequest) -> OrderState:
+        quantity, refused = self._sized(account, order)
+        if refused:
+            return self._rejected(order, quantity, refused)
+        market = self._market(order.symbol)
+        cid = order.client_order_id
+        for _ in range(self.attempts):
+            try:
+                placed = self._call(account, lambda x: x.create_order(
+                    market, "market", order.side, float(quantity), None, {"clientOrderId": cid}
+                ))
+            except ccxt.DuplicateOrderId:
+                found = self.get_order(account, cid, order.symbol)
+                if found is not None:
+                    return found
+                continue
+            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadSymbol, ccxt.PermissionDenied) as exc:
+                # Exchanges word a duplicate client id differently (Binance: -2010, as for missing funds): an
+                # order under our id means this one arrived earlier, so it is that order, not a rejection.
+                found = self.get_order(account, cid, order.symbol)
+                return found or self._rejected(order, quantity, str(exc)[:300])
+            except ccxt.OperationFailed as exc:
+                log.warning(
+                    "order submission outcome unknown (%s); looking it up", type(exc).__name__,
+                    extra={"account": account, "client_order_id": cid},
+                )
+                found = self.get_order(account, cid, order.symbol)
+                if found is not None:
+                    return found
+                continue
+            except ccxt.ExchangeError as exc:
+                raise BrokerError(f"the exchange refused the order: {exc}", where=f"account {account}",
+                                  fix="see the exchange's message; the order was not placed") from None
+            return self._order_state(placed, cid)
+        raise BrokerError(
+            f"order {cid} could not be placed after {self.attempts} attempts", where=f"account {account}",
+            fix="the exchange is failing; `reconciler reconcile` later adopts whatever it did",
+        )
+
+    def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        if symbol is None:
+            raise BrokerError(
+                f"looking up order {client_order_id} needs its symbol on a crypto exchange",
+                where=f"account {account}", fix="this is a bug in the caller; report it",
+            )
+        market = self._market(symbol)
+
+        def fetch(x: Any) -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = x.fetch_order(None, market, {"clientOrderId": client_order_id})
+                return found
+            except ccxt.OrderNotFound:
+                return None
+
+        o = self._read(account, f"order {client_order_id}", fetch)
+        return None if o is None else self._order_state(o, client_order_id)
+
+    def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        state = self.get_order(account, client_order_id, symbol)
+        if state is None or state.status in ("filled", "canceled", "rejected"):
+            return state
+        market = self._market(state.symbol)
+        for _ in range(self.attempts):
+            try:
+                self._call(account, lambda x: x.cancel_order(state.broker_order_id, market))
+                break
+            except ccxt.OrderNotFound:
+                break  # filled or cancelled meanwhile: the lookup below says which
+            except ccxt.OperationFailed:
+                continue
+        return self.get_order(account, client_order_id, symbol)
+
+    def list_orders(self, account: str) -> list[OrderState]:
+        """Open orders everywhere, and recent orders on the markets of what the account holds."""
+        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
+        markets = self._markets(account)
+        held = sorted(
+            self._market(c) for c, v in (balance.get("total") or {}).items()
+            if c != self.spec.quote_currency and _dec(v, c) != 0 and self._market(c) in markets
+        )
+        seen: dict[str, OrderState] = {}
+        for o in self._read(account, "open orders", lambda x: x.fetch_open_orders()):
+            state = self._order_state(o)
+            seen[state.broker_order_id] = state
+        for market in held:
+            for o in self._read(account, f"orders on {market}", _orders_on(market)):
+                state = self._order_state(o)
+                seen.setdefault(state.broker_order_id, state)
+        return list(seen.values())
+
+
+def _orders_on(market: str) -> Callable[[Any], list[dict[str, Any]]]:
+    def fetch(exchange: Any) -> list[dict[str, Any]]:
+        orders: list[dict[str, Any]] = exchange.fetch_orders(market, limit=500)
+        return orders
+
+    return fetch
+
+
+def _redirect(urls: Any, base: str) -> Any:
+    """Every API URL of an exchange, pointed at `base` with its path kept (tests: a local fake exchange)."""
+    if isinstance(urls, dict):
+        return {k: _redirect(v, base) for k, v in urls.items()}
+    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
+        parts = urlsplit(urls)
+        return base + parts.path + (f"?{parts.query}" if parts.query else "")
+    return urls

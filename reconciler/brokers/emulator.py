@@ -1,0 +1,526 @@
+"""A broker emulator: a real HTTP server on 127.0.0.1 speaking the subset of Alpaca's Trading API v2 (and the
+market-data snapshots endpoint) that the Alpaca adapter uses, with fault knobs for testing everything that goes
+wrong with real brokers.
+
+Normal behaviour: market orders are accepted and fill at the current price (in `fill_steps` partial fills, one
+per `fill_interval` seconds); `cash` is settled cash only; sale proceeds settle T+`settlement_days` business days
+later; a duplicate client_order_id is refused with 422 as Alpaca does.
+
+Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FILE`):
+    rate_limit         requests per second (token bucket, burst `rate_burst`); over it: 429 with Retry-After and
+                       X-Ratelimit-Limit/-Remaining/-Reset, as Alpaca sends
+    error_rate         fraction of requests answered 500/502/503 (seeded RNG, `seed`)
+    throttle_rate      fraction of requests answered 429 with a short Retry-After, whatever the rate
+    error_burst        the next N requests answered 503
+    latency_ms         added to every response
+    ghost_orders       the next N order submissions are accepted, then the connection is dropped unanswered
+    fill_steps, fill_interval   partial fills over time
+    reject_symbols     orders for these symbols end `rejected`
+    wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
+    unsettled_in_cash  `cash` wrongly includes unsettled sale proceeds
+Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close}}, POST /_emulator/advance
+{days}, POST /_emulator/trade {account, symbol, side, qty} (a trade the reconciler did not make), GET
+/_emulator/state (every order ever received, request counts), GET /_emulator/health.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from reconciler.brokers.paper import add_business_days
+
+ZERO = Decimal(0)
+OPEN_STATUSES = {"new", "accepted", "partially_filled"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Faults:
+    rate_limit: float | None = None
+    rate_burst: int = 5
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    error_burst: int = 0
+    latency_ms: float = 0.0
+    ghost_orders: int = 0
+    fill_steps: int = 1
+    fill_interval: float = 0.2
+    reject_symbols: list[str] = field(default_factory=list)
+    wash_trade_check: bool = False
+    unsettled_in_cash: bool = False
+    seed: int = 7
+
+
+@dataclass
+class EmuOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    created: datetime
+    status: str = "accepted"
+    filled_qty: Decimal = ZERO
+    notional_filled: Decimal = ZERO
+    reject_reason: str | None = None
+    fills_booked: int = 0
+
+    def json(self) -> dict[str, Any]:
+        avg = (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
+        return {
+            "id": self.id, "client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side,
+            "qty": str(self.qty), "filled_qty": str(self.filled_qty),
+            "filled_avg_price": None if avg is None else str(avg), "type": "market", "time_in_force": "day",
+            "status": self.status, "created_at": _iso(self.created), "submitted_at": _iso(self.created),
+            "reject_reason": self.reject_reason,
+        }
+
+
+@dataclass
+class EmuAccount:
+    key_id: str
+    secret: str
+    cash: Decimal
+    positions: dict[str, Decimal]
+    unsettled: list[tuple[Decimal, date]] = field(default_factory=list)
+    orders: dict[str, EmuOrder] = field(default_factory=dict)
+    by_client: dict[str, str] = field(default_factory=dict)
+    activities: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Emulator:
+    """The broker's state and rules; the HTTP handler below is a thin shell over it."""
+
+    def __init__(self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1) -> None:
+        self.lock = threading.RLock()
+        self.faults = faults or Faults()
+        self.rng = random.Random(self.faults.seed)
+        self.settlement_days = settlement_days
+        self.day_offset = 0
+        self.accounts: dict[str, EmuAccount] = {}
+        self.prices: dict[str, tuple[Decimal, Decimal | None]] = {}
+        self.requests = 0
+        self.limited = 0
+        self.errors = 0
+        self.ghosts = 0
+        self._tokens = float(self.faults.rate_burst)
+        self._refilled = time.monotonic()
+        for name, a in seed.get("accounts", {}).items():
+            acct = EmuAccount(
+                key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")),
+                cash=Decimal(str(a.get("cash", 0))),
+                positions={s: Decimal(str(q)) for s, q in a.get("positions", {}).items() if Decimal(str(q)) != 0},
+            )
+            deposit = {"activity_type": "CSD", "net_amount": str(acct.cash), "date": self.today().isoformat()}
+            acct.activities.append({"id": "seed", **deposit})
+            self.accounts[acct.key_id] = acct
+        self.set_prices(seed.get("prices", {}))
+
+    # ---- clock and prices ----
+    def today(self) -> date:
+        return (_now() + timedelta(days=self.day_offset)).date()
+
+    def set_prices(self, prices: dict[str, Any]) -> None:
+        with self.lock:
+            for sym, p in prices.items():
+                if isinstance(p, dict):
+                    prev = p.get("previous_close")
+                    self.prices[sym] = (Decimal(str(p["price"])), None if prev is None else Decimal(str(prev)))
+                else:
+                    self.prices[sym] = (Decimal(str(p)), self.prices.get(sym, (ZERO, None))[1])
+
+    def set_faults(self, changes: dict[str, Any]) -> None:
+        with self.lock:
+            for k, v in changes.items():
+                if not hasattr(self.faults, k):
+                    raise KeyError(k)
+                setattr(self.faults, k, v)
+            if "seed" in changes:
+                self.rng = random.Random(self.faults.seed)
+            if "rate_limit" in changes or "rate_burst" in changes:
+                self._tokens = float(self.faults.rate_burst)
+                self._refilled = time.monotonic()
+
+    # ---- fault gates, evaluated per request ----
+    def rate_check(self) -> tuple[bool, dict[str, str]]:
+        """Token bucket; returns (allowed, rate-limit headers)."""
+        f = self.faults
+        if f.throttle_rate and self.rng.random() < f.throttle_rate:
+            self.limited += 1
+            return False, {"Retry-After": "0.01", "X-Ratelimit-Remaining": "0"}
+        if not f.rate_limit:
+            return True, {}
+        now = time.monotonic()
+        self._tokens = min(float(f.rate_burst), self._tokens + (now - self._refilled) * f.rate_limit)
+        self._refilled = now
+        reset = int(time.time()) + 1
+        headers = {"X-Ratelimit-Limit": str(int(f.rate_limit * 60)), "X-Ratelimit-Reset": str(reset)}
+        if self._tokens >= 1:
+            self._tokens -= 1
+            headers["X-Ratelimit-Remaining"] = str(int(self._tokens))
+            return True, headers
+        wait = (1 - self._tokens) / f.rate_limit
+        headers["X-Ratelimit-Remaining"] = "0"
+        headers["Retry-After"] = f"{max(wait, 0.001):.3f}"
+        self.limited += 1
+        return False, headers
+
+    def error_check(self) -> int | None:
+        f = self.faults
+        if f.error_burst > 0:
+            f.error_burst -= 1
+            self.errors += 1
+            return 503
+        if f.error_rate and self.rng.random() < f.error_rate:
+            self.errors += 1
+            return self.rng.choice([500, 502, 503])
+        return None
+
+    # ---- books ----
+    def account_for(self, key_id: str | None, secret: str | None) -> EmuAccount | None:
+        acct = self.accounts.get(key_id or "")
+        if acct is None or (acct.secret and acct.secret != secret):
+            return None
+        return acct
+
+    def _progress(self, acct: EmuAccount) -> None:
+        """Advance fills of open orders to now; book each new fill once."""
+        f = self.faults
+        now = _now()
+        for o in acct.orders.values():
+            if o.status not in OPEN_STATUSES:
+                continue
+            steps_due = min(f.fill_steps, int((now - o.created).total_seconds() / f.fill_interval) + 1)
+            while o.fills_booked < steps_due:
+                o.fills_booked += 1
+                share = o.qty * o.fills_booked / f.fill_steps
+                target = o.qty if o.fills_booked >= f.fill_steps else _floor_like(share, o.qty)
+                self._fill(acct, o, target - o.filled_qty)
+        today = self.today()
+        due = [u for u in acct.unsettled if u[1] <= today]
+        if due:
+            acct.cash += sum((u[0] for u in due), ZERO)
+            acct.unsettled = [u for u in acct.unsettled if u[1] > today]
+
+    def _fill(self, acct: EmuAccount, o: EmuOrder, qty: Decimal) -> None:
+        if qty <= 0:
+            return
+        price = self.prices.get(o.symbol, (ZERO, None))[0]
+        notional = qty * price
+        held = acct.positions.get(o.symbol, ZERO)
+        if o.side == "buy":
+            acct.positions[o.symbol] = held + qty
+            if notional <= acct.cash:
+                acct.cash -= notional
+            else:  # the rest comes out of unsettled proceeds, oldest first
+                need = notional - acct.cash
+                acct.cash = ZERO
+                rest = []
+                for amount, settles in sorted(acct.unsettled, key=lambda u: u[1]):
+                    take = min(amount, need)
+                    need -= take
+                    if amount - take > 0:
+                        rest.append((amount - take, settles))
+                acct.unsettled = rest
+        else:
+            acct.positions[o.symbol] = held - qty
+            settles = add_business_days(self.today(), self.settlement_days)
+            if self.settlement_days == 0:
+                acct.cash += notional
+            else:
+                acct.unsettled.append((notional, settles))
+        if acct.positions[o.symbol] == 0:
+            del acct.positions[o.symbol]
+        o.filled_qty += qty
+        o.notional_filled += notional
+        o.status = "filled" if o.filled_qty >= o.qty else "partially_filled"
+        acct.activities.append(
+            {
+                "id": f"{o.id}:{o.fills_booked}", "activity_type": "FILL", "order_id": o.id, "symbol": o.symbol,
+                "side": o.side, "qty": str(qty), "price": str(price), "transaction_time": _iso(_now()),
+                "settle_date": (settles.isoformat() if o.side == "sell" else self.today().isoformat()),
+            }
+        )
+
+    def reserved(self, acct: EmuAccount) -> Decimal:
+        return sum(
+            ((o.qty - o.filled_qty) * self.prices.get(o.symbol, (ZERO, None))[0]
+             for o in acct.orders.values() if o.status in OPEN_STATUSES and o.side == "buy"),
+            ZERO,
+        )
+
+    def account_json(self, acct: EmuAccount) -> dict[str, Any]:
+        self._progress(acct)
+        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
+        cash = acct.cash + (unsettled if self.faults.unsettled_in_cash else ZERO)
+        equity = cash + sum((q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO)
+        return {
+            "id": acct.key_id, "account_number": acct.key_id, "status": "ACTIVE", "currency": "USD",
+            "cash": str(cash), "buying_power": str(acct.cash + unsettled - self.reserved(acct)),
+            "equity": str(equity), "pattern_day_trader": False, "trading_blocked": False,
+        }
+
+    def submit(self, acct: EmuAccount, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self._progress(acct)
+        try:
+            symbol, side, qty = str(body["symbol"]), str(body["side"]), Decimal(str(body["qty"]))
+        except (KeyError, ArithmeticError, ValueError):
+            return 422, {"code": 40010000, "message": "invalid order request"}
+        cid = str(body.get("client_order_id") or uuid.uuid4())
+        if cid in acct.by_client:
+            return 422, {"code": 40010001, "message": "client_order_id must be unique"}
+        if side not in ("buy", "sell") or qty <= 0:
+            return 422, {"code": 40010000, "message": "invalid side or qty"}
+        if self.faults.wash_trade_check and any(
+            o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES for o in acct.orders.values()
+        ):
+            return 403, {"code": 40310000, "message": "potential wash trade detected. use complex orders"}
+        order = EmuOrder(
+            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=_now()
+        )
+        price = self.prices.get(symbol, (ZERO, None))[0]
+        if symbol in self.faults.reject_symbols or price <= 0:
+            order.status, order.reject_reason = "rejected", "asset is not tradable"
+        elif side == "sell" and qty > acct.positions.get(symbol, ZERO) - self._pending_sells(acct, symbol):
+            return 403, {"code": 40310000, "message": f"insufficient qty available for order (requested: {qty})"}
+        elif side == "buy":
+            power = acct.cash + sum((u[0] for u in acct.unsettled), ZERO) - self.reserved(acct)
+            if qty * price > power:
+                return 403, {"code": 40310000, "message": "insufficient buying power"}
+        acct.orders[order.id] = order
+        acct.by_client[cid] = order.id
+        self._progress(acct)
+        return 200, order.json()
+
+    def _pending_sells(self, acct: EmuAccount, symbol: str) -> Decimal:
+        return sum(
+            (o.qty - o.filled_qty for o in acct.orders.values()
+             if o.symbol == symbol and o.side == "sell" and o.status in OPEN_STATUSES),
+            ZERO,
+        )
+
+    def cancel(self, acct: EmuAccount, order_id: str) -> tuple[int, dict[str, Any] | None]:
+        self._progress(acct)
+        o = acct.orders.get(order_id)
+        if o is None:
+            return 404, {"code": 40410000, "message": "order not found"}
+        if o.status not in OPEN_STATUSES:
+            return 422, {"code": 42210000, "message": f"order is already in {o.status!r} state"}
+        o.status = "canceled"
+        return 204, None
+
+    def external_trade(self, key: str, symbol: str, side: str, qty: Decimal) -> None:
+        acct = self.accounts[key]
+        order = EmuOrder(id=str(uuid.uuid4()), client_order_id=f"external-{uuid.uuid4()}", symbol=symbol, side=side,
+                         qty=qty, created=_now())
+        acct.orders[order.id] = order
+        acct.by_client[order.client_order_id] = order.id
+        self._fill(acct, order, qty)
+
+
+def _floor_like(value: Decimal, like: Decimal) -> Decimal:
+    """Partial fill sizes keep the order's precision (whole shares stay whole)."""
+    exp = like.as_tuple().exponent
+    quantum = Decimal(1).scaleb(exp if isinstance(exp, int) and exp < 0 else 0)
+    return value.quantize(quantum, rounding=ROUND_FLOOR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EmulatorServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; Nagle would stall each by 40 ms
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: tests and benchmarks read stdout
+
+    def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        return json.loads(raw) if raw else {}
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        emu = self.server.emulator
+        url = urlparse(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        path = url.path
+        try:
+            body = self._body() if method == "POST" else {}
+        except json.JSONDecodeError:
+            self._send(400, {"message": "invalid JSON"})
+            return
+        if path.startswith("/_emulator/"):
+            self._control(method, path, body)
+            return
+        with emu.lock:
+            emu.requests += 1
+            allowed, rl_headers = emu.rate_check()
+            error = None if not allowed else emu.error_check()
+        if emu.faults.latency_ms:
+            time.sleep(emu.faults.latency_ms / 1000)
+        if not allowed:
+            self._send(429, {"code": 42910000, "message": "rate limit exceeded"}, rl_headers)
+            return
+        if error is not None:
+            self._send(error, {"message": "internal server error"}, rl_headers)
+            return
+        with emu.lock:
+            acct = emu.account_for(self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY"))
+            if acct is None:
+                status, payload = 401, {"code": 40110000, "message": "request is not authorized"}
+            else:
+                status, payload = self._route(emu, acct, method, path, query, body)
+                if status == -1:  # the ghost order: accepted, then the connection dies unanswered
+                    emu.ghosts += 1
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+        self._send(status, payload, rl_headers)
+
+    def _route(
+        self, emu: Emulator, acct: EmuAccount, method: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
+        if method == "GET" and path == "/v2/account":
+            return 200, emu.account_json(acct)
+        if method == "GET" and path == "/v2/positions":
+            emu._progress(acct)
+            return 200, [
+                {"symbol": s, "qty": str(q), "side": "long",
+                 "current_price": str(emu.prices.get(s, (ZERO, None))[0])}
+                for s, q in sorted(acct.positions.items())
+            ]
+        if method == "GET" and path == "/v2/clock":
+            now = _now()
+            return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
+        if method == "GET" and path == "/v2/account/activities":
+            emu._progress(acct)
+            return 200, list(acct.activities)
+        if method == "GET" and path == "/v2/orders":
+            emu._progress(acct)
+            which = query.get("status", "open")
+            orders = [
+                o for o in acct.orders.values() if which == "all" or (o.status in OPEN_STATUSES) == (which == "open")
+            ]
+            return 200, [o.json() for o in sorted(orders, key=lambda o: o.created)][: int(query.get("limit", 500))]
+        if method == "GET" and path == "/v2/orders:by_client_order_id":
+            emu._progress(acct)
+            oid = acct.by_client.get(query.get("client_order_id", ""))
+            return (200, acct.orders[oid].json()) if oid else (404, {"code": 40410000, "message": "order not found"})
+        if method == "POST" and path == "/v2/orders":
+            code, payload = emu.submit(acct, body)
+            if code == 200 and emu.faults.ghost_orders > 0:
+                emu.faults.ghost_orders -= 1
+                return -1, None
+            return code, payload
+        if method == "GET" and path.startswith("/v2/orders/"):
+            emu._progress(acct)
+            o = acct.orders.get(path.rsplit("/", 1)[1])
+            return (200, o.json()) if o else (404, {"code": 40410000, "message": "order not found"})
+        if method == "DELETE" and path.startswith("/v2/orders/"):
+            return emu.cancel(acct, path.rsplit("/", 1)[1])
+        if method == "GET" and path == "/v2/stocks/snapshots":
+            stamp = _iso(_now())
+            out = {}
+            for sym in filter(None, query.get("symbols", "").split(",")):
+                if sym in emu.prices:
+                    price, prev = emu.prices[sym]
+                    out[sym] = {
+                        "latestTrade": {"p": float(price), "t": stamp},
+                        "prevDailyBar": None if prev is None else {"c": float(prev)},
+                    }
+            return 200, out
+        return 404, {"code": 40400000, "message": f"not found: {method} {path}"}
+
+    def _control(self, method: str, path: str, body: Any) -> None:
+        emu = self.server.emulator
+        with emu.lock:
+            if path == "/_emulator/health":
+                self._send(200, {"ok": True})
+            elif path == "/_emulator/faults" and method == "POST":
+                try:
+                    emu.set_faults(body)
+                except KeyError as exc:
+                    self._send(400, {"message": f"unknown fault {exc}"})
+                    return
+                self._send(200, vars(emu.faults))
+            elif path == "/_emulator/prices" and method == "POST":
+                emu.set_prices(body)
+                self._send(200, {"ok": True})
+            elif path == "/_emulator/advance" and method == "POST":
+                emu.day_offset += int(body.get("days", 1))
+                self._send(200, {"today": emu.today().isoformat()})
+            elif path == "/_emulator/trade" and method == "POST":
+                emu.external_trade(body["account"], body["symbol"], body["side"], Decimal(str(body["qty"])))
+                self._send(200, {"ok": True})
+            elif path == "/_emulator/state":
+                for a in emu.accounts.values():
+                    emu._progress(a)
+                self._send(200, {
+                    "requests": emu.requests, "limited": emu.limited, "errors": emu.errors, "ghosts": emu.ghosts,
+                    "accounts": {
+                        k: {"cash": str(a.cash), "unsettled": str(sum((u[0] for u in a.unsettled), ZERO)),
+                            "positions": {s: str(q) for s, q in a.positions.items()},
+                            "orders": [o.json() for o in sorted(a.orders.values(), key=lambda o: o.created)]}
+                        for k, a in emu.accounts.items()
+                    },
+                })
+            else:
+                self._send(404, {"message": "unknown control endpoint"})
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.emulator = emulator
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="broker-emulator", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,22 @@
+"""The one retry policy for broker reads: exponential backoff with jitter, a bounded number of attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+T = TypeVar("T")
+
+
+def retry_reads(once: Callable[[], T], attempts: int, transient: type[Exception]) -> T:
+    """Call `once` until it returns, retrying only `transient`; after `attempts`, that exception propagates.
+
+    Only for requests that are safe to repeat (reads): an order submission is never retried through this.
+    """
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts), wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+        retry=retry_if_exception_type(transient), reraise=True,
+    )
+    return retrying(once)

@@ -1,0 +1,48 @@
+"""`reconciler emulator`: run the Alpaca-compatible broker emulator on 127.0.0.1 (for demos and tests)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions), prices")
+    p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/brokers/emulator.py)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--settlement-days", type=int, default=1)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
+    from reconciler.errors import ReconcilerError
+
+    def load(path: str) -> dict[str, object]:
+        try:
+            data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as exc:
+            raise ReconcilerError(f"cannot read: {exc}", where=path, fix="pass a YAML or JSON file") from None
+        if not isinstance(data, dict):
+            raise ReconcilerError("not a mapping", where=path, fix="see reconciler/brokers/emulator.py")
+        return data
+
+    seed = load(args.seed)
+    try:
+        faults = Faults(**load(args.faults)) if args.faults else Faults()  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ReconcilerError(f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs") from None
+    server = EmulatorServer(Emulator(seed, faults, args.settlement_days), port=args.port)
+    print(f"emulator listening on {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    sys.stdout.flush()
+    return 0

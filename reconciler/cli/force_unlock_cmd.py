@@ -1,0 +1,35 @@
+"""`reconciler force-unlock LOCK_ID`: remove the lock of an apply that died; `--list` shows the locks."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("lock_id", nargs="?", help="the id shown in the 'locked by' message")
+    p.add_argument("--list", action="store_true", help="list the locks held now")
+
+
+def run(args: argparse.Namespace) -> int:
+    from reconciler.cli.common import console, runtime
+    from reconciler.errors import ReconcilerError
+    from reconciler.journal.locks import force_unlock, list_locks
+    from reconciler.runtime import actor
+
+    rt = runtime(args)
+    out = console(args)
+    if args.list or not args.lock_id:
+        locks = list_locks(rt.journal)
+        if not locks:
+            out.print("No locks are held.")
+        for lk in locks:
+            out.print(
+                f"  {lk['lock_id']}  {lk['account']}  {lk['purpose']} by {lk['holder']}"
+                f" (pid {lk['pid']} on {lk['host']}), heartbeat {lk['heartbeat_at']}, expires {lk['expires_at']}"
+            )
+        if not args.list and not args.lock_id:
+            raise ReconcilerError("give a LOCK_ID to remove", where="command line", fix="see the list above")
+        return 0
+    row = force_unlock(rt.journal, args.lock_id, actor())
+    out.print(f"Removed lock {args.lock_id} on {row['account']} (held by {row['holder']}).")
+    return 0

@@ -1,0 +1,46 @@
+"""`reconciler status` (alias `drift`): per portfolio Synced / OutOfSync / Locked / Unknown, with the drift."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON status to FILE (for `github drift-issue`)")
+    p.epilog = "Exit codes: 0 every portfolio in sync (or locked by an apply), 2 out of sync, 1 error."
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from reconciler.cli.common import console, runtime
+    from reconciler.core.drift import exit_code
+    from reconciler.execution.status import portfolio_status
+    from reconciler.gitops.repo import head_commit
+
+    rt = runtime(args)
+    drifts = portfolio_status(rt)
+    code = exit_code(drifts)
+    commit, dirty = head_commit(rt.workspace.root)
+    doc = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "exit_code": code,
+        "counts": {s: sum(1 for d in drifts if d.status == s) for s in ("Synced", "OutOfSync", "Locked", "Unknown")},
+        "portfolios": [d.to_json() for d in drifts],
+    }
+    text = json.dumps(doc, indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    if args.format == "json":
+        sys.stdout.write(text)
+    else:
+        from reconciler.render.text import render_status
+
+        render_status(drifts, console(args))
+    return code

@@ -1,0 +1,87 @@
+"""What a change to the YAML did to the resolved targets: weights before → after, per portfolio. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from reconciler.core.models import Desired, TargetChange, WeightChange
+
+
+def diff_targets(before: Iterable[Desired], after: Iterable[Desired]) -> list[TargetChange]:
+    """Per portfolio (matched by name), the weights and settings that differ; unchanged portfolios are left out."""
+    old = {d.name: d for d in before}
+    new = {d.name: d for d in after}
+    changes: list[TargetChange] = []
+    for name in sorted(old.keys() | new.keys()):
+        a, b = old.get(name), new.get(name)
+        if a is None and b is not None:
+            changes.append(
+                TargetChange(
+                    portfolio=name, account=b.account, change="added", weights=_weights({}, b.targets),
+                    cash_before=None, cash_after=b.cash,
+                )
+            )
+        elif b is None and a is not None:
+            changes.append(
+                TargetChange(
+                    portfolio=name, account=a.account, change="removed", weights=_weights(a.targets, {}),
+                    cash_before=a.cash, cash_after=None,
+                )
+            )
+        elif a is not None and b is not None:
+            weights = _weights(a.targets, b.targets)
+            settings = _settings(a, b)
+            if weights or settings or a.cash != b.cash:
+                changes.append(
+                    TargetChange(
+                        portfolio=name, account=b.account, change="changed", weights=weights,
+                        cash_before=a.cash, cash_after=b.cash, settings=settings,
+                    )
+                )
+    return changes
+
+
+def _weights(before: dict[str, Decimal], after: dict[str, Decimal]) -> list[WeightChange]:
+    out = []
+    for symbol in sorted(before.keys() | after.keys()):
+        w0, w1 = before.get(symbol), after.get(symbol)
+        # 0.50 and 0.5 are the same weight: compare values, not spellings.
+        if w0 is None or w1 is None or w0 != w1:
+            out.append(WeightChange(symbol=symbol, before=w0, after=w1))
+    return out
+
+
+def _settings(a: Desired, b: Desired) -> list[str]:
+    lines = []
+    if a.account != b.account:
+        lines.append(f"account: {a.account} → {b.account}")
+    lines += _dict_diff("trading", a.trading.model_dump(), b.trading.model_dump())
+    rules_a = {s: r.model_dump() for s, r in a.symbols.items()}
+    rules_b = {s: r.model_dump() for s, r in b.symbols.items()}
+    lines += _dict_diff("symbols", rules_a, rules_b)
+    return lines
+
+
+def _dict_diff(prefix: str, a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """One line per leaf that differs, named by its dotted path."""
+    lines: list[str] = []
+    for key in sorted(a.keys() | b.keys()):
+        path = f"{prefix}.{key}"
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            lines += _dict_diff(path, va, vb)
+        elif va != vb:
+            lines.append(f"{path}: {_show(va)} → {_show(vb)}")
+    return lines
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in sorted(value.items())) + "}"
+    return str(value)

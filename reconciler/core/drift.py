@@ -1,0 +1,146 @@
+"""Drift: how far an account is from its targets, and whether it is out of sync with them. Pure.
+
+A line (a holding, or cash) is outside when its weight is further from target than its band, the planner's own
+trigger. A portfolio is OutOfSync when the planner would send orders now, or when a line is outside in a way the
+portfolio's rules allow fixing, even if no order can be placed today (sale proceeds not yet settled). Drift that
+only the portfolio's own rules keep (hold, do_not_trade, buy_only, a trade under the minimum) is Synced: no apply
+could ever fix it, and a drift issue about it would never close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from reconciler.core.models import PortfolioPlan
+from reconciler.core.planner import band_for
+from reconciler.spec.models import Trading
+
+ZERO = Decimal(0)
+
+Status = Literal["Synced", "OutOfSync", "Locked", "Unknown"]
+EXIT_CODES: dict[Status, int] = {"Synced": 0, "Locked": 0, "OutOfSync": 2, "Unknown": 1}
+
+
+@dataclass(frozen=True)
+class SymbolDrift:
+    symbol: str
+    weight: Decimal
+    target: Decimal
+    band: Decimal
+    outside: bool
+    rule: str = ""
+    blocked: str = ""  # why an outside line cannot be traded: hold, do_not_trade, buy_only, under minimum trade
+
+    @property
+    def drift(self) -> Decimal:
+        return self.weight - self.target
+
+    @property
+    def actionable(self) -> bool:
+        return self.outside and not self.blocked
+
+
+@dataclass(frozen=True)
+class PortfolioDrift:
+    portfolio: str
+    account: str
+    status: Status
+    rows: list[SymbolDrift] = field(default_factory=list)
+    orders: int = 0
+    message: str = ""
+
+    @property
+    def max_drift(self) -> Decimal:
+        return max((abs(r.drift) for r in self.rows), default=ZERO)
+
+    @property
+    def outside(self) -> list[SymbolDrift]:
+        return [r for r in self.rows if r.outside]
+
+    def to_json(self) -> dict[str, Any]:
+        rows = [{**asdict(r), "drift": r.drift} for r in self.rows]
+        data: dict[str, Any] = _strings({**asdict(self), "rows": rows, "max_drift": self.max_drift})
+        return data
+
+
+def drift_of(pp: PortfolioPlan, trading: Trading) -> PortfolioDrift:
+    """Drift rows from a portfolio's plan (its before-weights against targets), and its sync status."""
+    rows = []
+    for h in pp.holdings:
+        drift = h.weight_before - h.weight_target
+        unwanted = h.weight_target == 0 and h.quantity_before != 0
+        outside = unwanted or abs(drift) > h.band
+        rows.append(
+            SymbolDrift(
+                h.symbol, h.weight_before, h.weight_target, h.band, outside, h.rule,
+                _blocked(drift, h.rule, pp.equity, trading) if outside else "",
+            )
+        )
+    cash_band = band_for(pp.cash_weight_target, trading.bands)
+    cash_drift = pp.cash_weight_before - pp.cash_weight_target
+    cash_outside = abs(cash_drift) > cash_band
+    # Too little cash is fixed by selling, which buy_only forbids; too much by buying.
+    cash_blocked = _blocked(-cash_drift, "", pp.equity, trading) if cash_outside else ""
+    rows.append(
+        SymbolDrift("cash", pp.cash_weight_before, pp.cash_weight_target, cash_band, cash_outside, "", cash_blocked)
+    )
+    orders = len(pp.actions)
+    actionable = [r for r in rows if r.actionable]
+    if orders:
+        status: Status = "OutOfSync"
+        message = f"{orders} order(s) would trade"
+    elif actionable:
+        status = "OutOfSync"
+        message = (
+            f"{', '.join(r.symbol for r in actionable)} outside the band, but no order can be placed now"
+            " (unsettled or reserved cash, or nothing left to spend)"
+        )
+    else:
+        status = "Synced"
+        blocked = [r for r in rows if r.outside]
+        message = (
+            "outside the band only where the portfolio's rules forbid a trade ("
+            + ", ".join(f"{r.symbol}: {r.blocked}" for r in blocked) + ")"
+        ) if blocked else ""
+    return PortfolioDrift(pp.name, pp.account, status, rows, orders, message)
+
+
+def _blocked(drift: Decimal, rule: str, equity: Decimal, trading: Trading) -> str:
+    """Why a line outside its band cannot be traded back (drift > 0: overweight, needs a sell), or ""."""
+    if rule == "do_not_trade":
+        return "do_not_trade"
+    if drift > 0 and rule == "hold":
+        return "hold"
+    if drift > 0 and trading.buy_only:
+        return "buy_only"
+    if abs(drift) * equity < trading.min_trade_notional:
+        return "under the minimum trade"
+    return ""
+
+
+def locked(portfolio: str, account: str, holder: str) -> PortfolioDrift:
+    return PortfolioDrift(portfolio, account, "Locked", message=f"an apply holds the account's lock ({holder})")
+
+
+def unknown(portfolio: str, account: str, reason: str) -> PortfolioDrift:
+    return PortfolioDrift(portfolio, account, "Unknown", message=reason)
+
+
+def exit_code(drifts: Iterable[PortfolioDrift]) -> int:
+    """0 in sync, 2 out of sync, 1 when any portfolio could not be observed (an error dominates)."""
+    codes = {EXIT_CODES[d.status] for d in drifts}
+    return 1 if 1 in codes else max(codes, default=0)
+
+
+def _strings(value: Any) -> Any:
+    """Decimals as strings, like the plan file: exact, and never a float."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strings(v) for v in value]
+    return value

@@ -1,0 +1,150 @@
+"""Approve an envelope, not exact orders: how far orders recomputed at apply time may stray from the reviewed ones.
+
+Prices move between review and merge, so the orders recomputed on merge never equal the reviewed ones exactly.
+The reviewed plan defines an envelope: per portfolio and symbol, the side and the notional within
+`notional_band` of the reviewed notional, and the portfolio's turnover at most `turnover_band` above the
+reviewed turnover. An order the reviewed plan did not contain is outside; an order the new plan no longer needs
+(the holding drifted back within its band) is allowed, since not trading never moves an account further from
+what was reviewed. Pure: plain values in, a verdict out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from reconciler.core.models import Plan, Side
+from reconciler.core.numbers import money
+from reconciler.errors import ReconcilerError
+from reconciler.spec.models import EnvelopeSettings
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class EnvelopeError(ReconcilerError):
+    """The orders recomputed at apply time leave the envelope of the reviewed plan."""
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The approved range of one order: side fixed, notional in [low, high]."""
+
+    portfolio: str
+    symbol: str
+    side: Side
+    reviewed: Decimal
+    low: Decimal
+    high: Decimal
+
+    def contains(self, side: Side, notional: Decimal) -> bool:
+        return side == self.side and self.low <= notional <= self.high
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One way the new orders leave the envelope, said in words a reviewer understands."""
+
+    portfolio: str
+    symbol: str | None
+    message: str
+
+    def render(self) -> str:
+        where = f"{self.portfolio} {self.symbol}" if self.symbol else self.portfolio
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class EnvelopeCheck:
+    reviewed_hash: str
+    bounds: list[Bound]
+    breaches: list[Breach] = field(default_factory=list)
+    dropped: list[Bound] = field(default_factory=list)
+    max_deviation: Decimal = ZERO
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+
+def _orders(plan: Plan) -> dict[tuple[str, str], tuple[Side, Decimal]]:
+    """(portfolio, symbol) → (side, notional); the planner emits at most one order per symbol and portfolio."""
+    out: dict[tuple[str, str], tuple[Side, Decimal]] = {}
+    for pp in plan.portfolios:
+        for a in pp.actions:
+            key = (pp.name, a.symbol)
+            if key in out:  # never from the planner; summed by signed notional so the check stays well defined
+                side, n = out[key]
+                signed = (n if side == "buy" else -n) + (a.notional if a.side == "buy" else -a.notional)
+                out[key] = ("buy" if signed >= 0 else "sell", abs(signed))
+            else:
+                out[key] = (a.side, a.notional)
+    return out
+
+
+def envelope_of(plan: Plan, settings: EnvelopeSettings) -> list[Bound]:
+    """The bounds a reviewer approves along with a plan, one per order."""
+    band = settings.notional_band
+    return [
+        Bound(portfolio, symbol, side, n, n * (ONE - band), n * (ONE + band))
+        for (portfolio, symbol), (side, n) in sorted(_orders(plan).items())
+    ]
+
+
+def check_envelope(reviewed: Plan, current: Plan, settings: EnvelopeSettings) -> EnvelopeCheck:
+    """Is every order of `current` inside the envelope `reviewed` defines?"""
+    bounds = envelope_of(reviewed, settings)
+    breaches: list[Breach] = []
+    if reviewed.targets_hash != current.targets_hash:
+        breaches.append(
+            Breach(
+                "targets", None,
+                "the targets at this commit differ from the reviewed plan's (another change was merged after the"
+                " plan was reviewed, or the plan belongs to another pull request)",
+            )
+        )
+    if sorted(reviewed.config_accounts) != sorted(current.config_accounts):
+        breaches.append(Breach("accounts", None, "the configured accounts differ from the reviewed plan's"))
+    by_key = {(b.portfolio, b.symbol): b for b in bounds}
+    orders = _orders(current)
+    deviation = ZERO
+    for (portfolio, symbol), (side, notional) in sorted(orders.items()):
+        bound = by_key.get((portfolio, symbol))
+        if bound is None:
+            breaches.append(
+                Breach(portfolio, symbol, f"{side} {money(notional)} was not in the reviewed plan")
+            )
+            continue
+        if bound.reviewed > 0:
+            deviation = max(deviation, abs(notional - bound.reviewed) / bound.reviewed)
+        if side != bound.side:
+            breaches.append(
+                Breach(portfolio, symbol, f"now a {side} of {money(notional)}; the reviewed plan had a {bound.side}")
+            )
+        elif not bound.contains(side, notional):
+            change = (notional - bound.reviewed) / bound.reviewed if bound.reviewed > 0 else ONE
+            breaches.append(
+                Breach(
+                    portfolio, symbol,
+                    f"{side} {money(notional)} is {change:+.1%} from the reviewed {money(bound.reviewed)},"
+                    f" outside ±{settings.notional_band:.0%} ({money(bound.low)}–{money(bound.high)})",
+                )
+            )
+    breaches += _turnover_breaches(reviewed, current, settings.turnover_band)
+    dropped = [b for b in bounds if (b.portfolio, b.symbol) not in orders]
+    return EnvelopeCheck(reviewed.content_hash, bounds, breaches, dropped, deviation)
+
+
+def _turnover_breaches(reviewed: Plan, current: Plan, band: Decimal) -> Iterable[Breach]:
+    before = {pp.name: pp.turnover for pp in reviewed.portfolios}
+    for pp in current.portfolios:
+        if not pp.actions:
+            continue
+        limit = before.get(pp.name, ZERO) * (ONE + band)
+        if pp.turnover > limit:
+            yield Breach(
+                pp.name, None,
+                f"turnover {pp.turnover:.2%} is above the reviewed {before.get(pp.name, ZERO):.2%}"
+                f" + {band:.0%} (at most {limit:.2%})",
+            )

@@ -1,0 +1,141 @@
+"""The reconciliation loop: make the journal agree with what the broker actually did.
+
+Runs at the start of every apply (after the account lock is taken) and as `reconciler reconcile`. For every
+intent the journal left unfinished — the process died between writing it and learning the outcome — the broker
+is asked by client order id: an order it never received is marked failed; an order still working is cancelled
+(its remainder would otherwise be traded twice, by it and by the next plan); what filled is adopted. Then it
+reports what the journal cannot explain: our orders it has no intent for, orders placed by someone else, and
+positions that moved without a fill we know of.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
+from reconciler.execution.faults import crash_point
+
+if TYPE_CHECKING:
+    from reconciler.runtime import Runtime
+
+log = logging.getLogger("reconciler.reconcile")
+ZERO = Decimal(0)
+OUR_PREFIX = "rc-"
+
+
+@dataclass
+class Discrepancy:
+    account: str
+    kind: str  # unknown_order | external_order | unexplained_position
+    detail: str
+
+
+@dataclass
+class ReconcileReport:
+    adopted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    canceled: list[str] = field(default_factory=list)
+    discrepancies: list[Discrepancy] = field(default_factory=list)
+
+
+def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
+    """Journal what the broker says about an order: the order row, any new fill (once), the intent's status."""
+    j = rt.journal
+    j.record_order(
+        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id or None, account=account,
+        symbol=state.symbol, side=state.side, quantity=state.quantity, filled_quantity=state.filled_quantity,
+        avg_price=state.avg_price, status=state.status,
+    )
+    intent = j.intent(state.client_order_id)
+    before = (intent or {}).get("filled_quantity") or ZERO
+    before_avg = (intent or {}).get("avg_price") or ZERO
+    delta = state.filled_quantity - before
+    if delta > 0 and state.avg_price is not None:
+        # The broker reports a running average; the fill's own price is what moves that average.
+        price = (state.avg_price * state.filled_quantity - before_avg * before) / delta
+        j.record_fill(
+            client_order_id=state.client_order_id, fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
+            quantity=delta, price=price.quantize(Decimal("0.000001")), commission=state.commission,
+            filled_at=datetime.now(UTC),
+        )
+        crash_point("after_fill_recorded")
+    if intent is not None:
+        j.set_intent(
+            state.client_order_id, state.status, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
+            message=state.reject_reason,
+        )
+    j.event(
+        "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+        filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
+    )
+
+
+def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True) -> ReconcileReport:
+    """Adopt the outcome of every unfinished intent, then list what the journal cannot explain."""
+    report = ReconcileReport()
+    broker, journal = rt.broker, rt.journal
+    for intent in journal.open_intents(account):
+        cid = intent["client_order_id"]
+        state = broker.get_order(account, cid, intent["symbol"])
+        if state is None:
+            journal.set_intent(cid, "failed", message="the broker never received this order")
+            journal.event("reconcile.never_received", account=account, client_order_id=cid)
+            report.failed.append(cid)
+            continue
+        if state.status not in FINAL_ORDER_STATUSES:
+            final = broker.cancel(account, cid, intent["symbol"])
+            state = final or state
+            report.canceled.append(cid)
+        record_state(rt, account, state, intent["apply_id"])
+        journal.event("reconcile.adopted", account=account, client_order_id=cid, status=state.status)
+        report.adopted.append(cid)
+        log.warning(
+            "adopted an order an earlier run left unfinished",
+            extra={"account": account, "client_order_id": cid, "status": state.status},
+        )
+        crash_point("mid_reconcile")
+    for order in broker.list_orders(account):
+        cid = order.client_order_id
+        if cid.startswith(OUR_PREFIX):
+            if journal.intent(cid) is None:
+                report.discrepancies.append(
+                    Discrepancy(account, "unknown_order", f"{cid}: {order.side} {order.quantity} {order.symbol}"
+                                f" ({order.status}) has no intent in this journal")
+                )
+        elif order.status not in ("rejected",):
+            report.discrepancies.append(
+                Discrepancy(account, "external_order", f"{order.side} {order.quantity} {order.symbol} ({order.status})"
+                            f" was not placed by reconciler")
+            )
+    if check_positions:
+        report.discrepancies += _unexplained_positions(rt, account)
+    for d in report.discrepancies:
+        journal.event("reconcile.discrepancy", account=account, discrepancy=d.kind, detail=d.detail)
+    return report
+
+
+def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:
+    """Last observation plus our fills since should equal what the broker holds now."""
+    last = rt.journal.last_observation(account)
+    if last is None:
+        return []
+    data = json.loads(last["data"])
+    expected = {s: Decimal(q) for s, q in data.get("positions", {}).items()}
+    taken = last["taken_at"] if last["taken_at"].tzinfo else last["taken_at"].replace(tzinfo=UTC)
+    for f in rt.journal.fills_since(account, taken):
+        sign = 1 if f["side"] == "buy" else -1
+        expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"]
+    now = rt.broker.observe(account, [])
+    out = []
+    for s in sorted(set(expected) | set(now.positions)):
+        want, have = expected.get(s, ZERO), now.positions.get(s, ZERO)
+        if want != have:
+            out.append(
+                Discrepancy(account, "unexplained_position", f"{s}: broker holds {have}, journal expects {want}")
+            )
+    return out

@@ -1,0 +1,130 @@
+"""`apply --all --workers N`: the plan's accounts become work items in the journal, and workers — threads here,
+or processes on several machines sharing one PostgreSQL journal — claim them one at a time.
+
+A claim is `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL (a worker never waits behind another's claim) and a
+conditional UPDATE everywhere (only a row still `pending` can be claimed, so two workers never get the same
+account, on SQLite too). The account lock still guards the apply itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from reconciler.core.models import Plan
+from reconciler.errors import ReconcilerError
+from reconciler.journal import tables as t
+from reconciler.journal.store import Journal
+from reconciler.runtime import Runtime
+
+log = logging.getLogger("reconciler.workers")
+
+
+@dataclass
+class WorkOutcome:
+    account: str
+    worker: str
+    status: str  # done | failed
+    message: str = ""
+
+
+@dataclass
+class WorkReport:
+    outcomes: list[WorkOutcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status == "done" for o in self.outcomes)
+
+
+def enqueue(journal: Journal, plan: Plan) -> int:
+    """One pending item per account with orders; enqueuing the same plan again adds nothing."""
+    added = 0
+    for pp in plan.portfolios:
+        if not pp.actions:
+            continue
+        try:
+            with journal.tx() as c:
+                c.execute(
+                    insert(t.work_items).values(
+                        plan_hash=plan.content_hash, account=pp.account, status="pending", created_at=datetime.now(UTC)
+                    )
+                )
+            added += 1
+        except IntegrityError:
+            continue
+    return added
+
+
+def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
+    """The account of one pending item, now claimed by `worker`; None when nothing is left."""
+    while True:
+        with journal.tx() as c:
+            query = (
+                select(t.work_items.c.id, t.work_items.c.account)
+                .where(t.work_items.c.plan_hash == plan_hash, t.work_items.c.status == "pending")
+                .order_by(t.work_items.c.id)
+                .limit(1)
+            )
+            if journal.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row = c.execute(query).first()
+            if row is None:
+                return None
+            done = c.execute(
+                update(t.work_items)
+                .where(t.work_items.c.id == row.id, t.work_items.c.status == "pending")
+                .values(status="claimed", claimed_by=worker, claimed_at=datetime.now(UTC))
+            )
+            if done.rowcount == 1:
+                return str(row.account)
+        # another worker claimed it between our read and our update: look again
+
+
+def finish(journal: Journal, plan_hash: str, account: str, status: str, message: str) -> None:
+    with journal.tx() as c:
+        c.execute(
+            update(t.work_items)
+            .where(t.work_items.c.plan_hash == plan_hash, t.work_items.c.account == account)
+            .values(status=status, message=message[:2000], finished_at=datetime.now(UTC))
+        )
+
+
+def run_workers(
+    plan: Plan, make_runtime: Callable[[], Runtime], *, workers: int, actor: str, overrides: dict[str, str]
+) -> WorkReport:
+    """Apply every account of the plan with `workers` threads, each with its own runtime (policies, broker)."""
+    from reconciler.execution.executor import apply_plan
+
+    first = make_runtime()
+    enqueue(first.journal, plan)
+    report = WorkReport()
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        rt = first if n == 0 else make_runtime()
+        name = f"{actor}#{n}@{threading.get_ident()}"
+        while (account := claim(rt.journal, plan.content_hash, name)) is not None:
+            try:
+                result = apply_plan(plan, rt, actor=actor, overrides=overrides, accounts={account})
+                status = "done" if result.ok else "failed"
+                message = result.status
+            except ReconcilerError as exc:
+                status, message = "failed", exc.render()
+            finish(rt.journal, plan.content_hash, account, status, message)
+            log.info("work item %s", status, extra={"account": account, "worker": name})
+            with lock:
+                report.outcomes.append(WorkOutcome(account, name, status, message))
+
+    threads = [threading.Thread(target=work, args=(n,), name=f"apply-worker-{n}") for n in range(max(1, workers))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return report

@@ -1,0 +1,217 @@
+"""A small GitHub REST client (httpx): issue comments and issues, paginated, retried on transient failures.
+
+The API base URL comes from GITHUB_API_URL (what Actions sets; GitHub Enterprise and test servers differ), the
+token from GITHUB_TOKEN. The token is sent in a header and never appears in a message, a log line or an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+
+log = logging.getLogger("reconciler.github")
+DEFAULT_API_URL = "https://api.github.com"
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+RETRY_STATUSES = frozenset({502, 503, 504})
+_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+class GitHubError(ReconcilerError):
+    """GitHub refused or failed a request, or the client is not configured."""
+
+
+class _Transient(Exception):
+    def __init__(self, response: httpx.Response | None, error: str) -> None:
+        super().__init__(error)
+        self.response = response
+        self.error = error
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    api_url: str
+    repo: str
+    token: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, repo: str | None = None, api_url: str | None = None) -> GitHubSettings:
+        """Settings from options, falling back on what GitHub Actions sets in the environment."""
+        token = os.environ.get("GITHUB_TOKEN", "").strip()
+        if not token:
+            raise GitHubError(
+                "GITHUB_TOKEN is not set", where="environment",
+                fix="in GitHub Actions add `env: GITHUB_TOKEN: ${{ github.token }}` to the step; locally export a"
+                " token that may write pull-request comments and issues",
+            )
+        repo = repo or os.environ.get("GITHUB_REPOSITORY", "")
+        if not REPO_PATTERN.match(repo):
+            raise GitHubError(
+                f"repository {repo!r} is not OWNER/NAME" if repo else "no repository given",
+                where="--repo" if repo else "environment",
+                fix="pass --repo OWNER/NAME (GitHub Actions sets GITHUB_REPOSITORY)",
+            )
+        url = (api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise GitHubError(
+                f"API URL {url!r} is not an http(s) URL", where="GITHUB_API_URL",
+                fix=f"unset it for github.com ({DEFAULT_API_URL}) or set your GitHub Enterprise API URL",
+            )
+        return cls(api_url=url, repo=repo, token=token)
+
+
+class GitHub:
+    """The few REST endpoints reconciler uses, on one connection pool; use as a context manager."""
+
+    def __init__(
+        self, settings: GitHubSettings, *, attempts: int = 3, backoff: float = 0.5, timeout: float = 30.0
+    ) -> None:
+        self.settings = settings
+        self.attempts = attempts
+        self.backoff = backoff
+        self._client = httpx.Client(
+            base_url=settings.api_url,
+            headers={
+                "Authorization": f"Bearer {settings.token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": f"reconciler/{__version__}",
+            },
+            timeout=timeout,
+        )
+
+    def __enter__(self) -> GitHub:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ---- issue comments (pull requests are issues for comments) ----
+    def list_comments(self, number: int) -> list[dict[str, Any]]:
+        return list(self._paginate(f"/repos/{self.settings.repo}/issues/{number}/comments"))
+
+    def create_comment(self, number: int, body: str) -> dict[str, Any]:
+        return self._json("POST", f"/repos/{self.settings.repo}/issues/{number}/comments", {"body": body})
+
+    def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        return self._json("PATCH", f"/repos/{self.settings.repo}/issues/comments/{comment_id}", {"body": body})
+
+    def delete_comment(self, comment_id: int) -> None:
+        self._request("DELETE", f"/repos/{self.settings.repo}/issues/comments/{comment_id}")
+
+    # ---- issues ----
+    def list_issues(self, *, label: str, state: str = "open") -> list[dict[str, Any]]:
+        """Issues (not pull requests) carrying `label`."""
+        items = self._paginate(f"/repos/{self.settings.repo}/issues", {"labels": label, "state": state})
+        return [i for i in items if "pull_request" not in i]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        payload = {"title": title, "body": body, "labels": labels}
+        return self._json("POST", f"/repos/{self.settings.repo}/issues", payload)
+
+    def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        return self._json("PATCH", f"/repos/{self.settings.repo}/issues/{number}", fields)
+
+    # ---- plumbing ----
+    def _paginate(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        url: str | None = path
+        query: dict[str, str] | None = {**(params or {}), "per_page": "100"}
+        while url:
+            response = self._request("GET", url, params=query)
+            page = response.json()
+            if not isinstance(page, list):
+                raise GitHubError(
+                    "unexpected answer (not a list)", where=f"GET {self.settings.api_url}{path}",
+                    fix="check GITHUB_API_URL points at the GitHub REST API",
+                )
+            yield from page
+            found = _NEXT.search(response.headers.get("link", ""))
+            url, query = (found.group(1), None) if found else (None, None)
+
+    def _json(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        data = self._request(method, path, json=payload).json()
+        if not isinstance(data, dict):
+            raise GitHubError(
+                "unexpected answer (not an object)", where=f"{method} {self.settings.api_url}{path}",
+                fix="check GITHUB_API_URL points at the GitHub REST API",
+            )
+        return data
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        where = f"{method} {_display(self.settings.api_url, url)}"
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff, max=10),
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._once(method, url, **kwargs)
+        except _Transient as exc:
+            if exc.response is not None:
+                raise _error(exc.response, where, f" after {self.attempts} attempts") from None
+            raise GitHubError(
+                f"cannot reach the GitHub API: {exc.error}", where=where,
+                fix="check the network and GITHUB_API_URL, then retry",
+            ) from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise _Transient(None, f"{type(exc).__name__}: {exc}") from None
+        log.info("github %s %s → %s", method, _display(self.settings.api_url, url), response.status_code)
+        if response.status_code in RETRY_STATUSES:
+            raise _Transient(response, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise _error(response, f"{method} {_display(self.settings.api_url, url)}", "")
+        return response
+
+
+def _display(api_url: str, url: str) -> str:
+    return url if url.startswith(("http://", "https://")) else f"{api_url}{url}"
+
+
+_FIXES = {
+    401: "GITHUB_TOKEN was rejected: check it is valid and not expired",
+    403: "the token may not do this: give the workflow `pull-requests: write` (plan comments) or `issues: write`"
+    " (drift issue); pull requests from forks get a read-only token",
+    404: "check the repository (--repo / GITHUB_REPOSITORY) and the pull request or issue number; a token without"
+    " access to a private repository also gets 404",
+    410: "the pull request or issue was deleted or locked",
+    422: "GitHub refused the content (see the message)",
+    429: "rate limited: retry later",
+}
+
+
+def _error(response: httpx.Response, where: str, suffix: str) -> GitHubError:
+    status = response.status_code
+    message = ""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        message = str(data.get("message", ""))
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            details = [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+            message += " (" + "; ".join(details) + ")"
+    fix = _FIXES.get(status, "GitHub is failing: retry later" if status >= 500 else "see GitHub's message")
+    text = f"GitHub answered HTTP {status}{suffix}" + (f": {message}" if message else "")
+    return GitHubError(text, where=where, fix=fix)

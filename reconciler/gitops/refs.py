@@ -1,0 +1,169 @@
+"""The targets at any git ref: the blobs are read with gitpython into a temporary folder and loaded as usual."""
+
+from __future__ import annotations
+
+import posixpath
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from reconciler.core.changes import diff_targets
+from reconciler.core.models import Desired, Plan
+from reconciler.core.plan import reseal
+from reconciler.errors import ReconcilerError, SpecError
+
+if TYPE_CHECKING:
+    from git import Repo
+    from git.objects import Tree
+
+
+class GitError(ReconcilerError):
+    """The repository or a ref cannot be read."""
+
+
+@dataclass(frozen=True)
+class TargetsAtRef:
+    """The resolved targets of every portfolio at one commit (empty when the files did not exist there)."""
+
+    ref: str
+    commit: str
+    portfolios: list[Desired] = field(default_factory=list)
+    note: str = ""
+
+
+def open_repo(path: Path) -> Repo:
+    """The repository holding `path`, with a clear error outside one."""
+    try:
+        import git  # gitpython is slow to import: only the git-aware commands pay for it
+    except ImportError as exc:  # gitpython raises ImportError when no git executable is found
+        raise GitError(
+            f"cannot use git: {str(exc).splitlines()[0]}", where="git", fix="install git and put it on PATH"
+        ) from None
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(
+            "not a git repository (or any parent folder)", where=str(path),
+            fix="run inside a clone of the targets repository, or leave out the git option (--base)",
+        ) from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise GitError("the repository has no working tree", where=str(path), fix="use a normal (non-bare) clone")
+    return repo
+
+
+def resolve(repo: Repo, ref: str) -> str:
+    """The full commit sha a branch, tag, sha or expression (HEAD~1, origin/main) names."""
+    import git
+
+    try:
+        if ref.startswith("-"):  # never let a ref be read as an option
+            raise ValueError(ref)
+        # --verify with ^{commit} checks the object exists; a well-formed but unknown sha is refused here.
+        return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip()
+    except (git.BadName, git.BadObject, ValueError, IndexError, git.GitCommandError):
+        raise GitError(
+            f"unknown git ref {ref!r}", where=str(repo.working_tree_dir),
+            fix="pass a branch, tag or commit that exists here (fetch it first: git fetch origin main; in GitHub"
+            " Actions check out with fetch-depth: 0)",
+        ) from None
+
+
+def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
+    """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working tree."""
+    from reconciler.spec.loader import load_config, load_workspace
+
+    repo = open_repo(config_path.resolve().parent)
+    sha = resolve(repo, ref)
+    root = Path(str(repo.working_tree_dir)).resolve()
+    try:
+        rel = PurePosixPath(config_path.resolve().relative_to(root).as_posix())
+    except ValueError:
+        raise GitError(
+            "the configuration is outside the git repository", where=str(config_path),
+            fix="keep reconciler.yaml inside the repository whose history --base refers to",
+        ) from None
+    tree = repo.commit(sha).tree
+    with tempfile.TemporaryDirectory(prefix="reconciler-ref-") as tmp:
+        base = Path(tmp)
+        if not _extract(tree, rel, base):
+            return TargetsAtRef(ref, sha, [], note=f"{rel} does not exist at {ref}: every portfolio is new")
+        try:
+            config = load_config(base / rel)
+            pdir = _join(rel.parent, config.portfolios_dir)
+            if _subtree(tree, pdir) is None:
+                return TargetsAtRef(ref, sha, [], note=f"{pdir}/ does not exist at {ref}: every portfolio is new")
+            _extract(tree, pdir, base)
+            if config.broker.kind == "paper" and config.broker.prices.csv:
+                _extract(tree, _join(rel.parent, config.broker.prices.csv), base)
+            ws = load_workspace(base / rel)
+        except SpecError as exc:
+            raise _at_ref(exc, base, ref, sha) from None
+        except ReconcilerError as exc:
+            raise _at_ref(SpecError([exc]), base, ref, sha) from None
+    return TargetsAtRef(ref, sha, ws.portfolios)
+
+
+def with_base(plan: Plan, base: TargetsAtRef, current: list[Desired]) -> Plan:
+    """The plan with the base commit and the target changes since it recorded (and sealed again)."""
+    return reseal(
+        plan, base_ref=base.ref, base_commit=base.commit, target_changes=diff_targets(base.portfolios, current)
+    )
+
+
+def _join(parent: PurePosixPath, child: str) -> PurePosixPath:
+    return PurePosixPath(posixpath.normpath(str(parent / child)))
+
+
+def _subtree(tree: Tree, path: PurePosixPath) -> Tree | None:
+    from git import Tree
+
+    if str(path) in ("", "."):
+        return tree
+    try:
+        obj = tree / str(path)
+    except KeyError:
+        return None
+    return obj if isinstance(obj, Tree) else None
+
+
+def _extract(tree: Tree, path: PurePosixPath, dest: Path) -> bool:
+    """Write the blob or folder at `path` under `dest`; False when it does not exist at that commit."""
+    from git import Blob, Tree
+
+    if str(path).startswith(".."):
+        return False
+    try:
+        obj = tree / str(path) if str(path) not in ("", ".") else tree
+    except KeyError:
+        return False
+    if isinstance(obj, Blob):
+        blobs = [obj]
+    elif isinstance(obj, Tree):
+        blobs = [o for o in obj.traverse() if isinstance(o, Blob)]
+    else:
+        return False
+    for blob in blobs:
+        if blob.mode & 0o170000 != 0o100000:  # symlinks and submodules are not targets
+            continue
+        target = (dest / str(blob.path)).resolve()
+        if not target.is_relative_to(dest.resolve()):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob.data_stream.read())
+    return True
+
+
+def _at_ref(exc: SpecError, base: Path, ref: str, sha: str) -> SpecError:
+    """The same problems, pointing at REF:path instead of the temporary folder."""
+    prefix = str(base.resolve()) + "/"
+    problems = [
+        ReconcilerError(
+            f"the targets at {ref} ({sha[:12]}) do not validate", where="--base",
+            fix="fix them on that ref, or pass a --base whose targets validate",
+        )
+    ]
+    for p in exc.problems:
+        where = (p.where or "").replace(prefix, f"{ref}:").replace(str(base) + "/", f"{ref}:")
+        problems.append(ReconcilerError(p.message.replace(prefix, f"{ref}:"), where=where or None, fix=p.fix))
+    return SpecError(problems)

@@ -1,0 +1,1 @@
+"""Credentials from the environment or a secret store, resolved at the edge and never printed."""

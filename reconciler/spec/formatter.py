@@ -1,0 +1,139 @@
+"""`reconciler fmt`: normalise YAML files in place, keeping every comment (ruamel.yaml round-trip).
+
+Normal form: two-space indentation (lists indented under their key), single spaces after colons and commas,
+structural keys in the documented order (apiVersion, kind, metadata, spec; spec: account, model, targets, cash,
+trading, symbols), no trailing blank lines, one newline at the end. Symbols and settings keep the order they
+were written in: comments that group them (`# bonds`) belong to the lines around them, and sorting would move
+them away.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from reconciler.errors import ReconcilerError
+from reconciler.spec.yamlpos import parse_documents, read_text
+
+ORDER: dict[str, dict[tuple[str, ...], list[str]]] = {
+    "Portfolio": {
+        (): ["apiVersion", "kind", "metadata", "spec"],
+        ("metadata",): ["name", "description"],
+        ("spec",): ["account", "model", "targets", "cash", "trading", "symbols"],
+    },
+    "Model": {
+        (): ["apiVersion", "kind", "metadata", "spec"],
+        ("metadata",): ["name", "description"],
+        ("spec",): ["targets", "cash"],
+    },
+    "Config": {
+        (): ["apiVersion", "kind", "portfolios_dir", "journal", "broker", "policies", "apply"],
+    },
+}
+_START = re.compile(r"\A(?:\s*#[^\n]*\n|\s*\n)*---")
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 120
+    return yaml
+
+
+def _reorder(node: CommentedMap, order: list[str]) -> None:
+    keys = [str(k) for k in node]
+    wanted = [k for k in order if k in keys] + [k for k in keys if k not in order]
+    if wanted != keys:
+        _trim_end(node)  # blank lines at the end of the file belong to the end, not to the key moving up
+        for key in wanted:
+            node.move_to_end(key)
+
+
+def _trim_end(node: Any) -> None:
+    """Drop blank lines after the last value of `node` (found on its deepest last key), keeping comments."""
+    while isinstance(node, CommentedMap) and node:
+        last = list(node)[-1]
+        if isinstance(node[last], CommentedMap) and node[last]:
+            node = node[last]
+            continue
+        item = node.ca.items.get(last)
+        token = item[2] if item and len(item) > 2 else None
+        if token is not None:
+            text = token.value.rstrip("\n")
+            if text.strip():
+                token.value = text + "\n"
+            else:
+                node.ca.items.pop(last)
+        return
+
+
+_BLOCK = re.compile(r"^(\s*)(?:-\s+)?[^#\s][^#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def _indent_comments(text: str) -> str:
+    """Full-line comments take the indentation of the line they stand above (outside block scalars)."""
+    lines = text.split("\n")
+    block_indent: int | None = None  # inside a block scalar: its key's indentation
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        if block_indent is not None:
+            if not stripped or indent > block_indent:
+                continue
+            block_indent = None
+        if _BLOCK.match(line):
+            block_indent = indent
+            continue
+        if stripped.startswith("#"):
+            following = next((x for x in lines[i + 1:] if x.strip() and not x.lstrip().startswith("#")), "")
+            lines[i] = " " * (len(following) - len(following.lstrip())) + stripped
+    return "\n".join(lines)
+
+
+def _normalise(doc: Any) -> None:
+    if not isinstance(doc, CommentedMap):
+        return
+    for path, order in ORDER.get(str(doc.get("kind")), {}).items():
+        node: Any = doc
+        for part in path:
+            node = node.get(part) if isinstance(node, CommentedMap) else None
+        if isinstance(node, CommentedMap):
+            _reorder(node, order)
+
+
+def format_text(text: str, where: str) -> str:
+    """The normal form of one YAML file's text; a syntax error is raised with its position."""
+    for _ in parse_documents(text, Path(where)):  # the loader's precise syntax errors, before ruamel's own
+        pass
+    yaml = _yaml()
+    try:
+        docs = list(yaml.load_all(text))
+    except YAMLError as exc:
+        raise ReconcilerError(f"YAML error: {exc}", where=where, fix="fix the YAML syntax") from None
+    for doc in docs:
+        _normalise(doc)
+    yaml.explicit_start = bool(_START.match(text)) or None
+    buf = io.StringIO()
+    yaml.dump_all(docs, buf)
+    out = _indent_comments(buf.getvalue())
+    return out.rstrip("\n") + "\n" if out.strip() else ""
+
+
+def format_file(path: Path, *, write: bool = True) -> bool:
+    """Normalise one file; True when it was (or, with write=False, would be) changed."""
+    text = read_text(path, missing_fix="pass an existing YAML file")
+    formatted = format_text(text, str(path))
+    if formatted == text:
+        return False
+    if write:
+        tmp = path.with_name(path.name + ".fmt.tmp")
+        tmp.write_text(formatted, encoding="utf-8")
+        tmp.replace(path)
+    return True

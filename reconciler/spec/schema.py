@@ -1,0 +1,57 @@
+"""JSON Schemas of the YAML files, generated from the pydantic models, for editors (yaml-language-server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from reconciler.spec.models import ConfigDoc, ModelDoc, PortfolioDoc
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def portfolio_schema() -> dict[str, Any]:
+    """Schema of a file in portfolios/: a `kind: Portfolio` or a `kind: Model` document."""
+    adapter: TypeAdapter[Any] = TypeAdapter(Annotated[PortfolioDoc | ModelDoc, Field(discriminator="kind")])
+    schema = _closed(adapter.json_schema(mode="validation"))
+    return {
+        "$schema": DRAFT,
+        "title": "reconciler portfolio file (kind: Portfolio or Model)",
+        "description": "Targets of one account (Portfolio) or shared by several (Model). Weights and cash must sum"
+        " to exactly 1, which `reconciler validate` checks.",
+        **schema,
+    }
+
+
+def config_schema() -> dict[str, Any]:
+    """Schema of reconciler.yaml (`kind: Config`)."""
+    schema = _closed(ConfigDoc.model_json_schema())
+    return {"$schema": DRAFT, "title": "reconciler configuration (reconciler.yaml)", **schema}
+
+
+def _closed(node: Any) -> Any:
+    """Symbol maps accept only keys matching the symbol pattern, so editors flag `vti:` as they flag a typo."""
+    if isinstance(node, dict):
+        out = {k: _closed(v) for k, v in node.items()}
+        if "patternProperties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(node, list):
+        return [_closed(v) for v in node]
+    return node
+
+
+SCHEMAS = {"portfolio.schema.json": portfolio_schema, "config.schema.json": config_schema}
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    """Write every published schema into `folder` (what `make schema` runs)."""
+    written = []
+    for name, make in SCHEMAS.items():
+        path = folder / name
+        path.write_text(json.dumps(make(), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

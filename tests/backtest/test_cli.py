@@ -1,0 +1,119 @@
+"""`reconciler backtest` as users run it: several strategies side by side on the shared data, the chart report,
+JSON with the same figures, cash flows and taxes, policies, and the README's own example (no shared data)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli.main import main
+from tests.backtest.conftest import EXAMPLES, REPO
+
+CONFIG = str(EXAMPLES / "reconciler.yaml")
+FIVE = ["never", "calendar:quarterly", "threshold", "calendar-threshold:annual", "opportunistic"]
+
+
+def backtest(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["-c", CONFIG, "--no-color", "backtest", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_five_strategies_side_by_side_with_html_and_png_reports(
+    stocks_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strategies = [a for s in FIVE for a in ("--strategy", s)]
+    code, out, err = backtest(
+        capsys, "sp500-20", "--prices", str(stocks_csv), *strategies, "--report", str(tmp_path / "r.html")
+    )
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if line.strip().startswith("never"))
+    assert all(s in header for s in FIVE)
+    for label in ("final value", "CAGR", "volatility", "Sharpe", "max drawdown", "turnover / year", "rebalances",
+                  "total costs", "taxes paid", "avg deviation", "max deviation", "avg weight AAPL", "avg weight XOM"):
+        assert re.search(rf"^{re.escape(label)}\s", out, re.MULTILINE), label
+    html = (tmp_path / "r.html").read_text()
+    assert "<table>" in html and "data:image/png;base64," in html and "calendar-threshold:annual" in html
+
+    code, out_json, err = backtest(
+        capsys, "sp500-20", "--prices", str(stocks_csv), *strategies, "--format", "json",
+        "--report", str(tmp_path / "r.png"),
+    )
+    assert code == 0, err
+    doc = json.loads(out_json)
+    assert [s["name"] for s in doc["strategies"]] == FIVE
+    finals = [f"${s['metrics']['final_value']:,.2f}" for s in doc["strategies"]]
+    final_row = next(line for line in out.splitlines() if line.startswith("final value"))
+    assert final_row.split()[2:] == finals  # the table and the JSON say the same
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Wrote the report" in err  # JSON on stdout stays clean
+
+
+def test_contributions_buy_only_and_taxes(stocks_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = backtest(
+        capsys, "sp500-20", "--prices", str(stocks_csv), "--start", "2010-01-01", "--end", "2014-12-31",
+        "--contribution", "1000", "--every", "monthly", "--strategy", "buy-only", "--strategy", "calendar:annual",
+        "--tax-short", "0.35", "--tax-long", "0.15", "--lots", "hifo", "--format", "json",
+    )
+    assert code == 0, err
+    buy_only, annual = json.loads(out)["strategies"]
+    assert buy_only["metrics"]["contributed"] == annual["metrics"]["contributed"] == 1000 * 59  # months after Jan 2010
+    assert buy_only["metrics"]["rebalances"] == 0
+    assert annual["metrics"]["rebalances"] == 4 and annual["metrics"]["taxes_paid"] > 0
+    assert set(annual["realized_by_year"]) >= {"2011", "2012", "2013", "2014"}
+    # buy-only sells only to pay its taxes: much less realized than rebalancing every year
+    assert buy_only["metrics"]["realized_long"] + buy_only["metrics"]["realized_short"] < (
+        annual["metrics"]["realized_long"] + annual["metrics"]["realized_short"]
+    )
+
+
+def test_withdrawals_are_raised_by_selling(stocks_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = backtest(
+        capsys, "sp500-20", "--prices", str(stocks_csv), "--start", "2015-01-01", "--end", "2016-12-31",
+        "--cash", "1000000", "--contribution", "-20000", "--every", "quarterly", "--strategy", "never",
+        "--format", "json",
+    )
+    assert code == 0, err
+    never = json.loads(out)["strategies"][0]
+    assert never["metrics"]["withdrawn"] == 20000 * 7
+    assert not never["events"]  # no shortfall: every withdrawal was paid in full
+
+
+def test_policies_block_plans_like_apply_would(stocks_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """AAPL fell 52% on 2000-09-29: the rebalance that would buy it is blocked by the kill switch."""
+    code, out, err = backtest(
+        capsys, "sp500-20", "--prices", str(stocks_csv), "--start", "2000-09-01", "--end", "2000-10-31",
+        "--strategy", "threshold:rel=0.25,trade=all", "--policies",
+    )
+    assert code == 0, err
+    assert "plans blocked by policy; first on 2000-09-29: [hard-mandatory] kill_switch: AAPL fell 51.8%" in out
+
+
+def readme_backtest_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Backtesting", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    joined = re.sub(r"\\\n\s*", " ", block)
+    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("reconciler ")]
+
+
+def test_the_readme_example_runs_without_the_shared_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("skfolio")
+    commands = readme_backtest_commands()
+    assert commands and all("--dataset" in c and "shared" not in c for c in commands)
+    monkeypatch.chdir(REPO)
+    for command in commands:
+        argv = shlex.split(command)[1:]
+        if "--report" in argv:  # write the chart into the temporary folder, not the checkout
+            i = argv.index("--report") + 1
+            argv[i] = str(tmp_path / Path(argv[i]).name)
+        capsys.readouterr()
+        assert main(["--no-color", *argv]) == 0, capsys.readouterr().err
+        assert "final value" in capsys.readouterr().out

@@ -1,0 +1,186 @@
+"""The ccxt adapter, through the real ccxt library, against a fake Binance spot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler.brokers.base import OrderRequest
+from reconciler.brokers.ccxt import CcxtBroker
+from reconciler.cli.main import main
+from reconciler.secrets.resolve import SecretResolver
+from reconciler.spec.models import CcxtBroker as CcxtSpec
+from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
+from tests.conftest import REPO, CliResult, fresh_journal_url
+
+D = Decimal
+CANARY = "CANARY-ccxt-9d1f0b"
+PORTFOLIO = """\
+apiVersion: reconciler.dev/v1
+kind: Portfolio
+metadata:
+  name: crypto
+spec:
+  account: spot
+  targets: {BTC: 0.45, ETH: 0.35}
+  cash: 0.20
+  trading:
+    fractional: true
+    quantity_step: 0.0001
+    min_trade_notional: 10
+    bands: {absolute: 0.02}
+"""
+
+
+@pytest.fixture
+def exchange() -> Iterator[FakeBinance]:
+    fake = FakeBinance({"USDT": D(20000), "BTC": D("0.05")}, {"BTC": (D(60000), D(59500)), "ETH": (D(3000), D(3010))})
+    server = FakeBinanceServer(fake)
+    server.start()
+    yield fake
+    server.stop()
+
+
+def spec(url: str, **extra: object) -> CcxtSpec:
+    return CcxtSpec.model_validate({
+        "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 200,
+        "options": {"fetchMarkets": {"types": ["spot"]}},
+        "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}}, **extra,
+    })
+
+
+@pytest.fixture
+def broker(exchange: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> CcxtBroker:
+    monkeypatch.setenv("EXCHANGE_KEY", "key")
+    monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
+    s = spec(exchange.url)
+    return CcxtBroker(s, SecretResolver(s.secrets))
+
+
+@dataclass
+class Crypto:
+    root: Path
+    run: Callable[..., CliResult]
+
+
+@pytest.fixture
+def crypto(
+    tmp_path: Path, exchange: FakeBinance, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Crypto:
+    """A workspace whose broker is the fake exchange through ccxt."""
+    root = tmp_path / "repo"
+    (root / "portfolios").mkdir(parents=True)
+    (root / "portfolios" / "crypto.yaml").write_text(PORTFOLIO)
+    shutil.copytree(REPO / "policies", root / "policies")
+    config = {
+        "apiVersion": "reconciler.dev/v1", "kind": "Config", "portfolios_dir": "portfolios",
+        "journal": {"url": fresh_journal_url(tmp_path)},
+        "broker": {**spec(exchange.url).model_dump(mode="json", exclude_none=True),
+                   "fill_timeout_seconds": 3},
+        "policies": {"dir": "policies"},
+    }
+    (root / "reconciler.yaml").write_text(json.dumps(config))  # JSON is YAML
+    monkeypatch.setenv("EXCHANGE_KEY", "key")
+    monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()
+        code = main(["--config", str(root / "reconciler.yaml"), "--no-color", *argv])
+        out = capsys.readouterr()
+        assert CANARY not in out.out + out.err
+        return CliResult(code, out.out, out.err)
+
+    return Crypto(root, run)
+
+
+def test_observe_reads_balances_locked_cash_and_tickers(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    exchange.locked["USDT"] = D(500)
+    obs = broker.observe("spot", ["ETH"])
+    assert obs.positions == {"BTC": D("0.05")}
+    assert obs.cash_settled == D(20500) and obs.cash_reserved == D(500) and obs.cash_unsettled == 0
+    assert obs.quotes["BTC"].price == D(60000) and obs.quotes["BTC"].previous_close == D(59500)
+    assert obs.quotes["ETH"].price == D(3000)
+    assert obs.cash_warning is None
+
+
+def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
+                                               quantity=D("1.23456")))
+    assert state.status == "filled" and state.quantity == D("1.2345") and state.avg_price == D(3000)
+    assert broker.get_order("spot", "rc-test-1-a", "ETH") == state
+    assert broker.get_order("spot", "rc-never-sent", "ETH") is None
+    again = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
+                                               quantity=D("1.2345")))
+    assert again.broker_order_id == state.broker_order_id and len(exchange.orders) == 1  # duplicate id: found
+    assert [o.client_order_id for o in broker.list_orders("spot")] == ["rc-test-1-a"]
+
+
+def test_under_the_market_minimum_is_rejected_before_sending(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-small", symbol="ETH", side="buy",
+                                               quantity=D("0.001")))  # $3 under the $5 minimum order value
+    assert state.status == "rejected" and "minimum order value" in (state.reject_reason or "")
+    assert not any(r.startswith("POST") for r in exchange.requests)
+
+
+def test_insufficient_funds_is_a_rejection_not_a_crash(broker: CcxtBroker) -> None:
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-big", symbol="BTC", side="buy", quantity=D(1)))
+    assert state.status == "rejected" and "insufficient" in (state.reject_reason or "").lower()
+
+
+def test_ghost_order_then_lookup_yields_one_order(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    exchange.drop_next_orders = 1
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-ghost", symbol="ETH", side="buy",
+                                               quantity=D(1)))
+    assert state.status == "filled" and len(exchange.orders) == 1
+    assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
+
+
+def test_429_and_503_are_waited_out(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    exchange.throttle_next, exchange.error_next = 1, 2
+    obs = broker.observe("spot", [])
+    assert obs.positions == {"BTC": D("0.05")} and broker.rate_limited == 1
+
+
+def test_unknown_exchange_is_a_clear_error(exchange: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_KEY", "key")
+    monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
+    s = spec(exchange.url, exchange="notanexchange")
+    with pytest.raises(Exception, match="ccxt has no exchange 'notanexchange'") as info:
+        CcxtBroker(s, SecretResolver(s.secrets)).observe("spot", [])
+    assert CANARY not in str(info.value)
+
+
+def test_plan_apply_converges_and_reapply_sends_nothing(crypto: Crypto, exchange: FakeBinance) -> None:
+    run = crypto.run
+    plan_file = crypto.root / "plan.json"
+    r = run("plan", "--out", str(plan_file), "--detailed-exitcode")
+    assert r.code == 2, r.out + r.err
+    legs = sum(len(p["actions"]) for p in json.loads(plan_file.read_text())["portfolios"])
+    assert legs == 2
+    r = run("apply", str(plan_file))
+    assert r.code == 0, r.out + r.err
+    assert len(exchange.orders) == 2 and all(o.status == "FILLED" for o in exchange.orders)
+    assert all(len(o.client_order_id) <= 36 for o in exchange.orders)
+    r = run("plan", "--detailed-exitcode")
+    assert r.code == 0, r.out
+    r = run("apply", str(plan_file))
+    assert r.code == 0 and len(exchange.orders) == 2
+    r = run("reconcile")
+    assert r.code == 0, r.out + r.err
+
+
+def test_partial_fills_over_requests_complete(crypto: Crypto, exchange: FakeBinance) -> None:
+    run = crypto.run
+    exchange.fill_steps = 3
+    r = run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert all(o.status == "FILLED" for o in exchange.orders)
+    exchange.fill_steps = 1
+    assert run("plan", "--detailed-exitcode").code == 0

@@ -1,0 +1,181 @@
+"""The envelope of a reviewed plan: plain values, and properties over random plans (hypothesis)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.core.envelope import check_envelope, envelope_of
+from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Side
+from reconciler.spec.models import EnvelopeSettings
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+EQUITY = Decimal(100000)
+ZERO = Decimal(0)
+BAND = EnvelopeSettings(notional_band=Decimal("0.10"), turnover_band=Decimal("0.10"))
+Orders = dict[str, dict[str, tuple[Side, Decimal]]]
+
+
+def plan_of(orders: Orders, *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY) -> Plan:
+    """A plan whose portfolios place exactly these orders (portfolio → symbol → (side, notional))."""
+    portfolios = []
+    for name, symbols in sorted(orders.items()):
+        actions = [
+            Action(i, s, side, Decimal(1), n, n, ZERO, "test")
+            for i, (s, (side, n)) in enumerate(sorted(symbols.items()), start=1)
+        ]
+        buys = sum((a.notional for a in actions if a.side == "buy"), ZERO)
+        sells = sum((a.notional for a in actions if a.side == "sell"), ZERO)
+        portfolios.append(
+            PortfolioPlan(
+                name=name, account=f"acct-{name}", equity=equity, cash_before=ZERO, cash_after=ZERO,
+                cash_weight_before=ZERO, cash_weight_target=ZERO, cash_weight_after=ZERO, buy_notional=buys,
+                sell_notional=sells, turnover=(buys + sells) / equity, actions=actions, holdings=[],
+                observation=Observation(account=f"acct-{name}", taken_at=NOW, positions={}, cash_settled=ZERO,
+                                        quotes={}),
+            )
+        )
+    return Plan(
+        reconciler_version="test", created_at=NOW, targets_hash=targets_hash,
+        config_accounts=sorted(f"acct-{n}" for n in orders), portfolios=portfolios, content_hash="c" * 64,
+    )
+
+
+notionals = st.integers(100, 5_000_000).map(lambda c: Decimal(c).scaleb(-2))
+symbols = st.sampled_from(["VTI", "VXUS", "BND", "BNDX", "VNQ", "GLD", "AAPL", "BRK.B"])
+orders_st = st.dictionaries(
+    st.sampled_from(["alpha", "beta", "gamma"]),
+    st.dictionaries(symbols, st.tuples(st.sampled_from(["buy", "sell"]), notionals), min_size=1, max_size=6),
+    min_size=1, max_size=3,
+)
+bands = st.integers(0, 50).map(lambda b: Decimal(b) / 100)
+PROPS = settings(max_examples=300, deadline=None)
+
+
+def scaled(orders: Orders, factors: st.DataObject, lo: Decimal, hi: Decimal) -> Orders:
+    """Every notional times a factor drawn from [lo, hi] (whole basis points)."""
+    out: Orders = {}
+    for p, syms in orders.items():
+        out[p] = {}
+        for s, (side, n) in syms.items():
+            f = Decimal(factors.draw(st.integers(int(lo * 10000), int(hi * 10000)))) / 10000
+            out[p][s] = (side, n * f)
+    return out
+
+
+# ---- examples a reviewer would recognise ----
+
+def test_same_orders_are_inside() -> None:
+    plan = plan_of({"alpha": {"VTI": ("buy", Decimal(10000)), "BND": ("sell", Decimal(5000))}})
+    check = check_envelope(plan, plan, BAND)
+    assert check.ok and not check.dropped and check.max_deviation == 0
+
+
+def test_bounds_are_the_band_around_each_reviewed_notional() -> None:
+    (bound,) = envelope_of(plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}), BAND)
+    assert (bound.side, bound.low, bound.high) == ("buy", Decimal(9000), Decimal(11000))
+
+
+def test_an_order_past_the_band_is_outside_and_named() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    now = plan_of({"alpha": {"VTI": ("buy", Decimal("11000.01"))}})
+    check = check_envelope(reviewed, now, BAND)
+    assert not check.ok
+    assert [b.symbol for b in check.breaches if b.symbol] == ["VTI"]
+    assert "+10.0% from the reviewed $10,000.00, outside ±10%" in check.breaches[0].message
+
+
+def test_the_band_edge_is_inside() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    settings_ = EnvelopeSettings(notional_band=Decimal("0.10"), turnover_band=Decimal(1))
+    assert check_envelope(reviewed, plan_of({"alpha": {"VTI": ("buy", Decimal(11000))}}), settings_).ok
+    assert check_envelope(reviewed, plan_of({"alpha": {"VTI": ("buy", Decimal(9000))}}), settings_).ok
+
+
+def test_a_new_order_or_a_flipped_side_is_outside() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    new_symbol = plan_of({"alpha": {"VTI": ("buy", Decimal(10000)), "GLD": ("buy", Decimal(100))}})
+    check = check_envelope(reviewed, new_symbol, BAND)
+    assert any(b.symbol == "GLD" and "not in the reviewed plan" in b.message for b in check.breaches)
+    flipped = plan_of({"alpha": {"VTI": ("sell", Decimal(10000))}})
+    check = check_envelope(reviewed, flipped, BAND)
+    assert any(b.symbol == "VTI" and "the reviewed plan had a buy" in b.message for b in check.breaches)
+
+
+def test_an_order_no_longer_needed_is_allowed_and_reported() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000)), "BND": ("sell", Decimal(5000))}})
+    now = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    check = check_envelope(reviewed, now, BAND)
+    assert check.ok and [d.symbol for d in check.dropped] == ["BND"]
+
+
+def test_other_targets_or_accounts_are_outside() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    other = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, targets_hash="u" * 64)
+    check = check_envelope(reviewed, other, BAND)
+    assert not check.ok and "targets at this commit differ" in check.breaches[0].message
+    more_accounts = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}})
+    assert any(b.portfolio == "accounts" for b in check_envelope(reviewed, more_accounts, BAND).breaches)
+
+
+def test_turnover_bound_catches_a_shrinking_equity() -> None:
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
+    poorer = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, equity=Decimal(80000))  # turnover 10% → 12.5%
+    check = check_envelope(reviewed, poorer, BAND)
+    assert [b.symbol for b in check.breaches] == [None] and "turnover 12.50%" in check.breaches[0].message
+
+
+# ---- properties ----
+
+@PROPS
+@given(orders_st, bands)
+def test_a_plan_is_inside_its_own_envelope(orders: Orders, band: Decimal) -> None:
+    plan = plan_of(orders)
+    assert check_envelope(plan, plan, EnvelopeSettings(notional_band=band, turnover_band=band)).ok
+
+
+@PROPS
+@given(orders_st, bands, st.data())
+def test_orders_moved_within_the_band_stay_inside(orders: Orders, band: Decimal, data: st.DataObject) -> None:
+    envelope = EnvelopeSettings(notional_band=band, turnover_band=band)
+    moved = scaled(orders, data, 1 - band, 1 + band)
+    assert check_envelope(plan_of(orders), plan_of(moved), envelope).ok
+
+
+@PROPS
+@given(orders_st, bands, st.data())
+def test_an_order_moved_past_the_band_is_named(orders: Orders, band: Decimal, data: st.DataObject) -> None:
+    envelope = EnvelopeSettings(notional_band=band, turnover_band=Decimal(100))
+    portfolio = data.draw(st.sampled_from(sorted(orders)))
+    symbol = data.draw(st.sampled_from(sorted(orders[portfolio])))
+    side, n = orders[portfolio][symbol]
+    factor = data.draw(st.sampled_from([1 + band + Decimal("0.0001"), 1 - band - Decimal("0.0001")]))
+    moved = {p: dict(s) for p, s in orders.items()}
+    moved[portfolio][symbol] = (side, n * factor)
+    check = check_envelope(plan_of(orders), plan_of(moved), envelope)
+    assert [(b.portfolio, b.symbol) for b in check.breaches] == [(portfolio, symbol)]
+
+
+@PROPS
+@given(orders_st, bands, st.data())
+def test_dropping_orders_never_leaves_the_envelope(orders: Orders, band: Decimal, data: st.DataObject) -> None:
+    envelope = EnvelopeSettings(notional_band=band, turnover_band=band)
+    kept = {p: {s: o for s, o in syms.items() if data.draw(st.booleans())} for p, syms in orders.items()}
+    check = check_envelope(plan_of(orders), plan_of(kept), envelope)
+    assert check.ok
+    assert len(check.dropped) == sum(len(s) for s in orders.values()) - sum(len(s) for s in kept.values())
+
+
+@PROPS
+@given(orders_st, bands, bands, st.data())
+def test_a_wider_band_never_refuses_what_a_narrower_one_accepts(
+    orders: Orders, b1: Decimal, b2: Decimal, data: st.DataObject
+) -> None:
+    narrow, wide = sorted([b1, b2])
+    moved = scaled(orders, data, Decimal("0.5"), Decimal("1.5"))
+    reviewed, now = plan_of(orders), plan_of(moved)
+    if check_envelope(reviewed, now, EnvelopeSettings(notional_band=narrow, turnover_band=narrow)).ok:
+        assert check_envelope(reviewed, now, EnvelopeSettings(notional_band=wide, turnover_band=wide)).ok

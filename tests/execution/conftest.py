@@ -1,0 +1,110 @@
+"""The Alpaca adapter against the broker emulator: a real HTTP server on 127.0.0.1 in this test process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
+from tests.conftest import Workspace, edit_yaml
+
+PRICES = {
+    "VTI": {"price": 289.41, "previous_close": 288.90},
+    "VXUS": {"price": 64.12, "previous_close": 64.30},
+    "BND": {"price": 72.85, "previous_close": 72.80},
+    "BNDX": {"price": 49.37, "previous_close": 49.35},
+    "VNQ": {"price": 88.20, "previous_close": 87.95},
+    "AAPL": {"price": 229.87, "previous_close": 231.02},
+    "GLD": {"price": 243.10, "previous_close": 241.75},
+}
+ACCOUNTS = {
+    "paper-ira": {"cash": 100000, "positions": {}},
+    "paper-taxable": {"cash": 1250.40, "positions": {"VTI": 210, "VXUS": 120, "BND": 95, "AAPL": 40, "GLD": 12}},
+    "paper-college": {"cash": 5000, "positions": {"VTI": 14.5, "BND": 20}},
+}
+SECRET_CANARY = "CANARY-s3cr3t-7f3a9e"
+
+
+@dataclass
+class Broker:
+    """The running emulator and a client for its control endpoints."""
+
+    server: EmulatorServer
+    emulator: Emulator
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        r = httpx.post(self.url + path, json=body or {}) if body is not None else httpx.get(self.url + path)
+        r.raise_for_status()
+        return r.json()
+
+    def state(self) -> dict[str, Any]:
+        return self.control("/_emulator/state")  # type: ignore[no-any-return]
+
+    def orders(self, account: str | None = None) -> list[dict[str, Any]]:
+        accounts = self.state()["accounts"]
+        return [o for name, a in accounts.items() if account in (None, name) for o in a["orders"]]
+
+    def faults(self, **knobs: Any) -> None:
+        self.control("/_emulator/faults", knobs)
+
+
+@pytest.fixture
+def emulator() -> Iterator[Broker]:
+    seed = {
+        "accounts": {name: {"key_id": f"key-{name}", "secret": SECRET_CANARY, **a} for name, a in ACCOUNTS.items()},
+        "prices": PRICES,
+    }
+    emu = Emulator(seed, Faults())
+    server = EmulatorServer(emu)
+    server.start()
+    yield Broker(server, emu)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def alpaca(workspace: Workspace, emulator: Broker, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The example workspace pointed at the emulator through the Alpaca adapter."""
+
+    def to_alpaca(doc: Any) -> None:
+        doc["broker"] = {
+            "kind": "alpaca",
+            "trading_url": emulator.url,
+            "data_url": emulator.url,
+            "rate_limit_per_second": 200,
+            "fill_timeout_seconds": 5,
+            "slippage_bps": 0,
+            "accounts": {
+                name: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"}
+                for i, name in enumerate(ACCOUNTS)
+            },
+        }
+
+    edit_yaml(workspace.config, to_alpaca)
+    for i, name in enumerate(ACCOUNTS):
+        monkeypatch.setenv(f"KEY_{i}", f"key-{name}")
+    monkeypatch.setenv("ALPACA_SECRET", SECRET_CANARY)
+    return workspace
+
+
+def run_cli(
+    ws: Workspace, *argv: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process (so it can be killed), with this process's environment plus `env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler.cli.main", "--config", str(ws.config), "--no-color", *argv],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        cwd=Path(__file__).resolve().parents[2],
+    )

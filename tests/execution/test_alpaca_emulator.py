@@ -1,0 +1,152 @@
+"""Apply through the Alpaca adapter over real HTTP to the emulator, with the faults real brokers have."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from reconciler.brokers.emulator import EmuOrder
+from tests.conftest import Workspace
+from tests.execution.conftest import Broker
+
+
+def filled_by_client_id(broker: Broker) -> dict[str, str]:
+    return {o["client_order_id"]: o["filled_qty"] for o in broker.orders() if o["status"] == "filled"}
+
+
+def test_plan_apply_converges_over_http(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    r = alpaca.run("plan", "--out", str(plan_file), "--detailed-exitcode")
+    assert r.code == 2, r.err
+    plan = json.loads(plan_file.read_text())
+    legs = sum(len(p["actions"]) for p in plan["portfolios"])
+    r = alpaca.run("apply", str(plan_file))
+    assert r.code == 0, r.out + r.err
+    assert len(filled_by_client_id(emulator)) == legs
+    r = alpaca.run("plan", "--detailed-exitcode")
+    assert r.code == 0, r.out
+    r = alpaca.run("apply", str(plan_file))
+    assert r.code == 0 and "applied already" in r.out
+    assert len(emulator.orders()) == legs
+
+
+def test_thirty_percent_429_and_5xx_no_duplicate_no_lost_order(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(error_rate=0.15, throttle_rate=0.15, seed=11)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    state = emulator.state()
+    assert state["errors"] > 0 and state["limited"] > 0
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids))  # every leg reached the broker once
+    journal_ids = {row[0] for row in alpaca.query("select client_order_id from intents where status='filled'")}
+    assert journal_ids == set(filled_by_client_id(emulator))  # nothing lost, journal agrees
+    emulator.faults(error_rate=0.0, throttle_rate=0.0)
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_ghost_order_yields_exactly_one_order(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(ghost_orders=1)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert emulator.state()["ghosts"] == 1
+    per_leg = Counter((o["symbol"], o["side"]) for o in emulator.orders("key-paper-ira"))
+    assert per_leg and all(n == 1 for n in per_leg.values()), per_leg
+    first_leg = next(o for o in emulator.orders() if o["client_order_id"].split("-")[2] == "1")  # rc-PLAN-LEG-HASH
+    assert first_leg["status"] == "filled"  # the ghosted order was found by its client id, not sent again
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_partial_fills_are_waited_for(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(fill_steps=3, fill_interval=0.1)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    fills = alpaca.query("select count(*) from fills")[0][0]
+    orders = alpaca.query("select count(*) from intents where status='filled'")[0][0]
+    assert fills > orders  # each order arrived in several fills, each journaled once
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_unfilled_remainder_is_cancelled_and_the_next_plan_picks_it_up(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
+    from tests.conftest import edit_yaml
+
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", 0.3))
+    emulator.faults(fill_steps=10, fill_interval=1.0)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 1  # partial: not everything filled
+    canceled = [o for o in emulator.orders() if o["status"] == "canceled"]
+    assert canceled and all(o["filled_qty"] != o["qty"] for o in canceled)
+    journal = dict(alpaca.query("select client_order_id, filled_quantity from intents where status='canceled'"))
+    assert {o["client_order_id"]: o["filled_qty"] for o in canceled} == {k: str(v) for k, v in journal.items()}
+    emulator.faults(fill_steps=1)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+
+
+def open_foreign_order(broker: Broker, key: str, symbol: str, side: str, qty: int) -> None:
+    """An order someone else placed that stays open: marked as if all its fills were booked, it never fills."""
+    emu = broker.emulator
+    with emu.lock:
+        acct = emu.accounts[key]
+        order = EmuOrder(id=f"foreign-{symbol}", client_order_id=f"manual-{symbol}", symbol=symbol, side=side,
+                         qty=Decimal(qty), created=datetime.now(UTC), fills_booked=10**9)
+        acct.orders[order.id] = order
+        acct.by_client[order.client_order_id] = order.id
+
+
+def test_open_order_at_the_broker_keeps_the_planner_off_that_symbol(alpaca: Workspace, emulator: Broker) -> None:
+    open_foreign_order(emulator, "key-paper-taxable", "VTI", "buy", 5)
+    r = alpaca.run("plan", "--format", "json")
+    taxable = next(p for p in json.loads(r.out)["portfolios"] if p["account"] == "paper-taxable")
+    assert "VTI" not in {a["symbol"] for a in taxable["actions"]}
+    assert any("still open at the broker" in n for n in taxable["notes"])
+
+
+def test_wash_trade_rejection_is_recorded_not_retried(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    # Between review and apply someone opens a sell of VTI in the IRA, which the plan buys.
+    emulator.faults(wash_trade_check=True)
+    open_foreign_order(emulator, "key-paper-ira", "VTI", "sell", 1)
+    r = alpaca.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "wash trade" in r.out
+    rejected = alpaca.query("select symbol, message from intents where status='rejected'")
+    assert [s for s, _ in rejected] == ["VTI"] and "wash trade" in rejected[0][1]
+    ours = [o for o in emulator.orders("key-paper-ira") if o["client_order_id"].startswith("rc-")]
+    assert "VTI" not in {o["symbol"] for o in ours}  # refused at the door, and not sent again
+
+
+def test_unsettled_cash_counted_as_cash_buys_nothing(alpaca: Workspace, emulator: Broker) -> None:
+    from decimal import Decimal
+
+    emulator.emulator.external_trade("key-paper-college", "BND", "sell", Decimal(5))  # proceeds unsettled T+1
+    emulator.faults(unsettled_in_cash=True)
+    r = alpaca.run("plan", "--format", "json")
+    plan = json.loads(r.out)
+    college = next(p for p in plan["portfolios"] if p["account"] == "paper-college")
+    assert college["observation"]["cash_warning"]
+    assert not [a for a in college["actions"] if a["side"] == "buy"]
+    assert any("buying nothing" in n for n in college["notes"])
+    emulator.faults(unsettled_in_cash=False)
+    r = alpaca.run("plan", "--format", "json")
+    college = next(p for p in json.loads(r.out)["portfolios"] if p["account"] == "paper-college")
+    assert college["observation"]["cash_warning"] is None
+    assert [a for a in college["actions"] if a["side"] == "buy"]
+
+
+def test_reconcile_reports_external_trades(alpaca: Workspace, emulator: Broker) -> None:
+    from decimal import Decimal
+
+    assert alpaca.run("apply", "--auto-approve").code == 0
+    r = alpaca.run("reconcile")
+    assert r.code == 0, r.out + r.err
+    emulator.emulator.external_trade("key-paper-ira", "VTI", "sell", Decimal(3))
+    r = alpaca.run("reconcile", "--account", "paper-ira")
+    assert r.code == 2
+    assert "external_order" in r.out and "unexplained_position" in r.out and "VTI" in r.out

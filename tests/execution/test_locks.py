@@ -1,0 +1,85 @@
+"""One apply per account: a second concurrent apply exits with "locked by …"; a dead holder's lock is released."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from reconciler.journal.locks import advisory_key
+from tests.conftest import Workspace
+from tests.execution.conftest import Broker, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_concurrent_applies_exactly_one_runs(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(latency_ms=150)  # the first apply takes seconds, holding its locks
+    first = subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli.main", "--config", str(alpaca.config), "--no-color",
+         "apply", "--auto-approve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if alpaca.query("select count(*) from locks where purpose='apply'")[0][0]:
+                    break
+            except Exception:  # the journal may not exist for the first few milliseconds
+                pass
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the first apply never took its lock")
+        second = run_cli(alpaca, "apply", "--auto-approve")
+        assert second.returncode == 1
+        assert "is locked by" in second.stderr and "force-unlock" in second.stderr
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, out + err
+    finally:
+        if first.poll() is None:
+            first.kill()
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids))
+    assert alpaca.query("select count(*) from locks")[0][0] == 0  # released
+
+
+def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Broker) -> None:
+    assert alpaca.run("validate").code == 0
+    assert alpaca.run("history").code == 0  # creates the journal
+    lock_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    alpaca.execute(
+        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
+        " values (:l, 'paper-ira', 'someone', :h, :p, 'apply', :n, :n, :e)",
+        l=lock_id, h=socket.gethostname(), p=os.getpid(), n=now, e=now + timedelta(minutes=10),
+    )
+    holder = None
+    if alpaca.journal_url.startswith("postgresql"):
+        # On PostgreSQL a live holder also holds the account's advisory lock (its session is alive).
+        holder = create_engine(alpaca.journal_url, poolclass=NullPool).connect()
+        holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key("paper-ira")})
+        holder.commit()
+    r = run_cli(alpaca, "apply", "--auto-approve")
+    assert r.returncode == 1 and "is locked by" in r.stderr
+    if holder is None:
+        assert f"force-unlock {lock_id}" in r.stderr
+    assert not emulator.orders()
+    r = run_cli(alpaca, "force-unlock", "--list")
+    assert lock_id in r.stdout
+    r = run_cli(alpaca, "force-unlock", lock_id)
+    assert r.returncode == 0, r.stderr
+    if holder is not None:
+        holder.close()  # the holder's session ends, as when its process dies
+    r = run_cli(alpaca, "apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    events = alpaca.query("select kind from events where kind like 'lock.%'")
+    assert ("lock.forced",) in events

@@ -1,0 +1,65 @@
+"""`apply --all --workers N`: accounts are claimed from the journal's work queue, each exactly once."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from reconciler.execution.planfile import read_plan
+from reconciler.execution.workers import claim, enqueue, run_workers
+from reconciler.journal.store import Journal
+from reconciler.runtime import Runtime
+from tests.conftest import Workspace
+from tests.execution.conftest import Broker
+
+
+def test_three_workers_apply_each_account_once(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    emulator.faults(latency_ms=20)
+    report = run_workers(plan, lambda: Runtime(alpaca.config), workers=3, actor="ci", overrides={})
+    assert report.ok, report.outcomes
+    assert sorted(o.account for o in report.outcomes) == sorted(p.account for p in plan.portfolios if p.actions)
+    rows = alpaca.query("select account, status, claimed_by from work_items")
+    assert Counter(r[0] for r in rows) == Counter(p.account for p in plan.portfolios if p.actions)
+    assert {r[1] for r in rows} == {"done"}
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids)) == sum(len(p.actions) for p in plan.portfolios)
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+    # Running the workers again finds nothing to claim.
+    again = run_workers(plan, lambda: Runtime(alpaca.config), workers=2, actor="ci", overrides={})
+    assert again.outcomes == []
+
+
+def test_claims_never_overlap(alpaca: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    journal = Journal.open(alpaca.journal_url)
+    assert enqueue(journal, plan) == 3
+    assert enqueue(journal, plan) == 0
+    got = [claim(journal, plan.content_hash, f"w{i}") for i in range(5)]
+    assert sorted(a for a in got if a) == sorted(json.loads(plan_file.read_text())["config_accounts"])
+    assert got[3:] == [None, None]
+
+
+def test_cli_apply_all_with_workers(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    plan = json.loads(plan_file.read_text())
+    r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
+    assert r.code == 0, r.out + r.err
+    accounts = sorted(p["account"] for p in plan["portfolios"] if p["actions"])
+    assert sorted(line.split()[1] for line in r.out.splitlines() if line.strip().startswith("done")) == accounts
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids)) == sum(len(p["actions"]) for p in plan["portfolios"])
+    again = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
+    assert again.code == 0 and "claimed already" in again.out
+    assert len(emulator.orders()) == len(ids)
+
+
+def test_cli_apply_all_needs_a_plan_file(alpaca: Workspace) -> None:
+    r = alpaca.run("apply", "--all")
+    assert r.code == 1 and "--all needs a plan file" in r.err and "Traceback" not in r.err

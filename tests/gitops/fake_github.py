@@ -1,0 +1,183 @@
+"""A fake GitHub REST API on 127.0.0.1: the few endpoints reconciler uses, with GitHub's pagination and errors.
+
+A real HTTP server in a thread: the client under test talks HTTP to it exactly as it would to api.github.com.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+MAX_BODY = 65536
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeGitHub:
+    """State of one fake repository, plus knobs: queued failures and the token it accepts."""
+
+    token: str = "ghs_fake-token-0123456789"
+    repo: str = "acme/portfolios"
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)  # statuses to answer the next requests with, in order
+    url: str = ""
+    _next_id: int = 1000
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_pull(self, number: int) -> None:
+        self.issues[number] = {"number": number, "pull_request": {"url": "…"}, "state": "open", "labels": []}
+        self.comments.setdefault(number, [])
+
+    def add_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
+        with self._lock:
+            return self._new_comment(number, body, user)
+
+    def _new_comment(self, number: int, body: str, user: str) -> dict[str, Any]:
+        self._next_id += 1
+        now = datetime.now(UTC).isoformat()
+        c = {
+            "id": self._next_id, "body": body, "user": {"login": user},
+            "html_url": f"https://github.example/{self.repo}/pull/{number}#issuecomment-{self._next_id}",
+            "created_at": now, "updated_at": now,
+        }
+        self.comments.setdefault(number, []).append(c)
+        return c
+
+    def ours(self, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.get(number, []) if c["body"].startswith("<!-- reconciler:plan")]
+
+    # ---- request handling ----
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], payload: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        parts = urlsplit(raw_path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        with self._lock:
+            self.requests.append(Request(method, parts.path, query, payload))
+            if self.failures:
+                status = self.failures.pop(0)
+                return status, {"message": f"fake failure {status}"}, {}
+            if headers.get("authorization") != f"Bearer {self.token}":
+                return 401, {"message": "Bad credentials"}, {}
+            prefix = f"/repos/{self.repo}"
+            if not parts.path.startswith(prefix + "/"):
+                return 404, {"message": "Not Found"}, {}
+            return self._route(method, parts.path[len(prefix):], query, payload)
+
+    def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any, dict[str, str]]:
+        if m := re.fullmatch(r"/issues/(\d+)/comments", path):
+            number = int(m.group(1))
+            if number not in self.issues:
+                return 404, {"message": "Not Found"}, {}
+            if method == "GET":
+                return self._page(self.comments.get(number, []), path, query)
+            if method == "POST":
+                if error := _too_long(payload):
+                    return error
+                return 201, self._new_comment(number, payload["body"], "github-actions[bot]"), {}
+        if m := re.fullmatch(r"/issues/comments/(\d+)", path):
+            cid = int(m.group(1))
+            found = [(n, c) for n, cs in self.comments.items() for c in cs if c["id"] == cid]
+            if not found:
+                return 404, {"message": "Not Found"}, {}
+            number, comment = found[0]
+            if method == "PATCH":
+                if error := _too_long(payload):
+                    return error
+                comment["body"] = payload["body"]
+                comment["updated_at"] = datetime.now(UTC).isoformat()
+                return 200, comment, {}
+            if method == "DELETE":
+                self.comments[number].remove(comment)
+                return 204, None, {}
+        if path == "/issues":
+            if method == "GET":
+                state = query.get("state", "open")
+                label = query.get("labels")
+                items = [
+                    i for n, i in sorted(self.issues.items())
+                    if (state == "all" or i["state"] == state)
+                    and (label is None or label in [x["name"] for x in i["labels"]])
+                ]
+                return self._page(items, path, query)
+            if method == "POST":
+                number = max(self.issues, default=0) + 1
+                issue = {
+                    "number": number, "title": payload["title"], "body": payload.get("body", ""), "state": "open",
+                    "labels": [{"name": x} for x in payload.get("labels", [])],
+                    "html_url": f"https://github.example/{self.repo}/issues/{number}",
+                }
+                self.issues[number] = issue
+                return 201, issue, {}
+        if (m := re.fullmatch(r"/issues/(\d+)", path)) and method == "PATCH":
+            issue = self.issues.get(int(m.group(1)))
+            if issue is None:
+                return 404, {"message": "Not Found"}, {}
+            issue.update({k: v for k, v in payload.items() if k in ("title", "body", "state", "state_reason")})
+            return 200, issue, {}
+        return 404, {"message": "Not Found"}, {}
+
+    def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        per_page = min(int(query.get("per_page", "30")), 100)
+        page = int(query.get("page", "1"))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            nxt = {**query, "page": str(page + 1), "per_page": str(per_page)}
+            headers["Link"] = f'<{self.url}/repos/{self.repo}{path}?{urlencode(nxt)}>; rel="next"'
+        return 200, chunk, headers
+
+
+def _too_long(payload: Any) -> tuple[int, Any, dict[str, str]] | None:
+    if len(payload.get("body", "")) > MAX_BODY:
+        return 422, {
+            "message": "Validation Failed",
+            "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
+                        "message": f"body is too long (maximum is {MAX_BODY} characters)"}],
+        }, {}
+    return None
+
+
+def serve(fake: FakeGitHub) -> ThreadingHTTPServer:
+    """Start the server on a free port of 127.0.0.1; fake.url is its base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            payload = json.loads(raw) if raw else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, data, extra = fake.handle(self.command, self.path, headers, payload)
+            body = b"" if data is None else json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in extra.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
