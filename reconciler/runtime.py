@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reconciler.brokers.base import Broker
 from reconciler.core.models import CostModel
+from reconciler.errors import ReconcilerError
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.spec.loader import Workspace, load_workspace
@@ -48,7 +49,13 @@ class Runtime:
 
             return AlpacaBroker(spec, SecretResolver(spec.secrets))
         if spec.kind == "ccxt":
-            from reconciler.brokers.ccxt import CcxtBroker  # imports ccxt itself only when an account is used
+            try:
+                from reconciler.brokers.ccxt import CcxtBroker
+            except ImportError:
+                raise ReconcilerError(
+                    "broker kind ccxt needs the ccxt library, which is not installed",
+                    where=f"{self.config_path}: broker.kind", fix="pip install 'reconciler[crypto]'",
+                ) from None
             from reconciler.secrets.resolve import SecretResolver
 
             return CcxtBroker(spec, SecretResolver(spec.secrets))

@@ -184,3 +184,14 @@ def test_partial_fills_over_requests_complete(crypto: Crypto, exchange: FakeBina
     assert all(o.status == "FILLED" for o in exchange.orders)
     exchange.fill_steps = 1
     assert run("plan", "--detailed-exitcode").code == 0
+
+
+def test_without_the_ccxt_library_the_message_says_what_to_install(
+    crypto: Crypto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ccxt", None)  # what Python does when the package is not installed
+    monkeypatch.delitem(sys.modules, "reconciler.brokers.ccxt")
+    r = crypto.run("plan")
+    assert r.code == 1 and "pip install 'reconciler[crypto]'" in r.err and "Traceback" not in r.err
