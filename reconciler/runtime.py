@@ -35,7 +35,7 @@ class Runtime:
             url, where = os.environ["RECONCILER_JOURNAL_URL"], "RECONCILER_JOURNAL_URL"
         else:
             url, where = self.workspace.config.journal.url, f"{self.config_path}: journal.url"
-        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        if url.startswith("sqlite:///") and not url.startswith(("sqlite:////", "sqlite:///:memory:")):
             # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
             url = "sqlite:///" + str(self.workspace.root / url.removeprefix("sqlite:///"))
         return Journal.open(url, where)
@@ -71,6 +71,13 @@ class Runtime:
     @cached_property
     def costs(self) -> CostModel:
         b = self.workspace.config.broker
+        if b.kind == "paper":  # its fills round to PRICE_TICK and commissions to the cent
+            from reconciler.brokers.paper import COMMISSION_STEP, PRICE_TICK
+
+            return CostModel(
+                slippage_bps=b.slippage_bps, commission=b.commission, price_tick=PRICE_TICK,
+                commission_step=COMMISSION_STEP,
+            )
         return CostModel(slippage_bps=b.slippage_bps, commission=b.commission)
 
 

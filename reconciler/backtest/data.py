@@ -15,6 +15,7 @@ from reconciler.errors import BacktestError
 if TYPE_CHECKING:
     import pandas as pd
 
+MAX_PRICE = 1e12  # float64 holds cents exactly up to ~1e13; the books multiply prices by quantities
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time", "day")
 # Datasets that ship inside the `skfolio` wheel (BSD-3): the README's example runs on them without ../shared/.
 DATASETS = {
@@ -69,6 +70,13 @@ class PriceTable:
         closes = np.ascontiguousarray(self.closes[lo:hi][:, cols], dtype=np.float64)
         for j, s in enumerate(symbols):
             col = closes[:, j]
+            bad = np.flatnonzero(np.isinf(col))
+            if bad.size:
+                row = lo + int(bad[0])
+                raise BacktestError(
+                    f"{s} has an infinite price on {self.day(row)}", where=self._where(row),
+                    fix="prices must be plain, finite numbers",
+                )
             bad = np.flatnonzero(~np.isfinite(col))
             if bad.size:
                 row = lo + int(bad[0])
@@ -78,6 +86,13 @@ class PriceTable:
                     f"{s} has no price on {self.day(row)}",
                     where=self._where(row),
                     fix=f"fill the gap in the file, or start the backtest later with --start{hint}",
+                )
+            bad = np.flatnonzero(col > MAX_PRICE)
+            if bad.size:
+                row = lo + int(bad[0])
+                raise BacktestError(
+                    f"{s} has a price of {col[bad[0]]:g} on {self.day(row)}, beyond what can be valued exactly",
+                    where=self._where(row), fix=f"prices must be below {MAX_PRICE:g}; check the column's units",
                 )
             bad = np.flatnonzero(col <= 0)
             if bad.size:
@@ -169,12 +184,21 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
             fix="name the column of dates 'date' (YYYY-MM-DD); the other columns are symbols",
         )
     frame.columns = pd.Index(cols)
+    if len(frame) == 0:
+        raise BacktestError("no rows of prices", where=where, fix="add one row per trading day under the header")
     raw = frame[date_col]
     if pd.api.types.is_integer_dtype(raw):  # 19900102 or 199001
         text = raw.astype(str)
         parsed = pd.to_datetime(text, format="%Y%m%d" if text.str.len().max() == 8 else "%Y%m", errors="coerce")
+    elif pd.api.types.is_datetime64_any_dtype(raw):
+        parsed = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
     else:
-        parsed = pd.to_datetime(raw, errors="coerce")
+        # YYYY-MM-DD only: 03/02/2014 is 3 February in one country and 2 March in another, and a guess
+        # silently reorders a history. A time after the date is ignored: a daily close is dated as written,
+        # in the exchange's own calendar, whatever time zone the time of day is in.
+        text = raw.astype(str).str.strip()
+        iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
+        parsed = pd.to_datetime(text.str.slice(0, 10).where(iso), format="%Y-%m-%d", errors="coerce")
     lines = np.arange(len(frame), dtype=np.int64) + (first_line or 0)
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:

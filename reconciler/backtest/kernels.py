@@ -72,7 +72,8 @@ def value_day(
 def _breaches(closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger) -> np.ndarray[Any, Any]:
     values = closes[idx] * q
     e = values.sum(axis=1) + cash
-    w = values / e[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # an emptied account (e = 0) never breaches
+        w = values / e[:, None]
     bad = ((w < trig.lower) | (w > trig.upper)).any(axis=1)
     if trig.watches_cash:
         smallest = np.maximum(trig.min_trade, trig.step * closes[idx].min(axis=1))

@@ -284,7 +284,6 @@ def write_chart_report(report: Report, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".png":
             path.write_bytes(buffer.getvalue())
         else:

@@ -20,6 +20,8 @@ from reconciler.spec.models import PaperBroker as PaperSpec
 
 ZERO = Decimal(0)
 BPS = Decimal(10000)
+PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
+COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
 
 
 def add_business_days(day: date, n: int) -> date:
@@ -182,11 +184,11 @@ class PaperBroker:
             return f"no tradable price for {order.symbol}", ZERO, ZERO
         slip = self.spec.slippage_bps / BPS
         price = q.price * (1 + slip) if order.side == "buy" else q.price * (1 - slip)
-        price = price.quantize(Decimal("0.0001"))
+        price = price.quantize(PRICE_TICK)
         notional = price * order.quantity
         comm = self.spec.commission
         commission = (comm.per_order + comm.per_share * order.quantity + comm.bps * notional / BPS).quantize(
-            Decimal("0.01")
+            COMMISSION_STEP
         )
         if order.side == "sell":
             held = self._positions(c, account).get(order.symbol, ZERO)
@@ -196,7 +198,7 @@ class PaperBroker:
             buying_power = self._cash(c, account) + self._unsettled(c, account)
             if notional + commission > buying_power:
                 return (
-                    f"insufficient buying power: need {notional + commission:.2f}, have {buying_power:.2f}",
+                    f"insufficient buying power: need {notional + commission:.4f}, have {buying_power:.4f}",
                     ZERO,
                     ZERO,
                 )

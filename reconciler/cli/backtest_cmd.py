@@ -162,6 +162,16 @@ def run(args: argparse.Namespace) -> int:
             f"unknown report type {Path(args.report).suffix!r}", where=f"--report {args.report}",
             fix="name the file .html or .png",
         )
+    if args.report:  # checked now, not after a long run
+        import os
+
+        folder = Path(args.report).resolve().parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise BacktestError(
+                f"cannot write the report into {folder}: "
+                + ("the folder does not exist" if not folder.is_dir() else "the folder is not writable"),
+                where=f"--report {args.report}", fix="choose a path in an existing, writable folder",
+            )
     if settings.initial_cash <= 0 and settings.contribution <= 0:
         raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive --contribution")
     risk_free = float(_number(args.risk_free, "--risk-free", signed=True))

@@ -13,6 +13,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from rich.markup import escape
     from rich.table import Table
 
     from reconciler.cli.common import console, runtime
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     out.print(f"  plan {a['plan_hash']}  commit {a['git_commit'] or '-'}")
     out.print(f"  started {a['started_at']}  finished {a['finished_at'] or '-'}")
     if a["message"]:
-        out.print(f"  message: {a['message']}")
+        out.print(f"  message: {escape(str(a['message']))}")
     table = Table("leg", "portfolio", "side", "qty", "symbol", "status", "filled", "avg price", "client order id")
     for i in a["intents"]:
         table.add_row(
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     for d in a["policy_decisions"]:
         tag = f" (overridden by {d['override_by']}: {d['override_reason']})" if d["overridden"] else ""
-        out.print(f"  policy [{d['phase']}] {d['kind']} {d['policy']} ({d['level']}): {d['message']}{tag}")
+        # escaped: `[plan]` is not markup, and a message or a reason may hold brackets of its own
+        line = f"  policy [{d['phase']}] {d['kind']} {d['policy']} ({d['level']}): {d['message']}{tag}"
+        out.print(escape(line))
     out.print(f"  {len(a['fills'])} fill(s), {len(a['events'])} event(s)")
     return 0

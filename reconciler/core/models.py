@@ -60,6 +60,11 @@ class CostModel(Frozen):
 
     slippage_bps: Decimal = Decimal(0)
     commission: Commission = Commission()
+    # A broker that rounds fill prices to a tick and commissions to a cent can charge a buy a little more than
+    # its exact estimate; a buy that spends the last of the cash must leave room for that (the paper broker
+    # rounds both; the backtester does not).
+    price_tick: Decimal = Field(Decimal(0), description="Fill prices are rounded to this tick.")
+    commission_step: Decimal = Field(Decimal(0), description="Commissions are rounded to this step.")
 
     def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
         c = self.commission

@@ -133,6 +133,9 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
                 qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, costs, net), step))
                 reason = "overweight"
             if qty <= 0:
+                if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
+                    notes.append(f"{s}: overweight by {money(values[i] - dest * equity)}, less than one quantity"
+                                 f" step ({step})")
                 continue
             notional = qty * price
             if t != 0 and notional < min_notional:
@@ -172,13 +175,17 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     for i in candidates:
         s, price = symbols[i], prices[i]
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
-        wanted = floor_to_step(_buy_quantity(dest * equity - values[i], price, costs, net), step)
-        spend = budget - comm.per_order
-        affordable = floor_to_step(spend / (price * unit_extra + comm.per_share), step) if spend > 0 else ZERO
+        exact = _buy_quantity(dest * equity - values[i], price, costs, net)
+        wanted = floor_to_step(exact, step)
+        spend = budget - comm.per_order - costs.commission_step
+        unit_cost = (price + costs.price_tick) * unit_extra + comm.per_share  # the broker's rounding, at worst
+        affordable = floor_to_step(spend / unit_cost, step) if spend > 0 else ZERO
         qty = wanted if wanted < affordable else affordable
         if qty <= 0:
             if wanted > 0 and wanted * price >= min_notional:
                 notes.append(f"{s}: underweight but no spendable cash left for it")
+            elif wanted <= 0 and exact * price >= min_notional:
+                notes.append(f"{s}: underweight by {money(exact * price)}, less than one quantity step ({step})")
             continue
         notional = qty * price
         if notional < min_notional:
@@ -189,7 +196,7 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
             notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
             continue
         cost = notional * buy_factor + fee
-        budget -= cost
+        budget -= cost + qty * costs.price_tick * unit_extra + costs.commission_step
         spent += cost
         legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))
 

@@ -71,6 +71,41 @@ def check_matches(plan: Plan, rt: Runtime) -> None:
         )
 
 
+def check_derived(plan: Plan, rt: Runtime) -> None:
+    """Refuse orders the targets do not give: the planner is pure, so the portfolio's targets and the
+    observation recorded in the plan must produce exactly the plan's orders again.
+
+    The content hash only proves the file is intact: anyone can recompute it after editing an order. This
+    check is what ties every order to the reviewed targets.
+    """
+    from reconciler.core.planner import plan_portfolio
+
+    by_name = {d.name: d for d in rt.workspace.portfolios}
+    for pp in plan.portfolios:
+        desired = by_name.get(pp.name)
+        if desired is None or desired.account != pp.account:
+            raise PlanMismatchError(
+                f"plan has portfolio {pp.name!r} (account {pp.account}), which the targets do not",
+                where=f"plan {plan.content_hash[:12]}", fix="re-plan against the current targets",
+            )
+        again = plan_portfolio(desired, pp.observation, rt.costs).actions
+        recorded = [(a.symbol, a.side, a.quantity) for a in pp.actions]
+        derived = [(a.symbol, a.side, a.quantity) for a in again]
+        if recorded != derived:
+            first = next(
+                (f"leg {n}: plan has {r}, targets give {d}"
+                 for n, (r, d) in enumerate(zip(recorded, derived, strict=False), start=1) if r != d),
+                f"plan has {len(recorded)} orders, targets give {len(derived)}",
+            )
+            raise PlanMismatchError(
+                f"the orders for portfolio {pp.name!r} are not the ones its targets give for the holdings the plan"
+                f" recorded ({first.replace('Decimal', '')}); nothing was sent",
+                where=f"plan {plan.content_hash[:12]}",
+                fix="a plan file must not be edited: re-plan (if the broker's cost settings in reconciler.yaml"
+                " changed since the plan, that also changes the orders)",
+            )
+
+
 def _stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> list[str]:
     then = pp.observation
     reasons = []
@@ -112,6 +147,7 @@ def apply_plan(
     now = now or datetime.now(UTC)
     journal = rt.journal
     check_matches(plan, rt)
+    check_derived(plan, rt)
     blocked = [r for r in plan.blocked if not (r.level == "soft-mandatory" and r.policy in overrides)]
     if blocked:
         raise PolicyDeniedError(

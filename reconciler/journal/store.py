@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
 
 from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
@@ -54,8 +54,21 @@ def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         db = parsed.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        if not db or db == ":memory:" or db.startswith("file::memory:"):
+            raise JournalError(
+                "an in-memory journal forgets every intent, order and fill when the command ends",
+                where=where, fix="give the journal a file: sqlite:///.reconciler/journal.db",
+            )
+        folder = Path(db).parent
+        # The journal's own folder (`.reconciler/`) is created; a path whose parent is missing too is most
+        # likely a typo, and a typo must not start a fresh, empty journal (and fresh paper accounts).
+        if not folder.is_dir():
+            if not folder.parent.is_dir():
+                raise JournalError(
+                    f"the folder of the journal file does not exist: {folder}", where=where,
+                    fix="check the path, or create the folder first",
+                )
+            folder.mkdir()
     try:
         engine = create_engine(url)
     except (ArgumentError, ImportError) as exc:
@@ -95,7 +108,7 @@ class Journal:
         engine = create_journal_engine(url, where)
         try:
             migrate(engine)
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable, refused, or a file that is not a database
             raise JournalError(
                 f"cannot open journal {safe_url(url)}: {exc.orig}",
                 where=where,
@@ -155,8 +168,13 @@ class Journal:
         return out
 
     def show(self, apply_id: str) -> dict[str, Any] | None:
+        if not apply_id.strip():
+            return None
         with self.tx() as c:
-            row = c.execute(select(t.applies).where(t.applies.c.id.startswith(apply_id))).mappings().all()
+            # autoescape: `%` and `_` in what the user typed are characters, not wildcards.
+            row = c.execute(
+                select(t.applies).where(t.applies.c.id.startswith(apply_id, autoescape=True))
+            ).mappings().all()
             if len(row) != 1:
                 return None
             a = dict(row[0])

@@ -59,9 +59,10 @@ class PolicySet:
     def query(self, short: str) -> dict[str, Any]:
         """Evaluate one package against the current input; a failing policy is an error, never a silent pass."""
         with _captured_stdout() as diag:
-            out = self.interpreter.query(f"data.{self.packages[short]}")
-        if not out.ok():
+            out, error = _query(self.interpreter, f"data.{self.packages[short]}")
+        if out is None or not out.ok():
             where, first = _diagnostic(diag[0] if diag else "", self.files.get(short, short))
+            first = error or first
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
                 fix="fix the Rego file (check it with `opa check`); no order is sent while a policy is broken",
@@ -74,8 +75,8 @@ class PolicySet:
         default packages at once against 13 ms one by one), and apply evaluates before every order."""
         combined = "{" + ", ".join(f'"{short}": data.{pkg}' for short, pkg in sorted(self.packages.items())) + "}"
         with _captured_stdout():
-            out = self.interpreter.query(combined)
-        values = json.loads(str(out)).get("expressions", []) if out.ok() else []
+            out, _ = _query(self.interpreter, combined)
+        values = json.loads(str(out)).get("expressions", []) if out is not None and out.ok() else []
         if not values or not isinstance(values[0], dict):
             # One package failed: evaluate them one by one so the error names the file that is broken.
             return {short: self.query(short) for short in sorted(self.packages)}
@@ -93,6 +94,21 @@ class PolicySet:
                     level = self.levels[short]
                     results.append(PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg))
         return results
+
+
+_ERRORMSG = re.compile(r"\(errormsg (?:\d+:)?([^)\n]*)")
+
+
+def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
+    """regopy's query, or (None, message) when it fails outright: on some errors (an undefined function)
+    rego-cpp answers an error term, which regopy then fails to read as JSON."""
+    try:
+        return interpreter.query(expression), None
+    except json.JSONDecodeError as exc:
+        found = _ERRORMSG.search(exc.doc)
+        return None, found.group(1).strip() if found else None
+    except Exception:  # regopy's own error types; rego-cpp printed the diagnostics
+        return None, None
 
 
 def _messages(value: Any) -> list[str]:

@@ -154,8 +154,15 @@ def load_workspace(config_path: Path) -> Workspace:
             where=config_raw.where(["broker", "prices", "csv"]),
             fix="point it at a CSV of daily closes (relative to reconciler.yaml) or remove it",
         )
-    files = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    problems: list[ReconcilerError] = []
+    candidates = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml"))
+    files = [p for p in candidates if p.is_file()]
+    problems: list[ReconcilerError] = [
+        ReconcilerError(
+            "broken symbolic link: its target does not exist", where=str(p),
+            fix="point the link at an existing file, or delete it",
+        )
+        for p in candidates if p.is_symlink() and not p.exists()
+    ]
     models: dict[str, tuple[RawDoc, ModelDoc]] = {}
     portfolios: list[tuple[RawDoc, PortfolioDoc]] = []
     for f in files:
@@ -164,6 +171,13 @@ def load_workspace(config_path: Path) -> Workspace:
         except ReconcilerError as exc:
             problems.append(exc)
             continue
+        if not docs:
+            problems.append(
+                ReconcilerError(
+                    "the file holds no YAML document (it is empty, or only comments)", where=f"{f}:1:1",
+                    fix="add a kind: Portfolio or kind: Model document, or delete the file",
+                )
+            )
         for raw in docs:
             kind = _kind(raw, ("Model", "Portfolio"), problems)
             if kind == "Model":

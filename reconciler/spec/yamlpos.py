@@ -95,6 +95,8 @@ def read_text(path: Path, missing_fix: str = "create it or pass the right path")
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReconcilerError("file not found", where=str(path), fix=missing_fix) from None
+    except IsADirectoryError:
+        raise ReconcilerError("this is a folder, not a file", where=str(path), fix="give the file's path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReconcilerError(f"cannot read file: {exc}", where=str(path), fix="save it as UTF-8 text") from None
 

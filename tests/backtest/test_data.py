@@ -65,6 +65,10 @@ BAD = [
     (GOOD, ["--start", "2024-02-30"], "--start '2024-02-30' is not a date"),
     (GOOD, ["--override", "max_turnover"], "--override needs --policies"),
     (GOOD, ["--report", "chart.pdf"], "unknown report type '.pdf'"),
+    (GOOD.split("\n", 1)[0] + "\n", [], "prices.csv: no rows of prices"),
+    (GOOD, ["--report", "/nonexistent-reconciler/x.html"], "the folder does not exist"),
+    (GOOD.replace("2024-01-04", "04/01/2024"), [], "prices.csv:4: not a date: '04/01/2024'"),  # D/M or M/D?
+    (GOOD.replace("10.5", "inf"), [], "prices.csv:3: AAA has an infinite price on 2024-01-03"),
 ]
 
 

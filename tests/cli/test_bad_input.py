@@ -83,6 +83,7 @@ YAML_SYNTAX = [
     portfolio("yaml-unclosed-quote", line=6, says=("YAML",)),  # must point at the opening quote
     portfolio("yaml-unclosed-bracket", line=7, says=("YAML",)),  # ...and at the opening brace
     portfolio("yaml-tab", line=8, says=("YAML",)),
+    portfolio("only-comments", line=1, says=("holds no YAML document",)),
     portfolio("yaml-duplicate-key", line=7, fields=("account",), says=("duplicate",)),
     portfolio("yaml-duplicate-symbol", line=10, fields=("VTI",), says=("duplicate",)),
     config("yaml-bad-indent", says=("YAML",)),
@@ -162,6 +163,7 @@ POLICIES = [
     policy("syntax-error-bad-operator", line=7),
     policy("syntax-error-incomplete-expr"),  # `a.notional >` with nothing after it
     policy("no-package", line=1, says=("package",)),
+    policy("undefined-function", position=False, says=("Function not found: foo",)),  # rego-cpp gives no line
     config("enforcement-unknown-policy", position=False, fields=("policies.enforcement",), says=("max_turnvoer",)),
     config("enforcement-bad-level", line=11, fields=("policies.enforcement.max_turnover",)),
 ]

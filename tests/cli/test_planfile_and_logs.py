@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from reconciler.core.plan import client_order_id, compute_hash
+from reconciler.core.plan import client_order_id, compute_hash, reseal
 from reconciler.execution.planfile import read_plan
 from tests.conftest import Workspace
 
@@ -50,3 +51,21 @@ def test_prices_from_csv(workspace: Workspace) -> None:
     plan = json.loads(r.out)
     quotes = plan["portfolios"][0]["observation"]["quotes"]
     assert quotes["VTI"]["price"] == "281.5" and quotes["VTI"]["previous_close"] == "280"
+
+
+def test_an_edited_plan_with_a_recomputed_hash_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+    """The hash proves integrity, not origin: apply re-derives every order from the targets."""
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    pp = plan.portfolios[0]
+    forged_action = replace(pp.actions[0], symbol="GLD")
+    forged = reseal(plan, portfolios=[
+        pp.model_copy(update={"actions": [forged_action, *pp.actions[1:]]}), *plan.portfolios[1:]
+    ])
+    forged_file = tmp_path / "forged.json"
+    forged_file.write_text(forged.model_dump_json())
+    assert read_plan(forged_file).content_hash == forged.content_hash  # a valid seal
+    r = workspace.run("apply", str(forged_file), "--auto-approve")
+    assert r.code == 1 and "not the ones its targets give" in r.err and "leg 1" in r.err, r.err
+    assert workspace.paper_order_count() == 0

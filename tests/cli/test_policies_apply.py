@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import Workspace, edit_yaml
 
 
@@ -101,3 +103,14 @@ def test_broken_policy_added_after_plan_stops_apply(workspace: Workspace, tmp_pa
     r = workspace.run("apply", str(plan_file))
     assert r.code == 1 and "broken.rego" in r.err
     assert workspace.paper_order_count() == 0
+
+
+@pytest.mark.parametrize("step", ["0.000001", "1e-8", "1e-12"])
+def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(workspace: Workspace, step: str) -> None:
+    """The paper broker rounds fill prices to $0.0001 and commissions to the cent: with a fine quantity step the
+    last buy must still fit the cash it leaves."""
+    edit_yaml(workspace.root / "portfolios" / "college-fund.yaml",
+              lambda d: d["spec"]["trading"].__setitem__("quantity_step", step))
+    r = workspace.run("apply", "--auto-approve")
+    assert r.code == 0 and "rejected" not in r.out, r.out
+    assert workspace.run("plan", "--detailed-exitcode").code == 0

@@ -186,3 +186,16 @@ def test_without_sale_proceeds_a_sell_does_not_fund_buys() -> None:
     )
     assert orders(plan) == [(1, "sell", "A", D(20))]
     assert plan.cash_after == D(2000)
+
+
+def test_a_gap_smaller_than_one_quantity_step_is_explained() -> None:
+    """Step 100 shares at $50 = $5,000 a step. A $3,000 gap cannot trade: the plan says why instead of
+    staying silent (A is 70% against 50%, $2,000 over; B 30% against 50%, $2,000 under)."""
+    trading = Trading(fractional=True, quantity_step=D(100))
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}, trading=trading),
+        observe({"A": "50", "B": "50"}, {"A": "140", "B": "60"}),
+        CostModel(),
+    )
+    assert orders(plan) == []
+    assert any("A: overweight by $2,000.00, less than one quantity step (100)" in n for n in plan.notes), plan.notes
