@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--policies",
         action="store_true",
-        help="evaluate the repository's policies on every plan; a blocked plan does not trade (~20 ms a plan)",
+        help="evaluate the repository's policies on every plan; a blocked plan does not trade (~14 ms a plan)",
     )
     p.add_argument(
         "--override", action="append", default=[], metavar="POLICY", help="with --policies: pass a soft-mandatory one"
