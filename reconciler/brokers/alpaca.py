@@ -36,6 +36,18 @@ _STATUS: dict[str, OrderStatus] = {
 }
 
 
+MAX_ACTIVITY_PAGES = 500  # 50,000 activities
+
+
+def _clock_date(clock: Any) -> date:
+    """The broker's date from GET /v2/clock (its exchange's local date), or today in UTC if it gives none."""
+    stamp = str((clock or {}).get("timestamp") or "").replace("Z", "+00:00")
+    try:
+        return datetime.fromisoformat(stamp).date()
+    except ValueError:
+        return datetime.now(UTC).date()
+
+
 class TransientError(Exception):
     """A read that may succeed if tried again (5xx, timeout, dropped connection)."""
 
@@ -163,13 +175,16 @@ class AlpacaBroker:
         }
         listed = self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500})
         open_orders = [_order_state(o) for o in listed]
-        activities = self._read(account, self._t("/v2/account/activities"))
+        activities, complete = self._activities(account)
+        clock = self._read(account, self._t("/v2/clock"))
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
         claimed = _dec(acct.get("cash"), "cash")
-        settled, unsettled = self._ledger(activities)
+        settled, unsettled = self._ledger(activities, _clock_date(clock))
         warning = None
-        if abs(claimed - settled) > self.spec.cash_tolerance:
+        if not complete:
+            warning = f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities; its cash cannot be verified"
+        elif abs(claimed - settled) > self.spec.cash_tolerance:
             warning = (
                 f"the account reports cash {claimed} but its activities imply {settled} settled"
                 f" ({unsettled} unsettled); trusting neither"
@@ -185,9 +200,21 @@ class AlpacaBroker:
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
         )
 
-    def _ledger(self, activities: list[dict[str, Any]]) -> tuple[Decimal, Decimal]:
-        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with T+N on sale proceeds."""
-        today = datetime.now(UTC).date()
+    def _activities(self, account: str) -> tuple[list[dict[str, Any]], bool]:
+        """Every account activity, newest first, following Alpaca's pages of 100; (activities, complete)."""
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"page_size": 100, "direction": "desc"}
+        for _ in range(MAX_ACTIVITY_PAGES):
+            page = self._read(account, self._t("/v2/account/activities"), dict(params))
+            out.extend(page)
+            if len(page) < 100:
+                return out, True
+            params["page_token"] = page[-1]["id"]
+        return out, False
+
+    def _ledger(self, activities: list[dict[str, Any]], today: date) -> tuple[Decimal, Decimal]:
+        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with T+N on sale proceeds
+        counted from the broker's own date (its clock), not this machine's."""
         settled = unsettled = ZERO
         for a in activities:
             kind = a.get("activity_type")

@@ -19,7 +19,7 @@ Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faul
     wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
     unsettled_in_cash  `cash` wrongly includes unsettled sale proceeds
 Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close}}, POST /_emulator/advance
-{days}, POST /_emulator/trade {account, symbol, side, qty} (a trade the reconciler did not make), GET
+{days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the reconciler did not make), GET
 /_emulator/state (every order ever received, request counts), GET /_emulator/health.
 """
 
@@ -99,6 +99,7 @@ class EmuOrder:
 class EmuAccount:
     key_id: str
     secret: str
+    name: str
     cash: Decimal
     positions: dict[str, Decimal]
     unsettled: list[tuple[Decimal, date]] = field(default_factory=list)
@@ -126,7 +127,7 @@ class Emulator:
         self._refilled = time.monotonic()
         for name, a in seed.get("accounts", {}).items():
             acct = EmuAccount(
-                key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")),
+                key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")), name=str(name),
                 cash=Decimal(str(a.get("cash", 0))),
                 positions={s: Decimal(str(q)) for s, q in a.get("positions", {}).items() if Decimal(str(q)) != 0},
             )
@@ -139,6 +140,9 @@ class Emulator:
     def today(self) -> date:
         return (_now() + timedelta(days=self.day_offset)).date()
 
+    def now(self) -> datetime:
+        return _now() + timedelta(days=self.day_offset)
+
     def set_prices(self, prices: dict[str, Any]) -> None:
         with self.lock:
             for sym, p in prices.items():
@@ -149,10 +153,22 @@ class Emulator:
                     self.prices[sym] = (Decimal(str(p)), self.prices.get(sym, (ZERO, None))[1])
 
     def set_faults(self, changes: dict[str, Any]) -> None:
+        """Change fault knobs; an unknown knob is a KeyError, a value of the wrong type a ValueError."""
+        if not isinstance(changes, dict):
+            raise ValueError("send a JSON object of fault knobs")
         with self.lock:
             for k, v in changes.items():
                 if not hasattr(self.faults, k):
                     raise KeyError(k)
+                current = getattr(self.faults, k)
+                numeric = isinstance(current, (int, float)) and not isinstance(current, bool)
+                if isinstance(current, bool) and not isinstance(v, bool):
+                    raise ValueError(f"fault {k} must be true or false, not {v!r}")
+                if numeric and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                    raise ValueError(f"fault {k} must be a number, not {v!r}")
+                if isinstance(current, list) and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+                    raise ValueError(f"fault {k} must be a list of symbols, not {v!r}")
+            for k, v in changes.items():
                 setattr(self.faults, k, v)
             if "seed" in changes:
                 self.rng = random.Random(self.faults.seed)
@@ -256,7 +272,7 @@ class Emulator:
         acct.activities.append(
             {
                 "id": f"{o.id}:{o.fills_booked}", "activity_type": "FILL", "order_id": o.id, "symbol": o.symbol,
-                "side": o.side, "qty": str(qty), "price": str(price), "transaction_time": _iso(_now()),
+                "side": o.side, "qty": str(qty), "price": str(price), "transaction_time": _iso(self.now()),
                 "settle_date": (settles.isoformat() if o.side == "sell" else self.today().isoformat()),
             }
         )
@@ -328,8 +344,13 @@ class Emulator:
         o.status = "canceled"
         return 204, None
 
-    def external_trade(self, key: str, symbol: str, side: str, qty: Decimal) -> None:
-        acct = self.accounts[key]
+    def external_trade(self, account: str, symbol: str, side: str, qty: Decimal) -> None:
+        """A trade the reconciler did not make; `account` is the seed's account name or its key id."""
+        acct = self.accounts.get(account) or next((a for a in self.accounts.values() if a.name == account), None)
+        if acct is None:
+            raise ValueError(f"no account {account!r}")
+        if side not in ("buy", "sell") or qty <= 0 or symbol not in self.prices:
+            raise ValueError("give side buy or sell, a positive qty and a symbol with a price")
         order = EmuOrder(id=str(uuid.uuid4()), client_order_id=f"external-{uuid.uuid4()}", symbol=symbol, side=side,
                          qty=qty, created=_now())
         acct.orders[order.id] = order
@@ -429,11 +450,20 @@ class _Handler(BaseHTTPRequestHandler):
                 for s, q in sorted(acct.positions.items())
             ]
         if method == "GET" and path == "/v2/clock":
-            now = _now()
+            now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
             return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
         if method == "GET" and path == "/v2/account/activities":
             emu._progress(acct)
-            return 200, list(acct.activities)
+            # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen.
+            items = list(acct.activities)
+            if query.get("direction", "desc") == "desc":
+                items.reverse()
+            token = query.get("page_token")
+            if token:
+                ids = [a["id"] for a in items]
+                items = items[ids.index(token) + 1:] if token in ids else []
+            size = min(int(query.get("page_size", 100)), 100)
+            return 200, items[:size]
         if method == "GET" and path == "/v2/orders":
             emu._progress(acct)
             which = query.get("status", "open")
@@ -471,6 +501,13 @@ class _Handler(BaseHTTPRequestHandler):
         return 404, {"code": 40400000, "message": f"not found: {method} {path}"}
 
     def _control(self, method: str, path: str, body: Any) -> None:
+        try:
+            self._control_unchecked(method, path, body)
+        except (KeyError, ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+            # A test's or a user's malformed control request: say so, never crash the handler.
+            self._send(400, {"message": f"bad control request: {type(exc).__name__}: {exc}"})
+
+    def _control_unchecked(self, method: str, path: str, body: Any) -> None:
         emu = self.server.emulator
         with emu.lock:
             if path == "/_emulator/health":

@@ -139,13 +139,13 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     from reconciler.core.envelope import EnvelopeError, check_envelope
     from reconciler.execution.planfile import read_plan
     from reconciler.execution.planning import make_plan
-    from reconciler.gitops.applied import applied_commit
+    from reconciler.gitops.applied import applied_commit, filled_at_commit
     from reconciler.gitops.repo import head_commit
     from reconciler.render.text import render_envelope, render_plan
 
     reviewed = read_plan(Path(args.envelope))
     ws = rt.workspace
-    commit, _ = head_commit(ws.root)
+    commit, _ = head_commit(ws.root, ws.target_files)
     if commit:
         done = applied_commit(rt.journal.engine, commit, ws.targets_hash)
         if done is not None:
@@ -159,15 +159,19 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
     band = ws.config.apply.envelope
-    check = check_envelope(reviewed, plan, band)
+    traded = filled_at_commit(rt.journal.engine, commit, ws.targets_hash) if commit else {}
+    check = check_envelope(reviewed, plan, band, traded)
     render_envelope(check, out, band.notional_band)
     if not check.ok:
         error = EnvelopeError(
             "the orders computed now leave the envelope approved with the reviewed plan: "
             + "; ".join(b.render() for b in check.breaches),
             where=f"reviewed plan {args.envelope} ({reviewed.content_hash[:12]})",
-            fix="nothing was sent. Prices or holdings moved too far since the review: re-plan on a new pull request"
-            " and review the new orders",
+            fix=(
+                "nothing was sent. The targets or accounts at this commit are not the reviewed ones"
+                if any(b.symbol is None for b in check.breaches)
+                else "nothing was sent. Prices or holdings moved too far since the review"
+            ) + ": re-plan on a new pull request and review the new orders",
         )
         summary.write(
             "refused: outside the reviewed envelope", error.render(), commit=commit, plan=plan, reviewed=reviewed,
@@ -233,18 +237,26 @@ def _execute(
 
 def _outcome_line(result: ApplyResult) -> str:
     filled = sum(1 for o in result.outcomes if o.status == "filled")
-    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled."
+    part = sum(1 for o in result.outcomes if o.status != "filled" and o.filled_quantity > 0)
+    partly = f", {part} partly filled (the next plan picks up the rest)" if part else ""
+    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}."
 
 
 def _print_outcomes(result: ApplyResult, out: Console) -> None:
+    from rich.markup import escape
+
     from reconciler.render.fmt import qty
 
     for o in result.outcomes:
         colour = "green" if o.status == "filled" else "red"
         price = f" @ {o.avg_price}" if o.avg_price is not None else ""
-        extra = f" — {o.message}" if o.message else ""
+        extra = f" — {escape(o.message)}" if o.message else ""
+        amount = qty(o.quantity)
+        if o.status != "filled" and o.filled_quantity > 0:  # partial fills are progress: say how much
+            colour, amount = "yellow", f"{qty(o.filled_quantity)} of {qty(o.quantity)}"
+            extra += " — filled in part, the remainder cancelled"
         out.print(
-            f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {qty(o.quantity)} {o.symbol}{price}"
+            f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
             f"  ({o.portfolio}, {o.client_order_id}){extra}"
         )
     out.print(f"\n{_outcome_line(result)} See `reconciler show {(result.apply_id or '')[:8]}`.")

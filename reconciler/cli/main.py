@@ -81,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(
+            "interrupted. Orders already sent stay at the broker and are in the journal: `reconciler reconcile`"
+            " (or the next apply) adopts them; `reconciler history` shows the apply.",
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:  # a bug, not bad input: say so briefly; the traceback goes to the debug log
         import logging

@@ -26,6 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.execution.planfile import write_plan
     from reconciler.execution.planning import make_plan
 
+    if args.base is not None and not args.base.strip():
+        from reconciler.errors import ReconcilerError
+
+        raise ReconcilerError(
+            "--base is empty", where="command line",
+            fix="give a branch, tag or commit (in a pull request workflow: origin/${{ github.base_ref }})",
+        )
     rt = runtime(args)
     base = None
     if args.base:

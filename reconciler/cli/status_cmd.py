@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     rt = runtime(args)
     drifts = portfolio_status(rt)
     code = exit_code(drifts)
-    commit, dirty = head_commit(rt.workspace.root)
+    commit, dirty = head_commit(rt.workspace.root, rt.workspace.target_files)
     doc = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": commit,

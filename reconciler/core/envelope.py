@@ -92,8 +92,16 @@ def envelope_of(plan: Plan, settings: EnvelopeSettings) -> list[Bound]:
     ]
 
 
-def check_envelope(reviewed: Plan, current: Plan, settings: EnvelopeSettings) -> EnvelopeCheck:
-    """Is every order of `current` inside the envelope `reviewed` defines?"""
+def check_envelope(
+    reviewed: Plan, current: Plan, settings: EnvelopeSettings, done: dict[tuple[str, str], Decimal] | None = None
+) -> EnvelopeCheck:
+    """Is every order of `current` inside the envelope `reviewed` defines?
+
+    `done` is what earlier, partial applies of the same commit already traded ((portfolio, symbol) → signed
+    notional, buys positive): the re-run's orders plus those must stay inside the bounds, so finishing an
+    interrupted apply is allowed and trading the reviewed amount twice is not.
+    """
+    done = done or {}
     bounds = envelope_of(reviewed, settings)
     breaches: list[Breach] = []
     if reviewed.targets_hash != current.targets_hash:
@@ -108,6 +116,11 @@ def check_envelope(reviewed: Plan, current: Plan, settings: EnvelopeSettings) ->
         breaches.append(Breach("accounts", None, "the configured accounts differ from the reviewed plan's"))
     by_key = {(b.portfolio, b.symbol): b for b in bounds}
     orders = _orders(current)
+    for key, signed in done.items():  # with what was traded before: the total this commit will have traded
+        side_now, n = orders.get(key, ("buy", ZERO))
+        total = (n if side_now == "buy" else -n) + signed
+        if key in orders or total != 0:
+            orders[key] = ("buy" if total >= 0 else "sell", abs(total))
     deviation = ZERO
     for (portfolio, symbol), (side, notional) in sorted(orders.items()):
         bound = by_key.get((portfolio, symbol))

@@ -49,7 +49,7 @@ def make_plan(
     stamp = now or datetime.now(UTC)
     for pp in portfolios:
         results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=stamp), pp.name))
-    commit, dirty = head_commit(ws.root)
+    commit, dirty = head_commit(ws.root, ws.target_files)
     return seal(
         portfolios,
         created_at=stamp,

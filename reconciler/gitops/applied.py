@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -26,3 +27,23 @@ def applied_commit(engine: Engine, commit: str, targets_hash: str) -> dict[str, 
     with engine.connect() as c:
         row = c.execute(query).mappings().first()
     return None if row is None else dict(row)
+
+
+def filled_at_commit(engine: Engine, commit: str, targets_hash: str) -> dict[tuple[str, str], Decimal]:
+    """What earlier (partial or failed) applies of `commit` already traded: (portfolio, symbol) → signed filled
+    notional (buys positive). A re-run on merge is checked against the envelope with these counted in."""
+    query = (
+        select(t.intents.c.portfolio, t.intents.c.symbol, t.intents.c.side, t.intents.c.filled_quantity,
+               t.intents.c.avg_price)
+        .join(t.applies, t.applies.c.id == t.intents.c.apply_id)
+        .where(t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash)
+    )
+    out: dict[tuple[str, str], Decimal] = {}
+    with engine.connect() as c:
+        for portfolio, symbol, side, quantity, price in c.execute(query):
+            if not quantity or price is None:
+                continue
+            notional = Decimal(quantity) * Decimal(price)
+            key = (portfolio, symbol)
+            out[key] = out.get(key, Decimal(0)) + (notional if side == "buy" else -notional)
+    return out

@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def head_commit(path: Path) -> tuple[str | None, bool | None]:
-    """(commit sha, dirty) of the repository containing `path`, or (None, None) outside one."""
+def head_commit(path: Path, watched: list[Path] | None = None) -> tuple[str | None, bool | None]:
+    """(commit sha, dirty) of the repository containing `path`, or (None, None) outside one.
+
+    `watched` limits "dirty" to the files that make the targets (config, portfolios, policies): a journal
+    database or a plan file written inside the repository does not make a plan's targets uncommitted.
+    """
     try:
         import git  # gitpython is slow to import; only plan needs it
     except ImportError:
@@ -14,7 +18,12 @@ def head_commit(path: Path) -> tuple[str | None, bool | None]:
     try:
         repo = git.Repo(path, search_parent_directories=True)
         sha = repo.head.commit.hexsha
-        dirty = repo.is_dirty(untracked_files=True)
+        if watched is None:
+            dirty = repo.is_dirty(untracked_files=True)
+        else:
+            top = Path(repo.working_tree_dir or path).resolve()
+            inside = [str(w.resolve().relative_to(top)) for w in watched if w.resolve().is_relative_to(top)]
+            dirty = any(repo.is_dirty(untracked_files=True, path=w) for w in inside)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError):
         return None, None
     return sha, dirty

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 def render_plan(plan: Plan, console: Console) -> None:
     """Print the plan: one block per portfolio with changes, then a summary and the policy results."""
     changed = [p for p in plan.portfolios if p.actions]
-    if not changed:
+    noted = [p for p in plan.portfolios if not p.actions and p.notes]
+    if not changed and not noted:
         console.print(Text("No changes. ", style="bold green") + Text("Every portfolio is within its bands."))
+    elif not changed:
+        # No orders is not the same as in sync: a cash warning or a minimum may be holding orders back.
+        console.print(Text("No changes. ", style="bold green") + Text("Read the notes: they say what is held back."))
     else:
         console.print("Reconciler will perform the following actions:\n")
     for pp in plan.portfolios:
@@ -50,6 +54,12 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="dim"))
+        console.print()
+    for pp in noted:
+        console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): no orders"))
+        for note in pp.notes:
+            console.print(Text(f"    note: {note}", style="yellow"))
+    if noted:
         console.print()
     orders = sum(len(p.actions) for p in plan.portfolios)
     if orders:
@@ -102,9 +112,8 @@ def render_target_changes(plan: Plan, console: Console, note: str = "") -> None:
         return
     console.print(Text(f"{head}:", style="bold") + Text(f" {note}" if note else ""))
     for c in plan.target_changes:
-        console.print(
-            Text(f"  ~ portfolio {c.portfolio!r}", style="bold yellow") + Text(f" ({c.change}, {c.account})")
-        )
+        sign, style = {"added": ("+", "bold green"), "removed": ("-", "bold red")}.get(c.change, ("~", "bold yellow"))
+        console.print(Text(f"  {sign} portfolio {c.portfolio!r}", style=style) + Text(f" ({c.change}, {c.account})"))
         for w in c.weights:
             delta = (w.after or Decimal(0)) - (w.before or Decimal(0))
             style = "green" if delta > 0 else "red"

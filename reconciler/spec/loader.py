@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec.models import API_VERSION, ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.spec.models import API_VERSION, SECRET_REF, ConfigDoc, ModelDoc, PortfolioDoc
 from reconciler.spec.yamlpos import RawDoc, load_documents
 
 BROKER_KINDS = ("paper", "alpaca", "ccxt")
@@ -58,6 +58,11 @@ class Workspace:
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    @property
+    def target_files(self) -> list[Path]:
+        """What the targets are made of, for git: the config, the portfolios folder, the policies folder."""
+        return [self.config_path, self.root / self.config.portfolios_dir, self.root / self.config.policies.dir]
+
     def portfolio_for_account(self, account: str) -> Desired | None:
         return next((p for p in self.portfolios if p.account == account), None)
 
@@ -78,6 +83,13 @@ def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerEr
             fix = f"use kind: {' or '.join(BROKER_KINDS)}"
             loc = [*loc, "kind"]
             field_name = ".".join(str(p) for p in loc)
+        elif err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == SECRET_REF:
+            # Never echo the value: it may be the very secret that was pasted here.
+            msg = "is not a secret reference"
+            fix = (
+                "write where the secret lives, never the secret itself: env:VAR_NAME, aws:SECRET_ID#field or"
+                " vault:PATH#field (if a real secret was written here, rotate it and remove it from git history)"
+            )
         else:
             fix = _FIXES.get(err["type"], "see docs/configuration.md")
         if err["type"] == "value_error":

@@ -145,6 +145,8 @@ REFERENCES = [
 CONFIG = [
     config("missing-broker", fields=("broker",)),
     config("unknown-broker-kind", line=4, fields=("broker.kind",)),
+    config("secret-pasted-into-config", line=6, fields=("broker.accounts.paper-ira.secret_key",),
+           says=("not a secret reference", "env:VAR_NAME")),
     config("negative-cash", line=7, fields=("broker.accounts.paper-taxable.cash",)),
     config("bad-journal-url", position=False, fields=("journal.url",)),
     config("missing-portfolios-dir", position=False, fields=("portfolios_dir",), says=("portfolio",)),
@@ -209,6 +211,7 @@ def test_bad_input_is_a_clear_error(workspace: Workspace, case: Case, command: s
         assert name in r.err, f"the message does not name the field {name!r}:\n{r.err}"
     for phrase in case.says:
         assert phrase in r.err, f"the message does not say {phrase!r}:\n{r.err}"
+    assert "CANARY" not in r.out + r.err  # a secret pasted into a file is never echoed back
 
 
 def test_weights_summing_exactly_in_decimal_are_valid(workspace: Workspace) -> None:

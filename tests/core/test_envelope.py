@@ -179,3 +179,18 @@ def test_a_wider_band_never_refuses_what_a_narrower_one_accepts(
     reviewed, now = plan_of(orders), plan_of(moved)
     if check_envelope(reviewed, now, EnvelopeSettings(notional_band=narrow, turnover_band=narrow)).ok:
         assert check_envelope(reviewed, now, EnvelopeSettings(notional_band=wide, turnover_band=wide)).ok
+
+
+def test_finishing_a_partial_apply_counts_what_was_already_traded() -> None:
+    """Reviewed: buy $36,000 VTI. An apply filled $27,000 and cancelled the rest; on the re-run the planner
+    wants the remaining $9,000: with what was done, that is the reviewed order, inside the envelope."""
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(36000)), "BND": ("sell", Decimal(5000))}})
+    rest = plan_of({"alpha": {"VTI": ("buy", Decimal(9000))}})
+    assert not check_envelope(reviewed, rest, BAND).ok  # alone, it looks like a -75% change
+    done = {("alpha", "VTI"): Decimal(27000), ("alpha", "BND"): Decimal(-5000)}
+    check = check_envelope(reviewed, rest, BAND, done)
+    assert check.ok, [b.render() for b in check.breaches]
+    # Trading the reviewed amount again on top of what was done leaves the envelope.
+    again = plan_of({"alpha": {"VTI": ("buy", Decimal(36000))}})
+    breaches = check_envelope(reviewed, again, BAND, done).breaches
+    assert [b.symbol for b in breaches] == ["VTI"] and "+75.0%" in breaches[0].message

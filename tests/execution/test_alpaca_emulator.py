@@ -133,6 +133,9 @@ def test_unsettled_cash_counted_as_cash_buys_nothing(alpaca: Workspace, emulator
     assert college["observation"]["cash_warning"]
     assert not [a for a in college["actions"] if a["side"] == "buy"]
     assert any("buying nothing" in n for n in college["notes"])
+    for fmt in ("text", "markdown"):  # the note is shown, never hidden behind "within its bands"
+        r = alpaca.run("plan", "--format", fmt)
+        assert "buying nothing" in r.out and "within its bands" not in r.out, r.out
     emulator.faults(unsettled_in_cash=False)
     r = alpaca.run("plan", "--format", "json")
     college = next(p for p in json.loads(r.out)["portfolios"] if p["account"] == "paper-college")
@@ -150,3 +153,77 @@ def test_reconcile_reports_external_trades(alpaca: Workspace, emulator: Broker) 
     r = alpaca.run("reconcile", "--account", "paper-ira")
     assert r.code == 2
     assert "external_order" in r.out and "unexplained_position" in r.out and "VTI" in r.out
+
+
+def test_control_endpoints_refuse_bad_requests_and_keep_serving(emulator: Broker) -> None:
+    import httpx
+
+    for path, body in (
+        ("/_emulator/faults", {"error_rate": "abc"}),
+        ("/_emulator/faults", {"wash_trade_check": 1}),
+        ("/_emulator/faults", {"no_such_knob": 1}),
+        ("/_emulator/trade", {"account": "nobody", "symbol": "VTI", "side": "sell", "qty": 1}),
+        ("/_emulator/trade", {"account": "paper-taxable", "symbol": "VTI", "side": "sell", "qty": "x"}),
+    ):
+        r = httpx.post(emulator.url + path, json=body)
+        assert r.status_code == 400 and r.json()["message"], (path, body, r.text)
+    assert emulator.state()["accounts"]  # still serving, faults unchanged
+    assert emulator.emulator.faults.error_rate == 0.0
+    # The seed's account name works as well as its key id.
+    r = httpx.post(emulator.url + "/_emulator/trade",
+                   json={"account": "paper-taxable", "symbol": "VTI", "side": "sell", "qty": 10})
+    assert r.status_code == 200, r.text
+    assert emulator.state()["accounts"]["key-paper-taxable"]["positions"]["VTI"] == "200"
+
+
+def test_cash_ledger_reads_every_page_of_activities_and_the_brokers_clock(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """Alpaca pages activities 100 at a time: 150 trades must not drop the first deposit out of the ledger.
+    Settlement is counted on the broker's clock: after two business days the proceeds are settled cash."""
+    from decimal import Decimal
+
+    for _ in range(75):
+        emulator.emulator.external_trade("key-paper-taxable", "VTI", "sell", Decimal(1))
+        emulator.emulator.external_trade("key-paper-taxable", "VTI", "buy", Decimal(1))
+    assert len(emulator.emulator.accounts["key-paper-taxable"].activities) > 150
+    emulator.emulator.external_trade("key-paper-taxable", "BND", "sell", Decimal(5))  # proceeds unsettled T+1
+    plan = json.loads(alpaca.run("plan", "--format", "json").out)
+    taxable = next(p for p in plan["portfolios"] if p["account"] == "paper-taxable")
+    assert taxable["observation"]["cash_warning"] is None
+    assert Decimal(taxable["observation"]["cash_unsettled"]) > 0
+    emulator.control("/_emulator/advance", {"days": 4})
+    plan = json.loads(alpaca.run("plan", "--format", "json").out)
+    taxable = next(p for p in plan["portfolios"] if p["account"] == "paper-taxable")
+    assert taxable["observation"]["cash_warning"] is None
+    assert Decimal(taxable["observation"]["cash_unsettled"]) == 0
+
+
+def test_apply_on_merge_finishes_a_partial_apply_within_the_envelope(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
+    """GitOps: the merge job's apply was cut short by slow fills; running the job again trades what is left,
+    which together with what was filled is the reviewed plan: inside the envelope, not refused."""
+    from tests.conftest import edit_yaml
+    from tests.gitops.conftest import Git
+
+    (alpaca.root / ".gitignore").write_text(".reconciler/\n")
+    git = Git(alpaca.root)
+    git("init", "-q", "-b", "main")
+    git.commit_all("targets")
+    reviewed = tmp_path / "reviewed.json"
+    assert alpaca.run("plan", "--out", str(reviewed)).code == 0
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", 0.2))
+    git.commit_all("impatient fills")  # not a target change: the targets hash is the same
+    emulator.faults(fill_steps=4, fill_interval=0.5)
+    first = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
+    assert first.code == 1 and "partly filled" in first.out, first.out + first.err
+    emulator.faults(fill_steps=1)
+    emulator.control("/_emulator/advance", {"days": 3})  # the first run's sale proceeds settle: spendable again
+    second = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
+    assert second.code == 0, second.out + second.err
+    third = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
+    assert third.code == 0 and "applied already" in third.out
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids))

@@ -88,3 +88,16 @@ def workspace_load(ws: Workspace) -> None:
     from reconciler.spec.loader import load_workspace
 
     load_workspace(ws.config)
+
+
+def test_only_the_target_files_make_a_plan_uncommitted(workspace: Workspace, git_repo: Git, tmp_path: Path) -> None:
+    """A journal or a plan file inside the repository is not a change to the targets."""
+    (workspace.root / "journal.db").write_bytes(b"")
+    (workspace.root / "plan.json").write_text("{}")
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    assert json.loads(plan_file.read_text())["git_dirty"] is False
+    edit_yaml(workspace.root / "portfolios" / "college-fund.yaml",
+              lambda d: d["spec"]["targets"].update({"VTI": 0.6, "BND": 0.4}))
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    assert json.loads(plan_file.read_text())["git_dirty"] is True
