@@ -195,3 +195,15 @@ def test_without_the_ccxt_library_the_message_says_what_to_install(
     monkeypatch.delitem(sys.modules, "reconciler.brokers.ccxt")
     r = crypto.run("plan")
     assert r.code == 1 and "pip install 'reconciler[crypto]'" in r.err and "Traceback" not in r.err
+
+
+def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXCHANGE_KEY", "key")
+    monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
+    s = CcxtSpec.model_validate({
+        "kind": "ccxt", "exchange": "binance", "sandbox": True,
+        "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}},
+    })
+    exchange, _ = CcxtBroker(s, SecretResolver(s.secrets))._exchange("spot")  # built, not connected
+    assert "testnet" in exchange.urls["api"]["public"]
+    assert exchange.secret == CANARY and CANARY not in repr(exchange.urls)
