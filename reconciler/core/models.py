@@ -124,6 +124,17 @@ class PortfolioPlan(Frozen):
     notes: list[str] = Field(default_factory=list)
     observation: Observation
 
+    @property
+    def outside_bands(self) -> list[str]:
+        """Symbols outside their band now (a held symbol without a target always is); protected ones aside."""
+        out = []
+        for h in self.holdings:
+            if h.rule:
+                continue
+            if (h.quantity_before != 0) if h.weight_target == 0 else abs(h.weight_before - h.weight_target) > h.band:
+                out.append(h.symbol)
+        return out
+
 
 Level = Literal["advisory", "soft-mandatory", "hard-mandatory"]
 

@@ -21,11 +21,15 @@ def render_plan(plan: Plan, console: Console) -> None:
     """Print the plan: one block per portfolio with changes, then a summary and the policy results."""
     changed = [p for p in plan.portfolios if p.actions]
     noted = [p for p in plan.portfolios if not p.actions and p.notes]
-    if not changed and not noted:
+    # No orders is not the same as in sync: a cash warning or a minimum may be holding orders back.
+    held = [p for p in plan.portfolios if not p.actions and p.outside_bands]
+    if not changed and not held:
         console.print(Text("No changes. ", style="bold green") + Text("Every portfolio is within its bands."))
     elif not changed:
-        # No orders is not the same as in sync: a cash warning or a minimum may be holding orders back.
-        console.print(Text("No changes. ", style="bold green") + Text("Read the notes: they say what is held back."))
+        console.print(
+            Text("No changes, ", style="bold yellow")
+            + Text(f"but {len(held)} portfolio(s) are outside their bands; the notes say why nothing trades.")
+        )
     else:
         console.print("Reconciler will perform the following actions:\n")
     for pp in plan.portfolios:
@@ -56,9 +60,11 @@ def render_plan(plan: Plan, console: Console) -> None:
             console.print(Text(f"    note: {note}", style="dim"))
         console.print()
     for pp in noted:
-        console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): no orders"))
+        outside = pp.outside_bands
+        state = f"no orders, {', '.join(outside)} outside the bands" if outside else "no orders"
+        console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): {state}"))
         for note in pp.notes:
-            console.print(Text(f"    note: {note}", style="yellow"))
+            console.print(Text(f"    note: {note}", style="yellow" if outside else "dim"))
     if noted:
         console.print()
     orders = sum(len(p.actions) for p in plan.portfolios)

@@ -199,3 +199,19 @@ def test_a_gap_smaller_than_one_quantity_step_is_explained() -> None:
     )
     assert orders(plan) == []
     assert any("A: overweight by $2,000.00, less than one quantity step (100)" in n for n in plan.notes), plan.notes
+
+
+def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
+    """A: 20% of the account against a 50% target, $8,000 of cash to buy it with, but the broker's cash
+    figures disagree: the plan buys nothing, and says the portfolio is outside its bands."""
+    obs = observe({"A": "10", "B": "10"}, {"A": "200", "B": "0"}, settled="8000")
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}),
+        obs.model_copy(update={"cash_warning": "cash 8000 but activities imply 0"}),
+        CostModel(),
+    )
+    assert orders(plan) == []
+    assert plan.outside_bands == ["A", "B"]
+    assert any("buying nothing" in n for n in plan.notes)
+    in_sync = plan_portfolio(desired({"A": "1"}), observe({"A": "10"}, {"A": "100"}), CostModel())
+    assert in_sync.outside_bands == []
