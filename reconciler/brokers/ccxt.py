@@ -157,22 +157,29 @@ class CcxtBroker:
     def _market(self, symbol: str) -> str:
         return f"{symbol}/{self.spec.quote_currency}"
 
-    def _order_state(self, o: dict[str, Any], client_order_id: str | None = None) -> OrderState:
-        base = str(o.get("symbol") or "").split("/")[0]
-        average = o.get("average")
+    def _order_state(
+        self, o: dict[str, Any], client_order_id: str | None = None, request: OrderRequest | None = None
+    ) -> OrderState:
+        """Some exchanges answer a new order with little more than its id (OKX, Bybit): what they leave out
+        comes from our request, never a guess."""
+        base = str(o.get("symbol") or "").split("/")[0] or (request.symbol if request else "")
+        filled = _dec(o.get("filled"), "filled")
+        average = _dec(o.get("average"), "average") if o.get("average") not in (None, "", 0) else None
+        if average is None and filled > 0 and o.get("cost"):
+            average = _dec(o.get("cost"), "cost") / filled  # the average is what the fills cost per unit
         fee = o.get("fee") or {}
         commission = _dec(fee.get("cost"), "fee")
-        if fee.get("currency") == base and average:
-            commission *= _dec(average, "average")  # a fee taken in the base currency, valued in cash
+        if fee.get("currency") == base and base != self.spec.quote_currency:
+            commission = commission * average if average else ZERO  # taken in the coin, valued in cash
         elif fee.get("currency") not in (None, self.spec.quote_currency, base):
             commission = ZERO  # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
+        side = o.get("side") or (request.side if request else None)
+        amount = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
         return OrderState(
             client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
             broker_order_id=str(o.get("id") or ""), symbol=base,
-            side="buy" if o.get("side") == "buy" else "sell", quantity=_dec(o.get("amount"), "amount"),
-            filled_quantity=_dec(o.get("filled"), "filled"),
-            avg_price=_dec(average, "average") if average not in (None, "", 0) else None,
-            commission=commission, status=_status(o),
+            side="buy" if side == "buy" else "sell", quantity=_dec(amount, "amount"),
+            filled_quantity=filled, avg_price=average, commission=commission, status=_status(o),
             reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
         )
 
@@ -244,7 +251,10 @@ class CcxtBroker:
         if market is None:
             return order.quantity, f"the exchange has no market {market_id}"
         exchange, _ = self._exchange(account)
-        quantity = Decimal(exchange.amount_to_precision(market_id, float(order.quantity)))
+        try:
+            quantity = Decimal(exchange.amount_to_precision(market_id, float(order.quantity)))
+        except ccxt.BaseError as exc:  # ccxt refuses an amount below the market's precision outright
+            return ZERO, f"{order.quantity} {order.symbol} is below the market's precision ({exc})"
         quantity = min(quantity, order.quantity).quantize(Decimal("1e-12"), ROUND_DOWN).normalize()
         limits = market.get("limits") or {}
         min_amount = (limits.get("amount") or {}).get("min")
@@ -290,7 +300,9 @@ class CcxtBroker:
             except ccxt.ExchangeError as exc:
                 raise BrokerError(f"the exchange refused the order: {exc}", where=f"account {account}",
                                   fix="see the exchange's message; the order was not placed") from None
-            return self._order_state(placed, cid)
+            return self._order_state(placed, cid, OrderRequest(
+                client_order_id=cid, symbol=order.symbol, side=order.side, quantity=quantity
+            ))
         raise BrokerError(
             f"order {cid} could not be placed after {self.attempts} attempts", where=f"account {account}",
             fix="the exchange is failing; `reconciler reconcile` later adopts whatever it did",

@@ -116,11 +116,6 @@ def check_envelope(
         breaches.append(Breach("accounts", None, "the configured accounts differ from the reviewed plan's"))
     by_key = {(b.portfolio, b.symbol): b for b in bounds}
     orders = _orders(current)
-    for key, signed in done.items():  # with what was traded before: the total this commit will have traded
-        side_now, n = orders.get(key, ("buy", ZERO))
-        total = (n if side_now == "buy" else -n) + signed
-        if key in orders or total != 0:
-            orders[key] = ("buy" if total >= 0 else "sell", abs(total))
     deviation = ZERO
     for (portfolio, symbol), (side, notional) in sorted(orders.items()):
         bound = by_key.get((portfolio, symbol))
@@ -129,19 +124,34 @@ def check_envelope(
                 Breach(portfolio, symbol, f"{side} {money(notional)} was not in the reviewed plan")
             )
             continue
-        if bound.reviewed > 0:
-            deviation = max(deviation, abs(notional - bound.reviewed) / bound.reviewed)
         if side != bound.side:
             breaches.append(
                 Breach(portfolio, symbol, f"now a {side} of {money(notional)}; the reviewed plan had a {bound.side}")
             )
-        elif not bound.contains(side, notional):
+            continue
+        signed = done.get((portfolio, symbol), ZERO)
+        before = signed if side == "buy" else -signed  # what earlier runs traded in this order's direction
+        total = notional + before
+        if bound.reviewed > 0:
+            deviation = max(deviation, abs(total - bound.reviewed) / bound.reviewed)
+        if before == 0 and not bound.contains(side, notional):
             change = (notional - bound.reviewed) / bound.reviewed if bound.reviewed > 0 else ONE
             breaches.append(
                 Breach(
                     portfolio, symbol,
                     f"{side} {money(notional)} is {change:+.1%} from the reviewed {money(bound.reviewed)},"
                     f" outside ±{settings.notional_band:.0%} ({money(bound.low)}–{money(bound.high)})",
+                )
+            )
+        elif before != 0 and total > bound.high:
+            # Finishing an interrupted apply may need less than the rest (prices moved, or a fill came in at a
+            # better price), never more than the reviewed order in all.
+            breaches.append(
+                Breach(
+                    portfolio, symbol,
+                    f"{side} {money(notional)} on top of {money(before)} already traded at this commit is"
+                    f" {money(total)}, above the reviewed {money(bound.reviewed)} +{settings.notional_band:.0%}"
+                    f" ({money(bound.high)})",
                 )
             )
     breaches += _turnover_breaches(reviewed, current, settings.turnover_band)

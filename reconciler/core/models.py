@@ -70,6 +70,17 @@ class CostModel(Frozen):
         c = self.commission
         return c.per_order + c.per_share * quantity + c.bps * notional / 10000
 
+    def buy_unit_cost(self, price: Decimal) -> Decimal:
+        """The most one more unit of a buy can cost: the fill price with slippage and the broker's tick
+        rounding, the basis-point commission on that fill price, and the per-share commission."""
+        c = self.commission
+        fill = price * (1 + self.slippage_bps / 10000) + self.price_tick
+        return fill * (1 + c.bps / 10000) + c.per_share
+
+    def buy_fixed_cost(self) -> Decimal:
+        """The most a buy costs besides its units: the per-order commission and the broker's rounding of it."""
+        return self.commission.per_order + self.commission_step
+
 
 Side = Literal["buy", "sell"]
 

@@ -103,7 +103,6 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     weights = [v * inv for v in values]
     cash_band = band_for(desired.cash, bands)
     slip = costs.slippage_bps / BPS
-    comm = costs.commission
     sell_factor = ONE - slip
     max_cost = trading.max_cost_fraction
     inner = bands.inner
@@ -141,11 +140,12 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
             if t != 0 and notional < min_notional:
                 notes.append(f"{s}: sell of {qty} ({money(notional)}) is under the minimum trade; skipped")
                 continue
-            fee = costs.commission_for(qty, notional * sell_factor if net else notional)
+            fee = costs.commission_for(qty, notional * sell_factor)  # charged on the fill, slippage included
             if fee + notional * slip > notional * max_cost:
                 notes.append(f"{s}: selling {qty} would cost more than {max_cost:.0%} of its value; skipped")
                 continue
-            proceeds += notional * sell_factor - fee
+            # At worst: the broker may round the fill price down a tick and the commission up a step.
+            proceeds += notional * sell_factor - fee - qty * costs.price_tick - costs.commission_step
             legs.append((i, s, "sell", qty, price, notional, fee, reason))
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
@@ -170,15 +170,15 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     # Most underweight first, so a short budget goes where the drift is worst.
     candidates.sort(key=lambda i: (weights[i] - tw[i], symbols[i]))
     buy_factor = ONE + slip
-    unit_extra = buy_factor * (ONE + comm.bps / BPS) if net else buy_factor + comm.bps / BPS
+    fixed = costs.buy_fixed_cost()
     spent = ZERO
     for i in candidates:
         s, price = symbols[i], prices[i]
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
         exact = _buy_quantity(dest * equity - values[i], price, costs, net)
         wanted = floor_to_step(exact, step)
-        spend = budget - comm.per_order - costs.commission_step
-        unit_cost = (price + costs.price_tick) * unit_extra + comm.per_share  # the broker's rounding, at worst
+        spend = budget - fixed
+        unit_cost = costs.buy_unit_cost(price)  # at worst, the broker's rounding included
         affordable = floor_to_step(spend / unit_cost, step) if spend > 0 else ZERO
         qty = wanted if wanted < affordable else affordable
         if qty <= 0:
@@ -191,12 +191,12 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
         if notional < min_notional:
             notes.append(f"{s}: buy of {qty} ({money(notional)}) is under the minimum trade; skipped")
             continue
-        fee = costs.commission_for(qty, notional * buy_factor if net else notional)
+        fee = costs.commission_for(qty, notional * buy_factor)  # charged on the fill, slippage included
         if fee + notional * slip > notional * max_cost:
             notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
             continue
         cost = notional * buy_factor + fee
-        budget -= cost + qty * costs.price_tick * unit_extra + costs.commission_step
+        budget -= qty * unit_cost + fixed  # ≥ cost: what this buy may take at worst
         spent += cost
         legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))
 

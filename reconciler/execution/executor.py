@@ -23,7 +23,6 @@ from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
 ZERO = Decimal(0)
-BPS = Decimal(10000)
 CASH_TOLERANCE = Decimal("0.01")
 
 
@@ -118,14 +117,16 @@ def _stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> li
     cash_now = now_obs.cash_settled + now_obs.cash_unsettled - now_obs.cash_reserved
     if abs(cash_then - cash_now) > CASH_TOLERANCE:
         reasons.append(f"{pp.account}: cash changed since the plan ({cash_then:.2f} → {cash_now:.2f})")
-    for a in pp.actions:
-        q = now_obs.quotes.get(a.symbol)
+    # Every quote, not only the traded symbols': each one values the account, and the equity sizes every order.
+    for symbol, then_quote in sorted(then.quotes.items()):
+        q = now_obs.quotes.get(symbol)
+        was = then_quote.price
         if q is None:
-            reasons.append(f"{a.symbol}: no quote now")
-        elif a.price > 0 and abs(q.price - a.price) / a.price > band:
+            reasons.append(f"{symbol}: no quote now")
+        elif was > 0 and abs(q.price - was) / was > band:
             reasons.append(
-                f"{a.symbol}: quote moved {abs(q.price - a.price) / a.price:.2%} since the plan"
-                f" ({a.price} → {q.price}), beyond the {band:.2%} band"
+                f"{symbol}: quote moved {abs(q.price - was) / was:.2%} since the plan"
+                f" ({was} → {q.price}), beyond the {band:.2%} band"
             )
     return reasons
 
@@ -231,7 +232,6 @@ def _apply_portfolio(
     assert desired is not None  # check_matches guarantees it
     trading = desired.trading
     costs = rt.costs
-    slip = costs.slippage_bps / BPS
     # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
     budget = obs.cash_settled - obs.cash_reserved if not obs.cash_warning else ZERO
     quotes = dict(obs.quotes)
@@ -257,8 +257,8 @@ def _apply_portfolio(
             continue
         qty = action.quantity
         if action.side == "buy" and leg.quote is not None:
-            unit = leg.quote.price * (1 + slip + costs.commission.bps / BPS) + costs.commission.per_share
-            spend = budget - costs.commission.per_order
+            unit = costs.buy_unit_cost(leg.quote.price)
+            spend = budget - costs.buy_fixed_cost()
             affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
             if affordable < qty:
                 qty = affordable

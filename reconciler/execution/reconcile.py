@@ -60,7 +60,8 @@ def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | N
         price = (state.avg_price * state.filled_quantity - before_avg * before) / delta
         j.record_fill(
             client_order_id=state.client_order_id, fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
-            quantity=delta, price=price.quantize(Decimal("0.000001")), commission=state.commission,
+            quantity=delta, price=price.quantize(Decimal("0.000001")),
+            commission=max(ZERO, state.commission - j.commission_recorded(state.client_order_id)),
             filled_at=datetime.now(UTC),
         )
         crash_point("after_fill_recorded")

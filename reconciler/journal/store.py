@@ -299,6 +299,12 @@ class Journal:
             return False
         return True
 
+    def commission_recorded(self, client_order_id: str) -> Decimal:
+        """The commission of an order's fills journaled so far (brokers report a running total)."""
+        with self.tx() as c:
+            rows = c.execute(select(t.fills.c.commission).where(t.fills.c.client_order_id == client_order_id))
+            return sum((r[0] for r in rows if r[0] is not None), Decimal(0))
+
     # ---- observations, policies, events ----
     def record_observation(self, obs: Observation, purpose: str, apply_id: str | None = None) -> None:
         with self.tx() as c:

@@ -207,3 +207,20 @@ def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.Monkey
     exchange, _ = CcxtBroker(s, SecretResolver(s.secrets))._exchange("spot")  # built, not connected
     assert "testnet" in exchange.urls["api"]["public"]
     assert exchange.secret == CANARY and CANARY not in repr(exchange.urls)
+
+
+def test_a_quantity_below_the_markets_precision_is_a_rejection(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-dust", symbol="BTC", side="sell",
+                                               quantity=D("0.00005")))  # the lot step is 0.0001
+    assert state.status == "rejected" and "precision" in (state.reject_reason or "")
+    assert not any(r.startswith("POST") for r in exchange.requests)
+
+
+def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_is_known(broker: CcxtBroker) -> None:
+    """OKX and Bybit answer a new order with its id only; some exchanges report cost but no average."""
+    request = OrderRequest(client_order_id="rc-x", symbol="ETH", side="buy", quantity=D(2))
+    bare = broker._order_state({"id": "1", "clientOrderId": "rc-x", "status": "open"}, "rc-x", request)
+    assert (bare.side, bare.quantity, bare.symbol, bare.status) == ("buy", D(2), "ETH", "accepted")
+    costed = broker._order_state({"id": "1", "symbol": "ETH/USDT", "side": "buy", "amount": 2, "filled": 2,
+                                  "cost": 6000, "status": "closed", "fee": {"cost": 0.002, "currency": "ETH"}})
+    assert costed.avg_price == D(3000) and costed.commission == D("6.000")

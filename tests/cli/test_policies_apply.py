@@ -114,3 +114,16 @@ def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(works
     r = workspace.run("apply", "--auto-approve")
     assert r.code == 0 and "rejected" not in r.out, r.out
     assert workspace.run("plan", "--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize(("slippage", "bps"), [("5", "10"), ("100", "50")])
+def test_buys_budget_the_commission_on_the_slipped_fill(workspace: Workspace, slippage: str, bps: str) -> None:
+    """The broker charges its basis-point commission on the fill price, slippage included: a plan that spends
+    the last of the cash must budget for that, or the last buy is refused for want of a few cents."""
+    def costs(d: Any) -> None:
+        d["broker"]["slippage_bps"] = slippage
+        d["broker"]["commission"] = {"per_order": 0, "per_share": 0, "bps": bps}
+
+    edit_yaml(workspace.config, costs)
+    r = workspace.run("apply", "--auto-approve")
+    assert r.code == 0 and "rejected" not in r.out, r.out

@@ -113,6 +113,23 @@ def test_quote_moved_beyond_band_is_stale(workspace: Workspace, tmp_path: Path) 
     assert workspace.paper_order_count() == 0
 
 
+def test_a_held_symbol_the_plan_does_not_trade_moving_is_stale_too(workspace: Workspace, tmp_path: Path) -> None:
+    """bob-taxable holds AAPL under `hold`: never traded, but its value is part of the equity that sized every
+    other order, so a move beyond the band makes the plan stale as well."""
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    assert "AAPL" not in {a["symbol"] for p in json.loads(plan_file.read_text())["portfolios"] for a in p["actions"]}
+    cfg = workspace.config
+    yaml = YAML()
+    doc = yaml.load(cfg.read_text())
+    doc["broker"]["prices"]["static"]["AAPL"]["price"] = 180.00  # -21.7%
+    with cfg.open("w") as fh:
+        yaml.dump(doc, fh)
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 1 and "AAPL: quote moved" in r.err, r.err
+    assert workspace.paper_order_count() == 0
+
+
 def test_apply_without_plan_needs_approval_off_a_terminal(workspace: Workspace) -> None:
     r = workspace.run("apply")
     assert r.code == 1

@@ -193,4 +193,23 @@ def test_finishing_a_partial_apply_counts_what_was_already_traded() -> None:
     # Trading the reviewed amount again on top of what was done leaves the envelope.
     again = plan_of({"alpha": {"VTI": ("buy", Decimal(36000))}})
     breaches = check_envelope(reviewed, again, BAND, done).breaches
-    assert [b.symbol for b in breaches] == ["VTI"] and "+75.0%" in breaches[0].message
+    assert [b.symbol for b in breaches] == ["VTI"]
+    assert "already traded at this commit is $63,000.00" in breaches[0].message
+
+
+def test_a_partly_traded_symbol_that_needs_nothing_more_is_not_a_breach() -> None:
+    """Reviewed: sell $10,000 X, buy $10,000 Y. An earlier run sold $5,000 of X and the Y buy failed; now X is
+    back inside its band: finishing means buying Y only, which is allowed (not trading never breaches)."""
+    reviewed = plan_of({"alpha": {"X": ("sell", Decimal(10000)), "Y": ("buy", Decimal(10000))}})
+    rest = plan_of({"alpha": {"Y": ("buy", Decimal(10000))}})
+    check = check_envelope(reviewed, rest, BAND, {("alpha", "X"): Decimal(-5000)})
+    assert check.ok, [b.render() for b in check.breaches]
+
+
+def test_what_was_traded_before_never_turns_a_side_around() -> None:
+    """Reviewed: buy $10,000 X; $10,500 was bought before. A sell of $400 now nets inside the band, but the
+    reviewed plan never sold X: refused."""
+    reviewed = plan_of({"alpha": {"X": ("buy", Decimal(10000))}})
+    now = plan_of({"alpha": {"X": ("sell", Decimal(400))}})
+    breaches = check_envelope(reviewed, now, BAND, {("alpha", "X"): Decimal(10500)}).breaches
+    assert [b.symbol for b in breaches] == ["X"] and "reviewed plan had a buy" in breaches[0].message
