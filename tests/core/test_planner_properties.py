@@ -183,23 +183,24 @@ def is_liquidation(case: Case, a: Action) -> bool:
     return a.side == "sell" and case.desired.targets.get(a.symbol, ZERO) == 0
 
 
+def fill_notional(case: Case, a: Action) -> Decimal:
+    """What the broker fills an order at: the quote moved by slippage against us."""
+    slip = case.costs.slippage_bps / BPS
+    return a.quantity * a.price * (ONE + slip if a.side == "buy" else ONE - slip)
+
+
 def commission(case: Case, a: Action) -> Decimal:
+    """As the paper broker charges it: the basis points on the fill's notional, slippage included."""
     c = case.costs.commission
-    return c.per_order + c.per_share * a.quantity + c.bps * a.quantity * a.price / BPS
+    return c.per_order + c.per_share * a.quantity + c.bps * fill_notional(case, a) / BPS
 
 
 def sale_proceeds(case: Case, plan: PortfolioPlan) -> Decimal:
-    slip = case.costs.slippage_bps / BPS
-    return sum(
-        (a.quantity * a.price * (ONE - slip) - commission(case, a) for a in plan.actions if a.side == "sell"), ZERO
-    )
+    return sum((fill_notional(case, a) - commission(case, a) for a in plan.actions if a.side == "sell"), ZERO)
 
 
 def buy_cost(case: Case, plan: PortfolioPlan) -> Decimal:
-    slip = case.costs.slippage_bps / BPS
-    return sum(
-        (a.quantity * a.price * (ONE + slip) + commission(case, a) for a in plan.actions if a.side == "buy"), ZERO
-    )
+    return sum((fill_notional(case, a) + commission(case, a) for a in plan.actions if a.side == "buy"), ZERO)
 
 
 def weights(case: Case) -> tuple[Decimal, dict[str, Decimal], Decimal]:
