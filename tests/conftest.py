@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from ruamel.yaml import YAML
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -22,6 +23,11 @@ from sqlalchemy.engine import make_url
 from reconciler.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI runs the property tests on a fixed sequence of examples, so a merge is never decided by the luck of the
+# draw; local runs (the default profile) keep exploring new random examples. HYPOTHESIS_PROFILE=ci in .ci/run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
 
 
