@@ -149,13 +149,9 @@ class AlpacaBroker:
                 )
             return r.json()
 
-        try:
-            return retry_reads(once, self.attempts, TransientError)
-        except TransientError as exc:
-            raise BrokerError(
-                f"broker unavailable for GET {url} after {self.attempts} attempts ({exc})", where=f"account {account}",
-                fix="retry later; nothing was sent",
-            ) from None
+        return retry_reads(
+            once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}"
+        )
 
     @staticmethod
     def _message(r: httpx.Response) -> str:

@@ -140,12 +140,7 @@ class CcxtBroker:
                 raise _Transient(type(exc).__name__) from exc
 
         try:
-            return retry_reads(once, self.attempts, _Transient)
-        except _Transient as exc:
-            raise BrokerError(
-                f"exchange unavailable for {what} after {self.attempts} attempts ({exc})", where=f"account {account}",
-                fix="retry later; nothing was sent",
-            ) from None
+            return retry_reads(once, self.attempts, _Transient, what=f"exchange for {what}", where=f"account {account}")
         except ccxt.ExchangeError as exc:
             raise BrokerError(f"the exchange refused {what}: {exc}", where=f"account {account}",
                               fix="see the exchange's message") from None
@@ -184,14 +179,13 @@ class CcxtBroker:
         )
 
     # ---- Broker protocol ----
-    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+    def _positions(self, account: str, balance: dict[str, Any]) -> dict[str, Decimal]:
+        """Non-zero balances of coins with a market against the cash currency; others are logged and left out."""
         markets = self._markets(account)
-        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
-        quote_ccy = self.spec.quote_currency
         positions: dict[str, Decimal] = {}
         for ccy, total in (balance.get("total") or {}).items():
             amount = _dec(total, f"balance of {ccy}")
-            if ccy == quote_ccy or amount == 0:
+            if ccy == self.spec.quote_currency or amount == 0:
                 continue
             if self._market(ccy) not in markets:
                 log.warning(
@@ -200,6 +194,12 @@ class CcxtBroker:
                 )
                 continue
             positions[ccy] = amount
+        return positions
+
+    def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
+        quote_ccy = self.spec.quote_currency
+        positions = self._positions(account, balance)
         cash = balance.get(quote_ccy) or {}
         free, used = _dec(cash.get("free"), "free cash"), _dec(cash.get("used"), "locked cash")
         total = _dec(cash.get("total"), "total cash") if cash.get("total") is not None else free + used
@@ -344,11 +344,7 @@ class CcxtBroker:
     def list_orders(self, account: str) -> list[OrderState]:
         """Open orders everywhere, and recent orders on the markets of what the account holds."""
         balance = self._read(account, "the balance", lambda x: x.fetch_balance())
-        markets = self._markets(account)
-        held = sorted(
-            self._market(c) for c, v in (balance.get("total") or {}).items()
-            if c != self.spec.quote_currency and _dec(v, c) != 0 and self._market(c) in markets
-        )
+        held = sorted(self._market(c) for c in self._positions(account, balance))
         seen: dict[str, OrderState] = {}
         for o in self._read(account, "open orders", lambda x: x.fetch_open_orders()):
             state = self._order_state(o)

@@ -138,7 +138,7 @@ class Emulator:
 
     # ---- clock and prices ----
     def today(self) -> date:
-        return (_now() + timedelta(days=self.day_offset)).date()
+        return self.now().date()
 
     def now(self) -> datetime:
         return _now() + timedelta(days=self.day_offset)

@@ -7,11 +7,14 @@ from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from reconciler.errors import BrokerError
+
 T = TypeVar("T")
 
 
-def retry_reads(once: Callable[[], T], attempts: int, transient: type[Exception]) -> T:
-    """Call `once` until it returns, retrying only `transient`; after `attempts`, that exception propagates.
+def retry_reads(once: Callable[[], T], attempts: int, transient: type[Exception], *, what: str, where: str) -> T:
+    """Call `once` until it returns, retrying only `transient`; after `attempts`, a BrokerError saying `what`
+    was unavailable.
 
     Only for requests that are safe to repeat (reads): an order submission is never retried through this.
     """
@@ -19,4 +22,9 @@ def retry_reads(once: Callable[[], T], attempts: int, transient: type[Exception]
         stop=stop_after_attempt(attempts), wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
         retry=retry_if_exception_type(transient), reraise=True,
     )
-    return retrying(once)
+    try:
+        return retrying(once)
+    except transient as exc:
+        raise BrokerError(
+            f"{what} unavailable after {attempts} attempts ({exc})", where=where, fix="retry later; nothing was sent"
+        ) from None
