@@ -44,7 +44,25 @@ def fresh_journal_url(tmp_path: Path) -> str:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    _pg_databases.append(name)
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+_pg_databases: list[str] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _drop_pg_databases() -> Iterator[None]:
+    """Drop every database the run created, so repeated runs never pile thousands of them on the server."""
+    yield
+    if not PG_ADMIN_URL or not _pg_databases:
+        return
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _pg_databases:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    _pg_databases.clear()
 
 
 @pytest.fixture
