@@ -42,6 +42,10 @@ class StalePlanError(ReconcilerError):
     """The world changed since the plan was made; applying it would trade on old facts."""
 
 
+class MarketClosedError(ReconcilerError):
+    """The broker says the market is closed: orders sent now would fill at the open, at unseen prices."""
+
+
 class PolicyFileError(ReconcilerError):
     """A Rego policy file does not parse or the enforcement configuration names an unknown policy."""
 

@@ -9,6 +9,7 @@ has never seen it. Alpaca refuses a second order with a known client id (422), w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -18,9 +19,9 @@ from typing import Any
 import httpx
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
-from reconciler.brokers.paper import add_business_days
 from reconciler.brokers.retry import retry_reads
-from reconciler.core.models import Observation, Quote
+from reconciler.calendars import add_weekdays
+from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
 from reconciler.secrets.resolve import Secret, SecretResolver
@@ -46,6 +47,16 @@ def _clock_date(clock: Any) -> date:
         return datetime.fromisoformat(stamp).date()
     except ValueError:
         return datetime.now(UTC).date()
+
+
+def _clock_market(clock: Any) -> MarketStatus | None:
+    """Open or closed by GET /v2/clock (holidays and early closes included); None if it does not say."""
+    if not isinstance(clock, dict) or not isinstance(clock.get("is_open"), bool):
+        return None
+    opens = None
+    with contextlib.suppress(ValueError, TypeError):
+        opens = datetime.fromisoformat(str(clock.get("next_open")).replace("Z", "+00:00"))
+    return MarketStatus(is_open=clock["is_open"], next_open=opens, source="Alpaca clock")
 
 
 class TransientError(Exception):
@@ -194,6 +205,7 @@ class AlpacaBroker:
             account=account, taken_at=datetime.now(UTC), positions=positions,
             cash_settled=min(claimed, settled), cash_unsettled=unsettled, cash_reserved=reserved, quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
+            market=_clock_market(clock),
         )
 
     def _activities(self, account: str) -> tuple[list[dict[str, Any]], bool]:
@@ -222,7 +234,7 @@ class AlpacaBroker:
                     settled -= amount
                 else:
                     traded = date.fromisoformat(str(a.get("transaction_time", ""))[:10])
-                    if add_business_days(traded, self.spec.settlement_days) <= today:
+                    if add_weekdays(traded, self.spec.settlement_days) <= today:
                         settled += amount
                     else:
                         unsettled += amount

@@ -18,6 +18,7 @@ Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faul
     reject_symbols     orders for these symbols end `rejected`
     wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
     unsettled_in_cash  `cash` wrongly includes unsettled sale proceeds
+    market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
 Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close}}, POST /_emulator/advance
 {days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the reconciler did not make), GET
 /_emulator/state (every order ever received, request counts), GET /_emulator/health.
@@ -34,12 +35,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import ROUND_FLOOR, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from reconciler.brokers.paper import add_business_days
+from reconciler.calendars import add_weekdays
 
 ZERO = Decimal(0)
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
@@ -67,6 +69,7 @@ class Faults:
     reject_symbols: list[str] = field(default_factory=list)
     wash_trade_check: bool = False
     unsettled_in_cash: bool = False
+    market_closed: bool = False
     seed: int = 7
 
 
@@ -259,7 +262,7 @@ class Emulator:
                 acct.unsettled = rest
         else:
             acct.positions[o.symbol] = held - qty
-            settles = add_business_days(self.today(), self.settlement_days)
+            settles = add_weekdays(self.today(), self.settlement_days)
             if self.settlement_days == 0:
                 acct.cash += notional
             else:
@@ -451,7 +454,10 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         if method == "GET" and path == "/v2/clock":
             now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
-            return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
+            if not emu.faults.market_closed:
+                return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
+            opens = datetime.combine(add_weekdays(now.date(), 1), time_of_day(14, 30), tzinfo=UTC)
+            return 200, {"timestamp": _iso(now), "is_open": False, "next_open": _iso(opens), "next_close": _iso(opens)}
         if method == "GET" and path == "/v2/account/activities":
             emu._progress(acct)
             # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen.

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from reconciler import calendars
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.prices import Price, load_prices
-from reconciler.core.models import Observation, Quote
+from reconciler.calendars import add_weekdays
+from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.journal import tables as t
 from reconciler.spec.models import PaperBroker as PaperSpec
@@ -22,15 +24,6 @@ ZERO = Decimal(0)
 BPS = Decimal(10000)
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
 COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
-
-
-def add_business_days(day: date, n: int) -> date:
-    """Settlement skips weekends (exchange holidays are ignored by the paper broker)."""
-    while n > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            n -= 1
-    return day
 
 
 class PaperBroker:
@@ -105,6 +98,16 @@ class PaperBroker:
             return None
         return Quote(symbol=symbol, price=p.price, previous_close=p.previous_close, as_of=now)
 
+    def _settlement_date(self, traded_at: datetime) -> date:
+        code, n = self.spec.calendar, self.spec.settlement_days
+        if code is None:
+            return add_weekdays(traded_at.date(), n)
+        return calendars.settlement_date(code, traded_at, n)
+
+    def _market(self, now: datetime) -> MarketStatus | None:
+        """By the configured exchange calendar; without one the paper market never closes."""
+        return None if self.spec.calendar is None else calendars.market_status(self.spec.calendar, now)
+
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         now = self.clock()
@@ -122,7 +125,7 @@ class PaperBroker:
         # Market orders fill at once here, so nothing is ever reserved by an open order.
         return Observation(
             account=account, taken_at=now, positions=positions, cash_settled=cash,
-            cash_unsettled=unsettled, cash_reserved=ZERO, quotes=quotes,
+            cash_unsettled=unsettled, cash_reserved=ZERO, quotes=quotes, market=self._market(now),
         )
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
@@ -225,7 +228,7 @@ class PaperBroker:
             if self.spec.settlement_days == 0:
                 cash += proceeds
             else:
-                settles = add_business_days(now.date(), self.spec.settlement_days).isoformat()
+                settles = self._settlement_date(now).isoformat()
                 c.execute(insert(t.paper_unsettled).values(account=account, amount=proceeds, settles_on=settles))
         c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash))
         c.execute(

@@ -37,6 +37,15 @@ class Quote(Frozen):
     as_of: datetime
 
 
+class MarketStatus(Frozen):
+    """Whether the account's market was open when observed (a market order sent while it is closed waits for
+    the open and fills at a price nobody has seen yet)."""
+
+    is_open: bool
+    next_open: datetime | None = None
+    source: str = Field(description="Who said so: the broker's clock, or an exchange calendar.")
+
+
 class Observation(Frozen):
     """What the broker reported for one account at one moment."""
 
@@ -52,6 +61,9 @@ class Observation(Frozen):
     )
     cash_warning: str | None = Field(
         None, description="Set when the broker's cash figures disagree with each other: nothing is bought."
+    )
+    market: MarketStatus | None = Field(
+        None, description="The market's state when observed; unset for markets that trade around the clock."
     )
 
 

@@ -201,6 +201,10 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
         legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))
 
     actions = [Action(n, *leg[1:]) for n, leg in enumerate(legs, start=1)]
+    market = obs.market
+    if actions and market is not None and not market.is_open:
+        opens = f", next open {market.next_open:%Y-%m-%d %H:%M %Z}" if market.next_open else ""
+        notes.append(f"the market was closed when observed ({market.source}{opens}): apply waits for it to open")
     traded = [leg[0] for leg in legs]
     cash_after = cash_total + proceeds - spent
     return _assemble(

@@ -13,7 +13,13 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import floor_to_step
-from reconciler.errors import BrokerError, PlanMismatchError, PolicyDeniedError, StalePlanError
+from reconciler.errors import (
+    BrokerError,
+    MarketClosedError,
+    PlanMismatchError,
+    PolicyDeniedError,
+    StalePlanError,
+)
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import reconcile_account, record_state
 from reconciler.journal.locks import AccountLock
@@ -131,6 +137,26 @@ def _stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> li
     return reasons
 
 
+def _check_market_open(observations: dict[str, Observation], plan: Plan) -> None:
+    """Refuse before anything is sent when a broker says its market is closed: a market order would wait for
+    the open and fill at whatever price the open brings, which no quote band or kill switch has checked."""
+    closed = [(a, o.market) for a, o in sorted(observations.items()) if o.market is not None and not o.market.is_open]
+    if not closed:
+        return
+    said = "; ".join(
+        f"{account}: closed ({m.source}" + (f", next open {m.next_open:%Y-%m-%d %H:%M %Z}" if m.next_open else "")
+        + ")"
+        for account, m in closed
+    )
+    raise MarketClosedError(
+        f"the market is closed, so orders sent now would fill at the next open, at prices the plan never saw"
+        f" ({said}); nothing was sent",
+        where=f"plan {plan.content_hash[:12]}",
+        fix="apply while the market is open (re-run the apply job then; re-plan if the plan is too old by then),"
+        " or set apply.market_hours: ignore in reconciler.yaml to queue the orders for the open",
+    )
+
+
 def apply_plan(
     plan: Plan,
     rt: Runtime,
@@ -193,6 +219,8 @@ def apply_plan(
             reasons += _stale_reasons(pp, obs, settings.quote_band)
         if reasons:
             raise StalePlanError("; ".join(reasons), where=f"plan {plan.content_hash[:12]}", fix="stale, re-plan")
+        if settings.market_hours == "require":
+            _check_market_open(observations, plan)
 
         apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
         journal.record_policies(

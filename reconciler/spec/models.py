@@ -161,8 +161,20 @@ class PaperBroker(Strict):
     slippage_bps: Money = Decimal("5")
     commission: Commission = Commission()
     settlement_days: Annotated[int, Field(ge=0, le=10)] = 1
+    calendar: str | None = Field(
+        None,
+        description="Exchange calendar (an exchange-calendars code such as XNYS): the paper market is open only in"
+        " its sessions and settlement counts its sessions. Unset: always open, settlement skips weekends.",
+    )
     prices: PaperPrices = PaperPrices()
     accounts: dict[Name, PaperAccount] = Field(min_length=1)
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, v: str | None) -> str | None:
+        from reconciler.calendars import check_code
+
+        return None if v is None else check_code(v)
 
 
 SECRET_REF = r"^(env|aws|vault):[A-Za-z0-9_./#:+=@-]+$"
@@ -279,6 +291,11 @@ class ApplySettings(Strict):
     max_plan_age_seconds: Annotated[int, Field(gt=0)] = 3600
     quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
     envelope: EnvelopeSettings = EnvelopeSettings()
+    market_hours: Literal["require", "ignore"] = Field(
+        "require",
+        description="require: refuse to send orders while the broker says the market is closed (they would wait"
+        " and fill at the open, at prices the plan never saw). ignore: send them anyway, to queue for the open.",
+    )
 
 
 class Journal(Strict):

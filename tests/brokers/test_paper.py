@@ -7,8 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciler.brokers.base import OrderRequest
-from reconciler.brokers.paper import PaperBroker, add_business_days
+from reconciler.brokers.paper import PaperBroker
 from reconciler.brokers.prices import Price
+from reconciler.calendars import add_weekdays
 from reconciler.journal.store import Journal
 from reconciler.spec.models import PaperBroker as PaperSpec
 
@@ -38,7 +39,7 @@ def make_broker(tmp_path: Path, clock: Clock, **spec: object) -> PaperBroker:
 
 def test_business_days_skip_weekends() -> None:
     friday = datetime(2026, 11, 27).date()
-    assert add_business_days(friday, 1).isoformat() == "2026-11-30"
+    assert add_weekdays(friday, 1).isoformat() == "2026-11-30"
 
 
 def test_sale_proceeds_are_unsettled_until_t_plus_1(tmp_path: Path) -> None:

@@ -149,6 +149,7 @@ CONFIG = [
            says=("not a secret reference", "env:VAR_NAME")),
     config("negative-cash", line=7, fields=("broker.accounts.paper-taxable.cash",)),
     config("bad-journal-url", position=False, fields=("journal.url",)),
+    config("unknown-calendar", line=5, fields=("broker.calendar",), says=("XNYS",)),
     config("missing-portfolios-dir", position=False, fields=("portfolios_dir",), says=("portfolio",)),
     Case(
         id="config-missing-price-csv",

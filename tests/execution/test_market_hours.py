@@ -1,0 +1,135 @@
+"""Market hours: no order is sent while the broker says its market is closed, because a market order would wait
+for the open and fill at a price that no quote band, policy or kill switch has seen.
+
+The paper broker knows its market's hours from an exchange calendar (exchange-calendars, XNYS here); the Alpaca
+adapter from the broker's own clock (the emulator's `market_closed` knob).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler.brokers.base import OrderRequest
+from reconciler.brokers.paper import PaperBroker
+from reconciler.errors import MarketClosedError
+from reconciler.execution.executor import apply_plan
+from reconciler.execution.planning import make_plan
+from reconciler.runtime import Runtime
+from tests.conftest import Workspace, edit_yaml
+from tests.execution.conftest import Broker
+
+THANKSGIVING = datetime(2026, 11, 26, 16, 0, tzinfo=UTC)  # a Thursday: NYSE closed all day
+WEDNESDAY_OPEN = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 11:00 in New York
+BLACK_FRIDAY_AFTER_EARLY_CLOSE = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)  # NYSE closes at 13:00 New York
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _runtime(ws: Workspace, now: datetime, **apply: object) -> tuple[Runtime, Clock]:
+    def change(doc: dict[str, object]) -> None:
+        doc["broker"]["calendar"] = "XNYS"  # type: ignore[index]
+        doc["apply"].update(apply)  # type: ignore[attr-defined]
+
+    edit_yaml(ws.config, change)
+    rt = Runtime(ws.config, ws.journal_url)
+    clock = Clock(now)
+    broker = rt.broker
+    assert isinstance(broker, PaperBroker)
+    broker.clock = clock
+    return rt, clock
+
+
+def test_paper_market_follows_the_exchange_calendar(workspace: Workspace) -> None:
+    rt, clock = _runtime(workspace, WEDNESDAY_OPEN)
+    market = rt.broker.observe("paper-ira", ["VTI"]).market
+    assert market is not None and market.is_open
+    clock.now = THANKSGIVING
+    market = rt.broker.observe("paper-ira", ["VTI"]).market
+    assert market is not None and not market.is_open
+    assert market.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # 09:30 New York on Friday
+    clock.now = BLACK_FRIDAY_AFTER_EARLY_CLOSE
+    market = rt.broker.observe("paper-ira", ["VTI"]).market
+    assert market is not None and not market.is_open
+    assert market.next_open == datetime(2026, 11, 30, 14, 30, tzinfo=UTC)  # Monday
+
+
+def test_settlement_counts_exchange_sessions_not_weekdays(workspace: Workspace) -> None:
+    rt, clock = _runtime(workspace, WEDNESDAY_OPEN)
+    broker = rt.broker
+    sold = broker.submit(
+        "paper-taxable", OrderRequest(client_order_id="s1", symbol="VTI", side="sell", quantity=Decimal(10))
+    )
+    assert sold.status == "filled"
+    clock.now = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # T+1 by weekdays, but Thanksgiving is no session
+    assert broker.observe("paper-taxable", []).cash_unsettled > 0
+    clock.now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # the next session: settled
+    obs = broker.observe("paper-taxable", [])
+    assert obs.cash_unsettled == 0
+    assert obs.cash_settled > Decimal("1250.40")
+
+
+def test_apply_refuses_while_the_market_is_closed_and_sends_nothing(workspace: Workspace) -> None:
+    rt, _ = _runtime(workspace, THANKSGIVING)
+    plan = make_plan(rt, now=THANKSGIVING)
+    assert any(pp.actions for pp in plan.portfolios)
+    notes = [n for pp in plan.portfolios if pp.actions for n in pp.notes]
+    assert any("market was closed" in n and "2026-11-27 14:30" in n for n in notes), notes
+    with pytest.raises(MarketClosedError) as refused:
+        apply_plan(plan, rt, actor="test", now=THANKSGIVING)
+    assert "nothing was sent" in refused.value.message and "next open 2026-11-27 14:30" in refused.value.message
+    assert "market_hours: ignore" in (refused.value.fix or "")
+    assert workspace.paper_order_count() == 0
+    assert workspace.query("select count(*) from applies")[0][0] == 0  # not even started
+
+
+def test_the_same_plan_applies_once_the_market_opens(workspace: Workspace) -> None:
+    rt, clock = _runtime(workspace, datetime(2026, 11, 27, 14, 0, tzinfo=UTC))  # 09:00 New York: not yet
+    plan = make_plan(rt, now=clock.now)
+    with pytest.raises(MarketClosedError):
+        apply_plan(plan, rt, actor="test", now=clock.now)
+    clock.now = datetime(2026, 11, 27, 14, 31, tzinfo=UTC)
+    result = apply_plan(plan, rt, actor="test", now=clock.now)
+    assert result.status == "succeeded", result
+    assert workspace.paper_order_count() == sum(len(pp.actions) for pp in plan.portfolios)
+
+
+def test_market_hours_ignore_queues_orders_for_the_open(workspace: Workspace) -> None:
+    rt, _ = _runtime(workspace, THANKSGIVING, market_hours="ignore")
+    plan = make_plan(rt, now=THANKSGIVING)
+    result = apply_plan(plan, rt, actor="test", now=THANKSGIVING)
+    assert result.status == "succeeded"
+    assert workspace.paper_order_count() > 0
+
+
+def test_alpaca_clock_closed_refuses_apply(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    emulator.faults(market_closed=True)
+    plan_file = tmp_path / "plan.json"
+    r = alpaca.run("plan", "--out", str(plan_file))
+    assert r.code == 0, r.err
+    assert "market was closed" in r.out and "Alpaca clock" in r.out
+    r = alpaca.run("apply", str(plan_file))
+    assert r.code == 1
+    assert "market is closed" in r.err and "nothing was sent" in r.err and "fix:" in r.err
+    assert emulator.orders() == []
+    emulator.faults(market_closed=False)
+    r = alpaca.run("apply", str(plan_file))
+    assert r.code == 0, r.out + r.err
+    assert emulator.orders()
+
+
+def test_settlement_date_after_a_holiday_weekend() -> None:
+    from reconciler.calendars import settlement_date
+
+    # Sold on the half-day before a weekend, T+1: the next session is Monday.
+    assert settlement_date("XNYS", datetime(2026, 11, 27, 15, 0, tzinfo=UTC), 1) == date(2026, 11, 30)
+    assert settlement_date("XNYS", datetime(2026, 12, 24, 15, 0, tzinfo=UTC), 2) == date(2026, 12, 29)
