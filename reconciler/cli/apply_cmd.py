@@ -214,13 +214,18 @@ def _execute(
     record_noop: bool = False,
     context: dict[str, Any] | None = None,
 ) -> int:
+    from reconciler.errors import ReconcilerError
     from reconciler.execution.executor import apply_plan
     from reconciler.runtime import actor
 
     who = actor()
     overrides = {name: args.reason for name in args.override}
-    result = apply_plan(plan, rt, actor=who, overrides=overrides)
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
+    try:
+        result = apply_plan(plan, rt, actor=who, overrides=overrides)
+    except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
+        summary.write("refused", error.render(), **context)
+        raise
     if result.status in ("noop", "already-applied"):
         if result.status == "noop" and record_noop and plan.git_commit:
             # Journal the commit as applied even with nothing to send, so it is applied once, like any other.

@@ -117,10 +117,12 @@ def test_alpaca_clock_closed_refuses_apply(alpaca: Workspace, emulator: Broker, 
     r = alpaca.run("plan", "--out", str(plan_file))
     assert r.code == 0, r.err
     assert "market was closed" in r.out and "Alpaca clock" in r.out
-    r = alpaca.run("apply", str(plan_file))
+    summary = tmp_path / "summary.md"
+    r = alpaca.run("apply", str(plan_file), "--summary-file", str(summary))
     assert r.code == 1
     assert "market is closed" in r.err and "nothing was sent" in r.err and "fix:" in r.err
     assert emulator.orders() == []
+    assert "refused" in summary.read_text() and "market is closed" in summary.read_text()  # the Actions job summary
     emulator.faults(market_closed=False)
     r = alpaca.run("apply", str(plan_file))
     assert r.code == 0, r.out + r.err
