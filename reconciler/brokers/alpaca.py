@@ -269,7 +269,7 @@ class AlpacaBroker:
         o = self._read(account, self._t("/v2/orders:by_client_order_id"), {"client_order_id": client_order_id}, True)
         return None if o is None else _order_state(o)
 
-    def list_orders(self, account: str) -> list[OrderState]:
+    def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         return [_order_state(o) for o in self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:

@@ -60,6 +60,10 @@ class Broker(Protocol):
         """Cancel what is left of an open order and return its final state; None if the broker never had it."""
         ...
 
-    def list_orders(self, account: str) -> list[OrderState]:
-        """Recent orders of the account, ours and others', for reconciliation."""
+    def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
+        """Recent orders of the account, ours and others', for reconciliation.
+
+        `symbols` are worth a look besides what the account holds now (the targets, what it held before): an
+        exchange that lists orders per market cannot see an order that sold a coin to zero without them.
+        """
         ...

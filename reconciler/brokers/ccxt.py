@@ -341,10 +341,13 @@ class CcxtBroker:
                 continue
         return self.get_order(account, client_order_id, symbol)
 
-    def list_orders(self, account: str) -> list[OrderState]:
-        """Open orders everywhere, and recent orders on the markets of what the account holds."""
+    def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
+        """Open orders everywhere, and recent orders on the markets of what the account holds or may have traded
+        (`symbols`); exchanges list closed orders per market only."""
         balance = self._read(account, "the balance", lambda x: x.fetch_balance())
-        held = sorted(self._market(c) for c in self._positions(account, balance))
+        markets = self._markets(account)
+        wanted = set(self._positions(account, balance)) | set(symbols)
+        held = sorted(m for m in {self._market(c) for c in wanted} if m in markets)
         seen: dict[str, OrderState] = {}
         for o in self._read(account, "open orders", lambda x: x.fetch_open_orders()):
             state = self._order_state(o)

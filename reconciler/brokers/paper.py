@@ -145,7 +145,7 @@ class PaperBroker:
         """Paper orders fill at once, so there is never anything left to cancel."""
         return self.get_order(account, client_order_id)
 
-    def list_orders(self, account: str) -> list[OrderState]:
+    def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         with self.engine.begin() as c:
             rows = c.execute(
                 select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)

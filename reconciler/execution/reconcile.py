@@ -100,7 +100,7 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
             extra={"account": account, "client_order_id": cid, "status": state.status},
         )
         crash_point("mid_reconcile")
-    for order in broker.list_orders(account):
+    for order in broker.list_orders(account, _symbols_of(rt, account)):
         cid = order.client_order_id
         if cid.startswith(OUR_PREFIX):
             if journal.intent(cid) is None:
@@ -118,6 +118,16 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
     for d in report.discrepancies:
         journal.event("reconcile.discrepancy", account=account, discrepancy=d.kind, detail=d.detail)
     return report
+
+
+def _symbols_of(rt: Runtime, account: str) -> list[str]:
+    """What the account may have traded: its targets and what it held when last observed."""
+    desired = rt.workspace.portfolio_for_account(account)
+    symbols = set(desired.targets) if desired is not None else set()
+    last = rt.journal.last_observation(account)
+    if last is not None:
+        symbols |= set(json.loads(last["data"]).get("positions", {}))
+    return sorted(symbols)
 
 
 def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:

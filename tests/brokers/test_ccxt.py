@@ -224,3 +224,31 @@ def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_i
     costed = broker._order_state({"id": "1", "symbol": "ETH/USDT", "side": "buy", "amount": 2, "filled": 2,
                                   "cost": 6000, "status": "closed", "fee": {"cost": 0.002, "currency": "ETH"}})
     assert costed.avg_price == D(3000) and costed.commission == D("6.000")
+
+
+def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    # Binance lists closed orders per market: once ETH is sold to zero, only the symbol hint (the journal's targets
+    # and last observed holdings, in reconcile) finds the orders on ETH/USDT.
+    for n, side in enumerate(("buy", "sell"), start=1):
+        state = broker.submit("spot", OrderRequest(client_order_id=f"rc-zero-{n}-a", symbol="ETH", side=side,
+                                                   quantity=D(2)))
+        assert state.status == "filled"
+    assert "ETH" not in broker.observe("spot", []).positions
+    unhinted = {o.client_order_id for o in broker.list_orders("spot")}
+    assert not unhinted & {"rc-zero-1-a", "rc-zero-2-a"}
+    hinted = {o.client_order_id for o in broker.list_orders("spot", ["ETH", "DOGE"])}  # DOGE: no market, ignored
+    assert {"rc-zero-1-a", "rc-zero-2-a"} <= hinted
+
+
+def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Crypto, exchange: FakeBinance) -> None:
+    assert crypto.run("apply", "--auto-approve").code == 0
+    held = exchange.balances["ETH"]
+    assert held > 0
+    s = spec(exchange.url)
+    other = CcxtBroker(s, SecretResolver(s.secrets))  # someone else's process, with our id prefix
+    sold = other.submit("spot", OrderRequest(client_order_id="rc-foreign-1-x", symbol="ETH", side="sell",
+                                             quantity=held))
+    assert sold.status == "filled" and exchange.balances["ETH"] == 0
+    r = crypto.run("reconcile")
+    assert "rc-foreign-1-x" in r.out + r.err, r.out + r.err
+    assert "has no intent in this journal" in r.out + r.err
