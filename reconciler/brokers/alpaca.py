@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -40,13 +41,22 @@ _STATUS: dict[str, OrderStatus] = {
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities
 
 
-def _clock_date(clock: Any) -> date:
-    """The broker's date from GET /v2/clock (its exchange's local date), or today in UTC if it gives none."""
+def _clock_date(clock: Any, now: datetime | None = None) -> date:
+    """The broker's date from GET /v2/clock (its exchange's local date). If the clock gives none, New York's
+    date: never later than the exchange's, so sale proceeds are never counted as settled a day early (the UTC
+    date is already tomorrow from 19:00 or 20:00 New York time)."""
     stamp = str((clock or {}).get("timestamp") or "").replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(stamp).date()
     except ValueError:
-        return datetime.now(UTC).date()
+        return (now or datetime.now(UTC)).astimezone(_new_york()).date()
+
+
+def _new_york() -> tzinfo:
+    try:
+        return ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:  # no tz database on this machine: standard time, a date never too late
+        return timezone(timedelta(hours=-5))
 
 
 def _clock_market(clock: Any) -> MarketStatus | None:

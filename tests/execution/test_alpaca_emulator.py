@@ -227,3 +227,13 @@ def test_apply_on_merge_finishes_a_partial_apply_within_the_envelope(
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids))
+
+
+def test_broker_date_comes_from_its_clock_and_never_runs_ahead_of_new_york() -> None:
+    from reconciler.brokers.alpaca import _clock_date
+
+    late_evening = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 23:30 on the 25th in New York
+    assert _clock_date({"timestamp": "2026-11-25T23:30:00.000-05:00"}, late_evening).isoformat() == "2026-11-25"
+    # A clock without a timestamp: New York's date, not UTC's (which would settle proceeds a day early).
+    assert _clock_date({}, late_evening).isoformat() == "2026-11-25"
+    assert _clock_date(None, datetime(2026, 7, 1, 3, 30, tzinfo=UTC)).isoformat() == "2026-06-30"  # 23:30 EDT
