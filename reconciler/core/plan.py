@@ -13,6 +13,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 # Fields added after format version 1 was published: left out of the hash while unset, so plans written before
 # they existed keep their hash and still verify.
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes")
+_OPTIONAL_OBSERVATION_FIELDS = ("market",)
 
 
 CLIENT_ORDER_ID_LENGTH = 36
@@ -22,6 +23,11 @@ def canonical_json(plan: Plan) -> str:
     """The bytes the content hash covers: everything but the hash itself, keys sorted."""
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [])}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", *unset})
+    for portfolio in data["portfolios"]:
+        observation = portfolio["observation"]
+        for name in _OPTIONAL_OBSERVATION_FIELDS:
+            if observation.get(name) is None:
+                observation.pop(name, None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 

@@ -25,6 +25,18 @@ def test_plan_file_round_trip_keeps_hash_and_client_ids(workspace: Workspace, tm
     assert {client_order_id(again.content_hash, p.account, a) for p in again.portfolios for a in p.actions} == ids
 
 
+def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    data = json.loads(plan_file.read_text())
+    for portfolio in data["portfolios"]:
+        assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
+    plan_file.write_text(json.dumps(data))
+    assert read_plan(plan_file).content_hash == data["content_hash"]
+    r = workspace.run("apply", str(plan_file))
+    assert r.code == 0, r.out + r.err
+
+
 def test_json_logs_carry_structured_fields(workspace: Workspace) -> None:
     r = workspace.run("--log-format", "json", "--log-level", "info", "apply", "--auto-approve")
     assert r.code == 0
