@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from reconciler.core.models import Plan
 from reconciler.core.plan import client_order_id, compute_hash, reseal
 from reconciler.execution.planfile import read_plan
 from tests.conftest import Workspace
@@ -31,6 +33,16 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     data = json.loads(plan_file.read_text())
     for portfolio in data["portfolios"]:
         assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
+    # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan, without
+    # the hash, the unset optional top-level fields, and the observation's market (which did not exist).
+    body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash"})
+    for name in ("base_ref", "base_commit", "target_changes"):
+        if body[name] in (None, []):
+            del body[name]
+    for portfolio in body["portfolios"]:
+        del portfolio["observation"]["market"]
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    data["content_hash"] = hashlib.sha256(canonical.encode()).hexdigest()
     plan_file.write_text(json.dumps(data))
     assert read_plan(plan_file).content_hash == data["content_hash"]
     r = workspace.run("apply", str(plan_file))
