@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal, Protocol
 
+from pydantic import Field
+
 from reconciler.core.models import Frozen, Observation, Quote, Side
 
 OrderStatus = Literal["accepted", "partially_filled", "filled", "canceled", "rejected"]
@@ -31,6 +33,11 @@ class OrderState(Frozen):
     avg_price: Decimal | None
     commission: Decimal
     status: OrderStatus
+    fee_in_kind: Decimal = Field(
+        Decimal(0),
+        description="Units of the traded asset the broker kept as its fee (a crypto exchange charging a buy's fee"
+        " in the coin bought): the position moves by the fill less this. Running total, like the commission.",
+    )
     reject_reason: str | None = None
 
 

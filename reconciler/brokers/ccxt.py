@@ -162,19 +162,23 @@ class CcxtBroker:
         average = _dec(o.get("average"), "average") if o.get("average") not in (None, "", 0) else None
         if average is None and filled > 0 and o.get("cost"):
             average = _dec(o.get("cost"), "cost") / filled  # the average is what the fills cost per unit
-        fee = o.get("fee") or {}
-        commission = _dec(fee.get("cost"), "fee")
-        if fee.get("currency") == base and base != self.spec.quote_currency:
-            commission = commission * average if average else ZERO  # taken in the coin, valued in cash
-        elif fee.get("currency") not in (None, self.spec.quote_currency, base):
-            commission = ZERO  # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
+        fees = o.get("fees") or ([o["fee"]] if o.get("fee") else [])
+        commission = in_kind = ZERO
+        for fee in fees:
+            cost, currency = _dec((fee or {}).get("cost"), "fee"), (fee or {}).get("currency")
+            if currency == base and base != self.spec.quote_currency:
+                in_kind += cost  # kept in the coin: the balance grows by the fill less this
+                commission += cost * average if average else ZERO  # and valued in cash, as a cost
+            elif currency in (None, self.spec.quote_currency):
+                commission += cost
+            # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
         side = o.get("side") or (request.side if request else None)
         amount = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
         return OrderState(
             client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
             broker_order_id=str(o.get("id") or ""), symbol=base,
             side="buy" if side == "buy" else "sell", quantity=_dec(amount, "amount"),
-            filled_quantity=filled, avg_price=average, commission=commission, status=_status(o),
+            filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind, status=_status(o),
             reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
         )
 

@@ -58,11 +58,12 @@ def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | N
     if delta > 0 and state.avg_price is not None:
         # The broker reports a running average; the fill's own price is what moves that average.
         price = (state.avg_price * state.filled_quantity - before_avg * before) / delta
+        commission, in_kind = j.fees_recorded(state.client_order_id)
         j.record_fill(
             client_order_id=state.client_order_id, fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
             quantity=delta, price=price.quantize(Decimal("0.000001")),
-            commission=max(ZERO, state.commission - j.commission_recorded(state.client_order_id)),
-            filled_at=datetime.now(UTC),
+            commission=max(ZERO, state.commission - commission),
+            fee_in_kind=max(ZERO, state.fee_in_kind - in_kind), filled_at=datetime.now(UTC),
         )
         crash_point("after_fill_recorded")
     if intent is not None:
@@ -140,7 +141,8 @@ def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:
     taken = last["taken_at"] if last["taken_at"].tzinfo else last["taken_at"].replace(tzinfo=UTC)
     for f in rt.journal.fills_since(account, taken):
         sign = 1 if f["side"] == "buy" else -1
-        expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"]
+        # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.
+        expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"] - f["fee_in_kind"]
     now = rt.broker.observe(account, [])
     out = []
     for s in sorted(set(expected) | set(now.positions)):

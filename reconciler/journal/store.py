@@ -19,7 +19,7 @@ from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
 
 
@@ -284,7 +284,7 @@ class Journal:
 
     def record_fill(
         self, *, client_order_id: str, fill_key: str, quantity: Decimal, price: Decimal, commission: Decimal,
-        filled_at: datetime,
+        filled_at: datetime, fee_in_kind: Decimal = Decimal(0),
     ) -> bool:
         """Insert a fill once; the key makes a fill seen again (after a crash or re-read) a no-op."""
         try:
@@ -292,18 +292,23 @@ class Journal:
                 c.execute(
                     insert(t.fills).values(
                         client_order_id=client_order_id, fill_key=fill_key, quantity=quantity, price=price,
-                        commission=commission, filled_at=filled_at,
+                        commission=commission, filled_at=filled_at, fee_in_kind=fee_in_kind,
                     )
                 )
         except IntegrityError:
             return False
         return True
 
-    def commission_recorded(self, client_order_id: str) -> Decimal:
-        """The commission of an order's fills journaled so far (brokers report a running total)."""
+    def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
+        """(commission, fee in kind) of an order's fills journaled so far: brokers report running totals."""
         with self.tx() as c:
-            rows = c.execute(select(t.fills.c.commission).where(t.fills.c.client_order_id == client_order_id))
-            return sum((r[0] for r in rows if r[0] is not None), Decimal(0))
+            rows = c.execute(
+                select(t.fills.c.commission, t.fills.c.fee_in_kind).where(t.fills.c.client_order_id == client_order_id)
+            ).all()
+        return (
+            sum((r[0] for r in rows if r[0] is not None), Decimal(0)),
+            sum((r[1] for r in rows if r[1] is not None), Decimal(0)),
+        )
 
     # ---- observations, policies, events ----
     def record_observation(self, obs: Observation, purpose: str, apply_id: str | None = None) -> None:

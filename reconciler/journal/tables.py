@@ -103,6 +103,8 @@ fills = Table(
     Column("price", DecimalText, nullable=False),
     Column("commission", DecimalText, nullable=False),
     _ts("filled_at"),
+    # Units of the traded asset the broker kept as its fee (the position moves by the fill less this).
+    Column("fee_in_kind", DecimalText, nullable=False, server_default="0"),
 )
 
 observations = Table(

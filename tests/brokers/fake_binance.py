@@ -34,9 +34,12 @@ class FakeOrder:
     quote_qty: Decimal = ZERO
     status: str = "NEW"
     time_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    fills: list[dict[str, str]] = field(default_factory=list)
 
-    def json(self) -> dict[str, Any]:
-        return {
+    def json(self, full: bool = False) -> dict[str, Any]:
+        """The order as GET /api/v3/order shows it; `full`: as the new-order answer (newOrderRespType FULL), with
+        its fills and their commissions (the only place Binance reports an order's fees)."""
+        return ({"fills": list(self.fills)} if full else {}) | {
             "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1, "clientOrderId": self.client_order_id,
             "price": "0.00000000", "origQty": str(self.qty), "executedQty": str(self.executed),
             "cummulativeQuoteQty": str(self.quote_qty), "status": self.status, "timeInForce": "GTC",
@@ -67,6 +70,7 @@ class FakeBinance:
         self.error_next = 0
         self.requests: list[str] = []
         self.url = ""  # set by FakeBinanceServer
+        self.fee_in_base = ZERO  # a buy's fee, as a fraction of the coin bought, kept from it (no BNB to pay with)
 
     def _market(self, symbol: str) -> str:
         return symbol.removesuffix(self.quote)
@@ -83,12 +87,16 @@ class FakeBinance:
         part = (o.qty / self.fill_steps).quantize(self.step) if self.fill_steps > 1 else o.qty
         part = min(part, o.qty - o.executed)
         cost = part * price
+        fee, asset = ZERO, self.quote
         if o.side == "BUY":
+            fee, asset = part * self.fee_in_base, base
             self.locked[self.quote] = self.locked.get(self.quote, ZERO) - cost
-            self.balances[base] = self.balances.get(base, ZERO) + part
+            self.balances[base] = self.balances.get(base, ZERO) + part - fee
         else:
             self.locked[base] = self.locked.get(base, ZERO) - part
             self.balances[self.quote] = self.balances.get(self.quote, ZERO) + cost
+        o.fills.append({"price": str(price), "qty": str(part), "commission": str(fee), "commissionAsset": asset,
+                        "tradeId": str(len(o.fills) + 1)})
         o.executed += part
         o.quote_qty += cost
         o.status = "FILLED" if o.executed == o.qty else "PARTIALLY_FILLED"
@@ -176,7 +184,7 @@ class FakeBinance:
         if self.drop_next_orders > 0:
             self.drop_next_orders -= 1
             return -1, None
-        return 200, o.json()
+        return 200, o.json(full=True)
 
     def _info(self, base: str) -> dict[str, Any]:
         return {

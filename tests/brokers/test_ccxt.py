@@ -252,3 +252,29 @@ def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Cry
     r = crypto.run("reconcile")
     assert "rc-foreign-1-x" in r.out + r.err, r.out + r.err
     assert "has no intent in this journal" in r.out + r.err
+
+
+def test_a_fee_kept_in_the_coin_bought_is_journaled_and_explains_the_position(
+    crypto: Crypto, exchange: FakeBinance
+) -> None:
+    exchange.fee_in_base = D("0.001")  # Binance without BNB: 0.1% of the coin bought
+    assert crypto.run("apply", "--auto-approve").code == 0
+    bought = next(o for o in exchange.orders if o.side == "BUY")
+    fee = bought.executed * D("0.001")
+    rows = {(r[0], D(r[1])) for r in _query(crypto, "select client_order_id, fee_in_kind from fills")}
+    assert (bought.client_order_id, fee) in rows
+    r = crypto.run("reconcile")
+    assert r.code == 0, r.out + r.err
+    assert "unexplained" not in r.out + r.err
+
+
+def _query(crypto: Crypto, sql: str) -> list[tuple[object, ...]]:
+    from sqlalchemy import create_engine, text
+
+    url = json.loads((crypto.root / "reconciler.yaml").read_text())["journal"]["url"]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()

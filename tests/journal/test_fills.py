@@ -32,4 +32,4 @@ def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) ->
     assert [(f["quantity"], f["price"], f["commission"]) for f in fills] == [
         (D(40), D(10), D("1.00")), (D(60), D(11), D("1.50")),
     ]
-    assert j.commission_recorded("rc-test") == D("2.50")
+    assert j.fees_recorded("rc-test") == (D("2.50"), D(0))
