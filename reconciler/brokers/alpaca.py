@@ -21,7 +21,6 @@ import httpx
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.retry import retry_reads
-from reconciler.calendars import add_weekdays
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
@@ -57,6 +56,20 @@ def _new_york() -> tzinfo:
         return ZoneInfo("America/New_York")
     except ZoneInfoNotFoundError:  # no tz database on this machine: standard time, a date never too late
         return timezone(timedelta(hours=-5))
+
+
+def _is_sale(activity: dict[str, Any]) -> bool:
+    return activity.get("activity_type") == "FILL" and activity.get("side") != "buy"
+
+
+def _trade_date(activity: dict[str, Any]) -> date:
+    try:
+        return date.fromisoformat(str(activity.get("transaction_time", ""))[:10])
+    except ValueError:
+        raise BrokerError(
+            f"a fill activity has no readable transaction_time ({activity.get('transaction_time')!r})",
+            where=f"activity {activity.get('id')}", fix="the broker's activity list is malformed; try again later",
+        ) from None
 
 
 def _clock_market(clock: Any) -> MarketStatus | None:
@@ -197,7 +210,8 @@ class AlpacaBroker:
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
         claimed = _dec(acct.get("cash"), "cash")
-        settled, unsettled = self._ledger(activities, _clock_date(clock))
+        today = _clock_date(clock)
+        settled, unsettled = self._ledger(activities, today, self._sessions(account, activities, today))
         warning = None
         if not complete:
             warning = f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities; its cash cannot be verified"
@@ -230,24 +244,49 @@ class AlpacaBroker:
             params["page_token"] = page[-1]["id"]
         return out, False
 
-    def _ledger(self, activities: list[dict[str, Any]], today: date) -> tuple[Decimal, Decimal]:
-        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with T+N on sale proceeds
-        counted from the broker's own date (its clock), not this machine's."""
+    def _settlement_horizon(self, today: date) -> date:
+        """Sales on or before this date settled long ago, whatever the holidays (a week per settlement day,
+        plus two for the longest run of exchange holidays)."""
+        return today - timedelta(days=7 * self.spec.settlement_days + 14)
+
+    def _sessions(self, account: str, activities: list[dict[str, Any]], today: date) -> list[date]:
+        """The exchange's sessions (GET /v2/calendar) since the oldest sale that may still be unsettled: T+N
+        counts sessions, so a holiday between the sale and today delays settlement. No sale, no request."""
+        horizon = self._settlement_horizon(today)
+        sales = [d for a in activities if _is_sale(a) and (d := _trade_date(a)) > horizon]
+        if not sales or self.spec.settlement_days == 0:
+            return []
+        rows = self._read(account, self._t("/v2/calendar"), {"start": min(sales).isoformat(), "end": today.isoformat()})
+        try:
+            return sorted(date.fromisoformat(str(r["date"])[:10]) for r in rows)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise BrokerError(
+                f"the broker's calendar is unreadable ({exc})", where=f"account {account}",
+                fix="the broker answered GET /v2/calendar with something unexpected; try again later",
+            ) from None
+
+    def _ledger(
+        self, activities: list[dict[str, Any]], today: date, sessions: list[date]
+    ) -> tuple[Decimal, Decimal]:
+        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with sale proceeds settled
+        T+N exchange sessions after the trade, counted up to the broker's own date (its clock)."""
         settled = unsettled = ZERO
+        horizon = self._settlement_horizon(today)
+        n = self.spec.settlement_days
         for a in activities:
             kind = a.get("activity_type")
             if kind in ("CSD", "CSW", "FEE", "DIV", "INT", "JNLC"):
                 settled += _dec(a.get("net_amount"), "net_amount")
             elif kind == "FILL":
                 amount = _dec(a.get("qty"), "qty") * _dec(a.get("price"), "price")
-                if a.get("side") == "buy":
+                if not _is_sale(a):
                     settled -= amount
+                    continue
+                traded = _trade_date(a)
+                if n == 0 or traded <= horizon or sum(1 for s in sessions if traded < s <= today) >= n:
+                    settled += amount
                 else:
-                    traded = date.fromisoformat(str(a.get("transaction_time", ""))[:10])
-                    if add_weekdays(traded, self.spec.settlement_days) <= today:
-                        settled += amount
-                    else:
-                        unsettled += amount
+                    unsettled += amount
         # Buys may spend unsettled proceeds; what they took from unsettled cannot also be settled cash.
         if settled < 0:
             unsettled += settled

@@ -19,6 +19,8 @@ Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faul
     wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
     unsettled_in_cash  `cash` wrongly includes unsettled sale proceeds
     market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
+    holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
+                       settlement skips them
 Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close}}, POST /_emulator/advance
 {days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the reconciler did not make), GET
 /_emulator/state (every order ever received, request counts), GET /_emulator/health.
@@ -40,8 +42,6 @@ from decimal import ROUND_FLOOR, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
-
-from reconciler.calendars import add_weekdays
 
 ZERO = Decimal(0)
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
@@ -70,6 +70,7 @@ class Faults:
     wash_trade_check: bool = False
     unsettled_in_cash: bool = False
     market_closed: bool = False
+    holidays: list[str] = field(default_factory=list)
     seed: int = 7
 
 
@@ -145,6 +146,17 @@ class Emulator:
 
     def now(self) -> datetime:
         return _now() + timedelta(days=self.day_offset)
+
+    def is_session(self, day: date) -> bool:
+        return day.weekday() < 5 and day.isoformat() not in self.faults.holidays
+
+    def sessions_after(self, day: date, n: int) -> date:
+        """The n-th session after `day` (weekdays that are not `holidays`)."""
+        while n > 0:
+            day += timedelta(days=1)
+            if self.is_session(day):
+                n -= 1
+        return day
 
     def set_prices(self, prices: dict[str, Any]) -> None:
         with self.lock:
@@ -262,7 +274,7 @@ class Emulator:
                 acct.unsettled = rest
         else:
             acct.positions[o.symbol] = held - qty
-            settles = add_weekdays(self.today(), self.settlement_days)
+            settles = self.sessions_after(self.today(), self.settlement_days)
             if self.settlement_days == 0:
                 acct.cash += notional
             else:
@@ -456,8 +468,18 @@ class _Handler(BaseHTTPRequestHandler):
             now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
             if not emu.faults.market_closed:
                 return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
-            opens = datetime.combine(add_weekdays(now.date(), 1), time_of_day(14, 30), tzinfo=UTC)
+            opens = datetime.combine(emu.sessions_after(now.date(), 1), time_of_day(14, 30), tzinfo=UTC)
             return 200, {"timestamp": _iso(now), "is_open": False, "next_open": _iso(opens), "next_close": _iso(opens)}
+        if method == "GET" and path == "/v2/calendar":
+            # As Alpaca: the sessions between start and end (inclusive), times in New York.
+            start = date.fromisoformat(query.get("start", emu.today().isoformat()))
+            end = date.fromisoformat(query.get("end", emu.today().isoformat()))
+            days = (start + timedelta(days=k) for k in range((end - start).days + 1))
+            return 200, [
+                {"date": d.isoformat(), "open": "09:30", "close": "16:00", "session_open": "0400",
+                 "session_close": "2000", "settlement_date": emu.sessions_after(d, emu.settlement_days).isoformat()}
+                for d in days if emu.is_session(d)
+            ]
         if method == "GET" and path == "/v2/account/activities":
             emu._progress(acct)
             # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen.
