@@ -43,10 +43,12 @@ class _Summary:
 
     def __init__(self, path: str | None) -> None:
         self.path = path
+        self.written = False  # one summary per run: the most specific writer wins, the catch-all comes last
 
     def write(self, title: str, message: str, **context: Any) -> None:
-        if not self.path:
+        if not self.path or self.written:
             return
+        self.written = True
         from pathlib import Path
 
         from reconciler.render.markdown import render_apply_summary

@@ -44,7 +44,9 @@ class WorkReport:
 
 
 def enqueue(journal: Journal, plan: Plan) -> int:
-    """One pending item per account with orders; enqueuing the same plan again adds nothing."""
+    """One pending item per account with orders. Enqueuing the same plan again adds nothing, but makes its failed
+    items pending again: a failure (a closed market, a broker outage, a stale plan) is worth another try, and
+    apply itself refuses anything unsafe (a partly applied account must be re-planned)."""
     added = 0
     for pp in plan.portfolios:
         if not pp.actions:
@@ -58,7 +60,15 @@ def enqueue(journal: Journal, plan: Plan) -> int:
                 )
             added += 1
         except IntegrityError:
-            continue
+            with journal.tx() as c:
+                c.execute(
+                    update(t.work_items)
+                    .where(
+                        t.work_items.c.plan_hash == plan.content_hash, t.work_items.c.account == pp.account,
+                        t.work_items.c.status == "failed",
+                    )
+                    .values(status="pending", claimed_by=None, claimed_at=None, finished_at=None)
+                )
     return added
 
 

@@ -135,3 +135,31 @@ def test_settlement_date_after_a_holiday_weekend() -> None:
     # Sold on the half-day before a weekend, T+1: the next session is Monday.
     assert settlement_date("XNYS", datetime(2026, 11, 27, 15, 0, tzinfo=UTC), 1) == date(2026, 11, 30)
     assert settlement_date("XNYS", datetime(2026, 12, 24, 15, 0, tzinfo=UTC), 2) == date(2026, 12, 29)
+
+
+def test_apply_all_refused_while_closed_runs_again_once_open(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    emulator.faults(market_closed=True)
+    r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
+    assert r.code == 1 and "market is closed" in r.out, r.out + r.err
+    assert emulator.orders() == []
+    emulator.faults(market_closed=False)
+    r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
+    assert r.code == 0, r.out + r.err
+    accounts = {row[0] for row in alpaca.query("select account from work_items where status = 'done'")}
+    assert len(accounts) == 3 and emulator.orders()
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids))
+
+
+def test_one_summary_per_refused_apply(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    emulator.faults(market_closed=True)
+    summary = tmp_path / "summary.md"
+    assert alpaca.run("apply", str(plan_file), "--summary-file", str(summary)).code == 1
+    text = summary.read_text()
+    assert text.count("## reconciler apply") == 1 and "market is closed" in text
