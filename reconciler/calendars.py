@@ -33,7 +33,10 @@ def check_code(code: str) -> str:
     names = sorted(_module().get_calendar_names(include_aliases=True))
     if code in names:
         return code
-    close = [n for n in names if n.upper().startswith(code[:2].upper())][:8]
+    if code.strip() in names:
+        raise ValueError(f"{code!r} has spaces around the calendar code; write {code.strip()}")
+    key = code.strip().upper()
+    close = [n for n in names if len(key) >= 2 and n.upper().startswith(key[:2])][:8]
     hint = f" (close: {', '.join(close)})" if close else ""
     raise ValueError(f"{code!r} is not an exchange calendar{hint}; use an ISO MIC such as XNYS, XNAS, XLON or XTKS")
 
@@ -67,19 +70,23 @@ def market_status(code: str, now: datetime) -> MarketStatus:
                 where="reconciler.yaml: broker.calendar",
                 fix="upgrade exchange-calendars (pip install -U exchange-calendars), or remove broker.calendar",
             )
-        if cal.is_open_on_minute(minute, ignore_breaks=True):
+        if cal.is_open_on_minute(minute):  # a lunch break is closed too: an order would wait for the afternoon
             return MarketStatus(is_open=True, source=f"{code} calendar")
-        opens = cal.next_open(minute).to_pydatetime()
+        if cal.is_break_minute(minute):
+            opens = cal.session_break_end(cal.minute_to_session(minute)).to_pydatetime()
+        else:
+            opens = cal.next_open(minute).to_pydatetime()
     return MarketStatus(is_open=False, next_open=opens, source=f"{code} calendar")
 
 
 def settlement_date(code: str, traded_at: datetime, n: int) -> date:
-    """`n` sessions of the exchange after the session of the trade (weekends and holidays skipped)."""
+    """`n` sessions of the exchange after the session of the trade (weekends and holidays skipped). A trade
+    outside a session belongs to the next one, when it would really have traded: never settled early."""
     import pandas as pd
 
     cal = _calendar(code)
     with _quiet():
-        session = cal.minute_to_session(pd.Timestamp(traded_at).tz_convert("UTC").floor("min"), direction="previous")
+        session = cal.minute_to_session(pd.Timestamp(traded_at).tz_convert("UTC").floor("min"), direction="next")
         settles: date = cal.session_offset(session, n).date()
     return settles
 
@@ -90,4 +97,10 @@ def add_weekdays(day: date, n: int) -> date:
         day += timedelta(days=1)
         if day.weekday() < 5:
             n -= 1
+    return day
+
+
+def local_date(code: str, now: datetime) -> date:
+    """Today at the exchange: settlement dates are the exchange's dates, not UTC's."""
+    day: date = now.astimezone(_calendar(code).tz).date()
     return day

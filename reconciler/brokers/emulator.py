@@ -466,10 +466,14 @@ class _Handler(BaseHTTPRequestHandler):
             ]
         if method == "GET" and path == "/v2/clock":
             now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
-            if not emu.faults.market_closed:
-                return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(now), "next_close": _iso(now)}
+            # Sessions 14:30-21:00 UTC (New York in winter); `market_closed` says closed whatever the time.
             opens = datetime.combine(emu.sessions_after(now.date(), 1), time_of_day(14, 30), tzinfo=UTC)
-            return 200, {"timestamp": _iso(now), "is_open": False, "next_open": _iso(opens), "next_close": _iso(opens)}
+            if not emu.faults.market_closed:
+                closes = datetime.combine(now.date(), time_of_day(21, 0), tzinfo=UTC)
+                return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(opens),
+                             "next_close": _iso(max(closes, now))}
+            return 200, {"timestamp": _iso(now), "is_open": False, "next_open": _iso(opens),
+                         "next_close": _iso(opens + timedelta(hours=6, minutes=30))}
         if method == "GET" and path == "/v2/calendar":
             # As Alpaca: the sessions between start and end (inclusive), times in New York.
             start = date.fromisoformat(query.get("start", emu.today().isoformat()))

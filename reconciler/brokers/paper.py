@@ -58,7 +58,8 @@ class PaperBroker:
                 c.execute(insert(t.paper_positions).values(account=account, symbol=sym, quantity=qty))
 
     def _settle(self, c: Connection, account: str) -> None:
-        today = self.clock().date().isoformat()
+        now, code = self.clock(), self.spec.calendar
+        today = (now.date() if code is None else calendars.local_date(code, now)).isoformat()
         due = c.execute(
             select(t.paper_unsettled).where(
                 t.paper_unsettled.c.account == account, t.paper_unsettled.c.settles_on <= today

@@ -136,9 +136,9 @@ def exit_code(drifts: Iterable[PortfolioDrift]) -> int:
 
 
 def _strings(value: Any) -> Any:
-    """Decimals as strings, like the plan file: exact, and never a float."""
+    """Decimals as strings, like the plan file: exact, never a float, and in plain notation ("0", not "0E-7")."""
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f") if value else "0"
     if isinstance(value, dict):
         return {k: _strings(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -204,7 +204,10 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     market = obs.market
     if actions and market is not None and not market.is_open:
         opens = f", next open {market.next_open:%Y-%m-%d %H:%M %Z}" if market.next_open else ""
-        notes.append(f"the market was closed when observed ({market.source}{opens}): apply waits for it to open")
+        notes.append(
+            f"the market was closed when observed ({market.source}{opens}): orders sent before it opens would fill"
+            " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
+        )
     traded = [leg[0] for leg in legs]
     cash_after = cash_total + proceeds - spent
     return _assemble(

@@ -294,7 +294,8 @@ class ApplySettings(Strict):
     market_hours: Literal["require", "ignore"] = Field(
         "require",
         description="require: refuse to send orders while the broker says the market is closed (they would wait"
-        " and fill at the open, at prices the plan never saw). ignore: send them anyway, to queue for the open.",
+        " and fill at the open, at prices the plan never saw). ignore: send them anyway (a real broker queues them"
+        " for the open; the paper broker fills them at once at its quotes).",
     )
 
 

@@ -131,3 +131,5 @@ def test_status_agrees_with_the_planner(case: tuple[Desired, Observation]) -> No
     assert d.max_drift == max(abs(r.drift) for r in d.rows)
     doc = json.loads(json.dumps(d.to_json()))
     assert doc["status"] == d.status and Decimal(doc["max_drift"]) == d.max_drift
+    for row, r in zip(doc["rows"], d.rows, strict=True):  # exact, and in plain notation ("0", never "0E-7")
+        assert Decimal(row["weight"]) == r.weight and "E" not in row["weight"] + row["drift"]

@@ -117,6 +117,9 @@ def test_alpaca_clock_closed_refuses_apply(alpaca: Workspace, emulator: Broker, 
     r = alpaca.run("plan", "--out", str(plan_file))
     assert r.code == 0, r.err
     assert "market was closed" in r.out and "Alpaca clock" in r.out
+    comment = alpaca.run("plan", "--format", "markdown").out  # the pull-request comment says it up front
+    head = comment.split("<details>")[0]
+    assert "market was closed when this plan was made" in head and "next open" in head, head
     summary = tmp_path / "summary.md"
     r = alpaca.run("apply", str(plan_file), "--summary-file", str(summary))
     assert r.code == 1
@@ -163,3 +166,40 @@ def test_one_summary_per_refused_apply(alpaca: Workspace, emulator: Broker, tmp_
     assert alpaca.run("apply", str(plan_file), "--summary-file", str(summary)).code == 1
     text = summary.read_text()
     assert text.count("## reconciler apply") == 1 and "market is closed" in text
+
+
+def test_a_trade_outside_a_session_settles_from_the_next_session() -> None:
+    from reconciler.calendars import settlement_date
+
+    before_open = datetime(2026, 11, 25, 14, 29, tzinfo=UTC)  # Wednesday 09:29 New York: trades at the open
+    after_close = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # Wednesday 16:30: trades at Friday's open
+    assert settlement_date("XNYS", before_open, 1) == date(2026, 11, 27)  # Thursday is Thanksgiving
+    assert settlement_date("XNYS", after_close, 1) == date(2026, 11, 30)
+    assert settlement_date("XNYS", datetime(2026, 11, 28, 12, 0, tzinfo=UTC), 1) == date(2026, 12, 1)  # Saturday
+
+
+def test_a_lunch_break_is_closed() -> None:
+    from reconciler.calendars import market_status
+
+    lunch = market_status("XTKS", datetime(2026, 11, 25, 2, 45, tzinfo=UTC))  # 11:45 in Tokyo
+    assert not lunch.is_open and lunch.next_open == datetime(2026, 11, 25, 3, 30, tzinfo=UTC)  # 12:30 in Tokyo
+    assert market_status("XTKS", datetime(2026, 11, 25, 4, 0, tzinfo=UTC)).is_open
+
+
+def test_settlement_is_judged_by_the_exchanges_date(tmp_path: Path) -> None:
+    from reconciler.brokers.prices import Price
+    from reconciler.journal.store import Journal
+    from reconciler.spec.models import PaperBroker as PaperSpec
+
+    spec = PaperSpec.model_validate({
+        "kind": "paper", "calendar": "XTKS", "slippage_bps": 0,
+        "accounts": {"acct": {"cash": 0, "positions": {"ABC": 10}}},
+    })
+    clock = Clock(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))  # Thursday 10:00 in Tokyo
+    broker = PaperBroker(Journal.open(f"sqlite:///{tmp_path / 'j.db'}").engine, spec, tmp_path, clock=clock,
+                         prices={"ABC": Price(Decimal(100), None)})
+    broker.submit("acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(10)))
+    clock.now = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thursday 23:00 in Tokyo: not yet
+    assert broker.observe("acct", []).cash_unsettled == Decimal(1000)
+    clock.now = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # Friday 08:30 in Tokyo, still Thursday in UTC
+    assert broker.observe("acct", []).cash_settled == Decimal(1000)
