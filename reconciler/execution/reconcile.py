@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
 from reconciler.execution.faults import crash_point
+from reconciler.journal.store import as_utc
 
 if TYPE_CHECKING:
     from reconciler.runtime import Runtime
@@ -138,7 +139,7 @@ def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:
         return []
     data = json.loads(last["data"])
     expected = {s: Decimal(q) for s, q in data.get("positions", {}).items()}
-    taken = last["taken_at"] if last["taken_at"].tzinfo else last["taken_at"].replace(tzinfo=UTC)
+    taken = as_utc(last["taken_at"])
     for f in rt.journal.fills_since(account, taken):
         sign = 1 if f["side"] == "buy" else -1
         # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.

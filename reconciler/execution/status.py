@@ -12,6 +12,7 @@ from reconciler.core.drift import PortfolioDrift, drift_of, locked, unknown
 from reconciler.core.planner import plan_portfolio
 from reconciler.errors import ReconcilerError
 from reconciler.journal import tables
+from reconciler.journal.store import as_utc
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.status")
@@ -32,11 +33,8 @@ def live_lock(engine: Engine, account: str, now: datetime | None = None) -> dict
     if row is None:
         return None
     expires = row.get("expires_at")
-    if isinstance(expires, datetime):
-        if expires.tzinfo is None:  # SQLite gives naive datetimes back; they were written in UTC
-            expires = expires.replace(tzinfo=UTC)
-        if expires <= (now or datetime.now(UTC)):
-            return None
+    if isinstance(expires, datetime) and as_utc(expires) <= (now or datetime.now(UTC)):
+        return None
     return dict(row)
 
 

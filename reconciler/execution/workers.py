@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,10 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from reconciler.core.models import Plan
 from reconciler.errors import ReconcilerError
 from reconciler.journal import tables as t
-from reconciler.journal.store import Journal
+from reconciler.journal.store import Journal, as_utc
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.workers")
+# A claim this old, on an account nobody holds the lock of, belongs to a worker that died (an apply keeps its lock
+# alive with a heartbeat while it runs; the lease is 120 s).
+STALE_CLAIM = timedelta(minutes=5)
 
 
 @dataclass
@@ -44,9 +47,10 @@ class WorkReport:
 
 
 def enqueue(journal: Journal, plan: Plan) -> int:
-    """One pending item per account with orders. Enqueuing the same plan again adds nothing, but makes its failed
-    items pending again: a failure (a closed market, a broker outage, a stale plan) is worth another try, and
-    apply itself refuses anything unsafe (a partly applied account must be re-planned)."""
+    """One pending item per account with orders. Enqueuing the same plan again adds nothing, but makes pending
+    again what is worth another try: a failed item (a closed market, a broker outage), and an item claimed by a
+    worker that died (claimed long ago, and its account not locked). Apply itself refuses anything unsafe: a
+    partly applied account must be re-planned, and an applied one sends nothing."""
     added = 0
     for pp in plan.portfolios:
         if not pp.actions:
@@ -60,16 +64,32 @@ def enqueue(journal: Journal, plan: Plan) -> int:
                 )
             added += 1
         except IntegrityError:
-            with journal.tx() as c:
-                c.execute(
-                    update(t.work_items)
-                    .where(
-                        t.work_items.c.plan_hash == plan.content_hash, t.work_items.c.account == pp.account,
-                        t.work_items.c.status == "failed",
-                    )
-                    .values(status="pending", claimed_by=None, claimed_at=None, finished_at=None)
-                )
+            _retry(journal, plan.content_hash, pp.account)
     return added
+
+
+def _retry(journal: Journal, plan_hash: str, account: str) -> None:
+    item = t.work_items.c
+    with journal.tx() as c:
+        row = c.execute(
+            select(item.status, item.claimed_by, item.claimed_at).where(
+                item.plan_hash == plan_hash, item.account == account
+            )
+        ).first()
+        if row is None or row.status not in ("failed", "claimed"):
+            return
+        if row.status == "claimed":
+            now = datetime.now(UTC)
+            lock = c.execute(select(t.locks.c.expires_at).where(t.locks.c.account == account)).scalar()
+            locked = lock is not None and as_utc(lock) > now
+            if locked or (row.claimed_at is not None and now - as_utc(row.claimed_at) < STALE_CLAIM):
+                return  # a worker is on it
+        c.execute(
+            update(t.work_items)
+            .where(item.plan_hash == plan_hash, item.account == account, item.status == row.status,
+                   item.claimed_by == row.claimed_by if row.claimed_by is not None else item.claimed_by.is_(None))
+            .values(status="pending", claimed_by=None, claimed_at=None, finished_at=None)
+        )
 
 
 def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:

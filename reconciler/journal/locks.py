@@ -23,17 +23,13 @@ from sqlalchemy.exc import IntegrityError
 
 from reconciler.errors import LockedError, ReconcilerError
 from reconciler.journal import tables as t
-from reconciler.journal.store import Journal
+from reconciler.journal.store import Journal, as_utc
 
 log = logging.getLogger("reconciler.lock")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def advisory_key(account: str) -> int:
@@ -127,7 +123,7 @@ class AccountLock:
         raise self._locked_error(self._current())
 
     def _is_dead(self, current: dict[str, Any]) -> bool:
-        if _aware(current["expires_at"]) < _now():
+        if as_utc(current["expires_at"]) < _now():
             return True
         if self.is_postgres:
             return True  # we hold the advisory lock, so whoever wrote this row lost its session: it is dead

@@ -23,6 +23,11 @@ HEAD_REVISION = "0003"
 TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
 
 
+def as_utc(ts: datetime) -> datetime:
+    """A timestamp read back from the journal: SQLite returns it without its zone, which is always UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.execution.planfile import read_plan
@@ -63,3 +64,25 @@ def test_cli_apply_all_with_workers(alpaca: Workspace, emulator: Broker, tmp_pat
 def test_cli_apply_all_needs_a_plan_file(alpaca: Workspace) -> None:
     r = alpaca.run("apply", "--all")
     assert r.code == 1 and "--all needs a plan file" in r.err and "Traceback" not in r.err
+
+
+def test_an_account_claimed_by_a_worker_that_died_is_applied_by_the_next_run(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    journal = Journal.open(alpaca.journal_url)
+    assert enqueue(journal, plan) == 3
+    dead = claim(journal, plan.content_hash, "worker-killed-9")  # claimed, then the process died
+    assert dead is not None
+    report = run_workers(plan, lambda: Runtime(alpaca.config), workers=2, actor="ci", overrides={})
+    assert dead not in {o.account for o in report.outcomes}  # a fresh claim may still be alive: left alone
+    alpaca.execute(
+        "update work_items set claimed_at = :old where account = :account",
+        old=datetime.now(UTC) - timedelta(minutes=30), account=dead,
+    )
+    again = run_workers(plan, lambda: Runtime(alpaca.config), workers=2, actor="ci", overrides={})
+    assert [(o.account, o.status) for o in again.outcomes] == [(dead, "done")]
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids)) == sum(len(p.actions) for p in plan.portfolios)
