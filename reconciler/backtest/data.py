@@ -173,9 +173,16 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
     """Validate a table with a date column (or a date index) and numeric symbol columns."""
     import pandas as pd
 
-    if isinstance(frame.index, pd.DatetimeIndex):
-        frame = frame.reset_index()
+    if isinstance(frame.index, pd.DatetimeIndex):  # a Parquet file's date index, named or not
+        frame = frame.reset_index(names=frame.index.name or "date")
     cols = [str(c) for c in frame.columns]
+    # pandas renames a repeated CSV header (MTUM, MTUM.1): two columns of one symbol are an error, not two symbols.
+    repeated = [c for c in cols if "." in c and c.rsplit(".", 1)[1].isdigit() and c.rsplit(".", 1)[0] in cols]
+    if repeated:
+        symbol = repeated[0].rsplit(".", 1)[0]
+        raise BacktestError(
+            f"column {symbol!r} appears more than once", where=where, fix="keep one column of closes per symbol"
+        )
     date_col = next((c for c in cols if c.strip().lower() in DATE_COLUMNS), None)
     if date_col is None:
         raise BacktestError(
@@ -204,8 +211,9 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
     if bad.size:
         i = int(bad[0])
         at = f"{where}:{lines[i]}" if first_line else f"{where} (row {i + 1})"
+        shown = "an empty cell" if pd.isna(raw.iloc[i]) else repr(raw.iloc[i])
         raise BacktestError(
-            f"not a date: {raw.iloc[i]!r} in column {date_col!r}", where=at, fix="write dates as YYYY-MM-DD"
+            f"not a date: {shown} in column {date_col!r}", where=at, fix="write dates as YYYY-MM-DD"
         )
     symbols = [c for c in cols if c != date_col]
     if not symbols:

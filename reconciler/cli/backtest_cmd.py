@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from decimal import Decimal
 
     from reconciler.backtest.engine import PolicyCheck
     from reconciler.runtime import Runtime
@@ -64,18 +64,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+MAX_AMOUNT = Decimal(10**15)  # beyond this a float series (the metrics, the charts) loses cents, then overflows
+
+
 def _number(value: str, flag: str, *, signed: bool = False, fraction: bool = False) -> Decimal:
-    from decimal import Decimal, InvalidOperation
+    """A command-line number: amounts up to 1e15, fractions (rates) in [0, 1] or [-1, 1], written 0.05 or 5%."""
+    from decimal import InvalidOperation
 
     from reconciler.errors import BacktestError
 
+    text = value.strip().replace("_", "").replace(",", "")
     try:
-        d = Decimal(value.strip().replace("_", "").replace(",", ""))
+        d = Decimal(text[:-1]) / 100 if fraction and text.endswith("%") else Decimal(text)
     except InvalidOperation:
-        raise BacktestError(f"{flag} {value!r} is not a number", where=flag, fix="write a plain number") from None
-    if not d.is_finite() or (d < 0 and not signed) or (fraction and d > 1):
-        bound = "between 0 and 1" if fraction else ("finite" if signed else "zero or more")
-        raise BacktestError(f"{flag} {value} is out of range", where=flag, fix=f"use a number {bound}")
+        example = "0.05 or 5%" if fraction else "a plain number such as 100000"
+        raise BacktestError(f"{flag} {value!r} is not a number", where=flag, fix=f"write {example}") from None
+    low = (-1 if fraction else -MAX_AMOUNT) if signed else 0
+    high = 1 if fraction else MAX_AMOUNT
+    if not d.is_finite() or not low <= d <= high:
+        raise BacktestError(
+            f"{flag} {value} is out of range", where=flag, fix=f"use a number from {low:,} to {high:,}"
+        )
     return d
 
 
@@ -174,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if settings.initial_cash <= 0 and settings.contribution <= 0:
         raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive --contribution")
-    risk_free = float(_number(args.risk_free, "--risk-free", signed=True))
+    risk_free = float(_number(args.risk_free, "--risk-free", signed=True, fraction=True))
 
     table = load_prices(Path(args.prices)) if args.prices else load_dataset(args.dataset)
     prices = table.select(sorted(desired.targets), start, end)

@@ -14,8 +14,14 @@ if TYPE_CHECKING:
 
 
 def runtime(args: argparse.Namespace) -> Runtime:
+    from reconciler.errors import ReconcilerError
     from reconciler.runtime import Runtime
 
+    if args.journal is not None and not args.journal.strip():
+        raise ReconcilerError(
+            "--journal is empty", where="command line",
+            fix="give a journal URL (sqlite:///path/journal.db, postgresql+psycopg://...) or leave --journal out",
+        )
     return Runtime(config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal)
 
 
@@ -27,3 +33,14 @@ def console(args: argparse.Namespace, stderr: bool = False) -> Console:
     # Logs and CI job output are not terminals: give tables room instead of rich's 80-column fallback.
     width = None if stream.isatty() else 140
     return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True, width=width)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value

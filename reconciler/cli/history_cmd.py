@@ -6,7 +6,9 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-n", "--limit", type=int, default=20, help="how many applies to list")
+    from reconciler.cli.common import positive_int
+
+    p.add_argument("-n", "--limit", type=positive_int, default=20, help="how many applies to list (at least 1)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 

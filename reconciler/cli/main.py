@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 COMMANDS = {
     "validate": "Check reconciler.yaml and every portfolio file.",
@@ -41,8 +42,17 @@ def _common(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("--no-color", action="store_true", default=default, help="plain output without colours")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1 like every other error: 2 means "changes" (plan --detailed-exitcode)
+    and "out of sync" (status), and a typo in a CI script must not read as either."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="Infrastructure-as-code for investment portfolios: plan and apply target allocations.",
     )

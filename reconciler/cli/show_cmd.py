@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     a = runtime(args).journal.show(args.apply_id)
     if a is None:
         raise ReconcilerError(
-            f"no single apply matches {args.apply_id!r}", where="command line",
-            fix="use an id (or a longer prefix) from `reconciler history`",
+            f"no apply id starts with {args.apply_id!r}", where="reconciler show",
+            fix="use an id (or its first characters) from `reconciler history`",
         )
     if args.format == "json":
         print(json.dumps(a, default=str, indent=2))

@@ -180,7 +180,14 @@ class Journal:
             row = c.execute(
                 select(t.applies).where(t.applies.c.id.startswith(apply_id, autoescape=True))
             ).mappings().all()
-            if len(row) != 1:
+            if len(row) > 1:
+                ids = sorted(str(r["id"])[:8] for r in row)
+                raise JournalError(
+                    f"{apply_id!r} is ambiguous: it starts {len(ids)} apply ids ({', '.join(ids[:6])}"
+                    f"{', …' if len(ids) > 6 else ''})",
+                    where="reconciler show", fix="type more of the id",
+                )
+            if not row:
                 return None
             a = dict(row[0])
             a["intents"] = [

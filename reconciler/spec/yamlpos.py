@@ -10,7 +10,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from reconciler.errors import ReconcilerError
@@ -101,9 +101,30 @@ def read_text(path: Path, missing_fix: str = "create it or pass the right path")
         raise ReconcilerError(f"cannot read file: {exc}", where=str(path), fix="save it as UTF-8 text") from None
 
 
+class _ExactConstructor(RoundTripConstructor):
+    """Round-trip construction, except that a YAML float becomes the Decimal of its own text: `0.12345678901234567`
+    must not pass through a binary float (which keeps 17 digits) on its way to the exact weight checks."""
+
+
+def _exact_float(constructor: RoundTripConstructor, node: Any) -> Any:
+    try:
+        value = Decimal(str(node.value))
+    except ArithmeticError:  # .inf, .nan and other spellings Decimal does not read: the float they mean
+        return Decimal(repr(float(constructor.construct_yaml_float(node))))
+    if not value.is_finite():
+        return value
+    # One spelling per number (0.70 and 0.7 are the same weight), so reformatting a file changes no hash.
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
+
+
+_ExactConstructor.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
 def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
     """Like load_documents, for text already read (`path` names it in positions and errors)."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _ExactConstructor
     yaml.allow_duplicate_keys = False
     try:
         nodes = list(yaml.load_all(text))

@@ -69,6 +69,11 @@ BAD = [
     (GOOD, ["--report", "/nonexistent-reconciler/x.html"], "the folder does not exist"),
     (GOOD.replace("2024-01-04", "04/01/2024"), [], "prices.csv:4: not a date: '04/01/2024'"),  # D/M or M/D?
     (GOOD.replace("10.5", "inf"), [], "prices.csv:3: AAA has an infinite price on 2024-01-03"),
+    (GOOD.replace("date,AAA,BBB", "date,AAA,BBB,AAA").replace("\n2", ",1\n2"), [], "column 'AAA' appears more"),
+    (GOOD.replace("2024-01-04", ""), [], "prices.csv:4: not a date: an empty cell in column 'date'"),
+    (GOOD, ["--cash", "1e400"], "--cash 1e400 is out of range"),
+    (GOOD, ["--risk-free", "5"], "--risk-free 5 is out of range"),
+    (GOOD, ["--tax-short", "135%"], "--tax-short 135% is out of range"),
 ]
 
 
@@ -80,6 +85,16 @@ def test_bad_input_is_one_clear_error(
     assert code == 1
     assert message in err, err
     assert "fix:" in err and "Traceback" not in err and "Internal error" not in err
+
+
+def test_rates_may_be_written_as_percentages(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for short, long, risk_free in (("0.35", "0.15", "0.02"), ("35%", "15%", "2%")):
+        code, out, err = run(ws, capsys, GOOD, "--format", "json", "--tax-short", short, "--tax-long", long,
+                             "--risk-free", risk_free)
+        assert code == 0, err
+        outputs.append(json.loads(out)["strategies"])
+    assert outputs[0] == outputs[1]
 
 
 def test_unknown_portfolio_lists_the_known_ones(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,6 +116,16 @@ def test_parquet_gives_the_same_backtest_as_csv(ws: Path, capsys: pytest.Capture
     assert code == 0
     a, b = json.loads(from_csv), json.loads(from_parquet)
     assert [s["metrics"] for s in a["strategies"]] == [s["metrics"] for s in b["strategies"]]
+    # Dates as the frame's index, unnamed (how pandas often writes a series of closes): the same backtest.
+    frame = pd.read_csv(ws / "prices.csv", parse_dates=["date"]).set_index("date")
+    frame.index.name = None
+    frame.to_parquet(ws / "indexed.parquet")
+    capsys.readouterr()
+    code = main(["-c", str(ws / "reconciler.yaml"), "backtest", "two", "--prices", str(ws / "indexed.parquet"),
+                 "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert [s["metrics"] for s in json.loads(out.out)["strategies"]] == [s["metrics"] for s in a["strategies"]]
 
 
 def test_without_the_backtest_extra_the_command_says_what_to_install(ws: Path) -> None:

@@ -151,7 +151,7 @@ def test_history_and_show(workspace: Workspace) -> None:
     assert "filled" in r.out and rows[0]["plan_hash"] in r.out
     assert "policy [plan] warn max_turnover" in r.out  # the phase is text, not console markup
     r = workspace.run("show", "nope")
-    assert r.code == 1 and "no single apply" in r.err
+    assert r.code == 1 and "no apply id starts with" in r.err
     for pattern in ("%", "_", "________", ""):  # SQL wildcards and nothing match no apply
         r = workspace.run("show", pattern)
-        assert r.code == 1 and "no single apply" in r.err, (pattern, r.out)
+        assert r.code == 1 and "no apply id starts with" in r.err, (pattern, r.out)
