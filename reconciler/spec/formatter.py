@@ -4,7 +4,7 @@ Normal form: two-space indentation (lists indented under their key), single spac
 structural keys in the documented order (apiVersion, kind, metadata, spec; spec: account, model, targets, cash,
 trading, symbols), no trailing blank lines, one newline at the end. Symbols and settings keep the order they
 were written in: comments that group them (`# bonds`) belong to the lines around them, and sorting would move
-them away.
+them away. For the same reason a mapping whose keys have full-line comments between them keeps its key order.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from reconciler.errors import ReconcilerError
@@ -47,13 +47,46 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _reorder(node: CommentedMap, order: list[str]) -> None:
+def _reorder(node: CommentedMap, order: list[str], *, root: bool) -> None:
     keys = [str(k) for k in node]
     wanted = [k for k in order if k in keys] + [k for k in keys if k not in order]
-    if wanted != keys:
+    # Above a document's first key is its header (`# yaml-language-server`, a title): it stays on top.
+    first_moves = not root and wanted[0] != keys[0]
+    if wanted != keys and not _comments_between_keys(node, first_moves=first_moves):
         _trim_end(node)  # blank lines at the end of the file belong to the end, not to the key moving up
         for key in wanted:
             node.move_to_end(key)
+
+
+def _comments_between_keys(node: CommentedMap, *, first_moves: bool) -> bool:
+    """Whether a full-line comment stands between two keys of `node` (or above its first key, when that one would
+    move). ruamel keeps such a comment with the key *before* it, so reordering would put it above the wrong key:
+    then the keys keep the order they were written in."""
+    for key in node:
+        if _full_line_comment(_tail_token(node, key)):
+            return True
+    if first_moves and node.ca.comment:
+        tokens = [t for part in node.ca.comment if part for t in (part if isinstance(part, list) else [part])]
+        return any(line.strip().startswith("#") for t in tokens if t is not None for line in str(t.value).split("\n"))
+    return False
+
+
+def _tail_token(node: Any, key: Any) -> Any:
+    """The comment token after a key's value: on the deepest last key when the value is itself a mapping."""
+    value = node[key]
+    if isinstance(value, CommentedMap) and value:
+        return _tail_token(value, list(value)[-1])
+    if isinstance(value, CommentedSeq) and value:
+        last = value.ca.items.get(len(value) - 1)
+        if last and last[0] is not None:
+            return last[0]
+    item = node.ca.items.get(key)
+    return item[2] if item and len(item) > 2 else None
+
+
+def _full_line_comment(token: Any) -> bool:
+    """A comment on a line of its own (not only the end-of-line comment of the value before it)."""
+    return token is not None and any(line.strip().startswith("#") for line in str(token.value).split("\n")[1:])
 
 
 def _trim_end(node: Any) -> None:
@@ -105,7 +138,7 @@ def _normalise(doc: Any) -> None:
         for part in path:
             node = node.get(part) if isinstance(node, CommentedMap) else None
         if isinstance(node, CommentedMap):
-            _reorder(node, order)
+            _reorder(node, order, root=not path)
 
 
 def format_text(text: str, where: str) -> str:
