@@ -76,15 +76,29 @@ def deviations(run: StrategyRun) -> FloatArray:
     return out
 
 
+def live_days(run: StrategyRun) -> int:
+    """How many days the account had money: when withdrawals (or taxes) empty it, its figures of return, risk and
+    deviation end that day, instead of counting every empty day after it as a day of zero return."""
+    equity = run.equity
+    if len(equity) < 2:
+        return len(equity)
+    had_money = np.maximum.accumulate(equity) > 0
+    empty = np.flatnonzero((equity[1:] <= 0) & had_money[:-1])
+    return len(equity) if not empty.size else int(empty[0]) + 2
+
+
 def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
-    years = years_between(run.dates)
-    r = returns(run)
+    n = live_days(run)
+    years = years_between(run.dates[:n])
+    r = returns(run)[: n - 1]
     index = np.concatenate(([1.0], np.cumprod(1.0 + r)))
-    per_year = (len(run.dates) - 1) / years
+    per_year = (n - 1) / years
     vol = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
     rf = (1.0 + risk_free) ** (1.0 / per_year) - 1.0
     sharpe = float(np.mean(r - rf) / vol * np.sqrt(per_year)) if vol > 0 else 0.0
-    dev = deviations(run)
+    emptied = n > 1 and run.equity[n - 1] <= 0 < run.equity[: n - 1].max()
+    alive = n - 1 if emptied else n  # days with money at the close: not the day it emptied
+    dev = deviations(run)[:alive]
     short = sum((float(y.short) for y in run.book.years.values()), 0.0)
     long = sum((float(y.long) for y in run.book.years.values()), 0.0)
     return Metrics(
@@ -109,5 +123,5 @@ def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
         withdrawn=float(run.withdrawn),
         blocked_plans=run.count("blocked"),
         rejected_orders=run.count("rejected"),
-        average_weights={s: float(w) for s, w in zip(run.symbols, run.weights.mean(axis=0), strict=True)},
+        average_weights={s: float(w) for s, w in zip(run.symbols, run.weights[:alive].mean(axis=0), strict=True)},
     )

@@ -152,3 +152,33 @@ def test_every_dollar_lost_to_trading_is_a_cost(case: Case) -> None:
     pre = run.equity[:-1] * ((w * (closes[1:] / closes[:-1])).sum(axis=1) + (1 - w.sum(axis=1)))
     lost = float(case.settings.initial_cash) - run.equity[0] + float((pre - run.equity[1:]).sum())
     assert abs(lost - float(run.costs)) <= 1e-6 * max(1.0, float(case.settings.initial_cash))
+
+
+def test_an_account_emptied_by_withdrawals_is_measured_while_it_had_money() -> None:
+    # The figures of a run whose withdrawals empty the account equal those of the same run cut at the day it
+    # emptied: the empty days after it are not days of zero return.
+    import pandas as pd
+    import pytest
+
+    from reconciler.backtest.data import from_frame
+    from reconciler.backtest.metrics import compute, live_days
+
+    rng = np.random.default_rng(5)
+    days = pd.bdate_range("2020-01-01", periods=400)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size=(len(days), 2)), axis=0))
+    frame = pd.DataFrame({"date": days, "AAA": closes[:, 0], "BBB": closes[:, 1]})
+    desired = Desired(name="p", account="a", source="t", targets={"AAA": Decimal("0.5"), "BBB": Decimal("0.5")},
+                      cash=Decimal(0), trading=Trading(fractional=True, quantity_step=Decimal("0.0001")))
+    settings = Settings(initial_cash=Decimal(10000), contribution=Decimal(-1500), contribution_every="monthly")
+    strategy = parse_strategy("calendar:quarterly", Bands())
+
+    def run(rows: int) -> tuple[int, dict[str, object]]:
+        r = run_strategy(desired, from_frame(frame.iloc[:rows].copy(), "t", None), strategy, settings)
+        return live_days(r), compute(r).as_dict()
+
+    n, whole = run(len(days))
+    assert n < len(days) and whole["final_value"] == 0
+    cut_n, cut = run(n)
+    assert cut_n == n
+    for key in ("cagr", "volatility", "sharpe", "max_drawdown", "avg_deviation", "max_deviation"):
+        assert whole[key] == pytest.approx(cut[key], rel=1e-12, abs=1e-12), key
