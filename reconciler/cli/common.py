@@ -32,7 +32,13 @@ def console(args: argparse.Namespace, stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # Logs and CI job output are not terminals: give tables room instead of rich's 80-column fallback.
     width = None if stream.isatty() else 140
-    return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True, width=width)
+    out = Console(file=stream, no_color=plain, highlight=False, soft_wrap=True, width=width)
+    out.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]  # rich would exit 1 without a word
+    return out
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError("the output pipe closed")  # handled once, in cli.main
 
 
 def positive_int(text: str) -> int:

@@ -90,6 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReconcilerError as exc:
         print(f"Error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`| head`). Say so on stderr (an apply stops there: the journal has what was
+        # sent), exit as a shell does on SIGPIPE, and point stdout at /dev/null so exiting raises nothing more.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sent = " Orders already sent are in the journal (`reconciler history`)." if args.command == "apply" else ""
+        print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
+        return 141
     except KeyboardInterrupt:
         print(
             "interrupted. Orders already sent stay at the broker and are in the journal: `reconciler reconcile`"

@@ -119,7 +119,7 @@ def _kind(raw: RawDoc, allowed: tuple[str, ...], problems: list[ReconcilerError]
     if kind not in allowed:
         problems.append(
             ReconcilerError(
-                f"field kind: unknown kind {kind!r}",
+                "field kind: missing" if kind is None else f"field kind: unknown kind {kind!r}",
                 where=raw.where(["kind"]),
                 fix=f"use kind: {' or '.join(allowed)}",
             )
@@ -259,7 +259,7 @@ def _resolve(
             problems.append(
                 ReconcilerError(
                     f"field spec.account: account {spec.account!r} is already managed by another portfolio"
-                    f" ({accounts[spec.account].where()})",
+                    f" ({accounts[spec.account].where(['spec', 'account'])})",
                     where=raw.where(["spec", "account"]),
                     fix="one portfolio per account: merge the two files or use another account",
                 )

@@ -51,3 +51,36 @@ def test_weights_are_read_exactly_as_written(workspace: Workspace) -> None:
     )
     r = workspace.run("validate")
     assert r.code == 0, r.out + r.err
+
+
+def test_a_closed_output_pipe_stops_with_a_word_not_a_traceback(workspace: Workspace) -> None:
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line (`reconciler ... | head -0`)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler.cli.main", "--config", str(workspace.config), "--no-color",
+             "validate"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "stopped: the output pipe closed." in done.stderr and "Traceback" not in done.stderr
+
+
+def test_validate_names_a_missing_kind_and_the_other_files_account_line(workspace: Workspace) -> None:
+    folder = workspace.root / "portfolios"
+    (folder / "nokind.yaml").write_text("apiVersion: reconciler.dev/v1\nmetadata: {name: x}\nspec: {}\n")
+    r = workspace.run("validate")
+    assert r.code == 1 and "nokind.yaml:1:1: field kind: missing" in r.err, r.err
+    (folder / "nokind.yaml").unlink()
+    alice = (folder / "alice-ira.yaml").read_text()
+    line = next(n for n, text in enumerate(alice.splitlines(), start=1) if text.strip().startswith("account:"))
+    (folder / "twin.yaml").write_text(alice.replace("name: alice-ira", "name: twin"))
+    r = workspace.run("validate")
+    assert r.code == 1 and "already managed by another portfolio" in r.err
+    assert f"alice-ira.yaml:{line}:" in r.err, r.err  # the other file, at its spec.account line
