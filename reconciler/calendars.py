@@ -8,7 +8,7 @@ configured: it pulls in pandas and takes half a second to load.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -91,11 +91,16 @@ def settlement_date(code: str, traded_at: datetime, n: int) -> date:
     return settles
 
 
-def add_weekdays(day: date, n: int) -> date:
-    """The settlement date without a calendar: `n` weekdays after `day` (exchange holidays not known)."""
+def is_weekday(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def add_weekdays(day: date, n: int, counts: Callable[[date], bool] = is_weekday) -> date:
+    """The settlement date without a calendar: `n` weekdays after `day` (exchange holidays not known), or `n`
+    days that `counts` (the emulator's weekdays that are not its holidays)."""
     while n > 0:
         day += timedelta(days=1)
-        if day.weekday() < 5:
+        if counts(day):
             n -= 1
     return day
 

@@ -9,7 +9,6 @@ has never seen it. Alpaca refuses a second order with a known client id (422), w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
@@ -44,11 +43,16 @@ def _clock_date(clock: Any, now: datetime | None = None) -> date:
     """The broker's date from GET /v2/clock (its exchange's local date). If the clock gives none, New York's
     date: never later than the exchange's, so sale proceeds are never counted as settled a day early (the UTC
     date is already tomorrow from 19:00 or 20:00 New York time)."""
-    stamp = str((clock or {}).get("timestamp") or "").replace("Z", "+00:00")
+    stamp = _instant((clock or {}).get("timestamp"))
+    return stamp.date() if stamp else (now or datetime.now(UTC)).astimezone(_new_york()).date()
+
+
+def _instant(value: Any) -> datetime | None:
+    """An ISO 8601 time as Alpaca writes it (`Z` or an offset); None when missing or unreadable."""
     try:
-        return datetime.fromisoformat(stamp).date()
+        return datetime.fromisoformat(str(value or "").replace("Z", "+00:00")) if value else None
     except ValueError:
-        return (now or datetime.now(UTC)).astimezone(_new_york()).date()
+        return None
 
 
 def _new_york() -> tzinfo:
@@ -76,10 +80,7 @@ def _clock_market(clock: Any) -> MarketStatus | None:
     """Open or closed by GET /v2/clock (holidays and early closes included); None if it does not say."""
     if not isinstance(clock, dict) or not isinstance(clock.get("is_open"), bool):
         return None
-    opens = None
-    with contextlib.suppress(ValueError, TypeError):
-        opens = datetime.fromisoformat(str(clock.get("next_open")).replace("Z", "+00:00"))
-    return MarketStatus(is_open=clock["is_open"], next_open=opens, source="Alpaca clock")
+    return MarketStatus(is_open=clock["is_open"], next_open=_instant(clock.get("next_open")), source="Alpaca clock")
 
 
 class TransientError(Exception):
@@ -303,11 +304,7 @@ class AlpacaBroker:
                 if "p" not in trade:
                     continue
                 prev = (snap.get("prevDailyBar") or {}).get("c")
-                stamp = str(trade.get("t") or "").replace("Z", "+00:00")
-                try:
-                    as_of = datetime.fromisoformat(stamp) if stamp else datetime.now(UTC)
-                except ValueError:
-                    as_of = datetime.now(UTC)
+                as_of = _instant(trade.get("t")) or datetime.now(UTC)
                 out[sym] = Quote(
                     symbol=sym, price=_dec(trade["p"], "price"),
                     previous_close=None if prev is None else _dec(prev, "previous close"), as_of=as_of,

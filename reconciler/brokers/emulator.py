@@ -43,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from reconciler.calendars import add_weekdays, is_weekday
+
 ZERO = Decimal(0)
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
 
@@ -148,15 +150,11 @@ class Emulator:
         return _now() + timedelta(days=self.day_offset)
 
     def is_session(self, day: date) -> bool:
-        return day.weekday() < 5 and day.isoformat() not in self.faults.holidays
+        return is_weekday(day) and day.isoformat() not in self.faults.holidays
 
     def sessions_after(self, day: date, n: int) -> date:
         """The n-th session after `day` (weekdays that are not `holidays`)."""
-        while n > 0:
-            day += timedelta(days=1)
-            if self.is_session(day):
-                n -= 1
-        return day
+        return add_weekdays(day, n, self.is_session)
 
     def set_prices(self, prices: dict[str, Any]) -> None:
         with self.lock:
@@ -182,7 +180,7 @@ class Emulator:
                 if numeric and (isinstance(v, bool) or not isinstance(v, (int, float))):
                     raise ValueError(f"fault {k} must be a number, not {v!r}")
                 if isinstance(current, list) and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
-                    raise ValueError(f"fault {k} must be a list of symbols, not {v!r}")
+                    raise ValueError(f"fault {k} must be a list of strings, not {v!r}")
             for k, v in changes.items():
                 setattr(self.faults, k, v)
             if "seed" in changes:

@@ -71,8 +71,7 @@ def drift_of(pp: PortfolioPlan, trading: Trading) -> PortfolioDrift:
     rows = []
     for h in pp.holdings:
         drift = h.weight_before - h.weight_target
-        unwanted = h.weight_target == 0 and h.quantity_before != 0
-        outside = unwanted or abs(drift) > h.band
+        outside = h.outside_band
         rows.append(
             SymbolDrift(
                 h.symbol, h.weight_before, h.weight_target, h.band, outside, h.rule,

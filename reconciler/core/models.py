@@ -45,6 +45,12 @@ class MarketStatus(Frozen):
     next_open: datetime | None = None
     source: str = Field(description="Who said so: the broker's clock, or an exchange calendar.")
 
+    @property
+    def described(self) -> str:
+        """Who said so, and when it opens next: "XNYS calendar, next open 2026-11-27 14:30 UTC"."""
+        opens = f", next open {self.next_open:%Y-%m-%d %H:%M %Z}" if self.next_open else ""
+        return f"{self.source}{opens}"
+
 
 class Observation(Frozen):
     """What the broker reported for one account at one moment."""
@@ -129,6 +135,13 @@ class Holding:
     band: Decimal
     rule: Literal["", "hold", "do_not_trade"] = ""
 
+    @property
+    def outside_band(self) -> bool:
+        """Outside its band now: a held symbol without a target always is."""
+        if self.weight_target == 0:
+            return self.quantity_before != 0
+        return abs(self.weight_before - self.weight_target) > self.band
+
 
 class PortfolioPlan(Frozen):
     name: str
@@ -150,13 +163,7 @@ class PortfolioPlan(Frozen):
     @property
     def outside_bands(self) -> list[str]:
         """Symbols outside their band now (a held symbol without a target always is); protected ones aside."""
-        out = []
-        for h in self.holdings:
-            if h.rule:
-                continue
-            if (h.quantity_before != 0) if h.weight_target == 0 else abs(h.weight_before - h.weight_target) > h.band:
-                out.append(h.symbol)
-        return out
+        return [h.symbol for h in self.holdings if not h.rule and h.outside_band]
 
 
 Level = Literal["advisory", "soft-mandatory", "hard-mandatory"]

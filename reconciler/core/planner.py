@@ -203,9 +203,8 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     actions = [Action(n, *leg[1:]) for n, leg in enumerate(legs, start=1)]
     market = obs.market
     if actions and market is not None and not market.is_open:
-        opens = f", next open {market.next_open:%Y-%m-%d %H:%M %Z}" if market.next_open else ""
         notes.append(
-            f"the market was closed when observed ({market.source}{opens}): orders sent before it opens would fill"
+            f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
             " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
         )
     traded = [leg[0] for leg in legs]

@@ -143,11 +143,7 @@ def _check_market_open(observations: dict[str, Observation], plan: Plan) -> None
     closed = [(a, o.market) for a, o in sorted(observations.items()) if o.market is not None and not o.market.is_open]
     if not closed:
         return
-    said = "; ".join(
-        f"{account}: closed ({m.source}" + (f", next open {m.next_open:%Y-%m-%d %H:%M %Z}" if m.next_open else "")
-        + ")"
-        for account, m in closed
-    )
+    said = "; ".join(f"{account}: closed ({m.described})" for account, m in closed)
     raise MarketClosedError(
         f"the market is closed, so orders sent now would fill at the next open, at prices the plan never saw"
         f" ({said}); nothing was sent",

@@ -71,16 +71,25 @@ def _comments_between_keys(node: CommentedMap, *, first_moves: bool) -> bool:
     return False
 
 
-def _tail_token(node: Any, key: Any) -> Any:
-    """The comment token after a key's value: on the deepest last key when the value is itself a mapping."""
+def _deepest(node: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
+    """The mapping and key that own the comment after `key`'s value: the deepest last key when the value is
+    itself a mapping (ruamel keeps what follows a nested mapping on its last key)."""
     value = node[key]
-    if isinstance(value, CommentedMap) and value:
-        return _tail_token(value, list(value)[-1])
+    while isinstance(value, CommentedMap) and value:
+        node, key = value, list(value)[-1]
+        value = node[key]
+    return node, key
+
+
+def _tail_token(node: CommentedMap, key: Any) -> Any:
+    """The comment token after a key's value (after a list's last item, when the value is a list)."""
+    owner, key = _deepest(node, key)
+    value = owner[key]
     if isinstance(value, CommentedSeq) and value:
         last = value.ca.items.get(len(value) - 1)
         if last and last[0] is not None:
             return last[0]
-    item = node.ca.items.get(key)
+    item = owner.ca.items.get(key)
     return item[2] if item and len(item) > 2 else None
 
 
@@ -89,22 +98,19 @@ def _full_line_comment(token: Any) -> bool:
     return token is not None and any(line.strip().startswith("#") for line in str(token.value).split("\n")[1:])
 
 
-def _trim_end(node: Any) -> None:
+def _trim_end(node: CommentedMap) -> None:
     """Drop blank lines after the last value of `node` (found on its deepest last key), keeping comments."""
-    while isinstance(node, CommentedMap) and node:
-        last = list(node)[-1]
-        if isinstance(node[last], CommentedMap) and node[last]:
-            node = node[last]
-            continue
-        item = node.ca.items.get(last)
-        token = item[2] if item and len(item) > 2 else None
-        if token is not None:
-            text = token.value.rstrip("\n")
-            if text.strip():
-                token.value = text + "\n"
-            else:
-                node.ca.items.pop(last)
+    if not node:
         return
+    owner, last = _deepest(node, list(node)[-1])
+    item = owner.ca.items.get(last)
+    token = item[2] if item and len(item) > 2 else None
+    if token is not None:
+        text = token.value.rstrip("\n")
+        if text.strip():
+            token.value = text + "\n"
+        else:
+            owner.ca.items.pop(last)
 
 
 _BLOCK = re.compile(r"^(\s*)(?:-\s+)?[^#\s][^#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
