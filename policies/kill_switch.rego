@@ -12,6 +12,7 @@ deny contains msg if {
 deny contains msg if {
 	some a in input.actions
 	a.side == "buy"
+	is_number(a.quote.previous_close) # a price history without closes sends null: compare numbers only
 	a.quote.previous_close > 0
 	drop := 1 - (a.price / a.quote.previous_close)
 	drop > input.params.kill_switch_drop

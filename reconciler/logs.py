@@ -22,8 +22,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to `sys.stderr` as it is when a record is emitted, not as it was at setup: a host that swaps
+    stderr (a test runner, an embedding program) and closes the old one must not turn every later log line into
+    "--- Logging error --- I/O operation on closed file"."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        """logging.StreamHandler assigns the stream in __init__ and setStream; the live sys.stderr wins."""
+
+
 def setup(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from reconciler.brokers.base import Broker
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
+from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import ReconcilerError
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
-from reconciler.spec.loader import Workspace, load_workspace
+from reconciler.spec.loader import Workspace, load_config, load_workspace
+from reconciler.spec.models import ConfigDoc
 
 
 @dataclass
@@ -22,6 +25,17 @@ class Runtime:
 
     config_path: Path
     journal_url: str | None = None
+    clock: Clock = field(default=SYSTEM)
+
+    @cached_property
+    def config(self) -> ConfigDoc:
+        """reconciler.yaml alone: the journal, broker and policies need nothing else, so the commands that read
+        or repair the journal (history, show, reconcile, force-unlock) work while a portfolio file is broken."""
+        return load_config(self.config_path)
+
+    @property
+    def root(self) -> Path:
+        return self.config_path.parent
 
     @cached_property
     def workspace(self) -> Workspace:
@@ -34,20 +48,20 @@ class Runtime:
         elif os.environ.get("RECONCILER_JOURNAL_URL"):
             url, where = os.environ["RECONCILER_JOURNAL_URL"], "RECONCILER_JOURNAL_URL"
         else:
-            url, where = self.workspace.config.journal.url, f"{self.config_path}: journal.url"
-        if url.startswith("sqlite:///") and not url.startswith(("sqlite:////", "sqlite:///:memory:")):
+            url, where = self.config.journal.url, f"{self.config_path}: journal.url"
+        if url.startswith("sqlite:///") and not url.startswith(("sqlite:////", "sqlite:///:memory:", "sqlite:///file:/")):
             # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
-            url = "sqlite:///" + str(self.workspace.root / url.removeprefix("sqlite:///"))
-        return Journal.open(url, where)
+            url = "sqlite:///" + str(self.root / url.removeprefix("sqlite:///"))
+        return Journal.open(url, where, self.clock)
 
     @cached_property
     def broker(self) -> Broker:
-        spec = self.workspace.config.broker
+        spec = self.config.broker
         if spec.kind == "alpaca":
             from reconciler.brokers.alpaca import AlpacaBroker
             from reconciler.secrets.resolve import SecretResolver
 
-            return AlpacaBroker(spec, SecretResolver(spec.secrets))
+            return AlpacaBroker(spec, SecretResolver(spec.secrets), clock=self.clock)
         if spec.kind == "ccxt":
             try:
                 from reconciler.brokers.ccxt import CcxtBroker
@@ -58,19 +72,26 @@ class Runtime:
                 ) from None
             from reconciler.secrets.resolve import SecretResolver
 
-            return CcxtBroker(spec, SecretResolver(spec.secrets))
+            return CcxtBroker(spec, SecretResolver(spec.secrets), clock=self.clock)
         from reconciler.brokers.paper import PaperBroker
 
-        return PaperBroker(self.journal.engine, spec, self.workspace.root)
+        return PaperBroker(self.journal.engine, spec, self.root, clock=self.clock)
 
     @cached_property
     def policies(self) -> PolicySet:
-        p = self.workspace.config.policies
-        return load_policies(self.workspace.root / p.dir, dict(p.enforcement), p.default_level)
+        p = self.config.policies
+        return load_policies(self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds)
+
+    @cached_property
+    def quote_limits(self) -> QuoteLimits:
+        """Beyond these a quote cannot value an account: the same bounds the kill switch and quote_freshness
+        policies are given, applied by the planner to every held and targeted symbol."""
+        params = self.config.policies.params
+        return QuoteLimits(max_age_seconds=params.max_quote_age_seconds, max_move=params.kill_switch_drop)
 
     @cached_property
     def costs(self) -> CostModel:
-        b = self.workspace.config.broker
+        b = self.config.broker
         if b.kind == "paper":  # its fills round to PRICE_TICK and commissions to the cent
             from reconciler.brokers.paper import COMMISSION_STEP, PRICE_TICK
 

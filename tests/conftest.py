@@ -11,13 +11,14 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 from ruamel.yaml import YAML
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from reconciler.cli.main import main
@@ -29,6 +30,23 @@ REPO = Path(__file__).resolve().parent.parent
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
+# The suite must pass on any date: with RECONCILER_TEST_CLOCK_SHIFT_DAYS=N every in-process clock (the system
+# clock included) runs N days ahead of the machine's, ticking. `make test` uses it on its second run.
+CLOCK_SHIFT_DAYS = int(os.environ.get("RECONCILER_TEST_CLOCK_SHIFT_DAYS", "0") or 0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _clock_shift() -> Iterator[None]:
+    if not CLOCK_SHIFT_DAYS:
+        yield
+        return
+    import time_machine
+
+    # Child processes (CLI runs, emulators, crash tests) move their clocks the same way at startup.
+    here = str(Path(__file__).resolve().parent / "clockshift")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=CLOCK_SHIFT_DAYS), tick=True):
+        yield
 
 
 def backend_name() -> str:
@@ -102,6 +120,20 @@ class Workspace:
         try:
             with engine.begin() as conn:
                 conn.execute(text(sql), params)
+        finally:
+            engine.dispose()
+
+    def journal_rows(self, *tables: str) -> int:
+        """Rows in these journal tables (0 where the journal or the table does not exist yet)."""
+        db = make_url(self.journal_url).database
+        if self.journal_url.startswith("sqlite") and db and not Path(db).exists():
+            return 0
+        engine = create_engine(self.journal_url)
+        try:
+            with engine.connect() as conn:
+                present = set(inspect(conn).get_table_names())
+                return sum(int(conn.execute(text(f"select count(*) from {t}")).scalar_one()) for t in tables
+                           if t in present)
         finally:
             engine.dispose()
 

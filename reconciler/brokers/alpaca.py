@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ import httpx
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.retry import retry_reads
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
@@ -39,12 +40,12 @@ _STATUS: dict[str, OrderStatus] = {
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities
 
 
-def _clock_date(clock: Any, now: datetime | None = None) -> date:
+def _clock_date(clock: Any, now: datetime) -> date:
     """The broker's date from GET /v2/clock (its exchange's local date). If the clock gives none, New York's
     date: never later than the exchange's, so sale proceeds are never counted as settled a day early (the UTC
     date is already tomorrow from 19:00 or 20:00 New York time)."""
     stamp = _instant((clock or {}).get("timestamp"))
-    return stamp.date() if stamp else (now or datetime.now(UTC)).astimezone(_new_york()).date()
+    return stamp.date() if stamp else now.astimezone(_new_york()).date()
 
 
 def _instant(value: Any) -> datetime | None:
@@ -115,8 +116,11 @@ def _order_state(o: dict[str, Any]) -> OrderState:
 class AlpacaBroker:
     """One httpx client and one token bucket per account (Alpaca rate-limits per API key)."""
 
-    def __init__(self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8) -> None:
+    def __init__(
+        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM
+    ) -> None:
         self.spec = spec
+        self.clock = clock
         self.secrets = secrets
         self.attempts = attempts
         self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
@@ -144,7 +148,8 @@ class AlpacaBroker:
                 timeout=self.spec.timeout_seconds,
                 limits=httpx.Limits(max_keepalive_connections=4),
             )
-            self._clients[account] = (client, TokenBucket(self.spec.rate_limit_per_second, capacity=1.0))
+            bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
+            self._clients[account] = (client, bucket)
         return self._clients[account]
 
     # ---- HTTP ----
@@ -211,7 +216,7 @@ class AlpacaBroker:
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
         claimed = _dec(acct.get("cash"), "cash")
-        today = _clock_date(clock)
+        today = _clock_date(clock, self.clock.now())
         settled, unsettled = self._ledger(activities, today, self._sessions(account, activities, today))
         warning = None
         if not complete:
@@ -227,7 +232,7 @@ class AlpacaBroker:
             ZERO,
         )
         return Observation(
-            account=account, taken_at=datetime.now(UTC), positions=positions,
+            account=account, taken_at=self.clock.now(), positions=positions,
             cash_settled=min(claimed, settled), cash_unsettled=unsettled, cash_reserved=reserved, quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             market=_clock_market(clock),
@@ -304,7 +309,7 @@ class AlpacaBroker:
                 if "p" not in trade:
                     continue
                 prev = (snap.get("prevDailyBar") or {}).get("c")
-                as_of = _instant(trade.get("t")) or datetime.now(UTC)
+                as_of = _instant(trade.get("t")) or self.clock.now()
                 out[sym] = Quote(
                     symbol=sym, price=_dec(trade["p"], "price"),
                     previous_close=None if prev is None else _dec(prev, "previous close"), as_of=as_of,

@@ -29,6 +29,7 @@ import ccxt
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.retry import retry_reads
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
@@ -66,8 +67,11 @@ def _status(order: dict[str, Any]) -> OrderStatus:
 class CcxtBroker:
     """One ccxt exchange object and one token bucket per account."""
 
-    def __init__(self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6) -> None:
+    def __init__(
+        self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
+    ) -> None:
         self.spec = spec
+        self.clock = clock
         self.secrets = secrets
         self.attempts = attempts
         self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
@@ -105,7 +109,7 @@ class CcxtBroker:
             exchange.set_sandbox_mode(True)
         if self.spec.api_url:
             exchange.urls["api"] = _redirect(exchange.urls["api"], self.spec.api_url)
-        bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0)
+        bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
         self._exchanges[account] = (exchange, bucket)
         return exchange, bucket
 
@@ -214,7 +218,7 @@ class CcxtBroker:
         open_orders = [self._order_state(o) for o in opened]
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         return Observation(
-            account=account, taken_at=datetime.now(UTC), positions=positions, cash_settled=min(total, free + used),
+            account=account, taken_at=self.clock.now(), positions=positions, cash_settled=min(total, free + used),
             cash_unsettled=ZERO, cash_reserved=used, quotes=self.quotes(account, wanted),
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
         )
@@ -236,7 +240,7 @@ class CcxtBroker:
             out[base] = Quote(
                 symbol=base, price=_dec(price, f"price of {market}"),
                 previous_close=None if not previous else _dec(previous, f"previous close of {market}"),
-                as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else datetime.now(UTC),
+                as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else self.clock.now(),
             )
         return out
 

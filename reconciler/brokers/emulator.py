@@ -33,7 +33,6 @@ import json
 import random
 import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,13 +43,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from reconciler.calendars import add_weekdays, is_weekday
+from reconciler.clock import SYSTEM, Clock
 
 ZERO = Decimal(0)
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _iso(ts: datetime) -> str:
@@ -117,7 +113,10 @@ class EmuAccount:
 class Emulator:
     """The broker's state and rules; the HTTP handler below is a thin shell over it."""
 
-    def __init__(self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1) -> None:
+    def __init__(
+        self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1, clock: Clock = SYSTEM
+    ) -> None:
+        self.clock = clock
         self.lock = threading.RLock()
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
@@ -130,7 +129,7 @@ class Emulator:
         self.errors = 0
         self.ghosts = 0
         self._tokens = float(self.faults.rate_burst)
-        self._refilled = time.monotonic()
+        self._refilled = self.clock.monotonic()
         for name, a in seed.get("accounts", {}).items():
             acct = EmuAccount(
                 key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")), name=str(name),
@@ -147,7 +146,7 @@ class Emulator:
         return self.now().date()
 
     def now(self) -> datetime:
-        return _now() + timedelta(days=self.day_offset)
+        return self.clock.now() + timedelta(days=self.day_offset)
 
     def is_session(self, day: date) -> bool:
         return is_weekday(day) and day.isoformat() not in self.faults.holidays
@@ -187,7 +186,7 @@ class Emulator:
                 self.rng = random.Random(self.faults.seed)
             if "rate_limit" in changes or "rate_burst" in changes:
                 self._tokens = float(self.faults.rate_burst)
-                self._refilled = time.monotonic()
+                self._refilled = self.clock.monotonic()
 
     # ---- fault gates, evaluated per request ----
     def rate_check(self) -> tuple[bool, dict[str, str]]:
@@ -198,10 +197,10 @@ class Emulator:
             return False, {"Retry-After": "0.01", "X-Ratelimit-Remaining": "0"}
         if not f.rate_limit:
             return True, {}
-        now = time.monotonic()
+        now = self.clock.monotonic()
         self._tokens = min(float(f.rate_burst), self._tokens + (now - self._refilled) * f.rate_limit)
         self._refilled = now
-        reset = int(time.time()) + 1
+        reset = int(self.clock.now().timestamp()) + 1
         headers = {"X-Ratelimit-Limit": str(int(f.rate_limit * 60)), "X-Ratelimit-Reset": str(reset)}
         if self._tokens >= 1:
             self._tokens -= 1
@@ -234,7 +233,7 @@ class Emulator:
     def _progress(self, acct: EmuAccount) -> None:
         """Advance fills of open orders to now; book each new fill once."""
         f = self.faults
-        now = _now()
+        now = self.clock.now()
         for o in acct.orders.values():
             if o.status not in OPEN_STATUSES:
                 continue
@@ -324,7 +323,7 @@ class Emulator:
         ):
             return 403, {"code": 40310000, "message": "potential wash trade detected. use complex orders"}
         order = EmuOrder(
-            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=_now()
+            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=self.clock.now()
         )
         price = self.prices.get(symbol, (ZERO, None))[0]
         if symbol in self.faults.reject_symbols or price <= 0:
@@ -365,7 +364,7 @@ class Emulator:
         if side not in ("buy", "sell") or qty <= 0 or symbol not in self.prices:
             raise ValueError("give side buy or sell, a positive qty and a symbol with a price")
         order = EmuOrder(id=str(uuid.uuid4()), client_order_id=f"external-{uuid.uuid4()}", symbol=symbol, side=side,
-                         qty=qty, created=_now())
+                         qty=qty, created=self.clock.now())
         acct.orders[order.id] = order
         acct.by_client[order.client_order_id] = order.id
         self._fill(acct, order, qty)
@@ -429,7 +428,7 @@ class _Handler(BaseHTTPRequestHandler):
             allowed, rl_headers = emu.rate_check()
             error = None if not allowed else emu.error_check()
         if emu.faults.latency_ms:
-            time.sleep(emu.faults.latency_ms / 1000)
+            emu.clock.sleep(emu.faults.latency_ms / 1000)
         if not allowed:
             self._send(429, {"code": 42910000, "message": "rate limit exceeded"}, rl_headers)
             return
@@ -518,7 +517,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "DELETE" and path.startswith("/v2/orders/"):
             return emu.cancel(acct, path.rsplit("/", 1)[1])
         if method == "GET" and path == "/v2/stocks/snapshots":
-            stamp = _iso(_now())
+            stamp = _iso(emu.clock.now())
             out = {}
             for sym in filter(None, query.get("symbols", "").split(",")):
                 if sym in emu.prices:

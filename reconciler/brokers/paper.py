@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from reconciler import calendars
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.prices import Price, load_prices
 from reconciler.calendars import add_weekdays
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.journal import tables as t
@@ -34,7 +35,7 @@ class PaperBroker:
         engine: Engine,
         spec: PaperSpec,
         root: Path,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = SYSTEM,
         prices: dict[str, Price] | None = None,
     ) -> None:
         self.engine = engine
@@ -52,13 +53,13 @@ class PaperBroker:
                 f"paper broker has no account {account!r}", where="reconciler.yaml: broker.accounts",
                 fix="add the account under broker.accounts",
             )
-        c.execute(insert(t.paper_accounts).values(account=account, cash_settled=seed.cash, created_at=self.clock()))
+        c.execute(insert(t.paper_accounts).values(account=account, cash_settled=seed.cash, created_at=self.clock.now()))
         for sym, qty in seed.positions.items():
             if qty != 0:
                 c.execute(insert(t.paper_positions).values(account=account, symbol=sym, quantity=qty))
 
     def _settle(self, c: Connection, account: str) -> None:
-        now, code = self.clock(), self.spec.calendar
+        now, code = self.clock.now(), self.spec.calendar
         today = (now.date() if code is None else calendars.local_date(code, now)).isoformat()
         due = c.execute(
             select(t.paper_unsettled).where(
@@ -111,7 +112,7 @@ class PaperBroker:
 
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
-        now = self.clock()
+        now = self.clock.now()
         with self.engine.begin() as c:
             self._ensure_account(c, account)
             self._settle(c, account)
@@ -139,7 +140,7 @@ class PaperBroker:
         return None if row is None else _state(row)
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
-        now = self.clock()
+        now = self.clock.now()
         return {s: q for s in symbols if (q := self.quote(s, now)) is not None}
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
@@ -154,7 +155,7 @@ class PaperBroker:
         return [_state(r) for r in rows]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
-        now = self.clock()
+        now = self.clock.now()
         with self.engine.begin() as c:
             self._ensure_account(c, account)
             existing = c.execute(

@@ -71,6 +71,9 @@ def _cell(row: list[str], i: int, where: str, line: int) -> Decimal | None:
             f"not a number: {row[i]!r} in column {i + 1} of row dated {row[0]}", where=where,
             fix="prices must be plain numbers",
         ) from None
-    if not value.is_finite() or value < 0:
-        raise ReconcilerError(f"invalid price {row[i]!r} dated {row[0]}", where=where, fix="prices must be >= 0")
+    if not value.is_finite() or value <= 0:
+        raise ReconcilerError(
+            f"invalid price {row[i]!r} in column {i + 1} of row dated {row[0]}", where=where,
+            fix="prices must be positive numbers; leave the cell empty where there is no price",
+        )
     return value

@@ -122,8 +122,9 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
 
     plan = read_plan(Path(args.plan))
     overrides = {name: args.reason for name in args.override}
+    rt.policies.check_overrides(overrides)
     report = run_workers(
-        plan, lambda: Runtime(rt.config_path, rt.journal_url), workers=args.workers, actor=actor(),
+        plan, lambda: Runtime(rt.config_path, rt.journal_url, rt.clock), workers=args.workers, actor=actor(),
         overrides=overrides,
     )
     if not report.outcomes:
@@ -246,7 +247,8 @@ def _outcome_line(result: ApplyResult) -> str:
     filled = sum(1 for o in result.outcomes if o.status == "filled")
     part = sum(1 for o in result.outcomes if o.status != "filled" and o.filled_quantity > 0)
     partly = f", {part} partly filled (the next plan picks up the rest)" if part else ""
-    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}."
+    refused = f"; {len(result.refused)} portfolio(s) not traded" if result.refused else ""
+    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}{refused}."
 
 
 def _print_outcomes(result: ApplyResult, out: Console) -> None:
@@ -259,6 +261,8 @@ def _print_outcomes(result: ApplyResult, out: Console) -> None:
         price = f" @ {o.avg_price}" if o.avg_price is not None else ""
         extra = f" — {escape(o.message)}" if o.message else ""
         amount = qty(o.quantity)
+        if o.planned_quantity is not None:
+            amount = f"{amount} (planned {qty(o.planned_quantity)})"
         if o.status != "filled" and o.filled_quantity > 0:  # partial fills are progress: say how much
             colour, amount = "yellow", f"{qty(o.filled_quantity)} of {qty(o.quantity)}"
             extra += " — filled in part, the remainder cancelled"
@@ -266,4 +270,6 @@ def _print_outcomes(result: ApplyResult, out: Console) -> None:
             f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
             f"  ({o.portfolio}, {o.client_order_id}){extra}"
         )
+    for name, why in sorted(result.refused.items()):
+        out.print(f"  [red]not traded[/red] portfolio {name}: {escape('; '.join(why))}")
     out.print(f"\n{_outcome_line(result)} See `reconciler show {(result.apply_id or '')[:8]}`.")

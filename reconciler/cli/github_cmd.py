@@ -95,6 +95,7 @@ def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
     from pathlib import Path
 
     from reconciler.cli.common import console
+    from reconciler.clock import SYSTEM
     from reconciler.errors import ReconcilerError
     from reconciler.gitops.comment import read_status, sync_drift_issue
     from reconciler.gitops.github import GitHub
@@ -118,6 +119,6 @@ def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
         run_url = f"{os.environ['GITHUB_SERVER_URL']}/{settings.repo}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
     body = render_drift_issue(doc, run_url)
     with GitHub(settings) as gh:
-        outcome = sync_drift_issue(gh, rows, body, label=args.label)
+        outcome = sync_drift_issue(gh, rows, body, label=args.label, now=SYSTEM.now())
     console(args).print(outcome.describe())
     return 0

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.runtime import actor
 
     rt = runtime(args)
-    known = sorted(p.account for p in rt.workspace.portfolios)
+    known = sorted(rt.config.broker.accounts)  # from reconciler.yaml alone: works while a portfolio is broken
     unknown = sorted(set(args.account) - set(known))
     if unknown:
         raise ReconcilerError(

@@ -14,7 +14,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from reconciler.cli.common import console, runtime
@@ -27,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     code = exit_code(drifts)
     commit, dirty = head_commit(rt.workspace.root, rt.workspace.target_files)
     doc = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": rt.clock.now().isoformat(timespec="seconds"),
         "git_commit": commit,
         "git_dirty": dirty,
         "exit_code": code,

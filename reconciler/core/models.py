@@ -159,6 +159,10 @@ class PortfolioPlan(Frozen):
     holdings: list[Holding]
     notes: list[str] = Field(default_factory=list)
     observation: Observation
+    blocked: list[str] = Field(
+        default_factory=list,
+        description="Why this portfolio is not traded: a quote that values the account is doubtful. No orders.",
+    )
 
     @property
     def outside_bands(self) -> list[str]:

@@ -24,6 +24,8 @@ def canonical_json(plan: Plan) -> str:
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [])}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", *unset})
     for portfolio in data["portfolios"]:
+        if not portfolio.get("blocked"):
+            portfolio.pop("blocked", None)
         observation = portfolio["observation"]
         for name in _OPTIONAL_OBSERVATION_FIELDS:
             if observation.get(name) is None:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan
 from reconciler.core.numbers import money
-from reconciler.errors import PlanningError
+from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes
 from reconciler.spec.models import Bands, SymbolRule
 
 ZERO = Decimal(0)
@@ -60,8 +60,11 @@ def _label(rule: SymbolRule | None) -> Literal["", "hold", "do_not_trade"]:
     return "do_not_trade" if rule.do_not_trade else ("hold" if rule.hold else "")
 
 
-def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> PortfolioPlan:
-    """Compute the orders that bring one account back within its bands."""
+def plan_portfolio(
+    desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits = NO_LIMITS
+) -> PortfolioPlan:
+    """Compute the orders that bring one account back within its bands; none at all when a quote that values
+    the account is doubtful (the plan's `blocked` says why)."""
     trading = desired.trading
     step = trading.step
     min_notional = trading.min_trade_notional
@@ -71,13 +74,9 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
     positions = {s: q for s, q in obs.positions.items() if q != 0}
     quotes = obs.quotes
     symbols = sorted(targets.keys() | positions.keys())
-    missing = [s for s in symbols if s not in quotes]
-    if missing:
-        raise PlanningError(
-            f"no quote for {', '.join(missing)}",
-            where=f"account {obs.account}",
-            fix="the broker must quote every target and held symbol; check the symbols or the price source",
-        )
+    doubts = doubtful_quotes(obs, symbols, limits)
+    if doubts:
+        return _blocked(desired, obs, symbols, positions, doubts)
     notes: list[str] = []
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
@@ -215,7 +214,7 @@ def plan_portfolio(desired: Desired, obs: Observation, costs: CostModel) -> Port
 
 
 def plan_many(
-    pairs: Iterable[tuple[Desired, Observation]], costs: CostModel
+    pairs: Iterable[tuple[Desired, Observation]], costs: CostModel, limits: QuoteLimits = NO_LIMITS
 ) -> list[PortfolioPlan]:
     """Plan many portfolios; the batch form `make_plan` and the benchmark share.
 
@@ -225,10 +224,30 @@ def plan_many(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return [plan_portfolio(desired, obs, costs) for desired, obs in pairs]
+        return [plan_portfolio(desired, obs, costs, limits) for desired, obs in pairs]
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _blocked(
+    desired: Desired, obs: Observation, symbols: list[str], positions: dict[str, Decimal], doubts: list[str]
+) -> PortfolioPlan:
+    """No orders: the holdings as observed, valued only by the quotes that can be trusted, and why."""
+    prices = []
+    for s in symbols:
+        q = obs.quotes.get(s)
+        prices.append(q.price if q is not None and q.price.is_finite() and q.price > 0 else ZERO)
+    held = [positions.get(s, ZERO) for s in symbols]
+    values = [q * p for q, p in zip(held, prices, strict=True)]
+    tw = [desired.targets.get(s, ZERO) for s in symbols]
+    band = _bands(tw, desired.trading.bands)
+    cash_total = obs.cash_settled + obs.cash_unsettled
+    equity = sum(values, ZERO) + cash_total
+    weights = [v / equity if equity > 0 else ZERO for v in values]
+    notes = [f"not traded: a quote that values this account is doubtful ({'; '.join(doubts)})"]
+    plan = _assemble(desired, obs, symbols, prices, held, values, tw, band, equity, weights, [], cash_total, notes)
+    return plan.model_copy(update={"blocked": doubts})
 
 
 def _sell_quantity(gap: Decimal, price: Decimal, costs: CostModel, net: bool) -> Decimal:

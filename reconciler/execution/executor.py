@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
-from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
+from reconciler.core.models import Action, Observation, Plan, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import floor_to_step
+from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
 from reconciler.errors import (
     BrokerError,
     MarketClosedError,
@@ -43,6 +42,7 @@ class OrderOutcome:
     filled_quantity: Decimal = ZERO
     avg_price: Decimal | None = None
     message: str | None = None
+    planned_quantity: Decimal | None = None  # set when apply sent less than the plan said (message says why)
 
 
 @dataclass
@@ -51,10 +51,11 @@ class ApplyResult:
     status: str  # succeeded | partial | noop | already-applied
     outcomes: list[OrderOutcome] = field(default_factory=list)
     message: str = ""
+    refused: dict[str, list[str]] = field(default_factory=dict)  # portfolio -> why nothing of it was sent
 
     @property
     def ok(self) -> bool:
-        return self.status in ("succeeded", "noop", "already-applied")
+        return self.status in ("succeeded", "noop", "already-applied") and not self.refused
 
 
 def check_matches(plan: Plan, rt: Runtime) -> None:
@@ -93,7 +94,7 @@ def check_derived(plan: Plan, rt: Runtime) -> None:
                 f"plan has portfolio {pp.name!r} (account {pp.account}), which the targets do not",
                 where=f"plan {plan.content_hash[:12]}", fix="re-plan against the current targets",
             )
-        again = plan_portfolio(desired, pp.observation, rt.costs).actions
+        again = plan_portfolio(desired, pp.observation, rt.costs, rt.quote_limits).actions
         recorded = [(a.symbol, a.side, a.quantity) for a in pp.actions]
         derived = [(a.symbol, a.side, a.quantity) for a in again]
         if recorded != derived:
@@ -159,7 +160,6 @@ def apply_plan(
     *,
     actor: str,
     overrides: dict[str, str] | None = None,
-    now: datetime | None = None,
     accounts: set[str] | None = None,
 ) -> ApplyResult:
     """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
@@ -167,22 +167,33 @@ def apply_plan(
     `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`).
     """
     overrides = overrides or {}
-    now = now or datetime.now(UTC)
+    rt.policies.check_overrides(overrides)
     journal = rt.journal
     check_matches(plan, rt)
     check_derived(plan, rt)
-    blocked = [r for r in plan.blocked if not (r.level == "soft-mandatory" and r.policy in overrides)]
-    if blocked:
+    mine = [pp for pp in plan.portfolios if accounts is None or pp.account in accounts]
+    names = {pp.name for pp in mine}
+    denied: dict[str, list[PolicyResult]] = {}
+    for r in plan.blocked:
+        if r.portfolio in names and not (r.level == "soft-mandatory" and r.policy in overrides):
+            denied.setdefault(r.portfolio, []).append(r)
+    # A policy's denial refuses the reviewed change as a whole (a reviewer may override a soft one and apply the
+    # same plan). A doubtful quote is about the market, not the change: it stops its own portfolio only, the
+    # others go on, and the apply still ends in failure.
+    by_policy = [r for rs in denied.values() for r in rs if r.policy != VALUATION_POLICY]
+    refused = [pp for pp in mine if pp.name in denied]
+    chosen = [pp for pp in mine if pp.actions and pp.name not in denied]
+    if by_policy or (refused and not chosen):
         raise PolicyDeniedError(
-            "; ".join(f"[{r.level}] {r.policy}: {r.message}" for r in blocked),
+            "; ".join(f"[{r.level}] {r.policy} ({r.portfolio}): {r.message}" for r in by_policy or
+                      [r for rs in denied.values() for r in rs]),
             where=f"plan {plan.content_hash[:12]}",
-            fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT",
+            fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT"
+            if by_policy else "a doubtful quote blocks its portfolio until the broker quotes it soundly: re-plan then",
         )
-    chosen = [
-        pp for pp in plan.portfolios if pp.actions and (accounts is None or pp.account in accounts)
-    ]
     if not chosen:
         return ApplyResult(None, "noop", message="no changes")
+    journal.check_writable()
     with ExitStack() as stack:
         for account in sorted({pp.account for pp in chosen}):
             stack.enter_context(AccountLock(journal, account, actor))
@@ -200,7 +211,14 @@ def apply_plan(
                 fix="stale, re-plan: the new plan picks up what is left",
             )
         settings = rt.workspace.config.apply
-        age = (now - plan.created_at).total_seconds()
+        age = (rt.clock.now() - plan.created_at).total_seconds()
+        if -age > settings.max_clock_skew_seconds:
+            raise StalePlanError(
+                f"plan is dated {-age:.0f}s in the future (clock skew allowed: {settings.max_clock_skew_seconds}s);"
+                " nothing was sent",
+                where=f"plan {plan.content_hash[:12]}",
+                fix="check this machine's clock and the planning machine's, then re-plan",
+            )
         if age > settings.max_plan_age_seconds:
             raise StalePlanError(
                 f"plan is {age:.0f}s old (maximum {settings.max_plan_age_seconds}s)",
@@ -224,18 +242,58 @@ def apply_plan(
             overrides=overrides, actor=actor,
         )
         result = ApplyResult(apply_id, "succeeded")
+        for pp in refused:
+            result.refused[pp.name] = [f"{r.policy}: {r.message}" for r in denied[pp.name]]
         try:
-            for pp in chosen:
-                journal.record_observation(observations[pp.account], "apply", apply_id)
-                _apply_portfolio(rt, plan, pp, observations[pp.account], apply_id, overrides, actor, result)
+            for n, pp in enumerate(chosen):
+                obs = observations[pp.account]
+                if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
+                    obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
+                journal.record_observation(obs, "apply", apply_id)
+                blocked = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
+                if blocked:
+                    _refuse_portfolio(rt, plan, pp, apply_id, blocked, overrides, actor, result)
+                    continue
+                _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
             crash_point("before_finish")
         except BaseException as exc:
             journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        if any(o.status != "filled" for o in result.outcomes):
+        if result.refused or any(o.status != "filled" for o in result.outcomes):
             result.status = "partial"
-        journal.finish_apply(apply_id, result.status, None)
+        journal.finish_apply(apply_id, result.status, "; ".join(
+            f"{name} not traded: {'; '.join(why)}" for name, why in sorted(result.refused.items())
+        ) or None)
         return result
+
+
+def _blocked_now(rt: Runtime, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool) -> list[str]:
+    """Why this portfolio must not trade on the observation just taken: a doubtful quote for anything it holds
+    or targets, or (when re-observed mid-apply) holdings, cash or quotes that moved since the plan."""
+    desired = rt.workspace.portfolio_for_account(pp.account)
+    assert desired is not None  # check_matches guarantees it
+    doubts = doubtful_quotes(obs, valued_symbols(desired.targets, obs.positions), rt.quote_limits)
+    if doubts:
+        return [f"{VALUATION_POLICY}: {d}" for d in doubts]
+    return [f"stale: {r}" for r in _stale_reasons(pp, obs, band)] if reobserved else []
+
+
+def _refuse_portfolio(
+    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, reasons: list[str], overrides: dict[str, str],
+    actor: str, result: ApplyResult,
+) -> None:
+    """Send nothing for this portfolio: journal why (as the valuation check's denial when a quote was doubtful)
+    and every leg as denied."""
+    doubts = [r.removeprefix(f"{VALUATION_POLICY}: ") for r in reasons if r.startswith(f"{VALUATION_POLICY}: ")]
+    rt.journal.record_policies(
+        valuation_denials(pp.name, doubts), plan_hash=plan.content_hash, phase="apply", apply_id=apply_id,
+        overrides=overrides, actor=actor,
+    )
+    message = "; ".join(reasons)
+    for action in pp.actions:
+        _Leg(rt, plan, pp, action, apply_id, None, result).refuse("denied", action.quantity, message)
+    result.refused[pp.name] = reasons
+    log.warning("portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message})
 
 
 def _fill_timeout(rt: Runtime) -> float:
@@ -263,24 +321,19 @@ def _apply_portfolio(
     # Quotes are refreshed when half the freshness limit has passed, so a long apply never prices (or polices)
     # an order with a quote the quote_freshness policy would refuse.
     refresh_after = rt.workspace.config.policies.params.max_quote_age_seconds / 2
-    fetched = time.monotonic()
+    fetched = rt.clock.monotonic()
     for n, action in enumerate(pp.actions):  # the planner orders sells before buys
         if action.side == "buy" and not sells_done:
             sells_done = True
             crash_point("after_sells")
             quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
-            fetched = time.monotonic()
-        elif time.monotonic() - fetched > refresh_after:
+            fetched = rt.clock.monotonic()
+        elif rt.clock.monotonic() - fetched > refresh_after:
             quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
-            fetched = time.monotonic()
+            fetched = rt.clock.monotonic()
         leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
-        denial = _policy_check(rt, pp, action, leg.quote, overrides, actor, apply_id, plan.content_hash)
-        if denial:
-            leg.refuse("denied", action.quantity, denial)
-            log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denial})
-            continue
-        qty = action.quantity
-        if action.side == "buy" and leg.quote is not None:
+        qty, shrunk = action.quantity, None
+        if action.side == "buy" and leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0:
             unit = costs.buy_unit_cost(leg.quote.price)
             spend = budget - costs.buy_fixed_cost()
             affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
@@ -289,7 +342,20 @@ def _apply_portfolio(
                 if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:
                     leg.refuse("skipped", action.quantity, f"not enough settled cash (budget {budget:.2f})")
                     continue
-        state = leg.send(qty, _fill_timeout(rt))
+                shrunk = (
+                    f"planned {action.quantity}, sent {qty}: settled cash and this apply's sale proceeds"
+                    f" ({budget:.2f}) buy no more at {leg.quote.price}"
+                )
+        # The policies judge the order as it will be sent: after any shrinking, with the fresh quote.
+        denial = _policy_check(rt, pp, replace(action, quantity=qty), leg.quote, overrides, actor, apply_id,
+                               plan.content_hash)
+        if denial:
+            leg.refuse("denied", qty, denial)
+            log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denial})
+            continue
+        if shrunk:
+            log.warning("order shrunk", extra={"client_order_id": leg.cid, "reason": shrunk})
+        state = leg.send(qty, _fill_timeout(rt), shrunk)
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
@@ -330,9 +396,9 @@ class _Leg:
             OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
         )
 
-    def send(self, quantity: Decimal, fill_timeout: float) -> OrderState | None:
+    def send(self, quantity: Decimal, fill_timeout: float, shrunk: str | None = None) -> OrderState | None:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
-        self._intent("submitting", quantity)
+        self._intent("submitting", quantity, shrunk)
         crash_point("after_intent")
         request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity)
         try:
@@ -359,7 +425,8 @@ class _Leg:
         self.result.outcomes.append(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
-                state.avg_price, state.reject_reason,
+                state.avg_price, "; ".join(filter(None, [shrunk, state.reject_reason])) or None,
+                planned_quantity=a.quantity if quantity != a.quantity else None,
             )
         )
         return state
@@ -368,10 +435,11 @@ class _Leg:
         """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""
         account, cid, rt = self.pp.account, self.cid, self.rt
         record_state(rt, account, state, self.apply_id)
-        deadline = time.monotonic() + fill_timeout
+        clock = rt.clock
+        deadline = clock.monotonic() + fill_timeout
         pause = 0.05
-        while state.status not in FINAL_ORDER_STATUSES and time.monotonic() < deadline:
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
+            clock.sleep(min(pause, max(0.0, deadline - clock.monotonic())))
             pause = min(pause * 1.5, 1.0)
             latest = rt.broker.get_order(account, cid, self.action.symbol)
             if latest is None:
@@ -404,7 +472,7 @@ def _policy_check(
     plan_hash: str,
 ) -> str | None:
     """Re-run the policies on this one order with the fresh quote; a blocking deny stops this order."""
-    now = datetime.now(UTC)
+    now = rt.clock.now()
     priced = action if quote is None else replace(action, price=quote.price, notional=quote.price * action.quantity)
     quotes = {action.symbol: quote} if quote is not None else {}
     doc = policy_input(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -19,15 +20,83 @@ def write_plan(plan: Plan, path: Path) -> None:
     tmp.replace(path)
 
 
+# A plan of 1,000 accounts with 10 orders each is about 40 MB; nothing a reviewer applies is near 256 MB.
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+# A plan is at most a few levels deep (plan → portfolios → observation → quotes → quote); JSON nested deeper is
+# not a plan, and parsing 100k levels would exhaust the stack.
+MAX_PLAN_DEPTH = 32
+
+
+def _depth(raw: str) -> int:
+    """How deeply brackets nest outside strings, without parsing (a cheap guard before json.loads)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_PLAN_DEPTH:
+                    return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unreadable(exc: OSError, where: str) -> PlanFileError:
+    if isinstance(exc, FileNotFoundError):
+        return PlanFileError("plan file not found", where=where, fix="run `reconciler plan --out FILE` first")
+    if isinstance(exc, PermissionError):
+        return PlanFileError("cannot read plan file: permission denied", where=where, fix="check its permissions")
+    return PlanFileError(f"cannot read plan file: {exc.strerror}", where=where, fix="pass a plan JSON file")
+
+
+def _read_text(path: Path, where: str) -> str:
+    """The file's text, refusing anything that is not a regular file of sane size before reading a byte (a FIFO
+    or /dev/zero would block or never end)."""
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise PlanFileError("this is a folder, not a plan file", where=where, fix="pass the file plan --out wrote")
+        if not stat.S_ISREG(info.st_mode):
+            raise PlanFileError(
+                "not a regular file (a device, FIFO or socket)", where=where, fix="pass the file `plan --out` wrote"
+            )
+        if info.st_size > MAX_PLAN_BYTES:
+            raise PlanFileError(
+                f"plan file is {info.st_size:,} bytes, above the {MAX_PLAN_BYTES:,}-byte limit", where=where,
+                fix="pass the file `plan --out` wrote",
+            )
+        with path.open("rb") as fh:
+            data = fh.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise _unreadable(exc, where) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(
+            f"plan file is not UTF-8 text (byte {exc.start})", where=where, fix="pass the JSON file `plan --out` wrote"
+        ) from None
+
+
 def read_plan(path: Path) -> Plan:
     """Parse and verify a plan file: JSON, known format version, schema, and an intact content hash."""
     where = str(path)
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanFileError("plan file not found", where=where, fix="run `reconciler plan --out FILE` first") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanFileError(f"cannot read plan file: {exc}", where=where, fix="pass a plan JSON file") from None
+    raw = _read_text(path, where)
+    if _depth(raw) > MAX_PLAN_DEPTH:
+        raise PlanFileError(
+            f"JSON nested deeper than {MAX_PLAN_DEPTH} levels: not a plan", where=where,
+            fix="pass the file `plan --out` wrote",
+        )
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
+from reconciler.core.valuation import valuation_denials
 from reconciler.gitops.repo import head_commit
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
@@ -16,7 +16,7 @@ log = logging.getLogger("reconciler.plan")
 
 
 def make_plan(
-    rt: Runtime, *, now: datetime | None = None, record: bool = True, reconcile_first: bool = False
+    rt: Runtime, *, record: bool = True, reconcile_first: bool = False
 ) -> Plan:
     """One plan over every portfolio in the workspace.
 
@@ -44,10 +44,11 @@ def make_plan(
             "observed account",
             extra={"account": obs.account, "positions": len(obs.positions), "quotes": len(obs.quotes)},
         )
-    portfolios = plan_many(observed, rt.costs)
+    portfolios = plan_many(observed, rt.costs, rt.quote_limits)
     results: list[PolicyResult] = []
-    stamp = now or datetime.now(UTC)
+    stamp = rt.clock.now()
     for pp in portfolios:
+        results.extend(valuation_denials(pp.name, pp.blocked))
         results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=stamp), pp.name))
     commit, dirty = head_commit(ws.root, ws.target_files)
     return seal(

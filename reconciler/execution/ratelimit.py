@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+
+from reconciler.clock import SYSTEM, Clock
 
 
 class TokenBucket:
@@ -14,16 +15,12 @@ class TokenBucket:
     ever seeing a 429 in steady state.
     """
 
-    def __init__(
-        self, rate: float, capacity: float = 1.0, clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, rate: float, capacity: float = 1.0, clock: Clock = SYSTEM) -> None:
         self.rate = rate
         self.capacity = capacity
         self.tokens = capacity
         self.clock = clock
-        self.sleep = sleep
-        self.updated = clock()
+        self.updated = clock.monotonic()
         self.blocked_until = 0.0
         self.lock = threading.Lock()
         self.waited = 0.0
@@ -31,7 +28,7 @@ class TokenBucket:
     def wait(self) -> None:
         with self.lock:
             while True:
-                now = self.clock()
+                now = self.clock.monotonic()
                 if now < self.blocked_until:
                     pause = self.blocked_until - now
                 else:
@@ -42,12 +39,12 @@ class TokenBucket:
                         return
                     pause = (1 - self.tokens) / self.rate
                 self.waited += pause
-                self.sleep(pause)
+                self.clock.sleep(pause)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from a response: a 429's Retry-After, or X-Ratelimit-Remaining 0 until X-Ratelimit-Reset."""
         with self.lock:
-            now = self.clock()
+            now = self.clock.monotonic()
             retry_after = headers.get("retry-after")
             if status == 429 and retry_after:
                 try:
@@ -60,7 +57,7 @@ class TokenBucket:
                 self.tokens = 0
             if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
                 try:
-                    reset_in = float(headers["x-ratelimit-reset"]) - time.time()
+                    reset_in = float(headers["x-ratelimit-reset"]) - self.clock.now().timestamp()
                 except ValueError:
                     return
                 if 0 < reset_in < 120:

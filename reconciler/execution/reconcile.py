@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
+from reconciler.errors import ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.store import as_utc
 
@@ -64,7 +64,7 @@ def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | N
             client_order_id=state.client_order_id, fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
             quantity=delta, price=price.quantize(Decimal("0.000001")),
             commission=max(ZERO, state.commission - commission),
-            fee_in_kind=max(ZERO, state.fee_in_kind - in_kind), filled_at=datetime.now(UTC),
+            fee_in_kind=max(ZERO, state.fee_in_kind - in_kind), filled_at=j.clock.now(),
         )
         crash_point("after_fill_recorded")
     if intent is not None:
@@ -124,8 +124,12 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
 
 def _symbols_of(rt: Runtime, account: str) -> list[str]:
     """What the account may have traded: its targets and what it held when last observed."""
-    desired = rt.workspace.portfolio_for_account(account)
+    try:
+        desired = rt.workspace.portfolio_for_account(account)
+    except ReconcilerError:  # a broken portfolio file must not stop a repair: the journal knows what was traded
+        desired = None
     symbols = set(desired.targets) if desired is not None else set()
+    symbols |= rt.journal.symbols_traded(account)
     last = rt.journal.last_observation(account)
     if last is not None:
         symbols |= set(json.loads(last["data"]).get("positions", {}))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, inspect, select
@@ -18,7 +18,7 @@ from reconciler.runtime import Runtime
 log = logging.getLogger("reconciler.status")
 
 
-def live_lock(engine: Engine, account: str, now: datetime | None = None) -> dict[str, Any] | None:
+def live_lock(engine: Engine, account: str, now: datetime) -> dict[str, Any] | None:
     """The account's lock row when an apply holds it (and it has not expired), else None.
 
     Journals without a `locks` table (older schemas) have no locks, so nothing is ever Locked there.
@@ -33,7 +33,7 @@ def live_lock(engine: Engine, account: str, now: datetime | None = None) -> dict
     if row is None:
         return None
     expires = row.get("expires_at")
-    if isinstance(expires, datetime) and as_utc(expires) <= (now or datetime.now(UTC)):
+    if isinstance(expires, datetime) and as_utc(expires) <= now:
         return None
     return dict(row)
 
@@ -42,16 +42,19 @@ def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
     """Synced / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order."""
     out: list[PortfolioDrift] = []
     for desired in rt.workspace.portfolios:
-        lock = live_lock(rt.journal.engine, desired.account)
+        lock = live_lock(rt.journal.engine, desired.account, rt.clock.now())
         if lock is not None:
             out.append(locked(desired.name, desired.account, str(lock.get("holder", "unknown holder"))))
             continue
         try:
             obs = rt.broker.observe(desired.account, desired.targets)
-            pp = plan_portfolio(desired, obs, rt.costs)
+            pp = plan_portfolio(desired, obs, rt.costs, rt.quote_limits)
         except ReconcilerError as exc:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})
             out.append(unknown(desired.name, desired.account, exc.render().replace("\n", " ")))
+            continue
+        if pp.blocked:  # a doubtful quote values the account wrongly: neither Synced nor OutOfSync can be said
+            out.append(unknown(desired.name, desired.account, "doubtful quote: " + "; ".join(pp.blocked)))
             continue
         out.append(drift_of(pp, desired.trading))
     return out

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,7 +59,8 @@ def enqueue(journal: Journal, plan: Plan) -> int:
             with journal.tx() as c:
                 c.execute(
                     insert(t.work_items).values(
-                        plan_hash=plan.content_hash, account=pp.account, status="pending", created_at=datetime.now(UTC)
+                        plan_hash=plan.content_hash, account=pp.account, status="pending",
+                        created_at=journal.clock.now(),
                     )
                 )
             added += 1
@@ -79,7 +80,7 @@ def _retry(journal: Journal, plan_hash: str, account: str) -> None:
         if row is None or row.status not in ("failed", "claimed"):
             return
         if row.status == "claimed":
-            now = datetime.now(UTC)
+            now = journal.clock.now()
             lock = c.execute(select(t.locks.c.expires_at).where(t.locks.c.account == account)).scalar()
             locked = lock is not None and as_utc(lock) > now
             if locked or (row.claimed_at is not None and now - as_utc(row.claimed_at) < STALE_CLAIM):
@@ -110,7 +111,7 @@ def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
             done = c.execute(
                 update(t.work_items)
                 .where(t.work_items.c.id == row.id, t.work_items.c.status == "pending")
-                .values(status="claimed", claimed_by=worker, claimed_at=datetime.now(UTC))
+                .values(status="claimed", claimed_by=worker, claimed_at=journal.clock.now())
             )
             if done.rowcount == 1:
                 return str(row.account)
@@ -122,7 +123,7 @@ def finish(journal: Journal, plan_hash: str, account: str, status: str, message:
         c.execute(
             update(t.work_items)
             .where(t.work_items.c.plan_hash == plan_hash, t.work_items.c.account == account)
-            .values(status=status, message=message[:2000], finished_at=datetime.now(UTC))
+            .values(status=status, message=message[:2000], finished_at=journal.clock.now())
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from reconciler.errors import ReconcilerError
@@ -100,7 +100,7 @@ class DriftOutcome:
 
 
 def sync_drift_issue(
-    gh: GitHub, rows: list[dict[str, Any]], body: str, *, label: str = DRIFT_LABEL, now: datetime | None = None
+    gh: GitHub, rows: list[dict[str, Any]], body: str, *, label: str = DRIFT_LABEL, now: datetime
 ) -> DriftOutcome:
     """Open or update one issue while any portfolio is OutOfSync; close it once all are back in sync."""
     open_issues = [i for i in gh.list_issues(label=label) if str(i.get("body") or "").startswith(DRIFT_MARKER)]
@@ -117,7 +117,7 @@ def sync_drift_issue(
         return DriftOutcome("updated", int(issue["number"]), str(issue.get("html_url", "")))
     if issue is None or unknown:  # nothing open, or some accounts could not be observed: cannot say "in sync"
         return DriftOutcome("none")
-    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = now.strftime("%Y-%m-%d %H:%M UTC")
     rest = body.removeprefix(DRIFT_MARKER + "\n")
     closed_body = f"{DRIFT_MARKER}\n**Every portfolio is back in sync with its targets** ({stamp}).\n\n{rest}"
     gh.update_issue(int(issue["number"]), body=closed_body, state="closed", state_reason="completed")

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -26,10 +26,6 @@ from reconciler.journal import tables as t
 from reconciler.journal.store import Journal, as_utc
 
 log = logging.getLogger("reconciler.lock")
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def advisory_key(account: str) -> int:
@@ -98,7 +94,7 @@ class AccountLock:
         self.journal.event("lock.acquired", account=self.account, lock_id=self.lock_id, holder=self.holder)
 
     def _insert_row(self) -> None:
-        now = _now()
+        now = self.journal.clock.now()
         row = dict(
             lock_id=self.lock_id, account=self.account, holder=self.holder, host=self.host, pid=os.getpid(),
             purpose=self.purpose, acquired_at=now, heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl),
@@ -123,7 +119,7 @@ class AccountLock:
         raise self._locked_error(self._current())
 
     def _is_dead(self, current: dict[str, Any]) -> bool:
-        if as_utc(current["expires_at"]) < _now():
+        if as_utc(current["expires_at"]) < self.journal.clock.now():
             return True
         if self.is_postgres:
             return True  # we hold the advisory lock, so whoever wrote this row lost its session: it is dead
@@ -150,7 +146,7 @@ class AccountLock:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat):
-            now = _now()
+            now = self.journal.clock.now()
             try:
                 with self.journal.tx() as c:
                     c.execute(

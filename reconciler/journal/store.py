@@ -15,21 +15,21 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
 
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 
-HEAD_REVISION = "0003"
+# Every schema revision this version knows, oldest first (the files under migrations/versions/).
+REVISIONS = ("0001", "0002", "0003")
+HEAD_REVISION = REVISIONS[-1]
+MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migrating ("reconcil")
 TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
 
 
 def as_utc(ts: datetime) -> datetime:
     """A timestamp read back from the journal: SQLite returns it without its zone, which is always UTC."""
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def safe_url(url: str) -> str:
@@ -64,7 +64,9 @@ def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
                 "an in-memory journal forgets every intent, order and fill when the command ends",
                 where=where, fix="give the journal a file: sqlite:///.reconciler/journal.db",
             )
-        folder = Path(db).parent
+        # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file after
+        # `file:`; its folder must exist already.
+        folder = Path(db.removeprefix("file:")).parent
         # The journal's own folder (`.reconciler/`) is created; a path whose parent is missing too is most
         # likely a typo, and a typo must not start a fresh, empty journal (and fresh paper accounts).
         if not folder.is_dir():
@@ -85,41 +87,114 @@ def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
     return engine
 
 
+def _revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return None if value is None else str(value)
+
+
+def _check_known(revision: str | None, url: str) -> None:
+    if revision is not None and revision not in REVISIONS:
+        raise JournalError(
+            f"journal {safe_url(url)} has schema revision {revision!r}, which this reconciler does not know (it knows"
+            f" up to {HEAD_REVISION}): it was written by a newer reconciler",
+            fix="upgrade reconciler (pip install -U reconciler) to the version that wrote this journal; nothing was"
+            " sent",
+        )
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """One migrating process per SQLite file (PostgreSQL uses an advisory lock inside the transaction)."""
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db:
+        yield
+        return
+    import fcntl
+
+    with open(db.removeprefix("file:") + ".migrate-lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to head with Alembic; a journal already at head skips Alembic entirely (fast start)."""
+    """Bring the schema to head with Alembic, one process at a time (several first applies may start together on
+    a brand-new journal); a journal already at head skips Alembic entirely (fast start). A journal at a revision
+    this version does not know is refused before anything else happens."""
+    url = engine.url.render_as_string(hide_password=False)
     with engine.connect() as conn:
-        if inspect(conn).has_table("alembic_version"):
-            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            if current == HEAD_REVISION:
-                return
+        current = _revision(conn)
+    _check_known(current, url)
+    if current == HEAD_REVISION:
+        return
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with _file_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        current = _revision(conn)  # another process may have migrated while this one waited
+        _check_known(current, url)
+        if current == HEAD_REVISION:
+            return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def check_complete(engine: Engine, url: str) -> None:
+    """Every table and column this version uses is there: a journal with a table dropped or damaged is refused
+    before the first broker call, not half-way through an apply."""
+    with engine.connect() as conn:
+        found = inspect(conn)
+        names = set(found.get_table_names())
+        for table in t.metadata.sorted_tables:
+            if table.name not in names:
+                raise JournalError(
+                    f"journal {safe_url(url)} is incomplete: table {table.name} is missing",
+                    fix="restore the journal from a backup (its tables are never dropped by reconciler); nothing"
+                    " was sent",
+                )
+            columns = {c["name"] for c in found.get_columns(table.name)}
+            missing = sorted(c.name for c in table.columns if c.name not in columns)
+            if missing:
+                raise JournalError(
+                    f"journal {safe_url(url)} is incomplete: table {table.name} lacks {', '.join(missing)}",
+                    fix="restore the journal from a backup; nothing was sent",
+                )
 
 
 class Journal:
     """Reads and writes the journal tables; one short transaction per transition so a crash loses nothing."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock = SYSTEM) -> None:
         self.engine = engine
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        return self.clock.now()
 
     @classmethod
-    def open(cls, url: str, where: str = "journal.url") -> Journal:
+    def open(cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM) -> Journal:
         engine = create_journal_engine(url, where)
         try:
             migrate(engine)
+            check_complete(engine, url)
+        except JournalError as exc:
+            exc.where = exc.where or where
+            raise
         except DatabaseError as exc:  # unreachable, refused, or a file that is not a database
             raise JournalError(
                 f"cannot open journal {safe_url(url)}: {exc.orig}",
                 where=where,
                 fix="check that the database exists, is reachable and writable",
             ) from None
-        return cls(engine)
+        return cls(engine, clock)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -129,7 +204,33 @@ class Journal:
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
-            raise JournalError(f"journal write failed: {exc}", fix="check the database and retry") from None
+            # The driver's own message (exc.orig), not SQLAlchemy's, which appends the SQL and its parameters.
+            raise JournalError(
+                f"journal {safe_url(self.engine.url.render_as_string(hide_password=False))} failed:"
+                f" {getattr(exc, 'orig', None) or exc}",
+                fix="check that the database is reachable, writable and not damaged, then retry (`reconciler"
+                " reconcile` settles what an interrupted apply left)",
+            ) from None
+
+    def check_writable(self) -> None:
+        """Fail before the first broker call if the journal cannot record: every order is written before it is
+        sent, so an apply on a read-only journal would otherwise stop after its first order left."""
+        url = safe_url(self.engine.url.render_as_string(hide_password=False))
+        try:
+            with self.engine.connect() as conn:
+                probe = conn.begin()
+                try:  # a write that changes nothing, rolled back: refused by a read-only file or role all the same
+                    conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                finally:
+                    probe.rollback()
+        except SQLAlchemyError as exc:
+            raise JournalError(
+                f"journal {url} cannot be written ({getattr(exc, 'orig', None) or exc}); every order is journaled"
+                " before it is sent, so nothing was sent",
+                fix="apply with a journal this process can write (file permissions, or a role with INSERT and UPDATE)",
+            ) from None
+
+    # ---- applies ----
 
     # ---- applies ----
     def start_apply(self, plan_hash: str, targets_hash: str, git_commit: str | None, actor: str) -> str:
@@ -138,7 +239,7 @@ class Journal:
             c.execute(
                 insert(t.applies).values(
                     id=apply_id, plan_hash=plan_hash, targets_hash=targets_hash, git_commit=git_commit,
-                    actor=actor, status="running", started_at=_now(),
+                    actor=actor, status="running", started_at=self._now(),
                 )
             )
         return apply_id
@@ -148,7 +249,7 @@ class Journal:
             c.execute(
                 update(t.applies)
                 .where(t.applies.c.id == apply_id)
-                .values(status=status, message=message, finished_at=_now())
+                .values(status=status, message=message, finished_at=self._now())
             )
 
     def applies_for_plan(self, plan_hash: str) -> list[dict[str, Any]]:
@@ -224,6 +325,12 @@ class Journal:
             row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
         return dict(row) if row else None
 
+    def symbols_traded(self, account: str) -> set[str]:
+        """Every symbol this journal ever meant to trade for the account."""
+        with self.tx() as c:
+            rows = c.execute(select(t.intents.c.symbol).where(t.intents.c.account == account).distinct()).scalars()
+            return {str(s) for s in rows}
+
     def last_observation(self, account: str) -> dict[str, Any] | None:
         with self.tx() as c:
             row = c.execute(
@@ -254,7 +361,7 @@ class Journal:
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
         symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: str, message: str | None = None,
     ) -> None:
-        now = _now()
+        now = self._now()
         with self.tx() as c:
             c.execute(
                 insert(t.intents).values(
@@ -268,7 +375,7 @@ class Journal:
         self, client_order_id: str, status: str, *, filled_quantity: Decimal | None = None,
         avg_price: Decimal | None = None, message: str | None = None, apply_id: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": _now()}
+        values: dict[str, Any] = {"status": status, "updated_at": self._now()}
         if filled_quantity is not None:
             values["filled_quantity"] = filled_quantity
         if avg_price is not None:
@@ -284,7 +391,7 @@ class Journal:
         self, *, client_order_id: str, broker_order_id: str | None, account: str, symbol: str, side: str,
         quantity: Decimal, filled_quantity: Decimal, avg_price: Decimal | None, status: str,
     ) -> None:
-        now = _now()
+        now = self._now()
         values = dict(
             broker_order_id=broker_order_id, account=account, symbol=symbol, side=side, quantity=quantity,
             filled_quantity=filled_quantity, avg_price=avg_price, status=status, updated_at=now,
@@ -338,7 +445,7 @@ class Journal:
     ) -> None:
         if not results:
             return
-        now = _now()
+        now = self._now()
         with self.tx() as c:
             for r in results:
                 overridden = r.kind == "deny" and r.level == "soft-mandatory" and r.policy in overrides
@@ -360,6 +467,6 @@ class Journal:
             c.execute(
                 insert(t.events).values(
                     apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
-                    data=json.dumps(data, default=str, sort_keys=True), created_at=_now(),
+                    data=json.dumps(data, default=str, sort_keys=True), created_at=self._now(),
                 )
             )

@@ -1,50 +1,90 @@
-"""Load Rego modules once, evaluate `deny`/`warn` of every package against an input, apply levels."""
+"""Load Rego modules once, evaluate `deny`/`warn` of every package against an input, apply levels.
+
+The evaluator (rego-cpp, through regopy) fails open in three ways this module closes:
+- a call to a built-in it does not implement evaluates to undefined, so the rule silently never denies: every
+  call is checked against the evaluator's own list of built-ins when the policies load;
+- a built-in that errors (`to_number("x")`) is undefined too unless strict built-in errors are on: they are,
+  and an evaluation error is an error, never a pass;
+- Rego v0 rule heads (`deny[msg] { … }`) parse into an object instead of a set: refused with the fix.
+An evaluation that runs past the time budget is an error naming the policy.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
 
+T = TypeVar("T")
+
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
-_LOCATION = re.compile(r"-- (\S+?):(\d+):(\d+)")
+_ERROR_AT = re.compile(r"\(error \d+:(?P<file>[^|\n]*)\|(?P<offset>\d+)\|\d+")
+_ERRORMSG = re.compile(r"\(errormsg (?:\d+:)?([^)\n]*)")
+_ERRORAST_VALUE = re.compile(r"\(errorast\s*\(rego-(?:STRING|INT|FLOAT|true|false|null)[^:)]*:([^)\n]*)\)")
+# A string, a raw string or a comment: blanked out before looking for calls, keeping every offset in place.
+_NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
+_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
+_HEAD = re.compile(r"^([A-Za-z_]\w*)\b", re.MULTILINE)  # rule and function heads start their line
+_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", re.MULTILINE)
+_V0_RULE = re.compile(r"^\s*(\w+)\s*(\[[^\]\n]*\])?\s*\{", re.MULTILINE)
+_KEYWORDS = {"if", "else", "not", "some", "every", "in", "with", "as", "contains", "default", "set"}
 
 
-@contextmanager
-def _captured_stdout() -> Iterator[list[str]]:
-    """rego-cpp prints its diagnostics on file descriptor 1; catch them so they become our error message
-    (and never corrupt `plan --format json` on stdout)."""
-    sink: list[str] = []
-    sys.stdout.flush()
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        saved = os.dup(1)
-        try:
-            os.dup2(tmp.fileno(), 1)
-            yield sink
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            tmp.seek(0)
-            sink.append(tmp.read().decode(errors="replace"))
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text.encode()[:offset].decode(errors="ignore")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
-def _diagnostic(detail: str, fallback: str) -> tuple[str, str]:
-    """(where, first message line) from rego-cpp's printed diagnostics."""
-    loc = _LOCATION.search(detail)
-    where = f"{loc.group(1)}:{loc.group(2)}:{loc.group(3)}" if loc else fallback
-    lines = [ln.strip() for ln in detail.splitlines() if ln.strip()]
-    first = next((ln for ln in lines if ln != "Errors:" and not ln.startswith("--")), "invalid Rego")
-    return where, first
+def _located(detail: str, texts: dict[str, str], fallback: str, unknown: str) -> tuple[str, str]:
+    """(FILE:LINE:COL, first message) from rego-cpp's error term; `fallback` and `unknown` when it says none."""
+    msg = _ERRORMSG.search(detail)
+    first = msg.group(1).strip() if msg else unknown
+    value = _ERRORAST_VALUE.search(detail)
+    if value:  # a built-in that failed on a value says which: `invalid syntax (on "one million")`
+        first += f" (on {value.group(1).strip()})"
+    at = _ERROR_AT.search(detail)
+    if at and at.group("file") in texts:
+        line, col = _line_col(texts[at.group("file")], int(at.group("offset")))
+        return f"{at.group('file')}:{line}:{col}", first
+    return fallback, first
+
+
+def _unsupported_calls(path: str, text: str, is_builtin: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """(FILE:LINE:COL, name) of every call to a function that is neither the module's own nor a built-in the
+    evaluator implements."""
+    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
+    own = {m.group(1) for m in _HEAD.finditer(code)}
+    imported = {m.group(2) or m.group(1).rsplit(".", 1)[-1] for m in _IMPORT.finditer(code)}
+    found = []
+    for m in _CALL.finditer(code):
+        name = m.group(1)
+        root = name.split(".", 1)[0]
+        if name in _KEYWORDS or name in own or root in ("data", "input") or root in imported:
+            continue
+        if not is_builtin(name):
+            line, col = _line_col(text, len(text[: m.start(1)].encode()))
+            found.append((f"{path}:{line}:{col}", name))
+    return found
+
+
+def _v0_rules(path: str, text: str) -> list[str]:
+    """FILE:LINE:COL of rule heads written in Rego v0 (`deny[msg] {`, `allow {`): without `if` they are not
+    what they look like in v1."""
+    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
+    out = []
+    for m in _V0_RULE.finditer(code):
+        if m.group(1) in _KEYWORDS or m.group(1) in ("package", "import"):
+            continue
+        line, col = _line_col(text, len(text[: m.start(1)].encode()))
+        out.append(f"{path}:{line}:{col}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -55,75 +95,152 @@ class PolicySet:
     packages: dict[str, str]  # short name -> full package
     levels: dict[str, Level]
     files: dict[str, str] = field(default_factory=dict)  # short name -> file
+    texts: dict[str, str] = field(default_factory=dict, repr=False)  # file -> source, to place errors
+    timeout_seconds: float = 5.0
+    # One evaluation at a time per interpreter: its input is state, and rego-cpp is not thread-safe.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # Set when an evaluation overran its budget: that call may still be running, so the interpreter is not used
+    # again (rego-cpp is not safe to share between two running evaluations).
+    abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
+        """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
+        call is abandoned in its (daemon) thread and the command fails, which is what matters (nothing sent)."""
+        if self.abandoned:
+            raise PolicyFileError(
+                f"policies are unusable in this process: {self.abandoned[0]} overran its time budget", where=where,
+                fix="fix that policy, then run again",
+            )
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as exc:  # handed to the caller below
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="rego-eval", daemon=True)
+        worker.start()
+        worker.join(self.timeout_seconds)
+        if worker.is_alive():
+            self.abandoned.append(what)
+            raise PolicyFileError(
+                f"policy {what} took longer than {self.timeout_seconds:g}s to evaluate; treated as a failure",
+                where=where,
+                fix="simplify the rule (avoid iterating over large cross products), or raise"
+                " policies.timeout_seconds in reconciler.yaml; no order is sent while a policy cannot be evaluated",
+            )
+        if "error" in box:
+            raise box["error"]
+        return box["value"]  # type: ignore[no-any-return]
+
+    def check_overrides(self, names: Iterable[str]) -> None:
+        """Refuse an --override that cannot mean what the user thinks: a typo must not let apply go on as if a
+        denial had been waived, and only a soft-mandatory policy can be waived."""
+        for name in names:
+            level = self.levels.get(name)
+            if level is None:
+                raise PolicyFileError(
+                    f"--override {name}: no policy of that name is loaded", where="command line",
+                    fix=f"name a soft-mandatory policy ({', '.join(self.overridable()) or 'none is configured'})",
+                )
+            if level != "soft-mandatory":
+                raise PolicyFileError(
+                    f"--override {name}: the policy is {level}; only soft-mandatory policies can be overridden"
+                    f" ({', '.join(self.overridable()) or 'none is configured'})",
+                    where="command line",
+                    fix="change the targets instead (or its level under policies.enforcement in reconciler.yaml,"
+                    " which is itself a reviewed change)",
+                )
+
+    def overridable(self) -> list[str]:
+        return sorted(p for p, level in self.levels.items() if level == "soft-mandatory")
 
     def query(self, short: str) -> dict[str, Any]:
         """Evaluate one package against the current input; a failing policy is an error, never a silent pass."""
-        with _captured_stdout() as diag:
-            out, error = _query(self.interpreter, f"data.{self.packages[short]}")
-        if out is None or not out.ok():
-            where, first = _diagnostic(diag[0] if diag else "", self.files.get(short, short))
-            first = error or first
+        where = self.files.get(short, short)
+        out, error = self._bounded(short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}"))
+        if error is not None:
+            where, first = _located(error, self.texts, where, "evaluation error")
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
-                fix="fix the Rego file (check it with `opa check`); no order is sent while a policy is broken",
+                fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here, not"
+                " undefined); no order is sent while a policy is broken",
             )
         values = json.loads(str(out)).get("expressions", [])
-        return values[0] if values and isinstance(values[0], dict) else {}
+        doc = values[0] if values else {}
+        if not isinstance(doc, dict):
+            raise PolicyFileError(
+                f"policy {short} evaluated to {type(doc).__name__}, not a package document", where=where,
+                fix="declare deny and warn rules in the package",
+            )
+        return doc
 
     def query_all(self) -> dict[str, Any]:
         """Every package in one evaluation: rego-cpp's cost is mostly per query (measured: 4 ms for all five
         default packages at once against 13 ms one by one), and apply evaluates before every order."""
         combined = "{" + ", ".join(f'"{short}": data.{pkg}' for short, pkg in sorted(self.packages.items())) + "}"
-        with _captured_stdout():
-            out, _ = _query(self.interpreter, combined)
-        values = json.loads(str(out)).get("expressions", []) if out is not None and out.ok() else []
-        if not values or not isinstance(values[0], dict):
+        out, error = self._bounded("(all)", "policies", lambda: _query(self.interpreter, combined))
+        values = json.loads(str(out)).get("expressions", []) if error is None else []
+        if not values or not isinstance(values[0], dict) or set(values[0]) != set(self.packages):
             # One package failed: evaluate them one by one so the error names the file that is broken.
             return {short: self.query(short) for short in sorted(self.packages)}
         return {short: doc if isinstance(doc, dict) else {} for short, doc in values[0].items()}
 
     def evaluate(self, document: dict[str, Any], portfolio: str) -> list[PolicyResult]:
         """Every deny and warn message of every package for one input document."""
-        self.interpreter.set_input_term(json.dumps(document))
         results: list[PolicyResult] = []
-        docs = self.query_all() if self.packages else {}
+        with self.lock:
+            self.interpreter.set_input_term(json.dumps(document))
+            docs = self.query_all() if self.packages else {}
         for short in sorted(self.packages):
             doc = docs.get(short, {})
             for kind in ("deny", "warn"):
-                for msg in _messages(doc.get(kind)):
+                for msg in _messages(doc.get(kind), short, kind, self.files.get(short, short)):
                     level = self.levels[short]
                     results.append(PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg))
         return results
 
 
-_ERRORMSG = re.compile(r"\(errormsg (?:\d+:)?([^)\n]*)")
-
-
 def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
-    """regopy's query, or (None, message) when it fails outright: on some errors (an undefined function)
-    rego-cpp answers an error term, which regopy then fails to read as JSON."""
+    """regopy's query as (output, None), or (None, rego-cpp's error term as text): an evaluation error is never
+    a result."""
     try:
-        return interpreter.query(expression), None
-    except json.JSONDecodeError as exc:
-        found = _ERRORMSG.search(exc.doc)
-        return None, found.group(1).strip() if found else None
-    except Exception:  # regopy's own error types; rego-cpp printed the diagnostics
-        return None, None
+        out = interpreter.query(expression)
+    except json.JSONDecodeError as exc:  # an error term regopy fails to read as JSON
+        return None, exc.doc
+    except Exception as exc:  # regopy's own error types
+        return None, f"(errormsg {type(exc).__name__}: {exc})"
+    if not out.ok():
+        try:
+            return None, str(out.node().at(0).json())
+        except Exception:  # the error term's shape is rego-cpp's; its text is a courtesy
+            return None, "(errormsg evaluation error)"
+    return out, None
 
 
-def _messages(value: Any) -> list[str]:
+def _messages(value: Any, short: str, kind: str, where: str) -> list[str]:
+    """The messages of a deny or warn set. Anything but a set of strings (or of objects with `msg`) is an
+    error: a rule whose result cannot be read must not read as "nothing denied"."""
     if value is None:
         return []
-    items = value if isinstance(value, list) else [value]
+    if isinstance(value, bool):
+        return ["denied"] if value and kind == "deny" else (["warned"] if value else [])
+    if not isinstance(value, list):
+        raise PolicyFileError(
+            f"policy {short}: {kind} is {type(value).__name__ if not isinstance(value, dict) else 'an object'},"
+            " not a set of messages",
+            where=where,
+            fix=f"write `{kind} contains msg if {{ … }}` (with `import rego.v1`)",
+        )
     out = []
-    for item in items:
-        if isinstance(item, dict) and "msg" in item:
-            out.append(str(item["msg"]))
-        elif isinstance(item, bool):
-            if item:
-                out.append("denied")
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("msg"), str):
+            out.append(item["msg"])
+        elif isinstance(item, str):
+            out.append(item)
         else:
-            out.append(str(item))
+            out.append(json.dumps(item, sort_keys=True, default=str))
     return sorted(out)
 
 
@@ -131,38 +248,71 @@ def short_name(package: str) -> str:
     return package.removeprefix("reconciler.")
 
 
-def load_policies(directory: Path, levels: dict[str, Level], default_level: Level) -> PolicySet:
-    """Compile every `*.rego` file (tests excluded) in the folder; syntax errors name file, line and column."""
-    from regopy import Interpreter  # imported here: the native module is not needed for --help or validate
+def _new_interpreter() -> Any:
+    from regopy import Interpreter, LogLevel  # the native module is not needed for --help
 
+    interpreter = Interpreter()
+    interpreter.log_level = LogLevel.NONE  # rego-cpp would print diagnostics on stdout; errors carry them
+    interpreter.strict_built_in_errors = True
+    return interpreter
+
+
+def load_policies(
+    directory: Path, levels: dict[str, Level], default_level: Level, timeout_seconds: float = 5.0
+) -> PolicySet:
+    """Compile every `*.rego` file (tests excluded) in the folder; every problem names file, line and column."""
     if not directory.is_dir():
         raise PolicyFileError(
             "policies folder does not exist", where=str(directory), fix="create it or set policies.dir"
         )
-    interpreter = Interpreter()
+    interpreter = _new_interpreter()
+    interpreter.set_input_term("{}")
     packages: dict[str, str] = {}
     files: dict[str, str] = {}
+    texts: dict[str, str] = {}
     paths = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PolicyFileError(f"cannot read policy: {exc}", where=str(path), fix="save it as UTF-8") from None
+        except PermissionError:
+            raise PolicyFileError(
+                "cannot read policy: permission denied", where=str(path), fix="make the file readable"
+            ) from None
+        except UnicodeDecodeError:
+            raise PolicyFileError("policy is not UTF-8 text", where=str(path), fix="save it as UTF-8") from None
+        except OSError as exc:
+            raise PolicyFileError(
+                f"cannot read policy: {exc.strerror}", where=str(path), fix="check the file"
+            ) from None
         match = _PACKAGE.search(text)
         if not match:
             raise PolicyFileError(
                 "no package declaration", where=f"{path}:1:1", fix="start the file with `package reconciler.NAME`"
             )
-        with _captured_stdout() as diag:
-            try:
-                interpreter.add_module(str(path), text)
-                failure = None
-            except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
-                failure = exc
-        if failure is not None:
-            where, first = _diagnostic(diag[0] if diag else "", str(path))
+        texts[str(path)] = text
+        v0 = _v0_rules(str(path), text)
+        if v0:
+            raise PolicyFileError(
+                "rule written in Rego v0 syntax (`deny[msg] { … }`), which this evaluator reads differently",
+                where=v0[0],
+                fix="add `import rego.v1` and write `deny contains msg if { … }` (a value rule: `name := … if { … }`)",
+            )
+        try:
+            interpreter.add_module(str(path), text)
+        except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
+            where, first = _located(str(exc), texts, str(path), "invalid Rego")
             raise PolicyFileError(
                 f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
+            ) from None
+        unsupported = _unsupported_calls(str(path), text, interpreter.is_builtin)
+        if unsupported:
+            where, name = unsupported[0]
+            raise PolicyFileError(
+                f"policy calls {name}, which is not a built-in this evaluator (rego-cpp) implements: it would"
+                " evaluate to undefined and never deny",
+                where=where,
+                fix=f"rewrite the rule without {name} (or define it in the policy); a policy that cannot be"
+                " evaluated is refused, never passed",
             )
         package = match.group(1)
         short = short_name(package)
@@ -172,6 +322,9 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
             )
         packages[short] = package
         files[short] = str(path)
+        # Evaluated at once (on an empty input), so an error rego-cpp reports only when evaluating names this
+        # file, not the next package queried.
+        PolicySet(interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds).query(short)
     unknown = sorted(set(levels) - set(packages))
     if unknown:
         raise PolicyFileError(
@@ -180,9 +333,7 @@ def load_policies(directory: Path, levels: dict[str, Level], default_level: Leve
             fix=f"use the package names of the files in {directory} ({', '.join(sorted(packages)) or 'none'})",
         )
     resolved: dict[str, Level] = {p: levels.get(p, default_level) for p in packages}
-    policy_set = PolicySet(interpreter=interpreter, packages=packages, levels=resolved, files=files)
-    # Evaluate once now so errors rego-cpp reports only at query time surface at load, naming the file.
-    interpreter.set_input_term("{}")
-    for short in packages:
-        policy_set.query(short)
-    return policy_set
+    return PolicySet(
+        interpreter=interpreter, packages=packages, levels=resolved, files=files, texts=texts,
+        timeout_seconds=timeout_seconds,
+    )

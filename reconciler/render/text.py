@@ -62,6 +62,8 @@ def render_plan(plan: Plan, console: Console) -> None:
     for pp in noted:
         outside = pp.outside_bands
         state = f"no orders, {', '.join(outside)} outside the bands" if outside else "no orders"
+        if pp.blocked:  # its weights come from a doubtful quote: saying what is outside the bands would mislead
+            outside, state = ["?"], "not traded: doubtful quote"
         console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): {state}"))
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="yellow" if outside else "dim"))

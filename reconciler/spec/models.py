@@ -141,8 +141,8 @@ class Commission(Strict):
 
 
 class PaperQuote(Strict):
-    price: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-    previous_close: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    previous_close: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
 
 
 class PaperPrices(Strict):
@@ -274,6 +274,9 @@ class Policies(Strict):
     enforcement: dict[str, EnforcementLevel] = Field(default_factory=dict)
     default_level: EnforcementLevel = "hard-mandatory"
     params: PolicyParams = PolicyParams()
+    timeout_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = Field(
+        5.0, description="An evaluation of the policies that takes longer is an error (nothing is sent)."
+    )
 
 
 class EnvelopeSettings(Strict):
@@ -289,6 +292,9 @@ class EnvelopeSettings(Strict):
 
 class ApplySettings(Strict):
     max_plan_age_seconds: Annotated[int, Field(gt=0)] = 3600
+    max_clock_skew_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        30, description="A plan dated further in the future than this is refused (clocks disagree, or it was forged)."
+    )
     quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
     envelope: EnvelopeSettings = EnvelopeSettings()
     market_hours: Literal["require", "ignore"] = Field(

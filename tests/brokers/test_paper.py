@@ -10,19 +10,12 @@ from reconciler.brokers.base import OrderRequest
 from reconciler.brokers.paper import PaperBroker
 from reconciler.brokers.prices import Price
 from reconciler.calendars import add_weekdays
+from reconciler.clock import FixedClock
 from reconciler.journal.store import Journal
 from reconciler.spec.models import PaperBroker as PaperSpec
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def make_broker(tmp_path: Path, clock: Clock, **spec: object) -> PaperBroker:
+def make_broker(tmp_path: Path, clock: FixedClock, **spec: object) -> PaperBroker:
     journal = Journal.open(f"sqlite:///{tmp_path / 'j.db'}")
     paper = PaperSpec.model_validate(
         {
@@ -43,7 +36,7 @@ def test_business_days_skip_weekends() -> None:
 
 
 def test_sale_proceeds_are_unsettled_until_t_plus_1(tmp_path: Path) -> None:
-    clock = Clock(datetime(2026, 11, 25, 15, tzinfo=UTC))  # a Wednesday
+    clock = FixedClock(datetime(2026, 11, 25, 15, tzinfo=UTC))  # a Wednesday
     broker = make_broker(tmp_path, clock)
     state = broker.submit("acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(4)))
     assert state.status == "filled"
@@ -53,14 +46,14 @@ def test_sale_proceeds_are_unsettled_until_t_plus_1(tmp_path: Path) -> None:
     assert obs.positions == {"ABC": Decimal(6)}
     assert obs.cash_settled == Decimal(1000)
     assert obs.cash_unsettled == Decimal("399.6000") - Decimal("1.04")
-    clock.now = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    clock.at = datetime(2026, 11, 26, 9, tzinfo=UTC)
     obs = broker.observe("acct", ["ABC"])
     assert obs.cash_unsettled == 0
     assert obs.cash_settled == Decimal(1000) + Decimal("399.6000") - Decimal("1.04")
 
 
 def test_same_client_order_id_never_fills_twice(tmp_path: Path) -> None:
-    broker = make_broker(tmp_path, Clock(datetime(2026, 11, 25, tzinfo=UTC)))
+    broker = make_broker(tmp_path, FixedClock(datetime(2026, 11, 25, tzinfo=UTC)))
     order = OrderRequest(client_order_id="b1", symbol="XYZ", side="buy", quantity=Decimal(3))
     first = broker.submit("acct", order)
     second = broker.submit("acct", order)
@@ -71,7 +64,7 @@ def test_same_client_order_id_never_fills_twice(tmp_path: Path) -> None:
 
 
 def test_rejections_leave_the_books_untouched(tmp_path: Path) -> None:
-    broker = make_broker(tmp_path, Clock(datetime(2026, 11, 25, tzinfo=UTC)))
+    broker = make_broker(tmp_path, FixedClock(datetime(2026, 11, 25, tzinfo=UTC)))
     sell = OrderRequest(client_order_id="r1", symbol="ABC", side="sell", quantity=Decimal(11))
     too_many = broker.submit("acct", sell)
     assert too_many.status == "rejected" and "insufficient position" in (too_many.reject_reason or "")
@@ -84,7 +77,7 @@ def test_rejections_leave_the_books_untouched(tmp_path: Path) -> None:
 
 
 def test_books_survive_a_new_broker_instance(tmp_path: Path) -> None:
-    clock = Clock(datetime(2026, 11, 25, tzinfo=UTC))
+    clock = FixedClock(datetime(2026, 11, 25, tzinfo=UTC))
     make_broker(tmp_path, clock).submit(
         "acct", OrderRequest(client_order_id="p1", symbol="XYZ", side="buy", quantity=Decimal(2))
     )

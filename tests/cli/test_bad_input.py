@@ -8,6 +8,7 @@ errors, say `fix:`, and the paper broker must have received no order.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CliResult, Workspace
+from tests.conftest import CliResult, Workspace, edit_yaml
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -71,6 +72,10 @@ def policy(name: str, **kw: object) -> Case:
         names=f"{name}.rego",
         **kw,  # type: ignore[arg-type]
     )
+
+
+def _policy_budget_one_second(root: Path) -> None:
+    edit_yaml(root / "reconciler.yaml", lambda d: d["policies"].__setitem__("timeout_seconds", 1))
 
 
 def _empty_portfolios_dir(root: Path) -> None:
@@ -166,7 +171,21 @@ POLICIES = [
     policy("syntax-error-bad-operator", line=7),
     policy("syntax-error-incomplete-expr"),  # `a.notional >` with nothing after it
     policy("no-package", line=1, says=("package",)),
-    policy("undefined-function", position=False, says=("Function not found: foo",)),  # rego-cpp gives no line
+    policy("undefined-function", line=5, says=("policy calls foo",)),
+    # Fail closed: what the evaluator cannot evaluate is an error, never an undefined that denies nothing.
+    policy("builtin-net-cidr-contains", line=7, says=("net.cidr_contains", "not a built-in this evaluator")),
+    policy("builtin-http-send", line=6, says=("http.send",)),
+    policy("builtin-json-verify-schema", line=6, says=("json.verify_schema",)),
+    policy("builtin-print", line=7, says=("print",)),
+    # rego-cpp places no line on a built-in's error; the message names the policy, the error and the value.
+    policy("evaluation-error-to-number", position=False, says=("bad_number failed to evaluate", '"one million"')),
+    policy("rego-v0-partial-set", line=4, says=("Rego v0", "deny contains msg if")),
+    policy("rego-v0-boolean-rule", line=5, says=("Rego v0",)),
+    Case(
+        id="policy-heavy-cross-product", corpus="policies/heavy-cross-product.rego",
+        dest="policies/heavy-cross-product.rego", names="heavy-cross-product.rego", position=False,
+        says=("took longer than 1s", "policies.timeout_seconds"), prepare=_policy_budget_one_second,
+    ),
     config("enforcement-unknown-policy", position=False, fields=("policies.enforcement",), says=("max_turnvoer",)),
     config("enforcement-bad-level", line=11, fields=("policies.enforcement.max_turnover",)),
 ]
@@ -195,6 +214,7 @@ def assert_clear_error(r: CliResult, workspace: Workspace, names: str) -> None:
     assert names in r.err, f"the message does not name {names!r}:\n{r.err}"
     assert "fix:" in r.err, f"no fix: hint:\n{r.err}"
     assert workspace.paper_order_count() == 0
+    assert workspace.journal_rows("applies", "intents", "policy_decisions") == 0
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -287,8 +307,43 @@ def _drop(key: str) -> Callable[[dict[str, object]], None]:
     return change
 
 
+def _fifo(_plan: Path, scratch: Path) -> Path:
+    out = scratch / "fifo.json"
+    os.mkfifo(out)  # opening it for reading would block until a writer comes: it must never be opened
+    return out
+
+
+def _device(_plan: Path, scratch: Path) -> Path:
+    out = scratch / "zeros.json"
+    out.symlink_to("/dev/zero")  # reading it never ends
+    return out
+
+
+def _folder(_plan: Path, scratch: Path) -> Path:
+    out = scratch / "plans.d"
+    out.mkdir()
+    return out
+
+
+def _deep(_plan: Path, scratch: Path) -> Path:
+    out = scratch / "deep.json"
+    out.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    return out
+
+
+def _not_utf8(plan: Path, scratch: Path) -> Path:
+    out = scratch / "latin1.json"
+    out.write_bytes(plan.read_bytes().replace(b'"reconciler_version"', b'"reconciler_v\xe9rsion"', 1))
+    return out
+
+
 PLAN_CASES = [
     PlanCase("plan-file-missing", _missing, "no-such-plan.json", says=("not found",)),
+    PlanCase("plan-fifo", _fifo, "fifo.json", says=("not a regular file",)),
+    PlanCase("plan-device", _device, "zeros.json", says=("not a regular file",)),
+    PlanCase("plan-folder", _folder, "plans.d", says=("folder",)),
+    PlanCase("plan-nested-100k", _deep, "deep.json", says=("nested deeper than",)),
+    PlanCase("plan-not-utf8", _not_utf8, "latin1.json", says=("not UTF-8",)),
     PlanCase("plan-not-json", _corpus_plan("not-json.txt"), "not-json.txt", says=("JSON",)),
     PlanCase("plan-json-array", _corpus_plan("array.json"), "array.json", says=("JSON object",)),
     PlanCase(
@@ -328,3 +383,21 @@ def test_bad_plan_file_is_refused(workspace: Workspace, tmp_path: Path, case: Pl
 
 def test_corpus_is_large_enough() -> None:
     assert len(CASES) + len(PLAN_CASES) >= 36
+
+
+def test_a_plan_dated_in_the_future_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from reconciler.core.plan import reseal
+    from reconciler.execution.planfile import read_plan, write_plan
+
+    fresh = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(fresh)).code == 0
+    plan = read_plan(fresh)
+    future = tmp_path / "future.json"
+    write_plan(reseal(plan, created_at=plan.created_at + timedelta(hours=2)), future)
+    r = workspace.run("apply", str(future), "--auto-approve")
+    assert r.code == 1
+    assert "plan is dated 7200s in the future" in r.err or "plan is dated 7199s in the future" in r.err, r.err
+    assert "clock" in r.err
+    assert workspace.paper_order_count() == 0

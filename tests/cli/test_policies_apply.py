@@ -48,8 +48,28 @@ def test_hard_mandatory_cannot_be_overridden(workspace: Workspace, tmp_path: Pat
     r = workspace.run("plan", "--out", str(plan_file))
     assert "[hard-mandatory] deny_list" in r.out
     r = workspace.run("apply", str(plan_file), "--override", "deny_list", "--reason", "please")
+    assert r.code == 1
+    assert "--override deny_list: the policy is hard-mandatory" in r.err
+    assert workspace.paper_order_count() == 0
+    r = workspace.run("apply", str(plan_file))
     assert r.code == 1 and "VTI is on the deny list" in r.err
     assert workspace.paper_order_count() == 0
+
+
+@pytest.mark.parametrize("name", ["max_turnvoer", "valuation", "deny_list"])
+def test_an_override_that_waives_nothing_is_refused_before_anything_is_sent(
+    workspace: Workspace, tmp_path: Path, name: str
+) -> None:
+    """A typo (or a built-in, or a hard-mandatory policy) must not read as "denial waived, go on"."""
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    for extra in ((), ("--all", "--workers", "2")):
+        r = workspace.run("apply", str(plan_file), "--auto-approve", "--override", name, "--reason", "typo", *extra)
+        assert r.code == 1, r.out + r.err
+        assert f"--override {name}:" in r.err
+        assert "max_turnover" in r.err  # the fix names what can be overridden
+    assert workspace.paper_order_count() == 0
+    assert workspace.journal_rows("applies", "intents") == 0
 
 
 def test_advisory_denial_is_reported_but_does_not_block(workspace: Workspace, tmp_path: Path) -> None:
@@ -65,15 +85,18 @@ def test_advisory_denial_is_reported_but_does_not_block(workspace: Workspace, tm
     assert r.code == 0, r.err
 
 
-def test_kill_switch_blocks_buying_into_a_crash_at_plan_time(workspace: Workspace) -> None:
+def test_a_crash_blocks_every_portfolio_that_holds_or_targets_it_at_plan_time(workspace: Workspace) -> None:
     def crash(d: dict) -> None:  # type: ignore[type-arg]
         d["broker"]["prices"]["static"]["BND"] = {"price": 50.0, "previous_close": 72.80}
 
     edit_config(workspace, crash)
     r = workspace.run("plan", "--format", "json")
     data = json.loads(r.out)
-    messages = [p["message"] for p in data["policy_results"] if p["policy"] == "kill_switch"]
-    assert any("BND fell 31.3%" in m for m in messages), messages
+    denied = {p["portfolio"]: p["message"] for p in data["policy_results"] if p["policy"] == "valuation"}
+    assert set(denied) == {"alice-ira", "bob-taxable", "college-fund"}  # each holds or targets BND
+    said = "BND: quote 50 moved -31.3% from the previous close 72.8,"
+    assert all(m.startswith(said) for m in denied.values()), denied
+    assert all(p["actions"] == [] for p in data["portfolios"])
 
 
 def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_status_unknown_when_an_account_cannot_be_observed(workspace: Workspace)
     r = workspace.run("drift")
     assert r.code == 1  # an error dominates
     alice = next(line for line in r.out.splitlines() if line.startswith("alice-ira"))
-    assert "Unknown" in alice and "no quote for BNDX" in r.out
+    assert "Unknown" in alice and "doubtful quote: BNDX: no quote" in r.out
     assert "bob-taxable" in r.out and "OutOfSync" in r.out  # the others are still measured
 
 

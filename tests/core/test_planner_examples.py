@@ -9,11 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pytest
-
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.errors import PlanningError
 from reconciler.spec.models import Commission, SymbolRule, Trading
 
 D = Decimal
@@ -145,9 +142,10 @@ def test_buy_only_sends_the_cash_to_the_most_underweight_first() -> None:
     assert plan.cash_after == D(0)
 
 
-def test_a_missing_quote_raises_a_planning_error() -> None:
-    with pytest.raises(PlanningError, match="no quote for X"):
-        plan_portfolio(desired({"A": "1"}), observe({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
+def test_a_missing_quote_blocks_the_portfolio() -> None:
+    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
+    assert plan.actions == []
+    assert plan.blocked == ["X: no quote"]
 
 
 def test_an_account_with_no_equity_plans_nothing() -> None:

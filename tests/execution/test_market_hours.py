@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.brokers.base import OrderRequest
 from reconciler.brokers.paper import PaperBroker
+from reconciler.clock import FixedClock
 from reconciler.errors import MarketClosedError
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planning import make_plan
@@ -27,25 +28,15 @@ WEDNESDAY_OPEN = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 11:00 in New York
 BLACK_FRIDAY_AFTER_EARLY_CLOSE = datetime(2026, 11, 27, 18, 30, tzinfo=UTC)  # NYSE closes at 13:00 New York
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def _runtime(ws: Workspace, now: datetime, **apply: object) -> tuple[Runtime, Clock]:
+def _runtime(ws: Workspace, now: datetime, **apply: object) -> tuple[Runtime, FixedClock]:
     def change(doc: dict[str, object]) -> None:
         doc["broker"]["calendar"] = "XNYS"  # type: ignore[index]
         doc["apply"].update(apply)  # type: ignore[attr-defined]
 
     edit_yaml(ws.config, change)
-    rt = Runtime(ws.config, ws.journal_url)
-    clock = Clock(now)
-    broker = rt.broker
-    assert isinstance(broker, PaperBroker)
-    broker.clock = clock
+    clock = FixedClock(now)
+    rt = Runtime(ws.config, ws.journal_url, clock=clock)  # one clock for broker, journal, policies and plan age
+    assert isinstance(rt.broker, PaperBroker)
     return rt, clock
 
 
@@ -53,11 +44,11 @@ def test_paper_market_follows_the_exchange_calendar(workspace: Workspace) -> Non
     rt, clock = _runtime(workspace, WEDNESDAY_OPEN)
     market = rt.broker.observe("paper-ira", ["VTI"]).market
     assert market is not None and market.is_open
-    clock.now = THANKSGIVING
+    clock.at = THANKSGIVING
     market = rt.broker.observe("paper-ira", ["VTI"]).market
     assert market is not None and not market.is_open
     assert market.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # 09:30 New York on Friday
-    clock.now = BLACK_FRIDAY_AFTER_EARLY_CLOSE
+    clock.at = BLACK_FRIDAY_AFTER_EARLY_CLOSE
     market = rt.broker.observe("paper-ira", ["VTI"]).market
     assert market is not None and not market.is_open
     assert market.next_open == datetime(2026, 11, 30, 14, 30, tzinfo=UTC)  # Monday
@@ -70,9 +61,9 @@ def test_settlement_counts_exchange_sessions_not_weekdays(workspace: Workspace) 
         "paper-taxable", OrderRequest(client_order_id="s1", symbol="VTI", side="sell", quantity=Decimal(10))
     )
     assert sold.status == "filled"
-    clock.now = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # T+1 by weekdays, but Thanksgiving is no session
+    clock.at = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)  # T+1 by weekdays, but Thanksgiving is no session
     assert broker.observe("paper-taxable", []).cash_unsettled > 0
-    clock.now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # the next session: settled
+    clock.at = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)  # the next session: settled
     obs = broker.observe("paper-taxable", [])
     assert obs.cash_unsettled == 0
     assert obs.cash_settled > Decimal("1250.40")
@@ -80,12 +71,12 @@ def test_settlement_counts_exchange_sessions_not_weekdays(workspace: Workspace) 
 
 def test_apply_refuses_while_the_market_is_closed_and_sends_nothing(workspace: Workspace) -> None:
     rt, _ = _runtime(workspace, THANKSGIVING)
-    plan = make_plan(rt, now=THANKSGIVING)
+    plan = make_plan(rt)
     assert any(pp.actions for pp in plan.portfolios)
     notes = [n for pp in plan.portfolios if pp.actions for n in pp.notes]
     assert any("market was closed" in n and "2026-11-27 14:30" in n for n in notes), notes
     with pytest.raises(MarketClosedError) as refused:
-        apply_plan(plan, rt, actor="test", now=THANKSGIVING)
+        apply_plan(plan, rt, actor="test")
     assert "nothing was sent" in refused.value.message and "next open 2026-11-27 14:30" in refused.value.message
     assert "market_hours: ignore" in (refused.value.fix or "")
     assert workspace.paper_order_count() == 0
@@ -94,19 +85,19 @@ def test_apply_refuses_while_the_market_is_closed_and_sends_nothing(workspace: W
 
 def test_the_same_plan_applies_once_the_market_opens(workspace: Workspace) -> None:
     rt, clock = _runtime(workspace, datetime(2026, 11, 27, 14, 0, tzinfo=UTC))  # 09:00 New York: not yet
-    plan = make_plan(rt, now=clock.now)
+    plan = make_plan(rt)
     with pytest.raises(MarketClosedError):
-        apply_plan(plan, rt, actor="test", now=clock.now)
-    clock.now = datetime(2026, 11, 27, 14, 31, tzinfo=UTC)
-    result = apply_plan(plan, rt, actor="test", now=clock.now)
+        apply_plan(plan, rt, actor="test")
+    clock.at = datetime(2026, 11, 27, 14, 31, tzinfo=UTC)
+    result = apply_plan(plan, rt, actor="test")
     assert result.status == "succeeded", result
     assert workspace.paper_order_count() == sum(len(pp.actions) for pp in plan.portfolios)
 
 
 def test_market_hours_ignore_queues_orders_for_the_open(workspace: Workspace) -> None:
     rt, _ = _runtime(workspace, THANKSGIVING, market_hours="ignore")
-    plan = make_plan(rt, now=THANKSGIVING)
-    result = apply_plan(plan, rt, actor="test", now=THANKSGIVING)
+    plan = make_plan(rt)
+    result = apply_plan(plan, rt, actor="test")
     assert result.status == "succeeded"
     assert workspace.paper_order_count() > 0
 
@@ -195,11 +186,11 @@ def test_settlement_is_judged_by_the_exchanges_date(tmp_path: Path) -> None:
         "kind": "paper", "calendar": "XTKS", "slippage_bps": 0,
         "accounts": {"acct": {"cash": 0, "positions": {"ABC": 10}}},
     })
-    clock = Clock(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))  # Thursday 10:00 in Tokyo
+    clock = FixedClock(datetime(2026, 11, 26, 1, 0, tzinfo=UTC))  # Thursday 10:00 in Tokyo
     broker = PaperBroker(Journal.open(f"sqlite:///{tmp_path / 'j.db'}").engine, spec, tmp_path, clock=clock,
                          prices={"ABC": Price(Decimal(100), None)})
     broker.submit("acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(10)))
-    clock.now = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thursday 23:00 in Tokyo: not yet
+    clock.at = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # Thursday 23:00 in Tokyo: not yet
     assert broker.observe("acct", []).cash_unsettled == Decimal(1000)
-    clock.now = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # Friday 08:30 in Tokyo, still Thursday in UTC
+    clock.at = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # Friday 08:30 in Tokyo, still Thursday in UTC
     assert broker.observe("acct", []).cash_settled == Decimal(1000)

@@ -131,8 +131,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     portfolios = json.loads(reviewed.read_text())["portfolios"]
     reviewed_orders = {a["symbol"]: a["side"] for p in portfolios for a in p["actions"]}
     assert reviewed_orders.get("VNQ") == "sell"
-    # VNQ up 25% since the review: its sell grows about 40%, far outside the ±10% envelope.
-    edit_yaml(workspace.config, lambda d: d["broker"]["prices"]["static"]["VNQ"].__setitem__("price", 110.25))
+    # VNQ up 19% since the review (inside the kill switch's 20%): its sell grows far outside the ±10% envelope.
+    edit_yaml(workspace.config, lambda d: d["broker"]["prices"]["static"]["VNQ"].__setitem__("price", 104.66))
     sent = workspace.paper_order_count()
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
     assert r.code == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from reconciler.gitops.comment import part_of, sync_drift_issue, upsert_sticky
 from reconciler.gitops.github import GitHub, GitHubError, GitHubSettings
 from tests.conftest import Workspace
 from tests.gitops.fake_github import FakeGitHub
+
+NOW = datetime(2031, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def client(fake: FakeGitHub, **kw: object) -> GitHub:
@@ -64,17 +67,20 @@ def test_drift_issue_opens_updates_and_closes(github: FakeGitHub) -> None:
     out = [{"portfolio": "a", "status": "OutOfSync"}, {"portfolio": "b", "status": "Synced"}]
     synced = [{"portfolio": "a", "status": "Synced"}, {"portfolio": "b", "status": "Synced"}]
     with client(github) as gh:
-        opened = sync_drift_issue(gh, out, "<!-- reconciler:drift -->\nfirst\n")
-        updated = sync_drift_issue(gh, out, "<!-- reconciler:drift -->\nsecond\n")
-        unknown = sync_drift_issue(gh, [{"portfolio": "a", "status": "Unknown"}], "<!-- reconciler:drift -->\n?\n")
-        closed = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n")
-        nothing = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n")
+        opened = sync_drift_issue(gh, out, "<!-- reconciler:drift -->\nfirst\n", now=NOW)
+        updated = sync_drift_issue(gh, out, "<!-- reconciler:drift -->\nsecond\n", now=NOW)
+        unknown = sync_drift_issue(
+            gh, [{"portfolio": "a", "status": "Unknown"}], "<!-- reconciler:drift -->\n?\n", now=NOW
+        )
+        closed = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n", now=NOW)
+        nothing = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n", now=NOW)
     assert (opened.action, updated.action, unknown.action, closed.action, nothing.action) == (
         "opened", "updated", "none", "closed", "none",
     )
     (issue,) = github.issues.values()
     assert issue["state"] == "closed" and issue["state_reason"] == "completed"
-    assert "back in sync" in issue["body"] and [x["name"] for x in issue["labels"]] == ["reconciler-drift"]
+    assert "back in sync with its targets** (2031-03-04 05:06 UTC)" in issue["body"]
+    assert [x["name"] for x in issue["labels"]] == ["reconciler-drift"]
 
 
 @pytest.mark.parametrize(

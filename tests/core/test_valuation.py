@@ -1,0 +1,116 @@
+"""A doubtful quote for any symbol an account holds or targets stops the whole portfolio (pure planner)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.core.models import CostModel, Desired, Observation, Quote
+from reconciler.core.planner import plan_portfolio
+from reconciler.core.valuation import QuoteLimits, doubtful_quotes, valued_symbols
+from reconciler.spec.models import Trading
+
+NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
+LIMITS = QuoteLimits(max_age_seconds=60, max_move=Decimal("0.2"))
+
+
+def _desired() -> Desired:
+    return Desired(
+        name="p", account="acct", source="p.yaml", targets={"AAA": Decimal("0.5"), "BBB": Decimal("0.5")},
+        cash=Decimal(0), trading=Trading(),
+    )
+
+
+def _obs(**quotes: Quote | None) -> Observation:
+    base = {
+        "AAA": Quote(symbol="AAA", price=Decimal(100), previous_close=Decimal(100), as_of=NOW),
+        "BBB": Quote(symbol="BBB", price=Decimal(50), previous_close=Decimal(50), as_of=NOW),
+        "CCC": Quote(symbol="CCC", price=Decimal(20), previous_close=Decimal(20), as_of=NOW),
+    }
+    for symbol, q in quotes.items():
+        if q is None:
+            base.pop(symbol)
+        else:
+            base[symbol] = q
+    # Heavily overweight AAA: a sound plan sells AAA and CCC (not a target) and buys BBB.
+    positions = {"AAA": Decimal(90), "BBB": Decimal(10), "CCC": Decimal(100)}
+    return Observation(
+        account="acct", taken_at=NOW, positions=positions, cash_settled=Decimal(100), quotes=base,
+    )
+
+
+def _q(symbol: str, price: str, prev: str | None = None, age: float = 0) -> Quote:
+    """Built without validation: the Quote model refuses NaN itself, the valuation check must not rely on it."""
+    return Quote.model_construct(
+        symbol=symbol, price=Decimal(price), previous_close=None if prev is None else Decimal(prev),
+        as_of=NOW - timedelta(seconds=age),
+    )
+
+
+def test_a_sound_observation_trades() -> None:
+    pp = plan_portfolio(_desired(), _obs(), CostModel(), LIMITS)
+    assert pp.blocked == []
+    assert {a.symbol for a in pp.actions} == {"AAA", "BBB", "CCC"}
+
+
+@pytest.mark.parametrize(
+    ("quote", "says"),
+    [
+        (None, "CCC: no quote"),
+        (_q("CCC", "0"), "CCC: quote is 0: a price must be positive"),
+        (_q("CCC", "-3"), "CCC: quote is -3: a price must be positive"),
+        (_q("CCC", "NaN"), "CCC: quote is NaN, not a number"),
+        (_q("CCC", "Infinity"), "CCC: quote is Infinity, not a number"),
+        (_q("CCC", "20", age=61), "CCC: quote is 61s old (limit 60s)"),
+        (_q("CCC", "20", age=-3600), "CCC: quote is dated 3600s after the observation"),
+        (_q("CCC", "0.0001", "20"), "CCC: quote 0.0001 moved -100.0% from the previous close 20"),
+        (_q("CCC", "30", "20"), "CCC: quote 30 moved +50.0% from the previous close 20"),
+        (_q("CCC", "20", "0"), "CCC: previous close is 0: cannot judge the move"),
+    ],
+)
+def test_a_doubtful_quote_on_a_held_symbol_it_would_not_otherwise_value_blocks_everything(
+    quote: Quote | None, says: str
+) -> None:
+    """CCC is held, not a target: before, a zero CCC dropped it from the equity and sold AAA as overweight."""
+    pp = plan_portfolio(_desired(), _obs(CCC=quote), CostModel(), LIMITS)
+    assert pp.actions == []
+    assert any(b.startswith(says) for b in pp.blocked), pp.blocked
+    assert any("not traded: a quote that values this account is doubtful" in n for n in pp.notes)
+
+
+def test_limits_off_still_refuse_impossible_prices_but_not_old_ones() -> None:
+    old = plan_portfolio(_desired(), _obs(CCC=_q("CCC", "20", "20", age=10_000)), CostModel())
+    assert old.blocked == []
+    zero = plan_portfolio(_desired(), _obs(CCC=_q("CCC", "0")), CostModel())
+    assert zero.blocked == ["CCC: quote is 0: a price must be positive"]
+
+
+def test_a_move_exactly_at_the_limit_is_not_doubtful() -> None:
+    assert doubtful_quotes(_obs(AAA=_q("AAA", "80", "100")), ["AAA"], LIMITS) == []
+    assert doubtful_quotes(_obs(AAA=_q("AAA", "79.99", "100")), ["AAA"], LIMITS) != []
+
+
+def test_valued_symbols_are_targets_and_non_zero_holdings() -> None:
+    assert valued_symbols(["A", "B"], {"B": Decimal(1), "C": Decimal(2), "D": Decimal(0)}) == {"A", "B", "C"}
+
+
+@given(
+    price=st.decimals(allow_nan=True, allow_infinity=True, places=6),
+    prev=st.none() | st.decimals(min_value=Decimal("-10"), max_value=Decimal("1000"), places=4),
+    age=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+)
+def test_any_quote_either_values_the_account_or_blocks_it(price: Decimal, prev: Decimal | None, age: float) -> None:
+    """Whatever CCC's quote, the plan is either blocked with no orders, or CCC's quote was sound by every rule."""
+    quote = Quote.model_construct(symbol="CCC", price=price, previous_close=prev, as_of=NOW - timedelta(seconds=age))
+    pp = plan_portfolio(_desired(), _obs(CCC=quote), CostModel(), LIMITS)
+    sound = (
+        price.is_finite() and price > 0 and abs(age) <= 60
+        and (prev is None or (prev > 0 and abs(price / prev - 1) <= Decimal("0.2")))
+    )
+    assert (pp.blocked == []) == sound
+    if not sound:
+        assert pp.actions == []

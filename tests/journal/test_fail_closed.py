@@ -1,0 +1,79 @@
+"""A journal that cannot be trusted is refused before the first broker call, with what is wrong and the fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import PG_ADMIN_URL, Workspace, fresh_journal_url
+
+
+def _plan(ws: Workspace, tmp_path: Path) -> Path:
+    plan_file = tmp_path / "plan.json"
+    assert ws.run("plan", "--out", str(plan_file)).code == 0
+    return plan_file
+
+
+def test_a_journal_from_a_newer_reconciler_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = _plan(workspace, tmp_path)
+    workspace.execute("update alembic_version set version_num = '0099'")
+    for argv in (("apply", str(plan_file), "--auto-approve"), ("history",)):
+        r = workspace.run(*argv)
+        assert r.code == 1, r.out + r.err
+        assert "schema revision '0099'" in r.err and "newer reconciler" in r.err
+        assert "Internal error" not in r.err
+    assert workspace.paper_order_count() == 0
+
+
+def test_a_journal_missing_a_table_is_refused_before_any_order(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = _plan(workspace, tmp_path)
+    workspace.execute("drop table fills")
+    r = workspace.run("apply", str(plan_file), "--auto-approve")
+    assert r.code == 1
+    assert "table fills is missing" in r.err and "restore the journal" in r.err
+    assert workspace.paper_order_count() == 0
+
+
+@pytest.mark.skipif(PG_ADMIN_URL is not None, reason="a read-only SQLite file; PostgreSQL roles are tested apart")
+def test_a_read_only_journal_is_refused_before_any_order(workspace: Workspace, tmp_path: Path) -> None:
+    plan_file = _plan(workspace, tmp_path)
+    db = workspace.root / ".reconciler" / "journal.db"
+    r = workspace.run("--journal", f"sqlite:///file:{db}?mode=ro&uri=true", "apply", str(plan_file), "--auto-approve")
+    assert r.code == 1, r.out + r.err
+    assert "cannot be written" in r.err and "nothing was sent" in r.err
+    assert "SET version_num" not in r.err  # the driver's message, not SQLAlchemy's SQL dump
+    assert workspace.paper_order_count() == 0
+
+
+def test_first_opens_of_a_new_journal_migrate_one_at_a_time(tmp_path: Path) -> None:
+    url = fresh_journal_url(tmp_path)
+    code = "import sys\nfrom reconciler.journal.store import Journal\nJournal.open(sys.argv[1])\nprint('ok')\n"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+    engine.dispose()
+
+
+def test_read_and_repair_commands_work_while_a_portfolio_file_is_broken(workspace: Workspace) -> None:
+    assert workspace.run("apply", "--auto-approve").code == 0
+    (workspace.root / "portfolios" / "college-fund.yaml").write_text("spec: [unclosed\n")
+    assert workspace.run("validate").code == 1  # the file is broken...
+    history = workspace.run("history")
+    assert history.code == 0, history.err  # ...and the journal can still be read
+    apply_id = workspace.query("select id from applies")[0][0]
+    assert workspace.run("show", apply_id[:8]).code == 0
+    r = workspace.run("reconcile")
+    assert r.code == 0, r.err
+    assert "paper-college: journal and broker agree" in r.out
+    r = workspace.run("force-unlock", "--list")
+    assert r.code == 0, r.err

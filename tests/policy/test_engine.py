@@ -1,0 +1,131 @@
+"""The policy engine fails closed and never touches the process's stdout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import PolicyFileError
+from reconciler.policy.engine import load_policies
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(folder: Path, name: str, body: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.rego").write_text(f"package reconciler.{name}\n\nimport rego.v1\n\n{textwrap.dedent(body)}")
+
+
+def test_the_shipped_policies_load_and_deny_a_zero_price() -> None:
+    policies = load_policies(REPO / "policies", {}, "hard-mandatory")
+    doc = {
+        "phase": "apply", "equity": 1000.0, "turnover": 0.1,
+        "actions": [{"symbol": "X", "side": "buy", "price": 0.0, "notional": 0.0, "quantity": 1.0,
+                     "quote": {"price": 0.0, "previous_close": 10.0, "age_seconds": 1.0}}],
+        "params": {"deny_symbols": [], "max_order_fraction": 0.5, "max_turnover": 1.0, "kill_switch_drop": 0.2,
+                   "max_quote_age_seconds": 60},
+    }
+    denied = [r.policy for r in policies.evaluate(doc, "p") if r.kind == "deny"]
+    assert "kill_switch" in denied
+
+
+def test_an_error_at_evaluation_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    """It loads (the input at load has no `limit`), then the real input makes to_number fail."""
+    _write(tmp_path, "parse_limit", """
+        deny contains msg if {
+            limit := to_number(input.params.limit)
+            input.turnover > limit
+            msg := "over"
+        }
+    """)
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    assert policies.evaluate({"turnover": 5, "params": {"limit": 1}}, "p")[0].message == "over"
+    with pytest.raises(PolicyFileError, match=r'parse_limit failed to evaluate: .*\(on "?lots"?\)'):
+        policies.evaluate({"turnover": 5, "params": {"limit": "lots"}}, "p")
+
+
+def test_a_deny_that_is_not_a_set_of_messages_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path, "object_deny", 'deny := {"x": true} if { input.turnover > 1 }\n')
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    with pytest.raises(PolicyFileError, match="deny is an object, not a set of messages"):
+        policies.evaluate({"turnover": 2}, "p")
+
+
+@pytest.mark.parametrize("call", ["net.cidr_contains", "http.send", "json.verify_schema", "print", "trace"])
+def test_a_call_the_evaluator_lacks_is_refused_with_its_position(tmp_path: Path, call: str) -> None:
+    _write(tmp_path, "lacks", f"""
+        deny contains msg if {{
+            x := {call}("a", "b")
+            msg := "never"
+        }}
+    """)
+    with pytest.raises(PolicyFileError) as refused:
+        load_policies(tmp_path, {}, "hard-mandatory")
+    assert f"policy calls {call}," in refused.value.message
+    assert refused.value.where == f"{tmp_path / 'lacks.rego'}:7:10"
+
+
+def test_own_functions_imports_strings_and_comments_are_not_mistaken_for_calls(tmp_path: Path) -> None:
+    _write(tmp_path, "helpers", """
+        double(x) := y if { y := x * 2 }
+    """)
+    _write(tmp_path, "uses", """
+        import data.reconciler.helpers
+
+        # http.send("not a call: a comment")
+        big(n) if { n > 10 }
+
+        deny contains msg if {
+            some a in input.actions
+            big(helpers.double(a.quantity))
+            msg := sprintf("net.cidr_contains(%s) is only text", [a.symbol])
+        }
+    """)
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    results = policies.evaluate({"actions": [{"symbol": "X", "quantity": 6}]}, "p")
+    assert [r.message for r in results] == ["net.cidr_contains(X) is only text"]
+
+
+def test_concurrent_evaluations_never_move_file_descriptor_1(tmp_path: Path) -> None:
+    """Before, every evaluation swapped fd 1 for a temp file; two threads interleaving left stdout pointing at an
+    unlinked file and everything printed afterwards vanished. Checked at the descriptor level, in a child whose
+    stdout is a pipe we read."""
+    code = textwrap.dedent(f"""
+        import os, sys, threading
+        from pathlib import Path
+        from reconciler.policy.engine import load_policies
+        before = os.fstat(1)
+        doc = {{"phase": "apply", "equity": 1000.0, "turnover": 0.1, "actions": [],
+                "params": {{"deny_symbols": [], "max_order_fraction": 0.5, "max_turnover": 1.0,
+                            "kill_switch_drop": 0.2, "max_quote_age_seconds": 60}}}}
+
+        def work(n):
+            policies = load_policies(Path({str(REPO / "policies")!r}), {{}}, "hard-mandatory")
+            for _ in range(40):
+                policies.evaluate(doc, "p")
+            try:
+                load_policies(Path({str(tmp_path / "broken")!r}), {{}}, "hard-mandatory")
+            except Exception:
+                pass
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for i in range(200):
+            print("line", i, flush=True)
+        for t in threads:
+            t.join()
+        after = os.fstat(1)
+        print("same fd 1:", (before.st_ino, before.st_dev) == (after.st_ino, after.st_dev), flush=True)
+    """)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "bad.rego").write_text("package reconciler.bad\n\nimport rego.v1\n\ndeny contains x if {")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:200] == [f"line {i}" for i in range(200)]  # nothing lost, and no rego-cpp diagnostics mixed in
+    assert lines[200:] == ["same fd 1: True"]
