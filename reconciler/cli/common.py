@@ -41,6 +41,9 @@ def _broken_pipe() -> None:
     raise BrokenPipeError("the output pipe closed")  # handled once, in cli.main
 
 
+MAX_COUNT = 1_000_000  # any count a command takes (history --limit, --workers, ...) is far below this
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -49,4 +52,6 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value} is more than {MAX_COUNT:,}")
     return value

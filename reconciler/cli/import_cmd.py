@@ -33,8 +33,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         step = Decimal(args.step)
     except InvalidOperation:
+        step = Decimal("NaN")
+    if not step.is_finite() or not Decimal("1e-12") <= step <= 1:
         raise ReconcilerError(
-            f"--step {args.step!r} is not a number", where="command line", fix="use e.g. --step 0.0001"
+            f"--step {args.step!r} must be a number above 0 and at most 1 (weights are multiples of it)",
+            where="command line", fix="use e.g. --step 0.0001 (one basis point)",
         ) from None
     rt = runtime(args)
     config = load_config(rt.config_path)

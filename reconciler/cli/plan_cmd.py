@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
         plan = with_base(plan, base, rt.workspace.portfolios)
     if args.out:
-        write_plan(plan, Path(args.out))
+        write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":

@@ -14,10 +14,19 @@ from reconciler.errors import PlanFileError
 
 
 def write_plan(plan: Plan, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    """Write atomically (a temporary file renamed over the target), so a reader never sees half a plan."""
+    where = str(path)
+    if path.is_dir():
+        raise PlanFileError("this is a folder; --out takes a file name", where=where, fix=f"use {path / 'plan.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(plan.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise PlanFileError(
+            f"cannot write the plan: {exc.strerror or exc}", where=where, fix="choose a writable path for --out"
+        ) from None
 
 
 # A plan of 1,000 accounts with 10 orders each is about 40 MB; nothing a reviewer applies is near 256 MB.

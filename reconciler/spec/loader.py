@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -73,7 +74,10 @@ def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerEr
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
         if len(loc) > 1 and loc[0] == "broker" and loc[1] in BROKER_KINDS:
             loc.pop(1)  # the discriminator tag pydantic adds for the broker union is not a YAML key
-        field_name = ".".join(str(p) for p in loc) or "(document)"
+        # A key pasted from elsewhere can be thousands of characters: name it by its start and length.
+        field_name = ".".join(
+            str(p) if len(str(p)) <= 40 else f"{str(p)[:12]}…({len(str(p)):,} characters)" for p in loc
+        ) or "(document)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error" and loc and loc[-1] == "apiVersion":
             fix = f"set apiVersion: {API_VERSION}"
@@ -158,6 +162,17 @@ def load_workspace(config_path: Path) -> Workspace:
             f"field portfolios_dir: folder {config.portfolios_dir!r} does not exist",
             where=config_raw.where(["portfolios_dir"]),
             fix="create the folder or point portfolios_dir at it (relative to reconciler.yaml)",
+        )
+    # Lexically, so a portfolios folder that is a symbolic link to elsewhere still works.
+    top = Path(os.path.normpath(root.absolute()))
+    inside = Path(os.path.normpath(pdir.absolute()))
+    if inside == top or top not in inside.parents:
+        # `/` would walk the whole disk; `.` or `..` would read reconciler.yaml itself as a portfolio.
+        raise ReconcilerError(
+            f"field portfolios_dir: {config.portfolios_dir!r} must be a folder inside the repository, below"
+            " reconciler.yaml's own folder",
+            where=config_raw.where(["portfolios_dir"]),
+            fix="keep the portfolio files in their own folder, e.g. portfolios_dir: portfolios",
         )
     csv = config.broker.prices.csv if config.broker.kind == "paper" else None
     if csv is not None and not (root / csv).is_file():

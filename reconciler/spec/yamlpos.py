@@ -97,8 +97,19 @@ def read_text(path: Path, missing_fix: str = "create it or pass the right path")
         raise ReconcilerError("file not found", where=str(path), fix=missing_fix) from None
     except IsADirectoryError:
         raise ReconcilerError("this is a folder, not a file", where=str(path), fix="give the file's path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReconcilerError(f"cannot read file: {exc}", where=str(path), fix="save it as UTF-8 text") from None
+    except PermissionError:
+        raise ReconcilerError(
+            "cannot read file: permission denied", where=str(path), fix="make it readable by this user (chmod)"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ReconcilerError(
+            f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})", where=str(path),
+            fix="save it as UTF-8 text",
+        ) from None
+    except OSError as exc:
+        raise ReconcilerError(
+            f"cannot read file: {exc.strerror or exc}", where=str(path), fix="check the file"
+        ) from None
 
 
 class _ExactConstructor(RoundTripConstructor):
@@ -106,9 +117,43 @@ class _ExactConstructor(RoundTripConstructor):
     must not pass through a binary float (which keeps 17 digits) on its way to the exact weight checks."""
 
 
+MAX_NUMBER = Decimal(10) ** 15  # beyond any amount, quantity or setting a portfolio holds; keeps sums exact
+
+
+MAX_DECIMALS = 20  # a weight of 17 digits is real; 1e-400 is a typo that arithmetic would round to nothing
+
+
+class _NumberOutOfRange(Exception):
+    """A number too large or too finely written, with why and where it was written."""
+
+    def __init__(self, text: str, why: str, mark: Any) -> None:
+        super().__init__(text)
+        self.text = text
+        self.why = why
+        self.mark = mark
+
+
+def _bounded(value: Decimal, node: Any) -> Decimal:
+    if value.is_finite():
+        if abs(value) >= MAX_NUMBER:
+            raise _NumberOutOfRange(str(node.value), "is too large (the limit is 1e15)", node.start_mark)
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+            raise _NumberOutOfRange(
+                str(node.value), f"has more than {MAX_DECIMALS} decimal places", node.start_mark
+            )
+    return value
+
+
+def _exact_int(constructor: RoundTripConstructor, node: Any) -> Any:
+    value = RoundTripConstructor.construct_yaml_int(constructor, node)
+    _bounded(Decimal(int(value)), node)
+    return value
+
+
 def _exact_float(constructor: RoundTripConstructor, node: Any) -> Any:
     try:
-        value = Decimal(str(node.value))
+        value = _bounded(Decimal(str(node.value).replace("_", "")), node)
     except ArithmeticError:  # .inf, .nan and other spellings Decimal does not read: the float they mean
         return Decimal(repr(float(constructor.construct_yaml_float(node))))
     if not value.is_finite():
@@ -119,15 +164,124 @@ def _exact_float(constructor: RoundTripConstructor, node: Any) -> Any:
 
 
 _ExactConstructor.add_constructor("tag:yaml.org,2002:float", _exact_float)
+_ExactConstructor.add_constructor("tag:yaml.org,2002:int", _exact_int)
+
+
+MAX_YAML_BYTES = 10 * 1024 * 1024  # a portfolio or config file is a few KB
+MAX_DEPTH = 64  # a portfolio nests 4 levels deep; ruamel's scanner is quadratic in flow depth (100k: 9 minutes)
+MAX_NODES = 100_000  # after expanding aliases: a few lines of anchors can mean billions of nodes
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """(line, column) where brackets or indentation nest beyond MAX_DEPTH, found without parsing. Brackets inside
+    quoted scalars and comments do not count; a quote opens a scalar only where YAML allows one to start."""
+    depth, line, col = 0, 1, 0
+    quote: str | None = None
+    comment = False
+    before = " "  # the last character that was not a space
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, comment, before = line + 1, 0, False, " "
+            continue
+        if comment:
+            continue
+        if quote is not None:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'" and before in " :[{,-?":
+            quote = ch
+        elif ch == "#" and before == " ":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        if ch not in " \t":
+            before = ch
+        elif before not in ":[{,-?":
+            before = " "
+    for n, row in enumerate(text.splitlines(), start=1):
+        indent = len(row) - len(row.lstrip(" "))
+        if indent > 2 * MAX_DEPTH and row.strip() and not row.lstrip().startswith("#"):
+            return n, indent + 1
+    return None
+
+
+def _check_shape(text: str, path: Path) -> None:
+    """Refuse what would exhaust time or memory before a YAML library builds it: huge files, deep nesting, and
+    aliases that expand to more than MAX_NODES nodes (a "billion laughs")."""
+    if len(text) > MAX_YAML_BYTES:
+        raise ReconcilerError(
+            f"file is {len(text):,} characters, above the {MAX_YAML_BYTES:,} limit", where=str(path),
+            fix="a configuration or portfolio file is a few KB: check that this is the right file",
+        )
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ReconcilerError(
+            f"YAML nested more than {MAX_DEPTH} levels deep", where=f"{path}:{deep[0]}:{deep[1]}",
+            fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
+        )
+    from ruamel.yaml.events import (
+        AliasEvent,
+        CollectionEndEvent,
+        CollectionStartEvent,
+        NodeEvent,
+    )
+
+    sizes: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = [(None, 0)]
+    total = 0
+    try:
+        for event in YAML(typ="rt").parse(text):
+            if not isinstance(event, NodeEvent | CollectionEndEvent):
+                continue
+            if isinstance(event, CollectionEndEvent):
+                anchor, size = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+                name, outer = stack[-1]
+                stack[-1] = (name, outer + size)
+                continue
+            grows = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
+            total += grows
+            if total > MAX_NODES:
+                mark = event.start_mark
+                raise ReconcilerError(
+                    f"YAML expands to more than {MAX_NODES:,} values"
+                    + (f" (alias *{event.anchor} repeats {grows:,})" if isinstance(event, AliasEvent) else ""),
+                    where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
+                    fix="write the values out, or use fewer nested aliases (&anchor / *alias)",
+                )
+            if isinstance(event, CollectionStartEvent):
+                stack.append((event.anchor, 1))
+            else:
+                name, outer = stack[-1]
+                stack[-1] = (name, outer + grows)
+                if not isinstance(event, AliasEvent) and event.anchor:
+                    sizes[event.anchor] = 1
+    except YAMLError:
+        return  # a syntax error: the loader reports it with its position
 
 
 def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
     """Like load_documents, for text already read (`path` names it in positions and errors)."""
+    _check_shape(text, path)
     yaml = YAML(typ="rt")
     yaml.Constructor = _ExactConstructor
     yaml.allow_duplicate_keys = False
     try:
         nodes = list(yaml.load_all(text))
+    except _NumberOutOfRange as exc:
+        mark = exc.mark
+        raise ReconcilerError(
+            f"number {exc.text} {exc.why}: beyond any amount, quantity, weight or setting reconciler takes",
+            where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
+            fix="check the number (a typo in the exponent, or digits pasted twice)",
+        ) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -144,6 +298,12 @@ def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
             problem = f"{exc.context}: {problem}"
         if start and found and (start.line, start.column) != (found.line, found.column):
             problem += f" (at line {found.line + 1}, column {found.column + 1})"
+        if found and found.column > 1024 and "mapping values are not allowed" in problem:
+            # YAML reads nothing longer than 1024 characters as a key, so the colon after it looks misplaced.
+            raise ReconcilerError(
+                f"key too long: {found.column:,} characters before its colon (YAML allows 1024; a symbol is at most"
+                " 24)", where=f"{path}:{found.line + 1}:1", fix="shorten the key; a symbol is like VTI or BRK.B",
+            ) from None
         raise ReconcilerError(
             f"YAML syntax error: {problem}", where=where, fix="fix the YAML syntax (indentation, quotes, colons)"
         ) from None

@@ -190,7 +190,36 @@ POLICIES = [
     config("enforcement-bad-level", line=11, fields=("policies.enforcement.max_turnover",)),
 ]
 
-CASES = YAML_SYNTAX + SCHEMA + WEIGHTS + REFERENCES + CONFIG + POLICIES
+# Inputs built to exhaust time or memory, or to slip past a reader: each is refused within a second or two.
+HOSTILE = [
+    config("cash-1e30", line=24, says=("number 1e30 is too large",)),
+    config("cash-huge-integer", line=24, says=("is too large",)),
+    config("static-price-zero", line=21, fields=("broker.prices.static.GLD.price",), says=("greater than 0",)),
+    config("static-price-negative", line=19, fields=("broker.prices.static.VNQ.price",)),
+    config("portfolios-dir-root", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
+    config("portfolios-dir-self", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
+    config("portfolios-dir-parent", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
+    config("policy-timeout-zero", line=33, fields=("policies.timeout_seconds",)),
+    config("clock-skew-negative", line=44, fields=("apply.max_clock_skew_seconds",)),
+    portfolio("nested-500", line=10, says=("nested more than 64 levels",)),
+    portfolio("block-nested-200", line=74, says=("nested more than 64 levels",)),
+    portfolio("alias-bomb", line=11, says=("expands to more than 100,000 values", "*a3")),
+    portfolio("lookalike-symbol", line=9, fields=("spec.targets",), says=("U+0422 CYRILLIC CAPITAL LETTER TE",)),
+    portfolio("lookalike-name", line=5, fields=("metadata.name",), says=("U+043E CYRILLIC SMALL LETTER O",)),
+    portfolio("symbol-1000-chars", line=9, fields=("spec.targets",), says=("too long: 1,000 characters",)),
+    portfolio("symbol-100k-chars", line=9, says=("key too long: 100,004 characters",)),
+    portfolio("weight-1e-400", line=11, says=("more than 20 decimal places",)),
+    portfolio("min-notional-huge", line=15, says=("is too large",)),
+    portfolio("not-utf8", position=False, says=("not UTF-8", "0xe9")),
+    portfolio("weight-nan", line=9, fields=("spec.targets.VTI",), says=("finite",)),
+    portfolio("weight-inf", line=9, fields=("spec.targets.VTI",), says=("finite",)),
+    portfolio("symbol-with-space", line=9, fields=("spec.targets",)),
+    config("quote-band-over-one", line=44, fields=("apply.quote_band",)),
+    config("kill-switch-drop-negative", line=40, fields=("policies.params.kill_switch_drop",)),
+    config("quote-age-huge", line=41, says=("number 1e20 is too large",)),
+]
+
+CASES = YAML_SYNTAX + SCHEMA + WEIGHTS + REFERENCES + CONFIG + POLICIES + HOSTILE
 COMMANDS = {"validate": ("validate",), "plan": ("plan",), "apply": ("apply", "--auto-approve")}
 
 
@@ -382,7 +411,7 @@ def test_bad_plan_file_is_refused(workspace: Workspace, tmp_path: Path, case: Pl
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(CASES) + len(PLAN_CASES) >= 36
+    assert len(CASES) + len(PLAN_CASES) >= 100
 
 
 def test_a_plan_dated_in_the_future_is_refused(workspace: Workspace, tmp_path: Path) -> None:
@@ -401,3 +430,28 @@ def test_a_plan_dated_in_the_future_is_refused(workspace: Workspace, tmp_path: P
     assert "plan is dated 7200s in the future" in r.err or "plan is dated 7199s in the future" in r.err, r.err
     assert "clock" in r.err
     assert workspace.paper_order_count() == 0
+
+
+def test_plan_out_a_folder_is_an_error(workspace: Workspace, tmp_path: Path) -> None:
+    r = workspace.run("plan", "--out", str(tmp_path))
+    assert r.code == 1
+    assert "this is a folder; --out takes a file name" in r.err and "Internal error" not in r.err
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "99999999999999999999", "1e9", "ten"])
+def test_absurd_history_limits_are_usage_errors(
+    workspace: Workspace, limit: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        workspace.run("history", "--limit", limit)
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "--limit" in err and "Internal error" not in err
+
+
+@pytest.mark.parametrize("step", ["0", "-0.01", "2", "NaN", "Infinity", "abc"])
+def test_import_step_must_be_a_fraction_above_zero(workspace: Workspace, step: str) -> None:
+    r = workspace.run("import", "paper-taxable", "--step", step, "--out", str(workspace.root / "portfolios" / "x.yaml"))
+    assert r.code == 1
+    assert "--step" in r.err and "must be a number above 0 and at most 1" in r.err
+    assert not (workspace.root / "portfolios" / "x.yaml").exists()
