@@ -37,8 +37,8 @@ def _readable_text(value: Any) -> Any:
     return value
 
 
-Symbol = Annotated[str, BeforeValidator(_readable_text), Field(pattern=SYMBOL_PATTERN)]
-Name = Annotated[str, BeforeValidator(_readable_text), Field(pattern=NAME_PATTERN)]
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN), BeforeValidator(_readable_text)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN), BeforeValidator(_readable_text)]
 
 
 class Strict(BaseModel):

@@ -93,7 +93,7 @@ def test_import_refusals(workspace: Workspace) -> None:
     r = workspace.run("import", "paper-ira", "--out", "-")
     assert r.code == 1 and "holds only cash" in r.err  # the seed of paper-ira is cash
     r = workspace.run("import", "paper-taxable", "--out", "-", "--step", "abc")
-    assert r.code == 1 and "--step 'abc' is not a number" in r.err
+    assert r.code == 1 and "--step 'abc' must be a number above 0" in r.err
     r = workspace.run("import", "paper-taxable", "--out", "-", "--name", "Bad Name")
     assert r.code == 1 and "not valid" in r.err
     r = workspace.run("import", "paper-taxable", "--out", str(workspace.root / "portfolios" / "bob-taxable.yaml"))
