@@ -42,6 +42,12 @@ class Runtime:
         return load_workspace(self.config_path)
 
     @cached_property
+    def partial_workspace(self) -> Workspace:
+        """The portfolios that load, and the problems of those that do not: for commands that only read
+        (`status`); never for planning or applying."""
+        return load_workspace(self.config_path, partial=True)
+
+    @cached_property
     def journal(self) -> Journal:
         if self.journal_url:
             url, where = self.journal_url, "--journal"

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     rt = runtime(args)
     drifts = portfolio_status(rt)
     code = exit_code(drifts)
-    commit, dirty = head_commit(rt.workspace.root, rt.workspace.target_files)
+    commit, dirty = head_commit(rt.root, rt.partial_workspace.target_files)
     doc = {
         "generated_at": rt.clock.now().isoformat(timespec="seconds"),
         "git_commit": commit,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, inspect, select
@@ -41,7 +42,12 @@ def live_lock(engine: Engine, account: str, now: datetime) -> dict[str, Any] | N
 def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
     """Synced / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order."""
     out: list[PortfolioDrift] = []
-    for desired in rt.workspace.portfolios:
+    # A broken portfolio file does not hide the others: it is one Unknown line naming the problem.
+    workspace = rt.partial_workspace
+    for problem in workspace.problems:
+        where = (problem.where or "portfolios").split(":", 1)[0]
+        out.append(unknown(Path(where).name, "?", "invalid file: " + problem.render().replace("\n", " ")))
+    for desired in workspace.portfolios:
         lock = live_lock(rt.journal.engine, desired.account, rt.clock.now())
         if lock is not None:
             out.append(locked(desired.name, desired.account, str(lock.get("holder", "unknown holder"))))

@@ -51,6 +51,8 @@ class Workspace:
     config: ConfigDoc
     portfolios: list[Desired] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    # Only from load_workspace(partial=True), which read-only commands use: what could not be loaded.
+    problems: list[ReconcilerError] = field(default_factory=list)
 
     @property
     def targets_hash(self) -> str:
@@ -152,8 +154,12 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     return config, raw
 
 
-def load_workspace(config_path: Path) -> Workspace:
-    """Load the configuration and every portfolio file, resolving Model references and checking accounts."""
+def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
+    """Load the configuration and every portfolio file, resolving Model references and checking accounts.
+
+    Any problem is a SpecError listing them all; with `partial` (for `status`, which only reads) the portfolios
+    that did load are returned with the problems, and the configuration itself must still be valid.
+    """
     config, config_raw = _load_config(config_path)
     root = config_path.parent
     pdir = root / config.portfolios_dir
@@ -233,9 +239,11 @@ def load_workspace(config_path: Path) -> Workspace:
             )
         )
     desired = _resolve(config, models, portfolios, problems)
-    if problems:
+    if problems and not partial:
         raise SpecError(problems)
-    return Workspace(root=root, config_path=config_path, config=config, portfolios=desired, files=files)
+    return Workspace(
+        root=root, config_path=config_path, config=config, portfolios=desired, files=files, problems=problems
+    )
 
 
 def _resolve(

@@ -59,10 +59,19 @@ def test_status_unknown_when_an_account_cannot_be_observed(workspace: Workspace)
     assert "bob-taxable" in r.out and "OutOfSync" in r.out  # the others are still measured
 
 
-def test_status_with_a_broken_config_is_an_error(workspace: Workspace) -> None:
+def test_status_with_a_broken_portfolio_file_says_unknown_for_it(workspace: Workspace) -> None:
     (workspace.root / "portfolios" / "alice-ira.yaml").write_text("kind: Portfolio\n")
     r = workspace.run("status")
-    assert r.code == 1 and "alice-ira.yaml" in r.err and "Traceback" not in r.err
+    assert r.code == 1 and "Traceback" not in r.err
+    line = next(row for row in r.out.splitlines() if row.startswith("alice-ira.yaml"))
+    assert "Unknown" in line
+    assert any(row.startswith("bob-taxable") for row in r.out.splitlines())  # the others are still measured
+
+
+def test_status_with_a_broken_config_is_an_error(workspace: Workspace) -> None:
+    workspace.config.write_text("kind: Config\n")
+    r = workspace.run("status")
+    assert r.code == 1 and "reconciler.yaml" in r.err and "Traceback" not in r.err
 
 
 def test_import_writes_todays_holdings_and_plans_nothing(workspace: Workspace) -> None:

@@ -77,3 +77,8 @@ def test_read_and_repair_commands_work_while_a_portfolio_file_is_broken(workspac
     assert "paper-college: journal and broker agree" in r.out
     r = workspace.run("force-unlock", "--list")
     assert r.code == 0, r.err
+    r = workspace.run("status")
+    assert r.code == 1, r.out + r.err  # Unknown dominates: something could not be judged
+    broken = next(line for line in r.out.splitlines() if line.startswith("college-fund.yaml"))
+    assert "Unknown" in broken and "invalid file" in broken
+    assert any(line.startswith("alice-ira") and "Synced" in line for line in r.out.splitlines()), r.out
