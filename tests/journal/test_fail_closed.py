@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL, Workspace, fresh_journal_url
 
@@ -38,11 +39,21 @@ def test_a_journal_missing_a_table_is_refused_before_any_order(workspace: Worksp
     assert workspace.paper_order_count() == 0
 
 
-@pytest.mark.skipif(PG_ADMIN_URL is not None, reason="a read-only SQLite file; PostgreSQL roles are tested apart")
+def _read_only_url(ws: Workspace) -> str:
+    """The workspace's journal, opened so that it can be read but not written: a SQLite file in mode=ro, or a
+    PostgreSQL role granted SELECT only."""
+    if PG_ADMIN_URL is None:
+        return f"sqlite:///file:{ws.root / '.reconciler' / 'journal.db'}?mode=ro&uri=true"
+    role = f"ro_{uuid.uuid4().hex[:10]}"
+    ws.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'ro'")
+    ws.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+    ws.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    return make_url(ws.journal_url).set(username=role, password="ro").render_as_string(hide_password=False)
+
+
 def test_a_read_only_journal_is_refused_before_any_order(workspace: Workspace, tmp_path: Path) -> None:
     plan_file = _plan(workspace, tmp_path)
-    db = workspace.root / ".reconciler" / "journal.db"
-    r = workspace.run("--journal", f"sqlite:///file:{db}?mode=ro&uri=true", "apply", str(plan_file), "--auto-approve")
+    r = workspace.run("--journal", _read_only_url(workspace), "apply", str(plan_file), "--auto-approve")
     assert r.code == 1, r.out + r.err
     assert "cannot be written" in r.err and "nothing was sent" in r.err
     assert "SET version_num" not in r.err  # the driver's message, not SQLAlchemy's SQL dump
