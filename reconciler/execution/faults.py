@@ -13,7 +13,7 @@ POINTS = (
     "after_submit",  # the broker accepted the order; the journal does not know yet
     "mid_partial_fill",  # an order is partly filled and still working
     "during_cancel",  # a cancel of the unfilled remainder was requested; its outcome is not journaled
-    "after_fill_recorded",  # a fill is journaled; the intent's status is not updated yet
+    "after_fill_recorded",  # a fill is written, the intent's progress not yet (one transaction: both or neither)
     "after_sells",  # every sell is done; no buy has started
     "before_finish",  # every order is final; the apply is not marked finished
     "mid_reconcile",  # recovering an earlier crash, between two adopted orders

@@ -52,26 +52,12 @@ def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | N
         symbol=state.symbol, side=state.side, quantity=state.quantity, filled_quantity=state.filled_quantity,
         avg_price=state.avg_price, status=state.status,
     )
-    intent = j.intent(state.client_order_id)
-    before = (intent or {}).get("filled_quantity") or ZERO
-    before_avg = (intent or {}).get("avg_price") or ZERO
-    delta = state.filled_quantity - before
-    if delta > 0 and state.avg_price is not None:
-        # The broker reports a running average; the fill's own price is what moves that average.
-        price = (state.avg_price * state.filled_quantity - before_avg * before) / delta
-        commission, in_kind = j.fees_recorded(state.client_order_id)
-        j.record_fill(
-            client_order_id=state.client_order_id, fill_key=f"{state.broker_order_id}:{state.filled_quantity}",
-            quantity=delta, price=price.quantize(Decimal("0.000001")),
-            commission=max(ZERO, state.commission - commission),
-            fee_in_kind=max(ZERO, state.fee_in_kind - in_kind), filled_at=j.clock.now(),
-        )
-        crash_point("after_fill_recorded")
-    if intent is not None:
-        j.set_intent(
-            state.client_order_id, state.status, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
-            message=state.reject_reason,
-        )
+    j.record_progress(
+        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id or None, status=state.status,
+        filled_quantity=state.filled_quantity, avg_price=state.avg_price, commission=state.commission,
+        fee_in_kind=state.fee_in_kind, message=state.reject_reason,
+        on_fill=lambda: crash_point("after_fill_recorded"),
+    )
     j.event(
         "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
         filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -401,22 +401,52 @@ class Journal:
             if done.rowcount == 0:
                 c.execute(insert(t.orders).values(client_order_id=client_order_id, submitted_at=now, **values))
 
-    def record_fill(
-        self, *, client_order_id: str, fill_key: str, quantity: Decimal, price: Decimal, commission: Decimal,
-        filled_at: datetime, fee_in_kind: Decimal = Decimal(0),
-    ) -> bool:
-        """Insert a fill once; the key makes a fill seen again (after a crash or re-read) a no-op."""
-        try:
-            with self.tx() as c:
+    def record_progress(
+        self, *, client_order_id: str, broker_order_id: str | None, status: str, filled_quantity: Decimal,
+        avg_price: Decimal | None, commission: Decimal, fee_in_kind: Decimal, message: str | None,
+        on_fill: Callable[[], None] = lambda: None,
+    ) -> Decimal:
+        """What the broker's running totals for one order say, in one transaction: the fill they imply beyond
+        the fills already journaled for it, and the intent's status and progress. Returns the new fill's
+        quantity (0 when there is none).
+
+        The new fill is measured against the fills table itself, never against the intent's progress, and both
+        are written together: a crash can lose the whole step (it is replayed from the broker's totals) but
+        can never record a fill twice. `on_fill` runs between the two writes (a crash point in tests).
+        """
+        cid = t.fills.c.client_order_id
+        with self.tx() as c:
+            rows = c.execute(
+                select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind)
+                .where(cid == client_order_id)
+            ).all()
+            done = sum((r.quantity for r in rows), Decimal(0))
+            delta = filled_quantity - done
+            if delta > 0 and avg_price is not None:
+                value = sum((r.quantity * r.price for r in rows), Decimal(0))
+                # The broker reports a running average; the new fill's own price is what moved it.
+                price = (avg_price * filled_quantity - value) / delta
                 c.execute(
                     insert(t.fills).values(
-                        client_order_id=client_order_id, fill_key=fill_key, quantity=quantity, price=price,
-                        commission=commission, filled_at=filled_at, fee_in_kind=fee_in_kind,
+                        client_order_id=client_order_id, fill_key=f"{broker_order_id}:{filled_quantity}",
+                        quantity=delta, price=(price if price > 0 else avg_price).quantize(Decimal("0.000001")),
+                        commission=max(Decimal(0), commission - sum((r.commission or 0 for r in rows), Decimal(0))),
+                        fee_in_kind=max(
+                            Decimal(0), fee_in_kind - sum((r.fee_in_kind or 0 for r in rows), Decimal(0))
+                        ),
+                        filled_at=self._now(),
                     )
                 )
-        except IntegrityError:
-            return False
-        return True
+                on_fill()
+            else:
+                delta = Decimal(0)
+            values: dict[str, Any] = {"status": status, "filled_quantity": filled_quantity, "updated_at": self._now()}
+            if avg_price is not None:
+                values["avg_price"] = avg_price
+            if message is not None:
+                values["message"] = message
+            c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
+        return delta
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
         """(commission, fee in kind) of an order's fills journaled so far: brokers report running totals."""

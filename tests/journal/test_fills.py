@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from reconciler.brokers.base import OrderState
 from reconciler.execution.reconcile import record_state
 from reconciler.runtime import Runtime
@@ -33,3 +35,54 @@ def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) ->
         (D(40), D(10), D("1.00")), (D(60), D(11), D("1.50")),
     ]
     assert j.fees_recorded("rc-test") == (D("2.50"), D(0))
+
+
+class _PowerCut(Exception):
+    """Raised inside the journal's transaction, as a kill -9 would stop it there."""
+
+
+def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> None:
+    """Before, the fill was committed and the intent's progress was a second write: a crash between them made the
+    next pass count the fill again against the stale progress (journal 57 vs broker 38)."""
+    rt = Runtime(workspace.config, workspace.journal_url)
+    j = rt.journal
+    apply_id = j.start_apply("q" * 64, "t" * 64, None, "test")
+    j.add_intent(apply_id=apply_id, plan_hash="q" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
+                 client_order_id="rc-cut", symbol="VTI", side="buy", quantity=D(57), est_price=D(10),
+                 status="submitting")
+
+    def cut() -> None:
+        raise _PowerCut
+
+    progress = {"client_order_id": "rc-cut", "broker_order_id": "b9", "avg_price": D(10), "commission": D(0),
+                "fee_in_kind": D(0), "message": None}
+    with pytest.raises(_PowerCut):
+        j.record_progress(status="partially_filled", filled_quantity=D(19), on_fill=cut, **progress)
+    assert j.show(apply_id)["fills"] == []  # neither the fill nor the progress survived the cut
+    assert not j.intent("rc-cut")["filled_quantity"]  # type: ignore[index]
+    # The broker moved on meanwhile; the replay records what it says, once.
+    j.record_progress(status="partially_filled", filled_quantity=D(38), **progress)
+    j.record_progress(status="partially_filled", filled_quantity=D(38), **progress)
+    fills = j.show(apply_id)["fills"]
+    assert sum(f["quantity"] for f in fills) == D(38)
+    assert j.intent("rc-cut")["filled_quantity"] == D(38)  # type: ignore[index]
+
+
+def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress(workspace: Workspace) -> None:
+    """A journal written by an earlier version can hold a fill whose intent never learned of it."""
+    rt = Runtime(workspace.config, workspace.journal_url)
+    j = rt.journal
+    apply_id = j.start_apply("r" * 64, "t" * 64, None, "test")
+    j.add_intent(apply_id=apply_id, plan_hash="r" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
+                 client_order_id="rc-old", symbol="VTI", side="buy", quantity=D(57), est_price=D(10),
+                 status="submitting")
+    workspace.execute(
+        "insert into fills (client_order_id, fill_key, quantity, price, commission, fee_in_kind, filled_at)"
+        " values ('rc-old', 'b7:19', 19, 10, 0, 0, '2026-01-02 15:00:00')"
+    )
+    record_state(rt, "paper-ira", OrderState(
+        client_order_id="rc-old", broker_order_id="b7", symbol="VTI", side="buy", quantity=D(57),
+        filled_quantity=D(38), avg_price=D(10), commission=D(0), status="partially_filled",
+    ), apply_id)
+    fills = j.show(apply_id)["fills"]
+    assert sorted(f["quantity"] for f in fills) == [D(19), D(19)]
