@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
+from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import MarketStatus, Observation, Quote
@@ -38,6 +39,18 @@ _STATUS: dict[str, OrderStatus] = {
 
 
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities
+_ACTIVITIES = "GET /v2/account/activities"
+
+
+def _json(r: httpx.Response, endpoint: str) -> Any:
+    """The body as JSON; a redirect, an HTML page or a truncated body is an impossible answer, not a crash."""
+    if 300 <= r.status_code < 400:
+        raise impossible(endpoint, f"HTTP {r.status_code} redirect to {r.headers.get('location', '?')!r}")
+    try:
+        return r.json()
+    except ValueError:
+        kind = r.headers.get("content-type", "no content type")
+        raise impossible(endpoint, f"the body is not JSON ({kind}, {len(r.content)} bytes)") from None
 
 
 def _clock_date(clock: Any, now: datetime) -> date:
@@ -92,25 +105,26 @@ class AmbiguousSubmit(Exception):
     """An order submission whose outcome is unknown."""
 
 
-def _dec(value: Any, field: str) -> Decimal:
-    try:
-        return Decimal(str(value)) if value is not None else ZERO
-    except InvalidOperation:
-        raise BrokerError(
-            f"broker sent a non-number for {field}: {value!r}", fix="report this broker response"
-        ) from None
-
-
-def _order_state(o: dict[str, Any]) -> OrderState:
-    filled = _dec(o.get("filled_qty"), "filled_qty")
-    avg = o.get("filled_avg_price")
-    return OrderState(
-        client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
-        side="buy" if o.get("side") == "buy" else "sell", quantity=_dec(o.get("qty"), "qty"),
-        filled_quantity=filled, avg_price=_dec(avg, "filled_avg_price") if avg not in (None, "") else None,
-        commission=_dec(o.get("commission", 0), "commission"), status=_STATUS.get(str(o.get("status")), "accepted"),
-        reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
-    )
+def _order_state(raw: Any, endpoint: str) -> OrderState:
+    """An order as Alpaca describes it, refused if it cannot be true (a fill above the order, a fill without a
+    price, a price that is not positive)."""
+    with reading(endpoint):
+        o = mapping(raw, endpoint)
+        qty = number(o.get("qty"), "qty", endpoint, missing=ZERO)  # null for an order placed by notional
+        filled = number(o.get("filled_qty"), "filled_qty", endpoint, missing=ZERO)
+        avg = o.get("filled_avg_price")
+        price = None if avg in (None, "") else number(avg, "filled_avg_price", endpoint, positive=True)
+        if qty > 0 and filled > qty:
+            raise impossible(endpoint, f"filled_qty {filled} is more than the order's qty {qty}")
+        if filled > 0 and price is None:
+            raise impossible(endpoint, f"filled_qty {filled} without a filled_avg_price")
+        return OrderState(
+            client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
+            side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
+            commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
+            status=_STATUS.get(str(o.get("status")), "accepted"),
+            reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
+        )
 
 
 class AlpacaBroker:
@@ -187,7 +201,7 @@ class AlpacaBroker:
                     f"broker refused GET {url}: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
                     fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
                 )
-            return r.json()
+            return _json(r, f"GET {url}")
 
         return retry_reads(
             once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}"
@@ -205,19 +219,25 @@ class AlpacaBroker:
 
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
-        acct = self._read(account, self._t("/v2/account"))
-        positions = {
-            str(p["symbol"]): _dec(p["qty"], "qty") for p in self._read(account, self._t("/v2/positions"))
-        }
+        acct = mapping(self._read(account, self._t("/v2/account")), "GET /v2/account")
+        where = "GET /v2/positions"
+        with reading(where):
+            positions = {
+                str(p["symbol"]): number(p["qty"], f"{p['symbol']} qty", where)  # a short position is refused
+                for p in listing(self._read(account, self._t("/v2/positions")), where)
+            }
         listed = self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500})
-        open_orders = [_order_state(o) for o in listed]
+        open_orders = [_order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
         activities, complete = self._activities(account)
         clock = self._read(account, self._t("/v2/clock"))
+        if clock is not None and not isinstance(clock, dict):
+            raise impossible("GET /v2/clock", f"expected a JSON object, got {type(clock).__name__}")
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
-        claimed = _dec(acct.get("cash"), "cash")
+        claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = _clock_date(clock, self.clock.now())
-        settled, unsettled = self._ledger(activities, today, self._sessions(account, activities, today))
+        with reading(_ACTIVITIES):
+            settled, unsettled = self._ledger(activities, today, self._sessions(account, activities, today))
         warning = None
         if not complete:
             warning = f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities; its cash cannot be verified"
@@ -243,11 +263,14 @@ class AlpacaBroker:
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": 100, "direction": "desc"}
         for _ in range(MAX_ACTIVITY_PAGES):
-            page = self._read(account, self._t("/v2/account/activities"), dict(params))
+            page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), _ACTIVITIES)
+            if not all(isinstance(a, dict) for a in page):
+                raise impossible(_ACTIVITIES, "an activity that is not a JSON object")
             out.extend(page)
             if len(page) < 100:
                 return out, True
-            params["page_token"] = page[-1]["id"]
+            with reading(_ACTIVITIES):
+                params["page_token"] = page[-1]["id"]
         return out, False
 
     def _settlement_horizon(self, today: date) -> date:
@@ -282,9 +305,9 @@ class AlpacaBroker:
         for a in activities:
             kind = a.get("activity_type")
             if kind in ("CSD", "CSW", "FEE", "DIV", "INT", "JNLC"):
-                settled += _dec(a.get("net_amount"), "net_amount")
+                settled += number(a.get("net_amount"), "net_amount", _ACTIVITIES, negative_ok=True)
             elif kind == "FILL":
-                amount = _dec(a.get("qty"), "qty") * _dec(a.get("price"), "price")
+                amount = number(a.get("qty"), "qty", _ACTIVITIES) * number(a.get("price"), "price", _ACTIVITIES)
                 if not _is_sale(a):
                     settled -= amount
                     continue
@@ -303,25 +326,33 @@ class AlpacaBroker:
         out: dict[str, Quote] = {}
         for i in range(0, len(symbols), 100):
             chunk = symbols[i:i + 100]
+            where = "GET /v2/stocks/snapshots"
             data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", {"symbols": ",".join(chunk)})
-            for sym, snap in (data or {}).items():
-                trade = (snap or {}).get("latestTrade") or {}
-                if "p" not in trade:
-                    continue
-                prev = (snap.get("prevDailyBar") or {}).get("c")
-                as_of = _instant(trade.get("t")) or self.clock.now()
-                out[sym] = Quote(
-                    symbol=sym, price=_dec(trade["p"], "price"),
-                    previous_close=None if prev is None else _dec(prev, "previous close"), as_of=as_of,
-                )
+            with reading(where):
+                for sym, snap in mapping(data or {}, where).items():
+                    trade = (snap or {}).get("latestTrade") or {}
+                    if "p" not in trade:
+                        continue
+                    prev = (snap.get("prevDailyBar") or {}).get("c")
+                    as_of = _instant(trade.get("t")) or self.clock.now()
+                    # A zero or negative price is let through: the valuation check blocks the portfolios it values
+                    # and says which quote, where refusing here would stop every account observed with it.
+                    out[sym] = Quote(
+                        symbol=sym, price=number(trade["p"], f"{sym} price", where, negative_ok=True),
+                        previous_close=None if prev is None else number(
+                            prev, f"{sym} previous close", where, negative_ok=True
+                        ),
+                        as_of=as_of,
+                    )
         return out
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         o = self._read(account, self._t("/v2/orders:by_client_order_id"), {"client_order_id": client_order_id}, True)
-        return None if o is None else _order_state(o)
+        return None if o is None else _order_state(o, "GET /v2/orders:by_client_order_id")
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
-        return [_order_state(o) for o in self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})]
+        listed = self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})
+        return [_order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         body = {
@@ -360,7 +391,9 @@ class AlpacaBroker:
                     f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
                     fix="see the message; the order was not placed",
                 )
-            return _order_state(r.json())
+            if r.status_code >= 300:
+                raise impossible("POST /v2/orders", f"HTTP {r.status_code} (a redirect is not an answer)")
+            return _order_state(_json(r, "POST /v2/orders"), "POST /v2/orders")
         raise BrokerError(
             f"order {order.client_order_id} could not be placed after {self.attempts} attempts",
             where=f"account {account}",
