@@ -21,13 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
+from reconciler.brokers.payload import number
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, Quote
@@ -45,11 +46,9 @@ class _Transient(Exception):
     """A read that may succeed if tried again."""
 
 
-def _dec(value: Any, field: str) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else ZERO
-    except InvalidOperation:
-        raise BrokerError(f"exchange sent a non-number for {field}: {value!r}", fix="report this response") from None
+def _dec(value: Any, field: str, *, negative_ok: bool = False) -> Decimal:
+    """An exchange's number through the same bounds as every broker answer (a coin has up to 18 decimals)."""
+    return number(value, field, "the exchange (ccxt)", missing=ZERO, negative_ok=negative_ok, max_decimals=18)
 
 
 def _status(order: dict[str, Any]) -> OrderStatus:
@@ -169,7 +168,7 @@ class CcxtBroker:
         fees = o.get("fees") or ([o["fee"]] if o.get("fee") else [])
         commission = in_kind = ZERO
         for fee in fees:
-            cost, currency = _dec((fee or {}).get("cost"), "fee"), (fee or {}).get("currency")
+            cost, currency = _dec((fee or {}).get("cost"), "fee", negative_ok=True), (fee or {}).get("currency")
             if currency == base and base != self.spec.quote_currency:
                 in_kind += cost  # kept in the coin: the balance grows by the fill less this
                 commission += cost * average if average else ZERO  # and valued in cash, as a cost

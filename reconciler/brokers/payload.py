@@ -23,17 +23,18 @@ def impossible(endpoint: str, detail: str) -> BrokerError:
 
 def number(
     value: Any, field: str, endpoint: str, *, positive: bool = False, negative_ok: bool = False,
-    missing: Decimal | None = None,
+    missing: Decimal | None = None, max_decimals: int = MAX_DECIMALS,
 ) -> Decimal:
     """A broker's number as Decimal, refusing what cannot be a real amount: text that is not a number, booleans,
-    NaN and infinities, magnitudes of 1e15 and beyond, more than 12 decimal places, and negative (or, with
+    NaN and infinities, magnitudes of 1e15 and beyond, more than `max_decimals` places (12 for shares; a coin
+    can have 18), and negative (or, with
     `positive`, zero) values where they make no sense. `missing` is what a null or absent value means; without it
     a missing value is refused too."""
     if value is None or value == "":
         if missing is not None:
             return missing
         raise impossible(endpoint, f"{field} is missing")
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise impossible(endpoint, f"{field} is {value!r}, not a number")
     try:
         parsed = Decimal(str(value).strip())
@@ -44,8 +45,8 @@ def number(
         why = "not a finite number"
     elif abs(parsed) >= MAX_MAGNITUDE:
         why = "beyond any real amount (1e15)"
-    elif parsed != 0 and parsed.normalize().as_tuple().exponent < -MAX_DECIMALS:  # type: ignore[operator]
-        why = f"more than {MAX_DECIMALS} decimal places"
+    elif parsed != 0 and parsed.normalize().as_tuple().exponent < -max_decimals:  # type: ignore[operator]
+        why = f"more than {max_decimals} decimal places"
     elif parsed < 0 and not negative_ok:
         why = "negative"
     elif positive and parsed <= 0:
