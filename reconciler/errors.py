@@ -46,6 +46,10 @@ class MarketClosedError(ReconcilerError):
     """The broker says the market is closed: orders sent now would fill at the open, at unseen prices."""
 
 
+class InFlightError(ReconcilerError):
+    """An order sent earlier may still reach the broker: its account is not planned or traded until it is known."""
+
+
 class PolicyFileError(ReconcilerError):
     """A Rego policy file does not parse or the enforcement configuration names an unknown policy."""
 

@@ -7,16 +7,27 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--account", action="append", default=[], help="only this account (repeatable)")
+    p.add_argument(
+        "--give-up", metavar="ID",
+        help="mark an order of unknown outcome failed (you know it will never reach the broker); needs --reason",
+    )
+    p.add_argument("--reason", help="why, for --give-up; recorded in the journal with who gave up")
 
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.cli.common import console, runtime
     from reconciler.errors import ReconcilerError
-    from reconciler.execution.reconcile import reconcile_account
+    from reconciler.execution.reconcile import give_up, reconcile_account
     from reconciler.journal.locks import AccountLock
     from reconciler.runtime import actor
 
     rt = runtime(args)
+    if args.give_up is not None:
+        if not (args.reason and args.reason.strip()):
+            raise ReconcilerError("--give-up needs --reason", where="command line", fix='add --reason "why"')
+        account = give_up(rt, args.give_up, args.reason.strip(), actor())
+        console(args).print(f"  {account}: {args.give_up} given up (marked failed): {args.reason.strip()}")
+        return 0
     known = sorted(rt.config.broker.accounts)  # from reconciler.yaml alone: works while a portfolio is broken
     unknown = sorted(set(args.account) - set(known))
     if unknown:
@@ -32,9 +43,15 @@ def run(args: argparse.Namespace) -> int:
             out.print(f"  {account}: adopted {cid}")
         for cid in report.failed:
             out.print(f"  {account}: {cid} never reached the broker; marked failed")
+        for cid in report.unknown:
+            out.print(
+                f"  [yellow]{account}: {cid} was sent but the broker does not know it yet; it may still arrive"
+                f" (the account is not traded until it does, or until it is {rt.config.apply.in_flight_grace_seconds}s"
+                " old)[/yellow]"
+            )
         for d in report.discrepancies:
             out.print(f"  [yellow]{account}: {d.kind}: {d.detail}[/yellow]")
-        found += len(report.discrepancies)
-        if not (report.adopted or report.failed or report.discrepancies):
+        found += len(report.discrepancies) + len(report.unknown)
+        if not (report.adopted or report.failed or report.unknown or report.discrepancies):
             out.print(f"  {account}: journal and broker agree")
     return 2 if found else 0

@@ -20,7 +20,7 @@ from reconciler.errors import (
     StalePlanError,
 )
 from reconciler.execution.faults import crash_point
-from reconciler.execution.reconcile import reconcile_account, record_state
+from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.store import TERMINAL
 from reconciler.policy.inputs import policy_input
@@ -199,7 +199,7 @@ def apply_plan(
             stack.enter_context(AccountLock(journal, account, actor))
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
-            reconcile_account(rt, account, check_positions=False)
+            refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
         legs = {client_order_id(plan.content_hash, pp.account, a) for pp in chosen for a in pp.actions}
         seen = journal.intents_for_plan(plan.content_hash)
         if seen and legs <= seen.keys() and all(seen[c]["status"] in TERMINAL for c in legs):

@@ -8,9 +8,11 @@ from reconciler.core.models import Desired, Observation, Plan, PolicyResult
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.valuation import valuation_denials
+from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.gitops.repo import head_commit
+from reconciler.journal.locks import AccountLock
 from reconciler.policy.inputs import policy_input
-from reconciler.runtime import Runtime
+from reconciler.runtime import Runtime, actor
 
 log = logging.getLogger("reconciler.plan")
 
@@ -25,17 +27,16 @@ def make_plan(
     """
     ws = rt.workspace
     if reconcile_first:
-        from reconciler.execution.reconcile import reconcile_account
-        from reconciler.journal.locks import AccountLock
-        from reconciler.runtime import actor
-
         for desired in ws.portfolios:
             with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile"):
-                reconcile_account(rt, desired.account, check_positions=False)
+                report = reconcile_account(rt, desired.account, check_positions=False)
+            refuse_in_flight(rt, desired.account, report.unknown)
     policies = rt.policies
     params = ws.config.policies.params
     observed: list[tuple[Desired, Observation]] = []
     for desired in ws.portfolios:
+        # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
+        refuse_in_flight(rt, desired.account, rt.journal.unknown_intents(desired.account))
         obs = rt.broker.observe(desired.account, desired.targets)
         if record:
             rt.journal.record_observation(obs, "plan")

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
-from reconciler.errors import ReconcilerError
+from reconciler.errors import InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.store import as_utc
 
@@ -40,6 +40,7 @@ class Discrepancy:
 class ReconcileReport:
     adopted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # sent, not seen by the broker yet: may still arrive
     canceled: list[str] = field(default_factory=list)
     discrepancies: list[Discrepancy] = field(default_factory=list)
 
@@ -68,11 +69,21 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
     """Adopt the outcome of every unfinished intent, then list what the journal cannot explain."""
     report = ReconcileReport()
     broker, journal = rt.broker, rt.journal
+    grace = rt.config.apply.in_flight_grace_seconds
     for intent in journal.open_intents(account):
         cid = intent["client_order_id"]
         state = broker.get_order(account, cid, intent["symbol"])
         if state is None:
-            journal.set_intent(cid, "failed", message="the broker never received this order")
+            # A request killed mid-flight can still land: until the send is older than every timeout and retry,
+            # "not found" means "not arrived yet", and the account is not traded (the next plan would buy again).
+            age = (rt.clock.now() - as_utc(intent["created_at"])).total_seconds()  # written just before the send
+            if age < grace:
+                if intent["status"] != "unknown":
+                    journal.set_intent(cid, "unknown", message=f"sent {age:.0f}s ago; the broker does not know it yet")
+                    journal.event("reconcile.in_flight", account=account, client_order_id=cid, age=age)
+                report.unknown.append(cid)
+                continue
+            journal.set_intent(cid, "failed", message=f"the broker never received this order ({age:.0f}s after it)")
             journal.event("reconcile.never_received", account=account, client_order_id=cid)
             report.failed.append(cid)
             continue
@@ -106,6 +117,41 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
     for d in report.discrepancies:
         journal.event("reconcile.discrepancy", account=account, discrepancy=d.kind, detail=d.detail)
     return report
+
+
+def refuse_in_flight(rt: Runtime, account: str, unknown: list[str]) -> None:
+    """Stop before planning or trading an account while an order of it may still be travelling."""
+    if not unknown:
+        return
+    grace = rt.config.apply.in_flight_grace_seconds
+    raise InFlightError(
+        f"order(s) {', '.join(unknown)} were sent but the broker does not know them yet; they"
+        " may still arrive, so trading now could buy or sell the same shares twice; nothing was sent",
+        where=f"account {account}",
+        fix=f"run `reconciler reconcile` again later (after {grace}s an order the broker never received is marked"
+        " failed), or, if you know it will never arrive, `reconciler reconcile --give-up ID --reason TEXT`",
+    )
+
+
+def give_up(rt: Runtime, client_order_id: str, reason: str, actor: str) -> str:
+    """Mark an unknown intent failed on a person's word; journaled with who and why. Returns its account."""
+    journal = rt.journal
+    intent = journal.intent(client_order_id)
+    if intent is None or intent["status"] != "unknown":
+        raise ReconcilerError(
+            f"{client_order_id} is not an order of unknown outcome"
+            + ("" if intent is None else f" (it is {intent['status']})"),
+            where="command line", fix="give the id `reconcile` listed as unknown",
+        )
+    account = str(intent["account"])
+    if rt.broker.get_order(account, client_order_id, intent["symbol"]) is not None:
+        raise ReconcilerError(
+            f"{client_order_id} has reached the broker: it is adopted, not given up",
+            where="command line", fix="run `reconciler reconcile` to adopt it",
+        )
+    journal.set_intent(client_order_id, "failed", message=f"given up by {actor}: {reason}")
+    journal.event("reconcile.given_up", account=account, client_order_id=client_order_id, actor=actor, reason=reason)
+    return account
 
 
 def _symbols_of(rt: Runtime, account: str) -> list[str]:

@@ -325,6 +325,16 @@ class Journal:
             row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
         return dict(row) if row else None
 
+    def unknown_intents(self, account: str) -> list[str]:
+        """Client ids of the account's orders that were sent but that the broker did not know when last asked."""
+        with self.tx() as c:
+            rows = c.execute(
+                select(t.intents.c.client_order_id)
+                .where(t.intents.c.account == account, t.intents.c.status == "unknown")
+                .order_by(t.intents.c.id)
+            ).scalars()
+            return [str(r) for r in rows]
+
     def symbols_traded(self, account: str) -> set[str]:
         """Every symbol this journal ever meant to trade for the account."""
         with self.tx() as c:

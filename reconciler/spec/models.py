@@ -319,6 +319,12 @@ class ApplySettings(Strict):
         30, description="A plan dated further in the future than this is refused (clocks disagree, or it was forged)."
     )
     quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
+    in_flight_grace_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        300,
+        description="An order the broker does not know may still be travelling (an apply killed mid-request):"
+        " it is 'unknown', and its account is not traded, until it is this old. Keep it above every request"
+        " timeout and retry.",
+    )
     envelope: EnvelopeSettings = EnvelopeSettings()
     market_hours: Literal["require", "ignore"] = Field(
         "require",

@@ -1,0 +1,167 @@
+"""An order in flight is not a failed order. An apply killed while its POST is still travelling leaves an intent
+the broker does not know yet; reconcile must call it unknown (not failed), plan and apply must refuse the account
+until it is known, and when the delayed order lands it is adopted — never bought a second time.
+
+A delaying proxy on 127.0.0.1 sits in front of the emulator and holds each order submission for a few seconds.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import Workspace, edit_yaml
+from tests.execution.conftest import Broker, run_cli
+
+HOLD = 60.0  # at most this long the proxy holds the first order submission, until the test releases it
+GRACE = 8  # apply.in_flight_grace_seconds in these tests
+
+
+class DelayingProxy:
+    """Forwards every request to the emulator; the first POST /v2/orders is held until the test releases it, and
+    is passed on even when the client that sent it has died meanwhile."""
+
+    def __init__(self, upstream: str) -> None:
+        target = urlparse(upstream)
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.delivered = threading.Event()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def _forward(self, method: str) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                is_order = method == "POST" and urlparse(self.path).path == "/v2/orders" and not proxy.held.is_set()
+                if is_order:  # the first order only: the one the test kills its sender over
+                    proxy.held.set()
+                    proxy.release.wait(HOLD)
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(method, self.path, body=body or None, headers=headers)
+                answer = conn.getresponse()
+                data = answer.read()
+                if is_order:
+                    proxy.delivered.set()
+                try:
+                    self.send_response(answer.status)
+                    for k, v in answer.getheaders():
+                        if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client died while its order was held: the order was still delivered
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_DELETE(self) -> None:
+                self._forward("DELETE")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def proxied(alpaca: Workspace, emulator: Broker) -> Iterator[tuple[Workspace, DelayingProxy]]:
+    proxy = DelayingProxy(emulator.url)
+
+    def through_proxy(doc: Any) -> None:
+        doc["broker"]["trading_url"] = proxy.url
+        doc["apply"]["in_flight_grace_seconds"] = GRACE
+
+    edit_yaml(alpaca.config, through_proxy)
+    yield alpaca, proxy
+    proxy.release.set()
+    proxy.server.shutdown()
+
+
+def _start_apply(ws: Workspace) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler.cli.main", "--config", str(ws.config), "--no-color", "apply",
+         "--auto-approve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_an_order_killed_in_flight_is_unknown_then_adopted_never_sent_twice(
+    proxied: tuple[Workspace, DelayingProxy], emulator: Broker
+) -> None:
+    ws, proxy = proxied
+    apply = _start_apply(ws)
+    assert proxy.held.wait(60), "the apply never sent an order"
+    apply.send_signal(signal.SIGKILL)  # killed while its first order is held by the proxy
+    apply.wait(30)
+    assert not proxy.delivered.is_set()
+
+    r = run_cli(ws, "reconcile")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the broker does not know it yet; it may still arrive" in r.stdout
+    (cid,) = [row[0] for row in ws.query("select client_order_id from intents where status = 'unknown'")]
+
+    for argv in (("plan",), ("apply", "--auto-approve")):
+        refused = run_cli(ws, *argv)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert cid in refused.stderr and "may still arrive" in refused.stderr
+    assert emulator.orders() == []  # nothing else was sent meanwhile
+
+    proxy.release.set()  # the travelling order lands now
+    assert proxy.delivered.wait(30), "the held order never reached the emulator"
+    adopted = run_cli(ws, "reconcile")
+    assert f"adopted {cid}" in adopted.stdout, adopted.stdout + adopted.stderr
+
+    for _ in range(3):
+        done = run_cli(ws, "apply", "--auto-approve")
+        assert done.returncode == 0, done.stdout + done.stderr
+        if run_cli(ws, "plan", "--detailed-exitcode").returncode == 0:
+            break
+        emulator.control("/_emulator/advance", {"days": 1})
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids)), "an order was sent twice"
+    (account,) = [name for name, a in emulator.state()["accounts"].items()
+                  if any(o["client_order_id"] == cid for o in a["orders"])]
+    orders = emulator.orders(account)
+    held = next(o for o in orders if o["client_order_id"] == cid)
+    again = [o for o in orders if o["symbol"] == held["symbol"] and o["side"] == held["side"] and o is not held]
+    assert again == [], "the delayed order's trade was made a second time"
+
+
+def test_give_up_marks_an_unknown_order_failed_with_who_and_why(
+    proxied: tuple[Workspace, DelayingProxy], emulator: Broker
+) -> None:
+    ws, proxy = proxied
+    proxy.release.set()  # nothing is held here: the apply dies before its first order leaves
+    crashed = run_cli(ws, "apply", "--auto-approve", env={"RECONCILER_CRASH_AT": "after_intent"})
+    assert crashed.returncode == -signal.SIGKILL
+    assert run_cli(ws, "reconcile").returncode == 2
+    (cid,) = [row[0] for row in ws.query("select client_order_id from intents where status = 'unknown'")]
+    r = run_cli(ws, "reconcile", "--give-up", cid)
+    assert r.returncode == 1 and "--give-up needs --reason" in r.stderr
+    r = run_cli(ws, "reconcile", "--give-up", cid, "--reason", "the apply died before sending it",
+                env={"RECONCILER_ACTOR": "ops-ann"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    status, message = ws.query("select status, message from intents where client_order_id = :c", c=cid)[0]
+    assert status == "failed" and message == "given up by ops-ann: the apply died before sending it"
+    assert ws.query("select count(*) from events where kind = 'reconcile.given_up'")[0][0] == 1
+    r = run_cli(ws, "apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
