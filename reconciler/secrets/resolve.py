@@ -56,6 +56,7 @@ class SecretResolver:
             secret = Secret(self._vault(rest, where))
         else:
             raise SecretError(f"unknown secret source {scheme!r}", where=where, fix="use env:, aws: or vault:")
+        _check_shape(secret, ref, where)
         self._cache[ref] = secret
         return secret
 
@@ -109,6 +110,24 @@ class SecretResolver:
                 fix="check the path, mount and token policy",
             ) from None
         return _pick(json.dumps(data), key, f"vault:{path}", where)
+
+
+def _check_shape(secret: Secret, ref: str, where: str) -> None:
+    """A key with a trailing newline or a pasted non-ASCII character is refused here, naming the reference and
+    never the value: sent as a header it fails deep in the HTTP library, whose error text echoes the value (and
+    was retried, and logged, eight times)."""
+    value = secret.reveal()
+    if value != value.strip():
+        raise SecretError(
+            f"the secret {ref} starts or ends with whitespace (a newline, most often)", where=where,
+            fix="store it without the trailing newline (e.g. printf '%s' KEY, not echo KEY)",
+        )
+    bad = next((i for i, ch in enumerate(value) if not (32 <= ord(ch) < 127)), None)
+    if bad is not None:
+        raise SecretError(
+            f"the secret {ref} has a character that is not printable ASCII at position {bad + 1}", where=where,
+            fix="re-copy the key from the broker's site; API keys are plain ASCII",
+        )
 
 
 def _pick(raw: str, key: str, name: str, where: str) -> str:

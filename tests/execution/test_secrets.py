@@ -57,6 +57,26 @@ def test_wrong_secret_fails_clearly_without_echoing_it(alpaca: Workspace, monkey
     assert SECRET_CANARY not in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [(SECRET_CANARY + "\n", "starts or ends with whitespace"), (" " + SECRET_CANARY, "starts or ends with whitespace"),
+     (SECRET_CANARY[:5] + "\u00e9" + SECRET_CANARY[5:], "has a character that is not printable ASCII at position 6")],
+    ids=["trailing-newline", "leading-space", "non-ascii"],
+)
+def test_a_malformed_secret_is_refused_by_reference_never_by_value(
+    alpaca: Workspace, monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    """Before, a trailing newline reached httpcore, whose "Illegal header value" echoed the key at debug level
+    and was retried eight times."""
+    monkeypatch.setenv("ALPACA_SECRET", value)
+    r = run_cli(alpaca, "--log-level", "debug", "plan")
+    assert r.returncode == 1
+    assert f"the secret env:ALPACA_SECRET {says}" in r.stderr, r.stderr
+    assert "broker.accounts." in r.stderr and "Traceback" not in r.stderr
+    assert SECRET_CANARY not in r.stdout + r.stderr
+    assert SECRET_CANARY[5:] not in r.stdout + r.stderr
+
+
 def test_missing_environment_variable_is_named(alpaca: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ALPACA_SECRET")
     r = run_cli(alpaca, "plan")
