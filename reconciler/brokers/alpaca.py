@@ -10,10 +10,12 @@ has never seen it. Alpaca refuses a second order with a known client id (422), w
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -39,6 +41,7 @@ _STATUS: dict[str, OrderStatus] = {
 
 
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities
+MAX_BODY_BYTES = 8 * 1024 * 1024  # Alpaca's largest answer here (500 orders) is well under 1 MB
 _ACTIVITIES = "GET /v2/account/activities"
 
 
@@ -167,13 +170,52 @@ class AlpacaBroker:
         return self._clients[account]
 
     # ---- HTTP ----
+    def _exchange(self, account: str, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
+        """One HTTP exchange within a total deadline and a size cap. httpx's timeouts bound each read, so a peer
+        that drips a byte every few seconds (headers or body) or never ends its body would hold apply — and the
+        account lock — for ever; and a body is read whole into memory. Past the deadline the connection is
+        closed under the request (which ends it) and the exchange is a timeout, handled as any other: a read is
+        retried, an order is looked up by its client id."""
+        deadline = self.spec.timeout_seconds
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                with client.stream(method, url, **kw) as r:
+                    body = bytearray()
+                    for chunk in r.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY_BYTES:
+                            box["too_big"] = len(body)
+                            return
+                    headers = [(k, v) for k, v in r.headers.multi_items() if k.lower() != "content-encoding"]
+                    box["response"] = httpx.Response(
+                        r.status_code, headers=headers, content=bytes(body), request=r.request
+                    )
+            except BaseException as exc:  # handed to the caller below
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="alpaca-http", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            self._clients.pop(account, None)
+            client.close()  # the worker's read fails now; the next request gets a fresh connection
+            raise httpx.ReadTimeout(f"no complete answer within {deadline:g}s ({method} {url})")
+        if "too_big" in box:
+            raise impossible(f"{method} {urlparse(url).path}", f"an answer larger than {MAX_BODY_BYTES:,} bytes")
+        if "error" in box:
+            raise box["error"]
+        response: httpx.Response = box["response"]
+        return response
+
     def _send(self, account: str, method: str, url: str, **kw: Any) -> httpx.Response:
         """One request through the account's bucket; 429s wait and go again (the server did nothing)."""
         client, bucket = self._client(account)
         for _ in range(50):
             bucket.wait()
             self.requests += 1
-            response = client.request(method, url, **kw)
+            response = self._exchange(account, client, method, url, **kw)
             bucket.observe(response.status_code, response.headers)
             if response.status_code != 429:
                 return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +51,9 @@ class _Peer:
 
             def _answer(self, key: str) -> None:
                 answer = peer.answers.get(key)
+                if callable(answer):  # a misbehaving peer writes on the socket itself
+                    answer(self)
+                    return
                 if isinstance(answer, tuple):  # (status, headers, raw body)
                     status, headers, body = answer
                 else:
@@ -75,6 +79,7 @@ class _Peer:
     def broker(self) -> AlpacaBroker:
         spec = AlpacaSpec.model_validate({
             "kind": "alpaca", "trading_url": self.url, "data_url": self.url, "rate_limit_per_second": 1000,
+            "timeout_seconds": 1,
             "accounts": {"acct": {"key_id": "env:RC_HOSTILE_KEY", "secret_key": "env:RC_HOSTILE_SECRET"}},
         })
         return AlpacaBroker(spec, SecretResolver(spec.secrets), attempts=2)
@@ -137,3 +142,61 @@ def test_an_order_answer_that_cannot_be_true_is_refused(peer: _Peer) -> None:
             "acct", OrderRequest(client_order_id="rc-1", symbol="VTI", side="buy", quantity=10)  # type: ignore[arg-type]
         )
     assert "POST /v2/orders" in refused.value.message and "more than the order's qty" in refused.value.message
+
+
+def _drip_headers(h: BaseHTTPRequestHandler) -> None:
+    """Slow headers: one byte every half second, for ever."""
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(10_000):
+        h.wfile.write(b"X")
+        h.wfile.flush()
+        time.sleep(0.5)
+
+
+def _drip_body(h: BaseHTTPRequestHandler) -> None:
+    """A slowloris body: headers at once, then a byte every half second of a body that never ends."""
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", "1000000")
+    h.end_headers()
+    for _ in range(10_000):
+        h.wfile.write(b" ")
+        h.wfile.flush()
+        time.sleep(0.5)
+
+
+def _endless_chunks(h: BaseHTTPRequestHandler) -> None:
+    """A chunked body that never ends, as fast as the socket takes it."""
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    chunk = b"[" * 65536
+    for _ in range(100_000):
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+def _hundred_megabytes(h: BaseHTTPRequestHandler) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(100 * 1024 * 1024))
+    h.end_headers()
+    block = b" " * (1024 * 1024)
+    for _ in range(100):
+        h.wfile.write(block)
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "says"),
+    [(_drip_headers, "unavailable after 2 attempts (ReadTimeout"), (_drip_body, "unavailable after 2 attempts"),
+     (_endless_chunks, "an answer larger than 8,388,608 bytes"),
+     (_hundred_megabytes, "an answer larger than 8,388,608 bytes")],
+    ids=["slow-headers", "slow-body", "endless-chunks", "100-MB"],
+)
+def test_a_peer_that_never_finishes_is_cut_off_in_bounded_time(peer: _Peer, behaviour: Any, says: str) -> None:
+    peer.answers["/v2/positions"] = behaviour
+    started = time.monotonic()
+    with pytest.raises(BrokerError) as refused:
+        peer.broker().observe("acct", ["VTI"])
+    assert says in refused.value.message, refused.value.message
+    assert time.monotonic() - started < 15  # 2 attempts of a 1 s deadline, with backoff
