@@ -52,9 +52,10 @@ class _Summary:
         from pathlib import Path
 
         from reconciler.render.markdown import render_apply_summary
+        from reconciler.secrets.redact import scrub
 
         with Path(self.path).open("a", encoding="utf-8") as fh:
-            fh.write(render_apply_summary(title, message, **context) + "\n")
+            fh.write(scrub(render_apply_summary(title, message, **context)) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 COMMANDS = {
     "validate": "Check reconciler.yaml and every portfolio file.",
@@ -81,9 +81,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reconciler.logs import setup
 
     setup(args.log_format or "text", args.log_level or "warning")
-    from reconciler.errors import ReconcilerError
 
     module = importlib.import_module(_module(args.command))
+    from reconciler.secrets.redact import ScrubbedStream
+
+    # Every byte the command writes passes the redaction layer: a broker's error that echoes a key, an exception
+    # quoting a header. Restored after, for hosts (tests) that call main() in their own process.
+    real = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
+    try:
+        return _run(args, module)
+    finally:
+        sys.stdout, sys.stderr = real
+
+
+def _run(args: argparse.Namespace, module: Any) -> int:
+    from reconciler.errors import ReconcilerError
+
     try:
         code: int = module.run(args)
         return code

@@ -18,6 +18,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.secrets.redact import scrub_value
 
 log = logging.getLogger("reconciler.github")
 DEFAULT_API_URL = "https://api.github.com"
@@ -157,6 +158,8 @@ class GitHub:
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
+        if isinstance(kwargs.get("json"), dict):  # a comment or issue body never carries a secret to GitHub
+            kwargs["json"] = scrub_value(kwargs["json"])
         try:
             for attempt in retrying:
                 with attempt:

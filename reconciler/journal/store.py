@@ -19,6 +19,7 @@ from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
+from reconciler.secrets.redact import scrub
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
 REVISIONS = ("0001", "0002", "0003")
@@ -249,7 +250,7 @@ class Journal:
             c.execute(
                 update(t.applies)
                 .where(t.applies.c.id == apply_id)
-                .values(status=status, message=message, finished_at=self._now())
+                .values(status=status, message=None if message is None else scrub(message), finished_at=self._now())
             )
 
     def applies_for_plan(self, plan_hash: str) -> list[dict[str, Any]]:
@@ -377,7 +378,8 @@ class Journal:
                 insert(t.intents).values(
                     apply_id=apply_id, plan_hash=plan_hash, portfolio=portfolio, account=account, leg=leg,
                     client_order_id=client_order_id, symbol=symbol, side=side, quantity=quantity,
-                    est_price=est_price, status=status, message=message, created_at=now, updated_at=now,
+                    est_price=est_price, status=status, message=None if message is None else scrub(message),
+                    created_at=now, updated_at=now,
                 )
             )
 
@@ -391,7 +393,7 @@ class Journal:
         if avg_price is not None:
             values["avg_price"] = avg_price
         if message is not None:
-            values["message"] = message
+            values["message"] = scrub(message)
         if apply_id is not None:
             values["apply_id"] = apply_id
         with self.tx() as c:
@@ -454,7 +456,7 @@ class Journal:
             if avg_price is not None:
                 values["avg_price"] = avg_price
             if message is not None:
-                values["message"] = message
+                values["message"] = scrub(message)
             c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
         return delta
 
@@ -507,6 +509,6 @@ class Journal:
             c.execute(
                 insert(t.events).values(
                     apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
-                    data=json.dumps(data, default=str, sort_keys=True), created_at=self._now(),
+                    data=scrub(json.dumps(data, default=str, sort_keys=True)), created_at=self._now(),
                 )
             )

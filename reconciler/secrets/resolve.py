@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.secrets.redact import register
 from reconciler.spec.models import SecretStores
 
 
@@ -57,6 +58,7 @@ class SecretResolver:
         else:
             raise SecretError(f"unknown secret source {scheme!r}", where=where, fix="use env:, aws: or vault:")
         _check_shape(secret, ref, where)
+        register(secret.reveal())
         self._cache[ref] = secret
         return secret
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -108,3 +112,54 @@ def run_cli(
         capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
         cwd=Path(__file__).resolve().parents[2],
     )
+
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class ForwardingProxy:
+    """A proxy on 127.0.0.1 in front of the emulator. `intercept(method, path, headers, body)` sees every request
+    first: it may block (a delay), or return an answer the emulator never gives (a hostile broker)."""
+
+    def __init__(self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | None]) -> None:
+        target = urlparse(upstream)
+        proxy = self
+        self.intercept = intercept
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def _forward(self, method: str) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
+                if answer is None:
+                    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                    conn.request(method, self.path, body=body or None, headers=headers)
+                    got = conn.getresponse()
+                    answer = got.status, dict(got.getheaders()), got.read()
+                status, out_headers, data = answer
+                try:
+                    self.send_response(status)
+                    for k, v in out_headers.items():
+                        if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client died meanwhile; whatever was forwarded was still delivered
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_DELETE(self) -> None:
+                self._forward("DELETE")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -18,7 +18,7 @@ import pytest
 from reconciler.secrets.resolve import Secret, SecretError, SecretResolver
 from reconciler.spec.models import SecretStores
 from tests.conftest import Workspace, edit_yaml
-from tests.execution.conftest import SECRET_CANARY, Broker, run_cli
+from tests.execution.conftest import SECRET_CANARY, Answer, Broker, ForwardingProxy, run_cli
 
 
 def journal_dump(ws: Workspace) -> str:
@@ -182,3 +182,35 @@ def test_apply_with_secret_from_vault(alpaca: Workspace, emulator: Broker, vault
     assert r.returncode == 0, r.stdout + r.stderr
     assert SECRET_CANARY not in r.stdout + r.stderr
     assert emulator.orders()
+
+
+def test_a_broker_that_echoes_the_key_back_never_gets_it_printed_or_journaled(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
+    """A broker's error page that quotes the request's headers carried the secret into every rejected order's
+    message: printed, journaled in intents.message and events.data. The redaction layer scrubs it, and its
+    base64 and URL-encoded forms, from every exit."""
+    import base64
+    from urllib.parse import quote
+
+    def echo(method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+        if method != "POST" or path != "/v2/orders":
+            return None
+        sent = {k: v for k, v in headers.items() if k.lower().startswith("apca")}
+        secret = sent.get("APCA-API-SECRET-KEY", "")
+        said = (f"forbidden: you sent {sent}; as base64 {base64.b64encode(secret.encode()).decode()},"
+                f" in a URL {quote(secret, safe='')}")
+        return 403, {"Content-Type": "application/json"}, json.dumps({"code": 40310000, "message": said}).encode()
+
+    proxy = ForwardingProxy(emulator.url, echo)
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("trading_url", proxy.url))
+    summary = tmp_path / "summary.md"
+    r = run_cli(alpaca, "--log-level", "debug", "apply", "--auto-approve",
+                env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proxy.server.shutdown()
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "forbidden: you sent" in r.stdout and "***" in r.stdout  # the echo is shown, the secret is not
+    forms = [SECRET_CANARY, base64.b64encode(SECRET_CANARY.encode()).decode(), quote(SECRET_CANARY, safe="")]
+    everything = r.stdout + r.stderr + journal_dump(alpaca) + (summary.read_text() if summary.exists() else "")
+    for form in forms:
+        assert form not in everything
