@@ -50,7 +50,10 @@ def make_plan(
     stamp = rt.clock.now()
     for pp in portfolios:
         results.extend(valuation_denials(pp.name, pp.blocked))
-        results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=stamp), pp.name))
+        # Quote age as of this account's own observation: accounts are observed one after another, and judging
+        # them all at the end would make a long plan deny its own first accounts' quotes as stale.
+        now = pp.observation.taken_at
+        results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
     commit, dirty = head_commit(ws.root, ws.target_files)
     return seal(
         portfolios,

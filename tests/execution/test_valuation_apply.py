@@ -3,7 +3,7 @@ portfolio (no orders, a journaled denial, exit 1) while the others go on; a shru
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from reconciler.brokers.base import Broker, OrderRequest, OrderState
 from reconciler.brokers.paper import PaperBroker
 from reconciler.brokers.prices import Price
+from reconciler.clock import FixedClock
 from reconciler.core.models import Observation, Quote
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planning import make_plan
@@ -142,3 +143,30 @@ def test_a_shrunk_buy_says_planned_sent_and_why(workspace: Workspace) -> None:
     rows = workspace.query("select quantity, message from intents where client_order_id = :c", c=cid)
     assert Decimal(str(rows[0][0])) == shrunk[0].quantity
     assert "settled cash and this apply's sale proceeds" in rows[0][1]
+
+
+class _SlowBroker:
+    """The paper broker behind a link that takes 50 s per account observed (the clock moves, nothing sleeps)."""
+
+    def __init__(self, inner: Broker, clock: FixedClock) -> None:
+        self.inner = inner
+        self.clock = clock
+
+    def observe(self, account: str, symbols: Any) -> Observation:
+        obs = self.inner.observe(account, symbols)
+        self.clock.advance(50)
+        return obs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_plan_judges_quote_age_at_each_accounts_observation(workspace: Workspace) -> None:
+    """Three accounts at 50 s each: judged at the end of planning, the first account's quotes were 150 s old
+    against a 60 s limit, and the plan blocked itself."""
+    clock = FixedClock(datetime(2031, 6, 2, 15, 0, tzinfo=UTC))
+    rt = Runtime(workspace.config, workspace.journal_url, clock=clock)
+    rt.__dict__["broker"] = _SlowBroker(rt.broker, clock)
+    plan = make_plan(rt)
+    assert [r.message for r in plan.policy_results if r.policy == "quote_freshness"] == []
+    assert plan.blocked == []
