@@ -4,6 +4,7 @@ field — never a number silently believed, never an internal error."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -51,8 +52,9 @@ class _Peer:
 
             def _answer(self, key: str) -> None:
                 answer = peer.answers.get(key)
-                if callable(answer):  # a misbehaving peer writes on the socket itself
-                    answer(self)
+                if callable(answer):  # a misbehaving peer writes on the socket itself, until the client hangs up
+                    with contextlib.suppress(OSError):
+                        answer(self)
                     return
                 if isinstance(answer, tuple):  # (status, headers, raw body)
                     status, headers, body = answer
