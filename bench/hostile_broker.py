@@ -49,8 +49,8 @@ def _observe(peer: _Peer, behaviour: Any | None) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.parse_args()
-    os.environ.setdefault("RC_HOSTILE_KEY", "key")
-    os.environ.setdefault("RC_HOSTILE_SECRET", "secret")
+    os.environ.setdefault("RC_HOSTILE_KEY", "hostile-peer-key-id")
+    os.environ.setdefault("RC_HOSTILE_SECRET", "hostile-peer-secret-value")
     peer = _Peer()
     baseline, _ = _observe(peer, None)
     print(f"{'case':<16} {'seconds':>8} {'× sound':>9} {'peak RSS +MB':>13}  outcome")

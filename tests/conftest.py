@@ -35,6 +35,16 @@ PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
 CLOCK_SHIFT_DAYS = int(os.environ.get("RECONCILER_TEST_CLOCK_SHIFT_DAYS", "0") or 0)
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """The redaction registry lives as long as the process: a CLI run. Tests run many in one process, so each
+    starts with none registered."""
+    yield
+    from reconciler.secrets.redact import forget_all
+
+    forget_all()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _clock_shift() -> Iterator[None]:
     if not CLOCK_SHIFT_DAYS:

@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
-_MIN_LENGTH = 4  # shorter values would mask ordinary words; no real credential is this short
+# Shorter values would mask ordinary words in every output ("secret", "admin"); no real API key or token is this
+# short.
+_MIN_LENGTH = 8
 _lock = threading.Lock()
 _forms: set[str] = set()
 

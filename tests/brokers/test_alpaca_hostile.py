@@ -89,8 +89,8 @@ class _Peer:
 
 @pytest.fixture
 def peer(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Peer]:
-    monkeypatch.setenv("RC_HOSTILE_KEY", "key")
-    monkeypatch.setenv("RC_HOSTILE_SECRET", "secret")
+    monkeypatch.setenv("RC_HOSTILE_KEY", "hostile-peer-key-id")
+    monkeypatch.setenv("RC_HOSTILE_SECRET", "hostile-peer-secret-value")
     p = _Peer()
     yield p
     p.server.shutdown()
