@@ -433,9 +433,7 @@ class AlpacaBroker:
                     f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
                     fix="see the message; the order was not placed",
                 )
-            if r.status_code >= 300:
-                raise impossible("POST /v2/orders", f"HTTP {r.status_code} (a redirect is not an answer)")
-            return _order_state(_json(r, "POST /v2/orders"), "POST /v2/orders")
+            return _order_state(_json(r, "POST /v2/orders"), "POST /v2/orders")  # _json refuses a redirect
         raise BrokerError(
             f"order {order.client_order_id} could not be placed after {self.attempts} attempts",
             where=f"account {account}",

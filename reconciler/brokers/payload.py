@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places
 from reconciler.errors import BrokerError
 
-MAX_MAGNITUDE = Decimal(10) ** 15  # no price, quantity or amount of a real account comes near this
 MAX_DECIMALS = 12  # 1e-400 is not a quantity anybody holds: it is a number that would be read as 0
 FIX = "nothing was traded on this answer; if it repeats, report it to the broker (reconciler refuses to guess)"
 
@@ -45,7 +45,7 @@ def number(
         why = "not a finite number"
     elif abs(parsed) >= MAX_MAGNITUDE:
         why = "beyond any real amount (1e15)"
-    elif parsed != 0 and parsed.normalize().as_tuple().exponent < -max_decimals:  # type: ignore[operator]
+    elif decimal_places(parsed) > max_decimals:
         why = f"more than {max_decimals} decimal places"
     elif parsed < 0 and not negative_ok:
         why = "negative"

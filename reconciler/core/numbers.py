@@ -1,8 +1,18 @@
-"""Money formatting used in planner notes and every renderer."""
+"""Money formatting used in planner notes and every renderer, and the bounds of a number anybody can mean."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+
+# No amount, quantity, price or setting of a real account comes near this: a larger number read from a file or a
+# broker is a typo or a lie, and refusing it keeps every sum exact in Decimal's 28 digits.
+MAX_MAGNITUDE = Decimal(10) ** 15
+
+
+def decimal_places(d: Decimal) -> int:
+    """Digits after the point a finite number really has (0.70 has 1, 1e-400 has 400, 1E+3 has 0)."""
+    exponent = d.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def money(d: Decimal) -> str:

@@ -250,9 +250,9 @@ def apply_plan(
                 if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
                     obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
                 journal.record_observation(obs, "apply", apply_id)
-                blocked = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
-                if blocked:
-                    _refuse_portfolio(rt, plan, pp, apply_id, blocked, overrides, actor, result)
+                doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
+                if doubts or stale:
+                    _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
                     continue
                 _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
             crash_point("before_finish")
@@ -267,28 +267,31 @@ def apply_plan(
         return result
 
 
-def _blocked_now(rt: Runtime, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool) -> list[str]:
-    """Why this portfolio must not trade on the observation just taken: a doubtful quote for anything it holds
-    or targets, or (when re-observed mid-apply) holdings, cash or quotes that moved since the plan."""
+def _blocked_now(
+    rt: Runtime, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool
+) -> tuple[list[str], list[str]]:
+    """Why this portfolio must not trade on the observation just taken, as (doubtful quotes, stale facts): a
+    doubtful quote for anything it holds or targets, or else (when re-observed mid-apply) holdings, cash or
+    quotes that moved since the plan."""
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     doubts = doubtful_quotes(obs, valued_symbols(desired.targets, obs.positions), rt.quote_limits)
-    if doubts:
-        return [f"{VALUATION_POLICY}: {d}" for d in doubts]
-    return [f"stale: {r}" for r in _stale_reasons(pp, obs, band)] if reobserved else []
+    if doubts or not reobserved:
+        return doubts, []
+    return [], _stale_reasons(pp, obs, band)
 
 
 def _refuse_portfolio(
-    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, reasons: list[str], overrides: dict[str, str],
-    actor: str, result: ApplyResult,
+    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
+    overrides: dict[str, str], actor: str, result: ApplyResult,
 ) -> None:
-    """Send nothing for this portfolio: journal why (as the valuation check's denial when a quote was doubtful)
-    and every leg as denied."""
-    doubts = [r.removeprefix(f"{VALUATION_POLICY}: ") for r in reasons if r.startswith(f"{VALUATION_POLICY}: ")]
+    """Send nothing for this portfolio: journal why (doubtful quotes as the valuation check's denial) and every
+    leg as denied."""
     rt.journal.record_policies(
         valuation_denials(pp.name, doubts), plan_hash=plan.content_hash, phase="apply", apply_id=apply_id,
         overrides=overrides, actor=actor,
     )
+    reasons = [f"{VALUATION_POLICY}: {d}" for d in doubts] + [f"stale: {r}" for r in stale]
     message = "; ".join(reasons)
     for action in pp.actions:
         _Leg(rt, plan, pp, action, apply_id, None, result).refuse("denied", action.quantity, message)

@@ -95,10 +95,15 @@ def _revision(conn: Connection) -> str | None:
     return None if value is None else str(value)
 
 
-def _check_known(revision: str | None, url: str) -> None:
+def _shown(engine: Engine) -> str:
+    """The journal's URL as it may be printed: password masked."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _check_known(revision: str | None, engine: Engine) -> None:
     if revision is not None and revision not in REVISIONS:
         raise JournalError(
-            f"journal {safe_url(url)} has schema revision {revision!r}, which this reconciler does not know (it knows"
+            f"journal {_shown(engine)} has schema revision {revision!r}, which this reconciler does not know (it knows"
             f" up to {HEAD_REVISION}): it was written by a newer reconciler",
             fix="upgrade reconciler (pip install -U reconciler) to the version that wrote this journal; nothing was"
             " sent",
@@ -126,10 +131,9 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to head with Alembic, one process at a time (several first applies may start together on
     a brand-new journal); a journal already at head skips Alembic entirely (fast start). A journal at a revision
     this version does not know is refused before anything else happens."""
-    url = engine.url.render_as_string(hide_password=False)
     with engine.connect() as conn:
         current = _revision(conn)
-    _check_known(current, url)
+    _check_known(current, engine)
     if current == HEAD_REVISION:
         return
     from alembic import command
@@ -141,14 +145,14 @@ def migrate(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         current = _revision(conn)  # another process may have migrated while this one waited
-        _check_known(current, url)
+        _check_known(current, engine)
         if current == HEAD_REVISION:
             return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
 
-def check_complete(engine: Engine, url: str) -> None:
+def check_complete(engine: Engine) -> None:
     """Every table and column this version uses is there: a journal with a table dropped or damaged is refused
     before the first broker call, not half-way through an apply."""
     with engine.connect() as conn:
@@ -157,7 +161,7 @@ def check_complete(engine: Engine, url: str) -> None:
         for table in t.metadata.sorted_tables:
             if table.name not in names:
                 raise JournalError(
-                    f"journal {safe_url(url)} is incomplete: table {table.name} is missing",
+                    f"journal {_shown(engine)} is incomplete: table {table.name} is missing",
                     fix="restore the journal from a backup (its tables are never dropped by reconciler); nothing"
                     " was sent",
                 )
@@ -165,7 +169,7 @@ def check_complete(engine: Engine, url: str) -> None:
             missing = sorted(c.name for c in table.columns if c.name not in columns)
             if missing:
                 raise JournalError(
-                    f"journal {safe_url(url)} is incomplete: table {table.name} lacks {', '.join(missing)}",
+                    f"journal {_shown(engine)} is incomplete: table {table.name} lacks {', '.join(missing)}",
                     fix="restore the journal from a backup; nothing was sent",
                 )
 
@@ -185,7 +189,7 @@ class Journal:
         engine = create_journal_engine(url, where)
         try:
             migrate(engine)
-            check_complete(engine, url)
+            check_complete(engine)
         except JournalError as exc:
             exc.where = exc.where or where
             raise
@@ -207,7 +211,7 @@ class Journal:
         except SQLAlchemyError as exc:
             # The driver's own message (exc.orig), not SQLAlchemy's, which appends the SQL and its parameters.
             raise JournalError(
-                f"journal {safe_url(self.engine.url.render_as_string(hide_password=False))} failed:"
+                f"journal {_shown(self.engine)} failed:"
                 f" {getattr(exc, 'orig', None) or exc}",
                 fix="check that the database is reachable, writable and not damaged, then retry (`reconciler"
                 " reconcile` settles what an interrupted apply left)",
@@ -216,7 +220,7 @@ class Journal:
     def check_writable(self) -> None:
         """Fail before the first broker call if the journal cannot record: every order is written before it is
         sent, so an apply on a read-only journal would otherwise stop after its first order left."""
-        url = safe_url(self.engine.url.render_as_string(hide_password=False))
+        url = _shown(self.engine)
         try:
             with self.engine.connect() as conn:
                 probe = conn.begin()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
+from reconciler.spec.yamlpos import read_text
 
 T = TypeVar("T")
 
@@ -56,10 +57,11 @@ def _located(detail: str, texts: dict[str, str], fallback: str, unknown: str) ->
     return fallback, first
 
 
-def _unsupported_calls(path: str, text: str, is_builtin: Callable[[str], bool]) -> list[tuple[str, str]]:
+def _unsupported_calls(
+    path: str, text: str, code: str, is_builtin: Callable[[str], bool]
+) -> list[tuple[str, str]]:
     """(FILE:LINE:COL, name) of every call to a function that is neither the module's own nor a built-in the
-    evaluator implements."""
-    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
+    evaluator implements. `code` is `text` with strings and comments blanked."""
     own = {m.group(1) for m in _HEAD.finditer(code)}
     imported = {m.group(2) or m.group(1).rsplit(".", 1)[-1] for m in _IMPORT.finditer(code)}
     found = []
@@ -74,10 +76,9 @@ def _unsupported_calls(path: str, text: str, is_builtin: Callable[[str], bool]) 
     return found
 
 
-def _v0_rules(path: str, text: str) -> list[str]:
+def _v0_rules(path: str, text: str, code: str) -> list[str]:
     """FILE:LINE:COL of rule heads written in Rego v0 (`deny[msg] {`, `allow {`): without `if` they are not
-    what they look like in v1."""
-    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
+    what they look like in v1. `code` is `text` with strings and comments blanked."""
     out = []
     for m in _V0_RULE.finditer(code):
         if m.group(1) in _KEYWORDS or m.group(1) in ("package", "import"):
@@ -272,25 +273,15 @@ def load_policies(
     texts: dict[str, str] = {}
     paths = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except PermissionError:
-            raise PolicyFileError(
-                "cannot read policy: permission denied", where=str(path), fix="make the file readable"
-            ) from None
-        except UnicodeDecodeError:
-            raise PolicyFileError("policy is not UTF-8 text", where=str(path), fix="save it as UTF-8") from None
-        except OSError as exc:
-            raise PolicyFileError(
-                f"cannot read policy: {exc.strerror}", where=str(path), fix="check the file"
-            ) from None
+        text = read_text(path)  # permission, encoding and folder problems named like every other file's
         match = _PACKAGE.search(text)
         if not match:
             raise PolicyFileError(
                 "no package declaration", where=f"{path}:1:1", fix="start the file with `package reconciler.NAME`"
             )
         texts[str(path)] = text
-        v0 = _v0_rules(str(path), text)
+        code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)  # strings and comments blanked, offsets kept
+        v0 = _v0_rules(str(path), text, code)
         if v0:
             raise PolicyFileError(
                 "rule written in Rego v0 syntax (`deny[msg] { … }`), which this evaluator reads differently",
@@ -304,7 +295,7 @@ def load_policies(
             raise PolicyFileError(
                 f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
             ) from None
-        unsupported = _unsupported_calls(str(path), text, interpreter.is_builtin)
+        unsupported = _unsupported_calls(str(path), text, code, interpreter.is_builtin)
         if unsupported:
             where, name = unsupported[0]
             raise PolicyFileError(

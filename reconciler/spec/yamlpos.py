@@ -13,6 +13,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places
 from reconciler.errors import ReconcilerError
 
 
@@ -117,7 +118,6 @@ class _ExactConstructor(RoundTripConstructor):
     must not pass through a binary float (which keeps 17 digits) on its way to the exact weight checks."""
 
 
-MAX_NUMBER = Decimal(10) ** 15  # beyond any amount, quantity or setting a portfolio holds; keeps sums exact
 
 
 MAX_DECIMALS = 20  # a weight of 17 digits is real; 1e-400 is a typo that arithmetic would round to nothing
@@ -135,10 +135,9 @@ class _NumberOutOfRange(Exception):
 
 def _bounded(value: Decimal, node: Any) -> Decimal:
     if value.is_finite():
-        if abs(value) >= MAX_NUMBER:
+        if abs(value) >= MAX_MAGNITUDE:
             raise _NumberOutOfRange(str(node.value), "is too large (the limit is 1e15)", node.start_mark)
-        exponent = value.normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+        if decimal_places(value) > MAX_DECIMALS:
             raise _NumberOutOfRange(
                 str(node.value), f"has more than {MAX_DECIMALS} decimal places", node.start_mark
             )

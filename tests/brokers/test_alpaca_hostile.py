@@ -146,25 +146,23 @@ def test_an_order_answer_that_cannot_be_true_is_refused(peer: _Peer) -> None:
     assert "POST /v2/orders" in refused.value.message and "more than the order's qty" in refused.value.message
 
 
-def _drip_headers(h: BaseHTTPRequestHandler) -> None:
-    """Slow headers: one byte every half second, for ever."""
-    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+def _drip(h: BaseHTTPRequestHandler, start: bytes, byte: bytes) -> None:
+    """`start` at once, then one `byte` every half second, for ever."""
+    h.wfile.write(start)
     for _ in range(10_000):
-        h.wfile.write(b"X")
+        h.wfile.write(byte)
         h.wfile.flush()
         time.sleep(0.5)
+
+
+def _drip_headers(h: BaseHTTPRequestHandler) -> None:
+    """Slow headers: a header line that never ends."""
+    _drip(h, b"HTTP/1.1 200 OK\r\n", b"X")
 
 
 def _drip_body(h: BaseHTTPRequestHandler) -> None:
-    """A slowloris body: headers at once, then a byte every half second of a body that never ends."""
-    h.send_response(200)
-    h.send_header("Content-Type", "application/json")
-    h.send_header("Content-Length", "1000000")
-    h.end_headers()
-    for _ in range(10_000):
-        h.wfile.write(b" ")
-        h.wfile.flush()
-        time.sleep(0.5)
+    """A slowloris body: headers at once, then a body that never ends."""
+    _drip(h, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n", b" ")
 
 
 def _endless_chunks(h: BaseHTTPRequestHandler) -> None:

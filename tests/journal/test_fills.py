@@ -8,19 +8,26 @@ import pytest
 
 from reconciler.brokers.base import OrderState
 from reconciler.execution.reconcile import record_state
+from reconciler.journal.store import Journal
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace
 
 D = Decimal
 
 
+def _submitting(j: Journal, plan: str, client_order_id: str, quantity: Decimal) -> str:
+    """An apply with one buy of VTI journaled as being submitted; returns the apply's id."""
+    apply_id = j.start_apply(plan * 64, "t" * 64, None, "test")
+    j.add_intent(apply_id=apply_id, plan_hash=plan * 64, portfolio="alice-ira", account="paper-ira", leg=1,
+                 client_order_id=client_order_id, symbol="VTI", side="buy", quantity=quantity, est_price=D(10),
+                 status="submitting")
+    return apply_id
+
+
 def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) -> None:
     rt = Runtime(workspace.config, workspace.journal_url)
     j = rt.journal
-    apply_id = j.start_apply("p" * 64, "t" * 64, None, "test")
-    j.add_intent(apply_id=apply_id, plan_hash="p" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
-                 client_order_id="rc-test", symbol="VTI", side="buy", quantity=D(100), est_price=D(10),
-                 status="submitting")
+    apply_id = _submitting(j, "p", "rc-test", D(100))
 
     def state(filled: str, avg: str, commission: str) -> OrderState:
         return OrderState(client_order_id="rc-test", broker_order_id="b1", symbol="VTI", side="buy",
@@ -46,10 +53,7 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
     next pass count the fill again against the stale progress (journal 57 vs broker 38)."""
     rt = Runtime(workspace.config, workspace.journal_url)
     j = rt.journal
-    apply_id = j.start_apply("q" * 64, "t" * 64, None, "test")
-    j.add_intent(apply_id=apply_id, plan_hash="q" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
-                 client_order_id="rc-cut", symbol="VTI", side="buy", quantity=D(57), est_price=D(10),
-                 status="submitting")
+    apply_id = _submitting(j, "q", "rc-cut", D(57))
 
     def cut() -> None:
         raise _PowerCut
@@ -72,10 +76,7 @@ def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress
     """A journal written by an earlier version can hold a fill whose intent never learned of it."""
     rt = Runtime(workspace.config, workspace.journal_url)
     j = rt.journal
-    apply_id = j.start_apply("r" * 64, "t" * 64, None, "test")
-    j.add_intent(apply_id=apply_id, plan_hash="r" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
-                 client_order_id="rc-old", symbol="VTI", side="buy", quantity=D(57), est_price=D(10),
-                 status="submitting")
+    apply_id = _submitting(j, "r", "rc-old", D(57))
     workspace.execute(
         "insert into fills (client_order_id, fill_key, quantity, price, commission, fee_in_kind, filled_at)"
         " values ('rc-old', 'b7:19', 19, 10, 0, 0, '2026-01-02 15:00:00')"
