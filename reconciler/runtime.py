@@ -11,6 +11,7 @@ from pathlib import Path
 from reconciler.brokers.base import Broker
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
+from reconciler.core.order_size import SizeLimits
 from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import ReconcilerError
 from reconciler.journal.store import Journal
@@ -96,16 +97,22 @@ class Runtime:
         return QuoteLimits(max_age_seconds=params.max_quote_age_seconds, max_move=params.kill_switch_drop)
 
     @cached_property
+    def size_limits(self) -> SizeLimits:
+        """The built-in order-size check's bounds (core.order_size)."""
+        return SizeLimits(max_volume_fraction=self.config.policies.params.max_volume_fraction)
+
+    @cached_property
     def costs(self) -> CostModel:
         b = self.config.broker
+        band = self.config.apply.limit_band if self.config.apply.order_type == "limit" else None
         if b.kind == "paper":  # its fills round to PRICE_TICK and commissions to the cent
             from reconciler.brokers.paper import COMMISSION_STEP, PRICE_TICK
 
             return CostModel(
                 slippage_bps=b.slippage_bps, commission=b.commission, price_tick=PRICE_TICK,
-                commission_step=COMMISSION_STEP,
+                commission_step=COMMISSION_STEP, limit_band=band,
             )
-        return CostModel(slippage_bps=b.slippage_bps, commission=b.commission)
+        return CostModel(slippage_bps=b.slippage_bps, commission=b.commission, limit_band=band)
 
 
 def actor() -> str:

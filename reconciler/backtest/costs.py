@@ -6,27 +6,28 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from reconciler.core.fills import fill_price, limit_price
 from reconciler.core.models import CostModel, Side
 
-ONE = Decimal(1)
 BPS = Decimal(10000)
 
 
 class FillModel:
-    """What the paper broker fills a market order at (see PaperBroker._check_and_price), unrounded."""
+    """What the paper broker fills an order at (core.fills.fill_price, the one rule both use), unrounded."""
 
-    __slots__ = ("buy_factor", "per_order", "per_share", "rate", "sell_factor")
+    __slots__ = ("limit_band", "per_order", "per_share", "rate", "slippage_bps")
 
     def __init__(self, costs: CostModel) -> None:
-        slip = costs.slippage_bps / BPS
-        self.buy_factor = ONE + slip
-        self.sell_factor = ONE - slip
+        self.slippage_bps, self.limit_band = costs.slippage_bps, costs.limit_band
         c = costs.commission
         self.per_order, self.per_share, self.rate = c.per_order, c.per_share, c.bps / BPS
 
-    def fill(self, side: Side, quantity: Decimal, quote: Decimal) -> tuple[Decimal, Decimal]:
-        """(fill price, commission) of a market order for `quantity` at `quote`."""
-        price = quote * (self.buy_factor if side == "buy" else self.sell_factor)
+    def fill(self, side: Side, quantity: Decimal, quote: Decimal) -> tuple[Decimal, Decimal] | None:
+        """(fill price, commission) of an order for `quantity` at `quote`; None when its limit is not reached."""
+        band = self.limit_band
+        price = fill_price(side, quote, self.slippage_bps, None if band is None else limit_price(side, quote, band))
+        if price is None:
+            return None
         commission = self.per_order + self.per_share * quantity + self.rate * price * quantity
         return price, commission
 
@@ -35,6 +36,8 @@ def describe(costs: CostModel) -> str:
     """One line for headers: which costs a run assumed."""
     c = costs.commission
     parts = [f"slippage {costs.slippage_bps} bps"]
+    if costs.limit_band is not None:
+        parts.append(f"limit orders at the close ± {costs.limit_band:%}")
     if c.per_order:
         parts.append(f"${c.per_order} per order")
     if c.per_share:

@@ -51,7 +51,7 @@ class Settings:
 @dataclass
 class Event:
     day: date
-    kind: str  # blocked | rejected | shortfall
+    kind: str  # blocked | rejected | unfilled | shortfall
     message: str
 
 
@@ -189,7 +189,11 @@ class _Account:
         for a in plan.actions:
             j = index[a.symbol]
             qty = a.quantity
-            price, commission = fills.fill(a.side, qty, a.price)
+            filled = fills.fill(a.side, qty, a.price)
+            if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
+                run.events.append(Event(today, "unfilled", f"{a.side} {qty} {a.symbol}: limit not reached"))
+                continue
+            price, commission = filled
             gross = price * qty
             if a.side == "sell":
                 proceeds = gross - commission

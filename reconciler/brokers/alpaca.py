@@ -10,7 +10,6 @@ has never seen it. Alpaca refuses a second order with a known client id (422), w
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
@@ -20,10 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from reconciler import bounded_http
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
+from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
@@ -171,43 +172,20 @@ class AlpacaBroker:
 
     # ---- HTTP ----
     def _exchange(self, account: str, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
-        """One HTTP exchange within a total deadline and a size cap. httpx's timeouts bound each read, so a peer
-        that drips a byte every few seconds (headers or body) or never ends its body would hold apply — and the
-        account lock — for ever; and a body is read whole into memory. Past the deadline the connection is
-        closed under the request (which ends it) and the exchange is a timeout, handled as any other: a read is
-        retried, an order is looked up by its client id."""
-        deadline = self.spec.timeout_seconds
-        box: dict[str, Any] = {}
+        """One HTTP exchange within the total deadline and the size cap (reconciler.bounded_http). A timeout is
+        handled as any other: a read is retried, an order is looked up by its client id."""
 
-        def run() -> None:
-            try:
-                with client.stream(method, url, **kw) as r:
-                    body = bytearray()
-                    for chunk in r.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            box["too_big"] = len(body)
-                            return
-                    headers = [(k, v) for k, v in r.headers.multi_items() if k.lower() != "content-encoding"]
-                    box["response"] = httpx.Response(
-                        r.status_code, headers=headers, content=bytes(body), request=r.request
-                    )
-            except BaseException as exc:  # handed to the caller below
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, name="alpaca-http", daemon=True)
-        worker.start()
-        worker.join(deadline)
-        if worker.is_alive():
+        def drop_client() -> None:  # the worker's read fails now; the next request gets a fresh connection
             self._clients.pop(account, None)
-            client.close()  # the worker's read fails now; the next request gets a fresh connection
-            raise httpx.ReadTimeout(f"no complete answer within {deadline:g}s ({method} {url})")
-        if "too_big" in box:
-            raise impossible(f"{method} {urlparse(url).path}", f"an answer larger than {MAX_BODY_BYTES:,} bytes")
-        if "error" in box:
-            raise box["error"]
-        response: httpx.Response = box["response"]
-        return response
+            client.close()
+
+        try:
+            return bounded_http.exchange(
+                client, method, url, deadline=self.spec.timeout_seconds, max_bytes=MAX_BODY_BYTES,
+                on_deadline=drop_client, **kw,
+            )
+        except bounded_http.TooLarge as exc:
+            raise impossible(f"{method} {urlparse(url).path}", str(exc)) from None
 
     def _send(self, account: str, method: str, url: str, **kw: Any) -> httpx.Response:
         """One request through the account's bucket; 429s wait and go again (the server did nothing)."""
@@ -375,7 +353,12 @@ class AlpacaBroker:
                     trade = (snap or {}).get("latestTrade") or {}
                     if "p" not in trade:
                         continue
-                    prev = (snap.get("prevDailyBar") or {}).get("c")
+                    prev_bar = snap.get("prevDailyBar") or {}
+                    prev = prev_bar.get("c")
+                    # The last full session's volume: today's bar is a few shares at the open.
+                    volume = prev_bar.get("v")
+                    if volume is None:
+                        volume = (snap.get("dailyBar") or {}).get("v")
                     as_of = _instant(trade.get("t")) or self.clock.now()
                     # A zero or negative price is let through: the valuation check blocks the portfolios it values
                     # and says which quote, where refusing here would stop every account observed with it.
@@ -385,6 +368,7 @@ class AlpacaBroker:
                             prev, f"{sym} previous close", where, negative_ok=True
                         ),
                         as_of=as_of,
+                        daily_volume=None if volume is None else number(volume, f"{sym} volume", where),
                     )
         return out
 
@@ -401,6 +385,9 @@ class AlpacaBroker:
             "symbol": order.symbol, "qty": str(order.quantity), "side": order.side, "type": "market",
             "time_in_force": "day", "client_order_id": order.client_order_id,
         }
+        if order.limit_price is not None:
+            limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
+            body.update(type="limit", limit_price=format(limit.normalize(), "f"))
         for _ in range(self.attempts):
             try:
                 r = self._send(account, "POST", self._t("/v2/orders"), json=body)

@@ -19,6 +19,10 @@ class OrderRequest(Frozen):
     symbol: str
     side: Side
     quantity: Decimal
+    limit_price: Decimal | None = Field(
+        None, description="A day limit order at this price (adapters round it to the venue's tick, never worse);"
+        " None: a market order."
+    )
 
 
 class OrderState(Frozen):
@@ -53,7 +57,8 @@ class Broker(Protocol):
         ...
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
-        """Send a market order; a client id seen before returns the existing order, never a second one."""
+        """Send the order (a limit order when it has a limit price, else a market order); a client id seen before
+        returns the existing order, never a second one."""
         ...
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:

@@ -1,4 +1,4 @@
-"""Crypto exchanges through the ccxt library: spot balances as positions, market orders by client id.
+"""Crypto exchanges through the ccxt library: spot balances as positions, limit (or market) orders by client id.
 
 A position symbol is a base currency (`BTC`) traded on its market against `quote_currency` (`BTC/USDT`); the
 quote currency's balance is the cash. ccxt does the exchange-specific work (signing, endpoints, market metadata,
@@ -9,6 +9,7 @@ precision); this adapter adds what apply needs on top, the same way as the Alpac
 - reads retried with backoff (tenacity) on ccxt's OperationFailed family (timeouts, 5xx, "try again");
 - an order submission is never retried blindly: after a timeout or a dropped connection it is looked up by its
   client order id first, and resent (same id) only when the exchange has never seen it;
+- limit prices on the market's price precision, a buy's rounded down and a sell's up;
 - quantities rounded down to the market's precision, and orders under the market's minimum amount or cost
   rejected here, before they are sent, with the reason (the next plan sees the same position and stays quiet
   if the gap is inside its band).
@@ -26,12 +27,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import number
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
-from reconciler.core.models import Observation, Quote
+from reconciler.core.fills import round_limit
+from reconciler.core.models import Observation, Quote, Side
 from reconciler.errors import BrokerError
 from reconciler.execution.ratelimit import TokenBucket
 from reconciler.secrets.resolve import SecretResolver
@@ -236,10 +239,12 @@ class CcxtBroker:
             base = market.split("/")[0]
             previous = t.get("previousClose") or t.get("open")
             stamp = t.get("timestamp")
+            volume = t.get("baseVolume")
             out[base] = Quote(
                 symbol=base, price=_dec(price, f"price of {market}"),
                 previous_close=None if not previous else _dec(previous, f"previous close of {market}"),
                 as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else self.clock.now(),
+                daily_volume=None if volume is None else _dec(volume, f"24h volume of {market}"),
             )
         return out
 
@@ -274,16 +279,38 @@ class CcxtBroker:
                 return quantity, f"{quantity} {order.symbol} is under the market's minimum order value {min_cost}"
         return quantity, None
 
+    def _limit(self, account: str, side: Side, market_id: str, limit: Decimal) -> Decimal:
+        """The limit on the market's price precision, rounded the safe way (a buy's down, a sell's up): ccxt's
+        own rounding only truncates or rounds to nearest."""
+        market = self._markets(account)[market_id]
+        exchange, _ = self._exchange(account)
+        precision = (market.get("precision") or {}).get("price")
+        if precision is None:
+            return limit
+        p = _dec(precision, f"price precision of {market_id}")
+        mode = exchange.precisionMode
+        if mode == DECIMAL_PLACES:
+            tick = Decimal(1).scaleb(-int(p))
+        elif mode == SIGNIFICANT_DIGITS:
+            tick = Decimal(1).scaleb(limit.adjusted() - int(p) + 1)
+        else:  # TICK_SIZE
+            tick = p
+        return round_limit(side, limit, tick)
+
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         quantity, refused = self._sized(account, order)
         if refused:
             return self._rejected(order, quantity, refused)
         market = self._market(order.symbol)
         cid = order.client_order_id
+        kind, price = "market", None
+        if order.limit_price is not None:
+            # Good till cancelled: apply cancels what is left at its fill timeout, as for a day order.
+            kind, price = "limit", float(self._limit(account, order.side, market, order.limit_price))
         for _ in range(self.attempts):
             try:
                 placed = self._call(account, lambda x: x.create_order(
-                    market, "market", order.side, float(quantity), None, {"clientOrderId": cid}
+                    market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
                 ))
             except ccxt.DuplicateOrderId:
                 found = self.get_order(account, cid, order.symbol)

@@ -2,9 +2,10 @@
 market-data snapshots endpoint) that the Alpaca adapter uses, with fault knobs for testing everything that goes
 wrong with real brokers.
 
-Normal behaviour: market orders are accepted and fill at the current price (in `fill_steps` partial fills, one
-per `fill_interval` seconds); `cash` is settled cash only; sale proceeds settle T+`settlement_days` business days
-later; a duplicate client_order_id is refused with 422 as Alpaca does.
+Normal behaviour: market and day limit orders are accepted and fill at the current price (a limit order only at or
+better than its limit, which must be in whole cents at $1 and above, as Alpaca requires), in `fill_steps` partial
+fills, one per `fill_interval` seconds; `cash` is settled cash only; sale proceeds settle T+`settlement_days`
+business days later; a duplicate client_order_id is refused with 422 as Alpaca does.
 
 Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FILE`):
     rate_limit         requests per second (token bucket, burst `rate_burst`); over it: 429 with Retry-After and
@@ -21,9 +22,12 @@ Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faul
     market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
     holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
                        settlement skips them
-Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close}}, POST /_emulator/advance
-{days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the reconciler did not make), GET
-/_emulator/state (every order ever received, request counts), GET /_emulator/health.
+    adverse_move       the market moves this fraction against every order once sent (a fast market): market
+                       orders fill there; a limit order fills only at or better than its limit, else rests until
+                       cancelled
+Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close, volume}}, POST
+/_emulator/advance {days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the
+reconciler did not make), GET /_emulator/state (every order ever received, request counts), GET /_emulator/health.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from reconciler.calendars import add_weekdays, is_weekday
 from reconciler.clock import SYSTEM, Clock
 
 ZERO = Decimal(0)
+DEFAULT_VOLUME = Decimal(5_000_000)  # a symbol's daily volume unless the prices say (bars always carry one)
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
 
 
@@ -69,6 +74,7 @@ class Faults:
     unsettled_in_cash: bool = False
     market_closed: bool = False
     holidays: list[str] = field(default_factory=list)
+    adverse_move: float = 0.0
     seed: int = 7
 
 
@@ -85,13 +91,16 @@ class EmuOrder:
     notional_filled: Decimal = ZERO
     reject_reason: str | None = None
     fills_booked: int = 0
+    limit_price: Decimal | None = None
 
     def json(self) -> dict[str, Any]:
         avg = (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
         return {
             "id": self.id, "client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side,
             "qty": str(self.qty), "filled_qty": str(self.filled_qty),
-            "filled_avg_price": None if avg is None else str(avg), "type": "market", "time_in_force": "day",
+            "filled_avg_price": None if avg is None else str(avg),
+            "type": "market" if self.limit_price is None else "limit",
+            "limit_price": None if self.limit_price is None else str(self.limit_price), "time_in_force": "day",
             "status": self.status, "created_at": _iso(self.created), "submitted_at": _iso(self.created),
             "reject_reason": self.reject_reason,
         }
@@ -124,6 +133,7 @@ class Emulator:
         self.day_offset = 0
         self.accounts: dict[str, EmuAccount] = {}
         self.prices: dict[str, tuple[Decimal, Decimal | None]] = {}
+        self.volumes: dict[str, Decimal] = {}  # shares traded in the last session (bars' `v`)
         self.requests = 0
         self.limited = 0
         self.errors = 0
@@ -160,6 +170,8 @@ class Emulator:
             for sym, p in prices.items():
                 if isinstance(p, dict):
                     prev = p.get("previous_close")
+                    if p.get("volume") is not None:
+                        self.volumes[sym] = Decimal(str(p["volume"]))
                     self.prices[sym] = (Decimal(str(p["price"])), None if prev is None else Decimal(str(prev)))
                 else:
                     self.prices[sym] = (Decimal(str(p)), self.prices.get(sym, (ZERO, None))[1])
@@ -238,21 +250,31 @@ class Emulator:
             if o.status not in OPEN_STATUSES:
                 continue
             steps_due = min(f.fill_steps, int((now - o.created).total_seconds() / f.fill_interval) + 1)
-            while o.fills_booked < steps_due:
+            price = self._execution_price(o)
+            while o.fills_booked < steps_due and price is not None:
                 o.fills_booked += 1
                 share = o.qty * o.fills_booked / f.fill_steps
                 target = o.qty if o.fills_booked >= f.fill_steps else _floor_like(share, o.qty)
-                self._fill(acct, o, target - o.filled_qty)
+                self._fill(acct, o, target - o.filled_qty, price)
         today = self.today()
         due = [u for u in acct.unsettled if u[1] <= today]
         if due:
             acct.cash += sum((u[0] for u in due), ZERO)
             acct.unsettled = [u for u in acct.unsettled if u[1] > today]
 
-    def _fill(self, acct: EmuAccount, o: EmuOrder, qty: Decimal) -> None:
+    def _execution_price(self, o: EmuOrder) -> Decimal | None:
+        """Where the market executes this order now; None while that is beyond its limit."""
+        quote = self.prices.get(o.symbol, (ZERO, None))[0]
+        move = Decimal(str(self.faults.adverse_move))
+        price = (quote * (1 + move) if o.side == "buy" else quote * (1 - move)).quantize(Decimal("0.0001"))
+        limit = o.limit_price
+        if limit is not None and (price > limit if o.side == "buy" else price < limit):
+            return None
+        return price
+
+    def _fill(self, acct: EmuAccount, o: EmuOrder, qty: Decimal, price: Decimal) -> None:
         if qty <= 0:
             return
-        price = self.prices.get(o.symbol, (ZERO, None))[0]
         notional = qty * price
         held = acct.positions.get(o.symbol, ZERO)
         if o.side == "buy":
@@ -291,7 +313,7 @@ class Emulator:
 
     def reserved(self, acct: EmuAccount) -> Decimal:
         return sum(
-            ((o.qty - o.filled_qty) * self.prices.get(o.symbol, (ZERO, None))[0]
+            ((o.qty - o.filled_qty) * (o.limit_price or self.prices.get(o.symbol, (ZERO, None))[0])
              for o in acct.orders.values() if o.status in OPEN_STATUSES and o.side == "buy"),
             ZERO,
         )
@@ -318,12 +340,26 @@ class Emulator:
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
         if side not in ("buy", "sell") or qty <= 0:
             return 422, {"code": 40010000, "message": "invalid side or qty"}
+        kind, limit = body.get("type", "market"), None
+        if kind not in ("market", "limit") or body.get("time_in_force", "day") != "day":
+            return 422, {"code": 40010000, "message": f"unsupported order type {kind!r} or time_in_force"}
+        if kind == "limit":
+            try:
+                limit = Decimal(str(body["limit_price"]))
+            except (KeyError, ArithmeticError, ValueError):
+                return 422, {"code": 40010000, "message": "limit_price is required for limit orders"}
+            if not limit.is_finite() or limit <= 0:
+                return 422, {"code": 40010000, "message": "limit_price must be positive"}
+            if limit != limit.quantize(Decimal("0.01") if limit >= 1 else Decimal("0.0001")):
+                return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not fulfill"
+                             " minimum pricing criteria"}
         if self.faults.wash_trade_check and any(
             o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES for o in acct.orders.values()
         ):
             return 403, {"code": 40310000, "message": "potential wash trade detected. use complex orders"}
         order = EmuOrder(
-            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=self.clock.now()
+            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=self.clock.now(),
+            limit_price=limit,
         )
         price = self.prices.get(symbol, (ZERO, None))[0]
         if symbol in self.faults.reject_symbols or price <= 0:
@@ -332,7 +368,7 @@ class Emulator:
             return 403, {"code": 40310000, "message": f"insufficient qty available for order (requested: {qty})"}
         elif side == "buy":
             power = acct.cash + sum((u[0] for u in acct.unsettled), ZERO) - self.reserved(acct)
-            if qty * price > power:
+            if qty * (limit or price) > power:
                 return 403, {"code": 40310000, "message": "insufficient buying power"}
         acct.orders[order.id] = order
         acct.by_client[cid] = order.id
@@ -367,7 +403,7 @@ class Emulator:
                          qty=qty, created=self.clock.now())
         acct.orders[order.id] = order
         acct.by_client[order.client_order_id] = order.id
-        self._fill(acct, order, qty)
+        self._fill(acct, order, qty, self.prices[symbol][0])
 
 
 def _floor_like(value: Decimal, like: Decimal) -> Decimal:
@@ -522,9 +558,11 @@ class _Handler(BaseHTTPRequestHandler):
             for sym in filter(None, query.get("symbols", "").split(",")):
                 if sym in emu.prices:
                     price, prev = emu.prices[sym]
+                    volume = float(emu.volumes.get(sym, DEFAULT_VOLUME))
                     out[sym] = {
                         "latestTrade": {"p": float(price), "t": stamp},
-                        "prevDailyBar": None if prev is None else {"c": float(prev)},
+                        "dailyBar": {"c": float(price), "v": round(volume / 10)},
+                        "prevDailyBar": None if prev is None else {"c": float(prev), "v": volume},
                     }
             return 200, out
         return 404, {"code": 40400000, "message": f"not found: {method} {path}"}

@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from reconciler import calendars
-from reconciler.brokers.base import OrderRequest, OrderState
+from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.prices import Price, load_prices
 from reconciler.calendars import add_weekdays
 from reconciler.clock import SYSTEM, Clock
+from reconciler.core.fills import fill_price, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
 from reconciler.journal import tables as t
@@ -98,7 +99,9 @@ class PaperBroker:
         p = self.prices.get(symbol)
         if p is None:
             return None
-        return Quote(symbol=symbol, price=p.price, previous_close=p.previous_close, as_of=now)
+        return Quote(
+            symbol=symbol, price=p.price, previous_close=p.previous_close, as_of=now, daily_volume=p.volume
+        )
 
     def _settlement_date(self, traded_at: datetime) -> date:
         code, n = self.spec.calendar, self.spec.settlement_days
@@ -166,30 +169,39 @@ class PaperBroker:
             if existing is not None:
                 return _state(existing)
             self._settle(c, account)
-            reason, fill_price, commission = self._check_and_price(c, account, order, now)
-            status = "rejected" if reason else "filled"
+            status, reason, price, commission = self._check_and_price(c, account, order, now)
             row: dict[str, Any] = dict(
                 client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
                 symbol=order.symbol, side=order.side, quantity=order.quantity,
-                filled_quantity=ZERO if reason else order.quantity, fill_price=None if reason else fill_price,
+                filled_quantity=ZERO if reason else order.quantity, fill_price=None if reason else price,
                 commission=ZERO if reason else commission, status=status, reject_reason=reason, created_at=now,
             )
             if not reason:
-                self._book_fill(c, account, order, fill_price, commission, now)
+                self._book_fill(c, account, order, price, commission, now)
             c.execute(insert(t.paper_orders).values(**row))
         return _state(row)
 
     def _check_and_price(
         self, c: Connection, account: str, order: OrderRequest, now: datetime
-    ) -> tuple[str | None, Decimal, Decimal]:
+    ) -> tuple[OrderStatus, str | None, Decimal, Decimal]:
+        """The order's fate (status, why not filled, fill price, commission)."""
         if order.quantity <= 0:
-            return "quantity must be positive", ZERO, ZERO
+            return "rejected", "quantity must be positive", ZERO, ZERO
         q = self.quote(order.symbol, now)
         if q is None or q.price <= 0:
-            return f"no tradable price for {order.symbol}", ZERO, ZERO
-        slip = self.spec.slippage_bps / BPS
-        price = q.price * (1 + slip) if order.side == "buy" else q.price * (1 - slip)
-        price = price.quantize(PRICE_TICK)
+            return "rejected", f"no tradable price for {order.symbol}", ZERO, ZERO
+        limit = order.limit_price
+        if limit is not None:
+            limit = round_limit(order.side, limit, PRICE_TICK)
+        filled_at = fill_price(order.side, q.price, self.spec.slippage_bps, limit)
+        if filled_at is None:
+            # A limit the market does not reach rests until the fill timeout cancels it: with no book to rest on,
+            # the paper broker says at once what that wait ends in.
+            return "canceled", f"limit {limit} not reached (quote {q.price}, slippage included)", ZERO, ZERO
+        # Rounded to the tick, never past the limit.
+        price = filled_at.quantize(PRICE_TICK)
+        if limit is not None:
+            price = min(price, limit) if order.side == "buy" else max(price, limit)
         notional = price * order.quantity
         comm = self.spec.commission
         commission = (comm.per_order + comm.per_share * order.quantity + comm.bps * notional / BPS).quantize(
@@ -198,16 +210,18 @@ class PaperBroker:
         if order.side == "sell":
             held = self._positions(c, account).get(order.symbol, ZERO)
             if order.quantity > held:
-                return f"insufficient position: have {held} {order.symbol}, selling {order.quantity}", ZERO, ZERO
+                why = f"insufficient position: have {held} {order.symbol}, selling {order.quantity}"
+                return "rejected", why, ZERO, ZERO
         else:
             buying_power = self._cash(c, account) + self._unsettled(c, account)
             if notional + commission > buying_power:
                 return (
+                    "rejected",
                     f"insufficient buying power: need {notional + commission:.4f}, have {buying_power:.4f}",
                     ZERO,
                     ZERO,
                 )
-        return None, price, commission
+        return "filled", None, price, commission
 
     def _book_fill(
         self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime

@@ -15,6 +15,7 @@ from reconciler.spec.models import PaperPrices
 class Price:
     price: Decimal
     previous_close: Decimal | None
+    volume: Decimal | None = None
 
 
 def load_prices(spec: PaperPrices, root: Path) -> dict[str, Price]:
@@ -23,7 +24,7 @@ def load_prices(spec: PaperPrices, root: Path) -> dict[str, Price]:
     if spec.csv:
         out.update(_from_csv(root / spec.csv, spec.as_of))
     for sym, q in spec.static.items():
-        out[sym] = Price(q.price, q.previous_close)
+        out[sym] = Price(q.price, q.previous_close, q.volume)
     return out
 
 

@@ -156,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         }
     )
     slippage = broker.slippage_bps if args.slippage_bps is None else _number(args.slippage_bps, "--slippage-bps")
-    costs = CostModel(slippage_bps=slippage, commission=commission)
+    # Filled by the same rule apply's orders follow: limit orders at the close ± the band when so configured.
+    costs = CostModel(slippage_bps=slippage, commission=commission, limit_band=rt.costs.limit_band)
     settings = Settings(
         initial_cash=_number(args.cash, "--cash"),
         contribution=_number(args.contribution, "--contribution", signed=True),

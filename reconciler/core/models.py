@@ -35,6 +35,9 @@ class Quote(Frozen):
     price: Decimal
     previous_close: Decimal | None = None
     as_of: datetime
+    daily_volume: Decimal | None = Field(
+        None, description="Units traded in the last full session (24 hours for crypto), where the broker says."
+    )
 
 
 class MarketStatus(Frozen):
@@ -83,14 +86,28 @@ class CostModel(Frozen):
     # rounds both; the backtester does not).
     price_tick: Decimal = Field(Decimal(0), description="Fill prices are rounded to this tick.")
     commission_step: Decimal = Field(Decimal(0), description="Commissions are rounded to this step.")
+    limit_band: Decimal | None = Field(
+        None, description="Orders are limit orders at the quote ± this fraction (None: market orders)."
+    )
 
     def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
         c = self.commission
         return c.per_order + c.per_share * quantity + c.bps * notional / 10000
 
     def buy_unit_cost(self, price: Decimal) -> Decimal:
-        """The most one more unit of a buy can cost: the fill price with slippage and the broker's tick
-        rounding, the basis-point commission on that fill price, and the per-share commission."""
+        """The most one more unit of a buy can cost when it is sent: the fill price (a limit order's limit; a
+        market order's quote with slippage and the broker's tick rounding), the basis-point commission on it, and
+        the per-share commission. A buy is sent only when the cash left covers this."""
+        if self.limit_band is None:
+            return self.expected_unit_cost(price)
+        c = self.commission
+        # A limit order never fills above its limit, whatever the slippage (and its limit is rounded down).
+        return price * (1 + self.limit_band) * (1 + c.bps / 10000) + c.per_share
+
+    def expected_unit_cost(self, price: Decimal) -> Decimal:
+        """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's tick
+        rounding, with commissions. Orders go out one after another, each waiting for its fill, so a buy's
+        headroom up to its limit is free again for the next buy once it has filled."""
         c = self.commission
         fill = price * (1 + self.slippage_bps / 10000) + self.price_tick
         return fill * (1 + c.bps / 10000) + c.per_share

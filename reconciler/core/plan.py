@@ -30,6 +30,9 @@ def canonical_json(plan: Plan) -> str:
         for name in _OPTIONAL_OBSERVATION_FIELDS:
             if observation.get(name) is None:
                 observation.pop(name, None)
+        for quote in observation["quotes"].values():
+            if quote.get("daily_volume") is None:
+                quote.pop("daily_volume", None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 

@@ -195,7 +195,9 @@ def plan_portfolio(
             notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
             continue
         cost = notional * buy_factor + fee
-        budget -= qty * unit_cost + fixed  # ≥ cost: what this buy may take at worst
+        # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
+        # left covers its limit (unit_cost), and apply waits for its fill before the next buy.
+        budget -= qty * costs.expected_unit_cost(price) + fixed
         spent += cost
         legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))
 

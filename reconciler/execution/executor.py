@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
+from reconciler.core.fills import limit_price
 from reconciler.core.models import Action, Observation, Plan, PolicyResult, PortfolioPlan, Quote
+from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import floor_to_step
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
@@ -27,6 +29,7 @@ from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
+MARKET_CHECKS = frozenset({VALUATION_POLICY, ORDER_SIZE_POLICY})  # built-in denials that stop one portfolio
 ZERO = Decimal(0)
 CASH_TOLERANCE = Decimal("0.01")
 
@@ -178,9 +181,9 @@ def apply_plan(
         if r.portfolio in names and not (r.level == "soft-mandatory" and r.policy in overrides):
             denied.setdefault(r.portfolio, []).append(r)
     # A policy's denial refuses the reviewed change as a whole (a reviewer may override a soft one and apply the
-    # same plan). A doubtful quote is about the market, not the change: it stops its own portfolio only, the
-    # others go on, and the apply still ends in failure.
-    by_policy = [r for rs in denied.values() for r in rs if r.policy != VALUATION_POLICY]
+    # same plan). A doubtful quote, or an order size only a wrong quote explains, is about the market, not the
+    # change: it stops its own portfolio only, the others go on, and the apply still ends in failure.
+    by_policy = [r for rs in denied.values() for r in rs if r.policy not in MARKET_CHECKS]
     refused = [pp for pp in mine if pp.name in denied]
     chosen = [pp for pp in mine if pp.actions and pp.name not in denied]
     if by_policy or (refused and not chosen):
@@ -335,8 +338,14 @@ def _apply_portfolio(
             quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
             fetched = rt.clock.monotonic()
         leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
-        qty, shrunk = action.quantity, None
-        if action.side == "buy" and leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0:
+        qty, shrunk, limit = action.quantity, None, None
+        priced = leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0
+        if costs.limit_band is not None:
+            if leg.quote is None or not priced:
+                leg.refuse("skipped", action.quantity, "no sound fresh quote to set a limit price at")
+                continue
+            limit = limit_price(action.side, leg.quote.price, costs.limit_band)
+        if action.side == "buy" and leg.quote is not None and priced:
             unit = costs.buy_unit_cost(leg.quote.price)
             spend = budget - costs.buy_fixed_cost()
             affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
@@ -350,15 +359,15 @@ def _apply_portfolio(
                     f" ({budget:.2f}) buy no more at {leg.quote.price}"
                 )
         # The policies judge the order as it will be sent: after any shrinking, with the fresh quote.
-        denial = _policy_check(rt, pp, replace(action, quantity=qty), leg.quote, overrides, actor, apply_id,
-                               plan.content_hash)
-        if denial:
-            leg.refuse("denied", qty, denial)
-            log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denial})
+        denied = _policy_check(rt, pp, replace(action, quantity=qty), leg.quote, obs.positions.get(action.symbol, ZERO),
+                               overrides, actor, apply_id, plan.content_hash)
+        if denied:
+            leg.refuse("denied", qty, denied)
+            log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denied})
             continue
         if shrunk:
             log.warning("order shrunk", extra={"client_order_id": leg.cid, "reason": shrunk})
-        state = leg.send(qty, _fill_timeout(rt), shrunk)
+        state = leg.send(qty, _fill_timeout(rt), shrunk, limit)
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
@@ -399,11 +408,13 @@ class _Leg:
             OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
         )
 
-    def send(self, quantity: Decimal, fill_timeout: float, shrunk: str | None = None) -> OrderState | None:
+    def send(
+        self, quantity: Decimal, fill_timeout: float, shrunk: str | None = None, limit: Decimal | None = None
+    ) -> OrderState | None:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity, shrunk)
         crash_point("after_intent")
-        request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity)
+        request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit)
         try:
             state = broker.submit(account, request)
         except BrokerError as exc:
@@ -418,17 +429,26 @@ class _Leg:
             state = found
         crash_point("after_submit")
         state = self._await_final(state, fill_timeout)
+        unfilled = None
+        if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
+            # Progress, not failure: the market moved past the limit; the next plan trades what is left.
+            unfilled = (
+                f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
+                " cancelled; the next plan picks it up"
+            )
+            self.rt.journal.set_intent(cid, "canceled", message="; ".join(filter(None, [shrunk, unfilled])))
         log.info(
             "order %s", state.status,
             extra={
                 "apply_id": self.apply_id, "account": account, "client_order_id": cid, "symbol": a.symbol,
                 "side": a.side, "quantity": str(quantity), "filled": str(state.filled_quantity),
+                "limit": None if limit is None else str(limit),
             },
         )
         self.result.outcomes.append(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
-                state.avg_price, "; ".join(filter(None, [shrunk, state.reject_reason])) or None,
+                state.avg_price, "; ".join(filter(None, [shrunk, unfilled or state.reject_reason])) or None,
                 planned_quantity=a.quantity if quantity != a.quantity else None,
             )
         )
@@ -469,14 +489,23 @@ def _policy_check(
     pp: PortfolioPlan,
     action: Action,
     quote: Quote | None,
+    held: Decimal,
     overrides: dict[str, str],
     actor: str,
     apply_id: str,
     plan_hash: str,
 ) -> str | None:
-    """Re-run the policies on this one order with the fresh quote; a blocking deny stops this order."""
+    """Re-run the built-in order-size check and the policies on this one order as it will be sent, with the fresh
+    quote; a blocking deny stops this order."""
     now = rt.clock.now()
     priced = action if quote is None else replace(action, price=quote.price, notional=quote.price * action.quantity)
+    absurd = oversized(priced, held, pp.equity, quote, rt.size_limits)
+    if absurd is not None:
+        rt.journal.record_policies(
+            [denial(pp.name, absurd)], plan_hash=plan_hash, phase="apply", apply_id=apply_id, overrides=overrides,
+            actor=actor,
+        )
+        return f"{ORDER_SIZE_POLICY}: {absurd}"
     quotes = {action.symbol: quote} if quote is not None else {}
     doc = policy_input(
         pp, rt.workspace.config.policies.params, phase="apply", now=now, actions=[priced], quotes=quotes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult
+from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.valuation import valuation_denials
@@ -50,6 +51,7 @@ def make_plan(
     stamp = rt.clock.now()
     for pp in portfolios:
         results.extend(valuation_denials(pp.name, pp.blocked))
+        results.extend(order_size_denials(pp, rt.size_limits))
         # Quote age as of this account's own observation: accounts are observed one after another, and judging
         # them all at the end would make a long plan deny its own first accounts' quotes as stale.
         now = pp.observation.taken_at

@@ -166,6 +166,9 @@ class Commission(Strict):
 class PaperQuote(Strict):
     price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
     previous_close: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
+    volume: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="Units traded in a day, for the order-size check."
+    )
 
 
 class PaperPrices(Strict):
@@ -289,6 +292,11 @@ class PolicyParams(Strict):
     max_turnover: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal("1.0")
     deny_symbols: list[Symbol] = Field(default_factory=list)
     kill_switch_drop: Fraction = Decimal("0.2")
+    max_volume_fraction: Fraction = Field(
+        Decimal("0.05"),
+        description="No order may be more than this fraction of its symbol's daily volume, where the broker"
+        " reports volume (a built-in check: an absurd share count from a wrong price is refused).",
+    )
     max_quote_age_seconds: Annotated[int, Field(gt=0)] = 60
 
 
@@ -326,6 +334,16 @@ class ApplySettings(Strict):
         " timeout and retry.",
     )
     envelope: EnvelopeSettings = EnvelopeSettings()
+    order_type: Literal["limit", "market"] = Field(
+        "limit",
+        description="limit: marketable limit orders at the fresh quote ± limit_band, day orders; what is unfilled"
+        " at the broker's fill timeout is cancelled (the next plan picks it up). market: fill wherever the book is.",
+    )
+    limit_band: Annotated[Decimal, Field(gt=0, le=Decimal("0.1"), allow_inf_nan=False)] = Field(
+        Decimal("0.005"),
+        description="How far past the fresh quote a limit order may fill (0.005: half a percent). Buys are"
+        " budgeted at their limit.",
+    )
     market_hours: Literal["require", "ignore"] = Field(
         "require",
         description="require: refuse to send orders while the broker says the market is closed (they would wait"

@@ -1,8 +1,10 @@
 """A fake crypto exchange on 127.0.0.1 speaking the subset of Binance's spot REST API (v3) that ccxt's `binance`
 class calls for the ccxt adapter: exchange info, account balances, 24h tickers, orders by client id, open and
 all orders, cancel. Market orders fill at once at the last price, or in `fill_steps` partial fills one per
-request that reads them. Faults: `drop_next_orders` (accept an order, then drop the connection: the ghost
-order), `throttle_next` (429 with Retry-After), `error_next` (503).
+request that reads them; a LIMIT order only while the price the market executes at (the last price moved
+`adverse_move` against it) is at or better than its limit, which must be on the 0.01 tick (PRICE_FILTER).
+Faults: `drop_next_orders` (accept an order, then drop the connection: the ghost order), `throttle_next` (429
+with Retry-After), `error_next` (503).
 
 It checks what a real exchange would refuse: a duplicate client order id (-2010), a quantity off the lot step or
 under the minimum (-1013), an order over the free balance (-2010 insufficient balance).
@@ -30,6 +32,7 @@ class FakeOrder:
     symbol: str
     side: str
     qty: Decimal
+    limit: Decimal | None = None
     executed: Decimal = ZERO
     quote_qty: Decimal = ZERO
     status: str = "NEW"
@@ -41,9 +44,10 @@ class FakeOrder:
         its fills and their commissions (the only place Binance reports an order's fees)."""
         return ({"fills": list(self.fills)} if full else {}) | {
             "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1, "clientOrderId": self.client_order_id,
-            "price": "0.00000000", "origQty": str(self.qty), "executedQty": str(self.executed),
+            "price": str(self.limit or "0.00000000"), "origQty": str(self.qty), "executedQty": str(self.executed),
             "cummulativeQuoteQty": str(self.quote_qty), "status": self.status, "timeInForce": "GTC",
-            "type": "MARKET", "side": self.side, "stopPrice": "0.0", "icebergQty": "0.0", "time": self.time_ms,
+            "type": "MARKET" if self.limit is None else "LIMIT", "side": self.side, "stopPrice": "0.0",
+            "icebergQty": "0.0", "time": self.time_ms,
             "updateTime": self.time_ms, "isWorking": True, "origQuoteOrderQty": "0.00000000",
             "transactTime": self.time_ms, "workingTime": self.time_ms, "selfTradePreventionMode": "NONE",
         }
@@ -70,6 +74,7 @@ class FakeBinance:
         self.error_next = 0
         self.requests: list[str] = []
         self.url = ""  # set by FakeBinanceServer
+        self.adverse_move = ZERO  # a fast market: every order executes this fraction worse than the last price
         self.fee_in_base = ZERO  # a buy's fee, as a fraction of the coin bought, kept from it (no BNB to pay with)
 
     def _market(self, symbol: str) -> str:
@@ -83,14 +88,19 @@ class FakeBinance:
         if o.status not in ("NEW", "PARTIALLY_FILLED"):
             return
         base = self._market(o.symbol)
-        price = self.prices[base][0]
+        last = self.prices[base][0]
+        price = last * (1 + self.adverse_move) if o.side == "BUY" else last * (1 - self.adverse_move)
+        if o.limit is not None and (price > o.limit if o.side == "BUY" else price < o.limit):
+            return  # rests on the book
         part = (o.qty / self.fill_steps).quantize(self.step) if self.fill_steps > 1 else o.qty
         part = min(part, o.qty - o.executed)
         cost = part * price
         fee, asset = ZERO, self.quote
         if o.side == "BUY":
             fee, asset = part * self.fee_in_base, base
-            self.locked[self.quote] = self.locked.get(self.quote, ZERO) - cost
+            held = part * (o.limit or last)  # what was locked for this part; the rest of it comes back
+            self.locked[self.quote] = self.locked.get(self.quote, ZERO) - held
+            self.balances[self.quote] = self.balances.get(self.quote, ZERO) + held - cost
             self.balances[base] = self.balances.get(base, ZERO) + part - fee
         else:
             self.locked[base] = self.locked.get(base, ZERO) - part
@@ -103,7 +113,7 @@ class FakeBinance:
 
     def _release(self, o: FakeOrder) -> None:
         base, left = self._market(o.symbol), o.qty - o.executed
-        ccy, amount = (self.quote, left * self.prices[base][0]) if o.side == "BUY" else (base, left)
+        ccy, amount = (self.quote, left * (o.limit or self.prices[base][0])) if o.side == "BUY" else (base, left)
         self.locked[ccy] = self.locked.get(ccy, ZERO) - amount
         self.balances[ccy] = self.balances.get(ccy, ZERO) + amount
 
@@ -168,6 +178,12 @@ class FakeBinance:
             return self._error(400, -1100, "Illegal characters found in parameter 'newClientOrderId'.")
         qty = Decimal(params["quantity"])
         price = self.prices[base][0]
+        limit = None
+        if params.get("type") == "LIMIT":
+            limit = Decimal(params["price"])
+            if limit % Decimal("0.01") != 0 or params.get("timeInForce") not in ("GTC", "IOC", "FOK"):
+                return self._error(400, -1013, "Filter failure: PRICE_FILTER")
+            price = limit
         if qty < self.min_qty or qty % self.step != 0:
             return self._error(400, -1013, "Filter failure: LOT_SIZE")
         if qty * price < self.min_notional:
@@ -178,7 +194,7 @@ class FakeBinance:
             return self._error(400, -2010, "Account has insufficient balance for requested action.")
         self.balances[ccy] -= need
         self.locked[ccy] = self.locked.get(ccy, ZERO) + need
-        o = FakeOrder(next(self.ids), cid, symbol, side, qty)
+        o = FakeOrder(next(self.ids), cid, symbol, side, qty, limit)
         self.orders.append(o)
         self._advance(o)
         if self.drop_next_orders > 0:

@@ -278,3 +278,30 @@ def _query(crypto: Crypto, sql: str) -> list[tuple[object, ...]]:
             return [tuple(row) for row in conn.execute(text(sql))]
     finally:
         engine.dispose()
+
+
+def test_ccxt_limit_on_the_market_tick_and_cancelled_in_a_fast_market(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
+    order = OrderRequest(client_order_id="rc-limit-1", symbol="ETH", side="buy", quantity=D("1"),
+                         limit_price=D("3015.0149"))
+    state = broker.submit("spot", order)
+    assert state.status == "filled" and state.avg_price == D(3000)
+    placed = exchange.orders[-1]
+    assert placed.limit == D("3015.01")  # a buy's limit rounded down to the 0.01 tick
+    exchange.adverse_move = D("0.01")
+    sell = OrderRequest(client_order_id="rc-limit-2", symbol="BTC", side="sell", quantity=D("0.01"),
+                        limit_price=D("59700.001"))
+    state = broker.submit("spot", sell)
+    assert exchange.orders[-1].limit == D("59700.01")  # a sell's rounded up
+    assert state.status == "accepted" and state.filled_quantity == 0  # resting: the market is 1% away
+    final = broker.cancel("spot", "rc-limit-2", "BTC")
+    assert final is not None and final.status == "canceled" and final.filled_quantity == 0
+    assert exchange.balances["BTC"] == D("0.05")  # released, never sold
+
+
+def test_ccxt_apply_sends_limit_orders(crypto: Crypto, exchange: FakeBinance) -> None:
+    r = crypto.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert exchange.orders and all(o.limit is not None for o in exchange.orders)
+    assert crypto.run("plan", "--detailed-exitcode").code == 0

@@ -139,13 +139,20 @@ def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(works
     assert workspace.run("plan", "--detailed-exitcode").code == 0
 
 
-@pytest.mark.parametrize(("slippage", "bps"), [("5", "10"), ("100", "50")])
-def test_buys_budget_the_commission_on_the_slipped_fill(workspace: Workspace, slippage: str, bps: str) -> None:
+@pytest.mark.parametrize(
+    ("slippage", "bps", "order_type"),
+    [("5", "10", "limit"), ("100", "50", "market"), ("100", "50", "limit")],
+)
+def test_buys_budget_the_commission_on_the_slipped_fill(
+    workspace: Workspace, slippage: str, bps: str, order_type: str
+) -> None:
     """The broker charges its basis-point commission on the fill price, slippage included: a plan that spends
     the last of the cash must budget for that, or the last buy is refused for want of a few cents."""
     def costs(d: Any) -> None:
         d["broker"]["slippage_bps"] = slippage
         d["broker"]["commission"] = {"per_order": 0, "per_share": 0, "bps": bps}
+        # A limit band wider than the slippage, or nothing fills (tests/execution/test_limit_orders.py).
+        d["apply"].update(order_type=order_type, limit_band="0.02")
 
     edit_yaml(workspace.config, costs)
     r = workspace.run("apply", "--auto-approve")

@@ -1,0 +1,44 @@
+"""Where an order may fill: the limit price apply sets, and the one fill rule the paper broker and the backtester
+share. Pure.
+
+A market order fills wherever the book is when it arrives; a marketable limit order at the fresh quote ± a band
+fills at once in a normal market and not at all in a fast one, so a thin book or a flash move costs at most the
+band. Buys are budgeted at their limit, so the cash check holds whatever the fill.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from reconciler.core.models import Side
+
+BPS = Decimal(10000)
+
+
+def round_limit(side: Side, price: Decimal, tick: Decimal) -> Decimal:
+    """A limit price on the venue's tick, rounded the safe way: a buy's down, a sell's up (never worse than asked)."""
+    if tick <= 0:
+        return price
+    rounding = ROUND_FLOOR if side == "buy" else ROUND_CEILING
+    return (price / tick).to_integral_value(rounding=rounding) * tick
+
+
+def limit_price(side: Side, quote: Decimal, band: Decimal) -> Decimal:
+    """The marketable limit for an order priced at `quote`: above it for a buy, below it for a sell."""
+    return quote * (1 + band) if side == "buy" else quote * (1 - band)
+
+
+def fill_price(side: Side, quote: Decimal, slippage_bps: Decimal, limit: Decimal | None) -> Decimal | None:
+    """What an order fills at: the quote moved against it by the slippage; None when that is beyond its limit (the
+    market moved past the limit: nothing fills, and the order is cancelled at the fill timeout)."""
+    slip = slippage_bps / BPS
+    price = quote * (1 + slip) if side == "buy" else quote * (1 - slip)
+    if limit is not None and (price > limit if side == "buy" else price < limit):
+        return None
+    return price
+
+
+def alpaca_tick(price: Decimal) -> Decimal:
+    """US equities trade in cents at $1 and above, in hundredths of a cent below (Rule 612; Alpaca refuses a
+    sub-penny limit on a stock above $1)."""
+    return Decimal("0.01") if price >= 1 else Decimal("0.0001")

@@ -1,0 +1,75 @@
+"""The built-in order-size check: a share count only a wrong price explains is refused, whatever the quotes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.core.models import Action, CostModel, Desired, Observation, Quote
+from reconciler.core.order_size import ORDER_SIZE_POLICY, SizeLimits, order_size_denials, oversized
+from reconciler.core.planner import plan_portfolio
+from reconciler.spec.models import Trading
+
+D = Decimal
+NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
+LIMITS = SizeLimits(max_volume_fraction=D("0.05"))
+
+
+def _action(side: str, qty: str, price: str, symbol: str = "AAA") -> Action:
+    return Action(1, symbol, side, D(qty), D(price), D(qty) * D(price), D(0), "test")  # type: ignore[arg-type]
+
+
+def _quote(price: str, volume: str | None) -> Quote:
+    return Quote(symbol="AAA", price=D(price), previous_close=D(price), as_of=NOW,
+                 daily_volume=None if volume is None else D(volume))
+
+
+def test_sell_never_above_the_position() -> None:
+    assert oversized(_action("sell", "10", "100"), D(10), D(5000), _quote("100", None), LIMITS) is None
+    why = oversized(_action("sell", "11", "100"), D(10), D(5000), _quote("100", None), LIMITS)
+    assert why is not None and "more than the 10 held" in why
+
+
+def test_buy_never_above_equity() -> None:
+    why = oversized(_action("buy", "60", "100"), D(0), D(5000), _quote("100", None), LIMITS)
+    assert why is not None and "more than the account's equity" in why
+
+
+def test_share_count_against_daily_volume() -> None:
+    assert oversized(_action("buy", "40", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), LIMITS) is None
+    why = oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), LIMITS)
+    assert why is not None and "daily volume" in why and "5.1%" in why
+    # Unknown volume: not judged (the paper broker's prices rarely carry it).
+    assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", None), LIMITS) is None
+    assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), SizeLimits()) is None
+
+
+def test_a_tiny_quote_with_a_matching_close_cannot_buy_millions_of_shares() -> None:
+    """The reproduced case: 0.0001 with a previous close of 0.0001 passes the kill switch; the planner buys the
+    target weight of equity at that price: tens of millions of shares, refused against the daily volume."""
+    desired = Desired(name="p", account="acct", source="p.yaml", targets={"AAA": D("0.5"), "BBB": D("0.5")},
+                      cash=D(0), trading=Trading())
+    quotes = {
+        "AAA": Quote(symbol="AAA", price=D("0.0001"), previous_close=D("0.0001"), as_of=NOW,
+                     daily_volume=D(3_000_000)),
+        "BBB": Quote(symbol="BBB", price=D(50), previous_close=D(50), as_of=NOW, daily_volume=D(3_000_000)),
+    }
+    obs = Observation(account="acct", taken_at=NOW, positions={}, cash_settled=D(20000), quotes=quotes)
+    pp = plan_portfolio(desired, obs, CostModel())
+    aaa = next(a for a in pp.actions if a.symbol == "AAA")
+    assert aaa.quantity > 10_000_000
+    denials = order_size_denials(pp, LIMITS)
+    assert len(denials) == 1 and denials[0].policy == ORDER_SIZE_POLICY and "AAA" in denials[0].message
+    assert denials[0].level == "hard-mandatory"
+
+
+@given(st.decimals(min_value=D("0.0001"), max_value=D(10_000), places=4),
+       st.decimals(min_value=D(1), max_value=D(10**9), places=0))
+def test_no_order_passes_above_the_volume_fraction(price: Decimal, volume: Decimal) -> None:
+    qty = (volume * D("0.05")).to_integral_value() + 1
+    why = oversized(_action("buy", str(qty), str(price)), D(0), qty * price * 2, _quote(str(price), str(volume)),
+                    LIMITS)
+    assert why is not None
