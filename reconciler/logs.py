@@ -19,6 +19,12 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        # The traceback a log.exception() carries is the one clue to a failure in the field; stderr is scrubbed of
+        # secrets on its way out (secrets.redact), so it can be kept whole.
+        if record.exc_info:
+            data["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            data["stack_info"] = self.formatStack(record.stack_info)
         return json.dumps(data, default=str)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler import __version__
+from reconciler import __version__, bounded_http
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.redact import scrub_value
 
@@ -24,6 +24,7 @@ log = logging.getLogger("reconciler.github")
 DEFAULT_API_URL = "https://api.github.com"
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 RETRY_STATUSES = frozenset({502, 503, 504})
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a page of 100 comments of 65,536 characters (GitHub's maximum) fits
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
@@ -79,16 +80,25 @@ class GitHub:
         self.settings = settings
         self.attempts = attempts
         self.backoff = backoff
-        self._client = httpx.Client(
-            base_url=settings.api_url,
+        self.timeout = timeout  # each request's total deadline, not only each read's
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.settings.api_url,
             headers={
-                "Authorization": f"Bearer {settings.token}",
+                "Authorization": f"Bearer {self.settings.token}",
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",
                 "User-Agent": f"reconciler/{__version__}",
             },
-            timeout=timeout,
+            timeout=self.timeout,
         )
+
+    def _reset(self) -> None:
+        """Past a deadline: close the connection under the stuck request and start a fresh pool."""
+        stuck, self._client = self._client, self._new_client()
+        stuck.close()
 
     def __enter__(self) -> GitHub:
         return self
@@ -175,9 +185,17 @@ class GitHub:
 
     def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            response = self._client.request(method, url, **kwargs)
+            response = bounded_http.exchange(
+                self._client, method, url, deadline=self.timeout, max_bytes=MAX_BODY_BYTES, on_deadline=self._reset,
+                **kwargs,
+            )
         except httpx.TransportError as exc:
             raise _Transient(None, f"{type(exc).__name__}: {exc}") from None
+        except bounded_http.TooLarge as exc:
+            raise GitHubError(
+                f"unexpected answer ({exc})", where=f"{method} {_display(self.settings.api_url, url)}",
+                fix="check GITHUB_API_URL points at the GitHub REST API",
+            ) from None
         log.info("github %s %s → %s", method, _display(self.settings.api_url, url), response.status_code)
         if response.status_code in RETRY_STATUSES:
             raise _Transient(response, f"HTTP {response.status_code}")

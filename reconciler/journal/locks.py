@@ -34,13 +34,20 @@ def advisory_key(account: str) -> int:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether the process runs. A killed process its parent has not reaped yet (a zombie) still answers
+    kill(pid, 0) but will never release anything: on Linux its state in /proc says so."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]  # the name in parentheses may hold spaces
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): kill(pid, 0) is all there is
+    return state not in ("Z", "X")
 
 
 class AccountLock:
@@ -89,7 +96,10 @@ class AccountLock:
         except BaseException:
             self._release_pg()
             raise
-        self._thread = threading.Thread(target=self._beat, name=f"lock-heartbeat-{self.account}", daemon=True)
+        owner = threading.current_thread()
+        self._thread = threading.Thread(
+            target=self._beat, args=(owner,), name=f"lock-heartbeat-{self.account}", daemon=True
+        )
         self._thread.start()
         self.journal.event("lock.acquired", account=self.account, lock_id=self.lock_id, holder=self.holder)
 
@@ -144,8 +154,14 @@ class AccountLock:
             fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {current['lock_id']}`",
         )
 
-    def _beat(self) -> None:
+    def _beat(self, owner: threading.Thread) -> None:
+        """Extend the lease while the thread that took the lock lives: if it died without releasing (a worker
+        thread's crash, an interpreter shutting down), the lease runs out instead of being renewed for ever.
+        Every broker call has a total deadline, so a living owner is one that can make progress."""
         while not self._stop.wait(self.heartbeat):
+            if not owner.is_alive():
+                log.warning("lock owner is gone; the lease is left to expire", extra={"account": self.account})
+                return
             now = self.journal.clock.now()
             try:
                 with self.journal.tx() as c:

@@ -83,3 +83,49 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
     assert r.returncode == 0, r.stdout + r.stderr
     events = alpaca.query("select kind from events where kind like 'lock.%'")
     assert ("lock.forced",) in events
+
+
+def test_a_killed_but_unreaped_holder_does_not_keep_the_lock(alpaca: Workspace, emulator: Broker) -> None:
+    """A holder that died but was not yet reaped by its parent is a zombie: kill(pid, 0) still succeeds, yet it
+    will never release the lock. It must not block the account until the lease expires."""
+    assert alpaca.run("history").code == 0  # creates the journal
+    child = subprocess.Popen([sys.executable, "-c", "pass"])  # never waited for: a zombie once it exits
+    try:
+        stat = Path(f"/proc/{child.pid}/stat")
+        for _ in range(200):
+            if stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.01)
+        now = datetime.now(UTC)
+        alpaca.execute(
+            "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
+            " values (:l, 'paper-ira', 'killed', :h, :p, 'apply', :n, :n, :e)",
+            l=str(uuid.uuid4()), h=socket.gethostname(), p=child.pid, n=now, e=now + timedelta(minutes=10),
+        )
+        r = alpaca.run("apply", "--auto-approve")
+        assert r.code == 0, r.out + r.err
+        assert ("lock.taken_over",) in alpaca.query("select kind from events where kind = 'lock.taken_over'")
+    finally:
+        child.wait()
+
+
+def test_the_lease_is_not_renewed_once_its_owner_is_gone(alpaca: Workspace) -> None:
+    """A thread that took a lock and died without releasing it: the heartbeat stops renewing, so the lease
+    lapses instead of holding the account for as long as the process lives."""
+    import threading
+
+    from reconciler.journal.locks import AccountLock
+    from reconciler.runtime import Runtime
+
+    journal = Runtime(alpaca.config, alpaca.journal_url).journal
+    journal.check_writable()
+
+    def take_and_die() -> None:
+        AccountLock(journal, "paper-ira", "crashing-worker", ttl=60, heartbeat=0.05).acquire()
+
+    worker = threading.Thread(target=take_and_die)
+    worker.start()
+    worker.join()
+    time.sleep(0.5)  # ten heartbeats
+    rows = alpaca.query("select acquired_at, heartbeat_at from locks where holder = 'crashing-worker'")
+    assert len(rows) == 1 and rows[0][0] == rows[0][1]  # never renewed after its owner died

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,3 +175,24 @@ def test_drift_issue_command(workspace: Workspace, github: FakeGitHub, tmp_path:
     assert r.code == 1 and "not a status file" in r.err
     r = workspace.run("github", "drift-issue", "--status", str(tmp_path / "missing.json"))
     assert r.code == 1 and "status file not found" in r.err
+
+
+@pytest.mark.parametrize("behaviour", ["slow-headers", "slow-body", "100-MB"])
+def test_a_github_that_never_finishes_is_cut_off_in_bounded_time(behaviour: str) -> None:
+    """The same hostile peers the broker adapters face: every GitHub call has a total deadline and a size cap,
+    not only per-read timeouts (a slowloris API would otherwise hold the apply job for ever)."""
+    from tests.brokers.test_alpaca_hostile import _drip_body, _drip_headers, _hundred_megabytes, _Peer
+
+    peer = _Peer()
+    try:
+        act = {"slow-headers": _drip_headers, "slow-body": _drip_body, "100-MB": _hundred_megabytes}[behaviour]
+        peer.answers["/repos/a/b/issues/1/comments"] = act
+        gh = GitHub(GitHubSettings(api_url=peer.url, repo="a/b", token="t"), backoff=0.01, timeout=1)
+        started = time.monotonic()
+        with gh, pytest.raises(GitHubError) as caught:
+            gh.list_comments(1)
+        assert time.monotonic() - started < 10  # 3 attempts of a 1 s deadline, with backoff
+        says = "larger than" if behaviour == "100-MB" else "cannot reach the GitHub API: ReadTimeout"
+        assert says in caught.value.render(), caught.value.render()
+    finally:
+        peer.server.shutdown()
