@@ -19,7 +19,9 @@ Spot crypto settles on the trade, so there is no unsettled cash; funds locked by
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -42,6 +44,8 @@ from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
 ZERO = Decimal(0)
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a whole exchange's market list (Binance: ~15 MB) fits
+CALL_DEADLINE_FACTOR = 2  # one ccxt call may make two requests (the market list first), each within the timeout
 T = TypeVar("T")
 
 
@@ -107,6 +111,7 @@ class CcxtBroker:
                 "warnOnFetchOpenOrdersWithoutSymbol": False, **self.spec.options,
             },
         })
+        exchange.session.hooks["response"].append(_capped)
         if self.spec.sandbox:
             exchange.set_sandbox_mode(True)
         if self.spec.api_url:
@@ -118,13 +123,45 @@ class CcxtBroker:
     def close(self) -> None:
         self._exchanges.clear()
 
+    def _within_deadline(self, account: str, exchange: Any, fn: Callable[[Any], T]) -> T:
+        """`fn(exchange)` within a total deadline: ccxt's own timeout bounds each read, so a peer that drips a
+        byte every few seconds would hold apply (and the account lock) for ever. Past the deadline the call is
+        abandoned with its exchange object (its session closed; the next call builds a fresh one) and it is a
+        RequestTimeout, handled as any other: a read is retried, an order is looked up by its client id."""
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn(exchange)
+            except BaseException as exc:  # handed to the caller below
+                box["error"] = exc
+
+        deadline = CALL_DEADLINE_FACTOR * self.spec.timeout_seconds
+        worker = threading.Thread(target=run, name="ccxt-call", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            self._exchanges.pop(account, None)
+            with contextlib.suppress(Exception):
+                exchange.session.close()
+            raise ccxt.RequestTimeout(f"no complete answer within {deadline:g}s")
+        if "error" in box:
+            if isinstance(box["error"], _TooLarge):
+                raise BrokerError(
+                    f"the broker answered something impossible: {box['error']}", where=f"account {account}",
+                    fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
+                ) from None
+            raise box["error"]
+        value: T = box["value"]
+        return value
+
     def _call(self, account: str, fn: Callable[[Any], T]) -> T:
         """One call through the account's bucket; a 429 waits as the server asks and goes again."""
-        exchange, bucket = self._exchange(account)
         for _ in range(50):
+            exchange, bucket = self._exchange(account)
             bucket.wait()
             try:
-                return fn(exchange)
+                return self._within_deadline(account, exchange, fn)
             except ccxt.DDoSProtection:  # 429 and its kin (RateLimitExceeded is a subclass): the server did nothing
                 self.rate_limited += 1
                 headers = {str(k).lower(): str(v) for k, v in (exchange.last_response_headers or {}).items()}
@@ -391,6 +428,22 @@ class CcxtBroker:
                 state = self._order_state(o)
                 seen.setdefault(state.broker_order_id, state)
         return list(seen.values())
+
+
+class _TooLarge(Exception):
+    """An answer's body passed MAX_BODY_BYTES."""
+
+
+def _capped(response: Any, *args: Any, **kwargs: Any) -> Any:
+    """A requests response hook (it runs before requests reads the body): read at most MAX_BODY_BYTES, so a
+    peer sending an endless or enormous body cannot fill memory."""
+    data = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+    if len(data) > MAX_BODY_BYTES:
+        response.close()
+        raise _TooLarge(f"an answer larger than {MAX_BODY_BYTES:,} bytes ({response.url})")
+    response._content = data  # what requests would have read; `text` and `json` use it
+    response._content_consumed = True
+    return response
 
 
 def _orders_on(market: str) -> Callable[[Any], list[dict[str, Any]]]:

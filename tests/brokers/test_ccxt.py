@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pytest
 from reconciler.brokers.base import OrderRequest
 from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.cli.main import main
+from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
@@ -305,3 +307,36 @@ def test_ccxt_apply_sends_limit_orders(crypto: Crypto, exchange: FakeBinance) ->
     assert r.code == 0, r.out + r.err
     assert exchange.orders and all(o.limit is not None for o in exchange.orders)
     assert crypto.run("plan", "--detailed-exitcode").code == 0
+
+
+@pytest.mark.parametrize("behaviour", ["slow-headers", "slow-body", "endless-chunks", "100-MB"])
+def test_an_exchange_that_never_finishes_is_cut_off_in_bounded_time(
+    behaviour: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hostile peers of the Alpaca adapter's tests, behind ccxt: a total deadline on every call (ccxt's own
+    timeout bounds each read only) and a cap on every body (ccxt reads it whole)."""
+    from tests.brokers.test_alpaca_hostile import (
+        _drip_body,
+        _drip_headers,
+        _endless_chunks,
+        _hundred_megabytes,
+        _Peer,
+    )
+
+    monkeypatch.setenv("EXCHANGE_KEY", "key")
+    monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
+    peer = _Peer()
+    try:
+        act = {"slow-headers": _drip_headers, "slow-body": _drip_body, "endless-chunks": _endless_chunks,
+               "100-MB": _hundred_megabytes}[behaviour]
+        peer.answers["/api/v3/exchangeInfo"] = act
+        s = spec(peer.url, timeout_seconds=1)
+        started = time.monotonic()
+        with pytest.raises(BrokerError) as refused:
+            CcxtBroker(s, SecretResolver(s.secrets), attempts=2).observe("spot", ["BTC"])
+        assert time.monotonic() - started < 15  # 2 attempts of a 2 s deadline, with backoff
+        says = "larger than" if behaviour in ("endless-chunks", "100-MB") else "unavailable after 2 attempts"
+        assert says in refused.value.message, refused.value.message
+        assert CANARY not in refused.value.render()
+    finally:
+        peer.server.shutdown()
