@@ -44,7 +44,7 @@ from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
 ZERO = Decimal(0)
-MAX_BODY_BYTES = 64 * 1024 * 1024  # a whole exchange's market list (Binance: ~15 MB) fits
+MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole exchange's market list (Binance spot: ~15 MB) fits
 CALL_DEADLINE_FACTOR = 2  # one ccxt call may make two requests (the market list first), each within the timeout
 T = TypeVar("T")
 
