@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from reconciler import bounded_http
+from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.retry import retry_reads
@@ -36,9 +37,23 @@ ZERO = Decimal(0)
 _STATUS: dict[str, OrderStatus] = {
     "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
     "partially_filled": "partially_filled", "filled": "filled", "done_for_day": "partially_filled",
-    "canceled": "canceled", "expired": "canceled", "replaced": "canceled", "pending_cancel": "partially_filled",
-    "rejected": "rejected", "stopped": "partially_filled", "suspended": "rejected", "calculated": "filled",
+    "canceled": "canceled", "expired": "canceled", "replaced": "canceled", "pending_cancel": "accepted",
+    "pending_replace": "accepted", "held": "accepted", "rejected": "rejected", "stopped": "partially_filled",
+    "suspended": "rejected", "calculated": "accepted",
 }
+# Still open whatever they say of fills: a cancel is not final until `canceled` (fills may arrive meanwhile), and
+# `calculated` means the day is done but settlement calculations are pending, not that the order filled.
+_OPEN_BY_QUANTITY = frozenset({"pending_cancel", "pending_replace", "calculated", "done_for_day", "stopped"})
+
+# Non-trade activities whose `net_amount` is cash in or out of the account (Alpaca's activity types). Anything
+# else with a non-zero amount is named by the cash check rather than silently trusted or ignored.
+CASH_ACTIVITIES = frozenset({
+    "CSD", "CSW", "TRANS", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "DIV", "DIVCGL", "DIVCGS",
+    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC",
+})
+# Moves securities, not cash (a non-zero net_amount on one of these would be named too).
+SECURITY_ACTIVITIES = frozenset({"JNLS", "ACATS", "SPLIT", "SC", "NC", "SSO", "SSP", "OPASN", "OPEXP", "OPXRC"})
+VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or replaced by its correction
 
 
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities
@@ -109,6 +124,44 @@ class AmbiguousSubmit(Exception):
     """An order submission whose outcome is unknown."""
 
 
+def _reserved(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
+    """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order its
+    limit, a market order the quote, for what is left to fill."""
+    held = ZERO
+    where = "GET /v2/orders"
+    with reading(where):
+        for o in orders:
+            if o.get("side") != "buy":
+                continue
+            filled = number(o.get("filled_qty"), "filled_qty", where, missing=ZERO)
+            if o.get("notional") not in (None, "") and o.get("qty") in (None, ""):
+                spent = filled * number(o.get("filled_avg_price"), "filled_avg_price", where, missing=ZERO)
+                held += max(ZERO, number(o["notional"], "notional", where) - spent)
+                continue
+            left = number(o.get("qty"), "qty", where, missing=ZERO) - filled
+            quote = quotes.get(str(o.get("symbol")))
+            limit = number(o.get("limit_price"), "limit_price", where, missing=ZERO)
+            held += left * max(limit, quote.price if quote is not None else ZERO)
+    return held
+
+
+def _is_duplicate(r: httpx.Response) -> bool:
+    """Alpaca's answer to a client_order_id it has seen: code 40010001 (its message has varied)."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    return body.get("code") == 40010001 or "client_order_id" in str(body.get("message", ""))
+
+
+def _status(raw: str, qty: Decimal, filled: Decimal) -> OrderStatus:
+    if raw in _OPEN_BY_QUANTITY:
+        return "partially_filled" if filled > 0 else "accepted"
+    return _STATUS.get(raw, "accepted")
+
+
 def _order_state(raw: Any, endpoint: str) -> OrderState:
     """An order as Alpaca describes it, refused if it cannot be true (a fill above the order, a fill without a
     price, a price that is not positive)."""
@@ -126,7 +179,7 @@ def _order_state(raw: Any, endpoint: str) -> OrderState:
             client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
             side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
             commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
-            status=_STATUS.get(str(o.get("status")), "accepted"),
+            status=_status(str(o.get("status")), qty, filled),
             reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
         )
 
@@ -142,6 +195,7 @@ class AlpacaBroker:
         self.secrets = secrets
         self.attempts = attempts
         self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
+        self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self.requests = 0
         self.rate_limited = 0
 
@@ -246,8 +300,9 @@ class AlpacaBroker:
                 str(p["symbol"]): number(p["qty"], f"{p['symbol']} qty", where)  # a short position is refused
                 for p in listing(self._read(account, self._t("/v2/positions")), where)
             }
-        listed = self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500})
-        open_orders = [_order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
+        self._check_flags(account, acct)
+        listed = listing(self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500}), "GET /v2/orders")
+        open_orders = [_order_state(o, "GET /v2/orders") for o in listed]
         activities, complete = self._activities(account)
         clock = self._read(account, self._t("/v2/clock"))
         if clock is not None and not isinstance(clock, dict):
@@ -257,23 +312,27 @@ class AlpacaBroker:
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = _clock_date(clock, self.clock.now())
         with reading(_ACTIVITIES):
-            settled, unsettled = self._ledger(activities, today, self._sessions(account, activities, today))
+            settled, unsettled, unknown = self._ledger(activities, today, self._sessions(account, activities, today))
         warning = None
+        tolerance = self.spec.cash_tolerance
         if not complete:
             warning = f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities; its cash cannot be verified"
-        elif abs(claimed - settled) > self.spec.cash_tolerance:
+        elif unknown:
+            warning = f"activities of a kind reconciler does not know move cash ({'; '.join(unknown)}); cannot verify"
+        elif claimed < 0:
+            warning = f"the account's cash is {claimed}: it is borrowing on margin"
+        # Alpaca's `cash` includes sale proceeds before they settle (every account is a margin account); a broker
+        # reporting settled cash only is as consistent. Anything else is a disagreement.
+        elif abs(claimed - (settled + unsettled)) > tolerance and abs(claimed - settled) > tolerance:
             warning = (
                 f"the account reports cash {claimed} but its activities imply {settled} settled"
-                f" ({unsettled} unsettled); trusting neither"
+                f" and {unsettled} unsettled; trusting neither"
             )
-        reserved = sum(
-            ((o.quantity - o.filled_quantity) * quotes[o.symbol].price
-             for o in open_orders if o.side == "buy" and o.symbol in quotes),
-            ZERO,
-        )
+        reserved = _reserved(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
-            cash_settled=min(claimed, settled), cash_unsettled=unsettled, cash_reserved=reserved, quotes=quotes,
+            cash_settled=max(ZERO, min(claimed, settled)), cash_unsettled=unsettled, cash_reserved=reserved,
+            quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             market=_clock_market(clock),
         )
@@ -316,17 +375,21 @@ class AlpacaBroker:
 
     def _ledger(
         self, activities: list[dict[str, Any]], today: date, sessions: list[date]
-    ) -> tuple[Decimal, Decimal]:
-        """(settled, unsettled) cash implied by deposits, withdrawals, fees and fills, with sale proceeds settled
-        T+N exchange sessions after the trade, counted up to the broker's own date (its clock)."""
+    ) -> tuple[Decimal, Decimal, list[str]]:
+        """(settled, unsettled, unknown) cash implied by the activities: deposits, withdrawals, fees, dividends and
+        their withholdings, interest, pass-through charges, cash from corporate actions, and fills, with sale
+        proceeds settled T+N exchange sessions after the trade, counted up to the broker's own date (its clock).
+        Cancelled and corrected activities do not count. `unknown` names each activity of a kind not known to move
+        cash that does carry an amount."""
         settled = unsettled = ZERO
+        unknown: list[str] = []
         horizon = self._settlement_horizon(today)
         n = self.spec.settlement_days
         for a in activities:
-            kind = a.get("activity_type")
-            if kind in ("CSD", "CSW", "FEE", "DIV", "INT", "JNLC"):
-                settled += number(a.get("net_amount"), "net_amount", _ACTIVITIES, negative_ok=True)
-            elif kind == "FILL":
+            kind = str(a.get("activity_type"))
+            if str(a.get("status") or "executed").lower() in VOID_STATUSES:
+                continue
+            if kind == "FILL":
                 amount = number(a.get("qty"), "qty", _ACTIVITIES) * number(a.get("price"), "price", _ACTIVITIES)
                 if not _is_sale(a):
                     settled -= amount
@@ -336,18 +399,37 @@ class AlpacaBroker:
                     settled += amount
                 else:
                     unsettled += amount
+                continue
+            amount = number(a.get("net_amount"), "net_amount", _ACTIVITIES, negative_ok=True, missing=ZERO)
+            if kind in CASH_ACTIVITIES:
+                settled += amount
+            elif amount != 0:
+                unknown.append(f"{kind} {amount} on {a.get('date')} (id {a.get('id')})")
         # Buys may spend unsettled proceeds; what they took from unsettled cannot also be settled cash.
         if settled < 0:
             unsettled += settled
             settled = ZERO
-        return settled, max(unsettled, ZERO)
+        return settled, max(unsettled, ZERO), unknown
+
+    def _check_flags(self, account: str, acct: dict[str, Any]) -> None:
+        """An account the broker will not let trade is refused here, clearly, not by a string of 403s."""
+        raised = [f for f in ("account_blocked", "trading_blocked", "trade_suspended_by_user") if acct.get(f) is True]
+        status = str(acct.get("status") or "ACTIVE")
+        if raised or status != "ACTIVE":
+            why = ", ".join(raised) or f"status {status}"
+            raise BrokerError(
+                f"the broker does not let account {account} trade ({why})", where=f"account {account}",
+                fix="resolve it with the broker (trade_suspended_by_user: lift it in the dashboard), or remove the"
+                " account's portfolios from this repository until then",
+            )
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
         out: dict[str, Quote] = {}
         for i in range(0, len(symbols), 100):
             chunk = symbols[i:i + 100]
             where = "GET /v2/stocks/snapshots"
-            data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", {"symbols": ",".join(chunk)})
+            params = {"symbols": ",".join(chunk)} | ({"feed": self.spec.feed} if self.spec.feed else {})
+            data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
             with reading(where):
                 for sym, snap in mapping(data or {}, where).items():
                     trade = (snap or {}).get("latestTrade") or {}
@@ -359,7 +441,10 @@ class AlpacaBroker:
                     volume = prev_bar.get("v")
                     if volume is None:
                         volume = (snap.get("dailyBar") or {}).get("v")
+                    # The trade's own time: a quote is as fresh as its last trade, not as the request.
                     as_of = _instant(trade.get("t")) or self.clock.now()
+                    book = snap.get("latestQuote") or {}
+                    bid, ask = book.get("bp"), book.get("ap")
                     # A zero or negative price is let through: the valuation check blocks the portfolios it values
                     # and says which quote, where refusing here would stop every account observed with it.
                     out[sym] = Quote(
@@ -369,6 +454,8 @@ class AlpacaBroker:
                         ),
                         as_of=as_of,
                         daily_volume=None if volume is None else number(volume, f"{sym} volume", where),
+                        bid=number(bid, f"{sym} bid", where) if bid else None,
+                        ask=number(ask, f"{sym} ask", where) if ask else None,
                     )
         return out
 
@@ -380,9 +467,31 @@ class AlpacaBroker:
         listed = self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})
         return [_order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
 
+    def _refused(self, order: OrderRequest, reason: str) -> OrderState:
+        return OrderState(
+            client_order_id=order.client_order_id, broker_order_id="", symbol=order.symbol, side=order.side,
+            quantity=order.quantity, filled_quantity=ZERO, avg_price=None, commission=ZERO, status="rejected",
+            reject_reason=reason,
+        )
+
+    def _asset(self, account: str, symbol: str) -> dict[str, Any]:
+        if symbol not in self._assets:
+            where = f"GET /v2/assets/{symbol}"
+            self._assets[symbol] = mapping(self._read(account, self._t(f"/v2/assets/{symbol}")), where)
+        return self._assets[symbol]
+
     def submit(self, account: str, order: OrderRequest) -> OrderState:
+        quantity = order.quantity
+        if quantity != quantity.to_integral_value():
+            # A fractional quantity needs a fractionable asset; ask before sending rather than read a 422.
+            asset = self._asset(account, order.symbol)
+            if asset.get("fractionable") is not True or asset.get("tradable") is not True:
+                return self._refused(order, f"{order.symbol} is not fractionable (or not tradable) at Alpaca: set"
+                                     " trading.fractional: false in the portfolio to trade whole shares")
+            step = self.spec.fractional_step
+            quantity = (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
         body = {
-            "symbol": order.symbol, "qty": str(order.quantity), "side": order.side, "type": "market",
+            "symbol": order.symbol, "qty": str(quantity), "side": order.side, "type": "market",
             "time_in_force": "day", "client_order_id": order.client_order_id,
         }
         if order.limit_price is not None:
@@ -405,16 +514,20 @@ class AlpacaBroker:
                 if found is not None:
                     return found
                 continue
-            if r.status_code == 422 and "client_order_id" in self._message(r):
-                found = self.get_order(account, order.client_order_id)
-                if found is not None:
-                    return found
-            if r.status_code in (403, 422):
-                return OrderState(
-                    client_order_id=order.client_order_id, broker_order_id="", symbol=order.symbol, side=order.side,
-                    quantity=order.quantity, filled_quantity=ZERO, avg_price=None, commission=ZERO,
-                    status="rejected", reject_reason=self._message(r) or f"HTTP {r.status_code}",
+            if r.status_code == 422 and _is_duplicate(r):
+                # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the
+                # lookup may lag the order book for a moment), or say the outcome is unknown.
+                for _ in range(self.attempts):
+                    found = self.get_order(account, order.client_order_id)
+                    if found is not None:
+                        return found
+                    self.clock.sleep(0.2)
+                raise BrokerError(
+                    f"the broker says order {order.client_order_id} exists but does not show it",
+                    where=f"account {account}", fix="`reconciler reconcile` later finds it and adopts it",
                 )
+            if r.status_code in (403, 422):
+                return self._refused(order, self._message(r) or f"HTTP {r.status_code}")
             if r.status_code >= 400:
                 raise BrokerError(
                     f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
@@ -439,4 +552,13 @@ class AlpacaBroker:
                 continue
             if r.status_code < 500:
                 break
-        return self.get_order(account, client_order_id)
+        # Asynchronous at Alpaca: 204, then `pending_cancel` (fills may still arrive), then `canceled`. Wait for a
+        # final state, bounded; what filled meanwhile is in the state returned.
+        deadline = self.clock.monotonic() + self.spec.timeout_seconds
+        pause = 0.02
+        latest = self.get_order(account, client_order_id)
+        while latest is not None and latest.status not in FINAL and self.clock.monotonic() < deadline:
+            self.clock.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            latest = self.get_order(account, client_order_id)
+        return latest

@@ -2,10 +2,14 @@
 market-data snapshots endpoint) that the Alpaca adapter uses, with fault knobs for testing everything that goes
 wrong with real brokers.
 
-Normal behaviour: market and day limit orders are accepted and fill at the current price (a limit order only at or
-better than its limit, which must be in whole cents at $1 and above, as Alpaca requires), in `fill_steps` partial
-fills, one per `fill_interval` seconds; `cash` is settled cash only; sale proceeds settle T+`settlement_days`
-business days later; a duplicate client_order_id is refused with 422 as Alpaca does.
+Normal behaviour, as Alpaca documents it: a new order is answered `pending_new` with `filled_qty` "0" (`accepted`
+while the market is closed, and it waits for the open); market and day limit orders fill at the current price (a
+limit order only at or better than its limit, which must be in whole cents at $1 and above), by quantity or by
+`notional` (fractionable assets only), in `fill_steps` partial fills one per `fill_interval` seconds; DELETE
+answers 204 and the order is `pending_cancel` for `cancel_delay` seconds, filling meanwhile, then `canceled`;
+`cash` includes unsettled sale proceeds, which settle T+`settlement_days` sessions later; buying power is 2×
+(margin) above $2,000 of equity; a duplicate client_order_id is refused with 422 and code 40010001. Every answer
+parses into the official SDK's models (tests/brokers/test_alpaca_contract.py).
 
 Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FILE`):
     rate_limit         requests per second (token bucket, burst `rate_burst`); over it: 429 with Retry-After and
@@ -18,14 +22,22 @@ Fault knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faul
     fill_steps, fill_interval   partial fills over time
     reject_symbols     orders for these symbols end `rejected`
     wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
-    unsettled_in_cash  `cash` wrongly includes unsettled sale proceeds
+    settled_cash_only  `cash` leaves unsettled sale proceeds out (Alpaca includes them: every account is a margin
+                       account); a broker that does this is consistent, not lying
+    cash_offset        `cash` is off by this many dollars (a broker whose figures disagree with its own ledger)
+    cancel_delay       seconds an order stays `pending_cancel` after DELETE (it may still fill meanwhile)
+    trading_blocked    the account's `trading_blocked` flag (orders are refused with 403)
+    not_fractionable   symbols whose assets are not fractionable (fractional and notional orders refused, 422)
+    trade_age          how old every latest trade and quote is, in seconds (a thin or halted market)
     market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
     holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
                        settlement skips them
     adverse_move       the market moves this fraction against every order once sent (a fast market): market
                        orders fill there; a limit order fills only at or better than its limit, else rests until
                        cancelled
-Control endpoints (tests and demos): POST /_emulator/prices {SYM: {price, previous_close, volume}}, POST
+Control endpoints (tests and demos): POST /_emulator/activity {account, activity_type, net_amount, status,
+description, no_cash} (a dividend, a fee, a cancelled deposit: cash moves when executed unless no_cash), POST
+/_emulator/prices {SYM: {price, previous_close, volume}}, POST
 /_emulator/advance {days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a trade the
 reconciler did not make), GET /_emulator/state (every order ever received, request counts), GET /_emulator/health.
 """
@@ -51,11 +63,16 @@ from reconciler.clock import SYSTEM, Clock
 
 ZERO = Decimal(0)
 DEFAULT_VOLUME = Decimal(5_000_000)  # a symbol's daily volume unless the prices say (bars always carry one)
-OPEN_STATUSES = {"new", "accepted", "partially_filled"}
+OPEN_STATUSES = {"pending_new", "new", "accepted", "partially_filled", "pending_cancel"}
 
 
 def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+def _stamp_id(ts: datetime) -> str:
+    """Alpaca's activity ids: the time to the millisecond, then `::` and a unique part (they sort by time)."""
+    return ts.strftime("%Y%m%d%H%M%S") + f"{ts.microsecond // 1000:03d}"
 
 
 @dataclass
@@ -71,7 +88,12 @@ class Faults:
     fill_interval: float = 0.2
     reject_symbols: list[str] = field(default_factory=list)
     wash_trade_check: bool = False
-    unsettled_in_cash: bool = False
+    settled_cash_only: bool = False
+    cash_offset: float = 0.0
+    cancel_delay: float = 0.05
+    trading_blocked: bool = False
+    not_fractionable: list[str] = field(default_factory=list)
+    trade_age: float = 0.0
     market_closed: bool = False
     holidays: list[str] = field(default_factory=list)
     adverse_move: float = 0.0
@@ -84,26 +106,45 @@ class EmuOrder:
     client_order_id: str
     symbol: str
     side: str
-    qty: Decimal
+    qty: Decimal  # for a notional order: set once its price is known (at the first fill)
     created: datetime
-    status: str = "accepted"
+    status: str = "pending_new"
     filled_qty: Decimal = ZERO
     notional_filled: Decimal = ZERO
     reject_reason: str | None = None
     fills_booked: int = 0
     limit_price: Decimal | None = None
+    notional: Decimal | None = None
+    updated: datetime | None = None
+    cancel_requested: datetime | None = None
 
     def json(self) -> dict[str, Any]:
         avg = (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
+        kind = "market" if self.limit_price is None else "limit"
+        done = self.status in ("filled", "canceled", "rejected", "expired")
         return {
-            "id": self.id, "client_order_id": self.client_order_id, "symbol": self.symbol, "side": self.side,
-            "qty": str(self.qty), "filled_qty": str(self.filled_qty),
-            "filled_avg_price": None if avg is None else str(avg),
-            "type": "market" if self.limit_price is None else "limit",
-            "limit_price": None if self.limit_price is None else str(self.limit_price), "time_in_force": "day",
-            "status": self.status, "created_at": _iso(self.created), "submitted_at": _iso(self.created),
-            "reject_reason": self.reject_reason,
+            "id": self.id, "client_order_id": self.client_order_id, "created_at": _iso(self.created),
+            "updated_at": _iso(self.updated or self.created), "submitted_at": _iso(self.created),
+            "filled_at": _iso(self.updated or self.created) if self.status == "filled" else None,
+            "expired_at": None,
+            "canceled_at": _iso(self.updated or self.created) if self.status == "canceled" else None,
+            "failed_at": _iso(self.updated or self.created) if self.status == "rejected" else None,
+            "replaced_at": None, "replaced_by": None, "replaces": None, "asset_id": asset_id(self.symbol),
+            "symbol": self.symbol, "asset_class": "us_equity",
+            "notional": None if self.notional is None else str(self.notional),
+            "qty": None if self.notional is not None else str(self.qty),  # Alpaca: null for a notional order
+            "filled_qty": str(self.filled_qty), "filled_avg_price": None if avg is None else str(avg),
+            "order_class": "simple", "order_type": kind, "type": kind, "side": self.side, "position_intent": None,
+            "time_in_force": "day", "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "stop_price": None, "status": self.status, "extended_hours": False, "legs": None, "trail_percent": None,
+            "trail_price": None, "hwm": None, "subtag": None, "source": None, "expires_at": None,
+            "reject_reason": self.reject_reason if done else None,
         }
+
+
+def asset_id(symbol: str) -> str:
+    """A stable asset id per symbol, as Alpaca gives every asset a UUID."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"asset:{symbol}"))
 
 
 @dataclass
@@ -117,6 +158,7 @@ class EmuAccount:
     orders: dict[str, EmuOrder] = field(default_factory=dict)
     by_client: dict[str, str] = field(default_factory=dict)
     activities: list[dict[str, Any]] = field(default_factory=list)
+    basis: dict[str, Decimal] = field(default_factory=dict)  # cost of each position, for avg_entry_price
 
 
 class Emulator:
@@ -146,10 +188,19 @@ class Emulator:
                 cash=Decimal(str(a.get("cash", 0))),
                 positions={s: Decimal(str(q)) for s, q in a.get("positions", {}).items() if Decimal(str(q)) != 0},
             )
-            deposit = {"activity_type": "CSD", "net_amount": str(acct.cash), "date": self.today().isoformat()}
-            acct.activities.append({"id": "seed", **deposit})
+            acct.activities.append(self.cash_activity(acct, "CSD", acct.cash, "seed deposit"))
             self.accounts[acct.key_id] = acct
         self.set_prices(seed.get("prices", {}))
+
+    def cash_activity(self, acct: EmuAccount, kind: str, amount: Decimal, description: str,
+                      status: str = "executed") -> dict[str, Any]:
+        """A non-trade activity as Alpaca lists it (a deposit, a dividend, a fee: `net_amount` moves cash)."""
+        now = self.now()
+        return {
+            "id": f"{_stamp_id(now)}::{uuid.uuid4()}", "account_id": self.account_id(acct), "activity_type": kind,
+            "date": now.date().isoformat(), "net_amount": str(amount), "description": description,
+            "status": status, "symbol": None, "qty": None, "per_share_amount": None,
+        }
 
     # ---- clock and prices ----
     def today(self) -> date:
@@ -249,13 +300,31 @@ class Emulator:
         for o in acct.orders.values():
             if o.status not in OPEN_STATUSES:
                 continue
-            steps_due = min(f.fill_steps, int((now - o.created).total_seconds() / f.fill_interval) + 1)
-            price = self._execution_price(o)
-            while o.fills_booked < steps_due and price is not None:
-                o.fills_booked += 1
-                share = o.qty * o.fills_booked / f.fill_steps
-                target = o.qty if o.fills_booked >= f.fill_steps else _floor_like(share, o.qty)
-                self._fill(acct, o, target - o.filled_qty, price)
+            if o.status == "pending_new":  # the submission's answer said pending_new; it is live now
+                o.status, o.updated = "new", now
+            if f.market_closed:
+                if o.status == "new":
+                    o.status = "accepted"  # held for the open: nothing fills while closed
+            else:
+                if o.status == "accepted":
+                    o.status = "new"
+                # Events in time order, though evaluated lazily: nothing fills after a cancel has completed.
+                until = now
+                if o.cancel_requested is not None:
+                    until = min(now, o.cancel_requested + timedelta(seconds=f.cancel_delay))
+                steps_due = min(f.fill_steps, int((until - o.created).total_seconds() / f.fill_interval) + 1)
+                price = self._execution_price(o)
+                if price is not None and o.notional is not None and not o.qty:
+                    o.qty = _floor_like(o.notional / price, Decimal("0.000000001"))
+                while o.fills_booked < steps_due and price is not None and o.filled_qty < o.qty:
+                    o.fills_booked += 1
+                    share = o.qty * o.fills_booked / f.fill_steps
+                    target = o.qty if o.fills_booked >= f.fill_steps else _floor_like(share, o.qty)
+                    self._fill(acct, o, target - o.filled_qty, price)
+            if o.status == "pending_cancel" and o.cancel_requested is not None and (
+                (now - o.cancel_requested).total_seconds() >= f.cancel_delay
+            ):
+                o.status, o.updated = "canceled", now
         today = self.today()
         due = [u for u in acct.unsettled if u[1] <= today]
         if due:
@@ -279,20 +348,23 @@ class Emulator:
         held = acct.positions.get(o.symbol, ZERO)
         if o.side == "buy":
             acct.positions[o.symbol] = held + qty
-            if notional <= acct.cash:
-                acct.cash -= notional
-            else:  # the rest comes out of unsettled proceeds, oldest first
-                need = notional - acct.cash
-                acct.cash = ZERO
-                rest = []
-                for amount, settles in sorted(acct.unsettled, key=lambda u: u[1]):
-                    take = min(amount, need)
-                    need -= take
-                    if amount - take > 0:
-                        rest.append((amount - take, settles))
-                acct.unsettled = rest
+            acct.basis[o.symbol] = acct.basis.get(o.symbol, held * price) + notional
+            # Settled cash first, then unsettled proceeds (oldest first), then a margin loan: cash goes negative.
+            take = min(notional, max(acct.cash, ZERO))
+            acct.cash -= take
+            need = notional - take
+            rest = []
+            for amount, settles in sorted(acct.unsettled, key=lambda u: u[1]):
+                used = min(amount, need)
+                need -= used
+                if amount - used > 0:
+                    rest.append((amount - used, settles))
+            acct.unsettled = rest
+            acct.cash -= need
         else:
             acct.positions[o.symbol] = held - qty
+            if held:
+                acct.basis[o.symbol] = acct.basis.get(o.symbol, held * price) * (held - qty) / held
             settles = self.sessions_after(self.today(), self.settlement_days)
             if self.settlement_days == 0:
                 acct.cash += notional
@@ -300,49 +372,151 @@ class Emulator:
                 acct.unsettled.append((notional, settles))
         if acct.positions[o.symbol] == 0:
             del acct.positions[o.symbol]
+            acct.basis.pop(o.symbol, None)
         o.filled_qty += qty
         o.notional_filled += notional
-        o.status = "filled" if o.filled_qty >= o.qty else "partially_filled"
+        o.updated = self.clock.now()
+        if o.filled_qty >= o.qty:
+            o.status = "filled"
+        elif o.status != "pending_cancel":
+            o.status = "partially_filled"
         acct.activities.append(
             {
-                "id": f"{o.id}:{o.fills_booked}", "activity_type": "FILL", "order_id": o.id, "symbol": o.symbol,
-                "side": o.side, "qty": str(qty), "price": str(price), "transaction_time": _iso(self.now()),
-                "settle_date": (settles.isoformat() if o.side == "sell" else self.today().isoformat()),
+                "id": f"{_stamp_id(self.now())}::{o.id[:8]}{o.fills_booked:04d}", "account_id": self.account_id(acct),
+                "activity_type": "FILL", "transaction_time": _iso(self.now()),
+                "type": "fill" if o.status == "filled" else "partial_fill", "price": str(price), "qty": str(qty),
+                "side": o.side, "symbol": o.symbol, "leaves_qty": str(o.qty - o.filled_qty), "order_id": o.id,
+                "cum_qty": str(o.filled_qty), "order_status": o.status if o.status != "pending_cancel"
+                else "partially_filled",
             }
         )
 
+    def account_id(self, acct: EmuAccount) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"account:{acct.key_id}"))
+
     def reserved(self, acct: EmuAccount) -> Decimal:
         return sum(
-            ((o.qty - o.filled_qty) * (o.limit_price or self.prices.get(o.symbol, (ZERO, None))[0])
+            ((o.notional - o.notional_filled) if o.notional is not None
+             else (o.qty - o.filled_qty) * (o.limit_price or self.prices.get(o.symbol, (ZERO, None))[0])
              for o in acct.orders.values() if o.status in OPEN_STATUSES and o.side == "buy"),
             ZERO,
         )
 
+    def equity(self, acct: EmuAccount) -> Decimal:
+        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
+        return acct.cash + unsettled + sum(
+            (q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO
+        )
+
+    def multiplier(self, acct: EmuAccount) -> int:
+        """Alpaca's margin: 2× (Reg T) at $2,000 of equity and above, 1× below."""
+        return 2 if self.equity(acct) >= 2000 else 1
+
+    def buying_power(self, acct: EmuAccount) -> Decimal:
+        """A model of Reg T buying power: the cash (unsettled proceeds included) times the multiplier, less what
+        open buys hold. Above the cash, a buy borrows: cash goes negative, as at a real margin account."""
+        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
+        positions = sum((q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO)
+        m = self.multiplier(acct)
+        return max(ZERO, (acct.cash + unsettled) + (m - 1) * (acct.cash + unsettled + positions)) - self.reserved(acct)
+
     def account_json(self, acct: EmuAccount) -> dict[str, Any]:
         self._progress(acct)
+        f = self.faults
         unsettled = sum((u[0] for u in acct.unsettled), ZERO)
-        cash = acct.cash + (unsettled if self.faults.unsettled_in_cash else ZERO)
-        equity = cash + sum((q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO)
+        # Alpaca's `cash` is the whole cash balance, sale proceeds included before they settle.
+        cash = acct.cash + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
+        equity = self.equity(acct)
+        long_value = equity - acct.cash - unsettled
+        power = self.buying_power(acct)
         return {
-            "id": acct.key_id, "account_number": acct.key_id, "status": "ACTIVE", "currency": "USD",
-            "cash": str(cash), "buying_power": str(acct.cash + unsettled - self.reserved(acct)),
-            "equity": str(equity), "pattern_day_trader": False, "trading_blocked": False,
+            "id": self.account_id(acct), "account_number": acct.key_id,
+            "status": "ACTIVE", "crypto_status": "INACTIVE", "currency": "USD", "buying_power": str(power),
+            "regt_buying_power": str(power), "daytrading_buying_power": "0",
+            "non_marginable_buying_power": str(max(ZERO, acct.cash + unsettled - self.reserved(acct))),
+            "options_buying_power": "0", "cash": str(cash), "accrued_fees": "0", "pending_transfer_in": "0",
+            "portfolio_value": str(equity), "pattern_day_trader": False, "trading_blocked": f.trading_blocked,
+            "transfers_blocked": False, "account_blocked": False, "created_at": "2024-01-02T14:30:00Z",
+            "trade_suspended_by_user": False, "multiplier": str(self.multiplier(acct)), "shorting_enabled": False,
+            "equity": str(equity), "last_equity": str(equity), "long_market_value": str(long_value),
+            "short_market_value": "0", "initial_margin": str(long_value / 2), "maintenance_margin": "0",
+            "last_maintenance_margin": "0", "sma": "0", "daytrade_count": 0, "options_approved_level": 0,
+            "options_trading_level": 0,
+        }
+
+    def position_json(self, acct: EmuAccount, symbol: str) -> dict[str, Any]:
+        qty = acct.positions[symbol]
+        price, prev = self.prices.get(symbol, (ZERO, None))
+        basis = acct.basis.get(symbol, qty * price)
+        value = qty * price
+        return {
+            "asset_id": asset_id(symbol), "symbol": symbol, "exchange": "ARCA", "asset_class": "us_equity",
+            "asset_marginable": True, "avg_entry_price": str((basis / qty).quantize(Decimal("0.0001"))),
+            "qty": str(qty), "qty_available": str(qty - self._pending_sells(acct, symbol)), "side": "long",
+            "market_value": str(value), "cost_basis": str(basis), "unrealized_pl": str(value - basis),
+            "unrealized_plpc": str(((value - basis) / basis).quantize(Decimal("0.0001")) if basis else ZERO),
+            "unrealized_intraday_pl": "0", "unrealized_intraday_plpc": "0", "current_price": str(price),
+            "lastday_price": str(prev if prev is not None else price), "change_today": "0",
+        }
+
+    def snapshot(self, symbol: str) -> dict[str, Any]:
+        """Alpaca's stock snapshot: the latest trade and quote (`trade_age` seconds old), a minute bar,
+        today's and the previous session's daily bars, in the data API's short keys."""
+        price, prev = self.prices[symbol]
+        stamp = _iso(self.clock.now() - timedelta(seconds=self.faults.trade_age))
+        volume = int(self.volumes.get(symbol, DEFAULT_VOLUME))
+        spread = (price * Decimal("0.0002")).quantize(Decimal("0.01")) if price >= 1 else Decimal("0.0001")
+
+        def bar(close: Decimal, v: int) -> dict[str, Any]:
+            c = float(close)
+            return {"t": stamp, "o": c, "h": c, "l": c, "c": c, "v": v, "n": max(1, v // 100), "vw": c}
+
+        return {
+            "latestTrade": {"t": stamp, "x": "V", "p": float(price), "s": 100, "c": ["@"], "i": 1, "z": "B"},
+            "latestQuote": {"t": stamp, "ax": "V", "ap": float(price + spread), "as": 2, "bx": "V",
+                            "bp": float(max(price - spread, Decimal("0.0001"))), "bs": 3, "c": ["R"], "z": "B"},
+            "minuteBar": bar(price, 1000),
+            "dailyBar": bar(price, volume // 10),
+            "prevDailyBar": None if prev is None else bar(prev, volume),
+        }
+
+    def asset_json(self, symbol: str) -> dict[str, Any]:
+        tradable = symbol not in self.faults.reject_symbols
+        return {
+            "id": asset_id(symbol), "class": "us_equity", "exchange": "ARCA", "symbol": symbol, "name": symbol,
+            "status": "active", "tradable": tradable, "marginable": True, "shortable": False,
+            "easy_to_borrow": False, "fractionable": symbol not in self.faults.not_fractionable,
+            "min_order_size": "0.000000001", "min_trade_increment": "0.000000001", "price_increment": "0.01",
+            "maintenance_margin_requirement": 30, "attributes": [],
         }
 
     def submit(self, acct: EmuAccount, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self._progress(acct)
+        invalid = 422, {"code": 40010000, "message": "invalid order request"}
+        if not isinstance(body, dict):
+            return invalid
         try:
-            symbol, side, qty = str(body["symbol"]), str(body["side"]), Decimal(str(body["qty"]))
+            symbol, side = str(body["symbol"]), str(body["side"])
+            qty = None if body.get("qty") is None else Decimal(str(body["qty"]))
+            notional = None if body.get("notional") is None else Decimal(str(body["notional"]))
         except (KeyError, ArithmeticError, ValueError):
-            return 422, {"code": 40010000, "message": "invalid order request"}
+            return invalid
         cid = str(body.get("client_order_id") or uuid.uuid4())
         if cid in acct.by_client:
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
-        if side not in ("buy", "sell") or qty <= 0:
-            return 422, {"code": 40010000, "message": "invalid side or qty"}
+        if self.faults.trading_blocked:
+            return 403, {"code": 40310000, "message": "account is not authorized to trade"}
+        if (qty is None) == (notional is None):
+            return 422, {"code": 40010000, "message": "qty or notional is required, not both"}
+        if side not in ("buy", "sell") or (qty is not None and qty <= 0) or (notional is not None and notional < 1):
+            return 422, {"code": 40010000, "message": "invalid side, qty or notional (notional is at least $1)"}
         kind, limit = body.get("type", "market"), None
         if kind not in ("market", "limit") or body.get("time_in_force", "day") != "day":
             return 422, {"code": 40010000, "message": f"unsupported order type {kind!r} or time_in_force"}
+        fractional = (qty is not None and qty != qty.to_integral_value()) or notional is not None
+        if (fractional and symbol in self.faults.not_fractionable) or (notional is not None and kind != "market"):
+            return 422, {"code": 40010000, "message": "fractional orders need a fractionable asset, and notional"
+                         " orders must be market orders"}
         if kind == "limit":
             try:
                 limit = Decimal(str(body["limit_price"]))
@@ -357,23 +531,25 @@ class Emulator:
             o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES for o in acct.orders.values()
         ):
             return 403, {"code": 40310000, "message": "potential wash trade detected. use complex orders"}
+        now = self.clock.now()
         order = EmuOrder(
-            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty, created=self.clock.now(),
-            limit_price=limit,
+            id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty or ZERO, created=now,
+            limit_price=limit, notional=notional, status="accepted" if self.faults.market_closed else "pending_new",
         )
         price = self.prices.get(symbol, (ZERO, None))[0]
         if symbol in self.faults.reject_symbols or price <= 0:
             order.status, order.reject_reason = "rejected", "asset is not tradable"
-        elif side == "sell" and qty > acct.positions.get(symbol, ZERO) - self._pending_sells(acct, symbol):
+        elif side == "sell" and (qty or (notional or ZERO) / price) > acct.positions.get(
+            symbol, ZERO
+        ) - self._pending_sells(acct, symbol):
             return 403, {"code": 40310000, "message": f"insufficient qty available for order (requested: {qty})"}
         elif side == "buy":
-            power = acct.cash + sum((u[0] for u in acct.unsettled), ZERO) - self.reserved(acct)
-            if qty * (limit or price) > power:
+            cost = notional if notional is not None else (qty or ZERO) * (limit or price)
+            if cost > self.buying_power(acct):  # margin: Alpaca lends up to the multiplier, the emulator too
                 return 403, {"code": 40310000, "message": "insufficient buying power"}
         acct.orders[order.id] = order
         acct.by_client[cid] = order.id
-        self._progress(acct)
-        return 200, order.json()
+        return 200, order.json()  # the first answer: nothing has filled yet
 
     def _pending_sells(self, acct: EmuAccount, symbol: str) -> Decimal:
         return sum(
@@ -387,16 +563,22 @@ class Emulator:
         o = acct.orders.get(order_id)
         if o is None:
             return 404, {"code": 40410000, "message": "order not found"}
-        if o.status not in OPEN_STATUSES:
-            return 422, {"code": 42210000, "message": f"order is already in {o.status!r} state"}
-        o.status = "canceled"
+        if o.status not in OPEN_STATUSES or o.status == "pending_cancel":
+            return 422, {"code": 42210000, "message": f"order is already in \"{o.status}\" state"}
+        # Asynchronous, as Alpaca: 204 now, `pending_cancel` (fills may still arrive), `canceled` later.
+        o.status, o.cancel_requested = "pending_cancel", self.clock.now()
         return 204, None
 
-    def external_trade(self, account: str, symbol: str, side: str, qty: Decimal) -> None:
-        """A trade the reconciler did not make; `account` is the seed's account name or its key id."""
+    def find_account(self, account: str) -> EmuAccount:
+        """An account by its seed name or its key id."""
         acct = self.accounts.get(account) or next((a for a in self.accounts.values() if a.name == account), None)
         if acct is None:
             raise ValueError(f"no account {account!r}")
+        return acct
+
+    def external_trade(self, account: str, symbol: str, side: str, qty: Decimal) -> None:
+        """A trade the reconciler did not make; `account` is the seed's account name or its key id."""
+        acct = self.find_account(account)
         if side not in ("buy", "sell") or qty <= 0 or symbol not in self.prices:
             raise ValueError("give side buy or sell, a positive qty and a symbol with a price")
         order = EmuOrder(id=str(uuid.uuid4()), client_order_id=f"external-{uuid.uuid4()}", symbol=symbol, side=side,
@@ -492,11 +674,20 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, emu.account_json(acct)
         if method == "GET" and path == "/v2/positions":
             emu._progress(acct)
-            return 200, [
-                {"symbol": s, "qty": str(q), "side": "long",
-                 "current_price": str(emu.prices.get(s, (ZERO, None))[0])}
-                for s, q in sorted(acct.positions.items())
-            ]
+            return 200, [emu.position_json(acct, s) for s in sorted(acct.positions)]
+        if method == "GET" and path.startswith("/v2/positions/"):
+            emu._progress(acct)
+            symbol = path.rsplit("/", 1)[1]
+            if symbol not in acct.positions:
+                return 404, {"code": 40410000, "message": "position does not exist"}
+            return 200, emu.position_json(acct, symbol)
+        if method == "GET" and path == "/v2/assets":
+            return 200, [emu.asset_json(s) for s in sorted(emu.prices)]
+        if method == "GET" and path.startswith("/v2/assets/"):
+            symbol = path.rsplit("/", 1)[1]
+            if symbol not in emu.prices:
+                return 404, {"code": 40410000, "message": "asset not found"}
+            return 200, emu.asset_json(symbol)
         if method == "GET" and path == "/v2/clock":
             now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
             # Sessions 14:30-21:00 UTC (New York in winter); `market_closed` says closed whatever the time.
@@ -517,10 +708,17 @@ class _Handler(BaseHTTPRequestHandler):
                  "session_close": "2000", "settlement_date": emu.sessions_after(d, emu.settlement_days).isoformat()}
                 for d in days if emu.is_session(d)
             ]
-        if method == "GET" and path == "/v2/account/activities":
+        if method == "GET" and path.startswith("/v2/account/activities"):
             emu._progress(acct)
-            # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen.
+            # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen;
+            # one type by path (/v2/account/activities/DIV) or several by `activity_types`.
             items = list(acct.activities)
+            kinds = path.removeprefix("/v2/account/activities").strip("/") or query.get("activity_types", "")
+            if kinds:
+                wanted = set(kinds.split(","))
+                items = [a for a in items if a["activity_type"] in wanted]
+            if query.get("after"):
+                items = [a for a in items if str(a["id"]) > query["after"].replace("-", "").replace(":", "")[:17]]
             if query.get("direction", "desc") == "desc":
                 items.reverse()
             token = query.get("page_token")
@@ -531,11 +729,22 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, items[:size]
         if method == "GET" and path == "/v2/orders":
             emu._progress(acct)
+            # As Alpaca: status open (default) / closed / all; after, until (submission times); symbols; newest
+            # first unless direction=asc; at most `limit` (default 50, at most 500).
             which = query.get("status", "open")
             orders = [
                 o for o in acct.orders.values() if which == "all" or (o.status in OPEN_STATUSES) == (which == "open")
             ]
-            return 200, [o.json() for o in sorted(orders, key=lambda o: o.created)][: int(query.get("limit", 500))]
+            if query.get("symbols"):
+                orders = [o for o in orders if o.symbol in query["symbols"].split(",")]
+            if query.get("after"):
+                after = datetime.fromisoformat(query["after"].replace("Z", "+00:00"))
+                orders = [o for o in orders if o.created > after]
+            if query.get("until"):
+                until = datetime.fromisoformat(query["until"].replace("Z", "+00:00"))
+                orders = [o for o in orders if o.created < until]
+            orders.sort(key=lambda o: o.created, reverse=query.get("direction", "desc") == "desc")
+            return 200, [o.json() for o in orders][: min(int(query.get("limit", 50)), 500)]
         if method == "GET" and path == "/v2/orders:by_client_order_id":
             emu._progress(acct)
             oid = acct.by_client.get(query.get("client_order_id", ""))
@@ -552,19 +761,13 @@ class _Handler(BaseHTTPRequestHandler):
             return (200, o.json()) if o else (404, {"code": 40410000, "message": "order not found"})
         if method == "DELETE" and path.startswith("/v2/orders/"):
             return emu.cancel(acct, path.rsplit("/", 1)[1])
-        if method == "GET" and path == "/v2/stocks/snapshots":
-            stamp = _iso(emu.clock.now())
-            out = {}
-            for sym in filter(None, query.get("symbols", "").split(",")):
-                if sym in emu.prices:
-                    price, prev = emu.prices[sym]
-                    volume = float(emu.volumes.get(sym, DEFAULT_VOLUME))
-                    out[sym] = {
-                        "latestTrade": {"p": float(price), "t": stamp},
-                        "dailyBar": {"c": float(price), "v": round(volume / 10)},
-                        "prevDailyBar": None if prev is None else {"c": float(prev), "v": volume},
-                    }
-            return 200, out
+        if method == "GET" and path in ("/v2/stocks/snapshots", "/v2/stocks/trades/latest", "/v2/stocks/quotes/latest"):
+            symbols = [x for x in query.get("symbols", "").split(",") if x in emu.prices]
+            if path.endswith("snapshots"):
+                return 200, {sym: emu.snapshot(sym) for sym in symbols}
+            key = "trades" if "/trades/" in path else "quotes"
+            field_ = "latestTrade" if key == "trades" else "latestQuote"
+            return 200, {key: {sym: emu.snapshot(sym)[field_] for sym in symbols}}
         return 404, {"code": 40400000, "message": f"not found: {method} {path}"}
 
     def _control(self, method: str, path: str, body: Any) -> None:
@@ -592,6 +795,15 @@ class _Handler(BaseHTTPRequestHandler):
             elif path == "/_emulator/advance" and method == "POST":
                 emu.day_offset += int(body.get("days", 1))
                 self._send(200, {"today": emu.today().isoformat()})
+            elif path == "/_emulator/activity" and method == "POST":
+                acct = emu.find_account(body["account"])
+                amount = Decimal(str(body["net_amount"]))
+                status = str(body.get("status", "executed"))
+                acct.activities.append(emu.cash_activity(acct, str(body["activity_type"]), amount,
+                                                         str(body.get("description", "")), status))
+                if status == "executed" and not body.get("no_cash"):
+                    acct.cash += amount
+                self._send(200, {"ok": True})
             elif path == "/_emulator/trade" and method == "POST":
                 emu.external_trade(body["account"], body["symbol"], body["side"], Decimal(str(body["qty"])))
                 self._send(200, {"ok": True})

@@ -38,6 +38,16 @@ class Quote(Frozen):
     daily_volume: Decimal | None = Field(
         None, description="Units traded in the last full session (24 hours for crypto), where the broker says."
     )
+    bid: Decimal | None = Field(None, description="The best bid, where the broker quotes one.")
+    ask: Decimal | None = Field(None, description="The best ask, where the broker quotes one.")
+
+    def marketable(self, side: Side) -> Decimal:
+        """The price an order of this side meets now: the ask for a buy, the bid for a sell, when they are sane
+        (positive, and within 5% of the last trade); else the last trade."""
+        touch = self.ask if side == "buy" else self.bid
+        if touch is None or not touch.is_finite() or touch <= 0 or abs(touch / self.price - 1) > Decimal("0.05"):
+            return self.price
+        return touch
 
 
 class MarketStatus(Frozen):

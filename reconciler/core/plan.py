@@ -14,6 +14,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 # they existed keep their hash and still verify.
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes")
 _OPTIONAL_OBSERVATION_FIELDS = ("market",)
+_OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
 
 CLIENT_ORDER_ID_LENGTH = 36
@@ -31,8 +32,9 @@ def canonical_json(plan: Plan) -> str:
             if observation.get(name) is None:
                 observation.pop(name, None)
         for quote in observation["quotes"].values():
-            if quote.get("daily_volume") is None:
-                quote.pop("daily_volume", None)
+            for name in _OPTIONAL_QUOTE_FIELDS:
+                if quote.get(name) is None:
+                    quote.pop(name, None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 

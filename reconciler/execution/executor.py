@@ -46,6 +46,7 @@ class OrderOutcome:
     avg_price: Decimal | None = None
     message: str | None = None
     planned_quantity: Decimal | None = None  # set when apply sent less than the plan said (message says why)
+    queued: bool = False  # sent while the market is closed, on purpose (market_hours: ignore): open until the open
 
 
 @dataclass
@@ -262,7 +263,7 @@ def apply_plan(
         except BaseException as exc:
             journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        if result.refused or any(o.status != "filled" for o in result.outcomes):
+        if result.refused or any(o.status != "filled" and not o.queued for o in result.outcomes):
             result.status = "partial"
         journal.finish_apply(apply_id, result.status, "; ".join(
             f"{name} not traded: {'; '.join(why)}" for name, why in sorted(result.refused.items())
@@ -344,9 +345,10 @@ def _apply_portfolio(
             if leg.quote is None or not priced:
                 leg.refuse("skipped", action.quantity, "no sound fresh quote to set a limit price at")
                 continue
-            limit = limit_price(action.side, leg.quote.price, costs.limit_band)
+            limit = limit_price(action.side, leg.quote.marketable(action.side), costs.limit_band)
         if action.side == "buy" and leg.quote is not None and priced:
-            unit = costs.buy_unit_cost(leg.quote.price)
+            # At the price the order meets (the ask, when sane): its limit is set from there.
+            unit = costs.buy_unit_cost(leg.quote.marketable("buy"))
             spend = budget - costs.buy_fixed_cost()
             affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
             if affordable < qty:
@@ -367,7 +369,11 @@ def _apply_portfolio(
             continue
         if shrunk:
             log.warning("order shrunk", extra={"client_order_id": leg.cid, "reason": shrunk})
-        state = leg.send(qty, _fill_timeout(rt), shrunk, limit)
+        # Sent while the market is closed (apply.market_hours: ignore): the broker holds the order for the open.
+        # Waiting for its fill and cancelling it at the fill timeout would undo that choice; it stays open, and
+        # `reconcile` records its fills.
+        queued = obs.market is not None and not obs.market.is_open
+        state = leg.send(qty, None if queued else _fill_timeout(rt), shrunk, limit)
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
@@ -409,8 +415,10 @@ class _Leg:
         )
 
     def send(
-        self, quantity: Decimal, fill_timeout: float, shrunk: str | None = None, limit: Decimal | None = None
+        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None, limit: Decimal | None = None
     ) -> OrderState | None:
+        """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it for
+        the open and do not wait."""
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity, shrunk)
         crash_point("after_intent")
@@ -428,7 +436,15 @@ class _Leg:
                 return None
             state = found
         crash_point("after_submit")
-        state = self._await_final(state, fill_timeout)
+        if fill_timeout is None and state.status not in FINAL_ORDER_STATUSES:
+            record_state(self.rt, account, state, self.apply_id)
+            queued_note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
+            self.result.outcomes.append(OrderOutcome(
+                self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity, state.avg_price,
+                "; ".join(filter(None, [shrunk, queued_note])), queued=True,
+            ))
+            return state
+        state = self._await_final(state, fill_timeout or 0.0)
         unfilled = None
         if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
             # Progress, not failure: the market moved past the limit; the next plan trades what is left.

@@ -232,7 +232,14 @@ class AlpacaBroker(Strict):
     cash_tolerance: Money = Decimal("0.01")
     slippage_bps: Money = Decimal("5")
     commission: Commission = Commission()
-    fractional_step: Annotated[Decimal, Field(gt=0)] = Decimal("0.000000001")
+    fractional_step: Annotated[Decimal, Field(gt=0)] = Field(
+        Decimal("0.000000001"), description="A fractional order's quantity is rounded down to this step (Alpaca: 9"
+        " decimals)."
+    )
+    feed: Literal["iex", "sip", "delayed_sip"] | None = Field(
+        None, description="The market-data feed quotes come from (sip needs a paid data plan; unset: the account's"
+        " default, iex on the free plan)."
+    )
     accounts: dict[Name, AlpacaAccount] = Field(min_length=1)
     secrets: SecretStores = SecretStores()
 

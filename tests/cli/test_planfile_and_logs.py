@@ -35,7 +35,8 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
         assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         for quote in portfolio["observation"]["quotes"].values():
-            assert quote.pop("daily_volume") is None  # nor a quote's volume (static paper prices carry none)
+            for name in ("daily_volume", "bid", "ask"):  # nor a quote's volume, bid and ask (the paper broker's
+                assert quote.pop(name) is None  # static prices carry none)
     # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan, without
     # the hash, the unset optional top-level fields, and the observation's market (which did not exist).
     body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash"})
@@ -46,7 +47,8 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
         del portfolio["observation"]["market"]
         del portfolio["blocked"]
         for quote in portfolio["observation"]["quotes"].values():
-            del quote["daily_volume"]
+            for name in ("daily_volume", "bid", "ask"):
+                del quote[name]
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     data["content_hash"] = hashlib.sha256(canonical.encode()).hexdigest()
     plan_file.write_text(json.dumps(data))

@@ -29,9 +29,10 @@ def test_orders_are_limit_orders_at_the_quote_plus_the_band(alpaca: Workspace, e
     orders = emulator.orders()
     assert orders and all(o["type"] == "limit" and o["time_in_force"] == "day" for o in orders)
     for o in orders:
-        quote = D(str(PRICES[o["symbol"]]["price"]))
+        book = emulator.emulator.snapshot(o["symbol"])["latestQuote"]  # the limit starts from the ask or the bid
         side = o["side"]
-        expected = round_limit(side, limit_price(side, quote, D("0.005")), alpaca_tick(quote))
+        touch = D(str(book["ap"] if side == "buy" else book["bp"]))
+        expected = round_limit(side, limit_price(side, touch, D("0.005")), alpaca_tick(touch))
         assert D(o["limit_price"]) == expected
         assert o["status"] == "filled"
         # Filled at or better than the limit.

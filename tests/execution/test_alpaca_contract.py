@@ -1,0 +1,130 @@
+"""The contract test: does the emulator speak Alpaca? Judged by an independent client, the official SDK alpaca-py
+(a test dependency only; the adapter stays on httpx), parsing every answer into its own pydantic models: every
+endpoint the adapter uses, and the common ones it does not. Error bodies must have Alpaca's shape and codes."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alpaca.common.exceptions import APIError
+from alpaca.data.historical import StockHistoricalDataClient
+from alpaca.data.models import Snapshot
+from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest, StockSnapshotRequest
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import Asset, Calendar, Clock, NonTradeActivity, Order, Position, TradeAccount, TradeActivity
+from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+
+from tests.execution.conftest import SECRET_CANARY, Broker
+
+
+@pytest.fixture
+def sdk(emulator: Broker) -> tuple[TradingClient, StockHistoricalDataClient]:
+    trading = TradingClient("key-paper-taxable", SECRET_CANARY, paper=True, url_override=emulator.url)
+    data = StockHistoricalDataClient("key-paper-taxable", SECRET_CANARY, url_override=emulator.url)
+    return trading, data
+
+
+def _market(symbol: str, cid: str, **kw: Any) -> MarketOrderRequest:
+    return MarketOrderRequest(symbol=symbol, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid,
+                              **kw)
+
+
+def test_account_positions_clock_and_calendar_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
+    trading, _ = sdk
+    account = trading.get_account()
+    assert isinstance(account, TradeAccount)
+    assert Decimal(str(account.cash)) == Decimal("1250.40") and account.multiplier == "2"
+    assert account.trading_blocked is False
+    positions = trading.get_all_positions()
+    assert all(isinstance(p, Position) for p in positions) and {p.symbol for p in positions} >= {"VTI", "BND"}
+    vti = trading.get_open_position("VTI")
+    assert isinstance(vti, Position) and vti.qty == "210"
+    assert isinstance(trading.get_clock(), Clock)
+    days = trading.get_calendar(GetCalendarRequest())
+    assert isinstance(days, list) and all(isinstance(d, Calendar) for d in days)
+    asset = trading.get_asset("VTI")
+    assert isinstance(asset, Asset) and asset.fractionable and asset.tradable
+
+
+def test_orders_parse_in_every_state(
+    sdk: tuple[TradingClient, StockHistoricalDataClient], emulator: Broker
+) -> None:
+    trading, _ = sdk
+    first = trading.submit_order(_market("VTI", "c-qty", qty=1))
+    assert isinstance(first, Order) and first.status == OrderStatus.PENDING_NEW and first.filled_qty == "0"
+    notional = trading.submit_order(_market("BND", "c-notional", notional=100))
+    assert isinstance(notional, Order) and notional.qty is None and Decimal(str(notional.notional)) == 100
+    filled = trading.get_order_by_client_id("c-qty")
+    assert isinstance(filled, Order) and filled.status == OrderStatus.FILLED and filled.filled_avg_price
+    by_notional = trading.get_order_by_client_id("c-notional")
+    assert isinstance(by_notional, Order) and by_notional.status == OrderStatus.FILLED
+    assert Decimal(str(by_notional.filled_qty)) * Decimal("72.85") == pytest.approx(Decimal(100), abs=Decimal("0.01"))
+    emulator.faults(adverse_move=0.05)  # a resting limit order, to cancel
+    limit = trading.submit_order(LimitOrderRequest(symbol="VXUS", qty=2, limit_price=64.12, side=OrderSide.BUY,
+                                                   time_in_force=TimeInForce.DAY, client_order_id="c-limit"))
+    assert isinstance(limit, Order) and limit.limit_price == "64.12"
+    trading.cancel_order_by_id(str(limit.id))  # 204, asynchronous
+    pending = trading.get_order_by_client_id("c-limit")
+    assert isinstance(pending, Order) and pending.status == OrderStatus.PENDING_CANCEL
+    time.sleep(0.1)
+    canceled = trading.get_order_by_client_id("c-limit")
+    assert isinstance(canceled, Order) and canceled.status == OrderStatus.CANCELED
+    listed = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, symbols=["VTI", "BND"]))
+    assert isinstance(listed, list) and [o.client_order_id for o in listed if isinstance(o, Order)] == [
+        "c-notional", "c-qty"  # newest first, filtered by symbol
+    ]
+
+
+def test_activities_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
+    trading, _ = sdk
+    trading.submit_order(_market("VTI", "c-activity", qty=1))
+    trading.get_order_by_client_id("c-activity")  # fills
+    raw = trading.get("/account/activities")
+    assert isinstance(raw, list) and len(raw) >= 2
+    kinds = set()
+    for a in raw:
+        assert isinstance(a, dict)
+        model = TradeActivity if a["activity_type"] == "FILL" else NonTradeActivity
+        kinds.add(type(model.model_validate(a)).__name__)
+    assert kinds == {"TradeActivity", "NonTradeActivity"}
+    deposits = trading.get("/account/activities/CSD")
+    assert isinstance(deposits, list) and all(isinstance(d, dict) and d["activity_type"] == "CSD" for d in deposits)
+
+
+def test_market_data_parses(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
+    _, data = sdk
+    snapshots = data.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["VTI", "BND"]))
+    assert isinstance(snapshots, dict) and set(snapshots) == {"VTI", "BND"}
+    vti = snapshots["VTI"]
+    assert isinstance(vti, Snapshot) and vti.latest_trade is not None and vti.latest_trade.price == 289.41
+    assert vti.latest_quote is not None and vti.latest_quote.bid_price < 289.41 < vti.latest_quote.ask_price
+    assert vti.previous_daily_bar is not None and vti.previous_daily_bar.close == 288.90
+    assert vti.previous_daily_bar.volume > 0
+    trades = data.get_stock_latest_trade(StockLatestTradeRequest(symbol_or_symbols=["VTI"]))
+    assert isinstance(trades, dict) and trades["VTI"].price == 289.41
+    quotes = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["VTI"]))
+    assert isinstance(quotes, dict) and quotes["VTI"].ask_price > quotes["VTI"].bid_price
+
+
+def test_errors_have_alpacas_shape_and_codes(
+    sdk: tuple[TradingClient, StockHistoricalDataClient], emulator: Broker
+) -> None:
+    trading, _ = sdk
+    trading.submit_order(_market("VTI", "c-dup", qty=1))
+    with pytest.raises(APIError) as dup:
+        trading.submit_order(_market("VTI", "c-dup", qty=1))
+    assert dup.value.status_code == 422 and dup.value.code == 40010001
+    with pytest.raises(APIError) as poor:
+        trading.submit_order(_market("VTI", "c-poor", qty=10_000))
+    assert poor.value.status_code == 403 and poor.value.code == 40310000
+    with pytest.raises(APIError) as missing:
+        trading.get_open_position("BNDX")  # not held by this account
+    assert missing.value.status_code == 404 and missing.value.code == 40410000
+    emulator.faults(not_fractionable=["VNQ"])
+    with pytest.raises(APIError) as fractional:
+        trading.submit_order(_market("VNQ", "c-frac", qty=0.5))
+    assert fractional.value.status_code == 422 and fractional.value.code == 40010000

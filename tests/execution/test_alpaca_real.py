@@ -1,0 +1,186 @@
+"""Alpaca as it really is: each scenario of the issue against the emulator's documented behaviour (its default now),
+through the adapter and the CLI. Each failed on the emulator and adapter that modelled the opposite."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from reconciler.brokers.emulator import EmuOrder
+from tests.conftest import Workspace, edit_yaml
+from tests.execution.conftest import Broker, ForwardingProxy
+
+D = Decimal
+
+
+def _portfolio(ws: Workspace, account: str) -> dict[str, Any]:
+    r = ws.run("plan", "--format", "json")
+    assert r.code in (0, 2), r.out + r.err
+    return next(p for p in json.loads(r.out)["portfolios"] if p["account"] == account)  # type: ignore[no-any-return]
+
+
+def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distrusted(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """Alpaca's `cash` includes a sale's proceeds at once. The adapter must not distrust the account for it (it
+    used to warn and buy nothing after every sale), and must not spend them before they settle."""
+    emulator.emulator.external_trade("key-paper-college", "BND", "sell", D(5))  # proceeds unsettled T+1
+    account = emulator.control("/_emulator/state")["accounts"]["key-paper-college"]
+    proceeds = D(account["unsettled"])
+    assert proceeds > 0
+    college = _portfolio(alpaca, "paper-college")
+    obs = college["observation"]
+    assert obs["cash_warning"] is None
+    assert D(obs["cash_unsettled"]) == proceeds and D(obs["cash_settled"]) == D(5000)
+    buys = sum(D(a["notional"]) for a in college["actions"] if a["side"] == "buy")
+    assert 0 < buys <= D(5000)  # from settled cash only
+    emulator.control("/_emulator/advance", {"days": 4})
+    settled = _portfolio(alpaca, "paper-college")["observation"]
+    assert D(settled["cash_unsettled"]) == 0 and D(settled["cash_settled"]) == D(5000) + proceeds
+
+
+def test_a_cash_figure_that_disagrees_with_the_ledger_buys_nothing(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(cash_offset=500.0)
+    college = _portfolio(alpaca, "paper-college")
+    assert "trusting neither" in college["observation"]["cash_warning"]
+    assert not [a for a in college["actions"] if a["side"] == "buy"]
+    for fmt in ("text", "markdown"):  # the note is shown, never hidden behind "within its bands"
+        r = alpaca.run("plan", "--format", fmt)
+        assert "buying nothing" in r.out and "within its bands" not in r.out, r.out
+
+
+def test_dividends_withholding_fees_and_a_canceled_deposit_keep_the_ledger_true(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """One dividend with foreign withholding, or a cancelled deposit, used to block every buy for good."""
+    for kind, amount, status in (
+        ("DIV", "12.50", "executed"), ("DIVFT", "-1.88", "executed"), ("DIVNRA", "-0.40", "executed"),
+        ("CFEE", "-0.02", "executed"), ("PTC", "-0.01", "executed"), ("INTTW", "-0.03", "executed"),
+        ("CSD", "1000", "canceled"),
+    ):
+        body = {"account": "paper-college", "activity_type": kind, "net_amount": amount, "status": status}
+        emulator.control("/_emulator/activity", body)
+    obs = _portfolio(alpaca, "paper-college")["observation"]
+    assert obs["cash_warning"] is None
+    assert D(obs["cash_settled"]) == D(5000) + D("12.50") - D("1.88") - D("0.40") - D("0.02") - D("0.01") - D("0.03")
+
+
+def test_an_unknown_activity_that_moves_cash_is_named(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.control("/_emulator/activity", {"account": "paper-college", "activity_type": "XYZNEW",
+                                             "net_amount": "-25"})
+    college = _portfolio(alpaca, "paper-college")
+    warning = college["observation"]["cash_warning"]
+    assert "XYZNEW -25" in warning and "does not know" in warning
+    assert not [a for a in college["actions"] if a["side"] == "buy"]
+
+
+def test_cancel_is_asynchronous_and_fills_meanwhile_are_counted(alpaca: Workspace, emulator: Broker) -> None:
+    """DELETE answers 204; the order is `pending_cancel` and may still fill; the adapter waits for `canceled` and
+    the journal has every share that filled, not what had filled when the cancel was asked."""
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", 0.35))
+    emulator.faults(fill_steps=4, fill_interval=0.3, cancel_delay=0.5)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 1  # partial
+    orders = {o["client_order_id"]: o for o in emulator.orders()}
+    canceled = [o for o in orders.values() if o["status"] == "canceled"]
+    assert canceled and any(D(o["filled_qty"]) > D(o["qty"]) / 2 for o in canceled)  # filled while pending
+    journal = dict(alpaca.query("select client_order_id, filled_quantity from intents"))
+    for cid, o in orders.items():
+        assert D(str(journal[cid])) == D(o["filled_qty"]), cid
+    assert not alpaca.query("select 1 from intents where status not in ('filled', 'canceled')")
+
+
+def test_closed_market_with_ignore_queues_orders_for_the_open(alpaca: Workspace, emulator: Broker) -> None:
+    """Real Alpaca holds a market order sent while closed as `accepted`: apply must not wait for a fill that cannot
+    come and then cancel it; it leaves it queued, and reconcile records its fills after the open."""
+    edit_yaml(alpaca.config, lambda d: d["apply"].update(market_hours="ignore", order_type="market"))
+    emulator.faults(market_closed=True)
+    started = time.monotonic()
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert time.monotonic() - started < 5  # no fill timeout per order
+    assert "queued for the open" in r.out
+    orders = emulator.orders()
+    assert orders and all(o["status"] == "accepted" and o["filled_qty"] == "0" for o in orders)
+    emulator.faults(market_closed=False)
+    r = alpaca.run("reconcile")
+    assert r.code in (0, 2), r.out + r.err
+    assert all(o["status"] == "filled" for o in emulator.orders())
+    statuses = {s for (s,) in alpaca.query("select status from intents")}
+    assert statuses == {"filled"}
+    assert alpaca.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_duplicate_is_recognised_by_its_code_and_found_not_rejected(alpaca: Workspace, emulator: Broker) -> None:
+    """The order arrives, the answer is lost, the resend meets Alpaca's duplicate error, worded differently from
+    what the adapter used to look for: it is found by its client id and adopted, never recorded as rejected."""
+    state = {"first": True}
+
+    def lose_the_first_answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if method == "POST" and path == "/v2/orders" and state["first"]:
+            state["first"] = False
+            import httpx
+
+            httpx.post(emulator.url + path, content=body, headers=headers)  # the order arrives
+            return 422, {"Content-Type": "application/json"}, b'{"code": 40010001, "message": "duplicate"}'
+        return None
+
+    proxy = ForwardingProxy(emulator.url, lose_the_first_answer)
+    edit_yaml(alpaca.config, lambda d: d["broker"].update(trading_url=proxy.url))
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert not alpaca.query("select 1 from intents where status = 'rejected'")
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_blocked_account_is_refused_clearly(alpaca: Workspace, emulator: Broker) -> None:
+    emulator.faults(trading_blocked=True)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 1
+    assert "does not let account" in r.err and "trading_blocked" in r.err and "fix:" in r.err
+    assert emulator.orders() == []
+
+
+def test_margin_never_borrows_and_a_notional_order_reserves_its_dollars(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """Alpaca lends 2× above $2,000 of equity; the adapter budgets from settled cash only, so no account ends with
+    negative cash. An outside order by notional (qty null) reserves its dollars."""
+    emu = emulator.emulator
+    with emu.lock:
+        acct = emu.accounts["key-paper-college"]
+        order = EmuOrder(id="foreign-notional", client_order_id="manual-notional", symbol="GLD", side="buy",
+                         qty=D(0), notional=D(700), created=emu.clock.now(), fills_booked=10**9, status="new")
+        acct.orders[order.id] = order
+        acct.by_client[order.client_order_id] = order.id
+    account = emulator.control("/_emulator/state")["accounts"]["key-paper-college"]
+    assert D(account["cash"]) == D(5000)
+    obs = _portfolio(alpaca, "paper-college")["observation"]
+    assert D(obs["cash_reserved"]) == D(700)
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    for key, a in emulator.control("/_emulator/state")["accounts"].items():
+        assert D(a["cash"]) >= 0, (key, a["cash"])  # never a margin loan
+    college = emulator.control("/_emulator/state")["accounts"]["key-paper-college"]
+    assert D(college["cash"]) >= D(700) - D("0.01")  # the outside order's dollars were left alone
+
+
+def test_a_stale_trade_is_judged_by_its_own_time(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+    """The emulator used to stamp every trade "now", so quote freshness was never tested."""
+    emulator.faults(trade_age=600.0)
+    college = _portfolio(alpaca, "paper-college")
+    assert college["actions"] == [] and any("old" in b for b in college["blocked"])
+
+
+def test_a_fractional_order_for_a_whole_share_asset_is_refused_before_sending(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    emulator.faults(not_fractionable=["VTI"])
+    r = alpaca.run("apply", "--auto-approve")
+    assert r.code == 1
+    assert "not fractionable" in r.out and "fractional: false" in r.out
+    assert not [o for o in emulator.orders("key-paper-college") if o["symbol"] == "VTI"]
