@@ -9,18 +9,14 @@ from decimal import Decimal
 from reconciler.core.fills import fill_price, limit_price
 from reconciler.core.models import CostModel, Side
 
-BPS = Decimal(10000)
-
 
 class FillModel:
     """What the paper broker fills an order at (core.fills.fill_price, the one rule both use), unrounded."""
 
-    __slots__ = ("limit_band", "per_order", "per_share", "rate", "slippage_bps")
+    __slots__ = ("commission", "limit_band", "slippage_bps")
 
     def __init__(self, costs: CostModel) -> None:
-        self.slippage_bps, self.limit_band = costs.slippage_bps, costs.limit_band
-        c = costs.commission
-        self.per_order, self.per_share, self.rate = c.per_order, c.per_share, c.bps / BPS
+        self.slippage_bps, self.limit_band, self.commission = costs.slippage_bps, costs.limit_band, costs.commission
 
     def fill(self, side: Side, quantity: Decimal, quote: Decimal) -> tuple[Decimal, Decimal] | None:
         """(fill price, commission) of an order for `quantity` at `quote`; None when its limit is not reached."""
@@ -28,8 +24,7 @@ class FillModel:
         price = fill_price(side, quote, self.slippage_bps, None if band is None else limit_price(side, quote, band))
         if price is None:
             return None
-        commission = self.per_order + self.per_share * quantity + self.rate * price * quantity
-        return price, commission
+        return price, self.commission.charge(quantity, price * quantity)
 
 
 def describe(costs: CostModel) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from reconciler.journal import tables as t
 from reconciler.spec.models import PaperBroker as PaperSpec
 
 ZERO = Decimal(0)
-BPS = Decimal(10000)
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
 COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
 
@@ -203,10 +202,8 @@ class PaperBroker:
         if limit is not None:
             price = min(price, limit) if order.side == "buy" else max(price, limit)
         notional = price * order.quantity
-        comm = self.spec.commission
-        commission = (comm.per_order + comm.per_share * order.quantity + comm.bps * notional / BPS).quantize(
-            COMMISSION_STEP
-        )
+        # Charged up to the next cent, as brokers do (the planner leaves a cent of room for it).
+        commission = self.spec.commission.charge(order.quantity, notional).quantize(COMMISSION_STEP, ROUND_CEILING)
         if order.side == "sell":
             held = self._positions(c, account).get(order.symbol, ZERO)
             if order.quantity > held:

@@ -101,8 +101,7 @@ class CostModel(Frozen):
     )
 
     def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
-        c = self.commission
-        return c.per_order + c.per_share * quantity + c.bps * notional / 10000
+        return self.commission.charge(quantity, notional)
 
     def buy_unit_cost(self, price: Decimal) -> Decimal:
         """The most one more unit of a buy can cost when it is sent: the fill price (a limit order's limit; a

@@ -18,6 +18,7 @@ _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
 
 CLIENT_ORDER_ID_LENGTH = 36
+CLIENT_ORDER_ID_PREFIX = "rc-"  # every order reconciler sends; reconcile tells ours from others' by it
 
 
 def canonical_json(plan: Plan) -> str:
@@ -80,6 +81,6 @@ def client_order_id(plan_hash: str, account: str, action: Action) -> str:
     Alpaca 128), so every adapter sends this id unchanged and the broker's order lists name our journal's ids.
     The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under 10^5).
     """
-    prefix = f"rc-{plan_hash[:8]}-{action.leg}-"
+    prefix = f"{CLIENT_ORDER_ID_PREFIX}{plan_hash[:8]}-{action.leg}-"
     leg_key = hashlib.sha256(f"{plan_hash}|{account}|{action.leg}".encode()).hexdigest()
     return prefix + leg_key[: CLIENT_ORDER_ID_LENGTH - len(prefix)]

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
+from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.store import as_utc
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reconciler.reconcile")
 ZERO = Decimal(0)
-OUR_PREFIX = "rc-"
 
 
 @dataclass
@@ -101,7 +101,7 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
         crash_point("mid_reconcile")
     for order in broker.list_orders(account, _symbols_of(rt, account)):
         cid = order.client_order_id
-        if cid.startswith(OUR_PREFIX):
+        if cid.startswith(CLIENT_ORDER_ID_PREFIX):
             if journal.intent(cid) is None:
                 report.discrepancies.append(
                     Discrepancy(account, "unknown_order", f"{cid}: {order.side} {order.quantity} {order.symbol}"

@@ -162,6 +162,11 @@ class Commission(Strict):
     per_share: Money = Decimal("0")
     bps: Money = Decimal("0")
 
+    def charge(self, quantity: Decimal, notional: Decimal) -> Decimal:
+        """The commission on a fill: per order, per share, and basis points of the filled notional. The one
+        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must agree)."""
+        return self.per_order + self.per_share * quantity + self.bps * notional / 10000
+
 
 class PaperQuote(Strict):
     price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]

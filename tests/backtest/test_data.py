@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 import pytest
@@ -157,6 +157,8 @@ def test_fills_are_the_paper_brokers_fills(tmp_path: Path) -> None:
         state = broker.submit("acct", OrderRequest(client_order_id=f"o{n}", symbol=symbol, side=side,
                                                    quantity=Decimal(qty)))
         assert state.status == "filled"
-        price, commission = fills.fill(side, Decimal(qty), prices[symbol].price)  # type: ignore[arg-type]
+        filled = fills.fill(side, Decimal(qty), prices[symbol].price)  # type: ignore[arg-type]
+        assert filled is not None
+        price, commission = filled
         assert state.avg_price == price.quantize(Decimal("0.0001"))
-        assert state.commission == commission.quantize(Decimal("0.01"))
+        assert state.commission == commission.quantize(Decimal("0.01"), ROUND_CEILING)  # charged up to the cent
