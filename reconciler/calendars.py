@@ -109,3 +109,25 @@ def local_date(code: str, now: datetime) -> date:
     """Today at the exchange: settlement dates are the exchange's dates, not UTC's."""
     day: date = now.astimezone(_calendar(code).tz).date()
     return day
+
+
+def session_hours(code: str, day: date) -> tuple[datetime, datetime] | None:
+    """The exchange's regular session on `day` (open, close; an early close included), or None on a day without
+    one (a weekend, a holiday)."""
+    import pandas as pd
+
+    cal = _calendar(code)
+    with _quiet():
+        label = pd.Timestamp(day)
+        if not cal.is_session(label):
+            return None
+        return cal.session_open(label).to_pydatetime(), cal.session_close(label).to_pydatetime()
+
+
+def next_close(code: str, now: datetime) -> datetime:
+    import pandas as pd
+
+    with _quiet():
+        closes: datetime = _calendar(code).next_close(pd.Timestamp(now).tz_convert("UTC").floor("min")).to_pydatetime()
+    return closes
+

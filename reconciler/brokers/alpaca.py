@@ -100,8 +100,12 @@ def _is_sale(activity: dict[str, Any]) -> bool:
 
 
 def _trade_date(activity: dict[str, Any]) -> date:
+    """The session date of a fill: its time in New York (Alpaca writes UTC; a fill at 20:30 New York is already
+    tomorrow in UTC, and settlement counts the exchange's dates)."""
+    raw = str(activity.get("transaction_time", ""))
     try:
-        return date.fromisoformat(str(activity.get("transaction_time", ""))[:10])
+        instant = _instant(raw)
+        return instant.astimezone(_new_york()).date() if instant and instant.tzinfo else date.fromisoformat(raw[:10])
     except ValueError:
         raise BrokerError(
             f"a fill activity has no readable transaction_time ({activity.get('transaction_time')!r})",
@@ -196,6 +200,7 @@ class AlpacaBroker:
         self.attempts = attempts
         self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
+        self._activity_cache: dict[str, list[dict[str, Any]]] = {}  # per account, newest first
         self.requests = 0
         self.rate_limited = 0
 
@@ -338,15 +343,27 @@ class AlpacaBroker:
         )
 
     def _activities(self, account: str) -> tuple[list[dict[str, Any]], bool]:
-        """Every account activity, newest first, following Alpaca's pages of 100; (activities, complete)."""
+        """Every account activity, newest first, following Alpaca's pages of 100; (activities, complete).
+
+        Read incrementally: after the first observation of an account, only the pages down to the newest activity
+        already read (a long apply observes each account again and again). Activities are append-only at Alpaca
+        except a status turning `canceled` or `correct`, which a new process (each plan, each apply) reads afresh.
+        """
+        known = self._activity_cache.get(account, [])
+        newest = known[0].get("id") if known else None
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": 100, "direction": "desc"}
         for _ in range(MAX_ACTIVITY_PAGES):
             page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), _ACTIVITIES)
             if not all(isinstance(a, dict) for a in page):
                 raise impossible(_ACTIVITIES, "an activity that is not a JSON object")
-            out.extend(page)
+            for a in page:
+                if newest is not None and a.get("id") == newest:
+                    self._activity_cache[account] = out + known
+                    return out + known, True
+                out.append(a)
             if len(page) < 100:
+                self._activity_cache[account] = out
                 return out, True
             with reading(_ACTIVITIES):
                 params["page_token"] = page[-1]["id"]

@@ -51,13 +51,15 @@ import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from datetime import time as time_of_day
 from decimal import ROUND_FLOOR, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reconciler import calendars
 from reconciler.calendars import add_weekdays, is_weekday
 from reconciler.clock import SYSTEM, Clock
 
@@ -68,6 +70,15 @@ OPEN_STATUSES = {"pending_new", "new", "accepted", "partially_filled", "pending_
 
 def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
+
+
+def _new_york(ts: datetime) -> str:
+    """A time as Alpaca's clock writes it: New York's, with its offset."""
+    try:
+        zone: tzinfo = ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:
+        zone = timezone(timedelta(hours=-5))
+    return ts.astimezone(zone).isoformat()
 
 
 def _stamp_id(ts: datetime) -> str:
@@ -165,9 +176,11 @@ class Emulator:
     """The broker's state and rules; the HTTP handler below is a thin shell over it."""
 
     def __init__(
-        self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1, clock: Clock = SYSTEM
+        self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1, clock: Clock = SYSTEM,
+        calendar: str | None = None,
     ) -> None:
         self.clock = clock
+        self.calendar = calendar  # an exchange calendar (XNYS): sessions, holidays and early closes
         self.lock = threading.RLock()
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
@@ -204,13 +217,49 @@ class Emulator:
 
     # ---- clock and prices ----
     def today(self) -> date:
-        return self.now().date()
+        """The exchange's date (New York's), as Alpaca's clock and calendar count days."""
+        return date.fromisoformat(_new_york(self.now())[:10])
 
     def now(self) -> datetime:
         return self.clock.now() + timedelta(days=self.day_offset)
 
     def is_session(self, day: date) -> bool:
-        return is_weekday(day) and day.isoformat() not in self.faults.holidays
+        if day.isoformat() in self.faults.holidays:
+            return False
+        if self.calendar is not None:
+            return calendars.session_hours(self.calendar, day) is not None
+        return is_weekday(day)
+
+    def session_hours(self, day: date) -> tuple[datetime, datetime] | None:
+        """A session's open and close: the exchange calendar's (holidays, early closes), or without one 14:30 to
+        21:00 UTC on every weekday that is not a `holidays` date."""
+        if not self.is_session(day):
+            return None
+        if self.calendar is not None:
+            return calendars.session_hours(self.calendar, day)
+        return (datetime.combine(day, time_of_day(14, 30), tzinfo=UTC),
+                datetime.combine(day, time_of_day(21, 0), tzinfo=UTC))
+
+    def clock_json(self) -> dict[str, Any]:
+        """GET /v2/clock, in New York time as Alpaca writes it. Without a calendar the market is open at any hour
+        (tests run at any time); `market_closed` closes it whatever the time."""
+        now = self.now()
+        hours = self.session_hours(self.today())
+        if self.calendar is None:
+            is_open = not self.faults.market_closed
+        else:
+            is_open = hours is not None and hours[0] <= now < hours[1] and not self.faults.market_closed
+        day, upcoming = self.today(), None
+        for _ in range(30):  # the next session that opens after now
+            h = self.session_hours(day)
+            if h is not None and h[0] > now:
+                upcoming = h
+                break
+            day += timedelta(days=1)
+        closes = hours[1] if hours is not None and now < hours[1] else (upcoming[1] if upcoming else now)
+        opens = upcoming[0] if upcoming else now
+        return {"timestamp": _new_york(now), "is_open": is_open, "next_open": _new_york(opens),
+                "next_close": _new_york(max(closes, now) if is_open else closes)}
 
     def sessions_after(self, day: date, n: int) -> date:
         """The n-th session after `day` (weekdays that are not `holidays`)."""
@@ -689,25 +738,22 @@ class _Handler(BaseHTTPRequestHandler):
                 return 404, {"code": 40410000, "message": "asset not found"}
             return 200, emu.asset_json(symbol)
         if method == "GET" and path == "/v2/clock":
-            now = emu.now()  # the emulator's clock, moved by POST /_emulator/advance
-            # Sessions 14:30-21:00 UTC (New York in winter); `market_closed` says closed whatever the time.
-            opens = datetime.combine(emu.sessions_after(now.date(), 1), time_of_day(14, 30), tzinfo=UTC)
-            if not emu.faults.market_closed:
-                closes = datetime.combine(now.date(), time_of_day(21, 0), tzinfo=UTC)
-                return 200, {"timestamp": _iso(now), "is_open": True, "next_open": _iso(opens),
-                             "next_close": _iso(max(closes, now))}
-            return 200, {"timestamp": _iso(now), "is_open": False, "next_open": _iso(opens),
-                         "next_close": _iso(opens + timedelta(hours=6, minutes=30))}
+            return 200, emu.clock_json()
         if method == "GET" and path == "/v2/calendar":
             # As Alpaca: the sessions between start and end (inclusive), times in New York.
             start = date.fromisoformat(query.get("start", emu.today().isoformat()))
             end = date.fromisoformat(query.get("end", emu.today().isoformat()))
             days = (start + timedelta(days=k) for k in range((end - start).days + 1))
-            return 200, [
-                {"date": d.isoformat(), "open": "09:30", "close": "16:00", "session_open": "0400",
-                 "session_close": "2000", "settlement_date": emu.sessions_after(d, emu.settlement_days).isoformat()}
-                for d in days if emu.is_session(d)
-            ]
+            out = []
+            for d in days:
+                hours = emu.session_hours(d)
+                if hours is None:
+                    continue
+                opens, closes = (_new_york(t)[11:16] for t in hours)
+                out.append({"date": d.isoformat(), "open": opens, "close": closes, "session_open": "0400",
+                            "session_close": "2000",
+                            "settlement_date": emu.sessions_after(d, emu.settlement_days).isoformat()})
+            return 200, out
         if method == "GET" and path.startswith("/v2/account/activities"):
             emu._progress(acct)
             # As Alpaca: newest first by default, at most page_size (≤ 100) a page, page_token = the last id seen;

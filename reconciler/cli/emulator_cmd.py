@@ -10,6 +10,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/brokers/emulator.py)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     p.add_argument("--settlement-days", type=int, default=1)
+    p.add_argument("--calendar", default="XNYS",
+                   help="exchange calendar for the clock, sessions and settlement (default XNYS: closed at night,"
+                   " on weekends and holidays, as Alpaca is)")
+    p.add_argument("--always-open", action="store_true",
+                   help="no calendar: the market is open at any hour (for trying orders at night)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +41,17 @@ def run(args: argparse.Namespace) -> int:
         faults = Faults(**load(args.faults)) if args.faults else Faults()  # type: ignore[arg-type]
     except TypeError as exc:
         raise ReconcilerError(f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs") from None
-    server = EmulatorServer(Emulator(seed, faults, args.settlement_days), port=args.port)
+    calendar = None
+    if not args.always_open:
+        from reconciler import calendars
+
+        try:
+            calendar = calendars.check_code(args.calendar)
+        except ValueError as exc:
+            raise ReconcilerError(
+                str(exc), where="--calendar", fix="give an ISO MIC such as XNYS, or --always-open"
+            ) from None
+    server = EmulatorServer(Emulator(seed, faults, args.settlement_days, calendar=calendar), port=args.port)
     print(f"emulator listening on {server.url}", flush=True)
     try:
         server.serve_forever()

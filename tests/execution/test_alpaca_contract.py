@@ -128,3 +128,60 @@ def test_errors_have_alpacas_shape_and_codes(
     with pytest.raises(APIError) as fractional:
         trading.submit_order(_market("VNQ", "c-frac", qty=0.5))
     assert fractional.value.status_code == 422 and fractional.value.code == 40010000
+
+
+def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_closes() -> None:
+    """`reconciler emulator` runs on the XNYS calendar by default: closed on Thanksgiving and on a Sunday, an early
+    close on Black Friday, a clock in New York time that the SDK parses."""
+    from datetime import UTC, date, datetime
+
+    from reconciler.brokers.emulator import Emulator, EmulatorServer
+    from reconciler.clock import FixedClock
+
+    clock = FixedClock(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))  # Thanksgiving, 11:00 in New York
+    seed = {"accounts": {"a": {"key_id": "k", "secret": "s3cr3t-value", "cash": 1000}}, "prices": {"VTI": 100}}
+    server = EmulatorServer(Emulator(seed, clock=clock, calendar="XNYS"))
+    server.start()
+    try:
+        trading = TradingClient("k", "s3cr3t-value", paper=True, url_override=server.url)
+        closed = trading.get_clock()
+        assert isinstance(closed, Clock) and not closed.is_open
+        assert closed.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # Friday 09:30 New York
+        assert closed.next_close == datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # the early close, 13:00
+        assert closed.timestamp.utcoffset() is not None and closed.timestamp.utcoffset().total_seconds() == -5 * 3600
+        clock.at = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # a Sunday
+        assert not trading.get_clock().is_open  # type: ignore[union-attr]
+        clock.at = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # Monday 11:00
+        assert trading.get_clock().is_open  # type: ignore[union-attr]
+        days = trading.get_calendar(GetCalendarRequest(start=date(2026, 11, 25), end=date(2026, 11, 30)))
+        assert isinstance(days, list)
+        assert [(d.date, d.close.strftime("%H:%M")) for d in days if isinstance(d, Calendar)] == [
+            (date(2026, 11, 25), "16:00"), (date(2026, 11, 27), "13:00"), (date(2026, 11, 30), "16:00"),
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_emulator_command_runs_on_the_exchange_calendar(tmp_path: Any) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"accounts": {"a": {"key_id": "k", "secret": "s3cr3t-value", "cash": 1000}},
+                                "prices": {"VTI": 100}}))
+    proc = subprocess.Popen([sys.executable, "-m", "reconciler.cli.main", "emulator", "--seed", str(seed)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        clock = httpx.get(url + "/v2/clock", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s3cr3t-value"})
+        body = clock.json()
+        assert body["timestamp"][-6:] in ("-05:00", "-04:00")  # New York time
+        assert isinstance(body["is_open"], bool) and body["next_open"] > body["timestamp"][:10]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

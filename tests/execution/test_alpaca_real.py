@@ -184,3 +184,42 @@ def test_a_fractional_order_for_a_whole_share_asset_is_refused_before_sending(
     assert r.code == 1
     assert "not fractionable" in r.out and "fractional: false" in r.out
     assert not [o for o in emulator.orders("key-paper-college") if o["symbol"] == "VTI"]
+
+
+def test_activities_are_read_incrementally(alpaca: Workspace, emulator: Broker) -> None:
+    """A long apply observes an account again and again: only the new activities are read after the first time,
+    and the ledger stays true."""
+    from reconciler.runtime import Runtime
+
+    pages: list[str] = []
+
+    def count(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if path == "/v2/account/activities":
+            pages.append(path)
+        return None
+
+    proxy = ForwardingProxy(emulator.url, count)
+    edit_yaml(alpaca.config, lambda d: d["broker"].update(trading_url=proxy.url))
+    for _ in range(125):
+        emulator.emulator.external_trade("key-paper-taxable", "VTI", "sell", D(1))
+        emulator.emulator.external_trade("key-paper-taxable", "VTI", "buy", D(1))
+    broker = Runtime(alpaca.config).broker
+    first = broker.observe("paper-taxable", [])
+    assert len(pages) == 3 and first.cash_warning is None  # 251 activities: three pages of 100
+    again = broker.observe("paper-taxable", [])
+    assert len(pages) == 4 and again.cash_settled == first.cash_settled  # one page, stopping at the known newest
+    emulator.emulator.external_trade("key-paper-taxable", "BND", "sell", D(5))
+    later = broker.observe("paper-taxable", [])
+    assert len(pages) == 5 and later.cash_warning is None and later.cash_unsettled > first.cash_unsettled
+
+
+def test_fractional_quantities_are_rounded_down_to_fractional_step(alpaca: Workspace, emulator: Broker) -> None:
+    """`broker.fractional_step` (documented, never read before): Alpaca takes 9 decimals; more is rounded down."""
+    from reconciler.brokers.base import OrderRequest
+    from reconciler.runtime import Runtime
+
+    broker = Runtime(alpaca.config).broker
+    sent = broker.submit("paper-ira", OrderRequest(client_order_id="rc-frac-1", symbol="VTI", side="buy",
+                                                   quantity=D("1.1234567891234")))
+    assert sent.quantity == D("1.123456789")
+    assert [o["qty"] for o in emulator.orders("key-paper-ira")] == ["1.123456789"]

@@ -1,0 +1,68 @@
+"""The adapter fed Alpaca's answers for each scenario, in the shapes of Alpaca's published examples
+(tests/fixtures/alpaca, written by us), through a peer on 127.0.0.1 — a second judge beside the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.brokers.test_alpaca_hostile import _Peer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca"
+D = Decimal
+
+
+def _load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Peer]:
+    monkeypatch.setenv("RC_HOSTILE_KEY", "hostile-peer-key-id")
+    monkeypatch.setenv("RC_HOSTILE_SECRET", "hostile-peer-secret-value")
+    p = _Peer()
+    p.answers.update({
+        "/v2/account": _load("account.json"), "/v2/positions": _load("positions.json"),
+        "/v2/orders": _load("orders_open.json"), "/v2/account/activities": _load("activities.json"),
+        "/v2/clock": _load("clock.json"), "/v2/calendar": _load("calendar.json"),
+        "/v2/stocks/snapshots": _load("snapshots.json"),
+    })
+    yield p
+    p.server.shutdown()
+
+
+def test_a_margin_account_with_unsettled_proceeds_is_believed_and_budgeted(recorded: _Peer) -> None:
+    """cash 8,203.25 = 3,190.75 settled (deposit, buy, dividend less its foreign withholding; the cancelled deposit
+    left out) + 5,012.50 from today's sale. Buying power says 16,416.50 (2× margin): never the budget."""
+    obs = recorded.broker().observe("acct", ["VTI", "AAPL"])
+    assert obs.cash_warning is None
+    assert obs.cash_settled == D("3190.75") and obs.cash_unsettled == D("5012.50")
+    assert obs.cash_reserved == D(500)  # the outside notional order's dollars (its qty is null)
+    assert obs.positions == {"VTI": D(10)}
+    vti = obs.quotes["VTI"]
+    assert vti.price == D("200.5") and vti.bid == D("200.48") and vti.ask == D("200.53")
+    assert vti.as_of == datetime(2026, 1, 5, 15, 4, 59, 812000, tzinfo=UTC)  # the trade's own time
+    assert vti.daily_volume == D(3450000)  # the last full session's
+    assert obs.open_orders == {"AAPL": "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4"}
+
+
+@pytest.mark.parametrize(("fixture", "filled"), [("order_pending_cancel.json", 4), ("order_calculated.json", 6)])
+def test_pending_cancel_and_calculated_are_not_final(recorded: _Peer, fixture: str, filled: int) -> None:
+    recorded.answers["/v2/orders:by_client_order_id"] = _load(fixture)
+    state = recorded.broker().get_order("acct", "rc-1")
+    assert state is not None and state.status == "partially_filled" and state.filled_quantity == filled
+
+
+def test_an_unknown_cash_activity_is_named(recorded: _Peer) -> None:
+    activities = _load("activities.json")
+    activities.insert(0, {"id": "20260105160000000::ffff", "activity_type": "NEWKIND", "date": "2026-01-05",
+                          "net_amount": "-12.00", "description": "?", "status": "executed"})
+    recorded.answers["/v2/account/activities"] = activities
+    obs = recorded.broker().observe("acct", ["VTI"])
+    assert obs.cash_warning is not None and "NEWKIND -12.00" in obs.cash_warning
