@@ -34,7 +34,7 @@ from reconciler.backtest.engine import Settings, run_strategy
 from reconciler.backtest.metrics import compute
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import Desired
-from reconciler.spec.models import Bands, Trading
+from reconciler.core.rules import Bands, Trading
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_20_stocks_daily_1990_2022.csv"
 CAPITAL = 1_000_000.0

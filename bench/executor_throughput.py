@@ -22,7 +22,7 @@ import httpx
 from ruamel.yaml import YAML
 
 from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
-from reconciler.execution.ratelimit import TokenBucket
+from reconciler.brokers.ratelimit import TokenBucket
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_many
-from reconciler.spec.models import Bands, Commission, Trading
+from reconciler.core.rules import Bands, Commission, Trading
 
 NOW = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from reconciler.core.rules import Bands, Trading
 from reconciler.errors import BacktestError
-from reconciler.spec.models import Bands, Trading
 
 Every = Literal["never", "daily", "weekly", "monthly", "quarterly", "annual"]
 TradeMode = Literal["drifted", "all"]

@@ -23,12 +23,12 @@ from reconciler import bounded_http
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
+from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.errors import BrokerError
-from reconciler.execution.ratelimit import TokenBucket
 from reconciler.secrets.resolve import Secret, SecretResolver
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 

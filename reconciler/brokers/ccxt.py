@@ -33,12 +33,12 @@ from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import number
+from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
 from reconciler.errors import BrokerError
-from reconciler.execution.ratelimit import TokenBucket
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from reconciler.core.models import PortfolioPlan
 from reconciler.core.planner import band_for
-from reconciler.spec.models import Trading
+from reconciler.core.rules import Trading
 
 ZERO = Decimal(0)
 

@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from reconciler.core.models import Plan, Side
 from reconciler.core.numbers import money
+from reconciler.core.rules import EnvelopeSettings
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import EnvelopeSettings
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

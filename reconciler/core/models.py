@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reconciler.spec.models import Commission, SymbolRule, Trading
+from reconciler.core.rules import Commission, SymbolRule, Trading
 
 FORMAT_VERSION = 1
 

@@ -15,8 +15,8 @@ from typing import Literal
 
 from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan
 from reconciler.core.numbers import money
+from reconciler.core.rules import Bands, SymbolRule
 from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes
-from reconciler.spec.models import Bands, SymbolRule
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

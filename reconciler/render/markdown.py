@@ -15,8 +15,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
 from reconciler.core.models import Plan, PolicyResult, PortfolioPlan
+from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.fmt import money, pct, qty
-from reconciler.spec.models import EnvelopeSettings
 
 MARKER = "<!-- reconciler:plan -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters

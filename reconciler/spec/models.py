@@ -6,15 +6,23 @@ import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from reconciler.core.rules import (  # the core's values, part of this schema
+    Commission,
+    EnvelopeSettings,
+    Fraction,
+    Money,
+    Strict,
+    SymbolRule,
+    Trading,
+    Weight,
+)
 
 API_VERSION = "reconciler.dev/v1"
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-/]{0,23}$"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9\-_.]{0,61}[a-z0-9])?$"
 
-Weight = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
-Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 MAX_SYMBOL_LENGTH = 24
 
 
@@ -41,61 +49,9 @@ Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN), BeforeValidator(_readable
 Name = Annotated[str, Field(pattern=NAME_PATTERN), BeforeValidator(_readable_text)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Metadata(Strict):
     name: Name
     description: str | None = None
-
-
-class Bands(Strict):
-    """A holding trades only when its drift exceeds the tighter of the two bands (the 5/25 rule)."""
-
-    absolute: Fraction | None = Decimal("0.05")
-    relative: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = Decimal("0.25")
-    inner: Fraction = Field(
-        Decimal("0"),
-        description="Where a holding beyond its band trades back to, as a fraction of its band: 0 the target,"
-        " 1 the band's edge (opportunistic rebalancing).",
-    )
-
-
-class SymbolRule(Strict):
-    hold: bool = Field(False, description="Never sell this position; buying up to target is allowed.")
-    do_not_trade: bool = Field(False, description="Never buy or sell this symbol (restricted, blackout).")
-
-
-class Trading(Strict):
-    bands: Bands = Bands()
-    min_trade_notional: Money = Decimal("0")
-    fractional: bool = False
-    quantity_step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
-    buy_only: bool = False
-    max_cost_fraction: Fraction = Field(
-        Decimal("0.05"), description="Skip a trade whose commission and slippage exceed this fraction of its value."
-    )
-    use_sale_proceeds: bool = Field(
-        True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
-    )
-    order_sizing: Literal["target", "net_of_costs"] = Field(
-        "target",
-        description="target: an order trades its holding to target and costs come out of cash; net_of_costs:"
-        " an order's cash flow, costs included, closes the gap (costs come out of the holding, as in bt).",
-    )
-
-    @model_validator(mode="after")
-    def _step_matches_fractional(self) -> Trading:
-        if self.quantity_step is not None and not self.fractional and self.quantity_step != 1:
-            raise ValueError("quantity_step other than 1 needs fractional: true")
-        return self
-
-    @property
-    def step(self) -> Decimal:
-        if self.quantity_step is not None:
-            return self.quantity_step
-        return Decimal("0.0001") if self.fractional else Decimal("1")
 
 
 def _check_weights(targets: dict[str, Decimal], cash: Decimal) -> None:
@@ -155,17 +111,6 @@ class PortfolioDoc(Strict):
 # ---- reconciler.yaml -------------------------------------------------------------------------------
 
 EnforcementLevel = Literal["advisory", "soft-mandatory", "hard-mandatory"]
-
-
-class Commission(Strict):
-    per_order: Money = Decimal("0")
-    per_share: Money = Decimal("0")
-    bps: Money = Decimal("0")
-
-    def charge(self, quantity: Decimal, notional: Decimal) -> Decimal:
-        """The commission on a fill: per order, per share, and basis points of the filled notional. The one
-        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must agree)."""
-        return self.per_order + self.per_share * quantity + self.bps * notional / 10000
 
 
 class PaperQuote(Strict):
@@ -319,17 +264,6 @@ class Policies(Strict):
     params: PolicyParams = PolicyParams()
     timeout_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = Field(
         5.0, description="An evaluation of the policies that takes longer is an error (nothing is sent)."
-    )
-
-
-class EnvelopeSettings(Strict):
-    """How far orders recomputed at apply time may stray from the reviewed plan (`apply --envelope`)."""
-
-    notional_band: Fraction = Field(
-        Decimal("0.10"), description="Each order's notional may differ from the reviewed one by this fraction."
-    )
-    turnover_band: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Field(
-        Decimal("0.10"), description="Each portfolio's turnover may exceed the reviewed one by this fraction."
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.backtest.data import PriceTable, load_prices
 from reconciler.core.models import Desired
-from reconciler.spec.models import Trading
+from reconciler.core.rules import Trading
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"

@@ -15,7 +15,7 @@ from reconciler.backtest.data import PriceTable
 from reconciler.backtest.engine import Settings, StrategyRun, run_strategy
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import CostModel
-from reconciler.spec.models import Bands, Commission
+from reconciler.core.rules import Bands, Commission
 from tests.backtest.conftest import BT_ALIGNED, equal_weight
 
 bt = pytest.importorskip("bt")

@@ -17,8 +17,8 @@ from reconciler.brokers.paper import PaperBroker
 from reconciler.brokers.prices import Price
 from reconciler.cli.main import main
 from reconciler.core.models import CostModel
+from reconciler.core.rules import Commission
 from reconciler.journal.store import Journal
-from reconciler.spec.models import Commission
 from reconciler.spec.models import PaperBroker as PaperSpec
 
 GOOD = "date,AAA,BBB\n2024-01-02,10,20\n2024-01-03,10.5,19.5\n2024-01-04,11,19\n2024-01-05,10.8,19.2\n"

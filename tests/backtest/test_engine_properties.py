@@ -14,7 +14,7 @@ from reconciler.backtest.data import PriceTable
 from reconciler.backtest.engine import Settings, StrategyRun, run_strategy
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import CostModel, Desired
-from reconciler.spec.models import Bands, Commission, Trading
+from reconciler.core.rules import Bands, Commission, Trading
 
 SPECS = [
     "never",

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from reconciler.core.changes import diff_targets
 from reconciler.core.models import Desired
+from reconciler.core.rules import Bands, SymbolRule, Trading
 from reconciler.core.weights import round_weights
-from reconciler.spec.models import Bands, SymbolRule, Trading
 
 
 def desired(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reconciler.core.drift import drift_of, exit_code, locked, unknown
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.spec.models import Bands, SymbolRule, Trading
+from reconciler.core.rules import Bands, SymbolRule, Trading
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ZERO = Decimal(0)

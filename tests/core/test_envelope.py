@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from reconciler.core.envelope import check_envelope, envelope_of
 from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Side
-from reconciler.spec.models import EnvelopeSettings
+from reconciler.core.rules import EnvelopeSettings
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 EQUITY = Decimal(100000)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reconciler.backtest.costs import FillModel
 from reconciler.core.fills import alpaca_tick, fill_price, limit_price, round_limit
 from reconciler.core.models import CostModel, Side
-from reconciler.spec.models import Commission
+from reconciler.core.rules import Commission
 
 D = Decimal
 prices = st.decimals(min_value=D("0.0001"), max_value=D("100000"), places=4)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reconciler.core.models import Action, CostModel, Desired, Observation, Quote
 from reconciler.core.order_size import ORDER_SIZE_POLICY, SizeLimits, order_size_denials, oversized
 from reconciler.core.planner import plan_portfolio
-from reconciler.spec.models import Trading
+from reconciler.core.rules import Trading
 
 D = Decimal
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)

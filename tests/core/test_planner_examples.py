@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.spec.models import Commission, SymbolRule, Trading
+from reconciler.core.rules import Commission, SymbolRule, Trading
 
 D = Decimal
 NOW = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from reconciler.core.models import Action, CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.planner import band_for, plan_portfolio
-from reconciler.spec.models import Bands, Commission, SymbolRule, Trading
+from reconciler.core.rules import Bands, Commission, SymbolRule, Trading
 
 ZERO = Decimal(0)
 ONE = Decimal(1)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from reconciler.backtest.costs import FillModel
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.spec.models import Bands, Commission, Trading
+from reconciler.core.rules import Bands, Commission, Trading
 
 NOW = datetime(2024, 1, 2, 21, tzinfo=UTC)
 FINE = D("1e-12")

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
+from reconciler.core.rules import Trading
 from reconciler.core.valuation import QuoteLimits, doubtful_quotes, valued_symbols
-from reconciler.spec.models import Trading
 
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
 LIMITS = QuoteLimits(max_age_seconds=60, max_move=Decimal("0.2"))

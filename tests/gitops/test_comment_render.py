@@ -9,10 +9,10 @@ from decimal import Decimal
 from reconciler.core.models import CostModel, Desired, Observation, Plan, PolicyResult, Quote
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
+from reconciler.core.rules import EnvelopeSettings, Trading
 from reconciler.gitops.comment import part_of, upsert_sticky
 from reconciler.gitops.github import GitHub, GitHubSettings
 from reconciler.render.markdown import COMMENT_LIMIT, MARKER, blocks, render_markdown, size, split_comment
-from reconciler.spec.models import EnvelopeSettings, Trading
 from tests.gitops.fake_github import FakeGitHub
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

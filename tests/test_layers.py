@@ -1,0 +1,101 @@
+"""The package graph runs one way: the functional core depends on nothing of the project, `spec` (YAML → models)
+on the core, the brokers never on the executor, and only the CLI on the CLI. Read from the source's imports (at
+module top or inside functions alike), so a new import that breaks the layering fails here, naming the file."""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1] / "reconciler"
+LEAVES = {"errors", "clock", "bounded_http", "logs", "__version__"}  # import nothing of the project above them
+
+# What each part may import, besides itself and the leaves. The order is the layering: each part only uses parts
+# listed before it (runtime, execution and cli excepted: they wire everything).
+ALLOWED: dict[str, set[str]] = {
+    "core": set(),
+    "calendars": {"core"},
+    "spec": {"core", "calendars"},
+    "secrets": {"spec"},
+    "policy": {"core", "spec"},
+    "render": {"core", "spec"},
+    "backtest": {"core", "spec", "calendars"},
+    "journal": {"core", "secrets"},
+    "brokers": {"core", "spec", "calendars", "secrets", "journal"},
+    "gitops": {"core", "spec", "journal", "render", "secrets"},
+    "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers"},
+    "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "runtime",
+                  "render"},
+    "cli": {"*"},
+}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__version__"
+
+
+def imports() -> dict[str, set[tuple[str, str]]]:
+    """part → {(imported part, file)} for every import of the project, wherever it stands in the file."""
+    found: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        part = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        if part == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "reconciler":
+                top = node.module == "reconciler"  # from reconciler import calendars, __version__
+                targets = [f"reconciler.{a.name}" for a in node.names] if top else [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("reconciler.")]
+            for target in targets:
+                if _part(target) != part:
+                    found[part].add((_part(target), str(rel)))
+    return found
+
+
+def test_every_import_follows_the_layering() -> None:
+    wrong = []
+    for part, used in sorted(imports().items()):
+        allowed = ALLOWED.get(part, set())
+        for target, where in sorted(used):
+            if "*" in allowed or target in LEAVES or target in allowed:
+                continue
+            wrong.append(f"reconciler/{where}: {part} imports {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_leaves_import_nothing_of_the_project_but_errors() -> None:
+    used = imports()
+    for leaf in LEAVES - {"__version__"}:
+        assert {t for t, _ in used.get(leaf, set())} <= {"errors"}, (leaf, used.get(leaf))
+
+
+def test_there_is_no_package_cycle() -> None:
+    graph = {part: {t for t, _ in used} for part, used in imports().items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph.get(todo.pop(), ()):
+                if nxt == goal:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    cycles = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if reaches(b, a)})
+    assert not cycles, cycles
+
+
+def test_the_check_sees_a_violation() -> None:
+    """The scan itself works: the core really is checked (a planted import of the executor would be seen)."""
+    tree = ast.parse("from reconciler.execution.executor import apply_plan\n")
+    node = tree.body[0]
+    assert isinstance(node, ast.ImportFrom) and node.module is not None and _part(node.module) == "execution"
+    assert "execution" not in ALLOWED["core"] and "execution" not in ALLOWED["brokers"]
+    assert "core" in imports() and "brokers" in imports()
