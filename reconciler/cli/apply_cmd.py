@@ -143,19 +143,19 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     from reconciler.core.envelope import EnvelopeError, check_envelope
     from reconciler.execution.planfile import read_plan
     from reconciler.execution.planning import make_plan
-    from reconciler.gitops.applied import applied_commit, filled_at_commit
     from reconciler.gitops.repo import head_commit
+    from reconciler.journal.commits import applied_commit, filled_at_commit
     from reconciler.render.text import render_envelope, render_plan
 
     reviewed = read_plan(Path(args.envelope))
     ws = rt.workspace
     commit, _ = head_commit(ws.root, ws.target_files)
     if commit:
-        done = applied_commit(rt.journal.engine, commit, ws.targets_hash)
+        done = applied_commit(rt.journal, commit, ws.targets_hash)
         if done is not None:
             message = (
-                f"commit {commit[:12]} was applied already (apply {str(done['id'])[:8]}, {done['status']},"
-                f" {str(done['started_at'])[:19]}); nothing sent"
+                f"commit {commit[:12]} was applied already (apply {done.apply_id[:8]}, {done.status},"
+                f" {str(done.started_at)[:19]}); nothing sent"
             )
             out.print(f"[green]Nothing to do:[/green] {message}.")
             summary.write("already applied", message, commit=commit, reviewed=reviewed)
@@ -163,7 +163,7 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
     band = ws.config.apply.envelope
-    traded = filled_at_commit(rt.journal.engine, commit, ws.targets_hash) if commit else {}
+    traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}
     check = check_envelope(reviewed, plan, band, traded)
     render_envelope(check, out, band.notional_band)
     if not check.ok:

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, inspect, select
 
 from reconciler.core.drift import PortfolioDrift, drift_of, locked, unknown
 from reconciler.core.planner import plan_portfolio
 from reconciler.errors import ReconcilerError
-from reconciler.journal import tables
-from reconciler.journal.store import as_utc
+from reconciler.journal.locks import live_lock
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.status")
-
-
-def live_lock(engine: Engine, account: str, now: datetime) -> dict[str, Any] | None:
-    """The account's lock row when an apply holds it (and it has not expired), else None.
-
-    Journals without a `locks` table (older schemas) have no locks, so nothing is ever Locked there.
-    """
-    table = getattr(tables, "locks", None)
-    if table is None or "account" not in table.c:
-        return None
-    with engine.connect() as c:
-        if not inspect(c).has_table(table.name):
-            return None
-        row = c.execute(select(table).where(table.c.account == account)).mappings().first()
-    if row is None:
-        return None
-    expires = row.get("expires_at")
-    if isinstance(expires, datetime) and as_utc(expires) <= now:
-        return None
-    return dict(row)
 
 
 def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
@@ -48,9 +23,9 @@ def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
         where = (problem.where or "portfolios").split(":", 1)[0]
         out.append(unknown(Path(where).name, "?", "invalid file: " + problem.render().replace("\n", " ")))
     for desired in workspace.portfolios:
-        lock = live_lock(rt.journal.engine, desired.account, rt.clock.now())
+        lock = live_lock(rt.journal, desired.account)
         if lock is not None:
-            out.append(locked(desired.name, desired.account, str(lock.get("holder", "unknown holder"))))
+            out.append(locked(desired.name, desired.account, lock.holder))
             continue
         try:
             obs = rt.broker.observe(desired.account, desired.targets)

@@ -14,11 +14,12 @@ import os
 import socket
 import threading
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reconciler.errors import LockedError, ReconcilerError
@@ -207,3 +208,28 @@ def force_unlock(journal: Journal, lock_id: str, actor: str) -> dict[str, Any]:
         c.execute(delete(t.locks).where(t.locks.c.lock_id == lock_id))
     journal.event("lock.forced", account=row["account"], lock_id=lock_id, holder=row["holder"], by=actor)
     return dict(row)
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """Who holds an account's lock, while its lease runs."""
+
+    lock_id: str
+    holder: str
+    host: str
+    pid: int
+    expires_at: datetime
+
+
+def live_lock(journal: Journal, account: str) -> HeldLock | None:
+    """The account's lock while a holder's lease runs (not expired), else None. Journals without a `locks` table
+    (older schemas) have no locks."""
+    with journal.tx() as c:
+        if not inspect(c).has_table(t.locks.name):
+            return None
+        row = c.execute(select(t.locks).where(t.locks.c.account == account)).mappings().first()
+    if row is None or as_utc(row["expires_at"]) <= journal.clock.now():
+        return None
+    return HeldLock(str(row["lock_id"]), str(row["holder"]), str(row["host"]), int(row["pid"]),
+                    as_utc(row["expires_at"]))
+

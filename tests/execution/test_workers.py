@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.execution.planfile import read_plan
-from reconciler.execution.workers import claim, enqueue, run_workers
+from reconciler.execution.workers import run_workers
+from reconciler.journal.queue import claim, enqueue
 from reconciler.journal.store import Journal
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace

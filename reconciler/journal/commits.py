@@ -1,0 +1,59 @@
+"""Once per commit: has the journal already applied these targets at this commit, and what did earlier tries of it
+trade? (apply on merge asks both.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from reconciler.journal import tables as t
+from reconciler.journal.store import Journal
+
+DONE = ("succeeded", "noop")
+
+
+@dataclass(frozen=True)
+class AppliedCommit:
+    apply_id: str
+    status: str
+    started_at: datetime
+
+
+def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedCommit | None:
+    """The latest finished apply of `commit` with the same targets, or None (then this commit may be applied).
+
+    The targets hash is compared too, so a working tree with uncommitted target edits is never taken for the
+    commit it sits on. A partial or failed apply does not count: running it again picks up what is left.
+    """
+    query = (
+        select(t.applies)
+        .where(t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash, t.applies.c.status.in_(DONE))
+        .order_by(t.applies.c.started_at.desc())
+        .limit(1)
+    )
+    with journal.tx() as c:
+        row = c.execute(query).mappings().first()
+    return None if row is None else AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"])
+
+
+def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[tuple[str, str], Decimal]:
+    """What earlier (partial or failed) applies of `commit` already traded: (portfolio, symbol) → signed filled
+    notional (buys positive). A re-run on merge is checked against the envelope with these counted in."""
+    query = (
+        select(t.intents.c.portfolio, t.intents.c.symbol, t.intents.c.side, t.intents.c.filled_quantity,
+               t.intents.c.avg_price)
+        .join(t.applies, t.applies.c.id == t.intents.c.apply_id)
+        .where(t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash)
+    )
+    out: dict[tuple[str, str], Decimal] = {}
+    with journal.tx() as c:
+        for portfolio, symbol, side, quantity, price in c.execute(query):
+            if not quantity or price is None:
+                continue
+            notional = Decimal(quantity) * Decimal(price)
+            key = (portfolio, symbol)
+            out[key] = out.get(key, Decimal(0)) + (notional if side == "buy" else -notional)
+    return out
