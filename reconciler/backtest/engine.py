@@ -24,11 +24,9 @@ from reconciler.backtest.lots import LotMethod, TaxBook
 from reconciler.backtest.schedule import period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
+from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.planner import band_for, plan_portfolio
 from reconciler.errors import BacktestError
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
 
 # A plan with actions → the messages of the policies that block it (empty: it may be filled).
 PolicyCheck = Callable[[PortfolioPlan, datetime], list[str]]

@@ -16,7 +16,8 @@ from decimal import Decimal
 from itertools import count
 from typing import Literal
 
-ZERO = Decimal(0)
+from reconciler.core.numbers import ZERO
+
 LotMethod = Literal["fifo", "hifo"]
 
 

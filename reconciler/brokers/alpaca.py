@@ -28,12 +28,12 @@ from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
+from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import Secret, SecretResolver
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
-ZERO = Decimal(0)
 _STATUS: dict[str, OrderStatus] = {
     "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
     "partially_filled": "partially_filled", "filled": "filled", "done_for_day": "partially_filled",

@@ -38,12 +38,12 @@ from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
+from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
-ZERO = Decimal(0)
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole exchange's market list (Binance spot: ~15 MB) fits
 CALL_DEADLINE_FACTOR = 2  # one ccxt call may make two requests (the market list first), each within the timeout
 T = TypeVar("T")

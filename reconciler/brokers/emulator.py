@@ -62,8 +62,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from reconciler import calendars
 from reconciler.calendars import add_weekdays, is_weekday
 from reconciler.clock import SYSTEM, Clock
+from reconciler.core.numbers import ZERO
 
-ZERO = Decimal(0)
 DEFAULT_VOLUME = Decimal(5_000_000)  # a symbol's daily volume unless the prices say (bars always carry one)
 OPEN_STATUSES = {"pending_new", "new", "accepted", "partially_filled", "pending_cancel"}
 

@@ -18,11 +18,11 @@ from reconciler.calendars import add_weekdays
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import fill_price, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
+from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.journal import tables as t
 from reconciler.spec.models import PaperBroker as PaperSpec
 
-ZERO = Decimal(0)
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
 COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
 

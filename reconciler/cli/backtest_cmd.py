@@ -242,7 +242,7 @@ def _policy_check(rt: Runtime, overrides: list[str]) -> PolicyCheck:
         return [
             f"[{r.level}] {r.policy}: {r.message}"
             for r in results
-            if r.blocking and not (r.level == "soft-mandatory" and r.policy in overrides)
+            if r.blocks(overrides)
         ]
 
     return check

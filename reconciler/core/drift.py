@@ -15,10 +15,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from reconciler.core.models import PortfolioPlan
+from reconciler.core.numbers import ZERO
 from reconciler.core.planner import band_for
 from reconciler.core.rules import Trading
-
-ZERO = Decimal(0)
 
 Status = Literal["Synced", "OutOfSync", "Locked", "Unknown"]
 EXIT_CODES: dict[Status, int] = {"Synced": 0, "Locked": 0, "OutOfSync": 2, "Unknown": 1}

@@ -15,12 +15,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from reconciler.core.models import Plan, Side
-from reconciler.core.numbers import money
+from reconciler.core.numbers import ONE, ZERO, money
 from reconciler.core.rules import EnvelopeSettings
 from reconciler.errors import ReconcilerError
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
 
 
 class EnvelopeError(ReconcilerError):

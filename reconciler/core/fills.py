@@ -11,8 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from reconciler.core.models import Side
-
-BPS = Decimal(10000)
+from reconciler.core.numbers import BPS
 
 
 def round_limit(side: Side, price: Decimal, tick: Decimal) -> Decimal:

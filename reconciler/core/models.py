@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -209,6 +210,14 @@ class PolicyResult(Frozen):
     @property
     def blocking(self) -> bool:
         return self.kind == "deny" and self.level != "advisory"
+
+    def overridden(self, overrides: Collection[str]) -> bool:
+        """A denial a reviewer waived: only a soft-mandatory policy's, named with --override."""
+        return self.kind == "deny" and self.level == "soft-mandatory" and self.policy in overrides
+
+    def blocks(self, overrides: Collection[str]) -> bool:
+        """Whether this result stops the change, given the overrides passed."""
+        return self.blocking and not self.overridden(overrides)
 
 
 class WeightChange(Frozen):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+BPS = Decimal(10000)  # basis points in one
+
+# Every plan is computed in this context, whatever the caller's: a program embedding reconciler with a 6-digit
+# context (or one that traps nothing) must not change a plan, or its hash.
+PLAN_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 
 # No amount, quantity, price or setting of a real account comes near this: a larger number read from a file or a
 # broker is a typo or a lie, and refusing it keeps every sum exact in Decimal's 28 digits.

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import Literal
 
 from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan
-from reconciler.core.numbers import money
+from reconciler.core.numbers import BPS, ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.rules import Bands, SymbolRule
 from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
-BPS = Decimal(10000)
 
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
@@ -64,7 +60,12 @@ def plan_portfolio(
     desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits = NO_LIMITS
 ) -> PortfolioPlan:
     """Compute the orders that bring one account back within its bands; none at all when a quote that values
-    the account is doubtful (the plan's `blocked` says why)."""
+    the account is doubtful (the plan's `blocked` says why). In the plan's own Decimal context, not the caller's."""
+    with localcontext(PLAN_CONTEXT):
+        return _plan_portfolio(desired, obs, costs, limits)
+
+
+def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits) -> PortfolioPlan:
     trading = desired.trading
     step = trading.step
     min_notional = trading.min_trade_notional
@@ -226,7 +227,8 @@ def plan_many(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return [plan_portfolio(desired, obs, costs, limits) for desired, obs in pairs]
+        with localcontext(PLAN_CONTEXT):
+            return [_plan_portfolio(desired, obs, costs, limits) for desired, obs in pairs]
     finally:
         if was_enabled:
             gc.enable()

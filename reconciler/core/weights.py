@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 
 from reconciler.core.models import Observation
+from reconciler.core.numbers import ZERO
 from reconciler.errors import PlanningError
 
-ZERO = Decimal(0)
 CASH = "cash"
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.core.fills import limit_price
 from reconciler.core.models import Action, Observation, Plan, PolicyResult, PortfolioPlan, Quote
+from reconciler.core.numbers import ZERO
 from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import floor_to_step
@@ -30,7 +31,6 @@ from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
 MARKET_CHECKS = frozenset({VALUATION_POLICY, ORDER_SIZE_POLICY})  # built-in denials that stop one portfolio
-ZERO = Decimal(0)
 CASH_TOLERANCE = Decimal("0.01")
 
 
@@ -179,7 +179,7 @@ def apply_plan(
     names = {pp.name for pp in mine}
     denied: dict[str, list[PolicyResult]] = {}
     for r in plan.blocked:
-        if r.portfolio in names and not (r.level == "soft-mandatory" and r.policy in overrides):
+        if r.portfolio in names and not r.overridden(overrides):
             denied.setdefault(r.portfolio, []).append(r)
     # A policy's denial refuses the reviewed change as a whole (a reviewer may override a soft one and apply the
     # same plan). A doubtful quote, or an order size only a wrong quote explains, is about the market, not the
@@ -530,5 +530,5 @@ def _policy_check(
     rt.journal.record_policies(
         results, plan_hash=plan_hash, phase="apply", apply_id=apply_id, overrides=overrides, actor=actor
     )
-    blocking = [r for r in results if r.blocking and not (r.level == "soft-mandatory" and r.policy in overrides)]
+    blocking = [r for r in results if r.blocks(overrides)]
     return "; ".join(f"{r.policy}: {r.message}" for r in blocking) or None

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
+from reconciler.core.numbers import ZERO
 from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.reconcile")
-ZERO = Decimal(0)
 
 
 @dataclass

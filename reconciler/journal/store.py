@@ -494,7 +494,7 @@ class Journal:
         now = self._now()
         with self.tx() as c:
             for r in results:
-                overridden = r.kind == "deny" and r.level == "soft-mandatory" and r.policy in overrides
+                overridden = r.overridden(overrides)
                 c.execute(
                     insert(t.policy_decisions).values(
                         apply_id=apply_id, plan_hash=plan_hash, phase=phase, portfolio=r.portfolio,

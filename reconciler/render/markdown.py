@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
 from reconciler.core.models import Plan, PolicyResult, PortfolioPlan
+from reconciler.core.numbers import ZERO
 from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.fmt import money, pct, qty
 
@@ -22,7 +23,6 @@ MARKER = "<!-- reconciler:plan -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
 SUMMARY_ROWS = 50  # rows of each summary table before "… and N more"
 CHART_SYMBOLS = 20  # bars per chart before the rest is grouped as "other"
-ZERO = Decimal(0)
 
 
 def environment() -> Environment:

@@ -213,3 +213,31 @@ def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
     assert any("buying nothing" in n for n in plan.notes)
     in_sync = plan_portfolio(desired({"A": "1"}), observe({"A": "10"}, {"A": "100"}), CostModel())
     assert in_sync.outside_bands == []
+
+
+def test_a_callers_decimal_context_never_changes_a_plan() -> None:
+    """A program embedding reconciler with its own Decimal context (6 digits, rounding down) gets the same plan,
+    and the same hash, as with the default context: plans compute in their own."""
+    import decimal
+
+    from reconciler.core.models import CostModel, Desired, Observation, Quote
+    from reconciler.core.plan import compute_hash, seal
+    from reconciler.core.planner import plan_many
+    from reconciler.core.rules import Commission, Trading
+
+    when = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
+    desired = Desired(name="p", account="a", source="p.yaml", targets={"AAA": Decimal("0.6"), "BBB": Decimal("0.4")},
+                      cash=Decimal(0), trading=Trading(fractional=True))
+    quotes = {s: Quote(symbol=s, price=Decimal(p), as_of=when) for s, p in (("AAA", "123.4567"), ("BBB", "9.87654"))}
+    obs = Observation(account="a", taken_at=when, positions={"AAA": Decimal("3.3333")},
+                      cash_settled=Decimal("98765.4321"), quotes=quotes)
+    costs = CostModel(slippage_bps=Decimal(7), commission=Commission(bps=Decimal("1.3")))
+
+    def sealed() -> str:
+        plan = seal(plan_many([(desired, obs)], costs), created_at=when, targets_hash="t", accounts=["a"],
+                    policy_results=[])
+        return compute_hash(plan)
+
+    usual = sealed()
+    with decimal.localcontext(decimal.Context(prec=6, rounding=decimal.ROUND_DOWN, traps=[])):
+        assert sealed() == usual
