@@ -63,18 +63,9 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
         plan = read_plan(Path(args.plan))
     else:
-        from reconciler.execution.planning import make_plan
+        from reconciler.execution.planning import plan_against
 
-        base = None
-        if args.base:
-            from reconciler.gitops.refs import targets_at
-
-            base = targets_at(rt.workspace.config_path, args.base)
-        plan = make_plan(rt)
-        if base is not None:
-            from reconciler.gitops.refs import with_base
-
-            plan = with_base(plan, base, rt.workspace.portfolios)
+        plan, _ = plan_against(rt, args.base)
     bodies = split_comment(blocks(plan, rt.workspace.config.apply.envelope), max_parts=args.max_comments)
     with GitHub(settings) as gh:
         result = upsert_sticky(gh, args.pr, bodies)

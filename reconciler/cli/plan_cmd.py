@@ -24,26 +24,10 @@ def run(args: argparse.Namespace) -> int:
 
     from reconciler.cli.common import console, runtime
     from reconciler.execution.planfile import write_plan
-    from reconciler.execution.planning import make_plan
+    from reconciler.execution.planning import plan_against
 
-    if args.base is not None and not args.base.strip():
-        from reconciler.errors import ReconcilerError
-
-        raise ReconcilerError(
-            "--base is empty", where="command line",
-            fix="give a branch, tag or commit (in a pull request workflow: origin/${{ github.base_ref }})",
-        )
     rt = runtime(args)
-    base = None
-    if args.base:
-        from reconciler.gitops.refs import targets_at
-
-        base = targets_at(rt.workspace.config_path, args.base)  # a bad ref fails before any broker call
-    plan = make_plan(rt)
-    if base is not None:
-        from reconciler.gitops.refs import with_base
-
-        plan = with_base(plan, base, rt.workspace.portfolios)
+    plan, base = plan_against(rt, args.base)
     if args.out:
         write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
     if args.format == "json":

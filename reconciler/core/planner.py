@@ -26,6 +26,14 @@ def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
     return (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
 
 
+def affordable_quantity(budget: Decimal, price: Decimal, costs: CostModel, step: Decimal) -> Decimal:
+    """The most of a buy `budget` covers at `price` (a limit order's limit, or the quote with slippage and the
+    broker's rounding), commissions included, on the quantity step. The planner sizes buys with it, and apply
+    shrinks a buy to it when the cash really there is less than planned."""
+    spend = budget - costs.buy_fixed_cost()
+    return floor_to_step(spend / costs.buy_unit_cost(price), step) if spend > 0 else ZERO
+
+
 def band_for(target: Decimal, bands: Bands) -> Decimal:
     """The tighter of the absolute band and the relative band around a target weight."""
     absolute, relative = bands.absolute, bands.relative
@@ -177,9 +185,7 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
         exact = _buy_quantity(dest * equity - values[i], price, costs, net)
         wanted = floor_to_step(exact, step)
-        spend = budget - fixed
-        unit_cost = costs.buy_unit_cost(price)  # at worst, the broker's rounding included
-        affordable = floor_to_step(spend / unit_cost, step) if spend > 0 else ZERO
+        affordable = affordable_quantity(budget, price, costs, step)
         qty = wanted if wanted < affordable else affordable
         if qty <= 0:
             if wanted > 0 and wanted * price >= min_notional:
@@ -197,7 +203,7 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
             continue
         cost = notional * buy_factor + fee
         # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
-        # left covers its limit (unit_cost), and apply waits for its fill before the next buy.
+        # left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
         budget -= qty * costs.expected_unit_cost(price) + fixed
         spent += cost
         legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))

@@ -13,7 +13,7 @@ from reconciler.core.models import Action, Observation, Plan, PolicyResult, Port
 from reconciler.core.numbers import ZERO
 from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
 from reconciler.core.plan import client_order_id
-from reconciler.core.planner import floor_to_step
+from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
 from reconciler.errors import (
     BrokerError,
@@ -348,9 +348,7 @@ def _apply_portfolio(
             limit = limit_price(action.side, leg.quote.marketable(action.side), costs.limit_band)
         if action.side == "buy" and leg.quote is not None and priced:
             # At the price the order meets (the ask, when sane): its limit is set from there.
-            unit = costs.buy_unit_cost(leg.quote.marketable("buy"))
-            spend = budget - costs.buy_fixed_cost()
-            affordable = floor_to_step(spend / unit, trading.step) if spend > 0 else ZERO
+            affordable = affordable_quantity(budget, leg.quote.marketable("buy"), costs, trading.step)
             if affordable < qty:
                 qty = affordable
                 if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:

@@ -9,7 +9,9 @@ from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.valuation import valuation_denials
+from reconciler.errors import ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
+from reconciler.gitops.refs import TargetsAtRef, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
 from reconciler.policy.inputs import policy_input
@@ -66,3 +68,19 @@ def make_plan(
         git_commit=commit,
         git_dirty=dirty,
     )
+
+
+def plan_against(rt: Runtime, base_ref: str | None) -> tuple[Plan, TargetsAtRef | None]:
+    """A plan now; with a base ref (a pull request's base branch), the plan also says how each portfolio's targets
+    changed since that ref, and records its commit. A bad ref fails before any broker call."""
+    if base_ref is not None and not base_ref.strip():
+        raise ReconcilerError(
+            "--base is empty", where="command line",
+            fix="give a branch, tag or commit (in a pull request workflow: origin/${{ github.base_ref }})",
+        )
+    base = targets_at(rt.workspace.config_path, base_ref) if base_ref else None
+    plan = make_plan(rt)
+    if base is not None:
+        plan = with_base(plan, base, rt.workspace.portfolios)
+    return plan, base
+

@@ -101,3 +101,22 @@ def test_only_the_target_files_make_a_plan_uncommitted(workspace: Workspace, git
               lambda d: d["spec"]["targets"].update({"VTI": 0.6, "BND": 0.4}))
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     assert json.loads(plan_file.read_text())["git_dirty"] is True
+
+
+def test_plan_against_a_base_is_a_library_call(workspace: Workspace, git_repo: Git) -> None:
+    """The "plan against a base ref" sequence, once, for `plan --base` and `github comment --base` alike."""
+    from reconciler.execution.planning import plan_against
+    from reconciler.runtime import Runtime
+
+    edit_yaml(workspace.root / "portfolios" / "college-fund.yaml",
+              lambda d: d["spec"]["targets"].update({"VTI": 0.6, "BND": 0.4}))
+    rt = Runtime(workspace.config, workspace.journal_url)
+    plan, base = plan_against(rt, "main")
+    assert base is not None and base.commit == git_repo.sha("main") and plan.base_commit == base.commit
+    assert [c.portfolio for c in plan.target_changes] == ["college-fund"]
+    plain, none = plan_against(rt, None)
+    assert none is None and plain.target_changes == []
+    with pytest.raises(ReconcilerError) as empty:
+        plan_against(rt, "  ")
+    assert "--base is empty" in empty.value.message
+    assert workspace.paper_order_count() == 0
