@@ -151,6 +151,7 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     ws = rt.workspace
     commit, _ = head_commit(ws.root, ws.target_files)
     if commit:
+        _refuse_older_than_applied(rt, commit, summary, reviewed)
         done = applied_commit(rt.journal, commit, ws.targets_hash)
         if done is not None:
             message = (
@@ -186,6 +187,36 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
         return 1
     context = {"reviewed": reviewed, "check": check, "band": band.notional_band}
     return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context)
+
+
+def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, reviewed: Plan) -> None:
+    """An old apply job run again must not undo what later commits applied (a change, then its revert, then the
+    change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one whose
+    ancestry cannot be told (a shallow clone)."""
+    from reconciler.errors import StalePlanError
+    from reconciler.gitops.repo import is_ancestor
+    from reconciler.journal.commits import last_applied_commit
+
+    last = last_applied_commit(rt.journal)
+    if last is None or last.commit == commit:
+        return
+    older = is_ancestor(rt.workspace.root, commit, last.commit)
+    if older is False:
+        return
+    why = (
+        f"commit {commit[:12]} is older than commit {last.commit[:12]}, applied {str(last.started_at)[:19]}"
+        " (apply " + last.apply_id[:8] + "): applying it would undo what came after"
+        if older else
+        f"cannot tell whether commit {commit[:12]} is older than the last applied commit {last.commit[:12]}"
+        " (the history is missing)"
+    )
+    error = StalePlanError(
+        why + "; nothing was sent", where=f"commit {commit[:12]}",
+        fix="apply the current tip of the default branch instead (re-run its apply job)" if older else
+        "check out the full history (actions/checkout with fetch-depth: 0) and run again",
+    )
+    summary.write("refused: not the current commit", error.render(), commit=commit, reviewed=reviewed)
+    raise error
 
 
 def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:

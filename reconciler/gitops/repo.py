@@ -27,3 +27,18 @@ def head_commit(path: Path, watched: list[Path] | None = None) -> tuple[str | No
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError):
         return None, None
     return sha, dirty
+
+
+def is_ancestor(path: Path, older: str, newer: str) -> bool | None:
+    """Whether commit `older` is an ancestor of `newer` in the repository containing `path`; None when that cannot
+    be told (no repository, or a commit missing from a shallow clone)."""
+    try:
+        import git
+    except ImportError:
+        return None
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+        return bool(repo.is_ancestor(repo.commit(older), repo.commit(newer)))
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError, git.BadName):
+        return None
+

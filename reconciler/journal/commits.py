@@ -20,6 +20,7 @@ class AppliedCommit:
     apply_id: str
     status: str
     started_at: datetime
+    commit: str = ""
 
 
 def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedCommit | None:
@@ -36,7 +37,7 @@ def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedC
     )
     with journal.tx() as c:
         row = c.execute(query).mappings().first()
-    return None if row is None else AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"])
+    return None if row is None else AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"], commit)
 
 
 def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[tuple[str, str], Decimal]:
@@ -57,3 +58,20 @@ def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[t
             key = (portfolio, symbol)
             out[key] = out.get(key, Decimal(0)) + (notional if side == "buy" else -notional)
     return out
+
+
+def last_applied_commit(journal: Journal) -> AppliedCommit | None:
+    """The newest commit whose apply sent or settled anything (succeeded, partial or nothing to do): a commit older
+    than it must not be applied over it."""
+    query = (
+        select(t.applies)
+        .where(t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*DONE, "partial")))
+        .order_by(t.applies.c.started_at.desc())
+        .limit(1)
+    )
+    with journal.tx() as c:
+        row = c.execute(query).mappings().first()
+    if row is None:
+        return None
+    return AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"], str(row["git_commit"]))
+

@@ -141,3 +141,32 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     assert "re-plan on a new pull request" in r.err
     assert "Traceback" not in r.err
     assert workspace.paper_order_count() == sent
+
+
+def test_an_old_apply_job_run_again_never_undoes_a_later_commit(
+    workspace: Workspace, git_repo: Git, tmp_path: Path
+) -> None:
+    """Reproduced: a change's apply was refused (the market was closed), its revert merged and applied, then the
+    change's job re-run sold and bought what the revert had undone. A commit older than the last applied one is
+    refused now, before anything is observed or sent."""
+    git = git_repo
+    assert workspace.run("apply", "--auto-approve").code == 0  # main's targets, applied at main's commit
+    set_targets(workspace, "bob-taxable", VTI=0.40, BND=0.30)
+    change = git.commit_all("bob-taxable: more bonds")
+    reviewed = tmp_path / "change.json"
+    assert workspace.run("plan", "--out", str(reviewed)).code == 0
+    # Its apply does not happen (say the market was closed). The change is reverted and the revert applied.
+    git("revert", "--no-edit", change)
+    revert_plan = tmp_path / "revert.json"
+    assert workspace.run("plan", "--out", str(revert_plan)).code == 0
+    r = workspace.run("apply", "--envelope", str(revert_plan), "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    orders = workspace.paper_order_count()
+    # Someone re-runs the change's apply job: its commit checked out, its reviewed plan.
+    git("checkout", "-q", change)
+    summary = tmp_path / "summary.md"
+    r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve", "--summary-file", str(summary))
+    assert r.code == 1
+    assert f"commit {change[:12]} is older than commit {git.sha('main')[:12]}" in r.err and "fix:" in r.err
+    assert workspace.paper_order_count() == orders  # nothing sent
+    assert "not the current commit" in summary.read_text()

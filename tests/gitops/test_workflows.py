@@ -100,6 +100,13 @@ def test_apply_workflow() -> None:
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "reconciler apply --envelope" in runs and '--summary-file "$GITHUB_STEP_SUMMARY"' in runs
     assert any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
+    # Only the current commit is applied: the tip of main, and never one older than the last applied.
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    tip = next(s for s in job["steps"] if "tip of main" in s["name"])
+    assert 'gh api "repos/$REPO/commits/main"' in tip["run"] and "exit 1" in tip["run"]
+    names = [s["name"] for s in job["steps"]]
+    assert names.index(tip["name"]) < names.index("Apply within the reviewed envelope")
 
 
 def test_drift_workflow() -> None:
