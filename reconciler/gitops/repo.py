@@ -31,14 +31,22 @@ def head_commit(path: Path, watched: list[Path] | None = None) -> tuple[str | No
 
 def is_ancestor(path: Path, older: str, newer: str) -> bool | None:
     """Whether commit `older` is an ancestor of `newer` in the repository containing `path`; None when that cannot
-    be told (no repository, or a commit missing from a shallow clone)."""
+    be told (no repository, or a commit missing from a shallow clone). A commit missing from a full clone is not
+    in this history (it was rewritten): not an ancestor."""
     try:
         import git
     except ImportError:
         return None
     try:
         repo = git.Repo(path, search_parent_directories=True)
-        return bool(repo.is_ancestor(repo.commit(older), repo.commit(newer)))
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError, git.GitCommandError, git.BadName):
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
+    try:
+        return bool(repo.is_ancestor(repo.commit(older), repo.commit(newer)))
+    except (ValueError, git.GitCommandError, git.BadName):
+        try:
+            shallow = repo.git.rev_parse("--is-shallow-repository").strip() == "true"
+        except git.GitCommandError:
+            return None
+        return None if shallow else False
 

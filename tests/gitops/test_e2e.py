@@ -170,3 +170,18 @@ def test_an_old_apply_job_run_again_never_undoes_a_later_commit(
     assert f"commit {change[:12]} is older than commit {git.sha('main')[:12]}" in r.err and "fix:" in r.err
     assert workspace.paper_order_count() == orders  # nothing sent
     assert "not the current commit" in summary.read_text()
+
+
+def test_ancestry_of_commits(workspace: Workspace, git_repo: Git, tmp_path: Path) -> None:
+    from reconciler.gitops.repo import is_ancestor
+
+    first = git_repo.sha("HEAD")
+    set_targets(workspace, "bob-taxable", VTI=0.40, BND=0.30)
+    second = git_repo.commit_all("more bonds")
+    assert is_ancestor(workspace.root, first, second) is True
+    assert is_ancestor(workspace.root, second, first) is False
+    assert is_ancestor(workspace.root, "0" * 40, second) is False  # not in this full history: rewritten away
+    shallow = tmp_path / "shallow"
+    Git(tmp_path)("clone", "-q", "--depth", "1", f"file://{workspace.root}", str(shallow))
+    assert is_ancestor(shallow, first, second) is None  # a shallow clone cannot tell
+    assert is_ancestor(tmp_path / "nowhere", first, second) is None
