@@ -25,7 +25,7 @@ from reconciler.errors import (
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
 from reconciler.journal.locks import AccountLock
-from reconciler.journal.store import TERMINAL
+from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
 
@@ -52,7 +52,7 @@ class OrderOutcome:
 @dataclass
 class ApplyResult:
     apply_id: str | None
-    status: str  # succeeded | partial | noop | already-applied
+    status: ApplyStatus
     outcomes: list[OrderOutcome] = field(default_factory=list)
     message: str = ""
     refused: dict[str, list[str]] = field(default_factory=dict)  # portfolio -> why nothing of it was sent
@@ -396,7 +396,7 @@ class _Leg:
     def cid(self) -> str:
         return client_order_id(self.plan.content_hash, self.pp.account, self.action)
 
-    def _intent(self, status: str, quantity: Decimal, message: str | None = None) -> None:
+    def _intent(self, status: IntentStatus, quantity: Decimal, message: str | None = None) -> None:
         a = self.action
         self.rt.journal.add_intent(
             apply_id=self.apply_id, plan_hash=self.plan.content_hash, portfolio=self.pp.name,
@@ -405,7 +405,7 @@ class _Leg:
             message=message,
         )
 
-    def refuse(self, status: str, quantity: Decimal, message: str) -> None:
+    def refuse(self, status: IntentStatus, quantity: Decimal, message: str) -> None:
         self._intent(status, quantity, message)
         a = self.action
         self.result.outcomes.append(

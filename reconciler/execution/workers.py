@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from reconciler.core.models import Plan
 from reconciler.errors import ReconcilerError
 from reconciler.journal.queue import claim, enqueue, finish
+from reconciler.journal.statuses import WorkStatus
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.workers")
@@ -21,7 +22,7 @@ log = logging.getLogger("reconciler.workers")
 class WorkOutcome:
     account: str
     worker: str
-    status: str  # done | failed
+    status: WorkStatus  # done | failed
     message: str = ""
 
 
@@ -49,10 +50,11 @@ def run_workers(
         rt = first if n == 0 else make_runtime()
         name = f"{actor}#{n}@{threading.get_ident()}"
         while (account := claim(rt.journal, plan.content_hash, name)) is not None:
+            status: WorkStatus
             try:
                 result = apply_plan(plan, rt, actor=actor, overrides=overrides, accounts={account})
                 status = "done" if result.ok else "failed"
-                message = result.status
+                message: str = result.status
             except ReconcilerError as exc:
                 status, message = "failed", exc.render()
             finish(rt.journal, plan.content_hash, account, status, message)

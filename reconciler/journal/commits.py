@@ -10,9 +10,8 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from reconciler.journal import tables as t
+from reconciler.journal.statuses import APPLIED
 from reconciler.journal.store import Journal
-
-DONE = ("succeeded", "noop")
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,10 @@ def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedC
     """
     query = (
         select(t.applies)
-        .where(t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash, t.applies.c.status.in_(DONE))
+        .where(
+            t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash,
+            t.applies.c.status.in_(APPLIED),
+        )
         .order_by(t.applies.c.started_at.desc())
         .limit(1)
     )
@@ -65,7 +67,7 @@ def last_applied_commit(journal: Journal) -> AppliedCommit | None:
     than it must not be applied over it."""
     query = (
         select(t.applies)
-        .where(t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*DONE, "partial")))
+        .where(t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*APPLIED, "partial")))
         .order_by(t.applies.c.started_at.desc())
         .limit(1)
     )

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from reconciler.core.models import Plan
 from reconciler.journal import tables as t
 from reconciler.journal.locks import live_lock
+from reconciler.journal.statuses import WorkStatus
 from reconciler.journal.store import Journal, as_utc
 
 # A claim this old, on an account nobody holds the lock of, belongs to a worker that died (an apply keeps its lock
@@ -94,7 +95,7 @@ def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
         # another worker claimed it between our read and our update: look again
 
 
-def finish(journal: Journal, plan_hash: str, account: str, status: str, message: str) -> None:
+def finish(journal: Journal, plan_hash: str, account: str, status: WorkStatus, message: str) -> None:
     with journal.tx() as c:
         c.execute(
             update(t.work_items)

@@ -19,13 +19,13 @@ from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
+from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
 REVISIONS = ("0001", "0002", "0003")
 HEAD_REVISION = REVISIONS[-1]
 MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migrating ("reconcil")
-TERMINAL = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed", "expired"})
 
 
 def as_utc(ts: datetime) -> datetime:
@@ -249,7 +249,7 @@ class Journal:
             )
         return apply_id
 
-    def finish_apply(self, apply_id: str, status: str, message: str | None = None) -> None:
+    def finish_apply(self, apply_id: str, status: ApplyStatus, message: str | None = None) -> None:
         with self.tx() as c:
             c.execute(
                 update(t.applies)
@@ -374,7 +374,7 @@ class Journal:
 
     def add_intent(
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
-        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: str, message: str | None = None,
+        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: IntentStatus, message: str | None = None,
     ) -> None:
         now = self._now()
         with self.tx() as c:
@@ -388,7 +388,7 @@ class Journal:
             )
 
     def set_intent(
-        self, client_order_id: str, status: str, *, filled_quantity: Decimal | None = None,
+        self, client_order_id: str, status: IntentStatus, *, filled_quantity: Decimal | None = None,
         avg_price: Decimal | None = None, message: str | None = None, apply_id: str | None = None,
     ) -> None:
         values: dict[str, Any] = {"status": status, "updated_at": self._now()}
