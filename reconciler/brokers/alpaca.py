@@ -340,6 +340,8 @@ class AlpacaBroker:
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             market=_clock_market(clock),
+            # IEX alone (the free plan's default) is a few percent of US volume: say which feed priced the plan.
+            quote_source=f"Alpaca's {self.spec.feed or 'default'} feed",
         )
 
     def _activities(self, account: str) -> tuple[list[dict[str, Any]], bool]:
@@ -507,6 +509,9 @@ class AlpacaBroker:
                                      " trading.fractional: false in the portfolio to trade whole shares")
             step = self.spec.fractional_step
             quantity = (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
+            if order.limit_price is not None and quantity * order.limit_price < 1:
+                return self._refused(order, f"{quantity} {order.symbol} is under Alpaca's $1 minimum for a"
+                                     " fractional order: set trading.min_trade_notional: 1 in the portfolio")
         body = {
             "symbol": order.symbol, "qty": str(quantity), "side": order.side, "type": "market",
             "time_in_force": "day", "client_order_id": order.client_order_id,

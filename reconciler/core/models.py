@@ -85,6 +85,9 @@ class Observation(Frozen):
     market: MarketStatus | None = Field(
         None, description="The market's state when observed; unset for markets that trade around the clock."
     )
+    quote_source: str | None = Field(
+        None, description="Where the quotes came from, when the broker offers a choice (Alpaca's data feed)."
+    )
 
 
 class CostModel(Frozen):
@@ -268,3 +271,8 @@ class Plan(Frozen):
     @property
     def blocked(self) -> list[PolicyResult]:
         return [r for r in self.policy_results if r.blocking]
+
+    @property
+    def quote_sources(self) -> list[str]:
+        """Where the plan's quotes came from (Alpaca's data feed), for reviewers: IEX alone is a thin market."""
+        return sorted({p.observation.quote_source for p in self.portfolios if p.observation.quote_source})

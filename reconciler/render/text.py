@@ -85,9 +85,10 @@ def render_plan(plan: Plan, console: Console) -> None:
 
 
 def _origin(plan: Plan) -> str:
+    quotes = f"; quotes from {', '.join(plan.quote_sources)}" if plan.quote_sources else ""
     if plan.git_commit is None:
-        return "(not in a git repository)"
-    return f"at commit {plan.git_commit[:12]}" + (" (uncommitted changes)" if plan.git_dirty else "")
+        return "(not in a git repository)" + quotes
+    return f"at commit {plan.git_commit[:12]}" + (" (uncommitted changes)" if plan.git_dirty else "") + quotes
 
 
 def render_policies(plan: Plan, console: Console) -> None:

@@ -33,6 +33,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     data = json.loads(plan_file.read_text())
     for portfolio in data["portfolios"]:
         assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
+        assert portfolio["observation"].pop("quote_source") is None  # nor had a quote source then
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         for quote in portfolio["observation"]["quotes"].values():
             for name in ("daily_volume", "bid", "ask"):  # nor a quote's volume, bid and ask (the paper broker's
@@ -45,6 +46,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
             del body[name]
     for portfolio in body["portfolios"]:
         del portfolio["observation"]["market"]
+        del portfolio["observation"]["quote_source"]
         del portfolio["blocked"]
         for quote in portfolio["observation"]["quotes"].values():
             for name in ("daily_volume", "bid", "ask"):

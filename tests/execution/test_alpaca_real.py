@@ -223,3 +223,24 @@ def test_fractional_quantities_are_rounded_down_to_fractional_step(alpaca: Works
                                                    quantity=D("1.1234567891234")))
     assert sent.quantity == D("1.123456789")
     assert [o["qty"] for o in emulator.orders("key-paper-ira")] == ["1.123456789"]
+
+
+def test_the_plan_says_which_data_feed_priced_it(alpaca: Workspace, emulator: Broker) -> None:
+    r = alpaca.run("plan")
+    assert "quotes from Alpaca's default feed" in r.out
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("feed", "iex"))
+    assert "quotes from Alpaca's iex feed" in alpaca.run("plan").out
+    assert "quotes from Alpaca's iex feed" in alpaca.run("plan", "--format", "markdown").out
+    college = _portfolio(alpaca, "paper-college")
+    assert college["observation"]["quote_source"] == "Alpaca's iex feed"
+
+
+def test_a_fractional_order_under_a_dollar_is_refused_before_sending(alpaca: Workspace, emulator: Broker) -> None:
+    from reconciler.brokers.base import OrderRequest
+    from reconciler.runtime import Runtime
+
+    broker = Runtime(alpaca.config).broker
+    sent = broker.submit("paper-ira", OrderRequest(client_order_id="rc-tiny-1", symbol="BND", side="buy",
+                                                   quantity=D("0.01"), limit_price=D("73.21")))
+    assert sent.status == "rejected" and "$1 minimum" in (sent.reject_reason or "")
+    assert emulator.orders("key-paper-ira") == []
