@@ -86,6 +86,9 @@ def test_plan_workflow() -> None:
     fork = next(s for s in job["steps"] if "fork" in s["name"].lower())
     assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
     assert "no secrets" in fork["run"] and "GITHUB_STEP_SUMMARY" in fork["run"]
+    assert "plan unavailable for forks" in fork["run"] and "exit 1" in fork["run"]  # never green without a plan
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["overwrite"] is True  # re-running the plan job works
     secret_steps = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
     assert secret_steps and all(s["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
                                 for s in secret_steps)
