@@ -172,3 +172,29 @@ def test_apply_envelope_with_other_targets_refuses(workspace: Workspace, tmp_pat
 def test_plan_markdown_shows_target_changes_and_envelope(workspace: Workspace) -> None:
     r = workspace.run("plan", "--format", "markdown")
     assert r.code == 0 and "Approving an envelope, not exact orders" in r.out and "±10.0%" in r.out
+
+
+def test_import_is_a_library_call(workspace: Workspace) -> None:
+    """The ownership and overwrite rules of `import`, without the CLI."""
+    from decimal import Decimal
+
+    import pytest
+
+    from reconciler.errors import ReconcilerError
+    from reconciler.execution.importing import import_portfolio
+    from reconciler.runtime import Runtime
+
+    rt = Runtime(workspace.config, workspace.journal_url)
+    printed = import_portfolio(rt, "paper-taxable", name="bob-copy", out="-", step=Decimal("0.0001"), force=False)
+    assert printed.path is None and "account: paper-taxable" in printed.text
+    with pytest.raises(ReconcilerError) as managed:
+        import_portfolio(rt, "paper-taxable", name="bob-copy", out=None, step=Decimal("0.0001"), force=False)
+    assert "already managed by portfolio 'bob-taxable'" in managed.value.message
+    with pytest.raises(ReconcilerError) as unknown:
+        import_portfolio(rt, "nobody", name=None, out="-", step=Decimal("0.0001"), force=False)
+    assert "unknown account 'nobody'" in unknown.value.message
+    own = workspace.root / "portfolios" / "bob-taxable.yaml"
+    rewritten = import_portfolio(rt, "paper-taxable", name="bob-taxable", out=str(own), step=Decimal("0.0001"),
+                                 force=True)
+    assert rewritten.path == own and own.read_text() == rewritten.text
+    assert workspace.paper_order_count() == 0
