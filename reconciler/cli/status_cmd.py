@@ -17,23 +17,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from reconciler.cli.common import console, runtime
-    from reconciler.core.drift import exit_code
+    from reconciler.core.drift import StatusReport
     from reconciler.execution.status import portfolio_status
     from reconciler.gitops.repo import head_commit
 
     rt = runtime(args)
     drifts = portfolio_status(rt)
-    code = exit_code(drifts)
     commit, dirty = head_commit(rt.root, rt.partial_workspace.target_files)
-    doc = {
-        "generated_at": rt.clock.now().isoformat(timespec="seconds"),
-        "git_commit": commit,
-        "git_dirty": dirty,
-        "exit_code": code,
-        "counts": {s: sum(1 for d in drifts if d.status == s) for s in ("Synced", "OutOfSync", "Locked", "Unknown")},
-        "portfolios": [d.to_json() for d in drifts],
-    }
-    text = json.dumps(doc, indent=2) + "\n"
+    report = StatusReport.of(
+        drifts, generated_at=rt.clock.now().isoformat(timespec="seconds"), git_commit=commit, git_dirty=dirty
+    )
+    code = report.exit_code
+    text = json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     if args.format == "json":

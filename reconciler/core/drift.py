@@ -14,12 +14,15 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from reconciler.core.models import PortfolioPlan
 from reconciler.core.numbers import ZERO
 from reconciler.core.planner import band_for
 from reconciler.core.rules import Trading
 
 Status = Literal["Synced", "OutOfSync", "Locked", "Unknown"]
+STATUSES: tuple[Status, ...] = ("Synced", "OutOfSync", "Locked", "Unknown")
 EXIT_CODES: dict[Status, int] = {"Synced": 0, "Locked": 0, "OutOfSync": 2, "Unknown": 1}
 
 
@@ -142,3 +145,40 @@ def _strings(value: Any) -> Any:
     if isinstance(value, list):
         return [_strings(v) for v in value]
     return value
+
+
+class StatusRow(BaseModel):
+    """One portfolio's line of a status report (PortfolioDrift.to_json, as written and read back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    portfolio: str
+    account: str
+    status: Status
+    rows: list[dict[str, Any]]
+    orders: int
+    message: str
+    max_drift: str
+
+
+class StatusReport(BaseModel):
+    """What `reconciler status --out` writes and `github drift-issue` reads: one model for both sides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    generated_at: str
+    git_commit: str | None
+    git_dirty: bool | None
+    exit_code: int
+    counts: dict[Status, int]
+    portfolios: list[StatusRow]
+
+    @classmethod
+    def of(cls, drifts: list[PortfolioDrift], *, generated_at: str, git_commit: str | None,
+           git_dirty: bool | None) -> StatusReport:
+        return cls(
+            generated_at=generated_at, git_commit=git_commit, git_dirty=git_dirty, exit_code=exit_code(drifts),
+            counts={s: sum(1 for d in drifts if d.status == s) for s in STATUSES},
+            portfolios=[StatusRow.model_validate(d.to_json()) for d in drifts],
+        )
+

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from reconciler.core.drift import StatusReport
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub
 from reconciler.render.markdown import MARKER
@@ -18,7 +21,6 @@ from reconciler.render.markdown import MARKER
 PART = re.compile(r"<!-- reconciler:plan part=(\d+)/(\d+) -->")
 DRIFT_MARKER = "<!-- reconciler:drift -->"
 DRIFT_LABEL = "reconciler-drift"
-STATUSES = ("Synced", "OutOfSync", "Locked", "Unknown")
 
 
 @dataclass
@@ -75,16 +77,14 @@ def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
 # ---- the drift issue ----
 
 def read_status(doc: object, where: str) -> list[dict[str, Any]]:
-    """The portfolios of a `reconciler status --format json` document, checked."""
-    bad = ReconcilerError(
-        "not a status file", where=where, fix="pass the output of `reconciler status --format json`"
-    )
-    if not isinstance(doc, dict) or not isinstance(doc.get("portfolios"), list):
-        raise bad
-    rows: list[dict[str, Any]] = doc["portfolios"]
-    if not all(isinstance(r, dict) and r.get("status") in STATUSES and "portfolio" in r for r in rows):
-        raise bad
-    return rows
+    """The portfolios of a `reconciler status --format json` document, checked against the model that wrote it."""
+    try:
+        report = StatusReport.model_validate(doc)
+    except ValidationError:
+        raise ReconcilerError(
+            "not a status file", where=where, fix="pass the output of `reconciler status --format json`"
+        ) from None
+    return [row.model_dump(mode="json") for row in report.portfolios]
 
 
 @dataclass(frozen=True)

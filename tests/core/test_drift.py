@@ -133,3 +133,25 @@ def test_status_agrees_with_the_planner(case: tuple[Desired, Observation]) -> No
     assert doc["status"] == d.status and Decimal(doc["max_drift"]) == d.max_drift
     for row, r in zip(doc["rows"], d.rows, strict=True):  # exact, and in plain notation ("0", never "0E-7")
         assert Decimal(row["weight"]) == r.weight and "E" not in row["weight"] + row["drift"]
+
+
+def test_the_status_report_is_one_model_written_and_read_back() -> None:
+    """`status --out` writes a StatusReport; `github drift-issue` reads the same model back (no second parser)."""
+    import json
+
+    import pytest
+
+    from reconciler.core.drift import StatusReport
+    from reconciler.errors import ReconcilerError
+    from reconciler.gitops.comment import read_status
+
+    drifts = [unknown("p", "acct", "broker down"), locked("q", "acct2", "ci#7")]
+    report = StatusReport.of(drifts, generated_at="2030-01-02T15:00:00+00:00", git_commit=None, git_dirty=None)
+    assert report.exit_code == exit_code(drifts) and report.counts["Unknown"] == 1 and report.counts["Locked"] == 1
+    doc = json.loads(json.dumps(report.model_dump(mode="json")))
+    rows = read_status(doc, "status.json")
+    assert [(r["portfolio"], r["status"]) for r in rows] == [("p", "Unknown"), ("q", "Locked")]
+    doc["portfolios"][0]["status"] = "Fine"
+    with pytest.raises(ReconcilerError) as bad:
+        read_status(doc, "status.json")
+    assert "not a status file" in bad.value.message
