@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import ccxt
 from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
+from reconciler import bounded_http
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import number
 from reconciler.brokers.ratelimit import TokenBucket
@@ -128,32 +128,23 @@ class CcxtBroker:
         byte every few seconds would hold apply (and the account lock) for ever. Past the deadline the call is
         abandoned with its exchange object (its session closed; the next call builds a fresh one) and it is a
         RequestTimeout, handled as any other: a read is retried, an order is looked up by its client id."""
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = fn(exchange)
-            except BaseException as exc:  # handed to the caller below
-                box["error"] = exc
-
         deadline = CALL_DEADLINE_FACTOR * self.spec.timeout_seconds
-        worker = threading.Thread(target=run, name="ccxt-call", daemon=True)
-        worker.start()
-        worker.join(deadline)
-        if worker.is_alive():
+
+        def abandon() -> None:
             self._exchanges.pop(account, None)
             with contextlib.suppress(Exception):
                 exchange.session.close()
-            raise ccxt.RequestTimeout(f"no complete answer within {deadline:g}s")
-        if "error" in box:
-            if isinstance(box["error"], _TooLarge):
-                raise BrokerError(
-                    f"the broker answered something impossible: {box['error']}", where=f"account {account}",
-                    fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
-                ) from None
-            raise box["error"]
-        value: T = box["value"]
-        return value
+
+        try:
+            return bounded_http.within(
+                deadline, lambda: fn(exchange), on_deadline=abandon,
+                timeout=lambda: ccxt.RequestTimeout(f"no complete answer within {deadline:g}s"),
+            )
+        except bounded_http.TooLarge as exc:
+            raise BrokerError(
+                f"the broker answered something impossible: {exc}", where=f"account {account}",
+                fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
+            ) from None
 
     def _call(self, account: str, fn: Callable[[Any], T]) -> T:
         """One call through the account's bucket; a 429 waits as the server asks and goes again."""
@@ -430,17 +421,13 @@ class CcxtBroker:
         return list(seen.values())
 
 
-class _TooLarge(Exception):
-    """An answer's body passed MAX_BODY_BYTES."""
-
-
 def _capped(response: Any, *args: Any, **kwargs: Any) -> Any:
     """A requests response hook (it runs before requests reads the body): read at most MAX_BODY_BYTES, so a
     peer sending an endless or enormous body cannot fill memory."""
     data = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
     if len(data) > MAX_BODY_BYTES:
         response.close()
-        raise _TooLarge(f"an answer larger than {MAX_BODY_BYTES:,} bytes ({response.url})")
+        raise bounded_http.TooLarge(MAX_BODY_BYTES, str(response.url))
     response._content = data  # what requests would have read; `text` and `json` use it
     response._content_consumed = True
     return response
