@@ -51,8 +51,6 @@ CASH_ACTIVITIES = frozenset({
     "CSD", "CSW", "TRANS", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "DIV", "DIVCGL", "DIVCGS",
     "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC",
 })
-# Moves securities, not cash (a non-zero net_amount on one of these would be named too).
-SECURITY_ACTIVITIES = frozenset({"JNLS", "ACATS", "SPLIT", "SC", "NC", "SSO", "SSP", "OPASN", "OPEXP", "OPXRC"})
 VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or replaced by its correction
 
 
@@ -160,7 +158,7 @@ def _is_duplicate(r: httpx.Response) -> bool:
     return body.get("code") == 40010001 or "client_order_id" in str(body.get("message", ""))
 
 
-def _status(raw: str, qty: Decimal, filled: Decimal) -> OrderStatus:
+def _status(raw: str, filled: Decimal) -> OrderStatus:
     if raw in _OPEN_BY_QUANTITY:
         return "partially_filled" if filled > 0 else "accepted"
     return _STATUS.get(raw, "accepted")
@@ -183,7 +181,7 @@ def _order_state(raw: Any, endpoint: str) -> OrderState:
             client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
             side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
             commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
-            status=_status(str(o.get("status")), qty, filled),
+            status=_status(str(o.get("status")), filled),
             reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
         )
 

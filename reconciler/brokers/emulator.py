@@ -171,6 +171,10 @@ class EmuAccount:
     activities: list[dict[str, Any]] = field(default_factory=list)
     basis: dict[str, Decimal] = field(default_factory=dict)  # cost of each position, for avg_entry_price
 
+    @property
+    def unsettled_cash(self) -> Decimal:
+        return sum((u[0] for u in self.unsettled), ZERO)
+
 
 class Emulator:
     """The broker's state and rules; the HTTP handler below is a thin shell over it."""
@@ -382,7 +386,7 @@ class Emulator:
 
     def _execution_price(self, o: EmuOrder) -> Decimal | None:
         """Where the market executes this order now; None while that is beyond its limit."""
-        quote = self.prices.get(o.symbol, (ZERO, None))[0]
+        quote = self.price(o.symbol)
         move = Decimal(str(self.faults.adverse_move))
         price = (quote * (1 + move) if o.side == "buy" else quote * (1 - move)).quantize(Decimal("0.0001"))
         limit = o.limit_price
@@ -446,16 +450,17 @@ class Emulator:
     def reserved(self, acct: EmuAccount) -> Decimal:
         return sum(
             ((o.notional - o.notional_filled) if o.notional is not None
-             else (o.qty - o.filled_qty) * (o.limit_price or self.prices.get(o.symbol, (ZERO, None))[0])
+             else (o.qty - o.filled_qty) * (o.limit_price or self.price(o.symbol))
              for o in acct.orders.values() if o.status in OPEN_STATUSES and o.side == "buy"),
             ZERO,
         )
 
+    def price(self, symbol: str) -> Decimal:
+        """The current price; zero for a symbol the emulator has no price for."""
+        return self.prices.get(symbol, (ZERO, None))[0]
+
     def equity(self, acct: EmuAccount) -> Decimal:
-        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
-        return acct.cash + unsettled + sum(
-            (q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO
-        )
+        return acct.cash + acct.unsettled_cash + sum((q * self.price(s) for s, q in acct.positions.items()), ZERO)
 
     def multiplier(self, acct: EmuAccount) -> int:
         """Alpaca's margin: 2× (Reg T) at $2,000 of equity and above, 1× below."""
@@ -464,15 +469,13 @@ class Emulator:
     def buying_power(self, acct: EmuAccount) -> Decimal:
         """A model of Reg T buying power: the cash (unsettled proceeds included) times the multiplier, less what
         open buys hold. Above the cash, a buy borrows: cash goes negative, as at a real margin account."""
-        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
-        positions = sum((q * self.prices.get(s, (ZERO, None))[0] for s, q in acct.positions.items()), ZERO)
-        m = self.multiplier(acct)
-        return max(ZERO, (acct.cash + unsettled) + (m - 1) * (acct.cash + unsettled + positions)) - self.reserved(acct)
+        margin = (self.multiplier(acct) - 1) * self.equity(acct)
+        return max(ZERO, acct.cash + acct.unsettled_cash + margin) - self.reserved(acct)
 
     def account_json(self, acct: EmuAccount) -> dict[str, Any]:
         self._progress(acct)
         f = self.faults
-        unsettled = sum((u[0] for u in acct.unsettled), ZERO)
+        unsettled = acct.unsettled_cash
         # Alpaca's `cash` is the whole cash balance, sale proceeds included before they settle.
         cash = acct.cash + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
         equity = self.equity(acct)
@@ -585,7 +588,7 @@ class Emulator:
             id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty or ZERO, created=now,
             limit_price=limit, notional=notional, status="accepted" if self.faults.market_closed else "pending_new",
         )
-        price = self.prices.get(symbol, (ZERO, None))[0]
+        price = self.price(symbol)
         if symbol in self.faults.reject_symbols or price <= 0:
             order.status, order.reject_reason = "rejected", "asset is not tradable"
         elif side == "sell" and (qty or (notional or ZERO) / price) > acct.positions.get(
@@ -859,7 +862,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, {
                     "requests": emu.requests, "limited": emu.limited, "errors": emu.errors, "ghosts": emu.ghosts,
                     "accounts": {
-                        k: {"cash": str(a.cash), "unsettled": str(sum((u[0] for u in a.unsettled), ZERO)),
+                        k: {"cash": str(a.cash), "unsettled": str(a.unsettled_cash),
                             "positions": {s: str(q) for s, q in a.positions.items()},
                             "orders": [o.json() for o in sorted(a.orders.values(), key=lambda o: o.created)]}
                         for k, a in emu.accounts.items()

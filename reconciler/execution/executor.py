@@ -434,23 +434,20 @@ class _Leg:
                 return None
             state = found
         crash_point("after_submit")
-        if fill_timeout is None and state.status not in FINAL_ORDER_STATUSES:
+        note = None
+        queued = fill_timeout is None and state.status not in FINAL_ORDER_STATUSES
+        if queued:
             record_state(self.rt, account, state, self.apply_id)
-            queued_note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
-            self.result.outcomes.append(OrderOutcome(
-                self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity, state.avg_price,
-                "; ".join(filter(None, [shrunk, queued_note])), queued=True,
-            ))
-            return state
-        state = self._await_final(state, fill_timeout or 0.0)
-        unfilled = None
-        if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
-            # Progress, not failure: the market moved past the limit; the next plan trades what is left.
-            unfilled = (
-                f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
-                " cancelled; the next plan picks it up"
-            )
-            self.rt.journal.set_intent(cid, "canceled", message="; ".join(filter(None, [shrunk, unfilled])))
+            note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
+        else:
+            state = self._await_final(state, fill_timeout or 0.0)
+            if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
+                # Progress, not failure: the market moved past the limit; the next plan trades what is left.
+                note = (
+                    f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
+                    " cancelled; the next plan picks it up"
+                )
+                self.rt.journal.set_intent(cid, "canceled", message="; ".join(filter(None, [shrunk, note])))
         log.info(
             "order %s", state.status,
             extra={
@@ -462,8 +459,8 @@ class _Leg:
         self.result.outcomes.append(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
-                state.avg_price, "; ".join(filter(None, [shrunk, unfilled or state.reject_reason])) or None,
-                planned_quantity=a.quantity if quantity != a.quantity else None,
+                state.avg_price, "; ".join(filter(None, [shrunk, note or state.reject_reason])) or None,
+                planned_quantity=a.quantity if quantity != a.quantity else None, queued=queued,
             )
         )
         return state
