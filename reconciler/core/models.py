@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.core.numbers import BPS
 from reconciler.core.rules import Commission, SymbolRule, Trading
 
 FORMAT_VERSION = 1
@@ -113,17 +114,19 @@ class CostModel(Frozen):
         the per-share commission. A buy is sent only when the cash left covers this."""
         if self.limit_band is None:
             return self.expected_unit_cost(price)
-        c = self.commission
         # A limit order never fills above its limit, whatever the slippage (and its limit is rounded down).
-        return price * (1 + self.limit_band) * (1 + c.bps / 10000) + c.per_share
+        return self._charged(price * (1 + self.limit_band))
 
     def expected_unit_cost(self, price: Decimal) -> Decimal:
         """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's tick
         rounding, with commissions. Orders go out one after another, each waiting for its fill, so a buy's
         headroom up to its limit is free again for the next buy once it has filled."""
+        return self._charged(price * (1 + self.slippage_bps / BPS) + self.price_tick)
+
+    def _charged(self, fill: Decimal) -> Decimal:
+        """One unit bought at `fill`, with the basis-point commission on it and the per-share commission."""
         c = self.commission
-        fill = price * (1 + self.slippage_bps / 10000) + self.price_tick
-        return fill * (1 + c.bps / 10000) + c.per_share
+        return fill * (1 + c.bps / BPS) + c.per_share
 
     def buy_fixed_cost(self) -> Decimal:
         """The most a buy costs besides its units: the per-order commission and the broker's rounding of it."""

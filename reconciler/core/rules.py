@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reconciler.core.numbers import BPS
+
 Weight = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 Money = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -73,7 +75,7 @@ class Commission(Strict):
     def charge(self, quantity: Decimal, notional: Decimal) -> Decimal:
         """The commission on a fill: per order, per share, and basis points of the filled notional. The one
         formula the planner, the paper broker and the backtester use (apply re-derives plans: they must agree)."""
-        return self.per_order + self.per_share * quantity + self.bps * notional / 10000
+        return self.per_order + self.per_share * quantity + self.bps * notional / BPS
 
 
 class EnvelopeSettings(Strict):
