@@ -122,12 +122,3 @@ def session_hours(code: str, day: date) -> tuple[datetime, datetime] | None:
         if not cal.is_session(label):
             return None
         return cal.session_open(label).to_pydatetime(), cal.session_close(label).to_pydatetime()
-
-
-def next_close(code: str, now: datetime) -> datetime:
-    import pandas as pd
-
-    with _quiet():
-        closes: datetime = _calendar(code).next_close(pd.Timestamp(now).tz_convert("UTC").floor("min")).to_pydatetime()
-    return closes
-

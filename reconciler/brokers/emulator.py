@@ -228,19 +228,17 @@ class Emulator:
         return self.clock.now() + timedelta(days=self.day_offset)
 
     def is_session(self, day: date) -> bool:
-        if day.isoformat() in self.faults.holidays:
-            return False
-        if self.calendar is not None:
-            return calendars.session_hours(self.calendar, day) is not None
-        return is_weekday(day)
+        return self.session_hours(day) is not None
 
     def session_hours(self, day: date) -> tuple[datetime, datetime] | None:
         """A session's open and close: the exchange calendar's (holidays, early closes), or without one 14:30 to
-        21:00 UTC on every weekday that is not a `holidays` date."""
-        if not self.is_session(day):
+        21:00 UTC on every weekday; never on a `holidays` date."""
+        if day.isoformat() in self.faults.holidays:
             return None
         if self.calendar is not None:
             return calendars.session_hours(self.calendar, day)
+        if not is_weekday(day):
+            return None
         return (datetime.combine(day, time_of_day(14, 30), tzinfo=UTC),
                 datetime.combine(day, time_of_day(21, 0), tzinfo=UTC))
 
