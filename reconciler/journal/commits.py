@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from reconciler.journal import tables as t
 from reconciler.journal.statuses import APPLIED
@@ -28,18 +28,10 @@ def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedC
     The targets hash is compared too, so a working tree with uncommitted target edits is never taken for the
     commit it sits on. A partial or failed apply does not count: running it again picks up what is left.
     """
-    query = (
-        select(t.applies)
-        .where(
-            t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash,
-            t.applies.c.status.in_(APPLIED),
-        )
-        .order_by(t.applies.c.started_at.desc())
-        .limit(1)
+    return _latest(
+        journal, t.applies.c.git_commit == commit, t.applies.c.targets_hash == targets_hash,
+        t.applies.c.status.in_(APPLIED),
     )
-    with journal.tx() as c:
-        row = c.execute(query).mappings().first()
-    return None if row is None else AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"], commit)
 
 
 def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[tuple[str, str], Decimal]:
@@ -65,15 +57,14 @@ def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[t
 def last_applied_commit(journal: Journal) -> AppliedCommit | None:
     """The newest commit whose apply sent or settled anything (succeeded, partial or nothing to do): a commit older
     than it must not be applied over it."""
-    query = (
-        select(t.applies)
-        .where(t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*APPLIED, "partial")))
-        .order_by(t.applies.c.started_at.desc())
-        .limit(1)
-    )
+    return _latest(journal, t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*APPLIED, "partial")))
+
+
+def _latest(journal: Journal, *conditions: ColumnElement[bool]) -> AppliedCommit | None:
+    """The newest apply matching `conditions`, or None."""
+    query = select(t.applies).where(*conditions).order_by(t.applies.c.started_at.desc()).limit(1)
     with journal.tx() as c:
         row = c.execute(query).mappings().first()
     if row is None:
         return None
     return AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"], str(row["git_commit"]))
-
