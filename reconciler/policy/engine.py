@@ -6,6 +6,9 @@ The evaluator (rego-cpp, through regopy) fails open in three ways this module cl
 - a built-in that errors (`to_number("x")`) is undefined too unless strict built-in errors are on: they are,
   and an evaluation error is an error, never a pass;
 - Rego v0 rule heads (`deny[msg] { … }`) parse into an object instead of a set: refused with the fix.
+And one way policies could leak what they must not see: `opa.runtime()` returns the process environment, where the
+broker and journal credentials live; a deny message quoting it would print them in a plan comment. Any use of the
+`opa` namespace is refused when the policies load (policies are data a pull request may change).
 An evaluation that runs past the time budget is an error naming the policy.
 """
 
@@ -35,6 +38,7 @@ _CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
 _HEAD = re.compile(r"^([A-Za-z_]\w*)\b", re.MULTILINE)  # rule and function heads start their line
 _IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", re.MULTILINE)
 _V0_RULE = re.compile(r"^\s*(\w+)\s*(\[[^\]\n]*\])?\s*\{", re.MULTILINE)
+_OPA = re.compile(r"(?<![\w.])opa(?!\w)")  # the namespace root, however it is then indexed (.runtime, ["runtime"])
 _KEYWORDS = {"if", "else", "not", "some", "every", "in", "with", "as", "contains", "default", "set"}
 
 
@@ -287,6 +291,15 @@ def load_policies(
                 "rule written in Rego v0 syntax (`deny[msg] { … }`), which this evaluator reads differently",
                 where=v0[0],
                 fix="add `import rego.v1` and write `deny contains msg if { … }` (a value rule: `name := … if { … }`)",
+            )
+        opa = _OPA.search(code)
+        if opa:
+            line, col = _line_col(text, len(text[: opa.start()].encode()))
+            raise PolicyFileError(
+                "policy uses the opa namespace (opa.runtime() returns the process environment, where the broker and"
+                " journal credentials are): a policy must never see them",
+                where=f"{path}:{line}:{col}",
+                fix="decide from `input` and `data` only (policies.params reach the policy as input.params)",
             )
         try:
             interpreter.add_module(str(path), text)

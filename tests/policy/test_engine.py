@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -129,3 +130,38 @@ def test_concurrent_evaluations_never_move_file_descriptor_1(tmp_path: Path) -> 
     lines = done.stdout.splitlines()
     assert lines[:200] == [f"line {i}" for i in range(200)]  # nothing lost, and no rego-cpp diagnostics mixed in
     assert lines[200:] == ["same fd 1: True"]
+
+
+@pytest.mark.parametrize("spelling", [
+    'opa.runtime().env.SECRET_FOR_TEST',
+    'opa["runtime"]().env.SECRET_FOR_TEST',
+    'opa . runtime().env.SECRET_FOR_TEST',
+    'opa # a comment between\n    .runtime().env.SECRET_FOR_TEST',
+])
+def test_a_policy_cannot_read_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    """opa.runtime() hands the process environment (the credentials) to the policy, which could quote it in a deny
+    message that a plan comment then publishes: refused at load, however the namespace is indexed."""
+    monkeypatch.setenv("SECRET_FOR_TEST", "hunter2")
+    _write(tmp_path, "leak", f"""
+        deny contains msg if {{
+            msg := {spelling}
+        }}
+    """)
+    with pytest.raises(PolicyFileError, match="opa namespace") as caught:
+        load_policies(tmp_path, {}, "hard-mandatory")
+    assert re.search(r"leak\.rego:7:\d+$", caught.value.where or "")
+    assert "hunter2" not in caught.value.render()
+
+
+def test_opa_inside_a_string_or_a_name_is_not_the_namespace(tmp_path: Path) -> None:
+    _write(tmp_path, "words", """
+        capacity := 1
+        deny contains msg if {
+            input.turnover > capacity
+            msg := "opa.runtime is mentioned, not called"
+        }
+    """)
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    assert [r.message for r in policies.evaluate({"turnover": 2}, "p")] == ["opa.runtime is mentioned, not called"]
