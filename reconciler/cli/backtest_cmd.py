@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from reconciler.backtest.engine import PolicyCheck
     from reconciler.runtime import Runtime
@@ -17,7 +17,6 @@ STRATEGY_HELP = (
     " calendar-threshold:quarterly,abs=0.05 | opportunistic[:rel=0.5,inner=0.5] | buy-only"
     " (default: never, calendar:quarterly, threshold with the portfolio's bands)"
 )
-DEFAULT_STRATEGIES = ["never", "calendar:quarterly", "threshold"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,46 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-MAX_AMOUNT = Decimal(10**15)  # beyond this a float series (the metrics, the charts) loses cents, then overflows
-
-
-def _number(value: str, flag: str, *, signed: bool = False, fraction: bool = False) -> Decimal:
-    """A command-line number: amounts up to 1e15, fractions (rates) in [0, 1] or [-1, 1], written 0.05 or 5%."""
-    from decimal import InvalidOperation
-
-    from reconciler.errors import BacktestError
-
-    text = value.strip().replace("_", "").replace(",", "")
-    try:
-        d = Decimal(text[:-1]) / 100 if fraction and text.endswith("%") else Decimal(text)
-    except InvalidOperation:
-        example = "0.05 or 5%" if fraction else "a plain number such as 100000"
-        raise BacktestError(f"{flag} {value!r} is not a number", where=flag, fix=f"write {example}") from None
-    low = (-1 if fraction else -MAX_AMOUNT) if signed else 0
-    high = 1 if fraction else MAX_AMOUNT
-    if not d.is_finite() or not low <= d <= high:
-        raise BacktestError(
-            f"{flag} {value} is out of range", where=flag, fix=f"use a number from {low:,} to {high:,}"
-        )
-    return d
-
-
-def _day(value: str | None, flag: str) -> object:
-    from datetime import date
-
-    from reconciler.errors import BacktestError
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise BacktestError(f"{flag} {value!r} is not a date", where=flag, fix="write YYYY-MM-DD") from None
-
-
 def run(args: argparse.Namespace) -> int:
     import sys
-    from datetime import date
 
     from reconciler.errors import BacktestError
 
@@ -120,12 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
     from reconciler.backtest.costs import describe
     from reconciler.backtest.data import load_dataset, load_prices
-    from reconciler.backtest.engine import Settings, run_strategy
+    from reconciler.backtest.engine import run_strategy
     from reconciler.backtest.metrics import compute
     from reconciler.backtest.report import Report, as_json, render_text, write_chart_report
-    from reconciler.backtest.strategies import parse_strategy
+    from reconciler.backtest.request import BacktestRequest, prepare
     from reconciler.cli.common import console, runtime
-    from reconciler.core.models import CostModel
 
     rt = runtime(args)
     ws = rt.workspace
@@ -135,59 +95,22 @@ def run(args: argparse.Namespace) -> int:
         raise BacktestError(
             f"no portfolio named {args.portfolio!r}", where=str(ws.config_path), fix=f"use one of: {known}"
         )
-    start, end = _day(args.start, "--start"), _day(args.end, "--end")
-    assert start is None or isinstance(start, date)
-    assert end is None or isinstance(end, date)
-    strategies = [parse_strategy(s, desired.trading.bands) for s in (args.strategy or DEFAULT_STRATEGIES)]
-    names = [s.name for s in strategies]
-    if len(set(names)) != len(names):
-        raise BacktestError("the same strategy is given twice", where="--strategy", fix="give each one once")
-
+    request = BacktestRequest(
+        strategies=tuple(args.strategy or ()), start=args.start, end=args.end, cash=args.cash,
+        contribution=args.contribution, every=args.every, slippage_bps=args.slippage_bps,
+        commission_per_order=args.commission_per_order, commission_per_share=args.commission_per_share,
+        commission_bps=args.commission_bps, lots=args.lots, tax_short=args.tax_short, tax_long=args.tax_long,
+        risk_free=args.risk_free,
+    )
     broker = ws.config.broker
-    commission = broker.commission.model_copy(
-        update={
-            k: _number(v, f"--commission-{k.replace('_', '-')}")
-            for k, v in (
-                ("per_order", args.commission_per_order),
-                ("per_share", args.commission_per_share),
-                ("bps", args.commission_bps),
-            )
-            if v is not None
-        }
+    ready = prepare(
+        request, desired, slippage_bps=broker.slippage_bps, commission=broker.commission,
+        limit_band=rt.costs.limit_band,
     )
-    slippage = broker.slippage_bps if args.slippage_bps is None else _number(args.slippage_bps, "--slippage-bps")
-    # Filled by the same rule apply's orders follow: limit orders at the close ± the band when so configured.
-    costs = CostModel(slippage_bps=slippage, commission=commission, limit_band=rt.costs.limit_band)
-    settings = Settings(
-        initial_cash=_number(args.cash, "--cash"),
-        contribution=_number(args.contribution, "--contribution", signed=True),
-        contribution_every=args.every,
-        costs=costs,
-        lot_method=args.lots,
-        tax_short=_number(args.tax_short, "--tax-short", fraction=True),
-        tax_long=_number(args.tax_long, "--tax-long", fraction=True),
-    )
-    if args.report and Path(args.report).suffix.lower() not in (".html", ".htm", ".png"):
-        raise BacktestError(
-            f"unknown report type {Path(args.report).suffix!r}", where=f"--report {args.report}",
-            fix="name the file .html or .png",
-        )
     if args.report:  # checked now, not after a long run
-        import os
-
-        folder = Path(args.report).resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise BacktestError(
-                f"cannot write the report into {folder}: "
-                + ("the folder does not exist" if not folder.is_dir() else "the folder is not writable"),
-                where=f"--report {args.report}", fix="choose a path in an existing, writable folder",
-            )
-    if settings.initial_cash <= 0 and settings.contribution <= 0:
-        raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive --contribution")
-    risk_free = float(_number(args.risk_free, "--risk-free", signed=True, fraction=True))
-
+        _check_report_path(Path(args.report))
     table = load_prices(Path(args.prices)) if args.prices else load_dataset(args.dataset)
-    prices = table.select(sorted(desired.targets), start, end)
+    prices = table.select(sorted(desired.targets), ready.start, ready.end)
     policy = _policy_check(rt, args.override) if args.policies else None
     if args.override and not args.policies:
         raise BacktestError("--override needs --policies", where="--override", fix="add --policies")
@@ -195,19 +118,21 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     show = not args.no_progress and sys.stderr.isatty()
     days = len(prices.dates)
-    with _progress(show, len(strategies) * days) as advance:
-        for k, strategy in enumerate(strategies):
+    with _progress(show, len(ready.strategies) * days) as advance:
+        for k, strategy in enumerate(ready.strategies):
             runs.append(
-                run_strategy(desired, prices, strategy, settings, policy=policy, progress=_offset(advance, k * days))
+                run_strategy(
+                    desired, prices, strategy, ready.settings, policy=policy, progress=_offset(advance, k * days)
+                )
             )
     report = Report(
         portfolio=desired.name,
         source=table.source,
-        settings=settings,
-        costs_text=describe(costs),
-        risk_free=risk_free,
+        settings=ready.settings,
+        costs_text=describe(ready.settings.costs),
+        risk_free=ready.risk_free,
         runs=runs,
-        metrics=[compute(r, risk_free) for r in runs],
+        metrics=[compute(r, ready.risk_free) for r in runs],
     )
     if args.format == "json":
         sys.stdout.write(as_json(report) + "\n")
@@ -218,6 +143,24 @@ def run(args: argparse.Namespace) -> int:
         where = sys.stderr if args.format == "json" else sys.stdout
         print(f"Wrote the report to {args.report}", file=where)
     return 0
+
+
+def _check_report_path(path: Path) -> None:
+    import os
+
+    from reconciler.errors import BacktestError
+
+    if path.suffix.lower() not in (".html", ".htm", ".png"):
+        raise BacktestError(
+            f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png",
+        )
+    folder = path.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise BacktestError(
+            f"cannot write the report into {folder}: "
+            + ("the folder does not exist" if not folder.is_dir() else "the folder is not writable"),
+            where=f"--report {path}", fix="choose a path in an existing, writable folder",
+        )
 
 
 def _policy_check(rt: Runtime, overrides: list[str]) -> PolicyCheck:

@@ -1,0 +1,117 @@
+"""What a backtest is asked to run, from text (the command line) to checked settings, in one place.
+
+Amounts, rates and dates arrive as text: each is parsed exactly (Decimal), bounded, and refused with a message
+naming the option and the fix. The costs default to the configured broker's, filled by the same rule apply's orders
+follow (limit orders at the close ± the band when so configured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from reconciler.backtest.engine import Settings
+from reconciler.backtest.lots import LotMethod
+from reconciler.backtest.strategies import Every, Strategy, parse_strategy
+from reconciler.core.models import CostModel, Desired
+from reconciler.core.rules import Commission
+from reconciler.errors import BacktestError
+
+MAX_AMOUNT = Decimal(10**15)  # beyond this a float series (the metrics, the charts) loses cents, then overflows
+DEFAULT_STRATEGIES = ("never", "calendar:quarterly", "threshold")
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    """The options of `reconciler backtest`, as given (text), before any check."""
+
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
+    start: str | None = None
+    end: str | None = None
+    cash: str = "100000"
+    contribution: str = "0"
+    every: Every = "monthly"
+    slippage_bps: str | None = None
+    commission_per_order: str | None = None
+    commission_per_share: str | None = None
+    commission_bps: str | None = None
+    lots: LotMethod = "fifo"
+    tax_short: str = "0"
+    tax_long: str = "0"
+    risk_free: str = "0"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request checked against its portfolio and broker: ready for `engine.run_strategy`."""
+
+    strategies: list[Strategy]
+    settings: Settings
+    risk_free: float
+    start: date | None = None
+    end: date | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(
+    request: BacktestRequest, desired: Desired, *, slippage_bps: Decimal, commission: Commission,
+    limit_band: Decimal | None,
+) -> Prepared:
+    """Check every option and build the run's settings; the first problem is a BacktestError naming its option."""
+    start, end = day(request.start, "--start"), day(request.end, "--end")
+    strategies = [parse_strategy(s, desired.trading.bands) for s in (request.strategies or DEFAULT_STRATEGIES)]
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names):
+        raise BacktestError("the same strategy is given twice", where="--strategy", fix="give each one once")
+    overrides = {
+        key: number(text, f"--commission-{key.replace('_', '-')}")
+        for key, text in (
+            ("per_order", request.commission_per_order),
+            ("per_share", request.commission_per_share),
+            ("bps", request.commission_bps),
+        )
+        if text is not None
+    }
+    slippage = slippage_bps if request.slippage_bps is None else number(request.slippage_bps, "--slippage-bps")
+    costs = CostModel(slippage_bps=slippage, commission=commission.model_copy(update=overrides), limit_band=limit_band)
+    settings = Settings(
+        initial_cash=number(request.cash, "--cash"),
+        contribution=number(request.contribution, "--contribution", signed=True),
+        contribution_every=request.every,
+        costs=costs,
+        lot_method=request.lots,
+        tax_short=number(request.tax_short, "--tax-short", fraction=True),
+        tax_long=number(request.tax_long, "--tax-long", fraction=True),
+    )
+    if settings.initial_cash <= 0 and settings.contribution <= 0:
+        raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive --contribution")
+    risk_free = float(number(request.risk_free, "--risk-free", signed=True, fraction=True))
+    return Prepared(strategies, settings, risk_free, start, end)
+
+
+def number(value: str, flag: str, *, signed: bool = False, fraction: bool = False) -> Decimal:
+    """An amount up to 1e15, or a fraction (a rate) in [0, 1] or [-1, 1] written 0.05 or 5%."""
+    text = value.strip().replace("_", "").replace(",", "")
+    try:
+        d = Decimal(text[:-1]) / 100 if fraction and text.endswith("%") else Decimal(text)
+    except InvalidOperation:
+        example = "0.05 or 5%" if fraction else "a plain number such as 100000"
+        raise BacktestError(f"{flag} {value!r} is not a number", where=flag, fix=f"write {example}") from None
+    low = (-1 if fraction else -MAX_AMOUNT) if signed else 0
+    high = 1 if fraction else MAX_AMOUNT
+    if not d.is_finite() or not low <= d <= high:
+        raise BacktestError(
+            f"{flag} {value} is out of range", where=flag, fix=f"use a number from {low:,} to {high:,}"
+        )
+    return d
+
+
+def day(value: str | None, flag: Literal["--start", "--end"]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BacktestError(f"{flag} {value!r} is not a date", where=flag, fix="write YYYY-MM-DD") from None
