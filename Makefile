@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_JOURNAL := sqlite:///.reconciler/demo.db
 RC := $(BIN)/reconciler --journal $(DEMO_JOURNAL)
 
-.PHONY: install demo test lint typecheck bench clean schema
+.PHONY: install demo test lint typecheck bench clean schema lock
 
 install: $(STAMP)
 
@@ -51,3 +51,10 @@ schema: $(STAMP)
 	$(BIN)/python -c "import json; from reconciler.core.models import Plan; \
 	print(json.dumps(Plan.model_json_schema(mode='serialization'), indent=2, sort_keys=True))" > docs/plan.schema.json
 	$(BIN)/python -c "from pathlib import Path; from reconciler.spec.schema import write_schemas; write_schemas(Path('docs'))"
+
+# The lock file every workflow installs from (hashes checked): the runtime and its extras for Python 3.11 on the
+# Linux runners, plus the build backend. Regenerate after changing dependencies in pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/python -m uv pip compile pyproject.toml requirements/build.in --extra calendars --extra secrets --extra crypto --extra notify \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-header -o requirements/ci.lock

@@ -27,6 +27,14 @@ class Runtime:
     config_path: Path
     journal_url: str | None = None
     clock: Clock = field(default=SYSTEM)
+    # Only read the journal (plan and status without --record): nothing created, migrated or written, so a
+    # read-only credential is enough; the paper broker then observes without writing its books either.
+    read_only: bool = False
+    lock_timeout: float = 0.0  # seconds to wait for an account's lock held by someone alive (--lock-timeout)
+    # Planning a pull request's proposal (gitops.proposed): its files were read from `targets_commit` into a
+    # temporary folder (config_path), and the repository, for --base, is the trusted checkout of `repo_config`.
+    targets_commit: str | None = None
+    repo_config: Path | None = None
 
     @cached_property
     def config(self) -> ConfigDoc:
@@ -50,6 +58,11 @@ class Runtime:
 
     @cached_property
     def journal(self) -> Journal:
+        return Journal.open(*self.journal_location, self.clock, write=not self.read_only)
+
+    @property
+    def journal_location(self) -> tuple[str, str]:
+        """(URL, where it was set) of the journal: --journal, else $RECONCILER_JOURNAL_URL, else journal.url."""
         if self.journal_url:
             url, where = self.journal_url, "--journal"
         elif os.environ.get("RECONCILER_JOURNAL_URL"):
@@ -59,7 +72,7 @@ class Runtime:
         if url.startswith("sqlite:///") and not url.startswith(("sqlite:////", "sqlite:///:memory:", "sqlite:///file:/")):
             # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
             url = "sqlite:///" + str(self.root / url.removeprefix("sqlite:///"))
-        return Journal.open(url, where, self.clock)
+        return url, where
 
     @cached_property
     def broker(self) -> Broker:
@@ -82,7 +95,8 @@ class Runtime:
             return CcxtBroker(spec, SecretResolver(spec.secrets), clock=self.clock)
         from reconciler.brokers.paper import PaperBroker
 
-        return PaperBroker(self.journal.engine, spec, self.root, clock=self.clock)
+        journal = self.journal
+        return PaperBroker(journal.engine, spec, self.root, clock=self.clock, read_only=not journal.writable)
 
     @cached_property
     def policies(self) -> PolicySet:

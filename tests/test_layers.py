@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest": {"core", "spec", "calendars"},
     "journal": {"core", "secrets"},
     "brokers": {"core", "spec", "calendars", "secrets", "journal"},
+    "notify": {"spec", "secrets"},
     "gitops": {"core", "spec", "journal", "render", "secrets"},
     "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers"},
     "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "runtime",

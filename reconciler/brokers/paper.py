@@ -21,6 +21,7 @@ from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.journal import tables as t
+from reconciler.spec.models import PaperAccount
 from reconciler.spec.models import PaperBroker as PaperSpec
 
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
@@ -28,7 +29,12 @@ COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
 
 
 class PaperBroker:
-    """A broker that is a few tables: durable across processes, so crash tests see the same books."""
+    """A broker that is a few tables: durable across processes, so crash tests see the same books.
+
+    `read_only` (a journal opened for reading: plan and status): observe writes nothing. It computes in memory
+    what a writing observe would write first (the configured initial books of an account that has none yet, sale
+    proceeds due by today as settled); the next writing call (apply's observe, an order) writes them.
+    """
 
     def __init__(
         self,
@@ -37,30 +43,61 @@ class PaperBroker:
         root: Path,
         clock: Clock = SYSTEM,
         prices: dict[str, Price] | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self.engine = engine
         self.spec = spec
         self.clock = clock
         self.prices = prices if prices is not None else load_prices(spec.prices, root)
+        self.read_only = read_only
 
     # ---- books ----
-    def _ensure_account(self, c: Connection, account: str) -> None:
-        if c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first():
-            return
+    def _seed(self, account: str) -> PaperAccount:
         seed = self.spec.accounts.get(account)
         if seed is None:
             raise BrokerError(
                 f"paper broker has no account {account!r}", where="reconciler.yaml: broker.accounts",
                 fix="add the account under broker.accounts",
             )
+        return seed
+
+    def _exists(self, c: Connection, account: str) -> bool:
+        found = c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first()
+        return found is not None
+
+    def _ensure_account(self, c: Connection, account: str) -> None:
+        if self._exists(c, account):
+            return
+        seed = self._seed(account)
         c.execute(insert(t.paper_accounts).values(account=account, cash_settled=seed.cash, created_at=self.clock.now()))
         for sym, qty in seed.positions.items():
             if qty != 0:
                 c.execute(insert(t.paper_positions).values(account=account, symbol=sym, quantity=qty))
 
-    def _settle(self, c: Connection, account: str) -> None:
+    def _today(self) -> str:
+        """Today's date (ISO) where the account trades: sale proceeds settle on it."""
         now, code = self.clock.now(), self.spec.calendar
-        today = (now.date() if code is None else calendars.local_date(code, now)).isoformat()
+        return (now.date() if code is None else calendars.local_date(code, now)).isoformat()
+
+    def _books(self, c: Connection, account: str) -> tuple[dict[str, Decimal], Decimal, Decimal]:
+        """(positions, settled cash, unsettled cash) as of now, read without writing: an account without books
+        yet is its configured initial book, and proceeds due by today count as settled."""
+        if not self._exists(c, account):
+            seed = self._seed(account)
+            return {s: q for s, q in seed.positions.items() if q != 0}, seed.cash, ZERO
+        today = self._today()
+        rows = c.execute(
+            select(t.paper_unsettled.c.amount, t.paper_unsettled.c.settles_on).where(
+                t.paper_unsettled.c.account == account
+            )
+        ).all()
+        due = sum((amount for amount, settles_on in rows if settles_on <= today), ZERO)
+        later = sum((amount for amount, settles_on in rows if settles_on > today), ZERO)
+        return self._positions(c, account), self._cash(c, account) + due, later
+
+    def _settle(self, c: Connection, account: str) -> None:
+        today = self._today()
         due = c.execute(
             select(t.paper_unsettled).where(
                 t.paper_unsettled.c.account == account, t.paper_unsettled.c.settles_on <= today
@@ -116,11 +153,10 @@ class PaperBroker:
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         now = self.clock.now()
         with self.engine.begin() as c:
-            self._ensure_account(c, account)
-            self._settle(c, account)
-            positions = self._positions(c, account)
-            cash = self._cash(c, account)
-            unsettled = self._unsettled(c, account)
+            if not self.read_only:
+                self._ensure_account(c, account)
+                self._settle(c, account)
+            positions, cash, unsettled = self._books(c, account)
         quotes = {}
         for s in sorted(set(symbols) | set(positions)):
             q = self.quote(s, now)

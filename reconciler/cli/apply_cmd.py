@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from reconciler.cli.common import add_lock_timeout, add_target
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -32,6 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="override a soft-mandatory policy (repeatable); needs --reason; recorded in the journal",
     )
     p.add_argument("--reason", help="why the overridden policies may be ignored (recorded with who)")
+    add_target(p)
+    add_lock_timeout(p)
     p.add_argument(
         "--summary-file", metavar="PATH",
         help="append a markdown summary of the result to this file (in GitHub Actions: $GITHUB_STEP_SUMMARY)",
@@ -44,11 +48,15 @@ class _Summary:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.written = False  # one summary per run: the most specific writer wins, the catch-all comes last
+        self.outcome: tuple[str, str] | None = None  # (title, message) of that summary, for the notification
 
     def write(self, title: str, message: str, **context: Any) -> None:
-        if not self.path or self.written:
+        if self.written:
             return
         self.written = True
+        self.outcome = (title, message)
+        if not self.path:
+            return
         from pathlib import Path
 
         from reconciler.render.markdown import render_apply_summary
@@ -76,22 +84,49 @@ def run(args: argparse.Namespace) -> int:
             "--all needs a plan file", where="command line",
             fix="save a plan with `reconciler plan --out plan.json`, then `reconciler apply plan.json --all`",
         )
+    if args.target and (args.plan or args.envelope):
+        raise ReconcilerError(
+            "--target chooses what to plan now; a saved plan and a reviewed envelope are applied whole",
+            where="command line",
+            fix="plan with --target and save that plan (`reconciler plan --target P --out plan.json`), then apply it",
+        )
     if not 1 <= args.workers <= 64:
         raise ReconcilerError(
             f"--workers {args.workers} is out of range", where="command line", fix="use a number from 1 to 64"
         )
     summary = _Summary(args.summary_file)
+    rt: Runtime | None = None
     try:
         rt = runtime(args)
         out = console(args)
         if args.all:
-            return _apply_all(args, rt, out)
-        if args.envelope:
-            return _apply_in_envelope(args, rt, out, summary)
-        return _apply(args, rt, out, summary)
+            code = _apply_all(args, rt, out)
+        elif args.envelope:
+            code = _apply_in_envelope(args, rt, out, summary)
+        else:
+            code = _apply(args, rt, out, summary)
     except ReconcilerError as exc:
         summary.write("refused", exc.render())
+        if rt is not None:
+            _notify_failure(rt, summary)
         raise
+    if code != 0:
+        _notify_failure(rt, summary)
+    return code
+
+
+def _notify_failure(rt: Runtime, summary: _Summary) -> None:
+    """The `apply_failed` notifications (reconciler.yaml: notifications): never changes the apply's outcome."""
+    from reconciler.errors import ReconcilerError
+    from reconciler.notify import notify
+    from reconciler.secrets.redact import scrub
+
+    try:
+        settings = rt.config.notifications
+    except ReconcilerError:
+        return  # no valid configuration, so no notification settings either; the error itself is reported
+    title, message = summary.outcome or ("failed", "the apply did not complete; see its output")
+    notify(settings, "apply_failed", f"reconciler apply: {title}", scrub(message))
 
 
 def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
@@ -106,7 +141,7 @@ def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summar
     else:
         from reconciler.execution.planning import make_plan
 
-        plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
+        plan = make_plan(rt, reconcile_first=True, only=args.target)  # adopt a crashed apply's orders first
         render_plan(plan, out)
         if not _approved(args, plan, out):
             return 1

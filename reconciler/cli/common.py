@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from reconciler.runtime import Runtime
 
 
-def runtime(args: argparse.Namespace) -> Runtime:
+def runtime(args: argparse.Namespace, *, read_only: bool = False) -> Runtime:
+    """The runtime of the global options; `read_only` for commands that only read the journal (plan, status)."""
     from reconciler.errors import ReconcilerError
     from reconciler.runtime import Runtime
 
@@ -22,7 +23,50 @@ def runtime(args: argparse.Namespace) -> Runtime:
             "--journal is empty", where="command line",
             fix="give a journal URL (sqlite:///path/journal.db, postgresql+psycopg://...) or leave --journal out",
         )
-    return Runtime(config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal)
+    return Runtime(
+        config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal,
+        read_only=read_only, lock_timeout=getattr(args, "lock_timeout", 0.0),
+    )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration(text: str) -> float:
+    """An argparse type: seconds, or a number with s, m or h (90, 90s, 5m, 1h), at most a day."""
+    raw = text.strip().lower()
+    unit = _UNITS.get(raw[-1:])
+    number = raw[:-1] if unit else raw
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90s, 5m, 1h)") from None
+    if not 0 <= value <= 86400 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (0 to 24h)")
+    return value
+
+
+def add_record(p: argparse.ArgumentParser, command: str) -> None:
+    p.add_argument(
+        "--record", action="store_true",
+        help=f"record the observations in the journal (creating or migrating it if needed); without it {command}"
+        " only reads the journal, so a read-only credential is enough",
+    )
+
+
+def add_target(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target", action="append", default=[], metavar="PORTFOLIO",
+        help="plan only this portfolio (repeatable), like terraform -target: the others are not observed or traded",
+    )
+
+
+def add_lock_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-timeout", type=duration, default=0.0, metavar="DURATION",
+        help="wait up to this long (90s, 5m) for an account locked by another live apply, instead of failing at"
+        " once (default 0)",
+    )
 
 
 def console(args: argparse.Namespace, stderr: bool = False) -> Console:

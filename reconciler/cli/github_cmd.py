@@ -1,4 +1,5 @@
-"""`reconciler github comment|drift-issue`: post the plan to its pull request, keep the drift issue current."""
+"""`reconciler github comment|apply-result|drift-issue`: post the plan and then the apply's outcome to the pull
+request, keep the drift issue current."""
 
 from __future__ import annotations
 
@@ -16,12 +17,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c = sub.add_parser(
         "comment", help="post or update the plan comment on a pull request",
         description="Post the plan as one sticky comment on the pull request, updated in place on every run"
-        " (split into continued comments past GitHub's size limit). Needs GITHUB_TOKEN.",
+        " (split into continued comments past GitHub's size limit). The comment is the token's own comment"
+        " carrying the plan marker; anyone else's is never edited. Needs GITHUB_TOKEN.",
     )
     c.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     c.add_argument("--plan", metavar="FILE", help="the saved plan to post (default: plan now)")
     c.add_argument("--base", metavar="REF", help="when planning now: git ref to show target changes against")
     c.add_argument("--max-comments", type=int, default=10, metavar="N", help="at most N comments (default 10)")
+    c.add_argument(
+        "--proposed", metavar="REF",
+        help="the settings (apply envelope) and, when planning now, the targets as this git ref proposes them (see"
+        " `reconciler plan --proposed`)",
+    )
+    a = sub.add_parser(
+        "apply-result", help="post the apply's outcome on the pull request it applied",
+        description="Post the apply job's summary (filled / refused / partial / nothing to do) as one sticky"
+        " comment on the merged pull request, beside the plan comment, with a link to the run. Needs GITHUB_TOKEN.",
+    )
+    a.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
+    a.add_argument(
+        "--summary", required=True, metavar="FILE", help="the file `apply --summary-file` wrote",
+    )
     d = sub.add_parser(
         "drift-issue", help="open, update or close the drift issue from a status file",
         description="Open or update one issue while any portfolio is OutOfSync; close it when all are back in"
@@ -29,26 +45,73 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format json`")
     d.add_argument("--label", default="reconciler-drift", help="label that marks the issue")
-    for q in (c, d):
+    for q in (c, a, d):
         q.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
         q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or github.com)")
+        q.add_argument(
+            "--bot-login", metavar="LOGIN",
+            help="the login the token comments as, e.g. github-actions[bot]; only comments and issues it wrote are"
+            " ever edited (default: $RECONCILER_GITHUB_LOGIN, else asked from GitHub)",
+        )
         _common(q, argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from reconciler.gitops.github import GitHubSettings
 
-    settings = GitHubSettings.from_env(args.repo, args.api_url)  # missing token or repo: fail before any work
+    settings = GitHubSettings.from_env(args.repo, args.api_url, args.bot_login)  # fail before any work
     if args.github_command == "comment":
         return _comment(args, settings)
+    if args.github_command == "apply-result":
+        return _apply_result(args, settings)
     return _drift_issue(args, settings)
 
 
+def _run_url(settings: GitHubSettings) -> str | None:
+    """This workflow run's page, in GitHub Actions."""
+    import os
+
+    if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_SERVER_URL"):
+        return f"{os.environ['GITHUB_SERVER_URL']}/{settings.repo}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+    return None
+
+
+def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from pathlib import Path
+
+    from reconciler.cli.common import console
+    from reconciler.errors import ReconcilerError
+    from reconciler.gitops.comment import apply_result_body, upsert_apply_result
+    from reconciler.gitops.github import GitHub
+
+    if args.pr <= 0:
+        raise ReconcilerError("--pr must be positive", where="command line", fix="e.g. --pr 42")
+    path = Path(args.summary)
+    try:
+        summary = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReconcilerError(
+            f"cannot read the apply summary: {exc.strerror if isinstance(exc, OSError) else exc}", where=str(path),
+            fix="pass the file `reconciler apply --summary-file FILE` wrote",
+        ) from None
+    if not summary.strip():
+        raise ReconcilerError(
+            "the apply summary is empty (the apply did not run)", where=str(path),
+            fix="post the result only after `reconciler apply --summary-file FILE` ran",
+        )
+    with GitHub(settings) as gh:
+        result = upsert_apply_result(gh, args.pr, apply_result_body(summary, _run_url(settings)))
+    console(args).print(f"Apply result on {settings.repo} pull request #{args.pr}: {result.describe()}.")
+    return 0
+
+
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from contextlib import nullcontext
     from pathlib import Path
 
     from reconciler.cli.common import console, runtime
     from reconciler.errors import ReconcilerError
+    from reconciler.execution.planning import proposed_runtime
     from reconciler.gitops.comment import upsert_sticky
     from reconciler.gitops.github import GitHub
     from reconciler.render.markdown import blocks, split_comment
@@ -57,16 +120,18 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         raise ReconcilerError(
             "--pr and --max-comments must be positive", where="command line", fix="e.g. --pr 42"
         )
-    rt = runtime(args)
-    if args.plan:
-        from reconciler.execution.planfile import read_plan
+    trusted = runtime(args, read_only=True)  # planning now only reads the journal, like `plan` without --record
+    with proposed_runtime(trusted, args.proposed) if args.proposed else nullcontext(trusted) as rt:
+        if args.plan:
+            from reconciler.execution.planfile import read_plan
 
-        plan = read_plan(Path(args.plan))
-    else:
-        from reconciler.execution.planning import plan_against
+            plan = read_plan(Path(args.plan))
+        else:
+            from reconciler.execution.planning import plan_against
 
-        plan, _ = plan_against(rt, args.base)
-    bodies = split_comment(blocks(plan, rt.workspace.config.apply.envelope), max_parts=args.max_comments)
+            plan, _ = plan_against(rt, args.base, record=False)
+        envelope = rt.workspace.config.apply.envelope
+    bodies = split_comment(blocks(plan, envelope), max_parts=args.max_comments)
     with GitHub(settings) as gh:
         result = upsert_sticky(gh, args.pr, bodies)
     out = console(args)
@@ -82,7 +147,6 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
 def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
     import json
-    import os
     from pathlib import Path
 
     from reconciler.cli.common import console
@@ -105,9 +169,7 @@ def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
             fix="pass the output of `reconciler status --format json`",
         ) from None
     rows = read_status(doc, str(path))
-    run_url = None
-    if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_SERVER_URL"):
-        run_url = f"{os.environ['GITHUB_SERVER_URL']}/{settings.repo}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+    run_url = _run_url(settings)
     body = render_drift_issue(doc, run_url)
     with GitHub(settings) as gh:
         outcome = sync_drift_issue(gh, rows, body, label=args.label, now=SYSTEM.now())

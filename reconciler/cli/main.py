@@ -17,7 +17,7 @@ COMMANDS = {
     "apply": "Apply a saved plan (or plan and ask), sending each order once.",
     "history": "List recent applies from the journal.",
     "show": "Show one apply from the journal: orders, fills, policy decisions, events.",
-    "status": "Per portfolio: Synced, OutOfSync, Locked or Unknown, with the drift in weights.",
+    "status": "Per portfolio: Synced, Progressing, OutOfSync, Locked or Unknown, with the drift in weights.",
     "import": "Write a portfolio file whose targets are an account's current holdings.",
     "fmt": "Normalise portfolio YAML files in place, keeping comments.",
     "github": "Post the plan comment on a pull request; keep the drift issue up to date.",

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+from reconciler.cli.common import add_record, add_target
+
+if TYPE_CHECKING:
+    from reconciler.runtime import Runtime
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,18 +22,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="git ref (branch, tag, commit) to compare the targets with: shows the weight changes since it and"
         " records its commit in the plan (on a pull request: the base branch)",
     )
+    add_record(p, "plan")
+    add_target(p)
+    p.add_argument(
+        "--proposed", metavar="REF",
+        help="plan the targets, policies and settings as they are at this git ref (a pull request's merge commit),"
+        " read from git objects as data, with this checkout's code, broker and journal; refused when the ref"
+        " changes the broker or journal settings (docs/gitops.md: the trust model)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from reconciler.cli.common import runtime
+
+    rt = runtime(args, read_only=not args.record)
+    if args.proposed is not None:
+        from reconciler.execution.planning import proposed_runtime
+
+        with proposed_runtime(rt, args.proposed) as proposal:
+            return _plan(args, proposal)
+    return _plan(args, rt)
+
+
+def _plan(args: argparse.Namespace, rt: Runtime) -> int:
     import sys
     from pathlib import Path
 
-    from reconciler.cli.common import console, runtime
+    from reconciler.cli.common import console
     from reconciler.execution.planfile import write_plan
     from reconciler.execution.planning import plan_against
 
-    rt = runtime(args)
-    plan, base = plan_against(rt, args.base)
+    plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
     if args.out:
         write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
     if args.format == "json":
@@ -45,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         render_plan(plan, out)
         if args.out:
             out.print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: reconciler apply {args.out}")
-    if plan.blocked:
-        return 1 if args.detailed_exitcode else 0
+    if plan.blocked:  # a policy denies it: never a success, whatever the exit-code convention
+        return 1
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0

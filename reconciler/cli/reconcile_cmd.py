@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from reconciler.cli.common import add_lock_timeout
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--account", action="append", default=[], help="only this account (repeatable)")
@@ -12,6 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="mark an order of unknown outcome failed (you know it will never reach the broker); needs --reason",
     )
     p.add_argument("--reason", help="why, for --give-up; recorded in the journal with who gave up")
+    add_lock_timeout(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out = console(args)
     found = 0
     for account in args.account or known:
-        with AccountLock(rt.journal, account, actor(), purpose="reconcile"):
+        with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=rt.lock_timeout):
             report = reconcile_account(rt, account)
         for cid in report.adopted:
             out.print(f"  {account}: adopted {cid}")

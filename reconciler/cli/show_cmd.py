@@ -1,13 +1,37 @@
-"""`reconciler show APPLY_ID`: everything the journal holds about one apply."""
+"""`reconciler show APPLY_ID | PLAN.json`: everything the journal holds about one apply, or a saved plan (like
+`terraform show`)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("apply_id", help="an apply id, or a unique prefix of one (see `reconciler history`)")
+    p.add_argument(
+        "apply_id", metavar="APPLY_ID|PLAN",
+        help="an apply id, or a unique prefix of one (see `reconciler history`); or a plan file written by"
+        " `plan --out`, shown (its seal checked) without the journal or the broker",
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _show_plan(args: argparse.Namespace, path: Path) -> int:
+    import sys
+
+    from reconciler.cli.common import console
+    from reconciler.execution.planfile import read_plan
+    from reconciler.render.text import render_plan, render_target_changes
+
+    plan = read_plan(path)  # a missing, tampered or unknown-format file is an error naming it
+    if args.format == "json":
+        sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
+        return 0
+    out = console(args)
+    if plan.target_changes:
+        render_target_changes(plan, out)
+    render_plan(plan, out)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.errors import ReconcilerError
     from reconciler.render.fmt import qty
 
+    if args.apply_id.endswith(".json") or Path(args.apply_id).is_file():
+        return _show_plan(args, Path(args.apply_id))
     a = runtime(args).journal.show(args.apply_id)
     if a is None:
         raise ReconcilerError(

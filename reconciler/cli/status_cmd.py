@@ -1,14 +1,21 @@
-"""`reconciler status` (alias `drift`): per portfolio Synced / OutOfSync / Locked / Unknown, with the drift."""
+"""`reconciler status` (alias `drift`): per portfolio Synced / Progressing / OutOfSync / Locked / Unknown."""
 
 from __future__ import annotations
 
 import argparse
 
+from reconciler.cli.common import add_record
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.add_argument("--out", metavar="FILE", help="also write the JSON status to FILE (for `github drift-issue`)")
-    p.epilog = "Exit codes: 0 every portfolio in sync (or locked by an apply), 2 out of sync, 1 error."
+    add_record(p, "status")
+    p.add_argument(
+        "--notify", action="store_true",
+        help="send the `drift` notifications configured in reconciler.yaml when a portfolio is OutOfSync",
+    )
+    p.epilog = "Exit codes: 0 every portfolio in sync (or progressing, or locked by an apply), 2 out of sync, 1 error."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.execution.status import portfolio_status
     from reconciler.gitops.repo import head_commit
 
-    rt = runtime(args)
-    drifts = portfolio_status(rt)
+    rt = runtime(args, read_only=not args.record)
+    drifts = portfolio_status(rt, record=args.record)
     commit, dirty = head_commit(rt.root, rt.partial_workspace.target_files)
     report = StatusReport.of(
         drifts, generated_at=rt.clock.now().isoformat(timespec="seconds"), git_commit=commit, git_dirty=dirty
@@ -37,4 +44,13 @@ def run(args: argparse.Namespace) -> int:
         from reconciler.render.text import render_status
 
         render_status(drifts, console(args))
+    out_of_sync = [d for d in drifts if d.status == "OutOfSync"]
+    if args.notify and out_of_sync:
+        from reconciler.notify import notify
+
+        lines = [f"- {d.portfolio} ({d.account}): {d.message}" for d in out_of_sync]
+        notify(
+            rt.config.notifications, "drift", f"reconciler: {len(out_of_sync)} portfolio(s) out of sync",
+            "\n".join(lines),
+        )
     return code

@@ -2,7 +2,9 @@
 
 A line (a holding, or cash) is outside when its weight is further from target than its band, the planner's own
 trigger. A portfolio is OutOfSync when the planner would send orders now, or when a line is outside in a way the
-portfolio's rules allow fixing, even if no order can be placed today (sale proceeds not yet settled). Drift that
+portfolio's rules allow fixing although no order can be placed and nothing is on its way. It is Progressing when
+no order can be placed only because cash is on its way: sale proceeds still settling, or cash reserved by orders
+still open at the broker; the next apply after they land finishes the job, and nobody needs to act before. Drift that
 only the portfolio's own rules keep (hold, do_not_trade, buy_only, a trade under the minimum) is Synced: no apply
 could ever fix it, and a drift issue about it would never close.
 """
@@ -21,9 +23,10 @@ from reconciler.core.numbers import ZERO
 from reconciler.core.planner import band_for
 from reconciler.core.rules import Trading
 
-Status = Literal["Synced", "OutOfSync", "Locked", "Unknown"]
-STATUSES: tuple[Status, ...] = ("Synced", "OutOfSync", "Locked", "Unknown")
-EXIT_CODES: dict[Status, int] = {"Synced": 0, "Locked": 0, "OutOfSync": 2, "Unknown": 1}
+Status = Literal["Synced", "Progressing", "OutOfSync", "Locked", "Unknown"]
+STATUSES: tuple[Status, ...] = ("Synced", "Progressing", "OutOfSync", "Locked", "Unknown")
+EXIT_CODES: dict[Status, int] = {"Synced": 0, "Progressing": 0, "Locked": 0, "OutOfSync": 2, "Unknown": 1}
+MEASURED: tuple[Status, ...] = ("Synced", "Progressing", "OutOfSync")  # the statuses that come with a drift
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,23 @@ def drift_of(pp: PortfolioPlan, trading: Trading) -> PortfolioDrift:
     if orders:
         status: Status = "OutOfSync"
         message = f"{orders} order(s) would trade"
+    elif actionable and (pp.observation.cash_unsettled > 0 or pp.observation.cash_reserved > 0):
+        status = "Progressing"
+        coming = [
+            f"{what} of {amount:,.2f}" for what, amount in (
+                ("sale proceeds settling", pp.observation.cash_unsettled),
+                ("cash reserved by open orders", pp.observation.cash_reserved),
+            ) if amount > 0
+        ]
+        message = (
+            f"{', '.join(r.symbol for r in actionable)} outside the band; no order can be placed until the"
+            f" {' and '.join(coming)} land; the next apply after that trades the rest"
+        )
     elif actionable:
         status = "OutOfSync"
         message = (
             f"{', '.join(r.symbol for r in actionable)} outside the band, but no order can be placed now"
-            " (unsettled or reserved cash, or nothing left to spend)"
+            " (nothing left to spend)"
         )
     else:
         status = "Synced"

@@ -101,14 +101,7 @@ def check_envelope(
     done = done or {}
     bounds = envelope_of(reviewed, settings)
     breaches: list[Breach] = []
-    if reviewed.targets_hash != current.targets_hash:
-        breaches.append(
-            Breach(
-                "targets", None,
-                "the targets at this commit differ from the reviewed plan's (another change was merged after the"
-                " plan was reviewed, or the plan belongs to another pull request)",
-            )
-        )
+    breaches += _target_breaches(reviewed, current)
     if sorted(reviewed.config_accounts) != sorted(current.config_accounts):
         breaches.append(Breach("accounts", None, "the configured accounts differ from the reviewed plan's"))
     by_key = {(b.portfolio, b.symbol): b for b in bounds}
@@ -154,6 +147,43 @@ def check_envelope(
     breaches += _turnover_breaches(reviewed, current, settings.turnover_band)
     dropped = [b for b in bounds if (b.portfolio, b.symbol) not in orders]
     return EnvelopeCheck(reviewed.content_hash, bounds, breaches, dropped, deviation)
+
+
+def _target_breaches(reviewed: Plan, current: Plan) -> list[Breach]:
+    """Targets that differ from the reviewed ones, where it matters.
+
+    Per portfolio: a portfolio the reviewed plan changed must still have the reviewed targets (its change was not
+    changed again), and a portfolio with orders now must have the targets its orders were reviewed against. A
+    portfolio another pull request changed since, which needs no orders now (its own apply ran), does not void this
+    plan. Plans written before per-portfolio hashes compare all targets at once.
+    """
+    if not reviewed.portfolio_hashes or not current.portfolio_hashes:
+        if reviewed.targets_hash == current.targets_hash:
+            return []
+        return [Breach(
+            "targets", None,
+            "the targets at this commit differ from the reviewed plan's (another change was merged after the"
+            " plan was reviewed, or the plan belongs to another pull request)",
+        )]
+    changed_by_review = {c.portfolio for c in reviewed.target_changes}
+    trading = {pp.name for pp in current.portfolios if pp.actions}
+    out = []
+    for name in sorted(set(reviewed.portfolio_hashes) | set(current.portfolio_hashes)):
+        if reviewed.portfolio_hashes.get(name) == current.portfolio_hashes.get(name):
+            continue
+        if name in changed_by_review:
+            out.append(Breach(
+                name, None,
+                "its targets at this commit differ from the reviewed change (another pull request changed this"
+                " portfolio after the review)",
+            ))
+        elif name in trading:
+            out.append(Breach(
+                name, None,
+                "its targets at this commit differ from the reviewed plan's (another pull request changed them),"
+                " and it has orders now that this review did not approve",
+            ))
+    return out
 
 
 def _turnover_breaches(reviewed: Plan, current: Plan, band: Decimal) -> Iterable[Breach]:

@@ -255,6 +255,11 @@ class Plan(Frozen):
     reconciler_version: str
     created_at: datetime
     targets_hash: str
+    portfolio_hashes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per portfolio, the hash of its resolved targets: apply --envelope compares these, so a change"
+        " merged to another portfolio after the review does not void this plan.",
+    )
     git_commit: str | None = None
     git_dirty: bool | None = None
     base_ref: str | None = Field(None, description="The --base ref the target changes are measured against.")

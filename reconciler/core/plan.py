@@ -12,7 +12,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 
 # Fields added after format version 1 was published: left out of the hash while unset, so plans written before
 # they existed keep their hash and still verify.
-_OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes")
+_OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes", "portfolio_hashes")
 _OPTIONAL_OBSERVATION_FIELDS = ("market", "quote_source")
 _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
@@ -23,7 +23,7 @@ CLIENT_ORDER_ID_PREFIX = "rc-"  # every order reconciler sends; reconcile tells 
 
 def canonical_json(plan: Plan) -> str:
     """The bytes the content hash covers: everything but the hash itself, keys sorted."""
-    unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [])}
+    unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", *unset})
     for portfolio in data["portfolios"]:
         if not portfolio.get("blocked"):
@@ -58,6 +58,7 @@ def seal(
     policy_results: list[PolicyResult],
     git_commit: str | None = None,
     git_dirty: bool | None = None,
+    portfolio_hashes: dict[str, str] | None = None,
 ) -> Plan:
     """Assemble the plan artifact and stamp its content hash."""
     plan = Plan(
@@ -65,6 +66,7 @@ def seal(
         reconciler_version=__version__,
         created_at=created_at,
         targets_hash=targets_hash,
+        portfolio_hashes=portfolio_hashes or {},
         git_commit=git_commit,
         git_dirty=git_dirty,
         config_accounts=sorted(accounts),

@@ -200,7 +200,7 @@ def apply_plan(
     journal.check_writable()
     with ExitStack() as stack:
         for account in sorted({pp.account for pp in chosen}):
-            stack.enter_context(AccountLock(journal, account, actor))
+            stack.enter_context(AccountLock(journal, account, actor, wait=rt.lock_timeout))
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
             refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult
 from reconciler.core.order_size import order_size_denials
@@ -11,6 +14,7 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import valuation_denials
 from reconciler.errors import ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
+from reconciler.gitops.proposed import read_proposed, relocated
 from reconciler.gitops.refs import TargetsAtRef, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
@@ -20,24 +24,39 @@ from reconciler.runtime import Runtime, actor
 log = logging.getLogger("reconciler.plan")
 
 
+def selected(portfolios: list[Desired], only: Sequence[str]) -> list[Desired]:
+    """The portfolios `--target` names (all without it); an unknown name is an error listing the known ones."""
+    if not only:
+        return portfolios
+    names = {p.name for p in portfolios}
+    unknown = sorted(set(only) - names)
+    if unknown:
+        raise ReconcilerError(
+            f"--target {', '.join(unknown)}: no such portfolio", where="command line",
+            fix=f"name a portfolio (metadata.name) of this repository: {', '.join(sorted(names))}",
+        )
+    return [p for p in portfolios if p.name in set(only)]
+
+
 def make_plan(
-    rt: Runtime, *, record: bool = True, reconcile_first: bool = False
+    rt: Runtime, *, record: bool = True, reconcile_first: bool = False, only: Sequence[str] = ()
 ) -> Plan:
-    """One plan over every portfolio in the workspace.
+    """One plan over every portfolio in the workspace, or those `only` names (`--target`).
 
     `reconcile_first` (apply's plan-now path) first adopts what an earlier, crashed apply left unfinished, under
     each account's lock, so the plan sees the broker as it is once those orders are final.
     """
     ws = rt.workspace
+    chosen = selected(ws.portfolios, only)
     if reconcile_first:
-        for desired in ws.portfolios:
-            with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile"):
+        for desired in chosen:
+            with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile", wait=rt.lock_timeout):
                 report = reconcile_account(rt, desired.account, check_positions=False)
             refuse_in_flight(rt, desired.account, report.unknown)
     policies = rt.policies
     params = ws.config.policies.params
     observed: list[tuple[Desired, Observation]] = []
-    for desired in ws.portfolios:
+    for desired in chosen:
         # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
         refuse_in_flight(rt, desired.account, rt.journal.unknown_intents(desired.account))
         obs = rt.broker.observe(desired.account, desired.targets)
@@ -58,11 +77,17 @@ def make_plan(
         # them all at the end would make a long plan deny its own first accounts' quotes as stale.
         now = pp.observation.taken_at
         results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
-    commit, dirty = head_commit(ws.root, ws.target_files)
+    commit: str | None
+    dirty: bool | None
+    if rt.targets_commit is not None:  # a proposal read from git objects: exactly that commit, never dirty
+        commit, dirty = rt.targets_commit, False
+    else:
+        commit, dirty = head_commit(ws.root, ws.target_files)
     return seal(
         portfolios,
         created_at=stamp,
         targets_hash=ws.targets_hash,
+        portfolio_hashes=ws.portfolio_hashes,
         accounts=list(ws.config.broker.accounts),
         policy_results=results,
         git_commit=commit,
@@ -70,17 +95,42 @@ def make_plan(
     )
 
 
-def plan_against(rt: Runtime, base_ref: str | None) -> tuple[Plan, TargetsAtRef | None]:
+def plan_against(
+    rt: Runtime, base_ref: str | None, *, record: bool = True, only: Sequence[str] = ()
+) -> tuple[Plan, TargetsAtRef | None]:
     """A plan now; with a base ref (a pull request's base branch), the plan also says how each portfolio's targets
-    changed since that ref, and records its commit. A bad ref fails before any broker call."""
+    changed since that ref, and records its commit. A bad ref fails before any broker call. `record` journals
+    the observations (never on a read-only runtime)."""
     if base_ref is not None and not base_ref.strip():
         raise ReconcilerError(
             "--base is empty", where="command line",
             fix="give a branch, tag or commit (in a pull request workflow: origin/${{ github.base_ref }})",
         )
-    base = targets_at(rt.workspace.config_path, base_ref) if base_ref else None
-    plan = make_plan(rt)
+    base = targets_at(rt.repo_config or rt.workspace.config_path, base_ref) if base_ref else None
+    plan = make_plan(rt, record=record, only=only)
     if base is not None:
-        plan = with_base(plan, base, rt.workspace.portfolios)
+        chosen = {p.name for p in selected(rt.workspace.portfolios, only)}
+        plan = with_base(
+            plan, replace(base, portfolios=[p for p in base.portfolios if not only or p.name in chosen]),
+            selected(rt.workspace.portfolios, only),
+        )
     return plan, base
 
+
+
+@contextmanager
+def proposed_runtime(trusted: Runtime, ref: str) -> Iterator[Runtime]:
+    """A runtime whose targets, policies and their settings are what commit `ref` proposes (read as data, see
+    gitops.proposed), and whose broker and journal are the trusted checkout's: how the job holding the observe
+    credentials plans a pull request without running any of its code. Problems name REF:path."""
+    with read_proposed(trusted.config_path, ref) as proposed:
+        url, _ = trusted.journal_location
+        rt = Runtime(
+            config_path=proposed.config_path, journal_url=url, clock=trusted.clock, read_only=trusted.read_only,
+            targets_commit=proposed.commit, repo_config=trusted.config_path,
+        )
+        try:
+            rt.workspace, rt.policies  # noqa: B018  # load now, so their problems are named while the folder exists
+            yield rt
+        except ReconcilerError as exc:
+            raise relocated(exc, proposed.folder, proposed.label) from None

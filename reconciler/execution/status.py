@@ -14,8 +14,9 @@ from reconciler.runtime import Runtime
 log = logging.getLogger("reconciler.status")
 
 
-def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
-    """Synced / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order."""
+def portfolio_status(rt: Runtime, *, record: bool = False) -> list[PortfolioDrift]:
+    """Synced / Progressing / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order; `record`
+    journals each observation."""
     out: list[PortfolioDrift] = []
     # A broken portfolio file does not hide the others: it is one Unknown line naming the problem.
     workspace = rt.partial_workspace
@@ -34,6 +35,8 @@ def portfolio_status(rt: Runtime) -> list[PortfolioDrift]:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})
             out.append(unknown(desired.name, desired.account, exc.render().replace("\n", " ")))
             continue
+        if record:  # outside the try: a journal that cannot record is an error, not an Unknown account
+            rt.journal.record_observation(obs, "status")
         if pp.blocked:  # a doubtful quote values the account wrongly: neither Synced nor OutOfSync can be said
             out.append(unknown(desired.name, desired.account, "doubtful quote: " + "; ".join(pp.blocked)))
             continue

@@ -1,11 +1,15 @@
 """One sticky plan comment per pull request, and one drift issue per repository, kept up to date in place.
 
-Both are found by a hidden HTML marker on their first line, never by author: the same code works with the
-Actions token (github-actions[bot]) and with a person's token.
+Both are found by a hidden HTML marker on their first line AND by their author being the token's own login
+(`GitHub.login`: the login given, else `GET /user`, else GraphQL `viewer` for an installation token such as the
+Actions GITHUB_TOKEN, which comments as github-actions[bot]). Anyone can paste the marker into a comment or an
+issue, and the token may edit or delete anything in the repository: a marked comment or issue by someone else is
+left alone (never updated, deleted or closed) and a warning says so once per run.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +22,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub
 from reconciler.render.markdown import MARKER
 
+log = logging.getLogger("reconciler.github")
 PART = re.compile(r"<!-- reconciler:plan part=(\d+)/(\d+) -->")
 DRIFT_MARKER = "<!-- reconciler:drift -->"
 DRIFT_LABEL = "reconciler-drift"
@@ -39,7 +44,7 @@ class StickyResult:
 
 
 def part_of(body: str) -> int | None:
-    """The part number of one of our comments (1 for a single comment), or None for anyone else's."""
+    """The part number a plan comment's marker says (1 for a single comment), or None for a body without one."""
     first = body.split("\n", 1)[0].strip()
     if first == MARKER:
         return 1
@@ -47,18 +52,48 @@ def part_of(body: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def author(item: dict[str, Any]) -> str:
+    """The login of a comment's or an issue's author ("" for a deleted account)."""
+    user = item.get("user")
+    return str(user.get("login") or "") if isinstance(user, dict) else ""
+
+
+def written_by(item: dict[str, Any], login: str) -> bool:
+    """Whether `login` wrote this comment or issue (logins are unique regardless of case)."""
+    return bool(login) and author(item).casefold() == login.casefold()
+
+
+def _leave_alone(what: str, others: list[dict[str, Any]], login: str, **fields: object) -> None:
+    """Say once, in one warning, which marked comments or issues someone else wrote: they are never touched."""
+    if others:
+        log.warning(
+            "left alone: %d %s carrying reconciler's marker but not written by %s (%s)", len(others), what, login,
+            ", ".join(sorted({author(o) or "a deleted account" for o in others})),
+            extra={**fields, "login": login, "authors": sorted({author(o) for o in others}),
+                   "ids": [o.get("number", o.get("id")) for o in others]},
+        )
+
+
 def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
-    """Make the pull request's plan comments equal `bodies`: update in place, create what is missing, delete extras."""
+    """Make the pull request's plan comments equal `bodies`: update in place, create what is missing, delete extras.
+
+    Only the token's own marked comments count as the plan's; anyone else's are left as they are.
+    """
+    me = gh.login()
     mine: dict[int, dict[str, Any]] = {}
     extras: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     for c in sorted(gh.list_comments(number), key=lambda c: int(c["id"])):
         k = part_of(str(c.get("body") or ""))
         if k is None:
             continue
-        if k in mine:  # two runs raced and both created: keep the oldest
+        if not written_by(c, me):
+            others.append(c)
+        elif k in mine:  # two runs raced and both created: keep the oldest
             extras.append(c)
         else:
             mine[k] = c
+    _leave_alone("comment(s)", others, me, pull_request=number)
     result = StickyResult()
     for k, body in enumerate(bodies, start=1):
         existing = mine.pop(k, None)
@@ -69,6 +104,47 @@ def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
         else:
             result.unchanged.append(str(existing.get("html_url", "")))
     for c in [*mine.values(), *extras]:  # the plan got shorter: fewer parts than last time
+        gh.delete_comment(int(c["id"]))
+        result.deleted += 1
+    return result
+
+
+# ---- the apply result ----
+
+APPLY_MARKER = "<!-- reconciler:apply -->"
+MAX_COMMENT = 65_536  # GitHub's limit on a comment's body, in characters
+
+
+def apply_result_body(summary: str, run_url: str | None) -> str:
+    """The apply's job summary as the pull request's apply comment: marker first, a link to the run last."""
+    link = f"\n\n[The apply run]({run_url})\n" if run_url else "\n"
+    room = MAX_COMMENT - len(APPLY_MARKER) - len(link) - 80
+    text = summary.strip()
+    if len(text) > room:
+        text = text[:room].rsplit("\n", 1)[0] + "\n\n… (cut: the rest is in the run's job summary)"
+    return f"{APPLY_MARKER}\n{text}{link}"
+
+
+def upsert_apply_result(gh: GitHub, number: int, body: str) -> StickyResult:
+    """One apply comment per pull request, beside the plan comment (which stays as reviewed): a re-run of the
+    apply job updates it in place. Only the token's own marked comments count."""
+    me = gh.login()
+    marked = [
+        c for c in sorted(gh.list_comments(number), key=lambda c: int(c["id"]))
+        if str(c.get("body") or "").split("\n", 1)[0].strip() == APPLY_MARKER
+    ]
+    mine = [c for c in marked if written_by(c, me)]
+    _leave_alone("comment(s)", [c for c in marked if not written_by(c, me)], me, pull_request=number)
+    result = StickyResult()
+    if not mine:
+        result.created.append(str(gh.create_comment(number, body).get("html_url", "")))
+        return result
+    first, *extras = mine
+    if first.get("body") != body:
+        result.updated.append(str(gh.update_comment(int(first["id"]), body).get("html_url", "")))
+    else:
+        result.unchanged.append(str(first.get("html_url", "")))
+    for c in extras:  # two jobs raced and both created: keep the oldest
         gh.delete_comment(int(c["id"]))
         result.deleted += 1
     return result
@@ -102,11 +178,20 @@ class DriftOutcome:
 def sync_drift_issue(
     gh: GitHub, rows: list[dict[str, Any]], body: str, *, label: str = DRIFT_LABEL, now: datetime
 ) -> DriftOutcome:
-    """Open or update one issue while any portfolio is OutOfSync; close it once all are back in sync."""
-    open_issues = [i for i in gh.list_issues(label=label) if str(i.get("body") or "").startswith(DRIFT_MARKER)]
+    """Open or update one issue while any portfolio is OutOfSync; close it once every portfolio is Synced.
+
+    Progressing (cash settling), Locked (an apply is running) and Unknown (not observed) neither open nor close
+    it: an open issue is kept up to date until every portfolio is Synced, and none is opened for them.
+
+    Only an issue the token itself opened counts; a marked and labelled issue by anyone else is left as it is.
+    """
+    me = gh.login()
+    marked = [i for i in gh.list_issues(label=label) if str(i.get("body") or "").startswith(DRIFT_MARKER)]
+    open_issues = [i for i in marked if written_by(i, me)]
+    _leave_alone("issue(s)", [i for i in marked if not written_by(i, me)], me, label=label)
     issue = min(open_issues, key=lambda i: int(i["number"])) if open_issues else None
     out_of_sync = [r for r in rows if r["status"] == "OutOfSync"]
-    unknown = [r for r in rows if r["status"] == "Unknown"]
+    synced = all(r["status"] == "Synced" for r in rows)
     if out_of_sync:
         title = f"reconciler: {len(out_of_sync)} portfolio(s) out of sync with their targets"
         if issue is None:
@@ -115,8 +200,12 @@ def sync_drift_issue(
         if issue.get("body") != body or issue.get("title") != title:
             gh.update_issue(int(issue["number"]), title=title, body=body)
         return DriftOutcome("updated", int(issue["number"]), str(issue.get("html_url", "")))
-    if issue is None or unknown:  # nothing open, or some accounts could not be observed: cannot say "in sync"
+    if issue is None:
         return DriftOutcome("none")
+    if not synced:  # settling, locked or not observed: not back in sync yet, and nothing to alarm about either
+        if issue.get("body") != body:
+            gh.update_issue(int(issue["number"]), body=body)
+        return DriftOutcome("updated", int(issue["number"]), str(issue.get("html_url", "")))
     stamp = now.strftime("%Y-%m-%d %H:%M UTC")
     rest = body.removeprefix(DRIFT_MARKER + "\n")
     closed_body = f"{DRIFT_MARKER}\n**Every portfolio is back in sync with its targets** ({stamp}).\n\n{rest}"

@@ -2,6 +2,17 @@
 
 The API base URL comes from GITHUB_API_URL (what Actions sets; GitHub Enterprise and test servers differ), the
 token from GITHUB_TOKEN. The token is sent in a header and never appears in a message, a log line or an error.
+
+Who the token acts as (`GitHub.login`, the author of every comment and issue it writes), first found wins:
+1. the login given with `--bot-login` or RECONCILER_GITHUB_LOGIN;
+2. `GET /user`, which answers for a personal (classic or fine-grained) token and a user's OAuth token;
+3. GraphQL `{ viewer { login } }` when `GET /user` answers 403 "Resource not accessible by integration", as it
+   does for every GitHub App installation token, the Actions GITHUB_TOKEN included. `viewer` answers for those
+   with the app's bot login, with the suffix REST uses for authors: `github-actions[bot]` for the Actions token,
+   `<app-slug>[bot]` for a token of your own app (so no login is assumed: a fixed `github-actions[bot]` would be
+   wrong for an app's token). GitHub.com serves GraphQL at `<API URL>/graphql`, GitHub Enterprise Server at
+   `/api/graphql` beside `/api/v3`.
+When none answers, the client refuses (it never guesses whose comments are its own).
 """
 
 from __future__ import annotations
@@ -23,6 +34,10 @@ from reconciler.secrets.redact import scrub_value
 log = logging.getLogger("reconciler.github")
 DEFAULT_API_URL = "https://api.github.com"
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# A user (letters, digits, hyphens; an underscore in Enterprise Managed Users' logins) or an app's bot, as REST
+# shows comment and issue authors: `octocat`, `github-actions[bot]`.
+LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}(\[bot\])?")  # use with fullmatch
+LOGIN_ENV = "RECONCILER_GITHUB_LOGIN"
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a page of 100 comments of 65,536 characters (GitHub's maximum) fits
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
@@ -30,6 +45,11 @@ _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 class GitHubError(ReconcilerError):
     """GitHub refused or failed a request, or the client is not configured."""
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message, where=where, fix=fix)
+        self.status = status  # GitHub's HTTP status, when it answered
 
 
 class _Transient(Exception):
@@ -44,9 +64,19 @@ class GitHubSettings:
     api_url: str
     repo: str
     token: str = field(repr=False)
+    login: str | None = None  # who the token acts as, when given; None: ask GitHub
+
+    @property
+    def graphql_url(self) -> str:
+        """GraphQL's endpoint: beside the REST root on GitHub.com, /api/graphql beside /api/v3 on a server."""
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url.removesuffix("/v3") + "/graphql"
+        return self.api_url + "/graphql"
 
     @classmethod
-    def from_env(cls, repo: str | None = None, api_url: str | None = None) -> GitHubSettings:
+    def from_env(
+        cls, repo: str | None = None, api_url: str | None = None, login: str | None = None
+    ) -> GitHubSettings:
         """Settings from options, falling back on what GitHub Actions sets in the environment."""
         token = os.environ.get("GITHUB_TOKEN", "").strip()
         if not token:
@@ -68,7 +98,16 @@ class GitHubSettings:
                 f"API URL {url!r} is not an http(s) URL", where="GITHUB_API_URL",
                 fix=f"unset it for github.com ({DEFAULT_API_URL}) or set your GitHub Enterprise API URL",
             )
-        return cls(api_url=url, repo=repo, token=token)
+        where = "--bot-login"
+        if login is None:
+            login, where = os.environ.get(LOGIN_ENV, "").strip() or None, LOGIN_ENV
+        if login is not None and not LOGIN_PATTERN.fullmatch(login):
+            raise GitHubError(
+                f"{login!r} is not a GitHub login", where=where,
+                fix="give the login as GitHub shows it on the token's comments, e.g. github-actions[bot] (the"
+                " Actions token), my-app[bot] (a GitHub App's token) or octocat (a person's token)",
+            )
+        return cls(api_url=url, repo=repo, token=token, login=login)
 
 
 class GitHub:
@@ -82,6 +121,7 @@ class GitHub:
         self.backoff = backoff
         self.timeout = timeout  # each request's total deadline, not only each read's
         self._client = self._new_client()
+        self._login: str | None = settings.login
 
     def _new_client(self) -> httpx.Client:
         return httpx.Client(
@@ -108,6 +148,38 @@ class GitHub:
 
     def close(self) -> None:
         self._client.close()
+
+    # ---- who the token is ----
+    def login(self) -> str:
+        """The login the token acts as: the author GitHub gives every comment and issue it writes."""
+        if self._login is None:
+            self._login = self._ask_login()
+            log.info("github token acts as %s", self._login, extra={"login": self._login})
+        return self._login
+
+    def _ask_login(self) -> str:
+        where, said = f"GET {self.settings.api_url}/user", ""
+        try:
+            login = self._json("GET", "/user", None).get("login")
+        except GitHubError as exc:
+            if exc.status != 403:
+                raise
+            # An installation token (the Actions GITHUB_TOKEN, a GitHub App's): "Resource not accessible by
+            # integration". GraphQL's viewer answers for it with the app's bot login.
+            where = f"POST {self.settings.graphql_url} (viewer)"
+            answer = self._json("POST", self.settings.graphql_url, {"query": "query { viewer { login } }"})
+            data = answer.get("data")
+            viewer = data.get("viewer") if isinstance(data, dict) else None
+            login = viewer.get("login") if isinstance(viewer, dict) else None
+            errors = answer.get("errors")
+            if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+                said = f": {errors[0].get('message', '')}"
+        if not isinstance(login, str) or not LOGIN_PATTERN.fullmatch(login):
+            raise GitHubError(
+                f"cannot tell which login the token acts as{said}", where=where,
+                fix=f"pass --bot-login LOGIN or set {LOGIN_ENV} (github-actions[bot] for the Actions token)",
+            )
+        return login
 
     # ---- issue comments (pull requests are issues for comments) ----
     def list_comments(self, number: int) -> list[dict[str, Any]]:
@@ -151,7 +223,7 @@ class GitHub:
             found = _NEXT.search(response.headers.get("link", ""))
             url, query = (found.group(1), None) if found else (None, None)
 
-    def _json(self, method: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _json(self, method: str, path: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         data = self._request(method, path, json=payload).json()
         if not isinstance(data, dict):
             raise GitHubError(
@@ -235,4 +307,4 @@ def _error(response: httpx.Response, where: str, suffix: str) -> GitHubError:
             message += " (" + "; ".join(details) + ")"
     fix = _FIXES.get(status, "GitHub is failing: retry later" if status >= 500 else "see GitHub's message")
     text = f"GitHub answered HTTP {status}{suffix}" + (f": {message}" if message else "")
-    return GitHubError(text, where=where, fix=fix)
+    return GitHubError(text, where=where, fix=fix, status=status)

@@ -69,10 +69,8 @@ def resolve(repo: Repo, ref: str) -> str:
         ) from None
 
 
-def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
-    """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working tree."""
-    from reconciler.spec.loader import load_config, load_workspace
-
+def at_ref(config_path: Path, ref: str, option: str) -> tuple[str, PurePosixPath, Tree]:
+    """(commit sha, the configuration's path in the repository, the commit's tree) for reading files at `ref`."""
     repo = open_repo(config_path.resolve().parent)
     sha = resolve(repo, ref)
     root = Path(str(repo.working_tree_dir)).resolve()
@@ -81,9 +79,16 @@ def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
     except ValueError:
         raise GitError(
             "the configuration is outside the git repository", where=str(config_path),
-            fix="keep reconciler.yaml inside the repository whose history --base refers to",
+            fix=f"keep reconciler.yaml inside the repository whose history {option} refers to",
         ) from None
-    tree = repo.commit(sha).tree
+    return sha, rel, repo.commit(sha).tree
+
+
+def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
+    """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working tree."""
+    from reconciler.spec.loader import load_config, load_workspace
+
+    sha, rel, tree = at_ref(config_path, ref, "--base")
     with tempfile.TemporaryDirectory(prefix="reconciler-ref-") as tmp:
         base = Path(tmp)
         if not _extract(tree, rel, base):
@@ -127,25 +132,42 @@ def _subtree(tree: Tree, path: PurePosixPath) -> Tree | None:
     return obj if isinstance(obj, Tree) else None
 
 
-def _extract(tree: Tree, path: PurePosixPath, dest: Path) -> bool:
-    """Write the blob or folder at `path` under `dest`; False when it does not exist at that commit."""
+def _extract(tree: Tree, path: PurePosixPath, dest: Path, *, strict: bool = False) -> bool:
+    """Write the blob or folder at `path` under `dest`; False when it does not exist at that commit.
+
+    Symbolic links and submodules are not targets: skipped, or with `strict` (a pull request's files, which must
+    not point the trusted job at a file outside them, such as /proc/self/environ) refused."""
     from git import Blob, Tree
 
     if str(path).startswith(".."):
+        if strict:
+            raise GitError(f"{path} is outside the repository", where=str(path), fix="keep it inside the repository")
         return False
     try:
         obj = tree / str(path) if str(path) not in ("", ".") else tree
     except KeyError:
         return False
+    entries: list[object]
     if isinstance(obj, Blob):
-        blobs = [obj]
+        entries = [obj]
     elif isinstance(obj, Tree):
-        blobs = [o for o in obj.traverse() if isinstance(o, Blob)]
+        entries = [o for o in obj.traverse() if not isinstance(o, Tree)]
+    elif strict:
+        entries = [obj]
     else:
         return False
+    blobs: list[Blob] = []
+    for entry in entries:
+        if isinstance(entry, Blob) and entry.mode & 0o170000 == 0o100000:
+            blobs.append(entry)
+        elif strict:
+            what = "a symbolic link" if isinstance(entry, Blob) else "a submodule"
+            name = getattr(entry, "path", str(path))
+            raise GitError(
+                f"{name} is {what}: the files a pull request proposes are read as data, regular files only",
+                where=str(name), fix=f"replace {name} by a regular file",
+            )
     for blob in blobs:
-        if blob.mode & 0o170000 != 0o100000:  # symlinks and submodules are not targets
-            continue
         target = (dest / str(blob.path)).resolve()
         if not target.is_relative_to(dest.resolve()):
             continue

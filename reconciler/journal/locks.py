@@ -51,12 +51,15 @@ def _pid_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+LOCK_POLL_SECONDS = 1.0
+
+
 class AccountLock:
     """Context manager holding the lock of one account, with a heartbeat thread extending the lease."""
 
     def __init__(
         self, journal: Journal, account: str, holder: str, *, purpose: str = "apply", ttl: float = 120.0,
-        heartbeat: float = 10.0,
+        heartbeat: float = 10.0, wait: float = 0.0,
     ) -> None:
         self.journal = journal
         self.account = account
@@ -64,6 +67,7 @@ class AccountLock:
         self.purpose = purpose
         self.ttl = ttl
         self.heartbeat = heartbeat
+        self.wait = wait  # --lock-timeout: how long to wait for a live holder to finish before giving up
         self.lock_id = str(uuid.uuid4())
         self.host = socket.gethostname()
         self._pg: Connection | None = None
@@ -84,6 +88,23 @@ class AccountLock:
         self.release()
 
     def acquire(self) -> None:
+        """Take the lock, waiting up to `wait` seconds (polling) while someone alive holds it."""
+        clock = self.journal.clock
+        deadline = clock.monotonic() + self.wait
+        while True:
+            try:
+                self._acquire_once()
+                return
+            except LockedError as exc:
+                left = deadline - clock.monotonic()
+                if left <= 0:
+                    if self.wait > 0:
+                        exc.message += f" (waited {self.wait:g} s, --lock-timeout)"
+                        exc.args = (exc.message,)
+                    raise
+                clock.sleep(min(LOCK_POLL_SECONDS, left))
+
+    def _acquire_once(self) -> None:
         if self.is_postgres:
             conn = self.journal.engine.connect()
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(self.account)}).scalar()

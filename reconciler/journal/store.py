@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
+
+log = logging.getLogger("reconciler.journal")
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
 REVISIONS = ("0001", "0002", "0003")
@@ -41,6 +44,17 @@ def safe_url(url: str) -> str:
         return "<unparseable journal URL>"
 
 
+class MissingJournal(JournalError):
+    """A SQLite journal file that does not exist (yet)."""
+
+
+# What to do about a journal that a read-only open finds missing, unmigrated or at an old revision.
+CREATE_OR_MIGRATE_FIX = (
+    "create or migrate it once with a command that writes, using a credential that may write: `reconciler plan"
+    " --record` (or `reconciler apply`); `plan` and `status` without --record only read the journal"
+)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -49,7 +63,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
+def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
+    # No journal_mode: switching a file to WAL is a write. query_only makes SQLite itself refuse any write, so a
+    # read-only command that tried one would fail loudly instead of changing the journal.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA query_only=ON")
+    cur.close()
+
+
+def _postgres_read_only(dbapi_conn: Any, _record: Any) -> None:
+    # Every transaction of the session read-only: the server refuses any write, whatever the role may do.
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cur.close()
+    dbapi_conn.commit()
+
+
+def create_journal_engine(url: str, where: str = "journal.url", *, write: bool = True) -> Engine:
+    """An engine on the journal. With write=False nothing is created (no folder, no file) and the database
+    itself refuses writes on every connection."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -67,7 +100,12 @@ def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
             )
         # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file after
         # `file:`; its folder must exist already.
-        folder = Path(db.removeprefix("file:")).parent
+        path = Path(db.removeprefix("file:"))
+        if not write and not path.is_file():  # connecting would create an empty file
+            raise MissingJournal(
+                f"journal {safe_url(url)} does not exist yet", where=where, fix=CREATE_OR_MIGRATE_FIX
+            )
+        folder = path.parent
         # The journal's own folder (`.reconciler/`) is created; a path whose parent is missing too is most
         # likely a typo, and a typo must not start a fresh, empty journal (and fresh paper accounts).
         if not folder.is_dir():
@@ -84,7 +122,9 @@ def create_journal_engine(url: str, where: str = "journal.url") -> Engine:
             f"cannot use journal {safe_url(url)}: {exc}", where=where, fix="check the URL and its driver"
         ) from None
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas if write else _sqlite_read_only)
+    elif parsed.get_backend_name() == "postgresql" and not write:
+        event.listen(engine, "connect", _postgres_read_only)
     return engine
 
 
@@ -152,6 +192,23 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def check_current(engine: Engine) -> None:
+    """The schema is at this version's head already: what a read-only open requires, since it never migrates."""
+    with engine.connect() as conn:
+        current = _revision(conn)
+    _check_known(current, engine)
+    if current == HEAD_REVISION:
+        return
+    state = (
+        "has no reconciler schema yet" if current is None
+        else f"is at schema revision {current}, older than this reconciler's {HEAD_REVISION}"
+    )
+    raise JournalError(
+        f"journal {_shown(engine)} {state}; reading it would need creating or migrating it, which a read-only open"
+        " never does", fix=CREATE_OR_MIGRATE_FIX,
+    )
+
+
 def check_complete(engine: Engine) -> None:
     """Every table and column this version uses is there: a journal with a table dropped or damaged is refused
     before the first broker call, not half-way through an apply."""
@@ -177,18 +234,30 @@ def check_complete(engine: Engine) -> None:
 class Journal:
     """Reads and writes the journal tables; one short transaction per transition so a crash loses nothing."""
 
-    def __init__(self, engine: Engine, clock: Clock = SYSTEM) -> None:
+    def __init__(self, engine: Engine, clock: Clock = SYSTEM, *, writable: bool = True) -> None:
         self.engine = engine
         self.clock = clock
+        self.writable = writable  # False: opened for reading (the database refuses writes)
 
     def _now(self) -> datetime:
         return self.clock.now()
 
     @classmethod
-    def open(cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM) -> Journal:
-        engine = create_journal_engine(url, where)
+    def open(cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM, *, write: bool = True) -> Journal:
+        """The journal, created or migrated to this version's schema first; with write=False, for reading only:
+        nothing is created or migrated (a journal not at the current schema is refused) and nothing can be written,
+        so a read-only credential (a SELECT-only role, a read-only file) is enough."""
         try:
-            migrate(engine)
+            engine = create_journal_engine(url, where, write=write)
+        except MissingJournal:
+            if write:
+                raise
+            return cls._empty_stand_in(url, clock)
+        try:
+            if write:
+                migrate(engine)
+            else:
+                check_current(engine)
             check_complete(engine)
         except JournalError as exc:
             exc.where = exc.where or where
@@ -197,9 +266,26 @@ class Journal:
             raise JournalError(
                 f"cannot open journal {safe_url(url)}: {exc.orig}",
                 where=where,
-                fix="check that the database exists, is reachable and writable",
+                fix="check that the database exists, is reachable and writable" if write else
+                "check that the database exists and is reachable, and that this credential may read it (a SQLite"
+                " journal in WAL mode also needs its -shm file, or a folder SQLite may create it in)",
             ) from None
-        return cls(engine, clock)
+        return cls(engine, clock, writable=write)
+
+    @classmethod
+    def _empty_stand_in(cls, url: str, clock: Clock) -> Journal:
+        """A read-only command on a SQLite journal that does not exist yet (a fresh clone, before the first
+        apply): an empty journal in memory stands in for it, so the first `plan` works and creates nothing on disk.
+        Empty is what the file would hold: no applies, no intents in flight, no paper books yet."""
+        from sqlalchemy.pool import StaticPool
+
+        log.warning(
+            "journal %s does not exist yet: read as an empty journal (nothing was created; the first apply or"
+            " `plan --record` creates it)", safe_url(url),
+        )
+        engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+        migrate(engine)
+        return cls(engine, clock, writable=False)
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:

@@ -2,11 +2,22 @@
 
 The comment is a list of blocks (the summary, one per changed portfolio, a footer), each from its own template,
 so that a comment past GitHub's size limit can be split between blocks while the summary stays first.
+
+Text that is not ours (names, symbols, policy messages, refs) is escaped for where it lands, on one line:
+- `md`: markdown text (paragraphs, headings, list items, table cells): markdown's punctuation and the table's
+  pipe are backslash-escaped, so it can neither format, link, open HTML nor end a table cell;
+- `html`: inside an HTML block such as `<details><summary>…</summary>`, where GitHub renders no markdown (a
+  backslash there would show): HTML-escaped, so it cannot add a tag or close the <details>;
+- `code`: a code span, fenced with more backticks than the text holds (backslashes show in code; not for table
+  cells, where GitHub reads a pipe as the cell's end even in code);
+- `mermaid`: a quoted string of the chart, which a double quote would end.
 """
 
 from __future__ import annotations
 
+import html
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,20 +40,54 @@ def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("reconciler.render", "templates"),
         undefined=StrictUndefined,
-        autoescape=False,  # markdown, not HTML; symbols and messages are escaped with the md filter
+        autoescape=False,  # markdown, not HTML: each value is escaped for where it lands (see above)
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(money=money, pct=pct, qty=qty, md=_md_escape, pp=_points, weight=_weight)
+    env.filters.update(
+        money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span, mermaid=mermaid_text,
+        pp=_points, weight=_weight,
+    )
     return env
 
 
-def _md_escape(value: object) -> str:
-    text = str(value)
-    for ch in ("\\", "|", "*", "_", "`", "<", ">", "[", "]"):
-        text = text.replace(ch, "\\" + ch)
-    return text
+_LINE_BREAKS = re.compile(r"\r\n?|\n")
+_MD_SPECIAL = re.compile(r"([\\|*_`<>\[\]~&])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def _one_line(value: object) -> str:
+    """A line break would end a table row, or start a block (a heading, `</details>`) of the text's choosing."""
+    return _LINE_BREAKS.sub(" ", str(value))
+
+
+def md_escape(value: object) -> str:
+    """Text for markdown: formatting, links, HTML, entities and a table cell's pipe all shown as typed."""
+    return _MD_SPECIAL.sub(r"\\\1", _one_line(value))
+
+
+def html_escape(value: object) -> str:
+    """Text inside an HTML block (`<summary>`): GitHub renders no markdown there, so HTML escapes, not markdown's."""
+    return html.escape(_one_line(value), quote=True)
+
+
+def code_span(value: object) -> str:
+    """A whole code span showing the text as typed: fenced by one backtick more than its longest run of them."""
+    text = _one_line(value) or " "
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    if text.strip(" ") and (text[0] in "` " or text[-1] in "` "):
+        text = f" {text} "  # markdown strips one space each side (not of spaces only): a backtick may start or end
+    return f"{fence}{text}{fence}"
+
+
+_MERMAID = str.maketrans({'"': "'", "`": "'", "<": "‹", ">": "›"})
+
+
+def mermaid_text(value: object) -> str:
+    """Text for a quoted mermaid string: a double quote would end it, a backtick start a markdown string, and
+    mermaid reads HTML in labels."""
+    return _one_line(value).translate(_MERMAID)
 
 
 def _weight(d: Decimal | None) -> str:
@@ -92,7 +137,7 @@ def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
     """Data of the mermaid bar chart: weight now (bars) and target (line), in percent."""
     rows = sorted(pp.holdings, key=lambda h: (-max(h.weight_before, h.weight_target), h.symbol))
     shown, rest = rows[:top], rows[top:]
-    labels = [h.symbol for h in shown]
+    labels = [mermaid_text(h.symbol) for h in shown]
     now = [h.weight_before for h in shown]
     target = [h.weight_target for h in shown]
     if rest:
@@ -184,47 +229,54 @@ def part_marker(k: int, n: int) -> str:
 
 
 def split_comment(parts_in: list[str], limit: int = COMMENT_LIMIT, max_parts: int = 10) -> list[str]:
-    """Bodies of at most `limit`, each opening with a marker; the first keeps the summary (the first block).
+    """Bodies of at most `limit`, each opening with a marker: the first keeps the summary (the first block), the
+    last ends with the footer (the last block: which plan, which commit), also when sections are left out.
 
     Blocks are kept whole when they fit; a block larger than a comment is cut between lines, repeating the
-    table header and reopening a <details> it was cut inside. Past `max_parts` the rest is left out with a note.
+    table header and reopening a <details> it was cut inside. Past `max_parts` the sections that do not fit are
+    left out with a note; `part=K/N` and "part K of N" count the comments posted.
     """
     whole = "".join(parts_in)
     if size(whole) <= limit:
         return [whole]
-    budget = limit - 600  # room for the markers, the continuation header and trailer
-    summary = parts_in[0].removeprefix(MARKER + "\n")
-    pieces: list[str] = []
-    for block in [summary, *parts_in[1:]]:
-        pieces += [block] if size(block) <= budget else _cut(block, budget)
-    chunks: list[list[str]] = [[]]
+    footer = parts_in[-1] if len(parts_in) > 1 else ""
+    # Room in every comment for the markers, the continuation header, the note and the footer: whichever comment
+    # ends up last can take the footer.
+    budget = limit - 600 - size(footer)
+    sections = [parts_in[0].removeprefix(MARKER + "\n"), *parts_in[1:-1]]
+    pieces: list[tuple[int, str]] = []  # (section, text): a section cut in pieces has several
+    for i, block in enumerate(sections):
+        pieces += [(i, block)] if size(block) <= budget else [(i, cut) for cut in _cut(block, budget)]
+    chunks: list[list[tuple[int, str]]] = [[]]
     used = 0
     for piece in pieces:
-        n = size(piece)
+        n = size(piece[1])
         if chunks[-1] and used + n > budget:
             chunks.append([])
             used = 0
         chunks[-1].append(piece)
         used += n
-    dropped = 0
-    if len(chunks) > max_parts:
-        dropped = sum(len(c) for c in chunks[max_parts:])
-        chunks = chunks[:max_parts]
-    total = len(chunks)
+    posted, left_out = chunks[:max_parts], [p for c in chunks[max_parts:] for p in c]
+    total = len(posted)
     bodies = []
-    for k, chunk in enumerate(chunks, start=1):
+    for k, chunk in enumerate(posted, start=1):
         head = part_marker(k, total) + "\n"
         if k > 1:
             head += f"## reconciler plan (continued, part {k} of {total})\n\n"
-        tail = ""
+        text = "".join(piece for _, piece in chunk)
         if k < total:
-            tail = f"\n---\n*Continued in the next comment (part {k + 1} of {total}).*\n"
-        elif dropped:
-            tail = (
-                f"\n---\n*{dropped} more section(s) do not fit in {max_parts} comments and are left out;"
-                " the full plan is in the plan file (the workflow's `reconciler-plan` artifact).*\n"
+            bodies.append(f"{head}{text}\n---\n*Continued in the next comment (part {k + 1} of {total}).*\n")
+            continue
+        note = ""
+        if left_out:
+            dropped = {i for i, _ in left_out}
+            partly = " (the first of them only in part)" if dropped & {i for c in posted for i, _ in c} else ""
+            comments = f"{max_parts} comment" + ("s" if max_parts != 1 else "")
+            note = (
+                f"\n---\n*{len(dropped)} more section(s) do not fit in {comments}{partly} and are left out;"
+                " the full plan is in the plan file (the workflow's `reconciler-plan` artifact).*\n\n"
             )
-        bodies.append(head + "".join(chunk) + tail)
+        bodies.append(head + text + note + footer)
     return bodies
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from reconciler.core.drift import MEASURED
 from reconciler.core.models import Plan
 from reconciler.render.fmt import money, pct, qty
 
@@ -158,20 +159,21 @@ def render_envelope(check: EnvelopeCheck, console: Console, band: Decimal) -> No
 
 
 def render_status(drifts: list[PortfolioDrift], console: Console) -> None:
-    """One line per portfolio (Synced / OutOfSync / Locked / Unknown), then the holdings outside their bands."""
-    styles = {"Synced": "green", "OutOfSync": "yellow", "Locked": "cyan", "Unknown": "red"}
+    """One line per portfolio (Synced / Progressing / OutOfSync / Locked / Unknown), then the holdings outside
+    their bands."""
+    styles = {"Synced": "green", "Progressing": "blue", "OutOfSync": "yellow", "Locked": "cyan", "Unknown": "red"}
     table = Table(box=None, show_header=True, pad_edge=False, header_style="dim")
     for col in ("portfolio", "account", "status", "max drift", "detail"):
         table.add_column(col, justify="right" if col == "max drift" else "left")
     for d in drifts:
-        shown = d.status in ("Synced", "OutOfSync")
+        shown = d.status in MEASURED
         table.add_row(
             d.portfolio, d.account, Text(d.status, style=styles[d.status]),
             pct(d.max_drift) if shown else "-", d.message,
         )
     console.print(table)
     for d in drifts:
-        if d.status != "OutOfSync":
+        if d.status not in ("OutOfSync", "Progressing"):
             continue
         console.print(Text(f"\n  {d.portfolio}: outside the bands", style="bold"))
         for r in d.outside:

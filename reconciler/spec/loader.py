@@ -57,9 +57,13 @@ class Workspace:
     @property
     def targets_hash(self) -> str:
         """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
-        payload = [p.model_dump(mode="json", exclude={"source"}) for p in self.portfolios]
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return _digest([p.model_dump(mode="json", exclude={"source"}) for p in self.portfolios])
+
+    @property
+    def portfolio_hashes(self) -> dict[str, str]:
+        """The same, per portfolio: what apply --envelope compares, so parallel changes to different portfolios
+        do not void each other's reviewed plans."""
+        return {p.name: _digest(p.model_dump(mode="json", exclude={"source"})) for p in self.portfolios}
 
     @property
     def target_files(self) -> list[Path]:
@@ -68,6 +72,10 @@ class Workspace:
 
     def portfolio_for_account(self, account: str) -> Desired | None:
         return next((p for p in self.portfolios if p.account == account), None)
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerError]:

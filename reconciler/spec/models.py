@@ -313,6 +313,30 @@ class Journal(Strict):
         return v
 
 
+NotifyEvent = Literal["apply_failed", "drift"]
+ALL_EVENTS: tuple[NotifyEvent, ...] = ("apply_failed", "drift")
+
+
+class NotificationTarget(Strict):
+    url: SecretRef = Field(
+        description="Where to notify: an apprise URL (slack://…, msteams://…, mailtos://…, json://…), by reference"
+        " (env:VAR, aws:SECRET_ID#field or vault:PATH#field): it holds the webhook's token, so never the URL itself."
+    )
+    events: list[NotifyEvent] = Field(
+        default_factory=lambda: list(ALL_EVENTS),
+        description="apply_failed: an apply refused, failed or partly filled; drift: a portfolio is OutOfSync.",
+        min_length=1,
+    )
+
+
+class Notifications(Strict):
+    """Tell people through apprise (Slack, Teams, email, webhooks, …) when an apply fails or targets drift."""
+
+    targets: list[NotificationTarget] = Field(default_factory=list)
+    timeout_seconds: Annotated[float, Field(gt=0, le=120, allow_inf_nan=False)] = 10.0
+    secrets: SecretStores = SecretStores()
+
+
 class ConfigDoc(Strict):
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Config"]
@@ -321,6 +345,7 @@ class ConfigDoc(Strict):
     broker: BrokerSpec
     policies: Policies = Policies()
     apply: ApplySettings = ApplySettings()
+    notifications: Notifications = Notifications()
 
     @field_validator("portfolios_dir")
     @classmethod

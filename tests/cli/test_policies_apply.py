@@ -42,6 +42,27 @@ def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
     assert ("max_turnover", "soft-mandatory", True, "reviewer-jane", "initial funding") in rows
 
 
+def test_the_gitops_override_path_applies_a_reviewed_plan_a_soft_policy_denies(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On merge the reviewed plan is blocked by a soft-mandatory policy; the dispatched apply run (approved in the
+    production environment) passes --override and --reason to `apply --envelope`: it applies, and the journal
+    says who asked, who approved and why."""
+    edit_config(workspace, lambda d: d["policies"]["params"].__setitem__("max_turnover", 0.5))
+    reviewed = tmp_path / "reviewed.json"
+    assert workspace.run("plan", "--out", str(reviewed)).code == 1  # the plan check is red: a denial
+    r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
+    assert r.code == 1 and "max_turnover" in r.err and workspace.paper_order_count() == 0
+    monkeypatch.setenv("RECONCILER_ACTOR", "ops-oscar (approved by risk-rita)")
+    r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve",
+                      "--override", "max_turnover", "--reason", "initial funding of new accounts")
+    assert r.code == 0, r.err
+    assert workspace.paper_order_count() > 0
+    rows = workspace.query("select override_by, override_reason from policy_decisions where overridden")
+    assert ("ops-oscar (approved by risk-rita)", "initial funding of new accounts") in rows
+    assert ("ops-oscar (approved by risk-rita)",) in workspace.query("select actor from applies")
+
+
 def test_hard_mandatory_cannot_be_overridden(workspace: Workspace, tmp_path: Path) -> None:
     edit_config(workspace, lambda d: d["policies"]["params"].__setitem__("deny_symbols", ["VTI"]))
     plan_file = tmp_path / "plan.json"

@@ -155,3 +155,44 @@ def test_history_and_show(workspace: Workspace) -> None:
     for pattern in ("%", "_", "________", ""):  # SQL wildcards and nothing match no apply
         r = workspace.run("show", pattern)
         assert r.code == 1 and "no apply id starts with" in r.err, (pattern, r.out)
+
+
+def test_show_a_saved_plan_like_terraform_show(workspace: Workspace, tmp_path: Path) -> None:
+    """`show PLAN.json` prints the plan as `plan` did, checks its seal, and needs neither journal nor broker."""
+    plan_file = tmp_path / "plan.json"
+    planned = workspace.run("plan", "--out", str(plan_file))
+    assert planned.code == 0, planned.err
+    (workspace.root / "reconciler.yaml").write_text("not: a config\n")  # nothing of the workspace is read
+    shown = workspace.run("show", str(plan_file))
+    assert shown.code == 0, shown.err
+    body = planned.out.split("\nSaved the plan to")[0]
+    assert shown.out.strip() == body.strip()
+    as_json = json.loads(workspace.run("show", str(plan_file), "--format", "json").out)
+    assert as_json == json.loads(plan_file.read_text())
+    tampered = json.loads(plan_file.read_text())
+    tampered["portfolios"][0]["actions"][0]["quantity"] = "999999"
+    plan_file.write_text(json.dumps(tampered))
+    r = workspace.run("show", str(plan_file))
+    assert r.code == 1 and str(plan_file) in r.err and "Traceback" not in r.err
+
+
+def test_target_plans_and_applies_only_the_portfolios_named(workspace: Workspace, tmp_path: Path) -> None:
+    """`--target PORTFOLIO` (repeatable), like terraform -target / atlantis plan -p."""
+    r = workspace.run("plan", "--target", "college-fund", "--format", "json")
+    assert r.code == 0, r.err
+    assert [p["name"] for p in json.loads(r.out)["portfolios"]] == ["college-fund"]
+    r = workspace.run("plan", "--target", "college-fund", "--target", "alice-ira", "--format", "json")
+    assert sorted(p["name"] for p in json.loads(r.out)["portfolios"]) == ["alice-ira", "college-fund"]
+    r = workspace.run("plan", "--target", "college-fnd")
+    assert r.code == 1 and "--target college-fnd: no such portfolio" in r.err
+    assert "alice-ira, bob-taxable, college-fund" in r.err
+    r = workspace.run("apply", "--auto-approve", "--target", "alice-ira")
+    assert r.code == 0, r.err
+    assert {row[0] for row in workspace.query("select distinct account from paper_orders")} == {"paper-ira"}
+    after = json.loads(workspace.run("plan", "--format", "json").out)
+    trading = {p["name"] for p in after["portfolios"] if p["actions"]}
+    assert "alice-ira" not in trading and "bob-taxable" in trading  # the others were left alone
+    plan_file = tmp_path / "plan.json"
+    workspace.run("plan", "--out", str(plan_file))
+    r = workspace.run("apply", str(plan_file), "--target", "bob-taxable")
+    assert r.code == 1 and "applied whole" in r.err

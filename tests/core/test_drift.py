@@ -54,12 +54,18 @@ def test_drift_that_trades_is_out_of_sync() -> None:
     assert vti.drift == vti.weight - vti.target and vti.drift > vti.band
 
 
-def test_drift_waiting_for_unsettled_cash_is_still_out_of_sync() -> None:
-    # After someone sold VTI by hand: underweight, but the proceeds settle tomorrow, so nothing can be bought.
+def test_drift_waiting_for_unsettled_cash_is_progressing_not_out_of_sync() -> None:
+    # After a rebalance sold BND: VTI is underweight, but the proceeds settle tomorrow, so nothing can be bought
+    # yet. Nobody has to act: the next apply after settlement buys. Not an alarm, and not in sync either.
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0", unsettled="3000")
     d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
-    assert d.orders == 0 and d.status == "OutOfSync"
-    assert "no order can be placed now" in d.message and "VTI" in d.message
+    assert d.orders == 0 and d.status == "Progressing"
+    assert "VTI" in d.message and "sale proceeds settling of 3,000.00" in d.message
+    assert exit_code([d]) == 0
+    # Without the proceeds on their way, the same account trades now (it sells BND to buy VTI): out of sync.
+    desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0")
+    d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
+    assert d.status == "OutOfSync" and d.orders > 0
 
 
 def test_drift_the_rules_keep_is_synced() -> None:
@@ -125,6 +131,9 @@ def test_status_agrees_with_the_planner(case: tuple[Desired, Observation]) -> No
         assert d.status == "OutOfSync" and d.orders == len(pp.actions)
     if d.status == "Synced":  # and in sync means no line outside its band is fixable
         assert not any(r.actionable for r in d.rows)
+    if d.status == "Progressing":  # only ever waiting for cash that is on its way
+        assert not pp.actions and any(r.actionable for r in d.rows)
+        assert obs.cash_unsettled > 0 or obs.cash_reserved > 0
     for r in d.rows:
         assert r.drift == r.weight - r.target
         assert r.outside or not r.blocked

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.envelope import check_envelope, envelope_of
-from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Side
+from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Side, TargetChange
 from reconciler.core.rules import EnvelopeSettings
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -19,7 +19,10 @@ BAND = EnvelopeSettings(notional_band=Decimal("0.10"), turnover_band=Decimal("0.
 Orders = dict[str, dict[str, tuple[Side, Decimal]]]
 
 
-def plan_of(orders: Orders, *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY) -> Plan:
+def plan_of(
+    orders: Orders, *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY,
+    hashes: dict[str, str] | None = None, changed: tuple[str, ...] = (),
+) -> Plan:
     """A plan whose portfolios place exactly these orders (portfolio → symbol → (side, notional))."""
     portfolios = []
     for name, symbols in sorted(orders.items()):
@@ -39,7 +42,8 @@ def plan_of(orders: Orders, *, targets_hash: str = "t" * 64, equity: Decimal = E
             )
         )
     return Plan(
-        reconciler_version="test", created_at=NOW, targets_hash=targets_hash,
+        reconciler_version="test", created_at=NOW, targets_hash=targets_hash, portfolio_hashes=hashes or {},
+        target_changes=[TargetChange(portfolio=n, account=f"acct-{n}", change="changed") for n in changed],
         config_accounts=sorted(f"acct-{n}" for n in orders), portfolios=portfolios, content_hash="c" * 64,
     )
 
@@ -119,6 +123,25 @@ def test_other_targets_or_accounts_are_outside() -> None:
     assert not check.ok and "targets at this commit differ" in check.breaches[0].message
     more_accounts = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}})
     assert any(b.portfolio == "accounts" for b in check_envelope(reviewed, more_accounts, BAND).breaches)
+
+
+def test_a_change_merged_to_another_portfolio_does_not_void_the_review() -> None:
+    """Two pull requests planned from the same base, for different portfolios: the first one's merge and apply
+    change beta's targets, and alpha's reviewed plan still applies (beta needs no orders now)."""
+    reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}},
+                       hashes={"alpha": "a2", "beta": "b1"}, changed=("alpha",), targets_hash="1" * 64)
+    now = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}},
+                  hashes={"alpha": "a2", "beta": "b2"}, targets_hash="2" * 64)
+    assert check_envelope(reviewed, now, BAND).ok
+    # beta has orders now that nobody reviewed against its new targets: outside.
+    trading = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {"BND": ("buy", Decimal(500))}},
+                      hashes={"alpha": "a2", "beta": "b2"})
+    breaches = check_envelope(reviewed, trading, BAND).breaches
+    assert [b.portfolio for b in breaches if "another pull request changed them" in b.message] == ["beta"]
+    # The reviewed change itself was changed again by someone else: outside, even with the same orders.
+    again = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}}, hashes={"alpha": "a3", "beta": "b1"})
+    (breach,) = check_envelope(reviewed, again, BAND).breaches
+    assert breach.portfolio == "alpha" and "differ from the reviewed change" in breach.message
 
 
 def test_turnover_bound_catches_a_shrinking_equity() -> None:

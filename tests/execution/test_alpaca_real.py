@@ -16,9 +16,9 @@ from tests.execution.conftest import Broker, ForwardingProxy
 D = Decimal
 
 
-def _portfolio(ws: Workspace, account: str) -> dict[str, Any]:
+def _portfolio(ws: Workspace, account: str, *, blocked: bool = False) -> dict[str, Any]:
     r = ws.run("plan", "--format", "json")
-    assert r.code in (0, 2), r.out + r.err
+    assert r.code == 1 if blocked else r.code in (0, 2), r.out + r.err  # a plan a check denies exits 1
     return next(p for p in json.loads(r.out)["portfolios"] if p["account"] == account)  # type: ignore[no-any-return]
 
 
@@ -172,7 +172,7 @@ def test_margin_never_borrows_and_a_notional_order_reserves_its_dollars(
 def test_a_stale_trade_is_judged_by_its_own_time(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
     """The emulator used to stamp every trade "now", so quote freshness was never tested."""
     emulator.faults(trade_age=600.0)
-    college = _portfolio(alpaca, "paper-college")
+    college = _portfolio(alpaca, "paper-college", blocked=True)
     assert college["actions"] == [] and any("old" in b for b in college["blocked"])
 
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -129,3 +130,42 @@ def test_the_lease_is_not_renewed_once_its_owner_is_gone(alpaca: Workspace) -> N
     time.sleep(0.5)  # ten heartbeats
     rows = alpaca.query("select acquired_at, heartbeat_at from locks where holder = 'crashing-worker'")
     assert len(rows) == 1 and rows[0][0] == rows[0][1]  # never renewed after its owner died
+
+
+def test_lock_timeout_waits_for_a_live_holder_then_applies(workspace: Workspace) -> None:
+    """`--lock-timeout` (like terraform's -lock-timeout): an apply finding an account locked by a live apply
+    waits for it instead of failing, and fails with the holder named when the wait runs out."""
+    import threading
+
+    from reconciler.journal.locks import AccountLock
+    from reconciler.journal.store import Journal
+
+    assert workspace.run("plan", "--record").code == 0  # creates the journal
+    journal = Journal.open(workspace.journal_url)
+    held = AccountLock(journal, "paper-ira", "someone else")
+    held.acquire()
+    try:
+        r = workspace.run("apply", "--auto-approve", "--lock-timeout", "1s")
+        assert r.code == 1 and "is locked by someone else" in r.err and "waited 1 s, --lock-timeout" in r.err
+        assert workspace.paper_order_count() == 0
+        timer = threading.Timer(1.0, held.release)
+        timer.start()
+        started = time.monotonic()
+        r = workspace.run("apply", "--auto-approve", "--lock-timeout", "2m")
+        assert r.code == 0, r.err
+        assert 0.9 < time.monotonic() - started < 60
+        assert workspace.paper_order_count() > 0
+    finally:
+        held.release()
+        journal.engine.dispose()
+
+
+@pytest.mark.parametrize("bad", ["soon", "-5s", "2d", "nan", "25h"])
+def test_a_bad_lock_timeout_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["reconcile", "--lock-timeout", bad])
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "argument --lock-timeout" in err and "Traceback" not in err

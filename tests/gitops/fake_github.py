@@ -1,6 +1,8 @@
 """A fake GitHub REST API on 127.0.0.1: the few endpoints reconciler uses, with GitHub's pagination and errors.
 
 A real HTTP server in a thread: the client under test talks HTTP to it exactly as it would to api.github.com.
+Its token acts as `login`. A token shaped like an installation token (`ghs_`, what the Actions GITHUB_TOKEN and
+GitHub App tokens look like) gets GitHub's 403 on `GET /user`, and its login only from GraphQL's `viewer`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 MAX_BODY = 65536
+NOT_FOR_INTEGRATIONS = {  # what GitHub answers an installation token on GET /user
+    "message": "Resource not accessible by integration",
+    "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+    "status": "403",
+}
 
 
 @dataclass
@@ -30,6 +37,7 @@ class FakeGitHub:
     """State of one fake repository, plus knobs: queued failures and the token it accepts."""
 
     token: str = "ghs_fake-token-0123456789"
+    login: str = "github-actions[bot]"  # who the token acts as: the author of what it creates
     repo: str = "acme/portfolios"
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +54,20 @@ class FakeGitHub:
     def add_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
         with self._lock:
             return self._new_comment(number, body, user)
+
+    def add_issue(self, title: str, body: str, labels: list[str], user: str = "someone") -> dict[str, Any]:
+        with self._lock:
+            return self._new_issue(title, body, labels, user)
+
+    def _new_issue(self, title: str, body: str, labels: list[str], user: str) -> dict[str, Any]:
+        number = max(self.issues, default=0) + 1
+        issue = {
+            "number": number, "id": 5000 + number, "title": title, "body": body, "state": "open",
+            "labels": [{"name": x} for x in labels], "user": {"login": user},
+            "html_url": f"https://github.example/{self.repo}/issues/{number}",
+        }
+        self.issues[number] = issue
+        return issue
 
     def _new_comment(self, number: int, body: str, user: str) -> dict[str, Any]:
         self._next_id += 1
@@ -74,6 +96,14 @@ class FakeGitHub:
                 return status, {"message": f"fake failure {status}"}, {}
             if headers.get("authorization") != f"Bearer {self.token}":
                 return 401, {"message": "Bad credentials"}, {}
+            if parts.path == "/user" and method == "GET":
+                if self.token.startswith("ghs_"):
+                    return 403, NOT_FOR_INTEGRATIONS, {}
+                return 200, {"login": self.login, "id": 1, "type": "User"}, {}
+            if parts.path == "/graphql" and method == "POST":
+                if "viewer" in str((payload or {}).get("query", "")):
+                    return 200, {"data": {"viewer": {"login": self.login}}}, {}
+                return 200, {"errors": [{"message": "the fake answers only viewer"}]}, {}
             prefix = f"/repos/{self.repo}"
             if not parts.path.startswith(prefix + "/"):
                 return 404, {"message": "Not Found"}, {}
@@ -89,7 +119,7 @@ class FakeGitHub:
             if method == "POST":
                 if error := _too_long(payload):
                     return error
-                return 201, self._new_comment(number, payload["body"], "github-actions[bot]"), {}
+                return 201, self._new_comment(number, payload["body"], self.login), {}
         if m := re.fullmatch(r"/issues/comments/(\d+)", path):
             cid = int(m.group(1))
             found = [(n, c) for n, cs in self.comments.items() for c in cs if c["id"] == cid]
@@ -116,14 +146,8 @@ class FakeGitHub:
                 ]
                 return self._page(items, path, query)
             if method == "POST":
-                number = max(self.issues, default=0) + 1
-                issue = {
-                    "number": number, "title": payload["title"], "body": payload.get("body", ""), "state": "open",
-                    "labels": [{"name": x} for x in payload.get("labels", [])],
-                    "html_url": f"https://github.example/{self.repo}/issues/{number}",
-                }
-                self.issues[number] = issue
-                return 201, issue, {}
+                labels = payload.get("labels", [])
+                return 201, self._new_issue(payload["title"], payload.get("body", ""), labels, self.login), {}
         if (m := re.fullmatch(r"/issues/(\d+)", path)) and method == "PATCH":
             issue = self.issues.get(int(m.group(1)))
             if issue is None:

@@ -103,7 +103,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     assert r.code == 0, r.out + r.err
     assert "OutOfSync" not in r.out
 
-    # Someone trades in the account outside reconciler: status sees the drift.
+    # Someone sells in the account outside reconciler: status sees the drift. The proceeds settle tomorrow, so
+    # nothing can be bought back today: Progressing, not an alarm (exit 0), with the lines outside their bands.
     broker = Runtime(config_path=workspace.config).broker
     state = broker.submit(
         "paper-taxable",
@@ -111,14 +112,23 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     )
     assert state.status == "filled"
     r = workspace.run("status")
-    assert r.code == 2, r.out + r.err
+    assert r.code == 0, r.out + r.err
     bob = next(line for line in r.out.splitlines() if line.startswith("bob-taxable"))
-    assert "OutOfSync" in bob
+    assert "Progressing" in bob and "sale proceeds settling" in r.out
     assert "VTI" in r.out.split("bob-taxable: outside the bands")[1]
     r = workspace.run("drift", "--format", "json")
-    assert r.code == 2
+    assert r.code == 0
     statuses = {p["portfolio"]: p["status"] for p in json.loads(r.out)["portfolios"]}
-    assert statuses == {"alice-ira": "Synced", "bob-taxable": "OutOfSync", "college-fund": "Synced"}
+    assert statuses == {"alice-ira": "Synced", "bob-taxable": "Progressing", "college-fund": "Synced"}
+    # Someone also buys by hand what the targets do not hold: now an order would trade (sell it): OutOfSync.
+    state = broker.submit(
+        "paper-taxable",
+        OrderRequest(client_order_id="manual-2", symbol="GLD", side="buy", quantity=Decimal(20)),
+    )
+    r = workspace.run("drift", "--format", "json")
+    assert r.code == 2, r.out + r.err
+    statuses = {p["portfolio"]: p["status"] for p in json.loads(r.out)["portfolios"]}
+    assert statuses["bob-taxable"] == "OutOfSync"
 
     # A second pull request is reviewed and merged, but prices move far before apply: apply refuses.
     git("checkout", "-q", "-b", "more-intl")
@@ -185,3 +195,37 @@ def test_ancestry_of_commits(workspace: Workspace, git_repo: Git, tmp_path: Path
     Git(tmp_path)("clone", "-q", "--depth", "1", f"file://{workspace.root}", str(shallow))
     assert is_ancestor(shallow, first, second) is None  # a shallow clone cannot tell
     assert is_ancestor(tmp_path / "nowhere", first, second) is None
+
+
+def test_parallel_pull_requests_for_different_portfolios_both_apply(
+    workspace: Workspace, git_repo: Git, tmp_path: Path
+) -> None:
+    """Reproduced: two pull requests planned from the same base, merged one after the other; the second one's
+    reviewed plan was refused because the first had changed the (whole) targets hash, and its change sat on main
+    unapplied. With per-portfolio hashes each applies; a third planned from the old base that changes a portfolio
+    already changed since (other lines of the same file, so git merges it cleanly) is still refused: what main
+    now holds for it is neither reviewed plan's targets."""
+    git = git_repo
+    assert workspace.run("apply", "--auto-approve").code == 0  # main applied
+    plans = {}
+    for branch, name, weights in (("bonds", "bob-taxable", {"VTI": 0.40, "VXUS": 0.30}),
+                                  ("ira", "models/balanced-60-40", {"VTI": 0.24, "VXUS": 0.36}),  # alice-ira's model
+                                  ("reits", "bob-taxable", {"VNQ": 0.04, "BNDX": 0.05})):
+        git("checkout", "-q", "-b", branch, "main")
+        set_targets(workspace, name, **weights)
+        git.commit_all(f"{name}: {weights}")
+        plans[branch] = tmp_path / f"{branch}.json"
+        assert workspace.run("plan", "--base", "main", "--out", str(plans[branch])).code == 0
+    git("checkout", "-q", "main")
+    for branch in ("ira", "bonds"):
+        git("merge", "-q", "--no-ff", "-m", f"merge {branch}", branch)
+        r = workspace.run("apply", "--envelope", str(plans[branch]), "--auto-approve")
+        assert r.code == 0, r.out + r.err
+        assert "filled" in r.out
+    assert workspace.run("plan", "--detailed-exitcode").code == 0  # both changes applied: in sync
+    git("merge", "-q", "--no-ff", "-m", "merge reits", "reits")  # other lines of the same file: merges cleanly
+    orders = workspace.paper_order_count()
+    r = workspace.run("apply", "--envelope", str(plans["reits"]), "--auto-approve")
+    assert r.code == 1
+    assert "bob-taxable: its targets at this commit differ from the reviewed change" in r.err, r.err
+    assert workspace.paper_order_count() == orders

@@ -73,11 +73,17 @@ def test_drift_issue_opens_updates_and_closes(github: FakeGitHub) -> None:
         unknown = sync_drift_issue(
             gh, [{"portfolio": "a", "status": "Unknown"}], "<!-- reconciler:drift -->\n?\n", now=NOW
         )
+        # Applied, but the sale proceeds still settle: not back in sync, so the issue stays open (kept current).
+        settling = [{"portfolio": "a", "status": "Progressing"}, {"portfolio": "b", "status": "Synced"}]
+        progressing = sync_drift_issue(gh, settling, "<!-- reconciler:drift -->\nsettling\n", now=NOW)
+        assert github.issues[opened.number]["state"] == "open"
+        assert github.issues[opened.number]["body"].endswith("settling\n")
         closed = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n", now=NOW)
         nothing = sync_drift_issue(gh, synced, "<!-- reconciler:drift -->\nall good\n", now=NOW)
-    assert (opened.action, updated.action, unknown.action, closed.action, nothing.action) == (
-        "opened", "updated", "none", "closed", "none",
-    )
+        # Settling alone never opens one: nobody has to act.
+        quiet = sync_drift_issue(gh, settling, "<!-- reconciler:drift -->\nsettling\n", now=NOW)
+    assert (opened.action, updated.action, unknown.action, progressing.action, closed.action, nothing.action,
+            quiet.action) == ("opened", "updated", "updated", "updated", "closed", "none", "none")
     (issue,) = github.issues.values()
     assert issue["state"] == "closed" and issue["state_reason"] == "completed"
     assert "back in sync with its targets** (2031-03-04 05:06 UTC)" in issue["body"]
@@ -196,3 +202,37 @@ def test_a_github_that_never_finishes_is_cut_off_in_bounded_time(behaviour: str)
         assert says in caught.value.render(), caught.value.render()
     finally:
         peer.server.shutdown()
+
+
+def test_apply_result_is_one_sticky_comment_beside_the_plan(
+    workspace: Workspace, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The apply job posts its outcome back to the merged pull request: one comment, updated when the job is
+    re-run, with a link to the run; the plan comment stays as reviewed; a marked comment by anyone else is left."""
+    github.add_pull(9)
+    hostile = github.add_comment(9, "<!-- reconciler:apply -->\nfake: everything filled", user="mallory")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_RUN_ID", "4242")
+    plan, summary = tmp_path / "plan.json", tmp_path / "apply.md"
+    assert workspace.run("plan", "--out", str(plan)).code == 0
+    assert workspace.run("github", "comment", "--pr", "9", "--plan", str(plan)).code == 0
+    assert workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code == 0
+    r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(summary))
+    assert r.code == 0, r.err
+    assert "1 created" in r.out
+    ours = [c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:apply -->") and c is not hostile]
+    (result,) = ours
+    assert "## reconciler apply: succeeded" in result["body"]
+    assert "[The apply run](https://github.example/" + github.repo + "/actions/runs/4242)" in result["body"]
+    plan_comments = [c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:plan")]
+    assert len(plan_comments) == 1 and "apply: succeeded" not in plan_comments[0]["body"]
+    # A re-run (here: the commit is applied already) updates the same comment.
+    summary.write_text("")
+    assert workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code == 0
+    r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(summary))
+    assert r.code == 0 and "1 updated" in r.out
+    assert len([c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:apply -->")]) == 2
+    assert "nothing to do" in ours[0]["body"] or "already applied" in ours[0]["body"]
+    assert hostile["body"] == "<!-- reconciler:apply -->\nfake: everything filled"  # never touched
+    r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(tmp_path / "none.md"))
+    assert r.code == 1 and "cannot read the apply summary" in r.err

@@ -17,6 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# Releases that run on the node24 runtime (GitHub retired node20 for actions; upload-artifact v5 and
+# download-artifact v5/v6 still defaulted to node20). Each SHA checked against the release it is labelled with.
+NODE24 = {
+    "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd": "v6.0.2",
+    "actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c": "v6.0.0",
+    "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f": "v6.0.0",
+    "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131": "v7.0.0",
+}
 
 
 def tool(name: str) -> str:
@@ -56,16 +64,17 @@ def test_zizmor_finds_nothing(persona: str) -> None:
     assert "No findings to report" in done.stdout
 
 
-def test_the_three_workflows_exist() -> None:
-    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["apply.yml", "drift.yml", "plan.yml"]
+def test_the_four_workflows_exist() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["apply.yml", "drift.yml", "plan.yml", "validate.yml"]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml", "validate.yml"])
 def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
     wf = load(name)
     for step in steps(wf):
         if "uses" in step:
             assert PINNED.match(step["uses"]), step["uses"]
+            assert step["uses"] in NODE24, f"{step['uses']}: pin a release that runs on node24"
         if step.get("uses", "").startswith("actions/checkout@"):
             assert step["with"]["persist-credentials"] is False
     assert wf["permissions"] == {}  # nothing by default; each job asks for what it uses
@@ -74,24 +83,86 @@ def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
         assert job["timeout-minutes"] <= 30
 
 
-def test_plan_workflow() -> None:
-    wf = load("plan.yml")
-    assert wf["on"]["pull_request"]["paths"] == ["portfolios/**", "policies/**", "reconciler.yaml"]
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "validate.yml", "drift.yml"])
+def test_every_workflow_installs_from_the_hashed_lock_file(name: str) -> None:
+    runs = " ".join(s.get("run", "") for s in steps(load(name)))
+    assert "pip install --require-hashes --no-deps -r requirements/ci.lock" in runs
+    assert re.findall(r"pip install[^\n]*", runs) and all(
+        "--require-hashes" in line or "--no-deps" in line for line in re.findall(r"pip install[^\n]*", runs)
+    )
+
+
+def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
+    """What pyproject.toml asks for (with the extras a broker may need) is in the lock, pinned and hashed."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"])
+    for extra in ("calendars", "secrets", "crypto", "notify"):
+        wanted += project["optional-dependencies"][extra]
+    lock = (ROOT / "requirements" / "ci.lock").read_text()
+    pinned = {m.group(1).lower().replace("_", "-").replace(".", "-"): m.group(2)
+              for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.MULTILINE)}
+    for requirement in [*wanted, "setuptools"]:
+        name = re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+        assert name in pinned, f"{name} is not in requirements/ci.lock: run `make lock`"
+    blocks = re.split(r"^(?=[A-Za-z0-9])", lock, flags=re.MULTILINE)
+    assert all("--hash=sha256:" in b for b in blocks if "==" in b)
+
+
+def test_validate_workflow_holds_no_credential() -> None:
+    """It installs and runs the pull request's own code: nothing it could reach may be worth stealing."""
+    wf = load("validate.yml")
+    text = (WORKFLOWS / "validate.yml").read_text()
+    assert "secrets." not in text and "github.token" not in text
+    assert "pull_request" in wf["on"] and "merge_group" in wf["on"]
     (job,) = wf["jobs"].values()
+    assert "environment" not in job and job["permissions"] == {"contents": "read"}
+    assert "reconciler validate" in " ".join(s.get("run", "") for s in job["steps"])
+
+
+def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> None:
+    wf = load("plan.yml")
+    assert list(wf["on"]) == ["pull_request_target"]  # the workflow definition comes from the base branch
+    paths = wf["on"]["pull_request_target"]["paths"]
+    assert {"portfolios/**", "policies/**", "reconciler.yaml", "reconciler/**", "pyproject.toml"} <= set(paths)
+    job = wf["jobs"]["plan"]
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert job["environment"] == "observe"
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+    names = [s["name"] for s in job["steps"]]
+    checkouts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    trusted, proposal = checkouts
+    assert "ref" not in trusted.get("with", {})  # pull_request_target's default: the base branch
+    assert proposal["with"]["ref"] == "refs/pull/${{ github.event.pull_request.number }}/merge"
+    assert proposal["with"]["path"] == ".proposed"
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+    assert names.index(install["name"]) < names.index(proposal["name"])  # installed before the PR is on disk
+    # The pull request's files are only ever a git ref handed to reconciler: fetched as objects, then deleted.
+    for step in job["steps"]:
+        if ".proposed" in step.get("run", ""):
+            assert step["run"].count(".proposed") == 2
+            assert 'git fetch --no-tags --quiet ./.proposed "+HEAD:refs/reconciler/proposed"' in step["run"]
+            assert "rm -rf ./.proposed" in step["run"]
     runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "reconciler validate" in runs and "reconciler plan --base" in runs and "--out plan.json" in runs
-    assert "reconciler github comment --pr" in runs
-    assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in job["steps"])
-    fork = next(s for s in job["steps"] if "fork" in s["name"].lower())
-    assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
-    assert "no secrets" in fork["run"] and "GITHUB_STEP_SUMMARY" in fork["run"]
-    assert "plan unavailable for forks" in fork["run"] and "exit 1" in fork["run"]  # never green without a plan
+    assert "reconciler plan --proposed refs/reconciler/proposed" in runs and "--out plan.json" in runs
+    assert "reconciler github comment --pr" in runs and "--proposed refs/reconciler/proposed" in runs
+    secret_steps = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
+    assert [s["name"] for s in secret_steps] == ["Plan what the pull request proposes"]
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["overwrite"] is True  # re-running the plan job works
-    secret_steps = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
-    assert secret_steps and all(s["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
-                                for s in secret_steps)
+    assert upload["with"]["name"] == "reconciler-plan-${{ github.event.pull_request.head.sha }}"
+
+
+def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
+    fork = load("plan.yml")["jobs"]["fork"]
+    assert fork["name"] == "plan"  # the same check name as a planned pull request's
+    assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
+    assert "environment" not in fork
+    (step,) = fork["steps"]
+    assert "plan unavailable for forks" in step["run"] and "exit 1" in step["run"]
+    assert "GITHUB_STEP_SUMMARY" in step["run"]
+    assert "${{ secrets." not in str(fork)
 
 
 def test_apply_workflow() -> None:
@@ -101,7 +172,21 @@ def test_apply_workflow() -> None:
     (job,) = wf["jobs"].values()
     assert job["environment"] == "production"
     runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "reconciler apply --envelope" in runs and '--summary-file "$GITHUB_STEP_SUMMARY"' in runs
+    assert "reconciler apply --envelope" in runs and '--summary-file "$SUMMARY"' in runs
+    # The outcome goes back to the pull request, even when the apply failed or refused.
+    post = next(s for s in job["steps"] if "reconciler github apply-result" in s.get("run", ""))
+    assert post["if"].startswith("always()") and 'cat "$SUMMARY" >> "$GITHUB_STEP_SUMMARY"' in post["run"]
+    assert job["permissions"]["pull-requests"] == "write"
+    # The journal records who started or re-ran the run, and who approved the environment.
+    apply = next(s for s in job["steps"] if s["name"] == "Apply within the reviewed envelope")
+    assert apply["env"]["RECONCILER_ACTOR"] == "${{ steps.who.outputs.actor }}"
+    who = next(s for s in job["steps"] if s.get("id") == "who")
+    assert who["env"]["TRIGGERING_ACTOR"] == "${{ github.triggering_actor }}" and "/approvals" in who["run"]
+    # A soft-mandatory denial's reviewed override path: a dispatched run of the protected environment.
+    inputs = wf["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"override", "reason"}
+    assert apply["env"]["OVERRIDE"] == "${{ inputs.override }}" and '--override "$policy"' in apply["run"]
+    assert '--reason "$REASON"' in apply["run"] and "${{" not in apply["run"]  # inputs reach the shell as data
     assert any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
     # Only the current commit is applied: the tip of main, and never one older than the last applied.
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
@@ -110,6 +195,13 @@ def test_apply_workflow() -> None:
     assert 'gh api "repos/$REPO/commits/main"' in tip["run"] and "exit 1" in tip["run"]
     names = [s["name"] for s in job["steps"]]
     assert names.index(tip["name"]) < names.index("Apply within the reviewed envelope")
+    # The reviewed plan is one plan.yml made on pull_request_target, not an artifact any workflow could upload.
+    find = next(s for s in job["steps"] if s.get("id") == "reviewed")
+    assert '.event == "pull_request_target"' in find["run"]
+    assert '.path == ".github/workflows/plan.yml"' in find["run"]
+    assert '.conclusion == "success"' in find["run"]
+    download = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert download["with"]["run-id"] == "${{ steps.reviewed.outputs.run-id }}"
 
 
 def test_drift_workflow() -> None:
@@ -119,6 +211,20 @@ def test_drift_workflow() -> None:
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "reconciler status --out" in runs and "reconciler github drift-issue --status" in runs
+
+
+def test_the_drift_schedule_falls_inside_the_us_session_in_winter_and_summer() -> None:
+    """GitHub's cron is UTC; New York moves between UTC-5 and UTC-4. Reproduced: 14:23 UTC was 09:23 in winter,
+    before the 09:30 open, so drift was measured on the previous close with the market shut."""
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    (entry,) = load("drift.yml")["on"]["schedule"]
+    minute, hour, _, _, weekdays = entry["cron"].split()
+    assert weekdays == "1-5"
+    for day in (datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)):  # EST, then EDT
+        at = day.replace(hour=int(hour), minute=int(minute)).astimezone(ZoneInfo("America/New_York"))
+        assert time(9, 30) < at.time() < time(16, 0), at
 
 
 def test_pre_commit_hooks_run_commands_that_exist() -> None:

@@ -15,7 +15,7 @@ from tests.conftest import PG_ADMIN_URL, Workspace, fresh_journal_url
 
 def _plan(ws: Workspace, tmp_path: Path) -> Path:
     plan_file = tmp_path / "plan.json"
-    assert ws.run("plan", "--out", str(plan_file)).code == 0
+    assert ws.run("plan", "--record", "--out", str(plan_file)).code == 0  # --record: creates the journal
     return plan_file
 
 
