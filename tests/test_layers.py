@@ -100,3 +100,26 @@ def test_the_check_sees_a_violation() -> None:
     assert isinstance(node, ast.ImportFrom) and node.module is not None and _part(node.module) == "execution"
     assert "execution" not in ALLOWED["core"] and "execution" not in ALLOWED["brokers"]
     assert "core" in imports() and "brokers" in imports()
+
+
+def test_only_the_journal_knows_its_tables() -> None:
+    """The work queue, locks, applied commits and the paper broker's books all go through the journal's API: a
+    module elsewhere that imports the table definitions writes SQL the journal cannot keep consistent."""
+    wrong = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] == "journal":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "reconciler.journal":
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = {node.module.removeprefix("reconciler.journal.")} if node.module.startswith(
+                    "reconciler.journal.") else set()
+            elif isinstance(node, ast.Import):
+                names = {a.name.removeprefix("reconciler.journal.") for a in node.names}
+            else:
+                continue
+            if "tables" in names:
+                wrong.append(str(rel))
+    assert not wrong, wrong

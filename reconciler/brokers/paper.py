@@ -7,9 +7,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from reconciler import calendars
 from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
@@ -20,7 +19,7 @@ from reconciler.core.fills import fill_price, round_limit
 from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
-from reconciler.journal import tables as t
+from reconciler.journal import paper_books as books
 from reconciler.spec.models import PaperAccount
 from reconciler.spec.models import PaperBroker as PaperSpec
 
@@ -62,18 +61,10 @@ class PaperBroker:
             )
         return seed
 
-    def _exists(self, c: Connection, account: str) -> bool:
-        found = c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first()
-        return found is not None
-
     def _ensure_account(self, c: Connection, account: str) -> None:
-        if self._exists(c, account):
-            return
-        seed = self._seed(account)
-        c.execute(insert(t.paper_accounts).values(account=account, cash_settled=seed.cash, created_at=self.clock.now()))
-        for sym, qty in seed.positions.items():
-            if qty != 0:
-                c.execute(insert(t.paper_positions).values(account=account, symbol=sym, quantity=qty))
+        if not books.has_account(c, account):
+            seed = self._seed(account)
+            books.open_account(c, account, seed.cash, seed.positions, self.clock.now())
 
     def _today(self) -> str:
         """Today's date (ISO) where the account trades: sale proceeds settle on it."""
@@ -83,53 +74,14 @@ class PaperBroker:
     def _books(self, c: Connection, account: str) -> tuple[dict[str, Decimal], Decimal, Decimal]:
         """(positions, settled cash, unsettled cash) as of now, read without writing: an account without books
         yet is its configured initial book, and proceeds due by today count as settled."""
-        if not self._exists(c, account):
+        if not books.has_account(c, account):
             seed = self._seed(account)
             return {s: q for s, q in seed.positions.items() if q != 0}, seed.cash, ZERO
         today = self._today()
-        rows = c.execute(
-            select(t.paper_unsettled.c.amount, t.paper_unsettled.c.settles_on).where(
-                t.paper_unsettled.c.account == account
-            )
-        ).all()
-        due = sum((amount for amount, settles_on in rows if settles_on <= today), ZERO)
-        later = sum((amount for amount, settles_on in rows if settles_on > today), ZERO)
-        return self._positions(c, account), self._cash(c, account) + due, later
-
-    def _settle(self, c: Connection, account: str) -> None:
-        today = self._today()
-        due = c.execute(
-            select(t.paper_unsettled).where(
-                t.paper_unsettled.c.account == account, t.paper_unsettled.c.settles_on <= today
-            )
-        ).mappings().all()
-        if not due:
-            return
-        total = sum((r["amount"] for r in due), ZERO)
-        cash = self._cash(c, account)
-        c.execute(
-            update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash + total)
-        )
-        c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id.in_([r["id"] for r in due])))
-
-    def _cash(self, c: Connection, account: str) -> Decimal:
-        value = c.execute(
-            select(t.paper_accounts.c.cash_settled).where(t.paper_accounts.c.account == account)
-        ).scalar_one()
-        assert isinstance(value, Decimal)
-        return value
-
-    def _unsettled(self, c: Connection, account: str) -> Decimal:
-        rows = c.execute(select(t.paper_unsettled.c.amount).where(t.paper_unsettled.c.account == account)).scalars()
-        return sum(rows, ZERO)
-
-    def _positions(self, c: Connection, account: str) -> dict[str, Decimal]:
-        rows = c.execute(
-            select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(
-                t.paper_positions.c.account == account
-            )
-        ).all()
-        return {s: q for s, q in rows if q != 0}
+        pending = books.proceeds(c, account)
+        due = sum((p.amount for p in pending if p.settles_on <= today), ZERO)
+        later = sum((p.amount for p in pending if p.settles_on > today), ZERO)
+        return books.positions(c, account), books.cash(c, account) + due, later
 
     def quote(self, symbol: str, now: datetime) -> Quote | None:
         p = self.prices.get(symbol)
@@ -155,7 +107,7 @@ class PaperBroker:
         with self.engine.begin() as c:
             if not self.read_only:
                 self._ensure_account(c, account)
-                self._settle(c, account)
+                books.settle(c, account, self._today())
             positions, cash, unsettled = self._books(c, account)
         quotes = {}
         for s in sorted(set(symbols) | set(positions)):
@@ -170,12 +122,8 @@ class PaperBroker:
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         with self.engine.begin() as c:
-            row = c.execute(
-                select(t.paper_orders).where(
-                    t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == client_order_id
-                )
-            ).mappings().first()
-        return None if row is None else _state(row)
+            found = books.find_order(c, account, client_order_id)
+        return None if found is None else _state(found)
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
         now = self.clock.now()
@@ -187,25 +135,18 @@ class PaperBroker:
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         with self.engine.begin() as c:
-            rows = c.execute(
-                select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)
-            ).mappings().all()
-        return [_state(r) for r in rows]
+            return [_state(o) for o in books.orders(c, account)]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         now = self.clock.now()
         with self.engine.begin() as c:
             self._ensure_account(c, account)
-            existing = c.execute(
-                select(t.paper_orders).where(
-                    t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == order.client_order_id
-                )
-            ).mappings().first()
+            existing = books.find_order(c, account, order.client_order_id)
             if existing is not None:
                 return _state(existing)
-            self._settle(c, account)
+            books.settle(c, account, self._today())
             status, reason, price, commission = self._check_and_price(c, account, order, now)
-            row: dict[str, Any] = dict(
+            booked = books.PaperOrder(
                 client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
                 symbol=order.symbol, side=order.side, quantity=order.quantity,
                 filled_quantity=ZERO if reason else order.quantity, fill_price=None if reason else price,
@@ -213,8 +154,8 @@ class PaperBroker:
             )
             if not reason:
                 self._book_fill(c, account, order, price, commission, now)
-            c.execute(insert(t.paper_orders).values(**row))
-        return _state(row)
+            books.add_order(c, booked)
+        return _state(booked)
 
     def _check_and_price(
         self, c: Connection, account: str, order: OrderRequest, now: datetime
@@ -241,12 +182,12 @@ class PaperBroker:
         # Charged up to the next cent, as brokers do (the planner leaves a cent of room for it).
         commission = self.spec.commission.charge(order.quantity, notional).quantize(COMMISSION_STEP, ROUND_CEILING)
         if order.side == "sell":
-            held = self._positions(c, account).get(order.symbol, ZERO)
+            held = books.positions(c, account).get(order.symbol, ZERO)
             if order.quantity > held:
                 why = f"insufficient position: have {held} {order.symbol}, selling {order.quantity}"
                 return "rejected", why, ZERO, ZERO
         else:
-            buying_power = self._cash(c, account) + self._unsettled(c, account)
+            buying_power = books.cash(c, account) + sum((p.amount for p in books.proceeds(c, account)), ZERO)
             if notional + commission > buying_power:
                 return (
                     "rejected",
@@ -259,9 +200,8 @@ class PaperBroker:
     def _book_fill(
         self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime
     ) -> None:
-        positions = self._positions(c, account)
-        held = positions.get(order.symbol, ZERO)
-        cash = self._cash(c, account)
+        held = books.positions(c, account).get(order.symbol, ZERO)
+        cash = books.cash(c, account)
         notional = price * order.quantity
         if order.side == "buy":
             new_qty = held + order.quantity
@@ -269,7 +209,7 @@ class PaperBroker:
             if cost <= cash:
                 cash -= cost
             else:  # the remainder comes out of unsettled sale proceeds, oldest first
-                self._draw_unsettled(c, account, cost - cash)
+                books.draw_proceeds(c, account, cost - cash)
                 cash = ZERO
         else:
             new_qty = held - order.quantity
@@ -277,45 +217,21 @@ class PaperBroker:
             if self.spec.settlement_days == 0:
                 cash += proceeds
             else:
-                settles = self._settlement_date(now).isoformat()
-                c.execute(insert(t.paper_unsettled).values(account=account, amount=proceeds, settles_on=settles))
-        c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=cash))
-        c.execute(
-            delete(t.paper_positions).where(
-                t.paper_positions.c.account == account, t.paper_positions.c.symbol == order.symbol
-            )
-        )
-        if new_qty != 0:
-            c.execute(insert(t.paper_positions).values(account=account, symbol=order.symbol, quantity=new_qty))
-
-    def _draw_unsettled(self, c: Connection, account: str, amount: Decimal) -> None:
-        rows = c.execute(
-            select(t.paper_unsettled)
-            .where(t.paper_unsettled.c.account == account)
-            .order_by(t.paper_unsettled.c.settles_on, t.paper_unsettled.c.id)
-        ).mappings().all()
-        for r in rows:
-            if amount <= 0:
-                break
-            take = min(amount, r["amount"])
-            amount -= take
-            rest = r["amount"] - take
-            if rest == 0:
-                c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id == r["id"]))
-            else:
-                c.execute(update(t.paper_unsettled).where(t.paper_unsettled.c.id == r["id"]).values(amount=rest))
+                books.add_proceeds(c, account, proceeds, self._settlement_date(now).isoformat())
+        books.set_cash(c, account, cash)
+        books.set_position(c, account, order.symbol, new_qty)
 
 
-def _state(row: Any) -> OrderState:
+def _state(order: books.PaperOrder) -> OrderState:
     return OrderState(
-        client_order_id=row["client_order_id"],
-        broker_order_id=row["broker_order_id"],
-        symbol=row["symbol"],
-        side=row["side"],
-        quantity=row["quantity"],
-        filled_quantity=row["filled_quantity"],
-        avg_price=row["fill_price"],
-        commission=row["commission"],
-        status=row["status"],
-        reject_reason=row["reject_reason"],
+        client_order_id=order.client_order_id,
+        broker_order_id=order.broker_order_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        filled_quantity=order.filled_quantity,
+        avg_price=order.fill_price,
+        commission=order.commission,
+        status=order.status,
+        reject_reason=order.reject_reason,
     )

@@ -1,0 +1,147 @@
+"""The paper broker's ledger: accounts, positions, unsettled sale proceeds and orders, kept in the journal database.
+
+Only this module knows those tables. The paper broker decides prices, fills and settlement dates and calls these
+functions inside its own transaction (`engine.begin()`), so one order's checks and bookings stay atomic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from reconciler.core.numbers import ZERO
+from reconciler.journal import tables as t
+
+
+@dataclass(frozen=True)
+class PaperOrder:
+    """One order the paper broker received, as booked."""
+
+    client_order_id: str
+    account: str
+    broker_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    filled_quantity: Decimal
+    fill_price: Decimal | None
+    commission: Decimal
+    status: str
+    reject_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Mapping[Any, Any]) -> PaperOrder:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Proceeds:
+    """Sale proceeds not settled yet."""
+
+    id: int
+    amount: Decimal
+    settles_on: str  # ISO date
+
+
+def has_account(c: Connection, account: str) -> bool:
+    found = c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first()
+    return found is not None
+
+
+def open_account(
+    c: Connection, account: str, cash: Decimal, positions: Mapping[str, Decimal], now: datetime
+) -> None:
+    c.execute(insert(t.paper_accounts).values(account=account, cash_settled=cash, created_at=now))
+    for symbol, quantity in positions.items():
+        if quantity != 0:
+            c.execute(insert(t.paper_positions).values(account=account, symbol=symbol, quantity=quantity))
+
+
+def cash(c: Connection, account: str) -> Decimal:
+    value = c.execute(
+        select(t.paper_accounts.c.cash_settled).where(t.paper_accounts.c.account == account)
+    ).scalar_one()
+    assert isinstance(value, Decimal)
+    return value
+
+
+def set_cash(c: Connection, account: str, amount: Decimal) -> None:
+    c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=amount))
+
+
+def positions(c: Connection, account: str) -> dict[str, Decimal]:
+    rows = c.execute(
+        select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(t.paper_positions.c.account == account)
+    ).all()
+    return {s: q for s, q in rows if q != 0}
+
+
+def set_position(c: Connection, account: str, symbol: str, quantity: Decimal) -> None:
+    """The holding of `symbol` becomes `quantity` (none at zero)."""
+    c.execute(
+        delete(t.paper_positions).where(t.paper_positions.c.account == account, t.paper_positions.c.symbol == symbol)
+    )
+    if quantity != 0:
+        c.execute(insert(t.paper_positions).values(account=account, symbol=symbol, quantity=quantity))
+
+
+def proceeds(c: Connection, account: str) -> list[Proceeds]:
+    """Unsettled proceeds, the oldest settlement first."""
+    rows = c.execute(
+        select(t.paper_unsettled.c.id, t.paper_unsettled.c.amount, t.paper_unsettled.c.settles_on)
+        .where(t.paper_unsettled.c.account == account)
+        .order_by(t.paper_unsettled.c.settles_on, t.paper_unsettled.c.id)
+    ).all()
+    return [Proceeds(int(i), amount, settles_on) for i, amount, settles_on in rows]
+
+
+def add_proceeds(c: Connection, account: str, amount: Decimal, settles_on: str) -> None:
+    c.execute(insert(t.paper_unsettled).values(account=account, amount=amount, settles_on=settles_on))
+
+
+def settle(c: Connection, account: str, today: str) -> None:
+    """Proceeds due by `today` (ISO date) join the settled cash."""
+    due = [p for p in proceeds(c, account) if p.settles_on <= today]
+    if not due:
+        return
+    set_cash(c, account, cash(c, account) + sum((p.amount for p in due), ZERO))
+    c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id.in_([p.id for p in due])))
+
+
+def draw_proceeds(c: Connection, account: str, amount: Decimal) -> None:
+    """Spend `amount` out of unsettled proceeds, oldest first."""
+    for p in proceeds(c, account):
+        if amount <= 0:
+            break
+        take = min(amount, p.amount)
+        amount -= take
+        if p.amount == take:
+            c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id == p.id))
+        else:
+            c.execute(update(t.paper_unsettled).where(t.paper_unsettled.c.id == p.id).values(amount=p.amount - take))
+
+
+def find_order(c: Connection, account: str, client_order_id: str) -> PaperOrder | None:
+    row = c.execute(
+        select(t.paper_orders).where(
+            t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == client_order_id
+        )
+    ).mappings().first()
+    return None if row is None else PaperOrder.of(row)
+
+
+def orders(c: Connection, account: str) -> list[PaperOrder]:
+    rows = c.execute(
+        select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)
+    ).mappings().all()
+    return [PaperOrder.of(r) for r in rows]
+
+
+def add_order(c: Connection, order: PaperOrder) -> None:
+    c.execute(insert(t.paper_orders).values(**{name: getattr(order, name) for name in order.__dataclass_fields__}))
