@@ -192,6 +192,12 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def _blank(engine: Engine) -> bool:
+    """A database with no table at all (a PostgreSQL database just created, an empty SQLite file)."""
+    with engine.connect() as conn:
+        return not inspect(conn).get_table_names()
+
+
 def check_current(engine: Engine) -> None:
     """The schema is at this version's head already: what a read-only open requires, since it never migrates."""
     with engine.connect() as conn:
@@ -256,6 +262,9 @@ class Journal:
         try:
             if write:
                 migrate(engine)
+            elif _blank(engine):  # a new, empty database: nothing recorded yet, as for a missing SQLite file
+                engine.dispose()
+                return cls._empty_stand_in(url, clock)
             else:
                 check_current(engine)
             check_complete(engine)
@@ -274,9 +283,10 @@ class Journal:
 
     @classmethod
     def _empty_stand_in(cls, url: str, clock: Clock) -> Journal:
-        """A read-only command on a SQLite journal that does not exist yet (a fresh clone, before the first
-        apply): an empty journal in memory stands in for it, so the first `plan` works and creates nothing on disk.
-        Empty is what the file would hold: no applies, no intents in flight, no paper books yet."""
+        """A read-only command on a journal that does not exist yet (a fresh clone's SQLite file, a PostgreSQL
+        database just created, before the first apply): an empty journal in memory stands in for it, so the first
+        `plan` works and creates nothing. Empty is what the journal would hold: no applies, no intents in flight,
+        no paper books yet."""
         from sqlalchemy.pool import StaticPool
 
         log.warning(
@@ -342,11 +352,6 @@ class Journal:
                 .where(t.applies.c.id == apply_id)
                 .values(status=status, message=None if message is None else scrub(message), finished_at=self._now())
             )
-
-    def applies_for_plan(self, plan_hash: str) -> list[dict[str, Any]]:
-        with self.tx() as c:
-            rows = c.execute(select(t.applies).where(t.applies.c.plan_hash == plan_hash)).mappings().all()
-        return [dict(r) for r in rows]
 
     def history(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.tx() as c:

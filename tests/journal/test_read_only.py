@@ -40,13 +40,24 @@ def test_a_missing_sqlite_file_reads_as_an_empty_journal_and_is_not_created(tmp_
     assert not db.parent.exists()  # not even the folder a writing open would create
 
 
-def test_a_database_without_the_schema_is_refused_and_left_empty(tmp_path: Path) -> None:
+def test_a_blank_database_reads_as_an_empty_journal_and_is_left_blank(tmp_path: Path) -> None:
     url = fresh_journal_url(tmp_path)
     create_engine(url).connect().close()  # SQLite: an empty file; PostgreSQL: the new database as it is
+    journal = Journal.open(url, write=False)
+    assert not journal.writable and journal.history() == []
+    assert _tables(url) == set()
+
+
+def test_a_database_with_other_tables_but_no_schema_is_refused(tmp_path: Path) -> None:
+    url = fresh_journal_url(tmp_path)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("create table unrelated (id integer)"))
+    engine.dispose()
     with pytest.raises(JournalError) as caught:
         Journal.open(url, write=False)
     assert "has no reconciler schema yet" in caught.value.message
-    assert _tables(url) == set()
+    assert _tables(url) == {"unrelated"}
 
 
 def _at_revision(tmp_path: Path, revision: str) -> tuple[str, Engine]:
