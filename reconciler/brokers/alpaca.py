@@ -122,10 +122,6 @@ class TransientError(Exception):
     """A read that may succeed if tried again (5xx, timeout, dropped connection)."""
 
 
-class AmbiguousSubmit(Exception):
-    """An order submission whose outcome is unknown."""
-
-
 def _reserved(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
     """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order its
     limit, a market order the quote, for what is left to fill."""
@@ -199,8 +195,6 @@ class AlpacaBroker:
         self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self._activity_cache: dict[str, list[dict[str, Any]]] = {}  # per account, newest first
-        self.requests = 0
-        self.rate_limited = 0
 
     def close(self) -> None:
         for client, _ in self._clients.values():
@@ -249,12 +243,10 @@ class AlpacaBroker:
         client, bucket = self._client(account)
         for _ in range(50):
             bucket.wait()
-            self.requests += 1
             response = self._exchange(account, client, method, url, **kw)
             bucket.observe(response.status_code, response.headers)
             if response.status_code != 429:
                 return response
-            self.rate_limited += 1
             log.info(
                 "rate limited by the broker",
                 extra={"account": account, "retry_after": response.headers.get("retry-after")},

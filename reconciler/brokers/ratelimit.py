@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 from reconciler.clock import SYSTEM, Clock
 
+_HAIR = 1e-9
+
 
 class TokenBucket:
     """`rate` requests per second with a burst of `capacity`; `wait()` blocks until a request may go out.
@@ -23,7 +25,6 @@ class TokenBucket:
         self.updated = clock.monotonic()
         self.blocked_until = 0.0
         self.lock = threading.Lock()
-        self.waited = 0.0
 
     def wait(self) -> None:
         with self.lock:
@@ -34,12 +35,19 @@ class TokenBucket:
                 else:
                     self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                     self.updated = now
-                    if self.tokens >= 1:
-                        self.tokens -= 1
+                    # Within a hair of a whole token is a token: refills are sums of floats, and asking for a
+                    # pause of 1e-17 s would spin for ever on a clock that cannot represent it.
+                    if self.tokens >= 1 - _HAIR:
+                        self.tokens = max(0.0, self.tokens - 1)
                         return
                     pause = (1 - self.tokens) / self.rate
-                self.waited += pause
                 self.clock.sleep(pause)
+
+    def _empty(self) -> None:
+        """One request may go when the block ends, then the rate again: tokens earned before the block must not
+        send a burst of the whole capacity the moment a Retry-After runs out."""
+        self.tokens = 0
+        self.updated = max(self.updated, self.blocked_until - 1 / self.rate)
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         """Learn from a response: a 429's Retry-After, or X-Ratelimit-Remaining 0 until X-Ratelimit-Reset."""
@@ -51,10 +59,10 @@ class TokenBucket:
                     self.blocked_until = max(self.blocked_until, now + float(retry_after))
                 except ValueError:
                     self.blocked_until = max(self.blocked_until, now + 1.0)
-                self.tokens = 0
+                self._empty()
             elif status == 429:
                 self.blocked_until = max(self.blocked_until, now + 1.0)
-                self.tokens = 0
+                self._empty()
             if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
                 try:
                     reset_in = float(headers["x-ratelimit-reset"]) - self.clock.now().timestamp()
