@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 from ruamel.yaml import YAML
 
-from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
 from reconciler.brokers.ratelimit import TokenBucket
+from reconciler.emulator import Emulator, EmulatorServer, Faults
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "backtest": {"core", "spec", "calendars"},
     "journal": {"core", "secrets"},
     "brokers": {"core", "spec", "calendars", "secrets", "journal"},
+    "emulator": {"core", "calendars"},  # Alpaca on 127.0.0.1 for tests and demos; only the CLI (and tests) run it
     "notify": {"spec", "secrets"},
     "gitops": {"core", "spec", "journal", "render", "secrets"},
     "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers"},
@@ -100,6 +101,13 @@ def test_the_check_sees_a_violation() -> None:
     assert isinstance(node, ast.ImportFrom) and node.module is not None and _part(node.module) == "execution"
     assert "execution" not in ALLOWED["core"] and "execution" not in ALLOWED["brokers"]
     assert "core" in imports() and "brokers" in imports()
+
+
+def test_only_the_cli_imports_the_emulator() -> None:
+    """The emulator is a test double served over HTTP, not a `Broker`: the product reaches it only through the
+    Alpaca adapter, so no part but the CLI (`reconciler emulator`) may import it."""
+    assert sorted(part for part, allowed in ALLOWED.items() if "emulator" in allowed or "*" in allowed) == ["cli"]
+    assert {part for part, used in imports().items() if "emulator" in {t for t, _ in used}} <= {"cli"}
 
 
 def test_only_the_journal_knows_its_tables() -> None:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from reconciler import calendars
+from reconciler.emulator import Emulator, EmulatorServer, Faults
+from reconciler.errors import ReconcilerError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions), prices")
-    p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/brokers/emulator.py)")
+    p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/emulator/faults.py)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     p.add_argument("--settlement-days", type=int, default=1)
     p.add_argument("--calendar", default="XNYS",
@@ -18,22 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
-    from reconciler.errors import ReconcilerError
-
     def load(path: str) -> dict[str, object]:
         try:
             data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
         except (OSError, YAMLError) as exc:
             raise ReconcilerError(f"cannot read: {exc}", where=path, fix="pass a YAML or JSON file") from None
         if not isinstance(data, dict):
-            raise ReconcilerError("not a mapping", where=path, fix="see reconciler/brokers/emulator.py")
+            raise ReconcilerError("not a mapping", where=path, fix="see reconciler/emulator/faults.py")
         return data
 
     seed = load(args.seed)
@@ -43,8 +43,6 @@ def run(args: argparse.Namespace) -> int:
         raise ReconcilerError(f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs") from None
     calendar = None
     if not args.always_open:
-        from reconciler import calendars
-
         try:
             calendar = calendars.check_code(args.calendar)
         except ValueError as exc:

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
+from reconciler.emulator import Emulator, EmulatorServer, Faults
 from tests.conftest import Workspace, edit_yaml
 
 PRICES = {

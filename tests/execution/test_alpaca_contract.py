@@ -135,8 +135,8 @@ def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_c
     close on Black Friday, a clock in New York time that the SDK parses."""
     from datetime import UTC, date, datetime
 
-    from reconciler.brokers.emulator import Emulator, EmulatorServer
     from reconciler.clock import FixedClock
+    from reconciler.emulator import Emulator, EmulatorServer
 
     clock = FixedClock(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))  # Thanksgiving, 11:00 in New York
     seed = {"accounts": {"a": {"key_id": "k", "secret": "s3cr3t-value", "cash": 1000}}, "prices": {"VTI": 100}}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler.brokers.emulator import EmuOrder
+from reconciler.emulator import EmuOrder
 from tests.conftest import Workspace
 from tests.execution.conftest import Broker
 

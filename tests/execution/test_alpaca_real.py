@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from reconciler.brokers.emulator import EmuOrder
+from reconciler.emulator import EmuOrder
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Broker, ForwardingProxy
 

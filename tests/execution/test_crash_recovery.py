@@ -106,7 +106,7 @@ def _reference_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
     import shutil
 
-    from reconciler.brokers.emulator import Emulator, EmulatorServer, Faults
+    from reconciler.emulator import Emulator, EmulatorServer, Faults
     from tests.conftest import REPO, fresh_journal_url
     from tests.execution.conftest import ACCOUNTS, PRICES, SECRET_CANARY
 
