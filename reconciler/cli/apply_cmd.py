@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.cli.common import add_lock_timeout, add_target
+from rich.markup import escape
+
+from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
+from reconciler.core.envelope import EnvelopeError, check_envelope
+from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
+from reconciler.execution.executor import apply_plan
+from reconciler.execution.planfile import read_plan
+from reconciler.execution.planning import make_plan
+from reconciler.execution.workers import run_workers
+from reconciler.gitops.repo import head_commit, is_ancestor
+from reconciler.journal.commits import applied_commit, filled_at_commit, last_applied_commit
+from reconciler.notify import notify
+from reconciler.render.fmt import qty
+from reconciler.render.markdown import render_apply_summary
+from reconciler.render.text import render_envelope, render_plan
+from reconciler.runtime import Runtime, actor
+from reconciler.secrets.redact import scrub
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from reconciler.core.models import Plan
     from reconciler.execution.executor import ApplyResult
-    from reconciler.runtime import Runtime
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,19 +74,11 @@ class _Summary:
         self.outcome = (title, message)
         if not self.path:
             return
-        from pathlib import Path
-
-        from reconciler.render.markdown import render_apply_summary
-        from reconciler.secrets.redact import scrub
-
         with Path(self.path).open("a", encoding="utf-8") as fh:
             fh.write(scrub(render_apply_summary(title, message, **context)) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-
     if args.override and not (args.reason and args.reason.strip()):
         raise ReconcilerError(
             "--override needs --reason", where="command line", fix='add --reason "why this is acceptable"'
@@ -117,10 +126,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _notify_failure(rt: Runtime, summary: _Summary) -> None:
     """The `apply_failed` notifications (reconciler.yaml: notifications): never changes the apply's outcome."""
-    from reconciler.errors import ReconcilerError
-    from reconciler.notify import notify
-    from reconciler.secrets.redact import scrub
-
     try:
         settings = rt.config.notifications
     except ReconcilerError:
@@ -130,17 +135,9 @@ def _notify_failure(rt: Runtime, summary: _Summary) -> None:
 
 
 def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
-    from pathlib import Path
-
-    from reconciler.render.text import render_plan
-
     if args.plan:
-        from reconciler.execution.planfile import read_plan
-
         plan = read_plan(Path(args.plan))
     else:
-        from reconciler.execution.planning import make_plan
-
         plan = make_plan(rt, reconcile_first=True, only=args.target)  # adopt a crashed apply's orders first
         render_plan(plan, out)
         if not _approved(args, plan, out):
@@ -150,12 +147,6 @@ def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summar
 
 def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
-    from pathlib import Path
-
-    from reconciler.execution.planfile import read_plan
-    from reconciler.execution.workers import run_workers
-    from reconciler.runtime import Runtime, actor
-
     plan = read_plan(Path(args.plan))
     overrides = {name: args.reason for name in args.override}
     rt.policies.check_overrides(overrides)
@@ -173,15 +164,6 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
 
 def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
     """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once."""
-    from pathlib import Path
-
-    from reconciler.core.envelope import EnvelopeError, check_envelope
-    from reconciler.execution.planfile import read_plan
-    from reconciler.execution.planning import make_plan
-    from reconciler.gitops.repo import head_commit
-    from reconciler.journal.commits import applied_commit, filled_at_commit
-    from reconciler.render.text import render_envelope, render_plan
-
     reviewed = read_plan(Path(args.envelope))
     ws = rt.workspace
     commit, _ = head_commit(ws.root, ws.target_files)
@@ -228,10 +210,6 @@ def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, revi
     """An old apply job run again must not undo what later commits applied (a change, then its revert, then the
     change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one whose
     ancestry cannot be told (a shallow clone)."""
-    from reconciler.errors import StalePlanError
-    from reconciler.gitops.repo import is_ancestor
-    from reconciler.journal.commits import last_applied_commit
-
     last = last_applied_commit(rt.journal)
     if last is None or last.commit == commit:
         return
@@ -255,10 +233,6 @@ def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, revi
 
 
 def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:
-    import sys
-
-    from reconciler.errors import ApprovalError
-
     if not plan.has_changes or plan.blocked or args.auto_approve:
         return True
     if not sys.stdin.isatty():
@@ -284,10 +258,6 @@ def _execute(
     record_noop: bool = False,
     context: dict[str, Any] | None = None,
 ) -> int:
-    from reconciler.errors import ReconcilerError
-    from reconciler.execution.executor import apply_plan
-    from reconciler.runtime import actor
-
     who = actor()
     overrides = {name: args.reason for name in args.override}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
@@ -319,10 +289,6 @@ def _outcome_line(result: ApplyResult) -> str:
 
 
 def _print_outcomes(result: ApplyResult, out: Console) -> None:
-    from rich.markup import escape
-
-    from reconciler.render.fmt import qty
-
     for o in result.outcomes:
         colour = "green" if o.status == "filled" else "red"
         price = f" @ {o.avg_price}" if o.avg_price is not None else ""

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from reconciler.cli.common import console, runtime
+from reconciler.errors import BacktestError
+from reconciler.policy.inputs import policy_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
+    from datetime import datetime
 
     from reconciler.backtest.engine import PolicyCheck
+    from reconciler.core.models import PortfolioPlan
     from reconciler.runtime import Runtime
 
 STRATEGY_HELP = (
@@ -64,10 +74,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from reconciler.errors import BacktestError
-
     try:
         import numpy  # noqa: F401
         import pandas  # noqa: F401
@@ -77,15 +83,14 @@ def run(args: argparse.Namespace) -> int:
             where="reconciler backtest",
             fix="pip install 'reconciler[backtest]'",
         ) from None
-    from pathlib import Path
-
+    # Only now: the backtest package needs numpy and pandas (an extra), so it is imported after the check above
+    # says they are installed.
     from reconciler.backtest.costs import describe
     from reconciler.backtest.data import load_dataset, load_prices
     from reconciler.backtest.engine import run_strategy
     from reconciler.backtest.metrics import compute
     from reconciler.backtest.report import Report, as_json, render_text, write_chart_report
     from reconciler.backtest.request import BacktestRequest, prepare
-    from reconciler.cli.common import console, runtime
 
     rt = runtime(args)
     ws = rt.workspace
@@ -146,10 +151,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_report_path(path: Path) -> None:
-    import os
-
-    from reconciler.errors import BacktestError
-
     if path.suffix.lower() not in (".html", ".htm", ".png"):
         raise BacktestError(
             f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png",
@@ -164,12 +165,6 @@ def _check_report_path(path: Path) -> None:
 
 
 def _policy_check(rt: Runtime, overrides: list[str]) -> PolicyCheck:
-    from datetime import datetime
-
-    from reconciler.core.models import PortfolioPlan
-    from reconciler.errors import BacktestError
-    from reconciler.policy.inputs import policy_input
-
     policies = rt.policies
     unknown = sorted(set(overrides) - set(policies.packages))
     if unknown:
@@ -204,7 +199,7 @@ class _progress:
     def __enter__(self) -> Callable[[int], None]:
         if not self.show:
             return lambda n: None
-        from rich.console import Console
+        # Only for a run watched on a terminal: a piped or CI run never loads rich.progress (ten more modules).
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(

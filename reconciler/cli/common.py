@@ -7,15 +7,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from rich.console import Console
 
+from reconciler.errors import ReconcilerError
+
+if TYPE_CHECKING:
     from reconciler.runtime import Runtime
 
 
 def runtime(args: argparse.Namespace, *, read_only: bool = False) -> Runtime:
     """The runtime of the global options; `read_only` for commands that only read the journal (plan, status)."""
-    from reconciler.errors import ReconcilerError
+    # Here, not at the top: the runtime brings SQLAlchemy, the policy engine and the brokers, and `fmt` (a
+    # pre-commit hook) and `github apply-result` share this module without needing them.
     from reconciler.runtime import Runtime
 
     if args.journal is not None and not args.journal.strip():
@@ -70,8 +73,6 @@ def add_lock_timeout(p: argparse.ArgumentParser) -> None:
 
 
 def console(args: argparse.Namespace, stderr: bool = False) -> Console:
-    from rich.console import Console
-
     plain = bool(getattr(args, "no_color", False))
     stream = sys.stderr if stderr else sys.stdout
     # Logs and CI job output are not terminals: give tables room instead of rich's 80-column fallback.

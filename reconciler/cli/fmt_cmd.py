@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from reconciler.cli.common import console
+from reconciler.errors import ReconcilerError
+from reconciler.spec.formatter import format_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,17 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from reconciler.cli.common import console
-    from reconciler.errors import ReconcilerError
-    from reconciler.spec.formatter import format_file
-
     out = console(args)
     config = Path(getattr(args, "config", None) or "reconciler.yaml")
     if args.paths:
         targets = [Path(p) for p in args.paths]
     else:
+        # Only without paths: the loader brings the pydantic models, which the pre-commit hook (files named on
+        # the command line) never needs.
         from reconciler.spec.loader import load_config
 
         try:

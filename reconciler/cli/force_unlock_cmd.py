@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from reconciler.cli.common import console, runtime
+from reconciler.errors import ReconcilerError
+from reconciler.journal.locks import force_unlock, list_locks
+from reconciler.runtime import actor
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("lock_id", nargs="?", help="the id shown in the 'locked by' message")
@@ -11,11 +16,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-    from reconciler.journal.locks import force_unlock, list_locks
-    from reconciler.runtime import actor
-
     rt = runtime(args)
     out = console(args)
     if args.list or not args.lock_id:

@@ -4,15 +4,28 @@ request, keep the drift issue current."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import json
+import os
+from contextlib import nullcontext
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from reconciler.gitops.github import GitHubSettings
+from reconciler.cli.common import console, runtime
+from reconciler.cli.main import _common
+from reconciler.clock import SYSTEM
+from reconciler.errors import ReconcilerError
+from reconciler.execution.planfile import read_plan
+from reconciler.gitops.comment import (
+    apply_result_body,
+    read_status,
+    sync_drift_issue,
+    upsert_apply_result,
+    upsert_sticky,
+)
+from reconciler.gitops.github import GitHub, GitHubSettings
+from reconciler.render.markdown import blocks, render_drift_issue, split_comment
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from reconciler.cli.main import _common
-
     sub = p.add_subparsers(dest="github_command", metavar="SUBCOMMAND", required=True)
     c = sub.add_parser(
         "comment", help="post or update the plan comment on a pull request",
@@ -57,8 +70,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.gitops.github import GitHubSettings
-
     settings = GitHubSettings.from_env(args.repo, args.api_url, args.bot_login)  # fail before any work
     if args.github_command == "comment":
         return _comment(args, settings)
@@ -69,21 +80,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_url(settings: GitHubSettings) -> str | None:
     """This workflow run's page, in GitHub Actions."""
-    import os
-
     if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_SERVER_URL"):
         return f"{os.environ['GITHUB_SERVER_URL']}/{settings.repo}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
     return None
 
 
 def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
-    from pathlib import Path
-
-    from reconciler.cli.common import console
-    from reconciler.errors import ReconcilerError
-    from reconciler.gitops.comment import apply_result_body, upsert_apply_result
-    from reconciler.gitops.github import GitHub
-
     if args.pr <= 0:
         raise ReconcilerError("--pr must be positive", where="command line", fix="e.g. --pr 42")
     path = Path(args.summary)
@@ -106,15 +108,9 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
 
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
-    from contextlib import nullcontext
-    from pathlib import Path
-
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-    from reconciler.execution.planning import proposed_runtime
-    from reconciler.gitops.comment import upsert_sticky
-    from reconciler.gitops.github import GitHub
-    from reconciler.render.markdown import blocks, split_comment
+    # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which `apply-result` and
+    # `drift-issue` never use.
+    from reconciler.execution.planning import plan_against, proposed_runtime
 
     if args.pr <= 0 or args.max_comments <= 0:
         raise ReconcilerError(
@@ -123,12 +119,8 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
     trusted = runtime(args, read_only=True)  # planning now only reads the journal, like `plan` without --record
     with proposed_runtime(trusted, args.proposed) if args.proposed else nullcontext(trusted) as rt:
         if args.plan:
-            from reconciler.execution.planfile import read_plan
-
             plan = read_plan(Path(args.plan))
         else:
-            from reconciler.execution.planning import plan_against
-
             plan, _ = plan_against(rt, args.base, record=False)
         envelope = rt.workspace.config.apply.envelope
     bodies = split_comment(blocks(plan, envelope), max_parts=args.max_comments)
@@ -146,16 +138,6 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
 
 def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
-    import json
-    from pathlib import Path
-
-    from reconciler.cli.common import console
-    from reconciler.clock import SYSTEM
-    from reconciler.errors import ReconcilerError
-    from reconciler.gitops.comment import read_status, sync_drift_issue
-    from reconciler.gitops.github import GitHub
-    from reconciler.render.markdown import render_drift_issue
-
     path = Path(args.status)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))

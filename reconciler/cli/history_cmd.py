@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
+
+from rich.table import Table
+
+from reconciler.cli.common import console, positive_int, runtime
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from reconciler.cli.common import positive_int
-
     p.add_argument("-n", "--limit", type=positive_int, default=20, help="how many applies to list (at least 1)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from rich.table import Table
-
-    from reconciler.cli.common import console, runtime
-
     rows = runtime(args).journal.history(args.limit)
     out = console(args)
     if args.format == "json":

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+
+from reconciler.cli.common import console, runtime
+from reconciler.errors import ReconcilerError
+from reconciler.execution.importing import import_portfolio
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,13 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from decimal import Decimal, InvalidOperation
-
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-    from reconciler.execution.importing import import_portfolio
-
     try:
         step = Decimal(args.step)
     except InvalidOperation:

@@ -1,15 +1,23 @@
 """Entry point: parse arguments, dispatch to a command module, map errors to exit codes.
 
-Imports stay lazy so `reconciler --help` starts fast: pydantic, SQLAlchemy and rich load only for real work.
+Only the module of the command being run is imported, and with it what that command needs (pydantic, SQLAlchemy,
+rich, the runtime): `reconciler --help` lists every command from COMMANDS without loading any, so it starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+from reconciler.logs import setup
+from reconciler.secrets.redact import ScrubbedStream
 
 COMMANDS = {
     "validate": "Check reconciler.yaml and every portfolio file.",
@@ -28,6 +36,11 @@ COMMANDS = {
 }
 
 ALIASES = {"status": ["drift"]}
+
+# The global options that take a value: the word after one is its value, never the command. --no-color, --version
+# and --help take none.
+_VALUED = ("--config", "--journal", "--log-format", "--log-level")
+_FLAGS = ("--no-color", "--version", "--help")
 
 
 def _module(command: str) -> str:
@@ -51,7 +64,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: Sequence[str]) -> str | None:
+    """The command argv names (an alias as its command), read as argparse reads it; None when it names none."""
+    names = {name: name for name in COMMANDS} | {a: name for name, aliases in ALIASES.items() for a in aliases}
+    value_next = False
+    for arg in argv:
+        if value_next:
+            value_next = False
+        elif arg in names:
+            return names[arg]
+        elif arg == "-c" or (arg.startswith("--") and "=" not in arg and _takes_value(arg)):
+            value_next = True
+    return None
+
+
+def _takes_value(option: str) -> bool:
+    # argparse also takes an unambiguous prefix of a long option: --conf, --log-l
+    matches = [o for o in (*_VALUED, *_FLAGS) if o.startswith(option)]
+    return len(matches) == 1 and matches[0] in _VALUED
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's name and help, but the options of `command` only: only its module is imported."""
     parser = _Parser(
         prog="reconciler",
         description="Infrastructure-as-code for investment portfolios: plan and apply target allocations.",
@@ -63,28 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, aliases=ALIASES.get(name, []))
         p.set_defaults(command=name)  # `drift` runs the `status` module
         _common(p, argparse.SUPPRESS)
-        importlib.import_module(_module(name)).add_arguments(p)
+        if name == command:
+            importlib.import_module(_module(name)).add_arguments(p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = command_in(argv)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
+    if args.command is not None and args.command != command:  # never run a command without its options
+        parser.error(
+            f"the command was read as {command!r} but parsed as {args.command!r} (a bug in reconciler; report it)"
+        )
     if args.version:
-        from reconciler import __version__
-
         print(f"reconciler {__version__}")
         return 0
     if not args.command:
         parser.print_help()
         return 1
-    from reconciler.logs import setup
-
     setup(args.log_format or "text", args.log_level or "warning")
 
     module = importlib.import_module(_module(args.command))
-    from reconciler.secrets.redact import ScrubbedStream
-
     # Every byte the command writes passes the redaction layer: a broker's error that echoes a key, an exception
     # quoting a header. Restored after, for hosts (tests) that call main() in their own process.
     real = sys.stdout, sys.stderr
@@ -96,8 +131,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, module: Any) -> int:
-    from reconciler.errors import ReconcilerError
-
     try:
         code: int = module.run(args)
         return code
@@ -107,8 +140,6 @@ def _run(args: argparse.Namespace, module: Any) -> int:
     except BrokenPipeError:
         # The reader went away (`| head`). Say so on stderr (an apply stops there: the journal has what was
         # sent), exit as a shell does on SIGPIPE, and point stdout at /dev/null so exiting raises nothing more.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sent = " Orders already sent are in the journal (`reconciler history`)." if args.command == "apply" else ""
         print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
@@ -121,8 +152,6 @@ def _run(args: argparse.Namespace, module: Any) -> int:
         )
         return 130
     except Exception as exc:  # a bug, not bad input: say so briefly; the traceback goes to the debug log
-        import logging
-
         logging.getLogger("reconciler").debug("internal error", exc_info=True)
         print(
             f"Internal error: {type(exc).__name__}: {exc}\n  (a bug in reconciler; rerun with --log-level debug"

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.cli.common import add_record, add_target
+from reconciler.cli.common import add_record, add_target, console, runtime
+from reconciler.execution.planfile import write_plan
+from reconciler.execution.planning import plan_against, proposed_runtime
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_plan, render_target_changes
 
 if TYPE_CHECKING:
     from reconciler.runtime import Runtime
@@ -33,37 +39,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.cli.common import runtime
-
     rt = runtime(args, read_only=not args.record)
     if args.proposed is not None:
-        from reconciler.execution.planning import proposed_runtime
-
         with proposed_runtime(rt, args.proposed) as proposal:
             return _plan(args, proposal)
     return _plan(args, rt)
 
 
 def _plan(args: argparse.Namespace, rt: Runtime) -> int:
-    import sys
-    from pathlib import Path
-
-    from reconciler.cli.common import console
-    from reconciler.execution.planfile import write_plan
-    from reconciler.execution.planning import plan_against
-
     plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
     if args.out:
         write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":
-        from reconciler.render.markdown import render_markdown
-
         sys.stdout.write(render_markdown(plan, rt.workspace.config.apply.envelope))
     else:
-        from reconciler.render.text import render_plan, render_target_changes
-
         out = console(args)
         if base is not None:
             render_target_changes(plan, out, note=base.note)

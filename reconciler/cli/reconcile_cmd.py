@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from reconciler.cli.common import add_lock_timeout
+from reconciler.cli.common import add_lock_timeout, console, runtime
+from reconciler.errors import ReconcilerError
+from reconciler.execution.reconcile import give_up, reconcile_account
+from reconciler.journal.locks import AccountLock
+from reconciler.runtime import actor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -18,12 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-    from reconciler.execution.reconcile import give_up, reconcile_account
-    from reconciler.journal.locks import AccountLock
-    from reconciler.runtime import actor
-
     rt = runtime(args)
     if args.give_up is not None:
         if not (args.reason and args.reason.strip()):

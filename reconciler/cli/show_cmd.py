@@ -4,7 +4,18 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from reconciler.cli.common import console, runtime
+from reconciler.errors import ReconcilerError
+from reconciler.execution.planfile import read_plan
+from reconciler.render.fmt import qty
+from reconciler.render.text import render_plan, render_target_changes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,12 +28,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _show_plan(args: argparse.Namespace, path: Path) -> int:
-    import sys
-
-    from reconciler.cli.common import console
-    from reconciler.execution.planfile import read_plan
-    from reconciler.render.text import render_plan, render_target_changes
-
     plan = read_plan(path)  # a missing, tampered or unknown-format file is an error naming it
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
@@ -35,15 +40,6 @@ def _show_plan(args: argparse.Namespace, path: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from rich.markup import escape
-    from rich.table import Table
-
-    from reconciler.cli.common import console, runtime
-    from reconciler.errors import ReconcilerError
-    from reconciler.render.fmt import qty
-
     if args.apply_id.endswith(".json") or Path(args.apply_id).is_file():
         return _show_plan(args, Path(args.apply_id))
     a = runtime(args).journal.show(args.apply_id)

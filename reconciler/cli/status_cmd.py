@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 
-from reconciler.cli.common import add_record
+from reconciler.cli.common import add_record, console, runtime
+from reconciler.core.drift import StatusReport
+from reconciler.execution.status import portfolio_status
+from reconciler.gitops.repo import head_commit
+from reconciler.notify import notify
+from reconciler.render.text import render_status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,15 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
-    from pathlib import Path
-
-    from reconciler.cli.common import console, runtime
-    from reconciler.core.drift import StatusReport
-    from reconciler.execution.status import portfolio_status
-    from reconciler.gitops.repo import head_commit
-
     rt = runtime(args, read_only=not args.record)
     drifts = portfolio_status(rt, record=args.record)
     commit, dirty = head_commit(rt.root, rt.partial_workspace.target_files)
@@ -41,13 +40,9 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(text)
     else:
-        from reconciler.render.text import render_status
-
         render_status(drifts, console(args))
     out_of_sync = [d for d in drifts if d.status == "OutOfSync"]
     if args.notify and out_of_sync:
-        from reconciler.notify import notify
-
         lines = [f"- {d.portfolio} ({d.account}): {d.message}" for d in out_of_sync]
         notify(
             rt.config.notifications, "drift", f"reconciler: {len(out_of_sync)} portfolio(s) out of sync",

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from reconciler.brokers.prices import load_prices
+from reconciler.cli.common import console, runtime
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-policies", action="store_true", help="skip compiling the Rego policies")
 
 
 def run(args: argparse.Namespace) -> int:
-    from reconciler.brokers.prices import load_prices
-    from reconciler.cli.common import console, runtime
-
     rt = runtime(args)
     ws = rt.workspace
     if ws.config.broker.kind == "paper":

@@ -1,11 +1,16 @@
-"""The command line itself: usage errors exit 1 (2 means "changes"), ids and limits are checked, and numbers in
-YAML are read exactly as written."""
+"""The command line itself: usage errors exit 1 (2 means "changes"), ids and limits are checked, numbers in YAML
+are read exactly as written, and only the command being run is imported (so `reconciler --help` starts fast)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
-from reconciler.cli.main import main
+from reconciler.cli.main import _FLAGS, _VALUED, ALIASES, COMMANDS, build_parser, main
 from tests.conftest import Workspace
 
 
@@ -19,6 +24,93 @@ def test_a_usage_error_exits_1_never_2(argv: list[str], capsys: pytest.CaptureFi
         main(argv)
     assert done.value.code == 1
     assert "error:" in capsys.readouterr().err
+
+
+def _in_a_fresh_process(*argv: str) -> tuple[str, set[str]]:
+    """What `reconciler ARGV` prints, and every module it imported, run by a new interpreter."""
+    code = (
+        "import json, sys\n"
+        "from reconciler.cli.main import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=False)
+    *printed, modules = done.stdout.splitlines()
+    return "\n".join(printed), set(json.loads(modules))
+
+
+def _commands(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.startswith("reconciler.cli.") and m.endswith("_cmd")}
+
+
+def test_help_lists_every_command_and_imports_none() -> None:
+    """`reconciler --help` stays fast (bench/plan_scale.py times it): no command module, and none of the heavy
+    libraries the commands use."""
+    out, modules = _in_a_fresh_process("--help")
+    assert not [name for name in COMMANDS if f"\n    {name} " not in out], out
+    assert not _commands(modules)
+    assert not {"pydantic", "sqlalchemy", "rich"} & modules
+
+
+def test_a_commands_help_imports_that_command_alone() -> None:
+    out, modules = _in_a_fresh_process("plan", "--help")
+    assert "--detailed-exitcode" in out
+    assert _commands(modules) == {"reconciler.cli.plan_cmd"}
+
+
+# One option (or subcommand) of each command's own, shown by its --help.
+OWN_OPTION = {
+    ("validate",): "--no-policies", ("plan",): "--detailed-exitcode", ("apply",): "--auto-approve",
+    ("history",): "--limit", ("show",): "APPLY_ID|PLAN", ("status",): "--notify", ("drift",): "--notify",
+    ("import",): "--step", ("fmt",): "--check", ("github",): "drift-issue", ("github", "comment"): "--max-comments",
+    ("github", "apply-result"): "--summary", ("github", "drift-issue"): "--label", ("reconcile",): "--give-up",
+    ("force-unlock",): "--list", ("emulator",): "--seed", ("backtest",): "--strategy",
+}
+
+
+def test_every_command_and_alias_has_its_help_checked() -> None:
+    aliases = {alias for names in ALIASES.values() for alias in names}
+    assert {argv[0] for argv in OWN_OPTION} == set(COMMANDS) | aliases
+
+
+@pytest.mark.parametrize(("argv", "option"), sorted(OWN_OPTION.items()))
+def test_each_commands_help_shows_its_own_options(
+    argv: tuple[str, ...], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--help"])
+    assert done.value.code == 0
+    assert option in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [(["-c", "plan", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
+     (["--conf", "plan", "drift", "--format", "yaml"], "invalid choice: 'yaml'"),  # argparse takes the abbreviation
+     (["--config=plan", "--no-color", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
+     (["--journal", "apply", "--log-format", "json", "--log-level", "info", "history", "-n", "0"], "0 is less than 1")],
+)
+def test_the_command_is_the_one_after_the_global_options_values(
+    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A global option's value that is also a command's name is not the command: the options parsed are those of
+    the command after it (its own check rejects the value, rather than "unrecognized arguments")."""
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 1
+    assert error in capsys.readouterr().err
+
+
+def test_the_command_scan_knows_every_global_option() -> None:
+    """main finds the command before parsing, skipping the values of the global options: it must know which take
+    one (a new global option added to the parser but not to the scan would be read as a command)."""
+    options = {(o, a.nargs != 0) for a in build_parser()._actions for o in a.option_strings}
+    assert {o for o, valued in options if valued and o.startswith("--")} == set(_VALUED)
+    assert {o for o, valued in options if not valued and o.startswith("--")} == set(_FLAGS)
+    assert {o for o, valued in options if valued and not o.startswith("--")} == {"-c"}
 
 
 def test_an_empty_journal_url_is_an_error(workspace: Workspace) -> None:
@@ -54,10 +146,6 @@ def test_weights_are_read_exactly_as_written(workspace: Workspace) -> None:
 
 
 def test_a_closed_output_pipe_stops_with_a_word_not_a_traceback(workspace: Workspace) -> None:
-    import os
-    import subprocess
-    import sys
-
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line (`reconciler ... | head -0`)
     try:
