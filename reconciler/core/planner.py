@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import Literal
 
-from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan
+from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan, Side
 from reconciler.core.numbers import BPS, ONE, PLAN_CONTEXT, ZERO, money
-from reconciler.core.rules import Bands, SymbolRule
+from reconciler.core.rules import Bands, SymbolRule, Trading
 from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes
 
 
@@ -64,6 +65,36 @@ def _label(rule: SymbolRule | None) -> Literal["", "hold", "do_not_trade"]:
     return "do_not_trade" if rule.do_not_trade else ("hold" if rule.hold else "")
 
 
+_Order = tuple[int, str, Literal["buy", "sell"], Decimal, Decimal, Decimal, Decimal, str]
+"""An order before its leg is numbered: (index in the table's symbols, symbol, side, quantity, price, notional,
+estimated commission, reason). Plain tuples: the legs' loops are the hot path."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One account as the planner sees it and what it decides: the before/after table's inputs.
+
+    The lists run in parallel, one entry per symbol of `symbols`. Made first with no orders (`cash_after` the
+    cash there is), which is a whole plan already; the legs read it, and the orders they decide replace
+    `actions`, `traded` (`traded[k]` is the index in `symbols` of `actions[k]`), `cash_after` and `notes`.
+    """
+
+    desired: Desired
+    obs: Observation
+    symbols: list[str]
+    prices: list[Decimal]
+    held: list[Decimal]
+    values: list[Decimal]
+    targets: list[Decimal]
+    bands: list[Decimal]
+    equity: Decimal
+    weights: list[Decimal]
+    cash_after: Decimal
+    notes: list[str]
+    actions: list[Action] = field(default_factory=list)
+    traded: list[int] = field(default_factory=list)
+
+
 def plan_portfolio(
     desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits = NO_LIMITS
 ) -> PortfolioPlan:
@@ -75,8 +106,6 @@ def plan_portfolio(
 
 def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits) -> PortfolioPlan:
     trading = desired.trading
-    step = trading.step
-    min_notional = trading.min_trade_notional
     bands = trading.bands
     rules = desired.symbols
     targets = desired.targets
@@ -105,59 +134,117 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
     if equity <= 0:
         notes.append("account has no equity; nothing to do")
         zeros = [ZERO] * len(symbols)
-        return _assemble(desired, obs, symbols, prices, held, values, tw, band, equity, zeros, [], cash_total, notes)
+        return _assemble(
+            _Table(desired, obs, symbols, prices, held, values, tw, band, equity, zeros, cash_total, notes)
+        )
 
     inv = ONE / equity
     weights = [v * inv for v in values]
+    table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total, notes)
     cash_band = band_for(desired.cash, bands)
-    slip = costs.slippage_bps / BPS
-    sell_factor = ONE - slip
-    max_cost = trading.max_cost_fraction
-    inner = bands.inner
-    net = trading.order_sizing == "net_of_costs"
     # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
     # too little cash sells every overweight holding; too much buys every underweight one.
     raise_cash = desired.cash - cash_total * inv > cash_band
     # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
     out = {i for i, (w, t, b) in enumerate(zip(weights, tw, band, strict=True)) if t == 0 or abs(w - t) > b}
     # A symbol with an order still open at the broker is left alone until that order is final.
-    busy = obs.open_orders
-    for s_ in sorted(busy):
-        notes.append(f"{s_}: order {busy[s_]} is still open at the broker; not traded until it is final")
-    # Orders as plain tuples (sells first, then buys) until the legs are numbered: this loop is the hot path.
-    legs: list[tuple[int, str, Literal["buy", "sell"], Decimal, Decimal, Decimal, Decimal, str]] = []
-    proceeds = ZERO
-    if not trading.buy_only:
-        for i in range(len(symbols)) if raise_cash else sorted(out):
-            s, t, price = symbols[i], tw[i], prices[i]
-            if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))) or (busy and s in busy):
-                continue
-            if t == 0:
-                qty, reason = held[i], "not in targets"
-            else:
-                # Beyond its band a holding goes back to the inner edge of the band (inner 0: to target).
-                dest = t + inner * band[i] if inner and i in out else t
-                qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, costs, net), step))
-                reason = "overweight"
-            if qty <= 0:
-                if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
-                    notes.append(f"{s}: overweight by {money(values[i] - dest * equity)}, less than one quantity"
-                                 f" step ({step})")
-                continue
-            notional = qty * price
-            if t != 0 and notional < min_notional:
-                notes.append(f"{s}: sell of {qty} ({money(notional)}) is under the minimum trade; skipped")
-                continue
-            fee = costs.commission_for(qty, notional * sell_factor)  # charged on the fill, slippage included
-            if fee + notional * slip > notional * max_cost:
-                notes.append(f"{s}: selling {qty} would cost more than {max_cost:.0%} of its value; skipped")
-                continue
-            # At worst: the broker may round the fill price down a tick and the commission up a step.
-            proceeds += notional * sell_factor - fee - qty * costs.price_tick - costs.commission_step
-            legs.append((i, s, "sell", qty, price, notional, fee, reason))
+    busy_notes = [f"{s}: order {cid} is still open at the broker; not traded until it is final"
+                  for s, cid in sorted(obs.open_orders.items())]
+    sells, proceeds, sell_notes = ([], ZERO, []) if trading.buy_only else _sell_leg(table, costs, out, raise_cash)
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
+    buys, spent, buy_notes = _buy_leg(table, costs, out, proceeds, deploy_cash)
 
+    legs = sells + buys
+    actions = [Action(n, *leg[1:]) for n, leg in enumerate(legs, start=1)]
+    market = obs.market
+    closed_notes = []
+    if actions and market is not None and not market.is_open:
+        closed_notes.append(
+            f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
+            " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
+        )
+    return _assemble(replace(
+        table, actions=actions, traded=[leg[0] for leg in legs], cash_after=cash_total + proceeds - spent,
+        notes=[*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes],
+    ))
+
+
+def _worth_it(
+    symbol: str, side: Side, qty: Decimal, notional: Decimal, costs: CostModel, trading: Trading, *, minimum: bool
+) -> tuple[Decimal, str]:
+    """(the commission, why the order is skipped or ""): under the minimum trade, or costing more than the
+    portfolio's cap of its value. The commission is charged on the fill, slippage included."""
+    slip = costs.slippage_bps / BPS
+    fee = costs.commission_for(qty, notional * (ONE - slip if side == "sell" else ONE + slip))
+    if minimum and notional < trading.min_trade_notional:
+        return fee, f"{symbol}: {side} of {qty} ({money(notional)}) is under the minimum trade; skipped"
+    if fee + notional * slip > notional * trading.max_cost_fraction:
+        verb = "selling" if side == "sell" else "buying"
+        return fee, f"{symbol}: {verb} {qty} would cost more than {trading.max_cost_fraction:.0%} of its value; skipped"
+    return fee, ""
+
+
+def _sell_leg(
+    table: _Table, costs: CostModel, out: set[int], raise_cash: bool
+) -> tuple[list[_Order], Decimal, list[str]]:
+    """The sells, as (orders, what they raise at worst, notes): each overweight holding outside its band (every
+    overweight one when cash is short of its band) back to its band's inner edge, and unwanted holdings in full."""
+    desired, symbols, prices, held, values = table.desired, table.symbols, table.prices, table.held, table.values
+    tw, band, weights, equity = table.targets, table.bands, table.weights, table.equity
+    trading = desired.trading
+    step, min_notional, inner = trading.step, trading.min_trade_notional, trading.bands.inner
+    net = trading.order_sizing == "net_of_costs"
+    rules = desired.symbols
+    busy = table.obs.open_orders
+    slip = costs.slippage_bps / BPS
+    sell_factor = ONE - slip
+    orders: list[_Order] = []
+    notes: list[str] = []
+    proceeds = ZERO
+    for i in range(len(symbols)) if raise_cash else sorted(out):
+        s, t, price = symbols[i], tw[i], prices[i]
+        if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))) or (busy and s in busy):
+            continue
+        if t == 0:
+            qty, reason = held[i], "not in targets"
+        else:
+            # Beyond its band a holding goes back to the inner edge of the band (inner 0: to target).
+            dest = t + inner * band[i] if inner and i in out else t
+            qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, costs, net), step))
+            reason = "overweight"
+        if qty <= 0:
+            if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
+                notes.append(f"{s}: overweight by {money(values[i] - dest * equity)}, less than one quantity"
+                             f" step ({step})")
+            continue
+        notional = qty * price
+        # Selling a holding out in full is never too small: that is how an unwanted symbol leaves.
+        fee, why_not = _worth_it(s, "sell", qty, notional, costs, trading, minimum=t != 0)
+        if why_not:
+            notes.append(why_not)
+            continue
+        # At worst: the broker may round the fill price down a tick and the commission up a step.
+        proceeds += notional * sell_factor - fee - qty * costs.price_tick - costs.commission_step
+        orders.append((i, s, "sell", qty, price, notional, fee, reason))
+    return orders, proceeds, notes
+
+
+def _buy_leg(
+    table: _Table, costs: CostModel, out: set[int], proceeds: Decimal, deploy_cash: bool
+) -> tuple[list[_Order], Decimal, list[str]]:
+    """The buys, as (orders, what they cost, notes): each underweight holding outside its band (every underweight
+    one when cash is above its band) toward its band's inner edge, most underweight first, with the cash that is
+    spendable (settled, not reserved, plus the sells' `proceeds` when they may fund buys) above the cash target."""
+    desired, obs, symbols, prices = table.desired, table.obs, table.symbols, table.prices
+    tw, band, weights, values, equity = table.targets, table.bands, table.weights, table.values, table.equity
+    trading = desired.trading
+    step, min_notional, inner = trading.step, trading.min_trade_notional, trading.bands.inner
+    net = trading.order_sizing == "net_of_costs"
+    rules = desired.symbols
+    busy = obs.open_orders
+    notes: list[str] = []
+    cash_total = obs.cash_settled + obs.cash_unsettled
     spendable = obs.cash_settled - obs.cash_reserved + (proceeds if trading.use_sale_proceeds else ZERO)
     headroom = cash_total - obs.cash_reserved + proceeds - desired.cash * equity
     budget = max(ZERO, min(spendable, headroom))
@@ -177,8 +264,10 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
         notes.append(f"{money(obs.cash_unsettled)} of unsettled cash is not spent until it settles")
     # Most underweight first, so a short budget goes where the drift is worst.
     candidates.sort(key=lambda i: (weights[i] - tw[i], symbols[i]))
+    slip = costs.slippage_bps / BPS
     buy_factor = ONE + slip
     fixed = costs.buy_fixed_cost()
+    orders: list[_Order] = []
     spent = ZERO
     for i in candidates:
         s, price = symbols[i], prices[i]
@@ -194,32 +283,17 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
                 notes.append(f"{s}: underweight by {money(exact * price)}, less than one quantity step ({step})")
             continue
         notional = qty * price
-        if notional < min_notional:
-            notes.append(f"{s}: buy of {qty} ({money(notional)}) is under the minimum trade; skipped")
-            continue
-        fee = costs.commission_for(qty, notional * buy_factor)  # charged on the fill, slippage included
-        if fee + notional * slip > notional * max_cost:
-            notes.append(f"{s}: buying {qty} would cost more than {max_cost:.0%} of its value; skipped")
+        fee, why_not = _worth_it(s, "buy", qty, notional, costs, trading, minimum=True)
+        if why_not:
+            notes.append(why_not)
             continue
         cost = notional * buy_factor + fee
         # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
         # left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
         budget -= qty * costs.expected_unit_cost(price) + fixed
         spent += cost
-        legs.append((i, s, "buy", qty, price, notional, fee, "underweight"))
-
-    actions = [Action(n, *leg[1:]) for n, leg in enumerate(legs, start=1)]
-    market = obs.market
-    if actions and market is not None and not market.is_open:
-        notes.append(
-            f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
-            " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
-        )
-    traded = [leg[0] for leg in legs]
-    cash_after = cash_total + proceeds - spent
-    return _assemble(
-        desired, obs, symbols, prices, held, values, tw, band, equity, weights, actions, cash_after, notes, traded
-    )
+        orders.append((i, s, "buy", qty, price, notional, fee, "underweight"))
+    return orders, spent, notes
 
 
 def plan_many(
@@ -256,7 +330,7 @@ def _blocked(
     equity = sum(values, ZERO) + cash_total
     weights = [v / equity if equity > 0 else ZERO for v in values]
     notes = [f"not traded: a quote that values this account is doubtful ({'; '.join(doubts)})"]
-    plan = _assemble(desired, obs, symbols, prices, held, values, tw, band, equity, weights, [], cash_total, notes)
+    plan = _assemble(_Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total, notes))
     return plan.model_copy(update={"blocked": doubts})
 
 
@@ -283,27 +357,14 @@ def _no_trade(rule: SymbolRule | None) -> bool:
     return rule is not None and rule.do_not_trade
 
 
-def _assemble(
-    desired: Desired,
-    obs: Observation,
-    symbols: list[str],
-    prices: list[Decimal],
-    held: list[Decimal],
-    values: list[Decimal],
-    tw: list[Decimal],
-    band: list[Decimal],
-    equity: Decimal,
-    weights: list[Decimal],
-    actions: list[Action],
-    cash_after: Decimal,
-    notes: list[str],
-    traded: list[int] | None = None,
-) -> PortfolioPlan:
-    """The before/after table. `traded[k]` is the index in `symbols` of `actions[k]`."""
+def _assemble(table: _Table) -> PortfolioPlan:
+    """The before/after table: the holdings once the table's orders fill, and the cash and weights around them."""
+    desired, obs, symbols, prices, held = table.desired, table.obs, table.symbols, table.prices, table.held
+    equity, weights, actions, cash_after = table.equity, table.weights, table.actions, table.cash_after
     after = list(held)
-    values_after = list(values)
+    values_after = list(table.values)
     buys = sells = ZERO
-    for i, a in zip(traded or [], actions, strict=True):
+    for i, a in zip(table.traded, actions, strict=True):
         if a.side == "buy":
             after[i] += a.quantity
             buys += a.notional
@@ -315,6 +376,7 @@ def _assemble(
     inv = ONE / equity if equity > 0 else ZERO
     inv_after = ONE / equity_after if equity_after > 0 else ZERO
     rules = desired.symbols
+    tw, band = table.targets, table.bands
     holdings = [
         Holding(
             s, prices[i], held[i], after[i], weights[i], tw[i], values_after[i] * inv_after,
@@ -337,6 +399,6 @@ def _assemble(
         turnover=(buys + sells) * inv,
         actions=actions,
         holdings=holdings,
-        notes=notes,
+        notes=table.notes,
         observation=obs,
     )

@@ -1,4 +1,8 @@
-"""Apply a sealed plan: verify it, refuse stale or mismatched plans, send each order once, journal everything."""
+"""Apply a sealed plan: verify it, refuse stale or mismatched plans, send each order once, journal everything.
+
+The pure checks of execution.preflight decide whether the plan may be applied at all; here are the locks, the
+intents (durable before each order is sent, its result after), the broker calls, the fills and the outcomes.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,31 @@ from decimal import Decimal
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.core.fills import limit_price
-from reconciler.core.models import Action, Observation, Plan, PolicyResult, PortfolioPlan, Quote
+from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
-from reconciler.errors import (
-    BrokerError,
-    MarketClosedError,
-    PlanMismatchError,
-    PolicyDeniedError,
-    StalePlanError,
-)
+from reconciler.errors import BrokerError
 from reconciler.execution.faults import crash_point
+from reconciler.execution.preflight import (
+    admitted,
+    already_applied,
+    check_age,
+    check_derived,
+    check_market_open,
+    check_matches,
+    check_unchanged,
+    stale_reasons,
+)
 from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
 from reconciler.journal.locks import AccountLock
-from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
+from reconciler.journal.statuses import ApplyStatus, IntentStatus
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
-MARKET_CHECKS = frozenset({VALUATION_POLICY, ORDER_SIZE_POLICY})  # built-in denials that stop one portfolio
-CASH_TOLERANCE = Decimal("0.01")
 
 
 @dataclass
@@ -62,102 +68,6 @@ class ApplyResult:
         return self.status in ("succeeded", "noop", "already-applied") and not self.refused
 
 
-def check_matches(plan: Plan, rt: Runtime) -> None:
-    """Refuse a plan made for other targets or accounts than the ones in this repository now."""
-    ws = rt.workspace
-    if plan.targets_hash != ws.targets_hash:
-        raise PlanMismatchError(
-            "plan does not match the current targets (they changed since it was made, or it is another repository's)",
-            where=f"plan {plan.content_hash[:12]}",
-            fix="re-plan against the current targets and review the new plan",
-        )
-    accounts = {p.account for p in ws.portfolios}
-    foreign = sorted({p.account for p in plan.portfolios} - accounts)
-    if foreign or sorted(plan.config_accounts) != sorted(ws.config.broker.accounts):
-        raise PlanMismatchError(
-            f"plan does not match this configuration's accounts ({', '.join(foreign) or 'account list differs'})",
-            where=f"plan {plan.content_hash[:12]}",
-            fix="apply the plan with the reconciler.yaml it was made with, or re-plan",
-        )
-
-
-def check_derived(plan: Plan, rt: Runtime) -> None:
-    """Refuse orders the targets do not give: the planner is pure, so the portfolio's targets and the
-    observation recorded in the plan must produce exactly the plan's orders again.
-
-    The content hash only proves the file is intact: anyone can recompute it after editing an order. This
-    check is what ties every order to the reviewed targets.
-    """
-    from reconciler.core.planner import plan_portfolio
-
-    by_name = {d.name: d for d in rt.workspace.portfolios}
-    for pp in plan.portfolios:
-        desired = by_name.get(pp.name)
-        if desired is None or desired.account != pp.account:
-            raise PlanMismatchError(
-                f"plan has portfolio {pp.name!r} (account {pp.account}), which the targets do not",
-                where=f"plan {plan.content_hash[:12]}", fix="re-plan against the current targets",
-            )
-        again = plan_portfolio(desired, pp.observation, rt.costs, rt.quote_limits).actions
-        recorded = [(a.symbol, a.side, a.quantity) for a in pp.actions]
-        derived = [(a.symbol, a.side, a.quantity) for a in again]
-        if recorded != derived:
-            first = next(
-                (f"leg {n}: plan has {r}, targets give {d}"
-                 for n, (r, d) in enumerate(zip(recorded, derived, strict=False), start=1) if r != d),
-                f"plan has {len(recorded)} orders, targets give {len(derived)}",
-            )
-            raise PlanMismatchError(
-                f"the orders for portfolio {pp.name!r} are not the ones its targets give for the holdings the plan"
-                f" recorded ({first.replace('Decimal', '')}); nothing was sent",
-                where=f"plan {plan.content_hash[:12]}",
-                fix="a plan file must not be edited: re-plan (if the broker's cost settings in reconciler.yaml"
-                " changed since the plan, that also changes the orders)",
-            )
-
-
-def _stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> list[str]:
-    then = pp.observation
-    reasons = []
-    before = {s: q for s, q in then.positions.items() if q != 0}
-    after = {s: q for s, q in now_obs.positions.items() if q != 0}
-    if before != after:
-        changed = sorted(s for s in set(before) | set(after) if before.get(s) != after.get(s))
-        reasons.append(f"{pp.account}: holdings changed since the plan ({', '.join(changed)})")
-    cash_then = then.cash_settled + then.cash_unsettled - then.cash_reserved
-    cash_now = now_obs.cash_settled + now_obs.cash_unsettled - now_obs.cash_reserved
-    if abs(cash_then - cash_now) > CASH_TOLERANCE:
-        reasons.append(f"{pp.account}: cash changed since the plan ({cash_then:.2f} → {cash_now:.2f})")
-    # Every quote, not only the traded symbols': each one values the account, and the equity sizes every order.
-    for symbol, then_quote in sorted(then.quotes.items()):
-        q = now_obs.quotes.get(symbol)
-        was = then_quote.price
-        if q is None:
-            reasons.append(f"{symbol}: no quote now")
-        elif was > 0 and abs(q.price - was) / was > band:
-            reasons.append(
-                f"{symbol}: quote moved {abs(q.price - was) / was:.2%} since the plan"
-                f" ({was} → {q.price}), beyond the {band:.2%} band"
-            )
-    return reasons
-
-
-def _check_market_open(observations: dict[str, Observation], plan: Plan) -> None:
-    """Refuse before anything is sent when a broker says its market is closed: a market order would wait for
-    the open and fill at whatever price the open brings, which no quote band or kill switch has checked."""
-    closed = [(a, o.market) for a, o in sorted(observations.items()) if o.market is not None and not o.market.is_open]
-    if not closed:
-        return
-    said = "; ".join(f"{account}: closed ({m.described})" for account, m in closed)
-    raise MarketClosedError(
-        f"the market is closed, so orders sent now would fill at the next open, at prices the plan never saw"
-        f" ({said}); nothing was sent",
-        where=f"plan {plan.content_hash[:12]}",
-        fix="apply while the market is open (re-run the apply job then; re-plan if the plan is too old by then),"
-        " or set apply.market_hours: ignore in reconciler.yaml to queue the orders for the open",
-    )
-
-
 def apply_plan(
     plan: Plan,
     rt: Runtime,
@@ -173,28 +83,11 @@ def apply_plan(
     overrides = overrides or {}
     rt.policies.check_overrides(overrides)
     journal = rt.journal
-    check_matches(plan, rt)
-    check_derived(plan, rt)
+    check_matches(plan, rt.workspace)
+    check_derived(plan, rt.workspace, rt.costs, rt.quote_limits)
     mine = [pp for pp in plan.portfolios if accounts is None or pp.account in accounts]
-    names = {pp.name for pp in mine}
-    denied: dict[str, list[PolicyResult]] = {}
-    for r in plan.blocked:
-        if r.portfolio in names and not r.overridden(overrides):
-            denied.setdefault(r.portfolio, []).append(r)
-    # A policy's denial refuses the reviewed change as a whole (a reviewer may override a soft one and apply the
-    # same plan). A doubtful quote, or an order size only a wrong quote explains, is about the market, not the
-    # change: it stops its own portfolio only, the others go on, and the apply still ends in failure.
-    by_policy = [r for rs in denied.values() for r in rs if r.policy not in MARKET_CHECKS]
+    chosen, denied = admitted(plan, mine, overrides)
     refused = [pp for pp in mine if pp.name in denied]
-    chosen = [pp for pp in mine if pp.actions and pp.name not in denied]
-    if by_policy or (refused and not chosen):
-        raise PolicyDeniedError(
-            "; ".join(f"[{r.level}] {r.policy} ({r.portfolio}): {r.message}" for r in by_policy or
-                      [r for rs in denied.values() for r in rs]),
-            where=f"plan {plan.content_hash[:12]}",
-            fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT"
-            if by_policy else "a doubtful quote blocks its portfolio until the broker quotes it soundly: re-plan then",
-        )
     if not chosen:
         return ApplyResult(None, "noop", message="no changes")
     journal.check_writable()
@@ -204,41 +97,15 @@ def apply_plan(
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
             refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
-        legs = {client_order_id(plan.content_hash, pp.account, a) for pp in chosen for a in pp.actions}
-        seen = journal.intents_for_plan(plan.content_hash)
-        if seen and legs <= seen.keys() and all(seen[c]["status"] in TERMINAL for c in legs):
+        if already_applied(plan, chosen, journal.intents_for_plan(plan.content_hash)):
             return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
-        if legs & seen.keys():
-            raise StalePlanError(
-                "this plan was partly applied by an earlier run; the journal was reconciled with the broker",
-                where=f"plan {plan.content_hash[:12]}",
-                fix="stale, re-plan: the new plan picks up what is left",
-            )
         settings = rt.workspace.config.apply
-        age = (rt.clock.now() - plan.created_at).total_seconds()
-        if -age > settings.max_clock_skew_seconds:
-            raise StalePlanError(
-                f"plan is dated {-age:.0f}s in the future (clock skew allowed: {settings.max_clock_skew_seconds}s);"
-                " nothing was sent",
-                where=f"plan {plan.content_hash[:12]}",
-                fix="check this machine's clock and the planning machine's, then re-plan",
-            )
-        if age > settings.max_plan_age_seconds:
-            raise StalePlanError(
-                f"plan is {age:.0f}s old (maximum {settings.max_plan_age_seconds}s)",
-                where=f"plan {plan.content_hash[:12]}",
-                fix="stale, re-plan",
-            )
-        observations: dict[str, Observation] = {}
-        reasons: list[str] = []
-        for pp in chosen:
-            obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
-            observations[pp.account] = obs
-            reasons += _stale_reasons(pp, obs, settings.quote_band)
-        if reasons:
-            raise StalePlanError("; ".join(reasons), where=f"plan {plan.content_hash[:12]}", fix="stale, re-plan")
+        check_age(plan, rt.clock.now(), settings)
+        observations = check_unchanged(
+            plan, ((pp, rt.broker.observe(pp.account, _symbols(pp))) for pp in chosen), settings.quote_band
+        )
         if settings.market_hours == "require":
-            _check_market_open(observations, plan)
+            check_market_open(observations, plan)
 
         apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
         journal.record_policies(
@@ -252,7 +119,7 @@ def apply_plan(
             for n, pp in enumerate(chosen):
                 obs = observations[pp.account]
                 if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
-                    obs = rt.broker.observe(pp.account, [a.symbol for a in pp.actions] + list(pp.observation.quotes))
+                    obs = rt.broker.observe(pp.account, _symbols(pp))
                 journal.record_observation(obs, "apply", apply_id)
                 doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
                 if doubts or stale:
@@ -282,7 +149,12 @@ def _blocked_now(
     doubts = doubtful_quotes(obs, valued_symbols(desired.targets, obs.positions), rt.quote_limits)
     if doubts or not reobserved:
         return doubts, []
-    return [], _stale_reasons(pp, obs, band)
+    return [], stale_reasons(pp, obs, band)
+
+
+def _symbols(pp: PortfolioPlan) -> list[str]:
+    """What to observe for a portfolio: the symbols it trades and every quote its plan was valued with."""
+    return [a.symbol for a in pp.actions] + list(pp.observation.quotes)
 
 
 def _refuse_portfolio(
