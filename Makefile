@@ -3,21 +3,33 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEMO_JOURNAL := sqlite:///.reconciler/demo.db
-RC := $(BIN)/reconciler --journal $(DEMO_JOURNAL)
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+RC := $(BIN)/reconciler
 
 .PHONY: install demo test lint typecheck bench clean schema lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The demo needs reconciler alone (a minute on a fresh machine); the tests need the [dev] extra (linters, the
+# backtest peers, cloud SDK fakes), installed by the first `make test`.
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	rm -f .reconciler/demo.db .reconciler/demo.db-wal .reconciler/demo.db-shm .reconciler/demo-plan.json
+# The demo runs in the repository's own journal (journal.url in reconciler.yaml), so `reconciler history` and
+# `reconciler plan` afterwards show its world; a journal already there is kept aside, never deleted.
+demo: $(RUNTIME_STAMP)
+	@if [ -f .reconciler/journal.db ]; then \
+	  mv .reconciler/journal.db ".reconciler/journal.db.before-demo-$$(date +%Y%m%d%H%M%S)"; \
+	  rm -f .reconciler/journal.db-wal .reconciler/journal.db-shm; \
+	  echo "(the previous .reconciler/journal.db was kept aside as .reconciler/journal.db.before-demo-*)"; fi
+	rm -f .reconciler/demo-plan.json
 	$(RC) validate
 	$(RC) plan --out .reconciler/demo-plan.json
 	$(RC) apply .reconciler/demo-plan.json --auto-approve
