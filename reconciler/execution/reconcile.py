@@ -21,7 +21,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
-from reconciler.journal.store import as_utc
+from reconciler.journal.database import as_utc
 
 if TYPE_CHECKING:
     from reconciler.runtime import Runtime

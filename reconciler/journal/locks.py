@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 
 from reconciler.errors import LockedError, ReconcilerError
 from reconciler.journal import tables as t
-from reconciler.journal.store import Journal, as_utc
+from reconciler.journal.database import as_utc
+from reconciler.journal.store import Journal
 
 log = logging.getLogger("reconciler.lock")
 

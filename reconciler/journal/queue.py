@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from reconciler.core.models import Plan
 from reconciler.journal import tables as t
+from reconciler.journal.database import as_utc
 from reconciler.journal.locks import live_lock
 from reconciler.journal.statuses import WorkStatus
-from reconciler.journal.store import Journal, as_utc
+from reconciler.journal.store import Journal
 
 # A claim this old, on an account nobody holds the lock of, belongs to a worker that died (an apply keeps its lock
 # alive with a heartbeat while it runs; the lease is 120 s).

@@ -7,234 +7,31 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, inspect, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import Observation, PolicyResult
 from reconciler.errors import JournalError
 from reconciler.journal import tables as t
+from reconciler.journal.database import (
+    MissingJournal,
+    check_complete,
+    check_current,
+    create_journal_engine,
+    is_blank,
+    migrate,
+    safe_url,
+    shown,
+)
 from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.journal")
-
-# Every schema revision this version knows, oldest first (the files under migrations/versions/).
-REVISIONS = ("0001", "0002", "0003")
-HEAD_REVISION = REVISIONS[-1]
-MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migrating ("reconcil")
-
-
-def as_utc(ts: datetime) -> datetime:
-    """A timestamp read back from the journal: SQLite returns it without its zone, which is always UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
-def safe_url(url: str) -> str:
-    """The URL with any password masked: journal URLs may carry credentials and are printed in errors."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable journal URL>"
-
-
-class MissingJournal(JournalError):
-    """A SQLite journal file that does not exist (yet)."""
-
-
-# What to do about a journal that a read-only open finds missing, unmigrated or at an old revision.
-CREATE_OR_MIGRATE_FIX = (
-    "create or migrate it once with a command that writes, using a credential that may write: `reconciler plan"
-    " --record` (or `reconciler apply`); `plan` and `status` without --record only read the journal"
-)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
-    # No journal_mode: switching a file to WAL is a write. query_only makes SQLite itself refuse any write, so a
-    # read-only command that tried one would fail loudly instead of changing the journal.
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA query_only=ON")
-    cur.close()
-
-
-def _postgres_read_only(dbapi_conn: Any, _record: Any) -> None:
-    # Every transaction of the session read-only: the server refuses any write, whatever the role may do.
-    cur = dbapi_conn.cursor()
-    cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-    cur.close()
-    dbapi_conn.commit()
-
-
-def create_journal_engine(url: str, where: str = "journal.url", *, write: bool = True) -> Engine:
-    """An engine on the journal. With write=False nothing is created (no folder, no file) and the database
-    itself refuses writes on every connection."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise JournalError(
-            "journal URL is not a database URL",
-            where=where,
-            fix="use sqlite:///path/to/journal.db or postgresql+psycopg://user@host/db",
-        ) from None
-    if parsed.get_backend_name() == "sqlite":
-        db = parsed.database
-        if not db or db == ":memory:" or db.startswith("file::memory:"):
-            raise JournalError(
-                "an in-memory journal forgets every intent, order and fill when the command ends",
-                where=where, fix="give the journal a file: sqlite:///.reconciler/journal.db",
-            )
-        # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file after
-        # `file:`; its folder must exist already.
-        path = Path(db.removeprefix("file:"))
-        if not write and not path.is_file():  # connecting would create an empty file
-            raise MissingJournal(
-                f"journal {safe_url(url)} does not exist yet", where=where, fix=CREATE_OR_MIGRATE_FIX
-            )
-        folder = path.parent
-        # The journal's own folder (`.reconciler/`) is created; a path whose parent is missing too is most
-        # likely a typo, and a typo must not start a fresh, empty journal (and fresh paper accounts).
-        if not folder.is_dir():
-            if not folder.parent.is_dir():
-                raise JournalError(
-                    f"the folder of the journal file does not exist: {folder}", where=where,
-                    fix="check the path, or create the folder first",
-                )
-            folder.mkdir()
-    try:
-        engine = create_engine(url)
-    except (ArgumentError, ImportError) as exc:
-        raise JournalError(
-            f"cannot use journal {safe_url(url)}: {exc}", where=where, fix="check the URL and its driver"
-        ) from None
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas if write else _sqlite_read_only)
-    elif parsed.get_backend_name() == "postgresql" and not write:
-        event.listen(engine, "connect", _postgres_read_only)
-    return engine
-
-
-def _revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version"):
-        return None
-    value = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    return None if value is None else str(value)
-
-
-def _shown(engine: Engine) -> str:
-    """The journal's URL as it may be printed: password masked."""
-    return engine.url.render_as_string(hide_password=True)
-
-
-def _check_known(revision: str | None, engine: Engine) -> None:
-    if revision is not None and revision not in REVISIONS:
-        raise JournalError(
-            f"journal {_shown(engine)} has schema revision {revision!r}, which this reconciler does not know (it knows"
-            f" up to {HEAD_REVISION}): it was written by a newer reconciler",
-            fix="upgrade reconciler (pip install -U reconciler) to the version that wrote this journal; nothing was"
-            " sent",
-        )
-
-
-@contextmanager
-def _file_lock(engine: Engine) -> Iterator[None]:
-    """One migrating process per SQLite file (PostgreSQL uses an advisory lock inside the transaction)."""
-    db = engine.url.database
-    if engine.dialect.name != "sqlite" or not db:
-        yield
-        return
-    import fcntl
-
-    with open(db.removeprefix("file:") + ".migrate-lock", "a+b") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to head with Alembic, one process at a time (several first applies may start together on
-    a brand-new journal); a journal already at head skips Alembic entirely (fast start). A journal at a revision
-    this version does not know is refused before anything else happens."""
-    with engine.connect() as conn:
-        current = _revision(conn)
-    _check_known(current, engine)
-    if current == HEAD_REVISION:
-        return
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with _file_lock(engine), engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        current = _revision(conn)  # another process may have migrated while this one waited
-        _check_known(current, engine)
-        if current == HEAD_REVISION:
-            return
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-def _blank(engine: Engine) -> bool:
-    """A database with no table at all (a PostgreSQL database just created, an empty SQLite file)."""
-    with engine.connect() as conn:
-        return not inspect(conn).get_table_names()
-
-
-def check_current(engine: Engine) -> None:
-    """The schema is at this version's head already: what a read-only open requires, since it never migrates."""
-    with engine.connect() as conn:
-        current = _revision(conn)
-    _check_known(current, engine)
-    if current == HEAD_REVISION:
-        return
-    state = (
-        "has no reconciler schema yet" if current is None
-        else f"is at schema revision {current}, older than this reconciler's {HEAD_REVISION}"
-    )
-    raise JournalError(
-        f"journal {_shown(engine)} {state}; reading it would need creating or migrating it, which a read-only open"
-        " never does", fix=CREATE_OR_MIGRATE_FIX,
-    )
-
-
-def check_complete(engine: Engine) -> None:
-    """Every table and column this version uses is there: a journal with a table dropped or damaged is refused
-    before the first broker call, not half-way through an apply."""
-    with engine.connect() as conn:
-        found = inspect(conn)
-        names = set(found.get_table_names())
-        for table in t.metadata.sorted_tables:
-            if table.name not in names:
-                raise JournalError(
-                    f"journal {_shown(engine)} is incomplete: table {table.name} is missing",
-                    fix="restore the journal from a backup (its tables are never dropped by reconciler); nothing"
-                    " was sent",
-                )
-            columns = {c["name"] for c in found.get_columns(table.name)}
-            missing = sorted(c.name for c in table.columns if c.name not in columns)
-            if missing:
-                raise JournalError(
-                    f"journal {_shown(engine)} is incomplete: table {table.name} lacks {', '.join(missing)}",
-                    fix="restore the journal from a backup; nothing was sent",
-                )
 
 
 class Journal:
@@ -262,7 +59,7 @@ class Journal:
         try:
             if write:
                 migrate(engine)
-            elif _blank(engine):  # a new, empty database: nothing recorded yet, as for a missing SQLite file
+            elif is_blank(engine):  # a new, empty database: nothing recorded yet, as for a missing SQLite file
                 engine.dispose()
                 return cls._empty_stand_in(url, clock)
             else:
@@ -307,7 +104,7 @@ class Journal:
         except SQLAlchemyError as exc:
             # The driver's own message (exc.orig), not SQLAlchemy's, which appends the SQL and its parameters.
             raise JournalError(
-                f"journal {_shown(self.engine)} failed:"
+                f"journal {shown(self.engine)} failed:"
                 f" {getattr(exc, 'orig', None) or exc}",
                 fix="check that the database is reachable, writable and not damaged, then retry (`reconciler"
                 " reconcile` settles what an interrupted apply left)",
@@ -316,7 +113,7 @@ class Journal:
     def check_writable(self) -> None:
         """Fail before the first broker call if the journal cannot record: every order is written before it is
         sent, so an apply on a read-only journal would otherwise stop after its first order left."""
-        url = _shown(self.engine)
+        url = shown(self.engine)
         try:
             with self.engine.connect() as conn:
                 probe = conn.begin()

@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from reconciler.journal.store import HEAD_REVISION, Journal, create_journal_engine, migrate
+from reconciler.journal.database import HEAD_REVISION, create_journal_engine, migrate
+from reconciler.journal.store import Journal
 from reconciler.journal.tables import metadata
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from reconciler.core.models import Observation
 from reconciler.errors import JournalError
-from reconciler.journal.store import HEAD_REVISION, Journal
+from reconciler.journal.database import HEAD_REVISION
+from reconciler.journal.store import Journal
 from tests.conftest import fresh_journal_url
 
 
