@@ -11,175 +11,45 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
 from reconciler import bounded_http
+from reconciler.brokers.alpaca_answers import (
+    ACTIVITIES,
+    CASH_ACTIVITIES,
+    MAX_ACTIVITY_PAGES,
+    MAX_BODY_BYTES,
+    VOID_STATUSES,
+    TransientError,
+    clock_date,
+    clock_market,
+    is_duplicate,
+    is_sale,
+    json_of,
+    order_state,
+    parse_instant,
+    reserved_cash,
+    trade_date,
+)
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
-from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
+from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import alpaca_tick, round_limit
-from reconciler.core.models import MarketStatus, Observation, Quote
+from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import Secret, SecretResolver
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
-_STATUS: dict[str, OrderStatus] = {
-    "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
-    "partially_filled": "partially_filled", "filled": "filled", "done_for_day": "partially_filled",
-    "canceled": "canceled", "expired": "canceled", "replaced": "canceled", "pending_cancel": "accepted",
-    "pending_replace": "accepted", "held": "accepted", "rejected": "rejected", "stopped": "partially_filled",
-    "suspended": "rejected", "calculated": "accepted",
-}
-# Still open whatever they say of fills: a cancel is not final until `canceled` (fills may arrive meanwhile), and
-# `calculated` means the day is done but settlement calculations are pending, not that the order filled.
-_OPEN_BY_QUANTITY = frozenset({"pending_cancel", "pending_replace", "calculated", "done_for_day", "stopped"})
-
-# Non-trade activities whose `net_amount` is cash in or out of the account (Alpaca's activity types). Anything
-# else with a non-zero amount is named by the cash check rather than silently trusted or ignored.
-CASH_ACTIVITIES = frozenset({
-    "CSD", "CSW", "TRANS", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "DIV", "DIVCGL", "DIVCGS",
-    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC",
-})
-VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or replaced by its correction
-
-
-MAX_ACTIVITY_PAGES = 500  # 50,000 activities
-MAX_BODY_BYTES = 8 * 1024 * 1024  # Alpaca's largest answer here (500 orders) is well under 1 MB
-_ACTIVITIES = "GET /v2/account/activities"
-
-
-def _json(r: httpx.Response, endpoint: str) -> Any:
-    """The body as JSON; a redirect, an HTML page or a truncated body is an impossible answer, not a crash."""
-    if 300 <= r.status_code < 400:
-        raise impossible(endpoint, f"HTTP {r.status_code} redirect to {r.headers.get('location', '?')!r}")
-    try:
-        return r.json()
-    except ValueError:
-        kind = r.headers.get("content-type", "no content type")
-        raise impossible(endpoint, f"the body is not JSON ({kind}, {len(r.content)} bytes)") from None
-
-
-def _clock_date(clock: Any, now: datetime) -> date:
-    """The broker's date from GET /v2/clock (its exchange's local date). If the clock gives none, New York's
-    date: never later than the exchange's, so sale proceeds are never counted as settled a day early (the UTC
-    date is already tomorrow from 19:00 or 20:00 New York time)."""
-    stamp = _instant((clock or {}).get("timestamp"))
-    return stamp.date() if stamp else now.astimezone(_new_york()).date()
-
-
-def _instant(value: Any) -> datetime | None:
-    """An ISO 8601 time as Alpaca writes it (`Z` or an offset); None when missing or unreadable."""
-    try:
-        return datetime.fromisoformat(str(value or "").replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-
-
-def _new_york() -> tzinfo:
-    try:
-        return ZoneInfo("America/New_York")
-    except ZoneInfoNotFoundError:  # no tz database on this machine: standard time, a date never too late
-        return timezone(timedelta(hours=-5))
-
-
-def _is_sale(activity: dict[str, Any]) -> bool:
-    return activity.get("activity_type") == "FILL" and activity.get("side") != "buy"
-
-
-def _trade_date(activity: dict[str, Any]) -> date:
-    """The session date of a fill: its time in New York (Alpaca writes UTC; a fill at 20:30 New York is already
-    tomorrow in UTC, and settlement counts the exchange's dates)."""
-    raw = str(activity.get("transaction_time", ""))
-    try:
-        instant = _instant(raw)
-        return instant.astimezone(_new_york()).date() if instant and instant.tzinfo else date.fromisoformat(raw[:10])
-    except ValueError:
-        raise BrokerError(
-            f"a fill activity has no readable transaction_time ({activity.get('transaction_time')!r})",
-            where=f"activity {activity.get('id')}", fix="the broker's activity list is malformed; try again later",
-        ) from None
-
-
-def _clock_market(clock: Any) -> MarketStatus | None:
-    """Open or closed by GET /v2/clock (holidays and early closes included); None if it does not say."""
-    if not isinstance(clock, dict) or not isinstance(clock.get("is_open"), bool):
-        return None
-    return MarketStatus(is_open=clock["is_open"], next_open=_instant(clock.get("next_open")), source="Alpaca clock")
-
-
-class TransientError(Exception):
-    """A read that may succeed if tried again (5xx, timeout, dropped connection)."""
-
-
-def _reserved(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
-    """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order its
-    limit, a market order the quote, for what is left to fill."""
-    held = ZERO
-    where = "GET /v2/orders"
-    with reading(where):
-        for o in orders:
-            if o.get("side") != "buy":
-                continue
-            filled = number(o.get("filled_qty"), "filled_qty", where, missing=ZERO)
-            if o.get("notional") not in (None, "") and o.get("qty") in (None, ""):
-                spent = filled * number(o.get("filled_avg_price"), "filled_avg_price", where, missing=ZERO)
-                held += max(ZERO, number(o["notional"], "notional", where) - spent)
-                continue
-            left = number(o.get("qty"), "qty", where, missing=ZERO) - filled
-            quote = quotes.get(str(o.get("symbol")))
-            limit = number(o.get("limit_price"), "limit_price", where, missing=ZERO)
-            held += left * max(limit, quote.price if quote is not None else ZERO)
-    return held
-
-
-def _is_duplicate(r: httpx.Response) -> bool:
-    """Alpaca's answer to a client_order_id it has seen: code 40010001 (its message has varied)."""
-    try:
-        body = r.json()
-    except ValueError:
-        return False
-    if not isinstance(body, dict):
-        return False
-    return body.get("code") == 40010001 or "client_order_id" in str(body.get("message", ""))
-
-
-def _status(raw: str, filled: Decimal) -> OrderStatus:
-    if raw in _OPEN_BY_QUANTITY:
-        return "partially_filled" if filled > 0 else "accepted"
-    return _STATUS.get(raw, "accepted")
-
-
-def _order_state(raw: Any, endpoint: str) -> OrderState:
-    """An order as Alpaca describes it, refused if it cannot be true (a fill above the order, a fill without a
-    price, a price that is not positive)."""
-    with reading(endpoint):
-        o = mapping(raw, endpoint)
-        qty = number(o.get("qty"), "qty", endpoint, missing=ZERO)  # null for an order placed by notional
-        filled = number(o.get("filled_qty"), "filled_qty", endpoint, missing=ZERO)
-        avg = o.get("filled_avg_price")
-        price = None if avg in (None, "") else number(avg, "filled_avg_price", endpoint, positive=True)
-        if qty > 0 and filled > qty:
-            raise impossible(endpoint, f"filled_qty {filled} is more than the order's qty {qty}")
-        if filled > 0 and price is None:
-            raise impossible(endpoint, f"filled_qty {filled} without a filled_avg_price")
-        return OrderState(
-            client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
-            side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
-            commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
-            status=_status(str(o.get("status")), filled),
-            reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
-        )
 
 
 class AlpacaBroker:
@@ -270,7 +140,7 @@ class AlpacaBroker:
                     f"broker refused GET {url}: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
                     fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
                 )
-            return _json(r, f"GET {url}")
+            return json_of(r, f"GET {url}")
 
         return retry_reads(
             once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}"
@@ -297,7 +167,7 @@ class AlpacaBroker:
             }
         self._check_flags(account, acct)
         listed = listing(self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500}), "GET /v2/orders")
-        open_orders = [_order_state(o, "GET /v2/orders") for o in listed]
+        open_orders = [order_state(o, "GET /v2/orders") for o in listed]
         activities, complete = self._activities(account)
         clock = self._read(account, self._t("/v2/clock"))
         if clock is not None and not isinstance(clock, dict):
@@ -305,8 +175,8 @@ class AlpacaBroker:
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
-        today = _clock_date(clock, self.clock.now())
-        with reading(_ACTIVITIES):
+        today = clock_date(clock, self.clock.now())
+        with reading(ACTIVITIES):
             settled, unsettled, unknown = self._ledger(activities, today, self._sessions(account, activities, today))
         warning = None
         tolerance = self.spec.cash_tolerance
@@ -323,13 +193,13 @@ class AlpacaBroker:
                 f"the account reports cash {claimed} but its activities imply {settled} settled"
                 f" and {unsettled} unsettled; trusting neither"
             )
-        reserved = _reserved(listed, quotes)
+        reserved = reserved_cash(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
             cash_settled=max(ZERO, min(claimed, settled)), cash_unsettled=unsettled, cash_reserved=reserved,
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
-            market=_clock_market(clock),
+            market=clock_market(clock),
             # IEX alone (the free plan's default) is a few percent of US volume: say which feed priced the plan.
             quote_source=f"Alpaca's {self.spec.feed or 'default'} feed",
         )
@@ -346,9 +216,9 @@ class AlpacaBroker:
         out: list[dict[str, Any]] = []
         params: dict[str, Any] = {"page_size": 100, "direction": "desc"}
         for _ in range(MAX_ACTIVITY_PAGES):
-            page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), _ACTIVITIES)
+            page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), ACTIVITIES)
             if not all(isinstance(a, dict) for a in page):
-                raise impossible(_ACTIVITIES, "an activity that is not a JSON object")
+                raise impossible(ACTIVITIES, "an activity that is not a JSON object")
             for a in page:
                 if newest is not None and a.get("id") == newest:
                     self._activity_cache[account] = out + known
@@ -357,7 +227,7 @@ class AlpacaBroker:
             if len(page) < 100:
                 self._activity_cache[account] = out
                 return out, True
-            with reading(_ACTIVITIES):
+            with reading(ACTIVITIES):
                 params["page_token"] = page[-1]["id"]
         return out, False
 
@@ -370,7 +240,7 @@ class AlpacaBroker:
         """The exchange's sessions (GET /v2/calendar) since the oldest sale that may still be unsettled: T+N
         counts sessions, so a holiday between the sale and today delays settlement. No sale, no request."""
         horizon = self._settlement_horizon(today)
-        sales = [d for a in activities if _is_sale(a) and (d := _trade_date(a)) > horizon]
+        sales = [d for a in activities if is_sale(a) and (d := trade_date(a)) > horizon]
         if not sales or self.spec.settlement_days == 0:
             return []
         rows = self._read(account, self._t("/v2/calendar"), {"start": min(sales).isoformat(), "end": today.isoformat()})
@@ -399,17 +269,17 @@ class AlpacaBroker:
             if str(a.get("status") or "executed").lower() in VOID_STATUSES:
                 continue
             if kind == "FILL":
-                amount = number(a.get("qty"), "qty", _ACTIVITIES) * number(a.get("price"), "price", _ACTIVITIES)
-                if not _is_sale(a):
+                amount = number(a.get("qty"), "qty", ACTIVITIES) * number(a.get("price"), "price", ACTIVITIES)
+                if not is_sale(a):
                     settled -= amount
                     continue
-                traded = _trade_date(a)
+                traded = trade_date(a)
                 if n == 0 or traded <= horizon or sum(1 for s in sessions if traded < s <= today) >= n:
                     settled += amount
                 else:
                     unsettled += amount
                 continue
-            amount = number(a.get("net_amount"), "net_amount", _ACTIVITIES, negative_ok=True, missing=ZERO)
+            amount = number(a.get("net_amount"), "net_amount", ACTIVITIES, negative_ok=True, missing=ZERO)
             if kind in CASH_ACTIVITIES:
                 settled += amount
             elif amount != 0:
@@ -451,7 +321,7 @@ class AlpacaBroker:
                     if volume is None:
                         volume = (snap.get("dailyBar") or {}).get("v")
                     # The trade's own time: a quote is as fresh as its last trade, not as the request.
-                    as_of = _instant(trade.get("t")) or self.clock.now()
+                    as_of = parse_instant(trade.get("t")) or self.clock.now()
                     book = snap.get("latestQuote") or {}
                     bid, ask = book.get("bp"), book.get("ap")
                     # A zero or negative price is let through: the valuation check blocks the portfolios it values
@@ -470,11 +340,11 @@ class AlpacaBroker:
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         o = self._read(account, self._t("/v2/orders:by_client_order_id"), {"client_order_id": client_order_id}, True)
-        return None if o is None else _order_state(o, "GET /v2/orders:by_client_order_id")
+        return None if o is None else order_state(o, "GET /v2/orders:by_client_order_id")
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         listed = self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})
-        return [_order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
+        return [order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
 
     def _refused(self, order: OrderRequest, reason: str) -> OrderState:
         return OrderState(
@@ -526,7 +396,7 @@ class AlpacaBroker:
                 if found is not None:
                     return found
                 continue
-            if r.status_code == 422 and _is_duplicate(r):
+            if r.status_code == 422 and is_duplicate(r):
                 # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the
                 # lookup may lag the order book for a moment), or say the outcome is unknown.
                 for _ in range(self.attempts):
@@ -545,7 +415,7 @@ class AlpacaBroker:
                     f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
                     fix="see the message; the order was not placed",
                 )
-            return _order_state(_json(r, "POST /v2/orders"), "POST /v2/orders")  # _json refuses a redirect
+            return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect
         raise BrokerError(
             f"order {order.client_order_id} could not be placed after {self.attempts} attempts",
             where=f"account {account}",

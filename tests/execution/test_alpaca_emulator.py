@@ -209,7 +209,7 @@ def test_apply_on_merge_finishes_a_partial_apply_within_the_envelope(
 
 
 def test_broker_date_comes_from_its_clock_and_never_runs_ahead_of_new_york() -> None:
-    from reconciler.brokers.alpaca import _clock_date
+    from reconciler.brokers.alpaca_answers import clock_date as _clock_date
 
     late_evening = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 23:30 on the 25th in New York
     assert _clock_date({"timestamp": "2026-11-25T23:30:00.000-05:00"}, late_evening).isoformat() == "2026-11-25"

@@ -1,0 +1,165 @@
+"""What Alpaca's answers mean: order statuses, activities, the clock, reserved cash and errors, parsed into the
+adapter's types. Pure functions of the JSON (parsed with Decimal, never float); the adapter does the I/O."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from reconciler.brokers.base import OrderState, OrderStatus
+from reconciler.brokers.payload import impossible, mapping, number, reading
+from reconciler.core.models import MarketStatus, Quote
+from reconciler.core.numbers import ZERO
+from reconciler.errors import BrokerError
+
+STATUS: dict[str, OrderStatus] = {
+    "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
+    "partially_filled": "partially_filled", "filled": "filled", "done_for_day": "partially_filled",
+    "canceled": "canceled", "expired": "canceled", "replaced": "canceled", "pending_cancel": "accepted",
+    "pending_replace": "accepted", "held": "accepted", "rejected": "rejected", "stopped": "partially_filled",
+    "suspended": "rejected", "calculated": "accepted",
+}
+# Still open whatever they say of fills: a cancel is not final until `canceled` (fills may arrive meanwhile), and
+# `calculated` means the day is done but settlement calculations are pending, not that the order filled.
+OPEN_BY_QUANTITY = frozenset({"pending_cancel", "pending_replace", "calculated", "done_for_day", "stopped"})
+
+# Non-trade activities whose `net_amount` is cash in or out of the account (Alpaca's activity types). Anything
+# else with a non-zero amount is named by the cash check rather than silently trusted or ignored.
+CASH_ACTIVITIES = frozenset({
+    "CSD", "CSW", "TRANS", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "DIV", "DIVCGL", "DIVCGS",
+    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC",
+})
+VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or replaced by its correction
+
+
+MAX_ACTIVITY_PAGES = 500  # 50,000 activities
+MAX_BODY_BYTES = 8 * 1024 * 1024  # Alpaca's largest answer here (500 orders) is well under 1 MB
+ACTIVITIES = "GET /v2/account/activities"
+
+
+def json_of(r: httpx.Response, endpoint: str) -> Any:
+    """The body as JSON; a redirect, an HTML page or a truncated body is an impossible answer, not a crash."""
+    if 300 <= r.status_code < 400:
+        raise impossible(endpoint, f"HTTP {r.status_code} redirect to {r.headers.get('location', '?')!r}")
+    try:
+        return r.json()
+    except ValueError:
+        kind = r.headers.get("content-type", "no content type")
+        raise impossible(endpoint, f"the body is not JSON ({kind}, {len(r.content)} bytes)") from None
+
+
+def clock_date(clock: Any, now: datetime) -> date:
+    """The broker's date from GET /v2/clock (its exchange's local date). If the clock gives none, New York's
+    date: never later than the exchange's, so sale proceeds are never counted as settled a day early (the UTC
+    date is already tomorrow from 19:00 or 20:00 New York time)."""
+    stamp = parse_instant((clock or {}).get("timestamp"))
+    return stamp.date() if stamp else now.astimezone(new_york()).date()
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An ISO 8601 time as Alpaca writes it (`Z` or an offset); None when missing or unreadable."""
+    try:
+        return datetime.fromisoformat(str(value or "").replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def new_york() -> tzinfo:
+    try:
+        return ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:  # no tz database on this machine: standard time, a date never too late
+        return timezone(timedelta(hours=-5))
+
+
+def is_sale(activity: dict[str, Any]) -> bool:
+    return activity.get("activity_type") == "FILL" and activity.get("side") != "buy"
+
+
+def trade_date(activity: dict[str, Any]) -> date:
+    """The session date of a fill: its time in New York (Alpaca writes UTC; a fill at 20:30 New York is already
+    tomorrow in UTC, and settlement counts the exchange's dates)."""
+    raw = str(activity.get("transaction_time", ""))
+    try:
+        instant = parse_instant(raw)
+        return instant.astimezone(new_york()).date() if instant and instant.tzinfo else date.fromisoformat(raw[:10])
+    except ValueError:
+        raise BrokerError(
+            f"a fill activity has no readable transaction_time ({activity.get('transaction_time')!r})",
+            where=f"activity {activity.get('id')}", fix="the broker's activity list is malformed; try again later",
+        ) from None
+
+
+def clock_market(clock: Any) -> MarketStatus | None:
+    """Open or closed by GET /v2/clock (holidays and early closes included); None if it does not say."""
+    if not isinstance(clock, dict) or not isinstance(clock.get("is_open"), bool):
+        return None
+    opens = parse_instant(clock.get("next_open"))
+    return MarketStatus(is_open=clock["is_open"], next_open=opens, source="Alpaca clock")
+
+
+class TransientError(Exception):
+    """A read that may succeed if tried again (5xx, timeout, dropped connection)."""
+
+
+def reserved_cash(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
+    """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order its
+    limit, a market order the quote, for what is left to fill."""
+    held = ZERO
+    where = "GET /v2/orders"
+    with reading(where):
+        for o in orders:
+            if o.get("side") != "buy":
+                continue
+            filled = number(o.get("filled_qty"), "filled_qty", where, missing=ZERO)
+            if o.get("notional") not in (None, "") and o.get("qty") in (None, ""):
+                spent = filled * number(o.get("filled_avg_price"), "filled_avg_price", where, missing=ZERO)
+                held += max(ZERO, number(o["notional"], "notional", where) - spent)
+                continue
+            left = number(o.get("qty"), "qty", where, missing=ZERO) - filled
+            quote = quotes.get(str(o.get("symbol")))
+            limit = number(o.get("limit_price"), "limit_price", where, missing=ZERO)
+            held += left * max(limit, quote.price if quote is not None else ZERO)
+    return held
+
+
+def is_duplicate(r: httpx.Response) -> bool:
+    """Alpaca's answer to a client_order_id it has seen: code 40010001 (its message has varied)."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    return body.get("code") == 40010001 or "client_order_id" in str(body.get("message", ""))
+
+
+def order_status(raw: str, filled: Decimal) -> OrderStatus:
+    if raw in OPEN_BY_QUANTITY:
+        return "partially_filled" if filled > 0 else "accepted"
+    return STATUS.get(raw, "accepted")
+
+
+def order_state(raw: Any, endpoint: str) -> OrderState:
+    """An order as Alpaca describes it, refused if it cannot be true (a fill above the order, a fill without a
+    price, a price that is not positive)."""
+    with reading(endpoint):
+        o = mapping(raw, endpoint)
+        qty = number(o.get("qty"), "qty", endpoint, missing=ZERO)  # null for an order placed by notional
+        filled = number(o.get("filled_qty"), "filled_qty", endpoint, missing=ZERO)
+        avg = o.get("filled_avg_price")
+        price = None if avg in (None, "") else number(avg, "filled_avg_price", endpoint, positive=True)
+        if qty > 0 and filled > qty:
+            raise impossible(endpoint, f"filled_qty {filled} is more than the order's qty {qty}")
+        if filled > 0 and price is None:
+            raise impossible(endpoint, f"filled_qty {filled} without a filled_avg_price")
+        return OrderState(
+            client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
+            side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
+            commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
+            status=order_status(str(o.get("status")), filled),
+            reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
+        )
