@@ -10,7 +10,7 @@ limit order only at or better than its limit, which must be in whole cents at $1
 answers 204 and the order is `pending_cancel` for `cancel_delay` seconds, filling meanwhile, then `canceled`;
 `cash` includes unsettled sale proceeds, which settle T+`settlement_days` sessions later; buying power is 2×
 (margin) above $2,000 of equity; a duplicate client_order_id is refused with 422 and code 40010001. Every answer
-parses into the official SDK's models (tests/execution/test_alpaca_contract.py).
+parses into the official SDK's models (tests/emulator/test_alpaca_contract.py).
 
 Fault knobs: see `faults.py`. Control endpoints (tests and demos): POST /_emulator/faults {knob: value}, POST
 /_emulator/activity {account, activity_type, net_amount, status, description, no_cash} (a dividend, a fee, a
