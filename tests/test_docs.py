@@ -18,5 +18,7 @@ def test_plan_json_schema_is_current() -> None:
 def test_readme_quick_start_names_make_targets() -> None:
     readme = (ROOT / "README.md").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert "make demo" in readme and "make test" in readme
-    assert "\ndemo:" in makefile and "\ntest:" in makefile
+    assert "make demo" in readme
+    assert "make test" in readme
+    assert "\ndemo:" in makefile
+    assert "\ntest:" in makefile

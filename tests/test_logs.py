@@ -19,8 +19,12 @@ def test_json_logs_keep_exc_info(capsys: pytest.CaptureFixture[str]) -> None:
         log.exception("lookup failed", extra={"account": "paper-ira"})
     line = capsys.readouterr().err.strip().splitlines()[-1]
     record = json.loads(line)
-    assert record["msg"] == "lookup failed" and record["account"] == "paper-ira" and record["level"] == "error"
-    assert "Traceback (most recent call last)" in record["exc_info"] and "KeyError: 'missing'" in record["exc_info"]
+    assert record["msg"] == "lookup failed"
+    assert record["account"] == "paper-ira"
+    assert record["level"] == "error"
+    assert "Traceback (most recent call last)" in record["exc_info"]
+    assert "KeyError: 'missing'" in record["exc_info"]
     log.info("plain")
     plain = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-    assert "exc_info" not in plain and plain["msg"] == "plain"
+    assert "exc_info" not in plain
+    assert plain["msg"] == "plain"

@@ -69,7 +69,8 @@ def test_a_refused_apply_is_notified_and_the_url_never_printed(
     (sent,) = hook.received
     assert sent["path"] == f"/hook/{TOKEN}"
     assert sent["title"] == "reconciler apply: refused: outside the reviewed envelope"
-    assert "college-fund" in sent["message"] and sent["type"] == "failure"
+    assert "college-fund" in sent["message"]
+    assert sent["type"] == "failure"
     assert TOKEN not in r.out + r.err
     assert workspace.paper_order_count() == 0
     # A successful apply notifies nobody.
@@ -86,10 +87,12 @@ def test_drift_is_notified_only_when_asked_and_only_to_its_subscribers(
     r = workspace.run("status", "--notify")
     assert r.code == 2
     (sent,) = hook.received
-    assert sent["title"] == "reconciler: 3 portfolio(s) out of sync" and sent["type"] == "warning"
+    assert sent["title"] == "reconciler: 3 portfolio(s) out of sync"
+    assert sent["type"] == "warning"
     assert "alice-ira (paper-ira)" in sent["message"]
     r = workspace.run("apply", "--envelope", "/nonexistent/plan.json", "--auto-approve")
-    assert r.code == 1 and len(hook.received) == 1  # a drift-only target hears nothing of applies
+    assert r.code == 1
+    assert len(hook.received) == 1  # a drift-only target hears nothing of applies
 
 
 def test_an_unreachable_target_is_a_warning_not_a_failure(
@@ -98,11 +101,14 @@ def test_an_unreachable_target_is_a_warning_not_a_failure(
     _subscribe(workspace, monkeypatch, f"json://127.0.0.1:9/hook/{TOKEN}", ["drift"])  # port 9: nobody listens
     r = workspace.run("status", "--notify")
     assert r.code == 2  # what status says, not what the notification did
-    assert "notification not delivered" in r.err and "Traceback" not in r.err
+    assert "notification not delivered" in r.err
+    assert "Traceback" not in r.err
     assert TOKEN not in r.out + r.err
     monkeypatch.setenv("RC_TEST_HOOK", "nonsense")
     r = workspace.run("status", "--notify")
-    assert r.code == 2 and "does not hold a URL apprise knows" in r.err
+    assert r.code == 2
+    assert "does not hold a URL apprise knows" in r.err
     monkeypatch.delenv("RC_TEST_HOOK")
     r = workspace.run("status", "--notify")
-    assert r.code == 2 and "environment variable RC_TEST_HOOK is not set" in r.err
+    assert r.code == 2
+    assert "environment variable RC_TEST_HOOK is not set" in r.err

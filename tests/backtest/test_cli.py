@@ -38,7 +38,9 @@ def test_five_strategies_side_by_side_with_html_and_png_reports(
                   "total costs", "taxes paid", "avg deviation", "max deviation", "avg weight AAPL", "avg weight XOM"):
         assert re.search(rf"^{re.escape(label)}\s", out, re.MULTILINE), label
     html = (tmp_path / "r.html").read_text()
-    assert "<table>" in html and "data:image/png;base64," in html and "calendar-threshold:annual" in html
+    assert "<table>" in html
+    assert "data:image/png;base64," in html
+    assert "calendar-threshold:annual" in html
 
     code, out_json, err = backtest(
         capsys, "sp500-20", "--prices", str(stocks_csv), *strategies, "--format", "json",
@@ -64,7 +66,8 @@ def test_contributions_buy_only_and_taxes(stocks_csv: Path, capsys: pytest.Captu
     buy_only, annual = json.loads(out)["strategies"]
     assert buy_only["metrics"]["contributed"] == annual["metrics"]["contributed"] == 1000 * 59  # months after Jan 2010
     assert buy_only["metrics"]["rebalances"] == 0
-    assert annual["metrics"]["rebalances"] == 4 and annual["metrics"]["taxes_paid"] > 0
+    assert annual["metrics"]["rebalances"] == 4
+    assert annual["metrics"]["taxes_paid"] > 0
     assert set(annual["realized_by_year"]) >= {"2011", "2012", "2013", "2014"}
     # buy-only sells only to pay its taxes: much less realized than rebalancing every year
     assert buy_only["metrics"]["realized_long"] + buy_only["metrics"]["realized_short"] < (
@@ -107,7 +110,8 @@ def test_the_readme_example_runs_without_the_shared_data(
 ) -> None:
     pytest.importorskip("skfolio")
     commands = readme_backtest_commands()
-    assert commands and all("--dataset" in c and "shared" not in c for c in commands)
+    assert commands
+    assert all("--dataset" in c and "shared" not in c for c in commands)
     monkeypatch.chdir(REPO)
     for command in commands:
         argv = shlex.split(command)[1:]

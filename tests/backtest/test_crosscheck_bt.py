@@ -91,6 +91,7 @@ def test_where_bt_differs_a_gap_smaller_than_the_commission(stocks: PriceTable) 
     value = (trades["quantity"] * trades["price"]).abs()
     assert (value < 10).any()  # bt traded less than its commission
     pfe = trades.loc[(pd.Timestamp("1991-07-02"), "PFE")]
-    assert pfe["quantity"] < 0 and abs(pfe["quantity"] * pfe["price"]) < 10
+    assert pfe["quantity"] < 0
+    assert abs(pfe["quantity"] * pfe["price"]) < 10
     assert ours.orders < len(trades)
     assert relative(float(ours.final_value), float(theirs.strategy.values.iloc[-1])) > TOLERANCE

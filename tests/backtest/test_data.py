@@ -84,7 +84,9 @@ def test_bad_input_is_one_clear_error(
     code, _, err = run(ws, capsys, csv, *argv)
     assert code == 1
     assert message in err, err
-    assert "fix:" in err and "Traceback" not in err and "Internal error" not in err
+    assert "fix:" in err
+    assert "Traceback" not in err
+    assert "Internal error" not in err
 
 
 def test_rates_may_be_written_as_percentages(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,7 +102,8 @@ def test_rates_may_be_written_as_percentages(ws: Path, capsys: pytest.CaptureFix
 def test_unknown_portfolio_lists_the_known_ones(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (ws / "prices.csv").write_text(GOOD)
     code = main(["-c", str(ws / "reconciler.yaml"), "backtest", "three", "--prices", str(ws / "prices.csv")])
-    assert code == 1 and "no portfolio named 'three'" in capsys.readouterr().err
+    assert code == 1
+    assert "no portfolio named 'three'" in capsys.readouterr().err
 
 
 def test_parquet_gives_the_same_backtest_as_csv(ws: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -138,7 +141,8 @@ def test_without_the_backtest_extra_the_command_says_what_to_install(ws: Path) -
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "pip install 'reconciler[backtest]'" in done.stderr and "Traceback" not in done.stderr
+    assert "pip install 'reconciler[backtest]'" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_fills_are_the_paper_brokers_fills(tmp_path: Path) -> None:

@@ -138,7 +138,8 @@ def test_never_rebalancing_is_buy_and_hold(case: Case) -> None:
     q = np.array([float(run.positions.get(s, 0)) for s in run.symbols])
     held = case.prices.closes @ q + float(run.cash)
     assert np.allclose(run.equity, held, rtol=1e-12)
-    assert run.rebalances == 0 and run.orders <= len(run.symbols)
+    assert run.rebalances == 0
+    assert run.orders <= len(run.symbols)
 
 
 @PROPS
@@ -177,7 +178,8 @@ def test_an_account_emptied_by_withdrawals_is_measured_while_it_had_money() -> N
         return live_days(r), compute(r).as_dict()
 
     n, whole = run(len(days))
-    assert n < len(days) and whole["final_value"] == 0
+    assert n < len(days)
+    assert whole["final_value"] == 0
     cut_n, cut = run(n)
     assert cut_n == n
     for key in ("cagr", "volatility", "sharpe", "max_drawdown", "avg_deviation", "max_deviation"):

@@ -14,7 +14,8 @@ def test_fifo_sells_the_oldest_lot_and_hifo_the_most_expensive() -> None:
         book.buy("A", date(2020, 1, 2), D(10), D(1000))  # 10 at 100
         book.buy("A", date(2020, 6, 1), D(10), D(1500))  # 10 at 150
         book.sell("A", date(2020, 9, 1), D(10), D(2000))  # 10 at 200
-        assert book.years[2020].short == gain and book.years[2020].long == 0
+        assert book.years[2020].short == gain
+        assert book.years[2020].long == 0
         assert book.held("A") == D(10)
 
 
@@ -23,7 +24,8 @@ def test_a_lot_is_long_term_only_after_its_first_anniversary() -> None:
     book.buy("A", date(2020, 3, 2), D(2), D(200))
     book.sell("A", date(2021, 3, 2), D(1), D(150))  # exactly a year: short-term
     book.sell("A", date(2021, 3, 3), D(1), D(150))  # a year and a day: long-term
-    assert book.years[2021].short == D(50) and book.years[2021].long == D(50)
+    assert book.years[2021].short == D(50)
+    assert book.years[2021].long == D(50)
 
 
 def test_partial_sales_split_lots_and_hifo_keeps_the_rest() -> None:
@@ -42,7 +44,9 @@ def test_tax_nets_short_against_long_and_carries_losses_forward() -> None:
     assert book.close_year(2020) == D(700) * D("0.2")
     book.years[2021] = YearTax(short=D(-2000), long=D(500))  # a net loss of 1,500, short-term, is carried
     assert book.close_year(2021) == 0
-    assert book.carry_short == D(-1500) and book.carry_long == 0
+    assert book.carry_short == D(-1500)
+    assert book.carry_long == 0
     book.years[2022] = YearTax(short=D(1000), long=D(1000))
     assert book.close_year(2022) == D(500) * D("0.2")  # 1,000 short - 1,500 carried = -500, against long
-    assert book.carry_short == 0 and book.carry_long == 0
+    assert book.carry_short == 0
+    assert book.carry_long == 0

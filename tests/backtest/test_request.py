@@ -21,8 +21,11 @@ def test_the_defaults_are_the_brokers_costs_and_three_strategies() -> None:
     assert [s.name for s in ready.strategies] == ["never", "calendar:quarterly", "threshold"]
     assert len(DEFAULT_STRATEGIES) == 3
     costs = ready.settings.costs
-    assert costs.slippage_bps == 5 and costs.commission.per_share == Decimal("0.005") and costs.limit_band is None
-    assert ready.settings.initial_cash == 100000 and ready.risk_free == 0.0
+    assert costs.slippage_bps == 5
+    assert costs.commission.per_share == Decimal("0.005")
+    assert costs.limit_band is None
+    assert ready.settings.initial_cash == 100000
+    assert ready.risk_free == 0.0
     assert (ready.start, ready.end) == (None, None)
 
 
@@ -33,8 +36,10 @@ def test_options_override_the_broker_exactly() -> None:
     )
     ready = prepare(request, DESIRED, slippage_bps=Decimal(5), commission=Commission(), limit_band=Decimal("0.005"))
     s = ready.settings
-    assert s.initial_cash == Decimal("1000000.10") and s.contribution == -500
-    assert s.costs.slippage_bps == Decimal("2.5") and s.costs.commission.bps == 1
+    assert s.initial_cash == Decimal("1000000.10")
+    assert s.contribution == -500
+    assert s.costs.slippage_bps == Decimal("2.5")
+    assert s.costs.commission.bps == 1
     assert s.costs.limit_band == Decimal("0.005")  # filled like apply's limit orders
     assert (s.tax_short, s.tax_long, s.lot_method) == (Decimal("0.37"), Decimal("0.2"), "hifo")
     assert ready.risk_free == -0.01
@@ -55,4 +60,5 @@ def test_options_override_the_broker_exactly() -> None:
 def test_each_bad_option_is_named(change: dict[str, object], says: str) -> None:
     with pytest.raises(BacktestError) as caught:
         prepare(BacktestRequest(**change), DESIRED, **BROKER)  # type: ignore[arg-type]
-    assert says in caught.value.render() and "fix:" in caught.value.render()
+    assert says in caught.value.render()
+    assert "fix:" in caught.value.render()

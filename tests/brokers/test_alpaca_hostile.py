@@ -143,7 +143,8 @@ def test_an_order_answer_that_cannot_be_true_is_refused(peer: _Peer) -> None:
         peer.broker().submit(
             "acct", OrderRequest(client_order_id="rc-1", symbol="VTI", side="buy", quantity=10)  # type: ignore[arg-type]
         )
-    assert "POST /v2/orders" in refused.value.message and "more than the order's qty" in refused.value.message
+    assert "POST /v2/orders" in refused.value.message
+    assert "more than the order's qty" in refused.value.message
 
 
 def _drip(h: BaseHTTPRequestHandler, start: bytes, byte: bytes) -> None:

@@ -34,12 +34,14 @@ def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distruste
     college = _portfolio(alpaca, "paper-college")
     obs = college["observation"]
     assert obs["cash_warning"] is None
-    assert D(obs["cash_unsettled"]) == proceeds and D(obs["cash_settled"]) == D(5000)
+    assert D(obs["cash_unsettled"]) == proceeds
+    assert D(obs["cash_settled"]) == D(5000)
     buys = sum(D(a["notional"]) for a in college["actions"] if a["side"] == "buy")
     assert 0 < buys <= D(5000)  # from settled cash only
     emulator.control("/_emulator/advance", {"days": 4})
     settled = _portfolio(alpaca, "paper-college")["observation"]
-    assert D(settled["cash_unsettled"]) == 0 and D(settled["cash_settled"]) == D(5000) + proceeds
+    assert D(settled["cash_unsettled"]) == 0
+    assert D(settled["cash_settled"]) == D(5000) + proceeds
 
 
 def test_a_cash_figure_that_disagrees_with_the_ledger_buys_nothing(alpaca: Workspace, emulator: Broker) -> None:
@@ -73,7 +75,8 @@ def test_an_unknown_activity_that_moves_cash_is_named(alpaca: Workspace, emulato
                                              "net_amount": "-25"})
     college = _portfolio(alpaca, "paper-college")
     warning = college["observation"]["cash_warning"]
-    assert "XYZNEW -25" in warning and "does not know" in warning
+    assert "XYZNEW -25" in warning
+    assert "does not know" in warning
     assert not [a for a in college["actions"] if a["side"] == "buy"]
 
 
@@ -86,7 +89,8 @@ def test_cancel_is_asynchronous_and_fills_meanwhile_are_counted(alpaca: Workspac
     assert r.code == 1  # partial
     orders = {o["client_order_id"]: o for o in emulator.orders()}
     canceled = [o for o in orders.values() if o["status"] == "canceled"]
-    assert canceled and any(D(o["filled_qty"]) > D(o["qty"]) / 2 for o in canceled)  # filled while pending
+    assert canceled
+    assert any(D(o["filled_qty"]) > D(o["qty"]) / 2 for o in canceled)  # filled while pending
     journal = dict(alpaca.query("select client_order_id, filled_quantity from intents"))
     for cid, o in orders.items():
         assert D(str(journal[cid])) == D(o["filled_qty"]), cid
@@ -104,7 +108,8 @@ def test_closed_market_with_ignore_queues_orders_for_the_open(alpaca: Workspace,
     assert time.monotonic() - started < 5  # no fill timeout per order
     assert "queued for the open" in r.out
     orders = emulator.orders()
-    assert orders and all(o["status"] == "accepted" and o["filled_qty"] == "0" for o in orders)
+    assert orders
+    assert all(o["status"] == "accepted" and o["filled_qty"] == "0" for o in orders)
     emulator.faults(market_closed=False)
     r = alpaca.run("reconcile")
     assert r.code in (0, 2), r.out + r.err
@@ -141,7 +146,9 @@ def test_a_blocked_account_is_refused_clearly(alpaca: Workspace, emulator: Broke
     emulator.faults(trading_blocked=True)
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 1
-    assert "does not let account" in r.err and "trading_blocked" in r.err and "fix:" in r.err
+    assert "does not let account" in r.err
+    assert "trading_blocked" in r.err
+    assert "fix:" in r.err
     assert emulator.orders() == []
 
 
@@ -173,7 +180,8 @@ def test_a_stale_trade_is_judged_by_its_own_time(alpaca: Workspace, emulator: Br
     """The emulator used to stamp every trade "now", so quote freshness was never tested."""
     emulator.faults(trade_age=600.0)
     college = _portfolio(alpaca, "paper-college", blocked=True)
-    assert college["actions"] == [] and any("old" in b for b in college["blocked"])
+    assert college["actions"] == []
+    assert any("old" in b for b in college["blocked"])
 
 
 def test_a_fractional_order_for_a_whole_share_asset_is_refused_before_sending(
@@ -182,7 +190,8 @@ def test_a_fractional_order_for_a_whole_share_asset_is_refused_before_sending(
     emulator.faults(not_fractionable=["VTI"])
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 1
-    assert "not fractionable" in r.out and "fractional: false" in r.out
+    assert "not fractionable" in r.out
+    assert "fractional: false" in r.out
     assert not [o for o in emulator.orders("key-paper-college") if o["symbol"] == "VTI"]
 
 
@@ -205,12 +214,16 @@ def test_activities_are_read_incrementally(alpaca: Workspace, emulator: Broker) 
         emulator.emulator.external_trade("key-paper-taxable", "VTI", "buy", D(1))
     broker = Runtime(alpaca.config).broker
     first = broker.observe("paper-taxable", [])
-    assert len(pages) == 3 and first.cash_warning is None  # 251 activities: three pages of 100
+    assert len(pages) == 3
+    assert first.cash_warning is None  # 251 activities: three pages of 100
     again = broker.observe("paper-taxable", [])
-    assert len(pages) == 4 and again.cash_settled == first.cash_settled  # one page, stopping at the known newest
+    assert len(pages) == 4
+    assert again.cash_settled == first.cash_settled  # one page, stopping at the known newest
     emulator.emulator.external_trade("key-paper-taxable", "BND", "sell", D(5))
     later = broker.observe("paper-taxable", [])
-    assert len(pages) == 5 and later.cash_warning is None and later.cash_unsettled > first.cash_unsettled
+    assert len(pages) == 5
+    assert later.cash_warning is None
+    assert later.cash_unsettled > first.cash_unsettled
 
 
 def test_fractional_quantities_are_rounded_down_to_fractional_step(alpaca: Workspace, emulator: Broker) -> None:
@@ -242,5 +255,6 @@ def test_a_fractional_order_under_a_dollar_is_refused_before_sending(alpaca: Wor
     broker = Runtime(alpaca.config).broker
     sent = broker.submit("paper-ira", OrderRequest(client_order_id="rc-tiny-1", symbol="BND", side="buy",
                                                    quantity=D("0.01"), limit_price=D("73.21")))
-    assert sent.status == "rejected" and "$1 minimum" in (sent.reject_reason or "")
+    assert sent.status == "rejected"
+    assert "$1 minimum" in (sent.reject_reason or "")
     assert emulator.orders("key-paper-ira") == []

@@ -42,11 +42,14 @@ def test_a_margin_account_with_unsettled_proceeds_is_believed_and_budgeted(recor
     left out) + 5,012.50 from today's sale. Buying power says 16,416.50 (2× margin): never the budget."""
     obs = recorded.broker().observe("acct", ["VTI", "AAPL"])
     assert obs.cash_warning is None
-    assert obs.cash_settled == D("3190.75") and obs.cash_unsettled == D("5012.50")
+    assert obs.cash_settled == D("3190.75")
+    assert obs.cash_unsettled == D("5012.50")
     assert obs.cash_reserved == D(500)  # the outside notional order's dollars (its qty is null)
     assert obs.positions == {"VTI": D(10)}
     vti = obs.quotes["VTI"]
-    assert vti.price == D("200.5") and vti.bid == D("200.48") and vti.ask == D("200.53")
+    assert vti.price == D("200.5")
+    assert vti.bid == D("200.48")
+    assert vti.ask == D("200.53")
     assert vti.as_of == datetime(2026, 1, 5, 15, 4, 59, 812000, tzinfo=UTC)  # the trade's own time
     assert vti.daily_volume == D(3450000)  # the last full session's
     assert obs.open_orders == {"AAPL": "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4"}
@@ -56,7 +59,9 @@ def test_a_margin_account_with_unsettled_proceeds_is_believed_and_budgeted(recor
 def test_pending_cancel_and_calculated_are_not_final(recorded: _Peer, fixture: str, filled: int) -> None:
     recorded.answers["/v2/orders:by_client_order_id"] = _load(fixture)
     state = recorded.broker().get_order("acct", "rc-1")
-    assert state is not None and state.status == "partially_filled" and state.filled_quantity == filled
+    assert state is not None
+    assert state.status == "partially_filled"
+    assert state.filled_quantity == filled
 
 
 def test_an_unknown_cash_activity_is_named(recorded: _Peer) -> None:
@@ -65,4 +70,5 @@ def test_an_unknown_cash_activity_is_named(recorded: _Peer) -> None:
                           "net_amount": "-12.00", "description": "?", "status": "executed"})
     recorded.answers["/v2/account/activities"] = activities
     obs = recorded.broker().observe("acct", ["VTI"])
-    assert obs.cash_warning is not None and "NEWKIND -12.00" in obs.cash_warning
+    assert obs.cash_warning is not None
+    assert "NEWKIND -12.00" in obs.cash_warning

@@ -106,8 +106,11 @@ def test_observe_reads_balances_locked_cash_and_tickers(broker: CcxtBroker, exch
     exchange.locked["USDT"] = D(500)
     obs = broker.observe("spot", ["ETH"])
     assert obs.positions == {"BTC": D("0.05")}
-    assert obs.cash_settled == D(20500) and obs.cash_reserved == D(500) and obs.cash_unsettled == 0
-    assert obs.quotes["BTC"].price == D(60000) and obs.quotes["BTC"].previous_close == D(59500)
+    assert obs.cash_settled == D(20500)
+    assert obs.cash_reserved == D(500)
+    assert obs.cash_unsettled == 0
+    assert obs.quotes["BTC"].price == D(60000)
+    assert obs.quotes["BTC"].previous_close == D(59500)
     assert obs.quotes["ETH"].price == D(3000)
     assert obs.cash_warning is None
 
@@ -115,39 +118,46 @@ def test_observe_reads_balances_locked_cash_and_tickers(broker: CcxtBroker, exch
 def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker, exchange: FakeBinance) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
                                                quantity=D("1.23456")))
-    assert state.status == "filled" and state.quantity == D("1.2345") and state.avg_price == D(3000)
+    assert state.status == "filled"
+    assert state.quantity == D("1.2345")
+    assert state.avg_price == D(3000)
     assert broker.get_order("spot", "rc-test-1-a", "ETH") == state
     assert broker.get_order("spot", "rc-never-sent", "ETH") is None
     again = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
                                                quantity=D("1.2345")))
-    assert again.broker_order_id == state.broker_order_id and len(exchange.orders) == 1  # duplicate id: found
+    assert again.broker_order_id == state.broker_order_id
+    assert len(exchange.orders) == 1  # duplicate id: found
     assert [o.client_order_id for o in broker.list_orders("spot")] == ["rc-test-1-a"]
 
 
 def test_under_the_market_minimum_is_rejected_before_sending(broker: CcxtBroker, exchange: FakeBinance) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-small", symbol="ETH", side="buy",
                                                quantity=D("0.001")))  # $3 under the $5 minimum order value
-    assert state.status == "rejected" and "minimum order value" in (state.reject_reason or "")
+    assert state.status == "rejected"
+    assert "minimum order value" in (state.reject_reason or "")
     assert not any(r.startswith("POST") for r in exchange.requests)
 
 
 def test_insufficient_funds_is_a_rejection_not_a_crash(broker: CcxtBroker) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-big", symbol="BTC", side="buy", quantity=D(1)))
-    assert state.status == "rejected" and "insufficient" in (state.reject_reason or "").lower()
+    assert state.status == "rejected"
+    assert "insufficient" in (state.reject_reason or "").lower()
 
 
 def test_ghost_order_then_lookup_yields_one_order(broker: CcxtBroker, exchange: FakeBinance) -> None:
     exchange.drop_next_orders = 1
     state = broker.submit("spot", OrderRequest(client_order_id="rc-ghost", symbol="ETH", side="buy",
                                                quantity=D(1)))
-    assert state.status == "filled" and len(exchange.orders) == 1
+    assert state.status == "filled"
+    assert len(exchange.orders) == 1
     assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
 
 
 def test_429_and_503_are_waited_out(broker: CcxtBroker, exchange: FakeBinance) -> None:
     exchange.throttle_next, exchange.error_next = 1, 2
     obs = broker.observe("spot", [])
-    assert obs.positions == {"BTC": D("0.05")} and broker.rate_limited == 1
+    assert obs.positions == {"BTC": D("0.05")}
+    assert broker.rate_limited == 1
 
 
 def test_unknown_exchange_is_a_clear_error(exchange: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -168,12 +178,14 @@ def test_plan_apply_converges_and_reapply_sends_nothing(crypto: Crypto, exchange
     assert legs == 2
     r = run("apply", str(plan_file))
     assert r.code == 0, r.out + r.err
-    assert len(exchange.orders) == 2 and all(o.status == "FILLED" for o in exchange.orders)
+    assert len(exchange.orders) == 2
+    assert all(o.status == "FILLED" for o in exchange.orders)
     assert all(len(o.client_order_id) <= 36 for o in exchange.orders)
     r = run("plan", "--detailed-exitcode")
     assert r.code == 0, r.out
     r = run("apply", str(plan_file))
-    assert r.code == 0 and len(exchange.orders) == 2
+    assert r.code == 0
+    assert len(exchange.orders) == 2
     r = run("reconcile")
     assert r.code == 0, r.out + r.err
 
@@ -196,7 +208,9 @@ def test_without_the_ccxt_library_the_message_says_what_to_install(
     monkeypatch.setitem(sys.modules, "ccxt", None)  # what Python does when the package is not installed
     monkeypatch.delitem(sys.modules, "reconciler.brokers.ccxt")
     r = crypto.run("plan")
-    assert r.code == 1 and "pip install 'reconciler[crypto]'" in r.err and "Traceback" not in r.err
+    assert r.code == 1
+    assert "pip install 'reconciler[crypto]'" in r.err
+    assert "Traceback" not in r.err
 
 
 def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,13 +222,15 @@ def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.Monkey
     })
     exchange, _ = CcxtBroker(s, SecretResolver(s.secrets))._exchange("spot")  # built, not connected
     assert "testnet" in exchange.urls["api"]["public"]
-    assert exchange.secret == CANARY and CANARY not in repr(exchange.urls)
+    assert exchange.secret == CANARY
+    assert CANARY not in repr(exchange.urls)
 
 
 def test_a_quantity_below_the_markets_precision_is_a_rejection(broker: CcxtBroker, exchange: FakeBinance) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-dust", symbol="BTC", side="sell",
                                                quantity=D("0.00005")))  # the lot step is 0.0001
-    assert state.status == "rejected" and "precision" in (state.reject_reason or "")
+    assert state.status == "rejected"
+    assert "precision" in (state.reject_reason or "")
     assert not any(r.startswith("POST") for r in exchange.requests)
 
 
@@ -225,7 +241,8 @@ def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_i
     assert (bare.side, bare.quantity, bare.symbol, bare.status) == ("buy", D(2), "ETH", "accepted")
     costed = broker._order_state({"id": "1", "symbol": "ETH/USDT", "side": "buy", "amount": 2, "filled": 2,
                                   "cost": 6000, "status": "closed", "fee": {"cost": 0.002, "currency": "ETH"}})
-    assert costed.avg_price == D(3000) and costed.commission == D("6.000")
+    assert costed.avg_price == D(3000)
+    assert costed.commission == D("6.000")
 
 
 def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtBroker, exchange: FakeBinance) -> None:
@@ -250,7 +267,8 @@ def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Cry
     other = CcxtBroker(s, SecretResolver(s.secrets))  # someone else's process, with our id prefix
     sold = other.submit("spot", OrderRequest(client_order_id="rc-foreign-1-x", symbol="ETH", side="sell",
                                              quantity=held))
-    assert sold.status == "filled" and exchange.balances["ETH"] == 0
+    assert sold.status == "filled"
+    assert exchange.balances["ETH"] == 0
     r = crypto.run("reconcile")
     assert "rc-foreign-1-x" in r.out + r.err, r.out + r.err
     assert "has no intent in this journal" in r.out + r.err
@@ -288,7 +306,8 @@ def test_ccxt_limit_on_the_market_tick_and_cancelled_in_a_fast_market(
     order = OrderRequest(client_order_id="rc-limit-1", symbol="ETH", side="buy", quantity=D("1"),
                          limit_price=D("3015.0149"))
     state = broker.submit("spot", order)
-    assert state.status == "filled" and state.avg_price == D(3000)
+    assert state.status == "filled"
+    assert state.avg_price == D(3000)
     placed = exchange.orders[-1]
     assert placed.limit == D("3015.01")  # a buy's limit rounded down to the 0.01 tick
     exchange.adverse_move = D("0.01")
@@ -296,16 +315,20 @@ def test_ccxt_limit_on_the_market_tick_and_cancelled_in_a_fast_market(
                         limit_price=D("59700.001"))
     state = broker.submit("spot", sell)
     assert exchange.orders[-1].limit == D("59700.01")  # a sell's rounded up
-    assert state.status == "accepted" and state.filled_quantity == 0  # resting: the market is 1% away
+    assert state.status == "accepted"
+    assert state.filled_quantity == 0  # resting: the market is 1% away
     final = broker.cancel("spot", "rc-limit-2", "BTC")
-    assert final is not None and final.status == "canceled" and final.filled_quantity == 0
+    assert final is not None
+    assert final.status == "canceled"
+    assert final.filled_quantity == 0
     assert exchange.balances["BTC"] == D("0.05")  # released, never sold
 
 
 def test_ccxt_apply_sends_limit_orders(crypto: Crypto, exchange: FakeBinance) -> None:
     r = crypto.run("apply", "--auto-approve")
     assert r.code == 0, r.out + r.err
-    assert exchange.orders and all(o.limit is not None for o in exchange.orders)
+    assert exchange.orders
+    assert all(o.limit is not None for o in exchange.orders)
     assert crypto.run("plan", "--detailed-exitcode").code == 0
 
 

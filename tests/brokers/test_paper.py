@@ -67,13 +67,16 @@ def test_rejections_leave_the_books_untouched(tmp_path: Path) -> None:
     broker = make_broker(tmp_path, FixedClock(datetime(2026, 11, 25, tzinfo=UTC)))
     sell = OrderRequest(client_order_id="r1", symbol="ABC", side="sell", quantity=Decimal(11))
     too_many = broker.submit("acct", sell)
-    assert too_many.status == "rejected" and "insufficient position" in (too_many.reject_reason or "")
+    assert too_many.status == "rejected"
+    assert "insufficient position" in (too_many.reject_reason or "")
     too_big = broker.submit("acct", OrderRequest(client_order_id="r2", symbol="XYZ", side="buy", quantity=Decimal(30)))
-    assert too_big.status == "rejected" and "insufficient buying power" in (too_big.reject_reason or "")
+    assert too_big.status == "rejected"
+    assert "insufficient buying power" in (too_big.reject_reason or "")
     unknown = broker.submit("acct", OrderRequest(client_order_id="r3", symbol="NOPE", side="buy", quantity=Decimal(1)))
     assert unknown.status == "rejected"
     obs = broker.observe("acct", [])
-    assert obs.positions == {"ABC": Decimal(10)} and obs.cash_settled == Decimal(1000)
+    assert obs.positions == {"ABC": Decimal(10)}
+    assert obs.cash_settled == Decimal(1000)
 
 
 def test_books_survive_a_new_broker_instance(tmp_path: Path) -> None:

@@ -273,7 +273,9 @@ def test_weights_summing_exactly_in_decimal_are_valid(workspace: Workspace) -> N
     assert "3 portfolio(s)" in r.out
     r = workspace.run("plan")
     # Planned, not refused as invalid (exit 1 here is a policy denying this account's first large buy).
-    assert "Error:" not in r.err and "college-fund" in r.out and "Plan:" in r.out
+    assert "Error:" not in r.err
+    assert "college-fund" in r.out
+    assert "Plan:" in r.out
     assert workspace.paper_order_count() == 0
 
 
@@ -435,7 +437,8 @@ def test_a_plan_dated_in_the_future_is_refused(workspace: Workspace, tmp_path: P
 def test_plan_out_a_folder_is_an_error(workspace: Workspace, tmp_path: Path) -> None:
     r = workspace.run("plan", "--out", str(tmp_path))
     assert r.code == 1
-    assert "this is a folder; --out takes a file name" in r.err and "Internal error" not in r.err
+    assert "this is a folder; --out takes a file name" in r.err
+    assert "Internal error" not in r.err
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "99999999999999999999", "1e9", "ten"])
@@ -446,12 +449,14 @@ def test_absurd_history_limits_are_usage_errors(
         workspace.run("history", "--limit", limit)
     assert done.value.code == 1
     err = capsys.readouterr().err
-    assert "--limit" in err and "Internal error" not in err
+    assert "--limit" in err
+    assert "Internal error" not in err
 
 
 @pytest.mark.parametrize("step", ["0", "-0.01", "2", "NaN", "Infinity", "abc"])
 def test_import_step_must_be_a_fraction_above_zero(workspace: Workspace, step: str) -> None:
     r = workspace.run("import", "paper-taxable", "--step", step, "--out", str(workspace.root / "portfolios" / "x.yaml"))
     assert r.code == 1
-    assert "--step" in r.err and "must be a number above 0 and at most 1" in r.err
+    assert "--step" in r.err
+    assert "must be a number above 0 and at most 1" in r.err
     assert not (workspace.root / "portfolios" / "x.yaml").exists()

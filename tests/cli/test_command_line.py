@@ -115,7 +115,8 @@ def test_the_command_scan_knows_every_global_option() -> None:
 
 def test_an_empty_journal_url_is_an_error(workspace: Workspace) -> None:
     r = workspace.run("--journal", "", "history")
-    assert r.code == 1 and "--journal is empty" in r.err
+    assert r.code == 1
+    assert "--journal is empty" in r.err
 
 
 def test_show_says_when_a_prefix_is_ambiguous(workspace: Workspace) -> None:
@@ -131,7 +132,8 @@ def test_show_says_when_a_prefix_is_ambiguous(workspace: Workspace) -> None:
     assert r.code == 1 and "ambiguous" in r.err and "a0000000" in r.err and "a1000000" in r.err, r.err
     assert workspace.run("show", "a1").code == 0
     r = workspace.run("show", "ff")
-    assert r.code == 1 and "no apply id starts with 'ff'" in r.err
+    assert r.code == 1
+    assert "no apply id starts with 'ff'" in r.err
 
 
 def test_weights_are_read_exactly_as_written(workspace: Workspace) -> None:
@@ -157,7 +159,8 @@ def test_a_closed_output_pipe_stops_with_a_word_not_a_traceback(workspace: Works
     finally:
         os.close(write_end)
     assert done.returncode == 141, done.stderr
-    assert "stopped: the output pipe closed." in done.stderr and "Traceback" not in done.stderr
+    assert "stopped: the output pipe closed." in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_validate_names_a_missing_kind_and_the_other_files_account_line(workspace: Workspace) -> None:
@@ -170,5 +173,6 @@ def test_validate_names_a_missing_kind_and_the_other_files_account_line(workspac
     line = next(n for n, text in enumerate(alice.splitlines(), start=1) if text.strip().startswith("account:"))
     (folder / "twin.yaml").write_text(alice.replace("name: alice-ira", "name: twin"))
     r = workspace.run("validate")
-    assert r.code == 1 and "already managed by another portfolio" in r.err
+    assert r.code == 1
+    assert "already managed by another portfolio" in r.err
     assert f"alice-ira.yaml:{line}:" in r.err, r.err  # the other file, at its spec.account line

@@ -66,7 +66,8 @@ def test_json_logs_carry_structured_fields(workspace: Workspace) -> None:
     observed = [x for x in records if x["msg"] == "observed account"]
     assert {x["account"] for x in observed} == {"paper-ira", "paper-taxable", "paper-college"}
     orders = [x for x in records if x["msg"] == "order filled"]
-    assert orders and all(x["client_order_id"].startswith("rc-") and x["apply_id"] for x in orders)
+    assert orders
+    assert all(x["client_order_id"].startswith("rc-") and x["apply_id"] for x in orders)
 
 
 def test_prices_from_csv(workspace: Workspace) -> None:
@@ -84,7 +85,8 @@ def test_prices_from_csv(workspace: Workspace) -> None:
     assert r.code == 0, r.err
     plan = json.loads(r.out)
     quotes = plan["portfolios"][0]["observation"]["quotes"]
-    assert quotes["VTI"]["price"] == "281.5" and quotes["VTI"]["previous_close"] == "280"
+    assert quotes["VTI"]["price"] == "281.5"
+    assert quotes["VTI"]["previous_close"] == "280"
 
 
 def test_an_edited_plan_with_a_recomputed_hash_is_refused(workspace: Workspace, tmp_path: Path) -> None:

@@ -26,11 +26,14 @@ def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
     assert "[soft-mandatory] max_turnover (alice-ira): turnover" in r.out
 
     r = workspace.run("apply", str(plan_file))
-    assert r.code == 1 and "max_turnover" in r.err and "--override" in r.err
+    assert r.code == 1
+    assert "max_turnover" in r.err
+    assert "--override" in r.err
     assert workspace.paper_order_count() == 0
 
     r = workspace.run("apply", str(plan_file), "--override", "max_turnover")
-    assert r.code == 1 and "--override needs --reason" in r.err
+    assert r.code == 1
+    assert "--override needs --reason" in r.err
 
     monkeypatch.setenv("RECONCILER_ACTOR", "reviewer-jane")  # type: ignore[attr-defined]
     r = workspace.run("apply", str(plan_file), "--override", "max_turnover", "--reason", "initial funding")
@@ -52,7 +55,9 @@ def test_the_gitops_override_path_applies_a_reviewed_plan_a_soft_policy_denies(
     reviewed = tmp_path / "reviewed.json"
     assert workspace.run("plan", "--out", str(reviewed)).code == 1  # the plan check is red: a denial
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
-    assert r.code == 1 and "max_turnover" in r.err and workspace.paper_order_count() == 0
+    assert r.code == 1
+    assert "max_turnover" in r.err
+    assert workspace.paper_order_count() == 0
     monkeypatch.setenv("RECONCILER_ACTOR", "ops-oscar (approved by risk-rita)")
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve",
                       "--override", "max_turnover", "--reason", "initial funding of new accounts")
@@ -73,7 +78,8 @@ def test_hard_mandatory_cannot_be_overridden(workspace: Workspace, tmp_path: Pat
     assert "--override deny_list: the policy is hard-mandatory" in r.err
     assert workspace.paper_order_count() == 0
     r = workspace.run("apply", str(plan_file))
-    assert r.code == 1 and "VTI is on the deny list" in r.err
+    assert r.code == 1
+    assert "VTI is on the deny list" in r.err
     assert workspace.paper_order_count() == 0
 
 
@@ -101,7 +107,8 @@ def test_advisory_denial_is_reported_but_does_not_block(workspace: Workspace, tm
     edit_config(workspace, change)
     plan_file = tmp_path / "plan.json"
     r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
-    assert r.code == 2 and "[advisory] deny_list" in r.out
+    assert r.code == 2
+    assert "[advisory] deny_list" in r.out
     r = workspace.run("apply", str(plan_file))
     assert r.code == 0, r.err
 
@@ -132,7 +139,8 @@ def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, 
     edit_config(workspace, crash)
     r = workspace.run("apply", str(plan_file))
     assert r.code == 1
-    assert "denied" in r.out and "BNDX" in r.out
+    assert "denied" in r.out
+    assert "BNDX" in r.out
     sent = {row[0] for row in workspace.query("select symbol from paper_orders")}
     denied = workspace.query("select symbol, status from intents where status='denied'")
     assert "BNDX" not in sent
@@ -145,7 +153,8 @@ def test_broken_policy_added_after_plan_stops_apply(workspace: Workspace, tmp_pa
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     (workspace.root / "policies" / "broken.rego").write_text("package reconciler.broken\n\ndeny contains msg if {\n")
     r = workspace.run("apply", str(plan_file))
-    assert r.code == 1 and "broken.rego" in r.err
+    assert r.code == 1
+    assert "broken.rego" in r.err
     assert workspace.paper_order_count() == 0
 
 

@@ -14,14 +14,16 @@ from tests.conftest import Workspace
 def test_validate_ok(workspace: Workspace) -> None:
     r = workspace.run("validate")
     assert r.code == 0, r.err
-    assert "3 portfolio(s)" in r.out and "5 policies compile" in r.out
+    assert "3 portfolio(s)" in r.out
+    assert "5 policies compile" in r.out
 
 
 def test_plan_apply_converges_and_reapply_sends_nothing(workspace: Workspace, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
     assert r.code == 2, r.err
-    assert "alice-ira" in r.out and "Plan:" in r.out
+    assert "alice-ira" in r.out
+    assert "Plan:" in r.out
     planned = json.loads(plan_file.read_text())
     n_actions = sum(len(p["actions"]) for p in planned["portfolios"])
     assert n_actions > 0
@@ -50,7 +52,8 @@ def test_plan_json_and_markdown_formats(workspace: Workspace) -> None:
     r = workspace.run("plan", "--format", "markdown")
     assert r.code == 0, r.err
     assert r.out.startswith("<!-- reconciler:plan -->")
-    assert "| alice-ira |" in r.out and "<details>" in r.out
+    assert "| alice-ira |" in r.out
+    assert "<details>" in r.out
 
 
 def test_edited_targets_make_saved_plan_mismatch(workspace: Workspace, tmp_path: Path) -> None:
@@ -77,7 +80,8 @@ def test_stale_plan_after_holdings_change(workspace: Workspace, tmp_path: Path) 
     sent = workspace.paper_order_count()
     r = workspace.run("apply", str(second))
     assert r.code == 1
-    assert "stale, re-plan" in r.err and "holdings changed" in r.err
+    assert "stale, re-plan" in r.err
+    assert "holdings changed" in r.err
     assert workspace.paper_order_count() == sent
 
 
@@ -94,7 +98,8 @@ def test_old_plan_is_stale(workspace: Workspace, tmp_path: Path) -> None:
     plan_file.write_text(old.model_dump_json())
     r = workspace.run("apply", str(plan_file))
     assert r.code == 1
-    assert "old (maximum 3600s)" in r.err and "stale, re-plan" in r.err
+    assert "old (maximum 3600s)" in r.err
+    assert "stale, re-plan" in r.err
     assert workspace.paper_order_count() == 0
 
 
@@ -145,13 +150,17 @@ def test_history_and_show(workspace: Workspace) -> None:
     assert workspace.run("apply", "--auto-approve").code == 0
     r = workspace.run("history", "--format", "json")
     rows = json.loads(r.out)
-    assert len(rows) == 1 and rows[0]["status"] == "succeeded" and rows[0]["filled"] == rows[0]["orders"]
+    assert len(rows) == 1
+    assert rows[0]["status"] == "succeeded"
+    assert rows[0]["filled"] == rows[0]["orders"]
     r = workspace.run("show", rows[0]["id"][:8])
     assert r.code == 0, r.err
-    assert "filled" in r.out and rows[0]["plan_hash"] in r.out
+    assert "filled" in r.out
+    assert rows[0]["plan_hash"] in r.out
     assert "policy [plan] warn max_turnover" in r.out  # the phase is text, not console markup
     r = workspace.run("show", "nope")
-    assert r.code == 1 and "no apply id starts with" in r.err
+    assert r.code == 1
+    assert "no apply id starts with" in r.err
     for pattern in ("%", "_", "________", ""):  # SQL wildcards and nothing match no apply
         r = workspace.run("show", pattern)
         assert r.code == 1 and "no apply id starts with" in r.err, (pattern, r.out)
@@ -173,7 +182,9 @@ def test_show_a_saved_plan_like_terraform_show(workspace: Workspace, tmp_path: P
     tampered["portfolios"][0]["actions"][0]["quantity"] = "999999"
     plan_file.write_text(json.dumps(tampered))
     r = workspace.run("show", str(plan_file))
-    assert r.code == 1 and str(plan_file) in r.err and "Traceback" not in r.err
+    assert r.code == 1
+    assert str(plan_file) in r.err
+    assert "Traceback" not in r.err
 
 
 def test_target_plans_and_applies_only_the_portfolios_named(workspace: Workspace, tmp_path: Path) -> None:
@@ -184,15 +195,18 @@ def test_target_plans_and_applies_only_the_portfolios_named(workspace: Workspace
     r = workspace.run("plan", "--target", "college-fund", "--target", "alice-ira", "--format", "json")
     assert sorted(p["name"] for p in json.loads(r.out)["portfolios"]) == ["alice-ira", "college-fund"]
     r = workspace.run("plan", "--target", "college-fnd")
-    assert r.code == 1 and "--target college-fnd: no such portfolio" in r.err
+    assert r.code == 1
+    assert "--target college-fnd: no such portfolio" in r.err
     assert "alice-ira, bob-taxable, college-fund" in r.err
     r = workspace.run("apply", "--auto-approve", "--target", "alice-ira")
     assert r.code == 0, r.err
     assert {row[0] for row in workspace.query("select distinct account from paper_orders")} == {"paper-ira"}
     after = json.loads(workspace.run("plan", "--format", "json").out)
     trading = {p["name"] for p in after["portfolios"] if p["actions"]}
-    assert "alice-ira" not in trading and "bob-taxable" in trading  # the others were left alone
+    assert "alice-ira" not in trading
+    assert "bob-taxable" in trading  # the others were left alone
     plan_file = tmp_path / "plan.json"
     workspace.run("plan", "--out", str(plan_file))
     r = workspace.run("apply", str(plan_file), "--target", "bob-taxable")
-    assert r.code == 1 and "applied whole" in r.err
+    assert r.code == 1
+    assert "applied whole" in r.err

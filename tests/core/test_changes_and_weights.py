@@ -27,7 +27,8 @@ def test_weights_before_and_after_per_portfolio() -> None:
     before = [desired("a", {"VTI": "0.5", "BND": "0.5"}), desired("b", {"VTI": "1"})]
     after = [desired("a", {"VTI": "0.40", "BND": "0.5", "VNQ": "0.1"}), desired("b", {"VTI": "1.0"})]
     (change,) = diff_targets(before, after)  # b only re-spelled 1 as 1.0: not a change
-    assert change.portfolio == "a" and change.change == "changed"
+    assert change.portfolio == "a"
+    assert change.change == "changed"
     assert [(w.symbol, w.before, w.after) for w in change.weights] == [
         ("VNQ", None, Decimal("0.1")), ("VTI", Decimal("0.5"), Decimal("0.40")),
     ]
@@ -41,8 +42,10 @@ def test_added_removed_and_settings() -> None:
         desired("new", {"GLD": "0.9"}, cash="0.1"),
     ]
     changes = {c.portfolio: c for c in diff_targets(before, after)}
-    assert changes["new"].change == "added" and changes["new"].cash_after == Decimal("0.1")
-    assert changes["gone"].change == "removed" and changes["gone"].weights[0].after is None
+    assert changes["new"].change == "added"
+    assert changes["new"].cash_after == Decimal("0.1")
+    assert changes["gone"].change == "removed"
+    assert changes["gone"].weights[0].after is None
     assert changes["a"].weights == []
     assert "trading.bands.absolute: 0.05 → 0.03" in changes["a"].settings
     assert "trading.buy_only: false → true" in changes["a"].settings
@@ -53,7 +56,8 @@ def test_added_removed_and_settings() -> None:
 def test_round_weights_example() -> None:
     targets, cash = round_weights({"VTI": Decimal("6000"), "BND": Decimal("3333.33")}, Decimal("666.67"),
                                   Decimal("0.0001"))
-    assert targets == {"BND": Decimal("0.3333"), "VTI": Decimal("0.6")} and cash == Decimal("0.0667")
+    assert targets == {"BND": Decimal("0.3333"), "VTI": Decimal("0.6")}
+    assert cash == Decimal("0.0667")
 
 
 @settings(max_examples=300, deadline=None)

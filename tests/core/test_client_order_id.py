@@ -19,7 +19,8 @@ def action(leg: int) -> Action:
 def test_ids_are_36_safe_characters_and_deterministic(plan_hash: str, leg: int) -> None:
     cid = client_order_id(plan_hash, "acct", action(leg))
     assert len(cid) == CLIENT_ORDER_ID_LENGTH == 36
-    assert cid.startswith(f"rc-{plan_hash[:8]}-{leg}-") and cid.replace("-", "").isalnum()
+    assert cid.startswith(f"rc-{plan_hash[:8]}-{leg}-")
+    assert cid.replace("-", "").isalnum()
     assert cid == client_order_id(plan_hash, "acct", action(leg))
 
 

@@ -48,10 +48,13 @@ def test_on_target_is_synced() -> None:
 def test_drift_that_trades_is_out_of_sync() -> None:
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 80, "BND": 25}, "0")
     d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
-    assert d.status == "OutOfSync" and d.orders > 0 and "order(s) would trade" in d.message
+    assert d.status == "OutOfSync"
+    assert d.orders > 0
+    assert "order(s) would trade" in d.message
     assert {r.symbol for r in d.outside} == {"VTI", "BND"}
     vti = next(r for r in d.rows if r.symbol == "VTI")
-    assert vti.drift == vti.weight - vti.target and vti.drift > vti.band
+    assert vti.drift == vti.weight - vti.target
+    assert vti.drift > vti.band
 
 
 def test_drift_waiting_for_unsettled_cash_is_progressing_not_out_of_sync() -> None:
@@ -59,13 +62,16 @@ def test_drift_waiting_for_unsettled_cash_is_progressing_not_out_of_sync() -> No
     # yet. Nobody has to act: the next apply after settlement buys. Not an alarm, and not in sync either.
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0", unsettled="3000")
     d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
-    assert d.orders == 0 and d.status == "Progressing"
-    assert "VTI" in d.message and "sale proceeds settling of 3,000.00" in d.message
+    assert d.orders == 0
+    assert d.status == "Progressing"
+    assert "VTI" in d.message
+    assert "sale proceeds settling of 3,000.00" in d.message
     assert exit_code([d]) == 0
     # Without the proceeds on their way, the same account trades now (it sells BND to buy VTI): out of sync.
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0")
     d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
-    assert d.status == "OutOfSync" and d.orders > 0
+    assert d.status == "OutOfSync"
+    assert d.orders > 0
 
 
 def test_drift_the_rules_keep_is_synced() -> None:
@@ -74,22 +80,27 @@ def test_drift_the_rules_keep_is_synced() -> None:
     desired, obs = account({"VTI": "0.5", "BND": "0.3"}, {"VTI": 60, "BND": 37}, "1040", cash_target="0.2",
                            trading=buy_only)
     status, message = status_of(desired, obs)
-    assert status == "Synced" and "VTI: buy_only" in message and "cash: buy_only" in message
+    assert status == "Synced"
+    assert "VTI: buy_only" in message
+    assert "cash: buy_only" in message
     # A held symbol overweight is kept; the underweight BND is fixable (once there is cash), so out of sync.
     held = {"VTI": SymbolRule(hold=True)}
     status, message = status_of(*account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 80, "BND": 25}, "0", rules=held))
-    assert status == "OutOfSync" and "BND outside the band, but no order can be placed now" in message
+    assert status == "OutOfSync"
+    assert "BND outside the band, but no order can be placed now" in message
     # Drift worth less than the minimum trade is never traded.
     small = Trading(min_trade_notional=Decimal(5000))
     status, message = status_of(*account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 57, "BND": 53}, "60", trading=small))
-    assert status == "Synced" and "under the minimum trade" in message
+    assert status == "Synced"
+    assert "under the minimum trade" in message
 
 
 def test_exit_codes() -> None:
     synced = drift_of(plan_portfolio(*account({"VTI": "1"}, {"VTI": 10}, "0"), CostModel()), Trading())
     out = drift_of(plan_portfolio(*account({"VTI": "1"}, {}, "1000"), CostModel()), Trading())
     assert (synced.status, out.status) == ("Synced", "OutOfSync")
-    assert exit_code([synced]) == 0 and exit_code([]) == 0
+    assert exit_code([synced]) == 0
+    assert exit_code([]) == 0
     assert exit_code([synced, locked("p", "a", "ci")]) == 0
     assert exit_code([synced, out]) == 2
     assert exit_code([out, unknown("p", "a", "broker down")]) == 1
@@ -128,20 +139,24 @@ def test_status_agrees_with_the_planner(case: tuple[Desired, Observation]) -> No
     pp = plan_portfolio(desired, obs, CostModel())
     d = drift_of(pp, desired.trading)
     if pp.actions:  # anything apply would do means out of sync
-        assert d.status == "OutOfSync" and d.orders == len(pp.actions)
+        assert d.status == "OutOfSync"
+        assert d.orders == len(pp.actions)
     if d.status == "Synced":  # and in sync means no line outside its band is fixable
         assert not any(r.actionable for r in d.rows)
     if d.status == "Progressing":  # only ever waiting for cash that is on its way
-        assert not pp.actions and any(r.actionable for r in d.rows)
+        assert not pp.actions
+        assert any(r.actionable for r in d.rows)
         assert obs.cash_unsettled > 0 or obs.cash_reserved > 0
     for r in d.rows:
         assert r.drift == r.weight - r.target
         assert r.outside or not r.blocked
     assert d.max_drift == max(abs(r.drift) for r in d.rows)
     doc = json.loads(json.dumps(d.to_json()))
-    assert doc["status"] == d.status and Decimal(doc["max_drift"]) == d.max_drift
+    assert doc["status"] == d.status
+    assert Decimal(doc["max_drift"]) == d.max_drift
     for row, r in zip(doc["rows"], d.rows, strict=True):  # exact, and in plain notation ("0", never "0E-7")
-        assert Decimal(row["weight"]) == r.weight and "E" not in row["weight"] + row["drift"]
+        assert Decimal(row["weight"]) == r.weight
+        assert "E" not in row["weight"] + row["drift"]
 
 
 def test_the_status_report_is_one_model_written_and_read_back() -> None:
@@ -156,7 +171,9 @@ def test_the_status_report_is_one_model_written_and_read_back() -> None:
 
     drifts = [unknown("p", "acct", "broker down"), locked("q", "acct2", "ci#7")]
     report = StatusReport.of(drifts, generated_at="2030-01-02T15:00:00+00:00", git_commit=None, git_dirty=None)
-    assert report.exit_code == exit_code(drifts) and report.counts["Unknown"] == 1 and report.counts["Locked"] == 1
+    assert report.exit_code == exit_code(drifts)
+    assert report.counts["Unknown"] == 1
+    assert report.counts["Locked"] == 1
     doc = json.loads(json.dumps(report.model_dump(mode="json")))
     rows = read_status(doc, "status.json")
     assert [(r["portfolio"], r["status"]) for r in rows] == [("p", "Unknown"), ("q", "Locked")]

@@ -75,7 +75,9 @@ def scaled(orders: Orders, factors: st.DataObject, lo: Decimal, hi: Decimal) -> 
 def test_same_orders_are_inside() -> None:
     plan = plan_of({"alpha": {"VTI": ("buy", Decimal(10000)), "BND": ("sell", Decimal(5000))}})
     check = check_envelope(plan, plan, BAND)
-    assert check.ok and not check.dropped and check.max_deviation == 0
+    assert check.ok
+    assert not check.dropped
+    assert check.max_deviation == 0
 
 
 def test_bounds_are_the_band_around_each_reviewed_notional() -> None:
@@ -113,14 +115,16 @@ def test_an_order_no_longer_needed_is_allowed_and_reported() -> None:
     reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000)), "BND": ("sell", Decimal(5000))}})
     now = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
     check = check_envelope(reviewed, now, BAND)
-    assert check.ok and [d.symbol for d in check.dropped] == ["BND"]
+    assert check.ok
+    assert [d.symbol for d in check.dropped] == ["BND"]
 
 
 def test_other_targets_or_accounts_are_outside() -> None:
     reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
     other = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, targets_hash="u" * 64)
     check = check_envelope(reviewed, other, BAND)
-    assert not check.ok and "targets at this commit differ" in check.breaches[0].message
+    assert not check.ok
+    assert "targets at this commit differ" in check.breaches[0].message
     more_accounts = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}})
     assert any(b.portfolio == "accounts" for b in check_envelope(reviewed, more_accounts, BAND).breaches)
 
@@ -141,14 +145,16 @@ def test_a_change_merged_to_another_portfolio_does_not_void_the_review() -> None
     # The reviewed change itself was changed again by someone else: outside, even with the same orders.
     again = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}}, hashes={"alpha": "a3", "beta": "b1"})
     (breach,) = check_envelope(reviewed, again, BAND).breaches
-    assert breach.portfolio == "alpha" and "differ from the reviewed change" in breach.message
+    assert breach.portfolio == "alpha"
+    assert "differ from the reviewed change" in breach.message
 
 
 def test_turnover_bound_catches_a_shrinking_equity() -> None:
     reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
     poorer = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, equity=Decimal(80000))  # turnover 10% → 12.5%
     check = check_envelope(reviewed, poorer, BAND)
-    assert [b.symbol for b in check.breaches] == [None] and "turnover 12.50%" in check.breaches[0].message
+    assert [b.symbol for b in check.breaches] == [None]
+    assert "turnover 12.50%" in check.breaches[0].message
 
 
 # ---- properties ----
@@ -235,4 +241,5 @@ def test_what_was_traded_before_never_turns_a_side_around() -> None:
     reviewed = plan_of({"alpha": {"X": ("buy", Decimal(10000))}})
     now = plan_of({"alpha": {"X": ("sell", Decimal(400))}})
     breaches = check_envelope(reviewed, now, BAND, {("alpha", "X"): Decimal(10500)}).breaches
-    assert [b.symbol for b in breaches] == ["X"] and "reviewed plan had a buy" in breaches[0].message
+    assert [b.symbol for b in breaches] == ["X"]
+    assert "reviewed plan had a buy" in breaches[0].message

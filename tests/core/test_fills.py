@@ -70,7 +70,8 @@ def test_buys_are_budgeted_at_their_limit(quote: Decimal, band: Decimal, slip: D
 def test_backtest_fills_by_the_same_rule() -> None:
     wide = FillModel(CostModel(slippage_bps=D(5), limit_band=D("0.005")))
     filled = wide.fill("buy", D(10), D(100))
-    assert filled is not None and filled[0] == fill_price("buy", D(100), D(5), D("100.5"))
+    assert filled is not None
+    assert filled[0] == fill_price("buy", D(100), D(5), D("100.5"))
     narrow = FillModel(CostModel(slippage_bps=D(80), limit_band=D("0.005")))
     assert narrow.fill("buy", D(10), D(100)) is None  # 0.8% slippage never reaches a 0.5% limit
     market = FillModel(CostModel(slippage_bps=D(80)))

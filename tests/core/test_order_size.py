@@ -30,18 +30,22 @@ def _quote(price: str, volume: str | None) -> Quote:
 def test_sell_never_above_the_position() -> None:
     assert oversized(_action("sell", "10", "100"), D(10), D(5000), _quote("100", None), LIMITS) is None
     why = oversized(_action("sell", "11", "100"), D(10), D(5000), _quote("100", None), LIMITS)
-    assert why is not None and "more than the 10 held" in why
+    assert why is not None
+    assert "more than the 10 held" in why
 
 
 def test_buy_never_above_equity() -> None:
     why = oversized(_action("buy", "60", "100"), D(0), D(5000), _quote("100", None), LIMITS)
-    assert why is not None and "more than the account's equity" in why
+    assert why is not None
+    assert "more than the account's equity" in why
 
 
 def test_share_count_against_daily_volume() -> None:
     assert oversized(_action("buy", "40", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), LIMITS) is None
     why = oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), LIMITS)
-    assert why is not None and "daily volume" in why and "5.1%" in why
+    assert why is not None
+    assert "daily volume" in why
+    assert "5.1%" in why
     # Unknown volume: not judged (the paper broker's prices rarely carry it).
     assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", None), LIMITS) is None
     assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), SizeLimits()) is None
@@ -62,7 +66,9 @@ def test_a_tiny_quote_with_a_matching_close_cannot_buy_millions_of_shares() -> N
     aaa = next(a for a in pp.actions if a.symbol == "AAA")
     assert aaa.quantity > 10_000_000
     denials = order_size_denials(pp, LIMITS)
-    assert len(denials) == 1 and denials[0].policy == ORDER_SIZE_POLICY and "AAA" in denials[0].message
+    assert len(denials) == 1
+    assert denials[0].policy == ORDER_SIZE_POLICY
+    assert "AAA" in denials[0].message
     assert denials[0].level == "hard-mandatory"
 
 

@@ -34,7 +34,8 @@ def test_defaults_leave_the_planner_as_it_was() -> None:
     spelled = Trading(bands=Bands(absolute=D("0.05"), relative=None, inner=D(0)), order_sizing="target")
     a = plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, plain), o, costs)
     b = plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, spelled), o, costs)
-    assert a.actions == b.actions and a.cash_after == b.cash_after
+    assert a.actions == b.actions
+    assert a.cash_after == b.cash_after
 
 
 def test_inner_band_trades_back_to_the_band_edge_not_to_target() -> None:

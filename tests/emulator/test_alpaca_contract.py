@@ -37,17 +37,23 @@ def test_account_positions_clock_and_calendar_parse(sdk: tuple[TradingClient, St
     trading, _ = sdk
     account = trading.get_account()
     assert isinstance(account, TradeAccount)
-    assert Decimal(str(account.cash)) == Decimal("1250.40") and account.multiplier == "2"
+    assert Decimal(str(account.cash)) == Decimal("1250.40")
+    assert account.multiplier == "2"
     assert account.trading_blocked is False
     positions = trading.get_all_positions()
-    assert all(isinstance(p, Position) for p in positions) and {p.symbol for p in positions} >= {"VTI", "BND"}
+    assert all(isinstance(p, Position) for p in positions)
+    assert {p.symbol for p in positions} >= {"VTI", "BND"}
     vti = trading.get_open_position("VTI")
-    assert isinstance(vti, Position) and vti.qty == "210"
+    assert isinstance(vti, Position)
+    assert vti.qty == "210"
     assert isinstance(trading.get_clock(), Clock)
     days = trading.get_calendar(GetCalendarRequest())
-    assert isinstance(days, list) and all(isinstance(d, Calendar) for d in days)
+    assert isinstance(days, list)
+    assert all(isinstance(d, Calendar) for d in days)
     asset = trading.get_asset("VTI")
-    assert isinstance(asset, Asset) and asset.fractionable and asset.tradable
+    assert isinstance(asset, Asset)
+    assert asset.fractionable
+    assert asset.tradable
 
 
 def test_orders_parse_in_every_state(
@@ -55,24 +61,34 @@ def test_orders_parse_in_every_state(
 ) -> None:
     trading, _ = sdk
     first = trading.submit_order(_market("VTI", "c-qty", qty=1))
-    assert isinstance(first, Order) and first.status == OrderStatus.PENDING_NEW and first.filled_qty == "0"
+    assert isinstance(first, Order)
+    assert first.status == OrderStatus.PENDING_NEW
+    assert first.filled_qty == "0"
     notional = trading.submit_order(_market("BND", "c-notional", notional=100))
-    assert isinstance(notional, Order) and notional.qty is None and Decimal(str(notional.notional)) == 100
+    assert isinstance(notional, Order)
+    assert notional.qty is None
+    assert Decimal(str(notional.notional)) == 100
     filled = trading.get_order_by_client_id("c-qty")
-    assert isinstance(filled, Order) and filled.status == OrderStatus.FILLED and filled.filled_avg_price
+    assert isinstance(filled, Order)
+    assert filled.status == OrderStatus.FILLED
+    assert filled.filled_avg_price
     by_notional = trading.get_order_by_client_id("c-notional")
-    assert isinstance(by_notional, Order) and by_notional.status == OrderStatus.FILLED
+    assert isinstance(by_notional, Order)
+    assert by_notional.status == OrderStatus.FILLED
     assert Decimal(str(by_notional.filled_qty)) * Decimal("72.85") == pytest.approx(Decimal(100), abs=Decimal("0.01"))
     emulator.faults(adverse_move=0.05)  # a resting limit order, to cancel
     limit = trading.submit_order(LimitOrderRequest(symbol="VXUS", qty=2, limit_price=64.12, side=OrderSide.BUY,
                                                    time_in_force=TimeInForce.DAY, client_order_id="c-limit"))
-    assert isinstance(limit, Order) and limit.limit_price == "64.12"
+    assert isinstance(limit, Order)
+    assert limit.limit_price == "64.12"
     trading.cancel_order_by_id(str(limit.id))  # 204, asynchronous
     pending = trading.get_order_by_client_id("c-limit")
-    assert isinstance(pending, Order) and pending.status == OrderStatus.PENDING_CANCEL
+    assert isinstance(pending, Order)
+    assert pending.status == OrderStatus.PENDING_CANCEL
     time.sleep(0.1)
     canceled = trading.get_order_by_client_id("c-limit")
-    assert isinstance(canceled, Order) and canceled.status == OrderStatus.CANCELED
+    assert isinstance(canceled, Order)
+    assert canceled.status == OrderStatus.CANCELED
     listed = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, symbols=["VTI", "BND"]))
     assert isinstance(listed, list) and [o.client_order_id for o in listed if isinstance(o, Order)] == [
         "c-notional", "c-qty"  # newest first, filtered by symbol
@@ -84,7 +100,8 @@ def test_activities_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) 
     trading.submit_order(_market("VTI", "c-activity", qty=1))
     trading.get_order_by_client_id("c-activity")  # fills
     raw = trading.get("/account/activities")
-    assert isinstance(raw, list) and len(raw) >= 2
+    assert isinstance(raw, list)
+    assert len(raw) >= 2
     kinds = set()
     for a in raw:
         assert isinstance(a, dict)
@@ -92,22 +109,30 @@ def test_activities_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) 
         kinds.add(type(model.model_validate(a)).__name__)
     assert kinds == {"TradeActivity", "NonTradeActivity"}
     deposits = trading.get("/account/activities/CSD")
-    assert isinstance(deposits, list) and all(isinstance(d, dict) and d["activity_type"] == "CSD" for d in deposits)
+    assert isinstance(deposits, list)
+    assert all(isinstance(d, dict) and d["activity_type"] == "CSD" for d in deposits)
 
 
 def test_market_data_parses(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
     _, data = sdk
     snapshots = data.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["VTI", "BND"]))
-    assert isinstance(snapshots, dict) and set(snapshots) == {"VTI", "BND"}
+    assert isinstance(snapshots, dict)
+    assert set(snapshots) == {"VTI", "BND"}
     vti = snapshots["VTI"]
-    assert isinstance(vti, Snapshot) and vti.latest_trade is not None and vti.latest_trade.price == 289.41
-    assert vti.latest_quote is not None and vti.latest_quote.bid_price < 289.41 < vti.latest_quote.ask_price
-    assert vti.previous_daily_bar is not None and vti.previous_daily_bar.close == 288.90
+    assert isinstance(vti, Snapshot)
+    assert vti.latest_trade is not None
+    assert vti.latest_trade.price == 289.41
+    assert vti.latest_quote is not None
+    assert vti.latest_quote.bid_price < 289.41 < vti.latest_quote.ask_price
+    assert vti.previous_daily_bar is not None
+    assert vti.previous_daily_bar.close == 288.90
     assert vti.previous_daily_bar.volume > 0
     trades = data.get_stock_latest_trade(StockLatestTradeRequest(symbol_or_symbols=["VTI"]))
-    assert isinstance(trades, dict) and trades["VTI"].price == 289.41
+    assert isinstance(trades, dict)
+    assert trades["VTI"].price == 289.41
     quotes = data.get_stock_latest_quote(StockLatestQuoteRequest(symbol_or_symbols=["VTI"]))
-    assert isinstance(quotes, dict) and quotes["VTI"].ask_price > quotes["VTI"].bid_price
+    assert isinstance(quotes, dict)
+    assert quotes["VTI"].ask_price > quotes["VTI"].bid_price
 
 
 def test_errors_have_alpacas_shape_and_codes(
@@ -117,17 +142,21 @@ def test_errors_have_alpacas_shape_and_codes(
     trading.submit_order(_market("VTI", "c-dup", qty=1))
     with pytest.raises(APIError) as dup:
         trading.submit_order(_market("VTI", "c-dup", qty=1))
-    assert dup.value.status_code == 422 and dup.value.code == 40010001
+    assert dup.value.status_code == 422
+    assert dup.value.code == 40010001
     with pytest.raises(APIError) as poor:
         trading.submit_order(_market("VTI", "c-poor", qty=10_000))
-    assert poor.value.status_code == 403 and poor.value.code == 40310000
+    assert poor.value.status_code == 403
+    assert poor.value.code == 40310000
     with pytest.raises(APIError) as missing:
         trading.get_open_position("BNDX")  # not held by this account
-    assert missing.value.status_code == 404 and missing.value.code == 40410000
+    assert missing.value.status_code == 404
+    assert missing.value.code == 40410000
     emulator.faults(not_fractionable=["VNQ"])
     with pytest.raises(APIError) as fractional:
         trading.submit_order(_market("VNQ", "c-frac", qty=0.5))
-    assert fractional.value.status_code == 422 and fractional.value.code == 40010000
+    assert fractional.value.status_code == 422
+    assert fractional.value.code == 40010000
 
 
 def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_closes() -> None:
@@ -145,10 +174,12 @@ def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_c
     try:
         trading = TradingClient("k", "s3cr3t-value", paper=True, url_override=server.url)
         closed = trading.get_clock()
-        assert isinstance(closed, Clock) and not closed.is_open
+        assert isinstance(closed, Clock)
+        assert not closed.is_open
         assert closed.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # Friday 09:30 New York
         assert closed.next_close == datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # the early close, 13:00
-        assert closed.timestamp.utcoffset() is not None and closed.timestamp.utcoffset().total_seconds() == -5 * 3600
+        assert closed.timestamp.utcoffset() is not None
+        assert closed.timestamp.utcoffset().total_seconds() == -5 * 3600
         clock.at = datetime(2026, 11, 29, 16, 0, tzinfo=UTC)  # a Sunday
         assert not trading.get_clock().is_open  # type: ignore[union-attr]
         clock.at = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # Monday 11:00
@@ -181,7 +212,8 @@ def test_the_emulator_command_runs_on_the_exchange_calendar(tmp_path: Any) -> No
         clock = httpx.get(url + "/v2/clock", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s3cr3t-value"})
         body = clock.json()
         assert body["timestamp"][-6:] in ("-05:00", "-04:00")  # New York time
-        assert isinstance(body["is_open"], bool) and body["next_open"] > body["timestamp"][:10]
+        assert isinstance(body["is_open"], bool)
+        assert body["next_open"] > body["timestamp"][:10]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

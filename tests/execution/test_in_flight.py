@@ -82,7 +82,8 @@ def test_an_order_killed_in_flight_is_unknown_then_adopted_never_sent_twice(
     for argv in (("plan",), ("apply", "--auto-approve")):
         refused = run_cli(ws, *argv)
         assert refused.returncode == 1, refused.stdout + refused.stderr
-        assert cid in refused.stderr and "may still arrive" in refused.stderr
+        assert cid in refused.stderr
+        assert "may still arrive" in refused.stderr
     assert emulator.orders() == []  # nothing else was sent meanwhile
 
     proxy.release.set()  # the travelling order lands now
@@ -121,12 +122,14 @@ def test_give_up_marks_an_unknown_order_failed_with_who_and_why(
     assert run_cli(ws, "reconcile").returncode == 2
     (cid,) = [row[0] for row in ws.query("select client_order_id from intents where status = 'unknown'")]
     r = run_cli(ws, "reconcile", "--give-up", cid)
-    assert r.returncode == 1 and "--give-up needs --reason" in r.stderr
+    assert r.returncode == 1
+    assert "--give-up needs --reason" in r.stderr
     r = run_cli(ws, "reconcile", "--give-up", cid, "--reason", "the apply died before sending it",
                 env={"RECONCILER_ACTOR": "ops-ann"})
     assert r.returncode == 0, r.stdout + r.stderr
     status, message = ws.query("select status, message from intents where client_order_id = :c", c=cid)[0]
-    assert status == "failed" and message == "given up by ops-ann: the apply died before sending it"
+    assert status == "failed"
+    assert message == "given up by ops-ann: the apply died before sending it"
     assert ws.query("select count(*) from events where kind = 'reconcile.given_up'")[0][0] == 1
     r = run_cli(ws, "apply", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -27,7 +27,8 @@ def test_orders_are_limit_orders_at_the_quote_plus_the_band(alpaca: Workspace, e
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 0, r.out + r.err
     orders = emulator.orders()
-    assert orders and all(o["type"] == "limit" and o["time_in_force"] == "day" for o in orders)
+    assert orders
+    assert all(o["type"] == "limit" and o["time_in_force"] == "day" for o in orders)
     for o in orders:
         book = emulator.emulator.snapshot(o["symbol"])["latestQuote"]  # the limit starts from the ask or the bid
         side = o["side"]
@@ -48,12 +49,16 @@ def test_a_fast_market_cancels_the_unfilled_limit_and_the_next_plan_picks_it_up(
     emulator.faults(adverse_move=0.01)  # the market runs 1% away from every order: past a 0.5% limit
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 1  # partial: the account is not where the plan wanted it
-    assert "limit" in r.out and "not reached" in r.out and "next plan picks it up" in r.out
+    assert "limit" in r.out
+    assert "not reached" in r.out
+    assert "next plan picks it up" in r.out
     orders = emulator.orders()
-    assert orders and all(o["status"] == "canceled" and o["filled_qty"] == "0" for o in orders)
+    assert orders
+    assert all(o["status"] == "canceled" and o["filled_qty"] == "0" for o in orders)
     assert {k: dict(a.positions) for k, a in emulator.emulator.accounts.items()} == before  # nothing filled
     rows = alpaca.query("select status, message from intents")
-    assert rows and all(s == "canceled" and "not reached" in m for s, m in rows)
+    assert rows
+    assert all(s == "canceled" and "not reached" in m for s, m in rows)
     emulator.faults(adverse_move=0.0)
     plan = _plan(alpaca, tmp_path)  # the same trades, again
     assert sum(len(p["actions"]) for p in plan["portfolios"]) == len(orders)  # type: ignore[index,union-attr]
@@ -67,7 +72,8 @@ def test_market_orders_stay_available_by_choice(alpaca: Workspace, emulator: Bro
     emulator.faults(adverse_move=0.01)
     r = alpaca.run("apply", "--auto-approve")
     orders = emulator.orders()
-    assert orders and all(o["type"] == "market" and o["limit_price"] is None for o in orders)
+    assert orders
+    assert all(o["type"] == "market" and o["limit_price"] is None for o in orders)
     # A market order fills wherever the market is: 1% worse than the quote (the cash check may then refuse the
     # last buys, which is why limit orders are the default).
     filled = [o for o in orders if o["status"] == "filled"]
@@ -85,10 +91,12 @@ def test_emulator_refuses_a_sub_penny_limit_as_alpaca_does(emulator: Broker) -> 
     body = {"symbol": "VTI", "qty": "1", "side": "buy", "type": "limit", "limit_price": "289.415",
             "time_in_force": "day", "client_order_id": "sub-penny"}
     r = httpx.post(emulator.url + "/v2/orders", json=body, headers=headers)
-    assert r.status_code == 422 and "sub-penny" in r.json()["message"]
+    assert r.status_code == 422
+    assert "sub-penny" in r.json()["message"]
     body.update(limit_price="289.41", client_order_id="whole-cents")
     r = httpx.post(emulator.url + "/v2/orders", json=body, headers=headers)
-    assert r.status_code == 200 and r.json()["limit_price"] == "289.41"
+    assert r.status_code == 200
+    assert r.json()["limit_price"] == "289.41"
 
 
 def test_paper_limit_not_reached_is_cancelled_not_rejected(workspace: Workspace) -> None:
@@ -112,13 +120,16 @@ def test_an_absurd_share_count_is_refused_against_the_daily_volume(alpaca: Works
     r = alpaca.run("plan", "--format", "json")
     plan = json.loads(r.out)
     bndx = [a for p in plan["portfolios"] for a in p["actions"] if a["symbol"] == "BNDX"]
-    assert bndx and max(D(a["quantity"]) for a in bndx) > 1_000_000
+    assert bndx
+    assert max(D(a["quantity"]) for a in bndx) > 1_000_000
     sized = [p for p in plan["policy_results"] if p["policy"] == "order_size"]
     assert [p["portfolio"] for p in sized] == ["alice-ira"]
     assert "daily volume (3000000" in sized[0]["message"]
     r = alpaca.run("apply", "--auto-approve")
-    assert r.code == 1 and "order_size" in r.out + r.err
+    assert r.code == 1
+    assert "order_size" in r.out + r.err
     assert not emulator.orders("key-paper-ira")  # the refused portfolio: nothing sent
-    assert emulator.orders("key-paper-taxable") and emulator.orders("key-paper-college")
+    assert emulator.orders("key-paper-taxable")
+    assert emulator.orders("key-paper-college")
     denied = alpaca.query("select count(*) from policy_decisions where policy = 'order_size'")
     assert denied[0][0] >= 1

@@ -42,7 +42,8 @@ def test_two_concurrent_applies_exactly_one_runs(alpaca: Workspace, emulator: Br
             raise AssertionError("the first apply never took its lock")
         second = run_cli(alpaca, "apply", "--auto-approve")
         assert second.returncode == 1
-        assert "is locked by" in second.stderr and "force-unlock" in second.stderr
+        assert "is locked by" in second.stderr
+        assert "force-unlock" in second.stderr
         out, err = first.communicate(timeout=120)
         assert first.returncode == 0, out + err
     finally:
@@ -70,7 +71,8 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
         holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key("paper-ira")})
         holder.commit()
     r = run_cli(alpaca, "apply", "--auto-approve")
-    assert r.returncode == 1 and "is locked by" in r.stderr
+    assert r.returncode == 1
+    assert "is locked by" in r.stderr
     if holder is None:
         assert f"force-unlock {lock_id}" in r.stderr
     assert not emulator.orders()
@@ -129,7 +131,8 @@ def test_the_lease_is_not_renewed_once_its_owner_is_gone(alpaca: Workspace) -> N
     worker.join()
     time.sleep(0.5)  # ten heartbeats
     rows = alpaca.query("select acquired_at, heartbeat_at from locks where holder = 'crashing-worker'")
-    assert len(rows) == 1 and rows[0][0] == rows[0][1]  # never renewed after its owner died
+    assert len(rows) == 1
+    assert rows[0][0] == rows[0][1]  # never renewed after its owner died
 
 
 def test_lock_timeout_waits_for_a_live_holder_then_applies(workspace: Workspace) -> None:
@@ -146,7 +149,9 @@ def test_lock_timeout_waits_for_a_live_holder_then_applies(workspace: Workspace)
     held.acquire()
     try:
         r = workspace.run("apply", "--auto-approve", "--lock-timeout", "1s")
-        assert r.code == 1 and "is locked by someone else" in r.err and "waited 1 s, --lock-timeout" in r.err
+        assert r.code == 1
+        assert "is locked by someone else" in r.err
+        assert "waited 1 s, --lock-timeout" in r.err
         assert workspace.paper_order_count() == 0
         timer = threading.Timer(1.0, held.release)
         timer.start()
@@ -168,4 +173,5 @@ def test_a_bad_lock_timeout_is_a_usage_error(bad: str, capsys: pytest.CaptureFix
         main(["reconcile", "--lock-timeout", bad])
     assert done.value.code == 1
     err = capsys.readouterr().err
-    assert "argument --lock-timeout" in err and "Traceback" not in err
+    assert "argument --lock-timeout" in err
+    assert "Traceback" not in err

@@ -43,14 +43,17 @@ def _runtime(ws: Workspace, now: datetime, **apply: object) -> tuple[Runtime, Fi
 def test_paper_market_follows_the_exchange_calendar(workspace: Workspace) -> None:
     rt, clock = _runtime(workspace, WEDNESDAY_OPEN)
     market = rt.broker.observe("paper-ira", ["VTI"]).market
-    assert market is not None and market.is_open
+    assert market is not None
+    assert market.is_open
     clock.at = THANKSGIVING
     market = rt.broker.observe("paper-ira", ["VTI"]).market
-    assert market is not None and not market.is_open
+    assert market is not None
+    assert not market.is_open
     assert market.next_open == datetime(2026, 11, 27, 14, 30, tzinfo=UTC)  # 09:30 New York on Friday
     clock.at = BLACK_FRIDAY_AFTER_EARLY_CLOSE
     market = rt.broker.observe("paper-ira", ["VTI"]).market
-    assert market is not None and not market.is_open
+    assert market is not None
+    assert not market.is_open
     assert market.next_open == datetime(2026, 11, 30, 14, 30, tzinfo=UTC)  # Monday
 
 
@@ -77,7 +80,8 @@ def test_apply_refuses_while_the_market_is_closed_and_sends_nothing(workspace: W
     assert any("market was closed" in n and "2026-11-27 14:30" in n for n in notes), notes
     with pytest.raises(MarketClosedError) as refused:
         apply_plan(plan, rt, actor="test")
-    assert "nothing was sent" in refused.value.message and "next open 2026-11-27 14:30" in refused.value.message
+    assert "nothing was sent" in refused.value.message
+    assert "next open 2026-11-27 14:30" in refused.value.message
     assert "market_hours: ignore" in (refused.value.fix or "")
     assert workspace.paper_order_count() == 0
     assert workspace.query("select count(*) from applies")[0][0] == 0  # not even started
@@ -107,16 +111,20 @@ def test_alpaca_clock_closed_refuses_apply(alpaca: Workspace, emulator: Broker, 
     plan_file = tmp_path / "plan.json"
     r = alpaca.run("plan", "--out", str(plan_file))
     assert r.code == 0, r.err
-    assert "market was closed" in r.out and "Alpaca clock" in r.out
+    assert "market was closed" in r.out
+    assert "Alpaca clock" in r.out
     comment = alpaca.run("plan", "--format", "markdown").out  # the pull-request comment says it up front
     head = comment.split("<details>")[0]
     assert "market was closed when this plan was made" in head and "next open" in head, head
     summary = tmp_path / "summary.md"
     r = alpaca.run("apply", str(plan_file), "--summary-file", str(summary))
     assert r.code == 1
-    assert "market is closed" in r.err and "nothing was sent" in r.err and "fix:" in r.err
+    assert "market is closed" in r.err
+    assert "nothing was sent" in r.err
+    assert "fix:" in r.err
     assert emulator.orders() == []
-    assert "refused" in summary.read_text() and "market is closed" in summary.read_text()  # the Actions job summary
+    assert "refused" in summary.read_text()
+    assert "market is closed" in summary.read_text()  # the Actions job summary
     emulator.faults(market_closed=False)
     r = alpaca.run("apply", str(plan_file))
     assert r.code == 0, r.out + r.err
@@ -144,7 +152,8 @@ def test_apply_all_refused_while_closed_runs_again_once_open(
     r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
     assert r.code == 0, r.out + r.err
     accounts = {row[0] for row in alpaca.query("select account from work_items where status = 'done'")}
-    assert len(accounts) == 3 and emulator.orders()
+    assert len(accounts) == 3
+    assert emulator.orders()
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids))
 
@@ -156,7 +165,8 @@ def test_one_summary_per_refused_apply(alpaca: Workspace, emulator: Broker, tmp_
     summary = tmp_path / "summary.md"
     assert alpaca.run("apply", str(plan_file), "--summary-file", str(summary)).code == 1
     text = summary.read_text()
-    assert text.count("## reconciler apply") == 1 and "market is closed" in text
+    assert text.count("## reconciler apply") == 1
+    assert "market is closed" in text
 
 
 def test_a_trade_outside_a_session_settles_from_the_next_session() -> None:
@@ -173,7 +183,8 @@ def test_a_lunch_break_is_closed() -> None:
     from reconciler.calendars import market_status
 
     lunch = market_status("XTKS", datetime(2026, 11, 25, 2, 45, tzinfo=UTC))  # 11:45 in Tokyo
-    assert not lunch.is_open and lunch.next_open == datetime(2026, 11, 25, 3, 30, tzinfo=UTC)  # 12:30 in Tokyo
+    assert not lunch.is_open
+    assert lunch.next_open == datetime(2026, 11, 25, 3, 30, tzinfo=UTC)  # 12:30 in Tokyo
     assert market_status("XTKS", datetime(2026, 11, 25, 4, 0, tzinfo=UTC)).is_open
 
 

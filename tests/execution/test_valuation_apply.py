@@ -44,7 +44,8 @@ def test_a_worthless_quote_on_a_held_symbol_blocks_only_that_portfolio(workspace
 
     r = workspace.run("apply", str(plan_file), "--auto-approve")
     assert r.code == 1, r.out + r.err
-    assert "bob-taxable" in r.out and "not traded" in r.out
+    assert "bob-taxable" in r.out
+    assert "not traded" in r.out
     assert _orders_for(workspace, "paper-taxable") == 0
     assert _orders_for(workspace, "paper-ira") > 0  # the other portfolios went on
     rows = workspace.query("select portfolio, kind, level from policy_decisions where policy = 'valuation'")
@@ -126,7 +127,8 @@ def test_a_shrunk_buy_says_planned_sent_and_why(workspace: Workspace) -> None:
     plan = make_plan(rt)
     pp = next(p for p in plan.portfolios if p.name == "bob-taxable")
     sold = {a.symbol for a in pp.actions if a.side == "sell"}
-    assert sold and any(a.side == "buy" for a in pp.actions)
+    assert sold
+    assert any(a.side == "buy" for a in pp.actions)
     # Within the quote band, what is sold fell and what is bought rose: the sales raise less than planned.
     broker = rt.broker
     assert isinstance(broker, PaperBroker)
@@ -138,7 +140,8 @@ def test_a_shrunk_buy_says_planned_sent_and_why(workspace: Workspace) -> None:
     assert shrunk, result.outcomes
     for o in shrunk:
         assert o.quantity < o.planned_quantity
-        assert o.message is not None and o.message.startswith(f"planned {o.planned_quantity}, sent {o.quantity}")
+        assert o.message is not None
+        assert o.message.startswith(f"planned {o.planned_quantity}, sent {o.quantity}")
     cid = shrunk[0].client_order_id
     rows = workspace.query("select quantity, message from intents where client_order_id = :c", c=cid)
     assert Decimal(str(rows[0][0])) == shrunk[0].quantity

@@ -58,13 +58,16 @@ def test_cli_apply_all_with_workers(alpaca: Workspace, emulator: Broker, tmp_pat
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids)) == sum(len(p["actions"]) for p in plan["portfolios"])
     again = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
-    assert again.code == 0 and "claimed already" in again.out
+    assert again.code == 0
+    assert "claimed already" in again.out
     assert len(emulator.orders()) == len(ids)
 
 
 def test_cli_apply_all_needs_a_plan_file(alpaca: Workspace) -> None:
     r = alpaca.run("apply", "--all")
-    assert r.code == 1 and "--all needs a plan file" in r.err and "Traceback" not in r.err
+    assert r.code == 1
+    assert "--all needs a plan file" in r.err
+    assert "Traceback" not in r.err
 
 
 def test_an_account_claimed_by_a_worker_that_died_is_applied_by_the_next_run(

@@ -55,7 +55,8 @@ def test_summary_comes_first_then_a_table_chart_and_details_per_portfolio() -> N
                    "est. taxes", "**Policies:**", "soft-mandatory", "Approving an envelope"):
         assert needed in summary, needed
     section = text[summary_end:]
-    assert "| 🟢 | buy |" in section and "envelope |" in section
+    assert "| 🟢 | buy |" in section
+    assert "envelope |" in section
     chart = r"```mermaid\nxychart-beta\n.*x-axis \[\"S0000\", .*\"cash\"\].*\n.*bar \[.*\]\n.*line \[.*\]\n```"
     assert re.search(chart, section, re.S)
     assert section.count("<details>") == section.count("</details>") == 2
@@ -68,12 +69,14 @@ def test_markdown_escapes_what_it_prints() -> None:
                      message="a | b <script> `x`"),
     ]})
     text = render_markdown(evil)
-    assert "a \\| b \\<script\\> \\`x\\`" in text and "<script>" not in text
+    assert "a \\| b \\<script\\> \\`x\\`" in text
+    assert "<script>" not in text
 
 
 def test_a_small_plan_is_one_comment() -> None:
     parts = split_comment(blocks(big_plan(3, 5)))
-    assert len(parts) == 1 and parts[0].startswith(MARKER)
+    assert len(parts) == 1
+    assert parts[0].startswith(MARKER)
 
 
 def test_a_large_plan_is_split_keeping_the_summary_first() -> None:
@@ -82,7 +85,8 @@ def test_a_large_plan_is_split_keeping_the_summary_first() -> None:
     assert size(whole) > COMMENT_LIMIT
     parts = split_comment(blocks(plan))
     n = len(parts)
-    assert n > 1 and all(size(p) <= COMMENT_LIMIT for p in parts)
+    assert n > 1
+    assert all(size(p) <= COMMENT_LIMIT for p in parts)
     assert [part_of(p) for p in parts] == list(range(1, n + 1))
     assert parts[0].startswith(f"<!-- reconciler:plan part=1/{n} -->\n## reconciler plan\n")
     assert "60 of 60 portfolio(s) change" in parts[0]
@@ -96,7 +100,8 @@ def test_a_large_plan_is_split_keeping_the_summary_first() -> None:
 def test_one_huge_portfolio_is_cut_between_lines_with_headers_repeated() -> None:
     plan = big_plan(1, 1500)
     parts = split_comment(blocks(plan))
-    assert len(parts) > 1 and all(size(p) <= COMMENT_LIMIT for p in parts)
+    assert len(parts) > 1
+    assert all(size(p) <= COMMENT_LIMIT for p in parts)
     for p in parts:
         assert p.count("<details>") == p.count("</details>")  # a cut inside <details> closes and reopens it
         lines = p.splitlines()
@@ -112,7 +117,9 @@ def test_one_huge_portfolio_is_cut_between_lines_with_headers_repeated() -> None
 
 def test_too_many_parts_are_capped_with_a_note() -> None:
     parts = split_comment(blocks(big_plan(60, 25)), max_parts=2)
-    assert len(parts) == 2 and "do not fit in 2 comments" in parts[-1] and "artifact" in parts[-1]
+    assert len(parts) == 2
+    assert "do not fit in 2 comments" in parts[-1]
+    assert "artifact" in parts[-1]
 
 
 def test_split_comments_post_to_github_within_its_limit(github: FakeGitHub) -> None:

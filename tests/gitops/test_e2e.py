@@ -43,11 +43,15 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     assert "Target changes since main" in r.out
     assert "VTI          50.00% →   40.00%  -10.00 pp" in r.out
     assert "BND          20.00% →   30.00%  +10.00 pp" in r.out
-    assert "# portfolio 'bob-taxable'" in r.out and "sell" in r.out and "buy" in r.out
+    assert "# portfolio 'bob-taxable'" in r.out
+    assert "sell" in r.out
+    assert "buy" in r.out
     assert "alice-ira" not in r.out.split("Target changes")[1].split("Reconciler will")[0]  # only bob changed
     plan = json.loads(reviewed.read_text())
-    assert plan["base_ref"] == "main" and plan["base_commit"] == git.sha("main")
-    assert plan["git_commit"] == git.sha("HEAD") and plan["git_dirty"] is False
+    assert plan["base_ref"] == "main"
+    assert plan["base_commit"] == git.sha("main")
+    assert plan["git_commit"] == git.sha("HEAD")
+    assert plan["git_dirty"] is False
     assert [c["portfolio"] for c in plan["target_changes"]] == ["bob-taxable"]
 
     # CI posts the plan on the pull request ...
@@ -61,7 +65,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     body = ours[0]["body"]
     assert body.startswith("<!-- reconciler:plan -->")
     assert "| bob-taxable | VTI | 50.00% | 40.00% | -10.00 pp |" in body
-    assert "```mermaid\nxychart-beta" in body and "<details>" in body
+    assert "```mermaid\nxychart-beta" in body
+    assert "<details>" in body
 
     # ... and a second push updates the same comment in place.
     set_targets(workspace, "bob-taxable", VTI=0.38, BND=0.32)
@@ -73,7 +78,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     assert r.code == 0, r.err
     assert "1 updated" in r.out
     ours = github.ours(7)
-    assert len(ours) == 1 and ours[0]["id"] == comment_id
+    assert len(ours) == 1
+    assert ours[0]["id"] == comment_id
     assert "| bob-taxable | VTI | 50.00% | 38.00% | -12.00 pp |" in ours[0]["body"]
     assert len(github.comments[7]) == 2  # the reviewer's comment is untouched
     assert github.token not in r.out + r.err
@@ -114,7 +120,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     r = workspace.run("status")
     assert r.code == 0, r.out + r.err
     bob = next(line for line in r.out.splitlines() if line.startswith("bob-taxable"))
-    assert "Progressing" in bob and "sale proceeds settling" in r.out
+    assert "Progressing" in bob
+    assert "sale proceeds settling" in r.out
     assert "VTI" in r.out.split("bob-taxable: outside the bands")[1]
     r = workspace.run("drift", "--format", "json")
     assert r.code == 0
@@ -147,7 +154,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
     assert r.code == 1
     assert "leave the envelope approved with the reviewed plan" in r.err
-    assert "bob-taxable VNQ: sell" in r.err and "outside ±10%" in r.err
+    assert "bob-taxable VNQ: sell" in r.err
+    assert "outside ±10%" in r.err
     assert "re-plan on a new pull request" in r.err
     assert "Traceback" not in r.err
     assert workspace.paper_order_count() == sent
@@ -177,7 +185,8 @@ def test_an_old_apply_job_run_again_never_undoes_a_later_commit(
     summary = tmp_path / "summary.md"
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve", "--summary-file", str(summary))
     assert r.code == 1
-    assert f"commit {change[:12]} is older than commit {git.sha('main')[:12]}" in r.err and "fix:" in r.err
+    assert f"commit {change[:12]} is older than commit {git.sha('main')[:12]}" in r.err
+    assert "fix:" in r.err
     assert workspace.paper_order_count() == orders  # nothing sent
     assert "not the current commit" in summary.read_text()
 

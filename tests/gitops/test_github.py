@@ -30,7 +30,8 @@ def test_list_follows_pagination(github: FakeGitHub) -> None:
         comments = gh.list_comments(3)
     assert [c["body"] for c in comments] == [f"comment {i}" for i in range(250)]
     gets = [r for r in github.requests if r.method == "GET"]
-    assert len(gets) == 3 and gets[0].query["per_page"] == "100"
+    assert len(gets) == 3
+    assert gets[0].query["per_page"] == "100"
 
 
 def test_sticky_comment_is_found_among_many_and_updated_in_place(github: FakeGitHub) -> None:
@@ -54,7 +55,8 @@ def test_parts_grow_and_shrink_without_duplicates(github: FakeGitHub) -> None:
         assert [part_of(c["body"]) for c in github.ours(6)] == [1, 2, 3]
         ids = [c["id"] for c in github.ours(6)]
         shrunk = upsert_sticky(gh, 6, ["<!-- reconciler:plan -->\nsmall again\n"])
-    assert shrunk.deleted == 2 and len(shrunk.updated) == 1
+    assert shrunk.deleted == 2
+    assert len(shrunk.updated) == 1
     assert [c["id"] for c in github.ours(6)] == ids[:1]  # part 1 kept its place in the conversation
 
 
@@ -85,7 +87,8 @@ def test_drift_issue_opens_updates_and_closes(github: FakeGitHub) -> None:
     assert (opened.action, updated.action, unknown.action, progressing.action, closed.action, nothing.action,
             quiet.action) == ("opened", "updated", "updated", "updated", "closed", "none", "none")
     (issue,) = github.issues.values()
-    assert issue["state"] == "closed" and issue["state_reason"] == "completed"
+    assert issue["state"] == "closed"
+    assert issue["state_reason"] == "completed"
     assert "back in sync with its targets** (2031-03-04 05:06 UTC)" in issue["body"]
     assert [x["name"] for x in issue["labels"]] == ["reconciler-drift"]
 
@@ -106,7 +109,9 @@ def test_http_errors_are_clear(github: FakeGitHub, status: int, says: str) -> No
     with client(github) as gh, pytest.raises(GitHubError) as caught:
         gh.create_comment(1, "hello")
     text = caught.value.render()
-    assert f"HTTP {status}" in text and says in text and github.token not in text
+    assert f"HTTP {status}" in text
+    assert says in text
+    assert github.token not in text
 
 
 def test_transient_failures_are_retried(github: FakeGitHub) -> None:
@@ -114,7 +119,8 @@ def test_transient_failures_are_retried(github: FakeGitHub) -> None:
     github.failures = [503, 502]
     with client(github) as gh:
         made = gh.create_comment(1, "hello")
-    assert made["body"] == "hello" and len(github.requests) == 3
+    assert made["body"] == "hello"
+    assert len(github.requests) == 3
 
 
 def test_persistent_5xx_gives_up_after_the_attempts(github: FakeGitHub) -> None:
@@ -140,22 +146,29 @@ def test_unreachable_api_is_clear() -> None:
 def test_comment_needs_a_token(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     r = workspace.run("github", "comment", "--pr", "1", "--repo", "acme/x")
-    assert r.code == 1 and "GITHUB_TOKEN is not set" in r.err and "fix:" in r.err
+    assert r.code == 1
+    assert "GITHUB_TOKEN is not set" in r.err
+    assert "fix:" in r.err
     assert workspace.paper_order_count() == 0  # failed before planning
 
 
 def test_comment_bad_repo_and_pr(workspace: Workspace, github: FakeGitHub) -> None:
     r = workspace.run("github", "comment", "--pr", "1", "--repo", "not a repo")
-    assert r.code == 1 and "is not OWNER/NAME" in r.err
+    assert r.code == 1
+    assert "is not OWNER/NAME" in r.err
     r = workspace.run("github", "comment", "--pr", "999")  # no such pull request on the fake
-    assert r.code == 1 and "HTTP 404" in r.err and "Traceback" not in r.err and github.token not in r.err
+    assert r.code == 1
+    assert "HTTP 404" in r.err
+    assert "Traceback" not in r.err
+    assert github.token not in r.err
 
 
 def test_comment_plans_now_without_a_plan_file(workspace: Workspace, github: FakeGitHub) -> None:
     github.add_pull(2)
     r = workspace.run("--log-level", "debug", "github", "comment", "--pr", "2")
     assert r.code == 0, r.err
-    assert "1 created" in r.out and github.token not in r.out + r.err
+    assert "1 created" in r.out
+    assert github.token not in r.out + r.err
     assert "| alice-ira | paper-ira |" in github.ours(2)[0]["body"]
 
 
@@ -164,7 +177,9 @@ def test_comment_rejects_a_bad_plan_file(workspace: Workspace, github: FakeGitHu
     bad = tmp_path / "plan.json"
     bad.write_text("{not json")
     r = workspace.run("github", "comment", "--pr", "2", "--plan", str(bad))
-    assert r.code == 1 and "not valid JSON" in r.err and github.ours(2) == []
+    assert r.code == 1
+    assert "not valid JSON" in r.err
+    assert github.ours(2) == []
 
 
 def test_drift_issue_command(workspace: Workspace, github: FakeGitHub, tmp_path: Path) -> None:
@@ -175,12 +190,15 @@ def test_drift_issue_command(workspace: Workspace, github: FakeGitHub, tmp_path:
     assert r.code == 0, r.err
     assert "drift issue #1 opened" in r.out
     body = github.issues[1]["body"]
-    assert body.startswith("<!-- reconciler:drift -->") and "| alice-ira | paper-ira | :warning: OutOfSync |" in body
+    assert body.startswith("<!-- reconciler:drift -->")
+    assert "| alice-ira | paper-ira | :warning: OutOfSync |" in body
     status.write_text(json.dumps({"portfolios": "nope"}))
     r = workspace.run("github", "drift-issue", "--status", str(status))
-    assert r.code == 1 and "not a status file" in r.err
+    assert r.code == 1
+    assert "not a status file" in r.err
     r = workspace.run("github", "drift-issue", "--status", str(tmp_path / "missing.json"))
-    assert r.code == 1 and "status file not found" in r.err
+    assert r.code == 1
+    assert "status file not found" in r.err
 
 
 @pytest.mark.parametrize("behaviour", ["slow-headers", "slow-body", "100-MB"])
@@ -225,14 +243,17 @@ def test_apply_result_is_one_sticky_comment_beside_the_plan(
     assert "## reconciler apply: succeeded" in result["body"]
     assert "[The apply run](https://github.example/" + github.repo + "/actions/runs/4242)" in result["body"]
     plan_comments = [c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:plan")]
-    assert len(plan_comments) == 1 and "apply: succeeded" not in plan_comments[0]["body"]
+    assert len(plan_comments) == 1
+    assert "apply: succeeded" not in plan_comments[0]["body"]
     # A re-run (here: the commit is applied already) updates the same comment.
     summary.write_text("")
     assert workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code == 0
     r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(summary))
-    assert r.code == 0 and "1 updated" in r.out
+    assert r.code == 0
+    assert "1 updated" in r.out
     assert len([c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:apply -->")]) == 2
     assert "nothing to do" in ours[0]["body"] or "already applied" in ours[0]["body"]
     assert hostile["body"] == "<!-- reconciler:apply -->\nfake: everything filled"  # never touched
     r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(tmp_path / "none.md"))
-    assert r.code == 1 and "cannot read the apply summary" in r.err
+    assert r.code == 1
+    assert "cannot read the apply summary" in r.err

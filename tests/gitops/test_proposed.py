@@ -77,7 +77,8 @@ def test_a_proposal_may_not_change_where_credentials_go(
     assert r.code == 1
     assert "changes settings only the default branch may set" in r.err
     assert setting in r.err
-    assert "pr:reconciler.yaml" in r.err and "fix:" in r.err
+    assert "pr:reconciler.yaml" in r.err
+    assert "fix:" in r.err
     assert workspace.journal_rows("observations") == 0  # refused before any account was observed
 
 
@@ -126,7 +127,8 @@ def test_problems_in_a_proposal_name_the_ref_not_a_temporary_folder(workspace: W
     r = workspace.run("plan", "--proposed", "pr")
     assert r.code == 1
     assert "pr:portfolios/college-fund.yaml" in r.err
-    assert "reconciler-proposed-" not in r.err and "Traceback" not in r.err
+    assert "reconciler-proposed-" not in r.err
+    assert "Traceback" not in r.err
     (workspace.root / "portfolios" / "college-fund.yaml").write_text(
         (workspace.root / "portfolios" / "college-fund.yaml").read_text()
     )
@@ -137,11 +139,13 @@ def test_problems_in_a_proposal_name_the_ref_not_a_temporary_folder(workspace: W
     git_repo("checkout", "-q", "main")
     r = workspace.run("plan", "--proposed", fixed)
     assert r.code == 1
-    assert f"{fixed}:policies/leak.rego:5:" in r.err and "opa namespace" in r.err
+    assert f"{fixed}:policies/leak.rego:5:" in r.err
+    assert "opa namespace" in r.err
     assert "reconciler-proposed-" not in r.err
 
 
 def test_an_unknown_proposed_ref_is_a_clear_error(workspace: Workspace, git_repo: Git) -> None:
     r = workspace.run("plan", "--proposed", "refs/pull/7/merge")
     assert r.code == 1
-    assert "unknown git ref 'refs/pull/7/merge'" in r.err and "fix:" in r.err
+    assert "unknown git ref 'refs/pull/7/merge'" in r.err
+    assert "fix:" in r.err

@@ -33,7 +33,8 @@ def test_a_ref_before_the_files_existed_has_no_portfolios(workspace: Workspace, 
     first = git.sha("HEAD")
     git.commit_all("targets")
     base = targets_at(workspace.config, first)
-    assert base.portfolios == [] and "does not exist" in base.note
+    assert base.portfolios == []
+    assert "does not exist" in base.note
     r = workspace.run("plan", "--base", first, "--format", "json")
     assert r.code == 0, r.err
     changes = json.loads(r.out)["target_changes"]
@@ -50,26 +51,32 @@ def test_invalid_targets_at_the_ref_name_the_ref(workspace: Workspace, git_repo:
         targets_at(workspace.config, bad)
     text = caught.value.render()
     assert f"the targets at {bad} ({bad[:12]}) do not validate" in text
-    assert f"{bad}:portfolios/college-fund.yaml:" in text and "/tmp" not in text.split("\n", 1)[1]
+    assert f"{bad}:portfolios/college-fund.yaml:" in text
+    assert "/tmp" not in text.split("\n", 1)[1]
 
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "HEAD~5", "0" * 40])
 def test_unknown_ref_is_a_clear_error(workspace: Workspace, git_repo: Git, ref: str) -> None:
     r = workspace.run("plan", "--base", ref)
     assert r.code == 1
-    assert f"unknown git ref {ref!r}" in r.err and "fix:" in r.err and "Traceback" not in r.err
+    assert f"unknown git ref {ref!r}" in r.err
+    assert "fix:" in r.err
+    assert "Traceback" not in r.err
     assert workspace.paper_order_count() == 0
 
 
 def test_outside_a_repository_is_a_clear_error(workspace: Workspace) -> None:
     r = workspace.run("plan", "--base", "main")
     assert r.code == 1
-    assert "not a git repository" in r.err and "--base" in r.err and "Traceback" not in r.err
+    assert "not a git repository" in r.err
+    assert "--base" in r.err
+    assert "Traceback" not in r.err
 
 
 def test_plan_outside_a_repository_still_works(workspace: Workspace) -> None:
     r = workspace.run("plan", "--format", "json")
-    assert r.code == 0 and json.loads(r.out)["git_commit"] is None
+    assert r.code == 0
+    assert json.loads(r.out)["git_commit"] is None
 
 
 def test_symlinked_and_nested_files_at_a_ref(workspace: Workspace, git_repo: Git) -> None:
@@ -112,10 +119,13 @@ def test_plan_against_a_base_is_a_library_call(workspace: Workspace, git_repo: G
               lambda d: d["spec"]["targets"].update({"VTI": 0.6, "BND": 0.4}))
     rt = Runtime(workspace.config, workspace.journal_url)
     plan, base = plan_against(rt, "main")
-    assert base is not None and base.commit == git_repo.sha("main") and plan.base_commit == base.commit
+    assert base is not None
+    assert base.commit == git_repo.sha("main")
+    assert plan.base_commit == base.commit
     assert [c.portfolio for c in plan.target_changes] == ["college-fund"]
     plain, none = plan_against(rt, None)
-    assert none is None and plain.target_changes == []
+    assert none is None
+    assert plain.target_changes == []
     with pytest.raises(ReconcilerError) as empty:
         plan_against(rt, "  ")
     assert "--base is empty" in empty.value.message

@@ -79,7 +79,8 @@ def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
             assert step["with"]["persist-credentials"] is False
     assert wf["permissions"] == {}  # nothing by default; each job asks for what it uses
     for job in wf["jobs"].values():
-        assert set(job["permissions"].values()) <= {"read", "write"} and "contents" in job["permissions"]
+        assert set(job["permissions"].values()) <= {"read", "write"}
+        assert "contents" in job["permissions"]
         assert job["timeout-minutes"] <= 30
 
 
@@ -114,10 +115,13 @@ def test_validate_workflow_holds_no_credential() -> None:
     """It installs and runs the pull request's own code: nothing it could reach may be worth stealing."""
     wf = load("validate.yml")
     text = (WORKFLOWS / "validate.yml").read_text()
-    assert "secrets." not in text and "github.token" not in text
-    assert "pull_request" in wf["on"] and "merge_group" in wf["on"]
+    assert "secrets." not in text
+    assert "github.token" not in text
+    assert "pull_request" in wf["on"]
+    assert "merge_group" in wf["on"]
     (job,) = wf["jobs"].values()
-    assert "environment" not in job and job["permissions"] == {"contents": "read"}
+    assert "environment" not in job
+    assert job["permissions"] == {"contents": "read"}
     assert "reconciler validate" in " ".join(s.get("run", "") for s in job["steps"])
 
 
@@ -145,8 +149,10 @@ def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> No
             assert 'git fetch --no-tags --quiet ./.proposed "+HEAD:refs/reconciler/proposed"' in step["run"]
             assert "rm -rf ./.proposed" in step["run"]
     runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "reconciler plan --proposed refs/reconciler/proposed" in runs and "--out plan.json" in runs
-    assert "reconciler github comment --pr" in runs and "--proposed refs/reconciler/proposed" in runs
+    assert "reconciler plan --proposed refs/reconciler/proposed" in runs
+    assert "--out plan.json" in runs
+    assert "reconciler github comment --pr" in runs
+    assert "--proposed refs/reconciler/proposed" in runs
     secret_steps = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
     assert [s["name"] for s in secret_steps] == ["Plan what the pull request proposes"]
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
@@ -160,7 +166,8 @@ def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
     assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
     assert "environment" not in fork
     (step,) = fork["steps"]
-    assert "plan unavailable for forks" in step["run"] and "exit 1" in step["run"]
+    assert "plan unavailable for forks" in step["run"]
+    assert "exit 1" in step["run"]
     assert "GITHUB_STEP_SUMMARY" in step["run"]
     assert "${{ secrets." not in str(fork)
 
@@ -172,27 +179,33 @@ def test_apply_workflow() -> None:
     (job,) = wf["jobs"].values()
     assert job["environment"] == "production"
     runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "reconciler apply --envelope" in runs and '--summary-file "$SUMMARY"' in runs
+    assert "reconciler apply --envelope" in runs
+    assert '--summary-file "$SUMMARY"' in runs
     # The outcome goes back to the pull request, even when the apply failed or refused.
     post = next(s for s in job["steps"] if "reconciler github apply-result" in s.get("run", ""))
-    assert post["if"].startswith("always()") and 'cat "$SUMMARY" >> "$GITHUB_STEP_SUMMARY"' in post["run"]
+    assert post["if"].startswith("always()")
+    assert 'cat "$SUMMARY" >> "$GITHUB_STEP_SUMMARY"' in post["run"]
     assert job["permissions"]["pull-requests"] == "write"
     # The journal records who started or re-ran the run, and who approved the environment.
     apply = next(s for s in job["steps"] if s["name"] == "Apply within the reviewed envelope")
     assert apply["env"]["RECONCILER_ACTOR"] == "${{ steps.who.outputs.actor }}"
     who = next(s for s in job["steps"] if s.get("id") == "who")
-    assert who["env"]["TRIGGERING_ACTOR"] == "${{ github.triggering_actor }}" and "/approvals" in who["run"]
+    assert who["env"]["TRIGGERING_ACTOR"] == "${{ github.triggering_actor }}"
+    assert "/approvals" in who["run"]
     # A soft-mandatory denial's reviewed override path: a dispatched run of the protected environment.
     inputs = wf["on"]["workflow_dispatch"]["inputs"]
     assert set(inputs) == {"override", "reason"}
-    assert apply["env"]["OVERRIDE"] == "${{ inputs.override }}" and '--override "$policy"' in apply["run"]
-    assert '--reason "$REASON"' in apply["run"] and "${{" not in apply["run"]  # inputs reach the shell as data
+    assert apply["env"]["OVERRIDE"] == "${{ inputs.override }}"
+    assert '--override "$policy"' in apply["run"]
+    assert '--reason "$REASON"' in apply["run"]
+    assert "${{" not in apply["run"]  # inputs reach the shell as data
     assert any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
     # Only the current commit is applied: the tip of main, and never one older than the last applied.
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
     tip = next(s for s in job["steps"] if "tip of main" in s["name"])
-    assert 'gh api "repos/$REPO/commits/main"' in tip["run"] and "exit 1" in tip["run"]
+    assert 'gh api "repos/$REPO/commits/main"' in tip["run"]
+    assert "exit 1" in tip["run"]
     names = [s["name"] for s in job["steps"]]
     assert names.index(tip["name"]) < names.index("Apply within the reviewed envelope")
     # The reviewed plan is one plan.yml made on pull_request_target, not an artifact any workflow could upload.
@@ -206,11 +219,13 @@ def test_apply_workflow() -> None:
 
 def test_drift_workflow() -> None:
     wf = load("drift.yml")
-    assert "schedule" in wf["on"] and wf["on"]["schedule"][0]["cron"]
+    assert "schedule" in wf["on"]
+    assert wf["on"]["schedule"][0]["cron"]
     (job,) = wf["jobs"].values()
     assert job["permissions"] == {"contents": "read", "issues": "write"}
     runs = " ".join(s.get("run", "") for s in job["steps"])
-    assert "reconciler status --out" in runs and "reconciler github drift-issue --status" in runs
+    assert "reconciler status --out" in runs
+    assert "reconciler github drift-issue --status" in runs
 
 
 def test_the_drift_schedule_falls_inside_the_us_session_in_winter_and_summer() -> None:
@@ -233,8 +248,10 @@ def test_pre_commit_hooks_run_commands_that_exist() -> None:
     from reconciler.cli.main import COMMANDS
 
     for h in hooks:
-        assert h["language"] == "python" and h["entry"].split()[0] == "reconciler"
+        assert h["language"] == "python"
+        assert h["entry"].split()[0] == "reconciler"
         assert h["entry"].split()[1] in COMMANDS
         re.compile(h["files"])
     assert re.search(hooks[0]["files"], "portfolios/models/balanced-60-40.yaml")
-    assert re.search(hooks[0]["files"], "reconciler.yaml") and re.search(hooks[0]["files"], "policies/x.rego")
+    assert re.search(hooks[0]["files"], "reconciler.yaml")
+    assert re.search(hooks[0]["files"], "policies/x.rego")

@@ -25,7 +25,8 @@ def test_a_journal_from_a_newer_reconciler_is_refused(workspace: Workspace, tmp_
     for argv in (("apply", str(plan_file), "--auto-approve"), ("history",)):
         r = workspace.run(*argv)
         assert r.code == 1, r.out + r.err
-        assert "schema revision '0099'" in r.err and "newer reconciler" in r.err
+        assert "schema revision '0099'" in r.err
+        assert "newer reconciler" in r.err
         assert "Internal error" not in r.err
     assert workspace.paper_order_count() == 0
 
@@ -35,7 +36,8 @@ def test_a_journal_missing_a_table_is_refused_before_any_order(workspace: Worksp
     workspace.execute("drop table fills")
     r = workspace.run("apply", str(plan_file), "--auto-approve")
     assert r.code == 1
-    assert "table fills is missing" in r.err and "restore the journal" in r.err
+    assert "table fills is missing" in r.err
+    assert "restore the journal" in r.err
     assert workspace.paper_order_count() == 0
 
 
@@ -55,7 +57,8 @@ def test_a_read_only_journal_is_refused_before_any_order(workspace: Workspace, t
     plan_file = _plan(workspace, tmp_path)
     r = workspace.run("--journal", _read_only_url(workspace), "apply", str(plan_file), "--auto-approve")
     assert r.code == 1, r.out + r.err
-    assert "cannot be written" in r.err and "nothing was sent" in r.err
+    assert "cannot be written" in r.err
+    assert "nothing was sent" in r.err
     assert "SET version_num" not in r.err  # the driver's message, not SQLAlchemy's SQL dump
     assert workspace.paper_order_count() == 0
 
@@ -91,5 +94,6 @@ def test_read_and_repair_commands_work_while_a_portfolio_file_is_broken(workspac
     r = workspace.run("status")
     assert r.code == 1, r.out + r.err  # Unknown dominates: something could not be judged
     broken = next(line for line in r.out.splitlines() if line.startswith("college-fund.yaml"))
-    assert "Unknown" in broken and "invalid file" in broken
+    assert "Unknown" in broken
+    assert "invalid file" in broken
     assert any(line.startswith("alice-ira") and "Synced" in line for line in r.out.splitlines()), r.out

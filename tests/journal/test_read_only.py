@@ -37,7 +37,8 @@ def test_a_missing_sqlite_file_reads_as_an_empty_journal_and_is_not_created(tmp_
     db = tmp_path / ".reconciler" / "journal.db"
     journal = Journal.open(f"sqlite:///{db}", "--journal", write=False)
     assert not journal.writable
-    assert journal.history() == [] and journal.unknown_intents("acct") == []
+    assert journal.history() == []
+    assert journal.unknown_intents("acct") == []
     assert not db.parent.exists()  # not even the folder a writing open would create
 
 
@@ -45,7 +46,8 @@ def test_a_blank_database_reads_as_an_empty_journal_and_is_left_blank(tmp_path: 
     url = fresh_journal_url(tmp_path)
     create_engine(url).connect().close()  # SQLite: an empty file; PostgreSQL: the new database as it is
     journal = Journal.open(url, write=False)
-    assert not journal.writable and journal.history() == []
+    assert not journal.writable
+    assert journal.history() == []
     assert _tables(url) == set()
 
 

@@ -29,7 +29,8 @@ def test_examples_reference_and_satisfy_their_schema(path: Path) -> None:
     first = path.read_text().splitlines()[0]
     assert first.startswith("# yaml-language-server: $schema=")
     schema_path = (path.parent / first.split("$schema=", 1)[1]).resolve()
-    assert schema_path.is_file() and schema_path.parent == ROOT / "docs"
+    assert schema_path.is_file()
+    assert schema_path.parent == ROOT / "docs"
     schema = json.loads(schema_path.read_text())
     for doc in YAML(typ="safe").load_all(path.read_text()):
         jsonschema.validate(doc, schema)
@@ -116,13 +117,18 @@ def test_fmt_cli_keeps_the_targets(workspace: Workspace) -> None:
     path.write_text(MESSY)
     assert load_workspace(workspace.config).targets_hash == before  # same targets, different layout
     r = workspace.run("fmt", "--check")
-    assert r.code == 1 and "would reformat" in r.out and "bob-taxable.yaml" in r.out
+    assert r.code == 1
+    assert "would reformat" in r.out
+    assert "bob-taxable.yaml" in r.out
     assert path.read_text() == MESSY  # --check changes nothing
     r = workspace.run("fmt")
-    assert r.code == 0 and "reformatted" in r.out
-    assert path.read_text() == TIDY and load_workspace(workspace.config).targets_hash == before
+    assert r.code == 0
+    assert "reformatted" in r.out
+    assert path.read_text() == TIDY
+    assert load_workspace(workspace.config).targets_hash == before
     r = workspace.run("fmt", "--check")
-    assert r.code == 0 and "already formatted" in r.out
+    assert r.code == 0
+    assert "already formatted" in r.out
 
 
 def test_fmt_multi_document_and_explicit_start() -> None:
@@ -136,9 +142,13 @@ def test_fmt_reports_syntax_errors_with_position(workspace: Workspace) -> None:
     path = workspace.root / "portfolios" / "broken.yaml"
     path.write_text("spec:\n  targets: {VTI: 0.5\n")
     r = workspace.run("fmt", str(path))
-    assert r.code == 1 and f"{path}:2:" in r.err and "YAML syntax error" in r.err and "Traceback" not in r.err
+    assert r.code == 1
+    assert f"{path}:2:" in r.err
+    assert "YAML syntax error" in r.err
+    assert "Traceback" not in r.err
     r = workspace.run("fmt", str(workspace.root / "nope.yaml"))
-    assert r.code == 1 and "no such file or folder" in r.err
+    assert r.code == 1
+    assert "no such file or folder" in r.err
 
 
 def test_repository_examples_are_formatted() -> None:
