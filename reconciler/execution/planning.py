@@ -14,8 +14,8 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import valuation_denials
 from reconciler.errors import ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
-from reconciler.gitops.proposed import read_proposed, relocated
-from reconciler.gitops.refs import TargetsAtRef, targets_at, with_base
+from reconciler.gitops.proposed import read_proposed
+from reconciler.gitops.refs import TargetsAtRef, relocated, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
 from reconciler.policy.inputs import policy_input
@@ -109,13 +109,12 @@ def plan_against(
     base = targets_at(rt.repo_config or rt.workspace.config_path, base_ref) if base_ref else None
     plan = make_plan(rt, record=record, only=only)
     if base is not None:
-        chosen = {p.name for p in selected(rt.workspace.portfolios, only)}
-        plan = with_base(
-            plan, replace(base, portfolios=[p for p in base.portfolios if not only or p.name in chosen]),
-            selected(rt.workspace.portfolios, only),
-        )
+        chosen = selected(rt.workspace.portfolios, only)
+        if only:  # the changes of the portfolios planned; without --target, removed ones are changes too
+            names = {p.name for p in chosen}
+            base = replace(base, portfolios=[p for p in base.portfolios if p.name in names])
+        plan = with_base(plan, base, chosen)
     return plan, base
-
 
 
 @contextmanager

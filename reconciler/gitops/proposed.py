@@ -4,7 +4,7 @@ The job that plans a pull request observes the accounts, so it holds the observe
 the default branch's code and workflow only, and reads the pull request's `reconciler.yaml`, portfolios and
 policies from git objects into a temporary folder: regular files only (a symbolic link to /proc/self/environ
 would otherwise be read, and quoted in an error), nothing executed. Where the credentials go is not the pull
-request's to choose: its `broker` and `journal` settings must equal the trusted checkout's.
+request's to choose: its `broker`, `journal` and `notifications` settings must equal the trusted checkout's.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ReconcilerError, SpecError
-from reconciler.gitops.refs import _extract, _join, at_ref
+from reconciler.errors import ReconcilerError
+from reconciler.gitops.refs import _extract, _join, at_ref, relocated
 from reconciler.spec.loader import load_config
 from reconciler.spec.models import ConfigDoc
 
@@ -62,8 +62,8 @@ def read_proposed(trusted_config: Path, ref: str) -> Iterator[Proposed]:
                     " They decide where credentials are sent, so a plan job holding them never takes them from a"
                     " pull request",
                     where=f"{label}{rel}",
-                    fix="change broker and journal settings in a pull request of their own (reviewed by the code"
-                    " owners, no target changes), merge it, then propose the targets",
+                    fix="change broker, journal and notification settings in a pull request of their own (reviewed by"
+                    " the code owners, no target changes), merge it, then propose the targets",
                 )
             for folder_name in (proposed.portfolios_dir, proposed.policies.dir):
                 _extract(tree, _join(rel.parent, folder_name), folder, strict=True)
@@ -96,20 +96,3 @@ def _differences(a: Any, b: Any, path: str) -> list[str]:
             out += _differences(a.get(key), b.get(key), f"{path}.{key}")
         return out
     return [] if a == b else [path]
-
-
-def relocated(exc: ReconcilerError, folder: Path, label: str) -> ReconcilerError:
-    """The same error, naming REF:path instead of the temporary folder the proposal was read into."""
-
-    def fix(text: str | None) -> str | None:
-        if text is None:
-            return None
-        for prefix in (str(folder.resolve()) + "/", str(folder) + "/"):
-            text = text.replace(prefix, label)
-        return text
-
-    if isinstance(exc, SpecError):
-        return SpecError([relocated(p, folder, label) for p in exc.problems])
-    out = ReconcilerError(fix(exc.message) or "", where=fix(exc.where), fix=fix(exc.fix))
-    out.exit_code = exc.exit_code
-    return out

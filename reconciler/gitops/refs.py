@@ -177,15 +177,27 @@ def _extract(tree: Tree, path: PurePosixPath, dest: Path, *, strict: bool = Fals
 
 
 def _at_ref(exc: SpecError, base: Path, ref: str, sha: str) -> SpecError:
-    """The same problems, pointing at REF:path instead of the temporary folder."""
-    prefix = str(base.resolve()) + "/"
-    problems = [
-        ReconcilerError(
-            f"the targets at {ref} ({sha[:12]}) do not validate", where="--base",
-            fix="fix them on that ref, or pass a --base whose targets validate",
-        )
-    ]
-    for p in exc.problems:
-        where = (p.where or "").replace(prefix, f"{ref}:").replace(str(base) + "/", f"{ref}:")
-        problems.append(ReconcilerError(p.message.replace(prefix, f"{ref}:"), where=where or None, fix=p.fix))
-    return SpecError(problems)
+    """The same problems, pointing at REF:path instead of the temporary folder, after one that says which ref."""
+    header = ReconcilerError(
+        f"the targets at {ref} ({sha[:12]}) do not validate", where="--base",
+        fix="fix them on that ref, or pass a --base whose targets validate",
+    )
+    moved = relocated(exc, base, f"{ref}:")
+    return SpecError([header, *(moved.problems if isinstance(moved, SpecError) else [moved])])
+
+
+def relocated(exc: ReconcilerError, folder: Path, label: str) -> ReconcilerError:
+    """The same error, naming REF:path instead of the temporary folder the proposal was read into."""
+
+    def fix(text: str | None) -> str | None:
+        if text is None:
+            return None
+        for prefix in (str(folder.resolve()) + "/", str(folder) + "/"):
+            text = text.replace(prefix, label)
+        return text
+
+    if isinstance(exc, SpecError):
+        return SpecError([relocated(p, folder, label) for p in exc.problems])
+    out = ReconcilerError(fix(exc.message) or "", where=fix(exc.where), fix=fix(exc.fix))
+    out.exit_code = exc.exit_code
+    return out
