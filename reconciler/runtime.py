@@ -34,6 +34,8 @@ class Runtime:
     # Planning a pull request's proposal (gitops.proposed): its files were read from `targets_commit` into a
     # temporary folder (config_path), and the repository, for --base, is the trusted checkout of `repo_config`.
     targets_commit: str | None = None
+    # Content hashes of plans this process checked whole (targets and accounts match): apply --all asks per account.
+    matched_plans: set[str] = field(default_factory=set, compare=False, repr=False)
     repo_config: Path | None = None
 
     @cached_property

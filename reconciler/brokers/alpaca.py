@@ -10,6 +10,7 @@ has never seen it. Alpaca refuses a second order with a known client id (422), w
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -53,7 +54,14 @@ log = logging.getLogger("reconciler.alpaca")
 
 
 class AlpacaBroker:
-    """One httpx client and one token bucket per account (Alpaca rate-limits per API key)."""
+    """One pooled httpx client per process, and one token bucket per account (Alpaca rate-limits per API key).
+
+    Each request carries its account's key in its own headers. One client, not one per account: a client builds an
+    SSL context (measured: 23 ms each) and its own connections, and apply --all reaches thousands of accounts on
+    the same host. Thread-safe: plan observes accounts concurrently.
+    """
+
+    concurrency = 8  # accounts observed at once by `plan`; each account keeps to its own rate limit
 
     def __init__(
         self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM
@@ -62,42 +70,56 @@ class AlpacaBroker:
         self.clock = clock
         self.secrets = secrets
         self.attempts = attempts
-        self._clients: dict[str, tuple[httpx.Client, TokenBucket]] = {}
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[dict[str, str], TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self._activity_cache: dict[str, list[dict[str, Any]]] = {}  # per account, newest first
 
     def close(self) -> None:
-        for client, _ in self._clients.values():
-            client.close()
-        self._clients.clear()
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            self._http = None
+            self._keys.clear()
 
-    def _client(self, account: str) -> tuple[httpx.Client, TokenBucket]:
-        if account not in self._clients:
-            creds = self.spec.accounts.get(account)
-            if creds is None:
-                raise BrokerError(
-                    f"no Alpaca credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
-                    fix="add the account with key_id and secret_key references",
+    def _client(self, account: str) -> tuple[httpx.Client, dict[str, str], TokenBucket]:
+        with self._lock:
+            if account not in self._keys:
+                creds = self.spec.accounts.get(account)
+                if creds is None:
+                    raise BrokerError(
+                        f"no Alpaca credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
+                        fix="add the account with key_id and secret_key references",
+                    )
+                where = f"reconciler.yaml: broker.accounts.{account}"
+                key: Secret = self.secrets.resolve(creds.key_id, where + ".key_id")
+                secret: Secret = self.secrets.resolve(creds.secret_key, where + ".secret_key")
+                headers = {"APCA-API-KEY-ID": key.reveal(), "APCA-API-SECRET-KEY": secret.reveal()}
+                bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
+                self._keys[account] = (headers, bucket)
+            if self._http is None:
+                self._http = httpx.Client(
+                    timeout=self.spec.timeout_seconds,
+                    limits=httpx.Limits(
+                        max_connections=4 * self.concurrency, max_keepalive_connections=self.concurrency
+                    ),
                 )
-            where = f"reconciler.yaml: broker.accounts.{account}"
-            key: Secret = self.secrets.resolve(creds.key_id, where + ".key_id")
-            secret: Secret = self.secrets.resolve(creds.secret_key, where + ".secret_key")
-            client = httpx.Client(
-                headers={"APCA-API-KEY-ID": key.reveal(), "APCA-API-SECRET-KEY": secret.reveal()},
-                timeout=self.spec.timeout_seconds,
-                limits=httpx.Limits(max_keepalive_connections=4),
-            )
-            bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
-            self._clients[account] = (client, bucket)
-        return self._clients[account]
+            headers, bucket = self._keys[account]
+            return self._http, headers, bucket
 
     # ---- HTTP ----
-    def _exchange(self, account: str, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
+    def _exchange(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
         """One HTTP exchange within the total deadline and the size cap (reconciler.bounded_http). A timeout is
         handled as any other: a read is retried, an order is looked up by its client id."""
 
-        def drop_client() -> None:  # the worker's read fails now; the next request gets a fresh connection
-            self._clients.pop(account, None)
+        def drop_client() -> None:
+            # Closing ends the stuck read. Other threads' requests on this client fail as transport errors, which
+            # are handled as any other (reads retried, orders looked up by client id); the next request opens a
+            # fresh client.
+            with self._lock:
+                if self._http is client:
+                    self._http = None
             client.close()
 
         try:
@@ -110,10 +132,10 @@ class AlpacaBroker:
 
     def _send(self, account: str, method: str, url: str, **kw: Any) -> httpx.Response:
         """One request through the account's bucket; 429s wait and go again (the server did nothing)."""
-        client, bucket = self._client(account)
         for _ in range(50):
+            client, headers, bucket = self._client(account)
             bucket.wait()
-            response = self._exchange(account, client, method, url, **kw)
+            response = self._exchange(client, method, url, headers=headers, **kw)
             bucket.observe(response.status_code, response.headers)
             if response.status_code != 429:
                 return response

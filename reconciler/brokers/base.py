@@ -48,6 +48,10 @@ class OrderState(Frozen):
 class Broker(Protocol):
     """An account holder we observe and send orders to. Implementations must be idempotent on client ids."""
 
+    # How many accounts `plan` may observe at once (threads). Above 1 only when the adapter is thread-safe and its
+    # rate limits hold across threads (Alpaca limits each API key, so accounts do not share a budget).
+    concurrency: int
+
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         """Positions, cash (settled, unsettled, reserved) and quotes for the account and the given symbols."""
         ...

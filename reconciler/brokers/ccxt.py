@@ -73,6 +73,10 @@ def _status(order: dict[str, Any]) -> OrderStatus:
 class CcxtBroker:
     """One ccxt exchange object and one token bucket per account."""
 
+    # Observed one account at a time: the exchange's rate limit is per IP for public market data, which every
+    # account shares, and ccxt's synchronous exchange objects are not meant for several threads.
+    concurrency = 1
+
     def __init__(
         self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
     ) -> None:

@@ -35,6 +35,8 @@ class PaperBroker:
     proceeds due by today as settled); the next writing call (apply's observe, an order) writes them.
     """
 
+    concurrency = 1  # its books are the journal's database: nothing to wait for, so nothing to overlap
+
     def __init__(
         self,
         engine: Engine,

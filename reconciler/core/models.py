@@ -6,6 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -279,6 +280,22 @@ class Plan(Frozen):
     @property
     def blocked(self) -> list[PolicyResult]:
         return [r for r in self.policy_results if r.blocking]
+
+    # Indexes, computed once per plan: `apply --all` asks for one account's share thousands of times, and a scan
+    # of the whole plan per account would make the run quadratic in accounts.
+    @cached_property
+    def by_account(self) -> dict[str, list[PortfolioPlan]]:
+        out: dict[str, list[PortfolioPlan]] = {}
+        for pp in self.portfolios:
+            out.setdefault(pp.account, []).append(pp)
+        return out
+
+    @cached_property
+    def results_by_portfolio(self) -> dict[str, list[PolicyResult]]:
+        out: dict[str, list[PolicyResult]] = {}
+        for r in self.policy_results:
+            out.setdefault(r.portfolio, []).append(r)
+        return out
 
     @property
     def quote_sources(self) -> list[str]:

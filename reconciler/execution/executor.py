@@ -81,11 +81,15 @@ def apply_plan(
     `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`).
     """
     overrides = overrides or {}
-    rt.policies.check_overrides(overrides)
     journal = rt.journal
-    check_matches(plan, rt.workspace)
-    check_derived(plan, rt.workspace, rt.costs, rt.quote_limits)
-    mine = [pp for pp in plan.portfolios if accounts is None or pp.account in accounts]
+    rt.policies.check_overrides(overrides)
+    if plan.content_hash not in rt.matched_plans:  # the whole-plan check: once per process, not once per account
+        check_matches(plan, rt.workspace)
+        rt.matched_plans.add(plan.content_hash)
+    # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all` over
+    # N accounts costs N times one account, not N².
+    mine = plan.portfolios if accounts is None else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
+    check_derived(plan, mine, rt.workspace, rt.costs, rt.quote_limits)
     chosen, denied = admitted(plan, mine, overrides)
     refused = [pp for pp in mine if pp.name in denied]
     if not chosen:
@@ -97,7 +101,8 @@ def apply_plan(
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
             refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
-        if already_applied(plan, chosen, journal.intents_for_plan(plan.content_hash)):
+        seen = journal.intents_for_plan(plan.content_hash, None if accounts is None else {pp.account for pp in chosen})
+        if already_applied(plan, chosen, seen):
             return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
         settings = rt.workspace.config.apply
         check_age(plan, rt.clock.now(), settings)
@@ -108,8 +113,11 @@ def apply_plan(
             check_market_open(observations, plan)
 
         apply_id = journal.start_apply(plan.content_hash, plan.targets_hash, plan.git_commit, actor)
+        judged = plan.policy_results if accounts is None else [
+            r for pp in mine for r in plan.results_by_portfolio.get(pp.name, [])
+        ]
         journal.record_policies(
-            plan.policy_results, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
+            judged, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
             overrides=overrides, actor=actor,
         )
         result = ApplyResult(apply_id, "succeeded")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
+from reconciler.brokers.base import Broker
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult
 from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
@@ -55,18 +57,13 @@ def make_plan(
             refuse_in_flight(rt, desired.account, report.unknown)
     policies = rt.policies
     params = ws.config.policies.params
-    observed: list[tuple[Desired, Observation]] = []
+    # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
+    in_flight = rt.journal.unknown_intents_by_account()
     for desired in chosen:
-        # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
-        refuse_in_flight(rt, desired.account, rt.journal.unknown_intents(desired.account))
-        obs = rt.broker.observe(desired.account, desired.targets)
-        if record:
-            rt.journal.record_observation(obs, "plan")
-        observed.append((desired, obs))
-        log.info(
-            "observed account",
-            extra={"account": obs.account, "positions": len(obs.positions), "quotes": len(obs.quotes)},
-        )
+        refuse_in_flight(rt, desired.account, in_flight.get(desired.account, []))
+    observed = list(zip(chosen, observe_all(rt.broker, chosen), strict=True))
+    if record:
+        rt.journal.record_observations([obs for _, obs in observed], "plan")
     portfolios = plan_many(observed, rt.costs, rt.quote_limits)
     results: list[PolicyResult] = []
     stamp = rt.clock.now()
@@ -93,6 +90,29 @@ def make_plan(
         git_commit=commit,
         git_dirty=dirty,
     )
+
+
+def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observation]:
+    """Each portfolio's account observed, in order, `broker.concurrency` accounts at a time: a thousand accounts
+    observed one after another take as many round trips end to end. Each observation is stamped when it was taken,
+    and plan-time policies judge its quotes' age from there. The first failure stops what has not started."""
+
+    def observe(desired: Desired) -> Observation:
+        obs = broker.observe(desired.account, desired.targets)
+        log.info(
+            "observed account",
+            extra={"account": obs.account, "positions": len(obs.positions), "quotes": len(obs.quotes)},
+        )
+        return obs
+
+    width = max(1, min(broker.concurrency, len(portfolios)))
+    if width == 1:
+        return [observe(d) for d in portfolios]
+    pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="observe")
+    try:
+        return list(pool.map(observe, portfolios))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def plan_against(

@@ -53,16 +53,17 @@ def check_matches(plan: Plan, workspace: Workspace) -> None:
         )
 
 
-def check_derived(plan: Plan, workspace: Workspace, costs: CostModel, limits: QuoteLimits) -> None:
-    """Refuse orders the targets do not give: the planner is pure, so the portfolio's targets and the
+def check_derived(
+    plan: Plan, portfolios: Iterable[PortfolioPlan], workspace: Workspace, costs: CostModel, limits: QuoteLimits
+) -> None:
+    """Refuse orders the targets do not give: the planner is pure, so each of these portfolios' targets and the
     observation recorded in the plan must produce exactly the plan's orders again.
 
     The content hash only proves the file is intact: anyone can recompute it after editing an order. This
     check is what ties every order to the reviewed targets.
     """
-    by_name = {d.name: d for d in workspace.portfolios}
-    for pp in plan.portfolios:
-        desired = by_name.get(pp.name)
+    for pp in portfolios:
+        desired = workspace.by_name.get(pp.name)
         if desired is None or desired.account != pp.account:
             raise PlanMismatchError(
                 f"plan has portfolio {pp.name!r} (account {pp.account}), which the targets do not",
@@ -95,11 +96,11 @@ def admitted(
     same plan). A doubtful quote, or an order size only a wrong quote explains, is about the market, not the
     change: it stops its own portfolio only, the others go on, and the apply still ends in failure.
     """
-    names = {pp.name for pp in portfolios}
     denied: dict[str, list[PolicyResult]] = {}
-    for r in plan.blocked:
-        if r.portfolio in names and not r.overridden(overrides):
-            denied.setdefault(r.portfolio, []).append(r)
+    for pp in portfolios:
+        for r in plan.results_by_portfolio.get(pp.name, ()):
+            if r.blocking and not r.overridden(overrides):
+                denied.setdefault(r.portfolio, []).append(r)
     by_policy = [r for rs in denied.values() for r in rs if r.policy not in MARKET_CHECKS]
     refused = [pp for pp in portfolios if pp.name in denied]
     chosen = [pp for pp in portfolios if pp.actions and pp.name not in denied]

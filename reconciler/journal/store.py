@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -208,9 +208,13 @@ class Journal:
         return a
 
     # ---- intents and orders ----
-    def intents_for_plan(self, plan_hash: str) -> dict[str, dict[str, Any]]:
+    def intents_for_plan(self, plan_hash: str, accounts: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The plan's intents by client order id; with `accounts`, only theirs (one worker's share)."""
+        query = select(t.intents).where(t.intents.c.plan_hash == plan_hash)
+        if accounts is not None:
+            query = query.where(t.intents.c.account.in_(sorted(accounts)))
         with self.tx() as c:
-            rows = c.execute(select(t.intents).where(t.intents.c.plan_hash == plan_hash)).mappings().all()
+            rows = c.execute(query).mappings().all()
         return {r["client_order_id"]: dict(r) for r in rows}
 
     def intent(self, client_order_id: str) -> dict[str, Any] | None:
@@ -227,6 +231,19 @@ class Journal:
                 .order_by(t.intents.c.id)
             ).scalars()
             return [str(r) for r in rows]
+
+    def unknown_intents_by_account(self) -> dict[str, list[str]]:
+        """unknown_intents for every account at once: what plan checks before observing each account."""
+        out: dict[str, list[str]] = {}
+        with self.tx() as c:
+            rows = c.execute(
+                select(t.intents.c.account, t.intents.c.client_order_id)
+                .where(t.intents.c.status == "unknown")
+                .order_by(t.intents.c.id)
+            ).all()
+        for account, cid in rows:
+            out.setdefault(str(account), []).append(str(cid))
+        return out
 
     def symbols_traded(self, account: str) -> set[str]:
         """Every symbol this journal ever meant to trade for the account."""
@@ -365,12 +382,22 @@ class Journal:
 
     # ---- observations, policies, events ----
     def record_observation(self, obs: Observation, purpose: str, apply_id: str | None = None) -> None:
+        self.record_observations([obs], purpose, apply_id)
+
+    def record_observations(
+        self, observations: Sequence[Observation], purpose: str, apply_id: str | None = None
+    ) -> None:
+        """In one transaction: a plan of a thousand accounts commits (and syncs to disk) once, not a thousand times."""
+        if not observations:
+            return
         with self.tx() as c:
             c.execute(
-                insert(t.observations).values(
-                    account=obs.account, apply_id=apply_id, purpose=purpose,
-                    data=obs.model_dump_json(), taken_at=obs.taken_at,
-                )
+                insert(t.observations),
+                [
+                    {"account": o.account, "apply_id": apply_id, "purpose": purpose, "data": o.model_dump_json(),
+                     "taken_at": o.taken_at}
+                    for o in observations
+                ],
             )
 
     def record_policies(
@@ -380,18 +407,17 @@ class Journal:
         if not results:
             return
         now = self._now()
+        rows = []
+        for r in results:
+            overridden = r.overridden(overrides)
+            rows.append({
+                "apply_id": apply_id, "plan_hash": plan_hash, "phase": phase, "portfolio": r.portfolio,
+                "policy": r.policy, "kind": r.kind, "level": r.level, "message": r.message, "overridden": overridden,
+                "override_by": actor if overridden else None,
+                "override_reason": overrides.get(r.policy) if overridden else None, "created_at": now,
+            })
         with self.tx() as c:
-            for r in results:
-                overridden = r.overridden(overrides)
-                c.execute(
-                    insert(t.policy_decisions).values(
-                        apply_id=apply_id, plan_hash=plan_hash, phase=phase, portfolio=r.portfolio,
-                        policy=r.policy, kind=r.kind, level=r.level, message=r.message, overridden=overridden,
-                        override_by=actor if overridden else None,
-                        override_reason=overrides.get(r.policy) if overridden else None,
-                        created_at=now,
-                    )
-                )
+            c.execute(insert(t.policy_decisions), rows)
 
     def event(
         self, kind: str, *, apply_id: str | None = None, account: str | None = None,

@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ _FIXES = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Workspace:
-    """Everything the commands need from the repository's files."""
+    """Everything the commands need from the repository's files. Frozen, so what is derived from the portfolios
+    (hashes, the account index) is computed once: apply --all asks for it once per account."""
 
     root: Path
     config_path: Path
@@ -54,12 +56,12 @@ class Workspace:
     # Only from load_workspace(partial=True), which read-only commands use: what could not be loaded.
     problems: list[ReconcilerError] = field(default_factory=list)
 
-    @property
+    @cached_property
     def targets_hash(self) -> str:
         """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
         return _digest([p.model_dump(mode="json", exclude={"source"}) for p in self.portfolios])
 
-    @property
+    @cached_property
     def portfolio_hashes(self) -> dict[str, str]:
         """The same, per portfolio: what apply --envelope compares, so parallel changes to different portfolios
         do not void each other's reviewed plans."""
@@ -70,8 +72,16 @@ class Workspace:
         """What the targets are made of, for git: the config, the portfolios folder, the policies folder."""
         return [self.config_path, self.root / self.config.portfolios_dir, self.root / self.config.policies.dir]
 
+    @cached_property
+    def by_account(self) -> dict[str, Desired]:
+        return {p.account: p for p in self.portfolios}
+
+    @cached_property
+    def by_name(self) -> dict[str, Desired]:
+        return {p.name: p for p in self.portfolios}
+
     def portfolio_for_account(self, account: str) -> Desired | None:
-        return next((p for p in self.portfolios if p.account == account), None)
+        return self.by_account.get(account)
 
 
 def _digest(payload: object) -> str:

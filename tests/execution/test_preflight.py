@@ -52,7 +52,7 @@ def test_a_fresh_plan_passes_every_check(planned: tuple[Plan, Runtime]) -> None:
     plan, rt = planned
     ws = rt.workspace
     check_matches(plan, ws)
-    check_derived(plan, ws, rt.costs, rt.quote_limits)
+    check_derived(plan, plan.portfolios, ws, rt.costs, rt.quote_limits)
     check_age(plan, NOW, ws.config.apply)
     observations = check_unchanged(plan, as_planned(plan), ws.config.apply.quote_band)
     assert observations == {pp.account: pp.observation for pp in plan.portfolios}
@@ -69,7 +69,7 @@ def test_a_tampered_order_is_refused_by_check_derived(planned: tuple[Plan, Runti
         p.model_copy(update={"actions": [forged, *p.actions[1:]]}) if p is pp else p for p in plan.portfolios
     ]})
     with pytest.raises(PlanMismatchError) as refused:
-        check_derived(tampered, rt.workspace, rt.costs, rt.quote_limits)
+        check_derived(tampered, tampered.portfolios, rt.workspace, rt.costs, rt.quote_limits)
     assert f"the orders for portfolio {pp.name!r} are not the ones its targets give" in refused.value.message
     assert f"leg 1: plan has ('{first.symbol}', '{first.side}', ('{forged.quantity}'))" in refused.value.message
     assert "nothing was sent" in refused.value.message
@@ -81,7 +81,7 @@ def test_a_portfolio_the_targets_do_not_have_is_refused_by_check_derived(planned
         p.model_copy(update={"name": "someone-else"}) if i == 0 else p for i, p in enumerate(plan.portfolios)
     ]})
     with pytest.raises(PlanMismatchError, match="plan has portfolio 'someone-else'"):
-        check_derived(renamed, rt.workspace, rt.costs, rt.quote_limits)
+        check_derived(renamed, renamed.portfolios, rt.workspace, rt.costs, rt.quote_limits)
 
 
 def test_a_plan_for_other_targets_is_refused_by_check_matches(planned: tuple[Plan, Runtime]) -> None:

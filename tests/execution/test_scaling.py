@@ -1,0 +1,88 @@
+"""Applying one account of a large plan costs what it costs in a small one: work is counted (Python calls made and
+SQL statements sent while applying one account), not timed, so the test holds on any machine."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sqlalchemy import event
+
+from reconciler.execution.executor import apply_plan
+from reconciler.execution.planfile import read_plan
+from reconciler.runtime import Runtime
+from tests.conftest import Workspace, edit_yaml
+
+SYMBOLS = ["VTI", "VXUS", "BND"]
+
+
+def grow(ws: Workspace, accounts: int) -> None:
+    """The example repository with `accounts` paper accounts (named for the size: the journal is shared between
+    sizes), each all cash, each with its own portfolio."""
+    shutil.rmtree(ws.root / "portfolios")
+    (ws.root / "portfolios").mkdir()
+    books = {f"a{accounts}-{n:03d}": {"cash": 10_000} for n in range(accounts)}
+    edit_yaml(ws.config, lambda d: d["broker"].__setitem__("accounts", books))
+    for n in range(accounts):
+        (ws.root / "portfolios" / f"p{n:03d}.yaml").write_text(
+            "apiVersion: reconciler.dev/v1\nkind: Portfolio\n"
+            f"metadata: {{name: p{n:03d}}}\n"
+            f"spec:\n  account: a{accounts}-{n:03d}\n  targets: {{VTI: 0.5, VXUS: 0.3, BND: 0.19}}\n  cash: 0.01\n"
+        )
+
+
+@contextmanager
+def counted(rt: Runtime) -> Iterator[dict[str, int]]:
+    """Python function calls made on this thread, and SQL statements sent to the journal's database."""
+    tally = {"calls": 0, "statements": 0}
+
+    def on_call(frame: FrameType, what: str, arg: Any) -> None:
+        if what == "call":
+            tally["calls"] += 1
+
+    def on_statement(*_: Any) -> None:
+        tally["statements"] += 1
+
+    engine = rt.journal.engine
+    event.listen(engine, "before_cursor_execute", on_statement)
+    sys.setprofile(on_call)
+    try:
+        yield tally
+    finally:
+        sys.setprofile(None)
+        event.remove(engine, "before_cursor_execute", on_statement)
+
+
+def work_per_account(ws: Workspace, tmp_path: Path, accounts: int) -> dict[str, int]:
+    """The work of applying one account of an `accounts`-account plan, in a process that applied another first
+    (as an `apply --all` worker does: what is checked once per plan is paid by its first account)."""
+    grow(ws, accounts)
+    plan_file = tmp_path / f"plan-{accounts}.json"
+    assert ws.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    assert len(plan.portfolios) == accounts
+    assert all(len(pp.actions) == len(SYMBOLS) for pp in plan.portfolios)
+    rt = Runtime(ws.config, ws.journal_url)
+    assert apply_plan(plan, rt, actor="test", accounts={f"a{accounts}-000"}).ok
+    with counted(rt) as tally:
+        result = apply_plan(plan, rt, actor="test", accounts={f"a{accounts}-001"})
+    assert result.ok
+    assert len(result.outcomes) == len(SYMBOLS)
+    rt.journal.engine.dispose()
+    return tally
+
+
+def test_one_account_costs_the_same_in_a_plan_of_40_accounts_as_in_a_plan_of_4(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    small = work_per_account(workspace, tmp_path, 4)
+    large = work_per_account(workspace, tmp_path, 40)
+    # The journal grows (the first run's rows are there too), so allow a few percent; a step that scanned the
+    # whole plan per account would cost about ten times as much at 40 accounts as at 4.
+    assert large["statements"] == small["statements"]
+    assert large["calls"] <= small["calls"] * 1.05, (small, large)
