@@ -21,6 +21,7 @@ from reconciler.journal.commits import applied_commit, filled_at_commit, last_ap
 from reconciler.notify import notify
 from reconciler.render.fmt import qty
 from reconciler.render.markdown import render_apply_summary
+from reconciler.render.progress import ApplyProgress
 from reconciler.render.text import render_envelope, render_plan
 from reconciler.runtime import Runtime, actor
 from reconciler.secrets.redact import scrub
@@ -42,10 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auto-approve", action="store_true", help="apply without asking")
     p.add_argument(
         "--all", action="store_true",
-        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers threads;"
+        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers processes;"
         " the same command on other machines sharing a PostgreSQL journal joins in, each account applied once",
     )
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="with --all: accounts applied at once")
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="with --all: worker processes, each applying one account at a time (default 1)",
+    )
     p.add_argument(
         "--override", action="append", default=[], metavar="POLICY",
         help="override a soft-mandatory policy (repeatable); needs --reason; recorded in the journal",
@@ -150,15 +154,22 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     plan = read_plan(Path(args.plan))
     overrides = {name: args.reason for name in args.override}
     rt.policies.check_overrides(overrides)
-    report = run_workers(
-        plan, lambda: Runtime(rt.config_path, rt.journal_url, rt.clock), workers=args.workers, actor=actor(),
-        overrides=overrides,
-    )
+    watcher = ApplyProgress(console(args, stderr=True), rt.clock)
+    try:
+        report = run_workers(
+            plan, lambda: Runtime(rt.config_path, rt.journal_url, rt.clock, lock_timeout=rt.lock_timeout),
+            workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
+        )
+    finally:
+        watcher.close()
+    for lost in report.lost:
+        out.print(f"[red]worker {escape(lost)} died[/red]; its account is finished by a later run (re-plan if it is"
+                  " partly applied)")
     if not report.outcomes:
         out.print("[green]Nothing to do:[/green] every account of this plan was claimed already.")
     for o in sorted(report.outcomes, key=lambda o: o.account):
         colour = "green" if o.status == "done" else "red"
-        out.print(f"  [{colour}]{o.status:>6}[/{colour}] {o.account}  ({o.worker}) {o.message}")
+        out.print(f"  [{colour}]{o.status:>6}[/{colour}] {o.account}  ({o.worker}) {escape(o.message)}")
     return 0 if report.ok else 1
 
 

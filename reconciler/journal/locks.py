@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -255,3 +255,27 @@ def live_lock(journal: Journal, account: str) -> HeldLock | None:
     return HeldLock(str(row["lock_id"]), str(row["holder"]), str(row["host"]), int(row["pid"]),
                     as_utc(row["expires_at"]))
 
+
+
+def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "none"]:
+    """Whether someone alive holds the account's lock ("live"), a holder died holding it ("dead": its lease ran
+    out, its pid is gone on this host, or on PostgreSQL its session ended), or nobody has it ("none")."""
+    with journal.tx() as c:
+        row = c.execute(select(t.locks).where(t.locks.c.account == account)).mappings().first()
+    if journal.engine.dialect.name == "postgresql":
+        with journal.engine.connect() as conn:
+            key = {"k": advisory_key(account)}
+            free = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
+            if free:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+            conn.commit()
+        if not free:
+            return "live"
+        return "none" if row is None else "dead"
+    if row is None:
+        return "none"
+    if as_utc(row["expires_at"]) <= journal.clock.now():
+        return "dead"
+    if row["host"] == socket.gethostname() and not _pid_alive(int(row["pid"])):
+        return "dead"
+    return "live"

@@ -1,54 +1,97 @@
-"""The journal's work queue for `apply --all --workers N`: one item per account of a plan, claimed by workers —
-threads, or processes on several machines sharing one PostgreSQL journal — one at a time.
+"""The journal's work queue for `apply --all`: one item per account of a plan, claimed by workers — processes on
+one machine, or on several machines sharing one PostgreSQL journal — one at a time.
 
 A claim is `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL (a worker never waits behind another's claim) and a
 conditional UPDATE everywhere (only a row still `pending` can be claimed, so two workers never get the same
-account, on SQLite too). The account lock still guards the apply itself.
+account, on SQLite too). The account lock still guards the apply itself, and says whether a claim's worker lives.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, update
 
 from reconciler.core.models import Plan
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
-from reconciler.journal.locks import live_lock
+from reconciler.journal.locks import holder_state
 from reconciler.journal.statuses import WorkStatus
 from reconciler.journal.store import Journal
 
-# A claim this old, on an account nobody holds the lock of, belongs to a worker that died (an apply keeps its lock
-# alive with a heartbeat while it runs; the lease is 120 s).
+# A claimed item whose account nobody has locked, claimed this long ago, belongs to a worker that died between
+# its claim and its lock (an instant in a live worker). A worker that died holding the lock is seen at once: its
+# lock's holder is dead (its pid on this host, its PostgreSQL session on any).
 STALE_CLAIM = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    account: str
+    status: WorkStatus
+    claimed_by: str | None
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a plan's queue stands: items by status, and orders sent so far (journaled intents of the plan)."""
+
+    pending: int
+    claimed: int
+    done: int
+    failed: int
+    orders: int
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.claimed + self.done + self.failed
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+
 def enqueue(journal: Journal, plan: Plan) -> int:
-    """One pending item per account with orders. Enqueuing the same plan again adds nothing, but makes pending
-    again what is worth another try: a failed item (a closed market, a broker outage), and an item claimed by a
-    worker that died (claimed long ago, and its account not locked). Apply itself refuses anything unsafe: a
-    partly applied account must be re-planned, and an applied one sends nothing."""
-    added = 0
-    for pp in plan.portfolios:
-        if not pp.actions:
-            continue
-        try:
-            with journal.tx() as c:
-                c.execute(
-                    insert(t.work_items).values(
-                        plan_hash=plan.content_hash, account=pp.account, status="pending",
-                        created_at=journal.clock.now(),
-                    )
-                )
-            added += 1
-        except IntegrityError:
-            _retry(journal, plan.content_hash, pp.account)
-    return added
+    """One pending item per account with orders, in one transaction. Enqueuing the same plan again adds nothing,
+    but makes pending again what is worth another try: a failed item (a closed market, a broker outage), and an
+    item whose worker died. Apply itself refuses anything unsafe: a partly applied account must be re-planned,
+    and an applied one sends nothing."""
+    item = t.work_items.c
+    wanted = sorted({pp.account for pp in plan.portfolios if pp.actions})
+    with journal.tx() as c:
+        known = {
+            str(r.account): str(r.status)
+            for r in c.execute(select(item.account, item.status).where(item.plan_hash == plan.content_hash))
+        }
+        new = [a for a in wanted if a not in known]
+        if new:
+            now = journal.clock.now()
+            c.execute(
+                insert(t.work_items),
+                [{"plan_hash": plan.content_hash, "account": a, "status": "pending", "created_at": now} for a in new],
+            )
+    for account in wanted:
+        if known.get(account) in ("failed", "claimed"):
+            _retry(journal, plan.content_hash, account)
+    return len(new)
 
 
-def _retry(journal: Journal, plan_hash: str, account: str) -> None:
+def reclaim_abandoned(journal: Journal, plan_hash: str) -> int:
+    """Make pending again the items of this plan whose workers died: how the workers still running, on any
+    machine, finish a killed one's accounts. Returns how many."""
+    item = t.work_items.c
+    with journal.tx() as c:
+        claimed = [
+            str(a) for a in c.execute(
+                select(item.account).where(item.plan_hash == plan_hash, item.status == "claimed")
+            ).scalars()
+        ]
+    return sum(_retry(journal, plan_hash, a, failed_too=False) for a in claimed)
+
+
+def _retry(journal: Journal, plan_hash: str, account: str, *, failed_too: bool = True) -> bool:
     item = t.work_items.c
     with journal.tx() as c:
         row = c.execute(
@@ -56,19 +99,21 @@ def _retry(journal: Journal, plan_hash: str, account: str) -> None:
                 item.plan_hash == plan_hash, item.account == account
             )
         ).first()
-        if row is None or row.status not in ("failed", "claimed"):
-            return
-        if row.status == "claimed":
-            now = journal.clock.now()
-            locked = live_lock(journal, account) is not None
-            if locked or (row.claimed_at is not None and now - as_utc(row.claimed_at) < STALE_CLAIM):
-                return  # a worker is on it
-        c.execute(
+    if row is None or row.status not in (("failed", "claimed") if failed_too else ("claimed",)):
+        return False
+    if row.status == "claimed":
+        state = holder_state(journal, account)
+        young = row.claimed_at is not None and journal.clock.now() - as_utc(row.claimed_at) < STALE_CLAIM
+        if state == "live" or (state == "none" and young):
+            return False  # a worker is on it
+    with journal.tx() as c:
+        done = c.execute(
             update(t.work_items)
             .where(item.plan_hash == plan_hash, item.account == account, item.status == row.status,
                    item.claimed_by == row.claimed_by if row.claimed_by is not None else item.claimed_by.is_(None))
             .values(status="pending", claimed_by=None, claimed_at=None, finished_at=None)
         )
+    return done.rowcount == 1
 
 
 def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
@@ -103,3 +148,34 @@ def finish(journal: Journal, plan_hash: str, account: str, status: WorkStatus, m
             .where(t.work_items.c.plan_hash == plan_hash, t.work_items.c.account == account)
             .values(status=status, message=message[:2000], finished_at=journal.clock.now())
         )
+
+
+def items(journal: Journal, plan_hash: str) -> list[WorkItem]:
+    item = t.work_items.c
+    with journal.tx() as c:
+        rows = c.execute(
+            select(item.account, item.status, item.claimed_by, item.message)
+            .where(item.plan_hash == plan_hash)
+            .order_by(item.account)
+        ).all()
+    return [WorkItem(str(r.account), r.status, r.claimed_by, r.message) for r in rows]
+
+
+def progress(journal: Journal, plan_hash: str) -> Progress:
+    item = t.work_items.c
+    with journal.tx() as c:
+        counts: dict[str, int] = {
+            str(status): int(n)
+            for status, n in c.execute(
+                select(item.status, func.count()).where(item.plan_hash == plan_hash).group_by(item.status)
+            )
+        }
+        orders = c.execute(
+            select(func.count()).select_from(t.intents).where(
+                t.intents.c.plan_hash == plan_hash, t.intents.c.status.not_in(("denied", "skipped"))
+            )
+        ).scalar_one()
+    return Progress(
+        pending=counts.get("pending", 0), claimed=counts.get("claimed", 0), done=counts.get("done", 0),
+        failed=counts.get("failed", 0), orders=int(orders),
+    )

@@ -223,3 +223,4 @@ work_items = Table(
 )
 
 Index("ix_intents_account_status", intents.c.account, intents.c.status)
+Index("ix_intents_plan_account", intents.c.plan_hash, intents.c.account)

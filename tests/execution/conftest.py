@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -163,3 +164,21 @@ class ForwardingProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+SYMBOLS = ["VTI", "VXUS", "BND"]  # what grow() gives each account to buy
+
+
+def grow(ws: Workspace, accounts: int) -> None:
+    """The example repository with `accounts` paper accounts (named for the size: the journal is shared between
+    sizes), each all cash, each with its own portfolio."""
+    shutil.rmtree(ws.root / "portfolios")
+    (ws.root / "portfolios").mkdir()
+    books = {f"a{accounts}-{n:03d}": {"cash": 10_000} for n in range(accounts)}
+    edit_yaml(ws.config, lambda d: d["broker"].__setitem__("accounts", books))
+    for n in range(accounts):
+        (ws.root / "portfolios" / f"p{n:03d}.yaml").write_text(
+            "apiVersion: reconciler.dev/v1\nkind: Portfolio\n"
+            f"metadata: {{name: p{n:03d}}}\n"
+            f"spec:\n  account: a{accounts}-{n:03d}\n  targets: {{VTI: 0.5, VXUS: 0.3, BND: 0.19}}\n  cash: 0.01\n"
+        )

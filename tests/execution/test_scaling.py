@@ -3,7 +3,6 @@ SQL statements sent while applying one account), not timed, so the test holds on
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,24 +15,8 @@ from sqlalchemy import event
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planfile import read_plan
 from reconciler.runtime import Runtime
-from tests.conftest import Workspace, edit_yaml
-
-SYMBOLS = ["VTI", "VXUS", "BND"]
-
-
-def grow(ws: Workspace, accounts: int) -> None:
-    """The example repository with `accounts` paper accounts (named for the size: the journal is shared between
-    sizes), each all cash, each with its own portfolio."""
-    shutil.rmtree(ws.root / "portfolios")
-    (ws.root / "portfolios").mkdir()
-    books = {f"a{accounts}-{n:03d}": {"cash": 10_000} for n in range(accounts)}
-    edit_yaml(ws.config, lambda d: d["broker"].__setitem__("accounts", books))
-    for n in range(accounts):
-        (ws.root / "portfolios" / f"p{n:03d}.yaml").write_text(
-            "apiVersion: reconciler.dev/v1\nkind: Portfolio\n"
-            f"metadata: {{name: p{n:03d}}}\n"
-            f"spec:\n  account: a{accounts}-{n:03d}\n  targets: {{VTI: 0.5, VXUS: 0.3, BND: 0.19}}\n  cash: 0.01\n"
-        )
+from tests.conftest import Workspace
+from tests.execution.conftest import SYMBOLS, grow
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from reconciler.journal.database import HEAD_REVISION
 from tests.conftest import PG_ADMIN_URL, Workspace, fresh_journal_url
 
 
@@ -74,7 +75,7 @@ def test_first_opens_of_a_new_journal_migrate_one_at_a_time(tmp_path: Path) -> N
     assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == HEAD_REVISION
     engine.dispose()
 
 

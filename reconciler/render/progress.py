@@ -1,0 +1,96 @@
+"""Progress of a long `apply --all`: a live line on a terminal, and a structured log line every so often in CI
+(where nothing redraws), both saying accounts done, orders sent, the rate and the time left."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich.console import Console
+
+from reconciler.clock import Clock
+
+log = logging.getLogger("reconciler.progress")
+
+
+class Snapshot(Protocol):
+    """Where the queue stands (journal.queue.Progress)."""
+
+    @property
+    def finished(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def orders(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Pace:
+    """What a progress snapshot means after `elapsed` seconds."""
+
+    done: int
+    total: int
+    orders: int
+    elapsed: float
+
+    @property
+    def orders_per_second(self) -> float:
+        return self.orders / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Time left at the pace so far (accounts finished per second); None until one is finished."""
+        if self.done == 0 or self.elapsed <= 0:
+            return None
+        return (self.total - self.done) * self.elapsed / self.done
+
+    def line(self) -> str:
+        eta = self.eta_seconds
+        left = "?" if eta is None else _duration(eta)
+        return (
+            f"{self.done:,}/{self.total:,} accounts · {self.orders:,} orders · {self.orders_per_second:,.1f} orders/s"
+            f" · {_duration(self.elapsed)} elapsed · {left} left"
+        )
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class ApplyProgress:
+    """Called with each snapshot of the queue (execution.workers.run_workers' on_progress)."""
+
+    def __init__(self, out: Console, clock: Clock, *, log_every: float = 15.0) -> None:
+        self.out = out
+        self.clock = clock
+        self.log_every = log_every
+        self.start = clock.monotonic()
+        self.logged: float | None = None
+        self.live = out.is_terminal
+        self.status = out.status("starting workers…") if self.live else None
+        if self.status is not None:
+            self.status.start()
+
+    def __call__(self, snapshot: Snapshot) -> None:
+        now = self.clock.monotonic()
+        pace = Pace(snapshot.finished, snapshot.total, snapshot.orders, now - self.start)
+        if self.status is not None:
+            self.status.update(pace.line())
+        if self.logged is None or now - self.logged >= self.log_every or pace.done == pace.total:
+            self.logged = now
+            log.info(
+                "apply progress: %s", pace.line(),
+                extra={
+                    "accounts_done": pace.done, "accounts_total": pace.total, "accounts_failed": snapshot.failed,
+                    "orders": pace.orders, "orders_per_second": round(pace.orders_per_second, 2),
+                    "eta_seconds": None if pace.eta_seconds is None else round(pace.eta_seconds),
+                },
+            )
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
