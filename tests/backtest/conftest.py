@@ -10,6 +10,7 @@ import pytest
 from reconciler.backtest.data import PriceTable, load_prices
 from reconciler.core.models import Desired
 from reconciler.core.rules import Trading
+from tests.builders import desired
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -32,9 +33,9 @@ def stocks(stocks_csv: Path) -> PriceTable:
 
 
 def equal_weight(symbols: tuple[str, ...], trading: Trading) -> Desired:
+    """1/n of the account in each symbol and no cash: the simplest portfolio a backtest can run."""
     w = Decimal(1) / len(symbols)
-    return Desired(name="eq", account="eq", source="test", targets={s: w for s in symbols}, cash=Decimal(0),
-                   trading=trading)
+    return desired({s: w for s in symbols}, name="eq", account="eq", trading=trading)
 
 
 # bt's conventions: fractional positions, weights by value at the close, each order's cash flow (commission

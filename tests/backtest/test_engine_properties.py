@@ -15,6 +15,7 @@ from reconciler.backtest.engine import Settings, StrategyRun, run_strategy
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import CostModel, Desired
 from reconciler.core.rules import Bands, Commission, Trading
+from tests.builders import desired
 
 SPECS = [
     "never",
@@ -66,7 +67,7 @@ def cases(draw: st.DrawFn, *, costs: bool = True, flows: bool = True, taxes: boo
         min_trade_notional=Decimal(draw(st.sampled_from([0, 0, 25]))),
         order_sizing=draw(st.sampled_from(["target", "net_of_costs"])),
     )
-    desired = Desired(name="p", account="a", source="t", targets=targets, cash=cash, trading=trading)
+    target = desired(targets, cash, name="p", account="a", source="t", trading=trading)
     model = CostModel()
     if costs and draw(st.booleans()):
         model = CostModel(
@@ -91,7 +92,7 @@ def cases(draw: st.DrawFn, *, costs: bool = True, flows: bool = True, taxes: boo
         tax_long=rates[1],
     )
     prices = PriceTable(dates, symbols, np.ascontiguousarray(closes), "synthetic")
-    return Case(desired, prices, draw(st.sampled_from(SPECS)), run_settings)
+    return Case(target, prices, draw(st.sampled_from(SPECS)), run_settings)
 
 
 @PROPS
@@ -168,13 +169,13 @@ def test_an_account_emptied_by_withdrawals_is_measured_while_it_had_money() -> N
     days = pd.bdate_range("2020-01-01", periods=400)
     closes = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, size=(len(days), 2)), axis=0))
     frame = pd.DataFrame({"date": days, "AAA": closes[:, 0], "BBB": closes[:, 1]})
-    desired = Desired(name="p", account="a", source="t", targets={"AAA": Decimal("0.5"), "BBB": Decimal("0.5")},
-                      cash=Decimal(0), trading=Trading(fractional=True, quantity_step=Decimal("0.0001")))
+    target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", account="a", source="t",
+                     trading=Trading(fractional=True, quantity_step=Decimal("0.0001")))
     settings = Settings(initial_cash=Decimal(10000), contribution=Decimal(-1500), contribution_every="monthly")
     strategy = parse_strategy("calendar:quarterly", Bands())
 
     def run(rows: int) -> tuple[int, dict[str, object]]:
-        r = run_strategy(desired, from_frame(frame.iloc[:rows].copy(), "t", None), strategy, settings)
+        r = run_strategy(target, from_frame(frame.iloc[:rows].copy(), "t", None), strategy, settings)
         return live_days(r), compute(r).as_dict()
 
     n, whole = run(len(days))

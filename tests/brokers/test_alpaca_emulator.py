@@ -55,7 +55,8 @@ def test_ghost_order_yields_exactly_one_order(alpaca: Workspace, emulator: Broke
     assert r.code == 0, r.out + r.err
     assert emulator.state()["ghosts"] == 1
     per_leg = Counter((o["symbol"], o["side"]) for o in emulator.orders("key-paper-ira"))
-    assert per_leg and all(n == 1 for n in per_leg.values()), per_leg
+    assert per_leg, per_leg
+    assert all(n == 1 for n in per_leg.values()), per_leg
     first_leg = next(o for o in emulator.orders() if o["client_order_id"].split("-")[2] == "1")  # rc-PLAN-LEG-HASH
     assert first_leg["status"] == "filled"  # the ghosted order was found by its client id, not sent again
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
@@ -151,7 +152,8 @@ def test_control_endpoints_refuse_bad_requests_and_keep_serving(emulator: Broker
         ("/_emulator/trade", {"account": "paper-taxable", "symbol": "VTI", "side": "sell", "qty": "x"}),
     ):
         r = httpx.post(emulator.url + path, json=body)
-        assert r.status_code == 400 and r.json()["message"], (path, body, r.text)
+        assert r.status_code == 400, (path, body, r.text)
+        assert r.json()["message"], (path, body, r.text)
     assert emulator.state()["accounts"]  # still serving, faults unchanged
     assert emulator.emulator.faults.error_rate == 0.0
     # The seed's account name works as well as its key id.
@@ -202,7 +204,8 @@ def test_apply_on_merge_finishes_a_partial_apply_within_the_envelope(
     git.commit_all("impatient fills")  # not a target change: the targets hash is the same
     emulator.faults(fill_steps=4, fill_interval=0.5)
     first = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
-    assert first.code == 1 and "partly filled" in first.out, first.out + first.err
+    assert first.code == 1, first.out + first.err
+    assert "partly filled" in first.out, first.out + first.err
     emulator.faults(fill_steps=1)
     emulator.control("/_emulator/advance", {"days": 3})  # the first run's sale proceeds settle: spendable again
     second = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")

@@ -129,7 +129,10 @@ def test_show_says_when_a_prefix_is_ambiguous(workspace: Workspace) -> None:
             " values (:id, 'p', 't', 'test', 'succeeded', CURRENT_TIMESTAMP)", id=apply_id,
         )
     r = workspace.run("show", "a")
-    assert r.code == 1 and "ambiguous" in r.err and "a0000000" in r.err and "a1000000" in r.err, r.err
+    assert r.code == 1, r.err
+    assert "ambiguous" in r.err, r.err
+    assert "a0000000" in r.err, r.err
+    assert "a1000000" in r.err, r.err
     assert workspace.run("show", "a1").code == 0
     r = workspace.run("show", "ff")
     assert r.code == 1
@@ -167,7 +170,8 @@ def test_validate_names_a_missing_kind_and_the_other_files_account_line(workspac
     folder = workspace.root / "portfolios"
     (folder / "nokind.yaml").write_text("apiVersion: reconciler.dev/v1\nmetadata: {name: x}\nspec: {}\n")
     r = workspace.run("validate")
-    assert r.code == 1 and "nokind.yaml:1:1: field kind: missing" in r.err, r.err
+    assert r.code == 1, r.err
+    assert "nokind.yaml:1:1: field kind: missing" in r.err, r.err
     (folder / "nokind.yaml").unlink()
     alice = (folder / "alice-ira.yaml").read_text()
     line = next(n for n, text in enumerate(alice.splitlines(), start=1) if text.strip().startswith("account:"))

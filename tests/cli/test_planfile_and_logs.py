@@ -103,5 +103,7 @@ def test_an_edited_plan_with_a_recomputed_hash_is_refused(workspace: Workspace, 
     forged_file.write_text(forged.model_dump_json())
     assert read_plan(forged_file).content_hash == forged.content_hash  # a valid seal
     r = workspace.run("apply", str(forged_file), "--auto-approve")
-    assert r.code == 1 and "not the ones its targets give" in r.err and "leg 1" in r.err, r.err
+    assert r.code == 1, r.err
+    assert "not the ones its targets give" in r.err, r.err
+    assert "leg 1" in r.err, r.err
     assert workspace.paper_order_count() == 0

@@ -165,7 +165,8 @@ def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(works
     edit_yaml(workspace.root / "portfolios" / "college-fund.yaml",
               lambda d: d["spec"]["trading"].__setitem__("quantity_step", step))
     r = workspace.run("apply", "--auto-approve")
-    assert r.code == 0 and "rejected" not in r.out, r.out
+    assert r.code == 0, r.out
+    assert "rejected" not in r.out, r.out
     assert workspace.run("plan", "--detailed-exitcode").code == 0
 
 
@@ -186,4 +187,5 @@ def test_buys_budget_the_commission_on_the_slipped_fill(
 
     edit_yaml(workspace.config, costs)
     r = workspace.run("apply", "--auto-approve")
-    assert r.code == 0 and "rejected" not in r.out, r.out
+    assert r.code == 0, r.out
+    assert "rejected" not in r.out, r.out

@@ -131,7 +131,8 @@ def test_a_held_symbol_the_plan_does_not_trade_moving_is_stale_too(workspace: Wo
     with cfg.open("w") as fh:
         yaml.dump(doc, fh)
     r = workspace.run("apply", str(plan_file))
-    assert r.code == 1 and "AAPL: quote moved" in r.err, r.err
+    assert r.code == 1, r.err
+    assert "AAPL: quote moved" in r.err, r.err
     assert workspace.paper_order_count() == 0
 
 
@@ -163,7 +164,8 @@ def test_history_and_show(workspace: Workspace) -> None:
     assert "no apply id starts with" in r.err
     for pattern in ("%", "_", "________", ""):  # SQL wildcards and nothing match no apply
         r = workspace.run("show", pattern)
-        assert r.code == 1 and "no apply id starts with" in r.err, (pattern, r.out)
+        assert r.code == 1, (pattern, r.out)
+        assert "no apply id starts with" in r.err, (pattern, r.out)
 
 
 def test_show_a_saved_plan_like_terraform_show(workspace: Workspace, tmp_path: Path) -> None:

@@ -11,21 +11,21 @@ from reconciler.core.changes import diff_targets
 from reconciler.core.models import Desired
 from reconciler.core.rules import Bands, SymbolRule, Trading
 from reconciler.core.weights import round_weights
+from tests.builders import desired
 
 
-def desired(
+def named(
     name: str, targets: dict[str, str], cash: str = "0", *, trading: Trading | None = None,
     symbols: dict[str, SymbolRule] | None = None,
 ) -> Desired:
-    return Desired(
-        name=name, account=f"acct-{name}", source=f"{name}.yaml", targets={s: Decimal(w) for s, w in targets.items()},
-        cash=Decimal(cash), trading=trading or Trading(), symbols=symbols or {},
-    )
+    """Portfolios are matched by name across the two versions: its account and file follow the name."""
+    return desired(targets, cash, name=name, account=f"acct-{name}", source=f"{name}.yaml", trading=trading,
+                   symbols=symbols)
 
 
 def test_weights_before_and_after_per_portfolio() -> None:
-    before = [desired("a", {"VTI": "0.5", "BND": "0.5"}), desired("b", {"VTI": "1"})]
-    after = [desired("a", {"VTI": "0.40", "BND": "0.5", "VNQ": "0.1"}), desired("b", {"VTI": "1.0"})]
+    before = [named("a", {"VTI": "0.5", "BND": "0.5"}), named("b", {"VTI": "1"})]
+    after = [named("a", {"VTI": "0.40", "BND": "0.5", "VNQ": "0.1"}), named("b", {"VTI": "1.0"})]
     (change,) = diff_targets(before, after)  # b only re-spelled 1 as 1.0: not a change
     assert change.portfolio == "a"
     assert change.change == "changed"
@@ -35,11 +35,11 @@ def test_weights_before_and_after_per_portfolio() -> None:
 
 
 def test_added_removed_and_settings() -> None:
-    before = [desired("a", {"VTI": "1"}), desired("gone", {"BND": "1"})]
+    before = [named("a", {"VTI": "1"}), named("gone", {"BND": "1"})]
     after = [
-        desired("a", {"VTI": "1"}, trading=Trading(bands=Bands(absolute=Decimal("0.03")), buy_only=True),
-                symbols={"VTI": SymbolRule(hold=True)}),
-        desired("new", {"GLD": "0.9"}, cash="0.1"),
+        named("a", {"VTI": "1"}, trading=Trading(bands=Bands(absolute=Decimal("0.03")), buy_only=True),
+              symbols={"VTI": SymbolRule(hold=True)}),
+        named("new", {"GLD": "0.9"}, cash="0.1"),
     ]
     changes = {c.portfolio: c for c in diff_targets(before, after)}
     assert changes["new"].change == "added"

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.drift import drift_of, exit_code, locked, unknown
-from reconciler.core.models import CostModel, Desired, Observation, Quote
+from reconciler.core.models import CostModel, Desired, Observation
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.rules import Bands, SymbolRule, Trading
+from tests.builders import desired, observation
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 ZERO = Decimal(0)
@@ -23,17 +24,12 @@ def account(
     targets: dict[str, str], positions: dict[str, int], cash: str, *, unsettled: str = "0",
     trading: Trading | None = None, rules: dict[str, SymbolRule] | None = None, cash_target: str = "0",
 ) -> tuple[Desired, Observation]:
+    """One account "a" holding these positions at fixed prices, and its portfolio "p"."""
     prices = {"VTI": "100", "VXUS": "50", "BND": "80", "BNDX": "40", "VNQ": "90", "GLD": "200"}
-    desired = Desired(
-        name="p", account="a", source="test", targets={s: Decimal(w) for s, w in targets.items()},
-        cash=Decimal(cash_target), trading=trading or Trading(), symbols=rules or {},
+    return (
+        desired(targets, cash_target, name="p", account="a", trading=trading, symbols=rules),
+        observation(prices, positions, settled=cash, unsettled=unsettled, account="a", taken_at=NOW),
     )
-    obs = Observation(
-        account="a", taken_at=NOW, positions={s: Decimal(q) for s, q in positions.items()},
-        cash_settled=Decimal(cash), cash_unsettled=Decimal(unsettled),
-        quotes={s: Quote(symbol=s, price=Decimal(p), as_of=NOW) for s, p in prices.items()},
-    )
-    return desired, obs
 
 
 def status_of(desired: Desired, obs: Observation) -> tuple[str, str]:

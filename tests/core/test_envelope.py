@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.envelope import check_envelope, envelope_of
-from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Side, TargetChange
+from reconciler.core.models import Action, Plan, PortfolioPlan, Side, TargetChange
 from reconciler.core.rules import EnvelopeSettings
+from tests.builders import observation
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 EQUITY = Decimal(100000)
@@ -37,8 +38,7 @@ def plan_of(
                 name=name, account=f"acct-{name}", equity=equity, cash_before=ZERO, cash_after=ZERO,
                 cash_weight_before=ZERO, cash_weight_target=ZERO, cash_weight_after=ZERO, buy_notional=buys,
                 sell_notional=sells, turnover=(buys + sells) / equity, actions=actions, holdings=[],
-                observation=Observation(account=f"acct-{name}", taken_at=NOW, positions={}, cash_settled=ZERO,
-                                        quotes={}),
+                observation=observation(account=f"acct-{name}", taken_at=NOW),
             )
         )
     return Plan(

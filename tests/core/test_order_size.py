@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.core.models import Action, CostModel, Desired, Observation, Quote
+from reconciler.core.models import Action, CostModel, Quote
 from reconciler.core.order_size import ORDER_SIZE_POLICY, SizeLimits, order_size_denials, oversized
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.rules import Trading
+from tests.builders import desired, observation, quote
 
 D = Decimal
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
@@ -23,8 +23,8 @@ def _action(side: str, qty: str, price: str, symbol: str = "AAA") -> Action:
 
 
 def _quote(price: str, volume: str | None) -> Quote:
-    return Quote(symbol="AAA", price=D(price), previous_close=D(price), as_of=NOW,
-                 daily_volume=None if volume is None else D(volume))
+    """AAA at a price its previous close confirms: only the size check can refuse an order at it."""
+    return quote("AAA", price, previous_close=price, as_of=NOW, daily_volume=volume)
 
 
 def test_sell_never_above_the_position() -> None:
@@ -54,15 +54,13 @@ def test_share_count_against_daily_volume() -> None:
 def test_a_tiny_quote_with_a_matching_close_cannot_buy_millions_of_shares() -> None:
     """The reproduced case: 0.0001 with a previous close of 0.0001 passes the kill switch; the planner buys the
     target weight of equity at that price: tens of millions of shares, refused against the daily volume."""
-    desired = Desired(name="p", account="acct", source="p.yaml", targets={"AAA": D("0.5"), "BBB": D("0.5")},
-                      cash=D(0), trading=Trading())
+    target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
     quotes = {
-        "AAA": Quote(symbol="AAA", price=D("0.0001"), previous_close=D("0.0001"), as_of=NOW,
-                     daily_volume=D(3_000_000)),
-        "BBB": Quote(symbol="BBB", price=D(50), previous_close=D(50), as_of=NOW, daily_volume=D(3_000_000)),
+        "AAA": quote("AAA", "0.0001", previous_close="0.0001", as_of=NOW, daily_volume=3_000_000),
+        "BBB": quote("BBB", 50, previous_close=50, as_of=NOW, daily_volume=3_000_000),
     }
-    obs = Observation(account="acct", taken_at=NOW, positions={}, cash_settled=D(20000), quotes=quotes)
-    pp = plan_portfolio(desired, obs, CostModel())
+    obs = observation(settled=20000, taken_at=NOW, quotes=quotes)
+    pp = plan_portfolio(target, obs, CostModel())
     aaa = next(a for a in pp.actions if a.symbol == "AAA")
     assert aaa.quantity > 10_000_000
     denials = order_size_denials(pp, LIMITS)

@@ -9,49 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
+from reconciler.core.models import CostModel, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.rules import Commission, SymbolRule, Trading
+from tests.builders import desired, observation
 
 D = Decimal
-NOW = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)
-
-
-def desired(
-    targets: dict[str, str],
-    cash: str = "0",
-    *,
-    trading: Trading | None = None,
-    symbols: dict[str, SymbolRule] | None = None,
-) -> Desired:
-    return Desired(
-        name="example",
-        account="acct",
-        source="test",
-        targets={s: D(w) for s, w in targets.items()},
-        cash=D(cash),
-        trading=trading or Trading(),
-        symbols=symbols or {},
-    )
-
-
-def observe(
-    prices: dict[str, str],
-    positions: dict[str, str] | None = None,
-    *,
-    settled: str = "0",
-    unsettled: str = "0",
-    reserved: str = "0",
-) -> Observation:
-    return Observation(
-        account="acct",
-        taken_at=NOW,
-        positions={s: D(q) for s, q in (positions or {}).items()},
-        cash_settled=D(settled),
-        cash_unsettled=D(unsettled),
-        cash_reserved=D(reserved),
-        quotes={s: Quote(symbol=s, price=D(p), as_of=NOW) for s, p in prices.items()},
-    )
 
 
 def orders(plan: PortfolioPlan) -> list[tuple[int, str, str, Decimal]]:
@@ -65,7 +28,8 @@ def test_all_cash_account_buys_a_60_40_in_whole_shares() -> None:
     # BND: 0.4 × 10,000 = 4,000 / 72.50 = 55.17 → 55 shares ($3,987.50).
     # Cash after: 10,000 - 6,000 - 3,987.50 = 12.50.
     plan = plan_portfolio(
-        desired({"VTI": "0.6", "BND": "0.4"}), observe({"VTI": "250.00", "BND": "72.50"}, settled="10000"), CostModel()
+        desired({"VTI": "0.6", "BND": "0.4"}), observation({"VTI": "250.00", "BND": "72.50"}, settled="10000"),
+        CostModel(),
     )
     assert orders(plan) == [(1, "buy", "VTI", D(24)), (2, "buy", "BND", D(55))]
     assert plan.buy_notional == D("9987.50")
@@ -75,7 +39,9 @@ def test_all_cash_account_buys_a_60_40_in_whole_shares() -> None:
 def test_unsettled_cash_is_not_spent() -> None:
     # Equity = 1,000 settled + 9,000 unsettled = $10,000; VTI wants 10,000 / 100 = 100 shares,
     # but only the settled $1,000 is spendable → 10 shares.
-    plan = plan_portfolio(desired({"VTI": "1"}), observe({"VTI": "100"}, settled="1000", unsettled="9000"), CostModel())
+    plan = plan_portfolio(
+        desired({"VTI": "1"}), observation({"VTI": "100"}, settled="1000", unsettled="9000"), CostModel()
+    )
     assert orders(plan) == [(1, "buy", "VTI", D(10))]
     assert plan.cash_after == D(9000)
     assert any("unsettled" in n for n in plan.notes)
@@ -83,7 +49,9 @@ def test_unsettled_cash_is_not_spent() -> None:
 
 def test_cash_reserved_by_open_orders_is_not_spent() -> None:
     # Settled $5,000 of which $3,000 is held for open orders: spendable 5,000 - 3,000 = 2,000 → 20 shares at $100.
-    plan = plan_portfolio(desired({"VTI": "1"}), observe({"VTI": "100"}, settled="5000", reserved="3000"), CostModel())
+    plan = plan_portfolio(
+        desired({"VTI": "1"}), observation({"VTI": "100"}, settled="5000", reserved="3000"), CostModel()
+    )
     assert orders(plan) == [(1, "buy", "VTI", D(20))]
 
 
@@ -92,11 +60,11 @@ def test_5_25_band_keeps_a_small_drift_and_trades_a_large_one() -> None:
     prices = {"A": "100", "B": "100"}
     # 63/37 of $10,000: A drifts 3% < band min(5%, 25% × 60% = 15%) = 5%; B drifts 3% < min(5%, 10%) = 5%;
     # cash 0% is inside its 5% band → nothing trades.
-    kept = plan_portfolio(target, observe(prices, {"A": "63", "B": "37"}), CostModel())
+    kept = plan_portfolio(target, observation(prices, {"A": "63", "B": "37"}), CostModel())
     assert kept.actions == []
     # 66/34: both drift 6% > 5%. Sell A: (6,600 - 6,000) / 100 = 6 shares, proceeds $600;
     # buy B: (4,000 - 3,400) / 100 = 6 shares, funded by the $600 of proceeds.
-    traded = plan_portfolio(target, observe(prices, {"A": "66", "B": "34"}), CostModel())
+    traded = plan_portfolio(target, observation(prices, {"A": "66", "B": "34"}), CostModel())
     assert orders(traded) == [(1, "sell", "A", D(6)), (2, "buy", "B", D(6))]
     assert traded.cash_after == D(0)
 
@@ -106,7 +74,7 @@ def test_a_symbol_not_in_the_targets_is_sold_in_full_even_a_fraction() -> None:
     # liquidation may be fractional in a whole-share account). A is 98.9% vs 100%: 1.1% < 5% band, and cash
     # 0% is in band → A is not bought; the $100 stays as cash.
     plan = plan_portfolio(
-        desired({"A": "1"}), observe({"A": "100", "OLD": "40"}, {"A": "90", "OLD": "2.5"}), CostModel()
+        desired({"A": "1"}), observation({"A": "100", "OLD": "40"}, {"A": "90", "OLD": "2.5"}), CostModel()
     )
     assert orders(plan) == [(1, "sell", "OLD", D("2.5"))]
     assert plan.actions[0].notional == D(100)
@@ -120,7 +88,7 @@ def test_a_hold_symbol_outside_the_targets_is_kept_aside_and_weights_are_of_the_
     # then A: (2,500 - 2,000) / 100 = 5 shares ($500). Budget 3,000 - 2,500 - 500 = 0.
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}, symbols={"LEGACY": SymbolRule(hold=True)}),
-        observe({"A": "100", "B": "50", "LEGACY": "50"}, {"A": "20", "LEGACY": "100"}, settled="3000"),
+        observation({"A": "100", "B": "50", "LEGACY": "50"}, {"A": "20", "LEGACY": "100"}, settled="3000"),
         CostModel(),
     )
     assert orders(plan) == [(1, "buy", "B", D(50)), (2, "buy", "A", D(5))]
@@ -135,7 +103,7 @@ def test_buy_only_sends_the_cash_to_the_most_underweight_first() -> None:
     # C wants (3,000 - 1,000) / 100 = 20 shares but $1,000 buys only 10; nothing is left for B.
     plan = plan_portfolio(
         desired({"A": "0.4", "B": "0.3", "C": "0.3"}, trading=Trading(buy_only=True)),
-        observe({"A": "100", "B": "100", "C": "100"}, {"A": "55", "B": "25", "C": "10"}, settled="1000"),
+        observation({"A": "100", "B": "100", "C": "100"}, {"A": "55", "B": "25", "C": "10"}, settled="1000"),
         CostModel(),
     )
     assert orders(plan) == [(1, "buy", "C", D(10))]
@@ -143,13 +111,13 @@ def test_buy_only_sends_the_cash_to_the_most_underweight_first() -> None:
 
 
 def test_a_missing_quote_blocks_the_portfolio() -> None:
-    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
     assert plan.actions == []
     assert plan.blocked == ["X: no quote"]
 
 
 def test_an_account_with_no_equity_plans_nothing() -> None:
-    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "100"}), CostModel())
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}), CostModel())
     assert plan.actions == []
     assert plan.equity == 0
     assert any("no equity" in n for n in plan.notes)
@@ -160,7 +128,7 @@ def test_commissions_and_slippage_reduce_what_can_be_bought() -> None:
     # order: (1,000 - 5) / 10.02 = 99.30 → 99 shares. Commission 5 + 99 × 0.01 = 5.99;
     # cost 99 × 10 × 1.001 + 5.99 = 990.99 + 5.99 = 996.98; cash after 1,000 - 996.98 = 3.02.
     costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(5), per_share=D("0.01")))
-    plan = plan_portfolio(desired({"A": "1"}), observe({"A": "10"}, settled="1000"), costs)
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "10"}, settled="1000"), costs)
     assert orders(plan) == [(1, "buy", "A", D(99))]
     assert plan.actions[0].est_commission == D("5.99")
     assert plan.cash_after == D("3.02")
@@ -169,7 +137,7 @@ def test_commissions_and_slippage_reduce_what_can_be_bought() -> None:
 def test_fractional_buys_are_rounded_down_to_the_quantity_step() -> None:
     # $1,000 / $300 = 3.3333… → 3.333 at a 0.001 step ($999.90); cash after $0.10.
     trading = Trading(fractional=True, quantity_step=D("0.001"))
-    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observe({"A": "300"}, settled="1000"), CostModel())
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "300"}, settled="1000"), CostModel())
     assert orders(plan) == [(1, "buy", "A", D("3.333"))]
     assert plan.cash_after == D("0.10")
 
@@ -179,7 +147,7 @@ def test_without_sale_proceeds_a_sell_does_not_fund_buys() -> None:
     # use_sale_proceeds: false → spendable is settled cash only ($0), so B is not bought in this plan.
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}, trading=Trading(use_sale_proceeds=False)),
-        observe({"A": "100", "B": "100"}, {"A": "70", "B": "30"}),
+        observation({"A": "100", "B": "100"}, {"A": "70", "B": "30"}),
         CostModel(),
     )
     assert orders(plan) == [(1, "sell", "A", D(20))]
@@ -192,7 +160,7 @@ def test_a_gap_smaller_than_one_quantity_step_is_explained() -> None:
     trading = Trading(fractional=True, quantity_step=D(100))
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}, trading=trading),
-        observe({"A": "50", "B": "50"}, {"A": "140", "B": "60"}),
+        observation({"A": "50", "B": "50"}, {"A": "140", "B": "60"}),
         CostModel(),
     )
     assert orders(plan) == []
@@ -202,7 +170,7 @@ def test_a_gap_smaller_than_one_quantity_step_is_explained() -> None:
 def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
     """A: 20% of the account against a 50% target, $8,000 of cash to buy it with, but the broker's cash
     figures disagree: the plan buys nothing, and says the portfolio is outside its bands."""
-    obs = observe({"A": "10", "B": "10"}, {"A": "200", "B": "0"}, settled="8000")
+    obs = observation({"A": "10", "B": "10"}, {"A": "200", "B": "0"}, settled="8000")
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}),
         obs.model_copy(update={"cash_warning": "cash 8000 but activities imply 0"}),
@@ -211,7 +179,7 @@ def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
     assert orders(plan) == []
     assert plan.outside_bands == ["A", "B"]
     assert any("buying nothing" in n for n in plan.notes)
-    in_sync = plan_portfolio(desired({"A": "1"}), observe({"A": "10"}, {"A": "100"}), CostModel())
+    in_sync = plan_portfolio(desired({"A": "1"}), observation({"A": "10"}, {"A": "100"}), CostModel())
     assert in_sync.outside_bands == []
 
 
@@ -220,21 +188,20 @@ def test_a_callers_decimal_context_never_changes_a_plan() -> None:
     and the same hash, as with the default context: plans compute in their own."""
     import decimal
 
-    from reconciler.core.models import CostModel, Desired, Observation, Quote
+    from reconciler.core.models import CostModel
     from reconciler.core.plan import compute_hash, seal
     from reconciler.core.planner import plan_many
     from reconciler.core.rules import Commission, Trading
 
     when = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
-    desired = Desired(name="p", account="a", source="p.yaml", targets={"AAA": Decimal("0.6"), "BBB": Decimal("0.4")},
-                      cash=Decimal(0), trading=Trading(fractional=True))
-    quotes = {s: Quote(symbol=s, price=Decimal(p), as_of=when) for s, p in (("AAA", "123.4567"), ("BBB", "9.87654"))}
-    obs = Observation(account="a", taken_at=when, positions={"AAA": Decimal("3.3333")},
-                      cash_settled=Decimal("98765.4321"), quotes=quotes)
+    target = desired({"AAA": "0.6", "BBB": "0.4"}, name="p", account="a", source="p.yaml",
+                     trading=Trading(fractional=True))
+    obs = observation({"AAA": "123.4567", "BBB": "9.87654"}, {"AAA": "3.3333"}, settled="98765.4321", account="a",
+                      taken_at=when)
     costs = CostModel(slippage_bps=Decimal(7), commission=Commission(bps=Decimal("1.3")))
 
     def sealed() -> str:
-        plan = seal(plan_many([(desired, obs)], costs), created_at=when, targets_hash="t", accounts=["a"],
+        plan = seal(plan_many([(target, obs)], costs), created_at=when, targets_hash="t", accounts=["a"],
                     policy_results=[])
         return compute_hash(plan)
 

@@ -14,9 +14,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.models import Action, CostModel, Desired, Observation, PortfolioPlan, Quote
+from reconciler.core.models import Action, CostModel, Desired, Observation, PortfolioPlan
 from reconciler.core.planner import band_for, plan_portfolio
 from reconciler.core.rules import Bands, Commission, SymbolRule, Trading
+from tests.builders import desired, observation
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -106,19 +107,11 @@ def cases(draw: st.DrawFn, *, zero_costs: bool = False, all_settled: bool = Fals
             ),
         )
 
-    desired = Desired(
-        name="prop", account="acct", source="test", targets=targets, cash=cash_target, trading=trading, symbols=rules
+    return Case(
+        desired(targets, cash_target, name="prop", trading=trading, symbols=rules),
+        observation(prices, positions, settled=settled, unsettled=unsettled, reserved=reserved, taken_at=NOW),
+        costs,
     )
-    obs = Observation(
-        account="acct",
-        taken_at=NOW,
-        positions=positions,
-        cash_settled=settled,
-        cash_unsettled=unsettled,
-        cash_reserved=reserved,
-        quotes={s: Quote(symbol=s, price=p, as_of=NOW) for s, p in prices.items()},
-    )
-    return Case(desired, obs, costs)
 
 
 def make_case(
@@ -132,22 +125,11 @@ def make_case(
     costs: CostModel | None = None,
 ) -> Case:
     """A hand-written case for @example: weights, quantities and money as strings."""
-    desired = Desired(
-        name="ex",
-        account="acct",
-        source="test",
-        targets={s: Decimal(w) for s, w in targets.items()},
-        cash=Decimal(cash),
-        trading=trading or Trading(),
+    return Case(
+        desired(targets, cash, name="ex", trading=trading),
+        observation(prices, positions, settled=settled, taken_at=NOW),
+        costs or CostModel(),
     )
-    obs = Observation(
-        account="acct",
-        taken_at=NOW,
-        positions={s: Decimal(q) for s, q in positions.items()},
-        cash_settled=Decimal(settled),
-        quotes={s: Quote(symbol=s, price=Decimal(p), as_of=NOW) for s, p in prices.items()},
-    )
-    return Case(desired, obs, costs or CostModel())
 
 
 # Known counterexamples (see the docstrings of the tests that use them).

@@ -9,40 +9,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.backtest.costs import FillModel
-from reconciler.core.models import CostModel, Desired, Observation, Quote
+from reconciler.core.models import CostModel
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.rules import Bands, Commission, Trading
+from tests.builders import desired, observation
 
 NOW = datetime(2024, 1, 2, 21, tzinfo=UTC)
 FINE = D("1e-12")
 
 
-def obs(positions: dict[str, D], prices: dict[str, D], cash: D) -> Observation:
-    quotes = {s: Quote(symbol=s, price=p, as_of=NOW) for s, p in prices.items()}
-    return Observation(account="a", taken_at=NOW, positions=positions, cash_settled=cash, quotes=quotes)
-
-
-def desired(targets: dict[str, D], trading: Trading, cash: D = D(0)) -> Desired:
-    return Desired(name="p", account="a", source="t", targets=targets, cash=cash, trading=trading)
-
-
 def test_defaults_leave_the_planner_as_it_was() -> None:
     # inner 0 and order_sizing target are the defaults: spelling them out changes nothing.
-    o = obs({"A": D(80), "B": D(20)}, {"A": D(10), "B": D(10)}, D(0))
+    o = observation({"A": D(10), "B": D(10)}, {"A": D(80), "B": D(20)}, account="a", taken_at=NOW)
     costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(5)))
     plain = Trading(bands=Bands(absolute=D("0.05"), relative=None))
     spelled = Trading(bands=Bands(absolute=D("0.05"), relative=None, inner=D(0)), order_sizing="target")
-    a = plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, plain), o, costs)
-    b = plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, spelled), o, costs)
+    targets = {"A": D("0.5"), "B": D("0.5")}
+    a = plan_portfolio(desired(targets, name="p", account="a", source="t", trading=plain), o, costs)
+    b = plan_portfolio(desired(targets, name="p", account="a", source="t", trading=spelled), o, costs)
     assert a.actions == b.actions
     assert a.cash_after == b.cash_after
 
 
 def test_inner_band_trades_back_to_the_band_edge_not_to_target() -> None:
     # A: 70% against 50% ± 10 points; inner 0.5 trades it back to 55%, not 50%. B (30%) goes back to 45%.
-    o = obs({"A": D(70), "B": D(30)}, {"A": D(10), "B": D(10)}, D(0))
+    o = observation({"A": D(10), "B": D(10)}, {"A": D(70), "B": D(30)}, account="a", taken_at=NOW)
     trading = Trading(bands=Bands(absolute=D("0.10"), relative=None, inner=D("0.5")), fractional=True)
-    plan = plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, trading), o, CostModel())
+    target = desired({"A": D("0.5"), "B": D("0.5")}, name="p", account="a", source="t", trading=trading)
+    plan = plan_portfolio(target, o, CostModel())
     sell = next(a for a in plan.actions if a.side == "sell")
     buy = next(a for a in plan.actions if a.side == "buy")
     assert (sell.symbol, sell.quantity) == ("A", D(15))  # 700 → 550
@@ -50,9 +44,10 @@ def test_inner_band_trades_back_to_the_band_edge_not_to_target() -> None:
 
 
 def test_inner_band_does_not_touch_holdings_inside_the_band() -> None:
-    o = obs({"A": D(57), "B": D(43)}, {"A": D(10), "B": D(10)}, D(0))
+    o = observation({"A": D(10), "B": D(10)}, {"A": D(57), "B": D(43)}, account="a", taken_at=NOW)
     trading = Trading(bands=Bands(absolute=D("0.10"), relative=None, inner=D("0.5")), fractional=True)
-    assert not plan_portfolio(desired({"A": D("0.5"), "B": D("0.5")}, trading), o, CostModel()).actions
+    target = desired({"A": D("0.5"), "B": D("0.5")}, name="p", account="a", source="t", trading=trading)
+    assert not plan_portfolio(target, o, CostModel()).actions
 
 
 @settings(max_examples=150, deadline=None)
@@ -82,8 +77,9 @@ def test_net_of_costs_orders_close_their_gap_exactly_and_cash_lands_on_target(
         bands=Bands(absolute=D(0), relative=None), fractional=True, quantity_step=FINE, order_sizing="net_of_costs",
         max_cost_fraction=D(1),
     )
-    o = obs({s: D(h) for s, h in zip(symbols, held, strict=True)}, prices, D(cash))
-    plan = plan_portfolio(desired(targets, trading), o, costs)
+    o = observation(prices, {s: D(h) for s, h in zip(symbols, held, strict=True)}, settled=D(cash), account="a",
+                    taken_at=NOW)
+    plan = plan_portfolio(desired(targets, name="p", account="a", source="t", trading=trading), o, costs)
     fills = FillModel(costs)
     after = D(cash)
     for a in plan.actions:

@@ -11,25 +11,23 @@ from hypothesis import strategies as st
 
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.rules import Trading
 from reconciler.core.valuation import QuoteLimits, doubtful_quotes, valued_symbols
+from tests.builders import desired, observation, quote
 
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
 LIMITS = QuoteLimits(max_age_seconds=60, max_move=Decimal("0.2"))
 
 
 def _desired() -> Desired:
-    return Desired(
-        name="p", account="acct", source="p.yaml", targets={"AAA": Decimal("0.5"), "BBB": Decimal("0.5")},
-        cash=Decimal(0), trading=Trading(),
-    )
+    return desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
 
 
 def _obs(**quotes: Quote | None) -> Observation:
+    """Sound quotes for AAA, BBB and CCC, but for those given: replaced, or left out where None."""
     base = {
-        "AAA": Quote(symbol="AAA", price=Decimal(100), previous_close=Decimal(100), as_of=NOW),
-        "BBB": Quote(symbol="BBB", price=Decimal(50), previous_close=Decimal(50), as_of=NOW),
-        "CCC": Quote(symbol="CCC", price=Decimal(20), previous_close=Decimal(20), as_of=NOW),
+        "AAA": quote("AAA", 100, previous_close=100, as_of=NOW),
+        "BBB": quote("BBB", 50, previous_close=50, as_of=NOW),
+        "CCC": quote("CCC", 20, previous_close=20, as_of=NOW),
     }
     for symbol, q in quotes.items():
         if q is None:
@@ -37,10 +35,7 @@ def _obs(**quotes: Quote | None) -> Observation:
         else:
             base[symbol] = q
     # Heavily overweight AAA: a sound plan sells AAA and CCC (not a target) and buys BBB.
-    positions = {"AAA": Decimal(90), "BBB": Decimal(10), "CCC": Decimal(100)}
-    return Observation(
-        account="acct", taken_at=NOW, positions=positions, cash_settled=Decimal(100), quotes=base,
-    )
+    return observation(positions={"AAA": 90, "BBB": 10, "CCC": 100}, settled=100, taken_at=NOW, quotes=base)
 
 
 def _q(symbol: str, price: str, prev: str | None = None, age: float = 0) -> Quote:

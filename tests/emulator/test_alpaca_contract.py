@@ -90,7 +90,8 @@ def test_orders_parse_in_every_state(
     assert isinstance(canceled, Order)
     assert canceled.status == OrderStatus.CANCELED
     listed = trading.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, symbols=["VTI", "BND"]))
-    assert isinstance(listed, list) and [o.client_order_id for o in listed if isinstance(o, Order)] == [
+    assert isinstance(listed, list)
+    assert [o.client_order_id for o in listed if isinstance(o, Order)] == [
         "c-notional", "c-qty"  # newest first, filtered by symbol
     ]
 

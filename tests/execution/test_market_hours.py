@@ -115,7 +115,8 @@ def test_alpaca_clock_closed_refuses_apply(alpaca: Workspace, emulator: Broker, 
     assert "Alpaca clock" in r.out
     comment = alpaca.run("plan", "--format", "markdown").out  # the pull-request comment says it up front
     head = comment.split("<details>")[0]
-    assert "market was closed when this plan was made" in head and "next open" in head, head
+    assert "market was closed when this plan was made" in head, head
+    assert "next open" in head, head
     summary = tmp_path / "summary.md"
     r = alpaca.run("apply", str(plan_file), "--summary-file", str(summary))
     assert r.code == 1
@@ -146,7 +147,8 @@ def test_apply_all_refused_while_closed_runs_again_once_open(
     assert alpaca.run("plan", "--out", str(plan_file)).code == 0
     emulator.faults(market_closed=True)
     r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
-    assert r.code == 1 and "market is closed" in r.out, r.out + r.err
+    assert r.code == 1, r.out + r.err
+    assert "market is closed" in r.out, r.out + r.err
     assert emulator.orders() == []
     emulator.faults(market_closed=False)
     r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")

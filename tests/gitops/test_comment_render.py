@@ -6,13 +6,14 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from reconciler.core.models import CostModel, Desired, Observation, Plan, PolicyResult, Quote
+from reconciler.core.models import CostModel, Plan, PolicyResult
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.rules import EnvelopeSettings, Trading
 from reconciler.gitops.comment import part_of, upsert_sticky
 from reconciler.gitops.github import GitHub, GitHubSettings
 from reconciler.render.markdown import COMMENT_LIMIT, MARKER, blocks, render_markdown, size, split_comment
+from tests.builders import desired, observation
 from tests.gitops.fake_github import FakeGitHub
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -26,15 +27,10 @@ def big_plan(portfolios: int, holdings: int) -> Plan:
     weights[symbols[0]] += 1 - sum(weights.values())
     pairs = []
     for p in range(portfolios):
-        desired = Desired(
-            name=f"portfolio-{p:04d}", account=f"acct-{p:04d}", source="test", targets=weights, cash=Decimal(0),
-            trading=Trading(fractional=True),
-        )
-        obs = Observation(
-            account=desired.account, taken_at=NOW, positions={}, cash_settled=Decimal(1_000_000),
-            quotes={s: Quote(symbol=s, price=Decimal("10.00"), as_of=NOW) for s in symbols},
-        )
-        pairs.append((desired, obs))
+        target = desired(weights, name=f"portfolio-{p:04d}", account=f"acct-{p:04d}",
+                         trading=Trading(fractional=True))
+        obs = observation({s: "10.00" for s in symbols}, settled=1_000_000, account=target.account, taken_at=NOW)
+        pairs.append((target, obs))
     pps = plan_many(pairs, CostModel())
     results = [
         PolicyResult(policy="max_turnover", kind="warn", level="soft-mandatory", portfolio=pp.name,
@@ -110,7 +106,8 @@ def test_one_huge_portfolio_is_cut_between_lines_with_headers_repeated() -> None
                 j = i
                 while j > 0 and lines[j - 1].startswith("|"):
                     j -= 1
-                assert j + 1 < len(lines) and lines[j + 1].startswith("|---"), (i, line)
+                assert j + 1 < len(lines), (i, line)
+                assert lines[j + 1].startswith("|---"), (i, line)
     rows = sum(len(re.findall(r"^\| 🟢 \| buy \|", p, re.M)) for p in parts)
     assert rows == 1500
 

@@ -88,7 +88,8 @@ def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
 def test_every_workflow_installs_from_the_hashed_lock_file(name: str) -> None:
     runs = " ".join(s.get("run", "") for s in steps(load(name)))
     assert "pip install --require-hashes --no-deps -r requirements/ci.lock" in runs
-    assert re.findall(r"pip install[^\n]*", runs) and all(
+    assert re.findall(r"pip install[^\n]*", runs)
+    assert all(
         "--require-hashes" in line or "--no-deps" in line for line in re.findall(r"pip install[^\n]*", runs)
     )
 

@@ -20,7 +20,9 @@ from tests.conftest import Workspace
 )
 def test_bad_journal_urls_are_refused(workspace: Workspace, url: str, says: str) -> None:
     r = workspace.run("--journal", url, "apply", "--auto-approve")
-    assert r.code == 1 and says in r.err and "Traceback" not in r.err, r.err
+    assert r.code == 1, r.err
+    assert says in r.err, r.err
+    assert "Traceback" not in r.err, r.err
     assert not Path("/nonexistent-reconciler").exists()
     assert workspace.paper_order_count() == 0
 
@@ -29,7 +31,9 @@ def test_a_file_that_is_not_a_database(workspace: Workspace, tmp_path: Path) -> 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database\n" * 100)
     r = workspace.run("--journal", f"sqlite:///{notes}", "history")
-    assert r.code == 1 and "file is not a database" in r.err and "Internal error" not in r.err, r.err
+    assert r.code == 1, r.err
+    assert "file is not a database" in r.err, r.err
+    assert "Internal error" not in r.err, r.err
 
 
 def test_the_journal_folder_itself_is_created(workspace: Workspace, tmp_path: Path) -> None:

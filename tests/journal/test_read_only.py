@@ -4,17 +4,18 @@ database refuses every write made through it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
-from reconciler.core.models import Observation
 from reconciler.errors import JournalError
 from reconciler.journal.database import HEAD_REVISION
 from reconciler.journal.store import Journal
+from tests.builders import observation
 from tests.conftest import fresh_journal_url
+
+OBSERVATION = observation(settled=100, taken_at=datetime(2026, 1, 5, 15, tzinfo=UTC))
 
 
 def _tables(url: str) -> set[str]:
@@ -24,13 +25,6 @@ def _tables(url: str) -> set[str]:
             return set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
-
-
-def _observation() -> Observation:
-    return Observation(
-        account="acct", taken_at=datetime(2026, 1, 5, 15, tzinfo=UTC), positions={}, cash_settled=Decimal(100),
-        cash_unsettled=Decimal(0), cash_reserved=Decimal(0), quotes={},
-    )
 
 
 def test_a_missing_sqlite_file_reads_as_an_empty_journal_and_is_not_created(tmp_path: Path) -> None:
@@ -94,7 +88,7 @@ def test_a_newer_revision_is_refused_as_from_a_newer_reconciler(tmp_path: Path) 
 def test_a_current_journal_reads_and_refuses_writes(tmp_path: Path) -> None:
     url = fresh_journal_url(tmp_path)
     writer = Journal.open(url)
-    writer.record_observation(_observation(), "plan")
+    writer.record_observation(OBSERVATION, "plan")
     reader = Journal.open(url, write=False)
     assert not reader.writable
     assert writer.writable
@@ -102,7 +96,7 @@ def test_a_current_journal_reads_and_refuses_writes(tmp_path: Path) -> None:
     assert last is not None
     assert last["purpose"] == "plan"
     with pytest.raises(JournalError):  # the database itself refuses: SQLite query_only, a read-only session
-        reader.record_observation(_observation(), "status")
+        reader.record_observation(OBSERVATION, "status")
     with pytest.raises(JournalError):
         reader.check_writable()
     with writer.engine.connect() as conn:

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 from reconciler.clock import FixedClock
-from reconciler.core.models import Action, Observation, PolicyResult, PortfolioPlan, Quote, Side
+from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Side
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.policy.inputs import policy_input
 from reconciler.spec.models import PolicyParams
+from tests.builders import observation, quote
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "policies"
@@ -55,11 +56,8 @@ class Input:
         """policy_input of a PortfolioPlan placing these orders, evaluated `quote_age_seconds` after the quotes."""
         clock = FixedClock(START)
         quotes = {
-            o.symbol: Quote(
-                symbol=o.symbol, price=Decimal(o.price), as_of=clock.now(),
-                previous_close=Decimal(o.price if o.previous_close == "same" else o.previous_close)
-                if o.previous_close is not None else None,
-            )
+            o.symbol: quote(o.symbol, o.price, as_of=clock.now(),
+                            previous_close=o.price if o.previous_close == "same" else o.previous_close)
             for o in self.orders if o.quoted
         }
         actions = [
@@ -76,8 +74,7 @@ class Input:
             cash_weight_before=cash / EQUITY, cash_weight_target=Decimal(0),
             cash_weight_after=(cash + sells - buys) / EQUITY, buy_notional=buys, sell_notional=sells,
             turnover=(buys + sells) / EQUITY, actions=actions, holdings=[],
-            observation=Observation(account="acct", taken_at=clock.now(), positions=positions, cash_settled=cash,
-                                    quotes=quotes),
+            observation=observation(positions=positions, settled=cash, taken_at=clock.now(), quotes=quotes),
         )
         clock.advance(self.quote_age_seconds)
         return policy_input(pp, self.params, phase=self.phase, now=clock.now())

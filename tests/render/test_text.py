@@ -17,7 +17,6 @@ from reconciler.core.drift import PortfolioDrift, SymbolDrift, locked, unknown
 from reconciler.core.models import (
     Action,
     Holding,
-    Observation,
     Plan,
     PolicyResult,
     PortfolioPlan,
@@ -26,6 +25,7 @@ from reconciler.core.models import (
 )
 from reconciler.core.plan import reseal, seal
 from reconciler.render.text import render_plan, render_status, render_target_changes
+from tests.builders import observation
 
 NOW = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)).now()
 D = Decimal
@@ -63,8 +63,7 @@ def portfolio(
         cash_weight_before=D("0.01"), cash_weight_target=D(0), cash_weight_after=(D(100) + sells - buys) / 10000,
         buy_notional=buys, sell_notional=sells, turnover=(buys + sells) / 10000, actions=list(actions),
         holdings=list(holdings), notes=list(notes), blocked=list(blocked),
-        observation=Observation(account=f"acct-{name}", taken_at=NOW, positions={}, cash_settled=D(100), quotes={},
-                                quote_source=quote_source),
+        observation=observation(settled=100, account=f"acct-{name}", taken_at=NOW, quote_source=quote_source),
     )
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.clock import FixedClock
-from reconciler.core.models import CostModel, Desired, Observation, Quote
+from reconciler.core.models import CostModel, Desired, Observation
 from reconciler.core.planner import plan_portfolio
 from reconciler.errors import ReconcilerError
 from reconciler.spec.importer import portfolio_yaml
 from reconciler.spec.models import PortfolioDoc
 from reconciler.spec.yamlpos import parse_documents
+from tests.builders import observation
 
 CLOCK = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
 STEP = Decimal("0.0001")
@@ -27,12 +28,9 @@ PRICES = {"VTI": "289.41", "VXUS": "64.12", "BND": "72.85", "AAPL": "229.87", "G
 def account(
     positions: dict[str, str], prices: dict[str, str] | None = None, *, cash: str = "0", unsettled: str = "0"
 ) -> Observation:
-    prices = PRICES if prices is None else prices
-    return Observation(
-        account="paper-taxable", taken_at=CLOCK.now(), positions={s: Decimal(q) for s, q in positions.items()},
-        cash_settled=Decimal(cash), cash_unsettled=Decimal(unsettled),
-        quotes={s: Quote(symbol=s, price=Decimal(p), as_of=CLOCK.now()) for s, p in prices.items()},
-    )
+    """The example's paper-taxable account holding these positions, at the emulator's prices unless given."""
+    return observation(PRICES if prices is None else prices, positions, settled=cash, unsettled=unsettled,
+                       account="paper-taxable", taken_at=CLOCK.now())
 
 
 def read_back(text: str) -> PortfolioDoc:

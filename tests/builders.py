@@ -1,0 +1,97 @@
+"""Builders of the planner's inputs (Desired, Observation, Quote) shared by the tests.
+
+One place knows how these models are spelled, so a test states only what matters to it. Numbers may be given as
+str, int or Decimal (each becomes Decimal(value), so "0.40" keeps its spelling); never as float. The defaults are
+those of the planner's worked examples (tests/core/test_planner_examples.py), the most frequent caller: a
+portfolio "example" on account "acct", observed at NOW with no cash and quotes dated when observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from reconciler.core.models import Desired, Observation, Quote
+from reconciler.core.rules import SymbolRule, Trading
+
+Num = Decimal | str | int
+NOW = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)
+ZERO = Decimal(0)
+
+
+def desired(
+    targets: Mapping[str, Num],
+    cash: Num = ZERO,
+    *,
+    name: str = "example",
+    account: str = "acct",
+    source: str = "test",
+    trading: Trading | None = None,
+    symbols: Mapping[str, SymbolRule] | None = None,
+) -> Desired:
+    """A portfolio's resolved targets, as the loader would give them: weights by symbol and the cash weight.
+
+    trading defaults to Trading() (5/25 bands, whole shares) and symbols to no per-symbol rules, as in a YAML
+    file that leaves them out."""
+    return Desired(
+        name=name,
+        account=account,
+        source=source,
+        targets={s: Decimal(w) for s, w in targets.items()},
+        cash=Decimal(cash),
+        trading=trading or Trading(),
+        symbols=dict(symbols or {}),
+    )
+
+
+def quote(
+    symbol: str,
+    price: Num,
+    *,
+    as_of: datetime = NOW,
+    previous_close: Num | None = None,
+    daily_volume: Num | None = None,
+) -> Quote:
+    """A validated quote; the previous close and volume are left unknown unless given (the valuation and order
+    size checks judge them only when present)."""
+    return Quote(
+        symbol=symbol,
+        price=Decimal(price),
+        previous_close=None if previous_close is None else Decimal(previous_close),
+        as_of=as_of,
+        daily_volume=None if daily_volume is None else Decimal(daily_volume),
+    )
+
+
+def observation(
+    prices: Mapping[str, Num] | None = None,
+    positions: Mapping[str, Num] | None = None,
+    *,
+    settled: Num = ZERO,
+    unsettled: Num = ZERO,
+    reserved: Num = ZERO,
+    account: str = "acct",
+    taken_at: datetime = NOW,
+    quotes: Mapping[str, Quote] | None = None,
+    quote_source: str | None = None,
+) -> Observation:
+    """What a broker reports for one account: positions, cash by kind, and a quote per symbol.
+
+    prices are plain last prices, quoted at taken_at (a fresh quote, nothing doubtful about it); pass quotes
+    instead where a test needs more of a quote (a previous close, a volume, an age, a price no validation
+    accepts)."""
+    if prices is not None and quotes is not None:
+        raise ValueError("give prices or quotes, not both")
+    if quotes is None:
+        quotes = {s: quote(s, p, as_of=taken_at) for s, p in (prices or {}).items()}
+    return Observation(
+        account=account,
+        taken_at=taken_at,
+        positions={s: Decimal(q) for s, q in (positions or {}).items()},
+        cash_settled=Decimal(settled),
+        cash_unsettled=Decimal(unsettled),
+        cash_reserved=Decimal(reserved),
+        quotes=dict(quotes),
+        quote_source=quote_source,
+    )
