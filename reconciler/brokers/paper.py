@@ -52,6 +52,9 @@ class PaperBroker:
         self.clock = clock
         self.prices = prices if prices is not None else load_prices(spec.prices, root)
         self.read_only = read_only
+        # What this process wrote already: an account's books exist, and its proceeds were settled as of a day.
+        # Orders re-read neither (two statements of an order's ten); another process only ever adds to them.
+        self._ready: dict[str, str] = {}
 
     # ---- books ----
     def _seed(self, account: str) -> PaperAccount:
@@ -64,9 +67,15 @@ class PaperBroker:
         return seed
 
     def _ensure_account(self, c: Connection, account: str) -> None:
+        """The account's books exist and its proceeds due by today are settled cash."""
+        today = self._today()
+        if self._ready.get(account) == today:
+            return
         if not books.has_account(c, account):
             seed = self._seed(account)
             books.open_account(c, account, seed.cash, seed.positions, self.clock.now())
+        books.settle(c, account, today)
+        self._ready[account] = today
 
     def _today(self) -> str:
         """Today's date (ISO) where the account trades: sale proceeds settle on it."""
@@ -109,7 +118,6 @@ class PaperBroker:
         with self.engine.begin() as c:
             if not self.read_only:
                 self._ensure_account(c, account)
-                books.settle(c, account, self._today())
             positions, cash, unsettled = self._books(c, account)
         quotes = {}
         for s in sorted(set(symbols) | set(positions)):
@@ -146,7 +154,6 @@ class PaperBroker:
             existing = books.find_order(c, account, order.client_order_id)
             if existing is not None:
                 return _state(existing)
-            books.settle(c, account, self._today())
             status, reason, price, commission = self._check_and_price(c, account, order, now)
             booked = books.PaperOrder(
                 client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
@@ -184,11 +191,11 @@ class PaperBroker:
         # Charged up to the next cent, as brokers do (the planner leaves a cent of room for it).
         commission = self.spec.commission.charge(order.quantity, notional).quantize(COMMISSION_STEP, ROUND_CEILING)
         if order.side == "sell":
-            held = books.positions(c, account).get(order.symbol, ZERO)
+            held = books.position(c, account, order.symbol)
             if order.quantity > held:
                 why = f"insufficient position: have {held} {order.symbol}, selling {order.quantity}"
                 return "rejected", why, ZERO, ZERO
-        else:
+        elif notional + commission > books.cash(c, account):  # then unsettled proceeds may pay the rest
             buying_power = books.cash(c, account) + sum((p.amount for p in books.proceeds(c, account)), ZERO)
             if notional + commission > buying_power:
                 return (
@@ -202,7 +209,7 @@ class PaperBroker:
     def _book_fill(
         self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime
     ) -> None:
-        held = books.positions(c, account).get(order.symbol, ZERO)
+        held = books.position(c, account, order.symbol)
         cash = books.cash(c, account)
         notional = price * order.quantity
         if order.side == "buy":

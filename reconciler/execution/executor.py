@@ -15,12 +15,12 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.core.fills import limit_price
 from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
-from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
 from reconciler.errors import BrokerError
 from reconciler.execution.faults import crash_point
+from reconciler.execution.gate import OrderGate
 from reconciler.execution.preflight import (
     admitted,
     already_applied,
@@ -34,7 +34,6 @@ from reconciler.execution.preflight import (
 from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.statuses import ApplyStatus, IntentStatus
-from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
@@ -209,15 +208,17 @@ def _apply_portfolio(
     # an order with a quote the quote_freshness policy would refuse.
     refresh_after = rt.workspace.config.policies.params.max_quote_age_seconds / 2
     fetched = rt.clock.monotonic()
+    gate = OrderGate(rt, pp, plan.content_hash, apply_id, overrides, actor)
+    gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions if a.side == "sell"])
     for n, action in enumerate(pp.actions):  # the planner orders sells before buys
-        if action.side == "buy" and not sells_done:
+        refresh = action.side == "buy" and not sells_done
+        if refresh:
             sells_done = True
             crash_point("after_sells")
+        if refresh or rt.clock.monotonic() - fetched > refresh_after:
             quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
             fetched = rt.clock.monotonic()
-        elif rt.clock.monotonic() - fetched > refresh_after:
-            quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
-            fetched = rt.clock.monotonic()
+            gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
         leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
         qty, shrunk, limit = action.quantity, None, None
         priced = leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0
@@ -239,8 +240,7 @@ def _apply_portfolio(
                     f" ({budget:.2f}) buy no more at {leg.quote.price}"
                 )
         # The policies judge the order as it will be sent: after any shrinking, with the fresh quote.
-        denied = _policy_check(rt, pp, replace(action, quantity=qty), leg.quote, obs.positions.get(action.symbol, ZERO),
-                               overrides, actor, apply_id, plan.content_hash)
+        denied = gate.check(replace(action, quantity=qty), leg.quote, obs.positions.get(action.symbol, ZERO))
         if denied:
             leg.refuse("denied", qty, denied)
             log.warning("order denied by policy", extra={"client_order_id": leg.cid, "reason": denied})
@@ -351,7 +351,9 @@ class _Leg:
         record_state(rt, account, state, self.apply_id)
         clock = rt.clock
         deadline = clock.monotonic() + fill_timeout
-        pause = 0.05
+        # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
+        # look is a request within the account's rate limit).
+        pause = 0.01
         while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
             clock.sleep(min(pause, max(0.0, deadline - clock.monotonic())))
             pause = min(pause * 1.5, 1.0)
@@ -373,37 +375,3 @@ class _Leg:
                 filled=state.filled_quantity, ordered=state.quantity,
             )
         return state
-
-
-def _policy_check(
-    rt: Runtime,
-    pp: PortfolioPlan,
-    action: Action,
-    quote: Quote | None,
-    held: Decimal,
-    overrides: dict[str, str],
-    actor: str,
-    apply_id: str,
-    plan_hash: str,
-) -> str | None:
-    """Re-run the built-in order-size check and the policies on this one order as it will be sent, with the fresh
-    quote; a blocking deny stops this order."""
-    now = rt.clock.now()
-    priced = action if quote is None else replace(action, price=quote.price, notional=quote.price * action.quantity)
-    absurd = oversized(priced, held, pp.equity, quote, rt.size_limits)
-    if absurd is not None:
-        rt.journal.record_policies(
-            [denial(pp.name, absurd)], plan_hash=plan_hash, phase="apply", apply_id=apply_id, overrides=overrides,
-            actor=actor,
-        )
-        return f"{ORDER_SIZE_POLICY}: {absurd}"
-    quotes = {action.symbol: quote} if quote is not None else {}
-    doc = policy_input(
-        pp, rt.workspace.config.policies.params, phase="apply", now=now, actions=[priced], quotes=quotes
-    )
-    results = rt.policies.evaluate(doc, pp.name)
-    rt.journal.record_policies(
-        results, plan_hash=plan_hash, phase="apply", apply_id=apply_id, overrides=overrides, actor=actor
-    )
-    blocking = [r for r in results if r.blocks(overrides)]
-    return "; ".join(f"{r.policy}: {r.message}" for r in blocking) or None

@@ -47,22 +47,7 @@ class ReconcileReport:
 
 def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
     """Journal what the broker says about an order: the order row, any new fill (once), the intent's status."""
-    j = rt.journal
-    j.record_order(
-        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id or None, account=account,
-        symbol=state.symbol, side=state.side, quantity=state.quantity, filled_quantity=state.filled_quantity,
-        avg_price=state.avg_price, status=state.status,
-    )
-    j.record_progress(
-        client_order_id=state.client_order_id, broker_order_id=state.broker_order_id or None, status=state.status,
-        filled_quantity=state.filled_quantity, avg_price=state.avg_price, commission=state.commission,
-        fee_in_kind=state.fee_in_kind, message=state.reject_reason,
-        on_fill=lambda: crash_point("after_fill_recorded"),
-    )
-    j.event(
-        "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
-        filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
-    )
+    rt.journal.record_state(account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"))
 
 
 def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True) -> ReconcileReport:

@@ -82,6 +82,15 @@ def positions(c: Connection, account: str) -> dict[str, Decimal]:
     return {s: q for s, q in rows if q != 0}
 
 
+def position(c: Connection, account: str, symbol: str) -> Decimal:
+    value = c.execute(
+        select(t.paper_positions.c.quantity).where(
+            t.paper_positions.c.account == account, t.paper_positions.c.symbol == symbol
+        )
+    ).scalar()
+    return value if isinstance(value, Decimal) else ZERO
+
+
 def set_position(c: Connection, account: str, symbol: str, quantity: Decimal) -> None:
     """The holding of `symbol` becomes `quantity` (none at zero)."""
     c.execute(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
@@ -32,6 +32,33 @@ from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.journal")
+
+
+class OrderFacts(Protocol):
+    """What a broker says of an order (brokers.base.OrderState): running totals, as brokers report them."""
+
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def broker_order_id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def filled_quantity(self) -> Decimal: ...
+    @property
+    def avg_price(self) -> Decimal | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def commission(self) -> Decimal: ...
+    @property
+    def fee_in_kind(self) -> Decimal: ...
+    @property
+    def reject_reason(self) -> str | None: ...
 
 
 class Journal:
@@ -308,65 +335,77 @@ class Journal:
         with self.tx() as c:
             c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
 
-    def record_order(
-        self, *, client_order_id: str, broker_order_id: str | None, account: str, symbol: str, side: str,
-        quantity: Decimal, filled_quantity: Decimal, avg_price: Decimal | None, status: str,
-    ) -> None:
+    def record_state(
+        self, account: str, state: OrderFacts, apply_id: str | None, on_fill: Callable[[], None] = lambda: None
+    ) -> Decimal:
+        """What the broker says about an order, in one transaction: the order row, any new fill (once), the
+        intent's status and progress, and an `order.<status>` event. Returns the new fill's quantity."""
+        with self.tx() as c:
+            self._record_order(c, account, state)
+            delta = self._record_progress(c, state, on_fill)
+            self._event(
+                c, "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+                filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
+            )
+        return delta
+
+    def record_progress(self, state: OrderFacts, on_fill: Callable[[], None] = lambda: None) -> Decimal:
+        """The fill and intent part of record_state alone, in its own transaction."""
+        with self.tx() as c:
+            return self._record_progress(c, state, on_fill)
+
+    def _record_order(self, c: Connection, account: str, state: OrderFacts) -> None:
         now = self._now()
         values = dict(
-            broker_order_id=broker_order_id, account=account, symbol=symbol, side=side, quantity=quantity,
-            filled_quantity=filled_quantity, avg_price=avg_price, status=status, updated_at=now,
+            broker_order_id=state.broker_order_id or None, account=account, symbol=state.symbol, side=state.side,
+            quantity=state.quantity, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
+            status=state.status, updated_at=now,
         )
-        with self.tx() as c:
-            done = c.execute(update(t.orders).where(t.orders.c.client_order_id == client_order_id).values(**values))
-            if done.rowcount == 0:
-                c.execute(insert(t.orders).values(client_order_id=client_order_id, submitted_at=now, **values))
+        done = c.execute(update(t.orders).where(t.orders.c.client_order_id == state.client_order_id).values(**values))
+        if done.rowcount == 0:
+            c.execute(insert(t.orders).values(client_order_id=state.client_order_id, submitted_at=now, **values))
 
-    def record_progress(
-        self, *, client_order_id: str, broker_order_id: str | None, status: str, filled_quantity: Decimal,
-        avg_price: Decimal | None, commission: Decimal, fee_in_kind: Decimal, message: str | None,
-        on_fill: Callable[[], None] = lambda: None,
-    ) -> Decimal:
-        """What the broker's running totals for one order say, in one transaction: the fill they imply beyond
-        the fills already journaled for it, and the intent's status and progress. Returns the new fill's
-        quantity (0 when there is none).
+    def _record_progress(self, c: Connection, state: OrderFacts, on_fill: Callable[[], None]) -> Decimal:
+        """The broker's running totals for one order: the fill they imply beyond the fills already journaled for
+        it, and the intent's status and progress. Returns the new fill's quantity (0 when there is none).
 
         The new fill is measured against the fills table itself, never against the intent's progress, and both
-        are written together: a crash can lose the whole step (it is replayed from the broker's totals) but
-        can never record a fill twice. `on_fill` runs between the two writes (a crash point in tests).
+        are written in the caller's transaction: a crash can lose the whole step (it is replayed from the
+        broker's totals) but can never record a fill twice. `on_fill` runs between the two writes (a crash point
+        in tests).
         """
+        client_order_id, filled_quantity, avg_price = state.client_order_id, state.filled_quantity, state.avg_price
         cid = t.fills.c.client_order_id
-        with self.tx() as c:
-            rows = c.execute(
-                select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind)
-                .where(cid == client_order_id)
-            ).all()
-            done = sum((r.quantity for r in rows), Decimal(0))
-            delta = filled_quantity - done
-            if delta > 0 and avg_price is not None:
-                value = sum((r.quantity * r.price for r in rows), Decimal(0))
-                # The broker reports a running average; the new fill's own price is what moved it.
-                price = (avg_price * filled_quantity - value) / delta
-                c.execute(
-                    insert(t.fills).values(
-                        client_order_id=client_order_id, fill_key=f"{broker_order_id}:{filled_quantity}",
-                        quantity=delta, price=(price if price > 0 else avg_price).quantize(Decimal("0.000001")),
-                        commission=max(Decimal(0), commission - sum((r.commission or 0 for r in rows), Decimal(0))),
-                        fee_in_kind=max(
-                            Decimal(0), fee_in_kind - sum((r.fee_in_kind or 0 for r in rows), Decimal(0))
-                        ),
-                        filled_at=self._now(),
-                    )
+        rows = c.execute(
+            select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind)
+            .where(cid == client_order_id)
+        ).all()
+        done = sum((r.quantity for r in rows), Decimal(0))
+        delta = filled_quantity - done
+        if delta > 0 and avg_price is not None:
+            value = sum((r.quantity * r.price for r in rows), Decimal(0))
+            # The broker reports a running average; the new fill's own price is what moved it.
+            price = (avg_price * filled_quantity - value) / delta
+            c.execute(
+                insert(t.fills).values(
+                    client_order_id=client_order_id, fill_key=f"{state.broker_order_id or None}:{filled_quantity}",
+                    quantity=delta, price=(price if price > 0 else avg_price).quantize(Decimal("0.000001")),
+                    commission=max(Decimal(0), state.commission - sum((r.commission or 0 for r in rows), Decimal(0))),
+                    fee_in_kind=max(
+                        Decimal(0), state.fee_in_kind - sum((r.fee_in_kind or 0 for r in rows), Decimal(0))
+                    ),
+                    filled_at=self._now(),
                 )
-                on_fill()
-            else:
-                delta = Decimal(0)
-            values: dict[str, Any] = {"status": status, "filled_quantity": filled_quantity, "updated_at": self._now()}
-            if avg_price is not None:
-                values["avg_price"] = avg_price
-            if message is not None:
-                values["message"] = scrub(message)
-            c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
+            )
+            on_fill()
+        else:
+            delta = Decimal(0)
+        values: dict[str, Any] = {"status": state.status, "filled_quantity": filled_quantity, "updated_at": self._now()}
+        if avg_price is not None:
+            values["avg_price"] = avg_price
+        if state.reject_reason is not None:
+            values["message"] = scrub(state.reject_reason)
+        c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
         return delta
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
@@ -424,9 +463,15 @@ class Journal:
         client_order_id: str | None = None, **data: Any,
     ) -> None:
         with self.tx() as c:
-            c.execute(
-                insert(t.events).values(
-                    apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
-                    data=scrub(json.dumps(data, default=str, sort_keys=True)), created_at=self._now(),
-                )
+            self._event(c, kind, apply_id=apply_id, account=account, client_order_id=client_order_id, **data)
+
+    def _event(
+        self, c: Connection, kind: str, *, apply_id: str | None = None, account: str | None = None,
+        client_order_id: str | None = None, **data: Any,
+    ) -> None:
+        c.execute(
+            insert(t.events).values(
+                apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
+                data=scrub(json.dumps(data, default=str, sort_keys=True)), created_at=self._now(),
             )
+        )

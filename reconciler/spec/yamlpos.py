@@ -224,6 +224,8 @@ def _check_shape(text: str, path: Path) -> None:
             f"YAML nested more than {MAX_DEPTH} levels deep", where=f"{path}:{deep[0]}:{deep[1]}",
             fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
         )
+    if "&" not in text and "*" not in text:
+        return  # no anchor, so no alias: every value is written out, and the size limit above bounds them
     from ruamel.yaml.events import (
         AliasEvent,
         CollectionEndEvent,

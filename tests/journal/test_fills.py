@@ -58,15 +58,17 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
     def cut() -> None:
         raise _PowerCut
 
-    progress = {"client_order_id": "rc-cut", "broker_order_id": "b9", "avg_price": D(10), "commission": D(0),
-                "fee_in_kind": D(0), "message": None}
+    def progress(filled: int) -> OrderState:
+        return OrderState(client_order_id="rc-cut", broker_order_id="b9", symbol="VTI", side="buy", quantity=D(57),
+                          filled_quantity=D(filled), avg_price=D(10), commission=D(0), status="partially_filled")
+
     with pytest.raises(_PowerCut):
-        j.record_progress(status="partially_filled", filled_quantity=D(19), on_fill=cut, **progress)
+        j.record_progress(progress(19), on_fill=cut)
     assert j.show(apply_id)["fills"] == []  # neither the fill nor the progress survived the cut
     assert not j.intent("rc-cut")["filled_quantity"]  # type: ignore[index]
     # The broker moved on meanwhile; the replay records what it says, once.
-    j.record_progress(status="partially_filled", filled_quantity=D(38), **progress)
-    j.record_progress(status="partially_filled", filled_quantity=D(38), **progress)
+    j.record_progress(progress(38))
+    j.record_progress(progress(38))
     fills = j.show(apply_id)["fills"]
     assert sum(f["quantity"] for f in fills) == D(38)
     assert j.intent("rc-cut")["filled_quantity"] == D(38)  # type: ignore[index]
