@@ -154,7 +154,8 @@ class PaperBroker:
             existing = books.find_order(c, account, order.client_order_id)
             if existing is not None:
                 return _state(existing)
-            status, reason, price, commission = self._check_and_price(c, account, order, now)
+            held, cash = books.position(c, account, order.symbol), books.cash(c, account)
+            status, reason, price, commission = self._check_and_price(c, account, order, now, held, cash)
             booked = books.PaperOrder(
                 client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
                 symbol=order.symbol, side=order.side, quantity=order.quantity,
@@ -162,14 +163,15 @@ class PaperBroker:
                 commission=ZERO if reason else commission, status=status, reject_reason=reason, created_at=now,
             )
             if not reason:
-                self._book_fill(c, account, order, price, commission, now)
+                self._book_fill(c, account, order, price, commission, now, held, cash)
             books.add_order(c, booked)
         return _state(booked)
 
     def _check_and_price(
-        self, c: Connection, account: str, order: OrderRequest, now: datetime
+        self, c: Connection, account: str, order: OrderRequest, now: datetime, held: Decimal, cash: Decimal
     ) -> tuple[OrderStatus, str | None, Decimal, Decimal]:
-        """The order's fate (status, why not filled, fill price, commission)."""
+        """The order's fate (status, why not filled, fill price, commission), given what the account holds of the
+        symbol and its settled cash."""
         if order.quantity <= 0:
             return "rejected", "quantity must be positive", ZERO, ZERO
         q = self.quote(order.symbol, now)
@@ -191,12 +193,11 @@ class PaperBroker:
         # Charged up to the next cent, as brokers do (the planner leaves a cent of room for it).
         commission = self.spec.commission.charge(order.quantity, notional).quantize(COMMISSION_STEP, ROUND_CEILING)
         if order.side == "sell":
-            held = books.position(c, account, order.symbol)
             if order.quantity > held:
                 why = f"insufficient position: have {held} {order.symbol}, selling {order.quantity}"
                 return "rejected", why, ZERO, ZERO
-        elif notional + commission > books.cash(c, account):  # then unsettled proceeds may pay the rest
-            buying_power = books.cash(c, account) + sum((p.amount for p in books.proceeds(c, account)), ZERO)
+        elif notional + commission > cash:  # then unsettled proceeds may pay the rest
+            buying_power = cash + sum((p.amount for p in books.proceeds(c, account)), ZERO)
             if notional + commission > buying_power:
                 return (
                     "rejected",
@@ -207,10 +208,9 @@ class PaperBroker:
         return "filled", None, price, commission
 
     def _book_fill(
-        self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime
+        self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime,
+        held: Decimal, cash: Decimal,
     ) -> None:
-        held = books.position(c, account, order.symbol)
-        cash = books.cash(c, account)
         notional = price * order.quantity
         if order.side == "buy":
             new_qty = held + order.quantity

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -25,6 +26,14 @@ MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migra
 def as_utc(ts: datetime) -> datetime:
     """A timestamp read back from the journal: SQLite returns it without its zone, which is always UTC."""
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any], **on_insert: Any) -> None:
+    """Insert the row `keys` + `values` (+ `on_insert`), or update its `values` when `keys` exist: one statement
+    (INSERT … ON CONFLICT DO UPDATE, which SQLite and PostgreSQL both speak) instead of an update and an insert."""
+    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**keys, **values, **on_insert)
+    c.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
 
 
 def safe_url(url: str) -> str:

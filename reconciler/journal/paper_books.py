@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from reconciler.core.numbers import ZERO
 from reconciler.journal import tables as t
+from reconciler.journal.database import upsert
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,13 @@ def position(c: Connection, account: str, symbol: str) -> Decimal:
 
 def set_position(c: Connection, account: str, symbol: str, quantity: Decimal) -> None:
     """The holding of `symbol` becomes `quantity` (none at zero)."""
-    c.execute(
-        delete(t.paper_positions).where(t.paper_positions.c.account == account, t.paper_positions.c.symbol == symbol)
-    )
-    if quantity != 0:
-        c.execute(insert(t.paper_positions).values(account=account, symbol=symbol, quantity=quantity))
+    if quantity == 0:
+        c.execute(
+            delete(t.paper_positions)
+            .where(t.paper_positions.c.account == account, t.paper_positions.c.symbol == symbol)
+        )
+    else:
+        upsert(c, t.paper_positions, {"account": account, "symbol": symbol}, {"quantity": quantity})
 
 
 def proceeds(c: Connection, account: str) -> list[Proceeds]:

@@ -27,6 +27,7 @@ from reconciler.journal.database import (
     migrate,
     safe_url,
     shown,
+    upsert,
 )
 from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
@@ -361,9 +362,7 @@ class Journal:
             quantity=state.quantity, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
             status=state.status, updated_at=now,
         )
-        done = c.execute(update(t.orders).where(t.orders.c.client_order_id == state.client_order_id).values(**values))
-        if done.rowcount == 0:
-            c.execute(insert(t.orders).values(client_order_id=state.client_order_id, submitted_at=now, **values))
+        upsert(c, t.orders, {"client_order_id": state.client_order_id}, values, submitted_at=now)
 
     def _record_progress(self, c: Connection, state: OrderFacts, on_fill: Callable[[], None]) -> Decimal:
         """The broker's running totals for one order: the fill they imply beyond the fills already journaled for
