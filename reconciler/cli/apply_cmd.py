@@ -18,6 +18,7 @@ from reconciler.execution.planning import make_plan
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, last_applied_commit
+from reconciler.journal.reports import show
 from reconciler.notify import notify
 from reconciler.render.fmt import qty
 from reconciler.render.markdown import render_apply_summary
@@ -286,7 +287,7 @@ def _execute(
         summary.write("nothing to do", result.message, **context)
         return 0
     _print_outcomes(result, out)
-    record = rt.journal.show(result.apply_id) if result.apply_id else None
+    record = show(rt.journal, result.apply_id) if result.apply_id else None
     summary.write(result.status, _outcome_line(result), record=record, **context)
     return 0 if result.ok else 1
 

@@ -8,6 +8,7 @@ import json
 from rich.table import Table
 
 from reconciler.cli.common import console, positive_int, runtime
+from reconciler.journal.reports import history
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = runtime(args).journal.history(args.limit)
+    rows = history(runtime(args).journal, args.limit)
     out = console(args)
     if args.format == "json":
         print(json.dumps(rows, default=str, indent=2))

@@ -14,6 +14,7 @@ from rich.table import Table
 from reconciler.cli.common import console, runtime
 from reconciler.errors import ReconcilerError
 from reconciler.execution.planfile import read_plan
+from reconciler.journal.reports import show
 from reconciler.render.fmt import qty
 from reconciler.render.text import render_plan, render_target_changes
 
@@ -42,7 +43,7 @@ def _show_plan(args: argparse.Namespace, path: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.apply_id.endswith(".json") or Path(args.apply_id).is_file():
         return _show_plan(args, Path(args.apply_id))
-    a = runtime(args).journal.show(args.apply_id)
+    a = show(runtime(args).journal, args.apply_id)
     if a is None:
         raise ReconcilerError(
             f"no apply id starts with {args.apply_id!r}", where="reconciler show",

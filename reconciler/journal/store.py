@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
@@ -29,37 +29,11 @@ from reconciler.journal.database import (
     shown,
     upsert,
 )
+from reconciler.journal.order_facts import OrderFacts
 from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.journal")
-
-
-class OrderFacts(Protocol):
-    """What a broker says of an order (brokers.base.OrderState): running totals, as brokers report them."""
-
-    @property
-    def client_order_id(self) -> str: ...
-    @property
-    def broker_order_id(self) -> str: ...
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def side(self) -> str: ...
-    @property
-    def quantity(self) -> Decimal: ...
-    @property
-    def filled_quantity(self) -> Decimal: ...
-    @property
-    def avg_price(self) -> Decimal | None: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def commission(self) -> Decimal: ...
-    @property
-    def fee_in_kind(self) -> Decimal: ...
-    @property
-    def reject_reason(self) -> str | None: ...
 
 
 class Journal:
@@ -177,63 +151,6 @@ class Journal:
                 .where(t.applies.c.id == apply_id)
                 .values(status=status, message=None if message is None else scrub(message), finished_at=self._now())
             )
-
-    def history(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self.tx() as c:
-            rows = (
-                c.execute(select(t.applies).order_by(t.applies.c.started_at.desc()).limit(limit)).mappings().all()
-            )
-            out = []
-            for r in rows:
-                counts = c.execute(
-                    select(t.intents.c.status).where(t.intents.c.apply_id == r["id"])
-                ).scalars().all()
-                d = dict(r)
-                d["orders"] = len(counts)
-                d["filled"] = sum(1 for s in counts if s == "filled")
-                out.append(d)
-        return out
-
-    def show(self, apply_id: str) -> dict[str, Any] | None:
-        if not apply_id.strip():
-            return None
-        with self.tx() as c:
-            # autoescape: `%` and `_` in what the user typed are characters, not wildcards.
-            row = c.execute(
-                select(t.applies).where(t.applies.c.id.startswith(apply_id, autoescape=True))
-            ).mappings().all()
-            if len(row) > 1:
-                ids = sorted(str(r["id"])[:8] for r in row)
-                raise JournalError(
-                    f"{apply_id!r} is ambiguous: it starts {len(ids)} apply ids ({', '.join(ids[:6])}"
-                    f"{', …' if len(ids) > 6 else ''})",
-                    where="reconciler show", fix="type more of the id",
-                )
-            if not row:
-                return None
-            a = dict(row[0])
-            a["intents"] = [
-                dict(r)
-                for r in c.execute(
-                    select(t.intents).where(t.intents.c.apply_id == a["id"]).order_by(t.intents.c.id)
-                ).mappings()
-            ]
-            ids = [i["client_order_id"] for i in a["intents"]]
-            a["fills"] = [
-                dict(r)
-                for r in c.execute(
-                    select(t.fills).where(t.fills.c.client_order_id.in_(ids)).order_by(t.fills.c.id)
-                ).mappings()
-            ]
-            decisions = select(t.policy_decisions).where(t.policy_decisions.c.apply_id == a["id"])
-            a["policy_decisions"] = [dict(r) for r in c.execute(decisions).mappings()]
-            a["events"] = [
-                dict(r)
-                for r in c.execute(
-                    select(t.events).where(t.events.c.apply_id == a["id"]).order_by(t.events.c.id)
-                ).mappings()
-            ]
-        return a
 
     # ---- intents and orders ----
     def intents_for_plan(self, plan_hash: str, accounts: Collection[str] | None = None) -> dict[str, dict[str, Any]]:

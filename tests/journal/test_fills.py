@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.brokers.base import OrderState
 from reconciler.execution.reconcile import record_state
+from reconciler.journal.reports import show
 from reconciler.journal.store import Journal
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace
@@ -37,7 +38,7 @@ def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) ->
     record_state(rt, "paper-ira", state("40", "10", "1.00"), apply_id)   # 40 @ 10, commission 1.00
     record_state(rt, "paper-ira", state("40", "10", "1.00"), apply_id)   # seen again: nothing new
     record_state(rt, "paper-ira", state("100", "10.6", "2.50"), apply_id)  # 60 more @ 11, commission 1.50
-    fills = j.show(apply_id)["fills"]
+    fills = show(j, apply_id)["fills"]
     assert [(f["quantity"], f["price"], f["commission"]) for f in fills] == [
         (D(40), D(10), D("1.00")), (D(60), D(11), D("1.50")),
     ]
@@ -64,12 +65,12 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
 
     with pytest.raises(_PowerCut):
         j.record_progress(progress(19), on_fill=cut)
-    assert j.show(apply_id)["fills"] == []  # neither the fill nor the progress survived the cut
+    assert show(j, apply_id)["fills"] == []  # neither the fill nor the progress survived the cut
     assert not j.intent("rc-cut")["filled_quantity"]  # type: ignore[index]
     # The broker moved on meanwhile; the replay records what it says, once.
     j.record_progress(progress(38))
     j.record_progress(progress(38))
-    fills = j.show(apply_id)["fills"]
+    fills = show(j, apply_id)["fills"]
     assert sum(f["quantity"] for f in fills) == D(38)
     assert j.intent("rc-cut")["filled_quantity"] == D(38)  # type: ignore[index]
 
@@ -87,5 +88,5 @@ def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress
         client_order_id="rc-old", broker_order_id="b7", symbol="VTI", side="buy", quantity=D(57),
         filled_quantity=D(38), avg_price=D(10), commission=D(0), status="partially_filled",
     ), apply_id)
-    fills = j.show(apply_id)["fills"]
+    fills = show(j, apply_id)["fills"]
     assert sorted(f["quantity"] for f in fills) == [D(19), D(19)]

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from reconciler.errors import JournalError
 from reconciler.journal.database import HEAD_REVISION
+from reconciler.journal.reports import history
 from reconciler.journal.store import Journal
 from tests.builders import observation
 from tests.conftest import fresh_journal_url
@@ -31,7 +32,7 @@ def test_a_missing_sqlite_file_reads_as_an_empty_journal_and_is_not_created(tmp_
     db = tmp_path / ".reconciler" / "journal.db"
     journal = Journal.open(f"sqlite:///{db}", "--journal", write=False)
     assert not journal.writable
-    assert journal.history() == []
+    assert history(journal) == []
     assert journal.unknown_intents("acct") == []
     assert not db.parent.exists()  # not even the folder a writing open would create
 
@@ -41,7 +42,7 @@ def test_a_blank_database_reads_as_an_empty_journal_and_is_left_blank(tmp_path: 
     create_engine(url).connect().close()  # SQLite: an empty file; PostgreSQL: the new database as it is
     journal = Journal.open(url, write=False)
     assert not journal.writable
-    assert journal.history() == []
+    assert history(journal) == []
     assert _tables(url) == set()
 
 
