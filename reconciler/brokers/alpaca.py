@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from datetime import date
+from decimal import ROUND_FLOOR
 from typing import Any
 from urllib.parse import urlparse
 
@@ -22,21 +22,22 @@ import httpx
 from reconciler import bounded_http
 from reconciler.brokers.alpaca_answers import (
     ACTIVITIES,
-    CASH_ACTIVITIES,
     MAX_ACTIVITY_PAGES,
     MAX_BODY_BYTES,
-    VOID_STATUSES,
     TransientError,
+    check_flags,
     clock_date,
     clock_market,
     is_duplicate,
     is_sale,
     json_of,
+    message,
     order_state,
-    parse_instant,
     reserved_cash,
+    snapshot_quotes,
     trade_date,
 )
+from reconciler.brokers.alpaca_ledger import cash_warning, ledger, settlement_horizon
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
@@ -159,7 +160,7 @@ class AlpacaBroker:
                 return None
             if r.status_code >= 400:
                 raise BrokerError(
-                    f"broker refused GET {url}: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
+                    f"broker refused GET {url}: HTTP {r.status_code} {message(r)}", where=f"account {account}",
                     fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
                 )
             return json_of(r, f"GET {url}")
@@ -167,13 +168,6 @@ class AlpacaBroker:
         return retry_reads(
             once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}"
         )
-
-    @staticmethod
-    def _message(r: httpx.Response) -> str:
-        try:
-            return str(r.json().get("message", ""))
-        except ValueError:
-            return r.text[:200]
 
     def _t(self, path: str) -> str:
         return self.spec.trading_url + path
@@ -187,7 +181,7 @@ class AlpacaBroker:
                 str(p["symbol"]): number(p["qty"], f"{p['symbol']} qty", where)  # a short position is refused
                 for p in listing(self._read(account, self._t("/v2/positions")), where)
             }
-        self._check_flags(account, acct)
+        check_flags(account, acct)
         listed = listing(self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500}), "GET /v2/orders")
         open_orders = [order_state(o, "GET /v2/orders") for o in listed]
         activities, complete = self._activities(account)
@@ -199,22 +193,11 @@ class AlpacaBroker:
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = clock_date(clock, self.clock.now())
         with reading(ACTIVITIES):
-            settled, unsettled, unknown = self._ledger(activities, today, self._sessions(account, activities, today))
-        warning = None
-        tolerance = self.spec.cash_tolerance
-        if not complete:
-            warning = f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities; its cash cannot be verified"
-        elif unknown:
-            warning = f"activities of a kind reconciler does not know move cash ({'; '.join(unknown)}); cannot verify"
-        elif claimed < 0:
-            warning = f"the account's cash is {claimed}: it is borrowing on margin"
-        # Alpaca's `cash` includes sale proceeds before they settle (every account is a margin account); a broker
-        # reporting settled cash only is as consistent. Anything else is a disagreement.
-        elif abs(claimed - (settled + unsettled)) > tolerance and abs(claimed - settled) > tolerance:
-            warning = (
-                f"the account reports cash {claimed} but its activities imply {settled} settled"
-                f" and {unsettled} unsettled; trusting neither"
-            )
+            sessions = self._sessions(account, activities, today)
+            settled, unsettled, unknown = ledger(activities, today, sessions, self.spec.settlement_days)
+        warning = cash_warning(
+            claimed, settled, unsettled, unknown, complete=complete, tolerance=self.spec.cash_tolerance
+        )
         reserved = reserved_cash(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
@@ -253,15 +236,10 @@ class AlpacaBroker:
                 params["page_token"] = page[-1]["id"]
         return out, False
 
-    def _settlement_horizon(self, today: date) -> date:
-        """Sales on or before this date settled long ago, whatever the holidays (a week per settlement day,
-        plus two for the longest run of exchange holidays)."""
-        return today - timedelta(days=7 * self.spec.settlement_days + 14)
-
     def _sessions(self, account: str, activities: list[dict[str, Any]], today: date) -> list[date]:
         """The exchange's sessions (GET /v2/calendar) since the oldest sale that may still be unsettled: T+N
         counts sessions, so a holiday between the sale and today delays settlement. No sale, no request."""
-        horizon = self._settlement_horizon(today)
+        horizon = settlement_horizon(today, self.spec.settlement_days)
         sales = [d for a in activities if is_sale(a) and (d := trade_date(a)) > horizon]
         if not sales or self.spec.settlement_days == 0:
             return []
@@ -274,90 +252,13 @@ class AlpacaBroker:
                 fix="the broker answered GET /v2/calendar with something unexpected; try again later",
             ) from None
 
-    def _ledger(
-        self, activities: list[dict[str, Any]], today: date, sessions: list[date]
-    ) -> tuple[Decimal, Decimal, list[str]]:
-        """(settled, unsettled, unknown) cash implied by the activities: deposits, withdrawals, fees, dividends and
-        their withholdings, interest, pass-through charges, cash from corporate actions, and fills, with sale
-        proceeds settled T+N exchange sessions after the trade, counted up to the broker's own date (its clock).
-        Cancelled and corrected activities do not count. `unknown` names each activity of a kind not known to move
-        cash that does carry an amount."""
-        settled = unsettled = ZERO
-        unknown: list[str] = []
-        horizon = self._settlement_horizon(today)
-        n = self.spec.settlement_days
-        for a in activities:
-            kind = str(a.get("activity_type"))
-            if str(a.get("status") or "executed").lower() in VOID_STATUSES:
-                continue
-            if kind == "FILL":
-                amount = number(a.get("qty"), "qty", ACTIVITIES) * number(a.get("price"), "price", ACTIVITIES)
-                if not is_sale(a):
-                    settled -= amount
-                    continue
-                traded = trade_date(a)
-                if n == 0 or traded <= horizon or sum(1 for s in sessions if traded < s <= today) >= n:
-                    settled += amount
-                else:
-                    unsettled += amount
-                continue
-            amount = number(a.get("net_amount"), "net_amount", ACTIVITIES, negative_ok=True, missing=ZERO)
-            if kind in CASH_ACTIVITIES:
-                settled += amount
-            elif amount != 0:
-                unknown.append(f"{kind} {amount} on {a.get('date')} (id {a.get('id')})")
-        # Buys may spend unsettled proceeds; what they took from unsettled cannot also be settled cash.
-        if settled < 0:
-            unsettled += settled
-            settled = ZERO
-        return settled, max(unsettled, ZERO), unknown
-
-    def _check_flags(self, account: str, acct: dict[str, Any]) -> None:
-        """An account the broker will not let trade is refused here, clearly, not by a string of 403s."""
-        raised = [f for f in ("account_blocked", "trading_blocked", "trade_suspended_by_user") if acct.get(f) is True]
-        status = str(acct.get("status") or "ACTIVE")
-        if raised or status != "ACTIVE":
-            why = ", ".join(raised) or f"status {status}"
-            raise BrokerError(
-                f"the broker does not let account {account} trade ({why})", where=f"account {account}",
-                fix="resolve it with the broker (trade_suspended_by_user: lift it in the dashboard), or remove the"
-                " account's portfolios from this repository until then",
-            )
-
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
         out: dict[str, Quote] = {}
         for i in range(0, len(symbols), 100):
             chunk = symbols[i:i + 100]
-            where = "GET /v2/stocks/snapshots"
             params = {"symbols": ",".join(chunk)} | ({"feed": self.spec.feed} if self.spec.feed else {})
             data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
-            with reading(where):
-                for sym, snap in mapping(data or {}, where).items():
-                    trade = (snap or {}).get("latestTrade") or {}
-                    if "p" not in trade:
-                        continue
-                    prev_bar = snap.get("prevDailyBar") or {}
-                    prev = prev_bar.get("c")
-                    # The last full session's volume: today's bar is a few shares at the open.
-                    volume = prev_bar.get("v")
-                    if volume is None:
-                        volume = (snap.get("dailyBar") or {}).get("v")
-                    # The trade's own time: a quote is as fresh as its last trade, not as the request.
-                    as_of = parse_instant(trade.get("t")) or self.clock.now()
-                    book = snap.get("latestQuote") or {}
-                    bid, ask = book.get("bp"), book.get("ap")
-                    # A zero or negative price is let through: the valuation check blocks the portfolios it values
-                    # and says which quote, where refusing here would stop every account observed with it.
-                    out[sym] = Quote(
-                        symbol=sym, price=number(trade["p"], f"{sym} price", where, negative_ok=True),
-                        previous_close=None if prev is None else number(
-                            prev, f"{sym} previous close", where, negative_ok=True
-                        ),
-                        as_of=as_of,
-                        daily_volume=None if volume is None else number(volume, f"{sym} volume", where),
-                        bid=number(bid, f"{sym} bid", where) if bid else None,
-                        ask=number(ask, f"{sym} ask", where) if ask else None,
-                    )
+            out.update(snapshot_quotes(data, self.clock.now))
         return out
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
@@ -431,10 +332,10 @@ class AlpacaBroker:
                     where=f"account {account}", fix="`reconciler reconcile` later finds it and adopts it",
                 )
             if r.status_code in (403, 422):
-                return self._refused(order, self._message(r) or f"HTTP {r.status_code}")
+                return self._refused(order, message(r) or f"HTTP {r.status_code}")
             if r.status_code >= 400:
                 raise BrokerError(
-                    f"broker refused the order: HTTP {r.status_code} {self._message(r)}", where=f"account {account}",
+                    f"broker refused the order: HTTP {r.status_code} {message(r)}", where=f"account {account}",
                     fix="see the message; the order was not placed",
                 )
             return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect

@@ -1,8 +1,10 @@
-"""What Alpaca's answers mean: order statuses, activities, the clock, reserved cash and errors, parsed into the
-adapter's types. Pure functions of the JSON (parsed with Decimal, never float); the adapter does the I/O."""
+"""What Alpaca's answers mean: order statuses, activities, the clock, account flags, snapshots, reserved cash and
+errors, parsed into the adapter's types. Pure functions of the JSON (parsed with Decimal, never float); the
+adapter does the I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -163,3 +165,58 @@ def order_state(raw: Any, endpoint: str) -> OrderState:
             status=order_status(str(o.get("status")), filled),
             reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
         )
+
+
+def message(r: httpx.Response) -> str:
+    """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON."""
+    try:
+        return str(r.json().get("message", ""))
+    except ValueError:
+        return r.text[:200]
+
+
+def check_flags(account: str, acct: dict[str, Any]) -> None:
+    """An account the broker will not let trade is refused here, clearly, not by a string of 403s."""
+    raised = [f for f in ("account_blocked", "trading_blocked", "trade_suspended_by_user") if acct.get(f) is True]
+    status = str(acct.get("status") or "ACTIVE")
+    if raised or status != "ACTIVE":
+        why = ", ".join(raised) or f"status {status}"
+        raise BrokerError(
+            f"the broker does not let account {account} trade ({why})", where=f"account {account}",
+            fix="resolve it with the broker (trade_suspended_by_user: lift it in the dashboard), or remove the"
+            " account's portfolios from this repository until then",
+        )
+
+
+def snapshot_quotes(data: Any, now: Callable[[], datetime]) -> dict[str, Quote]:
+    """Quotes from one GET /v2/stocks/snapshots answer; a symbol without a latest trade is left out."""
+    out: dict[str, Quote] = {}
+    where = "GET /v2/stocks/snapshots"
+    with reading(where):
+        for sym, snap in mapping(data or {}, where).items():
+            trade = (snap or {}).get("latestTrade") or {}
+            if "p" not in trade:
+                continue
+            prev_bar = snap.get("prevDailyBar") or {}
+            prev = prev_bar.get("c")
+            # The last full session's volume: today's bar is a few shares at the open.
+            volume = prev_bar.get("v")
+            if volume is None:
+                volume = (snap.get("dailyBar") or {}).get("v")
+            # The trade's own time: a quote is as fresh as its last trade, not as the request.
+            as_of = parse_instant(trade.get("t")) or now()
+            book = snap.get("latestQuote") or {}
+            bid, ask = book.get("bp"), book.get("ap")
+            # A zero or negative price is let through: the valuation check blocks the portfolios it values
+            # and says which quote, where refusing here would stop every account observed with it.
+            out[sym] = Quote(
+                symbol=sym, price=number(trade["p"], f"{sym} price", where, negative_ok=True),
+                previous_close=None if prev is None else number(
+                    prev, f"{sym} previous close", where, negative_ok=True
+                ),
+                as_of=as_of,
+                daily_volume=None if volume is None else number(volume, f"{sym} volume", where),
+                bid=number(bid, f"{sym} bid", where) if bid else None,
+                ask=number(ask, f"{sym} ask", where) if ask else None,
+            )
+    return out

@@ -22,17 +22,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt
-from ccxt.base.decimal_to_precision import DECIMAL_PLACES, SIGNIFICANT_DIGITS
 
 from reconciler import bounded_http
-from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
-from reconciler.brokers.payload import number
+from reconciler.brokers.base import OrderRequest, OrderState
+from reconciler.brokers.ccxt_answers import cash, exchange_number, order_state, price_tick, ticker_quotes
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
@@ -51,23 +49,6 @@ T = TypeVar("T")
 
 class _Transient(Exception):
     """A read that may succeed if tried again."""
-
-
-def _dec(value: Any, field: str, *, negative_ok: bool = False) -> Decimal:
-    """An exchange's number through the same bounds as every broker answer (a coin has up to 18 decimals)."""
-    return number(value, field, "the exchange (ccxt)", missing=ZERO, negative_ok=negative_ok, max_decimals=18)
-
-
-def _status(order: dict[str, Any]) -> OrderStatus:
-    status = order.get("status")
-    filled = _dec(order.get("filled"), "filled")
-    if status == "closed":
-        return "filled"
-    if status in ("canceled", "expired"):
-        return "canceled"
-    if status == "rejected":
-        return "rejected"
-    return "partially_filled" if filled > 0 else "accepted"
 
 
 class CcxtBroker:
@@ -193,32 +174,8 @@ class CcxtBroker:
     def _order_state(
         self, o: dict[str, Any], client_order_id: str | None = None, request: OrderRequest | None = None
     ) -> OrderState:
-        """Some exchanges answer a new order with little more than its id (OKX, Bybit): what they leave out
-        comes from our request, never a guess."""
-        base = str(o.get("symbol") or "").split("/")[0] or (request.symbol if request else "")
-        filled = _dec(o.get("filled"), "filled")
-        average = _dec(o.get("average"), "average") if o.get("average") not in (None, "", 0) else None
-        if average is None and filled > 0 and o.get("cost"):
-            average = _dec(o.get("cost"), "cost") / filled  # the average is what the fills cost per unit
-        fees = o.get("fees") or ([o["fee"]] if o.get("fee") else [])
-        commission = in_kind = ZERO
-        for fee in fees:
-            cost, currency = _dec((fee or {}).get("cost"), "fee", negative_ok=True), (fee or {}).get("currency")
-            if currency == base and base != self.spec.quote_currency:
-                in_kind += cost  # kept in the coin: the balance grows by the fill less this
-                commission += cost * average if average else ZERO  # and valued in cash, as a cost
-            elif currency in (None, self.spec.quote_currency):
-                commission += cost
-            # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
-        side = o.get("side") or (request.side if request else None)
-        amount = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
-        return OrderState(
-            client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
-            broker_order_id=str(o.get("id") or ""), symbol=base,
-            side="buy" if side == "buy" else "sell", quantity=_dec(amount, "amount"),
-            filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind, status=_status(o),
-            reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
-        )
+        """The order as ccxt describes it, its fees valued in the cash currency (ccxt_answers.order_state)."""
+        return order_state(o, self.spec.quote_currency, client_order_id, request)
 
     # ---- Broker protocol ----
     def _positions(self, account: str, balance: dict[str, Any]) -> dict[str, Decimal]:
@@ -226,7 +183,7 @@ class CcxtBroker:
         markets = self._markets(account)
         positions: dict[str, Decimal] = {}
         for ccy, total in (balance.get("total") or {}).items():
-            amount = _dec(total, f"balance of {ccy}")
+            amount = exchange_number(total, f"balance of {ccy}")
             if ccy == self.spec.quote_currency or amount == 0:
                 continue
             if self._market(ccy) not in markets:
@@ -240,20 +197,14 @@ class CcxtBroker:
 
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         balance = self._read(account, "the balance", lambda x: x.fetch_balance())
-        quote_ccy = self.spec.quote_currency
         positions = self._positions(account, balance)
-        cash = balance.get(quote_ccy) or {}
-        free, used = _dec(cash.get("free"), "free cash"), _dec(cash.get("used"), "locked cash")
-        total = _dec(cash.get("total"), "total cash") if cash.get("total") is not None else free + used
-        warning = None
-        if abs(total - (free + used)) > Decimal("0.01"):
-            warning = f"the exchange reports {total} {quote_ccy} in all but {free} free and {used} locked"
+        settled, reserved, warning = cash(balance, self.spec.quote_currency)
         opened = self._read(account, "open orders", lambda x: x.fetch_open_orders())
         open_orders = [self._order_state(o) for o in opened]
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         return Observation(
-            account=account, taken_at=self.clock.now(), positions=positions, cash_settled=min(total, free + used),
-            cash_unsettled=ZERO, cash_reserved=used, quotes=self.quotes(account, wanted),
+            account=account, taken_at=self.clock.now(), positions=positions, cash_settled=settled,
+            cash_unsettled=ZERO, cash_reserved=reserved, quotes=self.quotes(account, wanted),
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
         )
 
@@ -263,22 +214,7 @@ class CcxtBroker:
         if not wanted:
             return {}
         tickers = self._read(account, "tickers", lambda x: x.fetch_tickers(wanted))
-        out: dict[str, Quote] = {}
-        for market, t in tickers.items():
-            price = t.get("last") or t.get("close")
-            if not price:
-                continue
-            base = market.split("/")[0]
-            previous = t.get("previousClose") or t.get("open")
-            stamp = t.get("timestamp")
-            volume = t.get("baseVolume")
-            out[base] = Quote(
-                symbol=base, price=_dec(price, f"price of {market}"),
-                previous_close=None if not previous else _dec(previous, f"previous close of {market}"),
-                as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else self.clock.now(),
-                daily_volume=None if volume is None else _dec(volume, f"24h volume of {market}"),
-            )
-        return out
+        return ticker_quotes(tickers, self.clock.now)
 
     def _rejected(self, order: OrderRequest, quantity: Decimal, reason: str) -> OrderState:
         return OrderState(
@@ -302,12 +238,12 @@ class CcxtBroker:
         quantity = min(quantity, order.quantity).quantize(Decimal("1e-12"), ROUND_DOWN).normalize()
         limits = market.get("limits") or {}
         min_amount = (limits.get("amount") or {}).get("min")
-        if quantity <= 0 or (min_amount and quantity < _dec(min_amount, "minimum amount")):
+        if quantity <= 0 or (min_amount and quantity < exchange_number(min_amount, "minimum amount")):
             return quantity, f"{order.quantity} {order.symbol} is under the market's minimum amount {min_amount}"
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost:
             quote = self.quotes(account, [order.symbol]).get(order.symbol)
-            if quote is not None and quantity * quote.price < _dec(min_cost, "minimum cost"):
+            if quote is not None and quantity * quote.price < exchange_number(min_cost, "minimum cost"):
                 return quantity, f"{quantity} {order.symbol} is under the market's minimum order value {min_cost}"
         return quantity, None
 
@@ -319,15 +255,7 @@ class CcxtBroker:
         precision = (market.get("precision") or {}).get("price")
         if precision is None:
             return limit
-        p = _dec(precision, f"price precision of {market_id}")
-        mode = exchange.precisionMode
-        if mode == DECIMAL_PLACES:
-            tick = Decimal(1).scaleb(-int(p))
-        elif mode == SIGNIFICANT_DIGITS:
-            tick = Decimal(1).scaleb(limit.adjusted() - int(p) + 1)
-        else:  # TICK_SIZE
-            tick = p
-        return round_limit(side, limit, tick)
+        return round_limit(side, limit, price_tick(exchange.precisionMode, precision, limit, market_id))
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         quantity, refused = self._sized(account, order)
