@@ -348,7 +348,10 @@ class _Leg:
     def _await_final(self, state: OrderState, fill_timeout: float) -> OrderState:
         """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""
         account, cid, rt = self.pp.account, self.cid, self.rt
-        record_state(rt, account, state, self.apply_id)
+        if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
+            record_state(rt, account, state, self.apply_id)
+        # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the broker
+        # says more, and a crash meanwhile is recovered by client id, as one right after the send is.
         clock = rt.clock
         deadline = clock.monotonic() + fill_timeout
         # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
