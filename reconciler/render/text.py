@@ -40,19 +40,17 @@ def render_plan(plan: Plan, console: Console) -> None:
             Text(f"  # portfolio {pp.name!r}", style="bold")
             + Text(f" (account {pp.account}, equity {money(pp.equity)})")
         )
-        table = Table(box=None, show_header=True, pad_edge=False, header_style="dim")
-        for col in ("", "side", "qty", "symbol", "price", "notional", "weight now → after (target)", "why"):
-            table.add_column(col, justify="right" if col in ("qty", "price", "notional") else "left")
         weights = {h.symbol: h for h in pp.holdings}
+        rows: list[list[Text]] = []
         for a in pp.actions:
             h = weights[a.symbol]
             sign, style = ("+", "green") if a.side == "buy" else ("-", "red")
-            table.add_row(
-                Text(f"  {sign}", style=style), Text(a.side, style=style), qty(a.quantity), a.symbol,
-                money(a.price), money(a.notional),
-                f"{pct(h.weight_before)} → {pct(h.weight_after)} ({pct(h.weight_target)})", a.reason,
-            )
-        console.print(table)
+            rows.append([
+                Text(f"  {sign}", style=style), Text(a.side, style=style), Text(qty(a.quantity)), Text(a.symbol),
+                Text(money(a.price)), Text(money(a.notional)),
+                Text(f"{pct(h.weight_before)} → {pct(h.weight_after)} ({pct(h.weight_target)})"), Text(a.reason),
+            ])
+        console.print(_columns(ORDER_COLUMNS, rows))
         console.print(
             f"    cash {money(pp.cash_before)} ({pct(pp.cash_weight_before)}) → ≈{money(pp.cash_after)}"
             f" ({pct(pp.cash_weight_after)}), target {pct(pp.cash_weight_target)}"
@@ -83,6 +81,30 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
     render_policies(plan, console)
     console.print(Text(f"plan {plan.content_hash[:12]}", style="dim"), Text(_origin(plan), style="dim"))
+
+
+ORDER_COLUMNS = (
+    ("", False), ("side", False), ("qty", True), ("symbol", False), ("price", True), ("notional", True),
+    ("weight now → after (target)", False), ("why", False),
+)
+
+
+def _columns(columns: tuple[tuple[str, bool], ...], rows: list[list[Text]]) -> Text:
+    """Rows in aligned columns (name, right-aligned), a dim header first. Not a rich Table: laying one out costs
+    milliseconds, and a plan of a thousand portfolios prints a thousand of them."""
+    header = [Text(name, style="dim") for name, _ in columns]
+    widths = [max(cell.cell_len for cell in column) for column in zip(header, *rows, strict=True)]
+    out = Text()
+    for n, row in enumerate([header, *rows]):
+        if n:
+            out.append("\n")
+        for i, (cell, width, (_, right)) in enumerate(zip(row, widths, columns, strict=True)):
+            pad = " " * (width - cell.cell_len)
+            last = i == len(columns) - 1
+            out.append_text(Text(pad) + cell if right else cell + (Text("") if last else Text(pad)))
+            if not last:
+                out.append("  ")
+    return out
 
 
 def _origin(plan: Plan) -> str:
