@@ -1,5 +1,5 @@
 """`apply --all --workers N`: the plan's accounts become work items in the journal's queue (journal/queue.py), and
-N worker processes claim them one at a time and apply each. The same command on other machines sharing one
+N workers — processes, up to two per core, then threads within them — claim them one at a time and apply each. The same command on other machines sharing one
 PostgreSQL journal joins in: every account is applied once, by whichever worker claims it.
 
 Processes, not threads: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import socket
 import threading
 import uuid
@@ -86,16 +87,19 @@ def run_workers(
     on_progress: Callable[[Progress], None] | None = None,
     every: float = 1.0,
 ) -> WorkReport:
-    """Apply every account of the plan with `workers` processes (one: this process's own thread), calling
-    `on_progress` every `every` seconds and at the end. The report holds the accounts this run's workers did."""
+    """Apply every account of the plan with `workers` workers — processes, then threads in them (spread); one
+    worker is a thread of this process — calling `on_progress` every `every` seconds and at the end. The report
+    holds the accounts this run's workers did."""
     first = make_runtime()
     enqueue(first.journal, plan)
     run = uuid.uuid4().hex[:8]
-    names = [f"{actor}#{run}-{n}@{socket.gethostname()}" for n in range(max(1, workers))]
+    shares = spread(max(1, workers), first.broker.concurrency, os.cpu_count() or 1)
+    host = socket.gethostname()
+    names = [[f"{actor}#{run}-{p}.{t}@{host}" for t in range(n)] for p, n in enumerate(shares)]
     report = WorkReport()
-    if len(names) == 1:
+    if len(names) == 1 and len(names[0]) == 1:
         thread = threading.Thread(
-            target=work, args=(plan, first, names[0]), kwargs={"actor": actor, "overrides": overrides},
+            target=work, args=(plan, first, names[0][0]), kwargs={"actor": actor, "overrides": overrides},
             name="apply-worker", daemon=True,
         )
         thread.start()
@@ -104,8 +108,8 @@ def run_workers(
         # fork: a worker starts with what this process loaded (the plan, the code) instead of importing it again.
         context = multiprocessing.get_context("fork")
         procs = [
-            context.Process(target=_child, args=(plan, make_runtime, first, n, actor, overrides), name=n)
-            for n in names
+            context.Process(target=_child, args=(plan, make_runtime, first, group, actor, overrides), name=group[0])
+            for group in names
         ]
         for p in procs:
             p.start()
@@ -118,7 +122,7 @@ def run_workers(
             p.join()
             if p.exitcode != 0:
                 report.lost.append(f"{p.name} (exit {p.exitcode})")
-    ours = set(names)
+    ours = {name for group in names for name in group}
     for item in items(first.journal, plan.content_hash):
         if item.claimed_by in ours and item.status in ("done", "failed"):
             report.outcomes.append(WorkOutcome(item.account, item.claimed_by or "", item.status, item.message or ""))
@@ -129,14 +133,34 @@ def run_workers(
     return report
 
 
+def spread(workers: int, concurrency: int, cores: int) -> list[int]:
+    """How many worker threads each process runs: a process per worker up to two per core (each waits on the
+    broker and the database about half the time), then more threads in those processes, so that asking for more
+    workers never starts more processes than the cores can run. A broker that is not thread-safe (concurrency 1)
+    gets a process per worker."""
+    if concurrency <= 1:
+        return [1] * workers
+    processes = min(workers, 2 * cores)
+    return [workers // processes + (1 if n < workers % processes else 0) for n in range(processes)]
+
+
 def _child(
-    plan: Plan, make_runtime: Callable[[], Runtime], parent: Runtime, name: str, actor: str,
+    plan: Plan, make_runtime: Callable[[], Runtime], parent: Runtime, names: list[str], actor: str,
     overrides: dict[str, str],
 ) -> None:
     # The parent's connections were copied by fork: never used here, never closed here (that would close them
     # under the parent too).
     parent.journal.engine.dispose(close=False)
-    work(plan, make_runtime(), name, actor=actor, overrides=overrides)
+    rt = make_runtime()
+    rt.workspace, rt.journal, rt.broker, rt.policies  # noqa: B018  # built once, before the threads share them
+    threads = [
+        threading.Thread(target=work, args=(plan, rt, name), kwargs={"actor": actor, "overrides": overrides}, name=name)
+        for name in names
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
 
 
 def _watch(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.execution.planfile import read_plan
-from reconciler.execution.workers import run_workers
+from reconciler.execution.workers import run_workers, spread
 from reconciler.journal.queue import claim, enqueue
 from reconciler.journal.store import Journal
 from reconciler.runtime import Runtime
@@ -91,3 +91,12 @@ def test_an_account_claimed_by_a_worker_that_died_is_applied_by_the_next_run(
     assert [(o.account, o.status) for o in again.outcomes] == [(dead, "done")]
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids)) == sum(len(p.actions) for p in plan.portfolios)
+
+
+def test_workers_are_processes_up_to_two_per_core_then_threads_within_them() -> None:
+    assert spread(3, concurrency=8, cores=2) == [1, 1, 1]
+    assert spread(8, concurrency=8, cores=2) == [2, 2, 2, 2]
+    assert spread(9, concurrency=8, cores=2) == [3, 2, 2, 2]
+    assert spread(64, concurrency=8, cores=16) == [2] * 32
+    assert spread(6, concurrency=1, cores=2) == [1] * 6  # a broker that is not thread-safe: a process each
+    assert sum(spread(37, concurrency=8, cores=3)) == 37
