@@ -1,8 +1,9 @@
 """`apply --all --workers N`: the plan's accounts become work items in the journal's queue (journal/queue.py), and
-N workers — processes, up to two per core, then threads within them — claim them one at a time and apply each. The same command on other machines sharing one
-PostgreSQL journal joins in: every account is applied once, by whichever worker claims it.
+N workers — processes, up to two per core, then threads within them — claim them one at a time and apply each.
+The same command on other machines sharing one PostgreSQL journal joins in: every account is applied once, by
+whichever worker claims it.
 
-Processes, not threads: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
+Processes first: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
 one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own runtime
 (one HTTP client, one policy interpreter, one database pool) once, and keeps it for every account it claims.
 

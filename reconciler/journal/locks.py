@@ -8,18 +8,20 @@ connection dies, so a crashed worker on another machine never blocks an account 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import socket
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from reconciler.errors import LockedError, ReconcilerError
@@ -55,6 +57,75 @@ def _pid_alive(pid: int) -> bool:
 LOCK_POLL_SECONDS = 1.0
 
 
+class _AdvisorySession:
+    """One PostgreSQL session per process (per journal engine) holding every advisory lock this process takes.
+
+    Session-level advisory locks stack on one connection, and the database frees them all when it ends — so a
+    process's death still frees its accounts at once, while an apply of a thousand accounts holds a thousand locks
+    on one connection instead of a thousand from a pool of fifteen. The same session takes a lock it already
+    holds again (they are re-entrant), so this process tracks which accounts it holds and never takes one twice.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.mutex = threading.Lock()  # one statement at a time on the shared connection
+        self.conn: Connection | None = None
+        self.held: set[str] = set()
+
+    def try_lock(self, account: str) -> bool:
+        with self.mutex:
+            if account in self.held:
+                return False  # another thread of this process holds it
+            if self.conn is None:
+                self.conn = self.engine.connect()
+            try:
+                got = bool(
+                    self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(account)}).scalar()
+                )
+                self.conn.commit()
+            except BaseException:
+                self._drop()
+                raise
+            if got:
+                self.held.add(account)
+            return got
+
+    def unlock(self, account: str) -> None:
+        with self.mutex:
+            if account not in self.held:
+                return
+            self.held.discard(account)
+            if self.conn is None:
+                return
+            try:
+                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(account)})
+                self.conn.commit()
+            except BaseException:
+                self._drop()
+                raise
+
+    def _drop(self) -> None:
+        """A broken session has lost its locks with it: forget them all."""
+        conn, self.conn = self.conn, None
+        self.held.clear()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+                conn.close()
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Engine, _AdvisorySession] = weakref.WeakKeyDictionary()
+_SESSIONS_MUTEX = threading.Lock()
+
+
+def _advisory(engine: Engine) -> _AdvisorySession:
+    with _SESSIONS_MUTEX:
+        session = _SESSIONS.get(engine)
+        if session is None:
+            session = _SESSIONS[engine] = _AdvisorySession(engine)
+        return session
+
+
 class AccountLock:
     """Context manager holding the lock of one account, with a heartbeat thread extending the lease."""
 
@@ -71,7 +142,7 @@ class AccountLock:
         self.wait = wait  # --lock-timeout: how long to wait for a live holder to finish before giving up
         self.lock_id = str(uuid.uuid4())
         self.host = socket.gethostname()
-        self._pg: Connection | None = None
+        self._pg = False  # holds the account's advisory lock (PostgreSQL)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -107,13 +178,9 @@ class AccountLock:
 
     def _acquire_once(self) -> None:
         if self.is_postgres:
-            conn = self.journal.engine.connect()
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(self.account)}).scalar()
-            conn.commit()
-            if not got:
-                conn.close()
+            if not _advisory(self.journal.engine).try_lock(self.account):
                 raise self._locked_error(self._current())
-            self._pg = conn
+            self._pg = True
         try:
             self._insert_row()
         except BaseException:
@@ -205,13 +272,9 @@ class AccountLock:
         self._release_pg()
 
     def _release_pg(self) -> None:
-        if self._pg is not None:
-            try:
-                self._pg.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(self.account)})
-                self._pg.commit()
-            finally:
-                self._pg.close()
-                self._pg = None
+        if self._pg:
+            self._pg = False
+            _advisory(self.journal.engine).unlock(self.account)
 
 
 def list_locks(journal: Journal) -> list[dict[str, Any]]:

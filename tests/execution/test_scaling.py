@@ -69,3 +69,15 @@ def test_one_account_costs_the_same_in_a_plan_of_40_accounts_as_in_a_plan_of_4(
     # whole plan per account would cost about ten times as much at 40 accounts as at 4.
     assert large["statements"] == small["statements"]
     assert large["calls"] <= small["calls"] * 1.05, (small, large)
+
+
+def test_one_apply_of_many_accounts_holds_all_their_locks(workspace: Workspace, tmp_path: Path) -> None:
+    """A plain `apply PLAN` locks every account of the plan at once: on PostgreSQL that is one advisory lock per
+    account, which must not need a database connection each (a pool holds 15)."""
+    grow(workspace, 24)
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 0
+    r = workspace.run("apply", str(plan_file), "--auto-approve")
+    assert r.code == 0, r.out + r.err
+    assert workspace.paper_order_count() == 24 * len(SYMBOLS)
+    assert workspace.query("select count(*) from locks")[0][0] == 0
