@@ -31,9 +31,19 @@ def as_utc(ts: datetime) -> datetime:
 def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any], **on_insert: Any) -> None:
     """Insert the row `keys` + `values` (+ `on_insert`), or update its `values` when `keys` exist: one statement
     (INSERT … ON CONFLICT DO UPDATE, which SQLite and PostgreSQL both speak) instead of an update and an insert."""
-    dialect = postgresql if c.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**keys, **values, **on_insert)
-    c.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
+    shape = (c.dialect.name, table.name, tuple(keys), tuple(values), tuple(on_insert))
+    statement = _UPSERTS.get(shape)
+    if statement is None:
+        dialect = postgresql if c.dialect.name == "postgresql" else sqlite
+        built = dialect.insert(table)
+        statement = _UPSERTS[shape] = built.on_conflict_do_update(
+            index_elements=list(keys), set_={name: built.excluded[name] for name in values}
+        )
+    c.execute(statement, {**keys, **values, **on_insert})
+
+
+# Built once per shape: a statement built per call costs more than running it (journal/store.py).
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def safe_url(url: str) -> str:

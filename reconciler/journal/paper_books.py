@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from reconciler.core.numbers import ZERO
 from reconciler.journal import tables as t
@@ -64,16 +64,26 @@ def open_account(
             c.execute(insert(t.paper_positions).values(account=account, symbol=symbol, quantity=quantity))
 
 
+# What every paper order runs, built once with bound parameters (journal/store.py says why).
+_CASH = select(t.paper_accounts.c.cash_settled).where(t.paper_accounts.c.account == bindparam("b_account"))
+_SET_CASH = update(t.paper_accounts).where(t.paper_accounts.c.account == bindparam("b_account"))
+_POSITION = select(t.paper_positions.c.quantity).where(
+    t.paper_positions.c.account == bindparam("b_account"), t.paper_positions.c.symbol == bindparam("b_symbol")
+)
+_ORDER = select(t.paper_orders).where(
+    t.paper_orders.c.account == bindparam("b_account"), t.paper_orders.c.client_order_id == bindparam("b_cid")
+)
+_ADD_ORDER = insert(t.paper_orders)
+
+
 def cash(c: Connection, account: str) -> Decimal:
-    value = c.execute(
-        select(t.paper_accounts.c.cash_settled).where(t.paper_accounts.c.account == account)
-    ).scalar_one()
+    value = c.execute(_CASH, {"b_account": account}).scalar_one()
     assert isinstance(value, Decimal)
     return value
 
 
 def set_cash(c: Connection, account: str, amount: Decimal) -> None:
-    c.execute(update(t.paper_accounts).where(t.paper_accounts.c.account == account).values(cash_settled=amount))
+    c.execute(_SET_CASH, {"b_account": account, "cash_settled": amount})
 
 
 def positions(c: Connection, account: str) -> dict[str, Decimal]:
@@ -84,11 +94,7 @@ def positions(c: Connection, account: str) -> dict[str, Decimal]:
 
 
 def position(c: Connection, account: str, symbol: str) -> Decimal:
-    value = c.execute(
-        select(t.paper_positions.c.quantity).where(
-            t.paper_positions.c.account == account, t.paper_positions.c.symbol == symbol
-        )
-    ).scalar()
+    value = c.execute(_POSITION, {"b_account": account, "b_symbol": symbol}).scalar()
     return value if isinstance(value, Decimal) else ZERO
 
 
@@ -140,11 +146,7 @@ def draw_proceeds(c: Connection, account: str, amount: Decimal) -> None:
 
 
 def find_order(c: Connection, account: str, client_order_id: str) -> PaperOrder | None:
-    row = c.execute(
-        select(t.paper_orders).where(
-            t.paper_orders.c.account == account, t.paper_orders.c.client_order_id == client_order_id
-        )
-    ).mappings().first()
+    row = c.execute(_ORDER, {"b_account": account, "b_cid": client_order_id}).mappings().first()
     return None if row is None else PaperOrder.of(row)
 
 
@@ -156,4 +158,4 @@ def orders(c: Connection, account: str) -> list[PaperOrder]:
 
 
 def add_order(c: Connection, order: PaperOrder) -> None:
-    c.execute(insert(t.paper_orders).values(**{name: getattr(order, name) for name in order.__dataclass_fields__}))
+    c.execute(_ADD_ORDER, {name: getattr(order, name) for name in order.__dataclass_fields__})

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 
 from reconciler.clock import SYSTEM, Clock
@@ -34,6 +34,17 @@ from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.journal")
+
+
+# The statements every order runs, built once with bound parameters: building and coercing a statement per call
+# cost more than executing it (measured on SQLite: 0.10 ms against 0.02 ms for an insert).
+_INSERT_INTENT = insert(t.intents)
+_INSERT_FILL = insert(t.fills)
+_INSERT_EVENT = insert(t.events)
+_FILLS_OF = select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind).where(
+    t.fills.c.client_order_id == bindparam("b_cid")
+)
+_UPDATE_INTENT = update(t.intents).where(t.intents.c.client_order_id == bindparam("b_cid"))
 
 
 class Journal:
@@ -229,12 +240,13 @@ class Journal:
         now = self._now()
         with self.tx() as c:
             c.execute(
-                insert(t.intents).values(
-                    apply_id=apply_id, plan_hash=plan_hash, portfolio=portfolio, account=account, leg=leg,
-                    client_order_id=client_order_id, symbol=symbol, side=side, quantity=quantity,
-                    est_price=est_price, status=status, message=None if message is None else scrub(message),
-                    created_at=now, updated_at=now,
-                )
+                _INSERT_INTENT,
+                {
+                    "apply_id": apply_id, "plan_hash": plan_hash, "portfolio": portfolio, "account": account,
+                    "leg": leg, "client_order_id": client_order_id, "symbol": symbol, "side": side,
+                    "quantity": quantity, "est_price": est_price, "status": status,
+                    "message": None if message is None else scrub(message), "created_at": now, "updated_at": now,
+                },
             )
 
     def set_intent(
@@ -251,7 +263,7 @@ class Journal:
         if apply_id is not None:
             values["apply_id"] = apply_id
         with self.tx() as c:
-            c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
+            c.execute(_UPDATE_INTENT, {"b_cid": client_order_id, **values})
 
     def record_state(
         self, account: str, state: OrderFacts, apply_id: str | None, on_fill: Callable[[], None] = lambda: None
@@ -291,11 +303,7 @@ class Journal:
         in tests).
         """
         client_order_id, filled_quantity, avg_price = state.client_order_id, state.filled_quantity, state.avg_price
-        cid = t.fills.c.client_order_id
-        rows = c.execute(
-            select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind)
-            .where(cid == client_order_id)
-        ).all()
+        rows = c.execute(_FILLS_OF, {"b_cid": client_order_id}).all()
         done = sum((r.quantity for r in rows), Decimal(0))
         delta = filled_quantity - done
         if delta > 0 and avg_price is not None:
@@ -303,15 +311,19 @@ class Journal:
             # The broker reports a running average; the new fill's own price is what moved it.
             price = (avg_price * filled_quantity - value) / delta
             c.execute(
-                insert(t.fills).values(
-                    client_order_id=client_order_id, fill_key=f"{state.broker_order_id or None}:{filled_quantity}",
-                    quantity=delta, price=(price if price > 0 else avg_price).quantize(Decimal("0.000001")),
-                    commission=max(Decimal(0), state.commission - sum((r.commission or 0 for r in rows), Decimal(0))),
-                    fee_in_kind=max(
+                _INSERT_FILL,
+                {
+                    "client_order_id": client_order_id,
+                    "fill_key": f"{state.broker_order_id or None}:{filled_quantity}",
+                    "quantity": delta, "price": (price if price > 0 else avg_price).quantize(Decimal("0.000001")),
+                    "commission": max(
+                        Decimal(0), state.commission - sum((r.commission or 0 for r in rows), Decimal(0))
+                    ),
+                    "fee_in_kind": max(
                         Decimal(0), state.fee_in_kind - sum((r.fee_in_kind or 0 for r in rows), Decimal(0))
                     ),
-                    filled_at=self._now(),
-                )
+                    "filled_at": self._now(),
+                },
             )
             on_fill()
         else:
@@ -321,7 +333,7 @@ class Journal:
             values["avg_price"] = avg_price
         if state.reject_reason is not None:
             values["message"] = scrub(state.reject_reason)
-        c.execute(update(t.intents).where(t.intents.c.client_order_id == client_order_id).values(**values))
+        c.execute(_UPDATE_INTENT, {"b_cid": client_order_id, **values})
         return delta
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
@@ -386,8 +398,9 @@ class Journal:
         client_order_id: str | None = None, **data: Any,
     ) -> None:
         c.execute(
-            insert(t.events).values(
-                apply_id=apply_id, kind=kind, account=account, client_order_id=client_order_id,
-                data=scrub(json.dumps(data, default=str, sort_keys=True)), created_at=self._now(),
-            )
+            _INSERT_EVENT,
+            {
+                "apply_id": apply_id, "kind": kind, "account": account, "client_order_id": client_order_id,
+                "data": scrub(json.dumps(data, default=str, sort_keys=True)), "created_at": self._now(),
+            },
         )
