@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +37,16 @@ class Runtime:
     # Content hashes of plans this process checked whole (targets and accounts match): apply --all asks per account.
     matched_plans: set[str] = field(default_factory=set, compare=False, repr=False)
     repo_config: Path | None = None
+
+    def for_worker(self) -> Runtime:
+        """A runtime for another worker (an `apply --all` process or thread): its own journal pool, broker and
+        policy interpreter, but the configuration and targets this one loaded (plain data, loaded once however
+        many workers there are), and the plans it checked already."""
+        other = replace(self, matched_plans=set(self.matched_plans))
+        for loaded in ("config", "workspace"):  # cached_property keeps its value in the instance's __dict__
+            if loaded in self.__dict__:
+                other.__dict__[loaded] = self.__dict__[loaded]
+        return other
 
     @cached_property
     def config(self) -> ConfigDoc:

@@ -15,6 +15,7 @@ from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import make_plan
+from reconciler.execution.preflight import check_matches
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, last_applied_commit
@@ -155,11 +156,14 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     plan = read_plan(Path(args.plan))
     overrides = {name: args.reason for name in args.override}
     rt.policies.check_overrides(overrides)
+    # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
+    # failed work item per account. The workers inherit the targets loaded for it.
+    check_matches(plan, rt.workspace)
+    rt.matched_plans.add(plan.content_hash)
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
         report = run_workers(
-            plan, lambda: Runtime(rt.config_path, rt.journal_url, rt.clock, lock_timeout=rt.lock_timeout),
-            workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
+            plan, rt.for_worker, workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
         )
     finally:
         watcher.close()
