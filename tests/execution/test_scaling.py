@@ -6,16 +6,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from sqlalchemy import event
 
+from reconciler.clock import FixedClock
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planfile import read_plan
+from reconciler.execution.planning import make_plan
 from reconciler.runtime import Runtime
-from tests.conftest import Workspace
+from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import SYMBOLS, grow
 
 
@@ -81,3 +84,43 @@ def test_one_apply_of_many_accounts_holds_all_their_locks(workspace: Workspace, 
     assert r.code == 0, r.out + r.err
     assert workspace.paper_order_count() == 24 * len(SYMBOLS)
     assert workspace.query("select count(*) from locks")[0][0] == 0
+
+
+class SlowObservations(FixedClock):
+    """Every reading of the time is 40 s after the last: planning many accounts takes minutes."""
+
+    def now(self) -> datetime:
+        self.advance(40.0)
+        return super().now()
+
+
+def test_quote_age_is_judged_at_each_accounts_own_observation(workspace: Workspace) -> None:
+    """Judged at the end of a long plan, the first accounts' quotes would look minutes old and quote_freshness
+    (60 s) would deny them: the plan would block itself."""
+    grow(workspace, 6)
+    rt = Runtime(workspace.config, workspace.journal_url, clock=SlowObservations(datetime(2026, 3, 2, 15, tzinfo=UTC)))
+    plan = make_plan(rt, record=False)
+    assert (plan.created_at - plan.portfolios[0].observation.taken_at).total_seconds() > 60
+    assert [r for r in plan.policy_results if r.policy == "quote_freshness"] == []
+    assert all(pp.actions for pp in plan.portfolios)
+
+
+def test_a_blocked_portfolio_fails_only_its_own_account_and_names_only_its_reasons(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    grow(workspace, 4)
+    (workspace.root / "portfolios" / "p003.yaml").write_text(
+        "apiVersion: reconciler.dev/v1\nkind: Portfolio\nmetadata: {name: p003}\n"
+        "spec:\n  account: a4-003\n  targets: {AAPL: 0.5, BND: 0.49}\n  cash: 0.01\n"
+    )
+    edit_yaml(workspace.config, lambda d: d["policies"]["params"].__setitem__("deny_symbols", ["AAPL"]))
+    plan_file = tmp_path / "plan.json"
+    assert workspace.run("plan", "--out", str(plan_file)).code == 1  # a policy blocks part of the plan
+    r = workspace.run("apply", str(plan_file), "--all", "--workers", "2")
+    assert r.code == 1
+    rows = dict(workspace.query("select account, status from work_items"))
+    assert rows == {"a4-000": "done", "a4-001": "done", "a4-002": "done", "a4-003": "failed"}
+    failed = workspace.query("select message from work_items where status = 'failed'")[0][0]
+    assert "deny_list (p003)" in failed
+    assert "p000" not in failed
+    assert workspace.paper_order_count() == 3 * len(SYMBOLS)
