@@ -4,7 +4,8 @@
 A client's timeouts bound each read, so a peer that drips a byte every few seconds (headers or body) or never ends
 its body would hold the caller — and whatever lock it holds — for ever; and a body is read whole into memory.
 Here the call runs on a worker thread; past the deadline the caller's `on_deadline` closes the connection under it
-(which ends the worker's read) and the caller's timeout error is raised, handled as any other timeout.
+(which ends the worker's read) and the caller's timeout error is raised, handled as any other timeout. `within`
+bounds any call so: the policy engine bounds each Rego evaluation with it.
 """
 
 from __future__ import annotations

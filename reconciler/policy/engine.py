@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler import bounded_http
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
 from reconciler.spec.yamlpos import read_text
@@ -116,28 +117,15 @@ class PolicySet:
                 f"policies are unusable in this process: {self.abandoned[0]} overran its time budget", where=where,
                 fix="fix that policy, then run again",
             )
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = call()
-            except BaseException as exc:  # handed to the caller below
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, name="rego-eval", daemon=True)
-        worker.start()
-        worker.join(self.timeout_seconds)
-        if worker.is_alive():
-            self.abandoned.append(what)
-            raise PolicyFileError(
+        return bounded_http.within(
+            self.timeout_seconds, call, on_deadline=lambda: self.abandoned.append(what),
+            timeout=lambda: PolicyFileError(
                 f"policy {what} took longer than {self.timeout_seconds:g}s to evaluate; treated as a failure",
                 where=where,
                 fix="simplify the rule (avoid iterating over large cross products), or raise"
                 " policies.timeout_seconds in reconciler.yaml; no order is sent while a policy cannot be evaluated",
-            )
-        if "error" in box:
-            raise box["error"]
-        return box["value"]  # type: ignore[no-any-return]
+            ),
+        )
 
     def check_overrides(self, names: Iterable[str]) -> None:
         """Refuse an --override that cannot mean what the user thinks: a typo must not let apply go on as if a
