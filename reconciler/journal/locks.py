@@ -67,7 +67,8 @@ class _AdvisorySession:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        # Weakly: the sessions are kept by engine, and an engine no one uses any more must go (with its pool).
+        self.engine = weakref.ref(engine)
         self.mutex = threading.Lock()  # one statement at a time on the shared connection
         self.conn: Connection | None = None
         self.held: set[str] = set()
@@ -77,7 +78,10 @@ class _AdvisorySession:
             if account in self.held:
                 return False  # another thread of this process holds it
             if self.conn is None:
-                self.conn = self.engine.connect()
+                engine = self.engine()
+                if engine is None:
+                    return False
+                self.conn = engine.connect()
             try:
                 got = bool(
                     self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(account)}).scalar()
@@ -103,6 +107,9 @@ class _AdvisorySession:
             except BaseException:
                 self._drop()
                 raise
+            if not self.held:  # holding nothing: the connection goes back to the pool until the next lock
+                conn, self.conn = self.conn, None
+                conn.close()
 
     def _drop(self) -> None:
         """A broken session has lost its locks with it: forget them all."""

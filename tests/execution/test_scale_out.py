@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +28,13 @@ def start(ws: Workspace, plan: Path, crash_at: str | None = None) -> subprocess.
     )
 
 
+def _claimed(ws: Workspace) -> bool:
+    """Whether some worker claimed an account yet (the journal and its queue are created by the first apply)."""
+    if ws.journal_rows("work_items") == 0:
+        return False
+    return bool(ws.query("select count(*) from work_items where claimed_by is not null")[0][0])
+
+
 def test_three_machines_split_the_accounts_and_a_killed_ones_accounts_are_taken_back(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -37,7 +45,11 @@ def test_three_machines_split_the_accounts_and_a_killed_ones_accounts_are_taken_
     # The third machine's two workers are killed (SIGKILL) right after the broker took each one's second order:
     # mid-account. The others take those accounts back once they see the holders dead, adopt the orders sent, and
     # refuse to send the rest of a half-applied account on the old plan.
-    machines = [start(workspace, plan), start(workspace, plan), start(workspace, plan, crash_at="after_submit:2")]
+    doomed = start(workspace, plan, crash_at="after_submit:2")
+    deadline = time.monotonic() + 120
+    while doomed.poll() is None and time.monotonic() < deadline and not _claimed(workspace):
+        time.sleep(0.05)  # the others start once it has work, or they could finish every account first
+    machines = [start(workspace, plan), start(workspace, plan), doomed]
     finished = [m.communicate(timeout=240) for m in machines]
     assert [m.returncode for m in machines] == [m.returncode for m in machines[:2]] + [1], finished
     assert finished[2][0].count("died;") == 2, finished[2]
