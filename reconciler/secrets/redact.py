@@ -20,6 +20,13 @@ MASK = "***"
 _MIN_LENGTH = 8
 _lock = threading.Lock()
 _forms: set[str] = set()
+_by_length: dict[int, set[str]] = {}
+_ordered: list[str] = []  # _forms, longest first; rebuilt after a registration
+# Up to this many forms, each is looked for in the text. Beyond (an apply over thousands of accounts registers two
+# keys each, in seven forms), every window of the text is looked up among the forms of its length instead: work
+# in the text's length and the number of distinct lengths, not in the number of secrets, so scrubbing each log
+# line does not make a run quadratic in accounts.
+_FEW = 64
 
 
 def register(value: str) -> None:
@@ -33,7 +40,11 @@ def register(value: str) -> None:
         base64.b64encode(raw).decode().rstrip("="),
     }
     with _lock:
-        _forms.update(f for f in forms if len(f) >= _MIN_LENGTH)
+        for form in forms:
+            if len(form) >= _MIN_LENGTH and form not in _forms:
+                _forms.add(form)
+                _by_length.setdefault(len(form), set()).add(form)
+                _ordered.clear()
 
 
 def scrub(text: str) -> str:
@@ -42,10 +53,17 @@ def scrub(text: str) -> str:
     if not _forms or not text:
         return text
     with _lock:
-        forms = sorted(_forms, key=len, reverse=True)
-    for form in forms:
-        if form in text:
-            text = text.replace(form, MASK)
+        if len(_forms) <= _FEW:
+            if not _ordered:
+                _ordered.extend(sorted(_forms, key=len, reverse=True))
+            present = [form for form in _ordered if form in text]
+        else:
+            buckets = [(n, _by_length[n]) for n in _by_length if n <= len(text)]
+            found = {text[i:i + n] for n, bucket in buckets for i in range(len(text) - n + 1)
+                     if text[i:i + n] in bucket}
+            present = sorted(found, key=len, reverse=True)
+    for form in present:
+        text = text.replace(form, MASK)
     return text
 
 
@@ -79,3 +97,5 @@ def forget_all() -> None:
     """For tests that resolve many canaries in one process."""
     with _lock:
         _forms.clear()
+        _by_length.clear()
+        _ordered.clear()
