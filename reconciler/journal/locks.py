@@ -16,6 +16,7 @@ import socket
 import threading
 import uuid
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -55,6 +56,14 @@ def _pid_alive(pid: int) -> bool:
 
 
 LOCK_POLL_SECONDS = 1.0
+
+
+def _gone(row: Mapping[Any, Any], now: datetime) -> bool:
+    """Whether a lock row's holder is gone by what the row says: its lease ran out, or its pid no longer runs on
+    this host (the only liveness SQLite has; PostgreSQL's advisory lock says more)."""
+    if as_utc(row["expires_at"]) <= now:
+        return True
+    return row["host"] == socket.gethostname() and not _pid_alive(int(row["pid"]))
 
 
 class _AdvisorySession:
@@ -226,11 +235,8 @@ class AccountLock:
         raise self._locked_error(self._current())
 
     def _is_dead(self, current: dict[str, Any]) -> bool:
-        if as_utc(current["expires_at"]) < self.journal.clock.now():
-            return True
-        if self.is_postgres:
-            return True  # we hold the advisory lock, so whoever wrote this row lost its session: it is dead
-        return current["host"] == self.host and not _pid_alive(int(current["pid"]))
+        # On PostgreSQL we hold the advisory lock, so whoever wrote this row lost its session: it is dead.
+        return self.is_postgres or _gone(current, self.journal.clock.now())
 
     def _current(self) -> dict[str, Any] | None:
         with self.journal.tx() as c:
@@ -344,8 +350,4 @@ def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "non
         return "none" if row is None else "dead"
     if row is None:
         return "none"
-    if as_utc(row["expires_at"]) <= journal.clock.now():
-        return "dead"
-    if row["host"] == socket.gethostname() and not _pid_alive(int(row["pid"])):
-        return "dead"
-    return "live"
+    return "dead" if _gone(row, journal.clock.now()) else "live"

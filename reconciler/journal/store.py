@@ -178,18 +178,9 @@ class Journal:
             row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
         return dict(row) if row else None
 
-    def unknown_intents(self, account: str) -> list[str]:
-        """Client ids of the account's orders that were sent but that the broker did not know when last asked."""
-        with self.tx() as c:
-            rows = c.execute(
-                select(t.intents.c.client_order_id)
-                .where(t.intents.c.account == account, t.intents.c.status == "unknown")
-                .order_by(t.intents.c.id)
-            ).scalars()
-            return [str(r) for r in rows]
-
     def unknown_intents_by_account(self) -> dict[str, list[str]]:
-        """unknown_intents for every account at once: what plan checks before observing each account."""
+        """By account, the client ids of orders that were sent but that the broker did not know when last asked:
+        what plan checks before observing each account, read at once for all of them."""
         out: dict[str, list[str]] = {}
         with self.tx() as c:
             rows = c.execute(
@@ -278,11 +269,6 @@ class Journal:
                 filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
             )
         return delta
-
-    def record_progress(self, state: OrderFacts, on_fill: Callable[[], None] = lambda: None) -> Decimal:
-        """The fill and intent part of record_state alone, in its own transaction."""
-        with self.tx() as c:
-            return self._record_progress(c, state, on_fill)
 
     def _record_order(self, c: Connection, account: str, state: OrderFacts) -> None:
         now = self._now()

@@ -64,12 +64,12 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
                           filled_quantity=D(filled), avg_price=D(10), commission=D(0), status="partially_filled")
 
     with pytest.raises(_PowerCut):
-        j.record_progress(progress(19), on_fill=cut)
+        j.record_state("paper-ira", progress(19), apply_id, on_fill=cut)
     assert show(j, apply_id)["fills"] == []  # neither the fill nor the progress survived the cut
     assert not j.intent("rc-cut")["filled_quantity"]  # type: ignore[index]
     # The broker moved on meanwhile; the replay records what it says, once.
-    j.record_progress(progress(38))
-    j.record_progress(progress(38))
+    j.record_state("paper-ira", progress(38), apply_id)
+    j.record_state("paper-ira", progress(38), apply_id)
     fills = show(j, apply_id)["fills"]
     assert sum(f["quantity"] for f in fills) == D(38)
     assert j.intent("rc-cut")["filled_quantity"] == D(38)  # type: ignore[index]

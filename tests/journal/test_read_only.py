@@ -33,7 +33,7 @@ def test_a_missing_sqlite_file_reads_as_an_empty_journal_and_is_not_created(tmp_
     journal = Journal.open(f"sqlite:///{db}", "--journal", write=False)
     assert not journal.writable
     assert history(journal) == []
-    assert journal.unknown_intents("acct") == []
+    assert journal.unknown_intents_by_account() == {}
     assert not db.parent.exists()  # not even the folder a writing open would create
 
 
