@@ -19,6 +19,7 @@ from reconciler.journal.database import as_utc
 from reconciler.journal.locks import holder_state
 from reconciler.journal.statuses import WorkStatus
 from reconciler.journal.store import Journal
+from reconciler.secrets.redact import scrub
 
 # A claimed item whose account nobody has locked, claimed this long ago, belongs to a worker that died between
 # its claim and its lock (an instant in a live worker). A worker that died holding the lock is seen at once: its
@@ -142,11 +143,13 @@ def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
 
 
 def finish(journal: Journal, plan_hash: str, account: str, status: WorkStatus, message: str) -> None:
+    """Record an item's outcome. The message may quote a broker's error, so it is scrubbed like every other text
+    the journal keeps."""
     with journal.tx() as c:
         c.execute(
             update(t.work_items)
             .where(t.work_items.c.plan_hash == plan_hash, t.work_items.c.account == account)
-            .values(status=status, message=message[:2000], finished_at=journal.clock.now())
+            .values(status=status, message=scrub(message)[:2000], finished_at=journal.clock.now())
         )
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.workers import run_workers, spread
-from reconciler.journal.queue import claim, enqueue
+from reconciler.journal.queue import claim, enqueue, finish
 from reconciler.journal.store import Journal
 from reconciler.runtime import Runtime
+from reconciler.secrets.redact import register
 from tests.conftest import Workspace
 from tests.execution.conftest import Broker
 
@@ -100,3 +101,18 @@ def test_workers_are_processes_up_to_two_per_core_then_threads_within_them() -> 
     assert spread(64, concurrency=8, cores=16) == [2] * 32
     assert spread(6, concurrency=1, cores=2) == [1] * 6  # a broker that is not thread-safe: a process each
     assert sum(spread(37, concurrency=8, cores=3)) == 37
+
+
+def test_a_work_items_message_never_keeps_a_secret(alpaca: Workspace, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert alpaca.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    journal = Journal.open(alpaca.journal_url)
+    enqueue(journal, plan)
+    account = claim(journal, plan.content_hash, "w0")
+    assert account is not None
+    register("s3cr3t-broker-key-XYZ")
+    finish(journal, plan.content_hash, account, "failed", "internal error: HTTP 500 echoing s3cr3t-broker-key-XYZ")
+    stored = alpaca.query("select message from work_items where account = :a", a=account)[0][0]
+    assert "s3cr3t" not in stored
+    assert stored == "internal error: HTTP 500 echoing ***"
