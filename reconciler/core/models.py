@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -283,6 +283,17 @@ class Plan(Frozen):
 
     # Indexes, computed once per plan: `apply --all` asks for one account's share thousands of times, and a scan
     # of the whole plan per account would make the run quadratic in accounts.
+    _INDEXES: ClassVar[tuple[str, ...]] = ("by_account", "results_by_portfolio")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Plan:
+        """A copy; pydantic copies cached values along with the fields, so a copy that changes fields drops the
+        indexes (they are rebuilt from the new fields when asked)."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            for name in self._INDEXES:
+                copied.__dict__.pop(name, None)
+        return copied
+
     @cached_property
     def by_account(self) -> dict[str, list[PortfolioPlan]]:
         out: dict[str, list[PortfolioPlan]] = {}
