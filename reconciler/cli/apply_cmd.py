@@ -12,10 +12,9 @@ from rich.markup import escape
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
 from reconciler.core.envelope import EnvelopeError, check_envelope
 from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
-from reconciler.execution.executor import apply_plan
+from reconciler.execution.executor import apply_plan, match_once
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import make_plan
-from reconciler.execution.preflight import check_matches
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, last_applied_commit
@@ -50,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers", type=int, default=1, metavar="N",
-        help="with --all: worker processes, each applying one account at a time (default 1)",
+        help="with --all: accounts applied at once, by worker processes (up to two per core) and threads within"
+        " them (default 1)",
     )
     p.add_argument(
         "--override", action="append", default=[], metavar="POLICY",
@@ -158,8 +158,7 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     rt.policies.check_overrides(overrides)
     # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
     # failed work item per account. The workers inherit the targets loaded for it.
-    check_matches(plan, rt.workspace)
-    rt.matched_plans.add(plan.content_hash)
+    match_once(plan, rt)
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
         report = run_workers(

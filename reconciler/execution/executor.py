@@ -67,6 +67,14 @@ class ApplyResult:
         return self.status in ("succeeded", "noop", "already-applied") and not self.refused
 
 
+def match_once(plan: Plan, rt: Runtime) -> None:
+    """check_matches, once per runtime and plan: the whole-plan check, which `apply --all` would otherwise repeat
+    for every account (its workers' runtimes inherit what was checked, Runtime.for_worker)."""
+    if plan.content_hash not in rt.matched_plans:
+        check_matches(plan, rt.workspace)
+        rt.matched_plans.add(plan.content_hash)
+
+
 def apply_plan(
     plan: Plan,
     rt: Runtime,
@@ -82,9 +90,7 @@ def apply_plan(
     overrides = overrides or {}
     journal = rt.journal
     rt.policies.check_overrides(overrides)
-    if plan.content_hash not in rt.matched_plans:  # the whole-plan check: once per process, not once per account
-        check_matches(plan, rt.workspace)
-        rt.matched_plans.add(plan.content_hash)
+    match_once(plan, rt)
     # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all` over
     # N accounts costs N times one account, not N².
     mine = plan.portfolios if accounts is None else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
