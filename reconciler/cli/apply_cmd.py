@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--auto-approve", action="store_true", help="apply without asking")
     p.add_argument(
         "--all", action="store_true",
-        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers processes;"
+        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers workers;"
         " the same command on other machines sharing a PostgreSQL journal joins in, each account applied once",
     )
     p.add_argument(
