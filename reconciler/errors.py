@@ -66,6 +66,16 @@ class BrokerError(ReconcilerError):
     """The broker refused or failed a request."""
 
 
+class OrderRefusedError(BrokerError):
+    """The broker definitively refused an order: it holds no order under its client id. The one failure of a send
+    that marks its intent `failed`; every other failure of a send leaves the intent `unknown`."""
+
+
+class SendUnknownError(BrokerError):
+    """An order was sent without a definitive answer (timeouts, 5xx, a lost answer): it may have arrived, or still
+    arrive. Its intent stays `unknown` until the broker shows it or the in-flight grace has passed."""
+
+
 class JournalError(ReconcilerError):
     """The journal cannot be opened or is inconsistent."""
 

@@ -4,7 +4,9 @@ Reads (account, positions, orders, activities, snapshots) are idempotent: 429s w
 transport errors are retried with exponential backoff (tenacity). An order submission is not idempotent from the
 client's side — a timeout or a dropped connection says nothing about whether the broker took it — so it is never
 retried blindly: the order is looked up by its client_order_id first, and only resent (same id) when the broker
-has never seen it. Alpaca refuses a second order with a known client id (422), which closes the last gap.
+has never seen it. Alpaca refuses a second order with a known client id (422), which closes the last gap. A send
+that ends without a definitive answer is SendUnknownError (its intent stays unknown); only a definitive refusal is
+OrderRefusedError or a rejected order.
 """
 
 from __future__ import annotations
@@ -47,11 +49,16 @@ from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
-from reconciler.errors import BrokerError
+from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import Secret, SecretResolver
+from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
+
+
+class _WindowClosed(Exception):
+    """An order's send window has closed before another attempt could start."""
 
 
 class AlpacaBroker:
@@ -131,11 +138,16 @@ class AlpacaBroker:
         except bounded_http.TooLarge as exc:
             raise impossible(f"{method} {urlparse(url).path}", str(exc)) from None
 
-    def _send(self, account: str, method: str, url: str, **kw: Any) -> httpx.Response:
-        """One request through the account's bucket; 429s wait and go again (the server did nothing)."""
+    def _send(
+        self, account: str, method: str, url: str, *, not_after: float | None = None, **kw: Any
+    ) -> httpx.Response:
+        """One request through the account's bucket; 429s wait and go again (the server did nothing). With
+        `not_after` (a monotonic time), _WindowClosed instead of starting the request later than that."""
         for _ in range(50):
             client, headers, bucket = self._client(account)
             bucket.wait()
+            if not_after is not None and self.clock.monotonic() > not_after:
+                raise _WindowClosed
             response = self._exchange(client, method, url, headers=headers, **kw)
             bucket.observe(response.status_code, response.headers)
             if response.status_code != 429:
@@ -302,48 +314,91 @@ class AlpacaBroker:
         if order.limit_price is not None:
             limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
             body.update(type="limit", limit_price=format(limit.normalize(), "f"))
-        for _ in range(self.attempts):
+        return self._send_order(account, order, body)
+
+    def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:
+        """POST the order under its client id, at most ALPACA_SEND_ATTEMPTS times, all within the send's window.
+
+        Resending under the same id is safe at Alpaca: it refuses a second order with a known id (422). A send
+        whose attempts all went unanswered, or whose later attempt was refused after an earlier one went
+        unanswered (that one may have arrived), is SendUnknownError: its intent stays unknown, never failed.
+        """
+        cid, where = order.client_order_id, f"account {account}"
+        # No POST starts later than this, 429 waits included: every attempt ends within longest_send_seconds.
+        not_after = self.clock.monotonic() + self.spec.longest_send_seconds() - self.spec.timeout_seconds
+        unanswered: str | None = None  # why the last unanswered attempt went unanswered
+        for attempt in range(ALPACA_SEND_ATTEMPTS):
+            if attempt:
+                self.clock.sleep(send_pause(attempt - 1))
             try:
-                r = self._send(account, "POST", self._t("/v2/orders"), json=body)
+                r = self._send(account, "POST", self._t("/v2/orders"), json=body, not_after=not_after)
+            except _WindowClosed:
+                break
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                log.warning(
-                    "order submission outcome unknown (%s); looking it up", type(exc).__name__,
-                    extra={"account": account, "client_order_id": order.client_order_id},
-                )
-                found = self.get_order(account, order.client_order_id)
-                if found is not None:
-                    return found
-                continue
-            if r.status_code >= 500:
-                found = self.get_order(account, order.client_order_id)
-                if found is not None:
-                    return found
-                continue
-            if r.status_code == 422 and is_duplicate(r):
-                # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the
-                # lookup may lag the order book for a moment), or say the outcome is unknown.
-                for _ in range(self.attempts):
-                    found = self.get_order(account, order.client_order_id)
-                    if found is not None:
-                        return found
-                    self.clock.sleep(0.2)
-                raise BrokerError(
-                    f"the broker says order {order.client_order_id} exists but does not show it",
-                    where=f"account {account}", fix="`reconciler reconcile` later finds it and adopts it",
-                )
-            if r.status_code in (403, 422):
-                return self._refused(order, message(r) or f"HTTP {r.status_code}")
-            if r.status_code >= 400:
-                raise BrokerError(
-                    f"broker refused the order: HTTP {r.status_code} {message(r)}", where=f"account {account}",
-                    fix="see the message; the order was not placed",
-                )
-            return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect
-        raise BrokerError(
-            f"order {order.client_order_id} could not be placed after {self.attempts} attempts",
-            where=f"account {account}",
-            fix="the broker is failing; `reconciler reconcile` later adopts whatever it did",
+                unanswered = type(exc).__name__
+            else:
+                if r.status_code < 500 and r.status_code != 408:
+                    return self._answered(account, order, r, unanswered)
+                unanswered = f"HTTP {r.status_code}"
+            log.warning(
+                "order submission outcome unknown (%s); looking it up", unanswered,
+                extra={"account": account, "client_order_id": cid},
+            )
+            found = self._lookup_once(account, cid)
+            if found is not None:
+                return found
+        if unanswered is None:  # the window closed on 429s alone: the broker did nothing with any attempt
+            raise OrderRefusedError(
+                f"order {cid} was not placed: the broker kept answering 429", where=where,
+                fix="lower broker.rate_limit_per_second; the next plan sends it again",
+            )
+        raise SendUnknownError(
+            f"order {cid} was sent without a definitive answer ({unanswered}, {ALPACA_SEND_ATTEMPTS} attempts)",
+            where=where, fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
         )
+
+    def _answered(self, account: str, order: OrderRequest, r: httpx.Response, unanswered: str | None) -> OrderState:
+        """What an answer (not a 5xx, not a timeout) to a POST says of the order."""
+        cid, where = order.client_order_id, f"account {account}"
+        if r.status_code == 422 and is_duplicate(r):
+            # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the lookup
+            # may lag the order book for a moment), or say the outcome is unknown.
+            for _ in range(self.attempts):
+                found = self._lookup_once(account, cid)
+                if found is not None:
+                    return found
+                self.clock.sleep(0.2)
+            raise SendUnknownError(
+                f"the broker says order {cid} exists but does not show it", where=where,
+                fix="`reconciler reconcile` later finds it and adopts it",
+            )
+        if r.status_code >= 400 and unanswered is not None:
+            # This attempt was refused, but an earlier one went unanswered and may have arrived (and be the
+            # reason for this refusal: the buying power it took).
+            raise SendUnknownError(
+                f"order {cid}: an attempt went unanswered ({unanswered}), then the broker refused a resend"
+                f" (HTTP {r.status_code} {message(r)})", where=where,
+                fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
+            )
+        if r.status_code in (403, 422):
+            return self._refused(order, message(r) or f"HTTP {r.status_code}")
+        if r.status_code >= 400:
+            raise OrderRefusedError(
+                f"broker refused the order: HTTP {r.status_code} {message(r)}", where=where,
+                fix="see the message; the order was not placed",
+            )
+        return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect
+
+    def _lookup_once(self, account: str, client_order_id: str) -> OrderState | None:
+        """One look for an order by client id, between attempts to send it: a failed look is no answer (None)."""
+        try:
+            r = self._send(account, "GET", self._t("/v2/orders:by_client_order_id"),
+                           params={"client_order_id": client_order_id})
+        except (httpx.TimeoutException, httpx.TransportError, BrokerError):
+            return None
+        if r.status_code != 200:
+            return None
+        return order_state(json_of(r, "GET /v2/orders:by_client_order_id"), "GET /v2/orders:by_client_order_id")
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         """Cancel what is left of an order; returns its final state (None if the broker never had it)."""

@@ -7,8 +7,10 @@ precision); this adapter adds what apply needs on top, the same way as the Alpac
 - one token bucket per account, fed by the exchange's own 429s (`Retry-After`), instead of ccxt's throttler, so
   both adapters obey the server in one way;
 - reads retried with backoff (tenacity) on ccxt's OperationFailed family (timeouts, 5xx, "try again");
-- an order submission is never retried blindly: after a timeout or a dropped connection it is looked up by its
-  client order id first, and resent (same id) only when the exchange has never seen it;
+- an order submission is never resent: after a timeout, a dropped connection, a 5xx or Binance's -1007 it is
+  looked up by its client order id once, and when not found its outcome is unknown (SendUnknownError: the intent
+  stays `unknown` until the order shows up or the in-flight grace has passed). Binance refuses a reused
+  newClientOrderId only while the earlier order is open, so a resend after a fill would be a second order;
 - limit prices on the market's price precision, a buy's rounded down and a sell's up;
 - quantities rounded down to the market's precision, and orders under the market's minimum amount or cost
   rejected here, before they are sent, with the reason (the next plan sees the same position and stays quiet
@@ -37,18 +39,22 @@ from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
-from reconciler.errors import BrokerError
+from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
+from reconciler.spec.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole exchange's market list (Binance spot: ~15 MB) fits
-CALL_DEADLINE_FACTOR = 2  # one ccxt call may make two requests (the market list first), each within the timeout
 T = TypeVar("T")
 
 
 class _Transient(Exception):
     """A read that may succeed if tried again."""
+
+
+class _WindowClosed(Exception):
+    """An order's send window closed before its call could start."""
 
 
 class CcxtBroker:
@@ -131,11 +137,14 @@ class CcxtBroker:
                 fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
             ) from None
 
-    def _call(self, account: str, fn: Callable[[Any], T]) -> T:
-        """One call through the account's bucket; a 429 waits as the server asks and goes again."""
+    def _call(self, account: str, fn: Callable[[Any], T], *, not_after: float | None = None) -> T:
+        """One call through the account's bucket; a 429 waits as the server asks and goes again. With `not_after`
+        (a monotonic time), _WindowClosed instead of starting the call later than that."""
         for _ in range(50):
             exchange, bucket = self._exchange(account)
             bucket.wait()
+            if not_after is not None and self.clock.monotonic() > not_after:
+                raise _WindowClosed
             try:
                 return self._within_deadline(account, exchange, fn)
             except ccxt.DDoSProtection:  # 429 and its kin (RateLimitExceeded is a subclass): the server did nothing
@@ -267,40 +276,47 @@ class CcxtBroker:
         if order.limit_price is not None:
             # Good till cancelled: apply cancels what is left at its fill timeout, as for a day order.
             kind, price = "limit", float(self._limit(account, order.side, market, order.limit_price))
-        for _ in range(self.attempts):
-            try:
-                placed = self._call(account, lambda x: x.create_order(
-                    market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
-                ))
-            except ccxt.DuplicateOrderId:
-                found = self.get_order(account, cid, order.symbol)
-                if found is not None:
-                    return found
-                continue
-            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadSymbol, ccxt.PermissionDenied) as exc:
-                # Exchanges word a duplicate client id differently (Binance: -2010, as for missing funds): an
-                # order under our id means this one arrived earlier, so it is that order, not a rejection.
-                found = self.get_order(account, cid, order.symbol)
-                return found or self._rejected(order, quantity, str(exc)[:300])
-            except ccxt.OperationFailed as exc:
-                log.warning(
-                    "order submission outcome unknown (%s); looking it up", type(exc).__name__,
-                    extra={"account": account, "client_order_id": cid},
-                )
-                found = self.get_order(account, cid, order.symbol)
-                if found is not None:
-                    return found
-                continue
-            except ccxt.ExchangeError as exc:
-                raise BrokerError(f"the exchange refused the order: {exc}", where=f"account {account}",
-                                  fix="see the exchange's message; the order was not placed") from None
-            return self._order_state(placed, cid, OrderRequest(
-                client_order_id=cid, symbol=order.symbol, side=order.side, quantity=quantity
-            ))
-        raise BrokerError(
-            f"order {cid} could not be placed after {self.attempts} attempts", where=f"account {account}",
-            fix="the exchange is failing; `reconciler reconcile` later adopts whatever it did",
+        # One call, never resent: Binance refuses a known newClientOrderId only while that order is open, so a
+        # resend after no answer would be a second order once the first has filled. No answer is SendUnknownError.
+        not_after = self.clock.monotonic() + self.spec.longest_send_seconds() - CALL_DEADLINE_FACTOR * (
+            self.spec.timeout_seconds
         )
+        try:
+            placed = self._call(account, lambda x: x.create_order(
+                market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
+            ), not_after=not_after)
+        except _WindowClosed:  # 429s alone: the exchange did nothing
+            raise OrderRefusedError(f"order {cid} was not placed: the exchange kept answering 429",
+                                    where=f"account {account}", fix="lower broker.rate_limit_per_second") from None
+        except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.PermissionDenied) as exc:
+            # Exchanges word a duplicate client id like a refusal (Binance: -2010, as for missing funds): an order
+            # under our id means this one arrived, so it is that order, not a rejection.
+            found = self.get_order(account, cid, order.symbol)
+            if found is not None:
+                return found
+            if isinstance(exc, ccxt.DuplicateOrderId) or "duplicate" in str(exc).lower():
+                raise SendUnknownError(
+                    f"the exchange says order {cid} exists but does not show it", where=f"account {account}",
+                    fix="`reconciler reconcile` later finds it and adopts it",
+                ) from None
+            return self._rejected(order, quantity, str(exc)[:300])
+        except ccxt.BaseError as exc:  # timeouts, 5xx, -1007 "execution status unknown", anything unexpected
+            log.warning(
+                "order submission outcome unknown (%s); looking it up", type(exc).__name__,
+                extra={"account": account, "client_order_id": cid},
+            )
+            with contextlib.suppress(BrokerError):
+                found = self.get_order(account, cid, order.symbol)
+                if found is not None:
+                    return found
+            raise SendUnknownError(
+                f"order {cid} was sent without a definitive answer ({type(exc).__name__}); the exchange may still"
+                " execute it", where=f"account {account}",
+                fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
+            ) from None
+        return self._order_state(placed, cid, OrderRequest(
+            client_order_id=cid, symbol=order.symbol, side=order.side, quantity=quantity
+        ))
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         if symbol is None:

@@ -6,6 +6,7 @@ intents (durable before each order is sent, its result after), the broker calls,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
-from reconciler.errors import BrokerError
+from reconciler.errors import OrderRefusedError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
 from reconciler.execution.preflight import (
@@ -258,6 +259,15 @@ def _apply_portfolio(
         # `reconcile` records its fills.
         queued = obs.market is not None and not obs.market.is_open
         state = leg.send(qty, None if queued else _fill_timeout(rt), shrunk, limit)
+        if leg.unknown:
+            # What that order did to cash and holdings is not known: nothing more is sent for this portfolio; the
+            # next plan, once the order is known, trades what is left.
+            why = f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
+            for rest in pp.actions[n + 1:]:
+                _Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
+                    "skipped", rest.quantity, why
+                )
+            return
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
             if action.side == "sell" and trading.use_sale_proceeds:
@@ -277,6 +287,7 @@ class _Leg:
     apply_id: str
     quote: Quote | None
     result: ApplyResult
+    unknown: bool = False  # sent without a definitive answer and not found: its intent is `unknown`
 
     @property
     def cid(self) -> str:
@@ -309,16 +320,19 @@ class _Leg:
         request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit)
         try:
             state = broker.submit(account, request)
-        except BrokerError as exc:
-            # The order may or may not have arrived: ask by client id before deciding (never resubmit blindly).
-            found = broker.get_order(account, cid, a.symbol)
+        except OrderRefusedError as exc:  # the one definitive "no": the broker holds no order under this id
+            self.rt.journal.transition(cid, "refused", message=str(exc))
+            self._outcome(quantity, "failed", str(exc))
+            return None
+        except Exception as exc:  # any other end of a send is no answer: the order may have arrived
+            found = self._unanswered(exc, quantity)
             if found is None:
-                self.rt.journal.set_intent(cid, "failed", message=exc.message)
-                self.result.outcomes.append(
-                    OrderOutcome(self.pp.name, cid, a.symbol, a.side, quantity, "failed", message=exc.message)
-                )
                 return None
             state = found
+        except BaseException:  # interrupted mid-send: it may have arrived; say so, then stop
+            with contextlib.suppress(Exception):
+                self.rt.journal.transition(cid, "no_answer", message="interrupted while the order was being sent")
+            raise
         crash_point("after_submit")
         note = None
         queued = fill_timeout is None and state.status not in FINAL_ORDER_STATUSES
@@ -333,7 +347,7 @@ class _Leg:
                     f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
                     " cancelled; the next plan picks it up"
                 )
-                self.rt.journal.set_intent(cid, "canceled", message="; ".join(filter(None, [shrunk, note])))
+                self.rt.journal.transition(cid, "limit_not_reached", message="; ".join(filter(None, [shrunk, note])))
         log.info(
             "order %s", state.status,
             extra={
@@ -350,6 +364,38 @@ class _Leg:
             )
         )
         return state
+
+    def _outcome(self, quantity: Decimal, status: str, message: str) -> None:
+        a = self.action
+        self.result.outcomes.append(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status,
+                                                 message=message))
+
+    def _unanswered(self, exc: Exception, quantity: Decimal) -> OrderState | None:
+        """A send without a definitive answer: the order if the broker shows it now, else None with the intent
+        `unknown` (never `failed`, never sent again) until the broker shows it or the in-flight grace has passed
+        since this moment, which is after the send's last attempt."""
+        a, cid, account = self.action, self.cid, self.pp.account
+        why = str(exc) if isinstance(exc, ReconcilerError) else f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "order sent without a definitive answer; its outcome is unknown",
+            exc_info=not isinstance(exc, ReconcilerError),  # an unexpected failure: its traceback is for the log
+            extra={"apply_id": self.apply_id, "account": account, "client_order_id": cid, "reason": why},
+        )
+        try:
+            found = self.rt.broker.get_order(account, cid, a.symbol)
+        except Exception:  # a lookup that fails knows no more than the send did
+            found = None
+        if found is not None:
+            return found
+        grace = self.rt.config.apply.in_flight_grace_seconds
+        message = (
+            f"sent without a definitive answer ({why}); it may still arrive: unknown until the broker shows it or"
+            f" {grace}s have passed (`reconciler reconcile`)"
+        )
+        self.rt.journal.transition(cid, "no_answer", message=message)
+        self._outcome(quantity, "unknown", message)
+        self.unknown = True
+        return None
 
     def _await_final(self, state: OrderState, fill_timeout: float) -> OrderState:
         """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""

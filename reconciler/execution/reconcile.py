@@ -1,8 +1,9 @@
 """The reconciliation loop: make the journal agree with what the broker actually did.
 
 Runs at the start of every apply (after the account lock is taken) and as `reconciler reconcile`. For every
-intent the journal left unfinished — the process died between writing it and learning the outcome — the broker
-is asked by client order id: an order it never received is marked failed; an order still working is cancelled
+intent the journal left unfinished — the process died between writing it and learning the outcome, or its send
+had no definitive answer — the broker is asked by client order id: an order it does not know is `unknown` until the
+in-flight grace has passed since the send's last attempt, then failed; an order still working is cancelled
 (its remainder would otherwise be traded twice, by it and by the next plan); what filled is adopted. Then it
 reports what the journal cannot explain: our orders it has no intent for, orders placed by someone else, and
 positions that moved without a fill we know of.
@@ -13,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
 from reconciler.core.numbers import ZERO
@@ -50,25 +52,37 @@ def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | N
     rt.journal.record_state(account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"))
 
 
+def last_attempt(intent: dict[str, Any], longest_send: float) -> datetime:
+    """When the intent's send made its last attempt, at the latest: an `unknown` intent was marked so after its
+    send ended (or when first found missing, later still); a `submitting` one was written just before a send that
+    may have gone on trying for as long as a send can take (its process died, or it is still running)."""
+    if intent["status"] == "unknown":
+        return as_utc(intent["updated_at"])
+    return as_utc(intent["created_at"]) + timedelta(seconds=longest_send)
+
+
 def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True) -> ReconcileReport:
     """Adopt the outcome of every unfinished intent, then list what the journal cannot explain."""
     report = ReconcileReport()
     broker, journal = rt.broker, rt.journal
     grace = rt.config.apply.in_flight_grace_seconds
+    longest_send = rt.config.broker.longest_send_seconds()
     for intent in journal.open_intents(account):
         cid = intent["client_order_id"]
         state = broker.get_order(account, cid, intent["symbol"])
         if state is None:
-            # A request killed mid-flight can still land: until the send is older than every timeout and retry,
-            # "not found" means "not arrived yet", and the account is not traded (the next plan would buy again).
-            age = (rt.clock.now() - as_utc(intent["created_at"])).total_seconds()  # written just before the send
+            # Not found means not arrived yet until the grace has passed since the send's last attempt: until
+            # then the account is not traded (the next plan would buy again).
+            age = (rt.clock.now() - last_attempt(intent, longest_send)).total_seconds()
             if age < grace:
                 if intent["status"] != "unknown":
-                    journal.set_intent(cid, "unknown", message=f"sent {age:.0f}s ago; the broker does not know it yet")
+                    journal.transition(cid, "not_seen", message=f"sent {age:.0f}s ago; the broker does not know it yet")
                     journal.event("reconcile.in_flight", account=account, client_order_id=cid, age=age)
                 report.unknown.append(cid)
                 continue
-            journal.set_intent(cid, "failed", message=f"the broker never received this order ({age:.0f}s after it)")
+            journal.transition(
+                cid, "grace_passed", message=f"the broker never received this order ({age:.0f}s after its last attempt)"
+            )
             journal.event("reconcile.never_received", account=account, client_order_id=cid)
             report.failed.append(cid)
             continue
@@ -134,7 +148,7 @@ def give_up(rt: Runtime, client_order_id: str, reason: str, actor: str) -> str:
             f"{client_order_id} has reached the broker: it is adopted, not given up",
             where="command line", fix="run `reconciler reconcile` to adopt it",
         )
-    journal.set_intent(client_order_id, "failed", message=f"given up by {actor}: {reason}")
+    journal.transition(client_order_id, "given_up", message=f"given up by {actor}: {reason}")
     journal.event("reconcile.given_up", account=account, client_order_id=client_order_id, actor=actor, reason=reason)
     return account
 

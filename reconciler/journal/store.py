@@ -30,7 +30,15 @@ from reconciler.journal.database import (
     upsert,
 )
 from reconciler.journal.order_facts import OrderFacts
-from reconciler.journal.statuses import TERMINAL, ApplyStatus, IntentStatus
+from reconciler.journal.statuses import (
+    EVENT_RULES,
+    INTENT_TRANSITIONS,
+    TERMINAL,
+    ApplyStatus,
+    IntentEvent,
+    IntentStatus,
+    broker_event,
+)
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.journal")
@@ -44,7 +52,17 @@ _INSERT_EVENT = insert(t.events)
 _FILLS_OF = select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind).where(
     t.fills.c.client_order_id == bindparam("b_cid")
 )
-_UPDATE_INTENT = update(t.intents).where(t.intents.c.client_order_id == bindparam("b_cid"))
+# One update per intent event, allowed only from the statuses the transition table gives it: a transition the
+# table lacks changes no row, and the journal refuses it (Journal._moved).
+_TRANSITION: dict[IntentEvent, Any] = {
+    event: update(t.intents).where(
+        t.intents.c.client_order_id == bindparam("b_cid"),
+        t.intents.c.status.in_(sorted(s for s in sources if s is not None)),
+    )
+    for event, (sources, _) in EVENT_RULES.items()
+    if sources != {None}
+}
+_NEW_INTENT_STATUSES = {after for (before, _), after in INTENT_TRANSITIONS.items() if before is None}
 
 
 class Journal:
@@ -228,6 +246,10 @@ class Journal:
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
         symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: IntentStatus, message: str | None = None,
     ) -> None:
+        if status not in _NEW_INTENT_STATUSES:
+            raise JournalError(
+                f"a new intent cannot be {status}", where="journal", fix="this is a bug: report it",
+            )
         now = self._now()
         with self.tx() as c:
             c.execute(
@@ -240,21 +262,30 @@ class Journal:
                 },
             )
 
-    def set_intent(
-        self, client_order_id: str, status: IntentStatus, *, filled_quantity: Decimal | None = None,
-        avg_price: Decimal | None = None, message: str | None = None, apply_id: str | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": self._now()}
-        if filled_quantity is not None:
-            values["filled_quantity"] = filled_quantity
-        if avg_price is not None:
-            values["avg_price"] = avg_price
+    def transition(
+        self, client_order_id: str, event: IntentEvent, *, message: str | None = None, apply_id: str | None = None
+    ) -> IntentStatus:
+        """Move an intent by `event` through the transition table; a move the table lacks is a JournalError."""
+        target = EVENT_RULES[event][1]
+        values: dict[str, Any] = {"status": target, "updated_at": self._now()}
         if message is not None:
             values["message"] = scrub(message)
         if apply_id is not None:
             values["apply_id"] = apply_id
         with self.tx() as c:
-            c.execute(_UPDATE_INTENT, {"b_cid": client_order_id, **values})
+            self._moved(c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values}))
+        return target
+
+    def _moved(self, c: Connection, client_order_id: str, event: IntentEvent, result: Any) -> None:
+        """Refuse a transition that changed no row although the intent exists: the table has no such move."""
+        if result.rowcount:
+            return
+        row = c.execute(select(t.intents.c.status).where(t.intents.c.client_order_id == client_order_id)).first()
+        if row is not None:
+            raise JournalError(
+                f"intent {client_order_id} cannot go from {row[0]} on {event} (not in the intent transition table)",
+                where="journal", fix="this is a bug: report it with the journal's events for this order",
+            )
 
     def record_state(
         self, account: str, state: OrderFacts, apply_id: str | None, on_fill: Callable[[], None] = lambda: None
@@ -319,7 +350,8 @@ class Journal:
             values["avg_price"] = avg_price
         if state.reject_reason is not None:
             values["message"] = scrub(state.reject_reason)
-        c.execute(_UPDATE_INTENT, {"b_cid": client_order_id, **values})
+        event = broker_event(state.status)
+        self._moved(c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values}))
         return delta
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:

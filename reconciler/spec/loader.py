@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -169,7 +170,23 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     if problems or config is None:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
+    _check_grace(config, raw)
     return config, raw
+
+
+def _check_grace(config: ConfigDoc, raw: RawDoc) -> None:
+    """An unknown send must stay unknown while it may still be sending: the in-flight grace never ends before the
+    longest a send can take (a grace shorter than that would call an order still being retried `failed`)."""
+    grace, longest = config.apply.in_flight_grace_seconds, config.broker.longest_send_seconds()
+    if grace >= longest:
+        return
+    raise SpecError([ReconcilerError(
+        f"field apply.in_flight_grace_seconds: {grace} s is shorter than the longest an order's send can take with"
+        f" this broker ({longest:g} s, from broker.timeout_seconds and its attempts): an order still being sent"
+        " would be called failed and bought again",
+        where=raw.where(["apply", "in_flight_grace_seconds"]),
+        fix=f"set apply.in_flight_grace_seconds to at least {math.ceil(longest)}, or lower broker.timeout_seconds",
+    )])
 
 
 def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:

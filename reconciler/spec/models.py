@@ -132,6 +132,21 @@ class PaperAccount(Strict):
     positions: dict[Symbol, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
 
 
+# How long one order's send can take, per broker kind: apply.in_flight_grace_seconds is checked against it at load,
+# and the adapters never send past it. Alpaca: up to ALPACA_SEND_ATTEMPTS POSTs under one client id (Alpaca refuses
+# a second order with a known id), each followed by one lookup, each request within timeout_seconds, with
+# send_pause() between attempts. ccxt: one call (a venue such as Binance accepts a known id again once its order is
+# closed, so an unanswered send is never resent), started within one timeout and ended within
+# CCXT_CALL_DEADLINE_FACTOR more.
+ALPACA_SEND_ATTEMPTS = 3
+CCXT_CALL_DEADLINE_FACTOR = 2  # one ccxt call may make two requests (the market list first), each within the timeout
+
+
+def send_pause(attempt: int) -> float:
+    """Seconds to wait after the `attempt`-th (0-based) unanswered send before the next."""
+    return min(0.05 * float(2**attempt), 1.0)
+
+
 class PaperBroker(Strict):
     kind: Literal["paper"]
     slippage_bps: Money = Decimal("5")
@@ -151,6 +166,10 @@ class PaperBroker(Strict):
         from reconciler.calendars import check_code
 
         return None if v is None else check_code(v)
+
+    def longest_send_seconds(self) -> float:
+        """In-process: a send is answered at once or never happened."""
+        return 0.0
 
 
 SECRET_REF = r"^(env|aws|vault):[A-Za-z0-9_./#:+=@-]+$"
@@ -200,6 +219,11 @@ class AlpacaBroker(Strict):
             raise ValueError(f"{v!r} is not an http(s) URL; use e.g. https://paper-api.alpaca.markets")
         return v.rstrip("/")
 
+    def longest_send_seconds(self) -> float:
+        """Every attempt's POST and lookup within the timeout, and the pauses between attempts."""
+        n = ALPACA_SEND_ATTEMPTS
+        return n * 2 * self.timeout_seconds + sum(send_pause(i) for i in range(n - 1))
+
 
 class CcxtAccount(Strict):
     """Where an exchange account's API credentials come from; the values themselves never appear in any file."""
@@ -240,6 +264,10 @@ class CcxtBroker(Strict):
             raise ValueError(f"{v!r} is not an http(s) URL; use e.g. http://127.0.0.1:8080 or remove api_url")
         return None if v is None else v.rstrip("/")
 
+    def longest_send_seconds(self) -> float:
+        """One call, never resent, started within one timeout (429 waits included) and ended within its deadline."""
+        return (1 + CCXT_CALL_DEADLINE_FACTOR) * self.timeout_seconds
+
 
 BrokerSpec = Annotated[PaperBroker | AlpacaBroker | CcxtBroker, Field(discriminator="kind")]
 
@@ -275,9 +303,10 @@ class ApplySettings(Strict):
     quote_band: Fraction = Field(Decimal("0.02"), description="Refuse when a quote moved more than this since plan.")
     in_flight_grace_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
         300,
-        description="An order the broker does not know may still be travelling (an apply killed mid-request):"
-        " it is 'unknown', and its account is not traded, until it is this old. Keep it above every request"
-        " timeout and retry.",
+        description="An order sent without a definitive answer, or that the broker does not know yet, may still be"
+        " travelling: it is 'unknown', and its account is not traded, until this long after its last attempt."
+        " Never shorter than the longest a send can take (checked at load: Alpaca 6 x broker.timeout_seconds plus"
+        " 0.15 s, ccxt 3 x broker.timeout_seconds).",
     )
     envelope: EnvelopeSettings = EnvelopeSettings()
     order_type: Literal["limit", "market"] = Field(

@@ -3,11 +3,17 @@ class calls for the ccxt adapter: exchange info, account balances, 24h tickers, 
 all orders, cancel. Market orders fill at once at the last price, or in `fill_steps` partial fills one per
 request that reads them; a LIMIT order only while the price the market executes at (the last price moved
 `adverse_move` against it) is at or better than its limit, which must be on the 0.01 tick (PRICE_FILTER).
-Faults: `drop_next_orders` (accept an order, then drop the connection: the ghost order), `throttle_next` (429
-with Retry-After), `error_next` (503).
+Faults: `drop_next_orders` (accept an order, then drop the connection: the ghost order), `unanswered_next_orders`
+(accept and execute an order, then answer 408 -1007, Binance's "Send status unknown; execution status unknown"),
+`error_next_orders` (503 on a new order, not placed), `hidden_lookups` (the next lookups of an order by id answer
+-2013 although it exists: the order book ahead of what a query sees), `throttle_next` (429 with Retry-After),
+`error_next` (503).
 
-It checks what a real exchange would refuse: a duplicate client order id (-2010), a quantity off the lot step or
-under the minimum (-1013), an order over the free balance (-2010 insufficient balance).
+It checks what a real exchange would refuse: a client order id reused while its earlier order is still open
+(-2010 "Duplicate order sent."; Binance accepts the id again once that order is closed: "Orders with the same
+newClientOrderID can be accepted only when the previous one is filled", developers.binance.com, spot REST API,
+New order), a quantity off the lot step or under the minimum (-1013), an order over the free balance (-2010
+insufficient balance).
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ class FakeBinance:
         self.lock = threading.Lock()
         self.fill_steps = 1
         self.drop_next_orders = 0
+        self.unanswered_next_orders = 0
+        self.error_next_orders = 0
+        self.hidden_lookups = 0
         self.throttle_next = 0
         self.error_next = 0
         self.requests: list[str] = []
@@ -152,8 +161,12 @@ class FakeBinance:
         if path == "/api/v3/order" and method == "POST":
             return self._new_order(params)
         if path == "/api/v3/order":
-            found = [o for o in self.orders if o.client_order_id == params.get("origClientOrderId")
+            # The latest order under a client id (an id is reused once its order is closed).
+            found = [o for o in reversed(self.orders) if o.client_order_id == params.get("origClientOrderId")
                      or str(o.order_id) == params.get("orderId")]
+            if method == "GET" and self.hidden_lookups > 0:
+                self.hidden_lookups -= 1
+                found = []
             if not found:
                 return self._error(400, -2013, "Order does not exist.")
             o = found[0]
@@ -168,11 +181,14 @@ class FakeBinance:
         return self._error(404, -1100, f"no route {method} {path}")
 
     def _new_order(self, params: dict[str, str]) -> tuple[int, Any]:
+        if self.error_next_orders > 0:
+            self.error_next_orders -= 1
+            return 503, {"code": -1001, "msg": "Service unavailable."}
         symbol, cid = params["symbol"], params.get("newClientOrderId", "")
         base = self._market(symbol)
         if base not in self.prices:
             return self._error(400, -1121, "Invalid symbol.")
-        if any(o.client_order_id == cid for o in self.orders):
+        if any(o.client_order_id == cid and o.status in ("NEW", "PARTIALLY_FILLED") for o in self.orders):
             return self._error(400, -2010, "Duplicate order sent.")
         if len(cid) > 36:
             return self._error(400, -1100, "Illegal characters found in parameter 'newClientOrderId'.")
@@ -200,6 +216,10 @@ class FakeBinance:
         if self.drop_next_orders > 0:
             self.drop_next_orders -= 1
             return -1, None
+        if self.unanswered_next_orders > 0:
+            self.unanswered_next_orders -= 1
+            return self._error(408, -1007, "Timeout waiting for response from backend server. Send status unknown;"
+                               " execution status unknown.")
         return 200, o.json(full=True)
 
     def _info(self, base: str) -> dict[str, Any]:

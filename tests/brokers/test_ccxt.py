@@ -16,7 +16,7 @@ import pytest
 from reconciler.brokers.base import OrderRequest
 from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.cli.main import main
-from reconciler.errors import BrokerError
+from reconciler.errors import BrokerError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
@@ -123,33 +123,51 @@ def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker
     assert state.avg_price == D(3000)
     assert broker.get_order("spot", "rc-test-1-a", "ETH") == state
     assert broker.get_order("spot", "rc-never-sent", "ETH") is None
-    again = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
-                                               quantity=D("1.2345")))
-    assert again.broker_order_id == state.broker_order_id
-    assert len(exchange.orders) == 1  # duplicate id: found
     assert [o.client_order_id for o in broker.list_orders("spot")] == ["rc-test-1-a"]
 
 
-def test_under_the_market_minimum_is_rejected_before_sending(broker: CcxtBroker, exchange: FakeBinance) -> None:
-    state = broker.submit("spot", OrderRequest(client_order_id="rc-small", symbol="ETH", side="buy",
-                                               quantity=D("0.001")))  # $3 under the $5 minimum order value
-    assert state.status == "rejected"
-    assert "minimum order value" in (state.reject_reason or "")
-    assert not any(r.startswith("POST") for r in exchange.requests)
-
-
-def test_insufficient_funds_is_a_rejection_not_a_crash(broker: CcxtBroker) -> None:
-    state = broker.submit("spot", OrderRequest(client_order_id="rc-big", symbol="BTC", side="buy", quantity=D(1)))
-    assert state.status == "rejected"
-    assert "insufficient" in (state.reject_reason or "").lower()
-
-
-def test_ghost_order_then_lookup_yields_one_order(broker: CcxtBroker, exchange: FakeBinance) -> None:
-    exchange.drop_next_orders = 1
-    state = broker.submit("spot", OrderRequest(client_order_id="rc-ghost", symbol="ETH", side="buy",
-                                               quantity=D(1)))
-    assert state.status == "filled"
+def test_a_client_id_is_refused_only_while_its_order_is_open(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    """Binance's rule (New order, newClientOrderId): an id in use by an open order is refused (-2010), and the
+    adapter finds that order; once it is closed the id is accepted again. Only the journal (an intent per id)
+    stands between apply and a second order: the adapter never resends on its own."""
+    resting = OrderRequest(client_order_id="rc-rest", symbol="ETH", side="buy", quantity=D(1), limit_price=D(2000))
+    first = broker.submit("spot", resting)
+    assert first.status == "accepted"
+    again = broker.submit("spot", resting)
+    assert again.broker_order_id == first.broker_order_id
     assert len(exchange.orders) == 1
+    broker.cancel("spot", "rc-rest", "ETH")
+    reused = broker.submit("spot", resting)
+    assert reused.broker_order_id != first.broker_order_id
+    assert [o.client_order_id for o in exchange.orders] == ["rc-rest", "rc-rest"]
+
+
+def test_an_unanswered_order_is_never_resent_even_when_the_lookup_does_not_see_it(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
+    """The duplicate-order replay (issue 28): a marketable limit order fills, its answer is -1007 ("execution
+    status unknown"), and the lookup does not see it yet. Resending would execute it twice, since a filled
+    order's id is free again at Binance: the send's outcome is unknown instead."""
+    exchange.unanswered_next_orders, exchange.hidden_lookups = 1, 10
+    order = OrderRequest(client_order_id="rc-replay", symbol="ETH", side="buy", quantity=D(1), limit_price=D(3010))
+    with pytest.raises(SendUnknownError, match="without a definitive answer"):
+        broker.submit("spot", order)
+    assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
+    assert [(o.client_order_id, o.status) for o in exchange.orders] == [("rc-replay", "FILLED")]
+
+
+def test_an_unanswered_order_the_lookup_finds_is_that_order(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    exchange.unanswered_next_orders = 1
+    state = broker.submit("spot", OrderRequest(client_order_id="rc-found", symbol="ETH", side="buy", quantity=D(1)))
+    assert state.status == "filled"
+    assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
+    assert len(exchange.orders) == 1
+
+
+def test_a_5xx_on_an_order_is_an_unknown_outcome_never_a_resend(broker: CcxtBroker, exchange: FakeBinance) -> None:
+    exchange.error_next_orders = 1
+    with pytest.raises(SendUnknownError):
+        broker.submit("spot", OrderRequest(client_order_id="rc-5xx", symbol="ETH", side="buy", quantity=D(1)))
     assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
 
 

@@ -29,7 +29,9 @@ def positions(broker: Broker) -> dict[str, dict[str, Decimal]]:
     }
 
 
-GRACE = 2  # apply.in_flight_grace_seconds for this suite: an order the broker never saw is failed after 2 s
+GRACE = 3  # apply.in_flight_grace_seconds for this suite: an order the broker never saw is failed after 3 s
+TIMEOUT = 0.45  # broker.timeout_seconds: a send takes at most 6 x 0.45 + 0.15 = 2.85 s, within the grace
+LONGEST_SEND = 6 * TIMEOUT + 0.15
 
 
 def converge(ws: Workspace, broker: Broker) -> None:
@@ -39,7 +41,8 @@ def converge(ws: Workspace, broker: Broker) -> None:
     for _ in range(3):
         r = run_cli(ws, "apply", "--auto-approve")
         if r.returncode == 1 and "may still arrive" in r.stderr:
-            time.sleep(GRACE + 0.5)
+            # A send cut short by the crash is counted as lasting as long as a send can, then the grace runs.
+            time.sleep(LONGEST_SEND + GRACE + 0.5)
             r = run_cli(ws, "apply", "--auto-approve")
         assert r.returncode == 0, r.stdout + r.stderr
         if run_cli(ws, "plan", "--detailed-exitcode").returncode == 0:
@@ -56,6 +59,7 @@ def test_crash_points_are_documented() -> None:
 def test_kill_at_point_then_recover(point: str, alpaca: Workspace, emulator: Broker) -> None:
     setup = SETUP.get(point, {})
     edit_yaml(alpaca.config, lambda d: d["apply"].__setitem__("in_flight_grace_seconds", GRACE))
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("timeout_seconds", TIMEOUT))
     if "fill_timeout" in setup:
         edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", setup["fill_timeout"]))
     if setup.get("faults"):

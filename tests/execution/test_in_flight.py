@@ -24,6 +24,7 @@ from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
 HOLD = 60.0  # at most this long the proxy holds the first order submission, until the test releases it
 GRACE = 8  # apply.in_flight_grace_seconds in these tests
+TIMEOUT = 1.0  # broker.timeout_seconds: a send takes at most 6 x 1 + 0.15 s, within the grace
 
 
 class DelayingProxy(ForwardingProxy):
@@ -49,6 +50,7 @@ def proxied(alpaca: Workspace, emulator: Broker) -> Iterator[tuple[Workspace, De
     def through_proxy(doc: Any) -> None:
         doc["broker"]["trading_url"] = proxy.url
         doc["apply"]["in_flight_grace_seconds"] = GRACE
+        doc["broker"]["timeout_seconds"] = TIMEOUT
 
     edit_yaml(alpaca.config, through_proxy)
     yield alpaca, proxy
