@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.execution.stopping import Terminated, sigterm_as_interrupt
 from reconciler.logs import setup
 from reconciler.secrets.redact import ScrubbedStream
 
@@ -132,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, module: Any) -> int:
     try:
-        code: int = module.run(args)
+        with sigterm_as_interrupt():
+            code: int = module.run(args)
         return code
     except ReconcilerError as exc:
         print(f"Error: {exc.render()}", file=sys.stderr)
@@ -144,6 +146,13 @@ def _run(args: argparse.Namespace, module: Any) -> int:
         sent = " Orders already sent are in the journal (`reconciler history`)." if args.command == "apply" else ""
         print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
         return 141
+    except Terminated:
+        print(
+            "terminated (SIGTERM). The order being sent was finished and journaled; nothing more was sent. Orders"
+            " already sent are in the journal: `reconciler history` shows the apply.",
+            file=sys.stderr,
+        )
+        return 143
     except KeyboardInterrupt:
         print(
             "interrupted. Orders already sent stay at the broker and are in the journal: `reconciler reconcile`"

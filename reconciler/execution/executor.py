@@ -33,6 +33,7 @@ from reconciler.execution.preflight import (
     stale_reasons,
 )
 from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
+from reconciler.execution.stopping import finishing
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.statuses import ApplyStatus, IntentStatus
 from reconciler.runtime import Runtime
@@ -313,7 +314,13 @@ class _Leg:
         self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None, limit: Decimal | None = None
     ) -> OrderState | None:
         """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it for
-        the open and do not wait."""
+        the open and do not wait. A SIGTERM meanwhile stops the apply once this order is finished and journaled."""
+        with finishing():
+            return self._send(quantity, fill_timeout, shrunk, limit)
+
+    def _send(
+        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None, limit: Decimal | None
+    ) -> OrderState | None:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity, shrunk)
         crash_point("after_intent")
