@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from reconciler.core.models import Plan
-    from reconciler.execution.executor import ApplyResult
+    from reconciler.execution.leg import ApplyResult
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,22 +6,19 @@ intents (durable before each order is sent, its result after), the broker calls,
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 
-from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.core.fills import limit_price
-from reconciler.core.models import Action, Observation, Plan, PortfolioPlan, Quote
+from reconciler.core.models import Observation, Plan, PortfolioPlan
 from reconciler.core.numbers import ZERO
-from reconciler.core.plan import client_order_id
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
-from reconciler.errors import OrderRefusedError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
+from reconciler.execution.leg import ApplyResult, Leg
 from reconciler.execution.preflight import (
     admitted,
     already_applied,
@@ -32,41 +29,11 @@ from reconciler.execution.preflight import (
     check_unchanged,
     stale_reasons,
 )
-from reconciler.execution.reconcile import reconcile_account, record_state, refuse_in_flight
-from reconciler.execution.stopping import finishing
+from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.journal.locks import AccountLock
-from reconciler.journal.statuses import ApplyStatus, IntentStatus
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
-
-
-@dataclass
-class OrderOutcome:
-    portfolio: str
-    client_order_id: str
-    symbol: str
-    side: str
-    quantity: Decimal
-    status: str
-    filled_quantity: Decimal = ZERO
-    avg_price: Decimal | None = None
-    message: str | None = None
-    planned_quantity: Decimal | None = None  # set when apply sent less than the plan said (message says why)
-    queued: bool = False  # sent while the market is closed, on purpose (market_hours: ignore): open until the open
-
-
-@dataclass
-class ApplyResult:
-    apply_id: str | None
-    status: ApplyStatus
-    outcomes: list[OrderOutcome] = field(default_factory=list)
-    message: str = ""
-    refused: dict[str, list[str]] = field(default_factory=dict)  # portfolio -> why nothing of it was sent
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("succeeded", "noop", "already-applied") and not self.refused
 
 
 def match_once(plan: Plan, rt: Runtime) -> None:
@@ -185,7 +152,7 @@ def _refuse_portfolio(
     reasons = [f"{VALUATION_POLICY}: {d}" for d in doubts] + [f"stale: {r}" for r in stale]
     message = "; ".join(reasons)
     for action in pp.actions:
-        _Leg(rt, plan, pp, action, apply_id, None, result).refuse("denied", action.quantity, message)
+        Leg(rt, plan, pp, action, apply_id, None, result).refuse("denied", action.quantity, message)
     result.refused[pp.name] = reasons
     log.warning("portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message})
 
@@ -227,7 +194,7 @@ def _apply_portfolio(
             quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
             fetched = rt.clock.monotonic()
             gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
-        leg = _Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
+        leg = Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
         qty, shrunk, limit = action.quantity, None, None
         priced = leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0
         if costs.limit_band is not None:
@@ -265,7 +232,7 @@ def _apply_portfolio(
             # next plan, once the order is known, trades what is left.
             why = f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
             for rest in pp.actions[n + 1:]:
-                _Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
+                Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
                     "skipped", rest.quantity, why
                 )
             return
@@ -275,165 +242,3 @@ def _apply_portfolio(
                 budget += notional - state.commission
             elif action.side == "buy":
                 budget -= notional + state.commission
-
-
-@dataclass
-class _Leg:
-    """One order of the plan on its way to the broker: journal first, then the call, then the journal again."""
-
-    rt: Runtime
-    plan: Plan
-    pp: PortfolioPlan
-    action: Action
-    apply_id: str
-    quote: Quote | None
-    result: ApplyResult
-    unknown: bool = False  # sent without a definitive answer and not found: its intent is `unknown`
-
-    @property
-    def cid(self) -> str:
-        return client_order_id(self.plan.content_hash, self.pp.account, self.action)
-
-    def _intent(self, status: IntentStatus, quantity: Decimal, message: str | None = None) -> None:
-        a = self.action
-        self.rt.journal.add_intent(
-            apply_id=self.apply_id, plan_hash=self.plan.content_hash, portfolio=self.pp.name,
-            account=self.pp.account, leg=a.leg, client_order_id=self.cid, symbol=a.symbol, side=a.side,
-            quantity=quantity, est_price=self.quote.price if self.quote else a.price, status=status,
-            message=message,
-        )
-
-    def refuse(self, status: IntentStatus, quantity: Decimal, message: str) -> None:
-        self._intent(status, quantity, message)
-        a = self.action
-        self.result.outcomes.append(
-            OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
-        )
-
-    def send(
-        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None, limit: Decimal | None = None
-    ) -> OrderState | None:
-        """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it for
-        the open and do not wait. A SIGTERM meanwhile stops the apply once this order is finished and journaled."""
-        with finishing():
-            return self._send(quantity, fill_timeout, shrunk, limit)
-
-    def _send(
-        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None, limit: Decimal | None
-    ) -> OrderState | None:
-        a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
-        self._intent("submitting", quantity, shrunk)
-        crash_point("after_intent")
-        request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit)
-        try:
-            state = broker.submit(account, request)
-        except OrderRefusedError as exc:  # the one definitive "no": the broker holds no order under this id
-            self.rt.journal.transition(cid, "refused", message=str(exc))
-            self._outcome(quantity, "failed", str(exc))
-            return None
-        except Exception as exc:  # any other end of a send is no answer: the order may have arrived
-            found = self._unanswered(exc, quantity)
-            if found is None:
-                return None
-            state = found
-        except BaseException:  # interrupted mid-send: it may have arrived; say so, then stop
-            with contextlib.suppress(Exception):
-                self.rt.journal.transition(cid, "no_answer", message="interrupted while the order was being sent")
-            raise
-        crash_point("after_submit")
-        note = None
-        queued = fill_timeout is None and state.status not in FINAL_ORDER_STATUSES
-        if queued:
-            record_state(self.rt, account, state, self.apply_id)
-            note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
-        else:
-            state = self._await_final(state, fill_timeout or 0.0)
-            if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
-                # Progress, not failure: the market moved past the limit; the next plan trades what is left.
-                note = (
-                    f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
-                    " cancelled; the next plan picks it up"
-                )
-                self.rt.journal.transition(cid, "limit_not_reached", message="; ".join(filter(None, [shrunk, note])))
-        log.info(
-            "order %s", state.status,
-            extra={
-                "apply_id": self.apply_id, "account": account, "client_order_id": cid, "symbol": a.symbol,
-                "side": a.side, "quantity": str(quantity), "filled": str(state.filled_quantity),
-                "limit": None if limit is None else str(limit),
-            },
-        )
-        self.result.outcomes.append(
-            OrderOutcome(
-                self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
-                state.avg_price, "; ".join(filter(None, [shrunk, note or state.reject_reason])) or None,
-                planned_quantity=a.quantity if quantity != a.quantity else None, queued=queued,
-            )
-        )
-        return state
-
-    def _outcome(self, quantity: Decimal, status: str, message: str) -> None:
-        a = self.action
-        self.result.outcomes.append(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status,
-                                                 message=message))
-
-    def _unanswered(self, exc: Exception, quantity: Decimal) -> OrderState | None:
-        """A send without a definitive answer: the order if the broker shows it now, else None with the intent
-        `unknown` (never `failed`, never sent again) until the broker shows it or the in-flight grace has passed
-        since this moment, which is after the send's last attempt."""
-        a, cid, account = self.action, self.cid, self.pp.account
-        why = str(exc) if isinstance(exc, ReconcilerError) else f"{type(exc).__name__}: {exc}"
-        log.warning(
-            "order sent without a definitive answer; its outcome is unknown",
-            exc_info=not isinstance(exc, ReconcilerError),  # an unexpected failure: its traceback is for the log
-            extra={"apply_id": self.apply_id, "account": account, "client_order_id": cid, "reason": why},
-        )
-        try:
-            found = self.rt.broker.get_order(account, cid, a.symbol)
-        except Exception:  # a lookup that fails knows no more than the send did
-            found = None
-        if found is not None:
-            return found
-        grace = self.rt.config.apply.in_flight_grace_seconds
-        message = (
-            f"sent without a definitive answer ({why}); it may still arrive: unknown until the broker shows it or"
-            f" {grace}s have passed (`reconciler reconcile`)"
-        )
-        self.rt.journal.transition(cid, "no_answer", message=message)
-        self._outcome(quantity, "unknown", message)
-        self.unknown = True
-        return None
-
-    def _await_final(self, state: OrderState, fill_timeout: float) -> OrderState:
-        """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""
-        account, cid, rt = self.pp.account, self.cid, self.rt
-        if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
-            record_state(rt, account, state, self.apply_id)
-        # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the broker
-        # says more, and a crash meanwhile is recovered by client id, as one right after the send is.
-        clock = rt.clock
-        deadline = clock.monotonic() + fill_timeout
-        # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
-        # look is a request within the account's rate limit).
-        pause = 0.01
-        while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
-            clock.sleep(min(pause, max(0.0, deadline - clock.monotonic())))
-            pause = min(pause * 1.5, 1.0)
-            latest = rt.broker.get_order(account, cid, self.action.symbol)
-            if latest is None:
-                break
-            if latest.filled_quantity != state.filled_quantity or latest.status != state.status:
-                state = latest
-                record_state(rt, account, state, self.apply_id)
-                if state.status == "partially_filled":
-                    crash_point("mid_partial_fill")
-        if state.status not in FINAL_ORDER_STATUSES:
-            final = rt.broker.cancel(account, cid, self.action.symbol)
-            crash_point("during_cancel")
-            state = final or state
-            record_state(rt, account, state, self.apply_id)
-            rt.journal.event(
-                "order.remainder_canceled", apply_id=self.apply_id, account=account, client_order_id=cid,
-                filled=state.filled_quantity, ordered=state.quantity,
-            )
-        return state

@@ -208,6 +208,30 @@ def test_plan_apply_converges_and_reapply_sends_nothing(crypto: Crypto, exchange
     assert r.code == 0, r.out + r.err
 
 
+def test_an_order_executed_without_an_answer_is_unknown_then_adopted_never_bought_twice(
+    crypto: Crypto, exchange: FakeBinance
+) -> None:
+    """The replay through apply: the first order executes, its answer is -1007 and the lookups (the adapter's and
+    apply's) do not see it yet. Its intent is unknown, the account is not traded until the order shows, then it is
+    adopted and the plan converges with one order per leg."""
+    run = crypto.run
+    exchange.unanswered_next_orders, exchange.hidden_lookups = 1, 2
+    r = run("apply", "--auto-approve")
+    assert r.code == 1, r.out + r.err
+    first = exchange.orders[0].client_order_id
+    assert [o.client_order_id for o in exchange.orders] == [first]  # the rest of the portfolio was not sent
+    r = run("plan")
+    assert r.code == 1
+    assert first in r.err
+    assert "may still arrive" in r.err
+    r = run("apply", "--auto-approve")  # the lookup sees the order now: adopted, then the rest is traded
+    assert r.code == 0, r.out + r.err
+    assert run("plan", "--detailed-exitcode").code == 0
+    ids = [o.client_order_id for o in exchange.orders]
+    assert len(ids) == len(set(ids)), "an order was sent twice"
+    assert Counter(o.symbol for o in exchange.orders) == {"BTCUSDT": 1, "ETHUSDT": 1}
+
+
 def test_partial_fills_over_requests_complete(crypto: Crypto, exchange: FakeBinance) -> None:
     run = crypto.run
     exchange.fill_steps = 3

@@ -27,7 +27,7 @@ import reconciler
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.errors import OrderRefusedError, ReconcilerError
-from reconciler.execution.executor import ApplyResult, _Leg
+from reconciler.execution.leg import ApplyResult, Leg
 from reconciler.execution.planfile import read_plan
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace, edit_yaml
@@ -135,13 +135,13 @@ def planned(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[Plan, Portfo
 
 
 def _send(planned: tuple[Plan, PortfolioPlan, Runtime, str], exc: BaseException, leg: int, placed: bool = False
-          ) -> tuple[_Leg, ApplyResult]:
+          ) -> tuple[Leg, ApplyResult]:
     plan, pp, rt, apply_id = planned
     action = replace(next(a for a in pp.actions if a.side == "buy"), leg=leg, quantity=Decimal(1))
     paper = rt.__dict__.setdefault("paper", rt.broker)
     rt.__dict__["broker"] = Raising(paper, exc, placed=placed)
     result = ApplyResult(apply_id, "succeeded")
-    leg_ = _Leg(rt, plan, pp, action, apply_id, None, result)
+    leg_ = Leg(rt, plan, pp, action, apply_id, None, result)
     leg_.send(Decimal(1), 0.0)
     return leg_, result
 
