@@ -1,4 +1,11 @@
-"""The one error hierarchy: every failure a user can cause says what, where and how to fix it."""
+"""The one error hierarchy: every failure a user can cause says what, where and how to fix it.
+
+What a failed order send means is decided by its class alone (reconciler/execution/leg.py):
+
+    BrokerError
+    ├── OrderRefusedError   the broker definitively holds no such order: the intent is `failed`
+    └── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
+"""
 
 from __future__ import annotations
 
