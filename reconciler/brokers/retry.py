@@ -26,5 +26,7 @@ def retry_reads(once: Callable[[], T], attempts: int, transient: type[Exception]
         return retrying(once)
     except transient as exc:
         raise BrokerError(
-            f"{what} unavailable after {attempts} attempts ({exc})", where=where, fix="retry later; nothing was sent"
+            f"{what} unavailable after {attempts} attempts ({exc})", where=where,
+            # A read sends nothing, but it may come after orders this run sent: never claim none was.
+            fix="retry later; orders sent before this are in the journal (`reconciler history`)",
         ) from None

@@ -313,7 +313,12 @@ def _print_outcomes(result: ApplyResult, out: Console) -> None:
             amount = f"{amount} (planned {qty(o.planned_quantity)})"
         if o.status != "filled" and o.filled_quantity > 0:  # partial fills are progress: say how much
             colour, amount = "yellow", f"{qty(o.filled_quantity)} of {qty(o.quantity)}"
-            extra += " — filled in part, the remainder cancelled"
+            # Said from the order's final state as journaled: only a cancelled order's remainder was cancelled.
+            extra += (
+                " — filled in part, the remainder cancelled" if o.status == "canceled"
+                else " — filled in part; the remainder is still open at the broker (its cancel was not confirmed):"
+                " `reconciler reconcile` cancels it and records its fills"
+            )
         out.print(
             f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
             f"  ({o.portfolio}, {o.client_order_id}){extra}"

@@ -208,8 +208,10 @@ class Leg:
             crash_point("during_cancel")
             state = final or state
             record_state(rt, account, state, self.apply_id)
+            # Said as the broker's answer has it: a refused or unfinished cancel leaves the order open.
             rt.journal.event(
-                "order.remainder_canceled", apply_id=self.apply_id, account=account, client_order_id=cid,
+                "order.remainder_canceled" if state.status in FINAL_ORDER_STATUSES else "order.cancel_unconfirmed",
+                apply_id=self.apply_id, account=account, client_order_id=cid,
                 filled=state.filled_quantity, ordered=state.quantity,
             )
         return state
