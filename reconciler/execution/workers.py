@@ -68,6 +68,9 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
             status = "done" if result.ok else "failed"
             message = result.status + "".join(
                 f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
+            ) + "".join(
+                f"; order {o.client_order_id} sent without a definitive answer: unknown until the broker shows it"
+                for o in result.outcomes if o.status == "unknown"
             )
         except ReconcilerError as exc:
             status, message = "failed", exc.render()
