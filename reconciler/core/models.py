@@ -109,29 +109,70 @@ class CostModel(Frozen):
     def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
         return self.commission.charge(quantity, notional)
 
+    def unit_costs(self) -> UnitCosts:
+        """The per-unit formulas with their factors worked out once, in the caller's Decimal context."""
+        c = self.commission
+        slip = self.slippage_bps / BPS
+        return UnitCosts(
+            commission=c,
+            slip=slip,
+            buy_slip=1 + slip,
+            sell_slip=1 - slip,
+            buy_bps=1 + c.bps / BPS,
+            sell_bps=1 - c.bps / BPS,
+            limit=None if self.limit_band is None else 1 + self.limit_band,
+            per_share=c.per_share,
+            per_order=c.per_order,
+            tick=self.price_tick,
+            fee_step=self.commission_step,
+            fixed=c.per_order + self.commission_step,
+        )
+
     def buy_unit_cost(self, price: Decimal) -> Decimal:
-        """The most one more unit of a buy can cost when it is sent: the fill price (a limit order's limit; a
-        market order's quote with slippage and the broker's tick rounding), the basis-point commission on it, and
-        the per-share commission. A buy is sent only when the cash left covers this."""
-        if self.limit_band is None:
-            return self.expected_unit_cost(price)
-        # A limit order never fills above its limit, whatever the slippage (and its limit is rounded down).
-        return self._charged(price * (1 + self.limit_band))
+        """The most one more unit of a buy can cost when it is sent (UnitCosts.most)."""
+        return self.unit_costs().most(price)
 
     def expected_unit_cost(self, price: Decimal) -> Decimal:
-        """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's tick
-        rounding, with commissions. Orders go out one after another, each waiting for its fill, so a buy's
-        headroom up to its limit is free again for the next buy once it has filled."""
-        return self._charged(price * (1 + self.slippage_bps / BPS) + self.price_tick)
-
-    def _charged(self, fill: Decimal) -> Decimal:
-        """One unit bought at `fill`, with the basis-point commission on it and the per-share commission."""
-        c = self.commission
-        return fill * (1 + c.bps / BPS) + c.per_share
+        """What one unit of a buy is expected to cost once filled (UnitCosts.expected)."""
+        return self.unit_costs().expected(price)
 
     def buy_fixed_cost(self) -> Decimal:
         """The most a buy costs besides its units: the per-order commission and the broker's rounding of it."""
         return self.commission.per_order + self.commission_step
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCosts:
+    """A CostModel's per-unit arithmetic, its factors computed once: the planner prices every order of a plan with
+    one (thousands per second), apply and the paper broker through CostModel's methods, which make one."""
+
+    commission: Commission  # its charge is the one commission formula
+    slip: Decimal  # slippage as a fraction
+    buy_slip: Decimal  # 1 + slip
+    sell_slip: Decimal  # 1 - slip
+    buy_bps: Decimal  # 1 + the basis-point commission as a fraction
+    sell_bps: Decimal  # 1 - the same
+    limit: Decimal | None  # 1 + the limit band; None: market orders
+    per_share: Decimal
+    per_order: Decimal
+    tick: Decimal
+    fee_step: Decimal
+    fixed: Decimal  # the per-order commission and the broker's rounding of it (CostModel.buy_fixed_cost)
+
+    def most(self, price: Decimal) -> Decimal:
+        """The most one more unit of a buy can cost when it is sent: the fill price (a limit order's limit; a
+        market order's quote with slippage and the broker's tick rounding), the basis-point commission on it, and
+        the per-share commission. A buy is sent only when the cash left covers this."""
+        if self.limit is None:
+            return self.expected(price)
+        # A limit order never fills above its limit, whatever the slippage (and its limit is rounded down).
+        return price * self.limit * self.buy_bps + self.per_share
+
+    def expected(self, price: Decimal) -> Decimal:
+        """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's tick
+        rounding, with commissions. Orders go out one after another, each waiting for its fill, so a buy's
+        headroom up to its limit is free again for the next buy once it has filled."""
+        return (price * self.buy_slip + self.tick) * self.buy_bps + self.per_share
 
 
 Side = Literal["buy", "sell"]

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
+from itertools import compress, repeat
+from operator import gt, mul, sub
 from typing import Literal
 
-from reconciler.core.models import Action, CostModel, Desired, Holding, Observation, PortfolioPlan, Side
-from reconciler.core.numbers import BPS, ONE, PLAN_CONTEXT, ZERO, money
+from reconciler.core.models import (
+    Action,
+    CostModel,
+    Desired,
+    Holding,
+    Observation,
+    PortfolioPlan,
+    Side,
+    UnitCosts,
+)
+from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.rules import Bands, SymbolRule, Trading
-from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes
+from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes, sound_prices
 
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
@@ -31,8 +42,12 @@ def affordable_quantity(budget: Decimal, price: Decimal, costs: CostModel, step:
     """The most of a buy `budget` covers at `price` (a limit order's limit, or the quote with slippage and the
     broker's rounding), commissions included, on the quantity step. The planner sizes buys with it, and apply
     shrinks a buy to it when the cash really there is less than planned."""
-    spend = budget - costs.buy_fixed_cost()
-    return floor_to_step(spend / costs.buy_unit_cost(price), step) if spend > 0 else ZERO
+    return _affordable(budget, price, costs.unit_costs(), step)
+
+
+def _affordable(budget: Decimal, price: Decimal, unit: UnitCosts, step: Decimal) -> Decimal:
+    spend = budget - unit.fixed
+    return floor_to_step(spend / unit.most(price), step) if spend > 0 else ZERO
 
 
 def band_for(target: Decimal, bands: Bands) -> Decimal:
@@ -50,9 +65,16 @@ def _bands(targets: list[Decimal], bands: Bands) -> list[Decimal]:
     if relative is None:
         return [absolute if absolute is not None else ZERO] * len(targets)
     fallback = absolute if absolute is not None else ZERO
-    if absolute is None:
-        return [relative * t if t > 0 else fallback for t in targets]
-    return [min(relative * t, absolute) if t > 0 else absolute for t in targets]
+    if ZERO in targets:
+        if absolute is None:
+            return [relative * t if t > 0 else fallback for t in targets]
+        return [min(relative * t, absolute) if t > 0 else absolute for t in targets]
+    # Every target positive (weights are never negative): the same values, in C loops. min(r, absolute) is
+    # `absolute if absolute < r else r`, which is r throughout when no r exceeds absolute (the common case).
+    relative_of = list(map(relative.__mul__, targets))
+    if absolute is None or not relative_of or max(relative_of) <= absolute:
+        return relative_of
+    return [absolute if absolute < r else r for r in relative_of]
 
 
 def _protected(rule: SymbolRule | None) -> bool:
@@ -65,18 +87,12 @@ def _label(rule: SymbolRule | None) -> Literal["", "hold", "do_not_trade"]:
     return "do_not_trade" if rule.do_not_trade else ("hold" if rule.hold else "")
 
 
-_Order = tuple[int, str, Literal["buy", "sell"], Decimal, Decimal, Decimal, Decimal, str]
-"""An order before its leg is numbered: (index in the table's symbols, symbol, side, quantity, price, notional,
-estimated commission, reason). Plain tuples: the legs' loops are the hot path."""
-
-
 @dataclass(frozen=True, slots=True)
 class _Table:
-    """One account as the planner sees it and what it decides: the before/after table's inputs.
+    """One account as the planner sees it: the before/after table's inputs, which the legs read.
 
-    The lists run in parallel, one entry per symbol of `symbols`. Made first with no orders (`cash_after` the
-    cash there is), which is a whole plan already; the legs read it, and the orders they decide replace
-    `actions`, `traded` (`traded[k]` is the index in `symbols` of `actions[k]`), `cash_after` and `notes`.
+    The lists run in parallel, one entry per symbol of `symbols`; `cash` is the cash there is (settled and
+    unsettled). With no orders it is a whole plan already (`_assemble(table, notes)`).
     """
 
     desired: Desired
@@ -89,10 +105,7 @@ class _Table:
     bands: list[Decimal]
     equity: Decimal
     weights: list[Decimal]
-    cash_after: Decimal
-    notes: list[str]
-    actions: list[Action] = field(default_factory=list)
-    traded: list[int] = field(default_factory=list)
+    cash: Decimal
 
 
 def plan_portfolio(
@@ -101,62 +114,68 @@ def plan_portfolio(
     """Compute the orders that bring one account back within its bands; none at all when a quote that values
     the account is doubtful (the plan's `blocked` says why). In the plan's own Decimal context, not the caller's."""
     with localcontext(PLAN_CONTEXT):
-        return _plan_portfolio(desired, obs, costs, limits)
+        return _plan_portfolio(desired, obs, costs.unit_costs(), limits)
 
 
-def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits) -> PortfolioPlan:
+def _plan_portfolio(desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits) -> PortfolioPlan:
+    # The columns are built with map() over operator functions: C loops, where a comprehension per column is a
+    # Python loop per holding (10,000 portfolios x 50 holdings is half a million of each).
     trading = desired.trading
     bands = trading.bands
     rules = desired.symbols
     targets = desired.targets
-    positions = {s: q for s, q in obs.positions.items() if q != 0}
-    quotes = obs.quotes
+    positions = obs.positions
+    if ZERO in positions.values():
+        positions = {s: q for s, q in positions.items() if q != 0}
     symbols = sorted(targets.keys() | positions.keys())
-    doubts = doubtful_quotes(obs, symbols, limits)
-    if doubts:
-        return _blocked(desired, obs, symbols, positions, doubts)
+    prices = sound_prices(obs, symbols, limits)
+    if prices is None:
+        return _blocked(desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits))
     notes: list[str] = []
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
         aside = [s for s in symbols if s not in targets and _protected(rules.get(s))]
         if aside:
-            kept = sum((positions[s] * quotes[s].price for s in aside), ZERO)
+            kept = sum((positions[s] * obs.quotes[s].price for s in aside), ZERO)
             notes.append(f"{', '.join(aside)} ({money(kept)}) kept aside by hold/do_not_trade; weights are of the rest")
+            prices = [p for s, p in zip(symbols, prices, strict=True) if s not in aside]
             symbols = [s for s in symbols if s not in aside]
 
-    prices = [quotes[s].price for s in symbols]
-    held = [positions.get(s, ZERO) for s in symbols]
-    values = [q * p for q, p in zip(held, prices, strict=True)]
-    tw = [targets.get(s, ZERO) for s in symbols]
+    n = len(symbols)
+    held = list(map(positions.get, symbols, repeat(ZERO, n)))
+    values = list(map(mul, held, prices))
+    tw = list(map(targets.get, symbols, repeat(ZERO, n)))
     band = _bands(tw, bands)
     cash_total = obs.cash_settled + obs.cash_unsettled
     equity = sum(values, ZERO) + cash_total
     if equity <= 0:
         notes.append("account has no equity; nothing to do")
-        zeros = [ZERO] * len(symbols)
-        return _assemble(
-            _Table(desired, obs, symbols, prices, held, values, tw, band, equity, zeros, cash_total, notes)
-        )
+        zeros = [ZERO] * n
+        table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, zeros, cash_total)
+        return _assemble(table, notes)
 
     inv = ONE / equity
-    weights = [v * inv for v in values]
-    table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total, notes)
+    weights = list(map(mul, values, repeat(inv, n)))
+    table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total)
     cash_band = band_for(desired.cash, bands)
     # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
     # too little cash sells every overweight holding; too much buys every underweight one.
     raise_cash = desired.cash - cash_total * inv > cash_band
     # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
-    out = {i for i, (w, t, b) in enumerate(zip(weights, tw, band, strict=True)) if t == 0 or abs(w - t) > b}
+    out = set(compress(range(n), map(gt, map(abs, map(sub, weights, tw)), band)))
+    if ZERO in tw:
+        out.update(i for i, t in enumerate(tw) if t == 0)
     # A symbol with an order still open at the broker is left alone until that order is final.
     busy_notes = [f"{s}: order {cid} is still open at the broker; not traded until it is final"
                   for s, cid in sorted(obs.open_orders.items())]
-    sells, proceeds, sell_notes = ([], ZERO, []) if trading.buy_only else _sell_leg(table, costs, out, raise_cash)
+    sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else _sell_leg(
+        table, unit, out, raise_cash
+    )
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
-    buys, spent, buy_notes = _buy_leg(table, costs, out, proceeds, deploy_cash)
+    buys, bought, spent, buy_notes = _buy_leg(table, unit, out, proceeds, deploy_cash, len(sells) + 1)
 
-    legs = sells + buys
-    actions = [Action(n, *leg[1:]) for n, leg in enumerate(legs, start=1)]
+    actions = sells + buys
     market = obs.market
     closed_notes = []
     if actions and market is not None and not market.is_open:
@@ -164,32 +183,35 @@ def _plan_portfolio(desired: Desired, obs: Observation, costs: CostModel, limits
             f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
             " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
         )
-    return _assemble(replace(
-        table, actions=actions, traded=[leg[0] for leg in legs], cash_after=cash_total + proceeds - spent,
-        notes=[*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes],
-    ))
+    return _assemble(
+        table,
+        [*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes],
+        actions,
+        sold + bought,
+        cash_total + proceeds - spent,
+    )
 
 
-def _worth_it(
-    symbol: str, side: Side, qty: Decimal, notional: Decimal, costs: CostModel, trading: Trading, *, minimum: bool
-) -> tuple[Decimal, str]:
-    """(the commission, why the order is skipped or ""): under the minimum trade, or costing more than the
-    portfolio's cap of its value. The commission is charged on the fill, slippage included."""
-    slip = costs.slippage_bps / BPS
-    fee = costs.commission_for(qty, notional * (ONE - slip if side == "sell" else ONE + slip))
+def _skipped(symbol: str, side: Side, qty: Decimal, notional: Decimal, fee: Decimal, unit: UnitCosts,
+             trading: Trading, *, minimum: bool) -> str:
+    """Why the order is skipped, or "": under the minimum trade, or costing more than the portfolio's cap of its
+    value (the commission `fee` is charged on the fill, slippage included)."""
     if minimum and notional < trading.min_trade_notional:
-        return fee, f"{symbol}: {side} of {qty} ({money(notional)}) is under the minimum trade; skipped"
-    if fee + notional * slip > notional * trading.max_cost_fraction:
+        return f"{symbol}: {side} of {qty} ({money(notional)}) is under the minimum trade; skipped"
+    if fee + notional * unit.slip > notional * trading.max_cost_fraction:
         verb = "selling" if side == "sell" else "buying"
-        return fee, f"{symbol}: {verb} {qty} would cost more than {trading.max_cost_fraction:.0%} of its value; skipped"
-    return fee, ""
+        return f"{symbol}: {verb} {qty} would cost more than {trading.max_cost_fraction:.0%} of its value; skipped"
+    return ""
 
 
-def _sell_leg(
-    table: _Table, costs: CostModel, out: set[int], raise_cash: bool
-) -> tuple[list[_Order], Decimal, list[str]]:
-    """The sells, as (orders, what they raise at worst, notes): each overweight holding outside its band (every
-    overweight one when cash is short of its band) back to its band's inner edge, and unwanted holdings in full."""
+_Leg = tuple[list[Action], list[int], Decimal, list[str]]
+"""What a leg decides: (its orders, each one's index in the table's symbols, the cash it moves, notes)."""
+
+
+def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -> _Leg:
+    """The sells, numbered from leg 1, and what they raise at worst: each overweight holding outside its band
+    (every overweight one when cash is short of its band) back to its band's inner edge, and unwanted holdings in
+    full."""
     desired, symbols, prices, held, values = table.desired, table.symbols, table.prices, table.held, table.values
     tw, band, weights, equity = table.targets, table.bands, table.weights, table.equity
     trading = desired.trading
@@ -197,9 +219,10 @@ def _sell_leg(
     net = trading.order_sizing == "net_of_costs"
     rules = desired.symbols
     busy = table.obs.open_orders
-    slip = costs.slippage_bps / BPS
-    sell_factor = ONE - slip
-    orders: list[_Order] = []
+    charge = unit.commission.charge
+    sell_slip, tick, fee_step = unit.sell_slip, unit.tick, unit.fee_step
+    orders: list[Action] = []
+    traded: list[int] = []
     notes: list[str] = []
     proceeds = ZERO
     for i in range(len(symbols)) if raise_cash else sorted(out):
@@ -211,7 +234,7 @@ def _sell_leg(
         else:
             # Beyond its band a holding goes back to the inner edge of the band (inner 0: to target).
             dest = t + inner * band[i] if inner and i in out else t
-            qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, costs, net), step))
+            qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, unit, net), step))
             reason = "overweight"
         if qty <= 0:
             if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
@@ -219,23 +242,24 @@ def _sell_leg(
                              f" step ({step})")
             continue
         notional = qty * price
+        fee = charge(qty, notional * sell_slip)
         # Selling a holding out in full is never too small: that is how an unwanted symbol leaves.
-        fee, why_not = _worth_it(s, "sell", qty, notional, costs, trading, minimum=t != 0)
+        why_not = _skipped(s, "sell", qty, notional, fee, unit, trading, minimum=t != 0)
         if why_not:
             notes.append(why_not)
             continue
         # At worst: the broker may round the fill price down a tick and the commission up a step.
-        proceeds += notional * sell_factor - fee - qty * costs.price_tick - costs.commission_step
-        orders.append((i, s, "sell", qty, price, notional, fee, reason))
-    return orders, proceeds, notes
+        proceeds += notional * sell_slip - fee - qty * tick - fee_step
+        orders.append(Action(len(orders) + 1, s, "sell", qty, price, notional, fee, reason))
+        traded.append(i)
+    return orders, traded, proceeds, notes
 
 
-def _buy_leg(
-    table: _Table, costs: CostModel, out: set[int], proceeds: Decimal, deploy_cash: bool
-) -> tuple[list[_Order], Decimal, list[str]]:
-    """The buys, as (orders, what they cost, notes): each underweight holding outside its band (every underweight
-    one when cash is above its band) toward its band's inner edge, most underweight first, with the cash that is
-    spendable (settled, not reserved, plus the sells' `proceeds` when they may fund buys) above the cash target."""
+def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, deploy_cash: bool, first: int) -> _Leg:
+    """The buys, numbered from leg `first`, and what they cost: each underweight holding outside its band (every
+    underweight one when cash is above its band) toward its band's inner edge, most underweight first, with the
+    cash that is spendable (settled, not reserved, plus the sells' `proceeds` when they may fund buys) above the
+    cash target."""
     desired, obs, symbols, prices = table.desired, table.obs, table.symbols, table.prices
     tw, band, weights, values, equity = table.targets, table.bands, table.weights, table.values, table.equity
     trading = desired.trading
@@ -264,17 +288,17 @@ def _buy_leg(
         notes.append(f"{money(obs.cash_unsettled)} of unsettled cash is not spent until it settles")
     # Most underweight first, so a short budget goes where the drift is worst.
     candidates.sort(key=lambda i: (weights[i] - tw[i], symbols[i]))
-    slip = costs.slippage_bps / BPS
-    buy_factor = ONE + slip
-    fixed = costs.buy_fixed_cost()
-    orders: list[_Order] = []
+    charge = unit.commission.charge
+    buy_slip, fixed = unit.buy_slip, unit.fixed
+    orders: list[Action] = []
+    traded: list[int] = []
     spent = ZERO
     for i in candidates:
         s, price = symbols[i], prices[i]
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
-        exact = _buy_quantity(dest * equity - values[i], price, costs, net)
+        exact = _buy_quantity(dest * equity - values[i], price, unit, net)
         wanted = floor_to_step(exact, step)
-        affordable = affordable_quantity(budget, price, costs, step)
+        affordable = _affordable(budget, price, unit, step)
         qty = wanted if wanted < affordable else affordable
         if qty <= 0:
             if wanted > 0 and wanted * price >= min_notional:
@@ -283,17 +307,19 @@ def _buy_leg(
                 notes.append(f"{s}: underweight by {money(exact * price)}, less than one quantity step ({step})")
             continue
         notional = qty * price
-        fee, why_not = _worth_it(s, "buy", qty, notional, costs, trading, minimum=True)
+        fee = charge(qty, notional * buy_slip)
+        why_not = _skipped(s, "buy", qty, notional, fee, unit, trading, minimum=True)
         if why_not:
             notes.append(why_not)
             continue
-        cost = notional * buy_factor + fee
+        cost = notional * buy_slip + fee
         # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
         # left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
-        budget -= qty * costs.expected_unit_cost(price) + fixed
+        budget -= qty * unit.expected(price) + fixed
         spent += cost
-        orders.append((i, s, "buy", qty, price, notional, fee, "underweight"))
-    return orders, spent, notes
+        orders.append(Action(first + len(orders), s, "buy", qty, price, notional, fee, "underweight"))
+        traded.append(i)
+    return orders, traded, spent, notes
 
 
 def plan_many(
@@ -308,7 +334,8 @@ def plan_many(
     gc.disable()
     try:
         with localcontext(PLAN_CONTEXT):
-            return [_plan_portfolio(desired, obs, costs, limits) for desired, obs in pairs]
+            unit = costs.unit_costs()
+            return [_plan_portfolio(desired, obs, unit, limits) for desired, obs in pairs]
     finally:
         if was_enabled:
             gc.enable()
@@ -330,41 +357,48 @@ def _blocked(
     equity = sum(values, ZERO) + cash_total
     weights = [v / equity if equity > 0 else ZERO for v in values]
     notes = [f"not traded: a quote that values this account is doubtful ({'; '.join(doubts)})"]
-    plan = _assemble(_Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total, notes))
+    plan = _assemble(_Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total), notes)
     return plan.model_copy(update={"blocked": doubts})
 
 
-def _sell_quantity(gap: Decimal, price: Decimal, costs: CostModel, net: bool) -> Decimal:
+def _sell_quantity(gap: Decimal, price: Decimal, unit: UnitCosts, net: bool) -> Decimal:
     """Shares (unrounded) that close a value gap: at the quote, or net of costs (what the sale raises after
     slippage and the commission on its fill equals the gap, as in bt)."""
     if not net:
         return gap / price
-    c = costs.commission
-    unit = price * (ONE - costs.slippage_bps / BPS) * (ONE - c.bps / BPS) - c.per_share
-    return (gap + c.per_order) / unit if unit > 0 else ZERO
+    proceeds = price * unit.sell_slip * unit.sell_bps - unit.per_share
+    return (gap + unit.per_order) / proceeds if proceeds > 0 else ZERO
 
 
-def _buy_quantity(gap: Decimal, price: Decimal, costs: CostModel, net: bool) -> Decimal:
+def _buy_quantity(gap: Decimal, price: Decimal, unit: UnitCosts, net: bool) -> Decimal:
     """Shares (unrounded) that close a value gap: at the quote, or net of costs (the buy's fill and commission
     together cost exactly the gap)."""
     if not net:
         return gap / price
-    c = costs.commission
-    return (gap - c.per_order) / (price * (ONE + costs.slippage_bps / BPS) * (ONE + c.bps / BPS) + c.per_share)
+    return (gap - unit.per_order) / (price * unit.buy_slip * unit.buy_bps + unit.per_share)
 
 
 def _no_trade(rule: SymbolRule | None) -> bool:
     return rule is not None and rule.do_not_trade
 
 
-def _assemble(table: _Table) -> PortfolioPlan:
-    """The before/after table: the holdings once the table's orders fill, and the cash and weights around them."""
+def _assemble(
+    table: _Table,
+    notes: list[str],
+    actions: list[Action] | None = None,
+    traded: list[int] | None = None,
+    cash_after: Decimal | None = None,
+) -> PortfolioPlan:
+    """The before/after table: the holdings once the orders fill (`traded[k]` is the index in the table's symbols
+    of `actions[k]`; `cash_after` the cash they leave), and the cash and weights around them."""
     desired, obs, symbols, prices, held = table.desired, table.obs, table.symbols, table.prices, table.held
-    equity, weights, actions, cash_after = table.equity, table.weights, table.actions, table.cash_after
+    equity, weights = table.equity, table.weights
+    actions = actions or []
+    cash_after = table.cash if cash_after is None else cash_after
     after = list(held)
     values_after = list(table.values)
     buys = sells = ZERO
-    for i, a in zip(table.traded, actions, strict=True):
+    for i, a in zip(traded or [], actions, strict=True):
         if a.side == "buy":
             after[i] += a.quantity
             buys += a.notional
@@ -376,14 +410,13 @@ def _assemble(table: _Table) -> PortfolioPlan:
     inv = ONE / equity if equity > 0 else ZERO
     inv_after = ONE / equity_after if equity_after > 0 else ZERO
     rules = desired.symbols
-    tw, band = table.targets, table.bands
-    holdings = [
-        Holding(
-            s, prices[i], held[i], after[i], weights[i], tw[i], values_after[i] * inv_after,
-            band[i], _label(rules.get(s)) if rules else "",
-        )
-        for i, s in enumerate(symbols)
-    ]
+    weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
+    if rules:
+        labels = [_label(rules.get(s)) for s in symbols]
+        holdings = list(map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands,
+                            labels))
+    else:
+        holdings = list(map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands))
     cash_before = obs.cash_settled + obs.cash_unsettled
     return PortfolioPlan.model_construct(
         name=desired.name,
@@ -399,6 +432,9 @@ def _assemble(table: _Table) -> PortfolioPlan:
         turnover=(buys + sells) * inv,
         actions=actions,
         holdings=holdings,
-        notes=table.notes,
+        notes=notes,
         observation=obs,
+        # Given, not defaulted: model_construct calls a default_factory through inspect.signature (compiling
+        # list's text signature each time), which cost more than planning the portfolio.
+        blocked=[],
     )

@@ -7,9 +7,10 @@ quote for any of those symbols blocks the whole portfolio, not only orders in th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 
 from reconciler.core.models import Observation, PolicyResult, Quote
 
@@ -66,6 +67,36 @@ def doubtful_quotes(obs: Observation, symbols: Iterable[str], limits: QuoteLimit
         if why is not None:
             out.append(f"{symbol}: {why}")
     return out
+
+
+_price = attrgetter("price")
+
+
+def sound_prices(obs: Observation, symbols: Sequence[str], limits: QuoteLimits) -> list[Decimal] | None:
+    """The prices of `symbols` when no quote of theirs is doubtful (doubtful_quotes finds nothing), else None.
+
+    The planner's hot path: the same rule as doubtful_quote, judged a column at a time (the price checks in C
+    loops, the age once per distinct quote time) instead of a call per quote; a test holds the two equal."""
+    if not symbols:
+        return []
+    try:
+        chosen = [obs.quotes[symbols[0]]] if len(symbols) == 1 else list(itemgetter(*symbols)(obs.quotes))
+    except KeyError:
+        return None
+    prices = list(map(_price, chosen))
+    if not all(map(Decimal.is_finite, prices)) or min(prices) <= 0:
+        return None
+    if limits.max_age_seconds is not None:
+        taken = obs.taken_at.timestamp()
+        for when in {q.as_of for q in chosen}:  # a broker's batch of quotes shares a few times
+            age = taken - when.timestamp()
+            if age > limits.max_age_seconds or -age > limits.max_age_seconds:
+                return None
+    if limits.max_move is not None:
+        for q in chosen:
+            if q.previous_close is not None and doubtful_quote(q, None, limits) is not None:
+                return None
+    return prices
 
 
 def valued_symbols(targets: Iterable[str], positions: dict[str, Decimal]) -> set[str]:
