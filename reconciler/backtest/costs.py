@@ -6,25 +6,31 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reconciler.core.fills import fill_price, limit_price
+from reconciler.core.fills import fill_price, limit_price, slip_factor
 from reconciler.core.models import CostModel, Side
 
 
 class FillModel:
     """What the paper broker fills an order at (core.fills.fill_price, the one rule both use), unrounded."""
 
-    __slots__ = ("commission", "limit_band", "slippage_bps")
+    __slots__ = ("buy", "charge", "limit_band", "sell", "slippage_bps")
 
     def __init__(self, costs: CostModel) -> None:
-        self.slippage_bps, self.limit_band, self.commission = costs.slippage_bps, costs.limit_band, costs.commission
+        self.slippage_bps, self.limit_band, self.charge = costs.slippage_bps, costs.limit_band, costs.commission.charge
+        # A market order fills at the quote times one of these (fill_price's factors, worked out once per run).
+        self.buy, self.sell = slip_factor("buy", costs.slippage_bps), slip_factor("sell", costs.slippage_bps)
 
     def fill(self, side: Side, quantity: Decimal, quote: Decimal) -> tuple[Decimal, Decimal] | None:
         """(fill price, commission) of an order for `quantity` at `quote`; None when its limit is not reached."""
         band = self.limit_band
-        price = fill_price(side, quote, self.slippage_bps, None if band is None else limit_price(side, quote, band))
-        if price is None:
-            return None
-        return price, self.commission.charge(quantity, price * quantity)
+        if band is None:
+            price = quote * (self.buy if side == "buy" else self.sell)
+        else:
+            limited = fill_price(side, quote, self.slippage_bps, limit_price(side, quote, band))
+            if limited is None:
+                return None
+            price = limited
+        return price, self.charge(quantity, price * quantity)
 
 
 def describe(costs: CostModel) -> str:

@@ -89,9 +89,14 @@ class StrategyRun:
         return sum(1 for e in self.events if e.kind == kind)
 
 
-def _decimal(x: float) -> Decimal:
-    """A float close as the shortest decimal that reads back as the same float (what the CSV said)."""
-    return Decimal(repr(x))
+def _quote(symbol: str, price: Decimal, previous_close: Decimal | None, when: datetime) -> Quote:
+    # Validated: pydantic-core validates a Quote in half the time model_construct builds one (measured).
+    return Quote(symbol=symbol, price=price, previous_close=previous_close, as_of=when)
+
+
+def _decimals(closes: list[float]) -> list[Decimal]:
+    """Float closes as the shortest decimals that read back as the same floats (what the CSV said)."""
+    return list(map(Decimal, map(repr, closes)))
 
 
 class _Account:
@@ -146,15 +151,12 @@ class _Account:
     def _prices_on(self, day: int) -> tuple[list[Decimal], dict[str, Quote]]:
         if day != self._quotes_day:
             when = _timestamp(self.prices.day(day))
-            self._dec_prices = prices = [_decimal(x) for x in self.prices.closes[day].tolist()]
+            self._dec_prices = prices = _decimals(self.prices.closes[day].tolist())
             if self.policy is not None and day > 0:  # the kill switch compares with the previous close
-                prev = [_decimal(x) for x in self.prices.closes[day - 1].tolist()]
-                self._quotes = {
-                    s: Quote(symbol=s, price=prices[j], previous_close=prev[j], as_of=when)
-                    for j, s in enumerate(self.symbols)
-                }
+                prev = _decimals(self.prices.closes[day - 1].tolist())
+                self._quotes = {s: _quote(s, p, q, when) for s, p, q in zip(self.symbols, prices, prev, strict=True)}
             else:
-                self._quotes = {s: Quote(symbol=s, price=prices[j], as_of=when) for j, s in enumerate(self.symbols)}
+                self._quotes = {s: _quote(s, p, None, when) for s, p in zip(self.symbols, prices, strict=True)}
             self._quotes_day = day
         return self._dec_prices, self._quotes
 
@@ -169,7 +171,7 @@ class _Account:
         obs = Observation(
             account=desired.account,
             taken_at=when,
-            positions={s: self.held[j] for j, s in enumerate(self.symbols) if self.held[j]},
+            positions={s: q for s, q in zip(self.symbols, self.held, strict=True) if q},
             cash_settled=self.cash,
             quotes=quotes,
         )

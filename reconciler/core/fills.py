@@ -27,11 +27,16 @@ def limit_price(side: Side, quote: Decimal, band: Decimal) -> Decimal:
     return quote * (1 + band) if side == "buy" else quote * (1 - band)
 
 
+def slip_factor(side: Side, slippage_bps: Decimal) -> Decimal:
+    """What slippage multiplies an order's quote by to give its fill: above one for a buy, below for a sell."""
+    slip = slippage_bps / BPS
+    return 1 + slip if side == "buy" else 1 - slip
+
+
 def fill_price(side: Side, quote: Decimal, slippage_bps: Decimal, limit: Decimal | None) -> Decimal | None:
     """What an order fills at: the quote moved against it by the slippage; None when that is beyond its limit (the
     market moved past the limit: nothing fills, and the order is cancelled at the fill timeout)."""
-    slip = slippage_bps / BPS
-    price = quote * (1 + slip) if side == "buy" else quote * (1 - slip)
+    price = quote * slip_factor(side, slippage_bps)
     if limit is not None and (price > limit if side == "buy" else price < limit):
         return None
     return price
