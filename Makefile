@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 RC := $(BIN)/reconciler
 
-.PHONY: install demo test lint typecheck bench clean schema lock
+.PHONY: install demo test lint typecheck bench bench-check clean schema lock
 
 install: $(STAMP)
 
@@ -55,6 +55,11 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
+
+# Short forms of the plan, backtest, hostile-broker and apply benchmarks, judged by ratios measured in the same run
+# (never absolute times): fails when one is worse than half its target. RECONCILER_BENCH_SLOWDOWN=2 must fail it.
+bench-check: $(STAMP)
+	$(BIN)/python bench/check.py
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis
