@@ -176,6 +176,7 @@ def compare(frame: pd.DataFrame, repeat: int, peers: tuple[str, ...] = ("bt", "v
             compile_s = time.process_time() - t0
         t_ours, v_ours = best_of(repeat, lambda k=kind: ours(frame, k))
         t_ours *= planted()
+        with_bt(frame.iloc[:300], kind)  # imports bt and warms its code paths, as vectorbt's first call does
         t_bt, v_bt = best_of(max(1, repeat // 2), lambda k=kind: with_bt(frame, k))
         if funcs is not None:
             t_vbt, v_vbt = best_of(repeat, lambda k=kind: with_vectorbt(frame, k, funcs))

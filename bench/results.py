@@ -26,7 +26,7 @@ def commit() -> str:
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "--short=10", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "reconciler", "bench")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "reconciler", "bench", ":!bench/results")
     return f"{head}+dirty" if dirty else head
 
 

@@ -106,6 +106,7 @@ class _Table:
     equity: Decimal
     weights: list[Decimal]
     cash: Decimal
+    inv: Decimal | None = None  # 1 / equity, when `weights` are values times it
 
 
 def plan_portfolio(
@@ -156,7 +157,7 @@ def _plan_portfolio(desired: Desired, obs: Observation, unit: UnitCosts, limits:
 
     inv = ONE / equity
     weights = list(map(mul, values, repeat(inv, n)))
-    table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total)
+    table = _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total, inv)
     cash_band = band_for(desired.cash, bands)
     # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
     # too little cash sells every overweight holding; too much buys every underweight one.
@@ -410,7 +411,10 @@ def _assemble(
     inv = ONE / equity if equity > 0 else ZERO
     inv_after = ONE / equity_after if equity_after > 0 else ZERO
     rules = desired.symbols
-    weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
+    if not traded and table.inv is not None and inv_after.as_tuple() == table.inv.as_tuple():
+        weights_after = weights  # nothing traded and the same inverse: each product would be the same number
+    else:
+        weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
     if rules:
         labels = [_label(rules.get(s)) for s in symbols]
         holdings = list(map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands,
