@@ -65,6 +65,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from results import commit_line, record  # noqa: E402
+
 ORDERS_PER_ACCOUNT = 10
 SYMBOLS = [f"S{i}" for i in range(ORDERS_PER_ACCOUNT)]
 PRICE = Decimal(10)
@@ -724,6 +728,7 @@ def main() -> None:
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="apply-scale-"))
     work.mkdir(parents=True, exist_ok=True)
+    print(commit_line())
     print(f"apply_scale {' '.join(sys.argv[1:])}: {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d %H:%M')}; "
           f"work directory: {work}", flush=True)
     cells: list[Cell] = []
@@ -788,6 +793,17 @@ def main() -> None:
         if pg is not None:
             pg.stop()
     report(cells, paper, args, journal_kind, cost)
+    record("apply_scale", {
+        "journal": journal_kind,
+        "cells": [{"accounts": c.size, "workers": c.workers, "orders_per_second": round(c.rate, 1),
+                   "baseline_orders_per_second": round(c.base_rate, 1),
+                   "plan_seconds": round(c.plan.seconds, 2) if c.plan else None,
+                   "apply_seconds": round(c.apply.seconds, 2) if c.apply else None} for c in cells],
+        "paper": [{"mode": p.mode, "apply_seconds": round(p.apply.seconds, 2) if p.apply else None,
+                   "orders": p.orders, "filled": p.filled} for p in paper],
+        "overhead_ms": None if cost is None else {"journal": round(cost.journal_ms, 3),
+                                                  "policy": round(cost.policy_ms, 3), "bare": round(cost.bare_ms, 3)},
+    })
     if not args.workdir and not problems:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,0 +1,140 @@
+"""The README's performance tables, generated from the benchmarks' recorded results (bench/results/*.json).
+
+Each generated block sits between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in README.md, NAME being a
+result file; the text around the blocks is written by hand. A docs test (tests/test_bench_readme.py) fails when a
+block differs from what this script renders, so the README cannot show a figure no benchmark recorded.
+
+    python bench/readme_tables.py           rewrite the blocks in README.md
+    python bench/readme_tables.py --check   exit 1, naming the blocks, when README.md differs
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import RESULTS, ROOT, load
+
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- bench:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
+
+
+def _verdict(ok: bool) -> str:
+    return "✔" if ok else "**missed**"
+
+
+def _where(doc: dict[str, Any]) -> str:
+    return f"Measured at commit `{doc['commit']}` on {doc['machine']} (CPU seconds, best of several runs)."
+
+
+def plan_scale(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    t, w, big, up = f["typical"], f["worst"], f["big"], f["startup"]
+    n = t["portfolios"] * t["holdings"]
+    rows = [
+        "| case | time | per holding | ratio to a Decimal valuation pass | target |",
+        "|---|---|---|---|---|",
+        f"| {t['portfolios']:,} portfolios × {t['holdings']} holdings, drifted ±10% around targets (typical) | "
+        f"{t['seconds']:.2f} s | {t['seconds'] / n * 1e6:.1f} µs | {t['ratio']:.1f}× | < 1 s "
+        f"{_verdict(t['seconds'] < 1)}, ≤ 5× {_verdict(t['ratio'] <= 5)} |",
+        f"| {w['portfolios']:,} portfolios × {w['holdings']} holdings, random holdings ({w['orders']:,} orders) | "
+        f"{w['seconds']:.2f} s | {w['seconds'] / n * 1e6:.1f} µs | {w['ratio']:.1f}× | < 3 s "
+        f"{_verdict(w['seconds'] < 3)} |",
+        f"| 1 portfolio × {big['holdings']:,} holdings | {big['seconds'] * 1000:.0f} ms | | {big['ratio']:.1f}× | |",
+        f"| `reconciler --help` start-up (wall) | {up['seconds'] * 1000:.0f} ms (bare Python "
+        f"{up['bare_python_seconds'] * 1000:.0f} ms) | | {up['ratio']:.1f}× | "
+        f"< 0.3 s {_verdict(up['seconds'] < 0.3)} |",
+    ]
+    return "\n".join([_where(doc), "", *rows]) + "\n"
+
+
+def backtest_vs_peers(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    v = f["versions"]
+    names = {"monthly": "monthly calendar", "threshold": "relative threshold 20%"}
+    rows = [
+        f"| strategy | reconciler | bt {v['bt']} | vectorbt {v['vectorbt']} | bt / reconciler "
+        "| reconciler / vectorbt |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, r in f["rows"].items():
+        rows.append(
+            f"| {names.get(kind, kind)} | {r['ours_seconds']:.3f} s | {r['bt_seconds']:.3f} s | "
+            f"{r['vectorbt_seconds']:.3f} s | {r['bt_over_ours']:.1f}× (≥ 20× {_verdict(r['bt_over_ours'] >= 20)}) | "
+            f"{r['ours_over_vectorbt']:.2f}× (≤ 2× {_verdict(r['ours_over_vectorbt'] <= 2)}) |"
+        )
+    agree = max(r["agree"] for r in f["rows"].values())
+    head = (f"{_where(doc)} {f['stocks']} stocks × {f['days']:,} days; the three final values agree to "
+            f"{agree:.0e}.")
+    tail = []
+    if "scaling" in f:
+        big = f["scaling"].get("500x8000")
+        if big:
+            tail = ["", f"Scaling on generated prices: 500 assets × 8,000 days takes {big['monthly']:.1f} s (monthly) "
+                        f"and {big['threshold']:.1f} s (threshold)."]
+    return "\n".join([head, "", *rows, *tail]) + "\n"
+
+
+def hostile_broker(doc: dict[str, Any]) -> str:
+    rows = ["| adapter | case | seconds to give up | × a sound observation | peak RSS growth | target |",
+            "|---|---|---|---|---|---|"]
+    for adapter, cases in doc["figures"].items():
+        for case, r in cases.items():
+            ok = r["seconds"] < 30 and r["rss_growth_mb"] < 200
+            rows.append(f"| {adapter} | {case} | {r['seconds']:.1f} s | {r['over_sound']:.0f}× | "
+                        f"{r['rss_growth_mb']:.0f} MB | < 30 s, < 200 MB {_verdict(ok)} |")
+    return "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", " (wall seconds)"), "", *rows]) + "\n"
+
+
+def check(doc: dict[str, Any]) -> str:
+    rows = ["| ratio (short form) | recorded |", "|---|---|"]
+    rows += [f"| {name} | {value:.2f}× |" for name, value in doc["figures"].items()]
+    return "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", ""), "", *rows]) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
+    "check": check,
+}
+
+
+def render(text: str, folder: Path = RESULTS) -> str:
+    """README text with every generated block rendered from its recorded result."""
+    def block(m: re.Match[str]) -> str:
+        name = m["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"README.md: no renderer for the block bench:{name} (known: {', '.join(RENDERERS)})")
+        return m.group(1) + RENDERERS[name](load(name, folder)) + m.group(4)
+
+    return BLOCK.sub(block, text)
+
+
+def stale(text: str, folder: Path = RESULTS) -> list[str]:
+    """The names of the blocks whose figures differ from the recorded results."""
+    fresh = {m["name"]: m["body"] for m in BLOCK.finditer(render(text, folder))}
+    return [m["name"] for m in BLOCK.finditer(text) if fresh[m["name"]] != m["body"]]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    text = README.read_text()
+    if args.check:
+        names = stale(text)
+        for name in names:
+            print(f"README.md: the bench:{name} block differs from bench/results/{name}.json; "
+                  "run python bench/readme_tables.py")
+        return 1 if names else 0
+    README.write_text(render(text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
