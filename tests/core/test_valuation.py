@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.valuation import QuoteLimits, doubtful_quotes, valued_symbols
+from reconciler.core.valuation import QuoteLimits, doubtful_quotes, sound_prices, valued_symbols
 from tests.builders import desired, observation, quote
 
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
@@ -109,3 +109,44 @@ def test_any_quote_either_values_the_account_or_blocks_it(price: Decimal, prev: 
     assert (pp.blocked == []) == sound
     if not sound:
         assert pp.actions == []
+
+
+# sound_prices is the planner's fast form of the same rule: it must find a doubt exactly when doubtful_quotes does.
+_PRICES = st.sampled_from(["12.34", "0.0001", "5000", "0", "-1", "NaN", "Infinity", "-Infinity"]).map(Decimal)
+_PREVIOUS = st.one_of(st.none(), _PRICES)
+_AGES = st.sampled_from([0, 30, 59, 60, 61, 3_600, -61, -30])
+
+
+_SOUND = st.sampled_from(["12.34", "0.0001", "5000"]).map(Decimal)
+
+
+@st.composite
+def _quotes(draw: st.DrawFn, sound: bool = False) -> tuple[Observation, list[str], QuoteLimits]:
+    """Random quotes, doubtful ones among them (or none: `sound`), for 1-6 symbols, with random limits."""
+    symbols = [f"S{i}" for i in range(draw(st.integers(1, 6)))]
+    quotes = {}
+    for s in symbols:
+        if not sound and draw(st.integers(0, 9)) == 0:
+            continue  # no quote
+        price = draw(_SOUND if sound else _PRICES)
+        quotes[s] = Quote.model_construct(symbol=s, price=price, previous_close=price if sound else draw(_PREVIOUS),
+                                          as_of=NOW - timedelta(seconds=draw(_AGES)) if not sound else NOW,
+                                          daily_volume=None, bid=None, ask=None)
+    limits = draw(st.sampled_from([QuoteLimits(), LIMITS, QuoteLimits(max_age_seconds=60),
+                                   QuoteLimits(max_move=Decimal("0.2"))]))
+    obs = Observation.model_construct(account="a", taken_at=NOW, positions={}, cash_settled=Decimal(0),
+                                      quotes=quotes, open_orders={})
+    return obs, symbols, limits
+
+
+@given(_quotes())
+def test_sound_prices_finds_a_doubt_exactly_when_doubtful_quotes_does(case: tuple[Observation, list[str],
+                                                                                  QuoteLimits]) -> None:
+    obs, symbols, limits = case
+    assert (sound_prices(obs, symbols, limits) is None) == bool(doubtful_quotes(obs, symbols, limits))
+
+
+@given(_quotes(sound=True))
+def test_sound_prices_are_the_quotes_prices(case: tuple[Observation, list[str], QuoteLimits]) -> None:
+    obs, symbols, limits = case
+    assert sound_prices(obs, symbols, limits) == [obs.quotes[s].price for s in symbols]
