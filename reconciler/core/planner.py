@@ -222,6 +222,7 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
     busy = table.obs.open_orders
     charge = unit.commission.charge
     sell_slip, tick, fee_step = unit.sell_slip, unit.tick, unit.fee_step
+    slip, max_cost = unit.slip, trading.max_cost_fraction
     orders: list[Action] = []
     traded: list[int] = []
     notes: list[str] = []
@@ -244,10 +245,10 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
             continue
         notional = qty * price
         fee = charge(qty, notional * sell_slip)
-        # Selling a holding out in full is never too small: that is how an unwanted symbol leaves.
-        why_not = _skipped(s, "sell", qty, notional, fee, unit, trading, minimum=t != 0)
-        if why_not:
-            notes.append(why_not)
+        # Selling a holding out in full is never too small: that is how an unwanted symbol leaves. (_skipped's
+        # tests, inlined: this loop runs once per order.)
+        if (t != 0 and notional < min_notional) or fee + notional * slip > notional * max_cost:
+            notes.append(_skipped(s, "sell", qty, notional, fee, unit, trading, minimum=t != 0))
             continue
         # At worst: the broker may round the fill price down a tick and the commission up a step.
         proceeds += notional * sell_slip - fee - qty * tick - fee_step
@@ -290,7 +291,8 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
     # Most underweight first, so a short budget goes where the drift is worst.
     candidates.sort(key=lambda i: (weights[i] - tw[i], symbols[i]))
     charge = unit.commission.charge
-    buy_slip, fixed = unit.buy_slip, unit.fixed
+    buy_slip, fixed, slip, max_cost = unit.buy_slip, unit.fixed, unit.slip, trading.max_cost_fraction
+    market = unit.limit is None  # a market order's most is its expected unit cost (UnitCosts.most)
     orders: list[Action] = []
     traded: list[int] = []
     spent = ZERO
@@ -299,7 +301,9 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
         exact = _buy_quantity(dest * equity - values[i], price, unit, net)
         wanted = floor_to_step(exact, step)
-        affordable = _affordable(budget, price, unit, step)
+        expected = unit.expected(price)
+        spend = budget - fixed  # _affordable, inlined with the unit cost computed once for the budget below too
+        affordable = floor_to_step(spend / (expected if market else unit.most(price)), step) if spend > 0 else ZERO
         qty = wanted if wanted < affordable else affordable
         if qty <= 0:
             if wanted > 0 and wanted * price >= min_notional:
@@ -309,14 +313,13 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
             continue
         notional = qty * price
         fee = charge(qty, notional * buy_slip)
-        why_not = _skipped(s, "buy", qty, notional, fee, unit, trading, minimum=True)
-        if why_not:
-            notes.append(why_not)
+        if notional < min_notional or fee + notional * slip > notional * max_cost:
+            notes.append(_skipped(s, "buy", qty, notional, fee, unit, trading, minimum=True))
             continue
         cost = notional * buy_slip + fee
         # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
         # left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
-        budget -= qty * unit.expected(price) + fixed
+        budget -= qty * expected + fixed
         spent += cost
         orders.append(Action(first + len(orders), s, "buy", qty, price, notional, fee, "underweight"))
         traded.append(i)
