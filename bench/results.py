@@ -8,6 +8,7 @@ printed, at a commit it names.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -19,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
 
+@functools.cache
 def commit() -> str:
-    """The commit measured (short hash), with "+dirty" when the work tree had uncommitted changes."""
+    """The commit measured (short hash), with "+dirty" when the work tree had uncommitted changes. Asked once per
+    process, when the benchmark starts: a commit made while it runs is not what it measured."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
@@ -43,6 +46,7 @@ def machine() -> str:
 
 
 def commit_line() -> str:
+    """What every benchmark prints first (and fixes the commit its result will name)."""
     return f"measured at commit {commit()} on {machine()}"
 
 
