@@ -23,7 +23,8 @@ from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
 HOLD = 60.0  # at most this long the proxy holds the first order submission, until the test releases it
-GRACE = 8  # apply.in_flight_grace_seconds in these tests
+GRACE = 120  # apply.in_flight_grace_seconds in these tests: no test here waits for it, and a loaded machine can take
+# tens of seconds between two commands
 TIMEOUT = 1.0  # broker.timeout_seconds: a send takes at most 6 x 1 + 0.15 s, within the grace
 
 
