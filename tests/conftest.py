@@ -27,7 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 # CI runs the property tests on a fixed sequence of examples, so a merge is never decided by the luck of the
 # draw; local runs (the default profile) keep exploring new random examples. HYPOTHESIS_PROFILE=ci in .ci/run.
-settings.register_profile("ci", derandomize=True, print_blob=True)
+# Neither has a per-example deadline: the suite shares its cores with PostgreSQL, emulators and subprocesses, and
+# a property test is about what the code does, not how fast (speed is bench/'s, judged by same-run ratios).
+settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+settings.register_profile("default", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
 # The suite must pass on any date: with RECONCILER_TEST_CLOCK_SHIFT_DAYS=N every in-process clock (the system
