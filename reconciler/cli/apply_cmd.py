@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
-from reconciler.core.envelope import EnvelopeError, check_envelope
+from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelope
+from reconciler.core.sequence import UNCOVERED, check_sequence
 from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
 from reconciler.execution.executor import apply_plan, match_once
+from reconciler.execution.merge_sequence import landed_since_applied
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import make_plan
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
-from reconciler.journal.commits import applied_commit, filled_at_commit, last_applied_commit
+from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
 from reconciler.journal.reports import show
 from reconciler.notify import notify
 from reconciler.render.fmt import qty
@@ -178,10 +180,20 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
 
 
 def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
-    """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once."""
-    reviewed = read_plan(Path(args.envelope))
+    """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once.
+
+    `--envelope` names one reviewed plan, or a folder of the reviewed plans of every commit since the last applied
+    one (`github reviewed-plans`): then each portfolio is checked against the plan that covers it."""
+    source = Path(args.envelope)
     ws = rt.workspace
     commit, _ = head_commit(ws.root, ws.target_files)
+    sequenced = source.is_dir()
+    if sequenced and not commit:
+        raise ReconcilerError(
+            "a folder of reviewed plans applies the commits of a git repository; this is none",
+            where=str(ws.root), fix="run in a clone of the targets repository, or pass one reviewed plan file",
+        )
+    reviewed = None if sequenced else read_plan(source)
     if commit:
         _refuse_older_than_applied(rt, commit, summary, reviewed)
         done = applied_commit(rt.journal, commit, ws.targets_hash)
@@ -193,22 +205,28 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
             out.print(f"[green]Nothing to do:[/green] {message}.")
             summary.write("already applied", message, commit=commit, reviewed=reviewed)
             return 0
+    landed = landed_since_applied(rt, source, commit) if sequenced and commit else []
+    if sequenced:
+        reviewed = next((c.plan for c in reversed(landed) if c.plan is not None), None)
     plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
     band = ws.config.apply.envelope
-    traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}
-    check = check_envelope(reviewed, plan, band, traded)
+    if reviewed is None or sequenced:
+        result = check_sequence(landed, plan, band, filled_by_commit(rt.journal, [c.commit for c in landed]))
+        for note in result.notes:
+            out.print(f"  · {escape(note)}")
+        check = result.check
+        where = f"reviewed plans of {len(landed)} commit(s) since the last applied one ({args.envelope})"
+    else:
+        traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}
+        check = check_envelope(reviewed, plan, band, traded)
+        where = f"reviewed plan {args.envelope} ({reviewed.content_hash[:12]})"
     render_envelope(check, out, band.notional_band)
     if not check.ok:
         error = EnvelopeError(
             "the orders computed now leave the envelope approved with the reviewed plan: "
             + "; ".join(b.render() for b in check.breaches),
-            where=f"reviewed plan {args.envelope} ({reviewed.content_hash[:12]})",
-            fix=(
-                "nothing was sent. The targets or accounts at this commit are not the reviewed ones"
-                if any(b.symbol is None for b in check.breaches)
-                else "nothing was sent. Prices or holdings moved too far since the review"
-            ) + ": re-plan on a new pull request and review the new orders",
+            where=where, fix=_envelope_fix(check),
         )
         summary.write(
             "refused: outside the reviewed envelope", error.render(), commit=commit, plan=plan, reviewed=reviewed,
@@ -221,7 +239,19 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context)
 
 
-def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, reviewed: Plan) -> None:
+def _envelope_fix(check: EnvelopeCheck) -> str:
+    """What to do about a breach, by its kind: no reviewed plan, other targets, or prices that moved."""
+    if any(b.message.startswith(UNCOVERED) for b in check.breaches):
+        why = ("A portfolio with orders now has no reviewed plan: open a pull request planned on top of this commit"
+               " (a comment change under portfolios/ is enough), review the orders its plan shows and merge it")
+    elif any(b.symbol is None for b in check.breaches):
+        why = "The targets or accounts at this commit are not the reviewed ones"
+    else:
+        why = "Prices or holdings moved too far since the review"
+    return f"nothing was sent. {why}: re-plan on a new pull request and review the new orders"
+
+
+def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, reviewed: Plan | None) -> None:
     """An old apply job run again must not undo what later commits applied (a change, then its revert, then the
     change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one whose
     ancestry cannot be told (a shallow clone)."""

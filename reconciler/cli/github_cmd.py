@@ -1,5 +1,5 @@
-"""`reconciler github comment|apply-result|drift-issue`: post the plan and then the apply's outcome to the pull
-request, keep the drift issue current."""
+"""`reconciler github comment|apply-result|reviewed-plans|drift-issue`: post the plan and then the apply's outcome
+to the pull request, fetch the reviewed plans apply on merge checks against, keep the drift issue current."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--summary", required=True, metavar="FILE", help="the file `apply --summary-file` wrote",
     )
+    r = sub.add_parser(
+        "reviewed-plans", help="download the reviewed plan of every commit merged since the last applied one",
+        description="For each first-parent commit of the checked-out branch after the last commit the journal"
+        " applied in full: its merged pull request, the plan plan.yml reviewed on it (checked against the"
+        " artifact's digest), written into a folder for `reconciler apply --envelope FOLDER`. A commit without one"
+        " is listed with the reason. Needs GITHUB_TOKEN (actions: read, pull-requests: read) and the journal.",
+    )
+    r.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and reviewed.json")
     d = sub.add_parser(
         "drift-issue", help="open, update or close the drift issue from a status file",
         description="Open or update one issue while any portfolio is OutOfSync; close it when all are back in"
@@ -58,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format json`")
     d.add_argument("--label", default="reconciler-drift", help="label that marks the issue")
-    for q in (c, a, d):
+    for q in (c, a, r, d):
         q.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
         q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or github.com)")
         q.add_argument(
@@ -75,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return _comment(args, settings)
     if args.github_command == "apply-result":
         return _apply_result(args, settings)
+    if args.github_command == "reviewed-plans":
+        return _reviewed_plans(args, settings)
     return _drift_issue(args, settings)
 
 
@@ -134,6 +144,22 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
     for url in result.created + result.updated + result.unchanged:
         if url:
             out.print(f"  {url}")
+    return 0
+
+
+def _reviewed_plans(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from reconciler.gitops.reviewed import fetch_reviewed
+    from reconciler.gitops.sequence import unapplied
+
+    rt = runtime(args, read_only=True)  # the last applied commit is read, nothing written
+    since, tip, commits = unapplied(rt.journal, rt.workspace.root)
+    out = console(args)
+    out.print(
+        f"{len(commits)} commit(s) to apply up to {tip[:12]}"
+        + (f", after {since[:12]} (the last applied in full):" if since else " (nothing applied yet):")
+    )
+    with GitHub(settings) as gh:
+        fetch_reviewed(gh, commits, since, tip, Path(args.out), say=lambda line: out.print(f"  {line}"))
     return 0
 
 

@@ -207,7 +207,35 @@ class GitHub:
     def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
         return self._json("PATCH", f"/repos/{self.settings.repo}/issues/{number}", fields)
 
+    # ---- pull requests, workflow runs and artifacts (apply on merge finds the reviewed plans) ----
+    def pulls_of_commit(self, sha: str) -> list[dict[str, Any]]:
+        """The pull requests GitHub associates with a commit (merged ones carry `merged_at`)."""
+        return list(self._paginate(f"/repos/{self.settings.repo}/commits/{sha}/pulls"))
+
+    def artifacts(self, name: str) -> list[dict[str, Any]]:
+        """Artifacts of this repository with exactly this name, any workflow run."""
+        data = self._json_get(f"/repos/{self.settings.repo}/actions/artifacts", {"name": name, "per_page": "100"})
+        found = data.get("artifacts")
+        return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
+
+    def workflow_run(self, run_id: int) -> dict[str, Any]:
+        return self._json_get(f"/repos/{self.settings.repo}/actions/runs/{run_id}", None)
+
+    def download_artifact(self, artifact_id: int) -> bytes:
+        """The artifact's zip archive (GitHub redirects to storage; httpx drops the token on another origin)."""
+        path = f"/repos/{self.settings.repo}/actions/artifacts/{artifact_id}/zip"
+        return self._request("GET", path, follow_redirects=True).content
+
     # ---- plumbing ----
+    def _json_get(self, path: str, params: dict[str, str] | None) -> dict[str, Any]:
+        data = self._request("GET", path, params=params).json()
+        if not isinstance(data, dict):
+            raise GitHubError(
+                "unexpected answer (not an object)", where=f"GET {self.settings.api_url}{path}",
+                fix="check GITHUB_API_URL points at the GitHub REST API",
+            )
+        return data
+
     def _paginate(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         url: str | None = path
         query: dict[str, str] | None = {**(params or {}), "per_page": "100"}

@@ -68,3 +68,32 @@ def _latest(journal: Journal, *conditions: ColumnElement[bool]) -> AppliedCommit
     if row is None:
         return None
     return AppliedCommit(str(row["id"]), str(row["status"]), row["started_at"], str(row["git_commit"]))
+
+
+def last_completed_commit(journal: Journal) -> AppliedCommit | None:
+    """The newest commit applied in full (succeeded or nothing to do): a sequence of merges is applied from the
+    commit after it, so a change whose apply was partial or refused is applied again with the ones after it."""
+    return _latest(journal, t.applies.c.git_commit.is_not(None), t.applies.c.status.in_(APPLIED))
+
+
+def filled_by_commit(journal: Journal, commits: list[str]) -> dict[str, dict[tuple[str, str], Decimal]]:
+    """What applies of each of `commits` traded: commit → (portfolio, symbol) → signed filled notional."""
+    if not commits:
+        return {}
+    query = (
+        select(t.applies.c.git_commit, t.intents.c.portfolio, t.intents.c.symbol, t.intents.c.side,
+               t.intents.c.filled_quantity, t.intents.c.avg_price)
+        .join(t.applies, t.applies.c.id == t.intents.c.apply_id)
+        .where(t.applies.c.git_commit.in_(commits))
+    )
+    out: dict[str, dict[tuple[str, str], Decimal]] = {}
+    with journal.tx() as c:
+        for commit, portfolio, symbol, side, quantity, price in c.execute(query):
+            if not quantity or price is None:
+                continue
+            notional = Decimal(quantity) * Decimal(price)
+            per = out.setdefault(str(commit), {})
+            per[(portfolio, symbol)] = per.get((portfolio, symbol), Decimal(0)) + (
+                notional if side == "buy" else -notional
+            )
+    return out

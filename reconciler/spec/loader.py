@@ -66,7 +66,7 @@ class Workspace:
     def portfolio_hashes(self) -> dict[str, str]:
         """The same, per portfolio: what apply --envelope compares, so parallel changes to different portfolios
         do not void each other's reviewed plans."""
-        return {p.name: _digest(p.model_dump(mode="json", exclude={"source"})) for p in self.portfolios}
+        return {p.name: portfolio_hash(p) for p in self.portfolios}
 
     @property
     def target_files(self) -> list[Path]:
@@ -83,6 +83,11 @@ class Workspace:
 
     def portfolio_for_account(self, account: str) -> Desired | None:
         return self.by_account.get(account)
+
+
+def portfolio_hash(portfolio: Desired) -> str:
+    """One portfolio's resolved targets as a hash (what `Workspace.portfolio_hashes` holds), at any commit."""
+    return _digest(portfolio.model_dump(mode="json", exclude={"source"}))
 
 
 def _digest(payload: object) -> str:

@@ -7,9 +7,12 @@ GitHub App tokens look like) gets GitHub's 403 on `GET /user`, and its login onl
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,12 +47,45 @@ class FakeGitHub:
     requests: list[Request] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer the next requests with, in order
     url: str = ""
+    pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # commit sha → its pull requests
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id → its zip, served at /blobs/{id}
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_pull(self, number: int) -> None:
         self.issues[number] = {"number": number, "pull_request": {"url": "…"}, "state": "open", "labels": []}
         self.comments.setdefault(number, [])
+
+    def add_merged_pull(self, number: int, merge_commit: str, head: str) -> None:
+        """A pull request merged as `merge_commit` (GitHub lists it under that commit's pulls)."""
+        pull = {"number": number, "merged_at": "2026-01-05T15:00:00Z", "merge_commit_sha": merge_commit,
+                "head": {"sha": head}, "state": "closed"}
+        self.pulls.setdefault(merge_commit, []).append(pull)
+
+    def add_plan_artifact(
+        self, head: str, plan: bytes, *, event: str = "pull_request_target",
+        path: str = ".github/workflows/plan.yml", conclusion: str = "success", digest: str | None = None,
+    ) -> dict[str, Any]:
+        """A plan artifact uploaded by a workflow run, as upload-artifact stores it: a zip holding plan.json."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("plan.json", plan)
+        data = buffer.getvalue()
+        with self._lock:
+            self._next_id += 1
+            run_id, artifact_id = self._next_id, self._next_id + 50000
+            self.runs[run_id] = {"id": run_id, "event": event, "path": path, "conclusion": conclusion}
+            artifact = {
+                "id": artifact_id, "name": f"reconciler-plan-{head}", "expired": False,
+                "created_at": f"2026-01-05T14:{len(self.artifacts):02d}:00Z",
+                "digest": digest if digest is not None else "sha256:" + hashlib.sha256(data).hexdigest(),
+                "workflow_run": {"id": run_id, "head_sha": "0" * 40},
+            }
+            self.artifacts.append(artifact)
+            self.blobs[artifact_id] = data
+        return artifact
 
     def add_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
         with self._lock:
@@ -94,6 +130,8 @@ class FakeGitHub:
             if self.failures:
                 status = self.failures.pop(0)
                 return status, {"message": f"fake failure {status}"}, {}
+            if m := re.fullmatch(r"/blobs/(\d+)", parts.path):  # artifact storage: another origin in reality
+                return 200, self.blobs[int(m.group(1))], {}
             if headers.get("authorization") != f"Bearer {self.token}":
                 return 401, {"message": "Bad credentials"}, {}
             if parts.path == "/user" and method == "GET":
@@ -110,6 +148,16 @@ class FakeGitHub:
             return self._route(method, parts.path[len(prefix):], query, payload)
 
     def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any, dict[str, str]]:
+        if (m := re.fullmatch(r"/commits/([0-9a-f]{40})/pulls", path)) and method == "GET":
+            return self._page(self.pulls.get(m.group(1), []), path, query)
+        if path == "/actions/artifacts" and method == "GET":
+            found = [a for a in self.artifacts if a["name"] == query.get("name", a["name"])]
+            return 200, {"total_count": len(found), "artifacts": found}, {}
+        if (m := re.fullmatch(r"/actions/runs/(\d+)", path)) and method == "GET":
+            run = self.runs.get(int(m.group(1)))
+            return (200, run, {}) if run else (404, {"message": "Not Found"}, {})
+        if (m := re.fullmatch(r"/actions/artifacts/(\d+)/zip", path)) and method == "GET":
+            return 302, None, {"Location": f"{self.url}/blobs/{m.group(1)}"}
         if m := re.fullmatch(r"/issues/(\d+)/comments", path):
             number = int(m.group(1))
             if number not in self.issues:
@@ -187,9 +235,10 @@ def serve(fake: FakeGitHub) -> ThreadingHTTPServer:
             payload = json.loads(raw) if raw else None
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, data, extra = fake.handle(self.command, self.path, headers, payload)
-            body = b"" if data is None else json.dumps(data).encode()
+            raw_body = isinstance(data, bytes)
+            body = data if isinstance(data, bytes) else b"" if data is None else json.dumps(data).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "application/zip" if raw_body else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             for k, v in extra.items():
                 self.send_header(k, v)
