@@ -20,10 +20,10 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # Releases that run on the node24 runtime (GitHub retired node20 for actions; upload-artifact v5 and
 # download-artifact v5/v6 still defaulted to node20). Each SHA checked against the release it is labelled with.
 NODE24 = {
-    "actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd": "v6.0.2",
-    "actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c": "v6.0.0",
-    "actions/upload-artifact@b7c566a772e6b6bfb58ed0dc250532a479d7789f": "v6.0.0",
-    "actions/download-artifact@37930b1c2abaa49bbe596cd826c3c89aef350131": "v7.0.0",
+    "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1": "v7.0.1",
+    "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "v7.0.0",
+    "actions/upload-artifact@043fb46d1a93c77aae656e7c1c64a875d1fc6a0a": "v7.0.1",
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "v8.0.1",
 }
 
 
@@ -200,22 +200,32 @@ def test_apply_workflow() -> None:
     assert '--override "$policy"' in apply["run"]
     assert '--reason "$REASON"' in apply["run"]
     assert "${{" not in apply["run"]  # inputs reach the shell as data
-    assert any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
-    # Only the current commit is applied: the tip of main, and never one older than the last applied.
+    # The tip of main is applied, with every change merged since the last apply (docs/gitops.md, "A sequence of
+    # merges"); a commit older than the last applied one is refused by `apply --envelope` itself.
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["ref"] == "main"
     assert checkout["with"]["fetch-depth"] == 0
-    tip = next(s for s in job["steps"] if "tip of main" in s["name"])
-    assert 'gh api "repos/$REPO/commits/main"' in tip["run"]
-    assert "exit 1" in tip["run"]
-    names = [s["name"] for s in job["steps"]]
-    assert names.index(tip["name"]) < names.index("Apply within the reviewed envelope")
-    # The reviewed plan is one plan.yml made on pull_request_target, not an artifact any workflow could upload.
     find = next(s for s in job["steps"] if s.get("id") == "reviewed")
-    assert '.event == "pull_request_target"' in find["run"]
-    assert '.path == ".github/workflows/plan.yml"' in find["run"]
-    assert '.conclusion == "success"' in find["run"]
-    download = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/download-artifact@"))
-    assert download["with"]["run-id"] == "${{ steps.reviewed.outputs.run-id }}"
+    assert 'reconciler github reviewed-plans --out "$REVIEWED"' in find["run"]
+    assert find["env"]["REVIEWED"] == apply["env"]["REVIEWED"]
+    assert '--envelope "$REVIEWED"' in apply["run"]
+    names = [s["name"] for s in job["steps"]]
+    assert names.index(find["name"]) < names.index("Apply within the reviewed envelope")
+    # Plans are downloaded by reconciler (one per merged pull request), each archive checked against its digest.
+    assert not any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
+
+
+def test_apply_trusts_only_the_plan_workflow_artifact() -> None:
+    """`github reviewed-plans` takes the artifact plan.yml names after the head commit, from plan.yml's runs on
+    pull_request_target only: the constants it checks are this repository's workflow."""
+    from reconciler.gitops.reviewed import PLAN_WORKFLOW, artifact_name
+
+    wf = load(Path(PLAN_WORKFLOW).name)
+    assert (ROOT / PLAN_WORKFLOW).is_file()
+    assert "pull_request_target" in wf["on"]
+    upload = next(s for s in steps(wf) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["name"] == artifact_name("${{ github.event.pull_request.head.sha }}")
+    assert upload["with"]["path"] == "plan.json"
 
 
 def test_drift_workflow() -> None:
