@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ntpath
+import posixpath
 import unicodedata
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -293,6 +295,19 @@ class Policies(Strict):
     timeout_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = Field(
         5.0, description="An evaluation of the policies that takes longer is an error (nothing is sent)."
     )
+
+    @field_validator("dir")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        # Like portfolios_dir: an absolute path or one climbing out would read rules from the runner's disk, which a
+        # proposal (plan --proposed) must never point the trusted plan job at.
+        path = posixpath.normpath(v.replace("\\", "/").strip()) if v.strip() else ""
+        if not path or path == "." or path.startswith(("/", "../")) or path == ".." or ntpath.isabs(v):
+            raise ValueError(
+                f"policies.dir {v!r} must be a folder inside the repository, below reconciler.yaml's own folder"
+                " (e.g. policies)"
+            )
+        return v
 
 
 class ApplySettings(Strict):
