@@ -31,6 +31,8 @@ class Runtime:
     # read-only credential is enough; the paper broker then observes without writing its books either.
     read_only: bool = False
     lock_timeout: float = 0.0  # seconds to wait for an account's lock held by someone alive (--lock-timeout)
+    # A journal that does not exist is an error, not an empty journal: --require-journal, and always in CI.
+    require_journal: bool = False
     # Planning a pull request's proposal (gitops.proposed): its files were read from `targets_commit` into a
     # temporary folder (config_path), and the repository, for --base, is the trusted checkout of `repo_config`.
     targets_commit: str | None = None
@@ -70,7 +72,8 @@ class Runtime:
 
     @cached_property
     def journal(self) -> Journal:
-        return Journal.open(*self.journal_location, self.clock, write=not self.read_only)
+        must = self.require_journal or os.environ.get("CI", "").strip().lower() in ("true", "1")
+        return Journal.open(*self.journal_location, self.clock, write=not self.read_only, must_exist=must)
 
     @property
     def journal_location(self) -> tuple[str, str]:

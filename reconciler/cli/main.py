@@ -51,6 +51,10 @@ def _module(command: str) -> str:
 def _common(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("-c", "--config", default=default, help="path to reconciler.yaml (default: ./reconciler.yaml)")
     p.add_argument("--journal", default=default, help="journal database URL (overrides journal.url)")
+    p.add_argument(
+        "--require-journal", action="store_true", default=default,
+        help="a journal that does not exist is an error, never read as empty or created (always on when CI=true)",
+    )
     p.add_argument("--log-format", choices=["text", "json"], default=default, help="log format on stderr")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default)
     p.add_argument("--no-color", action="store_true", default=default, help="plain output without colours")

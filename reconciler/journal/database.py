@@ -90,9 +90,11 @@ def _postgres_read_only(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.commit()
 
 
-def create_journal_engine(url: str, where: str = "journal.url", *, write: bool = True) -> Engine:
+def create_journal_engine(
+    url: str, where: str = "journal.url", *, write: bool = True, must_exist: bool = False
+) -> Engine:
     """An engine on the journal. With write=False nothing is created (no folder, no file) and the database
-    itself refuses writes on every connection."""
+    itself refuses writes on every connection; with must_exist (CI) a SQLite file is never created either."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -111,7 +113,7 @@ def create_journal_engine(url: str, where: str = "journal.url", *, write: bool =
         # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file after
         # `file:`; its folder must exist already.
         path = Path(db.removeprefix("file:"))
-        if not write and not path.is_file():  # connecting would create an empty file
+        if (not write or must_exist) and not path.is_file():  # connecting would create an empty file
             raise MissingJournal(
                 f"journal {safe_url(url)} does not exist yet", where=where, fix=CREATE_OR_MIGRATE_FIX
             )

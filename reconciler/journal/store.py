@@ -77,21 +77,29 @@ class Journal:
         return self.clock.now()
 
     @classmethod
-    def open(cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM, *, write: bool = True) -> Journal:
+    def open(
+        cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM, *, write: bool = True,
+        must_exist: bool = False,
+    ) -> Journal:
         """The journal, created or migrated to this version's schema first; with write=False, for reading only:
         nothing is created or migrated (a journal not at the current schema is refused) and nothing can be written,
-        so a read-only credential (a SELECT-only role, a read-only file) is enough."""
+        so a read-only credential (a SELECT-only role, a read-only file) is enough. With must_exist (in CI) a
+        journal that does not exist is an error, never an empty stand-in or a new file."""
         try:
-            engine = create_journal_engine(url, where, write=write)
-        except MissingJournal:
+            engine = create_journal_engine(url, where, write=write, must_exist=must_exist)
+        except MissingJournal as exc:
+            if must_exist:
+                raise _missing_in_ci(url, where) from None
             if write:
-                raise
+                raise exc from None
             return cls._empty_stand_in(url, clock)
         try:
             if write:
                 migrate(engine)
             elif is_blank(engine):  # a new, empty database: nothing recorded yet, as for a missing SQLite file
                 engine.dispose()
+                if must_exist:
+                    raise _missing_in_ci(url, where)
                 return cls._empty_stand_in(url, clock)
             else:
                 check_current(engine)
@@ -422,3 +430,15 @@ class Journal:
                 "data": scrub(json.dumps(data, default=str, sort_keys=True)), "created_at": self._now(),
             },
         )
+
+
+def _missing_in_ci(url: str, where: str) -> JournalError:
+    """In CI a journal that does not exist is a misconfiguration (most often a secret not mapped to the step, which
+    leaves the configuration's SQLite path), never an empty journal to plan or apply against."""
+    return JournalError(
+        f"journal {safe_url(url)} does not exist (in CI, or with --require-journal, that is an error: planning or"
+        " applying against an empty journal would ignore every order in flight)", where=where,
+        fix="map the journal secret to this step (env: RECONCILER_JOURNAL_URL: ${{ secrets.RECONCILER_JOURNAL_URL"
+        " }}) and check the environment holds it; a new journal is created once outside CI (`reconciler plan"
+        " --record` with a credential that may write)",
+    )

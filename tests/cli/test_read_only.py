@@ -215,6 +215,39 @@ def test_a_missing_journal_reads_as_empty_and_is_not_created(
         ]
 
 
+@pytest.mark.parametrize("command", ["plan", "status", "apply"])
+def test_in_ci_a_missing_journal_is_an_error(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Reproduced: the observe secret was not mapped, the plan job fell back to the configuration's SQLite path and
+    planned against an empty journal with only a warning. In CI that is an error, for reading and writing alike."""
+    monkeypatch.setenv("CI", "true")
+    db = tmp_path / "new" / "journal.db"
+    args = ("--auto-approve",) if command == "apply" else ()
+    r = workspace.run("--journal", f"sqlite:///{db}", command, *args)
+    assert r.code == 1, r.out + r.err
+    assert "does not exist (in CI, or with --require-journal, that is an error" in r.err
+    assert "RECONCILER_JOURNAL_URL" in r.err
+    assert not db.exists()
+
+
+def test_require_journal_outside_ci(workspace: Workspace, tmp_path: Path) -> None:
+    db = tmp_path / "new" / "journal.db"
+    r = workspace.run("--journal", f"sqlite:///{db}", "plan", "--require-journal")
+    assert r.code == 1, r.out + r.err
+    assert "that is an error" in r.err
+
+
+@pytest.mark.skipif(not PG_ADMIN_URL, reason="a blank PostgreSQL database: needs RECONCILER_TEST_PG_URL")
+def test_in_ci_a_blank_database_is_an_error_to_read(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    r = workspace.run("--journal", fresh_journal_url(tmp_path), "plan")
+    assert r.code == 1, r.out + r.err
+    assert "that is an error" in r.err
+
+
 def test_an_unmigrated_journal_is_refused_not_migrated(workspace: Workspace, tmp_path: Path) -> None:
     url = fresh_journal_url(tmp_path)  # an empty database (SQLite: created by the first connection below)
     engine = create_engine(url)
