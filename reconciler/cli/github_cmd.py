@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from reconciler.clock import SYSTEM
 from reconciler.errors import ReconcilerError
 from reconciler.execution.planfile import read_plan
 from reconciler.gitops.comment import (
+    COMMENT_KEY_ENV,
+    Seal,
     apply_result_body,
     read_status,
     sync_drift_issue,
@@ -23,6 +26,7 @@ from reconciler.gitops.comment import (
 )
 from reconciler.gitops.github import GitHub, GitHubSettings
 from reconciler.render.markdown import blocks, render_drift_issue, split_comment
+from reconciler.secrets.redact import register
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,6 +41,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--plan", metavar="FILE", help="the saved plan to post (default: plan now)")
     c.add_argument("--base", metavar="REF", help="when planning now: git ref to show target changes against")
     c.add_argument("--max-comments", type=int, default=10, metavar="N", help="at most N comments (default 10)")
+    c.add_argument(
+        "--head", metavar="SHA",
+        help="the pull request's head commit, signed into the comment's marker with $RECONCILER_COMMENT_KEY"
+        " (default: the plan's commit)",
+    )
     c.add_argument(
         "--proposed", metavar="REF",
         help="the settings (apply envelope) and, when planning now, the targets as this git ref proposes them (see"
@@ -134,8 +143,9 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
             plan, _ = plan_against(rt, args.base, record=False)
         envelope = rt.workspace.config.apply.envelope
     bodies = split_comment(blocks(plan, envelope), max_parts=args.max_comments)
+    seal = _seal(args.head or plan.git_commit)
     with GitHub(settings) as gh:
-        result = upsert_sticky(gh, args.pr, bodies)
+        result = upsert_sticky(gh, args.pr, bodies, seal)
     out = console(args)
     out.print(
         f"Plan {plan.content_hash[:12]} on {settings.repo} pull request #{args.pr}: {len(bodies)} comment(s),"
@@ -161,6 +171,29 @@ def _reviewed_plans(args: argparse.Namespace, settings: GitHubSettings) -> int:
     with GitHub(settings) as gh:
         fetch_reviewed(gh, commits, since, tip, Path(args.out), say=lambda line: out.print(f"  {line}"))
     return 0
+
+
+def _seal(head: str | None) -> Seal | None:
+    """The key binding plan comments to this workflow: required in CI, where every workflow comments as the same
+    bot; without it (a shell) comments are told apart by marker and author only."""
+    key = os.environ.get(COMMENT_KEY_ENV, "").strip()
+    in_ci = os.environ.get("CI", "").strip().lower() in ("true", "1")
+    if not key:
+        if in_ci:
+            raise ReconcilerError(
+                f"{COMMENT_KEY_ENV} is not set: in CI the plan comment is signed, so that a comment another workflow"
+                " wrote as the same github-actions[bot] is never taken for it", where="environment",
+                fix=f"add a random secret {COMMENT_KEY_ENV} to the observe environment (e.g. `openssl rand -hex 32`)"
+                f" and map it to the comment step: env: {COMMENT_KEY_ENV}: ${{{{ secrets.{COMMENT_KEY_ENV} }}}}",
+            )
+        return None
+    if not head or not re.fullmatch(r"[0-9a-f]{40}", head):
+        raise ReconcilerError(
+            f"the head commit {head!r} is not a full commit sha", where="--head",
+            fix="pass --head with the pull request's head sha (github.event.pull_request.head.sha)",
+        )
+    register(key)
+    return Seal(key.encode(), head)
 
 
 def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:

@@ -5,10 +5,18 @@ Both are found by a hidden HTML marker on their first line AND by their author b
 Actions GITHUB_TOKEN, which comments as github-actions[bot]). Anyone can paste the marker into a comment or an
 issue, and the token may edit or delete anything in the repository: a marked comment or issue by someone else is
 left alone (never updated, deleted or closed) and a warning says so once per run.
+
+Every workflow of a repository comments as the same `github-actions[bot]`, so with a key (RECONCILER_COMMENT_KEY,
+a secret only the plan job has) the plan comment is bound to this workflow too: its marker carries the pull
+request's head commit and an HMAC-SHA256 of the pull request number, the comment's own id, the head commit and the
+part number. Another workflow cannot sign, and a marker copied into another comment names the wrong comment id, so
+neither is ever adopted, edited or deleted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from dataclasses import dataclass, field
@@ -20,10 +28,36 @@ from pydantic import ValidationError
 from reconciler.core.drift import StatusReport
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub
-from reconciler.render.markdown import MARKER
 
 log = logging.getLogger("reconciler.github")
-PART = re.compile(r"<!-- reconciler:plan part=(\d+)/(\d+) -->")
+PART = re.compile(r"<!-- reconciler:plan(?: part=(\d+)/(\d+))?(?: head=([0-9a-f]{40}) sig=([0-9a-f]{64}))? -->")
+COMMENT_KEY_ENV = "RECONCILER_COMMENT_KEY"
+
+
+@dataclass(frozen=True)
+class Seal:
+    """Binds plan comments to the workflow holding `key`: the marker is signed for the pull request, the comment
+    and the head commit it was written for."""
+
+    key: bytes = field(repr=False)
+    head: str
+
+    def sign(self, number: int, comment_id: int, part: int, head: str | None = None) -> str:
+        message = f"reconciler-plan:{number}:{comment_id}:{head or self.head}:{part}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
+    def marker(self, number: int, comment_id: int, part: int, parts: int) -> str:
+        shown = f" part={part}/{parts}" if parts > 1 else ""
+        return f"<!-- reconciler:plan{shown} head={self.head} sig={self.sign(number, comment_id, part)} -->"
+
+    def verifies(self, number: int, comment: dict[str, Any]) -> bool:
+        """Whether this comment's marker was signed with the key, for this pull request and this very comment."""
+        found = PART.fullmatch(str(comment.get("body") or "").split("\n", 1)[0].strip())
+        if found is None or found.group(3) is None:
+            return False
+        part = int(found.group(1) or 1)
+        expected = self.sign(number, int(comment["id"]), part, head=found.group(3))
+        return hmac.compare_digest(expected, found.group(4))
 DRIFT_MARKER = "<!-- reconciler:drift -->"
 DRIFT_LABEL = "reconciler-drift"
 
@@ -45,11 +79,8 @@ class StickyResult:
 
 def part_of(body: str) -> int | None:
     """The part number a plan comment's marker says (1 for a single comment), or None for a body without one."""
-    first = body.split("\n", 1)[0].strip()
-    if first == MARKER:
-        return 1
-    found = PART.fullmatch(first)
-    return int(found.group(1)) if found else None
+    found = PART.fullmatch(body.split("\n", 1)[0].strip())
+    return int(found.group(1) or 1) if found else None
 
 
 def author(item: dict[str, Any]) -> str:
@@ -74,10 +105,11 @@ def _leave_alone(what: str, others: list[dict[str, Any]], login: str, **fields: 
         )
 
 
-def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
+def upsert_sticky(gh: GitHub, number: int, bodies: list[str], seal: Seal | None = None) -> StickyResult:
     """Make the pull request's plan comments equal `bodies`: update in place, create what is missing, delete extras.
 
-    Only the token's own marked comments count as the plan's; anyone else's are left as they are.
+    Only the token's own marked comments count as the plan's (with a seal: only those signed for this pull request
+    and comment); anyone else's are left as they are.
     """
     me = gh.login()
     mine: dict[int, dict[str, Any]] = {}
@@ -87,7 +119,7 @@ def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
         k = part_of(str(c.get("body") or ""))
         if k is None:
             continue
-        if not written_by(c, me):
+        if not written_by(c, me) or (seal is not None and not seal.verifies(number, c)):
             others.append(c)
         elif k in mine:  # two runs raced and both created: keep the oldest
             extras.append(c)
@@ -97,6 +129,15 @@ def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
     result = StickyResult()
     for k, body in enumerate(bodies, start=1):
         existing = mine.pop(k, None)
+        if existing is None and seal is not None:
+            # The signature covers the comment's id, which GitHub gives only on creation: create, then sign. A
+            # comment left unsigned by a failure in between is never adopted; the next run creates another.
+            made = gh.create_comment(number, body)
+            signed = _sealed(body, seal.marker(number, int(made["id"]), k, len(bodies)))
+            result.created.append(str(gh.update_comment(int(made["id"]), signed).get("html_url", "")))
+            continue
+        if existing is not None and seal is not None:
+            body = _sealed(body, seal.marker(number, int(existing["id"]), k, len(bodies)))
         if existing is None:
             result.created.append(str(gh.create_comment(number, body).get("html_url", "")))
         elif existing.get("body") != body:
@@ -107,6 +148,11 @@ def upsert_sticky(gh: GitHub, number: int, bodies: list[str]) -> StickyResult:
         gh.delete_comment(int(c["id"]))
         result.deleted += 1
     return result
+
+
+def _sealed(body: str, marker: str) -> str:
+    """The body with its first line (the plan marker) replaced by the signed marker."""
+    return marker + "\n" + body.split("\n", 1)[1] if "\n" in body else marker
 
 
 # ---- the apply result ----

@@ -155,10 +155,24 @@ def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> No
     assert "reconciler github comment --pr" in runs
     assert "--proposed refs/reconciler/proposed" in runs
     secret_steps = [s for s in job["steps"] if "secrets." in str(s.get("env", {}))]
-    assert [s["name"] for s in secret_steps] == ["Plan what the pull request proposes"]
+    assert [s["name"] for s in secret_steps] == [
+        "Plan what the pull request proposes", "Post the plan on the pull request"
+    ]
+    # The comment step holds the comment key only, never the journal or broker credentials.
+    assert [v for v in secret_steps[1]["env"].values() if "secrets." in v] == ["${{ secrets.RECONCILER_COMMENT_KEY }}"]
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["overwrite"] is True  # re-running the plan job works
     assert upload["with"]["name"] == "reconciler-plan-${{ github.event.pull_request.head.sha }}"
+
+
+def test_the_plan_comment_is_signed_with_a_key_only_the_plan_job_has() -> None:
+    wf = load("plan.yml")
+    post = next(s for s in steps(wf) if "reconciler github comment" in s.get("run", ""))
+    assert post["env"]["RECONCILER_COMMENT_KEY"] == "${{ secrets.RECONCILER_COMMENT_KEY }}"
+    assert '--head "$HEAD_SHA"' in post["run"]
+    assert post["env"]["HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
+    others = [s for name in ("apply.yml", "drift.yml", "validate.yml") for s in steps(load(name))]
+    assert not any("RECONCILER_COMMENT_KEY" in str(s) for s in others)
 
 
 def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
