@@ -160,12 +160,19 @@ def _context(plan: Plan, envelope: EnvelopeSettings | None) -> dict[str, Any]:
     bounds: dict[tuple[str, str], Bound] = {}
     if envelope is not None:
         bounds = {(b.portfolio, b.symbol): b for b in envelope_of(plan, envelope)}
+    summary = Summary.of(plan)
+    # Results past the summary's rows: those of portfolios with orders are repeated in their sections below; the
+    # others (portfolios without orders have no section) are folded into the summary, so "listed below" is true.
+    rest = (summary.denies + summary.warns)[SUMMARY_ROWS:]
+    sections = {p.name for p in summary.changed}
     return {
         "plan": plan,
-        "summary": Summary.of(plan),
+        "summary": summary,
         "envelope": envelope,
         "bounds": bounds,
         "limit": SUMMARY_ROWS,
+        "rest_below": [r for r in rest if r.portfolio in sections],
+        "rest_other": [r for r in rest if r.portfolio not in sections],
     }
 
 

@@ -125,3 +125,24 @@ def test_split_comments_post_to_github_within_its_limit(github: FakeGitHub) -> N
     with GitHub(GitHubSettings(api_url=github.url, repo=github.repo, token=github.token)) as gh:
         result = upsert_sticky(gh, 9, parts)
     assert len(result.created) == len(parts) == len(github.ours(9))  # the fake refuses bodies over 65,536
+
+
+def test_results_past_the_summary_rows_are_where_the_comment_says() -> None:
+    """Reproduced: "… and N more, listed under each portfolio below" while those portfolios had no orders, so no
+    section below listed them. Results of portfolios without orders are folded into the summary now."""
+    plan = big_plan(1, 2)
+    quiet = [
+        PolicyResult(policy="stale_target", kind="warn", level="advisory", portfolio=f"idle-{i:03d}",
+                     message=f"warning {i}")
+        for i in range(60)
+    ]
+    plan = plan.model_copy(update={"policy_results": [*quiet, *plan.policy_results]})
+    text = render_markdown(plan, EnvelopeSettings())
+    summary = text[: text.index("### portfolio-0000")]
+    said = "… and 11 more: 1 listed under each portfolio below; 10 for portfolios without orders, folded here"
+    assert said in summary
+    assert "<summary>10 more policy result(s) for portfolios without orders</summary>" in summary
+    assert "(idle-059): warning 59" in summary
+    assert "listed under each portfolio below" not in render_markdown(
+        plan.model_copy(update={"policy_results": quiet}), EnvelopeSettings()
+    )
