@@ -25,6 +25,7 @@ from reconciler.gitops.comment import (
     upsert_sticky,
 )
 from reconciler.gitops.github import GitHub, GitHubSettings
+from reconciler.gitops.proposal_changes import policy_file_changes, setting_changes
 from reconciler.render.markdown import blocks, render_drift_issue, split_comment
 from reconciler.secrets.redact import register
 
@@ -142,7 +143,12 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         else:
             plan, _ = plan_against(rt, args.base, record=False)
         envelope = rt.workspace.config.apply.envelope
-    bodies = split_comment(blocks(plan, envelope), max_parts=args.max_comments)
+        # What the proposal changes besides targets, against the trusted checkout (the default branch), shown first.
+        changed = setting_changes(trusted.config, rt.config) if args.proposed else []
+        policy_files = policy_file_changes(
+            trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir, rt.config.policies.dir,
+        ) if args.proposed else []
+    bodies = split_comment(blocks(plan, envelope, changed, policy_files), max_parts=args.max_comments)
     seal = _seal(args.head or plan.git_commit)
     with GitHub(settings) as gh:
         result = upsert_sticky(gh, args.pr, bodies, seal)

@@ -1,8 +1,10 @@
-"""What a change to the YAML did to the resolved targets: weights before → after, per portfolio. Pure."""
+"""What a change to the YAML did to the resolved targets (weights before → after, per portfolio), and the settings and
+policy files a pull request changes. Pure."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -85,3 +87,22 @@ def _show(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in sorted(value.items())) + "}"
     return str(value)
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One setting of reconciler.yaml a pull request changes, by its dotted path ("—": not set)."""
+
+    path: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class PolicyFileChange:
+    """One policy file a pull request adds, removes or changes, with the lines added and removed."""
+
+    path: str
+    status: str  # added | removed | changed
+    added: int = 0
+    removed: int = 0

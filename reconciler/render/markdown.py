@@ -18,12 +18,14 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from reconciler.core.changes import PolicyFileChange, SettingChange
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
 from reconciler.core.models import Plan, PolicyResult, PortfolioPlan
 from reconciler.core.numbers import ZERO
@@ -156,7 +158,10 @@ def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
     }
 
 
-def _context(plan: Plan, envelope: EnvelopeSettings | None) -> dict[str, Any]:
+def _context(
+    plan: Plan, envelope: EnvelopeSettings | None, settings: Sequence[SettingChange] = (),
+    policy_files: Sequence[PolicyFileChange] = (),
+) -> dict[str, Any]:
     bounds: dict[tuple[str, str], Bound] = {}
     if envelope is not None:
         bounds = {(b.portfolio, b.symbol): b for b in envelope_of(plan, envelope)}
@@ -173,13 +178,19 @@ def _context(plan: Plan, envelope: EnvelopeSettings | None) -> dict[str, Any]:
         "limit": SUMMARY_ROWS,
         "rest_below": [r for r in rest if r.portfolio in sections],
         "rest_other": [r for r in rest if r.portfolio not in sections],
+        "setting_changes": list(settings),
+        "policy_file_changes": list(policy_files),
     }
 
 
-def blocks(plan: Plan, envelope: EnvelopeSettings | None = None) -> list[str]:
-    """The comment as blocks: summary (starting with the sticky marker), one per changed portfolio, footer."""
+def blocks(
+    plan: Plan, envelope: EnvelopeSettings | None = None, settings: Sequence[SettingChange] = (),
+    policy_files: Sequence[PolicyFileChange] = (),
+) -> list[str]:
+    """The comment as blocks: summary (starting with the sticky marker, then the settings and policy files the pull
+    request changes), one per changed portfolio, footer."""
     env = environment()
-    ctx = _context(plan, envelope)
+    ctx = _context(plan, envelope, settings, policy_files)
     out = [env.get_template("summary.md.j2").render(ctx)]
     portfolio = env.get_template("portfolio.md.j2")
     for p in ctx["summary"].changed:
