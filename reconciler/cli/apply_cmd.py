@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
 from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelope
-from reconciler.core.sequence import UNCOVERED, check_sequence
+from reconciler.core.sequence import UNCOVERED, check_sequence, reviewed_overrides
 from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
 from reconciler.execution.executor import apply_plan, match_once
 from reconciler.execution.merge_sequence import landed_since_applied
@@ -211,11 +211,14 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
     band = ws.config.apply.envelope
+    covering: list[Plan] = [reviewed] if reviewed is not None and not sequenced else []
     if reviewed is None or sequenced:
         result = check_sequence(landed, plan, band, filled_by_commit(rt.journal, [c.commit for c in landed]))
         for note in result.notes:
             out.print(f"  · {escape(note)}")
         check = result.check
+        trading = {p.name for p in plan.portfolios if p.actions}
+        covering = [c.plan for c in result.covers if c.portfolio in trading and c.plan is not None]
         where = f"reviewed plans of {len(landed)} commit(s) since the last applied one ({args.envelope})"
     else:
         traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}
@@ -236,7 +239,10 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     if not _approved(args, plan, out):
         return 1
     context = {"reviewed": reviewed, "check": check, "band": band.notional_band}
-    return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context)
+    waived = reviewed_overrides(covering)
+    for name, why in sorted(waived.items()):
+        out.print(f"  · override {name} from the reviewed plan: {escape(why)}")
+    return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context, waived=waived)
 
 
 def _envelope_fix(check: EnvelopeCheck) -> str:
@@ -302,9 +308,10 @@ def _execute(
     *,
     record_noop: bool = False,
     context: dict[str, Any] | None = None,
+    waived: dict[str, str] | None = None,
 ) -> int:
     who = actor()
-    overrides = {name: args.reason for name in args.override}
+    overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
     try:
         result = apply_plan(plan, rt, actor=who, overrides=overrides)

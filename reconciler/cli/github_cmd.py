@@ -1,5 +1,6 @@
-"""`reconciler github comment|apply-result|reviewed-plans|drift-issue`: post the plan and then the apply's outcome
-to the pull request, fetch the reviewed plans apply on merge checks against, keep the drift issue current."""
+"""`reconciler github comment|apply-result|reviewed-plans|overrides|drift-issue`: post the plan and then the apply's
+outcome to the pull request, fetch the reviewed plans apply on merge checks against, read override comments, keep
+the drift issue current."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from reconciler.gitops.comment import (
     upsert_sticky,
 )
 from reconciler.gitops.github import GitHub, GitHubSettings
+from reconciler.gitops.overrides import read_overrides
 from reconciler.gitops.proposal_changes import policy_file_changes, setting_changes
 from reconciler.render.markdown import blocks, render_drift_issue, split_comment
 from reconciler.secrets.redact import register
@@ -42,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--plan", metavar="FILE", help="the saved plan to post (default: plan now)")
     c.add_argument("--base", metavar="REF", help="when planning now: git ref to show target changes against")
     c.add_argument("--max-comments", type=int, default=10, metavar="N", help="at most N comments (default 10)")
+    c.add_argument(
+        "--overrides", metavar="FILE", help="show the overrides refused (from `github overrides --out FILE`)",
+    )
     c.add_argument(
         "--head", metavar="SHA",
         help="the pull request's head commit, signed into the comment's marker with $RECONCILER_COMMENT_KEY"
@@ -69,6 +74,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " is listed with the reason. Needs GITHUB_TOKEN (actions: read, pull-requests: read) and the journal.",
     )
     r.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and reviewed.json")
+    o = sub.add_parser(
+        "overrides", help="read `/reconciler override POLICY: reason` comments by the policies' code owners",
+        description="List the pull request's `/reconciler override POLICY: reason` comments; each counts when its"
+        " author is a code owner of the policy's file in this checkout's CODEOWNERS (the default branch's), and is"
+        " refused otherwise. Writes FILE for `plan --overrides` and `github comment --overrides`. Needs GITHUB_TOKEN.",
+    )
+    o.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
+    o.add_argument("--out", required=True, metavar="FILE", help="where to write the overrides (JSON)")
     d = sub.add_parser(
         "drift-issue", help="open, update or close the drift issue from a status file",
         description="Open or update one issue while any portfolio is OutOfSync; close it when all are back in"
@@ -76,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format json`")
     d.add_argument("--label", default="reconciler-drift", help="label that marks the issue")
-    for q in (c, a, r, d):
+    for q in (c, a, r, o, d):
         q.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
         q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or github.com)")
         q.add_argument(
@@ -95,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         return _apply_result(args, settings)
     if args.github_command == "reviewed-plans":
         return _reviewed_plans(args, settings)
+    if args.github_command == "overrides":
+        return _overrides(args, settings)
     return _drift_issue(args, settings)
 
 
@@ -148,7 +163,8 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         policy_files = policy_file_changes(
             trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir, rt.config.policies.dir,
         ) if args.proposed else []
-    bodies = split_comment(blocks(plan, envelope, changed, policy_files), max_parts=args.max_comments)
+    refused = read_overrides(Path(args.overrides)).refused if args.overrides else []
+    bodies = split_comment(blocks(plan, envelope, changed, policy_files, refused), max_parts=args.max_comments)
     seal = _seal(args.head or plan.git_commit)
     with GitHub(settings) as gh:
         result = upsert_sticky(gh, args.pr, bodies, seal)
@@ -176,6 +192,29 @@ def _reviewed_plans(args: argparse.Namespace, settings: GitHubSettings) -> int:
     )
     with GitHub(settings) as gh:
         fetch_reviewed(gh, commits, since, tip, Path(args.out), say=lambda line: out.print(f"  {line}"))
+    return 0
+
+
+def _overrides(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from reconciler.gitops.overrides import find_overrides, read_codeowners
+    from reconciler.gitops.refs import open_repo
+
+    if args.pr <= 0:
+        raise ReconcilerError("--pr must be positive", where="command line", fix="e.g. --pr 42")
+    rt = runtime(args, read_only=True)
+    top = Path(str(open_repo(rt.root).working_tree_dir)).resolve()
+    policies = (rt.root / rt.config.policies.dir).resolve().relative_to(top).as_posix()
+    with GitHub(settings) as gh:
+        found = find_overrides(gh, args.pr, read_codeowners(top), policies, rt.policies.overridable())
+    out = Path(args.out)
+    out.write_text(found.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    say = console(args)
+    for o in found.accepted:
+        say.print(f"override {o.policy} by @{o.login}: {o.reason}")
+    for refusal in found.refused:
+        say.print(f"refused: {refusal}")
+    if not found.accepted and not found.refused:
+        say.print("no override on this pull request")
     return 0
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.common import add_record, add_target, console, runtime
+from reconciler.core.plan import reseal
 from reconciler.execution.planfile import write_plan
 from reconciler.execution.planning import plan_against, proposed_runtime
+from reconciler.gitops.overrides import read_overrides
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_plan, render_target_changes
 
@@ -36,6 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " read from git objects as data, with this checkout's code, broker and journal; refused when the ref"
         " changes the broker or journal settings (docs/gitops.md: the trust model)",
     )
+    p.add_argument(
+        "--overrides", metavar="FILE",
+        help="record the overrides a code owner made on the pull request (`github overrides --out FILE`) in the"
+        " plan: the soft-mandatory denials they waive no longer fail it, and apply on merge honours them",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace, rt: Runtime) -> int:
     plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
+    if args.overrides:
+        accepted = read_overrides(Path(args.overrides)).accepted
+        rt.policies.check_overrides(o.policy for o in accepted)  # the proposal's levels: soft-mandatory only
+        plan = reseal(plan, overrides=accepted)
     if args.out:
         write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
     if args.format == "json":
@@ -61,7 +72,7 @@ def _plan(args: argparse.Namespace, rt: Runtime) -> int:
         render_plan(plan, out)
         if args.out:
             out.print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: reconciler apply {args.out}")
-    if plan.blocked:  # a policy denies it: never a success, whatever the exit-code convention
+    if any(r.blocks(plan.overridden_policies) for r in plan.blocked):  # never a success, whatever the convention
         return 1
     if args.detailed_exitcode and plan.has_changes:
         return 2

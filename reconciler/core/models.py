@@ -268,6 +268,23 @@ class PolicyResult(Frozen):
         return self.blocking and not self.overridden(overrides)
 
 
+class Override(Frozen):
+    """A soft-mandatory denial waived as a reviewed act: a `/reconciler override POLICY: reason` comment on the pull
+    request by a code owner of the policy, recorded in the reviewed plan and honoured by apply on merge."""
+
+    policy: str
+    reason: str
+    login: str = Field(description="Who waived it: a code owner of the policy (CODEOWNERS on the default branch).")
+    source: str = Field("", description="Where: the comment's URL.")
+    pull_request: int | None = None
+
+    def journal_reason(self) -> str:
+        """The reason as the journal records it: why, who and where."""
+        where = f" on pull request #{self.pull_request}" if self.pull_request else ""
+        link = f", {self.source}" if self.source else ""
+        return f"{self.reason} (/reconciler override by @{self.login}{where}{link})"
+
+
 class WeightChange(Frozen):
     """One target weight that differs between the base ref and the planned targets; None where absent."""
 
@@ -312,7 +329,15 @@ class Plan(Frozen):
     config_accounts: list[str]
     portfolios: list[PortfolioPlan]
     policy_results: list[PolicyResult] = Field(default_factory=list)
+    overrides: list[Override] = Field(
+        default_factory=list,
+        description="Soft-mandatory denials waived on the pull request by a code owner, with who and why.",
+    )
     content_hash: str = ""
+
+    @property
+    def overridden_policies(self) -> set[str]:
+        return {o.policy for o in self.overrides}
 
     @property
     def has_changes(self) -> bool:

@@ -138,3 +138,15 @@ def check_sequence(
         deviation = max(deviation, check.max_deviation)
     merged = EnvelopeCheck(",".join(sorted(set(hashes))), bounds, breaches, dropped, deviation)
     return SequenceCheck(found, merged, notes)
+
+
+def reviewed_overrides(plans: Sequence[Plan]) -> dict[str, str]:
+    """The overrides apply honours: those every plan covering a trading portfolio carries. An apply's overrides hold
+    for all its portfolios, so one pull request's override must never waive a policy for another's portfolio."""
+    if not plans:
+        return {}
+    common = set.intersection(*(p.overridden_policies for p in plans))
+    return {
+        name: "; ".join(sorted({o.journal_reason() for p in plans for o in p.overrides if o.policy == name}))
+        for name in sorted(common)
+    }

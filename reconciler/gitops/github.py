@@ -218,6 +218,10 @@ class GitHub:
         found = data.get("artifacts")
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
+    def team_membership(self, org: str, team: str, login: str) -> dict[str, Any]:
+        """A user's membership of a team (404: not a member, or a team the token may not see)."""
+        return self._json_get(f"/orgs/{org}/teams/{team}/memberships/{login}", None)
+
     def workflow_run(self, run_id: int) -> dict[str, Any]:
         return self._json_get(f"/repos/{self.settings.repo}/actions/runs/{run_id}", None)
 

@@ -160,7 +160,7 @@ def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
 
 def _context(
     plan: Plan, envelope: EnvelopeSettings | None, settings: Sequence[SettingChange] = (),
-    policy_files: Sequence[PolicyFileChange] = (),
+    policy_files: Sequence[PolicyFileChange] = (), refused_overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     bounds: dict[tuple[str, str], Bound] = {}
     if envelope is not None:
@@ -180,17 +180,18 @@ def _context(
         "rest_other": [r for r in rest if r.portfolio not in sections],
         "setting_changes": list(settings),
         "policy_file_changes": list(policy_files),
+        "refused_overrides": list(refused_overrides),
     }
 
 
 def blocks(
     plan: Plan, envelope: EnvelopeSettings | None = None, settings: Sequence[SettingChange] = (),
-    policy_files: Sequence[PolicyFileChange] = (),
+    policy_files: Sequence[PolicyFileChange] = (), refused_overrides: Sequence[str] = (),
 ) -> list[str]:
     """The comment as blocks: summary (starting with the sticky marker, then the settings and policy files the pull
     request changes), one per changed portfolio, footer."""
     env = environment()
-    ctx = _context(plan, envelope, settings, policy_files)
+    ctx = _context(plan, envelope, settings, policy_files, refused_overrides)
     out = [env.get_template("summary.md.j2").render(ctx)]
     portfolio = env.get_template("portfolio.md.j2")
     for p in ctx["summary"].changed:

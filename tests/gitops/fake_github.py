@@ -51,6 +51,7 @@ class FakeGitHub:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id → its zip, served at /blobs/{id}
+    teams: dict[str, set[str]] = field(default_factory=dict)  # "org/team" → member logins
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,6 +143,11 @@ class FakeGitHub:
                 if "viewer" in str((payload or {}).get("query", "")):
                     return 200, {"data": {"viewer": {"login": self.login}}}, {}
                 return 200, {"errors": [{"message": "the fake answers only viewer"}]}, {}
+            if m := re.fullmatch(r"/orgs/([^/]+)/teams/([^/]+)/memberships/([^/]+)", parts.path):
+                members = self.teams.get(f"{m.group(1)}/{m.group(2)}", set())
+                if m.group(3) in members:
+                    return 200, {"state": "active", "role": "member"}, {}
+                return 404, {"message": "Not Found"}, {}
             prefix = f"/repos/{self.repo}"
             if not parts.path.startswith(prefix + "/"):
                 return 404, {"message": "Not Found"}, {}

@@ -175,6 +175,18 @@ def test_the_plan_comment_is_signed_with_a_key_only_the_plan_job_has() -> None:
     assert not any("RECONCILER_COMMENT_KEY" in str(s) for s in others)
 
 
+def test_the_plan_reads_code_owner_overrides_before_planning() -> None:
+    job = load("plan.yml")["jobs"]["plan"]
+    names = [s["name"] for s in job["steps"]]
+    read = next(s for s in job["steps"] if "reconciler github overrides" in s.get("run", ""))
+    assert "secrets." not in str(read.get("env", {}))
+    assert names.index(read["name"]) < names.index("Plan what the pull request proposes")
+    plan = next(s for s in job["steps"] if s["name"] == "Plan what the pull request proposes")
+    assert "--overrides overrides.json" in plan["run"]
+    post = next(s for s in job["steps"] if "reconciler github comment" in s.get("run", ""))
+    assert "--overrides overrides.json" in post["run"]
+
+
 def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
     fork = load("plan.yml")["jobs"]["fork"]
     assert fork["name"] == "plan"  # the same check name as a planned pull request's
