@@ -15,6 +15,7 @@ Text that is not ours (names, symbols, policy messages, refs) is escaped for whe
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -38,7 +39,10 @@ SUMMARY_ROWS = 50  # rows of each summary table before "… and N more"
 CHART_SYMBOLS = 20  # bars per chart before the rest is grouped as "other"
 
 
+@functools.cache
 def environment() -> Environment:
+    """One environment per process: Jinja caches each compiled template in it, and compiling is most of the cost of
+    rendering (a fresh environment per comment compiled every template again)."""
     env = Environment(
         loader=PackageLoader("reconciler.render", "templates"),
         undefined=StrictUndefined,
