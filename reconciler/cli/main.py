@@ -41,7 +41,7 @@ ALIASES = {"status": ["drift"]}
 # The global options that take a value: the word after one is its value, never the command. --no-color, --version
 # and --help take none.
 _VALUED = ("--config", "--journal", "--log-format", "--log-level")
-_FLAGS = ("--no-color", "--version", "--help")
+_FLAGS = ("--no-color", "--require-journal", "--version", "--help")
 
 
 def _module(command: str) -> str:

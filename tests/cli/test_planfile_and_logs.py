@@ -31,6 +31,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     data = json.loads(plan_file.read_text())
+    assert data.pop("overrides") == []  # nor did the overrides a code owner made on a pull request
     for portfolio in data["portfolios"]:
         assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
         assert portfolio["observation"].pop("quote_source") is None  # nor had a quote source then
@@ -41,7 +42,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan, without
     # the hash, the unset optional top-level fields, and the observation's market (which did not exist).
     body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash"})
-    for name in ("base_ref", "base_commit", "target_changes"):
+    for name in ("base_ref", "base_commit", "target_changes", "overrides"):
         if body[name] in (None, []):
             del body[name]
     for portfolio in body["portfolios"]:
