@@ -299,13 +299,13 @@ class Policies(Strict):
     @field_validator("dir")
     @classmethod
     def _inside(cls, v: str) -> str:
-        # Like portfolios_dir: an absolute path or one climbing out would read rules from the runner's disk, which a
-        # proposal (plan --proposed) must never point the trusted plan job at.
-        path = posixpath.normpath(v.replace("\\", "/").strip()) if v.strip() else ""
-        if not path or path == "." or path.startswith(("/", "../")) or path == ".." or ntpath.isabs(v):
+        # Like portfolios_dir, a folder of the repository: an absolute path would read rules from the runner's disk,
+        # which a proposal (plan --proposed) must never point the trusted plan job at. A relative path climbing out
+        # of the repository is refused where the repository is known (gitops.proposed reads it from git objects).
+        if not v.strip() or posixpath.isabs(v.replace("\\", "/")) or ntpath.isabs(v) or ntpath.splitdrive(v)[0]:
             raise ValueError(
-                f"policies.dir {v!r} must be a folder inside the repository, below reconciler.yaml's own folder"
-                " (e.g. policies)"
+                f"policies.dir {v!r} must be a folder inside the repository, relative to reconciler.yaml (e.g."
+                " policies)"
             )
         return v
 

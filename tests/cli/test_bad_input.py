@@ -200,7 +200,6 @@ HOSTILE = [
     config("portfolios-dir-self", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
     config("portfolios-dir-parent", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
     config("policies-dir-root", line=32, fields=("policies.dir",), says=("inside the repository",)),
-    config("policies-dir-parent", line=32, fields=("policies.dir",), says=("inside the repository",)),
     config("policy-timeout-zero", line=33, fields=("policies.timeout_seconds",)),
     config("clock-skew-negative", line=44, fields=("apply.max_clock_skew_seconds",)),
     portfolio("nested-500", line=10, says=("nested more than 64 levels",)),

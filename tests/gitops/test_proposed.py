@@ -149,3 +149,20 @@ def test_an_unknown_proposed_ref_is_a_clear_error(workspace: Workspace, git_repo
     assert r.code == 1
     assert "unknown git ref 'refs/pull/7/merge'" in r.err
     assert "fix:" in r.err
+
+
+@pytest.mark.parametrize(("folder", "says"), [
+    ("/etc", "must be a folder inside the repository"),  # rules from the runner's disk
+    ("../outside", "is outside the repository"),
+])
+def test_a_proposal_never_reads_policies_from_outside_the_repository(
+    workspace: Workspace, git_repo: Git, folder: str, says: str
+) -> None:
+    def move(root: Path) -> None:
+        edit_yaml(root / "reconciler.yaml", lambda d: d["policies"].__setitem__("dir", folder))
+
+    _propose(workspace, git_repo, "policies elsewhere", move)
+    r = workspace.run("plan", "--proposed", "pr")
+    assert r.code == 1
+    assert says in r.err
+    assert "Traceback" not in r.err
