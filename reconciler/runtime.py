@@ -123,12 +123,18 @@ class Runtime:
         """Beyond these a quote cannot value an account: the same bounds the kill switch and quote_freshness
         policies are given, applied by the planner to every held and targeted symbol."""
         params = self.config.policies.params
-        return QuoteLimits(max_age_seconds=params.max_quote_age_seconds, max_move=params.kill_switch_drop)
+        return QuoteLimits(
+            max_age_seconds=params.max_quote_age_seconds, max_move=params.kill_switch_drop,
+            corroboration_band=params.corroboration_band, max_fill_ratio=params.max_fill_ratio,
+        )
 
     @cached_property
     def size_limits(self) -> SizeLimits:
         """The built-in order-size check's bounds (core.order_size)."""
-        return SizeLimits(max_volume_fraction=self.config.policies.params.max_volume_fraction)
+        params = self.config.policies.params
+        return SizeLimits(
+            max_volume_fraction=params.max_volume_fraction, max_target_multiple=params.max_target_multiple
+        )
 
     @cached_property
     def costs(self) -> CostModel:

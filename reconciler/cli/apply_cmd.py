@@ -14,8 +14,8 @@ from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelop
 from reconciler.core.sequence import UNCOVERED, check_sequence, reviewed_overrides
 from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
 from reconciler.execution.executor import apply_plan, match_once
+from reconciler.execution.judge import judge_reviewed, read_judged_plan
 from reconciler.execution.merge_sequence import landed_since_applied
-from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import make_plan
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
@@ -144,7 +144,7 @@ def _notify_failure(rt: Runtime, summary: _Summary) -> None:
 
 def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
     if args.plan:
-        plan = read_plan(Path(args.plan))
+        plan = read_judged_plan(Path(args.plan), rt)
     else:
         plan = make_plan(rt, reconcile_first=True, only=args.target)  # adopt a crashed apply's orders first
         render_plan(plan, out)
@@ -155,7 +155,7 @@ def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summar
 
 def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
-    plan = read_plan(Path(args.plan))
+    plan = read_judged_plan(Path(args.plan), rt)
     overrides = {name: args.reason for name in args.override}
     rt.policies.check_overrides(overrides)
     # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
@@ -193,7 +193,9 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
             "a folder of reviewed plans applies the commits of a git repository; this is none",
             where=str(ws.root), fix="run in a clone of the targets repository, or pass one reviewed plan file",
         )
-    reviewed = None if sequenced else read_plan(source)
+    reviewed = None if sequenced else read_judged_plan(source, rt)
+    if reviewed is not None:
+        judge_reviewed(reviewed, rt)
     if commit:
         _refuse_older_than_applied(rt, commit, summary, reviewed)
         done = applied_commit(rt.journal, commit, ws.targets_hash)
@@ -219,6 +221,8 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
         check = result.check
         trading = {p.name for p in plan.portfolios if p.actions}
         covering = [c.plan for c in result.covers if c.portfolio in trading and c.plan is not None]
+        for judged in {p.content_hash: p for p in covering}.values():
+            judge_reviewed(judged, rt)  # its overrides are honoured below: its verdicts must be its own
         where = f"reviewed plans of {len(landed)} commit(s) since the last applied one ({args.envelope})"
     else:
         traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 from reconciler.cli.common import console, runtime
 from reconciler.errors import ReconcilerError
-from reconciler.journal.locks import force_unlock, list_locks
+from reconciler.journal.locks import describe_holder, force_unlock, list_locks
 from reconciler.runtime import actor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("lock_id", nargs="?", help="the id shown in the 'locked by' message")
     p.add_argument("--list", action="store_true", help="list the locks held now")
+    p.add_argument(
+        "--force", action="store_true",
+        help="remove the lock even though its holder looks alive (its process on this host, its PostgreSQL"
+        " session, or its lease); only when you know that holder is gone",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.list and not args.lock_id:
             raise ReconcilerError("give a LOCK_ID to remove", where="command line", fix="see the list above")
         return 0
-    row = force_unlock(rt.journal, args.lock_id, actor())
-    out.print(f"Removed lock {args.lock_id} on {row['account']} (held by {row['holder']}).")
+    row = force_unlock(rt.journal, args.lock_id, actor(), force=args.force)
+    out.print(f"Removed lock {escape(args.lock_id)} on {escape(str(row['account']))} (held by"
+              f" {escape(describe_holder(row))}).")
     return 0

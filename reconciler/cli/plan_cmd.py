@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.cli.common import add_record, add_target, console, runtime
 from reconciler.core.plan import reseal
+from reconciler.execution.judge import seal_for_saving
 from reconciler.execution.planfile import write_plan
 from reconciler.execution.planning import plan_against, proposed_runtime
 from reconciler.gitops.overrides import read_overrides
@@ -49,18 +50,19 @@ def run(args: argparse.Namespace) -> int:
     rt = runtime(args, read_only=not args.record)
     if args.proposed is not None:
         with proposed_runtime(rt, args.proposed) as proposal:
-            return _plan(args, proposal)
-    return _plan(args, rt)
+            return _plan(args, proposal, trusted=rt)
+    return _plan(args, rt, trusted=rt)
 
 
-def _plan(args: argparse.Namespace, rt: Runtime) -> int:
+def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
     plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
     if args.overrides:
         accepted = read_overrides(Path(args.overrides)).accepted
         rt.policies.check_overrides(o.policy for o in accepted)  # the proposal's levels: soft-mandatory only
         plan = reseal(plan, overrides=accepted)
     if args.out:
-        write_plan(plan, Path(args.out))  # refuses a folder or an unwritable path with a message
+        # Sealed with the trusted checkout's key, never with one a pull request's configuration names.
+        write_plan(seal_for_saving(plan, trusted), Path(args.out))  # refuses a folder or an unwritable path
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":

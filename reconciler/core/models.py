@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, Literal
@@ -64,7 +64,9 @@ class MarketStatus(Frozen):
     @property
     def described(self) -> str:
         """Who said so, and when it opens next: "XNYS calendar, next open 2026-11-27 14:30 UTC"."""
-        opens = f", next open {self.next_open:%Y-%m-%d %H:%M %Z}" if self.next_open else ""
+        # Always in UTC: the zone's own name (%Z) does not survive a plan file's round trip, and apply derives the
+        # plan's notes again from the parsed observation (execution.judge).
+        opens = f", next open {self.next_open.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if self.next_open else ""
         return f"{self.source}{opens}"
 
 
@@ -238,6 +240,11 @@ class PortfolioPlan(Frozen):
         default_factory=list,
         description="Why this portfolio is not traded: a quote that values the account is doubtful. No orders.",
     )
+    references: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="The journal's last fill price of each valued symbol, where it has one: what corroborated the"
+        " quotes (core.valuation) and sized the buys (core.order_size). Apply re-derives the plan with these.",
+    )
 
     @property
     def outside_bands(self) -> list[str]:
@@ -334,6 +341,11 @@ class Plan(Frozen):
         description="Soft-mandatory denials waived on the pull request by a code owner, with who and why.",
     )
     content_hash: str = ""
+    signature: str | None = Field(
+        None,
+        description="HMAC-SHA256 of content_hash with the key plan.signing_key names (hex), when one is configured:"
+        " proves the plan came from a job holding that key. Not covered by the content hash.",
+    )
 
     @property
     def overridden_policies(self) -> set[str]:

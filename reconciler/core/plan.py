@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from typing import Any
@@ -24,10 +25,11 @@ CLIENT_ORDER_ID_PREFIX = "rc-"  # every order reconciler sends; reconcile tells 
 def canonical_json(plan: Plan) -> str:
     """The bytes the content hash covers: everything but the hash itself, keys sorted."""
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
-    data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", *unset})
+    data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", "signature", *unset})
     for portfolio in data["portfolios"]:
-        if not portfolio.get("blocked"):
-            portfolio.pop("blocked", None)
+        for name in ("blocked", "references"):
+            if not portfolio.get(name):
+                portfolio.pop(name, None)
         observation = portfolio["observation"]
         for name in _OPTIONAL_OBSERVATION_FIELDS:
             if observation.get(name) is None:
@@ -43,9 +45,25 @@ def compute_hash(plan: Plan) -> str:
     return hashlib.sha256(canonical_json(plan).encode()).hexdigest()
 
 
+def signature_of(content_hash: str, key: bytes) -> str:
+    """The keyed seal: HMAC-SHA256 of the content hash (which covers everything else in the plan)."""
+    return hmac.new(key, f"reconciler-plan:{content_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed(plan: Plan, key: bytes) -> Plan:
+    """The plan with its keyed seal."""
+    return plan.model_copy(update={"signature": signature_of(plan.content_hash, key)})
+
+
+def signature_valid(plan: Plan, key: bytes) -> bool:
+    """Whether the plan carries the keyed seal of its own content hash under `key` (compared in constant time)."""
+    return plan.signature is not None and hmac.compare_digest(plan.signature, signature_of(plan.content_hash, key))
+
+
 def reseal(plan: Plan, **changes: Any) -> Plan:
-    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved)."""
-    changed = plan.model_copy(update={**changes, "content_hash": ""})
+    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved); any
+    keyed seal is dropped, since it sealed the old hash."""
+    changed = plan.model_copy(update={**changes, "content_hash": "", "signature": None})
     return changed.model_copy(update={"content_hash": compute_hash(changed)})
 
 

@@ -9,7 +9,7 @@ the first is empty.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from itertools import compress, repeat
@@ -28,7 +28,7 @@ from reconciler.core.models import (
 )
 from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.rules import Bands, SymbolRule, Trading
-from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes, sound_prices
+from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes, floors_of, sound_prices
 
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
@@ -110,15 +110,35 @@ class _Table:
 
 
 def plan_portfolio(
-    desired: Desired, obs: Observation, costs: CostModel, limits: QuoteLimits = NO_LIMITS
+    desired: Desired,
+    obs: Observation,
+    costs: CostModel,
+    limits: QuoteLimits = NO_LIMITS,
+    references: Mapping[str, Decimal] | None = None,
 ) -> PortfolioPlan:
     """Compute the orders that bring one account back within its bands; none at all when a quote that values
-    the account is doubtful (the plan's `blocked` says why). In the plan's own Decimal context, not the caller's."""
+    the account is doubtful (the plan's `blocked` says why). `references` are the journal's last fill prices by
+    symbol, which corroborate quotes. In the plan's own Decimal context, not the caller's."""
     with localcontext(PLAN_CONTEXT):
-        return _plan_portfolio(desired, obs, costs.unit_costs(), limits)
+        return _referenced(
+            _plan_portfolio(desired, obs, costs.unit_costs(), limits, references or {}), desired, obs, references
+        )
 
 
-def _plan_portfolio(desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits) -> PortfolioPlan:
+def _referenced(
+    pp: PortfolioPlan, desired: Desired, obs: Observation, references: Mapping[str, Decimal] | None
+) -> PortfolioPlan:
+    """The plan with the references of the symbols that value its account recorded, so apply re-derives it."""
+    if not references:
+        return pp
+    valued = desired.targets.keys() | {s for s, q in obs.positions.items() if q != 0}
+    mine = {s: references[s] for s in sorted(valued) if s in references}
+    return pp.model_copy(update={"references": mine}) if mine else pp
+
+
+def _plan_portfolio(
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal]
+) -> PortfolioPlan:
     # The columns are built with map() over operator functions: C loops, where a comprehension per column is a
     # Python loop per holding (10,000 portfolios x 50 holdings is half a million of each).
     trading = desired.trading
@@ -129,9 +149,10 @@ def _plan_portfolio(desired: Desired, obs: Observation, unit: UnitCosts, limits:
     if ZERO in positions.values():
         positions = {s: q for s, q in positions.items() if q != 0}
     symbols = sorted(targets.keys() | positions.keys())
-    prices = sound_prices(obs, symbols, limits)
+    floors = floors_of(rules) if rules else None
+    prices = sound_prices(obs, symbols, limits, references, floors)
     if prices is None:
-        return _blocked(desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits))
+        return _blocked(desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits, references, floors))
     notes: list[str] = []
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
@@ -327,7 +348,10 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
 
 
 def plan_many(
-    pairs: Iterable[tuple[Desired, Observation]], costs: CostModel, limits: QuoteLimits = NO_LIMITS
+    pairs: Iterable[tuple[Desired, Observation]],
+    costs: CostModel,
+    limits: QuoteLimits = NO_LIMITS,
+    references: Mapping[str, Decimal] | None = None,
 ) -> list[PortfolioPlan]:
     """Plan many portfolios; the batch form `make_plan` and the benchmark share.
 
@@ -339,7 +363,11 @@ def plan_many(
     try:
         with localcontext(PLAN_CONTEXT):
             unit = costs.unit_costs()
-            return [_plan_portfolio(desired, obs, unit, limits) for desired, obs in pairs]
+            refs = references or {}
+            return [
+                _referenced(_plan_portfolio(desired, obs, unit, limits, refs), desired, obs, references)
+                for desired, obs in pairs
+            ]
     finally:
         if was_enabled:
             gc.enable()
@@ -444,4 +472,5 @@ def _assemble(
         # Given, not defaulted: model_construct calls a default_factory through inspect.signature (compiling
         # list's text signature each time), which cost more than planning the portfolio.
         blocked=[],
+        references={},
     )

@@ -34,6 +34,12 @@ class Bands(Strict):
 class SymbolRule(Strict):
     hold: bool = Field(False, description="Never sell this position; buying up to target is allowed.")
     do_not_trade: bool = Field(False, description="Never buy or sell this symbol (restricted, blackout).")
+    min_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None,
+        description="A price below which a quote of this symbol is not believed; a quote at or above it is"
+        " corroborated (core.valuation). An order is also sized against it: a buy never takes more units than"
+        " the equity buys at this price.",
+    )
 
 
 class Trading(Strict):

@@ -3,16 +3,26 @@
 Every quote of a symbol the account holds or targets prices the equity, and the equity sizes every order: one
 wrong quote (zero, stale, a flash crash) turns the rest of the account "overweight" and sells it. So a doubtful
 quote for any of those symbols blocks the whole portfolio, not only orders in that symbol.
+
+A quote is also doubtful when nothing independent of its price agrees with it (`corroboration_band`): a price
+with no previous close passes every move check, and so does one whose previous close is as wrong as it is. It is
+believed when its previous close, its bid or ask, or the journal's last fill price of the symbol (`references`,
+gathered by the shell) is within the band of it, or when the portfolio sets a floor for the symbol (`min_price`)
+and the quote is at or above it. A quote below its floor is doubtful whatever agrees with it, and so is one more
+than `max_fill_ratio` times above or below the symbol's last fill: a feed whose previous close is as wrong as its
+price vouches for itself, a fill the broker confirmed does not. (The ratio is wide on purpose: the last fill may
+be months old, and a portfolio blocked by it would never trade again to refresh it.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter, itemgetter
 
 from reconciler.core.models import Observation, PolicyResult, Quote
+from reconciler.core.rules import SymbolRule
 
 VALUATION_POLICY = "valuation"  # the name the built-in check's denials carry in plans, journals and output
 
@@ -24,6 +34,8 @@ class QuoteLimits:
 
     max_age_seconds: int | None = None
     max_move: Decimal | None = None  # fraction of the previous close, either way
+    corroboration_band: Decimal | None = None  # how far an independent price may be from the quote; None: off
+    max_fill_ratio: Decimal | None = None  # how many times above or below the last fill a quote may be; None: off
 
 
 NO_LIMITS = QuoteLimits()
@@ -58,12 +70,54 @@ def doubtful_quote(quote: Quote | None, taken_at_seconds: float | None, limits: 
     return None
 
 
-def doubtful_quotes(obs: Observation, symbols: Iterable[str], limits: QuoteLimits) -> list[str]:
-    """One line per symbol whose quote cannot value the account, in symbol order."""
+def uncorroborated(
+    quote: Quote, band: Decimal, reference: Decimal | None, floor: Decimal | None, max_ratio: Decimal | None = None
+) -> str | None:
+    """Why nothing independent vouches for this quote's price, or None when something does (module docstring)."""
+    price = quote.price
+    if floor is not None and price < floor:
+        return f"quote {price} is below the symbol's floor ({floor}, min_price)"
+    far = max_ratio is not None and reference is not None and reference > 0 and (
+        price > reference * max_ratio or price * max_ratio < reference
+    )
+    if far:
+        return (
+            f"quote {price} is more than {max_ratio} times from the journal's last fill price {reference}"
+            " (max_fill_ratio), whatever its previous close says"
+        )
+    witnesses = (("previous close", quote.previous_close), ("bid", quote.bid), ("ask", quote.ask),
+                 ("last fill", reference))
+    for _, value in witnesses:
+        if value is not None and value.is_finite() and value > 0 and abs(price / value - 1) <= band:
+            return None
+    if floor is not None:
+        return None
+    seen = ", ".join(f"{name} {value}" for name, value in witnesses if value is not None)
+    return (
+        f"quote {price} is not corroborated: no previous close, bid, ask or last fill within {band:.0%} of it"
+        f" ({seen or 'none known'}) and no min_price floor for the symbol"
+    )
+
+
+def doubtful_quotes(
+    obs: Observation,
+    symbols: Iterable[str],
+    limits: QuoteLimits,
+    references: Mapping[str, Decimal] | None = None,
+    floors: Mapping[str, Decimal] | None = None,
+) -> list[str]:
+    """One line per symbol whose quote cannot value the account, in symbol order. `references` are the journal's
+    last fill prices and `floors` the portfolio's min_price per symbol, for corroboration."""
     taken = obs.taken_at.timestamp()
+    band = limits.corroboration_band
+    refs = references or {}
+    lows = floors or {}
     out = []
     for symbol in sorted(set(symbols)):
-        why = doubtful_quote(obs.quotes.get(symbol), taken, limits)
+        q = obs.quotes.get(symbol)
+        why = doubtful_quote(q, taken, limits)
+        if why is None and band is not None and q is not None:
+            why = uncorroborated(q, band, refs.get(symbol), lows.get(symbol), limits.max_fill_ratio)
         if why is not None:
             out.append(f"{symbol}: {why}")
     return out
@@ -72,8 +126,15 @@ def doubtful_quotes(obs: Observation, symbols: Iterable[str], limits: QuoteLimit
 _price = attrgetter("price")
 
 
-def sound_prices(obs: Observation, symbols: Sequence[str], limits: QuoteLimits) -> list[Decimal] | None:
-    """The prices of `symbols` when no quote of theirs is doubtful (doubtful_quotes finds nothing), else None.
+def sound_prices(
+    obs: Observation,
+    symbols: Sequence[str],
+    limits: QuoteLimits,
+    references: Mapping[str, Decimal] | None = None,
+    floors: Mapping[str, Decimal] | None = None,
+) -> list[Decimal] | None:
+    """The prices of `symbols` when no quote of theirs is doubtful (doubtful_quotes finds nothing with the same
+    references and floors), else None.
 
     The planner's hot path: the same rule as doubtful_quote, judged a column at a time (the price checks in C
     loops, the age once per distinct quote time) instead of a call per quote; a test holds the two equal."""
@@ -96,7 +157,19 @@ def sound_prices(obs: Observation, symbols: Sequence[str], limits: QuoteLimits) 
         for q in chosen:
             if q.previous_close is not None and doubtful_quote(q, None, limits) is not None:
                 return None
+    band = limits.corroboration_band
+    if band is not None:
+        refs = references or {}
+        lows = floors or {}
+        for symbol, q in zip(symbols, chosen, strict=True):
+            if uncorroborated(q, band, refs.get(symbol), lows.get(symbol), limits.max_fill_ratio) is not None:
+                return None
     return prices
+
+
+def floors_of(rules: Mapping[str, SymbolRule]) -> dict[str, Decimal]:
+    """The min_price floors a portfolio's symbol rules set."""
+    return {s: r.min_price for s, r in rules.items() if r.min_price is not None}
 
 
 def valued_symbols(targets: Iterable[str], positions: dict[str, Decimal]) -> set[str]:

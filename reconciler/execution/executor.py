@@ -15,15 +15,21 @@ from reconciler.core.fills import limit_price
 from reconciler.core.models import Observation, Plan, PortfolioPlan
 from reconciler.core.numbers import ZERO
 from reconciler.core.planner import affordable_quantity
-from reconciler.core.valuation import VALUATION_POLICY, doubtful_quotes, valuation_denials, valued_symbols
+from reconciler.core.valuation import (
+    VALUATION_POLICY,
+    doubtful_quotes,
+    floors_of,
+    valuation_denials,
+    valued_symbols,
+)
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
+from reconciler.execution.judge import check_results_belong, judge
 from reconciler.execution.leg import ApplyResult, Leg
 from reconciler.execution.preflight import (
     admitted,
     already_applied,
     check_age,
-    check_derived,
     check_market_open,
     check_matches,
     check_unchanged,
@@ -31,6 +37,7 @@ from reconciler.execution.preflight import (
 )
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.journal.locks import AccountLock
+from reconciler.journal.prices import last_fill_prices
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
@@ -41,6 +48,7 @@ def match_once(plan: Plan, rt: Runtime) -> None:
     for every account (its workers' runtimes inherit what was checked, Runtime.for_worker)."""
     if plan.content_hash not in rt.matched_plans:
         check_matches(plan, rt.workspace)
+        check_results_belong(plan)
         rt.matched_plans.add(plan.content_hash)
 
 
@@ -63,7 +71,7 @@ def apply_plan(
     # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all` over
     # N accounts costs N times one account, not N².
     mine = plan.portfolios if accounts is None else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
-    check_derived(plan, mine, rt.workspace, rt.costs, rt.quote_limits)
+    judge(plan, mine, rt)  # the plan's orders, blocked lists and policy results, derived again and compared
     chosen, denied = admitted(plan, mine, overrides)
     refused = [pp for pp in mine if pp.name in denied]
     if not chosen:
@@ -128,7 +136,11 @@ def _blocked_now(
     quotes that moved since the plan."""
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
-    doubts = doubtful_quotes(obs, valued_symbols(desired.targets, obs.positions), rt.quote_limits)
+    valued = valued_symbols(desired.targets, obs.positions)
+    # The journal's fill prices now, not the plan's: they vouch for the quote just taken.
+    doubts = doubtful_quotes(
+        obs, valued, rt.quote_limits, last_fill_prices(rt.journal, valued), floors_of(desired.symbols)
+    )
     if doubts or not reobserved:
         return doubts, []
     return [], stale_reasons(pp, obs, band)

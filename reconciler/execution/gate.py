@@ -15,9 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Quote
-from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, oversized
+from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, independent_price, oversized
+from reconciler.core.valuation import floors_of
+from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime
 
@@ -45,6 +48,20 @@ class OrderGate:
     cleared: set[_Key] = field(default_factory=set)
     evaluations: int = 0  # policy evaluations run (what clearing saves), for tests and benchmarks
 
+    @cached_property
+    def _targets(self) -> dict[str, Decimal]:
+        return {h.symbol: h.weight_target for h in self.pp.holdings}
+
+    @cached_property
+    def _fills(self) -> dict[str, Decimal]:
+        # The journal's fill prices now, not the ones the plan file says it was made with.
+        return last_fill_prices(self.rt.journal, {a.symbol for a in self.pp.actions})
+
+    @cached_property
+    def _floors(self) -> dict[str, Decimal]:
+        desired = self.rt.workspace.by_name.get(self.pp.name)
+        return floors_of(desired.symbols) if desired is not None else {}
+
     def prejudge(self, orders: list[tuple[Action, Quote | None]]) -> None:
         """Judge these orders together, as they would be sent now; when nothing blocks, each is cleared."""
         orders = [(a, q) for a, q in orders if a.quantity > 0 and _key(a, q) not in self.cleared]
@@ -59,7 +76,10 @@ class OrderGate:
     def check(self, action: Action, quote: Quote | None, held: Decimal) -> str | None:
         """Why this order, as it will be sent, must not be sent (a blocking denial), or None."""
         priced = _priced(action, quote)
-        absurd = oversized(priced, held, self.pp.equity, quote, self.rt.size_limits)
+        absurd = oversized(
+            priced, held, self.pp.equity, quote, self.rt.size_limits, target_weight=self._targets.get(action.symbol),
+            known_price=independent_price(action.symbol, self._fills, self._floors),
+        )
         if absurd is not None:
             self._record([denial(self.pp.name, absurd)])
             return f"{ORDER_SIZE_POLICY}: {absurd}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.core.sequence import Landed
-from reconciler.execution.planfile import read_plan
+from reconciler.execution.judge import read_judged_plan
 from reconciler.gitops.sequence import changed_portfolios, read_manifest, unapplied
 from reconciler.runtime import Runtime
 
@@ -28,5 +28,5 @@ def landed_since_applied(rt: Runtime, folder: Path, tip: str) -> list[Landed]:
         elif entry.plan is None:
             out.append(Landed(commit, changed, None, entry.pr, entry.why))
         else:
-            out.append(Landed(commit, changed, read_plan(folder / entry.plan), entry.pr))
+            out.append(Landed(commit, changed, read_judged_plan(folder / entry.plan, rt), entry.pr))
     return out

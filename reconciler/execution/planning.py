@@ -9,17 +9,18 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from reconciler.brokers.base import Broker
-from reconciler.core.models import Desired, Observation, Plan, PolicyResult
+from reconciler.core.models import Desired, Observation, Plan, PolicyResult, PortfolioPlan
 from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
-from reconciler.core.valuation import valuation_denials
+from reconciler.core.valuation import floors_of, valuation_denials, valued_symbols
 from reconciler.errors import ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.gitops.proposed import read_proposed
 from reconciler.gitops.refs import TargetsAtRef, relocated, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
+from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime, actor
 
@@ -55,8 +56,7 @@ def make_plan(
             with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile", wait=rt.lock_timeout):
                 report = reconcile_account(rt, desired.account, check_positions=False)
             refuse_in_flight(rt, desired.account, report.unknown)
-    policies = rt.policies
-    params = ws.config.policies.params
+    rt.policies  # noqa: B018  # loaded before any account is observed: a broken policy fails first
     # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
     in_flight = rt.journal.unknown_intents_by_account()
     for desired in chosen:
@@ -64,16 +64,13 @@ def make_plan(
     observed = list(zip(chosen, observe_all(rt.broker, chosen), strict=True))
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
-    portfolios = plan_many(observed, rt.costs, rt.quote_limits)
+    references = last_fill_prices(rt.journal, valued_in(observed))
+    portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
     results: list[PolicyResult] = []
     stamp = rt.clock.now()
-    for pp in portfolios:
-        results.extend(valuation_denials(pp.name, pp.blocked))
-        results.extend(order_size_denials(pp, rt.size_limits))
-        # Quote age as of this account's own observation: accounts are observed one after another, and judging
-        # them all at the end would make a long plan deny its own first accounts' quotes as stale.
-        now = pp.observation.taken_at
-        results.extend(policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
+    for desired, pp in zip(chosen, portfolios, strict=True):
+        results.extend(plan_verdicts(pp, desired, rt))
+
     commit: str | None
     dirty: bool | None
     if rt.targets_commit is not None:  # a proposal read from git objects: exactly that commit, never dirty
@@ -90,6 +87,27 @@ def make_plan(
         git_commit=commit,
         git_dirty=dirty,
     )
+
+
+def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Runtime) -> list[PolicyResult]:
+    """Every plan-time result on one portfolio's plan, in order: the built-in valuation and order-size checks,
+    then the policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
+    results = valuation_denials(pp.name, pp.blocked)
+    results.extend(order_size_denials(pp, rt.size_limits, floors_of(desired.symbols)))
+    # Quote age as of this account's own observation: accounts are observed one after another, and judging them
+    # all at the end would make a long plan deny its own first accounts' quotes as stale.
+    now = pp.observation.taken_at
+    params = rt.workspace.config.policies.params
+    results.extend(rt.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
+    return results
+
+
+def valued_in(observed: Sequence[tuple[Desired, Observation]]) -> set[str]:
+    """Every symbol that values some account: its targets and its holdings."""
+    out: set[str] = set()
+    for desired, obs in observed:
+        out |= valued_symbols(desired.targets, obs.positions)
+    return out
 
 
 def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observation]:

@@ -7,6 +7,7 @@ in between:
 
     check_matches    the plan was made for these targets and accounts         PlanMismatchError
     check_derived    the targets give exactly the plan's orders                PlanMismatchError
+                     (execution.judge adds: and its blocked lists and policy results)
     admitted         the plan's own policy results let some portfolio trade    PolicyDeniedError
     already_applied  the journal has none, or all, of the plan's orders        StalePlanError
     check_age        the plan is neither too old nor from the future           StalePlanError
@@ -55,13 +56,15 @@ def check_matches(plan: Plan, workspace: Workspace) -> None:
 
 def check_derived(
     plan: Plan, portfolios: Iterable[PortfolioPlan], workspace: Workspace, costs: CostModel, limits: QuoteLimits
-) -> None:
+) -> list[PortfolioPlan]:
     """Refuse orders the targets do not give: the planner is pure, so each of these portfolios' targets and the
-    observation recorded in the plan must produce exactly the plan's orders again.
+    observation recorded in the plan (with the fill prices it recorded) must produce exactly the plan's orders
+    again. Returns the portfolios derived again, in order, for execution.judge to compare whole.
 
     The content hash only proves the file is intact: anyone can recompute it after editing an order. This
     check is what ties every order to the reviewed targets.
     """
+    derived = []
     for pp in portfolios:
         desired = workspace.by_name.get(pp.name)
         if desired is None or desired.account != pp.account:
@@ -69,14 +72,15 @@ def check_derived(
                 f"plan has portfolio {pp.name!r} (account {pp.account}), which the targets do not",
                 where=f"plan {plan.content_hash[:12]}", fix="re-plan against the current targets",
             )
-        again = plan_portfolio(desired, pp.observation, costs, limits).actions
+        again = plan_portfolio(desired, pp.observation, costs, limits, pp.references)
+        derived.append(again)
         recorded = [(a.symbol, a.side, a.quantity) for a in pp.actions]
-        derived = [(a.symbol, a.side, a.quantity) for a in again]
-        if recorded != derived:
+        given = [(a.symbol, a.side, a.quantity) for a in again.actions]
+        if recorded != given:
             first = next(
                 (f"leg {n}: plan has {r}, targets give {d}"
-                 for n, (r, d) in enumerate(zip(recorded, derived, strict=False), start=1) if r != d),
-                f"plan has {len(recorded)} orders, targets give {len(derived)}",
+                 for n, (r, d) in enumerate(zip(recorded, given, strict=False), start=1) if r != d),
+                f"plan has {len(recorded)} orders, targets give {len(given)}",
             )
             raise PlanMismatchError(
                 f"the orders for portfolio {pp.name!r} are not the ones its targets give for the holdings the plan"
@@ -85,6 +89,7 @@ def check_derived(
                 fix="a plan file must not be edited: re-plan (if the broker's cost settings in reconciler.yaml"
                 " changed since the plan, that also changes the orders)",
             )
+    return derived
 
 
 def admitted(

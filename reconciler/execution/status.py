@@ -7,8 +7,10 @@ from pathlib import Path
 
 from reconciler.core.drift import PortfolioDrift, drift_of, locked, unknown
 from reconciler.core.planner import plan_portfolio
+from reconciler.core.valuation import valued_symbols
 from reconciler.errors import ReconcilerError
 from reconciler.journal.locks import live_lock
+from reconciler.journal.prices import last_fill_prices
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.status")
@@ -30,7 +32,8 @@ def portfolio_status(rt: Runtime, *, record: bool = False) -> list[PortfolioDrif
             continue
         try:
             obs = rt.broker.observe(desired.account, desired.targets)
-            pp = plan_portfolio(desired, obs, rt.costs, rt.quote_limits)
+            references = last_fill_prices(rt.journal, valued_symbols(desired.targets, obs.positions))
+            pp = plan_portfolio(desired, obs, rt.costs, rt.quote_limits, references)
         except ReconcilerError as exc:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})
             out.append(unknown(desired.name, desired.account, exc.render().replace("\n", " ")))

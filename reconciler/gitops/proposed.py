@@ -22,10 +22,10 @@ from reconciler.gitops.refs import _extract, _join, at_ref, relocated
 from reconciler.spec.loader import load_config
 from reconciler.spec.models import ConfigDoc
 
-# The settings that decide where credentials are sent and which are read (the notification URLs are secrets too):
-# the trusted checkout's, never a pull request's. Everything else (targets, policies, their parameters and levels,
-# apply settings) is what a pull request proposes and a reviewer reads.
-PRIVILEGED = ("broker", "journal", "notifications")
+# The settings that decide where credentials are sent and which are read (the notification URLs and the plan
+# signing key are secrets too): the trusted checkout's, never a pull request's. Everything else (targets, policies,
+# their parameters and levels, apply settings) is what a pull request proposes and a reviewer reads.
+PRIVILEGED = ("broker", "journal", "notifications", "plan")
 
 
 @dataclass(frozen=True)

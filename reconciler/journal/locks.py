@@ -250,7 +250,7 @@ class AccountLock:
                 where=f"account {self.account}",
                 fix="wait for that apply to finish; the database frees the lock when its session ends",
             )
-        who = f"{current['holder']} (pid {current['pid']} on {current['host']}, since {current['acquired_at']})"
+        who = describe_holder(current)
         return LockedError(
             f"account {self.account} is locked by {who}",
             where=f"lock {current['lock_id']}",
@@ -295,17 +295,53 @@ def list_locks(journal: Journal) -> list[dict[str, Any]]:
         return [dict(r) for r in c.execute(select(t.locks).order_by(t.locks.c.account)).mappings()]
 
 
-def force_unlock(journal: Journal, lock_id: str, actor: str) -> dict[str, Any]:
-    """Remove a lock row by id (a dead holder's); the event records who did it."""
+def force_unlock(journal: Journal, lock_id: str, actor: str, *, force: bool = False) -> dict[str, Any]:
+    """Remove a lock row by id: a dead holder's, or (`force`) a live one's; the event records who did it.
+
+    A holder is alive by the rule the lock itself takes over by (row_state): removing a live holder's row would let
+    a second apply into the account while the first still sends orders."""
     with journal.tx() as c:
         row = c.execute(select(t.locks).where(t.locks.c.lock_id == lock_id)).mappings().first()
-        if row is None:
-            raise ReconcilerError(
-                f"no lock with id {lock_id}", where="command line", fix="see `reconciler force-unlock --list`"
-            )
-        c.execute(delete(t.locks).where(t.locks.c.lock_id == lock_id))
-    journal.event("lock.forced", account=row["account"], lock_id=lock_id, holder=row["holder"], by=actor)
-    return dict(row)
+    if row is None:
+        raise ReconcilerError(
+            f"no lock with id {lock_id}", where="command line", fix="see `reconciler force-unlock --list`"
+        )
+    held = dict(row)
+    if not force and row_state(journal, held) == "live":
+        raise LockedError(
+            f"lock {lock_id} on account {held['account']} is held by {describe_holder(held)}, who is alive"
+            f" ({_why_alive(journal, held)}); nothing was removed",
+            where=f"lock {lock_id}",
+            fix="wait for that apply to finish; if you know its holder is dead (a machine that is gone), pass --force",
+        )
+    with journal.tx() as c:
+        gone = c.execute(delete(t.locks).where(t.locks.c.lock_id == lock_id)).rowcount
+    if not gone:
+        raise ReconcilerError(
+            f"lock {lock_id} was released while being removed", where="command line",
+            fix="nothing to do: see `reconciler force-unlock --list`",
+        )
+    journal.event(
+        "lock.forced", account=held["account"], lock_id=lock_id, holder=held["holder"], by=actor, live=force
+    )
+    return held
+
+
+def describe_holder(row: Mapping[str, Any]) -> str:
+    """Who holds a lock and since when: "alice (pid 4242 on ci-7, since 2026-12-07 02:40:00+00:00)"."""
+    return f"{row['holder']} (pid {row['pid']} on {row['host']}, since {as_utc(row['acquired_at'])})"
+
+
+def _why_alive(journal: Journal, row: Mapping[str, Any]) -> str:
+    if _is_postgres(journal):
+        return "its PostgreSQL session still holds the account's advisory lock"
+    if row["host"] == socket.gethostname():
+        return f"process {row['pid']} runs on this host, lease until {as_utc(row['expires_at'])}"
+    return f"its lease runs until {as_utc(row['expires_at'])}, last heartbeat {as_utc(row['heartbeat_at'])}"
+
+
+def _is_postgres(journal: Journal) -> bool:
+    return journal.engine.dialect.name == "postgresql"
 
 
 @dataclass(frozen=True)
@@ -338,16 +374,27 @@ def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "non
     out, its pid is gone on this host, or on PostgreSQL its session ended), or nobody has it ("none")."""
     with journal.tx() as c:
         row = c.execute(select(t.locks).where(t.locks.c.account == account)).mappings().first()
-    if journal.engine.dialect.name == "postgresql":
-        with journal.engine.connect() as conn:
-            key = {"k": advisory_key(account)}
-            free = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
-            if free:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
-            conn.commit()
-        if not free:
-            return "live"
-        return "none" if row is None else "dead"
     if row is None:
-        return "none"
+        # On PostgreSQL a session may hold the advisory lock before (or without) writing its row.
+        return "live" if _is_postgres(journal) and _advisory_held(journal, account) else "none"
+    return row_state(journal, row)
+
+
+def row_state(journal: Journal, row: Mapping[Any, Any]) -> Literal["live", "dead"]:
+    """Whether a lock row's holder is alive: on PostgreSQL, while some session holds the account's advisory lock
+    (the database frees it when the holder's connection dies); on SQLite, while its lease runs and its pid runs
+    (when on this host). The rule AccountLock takes a lock over by."""
+    if _is_postgres(journal):
+        return "live" if _advisory_held(journal, str(row["account"])) else "dead"
     return "dead" if _gone(row, journal.clock.now()) else "live"
+
+
+def _advisory_held(journal: Journal, account: str) -> bool:
+    """Whether some session holds the account's advisory lock (asked from a session of our own, freed at once)."""
+    with journal.engine.connect() as conn:
+        key = {"k": advisory_key(account)}
+        free = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
+        if free:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+        conn.commit()
+    return not free

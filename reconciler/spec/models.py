@@ -285,6 +285,22 @@ class PolicyParams(Strict):
         " reports volume (a built-in check: an absurd share count from a wrong price is refused).",
     )
     max_quote_age_seconds: Annotated[int, Field(gt=0)] = 60
+    corroboration_band: Fraction = Field(
+        Decimal("0.2"),
+        description="A quote of a held or targeted symbol is used only when its previous close, bid, ask or the"
+        " journal's last fill price is within this fraction of it, or the portfolio sets a min_price floor for the"
+        " symbol that it meets; else it blocks its portfolio like a doubtful quote.",
+    )
+    max_fill_ratio: Annotated[Decimal, Field(gt=1, allow_inf_nan=False)] = Field(
+        Decimal("10"),
+        description="A quote more than this many times above or below the journal's last fill price of its symbol"
+        " blocks its portfolio, whatever its previous close says (raise it after a split beyond it).",
+    )
+    max_target_multiple: Annotated[Decimal, Field(ge=1, allow_inf_nan=False)] = Field(
+        Decimal("2"),
+        description="A buy of more units than this many times the symbol's whole target quantity at its previous"
+        " close is refused (a built-in check that needs no volume).",
+    )
 
 
 class Policies(Strict):
@@ -381,6 +397,18 @@ class Notifications(Strict):
     secrets: SecretStores = SecretStores()
 
 
+class PlanSettings(Strict):
+    """How saved plans are sealed."""
+
+    signing_key: SecretRef | None = Field(
+        None,
+        description="A key (env:VAR, aws:SECRET_ID#field or vault:PATH#field) to seal saved plans with (HMAC-SHA256):"
+        " `plan --out` signs, and `apply` refuses a plan file without this key's seal. Unset: apply re-derives"
+        " the plan alone.",
+    )
+    secrets: SecretStores = SecretStores()
+
+
 class ConfigDoc(Strict):
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Config"]
@@ -390,6 +418,7 @@ class ConfigDoc(Strict):
     policies: Policies = Policies()
     apply: ApplySettings = ApplySettings()
     notifications: Notifications = Notifications()
+    plan: PlanSettings = PlanSettings()
 
     @field_validator("portfolios_dir")
     @classmethod

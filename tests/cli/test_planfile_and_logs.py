@@ -32,7 +32,9 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     data = json.loads(plan_file.read_text())
     assert data.pop("overrides") == []  # nor did the overrides a code owner made on a pull request
+    assert data.pop("signature") is None  # no keyed seal then
     for portfolio in data["portfolios"]:
+        assert portfolio.pop("references") == {}  # nor the journal's fill prices (this journal has none)
         assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
         assert portfolio["observation"].pop("quote_source") is None  # nor had a quote source then
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
@@ -41,7 +43,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
                 assert quote.pop(name) is None  # static prices carry none)
     # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan, without
     # the hash, the unset optional top-level fields, and the observation's market (which did not exist).
-    body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash"})
+    body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash", "signature"})
     for name in ("base_ref", "base_commit", "target_changes", "overrides"):
         if body[name] in (None, []):
             del body[name]
@@ -49,6 +51,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
         del portfolio["observation"]["market"]
         del portfolio["observation"]["quote_source"]
         del portfolio["blocked"]
+        del portfolio["references"]
         for quote in portfolio["observation"]["quotes"].values():
             for name in ("daily_volume", "bid", "ask"):
                 del quote[name]

@@ -79,6 +79,12 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
     r = run_cli(alpaca, "force-unlock", "--list")
     assert lock_id in r.stdout
     r = run_cli(alpaca, "force-unlock", lock_id)
+    assert r.returncode == 1  # its holder is alive: its pid runs here, its lease runs (on PostgreSQL, its session)
+    assert "held by someone (pid" in r.stderr
+    assert f"since {now:%Y-%m-%d %H:%M}" in r.stderr
+    assert "--force" in r.stderr
+    assert lock_id in run_cli(alpaca, "force-unlock", "--list").stdout  # still there
+    r = run_cli(alpaca, "force-unlock", lock_id, "--force")
     assert r.returncode == 0, r.stderr
     if holder is not None:
         holder.close()  # the holder's session ends, as when its process dies
@@ -86,6 +92,25 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
     assert r.returncode == 0, r.stdout + r.stderr
     events = alpaca.query("select kind from events where kind like 'lock.%'")
     assert ("lock.forced",) in events
+
+
+def test_force_unlock_removes_a_dead_holders_lock_without_force(alpaca: Workspace) -> None:
+    """A holder whose process is gone from this host (or, on PostgreSQL, whose session ended) is dead: its lock is
+    removed as asked, without --force, and the event says who removed whose lock."""
+    assert alpaca.run("history").code == 0  # creates the journal
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # reaped: its pid runs no more
+    lock_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    alpaca.execute(
+        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
+        " values (:l, 'paper-ira', 'gone', :h, :p, 'apply', :n, :n, :e)",
+        l=lock_id, h=socket.gethostname(), p=child.pid, n=now, e=now + timedelta(minutes=10),
+    )
+    r = run_cli(alpaca, "force-unlock", lock_id)
+    assert r.returncode == 0, r.stderr
+    assert "held by gone (pid" in r.stdout
+    assert alpaca.query("select count(*) from locks")[0][0] == 0
 
 
 def test_a_killed_but_unreaped_holder_does_not_keep_the_lock(alpaca: Workspace, emulator: Broker) -> None:
