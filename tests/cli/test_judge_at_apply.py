@@ -164,7 +164,10 @@ def test_every_apply_path_reads_its_plan_through_the_judge() -> None:
     assert _calls(apply_cmd, "read_plan") == 0
     assert _calls(apply_cmd, "read_judged_plan") == 3  # a plan file, --all, --envelope
     assert _calls(apply_cmd, "judge_reviewed") == 1
-    # Outside the brokers and their emulator, only the executor submits an order to a broker.
+    # Outside the brokers and their emulator, only an order's leg submits it to a broker, and only the executor
+    # (apply_plan) drives legs.
     senders = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "submit")]
-    assert [p for p in senders if not p.startswith(("brokers/", "emulator/"))] == ["execution/executor.py"]
+    assert [p for p in senders if not p.startswith(("brokers/", "emulator/"))] == ["execution/leg.py"]
+    drivers = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "Leg")]
+    assert drivers == ["execution/executor.py"]
     assert _calls(PACKAGE / "execution" / "executor.py", "judge") == 1
