@@ -163,7 +163,10 @@ def test_every_apply_path_reads_its_plan_through_the_judge() -> None:
     apply_cmd = PACKAGE / "cli" / "apply_cmd.py"
     assert _calls(apply_cmd, "read_plan") == 0
     assert _calls(apply_cmd, "read_judged_plan") == 3  # a plan file, --all, --envelope
-    assert _calls(apply_cmd, "judge_reviewed") == 1
+    assert _calls(apply_cmd, "judge_reviewed") == 2  # --envelope: one reviewed plan, or each plan covering a merge
+    sequence = PACKAGE / "execution" / "merge_sequence.py"  # the reviewed plans of a sequence of merges
+    assert _calls(sequence, "read_plan") == 0
+    assert _calls(sequence, "read_judged_plan") == 1
     # Outside the brokers and their emulator, only an order's leg submits it to a broker, and only the executor
     # (apply_plan) drives legs.
     senders = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "submit")]
