@@ -5,13 +5,16 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
 from reconciler.brokers.base import Broker
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
+from reconciler.core.numbers import BPS
 from reconciler.core.order_size import SizeLimits
+from reconciler.core.rules import Commission
 from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import ReconcilerError
 from reconciler.journal.store import Journal
@@ -94,9 +97,12 @@ class Runtime:
         spec = self.config.broker
         if spec.kind == "alpaca":
             from reconciler.brokers.alpaca import AlpacaBroker
+            from reconciler.journal.broker_ledgers import JournalLedgers
             from reconciler.secrets.resolve import SecretResolver
 
-            return AlpacaBroker(spec, SecretResolver(spec.secrets), clock=self.clock)
+            # Each account's activity cursor lives in the journal: the next command reads on from there.
+            ledgers = JournalLedgers(lambda: self.journal, "alpaca")
+            return AlpacaBroker(spec, SecretResolver(spec.secrets), clock=self.clock, ledgers=ledgers)
         if spec.kind == "ccxt":
             try:
                 from reconciler.brokers.ccxt import CcxtBroker
@@ -147,7 +153,18 @@ class Runtime:
                 slippage_bps=b.slippage_bps, commission=b.commission, price_tick=PRICE_TICK,
                 commission_step=COMMISSION_STEP, limit_band=band,
             )
-        return CostModel(slippage_bps=b.slippage_bps, commission=b.commission, limit_band=band)
+        commission = b.commission
+        if b.kind == "alpaca":
+            # Alpaca's regulatory fees come out of cash like a commission: budgeted as one (an upper bound: TAF and
+            # SEC on buys too, and a cent per fee per order for each day's rounding up), so that buys spending every
+            # settled dollar never leave the account a few cents below zero (a margin loan) when they post.
+            f = b.fees
+            commission = Commission(
+                per_order=commission.per_order + Decimal("0.03"),
+                per_share=commission.per_share + f.cat_per_share + f.taf_per_share,
+                bps=commission.bps + f.sec_per_dollar * BPS,
+            )
+        return CostModel(slippage_bps=b.slippage_bps, commission=commission, limit_band=band)
 
 
 def actor() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from reconciler.core.models import Desired, Observation, Quote
 from reconciler.core.rules import SymbolRule, Trading
@@ -95,3 +96,12 @@ def observation(
         quotes=dict(quotes),
         quote_source=quote_source,
     )
+
+
+def emulator_fees(emu: Any, key: str) -> Decimal:
+    """What an emulator account owes in regulatory fees now, pending or posted (its FEE activities)."""
+    from reconciler.emulator.fees import pending
+
+    acct = emu.accounts[key]
+    posted = sum((-Decimal(a["net_amount"]) for a in acct.activities if a["activity_type"] == "FEE"), Decimal(0))
+    return posted + pending(acct, emu.fee_rates)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from datetime import date
-from decimal import ROUND_FLOOR
+from datetime import date, timedelta
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
 from reconciler import bounded_http
+from reconciler.brokers.alpaca_activities import Entry, entry
 from reconciler.brokers.alpaca_answers import (
     ACTIVITIES,
     MAX_ACTIVITY_PAGES,
@@ -31,15 +32,20 @@ from reconciler.brokers.alpaca_answers import (
     clock_date,
     clock_market,
     is_duplicate,
-    is_sale,
     json_of,
     message,
     order_state,
     reserved_cash,
     snapshot_quotes,
-    trade_date,
 )
-from reconciler.brokers.alpaca_ledger import cash_warning, ledger, settlement_horizon
+from reconciler.brokers.alpaca_ledger import (
+    LedgerState,
+    LedgerStore,
+    MemoryStore,
+    Reading,
+    read,
+    settlement_horizon,
+)
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
@@ -72,7 +78,8 @@ class AlpacaBroker:
     concurrency = 8  # accounts observed at once by `plan`; each account keeps to its own rate limit
 
     def __init__(
-        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM
+        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM,
+        ledgers: LedgerStore | None = None,
     ) -> None:
         self.spec = spec
         self.clock = clock
@@ -82,7 +89,7 @@ class AlpacaBroker:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[dict[str, str], TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
-        self._activity_cache: dict[str, list[dict[str, Any]]] = {}  # per account, newest first
+        self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
 
     def close(self) -> None:
         with self._lock:
@@ -196,7 +203,6 @@ class AlpacaBroker:
         check_flags(account, acct)
         listed = listing(self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500}), "GET /v2/orders")
         open_orders = [order_state(o, "GET /v2/orders") for o in listed]
-        activities, complete = self._activities(account)
         clock = self._read(account, self._t("/v2/clock"))
         if clock is not None and not isinstance(clock, dict):
             raise impossible("GET /v2/clock", f"expected a JSON object, got {type(clock).__name__}")
@@ -204,16 +210,11 @@ class AlpacaBroker:
         quotes = self.quotes(account, wanted)
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = clock_date(clock, self.clock.now())
-        with reading(ACTIVITIES):
-            sessions = self._sessions(account, activities, today)
-            settled, unsettled, unknown = ledger(activities, today, sessions, self.spec.settlement_days)
-        warning = cash_warning(
-            claimed, settled, unsettled, unknown, complete=complete, tolerance=self.spec.cash_tolerance
-        )
+        settled, unsettled, warning = self._ledger(account, claimed, today)
         reserved = reserved_cash(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
-            cash_settled=max(ZERO, min(claimed, settled)), cash_unsettled=unsettled, cash_reserved=reserved,
+            cash_settled=settled, cash_unsettled=unsettled, cash_reserved=reserved,
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             market=clock_market(clock),
@@ -221,41 +222,59 @@ class AlpacaBroker:
             quote_source=f"Alpaca's {self.spec.feed or 'default'} feed",
         )
 
-    def _activities(self, account: str) -> tuple[list[dict[str, Any]], bool]:
-        """Every account activity, newest first, following Alpaca's pages of 100; (activities, complete).
+    def _ledger(self, account: str, claimed: Decimal, today: date) -> tuple[Decimal, Decimal, str | None]:
+        """(settled, unsettled, warning): the activities past the account's cursor folded into its ledger
+        (alpaca_ledger), the state kept for the next observation, in this process or the next. The window is read
+        whole at first sight, and again when the cash disagrees."""
+        n = self.spec.settlement_days
+        horizon = settlement_horizon(today, n)
+        text = self.ledgers.load_text(account)
+        state = None if text is None else LedgerState.from_json(text)
+        window = {"after": (horizon - timedelta(days=1)).isoformat()}  # `after` is exclusive
+        fresh = self._activities(account, window if state is None else {"page_token": state.cursor})
+        got = self._read_ledger(account, state, fresh, claimed, today, horizon, rescan=False)
+        if got is not None and fresh is not None and got.disagrees and state is not None:
+            again = self._activities(account, window)
+            got = self._read_ledger(account, state, None if again is None else fresh + again, claimed, today,
+                                    horizon, rescan=True)
+        if got is None:
+            return ZERO, ZERO, (f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities to read since it"
+                                " was last observed; its cash cannot be verified")
+        self.ledgers.save_text(account, got.state.to_json())
+        return got.settled, got.unsettled, got.warning
 
-        Read incrementally: after the first observation of an account, only the pages down to the newest activity
-        already read (a long apply observes each account again and again). Activities are append-only at Alpaca
-        except a status turning `canceled` or `correct`, which a new process (each plan, each apply) reads afresh.
-        """
-        known = self._activity_cache.get(account, [])
-        newest = known[0].get("id") if known else None
-        out: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"page_size": 100, "direction": "desc"}
+    def _read_ledger(self, account: str, state: LedgerState | None, fresh: list[Entry] | None, claimed: Decimal,
+                     today: date, horizon: date, *, rescan: bool) -> Reading | None:
+        if fresh is None:
+            return None
+        n = self.spec.settlement_days
+        with reading(ACTIVITIES):
+            sales = [e.day for e in (state.window if state else ()) + tuple(fresh)
+                     if e.kind == "FILL" and e.side == "sell" and e.day > horizon]
+            sessions = self._sessions(account, min(sales), today) if sales and n else []
+            return read(state, fresh, claimed, today=today, horizon=horizon, sessions=sessions, settlement_days=n,
+                        rates=self.spec.fees, tolerance=self.spec.cash_tolerance, rescan=rescan)
+
+    def _activities(self, account: str, start: dict[str, Any]) -> list[Entry] | None:
+        """The activities from `start` (`after` a date, or past a `page_token`), oldest first, in Alpaca's pages
+        of 100; None when there are more than MAX_ACTIVITY_PAGES pages."""
+        out: list[Entry] = []
+        params: dict[str, Any] = {**start, "direction": "asc", "page_size": 100}
         for _ in range(MAX_ACTIVITY_PAGES):
             page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), ACTIVITIES)
             if not all(isinstance(a, dict) for a in page):
                 raise impossible(ACTIVITIES, "an activity that is not a JSON object")
-            for a in page:
-                if newest is not None and a.get("id") == newest:
-                    self._activity_cache[account] = out + known
-                    return out + known, True
-                out.append(a)
+            out.extend(map(entry, page))
             if len(page) < 100:
-                self._activity_cache[account] = out
-                return out, True
+                return out
             with reading(ACTIVITIES):
                 params["page_token"] = page[-1]["id"]
-        return out, False
+        return None
 
-    def _sessions(self, account: str, activities: list[dict[str, Any]], today: date) -> list[date]:
+    def _sessions(self, account: str, first: date, today: date) -> list[date]:
         """The exchange's sessions (GET /v2/calendar) since the oldest sale that may still be unsettled: T+N
-        counts sessions, so a holiday between the sale and today delays settlement. No sale, no request."""
-        horizon = settlement_horizon(today, self.spec.settlement_days)
-        sales = [d for a in activities if is_sale(a) and (d := trade_date(a)) > horizon]
-        if not sales or self.spec.settlement_days == 0:
-            return []
-        rows = self._read(account, self._t("/v2/calendar"), {"start": min(sales).isoformat(), "end": today.isoformat()})
+        counts sessions, so a holiday between the sale and today delays settlement."""
+        rows = self._read(account, self._t("/v2/calendar"), {"start": first.isoformat(), "end": today.isoformat()})
         try:
             return sorted(date.fromisoformat(str(r["date"])[:10]) for r in rows)
         except (TypeError, KeyError, ValueError) as exc:

@@ -29,16 +29,7 @@ STATUS: dict[str, OrderStatus] = {
 # `calculated` means the day is done but settlement calculations are pending, not that the order filled.
 OPEN_BY_QUANTITY = frozenset({"pending_cancel", "pending_replace", "calculated", "done_for_day", "stopped"})
 
-# Non-trade activities whose `net_amount` is cash in or out of the account (Alpaca's activity types). Anything
-# else with a non-zero amount is named by the cash check rather than silently trusted or ignored.
-CASH_ACTIVITIES = frozenset({
-    "CSD", "CSW", "TRANS", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "DIV", "DIVCGL", "DIVCGS",
-    "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC",
-})
-VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or replaced by its correction
-
-
-MAX_ACTIVITY_PAGES = 500  # 50,000 activities
+MAX_ACTIVITY_PAGES = 500  # 50,000 activities since the ledger's cursor
 MAX_BODY_BYTES = 8 * 1024 * 1024  # Alpaca's largest answer here (500 orders) is well under 1 MB
 ACTIVITIES = "GET /v2/account/activities"
 
@@ -128,15 +119,21 @@ def reserved_cash(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
     return held
 
 
+DUPLICATE_WORDS = ("unique", "duplicate", "already exists", "already been used")
+
+
 def is_duplicate(r: httpx.Response) -> bool:
-    """Alpaca's answer to a client_order_id it has seen: code 40010001 (its message has varied)."""
+    """Alpaca's answer to a client_order_id it has seen ("client_order_id must be unique"), told by its message:
+    its code, 40010001, is Alpaca's generic validation code, also sent for an order that is simply invalid
+    ("qty must be > 0"), whose reason is then the broker's own. A message about uniqueness is a duplicate with
+    that code, or with any code when it names the client order id."""
+    text = message(r).lower()
+    unique = any(w in text for w in DUPLICATE_WORDS)
     try:
-        body = r.json()
-    except ValueError:
-        return False
-    if not isinstance(body, dict):
-        return False
-    return body.get("code") == 40010001 or "client_order_id" in str(body.get("message", ""))
+        code = r.json().get("code")
+    except (ValueError, AttributeError):
+        code = None
+    return unique and (code == 40010001 or "client_order_id" in text or "client order id" in text)
 
 
 def order_status(raw: str, filled: Decimal) -> OrderStatus:
@@ -170,9 +167,10 @@ def order_state(raw: Any, endpoint: str) -> OrderState:
 def message(r: httpx.Response) -> str:
     """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON."""
     try:
-        return str(r.json().get("message", ""))
+        body = r.json()
     except ValueError:
         return r.text[:200]
+    return str(body.get("message", "")) if isinstance(body, dict) else r.text[:200]
 
 
 def check_flags(account: str, acct: dict[str, Any]) -> None:

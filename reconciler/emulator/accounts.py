@@ -68,6 +68,9 @@ class EmuAccount:
     by_client: dict[str, str] = field(default_factory=dict)
     activities: list[dict[str, Any]] = field(default_factory=list)
     basis: dict[str, Decimal] = field(default_factory=dict)  # cost of each position, for avg_entry_price
+    fee_trades: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (side, qty, price) since posting
+    fee_day: date | None = None  # the session whose fees are accruing
+    fee_started: datetime | None = None  # the first execution since the last posting
 
     @property
     def unsettled_cash(self) -> Decimal:

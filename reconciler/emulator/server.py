@@ -94,6 +94,7 @@ def _activities(c: Call) -> Answer:
         ids = [a["id"] for a in items]
         items = items[ids.index(token) + 1:] if token in ids else []
     size = min(int(query.get("page_size", 100)), 100)
+    c.emu.activities_served += len(items[:size])
     return 200, items[:size]
 
 
@@ -215,7 +216,8 @@ def _state(emu: Emulator, body: Any) -> Answer:
     for a in emu.accounts.values():
         emu.progress(a)
     return 200, {
-        "requests": emu.requests, "limited": emu.limited, "errors": emu.errors, "ghosts": emu.ghosts,
+        "requests": emu.requests, "activities_served": emu.activities_served, "limited": emu.limited,
+        "errors": emu.errors, "ghosts": emu.ghosts,
         "accounts": {
             k: {"cash": str(a.cash), "unsettled": str(a.unsettled_cash),
                 "positions": {s: str(q) for s, q in a.positions.items()},

@@ -11,11 +11,14 @@ from typing import Any
 
 from reconciler.calendars import add_weekdays
 from reconciler.clock import SYSTEM, Clock
+from reconciler.core.fees import FeeRates
 from reconciler.core.numbers import ZERO
-from reconciler.emulator import market
+from reconciler.emulator import fees, market
 from reconciler.emulator.accounts import OPEN_STATUSES, EmuAccount, EmuOrder
 from reconciler.emulator.faults import FaultGates, Faults
 from reconciler.emulator.market import asset_id, iso, new_york
+
+VALIDATION = 40010001  # Alpaca's generic validation code: a duplicate client_order_id, and any invalid order
 
 
 def stamp_id(ts: datetime) -> str:
@@ -35,9 +38,10 @@ class Emulator:
 
     def __init__(
         self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1, clock: Clock = SYSTEM,
-        calendar: str | None = None,
+        calendar: str | None = None, fee_rates: FeeRates | None = None,
     ) -> None:
         self.clock = clock
+        self.fee_rates = fee_rates or FeeRates()  # Alpaca's regulatory fees (emulator/fees.py)
         self.calendar = calendar  # an exchange calendar (XNYS): sessions, holidays and early closes
         self.lock = threading.RLock()
         self.faults = faults or Faults()
@@ -48,6 +52,7 @@ class Emulator:
         self.prices: dict[str, tuple[Decimal, Decimal | None]] = {}
         self.volumes: dict[str, Decimal] = {}  # shares traded in the last session (bars' `v`)
         self.requests = 0
+        self.activities_served = 0  # activity rows answered, all pages together (what a ledger had to read)
         for name, a in seed.get("accounts", {}).items():
             acct = EmuAccount(
                 key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")), name=str(name),
@@ -142,6 +147,7 @@ class Emulator:
         """Advance fills of open orders to now; book each new fill once."""
         f = self.faults
         now = self.clock.now()
+        self.post_fees(acct)  # a past session's fees first: today's fills accrue on their own
         for o in acct.orders.values():
             if o.status not in OPEN_STATUSES:
                 continue
@@ -171,10 +177,15 @@ class Emulator:
             ):
                 o.status, o.updated = "canceled", now
         today = self.today()
+        self.post_fees(acct)
         due = [u for u in acct.unsettled if u[1] <= today]
         if due:
             acct.cash += sum((u[0] for u in due), ZERO)
             acct.unsettled = [u for u in acct.unsettled if u[1] > today]
+
+    def post_fees(self, acct: EmuAccount) -> None:
+        """Post the fees accrued once their session has closed (emulator/fees.py)."""
+        fees.post_if_closed(acct, self.fee_rates, self.now(), self.today(), self.session_hours, self.cash_activity)
 
     def _execution_price(self, o: EmuOrder) -> Decimal | None:
         """Where the market executes this order now; None while that is beyond its limit."""
@@ -218,6 +229,7 @@ class Emulator:
         if acct.positions[o.symbol] == 0:
             del acct.positions[o.symbol]
             acct.basis.pop(o.symbol, None)
+        fees.accrue(acct, self.now(), self.today(), o.side, qty, price)
         o.filled_qty += qty
         o.notional_filled += notional
         o.updated = self.clock.now()
@@ -269,7 +281,8 @@ class Emulator:
         f = self.faults
         unsettled = acct.unsettled_cash
         # Alpaca's `cash` is the whole cash balance, sale proceeds included before they settle.
-        cash = acct.cash + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
+        accrued = fees.pending(acct, self.fee_rates)  # deducted from cash until posted, as Alpaca does
+        cash = acct.cash - accrued + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
         equity = self.equity(acct)
         long_value = equity - acct.cash - unsettled
         power = self.buying_power(acct)
@@ -278,7 +291,7 @@ class Emulator:
             "status": "ACTIVE", "crypto_status": "INACTIVE", "currency": "USD", "buying_power": str(power),
             "regt_buying_power": str(power), "daytrading_buying_power": "0",
             "non_marginable_buying_power": str(max(ZERO, acct.cash + unsettled - self.reserved(acct))),
-            "options_buying_power": "0", "cash": str(cash), "accrued_fees": "0", "pending_transfer_in": "0",
+            "options_buying_power": "0", "cash": str(cash), "accrued_fees": str(accrued), "pending_transfer_in": "0",
             "portfolio_value": str(equity), "pattern_day_trader": False, "trading_blocked": f.trading_blocked,
             "transfers_blocked": False, "account_blocked": False, "created_at": "2024-01-02T14:30:00Z",
             "trade_suspended_by_user": False, "multiplier": str(self.multiplier(acct)), "shorting_enabled": False,
@@ -311,7 +324,7 @@ class Emulator:
 
     def submit(self, acct: EmuAccount, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.progress(acct)
-        invalid = 422, {"code": 40010000, "message": "invalid order request"}
+        invalid = 422, {"code": VALIDATION, "message": "invalid order request"}
         if not isinstance(body, dict):
             return invalid
         try:
@@ -326,23 +339,25 @@ class Emulator:
         if self.faults.trading_blocked:
             return 403, {"code": 40310000, "message": "account is not authorized to trade"}
         if (qty is None) == (notional is None):
-            return 422, {"code": 40010000, "message": "qty or notional is required, not both"}
-        if side not in ("buy", "sell") or (qty is not None and qty <= 0) or (notional is not None and notional < 1):
-            return 422, {"code": 40010000, "message": "invalid side, qty or notional (notional is at least $1)"}
+            return 422, {"code": VALIDATION, "message": "qty or notional is required, not both"}
+        if qty is not None and qty <= 0:
+            return 422, {"code": VALIDATION, "message": "qty must be > 0"}
+        if side not in ("buy", "sell") or (notional is not None and notional < 1):
+            return 422, {"code": VALIDATION, "message": "invalid side, qty or notional (notional is at least $1)"}
         kind, limit = body.get("type", "market"), None
         if kind not in ("market", "limit") or body.get("time_in_force", "day") != "day":
-            return 422, {"code": 40010000, "message": f"unsupported order type {kind!r} or time_in_force"}
+            return 422, {"code": VALIDATION, "message": f"unsupported order type {kind!r} or time_in_force"}
         fractional = (qty is not None and qty != qty.to_integral_value()) or notional is not None
         if (fractional and symbol in self.faults.not_fractionable) or (notional is not None and kind != "market"):
-            return 422, {"code": 40010000, "message": "fractional orders need a fractionable asset, and notional"
+            return 422, {"code": VALIDATION, "message": "fractional orders need a fractionable asset, and notional"
                          " orders must be market orders"}
         if kind == "limit":
             try:
                 limit = Decimal(str(body["limit_price"]))
             except (KeyError, ArithmeticError, ValueError):
-                return 422, {"code": 40010000, "message": "limit_price is required for limit orders"}
+                return 422, {"code": VALIDATION, "message": "limit_price is required for limit orders"}
             if not limit.is_finite() or limit <= 0:
-                return 422, {"code": 40010000, "message": "limit_price must be positive"}
+                return 422, {"code": VALIDATION, "message": "limit_price must be positive"}
             if limit != limit.quantize(Decimal("0.01") if limit >= 1 else Decimal("0.0001")):
                 return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not fulfill"
                              " minimum pricing criteria"}
@@ -404,4 +419,5 @@ class Emulator:
                          qty=qty, created=self.clock.now())
         acct.orders[order.id] = order
         acct.by_client[order.client_order_id] = order.id
+        self.post_fees(acct)
         self._fill(acct, order, qty, self.prices[symbol][0])

@@ -193,6 +193,17 @@ paper_orders = Table(
     UniqueConstraint("account", "client_order_id", name="uq_paper_orders_client_id"),
 )
 
+# ---- a broker adapter's own state (Alpaca's activity cursor and settlement window, journal/broker_ledgers.py) ----
+
+broker_ledgers = Table(
+    "broker_ledgers",
+    metadata,
+    Column("broker", String(20), primary_key=True),
+    Column("account", String(100), primary_key=True),
+    Column("state", Text, nullable=False),
+    _ts("updated_at"),
+)
+
 locks = Table(
     "locks",
     metadata,

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from reconciler.core.fees import FeeRates
 from reconciler.core.rules import (  # the core's values, part of this schema
     Commission,
     EnvelopeSettings,
@@ -201,6 +202,10 @@ class AlpacaBroker(Strict):
     fill_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     settlement_days: Annotated[int, Field(ge=0, le=10)] = 1
     cash_tolerance: Money = Decimal("0.01")
+    fees: FeeRates = Field(
+        FeeRates(), description="Regulatory fee rates (TAF, SEC, CAT) Alpaca accrues intraday and posts at the close:"
+        " a cash shortfall up to the fees pending is not a disagreement."
+    )
     slippage_bps: Money = Decimal("5")
     commission: Commission = Commission()
     fractional_step: Annotated[Decimal, Field(gt=0)] = Field(

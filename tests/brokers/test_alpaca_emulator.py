@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciler.emulator import EmuOrder
+from tests.builders import emulator_fees
 from tests.conftest import Workspace
 from tests.execution.conftest import Broker
 
@@ -253,10 +254,11 @@ def test_a_holiday_delays_settlement_and_cash_stays_truthful(alpaca: Workspace, 
     # ledger the activities imply agree only if the adapter counts sessions.
     assert obs.cash_warning is None, obs.cash_warning
     assert obs.cash_unsettled == proceeds
-    assert obs.cash_settled == Decimal("1250.40")
+    fees = emulator_fees(emulator.emulator, "key-paper-taxable")  # the sale's, posted at its session's close
+    assert obs.cash_settled == Decimal("1250.40") - fees
     after = add_weekdays(holiday, 1)
     emulator.control("/_emulator/advance", {"days": (after - holiday).days})
     obs = broker.observe("paper-taxable", [])
     assert obs.cash_warning is None
     assert obs.cash_unsettled == 0
-    assert obs.cash_settled == Decimal("1250.40") + proceeds
+    assert obs.cash_settled == Decimal("1250.40") - fees + proceeds

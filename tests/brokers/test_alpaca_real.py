@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.emulator import EmuOrder
+from tests.builders import emulator_fees
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Broker, ForwardingProxy
 
@@ -27,24 +28,30 @@ def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distruste
 ) -> None:
     """Alpaca's `cash` includes a sale's proceeds at once. The adapter must not distrust the account for it (it
     used to warn and buy nothing after every sale), and must not spend them before they settle."""
-    emulator.emulator.external_trade("key-paper-college", "BND", "sell", D(5))  # proceeds unsettled T+1
-    account = emulator.control("/_emulator/state")["accounts"]["key-paper-college"]
-    proceeds = D(account["unsettled"])
-    assert proceeds > 0
+    emu = emulator.emulator
+    emu.external_trade("key-paper-college", "BND", "sell", D(5))  # proceeds unsettled T+1
+    sale = next(a for a in emu.accounts["key-paper-college"].activities if a["activity_type"] == "FILL")
+    proceeds = D(sale["qty"]) * D(sale["price"])  # unsettled T+1; the fees come out of them when posted
+    fees = emulator_fees(emu, "key-paper-college")  # the sale's fees: pending today, posted at the close
+    assert fees > 0
     college = _portfolio(alpaca, "paper-college")
     obs = college["observation"]
     assert obs["cash_warning"] is None
     assert D(obs["cash_unsettled"]) == proceeds
-    assert D(obs["cash_settled"]) == D(5000)
+    assert D(obs["cash_settled"]) == D(5000) - fees
     buys = sum(D(a["notional"]) for a in college["actions"] if a["side"] == "buy")
     assert 0 < buys <= D(5000)  # from settled cash only
     emulator.control("/_emulator/advance", {"days": 4})
     settled = _portfolio(alpaca, "paper-college")["observation"]
     assert D(settled["cash_unsettled"]) == 0
-    assert D(settled["cash_settled"]) == D(5000) + proceeds
+    assert D(settled["cash_settled"]) == D(5000) + proceeds - fees
+
 
 
 def test_a_cash_figure_that_disagrees_with_the_ledger_buys_nothing(alpaca: Workspace, emulator: Broker) -> None:
+    """The first observation starts the account's ledger from the broker's cash and keeps it in the journal; a
+    later change that no activity explains is a disagreement, in the next process too."""
+    assert alpaca.run("plan", "--record").code in (0, 2)
     emulator.faults(cash_offset=500.0)
     college = _portfolio(alpaca, "paper-college")
     assert "trusting neither" in college["observation"]["cash_warning"]
@@ -71,14 +78,32 @@ def test_dividends_withholding_fees_and_a_canceled_deposit_keep_the_ledger_true(
     assert D(obs["cash_settled"]) == D(5000) + D("12.50") - D("1.88") - D("0.40") - D("0.02") - D("0.01") - D("0.03")
 
 
-def test_an_unknown_activity_that_moves_cash_is_named(alpaca: Workspace, emulator: Broker) -> None:
+def test_an_unknown_activity_that_brings_cash_in_is_held_back_while_in_the_window(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """An activity of a type nobody documented does not block: the cash it brings in may be unsettled, so it is
+    not spent until the settlement window has passed it."""
     emulator.control("/_emulator/activity", {"account": "paper-college", "activity_type": "XYZNEW",
-                                             "net_amount": "-25"})
-    college = _portfolio(alpaca, "paper-college")
-    warning = college["observation"]["cash_warning"]
+                                             "net_amount": "25"})
+    obs = _portfolio(alpaca, "paper-college")["observation"]
+    assert obs["cash_warning"] is None
+    assert D(obs["cash_unsettled"]) == D(25)
+    assert D(obs["cash_settled"]) == D(5000)
+    emulator.control("/_emulator/advance", {"days": 30})  # out of the window: irrelevant, and spendable
+    later = _portfolio(alpaca, "paper-college")["observation"]
+    assert later["cash_warning"] is None
+    assert D(later["cash_settled"]) == D(5025)
+
+
+def test_an_unknown_activity_is_named_when_the_cash_it_could_explain_disagrees(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    assert alpaca.run("plan", "--record").code in (0, 2)
+    emulator.control("/_emulator/activity", {"account": "paper-college", "activity_type": "XYZNEW",
+                                             "net_amount": "-25", "no_cash": True})
+    warning = _portfolio(alpaca, "paper-college")["observation"]["cash_warning"]
     assert "XYZNEW -25" in warning
     assert "does not know" in warning
-    assert not [a for a in college["actions"] if a["side"] == "buy"]
 
 
 def test_cancel_is_asynchronous_and_fills_meanwhile_are_counted(alpaca: Workspace, emulator: Broker) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.brokers.base import OrderRequest
 from tests.brokers.test_alpaca_hostile import _Peer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alpaca"
@@ -64,11 +65,65 @@ def test_pending_cancel_and_calculated_are_not_final(recorded: _Peer, fixture: s
     assert state.filled_quantity == filled
 
 
-def test_an_unknown_cash_activity_is_named(recorded: _Peer) -> None:
+def test_an_unknown_activity_in_the_window_does_not_block_and_its_money_in_is_held_back(recorded: _Peer) -> None:
     activities = _load("activities.json")
-    activities.insert(0, {"id": "20260105160000000::ffff", "activity_type": "NEWKIND", "date": "2026-01-05",
-                          "net_amount": "-12.00", "description": "?", "status": "executed"})
+    activities.append({"id": "20260105160000000::ffff", "activity_type": "NEWKIND", "date": "2026-01-05",
+                       "net_amount": "12.00", "description": "?", "status": "executed"})
     recorded.answers["/v2/account/activities"] = activities
     obs = recorded.broker().observe("acct", ["VTI"])
-    assert obs.cash_warning is not None
-    assert "NEWKIND -12.00" in obs.cash_warning
+    assert obs.cash_warning is None
+    assert obs.cash_settled == D("3190.75") - D(12)
+
+
+def test_an_unknown_activity_is_named_when_the_cash_it_could_explain_disagrees(recorded: _Peer) -> None:
+    broker = recorded.broker()
+    broker.observe("acct", ["VTI"])
+    activities = _load("activities.json")
+    activities.append({"id": "20260105160000000::ffff", "activity_type": "NEWKIND", "date": "2026-01-05",
+                       "description": "?", "status": "executed"})  # no net_amount: what it moved is unknown
+    recorded.answers["/v2/account/activities"] = activities
+    recorded.answers["/v2/account"] = {**_load("account.json"), "cash": "8191.25"}
+    warning = broker.observe("acct", ["VTI"]).cash_warning
+    assert warning is not None
+    assert "NEWKIND amount unknown" in warning
+
+
+def test_the_fees_of_todays_sale_explain_the_cash_and_their_posting_ends_them(recorded: _Peer) -> None:
+    """The day's sale accrues REG, TAF and CAT: `cash` is below what the activities imply by them until the FEE
+    activity posts them at the close (then the figures agree to the cent)."""
+    broker = recorded.broker()
+    account = _load("account.json")
+    recorded.answers["/v2/account/activities"] = _load("activities.json")[1:]  # before the sale
+    recorded.answers["/v2/account"] = {**account, "cash": "3190.75"}
+    broker.observe("acct", ["VTI"])
+    recorded.answers["/v2/account/activities"] = _load("activities.json")
+    recorded.answers["/v2/account"] = {**account, "cash": "8203.09"}  # 0.14 REG, 0.01 TAF, 0.01 CAT pending
+    assert broker.observe("acct", ["VTI"]).cash_warning is None
+    recorded.answers["/v2/account/activities"] = [*_load("activities.json"), *_load("activities_fees.json")]
+    recorded.answers["/v2/account"] = {**account, "cash": "8203.09"}  # the close: the day's fees posted
+    posted = broker.observe("acct", ["VTI"])
+    assert posted.cash_warning is None
+    assert posted.cash_settled == D("3190.75") - D("0.16")
+
+
+def test_a_shortfall_beyond_the_fees_of_todays_sale_is_a_disagreement(recorded: _Peer) -> None:
+    broker = recorded.broker()
+    recorded.answers["/v2/account/activities"] = _load("activities.json")[1:]
+    recorded.answers["/v2/account"] = {**_load("account.json"), "cash": "3190.75"}
+    broker.observe("acct", ["VTI"])
+    recorded.answers["/v2/account/activities"] = _load("activities.json")
+    recorded.answers["/v2/account"] = {**_load("account.json"), "cash": "8200.00"}
+    warning = broker.observe("acct", ["VTI"]).cash_warning
+    assert warning is not None
+    assert "fees accrued" in warning
+
+
+def test_an_invalid_order_under_the_generic_code_is_rejected_with_alpacas_reason(recorded: _Peer) -> None:
+    recorded.answers["POST /v2/orders"] = (
+        422, {"Content-Type": "application/json"},
+        b'{"code": 40010001, "message": "order_time_in_force provided not supported for fractional orders"}',
+    )
+    state = recorded.broker().submit("acct", OrderRequest(client_order_id="rc-x", symbol="VTI", side="buy",
+                                                          quantity=D(1)))
+    assert state.status == "rejected"
+    assert state.reject_reason == "order_time_in_force provided not supported for fractional orders"

@@ -157,7 +157,7 @@ def test_errors_have_alpacas_shape_and_codes(
     with pytest.raises(APIError) as fractional:
         trading.submit_order(_market("VNQ", "c-frac", qty=0.5))
     assert fractional.value.status_code == 422
-    assert fractional.value.code == 40010000
+    assert fractional.value.code == 40010001  # Alpaca's generic validation code
 
 
 def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_closes() -> None:
