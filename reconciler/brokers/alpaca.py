@@ -38,6 +38,7 @@ from reconciler.brokers.alpaca_answers import (
     reserved_cash,
     snapshot_quotes,
 )
+from reconciler.brokers.alpaca_feed import feed_source, feed_volumes
 from reconciler.brokers.alpaca_ledger import (
     LedgerState,
     LedgerStore,
@@ -218,8 +219,7 @@ class AlpacaBroker:
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             market=clock_market(clock),
-            # IEX alone (the free plan's default) is a few percent of US volume: say which feed priced the plan.
-            quote_source=f"Alpaca's {self.spec.feed or 'default'} feed",
+            quote_source=feed_source(self.spec.feed, self.spec.partial_feed_volume_share),
         )
 
     def _ledger(self, account: str, claimed: Decimal, today: date) -> tuple[Decimal, Decimal, str | None]:
@@ -285,11 +285,19 @@ class AlpacaBroker:
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
         out: dict[str, Quote] = {}
+        feed, share = self.spec.feed, self.spec.partial_feed_volume_share
         for i in range(0, len(symbols), 100):
-            chunk = symbols[i:i + 100]
-            params = {"symbols": ",".join(chunk)} | ({"feed": self.spec.feed} if self.spec.feed else {})
-            data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
-            out.update(snapshot_quotes(data, self.clock.now))
+            params = {"symbols": ",".join(symbols[i:i + 100]), "feed": feed}
+            try:
+                data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
+            except BrokerError as exc:
+                if feed != "sip" or "HTTP 403" not in exc.message:
+                    raise
+                raise BrokerError(
+                    f"Alpaca refuses the {feed} feed to this account ({exc.message})", where=f"account {account}",
+                    fix="the sip feed needs a paid market-data subscription: set broker.feed: iex (or delayed_sip)",
+                ) from None
+            out.update(feed_volumes(snapshot_quotes(data, self.clock.now), feed, share))
         return out
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:

@@ -21,6 +21,7 @@ Knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FIL
     market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
     holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
                        settlement skips them
+    sip_subscription   the account may query the sip feed (Alpaca answers 403 without a market-data subscription)
     adverse_move       the market moves this fraction against every order once sent (a fast market): market
                        orders fill there; a limit order fills only at or better than its limit, else rests until
                        cancelled
@@ -63,6 +64,7 @@ class Faults:
     market_closed: bool = False
     holidays: list[str] = field(default_factory=list)
     adverse_move: float = 0.0
+    sip_subscription: bool = False
     seed: int = 7
 
 

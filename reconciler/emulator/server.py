@@ -142,16 +142,29 @@ def _symbols(c: Call) -> list[str]:
     return [x for x in c.query.get("symbols", "").split(",") if x in c.emu.prices]
 
 
+FEEDS = ("iex", "sip", "delayed_sip", "boats", "overnight", "otc")  # Alpaca's stock feeds
+
+
+def _feed_refusal(c: Call) -> Answer | None:
+    """As Alpaca's data API: an unknown feed is a 400; sip without a market-data subscription a 403."""
+    feed = c.query.get("feed", "iex")
+    if feed not in FEEDS:
+        return 400, {"message": f"invalid feed: {feed}"}
+    if feed == "sip" and not c.emu.faults.sip_subscription:
+        return 403, {"message": "subscription does not permit querying recent SIP data"}
+    return None
+
+
 def _snapshots(c: Call) -> Answer:
-    return 200, {sym: c.emu.snapshot(sym) for sym in _symbols(c)}
+    return _feed_refusal(c) or (200, {sym: c.emu.snapshot(sym) for sym in _symbols(c)})
 
 
 def _latest_trades(c: Call) -> Answer:
-    return 200, {"trades": {sym: c.emu.snapshot(sym)["latestTrade"] for sym in _symbols(c)}}
+    return _feed_refusal(c) or (200, {"trades": {sym: c.emu.snapshot(sym)["latestTrade"] for sym in _symbols(c)}})
 
 
 def _latest_quotes(c: Call) -> Answer:
-    return 200, {"quotes": {sym: c.emu.snapshot(sym)["latestQuote"] for sym in _symbols(c)}}
+    return _feed_refusal(c) or (200, {"quotes": {sym: c.emu.snapshot(sym)["latestQuote"] for sym in _symbols(c)}})
 
 
 def _table(routes: Mapping[tuple[str, str], H]) -> tuple[tuple[str, re.Pattern[str], H], ...]:

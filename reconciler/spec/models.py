@@ -212,9 +212,15 @@ class AlpacaBroker(Strict):
         Decimal("0.000000001"), description="A fractional order's quantity is rounded down to this step (Alpaca: 9"
         " decimals)."
     )
-    feed: Literal["iex", "sip", "delayed_sip"] | None = Field(
-        None, description="The market-data feed quotes come from (sip needs a paid data plan; unset: the account's"
-        " default, iex on the free plan)."
+    feed: Literal["iex", "sip", "delayed_sip"] = Field(
+        "iex", description="The market-data feed quotes come from, always sent: iex (the default; every Alpaca plan"
+        " has it, but it is one exchange, a few percent of US volume), sip (the consolidated tape, needs a paid data"
+        " plan: Alpaca answers 403 without one) or delayed_sip (the tape 15 minutes late)."
+    )
+    partial_feed_volume_share: Fraction | None = Field(
+        None, description="For a partial feed (iex): the share of consolidated volume it carries (e.g. 0.025). Set,"
+        " its daily volumes are scaled up by it for the order-size check; unset, that check's volume rule is off"
+        " for quotes from a partial feed. The plan says which."
     )
     accounts: dict[Name, AlpacaAccount] = Field(min_length=1)
     secrets: SecretStores = SecretStores()

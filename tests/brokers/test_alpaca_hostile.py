@@ -78,11 +78,12 @@ class _Peer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def broker(self) -> AlpacaBroker:
+    def broker(self, **settings: Any) -> AlpacaBroker:
         spec = AlpacaSpec.model_validate({
             "kind": "alpaca", "trading_url": self.url, "data_url": self.url, "rate_limit_per_second": 1000,
             "timeout_seconds": 1,
             "accounts": {"acct": {"key_id": "env:RC_HOSTILE_KEY", "secret_key": "env:RC_HOSTILE_SECRET"}},
+            **settings,
         })
         return AlpacaBroker(spec, SecretResolver(spec.secrets), attempts=2)
 

@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.emulator import EmuOrder
 from tests.builders import emulator_fees
 from tests.conftest import Workspace, edit_yaml
-from tests.execution.conftest import Broker, ForwardingProxy
+from tests.execution.conftest import SECRET_CANARY, Broker, ForwardingProxy
 
 D = Decimal
 
@@ -264,14 +264,45 @@ def test_fractional_quantities_are_rounded_down_to_fractional_step(alpaca: Works
     assert [o["qty"] for o in emulator.orders("key-paper-ira")] == ["1.123456789"]
 
 
-def test_the_plan_says_which_data_feed_priced_it(alpaca: Workspace, emulator: Broker) -> None:
-    r = alpaca.run("plan")
-    assert "quotes from Alpaca's default feed" in r.out
-    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("feed", "iex"))
-    assert "quotes from Alpaca's iex feed" in alpaca.run("plan").out
-    assert "quotes from Alpaca's iex feed" in alpaca.run("plan", "--format", "markdown").out
+def test_the_feed_is_iex_unless_chosen_and_the_plan_says_the_volume_rule_is_off(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """IEX is a few percent of the tape: judged by its volume, the 5% cap would be ~30 times too tight."""
+    off = "quotes from Alpaca's iex feed (partial: the order-size volume rule is off)"
+    assert off in alpaca.run("plan").out
+    assert off in alpaca.run("plan", "--format", "markdown").out
     college = _portfolio(alpaca, "paper-college")
-    assert college["observation"]["quote_source"] == "Alpaca's iex feed"
+    assert college["observation"]["quotes"]["VTI"]["daily_volume"] is None
+
+
+def test_a_partial_feeds_volume_is_scaled_by_its_share_when_given(alpaca: Workspace, emulator: Broker) -> None:
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("partial_feed_volume_share", "0.025"))
+    college = _portfolio(alpaca, "paper-college")
+    assert "scaled up by its 2.5% share" in college["observation"]["quote_source"]
+    assert D(college["observation"]["quotes"]["VTI"]["daily_volume"]) == D(5_000_000) / D("0.025")
+
+
+def test_sip_without_a_subscription_is_refused_clearly_and_with_one_is_the_whole_tape(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("feed", "sip"))
+    r = alpaca.run("plan")
+    assert r.code == 1
+    assert "refuses the sip feed" in r.err
+    assert "broker.feed: iex" in r.err
+    emulator.faults(sip_subscription=True)
+    college = _portfolio(alpaca, "paper-college")
+    assert college["observation"]["quote_source"] == "Alpaca's sip feed"
+    assert D(college["observation"]["quotes"]["VTI"]["daily_volume"]) == D(5_000_000)
+
+
+def test_the_emulator_refuses_a_feed_alpaca_does_not_have(emulator: Broker) -> None:
+    import httpx
+
+    headers = {"APCA-API-KEY-ID": "key-paper-ira", "APCA-API-SECRET-KEY": SECRET_CANARY}
+    r = httpx.get(emulator.url + "/v2/stocks/snapshots", params={"symbols": "VTI", "feed": "nasdaq"},
+                  headers=headers)
+    assert r.status_code == 400
 
 
 def test_a_fractional_order_under_a_dollar_is_refused_before_sending(alpaca: Workspace, emulator: Broker) -> None:

@@ -52,7 +52,12 @@ def test_a_margin_account_with_unsettled_proceeds_is_believed_and_budgeted(recor
     assert vti.bid == D("200.48")
     assert vti.ask == D("200.53")
     assert vti.as_of == datetime(2026, 1, 5, 15, 4, 59, 812000, tzinfo=UTC)  # the trade's own time
-    assert vti.daily_volume == D(3450000)  # the last full session's
+    assert vti.daily_volume is None  # iex, the default feed, is partial: the volume rule is off for it
+
+
+def test_the_consolidated_feeds_volume_is_the_last_full_sessions(recorded: _Peer) -> None:
+    obs = recorded.broker(feed="sip").observe("acct", ["VTI"])
+    assert obs.quotes["VTI"].daily_volume == D(3450000)
     assert obs.open_orders == {"AAPL": "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4"}
 
 

@@ -115,7 +115,12 @@ def test_paper_limit_not_reached_is_cancelled_not_rejected(workspace: Workspace)
 def test_an_absurd_share_count_is_refused_against_the_daily_volume(alpaca: Workspace, emulator: Broker) -> None:
     """A quote of 0.0001 with a matching previous close passes the kill switch; the plan would buy hundreds of
     millions of BNDX shares. The daily volume the broker reports (its bars' `v`) refuses it: nothing is sent for
-    that portfolio (the only one holding BNDX), and the others trade."""
+    that portfolio (the only one holding BNDX), and the others trade. The consolidated feed's volume: IEX's alone
+    turns the volume rule off; no per-share fees (at $0.0001 the CAT fee alone would cost more than the buy, and
+    the planner would skip it before this check sees it)."""
+    emulator.faults(sip_subscription=True)
+    no_fees = {"taf_per_share": 0, "cat_per_share": 0, "sec_per_dollar": 0}
+    edit_yaml(alpaca.config, lambda d: d["broker"].update(feed="sip", fees=no_fees))
     emulator.control("/_emulator/prices", {"BNDX": {"price": 0.0001, "previous_close": 0.0001, "volume": 3_000_000}})
     r = alpaca.run("plan", "--format", "json")
     plan = json.loads(r.out)
