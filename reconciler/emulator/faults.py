@@ -10,9 +10,10 @@ Knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FIL
     ghost_orders       the next N order submissions are accepted, then the connection is dropped unanswered
     fill_steps, fill_interval   partial fills over time
     reject_symbols     orders for these symbols end `rejected`
-    wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message)
+    wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message);
+                       on by default, as at Alpaca
     settled_cash_only  `cash` leaves unsettled sale proceeds out (Alpaca includes them: every account is a margin
-                       account); a broker that does this is consistent, not lying
+                       account); the adapter's ledger then sees a sale that did not move `cash`, a disagreement
     cash_offset        `cash` is off by this many dollars (a broker whose figures disagree with its own ledger)
     cancel_delay       seconds an order stays `pending_cancel` after DELETE (it may still fill meanwhile)
     trading_blocked    the account's `trading_blocked` flag (orders are refused with 403)
@@ -54,7 +55,7 @@ class Faults:
     fill_steps: int = 1
     fill_interval: float = 0.2
     reject_symbols: list[str] = field(default_factory=list)
-    wash_trade_check: bool = False
+    wash_trade_check: bool = True  # on by default at Alpaca
     settled_cash_only: bool = False
     cash_offset: float = 0.0
     cancel_delay: float = 0.05

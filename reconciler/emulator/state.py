@@ -17,8 +17,7 @@ from reconciler.emulator import fees, market
 from reconciler.emulator.accounts import OPEN_STATUSES, EmuAccount, EmuOrder
 from reconciler.emulator.faults import FaultGates, Faults
 from reconciler.emulator.market import asset_id, iso, new_york
-
-VALIDATION = 40010001  # Alpaca's generic validation code: a duplicate client_order_id, and any invalid order
+from reconciler.emulator.orders import VALIDATION, client_id_refusal, shape_refusal
 
 
 def stamp_id(ts: datetime) -> str:
@@ -334,6 +333,8 @@ class Emulator:
         except (KeyError, ArithmeticError, ValueError):
             return invalid
         cid = str(body.get("client_order_id") or uuid.uuid4())
+        if (refused := client_id_refusal(cid)) is not None:
+            return refused
         if cid in acct.by_client:
             return 422, {"code": 40010001, "message": "client_order_id must be unique"}
         if self.faults.trading_blocked:
@@ -361,6 +362,11 @@ class Emulator:
             if limit != limit.quantize(Decimal("0.01") if limit >= 1 else Decimal("0.0001")):
                 return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not fulfill"
                              " minimum pricing criteria"}
+        known = self.prices.get(symbol)
+        refused = shape_refusal(symbol, qty, notional, str(kind), body.get("extended_hours"),
+                                None if known is None else (limit or known[0]))
+        if refused is not None:
+            return refused
         if self.faults.wash_trade_check and any(
             o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES for o in acct.orders.values()
         ):
