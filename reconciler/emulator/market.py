@@ -51,6 +51,17 @@ def session_hours(day: date, calendar: str | None, holidays: list[str]) -> tuple
             datetime.combine(day, time_of_day(21, 0), tzinfo=UTC))
 
 
+def session_of(placed: datetime, hours_of: SessionHours) -> tuple[datetime, datetime] | None:
+    """The first session whose close is after `placed` (an order placed after a close waits for the next)."""
+    day = date.fromisoformat(new_york(placed)[:10])
+    for _ in range(15):
+        hours = hours_of(day)
+        if hours is not None and placed < hours[1]:
+            return hours
+        day += timedelta(days=1)
+    return None
+
+
 def clock_json(
     now: datetime, today: date, hours_of: SessionHours, always_open: bool, market_closed: bool
 ) -> dict[str, Any]:

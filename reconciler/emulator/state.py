@@ -152,16 +152,20 @@ class Emulator:
                 continue
             if o.status == "pending_new":  # the submission's answer said pending_new; it is live now
                 o.status, o.updated = "new", now
-            if f.market_closed:
+            session = self.order_session(o)  # with a calendar: the session this day order lives in
+            if f.market_closed or (session is not None and self.now() < session[0]):
                 if o.status == "new":
                     o.status = "accepted"  # held for the open: nothing fills while closed
             else:
                 if o.status == "accepted":
                     o.status = "new"
-                # Events in time order, though evaluated lazily: nothing fills after a cancel has completed.
+                # Events in time order, though evaluated lazily: nothing fills after a cancel has completed, or
+                # after the order's session has closed.
                 until = now
                 if o.cancel_requested is not None:
                     until = min(now, o.cancel_requested + timedelta(seconds=f.cancel_delay))
+                if session is not None:
+                    until = min(until, session[1] - timedelta(days=self.day_offset))
                 steps_due = min(f.fill_steps, int((until - o.created).total_seconds() / f.fill_interval) + 1)
                 price = self._execution_price(o)
                 if price is not None and o.notional is not None and not o.qty:
@@ -171,6 +175,10 @@ class Emulator:
                     share = o.qty * o.fills_booked / f.fill_steps
                     target = o.qty if o.fills_booked >= f.fill_steps else floor_like(share, o.qty)
                     self._fill(acct, o, target - o.filled_qty, price)
+            if session is not None and self.now() >= session[1] and o.status in OPEN_STATUSES:
+                # Alpaca: a day order "unfilled after the closing auction ... is automatically canceled".
+                o.status, o.updated = "canceled", now
+                continue
             if o.status == "pending_cancel" and o.cancel_requested is not None and (
                 (now - o.cancel_requested).total_seconds() >= f.cancel_delay
             ):
@@ -181,6 +189,13 @@ class Emulator:
         if due:
             acct.cash += sum((u[0] for u in due), ZERO)
             acct.unsettled = [u for u in acct.unsettled if u[1] > today]
+
+    def order_session(self, o: EmuOrder) -> tuple[datetime, datetime] | None:
+        """With a calendar, the session a day order lives in: the first whose close is after it was placed (an
+        order placed after the close is queued for the next session); None without a calendar (always open)."""
+        if self.calendar is None:
+            return None
+        return market.session_of(o.created + timedelta(days=self.day_offset), self.session_hours)
 
     def post_fees(self, acct: EmuAccount) -> None:
         """Post the fees accrued once their session has closed (emulator/fees.py)."""

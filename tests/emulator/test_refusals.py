@@ -50,3 +50,30 @@ def test_an_opposite_order_in_a_symbol_with_an_open_order_is_a_wash_trade_by_def
     r = post(emulator, order(side="sell"))
     assert r.status_code == 403
     assert "wash trade" in r.json()["message"]
+
+
+def test_with_a_calendar_an_order_placed_while_closed_waits_for_the_open_and_a_day_order_ends_at_the_close(
+) -> None:
+    """Alpaca queues a day order sent outside the session for the next one, and cancels what is unfilled after
+    the close; the emulator on its XNYS calendar did the opposite (it filled at once, and never expired)."""
+    from datetime import UTC, datetime, timedelta
+
+    from reconciler.clock import FixedClock
+    from reconciler.emulator import Emulator
+
+    saturday = datetime(2026, 3, 7, 15, 0, tzinfo=UTC)
+    clock = FixedClock(saturday)
+    emu = Emulator({"accounts": {"a": {"key_id": "k", "cash": 10000}}, "prices": {"VTI": 250}}, clock=clock,
+                   calendar="XNYS")
+    acct = emu.accounts["k"]
+    market = emu.submit(acct, order(client_order_id="m"))[1]["id"]
+    limit = emu.submit(acct, order(client_order_id="l", type="limit", limit_price="200"))[1]["id"]
+    emu.progress(acct)
+    assert acct.orders[market].status == "accepted"
+    clock.advance(timedelta(days=2).total_seconds())  # Monday 15:00 UTC: the session is open
+    emu.progress(acct)
+    assert acct.orders[market].status == "filled"
+    assert acct.orders[limit].status == "new"  # 250 is above its 200 limit: it rests
+    clock.advance(6 * 3600)  # 21:00 UTC: after the close
+    emu.progress(acct)
+    assert acct.orders[limit].status == "canceled"
