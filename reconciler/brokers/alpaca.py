@@ -231,7 +231,8 @@ class AlpacaBroker:
         text = self.ledgers.load_text(account)
         state = None if text is None else LedgerState.from_json(text)
         window = {"after": (horizon - timedelta(days=1)).isoformat()}  # `after` is exclusive
-        fresh = self._activities(account, window if state is None else {"page_token": state.cursor})
+        cursor = None if state is None else state.cursor
+        fresh = self._activities(account, window if cursor is None else {"page_token": cursor})
         got = self._read_ledger(account, state, fresh, claimed, today, horizon, rescan=False)
         if got is not None and fresh is not None and got.disagrees and state is not None:
             again = self._activities(account, window)

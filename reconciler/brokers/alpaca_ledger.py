@@ -98,7 +98,8 @@ def fold(state: LedgerState | None, fresh: list[Entry], horizon: date, *, rescan
     moved = ZERO
     for e in fresh:
         old = kept.get(e.id)
-        if old is None and (e.day < horizon if state is None or rescan else cursor is not None and e.id <= cursor):
+        by_day = state is None or rescan or state.cursor is None  # else by id, past the cursor
+        if old is None and (e.day < horizon if by_day else cursor is not None and e.id <= cursor):
             continue
         moved += e.effect - (old.effect if old is not None else ZERO)
         kept[e.id] = e

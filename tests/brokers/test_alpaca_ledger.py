@@ -72,7 +72,7 @@ def test_cash_that_moved_without_an_activity_is_a_disagreement() -> None:
     assert "trusting neither" in warning
 
 
-def test_an_activity_read_again_by_the_overlap_counts_once() -> None:
+def test_an_activity_read_again_counts_once() -> None:
     deposit = cash("CSD", "50")
     first = observe(None, [], "100").state
     second = observe(first, [deposit], "150").state
@@ -149,3 +149,9 @@ def test_cat_counts_whole_shares_on_buys() -> None:
 
 def test_each_days_fee_is_rounded_up_to_the_cent() -> None:
     assert day_fees([("buy", D(1), D(10)), ("buy", D(1), D(10))], FeeRates()) == {"CAT": D("0.01")}
+
+
+def test_an_account_whose_window_was_empty_counts_what_arrives_in_it_and_nothing_older() -> None:
+    first = observe(None, [], "100").state
+    got = observe(first, [cash("CSD", "900", day="2023-01-03"), cash("CSD", "50")], "150")
+    assert got.warning is None
