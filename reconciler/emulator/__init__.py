@@ -9,8 +9,14 @@ limit order only at or better than its limit, which must be in whole cents at $1
 `notional` (fractionable assets only), in `fill_steps` partial fills one per `fill_interval` seconds; DELETE
 answers 204 and the order is `pending_cancel` for `cancel_delay` seconds, filling meanwhile, then `canceled`;
 `cash` includes unsettled sale proceeds, which settle T+`settlement_days` sessions later; buying power is 2×
-(margin) above $2,000 of equity; a duplicate client_order_id is refused with 422 and code 40010001. Every answer
-parses into the official SDK's models (tests/emulator/test_alpaca_contract.py).
+(margin) above $2,000 of equity; a duplicate client_order_id is refused with 422 and code 40010001, Alpaca's
+generic validation code, which every invalid order carries too (more than 9 decimals, a client_order_id over 128
+characters, extended_hours on a market order, a fractional order under $1; an unknown symbol is a 422 of its own);
+an order opposite to an open one in the same symbol is the wash-trade 403. On a calendar, an order placed while
+closed waits for its session and what is unfilled at the close is canceled. Regulatory fees (TAF, REG, CAT) accrue
+per execution, are deducted from `cash` (`accrued_fees`) and post as FEE activities at the close (`fees.py`). The
+data API takes `feed` iex, sip (403 without `sip_subscription`) or delayed_sip. Every answer parses into the
+official SDK's models (tests/emulator/test_alpaca_contract.py).
 
 Fault knobs: see `faults.py`. Control endpoints (tests and demos): POST /_emulator/faults {knob: value}, POST
 /_emulator/activity {account, activity_type, net_amount, status, description, no_cash} (a dividend, a fee, a
@@ -20,7 +26,7 @@ trade the reconciler did not make), GET /_emulator/state (every order ever recei
 /_emulator/health.
 
 Modules: `accounts` (the records: accounts, orders), `state` (the books and rules: fills, settlement, buying
-power, under one lock), `market` (sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and
+power, under one lock), `orders` (what Alpaca refuses in an order's shape), `fees` (regulatory fees), `market` (sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and
 the per-request gates), `server` (the HTTP handler and its dispatch tables).
 """
 
