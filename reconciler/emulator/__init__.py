@@ -26,7 +26,8 @@ trade the reconciler did not make), GET /_emulator/state (every order ever recei
 /_emulator/health.
 
 Modules: `accounts` (the records: accounts, orders), `state` (the books and rules: fills, settlement, buying
-power, under one lock), `orders` (what Alpaca refuses in an order's shape), `fees` (regulatory fees), `market` (sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and
+power, under one lock), `orders` (what Alpaca refuses in an order's shape), `fees` (regulatory fees), `market`
+(sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and
 the per-request gates), `server` (the HTTP handler and its dispatch tables).
 """
 
