@@ -61,7 +61,8 @@ def _buy_beyond_known(
     known_price: Decimal | None,
 ) -> str | None:
     qty, symbol = action.quantity, action.symbol
-    if equity > 0 and action.notional > equity:
+    # With no equity (zero, or negative on margin) nothing sizes a buy: any buy is more than the account has.
+    if action.notional > equity:
         return f"buy {qty} {symbol} ({action.notional:.2f}) is more than the account's equity ({equity:.2f})"
     if known_price is not None and qty * known_price > equity:
         return (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,3 +78,60 @@ def test_no_order_passes_above_the_volume_fraction(price: Decimal, volume: Decim
     why = oversized(_action("buy", str(qty), str(price)), D(0), qty * price * 2, _quote(str(price), str(volume)),
                     LIMITS)
     assert why is not None
+
+
+# --- every limit at its edge, and the cases a wrong price would hide in ----------------------------------------
+
+def test_a_sell_of_exactly_the_position_passes_and_one_more_unit_does_not() -> None:
+    assert oversized(_action("sell", "10", "100"), D(10), D(5000), None, LIMITS) is None
+    assert oversized(_action("sell", "10.0001", "100"), D(10), D(5000), None, LIMITS) is not None
+
+
+def test_a_buy_is_never_judged_against_the_position() -> None:
+    assert oversized(_action("buy", "11", "100"), D(10), D(5000), None, LIMITS) is None
+
+
+def test_a_sell_of_a_symbol_the_account_does_not_hold_is_refused() -> None:
+    """The plan's observation has no ZZZ position at all: nothing is held, so no quantity of it can be sold."""
+    pp = plan_portfolio(desired({"AAA": "1"}), observation({"AAA": "100", "ZZZ": "5"}, {"AAA": "10"}), CostModel())
+    sell = Action(1, "ZZZ", "sell", D(1), D(5), D(5), D(0), "test")
+    denials = order_size_denials(pp.model_copy(update={"actions": [sell]}), LIMITS)
+    assert [d.message for d in denials] == ["sell 1 ZZZ is more than the 0 held"]
+
+
+@pytest.mark.parametrize(("notional", "refused"), [("4999.99", False), ("5000", False), ("5000.01", True)])
+def test_a_buy_at_exactly_the_equity_passes_and_a_cent_more_does_not(notional: str, refused: bool) -> None:
+    assert (oversized(_action("buy", "1", notional), D(0), D(5000), None, LIMITS) is not None) == refused
+
+
+@pytest.mark.parametrize("equity", ["0", "-1", "-5000"])
+def test_a_buy_is_refused_when_the_account_has_no_equity(equity: str) -> None:
+    """Zero or negative equity sizes nothing: any buy is more than the account has (fail closed)."""
+    why = oversized(_action("buy", "1", "0.01"), D(0), D(equity), None, LIMITS)
+    assert why is not None
+    assert "more than the account's equity" in why
+
+
+@pytest.mark.parametrize(("qty", "refused"), [("49", False), ("50", False), ("50.0001", True)])
+def test_a_share_count_at_exactly_the_volume_fraction(qty: str, refused: bool) -> None:
+    """5% of a daily volume of 1000 is 50 units: 50 passes, a quantity step more does not, either side."""
+    for side in ("buy", "sell"):
+        why = oversized(_action(side, qty, "1"), D(100), D(5000), _quote("1", "1000"), LIMITS)
+        assert (why is not None) == refused
+
+
+def test_a_zero_volume_quote_is_not_judged_by_volume() -> None:
+    """A volume of 0 (a session with no trades, or a broker that fills the field with 0) says nothing about the
+    size; dividing by it would be an error, refusing would refuse every order in a quiet symbol."""
+    assert oversized(_action("buy", "10", "1"), D(0), D(5000), _quote("1", "0"), LIMITS) is None
+
+
+def test_a_volume_of_one_unit_is_judged() -> None:
+    why = oversized(_action("buy", "1", "1"), D(0), D(5000), _quote("1", "1"), LIMITS)
+    assert why == "buy 1 AAA is 100.0% of its daily volume (1), above 5.0%: is its price (1) right?"
+
+
+def test_no_denial_for_orders_within_every_limit() -> None:
+    pp = plan_portfolio(desired({"AAA": "1"}), observation({"AAA": "100"}, settled="1000"), CostModel())
+    assert [(a.side, a.quantity) for a in pp.actions] == [("buy", D(10))]
+    assert order_size_denials(pp, LIMITS) == []
