@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,3 +77,19 @@ def test_backtest_fills_by_the_same_rule() -> None:
     assert narrow.fill("buy", D(10), D(100)) is None  # 0.8% slippage never reaches a 0.5% limit
     market = FillModel(CostModel(slippage_bps=D(80)))
     assert market.fill("sell", D(10), D(100)) == (D("99.200"), D(0))
+
+
+# A fill exactly at its limit fills; a tick past it does not. Quote 100, slippage 50 bps: a buy fills at 100.50
+# and a sell at 99.50.
+@pytest.mark.parametrize(("limit", "fills"), [("100.49", False), ("100.50", True), ("100.51", True)])
+def test_a_buy_fills_up_to_exactly_its_limit(limit: str, fills: bool) -> None:
+    assert (fill_price("buy", D(100), D(50), D(limit)) is not None) == fills
+
+
+@pytest.mark.parametrize(("limit", "fills"), [("99.49", True), ("99.50", True), ("99.51", False)])
+def test_a_sell_fills_down_to_exactly_its_limit(limit: str, fills: bool) -> None:
+    assert (fill_price("sell", D(100), D(50), D(limit)) is not None) == fills
+
+
+def test_a_fill_at_its_limit_is_at_the_slipped_price() -> None:
+    assert fill_price("buy", D(100), D(50), D("100.50")) == D("100.50")

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from reconciler.core.models import CostModel, Desired, Observation, Quote
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.valuation import QuoteLimits, doubtful_quotes, sound_prices, valued_symbols
+from reconciler.core.valuation import (
+    QuoteLimits,
+    doubtful_quote,
+    doubtful_quotes,
+    sound_prices,
+    valuation_denials,
+    valued_symbols,
+)
 from tests.builders import desired, observation, quote
 
 NOW = datetime(2031, 5, 6, 15, 0, tzinfo=UTC)
@@ -150,3 +157,78 @@ def test_sound_prices_finds_a_doubt_exactly_when_doubtful_quotes_does(case: tupl
 def test_sound_prices_are_the_quotes_prices(case: tuple[Observation, list[str], QuoteLimits]) -> None:
     obs, symbols, limits = case
     assert sound_prices(obs, symbols, limits) == [obs.quotes[s].price for s in symbols]
+
+
+# --- every threshold at its edge: exactly at the limit passes, one tick beyond is doubtful -----------------------
+# Ages are measured in seconds between two datetimes; a tick is one millisecond (well above a float timestamp's
+# resolution, well below any limit anybody sets).
+TICK = 0.001
+
+
+def _why(q: Quote, limits: QuoteLimits = LIMITS) -> str | None:
+    return doubtful_quote(q, NOW.timestamp(), limits)
+
+
+@pytest.mark.parametrize(("age", "doubtful"), [(60 - TICK, False), (60, False), (60 + TICK, True)])
+def test_quote_age_at_its_limit(age: float, doubtful: bool) -> None:
+    assert (_why(_q("AAA", "100", age=age)) is not None) == doubtful
+
+
+@pytest.mark.parametrize(("ahead", "doubtful"), [(60 - TICK, False), (60, False), (60 + TICK, True)])
+def test_clock_skew_at_its_limit(ahead: float, doubtful: bool) -> None:
+    """A quote dated after the observation is as doubtful as an old one, beyond the same limit."""
+    assert (_why(_q("AAA", "100", age=-ahead)) is not None) == doubtful
+
+
+def test_clock_skew_is_named_as_such() -> None:
+    assert _why(_q("AAA", "100", age=-61)) == "quote is dated 61s after the observation (clock skew beyond 60s)"
+
+
+def test_an_old_quote_is_named_with_its_age() -> None:
+    assert _why(_q("AAA", "100", age=61)) == "quote is 61s old (limit 60s)"
+
+
+@pytest.mark.parametrize(
+    ("price", "doubtful"),
+    [("79.99", True), ("80", False), ("80.01", False), ("119.99", False), ("120", False), ("120.01", True)],
+)
+def test_move_at_its_limit_either_way(price: str, doubtful: bool) -> None:
+    """max_move 20% of the previous close 100: 80 and 120 are the edges, a cent beyond either is doubtful."""
+    assert (_why(_q("AAA", price, "100")) is not None) == doubtful
+
+
+@pytest.mark.parametrize(("price", "doubtful"), [("-0.0001", True), ("0", True), ("0.0001", False), ("0.5", False)])
+def test_price_at_zero(price: str, doubtful: bool) -> None:
+    assert (_why(_q("AAA", price), QuoteLimits()) is not None) == doubtful
+
+
+@pytest.mark.parametrize(("prev", "doubtful"), [("-0.0001", True), ("0", True), ("0.5", False), ("NaN", True)])
+def test_previous_close_at_zero(prev: str, doubtful: bool) -> None:
+    """A move is judged against a positive previous close only (0.5 to 0.5 is no move at all)."""
+    assert (_why(_q("AAA", "0.5", prev), QuoteLimits(max_move=Decimal("0.2"))) is not None) == doubtful
+
+
+def test_a_quote_is_not_aged_without_the_observations_time() -> None:
+    assert doubtful_quote(_q("AAA", "100", age=10_000), None, LIMITS) is None
+
+
+def test_without_a_move_limit_the_previous_close_is_not_judged() -> None:
+    assert _why(_q("AAA", "100", "0"), QuoteLimits(max_age_seconds=60)) is None
+
+
+def test_without_an_age_limit_the_age_is_not_judged() -> None:
+    assert _why(_q("AAA", "100", age=-10_000), QuoteLimits(max_move=Decimal("0.2"))) is None
+
+
+def test_doubtful_quotes_are_one_line_per_symbol_in_symbol_order() -> None:
+    obs = _obs(CCC=_q("CCC", "0"), AAA=None, BBB=_q("BBB", "50", "50"))
+    assert doubtful_quotes(obs, ["CCC", "BBB", "AAA", "CCC"], LIMITS) == [
+        "AAA: no quote", "CCC: quote is 0: a price must be positive",
+    ]
+
+
+def test_valuation_denials_are_hard_mandatory_and_name_the_portfolio() -> None:
+    denials = valuation_denials("p", ["AAA: no quote", "CCC: quote is 0: a price must be positive"])
+    kinds = [(d.policy, d.kind, d.level, d.portfolio) for d in denials]
+    assert kinds == [("valuation", "deny", "hard-mandatory", "p")] * 2
+    assert [d.message for d in denials] == ["AAA: no quote", "CCC: quote is 0: a price must be positive"]
