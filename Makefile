@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 RC := $(BIN)/reconciler
 
-.PHONY: install demo test lint typecheck bench bench-check clean schema lock
+.PHONY: install demo test lint typecheck bench bench-check mutate clean schema lock
 
 install: $(STAMP)
 
@@ -40,7 +40,7 @@ demo: $(RUNTIME_STAMP)
 	$(RC) history
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests bench
+	$(BIN)/ruff check reconciler tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict reconciler
@@ -60,6 +60,11 @@ bench: $(STAMP)
 # (never absolute times): fails when one is worse than half its target. RECONCILER_BENCH_SLOWDOWN=2 must fail it.
 bench-check: $(STAMP)
 	$(BIN)/python bench/check.py
+
+# Mutation testing of reconciler/core (docs/mutation.md): per-module scores and the surviving mutants, one module at
+# a time. MUTATE_ARGS="--module planner", or "--sample 40 --max-seconds 600" for a time-bounded sample.
+mutate: $(STAMP)
+	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis

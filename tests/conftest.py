@@ -31,6 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 # a property test is about what the code does, not how fast (speed is bench/'s, judged by same-run ratios).
 settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
 settings.register_profile("default", deadline=None)
+# tools/mutate.py: the same examples for every mutant (no database replaying another mutant's failures), and no
+# deadline, so a slow run on a busy machine never passes for a kill.
+settings.register_profile("mutate", derandomize=True, database=None, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
 # The suite must pass on any date: with RECONCILER_TEST_CLOCK_SHIFT_DAYS=N every in-process clock (the system
