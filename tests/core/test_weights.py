@@ -85,5 +85,5 @@ def test_steps_kept_by_tiny_holdings_are_taken_back_from_the_largest_line() -> N
 
 
 def test_more_holdings_than_steps_do_not_fit() -> None:
-    with pytest.raises(ValueError, match="3 holdings do not fit in steps of 0.5"):
+    with pytest.raises(ValueError, match=r"3 holdings do not fit in steps of 0\.5"):
         round_weights({"A": D(1), "B": D(1), "C": D(1)}, D(0), D("0.5"))

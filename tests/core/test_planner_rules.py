@@ -1,0 +1,165 @@
+"""The planner's smaller rules, each at its edge: rounding to the quantity step, what a budget affords, the
+minimum trade and the cost cap, sizing net of costs, and the inner band.
+
+Expected orders are computed by hand in the comments. Unless a test says otherwise: whole shares, no costs.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from reconciler.core.models import CostModel, PortfolioPlan
+from reconciler.core.planner import affordable_quantity, floor_to_step, plan_portfolio
+from reconciler.core.rules import Bands, Commission, SymbolRule, Trading
+from tests.builders import desired, observation
+
+D = Decimal
+
+
+def orders(plan: PortfolioPlan) -> list[tuple[str, str, Decimal]]:
+    return [(a.side, a.symbol, a.quantity) for a in plan.actions]
+
+
+@pytest.mark.parametrize(
+    ("quantity", "step", "floored"),
+    [("-1.5", "1", "0"), ("0", "1", "0"), ("0.9999", "1", "0"), ("1", "1", "1"), ("7.99", "0.5", "7.5"),
+     ("3.3339", "0.001", "3.333")],
+)
+def test_floor_to_step(quantity: str, step: str, floored: str) -> None:
+    assert floor_to_step(D(quantity), D(step)) == D(floored)
+
+
+def test_what_a_budget_affords_with_commissions() -> None:
+    # $1,000 at $10, 10 bps slippage, $5 an order and 1 cent a share: (1,000 - 5) / (10 × 1.001 + 0.01) = 99.30 → 99.
+    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(5), per_share=D("0.01")))
+    assert affordable_quantity(D(1000), D(10), costs, D(1)) == D(99)
+
+
+@pytest.mark.parametrize(("budget", "affords"), [("4.99", "0"), ("5", "0"), ("15", "1"), ("14.99", "0")])
+def test_a_budget_pays_the_order_commission_first(budget: str, affords: str) -> None:
+    # $5 an order: a budget of $5 or less buys nothing; $15 buys exactly one share at $10.
+    costs = CostModel(commission=Commission(per_order=D(5)))
+    assert affordable_quantity(D(budget), D(10), costs, D(1)) == D(affords)
+
+
+def test_the_commission_rounding_step_is_budgeted_as_fixed_cost() -> None:
+    costs = CostModel(commission=Commission(per_order=D(5)), commission_step=D("0.01"))
+    assert affordable_quantity(D(15), D(10), costs, D(1)) == D(0)
+
+
+@pytest.mark.parametrize(("minimum", "traded"), [("999.99", True), ("1000", True), ("1000.01", False)])
+def test_a_buy_at_exactly_the_minimum_trade_is_sent(minimum: str, traded: bool) -> None:
+    # All cash, $1,000: A at $100 buys 10 ($1,000.00).
+    plan = plan_portfolio(desired({"A": "1"}, trading=Trading(min_trade_notional=D(minimum))),
+                          observation({"A": "100"}, settled="1000"), CostModel())
+    assert (orders(plan) == [("buy", "A", D(10))]) == traded
+
+
+def test_a_buy_under_the_minimum_says_so() -> None:
+    plan = plan_portfolio(desired({"A": "1"}, trading=Trading(min_trade_notional=D("1000.01"))),
+                          observation({"A": "100"}, settled="1000"), CostModel())
+    assert "A: buy of 10 ($1,000.00) is under the minimum trade; skipped" in plan.notes
+
+
+@pytest.mark.parametrize(("minimum", "traded"), [("2000", True), ("2000.01", False)])
+def test_a_sell_at_exactly_the_minimum_trade_is_sent(minimum: str, traded: bool) -> None:
+    # A 70% / B 30% at $100: sell A 20 ($2,000) back to 50%.
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=Trading(min_trade_notional=D(minimum),
+                                                                              use_sale_proceeds=False)),
+                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "30"}), CostModel())
+    assert (orders(plan) == [("sell", "A", D(20))]) == traded
+
+
+def test_an_unwanted_holding_is_sold_in_full_however_small() -> None:
+    # OLD ($40) is under a $1,000 minimum trade, but a symbol leaves the account whole.
+    plan = plan_portfolio(desired({"A": "1"}, trading=Trading(min_trade_notional=D(1000))),
+                          observation({"A": "100", "OLD": "40"}, {"A": "90", "OLD": "1"}), CostModel())
+    assert orders(plan) == [("sell", "OLD", D(1))]
+
+
+@pytest.mark.parametrize(("cap", "traded"), [("0.0501", True), ("0.05", True), ("0.0499", False)])
+def test_a_buy_whose_costs_are_exactly_the_cap_is_sent(cap: str, traded: bool) -> None:
+    # $1,050 of cash, A at $100, $50 an order: (1,050 - 50) / 100 = 10 shares ($1,000), commission $50: 5% of it.
+    plan = plan_portfolio(desired({"A": "1"}, trading=Trading(max_cost_fraction=D(cap))),
+                          observation({"A": "100"}, settled="1050"), CostModel(commission=Commission(per_order=D(50))))
+    assert (orders(plan) == [("buy", "A", D(10))]) == traded
+
+
+def test_a_sell_whose_costs_pass_the_cap_is_skipped_and_says_so() -> None:
+    # Sell A 20 ($2,000) with a $101 commission: 5.05% > 5%.
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=Trading(use_sale_proceeds=False)),
+                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "30"}),
+                          CostModel(commission=Commission(per_order=D(101))))
+    assert orders(plan) == []
+    assert "A: selling 20 would cost more than 5% of its value; skipped" in plan.notes
+
+
+def test_slippage_counts_against_the_cost_cap() -> None:
+    # 600 bps of slippage alone is 6% of any trade: above the 5% cap, whatever the commission.
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, settled="1000"),
+                          CostModel(slippage_bps=D(600)))
+    assert orders(plan) == []
+
+
+def test_a_sells_proceeds_are_counted_net_of_slippage_commission_and_rounding() -> None:
+    # Sell A 20 at $100 with 10 bps slippage, $1 an order, a 1-cent tick and a 1-cent commission step. At worst it
+    # raises 2,000 × 0.999 - 1 - 20 × 0.01 - 0.01 = 1,996.79; B (target 50%, $3,000) gets 1,996.79 of buys at
+    # 100 × 1.001 + 0.01 = 100.11 a share, after $1.01 of fixed costs: 19.93 → 19 shares.
+    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1)), price_tick=D("0.01"),
+                      commission_step=D("0.01"))
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}), observation({"A": "100", "B": "100"},
+                                                                         {"A": "70", "B": "30"}), costs)
+    assert orders(plan) == [("sell", "A", D(20)), ("buy", "B", D(19))]
+
+
+def test_net_of_costs_sells_enough_to_raise_the_gap_after_costs() -> None:
+    # A is $2,000 over. Net of costs (10 bps slippage, 10 bps and $1 an order of commission, fractional to 0.0001):
+    # each share raises 100 × 0.999 × 0.999 = 99.8001, and the order pays $1: (2,000 + 1) / 99.8001 = 20.0500…
+    trading = Trading(order_sizing="net_of_costs", fractional=True, use_sale_proceeds=False)
+    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), bps=D(10)))
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=trading),
+                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "30"}), costs)
+    assert orders(plan) == [("sell", "A", D("20.0500"))]
+
+
+def test_net_of_costs_buys_spend_the_gap_with_their_costs() -> None:
+    # $1,000 of cash, A at $100 with 10 bps slippage, 10 bps and $1 an order of commission: each share costs
+    # 100 × 1.001 × 1.001 = 100.2001 and the order $1: (1,000 - 1) / 100.2001 = 9.9700… → 9.97 at a 0.01 step.
+    trading = Trading(order_sizing="net_of_costs", fractional=True, quantity_step=D("0.01"))
+    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), bps=D(10)))
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1000"), costs)
+    assert orders(plan) == [("buy", "A", D("9.97"))]
+
+
+def test_the_inner_band_sends_short_cash_only_to_target() -> None:
+    # Inner 0.5 moves a holding beyond its band to the band's inner edge, but cash short of its band sells
+    # holdings inside theirs (A here: 47% against 45%) to target, not past it: A sells 200 of 4,700.
+    trading = Trading(bands=Bands(inner=D("0.5")))
+    plan = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10", trading=trading),
+                          observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4500"}, settled="800"), CostModel())
+    assert orders(plan) == []
+    short = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10", trading=trading),
+                           observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4600"}, settled="700"), CostModel())
+    assert orders(short) == [("sell", "A", D(200)), ("sell", "B", D(100))]
+
+
+def test_a_protected_holding_outside_the_targets_is_valued_and_set_aside() -> None:
+    # KEEP (do_not_trade, not a target) is worth $5,000 and stays out of the weights; A and cash make $5,000.
+    plan = plan_portfolio(desired({"A": "1"}, symbols={"KEEP": SymbolRule(do_not_trade=True)}),
+                          observation({"A": "100", "KEEP": "50"}, {"A": "40", "KEEP": "100"}, settled="1000"),
+                          CostModel())
+    assert orders(plan) == [("buy", "A", D(10))]
+    assert "KEEP ($5,000.00) kept aside by hold/do_not_trade; weights are of the rest" in plan.notes
+
+
+def test_a_closed_market_is_noted_when_there_are_orders() -> None:
+    from reconciler.core.models import MarketStatus
+
+    obs = observation({"A": "100"}, settled="1000")
+    closed = obs.model_copy(update={"market": MarketStatus(is_open=False, source="XNYS calendar")})
+    plan = plan_portfolio(desired({"A": "1"}), closed, CostModel())
+    assert any(n.startswith("the market was closed when observed (XNYS calendar)") for n in plan.notes)
+    open_ = obs.model_copy(update={"market": MarketStatus(is_open=True, source="XNYS calendar")})
+    assert not any("market was closed" in n for n in plan_portfolio(desired({"A": "1"}), open_, CostModel()).notes)
