@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.models import Desired, Observation, Quote
+from reconciler.core.models import Action, Desired, Observation, Plan, PortfolioPlan, Quote, Side, TargetChange
 from reconciler.core.rules import SymbolRule, Trading
 
 Num = Decimal | str | int
 NOW = datetime(2024, 1, 2, 15, 30, tzinfo=UTC)
 ZERO = Decimal(0)
+EQUITY = Decimal(100000)  # of every portfolio plan_of builds
 
 
 def desired(
@@ -105,3 +106,31 @@ def emulator_fees(emu: Any, key: str) -> Decimal:
     acct = emu.accounts[key]
     posted = sum((-Decimal(a["net_amount"]) for a in acct.activities if a["activity_type"] == "FEE"), Decimal(0))
     return posted + pending(acct, emu.fee_rates)
+
+
+def plan_of(
+    orders: Mapping[str, Mapping[str, tuple[Side, Decimal]]], *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY,
+    hashes: dict[str, str] | None = None, changed: tuple[str, ...] = (),
+) -> Plan:
+    """A plan whose portfolios place exactly these orders (portfolio → symbol → (side, notional))."""
+    portfolios = []
+    for name, symbols in sorted(orders.items()):
+        actions = [
+            Action(i, s, side, Decimal(1), n, n, ZERO, "test")
+            for i, (s, (side, n)) in enumerate(sorted(symbols.items()), start=1)
+        ]
+        buys = sum((a.notional for a in actions if a.side == "buy"), ZERO)
+        sells = sum((a.notional for a in actions if a.side == "sell"), ZERO)
+        portfolios.append(
+            PortfolioPlan(
+                name=name, account=f"acct-{name}", equity=equity, cash_before=ZERO, cash_after=ZERO,
+                cash_weight_before=ZERO, cash_weight_target=ZERO, cash_weight_after=ZERO, buy_notional=buys,
+                sell_notional=sells, turnover=(buys + sells) / equity, actions=actions, holdings=[],
+                observation=observation(account=f"acct-{name}", taken_at=NOW),
+            )
+        )
+    return Plan(
+        reconciler_version="test", created_at=NOW, targets_hash=targets_hash, portfolio_hashes=hashes or {},
+        target_changes=[TargetChange(portfolio=n, account=f"acct-{n}", change="changed") for n in changed],
+        config_accounts=sorted(f"acct-{n}" for n in orders), portfolios=portfolios, content_hash="c" * 64,
+    )

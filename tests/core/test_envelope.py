@@ -9,43 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.envelope import check_envelope, envelope_of
-from reconciler.core.models import Action, Plan, PortfolioPlan, Side, TargetChange
+from reconciler.core.models import Side
 from reconciler.core.rules import EnvelopeSettings
-from tests.builders import observation
+from tests.builders import plan_of
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-EQUITY = Decimal(100000)
 ZERO = Decimal(0)
 BAND = EnvelopeSettings(notional_band=Decimal("0.10"), turnover_band=Decimal("0.10"))
 Orders = dict[str, dict[str, tuple[Side, Decimal]]]
-
-
-def plan_of(
-    orders: Orders, *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY,
-    hashes: dict[str, str] | None = None, changed: tuple[str, ...] = (),
-) -> Plan:
-    """A plan whose portfolios place exactly these orders (portfolio → symbol → (side, notional))."""
-    portfolios = []
-    for name, symbols in sorted(orders.items()):
-        actions = [
-            Action(i, s, side, Decimal(1), n, n, ZERO, "test")
-            for i, (s, (side, n)) in enumerate(sorted(symbols.items()), start=1)
-        ]
-        buys = sum((a.notional for a in actions if a.side == "buy"), ZERO)
-        sells = sum((a.notional for a in actions if a.side == "sell"), ZERO)
-        portfolios.append(
-            PortfolioPlan(
-                name=name, account=f"acct-{name}", equity=equity, cash_before=ZERO, cash_after=ZERO,
-                cash_weight_before=ZERO, cash_weight_target=ZERO, cash_weight_after=ZERO, buy_notional=buys,
-                sell_notional=sells, turnover=(buys + sells) / equity, actions=actions, holdings=[],
-                observation=observation(account=f"acct-{name}", taken_at=NOW),
-            )
-        )
-    return Plan(
-        reconciler_version="test", created_at=NOW, targets_hash=targets_hash, portfolio_hashes=hashes or {},
-        target_changes=[TargetChange(portfolio=n, account=f"acct-{n}", change="changed") for n in changed],
-        config_accounts=sorted(f"acct-{n}" for n in orders), portfolios=portfolios, content_hash="c" * 64,
-    )
 
 
 notionals = st.integers(100, 5_000_000).map(lambda c: Decimal(c).scaleb(-2))
