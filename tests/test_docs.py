@@ -22,3 +22,8 @@ def test_readme_quick_start_names_make_targets() -> None:
     assert "make test" in readme
     assert "\ndemo:" in makefile
     assert "\ntest:" in makefile
+
+
+def test_the_mutation_doc_names_a_make_target_that_exists() -> None:
+    assert "make mutate" in (ROOT / "docs" / "mutation.md").read_text()
+    assert "\nmutate:" in (ROOT / "Makefile").read_text()

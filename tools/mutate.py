@@ -272,7 +272,7 @@ def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
 
 # --- running ------------------------------------------------------------------------------------------------------
 
-def test_files(module: str) -> list[str]:
+def module_tests(module: str) -> list[str]:
     """The test files that import a core module (from it, or it from its package)."""
     pattern = re.compile(
         rf"^\s*(from reconciler\.core\.{module} import|import reconciler\.core\.{module}\b"
@@ -420,7 +420,7 @@ def mutate_module(
     path = CORE / f"{module}.py"
     mutants = describe(path, module)
     score = Score(module, total=len(mutants))
-    files = test_files(module)
+    files = module_tests(module)
     if not files:
         raise SystemExit(f"no test file imports reconciler.core.{module}")
     known = {(e.original, e.mutated) for e in equivalents if e.module == module}
@@ -431,7 +431,10 @@ def mutate_module(
     warm_up(files)
     log(f"{module}: {len(mutants)} mutants, {len(todo)} to run; tests from {', '.join(files)}"
         f" ({len(cov.seconds)} tests, {cov.wall:.0f}s traced)")
-    for m in todo:
+    for n, m in enumerate(todo):
+        if n and n % 25 == 0:
+            log(f"  {n} of {len(todo)} run, {sum(1 for o in score.outcomes if o.status in ('survived', 'uncovered'))}"
+                " survived so far")
         if deadline is not None and time.monotonic() > deadline:
             log(f"{module}: time is up; {len(todo) - len(score.outcomes)} mutants not run")
             break
