@@ -142,3 +142,32 @@ def test_decimals_in_json_are_plain_and_zero_is_0() -> None:
     assert doc["rows"][0]["target"] == "0.5"
     assert doc["rows"][0]["drift"] == "-0.5000000"
     assert doc["max_drift"] == "0.5000000"
+
+
+@pytest.mark.parametrize(("settled", "unsettled", "reserved", "coming"), [
+    ("0", "0.50", "0", "sale proceeds settling of 0.50"),
+    ("0.50", "0", "0.50", "cash reserved by open orders of 0.50"),
+])
+def test_half_a_dollar_on_its_way_is_progressing(settled: str, unsettled: str, reserved: str, coming: str) -> None:
+    # A is 37.5% against 50% and B (do_not_trade) cannot be sold to pay for it: only the half dollar on its way
+    # can, once it lands.
+    target = desired({"A": "0.5", "B": "0.5"}, symbols={"B": SymbolRule(do_not_trade=True)})
+    obs = observation({"A": "1", "B": "1"}, {"A": "3000", "B": "5000"}, settled=settled, unsettled=unsettled,
+                      reserved=reserved)
+    d = drift(target, obs)
+    assert d.status == "Progressing"
+    assert d.message == (
+        f"A outside the band; no order can be placed until the {coming} land; the next apply after that trades"
+        " the rest"
+    )
+
+
+def test_buy_only_keeps_an_unwanted_holding() -> None:
+    # B is not a target: it weighs 50% against 0, and only a sale could fix that.
+    d = drift(desired({"A": "1"}, trading=Trading(buy_only=True)), ones({"A": 5_000, "B": 5_000}))
+    assert row(d, "B").blocked == "buy_only"
+
+
+def test_locked_and_unknown_have_no_rows_and_no_orders() -> None:
+    for d in (locked("p", "a", "ci#7"), unknown("p", "a", "broker down")):
+        assert (d.rows, d.orders, d.max_drift) == ([], 0, 0)
