@@ -113,3 +113,55 @@ def test_a_reviewed_order_of_zero_allows_nothing() -> None:
 def test_a_breach_names_its_portfolio_and_symbol() -> None:
     assert Breach("alpha", "VTI", "why").render() == "alpha VTI: why"
     assert Breach("alpha", None, "why").render() == "alpha: why"
+
+
+def test_every_order_outside_is_named_not_only_the_first() -> None:
+    # AAA is new and BND's side flipped (both sort before VTI); VTI is 100% above its reviewed notional.
+    reviewed = plan_of({"alpha": {"BND": ("buy", D(1000)), "VTI": ("buy", D(10000))}})
+    current = plan_of({"alpha": {"AAA": ("buy", D(100)), "BND": ("sell", D(1000)), "VTI": ("buy", D(20000))}})
+    check = check_envelope(reviewed, current, EnvelopeSettings(notional_band=D("0.10"), turnover_band=D(100)))
+    assert [b.symbol for b in check.breaches] == ["AAA", "BND", "VTI"]
+
+
+def test_an_order_under_one_dollar_is_judged_by_its_change() -> None:
+    reviewed = plan_of({"alpha": {"X": ("buy", D("0.50"))}})
+    check = check_envelope(reviewed, plan_of({"alpha": {"X": ("buy", D("0.60"))}}), BAND)
+    assert check.breaches[0].render() == (
+        "alpha X: buy $0.60 is +20.0% from the reviewed $0.50, outside ±10% ($0.45–$0.55)"
+    )
+    assert check.max_deviation == D("0.2")
+
+
+def test_one_dollar_done_before_counts() -> None:
+    # Reviewed buy $100 (at most $110); $1 was bought before: $110 more would be $111 in all.
+    reviewed = plan_of({"alpha": {"X": ("buy", D(100))}})
+    settings = EnvelopeSettings(notional_band=D("0.10"), turnover_band=D(100))
+    assert not check_envelope(reviewed, plan_of({"alpha": {"X": ("buy", D(110))}}), settings, {("alpha", "X"): D(1)}).ok
+
+
+def test_a_plan_without_per_portfolio_hashes_is_compared_by_all_targets_at_once() -> None:
+    """Either side written before per-portfolio hashes: the targets hash decides for all portfolios."""
+    with_hashes = plan_of({"alpha": {"X": ("buy", D(100))}}, hashes={"alpha": "a1"})
+    without = plan_of({"alpha": {"X": ("buy", D(100))}})
+    assert check_envelope(with_hashes, without, BAND).ok
+    assert check_envelope(without, with_hashes, BAND).ok
+    other = plan_of({"alpha": {"X": ("buy", D(100))}}, targets_hash="u" * 64)
+    assert [b.portfolio for b in check_envelope(with_hashes, other, BAND).breaches] == ["targets"]
+
+
+def test_a_portfolio_new_since_the_review_with_orders_is_named() -> None:
+    reviewed = plan_of({"alpha": {"X": ("buy", D(100))}}, hashes={"alpha": "a1"})
+    current = plan_of({"alpha": {"X": ("buy", D(100))}, "beta": {"Y": ("buy", D(100))}},
+                      hashes={"alpha": "a1", "beta": "b1"})
+    breaches = check_envelope(reviewed, current, BAND).breaches
+    assert [b.portfolio for b in breaches if b.symbol is None and "targets" in b.message] == ["beta"]
+
+
+def test_turnover_is_judged_for_every_portfolio_with_orders() -> None:
+    # alpha has no orders now (sorted first); beta's turnover doubled.
+    reviewed = plan_of({"alpha": {"X": ("buy", D(100))}, "beta": {"Y": ("buy", D(1000))}})
+    current = plan_of({"alpha": {}, "beta": {"Y": ("buy", D(2000))}})
+    breaches = check_envelope(reviewed, current, WIDE_NOTIONAL).breaches
+    assert [b.render() for b in breaches] == [
+        "beta: turnover 2.00% is above the reviewed 1.00% + 10% (at most 1.10%)",
+    ]
