@@ -64,7 +64,7 @@ bench-check: $(STAMP)
 # Mutation testing of reconciler/core (docs/mutation.md): per-module scores and the surviving mutants, one module at
 # a time. MUTATE_ARGS="--module planner", or "--sample 40 --max-seconds 600" for a time-bounded sample.
 mutate: $(STAMP)
-	$(BIN)/python tools/mutate.py $(MUTATE_ARGS)
+	$(BIN)/python -m tools.mutate $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis

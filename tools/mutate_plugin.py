@@ -46,7 +46,7 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def _install_mutant(name: str, index: int) -> None:
-    from tools.mutate import module_path, mutant_code
+    from tools.mutants import module_path, mutant_code
 
     if name in sys.modules:
         raise RuntimeError(f"{name} was imported before the mutant could replace it")
@@ -115,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     trace = os.environ.get("MUTATE_TRACE")
     tracer = None
     if trace:
-        from tools.mutate import module_path
+        from tools.mutants import module_path
 
         tracer = _Tracer(str(module_path(name)))
         tracer.start()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tools.mutate import CORE, EQUIVALENT, describe, find_mutants, load_equivalents, module_tests, mutant_code
+from tools.mutants import CORE, EQUIVALENT, describe, find_mutants, load_equivalents, mutant_code
+from tools.mutate import module_tests
 
 SOURCE = '''"""A docstring: never mutated."""
 LIMIT: int = 5
