@@ -298,3 +298,30 @@ def test_a_holding_above_a_target_of_one_on_borrowed_cash_sells_under_the_minimu
                           observation({"A": "100"}, {"A": "110"}, settled="-1000"), CostModel())
     assert orders(plan) == []
     assert "A: sell of 10 ($1,000.00) is under the minimum trade; skipped" in plan.notes
+
+
+def test_a_sell_too_small_for_a_whole_share_does_not_stop_the_next_symbol() -> None:
+    # Cash 4% against 10% (band 2.5%): every overweight line sells. A ($1,000 a share) is $500 over: not one share;
+    # B ($1) is $100 over: it sells 100 all the same.
+    plan = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10"),
+                          observation({"A": "1000", "B": "1"}, {"A": "5", "B": "4600"}, settled="400"), CostModel())
+    assert orders(plan) == [("sell", "B", D(100))]
+
+
+def test_a_sell_under_the_minimum_does_not_stop_the_next_symbol() -> None:
+    # A is $600 over (31% against 25%), under a $1,000 minimum trade: skipped. B, $2,000 over, still sells.
+    plan = plan_portfolio(
+        desired({"A": "0.25", "B": "0.25", "C": "0.5"}, trading=Trading(min_trade_notional=D(1000),
+                                                                         use_sale_proceeds=False)),
+        observation({"A": "1", "B": "1", "C": "1"}, {"A": "3100", "B": "4500", "C": "2400"}), CostModel(),
+    )
+    assert orders(plan) == [("sell", "B", D(2000))]
+
+
+def test_a_target_of_one_overweight_on_borrowed_cash_by_less_than_a_step_says_so() -> None:
+    # A: 1,100 at $10 with -$1,000 of cash: 110% against 100%, $1,000 over, but the step is 1,000 shares.
+    trading = Trading(fractional=True, quantity_step=D(1000))
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading),
+                          observation({"A": "10"}, {"A": "1100"}, settled="-1000"), CostModel())
+    assert orders(plan) == []
+    assert "A: overweight by $1,000.00, less than one quantity step (1000)" in plan.notes
