@@ -325,3 +325,22 @@ def test_a_target_of_one_overweight_on_borrowed_cash_by_less_than_a_step_says_so
                           observation({"A": "10"}, {"A": "1100"}, settled="-1000"), CostModel())
     assert orders(plan) == []
     assert "A: overweight by $1,000.00, less than one quantity step (1000)" in plan.notes
+
+
+def test_one_share_wanted_and_no_cash_left_says_so() -> None:
+    # buy_only, no cash: B (4 at $100 of a $1,000 account, 40% against 50%) wants one share it cannot pay for.
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=Trading(buy_only=True)),
+                          observation({"A": "100", "B": "100"}, {"A": "6", "B": "4"}), CostModel())
+    assert orders(plan) == []
+    assert "B: underweight but no spendable cash left for it" in plan.notes
+
+
+def test_a_share_under_the_minimum_trade_is_not_explained_as_a_step() -> None:
+    # B is $150 under (1.5 shares at $100: one whole share, $100), under a $120 minimum trade; no cash anyway.
+    # Nothing to say: neither "no cash left" (the share is under the minimum) nor "less than one step" (it is not).
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}, trading=Trading(buy_only=True, min_trade_notional=D(120))),
+        observation({"A": "50", "B": "100"}, {"A": "13", "B": "3.5"}), CostModel(),
+    )
+    assert orders(plan) == []
+    assert not [n for n in plan.notes if n.startswith("B:")]
