@@ -344,3 +344,21 @@ def test_a_share_under_the_minimum_trade_is_not_explained_as_a_step() -> None:
     )
     assert orders(plan) == []
     assert not [n for n in plan.notes if n.startswith("B:")]
+
+
+def test_a_buy_too_small_for_a_whole_share_does_not_stop_the_next_symbol() -> None:
+    # Cash 15% against 0: every underweight line buys. A ($5,000 a share) is $1,000 under, the most underweight:
+    # not one share. B ($1) is $500 under: it buys 500 all the same.
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}),
+                          observation({"A": "5000", "B": "1"}, {"A": "0.8", "B": "4500"}, settled="1500"),
+                          CostModel())
+    assert orders(plan) == [("buy", "B", D(500))]
+
+
+def test_a_buy_under_the_minimum_does_not_stop_the_next_symbol() -> None:
+    # A ($800 a share) is $1,000 under, the most underweight: one share, $800, under a $900 minimum trade. B ($1)
+    # is $950 under: it buys 950.
+    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=Trading(min_trade_notional=D(900))),
+                          observation({"A": "800", "B": "1"}, {"A": "5", "B": "4050"}, settled="1950"),
+                          CostModel())
+    assert orders(plan) == [("buy", "B", D(950))]

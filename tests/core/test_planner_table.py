@@ -90,3 +90,10 @@ def test_holdings_carry_their_rule() -> None:
         observation({"A": "1", "B": "1", "C": "1"}, {"A": "40", "B": "30", "C": "30"}), CostModel(),
     )
     assert [h.rule for h in plan.holdings] == ["hold", "do_not_trade", ""]
+
+
+def test_a_blocked_plan_counts_unsettled_cash() -> None:
+    plan = plan_portfolio(desired({"A": "1"}),
+                          observation({"A": "100"}, {"A": "10", "X": "5"}, settled="300", unsettled="200"),
+                          CostModel())
+    assert (plan.equity, plan.cash_before, plan.cash_after) == (D(1500), D(500), D(500))
