@@ -87,3 +87,11 @@ def test_steps_kept_by_tiny_holdings_are_taken_back_from_the_largest_line() -> N
 def test_more_holdings_than_steps_do_not_fit() -> None:
     with pytest.raises(ValueError, match=r"3 holdings do not fit in steps of 0\.5"):
         round_weights({"A": D(1), "B": D(1), "C": D(1)}, D(0), D("0.5"))
+
+
+def test_steps_are_taken_back_down_to_one_step_a_line() -> None:
+    # Steps of 0.25: A, B and C keep one each and cash rounds down to 3: 6 steps of 4. Two are taken back from
+    # cash, the largest line each time, down to its own last step.
+    assert round_weights({"A": D("0.001"), "B": D("0.001"), "C": D("0.001")}, D("99.997"), D("0.25")) == (
+        {"A": D("0.25"), "B": D("0.25"), "C": D("0.25")}, D("0.25"),
+    )
