@@ -232,3 +232,13 @@ def test_valuation_denials_are_hard_mandatory_and_name_the_portfolio() -> None:
     kinds = [(d.policy, d.kind, d.level, d.portfolio) for d in denials]
     assert kinds == [("valuation", "deny", "hard-mandatory", "p")] * 2
     assert [d.message for d in denials] == ["AAA: no quote", "CCC: quote is 0: a price must be positive"]
+
+
+def test_no_symbols_have_no_prices_and_no_doubt() -> None:
+    assert sound_prices(_obs(), [], LIMITS) == []
+
+
+@pytest.mark.parametrize(("age", "sound"), [(-60 - TICK, False), (-60, True), (60, True), (60 + TICK, False)])
+def test_sound_prices_judges_the_age_at_its_limit_like_doubtful_quote(age: float, sound: bool) -> None:
+    obs = _obs(AAA=_q("AAA", "100", age=age))
+    assert (sound_prices(obs, ["AAA", "BBB"], LIMITS) is not None) == sound
