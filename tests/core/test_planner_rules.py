@@ -44,6 +44,11 @@ def test_a_budget_pays_the_order_commission_first(budget: str, affords: str) -> 
     assert affordable_quantity(D(budget), D(10), costs, D(1)) == D(affords)
 
 
+def test_half_a_dollar_past_the_commission_buys_a_fifty_cent_share() -> None:
+    costs = CostModel(commission=Commission(per_order=D(5)))
+    assert affordable_quantity(D("5.5"), D("0.5"), costs, D(1)) == D(1)
+
+
 def test_the_commission_rounding_step_is_budgeted_as_fixed_cost() -> None:
     costs = CostModel(commission=Commission(per_order=D(5)), commission_step=D("0.01"))
     assert affordable_quantity(D(15), D(10), costs, D(1)) == D(0)
