@@ -135,3 +135,42 @@ def test_no_denial_for_orders_within_every_limit() -> None:
     pp = plan_portfolio(desired({"AAA": "1"}), observation({"AAA": "100"}, settled="1000"), CostModel())
     assert [(a.side, a.quantity) for a in pp.actions] == [("buy", D(10))]
     assert order_size_denials(pp, LIMITS) == []
+
+
+# --- the corroborated buy limits at their edges ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("known", "refused"), [("99.99", False), ("100", False), ("100.01", True)])
+def test_a_buy_at_its_known_price_up_to_exactly_the_equity(known: str, refused: bool) -> None:
+    # 50 at a quote of 0.01, but known at 100 a share: 5,000, exactly the equity.
+    why = oversized(_action("buy", "50", "0.01"), D(0), D(5000), None, SizeLimits(), known_price=D(known))
+    assert (why is not None) == refused
+
+
+TARGET_MULTIPLE = SizeLimits(max_target_multiple=D(2))
+
+
+@pytest.mark.parametrize(("qty", "refused"), [("100", False), ("100.0001", True)])
+def test_a_buy_up_to_exactly_its_target_multiple_at_a_previous_close_under_one(qty: str, refused: bool) -> None:
+    # Target 50% of an equity of 100 at a previous close of 0.5: 100 units whole; twice that, 200, at most.
+    q = quote("AAA", "0.25", previous_close="0.5", as_of=NOW)
+    why = oversized(_action("buy", str(D(qty) * 2), "0.25"), D(0), D(100), q, TARGET_MULTIPLE,
+                    target_weight=D("0.5"))
+    assert (why is not None) == refused
+
+
+def test_a_previous_close_of_zero_judges_no_target_multiple() -> None:
+    q = Quote.model_construct(symbol="AAA", price=D(1), previous_close=D(0), as_of=NOW)
+    assert oversized(_action("buy", "10", "1"), D(0), D(100), q, TARGET_MULTIPLE, target_weight=D("0.5")) is None
+
+
+def test_a_known_price_of_zero_is_no_known_price() -> None:
+    from reconciler.core.order_size import independent_price
+
+    assert independent_price("AAA", {"AAA": D(0)}, {}) is None
+
+
+def test_the_target_multiple_of_an_account_worth_less_than_a_dollar() -> None:
+    # Equity 0.50, target 10%, previous close 0.01: 5 units whole, 10 at most; 20 (0.20) is refused.
+    q = quote("AAA", "0.01", previous_close="0.01", as_of=NOW)
+    why = oversized(_action("buy", "20", "0.01"), D(0), D("0.5"), q, TARGET_MULTIPLE, target_weight=D("0.1"))
+    assert why is not None
