@@ -37,6 +37,10 @@ class SpecError(ReconcilerError):
         return "\n".join(p.render() for p in self.problems)
 
 
+class FileError(ReconcilerError):
+    """A file cannot be read or written as it is: not a regular file, too large, not UTF-8, outside the workspace."""
+
+
 class PlanFileError(ReconcilerError):
     """A saved plan cannot be read, was tampered with, or has an unknown format version."""
 

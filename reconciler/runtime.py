@@ -122,7 +122,9 @@ class Runtime:
     @cached_property
     def policies(self) -> PolicySet:
         p = self.config.policies
-        return load_policies(self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds)
+        return load_policies(
+            self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds, workspace=self.root
+        )
 
     @cached_property
     def quote_limits(self) -> QuoteLimits:

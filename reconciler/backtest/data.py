@@ -3,6 +3,8 @@ shipped by a pip-installable package. Every problem names the file, the line or 
 
 from __future__ import annotations
 
+import gzip
+import io
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -10,11 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reconciler import files
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+BACKTEST_PRICES = files.Kind(
+    "price file", files.PRICES.max_bytes, "give --prices a CSV or Parquet file: a date column and one column of"
+    " adjusted closes per symbol", BacktestError,
+)
 MAX_PRICE = 1e12  # float64 holds cents exactly up to ~1e13; the books multiply prices by quantities
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time", "day")
 # Datasets that ship inside the `skfolio` wheel (BSD-3): the README's example runs on them without ../shared/.
@@ -116,28 +123,32 @@ def load_prices(path: Path) -> PriceTable:
     import pandas as pd
 
     where = str(path)
-    if not path.is_file():
-        raise BacktestError(
-            "price file not found" if not path.exists() else "price path is not a file",
-            where=where,
-            fix="give --prices a CSV or Parquet file: a date column and one column of adjusted closes per symbol",
-        )
     name = path.name.lower()
+    if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".txt")):
+        raise BacktestError(f"unknown price file type {path.suffix!r}", where=where, fix="use a .csv or .parquet file")
+    # Named on the command line (--prices), so it may be anywhere; the gate still takes a regular file only.
+    data = io.BytesIO(files.read_bytes(path, BACKTEST_PRICES))
     try:
+        if name.endswith(".gz"):  # decompressed under the same cap: a few KB of gzip can expand to terabytes
+            with gzip.GzipFile(fileobj=data) as unzipped:
+                data = io.BytesIO(unzipped.read(BACKTEST_PRICES.max_bytes + 1))
+            if len(data.getbuffer()) > BACKTEST_PRICES.max_bytes:
+                raise BacktestError(
+                    f"decompressed price file is above the {BACKTEST_PRICES.max_bytes:,}-byte limit", where=where,
+                    fix="split the history, or keep fewer symbols",
+                )
         if name.endswith((".parquet", ".pq")):
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(data)
             first_line = None
-        elif name.endswith((".csv", ".csv.gz", ".txt")):
-            # Only an empty cell means "no price": n/a, NaN or null are typos to report, not gaps to guess at.
-            frame = pd.read_csv(path, skipinitialspace=True, keep_default_na=False, na_values=[""])
-            first_line = 2  # line 1 is the header
         else:
-            raise BacktestError(
-                f"unknown price file type {path.suffix!r}", where=where, fix="use a .csv or .parquet file"
+            # Only an empty cell means "no price": n/a, NaN or null are typos to report, not gaps to guess at.
+            frame = pd.read_csv(
+                data, skipinitialspace=True, keep_default_na=False, na_values=[""],
             )
+            first_line = 2  # line 1 is the header
     except BacktestError:
         raise
-    except (OSError, ValueError, UnicodeDecodeError) as exc:  # pandas/pyarrow parse errors are ValueErrors
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:  # pandas/pyarrow parse errors are ValueErrors
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BacktestError(
             f"cannot read the price file: {message}", where=where, fix="write a CSV or Parquet table of closes"

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler import files
 from reconciler.backtest.engine import Settings, StrategyRun
 from reconciler.backtest.metrics import Metrics, drawdowns, wealth_index, years_between
 from reconciler.errors import BacktestError
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 MAX_EVENTS = 20
+
+REPORT = files.Kind("report", files.REPORT.max_bytes, "choose a writable path for --report", BacktestError)
 
 
 @dataclass(frozen=True)
@@ -283,15 +286,10 @@ def write_chart_report(report: Report, path: Path) -> None:
         ) from None
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    try:
-        if suffix == ".png":
-            path.write_bytes(buffer.getvalue())
-        else:
-            path.write_text(_html(report, base64.b64encode(buffer.getvalue()).decode()), encoding="utf-8")
-    except OSError as exc:
-        raise BacktestError(
-            f"cannot write the report: {exc.strerror}", where=str(path), fix="choose a writable path"
-        ) from None
+    if suffix == ".png":
+        files.write_bytes(path, buffer.getvalue(), REPORT, "--report")
+    else:
+        files.write_text(path, _html(report, base64.b64encode(buffer.getvalue()).decode()), REPORT, "--report")
 
 
 def _year_cells(run: StrategyRun, year: int) -> tuple[str, str] | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
+from reconciler import files
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
 from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelope
 from reconciler.core.sequence import UNCOVERED, check_sequence, reviewed_overrides
@@ -63,8 +64,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_lock_timeout(p)
     p.add_argument(
         "--summary-file", metavar="PATH",
-        help="append a markdown summary of the result to this file (in GitHub Actions: $GITHUB_STEP_SUMMARY)",
+        help="append a markdown summary of the result to this file (in GitHub Actions: $GITHUB_STEP_SUMMARY);"
+        " checked writable before anything is sent",
     )
+    p.epilog = (
+        f"Exit codes: 0 applied (or nothing to do), 1 refused or failed, {SUMMARY_MISSING} applied but the"
+        " --summary-file could not be written (the orders and the journal stand), 130 interrupted, 141 output"
+        " pipe closed."
+    )
+
+
+# Not 1: the orders were sent and are journaled; only the summary file is missing, and CI must tell the two apart.
+SUMMARY_MISSING = 3
 
 
 class _Summary:
@@ -74,6 +85,12 @@ class _Summary:
         self.path = path
         self.written = False  # one summary per run: the most specific writer wins, the catch-all comes last
         self.outcome: tuple[str, str] | None = None  # (title, message) of that summary, for the notification
+        self.failed: ReconcilerError | None = None  # why the file could not be written, when it could not
+
+    def check(self) -> None:
+        """Refuse now, before anything is sent, a summary file the gate would not write."""
+        if self.path:
+            files.check_writable(Path(self.path), files.SUMMARY, "--summary-file")
 
     def write(self, title: str, message: str, **context: Any) -> None:
         if self.written:
@@ -82,8 +99,11 @@ class _Summary:
         self.outcome = (title, message)
         if not self.path:
             return
-        with Path(self.path).open("a", encoding="utf-8") as fh:
-            fh.write(scrub(render_apply_summary(title, message, **context)) + "\n")
+        text = scrub(render_apply_summary(title, message, **context)) + "\n"
+        try:
+            files.write_text(Path(self.path), text, files.SUMMARY, "--summary-file", append=True)
+        except ReconcilerError as exc:  # the apply's outcome stands; run() says the summary is missing
+            self.failed = exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             f"--workers {args.workers} is out of range", where="command line", fix="use a number from 1 to 64"
         )
     summary = _Summary(args.summary_file)
+    summary.check()
     rt: Runtime | None = None
     try:
         rt = runtime(args)
@@ -126,10 +147,25 @@ def run(args: argparse.Namespace) -> int:
         summary.write("refused", exc.render())
         if rt is not None:
             _notify_failure(rt, summary)
+        _say_summary_missing(summary)
         raise
     if code != 0:
         _notify_failure(rt, summary)
+    if _say_summary_missing(summary) and code == 0:
+        return SUMMARY_MISSING
     return code
+
+
+def _say_summary_missing(summary: _Summary) -> bool:
+    """Say on stderr that the summary file was not written (whatever the apply did stands); True when so."""
+    if summary.failed is None:
+        return False
+    print(
+        f"Error: the apply summary is missing: {summary.failed.render()}\n  The apply's outcome above stands: orders"
+        " sent are at the broker and in the journal (`reconciler history`, `reconciler show APPLY_ID`).",
+        file=sys.stderr,
+    )
+    return True
 
 
 def _notify_failure(rt: Runtime, summary: _Summary) -> None:

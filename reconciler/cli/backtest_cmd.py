@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from reconciler import files
 from reconciler.cli.common import console, runtime
 from reconciler.errors import BacktestError
 from reconciler.policy.inputs import policy_input
@@ -155,13 +155,9 @@ def _check_report_path(path: Path) -> None:
         raise BacktestError(
             f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png",
         )
-    folder = path.resolve().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise BacktestError(
-            f"cannot write the report into {folder}: "
-            + ("the folder does not exist" if not folder.is_dir() else "the folder is not writable"),
-            where=f"--report {path}", fix="choose a path in an existing, writable folder",
-        )
+    from reconciler.backtest.report import REPORT
+
+    files.check_writable(path, REPORT, "--report")
 
 
 def _policy_check(rt: Runtime, overrides: list[str]) -> PolicyCheck:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from reconciler import calendars
+from reconciler import calendars, files
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import ReconcilerError
+from reconciler.spec.yamlpos import load_documents
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,17 +27,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def load(path: str) -> dict[str, object]:
-        try:
-            data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as exc:
-            raise ReconcilerError(f"cannot read: {exc}", where=path, fix="pass a YAML or JSON file") from None
-        if not isinstance(data, dict):
-            raise ReconcilerError("not a mapping", where=path, fix="see reconciler/emulator/faults.py")
+        # Through the file gate and the one guarded YAML loader (JSON is YAML): named on the command line, so it
+        # may be anywhere, but a FIFO, a huge file or a nesting bomb is refused like in any other file.
+        docs = list(load_documents(Path(path), files.SEED))
+        if len(docs) != 1 or not isinstance(docs[0].data, dict):
+            raise ReconcilerError(
+                "not one mapping", where=path, fix="one YAML or JSON mapping (see reconciler/emulator/faults.py)"
+            )
+        data: dict[str, object] = docs[0].data
         return data
 
     seed = load(args.seed)
     try:
-        faults = Faults(**load(args.faults)) if args.faults else Faults()  # type: ignore[arg-type]
+        given = load(args.faults) if args.faults else {}
+        knobs = {k: float(v) if isinstance(v, Decimal) else v for k, v in given.items()}  # knobs are floats
+        faults = Faults(**knobs)  # type: ignore[arg-type]
     except TypeError as exc:
         raise ReconcilerError(f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs") from None
     calendar = None

@@ -5,12 +5,12 @@ the drift issue current."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 from contextlib import nullcontext
 from pathlib import Path
 
+from reconciler import files, strict_json
 from reconciler.cli.common import console, runtime
 from reconciler.cli.main import _common
 from reconciler.clock import SYSTEM
@@ -125,12 +125,9 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
         raise ReconcilerError("--pr must be positive", where="command line", fix="e.g. --pr 42")
     path = Path(args.summary)
     try:
-        summary = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReconcilerError(
-            f"cannot read the apply summary: {exc.strerror if isinstance(exc, OSError) else exc}", where=str(path),
-            fix="pass the file `reconciler apply --summary-file FILE` wrote",
-        ) from None
+        summary = files.read_text(path, files.SUMMARY)
+    except ReconcilerError as exc:
+        raise ReconcilerError(f"cannot read the apply summary: {exc.message}", where=exc.where, fix=exc.fix) from None
     if not summary.strip():
         raise ReconcilerError(
             "the apply summary is empty (the apply did not run)", where=str(path),
@@ -243,13 +240,10 @@ def _seal(head: str | None) -> Seal | None:
 
 def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
     path = Path(args.status)
+    text = files.read_text(path, files.STATUS, missing_fix="write it with `reconciler status --format json --out FILE`")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReconcilerError(
-            "status file not found", where=str(path), fix="write it with `reconciler status --format json --out FILE`"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = strict_json.loads(text)
+    except ValueError as exc:
         raise ReconcilerError(
             f"cannot read the status file: {exc}", where=str(path),
             fix="pass the output of `reconciler status --format json`",

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from reconciler import files
 from reconciler.cli.common import add_record, console, runtime
 from reconciler.core.drift import StatusReport
 from reconciler.execution.status import portfolio_status
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     code = report.exit_code
     text = json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        files.write_text(Path(args.out), text, files.STATUS, "--out")
     if args.format == "json":
         sys.stdout.write(text)
     else:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.runtime import Runtime
 from reconciler.spec.importer import portfolio_yaml
@@ -63,6 +64,5 @@ def import_portfolio(
     schema = root / "docs" / "portfolio.schema.json"
     text = portfolio_yaml(name, account, obs, step=step, schema=schema if schema.is_file() else None, out=path)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        files.write_text(path, text, files.PORTFOLIO, "--out", parents=True)
     return Imported(name, text, path)

@@ -9,7 +9,6 @@ request's to choose: its `broker`, `journal` and `notifications` settings must e
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import _extract, _join, at_ref, relocated
 from reconciler.spec.loader import load_config
@@ -72,8 +72,8 @@ def read_proposed(trusted_config: Path, ref: str) -> Iterator[Proposed]:
                 source = trusted_config.parent / trusted.broker.prices.csv
                 target = folder / _join(rel.parent, trusted.broker.prices.csv)
                 if source.is_file():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(source, target)
+                    data = files.read_bytes(source, files.PRICES, workspace=trusted_config.parent)
+                    files.write_bytes(target, data, files.EXTRACTED, str(target), parents=True)
         except ReconcilerError as exc:
             raise relocated(exc, folder, label) from None
         yield Proposed(folder / rel, folder, sha, label)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from reconciler import files
 from reconciler.core.changes import diff_targets
 from reconciler.core.models import Desired, Plan
 from reconciler.core.plan import reseal
@@ -171,8 +172,7 @@ def _extract(tree: Tree, path: PurePosixPath, dest: Path, *, strict: bool = Fals
         target = (dest / str(blob.path)).resolve()
         if not target.is_relative_to(dest.resolve()):
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(blob.data_stream.read())
+        files.write_bytes(target, blob.data_stream.read(), files.EXTRACTED, str(blob.path), parents=True)
     return True
 
 

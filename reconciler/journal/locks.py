@@ -19,12 +19,14 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from reconciler import files
 from reconciler.errors import LockedError, ReconcilerError
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
@@ -48,9 +50,9 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            state = fh.read().rsplit(")", 1)[1].split()[0]  # the name in parentheses may hold spaces
-    except (OSError, IndexError):
+        raw = files.read_bytes(Path(f"/proc/{pid}/stat"), files.PROC)
+        state = raw.decode("ascii", "replace").rsplit(")", 1)[1].split()[0]  # the name in parentheses may hold spaces
+    except (ReconcilerError, IndexError):
         return True  # no /proc (macOS): kill(pid, 0) is all there is
     return state not in ("Z", "X")
 

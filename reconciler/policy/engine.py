@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler import bounded_http
+from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
-from reconciler.spec.yamlpos import read_text
 
 T = TypeVar("T")
 
@@ -251,9 +251,13 @@ def _new_interpreter() -> Any:
 
 
 def load_policies(
-    directory: Path, levels: dict[str, Level], default_level: Level, timeout_seconds: float = 5.0
+    directory: Path, levels: dict[str, Level], default_level: Level, timeout_seconds: float = 5.0,
+    workspace: Path | None = None,
 ) -> PolicySet:
-    """Compile every `*.rego` file (tests excluded) in the folder; every problem names file, line and column."""
+    """Compile every `*.rego` file (tests excluded) in the folder; every problem names file, line and column.
+    With `workspace`, the folder and every file in it must resolve inside it (the file gate refuses the rest)."""
+    if workspace is not None:
+        gate.inside(directory, workspace, gate.POLICY)
     if not directory.is_dir():
         raise PolicyFileError(
             "policies folder does not exist", where=str(directory), fix="create it or set policies.dir"
@@ -265,7 +269,7 @@ def load_policies(
     texts: dict[str, str] = {}
     paths = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
     for path in paths:
-        text = read_text(path)  # permission, encoding and folder problems named like every other file's
+        text = gate.read_text(path, gate.POLICY, workspace=workspace)  # regular, bounded, UTF-8, inside
         match = _PACKAGE.search(text)
         if not match:
             raise PolicyFileError(

@@ -18,8 +18,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
+from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import parse_documents, read_text
+from reconciler.spec.yamlpos import load_all, parse_documents, read_text
 
 ORDER: dict[str, dict[tuple[str, ...], list[str]]] = {
     "Portfolio": {
@@ -153,7 +154,7 @@ def format_text(text: str, where: str) -> str:
         pass
     yaml = _yaml()
     try:
-        docs = list(yaml.load_all(text))
+        docs = load_all(yaml, text, Path(where))
     except YAMLError as exc:
         raise ReconcilerError(f"YAML error: {exc}", where=where, fix="fix the YAML syntax") from None
     for doc in docs:
@@ -167,12 +168,10 @@ def format_text(text: str, where: str) -> str:
 
 def format_file(path: Path, *, write: bool = True) -> bool:
     """Normalise one file; True when it was (or, with write=False, would be) changed."""
-    text = read_text(path, missing_fix="pass an existing YAML file")
+    text = read_text(path, missing_fix="pass an existing YAML file", kind=files.PORTFOLIO)
     formatted = format_text(text, str(path))
     if formatted == text:
         return False
     if write:
-        tmp = path.with_name(path.name + ".fmt.tmp")
-        tmp.write_text(formatted, encoding="utf-8")
-        tmp.replace(path)
+        files.write_text(path, formatted, files.PORTFOLIO, "fmt")
     return True

