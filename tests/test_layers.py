@@ -9,7 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "reconciler"
-LEAVES = {"errors", "clock", "bounded_http", "logs", "__version__"}  # import nothing of the project above them
+# Import nothing of the project above them.
+LEAVES = {"errors", "clock", "bounded_http", "logs", "files", "strict_json", "__version__"}
 
 # What each part may import, besides itself and the leaves. The order is the layering: each part only uses parts
 # listed before it (runtime, execution and cli excepted: they wire everything).
