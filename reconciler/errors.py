@@ -41,6 +41,12 @@ class FileError(ReconcilerError):
     """A file cannot be read or written as it is: not a regular file, too large, not UTF-8, outside the workspace."""
 
 
+class OutputError(OSError):
+    """Standard output cannot take what a command writes (full, as /dev/full is; an I/O error). Not a
+    ReconcilerError on purpose: like BrokenPipeError it must pass every handler of bad input (an apply's "refused"
+    summary among them) up to cli.main, which says what was sent, once."""
+
+
 class PlanFileError(ReconcilerError):
     """A saved plan cannot be read, was tampered with, or has an unknown format version."""
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from reconciler import __version__
-from reconciler.errors import ReconcilerError
+from reconciler.errors import OutputError, ReconcilerError
 from reconciler.execution.stopping import Terminated, sigterm_as_interrupt
 from reconciler.logs import setup
 from reconciler.secrets.redact import ScrubbedStream
@@ -109,6 +109,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    closed = _closed_streams()
+    if closed:
+        # Nothing runs: a file the command opens could take the closed descriptor, and its output (or an apply's
+        # report of what it sent) would be written into that file instead.
+        message = (
+            f"Error: standard {' and '.join(closed)} closed: reconciler would have nowhere to say what it does\n"
+            "  fix: run it with its output open (redirect it to a file, or to /dev/null)\n"
+        )
+        if "error" not in closed:
+            os.write(2, message.encode())
+        return 1
     command = command_in(argv)
     parser = build_parser(command)
     args = parser.parse_args(argv)
@@ -135,21 +146,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = real
 
 
+def _closed_streams() -> list[str]:
+    """Which of standard output and error are closed (Python then sets them to None)."""
+    closed = []
+    for name, stream, fd in (("output", sys.stdout, 1), ("error", sys.stderr, 2)):
+        if stream is None:
+            closed.append(name)
+            continue
+        try:
+            stream.fileno()
+        except (OSError, ValueError):
+            continue  # not a file (a test's capture): open by construction
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(name)
+    return closed
+
+
 def _run(args: argparse.Namespace, module: Any) -> int:
     try:
         with sigterm_as_interrupt():
             code: int = module.run(args)
+        sys.stdout.flush()  # here, so that output that cannot be written is reported below, not at exit
         return code
     except ReconcilerError as exc:
         print(f"Error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
-    except BrokenPipeError:
-        # The reader went away (`| head`). Say so on stderr (an apply stops there: the journal has what was
-        # sent), exit as a shell does on SIGPIPE, and point stdout at /dev/null so exiting raises nothing more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (BrokenPipeError, OutputError) as exc:
+        # The reader went away (`| head`), or the output is full (/dev/full) or failing. Say so on stderr (an apply
+        # stops there: the journal has what was sent), and point stdout at /dev/null so exiting raises nothing
+        # more. A closed pipe exits as a shell does on SIGPIPE; an output that failed is an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         sent = " Orders already sent are in the journal (`reconciler history`)." if args.command == "apply" else ""
-        print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
-        return 141
+        if isinstance(exc, BrokenPipeError):
+            print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
+            return 141
+        print(
+            f"Error: standard output: cannot write ({exc.strerror or exc}); the output is incomplete.{sent}\n"
+            "  fix: free space on the device standard output goes to, or redirect it elsewhere",
+            file=sys.stderr,
+        )
+        return 1
     except Terminated:
         print(
             "terminated (SIGTERM). The order being sent was finished and journaled; nothing more was sent. Orders"

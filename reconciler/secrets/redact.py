@@ -14,6 +14,8 @@ import threading
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from reconciler.errors import OutputError
+
 MASK = "***"
 # Shorter values would mask ordinary words in every output ("secret", "admin"); no real API key or token is this
 # short.
@@ -86,8 +88,21 @@ class ScrubbedStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        self._stream.write(scrub(text))
+        try:
+            self._stream.write(scrub(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # /dev/full, an I/O error: one kind the CLI reports, whatever the writer was
+            raise OutputError(exc.errno, exc.strerror) from None
         return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
 
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ... of the real stream
         return getattr(self._stream, name)
