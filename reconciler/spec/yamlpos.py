@@ -260,8 +260,9 @@ def _check_shape(text: str, path: Path) -> None:
 
 def _walk(events: Iterator[Any], path: Path) -> None:
     sizes: dict[str, int] = {}
-    # One frame per open collection: its anchor, its size so far, and for a mapping whether a key comes next.
-    stack: list[list[Any]] = [[None, 0, None]]
+    # One frame per open collection: its anchor, its size so far, for a mapping whether a key comes next, and the
+    # last key read in it (so that a refused key is named with the field that holds it).
+    stack: list[list[Any]] = [[None, 0, None, None]]
     total = 0
     for event in events:
         if isinstance(event, DocumentStartEvent):
@@ -270,7 +271,7 @@ def _walk(events: Iterator[Any], path: Path) -> None:
         if not isinstance(event, NodeEvent | CollectionEndEvent):
             continue
         if isinstance(event, CollectionEndEvent):
-            anchor, size, _ = stack.pop()
+            anchor, size, _, _ = stack.pop()
             if anchor:
                 sizes[anchor] = size
             stack[-1][1] += size
@@ -280,7 +281,9 @@ def _walk(events: Iterator[Any], path: Path) -> None:
         if frame[2] is not None:  # in a mapping, keys and values alternate
             frame[2] = not frame[2]
         if is_key:
-            _check_key(event, path)
+            field = ".".join(str(f[3]) for f in stack[:-1] if f[3] is not None)
+            _check_key(event, path, field)
+            frame[3] = event.value if isinstance(event, ScalarEvent) else None
         grows = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
         total += grows
         if total > MAX_NODES:
@@ -296,25 +299,27 @@ def _walk(events: Iterator[Any], path: Path) -> None:
                     f"YAML nested more than {MAX_DEPTH} levels deep", where=_at(path, event.start_mark),
                     fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
                 )
-            stack.append([event.anchor, 1, True if isinstance(event, MappingStartEvent) else None])
+            stack.append([event.anchor, 1, True if isinstance(event, MappingStartEvent) else None, None])
         else:
             frame[1] += grows
             if not isinstance(event, AliasEvent) and event.anchor:
                 sizes[event.anchor] = 1
 
 
-def _check_key(event: Any, path: Path) -> None:
-    """A mapping key must be text: a name or a symbol, written plainly or quoted."""
+def _check_key(event: Any, path: Path, field: str) -> None:
+    """A mapping key must be text: a name or a symbol, written plainly or quoted; `field` holds the mapping."""
     where = _at(path, event.start_mark)
+    within = f"field {field}: " if field else ""
     if not isinstance(event, ScalarEvent):
         what = "an alias" if isinstance(event, AliasEvent) else "a list or a mapping"
         raise ReconcilerError(
-            f"a key is {what}: keys are names or symbols", where=where, fix="write the key as plain text, e.g. VTI:",
+            f"{within}a key is {what}: keys are names or symbols", where=where,
+            fix="write the key as plain text, e.g. VTI:",
         )
     value = str(event.value)
     if len(value) > MAX_KEY_CHARS:
         raise ReconcilerError(
-            f"key too long: {len(value):,} characters (at most {MAX_KEY_CHARS}; a symbol is at most 24)",
+            f"{within}key too long: {len(value):,} characters (at most {MAX_KEY_CHARS}; a symbol is at most 24)",
             where=where, fix="shorten the key; a symbol is like VTI or BRK.B",
         )
     if event.style is None and event.tag is None:  # plain, untagged: the only keys YAML resolves by their text
@@ -322,7 +327,7 @@ def _check_key(event: Any, path: Path) -> None:
         if kind is not None:
             shown = repr(value) if value else "an empty key"
             raise ReconcilerError(
-                f"key {shown} reads as {kind} in YAML, not as text (in YAML 1.1 readers if not in this one)",
+                f"{within}key {shown} reads as {kind} in YAML, not as text (in YAML 1.1 readers if not in this one)",
                 where=where,
                 fix=f"quote the symbol: \"{value}\": (quoted, a key is always text)" if value
                 else "write the key's name before the colon",

@@ -105,7 +105,7 @@ def test_a_million_levels_on_one_line_are_refused_quickly() -> None:
 def test_a_key_yaml_would_coerce_is_refused_with_quote_the_symbol(key: str, reads_as: str) -> None:
     with pytest.raises(ReconcilerError) as caught:
         list(parse_documents(f"targets:\n  VTI: 0.5\n  {key}: 0.5\n", P))
-    assert caught.value.message.startswith(f"key {key!r} reads as {reads_as}")
+    assert caught.value.message.startswith(f"field targets: key {key!r} reads as {reads_as}")
     assert caught.value.where == f"{P}:3:3"
     assert caught.value.fix is not None and caught.value.fix.startswith(f'quote the symbol: "{key}":')
 
