@@ -236,11 +236,8 @@ def _coerced(value: str) -> str | None:
 
 
 def _check_shape(text: str, path: Path) -> None:
-    """Refuse what would exhaust time, memory or the stack before a YAML library builds it, and keys YAML would
-    read as something else than their text. Walks the parser's events (the scanner and parser loop, they do not
-    recurse; only building the document does), stopping at the first problem: nesting of any shape (block, flow,
-    `- - - x` or `? ? x` on one line) beyond MAX_DEPTH, aliases that expand to more than MAX_NODES values (a
-    "billion laughs"), keys longer than MAX_KEY_CHARS, and plain keys a YAML reader would coerce."""
+    """Refuse, from the text alone, what would exhaust time or memory before the parser runs: a huge text, and flow
+    brackets nested beyond MAX_DEPTH (the scanner slows with each open bracket before the parser sees the first)."""
     if len(text) > MAX_YAML_BYTES:
         raise ReconcilerError(
             f"file is {len(text):,} characters, above the {MAX_YAML_BYTES:,} limit", where=str(path),
@@ -252,30 +249,36 @@ def _check_shape(text: str, path: Path) -> None:
             f"YAML nested more than {MAX_DEPTH} levels deep", where=f"{path}:{deep[0]}:{deep[1]}",
             fix="a portfolio nests a few levels (spec → targets → symbol): remove the extra nesting",
         )
-    try:
-        _walk(YAML(typ="rt").parse(text), path)
-    except YAMLError:
-        return  # a syntax error: the loader reports it with its position
 
 
-def _walk(events: Iterator[Any], path: Path) -> None:
-    sizes: dict[str, int] = {}
-    # One frame per open collection: its anchor, its size so far, for a mapping whether a key comes next, and the
-    # last key read in it (so that a refused key is named with the field that holds it).
-    stack: list[list[Any]] = [[None, 0, None, None]]
-    total = 0
-    for event in events:
+class _Guard:
+    """Judges each parser event as the composer takes it, before the composer (which recurses) builds anything
+    from it; the scanner and the parser loop, they do not recurse. Stops at the first problem: nesting of any shape
+    (block, flow, `- - - x` or `? ? x` on one line) beyond MAX_DEPTH, aliases that expand to more than MAX_NODES
+    values (a "billion laughs"), keys longer than MAX_KEY_CHARS or that are collections, and plain keys a YAML
+    reader would coerce. One pass: the same events build the document."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sizes: dict[str, int] = {}
+        # One frame per open collection: its anchor, its size so far, for a mapping whether a key comes next, and
+        # the last key read in it (so that a refused key is named with the field that holds it).
+        self.stack: list[list[Any]] = [[None, 0, None, None]]
+        self.total = 0
+
+    def see(self, event: Any) -> None:
+        path, stack, sizes = self.path, self.stack, self.sizes
         if isinstance(event, DocumentStartEvent):
             sizes.clear()  # anchors do not cross documents
-            continue
+            return
         if not isinstance(event, NodeEvent | CollectionEndEvent):
-            continue
+            return
         if isinstance(event, CollectionEndEvent):
             anchor, size, _, _ = stack.pop()
             if anchor:
                 sizes[anchor] = size
             stack[-1][1] += size
-            continue
+            return
         frame = stack[-1]
         is_key = frame[2] is True
         if frame[2] is not None:  # in a mapping, keys and values alternate
@@ -285,8 +288,8 @@ def _walk(events: Iterator[Any], path: Path) -> None:
             _check_key(event, path, field)
             frame[3] = event.value if isinstance(event, ScalarEvent) else None
         grows = sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
-        total += grows
-        if total > MAX_NODES:
+        self.total += grows
+        if self.total > MAX_NODES:
             raise ReconcilerError(
                 f"YAML expands to more than {MAX_NODES:,} values"
                 + (f" (alias *{event.anchor} repeats {grows:,})" if isinstance(event, AliasEvent) else ""),
@@ -335,9 +338,20 @@ def _check_key(event: Any, path: Path, field: str) -> None:
 
 
 def load_all(yaml: YAML, text: str, path: Path) -> list[Any]:
-    """The one place YAML text is loaded (`parse_documents`, and `fmt` with its round-trip settings): the shape
-    guards run first, so nothing recursive ever sees a document they would refuse."""
+    """The one place YAML text is loaded (`parse_documents`, and `fmt` with its round-trip settings): the text
+    checks run first and the guard judges every event before the composer sees it, so nothing recursive ever
+    builds a document they would refuse."""
     _check_shape(text, path)
+    guard = _Guard(path)
+    base: Any = yaml.Parser
+
+    class GuardedParser(base):  # type: ignore[misc]
+        def get_event(self) -> Any:
+            event = super().get_event()
+            guard.see(event)
+            return event
+
+    yaml.Parser = GuardedParser
     return list(yaml.load_all(text))
 
 
