@@ -173,5 +173,5 @@ def format_file(path: Path, *, write: bool = True) -> bool:
     if formatted == text:
         return False
     if write:
-        files.write_text(path, formatted, files.PORTFOLIO, "fmt")
+        files.write_text(path, formatted, files.PORTFOLIO, "this file")  # a link is refused, not replaced
     return True
