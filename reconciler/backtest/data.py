@@ -246,8 +246,15 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
             col = numeric
         values[:, j] = col.to_numpy(dtype=np.float64, na_value=np.nan)
     days = parsed.to_numpy().astype("datetime64[D]")
-    order = np.argsort(days, kind="stable")
-    days, values, lines = days[order], values[order], lines[order]
+    # Out of order is refused, not sorted: a history pasted in the wrong order is a history nobody checked.
+    back = np.flatnonzero(days[1:] < days[:-1])
+    if back.size:
+        i = int(back[0]) + 1
+        at = f"{where}:{lines[i]}" if first_line else f"{where} (row dated {days[i]})"
+        raise BacktestError(
+            f"date {days[i]} comes after {days[i - 1]}: dates must be in increasing order", where=at,
+            fix="sort the rows by date, oldest first",
+        )
     dup = np.flatnonzero(days[1:] == days[:-1])
     if dup.size:
         i = int(dup[0]) + 1

@@ -57,6 +57,7 @@ BAD = [
     (GOOD, ["--start", "2025-01-01"], "fewer than two trading days between 2025-01-01 and 2024-01-05"),
     (GOOD.replace("19.5", ""), [], "prices.csv:3: BBB has no price on 2024-01-03"),
     (GOOD.replace("2024-01-04", "2024-01-03"), [], "prices.csv:4: date 2024-01-03 appears twice"),
+    (GOOD.replace("2024-01-03", "2024-01-09"), [], "prices.csv:4: date 2024-01-04 comes after 2024-01-09"),
     (GOOD.replace("2024-01-04", "2024-13-04"), [], "prices.csv:4: not a date: '2024-13-04'"),
     (GOOD.replace("10.5", "-10.5"), [], "prices.csv:3: AAA has a price of -10.5 on 2024-01-03"),
     (GOOD, ["--strategy", "sometimes"], "--strategy sometimes: unknown strategy 'sometimes'"),
