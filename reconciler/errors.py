@@ -5,6 +5,10 @@ What a failed order send means is decided by its class alone (reconciler/executi
     BrokerError
     ├── OrderRefusedError   the broker definitively holds no such order: the intent is `failed`
     └── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
+
+A file the gate (reconciler/files.py) refuses raises its kind's class: PlanFileError for plans, PolicyFileError for
+policies, BacktestError for backtest prices and reports, FileError for the rest. OutputError (standard output full
+or failing) is an OSError, not a ReconcilerError, so that only cli.main handles it, like BrokenPipeError.
 """
 
 from __future__ import annotations
