@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -195,10 +196,10 @@ def test_a_fifo_among_the_portfolios_is_refused_not_skipped(workspace: Workspace
     assert "pipe.yaml: not a regular file" in r.err
 
 
-def test_a_policies_folder_out_of_the_workspace_is_refused(workspace: Workspace, tmp_path: Path) -> None:
-    (tmp_path / "elsewhere").mkdir()
-    text = workspace.config.read_text()
-    workspace.config.write_text(text.replace("  dir: policies\n", f"  dir: {tmp_path / 'elsewhere'}\n", 1))
+def test_a_policies_folder_linking_out_of_the_workspace_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+    # policies.dir itself must be a relative folder (the configuration's schema); a link there leads elsewhere.
+    shutil.move(workspace.root / "policies", tmp_path / "elsewhere")
+    (workspace.root / "policies").symlink_to(tmp_path / "elsewhere")
     r = workspace.run("plan")
     assert r.code == 1
     assert "outside the workspace" in r.err

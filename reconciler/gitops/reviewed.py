@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reconciler import files
 from reconciler.gitops.github import GitHub, GitHubError
 from reconciler.gitops.sequence import ReviewedEntry, ReviewedManifest, write_manifest
 
@@ -65,7 +66,7 @@ def _one(gh: GitHub, sha: str, out: Path) -> ReviewedEntry:
         )
     plan = _plan_from(gh, artifact, f"pull request #{number}")
     file = f"plan-{sha}.json"
-    (out / file).write_bytes(plan)
+    files.write_bytes(out / file, plan, files.PLAN, "--out")
     return ReviewedEntry(commit=sha, pr=number, plan=file)
 
 

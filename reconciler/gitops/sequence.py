@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import open_repo, resolve, targets_at
 from reconciler.journal.commits import last_completed_commit
@@ -25,6 +26,11 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 
 class SequenceError(ReconcilerError):
     """The sequence of commits to apply cannot be told, or its reviewed plans cannot be read."""
+
+
+_MANIFEST_FILE = files.Kind(
+    "manifest", 16 * files.MIB, "write it with `reconciler github reviewed-plans --out FOLDER`", SequenceError
+)
 
 
 class ReviewedEntry(BaseModel):
@@ -99,14 +105,15 @@ def changed_portfolios(config_path: Path, commit: str) -> frozenset[str]:
 def read_manifest(folder: Path) -> ReviewedManifest:
     """The manifest `github reviewed-plans` wrote, checked: plan files stay inside the folder."""
     path = folder / MANIFEST
-    try:
-        manifest = ReviewedManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise SequenceError(
             f"no {MANIFEST} in the folder", where=str(folder),
             fix="write the folder with `reconciler github reviewed-plans --out FOLDER`, or pass a plan file",
-        ) from None
-    except (OSError, UnicodeDecodeError, ValidationError) as exc:
+        )
+    text = files.read_text(path, _MANIFEST_FILE)  # regular, bounded, UTF-8: named on the command line
+    try:
+        manifest = ReviewedManifest.model_validate_json(text)
+    except ValidationError as exc:
         raise SequenceError(
             f"cannot read the manifest: {str(exc).splitlines()[0]}", where=str(path),
             fix="write it again with `reconciler github reviewed-plans --out FOLDER`",
@@ -121,7 +128,6 @@ def read_manifest(folder: Path) -> ReviewedManifest:
 
 
 def write_manifest(folder: Path, manifest: ReviewedManifest) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / MANIFEST
-    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    files.write_text(path, manifest.model_dump_json(indent=2) + "\n", _MANIFEST_FILE, "--out", parents=True)
     return path
