@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from reconciler import shown
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -28,6 +30,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """`LEVEL logger: message`, shown as text: a message quoting a broker or a policy cannot write escapes or a
+    workflow command into the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return shown.terminal(super().format(record))
+
+
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to `sys.stderr` as it is when a record is emitted, not as it was at setup: a host that swaps
     stderr (a test runner, an embedding program) and closes the old one must not turn every later log line into
@@ -44,7 +54,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def setup(fmt: str, level: str) -> None:
     handler = StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -33,7 +33,6 @@ from reconciler.brokers.alpaca_answers import (
     clock_market,
     is_duplicate,
     json_of,
-    message,
     order_state,
     reserved_cash,
     snapshot_quotes,
@@ -51,12 +50,14 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.ratelimit import TokenBucket
+from reconciler.brokers.refusals import refusal
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
+from reconciler.secrets.redact import untrusted
 from reconciler.secrets.resolve import Secret, SecretResolver
 from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
@@ -180,7 +181,7 @@ class AlpacaBroker:
                 return None
             if r.status_code >= 400:
                 raise BrokerError(
-                    f"broker refused GET {url}: HTTP {r.status_code} {message(r)}", where=f"account {account}",
+                    f"broker refused GET {url}: {refusal(r.status_code, r.content)}", where=f"account {account}",
                     fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
                 )
             return json_of(r, f"GET {url}")
@@ -280,7 +281,7 @@ class AlpacaBroker:
             return sorted(date.fromisoformat(str(r["date"])[:10]) for r in rows)
         except (TypeError, KeyError, ValueError) as exc:
             raise BrokerError(
-                f"the broker's calendar is unreadable ({exc})", where=f"account {account}",
+                f"the broker's calendar is unreadable ({untrusted(str(exc), 120)})", where=f"account {account}",
                 fix="the broker answered GET /v2/calendar with something unexpected; try again later",
             ) from None
 
@@ -405,14 +406,14 @@ class AlpacaBroker:
             # reason for this refusal: the buying power it took).
             raise SendUnknownError(
                 f"order {cid}: an attempt went unanswered ({unanswered}), then the broker refused a resend"
-                f" (HTTP {r.status_code} {message(r)})", where=where,
+                f" ({refusal(r.status_code, r.content)})", where=where,
                 fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
             )
         if r.status_code in (403, 422):
-            return self._refused(order, message(r) or f"HTTP {r.status_code}")
+            return self._refused(order, refusal(r.status_code, r.content))
         if r.status_code >= 400:
             raise OrderRefusedError(
-                f"broker refused the order: HTTP {r.status_code} {message(r)}", where=where,
+                f"broker refused the order: {refusal(r.status_code, r.content)}", where=where,
                 fix="see the message; the order was not placed",
             )
         return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect

@@ -14,9 +14,11 @@ import httpx
 
 from reconciler.brokers.base import OrderState, OrderStatus
 from reconciler.brokers.payload import impossible, mapping, number, reading
+from reconciler.brokers.refusals import fingerprint
 from reconciler.core.models import MarketStatus, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
+from reconciler.secrets.redact import untrusted
 
 STATUS: dict[str, OrderStatus] = {
     "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
@@ -37,12 +39,13 @@ ACTIVITIES = "GET /v2/account/activities"
 def json_of(r: httpx.Response, endpoint: str) -> Any:
     """The body as JSON; a redirect, an HTML page or a truncated body is an impossible answer, not a crash."""
     if 300 <= r.status_code < 400:
-        raise impossible(endpoint, f"HTTP {r.status_code} redirect to {r.headers.get('location', '?')!r}")
+        where = untrusted(r.headers.get("location", "?"), 120)
+        raise impossible(endpoint, f"HTTP {r.status_code} redirect to {where!r}")
     try:
         return r.json()
     except ValueError:
-        kind = r.headers.get("content-type", "no content type")
-        raise impossible(endpoint, f"the body is not JSON ({kind}, {len(r.content)} bytes)") from None
+        kind = untrusted(r.headers.get("content-type", "no content type"), 60)
+        raise impossible(endpoint, f"the body is not JSON ({kind}, {fingerprint(r.content)})") from None
 
 
 def clock_date(clock: Any, now: datetime) -> date:
@@ -165,7 +168,8 @@ def order_state(raw: Any, endpoint: str) -> OrderState:
 
 
 def message(r: httpx.Response) -> str:
-    """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON."""
+    """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON. To read,
+    never to show: what a refusal may show is `refusals.refusal` (the body is untrusted, it may echo a key)."""
     try:
         body = r.json()
     except ValueError:

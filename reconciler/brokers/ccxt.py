@@ -34,6 +34,7 @@ from reconciler import bounded_http
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.ccxt_answers import cash, exchange_number, order_state, price_tick, ticker_quotes
 from reconciler.brokers.ratelimit import TokenBucket
+from reconciler.brokers.refusals import exception_text
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import round_limit
@@ -170,7 +171,7 @@ class CcxtBroker:
         try:
             return retry_reads(once, self.attempts, _Transient, what=f"exchange for {what}", where=f"account {account}")
         except ccxt.ExchangeError as exc:
-            raise BrokerError(f"the exchange refused {what}: {exc}", where=f"account {account}",
+            raise BrokerError(f"the exchange refused {what}: {exception_text(exc)}", where=f"account {account}",
                               fix="see the exchange's message") from None
 
     def _markets(self, account: str) -> dict[str, Any]:
@@ -299,7 +300,7 @@ class CcxtBroker:
                     f"the exchange says order {cid} exists but does not show it", where=f"account {account}",
                     fix="`reconciler reconcile` later finds it and adopts it",
                 ) from None
-            return self._rejected(order, quantity, str(exc)[:300])
+            return self._rejected(order, quantity, exception_text(exc))
         except ccxt.BaseError as exc:  # timeouts, 5xx, -1007 "execution status unknown", anything unexpected
             log.warning(
                 "order submission outcome unknown (%s); looking it up", type(exc).__name__,

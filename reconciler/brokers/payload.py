@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places
 from reconciler.errors import BrokerError
+from reconciler.secrets.redact import untrusted
 
 MAX_DECIMALS = 12  # 1e-400 is not a quantity anybody holds: it is a number that would be read as 0
 FIX = "nothing was traded on this answer; if it repeats, report it to the broker (reconciler refuses to guess)"
@@ -35,11 +36,11 @@ def number(
             return missing
         raise impossible(endpoint, f"{field} is missing")
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-        raise impossible(endpoint, f"{field} is {value!r}, not a number")
+        raise impossible(endpoint, f"{field} is {untrusted(repr(value), 40)}, not a number")
     try:
         parsed = Decimal(str(value).strip())
     except InvalidOperation:
-        raise impossible(endpoint, f"{field} is {str(value)[:40]!r}, not a number") from None
+        raise impossible(endpoint, f"{field} is {untrusted(str(value), 40)!r}, not a number") from None
     why = None
     if not parsed.is_finite():
         why = "not a finite number"
@@ -52,7 +53,7 @@ def number(
     elif positive and parsed <= 0:
         why = "not positive"
     if why:
-        raise impossible(endpoint, f"{field} is {str(value)[:40]!r}: {why}")
+        raise impossible(endpoint, f"{field} is {untrusted(str(value), 40)!r}: {why}")
     return parsed
 
 
@@ -75,4 +76,4 @@ def reading(endpoint: str) -> Iterator[None]:
     try:
         yield
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise impossible(endpoint, f"unexpected shape ({type(exc).__name__}: {str(exc)[:80]})") from None
+        raise impossible(endpoint, f"unexpected shape ({type(exc).__name__}: {untrusted(str(exc), 80)})") from None

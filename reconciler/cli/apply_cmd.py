@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
-from reconciler import files
+from reconciler import files, shown
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
 from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelope
 from reconciler.core.sequence import UNCOVERED, check_sequence, reviewed_overrides
@@ -99,7 +99,7 @@ class _Summary:
         self.outcome = (title, message)
         if not self.path:
             return
-        text = scrub(render_apply_summary(title, message, **context)) + "\n"
+        text = shown.markdown(scrub(render_apply_summary(title, message, **context))) + "\n"
         try:
             files.write_text(Path(self.path), text, files.SUMMARY, "--summary-file", append=True)
         except ReconcilerError as exc:  # the apply's outcome stands; run() says the summary is missing

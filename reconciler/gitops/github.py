@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from reconciler import __version__, bounded_http
+from reconciler import __version__, bounded_http, shown
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.redact import scrub_value
 
@@ -272,8 +272,10 @@ class GitHub:
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
-        if isinstance(kwargs.get("json"), dict):  # a comment or issue body never carries a secret to GitHub
-            kwargs["json"] = scrub_value(kwargs["json"])
+        if isinstance(kwargs.get("json"), dict):  # a comment or issue body never carries a secret to GitHub,
+            # nor a mention, a reference or a control character from text that is not ours
+            kwargs["json"] = {k: shown.markdown(v) if isinstance(v, str) and k in ("body", "title") else v
+                              for k, v in scrub_value(kwargs["json"]).items()}
         try:
             for attempt in retrying:
                 with attempt:
