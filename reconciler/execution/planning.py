@@ -14,7 +14,7 @@ from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valuation_denials, valued_symbols
-from reconciler.errors import ReconcilerError
+from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.gitops.proposed import read_proposed
 from reconciler.gitops.refs import TargetsAtRef, relocated, targets_at, with_base
@@ -23,6 +23,7 @@ from reconciler.journal.locks import AccountLock
 from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime, actor
+from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.plan")
 
@@ -77,7 +78,7 @@ def make_plan(
         commit, dirty = rt.targets_commit, False
     else:
         commit, dirty = head_commit(ws.root, ws.target_files)
-    return seal(
+    return _without_secrets(seal(
         portfolios,
         created_at=stamp,
         targets_hash=ws.targets_hash,
@@ -86,7 +87,38 @@ def make_plan(
         policy_results=results,
         git_commit=commit,
         git_dirty=dirty,
-    )
+    ))
+
+
+def _without_secrets(plan: Plan) -> Plan:
+    """The plan, refused if any of its text carries a credential. Policy messages are scrubbed where they are made;
+    anything else holding one (a symbol or a reason quoting a broker that echoed a key) is a broker answer nobody
+    should plan on, and a plan file is an output like any other."""
+    for pp in plan.portfolios:
+        said = "\n".join(_texts(pp.model_dump()))  # the text fields and keys only: numbers and times hold no key
+        if scrub(said) != said:
+            raise BrokerError(
+                f"the broker's answer for portfolio {pp.name} carries a credential (a symbol or a reason quoting a"
+                " key); nothing is planned on it",
+                where=f"account {pp.observation.account}",
+                fix="check the broker (or the proxy before it) echoes no request header, then plan again",
+            )
+    said = "\n".join(r.message for r in plan.policy_results)
+    if scrub(said) != said:
+        raise ReconcilerError("a policy result carries a credential", where="plan", fix="report this bug")
+    return plan
+
+
+def _texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _texts(k)
+            yield from _texts(v)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from _texts(v)
 
 
 def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Runtime) -> list[PolicyResult]:

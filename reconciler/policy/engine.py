@@ -26,6 +26,7 @@ from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
+from reconciler.secrets.redact import scrub
 
 T = TypeVar("T")
 
@@ -191,7 +192,10 @@ class PolicySet:
             for kind in ("deny", "warn"):
                 for msg in _messages(doc.get(kind), short, kind, self.files.get(short, short)):
                     level = self.levels[short]
-                    results.append(PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg))
+                    # Scrubbed here, at the source, so the plan file holds what every later evaluation says too.
+                    results.append(
+                        PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=scrub(msg))
+                    )
         return results
 
 

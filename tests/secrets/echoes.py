@@ -60,10 +60,14 @@ def echoes(key_id: str, secret_key: str, seed: int, count: int) -> Iterator[tupl
     block = (f"POST /v2/orders HTTP/1.1\r\nHost: broker\r\nAPCA-API-KEY-ID: {key_id}\r\n"
              f"APCA-API-SECRET-KEY: {secret_key}\r\nContent-Type: application/json\r\n\r\n")
     names = sorted(ENCODINGS)
+    at = block.index(secret_key)
     for i in range(count):
         encoding = names[i % len(names)]
-        encoded = ENCODINGS[encoding](block[rng.randint(0, 40):])
+        if i % 2:  # the block cut inside the secret, at an arbitrary point, then encoded
+            encoded = ENCODINGS[encoding](block[rng.randint(0, at): at + rng.randint(6, len(secret_key))])
+        else:
+            encoded = ENCODINGS[encoding](block[rng.randint(0, 40):])
         start = rng.randint(0, max(0, len(encoded) - 12))
-        cut = encoded[start: start + rng.randint(12, len(encoded))]  # truncated at arbitrary points
+        cut = encoded[start: start + rng.randint(12, max(12, len(encoded)))]  # and the encoding cut at arbitrary points
         for kind, body in bodies(rng.choice(("", "you sent: ", "invalid credentials ")) + cut, rng):
             yield f"{i}-{encoding}-{kind}", body
