@@ -14,6 +14,7 @@ from reconciler.execution.status import portfolio_status
 from reconciler.gitops.repo import head_commit
 from reconciler.notify import notify
 from reconciler.render.text import render_status
+from reconciler.secrets.redact import scrub
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     code = report.exit_code
     text = json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
     if args.out:
-        files.write_text(Path(args.out), text, files.STATUS, "--out")
+        files.write_text(Path(args.out), scrub(text), files.STATUS, "--out")  # JSON escapes controls; scrubbed
     if args.format == "json":
         sys.stdout.write(text)
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 from typing import Any
@@ -163,8 +164,9 @@ class ScrubbedStream:
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._line_start = True
+        # Our renderer's colour codes are kept where it writes them: a terminal, or wherever FORCE_COLOR asks.
         try:
-            self._colour = bool(stream.isatty())
+            self._colour = bool(stream.isatty()) or bool(os.environ.get("FORCE_COLOR"))
         except (AttributeError, ValueError):  # no isatty, or a closed stream
             self._colour = False
 
