@@ -26,6 +26,8 @@ from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
+from reconciler.policy import strict
+from reconciler.policy.builtins_table import TABLE
 from reconciler.secrets.redact import scrub
 
 T = TypeVar("T")
@@ -36,12 +38,10 @@ _ERRORMSG = re.compile(r"\(errormsg (?:\d+:)?([^)\n]*)")
 _ERRORAST_VALUE = re.compile(r"\(errorast\s*\(rego-(?:STRING|INT|FLOAT|true|false|null)[^:)]*:([^)\n]*)\)")
 # A string, a raw string or a comment: blanked out before looking for calls, keeping every offset in place.
 _NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
-_CALL = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
-_HEAD = re.compile(r"^([A-Za-z_]\w*)\b", re.MULTILINE)  # rule and function heads start their line
-_IMPORT = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?", re.MULTILINE)
 _V0_RULE = re.compile(r"^\s*(\w+)\s*(\[[^\]\n]*\])?\s*\{", re.MULTILINE)
 _OPA = re.compile(r"(?<![\w.])opa(?!\w)")  # the namespace root, however it is then indexed (.runtime, ["runtime"])
 _KEYWORDS = {"if", "else", "not", "some", "every", "in", "with", "as", "contains", "default", "set"}
+_HELPERS = "#strict"  # the module name of a policy file's checked functions (policy/strict.py)
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
@@ -49,37 +49,36 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
-def _located(detail: str, texts: dict[str, str], fallback: str, unknown: str) -> tuple[str, str]:
-    """(FILE:LINE:COL, first message) from rego-cpp's error term; `fallback` and `unknown` when it says none."""
+def _located(
+    detail: str, texts: dict[str, str], fallback: str, unknown: str,
+    rewrites: dict[str, strict.Rewritten] | None = None,
+) -> tuple[str, str]:
+    """(FILE:LINE:COL, first message) from rego-cpp's error term; `fallback` and `unknown` when it says none.
+    `rewrites` places an error in a rewritten module, or in its checked functions, at the call as written."""
+    rewrites = rewrites or {}
+    marked = strict.MARKED.search(detail)
+    if marked:  # a checked call found an element its built-in would have left undefined
+        return marked.group("where"), (
+            f"{marked.group('name')}: an element of argument {int(marked.group('position')) + 1} is not of type"
+            f" {marked.group('types').replace(',', ' or ')} (rego-cpp would make the call undefined, silently)"
+        )
     msg = _ERRORMSG.search(detail)
     first = msg.group(1).strip() if msg else unknown
     value = _ERRORAST_VALUE.search(detail)
     if value:  # a built-in that failed on a value says which: `invalid syntax (on "one million")`
         first += f" (on {value.group(1).strip()})"
     at = _ERROR_AT.search(detail)
+    if at and at.group("file").endswith(_HELPERS):
+        source = rewrites.get(at.group("file").removesuffix(_HELPERS))
+        line = (source.helpers if source else "").encode()[: int(at.group("offset"))].count(b"\n") + 1
+        return (source.helper_sites.get(line) if source else None) or fallback, first
     if at and at.group("file") in texts:
-        line, col = _line_col(texts[at.group("file")], int(at.group("offset")))
+        offset = int(at.group("offset"))
+        rewritten = rewrites.get(at.group("file"))
+        line, col = _line_col(texts[at.group("file")], rewritten.original_offset(offset) if rewritten else offset)
         return f"{at.group('file')}:{line}:{col}", first
-    return fallback, first
-
-
-def _unsupported_calls(
-    path: str, text: str, code: str, is_builtin: Callable[[str], bool]
-) -> list[tuple[str, str]]:
-    """(FILE:LINE:COL, name) of every call to a function that is neither the module's own nor a built-in the
-    evaluator implements. `code` is `text` with strings and comments blanked."""
-    own = {m.group(1) for m in _HEAD.finditer(code)}
-    imported = {m.group(2) or m.group(1).rsplit(".", 1)[-1] for m in _IMPORT.finditer(code)}
-    found = []
-    for m in _CALL.finditer(code):
-        name = m.group(1)
-        root = name.split(".", 1)[0]
-        if name in _KEYWORDS or name in own or root in ("data", "input") or root in imported:
-            continue
-        if not is_builtin(name):
-            line, col = _line_col(text, len(text[: m.start(1)].encode()))
-            found.append((f"{path}:{line}:{col}", name))
-    return found
+    placed = rewrites[fallback].place(first) if fallback in rewrites else None
+    return placed or (fallback, first)
 
 
 def _v0_rules(path: str, text: str, code: str) -> list[str]:
@@ -109,6 +108,7 @@ class PolicySet:
     # Set when an evaluation overran its budget: that call may still be running, so the interpreter is not used
     # again (rego-cpp is not safe to share between two running evaluations).
     abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
+    rewrites: dict[str, strict.Rewritten] = field(default_factory=dict, compare=False, repr=False)
 
     def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
         """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
@@ -155,7 +155,7 @@ class PolicySet:
         where = self.files.get(short, short)
         out, error = self._bounded(short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}"))
         if error is not None:
-            where, first = _located(error, self.texts, where, "evaluation error")
+            where, first = _located(error, self.texts, where, "evaluation error", self.rewrites)
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
                 fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here, not"
@@ -271,6 +271,7 @@ def load_policies(
     packages: dict[str, str] = {}
     files: dict[str, str] = {}
     texts: dict[str, str] = {}
+    rewrites: dict[str, strict.Rewritten] = {}
     paths = sorted(p for p in directory.rglob("*.rego") if not p.name.endswith("_test.rego"))
     for path in paths:
         text = gate.read_text(path, gate.POLICY, workspace=workspace)  # regular, bounded, UTF-8, inside
@@ -297,24 +298,37 @@ def load_policies(
                 where=f"{path}:{line}:{col}",
                 fix="decide from `input` and `data` only (policies.params reach the policy as input.params)",
             )
+        package = match.group(1)
+
+        def at(offset: int, path: Path = path, text: str = text) -> str:
+            line, col = _line_col(text, len(text[:offset].encode()))
+            return f"{path}:{line}:{col}"
+
+        # Which calls are built-ins is read from the capability table, never by asking rego-cpp about a name the
+        # policy wrote: its is_builtin aborts the process on some (`uuid.x`, `crypto.x`).
+        calls = list(strict.calls(code, lambda name: True))
+        builtins = [c for c in calls if c.name in TABLE]
+        rewritten = strict.rewrite(str(path), package, text, code, at, builtins)
+        rewrites[str(path)] = rewritten
         try:
-            interpreter.add_module(str(path), text)
+            interpreter.add_module(str(path), rewritten.text)
         except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
-            where, first = _located(str(exc), texts, str(path), "invalid Rego")
+            where, first = _located(str(exc), texts, str(path), "invalid Rego", rewrites)
             raise PolicyFileError(
                 f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
             ) from None
-        unsupported = _unsupported_calls(str(path), text, code, interpreter.is_builtin)
-        if unsupported:
-            where, name = unsupported[0]
-            raise PolicyFileError(
-                f"policy calls {name}, which is not a built-in this evaluator (rego-cpp) implements: it would"
-                " evaluate to undefined and never deny",
-                where=where,
-                fix=f"rewrite the rule without {name} (or define it in the policy); a policy that cannot be"
-                " evaluated is refused, never passed",
-            )
-        package = match.group(1)
+        for call in calls:
+            if call.name not in TABLE:
+                raise PolicyFileError(
+                    f"policy calls {call.name}, which is not a built-in this evaluator (rego-cpp) implements: it"
+                    " would evaluate to undefined and never deny",
+                    where=at(call.start),
+                    fix=f"rewrite the rule without {call.name} (or define it in the policy); a policy that cannot"
+                    " be evaluated is refused, never passed",
+                )
+            strict.check_arity(str(path), call, at(call.start))
+        if rewritten.helpers:
+            interpreter.add_module(str(path) + _HELPERS, rewritten.helpers)
         short = short_name(package)
         if short in packages:
             raise PolicyFileError(
@@ -324,7 +338,9 @@ def load_policies(
         files[short] = str(path)
         # Evaluated at once (on an empty input), so an error rego-cpp reports only when evaluating names this
         # file, not the next package queried.
-        PolicySet(interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds).query(short)
+        PolicySet(
+            interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds, rewrites=rewrites
+        ).query(short)
     unknown = sorted(set(levels) - set(packages))
     if unknown:
         raise PolicyFileError(
@@ -335,5 +351,5 @@ def load_policies(
     resolved: dict[str, Level] = {p: levels.get(p, default_level) for p in packages}
     return PolicySet(
         interpreter=interpreter, packages=packages, levels=resolved, files=files, texts=texts,
-        timeout_seconds=timeout_seconds,
+        timeout_seconds=timeout_seconds, rewrites=rewrites,
     )
