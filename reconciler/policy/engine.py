@@ -57,6 +57,11 @@ def _located(
     `rewrites` places an error in a rewritten module, or in its checked functions, at the call as written."""
     rewrites = rewrites or {}
     marked = strict.MARKED.search(detail)
+    if marked and marked.group("name") in ("<", "<=", ">", ">="):
+        return marked.group("where"), (
+            f"`{marked.group('name')}` compares values of different types (rego-cpp orders them its own way, so a"
+            " limit written as text, or a number read as text, would silently decide the rule)"
+        )
     if marked:  # a checked call found an element its built-in would have left undefined
         return marked.group("where"), (
             f"{marked.group('name')}: an element of argument {int(marked.group('position')) + 1} is not of type"
@@ -309,6 +314,12 @@ def load_policies(
         calls = list(strict.calls(code, lambda name: True))
         builtins = [c for c in calls if c.name in TABLE]
         rewritten = strict.rewrite(str(path), package, text, code, at, builtins)
+
+        def placed(offset: int, path: Path = path, text: str = text, rewritten: strict.Rewritten = rewritten) -> str:
+            line, col = _line_col(text, rewritten.original_offset(offset))
+            return f"{path}:{line}:{col}"
+
+        strict.compare_strictly(rewritten, package, placed)
         rewrites[str(path)] = rewritten
         try:
             interpreter.add_module(str(path), rewritten.text)

@@ -5,7 +5,11 @@ table (policy/capabilities.py), so that no call can fail silently or take the pr
   it takes plus an output argument is an error at best: refused, with the arity;
 - a built-in the table records as silent on some element types (`sum([1, "a"])` is undefined, not an error, even
   with strict built-in errors) is called through a generated function of the same package that checks every
-  element first and fails with the call's file and line when one is of another type.
+  element first and fails with the call's file and line when one is of another type;
+- an ordering comparison (`<`, `<=`, `>`, `>=`) goes through a generated function that refuses operands of two
+  types (`compare_strictly`).
+The generated functions fail by calling `to_number` on a marker naming the call's place, which the engine reads
+back from rego-cpp's error (rego-cpp's own error for a failure inside one would name the generated module).
 """
 
 from __future__ import annotations
@@ -56,9 +60,13 @@ class Rewritten:
         lines = ", ".join(w.rsplit(":", 2)[-2] for w in candidates)
         return candidates[0], f"{message} (in one of the built-in calls at lines {lines})"
 
+    passes: list[list[tuple[int, int]]] = field(default_factory=list)  # later rewrites' shifts, latest first
+
     def original_offset(self, offset: int) -> int:
         """A byte offset in `text` (where rego-cpp places errors) as one in the policy file as written."""
-        return offset - sum(added for at, added in self.shifts if at <= offset)
+        for shifts in [*self.passes, self.shifts]:
+            offset -= sum(added for at, added in shifts if at <= offset)
+        return offset
 
 
 def _arguments(code: str, open_at: int) -> int:
@@ -145,3 +153,99 @@ def rewrite(path: str, package: str, text: str, code: str, located: Callable[[in
         out.text = "".join(pieces) + text[last:]
         out.helpers = "\n".join(helpers) + "\n"
     return out
+
+
+_COMPARE = re.compile(r"(?<![<>=!:])(<=|>=|<|>)(?!=)")
+_LEAD = re.compile(r"^\s*(?:(?:not|if|else|contains|default)\s+)*")
+_ASSIGN = re.compile(r":=|(?<![=!<>:])=(?!=)")
+_RIGHT_STOP = re.compile(r"\s(?:if|with|else)\s")
+
+
+def _operand_start(code: str, op: int) -> int | None:
+    depth = 0
+    i = op - 1
+    while i >= 0:
+        ch = code[i]
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and ch in ";,|\n":
+            break
+        i -= 1
+    start = i + 1
+    segment = code[start:op]
+    assigned = list(_ASSIGN.finditer(segment))
+    if assigned:
+        start += assigned[-1].end()
+        segment = code[start:op]
+    start += _LEAD.match(segment).end()  # type: ignore[union-attr]  # the pattern matches every string
+    return start if code[start:op].strip() else None
+
+
+def _operand_end(code: str, after: int) -> int | None:
+    depth = 0
+    i = after
+    while i < len(code):
+        ch = code[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif depth == 0 and ch in ";,|\n":
+            break
+        i += 1
+    stop = _RIGHT_STOP.search(code, after, i)
+    end = stop.start() if stop else i
+    while end > after and code[end - 1].isspace():
+        end -= 1
+    return end if code[after:end].strip() else None
+
+
+def compare_strictly(source: Rewritten, package: str, place: Callable[[int], str]) -> None:
+    """Route every ordering comparison (`a < b`, …) of `source.text` through a generated function that refuses,
+    with the comparison's file and line, two operands of different types: rego-cpp orders numbers, strings and
+    collections against each other its own way (`1 < "a"` is undefined, `"a" < 1` true), so a limit written as
+    text, or a number read as text, silently decides a deny rule. `place` takes a byte offset of `source.text`."""
+    text = source.text
+    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in text, in order
+    helpers = [] if source.helpers else [f"package {package}", "import rego.v1", ""]
+    taken_until = -1
+    for k, m in enumerate(_COMPARE.finditer(code)):
+        left, right = _operand_start(code, m.start()), _operand_end(code, m.end())
+        if left is None or right is None or left <= taken_until:
+            continue
+        if _COMPARE.search(code, m.end(), right) or _COMPARE.search(code, left, m.start()):
+            continue  # a chain or an operand we cannot delimit: left as written
+        name = f"__reconciler_compare_{k}"
+        site = place(len(text[: m.start()].encode()))
+        edits += [(left, left, f"{name}("), (m.start(), m.end(), ","), (right, right, ")")]
+        taken_until = right
+        first = len(source.helpers.splitlines()) + len(helpers)
+        marker = f"{MARK}|{site}|{m.group(1)}|0|"
+        helpers += [
+            f"{name}(a, b) if {{ {name}_same(a, b); a {m.group(1)} b }}",
+            f'{name}(a, b) := to_number("{marker}") if {{ not {name}_same(a, b) }}',
+            f"{name}_same(a, b) if {{ type_name(a) == type_name(b) }}",
+        ]
+        for line in range(first, first + 3):
+            source.helper_sites[line + 1] = site
+    if not edits:
+        return
+    pieces, last, shifts = [], 0, []
+    for start, end, replacement in edits:
+        pieces += [text[last:start], replacement]
+        last = end
+        added = len(replacement.encode()) - len(text[start:end].encode())
+        shifts.append((sum(len(p.encode()) for p in pieces), added))
+    source.text = "".join(pieces) + text[last:]
+    source.passes.insert(0, shifts)
+    source.helpers = (source.helpers or "") + "\n".join(helpers) + "\n"
+
+
+_NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')

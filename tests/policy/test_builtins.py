@@ -98,3 +98,21 @@ def test_a_name_that_would_crash_is_builtin_is_refused_without_asking(name: str,
 def test_the_table_is_what_the_installed_evaluator_offers() -> None:
     derived = capabilities.derive()
     assert json.dumps(derived, sort_keys=True) == json.dumps(TABLE, sort_keys=True)
+
+
+OPERATORS = ["<", "<=", ">", ">="]
+PAIRS = [(op, a, b) for op in OPERATORS for a in TYPES if a != "mixed list" for b in TYPES if b != "mixed list"]
+
+
+@pytest.mark.parametrize(("op", "left", "right"), PAIRS, ids=[f"{a}{op}{b}" for op, a, b in PAIRS])
+def test_a_comparison_across_types_is_refused(op: str, left: str, right: str, tmp_path: Path) -> None:
+    rule = f'deny contains "compared" if {{ input.a {op} input.b }}'
+    (tmp_path / "cmp.rego").write_text(f"package reconciler.cmp\nimport rego.v1\n\n{rule}\n")
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    document = {"a": TYPES[left], "b": TYPES[right]}
+    if left == right:
+        assert isinstance(policies.evaluate(document, "p"), list)
+        return
+    with pytest.raises(PolicyFileError) as refusal:
+        policies.evaluate(document, "p")
+    assert refusal.value.where == f"{tmp_path / 'cmp.rego'}:{CALL_LINE}:{rule.index(op) + 1}"
