@@ -311,7 +311,7 @@ def load_policies(
 
         # Which calls are built-ins is read from the capability table, never by asking rego-cpp about a name the
         # policy wrote: its is_builtin aborts the process on some (`uuid.x`, `crypto.x`).
-        calls = list(strict.calls(code, lambda name: True))
+        calls = list(strict.calls(text, lambda name: True))
         builtins = [c for c in calls if c.name in TABLE]
         rewritten = strict.rewrite(str(path), package, text, code, at, builtins)
 

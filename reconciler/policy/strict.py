@@ -88,8 +88,10 @@ def _arguments(code: str, open_at: int) -> int:
     return count + (1 if seen else 0)
 
 
-def calls(code: str, is_builtin: Callable[[str], bool]) -> Iterator[Call]:
+def calls(text: str, is_builtin: Callable[[str], bool]) -> Iterator[Call]:
     """Every call in the module to something that is neither its own function, an import, data nor input."""
+    # Comments blanked and strings filled (not blanked: `f("a")` passes one argument), offsets kept.
+    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)) if m.group(0)[0] == "#" else "x" * len(m.group(0)), text)
     own = {m.group(1) for m in _HEAD.finditer(code)}
     imported = {m.group(2) or m.group(1).rsplit(".", 1)[-1] for m in _IMPORT.finditer(code)}
     for m in _CALL.finditer(code):
