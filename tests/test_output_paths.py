@@ -29,6 +29,7 @@ FILE_WRITES = {
     ("gitops/refs.py", "_extract"): "a blob of the repository itself, copied as it is",
     ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
     ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
+    ("policy/capabilities.py", "main"): "the built-in capability table, a developer's tool (regopy's own words)",
     ("emulator/server.py", "_send"): "the emulator's HTTP answers (a test double, not the product's output)",
 }
 MARKDOWN_WRITERS = {("cli/apply_cmd.py", "write")}
