@@ -29,6 +29,9 @@ FILE_WRITES = {
     ("gitops/refs.py", "_extract"): "a blob of the repository itself, copied as it is",
     ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
     ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
+    ("cli/github_cmd.py", "_overrides"): "the overrides read from reviews, as JSON for the apply job (not shown)",
+    ("gitops/reviewed.py", "_one"): "a reviewed plan file, copied byte for byte (its seal is checked when read)",
+    ("gitops/sequence.py", "write_manifest"): "the reviewed plans' manifest, JSON for the apply job (not shown)",
     ("policy/capabilities.py", "main"): "the built-in capability table, a developer's tool (regopy's own words)",
     ("emulator/server.py", "_send"): "the emulator's HTTP answers (a test double, not the product's output)",
 }
