@@ -154,5 +154,6 @@ def test_an_invalid_order_keeps_the_brokers_reason_under_the_generic_code(market
     before = emu.requests
     state = broker.submit("new", OrderRequest(client_order_id="rc-bad-1", symbol="VTI", side="buy", quantity=D(0)))
     assert state.status == "rejected"
-    assert state.reject_reason == "qty must be > 0"
+    # Alpaca's words, after the status and code (brokers/refusals.py keeps those three fields of an error body)
+    assert state.reject_reason == "HTTP 422, code 40010001: qty must be > 0"
     assert emu.requests - before == 1
