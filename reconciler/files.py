@@ -61,6 +61,14 @@ def _fail(kind: Kind, message: str, where: Path | str, fix: str | None = None) -
     return kind.error(message, where=str(where), fix=fix or kind.fix)
 
 
+def workspace_of(config_folder: Path) -> Path:
+    """The workspace a configuration's files must stay in: the git repository that holds reconciler.yaml (so an
+    example's `policies.dir: ../../policies` shares the repository's rules), else reconciler.yaml's own folder.
+    A proposal's `policies.dir` is held inside the repository where it is read from git (spec/loader)."""
+    folder = Path(os.path.realpath(config_folder))
+    return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), folder)
+
+
 def inside(path: Path, workspace: Path, kind: Kind) -> Path:
     """The path with every symbolic link resolved, refused unless it stays inside the workspace."""
     real = Path(os.path.realpath(path))
@@ -68,7 +76,8 @@ def inside(path: Path, workspace: Path, kind: Kind) -> Path:
     if real != top and top not in real.parents:
         raise _fail(
             kind, f"resolves to {real}, outside the workspace {top}", path,
-            fix="keep the files reconciler.yaml names inside its folder (a symbolic link must point inside it too)",
+            fix="keep the files reconciler.yaml names inside its repository, or its folder outside one (a symbolic"
+            " link must point inside it too)",
         )
     return real
 

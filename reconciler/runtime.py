@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
+from reconciler import files
 from reconciler.brokers.base import Broker
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
@@ -123,7 +124,8 @@ class Runtime:
     def policies(self) -> PolicySet:
         p = self.config.policies
         return load_policies(
-            self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds, workspace=self.root
+            self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds,
+            workspace=files.workspace_of(self.root),
         )
 
     @cached_property

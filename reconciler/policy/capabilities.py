@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from reconciler import files
+
 # OPA v1's built-ins (capabilities/v1.*.json), infix operators aside: those regopy does not offer must be refused
 # when a policy loads (a call to one is undefined, never a denial).
 OPA_BUILTINS = (
@@ -154,7 +156,7 @@ def main() -> None:
              "from typing import Any", "", "TABLE: dict[str, dict[str, Any]] = {"]
     lines += [f"    {name!r}: {table[name]!r}," for name in sorted(table)]
     lines += ["}", ""]
-    (Path(__file__).parent / "builtins_table.py").write_text("\n".join(lines), encoding="utf-8")
+    files.write_text(Path(__file__).parent / "builtins_table.py", "\n".join(lines), files.SCHEMA, "the table")
 
 
 if __name__ == "__main__":

@@ -131,4 +131,7 @@ def test_an_invalid_order_under_the_generic_code_is_rejected_with_alpacas_reason
     state = recorded.broker().submit("acct", OrderRequest(client_order_id="rc-x", symbol="VTI", side="buy",
                                                           quantity=D(1)))
     assert state.status == "rejected"
-    assert state.reject_reason == "order_time_in_force provided not supported for fractional orders"
+    # Alpaca's words after the status and code (brokers/refusals.py keeps those three fields of an error body)
+    assert state.reject_reason == (
+        "HTTP 422, code 40010001: order_time_in_force provided not supported for fractional orders"
+    )

@@ -87,8 +87,9 @@ def test_the_override_is_reviewed_in_the_plan_and_comment_and_honoured_on_merge(
     r = workspace.run("github", "comment", "--pr", "5", "--plan", str(plan), "--overrides", str(denied))
     assert r.code == 0, r.out + r.err
     (body,) = [c["body"] for c in github.ours(5)]
-    assert "- :unlock: **override** `max_turnover` by `@risk-rita`, a code owner: initial funding of new" in body
-    assert "- :no_entry: **override refused**: max\\_turnover by @mallory: not a code owner" in body
+    # Mentions are made inert (a zero-width space after the @, reconciler/shown.py): the comment never pings anyone
+    assert "- :unlock: **override** `max_turnover` by `@\u200brisk-rita`, a code owner: initial funding of new" in body
+    assert "- :no_entry: **override refused**: max\\_turnover by @\u200bmallory: not a code owner" in body
     # Merged: apply on merge takes the reviewed plan with its override, and the journal says who and why.
     git_repo("checkout", "-q", "main")
     git_repo("merge", "-q", "--no-ff", "-m", "Merge pull request #5", "pr")
