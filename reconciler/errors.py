@@ -4,7 +4,9 @@ What a failed order send means is decided by its class alone (reconciler/executi
 
     BrokerError
     ├── OrderRefusedError   the broker definitively holds no such order: the intent is `failed`
-    └── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
+    ├── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
+    └── ImpossibleFillError an answer about our order that contradicts the order we sent: not journaled, the
+                            intent is `unknown`, nothing more is sent for its portfolio
 
 A file the gate (reconciler/files.py) refuses raises its kind's class: PlanFileError for plans, PolicyFileError for
 policies, BacktestError for backtest prices and reports, FileError for the rest. OutputError (standard output full
@@ -95,6 +97,11 @@ class OrderRefusedError(BrokerError):
 class SendUnknownError(BrokerError):
     """An order was sent without a definitive answer (timeouts, 5xx, a lost answer): it may have arrived, or still
     arrive. Its intent stays `unknown` until the broker shows it or the in-flight grace has passed."""
+
+
+class ImpossibleFillError(BrokerError):
+    """The broker's answer about one of our orders cannot be true against the order we sent (the journal's intent):
+    more filled than we asked for, another symbol or side. Nothing of it is journaled."""
 
 
 class JournalError(ReconcilerError):

@@ -46,3 +46,19 @@ def alpaca_tick(price: Decimal) -> Decimal:
     """US equities trade in cents at $1 and above, in hundredths of a cent below (Rule 612; Alpaca refuses a
     sub-penny limit on a stock above $1)."""
     return Decimal("0.01") if price >= 1 else Decimal("0.0001")
+
+
+def impossible_fill(
+    sent: tuple[str, str, Decimal], answered: tuple[str, str, Decimal], filled: Decimal
+) -> str | None:
+    """Why a broker's answer about an order cannot be true, judged against the order we sent, (symbol, side,
+    quantity) from the journal, never against the quantity the answer claims; None when it can be."""
+    symbol, side, quantity = sent
+    their_symbol, their_side, their_quantity = answered
+    if their_symbol != symbol or their_side != side:  # their symbol is not echoed: it is untrusted text
+        return f"it describes another symbol or side than the order we sent ({side} {quantity} {symbol})"
+    if filled < 0:
+        return f"it reports a negative fill ({filled})"
+    if filled > quantity:
+        return f"it reports {filled} filled (of {their_quantity}), but we sent an order for {quantity}"
+    return None

@@ -239,10 +239,13 @@ def _apply_portfolio(
         # `reconcile` records its fills.
         queued = obs.market is not None and not obs.market.is_open
         state = leg.send(qty, None if queued else _fill_timeout(rt), shrunk, limit)
-        if leg.unknown:
+        if leg.unknown or leg.impossible:
             # What that order did to cash and holdings is not known: nothing more is sent for this portfolio; the
             # next plan, once the order is known, trades what is left.
-            why = f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
+            why = (
+                f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
+                if leg.unknown else f"not sent: the broker's answer about order {leg.cid} cannot be true"
+            )
             for rest in pp.actions[n + 1:]:
                 Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
                     "skipped", rest.quantity, why

@@ -14,7 +14,7 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.core.models import Action, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.core.plan import client_order_id
-from reconciler.errors import OrderRefusedError, ReconcilerError
+from reconciler.errors import ImpossibleFillError, OrderRefusedError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import record_state
 from reconciler.execution.stopping import finishing
@@ -65,6 +65,7 @@ class Leg:
     quote: Quote | None
     result: ApplyResult
     unknown: bool = False  # sent without a definitive answer and not found: its intent is `unknown`
+    impossible: str | None = None  # the broker's answer about it cannot be true (ImpossibleFillError): why
 
     @property
     def cid(self) -> str:
@@ -92,7 +93,25 @@ class Leg:
         """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it for
         the open and do not wait. A SIGTERM meanwhile stops the apply once this order is finished and journaled."""
         with finishing():
-            return self._send(quantity, fill_timeout, shrunk, limit)
+            try:
+                return self._send(quantity, fill_timeout, shrunk, limit)
+            except ImpossibleFillError as exc:
+                self._impossible(exc, quantity)
+                return None
+
+    def _impossible(self, exc: ImpossibleFillError, quantity: Decimal) -> None:
+        """An answer that contradicts the order we sent: the order stays as the journal knows it, its intent
+        `unknown` (what it did to cash and holdings is not known), and the apply says the broker's answer was
+        impossible."""
+        message = f"{exc}; nothing more is sent for this portfolio"
+        log.error("impossible answer about an order", extra={
+            "apply_id": self.apply_id, "account": self.pp.account, "client_order_id": self.cid, "reason": str(exc),
+        })
+        if self.rt.journal.intent(self.cid) is not None:
+            with contextlib.suppress(ReconcilerError):  # already past its send: the journal keeps what it knew
+                self.rt.journal.transition(self.cid, "no_answer", message=message)
+        self._outcome(quantity, "unknown", message)
+        self.impossible = message
 
     def _send(
         self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None, limit: Decimal | None

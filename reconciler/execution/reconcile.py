@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
+from reconciler.core.fills import impossible_fill
 from reconciler.core.numbers import ZERO
 from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
-from reconciler.errors import InFlightError, ReconcilerError
+from reconciler.errors import ImpossibleFillError, InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.database import as_utc
 
@@ -48,7 +49,28 @@ class ReconcileReport:
 
 
 def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
-    """Journal what the broker says about an order: the order row, any new fill (once), the intent's status."""
+    """Journal what the broker says about an order: the order row, any new fill (once), the intent's status. The
+    one way a broker's answer about an order reaches the journal, so every adapter's answers are checked here
+    against the order we sent; one that cannot be true raises ImpossibleFillError and nothing of it is written."""
+    intent = rt.journal.intent(state.client_order_id)
+    if intent is None:
+        why: str | None = "it is about an order this journal has no intent for"
+    else:
+        why = impossible_fill(
+            (intent["symbol"], intent["side"], Decimal(intent["quantity"])),
+            (state.symbol, state.side, state.quantity), state.filled_quantity,
+        )
+    if why is not None:
+        rt.journal.event(
+            "order.impossible_answer", apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+            reason=why,
+        )
+        raise ImpossibleFillError(
+            f"the broker's answer about order {state.client_order_id} cannot be true: {why}",
+            where=f"account {account}",
+            fix="nothing of it was journaled and nothing more is sent for this portfolio; ask the broker what"
+            " happened to this order, then run `reconciler reconcile`",
+        )
     rt.journal.record_state(account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"))
 
 
