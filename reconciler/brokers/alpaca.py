@@ -212,21 +212,24 @@ class AlpacaBroker:
         quotes = self.quotes(account, wanted)
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = clock_date(clock, self.clock.now())
-        settled, unsettled, warning = self._ledger(account, claimed, today)
+        settled, unsettled, warning, untrusted = self._ledger(account, claimed, today)
         reserved = reserved_cash(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
             cash_settled=settled, cash_unsettled=unsettled, cash_reserved=reserved,
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
-            market=clock_market(clock),
+            cash_untrusted=untrusted, market=clock_market(clock),
             quote_source=feed_source(self.spec.feed, self.spec.partial_feed_volume_share),
         )
 
-    def _ledger(self, account: str, claimed: Decimal, today: date) -> tuple[Decimal, Decimal, str | None]:
-        """(settled, unsettled, warning): the activities past the account's cursor folded into its ledger
+    def _ledger(
+        self, account: str, claimed: Decimal, today: date
+    ) -> tuple[Decimal, Decimal, str | None, str | None]:
+        """(settled, unsettled, warning, untrusted): the activities past the account's cursor folded into its ledger
         (alpaca_ledger), the state kept for the next observation, in this process or the next. The window is read
-        whole at first sight, and again when the cash disagrees."""
+        whole at first sight, and again when the cash disagrees; `untrusted` says why neither the account's cash
+        nor the ledger can be believed (the portfolio is then blocked, its cash never valued as zero)."""
         n = self.spec.settlement_days
         horizon = settlement_horizon(today, n)
         text = self.ledgers.load_text(account)
@@ -240,10 +243,11 @@ class AlpacaBroker:
             got = self._read_ledger(account, state, None if again is None else fresh + again, claimed, today,
                                     horizon, rescan=True)
         if got is None:
-            return ZERO, ZERO, (f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities to read since it"
-                                " was last observed; its cash cannot be verified")
+            why = (f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities to read since it was last"
+                   " observed; its cash cannot be verified")
+            return ZERO, ZERO, why, why
         self.ledgers.save_text(account, got.state.to_json())
-        return got.settled, got.unsettled, got.warning
+        return got.settled, got.unsettled, got.warning, got.warning if got.disagrees else None
 
     def _read_ledger(self, account: str, state: LedgerState | None, fresh: list[Entry] | None, claimed: Decimal,
                      today: date, horizon: date, *, rescan: bool) -> Reading | None:

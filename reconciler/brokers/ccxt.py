@@ -216,6 +216,7 @@ class CcxtBroker:
             account=account, taken_at=self.clock.now(), positions=positions, cash_settled=settled,
             cash_unsettled=ZERO, cash_reserved=reserved, quotes=self.quotes(account, wanted),
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
+            cash_untrusted=warning,  # a total that is not free plus locked: no figure of it is believed
         )
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:

@@ -86,6 +86,10 @@ class Observation(Frozen):
     cash_warning: str | None = Field(
         None, description="Set when the broker's cash figures disagree with each other: nothing is bought."
     )
+    cash_untrusted: str | None = Field(
+        None, description="Why no source of the cash figure can be trusted: the portfolio is blocked (its cash is"
+        " unknown, never valued as zero).",
+    )
     market: MarketStatus | None = Field(
         None, description="The market's state when observed; unset for markets that trade around the clock."
     )

@@ -28,7 +28,14 @@ from reconciler.core.models import (
 )
 from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.rules import Bands, SymbolRule, Trading
-from reconciler.core.valuation import NO_LIMITS, QuoteLimits, doubtful_quotes, floors_of, sound_prices
+from reconciler.core.valuation import (
+    NO_LIMITS,
+    QuoteLimits,
+    account_doubts,
+    doubtful_quotes,
+    floors_of,
+    sound_prices,
+)
 
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
@@ -153,6 +160,9 @@ def _plan_portfolio(
     prices = sound_prices(obs, symbols, limits, references, floors)
     if prices is None:
         return _blocked(desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits, references, floors))
+    untrusted = account_doubts(obs)
+    if untrusted:
+        return _blocked(desired, obs, symbols, positions, untrusted, "not traded: this account cannot be valued")
     notes: list[str] = []
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
@@ -374,7 +384,8 @@ def plan_many(
 
 
 def _blocked(
-    desired: Desired, obs: Observation, symbols: list[str], positions: dict[str, Decimal], doubts: list[str]
+    desired: Desired, obs: Observation, symbols: list[str], positions: dict[str, Decimal], doubts: list[str],
+    why: str = "not traded: a quote that values this account is doubtful",
 ) -> PortfolioPlan:
     """No orders: the holdings as observed, valued only by the quotes that can be trusted, and why."""
     prices = []
@@ -388,7 +399,7 @@ def _blocked(
     cash_total = obs.cash_settled + obs.cash_unsettled
     equity = sum(values, ZERO) + cash_total
     weights = [v / equity if equity > 0 else ZERO for v in values]
-    notes = [f"not traded: a quote that values this account is doubtful ({'; '.join(doubts)})"]
+    notes = [f"{why} ({'; '.join(doubts)})"]
     plan = _assemble(_Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total), notes)
     return plan.model_copy(update={"blocked": doubts})
 

@@ -177,6 +177,14 @@ def valued_symbols(targets: Iterable[str], positions: dict[str, Decimal]) -> set
     return set(targets) | {s for s, q in positions.items() if q != 0}
 
 
+def account_doubts(obs: Observation) -> list[str]:
+    """Why the account's own figures cannot value it, whatever its quotes say: a cash figure no source vouches for
+    is unknown, and valuing it at zero would make every holding look overweight and sell it."""
+    if obs.cash_untrusted:
+        return [f"cash: {obs.cash_untrusted}; the account's value is unknown (its cash is never taken as zero)"]
+    return []
+
+
 def valuation_denials(portfolio: str, doubts: list[str]) -> list[PolicyResult]:
     """The built-in valuation check's verdicts, as hard-mandatory denials: shown, journaled and enforced like a
     policy's, and never overridable."""

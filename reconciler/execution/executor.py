@@ -17,6 +17,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import (
     VALUATION_POLICY,
+    account_doubts,
     doubtful_quotes,
     floors_of,
     valuation_denials,
@@ -140,7 +141,7 @@ def _blocked_now(
     # The journal's fill prices now, not the plan's: they vouch for the quote just taken.
     doubts = doubtful_quotes(
         obs, valued, rt.quote_limits, last_fill_prices(rt.journal, valued), floors_of(desired.symbols)
-    )
+    ) or account_doubts(obs)
     if doubts or not reobserved:
         return doubts, []
     return [], stale_reasons(pp, obs, band)

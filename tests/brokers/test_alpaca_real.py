@@ -48,18 +48,24 @@ def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distruste
 
 
 
-def test_a_cash_figure_that_disagrees_with_the_ledger_buys_nothing(alpaca: Workspace, emulator: Broker) -> None:
+def test_a_cash_figure_that_disagrees_with_the_ledger_blocks_the_portfolio(alpaca: Workspace, emulator: Broker) -> None:
     """The first observation starts the account's ledger from the broker's cash and keeps it in the journal; a
-    later change that no activity explains is a disagreement, in the next process too."""
+    later change that no activity explains is a disagreement, in the next process too. A cash nobody trusts
+    blocks the portfolio (issue 20): before, only buys stopped, and sells were sized from the doubtful cash."""
     assert alpaca.run("plan", "--record").code in (0, 2)
     emulator.faults(cash_offset=500.0)
-    college = _portfolio(alpaca, "paper-college")
+    college = _portfolio(alpaca, "paper-college", blocked=True)
     assert "trusting neither" in college["observation"]["cash_warning"]
-    assert not [a for a in college["actions"] if a["side"] == "buy"]
-    for fmt in ("text", "markdown"):  # the note is shown, never hidden behind "within its bands"
+    assert "trusting neither" in college["observation"]["cash_untrusted"]
+    assert college["actions"] == []
+    assert any(b.startswith("cash: ") and "trusting neither" in b for b in college["blocked"]), college["blocked"]
+    for fmt in ("text", "markdown"):  # the reason is shown, never hidden behind "within its bands"
         r = alpaca.run("plan", "--format", fmt)
-        assert "buying nothing" in r.out, r.out
+        assert "cannot be valued" in r.out, r.out
         assert "within its bands" not in r.out, r.out
+    applied = alpaca.run("apply", "--auto-approve")
+    assert emulator.orders("key-paper-college") == []  # the emulator keeps accounts by key id
+    assert applied.code != 0, applied.out + applied.err
 
 
 def test_dividends_withholding_fees_and_a_canceled_deposit_keep_the_ledger_true(
@@ -101,7 +107,7 @@ def test_an_unknown_activity_is_named_when_the_cash_it_could_explain_disagrees(
     assert alpaca.run("plan", "--record").code in (0, 2)
     emulator.control("/_emulator/activity", {"account": "paper-college", "activity_type": "XYZNEW",
                                              "net_amount": "-25", "no_cash": True})
-    warning = _portfolio(alpaca, "paper-college")["observation"]["cash_warning"]
+    warning = _portfolio(alpaca, "paper-college", blocked=True)["observation"]["cash_warning"]
     assert "XYZNEW -25" in warning
     assert "does not know" in warning
 

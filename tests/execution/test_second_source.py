@@ -71,8 +71,7 @@ def test_a_fill_beyond_the_order_we_sent_is_refused_not_journaled(
     assert ws.query("select count(*) from events where kind = 'order.impossible_answer'")[0][0] == 1
     assert "cannot be true" in r.stdout + r.stderr
     assert r.returncode != 0
-    ours = {cid for (cid,) in ws.query("select client_order_id from intents where portfolio = 'alice-ira'")}
-    sent_for_it = [o["client_order_id"] for o in emulator.orders() if o["client_order_id"] in ours]
+    sent_for_it = [o["client_order_id"] for o in emulator.orders(LIAR)]  # the emulator keeps accounts by key id
     assert sent_for_it == [proxy.lied_about]  # nothing more was sent for that portfolio
 
 
