@@ -220,6 +220,10 @@ class AlpacaBroker:
             quotes=quotes,
             open_orders={o.symbol: o.client_order_id for o in open_orders}, cash_warning=warning,
             cash_untrusted=untrusted, market=clock_market(clock),
+            reported_equity=number(acct.get("equity"), "equity", "GET /v2/account", negative_ok=True)
+            if acct.get("equity") is not None else None,
+            reported_long_value=number(acct.get("long_market_value"), "long_market_value", "GET /v2/account")
+            if acct.get("long_market_value") is not None else None,
             quote_source=feed_source(self.spec.feed, self.spec.partial_feed_volume_share),
         )
 

@@ -90,6 +90,13 @@ class Observation(Frozen):
         None, description="Why no source of the cash figure can be trusted: the portfolio is blocked (its cash is"
         " unknown, never valued as zero).",
     )
+    reported_equity: Decimal | None = Field(
+        None, description="The account's equity as the broker itself reports it, where it does: positions times"
+        " quotes plus cash must agree with it.",
+    )
+    reported_long_value: Decimal | None = Field(
+        None, description="The market value of the account's long positions as the broker reports it, where it does.",
+    )
     market: MarketStatus | None = Field(
         None, description="The market's state when observed; unset for markets that trade around the clock."
     )

@@ -14,7 +14,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 # Fields added after format version 1 was published: left out of the hash while unset, so plans written before
 # they existed keep their hash and still verify.
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes", "portfolio_hashes", "overrides")
-_OPTIONAL_OBSERVATION_FIELDS = ("market", "quote_source", "cash_untrusted")
+_OPTIONAL_OBSERVATION_FIELDS = ("market", "quote_source", "cash_untrusted", "reported_equity", "reported_long_value")
 _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
 

@@ -25,6 +25,10 @@ from reconciler.core.models import Observation, PolicyResult, Quote
 from reconciler.core.rules import SymbolRule
 
 VALUATION_POLICY = "valuation"  # the name the built-in check's denials carry in plans, journals and output
+# How far positions x quotes + cash may be from the broker's own equity: the broker values at its last trade and
+# we at our feed's, minutes apart, and its cash carries fees not yet posted; a wrong position is far beyond.
+FIGURES_TOLERANCE = Decimal("0.02")
+MIN_FIGURES_SLACK = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -177,12 +181,40 @@ def valued_symbols(targets: Iterable[str], positions: dict[str, Decimal]) -> set
     return set(targets) | {s for s, q in positions.items() if q != 0}
 
 
-def account_doubts(obs: Observation) -> list[str]:
+def account_doubts(obs: Observation, tolerance: Decimal = FIGURES_TOLERANCE) -> list[str]:
     """Why the account's own figures cannot value it, whatever its quotes say: a cash figure no source vouches for
-    is unknown, and valuing it at zero would make every holding look overweight and sell it."""
+    is unknown (valuing it at zero would make every holding look overweight and sell it); and positions times
+    quotes plus cash must agree with the equity (and long market value) the broker reports for the account,
+    within `tolerance` of that equity, or one of the figures is wrong (a position reported 100 times too high
+    would plan a sell of many times the real holding)."""
     if obs.cash_untrusted:
         return [f"cash: {obs.cash_untrusted}; the account's value is unknown (its cash is never taken as zero)"]
-    return []
+    equity = obs.reported_equity
+    if equity is None:
+        return []
+    long_value = Decimal(0)
+    for symbol, qty in obs.positions.items():
+        q = obs.quotes.get(symbol)
+        if qty == 0:
+            continue
+        if q is None or not q.price.is_finite() or q.price <= 0:
+            return []  # a holding without a sound quote: the quote check blocks the portfolio and says which
+        long_value += qty * q.price
+    slack = max(abs(equity) * tolerance, MIN_FIGURES_SLACK)
+    out = []
+    computed = long_value + obs.cash_settled + obs.cash_unsettled
+    if abs(computed - equity) > slack:
+        out.append(
+            f"equity: positions times quotes plus cash come to {computed:.2f}, but the broker reports equity"
+            f" {equity:.2f} (tolerance {slack:.2f}); a position, a quote or the cash is wrong"
+        )
+    reported_long = obs.reported_long_value
+    if reported_long is not None and abs(long_value - reported_long) > slack:
+        out.append(
+            f"long market value: positions times quotes come to {long_value:.2f}, but the broker reports"
+            f" {reported_long:.2f} (tolerance {slack:.2f}); a position or a quote is wrong"
+        )
+    return out
 
 
 def valuation_denials(portfolio: str, doubts: list[str]) -> list[PolicyResult]:

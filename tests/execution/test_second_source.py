@@ -1,5 +1,6 @@
 """Every broker fact has a second source (issue 20, section 2): a fill is checked against the order we sent (the
-journal's intent), never against the quantity the broker's answer claims."""
+journal's intent), never against the quantity the broker's answer claims; positions times quotes plus cash are
+checked against the equity the broker reports."""
 
 from __future__ import annotations
 
@@ -100,3 +101,43 @@ def test_only_the_checked_gate_writes_a_brokers_answer_to_the_journal() -> None:
         and ast.unparse(node.func.value).endswith("journal")
     )
     assert callers == ["execution/reconcile.py"]
+
+
+class InflatedPositions(ForwardingProxy):
+    """GET /v2/positions for one account says every holding is 100 times what it is; the account figures do not."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream, self._lie)
+        self.upstream = upstream
+
+    def _lie(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+        key = {k.lower(): v for k, v in headers.items()}.get("apca-api-key-id")
+        if key != "key-paper-taxable" or (method, path) != ("GET", "/v2/positions"):
+            return None
+        r = httpx.get(self.upstream + path, headers=headers)
+        positions = r.json()
+        for p in positions:
+            p["qty"] = str(Decimal(p["qty"]) * 100)
+        return r.status_code, {"Content-Type": "application/json"}, json.dumps(positions).encode()
+
+
+@pytest.fixture
+def inflated(alpaca: Workspace, emulator: Broker) -> Iterator[Workspace]:
+    proxy = InflatedPositions(emulator.url)
+    edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("trading_url", proxy.url))
+    yield alpaca
+    proxy.server.shutdown()
+
+
+def test_positions_that_disagree_with_the_reported_equity_block_the_account(
+    inflated: Workspace, emulator: Broker
+) -> None:
+    """Before, VTI reported as 21,000 shares planned a sell of 20,000-odd of the 210 held."""
+    r = inflated.run("plan", "--format", "json")
+    assert r.code == 1, r.out + r.err  # a plan the valuation check denies exits 1
+    taxable = next(p for p in json.loads(r.out)["portfolios"] if p["account"] == "paper-taxable")
+    assert taxable["actions"] == []
+    assert any(b.startswith("equity: ") for b in taxable["blocked"]), taxable["blocked"]
+    assert taxable["observation"]["reported_equity"] is not None
+    applied = run_cli(inflated, "apply", "--auto-approve")
+    assert emulator.orders("key-paper-taxable") == [], applied.stdout + applied.stderr
