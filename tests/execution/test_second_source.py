@@ -76,6 +76,19 @@ def test_a_fill_beyond_the_order_we_sent_is_refused_not_journaled(
     assert sent_for_it == [proxy.lied_about]  # nothing more was sent for that portfolio
 
 
+
+def test_a_true_answer_after_the_impossible_one_is_adopted(liar: tuple[Workspace, InflatedFills]) -> None:
+    """The order stayed as the journal knew it; `reconcile` asks again (the proxy lies to the send only) and adopts
+    what the broker now says, which can be true."""
+    ws, proxy = liar
+    run_cli(ws, "apply", "--auto-approve")
+    r = run_cli(ws, "reconcile")
+    sent, filled, status = ws.query(
+        "select quantity, filled_quantity, status from intents where client_order_id = :c", c=proxy.lied_about
+    )[0]
+    assert (status, Decimal(str(filled))) == ("filled", Decimal(str(sent))), r.stdout + r.stderr
+
+
 def test_an_exchanges_inflated_fill_is_refused_by_the_same_gate(workspace: Workspace) -> None:
     rt = Runtime(workspace.config, workspace.journal_url)
     apply_id = rt.journal.start_apply("c" * 64, "t" * 64, None, "test")
