@@ -158,7 +158,8 @@ def read(
         folded = LedgerState(folded.cursor, implied, slack, folded.window)
     disagrees = warning is not None
     if claimed < 0:
-        warning = f"the account's cash is {claimed}: it is borrowing on margin"
+        margin = f"the account's cash is {claimed}: it is borrowing on margin"
+        warning = margin if warning is None else f"{margin}; {warning}"  # a disagreement is never hidden by it
     held = unsettled(folded.window, today, sessions, settlement_days, horizon)
     settled = claimed - held
     if settled < 0:  # buys spent unsettled proceeds: what they took is not settled cash either

@@ -134,6 +134,15 @@ def test_negative_cash_is_a_margin_loan() -> None:
     assert "margin" in warning
 
 
+def test_a_margin_loan_never_hides_a_disagreement() -> None:
+    """The disagreement blocks the portfolio (its cash is trusted by neither source); the margin note alone only
+    stops buys: before, the margin note replaced the disagreement's."""
+    first = observe(None, [], "100").state
+    warning = observe(first, [], "-500").warning
+    assert warning is not None
+    assert "trusting neither" in warning
+
+
 def test_the_state_survives_the_journal_as_text() -> None:
     state = observe(None, [fill("sell", "1", "50"), cash("DIV", "1.5")], "151.5", rates=FeeRates()).state
     assert LedgerState.from_json(state.to_json()) == state
