@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reconciler import files
+from reconciler import files, strict_json
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import open_repo, resolve, targets_at
 from reconciler.journal.commits import last_completed_commit
@@ -111,9 +111,9 @@ def read_manifest(folder: Path) -> ReviewedManifest:
             fix="write the folder with `reconciler github reviewed-plans --out FOLDER`, or pass a plan file",
         )
     text = files.read_text(path, _MANIFEST_FILE)  # regular, bounded, UTF-8: named on the command line
-    try:
-        manifest = ReviewedManifest.model_validate_json(text)
-    except ValidationError as exc:
+    try:  # the one strict JSON reader, as for plan and status files: a duplicated key is refused, never resolved
+        manifest = ReviewedManifest.model_validate(strict_json.loads(text))
+    except (strict_json.JSONError, ValidationError) as exc:
         raise SequenceError(
             f"cannot read the manifest: {str(exc).splitlines()[0]}", where=str(path),
             fix="write it again with `reconciler github reviewed-plans --out FOLDER`",

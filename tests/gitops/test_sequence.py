@@ -196,3 +196,12 @@ def test_an_archive_that_does_not_match_its_digest_is_refused(team: Team) -> Non
     r = team.ws.run("github", "reviewed-plans", "--out", str(team.tmp / "reviewed"))
     assert r.code == 1
     assert "does not match the digest GitHub recorded at upload" in r.err
+
+
+def test_a_manifest_with_a_duplicated_key_is_refused(tmp_path: Path) -> None:
+    """The manifest is read by the one strict JSON reader: of two `tip`s, neither is chosen silently."""
+    from reconciler.gitops.sequence import MANIFEST, SequenceError, read_manifest
+
+    (tmp_path / MANIFEST).write_text('{"tip": "a", "tip": "b", "since": null, "commits": []}')
+    with pytest.raises(SequenceError, match="cannot read the manifest"):
+        read_manifest(tmp_path)
