@@ -51,11 +51,16 @@ def _forget_secrets() -> Iterator[None]:
     forget_all()
 
 
-@pytest.fixture(autouse=True)
-def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _not_in_ci() -> Iterator[None]:
     """CI=true makes a missing journal an error (the product's CI behaviour); the suite itself runs in CI, and its
-    tests of a fresh clone's first plan must not depend on where they run. Tests of that rule set CI themselves."""
-    monkeypatch.delenv("CI", raising=False)
+    tests of a fresh clone's first plan must not depend on where they run. Tests of that rule set CI themselves.
+    Session scope, so module- and class-scoped fixtures (a reference run, a shared emulator) never see it either:
+    a function-scoped guard left them to inherit CI=true, and the CI run alone failed."""
+    saved = os.environ.pop("CI", None)
+    yield
+    if saved is not None:
+        os.environ["CI"] = saved
 
 
 @pytest.fixture(autouse=True, scope="session")
