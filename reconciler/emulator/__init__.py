@@ -19,8 +19,9 @@ data API takes `feed` iex, sip (403 without `sip_subscription`) or delayed_sip. 
 official SDK's models (tests/emulator/test_alpaca_contract.py).
 
 Fault knobs: see `faults.py`. Control endpoints (tests and demos): POST /_emulator/faults {knob: value}, POST
-/_emulator/activity {account, activity_type, net_amount, status, description, no_cash} (a dividend, a fee, a
-cancelled deposit: cash moves when executed unless no_cash), POST /_emulator/prices {SYM: {price, previous_close,
+/_emulator/activity {account, activity_type, net_amount, status, description, no_cash, symbol, qty,
+per_share_amount} (a deposit, a dividend and its withholding, a fee, a cancelled deposit: cash moves when executed
+unless no_cash), POST /_emulator/prices {SYM: {price, previous_close,
 volume}}, POST /_emulator/advance {days}, POST /_emulator/trade {account (name or key id), symbol, side, qty} (a
 trade the reconciler did not make), GET /_emulator/state (every order ever received, request counts), GET
 /_emulator/health.

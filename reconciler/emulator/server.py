@@ -213,8 +213,13 @@ def _activity(emu: Emulator, body: Any) -> Answer:
     acct = emu.find_account(body["account"])
     amount = Decimal(str(body["net_amount"]))
     status = str(body.get("status", "executed"))
-    acct.activities.append(emu.cash_activity(acct, str(body["activity_type"]), amount,
-                                             str(body.get("description", "")), status))
+    activity = emu.cash_activity(acct, str(body["activity_type"]), amount, str(body.get("description", "")), status)
+    # A dividend and its withholding (DIV, DIVNRA) name the symbol, the shares paid on and the amount a share, as
+    # Alpaca's non-trade activities do (docs.alpaca.markets/docs/account-activities, "The NonTradeActivity Object").
+    for key in ("symbol", "qty", "per_share_amount"):
+        if body.get(key) is not None:
+            activity[key] = str(body[key])
+    acct.activities.append(activity)
     if status == "executed" and not body.get("no_cash"):
         acct.cash += amount
     return 200, {"ok": True}
