@@ -111,6 +111,9 @@ def month(workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
             }
 
         edit_yaml(workspace.config, to_alpaca)
+        # A generous budget per policy evaluation: on a loaded machine the first one (compiling the policies)
+        # may take seconds of real time, and a timeout is a refusal that would stop the whole month on day one.
+        edit_yaml(workspace.config, lambda doc: doc["policies"].__setitem__("timeout_seconds", 60))
         for i, name in enumerate(ACCOUNTS):
             monkeypatch.setenv(f"KEY_{i}", f"key-{name}")
         monkeypatch.setenv("ALPACA_SECRET", SECRET_CANARY)

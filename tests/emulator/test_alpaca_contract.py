@@ -114,6 +114,22 @@ def test_activities_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) 
     assert all(isinstance(d, dict) and d["activity_type"] == "CSD" for d in deposits)
 
 
+def test_a_dividend_and_its_withholding_parse_with_their_shares(
+    sdk: tuple[TradingClient, StockHistoricalDataClient], emulator: Broker
+) -> None:
+    trading, _ = sdk
+    for kind, amount, per_share in (("DIV", "42.00", "0.35"), ("DIVNRA", "-6.30", "0.0525")):
+        emulator.control("/_emulator/activity", {"account": "paper-taxable", "activity_type": kind,
+                                                 "net_amount": amount, "symbol": "VXUS", "qty": "120",
+                                                 "per_share_amount": per_share})
+    raw = trading.get("/account/activities", {"activity_types": "DIV,DIVNRA"})
+    assert isinstance(raw, list)
+    parsed = [NonTradeActivity.model_validate(a) for a in raw]
+    assert [(a.activity_type.value, a.symbol, a.qty, a.per_share_amount, a.net_amount) for a in parsed] == [
+        ("DIVNRA", "VXUS", 120, 0.0525, -6.30), ("DIV", "VXUS", 120, 0.35, 42.00)  # newest first
+    ]
+
+
 def test_market_data_parses(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
     _, data = sdk
     snapshots = data.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["VTI", "BND"]))
