@@ -200,9 +200,14 @@ def check_day(month: Month, day: date, plan: dict[str, Any], applied: CliResult,
     sent = month.sent()
     ids = [o["client_order_id"] for o in sent]
     assert len(ids) == len(set(ids)), f"{day}: a client order id was sent twice"
+    journaled = month.ws.query("select client_order_id, status from intents")
+    assert len(journaled) == len({cid for cid, _ in journaled}), f"{day}: an intent was journaled twice"
+    assert [cid for cid, state in journaled if state == "rejected"] == []  # a resent id would be refused
     for name, acct in month.emu.accounts.items():
         assert acct.cash >= 0, f"{day}: {name} cash {acct.cash}"
     for pp in plan["portfolios"]:
+        assert D(pp["observation"]["cash_settled"]) >= 0, f"{day} {pp['name']}"
+        assert D(pp["cash_after"]) >= 0, f"{day} {pp['name']}"
         assert pp["observation"]["cash_warning"] is None, f"{day} {pp['name']}: {pp['observation']['cash_warning']}"
         assert pp["observation"].get("cash_untrusted") is None, f"{day} {pp['name']}"
     if day == DEPOSIT_DAY:  # the deposit is invested the day it lands
