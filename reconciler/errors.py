@@ -4,6 +4,7 @@ What a failed order send means is decided by its class alone (reconciler/executi
 
     BrokerError
     ├── OrderRefusedError   the broker definitively holds no such order: the intent is `failed`
+    │   └── ExchangeBannedError the exchange bans this IP (Binance's 418) until a time: the apply ends there
     ├── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
     └── ImpossibleFillError an answer about our order that contradicts the order we sent: not journaled, the
                             intent is `unknown`, nothing more is sent for its portfolio
@@ -92,6 +93,11 @@ class BrokerError(ReconcilerError):
 class OrderRefusedError(BrokerError):
     """The broker definitively refused an order: it holds no order under its client id. The one failure of a send
     that marks its intent `failed`; every other failure of a send leaves the intent `unknown`."""
+
+
+class ExchangeBannedError(OrderRefusedError):
+    """The exchange bans our IP until a time (Binance: HTTP 418, 2 minutes to 3 days): every account on it is
+    stopped; a send refused by it placed nothing, and the apply ends rather than wait the ban out."""
 
 
 class SendUnknownError(BrokerError):

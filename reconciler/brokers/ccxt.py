@@ -32,7 +32,15 @@ import ccxt
 
 from reconciler import bounded_http
 from reconciler.brokers.base import OrderRequest, OrderState
-from reconciler.brokers.ccxt_answers import cash, exchange_number, order_state, price_tick, ticker_quotes
+from reconciler.brokers.ccxt_answers import (
+    cash,
+    exchange_number,
+    order_state,
+    price_tick,
+    third_fee_currencies,
+    ticker_quotes,
+)
+from reconciler.brokers.ccxt_limits import HostLimits, response_hook
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import exception_text
 from reconciler.brokers.retry import retry_reads
@@ -54,10 +62,6 @@ class _Transient(Exception):
     """A read that may succeed if tried again."""
 
 
-class _WindowClosed(Exception):
-    """An order's send window closed before its call could start."""
-
-
 class CcxtBroker:
     """One ccxt exchange object and one token bucket per account."""
 
@@ -73,6 +77,7 @@ class CcxtBroker:
         self.secrets = secrets
         self.attempts = attempts
         self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
+        self._hosts: dict[str, HostLimits] = {}  # per API host: the IP's weight budget and bans, across accounts
         self.rate_limited = 0
 
     # ---- connection ----
@@ -103,17 +108,24 @@ class CcxtBroker:
                 "warnOnFetchOpenOrdersWithoutSymbol": False, **self.spec.options,
             },
         })
-        exchange.session.hooks["response"].append(_capped)
         if self.spec.sandbox:
             exchange.set_sandbox_mode(True)
         if self.spec.api_url:
             exchange.urls["api"] = _redirect(exchange.urls["api"], self.spec.api_url)
+        exchange.session.hooks["response"].extend([_capped, response_hook(self._limits(exchange))])
         bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
         self._exchanges[account] = (exchange, bucket)
         return exchange, bucket
 
     def close(self) -> None:
         self._exchanges.clear()
+
+    def _limits(self, exchange: Any) -> HostLimits:
+        """The limits of the host the exchange object talks to (its public API's), shared by every account."""
+        api = exchange.urls.get("api")
+        url = api.get("public") if isinstance(api, dict) else api
+        host = urlsplit(str(url)).netloc or self.spec.exchange
+        return self._hosts.setdefault(host, HostLimits(self.clock))
 
     def _within_deadline(self, account: str, exchange: Any, fn: Callable[[Any], T]) -> T:
         """`fn(exchange)` within a total deadline: ccxt's own timeout bounds each read, so a peer that drips a
@@ -138,28 +150,73 @@ class CcxtBroker:
                 fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
             ) from None
 
-    def _call(self, account: str, fn: Callable[[Any], T], *, not_after: float | None = None) -> T:
-        """One call through the account's bucket; a 429 waits as the server asks and goes again. With `not_after`
-        (a monotonic time), _WindowClosed instead of starting the call later than that."""
+    def _call(self, account: str, fn: Callable[[Any], T], *, sending: str | None = None) -> T:
+        """One call through the account's bucket and its host's weight budget; a 429 waits as the server asks (up
+        to `rate_limit_max_wait_seconds`) and goes again. A ban (418) stops at once. `sending` (an order's client
+        id): nothing is waited out, since the order's quote and checks would be stale after it; a 429 or a spent
+        weight budget refuses the order as not placed, and the next plan re-quotes and re-checks it."""
+        where = f"account {account}"
+        cap = self.spec.rate_limit_max_wait_seconds
         for _ in range(50):
             exchange, bucket = self._exchange(account)
+            limits = self._limits(exchange)
+            limits.check_ban(where)
+            pause = limits.pause()
+            if pause > 0:
+                if sending is not None:
+                    raise OrderRefusedError(
+                        f"order {sending} was not placed: this IP's request weight for the minute is spent"
+                        f" ({limits.used} of {limits.weight_limit}) for {pause:.0f}s more", where=where,
+                        fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
+                    )
+                self._too_long(pause, cap, "the IP's request weight for this minute is spent", where)
+                self.clock.sleep(pause)
+                limits.waited()
+            blocked = bucket.blocked_until - self.clock.monotonic()
+            if sending is not None and blocked > 0:  # an earlier 429's Retry-After still runs
+                raise OrderRefusedError(
+                    f"order {sending} was not placed: the exchange asked for {blocked:.0f}s more of quiet (429)",
+                    where=where, fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
+                )
             bucket.wait()
-            if not_after is not None and self.clock.monotonic() > not_after:
-                raise _WindowClosed
             try:
                 return self._within_deadline(account, exchange, fn)
-            except ccxt.DDoSProtection:  # 429 and its kin (RateLimitExceeded is a subclass): the server did nothing
+            except ccxt.DDoSProtection:  # 429 and 418 (RateLimitExceeded is a subclass): the server did nothing
+                limits.check_ban(where)
                 self.rate_limited += 1
                 headers = {str(k).lower(): str(v) for k, v in (exchange.last_response_headers or {}).items()}
                 bucket.observe(429, headers)
-                log.info("rate limited by the exchange", extra={"account": account})
+                wait = max(0.0, bucket.blocked_until - self.clock.monotonic())
+                log.info("rate limited by the exchange", extra={"account": account, "wait": wait})
+                if sending is not None:
+                    raise OrderRefusedError(
+                        f"order {sending} was not placed: the exchange answered 429 (rate limited for {wait:g}s)",
+                        where=where, fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
+                    ) from None
+                self._too_long(wait, cap, "the exchange answered 429", where)
+            except ccxt.InvalidNonce as exc:  # Binance -1021: refused before it did anything, and no retry helps
+                message = (
+                    f"the exchange refused the request's timestamp: this machine's clock is off from the exchange's"
+                    f" ({exception_text(exc)})"
+                )
+                fix = "synchronise this machine's clock (NTP); nothing was done on the exchange by this request"
+                if sending is not None:
+                    raise OrderRefusedError(f"order {sending} was not placed: {message}", where=where,
+                                            fix=fix) from None
+                raise BrokerError(message, where=where, fix=fix) from None
             except ccxt.AuthenticationError as exc:
                 raise BrokerError(
                     f"the exchange refused the credentials ({type(exc).__name__})", where=f"account {account}",
                     fix="check the api_key and secret references for this account",
                 ) from None
-        raise BrokerError("the exchange kept answering 429", where=f"account {account}",
-                          fix="lower rate_limit_per_second")
+        raise BrokerError("the exchange kept answering 429", where=where, fix="lower rate_limit_per_second")
+
+    def _too_long(self, wait: float, cap: float, why: str, where: str) -> None:
+        if wait > cap:
+            raise BrokerError(
+                f"{why}: waiting {wait:g}s is more than broker.rate_limit_max_wait_seconds ({cap:g}s)", where=where,
+                fix="run again later, or raise broker.rate_limit_max_wait_seconds",
+            )
 
     def _read(self, account: str, what: str, fn: Callable[[Any], T]) -> T:
         def once() -> T:
@@ -184,8 +241,24 @@ class CcxtBroker:
     def _order_state(
         self, o: dict[str, Any], client_order_id: str | None = None, request: OrderRequest | None = None
     ) -> OrderState:
-        """The order as ccxt describes it, its fees valued in the cash currency (ccxt_answers.order_state)."""
+        """An order in a listing (ccxt_answers.order_state): its fees in a third currency are not valued."""
         return order_state(o, self.spec.quote_currency, client_order_id, request)
+
+    def _recorded_state(
+        self, account: str, o: dict[str, Any], client_order_id: str, request: OrderRequest | None = None
+    ) -> OrderState:
+        """An order as the journal records it: every fill's fee, in whatever asset it was paid, valued in cash.
+        Binance reports fees only with fills: a new order's answer has its first fills, GET order none; so an
+        order that has filled without fees in the answer gets them from the account's trades for that order."""
+        filled = exchange_number(o.get("filled"), "filled")
+        if filled > 0 and not o.get("trades") and o.get("id") and o.get("symbol"):
+            trades = self._read(account, f"the trades of order {client_order_id}", lambda x: x.fetch_my_trades(
+                o["symbol"], None, None, {"orderId": o["id"]}
+            ))
+            o = o | {"fees": [t["fee"] for t in trades if t.get("fee")], "fee": None}
+        third = third_fee_currencies(o, self.spec.quote_currency)
+        prices = {q.symbol: q.price for q in self.quotes(account, sorted(third)).values()} if third else {}
+        return order_state(o, self.spec.quote_currency, client_order_id, request, fee_prices=prices)
 
     # ---- Broker protocol ----
     def _positions(self, account: str, balance: dict[str, Any]) -> dict[str, Decimal]:
@@ -253,9 +326,17 @@ class CcxtBroker:
             return quantity, f"{order.quantity} {order.symbol} is under the market's minimum amount {min_amount}"
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost:
-            quote = self.quotes(account, [order.symbol]).get(order.symbol)
-            if quote is not None and quantity * quote.price < exchange_number(min_cost, "minimum cost"):
-                return quantity, f"{quantity} {order.symbol} is under the market's minimum order value {min_cost}"
+            # Binance's NOTIONAL filter judges a limit order at its limit price (a market order at the 5-minute
+            # average price, of which the last price is our nearest figure).
+            if order.limit_price is not None:
+                price: Decimal | None = self._limit(account, order.side, market_id, order.limit_price)
+            else:
+                quote = self.quotes(account, [order.symbol]).get(order.symbol)
+                price = None if quote is None else quote.price
+            if price is not None and quantity * price < exchange_number(min_cost, "minimum cost"):
+                return quantity, (
+                    f"{quantity} {order.symbol} at {price} is under the market's minimum order value {min_cost}"
+                )
         return quantity, None
 
     def _limit(self, account: str, side: Side, market_id: str, limit: Decimal) -> Decimal:
@@ -280,16 +361,11 @@ class CcxtBroker:
             kind, price = "limit", float(self._limit(account, order.side, market, order.limit_price))
         # One call, never resent: Binance refuses a known newClientOrderId only while that order is open, so a
         # resend after no answer would be a second order once the first has filled. No answer is SendUnknownError.
-        not_after = self.clock.monotonic() + self.spec.longest_send_seconds() - CALL_DEADLINE_FACTOR * (
-            self.spec.timeout_seconds
-        )
+        # Nothing is waited out inside it (a 429, a spent weight budget, a ban): see _call.
         try:
             placed = self._call(account, lambda x: x.create_order(
                 market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
-            ), not_after=not_after)
-        except _WindowClosed:  # 429s alone: the exchange did nothing
-            raise OrderRefusedError(f"order {cid} was not placed: the exchange kept answering 429",
-                                    where=f"account {account}", fix="lower broker.rate_limit_per_second") from None
+            ), sending=cid)
         except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.PermissionDenied) as exc:
             # Exchanges word a duplicate client id like a refusal (Binance: -2010, as for missing funds): an order
             # under our id means this one arrived, so it is that order, not a rejection.
@@ -300,6 +376,11 @@ class CcxtBroker:
                 raise SendUnknownError(
                     f"the exchange says order {cid} exists but does not show it", where=f"account {account}",
                     fix="`reconciler reconcile` later finds it and adopts it",
+                ) from None
+            if "filter failure" in str(exc).lower():  # Binance -1013: a symbol filter refused it, nothing placed
+                raise OrderRefusedError(
+                    f"order {cid} was refused by the exchange's filters: {exception_text(exc)}",
+                    where=f"account {account}", fix="the next plan sizes it again from fresh market rules",
                 ) from None
             return self._rejected(order, quantity, exception_text(exc))
         except ccxt.BaseError as exc:  # timeouts, 5xx, -1007 "execution status unknown", anything unexpected
@@ -316,7 +397,7 @@ class CcxtBroker:
                 " execute it", where=f"account {account}",
                 fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
             ) from None
-        return self._order_state(placed, cid, OrderRequest(
+        return self._recorded_state(account, placed, cid, OrderRequest(
             client_order_id=cid, symbol=order.symbol, side=order.side, quantity=quantity
         ))
 
@@ -334,9 +415,17 @@ class CcxtBroker:
                 return found
             except ccxt.OrderNotFound:
                 return None
+            except ccxt.ExchangeError as exc:  # ccxt maps -2026 to ExchangeError or InvalidOrder by version
+                if '"code":-2026' not in str(exc).replace(" ", ""):
+                    raise
+                # Binance: "Order was canceled or expired with no executed qty over 90 days ago and has been
+                # archived." It did nothing, and the exchange no longer holds it: as an order never received.
+                log.info("order archived by the exchange: it executed nothing", extra={
+                    "account": account, "client_order_id": client_order_id})
+                return None
 
         o = self._read(account, f"order {client_order_id}", fetch)
-        return None if o is None else self._order_state(o, client_order_id)
+        return None if o is None else self._recorded_state(account, o, client_order_id)
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         state = self.get_order(account, client_order_id, symbol)

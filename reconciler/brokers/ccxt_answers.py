@@ -4,7 +4,7 @@ bounds as every broker answer); the adapter in `ccxt.py` does the I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +15,7 @@ from reconciler.brokers.base import OrderRequest, OrderState, OrderStatus
 from reconciler.brokers.payload import number
 from reconciler.core.models import Quote
 from reconciler.core.numbers import ZERO
+from reconciler.errors import BrokerError
 
 
 def exchange_number(value: Any, field: str, *, negative_ok: bool = False) -> Decimal:
@@ -35,33 +36,59 @@ def order_status(order: dict[str, Any]) -> OrderStatus:
     return "partially_filled" if filled > 0 else "accepted"
 
 
+def _fees(o: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in (o.get("fees") or ([o["fee"]] if o.get("fee") else [])) if f]
+
+
+def third_fee_currencies(o: dict[str, Any], quote_currency: str) -> set[str]:
+    """Currencies an order's fees are paid in besides the coin traded and the cash (Binance's BNB discount)."""
+    base = str(o.get("symbol") or "").split("/")[0]
+    return {str(f["currency"]) for f in _fees(o) if f.get("currency") not in (None, base, quote_currency)}
+
+
 def order_state(
-    o: dict[str, Any], quote_currency: str, client_order_id: str | None = None, request: OrderRequest | None = None
+    o: dict[str, Any], quote_currency: str, client_order_id: str | None = None, request: OrderRequest | None = None,
+    fee_prices: Mapping[str, Decimal] | None = None,
 ) -> OrderState:
     """An order as ccxt describes it. Some exchanges answer a new order with little more than its id (OKX, Bybit):
-    what they leave out comes from our request, never a guess."""
+    what they leave out comes from our request, never a guess. A fee paid in a third currency (BNB) is a cash cost
+    at that currency's price in `fee_prices`, and an answer without one is refused; `fee_prices` None: a listing,
+    whose commission nobody records, leaves such fees out."""
     base = str(o.get("symbol") or "").split("/")[0] or (request.symbol if request else "")
     filled = exchange_number(o.get("filled"), "filled")
-    average = exchange_number(o.get("average"), "average") if o.get("average") not in (None, "", 0) else None
-    if average is None and filled > 0 and o.get("cost"):
-        average = exchange_number(o.get("cost"), "cost") / filled  # the average is what the fills cost per unit
-    fees = o.get("fees") or ([o["fee"]] if o.get("fee") else [])
+    # Binance: "cummulativeQuoteQty < 0 means the data isn't available for this order" (some historical orders),
+    # which ccxt passes on as a negative cost and average: no price, not a broken answer.
+    average = exchange_number(o.get("average"), "average", negative_ok=True) if o.get("average") else None
+    cost = exchange_number(o.get("cost"), "cost", negative_ok=True) if o.get("cost") else None
+    if average is not None and average <= 0:
+        average = None
+    if average is None and filled > 0 and cost is not None and cost > 0:
+        average = cost / filled  # the average is what the fills cost per unit
     commission = in_kind = ZERO
-    for fee in fees:
-        cost = exchange_number((fee or {}).get("cost"), "fee", negative_ok=True)
-        currency = (fee or {}).get("currency")
+    for fee in _fees(o):
+        amount = exchange_number(fee.get("cost"), "fee", negative_ok=True)
+        currency = fee.get("currency")
         if currency == base and base != quote_currency:
-            in_kind += cost  # kept in the coin: the balance grows by the fill less this
-            commission += cost * average if average else ZERO  # and valued in cash, as a cost
+            in_kind += amount  # kept in the coin: the balance grows by the fill less this
+            commission += amount * average if average else ZERO  # and valued in cash, as a cost
         elif currency in (None, quote_currency):
-            commission += cost
-        # paid in a third currency (e.g. BNB): not cash, so not counted as a cash cost
+            commission += amount
+        elif fee_prices is None:
+            continue
+        elif fee_prices.get(str(currency)) is not None:
+            commission += amount * fee_prices[str(currency)]  # e.g. BNB, valued when the answer is read
+        else:
+            raise BrokerError(
+                f"order {client_order_id or o.get('clientOrderId')} paid a fee of {amount} {currency}, which has no"
+                f" price against {quote_currency}", where="the exchange (ccxt)",
+                fix=f"the exchange must list {currency}/{quote_currency}; nothing was recorded from this answer",
+            )
     side = o.get("side") or (request.side if request else None)
-    amount = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
+    ordered = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
     return OrderState(
         client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
         broker_order_id=str(o.get("id") or ""), symbol=base,
-        side="buy" if side == "buy" else "sell", quantity=exchange_number(amount, "amount"),
+        side="buy" if side == "buy" else "sell", quantity=exchange_number(ordered, "amount"),
         filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind,
         status=order_status(o), reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
     )
@@ -91,7 +118,10 @@ def ticker_quotes(tickers: dict[str, Any], now: Callable[[], datetime]) -> dict[
         previous = t.get("previousClose") or t.get("open")
         stamp = t.get("timestamp")
         volume = t.get("baseVolume")
+        bid, ask = t.get("bid"), t.get("ask")
         out[base] = Quote(
+            bid=None if not bid else exchange_number(bid, f"bid of {market}"),
+            ask=None if not ask else exchange_number(ask, f"ask of {market}"),
             symbol=base, price=exchange_number(price, f"price of {market}"),
             previous_close=None if not previous else exchange_number(previous, f"previous close of {market}"),
             as_of=datetime.fromtimestamp(stamp / 1000, UTC) if stamp else now(),

@@ -14,7 +14,7 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.core.models import Action, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.core.plan import client_order_id
-from reconciler.errors import ImpossibleFillError, OrderRefusedError, ReconcilerError
+from reconciler.errors import ExchangeBannedError, ImpossibleFillError, OrderRefusedError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import record_state
 from reconciler.execution.stopping import finishing
@@ -125,6 +125,8 @@ class Leg:
         except OrderRefusedError as exc:  # the one definitive "no": the broker holds no order under this id
             self.rt.journal.transition(cid, "refused", message=str(exc))
             self._outcome(quantity, "failed", str(exc))
+            if isinstance(exc, ExchangeBannedError):  # every later call would be refused too: the apply ends here
+                raise
             return None
         except Exception as exc:  # any other end of a send is no answer: the order may have arrived
             found = self._unanswered(exc, quantity)

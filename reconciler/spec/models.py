@@ -256,6 +256,10 @@ class CcxtBroker(Strict):
     )
     rate_limit_per_second: Annotated[float, Field(gt=0, le=1000)] = 5.0
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    rate_limit_max_wait_seconds: float = Field(
+        60.0, gt=0, le=3600, description="The longest a read waits out the exchange's 429 (Retry-After) or a spent"
+        " request-weight minute; longer is an error. Orders never wait: a 429 refuses them as not placed.",
+    )
     fill_timeout_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     slippage_bps: Money = Decimal("10")
     commission: Commission = Commission(bps=Decimal("10"))

@@ -120,7 +120,7 @@ def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker
                                                quantity=D("1.23456")))
     assert state.status == "filled"
     assert state.quantity == D("1.2345")
-    assert state.avg_price == D(3000)
+    assert state.avg_price == D("3000.01")  # a market buy meets the ask
     assert broker.get_order("spot", "rc-test-1-a", "ETH") == state
     assert broker.get_order("spot", "rc-never-sent", "ETH") is None
     assert [o.client_order_id for o in broker.list_orders("spot")] == ["rc-test-1-a"]
@@ -290,6 +290,7 @@ def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_i
 def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtBroker, exchange: FakeBinance) -> None:
     # Binance lists closed orders per market: once ETH is sold to zero, only the symbol hint (the journal's targets
     # and last observed holdings, in reconcile) finds the orders on ETH/USDT.
+    exchange.fee_rate = D(0)  # a fee kept in the coin would leave dust under the lot step, never zero
     for n, side in enumerate(("buy", "sell"), start=1):
         state = broker.submit("spot", OrderRequest(client_order_id=f"rc-zero-{n}-a", symbol="ETH", side=side,
                                                    quantity=D(2)))
@@ -302,6 +303,7 @@ def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtB
 
 
 def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Crypto, exchange: FakeBinance) -> None:
+    exchange.fee_rate = D(0)  # a fee kept in the coin would leave dust under the lot step, never zero
     assert crypto.run("apply", "--auto-approve").code == 0
     held = exchange.balances["ETH"]
     assert held > 0
@@ -319,7 +321,7 @@ def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Cry
 def test_a_fee_kept_in_the_coin_bought_is_journaled_and_explains_the_position(
     crypto: Crypto, exchange: FakeBinance
 ) -> None:
-    exchange.fee_in_base = D("0.001")  # Binance without BNB: 0.1% of the coin bought
+    assert exchange.fee_rate == D("0.001")  # Binance without BNB: 0.1% of the coin bought
     assert crypto.run("apply", "--auto-approve").code == 0
     bought = next(o for o in exchange.orders if o.side == "BUY")
     fee = bought.executed * D("0.001")
@@ -349,7 +351,7 @@ def test_ccxt_limit_on_the_market_tick_and_cancelled_in_a_fast_market(
                          limit_price=D("3015.0149"))
     state = broker.submit("spot", order)
     assert state.status == "filled"
-    assert state.avg_price == D(3000)
+    assert state.avg_price == D("3000.01")
     placed = exchange.orders[-1]
     assert placed.limit == D("3015.01")  # a buy's limit rounded down to the 0.01 tick
     exchange.adverse_move = D("0.01")
