@@ -42,6 +42,12 @@ class OrderState(Frozen):
         description="Units of the traded asset the broker kept as its fee (a crypto exchange charging a buy's fee"
         " in the coin bought): the position moves by the fill less this. Running total, like the commission.",
     )
+    fee_asset: str | None = Field(
+        None, description="A third asset the fee was paid in (Binance's BNB): neither the cash nor the traded asset."
+    )
+    fee_asset_amount: Decimal = Field(
+        Decimal(0), description="Units of `fee_asset` paid as fees (running total); `commission` has their value.",
+    )
     reject_reason: str | None = None
 
 

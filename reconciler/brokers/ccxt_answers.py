@@ -65,6 +65,7 @@ def order_state(
     if average is None and filled > 0 and cost is not None and cost > 0:
         average = cost / filled  # the average is what the fills cost per unit
     commission = in_kind = ZERO
+    elsewhere: dict[str, Decimal] = {}  # fees paid in a third asset, by asset
     for fee in _fees(o):
         amount = exchange_number(fee.get("cost"), "fee", negative_ok=True)
         currency = fee.get("currency")
@@ -77,19 +78,28 @@ def order_state(
             continue
         elif fee_prices.get(str(currency)) is not None:
             commission += amount * fee_prices[str(currency)]  # e.g. BNB, valued when the answer is read
+            elsewhere[str(currency)] = elsewhere.get(str(currency), ZERO) + amount
         else:
             raise BrokerError(
                 f"order {client_order_id or o.get('clientOrderId')} paid a fee of {amount} {currency}, which has no"
                 f" price against {quote_currency}", where="the exchange (ccxt)",
                 fix=f"the exchange must list {currency}/{quote_currency}; nothing was recorded from this answer",
             )
+    if len(elsewhere) > 1:
+        raise BrokerError(
+            f"order {client_order_id or o.get('clientOrderId')} paid fees in {', '.join(sorted(elsewhere))} at once,"
+            " which the journal cannot record", where="the exchange (ccxt)",
+            fix="pay fees in one asset (e.g. turn Binance's BNB fee discount on or off); nothing was recorded",
+        )
+    fee_asset, fee_asset_amount = next(iter(elsewhere.items()), (None, ZERO))
     side = o.get("side") or (request.side if request else None)
     ordered = o.get("amount") if o.get("amount") is not None else (request.quantity if request else None)
     return OrderState(
         client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
         broker_order_id=str(o.get("id") or ""), symbol=base,
         side="buy" if side == "buy" else "sell", quantity=exchange_number(ordered, "amount"),
-        filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind,
+        filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind, fee_asset=fee_asset,
+        fee_asset_amount=fee_asset_amount,
         status=order_status(o), reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
     )
 

@@ -201,6 +201,8 @@ def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:
         sign = 1 if f["side"] == "buy" else -1
         # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.
         expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"] - f["fee_in_kind"]
+        if f.get("fee_asset") and f.get("fee_asset_amount"):  # a fee paid in a third asset (BNB) left it
+            expected[f["fee_asset"]] = expected.get(f["fee_asset"], ZERO) - f["fee_asset_amount"]
     now = rt.broker.observe(account, [])
     out = []
     for s in sorted(set(expected) | set(now.positions)):

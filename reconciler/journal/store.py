@@ -49,7 +49,9 @@ log = logging.getLogger("reconciler.journal")
 _INSERT_INTENT = insert(t.intents)
 _INSERT_FILL = insert(t.fills)
 _INSERT_EVENT = insert(t.events)
-_FILLS_OF = select(t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind).where(
+_FILLS_OF = select(
+    t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind, t.fills.c.fee_asset_amount
+).where(
     t.fills.c.client_order_id == bindparam("b_cid")
 )
 # One update per intent event, allowed only from the statuses the transition table gives it: a transition the
@@ -346,6 +348,10 @@ class Journal:
                     ),
                     "fee_in_kind": max(
                         Decimal(0), state.fee_in_kind - sum((r.fee_in_kind or 0 for r in rows), Decimal(0))
+                    ),
+                    "fee_asset": state.fee_asset,
+                    "fee_asset_amount": max(
+                        Decimal(0), state.fee_asset_amount - sum((r.fee_asset_amount or 0 for r in rows), Decimal(0))
                     ),
                     "filled_at": self._now(),
                 },

@@ -105,6 +105,10 @@ fills = Table(
     _ts("filled_at"),
     # Units of the traded asset the broker kept as its fee (the position moves by the fill less this).
     Column("fee_in_kind", DecimalText, nullable=False, server_default="0"),
+    # A fee paid in a third asset (Binance's BNB discount): which asset and how many units left the account;
+    # `commission` holds their value in cash at the fill.
+    Column("fee_asset", String(32), nullable=True),
+    Column("fee_asset_amount", DecimalText, nullable=False, server_default="0"),
 )
 
 observations = Table(

@@ -14,9 +14,10 @@ Faults: `drop_next_orders` (accept an order, then drop the connection: the ghost
 (accept and execute an order, then answer 408 -1007, Binance's "Send status unknown; execution status unknown"),
 `error_next_orders` (503 on a new order, not placed), `hidden_lookups` (the next lookups of an order by id answer
 -2013 although it exists: the order book ahead of what a query sees), `throttle_next` (429 with Retry-After),
-`error_next` (503), `ban_next` (418 with the ban's end), `skew_next` (-1021), `archived` (client ids whose lookup
-answers -2026), `pending_next_orders` (answered PENDING_NEW, placed on the next read), `expire_in_match_next`
-(self-trade prevention expires it: EXPIRED_IN_MATCH), `reject_next_orders` (REJECTED).
+`error_next` (503), `ban_next` (418 with the ban's end; `ban_next_orders` on a new order), `skew_next` (-1021),
+`archived` (client ids whose lookup answers -2026), `pending_next_orders` (answered PENDING_NEW, placed on the
+next read), `expire_in_match_next` (self-trade prevention expires it: EXPIRED_IN_MATCH), `reject_next_orders`
+(REJECTED).
 
 It checks what a real exchange would refuse: a client order id reused while its earlier order is still open
 (-2010 "Duplicate order sent."; Binance accepts the id again once that order is closed: "Orders with the same
@@ -99,6 +100,7 @@ class FakeBinance:
         self.bnb_discount = False  # fees paid in BNB at 75% of the rate, while the account holds enough BNB
         self.earn = {"LDUSDT": Decimal("25"), "LDBTC": ZERO}  # Simple Earn holdings, listed among the balances
         self.ban_next = 0
+        self.ban_next_orders = 0
         self.skew_next = 0
         self.archived: set[str] = set()
         self.pending_next_orders = 0
@@ -186,10 +188,7 @@ class FakeBinance:
             self.requests.append(f"{method} {path}")
             self.weight += _weight(method, path, params)
             if self.ban_next > 0:
-                self.ban_next -= 1
-                until = int(time.time() * 1000) + 120_000
-                return self._error(418, -1003, f"Way too much request weight used; IP banned until {until}. Please"
-                                   " use WebSocket Streams for live updates to avoid bans.")
+                return self.handle_ban()
             if self.throttle_next > 0:
                 self.throttle_next -= 1
                 return self._error(429, -1003, "Too much request weight used; current limit is 6000 request weight"
@@ -202,6 +201,12 @@ class FakeBinance:
                 self.skew_next -= 1
                 return self._error(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
             return self._route(method, path, params)
+
+    def handle_ban(self) -> tuple[int, Any]:
+        self.ban_next -= 1
+        until = int(time.time() * 1000) + 120_000
+        return self._error(418, -1003, f"Way too much request weight used; IP banned until {until}. Please use"
+                           " WebSocket Streams for live updates to avoid bans.")
 
     def headers(self, status: int) -> dict[str, str]:
         """Binance's limit headers, and Retry-After on a 429 or 418."""
@@ -276,6 +281,10 @@ class FakeBinance:
         return self._error(404, -1100, f"no route {method} {path}")
 
     def _new_order(self, params: dict[str, str]) -> tuple[int, Any]:
+        if self.ban_next_orders > 0:
+            self.ban_next_orders -= 1
+            self.ban_next = 1
+            return self.handle_ban()
         if self.error_next_orders > 0:
             self.error_next_orders -= 1
             return 503, {"code": -1001, "msg": "Service unavailable."}
