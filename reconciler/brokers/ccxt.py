@@ -79,6 +79,7 @@ class CcxtBroker:
         self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
         self._hosts: dict[str, HostLimits] = {}  # per API host: the IP's weight budget and bans, across accounts
         self.rate_limited = 0
+        self.waited = 0.0  # seconds waited for the exchange's limits (429s, spent weight): an order sent after it
 
     # ---- connection ----
     def _exchange(self, account: str) -> tuple[Any, TokenBucket]:
@@ -171,6 +172,7 @@ class CcxtBroker:
                     )
                 self._too_long(pause, cap, "the IP's request weight for this minute is spent", where)
                 self.clock.sleep(pause)
+                self.waited += pause
                 limits.waited()
             blocked = bucket.blocked_until - self.clock.monotonic()
             if sending is not None and blocked > 0:  # an earlier 429's Retry-After still runs
@@ -194,6 +196,7 @@ class CcxtBroker:
                         where=where, fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
                     ) from None
                 self._too_long(wait, cap, "the exchange answered 429", where)
+                self.waited += wait  # the bucket waits it out before the next attempt
             except ccxt.InvalidNonce as exc:  # Binance -1021: refused before it did anything, and no retry helps
                 message = (
                     f"the exchange refused the request's timestamp: this machine's clock is off from the exchange's"
@@ -350,9 +353,16 @@ class CcxtBroker:
         return round_limit(side, limit, price_tick(exchange.precisionMode, precision, limit, market_id))
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
+        waited = self.waited
         quantity, refused = self._sized(account, order)
         if refused:
             return self._rejected(order, quantity, refused)
+        if self.waited > waited:  # the reads sizing it waited for the exchange's limits: its quote is stale
+            raise OrderRefusedError(
+                f"order {order.client_order_id} was not placed: the exchange's rate limits held it"
+                f" {self.waited - waited:.0f}s, so its quote and checks are stale", where=f"account {account}",
+                fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
+            )
         market = self._market(order.symbol)
         cid = order.client_order_id
         kind, price = "market", None

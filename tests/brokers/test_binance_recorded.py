@@ -239,3 +239,16 @@ def test_clock_skew_on_an_order_is_a_failed_send(broker: CcxtBroker, replay: Rep
     replay.routes[f"POST {ORDER}"] = error("-1021")
     with pytest.raises(OrderRefusedError, match="clock"):
         broker.submit("spot", buy())
+
+
+def test_a_market_order_whose_sizing_waited_for_the_limits_is_not_sent_on_its_old_quote(
+    broker: CcxtBroker, replay: Replay, clock: FixedClock
+) -> None:
+    """The weight ran out while the order was being sized: after the wait, the plan's quote is stale."""
+    broker.observe("spot", ["BTC"])
+    replay.weight = 5990
+    broker.quotes("spot", ["BTC"])
+    clock.at = clock.at.replace(second=30)
+    with pytest.raises(OrderRefusedError, match="stale"):
+        broker.submit("spot", buy("0.01", None))
+    assert replay.sent(f"POST {ORDER}") == 0
