@@ -5,16 +5,21 @@ quote currency's balance is the cash. ccxt does the exchange-specific work (sign
 precision); this adapter adds what apply needs on top, the same way as the Alpaca adapter:
 
 - one token bucket per account, fed by the exchange's own 429s (`Retry-After`), instead of ccxt's throttler, so
-  both adapters obey the server in one way;
+  both adapters obey the server in one way; and per API host (one IP's budget, shared by every account) the
+  request weight the exchange reports and any ban (ccxt_limits): a 418 stops every account at once, naming the
+  ban's end; a read waits out a 429 or a spent weight minute up to `rate_limit_max_wait_seconds`; an order never
+  waits (a 429 refuses it as not placed: the next plan re-quotes it); Binance's -1021 is clock skew, not retried;
 - reads retried with backoff (tenacity) on ccxt's OperationFailed family (timeouts, 5xx, "try again");
 - an order submission is never resent: after a timeout, a dropped connection, a 5xx or Binance's -1007 it is
   looked up by its client order id once, and when not found its outcome is unknown (SendUnknownError: the intent
   stays `unknown` until the order shows up or the in-flight grace has passed). Binance refuses a reused
   newClientOrderId only while the earlier order is open, so a resend after a fill would be a second order;
+- fees in whatever asset they are paid (BNB valued at its price when read), completed from the account's trades
+  for the order when the answer has no fills (Binance's GET order never has);
 - limit prices on the market's price precision, a buy's rounded down and a sell's up;
-- quantities rounded down to the market's precision, and orders under the market's minimum amount or cost
-  rejected here, before they are sent, with the reason (the next plan sees the same position and stays quiet
-  if the gap is inside its band).
+- quantities rounded down to the market's precision, and orders under the market's minimum amount or cost (the
+  notional at the limit price, as Binance's NOTIONAL filter judges it) rejected here, before they are sent, with
+  the reason (the next plan sees the same position and stays quiet if the gap is inside its band).
 
 Spot crypto settles on the trade, so there is no unsettled cash; funds locked by open orders are `reserved`.
 """
@@ -40,7 +45,8 @@ from reconciler.brokers.ccxt_answers import (
     third_fee_currencies,
     ticker_quotes,
 )
-from reconciler.brokers.ccxt_limits import HostLimits, response_hook
+from reconciler.brokers.ccxt_limits import HostLimits, clock_skew, held, response_hook
+from reconciler.brokers.ccxt_session import capped, redirect
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import exception_text
 from reconciler.brokers.retry import retry_reads
@@ -54,7 +60,6 @@ from reconciler.spec.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FA
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a whole exchange's market list (Binance spot: ~15 MB) fits
 T = TypeVar("T")
 
 
@@ -112,8 +117,8 @@ class CcxtBroker:
         if self.spec.sandbox:
             exchange.set_sandbox_mode(True)
         if self.spec.api_url:
-            exchange.urls["api"] = _redirect(exchange.urls["api"], self.spec.api_url)
-        exchange.session.hooks["response"].extend([_capped, response_hook(self._limits(exchange))])
+            exchange.urls["api"] = redirect(exchange.urls["api"], self.spec.api_url)
+        exchange.session.hooks["response"].extend([capped, response_hook(self._limits(exchange))])
         bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
         self._exchanges[account] = (exchange, bucket)
         return exchange, bucket
@@ -164,22 +169,14 @@ class CcxtBroker:
             limits.check_ban(where)
             pause = limits.pause()
             if pause > 0:
-                if sending is not None:
-                    raise OrderRefusedError(
-                        f"order {sending} was not placed: this IP's request weight for the minute is spent"
-                        f" ({limits.used} of {limits.weight_limit}) for {pause:.0f}s more", where=where,
-                        fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
-                    )
-                self._too_long(pause, cap, "the IP's request weight for this minute is spent", where)
+                held(sending, f"this IP's request weight for the minute is spent ({limits.used} of"
+                     f" {limits.weight_limit})", pause, cap, where)
                 self.clock.sleep(pause)
                 self.waited += pause
                 limits.waited()
             blocked = bucket.blocked_until - self.clock.monotonic()
             if sending is not None and blocked > 0:  # an earlier 429's Retry-After still runs
-                raise OrderRefusedError(
-                    f"order {sending} was not placed: the exchange asked for {blocked:.0f}s more of quiet (429)",
-                    where=where, fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
-                )
+                held(sending, "the exchange asked for quiet (429)", blocked, cap, where)
             bucket.wait()
             try:
                 return self._within_deadline(account, exchange, fn)
@@ -190,36 +187,16 @@ class CcxtBroker:
                 bucket.observe(429, headers)
                 wait = max(0.0, bucket.blocked_until - self.clock.monotonic())
                 log.info("rate limited by the exchange", extra={"account": account, "wait": wait})
-                if sending is not None:
-                    raise OrderRefusedError(
-                        f"order {sending} was not placed: the exchange answered 429 (rate limited for {wait:g}s)",
-                        where=where, fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
-                    ) from None
-                self._too_long(wait, cap, "the exchange answered 429", where)
+                held(sending, "the exchange answered 429", wait, cap, where)
                 self.waited += wait  # the bucket waits it out before the next attempt
             except ccxt.InvalidNonce as exc:  # Binance -1021: refused before it did anything, and no retry helps
-                message = (
-                    f"the exchange refused the request's timestamp: this machine's clock is off from the exchange's"
-                    f" ({exception_text(exc)})"
-                )
-                fix = "synchronise this machine's clock (NTP); nothing was done on the exchange by this request"
-                if sending is not None:
-                    raise OrderRefusedError(f"order {sending} was not placed: {message}", where=where,
-                                            fix=fix) from None
-                raise BrokerError(message, where=where, fix=fix) from None
+                raise clock_skew(sending, exception_text(exc), where) from None
             except ccxt.AuthenticationError as exc:
                 raise BrokerError(
                     f"the exchange refused the credentials ({type(exc).__name__})", where=f"account {account}",
                     fix="check the api_key and secret references for this account",
                 ) from None
         raise BrokerError("the exchange kept answering 429", where=where, fix="lower rate_limit_per_second")
-
-    def _too_long(self, wait: float, cap: float, why: str, where: str) -> None:
-        if wait > cap:
-            raise BrokerError(
-                f"{why}: waiting {wait:g}s is more than broker.rate_limit_max_wait_seconds ({cap:g}s)", where=where,
-                fix="run again later, or raise broker.rate_limit_max_wait_seconds",
-            )
 
     def _read(self, account: str, what: str, fn: Callable[[Any], T]) -> T:
         def once() -> T:
@@ -470,31 +447,9 @@ class CcxtBroker:
         return list(seen.values())
 
 
-def _capped(response: Any, *args: Any, **kwargs: Any) -> Any:
-    """A requests response hook (it runs before requests reads the body): read at most MAX_BODY_BYTES, so a
-    peer sending an endless or enormous body cannot fill memory."""
-    data = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
-    if len(data) > MAX_BODY_BYTES:
-        response.close()
-        raise bounded_http.TooLarge(MAX_BODY_BYTES, str(response.url))
-    response._content = data  # what requests would have read; `text` and `json` use it
-    response._content_consumed = True
-    return response
-
-
 def _orders_on(market: str) -> Callable[[Any], list[dict[str, Any]]]:
     def fetch(exchange: Any) -> list[dict[str, Any]]:
         orders: list[dict[str, Any]] = exchange.fetch_orders(market, limit=500)
         return orders
 
     return fetch
-
-
-def _redirect(urls: Any, base: str) -> Any:
-    """Every API URL of an exchange, pointed at `base` with its path kept (tests: a local fake exchange)."""
-    if isinstance(urls, dict):
-        return {k: _redirect(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
-        parts = urlsplit(urls)
-        return base + parts.path + (f"?{parts.query}" if parts.query else "")
-    return urls

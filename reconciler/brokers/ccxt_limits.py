@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.clock import Clock
-from reconciler.errors import ExchangeBannedError
+from reconciler.errors import BrokerError, ExchangeBannedError, OrderRefusedError
 
 WEIGHT_LIMIT = 6000  # Binance spot's REQUEST_WEIGHT per minute (exchangeInfo rateLimits), the default until told
 HEADROOM = 0.95  # pause once this share of the minute's weight is used: a call may weigh up to ~80 (openOrders)
@@ -101,3 +101,30 @@ def response_hook(limits: HostLimits) -> Any:
         return response
 
     return hook
+
+
+def held(sending: str | None, why: str, wait: float, cap: float, where: str) -> None:
+    """A wait for the exchange's limits: an order (`sending`, its client id) is refused as not placed, since its
+    quote and checks would be stale after it; a read may wait up to `cap` seconds, and longer is an error."""
+    if sending is not None:
+        raise OrderRefusedError(
+            f"order {sending} was not placed: {why}, for {wait:.0f}s", where=where,
+            fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
+        )
+    if wait > cap:
+        raise BrokerError(
+            f"{why}: waiting {wait:g}s is more than broker.rate_limit_max_wait_seconds ({cap:g}s)", where=where,
+            fix="run again later, or raise broker.rate_limit_max_wait_seconds",
+        )
+
+
+def clock_skew(sending: str | None, detail: str, where: str) -> BrokerError:
+    """Binance's -1021: the request's timestamp is outside recvWindow of the server's time. Refused before it did
+    anything, and no retry helps: it is this machine's clock, not the exchange being down."""
+    message = (
+        f"the exchange refused the request's timestamp: this machine's clock is off from the exchange's ({detail})"
+    )
+    fix = "synchronise this machine's clock (NTP); nothing was done on the exchange by this request"
+    if sending is not None:
+        return OrderRefusedError(f"order {sending} was not placed: {message}", where=where, fix=fix)
+    return BrokerError(message, where=where, fix=fix)
