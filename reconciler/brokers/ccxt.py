@@ -306,18 +306,29 @@ class CcxtBroker:
             return quantity, f"{order.quantity} {order.symbol} is under the market's minimum amount {min_amount}"
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost:
-            # Binance's NOTIONAL filter judges a limit order at its limit price (a market order at the 5-minute
-            # average price, of which the last price is our nearest figure).
+            # Binance's NOTIONAL filter judges a limit order at its limit price, a market order at the 5-minute
+            # average price.
             if order.limit_price is not None:
                 price: Decimal | None = self._limit(account, order.side, market_id, order.limit_price)
             else:
-                quote = self.quotes(account, [order.symbol]).get(order.symbol)
-                price = None if quote is None else quote.price
+                price = self._average_price(account, market)
             if price is not None and quantity * price < exchange_number(min_cost, "minimum cost"):
                 return quantity, (
                     f"{quantity} {order.symbol} at {price} is under the market's minimum order value {min_cost}"
                 )
         return quantity, None
+
+    def _average_price(self, account: str, market: dict[str, Any]) -> Decimal | None:
+        """The price a market order's notional is judged at: Binance's average over the NOTIONAL filter's
+        `avgPriceMins` (GET /api/v3/avgPrice); on other exchanges the last price."""
+        average = getattr(self._exchange(account)[0], "public_get_avgprice", None)
+        if average is None:
+            quote = self.quotes(account, [market["base"]]).get(market["base"])
+            return None if quote is None else quote.price
+        answer = self._read(account, f"the average price of {market['symbol']}", lambda x: x.public_get_avgprice(
+            {"symbol": market["id"]}
+        ))
+        return exchange_number(answer.get("price"), f"average price of {market['symbol']}")
 
     def _limit(self, account: str, side: Side, market_id: str, limit: Decimal) -> Decimal:
         """The limit on the market's price precision, rounded the safe way (a buy's down, a sell's up): ccxt's

@@ -46,6 +46,7 @@ class Replay:
             "GET /api/v3/account": Answer(load("account.json")),
             "GET /api/v3/ticker/24hr": Answer(load("ticker_24hr.json")),
             "GET /api/v3/openOrders": Answer([]),
+            "GET /api/v3/avgPrice": Answer(load("avg_price.json")),
         }
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.weight = 0

@@ -220,6 +220,11 @@ class FakeBinance:
         if path == "/api/v3/exchangeInfo":
             return 200, {"timezone": "UTC", "serverTime": int(time.time() * 1000), "rateLimits": [],
                          "symbols": [self._info(base) for base in sorted(self.prices)]}
+        if path == "/api/v3/avgPrice":  # the 5-minute average: a still market's is its last price
+            base = self._market(params.get("symbol", ""))
+            if base not in self.prices:
+                return self._error(400, -1121, "Invalid symbol.")
+            return 200, {"mins": 5, "price": f"{self.prices[base][0]:.8f}", "closeTime": int(time.time() * 1000)}
         if path == "/api/v3/time":
             return 200, {"serverTime": int(time.time() * 1000)}
         if path == "/api/v3/account":

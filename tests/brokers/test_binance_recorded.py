@@ -252,3 +252,9 @@ def test_a_market_order_whose_sizing_waited_for_the_limits_is_not_sent_on_its_ol
     with pytest.raises(OrderRefusedError, match="stale"):
         broker.submit("spot", buy("0.01", None))
     assert replay.sent(f"POST {ORDER}") == 0
+
+
+def test_a_market_orders_min_notional_is_judged_at_the_5_minute_average(broker: CcxtBroker, replay: Replay) -> None:
+    """0.0001 BTC is 6 USDT at the last price, 4.5 at the 5-minute average Binance judges a market order at."""
+    state = broker.submit("spot", buy("0.0001", None))
+    assert (state.status, replay.sent(f"POST {ORDER}")) == ("rejected", 0)
