@@ -231,7 +231,9 @@ class CcxtBroker:
         Binance reports fees only with fills: a new order's answer has its first fills, GET order none; so an
         order that has filled without fees in the answer gets them from the account's trades for that order."""
         filled = exchange_number(o.get("filled"), "filled")
-        if filled > 0 and not o.get("trades") and o.get("id") and o.get("symbol"):
+        exchange, _ = self._exchange(account)
+        by_order = str(exchange.id).startswith("binance")  # `orderId` on myTrades is Binance's parameter
+        if by_order and filled > 0 and not o.get("trades") and o.get("id") and o.get("symbol"):
             trades = self._read(account, f"the trades of order {client_order_id}", lambda x: x.fetch_my_trades(
                 o["symbol"], None, None, {"orderId": o["id"]}
             ))
