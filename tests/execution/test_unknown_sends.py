@@ -9,6 +9,7 @@ hierarchies they come from), so a new exception cannot slip past the rule.
 from __future__ import annotations
 
 import ast
+import contextlib
 import decimal
 import inspect
 import threading
@@ -26,7 +27,7 @@ import pytest
 import reconciler
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.core.models import Plan, PortfolioPlan
-from reconciler.errors import OrderRefusedError, ReconcilerError
+from reconciler.errors import ExchangeBannedError, OrderRefusedError, ReconcilerError
 from reconciler.execution.leg import ApplyResult, Leg
 from reconciler.execution.planfile import read_plan
 from reconciler.runtime import Runtime
@@ -142,7 +143,8 @@ def _send(planned: tuple[Plan, PortfolioPlan, Runtime, str], exc: BaseException,
     rt.__dict__["broker"] = Raising(paper, exc, placed=placed)
     result = ApplyResult(apply_id, "succeeded")
     leg_ = Leg(rt, plan, pp, action, apply_id, None, result)
-    leg_.send(Decimal(1), 0.0)
+    with contextlib.suppress(ExchangeBannedError):  # journaled as failed like any refusal, then it ends the apply
+        leg_.send(Decimal(1), 0.0)
     return leg_, result
 
 
@@ -290,3 +292,16 @@ def test_a_grace_shorter_than_the_longest_send_is_refused_at_load(alpaca: Worksp
     assert "field apply.in_flight_grace_seconds: 30 s is shorter than the longest" in r.err
     assert "60.15 s" in r.err
     assert "fix: set apply.in_flight_grace_seconds to at least 61, or lower broker.timeout_seconds" in r.err
+
+
+def test_a_ban_fails_its_order_and_ends_the_apply(planned: tuple[Plan, PortfolioPlan, Runtime, str]) -> None:
+    """Binance's 418: nothing was placed (the intent is failed), and every later call would be refused too."""
+    plan, pp, rt, apply_id = planned
+    action = replace(next(a for a in pp.actions if a.side == "buy"), leg=4000, quantity=Decimal(1))
+    rt.__dict__["broker"] = Raising(rt.broker, ExchangeBannedError("banned until 2026-01-05T15:07:00+00:00"))
+    leg = Leg(rt, plan, pp, action, apply_id, None, ApplyResult(apply_id, "succeeded"))
+    with pytest.raises(ExchangeBannedError):
+        leg.send(Decimal(1), 0.0)
+    intent = rt.journal.intent(leg.cid)
+    assert intent is not None
+    assert intent["status"] == "failed"
