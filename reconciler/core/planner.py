@@ -316,8 +316,11 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
         notes.append(f"buying nothing: {obs.cash_warning}")
 
     # The underweight ones, in C loops (prices are all positive here: sound_prices refused any other).
-    pool = range(len(symbols)) if deploy_cash else sorted(out)
-    candidates = list(compress(pool, map(gt, map(tw.__getitem__, pool), map(weights.__getitem__, pool))))
+    if deploy_cash:
+        candidates = list(compress(range(len(symbols)), map(gt, tw, weights)))
+    else:
+        pool = sorted(out)
+        candidates = list(compress(pool, map(gt, map(tw.__getitem__, pool), map(weights.__getitem__, pool))))
     if rules or busy:
         candidates = [
             i for i in candidates
@@ -328,7 +331,7 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
     # Most underweight first, so a short budget goes where the drift is worst; ties by symbol. The candidates are
     # in symbol order already (the table's symbols are sorted) and the sort is stable, so the gap alone is the key.
     gaps = list(map(sub, map(weights.__getitem__, candidates), map(tw.__getitem__, candidates)))
-    candidates = [candidates[k] for k in sorted(range(len(candidates)), key=gaps.__getitem__)]
+    candidates = list(map(candidates.__getitem__, sorted(range(len(candidates)), key=gaps.__getitem__)))
     charge = unit.commission.charge
     buy_slip, fixed, slip, max_cost = unit.buy_slip, unit.fixed, unit.slip, trading.max_cost_fraction
     market = unit.limit is None  # a market order's most is its expected unit cost (UnitCosts.most)
