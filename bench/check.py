@@ -6,8 +6,10 @@ move much (both sides slow down together); an absolute time is never judged here
 noise and still catches a 2x regression of a figure at its target. A target the figures miss cannot be guarded by
 half itself (the figure would already be near or past it): such a ratio is held instead to the figure this check
 recorded (bench/results/check.json, `--record`, at the commit it names), and fails when worse than it by half
-again (1.5x). For a target the issue states as a time (plan worst case under 3 s, journal + policy CPU under
-1.5 ms per order) the ratio's target is that time over the baseline's, as noted beside each.
+again (1.5x). A benchmark with a ratio outside its guard runs once more and keeps the better figure of each
+ratio, so one pass disturbed by a neighbour does not fail CI and a real regression still fails both. For a target
+the issue states as a time (plan worst case under 3 s, journal + policy CPU under 1.5 ms per order) the
+ratio's target is that time over the baseline's, as noted beside each.
 
     python bench/check.py                     all four, about a minute or two
     python bench/check.py --only plan         one of them
@@ -110,6 +112,10 @@ def apply(orders: int) -> list[Ratio]:
                   f" bare {cost.bare_ms:.2f} ms per order")]
 
 
+def _better(r: Ratio, other: float) -> float:
+    return max(r.value, other) if r.higher_is_better else min(r.value, other)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", choices=["plan", "backtest", "hostile", "apply"], action="append")
@@ -134,7 +140,15 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         print(f"\n--- {name} ---", flush=True)
-        ratios += [replace(r, recorded=reference["figures"].get(r.name)) for r in run()]
+        measured = [replace(r, recorded=reference["figures"].get(r.name)) for r in run()]
+        if not all(r.ok for r in measured):
+            # One more pass of a benchmark outside its guard, keeping each ratio's better figure: a neighbour's burst
+            # moves one pass (backtest monthly once read 7.68x against 11.5x in the passes around it), while a
+            # real 2x regression fails both.
+            print(f"--- {name}, again: a ratio was outside its guard ---", flush=True)
+            again = {r.name: r.value for r in run()}
+            measured = [replace(r, value=_better(r, again.get(r.name, r.value))) for r in measured]
+        ratios += measured
     print(f"\nreference: bench/results/check.json, commit {reference['commit']}")
     print(f"{'ratio':<58} {'measured':>9} {'target':>8} {'recorded':>9} {'fails at':>9}  verdict")
     for r in ratios:
