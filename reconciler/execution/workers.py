@@ -124,17 +124,26 @@ def run_workers(
     names = [[f"{actor}#{run}-{p}.{t}@{host}" for t in range(n)] for p, n in enumerate(shares)]
     report = WorkReport()
     if len(names) == 1 and len(names[0]) == 1:
-        thread = threading.Thread(
-            target=work, args=(plan, first, names[0][0]), kwargs={"actor": actor, "overrides": overrides},
-            name="apply-worker", daemon=True,
-        )
+        # Waited for through an event, never Thread.join: a signal that interrupts join marks the thread stopped
+        # while it still runs (CPython 3.11, bpo-45274's handling), and the runner would leave it mid-order.
+        finished = threading.Event()
+
+        def one() -> None:
+            try:
+                work(plan, first, names[0][0], actor=actor, overrides=overrides)
+            finally:
+                finished.set()
+
+        thread = threading.Thread(target=one, name="apply-worker", daemon=True)
         try:
             thread.start()
-            _watch(lambda: thread.is_alive(), lambda t: thread.join(t), first, plan, on_progress, every)
+            _watch(lambda: not finished.is_set(), finished.wait, first, plan, on_progress, every)
         except KeyboardInterrupt:
             request_stop()
-            _outlast(lambda: thread.is_alive(), lambda: thread.join(1.0))
+            _outlast(lambda: thread.is_alive() and not finished.is_set(), lambda: finished.wait(1.0))
             raise
+        finally:
+            clear_stop()  # this process goes on (a host calling run_workers): its next apply is not stopped
     else:
         # fork: a worker starts with what this process loaded (the plan, the code) instead of importing it again.
         context = multiprocessing.get_context("fork")

@@ -105,30 +105,34 @@ def _runner(ws: Workspace, plan_file: Path, workers: int = WORKERS) -> subproces
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=["TERM", "INT", "KILL"])
+@pytest.mark.parametrize(
+    ("signum", "workers"),
+    [(signal.SIGTERM, WORKERS), (signal.SIGINT, WORKERS), (signal.SIGKILL, WORKERS), (signal.SIGTERM, 1)],
+    ids=["TERM", "INT", "KILL", "TERM-one-thread"],
+)
 def test_a_stopped_runner_leaves_no_worker_sending_and_the_next_apply_converges(
-    held: tuple[Workspace, HoldingProxy], emulator: Broker, tmp_path: Path, signum: int
+    held: tuple[Workspace, HoldingProxy], emulator: Broker, tmp_path: Path, signum: int, workers: int
 ) -> None:
     ws, proxy = held
     plan_file = tmp_path / "plan.json"
     assert ws.run("plan", "--out", str(plan_file)).code == 0
-    runner = _runner(ws, plan_file, WORKERS)
+    runner = _runner(ws, plan_file, workers)
     # Signalled once every worker has an order held on its way: any submission after that is one begun after.
-    assert _wait_until(lambda: len(proxy.arrivals) >= WORKERS, 60), "the workers never sent their first orders"
-    workers = _children(runner.pid)
+    assert _wait_until(lambda: len(proxy.arrivals) >= workers, 60), "the workers never sent their first orders"
+    children = _children(runner.pid)
     runner.send_signal(signum)
     signalled = time.monotonic()
     time.sleep(0.5)
     proxy.release.set()  # the orders begun before the signal arrive, and their answers come back
     out, err = runner.communicate(timeout=WAIT)
-    assert _wait_until(lambda: not any(_running(w) for w in workers), WAIT), "a worker outlived its runner"
+    assert _wait_until(lambda: not any(_running(c) for c in children), WAIT), "a worker outlived its runner"
 
     late = [round(t - signalled, 2) for t in proxy.arrivals if t > signalled]
     assert late == [], "orders were sent after the runner was stopped"
     assert len(emulator.orders()) == len(proxy.arrivals)
     assert "Traceback" not in err
     assert runner.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130, signal.SIGKILL: -9}[signum], out + err
-    assert ws.query("select count(*) from locks")[0][0] == 0
+    assert ws.query("select count(*) from locks")[0][0] == 0, (out + err, ws.query("select * from locks"))
     assert ws.query("select count(*) from intents where status = 'submitting'")[0][0] == 0
 
     again = tmp_path / "again.json"
