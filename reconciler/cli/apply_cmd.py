@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -390,7 +391,8 @@ def _print_outcomes(result: ApplyResult, journaled: dict[str, dict[str, Any]], o
         row = journaled.get(o.client_order_id)
         status = row["status"] if row is not None else "unknown"
         colour = "green" if status == "filled" else "yellow" if row is not None and filled_of(row) > 0 else "red"
-        price = f" @ {row['avg_price']}" if row is not None and row.get("avg_price") is not None else ""
+        paid = row.get("avg_price") if row is not None else None
+        price = f" @ {qty(Decimal(str(paid)))}" if paid is not None else ""
         amount = qty(o.quantity)
         if o.planned_quantity is not None:
             amount = f"{amount} (planned {qty(o.planned_quantity)})"
