@@ -53,6 +53,7 @@ SUMMARY = Kind("summary file", 16 * MIB, "pass the file `reconciler apply --summ
 STATUS = Kind("status file", 64 * MIB, "pass the output of `reconciler status --format json --out FILE`")
 REPORT = Kind("report", 512 * MIB, "choose a writable path")
 SCHEMA = Kind("schema", 10 * MIB, "choose a writable folder")
+BODIES = Kind("broker bodies file", 64 * MIB, "choose a writable path for --broker-bodies, or a new file")
 PROC = Kind("process status", 64 * 1024, "none: a process's /proc entry")  # /proc/PID/stat, to tell a zombie
 EXTRACTED = Kind("file at a git ref", 64 * MIB, "check the files at that ref")  # written to a temporary folder
 

@@ -38,6 +38,7 @@ FILE_WRITES = {
     ("cli/main.py", "main"): "os.write of our own fixed message when stdout or stderr is closed",
     ("policy/capabilities.py", "main"): "the built-in capability table, a developer's tool (regopy's own words)",
     ("emulator/server.py", "_send"): "the emulator's HTTP answers (a test double, not the product's output)",
+    ("brokers/refusals.py", "_keep"): "--broker-bodies: broker error bodies the user opted into, redact.untrusted",
 }
 MARKDOWN_WRITERS = {("cli/apply_cmd.py", "write")}
 

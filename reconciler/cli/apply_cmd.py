@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
 from reconciler.journal.reports import show
+from reconciler.journal.sentences import filled_of, order_sentence
 from reconciler.notify import notify
 from reconciler.render.fmt import qty
 from reconciler.render.markdown import render_apply_summary
@@ -366,40 +368,38 @@ def _execute(
         out.print(f"[green]Nothing to do:[/green] {result.message}.")
         summary.write("nothing to do", result.message, **context)
         return 0
-    _print_outcomes(result, out)
+    journaled = rt.journal.intents_for_plan(plan.content_hash)
+    _print_outcomes(result, journaled, out)
     record = show(rt.journal, result.apply_id) if result.apply_id else None
-    summary.write(result.status, _outcome_line(result), record=record, **context)
+    summary.write(result.status, _outcome_line(result, journaled), record=record, **context)
     return 0 if result.ok else 1
 
 
-def _outcome_line(result: ApplyResult) -> str:
-    filled = sum(1 for o in result.outcomes if o.status == "filled")
-    part = sum(1 for o in result.outcomes if o.status != "filled" and o.filled_quantity > 0)
+def _outcome_line(result: ApplyResult, journaled: dict[str, dict[str, Any]]) -> str:
+    """The apply in one line, counted from the journal's final state of its orders."""
+    rows = [journaled.get(o.client_order_id) for o in result.outcomes]
+    filled = sum(1 for r in rows if r is not None and r["status"] == "filled")
+    part = sum(1 for r in rows if r is not None and r["status"] != "filled" and filled_of(r) > 0)
     partly = f", {part} partly filled (the next plan picks up the rest)" if part else ""
     refused = f"; {len(result.refused)} portfolio(s) not traded" if result.refused else ""
     return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}{refused}."
 
 
-def _print_outcomes(result: ApplyResult, out: Console) -> None:
+def _print_outcomes(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console) -> None:
+    """One line per order: its status and what became of it, both from its journal row (order_sentence)."""
     for o in result.outcomes:
-        colour = "green" if o.status == "filled" else "red"
-        price = f" @ {o.avg_price}" if o.avg_price is not None else ""
-        extra = f" — {escape(o.message)}" if o.message else ""
+        row = journaled.get(o.client_order_id)
+        status = row["status"] if row is not None else "unknown"
+        colour = "green" if status == "filled" else "yellow" if row is not None and filled_of(row) > 0 else "red"
+        paid = row.get("avg_price") if row is not None else None
+        price = f" @ {qty(Decimal(str(paid)))}" if paid is not None else ""
         amount = qty(o.quantity)
         if o.planned_quantity is not None:
             amount = f"{amount} (planned {qty(o.planned_quantity)})"
-        if o.status != "filled" and o.filled_quantity > 0:  # partial fills are progress: say how much
-            colour, amount = "yellow", f"{qty(o.filled_quantity)} of {qty(o.quantity)}"
-            # Said from the order's final state as journaled: only a cancelled order's remainder was cancelled.
-            extra += (
-                " — filled in part, the remainder cancelled" if o.status == "canceled"
-                else " — filled in part; the remainder is still open at the broker (its cancel was not confirmed):"
-                " `reconciler reconcile` cancels it and records its fills"
-            )
         out.print(
-            f"  [{colour}]{o.status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
-            f"  ({o.portfolio}, {o.client_order_id}){extra}"
+            f"  [{colour}]{status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
+            f"  ({o.portfolio}, {o.client_order_id}) — {escape(order_sentence(row))}"
         )
     for name, why in sorted(result.refused.items()):
         out.print(f"  [red]not traded[/red] portfolio {name}: {escape('; '.join(why))}")
-    out.print(f"\n{_outcome_line(result)} See `reconciler show {(result.apply_id or '')[:8]}`.")
+    out.print(f"\n{_outcome_line(result, journaled)} See `reconciler show {(result.apply_id or '')[:8]}`.")

@@ -12,9 +12,11 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-from reconciler import __version__
+from reconciler import __version__, files
+from reconciler.brokers.refusals import keep_raw_bodies
 from reconciler.errors import OutputError, ReconcilerError
 from reconciler.execution.stopping import Terminated, sigterm_as_interrupt
 from reconciler.logs import setup
@@ -40,7 +42,7 @@ ALIASES = {"status": ["drift"]}
 
 # The global options that take a value: the word after one is its value, never the command. --no-color, --version
 # and --help take none.
-_VALUED = ("--config", "--journal", "--log-format", "--log-level")
+_VALUED = ("--config", "--journal", "--log-format", "--log-level", "--broker-bodies")
 _FLAGS = ("--no-color", "--require-journal", "--version", "--help")
 
 
@@ -58,6 +60,11 @@ def _common(p: argparse.ArgumentParser, default: object) -> None:
     p.add_argument("--log-format", choices=["text", "json"], default=default, help="log format on stderr")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default)
     p.add_argument("--no-color", action="store_true", default=default, help="plain output without colours")
+    p.add_argument(
+        "--broker-bodies", default=default, metavar="FILE",
+        help="for debugging: append the body of every broker error answer to FILE, scrubbed of secrets (never shown"
+        " otherwise: messages keep its status, code, a capped message, its size and digest)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,6 +173,10 @@ def _closed_streams() -> list[str]:
 
 def _run(args: argparse.Namespace, module: Any) -> int:
     try:
+        bodies = Path(args.broker_bodies) if args.broker_bodies else None
+        if bodies is not None:  # refused before anything runs, not at the first error body
+            files.check_writable(bodies, files.BODIES, "--broker-bodies")
+        keep_raw_bodies(bodies)
         with sigterm_as_interrupt():
             code: int = module.run(args)
         sys.stdout.flush()  # here, so that output that cannot be written is reported below, not at exit
@@ -210,6 +221,8 @@ def _run(args: argparse.Namespace, module: Any) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        keep_raw_bodies(None)
 
 
 def run() -> None:

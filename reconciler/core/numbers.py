@@ -25,3 +25,10 @@ def decimal_places(d: Decimal) -> int:
 
 def money(d: Decimal) -> str:
     return f"${d:,.2f}"
+
+
+def qty(d: Decimal) -> str:
+    """A quantity as every report shows it: whole numbers without decimals; fractions without trailing zeros."""
+    if d == d.to_integral_value():
+        return f"{d:,.0f}"
+    return f"{d.normalize():f}"

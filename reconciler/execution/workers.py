@@ -10,6 +10,11 @@ one interpreter (measured: 8 threads applied fewer orders per second than 4). Ea
 A worker that dies (killed, a lost machine) leaves its item claimed: once its lock's holder is seen dead, the
 workers still running make the item pending again and finish it (journal.queue.reclaim_abandoned); apply then
 adopts what the dead one left, and refuses to send more for an account it left half done (re-plan).
+
+Stop means stop (execution.stopping): SIGTERM or SIGINT to the runner is forwarded to its worker processes and
+asked of its worker threads; each finishes the order it is sending, journals it, records its item and releases
+its lock, and the runner waits for them before it exits. A worker whose runner died (kill -9) stops the same way:
+the kernel signals it (Linux), or it sees its parent gone before its next order.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import socket
 import threading
 import uuid
@@ -26,11 +32,16 @@ from dataclasses import dataclass, field
 
 from reconciler.core.models import Plan
 from reconciler.errors import ReconcilerError
+from reconciler.execution.leg import OrderOutcome
+from reconciler.execution.stopping import Terminated, clear_stop, die_with_parent, request_stop, stop_requested
 from reconciler.journal.queue import Progress, claim, enqueue, finish, items, progress, reclaim_abandoned
+from reconciler.journal.sentences import order_sentence
 from reconciler.journal.statuses import WorkStatus
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.workers")
+
+STOPPED = "stopped (a signal, or its runner died) before it finished; orders sent are journaled, re-plan and apply"
 
 
 @dataclass
@@ -56,7 +67,7 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
     dead workers left, and stop when there is nothing left either."""
     from reconciler.execution.executor import apply_plan
 
-    while True:
+    while not stop_requested():
         account = claim(rt.journal, plan.content_hash, name)
         if account is None:
             if reclaim_abandoned(rt.journal, plan.content_hash):
@@ -68,17 +79,27 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
             status = "done" if result.ok else "failed"
             message = result.status + "".join(
                 f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
-            ) + "".join(
-                f"; order {o.client_order_id} sent without a definitive answer: unknown until the broker shows it"
-                for o in result.outcomes if o.status == "unknown"
-            )
+            ) + _unfinished(rt, plan, account, result.outcomes)
         except ReconcilerError as exc:
             status, message = "failed", exc.render()
+        except KeyboardInterrupt:  # stopped between orders: recorded, so the next run retries it
+            finish(rt.journal, plan.content_hash, account, "failed", STOPPED)
+            log.info("work item stopped", extra={"account": account, "worker": name})
+            return
         except Exception as exc:  # a bug must cost one account, not the worker and every account after it
             log.exception("work item crashed", extra={"account": account, "worker": name})
             status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
         finish(rt.journal, plan.content_hash, account, status, message)
         log.info("work item %s", status, extra={"account": account, "worker": name})
+
+
+def _unfinished(rt: Runtime, plan: Plan, account: str, outcomes: list[OrderOutcome]) -> str:
+    """What became of the orders of an account that did not fill, said from the journal (order_sentence)."""
+    rows = rt.journal.intents_for_plan(plan.content_hash, {account})
+    return "".join(
+        f"; order {o.client_order_id}: {order_sentence(rows.get(o.client_order_id))}"
+        for o in outcomes if (rows.get(o.client_order_id) or {}).get("status") != "filled"
+    )
 
 
 def run_workers(
@@ -95,6 +116,7 @@ def run_workers(
     worker is a thread of this process — calling `on_progress` every `every` seconds and at the end. The report
     holds the accounts this run's workers did."""
     first = make_runtime()
+    clear_stop()
     enqueue(first.journal, plan)
     run = uuid.uuid4().hex[:8]
     shares = spread(max(1, workers), first.broker.concurrency, os.cpu_count() or 1)
@@ -102,26 +124,54 @@ def run_workers(
     names = [[f"{actor}#{run}-{p}.{t}@{host}" for t in range(n)] for p, n in enumerate(shares)]
     report = WorkReport()
     if len(names) == 1 and len(names[0]) == 1:
-        thread = threading.Thread(
-            target=work, args=(plan, first, names[0][0]), kwargs={"actor": actor, "overrides": overrides},
-            name="apply-worker", daemon=True,
-        )
-        thread.start()
-        _watch(lambda: thread.is_alive(), lambda t: thread.join(t), first, plan, on_progress, every)
+        # Waited for through an event, never Thread.join: a signal that interrupts join marks the thread stopped
+        # while it still runs (CPython 3.11, bpo-45274's handling), and the runner would leave it mid-order.
+        finished = threading.Event()
+
+        def one() -> None:
+            try:
+                work(plan, first, names[0][0], actor=actor, overrides=overrides)
+            finally:
+                finished.set()
+
+        thread = threading.Thread(target=one, name="apply-worker", daemon=True)
+        try:
+            thread.start()
+            _watch(lambda: not finished.is_set(), finished.wait, first, plan, on_progress, every)
+        except KeyboardInterrupt:
+            request_stop()
+            _outlast(lambda: thread.is_alive() and not finished.is_set(), lambda: finished.wait(1.0))
+            raise
+        finally:
+            clear_stop()  # this process goes on (a host calling run_workers): its next apply is not stopped
     else:
         # fork: a worker starts with what this process loaded (the plan, the code) instead of importing it again.
         context = multiprocessing.get_context("fork")
         procs = [
-            context.Process(target=_child, args=(plan, make_runtime, first, group, actor, overrides), name=group[0])
+            context.Process(
+                target=_child, args=(plan, make_runtime, first, group, actor, overrides, os.getpid()), name=group[0]
+            )
             for group in names
         ]
-        for p in procs:
-            p.start()
-        _watch(
-            lambda: any(p.is_alive() for p in procs),
-            lambda t: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=t),
-            first, plan, on_progress, every,
-        )
+
+        def alive() -> bool:
+            return any(p.is_alive() for p in procs)
+
+        try:
+            for p in procs:
+                p.start()
+            _watch(
+                alive,
+                lambda t: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=t),
+                first, plan, on_progress, every,
+            )
+        except KeyboardInterrupt as exc:
+            forwarded = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
+            for p in procs:
+                if p.pid is not None and p.is_alive():
+                    os.kill(p.pid, forwarded)
+            _outlast(alive, lambda: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], 1.0))
+            raise
         for p in procs:
             p.join()
             if p.exitcode != 0:
@@ -150,11 +200,12 @@ def spread(workers: int, concurrency: int, cores: int) -> list[int]:
 
 def _child(
     plan: Plan, make_runtime: Callable[[], Runtime], parent: Runtime, names: list[str], actor: str,
-    overrides: dict[str, str],
+    overrides: dict[str, str], runner: int,
 ) -> None:
     # The parent's connections were copied by fork: never used here, never closed here (that would close them
     # under the parent too).
     parent.journal.engine.dispose(close=False)
+    die_with_parent(runner)
     rt = make_runtime()
     rt.workspace, rt.journal, rt.broker, rt.policies  # noqa: B018  # built once, before the threads share them
     threads = [
@@ -164,7 +215,18 @@ def _child(
     for th in threads:
         th.start()
     for th in threads:
-        th.join()
+        while th.is_alive():
+            th.join(1.0)  # in slices: the signal handler (a stop) runs on this thread between them
+
+
+def _outlast(alive: Callable[[], bool], wait: Callable[[], object]) -> None:
+    """Wait for the workers to record and release after a stop; a second Ctrl-C does not abandon them mid-order
+    (each broker call has its deadline, so this ends)."""
+    while alive():
+        try:
+            wait()
+        except KeyboardInterrupt:
+            log.warning("still waiting for the workers to journal their orders and release their locks")
 
 
 def _watch(

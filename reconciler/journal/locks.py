@@ -392,11 +392,18 @@ def row_state(journal: Journal, row: Mapping[Any, Any]) -> Literal["live", "dead
 
 
 def _advisory_held(journal: Journal, account: str) -> bool:
-    """Whether some session holds the account's advisory lock (asked from a session of our own, freed at once)."""
+    """Whether some session holds the account's advisory lock, read from pg_locks. Never by taking it: a probe that
+    takes the lock, even for an instant, makes the worker that is taking it at that moment fail to (two `apply
+    --all` runners lost an account that way). A bigint key is shown as classid (high 32 bits) and objid (low)."""
+    key = advisory_key(account)
     with journal.engine.connect() as conn:
-        key = {"k": advisory_key(account)}
-        free = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar())
-        if free:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+        held = conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND objsubid = 1 AND classid::int8 = :hi AND objid::int8 = :lo)"
+            ),
+            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
+        ).scalar()
         conn.commit()
-    return not free
+    return bool(held)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from reconciler.core.models import Plan
+from reconciler.errors import ReconcilerError
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
 from reconciler.journal.locks import holder_state
@@ -25,6 +27,9 @@ from reconciler.secrets.redact import scrub
 # its claim and its lock (an instant in a live worker). A worker that died holding the lock is seen at once: its
 # lock's holder is dead (its pid on this host, its PostgreSQL session on any).
 STALE_CLAIM = timedelta(minutes=5)
+# Two runners of one plan (`apply --all` twice, on one machine or several) share its queue: the first enqueues
+# it, the other finds the items there. Both may insert at once; the loser reads again.
+ENQUEUE_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -59,24 +64,39 @@ def enqueue(journal: Journal, plan: Plan) -> int:
     but makes pending again what is worth another try: a failed item (a closed market, a broker outage), and an
     item whose worker died. Apply itself refuses anything unsafe: a partly applied account must be re-planned,
     and an applied one sends nothing."""
-    item = t.work_items.c
     wanted = sorted({pp.account for pp in plan.portfolios if pp.actions})
+    for _ in range(ENQUEUE_TRIES):
+        try:
+            known, new = _insert_missing(journal, plan.content_hash, wanted)
+            break
+        except IntegrityError:
+            continue  # another runner enqueued the same plan between our read and our insert: read again
+    else:
+        raise ReconcilerError(
+            f"could not enqueue plan {plan.content_hash[:12]}: other runners kept enqueuing it at the same moment",
+            where="work_items", fix="run `apply --all` again; it joins the runners already applying the plan",
+        )
+    for account in wanted:
+        if known.get(account) in ("failed", "claimed"):
+            _retry(journal, plan.content_hash, account)
+    return len(new)
+
+
+def _insert_missing(journal: Journal, plan_hash: str, wanted: list[str]) -> tuple[dict[str, str], list[str]]:
+    item = t.work_items.c
     with journal.tx() as c:
         known = {
             str(r.account): str(r.status)
-            for r in c.execute(select(item.account, item.status).where(item.plan_hash == plan.content_hash))
+            for r in c.execute(select(item.account, item.status).where(item.plan_hash == plan_hash))
         }
         new = [a for a in wanted if a not in known]
         if new:
             now = journal.clock.now()
             c.execute(
                 insert(t.work_items),
-                [{"plan_hash": plan.content_hash, "account": a, "status": "pending", "created_at": now} for a in new],
+                [{"plan_hash": plan_hash, "account": a, "status": "pending", "created_at": now} for a in new],
             )
-    for account in wanted:
-        if known.get(account) in ("failed", "claimed"):
-            _retry(journal, plan.content_hash, account)
-    return len(new)
+    return known, new
 
 
 def reclaim_abandoned(journal: Journal, plan_hash: str) -> int:

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
+from reconciler.journal.sentences import order_sentence
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
@@ -75,3 +77,24 @@ def test_a_read_that_fails_after_an_order_was_sent_never_says_nothing_was_sent(
     assert "unavailable after" in r.stderr
     assert "nothing was sent" not in r.stderr
     assert "orders sent before this are in the journal" in r.stderr
+
+
+def test_each_line_of_the_report_says_what_the_journal_row_of_its_order_says(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    def slow_fills(doc: Any) -> None:
+        doc["broker"]["fill_timeout_seconds"] = 0.6
+        doc["broker"]["timeout_seconds"] = 1.0
+
+    edit_yaml(alpaca.config, slow_fills)
+    emulator.faults(fill_steps=50, fill_interval=0.2, cancel_delay=30)
+    r = run_cli(alpaca, "apply", "--auto-approve")
+    engine = create_engine(alpaca.journal_url)
+    with engine.connect() as conn:
+        rows = [dict(row) for row in conn.execute(text("select * from intents")).mappings()]
+    engine.dispose()
+    said = {row["client_order_id"]: next(ln for ln in r.stdout.splitlines() if row["client_order_id"] in ln)
+            for row in rows}
+    assert rows, r.stdout + r.stderr
+    assert [cid for cid, line in said.items() if not line.endswith(order_sentence(
+        next(row for row in rows if row["client_order_id"] == cid)))] == []
