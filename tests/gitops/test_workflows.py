@@ -128,11 +128,13 @@ def test_validate_workflow_holds_no_credential() -> None:
 
 def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> None:
     wf = load("plan.yml")
-    assert list(wf["on"]) == ["pull_request_target"]  # the workflow definition comes from the base branch
+    # pull_request_target: the workflow definition comes from the base branch (merge_group: the queue job below)
+    assert list(wf["on"]) == ["pull_request_target", "merge_group"]
     paths = wf["on"]["pull_request_target"]["paths"]
     assert {"portfolios/**", "policies/**", "reconciler.yaml", "reconciler/**", "pyproject.toml"} <= set(paths)
     job = wf["jobs"]["plan"]
-    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    assert job["if"] == ("github.event_name == 'pull_request_target' && github.event.pull_request.head.repo.full_name"
+                         " == github.repository")
     assert job["environment"] == "observe"
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
     names = [s["name"] for s in job["steps"]]
@@ -190,7 +192,8 @@ def test_the_plan_reads_code_owner_overrides_before_planning() -> None:
 def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
     fork = load("plan.yml")["jobs"]["fork"]
     assert fork["name"] == "plan"  # the same check name as a planned pull request's
-    assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
+    assert fork["if"] == ("github.event_name == 'pull_request_target' && github.event.pull_request.head.repo.full_name"
+                          " != github.repository")
     assert "environment" not in fork
     (step,) = fork["steps"]
     assert "plan unavailable for forks" in step["run"]
@@ -239,6 +242,39 @@ def test_apply_workflow() -> None:
     assert names.index(find["name"]) < names.index("Apply within the reviewed envelope")
     # Plans are downloaded by reconciler (one per merged pull request), each archive checked against its digest.
     assert not any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
+
+
+def test_the_merge_queue_check_holds_no_credential_and_reads_the_batch_as_data() -> None:
+    """A merge_group run takes plan.yml from the queue's branch: its job has no environment and no secret, runs the
+    base's reconciler, and hands it the queue's tip as a git ref only."""
+    wf = load("plan.yml")
+    assert wf["on"]["merge_group"] == {"types": ["checks_requested"]}
+    assert wf["concurrency"]["group"] == "plan-${{ github.event.pull_request.number || github.ref }}"
+    job = wf["jobs"]["queue"]
+    assert job["name"] == "plan"  # the check branch protection requires, in the queue too
+    assert job["if"] == "github.event_name == 'merge_group'"
+    assert "environment" not in job
+    assert job["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "read"}
+    assert "secrets." not in str(job)
+    trusted, queued = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert trusted["with"]["ref"] == "${{ github.event.merge_group.base_sha }}"
+    assert queued["with"]["path"] == ".queue"
+    names = [s["name"] for s in job["steps"]]
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+    assert names.index(install["name"]) < names.index(queued["name"])  # installed before the batch is on disk
+    keep = next(s for s in job["steps"] if ".queue" in s.get("run", ""))
+    assert "rm -rf ./.queue" in keep["run"]
+    check = next(s for s in job["steps"] if "reconciler github merge-group" in s.get("run", ""))
+    assert "--head refs/reconciler/queue" in check["run"]
+    assert "${{" not in check["run"]  # the event's values reach the shell as data
+
+
+def test_apply_checks_the_setup_before_anything_else() -> None:
+    job = load("apply.yml")["jobs"]["apply"]
+    runs = [s for s in job["steps"] if "reconciler " in s.get("run", "")]
+    assert runs[0]["run"] == "reconciler github doctor"
+    assert runs[0]["env"] == {"GITHUB_TOKEN": "${{ secrets.RECONCILER_DOCTOR_TOKEN }}"}
+    assert "if" not in runs[0]  # a failure stops the job: nothing is observed or sent
 
 
 def test_apply_trusts_only_the_plan_workflow_artifact() -> None:
