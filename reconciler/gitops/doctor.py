@@ -24,7 +24,9 @@ from reconciler.gitops.overrides import CODEOWNERS_PLACES, CodeOwners
 
 OBSERVE, PRODUCTION = "observe", "production"
 REQUIRED_CHECKS = ("plan", "validate")
-SECRET_NAMES = frozenset({"RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY", "RECONCILER_PLAN_KEY"})
+SECRET_NAMES = frozenset({
+    "RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY", "RECONCILER_PLAN_KEY", "RECONCILER_DOCTOR_TOKEN",
+})
 OWNED = ("reconciler.yaml", "policies/")  # what a pull request that loosens the rules changes
 PERMISSIONS = (
     "the doctor's token needs read access to the repository's administration (branch protection), environments,"
@@ -97,8 +99,9 @@ def _read(what: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except GitHubError as exc:
-        if exc.status in (401, 403, 404):
-            return Unreadable(what, f"HTTP {exc.status}")
+        if exc.status in (401, 403, 404):  # GitHub answers 404 for what exists but the token may not see, too
+            return Unreadable(what, f"HTTP {exc.status}" + (": missing, or hidden from the token" if exc.status == 404
+                                                            else ""))
         raise
 
 

@@ -119,8 +119,8 @@ class FakeGitHub:
             }
             self.branch_policies[name] = [{"id": 7, "name": "main", "type": "branch"}]
         self.env_secrets = {"observe": ["RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY"],
-                            "production": ["RECONCILER_JOURNAL_URL", "ALPACA_API_KEY"]}
-        self.repo_secrets = ["RECONCILER_DOCTOR_TOKEN"]
+                            "production": ["RECONCILER_JOURNAL_URL", "ALPACA_API_KEY", "RECONCILER_DOCTOR_TOKEN"]}
+        self.repo_secrets = ["CODECOV_TOKEN"]
         self.org_secrets = ["NPM_TOKEN"]
         self.protection = {"required_status_checks": {"strict": True, "contexts": ["validate"],
                                                       "checks": [{"context": "validate", "app_id": 15368}]},

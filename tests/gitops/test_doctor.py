@@ -67,6 +67,8 @@ BREAKAGES: list[tuple[str, str, Breakage]] = [
     ("production-reviewers", "no required reviewer", _no_reviewers),
     ("secrets-in-environments", "journal URL at repository level",
      lambda gh: gh.repo_secrets.append("RECONCILER_JOURNAL_URL")),
+    ("secrets-in-environments", "the doctor's own token at repository level",
+     lambda gh: gh.repo_secrets.append("RECONCILER_DOCTOR_TOKEN")),
     ("secrets-in-environments", "a broker key shared by the organisation",
      lambda gh: gh.org_secrets.append("ALPACA_API_KEY")),
     ("secrets-in-environments", "repository secrets unreadable", _forbid("/actions/secrets")),

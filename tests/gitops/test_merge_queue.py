@@ -112,3 +112,18 @@ def test_the_pull_request_is_read_from_githubs_merge_and_squash_subjects(subject
     from reconciler.gitops.merge_group import pull_number
 
     assert pull_number(subject) == number
+
+
+def test_the_queue_check_needs_no_journal_and_no_secret_even_in_ci(
+    queue: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue job holds no environment: in CI, where a missing journal is an error for every command that opens
+    one, the check opens none."""
+    queue.open("a", BOB, VTI=0.40, BND=0.30)
+    base, head = enqueue(queue, "a")
+    monkeypatch.setenv("CI", "true")
+    missing = queue.tmp / "no-such-journal.db"
+    r = queue.ws.run("github", "merge-group", "--base", base, "--head", head, "--out", str(queue.tmp / "batch"),
+                     "--journal", f"sqlite:///{missing}")
+    assert r.code == 0, r.out + r.err
+    assert not missing.exists()
