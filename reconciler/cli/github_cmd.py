@@ -123,6 +123,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.github_command == "doctor" and not os.environ.get("GITHUB_TOKEN", "").strip():
+        raise ReconcilerError(
+            "GITHUB_TOKEN is not set: the doctor reads branch protection, environments and secrets' names",
+            where="environment", fix="in apply.yml map `GITHUB_TOKEN: ${{ secrets.RECONCILER_DOCTOR_TOKEN }}` (a"
+            " read-only token of the production environment, see docs/gitops.md); from a shell export such a token",
+        )
     settings = GitHubSettings.from_env(args.repo, args.api_url, args.bot_login)  # fail before any work
     if args.github_command == "comment":
         return _comment(args, settings)

@@ -269,12 +269,9 @@ def _required_checks(setup: Setup) -> Finding:
     missing = [c for c in REQUIRED_CHECKS if c not in found]
     if not missing:
         return Finding(name, True, f"{setup.default_branch} requires the checks {', '.join(REQUIRED_CHECKS)}")
-    unread = [str(x) for x in (protection, rules) if isinstance(x, Unreadable)]
-    return Finding(
-        name, False, f"{setup.default_branch} does not require {', '.join(missing)}" + (
-            f" as far as could be read: {'; '.join(unread)}" if unread else ""),
-        (PERMISSIONS + "; and " if unread else "") + f"require the status checks {', '.join(REQUIRED_CHECKS)} on"
-        f" {setup.default_branch} (a branch ruleset or branch protection: Require status checks to pass)",
+    return _unprotected(
+        name, setup, f"the checks {', '.join(missing)}", rules,
+        f"require the status checks {', '.join(REQUIRED_CHECKS)} (Require status checks to pass)",
     )
 
 
@@ -287,12 +284,17 @@ def _code_owner_review(setup: Setup) -> Finding:
     ruled = not isinstance(rules, Unreadable) and any(r.get("require_code_owner_review") for r in rules)
     if classic or ruled:
         return Finding(name, True, f"{setup.default_branch} requires code owners' review")
-    unread = [str(x) for x in (protection, rules) if isinstance(x, Unreadable)]
+    return _unprotected(name, setup, "code owners' review", rules, "require review from Code Owners")
+
+
+def _unprotected(name: str, setup: Setup, what: str, rules: object, fix: str) -> Finding:
+    """The default branch does not require `what`, as far as branch protection and rulesets could be read."""
+    unread = [str(x) for x in (setup.protection, rules) if isinstance(x, Unreadable)]
     return Finding(
-        name, False, f"{setup.default_branch} does not require code owners' review" + (
-            f" as far as could be read: {'; '.join(unread)}" if unread else ""),
-        (PERMISSIONS + "; and " if unread else "") + f"require a pull request with review from Code Owners on"
-        f" {setup.default_branch} (branch ruleset or branch protection)",
+        name, False, f"{setup.default_branch} does not require {what}"
+        + (f" as far as could be read: {'; '.join(unread)}" if unread else ""),
+        (PERMISSIONS + "; and " if unread else "") + f"{fix} on {setup.default_branch}, in a branch ruleset or its"
+        " branch protection",
     )
 
 

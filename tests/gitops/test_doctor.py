@@ -153,3 +153,12 @@ def test_the_token_is_never_printed_even_when_github_refuses_it(
     r = workspace.run("github", "doctor", "--log-level", "debug")
     assert r.code == 1
     assert "ghp_not-the-right-one-0123456789" not in r.out + r.err
+
+
+def test_without_a_token_it_says_which_secret_to_map(
+    workspace: Workspace, well: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "")  # the secret RECONCILER_DOCTOR_TOKEN was never created
+    r = workspace.run("github", "doctor")
+    assert r.code == 1
+    assert "RECONCILER_DOCTOR_TOKEN" in r.err
