@@ -224,7 +224,7 @@ def _production_reviewers(setup: Setup) -> Finding:
         return Finding("production-reviewers", False, env, fix)
     if not env.reviewers:
         return Finding("production-reviewers", False, "no required reviewer: an apply runs unapproved", fix)
-    return Finding("production-reviewers", True, f"required reviewers: {', '.join(env.reviewers)}")
+    return Finding("production-reviewers", True, f"{', '.join(env.reviewers)} must approve each apply")
 
 
 def _no_shadowing_secret(setup: Setup) -> Finding:
