@@ -21,14 +21,18 @@ def queue(workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Pat
     return Team(workspace, git_repo, github, tmp_path)
 
 
-def enqueue(team: Team, *branches: str) -> tuple[str, str]:
-    """GitHub's merge queue: a temporary branch on main with one merge commit per queued pull request."""
+def enqueue(team: Team, *branches: str, squash: bool = False) -> tuple[str, str]:
+    """GitHub's merge queue: a temporary branch on main with one merge (or squash) commit per queued pull request."""
     base = team.git.sha("main")
     team.git("checkout", "-q", "-b", f"gh-readonly-queue/main/pr-{team.numbers[branches[-1]]}-{base}", "main")
     for branch in branches:
         number = team.numbers[branch]
         team.github.add_open_pull(number, team.heads[branch])
-        team.git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
+        if squash:
+            team.git("merge", "-q", "--squash", branch)
+            team.git("commit", "-q", "-m", f"Change {branch} (#{number})")
+        else:
+            team.git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
     head = team.git.sha("HEAD")
     team.git("checkout", "-q", "main")  # the job's trusted checkout; the queue's tip is only objects
     return base, head
@@ -65,6 +69,20 @@ def test_a_batch_of_two_pull_requests_is_checked_then_applied_each_within_its_pl
     code, out = queue.apply()
     assert code == 0, out
     assert "bob-taxable: within the plan reviewed on pull request #1" in out
+    assert last_apply(queue.ws) == (head, "succeeded")
+    assert queue.in_sync()
+
+
+def test_a_squashed_batch_is_checked_then_applied_the_same_way(queue: Team) -> None:
+    queue.open("a", BOB, VTI=0.40, BND=0.30)
+    queue.open("b", MODEL, VTI=0.24, VXUS=0.36)
+    base, head = enqueue(queue, "a", "b", squash=True)
+    code, out, _ = check_batch(queue, base, head)
+    assert code == 0, out
+    assert "alice-ira: within the plan reviewed on pull request #2" in out
+    land(queue, head, "a", "b")
+    code, out = queue.apply()
+    assert code == 0, out
     assert last_apply(queue.ws) == (head, "succeeded")
     assert queue.in_sync()
 
