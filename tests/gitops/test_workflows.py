@@ -64,11 +64,13 @@ def test_zizmor_finds_nothing(persona: str) -> None:
     assert "No findings to report" in done.stdout
 
 
-def test_the_four_workflows_exist() -> None:
-    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["apply.yml", "drift.yml", "plan.yml", "validate.yml"]
+def test_the_five_workflows_exist() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
+        "apply.yml", "drift.yml", "plan-queue.yml", "plan.yml", "validate.yml"
+    ]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml", "validate.yml"])
+@pytest.mark.parametrize("name", ["plan.yml", "plan-queue.yml", "apply.yml", "drift.yml", "validate.yml"])
 def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
     wf = load(name)
     for step in steps(wf):
@@ -84,7 +86,7 @@ def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
         assert job["timeout-minutes"] <= 30
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "validate.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ["plan.yml", "plan-queue.yml", "apply.yml", "validate.yml", "drift.yml"])
 def test_every_workflow_installs_from_the_hashed_lock_file(name: str) -> None:
     runs = " ".join(s.get("run", "") for s in steps(load(name)))
     assert "pip install --require-hashes --no-deps -r requirements/ci.lock" in runs
@@ -128,13 +130,11 @@ def test_validate_workflow_holds_no_credential() -> None:
 
 def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> None:
     wf = load("plan.yml")
-    # pull_request_target: the workflow definition comes from the base branch (merge_group: the queue job below)
-    assert list(wf["on"]) == ["pull_request_target", "merge_group"]
+    assert list(wf["on"]) == ["pull_request_target"]  # the workflow definition comes from the base branch
     paths = wf["on"]["pull_request_target"]["paths"]
     assert {"portfolios/**", "policies/**", "reconciler.yaml", "reconciler/**", "pyproject.toml"} <= set(paths)
     job = wf["jobs"]["plan"]
-    assert job["if"] == ("github.event_name == 'pull_request_target' && github.event.pull_request.head.repo.full_name"
-                         " == github.repository")
+    assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert job["environment"] == "observe"
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
     names = [s["name"] for s in job["steps"]]
@@ -192,8 +192,7 @@ def test_the_plan_reads_code_owner_overrides_before_planning() -> None:
 def test_a_fork_gets_a_red_plan_check_never_a_green_one() -> None:
     fork = load("plan.yml")["jobs"]["fork"]
     assert fork["name"] == "plan"  # the same check name as a planned pull request's
-    assert fork["if"] == ("github.event_name == 'pull_request_target' && github.event.pull_request.head.repo.full_name"
-                          " != github.repository")
+    assert fork["if"] == "github.event.pull_request.head.repo.full_name != github.repository"
     assert "environment" not in fork
     (step,) = fork["steps"]
     assert "plan unavailable for forks" in step["run"]
@@ -245,14 +244,16 @@ def test_apply_workflow() -> None:
 
 
 def test_the_merge_queue_check_holds_no_credential_and_reads_the_batch_as_data() -> None:
-    """A merge_group run takes plan.yml from the queue's branch: its job has no environment and no secret, runs the
-    base's reconciler, and hands it the queue's tip as a git ref only."""
-    wf = load("plan.yml")
+    """A merge_group run takes its workflow file from the queue's branch: the job has no environment and no secret,
+    runs the base's reconciler, and hands it the queue's tip as a git ref only. Its own file: plan.yml never runs on
+    the queue's branch, so no skipped job there reports a `plan` check."""
+    wf = load("plan-queue.yml")
+    assert list(wf["on"]) == ["merge_group"]
     assert wf["on"]["merge_group"] == {"types": ["checks_requested"]}
-    assert wf["concurrency"]["group"] == "plan-${{ github.event.pull_request.number || github.ref }}"
-    job = wf["jobs"]["queue"]
+    assert "merge_group" not in load("plan.yml")["on"]
+    (job,) = wf["jobs"].values()
     assert job["name"] == "plan"  # the check branch protection requires, in the queue too
-    assert job["if"] == "github.event_name == 'merge_group'"
+    assert "if" not in job
     assert "environment" not in job
     assert job["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "read"}
     assert "secrets." not in str(job)
