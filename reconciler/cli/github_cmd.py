@@ -266,7 +266,7 @@ def _doctor(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
 def _merge_group(args: argparse.Namespace, settings: GitHubSettings) -> int:
     from reconciler.core.sequence import batch_uncovered
-    from reconciler.execution.merge_sequence import landed_in_batch
+    from reconciler.execution.merge_queue import landed_in_batch
     from reconciler.gitops.merge_group import fetch_batch
     from reconciler.gitops.refs import open_repo, resolve
 

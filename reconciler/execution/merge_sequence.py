@@ -10,11 +10,8 @@ from pathlib import Path
 
 from reconciler.core.sequence import Landed
 from reconciler.execution.judge import read_judged_plan
-from reconciler.execution.planfile import read_plan
-from reconciler.gitops.refs import targets_at
 from reconciler.gitops.sequence import changed_portfolios, read_manifest, unapplied
 from reconciler.runtime import Runtime
-from reconciler.spec.loader import portfolio_hash
 
 
 def landed_since_applied(rt: Runtime, folder: Path, tip: str) -> list[Landed]:
@@ -34,16 +31,3 @@ def landed_since_applied(rt: Runtime, folder: Path, tip: str) -> list[Landed]:
             out.append(Landed(commit, changed, read_judged_plan(folder / entry.plan, rt), entry.pr))
     return out
 
-
-def landed_in_batch(config_path: Path, folder: Path) -> tuple[list[Landed], dict[str, str]]:
-    """A merge queue's batch as the folder `github merge-group` wrote lists it, with the tip's portfolio hashes.
-    Plans are read intact (read_plan), not judged: the queue's job holds no credential to observe with; apply on
-    merge judges each one."""
-    manifest = read_manifest(folder)
-    landed = [
-        Landed(e.commit, changed_portfolios(config_path, e.commit),
-               read_plan(folder / e.plan) if e.plan else None, e.pr, e.why)
-        for e in manifest.commits
-    ]
-    tip = {p.name: portfolio_hash(p) for p in targets_at(config_path, manifest.tip).portfolios}
-    return landed, tip
