@@ -30,4 +30,3 @@ def landed_since_applied(rt: Runtime, folder: Path, tip: str) -> list[Landed]:
         else:
             out.append(Landed(commit, changed, read_judged_plan(folder / entry.plan, rt), entry.pr))
     return out
-
