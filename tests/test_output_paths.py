@@ -30,7 +30,9 @@ FILE_WRITES = {
     ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
     ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
     ("cli/github_cmd.py", "_overrides"): "the overrides read from reviews, as JSON for the apply job (not shown)",
-    ("gitops/reviewed.py", "_one"): "a reviewed plan file, copied byte for byte (its seal is checked when read)",
+    ("gitops/reviewed.py", "reviewed_entry"): "a reviewed plan file, copied byte for byte (its seal is checked when"
+    " read)",
+    ("cli/github_cmd.py", "_merge_group"): "job summary of a merge queue batch: shown.markdown",
     ("gitops/sequence.py", "write_manifest"): "the reviewed plans' manifest, JSON for the apply job (not shown)",
     ("gitops/proposed.py", "read_proposed"): "a blob of the proposed commit, copied as it is",
     ("files.py", "write_text"): "the file gate itself (reconciler/files.py); its callers are each listed here",
@@ -40,7 +42,7 @@ FILE_WRITES = {
     ("emulator/server.py", "_send"): "the emulator's HTTP answers (a test double, not the product's output)",
     ("brokers/refusals.py", "_keep"): "--broker-bodies: broker error bodies the user opted into, redact.untrusted",
 }
-MARKDOWN_WRITERS = {("cli/apply_cmd.py", "write")}
+MARKDOWN_WRITERS = {("cli/apply_cmd.py", "write"), ("cli/github_cmd.py", "_merge_group")}
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:

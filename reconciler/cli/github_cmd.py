@@ -1,6 +1,6 @@
-"""`reconciler github comment|apply-result|reviewed-plans|overrides|drift-issue`: post the plan and then the apply's
-outcome to the pull request, fetch the reviewed plans apply on merge checks against, read override comments, keep
-the drift issue current."""
+"""`reconciler github comment|apply-result|reviewed-plans|overrides|drift-issue|doctor`: post the plan and then the
+apply's outcome to the pull request, fetch the reviewed plans apply on merge checks against, read override comments,
+keep the drift issue current, check the repository's settings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from contextlib import nullcontext
 from pathlib import Path
 
-from reconciler import files, strict_json
+from reconciler import files, shown, strict_json
 from reconciler.cli.common import console, runtime
 from reconciler.cli.main import _common
 from reconciler.clock import SYSTEM
@@ -89,7 +89,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format json`")
     d.add_argument("--label", default="reconciler-drift", help="label that marks the issue")
-    for q in (c, a, r, o, d):
+    doc = sub.add_parser(
+        "doctor", help="check the repository settings the credential boundary rests on",
+        description="Read through the GitHub API the settings nothing in git verifies: the observe and production"
+        " environments deploy from the default branch only, production has required reviewers, no repository or"
+        " organisation secret shares an environment secret's name, branch protection requires the plan and validate"
+        " checks and code owners' review, CODEOWNERS owns reconciler.yaml and policies/. Prints each as pass or fail"
+        " with the fix; exit 1 on any failure, or on a setting the token may not read. Needs GITHUB_TOKEN with read"
+        " access to administration, environments, secrets, actions and contents.",
+    )
+    m = sub.add_parser(
+        "merge-group", help="check a merge queue's batch: every portfolio it changes is covered by a reviewed plan",
+        description="Read the merge queue's temporary branch as data (git objects, nothing of it runs): for each"
+        " commit after --base up to --head, its pull request and the plan plan.yml reviewed on it, written into"
+        " FOLDER as `github reviewed-plans` does. Exit 1 when a portfolio the batch changes is covered by no reviewed"
+        " plan with the targets the batch gives it: apply on merge would refuse it. Needs GITHUB_TOKEN (actions:"
+        " read, pull-requests: read); no journal, no broker.",
+    )
+    m.add_argument("--base", required=True, metavar="SHA", help="the queue's base commit (merge_group.base_sha)")
+    m.add_argument("--head", required=True, metavar="REF", help="the queue's tip (merge_group.head_sha), fetched")
+    m.add_argument("--base-branch", default="main", metavar="NAME", help="the branch the queue merges into")
+    m.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and reviewed.json")
+    m.add_argument("--summary-file", metavar="FILE", help="append the verdict as markdown (the job summary)")
+    for q in (c, a, r, o, d, doc, m):
         q.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
         q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or github.com)")
         q.add_argument(
@@ -101,6 +123,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.github_command == "doctor" and not os.environ.get("GITHUB_TOKEN", "").strip():
+        raise ReconcilerError(
+            "GITHUB_TOKEN is not set: the doctor reads branch protection, environments and secrets' names",
+            where="environment", fix="in apply.yml map `GITHUB_TOKEN: ${{ secrets.RECONCILER_DOCTOR_TOKEN }}` (a"
+            " read-only token of the production environment, see docs/gitops.md); from a shell export such a token",
+        )
     settings = GitHubSettings.from_env(args.repo, args.api_url, args.bot_login)  # fail before any work
     if args.github_command == "comment":
         return _comment(args, settings)
@@ -110,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
         return _reviewed_plans(args, settings)
     if args.github_command == "overrides":
         return _overrides(args, settings)
+    if args.github_command == "doctor":
+        return _doctor(args, settings)
+    if args.github_command == "merge-group":
+        return _merge_group(args, settings)
     return _drift_issue(args, settings)
 
 
@@ -213,6 +245,57 @@ def _overrides(args: argparse.Namespace, settings: GitHubSettings) -> int:
     if not found.accepted and not found.refused:
         say.print("no override on this pull request")
     return 0
+
+
+def _doctor(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from reconciler.gitops.doctor import CHECKS, diagnose, read_setup
+
+    with GitHub(settings) as gh:
+        report = diagnose(read_setup(gh))
+    out = console(args)
+    titles = {c.name: c.title for c in CHECKS}
+    out.print(f"Setup of {settings.repo}:")
+    for f in report.findings:
+        out.print(f"  {'PASS' if f.ok else 'FAIL'}  {titles[f.check]}: {f.detail}")
+        if not f.ok:
+            out.print(f"        fix: {f.fix}")
+    failed = sum(not f.ok for f in report.findings)
+    out.print(f"{failed} of {len(report.findings)} checks failed." if failed else "Every check passed.")
+    return 1 if failed else 0
+
+
+def _merge_group(args: argparse.Namespace, settings: GitHubSettings) -> int:
+    from reconciler.core.sequence import batch_uncovered
+    from reconciler.execution.merge_queue import landed_in_batch
+    from reconciler.gitops.merge_group import fetch_batch
+    from reconciler.gitops.refs import open_repo, resolve
+
+    config = Path(getattr(args, "config", None) or "reconciler.yaml")
+    root = config.resolve().parent
+    repo = open_repo(root)
+    base, head = resolve(repo, args.base), resolve(repo, args.head)
+    out = console(args)
+    out.print(f"Merge queue batch {base[:12]}..{head[:12]} into {args.base_branch}:")
+    folder = Path(args.out)
+    with GitHub(settings) as gh:
+        fetch_batch(gh, root, base, head, args.base_branch, folder, say=lambda line: out.print(f"  {line}"))
+    landed, tip = landed_in_batch(config, folder)
+    covered, uncovered = batch_uncovered(landed, tip)
+    lines = [f"{c.portfolio}: within the plan reviewed on {c.by.label}" for c in covered if c.by is not None]
+    lines += [f"{c.portfolio}: no reviewed plan covers it: {c.reason}" for c in uncovered]
+    for line in lines:
+        out.print(f"  {line}")
+    verdict = (f"refused: {len(uncovered)} portfolio(s) this batch changes are covered by no reviewed plan; apply on"
+               " merge would refuse them. Remove the pull request from the queue, or re-run its plan check on top of"
+               " the others (update its branch), then queue it again") if uncovered else (
+               "every portfolio this batch changes is covered by the plan reviewed on the pull request that last"
+               " changed it; apply on merge checks each within its envelope")
+    out.print(verdict)
+    if args.summary_file:
+        body = "\n".join(["## reconciler: merge queue batch", "", *(f"- {line}" for line in lines), "", verdict])
+        files.write_text(Path(args.summary_file), shown.markdown(body) + "\n", files.SUMMARY, "--summary-file",
+                         append=True)
+    return 1 if uncovered else 0
 
 
 def _seal(head: str | None) -> Seal | None:

@@ -150,3 +150,11 @@ def reviewed_overrides(plans: Sequence[Plan]) -> dict[str, str]:
         name: "; ".join(sorted({o.journal_reason() for p in plans for o in p.overrides if o.policy == name}))
         for name in sorted(common)
     }
+
+
+def batch_uncovered(landed: Sequence[Landed], current_hashes: Mapping[str, str]) -> tuple[list[Cover], list[Cover]]:
+    """A merge queue's batch before it merges: (covered, uncovered) among the portfolios its commits changed. Apply
+    on merge would refuse an uncovered one whenever it has orders; the queue refuses it before it reaches main."""
+    changed = set().union(*(c.changed for c in landed)) if landed else set()
+    found = [c for c in covers(landed, current_hashes) if c.portfolio in changed]
+    return [c for c in found if c.by is not None], [c for c in found if c.by is None]

@@ -212,6 +212,10 @@ class GitHub:
         """The pull requests GitHub associates with a commit (merged ones carry `merged_at`)."""
         return list(self._paginate(f"/repos/{self.settings.repo}/commits/{sha}/pulls"))
 
+    def pull(self, number: int) -> dict[str, Any]:
+        """One pull request (its state, base and head)."""
+        return self._json_get(f"/repos/{self.settings.repo}/pulls/{number}", None)
+
     def artifacts(self, name: str) -> list[dict[str, Any]]:
         """Artifacts of this repository with exactly this name, any workflow run."""
         data = self._json_get(f"/repos/{self.settings.repo}/actions/artifacts", {"name": name, "per_page": "100"})
@@ -229,6 +233,15 @@ class GitHub:
         """The artifact's zip archive (GitHub redirects to storage; httpx drops the token on another origin)."""
         path = f"/repos/{self.settings.repo}/actions/artifacts/{artifact_id}/zip"
         return self._request("GET", path, follow_redirects=True).content
+
+    # ---- settings the doctor reads (docs/gitops.md, "A setup that checks itself") ----
+    def get(self, path: str, params: dict[str, str] | None) -> dict[str, Any]:
+        """One object GitHub answers for a path of its REST API."""
+        return self._json_get(path, params)
+
+    def get_list(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list GitHub answers for a path of its REST API."""
+        return list(self._paginate(path))
 
     # ---- plumbing ----
     def _json_get(self, path: str, params: dict[str, str] | None) -> dict[str, Any]:

@@ -50,8 +50,12 @@ def _one(gh: GitHub, sha: str, out: Path) -> ReviewedEntry:
     if not merged:
         return ReviewedEntry(commit=sha, why="pushed to main without a pull request")
     pull = next((p for p in merged if p.get("merge_commit_sha") == sha), merged[0])
-    number = int(pull["number"])
-    head = str((pull.get("head") or {}).get("sha", ""))
+    return reviewed_entry(gh, sha, int(pull["number"]), str((pull.get("head") or {}).get("sha", "")), out)
+
+
+def reviewed_entry(gh: GitHub, sha: str, number: int, head: str, out: Path) -> ReviewedEntry:
+    """Commit `sha` of pull request `number` whose head was `head`: the plan plan.yml reviewed on it, kept in
+    `out`, or why there is none."""
     name = artifact_name(head)
     candidates = sorted(
         (a for a in gh.artifacts(name) if a.get("name") == name and not a.get("expired")),

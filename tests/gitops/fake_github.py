@@ -7,6 +7,7 @@ GitHub App tokens look like) gets GitHub's 403 on `GET /user`, and its login onl
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -52,12 +53,28 @@ class FakeGitHub:
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     blobs: dict[int, bytes] = field(default_factory=dict)  # artifact id → its zip, served at /blobs/{id}
     teams: dict[str, set[str]] = field(default_factory=dict)  # "org/team" → member logins
+    # Repository settings `github doctor` reads (empty: a repository nobody set up).
+    default_branch: str = "main"
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → GitHub's environment object
+    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # environment → custom rules
+    env_secrets: dict[str, list[str]] = field(default_factory=dict)
+    repo_secrets: list[str] = field(default_factory=list)
+    org_secrets: list[str] = field(default_factory=list)
+    protection: dict[str, Any] | None = None  # classic branch protection of the default branch
+    rules: list[dict[str, Any]] = field(default_factory=list)  # rulesets' rules on the default branch
+    files: dict[str, str] = field(default_factory=dict)  # path → text on the default branch
+    open_pulls: dict[int, dict[str, Any]] = field(default_factory=dict)  # number → an open pull request
+    forbidden: set[str] = field(default_factory=set)  # repository paths answered 403, as to a token without access
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_pull(self, number: int) -> None:
         self.issues[number] = {"number": number, "pull_request": {"url": "…"}, "state": "open", "labels": []}
         self.comments.setdefault(number, [])
+
+    def add_open_pull(self, number: int, head: str, base: str = "main") -> None:
+        """An open pull request (what a merge queue holds), served at /pulls/{number}."""
+        self.open_pulls[number] = {"number": number, "state": "open", "head": {"sha": head}, "base": {"ref": base}}
 
     def add_merged_pull(self, number: int, merge_commit: str, head: str) -> None:
         """A pull request merged as `merge_commit` (GitHub lists it under that commit's pulls)."""
@@ -87,6 +104,35 @@ class FakeGitHub:
             self.artifacts.append(artifact)
             self.blobs[artifact_id] = data
         return artifact
+
+    def set_up_well(self) -> None:
+        """Every setting `github doctor` checks, as docs/gitops.md asks for it."""
+        for name in ("observe", "production"):
+            rules: list[dict[str, Any]] = [{"id": 1, "type": "branch_policy"}]
+            if name == "production":
+                rules.append({"id": 2, "type": "required_reviewers", "prevent_self_review": True,
+                              "reviewers": [{"type": "User", "reviewer": {"login": "risk-rita"}},
+                                            {"type": "Team", "reviewer": {"slug": "reconciler-owners"}}]})
+            self.environments[name] = {
+                "id": len(self.environments) + 1, "name": name, "protection_rules": rules,
+                "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+            }
+            self.branch_policies[name] = [{"id": 7, "name": "main", "type": "branch"}]
+        self.env_secrets = {"observe": ["RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY"],
+                            "production": ["RECONCILER_JOURNAL_URL", "ALPACA_API_KEY", "RECONCILER_DOCTOR_TOKEN"]}
+        self.repo_secrets = ["CODECOV_TOKEN"]
+        self.org_secrets = ["NPM_TOKEN"]
+        self.protection = {"required_status_checks": {"strict": True, "contexts": ["validate"],
+                                                      "checks": [{"context": "validate", "app_id": 15368}]},
+                           "required_pull_request_reviews": {"require_code_owner_reviews": False}}
+        self.rules = [
+            {"type": "required_status_checks", "ruleset_id": 3,
+             "parameters": {"required_status_checks": [{"context": "plan"}, {"context": "validate"}]}},
+            {"type": "pull_request", "ruleset_id": 3, "parameters": {"require_code_owner_review": True}},
+        ]
+        self.files[".github/CODEOWNERS"] = (
+            "* @acme/maintainers\n/reconciler.yaml @acme/reconciler-owners @acme/risk\n/policies/ @acme/risk\n"
+        )
 
     def add_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
         with self._lock:
@@ -149,13 +195,24 @@ class FakeGitHub:
                     return 200, {"state": "active", "role": "member"}, {}
                 return 404, {"message": "Not Found"}, {}
             prefix = f"/repos/{self.repo}"
+            if parts.path[len(prefix):] in self.forbidden or any(
+                parts.path[len(prefix):].startswith(f) for f in self.forbidden if f.endswith("/")
+            ):
+                return 403, {"message": "Resource not accessible by integration"}, {}
+            if parts.path == prefix and method == "GET":
+                return 200, {"full_name": self.repo, "default_branch": self.default_branch}, {}
             if not parts.path.startswith(prefix + "/"):
                 return 404, {"message": "Not Found"}, {}
             return self._route(method, parts.path[len(prefix):], query, payload)
 
     def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any, dict[str, str]]:
+        if method == "GET" and (found := self._settings(path, query)) is not None:
+            return found
         if (m := re.fullmatch(r"/commits/([0-9a-f]{40})/pulls", path)) and method == "GET":
             return self._page(self.pulls.get(m.group(1), []), path, query)
+        if (m := re.fullmatch(r"/pulls/(\d+)", path)) and method == "GET":
+            pull = self.open_pulls.get(int(m.group(1)))
+            return (200, pull, {}) if pull else (404, {"message": "Not Found"}, {})
         if path == "/actions/artifacts" and method == "GET":
             found = [a for a in self.artifacts if a["name"] == query.get("name", a["name"])]
             return 200, {"total_count": len(found), "artifacts": found}, {}
@@ -209,6 +266,40 @@ class FakeGitHub:
             issue.update({k: v for k, v in payload.items() if k in ("title", "body", "state", "state_reason")})
             return 200, issue, {}
         return 404, {"message": "Not Found"}, {}
+
+    def _settings(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
+        """The repository settings `github doctor` reads, shaped as the REST API answers them."""
+        missing = (404, {"message": "Not Found"}, {})
+        if m := re.fullmatch(r"/environments/([^/]+)(/deployment-branch-policies|/secrets)?", path):
+            name, tail = m.group(1), m.group(2)
+            if name not in self.environments:
+                return missing
+            if tail is None:
+                return 200, self.environments[name], {}
+            if tail == "/secrets":
+                return self._wrapped("secrets", [{"name": n} for n in self.env_secrets.get(name, [])], query)
+            return self._wrapped("branch_policies", self.branch_policies.get(name, []), query)
+        if path == "/actions/secrets":
+            return self._wrapped("secrets", [{"name": n} for n in self.repo_secrets], query)
+        if path == "/actions/organization-secrets":
+            return self._wrapped("secrets", [{"name": n} for n in self.org_secrets], query)
+        if path == f"/branches/{self.default_branch}/protection":
+            return (200, self.protection, {}) if self.protection else (404, {"message": "Branch not protected"}, {})
+        if path == f"/rules/branches/{self.default_branch}":
+            return self._page(self.rules, path, query)
+        if (m := re.fullmatch(r"/contents/(.+)", path)) and query.get("ref") == self.default_branch:
+            text = self.files.get(m.group(1))
+            if text is None:
+                return missing
+            content = base64.b64encode(text.encode()).decode()
+            return 200, {"type": "file", "path": m.group(1), "encoding": "base64", "content": content}, {}
+        return None
+
+    def _wrapped(self, key: str, items: list[dict[str, Any]], query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """A list in an object with its total count (secrets, branch policies), paged like the REST API."""
+        per_page = min(int(query.get("per_page", "30")), 100)
+        page = int(query.get("page", "1"))
+        return 200, {"total_count": len(items), key: items[(page - 1) * per_page : page * per_page]}, {}
 
     def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(query.get("per_page", "30")), 100)

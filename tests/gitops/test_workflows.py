@@ -64,11 +64,13 @@ def test_zizmor_finds_nothing(persona: str) -> None:
     assert "No findings to report" in done.stdout
 
 
-def test_the_four_workflows_exist() -> None:
-    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == ["apply.yml", "drift.yml", "plan.yml", "validate.yml"]
+def test_the_five_workflows_exist() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
+        "apply.yml", "drift.yml", "plan-queue.yml", "plan.yml", "validate.yml"
+    ]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml", "validate.yml"])
+@pytest.mark.parametrize("name", ["plan.yml", "plan-queue.yml", "apply.yml", "drift.yml", "validate.yml"])
 def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
     wf = load(name)
     for step in steps(wf):
@@ -84,7 +86,7 @@ def test_actions_pinned_by_sha_and_least_privilege(name: str) -> None:
         assert job["timeout-minutes"] <= 30
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "validate.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ["plan.yml", "plan-queue.yml", "apply.yml", "validate.yml", "drift.yml"])
 def test_every_workflow_installs_from_the_hashed_lock_file(name: str) -> None:
     runs = " ".join(s.get("run", "") for s in steps(load(name)))
     assert "pip install --require-hashes --no-deps -r requirements/ci.lock" in runs
@@ -239,6 +241,41 @@ def test_apply_workflow() -> None:
     assert names.index(find["name"]) < names.index("Apply within the reviewed envelope")
     # Plans are downloaded by reconciler (one per merged pull request), each archive checked against its digest.
     assert not any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
+
+
+def test_the_merge_queue_check_holds_no_credential_and_reads_the_batch_as_data() -> None:
+    """A merge_group run takes its workflow file from the queue's branch: the job has no environment and no secret,
+    runs the base's reconciler, and hands it the queue's tip as a git ref only. Its own file: plan.yml never runs on
+    the queue's branch, so no skipped job there reports a `plan` check."""
+    wf = load("plan-queue.yml")
+    assert list(wf["on"]) == ["merge_group"]
+    assert wf["on"]["merge_group"] == {"types": ["checks_requested"]}
+    assert "merge_group" not in load("plan.yml")["on"]
+    (job,) = wf["jobs"].values()
+    assert job["name"] == "plan"  # the check branch protection requires, in the queue too
+    assert "if" not in job
+    assert "environment" not in job
+    assert job["permissions"] == {"contents": "read", "actions": "read", "pull-requests": "read"}
+    assert "secrets." not in str(job)
+    trusted, queued = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert trusted["with"]["ref"] == "${{ github.event.merge_group.base_sha }}"
+    assert queued["with"]["path"] == ".queue"
+    names = [s["name"] for s in job["steps"]]
+    install = next(s for s in job["steps"] if "pip install" in s.get("run", ""))
+    assert names.index(install["name"]) < names.index(queued["name"])  # installed before the batch is on disk
+    keep = next(s for s in job["steps"] if ".queue" in s.get("run", ""))
+    assert "rm -rf ./.queue" in keep["run"]
+    check = next(s for s in job["steps"] if "reconciler github merge-group" in s.get("run", ""))
+    assert "--head refs/reconciler/queue" in check["run"]
+    assert "${{" not in check["run"]  # the event's values reach the shell as data
+
+
+def test_apply_checks_the_setup_before_anything_else() -> None:
+    job = load("apply.yml")["jobs"]["apply"]
+    runs = [s for s in job["steps"] if "reconciler " in s.get("run", "")]
+    assert runs[0]["run"] == "reconciler github doctor"
+    assert runs[0]["env"] == {"GITHUB_TOKEN": "${{ secrets.RECONCILER_DOCTOR_TOKEN }}"}
+    assert "if" not in runs[0]  # a failure stops the job: nothing is observed or sent
 
 
 def test_apply_trusts_only_the_plan_workflow_artifact() -> None:
