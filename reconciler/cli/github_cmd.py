@@ -28,7 +28,7 @@ from reconciler.gitops.comment import (
 from reconciler.gitops.github import GitHub, GitHubSettings
 from reconciler.gitops.overrides import read_overrides
 from reconciler.gitops.proposal_changes import policy_file_changes, setting_changes
-from reconciler.render.markdown import blocks, render_drift_issue, split_comment
+from reconciler.render.markdown import Proposal, plan_comment, render_drift_issue
 from reconciler.secrets.redact import register
 
 
@@ -174,7 +174,7 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
     # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which `apply-result` and
     # `drift-issue` never use.
-    from reconciler.execution.planning import plan_against, proposed_runtime
+    from reconciler.execution.planning import causes_of, plan_against, proposed_runtime
 
     if args.pr <= 0 or args.max_comments <= 0:
         raise ReconcilerError(
@@ -182,10 +182,12 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         )
     trusted = runtime(args, read_only=True)  # planning now only reads the journal, like `plan` without --record
     with proposed_runtime(trusted, args.proposed) if args.proposed else nullcontext(trusted) as rt:
+        base = None
         if args.plan:
             plan = read_plan(Path(args.plan))
         else:
-            plan, _ = plan_against(rt, args.base, record=False)
+            plan, base = plan_against(rt, args.base, record=False)
+        causes = causes_of(rt, plan, base)
         envelope = rt.workspace.config.apply.envelope
         # What the proposal changes besides targets, against the trusted checkout (the default branch), shown first.
         changed = setting_changes(trusted.config, rt.config) if args.proposed else []
@@ -193,7 +195,8 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
             trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir, rt.config.policies.dir,
         ) if args.proposed else []
     refused = read_overrides(Path(args.overrides)).refused if args.overrides else []
-    bodies = split_comment(blocks(plan, envelope, changed, policy_files, refused), max_parts=args.max_comments)
+    proposal = Proposal(changed, policy_files, refused, causes)
+    bodies = plan_comment(plan, envelope, proposal, max_parts=args.max_comments)
     seal = _seal(args.head or plan.git_commit)
     with GitHub(settings) as gh:
         result = upsert_sticky(gh, args.pr, bodies, seal)

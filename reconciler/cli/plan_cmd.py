@@ -11,9 +11,9 @@ from reconciler.cli.common import add_record, add_target, console, runtime
 from reconciler.core.plan import reseal
 from reconciler.execution.judge import seal_for_saving
 from reconciler.execution.planfile import write_plan
-from reconciler.execution.planning import plan_against, proposed_runtime
+from reconciler.execution.planning import causes_of, plan_against, proposed_runtime
 from reconciler.gitops.overrides import read_overrides
-from reconciler.render.markdown import render_markdown
+from reconciler.render.markdown import Proposal, render_markdown
 from reconciler.render.text import render_plan, render_target_changes
 
 if TYPE_CHECKING:
@@ -66,7 +66,8 @@ def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":
-        sys.stdout.write(render_markdown(plan, rt.workspace.config.apply.envelope))
+        proposal = Proposal(causes=causes_of(rt, plan, base))
+        sys.stdout.write(render_markdown(plan, rt.workspace.config.apply.envelope, proposal))
     else:
         out = console(args)
         if base is not None:

@@ -27,6 +27,7 @@ class Desired(Frozen):
     name: str
     account: str
     source: str
+    model: str | None = Field(None, description="The Model file the targets and cash come from, when it follows one.")
     targets: dict[str, Decimal]
     cash: Decimal
     trading: Trading

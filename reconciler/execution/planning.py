@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from reconciler.brokers.base import Broker
+from reconciler.core.attribution import Cause, causes
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult, PortfolioPlan
 from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
@@ -17,7 +18,7 @@ from reconciler.core.valuation import floors_of, valuation_denials, valued_symbo
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.gitops.proposed import read_proposed
-from reconciler.gitops.refs import TargetsAtRef, relocated, targets_at, with_base
+from reconciler.gitops.refs import TargetsAtRef, relative_files, relocated, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.prices import last_fill_prices
@@ -185,6 +186,17 @@ def plan_against(
             base = replace(base, portfolios=[p for p in base.portfolios if p.name in names])
         plan = with_base(plan, base, chosen)
     return plan, base
+
+
+def causes_of(rt: Runtime, plan: Plan, base: TargetsAtRef | None = None) -> dict[str, Cause]:
+    """Per portfolio with orders, whether the change since the plan's base commit or old drift causes them
+    (core.attribution), on the plan's own observations; files named relative to the configuration's folder."""
+    if plan.base_commit is None:
+        return {}
+    if base is None:
+        base = targets_at(rt.repo_config or rt.workspace.config_path, plan.base_commit)
+    current = [relative_files(d, rt.root) for d in rt.workspace.portfolios]
+    return causes(plan, base.portfolios, current, rt.costs, rt.quote_limits)
 
 
 @contextmanager

@@ -107,7 +107,23 @@ def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
             raise _at_ref(exc, base, ref, sha) from None
         except ReconcilerError as exc:
             raise _at_ref(SpecError([exc]), base, ref, sha) from None
-    return TargetsAtRef(ref, sha, ws.portfolios)
+        # The folder goes away: name the files as the repository does, beside the configuration.
+        portfolios = [relative_files(d, (base / rel).parent) for d in ws.portfolios]
+    return TargetsAtRef(ref, sha, portfolios)
+
+
+def relative_files(d: Desired, folder: Path) -> Desired:
+    """The portfolio with its file and Model file named relative to `folder` (the configuration's)."""
+
+    def rel(path: str | None) -> str | None:
+        if path is None:
+            return None
+        try:
+            return Path(path).resolve().relative_to(folder.resolve()).as_posix()
+        except ValueError:
+            return path
+
+    return d.model_copy(update={"source": rel(d.source) or d.source, "model": rel(d.model)})
 
 
 def with_base(plan: Plan, base: TargetsAtRef, current: list[Desired]) -> Plan:

@@ -19,18 +19,21 @@ import functools
 import html
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from reconciler.core import attribution
+from reconciler.core.attribution import Cause
 from reconciler.core.changes import PolicyFileChange, SettingChange
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
-from reconciler.core.models import Plan, PolicyResult, PortfolioPlan
+from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.core.numbers import ZERO
 from reconciler.core.rules import EnvelopeSettings
+from reconciler.render.decision import DECISION_ROWS, GROUP_NAMES, NOTE_ROWS, decide, verdict
 from reconciler.render.fmt import money, pct, qty
 
 MARKER = "<!-- reconciler:plan -->"
@@ -105,40 +108,6 @@ def _points(d: Decimal) -> str:
     return f"{d * 100:+.2f} pp"
 
 
-@dataclass(frozen=True)
-class Summary:
-    """The numbers the comment opens with."""
-
-    changed: list[PortfolioPlan]
-    orders: int
-    buys: int
-    buy_notional: Decimal
-    sell_notional: Decimal
-    commissions: Decimal
-    turnover: Decimal
-    denies: list[PolicyResult]
-    warns: list[PolicyResult]
-
-    @classmethod
-    def of(cls, plan: Plan) -> Summary:
-        changed = [p for p in plan.portfolios if p.actions]
-        actions = [a for p in plan.portfolios for a in p.actions]
-        equity = sum((p.equity for p in changed), ZERO)
-        buy = sum((p.buy_notional for p in plan.portfolios), ZERO)
-        sell = sum((p.sell_notional for p in plan.portfolios), ZERO)
-        return cls(
-            changed=changed,
-            orders=len(actions),
-            buys=sum(1 for a in actions if a.side == "buy"),
-            buy_notional=buy,
-            sell_notional=sell,
-            commissions=sum((a.est_commission for a in actions), ZERO),
-            turnover=(buy + sell) / equity if equity > 0 else ZERO,
-            denies=[r for r in plan.policy_results if r.kind == "deny"],
-            warns=[r for r in plan.policy_results if r.kind == "warn"],
-        )
-
-
 def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
     """Data of the mermaid bar chart: weight now (bars) and target (line), in percent."""
     rows = sorted(pp.holdings, key=lambda h: (-max(h.weight_before, h.weight_target), h.symbol))
@@ -162,52 +131,82 @@ def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
     }
 
 
-def _context(
-    plan: Plan, envelope: EnvelopeSettings | None, settings: Sequence[SettingChange] = (),
-    policy_files: Sequence[PolicyFileChange] = (), refused_overrides: Sequence[str] = (),
-) -> dict[str, Any]:
-    bounds: dict[tuple[str, str], Bound] = {}
-    if envelope is not None:
-        bounds = {(b.portfolio, b.symbol): b for b in envelope_of(plan, envelope)}
-    summary = Summary.of(plan)
-    # Results past the summary's rows: those of portfolios with orders are repeated in their sections below; the
-    # others (portfolios without orders have no section) are folded into the summary, so "listed below" is true.
-    rest = (summary.denies + summary.warns)[SUMMARY_ROWS:]
-    sections = {p.name for p in summary.changed}
-    return {
-        "plan": plan,
-        "summary": summary,
-        "envelope": envelope,
-        "bounds": bounds,
-        "limit": SUMMARY_ROWS,
-        "rest_below": [r for r in rest if r.portfolio in sections],
-        "rest_other": [r for r in rest if r.portfolio not in sections],
-        "setting_changes": list(settings),
-        "policy_file_changes": list(policy_files),
-        "refused_overrides": list(refused_overrides),
-    }
+@dataclass(frozen=True)
+class Proposal:
+    """What the comment says besides the plan: the settings and policy files the pull request changes, overrides
+    refused, and why each portfolio trades (core.attribution; without it, the plan's own target changes)."""
+
+    settings: Sequence[SettingChange] = ()
+    policy_files: Sequence[PolicyFileChange] = ()
+    refused_overrides: Sequence[str] = ()
+    causes: Mapping[str, Cause] | None = None
+
+
+NO_PROPOSAL = Proposal()
 
 
 def blocks(
-    plan: Plan, envelope: EnvelopeSettings | None = None, settings: Sequence[SettingChange] = (),
-    policy_files: Sequence[PolicyFileChange] = (), refused_overrides: Sequence[str] = (),
+    plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL,
+    posted: Collection[str] | None = None,
 ) -> list[str]:
-    """The comment as blocks: summary (starting with the sticky marker, then the settings and policy files the pull
-    request changes), one per changed portfolio, footer."""
+    """The comment as blocks: the decision (starting with the sticky marker, then the settings and policy files the
+    pull request changes, the target changes), one per portfolio worth a section (worst and largest first), footer.
+    `posted`: the portfolios whose sections are posted, which the opening block may point to (all by default)."""
     env = environment()
-    ctx = _context(plan, envelope, settings, policy_files, refused_overrides)
+    bounds: dict[tuple[str, str], Bound] = {}
+    if envelope is not None:
+        bounds = {(b.portfolio, b.symbol): b for b in envelope_of(plan, envelope)}
+    causes = proposal.causes if proposal.causes is not None else attribution.causes(plan, None)
+    decision = decide(plan, envelope, causes, posted)
+    ctx = {
+        "plan": plan, "envelope": envelope, "bounds": bounds, "decision": decision, "verdict": verdict(decision),
+        "limit": SUMMARY_ROWS, "decision_rows": DECISION_ROWS, "group_names": GROUP_NAMES, "note_rows": NOTE_ROWS,
+        "setting_changes": list(proposal.settings), "policy_file_changes": list(proposal.policy_files),
+        "refused_overrides": list(proposal.refused_overrides),
+    }
     out = [env.get_template("summary.md.j2").render(ctx)]
     portfolio = env.get_template("portfolio.md.j2")
-    for p in ctx["summary"].changed:
-        results = [r for r in plan.policy_results if r.portfolio == p.name]
-        out.append(portfolio.render(ctx, p=p, chart=chart(p), results=results))
+    for r in decision.sections:
+        holding = {h.symbol: h for h in r.pp.holdings}
+        out.append(portfolio.render(ctx, r=r, chart=chart(r.pp), holding=holding))
     out.append(env.get_template("footer.md.j2").render(ctx))
     return out
 
 
-def render_markdown(plan: Plan, envelope: EnvelopeSettings | None = None) -> str:
+def render_markdown(plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL) -> str:
     """The whole comment in one piece (what `plan --format markdown` prints)."""
-    return "".join(blocks(plan, envelope))
+    return "".join(blocks(plan, envelope, proposal))
+
+
+def plan_comment(
+    plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL, *,
+    limit: int = COMMENT_LIMIT, max_parts: int = 10,
+) -> list[str]:
+    """The comment's bodies, split past GitHub's limit, whose opening block points only to sections that are posted.
+
+    Which sections fit in `max_parts` comments depends on the opening block's size, which depends on what it
+    points to: render, split, and render again pointing only to what was posted, until everything it points to is
+    posted (pointing to nothing is always true, and ends the search)."""
+    claimed: set[str] | None = None
+    for _ in range(4):
+        made = blocks(plan, envelope, proposal, claimed)
+        bodies = split_comment(made, limit, max_parts)
+        posted = _posted(plan, bodies)
+        if claimed is not None and claimed <= posted:
+            return bodies
+        if claimed is None and len(bodies) < max_parts and "do not fit" not in bodies[-1]:
+            return bodies  # nothing left out: every section is posted
+        claimed = posted if claimed is None else claimed & posted
+    return split_comment(blocks(plan, envelope, proposal, set()), limit, max_parts)
+
+
+def _posted(plan: Plan, bodies: list[str]) -> set[str]:
+    """The portfolios whose section heading opens a line of one of the bodies."""
+    headings = [line for body in bodies for line in body.splitlines() if line.startswith("### ")]
+    return {
+        p.name for p in plan.portfolios
+        if any(h.startswith(f"### {md_escape(p.name)} · {md_escape(p.account)} · ") for h in headings)
+    }
 
 
 def render_apply_summary(

@@ -61,7 +61,7 @@ class Workspace:
     @cached_property
     def targets_hash(self) -> str:
         """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
-        return _digest([p.model_dump(mode="json", exclude={"source"}) for p in self.portfolios])
+        return _digest([p.model_dump(mode="json", exclude=_NOT_TARGETS) for p in self.portfolios])
 
     @cached_property
     def portfolio_hashes(self) -> dict[str, str]:
@@ -88,7 +88,11 @@ class Workspace:
 
 def portfolio_hash(portfolio: Desired) -> str:
     """One portfolio's resolved targets as a hash (what `Workspace.portfolio_hashes` holds), at any commit."""
-    return _digest(portfolio.model_dump(mode="json", exclude={"source"}))
+    return _digest(portfolio.model_dump(mode="json", exclude=_NOT_TARGETS))
+
+
+# Where the targets were read from is no part of them: moving a file or a Model changes no hash.
+_NOT_TARGETS = {"source", "model"}
 
 
 def _digest(payload: object) -> str:
@@ -343,15 +347,16 @@ def _resolve(
                     )
                 )
                 continue
-            model = models[spec.model][1].spec
-            targets, cash = dict(model.targets), model.cash
+            model_raw, model_doc = models[spec.model]
+            targets, cash, model_file = dict(model_doc.spec.targets), model_doc.spec.cash, str(model_raw.path)
         else:
-            targets, cash = dict(spec.targets or {}), spec.cash or Decimal(0)
+            targets, cash, model_file = dict(spec.targets or {}), spec.cash or Decimal(0), None
         out.append(
             Desired(
                 name=name,
                 account=spec.account,
                 source=str(raw.path),
+                model=model_file,
                 targets=targets,
                 cash=cash,
                 trading=spec.trading,
