@@ -13,7 +13,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.core.models import Action, Desired, Observation, Plan, PortfolioPlan, Quote, Side, TargetChange
+from reconciler.core.models import (
+    Action,
+    Desired,
+    Observation,
+    Plan,
+    PolicyResult,
+    PortfolioPlan,
+    Quote,
+    Side,
+    TargetChange,
+)
 from reconciler.core.rules import SymbolRule, Trading
 
 Num = Decimal | str | int
@@ -134,3 +144,21 @@ def plan_of(
         target_changes=[TargetChange(portfolio=n, account=f"acct-{n}", change="changed") for n in changed],
         config_accounts=sorted(f"acct-{n}" for n in orders), portfolios=portfolios, content_hash="c" * 64,
     )
+
+
+def planned(
+    pairs: list[tuple[Desired, Observation]], *, results: list[PolicyResult] | None = None, **fields: Any
+) -> Plan:
+    """A sealed plan the planner makes of these portfolios and observations (no costs), with the built-in
+    valuation denials of the portfolios it blocks, then `results`; `fields` set the plan's other fields
+    (base_commit, target_changes, overrides)."""
+    from reconciler.core.models import CostModel
+    from reconciler.core.plan import reseal, seal
+    from reconciler.core.planner import plan_many
+    from reconciler.core.valuation import valuation_denials
+
+    pps = plan_many(pairs, CostModel())
+    verdicts = [r for pp in pps for r in valuation_denials(pp.name, pp.blocked)]
+    plan = seal(pps, created_at=NOW, targets_hash="t" * 64, accounts=[d.account for d, _ in pairs],
+                policy_results=[*verdicts, *(results or [])])
+    return reseal(plan, **fields) if fields else plan

@@ -56,7 +56,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span, mermaid=mermaid_text,
-        pp=_points, weight=_weight,
+        pp=_points, weight=_weight, count="{:,}".format,
     )
     return env
 
