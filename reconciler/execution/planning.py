@@ -193,9 +193,16 @@ def causes_of(rt: Runtime, plan: Plan, base: TargetsAtRef | None = None) -> dict
     (core.attribution), on the plan's own observations; files named relative to the configuration's folder."""
     if plan.base_commit is None:
         return {}
-    if base is None:
-        base = targets_at(rt.repo_config or rt.workspace.config_path, plan.base_commit)
     current = [relative_files(d, rt.root) for d in rt.workspace.portfolios]
+    if base is None:
+        try:
+            base = targets_at(rt.repo_config or rt.workspace.config_path, plan.base_commit)
+        except ReconcilerError as exc:
+            # The comment is still posted: the plan's own target changes say which portfolios changed, and every
+            # order of a changed portfolio is shown as the change's (none is called drift without evidence).
+            log.warning("cannot read the targets at the plan's base commit %s (%s): orders are attributed per"
+                        " portfolio only", plan.base_commit[:12], exc.message, extra={"base_commit": plan.base_commit})
+            return causes(plan, None, current)
     return causes(plan, base.portfolios, current, rt.costs, rt.quote_limits)
 
 

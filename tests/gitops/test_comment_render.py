@@ -13,7 +13,7 @@ from reconciler.core.rules import EnvelopeSettings, Trading
 from reconciler.gitops.comment import part_of, upsert_sticky
 from reconciler.gitops.github import GitHub, GitHubSettings
 from reconciler.render.markdown import COMMENT_LIMIT, MARKER, blocks, render_markdown, size, split_comment
-from tests.builders import desired, observation
+from tests.builders import desired, observation, planned
 from tests.gitops.fake_github import FakeGitHub
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -128,16 +128,19 @@ def test_split_comments_post_to_github_within_its_limit(github: FakeGitHub) -> N
     assert len(result.created) == len(parts) == len(github.ours(9))  # the fake refuses bodies over 65,536
 
 
-def test_results_of_portfolios_without_orders_are_grouped_not_claimed_below() -> None:
+def test_results_of_portfolios_without_orders_are_grouped_and_their_sections_posted() -> None:
     """Reproduced: "… and N more, listed under each portfolio below" while those portfolios had no orders, so no
-    section below listed them. Results are grouped by policy; a portfolio a policy names has a section."""
-    plan = big_plan(1, 2)
-    quiet = [
-        PolicyResult(policy="stale_target", kind="warn", level="advisory", portfolio=f"idle-{i:03d}",
-                     message=f"warning {i}")
+    section below listed them. Results are grouped by policy, and a portfolio a policy names has a section."""
+    pairs = [
+        (desired({"VTI": 1}, name=f"idle-{i:03d}", account=f"acct-{i:03d}"),
+         observation({"VTI": "100"}, {"VTI": "10"}, account=f"acct-{i:03d}"))
         for i in range(60)
     ]
-    plan = plan.model_copy(update={"policy_results": [*quiet, *plan.policy_results]})
-    text = render_markdown(plan, EnvelopeSettings())
-    summary = text[: text.index("### portfolio-0000")]
-    assert "- :warning: `stale_target` · advisory warning · **60 portfolio(s)**" not in summary  # unknown names
+    quiet = [
+        PolicyResult(policy="stale_target", kind="warn", level="advisory", portfolio=d.name, message="old")
+        for d, _ in pairs
+    ]
+    text = render_markdown(planned(pairs, results=quiet))
+    assert "- :warning: `stale_target` · advisory warning · **60 portfolio(s)** (`idle-000`, `idle-001`, `idle-002`" \
+        " and 57 more: 57 in their sections below), e.g. old" in text
+    assert len(re.findall(r"^### idle-\d+ · ", text, re.M)) == 60
