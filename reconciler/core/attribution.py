@@ -31,6 +31,7 @@ class Cause:
     drift: Mapping[tuple[str, Side], Decimal] = field(default_factory=dict)
     model: str | None = None  # the Model file whose edit changed the targets, when that is where they changed
     source: str | None = None  # the portfolio file, when the change is there
+    replanned: bool = False  # the base targets were planned again: "drift" holds all that drift would trade
 
     def drift_quantity(self, symbol: str, side: Side) -> Decimal:
         """Of an order on `symbol`, the quantity drift alone would trade."""
@@ -56,7 +57,7 @@ def causes(
         if not pp.actions:
             continue
         if pp.name not in changed:
-            out[pp.name] = Cause("drift", {(a.symbol, a.side): a.quantity for a in pp.actions})
+            out[pp.name] = Cause("drift", {(a.symbol, a.side): a.quantity for a in pp.actions}, replanned=True)
             continue
         was, now = old.get(pp.name), new.get(pp.name)
         model = None
@@ -70,7 +71,7 @@ def causes(
             out[pp.name] = Cause("change", model=model, source=source)
             continue
         drift = _common(pp, plan_portfolio(was, pp.observation, costs, limits, pp.references))
-        out[pp.name] = Cause("mixed" if drift else "change", drift, model=model, source=source)
+        out[pp.name] = Cause("mixed" if drift else "change", drift, model=model, source=source, replanned=True)
     return out
 
 

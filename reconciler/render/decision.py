@@ -101,6 +101,7 @@ class Decision:
     change_orders: int  # of the orders going out, those the pull request's target changes cause
     drift_orders: int  # and those old drift causes (None of either without a base commit: see `attributed`)
     attributed: bool
+    replanned: bool  # every changed portfolio was planned again with its base targets: drift is counted per order
     posted: frozenset[str] = field(default_factory=frozenset)  # portfolios with a section in a posted comment
 
     @property
@@ -168,7 +169,7 @@ def decide(
         if r.cause.drift_quantity(a.symbol, a.side) >= a.quantity
     )
     order = {name: i for i, name in enumerate(r.name for r in rows)}
-    grouped: dict[tuple[str, str, str, str], list[tuple[Row, PolicyResult]]] = {}
+    grouped: dict[tuple[str, str, Level, str], list[tuple[Row, PolicyResult]]] = {}
     row_of = {r.name: r for r in rows}
     for res in plan.policy_results:
         row = row_of.get(res.portfolio)
@@ -179,7 +180,7 @@ def decide(
     for (policy, kind, level, effect), hits in grouped.items():
         hits.sort(key=lambda h: order[h[0].name])
         named = list({h[0].name: h[0] for h in hits}.values())
-        groups.append(Group(policy, kind, level, effect, named, hits[0][1]))  # type: ignore[arg-type]
+        groups.append(Group(policy, kind, level, effect, named, hits[0][1]))
     groups.sort(key=lambda g: (_EFFECTS.index(g.effect), _LEVELS[g.level], -len(g.rows), g.policy))
     return Decision(
         rows=rows, trading=trading, held=held, groups=groups,
@@ -189,6 +190,7 @@ def decide(
         turnover=(buy + sell) / equity if equity > 0 else ZERO,
         change_orders=len(actions) - drift if causes is not None else 0, drift_orders=drift,
         attributed=causes is not None and plan.base_commit is not None,
+        replanned=all(r.cause.replanned for r in trading if r.cause is not None),
         posted=frozenset(r.name for r in rows if r.shown) if posted is None else frozenset(posted),
     )
 

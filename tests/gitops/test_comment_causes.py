@@ -3,9 +3,14 @@ Model file a change went through: real commits, the real CLI."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from reconciler.core.plan import reseal
+from reconciler.execution.planfile import read_plan, write_plan
 from reconciler.gitops.refs import targets_at
 from tests.conftest import Workspace, edit_yaml
 from tests.gitops.conftest import Git
+from tests.gitops.fake_github import FakeGitHub
 
 MODEL = "portfolios/models/balanced-60-40.yaml"
 
@@ -40,3 +45,17 @@ def test_the_model_file_is_no_part_of_a_portfolios_hash(workspace: Workspace, gi
     alice = next(p for p in targets_at(workspace.config, "main").portfolios if p.name == "alice-ira")
     moved = alice.model_copy(update={"model": "elsewhere.yaml", "source": "x.yaml"})
     assert portfolio_hash(moved) == portfolio_hash(alice)
+
+
+def test_a_base_commit_nobody_has_still_gets_a_comment(workspace: Workspace, git_repo: Git, github: FakeGitHub,
+                                                      tmp_path: Path) -> None:
+    edit_model(workspace)
+    git_repo.commit_all("swap VTI and VXUS in the model")
+    made = tmp_path / "plan.json"
+    assert workspace.run("plan", "--base", "HEAD~1", "--out", str(made)).code in (0, 1)
+    elsewhere = tmp_path / "elsewhere.json"
+    write_plan(reseal(read_plan(made), base_commit="0" * 40), elsewhere)
+    github.add_pull(3)
+    r = workspace.run("github", "comment", "--pr", "3", "--plan", str(elsewhere))
+    assert r.code == 0, r.err
+    assert "are in portfolios whose targets this pull request changes" in github.ours(3)[0]["body"]

@@ -38,8 +38,8 @@ def test_changed_settings_and_policy_files_come_before_the_orders(
 ) -> None:
     _propose(workspace, git_repo, "loosen", _loosen)
     body = _comment(workspace, github)
-    head = body.split("**Policies:**")[0]
-    assert "This pull request changes how plans are checked and applied" in head
+    head = body.split("\n### ")[0]  # the opening block, the settings and the policy files: before any section
+    assert "This pull request also changes how plans are checked and applied" in head.split("| portfolio |")[0]
     assert "| `policies.default_level` | `hard-mandatory` | `advisory` |" in head
     assert "| `apply.limit_band` | `0.005` | `0.05` |" in head
     assert "- policy file `policies/deny_list.rego`: removed" in head
