@@ -196,7 +196,7 @@ def test_apply_envelope_with_other_targets_refuses(workspace: Workspace, tmp_pat
 def test_plan_markdown_shows_target_changes_and_envelope(workspace: Workspace) -> None:
     r = workspace.run("plan", "--format", "markdown")
     assert r.code == 0
-    assert "Approving an envelope, not exact orders" in r.out
+    assert "applied only within the *envelope* approved here" in r.out
     assert "±10.0%" in r.out
 
 
