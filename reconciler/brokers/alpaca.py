@@ -141,8 +141,8 @@ class AlpacaBroker:
 
         try:
             return bounded_http.exchange(
-                client, method, url, deadline=budget(self.spec.timeout_seconds, f"{method} {urlparse(url).path}"),
-                max_bytes=MAX_BODY_BYTES,
+                client, method, url, max_bytes=MAX_BODY_BYTES,
+                deadline=budget(self.spec.timeout_seconds, f"waiting for {method} {urlparse(url).path}"),
                 on_deadline=drop_client, **kw,
             )
         except bounded_http.TooLarge as exc:

@@ -138,7 +138,7 @@ class CcxtBroker:
         byte every few seconds would hold apply (and the account lock) for ever. Past the deadline the call is
         abandoned with its exchange object (its session closed; the next call builds a fresh one) and it is a
         RequestTimeout, handled as any other: a read is retried, an order is looked up by its client id."""
-        deadline = budget(CALL_DEADLINE_FACTOR * self.spec.timeout_seconds, "calling the exchange")
+        deadline = budget(CALL_DEADLINE_FACTOR * self.spec.timeout_seconds, "waiting for the exchange")
 
         def abandon() -> None:
             self._exchanges.pop(account, None)
