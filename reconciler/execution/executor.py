@@ -40,6 +40,7 @@ from reconciler.execution.preflight import (
 )
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.journal.locks import AccountLock
+from reconciler.journal.moves import moved_symbols
 from reconciler.journal.prices import last_fill_prices
 from reconciler.runtime import Runtime
 
@@ -130,6 +131,8 @@ def apply_plan(
                     result.interrupted = exc.message
                     _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message)
                     continue
+                # A move nobody explained stays blocked once this observation, holding it, is the baseline.
+                moved_symbols(journal, pp.account, obs.positions, record=True)
                 journal.record_observation(obs, "apply", apply_id)
                 doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
                 if doubts or stale:

@@ -239,7 +239,7 @@ class Journal:
     def fills_since(self, account: str, since: datetime) -> list[dict[str, Any]]:
         with self.tx() as c:
             rows = c.execute(
-                select(t.fills, t.intents.c.symbol, t.intents.c.side)
+                select(t.fills, t.intents.c.symbol, t.intents.c.side, t.intents.c.created_at.label("intent_created_at"))
                 .join(t.intents, t.intents.c.client_order_id == t.fills.c.client_order_id)
                 .where(t.intents.c.account == account, t.fills.c.filled_at > since)
             ).mappings().all()
