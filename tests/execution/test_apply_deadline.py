@@ -124,3 +124,25 @@ def test_a_budget_that_cannot_hold_one_send_is_refused_at_load(alpaca: Workspace
     assert r.returncode != 0
     assert "apply.max_duration_seconds: 6 s does not exceed the longest an order's send can take" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_each_account_of_apply_all_has_its_own_budget(
+    slow: tuple[Workspace, SlowAfterFirstOrder], emulator: Broker
+) -> None:
+    """Within `apply --all` every account is its own apply with its own deadline: each ends within the budget
+    (by its work item's times), the slow ones as interrupted or refused by the deadline, and nothing twice."""
+    ws, proxy = slow
+    plan = ws.root / "plan.json"
+    assert run_cli(ws, "plan", "--out", str(plan)).returncode in (0, 2)
+    r = run_cli(ws, "apply", str(plan), "--all", "--workers", "3", timeout=300)
+    assert r.returncode == 1, r.stdout + r.stderr
+    items = ws.query("select account, status, message, claimed_at, finished_at from work_items")
+    assert len(items) == 3
+    for account, _, message, claimed, finished in items:
+        print(f"{account}: {_seconds(claimed, finished):.2f}s: {message[:100]}")
+        assert _seconds(claimed, finished) <= BUDGET + MARGIN, account
+    assert any("time budget (12 s, apply.max_duration_seconds) ran out" in row[2] for row in items)
+    assert "failed" not in [row[0] for row in ws.query("select status from intents")]
+    proxy.settle()
+    ids = [o["client_order_id"] for o in emulator.orders()]
+    assert len(ids) == len(set(ids)), "an order was sent twice"
