@@ -42,7 +42,7 @@ class TokenBucket:
                         return
                     wait = (1 - self.tokens) / self.rate
                 # Within the apply's deadline: a Retry-After longer than what is left raises DeadlineExceeded.
-                pause(self.clock, wait, "waiting for the broker's rate limit (Retry-After)")
+                pause(self.clock, wait, "waiting for the broker's rate limit")
 
     def _empty(self) -> None:
         """One request may go when the block ends, then the rate again: tokens earned before the block must not

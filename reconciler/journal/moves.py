@@ -55,26 +55,35 @@ def unexplained(journal: Journal, account: str, positions: Mapping[str, Decimal]
 
 def blocked(journal: Journal, account: str) -> dict[str, str]:
     """The account's symbols blocked by a move nobody has accepted yet, and why."""
+    return blocked_by_account(journal, account).get(account, {})
+
+
+def blocked_by_account(journal: Journal, account: str | None = None) -> dict[str, dict[str, str]]:
+    """Every account's (or one's) symbols blocked by a move nobody has accepted yet, and why: one query for a
+    whole plan."""
+    query = select(t.events.c.account, t.events.c.kind, t.events.c.data).where(t.events.c.kind.in_((MOVED, ACCEPTED)))
+    if account is not None:
+        query = query.where(t.events.c.account == account)
     with journal.tx() as c:
-        rows = c.execute(
-            select(t.events.c.kind, t.events.c.data)
-            .where(t.events.c.account == account, t.events.c.kind.in_((MOVED, ACCEPTED)))
-            .order_by(t.events.c.id)
-        ).all()
-    out: dict[str, str] = {}
-    for kind, data in rows:
+        rows = c.execute(query.order_by(t.events.c.id)).all()
+    out: dict[str, dict[str, str]] = {}
+    for who, kind, data in rows:
         fact: dict[str, Any] = json.loads(data)
+        mine = out.setdefault(who, {})
         if kind == MOVED:
-            out[fact["symbol"]] = fact["why"]
+            mine[fact["symbol"]] = fact["why"]
         else:
-            out.pop(fact["symbol"], None)
+            mine.pop(fact["symbol"], None)
     return out
 
 
-def moved_symbols(journal: Journal, account: str, positions: Mapping[str, Decimal], *, record: bool) -> dict[str, str]:
-    """What blocks which of the account's symbols now: the moves recorded and not accepted, and the moves found
-    on these `positions` (recorded as blocks too when `record`)."""
-    standing = blocked(journal, account)
+def moved_symbols(
+    journal: Journal, account: str, positions: Mapping[str, Decimal], *, record: bool,
+    standing: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """What blocks which of the account's symbols now: the moves recorded and not accepted (`standing`, when the
+    caller read them already), and the moves found on these `positions` (recorded as blocks too when `record`)."""
+    standing = blocked(journal, account) if standing is None else standing
     found = {s: why for s, why in unexplained(journal, account, positions).items() if s not in standing}
     if record:
         for symbol, why in found.items():
