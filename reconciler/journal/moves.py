@@ -6,7 +6,8 @@ our fills since; one that did not is blocked — not traded — until a person a
 A block is an event in the journal (`position.moved`), so it outlives the observation that found it (the next
 plan's baseline already holds the new quantity); `position.accepted` lifts it, with who and why. A symbol whose
 fills cannot be placed before or after the baseline (an order journaled before it and filled after it: the
-observation may or may not hold that fill), or with an order still open, is not judged.
+observation may or may not hold that fill; a fill stamped at the baseline's own instant, likewise), or with an
+order still open, is not judged.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def unexplained(journal: Journal, account: str, positions: Mapping[str, Decimal]
     expected = {s: Decimal(q) for s, q in json.loads(last["data"]).get("positions", {}).items()}
     taken = as_utc(last["taken_at"])
     unsure = {i["symbol"] for i in journal.open_intents(account)}
-    for f in journal.fills_since(account, taken):
-        if as_utc(f["intent_created_at"]) <= taken:
-            unsure.add(f["symbol"])  # sent before the baseline, filled after it: the baseline may hold it already
+    for f in journal.fills_since(account, taken, inclusive=True):
+        if as_utc(f["intent_created_at"]) <= taken or as_utc(f["filled_at"]) == taken:
+            # Sent before the baseline and filled after it, or filled at its very instant (a clock that did not
+            # move between the two): the baseline may or may not hold this fill.
+            unsure.add(f["symbol"])
         sign = 1 if f["side"] == "buy" else -1
         # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.
         expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"] - f["fee_in_kind"]
