@@ -6,12 +6,14 @@ was sending when the broker went slow must stay `unknown` (never failed), and no
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Workspace, edit_yaml
@@ -146,3 +148,60 @@ def test_each_account_of_apply_all_has_its_own_budget(
     proxy.settle()
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids)), "an order was sent twice"
+
+
+class StatusRegresses(ForwardingProxy):
+    """Every answer about an order says it is `new` with nothing filled, whatever the broker holds: an order that
+    filled at once looks open for ever (a status regressing from filled to new), until the proxy is healed."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.healed = threading.Event()
+        super().__init__(upstream, self._regress)
+
+    def _regress(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+        if self.healed.is_set() or not (path == "/v2/orders:by_client_order_id" or
+                                        (method == "POST" and path == "/v2/orders")):
+            return None
+        if method == "POST":
+            got = httpx.post(self.upstream + path, content=body, headers=headers)
+        else:
+            got = httpx.get(f"{self.upstream}{path}?{self.request.query}", headers=headers)
+        answer = got.json()
+        if got.status_code == 200 or (method == "POST" and got.status_code < 300):
+            answer.update(status="new", filled_qty="0", filled_avg_price=None)
+        return got.status_code, {"content-type": "application/json"}, json.dumps(answer).encode()
+
+
+def test_an_order_that_never_looks_filled_is_left_open_within_the_budget(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """The fill timeout is longer than the budget; the apply stops waiting for fills when the budget, less what a
+    cancel may need, is spent: the order stays as the broker showed it (never failed, never resent), and a later
+    reconcile adopts what it really did."""
+    proxy = StatusRegresses(emulator.url)
+
+    def through_proxy(doc: Any) -> None:
+        doc["broker"].update(trading_url=proxy.url, timeout_seconds=TIMEOUT, fill_timeout_seconds=600)
+        doc["apply"].update(in_flight_grace_seconds=120, max_duration_seconds=BUDGET)
+
+    edit_yaml(alpaca.config, through_proxy)
+    try:
+        r = run_cli(alpaca, "apply", "--auto-approve", timeout=300)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "time budget (12 s, apply.max_duration_seconds) ran out" in r.stdout
+        ((status, started, finished),) = alpaca.query("select status, started_at, finished_at from applies")
+        print(f"apply took {_seconds(started, finished):.2f}s by the journal (budget {BUDGET}s)")
+        assert status == "interrupted"
+        assert _seconds(started, finished) <= BUDGET + MARGIN
+        statuses = [row[0] for row in alpaca.query("select status from intents")]
+        assert "failed" not in statuses
+        assert "accepted" in statuses  # as the broker last showed it
+        proxy.healed.set()
+        adopted = run_cli(alpaca, "reconcile")
+        assert "adopted" in adopted.stdout, adopted.stdout + adopted.stderr
+        ids = [o["client_order_id"] for o in emulator.orders()]
+        assert len(ids) == len(set(ids)), "an order was sent twice"
+    finally:
+        proxy.healed.set()
+        proxy.server.shutdown()
