@@ -51,6 +51,7 @@ from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import exception_text
 from reconciler.brokers.retry import retry_reads
 from reconciler.clock import SYSTEM, Clock, budget
+from reconciler.clock import pause as clock_pause
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
@@ -171,7 +172,8 @@ class CcxtBroker:
             if pause > 0:
                 held(sending, f"this IP's request weight for the minute is spent ({limits.used} of"
                      f" {limits.weight_limit})", pause, cap, where)
-                self.clock.sleep(pause)
+                # Within the apply's deadline: a weight pause longer than what is left raises DeadlineExceeded.
+                clock_pause(self.clock, pause, "waiting for the exchange's request weight")
                 self.waited += pause
                 limits.waited()
             blocked = bucket.blocked_until - self.clock.monotonic()
