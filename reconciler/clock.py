@@ -1,15 +1,27 @@
-"""The one clock: the only module that reads the time of day, the monotonic timer or sleeps.
+"""The one clock: the only module that reads the time of day, the monotonic timer or sleeps; and the one
+deadline every wait of a broker call consults.
 
 Everything else receives a `Clock` (the runtime's, a journal's, a broker's) so that a test can pin or move time
 and the product behaves the same on any date. `tests/test_clock.py` fails on any other call to `datetime.now`,
 `time.time` or `time.monotonic` in `reconciler/`.
+
+An apply runs under one `Deadline` (apply.max_duration_seconds): the adapters and the executor never sleep or
+bound a request themselves but through `pause` and `budget`, which take the wait out of what is left of the
+current deadline and raise DeadlineExceeded when it would outlast it. `tests/test_deadline.py` walks the adapters
+and the executor so that no new wait, retry or poll can skip it.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from reconciler.errors import DeadlineExceeded
 
 
 class Clock(Protocol):
@@ -61,3 +73,77 @@ class FixedClock:
 
 
 SYSTEM = SystemClock()
+
+
+class Deadline:
+    """The time budget of one apply: every wait of its broker calls (a retry's backoff, a Retry-After, a poll for
+    fills, an HTTP exchange's own timeout) comes out of what is left; a wait that would outlast it is not begun."""
+
+    def __init__(self, clock: Clock, seconds: float | None, *, where: str = "apply") -> None:
+        self.clock = clock
+        self.seconds = seconds  # None: unbounded (plan, reconcile, a journal read)
+        self.where = where
+        self.started = clock.monotonic()
+
+    def left(self) -> float:
+        """Seconds left (infinite when unbounded; zero or less once spent)."""
+        if self.seconds is None:
+            return math.inf
+        return self.started + self.seconds - self.clock.monotonic()
+
+    @property
+    def expired(self) -> bool:
+        return self.left() <= 0
+
+    def exceeded(self, doing: str) -> DeadlineExceeded:
+        """The error of running out while `doing`."""
+        return DeadlineExceeded(
+            f"the apply's time budget ({self.seconds:g} s, apply.max_duration_seconds) ran out while {doing}",
+            where=self.where,
+            fix="nothing more is sent for it; run `reconciler reconcile` (an order whose send was cut short is"
+            " unknown until the broker shows it), then plan again; raise apply.max_duration_seconds if the broker is"
+            " merely slow",
+        )
+
+    def budget(self, seconds: float, doing: str) -> float:
+        """`seconds`, or what is left when less: the bound of one request. DeadlineExceeded when nothing is left."""
+        left = self.left()
+        if left <= 0:
+            raise self.exceeded(doing)
+        return min(seconds, left)
+
+    def pause(self, clock: Clock, seconds: float, doing: str) -> None:
+        """Sleep `seconds` on `clock`; DeadlineExceeded at once instead when the sleep would outlast the budget."""
+        if seconds >= self.left():
+            raise self.exceeded(doing)
+        clock.sleep(seconds)
+
+
+UNBOUNDED = Deadline(SYSTEM, None)
+_CURRENT: ContextVar[Deadline] = ContextVar("reconciler_deadline", default=UNBOUNDED)
+
+
+def current_deadline() -> Deadline:
+    """The deadline of the apply this thread is running (UNBOUNDED outside one)."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def bounded_by(deadline: Deadline) -> Iterator[Deadline]:
+    """Run this thread's broker calls under `deadline` (a context variable: each `apply --all` worker thread
+    has its own)."""
+    token = _CURRENT.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _CURRENT.reset(token)
+
+
+def pause(clock: Clock, seconds: float, doing: str) -> None:
+    """The one sleep of broker calls and the executor: within the current deadline."""
+    _CURRENT.get().pause(clock, seconds, doing)
+
+
+def budget(seconds: float, doing: str) -> float:
+    """The one bound of a request: `seconds`, or what is left of the current deadline when less."""
+    return _CURRENT.get().budget(seconds, doing)

@@ -8,6 +8,8 @@ What a failed order send means is decided by its class alone (reconciler/executi
     ├── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
     └── ImpossibleFillError an answer about our order that contradicts the order we sent: not journaled, the
                             intent is `unknown`, nothing more is sent for its portfolio
+    DeadlineExceeded        the apply's budget ran out mid-call (reconciler/clock.py Deadline): like any failure
+                            that is not a refusal, an order's send cut short by it is `unknown`
 
 A file the gate (reconciler/files.py) refuses raises its kind's class: PlanFileError for plans, PolicyFileError for
 policies, BacktestError for backtest prices and reports, FileError for the rest. OutputError (standard output full
@@ -108,6 +110,13 @@ class SendUnknownError(BrokerError):
 class ImpossibleFillError(BrokerError):
     """The broker's answer about one of our orders cannot be true against the order we sent (the journal's intent):
     more filled than we asked for, another symbol or side. Nothing of it is journaled."""
+
+
+class DeadlineExceeded(ReconcilerError):
+    """The apply's time budget (apply.max_duration_seconds) ran out before a broker call or a wait could finish:
+    the account ends `interrupted`, nothing more is sent for it, and an order whose send was cut short is
+    `unknown` until `reconcile` finds it. Not a BrokerError: no adapter handler may take it for a failed request
+    and retry or swallow it."""
 
 
 class JournalError(ReconcilerError):

@@ -52,7 +52,7 @@ from reconciler.brokers.payload import impossible, listing, mapping, number, rea
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import refusal
 from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock
+from reconciler.clock import SYSTEM, Clock, budget, pause
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
@@ -141,7 +141,8 @@ class AlpacaBroker:
 
         try:
             return bounded_http.exchange(
-                client, method, url, deadline=self.spec.timeout_seconds, max_bytes=MAX_BODY_BYTES,
+                client, method, url, max_bytes=MAX_BODY_BYTES,
+                deadline=budget(self.spec.timeout_seconds, f"waiting for {method} {urlparse(url).path}"),
                 on_deadline=drop_client, **kw,
             )
         except bounded_http.TooLarge as exc:
@@ -187,7 +188,8 @@ class AlpacaBroker:
             return json_of(r, f"GET {url}")
 
         return retry_reads(
-            once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}"
+            once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}",
+            clock=self.clock,
         )
 
     def _t(self, path: str) -> str:
@@ -366,7 +368,7 @@ class AlpacaBroker:
         unanswered: str | None = None  # why the last unanswered attempt went unanswered
         for attempt in range(ALPACA_SEND_ATTEMPTS):
             if attempt:
-                self.clock.sleep(send_pause(attempt - 1))
+                pause(self.clock, send_pause(attempt - 1), f"sending order {cid}")
             try:
                 r = self._send(account, "POST", self._t("/v2/orders"), json=body, not_after=not_after)
             except _WindowClosed:
@@ -404,7 +406,7 @@ class AlpacaBroker:
                 found = self._lookup_once(account, cid)
                 if found is not None:
                     return found
-                self.clock.sleep(0.2)
+                pause(self.clock, 0.2, f"looking up order {cid}")
             raise SendUnknownError(
                 f"the broker says order {cid} exists but does not show it", where=where,
                 fix="`reconciler reconcile` later finds it and adopts it",
@@ -452,10 +454,10 @@ class AlpacaBroker:
         # Asynchronous at Alpaca: 204, then `pending_cancel` (fills may still arrive), then `canceled`. Wait for a
         # final state, bounded; what filled meanwhile is in the state returned.
         deadline = self.clock.monotonic() + self.spec.timeout_seconds
-        pause = 0.02
+        wait = 0.02
         latest = self.get_order(account, client_order_id)
         while latest is not None and latest.status not in FINAL and self.clock.monotonic() < deadline:
-            self.clock.sleep(pause)
-            pause = min(pause * 2, 0.5)
+            pause(self.clock, wait, f"cancelling order {client_order_id}")
+            wait = min(wait * 2, 0.5)
             latest = self.get_order(account, client_order_id)
         return latest

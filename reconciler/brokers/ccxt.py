@@ -50,7 +50,8 @@ from reconciler.brokers.ccxt_session import capped, redirect
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import exception_text
 from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock
+from reconciler.clock import SYSTEM, Clock, budget
+from reconciler.clock import pause as clock_pause
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
@@ -138,7 +139,7 @@ class CcxtBroker:
         byte every few seconds would hold apply (and the account lock) for ever. Past the deadline the call is
         abandoned with its exchange object (its session closed; the next call builds a fresh one) and it is a
         RequestTimeout, handled as any other: a read is retried, an order is looked up by its client id."""
-        deadline = CALL_DEADLINE_FACTOR * self.spec.timeout_seconds
+        deadline = budget(CALL_DEADLINE_FACTOR * self.spec.timeout_seconds, "waiting for the exchange")
 
         def abandon() -> None:
             self._exchanges.pop(account, None)
@@ -171,7 +172,8 @@ class CcxtBroker:
             if pause > 0:
                 held(sending, f"this IP's request weight for the minute is spent ({limits.used} of"
                      f" {limits.weight_limit})", pause, cap, where)
-                self.clock.sleep(pause)
+                # Within the apply's deadline: a weight pause longer than what is left raises DeadlineExceeded.
+                clock_pause(self.clock, pause, "waiting for the exchange's request weight")
                 self.waited += pause
                 limits.waited()
             blocked = bucket.blocked_until - self.clock.monotonic()
@@ -206,7 +208,10 @@ class CcxtBroker:
                 raise _Transient(type(exc).__name__) from exc
 
         try:
-            return retry_reads(once, self.attempts, _Transient, what=f"exchange for {what}", where=f"account {account}")
+            return retry_reads(
+                once, self.attempts, _Transient, what=f"exchange for {what}", where=f"account {account}",
+                clock=self.clock,
+            )
         except ccxt.ExchangeError as exc:
             raise BrokerError(f"the exchange refused {what}: {exception_text(exc)}", where=f"account {account}",
                               fix="see the exchange's message") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from reconciler.clock import SYSTEM, Clock
+from reconciler.clock import SYSTEM, Clock, pause
 
 _HAIR = 1e-9
 
@@ -31,7 +31,7 @@ class TokenBucket:
             while True:
                 now = self.clock.monotonic()
                 if now < self.blocked_until:
-                    pause = self.blocked_until - now
+                    wait = self.blocked_until - now
                 else:
                     self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                     self.updated = now
@@ -40,8 +40,9 @@ class TokenBucket:
                     if self.tokens >= 1 - _HAIR:
                         self.tokens = max(0.0, self.tokens - 1)
                         return
-                    pause = (1 - self.tokens) / self.rate
-                self.clock.sleep(pause)
+                    wait = (1 - self.tokens) / self.rate
+                # Within the apply's deadline: a Retry-After longer than what is left raises DeadlineExceeded.
+                pause(self.clock, wait, "waiting for the broker's rate limit")
 
     def _empty(self) -> None:
         """One request may go when the block ends, then the rate again: tokens earned before the block must not

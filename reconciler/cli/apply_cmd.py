@@ -402,4 +402,6 @@ def _print_outcomes(result: ApplyResult, journaled: dict[str, dict[str, Any]], o
         )
     for name, why in sorted(result.refused.items()):
         out.print(f"  [red]not traded[/red] portfolio {name}: {escape('; '.join(why))}")
+    if result.interrupted is not None:
+        out.print(f"  [red]interrupted[/red]: {escape(result.interrupted)}")
     out.print(f"\n{_outcome_line(result, journaled)} See `reconciler show {(result.apply_id or '')[:8]}`.")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 from reconciler.cli.common import add_lock_timeout, console, runtime
 from reconciler.errors import ReconcilerError
-from reconciler.execution.reconcile import give_up, reconcile_account
+from reconciler.execution.reconcile import accept_move, give_up, reconcile_account
 from reconciler.journal.locks import AccountLock
-from reconciler.runtime import actor
+from reconciler.runtime import Runtime, actor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--give-up", metavar="ID",
         help="mark an order of unknown outcome failed (you know it will never reach the broker); needs --reason",
     )
-    p.add_argument("--reason", help="why, for --give-up; recorded in the journal with who gave up")
+    p.add_argument(
+        "--accept-move", metavar="ACCOUNT:SYMBOL",
+        help="accept a holding that moved by more than the journal's fills explain (a split, a transfer), which"
+        " `plan` shows as not traded; needs --reason",
+    )
+    p.add_argument("--reason", help="why, for --give-up and --accept-move; recorded in the journal with who")
     add_lock_timeout(p)
 
 
@@ -30,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         console(args).print(f"  {account}: {args.give_up} given up (marked failed): {args.reason.strip()}")
         return 0
     known = sorted(rt.config.broker.accounts)  # from reconciler.yaml alone: works while a portfolio is broken
+    if args.accept_move is not None:
+        return _accept_move(args, rt, known)
     unknown = sorted(set(args.account) - set(known))
     if unknown:
         raise ReconcilerError(
@@ -56,3 +65,19 @@ def run(args: argparse.Namespace) -> int:
         if not (report.adopted or report.failed or report.unknown or report.discrepancies):
             out.print(f"  {account}: journal and broker agree")
     return 2 if found else 0
+
+
+def _accept_move(args: argparse.Namespace, rt: Runtime, known: list[str]) -> int:
+    account, _, symbol = args.accept_move.partition(":")
+    if not (account and symbol):
+        raise ReconcilerError(f"--accept-move {args.accept_move}: expected ACCOUNT:SYMBOL", where="command line",
+                              fix="give it as `plan` names it, e.g. --accept-move paper-ira:VTI")
+    if account not in known:
+        raise ReconcilerError(f"unknown account {account}", where="command line", fix=f"use one of {', '.join(known)}")
+    if not (args.reason and args.reason.strip()):
+        raise ReconcilerError("--accept-move needs --reason", where="command line", fix='add --reason "why"')
+    with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=rt.lock_timeout):
+        why = accept_move(rt, account, symbol, actor(), args.reason.strip())
+    console(args).print(escape(f"  {account}: {symbol} accepted as held now ({args.reason.strip()}); it was blocked:"
+                               f" {why}"))
+    return 0

@@ -104,6 +104,11 @@ class Observation(Frozen):
     quote_source: str | None = Field(
         None, description="Where the quotes came from, when the broker offers a choice (Alpaca's data feed)."
     )
+    moved: dict[str, str] = Field(
+        default_factory=dict,
+        description="Symbols whose holding moved by more than the journal's fills explain (a split, a transfer),"
+        " and why: not traded until `reconcile --accept-move` accepts the new holding.",
+    )
 
 
 class CostModel(Frozen):

@@ -31,6 +31,8 @@ def canonical_json(plan: Plan) -> str:
             if not portfolio.get(name):
                 portfolio.pop(name, None)
         observation = portfolio["observation"]
+        if not observation.get("moved"):  # a plan from before moves were judged hashes as it did then
+            observation.pop("moved", None)
         for name in _OPTIONAL_OBSERVATION_FIELDS:
             if observation.get(name) is None:
                 observation.pop(name, None)

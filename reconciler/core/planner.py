@@ -206,6 +206,8 @@ def _plan_portfolio(
     # A symbol with an order still open at the broker is left alone until that order is final.
     busy_notes = [f"{s}: order {cid} is still open at the broker; not traded until it is final"
                   for s, cid in sorted(obs.open_orders.items())]
+    busy_notes += [f"{s}: not traded: {why}; if the new holding is right, accept it with `reconciler reconcile"
+                   f" --accept-move {obs.account}:{s} --reason TEXT`" for s, why in sorted(obs.moved.items())]
     sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else _sell_leg(
         table, unit, out, raise_cash
     )
@@ -228,6 +230,11 @@ def _plan_portfolio(
         sold + bought,
         cash_total + proceeds - spent,
     )
+
+
+def _busy(obs: Observation) -> Mapping[str, str]:
+    """Symbols left alone: an order still open at the broker, or a holding that moved unexplained."""
+    return {**obs.open_orders, **obs.moved} if obs.moved else obs.open_orders
 
 
 def _skipped(symbol: str, side: Side, qty: Decimal, notional: Decimal, fee: Decimal, unit: UnitCosts,
@@ -256,7 +263,7 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
     step, min_notional, inner = trading.step, trading.min_trade_notional, trading.bands.inner
     net = trading.order_sizing == "net_of_costs"
     rules = desired.symbols
-    busy = table.obs.open_orders
+    busy = _busy(table.obs)
     charge = unit.commission.charge
     sell_slip, tick, fee_step = unit.sell_slip, unit.tick, unit.fee_step
     slip, max_cost = unit.slip, trading.max_cost_fraction
@@ -305,7 +312,7 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
     step, min_notional, inner = trading.step, trading.min_trade_notional, trading.bands.inner
     net = trading.order_sizing == "net_of_costs"
     rules = desired.symbols
-    busy = obs.open_orders
+    busy = _busy(obs)
     notes: list[str] = []
     cash_total = obs.cash_settled + obs.cash_unsettled
     spendable = obs.cash_settled - obs.cash_reserved + (proceeds if trading.use_sale_proceeds else ZERO)

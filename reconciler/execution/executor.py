@@ -11,8 +11,9 @@ from contextlib import ExitStack
 from dataclasses import replace
 from decimal import Decimal
 
+from reconciler.clock import Deadline, bounded_by, current_deadline
 from reconciler.core.fills import limit_price
-from reconciler.core.models import Observation, Plan, PortfolioPlan
+from reconciler.core.models import Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import (
@@ -23,6 +24,7 @@ from reconciler.core.valuation import (
     valuation_denials,
     valued_symbols,
 )
+from reconciler.errors import DeadlineExceeded
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
 from reconciler.execution.judge import check_results_belong, judge
@@ -38,6 +40,7 @@ from reconciler.execution.preflight import (
 )
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.journal.locks import AccountLock
+from reconciler.journal.moves import moved_symbols
 from reconciler.journal.prices import last_fill_prices
 from reconciler.runtime import Runtime
 
@@ -79,8 +82,16 @@ def apply_plan(
         return ApplyResult(None, "noop", message="no changes")
     journal.check_writable()
     with ExitStack() as stack:
-        for account in sorted({pp.account for pp in chosen}):
+        locks = [
             stack.enter_context(AccountLock(journal, account, actor, wait=rt.lock_timeout))
+            for account in sorted({pp.account for pp in chosen})
+        ]
+        # One budget from the moment the locks are held; every broker wait below consults it (clock.Deadline).
+        deadline = Deadline(rt.clock, rt.workspace.config.apply.max_duration_seconds,
+                            where="account " + ", ".join(lock.account for lock in locks))
+        for lock in locks:
+            lock.deadline = deadline  # the lease is renewed only while the budget lasts
+        stack.enter_context(bounded_by(deadline))
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
             refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
@@ -108,24 +119,40 @@ def apply_plan(
             result.refused[pp.name] = [f"{r.policy}: {r.message}" for r in denied[pp.name]]
         try:
             for n, pp in enumerate(chosen):
-                obs = observations[pp.account]
-                if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
-                    obs = rt.broker.observe(pp.account, _symbols(pp))
+                if result.interrupted is not None:
+                    _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
+                                      late=result.interrupted)
+                    continue
+                try:
+                    obs = observations[pp.account]
+                    if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
+                        obs = rt.broker.observe(pp.account, _symbols(pp))
+                except DeadlineExceeded as exc:
+                    result.interrupted = exc.message
+                    _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message)
+                    continue
+                # A move nobody explained stays blocked once this observation, holding it, is the baseline.
+                moved_symbols(journal, pp.account, obs.positions, record=True)
                 journal.record_observation(obs, "apply", apply_id)
                 doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
                 if doubts or stale:
                     _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
                     continue
                 _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
+                if result.interrupted is None and deadline.expired:
+                    result.interrupted = deadline.exceeded(f"applying portfolio {pp.name}").message
             crash_point("before_finish")
         except BaseException as exc:
             journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
         if result.refused or any(o.status != "filled" and not o.queued for o in result.outcomes):
             result.status = "partial"
-        journal.finish_apply(apply_id, result.status, "; ".join(
+        if result.interrupted is not None:
+            result.status = "interrupted"
+            log.error("apply interrupted", extra={"apply_id": apply_id, "reason": result.interrupted})
+        journal.finish_apply(apply_id, result.status, "; ".join(filter(None, [result.interrupted, *(
             f"{name} not traded: {'; '.join(why)}" for name, why in sorted(result.refused.items())
-        ) or None)
+        )])) or None)
         return result
 
 
@@ -154,18 +181,20 @@ def _symbols(pp: PortfolioPlan) -> list[str]:
 
 def _refuse_portfolio(
     rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
-    overrides: dict[str, str], actor: str, result: ApplyResult,
+    overrides: dict[str, str], actor: str, result: ApplyResult, *, late: str | None = None,
 ) -> None:
     """Send nothing for this portfolio: journal why (doubtful quotes as the valuation check's denial) and every
-    leg as denied."""
+    leg as denied, or, when the apply's deadline ran out (`late`), as skipped."""
     rt.journal.record_policies(
         valuation_denials(pp.name, doubts), plan_hash=plan.content_hash, phase="apply", apply_id=apply_id,
         overrides=overrides, actor=actor,
     )
     reasons = [f"{VALUATION_POLICY}: {d}" for d in doubts] + [f"stale: {r}" for r in stale]
+    reasons += [] if late is None else [f"not sent: {late}"]
     message = "; ".join(reasons)
     for action in pp.actions:
-        Leg(rt, plan, pp, action, apply_id, None, result).refuse("denied", action.quantity, message)
+        Leg(rt, plan, pp, action, apply_id, None, result).refuse("skipped" if late else "denied", action.quantity,
+                                                                 message)
     result.refused[pp.name] = reasons
     log.warning("portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message})
 
@@ -203,9 +232,19 @@ def _apply_portfolio(
         if refresh:
             sells_done = True
             crash_point("after_sells")
-        if refresh or rt.clock.monotonic() - fetched > refresh_after:
-            quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
+        late = _too_late(rt, action.symbol)
+        refreshed = late is None and (refresh or rt.clock.monotonic() - fetched > refresh_after)
+        if refreshed:
+            try:
+                quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))
+            except DeadlineExceeded as exc:
+                late = exc.message
             fetched = rt.clock.monotonic()
+        if late is not None:
+            result.interrupted = late
+            _skip_rest(rt, plan, pp, n, apply_id, quotes, result, f"not sent: {late}")
+            return
+        if refreshed:
             gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
         leg = Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
         qty, shrunk, limit = action.quantity, None, None
@@ -240,6 +279,10 @@ def _apply_portfolio(
         # `reconcile` records its fills.
         queued = obs.market is not None and not obs.market.is_open
         state = leg.send(qty, None if queued else _fill_timeout(rt), shrunk, limit)
+        if leg.interrupted or (current_deadline().expired and not (leg.unknown or leg.impossible)):
+            result.interrupted = leg.interrupted or current_deadline().exceeded(f"sending order {leg.cid}").message
+            _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, f"not sent: {result.interrupted}")
+            return
         if leg.unknown or leg.impossible:
             # What that order did to cash and holdings is not known: nothing more is sent for this portfolio; the
             # next plan, once the order is known, trades what is left.
@@ -247,10 +290,7 @@ def _apply_portfolio(
                 f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
                 if leg.unknown else f"not sent: the broker's answer about order {leg.cid} cannot be true"
             )
-            for rest in pp.actions[n + 1:]:
-                Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
-                    "skipped", rest.quantity, why
-                )
+            _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, why)
             return
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
             notional = state.avg_price * state.filled_quantity
@@ -258,3 +298,23 @@ def _apply_portfolio(
                 budget += notional - state.commission
             elif action.side == "buy":
                 budget -= notional + state.commission
+
+
+def _too_late(rt: Runtime, symbol: str) -> str | None:
+    """Why no order may start now: what is left of the apply's deadline cannot hold one send in full (a send cut
+    short would be `unknown`); None while it can."""
+    deadline, longest = current_deadline(), rt.config.broker.longest_send_seconds()
+    if deadline.left() > longest:
+        return None
+    return deadline.exceeded(
+        f"about to send the {symbol} order ({max(0.0, deadline.left()):.1f} s left, a send may take {longest:g} s)"
+    ).message
+
+
+def _skip_rest(
+    rt: Runtime, plan: Plan, pp: PortfolioPlan, start: int, apply_id: str, quotes: dict[str, Quote],
+    result: ApplyResult, why: str,
+) -> None:
+    """Journal the portfolio's orders from `start` on as skipped (never sent), saying why."""
+    for rest in pp.actions[start:]:
+        Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse("skipped", rest.quantity, why)

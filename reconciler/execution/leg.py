@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
+from reconciler.clock import current_deadline, pause
 from reconciler.core.models import Action, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.core.plan import client_order_id
-from reconciler.errors import ExchangeBannedError, ImpossibleFillError, OrderRefusedError, ReconcilerError
+from reconciler.errors import (
+    DeadlineExceeded,
+    ExchangeBannedError,
+    ImpossibleFillError,
+    OrderRefusedError,
+    ReconcilerError,
+)
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import record_state
 from reconciler.execution.stopping import finishing
@@ -46,6 +53,7 @@ class ApplyResult:
     outcomes: list[OrderOutcome] = field(default_factory=list)
     message: str = ""
     refused: dict[str, list[str]] = field(default_factory=dict)  # portfolio -> why nothing of it was sent
+    interrupted: str | None = None  # the apply's time budget ran out: why, and what was doing
 
     @property
     def ok(self) -> bool:
@@ -66,6 +74,7 @@ class Leg:
     result: ApplyResult
     unknown: bool = False  # sent without a definitive answer and not found: its intent is `unknown`
     impossible: str | None = None  # the broker's answer about it cannot be true (ImpossibleFillError): why
+    interrupted: str | None = None  # the apply's deadline ran out while waiting for its fills: why
 
     @property
     def cid(self) -> str:
@@ -163,7 +172,8 @@ class Leg:
         self.result.outcomes.append(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
-                state.avg_price, "; ".join(filter(None, [shrunk, note or state.reject_reason])) or None,
+                state.avg_price,
+                "; ".join(filter(None, [shrunk, note or state.reject_reason, self.interrupted])) or None,
                 planned_quantity=a.quantity if quantity != a.quantity else None, queued=queued,
             )
         )
@@ -202,20 +212,37 @@ class Leg:
         return None
 
     def _await_final(self, state: OrderState, fill_timeout: float) -> OrderState:
-        """Partial fills are progress: journal each, wait up to the bound, then cancel what is left."""
+        """Partial fills are progress: journal each, wait up to the bound, then cancel what is left. When the
+        apply's deadline runs out meanwhile, the order is left as the broker last showed it (open: `reconcile`
+        records its fills and cancels the rest), never marked failed."""
+        try:
+            return self._wait_and_cancel(state, fill_timeout)
+        except DeadlineExceeded as exc:
+            latest = self.rt.journal.intent(self.cid)
+            if latest is not None and latest["status"] == "submitting":
+                record_state(self.rt, self.pp.account, state, self.apply_id)  # the broker's acknowledgement
+            self.interrupted = (
+                f"{exc.message}; the order is left as the broker last showed it ({state.status}):"
+                " `reconciler reconcile` records its fills and cancels what is left"
+            )
+            return state
+
+    def _wait_and_cancel(self, state: OrderState, fill_timeout: float) -> OrderState:
         account, cid, rt = self.pp.account, self.cid, self.rt
         if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
             record_state(rt, account, state, self.apply_id)
         # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the broker
         # says more, and a crash meanwhile is recovered by client id, as one right after the send is.
         clock = rt.clock
-        deadline = clock.monotonic() + fill_timeout
+        # Within the apply's deadline, keeping back the longest a send takes for the cancel that follows.
+        reserve = rt.config.broker.longest_send_seconds()
+        deadline = clock.monotonic() + min(fill_timeout, max(0.0, current_deadline().left() - reserve))
         # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
         # look is a request within the account's rate limit).
-        pause = 0.01
+        wait = 0.01
         while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
-            clock.sleep(min(pause, max(0.0, deadline - clock.monotonic())))
-            pause = min(pause * 1.5, 1.0)
+            pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to fill")
+            wait = min(wait * 1.5, 1.0)
             latest = rt.broker.get_order(account, cid, self.action.symbol)
             if latest is None:
                 break

@@ -21,6 +21,7 @@ from reconciler.gitops.proposed import read_proposed
 from reconciler.gitops.refs import TargetsAtRef, relative_files, relocated, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
+from reconciler.journal.moves import blocked_by_account, moved_symbols
 from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
 from reconciler.runtime import Runtime, actor
@@ -63,7 +64,11 @@ def make_plan(
     in_flight = rt.journal.unknown_intents_by_account()
     for desired in chosen:
         refuse_in_flight(rt, desired.account, in_flight.get(desired.account, []))
-    observed = list(zip(chosen, observe_all(rt.broker, chosen), strict=True))
+    standing = blocked_by_account(rt.journal)
+    observed = [
+        (desired, _with_moves(rt, obs, standing.get(obs.account, {}), record=record))
+        for desired, obs in zip(chosen, observe_all(rt.broker, chosen), strict=True)
+    ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
     references = last_fill_prices(rt.journal, valued_in(observed))
@@ -89,6 +94,13 @@ def make_plan(
         git_commit=commit,
         git_dirty=dirty,
     ))
+
+
+def _with_moves(rt: Runtime, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
+    """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the last
+    recorded observation before this one is recorded in its place; new blocks are journaled when `record`."""
+    moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
+    return obs.model_copy(update={"moved": moved}) if moved else obs
 
 
 def _without_secrets(plan: Plan) -> Plan:

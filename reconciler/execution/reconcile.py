@@ -25,6 +25,7 @@ from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import ImpossibleFillError, InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.database import as_utc
+from reconciler.journal.moves import accept, moved_symbols
 
 if TYPE_CHECKING:
     from reconciler.runtime import Runtime
@@ -173,6 +174,18 @@ def give_up(rt: Runtime, client_order_id: str, reason: str, actor: str) -> str:
     journal.transition(client_order_id, "given_up", message=f"given up by {actor}: {reason}")
     journal.event("reconcile.given_up", account=account, client_order_id=client_order_id, actor=actor, reason=reason)
     return account
+
+
+def accept_move(rt: Runtime, account: str, symbol: str, actor: str, reason: str) -> str:
+    """Accept the holding of a symbol a move blocked (journal.moves): the block is lifted with who and why, and the
+    account as observed now becomes the baseline the next move is judged against. Returns what was blocking."""
+    obs = rt.broker.observe(account, [symbol])
+    moved_symbols(rt.journal, account, obs.positions, record=True)  # moves of other symbols stay blocked
+    why = accept(rt.journal, account, symbol, actor, reason)
+    rt.journal.record_observation(obs, "reconcile")
+    log.warning("accepted a holding that moved unexplained", extra={"account": account, "symbol": symbol,
+                                                                    "actor": actor, "reason": reason})
+    return why
 
 
 def _symbols_of(rt: Runtime, account: str) -> list[str]:

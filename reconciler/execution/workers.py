@@ -77,7 +77,7 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
         try:
             result = apply_plan(plan, rt, actor=actor, overrides=overrides, accounts={account})
             status = "done" if result.ok else "failed"
-            message = result.status + "".join(
+            message = result.status + ("" if result.interrupted is None else f": {result.interrupted}") + "".join(
                 f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
             ) + _unfinished(rt, plan, account, result.outcomes)
         except ReconcilerError as exc:

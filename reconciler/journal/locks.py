@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from reconciler import files
+from reconciler.clock import UNBOUNDED, Deadline
 from reconciler.errors import LockedError, ReconcilerError
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
@@ -163,6 +164,9 @@ class AccountLock:
         self._pg = False  # holds the account's advisory lock (PostgreSQL)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The apply's time budget: the lease is renewed only while it lasts, so an apply stuck past its deadline
+        # (a call that never returns) lets the lock lapse within one ttl instead of holding it for ever.
+        self.deadline: Deadline = UNBOUNDED
 
     @property
     def is_postgres(self) -> bool:
@@ -266,6 +270,12 @@ class AccountLock:
         while not self._stop.wait(self.heartbeat):
             if not owner.is_alive():
                 log.warning("lock owner is gone; the lease is left to expire", extra={"account": self.account})
+                return
+            if self.deadline.expired:
+                log.warning("the apply's time budget is spent; the lease is left to expire",
+                            extra={"account": self.account})
+                with contextlib.suppress(ReconcilerError):
+                    self.journal.event("lock.lease_not_renewed", account=self.account, lock_id=self.lock_id)
                 return
             now = self.journal.clock.now()
             try:

@@ -83,7 +83,8 @@ def broker_event(status: str) -> IntentEvent:
     raise ValueError(f"no intent event for a broker status {status!r}")
 
 
-ApplyStatus = Literal["running", "succeeded", "partial", "noop", "failed", "already-applied"]
+# `interrupted`: its time budget (apply.max_duration_seconds) ran out; what was sent is journaled, nothing more was.
+ApplyStatus = Literal["running", "succeeded", "partial", "noop", "failed", "already-applied", "interrupted"]
 APPLIED: tuple[ApplyStatus, ...] = ("succeeded", "noop")  # a commit applied once: nothing left to do for it
 
 WorkStatus = Literal["pending", "claimed", "done", "failed"]

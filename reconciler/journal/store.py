@@ -236,12 +236,13 @@ class Journal:
             ).mappings().first()
         return dict(row) if row else None
 
-    def fills_since(self, account: str, since: datetime) -> list[dict[str, Any]]:
+    def fills_since(self, account: str, since: datetime, *, inclusive: bool = False) -> list[dict[str, Any]]:
+        after = t.fills.c.filled_at >= since if inclusive else t.fills.c.filled_at > since
         with self.tx() as c:
             rows = c.execute(
-                select(t.fills, t.intents.c.symbol, t.intents.c.side)
+                select(t.fills, t.intents.c.symbol, t.intents.c.side, t.intents.c.created_at.label("intent_created_at"))
                 .join(t.intents, t.intents.c.client_order_id == t.fills.c.client_order_id)
-                .where(t.intents.c.account == account, t.fills.c.filled_at > since)
+                .where(t.intents.c.account == account, after)
             ).mappings().all()
         return [dict(r) for r in rows]
 

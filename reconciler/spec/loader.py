@@ -181,6 +181,7 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
     _check_grace(config, raw)
+    _check_budget(config, raw)
     return config, raw
 
 
@@ -196,6 +197,20 @@ def _check_grace(config: ConfigDoc, raw: RawDoc) -> None:
         " would be called failed and bought again",
         where=raw.where(["apply", "in_flight_grace_seconds"]),
         fix=f"set apply.in_flight_grace_seconds to at least {math.ceil(longest)}, or lower broker.timeout_seconds",
+    )])
+
+
+def _check_budget(config: ConfigDoc, raw: RawDoc) -> None:
+    """An apply whose budget cannot hold one order's send would cut every send short (each one `unknown`)."""
+    budget, longest = config.apply.max_duration_seconds, config.broker.longest_send_seconds()
+    if budget > longest:
+        return
+    raise SpecError([ReconcilerError(
+        f"field apply.max_duration_seconds: {budget} s does not exceed the longest an order's send can take with"
+        f" this broker ({longest:g} s, from broker.timeout_seconds and its attempts): no order could be sent in"
+        " full within it",
+        where=raw.where(["apply", "max_duration_seconds"]),
+        fix=f"set apply.max_duration_seconds above {math.floor(longest)}, or lower broker.timeout_seconds",
     )])
 
 

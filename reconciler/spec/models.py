@@ -354,6 +354,14 @@ class ApplySettings(Strict):
         " Never shorter than the longest a send can take (checked at load: Alpaca 6 x broker.timeout_seconds plus"
         " 0.15 s, ccxt 3 x broker.timeout_seconds).",
     )
+    max_duration_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        900,
+        description="The time budget of one apply (of each account's apply within `apply --all`), from when it"
+        " holds its locks: every broker call's attempts, Retry-After waits and polling for fills come out of it,"
+        " and its lock lease is renewed only while it lasts. Running out ends the apply as `interrupted`: nothing"
+        " more is sent, an order whose send was cut short is `unknown` until `reconcile` finds it. Must exceed the"
+        " longest a send can take (checked at load; see in_flight_grace_seconds).",
+    )
     envelope: EnvelopeSettings = EnvelopeSettings()
     order_type: Literal["limit", "market"] = Field(
         "limit",

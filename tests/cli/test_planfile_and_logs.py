@@ -39,6 +39,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
         assert portfolio["observation"].pop("quote_source") is None  # nor had a quote source then
         for name in ("cash_untrusted", "reported_equity", "reported_long_value"):  # nor the broker's own figures
             assert portfolio["observation"].pop(name) is None
+        assert portfolio["observation"].pop("moved") == {}  # nor holdings blocked by an unexplained move
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         for quote in portfolio["observation"]["quotes"].values():
             for name in ("daily_volume", "bid", "ask"):  # nor a quote's volume, bid and ask (the paper broker's
@@ -52,7 +53,7 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     for portfolio in body["portfolios"]:
         del portfolio["observation"]["market"]
         del portfolio["observation"]["quote_source"]
-        for name in ("cash_untrusted", "reported_equity", "reported_long_value"):
+        for name in ("cash_untrusted", "reported_equity", "reported_long_value", "moved"):
             del portfolio["observation"][name]
         del portfolio["blocked"]
         del portfolio["references"]

@@ -126,6 +126,7 @@ class ForwardingProxy:
         target = urlparse(upstream)
         proxy = self
         self.intercept = intercept
+        self.request = threading.local()  # the request being intercepted on this thread: its query string
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_: Any) -> None:
@@ -134,6 +135,7 @@ class ForwardingProxy:
             def _forward(self, method: str) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                proxy.request.query = urlparse(self.path).query
                 answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
                 if answer is None:
                     conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
