@@ -40,7 +40,10 @@ def _from_csv(path: Path, as_of: str | None, root: Path) -> dict[str, Price]:
         raise ReconcilerError(
             f"not a CSV file: {exc}", where=where, fix="write one date column and one column of closes per symbol"
         ) from None
-    if len(rows) < 2 or len(rows[0]) < 2:
+    # (line number, row): a blank line is no row, but the lines after it keep their numbers in messages. Counted
+    # after blanks are dropped: a header over blank lines only has no row to price from.
+    body = [(n, r) for n, r in enumerate(rows[1:], start=2) if r and any(c.strip() for c in r)]
+    if not rows or len(rows[0]) < 2 or not body:
         raise ReconcilerError(
             "price CSV needs a header (date, SYMBOL, ...) and at least one row", where=where,
             fix="write one date column and one column of closes per symbol",
@@ -54,8 +57,6 @@ def _from_csv(path: Path, as_of: str | None, root: Path) -> dict[str, Price]:
                 where=f"{where}:1", fix="name each symbol's column once",
             )
         seen.add(name)
-    # (line number, row): a blank line is no row, but the lines after it keep their numbers in messages.
-    body = [(n, r) for n, r in enumerate(rows[1:], start=2) if r and any(c.strip() for c in r)]
     previous: str | None = None
     for line, row in body:
         day = row[0].strip()

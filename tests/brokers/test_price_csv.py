@@ -56,6 +56,14 @@ def test_a_doubtful_table_is_an_error_naming_the_row(tmp_path: Path, text: str, 
     assert says in err.message
 
 
+@pytest.mark.parametrize("text", ["date,VTI\n,\n ,\n", "date,VTI\n\n\n", "date,VTI\n"],
+                         ids=["blank-cells", "blank-lines", "header-only"])
+def test_a_table_without_a_row_is_an_error(tmp_path: Path, text: str) -> None:
+    """Found by the proof's csv-prices axis ("blank rows only"): blank rows passed the row count, then the last
+    row was looked up in an empty list (an internal error)."""
+    assert "at least one row" in _error(tmp_path, text).message
+
+
 def test_an_old_bad_row_is_refused_even_when_as_of_chooses_a_later_one(tmp_path: Path) -> None:
     text = "date,VTI\n2026-11-20,-1\n2026-11-23,280\n2026-11-24,281\n"
     with pytest.raises(ReconcilerError, match="invalid price '-1'"):
