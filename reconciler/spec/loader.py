@@ -249,8 +249,10 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
             fix="point it at a CSV of daily closes (relative to reconciler.yaml) or remove it",
         )
     candidates = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml"))
-    # Anything but a folder goes to the gate, so a FIFO or device named *.yaml is refused, not skipped in silence.
-    found = [p for p in candidates if not p.is_dir() and not (p.is_symlink() and not p.exists())]
+    # Everything so named goes to the gate, so a FIFO, device or folder named *.yaml is refused, not skipped in
+    # silence: a folder `alpha.yaml` (Docker makes one where it mounts a file that is missing) would otherwise drop
+    # the portfolio from the plan, and its account with it.
+    found = [p for p in candidates if not (p.is_symlink() and not p.exists())]
     problems: list[ReconcilerError] = [
         ReconcilerError(
             "broken symbolic link: its target does not exist", where=str(p),

@@ -78,6 +78,12 @@ def _policy_budget_one_second(root: Path) -> None:
     edit_yaml(root / "reconciler.yaml", lambda d: d["policies"].__setitem__("timeout_seconds", 1))
 
 
+def _folder_named_like_a_portfolio(root: Path) -> None:
+    """Found by tests/proof's file-kind axis: the walk skipped folders, so the portfolio vanished from the plan."""
+    (root / "portfolios" / "college-fund.yaml").unlink()
+    (root / "portfolios" / "college-fund.yaml").mkdir()
+
+
 def _empty_portfolios_dir(root: Path) -> None:
     shutil.rmtree(root / "portfolios")
     (root / "portfolios").mkdir()
@@ -215,6 +221,8 @@ HOSTILE = [
     portfolio("weight-nan", line=9, fields=("spec.targets.VTI",), says=("finite",)),
     portfolio("weight-inf", line=9, fields=("spec.targets.VTI",), says=("finite",)),
     portfolio("symbol-with-space", line=9, fields=("spec.targets",)),
+    Case(id="portfolio-folder-named-yaml", corpus=None, dest="", names="college-fund.yaml", position=False,
+         says=("this is a folder, not a file",), prepare=_folder_named_like_a_portfolio),
     config("quote-band-over-one", line=44, fields=("apply.quote_band",)),
     config("kill-switch-drop-negative", line=40, fields=("policies.params.kill_switch_drop",)),
     config("quote-age-huge", line=41, says=("number 1e20 is too large",)),
