@@ -238,9 +238,10 @@ def yaml_long_key(draw: st.DrawFn) -> Mutation:
                     affected)
 
 
-BAD_VALUES = ["true", "null", "[]", "{}", ".nan", ".inf", "-1", "''", "ten", "1e400", "1e-400", "0x10", "0o7",
-              '"1e2"', "１０", "!!binary aGVsbG8=", "*nothing", "&anchor", "10 # unclosed '", "1_0", "-0",
-              "99999999999999999999999999"]
+# Values no field of these lines takes. Not here: other spellings of a number (`0x10`, `1_0`, `"100"`, `１０`,
+# `-0`): the schema reads them as that number, a valid change of meaning the invariant would call a wrong trade.
+BAD_VALUES = ["true", "null", "[]", "{}", ".nan", ".inf", "-1", "''", "ten", "1e400", "1e-400", "!!binary aGVsbG8=",
+              "*nothing", "&anchor", "99999999999999999999999999", "[1, 2]", "{a: 1}", "!!set {a}", "2024-01-01"]
 
 
 @st.composite
