@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from tests.proof.workspace import ACCOUNTS, TEMPLATE, Mutation
+from tests.proof.workspace import ACCOUNTS, APPLY, APPLY_PLAN, PLAN_FILE, Mutation
 
 ALL = frozenset(ACCOUNTS)
 YAML_FILES = {  # file -> the portfolios it concerns
@@ -21,8 +21,14 @@ YAML_FILES = {  # file -> the portfolios it concerns
     "portfolios/models/mixed.yaml": frozenset({"beta"}),
 }
 FILES = {**YAML_FILES, "prices.csv": frozenset({"beta"}), "policies/kill_switch.rego": ALL,
-         "policies/deny_list.rego": ALL}
-CAPS = {"reconciler.yaml": 10, "prices.csv": 512, "policies/kill_switch.rego": 4, "policies/deny_list.rego": 4}
+         "policies/deny_list.rego": ALL, PLAN_FILE: ALL}
+CAPS = {"reconciler.yaml": 10, "prices.csv": 512, "policies/kill_switch.rego": 4, "policies/deny_list.rego": 4,
+        PLAN_FILE: 256}
+
+
+def _command(rel: str) -> tuple[str, ...]:
+    """The saved plan is read by `apply PLAN`; every other file by every command."""
+    return APPLY_PLAN if rel == PLAN_FILE else APPLY
 
 
 def _rewrite(rel: str, change: Callable[[str], str]) -> Callable[[Path], None]:
@@ -93,7 +99,7 @@ def file_kind(draw: st.DrawFn) -> Mutation:
     kinds = [k for k in FILE_KINDS if not (k == "missing" and rel.startswith(("portfolios/alpha", "portfolios/beta",
                                                                                 "policies/")))]
     kind = draw(st.sampled_from(kinds))  # a portfolio or policy left out is a smaller workspace, not a bad one
-    return Mutation("file-kind", f"{rel} is {kind}", _replace_with(rel, kind), FILES[rel])
+    return Mutation("file-kind", f"{rel} is {kind}", _replace_with(rel, kind), FILES[rel], _command(rel))
 
 
 @st.composite
@@ -105,7 +111,7 @@ def file_size(draw: st.DrawFn) -> Mutation:
     def edit(root: Path) -> None:
         os.truncate(root / rel, mib * 1024 * 1024 + extra)  # sparse: the gate must refuse it before reading
 
-    return Mutation("file-size", f"{rel} is {extra} bytes over its {mib} MiB cap", edit, FILES[rel])
+    return Mutation("file-size", f"{rel} is {extra} bytes over its {mib} MiB cap", edit, FILES[rel], _command(rel))
 
 
 ENCODINGS: dict[str, Callable[[bytes, int], bytes]] = {
@@ -122,9 +128,13 @@ ENCODINGS: dict[str, Callable[[bytes, int], bytes]] = {
 def encoding(draw: st.DrawFn) -> Mutation:
     rel = draw(st.sampled_from(sorted(FILES)))
     name = draw(st.sampled_from(sorted(ENCODINGS)))
-    at = draw(st.integers(1, len(TEMPLATE[rel]) - 1))
-    data = ENCODINGS[name](TEMPLATE[rel].encode(), at)
-    return Mutation("encoding", f"{rel}: {name} at byte {at}", _write(rel, data), FILES[rel])
+    at = draw(st.integers(1, 4000))
+
+    def edit(root: Path) -> None:
+        data = (root / rel).read_bytes()
+        (root / rel).write_bytes(ENCODINGS[name](data, 1 + at % (len(data) - 1)))
+
+    return Mutation("encoding", f"{rel}: {name} at byte {at} (modulo its size)", edit, FILES[rel], _command(rel))
 
 
 PLACES = ["/etc", "..", "../outside", "/", ".", "portfolios/../..", "/dev", "~", ""]
