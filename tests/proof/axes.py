@@ -127,7 +127,9 @@ ENCODINGS: dict[str, Callable[[bytes, int], bytes]] = {
 @st.composite
 def encoding(draw: st.DrawFn) -> Mutation:
     rel = draw(st.sampled_from(sorted(FILES)))
-    name = draw(st.sampled_from(sorted(ENCODINGS)))
+    # A truncated YAML or CSV file can be a valid one that means something else (`cash: 500` cut to `cash: 5`):
+    # nothing in the file can tell, so only the sealed plan is truncated.
+    name = draw(st.sampled_from([n for n in sorted(ENCODINGS) if n != "truncated" or rel == PLAN_FILE]))
     at = draw(st.integers(1, 4000))
 
     def edit(root: Path) -> None:
