@@ -86,6 +86,10 @@ class Workspace:
         return self.by_account.get(account)
 
 
+# Suffixes of a file meant as a portfolio or model, in any case; only the lower-case YAML ones are read.
+_LOOKS_MEANT = (".yaml", ".yml", ".json")
+
+
 def portfolio_hash(portfolio: Desired) -> str:
     """One portfolio's resolved targets as a hash (what `Workspace.portfolio_hashes` holds), at any commit."""
     return _digest(portfolio.model_dump(mode="json", exclude=_NOT_TARGETS))
@@ -259,6 +263,15 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
             fix="point the link at an existing file, or delete it",
         )
         for p in candidates if p.is_symlink() and not p.exists()
+    ]
+    # A file that looks meant as a portfolio but that the walk would not read (`alpha.YAML`, which a case-blind
+    # disk reads as YAML elsewhere; `alpha.json`) would drop its portfolio from the plan in silence.
+    problems += [
+        ReconcilerError(
+            f"{p.name!r} is not read: portfolio and model files end in .yaml or .yml (lower case)", where=str(p),
+            fix=f"rename it to {p.stem}.yaml (written as YAML), or move it out of {config.portfolios_dir}/",
+        )
+        for p in sorted(pdir.rglob("*")) if p.suffix.lower() in _LOOKS_MEANT and p.suffix not in (".yaml", ".yml")
     ]
     models: dict[str, tuple[RawDoc, ModelDoc]] = {}
     portfolios: list[tuple[RawDoc, PortfolioDoc]] = []

@@ -84,6 +84,14 @@ def _folder_named_like_a_portfolio(root: Path) -> None:
     (root / "portfolios" / "college-fund.yaml").mkdir()
 
 
+def _renamed(suffix: str) -> Callable[[Path], None]:
+    """Found by the unnamed-inputs trial: a portfolio saved as .YAML or .json was not read, and its account left the
+    plan with exit 0."""
+    def prepare(root: Path) -> None:
+        (root / "portfolios" / "college-fund.yaml").rename(root / "portfolios" / f"college-fund{suffix}")
+    return prepare
+
+
 def _empty_portfolios_dir(root: Path) -> None:
     shutil.rmtree(root / "portfolios")
     (root / "portfolios").mkdir()
@@ -223,6 +231,9 @@ HOSTILE = [
     portfolio("symbol-with-space", line=9, fields=("spec.targets",)),
     Case(id="portfolio-folder-named-yaml", corpus=None, dest="", names="college-fund.yaml", position=False,
          says=("this is a folder, not a file",), prepare=_folder_named_like_a_portfolio),
+    *(Case(id=f"portfolio-named-{suffix[1:]}", corpus=None, dest="", names=f"college-fund{suffix}", position=False,
+           says=("is not read", "rename it to college-fund.yaml"), prepare=_renamed(suffix))
+      for suffix in (".YAML", ".Yml", ".json")),
     config("quote-band-over-one", line=44, fields=("apply.quote_band",)),
     config("kill-switch-drop-negative", line=40, fields=("policies.params.kill_switch_drop",)),
     config("quote-age-huge", line=41, says=("number 1e20 is too large",)),
