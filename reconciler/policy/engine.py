@@ -195,13 +195,32 @@ class PolicySet:
         for short in sorted(self.packages):
             doc = docs.get(short, {})
             for kind in ("deny", "warn"):
-                for msg in _messages(doc.get(kind), short, kind, self.files.get(short, short)):
+                for msg in _bounded(_messages(doc.get(kind), short, kind, self.files.get(short, short))):
                     level = self.levels[short]
                     # Scrubbed here, at the source, so the plan file holds what every later evaluation says too.
                     results.append(
-                        PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=scrub(msg))
+                        PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg)
                     )
         return results
+
+
+# A policy's messages reach the terminal, CI logs, the plan file and pull-request comments: a rule that builds a
+# 200,000-character message, or a message per element of a large range, must not flood them. The verdict stands
+# (one deny is enough to block); what is cut is said.
+MAX_MESSAGE_CHARS = 1_000
+MAX_MESSAGES = 20
+
+
+def _bounded(messages: list[str]) -> list[str]:
+    """Each message scrubbed, then cut to MAX_MESSAGE_CHARS; at most MAX_MESSAGES, the rest counted in the last."""
+    out = []
+    for msg in messages[:MAX_MESSAGES]:
+        clean = scrub(msg)
+        out.append(clean if len(clean) <= MAX_MESSAGE_CHARS else
+                   f"{clean[:MAX_MESSAGE_CHARS]}… ({len(clean) - MAX_MESSAGE_CHARS:,} more characters)")
+    if len(messages) > MAX_MESSAGES:
+        out[-1] += f" (and {len(messages) - MAX_MESSAGES:,} more messages from this policy)"
+    return out
 
 
 def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:

@@ -165,3 +165,27 @@ def test_opa_inside_a_string_or_a_name_is_not_the_namespace(tmp_path: Path) -> N
     """)
     policies = load_policies(tmp_path, {}, "hard-mandatory")
     assert [r.message for r in policies.evaluate({"turnover": 2}, "p")] == ["opa.runtime is mentioned, not called"]
+
+
+def test_a_flood_of_policy_text_is_bounded_at_the_source_and_the_verdict_stands(tmp_path: Path) -> None:
+    """Found by trying unnamed inputs: a 200,000-character message reached stdout (600 kB for one plan) and the
+    plan file; a message per element of a range would print a line each."""
+    from reconciler.policy.engine import MAX_MESSAGE_CHARS, MAX_MESSAGES
+
+    _write(tmp_path, "long", """
+        deny contains msg if { msg := concat("", ["A" | some i in numbers.range(1, input.chars)]) }
+    """)
+    _write(tmp_path, "many", """
+        deny contains msg if { some i in numbers.range(1, input.count); msg := sprintf("m%06d", [i]) }
+    """)
+    policies = load_policies(tmp_path, {}, "hard-mandatory")
+    results = policies.evaluate({"chars": 200_000, "count": 2_000}, "p")
+    long = [r.message for r in results if r.policy == "long"]
+    many = [r.message for r in results if r.policy == "many"]
+    assert len(long) == 1
+    assert long[0].startswith("A" * MAX_MESSAGE_CHARS + "…")
+    assert f"({200_000 - MAX_MESSAGE_CHARS:,} more characters)" in long[0]
+    assert len(many) == MAX_MESSAGES
+    assert many[0] == "m000001"
+    assert many[-1].endswith(f"(and {2_000 - MAX_MESSAGES:,} more messages from this policy)")
+    assert all(r.kind == "deny" for r in results)
