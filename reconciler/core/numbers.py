@@ -17,9 +17,16 @@ PLAN_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperatio
 MAX_MAGNITUDE = Decimal(10) ** 15
 
 
+def exact_normalize(d: Decimal) -> Decimal:
+    """`d` without trailing zeros, never rounded: `normalize()` in a 28-digit context turns
+    0.699999999999999999999999999999999999 into 0.7, so a number written beyond 28 digits would pass for a
+    shorter one."""
+    return d.normalize(Context(prec=max(1, len(d.as_tuple().digits))))
+
+
 def decimal_places(d: Decimal) -> int:
     """Digits after the point a finite number really has (0.70 has 1, 1e-400 has 400, 1E+3 has 0)."""
-    exponent = d.normalize().as_tuple().exponent
+    exponent = exact_normalize(d).as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 

@@ -25,7 +25,7 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from reconciler import files
-from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places
+from reconciler.core.numbers import MAX_MAGNITUDE, decimal_places, exact_normalize
 from reconciler.errors import ReconcilerError
 
 
@@ -156,7 +156,7 @@ def _exact_float(constructor: RoundTripConstructor, node: Any) -> Any:
     if not value.is_finite():
         return value
     # One spelling per number (0.70 and 0.7 are the same weight), so reformatting a file changes no hash.
-    value = value.normalize()
+    value = exact_normalize(value)
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
 
 

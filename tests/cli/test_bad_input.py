@@ -224,6 +224,8 @@ HOSTILE = [
     portfolio("symbol-1000-chars", line=9, fields=("spec.targets",), says=("too long: 1,000 characters",)),
     portfolio("symbol-100k-chars", line=9, says=("key too long: 100,004 characters",)),
     portfolio("weight-1e-400", line=11, says=("more than 20 decimal places",)),
+    # Found by trying unnamed inputs: beyond 28 digits the check read the number rounded (0.7) and let it pass.
+    portfolio("weight-36-digits", line=9, says=("more than 20 decimal places",)),
     portfolio("min-notional-huge", line=15, says=("is too large",)),
     portfolio("not-utf8", position=False, says=("not UTF-8", "0xe9")),
     portfolio("weight-nan", line=9, fields=("spec.targets.VTI",), says=("finite",)),
