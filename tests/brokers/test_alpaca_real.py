@@ -137,8 +137,11 @@ def test_closed_market_with_ignore_queues_orders_for_the_open(alpaca: Workspace,
     started = time.monotonic()
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 0, r.out + r.err
-    assert time.monotonic() - started < 5  # no fill timeout per order
-    assert "queued for the open" in r.out
+    # No fill timeout per order (30 s each by default); the bound leaves room for a loaded machine, where 5 s was once
+    # exceeded with nothing waited.
+    assert time.monotonic() - started < 20
+    # The report's sentence is the journal's (journal/sentences.py): accepted, nothing filled, reconcile settles it.
+    assert "open at the broker, nothing filled yet" in r.out
     orders = emulator.orders()
     assert orders
     assert all(o["status"] == "accepted" and o["filled_qty"] == "0" for o in orders)
