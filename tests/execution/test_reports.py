@@ -4,6 +4,7 @@ order went out."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,17 +16,21 @@ from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
 
-def test_the_remainder_is_called_cancelled_only_when_the_journal_says_it_was(
-    alpaca: Workspace, emulator: Broker
-) -> None:
+def _apply_with_cancels_pending(alpaca: Workspace, emulator: Broker) -> subprocess.CompletedProcess[str]:
+    """Fills trickle in; a cancel stays pending far longer than the adapter waits for it to complete."""
     def slow_fills(doc: Any) -> None:
         doc["broker"]["fill_timeout_seconds"] = 0.6
         doc["broker"]["timeout_seconds"] = 1.0
 
     edit_yaml(alpaca.config, slow_fills)
-    # Fills trickle in; a cancel stays pending far longer than the adapter waits for it to complete.
     emulator.faults(fill_steps=50, fill_interval=0.2, cancel_delay=30)
-    r = run_cli(alpaca, "apply", "--auto-approve")
+    return run_cli(alpaca, "apply", "--auto-approve")
+
+
+def test_the_remainder_is_called_cancelled_only_when_the_journal_says_it_was(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    r = _apply_with_cancels_pending(alpaca, emulator)
     part = alpaca.query("select client_order_id, status from intents where status in ('canceled', 'accepted',"
                         " 'partially_filled') and filled_quantity is not null")
     reported = 0
@@ -82,13 +87,7 @@ def test_a_read_that_fails_after_an_order_was_sent_never_says_nothing_was_sent(
 def test_each_line_of_the_report_says_what_the_journal_row_of_its_order_says(
     alpaca: Workspace, emulator: Broker
 ) -> None:
-    def slow_fills(doc: Any) -> None:
-        doc["broker"]["fill_timeout_seconds"] = 0.6
-        doc["broker"]["timeout_seconds"] = 1.0
-
-    edit_yaml(alpaca.config, slow_fills)
-    emulator.faults(fill_steps=50, fill_interval=0.2, cancel_delay=30)
-    r = run_cli(alpaca, "apply", "--auto-approve")
+    r = _apply_with_cancels_pending(alpaca, emulator)
     engine = create_engine(alpaca.journal_url)
     with engine.connect() as conn:
         rows = [dict(row) for row in conn.execute(text("select * from intents")).mappings()]
