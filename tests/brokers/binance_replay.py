@@ -4,13 +4,12 @@ so the adapter is judged through the real ccxt library by what Binance answers, 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+
+from tests.brokers.binance_http import BinancePeer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 
@@ -50,40 +49,13 @@ class Replay:
         }
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.weight = 0
-        replay = self
+        self.peer = BinancePeer(self._reply)
+        self.url = self.peer.url
+        self.peer.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def _serve(self, method: str) -> None:
-                url = urlparse(self.path)
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length).decode() if length else ""
-                params = {k: v[0] for k, v in parse_qs(url.query).items()}
-                params.update({k: v[0] for k, v in parse_qs(body).items()})
-                answer = replay.answer(f"{method} {url.path}", params)
-                data = json.dumps(answer.body).encode()
-                self.send_response(answer.status)
-                headers = {"Content-Type": "application/json;charset=UTF-8", "Content-Length": str(len(data)),
-                           "X-MBX-USED-WEIGHT-1M": str(replay.weight)} | answer.headers
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._serve("GET")
-
-            def do_POST(self) -> None:
-                self._serve("POST")
-
-            def do_DELETE(self) -> None:
-                self._serve("DELETE")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _reply(self, method: str, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        answer = self.answer(f"{method} {path}", params)
+        return answer.status, answer.body, {"X-MBX-USED-WEIGHT-1M": str(self.weight)} | answer.headers
 
     def answer(self, key: str, params: dict[str, str]) -> Answer:
         self.requests.append((key, params))
@@ -102,5 +74,4 @@ class Replay:
         return sum(1 for k, _ in self.requests if k == key)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.peer.stop()

@@ -34,9 +34,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+
+from tests.brokers.binance_http import BinancePeer
 
 ZERO = Decimal(0)
 
@@ -396,51 +396,18 @@ def _weight(method: str, path: str, params: dict[str, str]) -> int:
 class FakeBinanceServer:
     def __init__(self, exchange: FakeBinance) -> None:
         self.exchange = exchange
-        handler = type("Handler", (_Handler,), {"exchange": exchange})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.peer = BinancePeer(self._reply)
+        self.url = self.peer.url
         exchange.url = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _reply(self, method: str, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]] | None:
+        status, payload = self.exchange.handle(method, path, params)
+        if status < 0:  # the ghost order: accepted, then the connection drops with no answer
+            return None
+        return status, payload, self.exchange.headers(status)
 
     def start(self) -> None:
-        self.thread.start()
+        self.peer.start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    exchange: FakeBinance
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _serve(self, method: str) -> None:
-        url = urlparse(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        params = {k: v[0] for k, v in parse_qs(url.query).items()}
-        params.update({k: v[0] for k, v in parse_qs(body).items()})
-        status, payload = self.exchange.handle(method, url.path, params)
-        if status < 0:  # the ghost order: accepted, then the connection drops with no answer
-            self.close_connection = True
-            self.connection.close()
-            return
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for k, v in self.exchange.headers(status).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def do_DELETE(self) -> None:
-        self._serve("DELETE")
+        self.peer.stop()

@@ -195,12 +195,14 @@ def test_a_ban_stops_every_account_on_the_ip(broker: CcxtBroker, replay: Replay)
     assert len(replay.requests) == before
 
 
-def test_a_429_on_an_order_is_not_waited_out_inside_submit(
-    broker: CcxtBroker, replay: Replay, clock: FixedClock
+@pytest.mark.parametrize(("code", "said"), [("429", "429"), ("-1021", "clock")], ids=["rate-limit", "clock-skew"])
+def test_an_order_refused_before_the_matching_engine_is_a_failed_send_sent_once(
+    broker: CcxtBroker, replay: Replay, code: str, said: str
 ) -> None:
-    """The exchange did nothing; the order fails with the reason, and the next plan re-quotes and re-checks it."""
-    replay.routes[f"POST {ORDER}"] = error("429")
-    with pytest.raises(OrderRefusedError, match="429"):
+    """A 429 or a -1021 means nothing was placed: the order fails with the reason, is not waited out or retried
+    inside submit, and the next plan re-quotes and re-checks it."""
+    replay.routes[f"POST {ORDER}"] = error(code)
+    with pytest.raises(OrderRefusedError, match=said):
         broker.submit("spot", buy())
     assert replay.sent(f"POST {ORDER}") == 1
 
@@ -232,13 +234,6 @@ def test_clock_skew_is_said_and_not_retried(broker: CcxtBroker, replay: Replay) 
     with pytest.raises(BrokerError, match="clock"):
         broker.observe("spot", ["BTC"])
     assert replay.sent("GET /api/v3/account") == 1
-
-
-def test_clock_skew_on_an_order_is_a_failed_send(broker: CcxtBroker, replay: Replay) -> None:
-    """-1021 is refused before the matching engine: nothing was placed."""
-    replay.routes[f"POST {ORDER}"] = error("-1021")
-    with pytest.raises(OrderRefusedError, match="clock"):
-        broker.submit("spot", buy())
 
 
 def test_a_market_order_whose_sizing_waited_for_the_limits_is_not_sent_on_its_old_quote(
