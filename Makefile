@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 RC := $(BIN)/reconciler
 
-.PHONY: install demo test lint typecheck bench bench-check mutate clean schema lock
+.PHONY: install demo test lint typecheck bench bench-check mutate clean schema lock screenshots
 
 install: $(STAMP)
 
@@ -71,6 +71,11 @@ bench-check: $(STAMP)
 # a time. MUTATE_ARGS="--module planner", or "--sample 40 --max-seconds 600" for a time-bounded sample.
 mutate: $(STAMP)
 	$(BIN)/python -m tools.mutate $(MUTATE_ARGS)
+
+# The pictures in docs/images/ (the plan comment as GitHub shows it, `plan` at 100 and 120 columns, the backtest
+# report) through headless Chromium (apt-get install -y chromium); not run by CI. SCREENSHOT_ARGS="--only comment".
+screenshots: $(STAMP)
+	$(BIN)/python -m tools.screenshots $(SCREENSHOT_ARGS)
 
 clean:
 	rm -rf $(VENV) .reconciler .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ import numpy as np
 
 from reconciler.backtest.engine import StrategyRun
 from reconciler.backtest.kernels import FloatArray
+from reconciler.core.numbers import ZERO
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Metrics:
     realized_short: float
     realized_long: float
     unrealized_gains: float
+    liquidation_tax: float
+    after_tax_value: float
     avg_deviation: float
     max_deviation: float
     contributed: float
@@ -87,6 +90,14 @@ def live_days(run: StrategyRun) -> int:
     return len(equity) if not empty.size else int(empty[0]) + 2
 
 
+def liquidation_tax(run: StrategyRun) -> float:
+    """The tax a sale of every open lot at the last close would cost: the unrealized gains, less the losses the
+    books carry forward, at the long-term rate (a simplification: lots held a year or less would pay the short rate)."""
+    book = run.book
+    gains = run.unrealized + book.carry_short + book.carry_long
+    return float(max(gains, ZERO) * book.long_rate)
+
+
 def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
     n = live_days(run)
     years = years_between(run.dates[:n])
@@ -117,6 +128,8 @@ def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
         realized_short=short,
         realized_long=long,
         unrealized_gains=float(run.unrealized),
+        liquidation_tax=liquidation_tax(run),
+        after_tax_value=float(run.final_value) - liquidation_tax(run),
         avg_deviation=float(dev.mean()),
         max_deviation=float(dev.max()),
         contributed=float(run.contributed),

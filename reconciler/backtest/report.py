@@ -1,10 +1,10 @@
-"""What a backtest shows: a side-by-side table, the same figures as JSON, and charts (PNG, or HTML that embeds
-them with the table). Charts use matplotlib's Agg backend: static, offline, no browser or JavaScript needed."""
+"""What a backtest shows: the answer (does a rule leave more than the baseline after costs and taxes, if sold at
+the end?), a side-by-side table, the same figures as JSON, and charts (reconciler/backtest/charts.py) as a PNG or
+in a self-contained HTML page that opens offline."""
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import files
 from reconciler.backtest.engine import Settings, StrategyRun
-from reconciler.backtest.metrics import Metrics, drawdowns, wealth_index, years_between
+from reconciler.backtest.metrics import Metrics, years_between
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from rich.console import Console
 
 MAX_EVENTS = 20
@@ -54,6 +53,11 @@ class Report:
         return years_between(self.runs[0].dates)
 
     @property
+    def baseline(self) -> int:
+        """The strategy the others are measured against: the first buy-and-hold (never), else the first."""
+        return next((k for k, run in enumerate(self.runs) if run.strategy.kind == "never"), 0)
+
+    @property
     def taxed(self) -> bool:
         return bool(self.settings.tax_short or self.settings.tax_long)
 
@@ -82,11 +86,18 @@ def _pct(x: float) -> str:
 
 
 def _money(x: float) -> str:
-    return f"${x:,.2f}"
+    """Money as the plan writes it; a loss with its sign first: -$2,924.99."""
+    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
+
+
+def _signed_money(x: float) -> str:
+    return f"+${x:,.2f}" if x > 0 else _money(x)
 
 
 ROWS: list[tuple[str, str]] = [
+    ("after-tax value if sold", "after_tax_value"),
     ("final value", "final_value"),
+    ("  tax if sold at the end", "liquidation_tax"),
     ("CAGR", "cagr"),
     ("volatility", "volatility"),
     ("Sharpe", "sharpe"),
@@ -105,8 +116,22 @@ ROWS: list[tuple[str, str]] = [
     ("max deviation", "max_deviation"),
 ]
 MONEY = {"final_value", "costs", "commissions", "slippage", "taxes_paid", "realized_short", "realized_long",
-         "unrealized_gains"}
+         "unrealized_gains", "liquidation_tax", "after_tax_value"}
 PERCENT = {"cagr", "volatility", "max_drawdown", "turnover_per_year", "avg_deviation", "max_deviation"}
+# Which way is better, for the figures where one way is: the report marks the best strategy on these rows only
+# (more turnover or more realized gains is neither better nor worse in itself).
+BETTER: dict[str, int] = {
+    "after_tax_value": 1, "final_value": 1, "cagr": 1, "sharpe": 1, "max_drawdown": 1,
+    "volatility": -1, "costs": -1, "taxes_paid": -1, "liquidation_tax": -1, "avg_deviation": -1, "max_deviation": -1,
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cells: list[str]
+    best: frozenset[int] = frozenset()  # the columns holding the best value, where a row has a better way
+    key: str = ""
 
 
 def _cell(key: str, value: Any) -> str:
@@ -119,12 +144,76 @@ def _cell(key: str, value: Any) -> str:
     return f"{value:,}"
 
 
+def _best(key: str, values: list[float]) -> frozenset[int]:
+    if key not in BETTER or len(values) < 2:
+        return frozenset()
+    finite = [v * BETTER[key] for v in values if math.isfinite(v)]
+    if not finite or min(finite) == max(finite):
+        return frozenset()
+    top = max(finite)
+    return frozenset(k for k, v in enumerate(values) if math.isfinite(v) and v * BETTER[key] == top)
+
+
+def summary_rows(report: Report) -> list[Row]:
+    """The figures of each strategy, then the answer row: after-tax value against the baseline's."""
+    rows = []
+    for label, key in ROWS:
+        values = [getattr(m, key) for m in report.metrics]
+        rows.append(Row(label, [_cell(key, v) for v in values], _best(key, [float(v) for v in values]), key))
+    base = report.metrics[report.baseline].after_tax_value
+    diffs = [m.after_tax_value - base for m in report.metrics]
+    name = report.runs[report.baseline].strategy.name
+    best = _best("after_tax_value", diffs)
+    rows.insert(1, Row(f"after tax vs {name}", [
+        "baseline" if k == report.baseline else _signed_money(d) for k, d in enumerate(diffs)
+    ], best, "vs_baseline"))
+    if base > 0:
+        rows.insert(2, Row("  in percent", [
+            "" if k == report.baseline else f"{d / base:+.2%}" for k, d in enumerate(diffs)
+        ], best, "vs_baseline_pct"))
+    return rows
+
+
+def weight_rows(report: Report) -> list[Row]:
+    """Per symbol, each strategy's average weight."""
+    return [
+        Row(f"avg weight {s}", [_pct(m.average_weights[s]) for m in report.metrics])
+        for s in report.runs[0].symbols
+    ]
+
+
 def table_rows(report: Report) -> list[tuple[str, list[str]]]:
     """The comparison table as text cells: one row per figure, one column per strategy."""
-    rows = [(label, [_cell(key, getattr(m, key)) for m in report.metrics]) for label, key in ROWS]
-    for s in report.runs[0].symbols:
-        rows.append((f"avg weight {s}", [_pct(m.average_weights[s]) for m in report.metrics]))
-    return rows
+    return [(r.label, r.cells) for r in summary_rows(report) + weight_rows(report)]
+
+
+def answer(report: Report) -> str:
+    """One sentence: does the best rule leave more than the baseline, after costs and taxes, if sold at the end?"""
+    names = [run.strategy.name for run in report.runs]
+    b = report.baseline
+    base, base_name = report.metrics[b], names[b]
+    if report.runs[b].strategy.kind == "never":
+        base_name += " (buy and hold)"
+    after = "after costs and taxes" if report.taxed else "after costs (no tax: give --tax-short and --tax-long)"
+    others = [k for k in range(len(names)) if k != b]
+    if not others:
+        return f"Only {base_name} ran: add a --strategy to compare a rule against it."
+    k = max(others, key=lambda i: report.metrics[i].after_tax_value)
+    best = report.metrics[k]
+    diff = best.after_tax_value - base.after_tax_value
+    share = f" ({diff / base.after_tax_value:+.2%})" if base.after_tax_value > 0 else ""
+    risk = f", with a max drawdown of {_pct(best.max_drawdown)} against {_pct(base.max_drawdown)}"
+    if diff > 0:
+        beat = sum(1 for i in others if report.metrics[i].after_tax_value > base.after_tax_value)
+        return (
+            f"Yes: {after}, {names[k]} leaves {_money(best.after_tax_value)} if sold on {report.end},"
+            f" {_signed_money(diff)}{share} against {base_name}{risk};"
+            f" {beat} of {len(others)} rules beat it."
+        )
+    return (
+        f"No: {after}, no rule beats {base_name}, which leaves {_money(base.after_tax_value)} if sold on"
+        f" {report.end}; the closest, {names[k]}, leaves {_signed_money(diff)}{share}{risk}."
+    )
 
 
 def event_lines(report: Report) -> list[str]:
@@ -154,6 +243,7 @@ def render_text(report: Report, out: Console) -> None:
         table.add_row(label, *cells)
     out.print()
     out.print(table)
+    out.print(answer(report), markup=False)
     if report.taxed:
         out.print()
         years = sorted({y for run in report.runs for y in run.book.years})
@@ -229,86 +319,68 @@ def as_json(report: Report) -> str:
     return json.dumps(doc, indent=2)
 
 
-def figure(report: Report) -> Figure:
-    """Equity curves, drawdowns, and one stacked weights chart per strategy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    runs = report.runs
-    cols = 2 if len(runs) > 1 else 1
-    grid_rows = math.ceil(len(runs) / cols)
-    fig = Figure(figsize=(13, 7 + 3.2 * grid_rows), layout="constrained")
-    spec = fig.add_gridspec(2 + grid_rows, cols, height_ratios=[3, 2] + [2.4] * grid_rows)
-    dates = runs[0].dates.astype("datetime64[D]")
-    ax_eq = fig.add_subplot(spec[0, :])
-    ax_dd = fig.add_subplot(spec[1, :], sharex=ax_eq)
-    for run in runs:
-        ax_eq.plot(dates, np.maximum(run.equity, 1e-9), linewidth=1.1, label=run.strategy.name)
-        ax_dd.plot(dates, drawdowns(wealth_index(run)) * 100, linewidth=0.9, label=run.strategy.name)
-    ax_eq.set_yscale("log")
-    ax_eq.set_ylabel("account value ($, log)")
-    ax_eq.set_title(f"{report.portfolio}: account value", loc="left")
-    ax_eq.legend(loc="upper left", fontsize=8)
-    ax_eq.grid(True, alpha=0.3)
-    ax_dd.set_ylabel("drawdown (%)")
-    ax_dd.set_title("drawdown of the time-weighted return", loc="left")
-    ax_dd.grid(True, alpha=0.3)
-    symbols = runs[0].symbols
-    colors = matplotlib.colormaps["tab20"].resampled(max(len(symbols), 1))
-    stride = max(1, len(dates) // 1500)  # a point every few days is plenty for an area chart
-    for k, run in enumerate(runs):
-        ax = fig.add_subplot(spec[2 + k // cols, k % cols], sharex=ax_eq)
-        w = run.weights[::stride].T * 100
-        ax.stackplot(dates[::stride], w, colors=[colors(i) for i in range(len(symbols))], linewidth=0)
-        ax.set_ylim(0, 100)
-        ax.set_title(f"weights: {run.strategy.name}", loc="left", fontsize=9)
-        ax.set_ylabel("%")
-        if k == 0 and len(symbols) <= 20:
-            ax.legend(symbols, fontsize=6, ncol=5, loc="lower left", framealpha=0.6)
-    return fig
-
-
 def write_chart_report(report: Report, path: Path) -> None:
-    """A PNG of the charts, or an HTML page with the table, the yearly taxes and the charts (self-contained)."""
+    """A PNG of the charts, or an HTML page with the answer, the tables and the charts (self-contained, offline)."""
     suffix = path.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):
         raise BacktestError(
             f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png"
         )
     try:
-        fig = figure(report)
+        from reconciler.backtest import charts
+
+        if suffix == ".png":
+            files.write_bytes(path, charts.png(report), REPORT, "--report")
+        else:
+            files.write_text(path, html(report, charts.svgs(report)), REPORT, "--report")
     except ImportError:
         raise BacktestError(
             "charts need matplotlib", where=f"--report {path}", fix="pip install 'reconciler[backtest]'"
         ) from None
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    if suffix == ".png":
-        files.write_bytes(path, buffer.getvalue(), REPORT, "--report")
-    else:
-        files.write_text(path, _html(report, base64.b64encode(buffer.getvalue()).decode()), REPORT, "--report")
 
 
-def _year_cells(run: StrategyRun, year: int) -> tuple[str, str] | None:
-    t = run.book.years.get(year)
-    return None if t is None else (_money(float(t.short + t.long)), _money(float(t.tax)))
+@dataclass(frozen=True)
+class YearRow:
+    label: str
+    cells: list[tuple[str, str]]  # per strategy: (gain, tax); empty strings where it realized nothing that year
 
 
-def _html(report: Report, png_b64: str) -> str:
+def year_rows(report: Report) -> list[YearRow]:
+    """Realized gains and tax per calendar year, a totals row, and what selling everything at the end would add."""
+    years = sorted({y for run in report.runs for y in run.book.years})
+    rows = []
+    for y in years:
+        cells = []
+        for run in report.runs:
+            t = run.book.years.get(y)
+            cells.append(("", "") if t is None else (_money(float(t.short + t.long)), _money(float(t.tax))))
+        rows.append(YearRow(str(y), cells))
+    totals = [
+        (_money(sum(float(t.short + t.long) for t in run.book.years.values())),
+         _money(sum(float(t.tax) for t in run.book.years.values())))
+        for run in report.runs
+    ]
+    rows.append(YearRow("total", totals))
+    rows.append(YearRow(
+        f"if sold on {report.end}",
+        [(_money(m.unrealized_gains), _money(m.liquidation_tax)) for m in report.metrics],
+    ))
+    return rows
+
+
+def html(report: Report, charts: list[tuple[str, str]]) -> str:
+    """The report page; `charts` are (SVG document, description) pairs, embedded as images."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("reconciler.backtest", "templates"), autoescape=select_autoescape())
-    years = sorted({y for run in report.runs for y in run.book.years})
-    yearly = [(y, [_year_cells(run, y) for run in report.runs]) for y in years]
     return env.get_template("report.html.j2").render(
         report=report,
         header=report.header(),
+        answer=answer(report),
         names=[run.strategy.name for run in report.runs],
-        rows=table_rows(report),
-        yearly=yearly,
+        rows=summary_rows(report),
+        weights=weight_rows(report),
+        yearly=year_rows(report),
         events=event_lines(report),
-        chart=png_b64,
+        charts=[(base64.b64encode(svg.encode()).decode(), alt) for svg, alt in charts],
     )

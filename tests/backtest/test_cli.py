@@ -38,8 +38,8 @@ def test_five_strategies_side_by_side_with_html_and_png_reports(
                   "total costs", "taxes paid", "avg deviation", "max deviation", "avg weight AAPL", "avg weight XOM"):
         assert re.search(rf"^{re.escape(label)}\s", out, re.MULTILINE), label
     html = (tmp_path / "r.html").read_text()
-    assert "<table>" in html
-    assert "data:image/png;base64," in html
+    assert '<table class="figures">' in html
+    assert html.count("data:image/svg+xml;base64,") == 3
     assert "calendar-threshold:annual" in html
 
     code, out_json, err = backtest(
