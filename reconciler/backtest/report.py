@@ -21,6 +21,10 @@ from reconciler.errors import BacktestError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from markupsafe import Markup
+
+    from reconciler.backtest.charts import Chart
+
 MAX_EVENTS = 20
 
 REPORT = files.Kind("report", files.REPORT.max_bytes, "choose a writable path for --report", BacktestError)
@@ -368,19 +372,28 @@ def year_rows(report: Report) -> list[YearRow]:
     return rows
 
 
-def html(report: Report, charts: list[tuple[str, str]]) -> str:
-    """The report page; `charts` are (SVG document, description) pairs, embedded as images."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
+def _breakable(name: str) -> Markup:
+    """A strategy's name, escaped, that a narrow column header may break after its colon and commas."""
+    from markupsafe import Markup, escape
 
-    env = Environment(loader=PackageLoader("reconciler.backtest", "templates"), autoescape=select_autoescape())
+    return escape(name).replace(":", Markup(":<wbr>")).replace(",", Markup(",<wbr>"))
+
+
+def html(report: Report, charts: list[Chart]) -> str:
+    """The report page; each chart's SVG is embedded as an image, its hover data as JSON for the page's script."""
+    from jinja2 import Environment, PackageLoader
+
+    # The template is report.html.j2: select_autoescape() goes by the last suffix and would leave it unescaped.
+    env = Environment(loader=PackageLoader("reconciler.backtest", "templates"), autoescape=True)
     return env.get_template("report.html.j2").render(
         report=report,
         header=report.header(),
         answer=answer(report),
         names=[run.strategy.name for run in report.runs],
+        heads=[_breakable(run.strategy.name) for run in report.runs],
         rows=summary_rows(report),
         weights=weight_rows(report),
         yearly=year_rows(report),
         events=event_lines(report),
-        charts=[(base64.b64encode(svg.encode()).decode(), alt) for svg, alt in charts],
+        charts=[(base64.b64encode(c.svg.encode()).decode(), c.alt, c.hover) for c in charts],
     )

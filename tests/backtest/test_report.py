@@ -4,11 +4,15 @@ labels its columns, writes losses as -$2,924.99 and ends with totals; charts rea
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -201,6 +205,42 @@ def test_average_weights_are_folded_away(page: tuple[Report, _Tables, str]) -> N
 def test_three_charts_as_svg_images(page: tuple[Report, _Tables, str]) -> None:
     _, _, text = page
     assert text.count('src="data:image/svg+xml;base64,') == 3
+
+
+def _hovers(text: str) -> list[dict[str, Any]]:
+    found = re.findall(r'<script type="application/json" class="hover">(.*?)</script>', text, re.DOTALL)
+    return [json.loads(h) for h in found]
+
+
+def test_each_chart_carries_what_pointing_at_it_shows(page: tuple[Report, _Tables, str]) -> None:
+    _, _, text = page
+    names = [[line["name"] for line in h["lines"]] for h in _hovers(text)]
+    everyone = ["never", "calendar:quarterly", "threshold:abs=0.05"]
+    assert names == [everyone[1:], everyone, everyone]  # the baseline is the zero line of the first
+
+
+def test_hover_positions_run_left_to_right_inside_the_plot(page: tuple[Report, _Tables, str]) -> None:
+    _, _, text = page
+    for h in _hovers(text):
+        xs = h["xs"]
+        assert h["left"] <= xs[0] < xs[-1] <= h["right"]
+        assert all(a < b for a, b in pairwise(xs))
+
+
+def test_hover_values_are_the_lines_drawn(page: tuple[Report, _Tables, str]) -> None:
+    report, _, text = page
+    first = _hovers(text)[0]
+    last = report.runs[1].equity[-1] - report.runs[0].equity[-1]
+    assert first["lines"][0]["values"][-1] == pytest.approx(last, abs=0.5)
+
+
+def test_a_strategy_name_is_text_in_the_page_and_in_its_script(tmp_path: Path) -> None:
+    report = _report(["never", "calendar:annual"])
+    run = report.runs[1]
+    run.strategy = dataclasses.replace(run.strategy, name="</script><b>x")
+    path = tmp_path / "r.html"
+    write_chart_report(report, path)
+    assert "</script><b>" not in path.read_text()
 
 
 @pytest.mark.parametrize(
