@@ -19,9 +19,8 @@ from reconciler.backtest.metrics import Metrics, years_between
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from markupsafe import Markup
+    from rich.console import Console
 
     from reconciler.backtest.charts import Chart
 
@@ -239,6 +238,7 @@ def render_text(report: Report, out: Console) -> None:
 
     for line in report.header():
         out.print(line, markup=False)
+    out.print(answer(report), markup=False, style="bold")
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("", no_wrap=True)
     for run in report.runs:
@@ -247,7 +247,6 @@ def render_text(report: Report, out: Console) -> None:
         table.add_row(label, *cells)
     out.print()
     out.print(table)
-    out.print(answer(report), markup=False)
     if report.taxed:
         out.print()
         years = sorted({y for run in report.runs for y in run.book.years})

@@ -5,6 +5,7 @@ labels its columns, writes losses as -$2,924.99 and ends with totals; charts rea
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,12 +17,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from reconciler.backtest import charts
 from reconciler.backtest.data import PriceTable
 from reconciler.backtest.engine import Settings, run_strategy
 from reconciler.backtest.metrics import compute
-from reconciler.backtest.report import Report, answer, write_chart_report
+from reconciler.backtest.report import Report, answer, render_text, write_chart_report
 from reconciler.backtest.strategies import parse_strategy
 from tests.builders import desired
 
@@ -255,3 +257,10 @@ def test_a_png_report_has_the_same_panels(tmp_path: Path) -> None:
     path = tmp_path / "r.png"
     write_chart_report(_report(["never", "calendar:annual"]), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_text_report_answers_before_its_table() -> None:
+    report = _report(["never", "calendar:annual"])
+    out = io.StringIO()
+    render_text(report, Console(file=out, width=120, no_color=True, soft_wrap=True))  # as cli.common makes it
+    assert out.getvalue().splitlines()[len(report.header())] == answer(report)
