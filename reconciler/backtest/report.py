@@ -4,7 +4,6 @@ in a self-contained HTML page that opens offline."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass
@@ -19,10 +18,7 @@ from reconciler.backtest.metrics import Metrics, years_between
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
-    from markupsafe import Markup
     from rich.console import Console
-
-    from reconciler.backtest.charts import Chart
 
 MAX_EVENTS = 20
 
@@ -215,7 +211,7 @@ def answer(report: Report) -> str:
         )
     return (
         f"No: {after}, no rule beats {base_name}, which leaves {_money(base.after_tax_value)} if sold on"
-        f" {report.end}; the closest, {names[k]}, leaves {_signed_money(diff)}{share}{risk}."
+        f" {report.end}; the closest, {names[k]}, leaves {_money(-diff)} less{share}{risk}."
     )
 
 
@@ -331,6 +327,7 @@ def write_chart_report(report: Report, path: Path) -> None:
         )
     try:
         from reconciler.backtest import charts
+        from reconciler.backtest.page import html
 
         if suffix == ".png":
             files.write_bytes(path, charts.png(report), REPORT, "--report")
@@ -340,59 +337,3 @@ def write_chart_report(report: Report, path: Path) -> None:
         raise BacktestError(
             "charts need matplotlib", where=f"--report {path}", fix="pip install 'reconciler[backtest]'"
         ) from None
-
-
-@dataclass(frozen=True)
-class YearRow:
-    label: str
-    cells: list[tuple[str, str]]  # per strategy: (gain, tax); empty strings where it realized nothing that year
-
-
-def year_rows(report: Report) -> list[YearRow]:
-    """Realized gains and tax per calendar year, a totals row, and what selling everything at the end would add."""
-    years = sorted({y for run in report.runs for y in run.book.years})
-    rows = []
-    for y in years:
-        cells = []
-        for run in report.runs:
-            t = run.book.years.get(y)
-            cells.append(("", "") if t is None else (_money(float(t.short + t.long)), _money(float(t.tax))))
-        rows.append(YearRow(str(y), cells))
-    totals = [
-        (_money(sum(float(t.short + t.long) for t in run.book.years.values())),
-         _money(sum(float(t.tax) for t in run.book.years.values())))
-        for run in report.runs
-    ]
-    rows.append(YearRow("total", totals))
-    rows.append(YearRow(
-        f"if sold on {report.end}",
-        [(_money(m.unrealized_gains), _money(m.liquidation_tax)) for m in report.metrics],
-    ))
-    return rows
-
-
-def _breakable(name: str) -> Markup:
-    """A strategy's name, escaped, that a narrow column header may break after its colon and commas."""
-    from markupsafe import Markup, escape
-
-    return escape(name).replace(":", Markup(":<wbr>")).replace(",", Markup(",<wbr>"))
-
-
-def html(report: Report, charts: list[Chart]) -> str:
-    """The report page; each chart's SVG is embedded as an image, its hover data as JSON for the page's script."""
-    from jinja2 import Environment, PackageLoader
-
-    # The template is report.html.j2: select_autoescape() goes by the last suffix and would leave it unescaped.
-    env = Environment(loader=PackageLoader("reconciler.backtest", "templates"), autoescape=True)
-    return env.get_template("report.html.j2").render(
-        report=report,
-        header=report.header(),
-        answer=answer(report),
-        names=[run.strategy.name for run in report.runs],
-        heads=[_breakable(run.strategy.name) for run in report.runs],
-        rows=summary_rows(report),
-        weights=weight_rows(report),
-        yearly=year_rows(report),
-        events=event_lines(report),
-        charts=[(base64.b64encode(c.svg.encode()).decode(), c.alt, c.hover) for c in charts],
-    )

@@ -40,9 +40,9 @@ def _prices() -> PriceTable:
     return PriceTable(dates, ("A", "B"), np.ascontiguousarray(np.stack([a, b], axis=1)), "synthetic")
 
 
-def _report(specs: list[str], settings: Settings = TAXES) -> Report:
+def _report(specs: list[str], settings: Settings = TAXES, prices: PriceTable | None = None) -> Report:
     target = desired({"A": "0.5", "B": "0.5"}, name="ab", account="ab")
-    prices = _prices()
+    prices = prices or _prices()
     runs = [run_strategy(target, prices, parse_strategy(s, target.trading.bands), settings) for s in specs]
     return Report("ab", "synthetic", settings, "none", 0.0, runs, [compute(r) for r in runs])
 
@@ -135,6 +135,20 @@ def test_the_answer_sentence_comes_first_and_names_the_baseline(page: tuple[Repo
     assert "never (buy and hold)" in tables.answer
     assert text.index('class="answer"') < text.index('class="figures"')
     assert tables.answer == answer(report)
+
+
+def test_when_no_rule_pays_the_answer_says_no_and_by_how_much() -> None:
+    """A steady winner beside a flat holding: rebalancing sells the winner and pays tax on it, so it ends lower."""
+    dates = np.busday_offset(np.datetime64("2011-01-03"), np.arange(504), roll="forward")
+    a = 100 * 3 ** np.linspace(0.0, 1.0, 504)
+    flat = PriceTable(dates, ("A", "B"), np.ascontiguousarray(np.stack([a, np.full(504, 100.0)], axis=1)), "flat")
+    report = _report(["never", "calendar:quarterly"], prices=flat)
+    diff = report.metrics[0].after_tax_value - report.metrics[1].after_tax_value
+    assert answer(report).startswith(
+        "No: after costs and taxes, no rule beats never (buy and hold), which leaves"
+        f" ${report.metrics[0].after_tax_value:,.2f} if sold on {report.end}; the closest, calendar:quarterly,"
+        f" leaves ${diff:,.2f} less ("
+    )
 
 
 def test_the_answer_row_compares_after_tax_values_with_the_baseline(page: tuple[Report, _Tables, str]) -> None:
@@ -264,3 +278,17 @@ def test_the_text_report_answers_before_its_table() -> None:
     out = io.StringIO()
     render_text(report, Console(file=out, width=120, no_color=True, soft_wrap=True))  # as cli.common makes it
     assert out.getvalue().splitlines()[len(report.header())] == answer(report)
+
+
+def test_without_a_never_strategy_the_first_is_the_baseline() -> None:
+    report = _report(["calendar:annual", "threshold:abs=0.05"])
+    assert report.baseline == 0
+
+
+def test_the_first_never_strategy_is_the_baseline_wherever_it_is() -> None:
+    report = _report(["calendar:annual", "never"])
+    assert report.baseline == 1
+
+
+def test_a_lone_strategy_says_there_is_nothing_to_compare() -> None:
+    assert answer(_report(["never"])) == "Only never (buy and hold) ran: add a --strategy to compare a rule against it."
