@@ -96,7 +96,7 @@ def _signed_money(x: float) -> str:
 ROWS: list[tuple[str, str]] = [
     ("after-tax value if sold", "after_tax_value"),
     ("final value", "final_value"),
-    ("  tax if sold at the end", "liquidation_tax"),
+    ("  tax if sold", "liquidation_tax"),
     ("CAGR", "cagr"),
     ("volatility", "volatility"),
     ("Sharpe", "sharpe"),
