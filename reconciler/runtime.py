@@ -75,6 +75,12 @@ class Runtime:
         return load_workspace(self.config_path, partial=True)
 
     @cached_property
+    def backtest_workspace(self) -> Workspace:
+        """The workspace for `backtest`: every file must be valid, but no account is traded, so a portfolio's
+        account need not be declared under broker.accounts."""
+        return load_workspace(self.config_path, accounts=False)
+
+    @cached_property
     def journal(self) -> Journal:
         must = self.require_journal or os.environ.get("CI", "").strip().lower() in ("true", "1")
         return Journal.open(*self.journal_location, self.clock, write=not self.read_only, must_exist=must)

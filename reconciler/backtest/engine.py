@@ -21,11 +21,11 @@ from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
 from reconciler.backtest.data import PriceTable
 from reconciler.backtest.lots import LotMethod, TaxBook
-from reconciler.backtest.schedule import period_starts
+from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
-from reconciler.core.planner import band_for, plan_portfolio
+from reconciler.core.planner import UNDER_STEP, band_for, plan_portfolio
 from reconciler.errors import BacktestError
 
 # A plan with actions → the messages of the policies that block it (empty: it may be filled).
@@ -71,6 +71,7 @@ class StrategyRun:
     positions: dict[str, Decimal] = field(default_factory=dict)
     rebalances: int = 0
     orders: int = 0
+    under_step: int = 0  # trades the planner skipped because they were smaller than one quantity step (rounding)
     commissions: Decimal = ZERO
     slippage: Decimal = ZERO
     taxes_paid: Decimal = ZERO
@@ -80,6 +81,16 @@ class StrategyRun:
     withdrawn: Decimal = ZERO
     book: TaxBook = field(default_factory=TaxBook)
     events: list[Event] = field(default_factory=list)
+    # The weights at the close before the day's tax, flows and trades, on the days something may have happened
+    # (elsewhere the end-of-day weights are the same): the drift the rule tolerated, for average weights.
+    pre_trade: dict[int, kernels.FloatArray] = field(default_factory=dict)
+
+    def weights_before(self) -> kernels.FloatArray:
+        """Per day, each holding's weight at the close before that day's taxes, flows and trades."""
+        out = self.weights.copy()
+        for day, row in self.pre_trade.items():
+            out[day] = row
+        return out
 
     @property
     def costs(self) -> Decimal:
@@ -176,6 +187,8 @@ class _Account:
             quotes=quotes,
         )
         plan = plan_portfolio(desired, obs, self.settings.costs)
+        if plan.notes:
+            self.run.under_step += sum(1 for note in plan.notes if UNDER_STEP in note)
         if not plan.actions:
             return False
         if self.policy is not None:
@@ -328,7 +341,7 @@ def run_strategy(
     acct = _Account(desired, prices, strategy, settings, policy)
     run = acct.run
     closes = prices.closes
-    look_mask = period_starts(prices.dates, strategy.every)
+    look_mask = look_days(prices.dates, strategy.every, strategy.at)
     flow_mask = (
         period_starts(prices.dates, settings.contribution_every) if settings.contribution else np.zeros(days, bool)
     )
@@ -352,6 +365,7 @@ def run_strategy(
             break
         # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look again.
         fired = trigger is not None and day < nxt
+        run.pre_trade[day] = kernels.weights_at(closes, acct.q, acct.cash_f, day)
         _trading_day(acct, day, bool(look_mask[day]), bool(flow_mask[day]), bool(year_mask[day]), trigger, fired)
         acct.record(day)
         pos = day + 1

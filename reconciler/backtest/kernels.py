@@ -69,6 +69,14 @@ def value_day(
     return e
 
 
+def weights_at(closes: FloatArray, q: FloatArray, cash: float, day: int) -> FloatArray:
+    """The holdings' weights at one day's close (zero for an empty account)."""
+    values = closes[day] * q
+    e = float(values.sum()) + cash
+    out: FloatArray = values / e if e > 0 else np.zeros_like(values)
+    return out
+
+
 def _breaches(closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger) -> np.ndarray[Any, Any]:
     values = closes[idx] * q
     e = values.sum(axis=1) + cash

@@ -39,6 +39,9 @@ class Metrics:
     blocked_plans: int
     rejected_orders: int
     average_weights: dict[str, float]
+    skipped_by_rounding: int = 0  # trades the planner skipped as smaller than one quantity step
+    excess_cash: float = 0.0  # mean share of the account in cash beyond its target, at the close after trades
+    final_excess_cash: float = 0.0  # dollars of cash beyond the target at the end
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -47,6 +50,24 @@ class Metrics:
 def years_between(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> float:
     days = (dates[-1] - dates[0]).astype("timedelta64[D]").astype(np.int64)
     return max(float(days) / 365.25, 1e-9)
+
+
+# What the rows of a price table are, by the median gap between their dates (in calendar days).
+FREQUENCIES = ((5, "trading days"), (10, "weeks"), (45, "months"), (135, "quarters"), (400, "years"))
+
+
+def frequency(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> str:
+    """The rows' unit for headers ("trading days", "weeks", "months"...), from the median gap between dates."""
+    if len(dates) < 2:
+        return "rows"
+    gaps = np.diff(dates.astype("datetime64[D]").astype(np.int64))
+    median = float(np.median(gaps))
+    return next((name for bound, name in FREQUENCIES if median <= bound), "rows")
+
+
+def periods_per_year(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> float:
+    """Rows per year as observed (≈252 for trading days, 52 for weeks, 12 for months): the annualisation factor."""
+    return (len(dates) - 1) / years_between(dates)
 
 
 def returns(run: StrategyRun) -> FloatArray:
@@ -98,18 +119,26 @@ def liquidation_tax(run: StrategyRun) -> float:
     return float(max(gains, ZERO) * book.long_rate)
 
 
+def _average_weights(run: StrategyRun, alive: int) -> FloatArray:
+    """The mean weight before each day's trades, from the day after the funding day (the drift tolerated)."""
+    before = run.weights_before()[1:alive] if alive > 1 else run.weights[:alive]
+    out: FloatArray = before.mean(axis=0)
+    return out
+
+
 def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
     n = live_days(run)
     years = years_between(run.dates[:n])
     r = returns(run)[: n - 1]
     index = np.concatenate(([1.0], np.cumprod(1.0 + r)))
-    per_year = (n - 1) / years
+    per_year = periods_per_year(run.dates[:n])
     vol = float(np.std(r, ddof=1)) if len(r) > 1 else 0.0
     rf = (1.0 + risk_free) ** (1.0 / per_year) - 1.0
     sharpe = float(np.mean(r - rf) / vol * np.sqrt(per_year)) if vol > 0 else 0.0
     emptied = n > 1 and run.equity[n - 1] <= 0 < run.equity[: n - 1].max()
     alive = n - 1 if emptied else n  # days with money at the close: not the day it emptied
     dev = deviations(run)[:alive]
+    cash = 1.0 - run.weights.sum(axis=1)
     short = sum((float(y.short) for y in run.book.years.values()), 0.0)
     long = sum((float(y.long) for y in run.book.years.values()), 0.0)
     return Metrics(
@@ -136,5 +165,8 @@ def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
         withdrawn=float(run.withdrawn),
         blocked_plans=run.count("blocked"),
         rejected_orders=run.count("rejected"),
-        average_weights={s: float(w) for s, w in zip(run.symbols, run.weights[:alive].mean(axis=0), strict=True)},
+        average_weights={s: float(w) for s, w in zip(run.symbols, _average_weights(run, alive), strict=True)},
+        skipped_by_rounding=run.under_step,
+        excess_cash=float(np.maximum(cash[:alive] - run.cash_target, 0.0).mean()) if alive else 0.0,
+        final_excess_cash=max(0.0, float(run.cash) - run.cash_target * float(run.final_value)),
     )

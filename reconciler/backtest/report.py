@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler import files
+from reconciler.backtest.columns import WIDTH, layout
 from reconciler.backtest.engine import Settings, StrategyRun
-from reconciler.backtest.metrics import Metrics, years_between
+from reconciler.backtest.metrics import Metrics, frequency, periods_per_year, years_between
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class Report:
     risk_free: float
     runs: list[StrategyRun]
     metrics: list[Metrics]
+    fractional: bool = False  # the portfolio trades fractions (trading.fractional): no whole-share rounding note
 
     @property
     def start(self) -> date:
@@ -46,6 +49,11 @@ class Report:
     @property
     def days(self) -> int:
         return len(self.runs[0].dates)
+
+    @property
+    def unit(self) -> str:
+        """What a row of the prices is: trading days, weeks, months..."""
+        return frequency(self.runs[0].dates)
 
     @property
     def years(self) -> float:
@@ -74,7 +82,7 @@ class Report:
         )
         return [
             f"Backtest of {self.portfolio} on {self.source}: {self.start} → {self.end},"
-            f" {self.days:,} trading days ({self.years:.1f} years)",
+            f" {self.days:,} {self.unit} ({self.years:.1f} years)",
             f"Start with ${s.initial_cash:,.2f}; cash flows: {flows}",
             f"Costs: {self.costs_text}; taxes: {taxes}",
         ]
@@ -86,7 +94,8 @@ def _pct(x: float) -> str:
 
 def _money(x: float) -> str:
     """Money as the plan writes it; a loss with its sign first: -$2,924.99."""
-    return f"-${-x:,.2f}" if x < 0 else f"${x:,.2f}"
+    text = f"${abs(x):,.2f}"
+    return f"-{text}" if x < 0 and text != "$0.00" else text  # never $-2.00, nor -$0.00
 
 
 def _signed_money(x: float) -> str:
@@ -215,8 +224,28 @@ def answer(report: Report) -> str:
     )
 
 
-def event_lines(report: Report) -> list[str]:
+ROUNDING_CASH = 0.005  # whole shares that leave half a percent of the account idle on average are worth a note
+
+
+def rounding_lines(report: Report) -> list[str]:
+    """Where whole-share rounding changed a run: trades skipped as under one share, cash left idle."""
+    if report.fractional:
+        return []
     lines = []
+    for run, m in zip(report.runs, report.metrics, strict=True):
+        if m.skipped_by_rounding or m.excess_cash >= ROUNDING_CASH:
+            lines.append(
+                f"{run.strategy.name}: whole shares skipped {m.skipped_by_rounding:,} trades smaller than one share"
+                f" and left {m.excess_cash:.2%} of the account in cash beyond its target on average"
+                f" ({_money(m.final_excess_cash)} at the end)"
+            )
+    if lines:
+        lines.append("To trade fractions of a share, set `fractional: true` under the portfolio's `trading:`.")
+    return lines
+
+
+def event_lines(report: Report) -> list[str]:
+    lines = rounding_lines(report)
     for run in report.runs:
         for kind in ("blocked", "rejected", "shortfall"):
             events = [e for e in run.events if e.kind == kind]
@@ -230,44 +259,38 @@ def event_lines(report: Report) -> list[str]:
 
 
 def render_text(report: Report, out: Console) -> None:
-    from rich.table import Table
+    names = [run.strategy.name for run in report.runs]
+    width = min(WIDTH, out.width) if out.is_terminal else WIDTH
 
-    for line in report.header():
-        out.print(line, markup=False)
-    out.print(answer(report), markup=False, style="bold")
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    table.add_column("", no_wrap=True)
-    for run in report.runs:
-        table.add_column(run.strategy.name, justify="right", no_wrap=True)
-    for label, cells in table_rows(report):
-        table.add_row(label, *cells)
+    def lines(text: list[str]) -> None:
+        for line in text:  # soft_wrap: rich neither wraps nor crops a line at its own idea of the width
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    lines(report.header())
+    out.print(answer(report), markup=False, highlight=False, soft_wrap=True, style="bold")  # one line, as notes
     out.print()
-    out.print(table)
+    lines(layout("", names, table_rows(report), width))
     if report.taxed:
         out.print()
         years = sorted({y for run in report.runs for y in run.book.years})
-        taxes = Table(show_header=True, header_style="bold", box=None, pad_edge=False, title="Realized gains and tax")
-        taxes.add_column("year")
-        for run in report.runs:
-            taxes.add_column(run.strategy.name, justify="right", no_wrap=True)
+        rows = []
         for y in years:
             cells = []
             for run in report.runs:
                 t = run.book.years.get(y)
                 cells.append("" if t is None else f"{_money(float(t.short + t.long))} / {_money(float(t.tax))}")
-            taxes.add_row(str(y), *cells)
-        out.print(taxes)
+            rows.append((str(y), cells))
+        lines(["Realized gains and tax", *layout("year", names, rows, width)])
     notes = event_lines(report)
     if notes:
         out.print()
-        for line in notes:
-            out.print(line, markup=False)
+        lines(notes)
     out.print()
-    out.print(
+    lines(textwrap.wrap(
         "CAGR, volatility, Sharpe and drawdown are time-weighted (cash flows excluded, costs and taxes included);"
-        " turnover counts the lesser of buys and sells; deviation is the share of the account off target.",
-        markup=False,
-    )
+        " turnover counts the lesser of buys and sells; deviation is the share of the account off target;"
+        " average weights are measured before each day's trades.", width
+    ))
 
 
 def _num(d: Decimal) -> float:
@@ -283,6 +306,8 @@ def as_json(report: Report) -> str:
         "start": report.start.isoformat(),
         "end": report.end.isoformat(),
         "days": report.days,
+        "rows_are": report.unit,
+        "periods_per_year": periods_per_year(report.runs[0].dates),
         "years": report.years,
         "initial_cash": _num(s.initial_cash),
         "contribution": _num(s.contribution),

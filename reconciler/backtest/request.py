@@ -16,6 +16,7 @@ from reconciler.backtest.engine import Settings
 from reconciler.backtest.lots import LotMethod
 from reconciler.backtest.strategies import Every, Strategy, parse_strategy
 from reconciler.core.models import CostModel, Desired
+from reconciler.core.numbers import ZERO
 from reconciler.core.rules import Commission
 from reconciler.errors import BacktestError
 
@@ -37,6 +38,7 @@ class BacktestRequest:
     commission_per_order: str | None = None
     commission_per_share: str | None = None
     commission_bps: str | None = None
+    no_costs: bool = False  # no slippage and no commission, whatever the broker's
     lots: LotMethod = "fifo"
     tax_short: str = "0"
     tax_long: str = "0"
@@ -65,6 +67,19 @@ def prepare(
     names = [s.name for s in strategies]
     if len(set(names)) != len(names):
         raise BacktestError("the same strategy is given twice", where="--strategy", fix="give each one once")
+    given = [
+        flag for flag, text in (
+            ("--slippage-bps", request.slippage_bps), ("--commission-per-order", request.commission_per_order),
+            ("--commission-per-share", request.commission_per_share), ("--commission-bps", request.commission_bps),
+        ) if text is not None
+    ]
+    if request.no_costs and given:
+        raise BacktestError(
+            f"--no-costs and {given[0]} contradict each other", where="--no-costs",
+            fix=f"drop {given[0]}, or drop --no-costs to set the costs one by one",
+        )
+    if request.no_costs:
+        slippage_bps, commission = ZERO, Commission()
     overrides = {
         key: number(text, f"--commission-{key.replace('_', '-')}")
         for key, text in (

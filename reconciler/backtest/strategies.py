@@ -4,9 +4,10 @@ A strategy never computes a trade: on a day it looks and its trigger fires, the 
 strategy's `Trading` settings, exactly as `reconciler plan` would. Spec strings, as given to `--strategy`:
 
     never                                   buy at the start, then only invest contributions (buy and hold)
-    calendar:monthly|quarterly|annual       every holding back to target on the first trading day of a period
+    calendar:monthly|quarterly|annual       every holding back to target on the first row of each period
     threshold[:abs=0.05][,rel=0.25]         look daily; trade when a holding is beyond its band
     calendar-threshold:quarterly[,abs=..]   look once a period; trade only when a holding is beyond its band
+    ...,at=end                              calendar strategies: look on the last row of each period instead
     opportunistic[:rel=0.50,inner=0.5]      look daily, wide band, trade back to the band's inner edge
     buy-only                                contributions buy the most underweight holdings; never sell
 
@@ -14,7 +15,8 @@ Band options: `abs`, `rel` (the tighter applies; give one to use only it; defaul
 `inner` (0 back to target .. 1 back to the band's edge), `every` (daily, weekly, monthly, quarterly, annual),
 `trade=drifted` (default: the planner's own rule, only holdings beyond their band trade, and cash outside its
 band moves the others) or `trade=all` (every holding back to target once any is beyond its band, as bt's
-RunIfOutOfBounds + Rebalance). Values may be written as 0.05 or 5%.
+RunIfOutOfBounds + Rebalance). `at=start` (default) or `at=end`: calendar strategies look on the first or the
+last row of each period. Values may be written as 0.05 or 5%.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reconciler.errors import BacktestError
 
 Every = Literal["never", "daily", "weekly", "monthly", "quarterly", "annual"]
 TradeMode = Literal["drifted", "all"]
+Anchor = Literal["start", "end"]
 Kind = Literal["never", "calendar", "threshold", "calendar-threshold", "opportunistic", "buy-only"]
 
 KINDS: tuple[Kind, ...] = ("never", "calendar", "threshold", "calendar-threshold", "opportunistic", "buy-only")
@@ -40,10 +43,11 @@ PERIODS: dict[str, Every] = {
     "annually": "annual",
     "yearly": "annual",
 }
+OPTIONS = ("every", "abs", "rel", "inner", "trade", "at")
 ZERO_BANDS = Bands(absolute=Decimal(0), relative=None)
 GRAMMAR = (
     "write KIND[:OPTION,...], e.g. never, calendar:quarterly, threshold:abs=0.05, threshold:rel=0.2,trade=all, "
-    "calendar-threshold:annual,abs=0.05, opportunistic:abs=0.1,inner=0.5, buy-only (see docs/backtest.md)"
+    "calendar-threshold:annual,abs=0.05,at=end, opportunistic:abs=0.1,inner=0.5, buy-only (see docs/backtest.md)"
 )
 
 
@@ -57,6 +61,7 @@ class Strategy:
     bands: Bands | None  # None: trade on every look (calendar)
     trade: TradeMode = "all"
     directed_contributions: bool = False  # buy-only: contributions buy the most underweight holdings first
+    at: Anchor = "start"  # calendar strategies: look on the first or the last row of each period
 
     def trading(self, base: Trading) -> Trading:
         """The planner settings on a day this strategy trades: the portfolio's, with the strategy's band."""
@@ -80,7 +85,7 @@ def parse_strategy(spec: str, portfolio_bands: Bands) -> Strategy:
         if not eq:
             key, value = "every", item
         key = key.strip().lower()
-        if key not in ("every", "abs", "rel", "inner", "trade"):
+        if key not in OPTIONS:
             raise BacktestError(f"unknown option {key!r}", where=where, fix=GRAMMAR)
         if key in options:
             raise BacktestError(f"option {key!r} given twice", where=where, fix=GRAMMAR)
@@ -108,6 +113,14 @@ def parse_strategy(spec: str, portfolio_bands: Bands) -> Strategy:
     if kind == "calendar-threshold" and every == "daily":
         raise BacktestError("calendar-threshold looks once a period", where=where, fix="use threshold to look daily")
 
+    at = options.get("at", "start")
+    if "at" in options and kind not in ("calendar", "calendar-threshold"):
+        raise BacktestError(
+            f"{kind} takes no at= option", where=where, fix="at=start|end goes with calendar and calendar-threshold"
+        )
+    if at not in ("start", "end"):
+        raise BacktestError(f"unknown anchor at={at}", where=where, fix="use at=start or at=end")
+    anchor: Anchor = "end" if at == "end" else "start"
     banded = kind in ("threshold", "calendar-threshold", "opportunistic")
     if not banded and any(k in options for k in ("abs", "rel", "inner", "trade")):
         raise BacktestError(
@@ -151,6 +164,7 @@ def parse_strategy(spec: str, portfolio_bands: Bands) -> Strategy:
         bands=bands,
         trade=trade,
         directed_contributions=kind == "buy-only",
+        at=anchor,
     )
 
 

@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from reconciler.runtime import Runtime
 
 STRATEGY_HELP = (
-    "repeatable: never | calendar:monthly|quarterly|annual | threshold[:abs=0.05][,rel=0.25][,trade=all] |"
-    " calendar-threshold:quarterly,abs=0.05 | opportunistic[:rel=0.5,inner=0.5] | buy-only"
+    "repeatable: KIND[:OPTION,...]. Kinds: never | calendar[:monthly|quarterly|annual] | threshold |"
+    " calendar-threshold[:monthly|quarterly|annual] | opportunistic | buy-only. Options: every=daily|weekly|"
+    "monthly|quarterly|annual (how often it looks); at=start|end (calendar kinds: the first or last row of each"
+    " period, default start); abs=0.05 and/or rel=0.25 (the band: the tighter applies; default the portfolio's);"
+    " trade=drifted|all (only holdings beyond their band, default, or all back to target); inner=0..1 (back to"
+    " target, 0, or to the band's edge, 1; opportunistic 0.5). E.g. calendar-threshold:annual,abs=0.05,at=end"
     " (default: never, calendar:quarterly, threshold with the portfolio's bands)"
 )
 
@@ -55,6 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     costs.add_argument("--commission-per-order", metavar="AMOUNT")
     costs.add_argument("--commission-per-share", metavar="AMOUNT")
     costs.add_argument("--commission-bps", metavar="BPS")
+    costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless run)")
     taxes = p.add_argument_group("taxes")
     taxes.add_argument("--lots", choices=["fifo", "hifo"], default="fifo", help="which tax lots a sale closes")
     taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less, 0.37")
@@ -93,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.backtest.request import BacktestRequest, prepare
 
     rt = runtime(args)
-    ws = rt.workspace
+    ws = rt.backtest_workspace
     desired = next((p for p in ws.portfolios if p.name == args.portfolio), None)
     if desired is None:
         known = ", ".join(sorted(p.name for p in ws.portfolios)) or "(none)"
@@ -104,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         strategies=tuple(args.strategy or ()), start=args.start, end=args.end, cash=args.cash,
         contribution=args.contribution, every=args.every, slippage_bps=args.slippage_bps,
         commission_per_order=args.commission_per_order, commission_per_share=args.commission_per_share,
-        commission_bps=args.commission_bps, lots=args.lots, tax_short=args.tax_short, tax_long=args.tax_long,
-        risk_free=args.risk_free,
+        commission_bps=args.commission_bps, no_costs=args.no_costs, lots=args.lots, tax_short=args.tax_short,
+        tax_long=args.tax_long, risk_free=args.risk_free,
     )
     broker = ws.config.broker
     ready = prepare(
@@ -138,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         risk_free=ready.risk_free,
         runs=runs,
         metrics=[compute(r, ready.risk_free) for r in runs],
+        fractional=desired.trading.fractional,
     )
     if args.format == "json":
         sys.stdout.write(as_json(report) + "\n")

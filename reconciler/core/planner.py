@@ -37,6 +37,10 @@ from reconciler.core.valuation import (
     sound_prices,
 )
 
+# The words of a note for a trade that rounds to nothing (smaller than one quantity step): the backtester counts
+# these to say how much whole-share rounding changed a run.
+UNDER_STEP = "less than one quantity step"
+
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
     """Round a non-negative quantity down to a multiple of the broker's step (never buy more than budgeted)."""
@@ -284,8 +288,8 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
             reason = "overweight"
         if qty <= 0:
             if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
-                notes.append(f"{s}: overweight by {money(values[i] - dest * equity)}, less than one quantity"
-                             f" step ({step})")
+                notes.append(f"{s}: overweight by {money(values[i] - dest * equity)}, {UNDER_STEP}"
+                             f" ({step})")
             continue
         notional = qty * price
         fee = charge(qty, notional * sell_slip)
@@ -361,7 +365,7 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
             if wanted > 0 and wanted * price >= min_notional:
                 notes.append(f"{s}: underweight but no spendable cash left for it")
             elif wanted <= 0 and exact * price >= min_notional:
-                notes.append(f"{s}: underweight by {money(exact * price)}, less than one quantity step ({step})")
+                notes.append(f"{s}: underweight by {money(exact * price)}, {UNDER_STEP} ({step})")
             continue
         notional = qty * price
         fee = charge(qty, notional * buy_slip)

@@ -218,11 +218,12 @@ def _check_budget(config: ConfigDoc, raw: RawDoc) -> None:
     )])
 
 
-def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
+def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool = True) -> Workspace:
     """Load the configuration and every portfolio file, resolving Model references and checking accounts.
 
     Any problem is a SpecError listing them all; with `partial` (for `status`, which only reads) the portfolios
-    that did load are returned with the problems, and the configuration itself must still be valid.
+    that did load are returned with the problems, and the configuration itself must still be valid. Without
+    `accounts` (for `backtest`, which trades no account) a portfolio's account need not be under broker.accounts.
     """
     config, config_raw = _load_config(config_path)
     root = config_path.parent
@@ -315,7 +316,7 @@ def load_workspace(config_path: Path, *, partial: bool = False) -> Workspace:
                 "no portfolio files found", where=str(pdir), fix="add a kind: Portfolio YAML file to this folder"
             )
         )
-    desired = _resolve(config, models, portfolios, problems)
+    desired = _resolve(config, models, portfolios, problems, accounts=accounts)
     if problems and not partial:
         raise SpecError(problems)
     return Workspace(
@@ -328,10 +329,12 @@ def _resolve(
     models: dict[str, tuple[RawDoc, ModelDoc]],
     portfolios: list[tuple[RawDoc, PortfolioDoc]],
     problems: list[ReconcilerError],
+    *,
+    accounts: bool = True,
 ) -> list[Desired]:
     out: list[Desired] = []
     names: dict[str, RawDoc] = {}
-    accounts: dict[str, RawDoc] = {}
+    managed: dict[str, RawDoc] = {}
     known_accounts = sorted(config.broker.accounts)
     for raw, doc in portfolios:
         spec = doc.spec
@@ -346,7 +349,7 @@ def _resolve(
             )
             continue
         names[name] = raw
-        if spec.account not in config.broker.accounts:
+        if accounts and spec.account not in config.broker.accounts:
             problems.append(
                 ReconcilerError(
                     f"field spec.account: unknown account {spec.account!r}",
@@ -355,17 +358,17 @@ def _resolve(
                 )
             )
             continue
-        if spec.account in accounts:
+        if spec.account in managed:
             problems.append(
                 ReconcilerError(
                     f"field spec.account: account {spec.account!r} is already managed by another portfolio"
-                    f" ({accounts[spec.account].where(['spec', 'account'])})",
+                    f" ({managed[spec.account].where(['spec', 'account'])})",
                     where=raw.where(["spec", "account"]),
                     fix="one portfolio per account: merge the two files or use another account",
                 )
             )
             continue
-        accounts[spec.account] = raw
+        managed[spec.account] = raw
         if spec.model is not None:
             if spec.model not in models:
                 problems.append(

@@ -47,3 +47,32 @@ BT_ALIGNED = Trading(
     order_sizing="net_of_costs",
     max_cost_fraction=Decimal(1),
 )
+
+
+def write_workspace(folder: Path, targets: dict[str, str], *, account: str = "research", fractional: bool = False,
+                    cash: str = "0") -> Path:
+    """A workspace of one portfolio `p` on the paper broker ($1 a order, 5 bps), whose account is not declared
+    under broker.accounts (a backtest trades no account); returns its reconciler.yaml."""
+    (folder / "portfolios").mkdir(parents=True)
+    config = folder / "reconciler.yaml"
+    config.write_text(
+        "apiVersion: reconciler.dev/v1\nkind: Config\nportfolios_dir: portfolios\n"
+        "broker:\n  kind: paper\n  slippage_bps: 5\n  commission: {per_order: 1}\n  accounts:\n"
+        "    live: {cash: 1000}\n"
+    )
+    lines = [f"    {s}: {w}" for s, w in targets.items()]
+    trading = "  trading:\n    fractional: true\n" if fractional else ""
+    (folder / "portfolios" / "p.yaml").write_text(
+        "apiVersion: reconciler.dev/v1\nkind: Portfolio\nmetadata:\n  name: p\nspec:\n"
+        f"  account: {account}\n  targets:\n" + "\n".join(lines) + f"\n  cash: {cash}\n" + trading
+    )
+    return config
+
+
+def write_prices(path: Path, dates: list[str], columns: dict[str, list[float]]) -> Path:
+    """A price CSV: a date column and one column of closes per symbol."""
+    symbols = list(columns)
+    rows = ["date," + ",".join(symbols)]
+    rows += [",".join([d, *(repr(columns[s][i]) for s in symbols)]) for i, d in enumerate(dates)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
