@@ -4,9 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
+BACKTEST_STAMP := $(VENV)/.backtest-stamp
 RC := $(BIN)/reconciler
 
-.PHONY: install demo test lint typecheck bench bench-check mutate clean schema lock screenshots
+.PHONY: install demo backtest test lint typecheck bench bench-check mutate clean schema lock screenshots
 
 install: $(STAMP)
 
@@ -38,6 +39,20 @@ demo: $(RUNTIME_STAMP)
 	@echo "--- applying the same plan file again sends nothing ---"
 	$(RC) apply .reconciler/demo-plan.json --auto-approve
 	$(RC) history
+
+# The README's backtest on a fresh clone: the [backtest] extra (numpy, pandas, matplotlib) and the skfolio wheel
+# alone for its bundled price files (read as files, so none of skfolio's own dependencies is needed).
+$(BACKTEST_STAMP): $(RUNTIME_STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[backtest]'
+	$(BIN)/python -m pip install --quiet --no-deps 'skfolio>=1.0'
+	touch $(BACKTEST_STAMP)
+
+backtest: $(BACKTEST_STAMP)
+	$(RC) -c examples/backtest/reconciler.yaml backtest sp500-20 --dataset sp500 --start 2000-01-01 \
+	  --strategy never --strategy calendar:quarterly --strategy threshold:rel=0.25 \
+	  --strategy calendar-threshold:annual,rel=0.25 --strategy calendar-threshold:annual,rel=0.25,at=end \
+	  --strategy opportunistic --cash 100000 --contribution 500 --every monthly \
+	  --tax-short 0.35 --tax-long 0.15 --lots hifo --report backtest.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests bench tools

@@ -4,8 +4,9 @@ shipped by a pip-installable package. Every problem names the file, the line or 
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +26,12 @@ BACKTEST_PRICES = files.Kind(
 MAX_PRICE = 1e12  # float64 holds cents exactly up to ~1e13; the books multiply prices by quantities
 DATE_COLUMNS = ("date", "datetime", "timestamp", "time", "day")
 # Datasets that ship inside the `skfolio` wheel (BSD-3): the README's example runs on them without ../shared/.
+# Read as files from the installed package, never imported: skfolio's own dependencies (scikit-learn, SciPy,
+# cvxpy: some 800 MB) are not needed to read a CSV, so `make backtest` installs the wheel alone (--no-deps).
 DATASETS = {
-    "sp500": ("load_sp500_dataset", "daily adjusted closes of 20 S&P 500 stocks, 1990-2022"),
-    "sp500-index": ("load_sp500_index", "the S&P 500 index level, 1990-2022"),
-    "factor-etfs": ("load_factors_dataset", "daily adjusted closes of five iShares factor ETFs, 2014-2022"),
+    "sp500": ("sp500_dataset.csv.gz", "daily adjusted closes of 20 S&P 500 stocks, 1990-2022"),
+    "sp500-index": ("sp500_index.csv.gz", "the S&P 500 index level, 1990-2022"),
+    "factor-etfs": ("factors_dataset.csv.gz", "daily adjusted closes of five iShares factor ETFs, 2014-2022"),
 }
 
 
@@ -161,23 +164,23 @@ def load_prices(path: Path) -> PriceTable:
 
 
 def load_dataset(name: str) -> PriceTable:
-    """A price history shipped inside the `skfolio` wheel (the `examples` extra); no network."""
+    """A price history shipped inside the `skfolio` wheel, read from its files (no import, no network)."""
     if name not in DATASETS:
         raise BacktestError(
             f"unknown dataset {name!r}",
             where="--dataset",
             fix="use one of: " + "; ".join(f"{k} ({v[1]})" for k, v in DATASETS.items()),
         )
-    try:
-        from skfolio import datasets
-    except ImportError:
+    spec = importlib.util.find_spec("skfolio")  # finds the package without running its __init__
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = next((Path(f) / "datasets" / "data" / DATASETS[name][0] for f in folders), None)
+    if path is None or not path.is_file():
         raise BacktestError(
-            "the bundled datasets need the skfolio package",
+            "the bundled datasets need the skfolio package's data files",
             where="--dataset",
-            fix="pip install 'reconciler[examples]' (or give --prices FILE)",
-        ) from None
-    frame = getattr(datasets, DATASETS[name][0])()
-    return from_frame(frame.reset_index(), f"dataset {name} (skfolio)", None)
+            fix="make backtest (or pip install --no-deps skfolio), or give --prices FILE",
+        )
+    return replace(load_prices(path), source=f"dataset {name} (skfolio)")
 
 
 def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> PriceTable:

@@ -284,7 +284,7 @@ def render_text(report: Report, out: Console) -> None:
     notes = event_lines(report)
     if notes:
         out.print()
-        lines(notes)
+        lines(notes)  # one line each, unwrapped: a message a user may search for
     out.print()
     lines(textwrap.wrap(
         "CAGR, volatility, Sharpe and drawdown are time-weighted (cash flows excluded, costs and taxes included);"

@@ -73,6 +73,6 @@ def write_prices(path: Path, dates: list[str], columns: dict[str, list[float]]) 
     """A price CSV: a date column and one column of closes per symbol."""
     symbols = list(columns)
     rows = ["date," + ",".join(symbols)]
-    rows += [",".join([d, *(repr(columns[s][i]) for s in symbols)]) for i, d in enumerate(dates)]
+    rows += [",".join([d, *(repr(float(columns[s][i])) for s in symbols)]) for i, d in enumerate(dates)]
     path.write_text("\n".join(rows) + "\n")
     return path
