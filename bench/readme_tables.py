@@ -98,9 +98,41 @@ def check(doc: dict[str, Any]) -> str:
     return "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", ""), "", *rows]) + "\n"
 
 
+def _dollars(x: float) -> str:
+    return f"-${-x:,.0f}" if round(x) < 0 else f"${x:,.0f}"
+
+
+BACKTEST_ROWS: list[tuple[str, str, Callable[[Any], str]]] = [
+    ("final value", "final_value", _dollars),
+    ("CAGR", "cagr", lambda x: f"{x:.2%}"),
+    ("Sharpe", "sharpe", lambda x: f"{x:.2f}"),
+    ("max drawdown", "max_drawdown", lambda x: f"{x:.2%}"),
+    ("turnover / year", "turnover_per_year", lambda x: f"{x:.2%}"),
+    ("rebalances", "rebalances", lambda x: f"{x:,}"),
+    ("total costs", "costs", _dollars),
+    ("taxes paid", "taxes_paid", _dollars),
+    ("avg deviation from target", "avg_deviation", lambda x: f"{x:.2%}"),
+]
+
+
+def backtest_table(strategies: list[dict[str, Any]]) -> list[str]:
+    """The README's backtest results table: one column per strategy, figures as the text table rounds them."""
+    rows = ["| | " + " | ".join(s["name"] for s in strategies) + " |", "|---" * (len(strategies) + 1) + "|"]
+    rows += [f"| {label} | " + " | ".join(fmt(s[key]) for s in strategies) + " |" for label, key, fmt in BACKTEST_ROWS]
+    return rows
+
+
+def backtest_example(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    head = (f"A real run of that command at commit `{doc['commit']}` ({f['start']} → {f['end']}, {f['rows']:,} "
+            f"{f['rows_are']}; {f['seconds']:.1f} s wall for all {len(f['strategies'])} strategies on "
+            f"{doc['machine']}):")
+    return "\n".join([head, "", *backtest_table(f["strategies"])]) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
-    "check": check,
+    "check": check, "backtest_example": backtest_example,
 }
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli.main import main
 from tests.backtest.conftest import EXAMPLES, REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import readme_backtest
+import readme_tables
 
 CONFIG = str(EXAMPLES / "reconciler.yaml")
 FIVE = ["never", "calendar:quarterly", "threshold", "calendar-threshold:annual", "opportunistic"]
@@ -100,27 +104,22 @@ def test_policies_block_plans_like_apply_would(stocks_csv: Path, capsys: pytest.
     assert "plans blocked by policy; first on 2000-09-29: [hard-mandatory] kill_switch: AAPL fell 51.8%" in out
 
 
-def readme_backtest_commands() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Backtesting", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    joined = re.sub(r"\\\n\s*", " ", block)
-    return [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("reconciler ")]
-
-
-def test_the_readme_example_runs_without_the_shared_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_the_readme_example_prints_the_readmes_table_without_the_shared_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The README's command, run on the bundled dataset, gives the table the README shows (bench/readme_backtest.py
+    recorded it; bench/readme_tables.py rendered it; test_bench_guard checks the README block is that render)."""
     pytest.importorskip("skfolio")
-    commands = readme_backtest_commands()
-    assert commands
-    assert all("--dataset" in c and "shared" not in c for c in commands)
+    command = readme_backtest.readme_command()
+    assert "--dataset" in command
     monkeypatch.chdir(REPO)
-    for command in commands:
-        argv = shlex.split(command)[1:]
-        if "--report" in argv:  # write the chart into the temporary folder, not the checkout
-            i = argv.index("--report") + 1
-            argv[i] = str(tmp_path / Path(argv[i]).name)
-        capsys.readouterr()
-        assert main(["--no-color", *argv]) == 0, capsys.readouterr().err
-        assert "final value" in capsys.readouterr().out
+    fresh = readme_backtest.figures_of(readme_backtest.run_json(command, tmp_path))
+    recorded = json.loads((REPO / "bench" / "results" / "backtest_example.json").read_text())["figures"]
+    assert readme_tables.backtest_table(fresh["strategies"]) == readme_tables.backtest_table(recorded["strategies"])
+
+
+def test_make_backtest_runs_the_readmes_command() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    recipe = makefile.split("\nbacktest: ", 1)[1].split("\n\n", 1)[0].split("\n", 1)[1]
+    joined = " ".join(re.sub(r"\\\n\s*", " ", recipe).split())
+    assert joined == " ".join(["$(RC)", *readme_backtest.readme_command().split()[1:]])

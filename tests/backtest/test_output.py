@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,3 +180,12 @@ def test_the_text_table_keeps_names_as_headers_when_they_fit() -> None:
     assert layout("", ["never", "calendar:annual"], [("CAGR", ["5.00%", "6.00%"])])[0].split() == [
         "never", "calendar:annual"
     ]
+
+
+def test_a_bundled_dataset_is_read_without_importing_skfolio() -> None:
+    """Its files are read from the installed wheel: skfolio's own dependencies (800 MB) need not be installed."""
+    pytest.importorskip("skfolio")
+    code = ("import sys; from reconciler.backtest.data import load_dataset; t = load_dataset('factor-etfs');"
+            " print(len(t.dates), 'skfolio' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2264", "False"]
