@@ -158,7 +158,7 @@ def load_prices(path: Path) -> PriceTable:
         ) from None
     except ImportError as exc:
         raise BacktestError(
-            f"reading Parquet needs pyarrow ({exc})", where=where, fix="pip install 'reconciler[backtest]'"
+            f"reading Parquet needs pyarrow ({exc})", where=where, fix="pip install 'reconciler[parquet]'"
         ) from None
     return from_frame(frame, where, first_line)
 

@@ -18,10 +18,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
+    from reconciler.backtest.data import PriceTable
     from reconciler.backtest.engine import PolicyCheck
-    from reconciler.core.models import PortfolioPlan
+    from reconciler.backtest.request import Prepared
+    from reconciler.backtest.sweep import Grid
+    from reconciler.core.models import Desired, PortfolioPlan
     from reconciler.runtime import Runtime
 
+# Figure names only (no numpy): --help must not need the backtest extra. sweep.RANKS says which way is better.
+RANKS = ("avg_deviation", "cagr", "costs", "final_value", "max_drawdown", "sharpe", "taxes_paid", "turnover_per_year",
+         "volatility")
 STRATEGY_HELP = (
     "repeatable: KIND[:OPTION,...]. Kinds: never | calendar[:monthly|quarterly|annual] | threshold |"
     " calendar-threshold[:monthly|quarterly|annual] | opportunistic | buy-only. Options: every=daily|weekly|"
@@ -45,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="a price history shipped in a package (examples extra): sp500, sp500-index, factor-etfs",
     )
     p.add_argument("--strategy", action="append", metavar="SPEC", help=STRATEGY_HELP)
+    sweep = p.add_argument_group("sweep (a grid of one strategy's options, in parallel, ranked)")
+    sweep.add_argument(
+        "--sweep", metavar="SPEC", help="a strategy with {a|b} alternatives and LOW..HIGH/STEP ranges, e.g."
+        " 'calendar-threshold:{monthly|quarterly|annual},abs=0.01..0.20/0.01' (instead of --strategy)",
+    )
+    sweep.add_argument("--rank-by", choices=sorted(RANKS), default="sharpe", help="the figure to rank by")
+    sweep.add_argument("--top", type=int, default=20, metavar="N", help="rows of the ranked table (default 20)")
+    sweep.add_argument("--jobs", type=int, default=None, metavar="N", help="processes (default: every core)")
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the first day of the prices)")
     p.add_argument("--end", metavar="YYYY-MM-DD", help="last day (default: the last day of the prices)")
     p.add_argument("--cash", default="100000", metavar="AMOUNT", help="initial cash (default 100000)")
@@ -105,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
         raise BacktestError(
             f"no portfolio named {args.portfolio!r}", where=str(ws.config_path), fix=f"use one of: {known}"
         )
+    grid = _grid(args)
     request = BacktestRequest(
-        strategies=tuple(args.strategy or ()), start=args.start, end=args.end, cash=args.cash,
+        strategies=tuple(grid.specs if grid else args.strategy or ()), start=args.start, end=args.end, cash=args.cash,
         contribution=args.contribution, every=args.every, slippage_bps=args.slippage_bps,
         commission_per_order=args.commission_per_order, commission_per_share=args.commission_per_share,
         commission_bps=args.commission_bps, no_costs=args.no_costs, lots=args.lots, tax_short=args.tax_short,
@@ -124,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy_check(rt, args.override) if args.policies else None
     if args.override and not args.policies:
         raise BacktestError("--override needs --policies", where="--override", fix="add --policies")
+    if grid is not None:
+        return _sweep(args, grid, desired, prices, ready, table.source)
 
     runs = []
     show = not args.no_progress and sys.stderr.isatty()
@@ -153,6 +170,54 @@ def run(args: argparse.Namespace) -> int:
         write_chart_report(report, Path(args.report))
         where = sys.stderr if args.format == "json" else sys.stdout
         print(f"Wrote the report to {args.report}", file=where)
+    return 0
+
+
+def _grid(args: argparse.Namespace) -> Grid | None:
+    from reconciler.backtest.sweep import expand
+
+    if args.sweep is None:
+        return None
+    for flag, given in (("--strategy", args.strategy), ("--report", args.report), ("--policies", args.policies)):
+        if given:
+            raise BacktestError(
+                f"--sweep does not take {flag}", where="--sweep",
+                fix=f"drop {flag}; run the best points of the sweep again with --strategy for their {flag[2:]}",
+            )
+    if args.top < 1 or (args.jobs is not None and args.jobs < 1):
+        raise BacktestError("--top and --jobs must be at least 1", where="--sweep", fix="give a positive number")
+    return expand(args.sweep)
+
+
+def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: PriceTable, ready: Prepared,
+           source: str) -> int:
+    """Run every point of the grid in worker processes and print them ranked."""
+    import json
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reconciler.backtest.metrics import frequency
+    from reconciler.backtest.report import _cell
+    from reconciler.backtest.sweep import run_grid, table
+
+    jobs = args.jobs or os.cpu_count() or 1
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        metrics = run_grid(desired, prices, ready.strategies, ready.settings, ready.risk_free, pool)
+    if args.format == "json":
+        doc = [{"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)]
+        sys.stdout.write(json.dumps({"sweep": args.sweep, "rank_by": args.rank_by, "points": doc}, indent=2) + "\n")
+        return 0
+    out = console(args)
+    unit = frequency(prices.dates)
+    lines = [
+        f"Sweep of {desired.name} on {source}: {prices.day(0)} → {prices.day(len(prices.dates) - 1)},"
+        f" {len(prices.dates):,} {unit}; {len(grid.specs):,} points of {args.sweep} on {jobs} processes",
+        f"Ranked by {args.rank_by}; the best {min(args.top, len(grid.specs))}:",
+        "",
+        *table(grid, metrics, args.rank_by, args.top, _cell),
+    ]
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
