@@ -4,7 +4,7 @@
 
 `{a|b|c}` stands for each alternative and `LOW..HIGH/STEP` for each value from LOW to HIGH (inclusive) by STEP,
 exactly (Decimal). Each point is one ordinary strategy, run by `engine.run_strategy` in a worker of any
-`concurrent.futures.Executor` (processes by default, so every core works; a Dask or Ray executor works the same),
+`concurrent.futures.Executor` (processes by default, so every core works; Dask's Client.get_executor() works the same),
 and only its figures come back. The grid is ranked by one figure.
 """
 
