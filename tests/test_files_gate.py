@@ -29,6 +29,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("backtest/data.py", "read_csv"): "parses the bytes the gate read (io.BytesIO), never a path",
     ("backtest/data.py", "read_parquet"): "parses the bytes the gate read (io.BytesIO), never a path",
     ("backtest/charts.py", "savefig"): "renders into an in-memory buffer, which the gate writes",
+    ("backtest/sweep.py", "savefig"): "the sweep's heatmap, into an in-memory buffer, which the gate writes",
     ("policy/capabilities.py", "read_bytes"): "a developer command scanning regopy's own installed binary for"
     " built-in names: no input of a user's, and larger than any kind's cap",
     ("cli/main.py", "open"): "points stdout at os.devnull once its reader has gone: nothing is read or written",

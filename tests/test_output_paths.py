@@ -26,6 +26,7 @@ FILE_WRITES = {
     ("cli/status_cmd.py", "run"): "status --out: JSON (every control escaped by json.dumps), scrubbed",
     ("execution/importing.py", "import_portfolio"): "a portfolio YAML written by `import` (values YAML-quoted)",
     ("backtest/report.py", "write_chart_report"): "the backtest report: HTML autoescaped by jinja2, or a PNG",
+    ("cli/backtest_cmd.py", "_sweep"): "a sweep's heatmap: a PNG rendered in memory (sweep.heatmap_png)",
     ("gitops/refs.py", "_extract"): "a blob of the repository itself, copied as it is",
     ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
     ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",

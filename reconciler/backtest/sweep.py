@@ -139,3 +139,44 @@ def table(grid: Grid, metrics: list[Metrics], by: str, top: int, cell: Callable[
         return "  ".join(parts).rstrip()
 
     return [line(headers), *(line(row) for row in rows)]
+
+
+def heatmap_png(grid: Grid, metrics: list[Metrics], by: str, title: str) -> bytes:
+    """A PNG of the figure `by` over the grid: a heatmap of the first two axes (the best over any other axis), or
+    a line over a single axis. matplotlib's Agg backend, as the backtest's other charts."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    values = [float(getattr(m, by)) for m in metrics]
+    better = max if RANKS[by] else min
+    fig = Figure(figsize=(9, 6), layout="constrained")
+    ax = fig.add_subplot()
+    rows = list(dict.fromkeys(p[0] for p in grid.points))
+    if len(grid.axes) == 1:
+        ax.plot(range(len(rows)), values, marker="o")
+        ax.set_xticks(range(len(rows)), rows, rotation=90 if len(rows) > 12 else 0)
+        ax.set_xlabel(grid.axes[0])
+        ax.set_ylabel(by)
+        ax.grid(True, alpha=0.3)
+    else:
+        cols = list(dict.fromkeys(p[1] for p in grid.points))
+        cells: dict[tuple[str, str], list[float]] = {}
+        for point, value in zip(grid.points, values, strict=True):
+            cells.setdefault((point[0], point[1]), []).append(value)
+        table = np.array([[better(cells[(r, c)]) for c in cols] for r in rows])
+        image = ax.imshow(table, aspect="auto", cmap="viridis" if RANKS[by] else "viridis_r")
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xticks(range(len(cols)), cols, rotation=90 if len(cols) > 12 else 0)
+        ax.set_ylabel(grid.axes[0])
+        ax.set_xlabel(grid.axes[1])
+        fig.colorbar(image, ax=ax, label=by + (" (best over " + ", ".join(grid.axes[2:]) + ")"
+                                                if len(grid.axes) > 2 else ""))
+    ax.set_title(title, loc="left", fontsize=9)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()

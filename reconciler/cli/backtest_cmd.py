@@ -178,7 +178,11 @@ def _grid(args: argparse.Namespace) -> Grid | None:
 
     if args.sweep is None:
         return None
-    for flag, given in (("--strategy", args.strategy), ("--report", args.report), ("--policies", args.policies)):
+    if args.report and not args.report.lower().endswith(".png"):
+        raise BacktestError(
+            "a sweep's report is a PNG heatmap", where=f"--report {args.report}", fix="name the file .png"
+        )
+    for flag, given in (("--strategy", args.strategy), ("--policies", args.policies)):
         if given:
             raise BacktestError(
                 f"--sweep does not take {flag}", where="--sweep",
@@ -197,12 +201,23 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
     from concurrent.futures import ProcessPoolExecutor
 
     from reconciler.backtest.metrics import frequency
-    from reconciler.backtest.report import _cell
-    from reconciler.backtest.sweep import run_grid, table
+    from reconciler.backtest.report import REPORT, _cell
+    from reconciler.backtest.sweep import heatmap_png, run_grid, table
 
+    if args.report:  # checked now, not after a long run
+        files.check_writable(Path(args.report), REPORT, "--report")
     jobs = args.jobs or os.cpu_count() or 1
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         metrics = run_grid(desired, prices, ready.strategies, ready.settings, ready.risk_free, pool)
+    if args.report:
+        try:
+            png = heatmap_png(grid, metrics, args.rank_by, f"{desired.name}: {args.rank_by} over {args.sweep}")
+        except ImportError:
+            raise BacktestError(
+                "charts need matplotlib", where=f"--report {args.report}", fix="pip install 'reconciler[backtest]'"
+            ) from None
+        files.write_bytes(Path(args.report), png, REPORT, "--report")
+        print(f"Wrote the heatmap to {args.report}", file=sys.stderr)
     if args.format == "json":
         doc = [{"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)]
         sys.stdout.write(json.dumps({"sweep": args.sweep, "rank_by": args.rank_by, "points": doc}, indent=2) + "\n")

@@ -98,3 +98,15 @@ def test_sweep_and_strategy_together_are_refused(tmp_path: Path, capsys: pytest.
     code = main(["-c", str(config), "backtest", "p", "--prices", str(prices), "--strategy", "never",
                  "--sweep", "threshold:abs=0.01..0.02/0.01"])
     assert (code, "--sweep does not take --strategy" in capsys.readouterr().err) == (1, True)
+
+
+def test_a_sweep_draws_its_heatmap_as_a_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_workspace(tmp_path / "ws", {"A": "0.5", "B": "0.5"})
+    dates = weekdays("2020-01-01", "2020-12-31")
+    rng = np.random.default_rng(2)
+    closes = 80 * np.exp(np.cumsum(rng.normal(0, 0.02, (len(dates), 2)), axis=0))
+    prices = write_prices(tmp_path / "p.csv", [str(d) for d in dates], {"A": list(closes[:, 0]),
+                                                                          "B": list(closes[:, 1])})
+    main(["-c", str(config), "backtest", "p", "--prices", str(prices), "--jobs", "1", "--report",
+          str(tmp_path / "grid.png"), "--sweep", "calendar-threshold:{monthly|quarterly},abs=0.01..0.03/0.01"])
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
