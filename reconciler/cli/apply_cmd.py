@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 
 from reconciler import files, shown
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
@@ -23,10 +23,11 @@ from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
 from reconciler.journal.reports import show
-from reconciler.journal.sentences import filled_of, order_sentence
+from reconciler.journal.sentences import filled_of
 from reconciler.notify import notify
-from reconciler.render.fmt import qty
+from reconciler.render.fmt import status_text
 from reconciler.render.markdown import render_apply_summary
+from reconciler.render.outcomes import OutcomeStream
 from reconciler.render.progress import ApplyProgress
 from reconciler.render.text import render_envelope, render_plan
 from reconciler.runtime import Runtime, actor
@@ -193,16 +194,18 @@ def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summar
 
 def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
-    plan = read_judged_plan(Path(args.plan), rt)
-    overrides = {name: args.reason for name in args.override}
-    rt.policies.check_overrides(overrides)
-    # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
-    # failed work item per account. The workers inherit the targets loaded for it.
-    match_once(plan, rt)
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
+        watcher.say(f"reading and checking the plan {args.plan}")
+        plan = read_judged_plan(Path(args.plan), rt)
+        overrides = {name: args.reason for name in args.override}
+        rt.policies.check_overrides(overrides)
+        # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
+        # failed work item per account. The workers inherit the targets loaded for it.
+        match_once(plan, rt)
         report = run_workers(
             plan, rt.for_worker, workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
+            say=watcher.say,
         )
     finally:
         watcher.close()
@@ -211,9 +214,20 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
                   " partly applied)")
     if not report.outcomes:
         out.print("[green]Nothing to do:[/green] every account of this plan was claimed already.")
-    for o in sorted(report.outcomes, key=lambda o: o.account):
-        colour = "green" if o.status == "done" else "red"
-        out.print(f"  [{colour}]{o.status:>6}[/{colour}] {o.account}  ({o.worker}) {escape(o.message)}")
+        return 0 if report.ok else 1
+    failed = sorted((o for o in report.outcomes if o.status != "done"), key=lambda o: o.account)
+    done = sorted((o for o in report.outcomes if o.status == "done"), key=lambda o: o.account)
+    for o in done:
+        out.print(Text("    ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))
+    orders = f"; {watcher.last.orders:,} orders in the journal" if watcher.last is not None else ""
+    out.print(
+        Text("\nSummary: ", style="bold")
+        + Text(f"{len(report.outcomes):,} account(s): ")
+        + Text(f"{len(failed):,} failed", style="red" if failed else "green")
+        + Text(f", {len(done):,} done{orders}" + (f"; {len(report.lost)} worker(s) died" if report.lost else ""))
+    )
+    for o in failed:
+        out.print(Text("  ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))
     return 0 if report.ok else 1
 
 
@@ -355,11 +369,14 @@ def _execute(
     who = actor()
     overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
+    stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent)
     try:
-        result = apply_plan(plan, rt, actor=who, overrides=overrides)
+        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream)
     except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
         summary.write("refused", error.render(), **context)
         raise
+    finally:
+        stream.close()
     if result.status in ("noop", "already-applied"):
         if result.status == "noop" and record_noop and plan.git_commit:
             # Journal the commit as applied even with nothing to send, so it is applied once, like any other.
@@ -369,7 +386,7 @@ def _execute(
         summary.write("nothing to do", result.message, **context)
         return 0
     journaled = rt.journal.intents_for_plan(plan.content_hash)
-    _print_outcomes(result, journaled, out)
+    _print_end(result, journaled, out, stream)
     record = show(rt.journal, result.apply_id) if result.apply_id else None
     summary.write(result.status, _outcome_line(result, journaled), record=record, **context)
     return 0 if result.ok else 1
@@ -385,23 +402,12 @@ def _outcome_line(result: ApplyResult, journaled: dict[str, dict[str, Any]]) -> 
     return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}{refused}."
 
 
-def _print_outcomes(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console) -> None:
-    """One line per order: its status and what became of it, both from its journal row (order_sentence)."""
-    for o in result.outcomes:
-        row = journaled.get(o.client_order_id)
-        status = row["status"] if row is not None else "unknown"
-        colour = "green" if status == "filled" else "yellow" if row is not None and filled_of(row) > 0 else "red"
-        paid = row.get("avg_price") if row is not None else None
-        price = f" @ {qty(Decimal(str(paid)))}" if paid is not None else ""
-        amount = qty(o.quantity)
-        if o.planned_quantity is not None:
-            amount = f"{amount} (planned {qty(o.planned_quantity)})"
-        out.print(
-            f"  [{colour}]{status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
-            f"  ({o.portfolio}, {o.client_order_id}) — {escape(order_sentence(row))}"
-        )
+def _print_end(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console, stream: OutcomeStream) -> None:
+    """After the orders (streamed as they happened): the portfolios not traded, an interruption, the totals and
+    the outcome in one line."""
     for name, why in sorted(result.refused.items()):
-        out.print(f"  [red]not traded[/red] portfolio {name}: {escape('; '.join(why))}")
+        out.print(f"  [red]not traded[/red] portfolio {escape(name)}: {escape('; '.join(why))}")
     if result.interrupted is not None:
         out.print(f"  [red]interrupted[/red]: {escape(result.interrupted)}")
+    stream.finish()
     out.print(f"\n{_outcome_line(result, journaled)} See `reconciler show {(result.apply_id or '')[:8]}`.")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
+from rich.text import Text
 
 from reconciler.clock import Clock
 
@@ -71,11 +72,19 @@ class ApplyProgress:
         self.start = clock.monotonic()
         self.logged: float | None = None
         self.live = out.is_terminal
-        self.status = out.status("starting workers…") if self.live else None
+        self.status = out.status("starting…") if self.live else None
+        self.last: Snapshot | None = None
         if self.status is not None:
             self.status.start()
 
+    def say(self, step: str) -> None:
+        """What the apply is doing before the first account finishes (reading, checking, queueing, starting)."""
+        if self.status is not None:
+            self.status.update(step + "…")
+        self.out.print(Text(f"{step}…", style="dim"))
+
     def __call__(self, snapshot: Snapshot) -> None:
+        self.last = snapshot
         now = self.clock.monotonic()
         pace = Pace(snapshot.finished, snapshot.total, snapshot.orders, now - self.start)
         if self.status is not None:

@@ -236,9 +236,10 @@ STATUSES = [
 def test_status_has_one_row_per_portfolio_with_its_largest_drift() -> None:
     text = rendered(render_status, STATUSES)
     assert lines(text)[0].split() == ["portfolio", "account", "status", "max", "drift", "detail"]
-    assert row(text, "calm") == ["calm", "acct-calm", "Synced", "1.00%"]
-    assert row(text, "growth") == ["growth", "acct-growth", "OutOfSync", "10.00%", "2", "order(s)", "would", "trade"]
-    assert row(text, "settling")[:4] == ["settling", "acct-settling", "Progressing", "30.00%"]
+    assert row(text, "calm") == ["calm", "acct-calm", "Synced", "1.00", "pp"]
+    assert row(text, "growth") == ["growth", "acct-growth", "OutOfSync", "10.00", "pp", "2", "order(s)", "would",
+                                   "trade"]
+    assert row(text, "settling")[:5] == ["settling", "acct-settling", "Progressing", "30.00", "pp"]
 
 
 def test_status_shows_no_drift_where_none_was_measured() -> None:
@@ -252,9 +253,10 @@ def test_status_lists_the_lines_outside_their_bands_of_portfolios_that_will_trad
     text = rendered(render_status, STATUSES)
     body = lines(text)
     start = body.index("  growth: outside the bands")
-    assert [line.split() for line in body[start + 1:start + 3]] == [
-        ["VTI", "70.00%", "vs", "target", "60.00%", "drift", "+10.00", "pp", "(band", "±5.00%)"],
-        ["BND", "30.00%", "vs", "target", "40.00%", "drift", "-10.00", "pp", "(band", "±5.00%)"],
+    assert [line.split() for line in body[start + 1:start + 4]] == [
+        ["symbol", "now", "target", "drift", "band"],
+        ["VTI", "70.00%", "60.00%", "+10.00", "pp", "±5.00", "pp"],
+        ["BND", "30.00%", "40.00%", "-10.00", "pp", "±5.00", "pp"],
     ]
     assert "  settling: outside the bands" in body
     assert "  calm: outside the bands" not in body
@@ -264,5 +266,5 @@ def test_a_synced_portfolio_held_by_its_own_rules_lists_nothing() -> None:
     held = drift("held", "Synced", line_of("VTI", "0.7", "0.5", blocked="hold"), line_of("cash", "0", "0"),
                  message="outside the band only where the portfolio's rules forbid a trade (VTI: hold)")
     text = rendered(render_status, [held])
-    assert row(text, "held")[:4] == ["held", "acct-held", "Synced", "20.00%"]
+    assert row(text, "held")[:5] == ["held", "acct-held", "Synced", "20.00", "pp"]
     assert "outside the bands" not in text
