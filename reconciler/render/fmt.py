@@ -12,17 +12,12 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from reconciler.core.numbers import BPS, money, qty
+from reconciler.core.numbers import BPS, money, pct, qty
 
 __all__ = [
     "bps", "id_tail", "money", "pct", "points", "qty", "side_text", "signed_money", "status_style", "status_text",
     "when",
 ]
-
-
-def pct(d: Decimal) -> str:
-    """A weight: `12.34%`."""
-    return f"{d * 100:.2f}%"
 
 
 def points(d: Decimal, *, signed: bool = True) -> str:

@@ -34,7 +34,7 @@ from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.core.numbers import ZERO
 from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.decision import DECISION_ROWS, GROUP_NAMES, NOTE_ROWS, decide, verdict
-from reconciler.render.fmt import money, pct, qty
+from reconciler.render.fmt import money, pct, points, qty
 
 MARKER = "<!-- reconciler:plan -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
@@ -56,7 +56,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span, mermaid=mermaid_text,
-        pp=_points, weight=_weight, count="{:,}".format,
+        pp=points, weight=_weight, count="{:,}".format,
     )
     return env
 
@@ -101,11 +101,6 @@ def mermaid_text(value: object) -> str:
 
 def _weight(d: Decimal | None) -> str:
     return "—" if d is None else pct(d)
-
-
-def _points(d: Decimal) -> str:
-    """A weight difference in percentage points, signed."""
-    return f"{d * 100:+.2f} pp"
 
 
 def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
