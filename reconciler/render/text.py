@@ -23,8 +23,17 @@ def render_plan(plan: Plan, console: Console) -> None:
     changed = [p for p in plan.portfolios if p.actions]
     noted = [p for p in plan.portfolios if not p.actions and p.notes]
     # No orders is not the same as in sync: a cash warning or a minimum may be holding orders back.
-    held = [p for p in plan.portfolios if not p.actions and p.outside_bands]
-    if not changed and not held:
+    denied = sorted({r.portfolio for r in plan.blocked if not r.overridden(plan.overridden_policies)})
+    held = [p for p in plan.portfolios if not p.actions and p.outside_bands and p.name not in denied]
+    if denied:  # what stops a portfolio comes before what is merely outside a band
+        console.print(
+            Text("Blocked: ", style="bold red")
+            + Text(f"{len(denied)} portfolio(s) denied by policy ({', '.join(denied[:5])}"
+                   f"{', …' if len(denied) > 5 else ''}); the policies below say why.")
+        )
+    if not changed and not held and denied:
+        console.print(Text("Nothing else changes.\n"))
+    elif not changed and not held:
         console.print(Text("No changes. ", style="bold green") + Text("Every portfolio is within its bands."))
     elif not changed:
         console.print(

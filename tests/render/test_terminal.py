@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from reconciler.cli.main import main
 from reconciler.clock import FixedClock
-from reconciler.core.models import Action
+from reconciler.core.models import Action, PolicyResult
 from reconciler.execution.leg import OrderOutcome
 from reconciler.render.fmt import id_tail, money, points, signed_money, when
 from reconciler.render.outcomes import Fill, OutcomeStream
@@ -288,3 +288,13 @@ def test_apply_prints_each_outcome_before_the_apply_ends(
     rows = [finished for s, finished in watching.seen if "…" in s]
     assert rows and not any(rows), watching.seen
     assert [finished for s, finished in watching.seen if s.startswith("Total:")] == [True]
+
+
+def test_a_plan_blocked_by_a_denial_leads_with_it() -> None:
+    held = portfolio("college", holdings=[holding("VNQQ", "0", "0", "0.3")], notes=["not traded: VNQQ: no quote"],
+                     blocked=["VNQQ: no quote"])
+    denial = PolicyResult(policy="valuation", kind="deny", level="hard-mandatory", portfolio="college",
+                          message="VNQQ: no quote")
+    out = console(120)
+    render_plan(plan(held, results=[denial]), out)
+    assert output(out)[0] == "Blocked: 1 portfolio(s) denied by policy (college); the policies below say why."
