@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from rich.text import Text
 
 from reconciler import files, shown
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
@@ -23,12 +22,11 @@ from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
 from reconciler.journal.reports import show
-from reconciler.journal.sentences import filled_of
+from reconciler.journal.sentences import filled_of, order_sentence
 from reconciler.notify import notify
-from reconciler.render.fmt import status_text
 from reconciler.render.markdown import render_apply_summary
 from reconciler.render.outcomes import OutcomeStream
-from reconciler.render.progress import ApplyProgress
+from reconciler.render.progress import ApplyProgress, render_work_report
 from reconciler.render.text import render_envelope, render_plan
 from reconciler.runtime import Runtime, actor
 from reconciler.secrets.redact import scrub
@@ -209,25 +207,7 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
         )
     finally:
         watcher.close()
-    for lost in report.lost:
-        out.print(f"[red]worker {escape(lost)} died[/red]; its account is finished by a later run (re-plan if it is"
-                  " partly applied)")
-    if not report.outcomes:
-        out.print("[green]Nothing to do:[/green] every account of this plan was claimed already.")
-        return 0 if report.ok else 1
-    failed = sorted((o for o in report.outcomes if o.status != "done"), key=lambda o: o.account)
-    done = sorted((o for o in report.outcomes if o.status == "done"), key=lambda o: o.account)
-    for o in done:
-        out.print(Text("    ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))
-    orders = f"; {watcher.last.orders:,} orders in the journal" if watcher.last is not None else ""
-    out.print(
-        Text("\nSummary: ", style="bold")
-        + Text(f"{len(report.outcomes):,} account(s): ")
-        + Text(f"{len(failed):,} failed", style="red" if failed else "green")
-        + Text(f", {len(done):,} done{orders}" + (f"; {len(report.lost)} worker(s) died" if report.lost else ""))
-    )
-    for o in failed:
-        out.print(Text("  ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))
+    render_work_report(report, watcher.last, out)
     return 0 if report.ok else 1
 
 
@@ -369,7 +349,7 @@ def _execute(
     who = actor()
     overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
-    stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent)
+    stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent, order_sentence)
     try:
         result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream)
     except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why

@@ -3,7 +3,8 @@
 short client id), a total line per portfolio and one for the apply; a progress line on a terminal, and a log line
 every so often elsewhere (CI), where nothing redraws.
 
-Each line is said from the journal's row of its order (journal.sentences), never from what the apply believed."""
+Each line is said from the journal's row of its order (through the `sentence` the caller passes,
+journal.sentences.order_sentence), never from what the apply believed."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.text import Text
 
 from reconciler.core.numbers import ZERO
-from reconciler.journal.sentences import filled_of, order_sentence
 from reconciler.render.fmt import bps, id_tail, money, qty, side_text, signed_money, status_style, status_text
 from reconciler.render.table import Col, fit, header, line
 
@@ -26,9 +26,30 @@ if TYPE_CHECKING:
 
     from reconciler.clock import Clock
     from reconciler.core.models import Plan
-    from reconciler.execution.leg import OrderOutcome
 
 log = logging.getLogger("reconciler.progress")
+
+
+class Outcome(Protocol):
+    """What became of one order, as the apply tells it (execution.leg.OrderOutcome)."""
+
+    @property
+    def portfolio(self) -> str: ...
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal: ...
+    @property
+    def planned_price(self) -> Decimal | None: ...
+    @property
+    def commission(self) -> Decimal: ...
+
+
+Row = Mapping[str, Any]
 
 OUTCOME_COLUMNS = (
     Col("status"), Col("side"), Col("qty", right=True), Col("symbol"), Col("price", right=True, drop=2),
@@ -98,13 +119,15 @@ class Fill:
 
 
 class OutcomeStream:
-    """Called with each outcome (executor.apply_plan's on_outcome); `row_of` reads an order's journal row."""
+    """Called with each outcome (executor.apply_plan's on_outcome); `row_of` reads an order's journal row and
+    `sentence` says what became of it."""
 
     def __init__(
-        self, out: Console, plan: Plan, clock: Clock, row_of: Callable[[str], Mapping[str, Any] | None],
-        *, log_every: float = 15.0,
+        self, out: Console, plan: Plan, clock: Clock, row_of: Callable[[str], Row | None],
+        sentence: Callable[[Row | None], str], *, log_every: float = 15.0,
     ) -> None:
         self.out, self.clock, self.row_of, self.log_every = out, clock, row_of, log_every
+        self.sentence = sentence
         self.accounts = {pp.name: pp.account for pp in plan.portfolios}
         self.total = sum(len(pp.actions) for pp in plan.portfolios)
         self.kept, self.widths = fit(OUTCOME_COLUMNS, [header(OUTCOME_COLUMNS), *_samples(plan)], out.width, INDENT)
@@ -119,11 +142,12 @@ class OutcomeStream:
         if self.status is not None:
             self.status.start()
 
-    def __call__(self, o: OrderOutcome) -> None:
+    def __call__(self, o: Outcome) -> None:
         row = self.row_of(o.client_order_id)
         status = str(row["status"]) if row is not None else "unknown"
-        filled = filled_of(row) if row is not None else ZERO
-        paid = Decimal(str(row["avg_price"])) if row is not None and row.get("avg_price") is not None else None
+        filled = _decimal(row.get("filled_quantity")) if row is not None else None
+        filled = filled if filled is not None else ZERO
+        paid = _decimal(row.get("avg_price")) if row is not None else None
         fill = Fill(o.side, filled, paid, o.planned_price, o.commission)
         if o.portfolio != self.current:
             self._close_portfolio()
@@ -144,7 +168,7 @@ class OutcomeStream:
         ]
         self._print(self._line(cells))
         if status != "filled" or (row is not None and row.get("message")):
-            self._print(Text(" " * (INDENT + 2) + order_sentence(row), style=status_style(status) or "dim"))
+            self._print(Text(" " * (INDENT + 2) + self.sentence(row), style=status_style(status) or "dim"))
         self._tick()
 
     def _line(self, cells: list[Text]) -> Text:
@@ -207,3 +231,7 @@ def _samples(plan: Plan) -> list[list[Text]]:
         Text(max((a.symbol for a in actions), key=len)), Text(money(top)), Text(money(most)),
         Text(money(most / 100)), Text(bps(Decimal("-0.01"))), Text(id_tail("x" * 36)),
     ]]
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))

@@ -19,6 +19,7 @@ from reconciler.cli.main import main
 from reconciler.clock import FixedClock
 from reconciler.core.models import Action, PolicyResult
 from reconciler.execution.leg import OrderOutcome
+from reconciler.journal.sentences import order_sentence
 from reconciler.render.fmt import id_tail, money, points, signed_money, when
 from reconciler.render.outcomes import Fill, OutcomeStream
 from reconciler.render.records import render_apply, render_history
@@ -57,7 +58,7 @@ PLAN = plan_of({
 def _stream(width: int) -> tuple[Console, OutcomeStream]:
     rows: dict[str, dict[str, Any]] = {}
     out = console(width)
-    stream = OutcomeStream(out, PLAN, CLOCK, rows.get)
+    stream = OutcomeStream(out, PLAN, CLOCK, rows.get, order_sentence)
     fills = {"VTI": (D(124), D("289.5547"), D("289.41"), "filled"), "BND": (D(200), D("72.8864"), D("72.85"),
                                                                              "canceled"),
              "GLD": (D(12), D("242.9784"), D("243.10"), "filled")}
