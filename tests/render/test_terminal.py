@@ -5,6 +5,7 @@ the apply is still running (section 3)."""
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -299,3 +300,18 @@ def test_a_plan_blocked_by_a_denial_leads_with_it() -> None:
     out = console(120)
     render_plan(plan(held, results=[denial]), out)
     assert output(out)[0] == "Blocked: 1 portfolio(s) denied by policy (college); the policies below say why."
+
+
+def test_off_a_terminal_apply_logs_its_progress_every_interval_of_the_injected_clock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    many = plan_of({"p": {f"S{n:02d}": ("buy", D(100)) for n in range(10)}})
+    stream = OutcomeStream(console(120), many, clock, lambda _: None, order_sentence, log_every=15.0)
+    with caplog.at_level(logging.INFO, logger="reconciler.progress"):
+        for a in many.portfolios[0].actions:
+            clock.advance(5.0)
+            stream(OrderOutcome("p", CID.format(leg=a.leg), a.symbol, a.side, a.quantity, "unknown"))
+    stream.close()
+    done = [r.orders_done for r in caplog.records if r.getMessage().startswith("apply progress")]  # type: ignore[attr-defined]
+    assert done == [3, 6, 9]  # every 15 s of 50
