@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler.render.fmt import id_tail, money, qty, side_text, status_style, status_text, when
-from reconciler.render.table import Col, layout
+from reconciler.render.table import Col, fit, header, layout, line
 
 HISTORY_COLUMNS = (
     Col("apply"), Col("started"), Col("status"), Col("orders", right=True), Col("filled", right=True),
@@ -30,9 +30,8 @@ def render_history(rows: list[dict[str, Any]], console: Console) -> None:
 
 
 ORDER_COLUMNS = (
-    Col("leg", right=True, drop=3), Col("portfolio", wrap=True), Col("status"), Col("side"), Col("qty", right=True),
-    Col("symbol"), Col("filled", right=True), Col("avg price", right=True, drop=1), Col("notional", right=True),
-    Col("id", drop=2),
+    Col("leg", right=True, drop=3), Col("status"), Col("side"), Col("qty", right=True), Col("symbol"),
+    Col("filled", right=True), Col("avg price", right=True, drop=1), Col("notional", right=True), Col("id", drop=2),
 )
 EVENT_COLUMNS = (Col("at"), Col("event"), Col("account", drop=1, wrap=True), Col("order"), Col("detail", wrap=True))
 
@@ -51,29 +50,36 @@ def render_apply(a: dict[str, Any], console: Console) -> None:
     if a["message"]:
         console.print(Text("  message  ", style="dim") + Text(str(a["message"])))
     console.print()
-    rows = []
+    rows: dict[str, list[list[Text]]] = {}
     for i in a["intents"]:
         filled, paid = _number(i["filled_quantity"]), _number(i["avg_price"])
-        rows.append([
-            Text(str(i["leg"])), Text(i["portfolio"]), status_text(i["status"]), side_text(i["side"]),
-            Text(qty(Decimal(str(i["quantity"])))), Text(i["symbol"]), Text(qty(filled) if filled is not None else "-"),
+        rows.setdefault(i["portfolio"], []).append([
+            Text(str(i["leg"])), status_text(i["status"]), side_text(i["side"]), Text(qty(Decimal(str(i["quantity"])))),
+            Text(i["symbol"]), Text(qty(filled) if filled is not None else "-"),
             Text(money(paid) if paid is not None else "-"),
             Text(money(filled * paid) if filled and paid is not None else "-"), Text(id_tail(i["client_order_id"])),
         ])
-    console.print(Text(f"Orders ({len(rows)})", style="bold"))
-    if rows:
-        console.print(layout(ORDER_COLUMNS, rows, console.width, indent=2))
+    console.print(Text(f"Orders ({len(a['intents'])})", style="bold"))
+    # One table for every portfolio, so the columns line up across them; a portfolio's name heads its orders.
+    everything = [header(ORDER_COLUMNS), *(row for group in rows.values() for row in group)]
+    kept, widths = fit(ORDER_COLUMNS, everything, console.width, 4)
+    columns = [ORDER_COLUMNS[k] for k in kept]
+    console.print(line(columns, [header(ORDER_COLUMNS)[k] for k in kept], widths, 4))
+    for portfolio, group in rows.items():
+        console.print(Text(f"  # portfolio {portfolio!r}", style="bold"))
+        for row in group:
+            console.print(line(columns, [row[k] for k in kept], widths, 4))
     decisions = a["policy_decisions"]
     console.print(Text(f"\nPolicy decisions ({len(decisions)})", style="bold"))
     for d in decisions:
         mark, style = ("✗", "red") if d["kind"] == "deny" else ("!", "yellow")
         if d["overridden"]:
             style = "yellow"
-        line = Text(f"  {mark} [{d['phase']}] [{d['level']}] {d['policy']} ({d['portfolio']}): {d['message']}",
+        said = Text(f"  {mark} [{d['phase']}] [{d['level']}] {d['policy']} ({d['portfolio']}): {d['message']}",
                     style=style)
         if d["overridden"]:
-            line.append(f" (overridden by {d['override_by']}: {d['override_reason']})", style="dim")
-        console.print(line)
+            said.append(f" (overridden by {d['override_by']}: {d['override_reason']})", style="dim")
+        console.print(said)
     console.print(Text(f"\nFills ({len(a['fills'])})", style="bold") + Text(
         f"  commission {money(sum((Decimal(str(f['commission'])) for f in a['fills']), Decimal(0)))}"
         if a["fills"] else ""

@@ -315,3 +315,13 @@ def test_off_a_terminal_apply_logs_its_progress_every_interval_of_the_injected_c
     stream.close()
     done = [r.orders_done for r in caplog.records if r.getMessage().startswith("apply progress")]  # type: ignore[attr-defined]
     assert done == [3, 6, 9]  # every 15 s of 50
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_fits_the_terminal(width: int) -> None:
+    from reconciler.render.text import render_status
+    from tests.render.test_text import STATUSES
+
+    out = console(width)
+    render_status(STATUSES, out)
+    assert too_wide(output(out), width) == []
