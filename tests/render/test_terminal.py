@@ -325,3 +325,13 @@ def test_status_fits_the_terminal(width: int) -> None:
     out = console(width)
     render_status(STATUSES, out)
     assert too_wide(output(out), width) == []
+
+
+def test_on_a_terminal_apply_keeps_a_progress_line_of_orders_done() -> None:
+    out = Console(file=io.StringIO(), width=120, force_terminal=True, no_color=True)
+    rows: dict[str, dict[str, Any]] = {}
+    stream = OutcomeStream(out, PLAN, CLOCK, rows.get, order_sentence)
+    a = PLAN.portfolios[0].actions[0]
+    stream(OrderOutcome("alice-ira", CID.format(leg=1), a.symbol, a.side, a.quantity, "unknown"))
+    stream.close()
+    assert "applying: 1/3 orders · 1 portfolio(s) · at alice-ira" in out.file.getvalue()  # type: ignore[attr-defined]
