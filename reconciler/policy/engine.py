@@ -276,13 +276,13 @@ def structured(item: dict[str, Any]) -> str:
     """A message object's `msg` with each `{name}` filled from its `money`, `percent` (a fraction) or `quantity`
     values, formatted as the plan formats its numbers; a name given no number stays as written."""
     values: dict[str, str] = {}
-    for kind, write in _FORMATS.items():
+    for kind, form in _FORMATS.items():
         given = item.get(kind)
         if isinstance(given, dict):
             for name, raw in given.items():
                 number = _number(raw)
                 if isinstance(name, str) and number is not None:
-                    values[name] = write(number)
+                    values[name] = form(number)
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), str(item["msg"]))
 
 
