@@ -51,7 +51,7 @@ ID_TAIL = 8
 
 def id_tail(client_order_id: str) -> str:
     """The short form of a client order id: its last characters, a hash of plan, account and leg (unique within
-    a plan); `reconciler show` lists the full ids, and the tail finds one there."""
+    a plan); `reconciler show APPLY_ID --format json` holds the full ids, and the tail finds one there."""
     return "…" + client_order_id[-ID_TAIL:]
 
 
