@@ -63,8 +63,14 @@ class ApplyResult:
     def add(self, outcome: OrderOutcome) -> None:
         """Record what became of one order, and tell the listener (its journal row is written already)."""
         self.outcomes.append(outcome)
-        if self.listener is not None:
+        if self.listener is None:
+            return
+        try:
             self.listener(outcome)
+        except Exception:  # showing an outcome must not stop the orders after it: the journal and the end say all
+            log.exception("could not show an order's outcome; the apply goes on and reports at its end",
+                          extra={"apply_id": self.apply_id, "client_order_id": outcome.client_order_id})
+            self.listener = None
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "noop", "already-applied") and not self.refused
