@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from reconciler.core.models import Holding
 from reconciler.render.dots import LEGEND, ROWS, WIDTH, dot_plot
-from tests.render.test_text import portfolio
+from tests.builders import portfolio
 
 D = Decimal
 

@@ -26,9 +26,9 @@ from reconciler.render.outcomes import Fill, OutcomeStream
 from reconciler.render.records import render_apply, render_history
 from reconciler.render.table import Col, layout
 from reconciler.render.text import render_plan
-from tests.builders import plan_of
+from tests.builders import holding, plan_of, portfolio
+from tests.builders import sealed as plan
 from tests.conftest import Workspace
-from tests.render.test_text import holding, plan, portfolio
 
 D = Decimal
 WIDTHS = (100, 120)

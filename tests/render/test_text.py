@@ -16,16 +16,15 @@ from reconciler.clock import FixedClock
 from reconciler.core.drift import PortfolioDrift, SymbolDrift, locked, unknown
 from reconciler.core.models import (
     Action,
-    Holding,
     Plan,
     PolicyResult,
-    PortfolioPlan,
     TargetChange,
     WeightChange,
 )
-from reconciler.core.plan import reseal, seal
+from reconciler.core.plan import reseal
 from reconciler.render.text import render_plan, render_status, render_target_changes
-from tests.builders import observation
+from tests.builders import holding, portfolio
+from tests.builders import sealed as plan
 
 NOW = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)).now()
 D = Decimal
@@ -45,31 +44,6 @@ def row(text: str, first: str) -> list[str]:
     """The words of the one line whose first word is `first` (table columns are padded to width)."""
     (found,) = [line.split() for line in lines(text) if line.split()[:1] == [first]]
     return found
-
-
-def holding(symbol: str, before: str, after: str, target: str, band: str = "0.05", rule: str = "") -> Holding:
-    return Holding(symbol=symbol, price=D(100), quantity_before=D(1), quantity_after=D(1), weight_before=D(before),
-                   weight_target=D(target), weight_after=D(after), band=D(band), rule=rule)  # type: ignore[arg-type]
-
-
-def portfolio(
-    name: str, *, actions: Sequence[Action] = (), holdings: Sequence[Holding] = (), notes: Sequence[str] = (),
-    blocked: Sequence[str] = (), quote_source: str | None = None,
-) -> PortfolioPlan:
-    buys = sum((a.notional for a in actions if a.side == "buy"), D(0))
-    sells = sum((a.notional for a in actions if a.side == "sell"), D(0))
-    return PortfolioPlan(
-        name=name, account=f"acct-{name}", equity=D(10000), cash_before=D(100), cash_after=D(100) + sells - buys,
-        cash_weight_before=D("0.01"), cash_weight_target=D(0), cash_weight_after=(D(100) + sells - buys) / 10000,
-        buy_notional=buys, sell_notional=sells, turnover=(buys + sells) / 10000, actions=list(actions),
-        holdings=list(holdings), notes=list(notes), blocked=list(blocked),
-        observation=observation(settled=100, account=f"acct-{name}", taken_at=NOW, quote_source=quote_source),
-    )
-
-
-def plan(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **git: Any) -> Plan:
-    return seal(list(portfolios), created_at=NOW, targets_hash="t" * 64, accounts=[p.account for p in portfolios],
-                policy_results=list(results), **git)
 
 
 SELL = Action(1, "VTI", "sell", D(5), D("289.41"), D("1447.05"), D(0), "above its band")
