@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from reconciler.clock import FixedClock
 from reconciler.core.drift import PortfolioDrift, SymbolDrift, locked, unknown
 from reconciler.core.models import (
     Action,
@@ -26,7 +24,6 @@ from reconciler.render.text import render_plan, render_status, render_target_cha
 from tests.builders import holding, portfolio
 from tests.builders import sealed as plan
 
-NOW = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)).now()
 D = Decimal
 
 
