@@ -8,7 +8,7 @@ portfolio "example" on account "acct", observed at NOW with no cash and quotes d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from reconciler.core.models import (
     Action,
     Desired,
+    Holding,
     Observation,
     Plan,
     PolicyResult,
@@ -162,3 +163,36 @@ def planned(
     plan = seal(pps, created_at=NOW, targets_hash="t" * 64, accounts=[d.account for d, _ in pairs],
                 policy_results=[*verdicts, *(results or [])])
     return reseal(plan, **fields) if fields else plan
+
+
+D = Decimal
+
+
+def holding(symbol: str, before: str, after: str, target: str, band: str = "0.05", rule: str = "") -> Holding:
+    """One line of a plan's weights table: weights now, after and targeted, as text."""
+    return Holding(symbol=symbol, price=D(100), quantity_before=D(1), quantity_after=D(1), weight_before=D(before),
+                   weight_target=D(target), weight_after=D(after), band=D(band), rule=rule)  # type: ignore[arg-type]
+
+
+def portfolio(
+    name: str, *, actions: Sequence[Action] = (), holdings: Sequence[Holding] = (), notes: Sequence[str] = (),
+    blocked: Sequence[str] = (), quote_source: str | None = None,
+) -> PortfolioPlan:
+    """A planned portfolio with these orders, weights and notes, valued at 10,000 (for the renderers)."""
+    buys = sum((a.notional for a in actions if a.side == "buy"), D(0))
+    sells = sum((a.notional for a in actions if a.side == "sell"), D(0))
+    return PortfolioPlan(
+        name=name, account=f"acct-{name}", equity=D(10000), cash_before=D(100), cash_after=D(100) + sells - buys,
+        cash_weight_before=D("0.01"), cash_weight_target=D(0), cash_weight_after=(D(100) + sells - buys) / 10000,
+        buy_notional=buys, sell_notional=sells, turnover=(buys + sells) / 10000, actions=list(actions),
+        holdings=list(holdings), notes=list(notes), blocked=list(blocked),
+        observation=observation(settled=100, account=f"acct-{name}", taken_at=NOW, quote_source=quote_source),
+    )
+
+
+def sealed(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **git: Any) -> Plan:
+    """A sealed plan of these portfolios and policy results (`git`: its git fields)."""
+    from reconciler.core.plan import seal
+
+    return seal(list(portfolios), created_at=NOW, targets_hash="t" * 64, accounts=[p.account for p in portfolios],
+                policy_results=list(results), **git)

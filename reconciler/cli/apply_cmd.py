@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,9 @@ from reconciler.journal.commits import applied_commit, filled_at_commit, filled_
 from reconciler.journal.reports import show
 from reconciler.journal.sentences import filled_of, order_sentence
 from reconciler.notify import notify
-from reconciler.render.fmt import qty
 from reconciler.render.markdown import render_apply_summary
-from reconciler.render.progress import ApplyProgress
+from reconciler.render.outcomes import OutcomeStream
+from reconciler.render.progress import ApplyProgress, render_work_report
 from reconciler.render.text import render_envelope, render_plan
 from reconciler.runtime import Runtime, actor
 from reconciler.secrets.redact import scrub
@@ -193,27 +192,22 @@ def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summar
 
 def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
-    plan = read_judged_plan(Path(args.plan), rt)
-    overrides = {name: args.reason for name in args.override}
-    rt.policies.check_overrides(overrides)
-    # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
-    # failed work item per account. The workers inherit the targets loaded for it.
-    match_once(plan, rt)
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
+        watcher.say(f"reading and checking the plan {args.plan}")
+        plan = read_judged_plan(Path(args.plan), rt)
+        overrides = {name: args.reason for name in args.override}
+        rt.policies.check_overrides(overrides)
+        # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
+        # failed work item per account. The workers inherit the targets loaded for it.
+        match_once(plan, rt)
         report = run_workers(
             plan, rt.for_worker, workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
+            say=watcher.say,
         )
     finally:
         watcher.close()
-    for lost in report.lost:
-        out.print(f"[red]worker {escape(lost)} died[/red]; its account is finished by a later run (re-plan if it is"
-                  " partly applied)")
-    if not report.outcomes:
-        out.print("[green]Nothing to do:[/green] every account of this plan was claimed already.")
-    for o in sorted(report.outcomes, key=lambda o: o.account):
-        colour = "green" if o.status == "done" else "red"
-        out.print(f"  [{colour}]{o.status:>6}[/{colour}] {o.account}  ({o.worker}) {escape(o.message)}")
+    render_work_report(report, watcher.last, out)
     return 0 if report.ok else 1
 
 
@@ -355,11 +349,14 @@ def _execute(
     who = actor()
     overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
+    stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent, order_sentence)
     try:
-        result = apply_plan(plan, rt, actor=who, overrides=overrides)
+        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream)
     except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
         summary.write("refused", error.render(), **context)
         raise
+    finally:
+        stream.close()
     if result.status in ("noop", "already-applied"):
         if result.status == "noop" and record_noop and plan.git_commit:
             # Journal the commit as applied even with nothing to send, so it is applied once, like any other.
@@ -369,7 +366,7 @@ def _execute(
         summary.write("nothing to do", result.message, **context)
         return 0
     journaled = rt.journal.intents_for_plan(plan.content_hash)
-    _print_outcomes(result, journaled, out)
+    _print_end(result, journaled, out, stream)
     record = show(rt.journal, result.apply_id) if result.apply_id else None
     summary.write(result.status, _outcome_line(result, journaled), record=record, **context)
     return 0 if result.ok else 1
@@ -385,23 +382,12 @@ def _outcome_line(result: ApplyResult, journaled: dict[str, dict[str, Any]]) -> 
     return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}{refused}."
 
 
-def _print_outcomes(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console) -> None:
-    """One line per order: its status and what became of it, both from its journal row (order_sentence)."""
-    for o in result.outcomes:
-        row = journaled.get(o.client_order_id)
-        status = row["status"] if row is not None else "unknown"
-        colour = "green" if status == "filled" else "yellow" if row is not None and filled_of(row) > 0 else "red"
-        paid = row.get("avg_price") if row is not None else None
-        price = f" @ {qty(Decimal(str(paid)))}" if paid is not None else ""
-        amount = qty(o.quantity)
-        if o.planned_quantity is not None:
-            amount = f"{amount} (planned {qty(o.planned_quantity)})"
-        out.print(
-            f"  [{colour}]{status:>8}[/{colour}] {o.side} {amount} {o.symbol}{price}"
-            f"  ({o.portfolio}, {o.client_order_id}) — {escape(order_sentence(row))}"
-        )
+def _print_end(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console, stream: OutcomeStream) -> None:
+    """After the orders (streamed as they happened): the portfolios not traded, an interruption, the totals and
+    the outcome in one line."""
     for name, why in sorted(result.refused.items()):
-        out.print(f"  [red]not traded[/red] portfolio {name}: {escape('; '.join(why))}")
+        out.print(f"  [red]not traded[/red] portfolio {escape(name)}: {escape('; '.join(why))}")
     if result.interrupted is not None:
         out.print(f"  [red]interrupted[/red]: {escape(result.interrupted)}")
+    stream.finish()
     out.print(f"\n{_outcome_line(result, journaled)} See `reconciler show {(result.apply_id or '')[:8]}`.")

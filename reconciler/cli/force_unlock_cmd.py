@@ -9,6 +9,7 @@ from rich.markup import escape
 from reconciler.cli.common import console, runtime
 from reconciler.errors import ReconcilerError
 from reconciler.journal.locks import describe_holder, force_unlock, list_locks
+from reconciler.render.fmt import when
 from reconciler.runtime import actor
 
 
@@ -32,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         for lk in locks:
             out.print(
                 f"  {lk['lock_id']}  {lk['account']}  {lk['purpose']} by {lk['holder']}"
-                f" (pid {lk['pid']} on {lk['host']}), heartbeat {lk['heartbeat_at']}, expires {lk['expires_at']}"
+                f" (pid {lk['pid']} on {lk['host']}), heartbeat {when(lk['heartbeat_at'])},"
+                f" expires {when(lk['expires_at'])}"
             )
         if not args.list and not args.lock_id:
             raise ReconcilerError("give a LOCK_ID to remove", where="command line", fix="see the list above")

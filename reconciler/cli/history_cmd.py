@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.table import Table
-
 from reconciler.cli.common import console, positive_int, runtime
 from reconciler.journal.reports import history
+from reconciler.render.records import render_history
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,11 +24,5 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         out.print("No applies recorded yet.")
         return 0
-    table = Table("apply", "started", "status", "orders", "filled", "plan", "commit", "actor")
-    for r in rows:
-        table.add_row(
-            r["id"][:8], str(r["started_at"])[:19], r["status"], str(r["orders"]), str(r["filled"]),
-            r["plan_hash"][:12], (r["git_commit"] or "")[:12], r["actor"],
-        )
-    out.print(table)
+    render_history(rows, out)
     return 0

@@ -8,14 +8,11 @@ import json
 import sys
 from pathlib import Path
 
-from rich.markup import escape
-from rich.table import Table
-
 from reconciler.cli.common import console, runtime
 from reconciler.errors import ReconcilerError
 from reconciler.execution.planfile import read_plan
 from reconciler.journal.reports import show
-from reconciler.render.fmt import qty
+from reconciler.render.records import render_apply
 from reconciler.render.text import render_plan, render_target_changes
 
 
@@ -52,24 +49,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(a, default=str, indent=2))
         return 0
-    out = console(args)
-    out.print(f"[bold]apply {a['id']}[/bold]  {a['status']}  by {a['actor']}")
-    out.print(f"  plan {a['plan_hash']}  commit {a['git_commit'] or '-'}")
-    out.print(f"  started {a['started_at']}  finished {a['finished_at'] or '-'}")
-    if a["message"]:
-        out.print(f"  message: {escape(str(a['message']))}")
-    table = Table("leg", "portfolio", "side", "qty", "symbol", "status", "filled", "avg price", "client order id")
-    for i in a["intents"]:
-        table.add_row(
-            str(i["leg"]), i["portfolio"], i["side"], qty(i["quantity"]), i["symbol"], i["status"],
-            qty(i["filled_quantity"]) if i["filled_quantity"] is not None else "-",
-            str(i["avg_price"] or "-"), i["client_order_id"],
-        )
-    out.print(table)
-    for d in a["policy_decisions"]:
-        tag = f" (overridden by {d['override_by']}: {d['override_reason']})" if d["overridden"] else ""
-        # escaped: `[plan]` is not markup, and a message or a reason may hold brackets of its own
-        line = f"  policy [{d['phase']}] {d['kind']} {d['policy']} ({d['level']}): {d['message']}{tag}"
-        out.print(escape(line))
-    out.print(f"  {len(a['fills'])} fill(s), {len(a['events'])} event(s)")
+    render_apply(a, console(args))
     return 0

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from reconciler.core.models import PortfolioPlan
-from reconciler.core.numbers import ZERO
+from reconciler.core.numbers import ZERO, money
 from reconciler.core.planner import band_for
 from reconciler.core.rules import Trading
 
@@ -99,7 +99,7 @@ def drift_of(pp: PortfolioPlan, trading: Trading) -> PortfolioDrift:
     elif actionable and (pp.observation.cash_unsettled > 0 or pp.observation.cash_reserved > 0):
         status = "Progressing"
         coming = [
-            f"{what} of {amount:,.2f}" for what, amount in (
+            f"{what} of {money(amount)}" for what, amount in (
                 ("sale proceeds settling", pp.observation.cash_unsettled),
                 ("cash reserved by open orders", pp.observation.cash_reserved),
             ) if amount > 0

@@ -34,6 +34,11 @@ def money(d: Decimal) -> str:
     return f"${d:,.2f}"
 
 
+def pct(d: Decimal) -> str:
+    """A fraction as a percentage, as every report shows a weight: `12.34%`."""
+    return f"{d * 100:.2f}%"
+
+
 def qty(d: Decimal) -> str:
     """A quantity as every report shows it: whole numbers without decimals; fractions without trailing zeros."""
     if d == d.to_integral_value():

@@ -7,6 +7,7 @@ intents (durable before each order is sent, its result after), the broker calls,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from decimal import Decimal
@@ -28,7 +29,7 @@ from reconciler.errors import DeadlineExceeded
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
 from reconciler.execution.judge import check_results_belong, judge
-from reconciler.execution.leg import ApplyResult, Leg
+from reconciler.execution.leg import ApplyResult, Leg, OrderOutcome
 from reconciler.execution.preflight import (
     admitted,
     already_applied,
@@ -63,10 +64,12 @@ def apply_plan(
     actor: str,
     overrides: dict[str, str] | None = None,
     accounts: set[str] | None = None,
+    on_outcome: Callable[[OrderOutcome], None] | None = None,
 ) -> ApplyResult:
     """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
 
-    `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`).
+    `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`); `on_outcome`
+    is called with each order's outcome as soon as it is journaled (the terminal streams them).
     """
     overrides = overrides or {}
     journal = rt.journal
@@ -114,7 +117,7 @@ def apply_plan(
             judged, plan_hash=plan.content_hash, phase="plan", apply_id=apply_id,
             overrides=overrides, actor=actor,
         )
-        result = ApplyResult(apply_id, "succeeded")
+        result = ApplyResult(apply_id, "succeeded", listener=on_outcome)
         for pp in refused:
             result.refused[pp.name] = [f"{r.policy}: {r.message}" for r in denied[pp.name]]
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -44,6 +45,8 @@ class OrderOutcome:
     message: str | None = None
     planned_quantity: Decimal | None = None  # set when apply sent less than the plan said (message says why)
     queued: bool = False  # sent while the market is closed, on purpose (market_hours: ignore): open until the open
+    planned_price: Decimal | None = None  # the price the plan valued the order at (slippage is measured against it)
+    commission: Decimal = ZERO  # what the broker charged for it, as it said
 
 
 @dataclass
@@ -54,7 +57,20 @@ class ApplyResult:
     message: str = ""
     refused: dict[str, list[str]] = field(default_factory=dict)  # portfolio -> why nothing of it was sent
     interrupted: str | None = None  # the apply's time budget ran out: why, and what was doing
+    # Told of each outcome as it happens (the terminal streams them); every outcome is added through add().
+    listener: Callable[[OrderOutcome], None] | None = field(default=None, repr=False, compare=False)
 
+    def add(self, outcome: OrderOutcome) -> None:
+        """Record what became of one order, and tell the listener (its journal row is written already)."""
+        self.outcomes.append(outcome)
+        if self.listener is None:
+            return
+        try:
+            self.listener(outcome)
+        except Exception:  # showing an outcome must not stop the orders after it: the journal and the end say all
+            log.exception("could not show an order's outcome; the apply goes on and reports at its end",
+                          extra={"apply_id": self.apply_id, "client_order_id": outcome.client_order_id})
+            self.listener = None
     @property
     def ok(self) -> bool:
         return self.status in ("succeeded", "noop", "already-applied") and not self.refused
@@ -92,9 +108,8 @@ class Leg:
     def refuse(self, status: IntentStatus, quantity: Decimal, message: str) -> None:
         self._intent(status, quantity, message)
         a = self.action
-        self.result.outcomes.append(
-            OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message)
-        )
+        self.result.add(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message,
+                                     planned_price=a.price))
 
     def send(
         self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None, limit: Decimal | None = None
@@ -169,20 +184,21 @@ class Leg:
                 "limit": None if limit is None else str(limit),
             },
         )
-        self.result.outcomes.append(
+        self.result.add(
             OrderOutcome(
                 self.pp.name, cid, a.symbol, a.side, quantity, state.status, state.filled_quantity,
                 state.avg_price,
                 "; ".join(filter(None, [shrunk, note or state.reject_reason, self.interrupted])) or None,
                 planned_quantity=a.quantity if quantity != a.quantity else None, queued=queued,
+                planned_price=a.price, commission=state.commission,
             )
         )
         return state
 
     def _outcome(self, quantity: Decimal, status: str, message: str) -> None:
         a = self.action
-        self.result.outcomes.append(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status,
-                                                 message=message))
+        self.result.add(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message,
+                                     planned_price=a.price))
 
     def _unanswered(self, exc: Exception, quantity: Decimal) -> OrderState | None:
         """A send without a definitive answer: the order if the broker shows it now, else None with the intent

@@ -111,15 +111,20 @@ def run_workers(
     overrides: dict[str, str],
     on_progress: Callable[[Progress], None] | None = None,
     every: float = 1.0,
+    say: Callable[[str], None] | None = None,
 ) -> WorkReport:
     """Apply every account of the plan with `workers` workers — processes, then threads in them (spread); one
-    worker is a thread of this process — calling `on_progress` every `every` seconds and at the end. The report
-    holds the accounts this run's workers did."""
+    worker is a thread of this process — calling `on_progress` every `every` seconds and at the end, and `say`
+    with each step of the start. The report holds the accounts this run's workers did."""
+    tell = say or (lambda _: None)
     first = make_runtime()
     clear_stop()
+    tell(f"queueing {len(plan.by_account):,} account(s) in the journal")
     enqueue(first.journal, plan)
     run = uuid.uuid4().hex[:8]
     shares = spread(max(1, workers), first.broker.concurrency, os.cpu_count() or 1)
+    tell(f"starting {sum(shares)} worker(s) in {len(shares)} process(es)" if len(shares) > 1 or shares[0] > 1
+         else "applying in this process (one worker)")
     host = socket.gethostname()
     names = [[f"{actor}#{run}-{p}.{t}@{host}" for t in range(n)] for p, n in enumerate(shares)]
     report = WorkReport()

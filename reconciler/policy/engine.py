@@ -19,12 +19,14 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
+from reconciler.core.numbers import MAX_MAGNITUDE, money, pct, qty
 from reconciler.errors import PolicyFileError
 from reconciler.policy import strict
 from reconciler.policy.builtins_table import TABLE
@@ -257,12 +259,41 @@ def _messages(value: Any, short: str, kind: str, where: str) -> list[str]:
     out = []
     for item in value:
         if isinstance(item, dict) and isinstance(item.get("msg"), str):
-            out.append(item["msg"])
+            out.append(structured(item))
         elif isinstance(item, str):
             out.append(item)
         else:
             out.append(json.dumps(item, sort_keys=True, default=str))
     return sorted(out)
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# How a policy's structured values are written, as the plan writes its own numbers.
+_FORMATS: dict[str, Callable[[Decimal], str]] = {"money": money, "percent": pct, "quantity": qty}
+
+
+def structured(item: dict[str, Any]) -> str:
+    """A message object's `msg` with each `{name}` filled from its `money`, `percent` (a fraction) or `quantity`
+    values, formatted as the plan formats its numbers; a name given no number stays as written."""
+    values: dict[str, str] = {}
+    for kind, form in _FORMATS.items():
+        given = item.get(kind)
+        if isinstance(given, dict):
+            for name, raw in given.items():
+                number = _number(raw)
+                if isinstance(name, str) and number is not None:
+                    values[name] = form(number)
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), str(item["msg"]))
+
+
+def _number(raw: Any) -> Decimal | None:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    try:
+        number = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and abs(number) < MAX_MAGNITUDE else None
 
 
 def short_name(package: str) -> str:

@@ -9,15 +9,15 @@ Text that is not ours (names, symbols, policy messages, refs) is escaped for whe
 - `html`: inside an HTML block such as `<details><summary>…</summary>`, where GitHub renders no markdown (a
   backslash there would show): HTML-escaped, so it cannot add a tag or close the <details>;
 - `code`: a code span, fenced with more backticks than the text holds (backslashes show in code; not for table
-  cells, where GitHub reads a pipe as the cell's end even in code);
-- `mermaid`: a quoted string of the chart, which a double quote would end.
+  cells, where GitHub reads a pipe as the cell's end even in code).
+
+The chart is plain text in a code block (render.dots): its labels are symbols cut to a few safe characters.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import math
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,16 +30,15 @@ from reconciler.core import attribution
 from reconciler.core.attribution import Cause
 from reconciler.core.changes import PolicyFileChange, SettingChange
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
-from reconciler.core.models import Plan, PortfolioPlan
-from reconciler.core.numbers import ZERO
+from reconciler.core.models import Plan
 from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.decision import DECISION_ROWS, GROUP_NAMES, NOTE_ROWS, decide, verdict
-from reconciler.render.fmt import money, pct, qty
+from reconciler.render.dots import dot_plot
+from reconciler.render.fmt import money, pct, points, qty
 
 MARKER = "<!-- reconciler:plan -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
 SUMMARY_ROWS = 50  # rows of each summary table before "… and N more"
-CHART_SYMBOLS = 20  # bars per chart before the rest is grouped as "other"
 
 
 @functools.cache
@@ -55,8 +54,8 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span, mermaid=mermaid_text,
-        pp=_points, weight=_weight, count="{:,}".format,
+        money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span,
+        pp=points, weight=_weight, count="{:,}".format,
     )
     return env
 
@@ -90,45 +89,8 @@ def code_span(value: object) -> str:
     return f"{fence}{text}{fence}"
 
 
-_MERMAID = str.maketrans({'"': "'", "`": "'", "<": "‹", ">": "›"})
-
-
-def mermaid_text(value: object) -> str:
-    """Text for a quoted mermaid string: a double quote would end it, a backtick start a markdown string, and
-    mermaid reads HTML in labels."""
-    return _one_line(value).translate(_MERMAID)
-
-
 def _weight(d: Decimal | None) -> str:
     return "—" if d is None else pct(d)
-
-
-def _points(d: Decimal) -> str:
-    """A weight difference in percentage points, signed."""
-    return f"{d * 100:+.2f} pp"
-
-
-def chart(pp: PortfolioPlan, top: int = CHART_SYMBOLS) -> dict[str, Any]:
-    """Data of the mermaid bar chart: weight now (bars) and target (line), in percent."""
-    rows = sorted(pp.holdings, key=lambda h: (-max(h.weight_before, h.weight_target), h.symbol))
-    shown, rest = rows[:top], rows[top:]
-    labels = [mermaid_text(h.symbol) for h in shown]
-    now = [h.weight_before for h in shown]
-    target = [h.weight_target for h in shown]
-    if rest:
-        labels.append("other")
-        now.append(sum((h.weight_before for h in rest), ZERO))
-        target.append(sum((h.weight_target for h in rest), ZERO))
-    labels.append("cash")
-    now.append(pp.cash_weight_before)
-    target.append(pp.cash_weight_target)
-    peak = max([*now, *target, Decimal("0.01")]) * 100
-    return {
-        "labels": ", ".join(f'"{label}"' for label in labels),
-        "now": ", ".join(f"{w * 100:.2f}" for w in now),
-        "target": ", ".join(f"{w * 100:.2f}" for w in target),
-        "ymax": min(100, max(10, math.ceil(float(peak) / 10) * 10)),
-    }
 
 
 @dataclass(frozen=True)
@@ -168,7 +130,7 @@ def blocks(
     portfolio = env.get_template("portfolio.md.j2")
     for r in decision.sections:
         holding = {h.symbol: h for h in r.pp.holdings}
-        out.append(portfolio.render(ctx, r=r, chart=chart(r.pp), holding=holding))
+        out.append(portfolio.render(ctx, r=r, chart=dot_plot(r.pp), holding=holding))
     out.append(env.get_template("footer.md.j2").render(ctx))
     return out
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from rich.console import Console
+from rich.text import Text
 
 from reconciler.clock import Clock
+from reconciler.render.fmt import status_text
 
 log = logging.getLogger("reconciler.progress")
 
@@ -25,6 +28,28 @@ class Snapshot(Protocol):
     def failed(self) -> int: ...
     @property
     def orders(self) -> int: ...
+
+
+class Item(Protocol):
+    """One account's outcome (execution.workers.WorkOutcome)."""
+
+    @property
+    def account(self) -> str: ...
+    @property
+    def worker(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+
+
+class Report(Protocol):
+    """What the workers did (execution.workers.WorkReport)."""
+
+    @property
+    def outcomes(self) -> Sequence[Item]: ...
+    @property
+    def lost(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -71,11 +96,19 @@ class ApplyProgress:
         self.start = clock.monotonic()
         self.logged: float | None = None
         self.live = out.is_terminal
-        self.status = out.status("starting workers…") if self.live else None
+        self.status = out.status("starting…") if self.live else None
+        self.last: Snapshot | None = None
         if self.status is not None:
             self.status.start()
 
+    def say(self, step: str) -> None:
+        """What the apply is doing before the first account finishes (reading, checking, queueing, starting)."""
+        if self.status is not None:
+            self.status.update(step + "…")
+        self.out.print(Text(f"{step}…", style="dim"))
+
     def __call__(self, snapshot: Snapshot) -> None:
+        self.last = snapshot
         now = self.clock.monotonic()
         pace = Pace(snapshot.finished, snapshot.total, snapshot.orders, now - self.start)
         if self.status is not None:
@@ -94,3 +127,26 @@ class ApplyProgress:
     def close(self) -> None:
         if self.status is not None:
             self.status.stop()
+
+
+def render_work_report(report: Report, last: Snapshot | None, out: Console) -> None:
+    """The end of `apply --all`: a line per account done, then the summary: counts first, then every failure."""
+    for lost in report.lost:
+        out.print(Text(f"worker {lost} died", style="red")
+                  + Text("; its account is finished by a later run (re-plan if it is partly applied)"))
+    if not report.outcomes:
+        out.print(Text("Nothing to do: ", style="green") + Text("every account of this plan was claimed already."))
+        return
+    failed = sorted((o for o in report.outcomes if o.status != "done"), key=lambda o: o.account)
+    done = sorted((o for o in report.outcomes if o.status == "done"), key=lambda o: o.account)
+    for o in done:
+        out.print(Text("    ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))
+    orders = f"; {last.orders:,} orders in the journal" if last is not None else ""
+    died = f"; {len(report.lost)} worker(s) died" if report.lost else ""
+    out.print(
+        Text("\nSummary: ", style="bold") + Text(f"{len(report.outcomes):,} account(s): ")
+        + Text(f"{len(failed):,} failed", style="red" if failed else "green")
+        + Text(f", {len(done):,} done{orders}{died}")
+    )
+    for o in failed:
+        out.print(Text("  ") + status_text(o.status) + Text(f" {o.account}  ({o.worker}) {o.message}"))

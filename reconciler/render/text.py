@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from reconciler.core.drift import MEASURED
 from reconciler.core.models import Plan
-from reconciler.render.fmt import money, pct, qty
+from reconciler.render.fmt import SIDE_STYLE, money, pct, points, qty, side_text, status_text
+from reconciler.render.table import Col, layout
 
 if TYPE_CHECKING:
     from reconciler.core.drift import PortfolioDrift
@@ -23,8 +23,17 @@ def render_plan(plan: Plan, console: Console) -> None:
     changed = [p for p in plan.portfolios if p.actions]
     noted = [p for p in plan.portfolios if not p.actions and p.notes]
     # No orders is not the same as in sync: a cash warning or a minimum may be holding orders back.
-    held = [p for p in plan.portfolios if not p.actions and p.outside_bands]
-    if not changed and not held:
+    denied = sorted({r.portfolio for r in plan.blocked if not r.overridden(plan.overridden_policies)})
+    held = [p for p in plan.portfolios if not p.actions and p.outside_bands and p.name not in denied]
+    if denied:  # what stops a portfolio comes before what is merely outside a band
+        console.print(
+            Text("Blocked: ", style="bold red")
+            + Text(f"{len(denied)} portfolio(s) denied by policy ({', '.join(denied[:5])}"
+                   f"{', …' if len(denied) > 5 else ''}); the policies below say why.")
+        )
+    if not changed and not held and denied:
+        console.print(Text("Nothing else changes.\n"))
+    elif not changed and not held:
         console.print(Text("No changes. ", style="bold green") + Text("Every portfolio is within its bands."))
     elif not changed:
         console.print(
@@ -42,15 +51,15 @@ def render_plan(plan: Plan, console: Console) -> None:
         )
         weights = {h.symbol: h for h in pp.holdings}
         rows: list[list[Text]] = []
-        for a in pp.actions:
-            h = weights[a.symbol]
-            sign, style = ("+", "green") if a.side == "buy" else ("-", "red")
+        moves = aligned([(weights[a.symbol].weight_before, weights[a.symbol].weight_after,
+                          weights[a.symbol].weight_target) for a in pp.actions])
+        for a, move in zip(pp.actions, moves, strict=True):
+            sign = "+" if a.side == "buy" else "-"
             rows.append([
-                Text(f"  {sign}", style=style), Text(a.side, style=style), Text(qty(a.quantity)), Text(a.symbol),
-                Text(money(a.price)), Text(money(a.notional)),
-                Text(f"{pct(h.weight_before)} → {pct(h.weight_after)} ({pct(h.weight_target)})"), Text(a.reason),
+                Text(f"  {sign}", style=SIDE_STYLE[a.side]), side_text(a.side), Text(qty(a.quantity)), Text(a.symbol),
+                Text(money(a.price)), Text(money(a.notional)), Text(move), Text(a.reason),
             ])
-        console.print(_columns(ORDER_COLUMNS, rows))
+        console.print(layout(ORDER_COLUMNS, rows, console.width))
         console.print(
             f"    cash {money(pp.cash_before)} ({pct(pp.cash_weight_before)}) → ≈{money(pp.cash_after)}"
             f" ({pct(pp.cash_weight_after)}), target {pct(pp.cash_weight_target)}"
@@ -84,27 +93,16 @@ def render_plan(plan: Plan, console: Console) -> None:
 
 
 ORDER_COLUMNS = (
-    ("", False), ("side", False), ("qty", True), ("symbol", False), ("price", True), ("notional", True),
-    ("weight now → after (target)", False), ("why", False),
+    Col(""), Col("side"), Col("qty", right=True), Col("symbol"), Col("price", right=True, drop=1),
+    Col("notional", right=True), Col("weight now → after (target)"), Col("why", wrap=True),
 )
 
 
-def _columns(columns: tuple[tuple[str, bool], ...], rows: list[list[Text]]) -> Text:
-    """Rows in aligned columns (name, right-aligned), a dim header first. Not a rich Table: laying one out costs
-    milliseconds, and a plan of a thousand portfolios prints a thousand of them."""
-    header = [Text(name, style="dim") for name, _ in columns]
-    widths = [max(cell.cell_len for cell in column) for column in zip(header, *rows, strict=True)]
-    out = Text()
-    for n, row in enumerate([header, *rows]):
-        if n:
-            out.append("\n")
-        for i, (cell, width, (_, right)) in enumerate(zip(row, widths, columns, strict=True)):
-            pad = " " * (width - cell.cell_len)
-            last = i == len(columns) - 1
-            out.append_text(Text(pad) + cell if right else cell + (Text("") if last else Text(pad)))
-            if not last:
-                out.append("  ")
-    return out
+def aligned(moves: list[tuple[Decimal, Decimal, Decimal]]) -> list[str]:
+    """"now → after (target)" for each row, every part padded to its widest, so the arrows line up."""
+    parts = [(pct(now), pct(after), f"({pct(target)})") for now, after, target in moves]
+    w = [max((len(p[i]) for p in parts), default=0) for i in range(3)]
+    return [f"{a:>{w[0]}} → {b:>{w[1]}} {c:>{w[2]}}" for a, b, c in parts]
 
 
 def _origin(plan: Plan) -> str:
@@ -148,10 +146,8 @@ def render_target_changes(plan: Plan, console: Console, note: str = "") -> None:
         console.print(Text(f"  {sign} portfolio {c.portfolio!r}", style=style) + Text(f" ({c.change}, {c.account})"))
         for w in c.weights:
             delta = (w.after or Decimal(0)) - (w.before or Decimal(0))
-            style = "green" if delta > 0 else "red"
             console.print(
-                Text(f"      {w.symbol:<10} {_weight(w.before):>8} → {_weight(w.after):>8}  ")
-                + Text(f"{delta * 100:+.2f} pp", style=style)
+                Text(f"      {w.symbol:<10} {_weight(w.before):>8} → {_weight(w.after):>8}  ") + drift_text(delta)
             )
         if c.cash_before != c.cash_after:
             console.print(f"      {'cash':<10} {_weight(c.cash_before):>8} → {_weight(c.cash_after):>8}")
@@ -183,23 +179,31 @@ def render_envelope(check: EnvelopeCheck, console: Console, band: Decimal) -> No
 def render_status(drifts: list[PortfolioDrift], console: Console) -> None:
     """One line per portfolio (Synced / Progressing / OutOfSync / Locked / Unknown), then the holdings outside
     their bands."""
-    styles = {"Synced": "green", "Progressing": "blue", "OutOfSync": "yellow", "Locked": "cyan", "Unknown": "red"}
-    table = Table(box=None, show_header=True, pad_edge=False, header_style="dim")
-    for col in ("portfolio", "account", "status", "max drift", "detail"):
-        table.add_column(col, justify="right" if col == "max drift" else "left")
-    for d in drifts:
-        shown = d.status in MEASURED
-        table.add_row(
-            d.portfolio, d.account, Text(d.status, style=styles[d.status]),
-            pct(d.max_drift) if shown else "-", d.message,
-        )
-    console.print(table)
+    rows = [
+        [Text(d.portfolio), Text(d.account), status_text(d.status),
+         Text(points(d.max_drift, signed=False) if d.status in MEASURED else "-"), Text(d.message)]
+        for d in drifts
+    ]
+    console.print(layout(STATUS_COLUMNS, rows, console.width))
     for d in drifts:
         if d.status not in ("OutOfSync", "Progressing"):
             continue
         console.print(Text(f"\n  {d.portfolio}: outside the bands", style="bold"))
-        for r in d.outside:
-            console.print(
-                f"    {r.symbol:<10} {pct(r.weight):>8} vs target {pct(r.target):>8}"
-                f"  drift {r.drift * 100:+.2f} pp  (band ±{pct(r.band)})"
-            )
+        outside = [[Text(r.symbol), Text(pct(r.weight)), Text(pct(r.target)), drift_text(r.drift),
+                    Text(f"±{points(r.band, signed=False)}")] for r in d.outside]
+        console.print(layout(OUTSIDE_COLUMNS, outside, console.width, indent=4))
+
+
+STATUS_COLUMNS = (
+    Col("portfolio", wrap=True), Col("account", wrap=True, drop=1), Col("status"),
+    Col("max drift", right=True), Col("detail", wrap=True, least=20),
+)
+OUTSIDE_COLUMNS = (
+    Col("symbol"), Col("now", right=True), Col("target", right=True), Col("drift", right=True),
+    Col("band", right=True),
+)
+
+
+def drift_text(d: Decimal) -> Text:
+    """A drift in percentage points, coloured by its direction (over target green, under red)."""
+    return Text(points(d), style="green" if d > 0 else "red" if d < 0 else "")

@@ -158,7 +158,7 @@ def test_history_and_show(workspace: Workspace) -> None:
     assert r.code == 0, r.err
     assert "filled" in r.out
     assert rows[0]["plan_hash"] in r.out
-    assert "policy [plan] warn max_turnover" in r.out  # the phase is text, not console markup
+    assert "! [plan] [soft-mandatory] max_turnover (alice-ira): turnover" in r.out  # brackets are text, not markup
     r = workspace.run("show", "nope")
     assert r.code == 1
     assert "no apply id starts with" in r.err

@@ -61,7 +61,7 @@ def test_drift_waiting_for_unsettled_cash_is_progressing_not_out_of_sync() -> No
     assert d.orders == 0
     assert d.status == "Progressing"
     assert "VTI" in d.message
-    assert "sale proceeds settling of 3,000.00" in d.message
+    assert "sale proceeds settling of $3,000.00" in d.message
     assert exit_code([d]) == 0
     # Without the proceeds on their way, the same account trades now (it sells BND to buy VTI): out of sync.
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0")

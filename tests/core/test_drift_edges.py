@@ -86,7 +86,7 @@ def test_progressing_while_cash_reserved_by_open_orders_lands() -> None:
     d = drift(desired({"A": "0.5", "B": "0.5"}), ones({"A": 3_000, "B": 5_000}, 2_000, reserved=2_000))
     assert d.status == "Progressing"
     assert d.message == (
-        "A, cash outside the band; no order can be placed until the cash reserved by open orders of 2,000.00 land;"
+        "A, cash outside the band; no order can be placed until the cash reserved by open orders of $2,000.00 land;"
         " the next apply after that trades the rest"
     )
 
@@ -95,7 +95,7 @@ def test_progressing_names_both_kinds_of_cash_on_its_way() -> None:
     d = drift(desired({"A": "0.5", "B": "0.5"}), ones({"A": 3_000, "B": 5_000}, 1_000, unsettled=1_000,
                                                       reserved=1_000))
     assert d.status == "Progressing"
-    assert "sale proceeds settling of 1,000.00 and cash reserved by open orders of 1,000.00 land" in d.message
+    assert "sale proceeds settling of $1,000.00 and cash reserved by open orders of $1,000.00 land" in d.message
 
 
 def test_synced_says_which_rule_keeps_a_line_outside() -> None:
@@ -145,8 +145,8 @@ def test_decimals_in_json_are_plain_and_zero_is_0() -> None:
 
 
 @pytest.mark.parametrize(("settled", "unsettled", "reserved", "coming"), [
-    ("0", "0.50", "0", "sale proceeds settling of 0.50"),
-    ("0.50", "0", "0.50", "cash reserved by open orders of 0.50"),
+    ("0", "0.50", "0", "sale proceeds settling of $0.50"),
+    ("0.50", "0", "0.50", "cash reserved by open orders of $0.50"),
 ])
 def test_half_a_dollar_on_its_way_is_progressing(settled: str, unsettled: str, reserved: str, coming: str) -> None:
     # A is 37.5% against 50% and B (do_not_trade) cannot be sold to pay for it: only the half dollar on its way

@@ -56,6 +56,10 @@ def test_cli_apply_all_with_workers(alpaca: Workspace, emulator: Broker, tmp_pat
     assert r.code == 0, r.out + r.err
     accounts = sorted(p["account"] for p in plan["portfolios"] if p["actions"])
     assert sorted(line.split()[1] for line in r.out.splitlines() if line.strip().startswith("done")) == accounts
+    assert f"Summary: {len(accounts)} account(s): 0 failed, {len(accounts)} done" in r.out
+    # Said while starting, before any account is done (stderr: stdout carries the result).
+    assert [line.split(" ", 1)[0] for line in r.err.splitlines() if line.endswith("…")] == [
+        "reading", "queueing", "starting"]
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids)) == sum(len(p["actions"]) for p in plan["portfolios"])
     again = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")

@@ -54,7 +54,7 @@ def test_summary_comes_first_then_a_table_chart_and_details_per_portfolio() -> N
     section = text[summary_end:]
     assert "| 🟢 buy |" in section
     assert "envelope |" in section
-    chart = r"```mermaid\nxychart-beta\n.*x-axis \[\"S0000\", .*\"cash\"\].*\n.*bar \[.*\]\n.*line \[.*\]\n```"
+    chart = r"```text\n +0%.*\nS0000 .*\ncash .*\n○ now   ● after the orders   ┃ target   \[───\] band\n```"
     assert re.search(chart, section, re.S)
     assert section.count("<details>") == section.count("</details>") == 2
 

@@ -65,7 +65,7 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     body = ours[0]["body"]
     assert body.startswith("<!-- reconciler:plan -->")
     assert "| bob-taxable | VTI | 50.00% | 40.00% | -10.00 pp |" in body
-    assert "```mermaid\nxychart-beta" in body
+    assert "```text\n" in body  # the dot chart: now, after and target with the band
     assert "<details>" in body
 
     # ... and a second push updates the same comment in place.

@@ -189,3 +189,28 @@ def test_a_flood_of_policy_text_is_bounded_at_the_source_and_the_verdict_stands(
     assert many[0] == "m000001"
     assert many[-1].endswith(f"(and {2_000 - MAX_MESSAGES:,} more messages from this policy)")
     assert all(r.kind == "deny" for r in results)
+
+
+def _structured(tmp_path: Path, body: str) -> str:
+    _write(tmp_path, "shaped", body)
+    (result,) = load_policies(tmp_path, {}, "hard-mandatory").evaluate({}, "p")
+    return result.message
+
+
+def test_a_message_object_writes_its_money_and_percentages_as_the_plan_does(tmp_path: Path) -> None:
+    assert _structured(tmp_path, """
+        deny contains {"msg": "buy of {notional} is above {limit} of equity", "money": {"notional": 54742.8},
+                       "percent": {"limit": 0.5}} if { true }
+    """) == "buy of $54,742.80 is above 50.00% of equity"
+
+
+def test_a_message_object_writes_its_quantities_as_the_plan_does(tmp_path: Path) -> None:
+    assert _structured(tmp_path, """
+        deny contains {"msg": "{shares} shares", "quantity": {"shares": 1234.50}} if { true }
+    """) == "1234.5 shares"
+
+
+def test_a_placeholder_given_no_number_stays_as_written(tmp_path: Path) -> None:
+    assert _structured(tmp_path, """
+        deny contains {"msg": "{a} and {b}", "money": {"a": "not a number"}} if { true }
+    """) == "{a} and {b}"

@@ -8,6 +8,7 @@ markdown escape there would show as a backslash.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import assume, given
@@ -15,13 +16,13 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
-from reconciler.core.models import Plan, PolicyResult
+from reconciler.core.models import Holding, Plan, PolicyResult
 from reconciler.gitops.comment import part_of
+from reconciler.render.dots import dot_plot
 from reconciler.render.markdown import (
     blocks,
     code_span,
     md_escape,
-    mermaid_text,
     render_drift_issue,
     render_markdown,
     size,
@@ -123,9 +124,16 @@ def test_names_in_code_spans_show_as_typed() -> None:
 
 def test_a_name_cannot_break_the_chart() -> None:
     text = render_markdown(named('a"b`c<d>\n```'))
-    chart = text.split("```mermaid\n", 1)[1].split("\n```\n", 1)[0]
-    assert "title \"a'b'c‹d› ''': weight now (bars) and target (line), %\"" in chart
-    assert mermaid_text('"x"') == "'x'"
+    chart = text.split("```text\n", 1)[1].split("\n```\n", 1)[0]
+    assert "a\"b" not in chart  # the chart holds symbols and numbers, never the portfolio's name
+
+
+def test_a_symbol_cannot_break_the_chart() -> None:
+    half = Decimal("0.5")
+    held = Holding(symbol="X`<\n", price=Decimal(1), quantity_before=Decimal(1), quantity_after=Decimal(1),
+                   weight_before=half, weight_target=half, weight_after=half, band=Decimal("0.05"))
+    pp = named("p").portfolios[0].model_copy(update={"holdings": [held]})
+    assert dot_plot(pp).splitlines()[1].startswith("X???  ")
 
 
 @given(ONE_LINE)

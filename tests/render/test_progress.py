@@ -51,3 +51,46 @@ def test_off_a_terminal_progress_is_logged_every_interval_and_at_the_end(caplog:
     assert last.orders_per_second == 1.82  # type: ignore[attr-defined]  # 100 orders in 55 s
     assert last.eta_seconds == 0  # type: ignore[attr-defined]
     assert out.file.getvalue() == ""  # type: ignore[attr-defined]  # nothing redrawn off a terminal
+
+
+@dataclass(frozen=True)
+class Item:
+    account: str
+    worker: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: list[Item]
+    lost: list[str]
+
+
+def _summary() -> list[str]:
+    from reconciler.render.progress import render_work_report
+
+    out = Console(file=io.StringIO(), width=120, no_color=True)
+    report = Report([Item("acct-a", "w1", "done", "succeeded"), Item("acct-b", "w2", "failed", "partial: …"),
+                     Item("acct-c", "w1", "done", "succeeded")], [])
+    render_work_report(report, Snapshot(finished=3, total=3, failed=1, orders=3063), out)
+    return out.file.getvalue().splitlines()  # type: ignore[attr-defined]
+
+
+def test_apply_all_ends_with_a_summary_of_its_counts() -> None:
+    assert "Summary: 3 account(s): 1 failed, 2 done; 3,063 orders in the journal" in _summary()
+
+
+def test_the_summary_lists_the_failures_after_its_counts() -> None:
+    lines = _summary()
+    at = next(n for n, line in enumerate(lines) if line.startswith("Summary:"))
+    assert lines[at + 1:] == ["  failed acct-b  (w2) partial: …"]
+
+
+def test_apply_all_says_each_step_of_its_start() -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
+    out = Console(file=io.StringIO(), force_terminal=False)
+    progress = ApplyProgress(out, clock)
+    progress.say("queueing 400 account(s) in the journal")
+    progress.close()
+    assert out.file.getvalue() == "queueing 400 account(s) in the journal…\n"  # type: ignore[attr-defined]

@@ -5,29 +5,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from reconciler.clock import FixedClock
 from reconciler.core.drift import PortfolioDrift, SymbolDrift, locked, unknown
 from reconciler.core.models import (
     Action,
-    Holding,
     Plan,
     PolicyResult,
-    PortfolioPlan,
     TargetChange,
     WeightChange,
 )
-from reconciler.core.plan import reseal, seal
+from reconciler.core.plan import reseal
 from reconciler.render.text import render_plan, render_status, render_target_changes
-from tests.builders import observation
+from tests.builders import holding, portfolio
+from tests.builders import sealed as plan
 
-NOW = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)).now()
 D = Decimal
 
 
@@ -45,31 +41,6 @@ def row(text: str, first: str) -> list[str]:
     """The words of the one line whose first word is `first` (table columns are padded to width)."""
     (found,) = [line.split() for line in lines(text) if line.split()[:1] == [first]]
     return found
-
-
-def holding(symbol: str, before: str, after: str, target: str, band: str = "0.05", rule: str = "") -> Holding:
-    return Holding(symbol=symbol, price=D(100), quantity_before=D(1), quantity_after=D(1), weight_before=D(before),
-                   weight_target=D(target), weight_after=D(after), band=D(band), rule=rule)  # type: ignore[arg-type]
-
-
-def portfolio(
-    name: str, *, actions: Sequence[Action] = (), holdings: Sequence[Holding] = (), notes: Sequence[str] = (),
-    blocked: Sequence[str] = (), quote_source: str | None = None,
-) -> PortfolioPlan:
-    buys = sum((a.notional for a in actions if a.side == "buy"), D(0))
-    sells = sum((a.notional for a in actions if a.side == "sell"), D(0))
-    return PortfolioPlan(
-        name=name, account=f"acct-{name}", equity=D(10000), cash_before=D(100), cash_after=D(100) + sells - buys,
-        cash_weight_before=D("0.01"), cash_weight_target=D(0), cash_weight_after=(D(100) + sells - buys) / 10000,
-        buy_notional=buys, sell_notional=sells, turnover=(buys + sells) / 10000, actions=list(actions),
-        holdings=list(holdings), notes=list(notes), blocked=list(blocked),
-        observation=observation(settled=100, account=f"acct-{name}", taken_at=NOW, quote_source=quote_source),
-    )
-
-
-def plan(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **git: Any) -> Plan:
-    return seal(list(portfolios), created_at=NOW, targets_hash="t" * 64, accounts=[p.account for p in portfolios],
-                policy_results=list(results), **git)
 
 
 SELL = Action(1, "VTI", "sell", D(5), D("289.41"), D("1447.05"), D(0), "above its band")
@@ -236,9 +207,10 @@ STATUSES = [
 def test_status_has_one_row_per_portfolio_with_its_largest_drift() -> None:
     text = rendered(render_status, STATUSES)
     assert lines(text)[0].split() == ["portfolio", "account", "status", "max", "drift", "detail"]
-    assert row(text, "calm") == ["calm", "acct-calm", "Synced", "1.00%"]
-    assert row(text, "growth") == ["growth", "acct-growth", "OutOfSync", "10.00%", "2", "order(s)", "would", "trade"]
-    assert row(text, "settling")[:4] == ["settling", "acct-settling", "Progressing", "30.00%"]
+    assert row(text, "calm") == ["calm", "acct-calm", "Synced", "1.00", "pp"]
+    assert row(text, "growth") == ["growth", "acct-growth", "OutOfSync", "10.00", "pp", "2", "order(s)", "would",
+                                   "trade"]
+    assert row(text, "settling")[:5] == ["settling", "acct-settling", "Progressing", "30.00", "pp"]
 
 
 def test_status_shows_no_drift_where_none_was_measured() -> None:
@@ -252,9 +224,10 @@ def test_status_lists_the_lines_outside_their_bands_of_portfolios_that_will_trad
     text = rendered(render_status, STATUSES)
     body = lines(text)
     start = body.index("  growth: outside the bands")
-    assert [line.split() for line in body[start + 1:start + 3]] == [
-        ["VTI", "70.00%", "vs", "target", "60.00%", "drift", "+10.00", "pp", "(band", "±5.00%)"],
-        ["BND", "30.00%", "vs", "target", "40.00%", "drift", "-10.00", "pp", "(band", "±5.00%)"],
+    assert [line.split() for line in body[start + 1:start + 4]] == [
+        ["symbol", "now", "target", "drift", "band"],
+        ["VTI", "70.00%", "60.00%", "+10.00", "pp", "±5.00", "pp"],
+        ["BND", "30.00%", "40.00%", "-10.00", "pp", "±5.00", "pp"],
     ]
     assert "  settling: outside the bands" in body
     assert "  calm: outside the bands" not in body
@@ -264,5 +237,5 @@ def test_a_synced_portfolio_held_by_its_own_rules_lists_nothing() -> None:
     held = drift("held", "Synced", line_of("VTI", "0.7", "0.5", blocked="hold"), line_of("cash", "0", "0"),
                  message="outside the band only where the portfolio's rules forbid a trade (VTI: hold)")
     text = rendered(render_status, [held])
-    assert row(text, "held")[:4] == ["held", "acct-held", "Synced", "20.00%"]
+    assert row(text, "held")[:5] == ["held", "acct-held", "Synced", "20.00", "pp"]
     assert "outside the bands" not in text
