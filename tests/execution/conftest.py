@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -116,15 +117,21 @@ def run_cli(
 
 
 Answer = tuple[int, dict[str, str], bytes]
+# A peer that writes on the socket itself (drips bytes, never ends), until the client hangs up.
+Raw = Callable[[BaseHTTPRequestHandler], None]
 
 
 class ForwardingProxy:
     """A proxy on 127.0.0.1 in front of the emulator. `intercept(method, path, headers, body)` sees every request
-    first: it may block (a delay), or return an answer the emulator never gives (a hostile broker)."""
+    first: it may block (a delay), return an answer the emulator never gives (a hostile broker), or a `Raw` writer
+    that misbehaves on the socket itself."""
 
-    def __init__(self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | None]) -> None:
+    def __init__(
+        self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | Raw | None]
+    ) -> None:
         target = urlparse(upstream)
         proxy = self
+        self.target = target
         self.intercept = intercept
         self.request = threading.local()  # the request being intercepted on this thread: its query string
 
@@ -137,11 +144,12 @@ class ForwardingProxy:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 proxy.request.query = urlparse(self.path).query
                 answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
+                if callable(answer):
+                    with contextlib.suppress(OSError):
+                        answer(self)
+                    return
                 if answer is None:
-                    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                    conn.request(method, self.path, body=body or None, headers=headers)
-                    got = conn.getresponse()
-                    answer = got.status, dict(got.getheaders()), got.read()
+                    answer = proxy.forward(method, self.path, headers, body)
                 status, out_headers, data = answer
                 try:
                     self.send_response(status)
@@ -166,6 +174,16 @@ class ForwardingProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def forward(self, method: str, path_and_query: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The emulator's own answer to this request."""
+        conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        try:
+            conn.request(method, path_and_query, body=body or None, headers=headers)
+            got = conn.getresponse()
+            return got.status, dict(got.getheaders()), got.read()
+        finally:
+            conn.close()
 
 
 SYMBOLS = ["VTI", "VXUS", "BND"]  # what grow() gives each account to buy
