@@ -78,9 +78,9 @@ def _running(fault: Fault, ws: Workspace, tmp_path: Path, monkeypatch: pytest.Mo
 
 def _planned(run: Run) -> dict[tuple[str, str, str], Decimal]:
     r = run.cli("plan", "--format", "json")
-    assert r.returncode in (0, 2), r.stdout + r.stderr
+    assert r.code in (0, 2), r.out + r.err
     return {(p["account"], a["symbol"], a["side"]): Decimal(str(a["quantity"]))
-            for p in json.loads(r.stdout)["portfolios"] for a in p["actions"]}
+            for p in json.loads(r.out)["portfolios"] for a in p["actions"]}
 
 
 def _actions(plan: Plan) -> dict[tuple[str, str, str], Decimal]:
@@ -122,7 +122,7 @@ def test_a_misbehaving_broker_never_gets_an_order_twice_a_wrong_order_a_late_app
             _begin(run, fault)
             run.cli("plan", "--out", str(plan))
         else:  # the fault acts on orders only: the plan applied is the honest one
-            assert run.cli("plan", "--out", str(plan)).returncode in (0, 2), run.outputs[-1][-3000:]
+            assert run.cli("plan", "--out", str(plan)).code in (0, 2), run.outputs[-1][-3000:]
             reference = _actions(read_plan(plan))
             _begin(run, fault)
         if plan.exists():
@@ -186,9 +186,9 @@ def test_the_proxy_is_honest_until_the_fault_begins(workspace: Workspace, tmp_pa
     """The reference the faults are judged against: the same accounts, no fault, plan and apply succeed."""
     with _running(Fault("none"), workspace, tmp_path, monkeypatch) as run:
         plan = tmp_path / "plan.json"
-        assert run.cli("plan", "--out", str(plan)).returncode in (0, 2)
+        assert run.cli("plan", "--out", str(plan)).code in (0, 2)
         reference = _actions(read_plan(plan))
         assert reference
-        assert run.cli("apply", str(plan)).returncode == 0, run.outputs[-1][-3000:]
+        assert run.cli("apply", str(plan)).code == 0, run.outputs[-1][-3000:]
         assert {(a, o["symbol"], o["side"]) for a in run.keys for o in run.orders(a)} == set(reference)
         _check(run, Fault("none"), reference, set())
