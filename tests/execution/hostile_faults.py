@@ -254,6 +254,8 @@ def _interrupted(run: Run) -> None:
     assert run.proxy.dripped >= 2, "nothing was dripped"
     (status,) = run.ws.query("select status from applies")[-1]
     assert status == "interrupted"
+    failed = run.ws.query("select client_order_id from intents where status = 'failed'")
+    assert failed == [], "a send with no answer was marked failed"
 
 
 def _status_regresses(proxy: FaultProxy, req: Request) -> Answer | None:
