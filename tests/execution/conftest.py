@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -134,6 +135,8 @@ class ForwardingProxy:
         self.target = target
         self.intercept = intercept
         self.request = threading.local()  # the request being intercepted on this thread: its query string
+        self.lock = threading.Lock()
+        self.in_flight = 0  # requests not yet answered by the emulator (or in the proxy's place)
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_: Any) -> None:
@@ -143,13 +146,19 @@ class ForwardingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 proxy.request.query = urlparse(self.path).query
-                answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
+                with proxy.lock:
+                    proxy.in_flight += 1
+                try:  # held, intercepted or forwarded: in flight until the emulator has answered
+                    answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
+                    if answer is None:
+                        answer = proxy.forward(method, self.path, headers, body)
+                finally:
+                    with proxy.lock:
+                        proxy.in_flight -= 1
                 if callable(answer):
                     with contextlib.suppress(OSError):
                         answer(self)
                     return
-                if answer is None:
-                    answer = proxy.forward(method, self.path, headers, body)
                 status, out_headers, data = answer
                 try:
                     self.send_response(status)
@@ -174,6 +183,15 @@ class ForwardingProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def settle(self) -> None:
+        """Wait until every request the proxy holds has been passed on and answered."""
+        for _ in range(600):
+            with self.lock:
+                if not self.in_flight:
+                    return
+            time.sleep(0.05)
+        pytest.fail("the proxy still holds requests")
 
     def forward(self, method: str, path_and_query: str, headers: dict[str, str], body: bytes) -> Answer:
         """The emulator's own answer to this request."""
