@@ -7,6 +7,7 @@ spent the lease is no longer renewed, and the apply ends `interrupted` within it
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,15 +39,15 @@ class LeaseProbe(FixedClock):
         super().__init__(at)
         self.url: str | None = None
         self.samples: list[tuple[datetime, datetime, datetime] | None] = []
-        self._engine: Any = None
+        self.engine: Any = None
 
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds)
         if self.url is None:
             return
-        if self._engine is None:
-            self._engine = create_engine(self.url)
-        with self._engine.connect() as conn:
+        if self.engine is None:
+            self.engine = create_engine(self.url)
+        with self.engine.connect() as conn:
             row = conn.execute(text("select heartbeat_at, expires_at from locks")).first()
         self.samples.append(None if row is None else (self.at, _ts(row[0]), _ts(row[1])))
 
@@ -73,6 +74,8 @@ def slow_fills(workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyP
         monkeypatch.setenv(f"RC_HB_KEY_{n}", f"key-{a}")
     monkeypatch.setenv("RC_HB_SECRET", SECRET_CANARY)
     yield clock
+    if clock.engine is not None:
+        clock.engine.dispose()
     server.shutdown()
     server.server_close()
 
@@ -107,8 +110,8 @@ def test_a_long_fill_wait_keeps_the_lease_while_the_budget_lasts_and_reports_pro
 
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("still waiting for order")]
     assert len(progress) >= 15, progress  # one every 10 s of waiting
-    assert "of" in progress[0] and "filled" in progress[0]
-
+    said = r"still waiting for order rc-\S+ to fill: [\d.]+ of [\d.]+ filled \(\w+\), 1\d s waited, \d+ s left .*"
+    assert re.fullmatch(said, progress[0]), progress[0]
 
 
 def _ts(value: Any) -> datetime:
