@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -84,6 +84,12 @@ class Deadline:
         self.seconds = seconds  # None: unbounded (plan, reconcile, a journal read)
         self.where = where
         self.started = clock.monotonic()
+        self._beats: list[Callable[[], None]] = []
+
+    def keep_alive(self, beat: Callable[[], None]) -> None:
+        """Call `beat` after every wait of this apply while its budget lasts: a long wait (for a fill, a cancel, a
+        Retry-After) renews what the apply holds (its locks' leases) by the apply's own clock, which a test moves."""
+        self._beats.append(beat)
 
     def left(self) -> float:
         """Seconds left (infinite when unbounded; zero or less once spent)."""
@@ -117,6 +123,9 @@ class Deadline:
         if seconds >= self.left():
             raise self.exceeded(doing)
         clock.sleep(seconds)
+        if not self.expired:
+            for beat in self._beats:
+                beat()
 
 
 UNBOUNDED = Deadline(SYSTEM, None)

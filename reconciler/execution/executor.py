@@ -93,7 +93,7 @@ def apply_plan(
         deadline = Deadline(rt.clock, rt.workspace.config.apply.max_duration_seconds,
                             where="account " + ", ".join(lock.account for lock in locks))
         for lock in locks:
-            lock.deadline = deadline  # the lease is renewed only while the budget lasts
+            lock.bound_by(deadline)  # the lease is renewed only while the budget lasts
         stack.enter_context(bounded_by(deadline))
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):

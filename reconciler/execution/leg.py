@@ -30,6 +30,7 @@ from reconciler.journal.statuses import ApplyStatus, IntentStatus
 from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
+PROGRESS_SECONDS = 10.0  # how often a long wait for a fill says where it stands (by the apply's clock)
 
 
 @dataclass
@@ -243,6 +244,15 @@ class Leg:
             )
             return state
 
+    def _still_waiting(self, state: OrderState, waited: float, left: float) -> None:
+        log.warning(
+            "still waiting for order %s to fill: %s of %s filled (%s), %.0f s waited, %.0f s left before what is"
+            " unfilled is cancelled", self.cid, state.filled_quantity, state.quantity, state.status, waited,
+            max(0.0, left),
+            extra={"apply_id": self.apply_id, "account": self.pp.account, "client_order_id": self.cid,
+                   "symbol": self.action.symbol, "filled": str(state.filled_quantity)},
+        )
+
     def _wait_and_cancel(self, state: OrderState, fill_timeout: float) -> OrderState:
         account, cid, rt = self.pp.account, self.cid, self.rt
         if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
@@ -256,9 +266,13 @@ class Leg:
         # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
         # look is a request within the account's rate limit).
         wait = 0.01
+        started = reported = clock.monotonic()
         while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
             pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to fill")
             wait = min(wait * 1.5, 1.0)
+            if clock.monotonic() - reported >= PROGRESS_SECONDS:  # a long wait says so, so it never looks hung
+                reported = clock.monotonic()
+                self._still_waiting(state, reported - started, deadline - reported)
             latest = rt.broker.get_order(account, cid, self.action.symbol)
             if latest is None:
                 break

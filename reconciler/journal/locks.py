@@ -164,9 +164,38 @@ class AccountLock:
         self._pg = False  # holds the account's advisory lock (PostgreSQL)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewing = threading.Lock()  # the heartbeat thread and the apply's waits renew one at a time
+        self._renewed = journal.clock.monotonic()
         # The apply's time budget: the lease is renewed only while it lasts, so an apply stuck past its deadline
         # (a call that never returns) lets the lock lapse within one ttl instead of holding it for ever.
         self.deadline: Deadline = UNBOUNDED
+
+    def bound_by(self, deadline: Deadline) -> None:
+        """Renew the lease only while `deadline` lasts, and after each of its waits when one is due: a fill wait
+        keeps the lock by the apply's clock, not only by the heartbeat thread's."""
+        self.deadline = deadline
+        deadline.keep_alive(self.renew_if_due)
+
+    def renew_if_due(self) -> None:
+        """Renew the lease when `heartbeat` seconds have passed since the last renewal, by the journal's clock."""
+        if self._thread is None or self._stop.is_set() or self.deadline.expired:
+            return
+        if self.journal.clock.monotonic() - self._renewed >= self.heartbeat:
+            try:
+                self._renew()
+            except ReconcilerError as exc:  # as the heartbeat thread: the lease only lapses if this keeps failing
+                log.warning("lock renewal failed: %s", exc.message, extra={"account": self.account})
+
+    def _renew(self) -> None:
+        with self._renewing:
+            now = self.journal.clock.now()
+            with self.journal.tx() as c:
+                c.execute(
+                    update(t.locks)
+                    .where(t.locks.c.lock_id == self.lock_id)
+                    .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl))
+                )
+            self._renewed = self.journal.clock.monotonic()
 
     @property
     def is_postgres(self) -> bool:
@@ -277,14 +306,8 @@ class AccountLock:
                 with contextlib.suppress(ReconcilerError):
                     self.journal.event("lock.lease_not_renewed", account=self.account, lock_id=self.lock_id)
                 return
-            now = self.journal.clock.now()
             try:
-                with self.journal.tx() as c:
-                    c.execute(
-                        update(t.locks)
-                        .where(t.locks.c.lock_id == self.lock_id)
-                        .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl))
-                    )
+                self._renew()
             except ReconcilerError as exc:  # keep beating; the lease only lapses if this keeps failing
                 log.warning("lock heartbeat failed: %s", exc.message, extra={"account": self.account})
 

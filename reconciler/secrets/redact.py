@@ -94,11 +94,17 @@ def scrub(text: str) -> str:
     return text
 
 
+# A whole token starts after a character that is not a letter or digit, or after one written escaped: a URL's
+# `%2C` (symbols=BND%2CSECRET%2CVTI, as httpx logs a request) or JSON's `\n` and `\u0020` end in a letter or digit
+# that is not part of the token.
+_AFTER_SEPARATOR = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4}))"
+
+
 def _scrub_short(text: str) -> str:
     with _lock:
         if not _short_pattern:
             alternatives = "|".join(re.escape(v) for v in sorted(_short, key=len, reverse=True))
-            _short_pattern.append(re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])"))
+            _short_pattern.append(re.compile(rf"{_AFTER_SEPARATOR}(?:{alternatives})(?![A-Za-z0-9])"))
         pattern = _short_pattern[0]
     return pattern.sub(MASK, text)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,17 +118,25 @@ def run_cli(
 
 
 Answer = tuple[int, dict[str, str], bytes]
+# A peer that writes on the socket itself (drips bytes, never ends), until the client hangs up.
+Raw = Callable[[BaseHTTPRequestHandler], None]
 
 
 class ForwardingProxy:
     """A proxy on 127.0.0.1 in front of the emulator. `intercept(method, path, headers, body)` sees every request
-    first: it may block (a delay), or return an answer the emulator never gives (a hostile broker)."""
+    first: it may block (a delay), return an answer the emulator never gives (a hostile broker), or a `Raw` writer
+    that misbehaves on the socket itself."""
 
-    def __init__(self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | None]) -> None:
+    def __init__(
+        self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | Raw | None]
+    ) -> None:
         target = urlparse(upstream)
         proxy = self
+        self.target = target
         self.intercept = intercept
         self.request = threading.local()  # the request being intercepted on this thread: its query string
+        self.lock = threading.Lock()
+        self.in_flight = 0  # requests not yet answered by the emulator (or in the proxy's place)
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *_: Any) -> None:
@@ -136,12 +146,19 @@ class ForwardingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 proxy.request.query = urlparse(self.path).query
-                answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
-                if answer is None:
-                    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                    conn.request(method, self.path, body=body or None, headers=headers)
-                    got = conn.getresponse()
-                    answer = got.status, dict(got.getheaders()), got.read()
+                with proxy.lock:
+                    proxy.in_flight += 1
+                try:  # held, intercepted or forwarded: in flight until the emulator has answered
+                    answer = proxy.intercept(method, urlparse(self.path).path, headers, body)
+                    if answer is None:
+                        answer = proxy.forward(method, self.path, headers, body)
+                finally:
+                    with proxy.lock:
+                        proxy.in_flight -= 1
+                if callable(answer):
+                    with contextlib.suppress(OSError):
+                        answer(self)
+                    return
                 status, out_headers, data = answer
                 try:
                     self.send_response(status)
@@ -166,6 +183,25 @@ class ForwardingProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def settle(self) -> None:
+        """Wait until every request the proxy holds has been passed on and answered."""
+        for _ in range(600):
+            with self.lock:
+                if not self.in_flight:
+                    return
+            time.sleep(0.05)
+        pytest.fail("the proxy still holds requests")
+
+    def forward(self, method: str, path_and_query: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The emulator's own answer to this request."""
+        conn = http.client.HTTPConnection(self.target.hostname, self.target.port, timeout=30)
+        try:
+            conn.request(method, path_and_query, body=body or None, headers=headers)
+            got = conn.getresponse()
+            return got.status, dict(got.getheaders()), got.read()
+        finally:
+            conn.close()
 
 
 SYMBOLS = ["VTI", "VXUS", "BND"]  # what grow() gives each account to buy

@@ -34,8 +34,6 @@ class SlowAfterFirstOrder(ForwardingProxy):
         self.posts = 0
         self.slow = threading.Event()
         self.healed = threading.Event()
-        self.in_flight = 0
-        self.lock = threading.Lock()
         super().__init__(upstream, self._maybe_hold)
 
     def _maybe_hold(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
@@ -45,21 +43,9 @@ class SlowAfterFirstOrder(ForwardingProxy):
                 if self.posts == 2:
                     self.slow.set()
             hold = self.slow.is_set() and not self.healed.is_set()
-            self.in_flight += hold
         if hold:
             time.sleep(DRIP)
-            with self.lock:
-                self.in_flight -= 1
         return None
-
-    def settle(self) -> None:
-        """Wait until every held request has been passed on to the emulator."""
-        for _ in range(600):
-            with self.lock:
-                if not self.in_flight:
-                    return
-            time.sleep(0.05)
-        pytest.fail("the proxy still holds requests")
 
 
 @pytest.fixture

@@ -4,8 +4,11 @@ thousands (an apply over many accounts), where it looks windows of the text up i
 from __future__ import annotations
 
 import base64
+import itertools
+import json
 import random
 import string
+from urllib.parse import quote, quote_plus
 
 from reconciler.secrets import redact
 from reconciler.secrets.redact import MASK, forget_all, register, scrub
@@ -58,3 +61,26 @@ def test_a_secret_in_a_long_text_among_thousands_is_masked() -> None:
     text = "x" * 5000 + values[1234] + "y" * 5000 + base64.b64encode(values[17].encode()).decode()
     assert scrub(text) == "x" * 5000 + MASK + "y" * 5000 + MASK
     forget_all()
+
+
+SEPARATORS = " \t\n\r,;:&=?/\\\"'()[]{}<>|+*!#$@^`~"
+
+
+def test_a_short_secret_is_masked_as_a_whole_token_however_its_separators_are_written() -> None:
+    """A secret under the whole-token threshold, between any two separators, in the forms text carries them in: as
+    it is, URL-encoded (a query string httpx logs: symbols=BND%2CSECRET%2CVTI) and JSON-escaped (a log line)."""
+    forget_all()
+    short = "Ud8Wf2w"
+    register(short)
+    encodings = {"raw": lambda t: t, "url": lambda t: quote(t, safe=""), "url-plus": quote_plus,
+                 "json": lambda t: json.dumps(t)[1:-1]}
+    for name, encode in encodings.items():
+        for before, after in itertools.product(SEPARATORS, repeat=2):
+            text = "BND" + encode(before) + short + encode(after) + "VTI"
+            assert short not in scrub(text), (name, text)
+
+
+def test_a_short_secret_inside_a_word_is_left_alone() -> None:
+    forget_all()
+    register("Ud8Wf2w")
+    assert scrub("xUd8Wf2wy") == "xUd8Wf2wy"
