@@ -46,6 +46,7 @@ from reconciler.brokers.alpaca_ledger import (
     read,
     settlement_horizon,
 )
+from reconciler.brokers.alpaca_stream import TradeUpdates
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
@@ -63,6 +64,7 @@ from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
+STREAM_RETRY_SECONDS = 30.0  # a stream that went down is tried again no sooner: each try may cost a timeout
 
 
 class _WindowClosed(Exception):
@@ -91,7 +93,9 @@ class AlpacaBroker:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[dict[str, str], TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
+        self._listed = False  # GET /v2/assets (all active US equities) was tried
         self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
+        self._streams: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened
 
     def close(self) -> None:
         with self._lock:
@@ -99,6 +103,42 @@ class AlpacaBroker:
                 self._http.close()
             self._http = None
             self._keys.clear()
+            streams, self._streams = self._streams, {}
+        for stream, _ in streams.values():
+            stream.close()
+
+    # ---- the trade_updates stream ----
+    def _stream(self, account: str) -> TradeUpdates | None:
+        """The account's stream, listening before an order is sent (Alpaca replays nothing); None when streaming is
+        off or it cannot be opened. One that went down is opened again at most every STREAM_RETRY_SECONDS; one that
+        told something doubtful is not used again by this process."""
+        if not self.spec.stream:
+            return None
+        with self._lock:
+            held = self._streams.get(account)
+        if held is not None:
+            stream, opened = held
+            if stream.usable():
+                return stream
+            if stream.stats.doubt is not None or self.clock.monotonic() - opened < STREAM_RETRY_SECONDS:
+                return None
+            stream.close()
+        _, headers, _ = self._client(account)
+        stream = TradeUpdates(self.spec.trade_updates_url(), headers["APCA-API-KEY-ID"],
+                              headers["APCA-API-SECRET-KEY"], timeout=self.spec.timeout_seconds, clock=self.clock,
+                              account=account)
+        with self._lock:
+            self._streams[account] = (stream, self.clock.monotonic())
+        return stream if stream.open() else None
+
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """The order's next state from the trade_updates stream, waiting up to `seconds` (at most the stream's
+        silence bound); None when the stream is off, down, doubtful or silent: the caller polls."""
+        with self._lock:
+            held = self._streams.get(account)
+        if held is None or not held[0].usable():
+            return None
+        return held[0].watch(known, min(seconds, self.spec.stream_silence_seconds))
 
     def _client(self, account: str) -> tuple[httpx.Client, dict[str, str], TokenBucket]:
         with self._lock:
@@ -328,6 +368,19 @@ class AlpacaBroker:
         )
 
     def _asset(self, account: str, symbol: str) -> dict[str, Any]:
+        """The asset, read once per process: first the whole list of active US equities in one request (a
+        500-holding account would otherwise spend a request per symbol), then one symbol at a time for any the list
+        lacks or when the list cannot be read (too large, refused)."""
+        if symbol not in self._assets and not self._listed:
+            self._listed = True
+            try:
+                listed = self._read(account, self._t("/v2/assets"), {"status": "active", "asset_class": "us_equity"})
+                for a in listing(listed, "GET /v2/assets"):
+                    if isinstance(a, dict) and isinstance(a.get("symbol"), str):
+                        self._assets.setdefault(a["symbol"], a)
+            except BrokerError as exc:
+                log.info("the asset list is not used (%s); assets are read one by one", exc.message,
+                         extra={"account": account})
         if symbol not in self._assets:
             where = f"GET /v2/assets/{symbol}"
             self._assets[symbol] = mapping(self._read(account, self._t(f"/v2/assets/{symbol}")), where)
@@ -353,6 +406,9 @@ class AlpacaBroker:
         if order.limit_price is not None:
             limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
             body.update(type="limit", limit_price=format(limit.normalize(), "f"))
+        stream = self._stream(account)
+        if stream is not None:
+            stream.expect(order.client_order_id, order.symbol, order.side, quantity)
         return self._send_order(account, order, body)
 
     def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:
