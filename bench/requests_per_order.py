@@ -86,9 +86,9 @@ def cell(accounts: int, orders: int, streamed: bool, whole: bool) -> dict[str, A
     emu = Emulator(seed, Faults())
     server = EmulatorServer(emu)
     server.start()
-    for i in range(accounts):
-        os.environ[f"RPO_KEY_{i:03d}"] = f"rpo-key-{i:03d}"
-    os.environ["RPO_SECRET"] = "rpo-secret"
+    env = {f"RPO_KEY_{i:03d}": f"rpo-key-{i:03d}" for i in range(accounts)} | {"RPO_SECRET": "rpo-secret"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         with tempfile.TemporaryDirectory(prefix="rpo-") as tmp:
             config = workspace(Path(tmp), server.url, server.stream_url if streamed else None, accounts, orders,
@@ -111,6 +111,11 @@ def cell(accounts: int, orders: int, streamed: bool, whole: bool) -> dict[str, A
     finally:
         server.shutdown()
         server.server_close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     total = sum(paths.values())
     return {"accounts": accounts, "orders_per_account": orders, "stream": streamed, "orders": sent,
             "filled": filled, "requests": total, "per_order": round(total / sent, 3), "paths": paths}

@@ -151,3 +151,18 @@ def test_a_wrong_secret_is_not_authorized(emulator: Broker) -> None:
                           account="paper-ira")
     assert not stream.open()
     assert "not authorized" in (stream.down or "")
+
+
+def test_requests_per_order_with_the_stream_stay_within_the_target() -> None:
+    """A request count is deterministic: the benchmark's own cell, smaller (one account of 60 orders), guards it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import requests_per_order as rpo
+
+    streamed = rpo.cell(1, 60, streamed=True, whole=False)
+    polled = rpo.cell(1, 60, streamed=False, whole=False)
+    assert streamed["filled"] == 60
+    assert streamed["per_order"] <= rpo.TARGET
+    assert polled["per_order"] - streamed["per_order"] >= 0.99  # the lookup each order cost without the stream
