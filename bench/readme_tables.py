@@ -142,7 +142,7 @@ def requests_per_order(doc: dict[str, Any]) -> str:
         target = f"≤ {f['target']} {_verdict(s['per_order'] <= f['target'])}" if judged else ""
         rows.append(f"| {accounts} × {orders} | {c['per_order']:.2f} ({c['requests']:,} for {c['orders']:,}) | "
                     f"{s['per_order']:.2f} ({s['requests']:,}) | {target} |")
-    where = _where(doc).replace(" (CPU seconds, best of several runs)", " (request counts: the same on any machine)")
+    where = _where(doc).replace(" (CPU seconds, best of several runs)", " (request counts, not times)")
     return "\n".join([where, "", *rows]) + "\n"
 
 

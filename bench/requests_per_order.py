@@ -4,8 +4,8 @@ Against Alpaca's per-key rate limit (200 requests a minute) the requests, not th
 takes. For each shape (accounts × orders per account, each account all cash and buying every target) the script
 runs, in this process, against the emulator (no calendar, no rate limit, every order filled at once): `plan --out`,
 then `apply PLAN --auto-approve`, twice on fresh emulators and journals: once polling (broker.stream: false) and once
-with the stream (the emulator's trade_updates websocket). The emulator counts the apply's requests by path. A
-request count is deterministic (no timing in it), so the figures are the same on any machine.
+with the stream (the emulator's trade_updates websocket). The emulator counts the apply's requests by path. The
+counts do not depend on the machine, except one: a long apply re-quotes every half quote age (30 s by default).
 
 Target: ≤ 1.3 requests per order with the stream (issue 21 §6), judged on the shape of the issue's example, a
 direct-indexing account of 500 holdings (--shapes accounts×orders, default 10x10,1x100,1x500).

@@ -264,7 +264,9 @@ class Emulator:
         elif o.status != "pending_cancel":
             o.status = "partially_filled"
         self.emit(acct, "fill" if o.status == "filled" else "partial_fill", o, {
-            "execution_id": str(uuid.uuid4()), "qty": str(qty), "price": str(price),
+            # `price`: "the average price per share at which the order was filled" (Alpaca's streaming page).
+            "execution_id": str(uuid.uuid4()), "qty": str(qty),
+            "price": str((o.notional_filled / o.filled_qty).quantize(Decimal("0.0001"))),
             "position_qty": str(acct.positions.get(o.symbol, ZERO)),
         })
         acct.activities.append(
