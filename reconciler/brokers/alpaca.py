@@ -53,7 +53,7 @@ from reconciler.brokers.payload import impossible, listing, mapping, number, rea
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import refusal
 from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock, budget, pause
+from reconciler.clock import SYSTEM, Clock, budget, current_deadline, pause
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
@@ -123,6 +123,10 @@ class AlpacaBroker:
             if stream.stats.doubt is not None or self.clock.monotonic() - opened < STREAM_RETRY_SECONDS:
                 return None
             stream.close()
+        # The handshake (a connect and two answers, each within timeout_seconds) must not eat the time the order's
+        # send was promised: without room for both, the order is sent and polled.
+        if current_deadline().left() <= self.spec.longest_send_seconds() + 3 * self.spec.timeout_seconds:
+            return None
         _, headers, _ = self._client(account)
         stream = TradeUpdates(self.spec.trade_updates_url(), headers["APCA-API-KEY-ID"],
                               headers["APCA-API-SECRET-KEY"], timeout=self.spec.timeout_seconds, clock=self.clock,

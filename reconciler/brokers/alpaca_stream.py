@@ -29,7 +29,7 @@ from websockets.sync.client import ClientConnection, connect
 from reconciler.brokers.alpaca_answers import order_state
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
 from reconciler.clock import Clock, await_signal, budget
-from reconciler.errors import ReconcilerError
+from reconciler.errors import DeadlineExceeded, ReconcilerError
 from reconciler.secrets.redact import untrusted
 
 log = logging.getLogger("reconciler.alpaca")
@@ -79,7 +79,7 @@ class TradeUpdates:
         try:
             ws = connect(self.url, open_timeout=budget(self.timeout, f"connecting to {WHERE}"), close_timeout=1,
                          proxy=None, max_size=MAX_MESSAGE, logger=_FRAMES, legacy=True)  # a connection, not a context
-        except (OSError, WebSocketException, TimeoutError) as exc:
+        except (OSError, WebSocketException, TimeoutError, DeadlineExceeded) as exc:
             return self._fail(f"cannot connect ({type(exc).__name__}: {untrusted(str(exc), 120)})")
         try:
             ws.send(json.dumps({"action": "authenticate", "data": {"key_id": self._key, "secret_key": self._secret}}))
@@ -93,7 +93,7 @@ class TradeUpdates:
             if answer.get("stream") != "listening" or not isinstance(streams, list) or "trade_updates" not in streams:
                 ws.close()
                 return self._fail(f"not listening to trade_updates ({untrusted(json.dumps(answer), 120)})")
-        except (OSError, WebSocketException, TimeoutError, ValueError) as exc:
+        except (OSError, WebSocketException, TimeoutError, ValueError, DeadlineExceeded) as exc:
             ws.close()
             return self._fail(f"the handshake failed ({type(exc).__name__}: {untrusted(str(exc), 120)})")
         with self._lock:

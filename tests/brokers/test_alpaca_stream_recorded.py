@@ -5,6 +5,7 @@ sends them and in text frames as live does."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,18 +19,21 @@ from websockets.sync.server import ServerConnection, serve
 from reconciler.brokers.alpaca_stream import TradeUpdates
 from reconciler.brokers.base import OrderState
 from reconciler.clock import SYSTEM
+from reconciler.secrets.redact import FRAGMENT, register
 
 RECORDED = json.loads((Path(__file__).parents[1] / "fixtures" / "alpaca" / "stream_trade_updates.json").read_text())
 CID = "rc-recorded-1"
+QUIET = logging.getLogger("tests.stream_peer")
+QUIET.disabled = True
 
 
 class Peer:
     """Answers the handshake as recorded, then sends the recorded events; keeps what the client sent."""
 
-    def __init__(self, binary: bool, authorized: bool = True) -> None:
-        self.binary, self.authorized = binary, authorized
+    def __init__(self, binary: bool, authorized: bool = True, echo: bool = False) -> None:
+        self.binary, self.authorized, self.echo = binary, authorized, echo
         self.received: list[dict[str, Any]] = []
-        self.server = serve(self._handle, "127.0.0.1", 0)
+        self.server = serve(self._handle, "127.0.0.1", 0, logger=QUIET)  # the peer's own frames are not ours to judge
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -42,7 +46,10 @@ class Peer:
 
     def _handle(self, ws: ServerConnection) -> None:
         self.received.append(json.loads(ws.recv(timeout=10)))
-        self._send(ws, RECORDED["authorized" if self.authorized else "unauthorized"])
+        answer = RECORDED["authorized" if self.authorized else "unauthorized"]
+        if self.echo:  # a hostile peer that quotes what it was sent, secret included
+            answer = {"echo": self.received[-1]["data"]["secret_key"], **answer}
+        self._send(ws, answer)
         if not self.authorized:
             return
         self.received.append(json.loads(ws.recv(timeout=10)))
@@ -124,3 +131,34 @@ def test_the_recorded_refusal_is_not_authorized() -> None:
     assert not stream.open()
     p.server.shutdown()
     assert "not authorized" in (stream.down or "")
+
+
+def test_a_peer_that_echoes_the_secret_does_not_put_it_in_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+    secret = "SK-stream-echo-9f8e7d6c5b"
+    register(secret)  # as the resolver does for every secret it resolves
+    caplog.set_level(logging.DEBUG)
+    p = Peer(binary=True, authorized=False, echo=True)
+    stream = TradeUpdates(p.url, "PKTEST", secret, timeout=5, clock=SYSTEM, account="a")
+    assert not stream.open()
+    p.server.shutdown()
+    said = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "not authorized" in said
+    assert "echo" in said  # the peer's answer is said, the secret in it masked
+    assert "***" in said
+    assert secret[:FRAGMENT] not in said
+
+
+def test_a_peer_that_never_answers_the_handshake_is_given_up_on() -> None:
+    """A listener that accepts and says nothing (a blackholed stream): the connect's bound ends it, then polling."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    try:
+        stream = TradeUpdates(f"ws://127.0.0.1:{silent.getsockname()[1]}/stream", "PKTEST", "s3cret", timeout=0.5,
+                              clock=SYSTEM, account="a")
+        assert not stream.open()
+    finally:
+        silent.close()
+    assert "cannot connect" in (stream.down or "")
