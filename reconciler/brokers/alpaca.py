@@ -46,14 +46,14 @@ from reconciler.brokers.alpaca_ledger import (
     read,
     settlement_horizon,
 )
-from reconciler.brokers.alpaca_stream import TradeUpdates
+from reconciler.brokers.alpaca_stream import Streams
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import refusal
 from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock, budget, current_deadline, pause
+from reconciler.clock import SYSTEM, Clock, budget, pause
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
@@ -64,7 +64,6 @@ from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
-STREAM_RETRY_SECONDS = 30.0  # a stream that went down is tried again no sooner: each try may cost a timeout
 
 
 class _WindowClosed(Exception):
@@ -95,7 +94,7 @@ class AlpacaBroker:
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self._listed = False  # GET /v2/assets (all active US equities) was tried
         self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
-        self._streams: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened
+        self.streams = Streams(spec, clock)  # each account's trade_updates stream, opened before its first order
 
     def close(self) -> None:
         with self._lock:
@@ -103,46 +102,11 @@ class AlpacaBroker:
                 self._http.close()
             self._http = None
             self._keys.clear()
-            streams, self._streams = self._streams, {}
-        for stream, _ in streams.values():
-            stream.close()
-
-    # ---- the trade_updates stream ----
-    def _stream(self, account: str) -> TradeUpdates | None:
-        """The account's stream, listening before an order is sent (Alpaca replays nothing); None when streaming is
-        off or it cannot be opened. One that went down is opened again at most every STREAM_RETRY_SECONDS; one that
-        told something doubtful is not used again by this process."""
-        if not self.spec.stream:
-            return None
-        with self._lock:
-            held = self._streams.get(account)
-        if held is not None:
-            stream, opened = held
-            if stream.usable():
-                return stream
-            if stream.stats.doubt is not None or self.clock.monotonic() - opened < STREAM_RETRY_SECONDS:
-                return None
-            stream.close()
-        # The handshake (a connect and two answers, each within timeout_seconds) must not eat the time the order's
-        # send was promised: without room for both, the order is sent and polled.
-        if current_deadline().left() <= self.spec.longest_send_seconds() + 3 * self.spec.timeout_seconds:
-            return None
-        _, headers, _ = self._client(account)
-        stream = TradeUpdates(self.spec.trade_updates_url(), headers["APCA-API-KEY-ID"],
-                              headers["APCA-API-SECRET-KEY"], timeout=self.spec.timeout_seconds, clock=self.clock,
-                              account=account)
-        with self._lock:
-            self._streams[account] = (stream, self.clock.monotonic())
-        return stream if stream.open() else None
+        self.streams.close()
 
     def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
-        """The order's next state from the trade_updates stream, waiting up to `seconds` (at most the stream's
-        silence bound); None when the stream is off, down, doubtful or silent: the caller polls."""
-        with self._lock:
-            held = self._streams.get(account)
-        if held is None or not held[0].usable():
-            return None
-        return held[0].watch(known, min(seconds, self.spec.stream_silence_seconds))
+        """The order's next state from the trade_updates stream (alpaca_stream); None: the caller polls."""
+        return self.streams.watch(account, known, seconds)
 
     def _client(self, account: str) -> tuple[httpx.Client, dict[str, str], TokenBucket]:
         with self._lock:
@@ -410,9 +374,7 @@ class AlpacaBroker:
         if order.limit_price is not None:
             limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
             body.update(type="limit", limit_price=format(limit.normalize(), "f"))
-        stream = self._stream(account)
-        if stream is not None:
-            stream.expect(order.client_order_id, order.symbol, order.side, quantity)
+        self.streams.before_send(account, lambda: self._client(account)[1], order, quantity)
         return self._send_order(account, order, body)
 
     def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:

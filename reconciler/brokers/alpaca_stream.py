@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,16 +28,18 @@ from websockets.exceptions import WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from reconciler.brokers.alpaca_answers import order_state
-from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderState
-from reconciler.clock import Clock, await_signal, budget
+from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
+from reconciler.clock import Clock, await_signal, budget, current_deadline
 from reconciler.errors import DeadlineExceeded, ReconcilerError
 from reconciler.secrets.redact import untrusted
+from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
 _FRAMES = logging.getLogger("reconciler.alpaca.stream_frames")
 _FRAMES.disabled = True  # websockets logs each frame at DEBUG, and the first one carries the secret key
 WHERE = "the trade_updates stream"
 MAX_MESSAGE = 1 << 20  # bytes: an order event is about 1 kB
+RETRY_SECONDS = 30.0  # a stream that went down is tried again no sooner: each try may cost a timeout
 
 
 @dataclass
@@ -209,6 +212,66 @@ class TradeUpdates:
             log.warning("the trade_updates stream told something that cannot be trusted; fills are polled",
                         extra={"account": self.account, "reason": why})
         self._changed.set()
+
+
+class Streams:
+    """Each account's stream in one adapter: opened before the account's first order, again (before a later order)
+    at most every RETRY_SECONDS after it went down, never again once it told something doubtful."""
+
+    def __init__(self, spec: AlpacaSpec, clock: Clock) -> None:
+        self.spec, self.clock = spec, clock
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened
+
+    def get(self, account: str) -> TradeUpdates | None:
+        with self._lock:
+            held = self._held.get(account)
+        return None if held is None else held[0]
+
+    def before_send(self, account: str, headers: Callable[[], dict[str, str]], order: OrderRequest,
+                    quantity: Decimal) -> None:
+        """Listen on the account's stream (Alpaca replays nothing) and expect this order on it, as it will be sent;
+        nothing when streaming is off or the stream cannot be used (the order is then polled)."""
+        stream = self._usable(account, headers)
+        if stream is not None:
+            stream.expect(order.client_order_id, order.symbol, order.side, quantity)
+
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """The order's next state from the stream, waiting up to `seconds` (at most the silence bound); None when
+        the stream is off, down, doubtful or silent: the caller polls."""
+        stream = self.get(account)
+        if stream is None or not stream.usable():
+            return None
+        return stream.watch(known, min(seconds, self.spec.stream_silence_seconds))
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._held = self._held, {}
+        for stream, _ in held.values():
+            stream.close()
+
+    def _usable(self, account: str, headers: Callable[[], dict[str, str]]) -> TradeUpdates | None:
+        if not self.spec.stream:
+            return None
+        with self._lock:
+            held = self._held.get(account)
+        if held is not None:
+            stream, opened = held
+            if stream.usable():
+                return stream
+            if stream.stats.doubt is not None or self.clock.monotonic() - opened < RETRY_SECONDS:
+                return None
+            stream.close()
+        # The handshake (a connect and two answers, each within timeout_seconds) must not eat the time the order's
+        # send was promised: without room for both, the order is sent and polled.
+        if current_deadline().left() <= self.spec.longest_send_seconds() + 3 * self.spec.timeout_seconds:
+            return None
+        creds = headers()
+        stream = TradeUpdates(self.spec.trade_updates_url(), creds["APCA-API-KEY-ID"], creds["APCA-API-SECRET-KEY"],
+                              timeout=self.spec.timeout_seconds, clock=self.clock, account=account)
+        with self._lock:
+            self._held[account] = (stream, self.clock.monotonic())
+        return stream if stream.open() else None
 
 
 def _news(got: OrderState, known: OrderState) -> bool:

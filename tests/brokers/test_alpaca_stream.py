@@ -118,7 +118,8 @@ def test_an_event_for_an_order_we_did_not_send_is_ignored_not_doubted(streamed: 
     state = broker.watch("paper-ira", first, 10)
     assert state is not None
     assert state.status == "filled"
-    stream, _ = broker._streams["paper-ira"]
+    stream = broker.streams.get("paper-ira")
+    assert stream is not None
     assert stream.stats.doubt is None
     broker.close()
 
@@ -129,7 +130,8 @@ def test_an_event_without_the_client_id_makes_the_stream_doubtful(streamed: Work
     order = OrderRequest(client_order_id="rc-stream-2", symbol="VTI", side="buy", quantity=Decimal(1))
     first = broker.submit("paper-ira", order)
     assert broker.watch("paper-ira", first, 10) is None
-    stream, _ = broker._streams["paper-ira"]
+    stream = broker.streams.get("paper-ira")
+    assert stream is not None
     assert "without the order's client id" in (stream.stats.doubt or "")
     broker.close()
 
