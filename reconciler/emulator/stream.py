@@ -59,6 +59,7 @@ class StreamServer:
         emulator.on_event = self._publish
         self.connections = 0  # handshakes answered, for tests
         self._pumping = False
+        self._started = False
 
     @property
     def url(self) -> str:
@@ -66,6 +67,7 @@ class StreamServer:
         return f"ws://{host}:{port}{PATH}"
 
     def start(self) -> None:
+        self._started = True
         threading.Thread(target=self._server.serve_forever, name="emulator-stream", daemon=True).start()
 
     def shutdown(self) -> None:
@@ -73,7 +75,10 @@ class StreamServer:
         with self._lock:
             for listener in self._listeners:
                 listener.out.put(None)
-        self._server.shutdown()
+        if self._started:
+            self._server.shutdown()  # waits for serve_forever to let go of the socket: only once it has run
+        else:
+            self._server.socket.close()
 
     def drop_all(self) -> None:
         """End every connection now, as a network failure would (tests)."""
