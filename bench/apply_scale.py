@@ -255,7 +255,7 @@ def write_alpaca_config(root: Path, url: str, journal: str, n: int) -> None:
         "journal": {"url": journal},
         "broker": {
             "kind": "alpaca", "trading_url": url, "data_url": url, "rate_limit_per_second": 1000,
-            "slippage_bps": 0,
+            "slippage_bps": 0, "stream": False,  # polled, as measured before the stream (requests_per_order.py)
             "accounts": {account(i): {"key_id": f"env:BENCH_KEY_{i:05d}", "secret_key": f"env:BENCH_SECRET_{i:05d}"}
                          for i in range(n)},
         },

@@ -40,7 +40,8 @@ def write_workspace(root: Path, url: str, n: int, rate: float) -> None:
             "journal": {"url": f"sqlite:///{root / 'journal.db'}"},
             "broker": {
                 "kind": "alpaca", "trading_url": url, "data_url": url, "rate_limit_per_second": rate,
-                "slippage_bps": 0, "accounts": {"bench": {"key_id": "env:BENCH_KEY", "secret_key": "env:BENCH_SECRET"}},
+                "slippage_bps": 0, "stream": False,
+                "accounts": {"bench": {"key_id": "env:BENCH_KEY", "secret_key": "env:BENCH_SECRET"}},
             },
             "policies": {"params": {"max_turnover": 2.0}},
         },

@@ -130,9 +130,25 @@ def backtest_example(doc: dict[str, Any]) -> str:
     return "\n".join([head, "", *backtest_table(f["strategies"])]) + "\n"
 
 
+def requests_per_order(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    rows = ["| accounts × orders per account | polling | trade_updates stream | target |", "|---|---|---|---|"]
+    cells = {(c["accounts"], c["orders_per_account"], c["stream"]): c for c in f["cells"]}
+    for (accounts, orders, streamed), c in cells.items():
+        if streamed:
+            continue
+        s = cells[(accounts, orders, True)]
+        judged = f"{accounts}x{orders}" == f["judged"]
+        target = f"≤ {f['target']} {_verdict(s['per_order'] <= f['target'])}" if judged else ""
+        rows.append(f"| {accounts} × {orders} | {c['per_order']:.2f} ({c['requests']:,} for {c['orders']:,}) | "
+                    f"{s['per_order']:.2f} ({s['requests']:,}) | {target} |")
+    where = _where(doc).replace(" (CPU seconds, best of several runs)", " (request counts, not times)")
+    return "\n".join([where, "", *rows]) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
-    "check": check, "backtest_example": backtest_example,
+    "check": check, "backtest_example": backtest_example, "requests_per_order": requests_per_order,
 }
 
 

@@ -14,6 +14,7 @@ and the executor so that no new wait, retry or poll can skip it.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,6 +124,23 @@ class Deadline:
         if seconds >= self.left():
             raise self.exceeded(doing)
         clock.sleep(seconds)
+        self._beat()
+
+    def await_signal(self, clock: Clock, signal: threading.Event, seconds: float, doing: str) -> bool:
+        """Wait up to `seconds` for `signal` (set by another thread: a stream's reader), as `pause` waits: within
+        the budget. On the machine's clock the wait ends as soon as the signal is set; on any other clock (a test's)
+        it is a sleep of `seconds` on that clock, then a look. Whether the signal is set."""
+        if seconds >= self.left():
+            raise self.exceeded(doing)
+        if isinstance(clock, SystemClock):
+            got = signal.wait(seconds)
+        else:
+            clock.sleep(seconds)
+            got = signal.is_set()
+        self._beat()  # a wait for a stream's event renews what the apply holds, as a poll's pause does
+        return got
+
+    def _beat(self) -> None:
         if not self.expired:
             for beat in self._beats:
                 beat()
@@ -151,6 +169,11 @@ def bounded_by(deadline: Deadline) -> Iterator[Deadline]:
 def pause(clock: Clock, seconds: float, doing: str) -> None:
     """The one sleep of broker calls and the executor: within the current deadline."""
     _CURRENT.get().pause(clock, seconds, doing)
+
+
+def await_signal(clock: Clock, signal: threading.Event, seconds: float, doing: str) -> bool:
+    """The one wait for another thread's signal in broker calls: within the current deadline (Deadline.await_signal)."""
+    return _CURRENT.get().await_signal(clock, signal, seconds, doing)
 
 
 def budget(seconds: float, doing: str) -> float:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 import reconciler
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.retry import retry_reads
-from reconciler.clock import Deadline, FixedClock, bounded_by, budget, pause
+from reconciler.clock import Deadline, FixedClock, await_signal, bounded_by, budget, pause
 from reconciler.errors import DeadlineExceeded
 from reconciler.journal import tables
 from reconciler.journal.database import as_utc
@@ -38,6 +38,9 @@ ALLOWED_WAITS = {
     ("execution/workers.py", "_child"): "a worker process joins its threads, each under its account's deadline",
 }
 BOUNDED = {("bounded_http", "exchange"): "deadline", ("bounded_http", "within"): 0}  # the bound: keyword or position
+# A websocket's blocking calls (the trade_updates stream), by name: the keyword that must be a budget. The stream's
+# reader thread iterates the connection without a bound: it waits for no broker call, and ends when it is closed.
+SOCKET_BOUNDS = {"recv": "timeout", "connect": "open_timeout"}
 START = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
 
 
@@ -106,6 +109,10 @@ def deadline_skips(path: Path, root: Path = PACKAGE) -> list[str]:
             bound = keywords.get(slot) if isinstance(slot, str) else (node.args[slot] if node.args else None)
             if bound is None or not _is_budget(bound, assigned):
                 out.append(f"{where}: {base}.{name} bounded by something other than reconciler.clock.budget")
+        elif name in SOCKET_BOUNDS and not (
+            SOCKET_BOUNDS[name] in keywords and _is_budget(keywords[SOCKET_BOUNDS[name]], assigned)
+        ):
+            out.append(f"{where}: a websocket {name}(...) bounded by something other than reconciler.clock.budget")
         elif _blocks(node, name, keywords) and (rel, owner.get(node, "<module>")) not in ALLOWED_WAITS:
             out.append(f"{where}: a blocking {name}(...) outside the deadline")
     return out
@@ -119,8 +126,8 @@ def test_every_wait_of_the_adapters_and_the_executor_goes_through_the_deadline()
 def test_the_walk_covers_the_waits_it_is_about() -> None:
     """The files that hold today's waits are in the walk: a move cannot take them out of it silently."""
     scanned = {p.relative_to(PACKAGE).as_posix() for p in SCANNED}
-    assert {"brokers/alpaca.py", "brokers/ccxt.py", "brokers/retry.py", "brokers/ratelimit.py",
-            "execution/leg.py", "execution/executor.py"} <= scanned
+    assert {"brokers/alpaca.py", "brokers/alpaca_stream.py", "brokers/ccxt.py", "brokers/retry.py",
+            "brokers/ratelimit.py", "execution/leg.py", "execution/executor.py"} <= scanned
 
 
 def test_the_walk_sees_each_kind_of_wait(tmp_path: Path) -> None:
@@ -136,7 +143,9 @@ def test_the_walk_sees_each_kind_of_wait(tmp_path: Path) -> None:
         "    event.wait(5)\n"
         "    thread.join(timeout=2)\n"
         "    bounded_http.within(budget(3, 'x'), f, on_deadline=f, timeout=f)\n"
-        "    bucket.wait()\n",
+        "    bucket.wait()\n"
+        "    ws.recv(timeout=5)\n"
+        "    connect('ws://x', open_timeout=budget(5, 'x'))\n",
         encoding="utf-8",
     )
     hits = [h.split(": ", 1)[1] for h in deadline_skips(sample, tmp_path)]
@@ -148,6 +157,7 @@ def test_the_walk_sees_each_kind_of_wait(tmp_path: Path) -> None:
         "bounded_http.exchange bounded by something other than reconciler.clock.budget",
         "a blocking wait(...) outside the deadline",
         "a blocking join(...) outside the deadline",
+        "a websocket recv(...) bounded by something other than reconciler.clock.budget",
     ]
 
 
@@ -243,3 +253,18 @@ def test_the_lock_lease_is_renewed_only_while_the_budget_lasts(journal_url: str)
         clock.advance(4)
         assert _until(lambda: _lock_row(journal)[1] == 1)
         assert _lock_row(journal)[0] == START + timedelta(seconds=2)  # and never after
+
+
+def test_a_wait_for_a_streams_signal_comes_out_of_the_deadline() -> None:
+    """Waiting for another thread's signal (the trade_updates stream's reader) is a wait like any other: on a
+    test's clock it moves that clock, and one that would outlast the budget is not begun."""
+    clock = FixedClock(START)
+    signal = threading.Event()
+    with bounded_by(Deadline(clock, 10)):
+        assert await_signal(clock, signal, 4, "waiting for an event") is False
+        assert clock.monotonic() == 4.0
+        signal.set()
+        assert await_signal(clock, signal, 1, "waiting for an event") is True
+        with pytest.raises(DeadlineExceeded, match="waiting for an event"):
+            await_signal(clock, signal, 6, "waiting for an event")
+    assert clock.monotonic() == 5.0

@@ -46,6 +46,7 @@ from reconciler.brokers.alpaca_ledger import (
     read,
     settlement_horizon,
 )
+from reconciler.brokers.alpaca_stream import Streams
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
@@ -91,7 +92,9 @@ class AlpacaBroker:
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[dict[str, str], TokenBucket]] = {}
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
+        self._listed = False  # GET /v2/assets (all active US equities) was tried
         self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
+        self.streams = Streams(spec, clock)  # each account's trade_updates stream, opened before its first order
 
     def close(self) -> None:
         with self._lock:
@@ -99,6 +102,11 @@ class AlpacaBroker:
                 self._http.close()
             self._http = None
             self._keys.clear()
+        self.streams.close()
+
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """The order's next state from the trade_updates stream (alpaca_stream); None: the caller polls."""
+        return self.streams.watch(account, known, seconds)
 
     def _client(self, account: str) -> tuple[httpx.Client, dict[str, str], TokenBucket]:
         with self._lock:
@@ -328,6 +336,19 @@ class AlpacaBroker:
         )
 
     def _asset(self, account: str, symbol: str) -> dict[str, Any]:
+        """The asset, read once per process: first the whole list of active US equities in one request (a
+        500-holding account would otherwise spend a request per symbol), then one symbol at a time for any the list
+        lacks or when the list cannot be read (too large, refused)."""
+        if symbol not in self._assets and not self._listed:
+            self._listed = True
+            try:
+                listed = self._read(account, self._t("/v2/assets"), {"status": "active", "asset_class": "us_equity"})
+                for a in listing(listed, "GET /v2/assets"):
+                    if isinstance(a, dict) and isinstance(a.get("symbol"), str):
+                        self._assets.setdefault(a["symbol"], a)
+            except BrokerError as exc:
+                log.info("the asset list is not used (%s); assets are read one by one", exc.message,
+                         extra={"account": account})
         if symbol not in self._assets:
             where = f"GET /v2/assets/{symbol}"
             self._assets[symbol] = mapping(self._read(account, self._t(f"/v2/assets/{symbol}")), where)
@@ -353,6 +374,7 @@ class AlpacaBroker:
         if order.limit_price is not None:
             limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
             body.update(type="limit", limit_price=format(limit.normalize(), "f"))
+        self.streams.before_send(account, lambda: self._client(account)[1], order, quantity)
         return self._send_order(account, order, body)
 
     def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:

@@ -82,6 +82,11 @@ class Broker(Protocol):
         """Cancel what is left of an open order and return its final state; None if the broker never had it."""
         ...
 
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """The order's next state pushed by the broker (more filled, or ended), waiting up to `seconds`; None when
+        nothing trustworthy was pushed (no stream, down, silent, doubtful): the caller asks with get_order."""
+        ...
+
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         """Recent orders of the account, ours and others', for reconciliation.
 

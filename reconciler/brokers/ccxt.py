@@ -432,6 +432,10 @@ class CcxtBroker:
         o = self._read(account, f"order {client_order_id}", fetch)
         return None if o is None else self._recorded_state(account, o, client_order_id)
 
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """No push stream here: the caller polls."""
+        return None
+
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         state = self.get_order(account, client_order_id, symbol)
         if state is None or state.status in ("filled", "canceled", "rejected"):

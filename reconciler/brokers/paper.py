@@ -139,6 +139,10 @@ class PaperBroker:
         now = self.clock.now()
         return {s: q for s in symbols if (q := self.quote(s, now)) is not None}
 
+    def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
+        """Paper orders fill at once: nothing is ever pushed."""
+        return None
+
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         """Paper orders fill at once, so there is never anything left to cancel."""
         return self.get_order(account, client_order_id)

@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions), prices")
     p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/emulator/faults.py)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--stream-port", type=int, default=0,
+                   help="port on 127.0.0.1 of the trade_updates websocket (default: any free port); set"
+                   " broker.stream_url to the ws:// URL it prints")
     p.add_argument("--settlement-days", type=int, default=1)
     p.add_argument("--calendar", default="XNYS",
                    help="exchange calendar for the clock, sessions and settlement (default XNYS: closed at night,"
@@ -52,13 +55,17 @@ def run(args: argparse.Namespace) -> int:
             raise ReconcilerError(
                 str(exc), where="--calendar", fix="give an ISO MIC such as XNYS, or --always-open"
             ) from None
-    server = EmulatorServer(Emulator(seed, faults, args.settlement_days, calendar=calendar), port=args.port)
+    server = EmulatorServer(Emulator(seed, faults, args.settlement_days, calendar=calendar), port=args.port,
+                            stream_port=args.stream_port)
+    server.stream.start()
     print(f"emulator listening on {server.url}", flush=True)
+    print(f"trade updates stream on {server.stream_url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        server.stream.shutdown()
         server.server_close()
     sys.stdout.flush()
     return 0

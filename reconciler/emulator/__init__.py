@@ -16,7 +16,9 @@ an order opposite to an open one in the same symbol is the wash-trade 403. On a 
 closed waits for its session and what is unfilled at the close is canceled. Regulatory fees (TAF, REG, CAT) accrue
 per execution, are deducted from `cash` (`accrued_fees`) and post as FEE activities at the close (`fees.py`). The
 data API takes `feed` iex, sip (403 without `sip_subscription`) or delayed_sip. Every answer parses into the
-official SDK's models (tests/emulator/test_alpaca_contract.py).
+official SDK's models (tests/emulator/test_alpaca_contract.py). Alpaca's trade_updates websocket is served on a
+port of its own (`stream.py`, `EmulatorServer.stream_url`), judged by the SDK's TradingStream
+(tests/emulator/test_stream_contract.py).
 
 Fault knobs: see `faults.py`. Control endpoints (tests and demos): POST /_emulator/faults {knob: value}, POST
 /_emulator/activity {account, activity_type, net_amount, status, description, no_cash, symbol, qty,
@@ -29,7 +31,7 @@ trade the reconciler did not make), GET /_emulator/state (every order ever recei
 Modules: `accounts` (the records: accounts, orders), `state` (the books and rules: fills, settlement, buying
 power, under one lock), `orders` (what Alpaca refuses in an order's shape), `fees` (regulatory fees), `market`
 (sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and
-the per-request gates), `server` (the HTTP handler and its dispatch tables).
+the per-request gates), `server` (the HTTP handler and its dispatch tables), `stream` (the trade_updates websocket).
 """
 
 from reconciler.emulator.accounts import EmuAccount, EmuOrder

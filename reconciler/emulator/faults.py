@@ -23,6 +23,11 @@ Knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FIL
     holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
                        settlement skips them
     sip_subscription   the account may query the sip feed (Alpaca answers 403 without a market-data subscription)
+    stream_down        the trade_updates stream refuses every connection (HTTP 503 to the websocket handshake)
+    stream_silent      the stream accepts and listens, then tells nothing
+    stream_drop_after  every stream connection ends after this many events (0: never)
+    stream_strip_client_id   stream events carry their order without its client_order_id
+    stream_qty_skew    stream events say the order's qty is this much more than it is (a lying stream)
     adverse_move       the market moves this fraction against every order once sent (a fast market): market
                        orders fill there; a limit order fills only at or better than its limit, else rests until
                        cancelled
@@ -66,6 +71,11 @@ class Faults:
     holidays: list[str] = field(default_factory=list)
     adverse_move: float = 0.0
     sip_subscription: bool = False
+    stream_down: bool = False
+    stream_silent: bool = False
+    stream_drop_after: int = 0
+    stream_strip_client_id: bool = False
+    stream_qty_skew: float = 0.0
     seed: int = 7
 
 

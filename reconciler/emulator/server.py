@@ -23,6 +23,7 @@ from reconciler.emulator import market
 from reconciler.emulator.accounts import OPEN_STATUSES, EmuAccount
 from reconciler.emulator.faults import RATE_LIMITED, SERVER_ERROR
 from reconciler.emulator.state import Emulator
+from reconciler.emulator.stream import StreamServer
 
 Answer = tuple[int, Any]  # status and JSON body (None: no body)
 GHOST = -1  # an Answer's status for a ghost order: accepted, then the connection dies unanswered
@@ -234,8 +235,8 @@ def _state(emu: Emulator, body: Any) -> Answer:
     for a in emu.accounts.values():
         emu.progress(a)
     return 200, {
-        "requests": emu.requests, "activities_served": emu.activities_served, "limited": emu.limited,
-        "errors": emu.errors, "ghosts": emu.ghosts,
+        "requests": emu.requests, "paths": dict(emu.paths), "activities_served": emu.activities_served,
+        "limited": emu.limited, "errors": emu.errors, "ghosts": emu.ghosts,
         "accounts": {
             k: {"cash": str(a.cash), "unsettled": str(a.unsettled_cash),
                 "positions": {s: str(q) for s, q in a.positions.items()},
@@ -314,6 +315,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with emu.lock:
             emu.requests += 1
+            emu.paths[path] = emu.paths.get(path, 0) + 1
             allowed, rl_headers = emu.gates.rate_check()
             error = None if not allowed else emu.gates.error_check()
         if emu.faults.latency_ms:
@@ -356,19 +358,32 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class EmulatorServer(ThreadingHTTPServer):
+    """The REST API on one port of 127.0.0.1, and the trade_updates websocket (stream.py) on another."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, stream_port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.emulator = emulator
+        self.stream = StreamServer(emulator, host, stream_port)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def stream_url(self) -> str:
+        """The trade_updates websocket: ws://127.0.0.1:PORT/stream (Alpaca's is wss://HOST/stream)."""
+        return self.stream.url
+
     def start(self) -> threading.Thread:
+        self.stream.start()
         thread = threading.Thread(target=self.serve_forever, name="broker-emulator", daemon=True)
         thread.start()
         return thread
+
+    def shutdown(self) -> None:
+        self.stream.shutdown()
+        super().shutdown()

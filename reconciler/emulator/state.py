@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -23,6 +24,10 @@ from reconciler.emulator.orders import VALIDATION, client_id_refusal, shape_refu
 def stamp_id(ts: datetime) -> str:
     """Alpaca's activity ids: the time to the millisecond, then `::` and a unique part (they sort by time)."""
     return ts.strftime("%Y%m%d%H%M%S") + f"{ts.microsecond // 1000:03d}"
+
+
+# An order's event as the trade_updates stream tells it: (account, event, order, the event's own fields).
+EventSink = Callable[[EmuAccount, str, EmuOrder, dict[str, Any]], None]
 
 
 def floor_like(value: Decimal, like: Decimal) -> Decimal:
@@ -52,6 +57,8 @@ class Emulator:
         self.volumes: dict[str, Decimal] = {}  # shares traded in the last session (bars' `v`)
         self.requests = 0
         self.activities_served = 0  # activity rows answered, all pages together (what a ledger had to read)
+        self.paths: dict[str, int] = {}  # API requests by path (the benchmark's count of requests per order)
+        self.on_event: EventSink | None = None  # the trade_updates stream's publisher (stream.py), when served
         for name, a in seed.get("accounts", {}).items():
             acct = EmuAccount(
                 key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")), name=str(name),
@@ -152,13 +159,16 @@ class Emulator:
                 continue
             if o.status == "pending_new":  # the submission's answer said pending_new; it is live now
                 o.status, o.updated = "new", now
+                self.emit(acct, "new", o)
             session = self.order_session(o)  # with a calendar: the session this day order lives in
             if f.market_closed or (session is not None and self.now() < session[0]):
                 if o.status == "new":
                     o.status = "accepted"  # held for the open: nothing fills while closed
+                    self.emit(acct, "accepted", o)
             else:
                 if o.status == "accepted":
                     o.status = "new"
+                    self.emit(acct, "new", o)
                 # Events in time order, though evaluated lazily: nothing fills after a cancel has completed, or
                 # after the order's session has closed.
                 until = now
@@ -178,11 +188,13 @@ class Emulator:
             if session is not None and self.now() >= session[1] and o.status in OPEN_STATUSES:
                 # Alpaca: a day order "unfilled after the closing auction ... is automatically canceled".
                 o.status, o.updated = "canceled", now
+                self.emit(acct, "canceled", o)
                 continue
             if o.status == "pending_cancel" and o.cancel_requested is not None and (
                 (now - o.cancel_requested).total_seconds() >= f.cancel_delay
             ):
                 o.status, o.updated = "canceled", now
+                self.emit(acct, "canceled", o)
         today = self.today()
         self.post_fees(acct)
         due = [u for u in acct.unsettled if u[1] <= today]
@@ -251,6 +263,12 @@ class Emulator:
             o.status = "filled"
         elif o.status != "pending_cancel":
             o.status = "partially_filled"
+        self.emit(acct, "fill" if o.status == "filled" else "partial_fill", o, {
+            # `price`: "the average price per share at which the order was filled" (Alpaca's streaming page).
+            "execution_id": str(uuid.uuid4()), "qty": str(qty),
+            "price": str((o.notional_filled / o.filled_qty).quantize(Decimal("0.0001"))),
+            "position_qty": str(acct.positions.get(o.symbol, ZERO)),
+        })
         acct.activities.append(
             {
                 "id": f"{stamp_id(self.now())}::{o.id[:8]}{o.fills_booked:04d}", "account_id": self.account_id(acct),
@@ -261,6 +279,11 @@ class Emulator:
                 else "partially_filled",
             }
         )
+
+    def emit(self, acct: EmuAccount, event: str, o: EmuOrder, extra: dict[str, Any] | None = None) -> None:
+        """Tell the trade_updates stream's listeners of `acct` (if it is served) what just happened to `o`."""
+        if self.on_event is not None:
+            self.on_event(acct, event, o, extra or {})
 
     def account_id(self, acct: EmuAccount) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"account:{acct.key_id}"))
@@ -394,6 +417,7 @@ class Emulator:
         price = self.price(symbol)
         if symbol in self.faults.reject_symbols or price <= 0:
             order.status, order.reject_reason = "rejected", "asset is not tradable"
+            self.emit(acct, "rejected", order)
         elif side == "sell" and (qty or (notional or ZERO) / price) > acct.positions.get(
             symbol, ZERO
         ) - self._pending_sells(acct, symbol):
@@ -404,6 +428,8 @@ class Emulator:
                 return 403, {"code": 40310000, "message": "insufficient buying power"}
         acct.orders[order.id] = order
         acct.by_client[cid] = order.id
+        if order.status == "accepted":  # placed while the market is closed: held for the open
+            self.emit(acct, "accepted", order)
         return 200, order.json()  # the first answer: nothing has filled yet
 
     def _pending_sells(self, acct: EmuAccount, symbol: str) -> Decimal:
@@ -422,6 +448,7 @@ class Emulator:
             return 422, {"code": 42210000, "message": f"order is already in \"{o.status}\" state"}
         # Asynchronous, as Alpaca: 204 now, `pending_cancel` (fills may still arrive), `canceled` later.
         o.status, o.cancel_requested = "pending_cancel", self.clock.now()
+        self.emit(acct, "pending_cancel", o)
         return 204, None
 
     def find_account(self, account: str) -> EmuAccount:

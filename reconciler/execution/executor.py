@@ -236,7 +236,9 @@ def _apply_portfolio(
             sells_done = True
             crash_point("after_sells")
         late = _too_late(rt, action.symbol)
-        refreshed = late is None and (refresh or rt.clock.monotonic() - fetched > refresh_after)
+        # Before the first buy when sells came first (they took time and moved the market); a portfolio that only
+        # buys starts with the observation's quotes, taken just before (a request per account saved).
+        refreshed = late is None and ((refresh and n > 0) or rt.clock.monotonic() - fetched > refresh_after)
         if refreshed:
             try:
                 quotes.update(rt.broker.quotes(pp.account, [a.symbol for a in pp.actions[n:]]))

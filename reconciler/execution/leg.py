@@ -263,17 +263,20 @@ class Leg:
         # Within the apply's deadline, keeping back the longest a send takes for the cancel that follows.
         reserve = rt.config.broker.longest_send_seconds()
         deadline = clock.monotonic() + min(fill_timeout, max(0.0, current_deadline().left() - reserve))
-        # A market order usually fills within milliseconds of its acceptance: look again soon, then back off (each
-        # look is a request within the account's rate limit).
+        # What the broker pushes (Alpaca's trade_updates stream) first, without a request; when it pushes nothing
+        # trustworthy, look: soon (a market order usually fills within milliseconds), then backing off (each look
+        # is a request within the account's rate limit).
         wait = 0.01
         started = reported = clock.monotonic()
         while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
-            pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to fill")
-            wait = min(wait * 1.5, 1.0)
+            latest = rt.broker.watch(account, state, max(0.0, deadline - clock.monotonic()))
+            if latest is None:
+                pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to fill")
+                wait = min(wait * 1.5, 1.0)
+                latest = rt.broker.get_order(account, cid, self.action.symbol)
             if clock.monotonic() - reported >= PROGRESS_SECONDS:  # a long wait says so, so it never looks hung
                 reported = clock.monotonic()
                 self._still_waiting(state, reported - started, deadline - reported)
-            latest = rt.broker.get_order(account, cid, self.action.symbol)
             if latest is None:
                 break
             if latest.filled_quantity != state.filled_quantity or latest.status != state.status:

@@ -222,6 +222,18 @@ class AlpacaBroker(Strict):
         " its daily volumes are scaled up by it for the order-size check; unset, that check's volume rule is off"
         " for quotes from a partial feed. The plan says which."
     )
+    stream: bool = Field(
+        True, description="Learn of fills from Alpaca's trade_updates websocket instead of asking for each order"
+        " (one request per order instead of two or more); polling takes over while it is down, silent or doubtful."
+    )
+    stream_url: str | None = Field(
+        None, description="The trade_updates websocket; unset: the trading host's /stream (wss://paper-api.alpaca"
+        ".markets/stream for the default trading_url). The emulator serves it on its own port and prints its URL."
+    )
+    stream_silence_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        2.0, description="How long an order may go without news on the stream before it is asked for by request"
+        " (an order the stream is silent about is polled, never assumed unfilled)."
+    )
     accounts: dict[Name, AlpacaAccount] = Field(min_length=1)
     secrets: SecretStores = SecretStores()
 
@@ -231,6 +243,20 @@ class AlpacaBroker(Strict):
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"{v!r} is not an http(s) URL; use e.g. https://paper-api.alpaca.markets")
         return v.rstrip("/")
+
+    @field_validator("stream_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("ws://", "wss://")):
+            raise ValueError(f"{v!r} is not a websocket URL; use e.g. wss://paper-api.alpaca.markets/stream")
+        return v
+
+    def trade_updates_url(self) -> str:
+        """Where the trade_updates stream is: `stream_url`, or the trading host's /stream (Alpaca serves both)."""
+        if self.stream_url is not None:
+            return self.stream_url
+        scheme, rest = self.trading_url.split("://", 1)
+        return ("wss" if scheme == "https" else "ws") + "://" + rest + "/stream"
 
     def longest_send_seconds(self) -> float:
         """Every attempt's POST and lookup within the timeout, and the pauses between attempts."""

@@ -46,6 +46,7 @@ def market(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emulator, Emulator
 def adapter(server: EmulatorServer, clock: FixedClock, ledgers: Any = None) -> AlpacaBroker:
     spec = AlpacaSpec.model_validate({
         "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 1000,
+        "stream": False,
         "accounts": {"old": {"key_id": "env:RC_KEY_OLD", "secret_key": "env:RC_KEY_OLD"},
                      "new": {"key_id": "env:RC_KEY_NEW", "secret_key": "env:RC_KEY_NEW"}},
     })

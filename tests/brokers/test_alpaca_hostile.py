@@ -81,7 +81,7 @@ class _Peer:
     def broker(self, **settings: Any) -> AlpacaBroker:
         spec = AlpacaSpec.model_validate({
             "kind": "alpaca", "trading_url": self.url, "data_url": self.url, "rate_limit_per_second": 1000,
-            "timeout_seconds": 1,
+            "timeout_seconds": 1, "stream": False,
             "accounts": {"acct": {"key_id": "env:RC_HOSTILE_KEY", "secret_key": "env:RC_HOSTILE_SECRET"}},
             **settings,
         })

@@ -105,7 +105,7 @@ def month(workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         def to_alpaca(doc: Any) -> None:
             doc["broker"] = {
                 "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 200,
-                "fill_timeout_seconds": 30, "slippage_bps": 0,
+                "fill_timeout_seconds": 30, "slippage_bps": 0, "stream": False,
                 "accounts": {n: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"}
                              for i, n in enumerate(ACCOUNTS)},
             }

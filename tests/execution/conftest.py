@@ -93,6 +93,7 @@ def alpaca(workspace: Workspace, emulator: Broker, monkeypatch: pytest.MonkeyPat
             "rate_limit_per_second": 200,
             "fill_timeout_seconds": 5,
             "slippage_bps": 0,
+            "stream": False,  # polled, as these tests' proxies expect; tests/brokers/test_alpaca_stream.py streams
             "accounts": {
                 name: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"}
                 for i, name in enumerate(ACCOUNTS)

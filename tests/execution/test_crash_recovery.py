@@ -130,7 +130,7 @@ def _reference_run(tmp_path_factory: pytest.TempPathFactory) -> None:
         doc["journal"]["url"] = url
         doc["broker"] = {
             "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 200,
-            "slippage_bps": 0,
+            "slippage_bps": 0, "stream": False,
             "accounts": {
                 n: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"} for i, n in enumerate(ACCOUNTS)
             },
