@@ -3,6 +3,7 @@ schema with Alembic, and checking it is complete. `store.Journal` reads and writ
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,6 +45,49 @@ def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, 
 
 # Built once per shape: a statement built per call costs more than running it (journal/store.py).
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+# The connection a thread's `grouped` block holds, per engine: every `begin` of that thread on that engine joins it.
+_held = threading.local()
+
+
+@contextmanager
+def begin(engine: Engine) -> Iterator[Connection]:
+    """A transaction on the journal's database, the one way the journal and the paper broker's books open one:
+    its own, committed at the end of the block; or, inside a `grouped` block of this thread, a savepoint of the
+    group's transaction (atomic as before, rolled back alone on an error), committed with the group."""
+    held: dict[Engine, Connection] = getattr(_held, "connections", {})
+    conn = held.get(engine)
+    if conn is None:
+        with engine.begin() as own:
+            yield own
+        return
+    with conn.begin_nested():
+        yield conn
+
+
+@contextmanager
+def grouped(engine: Engine) -> Iterator[None]:
+    """Every transaction this thread opens on `engine` within the block is one: a single commit (one sync to disk)
+    at its end, kept whether the block ends normally or by an exception (each piece is a savepoint, whole or
+    rolled back); only a crash, where nothing of the block survives, undoes it. On SQLite the write lock is taken
+    at the start (BEGIN IMMEDIATE): a group that began by reading could not upgrade once another process wrote.
+    Safe only where nothing in the block reaches outside this database (execution.executor says where)."""
+    held: dict[Engine, Connection] = _held.__dict__.setdefault("connections", {})
+    if engine in held:  # a group inside a group is part of it
+        yield
+        return
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+        held[engine] = conn
+        try:
+            yield
+        finally:
+            del held[engine]
+            conn.commit()
 
 
 def safe_url(url: str) -> str:

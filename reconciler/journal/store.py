@@ -20,9 +20,11 @@ from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 from reconciler.journal.database import (
     MissingJournal,
+    begin,
     check_complete,
     check_current,
     create_journal_engine,
+    grouped,
     is_blank,
     migrate,
     safe_url,
@@ -137,9 +139,20 @@ class Journal:
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
+        with self._failing_as_journal_error(), begin(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """The block's transactions (the journal's and the paper broker's books, on this thread) commit once, at
+        its end: database.grouped."""
+        with self._failing_as_journal_error(), grouped(self.engine):
+            yield
+
+    @contextmanager
+    def _failing_as_journal_error(self) -> Iterator[None]:
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            yield
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
