@@ -52,18 +52,37 @@ _held = threading.local()
 
 
 @contextmanager
-def begin(engine: Engine) -> Iterator[Connection]:
+def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
     """A transaction on the journal's database, the one way the journal and the paper broker's books open one:
     its own, committed at the end of the block; or, inside a `grouped` block of this thread, a savepoint of the
-    group's transaction (atomic as before, rolled back alone on an error), committed with the group."""
+    group's transaction (atomic as before, rolled back alone on an error), committed with the group.
+
+    With sync=False its commit is not waited onto the disk: it becomes durable with the next synced commit of the
+    database (SQLite's WAL and PostgreSQL's WAL are written in order, so a synced commit carries every earlier
+    one), and only a power cut or an operating-system crash before then loses it, never a killed process. Only
+    for what the crash protocol can rebuild: the broker's answer about an order (store.Journal.record_state)."""
     held: dict[Engine, Connection] = getattr(_held, "connections", {})
     conn = held.get(engine)
-    if conn is None:
+    if conn is not None:
+        with conn.begin_nested():
+            yield conn
+        return
+    if sync:
         with engine.begin() as own:
             yield own
         return
-    with conn.begin_nested():
-        yield conn
+    with engine.connect() as own:
+        lite = engine.dialect.name == "sqlite"
+        # SQLite's setting is the connection's (set back below); PostgreSQL's SET LOCAL ends with the transaction.
+        own.exec_driver_sql("PRAGMA synchronous=NORMAL" if lite else "SET LOCAL synchronous_commit TO OFF")
+        try:
+            yield own
+            own.commit()
+        finally:
+            own.rollback()
+            if lite:
+                own.exec_driver_sql("PRAGMA synchronous=FULL")
+                own.commit()
 
 
 @contextmanager
@@ -112,6 +131,7 @@ CREATE_OR_MIGRATE_FIX = (
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # every commit synced to disk (the default), but where begin() says
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
