@@ -20,6 +20,7 @@ from reconciler.core.models import MarketStatus, Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.journal import paper_books as books
+from reconciler.journal.database import begin
 from reconciler.spec.models import PaperAccount
 from reconciler.spec.models import PaperBroker as PaperSpec
 
@@ -115,7 +116,7 @@ class PaperBroker:
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         now = self.clock.now()
-        with self.engine.begin() as c:
+        with begin(self.engine) as c:
             if not self.read_only:
                 self._ensure_account(c, account)
             positions, cash, unsettled = self._books(c, account)
@@ -131,7 +132,7 @@ class PaperBroker:
         )
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
-        with self.engine.begin() as c:
+        with begin(self.engine) as c:
             found = books.find_order(c, account, client_order_id)
         return None if found is None else _state(found)
 
@@ -148,12 +149,12 @@ class PaperBroker:
         return self.get_order(account, client_order_id)
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
-        with self.engine.begin() as c:
+        with begin(self.engine) as c:
             return [_state(o) for o in books.orders(c, account)]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
         now = self.clock.now()
-        with self.engine.begin() as c:
+        with begin(self.engine) as c:
             self._ensure_account(c, account)
             existing = books.find_order(c, account, order.client_order_id)
             if existing is not None:

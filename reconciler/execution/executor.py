@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import replace
 from decimal import Decimal
 
@@ -122,28 +122,29 @@ def apply_plan(
             result.refused[pp.name] = [f"{r.policy}: {r.message}" for r in denied[pp.name]]
         try:
             for n, pp in enumerate(chosen):
-                if result.interrupted is not None:
-                    _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
-                                      late=result.interrupted)
-                    continue
-                try:
-                    obs = observations[pp.account]
-                    if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
-                        obs = rt.broker.observe(pp.account, _symbols(pp))
-                except DeadlineExceeded as exc:
-                    result.interrupted = exc.message
-                    _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message)
-                    continue
-                # A move nobody explained stays blocked once this observation, holding it, is the baseline.
-                moved_symbols(journal, pp.account, obs.positions, record=True)
-                journal.record_observation(obs, "apply", apply_id)
-                doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
-                if doubts or stale:
-                    _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
-                    continue
-                _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
-                if result.interrupted is None and deadline.expired:
-                    result.interrupted = deadline.exceeded(f"applying portfolio {pp.name}").message
+                with _one_commit(rt):
+                    if result.interrupted is not None:
+                        _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
+                                          late=result.interrupted)
+                        continue
+                    try:
+                        obs = observations[pp.account]
+                        if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
+                            obs = rt.broker.observe(pp.account, _symbols(pp))
+                    except DeadlineExceeded as exc:
+                        result.interrupted = exc.message
+                        _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message)
+                        continue
+                    # A move nobody explained stays blocked once this observation, holding it, is the baseline.
+                    moved_symbols(journal, pp.account, obs.positions, record=True)
+                    journal.record_observation(obs, "apply", apply_id)
+                    doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
+                    if doubts or stale:
+                        _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
+                        continue
+                    _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
+                    if result.interrupted is None and deadline.expired:
+                        result.interrupted = deadline.exceeded(f"applying portfolio {pp.name}").message
             crash_point("before_finish")
         except BaseException as exc:
             journal.finish_apply(apply_id, "failed", f"{type(exc).__name__}: {exc}")
@@ -157,6 +158,22 @@ def apply_plan(
             f"{name} not traded: {'; '.join(why)}" for name, why in sorted(result.refused.items())
         )])) or None)
         return result
+
+
+def _one_commit(rt: Runtime) -> AbstractContextManager[None]:
+    """A portfolio's observation and orders in one journal transaction, when the broker's books are in the journal's
+    database (the paper broker): its intents, orders, fills and answers commit together, once, instead of three
+    commits an order.
+
+    The intent's rule is that no order exists at the broker without its intent durable first. Here an order is a row
+    written in the same transaction as its intent, so the two are durable together or not at all: a crash before
+    the commit loses the portfolio's intents and its orders alike (broker and journal agree that nothing was sent,
+    and the next apply sends them, under the same client ids, once); after it, both are there. No order can exist
+    without its intent, and none is sent twice. A broker anywhere else is called outside the transaction, so its
+    intents must be committed before each call: for it every write stays its own transaction."""
+    if getattr(rt.broker, "engine", None) is rt.journal.engine:
+        return rt.journal.grouped()
+    return nullcontext()
 
 
 def _blocked_now(

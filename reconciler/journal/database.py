@@ -3,6 +3,7 @@ schema with Alembic, and checking it is complete. `store.Journal` reads and writ
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -46,6 +47,68 @@ def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
+# The connection a thread's `grouped` block holds, per engine: every `begin` of that thread on that engine joins it.
+_held = threading.local()
+
+
+@contextmanager
+def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
+    """A transaction on the journal's database, the one way the journal and the paper broker's books open one:
+    its own, committed at the end of the block; or, inside a `grouped` block of this thread, a savepoint of the
+    group's transaction (atomic as before, rolled back alone on an error), committed with the group.
+
+    With sync=False its commit is not waited onto the disk: it becomes durable with the next synced commit of the
+    database (SQLite's WAL and PostgreSQL's WAL are written in order, so a synced commit carries every earlier
+    one), and only a power cut or an operating-system crash before then loses it, never a killed process. Only
+    for what the crash protocol can rebuild: the broker's answer about an order (store.Journal.record_state)."""
+    held: dict[Engine, Connection] = getattr(_held, "connections", {})
+    conn = held.get(engine)
+    if conn is not None:
+        with conn.begin_nested():
+            yield conn
+        return
+    if sync:
+        with engine.begin() as own:
+            yield own
+        return
+    with engine.connect() as own:
+        lite = engine.dialect.name == "sqlite"
+        # SQLite's setting is the connection's (set back below); PostgreSQL's SET LOCAL ends with the transaction.
+        own.exec_driver_sql("PRAGMA synchronous=NORMAL" if lite else "SET LOCAL synchronous_commit TO OFF")
+        try:
+            yield own
+            own.commit()
+        finally:
+            own.rollback()
+            if lite:
+                own.exec_driver_sql("PRAGMA synchronous=FULL")
+                own.commit()
+
+
+@contextmanager
+def grouped(engine: Engine) -> Iterator[None]:
+    """Every transaction this thread opens on `engine` within the block is one: a single commit (one sync to disk)
+    at its end, kept whether the block ends normally or by an exception (each piece is a savepoint, whole or
+    rolled back); only a crash, where nothing of the block survives, undoes it. On SQLite the write lock is taken
+    at the start (BEGIN IMMEDIATE): a group that began by reading could not upgrade once another process wrote.
+    Safe only where nothing in the block reaches outside this database (execution.executor says where)."""
+    held: dict[Engine, Connection] = _held.__dict__.setdefault("connections", {})
+    if engine in held:  # a group inside a group is part of it
+        yield
+        return
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+        held[engine] = conn
+        try:
+            yield
+        finally:
+            del held[engine]
+            conn.commit()
+
+
 def safe_url(url: str) -> str:
     """The URL with any password masked: journal URLs may carry credentials and are printed in errors."""
     try:
@@ -68,6 +131,7 @@ CREATE_OR_MIGRATE_FIX = (
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")  # every commit synced to disk (the default), but where begin() says
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()

@@ -20,9 +20,11 @@ from reconciler.errors import JournalError
 from reconciler.journal import tables as t
 from reconciler.journal.database import (
     MissingJournal,
+    begin,
     check_complete,
     check_current,
     create_journal_engine,
+    grouped,
     is_blank,
     migrate,
     safe_url,
@@ -136,10 +138,21 @@ class Journal:
         return cls(engine, clock, writable=False)
 
     @contextmanager
-    def tx(self) -> Iterator[Connection]:
+    def tx(self, *, sync: bool = True) -> Iterator[Connection]:
+        with self._failing_as_journal_error(), begin(self.engine, sync=sync) as conn:
+            yield conn
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """The block's transactions (the journal's and the paper broker's books, on this thread) commit once, at
+        its end: database.grouped."""
+        with self._failing_as_journal_error(), grouped(self.engine):
+            yield
+
+    @contextmanager
+    def _failing_as_journal_error(self) -> Iterator[None]:
         try:
-            with self.engine.begin() as conn:
-                yield conn
+            yield
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
@@ -302,8 +315,14 @@ class Journal:
         self, account: str, state: OrderFacts, apply_id: str | None, on_fill: Callable[[], None] = lambda: None
     ) -> Decimal:
         """What the broker says about an order, in one transaction: the order row, any new fill (once), the
-        intent's status and progress, and an `order.<status>` event. Returns the new fill's quantity."""
-        with self.tx() as c:
+        intent's status and progress, and an `order.<status>` event. Returns the new fill's quantity.
+
+        Its commit is not waited onto the disk (database.begin, sync=False): it is made durable by the next synced
+        commit (the next order's intent, the apply's end), one sync an order instead of two. Lost to a power cut
+        before then, the journal holds the intent as sent and no answer, which is the state of a crash right after
+        the send (crash point after_submit): the broker is asked by client id and its answer adopted, never sent
+        again. The intent itself, before the send, is always synced."""
+        with self.tx(sync=False) as c:
             self._record_order(c, account, state)
             delta = self._record_progress(c, state, on_fill)
             self._event(

@@ -30,9 +30,16 @@ from reconciler.core.numbers import MAX_MAGNITUDE, money, pct, qty
 from reconciler.errors import PolicyFileError
 from reconciler.policy import strict
 from reconciler.policy.builtins_table import TABLE
+from reconciler.policy.compiled import Compiled, compile_policies
 from reconciler.secrets.redact import scrub
 
 T = TypeVar("T")
+
+# The compiled bundle (policy/compiled.py) is off by default: rego-cpp has aborted the whole process late in long
+# runs before (docs/policies.md), and a bundle sharing the process with normal queries once crashed it; a crash of
+# the evaluator mid-apply costs more than the ~0.8 ms an order the bundle saves. tests/policy/test_compiled.py
+# keeps it equal to the normal query, so it can be turned on once it has run crash-free for long enough.
+BUNDLE = False
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 _ERROR_AT = re.compile(r"\(error \d+:(?P<file>[^|\n]*)\|(?P<offset>\d+)\|\d+")
@@ -116,6 +123,7 @@ class PolicySet:
     # again (rego-cpp is not safe to share between two running evaluations).
     abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
     rewrites: dict[str, strict.Rewritten] = field(default_factory=dict, compare=False, repr=False)
+    compiled: Compiled | None = field(default=None, compare=False, repr=False)  # policy/compiled.py
 
     def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
         """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
@@ -180,7 +188,7 @@ class PolicySet:
     def query_all(self) -> dict[str, Any]:
         """Every package in one evaluation: rego-cpp's cost is mostly per query (measured: 4 ms for all five
         default packages at once against 13 ms one by one), and apply evaluates before every order."""
-        combined = "{" + ", ".join(f'"{short}": data.{pkg}' for short, pkg in sorted(self.packages.items())) + "}"
+        combined = _combined(self.packages)
         out, error = self._bounded("(all)", "policies", lambda: _query(self.interpreter, combined))
         values = json.loads(str(out)).get("expressions", []) if error is None else []
         if not values or not isinstance(values[0], dict) or set(values[0]) != set(self.packages):
@@ -191,9 +199,13 @@ class PolicySet:
     def evaluate(self, document: dict[str, Any], portfolio: str) -> list[PolicyResult]:
         """Every deny and warn message of every package for one input document."""
         results: list[PolicyResult] = []
+        text = json.dumps(document)
         with self.lock:
-            self.interpreter.set_input_term(json.dumps(document))
-            docs = self.query_all() if self.packages else {}
+            compiled = self.compiled
+            docs = None if compiled is None else self._bounded("(all)", "policies", lambda: compiled.documents(text))
+            if docs is None:  # no bundle, or no plain result from it: the normal query decides, naming any failure
+                self.interpreter.set_input_term(text)
+                docs = self.query_all() if self.packages else {}
         for short in sorted(self.packages):
             doc = docs.get(short, {})
             for kind in ("deny", "warn"):
@@ -294,6 +306,11 @@ def _number(raw: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() and abs(number) < MAX_MAGNITUDE else None
+
+
+def _combined(packages: dict[str, str]) -> str:
+    """One query for every package's document, keyed by short name."""
+    return "{" + ", ".join(f'"{short}": data.{pkg}' for short, pkg in sorted(packages.items())) + "}"
 
 
 def short_name(package: str) -> str:
@@ -413,4 +430,5 @@ def load_policies(
     return PolicySet(
         interpreter=interpreter, packages=packages, levels=resolved, files=files, texts=texts,
         timeout_seconds=timeout_seconds, rewrites=rewrites,
+        compiled=compile_policies(rewrites, _combined(packages), set(packages)) if packages and BUNDLE else None,
     )
