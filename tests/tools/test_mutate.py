@@ -115,3 +115,13 @@ def test_a_mutant_is_served_even_when_a_conftest_imports_its_module_first(tmp_pa
         cwd=tmp_path, env=env, capture_output=True, text=True,
     )
     assert "1 failed" in run.stdout, run.stdout + run.stderr  # the mutant's ZERO of 1, not an internal error
+
+
+def test_every_equivalent_mutant_matches_exactly_one_mutant() -> None:
+    # An entry is matched by its lines' text: one that matched two mutants (the same `return ""` in two functions)
+    # would hide the one its reason does not speak of; one that matches none is stale.
+    entries = load_equivalents(EQUIVALENT)
+    mutants = {name: describe(CORE / f"{name}.py", name) for name in {e.module for e in entries}}
+    for e in entries:
+        found = [m for m in mutants[e.module] if (m.original, m.mutated) == (e.original, e.mutated)]
+        assert len(found) == 1, (e, [m.line for m in found])
