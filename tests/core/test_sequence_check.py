@@ -10,7 +10,7 @@ from reconciler.core.envelope import Breach
 from reconciler.core.models import Desired, Observation, Override, Plan
 from reconciler.core.plan import reseal
 from reconciler.core.rules import EnvelopeSettings
-from reconciler.core.sequence import UNCOVERED, Landed, batch_uncovered, check_sequence, reviewed_overrides
+from reconciler.core.sequence import UNCOVERED, Landed, batch_uncovered, check_sequence, covers, reviewed_overrides
 from tests.builders import desired, observation, planned
 
 SETTINGS = EnvelopeSettings()  # 10% bands
@@ -144,3 +144,19 @@ def test_a_batch_tells_the_portfolios_it_changed_covered_from_uncovered() -> Non
 
 def test_an_empty_batch_changes_nothing() -> None:
     assert batch_uncovered([], {"alice": "a2"}) == ([], [])
+
+
+def test_a_portfolio_whose_reviewed_plan_had_other_targets_says_so() -> None:
+    stale = plan_of({"alice": DRIFTED}, alice="a1")  # reviewed before another change to alice merged
+    (cover,) = covers([commit(1, "alice", plan=stale, pr=1)], {"alice": "a2"})
+    assert cover.reason == (
+        f"the plan reviewed on pull request #1 ({'1' * 12}) has other targets for it than main now has (it was"
+        " planned before another change to it merged), and no later reviewed plan has these"
+    )
+
+
+def test_a_portfolio_is_checked_against_its_own_reviewed_targets_whatever_else_changed_since() -> None:
+    current = plan_of({"alice": DRIFTED}, alice="a2")
+    reviewed = reseal(current, targets_hash="r" * 64)  # other portfolios' targets were different then
+    result = check_sequence([commit(1, "alice", plan=reviewed, pr=1)], current, SETTINGS)
+    assert result.check.breaches == []
