@@ -1,0 +1,22 @@
+"""Planner rules a mutation run found unpinned: the band of a held symbol without a target in a blocked plan, and
+which symbols' references a plan records (those that value the account: targeted or held)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from reconciler.core.models import CostModel
+from reconciler.core.planner import plan_many, plan_portfolio
+from tests.builders import desired, observation
+
+
+def test_a_blocked_plan_gives_a_held_symbol_without_a_target_the_absolute_band() -> None:
+    # X has no quote: the plan is blocked. X has no target: its band is the absolute 5%, not 25% of 0.
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, {"A": "10", "X": "5"}), CostModel())
+    assert [(h.symbol, h.band) for h in plan.holdings] == [("A", D("0.05")), ("X", D("0.05"))]
+
+
+def test_a_plan_records_the_references_of_targeted_and_held_symbols_only() -> None:
+    obs = observation({"A": "100", "X": "20", "Z": "30"}, {"A": "10", "X": "5", "Z": "0"}, settled="1000")
+    (plan,) = plan_many([(desired({"A": "1"}), obs)], CostModel(), references={"A": D(100), "X": D(20), "Z": D(30)})
+    assert plan.references == {"A": D(100), "X": D(20)}
