@@ -20,3 +20,13 @@ def test_a_plan_records_the_references_of_targeted_and_held_symbols_only() -> No
     obs = observation({"A": "100", "X": "20", "Z": "30"}, {"A": "10", "X": "5", "Z": "0"}, settled="1000")
     (plan,) = plan_many([(desired({"A": "1"}), obs)], CostModel(), references={"A": D(100), "X": D(20), "Z": D(30)})
     assert plan.references == {"A": D(100), "X": D(20)}
+
+
+def test_a_position_of_zero_without_a_target_is_no_holding() -> None:
+    obs = observation({"A": "100", "Z": "30"}, {"A": "10", "Z": "0"}, settled="1000")
+    assert [h.symbol for h in plan_portfolio(desired({"A": "1"}), obs, CostModel()).holdings] == ["A"]
+
+
+def test_a_position_of_one_share_without_a_target_is_a_holding() -> None:
+    obs = observation({"A": "100", "Z": "30"}, {"A": "10", "Z": "1"}, settled="1000")
+    assert [h.symbol for h in plan_portfolio(desired({"A": "1"}), obs, CostModel()).holdings] == ["A", "Z"]
