@@ -7,6 +7,7 @@ from decimal import Decimal as D
 
 from reconciler.core.models import CostModel
 from reconciler.core.planner import plan_many, plan_portfolio
+from reconciler.core.rules import Commission, Trading
 from tests.builders import desired, observation
 
 
@@ -38,3 +39,19 @@ def test_a_holding_that_moved_unexplained_is_left_alone_and_the_others_trade() -
     obs = obs.model_copy(update={"moved": {"A": "a split"}})
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}), obs, CostModel())
     assert [a.symbol for a in plan.actions] == ["B"]
+
+
+def test_a_buy_exactly_at_the_minimum_trade_skipped_for_its_cost_says_so() -> None:
+    # $1,020 of cash, A at $100, a $20 commission: 10 A for $1,000, exactly the minimum; $20 is over 1% of it.
+    costs = CostModel(commission=Commission(per_order=D(20)))
+    trading = Trading(min_trade_notional=D(1000), max_cost_fraction=D("0.01"))
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1020"), costs)
+    assert plan.notes == ["A: buying 10 would cost more than 1% of its value; skipped"]
+
+
+def test_a_buy_whose_slippage_alone_is_over_the_cost_cap_says_so() -> None:
+    # 1% slippage, a 0.9% cap, no commission: 9 A ($900 at $100, $101 with slippage on $1,000) cost $9, over $8.10.
+    costs = CostModel(slippage_bps=D(100))
+    trading = Trading(max_cost_fraction=D("0.009"))
+    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1000"), costs)
+    assert plan.notes == ["A: buying 9 would cost more than 1% of its value; skipped"]
