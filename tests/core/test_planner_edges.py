@@ -55,3 +55,10 @@ def test_a_buy_whose_slippage_alone_is_over_the_cost_cap_says_so() -> None:
     trading = Trading(max_cost_fraction=D("0.009"))
     plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1000"), costs)
     assert plan.notes == ["A: buying 9 would cost more than 1% of its value; skipped"]
+
+
+def test_a_limit_buy_is_sized_by_its_limit_not_by_the_quote() -> None:
+    # $1,000 of cash, A at $100, limit orders 2% over the quote: 10 A would need $1,020 at the limit, so 9.
+    costs = CostModel(limit_band=D("0.02"))
+    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, settled="1000"), costs)
+    assert [(a.symbol, a.quantity) for a in plan.actions] == [("A", D(9))]
