@@ -17,6 +17,7 @@ from reconciler.core.numbers import (
     decimal_places,
     exact_normalize,
     money,
+    pct,
     qty,
 )
 from reconciler.errors import BrokerError
@@ -76,3 +77,7 @@ def test_a_whole_quantity_is_shown_without_decimals() -> None:
 
 def test_a_fractional_quantity_is_shown_without_trailing_zeros() -> None:
     assert qty(Decimal("0.250")) == "0.25"
+
+
+def test_a_fraction_is_shown_as_a_percentage_with_two_decimals() -> None:
+    assert pct(Decimal("0.1234")) == "12.34%"
