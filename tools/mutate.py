@@ -168,9 +168,11 @@ def run_mutant(m: Mutant, tests: list[str], timeout: float) -> Outcome:
         time.sleep(0.02)
     if code == NOT_SERVED:
         raise SystemExit(f"mutant {m.module}#{m.index} was not served: its module was imported before the plugin ran")
-    if code in (4, 5):
-        raise SystemExit(f"pytest could not run the tests for mutant {m.module}#{m.index} (exit {code})")
-    # 1: a test failed; 2 and 3: the mutant broke collection or pytest itself (an import-time crash): killed.
+    if code == 5:
+        raise SystemExit(f"pytest found none of the tests for mutant {m.module}#{m.index} (exit 5)")
+    # 1: a test failed; 2 and 3: the mutant broke collection or pytest itself (an import-time crash); 4: a conftest
+    # failed to import, which only the mutant can cause now that it is served before them (the same arguments
+    # passed unmutated in the trace), as Money's `ge=1` does to tests/execution's conftest: killed.
     return Outcome(m, "survived" if code == 0 else "killed", time.monotonic() - started, len(tests))
 
 

@@ -94,7 +94,7 @@ def test_a_target_weight_of_exactly_0_or_1_is_taken(value: Decimal) -> None:
     assert TypeAdapter(Weight).validate_python(value) == value
 
 
-@pytest.mark.parametrize("value", [-TICK, 1 + TICK, Decimal("Infinity")])
-def test_a_target_weight_outside_0_to_1_or_infinite_is_refused(value: Decimal) -> None:
+@pytest.mark.parametrize("value", [-TICK, 1 + TICK, Decimal("Infinity"), Decimal("NaN")])
+def test_a_target_weight_outside_0_to_1_or_not_finite_is_refused(value: Decimal) -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(Weight).validate_python(value)
