@@ -23,6 +23,11 @@ from typing import Any
 import pytest
 
 IMPORT = "<import>"  # lines that ran while modules were imported (module level), not inside a test
+NOT_SERVED = 70  # the exit status of a child whose mutant could not be served: the runner stops, it is no kill
+
+
+class MutantNotServed(RuntimeError):
+    """The module was imported before its mutant could replace it: the tests would run the unmutated code."""
 
 
 class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -49,7 +54,7 @@ def _install_mutant(name: str, index: int) -> None:
     from tools.mutants import module_path, mutant_code
 
     if name in sys.modules:
-        raise RuntimeError(f"{name} was imported before the mutant could replace it")
+        raise MutantNotServed(f"{name} was imported before the mutant could replace it")
     path = module_path(name)
     sys.meta_path.insert(0, _MutantFinder(name, path, mutant_code(path, index)))
 
@@ -108,7 +113,12 @@ class MutatePlugin:
         self.out.write_text(json.dumps(data))
 
 
-def pytest_configure(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Before any conftest: the conftests of the tests' folders (tests/execution/conftest.py and those that reuse it)
+    import core modules, and a module imported before the mutant is served is the unmutated one. Every mutant of
+    fees, models, numbers and rules would then fail on that, and count as killed, whenever one of its tests lived
+    there; and the trace would miss their module-level lines."""
     name = os.environ.get("MUTATE_MODULE")
     if not name:
         return
@@ -121,4 +131,4 @@ def pytest_configure(config: pytest.Config) -> None:
         tracer.start()
     else:
         _install_mutant(name, int(os.environ["MUTATE_MUTANT"]))
-    config.pluginmanager.register(MutatePlugin(tracer, Path(trace) if trace else None), "mutate-plugin")
+    early_config.pluginmanager.register(MutatePlugin(tracer, Path(trace) if trace else None), "mutate-plugin")

@@ -97,7 +97,7 @@ def _protected(rule: SymbolRule | None) -> bool:
 
 def _label(rule: SymbolRule | None) -> Literal["", "hold", "do_not_trade"]:
     if rule is None:
-        return ""
+        return ""  # no rule: the holding is neither held nor untradeable
     return "do_not_trade" if rule.do_not_trade else ("hold" if rule.hold else "")
 
 

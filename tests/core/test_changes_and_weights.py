@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.changes import diff_targets
+from reconciler.core.changes import PolicyFileChange, diff_targets
 from reconciler.core.models import Desired
 from reconciler.core.rules import Bands, SymbolRule, Trading
 from reconciler.core.weights import round_weights
+from reconciler.gitops.proposal_changes import policy_file_changes
 from tests.builders import desired
 
 
@@ -80,3 +82,29 @@ def test_rounded_weights_sum_to_exactly_one(values: dict[str, Decimal], cash: De
     bumped = sum(1 for v in values.values() if v / total < step)
     for s, w in targets.items():
         assert abs(w - values[s] / total) <= step * (1 + bumped)
+
+
+def test_a_portfolio_moved_to_another_account_says_so() -> None:
+    before = [named("a", {"VTI": "1"})]
+    after = [named("a", {"VTI": "1"}).model_copy(update={"account": "acct-b"})]
+    (change,) = diff_targets(before, after)
+    assert change.settings == ["account: acct-a → acct-b"]
+
+
+def test_a_symbol_rule_added_shows_every_field_of_it() -> None:
+    before = [named("a", {"VTI": "1"})]
+    after = [named("a", {"VTI": "1"}, symbols={"VTI": SymbolRule(hold=True)})]
+    (change,) = diff_targets(before, after)
+    assert change.settings == ["symbols.VTI: (unset) → {do_not_trade: false, hold: true, min_price: (unset)}"]
+
+
+def test_a_policy_file_added_counts_no_line_removed_and_one_removed_no_line_added(tmp_path: Path) -> None:
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    (tmp_path / "before" / "old.rego").write_text("package old\n\ndeny contains msg if { false }\n")
+    (tmp_path / "after" / "new.rego").write_text("package new\n\nwarn contains msg if { false }\n")
+    found = policy_file_changes(tmp_path / "before", tmp_path / "after", "policies")
+    assert found == [
+        PolicyFileChange("policies/new.rego", "added", added=3, removed=0),
+        PolicyFileChange("policies/old.rego", "removed", added=0, removed=3),
+    ]

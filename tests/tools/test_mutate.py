@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from tools.mutants import CORE, EQUIVALENT, describe, find_mutants, load_equivalents, mutant_code
-from tools.mutate import module_tests
+from tools.mutants import CORE, EQUIVALENT, ROOT, describe, find_mutants, load_equivalents, mutant_code
+from tools.mutate import TARGETS, default_modules, module_tests
 
 SOURCE = '''"""A docstring: never mutated."""
 LIMIT: int = 5
@@ -83,3 +86,42 @@ def test_every_equivalent_mutant_names_a_core_module_and_a_reason() -> None:
         assert (CORE / f"{e.module}.py").exists(), e
         assert e.original != e.mutated, e
         assert len(e.reason) > 20, e
+
+
+def test_every_module_of_the_core_has_a_score_target() -> None:
+    modules = {p.stem for p in CORE.glob("*.py") if p.stem != "__init__"}
+    assert modules - set(TARGETS) == set()
+
+
+def test_a_plain_make_mutate_runs_every_module_of_the_core() -> None:
+    modules = {p.stem for p in CORE.glob("*.py") if p.stem != "__init__"}
+    assert set(default_modules()) == modules
+
+
+def test_a_mutant_is_served_even_when_a_conftest_imports_its_module_first(tmp_path: Path) -> None:
+    # tests/execution/conftest.py and those that reuse it import fees, models, numbers and rules before any test:
+    # a mutant installed after them was never served, and every such run counted as a kill.
+    (tmp_path / "conftest.py").write_text("import reconciler.core.numbers\n")
+    (tmp_path / "test_zero.py").write_text(
+        "from decimal import Decimal\n\nfrom reconciler.core.numbers import ZERO\n\n\n"
+        "def test_zero() -> None:\n    assert ZERO == Decimal(0)\n"
+    )
+    index = next(m.index for m in describe(CORE / "numbers.py", "numbers") if m.mutated == "ZERO = Decimal(1)")
+    env = {**os.environ, "MUTATE_MODULE": "reconciler.core.numbers", "MUTATE_MUTANT": str(index),
+           "PYTHONPATH": str(ROOT)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tools.mutate_plugin", "-p", "no:cacheprovider",
+         "-o", "addopts=", "--rootdir", str(tmp_path), str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )
+    assert "1 failed" in run.stdout, run.stdout + run.stderr  # the mutant's ZERO of 1, not an internal error
+
+
+def test_every_equivalent_mutant_matches_exactly_one_mutant() -> None:
+    # An entry is matched by its lines' text: one that matched two mutants (the same `return ""` in two functions)
+    # would hide the one its reason does not speak of; one that matches none is stale.
+    entries = load_equivalents(EQUIVALENT)
+    mutants = {name: describe(CORE / f"{name}.py", name) for name in {e.module for e in entries}}
+    for e in entries:
+        found = [m for m in mutants[e.module] if (m.original, m.mutated) == (e.original, e.mutated)]
+        assert len(found) == 1, (e, [m.line for m in found])
