@@ -100,8 +100,8 @@ def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
             if _subtree(tree, pdir) is None:
                 return TargetsAtRef(ref, sha, [], note=f"{pdir}/ does not exist at {ref}: every portfolio is new")
             _extract(tree, pdir, base)
-            if config.broker.kind == "paper" and config.broker.prices.csv:
-                _extract(tree, _join(rel.parent, config.broker.prices.csv), base)
+            for name in config.broker.workspace_files().values():  # the paper broker's price CSV, say
+                _extract(tree, _join(rel.parent, name), base)
             ws = load_workspace(base / rel)
         except SpecError as exc:
             raise _at_ref(exc, base, ref, sha) from None
