@@ -12,15 +12,12 @@ from reconciler import files
 from reconciler.core.changes import diff_targets
 from reconciler.core.models import Desired, Plan
 from reconciler.core.plan import reseal
+from reconciler.errors import GitError as GitError  # defined with every other error; importable here too
 from reconciler.errors import ReconcilerError, SpecError
 
 if TYPE_CHECKING:
     from git import Repo
     from git.objects import Tree
-
-
-class GitError(ReconcilerError):
-    """The repository or a ref cannot be read."""
 
 
 @dataclass(frozen=True)
