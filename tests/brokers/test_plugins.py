@@ -175,3 +175,17 @@ class TestToyBrokerKeepsTheContract(BrokerContract):
 
 def _no_journal() -> Any:
     raise AssertionError("the toy broker keeps nothing in the journal")
+
+
+def test_only_spec_plugins_reads_the_entry_points() -> None:
+    """One gate for the installed plug-ins: its checks (kind, model, fields, longest send) and its messages apply to
+    every lookup only while no other module reads the entry points itself."""
+    readers = []
+    for path in PRODUCT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            called = node.func if isinstance(node, ast.Call) else None
+            if isinstance(called, ast.Attribute):
+                called = ast.Name(called.attr)
+            if isinstance(called, ast.Name) and called.id == "entry_points":
+                readers.append(str(path.relative_to(PRODUCT)))
+    assert sorted(set(readers)) == ["spec/plugins.py"]
