@@ -15,7 +15,6 @@ The tests send real orders: point the adapter at an emulator or a sandbox accoun
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import get_args
 import pytest
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, Broker, OrderRequest, OrderState, OrderStatus
+from reconciler.clock import SYSTEM, Clock
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class ContractSetup:
     # adapter must then never resend an order itself, and the test of a second submit is skipped with this reason.
     resubmit_reason: str | None = None
     pause_seconds: float = 0.1  # between those lookups
+    clock: Clock = SYSTEM  # what waits between them (the adapter's clock, if it is given one that is not the system's)
 
 
 def client_id() -> str:
@@ -53,7 +54,7 @@ def settled(setup: ContractSetup, order: OrderState) -> OrderState:
     for _ in range(setup.lookups):
         if state is not None and state.status in FINAL_ORDER_STATUSES:
             return state
-        time.sleep(setup.pause_seconds)
+        setup.clock.sleep(setup.pause_seconds)
         state = setup.broker.get_order(setup.account, order.client_order_id, order.symbol)
     pytest.fail(f"order {order.client_order_id} is not final after {setup.lookups} lookups: {state}")
 
