@@ -116,21 +116,21 @@ def test_a_field_the_plug_in_does_not_know_is_refused(toy: Path, workspace: Work
     assert "field broker.settlement_days: Extra inputs are not permitted" in r.err
 
 
-def test_a_plug_in_that_fails_to_import_names_its_package(site: Path, workspace: Workspace) -> None:
-    install(site, "reconciler-brokenbroker", {"broken": "reconciler_brokenbroker_missing:PLUGIN"})
-    edit_yaml(workspace.config, lambda doc: doc["broker"].__setitem__("kind", "broken"))
+@pytest.mark.parametrize(("package", "kind", "target", "said"), [
+    ("reconciler-brokenbroker", "broken", "reconciler_brokenbroker_missing:PLUGIN",
+     "package reconciler-brokenbroker (reconciler_brokenbroker_missing:PLUGIN), failed to load"),
+    ("reconciler-misnamed", "other", "reconciler_toybroker:PLUGIN",
+     "declares kind 'toy', not the 'other' it is registered as"),
+], ids=["fails to import", "registered under another kind"])
+def test_a_broken_plug_in_is_refused_naming_its_package(
+    site: Path, workspace: Workspace, package: str, kind: str, target: str, said: str
+) -> None:
+    install(site, package, {kind: target})
+    edit_yaml(workspace.config, lambda doc: doc["broker"].__setitem__("kind", kind))
     r = workspace.run("validate")
     assert r.code == 1
-    assert "package reconciler-brokenbroker (reconciler_brokenbroker_missing:PLUGIN), failed to load" in r.err
+    assert said in r.err
     assert "Traceback" not in r.err
-
-
-def test_a_plug_in_registered_under_another_kind_is_refused(site: Path, workspace: Workspace) -> None:
-    install(site, "reconciler-misnamed", {"other": "reconciler_toybroker:PLUGIN"})
-    edit_yaml(workspace.config, lambda doc: doc["broker"].__setitem__("kind", "other"))
-    r = workspace.run("validate")
-    assert r.code == 1
-    assert "declares kind 'toy', not the 'other' it is registered as" in r.err
 
 
 def test_a_kind_two_packages_claim_is_refused(toy: Path, workspace: Workspace) -> None:
