@@ -102,10 +102,11 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _validation_problems(raw: RawDoc, exc: ValidationError, docs: str) -> list[ReconcilerError]:
+def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) -> list[ReconcilerError]:
     problems: list[ReconcilerError] = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
+        docs = broker_docs if loc and loc[0] == "broker" else "docs/configuration.md"  # a plug-in documents its own
         # A key pasted from elsewhere can be thousands of characters: name it by its start and length.
         field_name = ".".join(
             str(p) if len(str(p)) <= 40 else f"{str(p)[:12]}…({len(str(p)):,} characters)" for p in loc
@@ -129,11 +130,11 @@ def _validation_problems(raw: RawDoc, exc: ValidationError, docs: str) -> list[R
     return problems
 
 
-def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], docs: str = "") -> Any:
+def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], broker_docs: str = "") -> Any:
     try:
         return model.model_validate(raw.data)
     except ValidationError as exc:
-        problems.extend(_validation_problems(raw, exc, docs or "docs/configuration.md"))
+        problems.extend(_validation_problems(raw, exc, broker_docs or "docs/configuration.md"))
         return None
 
 
@@ -203,7 +204,7 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     config = None
     if _kind(raw, ("Config",), problems):
         broker = _broker_model(raw, problems)
-        config = _parse(raw, config_model(broker), problems, docs=broker.docs if broker else "")
+        config = _parse(raw, config_model(broker), problems, broker_docs=broker.docs if broker else "")
     if problems or config is None:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
