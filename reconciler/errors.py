@@ -1,19 +1,44 @@
 """The one error hierarchy: every failure a user can cause says what, where and how to fix it.
 
-What a failed order send means is decided by its class alone (reconciler/execution/leg.py):
+Every error class of the project is defined here (a module that raises one may re-export it); cli.main turns each
+ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few). The whole tree:
 
-    BrokerError
-    ├── OrderRefusedError   the broker definitively holds no such order: the intent is `failed`
-    │   └── ExchangeBannedError the exchange bans this IP (Binance's 418) until a time: the apply ends there
-    ├── SendUnknownError    no definitive answer: the intent is `unknown` (as after any other exception)
-    └── ImpossibleFillError an answer about our order that contradicts the order we sent: not journaled, the
-                            intent is `unknown`, nothing more is sent for its portfolio
-    DeadlineExceeded        the apply's budget ran out mid-call (reconciler/clock.py Deadline): like any failure
-                            that is not a refusal, an order's send cut short by it is `unknown`
+    ReconcilerError               an expected failure: message, where, fix
+    ├── SpecError                 reconciler.yaml or a portfolio file is invalid: every problem found, not the first
+    ├── FileError                 a file the gate (reconciler/files.py) refuses, of no kind below
+    ├── PlanFileError             a saved plan cannot be read, was tampered with, or has an unknown version
+    ├── PlanMismatchError         a saved plan was made for other targets or accounts
+    ├── StalePlanError            the world changed since the plan: applying it would trade on old facts
+    ├── MarketClosedError         the broker says the market is closed
+    ├── InFlightError             an order sent earlier may still arrive: its account is not traded
+    ├── PolicyFileError           a Rego policy does not parse, or the enforcement names an unknown policy
+    ├── PolicyDeniedError         a mandatory policy denied the plan or an order
+    ├── PlanningError             the observation does not allow a plan
+    ├── EnvelopeError             the orders recomputed at apply leave the reviewed plan's envelope
+    ├── BrokerError               the broker refused or failed a request
+    │   ├── OrderRefusedError     the broker definitively holds no such order: the intent is `failed`
+    │   │   └── ExchangeBannedError  the exchange bans this IP (Binance's 418) until a time: the apply ends there
+    │   ├── SendUnknownError      no definitive answer: the intent is `unknown` (as after any other exception)
+    │   └── ImpossibleFillError   an answer about our order that contradicts the order we sent: not journaled,
+    │                             the intent is `unknown`, nothing more is sent for its portfolio
+    ├── DeadlineExceeded          the apply's budget ran out mid-call (reconciler/clock.py Deadline): like any
+    │                             failure that is not a refusal, an order's send cut short by it is `unknown`
+    ├── JournalError              the journal cannot be opened or is inconsistent
+    │   └── MissingJournal        a SQLite journal file that does not exist (yet)
+    ├── ApprovalError             apply needs an explicit approval that was not given
+    ├── LockedError               another apply holds the account's lock
+    ├── BacktestError             a backtest cannot run (also the gate's class for its prices and reports)
+    ├── SecretError               a secret reference cannot be resolved (never with the secret's value)
+    ├── GitError                  the repository or a ref cannot be read
+    ├── GitHubError               GitHub refused or failed a request, or the client is not configured
+    └── SequenceError             the commits to apply cannot be told, or their reviewed plans cannot be read
+    OutputError (an OSError)      standard output full or failing: not a ReconcilerError, so that only cli.main
+                                  handles it, like BrokenPipeError
 
-A file the gate (reconciler/files.py) refuses raises its kind's class: PlanFileError for plans, PolicyFileError for
-policies, BacktestError for backtest prices and reports, FileError for the rest. OutputError (standard output full
-or failing) is an OSError, not a ReconcilerError, so that only cli.main handles it, like BrokenPipeError.
+What a failed order send means is decided by its class alone (reconciler/execution/leg.py): OrderRefusedError
+marks the intent `failed`, anything else leaves it `unknown`. A file the gate refuses raises its kind's class:
+PlanFileError for plans, PolicyFileError for policies, BacktestError for backtest prices and reports, FileError
+for the rest. Private exceptions that never leave their module (a retry's transient signal) are not in the tree.
 """
 
 from __future__ import annotations
@@ -133,3 +158,32 @@ class LockedError(ReconcilerError):
 
 class BacktestError(ReconcilerError):
     """A backtest cannot run: bad price data, an unknown strategy, a missing optional dependency."""
+
+
+class EnvelopeError(ReconcilerError):
+    """The orders recomputed at apply time leave the envelope of the reviewed plan."""
+
+
+class MissingJournal(JournalError):
+    """A SQLite journal file that does not exist (yet)."""
+
+
+class SecretError(ReconcilerError):
+    """A secret reference cannot be resolved (the message never contains a secret value)."""
+
+
+class GitError(ReconcilerError):
+    """The repository or a ref cannot be read."""
+
+
+class GitHubError(ReconcilerError):
+    """GitHub refused or failed a request, or the client is not configured."""
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message, where=where, fix=fix)
+        self.status = status  # GitHub's HTTP status, when it answered
+
+
+class SequenceError(ReconcilerError):
+    """The sequence of commits to apply cannot be told, or its reviewed plans cannot be read."""

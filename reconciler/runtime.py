@@ -5,19 +5,16 @@ from __future__ import annotations
 import getpass
 import os
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
 from reconciler import files
 from reconciler.brokers.base import Broker
+from reconciler.brokers.plugin import BrokerContext, plugin_for
 from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
-from reconciler.core.numbers import BPS
 from reconciler.core.order_size import SizeLimits
-from reconciler.core.rules import Commission
 from reconciler.core.valuation import QuoteLimits
-from reconciler.errors import ReconcilerError
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.spec.loader import Workspace, load_config, load_workspace
@@ -102,29 +99,8 @@ class Runtime:
     @cached_property
     def broker(self) -> Broker:
         spec = self.config.broker
-        if spec.kind == "alpaca":
-            from reconciler.brokers.alpaca import AlpacaBroker
-            from reconciler.journal.broker_ledgers import JournalLedgers
-            from reconciler.secrets.resolve import SecretResolver
-
-            # Each account's activity cursor lives in the journal: the next command reads on from there.
-            ledgers = JournalLedgers(lambda: self.journal, "alpaca")
-            return AlpacaBroker(spec, SecretResolver(spec.secrets), clock=self.clock, ledgers=ledgers)
-        if spec.kind == "ccxt":
-            try:
-                from reconciler.brokers.ccxt import CcxtBroker
-            except ImportError:
-                raise ReconcilerError(
-                    "broker kind ccxt needs the ccxt library, which is not installed",
-                    where=f"{self.config_path}: broker.kind", fix="pip install 'reconciler[crypto]'",
-                ) from None
-            from reconciler.secrets.resolve import SecretResolver
-
-            return CcxtBroker(spec, SecretResolver(spec.secrets), clock=self.clock)
-        from reconciler.brokers.paper import PaperBroker
-
-        journal = self.journal
-        return PaperBroker(journal.engine, spec, self.root, clock=self.clock, read_only=not journal.writable)
+        context = BrokerContext(self.root, self.clock, lambda: self.journal, str(self.config_path))
+        return plugin_for(spec, f"{self.config_path}: broker.kind").build(spec, context)
 
     @cached_property
     def policies(self) -> PolicySet:
@@ -156,25 +132,7 @@ class Runtime:
     def costs(self) -> CostModel:
         b = self.config.broker
         band = self.config.apply.limit_band if self.config.apply.order_type == "limit" else None
-        if b.kind == "paper":  # its fills round to PRICE_TICK and commissions to the cent
-            from reconciler.brokers.paper import COMMISSION_STEP, PRICE_TICK
-
-            return CostModel(
-                slippage_bps=b.slippage_bps, commission=b.commission, price_tick=PRICE_TICK,
-                commission_step=COMMISSION_STEP, limit_band=band,
-            )
-        commission = b.commission
-        if b.kind == "alpaca":
-            # Alpaca's regulatory fees come out of cash like a commission: budgeted as one (an upper bound: TAF and
-            # SEC on buys too, and a cent per fee per order for each day's rounding up), so that buys spending every
-            # settled dollar never leave the account a few cents below zero (a margin loan) when they post.
-            f = b.fees
-            commission = Commission(
-                per_order=commission.per_order + Decimal("0.03"),
-                per_share=commission.per_share + f.cat_per_share + f.taf_per_share,
-                bps=commission.bps + f.sec_per_dollar * BPS,
-            )
-        return CostModel(slippage_bps=b.slippage_bps, commission=commission, limit_band=band)
+        return plugin_for(b, f"{self.config_path}: broker.kind").cost_model(b, band)
 
 
 def actor() -> str:

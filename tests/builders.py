@@ -127,7 +127,7 @@ def plan_of(
     portfolios = []
     for name, symbols in sorted(orders.items()):
         actions = [
-            Action(i, s, side, Decimal(1), n, n, ZERO, "test")
+            Action(i, s, side, Decimal(1), n, n, ZERO, "underweight" if side == "buy" else "overweight")
             for i, (s, (side, n)) in enumerate(sorted(symbols.items()), start=1)
         ]
         buys = sum((a.notional for a in actions if a.side == "buy"), ZERO)

@@ -31,7 +31,11 @@ ALLOWED: dict[str, set[str]] = {
     "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "runtime",
                   "render"},
     "cli": {"*"},
+    "testing": {"core", "brokers"},  # suites a plug-in's own tests import (the broker contract)
 }
+# The adapters' own modules: only their plug-in modules (and the brokers package itself) import them; everything
+# else reaches an adapter through `brokers.plugin`, by the configuration's kind.
+ADAPTERS = ("paper", "alpaca", "ccxt")
 
 
 def _part(module: str) -> str:
@@ -138,3 +142,29 @@ def test_only_the_journal_knows_its_tables() -> None:
             if "tables" in names:
                 wrong.append(str(rel))
     assert not wrong, wrong
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+    return found
+
+
+def test_no_product_code_imports_the_test_suites() -> None:
+    """`reconciler.testing` needs pytest: the product never imports it, only test suites (ours and plug-ins')."""
+    wrong = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "testing"
+             and any(m.startswith("reconciler.testing") for m in _imported_modules(p))]
+    assert wrong == []
+
+
+def test_adapters_are_reached_through_their_plug_ins() -> None:
+    """A module outside brokers/ that imports an adapter (brokers.paper, .alpaca, .ccxt) picks a broker by hand
+    again, beside the kind the configuration names."""
+    adapters = {f"reconciler.brokers.{name}" for name in ADAPTERS}
+    wrong = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "brokers"
+             and _imported_modules(p) & adapters]
+    assert wrong == []

@@ -17,11 +17,7 @@ from decimal import Decimal
 from reconciler.core.models import Plan, Side
 from reconciler.core.numbers import ONE, ZERO, money
 from reconciler.core.rules import EnvelopeSettings
-from reconciler.errors import ReconcilerError
-
-
-class EnvelopeError(ReconcilerError):
-    """The orders recomputed at apply time leave the envelope of the reviewed plan."""
+from reconciler.errors import EnvelopeError as EnvelopeError  # defined with every other error; importable here too
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,9 @@ class UnitCosts:
 
 
 Side = Literal["buy", "sell"]
+# Why the planner wants an order (renderers show it; nothing branches on it): a sell of a symbol without a target,
+# a sell back into its band, a buy back into its band.
+ActionReason = Literal["not in targets", "overweight", "underweight"]
 
 
 # Action and Holding are slotted dataclasses, not models: a plan of 10,000 portfolios builds half a million of
@@ -212,7 +215,7 @@ class Action:
     price: Decimal
     notional: Decimal
     est_commission: Decimal
-    reason: str
+    reason: ActionReason
 
 
 @dataclass(slots=True)

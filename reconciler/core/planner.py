@@ -18,6 +18,7 @@ from typing import Literal
 
 from reconciler.core.models import (
     Action,
+    ActionReason,
     CostModel,
     Desired,
     Holding,
@@ -279,6 +280,7 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
         s, t, price = symbols[i], tw[i], prices[i]
         if weights[i] <= t or price <= 0 or (rules and _protected(rules.get(s))) or (busy and s in busy):
             continue
+        reason: ActionReason
         if t == 0:
             qty, reason = held[i], "not in targets"
         else:

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 from reconciler.brokers.base import Broker
 from reconciler.core.attribution import Cause, causes
+from reconciler.core.checks import CheckInput, builtin_verdicts
 from reconciler.core.models import Desired, Observation, Plan, PolicyResult, PortfolioPlan
-from reconciler.core.order_size import order_size_denials
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
-from reconciler.core.valuation import floors_of, valuation_denials, valued_symbols
+from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.gitops.proposed import read_proposed
@@ -135,10 +135,9 @@ def _texts(value: object) -> Iterator[str]:
 
 
 def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Runtime) -> list[PolicyResult]:
-    """Every plan-time result on one portfolio's plan, in order: the built-in valuation and order-size checks,
-    then the policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
-    results = valuation_denials(pp.name, pp.blocked)
-    results.extend(order_size_denials(pp, rt.size_limits, floors_of(desired.symbols)))
+    """Every plan-time result on one portfolio's plan, in order: the built-in checks (core.checks), then the
+    policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
+    results = builtin_verdicts(pp, CheckInput(rt.size_limits, floors_of(desired.symbols)))
     # Quote age as of this account's own observation: accounts are observed one after another, and judging them
     # all at the end would make a long plan deny its own first accounts' quotes as stale.
     now = pp.observation.taken_at

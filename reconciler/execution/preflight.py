@@ -22,17 +22,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from reconciler.core.checks import MARKET_CHECKS
 from reconciler.core.models import CostModel, Observation, Plan, PolicyResult, PortfolioPlan
-from reconciler.core.order_size import ORDER_SIZE_POLICY
 from reconciler.core.plan import client_order_id
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.valuation import VALUATION_POLICY, QuoteLimits
+from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import MarketClosedError, PlanMismatchError, PolicyDeniedError, StalePlanError
 from reconciler.journal.statuses import TERMINAL
 from reconciler.spec.loader import Workspace
 from reconciler.spec.models import ApplySettings
 
-MARKET_CHECKS = frozenset({VALUATION_POLICY, ORDER_SIZE_POLICY})  # built-in denials that stop one portfolio
 CASH_TOLERANCE = Decimal("0.01")
 
 

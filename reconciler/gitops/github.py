@@ -28,7 +28,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from reconciler import __version__, bounded_http, shown
-from reconciler.errors import ReconcilerError
+from reconciler.errors import GitHubError as GitHubError  # defined with every other error; importable here too
 from reconciler.secrets.redact import scrub_value
 
 log = logging.getLogger("reconciler.github")
@@ -41,15 +41,6 @@ LOGIN_ENV = "RECONCILER_GITHUB_LOGIN"
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a page of 100 comments of 65,536 characters (GitHub's maximum) fits
 _NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
-
-
-class GitHubError(ReconcilerError):
-    """GitHub refused or failed a request, or the client is not configured."""
-
-    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
-                 status: int | None = None) -> None:
-        super().__init__(message, where=where, fix=fix)
-        self.status = status  # GitHub's HTTP status, when it answered
 
 
 class _Transient(Exception):

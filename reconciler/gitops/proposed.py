@@ -67,10 +67,11 @@ def read_proposed(trusted_config: Path, ref: str) -> Iterator[Proposed]:
                 )
             for folder_name in (proposed.portfolios_dir, proposed.policies.dir):
                 _extract(tree, _join(rel.parent, folder_name), folder, strict=True)
-            if trusted.broker.kind == "paper" and trusted.broker.prices.csv:
-                # Prices belong to the (trusted, unchanged) broker: the checkout's file, not the proposal's.
-                source = trusted_config.parent / trusted.broker.prices.csv
-                target = folder / _join(rel.parent, trusted.broker.prices.csv)
+            for name in trusted.broker.workspace_files().values():
+                # Files the broker reads (the paper broker's price CSV) belong to the (trusted, unchanged) broker:
+                # the checkout's file, not the proposal's.
+                source = trusted_config.parent / name
+                target = folder / _join(rel.parent, name)
                 if source.is_file():
                     data = files.read_bytes(source, files.PRICES, workspace=trusted_config.parent)
                     files.write_bytes(target, data, files.EXTRACTED, str(target), parents=True)

@@ -12,15 +12,12 @@ from reconciler import files
 from reconciler.core.changes import diff_targets
 from reconciler.core.models import Desired, Plan
 from reconciler.core.plan import reseal
+from reconciler.errors import GitError as GitError  # defined with every other error; importable here too
 from reconciler.errors import ReconcilerError, SpecError
 
 if TYPE_CHECKING:
     from git import Repo
     from git.objects import Tree
-
-
-class GitError(ReconcilerError):
-    """The repository or a ref cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +97,8 @@ def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
             if _subtree(tree, pdir) is None:
                 return TargetsAtRef(ref, sha, [], note=f"{pdir}/ does not exist at {ref}: every portfolio is new")
             _extract(tree, pdir, base)
-            if config.broker.kind == "paper" and config.broker.prices.csv:
-                _extract(tree, _join(rel.parent, config.broker.prices.csv), base)
+            for name in config.broker.workspace_files().values():  # the paper broker's price CSV, say
+                _extract(tree, _join(rel.parent, name), base)
             ws = load_workspace(base / rel)
         except SpecError as exc:
             raise _at_ref(exc, base, ref, sha) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconciler import files, strict_json
-from reconciler.errors import ReconcilerError
+from reconciler.errors import SequenceError as SequenceError  # defined with every other error; importable here too
 from reconciler.gitops.refs import open_repo, resolve, targets_at
 from reconciler.journal.commits import last_completed_commit
 from reconciler.journal.store import Journal
@@ -22,10 +22,6 @@ from reconciler.spec.loader import portfolio_hash
 MANIFEST = "reviewed.json"
 MAX_COMMITS = 200  # more unapplied merges than this is not a sequence to apply unattended
 _SHA = re.compile(r"[0-9a-f]{40}")
-
-
-class SequenceError(ReconcilerError):
-    """The sequence of commits to apply cannot be told, or its reviewed plans cannot be read."""
 
 
 _MANIFEST_FILE = files.Kind(

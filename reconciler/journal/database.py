@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from reconciler.errors import JournalError
+from reconciler.errors import MissingJournal as MissingJournal  # defined with every other error; importable here too
 from reconciler.journal import tables as t
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
@@ -115,10 +116,6 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable journal URL>"
-
-
-class MissingJournal(JournalError):
-    """A SQLite journal file that does not exist (yet)."""
 
 
 # What to do about a journal that a read-only open finds missing, unmigrated or at an old revision.

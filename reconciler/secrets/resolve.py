@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import SecretError as SecretError  # defined with every other error; importable here too
 from reconciler.secrets.redact import register
 from reconciler.spec.models import SecretStores
 
@@ -28,10 +28,6 @@ class Secret:
 
     def __repr__(self) -> str:
         return "Secret(***)"
-
-
-class SecretError(ReconcilerError):
-    """A secret reference cannot be resolved (the message never contains a secret value)."""
 
 
 @dataclass

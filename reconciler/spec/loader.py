@@ -8,19 +8,18 @@ import math
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from reconciler import files
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec.models import API_VERSION, SECRET_REF, ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.spec import plugins
+from reconciler.spec.models import API_VERSION, SECRET_REF, BrokerConfig, ConfigDoc, ModelDoc, PortfolioDoc
 from reconciler.spec.yamlpos import RawDoc, load_documents
-
-BROKER_KINDS = ("paper", "alpaca", "ccxt")
 
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
@@ -103,12 +102,11 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerError]:
+def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) -> list[ReconcilerError]:
     problems: list[ReconcilerError] = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
-        if len(loc) > 1 and loc[0] == "broker" and loc[1] in BROKER_KINDS:
-            loc.pop(1)  # the discriminator tag pydantic adds for the broker union is not a YAML key
+        docs = broker_docs if loc and loc[0] == "broker" else "docs/configuration.md"  # a plug-in documents its own
         # A key pasted from elsewhere can be thousands of characters: name it by its start and length.
         field_name = ".".join(
             str(p) if len(str(p)) <= 40 else f"{str(p)[:12]}…({len(str(p)):,} characters)" for p in loc
@@ -116,12 +114,6 @@ def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerEr
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "literal_error" and loc and loc[-1] == "apiVersion":
             fix = f"set apiVersion: {API_VERSION}"
-        elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            given = err["input"].get("kind") if isinstance(err.get("input"), dict) else None
-            msg = f"unknown or missing kind {given!r}"
-            fix = f"use kind: {' or '.join(BROKER_KINDS)}"
-            loc = [*loc, "kind"]
-            field_name = ".".join(str(p) for p in loc)
         elif err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == SECRET_REF:
             # Never echo the value: it may be the very secret that was pasted here.
             msg = "is not a secret reference"
@@ -130,19 +122,48 @@ def _validation_problems(raw: RawDoc, exc: ValidationError) -> list[ReconcilerEr
                 " vault:PATH#field (if a real secret was written here, rotate it and remove it from git history)"
             )
         else:
-            fix = _FIXES.get(err["type"], "see docs/configuration.md")
+            fix = _FIXES.get(err["type"], f"see {docs}")
         if err["type"] == "value_error":
-            fix = msg.split("; ", 1)[1] if "; " in msg else "see docs/configuration.md"
+            fix = msg.split("; ", 1)[1] if "; " in msg else f"see {docs}"
             msg = msg.split("; ", 1)[0]
         problems.append(ReconcilerError(f"field {field_name}: {msg}", where=raw.where(loc), fix=fix))
     return problems
 
 
-def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError]) -> Any:
+def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], broker_docs: str = "") -> Any:
     try:
         return model.model_validate(raw.data)
     except ValidationError as exc:
-        problems.extend(_validation_problems(raw, exc))
+        problems.extend(_validation_problems(raw, exc, broker_docs or "docs/configuration.md"))
+        return None
+
+
+@cache
+def config_model(broker: type[BrokerConfig] | None) -> type[ConfigDoc]:
+    """`kind: Config` with `broker:` validated by the given plug-in's model (None: only as a mapping, to find the
+    document's other problems while the broker's kind is unknown)."""
+    field: Any = (dict[str, Any], ...) if broker is None else (broker, ...)
+    return cast(type[ConfigDoc], create_model("ConfigDoc", __base__=ConfigDoc, broker=field))
+
+
+def _broker_model(raw: RawDoc, problems: list[ReconcilerError]) -> type[BrokerConfig] | None:
+    """The configuration model of the broker plug-in `broker.kind` names; None (and a problem) when none is."""
+    section = raw.data.get("broker") if isinstance(raw.data, dict) else None
+    if not isinstance(section, dict):
+        return None  # missing or not a mapping: the validation says so
+    kind = section.get("kind")
+    if not isinstance(kind, str) or not kind:
+        installed = " or ".join(plugins.installed_kinds()) or "paper"
+        given = f"unknown broker kind {plugins.named(kind)}"
+        problems.append(ReconcilerError(
+            "field broker.kind: missing" if kind is None else f"field broker.kind: {given}",
+            where=raw.where(["broker", "kind"] if "kind" in section else ["broker"]), fix=f"use kind: {installed}",
+        ))
+        return None
+    try:
+        return plugins.load_kind(kind, raw.where(["broker", "kind"])).config
+    except ReconcilerError as exc:
+        problems.append(exc)
         return None
 
 
@@ -180,7 +201,10 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
             f"expected exactly one document, found {len(docs)}", where=str(path), fix="keep one kind: Config document"
         )
     raw = docs[0]
-    config = _parse(raw, ConfigDoc, problems) if _kind(raw, ("Config",), problems) else None
+    config = None
+    if _kind(raw, ("Config",), problems):
+        broker = _broker_model(raw, problems)
+        config = _parse(raw, config_model(broker), problems, broker_docs=broker.docs if broker else "")
     if problems or config is None:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
@@ -246,13 +270,13 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
             where=config_raw.where(["portfolios_dir"]),
             fix="keep the portfolio files in their own folder, e.g. portfolios_dir: portfolios",
         )
-    csv = config.broker.prices.csv if config.broker.kind == "paper" else None
-    if csv is not None and not (root / csv).is_file():
-        raise ReconcilerError(
-            f"field broker.prices.csv: price file {csv!r} does not exist",
-            where=config_raw.where(["broker", "prices", "csv"]),
-            fix="point it at a CSV of daily closes (relative to reconciler.yaml) or remove it",
-        )
+    for at, name in config.broker.workspace_files().items():
+        if not (root / name).is_file():
+            raise ReconcilerError(
+                f"field broker.{'.'.join(at)}: file {name!r} does not exist",
+                where=config_raw.where(["broker", *at]),
+                fix="point it at an existing file (relative to reconciler.yaml) or remove it",
+            )
     candidates = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml"))
     # Everything so named goes to the gate, so a FIFO, device or folder named *.yaml is refused, not skipped in
     # silence: a folder `alpha.yaml` (Docker makes one where it mounts a file that is missing) would otherwise drop

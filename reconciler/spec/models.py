@@ -6,7 +6,7 @@ import ntpath
 import posixpath
 import unicodedata
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -150,7 +150,33 @@ def send_pause(attempt: int) -> float:
     return min(0.05 * float(2**attempt), 1.0)
 
 
-class PaperBroker(Strict):
+class BrokerConfig(Strict):
+    """What every broker's configuration (`broker:` in reconciler.yaml) has: a broker plug-in's model subclasses it,
+    narrowing `kind` to its own name (docs/brokers.md). The loader validates `broker:` with the model of the plug-in
+    registered under that kind, so what is declared here is all the rest of the code may rely on."""
+
+    kind: str
+    if TYPE_CHECKING:  # every plug-in's model declares these itself (the loader checks), each where it wants it
+        accounts: dict[str, Any]
+        slippage_bps: Decimal
+        commission: Commission
+    # Where this model is documented, for the fix of a field it rejects (a plug-in names its own docs).
+    docs: ClassVar[str] = "docs/configuration.md"
+
+    def longest_send_seconds(self) -> float:
+        """How long one order's send can take: the in-flight grace and the apply's budget are checked against it.
+
+        Every plug-in must say (the loader refuses one that does not): a guess too short calls a send that is still
+        being retried failed, and buys again."""
+        raise NotImplementedError
+
+    def workspace_files(self) -> dict[tuple[str, ...], str]:
+        """Files of the workspace this broker reads (field path below `broker` → path relative to reconciler.yaml):
+        the loader checks they exist, and a plan at another commit or of a proposal takes them along."""
+        return {}
+
+
+class PaperBroker(BrokerConfig):
     kind: Literal["paper"]
     slippage_bps: Money = Decimal("5")
     commission: Commission = Commission()
@@ -174,6 +200,10 @@ class PaperBroker(Strict):
         """In-process: a send is answered at once or never happened."""
         return 0.0
 
+    def workspace_files(self) -> dict[tuple[str, ...], str]:
+        """The price CSV, when quotes come from one."""
+        return {("prices", "csv"): self.prices.csv} if self.prices.csv else {}
+
 
 SECRET_REF = r"^(env|aws|vault):[A-Za-z0-9_./#:+=@-]+$"
 SecretRef = Annotated[str, Field(pattern=SECRET_REF)]
@@ -193,7 +223,7 @@ class SecretStores(Strict):
     vault_mount: str = "secret"
 
 
-class AlpacaBroker(Strict):
+class AlpacaBroker(BrokerConfig):
     kind: Literal["alpaca"]
     trading_url: str = "https://paper-api.alpaca.markets"
     data_url: str = "https://data.alpaca.markets"
@@ -271,7 +301,7 @@ class CcxtAccount(Strict):
     secret: SecretRef
 
 
-class CcxtBroker(Strict):
+class CcxtBroker(BrokerConfig):
     """A crypto exchange through the ccxt library (spot market orders; positions are balances)."""
 
     kind: Literal["ccxt"]
@@ -310,9 +340,6 @@ class CcxtBroker(Strict):
     def longest_send_seconds(self) -> float:
         """One call, never resent, started within one timeout (429 waits included) and ended within its deadline."""
         return (1 + CCXT_CALL_DEADLINE_FACTOR) * self.timeout_seconds
-
-
-BrokerSpec = Annotated[PaperBroker | AlpacaBroker | CcxtBroker, Field(discriminator="kind")]
 
 
 class PolicyParams(Strict):
@@ -463,7 +490,8 @@ class ConfigDoc(Strict):
     kind: Literal["Config"]
     portfolios_dir: str = "portfolios"
     journal: Journal = Journal()
-    broker: BrokerSpec
+    # Validated by the loader with the model of the plug-in registered under `broker.kind` (spec/plugins.py).
+    broker: BrokerConfig
     policies: Policies = Policies()
     apply: ApplySettings = ApplySettings()
     notifications: Notifications = Notifications()

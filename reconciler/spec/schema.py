@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, create_model
 
 from reconciler import files
+from reconciler.spec import plugins
 from reconciler.spec.models import ConfigDoc, ModelDoc, PortfolioDoc
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -28,8 +29,13 @@ def portfolio_schema() -> dict[str, Any]:
 
 
 def config_schema() -> dict[str, Any]:
-    """Schema of reconciler.yaml (`kind: Config`)."""
-    schema = _closed(ConfigDoc.model_json_schema())
+    """Schema of reconciler.yaml (`kind: Config`), `broker:` one of the shipped kinds (a plug-in's own package
+    documents its section)."""
+    # The kinds reconciler itself registers: the published schema is the same whatever else is installed.
+    models = tuple(plugins.load_kind(kind, "the configuration schema").config for kind in plugins.shipped_kinds())
+    broker: Any = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 - a union of a tuple
+    config = create_model("ConfigDoc", __base__=ConfigDoc, broker=(broker, ...))
+    schema = _closed(config.model_json_schema())
     return {"$schema": DRAFT, "title": "reconciler configuration (reconciler.yaml)", **schema}
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from reconciler.core.models import CostModel, MarketStatus, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
@@ -28,3 +30,15 @@ def test_a_closed_market_note_survives_the_round_trip(offset_minutes: int, close
     parsed = PortfolioPlan.model_validate_json(pp.model_dump_json())
     again = plan_portfolio(target, parsed.observation, CostModel(), references=parsed.references)
     assert again == parsed
+
+
+def test_an_action_reason_outside_the_vocabulary_is_refused() -> None:
+    """Why an order is planned is a closed set (core.models.ActionReason): a plan file saying otherwise was written
+    by something else than the planner, and does not parse."""
+    target = desired({"AAA": "1"})
+    obs = observation(settled=10000, taken_at=NOW, quotes={"AAA": quote("AAA", 100, previous_close=100, as_of=NOW)})
+    written = plan_portfolio(target, obs, CostModel(), references={}).model_dump(mode="json")
+    assert written["actions"][0]["reason"] == "underweight"
+    written["actions"][0]["reason"] = "because I said so"
+    with pytest.raises(ValidationError, match="reason"):
+        PortfolioPlan.model_validate(written)

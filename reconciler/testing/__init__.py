@@ -1,0 +1,1 @@
+"""Test suites a plug-in's own tests import (pytest required): `broker_contract`, what every Broker keeps."""

@@ -1,0 +1,80 @@
+"""The built-in checks' registry (core.checks) is what plan runs, what docs/policies.md lists and what preflight
+treats as market checks: each check, found by enumerating the registry, denies a scenario built to trip it when
+plan's verdicts are asked for, and a new check without such a scenario fails here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler.core.checks import BUILTIN_CHECKS, MARKET_CHECKS, BuiltinCheck, CheckInput, builtin_verdicts
+from reconciler.core.models import CostModel, PortfolioPlan
+from reconciler.core.order_size import SizeLimits
+from reconciler.core.planner import plan_portfolio
+from reconciler.core.valuation import QuoteLimits
+from reconciler.spec.models import PolicyParams
+from tests.builders import NOW, desired, observation, quote
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
+
+
+def _doubtful_quote() -> tuple[PortfolioPlan, CheckInput]:
+    """A quote an hour old: the planner blocks the portfolio."""
+    obs = observation(settled=10000, taken_at=NOW, quotes={"AAA": quote("AAA", 100, previous_close=100,
+                                                                         as_of=NOW - timedelta(hours=1))})
+    pp = plan_portfolio(desired({"AAA": "1"}), obs, CostModel(), QuoteLimits(max_age_seconds=60), {})
+    return pp, CheckInput()
+
+
+def _absurd_size() -> tuple[PortfolioPlan, CheckInput]:
+    """A buy of far more than the symbol trades in a day."""
+    obs = observation(settled=10000, taken_at=NOW, quotes={"AAA": quote("AAA", 1, previous_close=1,
+                                                                         daily_volume=100)})
+    pp = plan_portfolio(desired({"AAA": "1"}), obs, CostModel(), references={})
+    return pp, CheckInput(size_limits=SizeLimits(max_volume_fraction=Decimal("0.05")))
+
+
+TRIPS: dict[str, Callable[[], tuple[PortfolioPlan, CheckInput]]] = {
+    "valuation": _doubtful_quote,
+    "order_size": _absurd_size,
+}
+
+
+def test_every_check_has_a_scenario_that_trips_it() -> None:
+    assert sorted(TRIPS) == sorted(c.name for c in BUILTIN_CHECKS)
+
+
+@pytest.mark.parametrize("check", BUILTIN_CHECKS, ids=lambda c: c.name)
+def test_plan_runs_each_check_declaring_the_plan_phase(check: BuiltinCheck) -> None:
+    pp, given = TRIPS[check.name]()
+    denied = {r.policy for r in builtin_verdicts(pp, given) if r.kind == "deny"}
+    assert (check.name in denied) == ("plan" in check.phases)
+
+
+def test_a_sound_plan_trips_nothing() -> None:
+    obs = observation(settled=10000, taken_at=NOW, quotes={"AAA": quote("AAA", 100, previous_close=100)})
+    pp = plan_portfolio(desired({"AAA": "1"}), obs, CostModel(), references={})
+    assert builtin_verdicts(pp, CheckInput(SizeLimits(Decimal("0.05"), Decimal(2)))) == []
+
+
+def test_each_check_reads_only_real_parameters() -> None:
+    params = set(PolicyParams.model_fields)
+    assert sorted({p for c in BUILTIN_CHECKS for p in c.parameters} - params) == []
+
+
+def test_market_checks_are_the_registry_s() -> None:
+    assert sorted(MARKET_CHECKS) == sorted(c.name for c in BUILTIN_CHECKS if c.market)
+
+
+def test_the_policies_doc_lists_every_check() -> None:
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([a-z, ]+) \| ([a-z-]+) \| (.*) \|$", DOCS.read_text(encoding="utf-8"),
+                      re.M)
+    listed = {name: (phases, level, re.findall(r"`([a-z_]+)`", params)) for name, phases, level, params in rows}
+    assert listed == {
+        c.name: (", ".join(c.phases), c.level, list(c.parameters)) for c in BUILTIN_CHECKS
+    }
