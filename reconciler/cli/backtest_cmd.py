@@ -145,13 +145,10 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     show = not args.no_progress and sys.stderr.isatty()
     days = len(prices.dates)
-    with _progress(show, len(ready.strategies) * days) as advance:
+    with _progress(show, len(ready.strategies) * days) as bar:
         for k, strategy in enumerate(ready.strategies):
-            runs.append(
-                run_strategy(
-                    desired, prices, strategy, ready.settings, policy=policy, progress=_offset(advance, k * days)
-                )
-            )
+            advance = bar.strategy(f"{k + 1}/{len(ready.strategies)} {strategy.name}", k * days)
+            runs.append(run_strategy(desired, prices, strategy, ready.settings, policy=policy, progress=advance))
     report = Report(
         portfolio=desired.name,
         source=table.source,
@@ -268,29 +265,33 @@ def _policy_check(rt: Runtime, overrides: list[str]) -> PolicyCheck:
     return check
 
 
-def _offset(advance: Callable[[int], None], base: int) -> Callable[[int], None]:
-    return lambda n: advance(base + n)
-
-
 class _progress:
-    """A rich progress bar on stderr for long runs; a no-op when stderr is not a terminal."""
+    """A rich progress bar on stderr for long runs, naming the strategy it is on; a no-op when stderr is not a
+    terminal."""
 
     def __init__(self, show: bool, total: int) -> None:
         self.show, self.total = show, total
 
-    def __enter__(self) -> Callable[[int], None]:
+    def __enter__(self) -> _progress:
         if not self.show:
-            return lambda n: None
+            return self
         # Only for a run watched on a terminal: a piped or CI run never loads rich.progress (ten more modules).
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
-            TextColumn("backtest"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn("backtest {task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
         )
         self.bar.start()
-        task = self.bar.add_task("backtest", total=self.total)
-        return lambda n: self.bar.update(task, completed=n)
+        self.task = self.bar.add_task("", total=self.total)
+        return self
+
+    def strategy(self, label: str, base: int) -> Callable[[int], None]:
+        """The progress callback of one strategy's run, whose days start at `base` of the bar; the bar names it."""
+        if not self.show:
+            return lambda n: None
+        self.bar.update(self.task, description=label)
+        return lambda n: self.bar.update(self.task, completed=base + n)
 
     def __exit__(self, *exc: object) -> None:
         if self.show:

@@ -123,3 +123,22 @@ def test_make_backtest_runs_the_readmes_command() -> None:
     recipe = makefile.split("\nbacktest: ", 1)[1].split("\n\n", 1)[0].split("\n", 1)[1]
     joined = " ".join(re.sub(r"\\\n\s*", " ", recipe).split())
     assert joined == " ".join(["$(RC)", *readme_backtest.readme_command().split()[1:]])
+
+
+def test_the_progress_bar_names_the_strategy_it_is_on() -> None:
+    """On a terminal the bar says which of the strategies runs (issue 27 §3), and each run's days follow the last's."""
+    from reconciler.cli.backtest_cmd import _progress
+
+    with _progress(True, 20) as bar:
+        advance = bar.strategy("2/2 threshold:abs=0.05", 10)
+        advance(4)
+        task = bar.bar.tasks[0]
+        assert (task.description, task.completed) == ("2/2 threshold:abs=0.05", 14)
+
+
+def test_off_a_terminal_there_is_no_bar_and_the_callbacks_do_nothing() -> None:
+    from reconciler.cli.backtest_cmd import _progress
+
+    with _progress(False, 20) as bar:
+        bar.strategy("1/1 never", 0)(5)
+        assert not hasattr(bar, "bar")
