@@ -78,3 +78,9 @@ def test_the_policies_doc_lists_every_check() -> None:
     assert listed == {
         c.name: (", ".join(c.phases), c.level, list(c.parameters)) for c in BUILTIN_CHECKS
     }
+
+
+def test_the_valuation_and_order_size_checks_are_about_the_market() -> None:
+    """Their denials (a doubtful quote, a size only a wrong quote explains) stop their own portfolio only, so the
+    other portfolios of a plan go on (execution.preflight.admitted reads MARKET_CHECKS)."""
+    assert sorted(MARKET_CHECKS) == ["order_size", "valuation"]
