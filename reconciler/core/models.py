@@ -125,9 +125,6 @@ class CostModel(Frozen):
         None, description="Orders are limit orders at the quote ± this fraction (None: market orders)."
     )
 
-    def commission_for(self, quantity: Decimal, notional: Decimal) -> Decimal:
-        return self.commission.charge(quantity, notional)
-
     def unit_costs(self) -> UnitCosts:
         """The per-unit formulas with their factors worked out once, in the caller's Decimal context."""
         c = self.commission

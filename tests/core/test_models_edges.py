@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from reconciler.core.models import CostModel, Holding, MarketStatus, Override, PolicyResult, Quote
 from reconciler.core.rules import Commission
@@ -165,3 +166,11 @@ def test_a_closed_market_says_when_it_opens_in_utc() -> None:
 
 def test_a_market_with_no_next_open_names_its_source_only() -> None:
     assert MarketStatus(is_open=True, source="the broker's clock").described == "the broker's clock"
+
+
+def test_a_models_fields_cannot_be_changed_after_it_is_made() -> None:
+    """Plans, quotes and results are shared between threads and sealed by hash: a field set after the fact would
+    change what was reviewed, so every core model is frozen."""
+    quote = Quote(symbol="VTI", price=Decimal("100"), as_of=datetime(2026, 1, 5, 15, tzinfo=UTC))
+    with pytest.raises(ValidationError, match="frozen"):
+        quote.price = Decimal("1")  # type: ignore[misc]
