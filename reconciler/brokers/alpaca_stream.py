@@ -77,7 +77,7 @@ class TradeUpdates:
         self.down: str | None = "not connected"  # why the stream cannot be used now; None while it can
         self.stats = StreamStats()
 
-    def open(self) -> bool:
+    def start(self) -> bool:
         """Connect, authenticate and listen, within the apply's deadline; False (and polling) when any step fails."""
         try:
             ws = connect(self.url, open_timeout=budget(self.timeout, f"connecting to {WHERE}"), close_timeout=1,
@@ -271,7 +271,7 @@ class Streams:
                               timeout=self.spec.timeout_seconds, clock=self.clock, account=account)
         with self._lock:
             self._held[account] = (stream, self.clock.monotonic())
-        return stream if stream.open() else None
+        return stream if stream.start() else None
 
 
 def _news(got: OrderState, known: OrderState) -> bool:

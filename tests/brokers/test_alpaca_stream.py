@@ -140,18 +140,18 @@ def test_the_secret_is_never_logged(emulator: Broker, caplog: pytest.LogCaptureF
     caplog.set_level(logging.DEBUG)
     stream = TradeUpdates(emulator.server.stream_url, "key-paper-ira", SECRET_CANARY, timeout=5, clock=SYSTEM,
                           account="paper-ira")
-    assert stream.open()
+    assert stream.start()
     stream.close()
     wrong = TradeUpdates(emulator.server.stream_url, "key-paper-ira", SECRET_CANARY + "x", timeout=5, clock=SYSTEM,
                          account="paper-ira")
-    assert not wrong.open()
+    assert not wrong.start()
     assert SECRET_CANARY not in caplog.text
 
 
 def test_a_wrong_secret_is_not_authorized(emulator: Broker) -> None:
     stream = TradeUpdates(emulator.server.stream_url, "key-paper-ira", "wrong", timeout=5, clock=SYSTEM,
                           account="paper-ira")
-    assert not stream.open()
+    assert not stream.start()
     assert "not authorized" in (stream.down or "")
 
 

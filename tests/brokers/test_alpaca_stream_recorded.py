@@ -89,7 +89,7 @@ def _final(stream: TradeUpdates) -> OrderState | None:
 
 def test_the_handshake_is_alpacas(peer: Peer) -> None:
     stream = TradeUpdates(peer.url, "PKTEST", "s3cret", timeout=5, clock=SYSTEM, account="a")
-    assert stream.open()
+    assert stream.start()
     stream.close()
     assert peer.received == [
         {"action": "authenticate", "data": {"key_id": "PKTEST", "secret_key": "s3cret"}},
@@ -100,7 +100,7 @@ def test_the_handshake_is_alpacas(peer: Peer) -> None:
 def test_the_recorded_fills_make_the_order_filled(peer: Peer) -> None:
     stream = TradeUpdates(peer.url, "PKTEST", "s3cret", timeout=5, clock=SYSTEM, account="a")
     stream.expect(CID, "VTI", "sell", Decimal(10))
-    assert stream.open()
+    assert stream.start()
     final = _final(stream)
     stream.close()
     assert final is not None
@@ -110,7 +110,7 @@ def test_the_recorded_fills_make_the_order_filled(peer: Peer) -> None:
 def test_another_clients_order_is_counted_and_ignored(peer: Peer) -> None:
     stream = TradeUpdates(peer.url, "PKTEST", "s3cret", timeout=5, clock=SYSTEM, account="a")
     stream.expect(CID, "VTI", "sell", Decimal(10))
-    assert stream.open()
+    assert stream.start()
     _final(stream)
     stream.close()
     assert (stream.stats.foreign, stream.stats.used, stream.stats.doubt) == (1, 3, None)
@@ -119,7 +119,7 @@ def test_another_clients_order_is_counted_and_ignored(peer: Peer) -> None:
 def test_a_recorded_fill_of_another_quantity_than_we_sent_is_doubted(peer: Peer) -> None:
     stream = TradeUpdates(peer.url, "PKTEST", "s3cret", timeout=5, clock=SYSTEM, account="a")
     stream.expect(CID, "VTI", "sell", Decimal(9))  # we sent 9; the broker's events say 10
-    assert stream.open()
+    assert stream.start()
     assert stream.watch(_acknowledged(), 10) is None
     stream.close()
     assert "disagrees with what we sent" in (stream.stats.doubt or "")
@@ -128,7 +128,7 @@ def test_a_recorded_fill_of_another_quantity_than_we_sent_is_doubted(peer: Peer)
 def test_the_recorded_refusal_is_not_authorized() -> None:
     p = Peer(binary=True, authorized=False)
     stream = TradeUpdates(p.url, "PKTEST", "wrong", timeout=5, clock=SYSTEM, account="a")
-    assert not stream.open()
+    assert not stream.start()
     p.server.shutdown()
     assert "not authorized" in (stream.down or "")
 
@@ -139,7 +139,7 @@ def test_a_peer_that_echoes_the_secret_does_not_put_it_in_the_logs(caplog: pytes
     caplog.set_level(logging.DEBUG)
     p = Peer(binary=True, authorized=False, echo=True)
     stream = TradeUpdates(p.url, "PKTEST", secret, timeout=5, clock=SYSTEM, account="a")
-    assert not stream.open()
+    assert not stream.start()
     p.server.shutdown()
     said = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert "not authorized" in said
@@ -158,7 +158,7 @@ def test_a_peer_that_never_answers_the_handshake_is_given_up_on() -> None:
     try:
         stream = TradeUpdates(f"ws://127.0.0.1:{silent.getsockname()[1]}/stream", "PKTEST", "s3cret", timeout=0.5,
                               clock=SYSTEM, account="a")
-        assert not stream.open()
+        assert not stream.start()
     finally:
         silent.close()
     assert "cannot connect" in (stream.down or "")
