@@ -62,3 +62,40 @@ def test_a_limit_buy_is_sized_by_its_limit_not_by_the_quote() -> None:
     costs = CostModel(limit_band=D("0.02"))
     plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, settled="1000"), costs)
     assert [(a.symbol, a.quantity) for a in plan.actions] == [("A", D(9))]
+
+
+def _sells(cap: str) -> list[tuple[str, str, D]]:
+    # 10 A at $100, not in the targets: sold in full. A $5 commission and 50 bps of slippage cost $5 + $5 = $10.
+    costs = CostModel(slippage_bps=D(50), commission=Commission(per_order=D(5)))
+    obs = observation({"A": "100", "B": "50"}, {"A": "10"})
+    plan = plan_portfolio(desired({"B": "1"}, trading=Trading(max_cost_fraction=D(cap))), obs, costs)
+    return [(a.side, a.symbol, a.quantity) for a in plan.actions if a.side == "sell"]
+
+
+def test_a_sell_costing_exactly_its_cap_is_sent() -> None:
+    assert _sells("0.01") == [("sell", "A", D(10))]  # $10 of costs on $1,000 is exactly 1%
+
+
+def test_a_sell_costing_one_tick_over_its_cap_is_skipped() -> None:
+    assert _sells("0.0099") == []  # $10 is over 0.99% of $1,000 ($9.90): commission and slippage both count
+
+
+def test_the_cost_cap_of_a_buy_holds_exactly_at_its_edge() -> None:
+    from reconciler.core.planner import _skipped
+
+    unit = CostModel(slippage_bps=D(50)).unit_costs()
+    # A $5 commission plus 50 bps of slippage on $1,000: $10, exactly 1%.
+    at_cap = _skipped("A", "buy", D(10), D(1000), D(5), unit, Trading(max_cost_fraction=D("0.01")), minimum=False)
+    over = _skipped("A", "buy", D(10), D(1000), D(5), unit, Trading(max_cost_fraction=D("0.0099")), minimum=False)
+    assert (at_cap, over) == ("", "A: buying 10 would cost more than 1% of its value; skipped")
+
+
+def test_a_portfolio_planned_alone_is_corroborated_by_the_last_fills() -> None:
+    # A quote of $100 with no previous close, bid or ask: only the journal's last fill ($100) vouches for it, so the
+    # plan buys; without that reference it would be blocked as uncorroborated.
+    from reconciler.core.valuation import QuoteLimits
+
+    limits = QuoteLimits(corroboration_band=D("0.5"), max_fill_ratio=D(10))
+    obs = observation({"A": "100"}, settled="1000")
+    plan = plan_portfolio(desired({"A": "1"}), obs, CostModel(), limits, references={"A": D(100)})
+    assert (plan.blocked, [a.symbol for a in plan.actions]) == ([], ["A"])
