@@ -5,6 +5,7 @@ from __future__ import annotations
 import ntpath
 import posixpath
 import unicodedata
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -485,6 +486,53 @@ class PlanSettings(Strict):
     secrets: SecretStores = SecretStores()
 
 
+DatasetName = Literal["sp500", "sp500-index", "factor-etfs"]  # backtest.data.DATASETS (skfolio's bundled files)
+
+
+class WhatIf(Strict):
+    """The what-if section of a pull request's plan comment: the old and new targets backtested side by side
+    (docs/backtest.md). Read from the trusted checkout only: a pull request's own `what_if` is never used."""
+
+    prices: str | None = Field(
+        None, description="A CSV or Parquet file of daily closes in the repository, relative to reconciler.yaml."
+    )
+    dataset: DatasetName | None = Field(None, description="Or a price history bundled in the skfolio wheel.")
+    strategy: str = Field(
+        "threshold", description="The rule both sides run under, as `backtest --strategy` takes it; default the"
+        " planner's own: look every day, trade what is beyond the portfolio's bands.",
+    )
+    years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: this many years up to `end`.")
+    end: str | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices' last.")
+    cash: Annotated[Decimal, Field(gt=0, le=Decimal(10**12), allow_inf_nan=False)] = Decimal(100000)
+    lots: Literal["fifo", "hifo"] = "fifo"
+    tax_short: Fraction = Decimal(0)
+    tax_long: Fraction = Decimal(0)
+    max_portfolios: Annotated[int, Field(ge=1, le=50)] = Field(
+        5, description="Backtest at most this many changed portfolios (each takes ~1-2 s); the others are listed."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WhatIf:
+        if self.prices is not None and self.dataset is not None:
+            raise ValueError("give either prices: FILE or dataset: NAME, not both")
+        if self.prices is not None and (
+            not self.prices.strip() or posixpath.isabs(self.prices.replace("\\", "/")) or ntpath.isabs(self.prices)
+        ):
+            raise ValueError(f"what_if.prices {self.prices!r} must be a file in the repository, relative to"
+                             " reconciler.yaml (e.g. data/closes.csv)")
+        if self.end is not None:
+            try:
+                date.fromisoformat(self.end)
+            except ValueError:
+                raise ValueError(f"what_if.end {self.end!r} is not a date: write YYYY-MM-DD") from None
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """Whether a price source is set: without one the plan comment has no what-if section."""
+        return self.prices is not None or self.dataset is not None
+
+
 class ConfigDoc(Strict):
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Config"]
@@ -496,6 +544,7 @@ class ConfigDoc(Strict):
     apply: ApplySettings = ApplySettings()
     notifications: Notifications = Notifications()
     plan: PlanSettings = PlanSettings()
+    what_if: WhatIf = WhatIf()
 
     @field_validator("portfolios_dir")
     @classmethod
