@@ -52,7 +52,7 @@ def price_table(settings: WhatIf, folder: Path, workspace: Path) -> PriceTable:
 def window(table: PriceTable, settings: WhatIf) -> tuple[date, date]:
     """The first and last day: `years` up to `end` (default the prices' last day), inside the prices' range."""
     last = table.day(len(table.dates) - 1)
-    end = min(date.fromisoformat(settings.end), last) if settings.end else last
+    end = min(settings.end, last) if settings.end else last
     start = max(end - timedelta(days=round(365.25 * settings.years)), table.day(0))
     return start, end
 

@@ -502,7 +502,7 @@ class WhatIf(Strict):
         " planner's own: look every day, trade what is beyond the portfolio's bands.",
     )
     years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: this many years up to `end`.")
-    end: str | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices' last.")
+    end: date | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices' last.")
     cash: Annotated[Decimal, Field(gt=0, le=Decimal(10**12), allow_inf_nan=False)] = Decimal(100000)
     lots: Literal["fifo", "hifo"] = "fifo"
     tax_short: Fraction = Decimal(0)
@@ -520,11 +520,6 @@ class WhatIf(Strict):
         ):
             raise ValueError(f"what_if.prices {self.prices!r} must be a file in the repository, relative to"
                              " reconciler.yaml (e.g. data/closes.csv)")
-        if self.end is not None:
-            try:
-                date.fromisoformat(self.end)
-            except ValueError:
-                raise ValueError(f"what_if.end {self.end!r} is not a date: write YYYY-MM-DD") from None
         return self
 
     @property
