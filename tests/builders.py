@@ -199,9 +199,11 @@ def sealed(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **g
                 policy_results=list(results), **git)
 
 
-def price_csv(path: Path, symbols: Sequence[str], days: int = 800, *, seed: int = 7, start: str = "2020-01-02") -> Path:
-    """A CSV of daily closes on weekdays from `start`: a random walk per symbol (about 8% a year up, 16% a year
-    of volatility), the same for the same seed; returns the path."""
+def price_csv(
+    path: Path, symbols: Sequence[str], days: int = 800, *, seed: int = 7, start: str = "2020-01-02"
+) -> Path:
+    """A CSV of daily closes on weekdays from `start`: a random walk per symbol (about 8% a year up, 16% a
+    year of volatility), the same for the same seed; returns the path."""
     import math
     import random
     from datetime import date, timedelta

@@ -122,8 +122,8 @@ class PriceTable:
 
 
 def load_prices(path: Path, *, workspace: Path | None = None) -> PriceTable:
-    """Read a CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) file of daily closes; inside `workspace` when given
-    (a file reconciler.yaml names, like the what-if's prices)."""
+    """Read a CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) file of daily closes; inside `workspace` when
+    given (a file reconciler.yaml names, like the what-if's prices)."""
     import pandas as pd
 
     where = str(path)

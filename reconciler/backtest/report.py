@@ -259,8 +259,8 @@ def event_lines(report: Report) -> list[str]:
 
 
 def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
-    """Per calendar year with realized gains in any run: per strategy (gain, tax), empty where it realized none.
-    The one computation of the yearly figures, for the text table and the HTML page alike."""
+    """Per calendar year with realized gains in any run: per strategy (gain, tax), empty where it realized
+    none. The one computation of the yearly figures, for the text table and the HTML page alike."""
     years = sorted({y for run in report.runs for y in run.book.years})
     out = []
     for y in years:
@@ -286,7 +286,8 @@ def render_text(report: Report, out: Console) -> None:
     lines(layout("", names, table_rows(report), width))
     if report.taxed:
         out.print()
-        rows = [(y, [f"{gain} / {tax}" if gain else "" for gain, tax in cells]) for y, cells in year_cells(report)]
+        rows = [(y, [f"{gain} / {tax}" if gain else "" for gain, tax in cells])
+                for y, cells in year_cells(report)]
         lines(["Realized gains and tax", *layout("year", names, rows, width)])
     notes = event_lines(report)
     if notes:

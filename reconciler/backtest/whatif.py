@@ -1,10 +1,10 @@
-"""What the new targets would have done: a pull request's old and new targets backtested side by side under one
-rule, over one window, for the what-if section of its plan comment (render/templates/whatif.md.j2).
+"""What the new targets would have done: a pull request's old and new targets backtested side by side under
+one rule, over one window, for the what-if section of its plan comment (render/templates/whatif.md.j2).
 
-The prices come from `what_if` in the trusted reconciler.yaml (a CSV or Parquet file in the repository, read
-through the file gate inside it, or a dataset bundled in the skfolio wheel), never from the network and never from
-the pull request. A portfolio whose symbols the prices lack, or whose window has a gap, is named with the reason
-and skipped; the others still run.
+The prices come from `what_if` in the trusted reconciler.yaml (a CSV or Parquet file in the repository,
+read through the file gate inside it, or a dataset bundled in the skfolio wheel), never from the network
+and never from the pull request. A portfolio whose symbols the prices lack, or whose window has a gap, is
+named with the reason and skipped; the others still run.
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ def price_table(settings: WhatIf, folder: Path, workspace: Path) -> PriceTable:
     if settings.prices is None:
         raise BacktestError("no price source", where="what_if", fix="set what_if.prices or what_if.dataset")
     table = load_prices(folder / settings.prices, workspace=workspace)
-    return replace(table, source=settings.prices)  # named as reconciler.yaml names it, not by the runner's path
+    return replace(table, source=settings.prices)  # as reconciler.yaml names it, not by the runner's path
 
 
 def window(table: PriceTable, settings: WhatIf) -> tuple[date, date]:
-    """The first and last day: `years` up to `end` (default the prices' last day), inside the prices' range."""
+    """The first and last day: `years` up to `end` (default the prices' last), inside the prices' range."""
     last = table.day(len(table.dates) - 1)
     end = min(settings.end, last) if settings.end else last
     start = max(end - timedelta(days=round(365.25 * settings.years)), table.day(0))
@@ -58,9 +58,10 @@ def window(table: PriceTable, settings: WhatIf) -> tuple[date, date]:
 
 
 def compare(
-    changes: Sequence[Change], table: PriceTable, settings: WhatIf, costs: CostModel, left_out: Sequence[str] = ()
+    changes: Sequence[Change], table: PriceTable, settings: WhatIf, costs: CostModel,
+    left_out: Sequence[str] = (),
 ) -> WhatIfReport:
-    """Backtest each change's old and new targets under the configured rule; one result per change, in order."""
+    """Backtest each change's old and new targets under the configured rule: one result per change."""
     start, end = window(table, settings)
     run_settings = Settings(
         initial_cash=settings.cash, costs=costs, lot_method=settings.lots, tax_short=settings.tax_short,
@@ -73,19 +74,22 @@ def compare(
     taxes = (f"{s.lot_method.upper()} lots, short-term {s.tax_short:.1%}, long-term {s.tax_long:.1%}"
              if s.tax_short or s.tax_long else "none (what_if.tax_short, tax_long)")
     return WhatIfReport(
-        source=table.source, rule=settings.strategy, start=start.isoformat(), end=end.isoformat(), rows=hi - lo,
-        unit=frequency(table.dates[lo:hi]), cash=float(settings.cash), costs=describe(costs), taxes=taxes,
-        portfolios=tuple(results), left_out=tuple(left_out),
+        source=table.source, rule=settings.strategy, start=start.isoformat(), end=end.isoformat(),
+        rows=hi - lo, unit=frequency(table.dates[lo:hi]), cash=float(settings.cash), costs=describe(costs),
+        taxes=taxes, portfolios=tuple(results), left_out=tuple(left_out),
     )
 
 
-def _one(change: Change, table: PriceTable, settings: WhatIf, run: Settings, start: date, end: date) -> WhatIfResult:
+def _one(
+    change: Change, table: PriceTable, settings: WhatIf, run: Settings, start: date, end: date
+) -> WhatIfResult:
     wanted = set(change.new.targets) | (set(change.old.targets) if change.old is not None else set())
     missing = tuple(sorted(s for s in wanted if s not in table.symbols))
     if missing:
         return WhatIfResult(
             change.name, missing=missing,
-            note=f"no prices for {', '.join(missing)} in {table.source}: add a column per symbol to backtest it",
+            note=f"no prices for {', '.join(missing)} in {table.source}: add a column per symbol to"
+            " backtest it",
         )
     sides = []
     try:
@@ -104,7 +108,8 @@ def _side(label: str, desired: Desired, table: PriceTable, rule: str, run: Setti
     m = compute(backtest)
     return WhatIfSide(
         label=label, final_value=m.final_value, after_tax_value=m.after_tax_value, cagr=m.cagr,
-        volatility=m.volatility, max_drawdown=m.max_drawdown, turnover=m.turnover_per_year, rebalances=m.rebalances,
+        volatility=m.volatility, max_drawdown=m.max_drawdown, turnover=m.turnover_per_year,
+        rebalances=m.rebalances,
         costs=m.costs, taxes=m.taxes_paid, path=sampled(backtest.equity),
     )
 

@@ -1,8 +1,10 @@
-"""The what-if section for `plan --format markdown` and `github comment`: which portfolios a plan changes, their
-targets at the plan's base commit and now, backtested by backtest.whatif when `what_if` is configured.
+"""The what-if section for `plan --format markdown` and `github comment`: which portfolios a plan changes,
+their targets at the plan's base commit and now, backtested by backtest.whatif when `what_if` is
+configured.
 
-Advice beside the plan, never part of it: nothing here fails the comment. Without a price source there is no
-section; without numpy and pandas, or when the prices cannot be read, the section is one line saying why.
+Advice beside the plan, never part of it: nothing here fails the comment. Without a price source there is
+no section; without numpy and pandas, or when the prices cannot be read, the section is one line saying
+why.
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ def what_if_report(
         import numpy  # noqa: F401
         import pandas  # noqa: F401
     except ImportError as exc:
-        return WhatIfReport(note=f"not run: the backtest needs numpy and pandas ({exc.name} is not installed);"
-                                 " pip install 'reconciler[backtest]' in the plan job")
+        return WhatIfReport(note=f"not run: the backtest needs numpy and pandas ({exc.name} is not"
+                                 " installed); pip install 'reconciler[backtest]' in the plan job")
     try:
         return _backtest(trusted, rt, plan.base_commit, base, changed)
     except ReconcilerError as exc:
         log.warning("what-if not run: %s", exc.message, extra={"where": exc.where})
         return WhatIfReport(note=f"not run: {exc.message} ({exc.where}); {exc.fix or 'see docs/backtest.md'}")
-    except Exception as exc:  # advice must never cost the reviewer the plan: logged with its traceback, and shown
+    except Exception as exc:  # advice never costs the reviewer the plan: logged with its traceback, shown
         log.exception("what-if failed", extra={"base_commit": plan.base_commit})
         return WhatIfReport(note=f"not run: {type(exc).__name__}: {exc}. The plan above is unaffected; please"
                                  " report this bug")

@@ -112,7 +112,7 @@ class PolicyFileChange:
 
 @dataclass(frozen=True)
 class WhatIfSide:
-    """One set of targets backtested: the figures the comment shows (floats: a report, never an amount traded)."""
+    """One set of targets backtested: the figures the comment shows (floats: a report, never a trade)."""
 
     label: str  # "old targets" | "new targets"
     final_value: float
@@ -124,7 +124,7 @@ class WhatIfSide:
     rebalances: int
     costs: float
     taxes: float
-    path: tuple[float, ...]  # the account's value on evenly spaced days of the window, first and last included
+    path: tuple[float, ...]  # the account's value on evenly spaced days of the window, both ends included
 
 
 @dataclass(frozen=True)
@@ -132,14 +132,14 @@ class WhatIfResult:
     """One portfolio whose targets a pull request changes: both sides, or why it was not backtested."""
 
     portfolio: str
-    sides: tuple[WhatIfSide, ...] = ()  # old then new; the new side alone for a portfolio the pull request adds
+    sides: tuple[WhatIfSide, ...] = ()  # old then new; the new side alone for a portfolio a pull request adds
     missing: tuple[str, ...] = ()  # its symbols the price source has no column for
     note: str = ""  # why it was not backtested (missing symbols, a gap in the prices)
 
 
 @dataclass(frozen=True)
 class WhatIfReport:
-    """The what-if section of a plan comment: where the prices came from, the window and rule, each portfolio."""
+    """The what-if section of a plan comment: where the prices came from, window and rule, each portfolio."""
 
     source: str = ""
     rule: str = ""
@@ -152,4 +152,4 @@ class WhatIfReport:
     taxes: str = ""
     portfolios: tuple[WhatIfResult, ...] = ()
     left_out: tuple[str, ...] = ()  # changed portfolios beyond what_if.max_portfolios
-    note: str = ""  # one line when nothing could run (the extra is not installed, the price file is unreadable)
+    note: str = ""  # one line when nothing could run (no numpy, the price file unreadable)

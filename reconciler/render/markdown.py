@@ -97,8 +97,8 @@ def _weight(d: Decimal | None) -> str:
 @dataclass(frozen=True)
 class Proposal:
     """What the comment says besides the plan: the settings and policy files the pull request changes, overrides
-    refused, why each portfolio trades (core.attribution; without it, the plan's own target changes), and what the
-    new targets would have done against the old (backtest.whatif; None: no section)."""
+    refused, why each portfolio trades (core.attribution; without it, the plan's own target changes), and what
+    the new targets would have done against the old (backtest.whatif; None: no section)."""
 
     settings: Sequence[SettingChange] = ()
     policy_files: Sequence[PolicyFileChange] = ()
@@ -141,8 +141,8 @@ def blocks(
 
 
 def what_if_blocks(report: WhatIfReport) -> list[str]:
-    """The what-if section as blocks, one per portfolio (each a folded <details>, or a line saying why it did not
-    run), after the portfolios' own: past GitHub's limit, the splitter leaves them out first."""
+    """The what-if section as blocks, one per portfolio (each a folded <details>, or a line saying why it did
+    not run), after the portfolios' own: past GitHub's limit, the splitter leaves them out first."""
     notes = [f"- :information_source: What if: {md_escape(report.note)}\n\n"] if report.note else []
     if report.left_out:
         notes.append(

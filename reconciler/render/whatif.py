@@ -1,13 +1,14 @@
 """The what-if section of the plan comment: a pull request's old and new targets backtested side by side
 (backtest.whatif computes it; templates/whatif.md.j2 lays it out), one folded `<details>` per portfolio.
 
-The chart is a Mermaid `xychart-beta` line chart, which GitHub renders in any Markdown field, comments included
-(github/roadmap#372, "native support for Mermaid wherever Markdown is supported"). The syntax is Mermaid's
-(https://mermaid.js.org/syntax/xyChart.html): a numeric x-axis `x-axis "title" MIN --> MAX` over which each
-`line [...]` is spread evenly, one `line` per series. An XY chart draws no legend (mermaid-js discussion #5207),
-so the colours are set with the chart's `plotColorPalette` theme variable, first colour to the first line, and the
-text above the chart says which line is which; where a viewer shows the source instead (GitHub Mobile), the table
-above it already holds the figures. Only numbers and our own words go inside the chart: no name or symbol.
+The chart is a Mermaid `xychart-beta` line chart, which GitHub renders in any Markdown field, comments
+included (github/roadmap#372, "native support for Mermaid wherever Markdown is supported"). The syntax is
+Mermaid's (https://mermaid.js.org/syntax/xyChart.html): a numeric x-axis `x-axis "title" MIN --> MAX` over
+which each `line [...]` is spread evenly, one `line` per series. An XY chart draws no legend (mermaid-js
+discussion #5207), so the colours are set with the chart's `plotColorPalette` theme variable, first colour
+to the first line, and the text above the chart says which line is which; where a viewer shows the source
+instead (GitHub Mobile), the table above it already holds the figures. Only numbers and our own words go
+inside the chart: no name or symbol.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from datetime import date
 
 from reconciler.core.changes import WhatIfReport, WhatIfResult, WhatIfSide
 
-# Grey for the targets before, orange for the new ones (GitHub's own), first colour to the first line. A letter
-# after each `#`: the comment's escaper (shown.markdown) breaks `#` and a digit, a reference to an issue, with a
-# zero-width space, which would break the colour too.
+# Grey for the targets before, orange for the new ones (GitHub's own), first colour to the first line. A
+# letter after each `#`: the comment's escaper (shown.markdown) breaks `#` and a digit, an issue reference,
+# with a zero-width space, which would break the colour too.
 COLOURS = {"old targets": ("grey", "#afb8c1"), "new targets": ("orange", "#e36209")}
 
 
@@ -77,7 +78,8 @@ def rows(sides: tuple[WhatIfSide, ...]) -> list[Row]:
         cells = [show(v) for v in values]
         if len(values) == 2:
             d = values[1] - values[0]
-            cells.append(_signed_dollars(d) if kind == "money" else _points(d) if kind == "rate" else f"{d:+,.0f}")
+            change = _signed_dollars(d) if kind == "money" else _points(d) if kind == "rate" else f"{d:+,.0f}"
+            cells.append(change)
         out.append(Row(label, tuple(cells)))
     return out
 
@@ -116,4 +118,5 @@ def headline(result: WhatIfResult) -> str:
                 f" ({_signed_dollars(new.after_tax_value - old.after_tax_value)}), max drawdown"
                 f" {_pct(old.max_drawdown)} → {_pct(new.max_drawdown)}")
     side = result.sides[0]
-    return f"new portfolio: after-tax value {dollars(side.after_tax_value)}, max drawdown {_pct(side.max_drawdown)}"
+    return (f"new portfolio: after-tax value {dollars(side.after_tax_value)}, max drawdown"
+            f" {_pct(side.max_drawdown)}")

@@ -486,7 +486,7 @@ class PlanSettings(Strict):
     secrets: SecretStores = SecretStores()
 
 
-DatasetName = Literal["sp500", "sp500-index", "factor-etfs"]  # backtest.data.DATASETS (skfolio's bundled files)
+DatasetName = Literal["sp500", "sp500-index", "factor-etfs"]  # backtest.data.DATASETS (bundled in skfolio)
 
 
 class WhatIf(Strict):
@@ -494,21 +494,21 @@ class WhatIf(Strict):
     (docs/backtest.md). Read from the trusted checkout only: a pull request's own `what_if` is never used."""
 
     prices: str | None = Field(
-        None, description="A CSV or Parquet file of daily closes in the repository, relative to reconciler.yaml."
+        None, description="A CSV or Parquet file of closes in the repository, relative to reconciler.yaml."
     )
     dataset: DatasetName | None = Field(None, description="Or a price history bundled in the skfolio wheel.")
     strategy: str = Field(
-        "threshold", description="The rule both sides run under, as `backtest --strategy` takes it; default the"
-        " planner's own: look every day, trade what is beyond the portfolio's bands.",
+        "threshold", description="The rule both sides run under, as `backtest --strategy` takes it; default"
+        " the planner's own: look every day, trade what is beyond the portfolio's bands.",
     )
-    years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: this many years up to `end`.")
-    end: date | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices' last.")
+    years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: these many years to `end`.")
+    end: date | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices'.")
     cash: Annotated[Decimal, Field(gt=0, le=Decimal(10**12), allow_inf_nan=False)] = Decimal(100000)
     lots: Literal["fifo", "hifo"] = "fifo"
     tax_short: Fraction = Decimal(0)
     tax_long: Fraction = Decimal(0)
     max_portfolios: Annotated[int, Field(ge=1, le=50)] = Field(
-        5, description="Backtest at most this many changed portfolios (each takes ~1-2 s); the others are listed."
+        5, description="Backtest at most this many changed portfolios (each ~1-2 s); the others are listed."
     )
 
     @model_validator(mode="after")
@@ -516,7 +516,8 @@ class WhatIf(Strict):
         if self.prices is not None and self.dataset is not None:
             raise ValueError("give either prices: FILE or dataset: NAME, not both")
         if self.prices is not None and (
-            not self.prices.strip() or posixpath.isabs(self.prices.replace("\\", "/")) or ntpath.isabs(self.prices)
+            not self.prices.strip() or posixpath.isabs(self.prices.replace("\\", "/"))
+            or ntpath.isabs(self.prices)
         ):
             raise ValueError(f"what_if.prices {self.prices!r} must be a file in the repository, relative to"
                              " reconciler.yaml (e.g. data/closes.csv)")

@@ -389,7 +389,8 @@ def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
     except _NotADate as exc:
         mark = exc.mark
         raise ReconcilerError(
-            f"{exc.text} is not a date", where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
+            f"{exc.text} is not a date",
+            where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
             fix="write a real date as YYYY-MM-DD (months 01-12, days of that month)",
         ) from None
     except DuplicateKeyError as exc:

@@ -1,8 +1,10 @@
-"""backtest.whatif: each side is the engine's own backtest of its targets, over the configured window; a gap in
-one portfolio's prices is named and the others still run; the value path is sampled with both ends kept."""
+"""backtest.whatif: each side is the engine's own backtest of its targets, over the configured window; a gap
+in one portfolio's prices is named and the others still run; the value path is sampled with both ends kept."""
 
 from __future__ import annotations
 
+import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from reconciler.backtest.strategies import parse_strategy
 from reconciler.backtest.whatif import POINTS, Change, compare, sampled, window
 from reconciler.core.models import CostModel
 from reconciler.spec.models import WhatIf
+from tests.backtest.conftest import REPO
 from tests.builders import desired, price_csv
 
 OLD = desired({"AAA": "0.5", "BBB": "0.5"}, name="p")
@@ -31,8 +34,9 @@ def test_each_side_is_the_engines_backtest_of_its_targets(closes: Path) -> None:
     table, settings = load_prices(closes), WhatIf(prices="closes.csv", years=2)
     report = compare([Change("p", OLD, NEW)], table, settings, CostModel(slippage_bps=Decimal(5)))
     start, end = window(table, settings)
-    run = run_strategy(NEW, table.select(["AAA", "BBB"], start, end), parse_strategy("threshold", NEW.trading.bands),
-                       Settings(costs=CostModel(slippage_bps=Decimal(5))))
+    rule = parse_strategy("threshold", NEW.trading.bands)
+    prices = table.select(["AAA", "BBB"], start, end)
+    run = run_strategy(NEW, prices, rule, Settings(costs=CostModel(slippage_bps=Decimal(5))))
     assert report.portfolios[0].sides[1].final_value == compute(run).final_value
 
 
@@ -74,3 +78,14 @@ def test_the_path_keeps_its_first_and_last_values() -> None:
 
 def test_a_short_path_is_kept_whole() -> None:
     assert sampled(np.array([1.0, 2.0, 3.0])) == (1.0, 2.0, 3.0)
+
+
+def test_the_readmes_what_if_is_what_the_renderer_gives_on_the_shipped_data() -> None:
+    """bench/whatif.py recorded the section the README shows (test_bench_guard: the README block renders it);
+    the same case rendered now must give the same text."""
+    pytest.importorskip("skfolio")
+    sys.path.insert(0, str(REPO / "bench"))
+    import whatif as bench_whatif
+
+    recorded = json.loads((REPO / "bench" / "results" / "whatif.json").read_text())["figures"]["excerpt"]
+    assert bench_whatif.section()[0] == recorded

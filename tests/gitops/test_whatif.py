@@ -1,6 +1,6 @@
-"""What-if in the plan comment: a pull request's old and new targets, read at its base and head commits of a real
-git repository, backtested side by side on the prices `what_if` configures; missing symbols, no price source, no
-numpy, a price file outside the repository: the plan is posted all the same."""
+"""What-if in the plan comment: a pull request's old and new targets, read at its base and head commits of a
+real git repository, backtested side by side on the prices `what_if` configures; missing symbols, no price
+source, no numpy, a price file outside the repository: the plan is posted all the same."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ def expected_section(workspace: Workspace) -> str:
     from reconciler.runtime import Runtime
 
     costs = Runtime(config_path=workspace.config, read_only=True).costs
-    report = compare([Change("alice-ira", old, new)], replace(table, source="closes.csv"), config.what_if, costs)
+    table = replace(table, source="closes.csv")
+    report = compare([Change("alice-ira", old, new)], table, config.what_if, costs)
     return "".join(what_if_blocks(report))
 
 
@@ -78,7 +79,8 @@ def test_the_section_is_folded_with_a_mermaid_chart_of_both_paths(workspace: Wor
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
     section = r.out.split("<details><summary>What if: <b>alice-ira</b>", 1)[1].split("</details>", 1)[0]
     chart = section.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert [line.split()[0] for line in chart.splitlines()[1:]] == ["xychart-beta", "x-axis", "y-axis", "line", "line"]
+    kinds = [line.split()[0] for line in chart.splitlines()[1:]]
+    assert kinds == ["xychart-beta", "x-axis", "y-axis", "line", "line"]
 
 
 def test_the_chart_spans_the_configured_window_in_years(workspace: Workspace, changed: Git) -> None:
@@ -107,7 +109,7 @@ def test_the_github_comment_carries_the_section(
 def test_a_proposal_is_backtested_with_the_trusted_checkouts_prices_and_settings(
     workspace: Workspace, git_repo: Git
 ) -> None:
-    """The pull request's own what_if (here: a file that exists nowhere) is never used: the default branch's is."""
+    """The pull request's own what_if (a file that exists nowhere) is never used: the default branch's is."""
     price_csv(workspace.root / "closes.csv", SYMBOLS, days=600)
     configure(workspace, prices="closes.csv", years=2)
     git_repo.commit_all("what-if prices")
@@ -133,11 +135,13 @@ def test_missing_symbols_are_named_and_the_plan_still_posts(
     assert workspace.run("plan", "--base", "HEAD~1", "--out", str(made)).code in (0, 1)
     github.add_pull(5)
     assert workspace.run("github", "comment", "--pr", "5", "--plan", str(made)).code == 0
-    assert ("- :information_source: What if for `alice-ira`: no prices for BNDX, VXUS in closes.csv: add a column"
-            " per symbol to backtest it") in github.ours(5)[0]["body"]
+    assert ("- :information_source: What if for `alice-ira`: no prices for BNDX, VXUS in closes.csv: add a"
+            " column per symbol to backtest it") in github.ours(5)[0]["body"]
 
 
-def test_without_a_price_source_there_is_no_section_and_no_warning(workspace: Workspace, git_repo: Git) -> None:
+def test_without_a_price_source_there_is_no_section_and_no_warning(
+    workspace: Workspace, git_repo: Git
+) -> None:
     tilt(workspace)
     git_repo.commit_all("alice: more stocks")
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
@@ -149,7 +153,7 @@ def test_without_a_price_source_there_is_no_section_and_no_warning(workspace: Wo
 def test_without_numpy_the_section_is_one_line(
     workspace: Workspace, changed: Git, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "numpy", None)  # what `import numpy` meets where the extra is not installed
+    monkeypatch.setitem(sys.modules, "numpy", None)  # what `import numpy` meets without the extra
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
     assert r.code in (0, 1), r.err
     assert ("- :information_source: What if: not run: the backtest needs numpy and pandas (numpy is not"

@@ -1,5 +1,5 @@
-"""The what-if section as rendered: figures side by side with the change, a new portfolio alone, a note where it
-did not run, and a comment that stays within GitHub's limit however many portfolios carry one."""
+"""The what-if section as rendered: figures side by side with the change, a new portfolio alone, a note where
+it did not run, and a comment that stays within GitHub's limit however many portfolios carry one."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from tests.gitops.test_comment_render import big_plan
 
 def side(label: str, value: float, *, points: int = 60) -> WhatIfSide:
     path = tuple(100_000 + (value - 100_000) * k / (points - 1) for k in range(points))
-    return WhatIfSide(label=label, final_value=value, after_tax_value=value - 1_000, cagr=0.05, volatility=0.1,
-                      max_drawdown=-0.2, turnover=0.04, rebalances=7, costs=120.0, taxes=900.0, path=path)
+    return WhatIfSide(label=label, final_value=value, after_tax_value=value - 1_000, cagr=0.05,
+                      volatility=0.1, max_drawdown=-0.2, turnover=0.04, rebalances=7, costs=120.0,
+                      taxes=900.0, path=path)
 
 
 def report(*results: WhatIfResult, **fields: object) -> WhatIfReport:
-    base: dict[str, object] = dict(source="closes.csv", rule="threshold", start="2015-01-02", end="2024-12-31",
-                                   rows=2_515, cash=100_000.0, costs="slippage 5 bps", taxes="none")
+    base: dict[str, object] = dict(source="closes.csv", rule="threshold", start="2015-01-02",
+                                   end="2024-12-31", rows=2_515, cash=100_000.0, costs="slippage 5 bps",
+                                   taxes="none")
     return WhatIfReport(portfolios=results, **{**base, **fields})  # type: ignore[arg-type]
 
 
@@ -51,8 +53,8 @@ def test_the_chart_draws_one_line_per_side_in_whole_dollars() -> None:
 
 
 def many() -> WhatIfReport:
-    return report(*(WhatIfResult(f"portfolio-{k:04d}", sides=(side("old targets", 150_000.0),
-                                                              side("new targets", 160_000.0))) for k in range(40)))
+    sides = (side("old targets", 150_000.0), side("new targets", 160_000.0))
+    return report(*(WhatIfResult(f"portfolio-{k:04d}", sides=sides) for k in range(40)))
 
 
 def test_many_portfolios_with_a_what_if_stay_within_githubs_limit() -> None:
