@@ -39,7 +39,7 @@ def section() -> tuple[str, int, int]:
     from reconciler.render.markdown import what_if_blocks
     from reconciler.runtime import Runtime
     from reconciler.spec.loader import load_workspace
-    from reconciler.spec.models import WhatIf
+    from reconciler.spec.whatif import WhatIf
 
     config = EXAMPLES / "reconciler.yaml"
     old = next(p for p in load_workspace(config, accounts=False).portfolios if p.name == "sp500-20")
