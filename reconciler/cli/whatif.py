@@ -16,6 +16,7 @@ from reconciler import files
 from reconciler.core.changes import WhatIfReport
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import TargetsAtRef, targets_at
+from reconciler.secrets.redact import scrub
 
 if TYPE_CHECKING:
     from reconciler.core.models import Plan
@@ -43,11 +44,12 @@ def what_if_report(
         return _backtest(trusted, rt, plan.base_commit, base, changed)
     except ReconcilerError as exc:
         log.warning("what-if not run: %s", exc.message, extra={"where": exc.where})
-        return WhatIfReport(note=f"not run: {exc.message} ({exc.where}); {exc.fix or 'see docs/backtest.md'}")
+        said = f"not run: {exc.message} ({exc.where}); {exc.fix or 'see docs/backtest.md'}"
+        return WhatIfReport(note=scrub(said))
     except Exception as exc:  # advice never costs the reviewer the plan: logged with its traceback, shown
         log.exception("what-if failed", extra={"base_commit": plan.base_commit})
-        return WhatIfReport(note=f"not run: {type(exc).__name__}: {exc}. The plan above is unaffected; please"
-                                 " report this bug")
+        return WhatIfReport(note=scrub(f"not run: {type(exc).__name__}: {exc}. The plan above is unaffected;"
+                                       " please report this bug"))
 
 
 def _backtest(
