@@ -164,10 +164,21 @@ def requests_per_order(doc: dict[str, Any]) -> str:
     return "\n".join([where, "", *rows]) + "\n"
 
 
+def whatif(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    where = _where(doc).replace(" (CPU seconds,", " (wall seconds,")
+    ok = f["cold_seconds"] < f["target_seconds"]
+    line = (f"{f['symbols']} symbols × {f['rows']:,} trading days, old and new targets:"
+            f" {f['cold_seconds']:.1f} s in a fresh interpreter, imports included"
+            f" (< {f['target_seconds']:.0f} s {_verdict(ok)}), of which {f['seconds']:.1f} s the work."
+            " The section it renders:")
+    return "\n".join([where, "", line, "", f["excerpt"].rstrip("\n")]) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
     "check": check, "backtest_example": backtest_example, "requests_per_order": requests_per_order,
-    "apply_scale": apply_scale,
+    "apply_scale": apply_scale, "whatif": whatif,
 }
 
 

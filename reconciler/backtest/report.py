@@ -258,6 +258,20 @@ def event_lines(report: Report) -> list[str]:
     return lines
 
 
+def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Per calendar year with realized gains in any run: per strategy (gain, tax), empty where it realized
+    none. The one computation of the yearly figures, for the text table and the HTML page alike."""
+    years = sorted({y for run in report.runs for y in run.book.years})
+    out = []
+    for y in years:
+        cells = []
+        for run in report.runs:
+            t = run.book.years.get(y)
+            cells.append(("", "") if t is None else (_money(float(t.short + t.long)), _money(float(t.tax))))
+        out.append((str(y), cells))
+    return out
+
+
 def render_text(report: Report, out: Console) -> None:
     names = [run.strategy.name for run in report.runs]
     width = min(WIDTH, out.width) if out.is_terminal else WIDTH
@@ -272,14 +286,8 @@ def render_text(report: Report, out: Console) -> None:
     lines(layout("", names, table_rows(report), width))
     if report.taxed:
         out.print()
-        years = sorted({y for run in report.runs for y in run.book.years})
-        rows = []
-        for y in years:
-            cells = []
-            for run in report.runs:
-                t = run.book.years.get(y)
-                cells.append("" if t is None else f"{_money(float(t.short + t.long))} / {_money(float(t.tax))}")
-            rows.append((str(y), cells))
+        rows = [(y, [f"{gain} / {tax}" if gain else "" for gain, tax in cells])
+                for y, cells in year_cells(report)]
         lines(["Realized gains and tax", *layout("year", names, rows, width)])
     notes = event_lines(report)
     if notes:

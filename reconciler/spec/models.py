@@ -21,6 +21,7 @@ from reconciler.core.rules import (  # the core's values, part of this schema
     Trading,
     Weight,
 )
+from reconciler.spec.whatif import WhatIf
 
 API_VERSION = "reconciler.dev/v1"
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-/]{0,23}$"
@@ -496,6 +497,7 @@ class ConfigDoc(Strict):
     apply: ApplySettings = ApplySettings()
     notifications: Notifications = Notifications()
     plan: PlanSettings = PlanSettings()
+    what_if: WhatIf = WhatIf()
 
     @field_validator("portfolios_dir")
     @classmethod
