@@ -13,10 +13,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 from reconciler.clock import Deadline, bounded_by, current_deadline
-from reconciler.core.fills import limit_price
+from reconciler.core.legs import SkippedLeg, budget_after, opening_budget, size_leg
 from reconciler.core.models import Observation, Plan, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
-from reconciler.core.planner import affordable_quantity
 from reconciler.core.valuation import (
     VALUATION_POLICY,
     account_doubts,
@@ -236,9 +235,8 @@ def _apply_portfolio(
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     trading = desired.trading
-    costs = rt.costs
     # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
-    budget = obs.cash_settled - obs.cash_reserved if not obs.cash_warning else ZERO
+    budget = opening_budget(obs)
     quotes = dict(obs.quotes)
     sells_done = False
     # Quotes are refreshed when half the freshness limit has passed, so a long apply never prices (or polices)
@@ -269,25 +267,11 @@ def _apply_portfolio(
         if refreshed:
             gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
         leg = Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
-        qty, shrunk, limit = action.quantity, None, None
-        priced = leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0
-        if costs.limit_band is not None:
-            if leg.quote is None or not priced:
-                leg.refuse("skipped", action.quantity, "no sound fresh quote to set a limit price at")
-                continue
-            limit = limit_price(action.side, leg.quote.marketable(action.side), costs.limit_band)
-        if action.side == "buy" and leg.quote is not None and priced:
-            # At the price the order meets (the ask, when sane): its limit is set from there.
-            affordable = affordable_quantity(budget, leg.quote.marketable("buy"), costs, trading.step)
-            if affordable < qty:
-                qty = affordable
-                if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:
-                    leg.refuse("skipped", action.quantity, f"not enough settled cash (budget {budget:.2f})")
-                    continue
-                shrunk = (
-                    f"planned {action.quantity}, sent {qty}: settled cash and this apply's sale proceeds"
-                    f" ({budget:.2f}) buy no more at {leg.quote.price}"
-                )
+        sized = size_leg(action, leg.quote, budget, trading, rt.costs)
+        if isinstance(sized, SkippedLeg):
+            leg.refuse("skipped", action.quantity, sized.message)
+            continue
+        qty, shrunk, limit = sized.quantity, sized.shrunk, sized.limit
         # The policies judge the order as it will be sent: after any shrinking, with the fresh quote.
         denied = gate.check(replace(action, quantity=qty), leg.quote, obs.positions.get(action.symbol, ZERO))
         if denied:
@@ -315,11 +299,8 @@ def _apply_portfolio(
             _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, why)
             return
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
-            notional = state.avg_price * state.filled_quantity
-            if action.side == "sell" and trading.use_sale_proceeds:
-                budget += notional - state.commission
-            elif action.side == "buy":
-                budget -= notional + state.commission
+            budget = budget_after(budget, action.side, state.avg_price * state.filled_quantity, state.commission,
+                                  trading)
 
 
 def _too_late(rt: Runtime, symbol: str) -> str | None:
