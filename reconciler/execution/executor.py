@@ -13,17 +13,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 from reconciler.clock import Deadline, bounded_by, current_deadline
+from reconciler.core.checks import ObservedInput, observation_denials
 from reconciler.core.legs import SkippedLeg, budget_after, opening_budget, size_leg
-from reconciler.core.models import Observation, Plan, PortfolioPlan, Quote
+from reconciler.core.models import Observation, Plan, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
-from reconciler.core.valuation import (
-    VALUATION_POLICY,
-    account_doubts,
-    doubtful_quotes,
-    floors_of,
-    valuation_denials,
-    valued_symbols,
-)
+from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import DeadlineExceeded
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
@@ -137,9 +131,9 @@ def apply_plan(
                     # A move nobody explained stays blocked once this observation, holding it, is the baseline.
                     moved_symbols(journal, pp.account, obs.positions, record=True)
                     journal.record_observation(obs, "apply", apply_id)
-                    doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
-                    if doubts or stale:
-                        _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
+                    denials, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
+                    if denials or stale:
+                        _refuse_portfolio(rt, plan, pp, apply_id, denials, stale, overrides, actor, result)
                         continue
                     _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
                     if result.interrupted is None and deadline.expired:
@@ -177,19 +171,20 @@ def _one_commit(rt: Runtime) -> AbstractContextManager[None]:
 
 def _blocked_now(
     rt: Runtime, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool
-) -> tuple[list[str], list[str]]:
-    """Why this portfolio must not trade on the observation just taken, as (doubtful quotes, stale facts): a
-    doubtful quote for anything it holds or targets, or else (when re-observed mid-apply) holdings, cash or
-    quotes that moved since the plan."""
+) -> tuple[list[PolicyResult], list[str]]:
+    """Why this portfolio must not trade on the observation just taken, as (the send-phase built-in checks'
+    denials, stale facts): a doubtful quote for anything it holds or targets, or else (when re-observed
+    mid-apply) holdings, cash or quotes that moved since the plan."""
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     valued = valued_symbols(desired.targets, obs.positions)
     # The journal's fill prices now, not the plan's: they vouch for the quote just taken.
-    doubts = doubtful_quotes(
-        obs, valued, rt.quote_limits, last_fill_prices(rt.journal, valued), floors_of(desired.symbols)
-    ) or account_doubts(obs)
-    if doubts or not reobserved:
-        return doubts, []
+    denials = observation_denials(ObservedInput(
+        pp.name, obs, frozenset(valued), rt.quote_limits, last_fill_prices(rt.journal, valued),
+        floors_of(desired.symbols),
+    ))
+    if denials or not reobserved:
+        return denials, []
     return [], stale_reasons(pp, obs, band)
 
 
@@ -199,16 +194,15 @@ def _symbols(pp: PortfolioPlan) -> list[str]:
 
 
 def _refuse_portfolio(
-    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
+    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, denials: list[PolicyResult], stale: list[str],
     overrides: dict[str, str], actor: str, result: ApplyResult, *, late: str | None = None,
 ) -> None:
-    """Send nothing for this portfolio: journal why (doubtful quotes as the valuation check's denial) and every
-    leg as denied, or, when the apply's deadline ran out (`late`), as skipped."""
+    """Send nothing for this portfolio: journal why (the built-in checks' denials) and every leg as denied, or,
+    when the apply's deadline ran out (`late`), as skipped."""
     rt.journal.record_policies(
-        valuation_denials(pp.name, doubts), plan_hash=plan.content_hash, phase="apply", apply_id=apply_id,
-        overrides=overrides, actor=actor,
+        denials, plan_hash=plan.content_hash, phase="apply", apply_id=apply_id, overrides=overrides, actor=actor,
     )
-    reasons = [f"{VALUATION_POLICY}: {d}" for d in doubts] + [f"stale: {r}" for r in stale]
+    reasons = [f"{r.policy}: {r.message}" for r in denials] + [f"stale: {r}" for r in stale]
     reasons += [] if late is None else [f"not sent: {late}"]
     message = "; ".join(reasons)
     for action in pp.actions:
