@@ -127,3 +127,12 @@ def test_a_sell_funds_later_buys_net_of_its_commission() -> None:
 
 def test_a_sell_funds_nothing_without_use_sale_proceeds() -> None:
     assert budget_after(D(1000), "sell", D(600), D(1), Trading(use_sale_proceeds=False)) == D(1000)
+
+
+def test_a_buy_shrunk_to_a_single_share_is_sent() -> None:
+    assert _sized(size_leg(_action(), quote("VTI", 100), D(150), Trading(), CostModel())).quantity == D(1)
+
+
+def test_a_limit_order_at_a_quote_under_a_dollar_is_sized() -> None:
+    sized = _sized(size_leg(_action("sell"), quote("VTI", "0.5"), D(0), Trading(), BAND))
+    assert sized.limit == D("0.50")  # 0.495 on the cent, up
