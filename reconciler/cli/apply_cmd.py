@@ -18,6 +18,7 @@ from reconciler.execution.executor import apply_plan, match_once
 from reconciler.execution.judge import judge_reviewed, read_judged_plan
 from reconciler.execution.merge_sequence import landed_since_applied
 from reconciler.execution.planning import make_plan
+from reconciler.execution.services import ApplySession
 from reconciler.execution.workers import run_workers
 from reconciler.gitops.repo import head_commit, is_ancestor
 from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
@@ -135,15 +136,17 @@ def run(args: argparse.Namespace) -> int:
     summary = _Summary(args.summary_file)
     summary.check()
     rt: Runtime | None = None
+    # This command's own state (who acts, the lock wait, the plans checked), dropped when it returns.
+    session = ApplySession(actor(), getattr(args, "lock_timeout", 0.0))
     try:
         rt = runtime(args)
         out = console(args)
         if args.all:
-            code = _apply_all(args, rt, out)
+            code = _apply_all(args, rt, session, out)
         elif args.envelope:
-            code = _apply_in_envelope(args, rt, out, summary)
+            code = _apply_in_envelope(args, rt, session, out, summary)
         else:
-            code = _apply(args, rt, out, summary)
+            code = _apply(args, rt, session, out, summary)
     except ReconcilerError as exc:
         summary.write("refused", exc.render())
         if rt is not None:
@@ -179,18 +182,18 @@ def _notify_failure(rt: Runtime, summary: _Summary) -> None:
     notify(settings, "apply_failed", f"reconciler apply: {title}", scrub(message))
 
 
-def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+def _apply(args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary) -> int:
     if args.plan:
         plan = read_judged_plan(Path(args.plan), rt)
     else:
-        plan = make_plan(rt, reconcile_first=True, only=args.target)  # adopt a crashed apply's orders first
+        plan = make_plan(rt, reconcile_first=session, only=args.target)  # adopt a crashed apply's orders first
         render_plan(plan, out)
         if not _approved(args, plan, out):
             return 1
-    return _execute(args, rt, out, summary, plan)
+    return _execute(args, rt, session, out, summary, plan)
 
 
-def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
+def _apply_all(args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
@@ -200,10 +203,10 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
         rt.policies.check_overrides(overrides)
         # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
         # failed work item per account. The workers inherit the targets loaded for it.
-        match_once(plan, rt)
+        match_once(plan, rt.workspace, session)
         report = run_workers(
-            plan, rt.for_worker, workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
-            say=watcher.say,
+            plan, rt.for_worker, workers=args.workers, actor=session.actor, overrides=overrides, on_progress=watcher,
+            say=watcher.say, session=session,
         )
     finally:
         watcher.close()
@@ -211,7 +214,9 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     return 0 if report.ok else 1
 
 
-def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+def _apply_in_envelope(
+    args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary
+) -> int:
     """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once.
 
     `--envelope` names one reviewed plan, or a folder of the reviewed plans of every commit since the last applied
@@ -242,7 +247,7 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     landed = landed_since_applied(rt, source, commit) if sequenced and commit else []
     if sequenced:
         reviewed = next((c.plan for c in reversed(landed) if c.plan is not None), None)
-    plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
+    plan = make_plan(rt, reconcile_first=session)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
     band = ws.config.apply.envelope
     covering: list[Plan] = [reviewed] if reviewed is not None and not sequenced else []
@@ -278,7 +283,9 @@ def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summ
     waived = reviewed_overrides(covering)
     for name, why in sorted(waived.items()):
         out.print(f"  · override {name} from the reviewed plan: {escape(why)}")
-    return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context, waived=waived)
+    return _execute(
+        args, rt, session, out, summary, plan, record_noop=commit is not None, context=context, waived=waived
+    )
 
 
 def _envelope_fix(check: EnvelopeCheck) -> str:
@@ -338,6 +345,7 @@ def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:
 def _execute(
     args: argparse.Namespace,
     rt: Runtime,
+    session: ApplySession,
     out: Console,
     summary: _Summary,
     plan: Plan,
@@ -346,12 +354,12 @@ def _execute(
     context: dict[str, Any] | None = None,
     waived: dict[str, str] | None = None,
 ) -> int:
-    who = actor()
+    who = session.actor
     overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
     stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent, order_sentence)
     try:
-        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream)
+        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream, session=session)
     except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
         summary.write("refused", error.render(), **context)
         raise
