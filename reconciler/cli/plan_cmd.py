@@ -11,7 +11,7 @@ from reconciler.cli.common import add_record, add_target, console, runtime
 from reconciler.core.plan import reseal
 from reconciler.execution.judge import seal_for_saving
 from reconciler.execution.planfile import write_plan
-from reconciler.execution.planning import causes_of, plan_against, proposed_runtime
+from reconciler.execution.planning import causes_of, plan_against
 from reconciler.gitops.overrides import read_overrides
 from reconciler.render.markdown import Proposal, render_markdown
 from reconciler.render.text import render_plan, render_target_changes
@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     rt = runtime(args, read_only=not args.record)
     if args.proposed is not None:
+        from reconciler.runtime import proposed_runtime
+
         with proposed_runtime(rt, args.proposed) as proposal:
             return _plan(args, proposal, trusted=rt)
     return _plan(args, rt, trusted=rt)

@@ -21,9 +21,9 @@ from reconciler.core.checks import OrderInput, order_denials
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.order_size import independent_price
 from reconciler.core.valuation import floors_of
+from reconciler.execution.services import Services
 from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
-from reconciler.runtime import Runtime
 
 _Key = tuple[int, Decimal, Decimal | None, datetime | None]
 
@@ -40,7 +40,7 @@ def _key(action: Action, quote: Quote | None) -> _Key:
 class OrderGate:
     """One portfolio's orders through the built-in send-phase checks and the policies, within one apply."""
 
-    rt: Runtime
+    rt: Services
     pp: PortfolioPlan
     plan_hash: str
     apply_id: str
