@@ -1,6 +1,7 @@
-"""Built-in checks in one registry (core.checks): a check's functions are called only where the registry is
-iterated, so plan and apply judge every check, and a new check is one entry. Read from the source (an AST walk of
-every call in the package): a call to a check's function anywhere else fails here, naming the file and line."""
+"""Built-in checks in one registry (core.checks): a check's functions are called only where the registry
+is iterated, so plan and apply judge every check, and a new check is one entry. Read from the source (an AST
+walk of every call in the package): a call to a check's function anywhere else fails here, naming the file
+and line."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def _calls() -> list[tuple[str, int, str]]:
 
 def test_the_walk_sees_the_registry_s_own_calls() -> None:
     """The walk finds calls at all (else the test below passes on nothing)."""
-    assert {name for rel, _, name in _calls() if rel == "core/checks.py"} >= {"valuation_denials", "oversized"}
+    own = {name for rel, _, name in _calls() if rel == "core/checks.py"}
+    assert own >= {"valuation_denials", "oversized"}
 
 
 def test_no_check_is_called_outside_the_registry() -> None:
@@ -45,7 +47,8 @@ def test_no_check_is_called_outside_the_registry() -> None:
 def test_every_registry_iteration_is_a_registry_function() -> None:
     """plan and apply reach the checks through these three, each iterating BUILTIN_CHECKS by phase."""
     callers = {
-        rel for rel, _, name in _iterations() if name in {"builtin_verdicts", "observation_denials", "order_denials"}
+        rel for rel, _, name in _iterations()
+        if name in {"builtin_verdicts", "observation_denials", "order_denials"}
     }
     assert callers == {"execution/planning.py", "execution/executor.py", "execution/gate.py"}
 

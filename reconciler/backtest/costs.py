@@ -25,8 +25,9 @@ class FillModel:
     def fill(
         self, side: Side, quantity: Decimal, quote: Decimal, limit: Decimal | None = None
     ) -> tuple[Decimal, Decimal] | None:
-        """(fill price, commission) of an order for `quantity` at `quote` and `limit` (core.legs.size_leg sets it;
-        None: the quote ± the band, or a market order without one); None when its limit is not reached."""
+        """(fill price, commission) of an order for `quantity` at `quote` and `limit` (core.legs.size_leg
+        sets it; None: the quote ± the band, or a market order without one); None when its limit is not
+        reached."""
         band = self.limit_band
         if band is None and limit is None:
             price = quote * (self.buy if side == "buy" else self.sell)

@@ -1,6 +1,7 @@
 """A day's planned orders sent in the backtest as apply sends them: each sized by the one rule apply uses
-(core.legs.size_leg: shrunk to the cash really there, skipped without a sound quote or enough cash), then filled by
-the paper broker's fill model, which still rejects a buy its cash does not cover (as the paper broker does)."""
+(core.legs.size_leg: shrunk to the cash really there, skipped without a sound quote or enough cash), then
+filled by the paper broker's fill model, which still rejects a buy its cash does not cover (as the paper
+broker does)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Filled:
 
 @dataclass
 class DayOrders:
-    """What became of a day's orders: the fills in order, the events (kind, message) and the cash after them."""
+    """What became of a day's orders: the fills in order, the events (kind, message), the cash after."""
 
     cash: Decimal
     filled: list[Filled] = field(default_factory=list)
@@ -39,7 +40,7 @@ class DayOrders:
 def send_orders(
     actions: list[Action], quotes: Mapping[str, Quote], cash: Decimal, trading: Trading, fills: FillModel
 ) -> DayOrders:
-    """Size each order as apply would (its budget: the cash, then each fill's) and fill it; sells come first."""
+    """Size each order as apply would (its budget: the cash, then each fill's) and fill it, in order."""
     day = DayOrders(cash)
     budget = cash
     for a in actions:

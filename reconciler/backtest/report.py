@@ -246,7 +246,8 @@ def rounding_lines(report: Report) -> list[str]:
 
 _EVENT_LABELS = {
     "blocked": "plans blocked by policy", "shrunk": "buys shrunk to the cash there",
-    "skipped": "orders skipped (no cash or quote for them)", "rejected": "orders rejected", "shortfall": "shortfalls",
+    "skipped": "orders skipped (no cash or quote for them)", "rejected": "orders rejected",
+    "shortfall": "shortfalls",
 }
 
 

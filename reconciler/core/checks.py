@@ -2,12 +2,12 @@
 the phases it runs in, its enforcement level, the `policies.params` it reads, and its plan-time verdicts. Pure.
 
 Two phases. "plan": plan iterates the registry for every portfolio (builtin_verdicts, from
-execution.planning), before the Rego policies; apply derives those verdicts again from the plan's own observation
-and compares (execution.judge). "send": apply iterates the registry again on what it sends, each check through its
-hook: on the portfolio's fresh observation (observation_denials, from execution.executor) or on each order as it
-will be sent (order_denials, from execution.gate). A new check is one entry here. docs/policies.md lists them
-beside the Rego policies, and tests keep that list, the phases and every call site in step with this registry
-(tests/core/test_checks.py, tests/test_check_sites.py).
+execution.planning), before the Rego policies; apply derives those verdicts again from the plan's own
+observation and compares (execution.judge). "send": apply iterates the registry again on what it sends, each
+check through its hook: on the portfolio's fresh observation (observation_denials, from execution.executor)
+or on each order as it will be sent (order_denials, from execution.gate). A new check is one entry here.
+docs/policies.md lists them beside the Rego policies, and tests keep that list, the phases and every call site
+in step with this registry (tests/core/test_checks.py, tests/test_check_sites.py).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class ObservedInput:
 
 @dataclass(frozen=True)
 class OrderInput:
-    """What a send-time check reads of one order as it will be sent (its quantity after shrinking, its quote)."""
+    """What a send-time check reads of one order as it will be sent (its quantity after shrinking)."""
 
     portfolio: str
     action: Action  # priced at `quote` when there is one
@@ -92,7 +92,8 @@ def _order_size(pp: PortfolioPlan, given: CheckInput) -> list[PolicyResult]:
 
 def _valuation_observed(given: ObservedInput) -> list[PolicyResult]:
     obs = given.obs
-    doubts = doubtful_quotes(obs, given.valued, given.quote_limits, given.fills, given.floors) or account_doubts(obs)
+    doubts = doubtful_quotes(obs, given.valued, given.quote_limits, given.fills, given.floors)
+    doubts = doubts or account_doubts(obs)
     return valuation_denials(given.portfolio, doubts)
 
 
@@ -112,7 +113,8 @@ BUILTIN_CHECKS: tuple[BuiltinCheck, ...] = (
     BuiltinCheck(
         ORDER_SIZE_POLICY, ("plan", "send"), ("max_volume_fraction", "max_target_multiple"),
         "no sell above the position, no buy above the equity or a price the quote does not set, no order above a"
-        " share of the daily volume or a multiple of the target quantity", _order_size, on_order=_order_size_sent,
+        " share of the daily volume or a multiple of the target quantity", _order_size,
+        on_order=_order_size_sent,
     ),
 )
 MARKET_CHECKS = frozenset(c.name for c in BUILTIN_CHECKS if c.market)  # their denials stop one portfolio
@@ -124,10 +126,12 @@ def builtin_verdicts(pp: PortfolioPlan, given: CheckInput) -> list[PolicyResult]
 
 
 def observation_denials(given: ObservedInput) -> list[PolicyResult]:
-    """Every send-phase check's denials on a portfolio's fresh observation, in registry order: any stops it."""
-    return [r for c in BUILTIN_CHECKS if "send" in c.phases and c.on_observation for r in c.on_observation(given)]
+    """Every send-phase check's denials of a portfolio's fresh observation, in registry order."""
+    hooks = [c.on_observation for c in BUILTIN_CHECKS if "send" in c.phases and c.on_observation]
+    return [r for hook in hooks for r in hook(given)]
 
 
 def order_denials(given: OrderInput) -> list[PolicyResult]:
     """Every send-phase check's denials of one order as it will be sent, in registry order: any stops it."""
-    return [r for c in BUILTIN_CHECKS if "send" in c.phases and c.on_order for r in c.on_order(given)]
+    hooks = [c.on_order for c in BUILTIN_CHECKS if "send" in c.phases and c.on_order]
+    return [r for hook in hooks for r in hook(given)]

@@ -1,11 +1,11 @@
 """One sizing rule for an order about to be sent, shared by apply (execution.executor) and the backtest
-(backtest.orders): what quantity and limit price a planned order goes out with, given the cash really there and
-the quote it meets, or why it is not sent. Pure.
+(backtest.orders): what quantity and limit price a planned order goes out with, given the cash really there
+and the quote it meets, or why it is not sent. Pure.
 
 The plan sized each buy with the cash it expected its sells to raise. When an order goes out the cash may be
-less (a sell filled lower, a quote moved within the band): the buy is then shrunk to what the cash really buys,
-and skipped when that is nothing or less than the minimum trade. Apply and the backtest used to differ here
-(apply shrank, the backtest let the broker reject the whole buy); they now make the same decision, here
+less (a sell filled lower, a quote moved within the band): the buy is then shrunk to what the cash really
+buys, and skipped when that is nothing or less than the minimum trade. Apply and the backtest used to differ
+here (apply shrank, the backtest let the broker reject the whole buy); they now make the same decision, here
 (docs/execution.md, docs/backtest.md).
 """
 
@@ -26,8 +26,8 @@ SkipReason = Literal["no_quote", "no_cash"]
 
 @dataclass(frozen=True)
 class SizedLeg:
-    """An order as it is sent: its quantity, its limit price (None: a market order), and why it is smaller than
-    planned (None: as planned)."""
+    """An order as it is sent: its quantity, its limit price (None: a market order), and why it is
+    smaller than planned (None: as planned)."""
 
     quantity: Decimal
     limit: Decimal | None = None
@@ -36,7 +36,7 @@ class SizedLeg:
 
 @dataclass(frozen=True)
 class SkippedLeg:
-    """An order that is not sent, and why: no sound quote to set its limit at, or no cash for even the minimum."""
+    """An order not sent, and why: no sound quote to set its limit at, or no cash for even the minimum."""
 
     reason: SkipReason
     message: str
@@ -61,8 +61,8 @@ def size_leg(
     if costs.limit_band is not None:
         if quote is None or not sound:
             return SkippedLeg("no_quote", "no sound fresh quote to set a limit price at")
-        limit = round_limit(action.side, limit_price(action.side, quote.marketable(action.side), costs.limit_band),
-                            costs.price_tick)
+        meets = quote.marketable(action.side)
+        limit = round_limit(action.side, limit_price(action.side, meets, costs.limit_band), costs.price_tick)
     if action.side == "sell" or quote is None or not sound:
         return SizedLeg(action.quantity, limit)
     # At the price the order meets (the ask, when sane): its limit is set from there.
@@ -78,16 +78,16 @@ def size_leg(
 
 
 def opening_budget(obs: Observation) -> Decimal:
-    """What buys may spend before any sell fills: settled cash less what is reserved; nothing when the broker's
-    cash figures are in doubt (never buy with cash that is not there)."""
+    """What buys may spend before any sell fills: settled cash less what is reserved; nothing when the
+    broker's cash figures are in doubt (never buy with cash that is not there)."""
     return ZERO if obs.cash_warning else obs.cash_settled - obs.cash_reserved
 
 
 def budget_after(
     budget: Decimal, side: Side, notional: Decimal, commission: Decimal, trading: Trading
 ) -> Decimal:
-    """The budget once an order filled `notional` for `commission`: a buy spends it; a sell's proceeds fund the
-    buys after it only when trading.use_sale_proceeds says so."""
+    """The budget once an order filled `notional` for `commission`: a buy spends it; a sell's proceeds
+    fund the buys after it only when trading.use_sale_proceeds says so."""
     if side == "buy":
         return budget - notional - commission
     return budget + notional - commission if trading.use_sale_proceeds else budget

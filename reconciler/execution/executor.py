@@ -201,10 +201,11 @@ def _refuse_portfolio(
     rt: Services, plan: Plan, pp: PortfolioPlan, apply_id: str, denials: list[PolicyResult], stale: list[str],
     overrides: dict[str, str], actor: str, result: ApplyResult, *, late: str | None = None,
 ) -> None:
-    """Send nothing for this portfolio: journal why (the built-in checks' denials) and every leg as denied, or,
-    when the apply's deadline ran out (`late`), as skipped."""
+    """Send nothing for this portfolio: journal why (the built-in checks' denials) and every leg as denied,
+    or, when the apply's deadline ran out (`late`), as skipped."""
     rt.journal.record_policies(
-        denials, plan_hash=plan.content_hash, phase="apply", apply_id=apply_id, overrides=overrides, actor=actor,
+        denials, plan_hash=plan.content_hash, phase="apply", apply_id=apply_id, overrides=overrides,
+        actor=actor,
     )
     reasons = [f"{r.policy}: {r.message}" for r in denials] + [f"stale: {r}" for r in stale]
     reasons += [] if late is None else [f"not sent: {late}"]
@@ -297,8 +298,8 @@ def _apply_portfolio(
             _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, why)
             return
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
-            budget = budget_after(budget, action.side, state.avg_price * state.filled_quantity, state.commission,
-                                  trading)
+            filled = state.avg_price * state.filled_quantity
+            budget = budget_after(budget, action.side, filled, state.commission, trading)
 
 
 def _too_late(rt: Services, symbol: str) -> str | None:

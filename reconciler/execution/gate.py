@@ -79,8 +79,8 @@ class OrderGate:
         priced = _priced(action, quote)
         # The built-in checks of the send phase first (core.checks): hard-mandatory, never overridable.
         builtin = order_denials(OrderInput(
-            self.pp.name, priced, quote, held, self.pp.equity, self.rt.size_limits, self._targets.get(action.symbol),
-            independent_price(action.symbol, self._fills, self._floors),
+            self.pp.name, priced, quote, held, self.pp.equity, self.rt.size_limits,
+            self._targets.get(action.symbol), independent_price(action.symbol, self._fills, self._floors),
         ))
         if builtin:
             self._record(builtin)

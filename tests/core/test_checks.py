@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -23,7 +24,7 @@ from reconciler.core.checks import (
     observation_denials,
     order_denials,
 )
-from reconciler.core.models import Action, CostModel, PortfolioPlan
+from reconciler.core.models import Action, CostModel, PortfolioPlan, Side
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
@@ -115,7 +116,8 @@ def test_a_sound_fresh_observation_is_denied_nothing() -> None:
 
 def _order(side: str, quantity: str, held: str) -> OrderInput:
     q = Decimal(quantity)
-    action = Action(1, "AAA", side, q, Decimal(100), q * 100, Decimal(0), "rebalance")  # type: ignore[arg-type]
+    side_ = cast(Side, side)
+    action = Action(1, "AAA", side_, q, Decimal(100), q * 100, Decimal(0), "underweight")
     return OrderInput("p", action, quote("AAA", 100), Decimal(held), Decimal(10000), SizeLimits(), None, None)
 
 

@@ -1,5 +1,6 @@
 """core.legs.size_leg, the one rule apply and the backtest size an order with as it is sent: each edge pinned
-(a buy exactly covered, one cent short, shrunk to the minimum trade and one step under it, a limit on its tick)."""
+(a buy exactly covered, one cent short, shrunk to the minimum trade and one step under it, a limit on its
+tick)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ BAND = CostModel(limit_band=D("0.01"), price_tick=D("0.01"))
 
 def _action(side: str = "buy", quantity: str = "10", price: str = "100") -> Action:
     q, p = D(quantity), D(price)
-    return Action(1, "VTI", side, q, p, q * p, D(0), "rebalance")  # type: ignore[arg-type]
+    return Action(1, "VTI", side, q, p, q * p, D(0), "underweight")  # type: ignore[arg-type]
 
 
 def _sized(result: SizedLeg | SkippedLeg) -> SizedLeg:
@@ -35,7 +36,9 @@ def test_a_buy_one_cent_short_is_shrunk_by_one_step() -> None:
 
 def test_a_shrunk_buy_says_planned_sent_and_the_budget() -> None:
     sized = _sized(size_leg(_action(), quote("VTI", 100), D("999.99"), Trading(), CostModel()))
-    assert sized.shrunk == "planned 10, sent 9: settled cash and this apply's sale proceeds (999.99) buy no more at 100"
+    assert sized.shrunk == (
+        "planned 10, sent 9: settled cash and this apply's sale proceeds (999.99) buy no more at 100"
+    )
 
 
 def test_a_buy_shrunk_to_exactly_the_minimum_trade_is_sent() -> None:

@@ -1,7 +1,7 @@
 """One sizing rule (core.legs.size_leg): a corpus of generated rebalance days (random accounts, prices, cash
 short of what the plan expected, minimum trades, quantity steps, commissions, limit or market orders) replayed
-through both paths, a real apply against the paper broker and the backtest's order loop (backtest.orders), sends
-the same orders: symbol, side, quantity and limit, in order, day by day."""
+through both paths, a real apply against the paper broker and the backtest's order loop (backtest.orders),
+sends the same orders: symbol, side, quantity and limit, in order, day by day."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class _Recording:
         self.sent: dict[str, list[Order]] = {}
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
-        self.sent.setdefault(account, []).append((order.symbol, order.side, order.quantity, order.limit_price))
+        sent = (order.symbol, order.side, order.quantity, order.limit_price)
+        self.sent.setdefault(account, []).append(sent)
         return self.inner.submit(account, order)
 
     def __getattr__(self, name: str) -> Any:
@@ -50,7 +51,9 @@ def _day(rng: random.Random, n: int) -> tuple[dict[str, Any], dict[str, Any], di
         p["previous_close"] = p["price"]
     fractional = rng.random() < 0.4
     scale = rng.choice([1, 10, 100])  # small accounts too: there a buy of a share or two shrinks to nothing
-    held = {s: (rng.randint(0, 300 * scale) / 100 if fractional else rng.randint(0, 3 * scale)) for s in symbols}
+    held = {
+        s: (rng.randint(0, 300 * scale) / 100 if fractional else rng.randint(0, 3 * scale)) for s in symbols
+    }
     account = {"cash": rng.randint(0, 20000 * scale) / 100, "positions": {s: q for s, q in held.items() if q}}
     weights = [rng.random() for _ in symbols]
     total = sum(weights) / rng.choice([1, 0.995, 0.98])  # often no cash held back: no room for a surprise
@@ -99,7 +102,7 @@ Sent = dict[str, list[Order]]  # account → its orders, in the order sent
 
 
 def _replay(root: Path, seed: int, limit: bool, per_order: int) -> tuple[Sent, Sent, set[str]]:
-    """(orders apply sent, orders the backtest's loop sends, kinds of the backtest's events) for one corpus run."""
+    """(orders apply sent, orders the backtest's loop sends, kinds of the backtest's events), for one run."""
     rng = random.Random(seed)
     rt = Runtime(_workspace(root, rng, seed * 100, limit, per_order))
     plan = make_plan(rt)
@@ -116,7 +119,8 @@ def _replay(root: Path, seed: int, limit: bool, per_order: int) -> tuple[Sent, S
     for pp in plan.portfolios:
         quotes = paper.quotes(pp.account, [a.symbol for a in pp.actions])
         cash = paper.observe(pp.account, []).cash_settled
-        day = send_orders(pp.actions, quotes, cash, rt.workspace.by_name[pp.name].trading, FillModel(rt.costs))
+        trading = rt.workspace.by_name[pp.name].trading
+        day = send_orders(pp.actions, quotes, cash, trading, FillModel(rt.costs))
         kinds |= {kind for kind, _ in day.events}
         if day.sent:
             replayed[pp.account] = day.sent
@@ -127,7 +131,8 @@ def _replay(root: Path, seed: int, limit: bool, per_order: int) -> tuple[Sent, S
     return recording.sent, replayed, kinds
 
 
-CORPUS = [(1, True, 0), (2, False, 1), (3, True, 1), (4, False, 0)]  # (seed, limit orders, commission per order)
+# (seed, limit orders, commission per order)
+CORPUS = [(1, True, 0), (2, False, 1), (3, True, 1), (4, False, 0)]
 
 
 def test_apply_and_the_backtest_send_the_same_orders(tmp_path: Path) -> None:
