@@ -28,9 +28,9 @@ from reconciler.spec.models import ConfigDoc
 
 @dataclass(frozen=True)
 class Runtime:
-    """The services of one command, built from `reconciler.yaml` on first use (`history` needs no broker, `validate`
-    no journal) and never changed after: execution sees them as `execution.services.Services`; what one apply
-    changes as it runs lives in its `ApplySession`."""
+    """The services of one command, built from `reconciler.yaml` on first use (`history` needs no broker,
+    `validate` no journal) and never changed after: execution sees them as `execution.services.Services`; what
+    one apply changes as it runs lives in its `ApplySession`."""
 
     config_path: Path
     journal_url: str | None = None
@@ -147,11 +147,12 @@ def proposed_runtime(trusted: Runtime, ref: str) -> Iterator[Runtime]:
     with read_proposed(trusted.config_path, ref) as proposed:
         url, _ = trusted.journal_location
         rt = Runtime(
-            config_path=proposed.config_path, journal_url=url, clock=trusted.clock, read_only=trusted.read_only,
-            targets_commit=proposed.commit, repo_config=trusted.config_path,
+            config_path=proposed.config_path, journal_url=url, clock=trusted.clock,
+            read_only=trusted.read_only, targets_commit=proposed.commit, repo_config=trusted.config_path,
         )
         try:
-            rt.workspace, rt.policies  # noqa: B018  # load now, so their problems are named while the folder exists
+            # Loaded now, so their problems are named while the folder exists.
+            rt.workspace, rt.policies  # noqa: B018
             yield rt
         except ReconcilerError as exc:
             raise relocated(exc, proposed.folder, proposed.label) from None

@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1] / "reconciler"
 # Import nothing of the project above them.
 LEAVES = {"errors", "clock", "bounded_http", "logs", "files", "strict_json", "shown", "__version__"}
 
-# What each part may import, besides itself and the leaves. The order is the layering: each part only uses parts
-# listed before it (execution and cli excepted: they use everything below them). `runtime` (the wiring of
-# reconciler.yaml into services) comes after execution: execution sees services through
-# execution.services, never the wiring, and only the CLI builds it.
+# What each part may import, besides itself and the leaves. The order is the layering: each part only uses
+# parts listed before it (execution and cli excepted: they use everything below them). `runtime` (the wiring
+# of reconciler.yaml into services) comes after execution: execution sees services through execution.services,
+# never the wiring, and only the CLI builds it.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "calendars": {"core"},
@@ -173,16 +173,18 @@ def test_adapters_are_reached_through_their_plug_ins() -> None:
     assert wrong == []
 
 
-# The one agreed edge from execution to the wiring: none. Execution takes `execution.services.Services` (read-only)
-# and an `ApplySession`; the command builds the runtime and passes it in.
+# The one agreed edge from execution to the wiring: none. Execution takes `execution.services.Services`
+# (read-only) and an `ApplySession`; the command builds the runtime and passes it in.
 EXECUTION_IMPORTS_OF_RUNTIME: set[str] = set()
 
 
 def test_execution_never_imports_the_runtime() -> None:
     """Every module under execution/ (at top, inside functions or under TYPE_CHECKING alike) is read: one that
     imports `reconciler.runtime` reaches the grab-bag again instead of the services it was given."""
-    found = {str(p.relative_to(ROOT)) for p in (ROOT / "execution").rglob("*.py")
-             if any(m == "reconciler.runtime" or m.startswith("reconciler.runtime.") for m in _imported_modules(p))}
+    found = {
+        str(p.relative_to(ROOT)) for p in (ROOT / "execution").rglob("*.py")
+        if any(m == "reconciler.runtime" or m.startswith("reconciler.runtime.") for m in _imported_modules(p))
+    }
     assert found == EXECUTION_IMPORTS_OF_RUNTIME
 
 

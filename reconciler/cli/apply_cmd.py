@@ -186,11 +186,14 @@ def _notify_failure(rt: Runtime, summary: _Summary) -> None:
     notify(settings, "apply_failed", f"reconciler apply: {title}", scrub(message))
 
 
-def _apply(args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary) -> int:
+def _apply(
+    args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary
+) -> int:
     if args.plan:
         plan = read_judged_plan(Path(args.plan), rt)
     else:
-        plan = make_plan(rt, reconcile_first=session, only=args.target)  # adopt a crashed apply's orders first
+        # Adopt a crashed apply's orders first.
+        plan = make_plan(rt, reconcile_first=session, only=args.target)
         render_plan(plan, out)
         if not _approved(args, plan, out):
             return 1
@@ -209,8 +212,8 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, session: ApplySession, out
         # failed work item per account. The workers inherit the targets loaded for it.
         match_once(plan, rt.workspace, session)
         report = run_workers(
-            plan, rt.for_worker, workers=args.workers, actor=session.actor, overrides=overrides, on_progress=watcher,
-            say=watcher.say, session=session,
+            plan, rt.for_worker, workers=args.workers, actor=session.actor, overrides=overrides,
+            on_progress=watcher, say=watcher.say, session=session,
         )
     finally:
         watcher.close()
@@ -232,7 +235,9 @@ def _apply_in_envelope(
         try:
             refuse_older_than_applied(rt, commit)
         except StalePlanError as stale:
-            summary.write("refused: not the current commit", stale.render(), commit=commit, reviewed=reviewed.plan)
+            summary.write(
+                "refused: not the current commit", stale.render(), commit=commit, reviewed=reviewed.plan
+            )
             raise
         done = already_applied(rt, commit)
         if done is not None:

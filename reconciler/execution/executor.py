@@ -43,8 +43,8 @@ log = logging.getLogger("reconciler.apply")
 
 
 def match_once(plan: Plan, workspace: Workspace, session: ApplySession) -> None:
-    """check_matches, once per session and plan: the whole-plan check, which `apply --all` would otherwise repeat
-    for every account (its workers' sessions inherit what was checked, ApplySession.for_worker)."""
+    """check_matches, once per session and plan: the whole-plan check, which `apply --all` would otherwise
+    repeat for every account (its workers' sessions inherit what was checked, ApplySession.for_worker)."""
     if plan.content_hash not in session.matched_plans:
         check_matches(plan, workspace)
         check_results_belong(plan)
@@ -64,8 +64,8 @@ def apply_plan(
     """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
 
     `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`); `on_outcome`
-    is called with each order's outcome as soon as it is journaled (the terminal streams them); `session` is the
-    apply command's (its lock wait and the plans it checked), a new one by default.
+    is called with each order's outcome as soon as it is journaled (the terminal streams them); `session` is
+    the apply command's (its lock wait and the plans it checked), a new one by default.
     """
     session = session or ApplySession(actor)
     overrides = overrides or {}

@@ -1,9 +1,10 @@
 """Apply on merge (`apply --envelope`): the rules that decide whether the orders computed now may be sent.
 
-A commit is applied once, never after a later one (an old job re-run would undo what came after), and only when
-every new order stays within the envelope approved with the reviewed plan that covers its portfolio: one reviewed
-plan, or a folder of the reviewed plans of every commit since the last applied one (docs/gitops.md). The command
-(cli/apply_cmd.py) parses, calls these in order and prints; nothing here prints or writes the job summary.
+A commit is applied once, never after a later one (an old job re-run would undo what came after), and only
+when every new order stays within the envelope approved with the reviewed plan that covers its portfolio: one
+reviewed plan, or a folder of the reviewed plans of every commit since the last applied one (docs/gitops.md).
+The command (cli/apply_cmd.py) parses, calls these in order and prints; nothing here prints or writes the job
+summary.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from reconciler.journal.commits import applied_commit, filled_at_commit, filled_
 
 @dataclass(frozen=True)
 class Reviewed:
-    """What `--envelope` names, read and judged: the commit being applied, and one reviewed plan or a folder."""
+    """What `--envelope` names, read and judged: the commit applied, and one reviewed plan or a folder."""
 
     source: str  # as given on the command line, for the messages
     commit: str | None  # the targets repository's HEAD, None outside git
@@ -37,14 +38,15 @@ class Reviewed:
 
 
 def read_reviewed(rt: Services, source: str) -> Reviewed:
-    """Read what `--envelope` names: a folder of reviewed plans needs a git repository; one plan is judged now."""
+    """Read what `--envelope` names: a folder of reviewed plans needs git; one plan is judged now."""
     ws = rt.workspace
     commit, _ = head_commit(ws.root, ws.target_files)
     if Path(source).is_dir():
         if not commit:
             raise ReconcilerError(
                 "a folder of reviewed plans applies the commits of a git repository; this is none",
-                where=str(ws.root), fix="run in a clone of the targets repository, or pass one reviewed plan file",
+                where=str(ws.root),
+                fix="run in a clone of the targets repository, or pass one reviewed plan file",
             )
         return Reviewed(source, commit, None)
     reviewed = read_judged_plan(Path(source), rt)
@@ -53,9 +55,9 @@ def read_reviewed(rt: Services, source: str) -> Reviewed:
 
 
 def refuse_older_than_applied(rt: Services, commit: str) -> None:
-    """An old apply job run again must not undo what later commits applied (a change, then its revert, then the
-    change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one whose
-    ancestry cannot be told (a shallow clone)."""
+    """An old apply job run again must not undo what later commits applied (a change, then its revert, then
+    the change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one
+    whose ancestry cannot be told (a shallow clone)."""
     last = last_applied_commit(rt.journal)
     if last is None or last.commit == commit:
         return
@@ -96,8 +98,8 @@ def landed_since(rt: Services, reviewed: Reviewed) -> list[Landed]:
 
 @dataclass
 class Verdict:
-    """The orders computed now against what was reviewed: the check, the plans that cover the traded
-    portfolios (their overrides are honoured), what the check was made against, and the reviewed plan shown."""
+    """The orders computed now against what was reviewed: the check, what it was made against, the reviewed
+    plan shown, and the plans that cover the traded portfolios (their overrides are honoured)."""
 
     check: EnvelopeCheck
     where: str
@@ -141,8 +143,9 @@ def envelope_refusal(verdict: Verdict) -> EnvelopeError:
 def _envelope_fix(check: EnvelopeCheck) -> str:
     """What to do about a breach, by its kind: no reviewed plan, other targets, or prices that moved."""
     if any(b.message.startswith(UNCOVERED) for b in check.breaches):
-        why = ("A portfolio with orders now has no reviewed plan: open a pull request planned on top of this commit"
-               " (a comment change under portfolios/ is enough), review the orders its plan shows and merge it")
+        why = ("A portfolio with orders now has no reviewed plan: open a pull request planned on top of this"
+               " commit (a comment change under portfolios/ is enough), review the orders its plan shows and"
+               " merge it")
     elif any(b.symbol is None for b in check.breaches):
         why = "The targets or accounts at this commit are not the reviewed ones"
     else:

@@ -43,13 +43,14 @@ def selected(portfolios: list[Desired], only: Sequence[str]) -> list[Desired]:
 
 
 def make_plan(
-    rt: Services, *, record: bool = True, reconcile_first: ApplySession | None = None, only: Sequence[str] = ()
+    rt: Services, *, record: bool = True, reconcile_first: ApplySession | None = None,
+    only: Sequence[str] = (),
 ) -> Plan:
     """One plan over every portfolio in the workspace, or those `only` names (`--target`).
 
-    `reconcile_first` (apply's plan-now path, its session) first adopts what an earlier, crashed apply left
-    unfinished, under each account's lock (taken as the session's actor, waiting its lock timeout), so the plan
-    sees the broker as it is once those orders are final.
+    `reconcile_first` (apply's plan-now path, its session) first adopts what an earlier, crashed apply
+    left unfinished, under each account's lock (taken as the session's actor, waiting its lock timeout), so
+    the plan sees the broker as it is once those orders are final.
     """
     ws = rt.workspace
     chosen = selected(ws.portfolios, only)

@@ -4,8 +4,9 @@ The same command on other machines sharing one PostgreSQL journal joins in: ever
 whichever worker claims it.
 
 Processes first: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
-one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own services
-(one HTTP client, one policy interpreter, one database pool) once, and keeps it for every account it claims.
+one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own
+services (one HTTP client, one policy interpreter, one database pool) once, and keeps them for every account it
+claims.
 
 A worker that dies (killed, a lost machine) leaves its item claimed: once its lock's holder is seen dead, the
 workers still running make the item pending again and finish it (journal.queue.reclaim_abandoned); apply then
@@ -63,7 +64,8 @@ class WorkReport:
 
 
 def work(
-    plan: Plan, rt: Services, name: str, *, actor: str, overrides: dict[str, str], session: ApplySession | None = None
+    plan: Plan, rt: Services, name: str, *, actor: str, overrides: dict[str, str],
+    session: ApplySession | None = None,
 ) -> None:
     """One worker's loop: claim an account, apply it, record the outcome; when nothing is pending, take back what
     dead workers left, and stop when there is nothing left either."""
@@ -78,7 +80,9 @@ def work(
             return
         status: WorkStatus
         try:
-            result = apply_plan(plan, rt, actor=actor, overrides=overrides, accounts={account}, session=session)
+            result = apply_plan(
+                plan, rt, actor=actor, overrides=overrides, accounts={account}, session=session
+            )
             status = "done" if result.ok else "failed"
             message = result.status + ("" if result.interrupted is None else f": {result.interrupted}") + "".join(
                 f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
@@ -119,8 +123,8 @@ def run_workers(
 ) -> WorkReport:
     """Apply every account of the plan with `workers` workers — processes, then threads in them (spread); one
     worker is a thread of this process — calling `on_progress` every `every` seconds and at the end, and `say`
-    with each step of the start; each worker gets its own copy of the command's `session`. The report holds the
-    accounts this run's workers did."""
+    with each step of the start; each worker gets its own copy of the command's `session`. The report holds
+    the accounts this run's workers did."""
     tell = say or (lambda _: None)
     session = session or ApplySession(actor)
     first = make_services()
@@ -160,7 +164,8 @@ def run_workers(
         context = multiprocessing.get_context("fork")
         procs = [
             context.Process(
-                target=_child, args=(plan, make_services, first, group, actor, overrides, os.getpid(), session),
+                target=_child,
+                args=(plan, make_services, first, group, actor, overrides, os.getpid(), session),
                 name=group[0],
             )
             for group in names

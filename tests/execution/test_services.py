@@ -1,5 +1,5 @@
-"""The services execution is given are read-only, and one apply's state lives in its own session: a plan checked
-whole once per session, each worker with its own copy of what its command checked."""
+"""The services execution is given are read-only, and one apply's state lives in its own session: a plan
+checked whole once per session, each worker with its own copy of what its command checked."""
 
 from __future__ import annotations
 
