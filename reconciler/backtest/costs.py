@@ -8,25 +8,32 @@ from decimal import Decimal
 
 from reconciler.core.fills import fill_price, limit_price, slip_factor
 from reconciler.core.models import CostModel, Side
+from reconciler.core.numbers import ZERO
 
 
 class FillModel:
     """What the paper broker fills an order at (core.fills.fill_price, the one rule both use), unrounded."""
 
-    __slots__ = ("buy", "charge", "limit_band", "sell", "slippage_bps")
+    __slots__ = ("buy", "charge", "costs", "limit_band", "sell", "slippage_bps")
 
     def __init__(self, costs: CostModel) -> None:
+        self.costs = costs
         self.slippage_bps, self.limit_band, self.charge = costs.slippage_bps, costs.limit_band, costs.commission.charge
         # A market order fills at the quote times one of these (fill_price's factors, worked out once per run).
         self.buy, self.sell = slip_factor("buy", costs.slippage_bps), slip_factor("sell", costs.slippage_bps)
 
-    def fill(self, side: Side, quantity: Decimal, quote: Decimal) -> tuple[Decimal, Decimal] | None:
-        """(fill price, commission) of an order for `quantity` at `quote`; None when its limit is not reached."""
+    def fill(
+        self, side: Side, quantity: Decimal, quote: Decimal, limit: Decimal | None = None
+    ) -> tuple[Decimal, Decimal] | None:
+        """(fill price, commission) of an order for `quantity` at `quote` and `limit` (core.legs.size_leg
+        sets it; None: the quote ± the band, or a market order without one); None when its limit is not
+        reached."""
         band = self.limit_band
-        if band is None:
+        if band is None and limit is None:
             price = quote * (self.buy if side == "buy" else self.sell)
         else:
-            limited = fill_price(side, quote, self.slippage_bps, limit_price(side, quote, band))
+            at = limit if limit is not None else limit_price(side, quote, band or ZERO)
+            limited = fill_price(side, quote, self.slippage_bps, at)
             if limited is None:
                 return None
             price = limited

@@ -244,16 +244,22 @@ def rounding_lines(report: Report) -> list[str]:
     return lines
 
 
+_EVENT_LABELS = {
+    "blocked": "plans blocked by policy", "shrunk": "buys shrunk to the cash there",
+    "skipped": "orders skipped (no cash or quote for them)", "rejected": "orders rejected",
+    "shortfall": "shortfalls",
+}
+
+
 def event_lines(report: Report) -> list[str]:
     lines = rounding_lines(report)
     for run in report.runs:
-        for kind in ("blocked", "rejected", "shortfall"):
+        for kind, label in _EVENT_LABELS.items():
             events = [e for e in run.events if e.kind == kind]
             if events:
                 first = events[0]
-                label = {"blocked": "plans blocked by policy", "rejected": "orders rejected", "shortfall": "shortfalls"}
                 lines.append(
-                    f"{run.strategy.name}: {len(events)} {label[kind]}; first on {first.day}: {first.message}"
+                    f"{run.strategy.name}: {len(events)} {label}; first on {first.day}: {first.message}"
                 )
     return lines
 
