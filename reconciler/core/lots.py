@@ -251,3 +251,4 @@ def _sell_in_order(queue: _Queue | None, day: date, quantity: Decimal, per_share
         if lot.quantity == 0:
             queue.pop()
     return short, long
+
