@@ -38,3 +38,8 @@ def test_lots_that_sum_to_the_positions_never_mismatch(parts: list[tuple[str, in
     for symbol, q in parts:
         positions[symbol] = positions.get(symbol, D(0)) + q
     assert mismatches(lots, positions) == {}
+
+
+def test_a_lots_unrealized_gain_is_its_value_less_its_whole_cost() -> None:
+    (s,) = standings([HeldLot("VTI", date(2020, 1, 2), D(4), D(300))], {"VTI": D(80)}, TODAY)
+    assert s.unrealized == D(20)
