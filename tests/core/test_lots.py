@@ -170,3 +170,24 @@ def test_a_sales_estimated_tax_counts_losses_as_tax_saved() -> None:
     lots = [Lot(date(2020, 1, 2), D(1), D(50)), Lot(date(2024, 1, 2), D(1), D(120))]
     closed = close_lots(lots, "fifo", SOLD, D(2), D(100), Rates(D("0.35"), D("0.15")))
     assert estimated_tax(closed, Rates(D("0.35"), D("0.15"))) == D(50) * D("0.15") - D(20) * D("0.35")
+
+
+def test_each_fixed_method_orders_the_lots_its_own_way() -> None:
+    lots = [Lot(date(2020, 1, 2), D(1), D(50)), Lot(date(2021, 1, 4), D(1), D(90)), Lot(date(2022, 1, 3), D(1), D(70))]
+    orders = {m: sale_order(lots, m, SOLD, D(100), Rates()) for m in ("fifo", "hifo", "lifo")}  # type: ignore[misc]
+    assert orders == {"fifo": [0, 1, 2], "hifo": [1, 2, 0], "lifo": [2, 1, 0]}
+
+
+def test_hifo_takes_the_older_of_two_lots_at_the_same_cost() -> None:
+    lots = [Lot(date(2020, 1, 2), D(1), D(50)), Lot(date(2021, 1, 4), D(1), D(50))]
+    assert sale_order(lots, "hifo", SOLD, D(100), Rates()) == [0, 1]
+
+
+def test_a_sale_that_empties_a_lot_exactly_takes_nothing_from_the_next() -> None:
+    lots = [Lot(date(2020, 1, 2), D(2), D(10)), Lot(date(2021, 1, 4), D(2), D(10))]
+    assert allocate(lots, [0, 1], D(2)) == [(0, D(2))]
+
+
+def test_an_empty_lot_is_passed_over() -> None:
+    lots = [Lot(date(2020, 1, 2), D(0), D(10)), Lot(date(2021, 1, 4), D(2), D(10))]
+    assert allocate(lots, [0, 1], D(1)) == [(1, D(1))]
