@@ -196,11 +196,8 @@ class TaxBook:
         short = long = ZERO
         for i, take in allocate(lots, order, quantity):
             lot = lots[i]
-            gain = take * (per_share - lot.unit_cost)
-            if long_term(lot.acquired, day):
-                long += gain
-            else:
-                short += gain
+            s, lg = _realized(lot, take, day, per_share)
+            short, long = short + s, long + lg
             lot.quantity -= take
         queue.items = deque(lot for lot in lots if lot.quantity > 0)
         return short, long
@@ -241,14 +238,17 @@ def _sell_in_order(queue: _Queue | None, day: date, quantity: Decimal, per_share
         if lot is None:
             break
         take = lot.quantity if lot.quantity <= left else left
-        gain = take * (per_share - lot.unit_cost)
-        if long_term(lot.acquired, day):
-            long += gain
-        else:
-            short += gain
+        s, lg = _realized(lot, take, day, per_share)
+        short, long = short + s, long + lg
         lot.quantity -= take
         left -= take
         if lot.quantity == 0:
             queue.pop()
     return short, long
 
+
+
+def _realized(lot: Lot, take: Decimal, day: date, per_share: Decimal) -> tuple[Decimal, Decimal]:
+    """(short-term gain, long-term gain) of selling `take` units of `lot` on `day` at `per_share`."""
+    gain = take * (per_share - lot.unit_cost)
+    return (ZERO, gain) if long_term(lot.acquired, day) else (gain, ZERO)
