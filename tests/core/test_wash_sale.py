@@ -106,3 +106,15 @@ def test_what_the_guard_lets_through_holds_no_wash_sale(proposed: list[TradeEven
     washes = [(s, b) for s in losses for b in done
               if b.side == "buy" and b.symbol == s.symbol and abs((b.day - s.day).days) <= 30]
     assert washes == []
+
+
+def test_a_sale_at_no_gain_after_a_buy_goes_ahead() -> None:
+    buy = TradeEvent("taxable", "X", SOLD, "buy")
+    assert conflicts([buy], HOME, TradeEvent("taxable", "X", SOLD, "sell", D(0))) == []
+
+
+def test_the_reason_names_the_earliest_trade_found() -> None:
+    early = TradeEvent("ira", "X", SOLD, "buy")
+    late = TradeEvent("taxable", "X", SOLD + timedelta(days=5), "buy")
+    sale = TradeEvent("taxable", "X", SOLD + timedelta(days=9), "sell", D(-1))
+    assert "bought in ira on 2025-03-03" in reason([late, early], sale)
