@@ -96,9 +96,7 @@ def allocate(lots: Sequence[Lot], order: Iterable[int], quantity: Decimal) -> li
     """(lot index, quantity taken) for a sale of `quantity` closing lots in `order`; short when the lots run out."""
     taken: list[tuple[int, Decimal]] = []
     left = quantity
-    for i in order:
-        if left <= 0:
-            break
+    for i in order:  # once nothing is left, every later take is 0 and skipped
         take = min(lots[i].quantity, left)
         if take > 0:
             taken.append((i, take))

@@ -191,3 +191,8 @@ def test_a_sale_that_empties_a_lot_exactly_takes_nothing_from_the_next() -> None
 def test_an_empty_lot_is_passed_over() -> None:
     lots = [Lot(date(2020, 1, 2), D(0), D(10)), Lot(date(2021, 1, 4), D(2), D(10))]
     assert allocate(lots, [0, 1], D(1)) == [(1, D(1))]
+
+
+def test_hifo_is_by_cost_alone_whatever_the_rates() -> None:
+    lots = [Lot(date(2020, 1, 2), D(1), D(90)), Lot(date(2025, 1, 2), D(1), D(95))]  # long 10 gain, short 5
+    assert sale_order(lots, "hifo", SOLD, D(100), Rates(D("0.35"), D("0.15"))) == [1, 0]
