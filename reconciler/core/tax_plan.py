@@ -50,10 +50,10 @@ def closes(lots: Sequence[Lot], method: LotMethod, day: date, quantity: Decimal,
            window_days: int = 0) -> list[Closed]:
     """The lots a sell closes under the account's method, lots with a gain that turn long-term within
     `window_days` taken only when the others run out."""
-    soon = [lot for lot in lots if window_days > 0 and _soon_long(lot, day, price, window_days)]
+    soon = [lot for lot in lots if _soon_long(lot, day, price, window_days)]  # none when the window is 0
     first = close_lots([lot for lot in lots if lot not in soon], method, day, quantity, price, rates)
     left = quantity - sum((c.quantity for c in first), ZERO)
-    return first + (close_lots(soon, method, day, left, price, rates) if left > 0 else [])
+    return first + close_lots(soon, method, day, left, price, rates)  # nothing when nothing is left
 
 
 def sell_tax(symbol: str, lots: Sequence[Lot], method: LotMethod, day: date, quantity: Decimal, price: Decimal,
@@ -68,8 +68,6 @@ def sell_tax(symbol: str, lots: Sequence[Lot], method: LotMethod, day: date, qua
 def held_back(lots: Sequence[Lot], day: date, price: Decimal, window_days: int) -> Decimal:
     """Units of lots with a gain that turn long-term within `window_days` of `day`: a sale now would pay the
     short-term rate on a gain that waiting would tax at the long-term one."""
-    if window_days <= 0:
-        return ZERO
     return sum((lot.quantity for lot in lots if _soon_long(lot, day, price, window_days)), ZERO)
 
 
