@@ -13,8 +13,8 @@ from reconciler import files
 from reconciler.core.ledger import HeldLot, LotStanding, mismatches, standings
 from reconciler.core.numbers import ZERO
 from reconciler.errors import ReconcilerError
+from reconciler.execution.services import Services
 from reconciler.journal.lots import account_lots, replace_lots
-from reconciler.runtime import Runtime
 from reconciler.spec.lots_csv import parse_lots
 
 
@@ -50,7 +50,7 @@ class LotsView:
         }
 
 
-def _known_account(rt: Runtime, account: str) -> None:
+def _known_account(rt: Services, account: str) -> None:
     if account not in rt.config.broker.accounts:
         raise ReconcilerError(
             f"unknown account {account!r}", where="command line",
@@ -58,7 +58,7 @@ def _known_account(rt: Runtime, account: str) -> None:
         )
 
 
-def import_lots(rt: Runtime, account: str, path: Path) -> list[HeldLot]:
+def import_lots(rt: Services, account: str, path: Path) -> list[HeldLot]:
     """Read and check the whole file first; then replace the account's lots of the symbols it lists."""
     _known_account(rt, account)
     lots = parse_lots(files.read_text(path, files.LOTS), path, rt.clock.now().date())
@@ -66,7 +66,7 @@ def import_lots(rt: Runtime, account: str, path: Path) -> list[HeldLot]:
     return lots
 
 
-def show_lots(rt: Runtime, account: str) -> LotsView:
+def show_lots(rt: Services, account: str) -> LotsView:
     """The account's lots at the prices of the observation a plan makes, and where they disagree with it."""
     _known_account(rt, account)
     lots = account_lots(rt.journal, account)
