@@ -20,10 +20,10 @@ import numpy as np
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
 from reconciler.backtest.data import PriceTable
-from reconciler.backtest.lots import LotMethod, TaxBook
 from reconciler.backtest.orders import send_orders
 from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
+from reconciler.core.lots import LotMethod, TaxBook
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio

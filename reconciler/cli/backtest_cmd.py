@@ -11,6 +11,7 @@ from rich.console import Console
 
 from reconciler import files
 from reconciler.cli.common import console, runtime
+from reconciler.core.lots import LOT_METHODS
 from reconciler.errors import BacktestError
 from reconciler.policy.inputs import policy_input
 
@@ -75,7 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     costs.add_argument("--commission-bps", metavar="BPS")
     costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless run)")
     taxes = p.add_argument_group("taxes")
-    taxes.add_argument("--lots", choices=["fifo", "hifo"], default="fifo", help="which tax lots a sale closes")
+    taxes.add_argument("--lots", choices=LOT_METHODS, default="fifo", help="which tax lots a sale closes")
     taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less, 0.37")
     taxes.add_argument("--tax-long", default="0", metavar="RATE", help="rate on gains held over a year, e.g. 0.2")
     p.add_argument("--risk-free", default="0", metavar="RATE", help="annual risk-free rate for Sharpe (default 0)")

@@ -20,7 +20,7 @@ from reconciler.errors import MissingJournal as MissingJournal  # defined with e
 from reconciler.journal import tables as t
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD_REVISION = REVISIONS[-1]
 MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migrating ("reconcil")
 

@@ -21,6 +21,7 @@ from reconciler.core.rules import (  # the core's values, part of this schema
     Trading,
     Weight,
 )
+from reconciler.core.tax_rules import TaxSettings
 from reconciler.spec.whatif import WhatIf
 
 API_VERSION = "reconciler.dev/v1"
@@ -77,6 +78,17 @@ class ModelSpec(Strict):
         return self
 
 
+class TaxSpec(TaxSettings):
+    """`tax:` of a portfolio: the core's settings, with symbols and names checked like everywhere else."""
+
+    household: Name | None = Field(None, description="Accounts sharing a wash-sale window (not acted on yet).")
+    substitutes: list[list[Symbol]] = Field(
+        default_factory=list,
+        description="Groups of interchangeable symbols, e.g. [[VTI, ITOT]], for the wash-sale guard and"
+        " harvesting (not acted on yet).",
+    )
+
+
 class PortfolioSpec(Strict):
     account: Name
     model: Name | None = None
@@ -84,6 +96,7 @@ class PortfolioSpec(Strict):
     cash: Weight | None = None
     trading: Trading = Trading()
     symbols: dict[Symbol, SymbolRule] = Field(default_factory=dict)
+    tax: TaxSpec | None = Field(None, description="Tax lots, rates and a yearly budget of realized gains.")
 
     @model_validator(mode="after")
     def _one_source_of_targets(self) -> PortfolioSpec:
