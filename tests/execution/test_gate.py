@@ -76,7 +76,9 @@ def test_a_denied_order_among_others_is_found_and_the_others_pass(workspace: Wor
     assert ("deny_list", "deny") in rows
 
 
-def judged_in_apply(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Plan, dict[str, list[int]]]:
+def judged_in_apply(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Plan, dict[str, list[int]]]:
     """Apply the workspace's plan, recording each policy evaluation of the gate: portfolio -> orders judged."""
     plan_file = tmp_path / "plan.json"
     assert ws.run("plan", "--out", str(plan_file)).code == 0
