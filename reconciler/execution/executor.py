@@ -120,6 +120,9 @@ def apply_plan(
         try:
             for n, pp in enumerate(chosen):
                 with _one_commit(rt):
+                    # The locks' leases, renewed when due on this thread: in the portfolio's transaction (a paper
+                    # apply's), which holds the write lock a renewal from any other thread would wait for.
+                    deadline.beat()
                     if result.interrupted is not None:
                         _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
                                           late=result.interrupted)
@@ -263,7 +266,9 @@ def _apply_portfolio(
             result.interrupted = late
             _skip_rest(rt, plan, pp, n, apply_id, quotes, result, f"not sent: {late}")
             return
-        if refreshed:
+        if refresh or refreshed:
+            # The buys are judged together once they start, whether or not their quotes were fetched anew (an
+            # all-buy portfolio keeps its observation's): judged one by one they cost an evaluation each.
             gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
         leg = Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
         sized = size_leg(action, leg.quote, budget, trading, rt.costs)
