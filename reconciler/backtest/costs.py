@@ -7,8 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from reconciler.core.fills import fill_price, limit_price, slip_factor
+from reconciler.core.learned_costs import Fit
 from reconciler.core.models import CostModel, Side
 from reconciler.core.numbers import ZERO
+from reconciler.core.rules import Commission
 
 
 class FillModel:
@@ -55,3 +57,21 @@ def describe(costs: CostModel) -> str:
     if not (c.per_order or c.per_share or c.bps):
         parts.append("no commission")
     return ", ".join(parts)
+
+
+def learned_model(fit: Fit, limit_band: Decimal | None) -> CostModel:
+    """The cost model of a fit learned from the journal (core.learned_costs), with the configured order type:
+    its slippage and commission per order and per share (fees in bps of notional are inside the per-share
+    figure: the journal's fills are not split by formula)."""
+    slippage, per_order, per_share = fit.model()
+    return CostModel(
+        slippage_bps=slippage, commission=Commission(per_order=per_order, per_share=per_share),
+        limit_band=limit_band,
+    )
+
+
+def describe_learned(fit: Fit, costs: CostModel) -> str:
+    """The header's costs line for a run on learned costs: where they come from, then the model."""
+    span = f", {fit.first:%Y-%m-%d} → {fit.last:%Y-%m-%d}" if fit.first and fit.last else ""
+    return (f"learned from the journal ({fit.broker} {fit.symbol_class}: {fit.fills:,} fills of {fit.orders:,}"
+            f" orders{span}): {describe(costs)}")

@@ -37,6 +37,10 @@ class Report:
     runs: list[StrategyRun]
     metrics: list[Metrics]
     fractional: bool = False  # the portfolio trades fractions (trading.fractional): no whole-share rounding note
+    # Which cost model the run used: `configured` (the broker's in reconciler.yaml, with any flags), `none`
+    # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, core.learned_costs.Fit.as_dict).
+    costs_model: str = "configured"
+    learned: dict[str, Any] | None = None
 
     @property
     def start(self) -> date:
@@ -327,6 +331,8 @@ def as_json(report: Report) -> str:
         "contribution": _num(s.contribution),
         "contribution_every": s.contribution_every,
         "costs": {
+            "model": report.costs_model,
+            "learned": report.learned,
             "slippage_bps": _num(s.costs.slippage_bps),
             "commission_per_order": _num(s.costs.commission.per_order),
             "commission_per_share": _num(s.costs.commission.per_share),

@@ -69,6 +69,7 @@ OWN_OPTION = {
     ("github", "apply-result"): "--summary", ("github", "drift-issue"): "--label", ("reconcile",): "--give-up",
     ("force-unlock",): "--list", ("emulator",): "--seed", ("backtest",): "--strategy",
     ("lots",): "import ACCOUNT FILE",
+    ("costs",): "--min-fills",
 }
 
 

@@ -1,0 +1,115 @@
+"""The fitting of learned costs (core/learned_costs.py) on plain fills: the t quantile against published values,
+a commission rule found back exactly, too few fills refused, and accounts of another broker kept apart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from reconciler.core.learned_costs import (
+    Estimate,
+    ObservedFill,
+    chosen,
+    fit,
+    grouping,
+    line_fit,
+    mean_interval,
+    t_quantile,
+)
+from reconciler.errors import CostsFitError
+
+T0 = datetime(2031, 6, 2, 15, tzinfo=UTC)
+
+
+def fill(n: int, *, account: str = "a", side: str = "buy", quantity: int = 10, price: str = "100.05",
+         quote: str = "100", commission: str | None = None, seconds: float = 1.0) -> ObservedFill:
+    charge = Decimal("1") + Decimal("0.005") * quantity if commission is None else Decimal(commission)
+    return ObservedFill(
+        account=account, client_order_id=f"o{n}", symbol="VTI", side=side, quantity=Decimal(quantity),
+        price=Decimal(price), commission=charge, quote=Decimal(quote), sent_at=T0 + timedelta(minutes=n),
+        filled_at=T0 + timedelta(minutes=n, seconds=seconds),
+    )
+
+
+@pytest.mark.parametrize(("df", "exact"), [(8, 2.306004), (10, 2.228139), (29, 2.045230), (100, 1.983972)])
+def test_the_t_quantile_matches_published_tables(df: int, exact: float) -> None:
+    assert t_quantile(df) == pytest.approx(exact, abs=3e-5)
+
+
+def test_a_mean_interval_is_the_textbook_t_interval() -> None:
+    e = mean_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    half = t_quantile(5) * (3.5 ** 0.5) / (6 ** 0.5)  # sample variance 3.5
+    assert (e.value, e.low, e.high, e.n) == pytest.approx((3.5, 3.5 - half, 3.5 + half, 6))
+
+
+def test_a_line_through_exact_points_has_no_width() -> None:
+    line = line_fit([1.0, 2.0, 5.0, 9.0], [3.0, 5.0, 11.0, 19.0])
+    assert line == (Estimate(1.0, 1.0, 1.0, 4), Estimate(2.0, 2.0, 2.0, 4))
+
+
+def test_a_line_over_one_x_has_no_slope() -> None:
+    assert line_fit([3.0, 3.0, 3.0], [1.0, 2.0, 3.0]) is None
+
+
+def test_sells_slip_the_other_way() -> None:
+    assert fill(0, side="sell", price="99.95").slippage_bps == pytest.approx(5.0)
+
+
+def test_the_commission_rule_is_found_back_from_orders_of_several_sizes() -> None:
+    (f,) = fit([fill(n, quantity=10 + n) for n in range(30)], lambda _: ("paper", "equity"))
+    assert f.model() == (Decimal("5.00"), Decimal("1.0000"), Decimal("0.005000"))
+
+
+def test_orders_of_one_size_put_their_commission_per_order_and_say_so() -> None:
+    (f,) = fit([fill(n) for n in range(30)], lambda _: ("paper", "equity"))
+    assert f.model()[1:] == (Decimal("1.0500"), Decimal("0.000000"))
+    assert f.notes == ("every order had the same quantity: its whole commission is counted per order",)
+
+
+def test_price_improvement_is_never_credited_to_a_backtest() -> None:
+    (f,) = fit([fill(n, quantity=10 + n, price="99.9") for n in range(30)], lambda _: ("paper", "equity"))
+    assert f.slippage_bps is not None
+    assert f.slippage_bps.value < 0
+    assert f.model()[0] == Decimal("0.00")
+
+
+def test_the_latency_is_fill_time_less_send_time() -> None:
+    (f,) = fit([fill(n, quantity=10 + n, seconds=n % 3) for n in range(30)], lambda _: ("paper", "equity"))
+    assert f.latency_seconds is not None
+    assert f.latency_seconds.value == pytest.approx(sum(n % 3 for n in range(30)) / 30)
+
+
+def test_too_few_fills_are_refused_not_fitted() -> None:
+    (f,) = fit([fill(n, quantity=10 + n) for n in range(29)], lambda _: ("paper", "equity"))
+    assert f.refused == "too few fills to fit: 29 fills of 29 orders, at least 30 fills of 3 orders needed"
+    assert f.slippage_bps is None
+
+
+def test_an_account_the_configuration_does_not_declare_is_kept_apart() -> None:
+    fills = [fill(n, quantity=10 + n) for n in range(30)] + [fill(99, account="old")]
+    fits = fit(fills, grouping("paper", ["a"]))
+    assert [(f.broker, f.symbol_class, f.fills) for f in fits] == [("paper", "equity", 30),
+                                                                   ("unknown", "unknown", 1)]
+
+
+def test_a_minimum_below_the_floor_is_raised_to_it() -> None:
+    (f,) = fit([fill(n, quantity=10 + n) for n in range(9)], lambda _: ("paper", "equity"), min_fills=3)
+    assert f.refused is not None
+    assert "at least 10 fills" in f.refused
+
+
+def test_a_crypto_exchange_is_crypto() -> None:
+    assert grouping("ccxt", ["a"])(fill(0)) == ("ccxt", "crypto")
+
+
+def test_a_backtest_is_refused_a_group_that_was_not_fitted() -> None:
+    fits = fit([fill(n) for n in range(5)], grouping("paper", ["a"]), min_fills=3)
+    with pytest.raises(CostsFitError, match="no costs learned for paper equity: too few fills"):
+        chosen(fits, "paper", "--costs-from-journal")
+
+
+def test_a_backtest_is_refused_a_broker_without_fills() -> None:
+    with pytest.raises(CostsFitError, match="the journal holds no fills of its accounts"):
+        chosen([], "alpaca", "--costs-from-journal")
