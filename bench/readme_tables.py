@@ -175,10 +175,27 @@ def whatif(doc: dict[str, Any]) -> str:
     return "\n".join([where, "", line, "", f["excerpt"].rstrip("\n")]) + "\n"
 
 
+def sweep_scale(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    n, jobs = f["points"], f["jobs"]
+    loads = f["load_one"] + f["load_all"]
+    head = (f"Measured at commit `{doc['commit']}` on {doc['machine']} (wall seconds, best of {len(f['runs_one'])}"
+            f" alternating runs; 1-minute load average {min(loads):.1f} to {max(loads):.1f} before them: the machine"
+            f" was shared). {n} points on {f['stocks']} stocks × {f['days']:,} days ({f['years']:.0f} years).")
+    rows = [
+        "| workers | time | per point | speed-up | per core |",
+        "|---|---|---|---|---|",
+        f"| 1 | {f['seconds_one']:.1f} s | {f['seconds_one'] / n * 1000:.0f} ms | 1.00× | 1.00 |",
+        f"| {jobs} | {f['seconds_all']:.1f} s | {f['seconds_all'] / n * 1000:.0f} ms | {f['speedup']:.2f}× | "
+        f"{f['per_core']:.2f} |",
+    ]
+    return "\n".join([head, "", *rows]) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
     "check": check, "backtest_example": backtest_example, "requests_per_order": requests_per_order,
-    "apply_scale": apply_scale, "whatif": whatif,
+    "apply_scale": apply_scale, "whatif": whatif, "sweep_scale": sweep_scale,
 }
 
 

@@ -159,6 +159,14 @@ def test_a_backtest_on_learned_costs_says_so_in_text_and_json(traded: Workspace,
     assert f"Costs: learned from the journal (paper equity: {learned['fills']} fills" in r.out
 
 
+def test_the_html_page_says_its_costs_were_learned(traded: Workspace, tmp_path: Path) -> None:
+    page = tmp_path / "r.html"
+    r = traded.run("backtest", "alice-ira", "--prices", str(_prices(traded, tmp_path)), "--costs-from-journal",
+                   "--no-progress", "--report", str(page))
+    assert r.code == 0, r.err
+    assert "Costs: learned from the journal (paper equity:" in page.read_text()
+
+
 def test_a_backtest_on_configured_costs_says_configured(workspace: Workspace, tmp_path: Path) -> None:
     r = workspace.run("backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--format", "json")
     assert r.code == 0, r.err
