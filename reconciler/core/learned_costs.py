@@ -16,14 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from statistics import NormalDist
 
 from reconciler.errors import CostsFitError
 
 MIN_FILLS = 30  # below this a t-interval of skewed per-fill costs is not trustworthy: refuse to fit
-FLOOR = 10  # the least --min-fills may ask for: the quantile below is exact to 3e-5 from 8 degrees of freedom
+FLOOR = 10  # the least --min-fills may ask for: fewer fills give an interval too wide to run a backtest on
 BPS = 10_000
-_Z975 = NormalDist().inv_cdf(0.975)
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ class Fit:
     def model(self) -> tuple[Decimal, Decimal, Decimal]:
         """(slippage bps, commission per order, per share) for a cost model: never below zero (a backtest
         credited with price improvement or rebates it may not get again would flatter every rule)."""
-        if self.refused or not (self.slippage_bps and self.commission_per_order and self.commission_per_share):
+        if self.refused:
             raise ValueError(f"no fit for {self.broker} {self.symbol_class}: {self.refused}")
         return (_at_least_zero(self.slippage_bps, "0.01"), _at_least_zero(self.commission_per_order, "0.0001"),
                 _at_least_zero(self.commission_per_share, "0.000001"))
@@ -101,17 +99,34 @@ class Fit:
         }
 
 
-def _at_least_zero(e: Estimate, step: str) -> Decimal:
+def _at_least_zero(e: Estimate | None, step: str) -> Decimal:
+    if e is None:
+        raise ValueError("a fit without this figure")
     return Decimal(repr(max(0.0, e.value))).quantize(Decimal(step))
 
 
+def t_within(t: float, df: int) -> float:
+    """P(|T| <= t) for Student's t with `df` degrees of freedom: the closed form for whole degrees of freedom
+    (Abramowitz & Stegun 26.7.3-4), so the core needs no scipy."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    term, total = 1.0, 1.0
+    for k in range(2 if df % 2 else 1, df - 1, 2):  # odd df: 2/3, 2·4/3·5, ...; even df: 1/2, 1·3/2·4, ...
+        term *= c2 * k / (k + 1)
+        total += term
+    if df % 2 == 0:
+        return math.sin(theta) * total
+    tail = math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0
+    return 2 / math.pi * (theta + tail)
+
+
 def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with `df` degrees of freedom (Cornish-Fisher from the normal's: within
-    3e-5 of the exact value from df 8 on, which FLOOR ensures; no scipy in the core)."""
-    z, v = _Z975, float(df)
-    return (z + (z**3 + z) / (4 * v) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-            + (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / (92160 * v**4))
+    """The 97.5% quantile of Student's t with `df` degrees of freedom, by bisection of t_within to 1e-12."""
+    low, high = 0.0, 1000.0
+    while high - low > 1e-12:
+        mid = (low + high) / 2
+        low, high = (mid, high) if t_within(mid, df) < 0.95 else (low, mid)
+    return (low + high) / 2
 
 
 def mean_interval(values: Sequence[float]) -> Estimate:

@@ -33,9 +33,36 @@ def fill(n: int, *, account: str = "a", side: str = "buy", quantity: int = 10, p
     )
 
 
-@pytest.mark.parametrize(("df", "exact"), [(8, 2.306004), (10, 2.228139), (29, 2.045230), (100, 1.983972)])
+# Published 97.5% quantiles (six decimals), odd and even degrees of freedom: the closed form has one series each.
+@pytest.mark.parametrize(("df", "exact"), [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
+                                          (5, 2.570582), (8, 2.306004), (9, 2.262157), (29, 2.045230),
+                                          (100, 1.983972)])
 def test_the_t_quantile_matches_published_tables(df: int, exact: float) -> None:
-    assert t_quantile(df) == pytest.approx(exact, abs=3e-5)
+    assert t_quantile(df) == pytest.approx(exact, abs=1e-6)
+
+
+def test_a_fit_reads_as_json_with_every_figure() -> None:
+    (f,) = fit([fill(n, quantity=10 + n, seconds=2) for n in range(30)], lambda _: ("paper", "equity"))
+    doc = f.as_dict()
+    assert doc["latency_seconds"] == {"value": 2.0, "low": 2.0, "high": 2.0, "n": 30}
+    assert (doc["broker"], doc["symbol_class"], doc["fills"], doc["orders"]) == ("paper", "equity", 30, 30)
+    assert (doc["first"], doc["last"]) == ((T0 + timedelta(seconds=2)).isoformat(),
+                                           (T0 + timedelta(minutes=29, seconds=2)).isoformat())
+    assert doc["refused"] is None
+
+
+def test_a_refused_fit_reads_as_json_without_figures() -> None:
+    (f,) = fit([fill(n) for n in range(3)], lambda _: ("paper", "equity"))
+    doc = f.as_dict()
+    assert [doc[k] for k in ("slippage_bps", "commission_per_order", "commission_per_share",
+                             "latency_seconds")] == [None] * 4
+    assert doc["refused"] is not None
+
+
+def test_a_refused_fit_has_no_cost_model() -> None:
+    (f,) = fit([fill(n) for n in range(3)], lambda _: ("paper", "equity"))
+    with pytest.raises(ValueError, match="no fit for paper equity"):
+        f.model()
 
 
 def test_a_mean_interval_is_the_textbook_t_interval() -> None:
