@@ -142,9 +142,9 @@ def line_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[Estimate, Estima
     """Least squares y = a + b·x with 95% t-intervals of a and b; None when every x is the same (no slope)."""
     n = len(xs)
     mx, my = math.fsum(xs) / n, math.fsum(ys) / n
-    sxx = math.fsum((x - mx) ** 2 for x in xs)
-    if sxx <= 1e-12 * max(1.0, mx * mx) * n:
+    if len(set(xs)) == 1:
         return None
+    sxx = math.fsum((x - mx) ** 2 for x in xs)
     b = math.fsum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     a = my - b * mx
     s2 = math.fsum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True)) / (n - 2)

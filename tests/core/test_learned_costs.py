@@ -76,6 +76,24 @@ def test_a_line_through_exact_points_has_no_width() -> None:
     assert line == (Estimate(1.0, 1.0, 1.0, 4), Estimate(2.0, 2.0, 2.0, 4))
 
 
+def test_a_noisy_line_has_the_textbook_intervals() -> None:
+    """Against the matrix form, computed apart: (X'X)^-1 X'y, and s^2 (X'X)^-1 for the variances."""
+    xs = [1.0, 2.0, 3.0, 5.0, 8.0, 9.0, 12.0, 15.0, 16.0, 20.0]
+    ys = [3.1, 4.8, 7.3, 10.9, 17.2, 18.8, 25.1, 31.2, 32.7, 41.4]
+    n, sx, sxx_raw = len(xs), sum(xs), sum(x * x for x in xs)
+    sy, sxy = sum(ys), sum(x * y for x, y in zip(xs, ys, strict=True))
+    det = n * sxx_raw - sx * sx
+    a, b = (sxx_raw * sy - sx * sxy) / det, (n * sxy - sx * sy) / det
+    s2 = sum((y - a - b * x) ** 2 for x, y in zip(xs, ys, strict=True)) / (n - 2)
+    half_a, half_b = 2.306004 * (s2 * sxx_raw / det) ** 0.5, 2.306004 * (s2 * n / det) ** 0.5  # t(0.975, 8)
+    line = line_fit(xs, ys)
+    assert line is not None
+    got_a, got_b = line
+    assert (got_a.value, got_a.low, got_a.high) == pytest.approx((a, a - half_a, a + half_a), abs=1e-6)
+    assert (got_b.value, got_b.low, got_b.high) == pytest.approx((b, b - half_b, b + half_b), abs=1e-6)
+    assert (got_a.n, got_b.n) == (10, 10)
+
+
 def test_a_line_over_one_x_has_no_slope() -> None:
     assert line_fit([3.0, 3.0, 3.0], [1.0, 2.0, 3.0]) is None
 
@@ -92,6 +110,7 @@ def test_the_commission_rule_is_found_back_from_orders_of_several_sizes() -> Non
 def test_orders_of_one_size_put_their_commission_per_order_and_say_so() -> None:
     (f,) = fit([fill(n) for n in range(30)], lambda _: ("paper", "equity"))
     assert f.model()[1:] == (Decimal("1.0500"), Decimal("0.000000"))
+    assert f.commission_per_share == Estimate(0.0, 0.0, 0.0, 30)
     assert f.notes == ("every order had the same quantity: its whole commission is counted per order",)
 
 
@@ -119,6 +138,30 @@ def test_an_account_the_configuration_does_not_declare_is_kept_apart() -> None:
     fits = fit(fills, grouping("paper", ["a"]))
     assert [(f.broker, f.symbol_class, f.fills) for f in fits] == [("paper", "equity", 30),
                                                                    ("unknown", "unknown", 1)]
+
+
+def _orders(count: int, fills_each: int) -> list[ObservedFill]:
+    """`count` orders of different sizes, each filled in `fills_each` parts."""
+    return [
+        ObservedFill(**{**fill(o, quantity=5 + 3 * o).__dict__, "quantity": Decimal(1 + o), "price": Decimal(
+            "100.05" if part % 2 else "100.04")})
+        for o in range(count) for part in range(fills_each)
+    ]
+
+
+def test_three_orders_filled_in_parts_are_enough() -> None:
+    (f,) = fit(_orders(3, 4), lambda _: ("paper", "equity"), min_fills=10)
+    assert (f.fills, f.orders, f.refused) == (12, 3, None)
+
+
+def test_two_orders_are_too_few_however_many_fills() -> None:
+    (f,) = fit(_orders(2, 6), lambda _: ("paper", "equity"), min_fills=10)
+    assert f.refused == "too few fills to fit: 12 fills of 2 orders, at least 10 fills of 3 orders needed"
+
+
+def test_a_backtest_gets_the_fit_of_the_configured_brokers_class() -> None:
+    fits = fit([fill(n, quantity=10 + n) for n in range(30)] + [fill(99, account="old")], grouping("paper", ["a"]))
+    assert chosen(fits, "paper", "--costs-from-journal") is fits[0]
 
 
 def test_a_minimum_below_the_floor_is_raised_to_it() -> None:
