@@ -149,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy_check(rt, args.override) if args.policies else None
     if args.override and not args.policies:
         raise BacktestError("--override needs --policies", where="--override", fix="add --policies")
+    costs_text = describe(ready.settings.costs) if fit is None else describe_learned(fit, ready.settings.costs)
     if grid is not None:
-        return _sweep(args, grid, desired, prices, ready, table.source)
+        return _sweep(args, grid, desired, prices, ready, table.source, costs_text)
 
     runs = []
     show = not args.no_progress and sys.stderr.isatty()
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         portfolio=desired.name,
         source=table.source,
         settings=ready.settings,
-        costs_text=describe(ready.settings.costs) if fit is None else describe_learned(fit, ready.settings.costs),
+        costs_text=costs_text,
         risk_free=ready.risk_free,
         runs=runs,
         metrics=[compute(r, ready.risk_free) for r in runs],
@@ -221,8 +222,8 @@ def _grid(args: argparse.Namespace) -> Grid | None:
 
 
 def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: PriceTable, ready: Prepared,
-           source: str) -> int:
-    """Run every point of the grid in worker processes and print them ranked."""
+           source: str, costs: str) -> int:
+    """Run every point of the grid in worker processes and print them ranked, under the costs line `costs`."""
     import json
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -247,13 +248,15 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
         print(f"Wrote the heatmap to {args.report}", file=sys.stderr)
     if args.format == "json":
         doc = [{"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)]
-        sys.stdout.write(json.dumps({"sweep": args.sweep, "rank_by": args.rank_by, "points": doc}, indent=2) + "\n")
+        head = {"sweep": args.sweep, "rank_by": args.rank_by, "costs": costs}
+        sys.stdout.write(json.dumps({**head, "points": doc}, indent=2) + "\n")
         return 0
     out = console(args)
     unit = frequency(prices.dates)
     lines = [
         f"Sweep of {desired.name} on {source}: {prices.day(0)} → {prices.day(len(prices.dates) - 1)},"
         f" {len(prices.dates):,} {unit}; {len(grid.specs):,} points of {args.sweep} on {jobs} processes",
+        f"Costs: {costs}",
         f"Ranked by {args.rank_by}; the best {min(args.top, len(grid.specs))}:",
         "",
         *table(grid, metrics, args.rank_by, args.top, _cell),

@@ -185,3 +185,13 @@ def test_learned_costs_contradict_a_cost_flag(workspace: Workspace, tmp_path: Pa
                       "--slippage-bps", "3")
     assert r.code == 1
     assert "--costs-from-journal and --slippage-bps contradict each other" in r.err
+
+
+def test_a_sweep_on_learned_costs_says_so(traded: Workspace, tmp_path: Path) -> None:
+    prices = str(_prices(traded, tmp_path))
+    sweep = ("--sweep", "threshold:abs=0.02..0.03/0.01", "--jobs", "1")
+    r = traded.run("backtest", "alice-ira", "--prices", prices, "--costs-from-journal", *sweep)
+    assert r.code == 0, r.err
+    assert "Costs: learned from the journal (paper equity:" in r.out
+    r = traded.run("backtest", "alice-ira", "--prices", prices, "--costs-from-journal", *sweep, "--format", "json")
+    assert json.loads(r.out)["costs"].startswith("learned from the journal (paper equity:")
