@@ -189,7 +189,9 @@ def sweep_scale(doc: dict[str, Any]) -> str:
         f"| {jobs} | {f['seconds_all']:.1f} s | {f['seconds_all'] / n * 1000:.0f} ms | {f['speedup']:.2f}× | "
         f"{f['per_core']:.2f} |",
     ]
-    return "\n".join([head, "", *rows]) + "\n"
+    tail = (f"CPU seconds of every process: {f['cpu_one']:.1f} on one worker, {f['cpu_all']:.1f} on {jobs}: an idle"
+            f" machine's speed-up would be at most {f['idle_bound']:.2f}×.")
+    return "\n".join([head, "", *rows, "", tail]) + "\n"
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {

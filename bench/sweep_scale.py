@@ -37,6 +37,12 @@ SHARED = ROOT.parent / "shared" / "data" / "sp500_20_stocks_daily_1990_2022.csv"
 GRIDS = ("calendar-threshold:{monthly|quarterly|annual},abs=0.01..0.25/0.01", "threshold:abs=0.01..0.25/0.01")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its reaped children (the pool's workers), user and system."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=100)
@@ -59,23 +65,32 @@ def main() -> int:
     seconds: dict[int, float] = {}
     runs: dict[int, list[float]] = {1: [], args.jobs: []}
     load: dict[int, list[float]] = {1: [], args.jobs: []}
+    cpu: dict[int, list[float]] = {1: [], args.jobs: []}
     # Alternating one worker and N, so a neighbour's burst of work lands on both alike.
     for _ in range(args.repeat):
         for jobs in (1, args.jobs):
             load[jobs].append(round(os.getloadavg()[0], 2))
+            cpu_before = _cpu()
             started = time.perf_counter()
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 run_grid(desired, prices, strategies, settings, 0.0, pool)
             runs[jobs].append(round(time.perf_counter() - started, 3))
+            cpu[jobs].append(round(_cpu() - cpu_before, 3))  # the pool is shut down: its workers are reaped
             print(f"{len(specs)} points, {jobs} worker(s): {runs[jobs][-1]:.1f} s "
                   f"({runs[jobs][-1] / len(specs) * 1000:.0f} ms a point; load average before {load[jobs][-1]})")
     seconds = {jobs: min(times) for jobs, times in runs.items()}
     speedup = seconds[1] / seconds[args.jobs]
     print(f"speed-up {speedup:.2f}x on {args.jobs} workers ({speedup / args.jobs:.2f} per core)")
+    # What a loaded machine hides: the CPU seconds of all the processes, one worker against N. Their ratio is the
+    # work parallelism adds (pool start-up, prices pickled per task); an idle machine's speed-up is bounded by it.
+    work = min(cpu[1]) / min(cpu[args.jobs])
+    print(f"CPU seconds: {min(cpu[1]):.1f} on one worker, {min(cpu[args.jobs]):.1f} on {args.jobs}; an idle machine's"
+          f" speed-up is at most {args.jobs * work:.2f}x")
     record("sweep_scale", {
         "points": len(specs), "stocks": len(desired.targets), "days": len(prices.dates), "years": round(years, 1),
         "jobs": args.jobs, "seconds_one": seconds[1], "seconds_all": seconds[args.jobs], "speedup": speedup,
-        "per_core": speedup / args.jobs, "runs_one": runs[1], "runs_all": runs[args.jobs], "load_one": load[1],
+        "per_core": speedup / args.jobs, "cpu_one": min(cpu[1]), "cpu_all": min(cpu[args.jobs]),
+        "idle_bound": args.jobs * work, "runs_one": runs[1], "runs_all": runs[args.jobs], "load_one": load[1],
         "load_all": load[args.jobs],
     })
     return 0
