@@ -179,18 +179,19 @@ def sweep_scale(doc: dict[str, Any]) -> str:
     f = doc["figures"]
     n, jobs = f["points"], f["jobs"]
     loads = f["load_one"] + f["load_all"]
-    head = (f"Measured at commit `{doc['commit']}` on {doc['machine']} (wall seconds, best of {len(f['runs_one'])}"
-            f" alternating runs; 1-minute load average {min(loads):.1f} to {max(loads):.1f} before them: the machine"
-            f" was shared). {n} points on {f['stocks']} stocks × {f['days']:,} days ({f['years']:.0f} years).")
+    head = (f"Measured at commit `{doc['commit']}` on {doc['machine']} (wall seconds, best of"
+            f" {len(f['runs_one'])} alternating runs; 1-minute load average {min(loads):.1f} to"
+            f" {max(loads):.1f} before them: the machine was shared). {n} points on {f['stocks']} stocks ×"
+            f" {f['days']:,} days ({f['years']:.0f} years).")
     rows = [
         "| workers | time | per point | speed-up | per core |",
         "|---|---|---|---|---|",
         f"| 1 | {f['seconds_one']:.1f} s | {f['seconds_one'] / n * 1000:.0f} ms | 1.00× | 1.00 |",
-        f"| {jobs} | {f['seconds_all']:.1f} s | {f['seconds_all'] / n * 1000:.0f} ms | {f['speedup']:.2f}× | "
-        f"{f['per_core']:.2f} |",
+        f"| {jobs} | {f['seconds_all']:.1f} s | {f['seconds_all'] / n * 1000:.0f} ms |"
+        f" {f['speedup']:.2f}× | {f['per_core']:.2f} |",
     ]
-    tail = (f"CPU seconds of every process: {f['cpu_one']:.1f} on one worker, {f['cpu_all']:.1f} on {jobs}: an idle"
-            f" machine's speed-up would be at most {f['idle_bound']:.2f}×.")
+    tail = (f"CPU seconds of every process: {f['cpu_one']:.1f} on one worker, {f['cpu_all']:.1f} on {jobs}:"
+            f" an idle machine's speed-up would be at most {f['idle_bound']:.2f}×.")
     return "\n".join([head, "", *rows, "", tail]) + "\n"
 
 

@@ -1,12 +1,13 @@
 """`backtest --sweep` on every core: the same grid run by one worker process and by N, in one run.
 
 Data: the 20 S&P 500 stocks from the skfolio wheel, or the same file in ../shared/data when skfolio is not
-installed (daily, 2000-01-03 → 2022-12-28: 23 years). Grid: abs=0.01..0.25/0.01 × four rules (calendar-threshold
-monthly/quarterly/annual and threshold daily): 100 points, or the first --points of them, each run as `backtest
---sweep` runs it (the example's sp500-20 portfolio, no costs). Times are wall seconds (the workers are other
-processes); the speed-up is the one-worker time over the N-worker time, and per core that over N. On a machine
-shared with other work the speed-up measures the neighbours too: each worker count runs --repeat times, alternating,
-the best kept, and the 1-minute load average before each run is recorded beside it.
+installed (daily, 2000-01-03 → 2022-12-28: 23 years). Grid: abs=0.01..0.25/0.01 × four rules (calendar-
+threshold monthly/quarterly/annual and threshold daily): 100 points, or the first --points of them, each run
+as `backtest --sweep` runs it (the example's sp500-20 portfolio, no costs). Times are wall seconds (the
+workers are other processes); the speed-up is the one-worker time over the N-worker time, and per core that
+over N. On a machine shared with other work the speed-up measures the neighbours too: each worker count runs
+--repeat times, alternating, the best kept, and the 1-minute load average before each run is recorded beside
+it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def main() -> int:
         table = load_prices(SHARED)
     prices = table.select(sorted(desired.targets), date(2000, 1, 1))
     years = years_between(prices.dates)
-    print(f"{len(desired.targets)} stocks × {len(prices.dates):,} days ({years:.1f} years) from {table.source}")
+    print(
+        f"{len(desired.targets)} stocks × {len(prices.dates):,} days ({years:.1f} years) from {table.source}"
+    )
     specs = [s for grid in GRIDS for s in expand(grid).specs][: args.points]
     strategies = [parse_strategy(s, desired.trading.bands) for s in specs]
     settings = Settings(costs=CostModel())
@@ -76,23 +79,43 @@ def main() -> int:
                 run_grid(desired, prices, strategies, settings, 0.0, pool)
             runs[jobs].append(round(time.perf_counter() - started, 3))
             cpu[jobs].append(round(_cpu() - cpu_before, 3))  # the pool is shut down: its workers are reaped
-            print(f"{len(specs)} points, {jobs} worker(s): {runs[jobs][-1]:.1f} s "
-                  f"({runs[jobs][-1] / len(specs) * 1000:.0f} ms a point; load average before {load[jobs][-1]})")
+            print(
+                f"{len(specs)} points, {jobs} worker(s): {runs[jobs][-1]:.1f} s "
+                f"({runs[jobs][-1] / len(specs) * 1000:.0f} ms a point; load average before {load[jobs][-1]})"
+            )
     seconds = {jobs: min(times) for jobs, times in runs.items()}
     speedup = seconds[1] / seconds[args.jobs]
     print(f"speed-up {speedup:.2f}x on {args.jobs} workers ({speedup / args.jobs:.2f} per core)")
-    # What a loaded machine hides: the CPU seconds of all the processes, one worker against N. Their ratio is the
-    # work parallelism adds (pool start-up, prices pickled per task); an idle machine's speed-up is bounded by it.
+    # What a loaded machine hides: the CPU seconds of all the processes, one worker against N. Their ratio is
+    # the work parallelism adds (pool start-up, prices pickled per task): it bounds an idle machine's
+    # speed-up.
     work = min(cpu[1]) / min(cpu[args.jobs])
-    print(f"CPU seconds: {min(cpu[1]):.1f} on one worker, {min(cpu[args.jobs]):.1f} on {args.jobs}; an idle machine's"
-          f" speed-up is at most {args.jobs * work:.2f}x")
-    record("sweep_scale", {
-        "points": len(specs), "stocks": len(desired.targets), "days": len(prices.dates), "years": round(years, 1),
-        "jobs": args.jobs, "seconds_one": seconds[1], "seconds_all": seconds[args.jobs], "speedup": speedup,
-        "per_core": speedup / args.jobs, "cpu_one": min(cpu[1]), "cpu_all": min(cpu[args.jobs]),
-        "idle_bound": args.jobs * work, "runs_one": runs[1], "runs_all": runs[args.jobs], "load_one": load[1],
-        "load_all": load[args.jobs],
-    })
+    print(
+        f"CPU seconds: {min(cpu[1]):.1f} on one worker, {min(cpu[args.jobs]):.1f} on {args.jobs};"
+        " an idle machine's"
+        f" speed-up is at most {args.jobs * work:.2f}x"
+    )
+    record(
+        "sweep_scale",
+        {
+            "points": len(specs),
+            "stocks": len(desired.targets),
+            "days": len(prices.dates),
+            "years": round(years, 1),
+            "jobs": args.jobs,
+            "seconds_one": seconds[1],
+            "seconds_all": seconds[args.jobs],
+            "speedup": speedup,
+            "per_core": speedup / args.jobs,
+            "cpu_one": min(cpu[1]),
+            "cpu_all": min(cpu[args.jobs]),
+            "idle_bound": args.jobs * work,
+            "runs_one": runs[1],
+            "runs_all": runs[args.jobs],
+            "load_one": load[1],
+            "load_all": load[args.jobs],
+        },
+    )
     return 0
 
 

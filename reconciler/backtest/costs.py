@@ -73,5 +73,5 @@ def learned_model(fit: Fit, limit_band: Decimal | None) -> CostModel:
 def describe_learned(fit: Fit, costs: CostModel) -> str:
     """The header's costs line for a run on learned costs: where they come from, then the model."""
     span = f", {fit.first:%Y-%m-%d} → {fit.last:%Y-%m-%d}" if fit.first and fit.last else ""
-    return (f"learned from the journal ({fit.broker} {fit.symbol_class}: {fit.fills:,} fills of {fit.orders:,}"
-            f" orders{span}): {describe(costs)}")
+    return (f"learned from the journal ({fit.broker} {fit.symbol_class}: {fit.fills:,} fills of"
+            f" {fit.orders:,} orders{span}): {describe(costs)}")

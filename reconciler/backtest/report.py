@@ -38,7 +38,7 @@ class Report:
     metrics: list[Metrics]
     fractional: bool = False  # the portfolio trades fractions (trading.fractional): no whole-share rounding note
     # Which cost model the run used: `configured` (the broker's in reconciler.yaml, with any flags), `none`
-    # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, core.learned_costs.Fit.as_dict).
+    # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, learned_costs.Fit.as_dict).
     costs_model: str = "configured"
     learned: dict[str, Any] | None = None
 

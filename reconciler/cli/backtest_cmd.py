@@ -79,7 +79,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless run)")
     costs.add_argument(
         "--costs-from-journal", action="store_true",
-        help="slippage and commission learned from the journal's fills of the configured broker (`reconciler costs`)",
+        help="slippage and commission learned from the journal's fills of the configured broker"
+        " (`reconciler costs`)",
     )
     taxes = p.add_argument_group("taxes")
     taxes.add_argument("--lots", choices=LOT_METHODS, default="fifo", help="which tax lots a sale closes")
@@ -141,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
     )
     fit = _learned(args, rt) if args.costs_from_journal else None
     if fit is not None:
-        ready = replace(ready, settings=replace(ready.settings, costs=learned_model(fit, rt.costs.limit_band)))
+        learned_costs = learned_model(fit, rt.costs.limit_band)
+        ready = replace(ready, settings=replace(ready.settings, costs=learned_costs))
     if args.report:  # checked now, not after a long run
         _check_report_path(Path(args.report))
     table = load_prices(Path(args.prices)) if args.prices else load_dataset(args.dataset)
@@ -149,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy_check(rt, args.override) if args.policies else None
     if args.override and not args.policies:
         raise BacktestError("--override needs --policies", where="--override", fix="add --policies")
-    costs_text = describe(ready.settings.costs) if fit is None else describe_learned(fit, ready.settings.costs)
+    costs = ready.settings.costs
+    costs_text = describe(costs) if fit is None else describe_learned(fit, costs)
     if grid is not None:
         return _sweep(args, grid, desired, prices, ready, table.source, costs_text)
 
@@ -184,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _learned(args: argparse.Namespace, rt: Runtime) -> Fit:
-    """The costs learned from the journal's fills of the configured broker; refused with any other cost flag."""
+    """The costs learned from the journal's fills of the configured broker; refused with another cost flag."""
     from reconciler.core.learned_costs import chosen
     from reconciler.journal.costs import learned
 

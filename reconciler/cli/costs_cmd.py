@@ -16,17 +16,24 @@ from reconciler.render.costs import costs_lines
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--min-fills", type=positive_int, default=MIN_FILLS, metavar="N",
-        help=f"fit a broker and symbol class only from at least N fills (default {MIN_FILLS}, at least {FLOOR})",
+        "--min-fills",
+        type=positive_int,
+        default=MIN_FILLS,
+        metavar="N",
+        help=f"fit a broker and symbol class only from at least N fills (default {MIN_FILLS}, at least"
+        f" {FLOOR})",
     )
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
-    p.epilog = "Exit codes: 0 at least one broker and symbol class fitted, 1 too few fills for any (or an error)."
+    p.epilog = (
+        "Exit codes: 0 at least one broker and symbol class fitted, 1 too few fills for any (or an error)."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.min_fills < FLOOR:
         raise CostsFitError(
-            f"--min-fills {args.min_fills} is too few to fit an interval on", where="--min-fills",
+            f"--min-fills {args.min_fills} is too few to fit an interval on",
+            where="--min-fills",
             fix=f"give at least {FLOOR}",
         )
     rt = runtime(args, read_only=True)
@@ -40,10 +47,15 @@ def run(args: argparse.Namespace) -> int:
         for line in costs_lines(fits, safe_url(rt.journal_location[0])):
             out.print(line, markup=False, highlight=False, soft_wrap=True)
     if not any(f.refused is None for f in fits):
-        why = "; ".join(f"{f.broker} {f.symbol_class}: {f.refused}" for f in fits) or "the journal holds no fills"
+        why = (
+            "; ".join(f"{f.broker} {f.symbol_class}: {f.refused}" for f in fits)
+            or "the journal holds no fills"
+        )
         raise CostsFitError(
-            f"too few fills to learn costs from: {why}", where="reconciler costs",
-            fix=f"apply more orders first, or lower --min-fills (at your risk: {MIN_FILLS} is where the intervals"
+            f"too few fills to learn costs from: {why}",
+            where="reconciler costs",
+            fix=f"apply more orders first, or lower --min-fills (at your risk: {MIN_FILLS} is where the"
+            " intervals"
             " start to be trustworthy)",
         )
     return 0

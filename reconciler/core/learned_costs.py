@@ -81,21 +81,32 @@ class Fit:
         credited with price improvement or rebates it may not get again would flatter every rule)."""
         if self.refused:
             raise ValueError(f"no fit for {self.broker} {self.symbol_class}: {self.refused}")
-        return (_at_least_zero(self.slippage_bps, "0.01"), _at_least_zero(self.commission_per_order, "0.0001"),
-                _at_least_zero(self.commission_per_share, "0.000001"))
+        return (
+            _at_least_zero(self.slippage_bps, "0.01"),
+            _at_least_zero(self.commission_per_order, "0.0001"),
+            _at_least_zero(self.commission_per_share, "0.000001"),
+        )
 
     def as_dict(self) -> dict[str, object]:
         figures = {
             k: None if e is None else e.as_dict()
-            for k, e in (("slippage_bps", self.slippage_bps), ("commission_per_order", self.commission_per_order),
-                         ("commission_per_share", self.commission_per_share),
-                         ("latency_seconds", self.latency_seconds))
+            for k, e in (
+                ("slippage_bps", self.slippage_bps),
+                ("commission_per_order", self.commission_per_order),
+                ("commission_per_share", self.commission_per_share),
+                ("latency_seconds", self.latency_seconds),
+            )
         }
         return {
-            "broker": self.broker, "symbol_class": self.symbol_class, "fills": self.fills, "orders": self.orders,
+            "broker": self.broker,
+            "symbol_class": self.symbol_class,
+            "fills": self.fills,
+            "orders": self.orders,
             "first": None if self.first is None else self.first.isoformat(),
             "last": None if self.last is None else self.last.isoformat(),
-            **figures, "notes": list(self.notes), "refused": self.refused,
+            **figures,
+            "notes": list(self.notes),
+            "refused": self.refused,
         }
 
 
@@ -155,7 +166,9 @@ def line_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[Estimate, Estima
 
 
 def fit(
-    fills: Iterable[ObservedFill], group: Callable[[ObservedFill], tuple[str, str]], min_fills: int = MIN_FILLS,
+    fills: Iterable[ObservedFill],
+    group: Callable[[ObservedFill], tuple[str, str]],
+    min_fills: int = MIN_FILLS,
 ) -> list[Fit]:
     """One Fit per (broker, symbol class) that `group` names, ordered by them; a group with fewer than
     `min_fills` fills (FLOOR at least), or fewer than three orders, is refused, never fitted on too little."""
@@ -172,8 +185,11 @@ def _fit_group(key: tuple[str, str], rows: list[ObservedFill], min_fills: int) -
     first, last = min(f.filled_at for f in rows), max(f.filled_at for f in rows)
     base = Fit(key[0], key[1], len(rows), len(orders), first, last)
     if len(rows) < min_fills or len(orders) < 3:
-        return replace(base, refused=f"too few fills to fit: {len(rows)} fills of {len(orders)} orders, at least"
-                       f" {min_fills} fills of 3 orders needed")
+        return replace(
+            base,
+            refused=f"too few fills to fit: {len(rows)} fills of {len(orders)} orders, at least"
+            f" {min_fills} fills of 3 orders needed",
+        )
     notes: list[str] = []
     shares = [float(sum((f.quantity for f in fs), Decimal(0))) for fs in orders.values()]
     paid = [float(sum((f.commission for f in fs), Decimal(0))) for fs in orders.values()]
@@ -186,21 +202,26 @@ def _fit_group(key: tuple[str, str], rows: list[ObservedFill], min_fills: int) -
         per_order, per_share = line
     latency = mean_interval([(f.filled_at - f.sent_at).total_seconds() for f in rows])
     return replace(
-        base, slippage_bps=mean_interval([f.slippage_bps for f in rows]), commission_per_order=per_order,
-        commission_per_share=per_share, latency_seconds=latency, notes=tuple(notes),
+        base,
+        slippage_bps=mean_interval([f.slippage_bps for f in rows]),
+        commission_per_order=per_order,
+        commission_per_share=per_share,
+        latency_seconds=latency,
+        notes=tuple(notes),
     )
 
 
-# What class of symbol each broker kind the project ships trades: the journal records neither the broker nor the
-# asset class of an order, so both come from the account's broker in reconciler.yaml. The Alpaca adapter lists
-# us_equity assets only (brokers/alpaca.py); the paper broker models a stock broker (whole or fractional shares).
+# What class of symbol each broker kind the project ships trades: the journal records neither the broker nor
+# the asset class of an order, so both come from the account's broker in reconciler.yaml. The Alpaca adapter
+# lists us_equity assets only (brokers/alpaca.py); the paper broker models a stock broker (whole or fractional
+# shares).
 SYMBOL_CLASS = {"paper": "equity", "alpaca": "equity", "ccxt": "crypto"}
 UNKNOWN = "unknown"
 
 
 def grouping(broker_kind: str, accounts: Iterable[str]) -> Callable[[ObservedFill], tuple[str, str]]:
-    """(broker, symbol class) of a fill: the configured broker's for its accounts; an account reconciler.yaml no
-    longer declares is `unknown`, never guessed (its fills may be another broker's)."""
+    """(broker, symbol class) of a fill: the configured broker's for its accounts; an account reconciler.yaml
+    no longer declares is `unknown`, never guessed (its fills may be another broker's)."""
     known = frozenset(accounts)
     kind_class = (broker_kind, SYMBOL_CLASS.get(broker_kind, UNKNOWN))
 
@@ -217,8 +238,9 @@ def chosen(fits: Sequence[Fit], broker_kind: str, where: str) -> Fit:
     if fit_ is None or fit_.refused:
         why = fit_.refused if fit_ is not None else "the journal holds no fills of its accounts"
         raise CostsFitError(
-            f"no costs learned for {key[0]} {key[1]}: {why}", where=where,
-            fix="apply more orders through this broker first, or run without --costs-from-journal (the configured"
-            " cost model); `reconciler costs` shows what the journal holds",
+            f"no costs learned for {key[0]} {key[1]}: {why}",
+            where=where,
+            fix="apply more orders through this broker first, or run without --costs-from-journal (the"
+            " configured cost model); `reconciler costs` shows what the journal holds",
         )
     return fit_

@@ -1,7 +1,7 @@
-"""`reconciler costs` and `backtest --costs-from-journal` on a real journal: the paper broker's applies over ten
-simulated trading days (the injected clock moves; prices swing so the portfolios trade every day), on SQLite
-and, in CI's second pass, PostgreSQL. The paper broker fills at the quote ± its configured 5 bps and charges
-$0.005 a share: the fit must find those figures back from the fills alone."""
+"""`reconciler costs` and `backtest --costs-from-journal` on a real journal: the paper broker's applies over
+ten simulated trading days (the injected clock moves; prices swing so the portfolios trade every day), on
+SQLite and, in CI's second pass, PostgreSQL. The paper broker fills at the quote ± its configured 5 bps and
+charges $0.005 a share: the fit must find those figures back from the fills alone."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ MONDAY = datetime(2031, 6, 2, 15, 0, tzinfo=UTC)  # 11:00 in New York: the paper
 
 
 class _Link:
-    """The paper broker behind a link on which a send takes SEND_SECONDS of the injected clock (nothing sleeps)."""
+    """The paper broker behind a link where a send takes SEND_SECONDS of the injected clock (no sleep)."""
 
     def __init__(self, inner: Broker, clock: FixedClock) -> None:
         self.inner, self.clock = inner, clock
@@ -41,7 +41,7 @@ class _Link:
 
 
 def trade_days(ws: Workspace, days: int) -> int:
-    """Plan and apply once a trading day for `days` days, prices swinging ±12% a day; returns the fills made."""
+    """Plan and apply once a trading day for `days` days, prices swinging ±12% a day; returns the fills."""
     clock = FixedClock(MONDAY)
     rt = Runtime(ws.config, ws.journal_url, clock=clock)
     paper = rt.broker
@@ -93,8 +93,8 @@ def test_the_fit_counts_every_fill_and_order_of_the_journal(traded: Workspace) -
 
 def test_the_slippage_found_is_the_paper_brokers_five_bps(traded: Workspace) -> None:
     s = _group(traded)["slippage_bps"]
-    # The paper broker rounds each fill to $0.0001: a few hundredths of a bp either way, no more (a rounding the
-    # interval does not cover: it is the same way on most fills, so it is a bias, not noise).
+    # The paper broker rounds each fill to $0.0001: a few hundredths of a bp either way, no more (a rounding
+    # the interval does not cover: it is the same way on most fills, so it is a bias, not noise).
     assert abs(s["value"] - 5) < 0.05
 
 
@@ -137,9 +137,10 @@ def _prices(ws: Workspace, tmp_path: Path) -> Path:
     day0 = datetime(2020, 1, 1, tzinfo=UTC).date()
     rows = ["Date," + ",".join(symbols)]
     for d in range(300):
-        rows.append(f"{day0 + timedelta(days=d)}," + ",".join(
-            f"{50 + k * 10 + (d % 17) * (1 + k % 3):.2f}" for k in range(len(symbols))
-        ))
+        rows.append(
+            f"{day0 + timedelta(days=d)},"
+            + ",".join(f"{50 + k * 10 + (d % 17) * (1 + k % 3):.2f}" for k in range(len(symbols)))
+        )
     path = tmp_path / "prices.csv"
     path.write_text("\n".join(rows) + "\n")
     return path
@@ -161,28 +162,47 @@ def test_a_backtest_on_learned_costs_says_so_in_text_and_json(traded: Workspace,
 
 def test_the_html_page_says_its_costs_were_learned(traded: Workspace, tmp_path: Path) -> None:
     page = tmp_path / "r.html"
-    r = traded.run("backtest", "alice-ira", "--prices", str(_prices(traded, tmp_path)), "--costs-from-journal",
-                   "--no-progress", "--report", str(page))
+    r = traded.run(
+        "backtest",
+        "alice-ira",
+        "--prices",
+        str(_prices(traded, tmp_path)),
+        "--costs-from-journal",
+        "--no-progress",
+        "--report",
+        str(page),
+    )
     assert r.code == 0, r.err
     assert "Costs: learned from the journal (paper equity:" in page.read_text()
 
 
 def test_a_backtest_on_configured_costs_says_configured(workspace: Workspace, tmp_path: Path) -> None:
-    r = workspace.run("backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--format", "json")
+    r = workspace.run(
+        "backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--format", "json"
+    )
     assert r.code == 0, r.err
     assert json.loads(r.out)["costs"]["model"] == "configured"
 
 
 def test_learned_costs_with_too_few_fills_refuse_the_backtest(workspace: Workspace, tmp_path: Path) -> None:
     trade_days(workspace, 1)
-    r = workspace.run("backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--costs-from-journal")
+    r = workspace.run(
+        "backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--costs-from-journal"
+    )
     assert r.code == 1
     assert "--costs-from-journal: no costs learned for paper equity: too few fills" in r.err
 
 
 def test_learned_costs_contradict_a_cost_flag(workspace: Workspace, tmp_path: Path) -> None:
-    r = workspace.run("backtest", "alice-ira", "--prices", str(_prices(workspace, tmp_path)), "--costs-from-journal",
-                      "--slippage-bps", "3")
+    r = workspace.run(
+        "backtest",
+        "alice-ira",
+        "--prices",
+        str(_prices(workspace, tmp_path)),
+        "--costs-from-journal",
+        "--slippage-bps",
+        "3",
+    )
     assert r.code == 1
     assert "--costs-from-journal and --slippage-bps contradict each other" in r.err
 
@@ -193,5 +213,7 @@ def test_a_sweep_on_learned_costs_says_so(traded: Workspace, tmp_path: Path) -> 
     r = traded.run("backtest", "alice-ira", "--prices", prices, "--costs-from-journal", *sweep)
     assert r.code == 0, r.err
     assert "Costs: learned from the journal (paper equity:" in r.out
-    r = traded.run("backtest", "alice-ira", "--prices", prices, "--costs-from-journal", *sweep, "--format", "json")
+    r = traded.run(
+        "backtest", "alice-ira", "--prices", prices, "--costs-from-journal", *sweep, "--format", "json"
+    )
     assert json.loads(r.out)["costs"].startswith("learned from the journal (paper equity:")

@@ -1,5 +1,6 @@
-"""The fitting of learned costs (core/learned_costs.py) on plain fills: the t quantile against published values,
-a commission rule found back exactly, too few fills refused, and accounts of another broker kept apart."""
+"""The fitting of learned costs (core/learned_costs.py) on plain fills: the t quantile against published
+values, a commission rule found back exactly, too few fills refused, and accounts of another broker kept
+apart."""
 
 from __future__ import annotations
 
@@ -23,20 +24,48 @@ from reconciler.errors import CostsFitError
 T0 = datetime(2031, 6, 2, 15, tzinfo=UTC)
 
 
-def fill(n: int, *, account: str = "a", side: str = "buy", quantity: int = 10, price: str = "100.05",
-         quote: str = "100", commission: str | None = None, seconds: float = 1.0) -> ObservedFill:
+def fill(
+    n: int,
+    *,
+    account: str = "a",
+    side: str = "buy",
+    quantity: int = 10,
+    price: str = "100.05",
+    quote: str = "100",
+    commission: str | None = None,
+    seconds: float = 1.0,
+) -> ObservedFill:
     charge = Decimal("1") + Decimal("0.005") * quantity if commission is None else Decimal(commission)
     return ObservedFill(
-        account=account, client_order_id=f"o{n}", symbol="VTI", side=side, quantity=Decimal(quantity),
-        price=Decimal(price), commission=charge, quote=Decimal(quote), sent_at=T0 + timedelta(minutes=n),
+        account=account,
+        client_order_id=f"o{n}",
+        symbol="VTI",
+        side=side,
+        quantity=Decimal(quantity),
+        price=Decimal(price),
+        commission=charge,
+        quote=Decimal(quote),
+        sent_at=T0 + timedelta(minutes=n),
         filled_at=T0 + timedelta(minutes=n, seconds=seconds),
     )
 
 
-# Published 97.5% quantiles (six decimals), odd and even degrees of freedom: the closed form has one series each.
-@pytest.mark.parametrize(("df", "exact"), [(1, 12.706205), (2, 4.302653), (3, 3.182446), (4, 2.776445),
-                                          (5, 2.570582), (8, 2.306004), (9, 2.262157), (29, 2.045230),
-                                          (100, 1.983972)])
+# Published 97.5% quantiles (six decimals), odd and even degrees of freedom: the closed form has a series
+# for each.
+@pytest.mark.parametrize(
+    ("df", "exact"),
+    [
+        (1, 12.706205),
+        (2, 4.302653),
+        (3, 3.182446),
+        (4, 2.776445),
+        (5, 2.570582),
+        (8, 2.306004),
+        (9, 2.262157),
+        (29, 2.045230),
+        (100, 1.983972),
+    ],
+)
 def test_the_t_quantile_matches_published_tables(df: int, exact: float) -> None:
     assert t_quantile(df) == pytest.approx(exact, abs=1e-6)
 
@@ -46,16 +75,19 @@ def test_a_fit_reads_as_json_with_every_figure() -> None:
     doc = f.as_dict()
     assert doc["latency_seconds"] == {"value": 2.0, "low": 2.0, "high": 2.0, "n": 30}
     assert (doc["broker"], doc["symbol_class"], doc["fills"], doc["orders"]) == ("paper", "equity", 30, 30)
-    assert (doc["first"], doc["last"]) == ((T0 + timedelta(seconds=2)).isoformat(),
-                                           (T0 + timedelta(minutes=29, seconds=2)).isoformat())
+    assert (doc["first"], doc["last"]) == (
+        (T0 + timedelta(seconds=2)).isoformat(),
+        (T0 + timedelta(minutes=29, seconds=2)).isoformat(),
+    )
     assert doc["refused"] is None
 
 
 def test_a_refused_fit_reads_as_json_without_figures() -> None:
     (f,) = fit([fill(n) for n in range(3)], lambda _: ("paper", "equity"))
     doc = f.as_dict()
-    assert [doc[k] for k in ("slippage_bps", "commission_per_order", "commission_per_share",
-                             "latency_seconds")] == [None] * 4
+    assert [
+        doc[k] for k in ("slippage_bps", "commission_per_order", "commission_per_share", "latency_seconds")
+    ] == [None] * 4
     assert doc["refused"] is not None
 
 
@@ -67,7 +99,7 @@ def test_a_refused_fit_has_no_cost_model() -> None:
 
 def test_a_mean_interval_is_the_textbook_t_interval() -> None:
     e = mean_interval([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
-    half = t_quantile(5) * (3.5 ** 0.5) / (6 ** 0.5)  # sample variance 3.5
+    half = t_quantile(5) * (3.5**0.5) / (6**0.5)  # sample variance 3.5
     assert (e.value, e.low, e.high, e.n) == pytest.approx((3.5, 3.5 - half, 3.5 + half, 6))
 
 
@@ -136,16 +168,24 @@ def test_too_few_fills_are_refused_not_fitted() -> None:
 def test_an_account_the_configuration_does_not_declare_is_kept_apart() -> None:
     fills = [fill(n, quantity=10 + n) for n in range(30)] + [fill(99, account="old")]
     fits = fit(fills, grouping("paper", ["a"]))
-    assert [(f.broker, f.symbol_class, f.fills) for f in fits] == [("paper", "equity", 30),
-                                                                   ("unknown", "unknown", 1)]
+    assert [(f.broker, f.symbol_class, f.fills) for f in fits] == [
+        ("paper", "equity", 30),
+        ("unknown", "unknown", 1),
+    ]
 
 
 def _orders(count: int, fills_each: int) -> list[ObservedFill]:
     """`count` orders of different sizes, each filled in `fills_each` parts."""
     return [
-        ObservedFill(**{**fill(o, quantity=5 + 3 * o).__dict__, "quantity": Decimal(1 + o), "price": Decimal(
-            "100.05" if part % 2 else "100.04")})
-        for o in range(count) for part in range(fills_each)
+        ObservedFill(
+            **{
+                **fill(o, quantity=5 + 3 * o).__dict__,
+                "quantity": Decimal(1 + o),
+                "price": Decimal("100.05" if part % 2 else "100.04"),
+            }
+        )
+        for o in range(count)
+        for part in range(fills_each)
     ]
 
 
@@ -160,7 +200,9 @@ def test_two_orders_are_too_few_however_many_fills() -> None:
 
 
 def test_a_backtest_gets_the_fit_of_the_configured_brokers_class() -> None:
-    fits = fit([fill(n, quantity=10 + n) for n in range(30)] + [fill(99, account="old")], grouping("paper", ["a"]))
+    fits = fit(
+        [fill(n, quantity=10 + n) for n in range(30)] + [fill(99, account="old")], grouping("paper", ["a"])
+    )
     assert chosen(fits, "paper", "--costs-from-journal") is fits[0]
 
 
