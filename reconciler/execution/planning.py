@@ -23,6 +23,7 @@ from reconciler.journal.applied import last_applied
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import blocked_by_account, moved_symbols
 from reconciler.journal.prices import last_fill_prices
+from reconciler.journal.store import Journal
 from reconciler.policy.inputs import policy_input
 from reconciler.secrets.redact import scrub
 
@@ -74,7 +75,7 @@ def make_plan(
     ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
-    observed = with_last_applied(rt, observed)
+    observed = with_last_applied(rt.journal, observed)
     references = last_fill_prices(rt.journal, valued_in(observed))
     portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
     results: list[PolicyResult] = []
@@ -108,14 +109,14 @@ def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, rec
 
 
 def with_last_applied(
-    rt: Runtime, observed: list[tuple[Desired, Observation]]
+    journal: Journal, observed: list[tuple[Desired, Observation]]
 ) -> list[tuple[Desired, Observation]]:
     """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied): the
     pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
     cooling = {d.name for d, _ in observed if d.trading.cooldown_days is not None}
     if not cooling:
         return observed
-    last = last_applied(rt.journal, cooling)
+    last = last_applied(journal, cooling)
     return [
         (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d, obs in observed
     ]

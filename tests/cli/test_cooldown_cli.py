@@ -84,3 +84,11 @@ def test_drift_past_the_hard_band_trades_inside_the_cooldown(workspace: Workspac
 def test_a_portfolio_never_applied_is_not_cooling(workspace: Workspace) -> None:
     _targets(workspace, SOME_DRIFT)
     assert not any(n.startswith("cooldown:") for n in _plan(workspace)["notes"])
+
+
+def test_status_agrees_with_plan_inside_the_cooldown(workspace: Workspace) -> None:
+    _applied(workspace)
+    _targets(workspace, SOME_DRIFT)
+    r = workspace.run("status", "--format", "json")
+    mine = [p for p in json.loads(r.out)["portfolios"] if p["portfolio"] == PORTFOLIO]
+    assert [p["status"] for p in mine] == ["Synced"], r.out

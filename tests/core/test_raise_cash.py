@@ -81,13 +81,13 @@ def test_a_held_symbol_without_a_quote_leaves_the_planner_to_block() -> None:
 
 def test_a_protected_holding_outside_the_targets_is_not_counted() -> None:
     d = _with(("2000", 1), symbols={"AAPL": SymbolRule(hold=True)})
-    obs = observation({**PRICES, "AAPL": 100}, {"VTI": 100, "BND": 100, "AAPL": 100})
+    obs = observation({**PRICES, "AAPL": 100}, {"AAPL": 100, "VTI": 100, "BND": 100})  # set aside, then the rest
     got, _, _ = raised(d, obs)
     assert got.cash == Decimal("0.1")
 
 
 def test_a_zero_position_is_not_counted() -> None:
-    obs = observation(PRICES, {"VTI": 100, "BND": 100, "GLD": 0})
+    obs = observation(PRICES, {"GLD": 0, "VTI": 100, "BND": 100})  # skipped, then the rest
     got, _, _ = raised(_with(("2000", 1)), obs)
     assert got.cash == Decimal("0.1")
 
@@ -128,3 +128,8 @@ def test_after_the_date_the_cash_is_reinvested() -> None:
 def test_a_withdrawal_dated_today_is_not_called_passed() -> None:
     _, _, notes = raised(_with(("2000", 0)), _obs())
     assert [n for n in notes if "has passed" in n] == []
+
+
+def test_a_withdrawal_dated_today_is_kept_until_today() -> None:
+    _, _, notes = raised(_with(("2000", 0)), _obs())
+    assert notes[-1].startswith(f"withdrawal: $2,000.00 raised and kept as cash until {TODAY.isoformat()};")
