@@ -66,7 +66,7 @@ def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
                 "--raise is a preview and cannot be saved for apply", where="command line",
                 fix="add the withdrawal to the portfolio's withdrawals: (amount and date) and plan again",
             )
-        rt.workspace = with_raises(rt.workspace, args.raise_cash, rt.clock.now().date())
+        rt = with_raises(rt, args.raise_cash)
     plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
     if args.overrides:
         accepted = read_overrides(Path(args.overrides)).accepted

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from reconciler.core.rules import Withdrawal
 from reconciler.errors import ReconcilerError
+from reconciler.runtime import Runtime
 from reconciler.spec.loader import Workspace
 
 
@@ -21,11 +22,17 @@ def add_raise(p: argparse.ArgumentParser) -> None:
     )
 
 
-def with_raises(ws: Workspace, given: list[str], today: date) -> Workspace:
-    """The workspace with each --raise as a withdrawal dated `today` on its account's portfolio; bad input
-    (no `=`, an amount that is not a positive number, an account no portfolio trades) is an error."""
-    if not given:
-        return ws
+def with_raises(rt: Runtime, given: list[str]) -> Runtime:
+    """A runtime for this plan whose portfolios carry each --raise as a withdrawal dated today (by its clock);
+    bad input (no `=`, an amount that is not a positive number, an account no portfolio trades) is an error."""
+    previewed = dataclasses.replace(rt)
+    # The workspace is loaded once and kept (a cached property): the preview's is the loaded one plus the raises,
+    # the way Runtime.for_worker hands a worker the workspace already loaded.
+    previewed.__dict__["workspace"] = _raised(rt.workspace, given, rt.clock.now().date())
+    return previewed
+
+
+def _raised(ws: Workspace, given: list[str], today: date) -> Workspace:
     extra: dict[str, list[Withdrawal]] = {}
     for text in given:
         account, amount = _parsed(text)

@@ -34,7 +34,8 @@ def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDri
         try:
             obs = rt.broker.observe(desired.account, desired.targets)
             references = last_fill_prices(rt.journal, valued_symbols(desired.targets, obs.positions))
-            ((_, cooled_obs),) = with_last_applied(rt.journal, [(desired, obs)])  # status agrees with plan in a cooldown
+            # Judged with the journal's last apply, as plan judges it: inside a cooldown both say the same.
+            ((_, cooled_obs),) = with_last_applied(rt.journal, [(desired, obs)])
             pp = plan_portfolio(desired, cooled_obs, rt.costs, rt.quote_limits, references)
         except ReconcilerError as exc:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})
