@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -25,7 +25,7 @@ def add_raise(p: argparse.ArgumentParser) -> None:
 def with_raises(rt: Runtime, given: list[str]) -> Runtime:
     """A runtime for this plan whose portfolios carry each --raise as a withdrawal dated today (by its clock);
     bad input (no `=`, an amount that is not a positive number, an account no portfolio trades) is an error."""
-    previewed = dataclasses.replace(rt)
+    previewed = replace(rt)
     # The workspace is loaded once and kept (a cached property): the preview's is the loaded one plus the raises,
     # the way Runtime.for_worker hands a worker the workspace already loaded.
     previewed.__dict__["workspace"] = _raised(rt.workspace, given, rt.clock.now().date())
@@ -49,7 +49,7 @@ def _raised(ws: Workspace, given: list[str], today: date) -> Workspace:
         p.model_copy(update={"withdrawals": [*p.withdrawals, *extra[p.name]]}) if p.name in extra else p
         for p in ws.portfolios
     ]
-    return dataclasses.replace(ws, portfolios=portfolios)
+    return replace(ws, portfolios=portfolios)
 
 
 def _parsed(text: str) -> tuple[str, Decimal]:
