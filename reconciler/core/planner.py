@@ -16,6 +16,7 @@ from itertools import compress, repeat
 from operator import gt, mul, sub
 from typing import Literal, overload
 
+from reconciler.core.cooldown import cooled
 from reconciler.core.models import (
     Action,
     ActionReason,
@@ -28,6 +29,7 @@ from reconciler.core.models import (
     UnitCosts,
 )
 from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
+from reconciler.core.raise_cash import pending, raised
 from reconciler.core.rules import Bands, SymbolRule, Trading
 from reconciler.core.valuation import (
     NO_LIMITS,
@@ -143,7 +145,10 @@ def plan_portfolio(
 def _referenced(
     pp: PortfolioPlan, desired: Desired, obs: Observation, references: Mapping[str, Decimal] | None
 ) -> PortfolioPlan:
-    """The plan with the references of the symbols that value its account recorded, so apply re-derives it."""
+    """The plan with the references of the symbols that value its account recorded, so apply re-derives it, and
+    the cash it keeps for pending withdrawals."""
+    if desired.withdrawals and (kept := pending(desired, obs)):
+        pp = pp.model_copy(update={"withdrawal": kept})
     if not references:
         return pp
     valued = desired.targets.keys() | {s for s, q in obs.positions.items() if q != 0}
@@ -179,6 +184,9 @@ def _plan_portfolio(
 ) -> PortfolioPlan | tuple[list[Action], list[str]]:
     # The columns are built with map() over operator functions: C loops, where a comprehension per column is a
     # Python loop per holding (10,000 portfolios x 50 holdings is half a million of each).
+    desired, notes = cooled(desired, obs)  # inside a cooldown, the hard band for bands (core.cooldown)
+    desired, raising, raise_notes = raised(desired, obs)  # withdrawals pending: their cash is a target
+    notes += raise_notes
     trading = desired.trading
     bands = trading.bands
     rules = desired.symbols
@@ -196,7 +204,6 @@ def _plan_portfolio(
     untrusted = account_doubts(obs)
     if untrusted:
         return _blocked(desired, obs, symbols, positions, untrusted, "not traded: this account cannot be valued")
-    notes: list[str] = []
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
         aside = [s for s in symbols if s not in targets and _protected(rules.get(s))]
@@ -226,7 +233,8 @@ def _plan_portfolio(
     cash_band = band_for(desired.cash, bands)
     # Cash outside its band moves holdings that are inside theirs, but only in the direction that fixes cash:
     # too little cash sells every overweight holding; too much buys every underweight one.
-    raise_cash = desired.cash - cash_total * inv > cash_band
+    # A withdrawal's cash is raised in full, whatever the band: the money has to be there on the day.
+    raise_cash = desired.cash - cash_total * inv > (ZERO if raising else cash_band)
     # An unwanted holding (target 0) is always out of band: "not in the targets" means "not held".
     out = set(compress(range(n), map(gt, map(abs, map(sub, weights, tw)), band)))
     if unwanted:
@@ -529,6 +537,7 @@ def _assemble(
         observation=obs,
         blocked=[],
         references={},
+        withdrawal=None,  # set with the references (_referenced): the plan's pending withdrawals
     )
 
 

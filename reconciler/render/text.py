@@ -9,13 +9,19 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler.core.drift import MEASURED
-from reconciler.core.models import Plan
+from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.render.fmt import SIDE_STYLE, money, pct, points, qty, side_text, status_text
 from reconciler.render.table import Col, layout
 
 if TYPE_CHECKING:
     from reconciler.core.drift import PortfolioDrift
     from reconciler.core.envelope import EnvelopeCheck
+
+
+def _withdrawal(pp: PortfolioPlan, console: Console) -> None:
+    """The cash a pending withdrawal keeps, on its own line (core.raise_cash)."""
+    if pp.withdrawal is not None:
+        console.print(f"    withdrawal {money(pp.withdrawal)} kept as cash, not reinvested until its date")
 
 
 def render_plan(plan: Plan, console: Console) -> None:
@@ -64,6 +70,7 @@ def render_plan(plan: Plan, console: Console) -> None:
             f"    cash {money(pp.cash_before)} ({pct(pp.cash_weight_before)}) → ≈{money(pp.cash_after)}"
             f" ({pct(pp.cash_weight_after)}), target {pct(pp.cash_weight_target)}"
         )
+        _withdrawal(pp, console)
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="dim"))
         console.print()
@@ -73,6 +80,7 @@ def render_plan(plan: Plan, console: Console) -> None:
         if pp.blocked:  # its weights come from a doubtful quote: saying what is outside the bands would mislead
             outside, state = ["?"], "not traded: doubtful quote"
         console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): {state}"))
+        _withdrawal(pp, console)
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="yellow" if outside else "dim"))
     if noted:
