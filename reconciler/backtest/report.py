@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler import files
 from reconciler.backtest.columns import WIDTH, layout
 from reconciler.backtest.engine import Settings, StrategyRun
+from reconciler.backtest.lots import YearTax
 from reconciler.backtest.metrics import Metrics, frequency, periods_per_year, years_between
 from reconciler.errors import BacktestError
 
@@ -29,6 +30,8 @@ REPORT = files.Kind("report", files.REPORT.max_bytes, "choose a writable path fo
 
 @dataclass(frozen=True)
 class Report:
+    """Every run of a backtest with what was asked, so each output (text, JSON, HTML) renders the same."""
+
     portfolio: str
     source: str
     settings: Settings
@@ -40,14 +43,17 @@ class Report:
 
     @property
     def start(self) -> date:
+        """The first day of the runs."""
         return date.fromisoformat(str(self.runs[0].dates[0]))
 
     @property
     def end(self) -> date:
+        """The last day of the runs, the day 'if sold' figures are taken on."""
         return date.fromisoformat(str(self.runs[0].dates[-1]))
 
     @property
     def days(self) -> int:
+        """How many rows of prices the runs covered."""
         return len(self.runs[0].dates)
 
     @property
@@ -57,6 +63,7 @@ class Report:
 
     @property
     def years(self) -> float:
+        """The runs' span in years, the basis of every annualised figure."""
         return years_between(self.runs[0].dates)
 
     @property
@@ -66,9 +73,11 @@ class Report:
 
     @property
     def taxed(self) -> bool:
+        """Whether taxes were charged, so tax rows are shown only when they mean something."""
         return bool(self.settings.tax_short or self.settings.tax_long)
 
     def header(self) -> list[str]:
+        """The lines above the table that say what was run: prices, money flows, costs and taxes."""
         s = self.settings
         flows = "none"
         if s.contribution > 0:
@@ -136,6 +145,8 @@ BETTER: dict[str, int] = {
 
 @dataclass(frozen=True)
 class Row:
+    """One figure across the strategies, with the columns that hold its best value."""
+
     label: str
     cells: list[str]
     best: frozenset[int] = frozenset()  # the columns holding the best value, where a row has a better way
@@ -245,6 +256,8 @@ def rounding_lines(report: Report) -> list[str]:
 
 
 def event_lines(report: Report) -> list[str]:
+    """One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained.
+    One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained."""
     lines = rounding_lines(report)
     for run in report.runs:
         for kind in ("blocked", "rejected", "shortfall"):
@@ -258,7 +271,18 @@ def event_lines(report: Report) -> list[str]:
     return lines
 
 
+def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str] | None]]]:
+    """Per calendar year, each strategy's realized gain and tax as money (None: nothing realized), for both pages."""
+    years = sorted({y for run in report.runs for y in run.book.years})
+    return [(str(y), [_gain_and_tax(run.book.years.get(y)) for run in report.runs]) for y in years]
+
+
+def _gain_and_tax(year: YearTax | None) -> tuple[str, str] | None:
+    return None if year is None else (_money(float(year.short + year.long)), _money(float(year.tax)))
+
+
 def render_text(report: Report, out: Console) -> None:
+    """The report on a terminal: the answer first, then the table, the taxes per year and the notes."""
     names = [run.strategy.name for run in report.runs]
     width = min(WIDTH, out.width) if out.is_terminal else WIDTH
 
@@ -272,14 +296,7 @@ def render_text(report: Report, out: Console) -> None:
     lines(layout("", names, table_rows(report), width))
     if report.taxed:
         out.print()
-        years = sorted({y for run in report.runs for y in run.book.years})
-        rows = []
-        for y in years:
-            cells = []
-            for run in report.runs:
-                t = run.book.years.get(y)
-                cells.append("" if t is None else f"{_money(float(t.short + t.long))} / {_money(float(t.tax))}")
-            rows.append((str(y), cells))
+        rows = [(y, ["" if c is None else f"{c[0]} / {c[1]}" for c in cells]) for y, cells in year_cells(report)]
         lines(["Realized gains and tax", *layout("year", names, rows, width)])
     notes = event_lines(report)
     if notes:
