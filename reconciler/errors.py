@@ -56,6 +56,7 @@ class ReconcilerError(Exception):
         self.fix = fix
 
     def render(self) -> str:
+        """The message as the CLI prints it: where, what, and the fix."""
         head = f"{self.where}: {self.message}" if self.where else self.message
         return f"{head}\n  fix: {self.fix}" if self.fix else head
 
@@ -68,6 +69,7 @@ class SpecError(ReconcilerError):
         self.problems = problems
 
     def render(self) -> str:
+        """Every problem found, one after another, so a user fixes them all in one go."""
         return "\n".join(p.render() for p in self.problems)
 
 

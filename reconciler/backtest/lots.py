@@ -23,6 +23,8 @@ LotMethod = Literal["fifo", "hifo"]
 
 @dataclass(slots=True)
 class Lot:
+    """Shares bought together at one cost, so a sale's gain and its holding period are exact."""
+
     acquired: date
     quantity: Decimal
     unit_cost: Decimal
@@ -142,4 +144,5 @@ class TaxBook:
         return [] if queue is None else queue.lots()
 
     def held(self, symbol: str) -> Decimal:
+        """The quantity of a symbol still held in open lots, to check the books against the account."""
         return sum((lot.quantity for lot in self.open_lots(symbol)), ZERO)

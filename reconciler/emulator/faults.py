@@ -50,6 +50,9 @@ SERVER_ERROR = {"message": "internal server error"}  # the body of an injected 5
 
 @dataclass
 class Faults:
+    """The emulator's fault knobs (rate limits, errors, timeouts, partial fills) that the hostile tests turn.
+    The emulator's fault knobs (rate limits, errors, timeouts, partial fills) that the hostile tests turn."""
+
     rate_limit: float | None = None
     rate_burst: int = 5
     error_rate: float = 0.0

@@ -199,6 +199,7 @@ class AccountLock:
 
     @property
     def is_postgres(self) -> bool:
+        """Whether the lock is a PostgreSQL advisory lock (else a row with a lease)."""
         return self.journal.engine.dialect.name == "postgresql"
 
     def __enter__(self) -> AccountLock:
@@ -312,6 +313,7 @@ class AccountLock:
                 log.warning("lock heartbeat failed: %s", exc.message, extra={"account": self.account})
 
     def release(self) -> None:
+        """Stop renewing the lease and release the lock."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -326,6 +328,7 @@ class AccountLock:
 
 
 def list_locks(journal: Journal) -> list[dict[str, Any]]:
+    """Every account lock held now, for `force-unlock --list` to show who holds what."""
     with journal.tx() as c:
         return [dict(r) for r in c.execute(select(t.locks).order_by(t.locks.c.account)).mappings()]
 
