@@ -1,6 +1,6 @@
-"""Every public definition of the package says why it exists in one line: modules, public functions and classes,
-and the public methods of public classes. Read from the source (an AST walk), so a new definition without a
-docstring fails here, named by file and line. Pytest test methods of the suites a plug-in imports
+"""Every public definition of the package says why it exists in one line: modules, public functions and
+classes, and the public methods of public classes. Read from the source (an AST walk), so a new definition
+without a docstring fails here, named by file and line. Pytest test methods of the suites a plug-in imports
 (`reconciler/testing/`) are exempt: their names are the sentence."""
 
 from __future__ import annotations

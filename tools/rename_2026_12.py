@@ -1,24 +1,25 @@
 """The mechanical renames of issue 24 §5, run once every branch of the round has merged (idempotent: a second
 run changes nothing):
 
-    python -m tools.rename_2026_12                  all three steps, in this order
-    python -m tools.rename_2026_12 configs|package|lines
+    python -m tools.rename_2026_12                          all three steps, in this order
+    python -m tools.rename_2026_12 configs|package|lines    one of them
 
 - configs: a configuration class that shares its name with the thing it configures (`PaperBroker`,
-  `AlpacaBroker`, `CcxtBroker`, `Journal`, and any other class of the models module whose name a class elsewhere
-  in the package has) is renamed `<Name>Config`; imports that aliased it (`AlpacaBroker as AlpacaSpec`) import
-  the new name, and the alias is replaced by it. Names are changed as tokens, never inside strings or comments,
-  and never after a dot (an attribute), except after the models module itself (`models.Journal`).
-- package: `reconciler/spec/` (which reads as "tests" to several tools) becomes `reconciler/workspace/`, what it
-  holds: the workspace's YAML loaded into models; `tests/spec/` follows. Imports, paths in strings, comments and
-  docs, the Makefile and pyproject.toml follow; the layering test's part name too.
-- lines: ruff's line length goes from 120 to 110 and every file is wrapped to it by tools/wrap_lines.py (only the
-  lines over it; docstrings and comments filled again; each file checked to parse to the same tree), then
+  `AlpacaBroker`, `CcxtBroker`, `Journal`, and any other class of the models module whose name a class
+  elsewhere in the package has) is renamed `<Name>Config`; imports that aliased it (`AlpacaBroker as
+  AlpacaSpec`) import the new name, and the alias is replaced by it. Names are changed as tokens, never inside
+  strings or comments, and never after a dot (an attribute), except after the models module itself
+  (`models.Journal`).
+- package: `reconciler/spec/` (which reads as "tests" to several tools) becomes `reconciler/workspace/`, what
+  it holds: the workspace's YAML loaded into models; `tests/spec/` follows. Imports, paths in strings,
+  comments and docs, the Makefile and pyproject.toml follow; the layering test's part name too.
+- lines: ruff's line length goes from 120 to 110 and every file is wrapped to it by tools/wrap_lines.py (only
+  the lines over it; docstrings and comments filled again; each file checked to parse to the same tree), then
   ruff's import sorting, then `ruff format` on the few statements still over (checked the same way). What is
   left is listed for a person.
 
-Afterwards: `pip install -e '.[dev]'` (module paths moved), the JSON schemas are written again (the configs' names
-are their titles), then ruff, mypy and the tests.
+Afterwards: `pip install -e '.[dev]'` (module paths moved), the JSON schemas are written again (the configs'
+names are their titles), then ruff, mypy and the tests.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tokenize
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ("reconciler", "tests", "bench", "tools")
@@ -48,7 +50,8 @@ def python_files() -> list[Path]:
 
 
 def text_files() -> list[Path]:
-    """Every tracked text file a rename may have to reach (code, docs, build and CI files), this script aside."""
+    """Every tracked text file a rename may have to reach (code, docs, build and CI files), this script
+    aside."""
     listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     suffixes = {".py", ".md", ".toml", ".yml", ".yaml", ".cfg", ".ini", ".txt", ".j2", ".rego", ".tsv"}
     out = []
@@ -61,7 +64,7 @@ def text_files() -> list[Path]:
     return out
 
 
-# ---- configs ---------------------------------------------------------------------------------------------------
+# ---- configs -----------------------------------------------------------------------------------------------
 
 
 def models_path() -> Path:
@@ -76,7 +79,8 @@ def models_path() -> Path:
 def config_renames() -> dict[str, str]:
     """Old → new for every configuration class named like the thing it configures."""
     models = models_path()
-    defined = {n.name for n in ast.parse(models.read_text(encoding="utf-8")).body if isinstance(n, ast.ClassDef)}
+    defined = {n.name for n in ast.parse(models.read_text(encoding="utf-8")).body if isinstance(n,
+        ast.ClassDef)}
     elsewhere: set[str] = set()
     for path in (ROOT / "reconciler").rglob("*.py"):
         if path != models:
@@ -159,7 +163,7 @@ def _rename_in(source: str, renames: dict[str, str], *, is_models: bool) -> str:
     return "\n".join(lines)
 
 
-# ---- package ---------------------------------------------------------------------------------------------------
+# ---- package -----------------------------------------------------------------------------------------------
 
 PATHS = [
     (re.compile(r"reconciler\.spec\b"), "reconciler.workspace"),
@@ -185,7 +189,10 @@ def move_package() -> list[str]:
         if src.is_dir() and not any(src.rglob("*.py")):
             shutil.rmtree(src)  # only caches were left behind
     for path in text_files():
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # a test's deliberately broken file: no path of ours in it
+            continue
         new = text
         for pattern, to in PATHS:
             new = pattern.sub(to, new)
@@ -199,7 +206,7 @@ def move_package() -> list[str]:
     return changed
 
 
-# ---- lines -----------------------------------------------------------------------------------------------------
+# ---- lines -------------------------------------------------------------------------------------------------
 
 
 def wrap_lines() -> list[str]:
@@ -210,34 +217,44 @@ def wrap_lines() -> list[str]:
     pyproject = ROOT / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     pyproject.write_text(re.sub(r"(?m)^line-length = \d+$", f"line-length = {WIDTH}", text), encoding="utf-8")
-    refused = []
-    for path in python_files():
-        before = path.read_text(encoding="utf-8")
-        after = wrap_source(before, WIDTH)
-        if after != before:
-            if same_program(before, after):
-                path.write_text(after, encoding="utf-8")
-            else:
-                refused.append(f"{path.relative_to(ROOT)}: not wrapped (the tree would change)")
+    refused: list[str] = []
     ruff = str(Path(sys.executable).with_name("ruff"))
-    subprocess.run([ruff, "check", "-q", "--select", "I", "--fix", *CODE], cwd=ROOT, check=False)
-    for path in python_files():
-        source = path.read_text(encoding="utf-8")
-        rows = long_lines(source, WIDTH)
-        lines = source.split("\n")
-        in_text = {r for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                   if t.type == tokenize.STRING and t.end[0] > t.start[0] for r in range(t.start[0], t.end[0] + 1)}
-        for row in sorted(rows, reverse=True):
-            if lines[row - 1].lstrip().startswith("#") or row in in_text:
-                continue
+    for _ in range(2):  # ruff's own wrapping of a statement may leave a string over: a second pass splits it
+        refused = []
+        for path in python_files():
             before = path.read_text(encoding="utf-8")
-            subprocess.run([ruff, "format", "-q", f"--line-length={WIDTH}", f"--range={row}:1-{row + 1}:1",
-                            str(path)], cwd=ROOT, check=False)
-            after = path.read_text(encoding="utf-8")
-            if after != before and not same_program(before, after):
-                path.write_text(before, encoding="utf-8")
-    left = [f"{p.relative_to(ROOT)}:{n}" for p in python_files() for n in long_lines(p.read_text("utf-8"), WIDTH)]
+            after = wrap_source(before, WIDTH)
+            if after != before:
+                if same_program(before, after):
+                    path.write_text(after, encoding="utf-8")
+                else:
+                    refused.append(f"{path.relative_to(ROOT)}: not wrapped (the tree would change)")
+        subprocess.run([ruff, "check", "-q", "--select", "I", "--fix", *CODE], cwd=ROOT, check=False)
+        for path in python_files():
+            _format_statements_over(path, ruff, long_lines, same_program)
+    left = [f"{p.relative_to(ROOT)}:{n}" for p in python_files() for n in long_lines(p.read_text("utf-8"),
+        WIDTH)]
     return refused + [f"{entry}: still over {WIDTH}" for entry in left]
+
+
+def _format_statements_over(path: Path, ruff: str, long_lines: Any, same_program: Any) -> None:
+    """`ruff format` on each statement still over the width (code, not text: a comment or a string that spans
+    lines is left for a person), kept only when the file's tree is the same."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.split("\n")
+    in_text = {r for t in tokenize.generate_tokens(io.StringIO(source).readline)
+               if t.type == tokenize.STRING and t.end[0] > t.start[0] for r in range(t.start[0],
+                   t.end[0] + 1)}
+    for row in sorted(long_lines(source, WIDTH), reverse=True):
+        if lines[row - 1].lstrip().startswith("#") or row in in_text:
+            continue
+        before = path.read_text(encoding="utf-8")
+        subprocess.run([ruff, "format", "-q", f"--line-length={WIDTH}", f"--range={row}:1-{row + 1}:1",
+                        str(path)],
+                       cwd=ROOT, check=False)
+        after = path.read_text(encoding="utf-8")
+        if after != before and not same_program(before, after):
+            path.write_text(before, encoding="utf-8")
 
 
 def write_schemas() -> None:

@@ -1,10 +1,11 @@
 """Wrap the lines of Python files that are longer than a width, without changing what the code does.
 
-    python -m tools.wrap_lines --width 110 reconciler tests bench tools     rewrite in place, list what is left
-    python -m tools.wrap_lines --width 110 --check reconciler              exit 1 when a file would change
+    python -m tools.wrap_lines --width 110 reconciler tests bench tools    rewrite, list what is left
+    python -m tools.wrap_lines --width 110 --check reconciler             exit 1 when a file would change
 
-Only over-long lines are touched, so the house style (arguments packed on a line) stays as it is: `ruff format`
-would rewrite every file's layout, and it never wraps a comment, a docstring or a string. What is changed:
+Only over-long lines are touched, so the house style (arguments packed on a line) stays as it is: `ruff
+format` would rewrite every file's layout, and it never wraps a comment, a docstring or a string. What is
+changed:
 
 - a docstring's prose paragraph that holds an over-long line is filled again to the width (drawings, tables,
   lists and aligned text are left alone and reported);
@@ -35,7 +36,8 @@ from pathlib import Path
 
 PRAGMA = re.compile(r"#\s*(noqa|type:|pragma|fmt:|pyright:|mypy:)")
 STRUCTURE = ("|", "│", "├", "└", ">>>", "```", "$ ", "+--", "==")
-ITEM = re.compile(r"^([-*•]|\d+[.)])\s")
+ITEM = re.compile(r"^(?:[-*•]|\d+[.)]|\([a-z0-9]+\))\s+")
+DEFINITION = re.compile(r"^(\S+(?:, \S+)*\s{2,})(\S(?:(?!  ).)*)$")  # a term, two spaces or more, its text
 RULE = re.compile(r"^(?P<head>.*?)(?P<run>([-=~#*_])\3{9,})$")
 
 
@@ -49,8 +51,8 @@ class Edit:
 
 
 def wrap_source(source: str, width: int) -> str:
-    """The source with its over-long lines wrapped, as far as the rules allow; what is left stays over. A round
-    whose result does not parse is dropped (and so is every later one)."""
+    """The source with its over-long lines wrapped, as far as the rules allow; what is left stays over. A
+    round whose result does not parse is dropped (and so is every later one)."""
     for _ in range(60):
         changed = _round(source, width)
         if changed == source:
@@ -68,7 +70,7 @@ def long_lines(source: str, width: int) -> list[int]:
     return [n for n, line in enumerate(source.split("\n"), 1) if len(line) > width]
 
 
-# ---- one round: at most one edit per region -------------------------------------------------------------------
+# ---- one round: at most one edit per region ----------------------------------------------------------------
 
 
 def _round(source: str, width: int) -> str:
@@ -105,7 +107,7 @@ def _round(source: str, width: int) -> str:
     return "\n".join(lines)
 
 
-# ---- docstrings -----------------------------------------------------------------------------------------------
+# ---- docstrings --------------------------------------------------------------------------------------------
 
 
 def _docstring_nodes(tree: ast.AST) -> Iterator[ast.Constant]:
@@ -168,7 +170,8 @@ def _refill_docstring(tok: tokenize.TokenInfo, lines: list[str], width: int) -> 
         if last:
             src[-1] += tail
         if any(len(s) > width for s in src):
-            filled = _refill(paragraph, indent, width, first=head if first else None, suffix=tail if last else "")
+            filled = _refill(paragraph, indent, width, first=head if first else None,
+                             suffix=tail if last else "")
             if filled is None:
                 out.extend(paragraph)
             else:
@@ -189,48 +192,53 @@ def _refill_docstring(tok: tokenize.TokenInfo, lines: list[str], width: int) -> 
 def _refill(
     paragraph: list[str], indent: str, width: int, *, first: str | None, suffix: str = ""
 ) -> list[str] | None:
-    """The paragraph's lines filled to the width (with `first` before its first line and `suffix` after its last,
-    both counted), or None when it is not prose: a drawing, a table, aligned columns, a literal block."""
-    items: list[list[str]] = []
+    """The paragraph's lines filled to the width (with `first` before its first line and `suffix` after its
+    last, both counted), or None when it is not prose: a drawing, a table, aligned columns, a literal block.
+    List items (marked -, 1. or (a)) and definitions (a term, then its text in a column) are filled one by
+    one, their continuation lines under their text."""
+    items: list[tuple[str, str, list[str]]] = []  # (first line's lead and marker, continuation lead, words)
     for n, line in enumerate(paragraph):
         stripped = line.strip()
         lead = indent if (n == 0 and first is not None) else line[: len(line) - len(line.lstrip())]
-        if "  " in stripped or stripped.startswith(STRUCTURE) or line.rstrip().endswith("\\"):
+        if stripped.startswith(STRUCTURE) or line.rstrip().endswith("\\") or len(lead) < len(indent):
             return None
-        if ITEM.match(stripped) and lead == indent:
-            items.append([stripped])
-            continue
-        if not items:
-            if lead != indent:
-                return None
-            items.append([stripped])
-            continue
-        current = ITEM.match(items[-1][0])
-        if current and lead == indent:  # prose again after a list: its own item
-            items.append([stripped])
-            continue
-        if lead != indent + " " * (current.end() if current else 0):
+        item = ITEM.match(stripped)
+        term = DEFINITION.match(stripped)
+        if item and "  " not in stripped:
+            items.append((lead + item.group(0), lead + " " * item.end(), [stripped[item.end():]]))
+        elif term:
+            items.append((lead + term.group(1), lead + " " * len(term.group(1)), [term.group(2)]))
+        elif "  " in stripped:
             return None
-        items[-1].append(stripped)
+        elif items and lead == items[-1][1] and lead != indent:
+            items[-1][2].append(stripped)
+        elif lead == indent and (not items or items[-1][1] == indent):
+            if items:
+                items[-1][2].append(stripped)
+            else:
+                items.append((indent, indent, [stripped]))
+        elif lead == indent:  # prose again after a list: its own item
+            items.append((indent, indent, [stripped]))
+        else:
+            return None
     out: list[str] = []
-    for n, item in enumerate(items):
-        marker = ITEM.match(item[0])
-        hang = indent + " " * (marker.end() if marker else 0)
-        words = " ".join(item)
-        initial = indent if not (n == 0 and first is not None) else first
+    for n, (opening, hang, words) in enumerate(items):
+        initial = opening
+        if n == 0 and first is not None:
+            initial = first + opening[len(indent):]
         tail = suffix if n == len(items) - 1 else ""
         wrapper = textwrap.TextWrapper(
             width=width, initial_indent=initial, subsequent_indent=hang, break_long_words=False,
             break_on_hyphens=False, expand_tabs=False, replace_whitespace=False,
         )
-        filled = wrapper.wrap(words + tail)
+        filled = wrapper.wrap(" ".join(words) + tail)
         if not filled:
             return None
         out.extend(filled)
     return out
 
 
-# ---- comment blocks -------------------------------------------------------------------------------------------
+# ---- comment blocks ----------------------------------------------------------------------------------------
 
 
 def _comment_block_edits(
@@ -286,7 +294,7 @@ def _refill_comments(block: list[str], col: int, width: int) -> list[str] | None
     return [indent + f[col:] for f in filled]
 
 
-# ---- one line: a trailing comment, a string across the width, a comma --------------------------------------------
+# ---- one line: a trailing comment, a string across the width, a comma --------------------------------------
 
 
 def _line_edit(
@@ -305,8 +313,10 @@ def _line_edit(
         if edit is not None:
             return edit
     indent = len(line) - len(line.lstrip())
-    crossing = [t for t in on_line if t.type == tokenize.STRING and t.end[0] == row and t.start[1] < width - 12
-                and t.end[1] > width - _closing(line[t.end[1]:])]
+    crossing = [
+        t for t in on_line if t.type == tokenize.STRING and t.end[0] == row and t.start[1] < width - 12
+        and t.end[1] > width - _closing(line[t.end[1]:])
+    ]
     if crossing and crossing[0].start[1] <= indent + 8:
         edit = _split_string(lines, i, crossing[0], depth_at, width, rows)
         if edit is not None:
@@ -320,7 +330,8 @@ def _line_edit(
 
 
 def _closing(after: str) -> int:
-    """How much of what follows a string has to stay on its line: closing brackets and a comma only, or all."""
+    """How much of what follows a string has to stay on its line: closing brackets and a comma only, or
+    all."""
     return len(after) if not after.strip(" ,)]}:") else 0
 
 
@@ -363,8 +374,8 @@ def _depths(tokens: list[tokenize.TokenInfo]) -> dict[tuple[int, int], list[tupl
 
 
 def _continuation(lines: list[str], i: int, opened: list[tuple[int, int]], first_col: int) -> int:
-    """Where a continuation of line i starts: after its innermost bracket when that opened on this line (and not
-    far right), else at the line's own indentation (the hanging indent of the bracket opened above)."""
+    """Where a continuation of line i starts: after its innermost bracket when that opened on this line (and
+    not far right), else at the line's own indentation (the hanging indent of the bracket opened above)."""
     if opened and opened[-1][0] == i + 1:
         col = opened[-1][1] + 1
         after = lines[i][col:col + 1]
@@ -461,7 +472,7 @@ def _break_at_comma(
     return Edit(i, i + 1, [line[: comma.end[1]], " " * cont + line[nxt.start[1]:]])
 
 
-# ---- the check: the same program ------------------------------------------------------------------------------
+# ---- the check: the same program ---------------------------------------------------------------------------
 
 
 class _Normal(ast.NodeTransformer):
@@ -495,7 +506,7 @@ def same_program(before: str, after: str) -> bool:
     return trees[0] == trees[1]
 
 
-# ---- the command ----------------------------------------------------------------------------------------------
+# ---- the command -------------------------------------------------------------------------------------------
 
 
 def python_files(paths: Iterable[str]) -> list[Path]:

@@ -33,9 +33,9 @@ class WindowClosed(Exception):
 class AlpacaHttp:
     """One pooled httpx client per process, and one token bucket per account (Alpaca rate-limits per API key).
 
-    Each request carries its account's key in its own headers. One client, not one per account: a client builds an
-    SSL context (measured: 23 ms each) and its own connections, and apply --all reaches thousands of accounts on
-    the same host. Thread-safe: plan observes accounts concurrently.
+    Each request carries its account's key in its own headers. One client, not one per account: a client
+    builds an SSL context (measured: 23 ms each) and its own connections, and apply --all reaches thousands of
+    accounts on the same host. Thread-safe: plan observes accounts concurrently.
     """
 
     def __init__(
@@ -65,7 +65,8 @@ class AlpacaHttp:
                 creds = self.spec.accounts.get(account)
                 if creds is None:
                     raise BrokerError(
-                        f"no Alpaca credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
+                        f"no Alpaca credentials for account {account!r}",
+                        where="reconciler.yaml: broker.accounts",
                         fix="add the account with key_id and secret_key references",
                     )
                 where = f"reconciler.yaml: broker.accounts.{account}"
@@ -85,13 +86,13 @@ class AlpacaHttp:
             return self._pool, headers, bucket
 
     def _exchange(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
-        """One HTTP exchange within the total deadline and the size cap (reconciler.bounded_http). A timeout is
-        handled as any other: a read is retried, an order is looked up by its client id."""
+        """One HTTP exchange within the total deadline and the size cap (reconciler.bounded_http). A timeout
+        is handled as any other: a read is retried, an order is looked up by its client id."""
 
         def drop_client() -> None:
-            # Closing ends the stuck read. Other threads' requests on this client fail as transport errors, which
-            # are handled as any other (reads retried, orders looked up by client id); the next request opens a
-            # fresh client.
+            # Closing ends the stuck read. Other threads' requests on this client fail as transport errors,
+            # which are handled as any other (reads retried, orders looked up by client id); the next request
+            # opens a fresh client.
             with self._lock:
                 if self._pool is client:
                     self._pool = None
@@ -141,8 +142,10 @@ class AlpacaHttp:
                 return None
             if r.status_code >= 400:
                 raise BrokerError(
-                    f"broker refused GET {url}: {refusal(r.status_code, r.content)}", where=f"account {account}",
-                    fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
+                    f"broker refused GET {url}: {refusal(r.status_code, r.content)}",
+                    where=f"account {account}",
+                    fix="check the credentials and the account" if r.status_code in (401,
+                        403) else "see the message",
                 )
             return json_of(r, f"GET {url}")
 

@@ -1,7 +1,8 @@
-"""The one gate every request of the ccxt adapter goes through: the account's exchange object and token bucket,
-the API host's request weight and bans (shared by every account on one IP), a total deadline per call, 429s
-waited out (or, for an order, refused as not placed), and reads retried with backoff. The adapter (`ccxt.py`)
-hands it a function of the exchange object; only `call` starts one (tests/brokers/test_ccxt_gate.py)."""
+"""The one gate every request of the ccxt adapter goes through: the account's exchange object and token
+bucket, the API host's request weight and bans (shared by every account on one IP), a total deadline per call,
+429s waited out (or, for an order, refused as not placed), and reads retried with backoff. The adapter
+(`ccxt.py`) hands it a function of the exchange object; only `call` starts one
+(tests/brokers/test_ccxt_gate.py)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,15 @@ class CcxtGate:
         self.secrets = secrets
         self.attempts = attempts
         self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
-        self.hosts: dict[str, HostLimits] = {}  # per API host: the IP's weight budget and bans, across accounts
+        # per API host: the IP's weight budget and bans, across accounts
+        self.hosts: dict[str, HostLimits] = {}
         self.rate_limited = 0
-        self.waited = 0.0  # seconds waited for the exchange's limits (429s, spent weight): an order sent after it
+        # seconds waited for the exchange's limits (429s, spent weight): an order sent after it
+        self.waited = 0.0
 
     def exchange(self, account: str) -> tuple[Any, TokenBucket]:
-        """The account's exchange object and bucket, built at first use: credentials resolved only when needed."""
+        """The account's exchange object and bucket, built at first use: credentials resolved only when
+        needed."""
         if account in self._exchanges:
             return self._exchanges[account]
         creds = self.spec.accounts.get(account)
@@ -119,10 +123,11 @@ class CcxtGate:
             ) from None
 
     def call(self, account: str, fn: Callable[[Any], T], *, sending: str | None = None) -> T:
-        """One call through the account's bucket and its host's weight budget; a 429 waits as the server asks (up
-        to `rate_limit_max_wait_seconds`) and goes again. A ban (418) stops at once. `sending` (an order's client
-        id): nothing is waited out, since the order's quote and checks would be stale after it; a 429 or a spent
-        weight budget refuses the order as not placed, and the next plan re-quotes and re-checks it."""
+        """One call through the account's bucket and its host's weight budget; a 429 waits as the server asks
+        (up to `rate_limit_max_wait_seconds`) and goes again. A ban (418) stops at once. `sending` (an order's
+        client id): nothing is waited out, since the order's quote and checks would be stale after it; a 429
+        or a spent weight budget refuses the order as not placed, and the next plan re-quotes and re-checks
+        it."""
         where = f"account {account}"
         cap = self.spec.rate_limit_max_wait_seconds
         for _ in range(50):
@@ -133,7 +138,8 @@ class CcxtGate:
             if pause > 0:
                 held(sending, f"this IP's request weight for the minute is spent ({limits.used} of"
                      f" {limits.weight_limit})", pause, cap, where)
-                # Within the apply's deadline: a weight pause longer than what is left raises DeadlineExceeded.
+                # Within the apply's deadline: a weight pause longer than what is left raises
+                # DeadlineExceeded.
                 clock_pause(self.clock, pause, "waiting for the exchange's request weight")
                 self.waited += pause
                 limits.waited()
@@ -143,7 +149,8 @@ class CcxtGate:
             bucket.wait()
             try:
                 return self._within_deadline(account, exchange, fn)
-            except ccxt.DDoSProtection:  # 429 and 418 (RateLimitExceeded is a subclass): the server did nothing
+            # 429 and 418 (RateLimitExceeded is a subclass): the server did nothing
+            except ccxt.DDoSProtection:
                 limits.check_ban(where)
                 self.rate_limited += 1
                 headers = {str(k).lower(): str(v) for k, v in (exchange.last_response_headers or {}).items()}
@@ -152,11 +159,13 @@ class CcxtGate:
                 log.info("rate limited by the exchange", extra={"account": account, "wait": wait})
                 held(sending, "the exchange answered 429", wait, cap, where)
                 self.waited += wait  # the bucket waits it out before the next attempt
-            except ccxt.InvalidNonce as exc:  # Binance -1021: refused before it did anything, and no retry helps
+            # Binance -1021: refused before it did anything, and no retry helps
+            except ccxt.InvalidNonce as exc:
                 raise clock_skew(sending, exception_text(exc), where) from None
             except ccxt.AuthenticationError as exc:
                 raise BrokerError(
-                    f"the exchange refused the credentials ({type(exc).__name__})", where=f"account {account}",
+                    f"the exchange refused the credentials ({type(exc).__name__})",
+                    where=f"account {account}",
                     fix="check the api_key and secret references for this account",
                 ) from None
         raise BrokerError("the exchange kept answering 429", where=where, fix="lower rate_limit_per_second")
@@ -175,5 +184,6 @@ class CcxtGate:
                 clock=self.clock,
             )
         except ccxt.ExchangeError as exc:
-            raise BrokerError(f"the exchange refused {what}: {exception_text(exc)}", where=f"account {account}",
+            raise BrokerError(f"the exchange refused {what}: {exception_text(exc)}",
+                              where=f"account {account}",
                               fix="see the exchange's message") from None

@@ -40,7 +40,8 @@ def test_a_comment_block_is_filled_again() -> None:
     source = f"# {WORDS} {WORDS}\n# {WORDS}\nx = 1\n"
     out = wrapped(source)
     assert long_lines(out, WIDTH) == []
-    assert " ".join(w for line in out.splitlines()[:-1] for w in line[2:].split()) == f"{WORDS} {WORDS} {WORDS}"
+    assert " ".join(w for line in out.splitlines()[:-1] for w in line[2:].split()) == (f"{WORDS} {WORDS}"
+                                                                                       f" {WORDS}")
 
 
 def test_a_trailing_comment_moves_above_its_line_and_a_pragma_stays() -> None:
@@ -70,3 +71,11 @@ def test_a_second_run_changes_nothing() -> None:
 
 def test_a_changed_program_is_told_apart() -> None:
     assert not same_program("x = 'a b'\n", "x = 'a  b'\n")
+
+
+def test_a_definition_keeps_its_text_column() -> None:
+    source = f'"""Knobs:\n    rate_limit    {WORDS}\n    error_rate    short\n"""\n'
+    out = wrapped(source)
+    continuation = out.splitlines()[2]
+    assert long_lines(out, WIDTH) == []
+    assert len(continuation) - len(continuation.lstrip()) == len("    rate_limit    ")

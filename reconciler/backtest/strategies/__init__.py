@@ -30,7 +30,8 @@ from reconciler.backtest.strategies.base import (
 from reconciler.core.rules import Bands
 from reconciler.errors import BacktestError
 
-__all__ = ["KINDS", "ZERO_BANDS", "Anchor", "Every", "Strategy", "StrategyKind", "TradeMode", "parse_strategy"]
+__all__ = ["KINDS", "ZERO_BANDS", "Anchor", "Every", "Strategy", "StrategyKind", "TradeMode",
+           "parse_strategy"]
 
 
 def _discover() -> dict[str, StrategyKind]:
@@ -58,8 +59,9 @@ PERIODS: dict[str, Every] = {
 }
 OPTIONS = ("every", "abs", "rel", "inner", "trade", "at")
 GRAMMAR = (
-    "write KIND[:OPTION,...], e.g. never, calendar:quarterly, threshold:abs=0.05, threshold:rel=0.2,trade=all, "
-    "calendar-threshold:annual,abs=0.05,at=end, opportunistic:abs=0.1,inner=0.5, buy-only (see docs/backtest.md)"
+    "write KIND[:OPTION,...], e.g. never, calendar:quarterly, threshold:abs=0.05,"
+    " threshold:rel=0.2,trade=all, calendar-threshold:annual,abs=0.05,at=end,"
+    " opportunistic:abs=0.1,inner=0.5, buy-only (see docs/backtest.md)"
 )
 
 
@@ -106,7 +108,8 @@ def parse_strategy(spec: str, portfolio_bands: Bands) -> Strategy:
     at = options.get("at", "start")
     if "at" in options and not kind.anchored:
         raise BacktestError(
-            f"{kind.name} takes no at= option", where=where, fix=f"at=start|end goes with {_names('anchored')}"
+            f"{kind.name} takes no at= option", where=where,
+            fix=f"at=start|end goes with {_names('anchored')}"
         )
     if at not in ("start", "end"):
         raise BacktestError(f"unknown anchor at={at}", where=where, fix="use at=start or at=end")
@@ -142,7 +145,8 @@ def _band(
         if "abs" in options or "rel" in options:  # both given as none
             absolute = relative = None
     if absolute is None and relative is None:
-        raise BacktestError("a band strategy needs a band", where=where, fix="give abs=FRACTION and/or rel=FRACTION")
+        raise BacktestError("a band strategy needs a band", where=where,
+                            fix="give abs=FRACTION and/or rel=FRACTION")
     bands = Bands(absolute=absolute, relative=relative, inner=inner or Decimal(0))
     mode = options.get("trade", "drifted")
     if mode not in ("drifted", "all"):
@@ -150,19 +154,22 @@ def _band(
     trade: TradeMode = "drifted" if mode == "drifted" else "all"
     if trade == "all" and bands.inner:
         raise BacktestError(
-            "trade=all rebalances to target, so inner does not apply", where=where, fix="drop inner= or trade=all"
+            "trade=all rebalances to target, so inner does not apply", where=where,
+            fix="drop inner= or trade=all"
         )
     return bands, trade
 
 
-def _fraction(options: dict[str, str], key: str, where: str, upper: Decimal | None = Decimal(1)) -> Decimal | None:
+def _fraction(options: dict[str, str], key: str, where: str,
+              upper: Decimal | None = Decimal(1)) -> Decimal | None:
     if key not in options or options[key] in ("none", "null", ""):
         return None
     raw = options[key]
     try:
         value = Decimal(raw[:-1]) / 100 if raw.endswith("%") else Decimal(raw)
     except InvalidOperation:
-        raise BacktestError(f"{key}={raw} is not a number", where=where, fix="write e.g. 0.05 or 5%") from None
+        raise BacktestError(f"{key}={raw} is not a number", where=where,
+                            fix="write e.g. 0.05 or 5%") from None
     if not value.is_finite() or value < 0 or (upper is not None and value > upper):
         bound = f"between 0 and {upper}" if upper is not None else "not negative"
         raise BacktestError(f"{key}={raw} is out of range", where=where, fix=f"{key} must be {bound}")

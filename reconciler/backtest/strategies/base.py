@@ -36,7 +36,8 @@ class Strategy:
 
 
 class StrategyKind:
-    """One kind of strategy, as `--strategy KIND:...` names it: a subclass in its own module is the whole of it.
+    """One kind of strategy, as `--strategy KIND:...` names it: a subclass in its own module is the whole of
+    it.
 
     The parser reads only these declarations, so a new kind needs no edit elsewhere (the package finds it)."""
 
