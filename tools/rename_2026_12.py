@@ -13,9 +13,9 @@ run changes nothing):
 - package: `reconciler/spec/` (which reads as "tests" to several tools) becomes `reconciler/workspace/`, what
   it holds: the workspace's YAML loaded into models; `tests/spec/` follows. Imports, paths in strings,
   comments and docs, the Makefile and pyproject.toml follow; the layering test's part name too.
-- lines: ruff's line length goes from 120 to 110 and every file is wrapped to it by tools/wrap_lines.py (only
-  the lines over it; docstrings and comments filled again; each file checked to parse to the same tree), then
-  ruff's import sorting, then `ruff format` on the few statements still over (checked the same way). What is
+- lines: ruff's line length goes from 120 to 110 and only the lines over it change: their text by
+  tools/wrap_lines.py (docstrings and comments filled again, strings split), their code by `ruff format` on
+  just the statements over (and ruff's import sorting), each file checked to parse to the same tree. What is
   left is listed for a person.
 
 Afterwards: `pip install -e '.[dev]'` (module paths moved), the JSON schemas are written again (the configs'
@@ -217,21 +217,23 @@ def wrap_lines() -> list[str]:
     pyproject = ROOT / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     pyproject.write_text(re.sub(r"(?m)^line-length = \d+$", f"line-length = {WIDTH}", text), encoding="utf-8")
-    refused: list[str] = []
     ruff = str(Path(sys.executable).with_name("ruff"))
-    for _ in range(2):  # ruff's own wrapping of a statement may leave a string over: a second pass splits it
+    # Text first (docstrings, comments, strings), then ruff's formatter on each statement still over, which
+    # may put a string on a line of its own that the next round splits; last, commas for what ruff left.
+    for code in (False, False, False, True):
         refused = []
         for path in python_files():
             before = path.read_text(encoding="utf-8")
-            after = wrap_source(before, WIDTH)
+            after = wrap_source(before, WIDTH, code=code)
             if after != before:
                 if same_program(before, after):
                     path.write_text(after, encoding="utf-8")
                 else:
                     refused.append(f"{path.relative_to(ROOT)}: not wrapped (the tree would change)")
-        subprocess.run([ruff, "check", "-q", "--select", "I", "--fix", *CODE], cwd=ROOT, check=False)
-        for path in python_files():
-            _format_statements_over(path, ruff, long_lines, same_program)
+        if not code:
+            subprocess.run([ruff, "check", "-q", "--select", "I", "--fix", *CODE], cwd=ROOT, check=False)
+            for path in python_files():
+                _format_statements_over(path, ruff, long_lines, same_program)
     left = [f"{p.relative_to(ROOT)}:{n}" for p in python_files() for n in long_lines(p.read_text("utf-8"),
         WIDTH)]
     return refused + [f"{entry}: still over {WIDTH}" for entry in left]

@@ -50,11 +50,13 @@ class Edit:
     lines: list[str]
 
 
-def wrap_source(source: str, width: int) -> str:
+def wrap_source(source: str, width: int, *, code: bool = True) -> str:
     """The source with its over-long lines wrapped, as far as the rules allow; what is left stays over. A
-    round whose result does not parse is dropped (and so is every later one)."""
+    round whose result does not parse is dropped (and so is every later one). `code=False` leaves code alone
+    (no break after a comma: `ruff format` does that better) and wraps only text: docstrings, comments,
+    strings."""
     for _ in range(60):
-        changed = _round(source, width)
+        changed = _round(source, width, code)
         if changed == source:
             break
         try:
@@ -73,7 +75,7 @@ def long_lines(source: str, width: int) -> list[int]:
 # ---- one round: at most one edit per region ----------------------------------------------------------------
 
 
-def _round(source: str, width: int) -> str:
+def _round(source: str, width: int, code: bool) -> str:
     lines = source.split("\n")
     over = {i for i, line in enumerate(lines) if len(line) > width}
     if not over:
@@ -91,7 +93,7 @@ def _round(source: str, width: int) -> str:
             inside |= set(range(t.start[0] + 1, t.end[0] + 1))
     depth_at = _depths(tokens)
     for i in sorted(over - taken):
-        edit = _line_edit(lines, rows, inside, depth_at, i, width)
+        edit = _line_edit(lines, rows, inside, depth_at, i, width, code)
         if edit is not None:
             edits.append(edit)
     chosen: list[Edit] = []
@@ -299,7 +301,7 @@ def _refill_comments(block: list[str], col: int, width: int) -> list[str] | None
 
 def _line_edit(
     lines: list[str], rows: dict[int, list[tokenize.TokenInfo]], inside: set[int],
-    depth_at: dict[tuple[int, int], list[tuple[int, int]]], i: int, width: int,
+    depth_at: dict[tuple[int, int], list[tuple[int, int]]], i: int, width: int, code: bool,
 ) -> Edit | None:
     row = i + 1
     line = lines[i]
@@ -321,7 +323,7 @@ def _line_edit(
         edit = _split_string(lines, i, crossing[0], depth_at, width, rows)
         if edit is not None:
             return edit
-    edit = _break_at_comma(lines, i, on_line, depth_at, width)
+    edit = _break_at_comma(lines, i, on_line, depth_at, width) if code else None
     if edit is not None:
         return edit
     if crossing:
