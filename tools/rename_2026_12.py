@@ -290,14 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     if "package" in steps:
         done = move_package()
         print(f"package: {len(done)} change(s)")
-    if "configs" in steps or "package" in steps:
-        write_schemas()
-        print("schemas written")
     if "lines" in steps:
         left = wrap_lines()
         print(f"lines: {len(left)} left for a person")
         for entry in left:
             print(f"  {entry}")
+    write_schemas()  # last: pydantic takes a model's docstring, filled again by `lines`, as its description
+    print("schemas written")
     return 0
 
 

@@ -52,9 +52,9 @@ class Edit:
 
 def wrap_source(source: str, width: int, *, code: bool = True) -> str:
     """The source with its over-long lines wrapped, as far as the rules allow; what is left stays over. A
-    round whose result does not parse is dropped (and so is every later one). `code=False` leaves code alone
-    (no break after a comma: `ruff format` does that better) and wraps only text: docstrings, comments,
-    strings."""
+    round whose result does not parse is dropped (and so is every later one). `code=False` breaks code only
+    inside a bracket opened on an earlier line (`ruff format` does the rest better) and wraps text:
+    docstrings, comments, strings."""
     for _ in range(60):
         changed = _round(source, width, code)
         if changed == source:
@@ -323,7 +323,7 @@ def _line_edit(
         edit = _split_string(lines, i, crossing[0], depth_at, width, rows)
         if edit is not None:
             return edit
-    edit = _break_at_comma(lines, i, on_line, depth_at, width) if code else None
+    edit = _break_at_comma(lines, i, on_line, depth_at, width, hanging_only=not code)
     if edit is not None:
         return edit
     if crossing:
@@ -454,13 +454,19 @@ def _cut(body: str, budget: int, fstring: bool) -> int | None:
 
 def _break_at_comma(
     lines: list[str], i: int, on_line: list[tokenize.TokenInfo],
-    depth_at: dict[tuple[int, int], list[tuple[int, int]]], width: int,
+    depth_at: dict[tuple[int, int], list[tuple[int, int]]], width: int, *, hanging_only: bool = False,
 ) -> Edit | None:
+    """Break after the last comma that fits, inside brackets. `hanging_only`: only inside a bracket opened on
+    an earlier line, where the rest continues at the line's own indentation (the house's packed style); a
+    bracket opened on this line is left to `ruff format`."""
     line = lines[i]
     first_col = len(line) - len(line.lstrip())
     best = None
     for n, t in enumerate(on_line[:-1]):
-        if t.type == tokenize.OP and t.string == "," and t.end[1] <= width and depth_at.get(t.start):
+        opened = depth_at.get(t.start)
+        if hanging_only and opened and opened[-1][0] == i + 1:
+            continue
+        if t.type == tokenize.OP and t.string == "," and t.end[1] <= width and opened:
             nxt = on_line[n + 1]
             if nxt.type == tokenize.COMMENT:
                 continue
