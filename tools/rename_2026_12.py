@@ -218,6 +218,7 @@ def wrap_lines() -> list[str]:
     text = pyproject.read_text(encoding="utf-8")
     pyproject.write_text(re.sub(r"(?m)^line-length = \d+$", f"line-length = {WIDTH}", text), encoding="utf-8")
     ruff = str(Path(sys.executable).with_name("ruff"))
+    equivalents = _equivalent_mutants()
     # Text first (docstrings, comments, strings), then ruff's formatter on each statement still over, which
     # may put a string on a line of its own that the next round splits; last, commas for what ruff left.
     for code in (False, False, False, True):
@@ -234,9 +235,44 @@ def wrap_lines() -> list[str]:
             subprocess.run([ruff, "check", "-q", "--select", "I", "--fix", *CODE], cwd=ROOT, check=False)
             for path in python_files():
                 _format_statements_over(path, ruff, long_lines, same_program)
+    _rewrite_equivalents(equivalents)
     left = [f"{p.relative_to(ROOT)}:{n}" for p in python_files() for n in long_lines(p.read_text("utf-8"),
         WIDTH)]
     return refused + [f"{entry}: still over {WIDTH}" for entry in left]
+
+
+def _equivalent_mutants() -> dict[int, tuple[str, int]]:
+    """tools/equivalent-mutants.tsv matches a mutant by its source lines' text, which wrapping changes: each
+    entry's mutant by number (row of the file → module, mutant index), numbers a wrap keeps (same tree)."""
+    from tools.mutants import CORE, EQUIVALENT, describe
+
+    found: dict[int, tuple[str, int]] = {}
+    described: dict[str, list[Any]] = {}
+    for row, line in enumerate(EQUIVALENT.read_text(encoding="utf-8").split("\n")):
+        parts = line.split("\t")
+        if line.startswith("#") or len(parts) != 4:
+            continue
+        module = parts[0].strip()
+        if module not in described:
+            described[module] = describe(CORE / f"{module}.py", module)
+        lines = (parts[1].strip(), parts[2].strip())
+        match = [m.index for m in described[module] if (m.original, m.mutated) == lines]
+        if len(match) == 1:
+            found[row] = (module, match[0])
+    return found
+
+
+def _rewrite_equivalents(found: dict[int, tuple[str, int]]) -> None:
+    """Each entry's lines as its mutant reads now (its reason kept)."""
+    from tools.mutants import CORE, EQUIVALENT, describe
+
+    rows = EQUIVALENT.read_text(encoding="utf-8").split("\n")
+    described = {module: describe(CORE / f"{module}.py", module) for module, _ in found.values()}
+    for row, (module, index) in found.items():
+        parts = rows[row].split("\t")
+        mutant = described[module][index]
+        rows[row] = "\t".join([parts[0], mutant.original, mutant.mutated, parts[3]])
+    EQUIVALENT.write_text("\n".join(rows), encoding="utf-8")
 
 
 def _format_statements_over(path: Path, ruff: str, long_lines: Any, same_program: Any) -> None:
