@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -15,15 +17,20 @@ from reconciler.clock import SYSTEM, Clock
 from reconciler.core.models import CostModel
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.valuation import QuoteLimits
+from reconciler.errors import ReconcilerError
+from reconciler.gitops.proposed import read_proposed
+from reconciler.gitops.refs import relocated
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.spec.loader import Workspace, load_config, load_workspace
 from reconciler.spec.models import ConfigDoc
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
-    """Everything lazily: `history` needs no broker, `validate` no journal."""
+    """The services of one command, built from `reconciler.yaml` on first use (`history` needs no broker,
+    `validate` no journal) and never changed after: execution sees them as `execution.services.Services`; what
+    one apply changes as it runs lives in its `ApplySession`."""
 
     config_path: Path
     journal_url: str | None = None
@@ -31,21 +38,18 @@ class Runtime:
     # Only read the journal (plan and status without --record): nothing created, migrated or written, so a
     # read-only credential is enough; the paper broker then observes without writing its books either.
     read_only: bool = False
-    lock_timeout: float = 0.0  # seconds to wait for an account's lock held by someone alive (--lock-timeout)
     # A journal that does not exist is an error, not an empty journal: --require-journal, and always in CI.
     require_journal: bool = False
     # Planning a pull request's proposal (gitops.proposed): its files were read from `targets_commit` into a
     # temporary folder (config_path), and the repository, for --base, is the trusted checkout of `repo_config`.
     targets_commit: str | None = None
-    # Content hashes of plans this process checked whole (targets and accounts match): apply --all asks per account.
-    matched_plans: set[str] = field(default_factory=set, compare=False, repr=False)
     repo_config: Path | None = None
 
     def for_worker(self) -> Runtime:
         """A runtime for another worker (an `apply --all` process or thread): its own journal pool, broker and
         policy interpreter, but the configuration and targets this one loaded (plain data, loaded once however
-        many workers there are), and the plans it checked already."""
-        other = replace(self, matched_plans=set(self.matched_plans))
+        many workers there are)."""
+        other = replace(self)
         for loaded in ("config", "workspace"):  # cached_property keeps its value in the instance's __dict__
             if loaded in self.__dict__:
                 other.__dict__[loaded] = self.__dict__[loaded]
@@ -139,6 +143,25 @@ class Runtime:
         b = self.config.broker
         band = self.config.apply.limit_band if self.config.apply.order_type == "limit" else None
         return plugin_for(b, f"{self.config_path}: broker.kind").cost_model(b, band)
+
+
+@contextmanager
+def proposed_runtime(trusted: Runtime, ref: str) -> Iterator[Runtime]:
+    """A runtime whose targets, policies and their settings are what commit `ref` proposes (read as data, see
+    gitops.proposed), and whose broker and journal are the trusted checkout's: how the job holding the observe
+    credentials plans a pull request without running any of its code. Problems name REF:path."""
+    with read_proposed(trusted.config_path, ref) as proposed:
+        url, _ = trusted.journal_location
+        rt = Runtime(
+            config_path=proposed.config_path, journal_url=url, clock=trusted.clock,
+            read_only=trusted.read_only, targets_commit=proposed.commit, repo_config=trusted.config_path,
+        )
+        try:
+            # Loaded now, so their problems are named while the folder exists.
+            rt.workspace, rt.policies  # noqa: B018
+            yield rt
+        except ReconcilerError as exc:
+            raise relocated(exc, proposed.folder, proposed.label) from None
 
 
 def actor() -> str:

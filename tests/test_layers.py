@@ -8,12 +8,16 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1] / "reconciler"
 # Import nothing of the project above them.
 LEAVES = {"errors", "clock", "bounded_http", "logs", "files", "strict_json", "shown", "__version__"}
 
-# What each part may import, besides itself and the leaves. The order is the layering: each part only uses parts
-# listed before it (runtime, execution and cli excepted: they wire everything).
+# What each part may import, besides itself and the leaves. The order is the layering: each part only uses
+# parts listed before it (execution and cli excepted: they use everything below them). `runtime` (the wiring
+# of reconciler.yaml into services) comes after execution: execution sees services through execution.services,
+# never the wiring, and only the CLI builds it.
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "calendars": {"core"},
@@ -27,9 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "emulator": {"core", "calendars"},  # Alpaca on 127.0.0.1 for tests and demos; only the CLI (and tests) run it
     "notify": {"spec", "secrets"},
     "gitops": {"core", "spec", "journal", "render", "secrets"},
-    "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers"},
-    "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "runtime",
-                  "render"},
+    "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "render"},
+    "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops"},
     "cli": {"*"},
     "testing": {"core", "brokers"},  # suites a plug-in's own tests import (the broker contract)
 }
@@ -168,3 +171,29 @@ def test_adapters_are_reached_through_their_plug_ins() -> None:
     wrong = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "brokers"
              and _imported_modules(p) & adapters]
     assert wrong == []
+
+
+# The one agreed edge from execution to the wiring: none. Execution takes `execution.services.Services`
+# (read-only) and an `ApplySession`; the command builds the runtime and passes it in.
+EXECUTION_IMPORTS_OF_RUNTIME: set[str] = set()
+
+
+def test_execution_never_imports_the_runtime() -> None:
+    """Every module under execution/ (at top, inside functions or under TYPE_CHECKING alike) is read: one that
+    imports `reconciler.runtime` reaches the grab-bag again instead of the services it was given."""
+    found = {
+        str(p.relative_to(ROOT)) for p in (ROOT / "execution").rglob("*.py")
+        if any(m == "reconciler.runtime" or m.startswith("reconciler.runtime.") for m in _imported_modules(p))
+    }
+    assert found == EXECUTION_IMPORTS_OF_RUNTIME
+
+
+@pytest.mark.parametrize("form", [
+    "from reconciler.runtime import Runtime", "import reconciler.runtime", "from reconciler import runtime",
+    "def f():\n    from reconciler.runtime import actor",
+])
+def test_the_runtime_check_sees_every_form_of_the_import(form: str, tmp_path: Path) -> None:
+    """The scan behind the test above sees the import however it is written, at top or inside a function."""
+    path = tmp_path / "planted.py"
+    path.write_text(form + "\n", encoding="utf-8")
+    assert "reconciler.runtime" in _imported_modules(path)

@@ -25,7 +25,7 @@ from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
-from reconciler.core.planner import UNDER_STEP, band_for, plan_portfolio
+from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio
 from reconciler.errors import BacktestError
 
 # A plan with actions → the messages of the policies that block it (empty: it may be filled).
@@ -190,10 +190,15 @@ class _Account:
             cash_settled=self.cash,
             quotes=quotes,
         )
-        plan = plan_portfolio(desired, obs, self.settings.costs)
-        if plan.notes:
-            self.run.under_step += sum(1 for note in plan.notes if UNDER_STEP in note)
-        if not plan.actions:
+        # Policies judge the whole plan; without them the orders and notes are all a day needs (no table rows).
+        if self.policy is None:
+            actions, notes = plan_orders(desired, obs, self.settings.costs)
+        else:
+            plan = plan_portfolio(desired, obs, self.settings.costs)
+            actions, notes = plan.actions, plan.notes
+        if notes:
+            self.run.under_step += sum(1 for note in notes if UNDER_STEP in note)
+        if not actions:
             return False
         if self.policy is not None:
             denied = self.policy(plan, when)
@@ -203,7 +208,7 @@ class _Account:
         run, fills, book, held, index = self.run, self.fills, self.run.book, self.held, self.index
         today = self.prices.day(day)
         cash, bought, sold, commissions, slippage, orders = self.cash, self.bought, self.sold, ZERO, ZERO, 0
-        for a in plan.actions:
+        for a in actions:
             j = index[a.symbol]
             qty = a.quantity
             filled = fills.fill(a.side, qty, a.price)

@@ -12,16 +12,21 @@ from rich.markup import escape
 
 from reconciler import files, shown
 from reconciler.cli.common import add_lock_timeout, add_target, console, runtime
-from reconciler.core.envelope import EnvelopeCheck, EnvelopeError, check_envelope
-from reconciler.core.sequence import UNCOVERED, check_sequence, reviewed_overrides
+from reconciler.core.sequence import reviewed_overrides
 from reconciler.errors import ApprovalError, ReconcilerError, StalePlanError
 from reconciler.execution.executor import apply_plan, match_once
-from reconciler.execution.judge import judge_reviewed, read_judged_plan
-from reconciler.execution.merge_sequence import landed_since_applied
+from reconciler.execution.judge import read_judged_plan
+from reconciler.execution.merge_apply import (
+    already_applied,
+    check_merge,
+    envelope_refusal,
+    landed_since,
+    read_reviewed,
+    refuse_older_than_applied,
+)
 from reconciler.execution.planning import make_plan
+from reconciler.execution.services import ApplySession
 from reconciler.execution.workers import run_workers
-from reconciler.gitops.repo import head_commit, is_ancestor
-from reconciler.journal.commits import applied_commit, filled_at_commit, filled_by_commit, last_applied_commit
 from reconciler.journal.reports import show
 from reconciler.journal.sentences import filled_of, order_sentence
 from reconciler.notify import notify
@@ -139,15 +144,17 @@ def run(args: argparse.Namespace) -> int:
     summary = _Summary(args.summary_file)
     summary.check()
     rt: Runtime | None = None
+    # This command's own state (who acts, the lock wait, the plans checked), dropped when it returns.
+    session = ApplySession(actor(), getattr(args, "lock_timeout", 0.0))
     try:
         rt = runtime(args)
         out = console(args)
         if args.all:
-            code = _apply_all(args, rt, out)
+            code = _apply_all(args, rt, session, out)
         elif args.envelope:
-            code = _apply_in_envelope(args, rt, out, summary)
+            code = _apply_in_envelope(args, rt, session, out, summary)
         else:
-            code = _apply(args, rt, out, summary)
+            code = _apply(args, rt, session, out, summary)
     except ReconcilerError as exc:
         summary.write("refused", exc.render())
         if rt is not None:
@@ -183,18 +190,21 @@ def _notify_failure(rt: Runtime, summary: _Summary) -> None:
     notify(settings, "apply_failed", f"reconciler apply: {title}", scrub(message))
 
 
-def _apply(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+def _apply(
+    args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary
+) -> int:
     if args.plan:
         plan = read_judged_plan(Path(args.plan), rt)
     else:
-        plan = make_plan(rt, reconcile_first=True, only=args.target)  # adopt a crashed apply's orders first
+        # Adopt a crashed apply's orders first.
+        plan = make_plan(rt, reconcile_first=session, only=args.target)
         render_plan(plan, out)
         if not _approved(args, plan, out):
             return 1
-    return _execute(args, rt, out, summary, plan)
+    return _execute(args, rt, session, out, summary, plan)
 
 
-def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
+def _apply_all(args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console) -> int:
     """Every account of the plan through the journal's work queue, `--workers` at a time."""
     watcher = ApplyProgress(console(args, stderr=True), rt.clock)
     try:
@@ -204,10 +214,10 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
         rt.policies.check_overrides(overrides)
         # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
         # failed work item per account. The workers inherit the targets loaded for it.
-        match_once(plan, rt)
+        match_once(plan, rt.workspace, session)
         report = run_workers(
-            plan, rt.for_worker, workers=args.workers, actor=actor(), overrides=overrides, on_progress=watcher,
-            say=watcher.say,
+            plan, rt.for_worker, workers=args.workers, actor=session.actor, overrides=overrides,
+            on_progress=watcher, say=watcher.say, session=session,
         )
     finally:
         watcher.close()
@@ -215,112 +225,51 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, out: Console) -> int:
     return 0 if report.ok else 1
 
 
-def _apply_in_envelope(args: argparse.Namespace, rt: Runtime, out: Console, summary: _Summary) -> int:
+def _apply_in_envelope(
+    args: argparse.Namespace, rt: Runtime, session: ApplySession, out: Console, summary: _Summary
+) -> int:
     """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once.
 
     `--envelope` names one reviewed plan, or a folder of the reviewed plans of every commit since the last applied
-    one (`github reviewed-plans`): then each portfolio is checked against the plan that covers it."""
-    source = Path(args.envelope)
-    ws = rt.workspace
-    commit, _ = head_commit(ws.root, ws.target_files)
-    sequenced = source.is_dir()
-    if sequenced and not commit:
-        raise ReconcilerError(
-            "a folder of reviewed plans applies the commits of a git repository; this is none",
-            where=str(ws.root), fix="run in a clone of the targets repository, or pass one reviewed plan file",
-        )
-    reviewed = None if sequenced else read_judged_plan(source, rt)
-    if reviewed is not None:
-        judge_reviewed(reviewed, rt)
+    one (`github reviewed-plans`): then each portfolio is checked against the plan that covers it
+    (execution.merge_apply holds the rules)."""
+    reviewed = read_reviewed(rt, args.envelope)
+    commit = reviewed.commit
     if commit:
-        _refuse_older_than_applied(rt, commit, summary, reviewed)
-        done = applied_commit(rt.journal, commit, ws.targets_hash)
-        if done is not None:
-            message = (
-                f"commit {commit[:12]} was applied already (apply {done.apply_id[:8]}, {done.status},"
-                f" {str(done.started_at)[:19]}); nothing sent"
+        try:
+            refuse_older_than_applied(rt, commit)
+        except StalePlanError as stale:
+            summary.write(
+                "refused: not the current commit", stale.render(), commit=commit, reviewed=reviewed.plan
             )
-            out.print(f"[green]Nothing to do:[/green] {message}.")
-            summary.write("already applied", message, commit=commit, reviewed=reviewed)
+            raise
+        done = already_applied(rt, commit)
+        if done is not None:
+            out.print(f"[green]Nothing to do:[/green] {done}.")
+            summary.write("already applied", done, commit=commit, reviewed=reviewed.plan)
             return 0
-    landed = landed_since_applied(rt, source, commit) if sequenced and commit else []
-    if sequenced:
-        reviewed = next((c.plan for c in reversed(landed) if c.plan is not None), None)
-    plan = make_plan(rt, reconcile_first=True)  # adopt what a crashed apply left before observing
+    landed = landed_since(rt, reviewed)
+    plan = make_plan(rt, reconcile_first=session)  # adopt what a crashed apply left before observing
     render_plan(plan, out)
-    band = ws.config.apply.envelope
-    covering: list[Plan] = [reviewed] if reviewed is not None and not sequenced else []
-    if reviewed is None or sequenced:
-        result = check_sequence(landed, plan, band, filled_by_commit(rt.journal, [c.commit for c in landed]))
-        for note in result.notes:
-            out.print(f"  · {escape(note)}")
-        check = result.check
-        trading = {p.name for p in plan.portfolios if p.actions}
-        covering = [c.plan for c in result.covers if c.portfolio in trading and c.plan is not None]
-        for judged in {p.content_hash: p for p in covering}.values():
-            judge_reviewed(judged, rt)  # its overrides are honoured below: its verdicts must be its own
-        where = f"reviewed plans of {len(landed)} commit(s) since the last applied one ({args.envelope})"
-    else:
-        traded = filled_at_commit(rt.journal, commit, ws.targets_hash) if commit else {}
-        check = check_envelope(reviewed, plan, band, traded)
-        where = f"reviewed plan {args.envelope} ({reviewed.content_hash[:12]})"
-    render_envelope(check, out, band.notional_band)
-    if not check.ok:
-        error = EnvelopeError(
-            "the orders computed now leave the envelope approved with the reviewed plan: "
-            + "; ".join(b.render() for b in check.breaches),
-            where=where, fix=_envelope_fix(check),
-        )
+    band = rt.workspace.config.apply.envelope.notional_band
+    verdict = check_merge(rt, reviewed, landed, plan, lambda note: out.print(f"  · {escape(note)}"))
+    render_envelope(verdict.check, out, band)
+    if not verdict.check.ok:
+        refusal = envelope_refusal(verdict)
         summary.write(
-            "refused: outside the reviewed envelope", error.render(), commit=commit, plan=plan, reviewed=reviewed,
-            check=check, band=band.notional_band,
+            "refused: outside the reviewed envelope", refusal.render(), commit=commit, plan=plan,
+            reviewed=verdict.reviewed, check=verdict.check, band=band,
         )
-        raise error
+        raise refusal
     if not _approved(args, plan, out):
         return 1
-    context = {"reviewed": reviewed, "check": check, "band": band.notional_band}
-    waived = reviewed_overrides(covering)
+    context = {"reviewed": verdict.reviewed, "check": verdict.check, "band": band}
+    waived = reviewed_overrides(verdict.covering)
     for name, why in sorted(waived.items()):
         out.print(f"  · override {name} from the reviewed plan: {escape(why)}")
-    return _execute(args, rt, out, summary, plan, record_noop=commit is not None, context=context, waived=waived)
-
-
-def _envelope_fix(check: EnvelopeCheck) -> str:
-    """What to do about a breach, by its kind: no reviewed plan, other targets, or prices that moved."""
-    if any(b.message.startswith(UNCOVERED) for b in check.breaches):
-        why = ("A portfolio with orders now has no reviewed plan: open a pull request planned on top of this commit"
-               " (a comment change under portfolios/ is enough), review the orders its plan shows and merge it")
-    elif any(b.symbol is None for b in check.breaches):
-        why = "The targets or accounts at this commit are not the reviewed ones"
-    else:
-        why = "Prices or holdings moved too far since the review"
-    return f"nothing was sent. {why}: re-plan on a new pull request and review the new orders"
-
-
-def _refuse_older_than_applied(rt: Runtime, commit: str, summary: _Summary, reviewed: Plan | None) -> None:
-    """An old apply job run again must not undo what later commits applied (a change, then its revert, then the
-    change's job re-run): a commit that is an ancestor of the last applied one is refused, and so is one whose
-    ancestry cannot be told (a shallow clone)."""
-    last = last_applied_commit(rt.journal)
-    if last is None or last.commit == commit:
-        return
-    older = is_ancestor(rt.workspace.root, commit, last.commit)
-    if older is False:
-        return
-    why = (
-        f"commit {commit[:12]} is older than commit {last.commit[:12]}, applied {str(last.started_at)[:19]}"
-        " (apply " + last.apply_id[:8] + "): applying it would undo what came after"
-        if older else
-        f"cannot tell whether commit {commit[:12]} is older than the last applied commit {last.commit[:12]}"
-        " (the history is missing)"
+    return _execute(
+        args, rt, session, out, summary, plan, record_noop=commit is not None, context=context, waived=waived
     )
-    error = StalePlanError(
-        why + "; nothing was sent", where=f"commit {commit[:12]}",
-        fix="apply the current tip of the default branch instead (re-run its apply job)" if older else
-        "check out the full history (actions/checkout with fetch-depth: 0) and run again",
-    )
-    summary.write("refused: not the current commit", error.render(), commit=commit, reviewed=reviewed)
-    raise error
 
 
 def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:
@@ -342,6 +291,7 @@ def _approved(args: argparse.Namespace, plan: Plan, out: Console) -> bool:
 def _execute(
     args: argparse.Namespace,
     rt: Runtime,
+    session: ApplySession,
     out: Console,
     summary: _Summary,
     plan: Plan,
@@ -350,12 +300,12 @@ def _execute(
     context: dict[str, Any] | None = None,
     waived: dict[str, str] | None = None,
 ) -> int:
-    who = actor()
+    who = session.actor
     overrides = {**(waived or {}), **{name: args.reason for name in args.override}}
     context = {"commit": plan.git_commit, "plan": plan, **(context or {})}
     stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent, order_sentence)
     try:
-        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream)
+        result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream, session=session)
     except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
         summary.write("refused", error.render(), **context)
         raise

@@ -29,7 +29,7 @@ def runtime(args: argparse.Namespace, *, read_only: bool = False) -> Runtime:
         )
     return Runtime(
         config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal,
-        read_only=read_only, lock_timeout=getattr(args, "lock_timeout", 0.0),
+        read_only=read_only,
         require_journal=bool(getattr(args, "require_journal", False)),
     )
 

@@ -177,7 +177,8 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
     # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which `apply-result` and
     # `drift-issue` never use.
-    from reconciler.execution.planning import causes_of, plan_against, proposed_runtime
+    from reconciler.execution.planning import causes_of, plan_against
+    from reconciler.runtime import proposed_runtime
 
     if args.pr <= 0 or args.max_comments <= 0:
         raise ReconcilerError(

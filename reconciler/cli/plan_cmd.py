@@ -12,7 +12,7 @@ from reconciler.cli.common import add_record, add_target, console, runtime
 from reconciler.core.plan import reseal
 from reconciler.execution.judge import seal_for_saving
 from reconciler.execution.planfile import write_plan
-from reconciler.execution.planning import causes_of, plan_against, proposed_runtime
+from reconciler.execution.planning import causes_of, plan_against
 from reconciler.gitops.overrides import read_overrides
 from reconciler.render.markdown import Proposal, render_markdown
 from reconciler.render.text import render_plan, render_target_changes
@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     """Plan every portfolio (or the targeted ones) and print or save the sealed plan."""
     rt = runtime(args, read_only=not args.record)
     if args.proposed is not None:
+        from reconciler.runtime import proposed_runtime
+
         with proposed_runtime(rt, args.proposed) as proposal:
             return _plan(args, proposal, trusted=rt)
     return _plan(args, rt, trusted=rt)

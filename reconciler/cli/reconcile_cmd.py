@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = console(args)
     found = 0
     for account in args.account or known:
-        with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=rt.lock_timeout):
+        with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=args.lock_timeout):
             report = reconcile_account(rt, account)
         for cid in report.adopted:
             out.print(f"  {account}: adopted {cid}")
@@ -80,7 +80,7 @@ def _accept_move(args: argparse.Namespace, rt: Runtime, known: list[str]) -> int
         raise ReconcilerError(f"unknown account {account}", where="command line", fix=f"use one of {', '.join(known)}")
     if not (args.reason and args.reason.strip()):
         raise ReconcilerError("--accept-move needs --reason", where="command line", fix='add --reason "why"')
-    with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=rt.lock_timeout):
+    with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=args.lock_timeout):
         why = accept_move(rt, account, symbol, actor(), args.reason.strip())
     console(args).print(escape(f"  {account}: {symbol} accepted as held now ({args.reason.strip()}); it was blocked:"
                                f" {why}"))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from itertools import compress, repeat
 from operator import gt, mul, sub
-from typing import Literal
+from typing import Literal, overload
 
 from reconciler.core.models import (
     Action,
@@ -151,9 +151,32 @@ def _referenced(
     return pp.model_copy(update={"references": mine}) if mine else pp
 
 
+def plan_orders(desired: Desired, obs: Observation, costs: CostModel) -> tuple[list[Action], list[str]]:
+    """The orders and notes of `plan_portfolio(desired, obs, costs)`, without its before/after table: the
+    backtester plans on every rebalance day and reads only these (a test holds the two equal)."""
+    with localcontext(PLAN_CONTEXT):
+        got = _plan_portfolio(desired, obs, costs.unit_costs(), NO_LIMITS, {}, rows=False)
+    # A blocked account, or one without equity, is a whole plan already: its orders (none) and notes.
+    return (got.actions, got.notes) if isinstance(got, PortfolioPlan) else got
+
+
+@overload
 def _plan_portfolio(
     desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal]
-) -> PortfolioPlan:
+) -> PortfolioPlan: ...
+
+
+@overload
+def _plan_portfolio(
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal],
+    *, rows: Literal[False],
+) -> PortfolioPlan | tuple[list[Action], list[str]]: ...
+
+
+def _plan_portfolio(
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal],
+    *, rows: bool = True,
+) -> PortfolioPlan | tuple[list[Action], list[str]]:
     # The columns are built with map() over operator functions: C loops, where a comprehension per column is a
     # Python loop per holding (10,000 portfolios x 50 holdings is half a million of each).
     trading = desired.trading
@@ -228,13 +251,10 @@ def _plan_portfolio(
             f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
             " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
         )
-    return _assemble(
-        table,
-        [*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes],
-        actions,
-        sold + bought,
-        cash_total + proceeds - spent,
-    )
+    all_notes = [*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes]
+    if not rows:
+        return actions, all_notes
+    return _assemble(table, all_notes, actions, sold + bought, cash_total + proceeds - spent)
 
 
 def _busy(obs: Observation) -> Mapping[str, str]:

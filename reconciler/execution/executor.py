@@ -40,41 +40,45 @@ from reconciler.execution.preflight import (
     stale_reasons,
 )
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
+from reconciler.execution.services import ApplySession, Services
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import moved_symbols
 from reconciler.journal.prices import last_fill_prices
-from reconciler.runtime import Runtime
+from reconciler.spec.loader import Workspace
 
 log = logging.getLogger("reconciler.apply")
 
 
-def match_once(plan: Plan, rt: Runtime) -> None:
-    """check_matches, once per runtime and plan: the whole-plan check, which `apply --all` would otherwise repeat
-    for every account (its workers' runtimes inherit what was checked, Runtime.for_worker)."""
-    if plan.content_hash not in rt.matched_plans:
-        check_matches(plan, rt.workspace)
+def match_once(plan: Plan, workspace: Workspace, session: ApplySession) -> None:
+    """check_matches, once per session and plan: the whole-plan check, which `apply --all` would otherwise
+    repeat for every account (its workers' sessions inherit what was checked, ApplySession.for_worker)."""
+    if plan.content_hash not in session.matched_plans:
+        check_matches(plan, workspace)
         check_results_belong(plan)
-        rt.matched_plans.add(plan.content_hash)
+        session.matched_plans.add(plan.content_hash)
 
 
 def apply_plan(
     plan: Plan,
-    rt: Runtime,
+    rt: Services,
     *,
     actor: str,
     overrides: dict[str, str] | None = None,
     accounts: set[str] | None = None,
     on_outcome: Callable[[OrderOutcome], None] | None = None,
+    session: ApplySession | None = None,
 ) -> ApplyResult:
     """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
 
     `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`); `on_outcome`
-    is called with each order's outcome as soon as it is journaled (the terminal streams them).
+    is called with each order's outcome as soon as it is journaled (the terminal streams them); `session` is
+    the apply command's (its lock wait and the plans it checked), a new one by default.
     """
+    session = session or ApplySession(actor)
     overrides = overrides or {}
     journal = rt.journal
     rt.policies.check_overrides(overrides)
-    match_once(plan, rt)
+    match_once(plan, rt.workspace, session)
     # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all` over
     # N accounts costs N times one account, not N².
     mine = plan.portfolios if accounts is None else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
@@ -86,7 +90,7 @@ def apply_plan(
     journal.check_writable()
     with ExitStack() as stack:
         locks = [
-            stack.enter_context(AccountLock(journal, account, actor, wait=rt.lock_timeout))
+            stack.enter_context(AccountLock(journal, account, actor, wait=session.lock_timeout))
             for account in sorted({pp.account for pp in chosen})
         ]
         # One budget from the moment the locks are held; every broker wait below consults it (clock.Deadline).
@@ -160,7 +164,7 @@ def apply_plan(
         return result
 
 
-def _one_commit(rt: Runtime) -> AbstractContextManager[None]:
+def _one_commit(rt: Services) -> AbstractContextManager[None]:
     """A portfolio's observation and orders in one journal transaction, when the broker's books are in the journal's
     database (the paper broker): its intents, orders, fills and answers commit together, once, instead of three
     commits an order.
@@ -177,7 +181,7 @@ def _one_commit(rt: Runtime) -> AbstractContextManager[None]:
 
 
 def _blocked_now(
-    rt: Runtime, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool
+    rt: Services, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool
 ) -> tuple[list[str], list[str]]:
     """Why this portfolio must not trade on the observation just taken, as (doubtful quotes, stale facts): a
     doubtful quote for anything it holds or targets, or else (when re-observed mid-apply) holdings, cash or
@@ -200,7 +204,7 @@ def _symbols(pp: PortfolioPlan) -> list[str]:
 
 
 def _refuse_portfolio(
-    rt: Runtime, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
+    rt: Services, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
     overrides: dict[str, str], actor: str, result: ApplyResult, *, late: str | None = None,
 ) -> None:
     """Send nothing for this portfolio: journal why (doubtful quotes as the valuation check's denial) and every
@@ -219,12 +223,12 @@ def _refuse_portfolio(
     log.warning("portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message})
 
 
-def _fill_timeout(rt: Runtime) -> float:
+def _fill_timeout(rt: Services) -> float:
     return float(getattr(rt.workspace.config.broker, "fill_timeout_seconds", 0.0))
 
 
 def _apply_portfolio(
-    rt: Runtime,
+    rt: Services,
     plan: Plan,
     pp: PortfolioPlan,
     obs: Observation,
@@ -322,7 +326,7 @@ def _apply_portfolio(
                 budget -= notional + state.commission
 
 
-def _too_late(rt: Runtime, symbol: str) -> str | None:
+def _too_late(rt: Services, symbol: str) -> str | None:
     """Why no order may start now: what is left of the apply's deadline cannot hold one send in full (a send cut
     short would be `unknown`); None while it can."""
     deadline, longest = current_deadline(), rt.config.broker.longest_send_seconds()
@@ -334,7 +338,7 @@ def _too_late(rt: Runtime, symbol: str) -> str | None:
 
 
 def _skip_rest(
-    rt: Runtime, plan: Plan, pp: PortfolioPlan, start: int, apply_id: str, quotes: dict[str, Quote],
+    rt: Services, plan: Plan, pp: PortfolioPlan, start: int, apply_id: str, quotes: dict[str, Quote],
     result: ApplyResult, why: str,
 ) -> None:
     """Journal the portfolio's orders from `start` on as skipped (never sent), saying why."""

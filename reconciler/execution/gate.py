@@ -20,9 +20,9 @@ from functools import cached_property
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, independent_price, oversized
 from reconciler.core.valuation import floors_of
+from reconciler.execution.services import Services
 from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
-from reconciler.runtime import Runtime
 
 _Key = tuple[int, Decimal, Decimal | None, datetime | None]
 
@@ -39,7 +39,7 @@ def _key(action: Action, quote: Quote | None) -> _Key:
 class OrderGate:
     """One portfolio's orders through the built-in size check and the policies, within one apply."""
 
-    rt: Runtime
+    rt: Services
     pp: PortfolioPlan
     plan_hash: str
     apply_id: str

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.runtime import Runtime
+from reconciler.execution.services import Services
 from reconciler.spec.importer import portfolio_yaml
 from reconciler.spec.loader import Workspace, load_workspace
 from reconciler.spec.models import NAME_PATTERN
@@ -28,7 +28,7 @@ class Imported:
 
 
 def import_portfolio(
-    rt: Runtime, account: str, *, name: str | None, out: str | None, step: Decimal, force: bool
+    rt: Services, account: str, *, name: str | None, out: str | None, step: Decimal, force: bool
 ) -> Imported:
     """Observe `account` and write its holdings as a portfolio to `out` (default: the portfolios folder; "-": do
     not write). Refuses an unknown account, an invalid name, an account another file manages, an existing file."""

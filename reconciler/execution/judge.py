@@ -24,14 +24,14 @@ from reconciler.errors import PlanFileError, PlanMismatchError
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import plan_verdicts
 from reconciler.execution.preflight import check_derived
-from reconciler.runtime import Runtime
+from reconciler.execution.services import Services
 from reconciler.secrets.redact import scrub
 from reconciler.secrets.resolve import SecretResolver
 
 _Verdict = tuple[str, str, str, str, str]
 
 
-def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rt: Runtime) -> None:
+def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rt: Services) -> None:
     """Refuse unless each of these portfolios, and its plan-time policy results, are exactly what the plan's own
     recorded observation gives with the trusted targets, costs, checks and policies."""
     mine = list(portfolios)
@@ -48,7 +48,7 @@ def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rt: Runtime) -> None:
             raise _edited(plan, f"portfolio {pp.name!r}: {_first_difference(recorded, expected)}")
 
 
-def judge_reviewed(reviewed: Plan, rt: Runtime) -> None:
+def judge_reviewed(reviewed: Plan, rt: Services) -> None:
     """Judge the plan `apply --envelope` was reviewed with: its orders are the envelope. Each portfolio whose
     targets are still the reviewed ones is judged like any plan applied; one changed since is a breach of the
     envelope already (core.envelope)."""
@@ -70,7 +70,7 @@ def check_results_belong(plan: Plan) -> None:
         raise _edited(plan, f"policy results for portfolio(s) the plan does not have ({', '.join(strays)})")
 
 
-def read_judged_plan(path: Path, rt: Runtime) -> Plan:
+def read_judged_plan(path: Path, rt: Services) -> Plan:
     """Read a plan file for apply: intact (read_plan), and with this configuration's keyed seal when it sets
     plan.signing_key. Every apply path reads its plan file here."""
     plan = read_plan(path)
@@ -85,13 +85,13 @@ def read_judged_plan(path: Path, rt: Runtime) -> Plan:
     return plan
 
 
-def seal_for_saving(plan: Plan, rt: Runtime) -> Plan:
+def seal_for_saving(plan: Plan, rt: Services) -> Plan:
     """The plan with this configuration's keyed seal when plan.signing_key is set, else as it is."""
     key = signing_key(rt)
     return plan if key is None else signed(plan, key)
 
 
-def signing_key(rt: Runtime) -> bytes | None:
+def signing_key(rt: Services) -> bytes | None:
     """The plan signing key from the secret store, or None when plan.signing_key is unset."""
     settings = rt.config.plan
     if settings.signing_key is None:

@@ -25,9 +25,9 @@ from reconciler.errors import (
 )
 from reconciler.execution.faults import crash_point
 from reconciler.execution.reconcile import record_state
+from reconciler.execution.services import Services
 from reconciler.execution.stopping import finishing
 from reconciler.journal.statuses import ApplyStatus, IntentStatus
-from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.apply")
 PROGRESS_SECONDS = 10.0  # how often a long wait for a fill says where it stands (by the apply's clock)
@@ -87,7 +87,7 @@ class ApplyResult:
 class Leg:
     """One order of the plan on its way to the broker: journal first, then the call, then the journal again."""
 
-    rt: Runtime
+    rt: Services
     plan: Plan
     pp: PortfolioPlan
     action: Action

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from reconciler.core.sequence import Landed
 from reconciler.execution.judge import read_judged_plan
+from reconciler.execution.services import Services
 from reconciler.gitops.sequence import changed_portfolios, read_manifest, unapplied
-from reconciler.runtime import Runtime
 
 
-def landed_since_applied(rt: Runtime, folder: Path, tip: str) -> list[Landed]:
+def landed_since_applied(rt: Services, folder: Path, tip: str) -> list[Landed]:
     """The first-parent commits after the last commit applied in full, up to `tip`, with their reviewed plans."""
     manifest = read_manifest(folder)
     _, _, commits = unapplied(rt.journal, rt.workspace.root, tip)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 
 from reconciler.brokers.base import Broker
@@ -17,14 +16,13 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
-from reconciler.gitops.proposed import read_proposed
-from reconciler.gitops.refs import TargetsAtRef, relative_files, relocated, targets_at, with_base
+from reconciler.execution.services import ApplySession, Services
+from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import blocked_by_account, moved_symbols
 from reconciler.journal.prices import last_fill_prices
 from reconciler.policy.inputs import policy_input
-from reconciler.runtime import Runtime, actor
 from reconciler.secrets.redact import scrub
 
 log = logging.getLogger("reconciler.plan")
@@ -45,18 +43,22 @@ def selected(portfolios: list[Desired], only: Sequence[str]) -> list[Desired]:
 
 
 def make_plan(
-    rt: Runtime, *, record: bool = True, reconcile_first: bool = False, only: Sequence[str] = ()
+    rt: Services, *, record: bool = True, reconcile_first: ApplySession | None = None,
+    only: Sequence[str] = (),
 ) -> Plan:
     """One plan over every portfolio in the workspace, or those `only` names (`--target`).
 
-    `reconcile_first` (apply's plan-now path) first adopts what an earlier, crashed apply left unfinished, under
-    each account's lock, so the plan sees the broker as it is once those orders are final.
+    `reconcile_first` (apply's plan-now path, its session) first adopts what an earlier, crashed apply
+    left unfinished, under each account's lock (taken as the session's actor, waiting its lock timeout), so
+    the plan sees the broker as it is once those orders are final.
     """
     ws = rt.workspace
     chosen = selected(ws.portfolios, only)
-    if reconcile_first:
+    if reconcile_first is not None:
+        session = reconcile_first
         for desired in chosen:
-            with AccountLock(rt.journal, desired.account, actor(), purpose="reconcile", wait=rt.lock_timeout):
+            with AccountLock(rt.journal, desired.account, session.actor, purpose="reconcile",
+                             wait=session.lock_timeout):
                 report = reconcile_account(rt, desired.account, check_positions=False)
             refuse_in_flight(rt, desired.account, report.unknown)
     rt.policies  # noqa: B018  # loaded before any account is observed: a broken policy fails first
@@ -96,7 +98,7 @@ def make_plan(
     ))
 
 
-def _with_moves(rt: Runtime, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
+def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
     """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the last
     recorded observation before this one is recorded in its place; new blocks are journaled when `record`."""
     moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
@@ -134,7 +136,7 @@ def _texts(value: object) -> Iterator[str]:
             yield from _texts(v)
 
 
-def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Runtime) -> list[PolicyResult]:
+def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Services) -> list[PolicyResult]:
     """Every plan-time result on one portfolio's plan, in order: the built-in checks (core.checks), then the
     policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
     results = builtin_verdicts(pp, CheckInput(rt.size_limits, floors_of(desired.symbols)))
@@ -178,7 +180,7 @@ def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observati
 
 
 def plan_against(
-    rt: Runtime, base_ref: str | None, *, record: bool = True, only: Sequence[str] = ()
+    rt: Services, base_ref: str | None, *, record: bool = True, only: Sequence[str] = ()
 ) -> tuple[Plan, TargetsAtRef | None]:
     """A plan now; with a base ref (a pull request's base branch), the plan also says how each portfolio's targets
     changed since that ref, and records its commit. A bad ref fails before any broker call. `record` journals
@@ -199,7 +201,7 @@ def plan_against(
     return plan, base
 
 
-def causes_of(rt: Runtime, plan: Plan, base: TargetsAtRef | None = None) -> dict[str, Cause]:
+def causes_of(rt: Services, plan: Plan, base: TargetsAtRef | None = None) -> dict[str, Cause]:
     """Per portfolio with orders, whether the change since the plan's base commit or old drift causes them
     (core.attribution), on the plan's own observations; files named relative to the configuration's folder."""
     if plan.base_commit is None:
@@ -215,21 +217,3 @@ def causes_of(rt: Runtime, plan: Plan, base: TargetsAtRef | None = None) -> dict
                         " portfolio only", plan.base_commit[:12], exc.message, extra={"base_commit": plan.base_commit})
             return causes(plan, None, current)
     return causes(plan, base.portfolios, current, rt.costs, rt.quote_limits)
-
-
-@contextmanager
-def proposed_runtime(trusted: Runtime, ref: str) -> Iterator[Runtime]:
-    """A runtime whose targets, policies and their settings are what commit `ref` proposes (read as data, see
-    gitops.proposed), and whose broker and journal are the trusted checkout's: how the job holding the observe
-    credentials plans a pull request without running any of its code. Problems name REF:path."""
-    with read_proposed(trusted.config_path, ref) as proposed:
-        url, _ = trusted.journal_location
-        rt = Runtime(
-            config_path=proposed.config_path, journal_url=url, clock=trusted.clock, read_only=trusted.read_only,
-            targets_commit=proposed.commit, repo_config=trusted.config_path,
-        )
-        try:
-            rt.workspace, rt.policies  # noqa: B018  # load now, so their problems are named while the folder exists
-            yield rt
-        except ReconcilerError as exc:
-            raise relocated(exc, proposed.folder, proposed.label) from None

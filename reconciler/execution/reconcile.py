@@ -28,7 +28,7 @@ from reconciler.journal.database import as_utc
 from reconciler.journal.moves import accept, moved_symbols
 
 if TYPE_CHECKING:
-    from reconciler.runtime import Runtime
+    from reconciler.execution.services import Services
 
 log = logging.getLogger("reconciler.reconcile")
 
@@ -53,7 +53,7 @@ class ReconcileReport:
     discrepancies: list[Discrepancy] = field(default_factory=list)
 
 
-def record_state(rt: Runtime, account: str, state: OrderState, apply_id: str | None) -> None:
+def record_state(rt: Services, account: str, state: OrderState, apply_id: str | None) -> None:
     """Journal what the broker says about an order: the order row, any new fill (once), the intent's status. The
     one way a broker's answer about an order reaches the journal, so every adapter's answers are checked here
     against the order we sent; one that cannot be true raises ImpossibleFillError and nothing of it is written."""
@@ -88,7 +88,7 @@ def last_attempt(intent: dict[str, Any], longest_send: float) -> datetime:
     return as_utc(intent["created_at"]) + timedelta(seconds=longest_send)
 
 
-def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True) -> ReconcileReport:
+def reconcile_account(rt: Services, account: str, *, check_positions: bool = True) -> ReconcileReport:
     """Adopt the outcome of every unfinished intent, then list what the journal cannot explain."""
     report = ReconcileReport()
     broker, journal = rt.broker, rt.journal
@@ -145,7 +145,7 @@ def reconcile_account(rt: Runtime, account: str, *, check_positions: bool = True
     return report
 
 
-def refuse_in_flight(rt: Runtime, account: str, unknown: list[str]) -> None:
+def refuse_in_flight(rt: Services, account: str, unknown: list[str]) -> None:
     """Stop before planning or trading an account while an order of it may still be travelling."""
     if not unknown:
         return
@@ -159,7 +159,7 @@ def refuse_in_flight(rt: Runtime, account: str, unknown: list[str]) -> None:
     )
 
 
-def give_up(rt: Runtime, client_order_id: str, reason: str, actor: str) -> str:
+def give_up(rt: Services, client_order_id: str, reason: str, actor: str) -> str:
     """Mark an unknown intent failed on a person's word; journaled with who and why. Returns its account."""
     journal = rt.journal
     intent = journal.intent(client_order_id)
@@ -180,7 +180,7 @@ def give_up(rt: Runtime, client_order_id: str, reason: str, actor: str) -> str:
     return account
 
 
-def accept_move(rt: Runtime, account: str, symbol: str, actor: str, reason: str) -> str:
+def accept_move(rt: Services, account: str, symbol: str, actor: str, reason: str) -> str:
     """Accept the holding of a symbol a move blocked (journal.moves): the block is lifted with who and why, and the
     account as observed now becomes the baseline the next move is judged against. Returns what was blocking."""
     obs = rt.broker.observe(account, [symbol])
@@ -192,7 +192,7 @@ def accept_move(rt: Runtime, account: str, symbol: str, actor: str, reason: str)
     return why
 
 
-def _symbols_of(rt: Runtime, account: str) -> list[str]:
+def _symbols_of(rt: Services, account: str) -> list[str]:
     """What the account may have traded: its targets and what it held when last observed."""
     try:
         desired = rt.workspace.portfolio_for_account(account)
@@ -206,7 +206,7 @@ def _symbols_of(rt: Runtime, account: str) -> list[str]:
     return sorted(symbols)
 
 
-def _unexplained_positions(rt: Runtime, account: str) -> list[Discrepancy]:
+def _unexplained_positions(rt: Services, account: str) -> list[Discrepancy]:
     """Last observation plus our fills since should equal what the broker holds now."""
     last = rt.journal.last_observation(account)
     if last is None:

@@ -9,14 +9,14 @@ from reconciler.core.drift import PortfolioDrift, drift_of, locked, unknown
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import valued_symbols
 from reconciler.errors import ReconcilerError
+from reconciler.execution.services import Services
 from reconciler.journal.locks import live_lock
 from reconciler.journal.prices import last_fill_prices
-from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.status")
 
 
-def portfolio_status(rt: Runtime, *, record: bool = False) -> list[PortfolioDrift]:
+def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDrift]:
     """Synced / Progressing / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order; `record`
     journals each observation."""
     out: list[PortfolioDrift] = []

@@ -4,8 +4,9 @@ The same command on other machines sharing one PostgreSQL journal joins in: ever
 whichever worker claims it.
 
 Processes first: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
-one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own runtime
-(one HTTP client, one policy interpreter, one database pool) once, and keeps it for every account it claims.
+one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own
+services (one HTTP client, one policy interpreter, one database pool) once, and keeps them for every account it
+claims.
 
 A worker that dies (killed, a lost machine) leaves its item claimed: once its lock's holder is seen dead, the
 workers still running make the item pending again and finish it (journal.queue.reclaim_abandoned); apply then
@@ -33,11 +34,11 @@ from dataclasses import dataclass, field
 from reconciler.core.models import Plan
 from reconciler.errors import ReconcilerError
 from reconciler.execution.leg import OrderOutcome
+from reconciler.execution.services import ApplySession, Services
 from reconciler.execution.stopping import Terminated, clear_stop, die_with_parent, request_stop, stop_requested
 from reconciler.journal.queue import Progress, claim, enqueue, finish, items, progress, reclaim_abandoned
 from reconciler.journal.sentences import order_sentence
 from reconciler.journal.statuses import WorkStatus
-from reconciler.runtime import Runtime
 
 log = logging.getLogger("reconciler.workers")
 
@@ -67,11 +68,15 @@ class WorkReport:
         return not self.lost and all(o.status == "done" for o in self.outcomes)
 
 
-def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str, str]) -> None:
+def work(
+    plan: Plan, rt: Services, name: str, *, actor: str, overrides: dict[str, str],
+    session: ApplySession | None = None,
+) -> None:
     """One worker's loop: claim an account, apply it, record the outcome; when nothing is pending, take back what
     dead workers left, and stop when there is nothing left either."""
     from reconciler.execution.executor import apply_plan
 
+    session = session or ApplySession(actor)
     while not stop_requested():
         account = claim(rt.journal, plan.content_hash, name)
         if account is None:
@@ -80,7 +85,9 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
             return
         status: WorkStatus
         try:
-            result = apply_plan(plan, rt, actor=actor, overrides=overrides, accounts={account})
+            result = apply_plan(
+                plan, rt, actor=actor, overrides=overrides, accounts={account}, session=session
+            )
             status = "done" if result.ok else "failed"
             message = result.status + ("" if result.interrupted is None else f": {result.interrupted}") + "".join(
                 f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
@@ -98,7 +105,7 @@ def work(plan: Plan, rt: Runtime, name: str, *, actor: str, overrides: dict[str,
         log.info("work item %s", status, extra={"account": account, "worker": name})
 
 
-def _unfinished(rt: Runtime, plan: Plan, account: str, outcomes: list[OrderOutcome]) -> str:
+def _unfinished(rt: Services, plan: Plan, account: str, outcomes: list[OrderOutcome]) -> str:
     """What became of the orders of an account that did not fill, said from the journal (order_sentence)."""
     rows = rt.journal.intents_for_plan(plan.content_hash, {account})
     return "".join(
@@ -109,7 +116,7 @@ def _unfinished(rt: Runtime, plan: Plan, account: str, outcomes: list[OrderOutco
 
 def run_workers(
     plan: Plan,
-    make_runtime: Callable[[], Runtime],
+    make_services: Callable[[], Services],
     *,
     workers: int,
     actor: str,
@@ -117,12 +124,15 @@ def run_workers(
     on_progress: Callable[[Progress], None] | None = None,
     every: float = 1.0,
     say: Callable[[str], None] | None = None,
+    session: ApplySession | None = None,
 ) -> WorkReport:
     """Apply every account of the plan with `workers` workers — processes, then threads in them (spread); one
     worker is a thread of this process — calling `on_progress` every `every` seconds and at the end, and `say`
-    with each step of the start. The report holds the accounts this run's workers did."""
+    with each step of the start; each worker gets its own copy of the command's `session`. The report holds
+    the accounts this run's workers did."""
     tell = say or (lambda _: None)
-    first = make_runtime()
+    session = session or ApplySession(actor)
+    first = make_services()
     clear_stop()
     tell(f"queueing {len(plan.by_account):,} account(s) in the journal")
     enqueue(first.journal, plan)
@@ -140,7 +150,7 @@ def run_workers(
 
         def one() -> None:
             try:
-                work(plan, first, names[0][0], actor=actor, overrides=overrides)
+                work(plan, first, names[0][0], actor=actor, overrides=overrides, session=session.for_worker())
             finally:
                 finished.set()
 
@@ -159,7 +169,9 @@ def run_workers(
         context = multiprocessing.get_context("fork")
         procs = [
             context.Process(
-                target=_child, args=(plan, make_runtime, first, group, actor, overrides, os.getpid()), name=group[0]
+                target=_child,
+                args=(plan, make_services, first, group, actor, overrides, os.getpid(), session),
+                name=group[0],
             )
             for group in names
         ]
@@ -209,17 +221,20 @@ def spread(workers: int, concurrency: int, cores: int) -> list[int]:
 
 
 def _child(
-    plan: Plan, make_runtime: Callable[[], Runtime], parent: Runtime, names: list[str], actor: str,
-    overrides: dict[str, str], runner: int,
+    plan: Plan, make_services: Callable[[], Services], parent: Services, names: list[str], actor: str,
+    overrides: dict[str, str], runner: int, session: ApplySession,
 ) -> None:
     # The parent's connections were copied by fork: never used here, never closed here (that would close them
     # under the parent too).
     parent.journal.engine.dispose(close=False)
     die_with_parent(runner)
-    rt = make_runtime()
+    rt = make_services()
     rt.workspace, rt.journal, rt.broker, rt.policies  # noqa: B018  # built once, before the threads share them
     threads = [
-        threading.Thread(target=work, args=(plan, rt, name), kwargs={"actor": actor, "overrides": overrides}, name=name)
+        threading.Thread(
+            target=work, args=(plan, rt, name), name=name,
+            kwargs={"actor": actor, "overrides": overrides, "session": session.for_worker()},
+        )
         for name in names
     ]
     for th in threads:
@@ -240,7 +255,7 @@ def _outlast(alive: Callable[[], bool], wait: Callable[[], object]) -> None:
 
 
 def _watch(
-    alive: Callable[[], bool], wait: Callable[[float], object], rt: Runtime, plan: Plan,
+    alive: Callable[[], bool], wait: Callable[[float], object], rt: Services, plan: Plan,
     on_progress: Callable[[Progress], None] | None, every: float,
 ) -> None:
     while alive():

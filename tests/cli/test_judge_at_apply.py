@@ -162,8 +162,11 @@ def test_every_apply_path_reads_its_plan_through_the_judge() -> None:
     that sends a plan's orders (apply_plan, which --all's workers call too) judges it first."""
     apply_cmd = PACKAGE / "cli" / "apply_cmd.py"
     assert _calls(apply_cmd, "read_plan") == 0
-    assert _calls(apply_cmd, "read_judged_plan") == 3  # a plan file, --all, --envelope
-    assert _calls(apply_cmd, "judge_reviewed") == 2  # --envelope: one reviewed plan, or each plan covering a merge
+    assert _calls(apply_cmd, "read_judged_plan") == 2  # a plan file, --all
+    merge = PACKAGE / "execution" / "merge_apply.py"  # --envelope's rules
+    assert _calls(merge, "read_plan") == 0
+    assert _calls(merge, "read_judged_plan") == 1  # one reviewed plan
+    assert _calls(merge, "judge_reviewed") == 2  # that plan, or each plan covering a merge
     sequence = PACKAGE / "execution" / "merge_sequence.py"  # the reviewed plans of a sequence of merges
     assert _calls(sequence, "read_plan") == 0
     assert _calls(sequence, "read_judged_plan") == 1
