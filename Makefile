@@ -77,7 +77,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/plan_scale.py
 
-# Short forms of the plan, backtest, hostile-broker and apply benchmarks, judged by ratios measured in the same run
+# Short forms of the plan, backtest, hostile-broker, apply and what-if benchmarks, judged by ratios measured in the same run
 # (never absolute times): fails when one is worse than half its target. RECONCILER_BENCH_SLOWDOWN=2 must fail it.
 bench-check: $(STAMP)
 	$(BIN)/python bench/check.py

@@ -164,10 +164,41 @@ def requests_per_order(doc: dict[str, Any]) -> str:
     return "\n".join([where, "", *rows]) + "\n"
 
 
+def whatif(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    where = _where(doc).replace(" (CPU seconds,", " (wall seconds,")
+    ok = f["cold_seconds"] < f["target_seconds"]
+    line = (f"{f['symbols']} symbols × {f['rows']:,} trading days, old and new targets:"
+            f" {f['cold_seconds']:.1f} s in a fresh interpreter, imports included"
+            f" (< {f['target_seconds']:.0f} s {_verdict(ok)}), of which {f['seconds']:.1f} s the work."
+            " The section it renders:")
+    return "\n".join([where, "", line, "", f["excerpt"].rstrip("\n")]) + "\n"
+
+
+def sweep_scale(doc: dict[str, Any]) -> str:
+    f = doc["figures"]
+    n, jobs = f["points"], f["jobs"]
+    loads = f["load_one"] + f["load_all"]
+    head = (f"Measured at commit `{doc['commit']}` on {doc['machine']} (wall seconds, best of"
+            f" {len(f['runs_one'])} alternating runs; 1-minute load average {min(loads):.1f} to"
+            f" {max(loads):.1f} before them: the machine was shared). {n} points on {f['stocks']} stocks ×"
+            f" {f['days']:,} days ({f['years']:.0f} years).")
+    rows = [
+        "| workers | time | per point | speed-up | per core |",
+        "|---|---|---|---|---|",
+        f"| 1 | {f['seconds_one']:.1f} s | {f['seconds_one'] / n * 1000:.0f} ms | 1.00× | 1.00 |",
+        f"| {jobs} | {f['seconds_all']:.1f} s | {f['seconds_all'] / n * 1000:.0f} ms |"
+        f" {f['speedup']:.2f}× | {f['per_core']:.2f} |",
+    ]
+    tail = (f"CPU seconds of every process: {f['cpu_one']:.1f} on one worker, {f['cpu_all']:.1f} on {jobs}:"
+            f" an idle machine's speed-up would be at most {f['idle_bound']:.2f}×.")
+    return "\n".join([head, "", *rows, "", tail]) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan_scale": plan_scale, "backtest_vs_peers": backtest_vs_peers, "hostile_broker": hostile_broker,
     "check": check, "backtest_example": backtest_example, "requests_per_order": requests_per_order,
-    "apply_scale": apply_scale,
+    "apply_scale": apply_scale, "whatif": whatif, "sweep_scale": sweep_scale,
 }
 
 

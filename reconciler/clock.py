@@ -99,8 +99,10 @@ class Deadline:
 
     def keep_alive(self, beat: Callable[[], None]) -> None:
         """Call `beat` after every wait of this apply while its budget lasts: a long wait (for a fill, a cancel, a
-        Retry-After) renews what the apply holds (its locks' leases) by the apply's own clock, which a test moves."""
-        self._beats.append(beat)
+        Retry-After) renews what the apply holds (its locks' leases) by the apply's own clock, which a test moves.
+        A beat given twice is kept once (every lock of an apply shares its journal's one keeper)."""
+        if beat not in self._beats:
+            self._beats.append(beat)
 
     def left(self) -> float:
         """Seconds left (infinite when unbounded; zero or less once spent)."""
@@ -135,7 +137,7 @@ class Deadline:
         if seconds >= self.left():
             raise self.exceeded(doing)
         clock.sleep(seconds)
-        self._beat()
+        self.beat()
 
     def await_signal(self, clock: Clock, signal: threading.Event, seconds: float, doing: str) -> bool:
         """Wait up to `seconds` for `signal` (set by another thread: a stream's reader), as `pause` waits: within
@@ -148,10 +150,11 @@ class Deadline:
         else:
             clock.sleep(seconds)
             got = signal.is_set()
-        self._beat()  # a wait for a stream's event renews what the apply holds, as a poll's pause does
+        self.beat()  # a wait for a stream's event renews what the apply holds, as a poll's pause does
         return got
 
-    def _beat(self) -> None:
+    def beat(self) -> None:
+        """Renew what the apply holds, while its budget lasts: after each wait, and between portfolios."""
         if not self.expired:
             for beat in self._beats:
                 beat()

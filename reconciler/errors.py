@@ -28,6 +28,7 @@ ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few
     ├── ApprovalError             apply needs an explicit approval that was not given
     ├── LockedError               another apply holds the account's lock
     ├── BacktestError             a backtest cannot run (also the gate's class for its prices and reports)
+    ├── CostsFitError             the journal holds too few fills to learn costs from (reconciler costs)
     ├── SecretError               a secret reference cannot be resolved (never with the secret's value)
     ├── GitError                  the repository or a ref cannot be read
     ├── GitHubError               GitHub refused or failed a request, or the client is not configured
@@ -160,6 +161,10 @@ class LockedError(ReconcilerError):
 
 class BacktestError(ReconcilerError):
     """A backtest cannot run: bad price data, an unknown strategy, a missing optional dependency."""
+
+
+class CostsFitError(ReconcilerError):
+    """Costs cannot be learned from the journal: too few fills, or none of the broker asked for."""
 
 
 class EnvelopeError(ReconcilerError):

@@ -48,6 +48,7 @@ POLICY = Kind("policy file", 4 * MIB, "a Rego policy is a few KB: check the file
 # A plan of 1,000 accounts with 10 orders each is about 40 MB.
 PLAN = Kind("plan file", 256 * MIB, "pass the file `reconciler plan --out FILE` wrote", PlanFileError)
 PRICES = Kind("price file", 512 * MIB, "pass a CSV or Parquet file of daily closes")
+LOTS = Kind("lots file", 64 * MIB, "pass a CSV of symbol,acquired,quantity,cost_basis (docs/configuration.md)")
 SEED = Kind("emulator file", 10 * MIB, "pass a YAML or JSON file (see reconciler/emulator/faults.py)")
 SUMMARY = Kind("summary file", 16 * MIB, "pass the file `reconciler apply --summary-file FILE` wrote")
 STATUS = Kind("status file", 64 * MIB, "pass the output of `reconciler status --format json --out FILE`")

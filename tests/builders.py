@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from reconciler.core.models import (
@@ -196,3 +197,24 @@ def sealed(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **g
 
     return seal(list(portfolios), created_at=NOW, targets_hash="t" * 64, accounts=[p.account for p in portfolios],
                 policy_results=list(results), **git)
+
+
+def price_csv(
+    path: Path, symbols: Sequence[str], days: int = 800, *, seed: int = 7, start: str = "2020-01-02"
+) -> Path:
+    """A CSV of daily closes on weekdays from `start`: a random walk per symbol (about 8% a year up, 16% a
+    year of volatility), the same for the same seed; returns the path."""
+    import math
+    import random
+    from datetime import date, timedelta
+
+    rng = random.Random(seed)
+    day, prices = date.fromisoformat(start), [100.0] * len(symbols)
+    rows = ["date," + ",".join(symbols)]
+    while len(rows) <= days:
+        if day.weekday() < 5:
+            prices = [p * math.exp(rng.gauss(0.0003, 0.01)) for p in prices]
+            rows.append(day.isoformat() + "," + ",".join(f"{p:.4f}" for p in prices))
+        day += timedelta(days=1)
+    path.write_text("\n".join(rows) + "\n")
+    return path

@@ -187,16 +187,27 @@ def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
         yaml.dump(doc, fh)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Workspace]:
+def copy_examples(tmp_path: Path) -> Path:
+    """The example repository's configuration, portfolios and policies, copied to tmp_path/repo."""
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copy(REPO / "reconciler.yaml", root / "reconciler.yaml")
     shutil.copytree(REPO / "portfolios", root / "portfolios")
     shutil.copytree(REPO / "policies", root / "policies")
+    return root
+
+
+def journal_for(root: Path, tmp_path: Path) -> str:
+    """The journal of a copied repository: its SQLite file, or a new PostgreSQL database written into its
+    reconciler.yaml."""
     url = fresh_journal_url(tmp_path) if PG_ADMIN_URL else f"sqlite:///{root / '.reconciler' / 'journal.db'}"
     if PG_ADMIN_URL:
         edit_yaml(root / "reconciler.yaml", lambda d: d["journal"].__setitem__("url", url))
+    return url
+
+
+def runner(root: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """`reconciler ARGV` on a copied repository, in this process, with what it printed."""
 
     def run(*argv: str) -> CliResult:
         capsys.readouterr()
@@ -204,4 +215,10 @@ def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Wo
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
-    yield Workspace(root=root, journal_url=url, run=run)
+    return run
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Workspace]:
+    root = copy_examples(tmp_path)
+    yield Workspace(root=root, journal_url=journal_for(root, tmp_path), run=runner(root, capsys))

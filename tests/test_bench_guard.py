@@ -67,3 +67,13 @@ def test_bench_check_fails_on_a_planted_2x_slowdown() -> None:
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )
     assert done.returncode == 1, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(not (RESULTS / "check.json").is_file(), reason="no recorded bench-check figures")
+def test_bench_check_fails_on_a_planted_2x_slowdown_of_the_paper_apply() -> None:
+    env = {**os.environ, "RECONCILER_BENCH_SLOWDOWN": "2"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "check.py"), "--only", "paper"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr

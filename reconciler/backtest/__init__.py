@@ -2,8 +2,8 @@
 
 Layout: `data` (prices in), `strategies` (when to look, which band applies), `schedule` (calendar masks),
 `kernels` (the float/numpy boundary: daily valuation and band checks), `costs` (the paper broker's fill model),
-`lots` (tax lots and yearly tax), `engine` (the loop: Decimal books, the planner on trade days), `metrics`,
+`engine` (the loop: Decimal books, the planner on trade days), `metrics`,
 `report` (table, JSON, charts), `columns` (text tables within 100 columns), `sweep` (grids run in parallel). Needs
 the `backtest` extra (numpy, pandas, matplotlib; `parquet` adds pyarrow); nothing here is imported by the rest of
-reconciler.
+reconciler. Tax lots and yearly tax are `reconciler.core.lots`, shared with live planning.
 """

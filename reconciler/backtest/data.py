@@ -122,16 +122,17 @@ class PriceTable:
         return self.day(lo + int(rows[0])) if rows.size and rows[0] > 0 else None
 
 
-def load_prices(path: Path) -> PriceTable:
-    """Read a CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) file of daily closes."""
+def load_prices(path: Path, *, workspace: Path | None = None) -> PriceTable:
+    """Read a CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) file of daily closes; inside `workspace` when
+    given (a file reconciler.yaml names, like the what-if's prices)."""
     import pandas as pd
 
     where = str(path)
     name = path.name.lower()
     if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".txt")):
         raise BacktestError(f"unknown price file type {path.suffix!r}", where=where, fix="use a .csv or .parquet file")
-    # Named on the command line (--prices), so it may be anywhere; the gate still takes a regular file only.
-    data = io.BytesIO(files.read_bytes(path, BACKTEST_PRICES))
+    # Named on the command line (--prices), it may be anywhere; the gate still takes a regular file only.
+    data = io.BytesIO(files.read_bytes(path, BACKTEST_PRICES, workspace=workspace))
     try:
         if name.endswith(".gz"):  # decompressed under the same cap: a few KB of gzip can expand to terabytes
             with gzip.GzipFile(fileobj=data) as unzipped:

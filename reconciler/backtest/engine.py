@@ -20,9 +20,10 @@ import numpy as np
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
 from reconciler.backtest.data import PriceTable
-from reconciler.backtest.lots import LotMethod, TaxBook
+from reconciler.backtest.orders import send_orders
 from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
+from reconciler.core.lots import LotMethod, TaxBook
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio
@@ -51,7 +52,7 @@ class Event:
     """Something a run met that the figures alone would hide (a blocked plan, a shortfall), for the notes."""
 
     day: date
-    kind: str  # blocked | rejected | unfilled | shortfall
+    kind: str  # blocked | shrunk | skipped | rejected | unfilled | shortfall
     message: str
 
 
@@ -205,38 +206,26 @@ class _Account:
             if denied:
                 self.run.events.append(Event(self.prices.day(day), "blocked", "; ".join(denied)))
                 return False
-        run, fills, book, held, index = self.run, self.fills, self.run.book, self.held, self.index
+        run, book, held, index = self.run, self.run.book, self.held, self.index
         today = self.prices.day(day)
-        cash, bought, sold, commissions, slippage, orders = self.cash, self.bought, self.sold, ZERO, ZERO, 0
-        for a in actions:
-            j = index[a.symbol]
-            qty = a.quantity
-            filled = fills.fill(a.side, qty, a.price)
-            if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
-                run.events.append(Event(today, "unfilled", f"{a.side} {qty} {a.symbol}: limit not reached"))
-                continue
-            price, commission = filled
-            gross = price * qty
+        sent = send_orders(actions, quotes, self.cash, desired.trading, self.fills)
+        run.events += [Event(today, kind, message) for kind, message in sent.events]
+        bought, sold, commissions, slippage = self.bought, self.sold, ZERO, ZERO
+        for f in sent.filled:
+            a, qty, j = f.action, f.quantity, index[f.action.symbol]
+            gross, at_quote = f.price * qty, a.notional if qty == a.quantity else a.price * qty
             if a.side == "sell":
-                proceeds = gross - commission
-                cash += proceeds
                 held[j] -= qty
-                book.sell(a.symbol, today, qty, proceeds)
-                sold += a.notional
+                book.sell(a.symbol, today, qty, gross - f.commission)
+                sold += at_quote
             else:
-                cost = gross + commission
-                if cost > cash:  # the paper broker rejects an order without the buying power for it
-                    message = f"buy {qty} {a.symbol}: needs {cost:.2f}, has {cash:.2f}"
-                    run.events.append(Event(today, "rejected", message))
-                    continue
-                cash -= cost
                 held[j] += qty
-                book.buy(a.symbol, today, qty, cost)
-                bought += a.notional
+                book.buy(a.symbol, today, qty, gross + f.commission)
+                bought += at_quote
             self.q[j] = float(held[j])
-            commissions += commission
-            slippage += abs(gross - a.notional)
-            orders += 1
+            commissions += f.commission
+            slippage += abs(gross - at_quote)
+        cash, orders = sent.cash, len(sent.filled)
         self.cash, self.bought, self.sold = cash, bought, sold
         self.cash_f = float(cash)
         run.commissions += commissions

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
-from reconciler.backtest.report import Report, _money, answer, event_lines, summary_rows, weight_rows, year_cells
+from reconciler.backtest.report import (
+    Report,
+    _money,
+    answer,
+    event_lines,
+    summary_rows,
+    weight_rows,
+    year_cells,
+)
 
 if TYPE_CHECKING:
     from reconciler.backtest.charts import Chart
@@ -19,15 +27,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class YearRow:
-    """One row of the HTML page's table of realized gains and tax."""
-
     label: str
     cells: list[tuple[str, str]]  # per strategy: (gain, tax); empty strings where it realized nothing that year
 
 
 def year_rows(report: Report) -> list[YearRow]:
     """Realized gains and tax per calendar year, a totals row, and what selling everything at the end would add."""
-    rows = [YearRow(y, [("", "") if c is None else c for c in cells]) for y, cells in year_cells(report)]
+    rows = [YearRow(label, cells) for label, cells in year_cells(report)]
     totals = [
         (_money(sum(float(t.short + t.long) for t in run.book.years.values())),
          _money(sum(float(t.tax) for t in run.book.years.values())))

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from reconciler import files
 from reconciler.backtest.columns import WIDTH, layout
 from reconciler.backtest.engine import Settings, StrategyRun
-from reconciler.backtest.lots import YearTax
 from reconciler.backtest.metrics import Metrics, frequency, periods_per_year, years_between
 from reconciler.errors import BacktestError
 
@@ -30,8 +29,6 @@ REPORT = files.Kind("report", files.REPORT.max_bytes, "choose a writable path fo
 
 @dataclass(frozen=True)
 class Report:
-    """Every run of a backtest with what was asked, so each output (text, JSON, HTML) renders the same."""
-
     portfolio: str
     source: str
     settings: Settings
@@ -40,20 +37,21 @@ class Report:
     runs: list[StrategyRun]
     metrics: list[Metrics]
     fractional: bool = False  # the portfolio trades fractions (trading.fractional): no whole-share rounding note
+    # Which cost model the run used: `configured` (the broker's in reconciler.yaml, with any flags), `none`
+    # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, learned_costs.Fit.as_dict).
+    costs_model: str = "configured"
+    learned: dict[str, Any] | None = None
 
     @property
     def start(self) -> date:
-        """The first day of the runs."""
         return date.fromisoformat(str(self.runs[0].dates[0]))
 
     @property
     def end(self) -> date:
-        """The last day of the runs, the day 'if sold' figures are taken on."""
         return date.fromisoformat(str(self.runs[0].dates[-1]))
 
     @property
     def days(self) -> int:
-        """How many rows of prices the runs covered."""
         return len(self.runs[0].dates)
 
     @property
@@ -63,7 +61,6 @@ class Report:
 
     @property
     def years(self) -> float:
-        """The runs' span in years, the basis of every annualised figure."""
         return years_between(self.runs[0].dates)
 
     @property
@@ -73,11 +70,9 @@ class Report:
 
     @property
     def taxed(self) -> bool:
-        """Whether taxes were charged, so tax rows are shown only when they mean something."""
         return bool(self.settings.tax_short or self.settings.tax_long)
 
     def header(self) -> list[str]:
-        """The lines above the table that say what was run: prices, money flows, costs and taxes."""
         s = self.settings
         flows = "none"
         if s.contribution > 0:
@@ -145,8 +140,6 @@ BETTER: dict[str, int] = {
 
 @dataclass(frozen=True)
 class Row:
-    """One figure across the strategies, with the columns that hold its best value."""
-
     label: str
     cells: list[str]
     best: frozenset[int] = frozenset()  # the columns holding the best value, where a row has a better way
@@ -255,34 +248,41 @@ def rounding_lines(report: Report) -> list[str]:
     return lines
 
 
+_EVENT_LABELS = {
+    "blocked": "plans blocked by policy", "shrunk": "buys shrunk to the cash there",
+    "skipped": "orders skipped (no cash or quote for them)", "rejected": "orders rejected",
+    "shortfall": "shortfalls",
+}
+
+
 def event_lines(report: Report) -> list[str]:
-    """One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained.
-    One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained."""
     lines = rounding_lines(report)
     for run in report.runs:
-        for kind in ("blocked", "rejected", "shortfall"):
+        for kind, label in _EVENT_LABELS.items():
             events = [e for e in run.events if e.kind == kind]
             if events:
                 first = events[0]
-                label = {"blocked": "plans blocked by policy", "rejected": "orders rejected", "shortfall": "shortfalls"}
                 lines.append(
-                    f"{run.strategy.name}: {len(events)} {label[kind]}; first on {first.day}: {first.message}"
+                    f"{run.strategy.name}: {len(events)} {label}; first on {first.day}: {first.message}"
                 )
     return lines
 
 
-def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str] | None]]]:
-    """Per calendar year, each strategy's realized gain and tax as money (None: nothing realized), for both pages."""
+def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Per calendar year with realized gains in any run: per strategy (gain, tax), empty where it realized
+    none. The one computation of the yearly figures, for the text table and the HTML page alike."""
     years = sorted({y for run in report.runs for y in run.book.years})
-    return [(str(y), [_gain_and_tax(run.book.years.get(y)) for run in report.runs]) for y in years]
-
-
-def _gain_and_tax(year: YearTax | None) -> tuple[str, str] | None:
-    return None if year is None else (_money(float(year.short + year.long)), _money(float(year.tax)))
+    out = []
+    for y in years:
+        cells = []
+        for run in report.runs:
+            t = run.book.years.get(y)
+            cells.append(("", "") if t is None else (_money(float(t.short + t.long)), _money(float(t.tax))))
+        out.append((str(y), cells))
+    return out
 
 
 def render_text(report: Report, out: Console) -> None:
-    """The report on a terminal: the answer first, then the table, the taxes per year and the notes."""
     names = [run.strategy.name for run in report.runs]
     width = min(WIDTH, out.width) if out.is_terminal else WIDTH
 
@@ -296,7 +296,8 @@ def render_text(report: Report, out: Console) -> None:
     lines(layout("", names, table_rows(report), width))
     if report.taxed:
         out.print()
-        rows = [(y, ["" if c is None else f"{c[0]} / {c[1]}" for c in cells]) for y, cells in year_cells(report)]
+        rows = [(y, [f"{gain} / {tax}" if gain else "" for gain, tax in cells])
+                for y, cells in year_cells(report)]
         lines(["Realized gains and tax", *layout("year", names, rows, width)])
     notes = event_lines(report)
     if notes:
@@ -330,6 +331,8 @@ def as_json(report: Report) -> str:
         "contribution": _num(s.contribution),
         "contribution_every": s.contribution_every,
         "costs": {
+            "model": report.costs_model,
+            "learned": report.learned,
             "slippage_bps": _num(s.costs.slippage_bps),
             "commission_per_order": _num(s.costs.commission.per_order),
             "commission_per_share": _num(s.costs.commission.per_share),

@@ -13,8 +13,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from reconciler.backtest.engine import Settings
-from reconciler.backtest.lots import LotMethod
 from reconciler.backtest.strategies import Every, Strategy, parse_strategy
+from reconciler.core.lots import LotMethod
 from reconciler.core.models import CostModel, Desired
 from reconciler.core.numbers import ZERO
 from reconciler.core.rules import Commission

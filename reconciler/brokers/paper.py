@@ -118,7 +118,10 @@ class PaperBroker:
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         """The paper account from its books, settling what is due and opening it from its seed."""
         now = self.clock.now()
-        with begin(self.engine) as c:
+        # What observe writes (an account's configured opening books, proceeds due by today settled) is derived
+        # again, the same, from the configuration and the date: not waited onto the disk (database.begin). A
+        # read-only journal writes nothing: its plain transaction.
+        with begin(self.engine, sync=self.read_only) as c:
             if not self.read_only:
                 self._ensure_account(c, account)
             positions, cash, unsettled = self._books(c, account)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from reconciler import files
 from reconciler.cli.common import console, runtime
+from reconciler.core.lots import LOT_METHODS
 from reconciler.errors import BacktestError
 from reconciler.policy.inputs import policy_input
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from reconciler.backtest.engine import PolicyCheck
     from reconciler.backtest.request import Prepared
     from reconciler.backtest.sweep import Grid
+    from reconciler.core.learned_costs import Fit
     from reconciler.core.models import Desired, PortfolioPlan
     from reconciler.runtime import Runtime
 
@@ -77,8 +80,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     costs.add_argument("--commission-per-share", metavar="AMOUNT")
     costs.add_argument("--commission-bps", metavar="BPS")
     costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless run)")
+    costs.add_argument(
+        "--costs-from-journal", action="store_true",
+        help="slippage and commission learned from the journal's fills of the configured broker"
+        " (`reconciler costs`)",
+    )
     taxes = p.add_argument_group("taxes")
-    taxes.add_argument("--lots", choices=["fifo", "hifo"], default="fifo", help="which tax lots a sale closes")
+    taxes.add_argument("--lots", choices=LOT_METHODS, default="fifo", help="which tax lots a sale closes")
     taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less, 0.37")
     taxes.add_argument("--tax-long", default="0", metavar="RATE", help="rate on gains held over a year, e.g. 0.2")
     p.add_argument("--risk-free", default="0", metavar="RATE", help="annual risk-free rate for Sharpe (default 0)")
@@ -108,14 +116,14 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     # Only now: the backtest package needs numpy and pandas (an extra), so it is imported after the check above
     # says they are installed.
-    from reconciler.backtest.costs import describe
+    from reconciler.backtest.costs import describe, describe_learned, learned_model
     from reconciler.backtest.data import load_dataset, load_prices
     from reconciler.backtest.engine import run_strategy
     from reconciler.backtest.metrics import compute
     from reconciler.backtest.report import Report, as_json, render_text, write_chart_report
     from reconciler.backtest.request import BacktestRequest, prepare
 
-    rt = runtime(args)
+    rt = runtime(args, read_only=True)  # a backtest trades nothing: the journal, if read at all, is only read
     ws = rt.backtest_workspace
     desired = next((p for p in ws.portfolios if p.name == args.portfolio), None)
     if desired is None:
@@ -136,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
         request, desired, slippage_bps=broker.slippage_bps, commission=broker.commission,
         limit_band=rt.costs.limit_band,
     )
+    fit = _learned(args, rt) if args.costs_from_journal else None
+    if fit is not None:
+        learned_costs = learned_model(fit, rt.costs.limit_band)
+        ready = replace(ready, settings=replace(ready.settings, costs=learned_costs))
     if args.report:  # checked now, not after a long run
         _check_report_path(Path(args.report))
     table = load_prices(Path(args.prices)) if args.prices else load_dataset(args.dataset)
@@ -143,8 +155,10 @@ def run(args: argparse.Namespace) -> int:
     policy = _policy_check(rt, args.override) if args.policies else None
     if args.override and not args.policies:
         raise BacktestError("--override needs --policies", where="--override", fix="add --policies")
+    costs = ready.settings.costs
+    costs_text = describe(costs) if fit is None else describe_learned(fit, costs)
     if grid is not None:
-        return _sweep(args, grid, desired, prices, ready, table.source)
+        return _sweep(args, grid, desired, prices, ready, table.source, costs_text)
 
     runs = []
     show = not args.no_progress and sys.stderr.isatty()
@@ -157,11 +171,13 @@ def run(args: argparse.Namespace) -> int:
         portfolio=desired.name,
         source=table.source,
         settings=ready.settings,
-        costs_text=describe(ready.settings.costs),
+        costs_text=costs_text,
         risk_free=ready.risk_free,
         runs=runs,
         metrics=[compute(r, ready.risk_free) for r in runs],
         fractional=desired.trading.fractional,
+        costs_model="journal" if fit else "none" if args.no_costs else "configured",
+        learned=None if fit is None else fit.as_dict(),
     )
     if args.format == "json":
         sys.stdout.write(as_json(report) + "\n")
@@ -172,6 +188,24 @@ def run(args: argparse.Namespace) -> int:
         where = sys.stderr if args.format == "json" else sys.stdout
         print(f"Wrote the report to {args.report}", file=where)
     return 0
+
+
+def _learned(args: argparse.Namespace, rt: Runtime) -> Fit:
+    """The costs learned from the journal's fills of the configured broker; refused with another cost flag."""
+    from reconciler.core.learned_costs import chosen
+    from reconciler.journal.costs import learned
+
+    flags = [f for f, v in (("--no-costs", args.no_costs), ("--slippage-bps", args.slippage_bps),
+                            ("--commission-per-order", args.commission_per_order),
+                            ("--commission-per-share", args.commission_per_share),
+                            ("--commission-bps", args.commission_bps)) if v]
+    if flags:
+        raise BacktestError(
+            f"--costs-from-journal and {flags[0]} contradict each other", where="--costs-from-journal",
+            fix=f"drop {flags[0]}, or drop --costs-from-journal",
+        )
+    broker = rt.config.broker
+    return chosen(learned(rt.journal, broker.kind, broker.accounts), broker.kind, "--costs-from-journal")
 
 
 def _grid(args: argparse.Namespace) -> Grid | None:
@@ -195,8 +229,8 @@ def _grid(args: argparse.Namespace) -> Grid | None:
 
 
 def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: PriceTable, ready: Prepared,
-           source: str) -> int:
-    """Run every point of the grid in worker processes and print them ranked."""
+           source: str, costs: str) -> int:
+    """Run every point of the grid in worker processes and print them ranked, under the costs line `costs`."""
     import json
     import os
     from concurrent.futures import ProcessPoolExecutor
@@ -221,13 +255,15 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
         print(f"Wrote the heatmap to {args.report}", file=sys.stderr)
     if args.format == "json":
         doc = [{"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)]
-        sys.stdout.write(json.dumps({"sweep": args.sweep, "rank_by": args.rank_by, "points": doc}, indent=2) + "\n")
+        head = {"sweep": args.sweep, "rank_by": args.rank_by, "costs": costs}
+        sys.stdout.write(json.dumps({**head, "points": doc}, indent=2) + "\n")
         return 0
     out = console(args)
     unit = frequency(prices.dates)
     lines = [
         f"Sweep of {desired.name} on {source}: {prices.day(0)} → {prices.day(len(prices.dates) - 1)},"
         f" {len(prices.dates):,} {unit}; {len(grid.specs):,} points of {args.sweep} on {jobs} processes",
+        f"Costs: {costs}",
         f"Ranked by {args.rank_by}; the best {min(args.top, len(grid.specs))}:",
         "",
         *table(grid, metrics, args.rank_by, args.top, _cell),

@@ -177,6 +177,7 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
     # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which `apply-result` and
     # `drift-issue` never use.
+    from reconciler.cli.whatif import what_if_report
     from reconciler.execution.planning import causes_of, plan_against
     from reconciler.runtime import proposed_runtime
 
@@ -198,8 +199,9 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         policy_files = policy_file_changes(
             trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir, rt.config.policies.dir,
         ) if args.proposed else []
+        what_if = what_if_report(trusted, rt, plan, base)  # while the proposal's files exist
     refused = read_overrides(Path(args.overrides)).refused if args.overrides else []
-    proposal = Proposal(changed, policy_files, refused, causes)
+    proposal = Proposal(changed, policy_files, refused, causes, what_if)
     bodies = plan_comment(plan, envelope, proposal, max_parts=args.max_comments)
     seal = _seal(args.head or plan.git_commit)
     with GitHub(settings) as gh:

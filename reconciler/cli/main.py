@@ -36,6 +36,8 @@ COMMANDS = {
     "force-unlock": "Remove the lock of an apply that died (or --list the locks).",
     "emulator": "Run the Alpaca-compatible broker emulator on 127.0.0.1, with fault knobs.",
     "backtest": "Run rebalancing strategies on price history through the planner, after costs and taxes.",
+    "lots": "Show an account's tax lots with unrealized gains, or import them from a broker's CSV export.",
+    "costs": "Slippage, commission and fill latency learned from the journal's fills, with intervals.",
 }
 
 ALIASES = {"status": ["drift"]}

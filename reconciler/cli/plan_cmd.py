@@ -72,7 +72,9 @@ def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
     if args.format == "json":
         sys.stdout.write(plan.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":
-        proposal = Proposal(causes=causes_of(rt, plan, base))
+        from reconciler.cli.whatif import what_if_report
+
+        proposal = Proposal(causes=causes_of(rt, plan, base), what_if=what_if_report(trusted, rt, plan, base))
         sys.stdout.write(render_markdown(plan, rt.workspace.config.apply.envelope, proposal))
     else:
         out = console(args)

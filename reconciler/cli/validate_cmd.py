@@ -9,6 +9,7 @@ from rich.text import Text
 
 from reconciler.brokers.plugin import plugin_for
 from reconciler.cli.common import console, runtime
+from reconciler.core.tax_rules import not_acting
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,12 @@ def run(args: argparse.Namespace) -> int:
     out = console(args)
     broker = ws.config.broker
     # The broker's offline checks (the paper broker's price CSV fails here, not at plan time) and its warnings.
-    warnings = plugin_for(broker, f"{ws.config_path}: broker.kind").check_files(broker, ws.root, ws.portfolios)
+    plugin = plugin_for(broker, f"{ws.config_path}: broker.kind")
+    warnings = list(plugin.check_files(broker, ws.root, ws.portfolios))
+    for p in ws.portfolios:
+        idle = not_acting(p.tax) if p.tax is not None else []
+        if idle:
+            warnings.append(f"{p.source}: tax: {', '.join(idle)} validated but not acted on yet: plans ignore them")
     if not args.no_policies:
         _ = rt.policies
     out.print(

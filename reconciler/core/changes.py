@@ -106,3 +106,50 @@ class PolicyFileChange:
     status: str  # added | removed | changed
     added: int = 0
     removed: int = 0
+
+
+# ---- what the new targets would have done (the plan comment's what-if section, backtest.whatif) ----
+
+@dataclass(frozen=True)
+class WhatIfSide:
+    """One set of targets backtested: the figures the comment shows (floats: a report, never a trade)."""
+
+    label: str  # "old targets" | "new targets"
+    final_value: float
+    after_tax_value: float
+    cagr: float
+    volatility: float
+    max_drawdown: float
+    turnover: float  # per year
+    rebalances: int
+    costs: float
+    taxes: float
+    path: tuple[float, ...]  # the account's value on evenly spaced days of the window, both ends included
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    """One portfolio whose targets a pull request changes: both sides, or why it was not backtested."""
+
+    portfolio: str
+    sides: tuple[WhatIfSide, ...] = ()  # old then new; the new side alone for a portfolio a pull request adds
+    missing: tuple[str, ...] = ()  # its symbols the price source has no column for
+    note: str = ""  # why it was not backtested (missing symbols, a gap in the prices)
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    """The what-if section of a plan comment: where the prices came from, window and rule, each portfolio."""
+
+    source: str = ""
+    rule: str = ""
+    start: str = ""  # YYYY-MM-DD
+    end: str = ""
+    rows: int = 0
+    unit: str = "trading days"
+    cash: float = 0.0
+    costs: str = ""
+    taxes: str = ""
+    portfolios: tuple[WhatIfResult, ...] = ()
+    left_out: tuple[str, ...] = ()  # changed portfolios beyond what_if.max_portfolios
+    note: str = ""  # one line when nothing could run (no numpy, the price file unreadable)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.core.numbers import BPS
 from reconciler.core.rules import Commission, SymbolRule, Trading
+from reconciler.core.tax_rules import TaxSettings
 
 FORMAT_VERSION = 1
 
@@ -34,6 +35,7 @@ class Desired(Frozen):
     cash: Decimal
     trading: Trading
     symbols: dict[str, SymbolRule] = Field(default_factory=dict)
+    tax: TaxSettings | None = None
 
 
 class Quote(Frozen):

@@ -13,18 +13,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 from reconciler.clock import Deadline, bounded_by, current_deadline
-from reconciler.core.fills import limit_price
-from reconciler.core.models import Observation, Plan, PortfolioPlan, Quote
+from reconciler.core.checks import ObservedInput, observation_denials
+from reconciler.core.legs import SkippedLeg, budget_after, opening_budget, size_leg
+from reconciler.core.models import Observation, Plan, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.numbers import ZERO
-from reconciler.core.planner import affordable_quantity
-from reconciler.core.valuation import (
-    VALUATION_POLICY,
-    account_doubts,
-    doubtful_quotes,
-    floors_of,
-    valuation_denials,
-    valued_symbols,
-)
+from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import DeadlineExceeded
 from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
@@ -127,6 +120,9 @@ def apply_plan(
         try:
             for n, pp in enumerate(chosen):
                 with _one_commit(rt):
+                    # The locks' leases, renewed when due on this thread: in the portfolio's transaction (a paper
+                    # apply's), which holds the write lock a renewal from any other thread would wait for.
+                    deadline.beat()
                     if result.interrupted is not None:
                         _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
                                           late=result.interrupted)
@@ -142,9 +138,9 @@ def apply_plan(
                     # A move nobody explained stays blocked once this observation, holding it, is the baseline.
                     moved_symbols(journal, pp.account, obs.positions, record=True)
                     journal.record_observation(obs, "apply", apply_id)
-                    doubts, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
-                    if doubts or stale:
-                        _refuse_portfolio(rt, plan, pp, apply_id, doubts, stale, overrides, actor, result)
+                    denials, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
+                    if denials or stale:
+                        _refuse_portfolio(rt, plan, pp, apply_id, denials, stale, overrides, actor, result)
                         continue
                     _apply_portfolio(rt, plan, pp, obs, apply_id, overrides, actor, result)
                     if result.interrupted is None and deadline.expired:
@@ -182,19 +178,20 @@ def _one_commit(rt: Services) -> AbstractContextManager[None]:
 
 def _blocked_now(
     rt: Services, pp: PortfolioPlan, obs: Observation, band: Decimal, reobserved: bool
-) -> tuple[list[str], list[str]]:
-    """Why this portfolio must not trade on the observation just taken, as (doubtful quotes, stale facts): a
-    doubtful quote for anything it holds or targets, or else (when re-observed mid-apply) holdings, cash or
-    quotes that moved since the plan."""
+) -> tuple[list[PolicyResult], list[str]]:
+    """Why this portfolio must not trade on the observation just taken, as (the send-phase built-in checks'
+    denials, stale facts): a doubtful quote for anything it holds or targets, or else (when re-observed
+    mid-apply) holdings, cash or quotes that moved since the plan."""
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     valued = valued_symbols(desired.targets, obs.positions)
     # The journal's fill prices now, not the plan's: they vouch for the quote just taken.
-    doubts = doubtful_quotes(
-        obs, valued, rt.quote_limits, last_fill_prices(rt.journal, valued), floors_of(desired.symbols)
-    ) or account_doubts(obs)
-    if doubts or not reobserved:
-        return doubts, []
+    denials = observation_denials(ObservedInput(
+        pp.name, obs, frozenset(valued), rt.quote_limits, last_fill_prices(rt.journal, valued),
+        floors_of(desired.symbols),
+    ))
+    if denials or not reobserved:
+        return denials, []
     return [], stale_reasons(pp, obs, band)
 
 
@@ -204,16 +201,16 @@ def _symbols(pp: PortfolioPlan) -> list[str]:
 
 
 def _refuse_portfolio(
-    rt: Services, plan: Plan, pp: PortfolioPlan, apply_id: str, doubts: list[str], stale: list[str],
+    rt: Services, plan: Plan, pp: PortfolioPlan, apply_id: str, denials: list[PolicyResult], stale: list[str],
     overrides: dict[str, str], actor: str, result: ApplyResult, *, late: str | None = None,
 ) -> None:
-    """Send nothing for this portfolio: journal why (doubtful quotes as the valuation check's denial) and every
-    leg as denied, or, when the apply's deadline ran out (`late`), as skipped."""
+    """Send nothing for this portfolio: journal why (the built-in checks' denials) and every leg as denied,
+    or, when the apply's deadline ran out (`late`), as skipped."""
     rt.journal.record_policies(
-        valuation_denials(pp.name, doubts), plan_hash=plan.content_hash, phase="apply", apply_id=apply_id,
-        overrides=overrides, actor=actor,
+        denials, plan_hash=plan.content_hash, phase="apply", apply_id=apply_id, overrides=overrides,
+        actor=actor,
     )
-    reasons = [f"{VALUATION_POLICY}: {d}" for d in doubts] + [f"stale: {r}" for r in stale]
+    reasons = [f"{r.policy}: {r.message}" for r in denials] + [f"stale: {r}" for r in stale]
     reasons += [] if late is None else [f"not sent: {late}"]
     message = "; ".join(reasons)
     for action in pp.actions:
@@ -240,9 +237,8 @@ def _apply_portfolio(
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     trading = desired.trading
-    costs = rt.costs
     # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
-    budget = obs.cash_settled - obs.cash_reserved if not obs.cash_warning else ZERO
+    budget = opening_budget(obs)
     quotes = dict(obs.quotes)
     sells_done = False
     # Quotes are refreshed when half the freshness limit has passed, so a long apply never prices (or polices)
@@ -270,28 +266,16 @@ def _apply_portfolio(
             result.interrupted = late
             _skip_rest(rt, plan, pp, n, apply_id, quotes, result, f"not sent: {late}")
             return
-        if refreshed:
+        if refresh or refreshed:
+            # The buys are judged together once they start, whether or not their quotes were fetched anew (an
+            # all-buy portfolio keeps its observation's): judged one by one they cost an evaluation each.
             gate.prejudge([(a, quotes.get(a.symbol)) for a in pp.actions[n:]])
         leg = Leg(rt, plan, pp, action, apply_id, quotes.get(action.symbol), result)
-        qty, shrunk, limit = action.quantity, None, None
-        priced = leg.quote is not None and leg.quote.price.is_finite() and leg.quote.price > 0
-        if costs.limit_band is not None:
-            if leg.quote is None or not priced:
-                leg.refuse("skipped", action.quantity, "no sound fresh quote to set a limit price at")
-                continue
-            limit = limit_price(action.side, leg.quote.marketable(action.side), costs.limit_band)
-        if action.side == "buy" and leg.quote is not None and priced:
-            # At the price the order meets (the ask, when sane): its limit is set from there.
-            affordable = affordable_quantity(budget, leg.quote.marketable("buy"), costs, trading.step)
-            if affordable < qty:
-                qty = affordable
-                if qty <= 0 or qty * leg.quote.price < trading.min_trade_notional:
-                    leg.refuse("skipped", action.quantity, f"not enough settled cash (budget {budget:.2f})")
-                    continue
-                shrunk = (
-                    f"planned {action.quantity}, sent {qty}: settled cash and this apply's sale proceeds"
-                    f" ({budget:.2f}) buy no more at {leg.quote.price}"
-                )
+        sized = size_leg(action, leg.quote, budget, trading, rt.costs)
+        if isinstance(sized, SkippedLeg):
+            leg.refuse("skipped", action.quantity, sized.message)
+            continue
+        qty, shrunk, limit = sized.quantity, sized.shrunk, sized.limit
         # The policies judge the order as it will be sent: after any shrinking, with the fresh quote.
         denied = gate.check(replace(action, quantity=qty), leg.quote, obs.positions.get(action.symbol, ZERO))
         if denied:
@@ -319,11 +303,8 @@ def _apply_portfolio(
             _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, why)
             return
         if state is not None and state.avg_price is not None and state.filled_quantity > 0:
-            notional = state.avg_price * state.filled_quantity
-            if action.side == "sell" and trading.use_sale_proceeds:
-                budget += notional - state.commission
-            elif action.side == "buy":
-                budget -= notional + state.commission
+            filled = state.avg_price * state.filled_quantity
+            budget = budget_after(budget, action.side, filled, state.commission, trading)
 
 
 def _too_late(rt: Services, symbol: str) -> str | None:

@@ -17,8 +17,9 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
+from reconciler.core.checks import OrderInput, order_denials
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Quote
-from reconciler.core.order_size import ORDER_SIZE_POLICY, denial, independent_price, oversized
+from reconciler.core.order_size import independent_price
 from reconciler.core.valuation import floors_of
 from reconciler.execution.services import Services
 from reconciler.journal.prices import last_fill_prices
@@ -37,7 +38,7 @@ def _key(action: Action, quote: Quote | None) -> _Key:
 
 @dataclass
 class OrderGate:
-    """One portfolio's orders through the built-in size check and the policies, within one apply."""
+    """One portfolio's orders through the built-in send-phase checks and the policies, within one apply."""
 
     rt: Services
     pp: PortfolioPlan
@@ -76,13 +77,14 @@ class OrderGate:
     def check(self, action: Action, quote: Quote | None, held: Decimal) -> str | None:
         """Why this order, as it will be sent, must not be sent (a blocking denial), or None."""
         priced = _priced(action, quote)
-        absurd = oversized(
-            priced, held, self.pp.equity, quote, self.rt.size_limits, target_weight=self._targets.get(action.symbol),
-            known_price=independent_price(action.symbol, self._fills, self._floors),
-        )
-        if absurd is not None:
-            self._record([denial(self.pp.name, absurd)])
-            return f"{ORDER_SIZE_POLICY}: {absurd}"
+        # The built-in checks of the send phase first (core.checks): hard-mandatory, never overridable.
+        builtin = order_denials(OrderInput(
+            self.pp.name, priced, quote, held, self.pp.equity, self.rt.size_limits,
+            self._targets.get(action.symbol), independent_price(action.symbol, self._fills, self._floors),
+        ))
+        if builtin:
+            self._record(builtin)
+            return "; ".join(f"{r.policy}: {r.message}" for r in builtin)
         if _key(action, quote) in self.cleared:
             return None
         results = self._evaluate([priced], {action.symbol: quote} if quote is not None else {})

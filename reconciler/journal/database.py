@@ -20,7 +20,7 @@ from reconciler.errors import MissingJournal as MissingJournal  # defined with e
 from reconciler.journal import tables as t
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD_REVISION = REVISIONS[-1]
 MIGRATION_LOCK_KEY = 0x7265636F6E63696C  # pg_advisory_xact_lock key while migrating ("reconcil")
 
@@ -61,7 +61,9 @@ def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
     With sync=False its commit is not waited onto the disk: it becomes durable with the next synced commit of the
     database (SQLite's WAL and PostgreSQL's WAL are written in order, so a synced commit carries every earlier
     one), and only a power cut or an operating-system crash before then loses it, never a killed process. Only
-    for what the crash protocol can rebuild: the broker's answer about an order (store.Journal.record_state)."""
+    for what the crash protocol can rebuild: the broker's answer about an order (store.Journal.record_state); or
+    what such a crash makes moot or derives again: a lock row and its lease (its holder dies with it,
+    journal/leases.py), the paper broker's opening books and settled proceeds (brokers/paper.py observe)."""
     held: dict[Engine, Connection] = getattr(_held, "connections", {})
     conn = held.get(engine)
     if conn is not None:

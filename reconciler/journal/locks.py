@@ -23,12 +23,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from reconciler import files
-from reconciler.clock import UNBOUNDED, Deadline
+from reconciler.clock import SYSTEM, UNBOUNDED, Deadline
 from reconciler.errors import LockedError, ReconcilerError
+from reconciler.journal import leases
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
 from reconciler.journal.store import Journal
@@ -162,10 +163,9 @@ class AccountLock:
         self.lock_id = str(uuid.uuid4())
         self.host = socket.gethostname()
         self._pg = False  # holds the account's advisory lock (PostgreSQL)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._renewing = threading.Lock()  # the heartbeat thread and the apply's waits renew one at a time
-        self._renewed = journal.clock.monotonic()
+        self._held = False
+        self.renewed = journal.clock.monotonic()  # the lease's last renewal (journal/leases.py)
+        self.renewed_real = SYSTEM.monotonic()
         # The apply's time budget: the lease is renewed only while it lasts, so an apply stuck past its deadline
         # (a call that never returns) lets the lock lapse within one ttl instead of holding it for ever.
         self.deadline: Deadline = UNBOUNDED
@@ -174,32 +174,10 @@ class AccountLock:
         """Renew the lease only while `deadline` lasts, and after each of its waits when one is due: a fill wait
         keeps the lock by the apply's clock, not only by the heartbeat thread's."""
         self.deadline = deadline
-        deadline.keep_alive(self.renew_if_due)
-
-    def renew_if_due(self) -> None:
-        """Renew the lease when `heartbeat` seconds have passed since the last renewal, by the journal's clock."""
-        if self._thread is None or self._stop.is_set() or self.deadline.expired:
-            return
-        if self.journal.clock.monotonic() - self._renewed >= self.heartbeat:
-            try:
-                self._renew()
-            except ReconcilerError as exc:  # as the heartbeat thread: the lease only lapses if this keeps failing
-                log.warning("lock renewal failed: %s", exc.message, extra={"account": self.account})
-
-    def _renew(self) -> None:
-        with self._renewing:
-            now = self.journal.clock.now()
-            with self.journal.tx() as c:
-                c.execute(
-                    update(t.locks)
-                    .where(t.locks.c.lock_id == self.lock_id)
-                    .values(heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl))
-                )
-            self._renewed = self.journal.clock.monotonic()
+        deadline.keep_alive(leases.keeper(self.journal).renew_due)  # once per deadline, however many locks
 
     @property
     def is_postgres(self) -> bool:
-        """Whether the lock is a PostgreSQL advisory lock (else a row with a lease)."""
         return self.journal.engine.dialect.name == "postgresql"
 
     def __enter__(self) -> AccountLock:
@@ -238,12 +216,9 @@ class AccountLock:
         except BaseException:
             self._release_pg()
             raise
-        owner = threading.current_thread()
-        self._thread = threading.Thread(
-            target=self._beat, args=(owner,), name=f"lock-heartbeat-{self.account}", daemon=True
-        )
-        self._thread.start()
-        self.journal.event("lock.acquired", account=self.account, lock_id=self.lock_id, holder=self.holder)
+        self._held = True
+        self.renewed, self.renewed_real = self.journal.clock.monotonic(), SYSTEM.monotonic()
+        leases.keeper(self.journal).add(self, threading.current_thread())
 
     def _insert_row(self) -> None:
         now = self.journal.clock.now()
@@ -253,8 +228,11 @@ class AccountLock:
         )
         for _ in range(2):
             try:
-                with self.journal.tx() as c:
+                # Not waited onto the disk (journal/leases.py says why that is safe), and journaled with its event.
+                with self.journal.tx(sync=False) as c:
                     c.execute(insert(t.locks).values(**row))
+                    self.journal.event_in(c, "lock.acquired", account=self.account, lock_id=self.lock_id,
+                                          holder=self.holder)
                 return
             except IntegrityError:
                 current = self._current()
@@ -293,31 +271,11 @@ class AccountLock:
             fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {current['lock_id']}`",
         )
 
-    def _beat(self, owner: threading.Thread) -> None:
-        """Extend the lease while the thread that took the lock lives: if it died without releasing (a worker
-        thread's crash, an interpreter shutting down), the lease runs out instead of being renewed for ever.
-        Every broker call has a total deadline, so a living owner is one that can make progress."""
-        while not self._stop.wait(self.heartbeat):
-            if not owner.is_alive():
-                log.warning("lock owner is gone; the lease is left to expire", extra={"account": self.account})
-                return
-            if self.deadline.expired:
-                log.warning("the apply's time budget is spent; the lease is left to expire",
-                            extra={"account": self.account})
-                with contextlib.suppress(ReconcilerError):
-                    self.journal.event("lock.lease_not_renewed", account=self.account, lock_id=self.lock_id)
-                return
-            try:
-                self._renew()
-            except ReconcilerError as exc:  # keep beating; the lease only lapses if this keeps failing
-                log.warning("lock heartbeat failed: %s", exc.message, extra={"account": self.account})
-
     def release(self) -> None:
-        """Stop renewing the lease and release the lock."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self.journal.tx() as c:
+        if self._held:
+            self._held = False
+            leases.keeper(self.journal).remove(self)
+        with self.journal.tx(sync=False) as c:  # lost only with its holder (a power cut): then it is a dead one's
             c.execute(delete(t.locks).where(t.locks.c.lock_id == self.lock_id))
         self._release_pg()
 
@@ -328,7 +286,6 @@ class AccountLock:
 
 
 def list_locks(journal: Journal) -> list[dict[str, Any]]:
-    """Every account lock held now, for `force-unlock --list` to show who holds what."""
     with journal.tx() as c:
         return [dict(r) for r in c.execute(select(t.locks).order_by(t.locks.c.account)).mappings()]
 

@@ -456,6 +456,13 @@ class Journal:
         with self.tx() as c:
             self._event(c, kind, apply_id=apply_id, account=account, client_order_id=client_order_id, **data)
 
+    def event_in(
+        self, c: Connection, kind: str, *, apply_id: str | None = None, account: str | None = None,
+        client_order_id: str | None = None, **data: Any,
+    ) -> None:
+        """An event written in the caller's transaction (a lock row's and its `lock.acquired`, together)."""
+        self._event(c, kind, apply_id=apply_id, account=account, client_order_id=client_order_id, **data)
+
     def _event(
         self, c: Connection, kind: str, *, apply_id: str | None = None, account: str | None = None,
         client_order_id: str | None = None, **data: Any,

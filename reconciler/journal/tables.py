@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -208,6 +209,22 @@ broker_ledgers = Table(
     Column("account", String(100), primary_key=True),
     Column("state", Text, nullable=False),
     _ts("updated_at"),
+)
+
+# ---- tax lots per account and symbol (journal/lots.py): what is left of each lot, its whole cost kept exact ----
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account", String(100), nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("acquired", Date, nullable=False),
+    Column("quantity", DecimalText, nullable=False),
+    Column("cost_basis", DecimalText, nullable=False),  # of `quantity`, fees included
+    Column("source", String(20), nullable=False),  # import (a broker's export) or fill (a fill of an apply)
+    _ts("recorded_at"),
+    Index("ix_lots_account_symbol", "account", "symbol"),
 )
 
 locks = Table(

@@ -28,13 +28,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reconciler.core import attribution
 from reconciler.core.attribution import Cause
-from reconciler.core.changes import PolicyFileChange, SettingChange
+from reconciler.core.changes import PolicyFileChange, SettingChange, WhatIfReport
 from reconciler.core.envelope import Bound, EnvelopeCheck, envelope_of
 from reconciler.core.models import Plan
 from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.decision import DECISION_ROWS, GROUP_NAMES, NOTE_ROWS, decide, verdict
 from reconciler.render.dots import dot_plot
 from reconciler.render.fmt import money, pct, points, qty
+from reconciler.render.whatif import chart, dollars, headline, legend, rows
 
 MARKER = "<!-- reconciler:plan -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
@@ -96,12 +97,14 @@ def _weight(d: Decimal | None) -> str:
 @dataclass(frozen=True)
 class Proposal:
     """What the comment says besides the plan: the settings and policy files the pull request changes, overrides
-    refused, and why each portfolio trades (core.attribution; without it, the plan's own target changes)."""
+    refused, why each portfolio trades (core.attribution; without it, the plan's own target changes), and what
+    the new targets would have done against the old (backtest.whatif; None: no section)."""
 
     settings: Sequence[SettingChange] = ()
     policy_files: Sequence[PolicyFileChange] = ()
     refused_overrides: Sequence[str] = ()
     causes: Mapping[str, Cause] | None = None
+    what_if: WhatIfReport | None = None
 
 
 NO_PROPOSAL = Proposal()
@@ -131,8 +134,30 @@ def blocks(
     for r in decision.sections:
         holding = {h.symbol: h for h in r.pp.holdings}
         out.append(portfolio.render(ctx, r=r, chart=dot_plot(r.pp), holding=holding))
+    if proposal.what_if is not None:
+        out += what_if_blocks(proposal.what_if)
     out.append(env.get_template("footer.md.j2").render(ctx))
     return out
+
+
+def what_if_blocks(report: WhatIfReport) -> list[str]:
+    """The what-if section as blocks, one per portfolio (each a folded <details>, or a line saying why it did
+    not run), after the portfolios' own: past GitHub's limit, the splitter leaves them out first."""
+    notes = [f"- :information_source: What if: {md_escape(report.note)}\n\n"] if report.note else []
+    if report.left_out:
+        notes.append(
+            f"- :information_source: What if: {len(report.left_out)} more portfolio(s) not backtested"
+            f" (what\\_if.max\\_portfolios): {md_escape(', '.join(report.left_out))}\n\n"
+        )
+    template = environment().get_template("whatif.md.j2")
+    made = [
+        template.render(
+            report=report, r=r, rows=rows(r.sides), chart=chart(report, r), legend=legend(r),
+            headline=headline(r) if r.sides else "", cash=dollars(report.cash),
+        )
+        for r in report.portfolios
+    ]
+    return made + notes
 
 
 def render_markdown(plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL) -> str:

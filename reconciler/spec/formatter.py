@@ -26,7 +26,7 @@ ORDER: dict[str, dict[tuple[str, ...], list[str]]] = {
     "Portfolio": {
         (): ["apiVersion", "kind", "metadata", "spec"],
         ("metadata",): ["name", "description"],
-        ("spec",): ["account", "model", "targets", "cash", "trading", "symbols"],
+        ("spec",): ["account", "model", "targets", "cash", "trading", "symbols", "tax"],
     },
     "Model": {
         (): ["apiVersion", "kind", "metadata", "spec"],

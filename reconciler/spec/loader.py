@@ -60,7 +60,7 @@ class Workspace:
     @cached_property
     def targets_hash(self) -> str:
         """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
-        return _digest([p.model_dump(mode="json", exclude=_NOT_TARGETS) for p in self.portfolios])
+        return _digest([_hashed(p) for p in self.portfolios])
 
     @cached_property
     def portfolio_hashes(self) -> dict[str, str]:
@@ -94,11 +94,19 @@ _LOOKS_MEANT = (".yaml", ".yml", ".json")
 
 def portfolio_hash(portfolio: Desired) -> str:
     """One portfolio's resolved targets as a hash (what `Workspace.portfolio_hashes` holds), at any commit."""
-    return _digest(portfolio.model_dump(mode="json", exclude=_NOT_TARGETS))
+    return _digest(_hashed(portfolio))
 
 
 # Where the targets were read from is no part of them: moving a file or a Model changes no hash.
 _NOT_TARGETS = {"source", "model"}
+
+
+def _hashed(portfolio: Desired) -> dict[str, object]:
+    """What a portfolio's hash covers; a portfolio without `tax:` hashes as it did before `tax:` existed."""
+    dumped = portfolio.model_dump(mode="json", exclude=_NOT_TARGETS)
+    if dumped.get("tax") is None:
+        dumped.pop("tax", None)
+    return dumped
 
 
 def _digest(payload: object) -> str:
@@ -421,6 +429,7 @@ def _resolve(
                 cash=cash,
                 trading=spec.trading,
                 symbols=dict(spec.symbols),
+                tax=spec.tax,
             )
         )
     return out

@@ -21,6 +21,8 @@ from reconciler.core.rules import (  # the core's values, part of this schema
     Trading,
     Weight,
 )
+from reconciler.core.tax_rules import TaxSettings
+from reconciler.spec.whatif import WhatIf
 
 API_VERSION = "reconciler.dev/v1"
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-/]{0,23}$"
@@ -80,6 +82,17 @@ class ModelSpec(Strict):
         return self
 
 
+class TaxSpec(TaxSettings):
+    """`tax:` of a portfolio: the core's settings, with symbols and names checked like everywhere else."""
+
+    household: Name | None = Field(None, description="Accounts sharing a wash-sale window (not acted on yet).")
+    substitutes: list[list[Symbol]] = Field(
+        default_factory=list,
+        description="Groups of interchangeable symbols, e.g. [[VTI, ITOT]], for the wash-sale guard and"
+        " harvesting (not acted on yet).",
+    )
+
+
 class PortfolioSpec(Strict):
     """A portfolio: the account it lives in, its targets (its own or a model's) and how it trades."""
 
@@ -89,6 +102,7 @@ class PortfolioSpec(Strict):
     cash: Weight | None = None
     trading: Trading = Trading()
     symbols: dict[Symbol, SymbolRule] = Field(default_factory=dict)
+    tax: TaxSpec | None = Field(None, description="Tax lots, rates and a yearly budget of realized gains.")
 
     @model_validator(mode="after")
     def _one_source_of_targets(self) -> PortfolioSpec:
@@ -530,6 +544,7 @@ class ConfigDoc(Strict):
     apply: ApplySettings = ApplySettings()
     notifications: Notifications = Notifications()
     plan: PlanSettings = PlanSettings()
+    what_if: WhatIf = WhatIf()
 
     @field_validator("portfolios_dir")
     @classmethod

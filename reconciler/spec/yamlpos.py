@@ -161,8 +161,25 @@ def _exact_float(constructor: RoundTripConstructor, node: Any) -> Any:
     return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value  # type: ignore[operator]
 
 
+class _NotADate(Exception):
+    """A scalar YAML reads as a date (2022-13-30) that no calendar has."""
+
+    def __init__(self, text: str, mark: Any) -> None:
+        super().__init__(text)
+        self.text = text
+        self.mark = mark
+
+
+def _checked_date(constructor: RoundTripConstructor, node: Any) -> Any:
+    try:
+        return RoundTripConstructor.construct_yaml_timestamp(constructor, node)
+    except ValueError:  # ruamel builds the date without checking it: month 13 is a ValueError from datetime
+        raise _NotADate(str(node.value), node.start_mark) from None
+
+
 _ExactConstructor.add_constructor("tag:yaml.org,2002:float", _exact_float)
 _ExactConstructor.add_constructor("tag:yaml.org,2002:int", _exact_int)
+_ExactConstructor.add_constructor("tag:yaml.org,2002:timestamp", _checked_date)
 
 
 MAX_YAML_BYTES = 10 * 1024 * 1024  # a portfolio or config file is a few KB
@@ -369,6 +386,13 @@ def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
             f"number {exc.text} {exc.why}: beyond any amount, quantity, weight or setting reconciler takes",
             where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
             fix="check the number (a typo in the exponent, or digits pasted twice)",
+        ) from None
+    except _NotADate as exc:
+        mark = exc.mark
+        raise ReconcilerError(
+            f"{exc.text} is not a date",
+            where=f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path),
+            fix="write a real date as YYYY-MM-DD (months 01-12, days of that month)",
         ) from None
     except DuplicateKeyError as exc:
         mark = exc.problem_mark

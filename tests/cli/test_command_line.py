@@ -68,6 +68,8 @@ OWN_OPTION = {
     ("import",): "--step", ("fmt",): "--check", ("github",): "drift-issue", ("github", "comment"): "--max-comments",
     ("github", "apply-result"): "--summary", ("github", "drift-issue"): "--label", ("reconcile",): "--give-up",
     ("force-unlock",): "--list", ("emulator",): "--seed", ("backtest",): "--strategy",
+    ("lots",): "import ACCOUNT FILE",
+    ("costs",): "--min-fills",
 }
 
 

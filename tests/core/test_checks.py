@@ -9,11 +9,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from reconciler.core.checks import BUILTIN_CHECKS, MARKET_CHECKS, BuiltinCheck, CheckInput, builtin_verdicts
-from reconciler.core.models import CostModel, PortfolioPlan
+from reconciler.core.checks import (
+    BUILTIN_CHECKS,
+    MARKET_CHECKS,
+    BuiltinCheck,
+    CheckInput,
+    ObservedInput,
+    OrderInput,
+    builtin_verdicts,
+    observation_denials,
+    order_denials,
+)
+from reconciler.core.models import Action, CostModel, PortfolioPlan, Side
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
@@ -84,3 +95,35 @@ def test_the_valuation_and_order_size_checks_are_about_the_market() -> None:
     """Their denials (a doubtful quote, a size only a wrong quote explains) stop their own portfolio only, so the
     other portfolios of a plan go on (execution.preflight.admitted reads MARKET_CHECKS)."""
     assert sorted(MARKET_CHECKS) == ["order_size", "valuation"]
+
+
+@pytest.mark.parametrize("check", [c for c in BUILTIN_CHECKS if "send" in c.phases], ids=lambda c: c.name)
+def test_each_send_phase_check_has_a_hook_apply_calls(check: BuiltinCheck) -> None:
+    assert check.on_observation is not None or check.on_order is not None
+
+
+def test_a_doubtful_fresh_observation_is_denied_through_the_registry() -> None:
+    obs = observation(settled=100, quotes={"AAA": quote("AAA", 100, previous_close=10)})
+    given = ObservedInput("p", obs, frozenset({"AAA"}), QuoteLimits(max_move=Decimal("0.2")), {}, {})
+    assert [r.policy for r in observation_denials(given)] == ["valuation"]
+
+
+def test_a_sound_fresh_observation_is_denied_nothing() -> None:
+    obs = observation(settled=100, quotes={"AAA": quote("AAA", 100, previous_close=100)})
+    limits = QuoteLimits(max_move=Decimal("0.2"))
+    assert observation_denials(ObservedInput("p", obs, frozenset({"AAA"}), limits, {}, {})) == []
+
+
+def _order(side: str, quantity: str, held: str) -> OrderInput:
+    q = Decimal(quantity)
+    side_ = cast(Side, side)
+    action = Action(1, "AAA", side_, q, Decimal(100), q * 100, Decimal(0), "underweight")
+    return OrderInput("p", action, quote("AAA", 100), Decimal(held), Decimal(10000), SizeLimits(), None, None)
+
+
+def test_a_sell_above_the_position_is_denied_through_the_registry() -> None:
+    assert [r.policy for r in order_denials(_order("sell", "11", "10"))] == ["order_size"]
+
+
+def test_a_sell_of_the_whole_position_is_denied_nothing() -> None:
+    assert order_denials(_order("sell", "10", "10")) == []

@@ -7,11 +7,15 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-from reconciler.core.models import Plan, PortfolioPlan
+import pytest
+
+from reconciler.core.models import Action, Plan, PolicyResult, PortfolioPlan, Quote
+from reconciler.execution.executor import apply_plan
 from reconciler.execution.gate import OrderGate
 from reconciler.execution.planfile import read_plan
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace, edit_yaml
+from tests.execution.conftest import SYMBOLS, grow
 
 
 def planned(ws: Workspace, tmp_path: Path) -> tuple[Plan, PortfolioPlan, Runtime, OrderGate]:
@@ -70,3 +74,46 @@ def test_a_denied_order_among_others_is_found_and_the_others_pass(workspace: Wor
     assert set(verdicts.values()) == {None}
     rows = workspace.query("select policy, kind from policy_decisions where apply_id = :a", a=apply_id)
     assert ("deny_list", "deny") in rows
+
+
+def judged_in_apply(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Plan, dict[str, list[int]]]:
+    """Apply the workspace's plan, recording each policy evaluation of the gate: portfolio -> orders judged."""
+    plan_file = tmp_path / "plan.json"
+    assert ws.run("plan", "--out", str(plan_file)).code == 0
+    plan = read_plan(plan_file)
+    judged: dict[str, list[int]] = {}
+    evaluate = OrderGate._evaluate
+
+    def recording(gate: OrderGate, actions: list[Action], quotes: dict[str, Quote]) -> list[PolicyResult]:
+        judged.setdefault(gate.pp.name, []).append(len(actions))
+        return evaluate(gate, actions, quotes)
+
+    monkeypatch.setattr(OrderGate, "_evaluate", recording)
+    rt = Runtime(ws.config, ws.journal_url)
+    assert apply_plan(plan, rt, actor="test").ok
+    rt.journal.engine.dispose()
+    return plan, judged
+
+
+def sides(pp: PortfolioPlan) -> list[int]:
+    """How many orders each side of a portfolio has (sells, then buys), for the sides it trades."""
+    return [n for n in (sum(a.side == s for a in pp.actions) for s in ("sell", "buy")) if n]
+
+
+def test_an_apply_judges_each_side_of_a_portfolio_at_once(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sells together before the first send, the buys together when they start (with fresh quotes after
+    sells, with the observation's in an all-buy portfolio): one evaluation a side, never one an order."""
+    plan, judged = judged_in_apply(workspace, tmp_path, monkeypatch)
+    assert judged == {pp.name: sides(pp) for pp in plan.portfolios if pp.actions}
+
+
+def test_an_all_buy_portfolio_is_judged_once(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grow(workspace, 3)
+    plan, judged = judged_in_apply(workspace, tmp_path, monkeypatch)
+    assert judged == {pp.name: [len(SYMBOLS)] for pp in plan.portfolios}

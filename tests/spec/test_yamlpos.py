@@ -124,6 +124,11 @@ def test_a_duplicate_key_is_refused_where_it_repeats() -> None:
     assert err.fix == "each key (and symbol) may appear once"
 
 
+def test_a_date_no_calendar_has_is_refused_where_it_is_written() -> None:
+    err = refusal("what_if:\n  end: 2022-13-30\n")
+    assert (err.message, err.where) == ("2022-13-30 is not a date", f"{P}:2:8")
+
+
 def test_a_syntax_error_points_at_where_the_broken_construct_starts() -> None:
     err = refusal("a: [1, 2\nb: 3\n")
     assert err.message.startswith("YAML syntax error: while parsing a flow sequence")
