@@ -3,7 +3,7 @@ with --format json; its figures are recorded in bench/results/backtest_example.j
 bench/readme_tables.py renders the README's results table. A test runs the same command and fails when the table
 it renders differs from the README's, so the README shows what the command prints.
 
-    python bench/readme_backtest.py        run the README's command, record the figures (then readme_tables.py)
+    python bench/readme_backtest.py     run the README's command, record the figures (then readme_tables.py)
 """
 
 from __future__ import annotations

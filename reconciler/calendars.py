@@ -92,6 +92,7 @@ def settlement_date(code: str, traded_at: datetime, n: int) -> date:
 
 
 def is_weekday(day: date) -> bool:
+    """Monday to Friday: the days a calendar without holidays counts as sessions."""
     return day.weekday() < 5
 
 

@@ -28,23 +28,29 @@ from reconciler.errors import DeadlineExceeded
 class Clock(Protocol):
     """Wall time (aware, UTC) for journals, plans and quotes; a monotonic timer for deadlines; a sleep."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The wall-clock time, in UTC."""
 
-    def monotonic(self) -> float: ...
+    def monotonic(self) -> float:
+        """Seconds for measuring intervals, never set back."""
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float) -> None:
+        """Wait, so a test's clock can skip the wait."""
 
 
 class SystemClock:
     """The machine's clock."""
 
     def now(self) -> datetime:
+        """The machine's time, the only place product code reads it."""
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
+        """The machine's monotonic clock."""
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
+        """A real sleep."""
         if seconds > 0:
             time.sleep(seconds)
 
@@ -60,15 +66,19 @@ class FixedClock:
         self._mono = 0.0
 
     def now(self) -> datetime:
+        """The time the test set."""
         return self.at
 
     def monotonic(self) -> float:
+        """The test's monotonic seconds, moved only by `advance` and `sleep`."""
         return self._mono
 
     def sleep(self, seconds: float) -> None:
+        """Move the clock instead of waiting, so tests of waits run at once."""
         self.advance(max(0.0, seconds))
 
     def advance(self, seconds: float) -> None:
+        """Move both clocks forward, as time passing would."""
         self.at += timedelta(seconds=seconds)
         self._mono += seconds
 
@@ -102,6 +112,7 @@ class Deadline:
 
     @property
     def expired(self) -> bool:
+        """Whether the time allowed is spent."""
         return self.left() <= 0
 
     def exceeded(self, doing: str) -> DeadlineExceeded:

@@ -4,7 +4,7 @@ Every error class of the project is defined here (a module that raises one may r
 ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few). The whole tree:
 
     ReconcilerError               an expected failure: message, where, fix
-    ├── SpecError                 reconciler.yaml or a portfolio file is invalid: every problem found, not the first
+    ├── SpecError                 a configuration or portfolio file is invalid: every problem found at once
     ├── FileError                 a file the gate (reconciler/files.py) refuses, of no kind below
     ├── PlanFileError             a saved plan cannot be read, was tampered with, or has an unknown version
     ├── PlanMismatchError         a saved plan was made for other targets or accounts
@@ -17,7 +17,7 @@ ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few
     ├── EnvelopeError             the orders recomputed at apply leave the reviewed plan's envelope
     ├── BrokerError               the broker refused or failed a request
     │   ├── OrderRefusedError     the broker definitively holds no such order: the intent is `failed`
-    │   │   └── ExchangeBannedError  the exchange bans this IP (Binance's 418) until a time: the apply ends there
+    │   │   └── ExchangeBannedError  the exchange bans this IP (Binance's 418) until a time: the apply stops
     │   ├── SendUnknownError      no definitive answer: the intent is `unknown` (as after any other exception)
     │   └── ImpossibleFillError   an answer about our order that contradicts the order we sent: not journaled,
     │                             the intent is `unknown`, nothing more is sent for its portfolio
@@ -33,7 +33,7 @@ ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few
     ├── GitError                  the repository or a ref cannot be read
     ├── GitHubError               GitHub refused or failed a request, or the client is not configured
     └── SequenceError             the commits to apply cannot be told, or their reviewed plans cannot be read
-    OutputError (an OSError)      standard output full or failing: not a ReconcilerError, so that only cli.main
+    OutputError (an OSError)      standard output full or failing: not a ReconcilerError, so only cli.main
                                   handles it, like BrokenPipeError
 
 What a failed order send means is decided by its class alone (reconciler/execution/leg.py): OrderRefusedError
@@ -57,6 +57,7 @@ class ReconcilerError(Exception):
         self.fix = fix
 
     def render(self) -> str:
+        """The message as the CLI prints it: where, what, and the fix."""
         head = f"{self.where}: {self.message}" if self.where else self.message
         return f"{head}\n  fix: {self.fix}" if self.fix else head
 
@@ -69,6 +70,7 @@ class SpecError(ReconcilerError):
         self.problems = problems
 
     def render(self) -> str:
+        """Every problem found, one after another, so a user fixes them all in one go."""
         return "\n".join(p.render() for p in self.problems)
 
 

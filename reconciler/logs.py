@@ -13,7 +13,10 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 
 class JsonFormatter(logging.Formatter):
+    """Log records as one JSON object a line, with their structured fields, for log collectors."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line, its message scrubbed of secrets."""
         data = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
@@ -35,6 +38,7 @@ class TextFormatter(logging.Formatter):
     workflow command into the log."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as text safe for a terminal."""
         return shown.terminal(super().format(record))
 
 
@@ -45,6 +49,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     @property
     def stream(self) -> object:
+        """Whatever stderr is now, so a test's capture or a scrubbing wrapper sees the logs."""
         return sys.stderr
 
     @stream.setter
@@ -53,6 +58,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def setup(fmt: str, level: str) -> None:
+    """Send logs to stderr as text or JSON, so stdout stays the command's own output."""
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -63,10 +63,12 @@ class Runtime:
 
     @property
     def root(self) -> Path:
+        """The workspace's folder, which relative paths in reconciler.yaml start from."""
         return self.config_path.parent
 
     @cached_property
     def workspace(self) -> Workspace:
+        """The workspace loaded and validated, once."""
         return load_workspace(self.config_path)
 
     @cached_property
@@ -83,6 +85,7 @@ class Runtime:
 
     @cached_property
     def journal(self) -> Journal:
+        """The journal, opened once; in CI a missing journal is an error."""
         must = self.require_journal or os.environ.get("CI", "").strip().lower() in ("true", "1")
         return Journal.open(*self.journal_location, self.clock, write=not self.read_only, must_exist=must)
 
@@ -102,12 +105,14 @@ class Runtime:
 
     @cached_property
     def broker(self) -> Broker:
+        """The broker of the configured kind, built by its plug-in."""
         spec = self.config.broker
         context = BrokerContext(self.root, self.clock, lambda: self.journal, str(self.config_path))
         return plugin_for(spec, f"{self.config_path}: broker.kind").build(spec, context)
 
     @cached_property
     def policies(self) -> PolicySet:
+        """The policies compiled, with their levels and parameters."""
         p = self.config.policies
         return load_policies(
             self.root / p.dir, dict(p.enforcement), p.default_level, p.timeout_seconds,
@@ -134,6 +139,7 @@ class Runtime:
 
     @cached_property
     def costs(self) -> CostModel:
+        """The cost model the planner prices orders with."""
         b = self.config.broker
         band = self.config.apply.limit_band if self.config.apply.order_type == "limit" else None
         return plugin_for(b, f"{self.config_path}: broker.kind").cost_model(b, band)

@@ -50,7 +50,8 @@ body { margin: 0; background: #fff; }
   font: 14px -apple-system, BlinkMacSystemFont, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; }
 .markdown-body { padding: 16px; color: #1f2328; font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI",
   "Noto Sans", Helvetica, Arial, sans-serif; word-wrap: break-word; overflow-x: auto; }
-.markdown-body h1, .markdown-body h2, .markdown-body h3 { margin: 24px 0 16px; font-weight: 600; line-height: 1.25; }
+.markdown-body h1, .markdown-body h2, .markdown-body h3 {
+  margin: 24px 0 16px; font-weight: 600; line-height: 1.25; }
 .markdown-body h1 { font-size: 2em; padding-bottom: .3em; border-bottom: 1px solid #d0d7de; }
 .markdown-body h2 { font-size: 1.5em; padding-bottom: .3em; border-bottom: 1px solid #d0d7de; }
 .markdown-body h3 { font-size: 1.25em; }

@@ -33,6 +33,8 @@ MAX_POINTS = 1200  # per line: a point every few days keeps an SVG small and loo
 
 @dataclass(frozen=True)
 class Line:
+    """One strategy's series on a chart, with the colour it has on every chart."""
+
     name: str
     color: str
     dates: np.ndarray[Any, np.dtype[np.datetime64]]
@@ -184,6 +186,8 @@ def png(report: Report) -> bytes:
 
 @dataclass(frozen=True)
 class Chart:
+    """A chart as the page embeds it: SVG, its alt text, and the data its hover shows."""
+
     svg: str
     alt: str
     hover: dict[str, Any]

@@ -51,6 +51,7 @@ class PriceTable:
         return f"{self.source} (row dated {self.day(row)})"
 
     def day(self, row: int) -> date:
+        """A row's date, as the engine's events and the report name days."""
         return date.fromisoformat(str(self.dates[row]))
 
     def select(self, symbols: list[str], start: date | None = None, end: date | None = None) -> PriceTable:

@@ -49,6 +49,8 @@ class Settings:
 
 @dataclass
 class Event:
+    """Something a run met that the figures alone would hide (a blocked plan, a shortfall), for the notes."""
+
     day: date
     kind: str  # blocked | shrunk | skipped | rejected | unfilled | shortfall
     message: str
@@ -95,9 +97,11 @@ class StrategyRun:
 
     @property
     def costs(self) -> Decimal:
+        """Commissions and slippage together: what trading cost the run."""
         return self.commissions + self.slippage
 
     def count(self, kind: str) -> int:
+        """How many events of one kind the run met, for the report's notes."""
         return sum(1 for e in self.events if e.kind == kind)
 
 

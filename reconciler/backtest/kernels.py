@@ -34,6 +34,7 @@ class Trigger:
 
     @property
     def watches_cash(self) -> bool:
+        """Whether cash has a band, so the kernel checks it only when it can fire."""
         return bool(np.isfinite(self.cash_lower) or np.isfinite(self.cash_upper))
 
 

@@ -15,6 +15,8 @@ from reconciler.core.numbers import ZERO
 
 @dataclass(frozen=True)
 class Metrics:
+    """One run's figures, in the order and units the report's table shows them."""
+
     final_value: float
     cagr: float
     volatility: float
@@ -44,10 +46,12 @@ class Metrics:
     final_excess_cash: float = 0.0  # dollars of cash beyond the target at the end
 
     def as_dict(self) -> dict[str, Any]:
+        """The figures by name, for the JSON output."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 def years_between(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> float:
+    """The span of the dates in years (never zero), the denominator of every annualised figure."""
     days = (dates[-1] - dates[0]).astype("timedelta64[D]").astype(np.int64)
     return max(float(days) / 365.25, 1e-9)
 
@@ -87,6 +91,7 @@ def wealth_index(run: StrategyRun) -> FloatArray:
 
 
 def drawdowns(index: FloatArray) -> FloatArray:
+    """Each day's fall from the running peak, so the worst drawdown and its length read off one array."""
     out: FloatArray = index / np.maximum.accumulate(index) - 1.0
     return out
 
@@ -127,6 +132,7 @@ def _average_weights(run: StrategyRun, alive: int) -> FloatArray:
 
 
 def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
+    """One run's figures (CAGR, volatility, Sharpe, drawdown, turnover, taxes) for the report's table."""
     n = live_days(run)
     years = years_between(run.dates[:n])
     r = returns(run)[: n - 1]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class YearRow:
+    """One row of the HTML page's table of realized gains and tax."""
+
     label: str
     cells: list[tuple[str, str]]  # per strategy: (gain, tax); empty strings where it realized nothing that year
 

@@ -29,6 +29,8 @@ REPORT = files.Kind("report", files.REPORT.max_bytes, "choose a writable path fo
 
 @dataclass(frozen=True)
 class Report:
+    """Every run of a backtest with what was asked, so each output (text, JSON, HTML) renders the same."""
+
     portfolio: str
     source: str
     settings: Settings
@@ -44,14 +46,17 @@ class Report:
 
     @property
     def start(self) -> date:
+        """The first day of the runs."""
         return date.fromisoformat(str(self.runs[0].dates[0]))
 
     @property
     def end(self) -> date:
+        """The last day of the runs, the day 'if sold' figures are taken on."""
         return date.fromisoformat(str(self.runs[0].dates[-1]))
 
     @property
     def days(self) -> int:
+        """How many rows of prices the runs covered."""
         return len(self.runs[0].dates)
 
     @property
@@ -61,6 +66,7 @@ class Report:
 
     @property
     def years(self) -> float:
+        """The runs' span in years, the basis of every annualised figure."""
         return years_between(self.runs[0].dates)
 
     @property
@@ -70,9 +76,11 @@ class Report:
 
     @property
     def taxed(self) -> bool:
+        """Whether taxes were charged, so tax rows are shown only when they mean something."""
         return bool(self.settings.tax_short or self.settings.tax_long)
 
     def header(self) -> list[str]:
+        """The lines above the table that say what was run: prices, money flows, costs and taxes."""
         s = self.settings
         flows = "none"
         if s.contribution > 0:
@@ -140,6 +148,8 @@ BETTER: dict[str, int] = {
 
 @dataclass(frozen=True)
 class Row:
+    """One figure across the strategies, with the columns that hold its best value."""
+
     label: str
     cells: list[str]
     best: frozenset[int] = frozenset()  # the columns holding the best value, where a row has a better way
@@ -256,6 +266,8 @@ _EVENT_LABELS = {
 
 
 def event_lines(report: Report) -> list[str]:
+    """One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained.
+    One line per kind of trouble a run met (blocked, rejected, shortfall), so a quiet result is explained."""
     lines = rounding_lines(report)
     for run in report.runs:
         for kind, label in _EVENT_LABELS.items():
@@ -283,6 +295,7 @@ def year_cells(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 def render_text(report: Report, out: Console) -> None:
+    """The report on a terminal: the answer first, then the table, the taxes per year and the notes."""
     names = [run.strategy.name for run in report.runs]
     width = min(WIDTH, out.width) if out.is_terminal else WIDTH
 

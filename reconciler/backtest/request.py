@@ -124,6 +124,7 @@ def number(value: str, flag: str, *, signed: bool = False, fraction: bool = Fals
 
 
 def day(value: str | None, flag: Literal["--start", "--end"]) -> date | None:
+    """A `--start`/`--end` date, or a message naming the flag instead of a traceback."""
     if value is None:
         return None
     try:

@@ -12,22 +12,13 @@ OrderRefusedError or a rejected order.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
-from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 
-from reconciler import bounded_http
-from reconciler.brokers.alpaca_activities import Entry, entry
 from reconciler.brokers.alpaca_answers import (
-    ACTIVITIES,
-    MAX_ACTIVITY_PAGES,
-    MAX_BODY_BYTES,
-    TransientError,
     check_flags,
     clock_date,
     clock_market,
@@ -37,46 +28,33 @@ from reconciler.brokers.alpaca_answers import (
     reserved_cash,
     snapshot_quotes,
 )
+from reconciler.brokers.alpaca_cash import CashLedger
 from reconciler.brokers.alpaca_feed import feed_source, feed_volumes
+from reconciler.brokers.alpaca_http import AlpacaHttp, WindowClosed
 from reconciler.brokers.alpaca_ledger import (
-    LedgerState,
     LedgerStore,
     MemoryStore,
-    Reading,
-    read,
-    settlement_horizon,
 )
 from reconciler.brokers.alpaca_stream import Streams
 from reconciler.brokers.base import FINAL_ORDER_STATUSES as FINAL
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.payload import impossible, listing, mapping, number, reading
-from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.brokers.refusals import refusal
-from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock, budget, pause
+from reconciler.clock import SYSTEM, Clock, pause
 from reconciler.core.fills import alpaca_tick, round_limit
 from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
-from reconciler.secrets.redact import untrusted
-from reconciler.secrets.resolve import Secret, SecretResolver
+from reconciler.secrets.resolve import SecretResolver
 from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
 from reconciler.spec.models import AlpacaBroker as AlpacaSpec
 
 log = logging.getLogger("reconciler.alpaca")
 
 
-class _WindowClosed(Exception):
-    """An order's send window has closed before another attempt could start."""
-
-
 class AlpacaBroker:
-    """One pooled httpx client per process, and one token bucket per account (Alpaca rate-limits per API key).
-
-    Each request carries its account's key in its own headers. One client, not one per account: a client builds an
-    SSL context (measured: 23 ms each) and its own connections, and apply --all reaches thousands of accounts on
-    the same host. Thread-safe: plan observes accounts concurrently.
-    """
+    """Alpaca as a Broker: the account's figures read and checked, orders sent never blindly; requests go through
+    one pooled client with a bucket per account (alpaca_http). Thread-safe: plan observes accounts concurrently."""
 
     concurrency = 8  # accounts observed at once by `plan`; each account keeps to its own rate limit
 
@@ -86,143 +64,50 @@ class AlpacaBroker:
     ) -> None:
         self.spec = spec
         self.clock = clock
-        self.secrets = secrets
         self.attempts = attempts
-        self._http: httpx.Client | None = None
-        self._lock = threading.Lock()
-        self._keys: dict[str, tuple[dict[str, str], TokenBucket]] = {}
+        self._http = AlpacaHttp(spec, secrets, attempts=attempts, clock=clock, concurrency=self.concurrency)
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self._listed = False  # GET /v2/assets (all active US equities) was tried
         self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
+        self._cash = CashLedger(spec, self.ledgers, lambda account, path, params: self._get(account, path, params))
         self.streams = Streams(spec, clock)  # each account's trade_updates stream, opened before its first order
 
     def close(self) -> None:
-        with self._lock:
-            if self._http is not None:
-                self._http.close()
-            self._http = None
-            self._keys.clear()
+        """Close the HTTP client and the streams at the end of a command."""
+        self._http.close()
         self.streams.close()
 
     def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
         """The order's next state from the trade_updates stream (alpaca_stream); None: the caller polls."""
         return self.streams.watch(account, known, seconds)
 
-    def _client(self, account: str) -> tuple[httpx.Client, dict[str, str], TokenBucket]:
-        with self._lock:
-            if account not in self._keys:
-                creds = self.spec.accounts.get(account)
-                if creds is None:
-                    raise BrokerError(
-                        f"no Alpaca credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
-                        fix="add the account with key_id and secret_key references",
-                    )
-                where = f"reconciler.yaml: broker.accounts.{account}"
-                key: Secret = self.secrets.resolve(creds.key_id, where + ".key_id")
-                secret: Secret = self.secrets.resolve(creds.secret_key, where + ".secret_key")
-                headers = {"APCA-API-KEY-ID": key.reveal(), "APCA-API-SECRET-KEY": secret.reveal()}
-                bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
-                self._keys[account] = (headers, bucket)
-            if self._http is None:
-                self._http = httpx.Client(
-                    timeout=self.spec.timeout_seconds,
-                    limits=httpx.Limits(
-                        max_connections=4 * self.concurrency, max_keepalive_connections=self.concurrency
-                    ),
-                )
-            headers, bucket = self._keys[account]
-            return self._http, headers, bucket
-
-    # ---- HTTP ----
-    def _exchange(self, client: httpx.Client, method: str, url: str, **kw: Any) -> httpx.Response:
-        """One HTTP exchange within the total deadline and the size cap (reconciler.bounded_http). A timeout is
-        handled as any other: a read is retried, an order is looked up by its client id."""
-
-        def drop_client() -> None:
-            # Closing ends the stuck read. Other threads' requests on this client fail as transport errors, which
-            # are handled as any other (reads retried, orders looked up by client id); the next request opens a
-            # fresh client.
-            with self._lock:
-                if self._http is client:
-                    self._http = None
-            client.close()
-
-        try:
-            return bounded_http.exchange(
-                client, method, url, max_bytes=MAX_BODY_BYTES,
-                deadline=budget(self.spec.timeout_seconds, f"waiting for {method} {urlparse(url).path}"),
-                on_deadline=drop_client, **kw,
-            )
-        except bounded_http.TooLarge as exc:
-            raise impossible(f"{method} {urlparse(url).path}", str(exc)) from None
-
-    def _send(
-        self, account: str, method: str, url: str, *, not_after: float | None = None, **kw: Any
-    ) -> httpx.Response:
-        """One request through the account's bucket; 429s wait and go again (the server did nothing). With
-        `not_after` (a monotonic time), _WindowClosed instead of starting the request later than that."""
-        for _ in range(50):
-            client, headers, bucket = self._client(account)
-            bucket.wait()
-            if not_after is not None and self.clock.monotonic() > not_after:
-                raise _WindowClosed
-            response = self._exchange(client, method, url, headers=headers, **kw)
-            bucket.observe(response.status_code, response.headers)
-            if response.status_code != 429:
-                return response
-            log.info(
-                "rate limited by the broker",
-                extra={"account": account, "retry_after": response.headers.get("retry-after")},
-            )
-        raise BrokerError(
-            "the broker kept answering 429", where=f"account {account}", fix="lower rate_limit_per_second"
-        )
-
-    def _read(self, account: str, url: str, params: dict[str, Any] | None = None, ok404: bool = False) -> Any:
-        def once() -> Any:
-            try:
-                r = self._send(account, "GET", url, params=params)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                raise TransientError(type(exc).__name__) from exc
-            if r.status_code >= 500:
-                raise TransientError(f"HTTP {r.status_code}")
-            if r.status_code == 404 and ok404:
-                return None
-            if r.status_code >= 400:
-                raise BrokerError(
-                    f"broker refused GET {url}: {refusal(r.status_code, r.content)}", where=f"account {account}",
-                    fix="check the credentials and the account" if r.status_code in (401, 403) else "see the message",
-                )
-            return json_of(r, f"GET {url}")
-
-        return retry_reads(
-            once, self.attempts, TransientError, what=f"broker for GET {url}", where=f"account {account}",
-            clock=self.clock,
-        )
+    def _get(self, account: str, path: str, params: dict[str, Any] | None = None, ok404: bool = False) -> Any:
+        return self._http.read(account, self._t(path), params, ok404)
 
     def _t(self, path: str) -> str:
         return self.spec.trading_url + path
 
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
-        acct = mapping(self._read(account, self._t("/v2/account")), "GET /v2/account")
+        """The account as Alpaca shows it, with settled cash from the ledger and quotes for every symbol."""
+        acct = mapping(self._get(account, "/v2/account"), "GET /v2/account")
         where = "GET /v2/positions"
         with reading(where):
             positions = {
                 str(p["symbol"]): number(p["qty"], f"{p['symbol']} qty", where)  # a short position is refused
-                for p in listing(self._read(account, self._t("/v2/positions")), where)
+                for p in listing(self._get(account, "/v2/positions"), where)
             }
         check_flags(account, acct)
-        listed = listing(self._read(account, self._t("/v2/orders"), {"status": "open", "limit": 500}), "GET /v2/orders")
+        listed = listing(self._get(account, "/v2/orders", {"status": "open", "limit": 500}), "GET /v2/orders")
         open_orders = [order_state(o, "GET /v2/orders") for o in listed]
-        clock = self._read(account, self._t("/v2/clock"))
+        clock = self._get(account, "/v2/clock")
         if clock is not None and not isinstance(clock, dict):
             raise impossible("GET /v2/clock", f"expected a JSON object, got {type(clock).__name__}")
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         quotes = self.quotes(account, wanted)
         claimed = number(acct.get("cash"), "cash", "GET /v2/account", negative_ok=True)
         today = clock_date(clock, self.clock.now())
-        settled, unsettled, warning, untrusted = self._ledger(account, claimed, today)
+        settled, unsettled, warning, untrusted = self._cash.cash(account, claimed, today)
         reserved = reserved_cash(listed, quotes)
         return Observation(
             account=account, taken_at=self.clock.now(), positions=positions,
@@ -237,79 +122,14 @@ class AlpacaBroker:
             quote_source=feed_source(self.spec.feed, self.spec.partial_feed_volume_share),
         )
 
-    def _ledger(
-        self, account: str, claimed: Decimal, today: date
-    ) -> tuple[Decimal, Decimal, str | None, str | None]:
-        """(settled, unsettled, warning, untrusted): the activities past the account's cursor folded into its ledger
-        (alpaca_ledger), the state kept for the next observation, in this process or the next. The window is read
-        whole at first sight, and again when the cash disagrees; `untrusted` says why neither the account's cash
-        nor the ledger can be believed (the portfolio is then blocked, its cash never valued as zero)."""
-        n = self.spec.settlement_days
-        horizon = settlement_horizon(today, n)
-        text = self.ledgers.load_text(account)
-        state = None if text is None else LedgerState.from_json(text)
-        window = {"after": (horizon - timedelta(days=1)).isoformat()}  # `after` is exclusive
-        cursor = None if state is None else state.cursor
-        fresh = self._activities(account, window if cursor is None else {"page_token": cursor})
-        got = self._read_ledger(account, state, fresh, claimed, today, horizon, rescan=False)
-        if got is not None and fresh is not None and got.disagrees and state is not None:
-            again = self._activities(account, window)
-            got = self._read_ledger(account, state, None if again is None else fresh + again, claimed, today,
-                                    horizon, rescan=True)
-        if got is None:
-            why = (f"the account has more than {MAX_ACTIVITY_PAGES * 100} activities to read since it was last"
-                   " observed; its cash cannot be verified")
-            return ZERO, ZERO, why, why
-        self.ledgers.save_text(account, got.state.to_json())
-        return got.settled, got.unsettled, got.warning, got.warning if got.disagrees else None
-
-    def _read_ledger(self, account: str, state: LedgerState | None, fresh: list[Entry] | None, claimed: Decimal,
-                     today: date, horizon: date, *, rescan: bool) -> Reading | None:
-        if fresh is None:
-            return None
-        n = self.spec.settlement_days
-        with reading(ACTIVITIES):
-            sales = [e.day for e in (state.window if state else ()) + tuple(fresh)
-                     if e.kind == "FILL" and e.side == "sell" and e.day > horizon]
-            sessions = self._sessions(account, min(sales), today) if sales and n else []
-            return read(state, fresh, claimed, today=today, horizon=horizon, sessions=sessions, settlement_days=n,
-                        rates=self.spec.fees, tolerance=self.spec.cash_tolerance, rescan=rescan)
-
-    def _activities(self, account: str, start: dict[str, Any]) -> list[Entry] | None:
-        """The activities from `start` (`after` a date, or past a `page_token`), oldest first, in Alpaca's pages
-        of 100; None when there are more than MAX_ACTIVITY_PAGES pages."""
-        out: list[Entry] = []
-        params: dict[str, Any] = {**start, "direction": "asc", "page_size": 100}
-        for _ in range(MAX_ACTIVITY_PAGES):
-            page = listing(self._read(account, self._t("/v2/account/activities"), dict(params)), ACTIVITIES)
-            if not all(isinstance(a, dict) for a in page):
-                raise impossible(ACTIVITIES, "an activity that is not a JSON object")
-            out.extend(map(entry, page))
-            if len(page) < 100:
-                return out
-            with reading(ACTIVITIES):
-                params["page_token"] = page[-1]["id"]
-        return None
-
-    def _sessions(self, account: str, first: date, today: date) -> list[date]:
-        """The exchange's sessions (GET /v2/calendar) since the oldest sale that may still be unsettled: T+N
-        counts sessions, so a holiday between the sale and today delays settlement."""
-        rows = self._read(account, self._t("/v2/calendar"), {"start": first.isoformat(), "end": today.isoformat()})
-        try:
-            return sorted(date.fromisoformat(str(r["date"])[:10]) for r in rows)
-        except (TypeError, KeyError, ValueError) as exc:
-            raise BrokerError(
-                f"the broker's calendar is unreadable ({untrusted(str(exc), 120)})", where=f"account {account}",
-                fix="the broker answered GET /v2/calendar with something unexpected; try again later",
-            ) from None
-
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        """Snapshots of the symbols from the configured feed, 100 a request."""
         out: dict[str, Quote] = {}
         feed, share = self.spec.feed, self.spec.partial_feed_volume_share
         for i in range(0, len(symbols), 100):
             params = {"symbols": ",".join(symbols[i:i + 100]), "feed": feed}
             try:
-                data = self._read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
+                data = self._http.read(account, self.spec.data_url + "/v2/stocks/snapshots", params)
             except BrokerError as exc:
                 if feed != "sip" or "HTTP 403" not in exc.message:
                     raise
@@ -321,11 +141,13 @@ class AlpacaBroker:
         return out
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
-        o = self._read(account, self._t("/v2/orders:by_client_order_id"), {"client_order_id": client_order_id}, True)
+        """The order with this client id, or None when Alpaca never had it."""
+        o = self._get(account, "/v2/orders:by_client_order_id", {"client_order_id": client_order_id}, True)
         return None if o is None else order_state(o, "GET /v2/orders:by_client_order_id")
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
-        listed = self._read(account, self._t("/v2/orders"), {"status": "all", "limit": 500})
+        """The account's recent orders, for reconcile to match against the journal."""
+        listed = self._get(account, "/v2/orders", {"status": "all", "limit": 500})
         return [order_state(o, "GET /v2/orders") for o in listing(listed, "GET /v2/orders")]
 
     def _refused(self, order: OrderRequest, reason: str) -> OrderState:
@@ -342,7 +164,7 @@ class AlpacaBroker:
         if symbol not in self._assets and not self._listed:
             self._listed = True
             try:
-                listed = self._read(account, self._t("/v2/assets"), {"status": "active", "asset_class": "us_equity"})
+                listed = self._get(account, "/v2/assets", {"status": "active", "asset_class": "us_equity"})
                 for a in listing(listed, "GET /v2/assets"):
                     if isinstance(a, dict) and isinstance(a.get("symbol"), str):
                         self._assets.setdefault(a["symbol"], a)
@@ -351,10 +173,11 @@ class AlpacaBroker:
                          extra={"account": account})
         if symbol not in self._assets:
             where = f"GET /v2/assets/{symbol}"
-            self._assets[symbol] = mapping(self._read(account, self._t(f"/v2/assets/{symbol}")), where)
+            self._assets[symbol] = mapping(self._get(account, f"/v2/assets/{symbol}"), where)
         return self._assets[symbol]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
+        """Send one order, refusing here what Alpaca would refuse (fractions, the $1 minimum)."""
         quantity = order.quantity
         if quantity != quantity.to_integral_value():
             # A fractional quantity needs a fractionable asset; ask before sending rather than read a 422.
@@ -374,7 +197,7 @@ class AlpacaBroker:
         if order.limit_price is not None:
             limit = round_limit(order.side, order.limit_price, alpaca_tick(order.limit_price))
             body.update(type="limit", limit_price=format(limit.normalize(), "f"))
-        self.streams.before_send(account, lambda: self._client(account)[1], order, quantity)
+        self.streams.before_send(account, lambda: self._http.client(account)[1], order, quantity)
         return self._send_order(account, order, body)
 
     def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:
@@ -392,8 +215,8 @@ class AlpacaBroker:
             if attempt:
                 pause(self.clock, send_pause(attempt - 1), f"sending order {cid}")
             try:
-                r = self._send(account, "POST", self._t("/v2/orders"), json=body, not_after=not_after)
-            except _WindowClosed:
+                r = self._http.send(account, "POST", self._t("/v2/orders"), json=body, not_after=not_after)
+            except WindowClosed:
                 break
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 unanswered = type(exc).__name__
@@ -453,7 +276,7 @@ class AlpacaBroker:
     def _lookup_once(self, account: str, client_order_id: str) -> OrderState | None:
         """One look for an order by client id, between attempts to send it: a failed look is no answer (None)."""
         try:
-            r = self._send(account, "GET", self._t("/v2/orders:by_client_order_id"),
+            r = self._http.send(account, "GET", self._t("/v2/orders:by_client_order_id"),
                            params={"client_order_id": client_order_id})
         except (httpx.TimeoutException, httpx.TransportError, BrokerError):
             return None
@@ -468,7 +291,7 @@ class AlpacaBroker:
             return state
         for _ in range(self.attempts):
             try:
-                r = self._send(account, "DELETE", self._t(f"/v2/orders/{state.broker_order_id}"))
+                r = self._http.send(account, "DELETE", self._t(f"/v2/orders/{state.broker_order_id}"))
             except (httpx.TimeoutException, httpx.TransportError):
                 continue
             if r.status_code < 500:

@@ -52,10 +52,12 @@ class Entry:
 
     @property
     def effect(self) -> Decimal:
+        """The activity's effect on cash (zero when voided or unknown)."""
         return ZERO if self.void or self.cash is None else self.cash
 
     @property
     def known(self) -> bool:
+        """Whether the ledger knows this kind of activity; an unknown kind makes the cash doubtful."""
         return self.kind in KNOWN
 
     @property
@@ -67,12 +69,14 @@ class Entry:
         return max(self.cash, ZERO)
 
     def to_json(self) -> dict[str, str | bool | None]:
+        """The entry as JSON, to keep the ledger's window between runs."""
         return {"id": self.id, "kind": self.kind, "day": self.day.isoformat(), "void": self.void,
                 "cash": None if self.cash is None else str(self.cash), "side": self.side, "qty": str(self.qty),
                 "price": str(self.price)}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Entry:
+        """An entry kept by `to_json`."""
         cash = raw.get("cash")
         return cls(id=str(raw["id"]), kind=str(raw["kind"]), day=date.fromisoformat(str(raw["day"])),
                    void=bool(raw["void"]), cash=None if cash is None else Decimal(str(cash)),

@@ -65,6 +65,7 @@ def parse_instant(value: Any) -> datetime | None:
 
 
 def new_york() -> tzinfo:
+    """The exchange's time zone, which decides an order's trading date, even on a machine without tz data."""
     try:
         return ZoneInfo("America/New_York")
     except ZoneInfoNotFoundError:  # no tz database on this machine: standard time, a date never too late
@@ -72,6 +73,7 @@ def new_york() -> tzinfo:
 
 
 def is_sale(activity: dict[str, Any]) -> bool:
+    """Whether an activity is a sale, whose proceeds settle later and so count as unsettled cash."""
     return activity.get("activity_type") == "FILL" and activity.get("side") != "buy"
 
 
@@ -140,6 +142,7 @@ def is_duplicate(r: httpx.Response) -> bool:
 
 
 def order_status(raw: str, filled: Decimal) -> OrderStatus:
+    """Alpaca's status as ours: a status we do not know stays open (accepted), never final."""
     if raw in OPEN_BY_QUANTITY:
         return "partially_filled" if filled > 0 else "accepted"
     return STATUS.get(raw, "accepted")

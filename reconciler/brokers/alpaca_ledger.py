@@ -41,11 +41,13 @@ class LedgerState:
     window: tuple[Entry, ...] = field(default_factory=tuple)
 
     def to_json(self) -> str:
+        """The state as text, for the ledger store."""
         return json.dumps({"cursor": self.cursor, "implied": None if self.implied is None else str(self.implied),
                            "slack": str(self.slack), "window": [e.to_json() for e in self.window]})
 
     @classmethod
     def from_json(cls, text: str) -> LedgerState:
+        """A state kept by `to_json`."""
         raw = json.loads(text)
         implied = raw.get("implied")
         return cls(cursor=raw.get("cursor"), implied=None if implied is None else Decimal(implied),
@@ -56,9 +58,11 @@ class LedgerState:
 class LedgerStore(Protocol):
     """Where ledger states live between observations, as text: the journal (journal/broker_ledgers.py), or memory."""
 
-    def load_text(self, account: str) -> str | None: ...
+    def load_text(self, account: str) -> str | None:
+        """The account's ledger state as last saved, or None at first sight."""
 
-    def save_text(self, account: str, state: str) -> None: ...
+    def save_text(self, account: str, state: str) -> None:
+        """Keep the account's ledger state for the next observation."""
 
 
 class MemoryStore:
@@ -68,9 +72,11 @@ class MemoryStore:
         self.states: dict[str, str] = {}
 
     def load_text(self, account: str) -> str | None:
+        """The state saved in this process, for runs without a journal."""
         return self.states.get(account)
 
     def save_text(self, account: str, state: str) -> None:
+        """Keep the state for this process only."""
         self.states[account] = state
 
 

@@ -106,6 +106,7 @@ class TradeUpdates:
         return True
 
     def close(self) -> None:
+        """Close the connection; the orders it watched fall back to polling."""
         with self._lock:
             ws, self._ws = self._ws, None
             self.down = "closed"
@@ -114,6 +115,7 @@ class TradeUpdates:
         self._changed.set()
 
     def usable(self) -> bool:
+        """Whether the stream can be believed now; when not, the caller polls."""
         with self._lock:
             return self.down is None and self.stats.doubt is None
 
@@ -224,6 +226,7 @@ class Streams:
         self._held: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened
 
     def get(self, account: str) -> TradeUpdates | None:
+        """The account's stream, if one is open."""
         with self._lock:
             held = self._held.get(account)
         return None if held is None else held[0]
@@ -245,6 +248,7 @@ class Streams:
         return stream.watch(known, min(seconds, self.spec.stream_silence_seconds))
 
     def close(self) -> None:
+        """Close every account's stream."""
         with self._lock:
             held, self._held = self._held, {}
         for stream, _ in held.values():

@@ -15,6 +15,8 @@ FINAL_ORDER_STATUSES: frozenset[str] = frozenset({"filled", "canceled", "rejecte
 
 
 class OrderRequest(Frozen):
+    """What the executor asks a broker to send: one order under the client id that makes a resend safe."""
+
     client_order_id: str
     symbol: str
     side: Side

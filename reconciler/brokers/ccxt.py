@@ -30,12 +30,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import ccxt
 
-from reconciler import bounded_http
 from reconciler.brokers.base import OrderRequest, OrderState
 from reconciler.brokers.ccxt_answers import (
     cash,
@@ -45,31 +43,22 @@ from reconciler.brokers.ccxt_answers import (
     third_fee_currencies,
     ticker_quotes,
 )
-from reconciler.brokers.ccxt_limits import HostLimits, clock_skew, held, response_hook
-from reconciler.brokers.ccxt_session import capped, redirect
-from reconciler.brokers.ratelimit import TokenBucket
+from reconciler.brokers.ccxt_gate import CcxtGate
 from reconciler.brokers.refusals import exception_text
-from reconciler.brokers.retry import retry_reads
-from reconciler.clock import SYSTEM, Clock, budget
-from reconciler.clock import pause as clock_pause
+from reconciler.clock import SYSTEM, Clock
 from reconciler.core.fills import round_limit
 from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
 from reconciler.spec.models import CcxtBroker as CcxtSpec
 
 log = logging.getLogger("reconciler.ccxt")
-T = TypeVar("T")
-
-
-class _Transient(Exception):
-    """A read that may succeed if tried again."""
 
 
 class CcxtBroker:
-    """One ccxt exchange object and one token bucket per account."""
+    """A crypto exchange as a Broker: orders sized to the market's rules and sent once; every request of it goes
+    through the gate (ccxt_gate), which holds the exchange objects and the limits."""
 
     # Observed one account at a time: the exchange's rate limit is per IP for public market data, which every
     # account shares, and ccxt's synchronous exchange objects are not meant for several threads.
@@ -80,144 +69,20 @@ class CcxtBroker:
     ) -> None:
         self.spec = spec
         self.clock = clock
-        self.secrets = secrets
         self.attempts = attempts
-        self._exchanges: dict[str, tuple[Any, TokenBucket]] = {}
-        self._hosts: dict[str, HostLimits] = {}  # per API host: the IP's weight budget and bans, across accounts
-        self.rate_limited = 0
-        self.waited = 0.0  # seconds waited for the exchange's limits (429s, spent weight): an order sent after it
+        self._gate = CcxtGate(spec, secrets, attempts=attempts, clock=clock)
 
-    # ---- connection ----
-    def _exchange(self, account: str) -> tuple[Any, TokenBucket]:
-        if account in self._exchanges:
-            return self._exchanges[account]
-        creds = self.spec.accounts.get(account)
-        if creds is None:
-            raise BrokerError(
-                f"no exchange credentials for account {account!r}", where="reconciler.yaml: broker.accounts",
-                fix="add the account with api_key and secret references",
-            )
-        cls = getattr(ccxt, self.spec.exchange, None)
-        if not isinstance(cls, type):
-            raise BrokerError(
-                f"ccxt has no exchange {self.spec.exchange!r}", where="reconciler.yaml: broker.exchange",
-                fix="use a ccxt exchange id such as binance, kraken or coinbase (see ccxt.exchanges)",
-            )
-        where = f"reconciler.yaml: broker.accounts.{account}"
-        exchange = cls({
-            "apiKey": self.secrets.resolve(creds.api_key, where + ".api_key").reveal(),
-            "secret": self.secrets.resolve(creds.secret, where + ".secret").reveal(),
-            "enableRateLimit": False,  # our bucket paces requests, and also obeys Retry-After
-            "timeout": int(self.spec.timeout_seconds * 1000),
-            # Spot only: no currency, margin or derivatives metadata (each a request the adapter never needs).
-            "options": {
-                "defaultType": "spot", "fetchCurrencies": False, "fetchMargins": False,
-                "warnOnFetchOpenOrdersWithoutSymbol": False, **self.spec.options,
-            },
-        })
-        if self.spec.sandbox:
-            exchange.set_sandbox_mode(True)
-        if self.spec.api_url:
-            exchange.urls["api"] = redirect(exchange.urls["api"], self.spec.api_url)
-        exchange.session.hooks["response"].extend([capped, response_hook(self._limits(exchange))])
-        bucket = TokenBucket(self.spec.rate_limit_per_second, capacity=1.0, clock=self.clock)
-        self._exchanges[account] = (exchange, bucket)
-        return exchange, bucket
+    @property
+    def rate_limited(self) -> int:
+        """The 429s the exchange answered, for the tests and benchmarks that count them."""
+        return self._gate.rate_limited
 
     def close(self) -> None:
-        self._exchanges.clear()
-
-    def _limits(self, exchange: Any) -> HostLimits:
-        """The limits of the host the exchange object talks to (its public API's), shared by every account."""
-        api = exchange.urls.get("api")
-        url = api.get("public") if isinstance(api, dict) else api
-        host = urlsplit(str(url)).netloc or self.spec.exchange
-        return self._hosts.setdefault(host, HostLimits(self.clock))
-
-    def _within_deadline(self, account: str, exchange: Any, fn: Callable[[Any], T]) -> T:
-        """`fn(exchange)` within a total deadline: ccxt's own timeout bounds each read, so a peer that drips a
-        byte every few seconds would hold apply (and the account lock) for ever. Past the deadline the call is
-        abandoned with its exchange object (its session closed; the next call builds a fresh one) and it is a
-        RequestTimeout, handled as any other: a read is retried, an order is looked up by its client id."""
-        deadline = budget(CALL_DEADLINE_FACTOR * self.spec.timeout_seconds, "waiting for the exchange")
-
-        def abandon() -> None:
-            self._exchanges.pop(account, None)
-            with contextlib.suppress(Exception):
-                exchange.session.close()
-
-        try:
-            return bounded_http.within(
-                deadline, lambda: fn(exchange), on_deadline=abandon,
-                timeout=lambda: ccxt.RequestTimeout(f"no complete answer within {deadline:g}s"),
-            )
-        except bounded_http.TooLarge as exc:
-            raise BrokerError(
-                f"the broker answered something impossible: {exc}", where=f"account {account}",
-                fix="check broker.api_url points at the exchange's API; nothing was traded on this answer",
-            ) from None
-
-    def _call(self, account: str, fn: Callable[[Any], T], *, sending: str | None = None) -> T:
-        """One call through the account's bucket and its host's weight budget; a 429 waits as the server asks (up
-        to `rate_limit_max_wait_seconds`) and goes again. A ban (418) stops at once. `sending` (an order's client
-        id): nothing is waited out, since the order's quote and checks would be stale after it; a 429 or a spent
-        weight budget refuses the order as not placed, and the next plan re-quotes and re-checks it."""
-        where = f"account {account}"
-        cap = self.spec.rate_limit_max_wait_seconds
-        for _ in range(50):
-            exchange, bucket = self._exchange(account)
-            limits = self._limits(exchange)
-            limits.check_ban(where)
-            pause = limits.pause()
-            if pause > 0:
-                held(sending, f"this IP's request weight for the minute is spent ({limits.used} of"
-                     f" {limits.weight_limit})", pause, cap, where)
-                # Within the apply's deadline: a weight pause longer than what is left raises DeadlineExceeded.
-                clock_pause(self.clock, pause, "waiting for the exchange's request weight")
-                self.waited += pause
-                limits.waited()
-            blocked = bucket.blocked_until - self.clock.monotonic()
-            if sending is not None and blocked > 0:  # an earlier 429's Retry-After still runs
-                held(sending, "the exchange asked for quiet (429)", blocked, cap, where)
-            bucket.wait()
-            try:
-                return self._within_deadline(account, exchange, fn)
-            except ccxt.DDoSProtection:  # 429 and 418 (RateLimitExceeded is a subclass): the server did nothing
-                limits.check_ban(where)
-                self.rate_limited += 1
-                headers = {str(k).lower(): str(v) for k, v in (exchange.last_response_headers or {}).items()}
-                bucket.observe(429, headers)
-                wait = max(0.0, bucket.blocked_until - self.clock.monotonic())
-                log.info("rate limited by the exchange", extra={"account": account, "wait": wait})
-                held(sending, "the exchange answered 429", wait, cap, where)
-                self.waited += wait  # the bucket waits it out before the next attempt
-            except ccxt.InvalidNonce as exc:  # Binance -1021: refused before it did anything, and no retry helps
-                raise clock_skew(sending, exception_text(exc), where) from None
-            except ccxt.AuthenticationError as exc:
-                raise BrokerError(
-                    f"the exchange refused the credentials ({type(exc).__name__})", where=f"account {account}",
-                    fix="check the api_key and secret references for this account",
-                ) from None
-        raise BrokerError("the exchange kept answering 429", where=where, fix="lower rate_limit_per_second")
-
-    def _read(self, account: str, what: str, fn: Callable[[Any], T]) -> T:
-        def once() -> T:
-            try:
-                return self._call(account, fn)
-            except ccxt.OperationFailed as exc:  # timeouts, dropped connections, 5xx, "try again" codes
-                raise _Transient(type(exc).__name__) from exc
-
-        try:
-            return retry_reads(
-                once, self.attempts, _Transient, what=f"exchange for {what}", where=f"account {account}",
-                clock=self.clock,
-            )
-        except ccxt.ExchangeError as exc:
-            raise BrokerError(f"the exchange refused {what}: {exception_text(exc)}", where=f"account {account}",
-                              fix="see the exchange's message") from None
+        """Drop the exchange objects at the end of a command."""
+        self._gate.close()
 
     def _markets(self, account: str) -> dict[str, Any]:
-        markets: dict[str, Any] = self._read(account, "the market list", lambda x: x.load_markets())
+        markets: dict[str, Any] = self._gate.read(account, "the market list", lambda x: x.load_markets())
         return markets
 
     def _market(self, symbol: str) -> str:
@@ -236,10 +101,10 @@ class CcxtBroker:
         Binance reports fees only with fills: a new order's answer has its first fills, GET order none; so an
         order that has filled without fees in the answer gets them from the account's trades for that order."""
         filled = exchange_number(o.get("filled"), "filled")
-        exchange, _ = self._exchange(account)
+        exchange, _ = self._gate.exchange(account)
         by_order = str(exchange.id).startswith("binance")  # `orderId` on myTrades is Binance's parameter
         if by_order and filled > 0 and not o.get("trades") and o.get("id") and o.get("symbol"):
-            trades = self._read(account, f"the trades of order {client_order_id}", lambda x: x.fetch_my_trades(
+            trades = self._gate.read(account, f"the trades of order {client_order_id}", lambda x: x.fetch_my_trades(
                 o["symbol"], None, None, {"orderId": o["id"]}
             ))
             o = o | {"fees": [t["fee"] for t in trades if t.get("fee")], "fee": None}
@@ -266,10 +131,11 @@ class CcxtBroker:
         return positions
 
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
-        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
+        """Balances as positions and cash, open orders, and quotes for every symbol."""
+        balance = self._gate.read(account, "the balance", lambda x: x.fetch_balance())
         positions = self._positions(account, balance)
         settled, reserved, warning = cash(balance, self.spec.quote_currency)
-        opened = self._read(account, "open orders", lambda x: x.fetch_open_orders())
+        opened = self._gate.read(account, "open orders", lambda x: x.fetch_open_orders())
         open_orders = [self._order_state(o) for o in opened]
         wanted = sorted(set(symbols) | set(positions) | {o.symbol for o in open_orders})
         return Observation(
@@ -280,11 +146,12 @@ class CcxtBroker:
         )
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        """Tickers of the symbols' markets against the cash currency."""
         markets = self._markets(account)
         wanted = [self._market(s) for s in symbols if self._market(s) in markets]
         if not wanted:
             return {}
-        tickers = self._read(account, "tickers", lambda x: x.fetch_tickers(wanted))
+        tickers = self._gate.read(account, "tickers", lambda x: x.fetch_tickers(wanted))
         return ticker_quotes(tickers, self.clock.now)
 
     def _rejected(self, order: OrderRequest, quantity: Decimal, reason: str) -> OrderState:
@@ -301,7 +168,7 @@ class CcxtBroker:
         market = markets.get(market_id)
         if market is None:
             return order.quantity, f"the exchange has no market {market_id}"
-        exchange, _ = self._exchange(account)
+        exchange, _ = self._gate.exchange(account)
         try:
             quantity = Decimal(exchange.amount_to_precision(market_id, float(order.quantity)))
         except ccxt.BaseError as exc:  # ccxt refuses an amount below the market's precision outright
@@ -328,11 +195,11 @@ class CcxtBroker:
     def _average_price(self, account: str, market: dict[str, Any]) -> Decimal | None:
         """The price a market order's notional is judged at: Binance's average over the NOTIONAL filter's
         `avgPriceMins` (GET /api/v3/avgPrice); on other exchanges the last price."""
-        average = getattr(self._exchange(account)[0], "public_get_avgprice", None)
+        average = getattr(self._gate.exchange(account)[0], "public_get_avgprice", None)
         if average is None:
             quote = self.quotes(account, [market["base"]]).get(market["base"])
             return None if quote is None else quote.price
-        answer = self._read(account, f"the average price of {market['symbol']}", lambda x: x.public_get_avgprice(
+        answer = self._gate.read(account, f"the average price of {market['symbol']}", lambda x: x.public_get_avgprice(
             {"symbol": market["id"]}
         ))
         return exchange_number(answer.get("price"), f"average price of {market['symbol']}")
@@ -341,21 +208,22 @@ class CcxtBroker:
         """The limit on the market's price precision, rounded the safe way (a buy's down, a sell's up): ccxt's
         own rounding only truncates or rounds to nearest."""
         market = self._markets(account)[market_id]
-        exchange, _ = self._exchange(account)
+        exchange, _ = self._gate.exchange(account)
         precision = (market.get("precision") or {}).get("price")
         if precision is None:
             return limit
         return round_limit(side, limit, price_tick(exchange.precisionMode, precision, limit, market_id))
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
-        waited = self.waited
+        """Size the order to the market's rules and send it once; no answer is SendUnknownError."""
+        waited = self._gate.waited
         quantity, refused = self._sized(account, order)
         if refused:
             return self._rejected(order, quantity, refused)
-        if self.waited > waited:  # the reads sizing it waited for the exchange's limits: its quote is stale
+        if self._gate.waited > waited:  # the reads sizing it waited for the exchange's limits: its quote is stale
             raise OrderRefusedError(
                 f"order {order.client_order_id} was not placed: the exchange's rate limits held it"
-                f" {self.waited - waited:.0f}s, so its quote and checks are stale", where=f"account {account}",
+                f" {self._gate.waited - waited:.0f}s, so its quote and checks are stale", where=f"account {account}",
                 fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
             )
         market = self._market(order.symbol)
@@ -368,7 +236,7 @@ class CcxtBroker:
         # resend after no answer would be a second order once the first has filled. No answer is SendUnknownError.
         # Nothing is waited out inside it (a 429, a spent weight budget, a ban): see _call.
         try:
-            placed = self._call(account, lambda x: x.create_order(
+            placed = self._gate.call(account, lambda x: x.create_order(
                 market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
             ), sending=cid)
         except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.PermissionDenied) as exc:
@@ -407,6 +275,7 @@ class CcxtBroker:
         ))
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """The order with this client id on its market, with every fee valued in cash."""
         if symbol is None:
             raise BrokerError(
                 f"looking up order {client_order_id} needs its symbol on a crypto exchange",
@@ -429,7 +298,7 @@ class CcxtBroker:
                     "account": account, "client_order_id": client_order_id})
                 return None
 
-        o = self._read(account, f"order {client_order_id}", fetch)
+        o = self._gate.read(account, f"order {client_order_id}", fetch)
         return None if o is None else self._recorded_state(account, o, client_order_id)
 
     def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
@@ -437,13 +306,14 @@ class CcxtBroker:
         return None
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """Cancel what is left of an order and return its state afterwards."""
         state = self.get_order(account, client_order_id, symbol)
         if state is None or state.status in ("filled", "canceled", "rejected"):
             return state
         market = self._market(state.symbol)
         for _ in range(self.attempts):
             try:
-                self._call(account, lambda x: x.cancel_order(state.broker_order_id, market))
+                self._gate.call(account, lambda x: x.cancel_order(state.broker_order_id, market))
                 break
             except ccxt.OrderNotFound:
                 break  # filled or cancelled meanwhile: the lookup below says which
@@ -454,16 +324,16 @@ class CcxtBroker:
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         """Open orders everywhere, and recent orders on the markets of what the account holds or may have traded
         (`symbols`); exchanges list closed orders per market only."""
-        balance = self._read(account, "the balance", lambda x: x.fetch_balance())
+        balance = self._gate.read(account, "the balance", lambda x: x.fetch_balance())
         markets = self._markets(account)
         wanted = set(self._positions(account, balance)) | set(symbols)
         held = sorted(m for m in {self._market(c) for c in wanted} if m in markets)
         seen: dict[str, OrderState] = {}
-        for o in self._read(account, "open orders", lambda x: x.fetch_open_orders()):
+        for o in self._gate.read(account, "open orders", lambda x: x.fetch_open_orders()):
             state = self._order_state(o)
             seen[state.broker_order_id] = state
         for market in held:
-            for o in self._read(account, f"orders on {market}", _orders_on(market)):
+            for o in self._gate.read(account, f"orders on {market}", _orders_on(market)):
                 state = self._order_state(o)
                 seen.setdefault(state.broker_order_id, state)
         return list(seen.values())

@@ -96,6 +96,7 @@ class PaperBroker:
         return books.positions(c, account), books.cash(c, account) + due, later
 
     def quote(self, symbol: str, now: datetime) -> Quote | None:
+        """The symbol's quote from the configured prices, or None when it has none."""
         p = self.prices.get(symbol)
         if p is None:
             return None
@@ -115,6 +116,7 @@ class PaperBroker:
 
     # ---- Broker protocol ----
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
+        """The paper account from its books, settling what is due and opening it from its seed."""
         now = self.clock.now()
         # What observe writes (an account's configured opening books, proceeds due by today settled) is derived
         # again, the same, from the configuration and the date: not waited onto the disk (database.begin). A
@@ -135,11 +137,13 @@ class PaperBroker:
         )
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
+        """The paper order with this client id, or None."""
         with begin(self.engine) as c:
             found = books.find_order(c, account, client_order_id)
         return None if found is None else _state(found)
 
     def quotes(self, account: str, symbols: list[str]) -> dict[str, Quote]:
+        """Quotes of the symbols that have prices."""
         now = self.clock.now()
         return {s: q for s in symbols if (q := self.quote(s, now)) is not None}
 
@@ -152,10 +156,13 @@ class PaperBroker:
         return self.get_order(account, client_order_id)
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
+        """Every order of the paper account, for reconcile."""
         with begin(self.engine) as c:
             return [_state(o) for o in books.orders(c, account)]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
+        """Fill the order at once from the books (slippage, commission, settlement); a known id is not sent
+        twice."""
         now = self.clock.now()
         with begin(self.engine) as c:
             self._ensure_account(c, account)

@@ -19,6 +19,7 @@ FIX = "nothing was traded on this answer; if it repeats, report it to the broker
 
 
 def impossible(endpoint: str, detail: str) -> BrokerError:
+    """The error for an answer no real broker gives, so nothing is traded on it."""
     return BrokerError(f"the broker answered something impossible on {endpoint}: {detail}", fix=FIX)
 
 
@@ -58,12 +59,14 @@ def number(
 
 
 def mapping(value: Any, endpoint: str) -> dict[str, Any]:
+    """The answer as a JSON object, or refused: a field is never read off something else."""
     if not isinstance(value, dict):
         raise impossible(endpoint, f"expected a JSON object, got {type(value).__name__}")
     return value
 
 
 def listing(value: Any, endpoint: str) -> list[Any]:
+    """The answer as a JSON list, or refused: a field is never read off something else."""
     if not isinstance(value, list):
         raise impossible(endpoint, f"expected a JSON list, got {type(value).__name__}")
     return value

@@ -16,6 +16,8 @@ from reconciler.spec.models import PaperPrices
 
 @dataclass(frozen=True)
 class Price:
+    """A symbol's price with its previous close and volume, what the paper broker quotes from."""
+
     price: Decimal
     previous_close: Decimal | None
     volume: Decimal | None = None

@@ -27,6 +27,7 @@ class TokenBucket:
         self.lock = threading.Lock()
 
     def wait(self) -> None:
+        """Block until a request may go, honouring an earlier Retry-After."""
         with self.lock:
             while True:
                 now = self.clock.monotonic()

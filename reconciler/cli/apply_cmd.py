@@ -1,4 +1,5 @@
-"""`reconciler apply`: apply a saved plan, plan now and ask, or (GitOps, on merge) apply within a reviewed envelope."""
+"""`reconciler apply`: apply a saved plan, plan now and ask, or (GitOps, on merge) apply within a reviewed envelope.
+The one command that sends orders, so every guard before a send is reached from here."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the apply command's flags: a plan file, or plan now, or a reviewed envelope on merge; main
+    builds the parser from each command's."""
     p.add_argument("plan", nargs="?", help="a plan file written by `plan --out`; without it, plan now and ask")
     p.add_argument(
         "--envelope", metavar="REVIEWED_PLAN",
@@ -113,6 +116,7 @@ class _Summary:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Apply a plan through the broker under the policies and the journal; the exit code says how it went."""
     if args.override and not (args.reason and args.reason.strip()):
         raise ReconcilerError(
             "--override needs --reason", where="command line", fix='add --reason "why this is acceptable"'

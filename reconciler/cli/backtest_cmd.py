@@ -1,4 +1,5 @@
-"""`reconciler backtest`: run rebalancing strategies on price history through the real planner, side by side."""
+"""`reconciler backtest`: run rebalancing strategies on price history through the real planner, side by side,
+so a rule is judged by what `apply` would really have done, after costs and taxes."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ STRATEGY_HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the backtest command's flags: prices, strategies, money flows, costs, taxes and outputs; main
+    builds the parser from each command's."""
     p.add_argument("portfolio", metavar="PORTFOLIO", help="a portfolio's name (metadata.name) in the workspace")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -101,6 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the strategies on the prices and write the report; needs the backtest extra."""
     try:
         import numpy  # noqa: F401
         import pandas  # noqa: F401

@@ -1,4 +1,5 @@
-"""Helpers every command shares: the runtime from global options and a console."""
+"""Helpers every command shares: the runtime from global options and a console, so each command stays a thin
+parse, call and print."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def duration(text: str) -> float:
 
 
 def add_record(p: argparse.ArgumentParser, command: str) -> None:
+    """The `--record` flag, worded per command, so reading commands stay read-only by default."""
     p.add_argument(
         "--record", action="store_true",
         help=f"record the observations in the journal (creating or migrating it if needed); without it {command}"
@@ -59,6 +61,7 @@ def add_record(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def add_target(p: argparse.ArgumentParser) -> None:
+    """The `--target` flag, shared so plan, apply and status limit portfolios the same way."""
     p.add_argument(
         "--target", action="append", default=[], metavar="PORTFOLIO",
         help="plan only this portfolio (repeatable), like terraform -target: the others are not observed or traded",
@@ -66,6 +69,7 @@ def add_target(p: argparse.ArgumentParser) -> None:
 
 
 def add_lock_timeout(p: argparse.ArgumentParser) -> None:
+    """The `--lock-timeout` flag, shared so every command that locks an account waits the same way."""
     p.add_argument(
         "--lock-timeout", type=duration, default=0.0, metavar="DURATION",
         help="wait up to this long (90s, 5m) for an account locked by another live apply, instead of failing at"
@@ -74,6 +78,7 @@ def add_lock_timeout(p: argparse.ArgumentParser) -> None:
 
 
 def console(args: argparse.Namespace, stderr: bool = False) -> Console:
+    """The rich console every command prints through: colour, width and a closed pipe handled once."""
     plain = bool(getattr(args, "no_color", False))
     stream = sys.stderr if stderr else sys.stdout
     # Logs and CI job output are not terminals: give tables room instead of rich's 80-column fallback.

@@ -15,6 +15,7 @@ from reconciler.render.costs import costs_lines
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the costs command's flags; main builds the parser from each command's."""
     p.add_argument(
         "--min-fills",
         type=positive_int,
@@ -30,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the costs learned from the journal's fills, so a backtest or a plan can use real ones."""
     if args.min_fills < FLOOR:
         raise CostsFitError(
             f"--min-fills {args.min_fills} is too few to fit an interval on",

@@ -1,4 +1,5 @@
-"""`reconciler emulator`: run the Alpaca-compatible broker emulator on 127.0.0.1 (for demos and tests)."""
+"""`reconciler emulator`: run the Alpaca-compatible broker emulator on 127.0.0.1, so demos and tests exercise the
+real adapter without an account or the network."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from reconciler.spec.yamlpos import load_documents
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the emulator's flags: its seed, faults and ports; main builds the parser from each command's.
+    Declare the emulator's flags: its seed, faults and ports; main builds the parser from each command's."""
     p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions), prices")
     p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/emulator/faults.py)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
@@ -29,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the Alpaca emulator until interrupted, printing its URLs for the workspace."""
     def load(path: str) -> dict[str, object]:
         # Through the file gate and the one guarded YAML loader (JSON is YAML): named on the command line, so it
         # may be anywhere, but a FIFO, a huge file or a nesting bomb is refused like in any other file.

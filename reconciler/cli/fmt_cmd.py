@@ -1,4 +1,4 @@
-"""`reconciler fmt`: normalise portfolio files in place, keeping comments."""
+"""`reconciler fmt`: normalise portfolio files in place, keeping comments, so reviews show changes of meaning only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from reconciler.spec.formatter import format_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the files to format and `--check`; main builds the parser from each command's."""
     p.add_argument(
         "paths", nargs="*",
         help="YAML files or folders (default: every file in portfolios_dir; name reconciler.yaml to include it)",
@@ -19,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Format the portfolio files, or say which are not formatted (exit 1) for pre-commit and CI."""
     out = console(args)
     config = Path(getattr(args, "config", None) or "reconciler.yaml")
     if args.paths:

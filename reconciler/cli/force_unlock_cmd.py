@@ -1,4 +1,5 @@
-"""`reconciler force-unlock LOCK_ID`: remove the lock of an apply that died; `--list` shows the locks."""
+"""`reconciler force-unlock LOCK_ID`: remove the lock of an apply that died; `--list` shows the locks. A lock
+keeps two applies off one account; this is the way out when its holder cannot release it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from reconciler.runtime import actor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the lock to remove, `--list` and `--force`; main builds the parser from each command's."""
     p.add_argument("lock_id", nargs="?", help="the id shown in the 'locked by' message")
     p.add_argument("--list", action="store_true", help="list the locks held now")
     p.add_argument(
@@ -24,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """List the locks, or remove one whose holder is gone, so a crashed apply does not block its account."""
     rt = runtime(args)
     out = console(args)
     if args.list or not args.lock_id:

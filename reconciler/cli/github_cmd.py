@@ -33,6 +33,8 @@ from reconciler.secrets.redact import register
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the GitHub subcommands (comment, apply-result, reviewed-plans, overrides, drift-issue, doctor);
+    main builds the parser from each command's."""
     sub = p.add_subparsers(dest="github_command", metavar="SUBCOMMAND", required=True)
     c = sub.add_parser(
         "comment", help="post or update the plan comment on a pull request",
@@ -123,6 +125,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run one GitHub subcommand; the token comes from GITHUB_TOKEN only."""
     if args.github_command == "doctor" and not os.environ.get("GITHUB_TOKEN", "").strip():
         raise ReconcilerError(
             "GITHUB_TOKEN is not set: the doctor reads branch protection, environments and secrets' names",

@@ -1,4 +1,5 @@
-"""`reconciler import ACCOUNT`: write a portfolio YAML whose targets are the account's current holdings."""
+"""`reconciler import ACCOUNT`: write a portfolio YAML whose targets are the account's current holdings: the
+first plan of an existing account then changes nothing until the targets are edited."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from reconciler.execution.importing import import_portfolio
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the account to import and where to write its portfolio; main builds the parser from each
+    command's."""
     p.add_argument("account", help="an account configured in reconciler.yaml (broker.accounts)")
     p.add_argument("--name", help="portfolio name (default: the account name)")
     p.add_argument(
@@ -25,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write a portfolio file whose targets are the account's holdings today."""
     try:
         step = Decimal(args.step)
     except InvalidOperation:

@@ -15,6 +15,7 @@ from reconciler.execution.lots import import_lots, show_lots
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the lots command's account, subcommand and file; main builds the parser from each command's."""
     p.add_argument("words", nargs="+", metavar="ACCOUNT | import ACCOUNT FILE",
                    help="an account to show, or `import ACCOUNT FILE` to load lots from a CSV of"
                    " symbol,acquired,quantity,cost_basis (it replaces the account's lots of the symbols it lists)")
@@ -22,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Show an account's tax lots, or import them, so tax-aware sells start from the real cost basis."""
     words: list[str] = args.words
     if words[0] == "import":
         if len(words) != 3:

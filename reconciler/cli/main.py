@@ -117,6 +117,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and map whatever it raises to a message and an exit code (never a traceback)."""
     argv = sys.argv[1:] if argv is None else argv
     closed = _closed_streams()
     if closed:
@@ -228,6 +229,7 @@ def _run(args: argparse.Namespace, module: Any) -> int:
 
 
 def run() -> None:
+    """The console script's entry point: `main` with the process's arguments, its result the exit status."""
     sys.exit(main())
 
 

@@ -1,4 +1,5 @@
-"""`reconciler plan`: observe, plan, evaluate policies, print; optionally save the sealed plan."""
+"""`reconciler plan`: observe, plan, evaluate policies, print; optionally save the sealed plan, so what is
+reviewed is exactly what `apply` sends."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the plan command's flags: output, format, exit code, targets, a proposed change; main builds
+    the parser from each command's."""
     p.add_argument("--out", help="write the sealed plan (JSON) to this file for `apply`")
     p.add_argument("--format", choices=["text", "json", "markdown"], default="text", help="output format")
     p.add_argument(
@@ -50,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Plan every portfolio (or the targeted ones) and print or save the sealed plan."""
     rt = runtime(args, read_only=not args.record)
     if args.proposed is not None:
         from reconciler.runtime import proposed_runtime

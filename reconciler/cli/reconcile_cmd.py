@@ -1,4 +1,5 @@
-"""`reconciler reconcile`: make the journal agree with the broker and report what it cannot explain."""
+"""`reconciler reconcile`: make the journal agree with the broker and report what it cannot explain: after a
+crash or an unanswered send, the next apply starts from the truth."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from reconciler.runtime import Runtime, actor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the accounts to reconcile and `--give-up` with its reason; main builds the parser from each
+    command's."""
     p.add_argument("--account", action="append", default=[], help="only this account (repeatable)")
     p.add_argument(
         "--give-up", metavar="ID",
@@ -29,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Make the journal agree with the broker, or give up an order of unknown outcome."""
     rt = runtime(args)
     if args.give_up is not None:
         if not (args.reason and args.reason.strip()):

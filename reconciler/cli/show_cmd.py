@@ -1,5 +1,5 @@
 """`reconciler show APPLY_ID | PLAN.json`: everything the journal holds about one apply, or a saved plan (like
-`terraform show`)."""
+`terraform show`): what an apply did, or what a plan file will do, read without SQL or a broker."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from reconciler.render.text import render_plan, render_target_changes
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the apply id or plan file to show, and the format; main builds the parser from each command's.
+    Declare the apply id or plan file to show, and the format; main builds the parser from each command's."""
     p.add_argument(
         "apply_id", metavar="APPLY_ID|PLAN",
         help="an apply id, or a unique prefix of one (see `reconciler history`); or a plan file written by"
@@ -38,6 +40,7 @@ def _show_plan(args: argparse.Namespace, path: Path) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Show one apply from the journal, or a saved plan with its seal checked."""
     if args.apply_id.endswith(".json") or Path(args.apply_id).is_file():
         return _show_plan(args, Path(args.apply_id))
     a = show(runtime(args).journal, args.apply_id)

@@ -1,4 +1,5 @@
-"""`reconciler status` (alias `drift`): per portfolio Synced / Progressing / OutOfSync / Locked / Unknown."""
+"""`reconciler status` (alias `drift`): per portfolio Synced / Progressing / OutOfSync / Locked / Unknown, so a
+schedule can alert on drift without planning."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from reconciler.secrets.redact import scrub
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare the status flags: format, a JSON copy, `--record`, `--notify`; main builds the parser from each
+    command's."""
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.add_argument("--out", metavar="FILE", help="also write the JSON status to FILE (for `github drift-issue`)")
     add_record(p, "status")
@@ -29,6 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Report each portfolio's sync state; notify on drift when asked."""
     rt = runtime(args, read_only=not args.record)
     drifts = portfolio_status(rt, record=args.record)
     commit, dirty = head_commit(rt.root, rt.partial_workspace.target_files)

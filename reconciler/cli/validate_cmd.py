@@ -1,4 +1,5 @@
-"""`reconciler validate`: schema, weights, references and policies, without touching a broker."""
+"""`reconciler validate`: schema, weights, references and policies, without touching a broker, so a pull
+request's mistakes fail in CI before anyone plans."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from reconciler.core.tax_rules import not_acting
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare `--no-policies`; main builds the parser from each command's."""
     p.add_argument("--no-policies", action="store_true", help="skip compiling the Rego policies")
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check the workspace and its policies without a broker, so CI fails before a plan is made."""
     rt = runtime(args)
     ws = rt.workspace
     out = console(args)

@@ -31,6 +31,8 @@ MEASURED: tuple[Status, ...] = ("Synced", "Progressing", "OutOfSync")  # the sta
 
 @dataclass(frozen=True)
 class SymbolDrift:
+    """One holding's weight against its target and band, a row of `reconciler status`."""
+
     symbol: str
     weight: Decimal
     target: Decimal
@@ -41,15 +43,19 @@ class SymbolDrift:
 
     @property
     def drift(self) -> Decimal:
+        """The weight's distance from its target (positive: overweight)."""
         return self.weight - self.target
 
     @property
     def actionable(self) -> bool:
+        """Beyond its band and tradable, so a plan would trade it."""
         return self.outside and not self.blocked
 
 
 @dataclass(frozen=True)
 class PortfolioDrift:
+    """A portfolio's sync state with its rows, what `status` reports and notifies on."""
+
     portfolio: str
     account: str
     status: Status
@@ -59,13 +65,16 @@ class PortfolioDrift:
 
     @property
     def max_drift(self) -> Decimal:
+        """The largest drift of any holding, the figure status sorts and alerts by."""
         return max((abs(r.drift) for r in self.rows), default=ZERO)
 
     @property
     def outside(self) -> list[SymbolDrift]:
+        """The holdings beyond their bands."""
         return [r for r in self.rows if r.outside]
 
     def to_json(self) -> dict[str, Any]:
+        """The drift as JSON for `status --format json` and the drift issue."""
         rows = [{**asdict(r), "drift": r.drift} for r in self.rows]
         data: dict[str, Any] = _strings({**asdict(self), "rows": rows, "max_drift": self.max_drift})
         return data
@@ -138,10 +147,12 @@ def _blocked(drift: Decimal, rule: str, equity: Decimal, trading: Trading) -> st
 
 
 def locked(portfolio: str, account: str, holder: str) -> PortfolioDrift:
+    """A portfolio whose account another apply holds: shown as Locked, not observed meanwhile."""
     return PortfolioDrift(portfolio, account, "Locked", message=f"an apply holds the account's lock ({holder})")
 
 
 def unknown(portfolio: str, account: str, reason: str) -> PortfolioDrift:
+    """A portfolio that could not be observed: Unknown with the reason, never taken as in sync."""
     return PortfolioDrift(portfolio, account, "Unknown", message=reason)
 
 
@@ -191,6 +202,7 @@ class StatusReport(BaseModel):
     @classmethod
     def of(cls, drifts: list[PortfolioDrift], *, generated_at: str, git_commit: str | None,
            git_dirty: bool | None) -> StatusReport:
+        """The report of these drifts, with the exit code they mean."""
         return cls(
             generated_at=generated_at, git_commit=git_commit, git_dirty=git_dirty, exit_code=exit_code(drifts),
             counts={s: sum(1 for d in drifts if d.status == s) for s in STATUSES},

@@ -32,6 +32,7 @@ class Bound:
     high: Decimal
 
     def contains(self, side: Side, notional: Decimal) -> bool:
+        """Whether an order of this side and notional stays within the reviewed bound."""
         return side == self.side and self.low <= notional <= self.high
 
 
@@ -44,12 +45,16 @@ class Breach:
     message: str
 
     def render(self) -> str:
+        """The breach as one line naming the portfolio and symbol."""
         where = f"{self.portfolio} {self.symbol}" if self.symbol else self.portfolio
         return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
 class EnvelopeCheck:
+    """A new plan judged against the reviewed plan's envelope: the bounds, and every breach that refuses it.
+    A new plan judged against the reviewed plan's envelope: the bounds, and every breach that refuses it."""
+
     reviewed_hash: str
     bounds: list[Bound]
     breaches: list[Breach] = field(default_factory=list)
@@ -58,6 +63,7 @@ class EnvelopeCheck:
 
     @property
     def ok(self) -> bool:
+        """Whether the new plan stays within the envelope, so apply on merge may go on."""
         return not self.breaches
 
 

@@ -56,6 +56,7 @@ class Estimate:
     n: int
 
     def as_dict(self) -> dict[str, float | int]:
+        """The estimate and its interval by name, for the JSON output."""
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
 
 
@@ -88,6 +89,7 @@ class Fit:
         )
 
     def as_dict(self) -> dict[str, object]:
+        """The fit's figures by name, for the JSON output."""
         figures = {
             k: None if e is None else e.as_dict()
             for k, e in (

@@ -31,6 +31,8 @@ LOT_METHODS: tuple[LotMethod, ...] = ("fifo", "hifo", "lifo", "min_tax")
 
 @dataclass(slots=True)
 class Lot:
+    """Shares bought together at one cost, so a sale's gain and its holding period are exact."""
+
     acquired: date
     quantity: Decimal
     unit_cost: Decimal

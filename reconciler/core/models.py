@@ -19,6 +19,8 @@ FORMAT_VERSION = 1
 
 
 class Frozen(BaseModel):
+    """The base of the core's models: immutable, and unknown fields refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -40,6 +42,8 @@ class Desired(Frozen):
 
 
 class Quote(Frozen):
+    """A symbol's price as observed, with its time, so a stale or implausible quote can be refused."""
+
     symbol: str
     price: Decimal
     previous_close: Decimal | None = None
@@ -247,6 +251,8 @@ class Holding:
 
 
 class PortfolioPlan(Frozen):
+    """One portfolio's part of the plan: its figures before and after, and the actions that get there."""
+
     name: str
     account: str
     equity: Decimal
@@ -285,6 +291,8 @@ Level = Literal["advisory", "soft-mandatory", "hard-mandatory"]
 
 
 class PolicyResult(Frozen):
+    """A policy's verdict on a portfolio, with the enforcement level that decides whether it blocks."""
+
     policy: str
     kind: Literal["deny", "warn"]
     level: Level
@@ -293,6 +301,7 @@ class PolicyResult(Frozen):
 
     @property
     def blocking(self) -> bool:
+        """Whether this verdict stops the plan unless overridden (a deny not merely advisory)."""
         return self.kind == "deny" and self.level != "advisory"
 
     def overridden(self, overrides: Collection[str]) -> bool:
@@ -378,14 +387,17 @@ class Plan(Frozen):
 
     @property
     def overridden_policies(self) -> set[str]:
+        """The policies the plan's overrides name."""
         return {o.policy for o in self.overrides}
 
     @property
     def has_changes(self) -> bool:
+        """Whether any portfolio has an action (`plan --detailed-exitcode` exits 2 when so)."""
         return any(p.actions for p in self.portfolios)
 
     @property
     def blocked(self) -> list[PolicyResult]:
+        """The verdicts that stop the plan."""
         return [r for r in self.policy_results if r.blocking]
 
     # Indexes, computed once per plan: `apply --all` asks for one account's share thousands of times, and a scan
@@ -403,6 +415,7 @@ class Plan(Frozen):
 
     @cached_property
     def by_account(self) -> dict[str, list[PortfolioPlan]]:
+        """The portfolios grouped by account, the unit apply locks and sends for."""
         out: dict[str, list[PortfolioPlan]] = {}
         for pp in self.portfolios:
             out.setdefault(pp.account, []).append(pp)
@@ -410,6 +423,7 @@ class Plan(Frozen):
 
     @cached_property
     def results_by_portfolio(self) -> dict[str, list[PolicyResult]]:
+        """The policy verdicts grouped by portfolio, as renderers show them."""
         out: dict[str, list[PolicyResult]] = {}
         for r in self.policy_results:
             out.setdefault(r.portfolio, []).append(r)

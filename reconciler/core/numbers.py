@@ -31,6 +31,7 @@ def decimal_places(d: Decimal) -> int:
 
 
 def money(d: Decimal) -> str:
+    """An amount as dollars with cents and thousands separators, the same in every output."""
     return f"${d:,.2f}"
 
 

@@ -23,6 +23,8 @@ ORDER_SIZE_POLICY = "order_size"  # the name its denials carry in plans, journal
 
 @dataclass(frozen=True)
 class SizeLimits:
+    """The order-size check's bounds, taken from the policy parameters."""
+
     max_volume_fraction: Decimal | None = None  # of the symbol's daily volume, in units; None: not judged
     max_target_multiple: Decimal | None = None  # of the target quantity at the previous close; None: not judged
 
@@ -108,6 +110,7 @@ def order_size_denials(
 
 
 def denial(portfolio: str, message: str) -> PolicyResult:
+    """The order-size check's deny, hard-mandatory, so no override lets an oversized order through."""
     return PolicyResult(
         policy=ORDER_SIZE_POLICY, kind="deny", level="hard-mandatory", portfolio=portfolio, message=message
     )

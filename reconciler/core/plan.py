@@ -46,6 +46,7 @@ def canonical_json(plan: Plan) -> str:
 
 
 def compute_hash(plan: Plan) -> str:
+    """The plan's seal: apply refuses a plan file whose content no longer matches it."""
     return hashlib.sha256(canonical_json(plan).encode()).hexdigest()
 
 

@@ -17,6 +17,8 @@ Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
+    """The base of the rule models: immutable, and unknown fields refused (a typo is an error)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -33,6 +35,8 @@ class Bands(Strict):
 
 
 class SymbolRule(Strict):
+    """What a portfolio allows for one symbol: hold it, never trade it, or distrust a quote below a price."""
+
     hold: bool = Field(False, description="Never sell this position; buying up to target is allowed.")
     do_not_trade: bool = Field(False, description="Never buy or sell this symbol (restricted, blackout).")
     min_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = Field(
@@ -44,6 +48,8 @@ class SymbolRule(Strict):
 
 
 class Trading(Strict):
+    """How a portfolio trades: its bands, minimum trade, fractions, buy-only and limit orders."""
+
     bands: Bands = Bands()
     min_trade_notional: Money = Decimal("0")
     fractional: bool = False
@@ -77,6 +83,7 @@ class Trading(Strict):
 
     @property
     def step(self) -> Decimal:
+        """The smallest quantity the portfolio trades in: its own step, else a share or 0.0001."""
         if self.quantity_step is not None:
             return self.quantity_step
         return Decimal("0.0001") if self.fractional else Decimal("1")
@@ -90,6 +97,8 @@ class Withdrawal(Strict):
 
 
 class Commission(Strict):
+    """A broker's commission schedule, so a plan knows the cost of each order before it is sent."""
+
     per_order: Money = Decimal("0")
     per_share: Money = Decimal("0")
     bps: Money = Decimal("0")

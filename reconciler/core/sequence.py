@@ -36,6 +36,7 @@ class Landed:
 
     @property
     def label(self) -> str:
+        """How messages name the change: its pull request, else its commit."""
         short = self.commit[:12]
         return f"pull request #{self.pr} ({short})" if self.pr else f"commit {short}"
 
@@ -51,6 +52,7 @@ class Cover:
 
     @property
     def plan(self) -> Plan | None:
+        """The reviewed plan that covers the change, if any."""
         return self.by.plan if self.by else None
 
 

@@ -14,6 +14,8 @@ from reconciler.core.rules import Fraction, Money, Strict
 
 
 class TaxRates(Strict):
+    """The tax rates on short- and long-term gains a portfolio plans its sells with."""
+
     short_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held a year or less, e.g. 0.35.")
     long_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held more than a year, e.g. 0.15.")
 
@@ -23,12 +25,16 @@ class TaxRates(Strict):
 
 
 class Harvest(Strict):
+    """When to harvest a loss (not acted on yet)."""
+
     min_loss: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Field(
         description="Sell a lot whose unrealized loss passes this amount, buying a substitute (not acted on yet)."
     )
 
 
 class TaxSettings(Strict):
+    """How a portfolio's sells weigh taxes: the lots they close, the rates, and the limits on gains."""
+
     lots: LotMethod = Field("fifo", description="Which lots a sale closes: fifo, hifo, lifo or min_tax.")
     rates: TaxRates = TaxRates()
     max_realized_gain: Money | None = Field(

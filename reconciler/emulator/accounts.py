@@ -16,6 +16,8 @@ OPEN_STATUSES = {"pending_new", "new", "accepted", "partially_filled", "pending_
 
 @dataclass
 class EmuOrder:
+    """An order as the emulator holds it, in Alpaca's terms."""
+
     id: str
     client_order_id: str
     symbol: str
@@ -33,6 +35,7 @@ class EmuOrder:
     cancel_requested: datetime | None = None
 
     def json(self) -> dict[str, Any]:
+        """The order as Alpaca's API returns it."""
         avg = (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
         kind = "market" if self.limit_price is None else "limit"
         done = self.status in ("filled", "canceled", "rejected", "expired")
@@ -58,6 +61,8 @@ class EmuOrder:
 
 @dataclass
 class EmuAccount:
+    """An emulated Alpaca account: its keys, cash, positions, orders and activities."""
+
     key_id: str
     secret: str
     name: str
@@ -74,4 +79,5 @@ class EmuAccount:
 
     @property
     def unsettled_cash(self) -> Decimal:
+        """Sale proceeds not yet settled."""
         return sum((u[0] for u in self.unsettled), ZERO)

@@ -1,8 +1,8 @@
 """The emulator's fault knobs, and the gates that bend each answer by them.
 
 Knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FILE`):
-    rate_limit         requests per second (token bucket, burst `rate_burst`); over it: 429 with Retry-After and
-                       X-Ratelimit-Limit/-Remaining/-Reset, as Alpaca sends
+    rate_limit         requests per second (token bucket, burst `rate_burst`); over it: 429 with Retry-After
+                       and X-Ratelimit-Limit/-Remaining/-Reset, as Alpaca sends
     error_rate         fraction of requests answered 500/502/503 (seeded RNG, `seed`)
     throttle_rate      fraction of requests answered 429 with a short Retry-After, whatever the rate
     error_burst        the next N requests answered 503
@@ -10,27 +10,30 @@ Knobs (JSON body of POST /_emulator/faults, or `reconciler emulator --faults FIL
     ghost_orders       the next N order submissions are accepted, then the connection is dropped unanswered
     fill_steps, fill_interval   partial fills over time
     reject_symbols     orders for these symbols end `rejected`
-    wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's message);
-                       on by default, as at Alpaca
-    settled_cash_only  `cash` leaves unsettled sale proceeds out (Alpaca includes them: every account is a margin
-                       account); the adapter's ledger then sees a sale that did not move `cash`, a disagreement
-    cash_offset        `cash` is off by this many dollars (a broker whose figures disagree with its own ledger)
+    wash_trade_check   an order opposite to an open order on the same symbol is refused (403, Alpaca's
+                       message); on by default, as at Alpaca
+    settled_cash_only  `cash` leaves unsettled sale proceeds out (Alpaca includes them: every account is a
+                       margin account); the adapter's ledger then sees a sale that did not move `cash`, a
+                       disagreement
+    cash_offset        `cash` is off by this many dollars (a broker whose figures disagree with its own
+                       ledger)
     cancel_delay       seconds an order stays `pending_cancel` after DELETE (it may still fill meanwhile)
     trading_blocked    the account's `trading_blocked` flag (orders are refused with 403)
     not_fractionable   symbols whose assets are not fractionable (fractional and notional orders refused, 422)
     trade_age          how old every latest trade and quote is, in seconds (a thin or halted market)
     market_closed      GET /v2/clock says the market is closed (next open: the next weekday, 14:30 UTC)
-    holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out and
-                       settlement skips them
-    sip_subscription   the account may query the sip feed (Alpaca answers 403 without a market-data subscription)
+    holidays           dates (YYYY-MM-DD) that are weekdays but no session: GET /v2/calendar leaves them out
+                       and settlement skips them
+    sip_subscription   the account may query the sip feed (Alpaca answers 403 without a market-data
+                       subscription)
     stream_down        the trade_updates stream refuses every connection (HTTP 503 to the websocket handshake)
     stream_silent      the stream accepts and listens, then tells nothing
     stream_drop_after  every stream connection ends after this many events (0: never)
     stream_strip_client_id   stream events carry their order without its client_order_id
     stream_qty_skew    stream events say the order's qty is this much more than it is (a lying stream)
     adverse_move       the market moves this fraction against every order once sent (a fast market): market
-                       orders fill there; a limit order fills only at or better than its limit, else rests until
-                       cancelled
+                       orders fill there; a limit order fills only at or better than its limit, else rests
+                       until cancelled
 
 The gates here answer for the knobs that act on the request itself (rate limits, errors, ghosts); the books
 (`state.py`) and the market (`market.py`) read the others where they apply.
@@ -50,6 +53,9 @@ SERVER_ERROR = {"message": "internal server error"}  # the body of an injected 5
 
 @dataclass
 class Faults:
+    """The emulator's fault knobs (rate limits, errors, timeouts, partial fills) that the hostile tests turn.
+    The emulator's fault knobs (rate limits, errors, timeouts, partial fills) that the hostile tests turn."""
+
     rate_limit: float | None = None
     rate_burst: int = 5
     error_rate: float = 0.0

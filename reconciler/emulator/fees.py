@@ -23,6 +23,7 @@ def pending(acct: EmuAccount, rates: FeeRates) -> Decimal:
 
 
 def accrue(acct: EmuAccount, now: datetime, today: date, side: str, qty: Decimal, price: Decimal) -> None:
+    """Keep a trade for the day's fee bill, charged as Alpaca does in one activity after the close."""
     if not acct.fee_trades:
         acct.fee_day, acct.fee_started = today, now
     acct.fee_trades.append((side, qty, price))

@@ -21,6 +21,7 @@ SessionHours = Callable[[date], tuple[datetime, datetime] | None]  # a day's ope
 
 
 def iso(ts: datetime) -> str:
+    """A timestamp as Alpaca writes it (Z for UTC), so clients parse the emulator's as the real one's."""
     return ts.isoformat().replace("+00:00", "Z")
 
 

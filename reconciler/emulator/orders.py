@@ -15,6 +15,7 @@ Refusal = tuple[int, dict[str, Any]]
 
 
 def client_id_refusal(cid: str) -> Refusal | None:
+    """Alpaca's 422 for a client order id over its length limit, or None when the id is acceptable."""
     if len(cid) > MAX_CLIENT_ORDER_ID:
         return 422, {"code": VALIDATION, "message": f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID}"
                      " characters"}

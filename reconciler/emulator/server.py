@@ -370,6 +370,7 @@ class EmulatorServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
+        """The trading API's base URL, for the workspace's broker.trading_url."""
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
@@ -379,11 +380,13 @@ class EmulatorServer(ThreadingHTTPServer):
         return self.stream.url
 
     def start(self) -> threading.Thread:
+        """Serve the API and the stream in background threads."""
         self.stream.start()
         thread = threading.Thread(target=self.serve_forever, name="broker-emulator", daemon=True)
         thread.start()
         return thread
 
     def shutdown(self) -> None:
+        """Stop the stream and the API."""
         self.stream.shutdown()
         super().shutdown()

@@ -100,9 +100,11 @@ class Emulator:
         return date.fromisoformat(new_york(self.now())[:10])
 
     def now(self) -> datetime:
+        """The emulator's time, which a test may shift by whole days."""
         return self.clock.now() + timedelta(days=self.day_offset)
 
     def is_session(self, day: date) -> bool:
+        """Whether the market opens on that day."""
         return self.session_hours(day) is not None
 
     def session_hours(self, day: date) -> tuple[datetime, datetime] | None:
@@ -125,6 +127,7 @@ class Emulator:
         return add_weekdays(day, n, self.is_session)
 
     def set_prices(self, prices: dict[str, Any]) -> None:
+        """Replace prices (a control endpoint), as the market moving would."""
         with self.lock:
             for sym, p in prices.items():
                 if isinstance(p, dict):
@@ -144,6 +147,7 @@ class Emulator:
 
     # ---- books ----
     def account_for(self, key_id: str | None, secret: str | None) -> EmuAccount | None:
+        """The account these keys open, or None (the server answers 401)."""
         acct = self.accounts.get(key_id or "")
         if acct is None or (acct.secret and acct.secret != secret):
             return None
@@ -286,9 +290,11 @@ class Emulator:
             self.on_event(acct, event, o, extra or {})
 
     def account_id(self, acct: EmuAccount) -> str:
+        """A stable id per account, as Alpaca gives one."""
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"account:{acct.key_id}"))
 
     def reserved(self, acct: EmuAccount) -> Decimal:
+        """Cash held by open buy orders, which Alpaca takes off buying power."""
         return sum(
             ((o.notional - o.notional_filled) if o.notional is not None
              else (o.qty - o.filled_qty) * (o.limit_price or self.price(o.symbol))
@@ -301,6 +307,7 @@ class Emulator:
         return self.prices.get(symbol, (ZERO, None))[0]
 
     def equity(self, acct: EmuAccount) -> Decimal:
+        """Cash, unsettled proceeds and positions at their prices."""
         return acct.cash + acct.unsettled_cash + sum((q * self.price(s) for s, q in acct.positions.items()), ZERO)
 
     def multiplier(self, acct: EmuAccount) -> int:
@@ -314,6 +321,7 @@ class Emulator:
         return max(ZERO, acct.cash + acct.unsettled_cash + margin) - self.reserved(acct)
 
     def account_json(self, acct: EmuAccount) -> dict[str, Any]:
+        """GET /v2/account's answer, with any faults the knobs ask for."""
         self.progress(acct)
         f = self.faults
         unsettled = acct.unsettled_cash
@@ -339,6 +347,7 @@ class Emulator:
         }
 
     def position_json(self, acct: EmuAccount, symbol: str) -> dict[str, Any]:
+        """One position as GET /v2/positions returns it."""
         qty = acct.positions[symbol]
         price, prev = self.prices.get(symbol, (ZERO, None))
         basis = acct.basis.get(symbol, qty * price)
@@ -360,6 +369,7 @@ class Emulator:
         return market.snapshot_json(price, prev, int(self.volumes.get(symbol, market.DEFAULT_VOLUME)), stamp)
 
     def submit(self, acct: EmuAccount, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /v2/orders: validate as Alpaca does, refuse a known client id, accept and fill over time."""
         self.progress(acct)
         invalid = 422, {"code": VALIDATION, "message": "invalid order request"}
         if not isinstance(body, dict):
@@ -440,6 +450,7 @@ class Emulator:
         )
 
     def cancel(self, acct: EmuAccount, order_id: str) -> tuple[int, dict[str, Any] | None]:
+        """DELETE /v2/orders/{id}: cancel what is left, as Alpaca does."""
         self.progress(acct)
         o = acct.orders.get(order_id)
         if o is None:

@@ -63,14 +63,17 @@ class StreamServer:
 
     @property
     def url(self) -> str:
+        """The websocket's URL, for the workspace's broker.stream_url."""
         host, port = self._server.socket.getsockname()[:2]
         return f"ws://{host}:{port}{PATH}"
 
     def start(self) -> None:
+        """Serve the trade_updates stream in a background thread."""
         self._started = True
         threading.Thread(target=self._server.serve_forever, name="emulator-stream", daemon=True).start()
 
     def shutdown(self) -> None:
+        """Close every connection and stop serving."""
         self._stop.set()
         with self._lock:
             for listener in self._listeners:

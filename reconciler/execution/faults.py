@@ -22,6 +22,7 @@ _seen: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
+    """Kill the process here when RECONCILER_CRASH_AT names this point: the crash-recovery tests' hook."""
     spec = os.environ.get("RECONCILER_CRASH_AT")
     if not spec:
         return

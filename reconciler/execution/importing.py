@@ -20,6 +20,8 @@ from reconciler.spec.models import NAME_PATTERN
 
 @dataclass(frozen=True)
 class Imported:
+    """A portfolio written from an account's holdings, or its text when it is printed instead."""
+
     name: str
     text: str
     path: Path | None  # None: not written (the caller prints `text`)

@@ -35,6 +35,8 @@ PROGRESS_SECONDS = 10.0  # how often a long wait for a fill says where it stands
 
 @dataclass
 class OrderOutcome:
+    """What became of one order of an apply, as the report and the journal show it."""
+
     portfolio: str
     client_order_id: str
     symbol: str
@@ -52,6 +54,8 @@ class OrderOutcome:
 
 @dataclass
 class ApplyResult:
+    """An apply's outcome: its status, every order's outcome, and why any portfolio sent nothing."""
+
     apply_id: str | None
     status: ApplyStatus
     outcomes: list[OrderOutcome] = field(default_factory=list)
@@ -74,6 +78,7 @@ class ApplyResult:
             self.listener = None
     @property
     def ok(self) -> bool:
+        """Whether the apply did what the plan asked (the exit code is 0)."""
         return self.status in ("succeeded", "noop", "already-applied") and not self.refused
 
 
@@ -95,6 +100,7 @@ class Leg:
 
     @property
     def cid(self) -> str:
+        """The order's client id, derived from the plan so a resend finds the same order."""
         return client_order_id(self.plan.content_hash, self.pp.account, self.action)
 
     def _intent(self, status: IntentStatus, quantity: Decimal, message: str | None = None) -> None:
@@ -107,6 +113,7 @@ class Leg:
         )
 
     def refuse(self, status: IntentStatus, quantity: Decimal, message: str) -> None:
+        """Record that this leg sends nothing, and why."""
         self._intent(status, quantity, message)
         a = self.action
         self.result.add(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message,

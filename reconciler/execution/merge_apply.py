@@ -34,6 +34,7 @@ class Reviewed:
 
     @property
     def sequenced(self) -> bool:
+        """Whether a folder of reviewed plans was named (each commit checked against its own plan)."""
         return self.plan is None
 
 

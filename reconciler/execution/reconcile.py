@@ -35,6 +35,8 @@ log = logging.getLogger("reconciler.reconcile")
 
 @dataclass
 class Discrepancy:
+    """Something the broker shows that the journal cannot explain, for a person to look at."""
+
     account: str
     kind: str  # unknown_order | external_order | unexplained_position
     detail: str
@@ -42,6 +44,8 @@ class Discrepancy:
 
 @dataclass
 class ReconcileReport:
+    """What `reconcile` changed in the journal and what it could not explain."""
+
     adopted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # sent, not seen by the broker yet: may still arrive

@@ -34,36 +34,50 @@ class Services(Protocol):
     """The services and loaded settings execution uses, read-only (each may be built on first use)."""
 
     @property
-    def config_path(self) -> Path: ...
+    def config_path(self) -> Path:
+        """reconciler.yaml's path, which messages name."""
     @property
-    def root(self) -> Path: ...
+    def root(self) -> Path:
+        """The workspace's folder, which relative paths in reconciler.yaml start from."""
     @property
-    def clock(self) -> Clock: ...
+    def clock(self) -> Clock:
+        """The one clock, so a test can move time."""
     @property
-    def config(self) -> ConfigDoc: ...
+    def config(self) -> ConfigDoc:
+        """reconciler.yaml, loaded and validated."""
     @property
-    def workspace(self) -> Workspace: ...
+    def workspace(self) -> Workspace:
+        """Every portfolio loaded and validated, for plan and apply."""
     @property
-    def partial_workspace(self) -> Workspace: ...
+    def partial_workspace(self) -> Workspace:
+        """The portfolios that load, for `status` to report on what it can."""
     @property
-    def journal(self) -> Journal: ...
+    def journal(self) -> Journal:
+        """The journal every intent, order and fill is recorded in."""
     @property
-    def broker(self) -> Broker: ...
+    def broker(self) -> Broker:
+        """The broker of the configured kind."""
     @property
-    def policies(self) -> PolicySet: ...
+    def policies(self) -> PolicySet:
+        """The policies compiled, with their levels and parameters."""
     @property
-    def costs(self) -> CostModel: ...
+    def costs(self) -> CostModel:
+        """The cost model the planner prices orders with."""
     @property
-    def quote_limits(self) -> QuoteLimits: ...
+    def quote_limits(self) -> QuoteLimits:
+        """How old or far a quote may be before valuation refuses it."""
     @property
-    def size_limits(self) -> SizeLimits: ...
+    def size_limits(self) -> SizeLimits:
+        """The order-size check's bounds."""
     # Where the targets were read from: a pull request's proposal (gitops.proposed) is read from
     # `targets_commit` into a temporary folder, and the repository, for --base, is the trusted checkout of
     # `repo_config`.
     @property
-    def targets_commit(self) -> str | None: ...
+    def targets_commit(self) -> str | None:
+        """The commit a proposal's targets were read from, if any."""
     @property
-    def repo_config(self) -> Path | None: ...
+    def repo_config(self) -> Path | None:
+        """The trusted checkout's reconciler.yaml, for --base, if any."""
 
 
 @dataclass

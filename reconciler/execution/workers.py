@@ -47,6 +47,8 @@ STOPPED = "stopped (a signal, or its runner died) before it finished; orders sen
 
 @dataclass
 class WorkOutcome:
+    """One account's result in `apply --all`, with the worker that applied it."""
+
     account: str
     worker: str
     status: WorkStatus  # done | failed
@@ -55,11 +57,14 @@ class WorkOutcome:
 
 @dataclass
 class WorkReport:
+    """Every account's result in `apply --all`, and the workers that died."""
+
     outcomes: list[WorkOutcome] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # workers that died (a signal, an exit code)
 
     @property
     def ok(self) -> bool:
+        """Whether every account was applied and no worker died."""
         return not self.lost and all(o.status == "done" for o in self.outcomes)
 
 

@@ -43,10 +43,12 @@ class Seal:
     head: str
 
     def sign(self, number: int, comment_id: int, part: int, head: str | None = None) -> str:
+        """The HMAC that proves a plan comment is ours, for this pull request, comment and head."""
         message = f"reconciler-plan:{number}:{comment_id}:{head or self.head}:{part}".encode()
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
     def marker(self, number: int, comment_id: int, part: int, parts: int) -> str:
+        """The hidden marker carrying the signature, put in the comment."""
         shown = f" part={part}/{parts}" if parts > 1 else ""
         return f"<!-- reconciler:plan{shown} head={self.head} sig={self.sign(number, comment_id, part)} -->"
 
@@ -64,12 +66,15 @@ DRIFT_LABEL = "reconciler-drift"
 
 @dataclass
 class StickyResult:
+    """Which comments a run created, updated, left alone or deleted, for its log line."""
+
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     deleted: int = 0
 
     def describe(self) -> str:
+        """What was done to the comments, in one line."""
         said = [f"{len(v)} {k}" for k, v in (("created", self.created), ("updated", self.updated),
                                                ("unchanged", self.unchanged)) if v]
         if self.deleted:
@@ -211,11 +216,14 @@ def read_status(doc: object, where: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class DriftOutcome:
+    """What `github drift-issue` did to the drift issue."""
+
     action: str  # opened | updated | closed | none
     number: int | None = None
     url: str = ""
 
     def describe(self) -> str:
+        """What was done to the drift issue, in one line."""
         if self.action == "none":
             return "no drift issue needed"
         return f"drift issue #{self.number} {self.action}" + (f": {self.url}" if self.url else "")

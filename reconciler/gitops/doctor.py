@@ -49,6 +49,8 @@ class Unreadable:
 
 @dataclass(frozen=True)
 class Environment:
+    """A deployment environment's protection, as the doctor reads it from GitHub."""
+
     name: str
     branch_policy: dict[str, Any] | None  # GitHub's deployment_branch_policy; None: every branch may deploy
     branches: list[dict[str, Any]] | Unreadable  # the custom branch policies, when there are
@@ -71,6 +73,8 @@ class Setup:
 
 @dataclass(frozen=True)
 class Finding:
+    """One of the doctor's checks: passed or not, what it saw, and the fix."""
+
     check: str
     ok: bool
     detail: str
@@ -79,6 +83,8 @@ class Finding:
 
 @dataclass(frozen=True)
 class Check:
+    """A named check of the repository's settings that the doctor runs."""
+
     name: str
     title: str
     run: Callable[[Setup], Finding]
@@ -86,10 +92,13 @@ class Check:
 
 @dataclass
 class Report:
+    """Every finding of the doctor; it passes only when all do."""
+
     findings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Whether every check passed."""
         return all(f.ok for f in self.findings)
 
 

@@ -52,6 +52,8 @@ class _Transient(Exception):
 
 @dataclass(frozen=True)
 class GitHubSettings:
+    """Where and as whom to talk to GitHub; the token never shows in a repr."""
+
     api_url: str
     repo: str
     token: str = field(repr=False)
@@ -138,6 +140,7 @@ class GitHub:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP client."""
         self._client.close()
 
     # ---- who the token is ----
@@ -174,15 +177,19 @@ class GitHub:
 
     # ---- issue comments (pull requests are issues for comments) ----
     def list_comments(self, number: int) -> list[dict[str, Any]]:
+        """Every comment of an issue or pull request, across pages."""
         return list(self._paginate(f"/repos/{self.settings.repo}/issues/{number}/comments"))
 
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
+        """Post a comment."""
         return self._json("POST", f"/repos/{self.settings.repo}/issues/{number}/comments", {"body": body})
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
+        """Replace a comment's body."""
         return self._json("PATCH", f"/repos/{self.settings.repo}/issues/comments/{comment_id}", {"body": body})
 
     def delete_comment(self, comment_id: int) -> None:
+        """Delete a comment (a continued part no longer needed)."""
         self._request("DELETE", f"/repos/{self.settings.repo}/issues/comments/{comment_id}")
 
     # ---- issues ----
@@ -192,10 +199,12 @@ class GitHub:
         return [i for i in items if "pull_request" not in i]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> dict[str, Any]:
+        """Open an issue (the drift issue)."""
         payload = {"title": title, "body": body, "labels": labels}
         return self._json("POST", f"/repos/{self.settings.repo}/issues", payload)
 
     def update_issue(self, number: int, **fields: Any) -> dict[str, Any]:
+        """Change an issue's fields (body, state)."""
         return self._json("PATCH", f"/repos/{self.settings.repo}/issues/{number}", fields)
 
     # ---- pull requests, workflow runs and artifacts (apply on merge finds the reviewed plans) ----
@@ -218,6 +227,7 @@ class GitHub:
         return self._json_get(f"/orgs/{org}/teams/{team}/memberships/{login}", None)
 
     def workflow_run(self, run_id: int) -> dict[str, Any]:
+        """A workflow run, to check which commit and event it ran for."""
         return self._json_get(f"/repos/{self.settings.repo}/actions/runs/{run_id}", None)
 
     def download_artifact(self, artifact_id: int) -> bytes:

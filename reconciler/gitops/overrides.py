@@ -43,6 +43,7 @@ class CodeOwners:
 
     @classmethod
     def parse(cls, text: str) -> CodeOwners:
+        """Read a CODEOWNERS file."""
         rules = []
         for line in text.splitlines():
             line = line.split("#", 1)[0].strip()
@@ -52,6 +53,7 @@ class CodeOwners:
         return cls(rules)
 
     def owners(self, path: str) -> list[str]:
+        """The owners of a path (the last matching rule wins, as on GitHub)."""
         found: list[str] = []
         for pattern, owners in self.rules:
             if _matches(pattern, path):

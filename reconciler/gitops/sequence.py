@@ -40,6 +40,8 @@ class ReviewedEntry(BaseModel):
 
 
 class ReviewedManifest(BaseModel):
+    """The reviewed plans fetched for apply on merge, with the commits they belong to."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
     tip: str
     since: str | None
@@ -124,6 +126,8 @@ def read_manifest(folder: Path) -> ReviewedManifest:
 
 
 def write_manifest(folder: Path, manifest: ReviewedManifest) -> Path:
+    """Write the reviewed plans' manifest next to them, for apply on merge to check what it applies against.
+    Write the reviewed plans' manifest next to them, for apply on merge to check what it applies against."""
     path = folder / MANIFEST
     files.write_text(path, manifest.model_dump_json(indent=2) + "\n", _MANIFEST_FILE, "--out", parents=True)
     return path

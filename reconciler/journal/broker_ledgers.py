@@ -22,6 +22,7 @@ class JournalLedgers:
         self._memory: dict[str, str] = {}
 
     def load_text(self, account: str) -> str | None:
+        """The account's ledger state from the journal (or this run's, when the journal is read-only)."""
         if account in self._memory:
             return self._memory[account]
         j = self._journal()
@@ -34,6 +35,7 @@ class JournalLedgers:
         return None if row is None else str(row[0])
 
     def save_text(self, account: str, state: str) -> None:
+        """Keep the ledger state in the journal; in memory only when it is read-only."""
         j = self._journal()
         if not j.writable:
             self._memory[account] = state

@@ -16,6 +16,8 @@ from reconciler.journal.store import Journal
 
 @dataclass(frozen=True)
 class AppliedCommit:
+    """An apply recorded for a commit, so a commit already applied sends nothing again."""
+
     apply_id: str
     status: str
     started_at: datetime

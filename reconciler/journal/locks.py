@@ -178,6 +178,7 @@ class AccountLock:
 
     @property
     def is_postgres(self) -> bool:
+        """Whether the lock is a PostgreSQL advisory lock (else a row with a lease)."""
         return self.journal.engine.dialect.name == "postgresql"
 
     def __enter__(self) -> AccountLock:
@@ -272,6 +273,7 @@ class AccountLock:
         )
 
     def release(self) -> None:
+        """Stop renewing the lease and release the lock."""
         if self._held:
             self._held = False
             leases.keeper(self.journal).remove(self)
@@ -286,6 +288,7 @@ class AccountLock:
 
 
 def list_locks(journal: Journal) -> list[dict[str, Any]]:
+    """Every account lock held now, for `force-unlock --list` to show who holds what."""
     with journal.tx() as c:
         return [dict(r) for r in c.execute(select(t.locks).order_by(t.locks.c.account)).mappings()]
 

@@ -38,6 +38,7 @@ class PaperOrder:
 
     @classmethod
     def of(cls, row: Mapping[Any, Any]) -> PaperOrder:
+        """A paper order from its row."""
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
 
@@ -51,6 +52,7 @@ class Proceeds:
 
 
 def has_account(c: Connection, account: str) -> bool:
+    """Whether the paper account exists yet, so it is opened from its seed only once."""
     found = c.execute(select(t.paper_accounts.c.account).where(t.paper_accounts.c.account == account)).first()
     return found is not None
 
@@ -58,6 +60,7 @@ def has_account(c: Connection, account: str) -> bool:
 def open_account(
     c: Connection, account: str, cash: Decimal, positions: Mapping[str, Decimal], now: datetime
 ) -> None:
+    """Open a paper account with its seeded cash and positions, the books it trades from then on."""
     c.execute(insert(t.paper_accounts).values(account=account, cash_settled=cash, created_at=now))
     for symbol, quantity in positions.items():
         if quantity != 0:
@@ -77,16 +80,19 @@ _ADD_ORDER = insert(t.paper_orders)
 
 
 def cash(c: Connection, account: str) -> Decimal:
+    """The paper account's settled cash, as the books hold it."""
     value = c.execute(_CASH, {"b_account": account}).scalar_one()
     assert isinstance(value, Decimal)
     return value
 
 
 def set_cash(c: Connection, account: str, amount: Decimal) -> None:
+    """Replace the paper account's settled cash after a fill or a settlement."""
     c.execute(_SET_CASH, {"b_account": account, "cash_settled": amount})
 
 
 def positions(c: Connection, account: str) -> dict[str, Decimal]:
+    """The paper account's non-zero holdings, what an observation reports."""
     rows = c.execute(
         select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(t.paper_positions.c.account == account)
     ).all()
@@ -94,6 +100,7 @@ def positions(c: Connection, account: str) -> dict[str, Decimal]:
 
 
 def position(c: Connection, account: str, symbol: str) -> Decimal:
+    """One holding of the paper account (zero when none), to check a sale against."""
     value = c.execute(_POSITION, {"b_account": account, "b_symbol": symbol}).scalar()
     return value if isinstance(value, Decimal) else ZERO
 
@@ -120,6 +127,7 @@ def proceeds(c: Connection, account: str) -> list[Proceeds]:
 
 
 def add_proceeds(c: Connection, account: str, amount: Decimal, settles_on: str) -> None:
+    """Record a sale's proceeds as unsettled until their settlement date."""
     c.execute(insert(t.paper_unsettled).values(account=account, amount=amount, settles_on=settles_on))
 
 
@@ -146,11 +154,13 @@ def draw_proceeds(c: Connection, account: str, amount: Decimal) -> None:
 
 
 def find_order(c: Connection, account: str, client_order_id: str) -> PaperOrder | None:
+    """The paper order with this client id, so a resend finds the order it already placed."""
     row = c.execute(_ORDER, {"b_account": account, "b_cid": client_order_id}).mappings().first()
     return None if row is None else PaperOrder.of(row)
 
 
 def orders(c: Connection, account: str) -> list[PaperOrder]:
+    """The paper account's orders in the order they were placed, for listing and reconciling."""
     rows = c.execute(
         select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)
     ).mappings().all()
@@ -158,4 +168,5 @@ def orders(c: Connection, account: str) -> list[PaperOrder]:
 
 
 def add_order(c: Connection, order: PaperOrder) -> None:
+    """Store a paper order under its client id, the record a lookup finds it by."""
     c.execute(_ADD_ORDER, {name: getattr(order, name) for name in order.__dataclass_fields__})

@@ -34,6 +34,8 @@ ENQUEUE_TRIES = 5
 
 @dataclass(frozen=True)
 class WorkItem:
+    """One account's place in the `apply --all` queue: who claimed it and how it ended."""
+
     account: str
     status: WorkStatus
     claimed_by: str | None
@@ -52,10 +54,12 @@ class Progress:
 
     @property
     def total(self) -> int:
+        """Every account of the plan."""
         return self.pending + self.claimed + self.done + self.failed
 
     @property
     def finished(self) -> int:
+        """The accounts done or failed."""
         return self.done + self.failed
 
 
@@ -174,6 +178,7 @@ def finish(journal: Journal, plan_hash: str, account: str, status: WorkStatus, m
 
 
 def items(journal: Journal, plan_hash: str) -> list[WorkItem]:
+    """Every account's work item of a plan, for `apply --all` to report who did what."""
     item = t.work_items.c
     with journal.tx() as c:
         rows = c.execute(
@@ -185,6 +190,7 @@ def items(journal: Journal, plan_hash: str) -> list[WorkItem]:
 
 
 def progress(journal: Journal, plan_hash: str) -> Progress:
+    """How many of a plan's accounts are pending, running, done or failed, for the runner's progress line."""
     item = t.work_items.c
     with journal.tx() as c:
         counts: dict[str, int] = {

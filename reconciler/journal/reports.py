@@ -13,6 +13,7 @@ from reconciler.journal.store import Journal
 
 
 def history(journal: Journal, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent applies, newest first, for `reconciler history`."""
     with journal.tx() as c:
         rows = (
             c.execute(select(t.applies).order_by(t.applies.c.started_at.desc()).limit(limit)).mappings().all()
@@ -29,6 +30,7 @@ def history(journal: Journal, limit: int = 20) -> list[dict[str, Any]]:
     return out
 
 def show(journal: Journal, apply_id: str) -> dict[str, Any] | None:
+    """Everything recorded about one apply (by id or unique prefix), for `reconciler show`."""
     if not apply_id.strip():
         return None
     with journal.tx() as c:

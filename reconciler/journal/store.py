@@ -139,6 +139,7 @@ class Journal:
 
     @contextmanager
     def tx(self, *, sync: bool = True) -> Iterator[Connection]:
+        """One transaction; a database error becomes a JournalError naming the journal."""
         with self._failing_as_journal_error(), begin(self.engine, sync=sync) as conn:
             yield conn
 
@@ -186,6 +187,7 @@ class Journal:
 
     # ---- applies ----
     def start_apply(self, plan_hash: str, targets_hash: str, git_commit: str | None, actor: str) -> str:
+        """Record an apply's start and return its id, before any order is sent."""
         apply_id = str(uuid.uuid4())
         with self.tx() as c:
             c.execute(
@@ -197,6 +199,7 @@ class Journal:
         return apply_id
 
     def finish_apply(self, apply_id: str, status: ApplyStatus, message: str | None = None) -> None:
+        """Record how an apply ended."""
         with self.tx() as c:
             c.execute(
                 update(t.applies)
@@ -215,6 +218,7 @@ class Journal:
         return {r["client_order_id"]: dict(r) for r in rows}
 
     def intent(self, client_order_id: str) -> dict[str, Any] | None:
+        """The intent with this client id, or None."""
         with self.tx() as c:
             row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
         return dict(row) if row else None
@@ -240,6 +244,7 @@ class Journal:
             return {str(s) for s in rows}
 
     def last_observation(self, account: str) -> dict[str, Any] | None:
+        """The account's latest recorded observation, to compare a new one with."""
         with self.tx() as c:
             row = c.execute(
                 select(t.observations)
@@ -250,6 +255,7 @@ class Journal:
         return dict(row) if row else None
 
     def fills_since(self, account: str, since: datetime, *, inclusive: bool = False) -> list[dict[str, Any]]:
+        """The account's fills after a time, to corroborate what the broker says."""
         after = t.fills.c.filled_at >= since if inclusive else t.fills.c.filled_at > since
         with self.tx() as c:
             rows = c.execute(
@@ -260,6 +266,7 @@ class Journal:
         return [dict(r) for r in rows]
 
     def open_intents(self, account: str) -> list[dict[str, Any]]:
+        """The account's intents not yet final, which reconcile must resolve before a new apply."""
         with self.tx() as c:
             rows = c.execute(
                 select(t.intents).where(t.intents.c.account == account, t.intents.c.status.not_in(TERMINAL))
@@ -270,6 +277,7 @@ class Journal:
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
         symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: IntentStatus, message: str | None = None,
     ) -> None:
+        """Record an intent before its order is sent, so a crash leaves a trace to reconcile."""
         if status not in _NEW_INTENT_STATUSES:
             raise JournalError(
                 f"a new intent cannot be {status}", where="journal", fix="this is a bug: report it",
@@ -401,6 +409,7 @@ class Journal:
 
     # ---- observations, policies, events ----
     def record_observation(self, obs: Observation, purpose: str, apply_id: str | None = None) -> None:
+        """Record one observation."""
         self.record_observations([obs], purpose, apply_id)
 
     def record_observations(
@@ -423,6 +432,7 @@ class Journal:
         self, results: Sequence[PolicyResult], *, plan_hash: str, phase: str, apply_id: str | None,
         overrides: dict[str, str], actor: str,
     ) -> None:
+        """Record the policies' verdicts and overrides, for the audit trail."""
         if not results:
             return
         now = self._now()
@@ -442,6 +452,7 @@ class Journal:
         self, kind: str, *, apply_id: str | None = None, account: str | None = None,
         client_order_id: str | None = None, **data: Any,
     ) -> None:
+        """Record an event with its fields, for `show` and for audits."""
         with self.tx() as c:
             self._event(c, kind, apply_id=apply_id, account=account, client_order_id=client_order_id, **data)
 

@@ -32,9 +32,11 @@ class DecimalText(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        """A Decimal stored as its exact text."""
         return None if value is None else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        """The exact Decimal back from its text."""
         return None if value is None else Decimal(value)
 
 

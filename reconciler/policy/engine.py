@@ -163,6 +163,7 @@ class PolicySet:
                 )
 
     def overridable(self) -> list[str]:
+        """The soft-mandatory policies, the only ones an override may name."""
         return sorted(p for p, level in self.levels.items() if level == "soft-mandatory")
 
     def query(self, short: str) -> dict[str, Any]:
@@ -314,6 +315,7 @@ def _combined(packages: dict[str, str]) -> str:
 
 
 def short_name(package: str) -> str:
+    """A policy's package without the common prefix, as plans and messages show it."""
     return package.removeprefix("reconciler.")
 
 

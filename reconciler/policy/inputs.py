@@ -26,6 +26,7 @@ def _numbers(value: Any) -> Any:
 
 
 def action_input(action: Action, quote: Quote | None, now: datetime) -> dict[str, Any]:
+    """One action as the policies see it: numbers as JSON numbers, its quote and age beside it."""
     q = None
     if quote is not None:
         q = {

@@ -33,6 +33,8 @@ _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
 @dataclass(frozen=True)
 class Call:
+    """A built-in call found in a policy's text, to check it against the allowed ones."""
+
     name: str
     start: int  # offset of the name in the module's text
     arguments: int

@@ -53,6 +53,7 @@ class Row:
 
     @property
     def name(self) -> str:
+        """The portfolio's name."""
         return self.pp.name
 
     @property
@@ -62,6 +63,7 @@ class Row:
 
     @property
     def notes(self) -> list[str]:
+        """The notes worth a reader's attention."""
         return [n for n in self.pp.notes if weighty(n)]
 
     @property
@@ -106,6 +108,7 @@ class Decision:
 
     @property
     def sections(self) -> list[Row]:
+        """The rows shown, in order of severity."""
         return [r for r in self.rows if r.shown]
 
     def elsewhere(self, rows: Sequence[Row]) -> str:
@@ -120,6 +123,7 @@ class Decision:
 
 
 def severity(pp: PortfolioPlan, results: Sequence[PolicyResult], overrides: Collection[str]) -> int:
+    """How bad a portfolio's plan is (blocked, needs override, ok), which orders and colours the outputs."""
     blocking = [r for r in results if r.blocks(overrides)]
     if pp.blocked or any(r.level == "hard-mandatory" for r in blocking):
         return BLOCKED

@@ -25,6 +25,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9./:_-]")
 
 @dataclass(frozen=True)
 class Row:
+    """One holding on the drift chart: its weight now and after, its target and band."""
+
     label: str
     now: Decimal
     after: Decimal

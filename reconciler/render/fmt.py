@@ -78,8 +78,10 @@ def status_style(status: str) -> str:
 
 
 def status_text(status: str) -> Text:
+    """A status in its colour, the same in every table."""
     return Text(status, style=status_style(status))
 
 
 def side_text(side: str) -> Text:
+    """A side (buy or sell) in its colour, the same in every table."""
     return Text(side, style=SIDE_STYLE.get(side, ""))

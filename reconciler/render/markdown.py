@@ -234,6 +234,7 @@ def size(text: str) -> int:
 
 
 def part_marker(k: int, n: int) -> str:
+    """The hidden marker of one part of a split plan comment, so each part is found and updated."""
     return f"<!-- reconciler:plan part={k}/{n} -->"
 
 

@@ -34,19 +34,26 @@ class Outcome(Protocol):
     """What became of one order, as the apply tells it (execution.leg.OrderOutcome)."""
 
     @property
-    def portfolio(self) -> str: ...
+    def portfolio(self) -> str:
+        """The portfolio the order was for."""
     @property
-    def client_order_id(self) -> str: ...
+    def client_order_id(self) -> str:
+        """Our id of the order."""
     @property
-    def symbol(self) -> str: ...
+    def symbol(self) -> str:
+        """The symbol traded."""
     @property
-    def side(self) -> str: ...
+    def side(self) -> str:
+        """Buy or sell."""
     @property
-    def quantity(self) -> Decimal: ...
+    def quantity(self) -> Decimal:
+        """The quantity planned."""
     @property
-    def planned_price(self) -> Decimal | None: ...
+    def planned_price(self) -> Decimal | None:
+        """The price the plan expected, to measure slippage against."""
     @property
-    def commission(self) -> Decimal: ...
+    def commission(self) -> Decimal:
+        """The commission paid."""
 
 
 Row = Mapping[str, Any]
@@ -72,6 +79,7 @@ class Tally:
     planned: Decimal = ZERO  # the plan's value of what filled, to say the slippage in basis points
 
     def add(self, side: str, status: str, filled: Decimal, paid: Decimal | None, fill: Fill) -> None:
+        """Count one order's outcome into the totals."""
         self.orders += 1
         self.filled += status == "filled"
         if paid is None or filled <= 0:
@@ -86,6 +94,7 @@ class Tally:
             self.planned += filled * fill.planned_price
 
     def line(self, label: str) -> Text:
+        """The totals as one line: orders, filled, paid and slippage."""
         slip = f"{signed_money(self.slippage)} ({bps(self.slippage / self.planned)})" if self.planned else "-"
         return Text(f"{label}: ", style="bold") + Text(
             f"{self.filled}/{self.orders} filled · bought {money(self.bought)} · sold {money(self.sold)}"
@@ -106,6 +115,7 @@ class Fill:
 
     @property
     def slippage(self) -> Decimal:
+        """What the fill cost beyond the planned price (positive: worse)."""
         if self.paid is None or self.planned_price is None:
             return ZERO
         per_unit = self.paid - self.planned_price
@@ -113,6 +123,7 @@ class Fill:
 
     @property
     def slippage_bps(self) -> str:
+        """The slippage in basis points, or - when it cannot be measured."""
         if self.paid is None or self.planned_price is None or self.filled <= 0 or self.planned_price <= 0:
             return "-"
         return bps(self.slippage / (self.filled * self.planned_price))

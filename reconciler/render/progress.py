@@ -21,35 +21,45 @@ class Snapshot(Protocol):
     """Where the queue stands (journal.queue.Progress)."""
 
     @property
-    def finished(self) -> int: ...
+    def finished(self) -> int:
+        """Accounts finished."""
     @property
-    def total(self) -> int: ...
+    def total(self) -> int:
+        """Accounts in the run."""
     @property
-    def failed(self) -> int: ...
+    def failed(self) -> int:
+        """Accounts failed."""
     @property
-    def orders(self) -> int: ...
+    def orders(self) -> int:
+        """Orders sent so far."""
 
 
 class Item(Protocol):
     """One account's outcome (execution.workers.WorkOutcome)."""
 
     @property
-    def account(self) -> str: ...
+    def account(self) -> str:
+        """The account."""
     @property
-    def worker(self) -> str: ...
+    def worker(self) -> str:
+        """The worker that applied it."""
     @property
-    def status(self) -> str: ...
+    def status(self) -> str:
+        """How it ended."""
     @property
-    def message(self) -> str: ...
+    def message(self) -> str:
+        """Why, when it failed."""
 
 
 class Report(Protocol):
     """What the workers did (execution.workers.WorkReport)."""
 
     @property
-    def outcomes(self) -> Sequence[Item]: ...
+    def outcomes(self) -> Sequence[Item]:
+        """Every account's outcome."""
     @property
-    def lost(self) -> list[str]: ...
+    def lost(self) -> list[str]:
+        """The workers that died."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class Pace:
 
     @property
     def orders_per_second(self) -> float:
+        """The rate so far."""
         return self.orders / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
@@ -73,6 +84,7 @@ class Pace:
         return (self.total - self.done) * self.elapsed / self.done
 
     def line(self) -> str:
+        """The progress line: done, failed, rate and time left."""
         eta = self.eta_seconds
         left = "?" if eta is None else _duration(eta)
         return (
@@ -125,6 +137,7 @@ class ApplyProgress:
             )
 
     def close(self) -> None:
+        """Stop the live display."""
         if self.status is not None:
             self.status.stop()
 

@@ -93,6 +93,7 @@ def _wrapped(cell: Text, width: int) -> list[Text]:
 
 
 def header(columns: list[Col] | tuple[Col, ...]) -> list[Text]:
+    """Column headers, dimmed so the figures stand out."""
     return [Text(c.name, style="dim") for c in columns]
 
 

@@ -121,6 +121,7 @@ def _origin(plan: Plan) -> str:
 
 
 def render_policies(plan: Plan, console: Console) -> None:
+    """The policies' verdicts under the plan, denies first, so a reader sees why a plan blocks."""
     results = plan.policy_results
     denies = [r for r in results if r.kind == "deny"]
     warns = [r for r in results if r.kind == "warn"]

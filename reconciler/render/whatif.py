@@ -65,6 +65,8 @@ ROWS = (
 
 @dataclass(frozen=True)
 class Row:
+    """One figure of the what-if table, per side and the change between them."""
+
     label: str
     cells: tuple[str, ...]  # one per side, then the change when there are two sides
 

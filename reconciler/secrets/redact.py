@@ -177,6 +177,7 @@ class ScrubbedStream:
             self._colour = False
 
     def write(self, text: str) -> int:
+        """Write the text with every known secret scrubbed and terminal controls made visible."""
         try:
             self._stream.write(shown.terminal(scrub(text), keep_colour=self._colour, line_start=self._line_start))
         except BrokenPipeError:
@@ -188,6 +189,7 @@ class ScrubbedStream:
         return len(text)
 
     def flush(self) -> None:
+        """Flush the stream underneath."""
         try:
             self._stream.flush()
         except BrokenPipeError:

@@ -18,9 +18,12 @@ from reconciler.spec.models import SecretStores
 
 @dataclass(frozen=True)
 class Secret:
+    """A resolved secret that never shows in a repr or a log; `reveal` is the one way to read it."""
+
     _value: str = field(repr=False)
 
     def reveal(self) -> str:
+        """The secret's value, read only where it is sent."""
         return self._value
 
     def __str__(self) -> str:
@@ -32,10 +35,13 @@ class Secret:
 
 @dataclass
 class SecretResolver:
+    """Resolves secret references (env:, aws:, vault:) once each, and registers them for scrubbing."""
+
     stores: SecretStores
     _cache: dict[str, Secret] = field(default_factory=dict)
 
     def resolve(self, ref: str, where: str) -> Secret:
+        """The secret a reference names, or an error naming the reference and where it was given."""
         if ref in self._cache:
             return self._cache[ref]
         scheme, _, rest = ref.partition(":")

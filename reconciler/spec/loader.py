@@ -75,13 +75,16 @@ class Workspace:
 
     @cached_property
     def by_account(self) -> dict[str, Desired]:
+        """The portfolios by account."""
         return {p.account: p for p in self.portfolios}
 
     @cached_property
     def by_name(self) -> dict[str, Desired]:
+        """The portfolios by name."""
         return {p.name: p for p in self.portfolios}
 
     def portfolio_for_account(self, account: str) -> Desired | None:
+        """The portfolio of an account, or None."""
         return self.by_account.get(account)
 
 

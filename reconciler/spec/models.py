@@ -56,6 +56,8 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN), BeforeValidator(_readable_tex
 
 
 class Metadata(Strict):
+    """A document's name (how others refer to it) and a description for people."""
+
     name: Name
     description: str | None = None
 
@@ -70,6 +72,8 @@ def _check_weights(targets: dict[str, Decimal], cash: Decimal) -> None:
 
 
 class ModelSpec(Strict):
+    """A model's target weights and cash, shared by the portfolios that follow it."""
+
     targets: dict[Symbol, Weight] = Field(min_length=1)
     cash: Weight = Decimal("0")
 
@@ -91,6 +95,8 @@ class TaxSpec(TaxSettings):
 
 
 class PortfolioSpec(Strict):
+    """A portfolio: the account it lives in, its targets (its own or a model's) and how it trades."""
+
     account: Name
     model: Name | None = None
     targets: dict[Symbol, Weight] | None = None
@@ -117,6 +123,8 @@ class PortfolioSpec(Strict):
 
 
 class ModelDoc(Strict):
+    """A Model document: target weights several portfolios can share."""
+
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Model"]
     metadata: Metadata
@@ -124,6 +132,8 @@ class ModelDoc(Strict):
 
 
 class PortfolioDoc(Strict):
+    """A Portfolio document: what one account should hold."""
+
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Portfolio"]
     metadata: Metadata
@@ -136,6 +146,8 @@ EnforcementLevel = Literal["advisory", "soft-mandatory", "hard-mandatory"]
 
 
 class PaperQuote(Strict):
+    """A fixed quote of the paper broker, for demos and tests."""
+
     price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
     previous_close: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
     volume: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = Field(
@@ -144,12 +156,16 @@ class PaperQuote(Strict):
 
 
 class PaperPrices(Strict):
+    """Where the paper broker takes its prices: fixed quotes, or a CSV of closes."""
+
     static: dict[Symbol, PaperQuote] = Field(default_factory=dict)
     csv: str | None = Field(None, description="CSV with a date column and one column of closes per symbol.")
     as_of: str | None = Field(None, description="Use the CSV row of this date (YYYY-MM-DD); default the last.")
 
 
 class PaperAccount(Strict):
+    """A paper account's starting cash and positions."""
+
     cash: Money = Decimal("0")
     positions: dict[Symbol, Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=dict)
 
@@ -196,6 +212,8 @@ class BrokerConfig(Strict):
 
 
 class PaperBroker(BrokerConfig):
+    """The paper broker's settings: simulated fills, costs and settlement, no real money."""
+
     kind: Literal["paper"]
     slippage_bps: Money = Decimal("5")
     commission: Commission = Commission()
@@ -236,6 +254,8 @@ class AlpacaAccount(Strict):
 
 
 class SecretStores(Strict):
+    """Where secret references are resolved: the AWS region and Vault's address and mount."""
+
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = Field(None, description="for a local test server; normally unset")
     vault_url: str | None = Field(None, description="default: $VAULT_ADDR; the token comes from $VAULT_TOKEN")
@@ -243,6 +263,8 @@ class SecretStores(Strict):
 
 
 class AlpacaBroker(BrokerConfig):
+    """The Alpaca broker's settings: its URLs, credentials by reference, limits and timeouts."""
+
     kind: Literal["alpaca"]
     trading_url: str = "https://paper-api.alpaca.markets"
     data_url: str = "https://data.alpaca.markets"
@@ -362,6 +384,8 @@ class CcxtBroker(BrokerConfig):
 
 
 class PolicyParams(Strict):
+    """The parameters the policies read, so a limit changes without editing Rego."""
+
     max_order_fraction: Fraction = Decimal("0.5")
     max_turnover: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal("1.0")
     deny_symbols: list[Symbol] = Field(default_factory=list)
@@ -391,6 +415,8 @@ class PolicyParams(Strict):
 
 
 class Policies(Strict):
+    """Where the policies are, how each is enforced, and their parameters."""
+
     dir: str = "policies"
     enforcement: dict[str, EnforcementLevel] = Field(default_factory=dict)
     default_level: EnforcementLevel = "hard-mandatory"
@@ -414,6 +440,8 @@ class Policies(Strict):
 
 
 class ApplySettings(Strict):
+    """How apply guards a plan: its age, the clocks' skew, and how far quotes may move."""
+
     max_plan_age_seconds: Annotated[int, Field(gt=0)] = 3600
     max_clock_skew_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
         30, description="A plan dated further in the future than this is refused (clocks disagree, or it was forged)."
@@ -454,6 +482,8 @@ class ApplySettings(Strict):
 
 
 class Journal(Strict):
+    """The journal's database, where every apply, order and fill is recorded."""
+
     url: str = "sqlite:///.reconciler/journal.db"
 
     @field_validator("url")
@@ -473,6 +503,8 @@ ALL_EVENTS: tuple[NotifyEvent, ...] = ("apply_failed", "drift")
 
 
 class NotificationTarget(Strict):
+    """Where to send notifications, and for which events."""
+
     url: SecretRef = Field(
         description="Where to notify: an apprise URL (slack://…, msteams://…, mailtos://…, json://…), by reference"
         " (env:VAR, aws:SECRET_ID#field or vault:PATH#field): it holds the webhook's token, so never the URL itself."
@@ -505,6 +537,8 @@ class PlanSettings(Strict):
 
 
 class ConfigDoc(Strict):
+    """The workspace's reconciler.yaml: the broker, the journal, the policies and apply's guards."""
+
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Config"]
     portfolios_dir: str = "portfolios"

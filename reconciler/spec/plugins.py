@@ -24,10 +24,12 @@ class DeclaresConfig(Protocol):
     """What the loader needs of a plug-in: its kind and the model of its `broker:` section."""
 
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """The `broker.kind` the plug-in answers to."""
 
     @property
-    def config(self) -> type[BrokerConfig]: ...
+    def config(self) -> type[BrokerConfig]:
+        """The model that validates the plug-in's `broker:` section."""
 
 
 @functools.cache

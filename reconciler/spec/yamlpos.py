@@ -39,6 +39,7 @@ class RawDoc:
     node: Any
 
     def where(self, loc: Sequence[str | int] = ()) -> str:
+        """file:line:column of a key in the document, for an error message."""
         line, col = position(self.node, loc)
         return f"{self.path}:{line}:{col}"
 

@@ -69,6 +69,7 @@ class BrokerContract:
         yield  # pragma: no cover
 
     def buy(self, setup: ContractSetup, client_order_id: str | None = None) -> OrderRequest:
+        """A small buy of the setup's symbol under a fresh client id."""
         return OrderRequest(
             client_order_id=client_order_id or client_id(), symbol=setup.symbol, side="buy", quantity=setup.quantity
         )

@@ -262,7 +262,7 @@ def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.Monkey
         "kind": "ccxt", "exchange": "binance", "sandbox": True,
         "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}},
     })
-    exchange, _ = CcxtBroker(s, SecretResolver(s.secrets))._exchange("spot")  # built, not connected
+    exchange, _ = CcxtBroker(s, SecretResolver(s.secrets))._gate.exchange("spot")  # built, not connected
     assert "testnet" in exchange.urls["api"]["public"]
     assert exchange.secret == CANARY
     assert CANARY not in repr(exchange.urls)

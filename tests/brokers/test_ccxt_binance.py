@@ -190,4 +190,4 @@ def test_clock_skew_is_named_and_not_retried(broker: CcxtBroker, exchange: FakeB
 
 def test_the_ips_weight_is_read_from_the_headers(broker: CcxtBroker, exchange: FakeBinance) -> None:
     broker.observe("spot", ["ETH"])
-    assert [h.used for h in broker._hosts.values()] == [exchange.weight]
+    assert [h.used for h in broker._gate.hosts.values()] == [exchange.weight]

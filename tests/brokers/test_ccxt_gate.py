@@ -1,7 +1,7 @@
-"""Every request the ccxt adapter makes goes through its one gate (`CcxtBroker._call`): the IP's ban and weight,
-the account's bucket, the 429 cap and clock skew are checked there, so a new request cannot skip them. Read from
-the source: an exchange method that talks to the network is only called on the parameter of a function handed
-to the gate, and only the gate starts a call."""
+"""Every request the ccxt adapter makes goes through its one gate (`CcxtGate.call`, ccxt_gate.py): the IP's ban
+and weight, the account's bucket, the 429 cap and clock skew are checked there, so a new request cannot skip
+them. Read from the source: an exchange method that talks to the network is only called on the parameter of a
+function handed to the gate, and only the gate starts a call."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import ast
 from pathlib import Path
 
 from reconciler.brokers import ccxt as adapter
+from reconciler.brokers import ccxt_gate as gate
 
 NETWORK = ("fetch_", "create_", "cancel_", "load_markets", "public_", "private_", "sapi_", "edit_")
 
@@ -45,14 +46,23 @@ def _callers_of(source: str, name: str) -> set[str]:
 
 
 SOURCE = Path(adapter.__file__).read_text()
+GATE = Path(gate.__file__).read_text()
 
 
 def test_every_exchange_request_is_a_function_handed_to_the_gate() -> None:
     assert _violations(SOURCE) == []
 
 
+def test_the_gate_itself_calls_the_exchange_only_on_what_it_is_handed() -> None:
+    assert _violations(GATE) == []
+
+
 def test_only_the_gate_starts_a_call() -> None:
-    assert _callers_of(SOURCE, "_within_deadline") == {"_call"}
+    assert _callers_of(GATE, "_within_deadline") == {"call"}
+
+
+def test_the_adapter_never_starts_a_call_around_the_gate() -> None:
+    assert _callers_of(SOURCE, "_within_deadline") == set()
 
 
 def test_the_check_sees_a_request_made_around_the_gate() -> None:

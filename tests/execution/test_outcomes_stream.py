@@ -30,7 +30,8 @@ def _appends_to_outcomes() -> list[str]:
 
 def _add() -> str:
     leg = (PACKAGE / "execution" / "leg.py").read_text().splitlines()
-    return f"execution/leg.py:{next(n for n, line in enumerate(leg, start=1) if 'self.outcomes.append(' in line)}"
+    row = next(n for n, line in enumerate(leg, start=1) if "self.outcomes.append(" in line)
+    return f"execution/leg.py:{row}"
 
 
 def test_the_walk_finds_apply_result_add() -> None:

@@ -22,6 +22,8 @@ def _ts(name: str, nullable: bool = False) -> sa.Column:  # type: ignore[type-ar
 
 
 def upgrade() -> None:
+    """Create the journal's first tables: applies, intents, orders, fills, observations, decisions, paper
+    books."""
     op.create_table(
         "applies",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -159,6 +161,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     for name in (
         "paper_orders", "paper_unsettled", "paper_positions", "paper_accounts", "events",
         "policy_decisions", "observations", "fills", "orders", "intents", "applies",

@@ -20,6 +20,7 @@ def _ts(name: str, nullable: bool = False) -> sa.Column:  # type: ignore[type-ar
 
 
 def upgrade() -> None:
+    """Add account locks and the work queue, for concurrent applies and `apply --all`."""
     op.create_table(
         "locks",
         sa.Column("lock_id", sa.String(36), primary_key=True),
@@ -48,5 +49,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     op.drop_table("work_items")
     op.drop_table("locks")

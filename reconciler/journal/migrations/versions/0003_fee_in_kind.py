@@ -19,10 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Keep a fee paid in the traded asset apart from cash fees."""
     with op.batch_alter_table("fills") as batch:
         batch.add_column(sa.Column("fee_in_kind", DecimalText, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     with op.batch_alter_table("fills") as batch:
         batch.drop_column("fee_in_kind")

@@ -16,8 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Index intents by plan and account: apply looks them up on every order."""
     op.create_index("ix_intents_plan_account", "intents", ["plan_hash", "account"])
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     op.drop_index("ix_intents_plan_account", table_name="intents")

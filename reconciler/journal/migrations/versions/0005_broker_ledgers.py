@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Keep each broker account's cash ledger between runs, so settlement is not read again from scratch."""
     op.create_table(
         "broker_ledgers",
         sa.Column("broker", sa.String(20), primary_key=True),
@@ -27,4 +28,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     op.drop_table("broker_ledgers")

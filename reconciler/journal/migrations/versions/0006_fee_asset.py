@@ -19,12 +19,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Record the asset a fee was paid in and its amount, for exchanges that charge in a third coin."""
     with op.batch_alter_table("fills") as batch:
         batch.add_column(sa.Column("fee_asset", sa.String(32), nullable=True))
         batch.add_column(sa.Column("fee_asset_amount", DecimalText, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     with op.batch_alter_table("fills") as batch:
         batch.drop_column("fee_asset_amount")
         batch.drop_column("fee_asset")

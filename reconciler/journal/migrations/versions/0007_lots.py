@@ -18,6 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the tax lots table, for tax-aware planning."""
     op.create_table(
         "lots",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -33,5 +34,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Undo `upgrade`, for `alembic downgrade`."""
     op.drop_index("ix_lots_account_symbol", table_name="lots")
     op.drop_table("lots")
