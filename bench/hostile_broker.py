@@ -28,7 +28,7 @@ from results import commit_line, planted, record
 from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.spec.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.brokers.test_alpaca_hostile import (
     _drip_body,
@@ -54,7 +54,7 @@ def _timed(observe: Callable[[], object]) -> tuple[float, str]:
 
 
 def _ccxt(url: str) -> CcxtBroker:
-    spec = CcxtSpec.model_validate({
+    spec = CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 1000, "timeout_seconds": 1,
         "options": {"fetchMarkets": {"types": ["spot"]}},
         "accounts": {"spot": {"api_key": "env:RC_HOSTILE_KEY", "secret": "env:RC_HOSTILE_SECRET"}},

@@ -46,8 +46,7 @@ from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, AlpacaBrokerConfig, send_pause
 
 log = logging.getLogger("reconciler.alpaca")
 
@@ -59,7 +58,7 @@ class AlpacaBroker:
     concurrency = 8  # accounts observed at once by `plan`; each account keeps to its own rate limit
 
     def __init__(
-        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM,
+        self, spec: AlpacaBrokerConfig, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM,
         ledgers: LedgerStore | None = None,
     ) -> None:
         self.spec = spec

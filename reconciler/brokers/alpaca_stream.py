@@ -32,7 +32,7 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.clock import Clock, await_signal, budget, current_deadline
 from reconciler.errors import DeadlineExceeded, ReconcilerError
 from reconciler.secrets.redact import untrusted
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.spec.models import AlpacaBrokerConfig
 
 log = logging.getLogger("reconciler.alpaca")
 _FRAMES = logging.getLogger("reconciler.alpaca.stream_frames")
@@ -220,7 +220,7 @@ class Streams:
     """Each account's stream in one adapter: opened before the account's first order, again (before a later order)
     at most every RETRY_SECONDS after it went down, never again once it told something doubtful."""
 
-    def __init__(self, spec: AlpacaSpec, clock: Clock) -> None:
+    def __init__(self, spec: AlpacaBrokerConfig, clock: Clock) -> None:
         self.spec, self.clock = spec, clock
         self._lock = threading.Lock()
         self._held: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened

@@ -51,7 +51,7 @@ from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.spec.models import CcxtBrokerConfig
 
 log = logging.getLogger("reconciler.ccxt")
 
@@ -65,7 +65,7 @@ class CcxtBroker:
     concurrency = 1
 
     def __init__(
-        self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
+        self, spec: CcxtBrokerConfig, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
     ) -> None:
         self.spec = spec
         self.clock = clock

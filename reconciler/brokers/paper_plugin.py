@@ -8,17 +8,17 @@ from pathlib import Path
 from reconciler.brokers.base import Broker
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.core.models import CostModel, Desired
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.spec.models import PaperBrokerConfig
 
 
-def _build(config: PaperSpec, context: BrokerContext) -> Broker:
+def _build(config: PaperBrokerConfig, context: BrokerContext) -> Broker:
     from reconciler.brokers.paper import PaperBroker
 
     journal = context.journal()
     return PaperBroker(journal.engine, config, context.root, clock=context.clock, read_only=not journal.writable)
 
 
-def _costs(config: PaperSpec, limit_band: Decimal | None) -> CostModel:
+def _costs(config: PaperBrokerConfig, limit_band: Decimal | None) -> CostModel:
     """Its fills round to PRICE_TICK and its commissions to the cent: the planner budgets the same."""
     from reconciler.brokers.paper import COMMISSION_STEP, PRICE_TICK
 
@@ -28,7 +28,7 @@ def _costs(config: PaperSpec, limit_band: Decimal | None) -> CostModel:
     )
 
 
-def _check(config: PaperSpec, root: Path, portfolios: list[Desired]) -> list[str]:
+def _check(config: PaperBrokerConfig, root: Path, portfolios: list[Desired]) -> list[str]:
     """A broken price CSV fails `validate`, not the plan; a symbol it never prices is a warning."""
     from reconciler.brokers.prices import load_prices
 
@@ -54,4 +54,4 @@ def unpriced(
     return out
 
 
-PLUGIN = BrokerPlugin(kind="paper", config=PaperSpec, factory=_build, costs=_costs, check=_check)
+PLUGIN = BrokerPlugin(kind="paper", config=PaperBrokerConfig, factory=_build, costs=_costs, check=_check)

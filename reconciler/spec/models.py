@@ -206,7 +206,7 @@ class BrokerConfig(Strict):
         return {}
 
 
-class PaperBroker(BrokerConfig):
+class PaperBrokerConfig(BrokerConfig):
     """The paper broker's settings: simulated fills, costs and settlement, no real money."""
 
     kind: Literal["paper"]
@@ -257,7 +257,7 @@ class SecretStores(Strict):
     vault_mount: str = "secret"
 
 
-class AlpacaBroker(BrokerConfig):
+class AlpacaBrokerConfig(BrokerConfig):
     """The Alpaca broker's settings: its URLs, credentials by reference, limits and timeouts."""
 
     kind: Literal["alpaca"]
@@ -337,7 +337,7 @@ class CcxtAccount(Strict):
     secret: SecretRef
 
 
-class CcxtBroker(BrokerConfig):
+class CcxtBrokerConfig(BrokerConfig):
     """A crypto exchange through the ccxt library (spot market orders; positions are balances)."""
 
     kind: Literal["ccxt"]
@@ -476,7 +476,7 @@ class ApplySettings(Strict):
     )
 
 
-class Journal(Strict):
+class JournalConfig(Strict):
     """The journal's database, where every apply, order and fill is recorded."""
 
     url: str = "sqlite:///.reconciler/journal.db"
@@ -537,7 +537,7 @@ class ConfigDoc(Strict):
     apiVersion: Literal["reconciler.dev/v1"]
     kind: Literal["Config"]
     portfolios_dir: str = "portfolios"
-    journal: Journal = Journal()
+    journal: JournalConfig = JournalConfig()
     # Validated by the loader with the model of the plug-in registered under `broker.kind` (spec/plugins.py).
     broker: BrokerConfig
     policies: Policies = Policies()

@@ -19,7 +19,7 @@ from reconciler.cli.main import main
 from reconciler.core.models import CostModel
 from reconciler.core.rules import Commission
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.spec.models import PaperBrokerConfig
 
 GOOD = "date,AAA,BBB\n2024-01-02,10,20\n2024-01-03,10.5,19.5\n2024-01-04,11,19\n2024-01-05,10.8,19.2\n"
 
@@ -150,7 +150,7 @@ def test_fills_are_the_paper_brokers_fills(tmp_path: Path) -> None:
     """The backtest fills like the paper broker: the same price and commission, before the broker's rounding to a
     $0.0001 tick and a cent (adjusted closes are not tradable prices, so the backtest does not round)."""
     journal = Journal.open(f"sqlite:///{tmp_path / 'j.db'}")
-    spec = PaperSpec.model_validate(
+    spec = PaperBrokerConfig.model_validate(
         {"kind": "paper", "slippage_bps": 10, "settlement_days": 0,
          "commission": {"per_order": 1, "per_share": "0.01", "bps": 5},
          "accounts": {"acct": {"cash": 100000, "positions": {"ABC": 100}}}}

@@ -21,7 +21,7 @@ from reconciler.emulator.state import stamp_id
 from reconciler.journal.broker_ledgers import JournalLedgers
 from reconciler.journal.store import Journal
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.spec.models import AlpacaBrokerConfig
 
 D = Decimal
 TUESDAY_MORNING = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 in New York, a session day
@@ -44,7 +44,7 @@ def market(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emulator, Emulator
 
 
 def adapter(server: EmulatorServer, clock: FixedClock, ledgers: Any = None) -> AlpacaBroker:
-    spec = AlpacaSpec.model_validate({
+    spec = AlpacaBrokerConfig.model_validate({
         "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 1000,
         "stream": False,
         "accounts": {"old": {"key_id": "env:RC_KEY_OLD", "secret_key": "env:RC_KEY_OLD"},

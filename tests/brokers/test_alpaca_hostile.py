@@ -19,7 +19,7 @@ from reconciler.brokers.alpaca import AlpacaBroker
 from reconciler.brokers.base import OrderRequest
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.spec.models import AlpacaBrokerConfig
 
 ORDER = {"id": "o1", "client_order_id": "rc-1", "symbol": "VTI", "side": "buy", "qty": "10", "filled_qty": "10",
          "filled_avg_price": "100.5", "status": "filled", "commission": "0"}
@@ -79,7 +79,7 @@ class _Peer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def broker(self, **settings: Any) -> AlpacaBroker:
-        spec = AlpacaSpec.model_validate({
+        spec = AlpacaBrokerConfig.model_validate({
             "kind": "alpaca", "trading_url": self.url, "data_url": self.url, "rate_limit_per_second": 1000,
             "timeout_seconds": 1, "stream": False,
             "accounts": {"acct": {"key_id": "env:RC_HOSTILE_KEY", "secret_key": "env:RC_HOSTILE_SECRET"}},

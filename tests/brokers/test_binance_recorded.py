@@ -15,7 +15,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.clock import FixedClock
 from reconciler.errors import BrokerError, ExchangeBannedError, OrderRefusedError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.spec.models import CcxtBrokerConfig
 from tests.brokers.binance_replay import Answer, Replay, error, load
 
 D = Decimal
@@ -40,7 +40,7 @@ def binance(replay: Replay, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("EXCHANGE_KEY", "key")
     monkeypatch.setenv("EXCHANGE_SECRET", "secret")
     creds = {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}
-    spec = CcxtSpec.model_validate({
+    spec = CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "api_url": replay.url, "rate_limit_per_second": 200,
         "options": {"fetchMarkets": {"types": ["spot"]}}, "accounts": {"spot": creds, "other": creds}, **extra,
     })

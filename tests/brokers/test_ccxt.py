@@ -18,7 +18,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.cli.main import main
 from reconciler.errors import BrokerError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.spec.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.conftest import REPO, CliResult, fresh_journal_url
 
@@ -50,8 +50,8 @@ def exchange() -> Iterator[FakeBinance]:
     server.stop()
 
 
-def spec(url: str, **extra: object) -> CcxtSpec:
-    return CcxtSpec.model_validate({
+def spec(url: str, **extra: object) -> CcxtBrokerConfig:
+    return CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 200,
         "options": {"fetchMarkets": {"types": ["spot"]}},
         "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}}, **extra,
@@ -258,7 +258,7 @@ def test_without_the_ccxt_library_the_message_says_what_to_install(
 def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXCHANGE_KEY", "key")
     monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
-    s = CcxtSpec.model_validate({
+    s = CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "sandbox": True,
         "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}},
     })

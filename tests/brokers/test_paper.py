@@ -12,12 +12,12 @@ from reconciler.brokers.prices import Price
 from reconciler.calendars import add_weekdays
 from reconciler.clock import FixedClock
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.spec.models import PaperBrokerConfig
 
 
 def make_broker(tmp_path: Path, clock: FixedClock, **spec: object) -> PaperBroker:
     journal = Journal.open(f"sqlite:///{tmp_path / 'j.db'}")
-    paper = PaperSpec.model_validate(
+    paper = PaperBrokerConfig.model_validate(
         {
             "kind": "paper",
             "slippage_bps": 10,

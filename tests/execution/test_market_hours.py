@@ -193,9 +193,9 @@ def test_a_lunch_break_is_closed() -> None:
 def test_settlement_is_judged_by_the_exchanges_date(tmp_path: Path) -> None:
     from reconciler.brokers.prices import Price
     from reconciler.journal.store import Journal
-    from reconciler.spec.models import PaperBroker as PaperSpec
+    from reconciler.spec.models import PaperBrokerConfig
 
-    spec = PaperSpec.model_validate({
+    spec = PaperBrokerConfig.model_validate({
         "kind": "paper", "calendar": "XTKS", "slippage_bps": 0,
         "accounts": {"acct": {"cash": 0, "positions": {"ABC": 10}}},
     })
