@@ -550,7 +550,7 @@ def overhead(url: str, orders: int = 2000) -> Overhead:
     from reconciler.journal.store import Journal
     from reconciler.policy.engine import load_policies
     from reconciler.policy.inputs import policy_input
-    from reconciler.spec.models import PolicyParams
+    from reconciler.workspace.models import PolicyParams
 
     journal = Journal.open(url)
     apply_id = journal.start_apply("p" * 64, "t" * 64, None, "bench")

@@ -28,7 +28,7 @@ from results import commit_line, planted, record
 from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.brokers.test_alpaca_hostile import (
     _drip_body,

@@ -66,7 +66,7 @@ def _fail(kind: Kind, message: str, where: Path | str, fix: str | None = None) -
 def workspace_of(config_folder: Path) -> Path:
     """The workspace a configuration's files must stay in: the git repository that holds reconciler.yaml (so an
     example's `policies.dir: ../../policies` shares the repository's rules), else reconciler.yaml's own folder.
-    A proposal's `policies.dir` is held inside the repository where it is read from git (spec/loader)."""
+    A proposal's `policies.dir` is held inside the repository where it is read from git (workspace/loader)."""
     folder = Path(os.path.realpath(config_folder))
     return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), folder)
 

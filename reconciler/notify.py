@@ -13,7 +13,7 @@ import logging
 
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import Notifications, NotifyEvent
+from reconciler.workspace.models import Notifications, NotifyEvent
 
 log = logging.getLogger("reconciler.notify")
 

@@ -22,8 +22,8 @@ from reconciler.gitops.proposed import read_proposed
 from reconciler.gitops.refs import relocated
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
-from reconciler.spec.loader import Workspace, load_config, load_workspace
-from reconciler.spec.models import ConfigDoc
+from reconciler.workspace.loader import Workspace, load_config, load_workspace
+from reconciler.workspace.models import ConfigDoc
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Every file the product reads or writes goes through reconciler/files.py, and every YAML text through the one
-guarded loader (reconciler/spec/yamlpos.py): read from the package's AST, so a new path that opens, reads, writes
+guarded loader (reconciler/workspace/yamlpos.py): read from the package's AST, so a new path that opens, reads, writes
 or YAML-loads a file on its own fails here, naming the file and line."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "reconciler"
 GATE = "files.py"
-YAML_LOADER = "spec/yamlpos.py"
+YAML_LOADER = "workspace/yamlpos.py"
 
 # Method names that read or write a file by path, whatever the object (Path, pandas, shutil, a figure, ...).
 FILE_METHODS = {

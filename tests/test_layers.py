@@ -1,4 +1,4 @@
-"""The package graph runs one way: the functional core depends on nothing of the project, `spec` (YAML → models)
+"""The package graph runs one way: the functional core depends on nothing of the project, `workspace` (YAML → models)
 on the core, the brokers never on the executor, and only the CLI on the CLI. Read from the source's imports (at
 module top or inside functions alike), so a new import that breaks the layering fails here, naming the file."""
 
@@ -21,18 +21,18 @@ LEAVES = {"errors", "clock", "bounded_http", "logs", "files", "strict_json", "sh
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "calendars": {"core"},
-    "spec": {"core", "calendars"},
-    "secrets": {"spec"},
-    "policy": {"core", "spec", "secrets"},  # secrets: a deny message is scrubbed where it is made
-    "render": {"core", "spec"},
-    "backtest": {"core", "spec", "calendars"},
+    "workspace": {"core", "calendars"},
+    "secrets": {"workspace"},
+    "policy": {"core", "workspace", "secrets"},  # secrets: a deny message is scrubbed where it is made
+    "render": {"core", "workspace"},
+    "backtest": {"core", "workspace", "calendars"},
     "journal": {"core", "secrets"},
-    "brokers": {"core", "spec", "calendars", "secrets", "journal"},
+    "brokers": {"core", "workspace", "calendars", "secrets", "journal"},
     "emulator": {"core", "calendars"},  # Alpaca on 127.0.0.1 for tests and demos; only the CLI (and tests) run it
-    "notify": {"spec", "secrets"},
-    "gitops": {"core", "spec", "journal", "render", "secrets"},
-    "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "render"},
-    "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops"},
+    "notify": {"workspace", "secrets"},
+    "gitops": {"core", "workspace", "journal", "render", "secrets"},
+    "execution": {"core", "workspace", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "render"},
+    "runtime": {"core", "workspace", "calendars", "secrets", "policy", "journal", "brokers", "gitops"},
     "cli": {"*"},
     "testing": {"core", "brokers"},  # suites a plug-in's own tests import (the broker contract)
 }

@@ -28,8 +28,8 @@ FILE_WRITES = {
     ("backtest/report.py", "write_chart_report"): "the backtest report: HTML autoescaped by jinja2, or a PNG",
     ("cli/backtest_cmd.py", "_sweep"): "a sweep's heatmap: a PNG rendered in memory (sweep.heatmap_png)",
     ("gitops/refs.py", "_extract"): "a blob of the repository itself, copied as it is",
-    ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
-    ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
+    ("workspace/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
+    ("workspace/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
     ("cli/github_cmd.py", "_overrides"): "the overrides read from reviews, as JSON for the apply job (not shown)",
     ("gitops/reviewed.py", "reviewed_entry"): "a reviewed plan file, copied byte for byte (its seal is checked when"
     " read)",

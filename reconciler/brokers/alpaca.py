@@ -46,7 +46,7 @@ from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, AlpacaBrokerConfig, send_pause
+from reconciler.workspace.models import ALPACA_SEND_ATTEMPTS, AlpacaBrokerConfig, send_pause
 
 log = logging.getLogger("reconciler.alpaca")
 

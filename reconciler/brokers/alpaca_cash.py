@@ -16,7 +16,7 @@ from reconciler.brokers.payload import impossible, listing, reading
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.secrets.redact import untrusted
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 Get = Callable[[str, str, dict[str, Any] | None], Any]  # (account, path, params) → the answer's JSON
 

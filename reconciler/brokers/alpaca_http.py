@@ -21,7 +21,7 @@ from reconciler.brokers.retry import retry_reads
 from reconciler.clock import Clock, budget
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import Secret, SecretResolver
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 log = logging.getLogger("reconciler.alpaca")
 

@@ -9,7 +9,7 @@ from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.core.models import CostModel
 from reconciler.core.numbers import BPS
 from reconciler.core.rules import Commission
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 
 def _build(config: AlpacaBrokerConfig, context: BrokerContext) -> Broker:

@@ -32,7 +32,7 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.clock import Clock, await_signal, budget, current_deadline
 from reconciler.errors import DeadlineExceeded, ReconcilerError
 from reconciler.secrets.redact import untrusted
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 log = logging.getLogger("reconciler.alpaca")
 _FRAMES = logging.getLogger("reconciler.alpaca.stream_frames")

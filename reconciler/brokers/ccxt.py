@@ -51,7 +51,7 @@ from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CcxtBrokerConfig
 
 log = logging.getLogger("reconciler.ccxt")
 

@@ -24,8 +24,8 @@ from reconciler.clock import Clock, budget
 from reconciler.clock import pause as clock_pause
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
+from reconciler.workspace.models import CcxtBrokerConfig
 
 log = logging.getLogger("reconciler.ccxt")
 T = TypeVar("T")

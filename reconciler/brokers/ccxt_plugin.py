@@ -5,7 +5,7 @@ from __future__ import annotations
 from reconciler.brokers.base import Broker
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CcxtBrokerConfig
 
 
 def _build(config: CcxtBrokerConfig, context: BrokerContext) -> Broker:

@@ -21,7 +21,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.journal import paper_books as books
 from reconciler.journal.database import begin
-from reconciler.spec.models import PaperAccount, PaperBrokerConfig
+from reconciler.workspace.models import PaperAccount, PaperBrokerConfig
 
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
 COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent

@@ -8,7 +8,7 @@ from pathlib import Path
 from reconciler.brokers.base import Broker
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.core.models import CostModel, Desired
-from reconciler.spec.models import PaperBrokerConfig
+from reconciler.workspace.models import PaperBrokerConfig
 
 
 def _build(config: PaperBrokerConfig, context: BrokerContext) -> Broker:

@@ -14,8 +14,8 @@ from reconciler.brokers.base import Broker
 from reconciler.clock import Clock
 from reconciler.core.models import CostModel, Desired
 from reconciler.errors import ReconcilerError
-from reconciler.spec import plugins
-from reconciler.spec.models import BrokerConfig
+from reconciler.workspace import plugins
+from reconciler.workspace.models import BrokerConfig
 
 if TYPE_CHECKING:  # loading a plug-in to validate reconciler.yaml imports no database library
     from reconciler.journal.store import Journal
@@ -69,7 +69,7 @@ class BrokerPlugin(Generic[C]):
         if not isinstance(config, self.config):  # the loader validated it with this model: never, unless misused
             raise ReconcilerError(
                 f"broker kind {self.kind!r} was given a {type(config).__name__} configuration", where="broker",
-                fix="load reconciler.yaml with reconciler.spec.loader.load_config",
+                fix="load reconciler.yaml with reconciler.workspace.loader.load_config",
             )
         return config
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import PaperPrices
+from reconciler.workspace.models import PaperPrices
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from reconciler import calendars, files
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import load_documents
+from reconciler.workspace.yamlpos import load_documents
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reconciler.cli.common import console
 from reconciler.errors import ReconcilerError
-from reconciler.spec.formatter import format_file
+from reconciler.workspace.formatter import format_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         # Only without paths: the loader brings the pydantic models, which the pre-commit hook (files named on
         # the command line) never needs.
-        from reconciler.spec.loader import load_config
+        from reconciler.workspace.loader import load_config
 
         try:
             pdir = load_config(config).portfolios_dir

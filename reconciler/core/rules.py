@@ -1,5 +1,5 @@
 """The trading rules and cost settings the pure core works with: validated values, declared here so that the core
-depends on nothing above it. `spec` (YAML → models) builds its schema from them."""
+depends on nothing above it. `workspace` (YAML → models) builds its schema from them."""
 
 from __future__ import annotations
 

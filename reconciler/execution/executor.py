@@ -37,7 +37,7 @@ from reconciler.execution.services import ApplySession, Services
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import moved_symbols
 from reconciler.journal.prices import last_fill_prices
-from reconciler.spec.loader import Workspace
+from reconciler.workspace.loader import Workspace
 
 log = logging.getLogger("reconciler.apply")
 

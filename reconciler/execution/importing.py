@@ -13,9 +13,9 @@ from pathlib import Path
 from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.execution.services import Services
-from reconciler.spec.importer import portfolio_yaml
-from reconciler.spec.loader import Workspace, load_workspace
-from reconciler.spec.models import NAME_PATTERN
+from reconciler.workspace.importer import portfolio_yaml
+from reconciler.workspace.loader import Workspace, load_workspace
+from reconciler.workspace.models import NAME_PATTERN
 
 
 @dataclass(frozen=True)

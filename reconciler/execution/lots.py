@@ -15,7 +15,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.errors import ReconcilerError
 from reconciler.execution.services import Services
 from reconciler.journal.lots import account_lots, replace_lots
-from reconciler.spec.lots_csv import parse_lots
+from reconciler.workspace.lots_csv import parse_lots
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from reconciler.core.sequence import Landed
 from reconciler.execution.planfile import read_plan
 from reconciler.gitops.refs import targets_at
 from reconciler.gitops.sequence import changed_portfolios, read_manifest
-from reconciler.spec.loader import portfolio_hash
+from reconciler.workspace.loader import portfolio_hash
 
 
 def landed_in_batch(config_path: Path, folder: Path) -> tuple[list[Landed], dict[str, str]]:

@@ -29,8 +29,8 @@ from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import MarketClosedError, PlanMismatchError, PolicyDeniedError, StalePlanError
 from reconciler.journal.statuses import TERMINAL
-from reconciler.spec.loader import Workspace
-from reconciler.spec.models import ApplySettings
+from reconciler.workspace.loader import Workspace
+from reconciler.workspace.models import ApplySettings
 
 CASH_TOLERANCE = Decimal("0.01")
 

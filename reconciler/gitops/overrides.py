@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reconciler.core.models import Override
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub, GitHubError
-from reconciler.spec.yamlpos import read_text
+from reconciler.workspace.yamlpos import read_text
 
 COMMAND = re.compile(r"^/reconciler override ([A-Za-z0-9_.-]+)\s*:\s*(\S.*?)\s*$", re.MULTILINE)
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's order of precedence

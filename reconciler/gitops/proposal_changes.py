@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.changes import PolicyFileChange, SettingChange
-from reconciler.spec.models import ConfigDoc
-from reconciler.spec.yamlpos import read_text
+from reconciler.workspace.models import ConfigDoc
+from reconciler.workspace.yamlpos import read_text
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, str]:

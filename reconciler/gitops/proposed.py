@@ -19,8 +19,8 @@ from typing import Any
 from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import _extract, _join, at_ref, relocated
-from reconciler.spec.loader import load_config
-from reconciler.spec.models import ConfigDoc
+from reconciler.workspace.loader import load_config
+from reconciler.workspace.models import ConfigDoc
 
 # The settings that decide where credentials are sent and which are read (the notification URLs and the plan
 # signing key are secrets too): the trusted checkout's, never a pull request's. Everything else (targets, policies,

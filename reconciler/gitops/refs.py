@@ -84,7 +84,7 @@ def at_ref(config_path: Path, ref: str, option: str) -> tuple[str, PurePosixPath
 
 def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
     """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working tree."""
-    from reconciler.spec.loader import load_config, load_workspace
+    from reconciler.workspace.loader import load_config, load_workspace
 
     sha, rel, tree = at_ref(config_path, ref, "--base")
     with tempfile.TemporaryDirectory(prefix="reconciler-ref-") as tmp:

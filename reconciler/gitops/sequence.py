@@ -17,7 +17,7 @@ from reconciler.errors import SequenceError as SequenceError  # defined with eve
 from reconciler.gitops.refs import open_repo, resolve, targets_at
 from reconciler.journal.commits import last_completed_commit
 from reconciler.journal.store import Journal
-from reconciler.spec.loader import portfolio_hash
+from reconciler.workspace.loader import portfolio_hash
 
 MANIFEST = "reviewed.json"
 MAX_COMMITS = 200  # more unapplied merges than this is not a sequence to apply unattended

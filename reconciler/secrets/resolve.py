@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.errors import SecretError as SecretError  # defined with every other error; importable here too
 from reconciler.secrets.redact import register
-from reconciler.spec.models import SecretStores
+from reconciler.workspace.models import SecretStores
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from reconciler.cli.main import main
 from reconciler.core.models import CostModel
 from reconciler.core.rules import Commission
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBrokerConfig
+from reconciler.workspace.models import PaperBrokerConfig
 
 GOOD = "date,AAA,BBB\n2024-01-02,10,20\n2024-01-03,10.5,19.5\n2024-01-04,11,19\n2024-01-05,10.8,19.2\n"
 

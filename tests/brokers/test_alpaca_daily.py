@@ -21,7 +21,7 @@ from reconciler.emulator.state import stamp_id
 from reconciler.journal.broker_ledgers import JournalLedgers
 from reconciler.journal.store import Journal
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 D = Decimal
 TUESDAY_MORNING = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 in New York, a session day

@@ -19,7 +19,7 @@ from reconciler.brokers.alpaca import AlpacaBroker
 from reconciler.brokers.base import OrderRequest
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBrokerConfig
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 ORDER = {"id": "o1", "client_order_id": "rc-1", "symbol": "VTI", "side": "buy", "qty": "10", "filled_qty": "10",
          "filled_avg_price": "100.5", "status": "filled", "commission": "0"}

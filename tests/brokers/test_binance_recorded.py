@@ -15,7 +15,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.clock import FixedClock
 from reconciler.errors import BrokerError, ExchangeBannedError, OrderRefusedError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.binance_replay import Answer, Replay, error, load
 
 D = Decimal

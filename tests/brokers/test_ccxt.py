@@ -18,7 +18,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.cli.main import main
 from reconciler.errors import BrokerError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBrokerConfig
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.conftest import REPO, CliResult, fresh_journal_url
 

@@ -16,8 +16,8 @@ from reconciler.brokers.plugin import BrokerContext, plugin_for
 from reconciler.clock import FixedClock
 from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.journal.store import Journal
-from reconciler.spec import plugins
 from reconciler.testing.broker_contract import BrokerContract, ContractSetup
+from reconciler.workspace import plugins
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.brokers.test_ccxt import spec as ccxt_spec
 

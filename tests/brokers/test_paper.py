@@ -12,7 +12,7 @@ from reconciler.brokers.prices import Price
 from reconciler.calendars import add_weekdays
 from reconciler.clock import FixedClock
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBrokerConfig
+from reconciler.workspace.models import PaperBrokerConfig
 
 
 def make_broker(tmp_path: Path, clock: FixedClock, **spec: object) -> PaperBroker:

@@ -14,8 +14,8 @@ import pytest
 
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.clock import SYSTEM
-from reconciler.spec import plugins
 from reconciler.testing.broker_contract import BrokerContract, ContractSetup
+from reconciler.workspace import plugins
 from tests.conftest import Workspace, edit_yaml
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
@@ -193,4 +193,4 @@ def test_only_spec_plugins_reads_the_entry_points() -> None:
                 called = ast.Name(called.attr)
             if isinstance(called, ast.Name) and called.id == "entry_points":
                 readers.append(str(path.relative_to(PRODUCT)))
-    assert sorted(set(readers)) == ["spec/plugins.py"]
+    assert sorted(set(readers)) == ["workspace/plugins.py"]

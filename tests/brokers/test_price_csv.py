@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.brokers.prices import load_prices
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import PaperPrices
+from reconciler.workspace.models import PaperPrices
 
 GOOD = "date,VTI,BND\n2026-11-23,280,70\n2026-11-24,281.5,71\n"
 

@@ -28,7 +28,7 @@ from reconciler.core.models import Action, CostModel, PortfolioPlan, Side
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
-from reconciler.spec.models import PolicyParams
+from reconciler.workspace.models import PolicyParams
 from tests.builders import NOW, desired, observation, quote
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"

@@ -193,7 +193,7 @@ def test_a_lunch_break_is_closed() -> None:
 def test_settlement_is_judged_by_the_exchanges_date(tmp_path: Path) -> None:
     from reconciler.brokers.prices import Price
     from reconciler.journal.store import Journal
-    from reconciler.spec.models import PaperBrokerConfig
+    from reconciler.workspace.models import PaperBrokerConfig
 
     spec = PaperBrokerConfig.model_validate({
         "kind": "paper", "calendar": "XTKS", "slippage_bps": 0,

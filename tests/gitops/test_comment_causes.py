@@ -40,7 +40,7 @@ def test_the_base_commits_files_are_named_as_in_the_repository(workspace: Worksp
     assert (alice.source, alice.model) == ("portfolios/alice-ira.yaml", MODEL)
 
 def test_the_model_file_is_no_part_of_a_portfolios_hash(workspace: Workspace, git_repo: Git) -> None:
-    from reconciler.spec.loader import portfolio_hash
+    from reconciler.workspace.loader import portfolio_hash
 
     alice = next(p for p in targets_at(workspace.config, "main").portfolios if p.name == "alice-ira")
     moved = alice.model_copy(update={"model": "elsewhere.yaml", "source": "x.yaml"})

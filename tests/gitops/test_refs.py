@@ -92,7 +92,7 @@ def test_symlinked_and_nested_files_at_a_ref(workspace: Workspace, git_repo: Git
 
 
 def workspace_load(ws: Workspace) -> None:
-    from reconciler.spec.loader import load_workspace
+    from reconciler.workspace.loader import load_workspace
 
     load_workspace(ws.config)
 

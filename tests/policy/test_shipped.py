@@ -20,7 +20,7 @@ from reconciler.clock import FixedClock
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Side
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.policy.inputs import policy_input
-from reconciler.spec.models import PolicyParams
+from reconciler.workspace.models import PolicyParams
 from tests.builders import observation, quote
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.secrets.resolve import Secret, SecretError, SecretResolver
-from reconciler.spec.models import SecretStores
+from reconciler.workspace.models import SecretStores
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import SECRET_CANARY, Answer, Broker, ForwardingProxy, run_cli
 

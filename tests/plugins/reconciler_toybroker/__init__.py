@@ -19,7 +19,7 @@ from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.clock import Clock
 from reconciler.core.models import Observation, Quote
 from reconciler.core.rules import Commission, Money, Strict
-from reconciler.spec.models import BrokerConfig, Name, Symbol
+from reconciler.workspace.models import BrokerConfig, Name, Symbol
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 

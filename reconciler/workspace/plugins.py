@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import BrokerConfig
+from reconciler.workspace.models import BrokerConfig
 
 GROUP = "reconciler.brokers"
 # What the rest of the code reads of any broker's configuration; a plug-in's model must have each field.
@@ -120,7 +120,7 @@ def _check(plugin: Any, kind: str, package: str, ep: EntryPoint, where: str) -> 
         raise refuse(f"declares kind {getattr(plugin, 'kind', None)!r}, not the {kind!r} it is registered as")
     model = getattr(plugin, "config", None)
     if not (isinstance(model, type) and issubclass(model, BrokerConfig) and issubclass(model, BaseModel)):
-        raise refuse("has no configuration model (a subclass of reconciler.spec.models.BrokerConfig)")
+        raise refuse("has no configuration model (a subclass of reconciler.workspace.models.BrokerConfig)")
     missing = [f for f in REQUIRED_FIELDS if f not in model.model_fields]
     if missing:
         raise refuse(f"has a configuration model without the field(s) {', '.join(missing)}")

@@ -22,7 +22,7 @@ from reconciler.core.rules import (  # the core's values, part of this schema
     Weight,
 )
 from reconciler.core.tax_rules import TaxSettings
-from reconciler.spec.whatif import WhatIf
+from reconciler.workspace.whatif import WhatIf
 
 API_VERSION = "reconciler.dev/v1"
 SYMBOL_PATTERN = r"^[A-Z0-9][A-Z0-9.\-/]{0,23}$"
@@ -538,7 +538,7 @@ class ConfigDoc(Strict):
     kind: Literal["Config"]
     portfolios_dir: str = "portfolios"
     journal: JournalConfig = JournalConfig()
-    # Validated by the loader with the model of the plug-in registered under `broker.kind` (spec/plugins.py).
+    # Validated by the loader with the model of the plug-in registered under `broker.kind` (workspace/plugins.py).
     broker: BrokerConfig
     policies: Policies = Policies()
     apply: ApplySettings = ApplySettings()

@@ -20,7 +20,7 @@ from ruamel.yaml.error import YAMLError
 
 from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import load_all, parse_documents, read_text
+from reconciler.workspace.yamlpos import load_all, parse_documents, read_text
 
 ORDER: dict[str, dict[tuple[str, ...], list[str]]] = {
     "Portfolio": {

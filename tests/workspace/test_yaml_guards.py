@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec import yamlpos
-from reconciler.spec.yamlpos import MAX_DEPTH, MAX_KEY_CHARS, parse_documents
+from reconciler.workspace import yamlpos
+from reconciler.workspace.yamlpos import MAX_DEPTH, MAX_KEY_CHARS, parse_documents
 
 P = Path("portfolios/x.yaml")
 
@@ -149,7 +149,7 @@ def test_aliases_are_counted_per_document() -> None:
 
 
 def test_fmt_loads_through_the_same_guards() -> None:
-    from reconciler.spec.formatter import format_text
+    from reconciler.workspace.formatter import format_text
 
     with pytest.raises(ReconcilerError, match="nested more than"):
         format_text("- " * 500 + "x\n", "deep.yaml")

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError, create_model
 from reconciler import files
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec import plugins
-from reconciler.spec.models import API_VERSION, SECRET_REF, BrokerConfig, ConfigDoc, ModelDoc, PortfolioDoc
-from reconciler.spec.yamlpos import RawDoc, load_documents
+from reconciler.workspace import plugins
+from reconciler.workspace.models import API_VERSION, SECRET_REF, BrokerConfig, ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.workspace.yamlpos import RawDoc, load_documents
 
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",

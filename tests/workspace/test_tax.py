@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.tax_rules import TaxSettings, not_acting
-from reconciler.spec.loader import load_workspace, portfolio_hash
+from reconciler.workspace.loader import load_workspace, portfolio_hash
 from tests.conftest import Workspace, edit_yaml
 
 TAX = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reconciler.core.ledger import HeldLot
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec.models import SYMBOL_PATTERN
+from reconciler.workspace.models import SYMBOL_PATTERN
 
 COLUMNS = ("symbol", "acquired", "quantity", "cost_basis")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

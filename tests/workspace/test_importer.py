@@ -13,9 +13,9 @@ from reconciler.clock import FixedClock
 from reconciler.core.models import CostModel, Desired, Observation
 from reconciler.core.planner import plan_portfolio
 from reconciler.errors import ReconcilerError
-from reconciler.spec.importer import portfolio_yaml
-from reconciler.spec.models import PortfolioDoc
-from reconciler.spec.yamlpos import parse_documents
+from reconciler.workspace.importer import portfolio_yaml
+from reconciler.workspace.models import PortfolioDoc
+from reconciler.workspace.yamlpos import parse_documents
 from tests.builders import observation
 
 CLOCK = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))

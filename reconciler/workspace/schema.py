@@ -9,8 +9,8 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, create_model
 
 from reconciler import files
-from reconciler.spec import plugins
-from reconciler.spec.models import ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.workspace import plugins
+from reconciler.workspace.models import ConfigDoc, ModelDoc, PortfolioDoc
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

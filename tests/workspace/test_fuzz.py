@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import create_engine, text
 
 from reconciler.cli.main import main
-from reconciler.spec.yamlpos import to_plain
+from reconciler.workspace.yamlpos import to_plain
 from tests.conftest import REPO
 from tests.schema_strategies import from_schema, mutated, to_text
 

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from reconciler.core.models import Observation
 from reconciler.core.weights import holdings_values, round_weights
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import API_VERSION, PortfolioDoc
-from reconciler.spec.yamlpos import parse_documents
+from reconciler.workspace.models import API_VERSION, PortfolioDoc
+from reconciler.workspace.yamlpos import parse_documents
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9.\-_/]*")
 

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.spec.formatter import format_text
-from reconciler.spec.loader import load_workspace
-from reconciler.spec.schema import SCHEMAS
+from reconciler.workspace.formatter import format_text
+from reconciler.workspace.loader import load_workspace
+from reconciler.workspace.schema import SCHEMAS
 from tests.conftest import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import RawDoc, load_documents, parse_documents, position, read_text, to_plain
+from reconciler.workspace.yamlpos import RawDoc, load_documents, parse_documents, position, read_text, to_plain
 
 P = Path("portfolios/growth.yaml")
 PORTFOLIO = """\
