@@ -39,7 +39,8 @@ class AlpacaHttp:
     """
 
     def __init__(
-        self, spec: AlpacaBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock, concurrency: int
+        self, spec: AlpacaBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock,
+        concurrency: int
     ) -> None:
         self.spec = spec
         self.clock = clock

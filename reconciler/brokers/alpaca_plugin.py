@@ -23,9 +23,9 @@ def _build(config: AlpacaBrokerConfig, context: BrokerContext) -> Broker:
 
 
 def _costs(config: AlpacaBrokerConfig, limit_band: Decimal | None) -> CostModel:
-    """Alpaca's regulatory fees come out of cash like a commission: budgeted as one (an upper bound: TAF and SEC on
-    buys too, and a cent per fee per order for each day's rounding up), so that buys spending every settled dollar
-    never leave the account a few cents below zero (a margin loan) when they post."""
+    """Alpaca's regulatory fees come out of cash like a commission: budgeted as one (an upper bound: TAF and
+    SEC on buys too, and a cent per fee per order for each day's rounding up), so that buys spending every
+    settled dollar never leave the account a few cents below zero (a margin loan) when they post."""
     f, commission = config.fees, config.commission
     budgeted = Commission(
         per_order=commission.per_order + Decimal("0.03"),

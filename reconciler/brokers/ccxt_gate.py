@@ -38,7 +38,9 @@ class _Transient(Exception):
 class CcxtGate:
     """One ccxt exchange object and one token bucket per account, and the limits of each API host."""
 
-    def __init__(self, spec: CcxtBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock) -> None:
+    def __init__(
+        self, spec: CcxtBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock
+    ) -> None:
         self.spec = spec
         self.clock = clock
         self.secrets = secrets

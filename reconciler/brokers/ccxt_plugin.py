@@ -1,4 +1,5 @@
-"""Crypto exchanges through ccxt as a plug-in (`broker.kind: ccxt`); the library itself is the `crypto` extra."""
+"""Crypto exchanges through ccxt as a plug-in (`broker.kind: ccxt`); the library itself is the `crypto`
+extra."""
 
 from __future__ import annotations
 

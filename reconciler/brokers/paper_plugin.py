@@ -1,4 +1,5 @@
-"""The paper broker as a plug-in (`broker.kind: paper`): books in the journal, quotes from reconciler.yaml or a CSV."""
+"""The paper broker as a plug-in (`broker.kind: paper`): books in the journal, quotes from reconciler.yaml or
+a CSV."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ def _build(config: PaperBrokerConfig, context: BrokerContext) -> Broker:
     from reconciler.brokers.paper import PaperBroker
 
     journal = context.journal()
-    return PaperBroker(journal.engine, config, context.root, clock=context.clock, read_only=not journal.writable)
+    return PaperBroker(
+        journal.engine, config, context.root, clock=context.clock, read_only=not journal.writable
+    )
 
 
 def _costs(config: PaperBrokerConfig, limit_band: Decimal | None) -> CostModel:
@@ -35,7 +38,8 @@ def _check(config: PaperBrokerConfig, root: Path, portfolios: list[Desired]) -> 
     prices = load_prices(config.prices, root)
     held = {name: list(a.positions) for name, a in config.accounts.items()}
     return [
-        f"portfolio {name} ({source}): {', '.join(symbols)} has no price in broker.prices (static or csv): a typo?"
+        f"portfolio {name} ({source}): {', '.join(symbols)} has no price in broker.prices (static or csv): a"
+        " typo?"
         " plan will block this portfolio until it is priced"
         for name, source, symbols in unpriced(portfolios, held, set(prices))
     ]
@@ -44,8 +48,8 @@ def _check(config: PaperBrokerConfig, root: Path, portfolios: list[Desired]) -> 
 def unpriced(
     portfolios: list[Desired], held: dict[str, list[str]], priced: set[str]
 ) -> list[tuple[str, str, list[str]]]:
-    """(portfolio, its file, symbols) for each portfolio with symbols it targets or its account holds that the price
-    source has never seen (a typo such as VNQQ): plan would block the portfolio on them."""
+    """(portfolio, its file, symbols) for each portfolio with symbols it targets or its account holds that the
+    price source has never seen (a typo such as VNQQ): plan would block the portfolio on them."""
     out = []
     for p in portfolios:
         missing = sorted((set(p.targets) | set(held.get(p.account, []))) - priced)

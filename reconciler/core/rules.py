@@ -1,5 +1,5 @@
-"""The trading rules and cost settings the pure core works with: validated values, declared here so that the core
-depends on nothing above it. `workspace` (YAML → models) builds its schema from them."""
+"""The trading rules and cost settings the pure core works with: validated values, declared here so that the
+core depends on nothing above it. `workspace` (YAML → models) builds its schema from them."""
 
 from __future__ import annotations
 
@@ -55,10 +55,12 @@ class Trading(Strict):
     quantity_step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
     buy_only: bool = False
     max_cost_fraction: Fraction = Field(
-        Decimal("0.05"), description="Skip a trade whose commission and slippage exceed this fraction of its value."
+        Decimal("0.05"),
+        description="Skip a trade whose commission and slippage exceed this fraction of its value."
     )
     use_sale_proceeds: bool = Field(
-        True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
+        True,
+        description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
     )
     order_sizing: Literal["target", "net_of_costs"] = Field(
         "target",
@@ -89,7 +91,8 @@ class Commission(Strict):
 
     def charge(self, quantity: Decimal, notional: Decimal) -> Decimal:
         """The commission on a fill: per order, per share, and basis points of the filled notional. The one
-        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must agree)."""
+        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must
+        agree)."""
         return self.per_order + self.per_share * quantity + self.bps * notional / BPS
 
 
@@ -97,7 +100,8 @@ class EnvelopeSettings(Strict):
     """How far orders recomputed at apply time may stray from the reviewed plan (`apply --envelope`)."""
 
     notional_band: Fraction = Field(
-        Decimal("0.10"), description="Each order's notional may differ from the reviewed one by this fraction."
+        Decimal("0.10"),
+        description="Each order's notional may differ from the reviewed one by this fraction."
     )
     turnover_band: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Field(
         Decimal("0.10"), description="Each portfolio's turnover may exceed the reviewed one by this fraction."

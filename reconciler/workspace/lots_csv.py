@@ -81,7 +81,9 @@ def _day(text: str, today: date, where: str, problems: list[ReconcilerError]) ->
     return day
 
 
-def _number(text: str, name: str, where: str, problems: list[ReconcilerError], *, positive: bool) -> Decimal | None:
+def _number(
+    text: str, name: str, where: str, problems: list[ReconcilerError], *, positive: bool
+) -> Decimal | None:
     try:
         value = Decimal(text.replace(",", "")) if text else None
     except InvalidOperation:

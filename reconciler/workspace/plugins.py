@@ -1,7 +1,8 @@
-"""Broker kinds are plug-ins: a package registers one in the `reconciler.brokers` entry-point group, under the name
-`broker.kind` takes, pointing at an object that declares its kind and configuration model (brokers/plugin.py's
-`BrokerPlugin`, which adds the factory). The shipped paper, alpaca and ccxt brokers register the same way, in
-pyproject.toml. Here only what configuration needs: which kinds are installed, and a kind's model.
+"""Broker kinds are plug-ins: a package registers one in the `reconciler.brokers` entry-point group, under the
+name `broker.kind` takes, pointing at an object that declares its kind and configuration model
+(brokers/plugin.py's `BrokerPlugin`, which adds the factory). The shipped paper, alpaca and ccxt brokers
+register the same way, in pyproject.toml. Here only what configuration needs: which kinds are installed, and a
+kind's model.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def installed_kinds() -> list[str]:
 
 def shipped_kinds() -> list[str]:
     """The kinds reconciler's own package registers, sorted."""
-    return sorted(kind for kind, eps in _registered().items() if any(package_of(ep) == "reconciler" for ep in eps))
+    return sorted(
+        kind for kind, eps in _registered().items() if any(package_of(ep) == "reconciler" for ep in eps)
+    )
 
 
 def package_of(ep: EntryPoint) -> str:
@@ -71,7 +74,8 @@ def named(kind: object) -> str:
 
 
 def load_kind(kind: str, where: str) -> DeclaresConfig:
-    """The plug-in registered as `kind`; a ReconcilerError naming the kinds installed, or the package that failed."""
+    """The plug-in registered as `kind`; a ReconcilerError naming the kinds installed, or the package that
+    failed."""
     return _loaded(kind, where)
 
 
@@ -83,9 +87,10 @@ def _loaded(kind: str, where: str) -> DeclaresConfig:
         raise ReconcilerError(
             f"field broker.kind: unknown broker kind {named(kind)} (installed: {installed})", where=where,
             fix=f"use kind: {' or '.join(installed_kinds()) or 'paper'}, or install the package that provides"
-            f" {named(kind)} (it registers the kind in the {GROUP} entry-point group; docs/brokers.md). If a shipped"
-            " kind is missing, reinstall reconciler (pip install -e . or make install) so its entry points are"
-            " registered",
+            f" {named(kind)} (it registers the kind in the {GROUP} entry-point group; docs/brokers.md). If a"
+            " shipped"
+            " kind is missing, reinstall reconciler (pip install -e . or make install) so its entry points"
+            " are registered",
         )
     if len(eps) > 1:
         raise ReconcilerError(

@@ -26,9 +26,15 @@ def test_the_comment_names_the_model_file_and_old_drift(workspace: Workspace, gi
     git_repo.commit_all("swap VTI and VXUS in the model")
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
     assert r.code in (0, 1), r.err
-    assert f"- Targets changed through the Model file `{MODEL}`, which this pull request edits: `alice-ira`" in r.out
+    assert (
+        f"- Targets changed through the Model file `{MODEL}`, which this pull request edits: `alice-ira`"
+        in r.out
+    )
 
-def test_portfolios_the_change_did_not_touch_trade_from_old_drift(workspace: Workspace, git_repo: Git) -> None:
+
+def test_portfolios_the_change_did_not_touch_trade_from_old_drift(
+    workspace: Workspace, git_repo: Git
+) -> None:
     edit_model(workspace)
     git_repo.commit_all("swap VTI and VXUS in the model")
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
@@ -47,8 +53,9 @@ def test_the_model_file_is_no_part_of_a_portfolios_hash(workspace: Workspace, gi
     assert portfolio_hash(moved) == portfolio_hash(alice)
 
 
-def test_a_base_commit_nobody_has_still_gets_a_comment(workspace: Workspace, git_repo: Git, github: FakeGitHub,
-                                                      tmp_path: Path) -> None:
+def test_a_base_commit_nobody_has_still_gets_a_comment(
+    workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Path
+) -> None:
     edit_model(workspace)
     git_repo.commit_all("swap VTI and VXUS in the model")
     made = tmp_path / "plan.json"

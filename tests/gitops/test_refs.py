@@ -1,4 +1,5 @@
-"""Targets at a git ref, read from real commits; bad refs and folders give a clear error, never a traceback."""
+"""Targets at a git ref, read from real commits; bad refs and folders give a clear error, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -97,7 +98,9 @@ def workspace_load(ws: Workspace) -> None:
     load_workspace(ws.config)
 
 
-def test_only_the_target_files_make_a_plan_uncommitted(workspace: Workspace, git_repo: Git, tmp_path: Path) -> None:
+def test_only_the_target_files_make_a_plan_uncommitted(
+    workspace: Workspace, git_repo: Git, tmp_path: Path
+) -> None:
     """A journal or a plan file inside the repository is not a change to the targets."""
     (workspace.root / "journal.db").write_bytes(b"")
     (workspace.root / "plan.json").write_text("{}")
