@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.cli.common import add_record, add_target, console, runtime
+from reconciler.cli.raise_option import add_raise, with_raises
 from reconciler.core.plan import reseal
+from reconciler.errors import ReconcilerError
 from reconciler.execution.judge import seal_for_saving
 from reconciler.execution.planfile import write_plan
 from reconciler.execution.planning import causes_of, plan_against
@@ -36,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_record(p, "plan")
     add_target(p)
+    add_raise(p)
     p.add_argument(
         "--proposed", metavar="REF",
         help="plan the targets, policies and settings as they are at this git ref (a pull request's merge"
@@ -61,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
+    if args.raise_cash:
+        if args.out:
+            raise ReconcilerError(
+                "--raise is a preview and cannot be saved for apply", where="command line",
+                fix="add the withdrawal to the portfolio's withdrawals: (amount and date) and plan again",
+            )
+        rt = with_raises(rt, args.raise_cash)
     plan, base = plan_against(rt, args.base, record=args.record, only=args.target)
     if args.overrides:
         accepted = read_overrides(Path(args.overrides)).accepted

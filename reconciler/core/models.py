@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reconciler.core.numbers import BPS
-from reconciler.core.rules import Commission, SymbolRule, Trading
+from reconciler.core.rules import Commission, SymbolRule, Trading, Withdrawal
 from reconciler.core.tax_rules import TaxSettings
 
 FORMAT_VERSION = 1
@@ -37,6 +37,9 @@ class Desired(Frozen):
     trading: Trading
     symbols: dict[str, SymbolRule] = Field(default_factory=dict)
     tax: TaxSettings | None = None
+    withdrawals: list[Withdrawal] = Field(
+        default_factory=list, description="Cash to raise and keep for withdrawals (`withdrawals:`, `plan --raise`)."
+    )
 
 
 class Quote(Frozen):
@@ -125,6 +128,10 @@ class Observation(Frozen):
         default_factory=dict,
         description="Symbols whose holding moved by more than the journal's fills explain (a split, a"
         " transfer), and why: not traded until `reconcile --accept-move` accepts the new holding.",
+    )
+    last_applied: datetime | None = Field(
+        None, description="When an apply last traded the portfolio planned on this observation (the journal's last"
+        " fill of it): its trading.cooldown_days count from here.",
     )
 
 
@@ -284,6 +291,9 @@ class PortfolioPlan(Frozen):
         description="The journal's last fill price of each valued symbol, where it has one: what corroborated"
         " the quotes (core.valuation) and sized the buys (core.order_size). Apply re-derives the plan with"
         " these.",
+    )
+    withdrawal: Decimal | None = Field(
+        None, description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
     )
 
     @property

@@ -15,11 +15,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 # they existed keep their hash and still verify.
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes", "portfolio_hashes", "overrides")
 _OPTIONAL_OBSERVATION_FIELDS = (
-    "market",
-    "quote_source",
-    "cash_untrusted",
-    "reported_equity",
-    "reported_long_value",
+    "market", "quote_source", "cash_untrusted", "reported_equity", "reported_long_value", "last_applied",
 )
 _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
@@ -33,7 +29,7 @@ def canonical_json(plan: Plan) -> str:
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", "signature", *unset})
     for portfolio in data["portfolios"]:
-        for name in ("blocked", "references"):
+        for name in ("blocked", "references", "withdrawal"):
             if not portfolio.get(name):
                 portfolio.pop(name, None)
         observation = portfolio["observation"]
@@ -65,16 +61,13 @@ def signed(plan: Plan, key: bytes) -> Plan:
 
 
 def signature_valid(plan: Plan, key: bytes) -> bool:
-    """Whether the plan carries the keyed seal of its own content hash under `key` (compared in constant
-    time)."""
-    return plan.signature is not None and hmac.compare_digest(
-        plan.signature, signature_of(plan.content_hash, key)
-    )
+    """Whether the plan carries the keyed seal of its own content hash under `key` (compared in constant time)."""
+    return plan.signature is not None and hmac.compare_digest(plan.signature, signature_of(plan.content_hash, key))
 
 
 def reseal(plan: Plan, **changes: Any) -> Plan:
-    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved);
-    any keyed seal is dropped, since it sealed the old hash."""
+    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved); any
+    keyed seal is dropped, since it sealed the old hash."""
     changed = plan.model_copy(update={**changes, "content_hash": "", "signature": None})
     return changed.model_copy(update={"content_hash": compute_hash(changed)})
 
@@ -111,8 +104,7 @@ def client_order_id(plan_hash: str, account: str, action: Action) -> str:
 
     36 characters, letters, digits and hyphens: the tightest common broker limit (Binance and Bybit allow 36,
     Alpaca 128), so every adapter sends this id unchanged and the broker's order lists name our journal's ids.
-    The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under
-    10^5).
+    The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under 10^5).
     """
     prefix = f"{CLIENT_ORDER_ID_PREFIX}{plan_hash[:8]}-{action.leg}-"
     leg_key = hashlib.sha256(f"{plan_hash}|{account}|{action.leg}".encode()).hexdigest()

@@ -3,6 +3,7 @@ core depends on nothing above it. `workspace` (YAML → models) builds its schem
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -67,6 +68,14 @@ class Trading(Strict):
         description="target: an order trades its holding to target and costs come out of cash; net_of_costs:"
         " an order's cash flow, costs included, closes the gap (costs come out of the holding, as in bt).",
     )
+    cooldown_days: Annotated[int, Field(ge=1, le=3660)] | None = Field(
+        None, description="After an apply traded this portfolio, do not trade it again for this many days unless"
+        " a holding or cash drifts past cooldown_hard_band (core.cooldown).",
+    )
+    cooldown_hard_band: Fraction = Field(
+        Decimal("0.10"), description="During a cooldown, the absolute band a weight must leave to trade (never"
+        " tighter than bands.absolute): twice the default 5% band, so noise waits and a crash still trades.",
+    )
 
     @model_validator(mode="after")
     def _step_matches_fractional(self) -> Trading:
@@ -80,6 +89,13 @@ class Trading(Strict):
         if self.quantity_step is not None:
             return self.quantity_step
         return Decimal("0.0001") if self.fractional else Decimal("1")
+
+
+class Withdrawal(Strict):
+    """Cash to raise for a withdrawal: kept as cash, never reinvested, until `date` has passed (core.raise_cash)."""
+
+    amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    date: dt.date = Field(description="The day the cash leaves the account; from the day after, it is spent again.")
 
 
 class Commission(Strict):

@@ -19,9 +19,11 @@ from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.execution.services import ApplySession, Services
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
+from reconciler.journal.applied import last_applied
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import blocked_by_account, moved_symbols
 from reconciler.journal.prices import last_fill_prices
+from reconciler.journal.store import Journal
 from reconciler.policy.inputs import policy_input
 from reconciler.secrets.redact import scrub
 
@@ -74,6 +76,7 @@ def make_plan(
     ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
+    observed = with_last_applied(rt.journal, observed)
     references = last_fill_prices(rt.journal, valued_in(observed))
     portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
     results: list[PolicyResult] = []
@@ -105,6 +108,20 @@ def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, rec
     `record`."""
     moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
     return obs.model_copy(update={"moved": moved}) if moved else obs
+
+
+def with_last_applied(
+    journal: Journal, observed: list[tuple[Desired, Observation]]
+) -> list[tuple[Desired, Observation]]:
+    """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied): the
+    pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
+    cooling = {d.name for d, _ in observed if d.trading.cooldown_days is not None}
+    if not cooling:
+        return observed
+    last = last_applied(journal, cooling)
+    return [
+        (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d, obs in observed
+    ]
 
 
 def _without_secrets(plan: Plan) -> Plan:

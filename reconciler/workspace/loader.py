@@ -465,6 +465,7 @@ def _resolve(
                 trading=spec.trading,
                 symbols=dict(spec.symbols),
                 tax=spec.tax,
+                withdrawals=list(spec.withdrawals),
             )
         )
     return out

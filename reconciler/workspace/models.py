@@ -20,6 +20,7 @@ from reconciler.core.rules import (  # the core's values, part of this schema
     SymbolRule,
     Trading,
     Weight,
+    Withdrawal,
 )
 from reconciler.core.tax_rules import TaxSettings
 from reconciler.workspace.whatif import WhatIf
@@ -105,6 +106,10 @@ class PortfolioSpec(Strict):
     trading: Trading = Trading()
     symbols: dict[Symbol, SymbolRule] = Field(default_factory=dict)
     tax: TaxSpec | None = Field(None, description="Tax lots, rates and a yearly budget of realized gains.")
+    withdrawals: list[Withdrawal] = Field(
+        default_factory=list, description="Cash to raise for withdrawals: each amount is sold for and kept as cash"
+        " until its date has passed (core.raise_cash).",
+    )
 
     @model_validator(mode="after")
     def _one_source_of_targets(self) -> PortfolioSpec:
