@@ -38,7 +38,8 @@ class Desired(Frozen):
     symbols: dict[str, SymbolRule] = Field(default_factory=dict)
     tax: TaxSettings | None = None
     withdrawals: list[Withdrawal] = Field(
-        default_factory=list, description="Cash to raise and keep for withdrawals (`withdrawals:`, `plan --raise`)."
+        default_factory=list,
+        description="Cash to raise and keep for withdrawals (`withdrawals:`, `plan --raise`)."
     )
 
 
@@ -130,7 +131,8 @@ class Observation(Frozen):
         " transfer), and why: not traded until `reconcile --accept-move` accepts the new holding.",
     )
     last_applied: datetime | None = Field(
-        None, description="When an apply last traded the portfolio planned on this observation (the journal's last"
+        None,
+        description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
     )
 
@@ -293,7 +295,8 @@ class PortfolioPlan(Frozen):
         " these.",
     )
     withdrawal: Decimal | None = Field(
-        None, description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
+        None,
+        description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
     )
 
     @property

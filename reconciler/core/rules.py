@@ -69,11 +69,13 @@ class Trading(Strict):
         " an order's cash flow, costs included, closes the gap (costs come out of the holding, as in bt).",
     )
     cooldown_days: Annotated[int, Field(ge=1, le=3660)] | None = Field(
-        None, description="After an apply traded this portfolio, do not trade it again for this many days unless"
+        None,
+        description="After an apply traded this portfolio, do not trade it again for this many days unless"
         " a holding or cash drifts past cooldown_hard_band (core.cooldown).",
     )
     cooldown_hard_band: Fraction = Field(
-        Decimal("0.10"), description="During a cooldown, the absolute band a weight must leave to trade (never"
+        Decimal("0.10"),
+        description="During a cooldown, the absolute band a weight must leave to trade (never"
         " tighter than bands.absolute): twice the default 5% band, so noise waits and a crash still trades.",
     )
 
@@ -92,10 +94,12 @@ class Trading(Strict):
 
 
 class Withdrawal(Strict):
-    """Cash to raise for a withdrawal: kept as cash, never reinvested, until `date` has passed (core.raise_cash)."""
+    """Cash to raise for a withdrawal: kept as cash, never reinvested, until `date` has passed
+    (core.raise_cash)."""
 
     amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-    date: dt.date = Field(description="The day the cash leaves the account; from the day after, it is spent again.")
+    date: dt.date = Field(description="The day the cash leaves the account; from the day after, it is spent"
+                          " again.")
 
 
 class Commission(Strict):

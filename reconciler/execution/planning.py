@@ -113,14 +113,15 @@ def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, rec
 def with_last_applied(
     journal: Journal, observed: list[tuple[Desired, Observation]]
 ) -> list[tuple[Desired, Observation]]:
-    """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied): the
-    pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
+    """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied):
+    the pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
     cooling = {d.name for d, _ in observed if d.trading.cooldown_days is not None}
     if not cooling:
         return observed
     last = last_applied(journal, cooling)
     return [
-        (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d, obs in observed
+        (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d,
+        obs in observed
     ]
 
 

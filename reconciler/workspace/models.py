@@ -107,7 +107,8 @@ class PortfolioSpec(Strict):
     symbols: dict[Symbol, SymbolRule] = Field(default_factory=dict)
     tax: TaxSpec | None = Field(None, description="Tax lots, rates and a yearly budget of realized gains.")
     withdrawals: list[Withdrawal] = Field(
-        default_factory=list, description="Cash to raise for withdrawals: each amount is sold for and kept as cash"
+        default_factory=list,
+        description="Cash to raise for withdrawals: each amount is sold for and kept as cash"
         " until its date has passed (core.raise_cash).",
     )
 
