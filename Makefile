@@ -98,7 +98,7 @@ clean:
 schema: $(STAMP)
 	$(BIN)/python -c "import json; from reconciler.core.models import Plan; \
 	print(json.dumps(Plan.model_json_schema(mode='serialization'), indent=2, sort_keys=True))" > docs/plan.schema.json
-	$(BIN)/python -c "from pathlib import Path; from reconciler.spec.schema import write_schemas; write_schemas(Path('docs'))"
+	$(BIN)/python -c "from pathlib import Path; from reconciler.workspace.schema import write_schemas; write_schemas(Path('docs'))"
 
 # The lock file every workflow installs from (hashes checked): the runtime and its extras for Python 3.11 on the
 # Linux runners, plus the build backend. Regenerate after changing dependencies in pyproject.toml.

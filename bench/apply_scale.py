@@ -1,35 +1,39 @@
-"""Apply at scale: many accounts × 10 orders through the Alpaca adapter, with a PostgreSQL journal and N workers.
+"""Apply at scale: many accounts × 10 orders through the Alpaca adapter, with a PostgreSQL journal and N
+workers.
 
-Grid: for each size in --sizes (accounts; default 200,1000, and 5000 on request) and each worker count in --workers
-(default 1,2,4,8), on a fresh emulator and a fresh journal database: every account starts all cash with 10 target
-symbols (10 buys each); `reconciler plan --out` and `reconciler apply PLAN --all --workers N --auto-approve` run as
-subprocesses and are timed (wall clock, process start-up included); the emulator — a separate process
-(`reconciler emulator --always-open`, no rate limit, market orders and marketable limits fill at once), so its CPU
-never shares a GIL with the apply or with this script — is then asked for every order it received: exactly
-accounts × 10, one per (account, symbol), no client_order_id twice. Baseline, in the same run, for every cell: N
-bare httpx threads POST the same number of equivalent orders (POST /v2/orders, the adapter's JSON: a day limit buy
-at the quote + 0.5 %, a 36-character client_order_id) to a fresh emulator of the same size; no journal, no policies.
-The CPU per order is what the apply command and all its worker processes used (user + system), over the orders.
+Grid: for each size in --sizes (accounts; default 200,1000, and 5000 on request) and each worker count in
+--workers (default 1,2,4,8), on a fresh emulator and a fresh journal database: every account starts all cash
+with 10 target symbols (10 buys each); `reconciler plan --out` and `reconciler apply PLAN --all --workers N
+--auto-approve` run as subprocesses and are timed (wall clock, process start-up included); the emulator — a
+separate process (`reconciler emulator --always-open`, no rate limit, market orders and marketable limits fill
+at once), so its CPU never shares a GIL with the apply or with this script — is then asked for every order it
+received: exactly accounts × 10, one per (account, symbol), no client_order_id twice. Baseline, in the same
+run, for every cell: N bare httpx threads POST the same number of equivalent orders (POST /v2/orders, the
+adapter's JSON: a day limit buy at the quote + 0.5 %, a 36-character client_order_id) to a fresh emulator of
+the same size; no journal, no policies. The CPU per order is what the apply command and all its worker
+processes used (user + system), over the orders.
 
 The journal is PostgreSQL: --pg-url URL, or $RECONCILER_TEST_PG_URL, or else a throwaway cluster started with
 .ci/postgres.sh and stopped at exit; each cell gets its own database (CREATE DATABASE, dropped afterwards).
---sqlite uses a fresh SQLite file per cell instead. --paper adds the paper-broker check: 500 accounts × 10 orders
-on SQLite, `plan --out` then `apply PLAN --auto-approve`, and again (fresh journal) with `--all --workers 1` and
-with one worker per core.
+--sqlite uses a fresh SQLite file per cell instead. --paper adds the paper-broker check: 500 accounts × 10
+orders on SQLite, `plan --out` then `apply PLAN --auto-approve`, and again (fresh journal) with `--all
+--workers 1` and with one worker per core.
 
 Targets (each printed MET or MISSED at the end):
   - apply reaches ≥ 50 % of the baseline's orders/s at the best worker count, for every size;
   - ≥ 100 orders/s at 200 accounts × 10 (best worker count);
   - more workers are never slower: orders/s non-decreasing with the worker count (any count slower than a
     smaller count is named; --tolerance allows for noise, default 0);
-  - 10,000 accounts × 10 (plan + apply, best worker count) extrapolated from the largest size measured: ≤ 30 min
-    (linear, and — with two sizes or more — by the power law fitted to the two largest; judged on the larger);
-  - per-account apply time (apply wall seconds / accounts, best worker count) at the largest size ≤ 1.2 × that at
-    the smallest;
+  - 10,000 accounts × 10 (plan + apply, best worker count) extrapolated from the largest size measured: ≤ 30
+    min (linear, and — with two sizes or more — by the power law fitted to the two largest; judged on the
+    larger);
+  - per-account apply time (apply wall seconds / accounts, best worker count) at the largest size ≤ 1.2 × that
+    at the smallest;
   - paper broker, 500 × 10: apply < 15 s (each mode);
-  - journal + policy CPU per order ≤ 1.5 ms, measured in this process on the same journal kind (the intent before the
-    send and the broker's answer after, two transactions; the shipped policies judging a portfolio's 10 orders
-    together, over 10), printed next to the same two commits through the bare database driver;
+  - journal + policy CPU per order ≤ 1.5 ms, measured in this process on the same journal kind (the intent
+    before the send and the broker's answer after, two transactions; the shipped policies judging a
+    portfolio's 10 orders together, over 10), printed next to the same two commits through the bare database
+    driver;
   - and in every cell: exactly accounts × 10 orders at the broker, no duplicates.
 
 Develop with small sizes: `python bench/apply_scale.py --sizes 20,50 --workers 1,2 --sqlite`.
@@ -95,12 +99,13 @@ def account(i: int) -> str:
     return f"a{i:05d}"
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # PostgreSQL
 
 
 class Postgres:
-    """An admin URL, and a fresh database per cell. Starts a throwaway cluster (.ci/postgres.sh) if given none."""
+    """An admin URL, and a fresh database per cell. Starts a throwaway cluster (.ci/postgres.sh) if given
+    none."""
 
     def __init__(self, url: str | None) -> None:
         self.stop_line: str | None = None
@@ -138,7 +143,7 @@ class Postgres:
         self.stop_line = None
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # The emulator, in its own process
 
 
@@ -181,10 +186,13 @@ class EmulatorProcess:
 
 def write_emulator_files(root: Path, n: int) -> tuple[Path, Path]:
     seed = {
-        "accounts": {account(i): {"key_id": key_id(i), "secret": secret(i), "cash": str(CASH)} for i in range(n)},
+        "accounts": {
+            account(i): {"key_id": key_id(i), "secret": secret(i), "cash": str(CASH)} for i in range(n)
+        },
         "prices": {s: {"price": str(PRICE), "previous_close": str(PRICE)} for s in SYMBOLS},
     }
-    # No rate limit, fills in one step at once (the defaults, said explicitly), no latency, no injected faults.
+    # No rate limit, fills in one step at once (the defaults, said explicitly), no latency, no injected
+    # faults.
     faults = {"rate_limit": None, "fill_steps": 1, "latency_ms": 0, "error_rate": 0, "throttle_rate": 0}
     (root / "seed.yaml").write_text(json.dumps(seed), encoding="utf-8")  # JSON is YAML
     (root / "faults.yaml").write_text(json.dumps(faults), encoding="utf-8")
@@ -201,13 +209,17 @@ class Received:
     requests: int
 
     def ok(self, accounts: int) -> bool:
-        return (self.orders == accounts * ORDERS_PER_ACCOUNT and not self.duplicate_ids and not self.duplicate_legs
-                and not self.wrong_accounts)
+        return (
+            self.orders == accounts * ORDERS_PER_ACCOUNT
+            and not self.duplicate_ids
+            and not self.duplicate_legs
+            and not self.wrong_accounts
+        )
 
     def describe(self, accounts: int) -> str:
         return (f"{self.orders}/{accounts * ORDERS_PER_ACCOUNT} orders ({self.filled} filled), "
-                f"{self.duplicate_ids} duplicate client ids, {self.duplicate_legs} doubled (account, symbol), "
-                f"{self.wrong_accounts} accounts without exactly {ORDERS_PER_ACCOUNT}")
+                f"{self.duplicate_ids} duplicate client ids, {self.duplicate_legs} doubled (account, symbol),"
+                f" {self.wrong_accounts} accounts without exactly {ORDERS_PER_ACCOUNT}")
 
 
 def received(emu: EmulatorProcess) -> Received:
@@ -223,11 +235,17 @@ def received(emu: EmulatorProcess) -> Received:
             ids[o["client_order_id"]] += 1
             legs[(name, o["symbol"])] += 1
             filled += o["status"] == "filled"
-    return Received(orders, filled, sum(1 for c in ids.values() if c > 1), sum(1 for c in legs.values() if c > 1),
-                    wrong, int(state["requests"]))
+    return Received(
+        orders,
+        filled,
+        sum(1 for c in ids.values() if c > 1),
+        sum(1 for c in legs.values() if c > 1),
+        wrong,
+        int(state["requests"]),
+    )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Workspaces
 
 
@@ -251,13 +269,22 @@ def write_portfolios(root: Path, n: int) -> None:
 
 def write_alpaca_config(root: Path, url: str, journal: str, n: int) -> None:
     config = {
-        "apiVersion": "reconciler.dev/v1", "kind": "Config", "portfolios_dir": "portfolios",
+        "apiVersion": "reconciler.dev/v1",
+        "kind": "Config",
+        "portfolios_dir": "portfolios",
         "journal": {"url": journal},
         "broker": {
-            "kind": "alpaca", "trading_url": url, "data_url": url, "rate_limit_per_second": 1000,
-            "slippage_bps": 0, "stream": False,  # polled, as measured before the stream (requests_per_order.py)
-            "accounts": {account(i): {"key_id": f"env:BENCH_KEY_{i:05d}", "secret_key": f"env:BENCH_SECRET_{i:05d}"}
-                         for i in range(n)},
+            "kind": "alpaca",
+            "trading_url": url,
+            "data_url": url,
+            "rate_limit_per_second": 1000,
+            # polled, as measured before the stream (requests_per_order.py)
+            "slippage_bps": 0,
+            "stream": False,
+            "accounts": {
+                account(i): {"key_id": f"env:BENCH_KEY_{i:05d}", "secret_key": f"env:BENCH_SECRET_{i:05d}"}
+                for i in range(n)
+            },
         },
         "policies": {"dir": "policies", "params": {"max_turnover": 2.0}},
     }
@@ -324,7 +351,7 @@ def cli(root: Path, tag: str, args: list[str], env: dict[str, str], timeout: flo
         return Run(code, time.perf_counter() - t0, out, err, cpu)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Cells
 
 
@@ -374,13 +401,32 @@ def run_cell(cell: Cell, root: Path, seed: Path, faults: Path, journal: tuple[st
     try:
         write_alpaca_config(root, emu.url, journal[1], cell.size)
         plan_file = root / f"plan-{tag}.json"
-        cell.plan = cli(root, f"{tag}.plan", ["plan", "--config", "reconciler.yaml", "--out", str(plan_file)], env,
-                        timeout)
+        cell.plan = cli(
+            root,
+            f"{tag}.plan",
+            ["plan", "--config", "reconciler.yaml", "--out", str(plan_file)],
+            env,
+            timeout,
+        )
         if cell.plan.code != 0:
             problem(f"{tag}: plan {cell.plan.status()}\n{cell.plan.tail()}")
             return
-        cell.apply = cli(root, f"{tag}.apply", ["apply", "--config", "reconciler.yaml", str(plan_file), "--all",
-                                                "--workers", str(cell.workers), "--auto-approve"], env, timeout)
+        cell.apply = cli(
+            root,
+            f"{tag}.apply",
+            [
+                "apply",
+                "--config",
+                "reconciler.yaml",
+                str(plan_file),
+                "--all",
+                "--workers",
+                str(cell.workers),
+                "--auto-approve",
+            ],
+            env,
+            timeout,
+        )
         for line in cell.apply.out.read_text(encoding="utf-8", errors="replace").splitlines():
             word = line.split(maxsplit=1)[0] if line.strip() else ""
             if word in ("done", "failed"):
@@ -413,7 +459,8 @@ def run_baseline(cell: Cell, root: Path, seed: Path, faults: Path) -> None:
     try:
         work: queue.SimpleQueue[list[tuple[int, dict[str, Any]]]] = queue.SimpleQueue()
         bodies = baseline_orders(cell.size)
-        for start in range(0, len(bodies), ORDERS_PER_ACCOUNT):  # one account at a time, as a worker claims them
+        # one account at a time, as a worker claims them
+        for start in range(0, len(bodies), ORDERS_PER_ACCOUNT):
             work.put(bodies[start:start + ORDERS_PER_ACCOUNT])
         errors: list[str] = []
         url = emu.url + "/v2/orders"
@@ -447,7 +494,7 @@ def run_baseline(cell: Cell, root: Path, seed: Path, faults: Path) -> None:
         emu.stop()
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Paper
 
 
@@ -482,13 +529,19 @@ def paper_check(root: Path, n: int, timeout: float) -> list[PaperRun]:
             problem(f"paper ({mode}): plan {plan.status()}\n{plan.tail()}")
             runs.append(PaperRun(mode, plan, None, 0, 0, 0))
             continue
-        apply = cli(root, f"{tag}.apply", ["apply", "--config", "reconciler.yaml", str(plan_file), "--auto-approve",
-                                           *extra], env, timeout)
+        apply = cli(
+            root,
+            f"{tag}.apply",
+            ["apply", "--config", "reconciler.yaml", str(plan_file), "--auto-approve", *extra],
+            env,
+            timeout,
+        )
         orders = filled = dups = 0
         if db.exists():
             with contextlib.closing(sqlite3.connect(db)) as c, contextlib.suppress(sqlite3.Error):
                 orders, filled, distinct = c.execute(
-                    "SELECT count(*), sum(status = 'filled'), count(DISTINCT client_order_id) FROM paper_orders"
+                    "SELECT count(*), sum(status = 'filled'), count(DISTINCT client_order_id) FROM"
+                    " paper_orders"
                 ).fetchone()
                 filled = filled or 0
                 dups = orders - distinct
@@ -498,11 +551,12 @@ def paper_check(root: Path, n: int, timeout: float) -> list[PaperRun]:
             problem(f"paper ({mode}): apply {apply.status()}; {orders}/{want} orders"
                     f"\n{apply.tail()}")
         elif orders != want or dups:
-            problem(f"paper ({mode}): apply exited 0 but the books hold {orders}/{want} orders, {dups} duplicates")
+            problem(f"paper ({mode}): apply exited 0 but the books hold {orders}/{want} orders, {dups}"
+                    " duplicates")
     return runs
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # Report
 
 
@@ -516,8 +570,9 @@ def fmt_rate(x: float) -> str:
 
 def grid_table(cells: list[Cell], journal_kind: str) -> None:
     print(f"\n=== apply at scale: Alpaca adapter → emulator (separate process), journal {journal_kind} ===")
-    head = (f"{'accounts':>8} {'workers':>7} {'plan s':>8} {'apply s':>8} {'orders at broker':>17} {'req/order':>9} "
-            f"{'apply o/s':>10} {'baseline o/s':>12} {'ratio':>6} {'CPU ms/order':>12}  items")
+    head = (f"{'accounts':>8} {'workers':>7} {'plan s':>8} {'apply s':>8} {'orders at broker':>17}"
+            f" {'req/order':>9} {'apply o/s':>10} {'baseline o/s':>12} {'ratio':>6} {'CPU ms/order':>12} "
+            " items")
     print(head)
     print("-" * len(head))
     for c in cells:
@@ -529,14 +584,15 @@ def grid_table(cells: list[Cell], journal_kind: str) -> None:
         items = ", ".join(f"{k} {v}" for k, v in sorted(c.outcomes.items())) or "-"
         code = "" if not c.apply or c.apply.code in (0, None) else f" (exit {c.apply.code})"
         cpu = f"{c.apply.cpu / c.orders * 1000:.1f}" if c.apply and c.orders else "-"
-        print(f"{c.size:>8} {c.workers:>7} {plan_s:>8} {apply_s:>8} {got:>17} {rpo:>9} {fmt_rate(c.rate):>10} "
-              f"{fmt_rate(c.base_rate):>12} {'-' if math.isnan(ratio) else f'{ratio:.2f}':>6} {cpu:>12}  "
+        print(f"{c.size:>8} {c.workers:>7} {plan_s:>8} {apply_s:>8} {got:>17} {rpo:>9} {fmt_rate(c.rate):>10}"
+              f" {fmt_rate(c.base_rate):>12} {'-' if math.isnan(ratio) else f'{ratio:.2f}':>6} {cpu:>12}  "
               f"{items}{code}")
 
 
 @dataclass
 class Overhead:
-    journal_ms: float  # CPU per order: the intent before the send, the broker's answer after (two transactions)
+    # CPU per order: the intent before the send, the broker's answer after (two transactions)
+    journal_ms: float
     policy_ms: float  # CPU per order: the shipped policies judging a portfolio's 10 orders together, over 10
     bare_ms: float  # CPU per order: the same two commits through the bare DB-API driver, no journal code
 
@@ -550,7 +606,7 @@ def overhead(url: str, orders: int = 2000) -> Overhead:
     from reconciler.journal.store import Journal
     from reconciler.policy.engine import load_policies
     from reconciler.policy.inputs import policy_input
-    from reconciler.spec.models import PolicyParams
+    from reconciler.workspace.models import PolicyParams
 
     journal = Journal.open(url)
     apply_id = journal.start_apply("p" * 64, "t" * 64, None, "bench")
@@ -581,9 +637,17 @@ def overhead(url: str, orders: int = 2000) -> Overhead:
     policies = load_policies(ROOT / "policies", {}, "hard-mandatory")
     at = datetime.now(UTC)
     symbols = [f"S{k:04d}" for k in range(ORDERS_PER_ACCOUNT)]
-    quotes = {sym: Quote(symbol=sym, price=Decimal(10), previous_close=Decimal(10), as_of=at) for sym in symbols}
-    desired = Desired(name="p", account="a", source="bench", targets={sym: Decimal("0.099") for sym in symbols},
-                      cash=Decimal("0.01"), trading=Trading())
+    quotes = {
+        sym: Quote(symbol=sym, price=Decimal(10), previous_close=Decimal(10), as_of=at) for sym in symbols
+    }
+    desired = Desired(
+        name="p",
+        account="a",
+        source="bench",
+        targets={sym: Decimal("0.099") for sym in symbols},
+        cash=Decimal("0.01"),
+        trading=Trading(),
+    )
     obs = Observation(account="a", taken_at=at, positions={}, cash_settled=Decimal(100_000), quotes=quotes)
     pp = plan_portfolio(desired, obs, CostModel())
     assert len(pp.actions) == ORDERS_PER_ACCOUNT
@@ -600,9 +664,10 @@ def report(cells: list[Cell], paper: list[PaperRun], args: argparse.Namespace, j
            cost: Overhead | None = None) -> None:
     if cost is not None:
         total = cost.journal_ms + cost.policy_ms
-        print(f"\njournal + policy CPU per order ({journal_kind}): journal {cost.journal_ms:.2f} ms + policies"
-              f" {cost.policy_ms:.2f} ms = {total:.2f} ms; bare driver, same two commits: {cost.bare_ms:.2f} ms"
-              f" ({cost.journal_ms / cost.bare_ms:.1f}x); target <= 1.5 ms: {verdict(total <= 1.5)}")
+        print(f"\njournal + policy CPU per order ({journal_kind}): journal {cost.journal_ms:.2f} ms +"
+              f" policies {cost.policy_ms:.2f} ms = {total:.2f} ms; bare driver, same two commits:"
+              f" {cost.bare_ms:.2f} ms ({cost.journal_ms / cost.bare_ms:.1f}x); target <= 1.5 ms:"
+              f" {verdict(total <= 1.5)}")
     if cells:
         grid_table(cells, journal_kind)
     sizes = sorted({c.size for c in cells})
@@ -615,16 +680,19 @@ def report(cells: list[Cell], paper: list[PaperRun], args: argparse.Namespace, j
         print("\nper size, at the best worker count:")
         for n, c in best.items():
             assert c.apply is not None and c.plan is not None
-            print(f"  {n:>6} accounts: {c.workers} workers, apply {c.apply.seconds:.2f} s = {c.rate:,.1f} orders/s, "
-                  f"{c.apply.seconds / n * 1000:.1f} ms per account (plan {c.plan.seconds:.2f} s, "
-                  f"{c.plan.seconds / n * 1000:.1f} ms per account); baseline {fmt_rate(c.base_rate)} orders/s")
+            print(f"  {n:>6} accounts: {c.workers} workers, apply {c.apply.seconds:.2f} s = {c.rate:,.1f}"
+                  f" orders/s, {c.apply.seconds / n * 1000:.1f} ms per account (plan {c.plan.seconds:.2f} s, "
+                  f"{c.plan.seconds / n * 1000:.1f} ms per account); baseline {fmt_rate(c.base_rate)}"
+                  " orders/s")
     if paper:
         print("\npaper broker (SQLite journal):")
         for p in paper:
-            a = "-" if p.apply is None else ("timeout" if p.apply.code is None else f"{p.apply.seconds:.2f} s")
+            a = "-" if p.apply is None else ("timeout" if p.apply.code is None else f"{p.apply.seconds:.2f}"
+                                             " s")
             code = "" if p.apply is None or p.apply.code in (0, None) else f" (exit {p.apply.code})"
-            print(f"  {args.paper_accounts} accounts × {ORDERS_PER_ACCOUNT}, {p.mode}: plan {p.plan.seconds:.2f} s, "
-                  f"apply {a}{code}; {p.orders} orders in the books ({p.filled} filled, {p.duplicates} duplicates)")
+            print(f"  {args.paper_accounts} accounts × {ORDERS_PER_ACCOUNT}, {p.mode}: plan"
+                  f" {p.plan.seconds:.2f} s, apply {a}{code}; {p.orders} orders in the books ({p.filled}"
+                  f" filled, {p.duplicates} duplicates)")
 
     print("\nTARGETS")
     lines: list[tuple[str, bool | None]] = []
@@ -683,17 +751,21 @@ def report(cells: list[Cell], paper: list[PaperRun], args: argparse.Namespace, j
         assert a_lo is not None and a_hi is not None
         per_lo, per_hi = a_lo.seconds / lo, a_hi.seconds / hi
         ratio = per_hi / per_lo
-        lines.append((f"per-account apply time: {per_hi * 1000:.1f} ms at {hi} / {per_lo * 1000:.1f} ms at {lo} = "
-                      f"{ratio:.2f} (target ≤ 1.2)", ratio <= 1.2))
+        lines.append((f"per-account apply time: {per_hi * 1000:.1f} ms at {hi} / {per_lo * 1000:.1f} ms at"
+                      f" {lo} = {ratio:.2f} (target ≤ 1.2)", ratio <= 1.2))
     else:
         lines.append(("per-account apply time ratio ≤ 1.2 — needs two sizes", None))
     if paper:
         for p in paper:
-            good = (p.apply is not None and p.apply.code == 0 and p.orders == args.paper_accounts * ORDERS_PER_ACCOUNT
-                    and not p.duplicates)
+            good = (
+                p.apply is not None
+                and p.apply.code == 0
+                and p.orders == args.paper_accounts * ORDERS_PER_ACCOUNT
+                and not p.duplicates
+            )
             secs = "-" if p.apply is None or p.apply.code is None else f"{p.apply.seconds:.2f} s"
-            lines.append((f"paper {args.paper_accounts} × 10, {p.mode}: apply {secs} (plan {p.plan.seconds:.2f} s; "
-                          f"target < 15 s, all orders booked once)",
+            lines.append((f"paper {args.paper_accounts} × 10, {p.mode}: apply {secs} (plan"
+                          f" {p.plan.seconds:.2f} s; target < 15 s, all orders booked once)",
                           good and p.apply is not None and p.apply.seconds < 15))
     else:
         lines.append(("paper 500 × 10 < 15 s — not run (--paper)", None))
@@ -723,7 +795,8 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=0.0,
                     help="'more workers never slower' allows this fraction of noise (default 0)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed each plan or apply")
-    ap.add_argument("--workdir", help="keep workspaces, plans and product output here (default: a temporary dir)")
+    ap.add_argument("--workdir", help="keep workspaces, plans and product output here (default: a temporary"
+                    " dir)")
     args = ap.parse_args()
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="apply-scale-"))
@@ -759,7 +832,8 @@ def main() -> None:
                         journal = (str(db), f"sqlite:///{db}")
                     try:
                         run_cell(cell, root, seed, faults, journal, env, args.timeout)
-                    except Exception as exc:  # the bench's own trouble (an emulator that did not start): go on
+                    # the bench's own trouble (an emulator that did not start): go on
+                    except Exception as exc:
                         problem(f"{n} accounts, {w} workers: {type(exc).__name__}: {exc}")
                     finally:
                         if pg is not None:
@@ -802,7 +876,8 @@ def main() -> None:
         "paper": [{"mode": p.mode, "apply_seconds": round(p.apply.seconds, 2) if p.apply else None,
                    "orders": p.orders, "filled": p.filled} for p in paper],
         "overhead_ms": None if cost is None else {"journal": round(cost.journal_ms, 3),
-                                                  "policy": round(cost.policy_ms, 3), "bare": round(cost.bare_ms, 3)},
+                                                  "policy": round(cost.policy_ms, 3),
+                                                  "bare": round(cost.bare_ms, 3)},
     })
     if not args.workdir and not problems:
         shutil.rmtree(work, ignore_errors=True)

@@ -4,17 +4,18 @@ Data: the 20 S&P 500 stocks, daily 1990-2022 (../shared/data/, or the same histo
 Strategies, configured alike in the three tools (equal weight, $1,000,000, fractional shares, no costs, trades
 at the close on identical days, every holding back to target):
   monthly     first trading day of each month (bt RunMonthly; vectorbt target-percent orders on those days)
-  threshold   daily: rebalance everything when a weight is 20% (relative) off target (bt RunIfOutOfBounds(0.2);
-              vectorbt from_order_func with a numba pre-segment check)
-Each timing is the best of --repeat runs of the whole call a user makes: ours `run_strategy` + metrics
-(prices converted from the same DataFrame, so loading is included), bt `bt.run(bt.Backtest(...))` (which also
-computes its statistics), vectorbt `Portfolio.from_orders/from_order_func(...).value()` after a warm-up call
-that compiles its numba code (the compile time is printed separately). The final values are printed too: the
-three must agree, or the comparison is void. Times are CPU seconds of this process (time.process_time): on a
-machine shared with other work, wall time measures the neighbours too. Targets: at least 20x faster than bt,
-within 2x of vectorbt. Writes bench/results/backtest_vs_peers.json (--days N: the last N days only, a short form).
+  threshold   daily: rebalance everything when a weight is 20% (relative) off target (bt
+              RunIfOutOfBounds(0.2); vectorbt from_order_func with a numba pre-segment check)
+Each timing is the best of --repeat runs of the whole call a user makes: ours `run_strategy` + metrics (prices
+converted from the same DataFrame, so loading is included), bt `bt.run(bt.Backtest(...))` (which also computes
+its statistics), vectorbt `Portfolio.from_orders/from_order_func(...).value()` after a warm-up call that
+compiles its numba code (the compile time is printed separately). The final values are printed too: the three
+must agree, or the comparison is void. Times are CPU seconds of this process (time.process_time): on a machine
+shared with other work, wall time measures the neighbours too. Targets: at least 20x faster than bt, within 2x
+of vectorbt. Writes bench/results/backtest_vs_peers.json (--days N: the last N days only, a short form).
 
-Scaling: generated geometric random walks (seeded), assets x days up to 500 x 8,000, both strategies, ours only.
+Scaling: generated geometric random walks (seeded), assets x days up to 500 x 8,000, both strategies, ours
+only.
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import Desired
 from reconciler.core.rules import Bands, Trading
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_20_stocks_daily_1990_2022.csv"
-if "RECONCILER_SHARED_DATA" in os.environ:  # another checkout's shared/data (a git worktree has none beside it)
+SHARED = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_20_stocks_daily_1990_2022.csv"
+)
+# another checkout's shared/data (a git worktree has none beside it)
+if "RECONCILER_SHARED_DATA" in os.environ:
     SHARED = Path(os.environ["RECONCILER_SHARED_DATA"]) / SHARED.name
 CAPITAL = 1_000_000.0
 TOLERANCE = 0.2
@@ -80,7 +84,9 @@ def ours(frame: pd.DataFrame, kind: str) -> float:
     w = Decimal(1) / len(symbols)
     desired = Desired(name="b", account="b", source="bench", targets={s: w for s in symbols}, cash=Decimal(0),
                       trading=ALIGNED)
-    run = run_strategy(desired, prices, parse_strategy(SPECS[kind], Bands()), Settings(initial_cash=Decimal(CAPITAL)))
+    run = run_strategy(
+        desired, prices, parse_strategy(SPECS[kind], Bands()), Settings(initial_cash=Decimal(CAPITAL))
+    )
     compute(run)
     return float(run.final_value)
 
@@ -110,7 +116,9 @@ def _vectorbt_threshold() -> tuple[Any, Any, Any]:
         return (np.empty(c.group_len, dtype=np.float64),)
 
     @njit
-    def pre_segment(c: Any, order_value_out: Any, size: Any, size_type: Any, direction: Any, tol: float) -> Any:
+    def pre_segment(
+        c: Any, order_value_out: Any, size: Any, size_type: Any, direction: Any, tol: float
+    ) -> Any:
         value = c.last_cash[c.group]
         for col in range(c.from_col, c.to_col):
             c.last_val_price[col] = c.close[c.i, col]
@@ -144,8 +152,16 @@ def with_vectorbt(frame: pd.DataFrame, kind: str, funcs: tuple[Any, Any, Any]) -
         month = frame.index.to_period("M")
         first = np.r_[True, month[1:] != month[:-1]]
         size = np.where(first[:, None], 1.0 / n, np.nan)
-        pf = vbt.Portfolio.from_orders(frame, size, size_type="targetpercent", group_by=True, cash_sharing=True,
-                                       call_seq="auto", init_cash=CAPITAL, freq="1D")
+        pf = vbt.Portfolio.from_orders(
+            frame,
+            size,
+            size_type="targetpercent",
+            group_by=True,
+            cash_sharing=True,
+            call_seq="auto",
+            init_cash=CAPITAL,
+            freq="1D",
+        )
     else:
         pre_group, pre_segment, order = funcs
         size = np.full((1, n), 1.0 / n)
@@ -182,8 +198,9 @@ def compare(frame: pd.DataFrame, repeat: int, peers: tuple[str, ...] = ("bt", "v
             t_vbt, v_vbt = best_of(repeat, lambda k=kind: with_vectorbt(frame, k, funcs))
         values = [v for v in (v_bt, v_vbt) if v == v]
         agree = max(abs(v_ours / v - 1) for v in values)
-        print(f"{kind:10s} {t_ours:8.3f}s {t_bt:8.3f}s {t_vbt:8.3f}s   {t_bt / t_ours:7.1f}x {t_ours / t_vbt:8.2f}x   "
-              f"{v_ours:,.2f} {v_bt:,.2f} {v_vbt:,.2f} (agree to {agree:.1e}; vectorbt first call {compile_s:.1f}s)")
+        print(f"{kind:10s} {t_ours:8.3f}s {t_bt:8.3f}s {t_vbt:8.3f}s   {t_bt / t_ours:7.1f}x"
+              f" {t_ours / t_vbt:8.2f}x   {v_ours:,.2f} {v_bt:,.2f} {v_vbt:,.2f} (agree to {agree:.1e};"
+              f" vectorbt first call {compile_s:.1f}s)")
         rows[kind] = {"ours_seconds": round(t_ours, 4), "bt_seconds": round(t_bt, 4),
                       "vectorbt_seconds": None if funcs is None else round(t_vbt, 4),
                       "bt_over_ours": round(t_bt / t_ours, 2),
@@ -217,9 +234,11 @@ def scaling(repeat: int, sizes: list[tuple[int, int]]) -> dict[str, Any]:
             growth = results[b][0] / results[a][0]
             factor = (b[1] / a[1]) if label == "days" else (b[0] / a[0])
             print(f"monthly: {factor:.0f}x the {label} → {growth:.1f}x the time")
-    print(f"largest case {big[0]} x {big[1]:,}: {results[big][0]:.2f}s monthly, {results[big][1]:.2f}s threshold"
-          f" (smallest {small[0]} x {small[1]:,}: {results[small][0]:.3f}s)")
-    return {f"{a}x{d}": {"monthly": round(m, 3), "threshold": round(t, 3)} for (a, d), (m, t) in results.items()}
+    print(f"largest case {big[0]} x {big[1]:,}: {results[big][0]:.2f}s monthly, {results[big][1]:.2f}s"
+          f" threshold (smallest {small[0]} x {small[1]:,}: {results[small][0]:.3f}s)")
+    return {
+        f"{a}x{d}": {"monthly": round(m, 3), "threshold": round(t, 3)} for (a, d), (m, t) in results.items()
+    }
 
 
 def versions() -> dict[str, str]:
@@ -229,7 +248,9 @@ def versions() -> dict[str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--days", type=int, default=0, help="the last N days only (a short form); 0: all")
     parser.add_argument("--no-scaling", action="store_true")

@@ -1,16 +1,16 @@
 """The benchmark guard (`make bench-check`): short forms of the plan, backtest, hostile-broker, apply,
-paper-apply and what-if benchmarks, each reduced to ratios measured in the same run, failing when a ratio is worse
-than half its target.
+paper-apply and what-if benchmarks, each reduced to ratios measured in the same run, failing when a ratio is
+worse than half its target.
 
 A ratio against a baseline measured in the same process a moment before is what a slow or busy machine cannot
-move much (both sides slow down together); an absolute time is never judged here. Half the target leaves room for
-noise and still catches a 2x regression of a figure at its target. A target the figures miss cannot be guarded by
-half itself (the figure would already be near or past it): such a ratio is held instead to the figure this check
-recorded (bench/results/check.json, `--record`, at the commit it names), and fails when worse than it by half
-again (1.5x). A benchmark with a ratio outside its guard runs once more and keeps the better figure of each
-ratio, so one pass disturbed by a neighbour does not fail CI and a real regression still fails both. For a target
-the issue states as a time (plan worst case under 3 s, journal + policy CPU under 1.5 ms per order) the
-ratio's target is that time over the baseline's, as noted beside each.
+move much (both sides slow down together); an absolute time is never judged here. Half the target leaves room
+for noise and still catches a 2x regression of a figure at its target. A target the figures miss cannot be
+guarded by half itself (the figure would already be near or past it): such a ratio is held instead to the
+figure this check recorded (bench/results/check.json, `--record`, at the commit it names), and fails when
+worse than it by half again (1.5x). A benchmark with a ratio outside its guard runs once more and keeps the
+better figure of each ratio, so one pass disturbed by a neighbour does not fail CI and a real regression still
+fails both. For a target the issue states as a time (plan worst case under 3 s, journal + policy CPU under 1.5
+ms per order) the ratio's target is that time over the baseline's, as noted beside each.
 
     python bench/check.py                     all six, about two or three minutes
     python bench/check.py --only plan         one of them
@@ -50,8 +50,8 @@ class Ratio:
 
     @property
     def limit(self) -> float:
-        """Half the target (twice it where lower is better); for a target the recorded figure misses, that figure
-        made worse by MISSED_SLACK."""
+        """Half the target (twice it where lower is better); for a target the recorded figure misses, that
+        figure made worse by MISSED_SLACK."""
         if self.recorded is not None and not self.meets(self.recorded, self.target):
             return self.recorded / MISSED_SLACK if self.higher_is_better else self.recorded * MISSED_SLACK
         return self.target / 2 if self.higher_is_better else self.target * 2
@@ -69,7 +69,8 @@ def plan(portfolios: int) -> list[Ratio]:
         Ratio("plan typical / valuation pass", figures["typical"]["ratio"], 5, False,
               f"{portfolios:,} x 50; target <= 5x (10,000 x 50 under 1 s)"),
         Ratio("plan worst case / valuation pass", figures["worst"]["ratio"], 20, False,
-              f"{portfolios:,} x 50 random; target 20x: 10,000 x 50 under 3 s at the valuation pass of 0.15 s"),
+              f"{portfolios:,} x 50 random; target 20x: 10,000 x 50 under 3 s at the valuation pass of 0.15"
+              " s"),
     ]
 
 
@@ -93,8 +94,9 @@ def hostile() -> list[Ratio]:
                   "target 15x: gives up within 30 s of a 2 s budget") for adapter, cases in figures.items()]
 
 
-# Journal + policy CPU per order over the bare driver's two commits: the issue's target, 1.5 ms per order, over the
-# bare driver's 0.42 ms measured beside it (SQLite, this machine, commit faa7df4 at 2.3 ms: a ratio of 5.5).
+# Journal + policy CPU per order over the bare driver's two commits: the issue's target, 1.5 ms per order,
+# over the bare driver's 0.42 ms measured beside it (SQLite, this machine, commit faa7df4 at 2.3 ms: a ratio
+# of 5.5).
 APPLY_RATIO_TARGET = 3.5
 
 
@@ -109,8 +111,8 @@ def apply(orders: int) -> list[Ratio]:
                                 min(c.bare_ms for c in costs))
     ratio = (cost.journal_ms + cost.policy_ms) * planted() / cost.bare_ms
     return [Ratio("apply journal + policy CPU / bare driver", round(ratio, 2), APPLY_RATIO_TARGET, False,
-                  f"{orders} orders on SQLite; journal {cost.journal_ms:.2f} ms + policies {cost.policy_ms:.2f} ms,"
-                  f" bare {cost.bare_ms:.2f} ms per order")]
+                  f"{orders} orders on SQLite; journal {cost.journal_ms:.2f} ms + policies"
+                  f" {cost.policy_ms:.2f} ms, bare {cost.bare_ms:.2f} ms per order")]
 
 
 # The what-if's target is a time (issue 25 §2: under 10 s a pull request, in a fresh interpreter on a 2-core
@@ -129,21 +131,22 @@ def whatif() -> list[Ratio]:
                   " target: 5 s of work (10 s cold) over the read")]
 
 
-# A paper apply's CPU per order (what one more order costs: the difference of two sizes, so process start-up is left
-# out) over the journal + policy CPU per order measured beside it (both mostly Python; the bare driver's commits,
-# mostly the kernel's sync, moved 0.18-0.51 ms between two runs under load): 15 s for 5,000 orders is 3 ms an
-# order, over the 1.5 ms journal + policy target.
+# A paper apply's CPU per order (what one more order costs: the difference of two sizes, so process start-up
+# is left out) over the journal + policy CPU per order measured beside it (both mostly Python; the bare
+# driver's commits, mostly the kernel's sync, moved 0.18-0.51 ms between two runs under load): 15 s for 5,000
+# orders is 3 ms an order, over the 1.5 ms journal + policy target.
 PAPER_RATIO_TARGET = 2.0
 
 
 def paper(small: int, large: int) -> list[Ratio]:
-    """`apply PLAN --auto-approve` on the paper broker at two sizes, as subprocesses (the CLI's whole path: lock,
-    judge, gate, journal, books, terminal output), against the journal + policy cost measured in this run."""
+    """`apply PLAN --auto-approve` on the paper broker at two sizes, as subprocesses (the CLI's whole path:
+    lock, judge, gate, journal, books, terminal output), against the journal + policy cost measured in this
+    run."""
     import apply_scale
 
     cpu = {}
-    # The benchmark creates its journal with its first plan: outside CI's rule that a missing journal is an error
-    # (CI runs this check with CI=true, as GitHub sets it).
+    # The benchmark creates its journal with its first plan: outside CI's rule that a missing journal is an
+    # error (CI runs this check with CI=true, as GitHub sets it).
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
     with tempfile.TemporaryDirectory() as tmp:
         for n in (small, large):
@@ -163,8 +166,8 @@ def paper(small: int, large: int) -> list[Ratio]:
     per_order_ms = (cpu[large] - cpu[small]) * 1000 / ((large - small) * apply_scale.ORDERS_PER_ACCOUNT)
     ratio = per_order_ms * planted() / base
     return [Ratio("paper apply CPU per order / journal + policy", round(ratio, 2), PAPER_RATIO_TARGET, False,
-                  f"apply of {small} and {large} accounts x 10; {per_order_ms:.2f} ms an order, journal + policy"
-                  f" {base:.2f} ms")]
+                  f"apply of {small} and {large} accounts x 10; {per_order_ms:.2f} ms an order, journal +"
+                  f" policy {base:.2f} ms")]
 
 
 def _better(r: Ratio, other: float) -> float:
@@ -179,7 +182,8 @@ def main() -> int:
     ap.add_argument("--portfolios", type=int, default=1_000)
     ap.add_argument("--days", type=int, default=2_000)
     ap.add_argument("--orders", type=int, default=600)
-    ap.add_argument("--record", action="store_true", help="write the figures as the reference for missed targets")
+    ap.add_argument("--record", action="store_true", help="write the figures as the reference for missed"
+                    " targets")
     args = ap.parse_args()
     print(commit_line())
     slowdown = os.environ.get("RECONCILER_BENCH_SLOWDOWN")
@@ -201,9 +205,9 @@ def main() -> int:
         print(f"\n--- {name} ---", flush=True)
         measured = [replace(r, recorded=reference["figures"].get(r.name)) for r in run()]
         if not all(r.ok for r in measured):
-            # One more pass of a benchmark outside its guard, keeping each ratio's better figure: a neighbour's burst
-            # moves one pass (backtest monthly once read 7.68x against 11.5x in the passes around it), while a
-            # real 2x regression fails both.
+            # One more pass of a benchmark outside its guard, keeping each ratio's better figure: a
+            # neighbour's burst moves one pass (backtest monthly once read 7.68x against 11.5x in the passes
+            # around it), while a real 2x regression fails both.
             print(f"--- {name}, again: a ratio was outside its guard ---", flush=True)
             again = {r.name: r.value for r in run()}
             measured = [replace(r, value=_better(r, again.get(r.name, r.value))) for r in measured]

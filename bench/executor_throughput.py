@@ -1,9 +1,10 @@
 """Executor throughput against the broker emulator under a rate limit.
 
-A 1,000-order plan (one account, 1,000 symbols, all cash) is applied through the Alpaca adapter to the emulator
-limited to 50 requests/s (token bucket, burst 5, 429 + Retry-After beyond it). Prints the request rate achieved
-during the apply as a ratio of the allowed rate (target ≥ 0.90) and the number of 429s (target 0), and the
-baseline: the same number of bare requests sent as fast as the limiter allows, measured in the same run.
+A 1,000-order plan (one account, 1,000 symbols, all cash) is applied through the Alpaca adapter to the
+emulator limited to 50 requests/s (token bucket, burst 5, 429 + Retry-After beyond it). Prints the request
+rate achieved during the apply as a ratio of the allowed rate (target ≥ 0.90) and the number of 429s (target
+0), and the baseline: the same number of bare requests sent as fast as the limiter allows, measured in the
+same run.
 """
 
 from __future__ import annotations
@@ -103,10 +104,10 @@ def main() -> None:
     achieved = requests / elapsed
     print(f"baseline: {n_base} bare requests through the limiter at {base_rate:.1f} req/s "
           f"({base_rate / args.rate:.2f} of the allowed {args.rate:.0f}/s)")
-    print(f"apply: exit {code}, {orders} orders filled, {requests} requests in {elapsed:.1f} s = {achieved:.1f} req/s; "
-          f"ratio to the allowed rate {achieved / args.rate:.2f} (target >= 0.90: "
-          f"{'PASS' if achieved / args.rate >= 0.9 else 'FAIL'}); ratio to baseline {achieved / base_rate:.2f}; "
-          f"429s: {limited} (target 0: {'PASS' if limited == 0 else 'FAIL'})")
+    print(f"apply: exit {code}, {orders} orders filled, {requests} requests in {elapsed:.1f} s ="
+          f" {achieved:.1f} req/s; ratio to the allowed rate {achieved / args.rate:.2f} (target >= 0.90: "
+          f"{'PASS' if achieved / args.rate >= 0.9 else 'FAIL'}); ratio to baseline"
+          f" {achieved / base_rate:.2f}; 429s: {limited} (target 0: {'PASS' if limited == 0 else 'FAIL'})")
     server.shutdown()
 
 

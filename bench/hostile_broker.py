@@ -1,10 +1,11 @@
 """How long, and how much memory, a hostile broker can take from apply.
 
-Each case points the Alpaca adapter, then the ccxt adapter, at a peer on 127.0.0.1 that misbehaves (headers or a
-body dripped a byte at a time, a chunked body that never ends, a 100 MB body) and observes an account. Printed:
-seconds until the adapter gives up, the growth of the process's peak RSS, and the time as a ratio against a sound
-peer's observation in the same run (the emulator's Alpaca answers; a fake Binance for ccxt). Targets: every case
-under 30 s and under 200 MB. Writes bench/results/hostile_broker.json (--cases: a subset, a short form).
+Each case points the Alpaca adapter, then the ccxt adapter, at a peer on 127.0.0.1 that misbehaves (headers or
+a body dripped a byte at a time, a chunked body that never ends, a 100 MB body) and observes an account.
+Printed: seconds until the adapter gives up, the growth of the process's peak RSS, and the time as a ratio
+against a sound peer's observation in the same run (the emulator's Alpaca answers; a fake Binance for ccxt).
+Targets: every case under 30 s and under 200 MB. Writes bench/results/hostile_broker.json (--cases: a subset,
+a short form).
 
     python bench/hostile_broker.py      (the peer's deadline is 1 s and 2 attempts, as in the tests)
 """
@@ -28,7 +29,7 @@ from results import commit_line, planted, record
 from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.brokers.test_alpaca_hostile import (
     _drip_body,
@@ -54,8 +55,9 @@ def _timed(observe: Callable[[], object]) -> tuple[float, str]:
 
 
 def _ccxt(url: str) -> CcxtBroker:
-    spec = CcxtSpec.model_validate({
-        "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 1000, "timeout_seconds": 1,
+    spec = CcxtBrokerConfig.model_validate({
+        "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 1000,
+        "timeout_seconds": 1,
         "options": {"fetchMarkets": {"types": ["spot"]}},
         "accounts": {"spot": {"api_key": "env:RC_HOSTILE_KEY", "secret": "env:RC_HOSTILE_SECRET"}},
     })
@@ -91,14 +93,24 @@ def measure(cases: list[str]) -> dict[str, dict[str, dict[str, float | str]]]:
     print(f"{'case':<22} {'seconds':>8} {'× sound':>9} {'peak RSS +MB':>13}  outcome")
     peer = _Peer()
     baseline, _ = _timed(lambda: peer.broker().observe("acct", ["VTI"]))
-    alpaca = _rows("alpaca", baseline, peer, "/v2/positions", lambda: peer.broker().observe("acct", ["VTI"]), cases)
-    fake = FakeBinance({"USDT": Decimal(20000), "BTC": Decimal("0.05")}, {"BTC": (Decimal(60000), Decimal(59500))})
+    alpaca = _rows(
+        "alpaca", baseline, peer, "/v2/positions", lambda: peer.broker().observe("acct", ["VTI"]), cases
+    )
+    fake = FakeBinance(
+        {"USDT": Decimal(20000), "BTC": Decimal("0.05")}, {"BTC": (Decimal(60000), Decimal(59500))}
+    )
     server = FakeBinanceServer(fake)
     server.start()
     baseline, _ = _timed(lambda: _ccxt(fake.url).observe("spot", ["BTC"]))
     server.stop()
-    ccxt = _rows("ccxt", baseline, peer, "/api/v3/exchangeInfo", lambda: _ccxt(peer.url).observe("spot", ["BTC"]),
-                 cases)
+    ccxt = _rows(
+        "ccxt",
+        baseline,
+        peer,
+        "/api/v3/exchangeInfo",
+        lambda: _ccxt(peer.url).observe("spot", ["BTC"]),
+        cases,
+    )
     peer.server.shutdown()
     return {"alpaca": alpaca, "ccxt": ccxt}
 

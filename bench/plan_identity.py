@@ -1,9 +1,10 @@
-"""Plans and hashes are the same at two commits: a corpus of random accounts planned by both, compared case by case.
+"""Plans and hashes are the same at two commits: a corpus of random accounts planned by both, compared case by
+case.
 
-A speed-up of the planner must not change one digit of a plan (the content hash covers every Decimal as written,
-and client order ids derive from it). This plans the same seeded corpus with this tree and with another commit's
-(exported by `git archive` to a temporary folder, imported in a child process) and compares, per case, the
-digest of the portfolio plan's JSON and, per batch, the sealed plan's content hash.
+A speed-up of the planner must not change one digit of a plan (the content hash covers every Decimal as
+written, and client order ids derive from it). This plans the same seeded corpus with this tree and with
+another commit's (exported by `git archive` to a temporary folder, imported in a child process) and compares,
+per case, the digest of the portfolio plan's JSON and, per batch, the sealed plan's content hash.
 
     python bench/plan_identity.py --against main --cases 3000
 
@@ -108,8 +109,14 @@ def corpus(seed: int, count: int) -> list[tuple[object, object, object, object]]
             quotes=quotes,
             open_orders={s: f"rc-{idx}-{s}" for s in universe if rng.random() < 0.03},
             cash_warning="figures disagree" if rng.random() < 0.02 else None,
-            market=rng.choice([None, None, MarketStatus(is_open=True, source="calendar"),
-                               MarketStatus(is_open=False, next_open=NOW + timedelta(hours=1), source="calendar")]),
+            market=rng.choice(
+                [
+                    None,
+                    None,
+                    MarketStatus(is_open=True, source="calendar"),
+                    MarketStatus(is_open=False, next_open=NOW + timedelta(hours=1), source="calendar"),
+                ]
+            ),
         )
         costs = CostModel(
             slippage_bps=rng.choice([Decimal(0), Decimal(5), _dec(rng, 0, 100, 1)]),
@@ -132,7 +139,8 @@ def corpus(seed: int, count: int) -> list[tuple[object, object, object, object]]
 
 
 def digests(seed: int, count: int) -> dict[str, list[str]]:
-    """Per case, the digest of its portfolio plan (or of the error it raised); per batch of 50, the sealed hash."""
+    """Per case, the digest of its portfolio plan (or of the error it raised); per batch of 50, the sealed
+    hash."""
     from reconciler.core.plan import seal
     from reconciler.core.planner import plan_many, plan_portfolio
 
@@ -169,8 +177,20 @@ def _export(ref: str, into: Path) -> None:
 def _run(tree: Path, seed: int, count: int) -> dict[str, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--seed", str(seed), "--cases", str(count)],
-        check=True, capture_output=True, text=True, env=env, cwd=tree,
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            "--seed",
+            str(seed),
+            "--cases",
+            str(count),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
     )
     result: dict[str, list[str]] = json.loads(done.stdout)
     return result

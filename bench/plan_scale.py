@@ -3,10 +3,10 @@
 Prints plan time for 10,000 portfolios × 50 holdings and for one portfolio of 5,000 holdings, and the start-up
 time of `reconciler --help`, each as a ratio against a baseline measured in the same run: the baseline is the
 cheapest honest pass over the same data (valuing every holding with Decimal arithmetic), so the ratio says how
-many such passes a full plan costs. Plan and baseline times are CPU seconds of this process (time.process_time):
-on a machine shared with other work, wall time measures the neighbours too. Each is the best of --repeat runs.
-Targets: 10,000 × 50 typical under 1 s and at most 5× the valuation pass; the worst case under 3 s; --help under
-0.3 s. Writes bench/results/plan_scale.json.
+many such passes a full plan costs. Plan and baseline times are CPU seconds of this process
+(time.process_time): on a machine shared with other work, wall time measures the neighbours too. Each is the
+best of --repeat runs. Targets: 10,000 × 50 typical under 1 s and at most 5× the valuation pass; the worst
+case under 3 s; --help under 0.3 s. Writes bench/results/plan_scale.json.
 """
 
 from __future__ import annotations
@@ -33,15 +33,21 @@ from reconciler.core.rules import Bands, Commission, Trading
 NOW = datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
 
 
-def make_case(rng: random.Random, holdings: int, idx: int, drift: float | None) -> tuple[Desired, Observation]:
+def make_case(
+    rng: random.Random, holdings: int, idx: int, drift: float | None
+) -> tuple[Desired, Observation]:
     """A portfolio and an observation of it: drifted around its targets (typical), or random (worst case)."""
     symbols = [f"S{idx % 97}X{i}" for i in range(holdings)]
     raw = [rng.randint(1, 100) for _ in symbols]
     scale = Decimal("0.98") / sum(raw)  # 2% cash target; the rounding remainder goes to cash too
     weights = {s: (r * scale).quantize(Decimal("0.000001")) for s, r in zip(symbols, raw, strict=True)}
     cash = Decimal(1) - sum(weights.values(), Decimal(0))
-    trading = Trading(bands=Bands(absolute=Decimal("0.02"), relative=Decimal("0.25")), min_trade_notional=Decimal(50))
-    desired = Desired(name=f"p{idx}", account=f"a{idx}", source="bench", targets=weights, cash=cash, trading=trading)
+    trading = Trading(
+        bands=Bands(absolute=Decimal("0.02"), relative=Decimal("0.25")), min_trade_notional=Decimal(50)
+    )
+    desired = Desired(
+        name=f"p{idx}", account=f"a{idx}", source="bench", targets=weights, cash=cash, trading=trading
+    )
     quotes = {
         s: Quote(symbol=s, price=Decimal(rng.randint(500, 50000)) / 100, previous_close=None, as_of=NOW)
         for s in symbols
@@ -52,11 +58,15 @@ def make_case(rng: random.Random, holdings: int, idx: int, drift: float | None) 
     else:
         equity = 1_000_000
         positions = {
-            s: Decimal(max(0, round(float(weights[s]) * equity / float(quotes[s].price) * rng.gauss(1, drift))))
+            s: Decimal(
+                max(0, round(float(weights[s]) * equity / float(quotes[s].price) * rng.gauss(1, drift)))
+            )
             for s in symbols
         }
         cash_settled = Decimal(round(equity * float(cash) * rng.gauss(1, drift)))
-    obs = Observation(account=f"a{idx}", taken_at=NOW, positions=positions, cash_settled=cash_settled, quotes=quotes)
+    obs = Observation(
+        account=f"a{idx}", taken_at=NOW, positions=positions, cash_settled=cash_settled, quotes=quotes
+    )
     return desired, obs
 
 
@@ -70,7 +80,8 @@ def baseline(cases: list[tuple[Desired, Observation]]) -> float:
 
 
 def time_plans(cases: list[tuple[Desired, Observation]], costs: CostModel) -> tuple[float, int]:
-    """Plans are kept, as `reconciler plan` keeps them for the sealed artifact (retention costs allocator time)."""
+    """Plans are kept, as `reconciler plan` keeps them for the sealed artifact (retention costs allocator
+    time)."""
     t0 = time.process_time()
     plans = plan_many(cases, costs)
     elapsed = time.process_time() - t0
@@ -82,7 +93,8 @@ CASES = (("typical", "drifted ±10% (typical)", 0.10), ("worst", "random holding
 
 
 def measure(portfolios: int, holdings: int, repeat: int, seed: int = 7) -> dict[str, dict[str, Any]]:
-    """Per case (typical, worst): best plan and baseline CPU seconds over `repeat` runs, orders, and their ratio."""
+    """Per case (typical, worst): best plan and baseline CPU seconds over `repeat` runs, orders, and their
+    ratio."""
     rng = random.Random(seed)
     out = {}
     for key, _, drift in CASES:
@@ -128,20 +140,21 @@ def main() -> None:
         f = figures[key]
         target = "target < 1 s and <= 5x" if key == "typical" else "target < 3 s"
         met = f["seconds"] < 1 and f["ratio"] <= 5 if key == "typical" else f["seconds"] < 3
-        print(f"plan {args.portfolios:,} portfolios x {args.holdings} holdings, {label}: {f['seconds']:.3f} s CPU "
-              f"({f['seconds'] / n * 1e6:.2f} µs/holding, {f['orders']:,} orders); baseline valuation pass "
-              f"{f['baseline_seconds']:.3f} s; ratio {f['ratio']:.1f}x; {target}: {'MET' if met else 'MISSED'}")
+        print(f"plan {args.portfolios:,} portfolios x {args.holdings} holdings, {label}: {f['seconds']:.3f} s"
+              f" CPU ({f['seconds'] / n * 1e6:.2f} µs/holding, {f['orders']:,} orders); baseline valuation"
+              f" pass {f['baseline_seconds']:.3f} s; ratio {f['ratio']:.1f}x; {target}:"
+              f" {'MET' if met else 'MISSED'}")
 
     big = measure(1, args.big, args.repeat, seed=8)["typical"]
     figures["big"] = big
-    print(f"plan 1 portfolio x {args.big:,} holdings: {big['seconds'] * 1000:.1f} ms ({big['orders']:,} orders); "
-          f"baseline {big['baseline_seconds'] * 1000:.2f} ms; ratio {big['ratio']:.1f}x")
+    print(f"plan 1 portfolio x {args.big:,} holdings: {big['seconds'] * 1000:.1f} ms ({big['orders']:,}"
+          f" orders); baseline {big['baseline_seconds'] * 1000:.2f} ms; ratio {big['ratio']:.1f}x")
 
     bare, helped = cli_startup(args.startup_runs)
     figures["startup"] = {"seconds": round(helped, 3), "bare_python_seconds": round(bare, 3),
                           "ratio": round(helped / bare, 2)}
-    print(f"reconciler --help: {helped * 1000:.0f} ms (bare python {bare * 1000:.0f} ms; ratio {helped / bare:.1f}x); "
-          f"target < 300 ms: {'MET' if helped < 0.3 else 'MISSED'}")
+    print(f"reconciler --help: {helped * 1000:.0f} ms (bare python {bare * 1000:.0f} ms; ratio"
+          f" {helped / bare:.1f}x); target < 300 ms: {'MET' if helped < 0.3 else 'MISSED'}")
     record("plan_scale", figures)
 
 

@@ -1,7 +1,7 @@
 """The README's backtest example, run for real: the command in the README's "Backtesting" section, in process,
 with --format json; its figures are recorded in bench/results/backtest_example.json, from which
-bench/readme_tables.py renders the README's results table. A test runs the same command and fails when the table
-it renders differs from the README's, so the README shows what the command prints.
+bench/readme_tables.py renders the README's results table. A test runs the same command and fails when the
+table it renders differs from the README's, so the README shows what the command prints.
 
     python bench/readme_backtest.py     run the README's command, record the figures (then readme_tables.py)
 """
@@ -26,24 +26,37 @@ from results import ROOT, commit_line, record
 from reconciler.cli.main import main as reconciler
 
 README = ROOT / "README.md"
-SHOWN = ("final_value", "cagr", "sharpe", "max_drawdown", "turnover_per_year", "rebalances", "costs", "taxes_paid",
-         "avg_deviation")
+SHOWN = (
+    "final_value",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "turnover_per_year",
+    "rebalances",
+    "costs",
+    "taxes_paid",
+    "avg_deviation",
+)
 
 
 def readme_command(text: str | None = None) -> str:
-    """The one `reconciler ... backtest` command of the README's Backtesting section, continuation lines joined."""
+    """The one `reconciler ... backtest` command of the README's Backtesting section, continuation lines
+    joined."""
     readme = README.read_text() if text is None else text
     section = readme.split("## Backtesting", 1)[1].split("\n## ", 1)[0]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0]
     joined = re.sub(r"\\\n\s*", " ", block)
-    commands = [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("reconciler ")]
+    commands = [line.split("  #")[0].strip() for line in joined.splitlines() if line.startswith("reconciler"
+        " ")]
     if len(commands) != 1:
-        raise SystemExit(f"README.md: expected one backtest command in the Backtesting section, found {commands}")
+        raise SystemExit("README.md: expected one backtest command in the Backtesting section, found"
+                         f" {commands}")
     return commands[0]
 
 
 def run_json(command: str, report_folder: Path) -> dict[str, Any]:
-    """Run the command in process from the repository's root with --format json; its report goes to the folder."""
+    """Run the command in process from the repository's root with --format json; its report goes to the
+    folder."""
     argv = shlex.split(command)[1:]
     if "--report" in argv:  # the chart goes to a temporary folder, not the checkout
         i = argv.index("--report") + 1

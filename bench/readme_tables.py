@@ -1,8 +1,8 @@
 """The README's performance tables, generated from the benchmarks' recorded results (bench/results/*.json).
 
 Each generated block sits between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` in README.md, NAME being a
-result file; the text around the blocks is written by hand. A docs test (tests/test_bench_readme.py) fails when a
-block differs from what this script renders, so the README cannot show a figure no benchmark recorded.
+result file; the text around the blocks is written by hand. A docs test (tests/test_bench_readme.py) fails
+when a block differs from what this script renders, so the README cannot show a figure no benchmark recorded.
 
     python bench/readme_tables.py           rewrite the blocks in README.md
     python bench/readme_tables.py --check   exit 1, naming the blocks, when README.md differs
@@ -40,13 +40,14 @@ def plan_scale(doc: dict[str, Any]) -> str:
     rows = [
         "| case | time | per holding | ratio to a Decimal valuation pass | target |",
         "|---|---|---|---|---|",
-        f"| {t['portfolios']:,} portfolios × {t['holdings']} holdings, drifted ±10% around targets (typical) | "
-        f"{t['seconds']:.2f} s | {t['seconds'] / n * 1e6:.1f} µs | {t['ratio']:.1f}× | < 1 s "
+        f"| {t['portfolios']:,} portfolios × {t['holdings']} holdings, drifted ±10% around targets (typical)"
+        f" | {t['seconds']:.2f} s | {t['seconds'] / n * 1e6:.1f} µs | {t['ratio']:.1f}× | < 1 s "
         f"{_verdict(t['seconds'] < 1)}, ≤ 5× {_verdict(t['ratio'] <= 5)} |",
-        f"| {w['portfolios']:,} portfolios × {w['holdings']} holdings, random holdings ({w['orders']:,} orders) | "
-        f"{w['seconds']:.2f} s | {w['seconds'] / n * 1e6:.1f} µs | {w['ratio']:.1f}× | < 3 s "
+        f"| {w['portfolios']:,} portfolios × {w['holdings']} holdings, random holdings ({w['orders']:,}"
+        f" orders) | {w['seconds']:.2f} s | {w['seconds'] / n * 1e6:.1f} µs | {w['ratio']:.1f}× | < 3 s "
         f"{_verdict(w['seconds'] < 3)} |",
-        f"| 1 portfolio × {big['holdings']:,} holdings | {big['seconds'] * 1000:.0f} ms | | {big['ratio']:.1f}× | |",
+        f"| 1 portfolio × {big['holdings']:,} holdings | {big['seconds'] * 1000:.0f} ms | |"
+        f" {big['ratio']:.1f}× | |",
         f"| `reconciler --help` start-up (wall) | {up['seconds'] * 1000:.0f} ms (bare Python "
         f"{up['bare_python_seconds'] * 1000:.0f} ms) | | {up['ratio']:.1f}× | "
         f"< 0.3 s {_verdict(up['seconds'] < 0.3)} |",
@@ -66,8 +67,9 @@ def backtest_vs_peers(doc: dict[str, Any]) -> str:
     for kind, r in f["rows"].items():
         rows.append(
             f"| {names.get(kind, kind)} | {r['ours_seconds']:.3f} s | {r['bt_seconds']:.3f} s | "
-            f"{r['vectorbt_seconds']:.3f} s | {r['bt_over_ours']:.1f}× (≥ 20× {_verdict(r['bt_over_ours'] >= 20)}) | "
-            f"{r['ours_over_vectorbt']:.2f}× (≤ 2× {_verdict(r['ours_over_vectorbt'] <= 2)}) |"
+            f"{r['vectorbt_seconds']:.3f} s | {r['bt_over_ours']:.1f}× (≥ 20×"
+            f" {_verdict(r['bt_over_ours'] >= 20)}) | {r['ours_over_vectorbt']:.2f}× (≤ 2×"
+            f" {_verdict(r['ours_over_vectorbt'] <= 2)}) |"
         )
     agree = max(r["agree"] for r in f["rows"].values())
     head = (f"{_where(doc)} {f['stocks']} stocks × {f['days']:,} days; the three final values agree to "
@@ -76,8 +78,8 @@ def backtest_vs_peers(doc: dict[str, Any]) -> str:
     if "scaling" in f:
         big = f["scaling"].get("500x8000")
         if big:
-            tail = ["", f"Scaling on generated prices: 500 assets × 8,000 days takes {big['monthly']:.1f} s (monthly) "
-                        f"and {big['threshold']:.1f} s (threshold)."]
+            tail = ["", f"Scaling on generated prices: 500 assets × 8,000 days takes {big['monthly']:.1f} s"
+                        f" (monthly) and {big['threshold']:.1f} s (threshold)."]
     return "\n".join([head, "", *rows, *tail]) + "\n"
 
 
@@ -89,7 +91,10 @@ def hostile_broker(doc: dict[str, Any]) -> str:
             ok = r["seconds"] < 30 and r["rss_growth_mb"] < 200
             rows.append(f"| {adapter} | {case} | {r['seconds']:.1f} s | {r['over_sound']:.0f}× | "
                         f"{r['rss_growth_mb']:.0f} MB | < 30 s, < 200 MB {_verdict(ok)} |")
-    return "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", " (wall seconds)"), "", *rows]) + "\n"
+    return (
+        "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", " (wall seconds)"), "", *rows])
+        + "\n"
+    )
 
 
 def apply_scale(doc: dict[str, Any]) -> str:
@@ -99,14 +104,15 @@ def apply_scale(doc: dict[str, Any]) -> str:
         secs = p["apply_seconds"]
         ok = secs is not None and secs < 15 and p["orders"] == p["filled"]
         shown = "did not finish" if secs is None else f"{secs:.1f} s"
-        rows.append(f"| paper broker, {p['orders']:,} orders (10 per account) on SQLite, `{p['mode']}` | {shown} "
-                    f"(wall; {p['orders']:,} booked, {p['filled']:,} filled) | < 15 s {_verdict(ok)} |")
+        rows.append(f"| paper broker, {p['orders']:,} orders (10 per account) on SQLite, `{p['mode']}` |"
+                    f" {shown} (wall; {p['orders']:,} booked, {p['filled']:,} filled) | < 15 s {_verdict(ok)}"
+                    " |")
     o = f.get("overhead_ms")
     if o:
         total = o["journal"] + o["policy"]
         rows.append(f"| journal + policy CPU per order ({f['journal']} journal) | {o['journal']:.2f} + "
-                    f"{o['policy']:.2f} = {total:.2f} ms (the bare driver's two commits: {o['bare']:.2f} ms) | "
-                    f"≤ 1.5 ms {_verdict(total <= 1.5)} |")
+                    f"{o['policy']:.2f} = {total:.2f} ms (the bare driver's two commits: {o['bare']:.2f} ms)"
+                    f" | ≤ 1.5 ms {_verdict(total <= 1.5)} |")
     return "\n".join([_where(doc).replace(" (CPU seconds, best of several runs)", ""), "", *rows]) + "\n"
 
 
@@ -136,21 +142,27 @@ BACKTEST_ROWS: list[tuple[str, str, Callable[[Any], str]]] = [
 def backtest_table(strategies: list[dict[str, Any]]) -> list[str]:
     """The README's backtest results table: one column per strategy, figures as the text table rounds them."""
     rows = ["| | " + " | ".join(s["name"] for s in strategies) + " |", "|---" * (len(strategies) + 1) + "|"]
-    rows += [f"| {label} | " + " | ".join(fmt(s[key]) for s in strategies) + " |" for label, key, fmt in BACKTEST_ROWS]
+    rows += [
+        f"| {label} | " + " | ".join(fmt(s[key]) for s in strategies) + " |"
+        for label, key, fmt in BACKTEST_ROWS
+    ]
     return rows
 
 
 def backtest_example(doc: dict[str, Any]) -> str:
     f = doc["figures"]
-    head = (f"A real run of that command at commit `{doc['commit']}` ({f['start']} → {f['end']}, {f['rows']:,} "
-            f"{f['rows_are']}; {f['seconds']:.1f} s wall for all {len(f['strategies'])} strategies on "
-            f"{doc['machine']}):")
+    head = (f"A real run of that command at commit `{doc['commit']}` ({f['start']} → {f['end']},"
+            f" {f['rows']:,} {f['rows_are']}; {f['seconds']:.1f} s wall for all {len(f['strategies'])}"
+            f" strategies on {doc['machine']}):")
     return "\n".join([head, "", *backtest_table(f["strategies"])]) + "\n"
 
 
 def requests_per_order(doc: dict[str, Any]) -> str:
     f = doc["figures"]
-    rows = ["| accounts × orders per account | polling | trade_updates stream | target |", "|---|---|---|---|"]
+    rows = [
+        "| accounts × orders per account | polling | trade_updates stream | target |",
+        "|---|---|---|---|",
+    ]
     cells = {(c["accounts"], c["orders_per_account"], c["stream"]): c for c in f["cells"]}
     for (accounts, orders, streamed), c in cells.items():
         if streamed:
@@ -158,8 +170,8 @@ def requests_per_order(doc: dict[str, Any]) -> str:
         s = cells[(accounts, orders, True)]
         judged = f"{accounts}x{orders}" == f["judged"]
         target = f"≤ {f['target']} {_verdict(s['per_order'] <= f['target'])}" if judged else ""
-        rows.append(f"| {accounts} × {orders} | {c['per_order']:.2f} ({c['requests']:,} for {c['orders']:,}) | "
-                    f"{s['per_order']:.2f} ({s['requests']:,}) | {target} |")
+        rows.append(f"| {accounts} × {orders} | {c['per_order']:.2f} ({c['requests']:,} for {c['orders']:,})"
+                    f" | {s['per_order']:.2f} ({s['requests']:,}) | {target} |")
     where = _where(doc).replace(" (CPU seconds, best of several runs)", " (request counts, not times)")
     return "\n".join([where, "", *rows]) + "\n"
 
@@ -207,7 +219,8 @@ def render(text: str, folder: Path = RESULTS) -> str:
     def block(m: re.Match[str]) -> str:
         name = m["name"]
         if name not in RENDERERS:
-            raise SystemExit(f"README.md: no renderer for the block bench:{name} (known: {', '.join(RENDERERS)})")
+            raise SystemExit(f"README.md: no renderer for the block bench:{name} (known:"
+                             f" {', '.join(RENDERERS)})")
         return m.group(1) + RENDERERS[name](load(name, folder)) + m.group(4)
 
     return BLOCK.sub(block, text)

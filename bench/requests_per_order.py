@@ -1,11 +1,13 @@
-"""Requests per order: what `apply` asks of Alpaca for each order it sends, with and without the trade_updates stream.
+"""Requests per order: what `apply` asks of Alpaca for each order it sends, with and without the trade_updates
+stream.
 
-Against Alpaca's per-key rate limit (200 requests a minute) the requests, not the CPU, decide how long an account
-takes. For each shape (accounts × orders per account, each account all cash and buying every target) the script
-runs, in this process, against the emulator (no calendar, no rate limit, every order filled at once): `plan --out`,
-then `apply PLAN --auto-approve`, twice on fresh emulators and journals: once polling (broker.stream: false) and once
-with the stream (the emulator's trade_updates websocket). The emulator counts the apply's requests by path. The
-counts do not depend on the machine, except one: a long apply re-quotes every half quote age (30 s by default).
+Against Alpaca's per-key rate limit (200 requests a minute) the requests, not the CPU, decide how long an
+account takes. For each shape (accounts × orders per account, each account all cash and buying every target)
+the script runs, in this process, against the emulator (no calendar, no rate limit, every order filled at
+once): `plan --out`, then `apply PLAN --auto-approve`, twice on fresh emulators and journals: once polling
+(broker.stream: false) and once with the stream (the emulator's trade_updates websocket). The emulator counts
+the apply's requests by path. The counts do not depend on the machine, except one: a long apply re-quotes
+every half quote age (30 s by default).
 
 Target: ≤ 1.3 requests per order with the stream (issue 21 §6), judged on the shape of the issue's example, a
 direct-indexing account of 500 holdings (--shapes accounts×orders, default 10x10,1x100,1x500).
@@ -60,7 +62,8 @@ def workspace(root: Path, url: str, stream_url: str | None, accounts: int, order
             encoding="utf-8",
         )
     broker: dict[str, Any] = {
-        "kind": "alpaca", "trading_url": url, "data_url": url, "rate_limit_per_second": 1000, "slippage_bps": 0,
+        "kind": "alpaca", "trading_url": url, "data_url": url, "rate_limit_per_second": 1000,
+        "slippage_bps": 0,
         "stream": stream_url is not None,
         "accounts": {f"a{i:03d}": {"key_id": f"env:RPO_KEY_{i:03d}", "secret_key": "env:RPO_SECRET"}
                      for i in range(accounts)},
@@ -91,8 +94,9 @@ def cell(accounts: int, orders: int, streamed: bool, whole: bool) -> dict[str, A
     os.environ.update(env)
     try:
         with tempfile.TemporaryDirectory(prefix="rpo-") as tmp:
-            config = workspace(Path(tmp), server.url, server.stream_url if streamed else None, accounts, orders,
-                               whole)
+            config = workspace(
+                Path(tmp), server.url, server.stream_url if streamed else None, accounts, orders, whole
+            )
             plan = Path(tmp) / "plan.json"
             sink = io.StringIO()
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -123,8 +127,10 @@ def cell(accounts: int, orders: int, streamed: bool, whole: bool) -> dict[str, A
 
 def main_() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", default="10x10,1x100,1x500", help="accounts x orders per account, comma-separated")
-    parser.add_argument("--whole-shares", action="store_true", help="trading.fractional: false (no asset lookups)")
+    parser.add_argument("--shapes", default="10x10,1x100,1x500", help="accounts x orders per account,"
+                        " comma-separated")
+    parser.add_argument("--whole-shares", action="store_true", help="trading.fractional: false (no asset"
+                        " lookups)")
     args = parser.parse_args()
     print(commit_line())
     cells = []
@@ -133,13 +139,17 @@ def main_() -> int:
         for streamed in (False, True):
             got = cell(accounts, orders, streamed, args.whole_shares)
             cells.append(got)
-            print(f"{accounts:>3} × {orders:<4} {'stream ' if streamed else 'polling'}  {got['orders']:>5} orders"
-                  f"  {got['requests']:>6} requests  {got['per_order']:.3f} per order  ({got['filled']} filled)")
-            print("      " + ", ".join(f"{p} {n}" for p, n in sorted(got["paths"].items(), key=lambda x: -x[1])))
+            print(f"{accounts:>3} × {orders:<4} {'stream ' if streamed else 'polling'}  {got['orders']:>5}"
+                  f" orders  {got['requests']:>6} requests  {got['per_order']:.3f} per order "
+                  f" ({got['filled']} filled)")
+            print(
+                "      " + ", ".join(f"{p} {n}" for p, n in sorted(got["paths"].items(), key=lambda x: -x[1]))
+            )
     judged = [c for c in cells if c["stream"] and f"{c['accounts']}x{c['orders_per_account']}" == JUDGED]
     if judged:
         verdict = "MET" if judged[0]["per_order"] <= TARGET else "MISSED"
-        print(f"target ≤ {TARGET} requests per order with the stream, {JUDGED}: {judged[0]['per_order']:.3f} {verdict}")
+        print(f"target ≤ {TARGET} requests per order with the stream, {JUDGED}: {judged[0]['per_order']:.3f}"
+              f" {verdict}")
     record("requests_per_order", {"target": TARGET, "judged": JUDGED, "whole_shares": args.whole_shares,
                                   "cells": cells})
     return 0

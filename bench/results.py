@@ -1,9 +1,9 @@
 """Where benchmarks say what they measured: the commit, the machine, and a JSON result under bench/results/.
 
 Every benchmark prints `commit_line()` first and ends with `record(name, figures)`, which writes
-bench/results/<name>.json. bench/readme_tables.py renders the README's performance tables from those files, and a
-docs test fails when the README's figures differ from them, so a figure in the README is always one a benchmark
-printed, at a commit it names.
+bench/results/<name>.json. bench/readme_tables.py renders the README's performance tables from those files,
+and a docs test fails when the README's figures differ from them, so a figure in the README is always one a
+benchmark printed, at a commit it names.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ RESULTS = ROOT / "bench" / "results"
 
 @functools.cache
 def commit() -> str:
-    """The commit measured (short hash), with "+dirty" when the work tree had uncommitted changes. Asked once per
-    process, when the benchmark starts: a commit made while it runs is not what it measured."""
+    """The commit measured (short hash), with "+dirty" when the work tree had uncommitted changes. Asked once
+    per process, when the benchmark starts: a commit made while it runs is not what it measured."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "--short=10", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "reconciler", "bench", ":!bench/results")
+    dirty = git(
+        "status", "--porcelain", "--untracked-files=no", "--", "reconciler", "bench", ":!bench/results"
+    )
     return f"{head}+dirty" if dirty else head
 
 
@@ -68,6 +70,6 @@ def load(name: str, folder: Path = RESULTS) -> dict[str, Any]:
 
 def planted() -> float:
     """RECONCILER_BENCH_SLOWDOWN: a factor every benchmark multiplies its own measured time by (never its
-    baseline's), to show the guard catches a slowdown of that size (`RECONCILER_BENCH_SLOWDOWN=2 make bench-check`
-    must fail). 1 when unset."""
+    baseline's), to show the guard catches a slowdown of that size (`RECONCILER_BENCH_SLOWDOWN=2 make
+    bench-check` must fail). 1 when unset."""
     return float(os.environ.get("RECONCILER_BENCH_SLOWDOWN", "1"))

@@ -31,7 +31,7 @@ from reconciler.backtest.strategies import parse_strategy
 from reconciler.backtest.sweep import expand, run_grid
 from reconciler.core.models import CostModel
 from reconciler.errors import BacktestError
-from reconciler.spec.loader import load_workspace
+from reconciler.workspace.loader import load_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "sp500_20_stocks_daily_1990_2022.csv"

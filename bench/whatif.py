@@ -38,8 +38,8 @@ def section() -> tuple[str, int, int]:
     from reconciler.backtest.whatif import Change, compare, price_table
     from reconciler.render.markdown import what_if_blocks
     from reconciler.runtime import Runtime
-    from reconciler.spec.loader import load_workspace
-    from reconciler.spec.whatif import WhatIf
+    from reconciler.workspace.loader import load_workspace
+    from reconciler.workspace.whatif import WhatIf
 
     config = EXAMPLES / "reconciler.yaml"
     old = next(p for p in load_workspace(config, accounts=False).portfolios if p.name == "sp500-20")

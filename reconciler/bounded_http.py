@@ -1,11 +1,11 @@
-"""Calls to a peer within a total deadline, and HTTP answers within a size cap: for every peer reconciler talks to
-(the Alpaca adapter and the GitHub client over httpx, the ccxt adapter through its own HTTP stack).
+"""Calls to a peer within a total deadline, and HTTP answers within a size cap: for every peer reconciler
+talks to (the Alpaca adapter and the GitHub client over httpx, the ccxt adapter through its own HTTP stack).
 
-A client's timeouts bound each read, so a peer that drips a byte every few seconds (headers or body) or never ends
-its body would hold the caller — and whatever lock it holds — for ever; and a body is read whole into memory.
-Here the call runs on a worker thread; past the deadline the caller's `on_deadline` closes the connection under it
-(which ends the worker's read) and the caller's timeout error is raised, handled as any other timeout. `within`
-bounds any call so: the policy engine bounds each Rego evaluation with it.
+A client's timeouts bound each read, so a peer that drips a byte every few seconds (headers or body) or never
+ends its body would hold the caller — and whatever lock it holds — for ever; and a body is read whole into
+memory. Here the call runs on a worker thread; past the deadline the caller's `on_deadline` closes the
+connection under it (which ends the worker's read) and the caller's timeout error is raised, handled as any
+other timeout. `within` bounds any call so: the policy engine bounds each Rego evaluation with it.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ class TooLarge(Exception):
 
 
 def within(
-    deadline: float, fn: Callable[[], T], *, on_deadline: Callable[[], None], timeout: Callable[[], BaseException]
+    deadline: float, fn: Callable[[], T], *, on_deadline: Callable[[], None],
+    timeout: Callable[[], BaseException]
 ) -> T:
-    """`fn()` on a worker thread, waited for at most `deadline` seconds. Past it, `on_deadline()` ends the worker's
-    I/O (the worker is abandoned) and `timeout()` is raised; whatever `fn` raises is raised here."""
+    """`fn()` on a worker thread, waited for at most `deadline` seconds. Past it, `on_deadline()` ends the
+    worker's I/O (the worker is abandoned) and `timeout()` is raised; whatever `fn` raises is raised here."""
     box: dict[str, Any] = {}
 
     def run() -> None:

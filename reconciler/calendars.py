@@ -1,7 +1,7 @@
 """Exchange calendars for the paper broker: when its market is open, and which days count for settlement.
 
-exchange-calendars (an optional extra) knows every venue's sessions, holidays, early closes and their history; a
-table of holidays written here would be wrong by the next half-day. It is imported only when a calendar is
+exchange-calendars (an optional extra) knows every venue's sessions, holidays, early closes and their history;
+a table of holidays written here would be wrong by the next half-day. It is imported only when a calendar is
 configured: it pulls in pandas and takes half a second to load.
 """
 
@@ -38,7 +38,8 @@ def check_code(code: str) -> str:
     key = code.strip().upper()
     close = [n for n in names if len(key) >= 2 and n.upper().startswith(key[:2])][:8]
     hint = f" (close: {', '.join(close)})" if close else ""
-    raise ValueError(f"{code!r} is not an exchange calendar{hint}; use an ISO MIC such as XNYS, XNAS, XLON or XTKS")
+    raise ValueError(f"{code!r} is not an exchange calendar{hint}; use an ISO MIC such as XNYS, XNAS, XLON or"
+                     " XTKS")
 
 
 @lru_cache(maxsize=8)
@@ -66,11 +67,14 @@ def market_status(code: str, now: datetime) -> MarketStatus:
         first, last = cal.first_minute, cal.last_minute
         if minute < first or minute >= last:
             raise BrokerError(
-                f"{now:%Y-%m-%d} is outside the {code} calendar's range ({first:%Y-%m-%d} to {last:%Y-%m-%d})",
+                f"{now:%Y-%m-%d} is outside the {code} calendar's range ({first:%Y-%m-%d} to"
+                f" {last:%Y-%m-%d})",
                 where="reconciler.yaml: broker.calendar",
-                fix="upgrade exchange-calendars (pip install -U exchange-calendars), or remove broker.calendar",
+                fix="upgrade exchange-calendars (pip install -U exchange-calendars), or remove"
+                " broker.calendar",
             )
-        if cal.is_open_on_minute(minute):  # a lunch break is closed too: an order would wait for the afternoon
+        # a lunch break is closed too: an order would wait for the afternoon
+        if cal.is_open_on_minute(minute):
             return MarketStatus(is_open=True, source=f"{code} calendar")
         if cal.is_break_minute(minute):
             opens = cal.session_break_end(cal.minute_to_session(minute)).to_pydatetime()
@@ -86,7 +90,9 @@ def settlement_date(code: str, traded_at: datetime, n: int) -> date:
 
     cal = _calendar(code)
     with _quiet():
-        session = cal.minute_to_session(pd.Timestamp(traded_at).tz_convert("UTC").floor("min"), direction="next")
+        session = cal.minute_to_session(
+            pd.Timestamp(traded_at).tz_convert("UTC").floor("min"), direction="next"
+        )
         settles: date = cal.session_offset(session, n).date()
     return settles
 
@@ -113,8 +119,8 @@ def local_date(code: str, now: datetime) -> date:
 
 
 def session_hours(code: str, day: date) -> tuple[datetime, datetime] | None:
-    """The exchange's regular session on `day` (open, close; an early close included), or None on a day without
-    one (a weekend, a holiday)."""
+    """The exchange's regular session on `day` (open, close; an early close included), or None on a day
+    without one (a weekend, a holiday)."""
     import pandas as pd
 
     cal = _calendar(code)

@@ -1,14 +1,14 @@
 """The one clock: the only module that reads the time of day, the monotonic timer or sleeps; and the one
 deadline every wait of a broker call consults.
 
-Everything else receives a `Clock` (the runtime's, a journal's, a broker's) so that a test can pin or move time
-and the product behaves the same on any date. `tests/test_clock.py` fails on any other call to `datetime.now`,
-`time.time` or `time.monotonic` in `reconciler/`.
+Everything else receives a `Clock` (the runtime's, a journal's, a broker's) so that a test can pin or move
+time and the product behaves the same on any date. `tests/test_clock.py` fails on any other call to
+`datetime.now`, `time.time` or `time.monotonic` in `reconciler/`.
 
 An apply runs under one `Deadline` (apply.max_duration_seconds): the adapters and the executor never sleep or
 bound a request themselves but through `pause` and `budget`, which take the wait out of what is left of the
-current deadline and raise DeadlineExceeded when it would outlast it. `tests/test_deadline.py` walks the adapters
-and the executor so that no new wait, retry or poll can skip it.
+current deadline and raise DeadlineExceeded when it would outlast it. `tests/test_deadline.py` walks the
+adapters and the executor so that no new wait, retry or poll can skip it.
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ SYSTEM = SystemClock()
 
 
 class Deadline:
-    """The time budget of one apply: every wait of its broker calls (a retry's backoff, a Retry-After, a poll for
-    fills, an HTTP exchange's own timeout) comes out of what is left; a wait that would outlast it is not begun."""
+    """The time budget of one apply: every wait of its broker calls (a retry's backoff, a Retry-After, a poll
+    for fills, an HTTP exchange's own timeout) comes out of what is left; a wait that would outlast it is not
+    begun."""
 
     def __init__(self, clock: Clock, seconds: float | None, *, where: str = "apply") -> None:
         self.clock = clock
@@ -98,9 +99,10 @@ class Deadline:
         self._beats: list[Callable[[], None]] = []
 
     def keep_alive(self, beat: Callable[[], None]) -> None:
-        """Call `beat` after every wait of this apply while its budget lasts: a long wait (for a fill, a cancel, a
-        Retry-After) renews what the apply holds (its locks' leases) by the apply's own clock, which a test moves.
-        A beat given twice is kept once (every lock of an apply shares its journal's one keeper)."""
+        """Call `beat` after every wait of this apply while its budget lasts: a long wait (for a fill, a
+        cancel, a Retry-After) renews what the apply holds (its locks' leases) by the apply's own clock, which
+        a test moves. A beat given twice is kept once (every lock of an apply shares its journal's one
+        keeper)."""
         if beat not in self._beats:
             self._beats.append(beat)
 
@@ -120,29 +122,31 @@ class Deadline:
         return DeadlineExceeded(
             f"the apply's time budget ({self.seconds:g} s, apply.max_duration_seconds) ran out while {doing}",
             where=self.where,
-            fix="nothing more is sent for it; run `reconciler reconcile` (an order whose send was cut short is"
-            " unknown until the broker shows it), then plan again; raise apply.max_duration_seconds if the broker is"
-            " merely slow",
+            fix="nothing more is sent for it; run `reconciler reconcile` (an order whose send was cut short"
+            " is unknown until the broker shows it), then plan again; raise apply.max_duration_seconds if the"
+            " broker is merely slow",
         )
 
     def budget(self, seconds: float, doing: str) -> float:
-        """`seconds`, or what is left when less: the bound of one request. DeadlineExceeded when nothing is left."""
+        """`seconds`, or what is left when less: the bound of one request. DeadlineExceeded when nothing is
+        left."""
         left = self.left()
         if left <= 0:
             raise self.exceeded(doing)
         return min(seconds, left)
 
     def pause(self, clock: Clock, seconds: float, doing: str) -> None:
-        """Sleep `seconds` on `clock`; DeadlineExceeded at once instead when the sleep would outlast the budget."""
+        """Sleep `seconds` on `clock`; DeadlineExceeded at once instead when the sleep would outlast the
+        budget."""
         if seconds >= self.left():
             raise self.exceeded(doing)
         clock.sleep(seconds)
         self.beat()
 
     def await_signal(self, clock: Clock, signal: threading.Event, seconds: float, doing: str) -> bool:
-        """Wait up to `seconds` for `signal` (set by another thread: a stream's reader), as `pause` waits: within
-        the budget. On the machine's clock the wait ends as soon as the signal is set; on any other clock (a test's)
-        it is a sleep of `seconds` on that clock, then a look. Whether the signal is set."""
+        """Wait up to `seconds` for `signal` (set by another thread: a stream's reader), as `pause` waits:
+        within the budget. On the machine's clock the wait ends as soon as the signal is set; on any other
+        clock (a test's) it is a sleep of `seconds` on that clock, then a look. Whether the signal is set."""
         if seconds >= self.left():
             raise self.exceeded(doing)
         if isinstance(clock, SystemClock):
@@ -186,7 +190,8 @@ def pause(clock: Clock, seconds: float, doing: str) -> None:
 
 
 def await_signal(clock: Clock, signal: threading.Event, seconds: float, doing: str) -> bool:
-    """The one wait for another thread's signal in broker calls: within the current deadline (Deadline.await_signal)."""
+    """The one wait for another thread's signal in broker calls: within the current deadline
+    (Deadline.await_signal)."""
     return _CURRENT.get().await_signal(clock, signal, seconds, doing)
 
 

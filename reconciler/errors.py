@@ -1,7 +1,7 @@
 """The one error hierarchy: every failure a user can cause says what, where and how to fix it.
 
-Every error class of the project is defined here (a module that raises one may re-export it); cli.main turns each
-ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few). The whole tree:
+Every error class of the project is defined here (a module that raises one may re-export it); cli.main turns
+each ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few). The whole tree:
 
     ReconcilerError               an expected failure: message, where, fix
     ├── SpecError                 a configuration or portfolio file is invalid: every problem found at once
@@ -38,8 +38,9 @@ ReconcilerError into its message and exit code (`exit_code`, 1 for all but a few
 
 What a failed order send means is decided by its class alone (reconciler/execution/leg.py): OrderRefusedError
 marks the intent `failed`, anything else leaves it `unknown`. A file the gate refuses raises its kind's class:
-PlanFileError for plans, PolicyFileError for policies, BacktestError for backtest prices and reports, FileError
-for the rest. Private exceptions that never leave their module (a retry's transient signal) are not in the tree.
+PlanFileError for plans, PolicyFileError for policies, BacktestError for backtest prices and reports,
+FileError for the rest. Private exceptions that never leave their module (a retry's transient signal) are not
+in the tree.
 """
 
 from __future__ import annotations
@@ -75,13 +76,14 @@ class SpecError(ReconcilerError):
 
 
 class FileError(ReconcilerError):
-    """A file cannot be read or written as it is: not a regular file, too large, not UTF-8, outside the workspace."""
+    """A file cannot be read or written as it is: not a regular file, too large, not UTF-8, outside the
+    workspace."""
 
 
 class OutputError(OSError):
     """Standard output cannot take what a command writes (full, as /dev/full is; an I/O error). Not a
-    ReconcilerError on purpose: like BrokenPipeError it must pass every handler of bad input (an apply's "refused"
-    summary among them) up to cli.main, which says what was sent, once."""
+    ReconcilerError on purpose: like BrokenPipeError it must pass every handler of bad input (an apply's
+    "refused" summary among them) up to cli.main, which says what was sent, once."""
 
 
 class PlanFileError(ReconcilerError):
@@ -101,7 +103,8 @@ class MarketClosedError(ReconcilerError):
 
 
 class InFlightError(ReconcilerError):
-    """An order sent earlier may still reach the broker: its account is not planned or traded until it is known."""
+    """An order sent earlier may still reach the broker: its account is not planned or traded until it is
+    known."""
 
 
 class PolicyFileError(ReconcilerError):
@@ -121,8 +124,8 @@ class BrokerError(ReconcilerError):
 
 
 class OrderRefusedError(BrokerError):
-    """The broker definitively refused an order: it holds no order under its client id. The one failure of a send
-    that marks its intent `failed`; every other failure of a send leaves the intent `unknown`."""
+    """The broker definitively refused an order: it holds no order under its client id. The one failure of a
+    send that marks its intent `failed`; every other failure of a send leaves the intent `unknown`."""
 
 
 class ExchangeBannedError(OrderRefusedError):
@@ -131,20 +134,20 @@ class ExchangeBannedError(OrderRefusedError):
 
 
 class SendUnknownError(BrokerError):
-    """An order was sent without a definitive answer (timeouts, 5xx, a lost answer): it may have arrived, or still
-    arrive. Its intent stays `unknown` until the broker shows it or the in-flight grace has passed."""
+    """An order was sent without a definitive answer (timeouts, 5xx, a lost answer): it may have arrived, or
+    still arrive. Its intent stays `unknown` until the broker shows it or the in-flight grace has passed."""
 
 
 class ImpossibleFillError(BrokerError):
-    """The broker's answer about one of our orders cannot be true against the order we sent (the journal's intent):
-    more filled than we asked for, another symbol or side. Nothing of it is journaled."""
+    """The broker's answer about one of our orders cannot be true against the order we sent (the journal's
+    intent): more filled than we asked for, another symbol or side. Nothing of it is journaled."""
 
 
 class DeadlineExceeded(ReconcilerError):
-    """The apply's time budget (apply.max_duration_seconds) ran out before a broker call or a wait could finish:
-    the account ends `interrupted`, nothing more is sent for it, and an order whose send was cut short is
-    `unknown` until `reconcile` finds it. Not a BrokerError: no adapter handler may take it for a failed request
-    and retry or swallow it."""
+    """The apply's time budget (apply.max_duration_seconds) ran out before a broker call or a wait could
+    finish: the account ends `interrupted`, nothing more is sent for it, and an order whose send was cut short
+    is `unknown` until `reconcile` finds it. Not a BrokerError: no adapter handler may take it for a failed
+    request and retry or swallow it."""
 
 
 class JournalError(ReconcilerError):

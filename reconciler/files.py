@@ -1,19 +1,20 @@
 """The one gate for files: every file the product reads or writes goes through `read_bytes`/`read_text` and
 `write_text`/`write_bytes` here (tests/test_files_gate.py walks the package's AST to keep it so).
 
-Reading takes a regular file only (a FIFO would block, a device never ends, a socket is not a file), under a size
-cap per kind, decoded once. Where a file is reached matters:
+Reading takes a regular file only (a FIFO would block, a device never ends, a socket is not a file), under a
+size cap per kind, decoded once. Where a file is reached matters:
 
-- a path the user names on the command line (`-c`, a plan file, `--prices`, `--seed`, `--summary`) may be anywhere
-  and may be a symbolic link: the user chose it;
+- a path the user names on the command line (`-c`, a plan file, `--prices`, `--seed`, `--summary`) may be
+  anywhere and may be a symbolic link: the user chose it;
 - a path the product finds on its own (named in reconciler.yaml, found by walking `portfolios_dir` or
-  `policies.dir`) is read only when it resolves, symbolic links followed, inside the workspace (reconciler.yaml's
-  folder): a portfolio that links to /proc/self/environ or ~/.aws/credentials is refused, not read.
+  `policies.dir`) is read only when it resolves, symbolic links followed, inside the workspace
+  (reconciler.yaml's folder): a portfolio that links to /proc/self/environ or ~/.aws/credentials is refused,
+  not read.
 
 Writing is atomic (a temporary file in the target's folder, renamed over it), and refuses a target that is a
 folder, a FIFO, a device, a socket or a symbolic link (renaming over a link would replace the link, not write
-where it points). `check_writable` runs the same checks without writing, so `apply` can refuse an output it could
-not write before it sends its first order.
+where it points). `check_writable` runs the same checks without writing, so `apply` can refuse an output it
+could not write before it sends its first order.
 """
 
 from __future__ import annotations
@@ -42,13 +43,17 @@ class Kind:
 
 # Caps: each is far above any real file of its kind and far below what would exhaust memory.
 CONFIG = Kind("configuration file", 10 * MIB, "pass the reconciler.yaml of your repository (-c FILE)")
-PORTFOLIO = Kind("portfolio file", 10 * MIB, "a portfolio or model file is a few KB: check that this is the right file")
+PORTFOLIO = Kind("portfolio file", 10 * MIB, "a portfolio or model file is a few KB: check that this is the"
+                 " right file")
 YAML = Kind("file", 10 * MIB, "pass a YAML file")
-POLICY = Kind("policy file", 4 * MIB, "a Rego policy is a few KB: check the files in policies.dir", PolicyFileError)
+POLICY = Kind(
+    "policy file", 4 * MIB, "a Rego policy is a few KB: check the files in policies.dir", PolicyFileError
+)
 # A plan of 1,000 accounts with 10 orders each is about 40 MB.
 PLAN = Kind("plan file", 256 * MIB, "pass the file `reconciler plan --out FILE` wrote", PlanFileError)
 PRICES = Kind("price file", 512 * MIB, "pass a CSV or Parquet file of daily closes")
-LOTS = Kind("lots file", 64 * MIB, "pass a CSV of symbol,acquired,quantity,cost_basis (docs/configuration.md)")
+LOTS = Kind("lots file", 64 * MIB, "pass a CSV of symbol,acquired,quantity,cost_basis"
+            " (docs/configuration.md)")
 SEED = Kind("emulator file", 10 * MIB, "pass a YAML or JSON file (see reconciler/emulator/faults.py)")
 SUMMARY = Kind("summary file", 16 * MIB, "pass the file `reconciler apply --summary-file FILE` wrote")
 STATUS = Kind("status file", 64 * MIB, "pass the output of `reconciler status --format json --out FILE`")
@@ -56,7 +61,8 @@ REPORT = Kind("report", 512 * MIB, "choose a writable path")
 SCHEMA = Kind("schema", 10 * MIB, "choose a writable folder")
 BODIES = Kind("broker bodies file", 64 * MIB, "choose a writable path for --broker-bodies, or a new file")
 PROC = Kind("process status", 64 * 1024, "none: a process's /proc entry")  # /proc/PID/stat, to tell a zombie
-EXTRACTED = Kind("file at a git ref", 64 * MIB, "check the files at that ref")  # written to a temporary folder
+# written to a temporary folder
+EXTRACTED = Kind("file at a git ref", 64 * MIB, "check the files at that ref")
 
 
 def _fail(kind: Kind, message: str, where: Path | str, fix: str | None = None) -> ReconcilerError:
@@ -64,9 +70,10 @@ def _fail(kind: Kind, message: str, where: Path | str, fix: str | None = None) -
 
 
 def workspace_of(config_folder: Path) -> Path:
-    """The workspace a configuration's files must stay in: the git repository that holds reconciler.yaml (so an
-    example's `policies.dir: ../../policies` shares the repository's rules), else reconciler.yaml's own folder.
-    A proposal's `policies.dir` is held inside the repository where it is read from git (spec/loader)."""
+    """The workspace a configuration's files must stay in: the git repository that holds reconciler.yaml (so
+    an example's `policies.dir: ../../policies` shares the repository's rules), else reconciler.yaml's own
+    folder. A proposal's `policies.dir` is held inside the repository where it is read from git
+    (workspace/loader)."""
     folder = Path(os.path.realpath(config_folder))
     return next((d for d in (folder, *folder.parents) if (d / ".git").exists()), folder)
 
@@ -78,8 +85,8 @@ def inside(path: Path, workspace: Path, kind: Kind) -> Path:
     if real != top and top not in real.parents:
         raise _fail(
             kind, f"resolves to {real}, outside the workspace {top}", path,
-            fix="keep the files reconciler.yaml names inside its repository, or its folder outside one (a symbolic"
-            " link must point inside it too)",
+            fix="keep the files reconciler.yaml names inside its repository, or its folder outside one (a"
+            " symbolic link must point inside it too)",
         )
     return real
 
@@ -90,12 +97,16 @@ def _os_error(exc: OSError, kind: Kind, path: Path, missing_fix: str | None) -> 
     if isinstance(exc, IsADirectoryError):
         return _fail(kind, "this is a folder, not a file", path, "give the file's path")
     if isinstance(exc, PermissionError):
-        return _fail(kind, "cannot read file: permission denied", path, "make it readable by this user (chmod)")
+        return _fail(kind, "cannot read file: permission denied", path, "make it readable by this user"
+                     " (chmod)")
     return _fail(kind, f"cannot read file: {exc.strerror or exc}", path)
 
 
-def read_bytes(path: Path, kind: Kind, *, workspace: Path | None = None, missing_fix: str | None = None) -> bytes:
-    """The bytes of a regular file of at most `kind.max_bytes`; inside `workspace` (links resolved) when given."""
+def read_bytes(
+    path: Path, kind: Kind, *, workspace: Path | None = None, missing_fix: str | None = None
+) -> bytes:
+    """The bytes of a regular file of at most `kind.max_bytes`; inside `workspace` (links resolved) when
+    given."""
     target = inside(path, workspace, kind) if workspace is not None else path
     try:
         _regular(os.stat(target), kind, path)  # before opening: opening a FIFO blocks, a tape rewinds
@@ -132,20 +143,23 @@ def _too_big(size: int, kind: Kind, path: Path) -> ReconcilerError:
     return _fail(kind, f"{kind.name} is {size:,} bytes, above the {kind.max_bytes:,}-byte limit", path)
 
 
-def read_text(path: Path, kind: Kind, *, workspace: Path | None = None, missing_fix: str | None = None) -> str:
+def read_text(
+    path: Path, kind: Kind, *, workspace: Path | None = None, missing_fix: str | None = None
+) -> str:
     """A regular file's UTF-8 text (see read_bytes), decoded once."""
     data = read_bytes(path, kind, workspace=workspace, missing_fix=missing_fix)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _fail(
-            kind, f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", path, "save it as UTF-8 text"
+            kind, f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})", path,
+            "save it as UTF-8 text"
         ) from None
 
 
 def check_writable(path: Path, kind: Kind, option: str) -> None:
-    """Refuse, without writing, an output `write_bytes` would refuse or could not write: a folder, FIFO, device,
-    socket or symbolic link, or a folder that does not exist or is not writable."""
+    """Refuse, without writing, an output `write_bytes` would refuse or could not write: a folder, FIFO,
+    device, socket or symbolic link, or a folder that does not exist or is not writable."""
     where = str(path)
     try:
         info = os.lstat(path)
@@ -153,7 +167,8 @@ def check_writable(path: Path, kind: Kind, option: str) -> None:
         info = None
     except OSError as exc:
         raise _fail(
-            kind, f"cannot write {option}: {exc.strerror or exc}", where, f"choose a writable path for {option}"
+            kind, f"cannot write {option}: {exc.strerror or exc}", where,
+            f"choose a writable path for {option}"
         ) from None
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
@@ -165,12 +180,14 @@ def check_writable(path: Path, kind: Kind, option: str) -> None:
             )
         if not stat.S_ISREG(info.st_mode):
             raise _fail(
-                kind, f"{option} is not a regular file (a device, FIFO or socket)", where, "name a regular file"
+                kind, f"{option} is not a regular file (a device, FIFO or socket)", where,
+                "name a regular file"
             )
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise _fail(
-            kind, f"cannot write {option}: the folder does not exist", where, f"create {folder} or choose another path"
+            kind, f"cannot write {option}: the folder does not exist", where,
+            f"create {folder} or choose another path"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _fail(
@@ -182,15 +199,16 @@ def check_writable(path: Path, kind: Kind, option: str) -> None:
 def write_bytes(
     path: Path, data: bytes, kind: Kind, option: str, *, append: bool = False, parents: bool = False
 ) -> None:
-    """Write atomically: a temporary file in the target's folder, renamed over it, so no reader ever sees half a
-    file. With `append`, the new file is the old content followed by `data` (the old read through the gate); with
-    `parents`, missing folders are created first."""
+    """Write atomically: a temporary file in the target's folder, renamed over it, so no reader ever sees half
+    a file. With `append`, the new file is the old content followed by `data` (the old read through the gate);
+    with `parents`, missing folders are created first."""
     if parents and not path.parent.is_dir() and not path.parent.is_symlink():
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _fail(
-                kind, f"cannot write {option}: {exc.strerror or exc}", path, f"choose a writable path for {option}"
+                kind, f"cannot write {option}: {exc.strerror or exc}", path,
+                f"choose a writable path for {option}"
             ) from None
     check_writable(path, kind, option)
     if append and path.exists():
@@ -212,7 +230,8 @@ def write_bytes(
         tmp = None
     except OSError as exc:
         raise _fail(
-            kind, f"cannot write {option}: {exc.strerror or exc}", path, f"choose a writable path for {option}"
+            kind, f"cannot write {option}: {exc.strerror or exc}", path,
+            f"choose a writable path for {option}"
         ) from None
     finally:
         if tmp is not None:

@@ -24,8 +24,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        # The traceback a log.exception() carries is the one clue to a failure in the field; stderr is scrubbed of
-        # secrets on its way out (secrets.redact), so it can be kept whole.
+        # The traceback a log.exception() carries is the one clue to a failure in the field; stderr is
+        # scrubbed of secrets on its way out (secrets.redact), so it can be kept whole.
         if record.exc_info:
             data["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -34,8 +34,8 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`LEVEL logger: message`, shown as text: a message quoting a broker or a policy cannot write escapes or a
-    workflow command into the log."""
+    """`LEVEL logger: message`, shown as text: a message quoting a broker or a policy cannot write escapes or
+    a workflow command into the log."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as text safe for a terminal."""
@@ -44,8 +44,8 @@ class TextFormatter(logging.Formatter):
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to `sys.stderr` as it is when a record is emitted, not as it was at setup: a host that swaps
-    stderr (a test runner, an embedding program) and closes the old one must not turn every later log line into
-    "--- Logging error --- I/O operation on closed file"."""
+    stderr (a test runner, an embedding program) and closes the old one must not turn every later log line
+    into "--- Logging error --- I/O operation on closed file"."""
 
     @property
     def stream(self) -> object:
@@ -60,7 +60,8 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def setup(fmt: str, level: str) -> None:
     """Send logs to stderr as text or JSON, so stdout stays the command's own output."""
     handler = StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter("%(levelname)s %(name)s:"
+        " %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -22,8 +22,8 @@ from reconciler.gitops.proposed import read_proposed
 from reconciler.gitops.refs import relocated
 from reconciler.journal.store import Journal
 from reconciler.policy.engine import PolicySet, load_policies
-from reconciler.spec.loader import Workspace, load_config, load_workspace
-from reconciler.spec.models import ConfigDoc
+from reconciler.workspace.loader import Workspace, load_config, load_workspace
+from reconciler.workspace.models import ConfigDoc
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Runtime:
     # A journal that does not exist is an error, not an empty journal: --require-journal, and always in CI.
     require_journal: bool = False
     # Planning a pull request's proposal (gitops.proposed): its files were read from `targets_commit` into a
-    # temporary folder (config_path), and the repository, for --base, is the trusted checkout of `repo_config`.
+    # temporary folder (config_path), and the repository, for --base, is the trusted checkout of
+    # `repo_config`.
     targets_commit: str | None = None
     repo_config: Path | None = None
 
@@ -57,8 +58,9 @@ class Runtime:
 
     @cached_property
     def config(self) -> ConfigDoc:
-        """reconciler.yaml alone: the journal, broker and policies need nothing else, so the commands that read
-        or repair the journal (history, show, reconcile, force-unlock) work while a portfolio file is broken."""
+        """reconciler.yaml alone: the journal, broker and policies need nothing else, so the commands that
+        read or repair the journal (history, show, reconcile, force-unlock) work while a portfolio file is
+        broken."""
         return load_config(self.config_path)
 
     @property
@@ -91,14 +93,17 @@ class Runtime:
 
     @property
     def journal_location(self) -> tuple[str, str]:
-        """(URL, where it was set) of the journal: --journal, else $RECONCILER_JOURNAL_URL, else journal.url."""
+        """(URL, where it was set) of the journal: --journal, else $RECONCILER_JOURNAL_URL, else
+        journal.url."""
         if self.journal_url:
             url, where = self.journal_url, "--journal"
         elif os.environ.get("RECONCILER_JOURNAL_URL"):
             url, where = os.environ["RECONCILER_JOURNAL_URL"], "RECONCILER_JOURNAL_URL"
         else:
             url, where = self.config.journal.url, f"{self.config_path}: journal.url"
-        if url.startswith("sqlite:///") and not url.startswith(("sqlite:////", "sqlite:///:memory:", "sqlite:///file:/")):
+        if url.startswith("sqlite:///") and not url.startswith(
+            ("sqlite:////", "sqlite:///:memory:", "sqlite:///file:/")
+        ):
             # A relative SQLite path is relative to reconciler.yaml, not to wherever the command runs.
             url = "sqlite:///" + str(self.root / url.removeprefix("sqlite:///"))
         return url, where

@@ -1,16 +1,18 @@
-"""Text from outside (policy messages, portfolio names, symbols, a broker's words) is shown as text: one escaper per
-kind of output, applied where that output leaves the process, so no value can reach it unescaped.
+"""Text from outside (policy messages, portfolio names, symbols, a broker's words) is shown as text: one
+escaper per kind of output, applied where that output leaves the process, so no value can reach it unescaped.
 
-- terminal (stdout and stderr, which are also CI's log): control characters — ANSI escapes, C0 and C1 controls,
-  bidirectional overrides and isolates — are written as visible escapes (`\\x1b`, `\\u202e`), and a line that GitHub
-  Actions would read as a workflow command (`::set-output`, `::add-mask`, `::error` after optional blanks, per the
-  runner's ActionCommand.TryParseV2, or `##[` anywhere in the line, its v1 form) is broken by a backslash. On a real
-  terminal the colour codes our renderer adds (SGR, `ESC [ … m`) are kept; elsewhere nothing of ESC is.
-- log records: the text formatter writes each record's message through `terminal` (the JSON formatter needs nothing:
-  JSON escapes every control and non-ASCII character, and a line starting with `{` is no command).
-- markdown (pull-request comments, issues and the job summary): the same control characters become visible escapes,
-  and a mention (`@team`) or a reference (`#123`, `GH-123`) gets a zero-width space after its sign, so GitHub
-  neither notifies nor links (its autolinking runs on the rendered text, which backslash escapes do not survive).
+- terminal (stdout and stderr, which are also CI's log): control characters — ANSI escapes, C0 and C1
+  controls, bidirectional overrides and isolates — are written as visible escapes (`\\x1b`, `\\u202e`), and a
+  line that GitHub Actions would read as a workflow command (`::set-output`, `::add-mask`, `::error` after
+  optional blanks, per the runner's ActionCommand.TryParseV2, or `##[` anywhere in the line, its v1 form) is
+  broken by a backslash. On a real terminal the colour codes our renderer adds (SGR, `ESC [ … m`) are kept;
+  elsewhere nothing of ESC is.
+- log records: the text formatter writes each record's message through `terminal` (the JSON formatter needs
+  nothing: JSON escapes every control and non-ASCII character, and a line starting with `{` is no command).
+- markdown (pull-request comments, issues and the job summary): the same control characters become visible
+  escapes, and a mention (`@team`) or a reference (`#123`, `GH-123`) gets a zero-width space after its sign,
+  so GitHub neither notifies nor links (its autolinking runs on the rendered text, which backslash escapes do
+  not survive).
 """
 
 from __future__ import annotations
@@ -59,5 +61,6 @@ def _inert(m: re.Match[str]) -> str:
 
 
 def markdown(text: str) -> str:
-    """A markdown body for GitHub (comment, issue, job summary): controls visible, mentions and references inert."""
+    """A markdown body for GitHub (comment, issue, job summary): controls visible, mentions and references
+    inert."""
     return _MENTION.sub(_inert, controls(text))

@@ -1,8 +1,8 @@
-"""The one JSON parser for files the product reads (plan files, status files): Python's `json` with what it lets
-through closed. A key written twice in one object is an error wherever it is (json keeps the last copy silently, so
-an edit could hide behind an untouched first copy); NaN and Infinity are not JSON; nesting is bounded before the
-recursive parser runs; and `same_types` tells where a value's JSON type differs from what the writer writes (a
-boolean where it writes a number, a number where it writes a string)."""
+"""The one JSON parser for files the product reads (plan files, status files): Python's `json` with what it
+lets through closed. A key written twice in one object is an error wherever it is (json keeps the last copy
+silently, so an edit could hide behind an untouched first copy); NaN and Infinity are not JSON; nesting is
+bounded before the recursive parser runs; and `same_types` tells where a value's JSON type differs from what
+the writer writes (a boolean where it writes a number, a number where it writes a string)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise JSONError(f"key {key!r} appears twice in one object (which copy counts is not for a reader to guess)")
+            raise JSONError(f"key {key!r} appears twice in one object (which copy counts is not for a reader"
+                            " to guess)")
         out[key] = value
     return out
 
@@ -84,9 +85,12 @@ def _type(value: Any) -> str:
     return "null"
 
 
-def same_types(read: Any, written: Any, loc: tuple[str | int, ...] = ()) -> tuple[tuple[str | int, ...], str] | None:
-    """(where, what) of the first value whose JSON type in `read` differs from the same value in `written` (what
-    the writer makes of the validated data), or None. Only types are compared: validation judges the values."""
+def same_types(
+    read: Any, written: Any, loc: tuple[str | int, ...] = ()
+) -> tuple[tuple[str | int, ...], str] | None:
+    """(where, what) of the first value whose JSON type in `read` differs from the same value in `written`
+    (what the writer makes of the validated data), or None. Only types are compared: validation judges the
+    values."""
     if written is None or read is None:
         return None  # an optional left out or written out: validation decides
     if _type(read) != _type(written):

@@ -1,9 +1,9 @@
 """Builders of the planner's inputs (Desired, Observation, Quote) shared by the tests.
 
-One place knows how these models are spelled, so a test states only what matters to it. Numbers may be given as
-str, int or Decimal (each becomes Decimal(value), so "0.40" keeps its spelling); never as float. The defaults are
-those of the planner's worked examples (tests/core/test_planner_examples.py), the most frequent caller: a
-portfolio "example" on account "acct", observed at NOW with no cash and quotes dated when observed.
+One place knows how these models are spelled, so a test states only what matters to it. Numbers may be given
+as str, int or Decimal (each becomes Decimal(value), so "0.40" keeps its spelling); never as float. The
+defaults are those of the planner's worked examples (tests/core/test_planner_examples.py), the most frequent
+caller: a portfolio "example" on account "acct", observed at NOW with no cash and quotes dated when observed.
 """
 
 from __future__ import annotations
@@ -116,12 +116,15 @@ def emulator_fees(emu: Any, key: str) -> Decimal:
     from reconciler.emulator.fees import pending
 
     acct = emu.accounts[key]
-    posted = sum((-Decimal(a["net_amount"]) for a in acct.activities if a["activity_type"] == "FEE"), Decimal(0))
+    posted = sum(
+        (-Decimal(a["net_amount"]) for a in acct.activities if a["activity_type"] == "FEE"), Decimal(0)
+    )
     return posted + pending(acct, emu.fee_rates)
 
 
 def plan_of(
-    orders: Mapping[str, Mapping[str, tuple[Side, Decimal]]], *, targets_hash: str = "t" * 64, equity: Decimal = EQUITY,
+    orders: Mapping[str, Mapping[str, tuple[Side, Decimal]]], *, targets_hash: str = "t" * 64,
+    equity: Decimal = EQUITY,
     hashes: dict[str, str] | None = None, changed: tuple[str, ...] = (),
 ) -> Plan:
     """A plan whose portfolios place exactly these orders (portfolio → symbol → (side, notional))."""
@@ -171,8 +174,17 @@ D = Decimal
 
 def holding(symbol: str, before: str, after: str, target: str, band: str = "0.05", rule: str = "") -> Holding:
     """One line of a plan's weights table: weights now, after and targeted, as text."""
-    return Holding(symbol=symbol, price=D(100), quantity_before=D(1), quantity_after=D(1), weight_before=D(before),
-                   weight_target=D(target), weight_after=D(after), band=D(band), rule=rule)  # type: ignore[arg-type]
+    return Holding(
+        symbol=symbol,
+        price=D(100),
+        quantity_before=D(1),
+        quantity_after=D(1),
+        weight_before=D(before),
+        weight_target=D(target),
+        weight_after=D(after),
+        band=D(band),
+        rule=rule,
+    )  # type: ignore[arg-type]
 
 
 def portfolio(
@@ -183,8 +195,10 @@ def portfolio(
     buys = sum((a.notional for a in actions if a.side == "buy"), D(0))
     sells = sum((a.notional for a in actions if a.side == "sell"), D(0))
     return PortfolioPlan(
-        name=name, account=f"acct-{name}", equity=D(10000), cash_before=D(100), cash_after=D(100) + sells - buys,
-        cash_weight_before=D("0.01"), cash_weight_target=D(0), cash_weight_after=(D(100) + sells - buys) / 10000,
+        name=name, account=f"acct-{name}", equity=D(10000), cash_before=D(100),
+        cash_after=D(100) + sells - buys,
+        cash_weight_before=D("0.01"), cash_weight_target=D(0),
+        cash_weight_after=(D(100) + sells - buys) / 10000,
         buy_notional=buys, sell_notional=sells, turnover=(buys + sells) / 10000, actions=list(actions),
         holdings=list(holdings), notes=list(notes), blocked=list(blocked),
         observation=observation(settled=100, account=f"acct-{name}", taken_at=NOW, quote_source=quote_source),
@@ -195,8 +209,14 @@ def sealed(*portfolios: PortfolioPlan, results: Sequence[PolicyResult] = (), **g
     """A sealed plan of these portfolios and policy results (`git`: its git fields)."""
     from reconciler.core.plan import seal
 
-    return seal(list(portfolios), created_at=NOW, targets_hash="t" * 64, accounts=[p.account for p in portfolios],
-                policy_results=list(results), **git)
+    return seal(
+        list(portfolios),
+        created_at=NOW,
+        targets_hash="t" * 64,
+        accounts=[p.account for p in portfolios],
+        policy_results=list(results),
+        **git,
+    )
 
 
 def price_csv(

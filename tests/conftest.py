@@ -1,4 +1,5 @@
-"""Shared fixtures: a real workspace on disk (copied from the repository's examples), its journal, and the CLI.
+"""Shared fixtures: a real workspace on disk (copied from the repository's examples), its journal, and the
+CLI.
 
 With RECONCILER_TEST_PG_URL set (an admin URL of a PostgreSQL server, as `.ci/run` provides), every journal
 is a fresh PostgreSQL database instead of a SQLite file, so the whole suite runs on both backends.
@@ -27,12 +28,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 # CI runs the property tests on a fixed sequence of examples, so a merge is never decided by the luck of the
 # draw; local runs (the default profile) keep exploring new random examples. HYPOTHESIS_PROFILE=ci in .ci/run.
-# Neither has a per-example deadline: the suite shares its cores with PostgreSQL, emulators and subprocesses, and
-# a property test is about what the code does, not how fast (speed is bench/'s, judged by same-run ratios).
+# Neither has a per-example deadline: the suite shares its cores with PostgreSQL, emulators and subprocesses,
+# and a property test is about what the code does, not how fast (speed is bench/'s, judged by same-run
+# ratios).
 settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
 settings.register_profile("default", deadline=None)
-# tools/mutate.py: the same examples for every mutant (no database replaying another mutant's failures), and no
-# deadline, so a slow run on a busy machine never passes for a kill.
+# tools/mutate.py: the same examples for every mutant (no database replaying another mutant's failures), and
+# no deadline, so a slow run on a busy machine never passes for a kill.
 settings.register_profile("mutate", derandomize=True, database=None, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 PG_ADMIN_URL = os.environ.get("RECONCILER_TEST_PG_URL")
@@ -53,10 +55,10 @@ def _forget_secrets() -> Iterator[None]:
 
 @pytest.fixture(autouse=True, scope="session")
 def _not_in_ci() -> Iterator[None]:
-    """CI=true makes a missing journal an error (the product's CI behaviour); the suite itself runs in CI, and its
-    tests of a fresh clone's first plan must not depend on where they run. Tests of that rule set CI themselves.
-    Session scope, so module- and class-scoped fixtures (a reference run, a shared emulator) never see it either:
-    a function-scoped guard left them to inherit CI=true, and the CI run alone failed."""
+    """CI=true makes a missing journal an error (the product's CI behaviour); the suite itself runs in CI, and
+    its tests of a fresh clone's first plan must not depend on where they run. Tests of that rule set CI
+    themselves. Session scope, so module- and class-scoped fixtures (a reference run, a shared emulator) never
+    see it either: a function-scoped guard left them to inherit CI=true, and the CI run alone failed."""
     saved = os.environ.pop("CI", None)
     yield
     if saved is not None:

@@ -17,7 +17,8 @@ JSON_LEAF = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
 )
 JSON_VALUE = st.recursive(
-    JSON_LEAF, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    JSON_LEAF,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -67,7 +68,8 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> s
                 max_value=None if hi is None else int(hi),
             )
         return st.decimals(
-            min_value=None if lo is None else Decimal(str(lo)), max_value=None if hi is None else Decimal(str(hi)),
+            min_value=None if lo is None else Decimal(str(lo)),
+            max_value=None if hi is None else Decimal(str(hi)),
             allow_nan=False, allow_infinity=False, places=4,
         ).filter(lambda d: "exclusiveMinimum" not in schema or d > Decimal(str(lo)))
     if kind == "boolean":
@@ -127,7 +129,8 @@ def mutated(draw: st.DrawFn, docs: st.SearchStrategy[Any]) -> Any:
     """A document, then up to three of: a value of another type or a hostile value, a key removed, a key
     added."""
     doc = draw(docs)
-    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3]))):  # often none: valid documents must get through
+    # often none: valid documents must get through
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 1, 2, 3]))):
         paths = _paths(doc)
         path = draw(st.sampled_from(paths))
         move = draw(st.sampled_from(["replace", "drop", "add"]))
@@ -153,4 +156,6 @@ def _get(doc: Any, path: tuple[Any, ...]) -> Any:
 
 def to_text(doc: Any) -> str:
     """JSON is YAML: the file a fuzzed document is written as (Decimals as plain numbers)."""
-    return json.dumps(doc, default=lambda d: float(d) if isinstance(d, Decimal) else str(d), ensure_ascii=False)
+    return json.dumps(
+        doc, default=lambda d: float(d) if isinstance(d, Decimal) else str(d), ensure_ascii=False
+    )

@@ -1,6 +1,6 @@
-"""The benchmarks' guard and the README's generated figures: the guard fails on a planted slowdown, its limits are
-half the target (or the recorded figure when the target is missed), and the README's performance tables are what
-the recorded results render to."""
+"""The benchmarks' guard and the README's generated figures: the guard fails on a planted slowdown, its limits
+are half the target (or the recorded figure when the target is missed), and the README's performance tables
+are what the recorded results render to."""
 
 from __future__ import annotations
 

@@ -31,15 +31,22 @@ def _reads_of_the_time(path: Path) -> list[str]:
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.value.id}.{node.attr}")
         elif isinstance(node, ast.ImportFrom) and node.module == "time":
             names = {a.name for a in node.names} & {name for mod, name in FORBIDDEN if mod == "time"}
-            found += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: from time import {n}" for n in names]
+            found += [
+                f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: from time import {n}" for n in names
+            ]
     return found
 
 
 def test_only_the_clock_module_reads_the_time() -> None:
     offenders = [
-        hit for path in sorted(PACKAGE.rglob("*.py")) if path.name != "clock.py" for hit in _reads_of_the_time(path)
+        hit
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "clock.py"
+        for hit in _reads_of_the_time(path)
     ]
-    assert offenders == [], "read the time through the injected Clock (reconciler/clock.py):\n" + "\n".join(offenders)
+    assert offenders == [], "read the time through the injected Clock (reconciler/clock.py):\n" + "\n".join(
+        offenders
+    )
 
 
 def test_the_scan_sees_each_spelling() -> None:
@@ -78,6 +85,8 @@ def test_logging_survives_a_closed_stderr() -> None:
         "sys.stderr = old\n"
         "logging.getLogger('reconciler.test').warning('still heard')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert "Logging error" not in done.stderr
     assert "still heard" in done.stderr

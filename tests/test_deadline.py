@@ -1,10 +1,10 @@
-"""One deadline per apply (issue 20 §3): every wait of a broker call — a retry's backoff, a Retry-After, a poll for
-fills, a pause between send attempts, an HTTP exchange's own bound — comes out of the apply's one Deadline
-(reconciler/clock.py), so no path can hold an apply (and its lock) past its budget.
+"""One deadline per apply (issue 20 §3): every wait of a broker call — a retry's backoff, a Retry-After, a
+poll for fills, a pause between send attempts, an HTTP exchange's own bound — comes out of the apply's one
+Deadline (reconciler/clock.py), so no path can hold an apply (and its lock) past its budget.
 
-The adapters and the executor are walked so that a new wait, retry or poll cannot skip the deadline: no sleep but
-`clock.pause`, tenacity only in brokers/retry.py and only with the deadline's sleep, every bounded exchange bounded
-by `clock.budget`, and every other blocking wait named here with its reason.
+The adapters and the executor are walked so that a new wait, retry or poll cannot skip the deadline: no sleep
+but `clock.pause`, tenacity only in brokers/retry.py and only with the deadline's sleep, every bounded
+exchange bounded by `clock.budget`, and every other blocking wait named here with its reason.
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ PACKAGE = Path(reconciler.__file__).parent
 SCANNED = sorted((PACKAGE / "brokers").glob("*.py")) + sorted((PACKAGE / "execution").glob("*.py"))
 # Blocking waits that are not a broker call's, by (file, function): why each needs no deadline of its own.
 ALLOWED_WAITS = {
-    ("execution/workers.py", "run_workers"): "the `apply --all` runner waits for its workers; each worker's broker"
-    " calls run under the deadline of the account it applies",
+    ("execution/workers.py", "run_workers"): "the `apply --all` runner waits for its workers; each worker's"
+    " broker calls run under the deadline of the account it applies",
     ("execution/workers.py", "_watch"): "the runner's progress loop, between its workers' own deadlines",
-    ("execution/workers.py", "_child"): "a worker process joins its threads, each under its account's deadline",
+    ("execution/workers.py", "_child"): "a worker process joins its threads, each under its account's"
+    " deadline",
 }
-BOUNDED = {("bounded_http", "exchange"): "deadline", ("bounded_http", "within"): 0}  # the bound: keyword or position
-# A websocket's blocking calls (the trade_updates stream), by name: the keyword that must be a budget. The stream's
-# reader thread iterates the connection without a bound: it waits for no broker call, and ends when it is closed.
+# the bound: keyword or position
+BOUNDED = {("bounded_http", "exchange"): "deadline", ("bounded_http", "within"): 0}
+# A websocket's blocking calls (the trade_updates stream), by name: the keyword that must be a budget. The
+# stream's reader thread iterates the connection without a bound: it waits for no broker call, and ends when
+# it is closed.
 SOCKET_BOUNDS = {"recv": "timeout", "connect": "open_timeout"}
 START = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
 
@@ -79,7 +82,11 @@ def deadline_skips(path: Path, root: Path = PACKAGE) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     owner = _functions(tree)
     assigned = {
-        t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+        t.id: n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
     }
     out = []
     for node in ast.walk(tree):
@@ -112,7 +119,8 @@ def deadline_skips(path: Path, root: Path = PACKAGE) -> list[str]:
         elif name in SOCKET_BOUNDS and not (
             SOCKET_BOUNDS[name] in keywords and _is_budget(keywords[SOCKET_BOUNDS[name]], assigned)
         ):
-            out.append(f"{where}: a websocket {name}(...) bounded by something other than reconciler.clock.budget")
+            out.append(f"{where}: a websocket {name}(...) bounded by something other than"
+                       " reconciler.clock.budget")
         elif _blocks(node, name, keywords) and (rel, owner.get(node, "<module>")) not in ALLOWED_WAITS:
             out.append(f"{where}: a blocking {name}(...) outside the deadline")
     return out
@@ -197,7 +205,8 @@ def test_retried_reads_stop_at_the_deadline_not_after_their_attempts() -> None:
 
     def once() -> None:
         calls.append(clock.monotonic())
-        clock.advance(budget(0.4, "GET /v2/account"))  # each attempt waits its bound out, as a drip-fed read does
+        # each attempt waits its bound out, as a drip-fed read does
+        clock.advance(budget(0.4, "GET /v2/account"))
         raise TimeoutError("drip-fed")
 
     with bounded_by(Deadline(clock, 2.0)), pytest.raises(DeadlineExceeded):
@@ -229,7 +238,9 @@ def _lock_row(journal: Journal) -> tuple[datetime, int]:
     with journal.tx() as c:
         beat = c.execute(select(tables.locks.c.heartbeat_at)).scalar_one()
         lapsed = c.execute(
-            select(func.count()).select_from(tables.events).where(tables.events.c.kind == "lock.lease_not_renewed")
+            select(func.count())
+            .select_from(tables.events)
+            .where(tables.events.c.kind == "lock.lease_not_renewed")
         ).scalar_one()
     return as_utc(beat), int(lapsed)
 

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_plan_json_schema_is_current() -> None:
     published = json.loads((ROOT / "docs" / "plan.schema.json").read_text())
-    assert published == Plan.model_json_schema(mode="serialization"), "run `make schema` and commit the result"
+    assert published == Plan.model_json_schema(mode="serialization"), ("run `make schema` and commit the"
+                                                                       " result")
 
 
 def test_readme_quick_start_names_make_targets() -> None:
@@ -52,7 +53,8 @@ def test_the_readme_shows_the_plan_comment_and_the_backtest_report() -> None:
 def test_every_screenshot_is_made_by_the_script_and_stays_small() -> None:
     script = (ROOT / "tools" / "screenshots.py").read_text()
     for png in sorted((ROOT / "docs" / "images").glob("*.png")):
-        assert png.name.removesuffix(".png").split("-")[0] in script, f"{png.name}: not made by tools/screenshots.py"
+        assert png.name.removesuffix(".png").split("-")[0] in script, (f"{png.name}: not made by"
+                                                                       " tools/screenshots.py")
         assert png.stat().st_size < 300_000, f"{png.name}: {png.stat().st_size:,} bytes"
 
 

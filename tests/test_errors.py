@@ -12,7 +12,9 @@ from pathlib import Path
 from reconciler import errors
 
 ROOT = Path(errors.__file__).resolve().parent
-DEFINED = {name for name, obj in vars(errors).items() if inspect.isclass(obj) and issubclass(obj, BaseException)}
+DEFINED = {
+    name for name, obj in vars(errors).items() if inspect.isclass(obj) and issubclass(obj, BaseException)
+}
 
 
 def test_no_error_class_is_defined_outside_errors_py() -> None:
@@ -22,8 +24,10 @@ def test_no_error_class_is_defined_outside_errors_py() -> None:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ClassDef):
-                bases = {b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else "" for b in
-                         node.bases}
+                bases = {
+                    b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
+                    for b in node.bases
+                }
                 if bases & DEFINED:
                     wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert wrong == []

@@ -1,4 +1,5 @@
-"""The file gate (reconciler/files.py) on real files: what it reads, what it refuses and why, and how it writes."""
+"""The file gate (reconciler/files.py) on real files: what it reads, what it refuses and why, and how it
+writes."""
 
 from __future__ import annotations
 
@@ -196,8 +197,11 @@ def test_a_fifo_among_the_portfolios_is_refused_not_skipped(workspace: Workspace
     assert "pipe.yaml: not a regular file" in r.err
 
 
-def test_a_policies_folder_linking_out_of_the_workspace_is_refused(workspace: Workspace, tmp_path: Path) -> None:
-    # policies.dir itself must be a relative folder (the configuration's schema); a link there leads elsewhere.
+def test_a_policies_folder_linking_out_of_the_workspace_is_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # policies.dir itself must be a relative folder (the configuration's schema); a link there leads
+    # elsewhere.
     shutil.move(workspace.root / "policies", tmp_path / "elsewhere")
     (workspace.root / "policies").symlink_to(tmp_path / "elsewhere")
     r = workspace.run("plan")

@@ -1,6 +1,7 @@
-"""The package graph runs one way: the functional core depends on nothing of the project, `spec` (YAML → models)
-on the core, the brokers never on the executor, and only the CLI on the CLI. Read from the source's imports (at
-module top or inside functions alike), so a new import that breaks the layering fails here, naming the file."""
+"""The package graph runs one way: the functional core depends on nothing of the project, `workspace` (YAML →
+models) on the core, the brokers never on the executor, and only the CLI on the CLI. Read from the source's
+imports (at module top or inside functions alike), so a new import that breaks the layering fails here, naming
+the file."""
 
 from __future__ import annotations
 
@@ -21,23 +22,34 @@ LEAVES = {"errors", "clock", "bounded_http", "logs", "files", "strict_json", "sh
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "calendars": {"core"},
-    "spec": {"core", "calendars"},
-    "secrets": {"spec"},
-    "policy": {"core", "spec", "secrets"},  # secrets: a deny message is scrubbed where it is made
-    "render": {"core", "spec"},
-    "backtest": {"core", "spec", "calendars"},
+    "workspace": {"core", "calendars"},
+    "secrets": {"workspace"},
+    "policy": {"core", "workspace", "secrets"},  # secrets: a deny message is scrubbed where it is made
+    "render": {"core", "workspace"},
+    "backtest": {"core", "workspace", "calendars"},
     "journal": {"core", "secrets"},
-    "brokers": {"core", "spec", "calendars", "secrets", "journal"},
-    "emulator": {"core", "calendars"},  # Alpaca on 127.0.0.1 for tests and demos; only the CLI (and tests) run it
-    "notify": {"spec", "secrets"},
-    "gitops": {"core", "spec", "journal", "render", "secrets"},
-    "execution": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops", "render"},
-    "runtime": {"core", "spec", "calendars", "secrets", "policy", "journal", "brokers", "gitops"},
+    "brokers": {"core", "workspace", "calendars", "secrets", "journal"},
+    # Alpaca on 127.0.0.1 for tests and demos; only the CLI (and tests) run it
+    "emulator": {"core", "calendars"},
+    "notify": {"workspace", "secrets"},
+    "gitops": {"core", "workspace", "journal", "render", "secrets"},
+    "execution": {
+        "core",
+        "workspace",
+        "calendars",
+        "secrets",
+        "policy",
+        "journal",
+        "brokers",
+        "gitops",
+        "render",
+    },
+    "runtime": {"core", "workspace", "calendars", "secrets", "policy", "journal", "brokers", "gitops"},
     "cli": {"*"},
     "testing": {"core", "brokers"},  # suites a plug-in's own tests import (the broker contract)
 }
-# The adapters' own modules: only their plug-in modules (and the brokers package itself) import them; everything
-# else reaches an adapter through `brokers.plugin`, by the configuration's kind.
+# The adapters' own modules: only their plug-in modules (and the brokers package itself) import them;
+# everything else reaches an adapter through `brokers.plugin`, by the configuration's kind.
 ADAPTERS = ("paper", "alpaca", "ccxt")
 
 
@@ -120,7 +132,9 @@ def test_the_check_sees_a_violation() -> None:
 def test_only_the_cli_imports_the_emulator() -> None:
     """The emulator is a test double served over HTTP, not a `Broker`: the product reaches it only through the
     Alpaca adapter, so no part but the CLI (`reconciler emulator`) may import it."""
-    assert sorted(part for part, allowed in ALLOWED.items() if "emulator" in allowed or "*" in allowed) == ["cli"]
+    assert sorted(part for part, allowed in ALLOWED.items() if "emulator" in allowed or "*" in allowed) == [
+        "cli"
+    ]
     assert {part for part, used in imports().items() if "emulator" in {t for t, _ in used}} <= {"cli"}
 
 
@@ -158,15 +172,16 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 def test_no_product_code_imports_the_test_suites() -> None:
-    """`reconciler.testing` needs pytest: the product never imports it, only test suites (ours and plug-ins')."""
+    """`reconciler.testing` needs pytest: the product never imports it, only test suites (ours and
+    plug-ins')."""
     wrong = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "testing"
              and any(m.startswith("reconciler.testing") for m in _imported_modules(p))]
     assert wrong == []
 
 
 def test_adapters_are_reached_through_their_plug_ins() -> None:
-    """A module outside brokers/ that imports an adapter (brokers.paper, .alpaca, .ccxt) picks a broker by hand
-    again, beside the kind the configuration names."""
+    """A module outside brokers/ that imports an adapter (brokers.paper, .alpaca, .ccxt) picks a broker by
+    hand again, beside the kind the configuration names."""
     adapters = {f"reconciler.brokers.{name}" for name in ADAPTERS}
     wrong = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "brokers"
              and _imported_modules(p) & adapters]

@@ -1,6 +1,6 @@
-"""Notifications through apprise, delivered to a real webhook on 127.0.0.1: an apply that fails or refuses, and
-drift, reach the configured targets; the URL (it holds the token) is never printed; a target that cannot be
-reached is a warning, never a change to what was applied or to the exit code."""
+"""Notifications through apprise, delivered to a real webhook on 127.0.0.1: an apply that fails or refuses,
+and drift, reach the configured targets; the URL (it holds the token) is never printed; a target that cannot
+be reached is a warning, never a change to what was applied or to the exit code."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def test_drift_is_notified_only_when_asked_and_only_to_its_subscribers(
 def test_an_unreachable_target_is_a_warning_not_a_failure(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _subscribe(workspace, monkeypatch, f"json://127.0.0.1:9/hook/{TOKEN}", ["drift"])  # port 9: nobody listens
+    # port 9: nobody listens
+    _subscribe(workspace, monkeypatch, f"json://127.0.0.1:9/hook/{TOKEN}", ["drift"])
     r = workspace.run("status", "--notify")
     assert r.code == 2  # what status says, not what the notification did
     assert "notification not delivered" in r.err

@@ -1,10 +1,14 @@
-"""Every path by which text leaves the process is enumerated here, with the escaper of its kind (reconciler/shown.py),
-so a new output cannot skip it:
-- terminal: `print`, `sys.stdout/stderr.write` and rich consoles write to `sys.stdout`/`sys.stderr`, which the CLI
-  wraps in `ScrubbedStream` (scrub, then `shown.terminal`); nothing writes to the process's streams another way;
-- log: handlers and formatters are made in `reconciler/logs.py` only (`TextFormatter` shows text, JSON escapes);
-- GitHub: every request goes through `GitHub._request`, which passes the body and title through `shown.markdown`;
-- files: every file the product writes is listed with what guards its text; a markdown one calls `shown.markdown`.
+"""Every path by which text leaves the process is enumerated here, with the escaper of its kind
+(reconciler/shown.py), so a new output cannot skip it:
+- terminal: `print`, `sys.stdout/stderr.write` and rich consoles write to `sys.stdout`/`sys.stderr`, which the
+  CLI wraps in `ScrubbedStream` (scrub, then `shown.terminal`); nothing writes to the process's streams
+  another way;
+- log: handlers and formatters are made in `reconciler/logs.py` only (`TextFormatter` shows text, JSON
+  escapes);
+- GitHub: every request goes through `GitHub._request`, which passes the body and title through
+  `shown.markdown`;
+- files: every file the product writes is listed with what guards its text; a markdown one calls
+  `shown.markdown`.
 """
 
 from __future__ import annotations
@@ -24,24 +28,31 @@ FILE_WRITES = {
     ("cli/apply_cmd.py", "write"): "job summary: shown.markdown",
     ("execution/planfile.py", "write_plan"): "plan file: planning._without_secrets refuses a credential",
     ("cli/status_cmd.py", "run"): "status --out: JSON (every control escaped by json.dumps), scrubbed",
-    ("execution/importing.py", "import_portfolio"): "a portfolio YAML written by `import` (values YAML-quoted)",
+    ("execution/importing.py", "import_portfolio"): "a portfolio YAML written by `import` (values"
+    " YAML-quoted)",
     ("backtest/report.py", "write_chart_report"): "the backtest report: HTML autoescaped by jinja2, or a PNG",
     ("cli/backtest_cmd.py", "_sweep"): "a sweep's heatmap: a PNG rendered in memory (sweep.heatmap_png)",
     ("gitops/refs.py", "_extract"): "a blob of the repository itself, copied as it is",
-    ("spec/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
-    ("spec/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
-    ("cli/github_cmd.py", "_overrides"): "the overrides read from reviews, as JSON for the apply job (not shown)",
-    ("gitops/reviewed.py", "reviewed_entry"): "a reviewed plan file, copied byte for byte (its seal is checked when"
-    " read)",
+    ("workspace/formatter.py", "format_file"): "`fmt`: the user's own YAML file, reformatted",
+    ("workspace/schema.py", "write_schemas"): "the JSON schemas of the configuration (no outside text)",
+    ("cli/github_cmd.py", "_overrides"): "the overrides read from reviews, as JSON for the apply job (not"
+    " shown)",
+    ("gitops/reviewed.py", "reviewed_entry"): "a reviewed plan file, copied byte for byte (its seal is"
+    " checked when read)",
     ("cli/github_cmd.py", "_merge_group"): "job summary of a merge queue batch: shown.markdown",
-    ("gitops/sequence.py", "write_manifest"): "the reviewed plans' manifest, JSON for the apply job (not shown)",
+    ("gitops/sequence.py", "write_manifest"): "the reviewed plans' manifest, JSON for the apply job (not"
+    " shown)",
     ("gitops/proposed.py", "read_proposed"): "a blob of the proposed commit, copied as it is",
-    ("files.py", "write_text"): "the file gate itself (reconciler/files.py); its callers are each listed here",
-    ("files.py", "write_bytes"): "the file gate itself (reconciler/files.py); its callers are each listed here",
+    ("files.py", "write_text"): "the file gate itself (reconciler/files.py); its callers are each listed"
+    " here",
+    ("files.py", "write_bytes"): "the file gate itself (reconciler/files.py); its callers are each listed"
+    " here",
     ("cli/main.py", "main"): "os.write of our own fixed message when stdout or stderr is closed",
-    ("policy/capabilities.py", "main"): "the built-in capability table, a developer's tool (regopy's own words)",
+    ("policy/capabilities.py", "main"): "the built-in capability table, a developer's tool (regopy's own"
+    " words)",
     ("emulator/server.py", "_send"): "the emulator's HTTP answers (a test double, not the product's output)",
-    ("brokers/refusals.py", "_keep"): "--broker-bodies: broker error bodies the user opted into, redact.untrusted",
+    ("brokers/refusals.py", "_keep"): "--broker-bodies: broker error bodies the user opted into,"
+    " redact.untrusted",
 }
 MARKDOWN_WRITERS = {("cli/apply_cmd.py", "write"), ("cli/github_cmd.py", "_merge_group")}
 
@@ -143,7 +154,9 @@ def test_text_logs_use_the_escaping_formatter() -> None:
 
 def test_the_cli_wraps_both_streams_around_every_command() -> None:
     main = dict(modules())["cli/main.py"]
-    assert "sys.stdout, sys.stderr = (ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr))" in ast.unparse(main)
+    assert "sys.stdout, sys.stderr = (ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr))" in ast.unparse(
+        main
+    )
 
 
 def test_github_requests_go_through_the_markdown_gate() -> None:
@@ -179,5 +192,7 @@ def test_every_file_write_is_listed_with_its_guard() -> None:
 def test_every_markdown_file_write_applies_the_markdown_escaper() -> None:
     trees = dict(modules())
     for module, function in MARKDOWN_WRITERS:
-        body = next(n for _, n in functions(trees[module]) if isinstance(n, ast.FunctionDef) and n.name == function)
+        body = next(
+            n for _, n in functions(trees[module]) if isinstance(n, ast.FunctionDef) and n.name == function
+        )
         assert "shown.markdown(" in ast.unparse(body)

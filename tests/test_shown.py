@@ -1,6 +1,6 @@
-"""Text from outside is shown as text: control characters visible, workflow commands broken, mentions inert — and
-the CLI's outputs all pass the escaper of their kind (a hostile policy message through plan, the job summary and
-a log line)."""
+"""Text from outside is shown as text: control characters visible, workflow commands broken, mentions inert —
+and the CLI's outputs all pass the escaper of their kind (a hostile policy message through plan, the job
+summary and a log line)."""
 
 from __future__ import annotations
 

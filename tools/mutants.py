@@ -1,5 +1,5 @@
-"""The mutants of a module: every small change tools/mutate.py makes to reconciler/core, found on its syntax tree,
-numbered in a fixed order, shown as the source line before and after; and the equivalent mutants' file.
+"""The mutants of a module: every small change tools/mutate.py makes to reconciler/core, found on its syntax
+tree, numbered in a fixed order, shown as the source line before and after; and the equivalent mutants' file.
 
 Pure: nothing here runs a test (tools/mutate.py does), so the pytest plugin can build a mutant's code from it.
 """
@@ -25,11 +25,12 @@ def module_path(name: str) -> Path:
     return ROOT.joinpath(*name.split(".")).with_suffix(".py")
 
 
-# --- the changes ------------------------------------------------------------------------------------------------------
+# --- the changes --------------------------------------------------------------------------------------------
 
 _COMPARE: dict[type[ast.cmpop], tuple[type[ast.cmpop], ...]] = {
     # One tick over the edge first, then the negation.
-    ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE), ast.GtE: (ast.Gt, ast.Lt),
+    ast.Lt: (ast.LtE, ast.GtE), ast.LtE: (ast.Lt, ast.Gt), ast.Gt: (ast.GtE, ast.LtE),
+    ast.GtE: (ast.Gt, ast.Lt),
     ast.Eq: (ast.NotEq,), ast.NotEq: (ast.Eq,), ast.In: (ast.NotIn,), ast.NotIn: (ast.In,),
     ast.Is: (ast.IsNot,), ast.IsNot: (ast.Is,),
 }
@@ -61,7 +62,9 @@ class Mutant:
         return range(self.line, self.end_line + 1)
 
 
-def _replacer(parent: ast.AST, name: str, index: int | None, new: ast.AST, old: ast.AST) -> Callable[[], ast.AST]:
+def _replacer(
+    parent: ast.AST, name: str, index: int | None, new: ast.AST, old: ast.AST
+) -> Callable[[], ast.AST]:
     def apply() -> ast.AST:
         ast.copy_location(new, old)
         if index is None:
@@ -76,8 +79,12 @@ def _replacer(parent: ast.AST, name: str, index: int | None, new: ast.AST, old: 
 def _is_docstring(node: ast.AST, parent: ast.AST | None, name: str, index: int | None) -> bool:
     bodies = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
     return (
-        isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-        and isinstance(parent, bodies) and name == "body" and index == 0
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and isinstance(parent, bodies)
+        and name == "body"
+        and index == 0
     )
 
 
@@ -92,12 +99,14 @@ def _children(node: ast.AST) -> Iterator[tuple[str, int | None, ast.AST]]:
 
 
 # What is never mutated: what only a type checker reads, the words of messages (f-strings), docstrings,
-# decorators, and `zip(strict=True)` (a length check the lists already satisfy: its mutant is always equivalent).
+# decorators, and `zip(strict=True)` (a length check the lists already satisfy: its mutant is always
+# equivalent).
 _SKIP_FIELDS = {"annotation", "returns", "decorator_list", "type_comment"}
 
 
 def _decimal_tick(text: str) -> str | None:
-    """A numeric string moved by one unit in its last place ("0.05" → "0.06"), or None when it is not a number."""
+    """A numeric string moved by one unit in its last place ("0.05" → "0.06"), or None when it is not a
+    number."""
     try:
         d = Decimal(text)
     except InvalidOperation:
@@ -125,7 +134,11 @@ def _sites(
     elif isinstance(node, ast.BinOp) and type(node.op) in _ARITH:
         yield "arith", swap(ast.BinOp(node.left, _ARITH[type(node.op)](), node.right)), node
     elif isinstance(node, ast.BoolOp):
-        yield "boolean", swap(ast.BoolOp(ast.Or() if isinstance(node.op, ast.And) else ast.And(), node.values)), node
+        yield (
+            "boolean",
+            swap(ast.BoolOp(ast.Or() if isinstance(node.op, ast.And) else ast.And(), node.values)),
+            node,
+        )
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.USub)):
         yield ("negation" if isinstance(node.op, ast.Not) else "arith"), swap(node.operand), node
     elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
@@ -135,7 +148,11 @@ def _sites(
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         fn = node.func.id
         if fn in _SWAP_CALLS:
-            yield "call", swap(ast.Call(ast.Name(_SWAP_CALLS[fn], ast.Load()), node.args, node.keywords)), node
+            yield (
+                "call",
+                swap(ast.Call(ast.Name(_SWAP_CALLS[fn], ast.Load()), node.args, node.keywords)),
+                node,
+            )
         elif fn == "abs" and len(node.args) == 1:
             yield "call", swap(node.args[0]), node
         elif fn == "Decimal" and len(node.args) == 1 and isinstance(node.args[0], ast.Constant):
@@ -160,12 +177,18 @@ def _sites(
             new = ast.UnaryOp(ast.Not(), node.test)
             yield "negation", _replacer(node, "test", None, new, node.test), node.test
     elif isinstance(node, ast.IfExp) and not isinstance(node.test, (ast.Compare, ast.BoolOp, ast.UnaryOp)):
-        yield "negation", _replacer(node, "test", None, ast.UnaryOp(ast.Not(), node.test), node.test), node.test
+        yield (
+            "negation",
+            _replacer(node, "test", None, ast.UnaryOp(ast.Not(), node.test), node.test),
+            node.test,
+        )
 
 
 def _walk(node: ast.AST, parent: ast.AST | None = None, name: str = "", index: int | None = None
           ) -> Iterator[tuple[str, Callable[[], ast.AST], ast.AST]]:
-    if _is_docstring(node, parent, name, index) or isinstance(node, (ast.JoinedStr, ast.ImportFrom, ast.Import)):
+    if _is_docstring(node, parent, name, index) or isinstance(
+        node, (ast.JoinedStr, ast.ImportFrom, ast.Import)
+    ):
         return
     if isinstance(node, ast.keyword) and node.arg == "strict":
         return
@@ -227,7 +250,7 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-# --- equivalent mutants -------------------------------------------------------------------------------------------
+# --- equivalent mutants -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Equivalent:

@@ -1,9 +1,10 @@
-"""Mutation testing of the functional core: how much of each rule do the tests pin? (`make mutate`, docs/mutation.md)
+"""Mutation testing of the functional core: how much of each rule do the tests pin? (`make mutate`,
+docs/mutation.md)
 
-Each mutant is one small change to one module of `reconciler/core` (a `>` made `>=`, a `+` made `-`, a constant
-moved one tick, a guard removed, a return emptied, a condition negated). A mutant is run against the tests that
-import its module and ran its line (traced once per module, unmutated), fastest first, with `-x` and a fixed
-hypothesis profile; it is killed when a test fails or the run times out. Mutants listed in
+Each mutant is one small change to one module of `reconciler/core` (a `>` made `>=`, a `+` made `-`, a
+constant moved one tick, a guard removed, a return emptied, a condition negated). A mutant is run against the
+tests that import its module and ran its line (traced once per module, unmutated), fastest first, with `-x`
+and a fixed hypothesis profile; it is killed when a test fails or the run times out. Mutants listed in
 tools/equivalent-mutants.tsv (ones no test could kill: the behaviour is the same) are left out of the score.
 
     python -m tools.mutate                      # every module with a score target, one after another
@@ -31,25 +32,38 @@ from pathlib import Path
 from tools.mutants import CORE, EQUIVALENT, ROOT, Equivalent, Mutant, describe, load_equivalents
 from tools.mutate_plugin import NOT_SERVED, MutantNotServed
 
-# Every module of the core has a score target (docs/mutation.md says why each), in the order a plain `make mutate`
-# runs them: 95% where a surviving mutant is a wrong order, price or cost, or an unreviewed apply; 90% for the
-# planner (its legs' mutants need whole plans to tell apart) and for the plan's data, wording and bookkeeping.
+# Every module of the core has a score target (docs/mutation.md says why each), in the order a plain `make
+# mutate` runs them: 95% where a surviving mutant is a wrong order, price or cost, or an unreviewed apply; 90%
+# for the planner (its legs' mutants need whole plans to tell apart) and for the plan's data, wording and
+# bookkeeping.
 TARGETS = {
-    "numbers": 90, "fees": 95, "fills": 95, "weights": 95, "valuation": 95, "order_size": 95, "attribution": 90,
+    "numbers": 90, "fees": 95, "fills": 95, "weights": 95, "valuation": 95, "order_size": 95,
+    "attribution": 90,
     "changes": 90, "plan": 90, "sequence": 95, "envelope": 95, "drift": 95, "rules": 90, "models": 90,
     "planner": 90, "checks": 90, "legs": 95, "lots": 95, "ledger": 95, "tax_rules": 90,
     "tax_plan": 95, "wash_sale": 95, "learned_costs": 90, "cooldown": 95,
     "raise_cash": 95,
 }
-PYTEST_ARGS = ["-x", "-q", "-p", "tools.mutate_plugin", "-p", "no:cacheprovider", "-o", "addopts=", "--no-header"]
+PYTEST_ARGS = [
+    "-x",
+    "-q",
+    "-p",
+    "tools.mutate_plugin",
+    "-p",
+    "no:cacheprovider",
+    "-o",
+    "addopts=",
+    "--no-header",
+]
 
 
 def default_modules() -> list[str]:
-    """What a plain `make mutate` runs: every module with a target (a test holds every module of the core to one)."""
+    """What a plain `make mutate` runs: every module with a target (a test holds every module of the core to
+    one)."""
     return list(TARGETS)
 
 
-# --- running ------------------------------------------------------------------------------------------------------
+# --- running ------------------------------------------------------------------------------------------------
 
 def module_tests(module: str) -> list[str]:
     """The test files that import a core module (from it, or it from its package)."""
@@ -65,7 +79,9 @@ def module_tests(module: str) -> list[str]:
 
 def _env(module: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUTATE_")}
-    env.update(MUTATE_MODULE=f"reconciler.core.{module}", HYPOTHESIS_PROFILE="mutate", PYTHONPATH=str(ROOT), **extra)
+    env.update(
+        MUTATE_MODULE=f"reconciler.core.{module}", HYPOTHESIS_PROFILE="mutate", PYTHONPATH=str(ROOT), **extra
+    )
     return env
 
 
@@ -91,7 +107,8 @@ def trace(module: str, files: list[str]) -> Coverage:
         out = Path(tmp) / "trace.json"
         started = time.monotonic()
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", *PYTEST_ARGS, *files], cwd=ROOT, env=_env(module, MUTATE_TRACE=str(out)),
+            [sys.executable, "-m", "pytest", *PYTEST_ARGS, *files], cwd=ROOT,
+            env=_env(module, MUTATE_TRACE=str(out)),
             capture_output=True, text=True,
         )
         wall = time.monotonic() - started
@@ -116,8 +133,9 @@ class Outcome:
 
 
 def warm_up(files: list[str]) -> None:
-    """Import pytest, the test files and all they import once, then forget the project's own modules: each mutant's
-    run forks from here and imports only those again (a fresh `python -m pytest` spends seconds on the rest)."""
+    """Import pytest, the test files and all they import once, then forget the project's own modules: each
+    mutant's run forks from here and imports only those again (a fresh `python -m pytest` spends seconds on
+    the rest)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.environ["HYPOTHESIS_PROFILE"] = "mutate"
@@ -126,7 +144,8 @@ def warm_up(files: list[str]) -> None:
     for f in ["tests/conftest.py", *files]:
         importlib.import_module(f.removesuffix(".py").replace("/", "."))
     _forget_project()
-    # The children use these very copies of the mutants and the plugin, whatever happens to the files meanwhile.
+    # The children use these very copies of the mutants and the plugin, whatever happens to the files
+    # meanwhile.
     importlib.import_module("tools.mutate_plugin")
 
 
@@ -169,12 +188,13 @@ def run_mutant(m: Mutant, tests: list[str], timeout: float) -> Outcome:
             return Outcome(m, "timeout", time.monotonic() - started, len(tests))
         time.sleep(0.02)
     if code == NOT_SERVED:
-        raise SystemExit(f"mutant {m.module}#{m.index} was not served: its module was imported before the plugin ran")
+        raise SystemExit(f"mutant {m.module}#{m.index} was not served: its module was imported before the"
+                         " plugin ran")
     if code == 5:
         raise SystemExit(f"pytest found none of the tests for mutant {m.module}#{m.index} (exit 5)")
-    # 1: a test failed; 2 and 3: the mutant broke collection or pytest itself (an import-time crash); 4: a conftest
-    # failed to import, which only the mutant can cause now that it is served before them (the same arguments
-    # passed unmutated in the trace), as Money's `ge=1` does to tests/execution's conftest: killed.
+    # 1: a test failed; 2 and 3: the mutant broke collection or pytest itself (an import-time crash); 4: a
+    # conftest failed to import, which only the mutant can cause now that it is served before them (the same
+    # arguments passed unmutated in the trace), as Money's `ge=1` does to tests/execution's conftest: killed.
     return Outcome(m, "survived" if code == 0 else "killed", time.monotonic() - started, len(tests))
 
 
@@ -216,7 +236,8 @@ def mutate_module(
         f" ({len(cov.seconds)} tests, {cov.wall:.0f}s traced)")
     for n, m in enumerate(todo):
         if n and n % 25 == 0:
-            log(f"  {n} of {len(todo)} run, {sum(1 for o in score.outcomes if o.status in ('survived', 'uncovered'))}"
+            log(f"  {n} of {len(todo)} run,"
+                f" {sum(1 for o in score.outcomes if o.status in ('survived', 'uncovered'))}"
                 " survived so far")
         if deadline is not None and time.monotonic() > deadline:
             log(f"{module}: time is up; {len(todo) - len(score.outcomes)} mutants not run")
@@ -229,7 +250,9 @@ def mutate_module(
             score.outcomes.append(Outcome(m, "uncovered"))
             log(f"  uncovered {path.relative_to(ROOT)}:{m.line}  {m.mutated}")
             continue
-        budget = 10 + 3 * sum(cov.seconds.get(t, 0.0) for t in tests) + 2 * (cov.wall - sum(cov.seconds.values()))
+        budget = (
+            10 + 3 * sum(cov.seconds.get(t, 0.0) for t in tests) + 2 * (cov.wall - sum(cov.seconds.values()))
+        )
         outcome = run_mutant(m, tests, budget)
         score.outcomes.append(outcome)
         if outcome.status in ("survived", "uncovered"):
@@ -238,13 +261,15 @@ def mutate_module(
 
 
 def report(scores: list[Score], sampled: bool) -> str:
-    rows = [f"{'module':<12} {'mutants':>7} {'run':>5} {'equiv':>5} {'killed':>6} {'survived':>8} {'score':>7}  target"]
+    rows = [f"{'module':<12} {'mutants':>7} {'run':>5} {'equiv':>5} {'killed':>6} {'survived':>8}"
+            f" {'score':>7}  target"]
     for s in scores:
         target = TARGETS.get(s.module)
         mark = "" if target is None else (f"{target}% met" if s.percent >= target else f"{target}% MISSED")
         rows.append(
             f"{s.module:<12} {s.total:>7} {len(s.outcomes):>5} {s.count('equivalent'):>5}"
-            f" {s.count('killed', 'timeout'):>6} {s.count('survived', 'uncovered'):>8} {s.percent:>6.1f}%  {mark}"
+            f" {s.count('killed', 'timeout'):>6} {s.count('survived', 'uncovered'):>8} {s.percent:>6.1f}% "
+            f" {mark}"
         )
     if sampled:
         rows.append("(a part of the mutants only: scores are over the mutants run)")
@@ -252,7 +277,8 @@ def report(scores: list[Score], sampled: bool) -> str:
         for o in s.outcomes:
             if o.status in ("survived", "uncovered"):
                 note = " (no test runs this line)" if o.status == "uncovered" else ""
-                rows.append(f"SURVIVED reconciler/core/{s.module}.py:{o.mutant.line}  [{o.mutant.kind}]{note}")
+                rows.append(f"SURVIVED reconciler/core/{s.module}.py:{o.mutant.line} "
+                            f" [{o.mutant.kind}]{note}")
                 rows.append(f"    - {o.mutant.original}")
                 rows.append(f"    + {o.mutant.mutated}")
     return "\n".join(rows)
@@ -260,7 +286,8 @@ def report(scores: list[Score], sampled: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--module", action="append", help="a module of reconciler/core (repeatable); default: "
+    parser.add_argument("--module", action="append", help="a module of reconciler/core (repeatable); default:"
+                        " "
                         + ", ".join(TARGETS))
     parser.add_argument("--sample", type=int, help="run this many mutants drawn at random across the modules")
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
@@ -289,21 +316,28 @@ def main(argv: list[str] | None = None) -> int:
         alive = {(o["module"], o["original"], o["mutated"]) for o in json.loads(args.survivors_of.read_text())
                  if o["status"] in ("survived", "uncovered")}
         picked = {
-            name: {m.index for m in describe(CORE / f"{name}.py", name) if (name, m.original, m.mutated) in alive
-                   and (picked[name] is None or m.index in (picked[name] or ()))}
+            name: {
+                m.index
+                for m in describe(CORE / f"{name}.py", name)
+                if (name, m.original, m.mutated) in alive
+                and (picked[name] is None or m.index in (picked[name] or ()))
+            }
             for name in modules
         }
     deadline = time.monotonic() + args.max_seconds if args.max_seconds else None
     scores = []
     for name in modules:
-        scores.append(mutate_module(name, equivalents, picked[name], deadline, lambda s: print(s, flush=True)))
+        scores.append(
+            mutate_module(name, equivalents, picked[name], deadline, lambda s: print(s, flush=True))
+        )
     partial = args.sample is not None or deadline is not None or args.survivors_of is not None
     print(report(scores, partial))
     _stale(equivalents, modules)
     if args.json:
         args.json.write_text(json.dumps([
             {"module": o.mutant.module, "index": o.mutant.index, "line": o.mutant.line, "kind": o.mutant.kind,
-             "status": o.status, "original": o.mutant.original, "mutated": o.mutant.mutated, "seconds": o.seconds}
+             "status": o.status, "original": o.mutant.original, "mutated": o.mutant.mutated,
+             "seconds": o.seconds}
             for s in scores for o in s.outcomes
         ], indent=1))
     missed = [s for s in scores if s.module in TARGETS and s.percent < TARGETS[s.module]]

@@ -1,9 +1,10 @@
-"""The pytest side of `tools/mutate.py`, loaded with `-p tools.mutate_plugin`; inert unless its variables are set.
+"""The pytest side of `tools/mutate.py`, loaded with `-p tools.mutate_plugin`; inert unless its variables are
+set.
 
-MUTATE_MODULE=reconciler.core.x with MUTATE_MUTANT=k: module x is compiled from its k-th mutant instead of its file
-(the working tree is never written, so an interrupted run leaves nothing behind). With MUTATE_TRACE=out.json
-instead: record, per test, which lines of the module ran, and how long the test took, for the runner to pick the
-tests worth running against a mutant on a given line.
+MUTATE_MODULE=reconciler.core.x with MUTATE_MUTANT=k: module x is compiled from its k-th mutant instead of its
+file (the working tree is never written, so an interrupted run leaves nothing behind). With
+MUTATE_TRACE=out.json instead: record, per test, which lines of the module ran, and how long the test took,
+for the runner to pick the tests worth running against a mutant on a given line.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import pytest
 
 IMPORT = "<import>"  # lines that ran while modules were imported (module level), not inside a test
-NOT_SERVED = 70  # the exit status of a child whose mutant could not be served: the runner stops, it is no kill
+# the exit status of a child whose mutant could not be served: the runner stops, it is no kill
+NOT_SERVED = 70
 
 
 class MutantNotServed(RuntimeError):
@@ -115,10 +117,10 @@ class MutatePlugin:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    """Before any conftest: the conftests of the tests' folders (tests/execution/conftest.py and those that reuse it)
-    import core modules, and a module imported before the mutant is served is the unmutated one. Every mutant of
-    fees, models, numbers and rules would then fail on that, and count as killed, whenever one of its tests lived
-    there; and the trace would miss their module-level lines."""
+    """Before any conftest: the conftests of the tests' folders (tests/execution/conftest.py and those that
+    reuse it) import core modules, and a module imported before the mutant is served is the unmutated one.
+    Every mutant of fees, models, numbers and rules would then fail on that, and count as killed, whenever one
+    of its tests lived there; and the trace would miss their module-level lines."""
     name = os.environ.get("MUTATE_MODULE")
     if not name:
         return

@@ -1,15 +1,16 @@
-"""Regenerate the pictures in docs/images/ as their readers see them: the plan comment rendered like GitHub renders
-it, `reconciler plan` in a terminal 100 and 120 columns wide, and the backtest report in a browser.
+"""Regenerate the pictures in docs/images/ as their readers see them: the plan comment rendered like GitHub
+renders it, `reconciler plan` in a terminal 100 and 120 columns wide, and the backtest report in a browser.
 
     make screenshots        # or: .venv/bin/python -m tools.screenshots [--only NAME] [--prices FILE]
 
-Needs headless Chromium (`apt-get install -y chromium`; CI does not run this) and the [dev] extra (markdown-it-py
-comes with rich; the backtest needs numpy, pandas, matplotlib and skfolio's bundled prices, or --prices). The
-content is the demo workspace's (reconciler.yaml, portfolios/, the paper broker) planned on a fresh journal in a
-temporary folder, so the repository's own journal is never touched; the backtest is the README's command.
+Needs headless Chromium (`apt-get install -y chromium`; CI does not run this) and the [dev] extra
+(markdown-it-py comes with rich; the backtest needs numpy, pandas, matplotlib and skfolio's bundled prices, or
+--prices). The content is the demo workspace's (reconciler.yaml, portfolios/, the paper broker) planned on a
+fresh journal in a temporary folder, so the repository's own journal is never touched; the backtest is the
+README's command.
 
-Mermaid: GitHub draws ```mermaid blocks with mermaid.js, which no Python package ships. Given its file, the page
-inlines it and Chromium draws the charts offline; without it the blocks show as code:
+Mermaid: GitHub draws ```mermaid blocks with mermaid.js, which no Python package ships. Given its file, the
+page inlines it and Chromium draws the charts offline; without it the blocks show as code:
 
     npm install --prefix /tmp/mermaid mermaid@11
     make screenshots SCREENSHOT_ARGS="--mermaid-js /tmp/mermaid/node_modules/mermaid/dist/mermaid.min.js"
@@ -38,7 +39,8 @@ BACKTEST = [
     "-c", "examples/backtest/reconciler.yaml", "backtest", "sp500-20", "--start", "2000-01-01",
     "--strategy", "never", "--strategy", "calendar:quarterly", "--strategy", "threshold:rel=0.25",
     "--strategy", "calendar-threshold:annual,rel=0.25", "--strategy", "opportunistic",
-    "--cash", "100000", "--contribution", "500", "--every", "monthly", "--tax-short", "0.35", "--tax-long", "0.15",
+    "--cash", "100000", "--contribution", "500", "--every", "monthly", "--tax-short", "0.35", "--tax-long",
+    "0.15",
     "--lots", "hifo", "--no-progress",
 ]
 
@@ -79,14 +81,17 @@ body { margin: 0; background: #fff; }
 
 def run_cli(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0, 1, 2)) -> str:
     """Run the CLI as a user would (a new process, from the repository's root) and return its output."""
-    done = subprocess.run([*RECONCILER, *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [*RECONCILER, *argv], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
     if done.returncode not in ok or not done.stdout.strip():
         sys.exit(f"reconciler {' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
     return done.stdout
 
 
 def run_in_terminal(argv: list[str], env: dict[str, str], columns: int, rows: int = 50) -> str:
-    """Run the CLI with its stdout on a pseudo-terminal of the given size; return what it wrote (ANSI included)."""
+    """Run the CLI with its stdout on a pseudo-terminal of the given size; return what it wrote (ANSI
+    included)."""
     import fcntl
     import struct
     import termios
@@ -153,7 +158,8 @@ def _shrink(path: Path) -> None:
 
 
 def demo_env(work: Path) -> dict[str, str]:
-    """The demo workspace on a fresh journal of its own: the paper broker's books start as reconciler.yaml says."""
+    """The demo workspace on a fresh journal of its own: the paper broker's books start as reconciler.yaml
+    says."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
     env["RECONCILER_JOURNAL_URL"] = f"sqlite:///{work / 'journal.db'}"
     return env
@@ -198,7 +204,9 @@ def terminal_svg(ansi: str, columns: int, title: str) -> str:
     from rich.console import Console
     from rich.text import Text
 
-    console = Console(record=True, width=columns, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    console = Console(
+        record=True, width=columns, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+    )
     console.print(Text.from_ansi(ansi), soft_wrap=True)
     return console.export_svg(title=title)
 
@@ -215,7 +223,8 @@ def shoot_terminal(work: Path, args: argparse.Namespace) -> None:
     for columns in (100, 120):
         ansi = run_in_terminal(["plan"], demo_env(work), columns)
         svg = terminal_svg(ansi, columns, f"reconciler plan ({columns} columns)")
-        width = int(float(re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg).group(1)))  # type: ignore[union-attr]
+        width = int(float(re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"',
+                                    svg).group(1)))  # type: ignore[union-attr]
         page = work / f"terminal-{columns}.html"
         page.write_text(f"<!doctype html><html><body style='margin:0;background:#fff'>{svg}</body></html>")
         screenshot(page, IMAGES / f"plan-terminal-{columns}.png", width, 2400)
@@ -237,9 +246,12 @@ SHOTS: dict[str, Callable[[Path, argparse.Namespace], None]] = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=sorted(SHOTS), action="append", help="one picture (repeatable); default all")
-    p.add_argument("--prices", type=Path, help="price CSV for the backtest (default: skfolio's bundled sp500)")
-    p.add_argument("--mermaid-js", type=Path, help="mermaid.min.js to draw the comment's chart (default: as code)")
+    p.add_argument("--only", choices=sorted(SHOTS), action="append", help="one picture (repeatable); default"
+                   " all")
+    p.add_argument("--prices", type=Path, help="price CSV for the backtest (default: skfolio's bundled"
+                   " sp500)")
+    p.add_argument("--mermaid-js", type=Path, help="mermaid.min.js to draw the comment's chart (default: as"
+                   " code)")
     args = p.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="reconciler-shots-") as tmp:

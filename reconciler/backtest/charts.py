@@ -1,10 +1,11 @@
-"""The backtest's charts, one question per panel: how far each strategy's value is from the baseline's (in money),
-how far each strays from its targets, and how deep its drawdowns go. matplotlib's Agg backend renders them
-offline: SVG for the HTML report (vector; the page's own script reads `hover()` to show values under the pointer),
-PNG for `--report FILE.png`.
+"""The backtest's charts, one question per panel: how far each strategy's value is from the baseline's (in
+money), how far each strays from its targets, and how deep its drawdowns go. matplotlib's Agg backend renders
+them offline: SVG for the HTML report (vector; the page's own script reads `hover()` to show values under the
+pointer), PNG for `--report FILE.png`.
 
 One legend per panel, beside the plot so it never covers a line; colours from Okabe and Ito's palette, which
-stays distinguishable to colour-blind readers (https://jfly.uni-koeln.de/color/); the baseline is a black line.
+stays distinguishable to colour-blind readers (https://jfly.uni-koeln.de/color/); the baseline is a black
+line.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def _draw(ax: Axes, lines: list[Line], width: float = 1.0) -> None:
 
 
 def relative_value(ax: Axes, report: Report) -> tuple[list[Line], str]:
-    """Each strategy's account value less the baseline's, in money; dots at the end: after tax if all were sold."""
+    """Each strategy's account value less the baseline's, in money; dots at the end: after tax if all were
+    sold."""
     from matplotlib.ticker import FuncFormatter
 
     base = report.runs[report.baseline]
@@ -90,8 +92,11 @@ def relative_value(ax: Axes, report: Report) -> tuple[list[Line], str]:
     _draw(ax, lines, 1.1)
     ax.yaxis.set_major_formatter(FuncFormatter(money_tick))
     ax.set_ylabel(f"value − {base.strategy.name}")
-    ax.set_title(f"Account value against {base.strategy.name} (dots: after tax if sold at the end)", loc="left",
-                 fontsize=10)
+    ax.set_title(
+        f"Account value against {base.strategy.name} (dots: after tax if sold at the end)",
+        loc="left",
+        fontsize=10,
+    )
     return lines, "money"
 
 
@@ -103,12 +108,16 @@ def deviation(ax: Axes, report: Report) -> tuple[list[Line], str]:
     for k, run in enumerate(report.runs):
         starts = _buckets(len(run.dates))
         dev = np.maximum.reduceat(deviations(run), starts) * 100
-        lines.append(Line(run.strategy.name, _color(report, k), run.dates.astype("datetime64[D]")[starts], dev))
+        lines.append(
+            Line(run.strategy.name, _color(report, k), run.dates.astype("datetime64[D]")[starts], dev)
+        )
     _draw(ax, lines)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_ylim(bottom=0)
     ax.set_ylabel("off target")
-    ax.set_title("Deviation from target: the share of the account that would have to trade", loc="left", fontsize=10)
+    ax.set_title(
+        "Deviation from target: the share of the account that would have to trade", loc="left", fontsize=10
+    )
     return lines, "percent"
 
 
@@ -120,7 +129,9 @@ def drawdown(ax: Axes, report: Report) -> tuple[list[Line], str]:
     for k, run in enumerate(report.runs):
         starts = _buckets(len(run.dates))
         dd = np.minimum.reduceat(drawdowns(wealth_index(run)), starts) * 100
-        lines.append(Line(run.strategy.name, _color(report, k), run.dates.astype("datetime64[D]")[starts], dd))
+        lines.append(
+            Line(run.strategy.name, _color(report, k), run.dates.astype("datetime64[D]")[starts], dd)
+        )
     _draw(ax, lines)
     ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
     ax.set_ylabel("below the peak")
@@ -136,8 +147,9 @@ PANELS: tuple[tuple[Panel, str], ...] = (
 
 
 def hover(ax: Axes, lines: list[Line], unit: str) -> dict[str, Any]:
-    """What the page shows under the pointer, once the figure is drawn: the plot area and each point's position
-    as fractions of the image, and each line's values (the page formats them; names go in as text, never HTML)."""
+    """What the page shows under the pointer, once the figure is drawn: the plot area and each point's
+    position as fractions of the image, and each line's values (the page formats them; names go in as text,
+    never HTML)."""
     from matplotlib import dates as mdates
 
     date2num = cast(Callable[[Any], FloatArray], mdates.date2num)  # untyped in matplotlib's stubs

@@ -1,6 +1,7 @@
-"""The paper broker's fill model, for backtests: fill at the quote ± slippage, commission per order + per share +
-basis points of the filled notional. Unlike the paper broker, nothing is rounded to a $0.0001 tick or a cent:
-adjusted closes are not tradable prices, and rounding them would move every fill off the price series."""
+"""The paper broker's fill model, for backtests: fill at the quote ± slippage, commission per order + per
+share + basis points of the filled notional. Unlike the paper broker, nothing is rounded to a $0.0001 tick or
+a cent: adjusted closes are not tradable prices, and rounding them would move every fill off the price
+series."""
 
 from __future__ import annotations
 
@@ -20,8 +21,13 @@ class FillModel:
 
     def __init__(self, costs: CostModel) -> None:
         self.costs = costs
-        self.slippage_bps, self.limit_band, self.charge = costs.slippage_bps, costs.limit_band, costs.commission.charge
-        # A market order fills at the quote times one of these (fill_price's factors, worked out once per run).
+        self.slippage_bps, self.limit_band, self.charge = (
+            costs.slippage_bps,
+            costs.limit_band,
+            costs.commission.charge,
+        )
+        # A market order fills at the quote times one of these (fill_price's factors, worked out once per
+        # run).
         self.buy, self.sell = slip_factor("buy", costs.slippage_bps), slip_factor("sell", costs.slippage_bps)
 
     def fill(

@@ -1,5 +1,6 @@
-"""Price history in: a CSV or Parquet file (a date column, one column of adjusted closes per symbol) or a dataset
-shipped by a pip-installable package. Every problem names the file, the line or date, the column and the fix."""
+"""Price history in: a CSV or Parquet file (a date column, one column of adjusted closes per symbol) or a
+dataset shipped by a pip-installable package. Every problem names the file, the line or date, the column and
+the fix."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BACKTEST_PRICES = files.Kind(
-    "price file", files.PRICES.max_bytes, "give --prices a CSV or Parquet file: a date column and one column of"
+    "price file", files.PRICES.max_bytes,
+    "give --prices a CSV or Parquet file: a date column and one column of"
     " adjusted closes per symbol", BacktestError,
 )
 MAX_PRICE = 1e12  # float64 holds cents exactly up to ~1e13; the books multiply prices by quantities
@@ -43,7 +45,8 @@ class PriceTable:
     symbols: tuple[str, ...]
     closes: np.ndarray[Any, np.dtype[np.float64]]
     source: str
-    lines: np.ndarray[Any, np.dtype[np.int64]] | None = None  # the source line of each row (CSV), for messages
+    # the source line of each row (CSV), for messages
+    lines: np.ndarray[Any, np.dtype[np.int64]] | None = None
 
     def _where(self, row: int) -> str:
         if self.lines is not None:
@@ -70,7 +73,11 @@ class PriceTable:
             )
         first, last = self.day(0), self.day(len(self.dates) - 1)
         lo = 0 if start is None else int(np.searchsorted(self.dates, np.datetime64(start, "D"), side="left"))
-        hi = len(self.dates) if end is None else int(np.searchsorted(self.dates, np.datetime64(end, "D"), "right"))
+        hi = (
+            len(self.dates)
+            if end is None
+            else int(np.searchsorted(self.dates, np.datetime64(end, "D"), "right"))
+        )
         if hi - lo < 2:
             raise BacktestError(
                 f"fewer than two trading days between {start or first} and {end or last}",
@@ -102,8 +109,10 @@ class PriceTable:
             if bad.size:
                 row = lo + int(bad[0])
                 raise BacktestError(
-                    f"{s} has a price of {col[bad[0]]:g} on {self.day(row)}, beyond what can be valued exactly",
-                    where=self._where(row), fix=f"prices must be below {MAX_PRICE:g}; check the column's units",
+                    f"{s} has a price of {col[bad[0]]:g} on {self.day(row)}, beyond what can be valued"
+                    " exactly",
+                    where=self._where(row),
+                    fix=f"prices must be below {MAX_PRICE:g}; check the column's units",
                 )
             bad = np.flatnonzero(col <= 0)
             if bad.size:
@@ -130,7 +139,8 @@ def load_prices(path: Path, *, workspace: Path | None = None) -> PriceTable:
     where = str(path)
     name = path.name.lower()
     if not name.endswith((".parquet", ".pq", ".csv", ".csv.gz", ".txt")):
-        raise BacktestError(f"unknown price file type {path.suffix!r}", where=where, fix="use a .csv or .parquet file")
+        raise BacktestError(f"unknown price file type {path.suffix!r}", where=where, fix="use a .csv or"
+                            " .parquet file")
     # Named on the command line (--prices), it may be anywhere; the gate still takes a regular file only.
     data = io.BytesIO(files.read_bytes(path, BACKTEST_PRICES, workspace=workspace))
     try:
@@ -139,7 +149,8 @@ def load_prices(path: Path, *, workspace: Path | None = None) -> PriceTable:
                 data = io.BytesIO(unzipped.read(BACKTEST_PRICES.max_bytes + 1))
             if len(data.getbuffer()) > BACKTEST_PRICES.max_bytes:
                 raise BacktestError(
-                    f"decompressed price file is above the {BACKTEST_PRICES.max_bytes:,}-byte limit", where=where,
+                    f"decompressed price file is above the {BACKTEST_PRICES.max_bytes:,}-byte limit",
+                    where=where,
                     fix="split the history, or keep fewer symbols",
                 )
         if name.endswith((".parquet", ".pq")):
@@ -153,10 +164,12 @@ def load_prices(path: Path, *, workspace: Path | None = None) -> PriceTable:
             first_line = 2  # line 1 is the header
     except BacktestError:
         raise
-    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:  # pandas/pyarrow parse errors are ValueErrors
+    # pandas/pyarrow parse errors are ValueErrors
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BacktestError(
-            f"cannot read the price file: {message}", where=where, fix="write a CSV or Parquet table of closes"
+            f"cannot read the price file: {message}", where=where,
+            fix="write a CSV or Parquet table of closes"
         ) from None
     except ImportError as exc:
         raise BacktestError(
@@ -192,12 +205,14 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
     if isinstance(frame.index, pd.DatetimeIndex):  # a Parquet file's date index, named or not
         frame = frame.reset_index(names=frame.index.name or "date")
     cols = [str(c) for c in frame.columns]
-    # pandas renames a repeated CSV header (MTUM, MTUM.1): two columns of one symbol are an error, not two symbols.
+    # pandas renames a repeated CSV header (MTUM, MTUM.1): two columns of one symbol are an error, not two
+    # symbols.
     repeated = [c for c in cols if "." in c and c.rsplit(".", 1)[1].isdigit() and c.rsplit(".", 1)[0] in cols]
     if repeated:
         symbol = repeated[0].rsplit(".", 1)[0]
         raise BacktestError(
-            f"column {symbol!r} appears more than once", where=where, fix="keep one column of closes per symbol"
+            f"column {symbol!r} appears more than once", where=where,
+            fix="keep one column of closes per symbol"
         )
     date_col = next((c for c in cols if c.strip().lower() in DATE_COLUMNS), None)
     if date_col is None:
@@ -208,11 +223,14 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
         )
     frame.columns = pd.Index(cols)
     if len(frame) == 0:
-        raise BacktestError("no rows of prices", where=where, fix="add one row per trading day under the header")
+        raise BacktestError("no rows of prices", where=where, fix="add one row per trading day under the"
+                            " header")
     raw = frame[date_col]
     if pd.api.types.is_integer_dtype(raw):  # 19900102 or 199001
         text = raw.astype(str)
-        parsed = pd.to_datetime(text, format="%Y%m%d" if text.str.len().max() == 8 else "%Y%m", errors="coerce")
+        parsed = pd.to_datetime(
+            text, format="%Y%m%d" if text.str.len().max() == 8 else "%Y%m", errors="coerce"
+        )
     elif pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
     else:
@@ -265,6 +283,9 @@ def from_frame(frame: pd.DataFrame, where: str, first_line: int | None) -> Price
         i = int(dup[0]) + 1
         at = f"{where}:{lines[i]}" if first_line else f"{where} (row dated {days[i]})"
         raise BacktestError(
-            f"date {days[i]} appears twice", where=at, fix="keep one row per trading day (one close per symbol)"
+            f"date {days[i]} appears twice", where=at,
+            fix="keep one row per trading day (one close per symbol)"
         )
-    return PriceTable(days, tuple(symbols), np.ascontiguousarray(values), where, lines if first_line else None)
+    return PriceTable(
+        days, tuple(symbols), np.ascontiguousarray(values), where, lines if first_line else None
+    )

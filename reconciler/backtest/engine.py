@@ -1,10 +1,10 @@
-"""The backtest loop: the account's books in Decimal, the real planner on every day a trade may happen, the paper
-broker's fill model, tax lots; the float kernels value the quiet days in between.
+"""The backtest loop: the account's books in Decimal, the real planner on every day a trade may happen, the
+paper broker's fill model, tax lots; the float kernels value the quiet days in between.
 
 Each day, at the close: last year's tax is paid on the first trading day of a year, then the contribution or
 withdrawal of the day, then the strategy looks (if it is a look day) and, when its trigger fires, the planner
-plans with the strategy's settings and the plan is filled. Cash that a withdrawal or a tax bill needs beyond the
-cash held is raised by a planner sell of every holding in proportion to its weight.
+plans with the strategy's settings and the plan is filled. Cash that a withdrawal or a tax bill needs beyond
+the cash held is raised by a planner sell of every holding in proportion to its weight.
 """
 
 from __future__ import annotations
@@ -68,13 +68,15 @@ class StrategyRun:
     equity: kernels.FloatArray  # end of day: after trades, flows and taxes
     flows: kernels.FloatArray  # contributions (+) and withdrawals (-) of the day; taxes are not flows
     weights: kernels.FloatArray  # (days, symbols), end of day
-    turnover: kernels.FloatArray  # min(bought, sold) / equity after the day's trades (bt's and the SEC's definition)
+    # min(bought, sold) / equity after the day's trades (bt's and the SEC's definition)
+    turnover: kernels.FloatArray
     final_value: Decimal = ZERO
     cash: Decimal = ZERO
     positions: dict[str, Decimal] = field(default_factory=dict)
     rebalances: int = 0
     orders: int = 0
-    under_step: int = 0  # trades the planner skipped because they were smaller than one quantity step (rounding)
+    # trades the planner skipped because they were smaller than one quantity step (rounding)
+    under_step: int = 0
     commissions: Decimal = ZERO
     slippage: Decimal = ZERO
     taxes_paid: Decimal = ZERO
@@ -170,9 +172,13 @@ class _Account:
             self._dec_prices = prices = _decimals(self.prices.closes[day].tolist())
             if self.policy is not None and day > 0:  # the kill switch compares with the previous close
                 prev = _decimals(self.prices.closes[day - 1].tolist())
-                self._quotes = {s: _quote(s, p, q, when) for s, p, q in zip(self.symbols, prices, prev, strict=True)}
+                self._quotes = {
+                    s: _quote(s, p, q, when) for s, p, q in zip(self.symbols, prices, prev, strict=True)
+                }
             else:
-                self._quotes = {s: _quote(s, p, None, when) for s, p in zip(self.symbols, prices, strict=True)}
+                self._quotes = {
+                    s: _quote(s, p, None, when) for s, p in zip(self.symbols, prices, strict=True)
+                }
             self._quotes_day = day
         return self._dec_prices, self._quotes
 
@@ -181,7 +187,8 @@ class _Account:
         return sum((q * p for q, p in zip(self.held, prices, strict=True) if q), ZERO) + self.cash
 
     def plan_and_fill(self, desired: Desired, day: int) -> bool:
-        """Plan with the real planner, check policies, fill like the paper broker; True when something traded."""
+        """Plan with the real planner, check policies, fill like the paper broker; True when something
+        traded."""
         _, quotes = self._prices_on(day)
         when = _timestamp(self.prices.day(day))
         obs = Observation(
@@ -191,7 +198,8 @@ class _Account:
             cash_settled=self.cash,
             quotes=quotes,
         )
-        # Policies judge the whole plan; without them the orders and notes are all a day needs (no table rows).
+        # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
+        # rows).
         if self.policy is None:
             actions, notes = plan_orders(desired, obs, self.settings.costs)
         else:
@@ -253,7 +261,8 @@ class _Account:
         self.plan_and_fill(self.funding.model_copy(update={"targets": targets, "cash": cash_weight}), day)
 
     def pay(self, amount: Decimal, day: int) -> Decimal:
-        """Take `amount` out of the account (a withdrawal or a tax bill), selling pro rata if cash is short."""
+        """Take `amount` out of the account (a withdrawal or a tax bill), selling pro rata if cash is
+        short."""
         if self.cash < amount:
             self._raise_cash(amount - self.cash, day)
         paid = min(amount, self.cash)
@@ -341,7 +350,9 @@ def run_strategy(
     closes = prices.closes
     look_mask = look_days(prices.dates, strategy.every, strategy.at)
     flow_mask = (
-        period_starts(prices.dates, settings.contribution_every) if settings.contribution else np.zeros(days, bool)
+        period_starts(prices.dates, settings.contribution_every)
+        if settings.contribution
+        else np.zeros(days, bool)
     )
     year_mask = period_starts(prices.dates, "annual")
     trigger = trigger_for(strategy, desired)
@@ -357,14 +368,21 @@ def run_strategy(
         while k < len(stops) and stops[k] < pos:
             k += 1
         nxt = int(stops[k]) if k < len(stops) else days
-        day = nxt if trigger is None else kernels.first_breach(closes, looks, acct.q, acct.cash_f, trigger, pos, nxt)
+        day = (
+            nxt
+            if trigger is None
+            else kernels.first_breach(closes, looks, acct.q, acct.cash_f, trigger, pos, nxt)
+        )
         kernels.value_days(closes, acct.q, acct.cash_f, pos, day, run.equity, run.weights)
         if day >= days:
             break
-        # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look again.
+        # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look
+        # again.
         fired = trigger is not None and day < nxt
         run.pre_trade[day] = kernels.weights_at(closes, acct.q, acct.cash_f, day)
-        _trading_day(acct, day, bool(look_mask[day]), bool(flow_mask[day]), bool(year_mask[day]), trigger, fired)
+        _trading_day(
+            acct, day, bool(look_mask[day]), bool(flow_mask[day]), bool(year_mask[day]), trigger, fired
+        )
         acct.record(day)
         pos = day + 1
         if progress is not None:

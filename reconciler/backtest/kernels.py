@@ -78,7 +78,9 @@ def weights_at(closes: FloatArray, q: FloatArray, cash: float, day: int) -> Floa
     return out
 
 
-def _breaches(closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger) -> np.ndarray[Any, Any]:
+def _breaches(
+    closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger
+) -> np.ndarray[Any, Any]:
     values = closes[idx] * q
     e = values.sum(axis=1) + cash
     with np.errstate(divide="ignore", invalid="ignore"):  # an emptied account (e = 0) never breaches
@@ -94,8 +96,8 @@ def _breaches(closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, tri
 def first_breach(
     closes: FloatArray, looks: IntArray, q: FloatArray, cash: float, trig: Trigger, a: int, b: int
 ) -> int:
-    """The first look day in [a, b) on which the trigger fires, or b. Checks in growing blocks so that a breach
-    soon after a trade costs little and a long quiet stretch costs a few large vector operations."""
+    """The first look day in [a, b) on which the trigger fires, or b. Checks in growing blocks so that a
+    breach soon after a trade costs little and a long quiet stretch costs a few large vector operations."""
     lo = int(np.searchsorted(looks, a, side="left"))
     hi = int(np.searchsorted(looks, b, side="left"))
     block = FIRST_BLOCK

@@ -61,7 +61,8 @@ FREQUENCIES = ((5, "trading days"), (10, "weeks"), (45, "months"), (135, "quarte
 
 
 def frequency(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> str:
-    """The rows' unit for headers ("trading days", "weeks", "months"...), from the median gap between dates."""
+    """The rows' unit for headers ("trading days", "weeks", "months"...), from the median gap between
+    dates."""
     if len(dates) < 2:
         return "rows"
     gaps = np.diff(dates.astype("datetime64[D]").astype(np.int64))
@@ -70,7 +71,8 @@ def frequency(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> str:
 
 
 def periods_per_year(dates: np.ndarray[Any, np.dtype[np.datetime64]]) -> float:
-    """Rows per year as observed (≈252 for trading days, 52 for weeks, 12 for months): the annualisation factor."""
+    """Rows per year as observed (≈252 for trading days, 52 for weeks, 12 for months): the annualisation
+    factor."""
     return (len(dates) - 1) / years_between(dates)
 
 
@@ -106,8 +108,8 @@ def deviations(run: StrategyRun) -> FloatArray:
 
 
 def live_days(run: StrategyRun) -> int:
-    """How many days the account had money: when withdrawals (or taxes) empty it, its figures of return, risk and
-    deviation end that day, instead of counting every empty day after it as a day of zero return."""
+    """How many days the account had money: when withdrawals (or taxes) empty it, its figures of return, risk
+    and deviation end that day, instead of counting every empty day after it as a day of zero return."""
     equity = run.equity
     if len(equity) < 2:
         return len(equity)
@@ -117,8 +119,9 @@ def live_days(run: StrategyRun) -> int:
 
 
 def liquidation_tax(run: StrategyRun) -> float:
-    """The tax a sale of every open lot at the last close would cost: the unrealized gains, less the losses the
-    books carry forward, at the long-term rate (a simplification: lots held a year or less would pay the short rate)."""
+    """The tax a sale of every open lot at the last close would cost: the unrealized gains, less the losses
+    the books carry forward, at the long-term rate (a simplification: lots held a year or less would pay the
+    short rate)."""
     book = run.book
     gains = run.unrealized + book.carry_short + book.carry_long
     return float(max(gains, ZERO) * book.long_rate)

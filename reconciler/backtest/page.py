@@ -1,7 +1,7 @@
-"""The backtest report as one HTML page: the answer first, the table with the best values marked, the charts with
-their hover data, the realized gains and tax per year with totals, the average weights folded away. Jinja2 escapes
-every name (autoescape on: the template's .j2 suffix would turn select_autoescape off); the hover data goes in as
-JSON through its tojson filter."""
+"""The backtest report as one HTML page: the answer first, the table with the best values marked, the charts
+with their hover data, the realized gains and tax per year with totals, the average weights folded away.
+Jinja2 escapes every name (autoescape on: the template's .j2 suffix would turn select_autoescape off); the
+hover data goes in as JSON through its tojson filter."""
 
 from __future__ import annotations
 
@@ -30,11 +30,13 @@ class YearRow:
     """One row of the HTML page's table of realized gains and tax."""
 
     label: str
-    cells: list[tuple[str, str]]  # per strategy: (gain, tax); empty strings where it realized nothing that year
+    # per strategy: (gain, tax); empty strings where it realized nothing that year
+    cells: list[tuple[str, str]]
 
 
 def year_rows(report: Report) -> list[YearRow]:
-    """Realized gains and tax per calendar year, a totals row, and what selling everything at the end would add."""
+    """Realized gains and tax per calendar year, a totals row, and what selling everything at the end would
+    add."""
     rows = [YearRow(label, cells) for label, cells in year_cells(report)]
     totals = [
         (_money(sum(float(t.short + t.long) for t in run.book.years.values())),
@@ -55,10 +57,12 @@ def _breakable(name: str) -> Markup:
 
 
 def html(report: Report, charts: list[Chart]) -> str:
-    """The report page; each chart's SVG is embedded as an image, its hover data as JSON for the page's script."""
+    """The report page; each chart's SVG is embedded as an image, its hover data as JSON for the page's
+    script."""
     from jinja2 import Environment, PackageLoader
 
-    # The template is report.html.j2: select_autoescape() goes by the last suffix and would leave it unescaped.
+    # The template is report.html.j2: select_autoescape() goes by the last suffix and would leave it
+    # unescaped.
     env = Environment(loader=PackageLoader("reconciler.backtest", "templates"), autoescape=True)
     return env.get_template("report.html.j2").render(
         report=report,

@@ -1,6 +1,6 @@
-"""What a backtest shows: the answer (does a rule leave more than the baseline after costs and taxes, if sold at
-the end?), a side-by-side table, the same figures as JSON, and charts (reconciler/backtest/charts.py) as a PNG or
-in a self-contained HTML page that opens offline."""
+"""What a backtest shows: the answer (does a rule leave more than the baseline after costs and taxes, if sold
+at the end?), a side-by-side table, the same figures as JSON, and charts (reconciler/backtest/charts.py) as a
+PNG or in a self-contained HTML page that opens offline."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class Report:
     risk_free: float
     runs: list[StrategyRun]
     metrics: list[Metrics]
-    fractional: bool = False  # the portfolio trades fractions (trading.fractional): no whole-share rounding note
+    # the portfolio trades fractions (trading.fractional): no whole-share rounding note
+    fractional: bool = False
     # Which cost model the run used: `configured` (the broker's in reconciler.yaml, with any flags), `none`
     # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, learned_costs.Fit.as_dict).
     costs_model: str = "configured"
@@ -142,7 +143,8 @@ PERCENT = {"cagr", "volatility", "max_drawdown", "turnover_per_year", "avg_devia
 # (more turnover or more realized gains is neither better nor worse in itself).
 BETTER: dict[str, int] = {
     "after_tax_value": 1, "final_value": 1, "cagr": 1, "sharpe": 1, "max_drawdown": 1,
-    "volatility": -1, "costs": -1, "taxes_paid": -1, "liquidation_tax": -1, "avg_deviation": -1, "max_deviation": -1,
+    "volatility": -1, "costs": -1, "taxes_paid": -1, "liquidation_tax": -1, "avg_deviation": -1,
+    "max_deviation": -1,
 }
 
 
@@ -210,13 +212,15 @@ def table_rows(report: Report) -> list[tuple[str, list[str]]]:
 
 
 def answer(report: Report) -> str:
-    """One sentence: does the best rule leave more than the baseline, after costs and taxes, if sold at the end?"""
+    """One sentence: does the best rule leave more than the baseline, after costs and taxes, if sold at the
+    end?"""
     names = [run.strategy.name for run in report.runs]
     b = report.baseline
     base, base_name = report.metrics[b], names[b]
     if report.runs[b].strategy.kind == "never":
         base_name += " (buy and hold)"
-    after = "after costs and taxes" if report.taxed else "after costs (no tax: give --tax-short and --tax-long)"
+    after = "after costs and taxes" if report.taxed else ("after costs (no tax: give --tax-short and"
+                                                          " --tax-long)")
     others = [k for k in range(len(names)) if k != b]
     if not others:
         return f"Only {base_name} ran: add a --strategy to compare a rule against it."
@@ -238,7 +242,8 @@ def answer(report: Report) -> str:
     )
 
 
-ROUNDING_CASH = 0.005  # whole shares that leave half a percent of the account idle on average are worth a note
+# whole shares that leave half a percent of the account idle on average are worth a note
+ROUNDING_CASH = 0.005
 
 
 def rounding_lines(report: Report) -> list[str]:
@@ -249,12 +254,13 @@ def rounding_lines(report: Report) -> list[str]:
     for run, m in zip(report.runs, report.metrics, strict=True):
         if m.skipped_by_rounding or m.excess_cash >= ROUNDING_CASH:
             lines.append(
-                f"{run.strategy.name}: whole shares skipped {m.skipped_by_rounding:,} trades smaller than one share"
-                f" and left {m.excess_cash:.2%} of the account in cash beyond its target on average"
+                f"{run.strategy.name}: whole shares skipped {m.skipped_by_rounding:,} trades smaller than one"
+                f" share and left {m.excess_cash:.2%} of the account in cash beyond its target on average"
                 f" ({_money(m.final_excess_cash)} at the end)"
             )
     if lines:
-        lines.append("To trade fractions of a share, set `fractional: true` under the portfolio's `trading:`.")
+        lines.append("To trade fractions of a share, set `fractional: true` under the portfolio's"
+                     " `trading:`.")
     return lines
 
 
@@ -304,7 +310,8 @@ def render_text(report: Report, out: Console) -> None:
             out.print(line, markup=False, highlight=False, soft_wrap=True)
 
     lines(report.header())
-    out.print(answer(report), markup=False, highlight=False, soft_wrap=True, style="bold")  # one line, as notes
+    # one line, as notes
+    out.print(answer(report), markup=False, highlight=False, soft_wrap=True, style="bold")
     out.print()
     lines(layout("", names, table_rows(report), width))
     if report.taxed:
@@ -318,9 +325,9 @@ def render_text(report: Report, out: Console) -> None:
         lines(notes)  # one line each, unwrapped: a message a user may search for
     out.print()
     lines(textwrap.wrap(
-        "CAGR, volatility, Sharpe and drawdown are time-weighted (cash flows excluded, costs and taxes included);"
-        " turnover counts the lesser of buys and sells; deviation is the share of the account off target;"
-        " average weights are measured before each day's trades.", width
+        "CAGR, volatility, Sharpe and drawdown are time-weighted (cash flows excluded, costs and taxes"
+        " included); turnover counts the lesser of buys and sells; deviation is the share of the account off"
+        " target; average weights are measured before each day's trades.", width
     ))
 
 
@@ -377,11 +384,13 @@ def as_json(report: Report) -> str:
 
 
 def write_chart_report(report: Report, path: Path) -> None:
-    """A PNG of the charts, or an HTML page with the answer, the tables and the charts (self-contained, offline)."""
+    """A PNG of the charts, or an HTML page with the answer, the tables and the charts (self-contained,
+    offline)."""
     suffix = path.suffix.lower()
     if suffix not in (".png", ".html", ".htm"):
         raise BacktestError(
-            f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png"
+            f"unknown report type {path.suffix!r}", where=f"--report {path}",
+            fix="name the file .html or .png"
         )
     try:
         from reconciler.backtest import charts

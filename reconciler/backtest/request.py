@@ -1,8 +1,8 @@
 """What a backtest is asked to run, from text (the command line) to checked settings, in one place.
 
 Amounts, rates and dates arrive as text: each is parsed exactly (Decimal), bounded, and refused with a message
-naming the option and the fix. The costs default to the configured broker's, filled by the same rule apply's orders
-follow (limit orders at the close ± the band when so configured).
+naming the option and the fix. The costs default to the configured broker's, filled by the same rule apply's
+orders follow (limit orders at the close ± the band when so configured).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from reconciler.core.numbers import ZERO
 from reconciler.core.rules import Commission
 from reconciler.errors import BacktestError
 
-MAX_AMOUNT = Decimal(10**15)  # beyond this a float series (the metrics, the charts) loses cents, then overflows
+# beyond this a float series (the metrics, the charts) loses cents, then overflows
+MAX_AMOUNT = Decimal(10**15)
 DEFAULT_STRATEGIES = ("never", "calendar:quarterly", "threshold")
 
 
@@ -61,16 +62,21 @@ def prepare(
     request: BacktestRequest, desired: Desired, *, slippage_bps: Decimal, commission: Commission,
     limit_band: Decimal | None,
 ) -> Prepared:
-    """Check every option and build the run's settings; the first problem is a BacktestError naming its option."""
+    """Check every option and build the run's settings; the first problem is a BacktestError naming its
+    option."""
     start, end = day(request.start, "--start"), day(request.end, "--end")
-    strategies = [parse_strategy(s, desired.trading.bands) for s in (request.strategies or DEFAULT_STRATEGIES)]
+    strategies = [
+        parse_strategy(s, desired.trading.bands) for s in (request.strategies or DEFAULT_STRATEGIES)
+    ]
     names = [s.name for s in strategies]
     if len(set(names)) != len(names):
         raise BacktestError("the same strategy is given twice", where="--strategy", fix="give each one once")
     given = [
         flag for flag, text in (
-            ("--slippage-bps", request.slippage_bps), ("--commission-per-order", request.commission_per_order),
-            ("--commission-per-share", request.commission_per_share), ("--commission-bps", request.commission_bps),
+            ("--slippage-bps", request.slippage_bps),
+            ("--commission-per-order", request.commission_per_order),
+            ("--commission-per-share", request.commission_per_share),
+            ("--commission-bps", request.commission_bps),
         ) if text is not None
     ]
     if request.no_costs and given:
@@ -89,8 +95,12 @@ def prepare(
         )
         if text is not None
     }
-    slippage = slippage_bps if request.slippage_bps is None else number(request.slippage_bps, "--slippage-bps")
-    costs = CostModel(slippage_bps=slippage, commission=commission.model_copy(update=overrides), limit_band=limit_band)
+    slippage = (
+        slippage_bps if request.slippage_bps is None else number(request.slippage_bps, "--slippage-bps")
+    )
+    costs = CostModel(
+        slippage_bps=slippage, commission=commission.model_copy(update=overrides), limit_band=limit_band
+    )
     settings = Settings(
         initial_cash=number(request.cash, "--cash"),
         contribution=number(request.contribution, "--contribution", signed=True),
@@ -101,7 +111,8 @@ def prepare(
         tax_long=number(request.tax_long, "--tax-long", fraction=True),
     )
     if settings.initial_cash <= 0 and settings.contribution <= 0:
-        raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive --contribution")
+        raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive"
+                            " --contribution")
     risk_free = float(number(request.risk_free, "--risk-free", signed=True, fraction=True))
     return Prepared(strategies, settings, risk_free, start, end)
 

@@ -1,6 +1,8 @@
-"""Calendar masks over the rows of a price table: the first or the last row of each week, month, quarter or year.
+"""Calendar masks over the rows of a price table: the first or the last row of each week, month, quarter or
+year.
 
-Rows may be trading days, weeks or months: a period is a calendar period, and its rows are the rows dated in it.
+Rows may be trading days, weeks or months: a period is a calendar period, and its rows are the rows dated in
+it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ def _period_keys(dates: np.ndarray[Any, np.dtype[np.datetime64]], every: Every) 
 
 def period_starts(dates: np.ndarray[Any, np.dtype[np.datetime64]], every: Every) -> BoolArray:
     """True on the first trading day of each new period; the first day of the backtest is never one (it is the
-    funding day). This is bt's RunMonthly/RunQuarterly/RunYearly convention (a period changed since yesterday)."""
+    funding day). This is bt's RunMonthly/RunQuarterly/RunYearly convention (a period changed since
+    yesterday)."""
     n = len(dates)
     out = np.zeros(n, dtype=bool)
     if every == "never" or n < 2:
@@ -39,8 +42,9 @@ def period_starts(dates: np.ndarray[Any, np.dtype[np.datetime64]], every: Every)
 
 def period_ends(dates: np.ndarray[Any, np.dtype[np.datetime64]], every: Every) -> BoolArray:
     """True on the last row of each period: a row whose next row is in a later period, and the data's last row
-    when no weekday of its period is left after it (data that stops mid-period never looks at that period). The
-    first row is the funding day, never a look: a first partial period is looked at on its own last row."""
+    when no weekday of its period is left after it (data that stops mid-period never looks at that period).
+    The first row is the funding day, never a look: a first partial period is looked at on its own last
+    row."""
     if every in ("never", "daily"):  # a day is its own period: its first row is its last
         return period_starts(dates, every)
     n = len(dates)

@@ -2,10 +2,10 @@
 
     calendar-threshold:{monthly|quarterly|annual},abs=0.01..0.05/0.01    3 × 5 = 15 strategies
 
-`{a|b|c}` stands for each alternative and `LOW..HIGH/STEP` for each value from LOW to HIGH (inclusive) by STEP,
-exactly (Decimal). Each point is one ordinary strategy, run by `engine.run_strategy` in a worker of any
-`concurrent.futures.Executor` (processes by default, so every core works; Dask's Client.get_executor() works the same),
-and only its figures come back. The grid is ranked by one figure.
+`{a|b|c}` stands for each alternative and `LOW..HIGH/STEP` for each value from LOW to HIGH (inclusive) by
+STEP, exactly (Decimal). Each point is one ordinary strategy, run by `engine.run_strategy` in a worker of any
+`concurrent.futures.Executor` (processes by default, so every core works; Dask's Client.get_executor() works
+the same), and only its figures come back. The grid is ranked by one figure.
 """
 
 from __future__ import annotations
@@ -38,14 +38,17 @@ def _decimal(text: str, spec: str) -> Decimal:
     try:
         return Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
     except InvalidOperation:
-        raise BacktestError(f"{text!r} is not a number", where=f"--sweep {spec}", fix="write LOW..HIGH/STEP") from None
+        raise BacktestError(
+            f"{text!r} is not a number", where=f"--sweep {spec}", fix="write LOW..HIGH/STEP"
+        ) from None
 
 
 def _values(m: re.Match[str], spec: str) -> list[str]:
     lo, hi, step = (_decimal(m[k], spec) for k in ("lo", "hi", "step"))
     if step <= 0 or hi < lo:
         raise BacktestError(
-            f"empty range {m[0]}", where=f"--sweep {spec}", fix="write LOW..HIGH/STEP with LOW ≤ HIGH, STEP > 0"
+            f"empty range {m[0]}", where=f"--sweep {spec}",
+            fix="write LOW..HIGH/STEP with LOW ≤ HIGH, STEP > 0"
         )
     count = int((hi - lo) / step) + 1
     if count > MAX_POINTS:
@@ -72,7 +75,9 @@ def expand(spec: str) -> Grid:
         before = spec[pos : m.start()]
         pieces.append(before)
         option = re.search(r"([a-z]+)=$", before)
-        names.append(option[1] if option else "every" if before.endswith((":", ",")) else f"axis {len(axes) + 1}")
+        names.append(
+            option[1] if option else "every" if before.endswith((":", ",")) else f"axis {len(axes) + 1}"
+        )
         if m["items"] is not None:
             items = [i.strip() for i in m["items"].split("|") if i.strip()]
             if not items:
@@ -96,7 +101,9 @@ def expand(spec: str) -> Grid:
     return Grid(specs, points, names)
 
 
-def _one(desired: Desired, prices: PriceTable, strategy: Strategy, settings: Settings, risk_free: float) -> Metrics:
+def _one(
+    desired: Desired, prices: PriceTable, strategy: Strategy, settings: Settings, risk_free: float
+) -> Metrics:
     """One grid point, in a worker: the run stays there, only its figures come back."""
     return compute(run_strategy(desired, prices, strategy, settings), risk_free)
 
@@ -123,13 +130,24 @@ def run_grid(
     return out
 
 
-FIGURES = [("final value", "final_value"), ("CAGR", "cagr"), ("Sharpe", "sharpe"), ("max drawdown", "max_drawdown"),
-           ("turnover/yr", "turnover_per_year"), ("rebalances", "rebalances"), ("costs", "costs")]
+FIGURES = [
+    ("final value", "final_value"),
+    ("CAGR", "cagr"),
+    ("Sharpe", "sharpe"),
+    ("max drawdown", "max_drawdown"),
+    ("turnover/yr", "turnover_per_year"),
+    ("rebalances", "rebalances"),
+    ("costs", "costs"),
+]
 
 
-def table(grid: Grid, metrics: list[Metrics], by: str, top: int, cell: Callable[[str, object], str]) -> list[str]:
+def table(
+    grid: Grid, metrics: list[Metrics], by: str, top: int, cell: Callable[[str, object], str]
+) -> list[str]:
     """The ranked table: rank, the point's value on each axis, then its figures (best `top` points)."""
-    order = sorted(range(len(metrics)), key=lambda k: (-1 if RANKS[by] else 1) * float(getattr(metrics[k], by)))
+    order = sorted(
+        range(len(metrics)), key=lambda k: (-1 if RANKS[by] else 1) * float(getattr(metrics[k], by))
+    )
     headers = ["rank", *grid.axes, *(label for label, _ in FIGURES)]
     rows = [
         [str(r + 1), *grid.points[k], *(cell(key, getattr(metrics[k], key)) for _, key in FIGURES)]
@@ -139,15 +157,18 @@ def table(grid: Grid, metrics: list[Metrics], by: str, top: int, cell: Callable[
     text = len(grid.axes) + 1  # the axes' values read left-aligned, the figures right-aligned
 
     def line(cells: list[str]) -> str:
-        parts = [c.ljust(w) if 0 < i < text else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        parts = [
+            c.ljust(w) if 0 < i < text else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
         return "  ".join(parts).rstrip()
 
     return [line(headers), *(line(row) for row in rows)]
 
 
 def heatmap_png(grid: Grid, metrics: list[Metrics], by: str, title: str) -> bytes:
-    """A PNG of the figure `by` over the grid: a heatmap of the first two axes (the best over any other axis), or
-    a line over a single axis. matplotlib's Agg backend, as the backtest's other charts."""
+    """A PNG of the figure `by` over the grid: a heatmap of the first two axes (the best over any other axis),
+    or a line over a single axis. matplotlib's Agg backend, as the backtest's other charts."""
     import io
 
     import matplotlib

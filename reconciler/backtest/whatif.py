@@ -25,7 +25,7 @@ from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.changes import WhatIfReport, WhatIfResult, WhatIfSide
 from reconciler.core.models import CostModel, Desired
 from reconciler.errors import BacktestError
-from reconciler.spec.whatif import WhatIf
+from reconciler.workspace.whatif import WhatIf
 
 POINTS = 60  # samples of each value path in the chart: enough for its shape, a few hundred bytes of comment
 

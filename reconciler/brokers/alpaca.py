@@ -1,12 +1,13 @@
-"""Alpaca Trading API v2 adapter over httpx, with rate limiting, retried reads and never-blind order submission.
+"""Alpaca Trading API v2 adapter over httpx, with rate limiting, retried reads and never-blind order
+submission.
 
 Reads (account, positions, orders, activities, snapshots) are idempotent: 429s wait for Retry-After, 5xx and
-transport errors are retried with exponential backoff (tenacity). An order submission is not idempotent from the
-client's side — a timeout or a dropped connection says nothing about whether the broker took it — so it is never
-retried blindly: the order is looked up by its client_order_id first, and only resent (same id) when the broker
-has never seen it. Alpaca refuses a second order with a known client id (422), which closes the last gap. A send
-that ends without a definitive answer is SendUnknownError (its intent stays unknown); only a definitive refusal is
-OrderRefusedError or a rejected order.
+transport errors are retried with exponential backoff (tenacity). An order submission is not idempotent from
+the client's side — a timeout or a dropped connection says nothing about whether the broker took it — so it is
+never retried blindly: the order is looked up by its client_order_id first, and only resent (same id) when the
+broker has never seen it. Alpaca refuses a second order with a known client id (422), which closes the last
+gap. A send that ends without a definitive answer is SendUnknownError (its intent stays unknown); only a
+definitive refusal is OrderRefusedError or a rejected order.
 """
 
 from __future__ import annotations
@@ -46,20 +47,20 @@ from reconciler.core.models import Observation, Quote
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import ALPACA_SEND_ATTEMPTS, send_pause
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import ALPACA_SEND_ATTEMPTS, AlpacaBrokerConfig, send_pause
 
 log = logging.getLogger("reconciler.alpaca")
 
 
 class AlpacaBroker:
-    """Alpaca as a Broker: the account's figures read and checked, orders sent never blindly; requests go through
-    one pooled client with a bucket per account (alpaca_http). Thread-safe: plan observes accounts concurrently."""
+    """Alpaca as a Broker: the account's figures read and checked, orders sent never blindly; requests go
+    through one pooled client with a bucket per account (alpaca_http). Thread-safe: plan observes accounts
+    concurrently."""
 
     concurrency = 8  # accounts observed at once by `plan`; each account keeps to its own rate limit
 
     def __init__(
-        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM,
+        self, spec: AlpacaBrokerConfig, secrets: SecretResolver, *, attempts: int = 8, clock: Clock = SYSTEM,
         ledgers: LedgerStore | None = None,
     ) -> None:
         self.spec = spec
@@ -69,8 +70,11 @@ class AlpacaBroker:
         self._assets: dict[str, dict[str, Any]] = {}  # GET /v2/assets/{symbol}, once per process
         self._listed = False  # GET /v2/assets (all active US equities) was tried
         self.ledgers: LedgerStore = ledgers or MemoryStore()  # each account's ledger: cursor and window
-        self._cash = CashLedger(spec, self.ledgers, lambda account, path, params: self._get(account, path, params))
-        self.streams = Streams(spec, clock)  # each account's trade_updates stream, opened before its first order
+        self._cash = CashLedger(
+            spec, self.ledgers, lambda account, path, params: self._get(account, path, params)
+        )
+        # each account's trade_updates stream, opened before its first order
+        self.streams = Streams(spec, clock)
 
     def close(self) -> None:
         """Close the HTTP client and the streams at the end of a command."""
@@ -134,8 +138,10 @@ class AlpacaBroker:
                 if feed != "sip" or "HTTP 403" not in exc.message:
                     raise
                 raise BrokerError(
-                    f"Alpaca refuses the {feed} feed to this account ({exc.message})", where=f"account {account}",
-                    fix="the sip feed needs a paid market-data subscription: set broker.feed: iex (or delayed_sip)",
+                    f"Alpaca refuses the {feed} feed to this account ({exc.message})",
+                    where=f"account {account}",
+                    fix="the sip feed needs a paid market-data subscription: set broker.feed: iex (or"
+                    " delayed_sip)",
                 ) from None
             out.update(feed_volumes(snapshot_quotes(data, self.clock.now), feed, share))
         return out
@@ -159,8 +165,8 @@ class AlpacaBroker:
 
     def _asset(self, account: str, symbol: str) -> dict[str, Any]:
         """The asset, read once per process: first the whole list of active US equities in one request (a
-        500-holding account would otherwise spend a request per symbol), then one symbol at a time for any the list
-        lacks or when the list cannot be read (too large, refused)."""
+        500-holding account would otherwise spend a request per symbol), then one symbol at a time for any the
+        list lacks or when the list cannot be read (too large, refused)."""
         if symbol not in self._assets and not self._listed:
             self._listed = True
             try:
@@ -183,7 +189,8 @@ class AlpacaBroker:
             # A fractional quantity needs a fractionable asset; ask before sending rather than read a 422.
             asset = self._asset(account, order.symbol)
             if asset.get("fractionable") is not True or asset.get("tradable") is not True:
-                return self._refused(order, f"{order.symbol} is not fractionable (or not tradable) at Alpaca: set"
+                return self._refused(order, f"{order.symbol} is not fractionable (or not tradable) at Alpaca:"
+                                     " set"
                                      " trading.fractional: false in the portfolio to trade whole shares")
             step = self.spec.fractional_step
             quantity = (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
@@ -201,7 +208,8 @@ class AlpacaBroker:
         return self._send_order(account, order, body)
 
     def _send_order(self, account: str, order: OrderRequest, body: dict[str, Any]) -> OrderState:
-        """POST the order under its client id, at most ALPACA_SEND_ATTEMPTS times, all within the send's window.
+        """POST the order under its client id, at most ALPACA_SEND_ATTEMPTS times, all within the send's
+        window.
 
         Resending under the same id is safe at Alpaca: it refuses a second order with a known id (422). A send
         whose attempts all went unanswered, or whose later attempt was refused after an earlier one went
@@ -237,16 +245,20 @@ class AlpacaBroker:
                 fix="lower broker.rate_limit_per_second; the next plan sends it again",
             )
         raise SendUnknownError(
-            f"order {cid} was sent without a definitive answer ({unanswered}, {ALPACA_SEND_ATTEMPTS} attempts)",
-            where=where, fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
+            f"order {cid} was sent without a definitive answer ({unanswered}, {ALPACA_SEND_ATTEMPTS}"
+            " attempts)",
+            where=where,
+            fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
         )
 
-    def _answered(self, account: str, order: OrderRequest, r: httpx.Response, unanswered: str | None) -> OrderState:
+    def _answered(
+        self, account: str, order: OrderRequest, r: httpx.Response, unanswered: str | None
+    ) -> OrderState:
         """What an answer (not a 5xx, not a timeout) to a POST says of the order."""
         cid, where = order.client_order_id, f"account {account}"
         if r.status_code == 422 and is_duplicate(r):
-            # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the lookup
-            # may lag the order book for a moment), or say the outcome is unknown.
+            # Our id is known to the broker: this order arrived earlier. Never a rejection: find it (the
+            # lookup may lag the order book for a moment), or say the outcome is unknown.
             for _ in range(self.attempts):
                 found = self._lookup_once(account, cid)
                 if found is not None:
@@ -274,7 +286,8 @@ class AlpacaBroker:
         return order_state(json_of(r, "POST /v2/orders"), "POST /v2/orders")  # json_of refuses a redirect
 
     def _lookup_once(self, account: str, client_order_id: str) -> OrderState | None:
-        """One look for an order by client id, between attempts to send it: a failed look is no answer (None)."""
+        """One look for an order by client id, between attempts to send it: a failed look is no answer
+        (None)."""
         try:
             r = self._http.send(account, "GET", self._t("/v2/orders:by_client_order_id"),
                            params={"client_order_id": client_order_id})
@@ -282,7 +295,9 @@ class AlpacaBroker:
             return None
         if r.status_code != 200:
             return None
-        return order_state(json_of(r, "GET /v2/orders:by_client_order_id"), "GET /v2/orders:by_client_order_id")
+        return order_state(
+            json_of(r, "GET /v2/orders:by_client_order_id"), "GET /v2/orders:by_client_order_id"
+        )
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         """Cancel what is left of an order; returns its final state (None if the broker never had it)."""
@@ -296,8 +311,8 @@ class AlpacaBroker:
                 continue
             if r.status_code < 500:
                 break
-        # Asynchronous at Alpaca: 204, then `pending_cancel` (fills may still arrive), then `canceled`. Wait for a
-        # final state, bounded; what filled meanwhile is in the state returned.
+        # Asynchronous at Alpaca: 204, then `pending_cancel` (fills may still arrive), then `canceled`. Wait
+        # for a final state, bounded; what filled meanwhile is in the state returned.
         deadline = self.clock.monotonic() + self.spec.timeout_seconds
         wait = 0.02
         latest = self.get_order(account, client_order_id)

@@ -19,15 +19,18 @@ TRADES = frozenset({"FILL"})  # cash is qty × price; a sale's proceeds settle T
 # `net_amount` is cash in or out at once: deposits, withdrawals, journals, fees, interest, dividends and their
 # withholdings, cash from corporate actions and transfers.
 CASH = frozenset({
-    "CSD", "CSW", "CSR", "TRANS", "JNL", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW", "INTPNL",
-    "INVPNL", "DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "DIVWH", "WH",
+    "CSD", "CSW", "CSR", "TRANS", "JNL", "JNLC", "FEE", "CFEE", "PTC", "PTR", "INT", "INTNRA", "INTTW",
+    "INTPNL",
+    "INVPNL", "DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT", "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "DIVWH",
+    "WH",
     "MA", "REORG", "ACATC", "CIL", "SPIN", "MISC", "OPCSH", "SWP", "VOF", "FXCNV",
 })
-# Trades that are not fills (options, currencies, trades booked outside Alpaca, DVP flips) and entries whose cash
-# timing Alpaca does not document: their cash may be unsettled, so money they bring in is held back while in the
-# settlement window, as unknown types' is.
+# Trades that are not fills (options, currencies, trades booked outside Alpaca, DVP flips) and entries whose
+# cash timing Alpaca does not document: their cash may be unsettled, so money they bring in is held back while
+# in the settlement window, as unknown types' is.
 HELD = frozenset({
-    "OPTRD", "OPASN", "OPEXC", "OPCA", "FXTRD", "EXTRD", "DVF", "OCT", "CORR", "ALLOC", "FIMAT", "ECEXP", "SUB",
+    "OPTRD", "OPASN", "OPEXC", "OPCA", "FXTRD", "EXTRD", "DVF", "OCT", "CORR", "ALLOC", "FIMAT", "ECEXP",
+    "SUB",
     "TRD",
 })
 # Securities only (transfers in kind, splits, name and symbol changes, expiries, memos): no cash.
@@ -38,8 +41,8 @@ VOID_STATUSES = frozenset({"canceled", "correct"})  # an activity cancelled, or 
 
 @dataclass(frozen=True)
 class Entry:
-    """What the ledger keeps of one activity: its effect on cash (None: an amount it cannot read), whether that
-    cash is spendable at once, and for fills what settlement and fees need."""
+    """What the ledger keeps of one activity: its effect on cash (None: an amount it cannot read), whether
+    that cash is spendable at once, and for fills what settlement and fees need."""
 
     id: str
     kind: str
@@ -71,7 +74,8 @@ class Entry:
     def to_json(self) -> dict[str, str | bool | None]:
         """The entry as JSON, to keep the ledger's window between runs."""
         return {"id": self.id, "kind": self.kind, "day": self.day.isoformat(), "void": self.void,
-                "cash": None if self.cash is None else str(self.cash), "side": self.side, "qty": str(self.qty),
+                "cash": None if self.cash is None else str(self.cash), "side": self.side,
+                "qty": str(self.qty),
                 "price": str(self.price)}
 
     @classmethod
@@ -94,7 +98,8 @@ def entry(a: dict[str, Any]) -> Entry:
             price = number(a.get("price"), "price", ACTIVITIES)
             side = "sell" if is_sale(a) else "buy"
             return Entry(id=str(a.get("id")), kind=kind, day=trade_date(a), void=void,
-                         cash=qty * price if side == "sell" else -qty * price, side=side, qty=qty, price=price)
+                         cash=qty * price if side == "sell" else -qty * price, side=side, qty=qty,
+                         price=price)
         raw = a.get("net_amount")
         cash = None if raw in (None, "") else number(raw, "net_amount", ACTIVITIES, negative_ok=True)
     return Entry(id=str(a.get("id")), kind=kind, day=_day(a), void=void, cash=cash)

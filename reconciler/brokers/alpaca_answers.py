@@ -1,6 +1,6 @@
-"""What Alpaca's answers mean: order statuses, activities, the clock, account flags, snapshots, reserved cash and
-errors, parsed into the adapter's types. Pure functions of the JSON (parsed with Decimal, never float); the
-adapter does the I/O."""
+"""What Alpaca's answers mean: order statuses, activities, the clock, account flags, snapshots, reserved cash
+and errors, parsed into the adapter's types. Pure functions of the JSON (parsed with Decimal, never float);
+the adapter does the I/O."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ STATUS: dict[str, OrderStatus] = {
     "pending_replace": "accepted", "held": "accepted", "rejected": "rejected", "stopped": "partially_filled",
     "suspended": "rejected", "calculated": "accepted",
 }
-# Still open whatever they say of fills: a cancel is not final until `canceled` (fills may arrive meanwhile), and
-# `calculated` means the day is done but settlement calculations are pending, not that the order filled.
+# Still open whatever they say of fills: a cancel is not final until `canceled` (fills may arrive meanwhile),
+# and `calculated` means the day is done but settlement calculations are pending, not that the order filled.
 OPEN_BY_QUANTITY = frozenset({"pending_cancel", "pending_replace", "calculated", "done_for_day", "stopped"})
 
 MAX_ACTIVITY_PAGES = 500  # 50,000 activities since the ledger's cursor
@@ -78,16 +78,21 @@ def is_sale(activity: dict[str, Any]) -> bool:
 
 
 def trade_date(activity: dict[str, Any]) -> date:
-    """The session date of a fill: its time in New York (Alpaca writes UTC; a fill at 20:30 New York is already
-    tomorrow in UTC, and settlement counts the exchange's dates)."""
+    """The session date of a fill: its time in New York (Alpaca writes UTC; a fill at 20:30 New York is
+    already tomorrow in UTC, and settlement counts the exchange's dates)."""
     raw = str(activity.get("transaction_time", ""))
     try:
         instant = parse_instant(raw)
-        return instant.astimezone(new_york()).date() if instant and instant.tzinfo else date.fromisoformat(raw[:10])
+        return (
+            instant.astimezone(new_york()).date()
+            if instant and instant.tzinfo
+            else date.fromisoformat(raw[:10])
+        )
     except ValueError:
         raise BrokerError(
             f"a fill activity has no readable transaction_time ({activity.get('transaction_time')!r})",
-            where=f"activity {activity.get('id')}", fix="the broker's activity list is malformed; try again later",
+            where=f"activity {activity.get('id')}",
+            fix="the broker's activity list is malformed; try again later",
         ) from None
 
 
@@ -104,8 +109,8 @@ class TransientError(Exception):
 
 
 def reserved_cash(orders: list[Any], quotes: dict[str, Quote]) -> Decimal:
-    """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order its
-    limit, a market order the quote, for what is left to fill."""
+    """Cash held by open buy orders: a notional order its unfilled dollars (its qty is null), a limit order
+    its limit, a market order the quote, for what is left to fill."""
     held = ZERO
     where = "GET /v2/orders"
     with reading(where):
@@ -128,10 +133,10 @@ DUPLICATE_WORDS = ("unique", "duplicate", "already exists", "already been used")
 
 
 def is_duplicate(r: httpx.Response) -> bool:
-    """Alpaca's answer to a client_order_id it has seen ("client_order_id must be unique"), told by its message:
-    its code, 40010001, is Alpaca's generic validation code, also sent for an order that is simply invalid
-    ("qty must be > 0"), whose reason is then the broker's own. A message about uniqueness is a duplicate with
-    that code, or with any code when it names the client order id."""
+    """Alpaca's answer to a client_order_id it has seen ("client_order_id must be unique"), told by its
+    message: its code, 40010001, is Alpaca's generic validation code, also sent for an order that is simply
+    invalid ("qty must be > 0"), whose reason is then the broker's own. A message about uniqueness is a
+    duplicate with that code, or with any code when it names the client order id."""
     text = message(r).lower()
     unique = any(w in text for w in DUPLICATE_WORDS)
     try:
@@ -163,16 +168,19 @@ def order_state(raw: Any, endpoint: str) -> OrderState:
             raise impossible(endpoint, f"filled_qty {filled} without a filled_avg_price")
         return OrderState(
             client_order_id=str(o["client_order_id"]), broker_order_id=str(o["id"]), symbol=str(o["symbol"]),
-            side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled, avg_price=price,
+            side="buy" if o.get("side") == "buy" else "sell", quantity=qty, filled_quantity=filled,
+            avg_price=price,
             commission=number(o.get("commission"), "commission", endpoint, missing=ZERO),
             status=order_status(str(o.get("status")), filled),
-            reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by broker"),
+            reject_reason=o.get("reject_reason") or (None if o.get("status") != "rejected" else "rejected by"
+                                                     " broker"),
         )
 
 
 def message(r: httpx.Response) -> str:
-    """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON. To read,
-    never to show: what a refusal may show is `refusals.refusal` (the body is untrusted, it may echo a key)."""
+    """The broker's own words for a refusal: its JSON `message`, or the start of a body that is not JSON. To
+    read, never to show: what a refusal may show is `refusals.refusal` (the body is untrusted, it may echo a
+    key)."""
     try:
         body = r.json()
     except ValueError:
@@ -182,14 +190,16 @@ def message(r: httpx.Response) -> str:
 
 def check_flags(account: str, acct: dict[str, Any]) -> None:
     """An account the broker will not let trade is refused here, clearly, not by a string of 403s."""
-    raised = [f for f in ("account_blocked", "trading_blocked", "trade_suspended_by_user") if acct.get(f) is True]
+    raised = [
+        f for f in ("account_blocked", "trading_blocked", "trade_suspended_by_user") if acct.get(f) is True
+    ]
     status = str(acct.get("status") or "ACTIVE")
     if raised or status != "ACTIVE":
         why = ", ".join(raised) or f"status {status}"
         raise BrokerError(
             f"the broker does not let account {account} trade ({why})", where=f"account {account}",
-            fix="resolve it with the broker (trade_suspended_by_user: lift it in the dashboard), or remove the"
-            " account's portfolios from this repository until then",
+            fix="resolve it with the broker (trade_suspended_by_user: lift it in the dashboard), or remove"
+            " the account's portfolios from this repository until then",
         )
 
 

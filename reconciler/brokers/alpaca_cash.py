@@ -16,7 +16,7 @@ from reconciler.brokers.payload import impossible, listing, reading
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.secrets.redact import untrusted
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 Get = Callable[[str, str, dict[str, Any] | None], Any]  # (account, path, params) → the answer's JSON
 
@@ -24,7 +24,7 @@ Get = Callable[[str, str, dict[str, Any] | None], Any]  # (account, path, params
 class CashLedger:
     """Each account's cash as its activities tell it, read through the adapter's GET."""
 
-    def __init__(self, spec: AlpacaSpec, ledgers: LedgerStore, get: Get) -> None:
+    def __init__(self, spec: AlpacaBrokerConfig, ledgers: LedgerStore, get: Get) -> None:
         self.spec = spec
         self.ledgers = ledgers
         self._get = get

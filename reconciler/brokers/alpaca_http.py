@@ -21,7 +21,7 @@ from reconciler.brokers.retry import retry_reads
 from reconciler.clock import Clock, budget
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import Secret, SecretResolver
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 log = logging.getLogger("reconciler.alpaca")
 
@@ -39,7 +39,8 @@ class AlpacaHttp:
     """
 
     def __init__(
-        self, spec: AlpacaSpec, secrets: SecretResolver, *, attempts: int, clock: Clock, concurrency: int
+        self, spec: AlpacaBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock,
+        concurrency: int
     ) -> None:
         self.spec = spec
         self.clock = clock

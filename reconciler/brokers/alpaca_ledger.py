@@ -1,16 +1,17 @@
 """An Alpaca account's cash, checked against its activities within the settlement window only.
 
-The ledger never reads the account's whole history. It keeps a `LedgerState` per account in the journal: a cursor
-(the newest activity it has folded in), the cash the activities imply at that cursor, and the activities of the
-settlement window (what can still be unsettled, and today's fills whose fees are not posted yet). Each observation
-reads only the activities past the cursor (Alpaca's `page_token`), and checks the broker's cash against the last
-cash plus what the new activities moved, less the fees accrued and not yet posted. When they disagree, the window
-is read again once (`after` the horizon) before saying so: an activity booked with an id earlier than one already
-read is found there; ids already kept never count twice. An old activity of any type is irrelevant: it is in the
-cash the check started from.
+The ledger never reads the account's whole history. It keeps a `LedgerState` per account in the journal: a
+cursor (the newest activity it has folded in), the cash the activities imply at that cursor, and the
+activities of the settlement window (what can still be unsettled, and today's fills whose fees are not posted
+yet). Each observation reads only the activities past the cursor (Alpaca's `page_token`), and checks the
+broker's cash against the last cash plus what the new activities moved, less the fees accrued and not yet
+posted. When they disagree, the window is read again once (`after` the horizon) before saying so: an activity
+booked with an id earlier than one already read is found there; ids already kept never count twice. An old
+activity of any type is irrelevant: it is in the cash the check started from.
 
-At the first observation of an account (no state in the journal) there is nothing to check against: the broker's
-cash is the starting point, and every later observation checks the change. Pure functions; the adapter does I/O."""
+At the first observation of an account (no state in the journal) there is nothing to check against: the
+broker's cash is the starting point, and every later observation checks the change. Pure functions; the
+adapter does I/O."""
 
 from __future__ import annotations
 
@@ -42,8 +43,14 @@ class LedgerState:
 
     def to_json(self) -> str:
         """The state as text, for the ledger store."""
-        return json.dumps({"cursor": self.cursor, "implied": None if self.implied is None else str(self.implied),
-                           "slack": str(self.slack), "window": [e.to_json() for e in self.window]})
+        return json.dumps(
+            {
+                "cursor": self.cursor,
+                "implied": None if self.implied is None else str(self.implied),
+                "slack": str(self.slack),
+                "window": [e.to_json() for e in self.window],
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> LedgerState:
@@ -56,7 +63,8 @@ class LedgerState:
 
 
 class LedgerStore(Protocol):
-    """Where ledger states live between observations, as text: the journal (journal/broker_ledgers.py), or memory."""
+    """Where ledger states live between observations, as text: the journal (journal/broker_ledgers.py), or
+    memory."""
 
     def load_text(self, account: str) -> str | None:
         """The account's ledger state as last saved, or None at first sight."""
@@ -82,23 +90,25 @@ class MemoryStore:
 
 @dataclass(frozen=True)
 class Reading:
-    """One observation's ledger: the cash split, the fees pending, and why the cash cannot be trusted (or None)."""
+    """One observation's ledger: the cash split, the fees pending, and why the cash cannot be trusted (or
+    None)."""
 
     state: LedgerState
     settled: Decimal
     unsettled: Decimal
     pending_fees: Decimal
     warning: str | None
-    disagrees: bool = False  # the broker's cash and the activities differ (a rescan of the window may explain it)
+    # the broker's cash and the activities differ (a rescan of the window may explain it)
+    disagrees: bool = False
 
 
 def fold(state: LedgerState | None, fresh: list[Entry], horizon: date, *, rescan: bool = False
          ) -> tuple[LedgerState, Decimal]:
-    """The state with `fresh` activities folded in, and the cash they moved. What counts: at first sight and on
-    a rescan, the window's activities (at first sight only kept: they are in the broker's cash already); else what
-    is past the cursor, and a kept activity whose status changed (a deposit turned canceled) by the change. An
-    activity kept already never counts twice; one from before the window is in the cash the ledger started from,
-    whatever its type."""
+    """The state with `fresh` activities folded in, and the cash they moved. What counts: at first sight and
+    on a rescan, the window's activities (at first sight only kept: they are in the broker's cash already);
+    else what is past the cursor, and a kept activity whose status changed (a deposit turned canceled) by the
+    change. An activity kept already never counts twice; one from before the window is in the cash the ledger
+    started from, whatever its type."""
     kept = {e.id: e for e in (state.window if state else ())}
     cursor = state.cursor if state else None
     moved = ZERO
@@ -116,8 +126,8 @@ def fold(state: LedgerState | None, fresh: list[Entry], horizon: date, *, rescan
 
 
 def pending_fees(window: tuple[Entry, ...], rates: FeeRates) -> Decimal:
-    """Fees of the fills on days after the last FEE posting in the window: accrued, deducted from `cash`, not yet
-    an activity (Alpaca posts each day's total at the end of the day)."""
+    """Fees of the fills on days after the last FEE posting in the window: accrued, deducted from `cash`, not
+    yet an activity (Alpaca posts each day's total at the end of the day)."""
     posted = max((e.day for e in window if e.kind == "FEE" and not e.void), default=None)
     by_day: dict[date, list[tuple[str, Decimal, Decimal]]] = {}
     for e in window:
@@ -165,7 +175,8 @@ def read(
     disagrees = warning is not None
     if claimed < 0:
         margin = f"the account's cash is {claimed}: it is borrowing on margin"
-        warning = margin if warning is None else f"{margin}; {warning}"  # a disagreement is never hidden by it
+        # a disagreement is never hidden by it
+        warning = margin if warning is None else f"{margin}; {warning}"
     held = unsettled(folded.window, today, sessions, settlement_days, horizon)
     settled = claimed - held
     if settled < 0:  # buys spent unsettled proceeds: what they took is not settled cash either
@@ -174,11 +185,14 @@ def read(
 
 
 def _disagreement(claimed: Decimal, implied: Decimal, fees: Decimal, window: tuple[Entry, ...]) -> str:
-    """The disagreement, naming the window's activities of a kind reconciler does not know (they may explain it)."""
+    """The disagreement, naming the window's activities of a kind reconciler does not know (they may explain
+    it)."""
     text = (f"the account reports cash {claimed} but its activities imply {implied}"
-            + (f" less at most {fees} of fees accrued and not yet posted" if fees else "") + "; trusting neither")
+            + (f" less at most {fees} of fees accrued and not yet posted" if fees else "") + "; trusting"
+            " neither")
     unknown = [f"{e.kind} {'amount unknown' if e.cash is None else e.cash} on {e.day} (id {e.id})"
                for e in window if not e.known and not e.void]
     if unknown:
-        text += f" (activities of a kind reconciler does not know, which may explain it: {'; '.join(unknown)})"
+        text += (" (activities of a kind reconciler does not know, which may explain it:"
+                 f" {'; '.join(unknown)})")
     return text

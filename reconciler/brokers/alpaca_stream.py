@@ -1,17 +1,18 @@
 """Alpaca's trade_updates websocket, read for one account: the fills of our orders without a request each.
 
-The protocol (Alpaca's "Websocket Streaming" page, docs.alpaca.markets/docs/websocket-streaming, and alpaca-py's
-alpaca/trading/stream.py, which speaks it): connect to wss://HOST/stream, send {"action": "authenticate", "data":
-{"key_id", "secret_key"}}, read {"stream": "authorization", "data": {"status": "authorized"}}, send {"action":
-"listen", "data": {"streams": ["trade_updates"]}}, read {"stream": "listening"}, then read one message per event
-of any of the account's orders, each with the whole order object. Paper sends binary frames, live text frames;
-both are JSON. Nothing is replayed: an event while no one listens is lost, so the adapter listens before it sends.
+The protocol (Alpaca's "Websocket Streaming" page, docs.alpaca.markets/docs/websocket-streaming, and
+alpaca-py's alpaca/trading/stream.py, which speaks it): connect to wss://HOST/stream, send {"action":
+"authenticate", "data": {"key_id", "secret_key"}}, read {"stream": "authorization", "data": {"status":
+"authorized"}}, send {"action": "listen", "data": {"streams": ["trade_updates"]}}, read {"stream":
+"listening"}, then read one message per event of any of the account's orders, each with the whole order
+object. Paper sends binary frames, live text frames; both are JSON. Nothing is replayed: an event while no one
+listens is lost, so the adapter listens before it sends.
 
-The stream is a hint, never the record. An event is used only when it names an order we sent by its client id and
-agrees with what we sent (symbol, side, quantity); its order goes through the same parser as a REST answer, and
-what it says is the order's cumulative state, so a fill told twice (stream and poll) is still one fill. An event
-that cannot be attributed or disagrees makes the whole connection doubtful, and every order is then polled, as
-while the stream is down or silent (`watch` answers None and the caller asks by request).
+The stream is a hint, never the record. An event is used only when it names an order we sent by its client id
+and agrees with what we sent (symbol, side, quantity); its order goes through the same parser as a REST
+answer, and what it says is the order's cumulative state, so a fill told twice (stream and poll) is still one
+fill. An event that cannot be attributed or disagrees makes the whole connection doubtful, and every order is
+then polled, as while the stream is down or silent (`watch` answers None and the caller asks by request).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderSta
 from reconciler.clock import Clock, await_signal, budget, current_deadline
 from reconciler.errors import DeadlineExceeded, ReconcilerError
 from reconciler.secrets.redact import untrusted
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 log = logging.getLogger("reconciler.alpaca")
 _FRAMES = logging.getLogger("reconciler.alpaca.stream_frames")
@@ -63,10 +64,12 @@ class StreamStats:
 
 
 class TradeUpdates:
-    """One account's connection: `open` it before the first order, `expect` each order before sending it, `watch`
-    an order for news. Thread-safe: a reader thread keeps each expected order's latest state."""
+    """One account's connection: `open` it before the first order, `expect` each order before sending it,
+    `watch` an order for news. Thread-safe: a reader thread keeps each expected order's latest state."""
 
-    def __init__(self, url: str, key: str, secret: str, *, timeout: float, clock: Clock, account: str) -> None:
+    def __init__(
+        self, url: str, key: str, secret: str, *, timeout: float, clock: Clock, account: str
+    ) -> None:
         self.url, self.account, self.clock, self.timeout = url, account, clock, timeout
         self._key, self._secret = key, secret
         self._ws: ClientConnection | None = None
@@ -78,14 +81,27 @@ class TradeUpdates:
         self.stats = StreamStats()
 
     def start(self) -> bool:
-        """Connect, authenticate and listen, within the apply's deadline; False (and polling) when any step fails."""
+        """Connect, authenticate and listen, within the apply's deadline; False (and polling) when any step
+        fails."""
         try:
-            ws = connect(self.url, open_timeout=budget(self.timeout, f"connecting to {WHERE}"), close_timeout=1,
-                         proxy=None, max_size=MAX_MESSAGE, logger=_FRAMES, legacy=True)  # a connection, not a context
+            ws = connect(
+                self.url,
+                open_timeout=budget(self.timeout, f"connecting to {WHERE}"),
+                close_timeout=1,
+                # a connection, not a context
+                proxy=None,
+                max_size=MAX_MESSAGE,
+                logger=_FRAMES,
+                legacy=True,
+            )
         except (OSError, WebSocketException, TimeoutError, DeadlineExceeded) as exc:
             return self._fail(f"cannot connect ({type(exc).__name__}: {untrusted(str(exc), 120)})")
         try:
-            ws.send(json.dumps({"action": "authenticate", "data": {"key_id": self._key, "secret_key": self._secret}}))
+            ws.send(
+                json.dumps(
+                    {"action": "authenticate", "data": {"key_id": self._key, "secret_key": self._secret}}
+                )
+            )
             answer = _message(ws.recv(timeout=budget(self.timeout, f"authenticating to {WHERE}")))
             if answer.get("stream") != "authorization" or _data(answer).get("status") != "authorized":
                 ws.close()
@@ -93,7 +109,11 @@ class TradeUpdates:
             ws.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
             answer = _message(ws.recv(timeout=budget(self.timeout, f"listening to {WHERE}")))
             streams = _data(answer).get("streams")
-            if answer.get("stream") != "listening" or not isinstance(streams, list) or "trade_updates" not in streams:
+            if (
+                answer.get("stream") != "listening"
+                or not isinstance(streams, list)
+                or "trade_updates" not in streams
+            ):
                 ws.close()
                 return self._fail(f"not listening to trade_updates ({untrusted(json.dumps(answer), 120)})")
         except (OSError, WebSocketException, TimeoutError, ValueError, DeadlineExceeded) as exc:
@@ -101,7 +121,9 @@ class TradeUpdates:
             return self._fail(f"the handshake failed ({type(exc).__name__}: {untrusted(str(exc), 120)})")
         with self._lock:
             self._ws, self.down = ws, None
-        threading.Thread(target=self._read, args=(ws,), name=f"trade-updates-{self.account}", daemon=True).start()
+        threading.Thread(
+            target=self._read, args=(ws,), name=f"trade-updates-{self.account}", daemon=True
+        ).start()
         log.info("listening to the trade_updates stream", extra={"account": self.account})
         return True
 
@@ -125,8 +147,9 @@ class TradeUpdates:
             self._sent[cid] = Sent(symbol, side, quantity)
 
     def watch(self, known: OrderState, seconds: float) -> OrderState | None:
-        """The order's state once the stream tells more than `known` (more filled, or another status), waiting up
-        to `seconds`; None when it does not within them, or cannot be trusted: the caller then asks by request."""
+        """The order's state once the stream tells more than `known` (more filled, or another status), waiting
+        up to `seconds`; None when it does not within them, or cannot be trusted: the caller then asks by
+        request."""
         cid = known.client_order_id
         end = self.clock.monotonic() + seconds
         while True:
@@ -217,13 +240,14 @@ class TradeUpdates:
 
 
 class Streams:
-    """Each account's stream in one adapter: opened before the account's first order, again (before a later order)
-    at most every RETRY_SECONDS after it went down, never again once it told something doubtful."""
+    """Each account's stream in one adapter: opened before the account's first order, again (before a later
+    order) at most every RETRY_SECONDS after it went down, never again once it told something doubtful."""
 
-    def __init__(self, spec: AlpacaSpec, clock: Clock) -> None:
+    def __init__(self, spec: AlpacaBrokerConfig, clock: Clock) -> None:
         self.spec, self.clock = spec, clock
         self._lock = threading.Lock()
-        self._held: dict[str, tuple[TradeUpdates, float]] = {}  # each account's stream, and when it was opened
+        # each account's stream, and when it was opened
+        self._held: dict[str, tuple[TradeUpdates, float]] = {}
 
     def get(self, account: str) -> TradeUpdates | None:
         """The account's stream, if one is open."""
@@ -233,15 +257,15 @@ class Streams:
 
     def before_send(self, account: str, headers: Callable[[], dict[str, str]], order: OrderRequest,
                     quantity: Decimal) -> None:
-        """Listen on the account's stream (Alpaca replays nothing) and expect this order on it, as it will be sent;
-        nothing when streaming is off or the stream cannot be used (the order is then polled)."""
+        """Listen on the account's stream (Alpaca replays nothing) and expect this order on it, as it will be
+        sent; nothing when streaming is off or the stream cannot be used (the order is then polled)."""
         stream = self._usable(account, headers)
         if stream is not None:
             stream.expect(order.client_order_id, order.symbol, order.side, quantity)
 
     def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
-        """The order's next state from the stream, waiting up to `seconds` (at most the silence bound); None when
-        the stream is off, down, doubtful or silent: the caller polls."""
+        """The order's next state from the stream, waiting up to `seconds` (at most the silence bound); None
+        when the stream is off, down, doubtful or silent: the caller polls."""
         stream = self.get(account)
         if stream is None or not stream.usable():
             return None
@@ -266,13 +290,19 @@ class Streams:
             if stream.stats.doubt is not None or self.clock.monotonic() - opened < RETRY_SECONDS:
                 return None
             stream.close()
-        # The handshake (a connect and two answers, each within timeout_seconds) must not eat the time the order's
-        # send was promised: without room for both, the order is sent and polled.
+        # The handshake (a connect and two answers, each within timeout_seconds) must not eat the time the
+        # order's send was promised: without room for both, the order is sent and polled.
         if current_deadline().left() <= self.spec.longest_send_seconds() + 3 * self.spec.timeout_seconds:
             return None
         creds = headers()
-        stream = TradeUpdates(self.spec.trade_updates_url(), creds["APCA-API-KEY-ID"], creds["APCA-API-SECRET-KEY"],
-                              timeout=self.spec.timeout_seconds, clock=self.clock, account=account)
+        stream = TradeUpdates(
+            self.spec.trade_updates_url(),
+            creds["APCA-API-KEY-ID"],
+            creds["APCA-API-SECRET-KEY"],
+            timeout=self.spec.timeout_seconds,
+            clock=self.clock,
+            account=account,
+        )
         with self._lock:
             self._held[account] = (stream, self.clock.monotonic())
         return stream if stream.start() else None

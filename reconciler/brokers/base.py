@@ -22,7 +22,8 @@ class OrderRequest(Frozen):
     side: Side
     quantity: Decimal
     limit_price: Decimal | None = Field(
-        None, description="A day limit order at this price (adapters round it to the venue's tick, never worse);"
+        None,
+        description="A day limit order at this price (adapters round it to the venue's tick, never worse);"
         " None: a market order."
     )
 
@@ -41,14 +42,18 @@ class OrderState(Frozen):
     status: OrderStatus
     fee_in_kind: Decimal = Field(
         Decimal(0),
-        description="Units of the traded asset the broker kept as its fee (a crypto exchange charging a buy's fee"
-        " in the coin bought): the position moves by the fill less this. Running total, like the commission.",
+        description="Units of the traded asset the broker kept as its fee (a crypto exchange charging a buy's"
+        " fee in the coin bought): the position moves by the fill less this. Running total, like the"
+        " commission.",
     )
     fee_asset: str | None = Field(
-        None, description="A third asset the fee was paid in (Binance's BNB): neither the cash nor the traded asset."
+        None,
+        description="A third asset the fee was paid in (Binance's BNB): neither the cash nor the traded"
+        " asset."
     )
     fee_asset_amount: Decimal = Field(
-        Decimal(0), description="Units of `fee_asset` paid as fees (running total); `commission` has their value.",
+        Decimal(0),
+        description="Units of `fee_asset` paid as fees (running total); `commission` has their value.",
     )
     reject_reason: str | None = None
 
@@ -56,8 +61,8 @@ class OrderState(Frozen):
 class Broker(Protocol):
     """An account holder we observe and send orders to. Implementations must be idempotent on client ids."""
 
-    # How many accounts `plan` may observe at once (threads). Above 1 only when the adapter is thread-safe and its
-    # rate limits hold across threads (Alpaca limits each API key, so accounts do not share a budget).
+    # How many accounts `plan` may observe at once (threads). Above 1 only when the adapter is thread-safe and
+    # its rate limits hold across threads (Alpaca limits each API key, so accounts do not share a budget).
     concurrency: int
 
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
@@ -69,8 +74,8 @@ class Broker(Protocol):
         ...
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:
-        """Send the order (a limit order when it has a limit price, else a market order); a client id seen before
-        returns the existing order, never a second one."""
+        """Send the order (a limit order when it has a limit price, else a market order); a client id seen
+        before returns the existing order, never a second one."""
         ...
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
@@ -81,12 +86,14 @@ class Broker(Protocol):
         ...
 
     def cancel(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
-        """Cancel what is left of an open order and return its final state; None if the broker never had it."""
+        """Cancel what is left of an open order and return its final state; None if the broker never had
+        it."""
         ...
 
     def watch(self, account: str, known: OrderState, seconds: float) -> OrderState | None:
-        """The order's next state pushed by the broker (more filled, or ended), waiting up to `seconds`; None when
-        nothing trustworthy was pushed (no stream, down, silent, doubtful): the caller asks with get_order."""
+        """The order's next state pushed by the broker (more filled, or ended), waiting up to `seconds`; None
+        when nothing trustworthy was pushed (no stream, down, silent, doubtful): the caller asks with
+        get_order."""
         ...
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:

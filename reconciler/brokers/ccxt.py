@@ -1,25 +1,27 @@
-"""Crypto exchanges through the ccxt library: spot balances as positions, limit (or market) orders by client id.
+"""Crypto exchanges through the ccxt library: spot balances as positions, limit (or market) orders by client
+id.
 
 A position symbol is a base currency (`BTC`) traded on its market against `quote_currency` (`BTC/USDT`); the
-quote currency's balance is the cash. ccxt does the exchange-specific work (signing, endpoints, market metadata,
-precision); this adapter adds what apply needs on top, the same way as the Alpaca adapter:
+quote currency's balance is the cash. ccxt does the exchange-specific work (signing, endpoints, market
+metadata, precision); this adapter adds what apply needs on top, the same way as the Alpaca adapter:
 
-- one token bucket per account, fed by the exchange's own 429s (`Retry-After`), instead of ccxt's throttler, so
-  both adapters obey the server in one way; and per API host (one IP's budget, shared by every account) the
+- one token bucket per account, fed by the exchange's own 429s (`Retry-After`), instead of ccxt's throttler,
+  so both adapters obey the server in one way; and per API host (one IP's budget, shared by every account) the
   request weight the exchange reports and any ban (ccxt_limits): a 418 stops every account at once, naming the
-  ban's end; a read waits out a 429 or a spent weight minute up to `rate_limit_max_wait_seconds`; an order never
-  waits (a 429 refuses it as not placed: the next plan re-quotes it); Binance's -1021 is clock skew, not retried;
+  ban's end; a read waits out a 429 or a spent weight minute up to `rate_limit_max_wait_seconds`; an order
+  never waits (a 429 refuses it as not placed: the next plan re-quotes it); Binance's -1021 is clock skew, not
+  retried;
 - reads retried with backoff (tenacity) on ccxt's OperationFailed family (timeouts, 5xx, "try again");
 - an order submission is never resent: after a timeout, a dropped connection, a 5xx or Binance's -1007 it is
-  looked up by its client order id once, and when not found its outcome is unknown (SendUnknownError: the intent
-  stays `unknown` until the order shows up or the in-flight grace has passed). Binance refuses a reused
+  looked up by its client order id once, and when not found its outcome is unknown (SendUnknownError: the
+  intent stays `unknown` until the order shows up or the in-flight grace has passed). Binance refuses a reused
   newClientOrderId only while the earlier order is open, so a resend after a fill would be a second order;
-- fees in whatever asset they are paid (BNB valued at its price when read), completed from the account's trades
-  for the order when the answer has no fills (Binance's GET order never has);
+- fees in whatever asset they are paid (BNB valued at its price when read), completed from the account's
+  trades for the order when the answer has no fills (Binance's GET order never has);
 - limit prices on the market's price precision, a buy's rounded down and a sell's up;
 - quantities rounded down to the market's precision, and orders under the market's minimum amount or cost (the
-  notional at the limit price, as Binance's NOTIONAL filter judges it) rejected here, before they are sent, with
-  the reason (the next plan sees the same position and stays quiet if the gap is inside its band).
+  notional at the limit price, as Binance's NOTIONAL filter judges it) rejected here, before they are sent,
+  with the reason (the next plan sees the same position and stays quiet if the gap is inside its band).
 
 Spot crypto settles on the trade, so there is no unsettled cash; funds locked by open orders are `reserved`.
 """
@@ -51,21 +53,21 @@ from reconciler.core.models import Observation, Quote, Side
 from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError, OrderRefusedError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CcxtBrokerConfig
 
 log = logging.getLogger("reconciler.ccxt")
 
 
 class CcxtBroker:
-    """A crypto exchange as a Broker: orders sized to the market's rules and sent once; every request of it goes
-    through the gate (ccxt_gate), which holds the exchange objects and the limits."""
+    """A crypto exchange as a Broker: orders sized to the market's rules and sent once; every request of it
+    goes through the gate (ccxt_gate), which holds the exchange objects and the limits."""
 
     # Observed one account at a time: the exchange's rate limit is per IP for public market data, which every
     # account shares, and ccxt's synchronous exchange objects are not meant for several threads.
     concurrency = 1
 
     def __init__(
-        self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
+        self, spec: CcxtBrokerConfig, secrets: SecretResolver, *, attempts: int = 6, clock: Clock = SYSTEM
     ) -> None:
         self.spec = spec
         self.clock = clock
@@ -97,16 +99,19 @@ class CcxtBroker:
     def _recorded_state(
         self, account: str, o: dict[str, Any], client_order_id: str, request: OrderRequest | None = None
     ) -> OrderState:
-        """An order as the journal records it: every fill's fee, in whatever asset it was paid, valued in cash.
-        Binance reports fees only with fills: a new order's answer has its first fills, GET order none; so an
-        order that has filled without fees in the answer gets them from the account's trades for that order."""
+        """An order as the journal records it: every fill's fee, in whatever asset it was paid, valued in
+        cash. Binance reports fees only with fills: a new order's answer has its first fills, GET order none;
+        so an order that has filled without fees in the answer gets them from the account's trades for that
+        order."""
         filled = exchange_number(o.get("filled"), "filled")
         exchange, _ = self._gate.exchange(account)
         by_order = str(exchange.id).startswith("binance")  # `orderId` on myTrades is Binance's parameter
         if by_order and filled > 0 and not o.get("trades") and o.get("id") and o.get("symbol"):
-            trades = self._gate.read(account, f"the trades of order {client_order_id}", lambda x: x.fetch_my_trades(
-                o["symbol"], None, None, {"orderId": o["id"]}
-            ))
+            trades = self._gate.read(
+                account,
+                f"the trades of order {client_order_id}",
+                lambda x: x.fetch_my_trades(o["symbol"], None, None, {"orderId": o["id"]}),
+            )
             o = o | {"fees": [t["fee"] for t in trades if t.get("fee")], "fee": None}
         third = third_fee_currencies(o, self.spec.quote_currency)
         prices = {q.symbol: q.price for q in self.quotes(account, sorted(third)).values()} if third else {}
@@ -114,7 +119,8 @@ class CcxtBroker:
 
     # ---- Broker protocol ----
     def _positions(self, account: str, balance: dict[str, Any]) -> dict[str, Decimal]:
-        """Non-zero balances of coins with a market against the cash currency; others are logged and left out."""
+        """Non-zero balances of coins with a market against the cash currency; others are logged and left
+        out."""
         markets = self._markets(account)
         positions: dict[str, Decimal] = {}
         for ccy, total in (balance.get("total") or {}).items():
@@ -162,7 +168,8 @@ class CcxtBroker:
         )
 
     def _sized(self, account: str, order: OrderRequest) -> tuple[Decimal, str | None]:
-        """The quantity the market accepts (rounded down to its precision), or why the order cannot be sent."""
+        """The quantity the market accepts (rounded down to its precision), or why the order cannot be
+        sent."""
         markets = self._markets(account)
         market_id = self._market(order.symbol)
         market = markets.get(market_id)
@@ -177,18 +184,20 @@ class CcxtBroker:
         limits = market.get("limits") or {}
         min_amount = (limits.get("amount") or {}).get("min")
         if quantity <= 0 or (min_amount and quantity < exchange_number(min_amount, "minimum amount")):
-            return quantity, f"{order.quantity} {order.symbol} is under the market's minimum amount {min_amount}"
+            return quantity, (f"{order.quantity} {order.symbol} is under the market's minimum amount"
+                              f" {min_amount}")
         min_cost = (limits.get("cost") or {}).get("min")
         if min_cost:
-            # Binance's NOTIONAL filter judges a limit order at its limit price, a market order at the 5-minute
-            # average price.
+            # Binance's NOTIONAL filter judges a limit order at its limit price, a market order at the
+            # 5-minute average price.
             if order.limit_price is not None:
                 price: Decimal | None = self._limit(account, order.side, market_id, order.limit_price)
             else:
                 price = self._average_price(account, market)
             if price is not None and quantity * price < exchange_number(min_cost, "minimum cost"):
                 return quantity, (
-                    f"{quantity} {order.symbol} at {price} is under the market's minimum order value {min_cost}"
+                    f"{quantity} {order.symbol} at {price} is under the market's minimum order value"
+                    f" {min_cost}"
                 )
         return quantity, None
 
@@ -199,9 +208,11 @@ class CcxtBroker:
         if average is None:
             quote = self.quotes(account, [market["base"]]).get(market["base"])
             return None if quote is None else quote.price
-        answer = self._gate.read(account, f"the average price of {market['symbol']}", lambda x: x.public_get_avgprice(
-            {"symbol": market["id"]}
-        ))
+        answer = self._gate.read(
+            account,
+            f"the average price of {market['symbol']}",
+            lambda x: x.public_get_avgprice({"symbol": market["id"]}),
+        )
         return exchange_number(answer.get("price"), f"average price of {market['symbol']}")
 
     def _limit(self, account: str, side: Side, market_id: str, limit: Decimal) -> Decimal:
@@ -220,10 +231,12 @@ class CcxtBroker:
         quantity, refused = self._sized(account, order)
         if refused:
             return self._rejected(order, quantity, refused)
-        if self._gate.waited > waited:  # the reads sizing it waited for the exchange's limits: its quote is stale
+        # the reads sizing it waited for the exchange's limits: its quote is stale
+        if self._gate.waited > waited:
             raise OrderRefusedError(
                 f"order {order.client_order_id} was not placed: the exchange's rate limits held it"
-                f" {self._gate.waited - waited:.0f}s, so its quote and checks are stale", where=f"account {account}",
+                f" {self._gate.waited - waited:.0f}s, so its quote and checks are stale",
+                where=f"account {account}",
                 fix="the next plan re-quotes and re-checks it; lower broker.rate_limit_per_second",
             )
         market = self._market(order.symbol)
@@ -233,15 +246,15 @@ class CcxtBroker:
             # Good till cancelled: apply cancels what is left at its fill timeout, as for a day order.
             kind, price = "limit", float(self._limit(account, order.side, market, order.limit_price))
         # One call, never resent: Binance refuses a known newClientOrderId only while that order is open, so a
-        # resend after no answer would be a second order once the first has filled. No answer is SendUnknownError.
-        # Nothing is waited out inside it (a 429, a spent weight budget, a ban): see _call.
+        # resend after no answer would be a second order once the first has filled. No answer is
+        # SendUnknownError. Nothing is waited out inside it (a 429, a spent weight budget, a ban): see _call.
         try:
             placed = self._gate.call(account, lambda x: x.create_order(
                 market, kind, order.side, float(quantity), price, {"clientOrderId": cid}
             ), sending=cid)
         except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.PermissionDenied) as exc:
-            # Exchanges word a duplicate client id like a refusal (Binance: -2010, as for missing funds): an order
-            # under our id means this one arrived, so it is that order, not a rejection.
+            # Exchanges word a duplicate client id like a refusal (Binance: -2010, as for missing funds): an
+            # order under our id means this one arrived, so it is that order, not a rejection.
             found = self.get_order(account, cid, order.symbol)
             if found is not None:
                 return found
@@ -250,7 +263,8 @@ class CcxtBroker:
                     f"the exchange says order {cid} exists but does not show it", where=f"account {account}",
                     fix="`reconciler reconcile` later finds it and adopts it",
                 ) from None
-            if "filter failure" in str(exc).lower():  # Binance -1013: a symbol filter refused it, nothing placed
+            # Binance -1013: a symbol filter refused it, nothing placed
+            if "filter failure" in str(exc).lower():
                 raise OrderRefusedError(
                     f"order {cid} was refused by the exchange's filters: {exception_text(exc)}",
                     where=f"account {account}", fix="the next plan sizes it again from fresh market rules",
@@ -266,7 +280,8 @@ class CcxtBroker:
                 if found is not None:
                     return found
             raise SendUnknownError(
-                f"order {cid} was sent without a definitive answer ({type(exc).__name__}); the exchange may still"
+                f"order {cid} was sent without a definitive answer ({type(exc).__name__}); the exchange may"
+                " still"
                 " execute it", where=f"account {account}",
                 fix="`reconciler reconcile` adopts it if it arrived, or marks it failed after the grace",
             ) from None
@@ -322,8 +337,8 @@ class CcxtBroker:
         return self.get_order(account, client_order_id, symbol)
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
-        """Open orders everywhere, and recent orders on the markets of what the account holds or may have traded
-        (`symbols`); exchanges list closed orders per market only."""
+        """Open orders everywhere, and recent orders on the markets of what the account holds or may have
+        traded (`symbols`); exchanges list closed orders per market only."""
         balance = self._gate.read(account, "the balance", lambda x: x.fetch_balance())
         markets = self._markets(account)
         wanted = set(self._positions(account, balance)) | set(symbols)

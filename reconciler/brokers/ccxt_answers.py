@@ -1,6 +1,6 @@
-"""What an exchange's answers through ccxt mean: orders, fees, tickers, the cash balance and price precision, read
-into the adapter's types. Pure functions of ccxt's unified structures (numbers read as Decimal through the same
-bounds as every broker answer); the adapter in `ccxt.py` does the I/O."""
+"""What an exchange's answers through ccxt mean: orders, fees, tickers, the cash balance and price precision,
+read into the adapter's types. Pure functions of ccxt's unified structures (numbers read as Decimal through
+the same bounds as every broker answer); the adapter in `ccxt.py` does the I/O."""
 
 from __future__ import annotations
 
@@ -41,23 +41,25 @@ def _fees(o: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def third_fee_currencies(o: dict[str, Any], quote_currency: str) -> set[str]:
-    """Currencies an order's fees are paid in besides the coin traded and the cash (Binance's BNB discount)."""
+    """Currencies an order's fees are paid in besides the coin traded and the cash (Binance's BNB
+    discount)."""
     base = str(o.get("symbol") or "").split("/")[0]
     return {str(f["currency"]) for f in _fees(o) if f.get("currency") not in (None, base, quote_currency)}
 
 
 def order_state(
-    o: dict[str, Any], quote_currency: str, client_order_id: str | None = None, request: OrderRequest | None = None,
+    o: dict[str, Any], quote_currency: str, client_order_id: str | None = None,
+    request: OrderRequest | None = None,
     fee_prices: Mapping[str, Decimal] | None = None,
 ) -> OrderState:
-    """An order as ccxt describes it. Some exchanges answer a new order with little more than its id (OKX, Bybit):
-    what they leave out comes from our request, never a guess. A fee paid in a third currency (BNB) is a cash cost
-    at that currency's price in `fee_prices`, and an answer without one is refused; `fee_prices` None: a listing,
-    whose commission nobody records, leaves such fees out."""
+    """An order as ccxt describes it. Some exchanges answer a new order with little more than its id (OKX,
+    Bybit): what they leave out comes from our request, never a guess. A fee paid in a third currency (BNB) is
+    a cash cost at that currency's price in `fee_prices`, and an answer without one is refused; `fee_prices`
+    None: a listing, whose commission nobody records, leaves such fees out."""
     base = str(o.get("symbol") or "").split("/")[0] or (request.symbol if request else "")
     filled = exchange_number(o.get("filled"), "filled")
-    # Binance: "cummulativeQuoteQty < 0 means the data isn't available for this order" (some historical orders),
-    # which ccxt passes on as a negative cost and average: no price, not a broken answer.
+    # Binance: "cummulativeQuoteQty < 0 means the data isn't available for this order" (some historical
+    # orders), which ccxt passes on as a negative cost and average: no price, not a broken answer.
     average = exchange_number(o.get("average"), "average", negative_ok=True) if o.get("average") else None
     cost = exchange_number(o.get("cost"), "cost", negative_ok=True) if o.get("cost") else None
     if average is not None and average <= 0:
@@ -81,15 +83,18 @@ def order_state(
             elsewhere[str(currency)] = elsewhere.get(str(currency), ZERO) + amount
         else:
             raise BrokerError(
-                f"order {client_order_id or o.get('clientOrderId')} paid a fee of {amount} {currency}, which has no"
-                f" price against {quote_currency}", where="the exchange (ccxt)",
-                fix=f"the exchange must list {currency}/{quote_currency}; nothing was recorded from this answer",
+                f"order {client_order_id or o.get('clientOrderId')} paid a fee of {amount} {currency}, which"
+                f" has no price against {quote_currency}", where="the exchange (ccxt)",
+                fix=f"the exchange must list {currency}/{quote_currency}; nothing was recorded from this"
+                " answer",
             )
     if len(elsewhere) > 1:
         raise BrokerError(
-            f"order {client_order_id or o.get('clientOrderId')} paid fees in {', '.join(sorted(elsewhere))} at once,"
+            f"order {client_order_id or o.get('clientOrderId')} paid fees in {', '.join(sorted(elsewhere))}"
+            " at once,"
             " which the journal cannot record", where="the exchange (ccxt)",
-            fix="pay fees in one asset (e.g. turn Binance's BNB fee discount on or off); nothing was recorded",
+            fix="pay fees in one asset (e.g. turn Binance's BNB fee discount on or off); nothing was"
+            " recorded",
         )
     fee_asset, fee_asset_amount = next(iter(elsewhere.items()), (None, ZERO))
     side = o.get("side") or (request.side if request else None)
@@ -98,9 +103,11 @@ def order_state(
         client_order_id=client_order_id or str(o.get("clientOrderId") or ""),
         broker_order_id=str(o.get("id") or ""), symbol=base,
         side="buy" if side == "buy" else "sell", quantity=exchange_number(ordered, "amount"),
-        filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind, fee_asset=fee_asset,
+        filled_quantity=filled, avg_price=average, commission=commission, fee_in_kind=in_kind,
+        fee_asset=fee_asset,
         fee_asset_amount=fee_asset_amount,
-        status=order_status(o), reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
+        status=order_status(o),
+        reject_reason="rejected by the exchange" if o.get("status") == "rejected" else None,
     )
 
 
@@ -108,7 +115,10 @@ def cash(balance: dict[str, Any], quote_currency: str) -> tuple[Decimal, Decimal
     """(settled, reserved, warning) from the cash currency's balance: spot settles on the trade, and what open
     orders lock is reserved; a total that is not free plus locked is named, not trusted."""
     held = balance.get(quote_currency) or {}
-    free, used = exchange_number(held.get("free"), "free cash"), exchange_number(held.get("used"), "locked cash")
+    free, used = (
+        exchange_number(held.get("free"), "free cash"),
+        exchange_number(held.get("used"), "locked cash"),
+    )
     total = exchange_number(held.get("total"), "total cash") if held.get("total") is not None else free + used
     warning = None
     if abs(total - (free + used)) > Decimal("0.01"):
@@ -117,8 +127,8 @@ def cash(balance: dict[str, Any], quote_currency: str) -> tuple[Decimal, Decimal
 
 
 def ticker_quotes(tickers: dict[str, Any], now: Callable[[], datetime]) -> dict[str, Quote]:
-    """Quotes by base currency from ccxt's tickers; a ticker without a price is left out, one without a time is
-    as of `now()`."""
+    """Quotes by base currency from ccxt's tickers; a ticker without a price is left out, one without a time
+    is as of `now()`."""
     out: dict[str, Quote] = {}
     for market, t in tickers.items():
         price = t.get("last") or t.get("close")

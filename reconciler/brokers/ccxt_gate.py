@@ -24,8 +24,8 @@ from reconciler.clock import Clock, budget
 from reconciler.clock import pause as clock_pause
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CCXT_CALL_DEADLINE_FACTOR as CALL_DEADLINE_FACTOR
+from reconciler.workspace.models import CcxtBrokerConfig
 
 log = logging.getLogger("reconciler.ccxt")
 T = TypeVar("T")
@@ -38,7 +38,9 @@ class _Transient(Exception):
 class CcxtGate:
     """One ccxt exchange object and one token bucket per account, and the limits of each API host."""
 
-    def __init__(self, spec: CcxtSpec, secrets: SecretResolver, *, attempts: int, clock: Clock) -> None:
+    def __init__(
+        self, spec: CcxtBrokerConfig, secrets: SecretResolver, *, attempts: int, clock: Clock
+    ) -> None:
         self.spec = spec
         self.clock = clock
         self.secrets = secrets

@@ -1,11 +1,11 @@
 """What an exchange limits per IP, shared by every account of one API host: the request weight it says it has
 counted this minute, and a ban until its end.
 
-Binance counts request weight per IP, not per API key, in fixed one-minute windows, and says the count so far on
-every answer (`X-MBX-USED-WEIGHT-1M`; orders also `X-MBX-ORDER-COUNT-10S`/`-1D`). Going over answers 429; going on
-after 429s bans the IP with 418 for 2 minutes to 3 days (developers.binance.com, spot REST API, "LIMITS"). So the
-adapter pauses every account of the host once the minute's weight is nearly spent, and a ban stops them all at
-once, without a request, until it ends.
+Binance counts request weight per IP, not per API key, in fixed one-minute windows, and says the count so far
+on every answer (`X-MBX-USED-WEIGHT-1M`; orders also `X-MBX-ORDER-COUNT-10S`/`-1D`). Going over answers 429;
+going on after 429s bans the IP with 418 for 2 minutes to 3 days (developers.binance.com, spot REST API,
+"LIMITS"). So the adapter pauses every account of the host once the minute's weight is nearly spent, and a ban
+stops them all at once, without a request, until it ends.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from typing import Any
 from reconciler.clock import Clock
 from reconciler.errors import BrokerError, ExchangeBannedError, OrderRefusedError
 
-WEIGHT_LIMIT = 6000  # Binance spot's REQUEST_WEIGHT per minute (exchangeInfo rateLimits), the default until told
-HEADROOM = 0.95  # pause once this share of the minute's weight is used: a call may weigh up to ~80 (openOrders)
+# Binance spot's REQUEST_WEIGHT per minute (exchangeInfo rateLimits), the default until told
+WEIGHT_LIMIT = 6000
+# pause once this share of the minute's weight is used: a call may weigh up to ~80 (openOrders)
+HEADROOM = 0.95
 SHORTEST_BAN = timedelta(minutes=2)  # Binance: "IP bans are tracked and scale in duration ... from 2 minutes"
 _BANNED_UNTIL = re.compile(r"banned until (\d{12,14})")
 
@@ -57,7 +59,8 @@ class HostLimits:
             until = self.banned_until
         if until is not None and self.clock.now() < until:
             raise ExchangeBannedError(
-                f"the exchange bans this IP until {until.isoformat(timespec='seconds')} (HTTP 418, after too many"
+                f"the exchange bans this IP until {until.isoformat(timespec='seconds')} (HTTP 418, after too"
+                " many"
                 " requests); nothing more is sent to it until then", where=where,
                 fix="wait for the ban's end, then plan again; lower broker.rate_limit_per_second or run fewer"
                 " accounts at once on this IP",
@@ -104,8 +107,9 @@ def response_hook(limits: HostLimits) -> Any:
 
 
 def held(sending: str | None, why: str, wait: float, cap: float, where: str) -> None:
-    """A wait for the exchange's limits: an order (`sending`, its client id) is refused as not placed, since its
-    quote and checks would be stale after it; a read may wait up to `cap` seconds, and longer is an error."""
+    """A wait for the exchange's limits: an order (`sending`, its client id) is refused as not placed, since
+    its quote and checks would be stale after it; a read may wait up to `cap` seconds, and longer is an
+    error."""
     if sending is not None:
         raise OrderRefusedError(
             f"order {sending} was not placed: {why}, for {wait:.0f}s", where=where,
@@ -113,16 +117,18 @@ def held(sending: str | None, why: str, wait: float, cap: float, where: str) -> 
         )
     if wait > cap:
         raise BrokerError(
-            f"{why}: waiting {wait:g}s is more than broker.rate_limit_max_wait_seconds ({cap:g}s)", where=where,
+            f"{why}: waiting {wait:g}s is more than broker.rate_limit_max_wait_seconds ({cap:g}s)",
+            where=where,
             fix="run again later, or raise broker.rate_limit_max_wait_seconds",
         )
 
 
 def clock_skew(sending: str | None, detail: str, where: str) -> BrokerError:
-    """Binance's -1021: the request's timestamp is outside recvWindow of the server's time. Refused before it did
-    anything, and no retry helps: it is this machine's clock, not the exchange being down."""
+    """Binance's -1021: the request's timestamp is outside recvWindow of the server's time. Refused before it
+    did anything, and no retry helps: it is this machine's clock, not the exchange being down."""
     message = (
-        f"the exchange refused the request's timestamp: this machine's clock is off from the exchange's ({detail})"
+        "the exchange refused the request's timestamp: this machine's clock is off from the exchange's"
+        f" ({detail})"
     )
     fix = "synchronise this machine's clock (NTP); nothing was done on the exchange by this request"
     if sending is not None:

@@ -1,14 +1,15 @@
-"""Crypto exchanges through ccxt as a plug-in (`broker.kind: ccxt`); the library itself is the `crypto` extra."""
+"""Crypto exchanges through ccxt as a plug-in (`broker.kind: ccxt`); the library itself is the `crypto`
+extra."""
 
 from __future__ import annotations
 
 from reconciler.brokers.base import Broker
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CcxtBrokerConfig
 
 
-def _build(config: CcxtSpec, context: BrokerContext) -> Broker:
+def _build(config: CcxtBrokerConfig, context: BrokerContext) -> Broker:
     try:
         from reconciler.brokers.ccxt import CcxtBroker
     except ImportError:
@@ -21,4 +22,4 @@ def _build(config: CcxtSpec, context: BrokerContext) -> Broker:
     return CcxtBroker(config, SecretResolver(config.secrets), clock=context.clock)
 
 
-PLUGIN = BrokerPlugin(kind="ccxt", config=CcxtSpec, factory=_build)
+PLUGIN = BrokerPlugin(kind="ccxt", config=CcxtBrokerConfig, factory=_build)

@@ -1,4 +1,5 @@
-"""The embedded paper broker: books kept in the journal database, fills at the quote plus slippage, T+N settlement."""
+"""The embedded paper broker: books kept in the journal database, fills at the quote plus slippage, T+N
+settlement."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.errors import BrokerError
 from reconciler.journal import paper_books as books
 from reconciler.journal.database import begin
-from reconciler.spec.models import PaperAccount
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.workspace.models import PaperAccount, PaperBrokerConfig
 
 PRICE_TICK = Decimal("0.0001")  # fills are priced to a hundredth of a cent
 COMMISSION_STEP = Decimal("0.01")  # and commissions charged to the cent
@@ -32,8 +32,8 @@ class PaperBroker:
     """A broker that is a few tables: durable across processes, so crash tests see the same books.
 
     `read_only` (a journal opened for reading: plan and status): observe writes nothing. It computes in memory
-    what a writing observe would write first (the configured initial books of an account that has none yet, sale
-    proceeds due by today as settled); the next writing call (apply's observe, an order) writes them.
+    what a writing observe would write first (the configured initial books of an account that has none yet,
+    sale proceeds due by today as settled); the next writing call (apply's observe, an order) writes them.
     """
 
     concurrency = 1  # its books are the journal's database: nothing to wait for, so nothing to overlap
@@ -41,7 +41,7 @@ class PaperBroker:
     def __init__(
         self,
         engine: Engine,
-        spec: PaperSpec,
+        spec: PaperBrokerConfig,
         root: Path,
         clock: Clock = SYSTEM,
         prices: dict[str, Price] | None = None,
@@ -53,8 +53,9 @@ class PaperBroker:
         self.clock = clock
         self.prices = prices if prices is not None else load_prices(spec.prices, root)
         self.read_only = read_only
-        # What this process wrote already: an account's books exist, and its proceeds were settled as of a day.
-        # Orders re-read neither (two statements of an order's ten); another process only ever adds to them.
+        # What this process wrote already: an account's books exist, and its proceeds were settled as of a
+        # day. Orders re-read neither (two statements of an order's ten); another process only ever adds to
+        # them.
         self._ready: dict[str, str] = {}
 
     # ---- books ----
@@ -118,9 +119,9 @@ class PaperBroker:
     def observe(self, account: str, symbols: Iterable[str]) -> Observation:
         """The paper account from its books, settling what is due and opening it from its seed."""
         now = self.clock.now()
-        # What observe writes (an account's configured opening books, proceeds due by today settled) is derived
-        # again, the same, from the configuration and the date: not waited onto the disk (database.begin). A
-        # read-only journal writes nothing: its plain transaction.
+        # What observe writes (an account's configured opening books, proceeds due by today settled) is
+        # derived again, the same, from the configuration and the date: not waited onto the disk
+        # (database.begin). A read-only journal writes nothing: its plain transaction.
         with begin(self.engine, sync=self.read_only) as c:
             if not self.read_only:
                 self._ensure_account(c, account)
@@ -175,7 +176,8 @@ class PaperBroker:
                 client_order_id=order.client_order_id, account=account, broker_order_id=str(uuid.uuid4()),
                 symbol=order.symbol, side=order.side, quantity=order.quantity,
                 filled_quantity=ZERO if reason else order.quantity, fill_price=None if reason else price,
-                commission=ZERO if reason else commission, status=status, reject_reason=reason, created_at=now,
+                commission=ZERO if reason else commission, status=status, reject_reason=reason,
+                created_at=now,
             )
             if not reason:
                 self._book_fill(c, account, order, price, commission, now, held, cash)
@@ -185,8 +187,8 @@ class PaperBroker:
     def _check_and_price(
         self, c: Connection, account: str, order: OrderRequest, now: datetime, held: Decimal, cash: Decimal
     ) -> tuple[OrderStatus, str | None, Decimal, Decimal]:
-        """The order's fate (status, why not filled, fill price, commission), given what the account holds of the
-        symbol and its settled cash."""
+        """The order's fate (status, why not filled, fill price, commission), given what the account holds of
+        the symbol and its settled cash."""
         if order.quantity <= 0:
             return "rejected", "quantity must be positive", ZERO, ZERO
         q = self.quote(order.symbol, now)
@@ -197,8 +199,8 @@ class PaperBroker:
             limit = round_limit(order.side, limit, PRICE_TICK)
         filled_at = fill_price(order.side, q.price, self.spec.slippage_bps, limit)
         if filled_at is None:
-            # A limit the market does not reach rests until the fill timeout cancels it: with no book to rest on,
-            # the paper broker says at once what that wait ends in.
+            # A limit the market does not reach rests until the fill timeout cancels it: with no book to rest
+            # on, the paper broker says at once what that wait ends in.
             return "canceled", f"limit {limit} not reached (quote {q.price}, slippage included)", ZERO, ZERO
         # Rounded to the tick, never past the limit.
         price = filled_at.quantize(PRICE_TICK)
@@ -206,7 +208,9 @@ class PaperBroker:
             price = min(price, limit) if order.side == "buy" else max(price, limit)
         notional = price * order.quantity
         # Charged up to the next cent, as brokers do (the planner leaves a cent of room for it).
-        commission = self.spec.commission.charge(order.quantity, notional).quantize(COMMISSION_STEP, ROUND_CEILING)
+        commission = self.spec.commission.charge(order.quantity, notional).quantize(
+            COMMISSION_STEP, ROUND_CEILING
+        )
         if order.side == "sell":
             if order.quantity > held:
                 why = f"insufficient position: have {held} {order.symbol}, selling {order.quantity}"
@@ -223,7 +227,8 @@ class PaperBroker:
         return "filled", None, price, commission
 
     def _book_fill(
-        self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal, now: datetime,
+        self, c: Connection, account: str, order: OrderRequest, price: Decimal, commission: Decimal,
+        now: datetime,
         held: Decimal, cash: Decimal,
     ) -> None:
         notional = price * order.quantity

@@ -15,7 +15,8 @@ from reconciler.errors import BrokerError
 from reconciler.secrets.redact import untrusted
 
 MAX_DECIMALS = 12  # 1e-400 is not a quantity anybody holds: it is a number that would be read as 0
-FIX = "nothing was traded on this answer; if it repeats, report it to the broker (reconciler refuses to guess)"
+FIX = ("nothing was traded on this answer; if it repeats, report it to the broker (reconciler refuses to"
+       " guess)")
 
 
 def impossible(endpoint: str, detail: str) -> BrokerError:
@@ -27,11 +28,10 @@ def number(
     value: Any, field: str, endpoint: str, *, positive: bool = False, negative_ok: bool = False,
     missing: Decimal | None = None, max_decimals: int = MAX_DECIMALS,
 ) -> Decimal:
-    """A broker's number as Decimal, refusing what cannot be a real amount: text that is not a number, booleans,
-    NaN and infinities, magnitudes of 1e15 and beyond, more than `max_decimals` places (12 for shares; a coin
-    can have 18), and negative (or, with
-    `positive`, zero) values where they make no sense. `missing` is what a null or absent value means; without it
-    a missing value is refused too."""
+    """A broker's number as Decimal, refusing what cannot be a real amount: text that is not a number,
+    booleans, NaN and infinities, magnitudes of 1e15 and beyond, more than `max_decimals` places (12 for
+    shares; a coin can have 18), and negative (or, with `positive`, zero) values where they make no sense.
+    `missing` is what a null or absent value means; without it a missing value is refused too."""
     if value is None or value == "":
         if missing is not None:
             return missing
@@ -79,4 +79,6 @@ def reading(endpoint: str) -> Iterator[None]:
     try:
         yield
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise impossible(endpoint, f"unexpected shape ({type(exc).__name__}: {untrusted(str(exc), 80)})") from None
+        raise impossible(
+            endpoint, f"unexpected shape ({type(exc).__name__}: {untrusted(str(exc), 80)})"
+        ) from None

@@ -1,6 +1,6 @@
-"""A broker plug-in: its kind, configuration model and factory, registered in the `reconciler.brokers` entry-point
-group (docs/brokers.md). The shipped brokers are plug-ins like any other (paper_plugin, alpaca_plugin,
-ccxt_plugin); nothing else in the code names a kind."""
+"""A broker plug-in: its kind, configuration model and factory, registered in the `reconciler.brokers`
+entry-point group (docs/brokers.md). The shipped brokers are plug-ins like any other (paper_plugin,
+alpaca_plugin, ccxt_plugin); nothing else in the code names a kind."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from reconciler.brokers.base import Broker
 from reconciler.clock import Clock
 from reconciler.core.models import CostModel, Desired
 from reconciler.errors import ReconcilerError
-from reconciler.spec import plugins
-from reconciler.spec.models import BrokerConfig
+from reconciler.workspace import plugins
+from reconciler.workspace.models import BrokerConfig
 
 if TYPE_CHECKING:  # loading a plug-in to validate reconciler.yaml imports no database library
     from reconciler.journal.store import Journal
@@ -40,16 +40,17 @@ def plain_costs(config: BrokerConfig, limit_band: Decimal | None) -> CostModel:
 
 @dataclass(frozen=True)
 class BrokerPlugin(Generic[C]):
-    """Everything the code knows of a broker kind: what `broker.kind` says, the model of `broker:`, how to build
-    the adapter, how its fills cost, and the offline checks `validate` runs."""
+    """Everything the code knows of a broker kind: what `broker.kind` says, the model of `broker:`, how to
+    build the adapter, how its fills cost, and the offline checks `validate` runs."""
 
     kind: str
     config: type[C]
     factory: Callable[[C, BrokerContext], Broker]
-    # The planner's cost model for this broker (its ticks, fees it takes like a commission); plain_costs if None.
+    # The planner's cost model for this broker (its ticks, fees it takes like a commission); plain_costs if
+    # None.
     costs: Callable[[C, Decimal | None], CostModel] | None = None
-    # Checks of the configuration that need no broker, for `validate`: raises on an error (a price CSV that does
-    # not parse), returns warnings (a portfolio's symbol nothing prices).
+    # Checks of the configuration that need no broker, for `validate`: raises on an error (a price CSV that
+    # does not parse), returns warnings (a portfolio's symbol nothing prices).
     check: Callable[[C, Path, list[Desired]], list[str]] | None = None
 
     def build(self, config: BrokerConfig, context: BrokerContext) -> Broker:
@@ -66,10 +67,12 @@ class BrokerPlugin(Generic[C]):
         return [] if self.check is None else self.check(self._own(config), root, portfolios)
 
     def _own(self, config: BrokerConfig) -> C:
-        if not isinstance(config, self.config):  # the loader validated it with this model: never, unless misused
+        # the loader validated it with this model: never, unless misused
+        if not isinstance(config, self.config):
             raise ReconcilerError(
-                f"broker kind {self.kind!r} was given a {type(config).__name__} configuration", where="broker",
-                fix="load reconciler.yaml with reconciler.spec.loader.load_config",
+                f"broker kind {self.kind!r} was given a {type(config).__name__} configuration",
+                where="broker",
+                fix="load reconciler.yaml with reconciler.workspace.loader.load_config",
             )
         return config
 
@@ -79,7 +82,8 @@ def plugin_for(config: BrokerConfig, where: str) -> BrokerPlugin[Any]:
     found = plugins.load_kind(config.kind, where)
     if not isinstance(found, BrokerPlugin):
         raise ReconcilerError(
-            f"broker kind {config.kind!r}: its plug-in is a {type(found).__name__}, not a BrokerPlugin", where=where,
+            f"broker kind {config.kind!r}: its plug-in is a {type(found).__name__}, not a BrokerPlugin",
+            where=where,
             fix="register a reconciler.brokers.plugin.BrokerPlugin in the entry point (docs/brokers.md)",
         )
     return found

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import PaperPrices
+from reconciler.workspace.models import PaperPrices
 
 
 @dataclass(frozen=True)
@@ -35,15 +35,17 @@ def load_prices(spec: PaperPrices, root: Path) -> dict[str, Price]:
 
 def _from_csv(path: Path, as_of: str | None, root: Path) -> dict[str, Price]:
     where = str(path)
-    text = files.read_text(path, files.PRICES, workspace=root, missing_fix="fix broker.prices.csv in reconciler.yaml")
+    text = files.read_text(path, files.PRICES, workspace=root, missing_fix="fix broker.prices.csv in"
+                           " reconciler.yaml")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise ReconcilerError(
-            f"not a CSV file: {exc}", where=where, fix="write one date column and one column of closes per symbol"
+            f"not a CSV file: {exc}", where=where,
+            fix="write one date column and one column of closes per symbol"
         ) from None
-    # (line number, row): a blank line is no row, but the lines after it keep their numbers in messages. Counted
-    # after blanks are dropped: a header over blank lines only has no row to price from.
+    # (line number, row): a blank line is no row, but the lines after it keep their numbers in messages.
+    # Counted after blanks are dropped: a header over blank lines only has no row to price from.
     body = [(n, r) for n, r in enumerate(rows[1:], start=2) if r and any(c.strip() for c in r)]
     if not rows or len(rows[0]) < 2 or not body:
         raise ReconcilerError(
@@ -65,8 +67,10 @@ def _from_csv(path: Path, as_of: str | None, root: Path) -> dict[str, Price]:
         _check_date(day, line, where)
         if previous is not None and day <= previous:
             raise ReconcilerError(
-                f"date {day} {'appears twice' if day == previous else f'comes after {previous}'}: dates must be"
-                " unique and in increasing order", where=f"{where}:{line}", fix="sort the rows by date, one per day",
+                f"date {day} {'appears twice' if day == previous else f'comes after {previous}'}: dates must"
+                " be"
+                " unique and in increasing order", where=f"{where}:{line}",
+                fix="sort the rows by date, one per day",
             )
         previous = day
         if len(row) > len(header):
@@ -80,7 +84,8 @@ def _from_csv(path: Path, as_of: str | None, root: Path) -> dict[str, Price]:
         body = [(n, r) for n, r in body if r[0].strip()[:10] <= as_of]
         if not body:
             raise ReconcilerError(
-                f"no rows on or before {as_of}", where=where, fix="choose an as_of date inside the CSV's range"
+                f"no rows on or before {as_of}", where=where,
+                fix="choose an as_of date inside the CSV's range"
             )
     (last_line, last) = body[-1]
     prev = body[-2] if len(body) > 1 else None

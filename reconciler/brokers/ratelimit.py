@@ -46,8 +46,8 @@ class TokenBucket:
                 pause(self.clock, wait, "waiting for the broker's rate limit")
 
     def _empty(self) -> None:
-        """One request may go when the block ends, then the rate again: tokens earned before the block must not
-        send a burst of the whole capacity the moment a Retry-After runs out."""
+        """One request may go when the block ends, then the rate again: tokens earned before the block must
+        not send a burst of the whole capacity the moment a Retry-After runs out."""
         self.tokens = 0
         self.updated = max(self.updated, self.blocked_until - 1 / self.rate)
 

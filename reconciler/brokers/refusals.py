@@ -1,12 +1,13 @@
-"""What may be shown of a broker's error answer. Its body is untrusted data: a broker (or a proxy before it) may echo
-the request back, headers and credentials included, in any encoding and cut at any point. So a refusal keeps only
-what a broker documents as its error — the HTTP status, its error code and a message field of a JSON body (Alpaca:
-`code` and `message`, per its API reference; Binance: `code` and `msg`, per its error-code page) — each capped and
-passed through `redact.untrusted`; of any other body, only its size and digest, which match a capture of it.
+"""What may be shown of a broker's error answer. Its body is untrusted data: a broker (or a proxy before it)
+may echo the request back, headers and credentials included, in any encoding and cut at any point. So a
+refusal keeps only what a broker documents as its error — the HTTP status, its error code and a message field
+of a JSON body (Alpaca: `code` and `message`, per its API reference; Binance: `code` and `msg`, per its
+error-code page) — each capped and passed through `redact.untrusted`; of any other body, only its size and
+digest, which match a capture of it.
 
-The capture is the user's to ask for: `--broker-bodies FILE` (keep_raw_bodies) appends each error body, whole but
-passed through `redact.untrusted` like every other broker text, to FILE through the one writer (files.py), under
-the same size and digest the message shows. Without it, no body is kept anywhere."""
+The capture is the user's to ask for: `--broker-bodies FILE` (keep_raw_bodies) appends each error body, whole
+but passed through `redact.untrusted` like every other broker text, to FILE through the one writer (files.py),
+under the same size and digest the message shows. Without it, no body is kept anywhere."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ MESSAGE_LIMIT = 200
 _CODE_KEYS = ("code", "error_code")
 _MESSAGE_KEYS = ("message", "msg", "error_description", "error")
 _SPACE = re.compile(r"\s+")
-BODY_LIMIT = 64 * 1024  # of one body, this much is kept in the debug file (its size and digest are of all of it)
+# of one body, this much is kept in the debug file (its size and digest are of all of it)
+BODY_LIMIT = 64 * 1024
 _bodies: list[Path] = []  # where raw error bodies go, when the user asked (--broker-bodies)
 _bodies_mutex = threading.Lock()  # worker threads append one at a time
 
@@ -84,8 +86,9 @@ def refusal(status: int, body: bytes) -> str:
 
 
 def exception_text(exc: BaseException) -> str:
-    """An exception from a broker library (ccxt puts the exchange's raw body in its message): its type, and the
-    body's JSON code and message when the message carries one, else only the size and digest of its text."""
+    """An exception from a broker library (ccxt puts the exchange's raw body in its message): its type, and
+    the body's JSON code and message when the message carries one, else only the size and digest of its
+    text."""
     text = str(exc)
     _keep(None, text.encode())
     start = text.find("{")

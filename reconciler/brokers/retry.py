@@ -23,10 +23,11 @@ def retry_reads(
     Only for requests that are safe to repeat (reads): an order submission is never retried through this.
     """
     retrying = Retrying(
-        stop=stop_after_attempt(attempts), wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05),
         retry=retry_if_exception_type(transient), reraise=True,
-        # A backoff the deadline cannot afford raises DeadlineExceeded instead of starting (tenacity's own sleep
-        # would read the machine's clock and ignore the budget).
+        # A backoff the deadline cannot afford raises DeadlineExceeded instead of starting (tenacity's own
+        # sleep would read the machine's clock and ignore the budget).
         sleep=lambda seconds: pause(clock, seconds, f"waiting to retry {what}"),
     )
     try:

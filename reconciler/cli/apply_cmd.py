@@ -1,5 +1,5 @@
-"""`reconciler apply`: apply a saved plan, plan now and ask, or (GitOps, on merge) apply within a reviewed envelope.
-The one command that sends orders, so every guard before a send is reached from here."""
+"""`reconciler apply`: apply a saved plan, plan now and ask, or (GitOps, on merge) apply within a reviewed
+envelope. The one command that sends orders, so every guard before a send is reached from here."""
 
 from __future__ import annotations
 
@@ -47,22 +47,24 @@ if TYPE_CHECKING:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the apply command's flags: a plan file, or plan now, or a reviewed envelope on merge; main
     builds the parser from each command's."""
-    p.add_argument("plan", nargs="?", help="a plan file written by `plan --out`; without it, plan now and ask")
+    p.add_argument("plan", nargs="?", help="a plan file written by `plan --out`; without it, plan now and"
+                   " ask")
     p.add_argument(
         "--envelope", metavar="REVIEWED_PLAN",
-        help="apply on merge: plan now, refuse unless every new order stays within the envelope of this reviewed"
-        " plan (see docs/gitops.md), then apply; a commit already applied sends nothing",
+        help="apply on merge: plan now, refuse unless every new order stays within the envelope of this"
+        " reviewed plan (see docs/gitops.md), then apply; a commit already applied sends nothing",
     )
     p.add_argument("--auto-approve", action="store_true", help="apply without asking")
     p.add_argument(
         "--all", action="store_true",
-        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers workers;"
-        " the same command on other machines sharing a PostgreSQL journal joins in, each account applied once",
+        help="with a plan file: put its accounts in the journal's work queue and apply them with --workers"
+        " workers; the same command on other machines sharing a PostgreSQL journal joins in, each account"
+        " applied once",
     )
     p.add_argument(
         "--workers", type=int, default=1, metavar="N",
-        help="with --all: accounts applied at once, by worker processes (up to two per core) and threads within"
-        " them (default 1)",
+        help="with --all: accounts applied at once, by worker processes (up to two per core) and threads"
+        " within them (default 1)",
     )
     p.add_argument(
         "--override", action="append", default=[], metavar="POLICY",
@@ -83,7 +85,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-# Not 1: the orders were sent and are journaled; only the summary file is missing, and CI must tell the two apart.
+# Not 1: the orders were sent and are journaled; only the summary file is missing, and CI must tell the two
+# apart.
 SUMMARY_MISSING = 3
 
 
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plan and args.envelope:
         raise ReconcilerError(
             "give a plan file or --envelope REVIEWED_PLAN, not both", where="command line",
-            fix="`apply PLAN` applies exactly PLAN; `apply --envelope PLAN` plans now and checks against PLAN",
+            fix="`apply PLAN` applies exactly PLAN; `apply --envelope PLAN` plans now and checks against"
+            " PLAN",
         )
     if args.all and not args.plan:
         raise ReconcilerError(
@@ -135,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         raise ReconcilerError(
             "--target chooses what to plan now; a saved plan and a reviewed envelope are applied whole",
             where="command line",
-            fix="plan with --target and save that plan (`reconciler plan --target P --out plan.json`), then apply it",
+            fix="plan with --target and save that plan (`reconciler plan --target P --out plan.json`), then"
+            " apply it",
         )
     if not 1 <= args.workers <= 64:
         raise ReconcilerError(
@@ -173,7 +178,8 @@ def _say_summary_missing(summary: _Summary) -> bool:
     if summary.failed is None:
         return False
     print(
-        f"Error: the apply summary is missing: {summary.failed.render()}\n  The apply's outcome above stands: orders"
+        f"Error: the apply summary is missing: {summary.failed.render()}\n  The apply's outcome above stands:"
+        " orders"
         " sent are at the broker and in the journal (`reconciler history`, `reconciler show APPLY_ID`).",
         file=sys.stderr,
     )
@@ -181,7 +187,8 @@ def _say_summary_missing(summary: _Summary) -> bool:
 
 
 def _notify_failure(rt: Runtime, summary: _Summary) -> None:
-    """The `apply_failed` notifications (reconciler.yaml: notifications): never changes the apply's outcome."""
+    """The `apply_failed` notifications (reconciler.yaml: notifications): never changes the apply's
+    outcome."""
     try:
         settings = rt.config.notifications
     except ReconcilerError:
@@ -212,8 +219,8 @@ def _apply_all(args: argparse.Namespace, rt: Runtime, session: ApplySession, out
         plan = read_judged_plan(Path(args.plan), rt)
         overrides = {name: args.reason for name in args.override}
         rt.policies.check_overrides(overrides)
-        # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not as one
-        # failed work item per account. The workers inherit the targets loaded for it.
+        # Checked here once, before any worker starts: a plan for other targets fails as one clear error, not
+        # as one failed work item per account. The workers inherit the targets loaded for it.
         match_once(plan, rt.workspace, session)
         report = run_workers(
             plan, rt.for_worker, workers=args.workers, actor=session.actor, overrides=overrides,
@@ -230,8 +237,8 @@ def _apply_in_envelope(
 ) -> int:
     """Plan now, refuse when the new orders leave the reviewed envelope, apply; each commit once.
 
-    `--envelope` names one reviewed plan, or a folder of the reviewed plans of every commit since the last applied
-    one (`github reviewed-plans`): then each portfolio is checked against the plan that covers it
+    `--envelope` names one reviewed plan, or a folder of the reviewed plans of every commit since the last
+    applied one (`github reviewed-plans`): then each portfolio is checked against the plan that covers it
     (execution.merge_apply holds the rules)."""
     reviewed = read_reviewed(rt, args.envelope)
     commit = reviewed.commit
@@ -306,7 +313,8 @@ def _execute(
     stream = OutcomeStream(out, plan, rt.clock, rt.journal.intent, order_sentence)
     try:
         result = apply_plan(plan, rt, actor=who, overrides=overrides, on_outcome=stream, session=session)
-    except ReconcilerError as error:  # refused before sending (stale, market closed, ...): the job summary says why
+    # refused before sending (stale, market closed, ...): the job summary says why
+    except ReconcilerError as error:
         summary.write("refused", error.render(), **context)
         raise
     finally:
@@ -333,12 +341,15 @@ def _outcome_line(result: ApplyResult, journaled: dict[str, dict[str, Any]]) -> 
     part = sum(1 for r in rows if r is not None and r["status"] != "filled" and filled_of(r) > 0)
     partly = f", {part} partly filled (the next plan picks up the rest)" if part else ""
     refused = f"; {len(result.refused)} portfolio(s) not traded" if result.refused else ""
-    return f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders filled{partly}{refused}."
+    return (f"Apply {result.apply_id} {result.status}: {filled}/{len(result.outcomes)} orders"
+            f" filled{partly}{refused}.")
 
 
-def _print_end(result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console, stream: OutcomeStream) -> None:
-    """After the orders (streamed as they happened): the portfolios not traded, an interruption, the totals and
-    the outcome in one line."""
+def _print_end(
+    result: ApplyResult, journaled: dict[str, dict[str, Any]], out: Console, stream: OutcomeStream
+) -> None:
+    """After the orders (streamed as they happened): the portfolios not traded, an interruption, the totals
+    and the outcome in one line."""
     for name, why in sorted(result.refused.items()):
         out.print(f"  [red]not traded[/red] portfolio {escape(name)}: {escape('; '.join(why))}")
     if result.interrupted is not None:

@@ -30,26 +30,38 @@ if TYPE_CHECKING:
     from reconciler.runtime import Runtime
 
 # Figure names only (no numpy): --help must not need the backtest extra. sweep.RANKS says which way is better.
-RANKS = ("avg_deviation", "cagr", "costs", "final_value", "max_drawdown", "sharpe", "taxes_paid", "turnover_per_year",
-         "volatility")
+RANKS = (
+    "avg_deviation",
+    "cagr",
+    "costs",
+    "final_value",
+    "max_drawdown",
+    "sharpe",
+    "taxes_paid",
+    "turnover_per_year",
+    "volatility",
+)
 STRATEGY_HELP = (
     "repeatable: KIND[:OPTION,...]. Kinds: never | calendar[:monthly|quarterly|annual] | threshold |"
     " calendar-threshold[:monthly|quarterly|annual] | opportunistic | buy-only. Options: every=daily|weekly|"
-    "monthly|quarterly|annual (how often it looks); at=start|end (calendar kinds: the first or last row of each"
-    " period, default start); abs=0.05 and/or rel=0.25 (the band: the tighter applies; default the portfolio's);"
-    " trade=drifted|all (only holdings beyond their band, default, or all back to target); inner=0..1 (back to"
-    " target, 0, or to the band's edge, 1; opportunistic 0.5). E.g. calendar-threshold:annual,abs=0.05,at=end"
-    " (default: never, calendar:quarterly, threshold with the portfolio's bands)"
+    "monthly|quarterly|annual (how often it looks); at=start|end (calendar kinds: the first or last row of"
+    " each period, default start); abs=0.05 and/or rel=0.25 (the band: the tighter applies; default the"
+    " portfolio's); trade=drifted|all (only holdings beyond their band, default, or all back to target);"
+    " inner=0..1 (back to target, 0, or to the band's edge, 1; opportunistic 0.5). E.g."
+    " calendar-threshold:annual,abs=0.05,at=end (default: never, calendar:quarterly, threshold with the"
+    " portfolio's bands)"
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the backtest command's flags: prices, strategies, money flows, costs, taxes and outputs; main
     builds the parser from each command's."""
-    p.add_argument("portfolio", metavar="PORTFOLIO", help="a portfolio's name (metadata.name) in the workspace")
+    p.add_argument("portfolio", metavar="PORTFOLIO", help="a portfolio's name (metadata.name) in the"
+                   " workspace")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--prices", metavar="FILE", help="CSV or Parquet: a date column and one column of adjusted closes per symbol"
+        "--prices", metavar="FILE",
+        help="CSV or Parquet: a date column and one column of adjusted closes per symbol"
     )
     source.add_argument(
         "--dataset",
@@ -63,23 +75,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " 'calendar-threshold:{monthly|quarterly|annual},abs=0.01..0.20/0.01' (instead of --strategy)",
     )
     sweep.add_argument("--rank-by", choices=sorted(RANKS), default="sharpe", help="the figure to rank by")
-    sweep.add_argument("--top", type=int, default=20, metavar="N", help="rows of the ranked table (default 20)")
+    sweep.add_argument("--top", type=int, default=20, metavar="N", help="rows of the ranked table (default"
+                       " 20)")
     sweep.add_argument("--jobs", type=int, default=None, metavar="N", help="processes (default: every core)")
     p.add_argument("--start", metavar="YYYY-MM-DD", help="first day (default: the first day of the prices)")
     p.add_argument("--end", metavar="YYYY-MM-DD", help="last day (default: the last day of the prices)")
     p.add_argument("--cash", default="100000", metavar="AMOUNT", help="initial cash (default 100000)")
     p.add_argument(
-        "--contribution", default="0", metavar="AMOUNT", help="added every period; negative: withdrawn (default 0)"
+        "--contribution", default="0", metavar="AMOUNT",
+        help="added every period; negative: withdrawn (default 0)"
     )
     p.add_argument(
         "--every", choices=["monthly", "quarterly", "annual"], default="monthly", help="contribution period"
     )
-    costs = p.add_argument_group("costs (default: the broker's in reconciler.yaml, the paper broker's fill model)")
+    costs = p.add_argument_group("costs (default: the broker's in reconciler.yaml, the paper broker's fill"
+                                 " model)")
     costs.add_argument("--slippage-bps", metavar="BPS")
     costs.add_argument("--commission-per-order", metavar="AMOUNT")
     costs.add_argument("--commission-per-share", metavar="AMOUNT")
     costs.add_argument("--commission-bps", metavar="BPS")
-    costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless run)")
+    costs.add_argument("--no-costs", action="store_true", help="no slippage and no commission (a frictionless"
+                       " run)")
     costs.add_argument(
         "--costs-from-journal", action="store_true",
         help="slippage and commission learned from the journal's fills of the configured broker"
@@ -87,16 +103,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     taxes = p.add_argument_group("taxes")
     taxes.add_argument("--lots", choices=LOT_METHODS, default="fifo", help="which tax lots a sale closes")
-    taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less, 0.37")
-    taxes.add_argument("--tax-long", default="0", metavar="RATE", help="rate on gains held over a year, e.g. 0.2")
-    p.add_argument("--risk-free", default="0", metavar="RATE", help="annual risk-free rate for Sharpe (default 0)")
+    taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less,"
+                       " 0.37")
+    taxes.add_argument("--tax-long", default="0", metavar="RATE", help="rate on gains held over a year, e.g."
+                       " 0.2")
+    p.add_argument("--risk-free", default="0", metavar="RATE", help="annual risk-free rate for Sharpe"
+                   " (default 0)")
     p.add_argument(
         "--policies",
         action="store_true",
-        help="evaluate the repository's policies on every plan; a blocked plan does not trade (~14 ms a plan)",
+        help="evaluate the repository's policies on every plan; a blocked plan does not trade (~14 ms a"
+        " plan)",
     )
     p.add_argument(
-        "--override", action="append", default=[], metavar="POLICY", help="with --policies: pass a soft-mandatory one"
+        "--override", action="append", default=[], metavar="POLICY",
+        help="with --policies: pass a soft-mandatory one"
     )
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.add_argument("--report", metavar="FILE", help="write charts: FILE.html (with the table) or FILE.png")
@@ -114,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
             where="reconciler backtest",
             fix="pip install 'reconciler[backtest]'",
         ) from None
-    # Only now: the backtest package needs numpy and pandas (an extra), so it is imported after the check above
-    # says they are installed.
+    # Only now: the backtest package needs numpy and pandas (an extra), so it is imported after the check
+    # above says they are installed.
     from reconciler.backtest.costs import describe, describe_learned, learned_model
     from reconciler.backtest.data import load_dataset, load_prices
     from reconciler.backtest.engine import run_strategy
@@ -133,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
         )
     grid = _grid(args)
     request = BacktestRequest(
-        strategies=tuple(grid.specs if grid else args.strategy or ()), start=args.start, end=args.end, cash=args.cash,
+        strategies=tuple(grid.specs if grid else args.strategy or ()), start=args.start, end=args.end,
+        cash=args.cash,
         contribution=args.contribution, every=args.every, slippage_bps=args.slippage_bps,
         commission_per_order=args.commission_per_order, commission_per_share=args.commission_per_share,
         commission_bps=args.commission_bps, no_costs=args.no_costs, lots=args.lots, tax_short=args.tax_short,
@@ -166,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
     with _progress(show, len(ready.strategies) * days) as bar:
         for k, strategy in enumerate(ready.strategies):
             advance = bar.strategy(f"{k + 1}/{len(ready.strategies)} {strategy.name}", k * days)
-            runs.append(run_strategy(desired, prices, strategy, ready.settings, policy=policy, progress=advance))
+            runs.append(
+                run_strategy(desired, prices, strategy, ready.settings, policy=policy, progress=advance)
+            )
     report = Report(
         portfolio=desired.name,
         source=table.source,
@@ -221,10 +245,12 @@ def _grid(args: argparse.Namespace) -> Grid | None:
         if given:
             raise BacktestError(
                 f"--sweep does not take {flag}", where="--sweep",
-                fix=f"drop {flag}; run the best points of the sweep again with --strategy for their {flag[2:]}",
+                fix=f"drop {flag}; run the best points of the sweep again with --strategy for their"
+                f" {flag[2:]}",
             )
     if args.top < 1 or (args.jobs is not None and args.jobs < 1):
-        raise BacktestError("--top and --jobs must be at least 1", where="--sweep", fix="give a positive number")
+        raise BacktestError("--top and --jobs must be at least 1", where="--sweep", fix="give a positive"
+                            " number")
     return expand(args.sweep)
 
 
@@ -246,15 +272,19 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
         metrics = run_grid(desired, prices, ready.strategies, ready.settings, ready.risk_free, pool)
     if args.report:
         try:
-            png = heatmap_png(grid, metrics, args.rank_by, f"{desired.name}: {args.rank_by} over {args.sweep}")
+            png = heatmap_png(grid, metrics, args.rank_by, f"{desired.name}: {args.rank_by} over"
+                              f" {args.sweep}")
         except ImportError:
             raise BacktestError(
-                "charts need matplotlib", where=f"--report {args.report}", fix="pip install 'reconciler[backtest]'"
+                "charts need matplotlib", where=f"--report {args.report}",
+                fix="pip install 'reconciler[backtest]'"
             ) from None
         files.write_bytes(Path(args.report), png, REPORT, "--report")
         print(f"Wrote the heatmap to {args.report}", file=sys.stderr)
     if args.format == "json":
-        doc = [{"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)]
+        doc = [
+            {"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)
+        ]
         head = {"sweep": args.sweep, "rank_by": args.rank_by, "costs": costs}
         sys.stdout.write(json.dumps({**head, "points": doc}, indent=2) + "\n")
         return 0
@@ -276,7 +306,8 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
 def _check_report_path(path: Path) -> None:
     if path.suffix.lower() not in (".html", ".htm", ".png"):
         raise BacktestError(
-            f"unknown report type {path.suffix!r}", where=f"--report {path}", fix="name the file .html or .png",
+            f"unknown report type {path.suffix!r}", where=f"--report {path}",
+            fix="name the file .html or .png",
         )
     from reconciler.backtest.report import REPORT
 
@@ -315,7 +346,8 @@ class _progress:
     def __enter__(self) -> _progress:
         if not self.show:
             return self
-        # Only for a run watched on a terminal: a piped or CI run never loads rich.progress (ten more modules).
+        # Only for a run watched on a terminal: a piped or CI run never loads rich.progress (ten more
+        # modules).
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.bar = Progress(
@@ -327,7 +359,8 @@ class _progress:
         return self
 
     def strategy(self, label: str, base: int) -> Callable[[int], None]:
-        """The progress callback of one strategy's run, whose days start at `base` of the bar; the bar names it."""
+        """The progress callback of one strategy's run, whose days start at `base` of the bar; the bar names
+        it."""
         if not self.show:
             return lambda n: None
         self.bar.update(self.task, description=label)

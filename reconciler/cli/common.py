@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def runtime(args: argparse.Namespace, *, read_only: bool = False) -> Runtime:
-    """The runtime of the global options; `read_only` for commands that only read the journal (plan, status)."""
+    """The runtime of the global options; `read_only` for commands that only read the journal (plan,
+    status)."""
     # Here, not at the top: the runtime brings SQLAlchemy, the policy engine and the brokers, and `fmt` (a
     # pre-commit hook) and `github apply-result` share this module without needing them.
     from reconciler.runtime import Runtime
@@ -25,7 +26,8 @@ def runtime(args: argparse.Namespace, *, read_only: bool = False) -> Runtime:
     if args.journal is not None and not args.journal.strip():
         raise ReconcilerError(
             "--journal is empty", where="command line",
-            fix="give a journal URL (sqlite:///path/journal.db, postgresql+psycopg://...) or leave --journal out",
+            fix="give a journal URL (sqlite:///path/journal.db, postgresql+psycopg://...) or leave --journal"
+            " out",
         )
     return Runtime(
         config_path=Path(getattr(args, "config", None) or "reconciler.yaml"), journal_url=args.journal,
@@ -55,7 +57,8 @@ def add_record(p: argparse.ArgumentParser, command: str) -> None:
     """The `--record` flag, worded per command, so reading commands stay read-only by default."""
     p.add_argument(
         "--record", action="store_true",
-        help=f"record the observations in the journal (creating or migrating it if needed); without it {command}"
+        help="record the observations in the journal (creating or migrating it if needed); without it"
+        f" {command}"
         " only reads the journal, so a read-only credential is enough",
     )
 
@@ -64,7 +67,8 @@ def add_target(p: argparse.ArgumentParser) -> None:
     """The `--target` flag, shared so plan, apply and status limit portfolios the same way."""
     p.add_argument(
         "--target", action="append", default=[], metavar="PORTFOLIO",
-        help="plan only this portfolio (repeatable), like terraform -target: the others are not observed or traded",
+        help="plan only this portfolio (repeatable), like terraform -target: the others are not observed or"
+        " traded",
     )
 
 
@@ -72,8 +76,8 @@ def add_lock_timeout(p: argparse.ArgumentParser) -> None:
     """The `--lock-timeout` flag, shared so every command that locks an account waits the same way."""
     p.add_argument(
         "--lock-timeout", type=duration, default=0.0, metavar="DURATION",
-        help="wait up to this long (90s, 5m) for an account locked by another live apply, instead of failing at"
-        " once (default 0)",
+        help="wait up to this long (90s, 5m) for an account locked by another live apply, instead of failing"
+        " at once (default 0)",
     )
 
 

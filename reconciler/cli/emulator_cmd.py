@@ -1,5 +1,5 @@
-"""`reconciler emulator`: run the Alpaca-compatible broker emulator on 127.0.0.1, so demos and tests exercise the
-real adapter without an account or the network."""
+"""`reconciler emulator`: run the Alpaca-compatible broker emulator on 127.0.0.1, so demos and tests exercise
+the real adapter without an account or the network."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from pathlib import Path
 from reconciler import calendars, files
 from reconciler.emulator import Emulator, EmulatorServer, Faults
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import load_documents
+from reconciler.workspace.yamlpos import load_documents
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the emulator's flags: its seed, faults and ports; main builds the parser from each command's.
     Declare the emulator's flags: its seed, faults and ports; main builds the parser from each command's."""
-    p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions), prices")
+    p.add_argument("--seed", required=True, help="YAML/JSON: accounts (key_id, secret, cash, positions),"
+                   " prices")
     p.add_argument("--faults", help="YAML/JSON of fault knobs (see reconciler/emulator/faults.py)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
     p.add_argument("--stream-port", type=int, default=0,
@@ -25,8 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    " broker.stream_url to the ws:// URL it prints")
     p.add_argument("--settlement-days", type=int, default=1)
     p.add_argument("--calendar", default="XNYS",
-                   help="exchange calendar for the clock, sessions and settlement (default XNYS: closed at night,"
-                   " on weekends and holidays, as Alpaca is)")
+                   help="exchange calendar for the clock, sessions and settlement (default XNYS: closed at"
+                   " night, on weekends and holidays, as Alpaca is)")
     p.add_argument("--always-open", action="store_true",
                    help="no calendar: the market is open at any hour (for trying orders at night)")
 
@@ -34,12 +35,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Serve the Alpaca emulator until interrupted, printing its URLs for the workspace."""
     def load(path: str) -> dict[str, object]:
-        # Through the file gate and the one guarded YAML loader (JSON is YAML): named on the command line, so it
-        # may be anywhere, but a FIFO, a huge file or a nesting bomb is refused like in any other file.
+        # Through the file gate and the one guarded YAML loader (JSON is YAML): named on the command line, so
+        # it may be anywhere, but a FIFO, a huge file or a nesting bomb is refused like in any other file.
         docs = list(load_documents(Path(path), files.SEED))
         if len(docs) != 1 or not isinstance(docs[0].data, dict):
             raise ReconcilerError(
-                "not one mapping", where=path, fix="one YAML or JSON mapping (see reconciler/emulator/faults.py)"
+                "not one mapping", where=path,
+                fix="one YAML or JSON mapping (see reconciler/emulator/faults.py)"
             )
         data: dict[str, object] = docs[0].data
         return data
@@ -50,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         knobs = {k: float(v) if isinstance(v, Decimal) else v for k, v in given.items()}  # knobs are floats
         faults = Faults(**knobs)  # type: ignore[arg-type]
     except TypeError as exc:
-        raise ReconcilerError(f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs") from None
+        raise ReconcilerError(
+            f"unknown fault knob: {exc}", where=args.faults, fix="see the emulator's docs"
+        ) from None
     calendar = None
     if not args.always_open:
         try:

@@ -1,4 +1,5 @@
-"""`reconciler fmt`: normalise portfolio files in place, keeping comments, so reviews show changes of meaning only."""
+"""`reconciler fmt`: normalise portfolio files in place, keeping comments, so reviews show changes of meaning
+only."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ from pathlib import Path
 
 from reconciler.cli.common import console
 from reconciler.errors import ReconcilerError
-from reconciler.spec.formatter import format_file
+from reconciler.workspace.formatter import format_file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the files to format and `--check`; main builds the parser from each command's."""
     p.add_argument(
         "paths", nargs="*",
-        help="YAML files or folders (default: every file in portfolios_dir; name reconciler.yaml to include it)",
+        help="YAML files or folders (default: every file in portfolios_dir; name reconciler.yaml to include"
+        " it)",
     )
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a file is not formatted")
 
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         # Only without paths: the loader brings the pydantic models, which the pre-commit hook (files named on
         # the command line) never needs.
-        from reconciler.spec.loader import load_config
+        from reconciler.workspace.loader import load_config
 
         try:
             pdir = load_config(config).portfolios_dir
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         elif t.exists():
             files.append(t)
         else:
-            raise ReconcilerError("no such file or folder", where=str(t), fix="pass an existing YAML file or folder")
+            raise ReconcilerError("no such file or folder", where=str(t), fix="pass an existing YAML file or"
+                                  " folder")
     changed = [f for f in files if format_file(f, write=not args.check)]
     for f in changed:
         out.print(f"{'would reformat' if args.check else 'reformatted'} {f}")

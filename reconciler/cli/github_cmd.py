@@ -1,6 +1,6 @@
-"""`reconciler github comment|apply-result|reviewed-plans|overrides|drift-issue|doctor`: post the plan and then the
-apply's outcome to the pull request, fetch the reviewed plans apply on merge checks against, read override comments,
-keep the drift issue current, check the repository's settings."""
+"""`reconciler github comment|apply-result|reviewed-plans|overrides|drift-issue|doctor`: post the plan and
+then the apply's outcome to the pull request, fetch the reviewed plans apply on merge checks against, read
+override comments, keep the drift issue current, check the repository's settings."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     c.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     c.add_argument("--plan", metavar="FILE", help="the saved plan to post (default: plan now)")
     c.add_argument("--base", metavar="REF", help="when planning now: git ref to show target changes against")
-    c.add_argument("--max-comments", type=int, default=10, metavar="N", help="at most N comments (default 10)")
+    c.add_argument("--max-comments", type=int, default=10, metavar="N", help="at most N comments (default"
+                   " 10)")
     c.add_argument(
         "--overrides", metavar="FILE", help="show the overrides refused (from `github overrides --out FILE`)",
     )
@@ -56,13 +57,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     c.add_argument(
         "--proposed", metavar="REF",
-        help="the settings (apply envelope) and, when planning now, the targets as this git ref proposes them (see"
-        " `reconciler plan --proposed`)",
+        help="the settings (apply envelope) and, when planning now, the targets as this git ref proposes them"
+        " (see `reconciler plan --proposed`)",
     )
     a = sub.add_parser(
         "apply-result", help="post the apply's outcome on the pull request it applied",
         description="Post the apply job's summary (filled / refused / partial / nothing to do) as one sticky"
-        " comment on the merged pull request, beside the plan comment, with a link to the run. Needs GITHUB_TOKEN.",
+        " comment on the merged pull request, beside the plan comment, with a link to the run. Needs"
+        " GITHUB_TOKEN.",
     )
     a.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     a.add_argument(
@@ -72,15 +74,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "reviewed-plans", help="download the reviewed plan of every commit merged since the last applied one",
         description="For each first-parent commit of the checked-out branch after the last commit the journal"
         " applied in full: its merged pull request, the plan plan.yml reviewed on it (checked against the"
-        " artifact's digest), written into a folder for `reconciler apply --envelope FOLDER`. A commit without one"
-        " is listed with the reason. Needs GITHUB_TOKEN (actions: read, pull-requests: read) and the journal.",
+        " artifact's digest), written into a folder for `reconciler apply --envelope FOLDER`. A commit"
+        " without one is listed with the reason. Needs GITHUB_TOKEN (actions: read, pull-requests: read) and"
+        " the journal.",
     )
-    r.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and reviewed.json")
+    r.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and"
+                   " reviewed.json")
     o = sub.add_parser(
         "overrides", help="read `/reconciler override POLICY: reason` comments by the policies' code owners",
-        description="List the pull request's `/reconciler override POLICY: reason` comments; each counts when its"
-        " author is a code owner of the policy's file in this checkout's CODEOWNERS (the default branch's), and is"
-        " refused otherwise. Writes FILE for `plan --overrides` and `github comment --overrides`. Needs GITHUB_TOKEN.",
+        description="List the pull request's `/reconciler override POLICY: reason` comments; each counts when"
+        " its author is a code owner of the policy's file in this checkout's CODEOWNERS (the default"
+        " branch's), and is refused otherwise. Writes FILE for `plan --overrides` and `github comment"
+        " --overrides`. Needs GITHUB_TOKEN.",
     )
     o.add_argument("--pr", type=int, required=True, metavar="N", help="pull request number")
     o.add_argument("--out", required=True, metavar="FILE", help="where to write the overrides (JSON)")
@@ -89,37 +94,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description="Open or update one issue while any portfolio is OutOfSync; close it when all are back in"
         " sync. Needs GITHUB_TOKEN.",
     )
-    d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format json`")
+    d.add_argument("--status", required=True, metavar="FILE", help="output of `reconciler status --format"
+                   " json`")
     d.add_argument("--label", default="reconciler-drift", help="label that marks the issue")
     doc = sub.add_parser(
         "doctor", help="check the repository settings the credential boundary rests on",
-        description="Read through the GitHub API the settings nothing in git verifies: the observe and production"
-        " environments deploy from the default branch only, production has required reviewers, no repository or"
-        " organisation secret shares an environment secret's name, branch protection requires the plan and validate"
-        " checks and code owners' review, CODEOWNERS owns reconciler.yaml and policies/. Prints each as pass or fail"
-        " with the fix; exit 1 on any failure, or on a setting the token may not read. Needs GITHUB_TOKEN with read"
-        " access to administration, environments, secrets, actions and contents.",
+        description="Read through the GitHub API the settings nothing in git verifies: the observe and"
+        " production environments deploy from the default branch only, production has required reviewers, no"
+        " repository or organisation secret shares an environment secret's name, branch protection requires"
+        " the plan and validate checks and code owners' review, CODEOWNERS owns reconciler.yaml and"
+        " policies/. Prints each as pass or fail with the fix; exit 1 on any failure, or on a setting the"
+        " token may not read. Needs GITHUB_TOKEN with read access to administration, environments, secrets,"
+        " actions and contents.",
     )
     m = sub.add_parser(
-        "merge-group", help="check a merge queue's batch: every portfolio it changes is covered by a reviewed plan",
-        description="Read the merge queue's temporary branch as data (git objects, nothing of it runs): for each"
-        " commit after --base up to --head, its pull request and the plan plan.yml reviewed on it, written into"
-        " FOLDER as `github reviewed-plans` does. Exit 1 when a portfolio the batch changes is covered by no reviewed"
-        " plan with the targets the batch gives it: apply on merge would refuse it. Needs GITHUB_TOKEN (actions:"
-        " read, pull-requests: read); no journal, no broker.",
+        "merge-group",
+        help="check a merge queue's batch: every portfolio it changes is covered by a reviewed plan",
+        description="Read the merge queue's temporary branch as data (git objects, nothing of it runs): for"
+        " each commit after --base up to --head, its pull request and the plan plan.yml reviewed on it,"
+        " written into FOLDER as `github reviewed-plans` does. Exit 1 when a portfolio the batch changes is"
+        " covered by no reviewed plan with the targets the batch gives it: apply on merge would refuse it."
+        " Needs GITHUB_TOKEN (actions: read, pull-requests: read); no journal, no broker.",
     )
-    m.add_argument("--base", required=True, metavar="SHA", help="the queue's base commit (merge_group.base_sha)")
-    m.add_argument("--head", required=True, metavar="REF", help="the queue's tip (merge_group.head_sha), fetched")
+    m.add_argument("--base", required=True, metavar="SHA", help="the queue's base commit"
+                   " (merge_group.base_sha)")
+    m.add_argument("--head", required=True, metavar="REF", help="the queue's tip (merge_group.head_sha),"
+                   " fetched")
     m.add_argument("--base-branch", default="main", metavar="NAME", help="the branch the queue merges into")
-    m.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and reviewed.json")
+    m.add_argument("--out", required=True, metavar="FOLDER", help="where to write the plans and"
+                   " reviewed.json")
     m.add_argument("--summary-file", metavar="FILE", help="append the verdict as markdown (the job summary)")
     for q in (c, a, r, o, d, doc, m):
         q.add_argument("--repo", metavar="OWNER/NAME", help="repository (default: $GITHUB_REPOSITORY)")
-        q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or github.com)")
+        q.add_argument("--api-url", metavar="URL", help="REST API URL (default: $GITHUB_API_URL or"
+                       " github.com)")
         q.add_argument(
             "--bot-login", metavar="LOGIN",
-            help="the login the token comments as, e.g. github-actions[bot]; only comments and issues it wrote are"
-            " ever edited (default: $RECONCILER_GITHUB_LOGIN, else asked from GitHub)",
+            help="the login the token comments as, e.g. github-actions[bot]; only comments and issues it"
+            " wrote are ever edited (default: $RECONCILER_GITHUB_LOGIN, else asked from GitHub)",
         )
         _common(q, argparse.SUPPRESS)
 
@@ -129,8 +141,10 @@ def run(args: argparse.Namespace) -> int:
     if args.github_command == "doctor" and not os.environ.get("GITHUB_TOKEN", "").strip():
         raise ReconcilerError(
             "GITHUB_TOKEN is not set: the doctor reads branch protection, environments and secrets' names",
-            where="environment", fix="in apply.yml map `GITHUB_TOKEN: ${{ secrets.RECONCILER_DOCTOR_TOKEN }}` (a"
-            " read-only token of the production environment, see docs/gitops.md); from a shell export such a token",
+            where="environment",
+            fix="in apply.yml map `GITHUB_TOKEN: ${{ secrets.RECONCILER_DOCTOR_TOKEN }}` (a"
+            " read-only token of the production environment, see docs/gitops.md); from a shell export such a"
+            " token",
         )
     settings = GitHubSettings.from_env(args.repo, args.api_url, args.bot_login)  # fail before any work
     if args.github_command == "comment":
@@ -162,7 +176,9 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
     try:
         summary = files.read_text(path, files.SUMMARY)
     except ReconcilerError as exc:
-        raise ReconcilerError(f"cannot read the apply summary: {exc.message}", where=exc.where, fix=exc.fix) from None
+        raise ReconcilerError(
+            f"cannot read the apply summary: {exc.message}", where=exc.where, fix=exc.fix
+        ) from None
     if not summary.strip():
         raise ReconcilerError(
             "the apply summary is empty (the apply did not run)", where=str(path),
@@ -175,8 +191,8 @@ def _apply_result(args: argparse.Namespace, settings: GitHubSettings) -> int:
 
 
 def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
-    # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which `apply-result` and
-    # `drift-issue` never use.
+    # Only here: planning brings the runtime (SQLAlchemy, the policy engine, the brokers), which
+    # `apply-result` and `drift-issue` never use.
     from reconciler.cli.whatif import what_if_report
     from reconciler.execution.planning import causes_of, plan_against
     from reconciler.runtime import proposed_runtime
@@ -185,7 +201,8 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
         raise ReconcilerError(
             "--pr and --max-comments must be positive", where="command line", fix="e.g. --pr 42"
         )
-    trusted = runtime(args, read_only=True)  # planning now only reads the journal, like `plan` without --record
+    # planning now only reads the journal, like `plan` without --record
+    trusted = runtime(args, read_only=True)
     with proposed_runtime(trusted, args.proposed) if args.proposed else nullcontext(trusted) as rt:
         base = None
         if args.plan:
@@ -194,10 +211,12 @@ def _comment(args: argparse.Namespace, settings: GitHubSettings) -> int:
             plan, base = plan_against(rt, args.base, record=False)
         causes = causes_of(rt, plan, base)
         envelope = rt.workspace.config.apply.envelope
-        # What the proposal changes besides targets, against the trusted checkout (the default branch), shown first.
+        # What the proposal changes besides targets, against the trusted checkout (the default branch), shown
+        # first.
         changed = setting_changes(trusted.config, rt.config) if args.proposed else []
         policy_files = policy_file_changes(
-            trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir, rt.config.policies.dir,
+            trusted.root / trusted.config.policies.dir, rt.root / rt.config.policies.dir,
+            rt.config.policies.dir,
         ) if args.proposed else []
         what_if = what_if_report(trusted, rt, plan, base)  # while the proposal's files exist
     refused = read_overrides(Path(args.overrides)).refused if args.overrides else []
@@ -294,31 +313,37 @@ def _merge_group(args: argparse.Namespace, settings: GitHubSettings) -> int:
     lines += [f"{c.portfolio}: no reviewed plan covers it: {c.reason}" for c in uncovered]
     for line in lines:
         out.print(f"  {line}")
-    verdict = (f"refused: {len(uncovered)} portfolio(s) this batch changes are covered by no reviewed plan; apply on"
-               " merge would refuse them. Remove the pull request from the queue, or re-run its plan check on top of"
-               " the others (update its branch), then queue it again") if uncovered else (
-               "every portfolio this batch changes is covered by the plan reviewed on the pull request that last"
-               " changed it; apply on merge checks each within its envelope")
+    verdict = (f"refused: {len(uncovered)} portfolio(s) this batch changes are covered by no reviewed plan;"
+               " apply on"
+               " merge would refuse them. Remove the pull request from the queue, or re-run its plan check on"
+               " top of the others (update its branch), then queue it again") if uncovered else (
+               "every portfolio this batch changes is covered by the plan reviewed on the pull request that"
+               " last changed it; apply on merge checks each within its envelope")
     out.print(verdict)
     if args.summary_file:
-        body = "\n".join(["## reconciler: merge queue batch", "", *(f"- {line}" for line in lines), "", verdict])
-        files.write_text(Path(args.summary_file), shown.markdown(body) + "\n", files.SUMMARY, "--summary-file",
-                         append=True)
+        body = "\n".join(
+            ["## reconciler: merge queue batch", "", *(f"- {line}" for line in lines), "", verdict]
+        )
+        files.write_text(
+            Path(args.summary_file), shown.markdown(body) + "\n", files.SUMMARY, "--summary-file", append=True
+        )
     return 1 if uncovered else 0
 
 
 def _seal(head: str | None) -> Seal | None:
-    """The key binding plan comments to this workflow: required in CI, where every workflow comments as the same
-    bot; without it (a shell) comments are told apart by marker and author only."""
+    """The key binding plan comments to this workflow: required in CI, where every workflow comments as the
+    same bot; without it (a shell) comments are told apart by marker and author only."""
     key = os.environ.get(COMMENT_KEY_ENV, "").strip()
     in_ci = os.environ.get("CI", "").strip().lower() in ("true", "1")
     if not key:
         if in_ci:
             raise ReconcilerError(
-                f"{COMMENT_KEY_ENV} is not set: in CI the plan comment is signed, so that a comment another workflow"
+                f"{COMMENT_KEY_ENV} is not set: in CI the plan comment is signed, so that a comment another"
+                " workflow"
                 " wrote as the same github-actions[bot] is never taken for it", where="environment",
-                fix=f"add a random secret {COMMENT_KEY_ENV} to the observe environment (e.g. `openssl rand -hex 32`)"
-                f" and map it to the comment step: env: {COMMENT_KEY_ENV}: ${{{{ secrets.{COMMENT_KEY_ENV} }}}}",
+                fix=f"add a random secret {COMMENT_KEY_ENV} to the observe environment (e.g. `openssl rand"
+                f" -hex 32`) and map it to the comment step: env: {COMMENT_KEY_ENV}: ${{{{"
+                f" secrets.{COMMENT_KEY_ENV} }}}}",
             )
         return None
     if not head or not re.fullmatch(r"[0-9a-f]{40}", head):
@@ -332,7 +357,8 @@ def _seal(head: str | None) -> Seal | None:
 
 def _drift_issue(args: argparse.Namespace, settings: GitHubSettings) -> int:
     path = Path(args.status)
-    text = files.read_text(path, files.STATUS, missing_fix="write it with `reconciler status --format json --out FILE`")
+    text = files.read_text(path, files.STATUS, missing_fix="write it with `reconciler status --format json"
+                           " --out FILE`")
     try:
         doc = strict_json.loads(text)
     except ValueError as exc:

@@ -12,7 +12,8 @@ from reconciler.render.records import render_history
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare `--limit` and `--format`; main builds the parser from each command's."""
-    p.add_argument("-n", "--limit", type=positive_int, default=20, help="how many applies to list (at least 1)")
+    p.add_argument("-n", "--limit", type=positive_int, default=20, help="how many applies to list (at least"
+                   " 1)")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 

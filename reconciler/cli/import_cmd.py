@@ -38,12 +38,15 @@ def run(args: argparse.Namespace) -> int:
             f"--step {args.step!r} must be a number above 0 and at most 1 (weights are multiples of it)",
             where="command line", fix="use e.g. --step 0.0001 (one basis point)",
         ) from None
-    done = import_portfolio(runtime(args), args.account, name=args.name, out=args.out, step=step, force=args.force)
+    done = import_portfolio(
+        runtime(args), args.account, name=args.name, out=args.out, step=step, force=args.force
+    )
     if done.path is None:
         sys.stdout.write(done.text)
         return 0
     console(args).print(
-        f"[green]✓[/green] wrote {done.path}: portfolio {done.name!r} holding account {args.account!r} as it is"
+        f"[green]✓[/green] wrote {done.path}: portfolio {done.name!r} holding account {args.account!r} as it"
+        " is"
         " now. Edit the weights, then `reconciler plan`."
     )
     return 0

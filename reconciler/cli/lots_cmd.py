@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the lots command's account, subcommand and file; main builds the parser from each command's."""
     p.add_argument("words", nargs="+", metavar="ACCOUNT | import ACCOUNT FILE",
                    help="an account to show, or `import ACCOUNT FILE` to load lots from a CSV of"
-                   " symbol,acquired,quantity,cost_basis (it replaces the account's lots of the symbols it lists)")
+                   " symbol,acquired,quantity,cost_basis (it replaces the account's lots of the symbols it"
+                   " lists)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format (showing lots)")
 
 
@@ -42,15 +43,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = console(args)
     if not view.lots:
-        out.print(Text(f"{view.account}: no lots in the journal (reconciler lots import {view.account} FILE)"))
+        out.print(Text(f"{view.account}: no lots in the journal (reconciler lots import {view.account}"
+                       " FILE)"))
     for s in view.lots:
         gain = "no quote" if s.unrealized is None else f"unrealized {s.unrealized:,.2f}"
         term = "long-term" if s.long_term else "short-term"
-        out.print(Text(f"{s.lot.symbol:<8} {s.lot.acquired} {s.lot.quantity:>12} cost {s.lot.cost_basis:>14,.2f}"
-                       f"  {term:<10} {gain}"))
+        out.print(Text(f"{s.lot.symbol:<8} {s.lot.acquired} {s.lot.quantity:>12} cost"
+                       f" {s.lot.cost_basis:>14,.2f}  {term:<10} {gain}"))
     totals = view.to_json()["unrealized"]
     out.print(Text(f"unrealized: short-term {totals['short_term']}, long-term {totals['long_term']}"))
     for symbol, (ledger, broker) in view.mismatches.items():
-        out.print(Text(f"! {symbol}: lots hold {ledger}, the broker {broker}: tax-aware choices for {symbol} are"
+        out.print(Text(f"! {symbol}: lots hold {ledger}, the broker {broker}: tax-aware choices for {symbol}"
+                       " are"
                        " off until the lots are fixed (reconciler lots import)", style="yellow"))
     return 0

@@ -1,7 +1,8 @@
 """Entry point: parse arguments, dispatch to a command module, map errors to exit codes.
 
-Only the module of the command being run is imported, and with it what that command needs (pydantic, SQLAlchemy,
-rich, the runtime): `reconciler --help` lists every command from COMMANDS without loading any, so it starts fast.
+Only the module of the command being run is imported, and with it what that command needs (pydantic,
+SQLAlchemy, rich, the runtime): `reconciler --help` lists every command from COMMANDS without loading any, so
+it starts fast.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ COMMANDS = {
 
 ALIASES = {"status": ["drift"]}
 
-# The global options that take a value: the word after one is its value, never the command. --no-color, --version
-# and --help take none.
+# The global options that take a value: the word after one is its value, never the command. --no-color,
+# --version and --help take none.
 _VALUED = ("--config", "--journal", "--log-format", "--log-level", "--broker-bodies")
 _FLAGS = ("--no-color", "--require-journal", "--version", "--help")
 
@@ -53,25 +54,27 @@ def _module(command: str) -> str:
 
 
 def _common(p: argparse.ArgumentParser, default: object) -> None:
-    p.add_argument("-c", "--config", default=default, help="path to reconciler.yaml (default: ./reconciler.yaml)")
+    p.add_argument("-c", "--config", default=default, help="path to reconciler.yaml (default:"
+                   " ./reconciler.yaml)")
     p.add_argument("--journal", default=default, help="journal database URL (overrides journal.url)")
     p.add_argument(
         "--require-journal", action="store_true", default=default,
-        help="a journal that does not exist is an error, never read as empty or created (always on when CI=true)",
+        help="a journal that does not exist is an error, never read as empty or created (always on when"
+        " CI=true)",
     )
     p.add_argument("--log-format", choices=["text", "json"], default=default, help="log format on stderr")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=default)
     p.add_argument("--no-color", action="store_true", default=default, help="plain output without colours")
     p.add_argument(
         "--broker-bodies", default=default, metavar="FILE",
-        help="for debugging: append the body of every broker error answer to FILE, scrubbed of secrets (never shown"
-        " otherwise: messages keep its status, code, a capped message, its size and digest)",
+        help="for debugging: append the body of every broker error answer to FILE, scrubbed of secrets (never"
+        " shown otherwise: messages keep its status, code, a capped message, its size and digest)",
     )
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits 1 like every other error: 2 means "changes" (plan --detailed-exitcode)
-    and "out of sync" (status), and a typo in a CI script must not read as either."""
+    """argparse, but a usage error exits 1 like every other error: 2 means "changes" (plan
+    --detailed-exitcode) and "out of sync" (status), and a typo in a CI script must not read as either."""
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -79,8 +82,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def command_in(argv: Sequence[str]) -> str | None:
-    """The command argv names (an alias as its command), read as argparse reads it; None when it names none."""
-    names = {name: name for name in COMMANDS} | {a: name for name, aliases in ALIASES.items() for a in aliases}
+    """The command argv names (an alias as its command), read as argparse reads it; None when it names
+    none."""
+    names = {name: name for name in COMMANDS} | {
+        a: name for name, aliases in ALIASES.items() for a in aliases
+    }
     value_next = False
     for arg in argv:
         if value_next:
@@ -121,10 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     closed = _closed_streams()
     if closed:
-        # Nothing runs: a file the command opens could take the closed descriptor, and its output (or an apply's
-        # report of what it sent) would be written into that file instead.
+        # Nothing runs: a file the command opens could take the closed descriptor, and its output (or an
+        # apply's report of what it sent) would be written into that file instead.
         message = (
-            f"Error: standard {' and '.join(closed)} closed: reconciler would have nowhere to say what it does\n"
+            f"Error: standard {' and '.join(closed)} closed: reconciler would have nowhere to say what it"
+            " does\n"
             "  fix: run it with its output open (redirect it to a file, or to /dev/null)\n"
         )
         if "error" not in closed:
@@ -135,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is not None and args.command != command:  # never run a command without its options
         parser.error(
-            f"the command was read as {command!r} but parsed as {args.command!r} (a bug in reconciler; report it)"
+            f"the command was read as {command!r} but parsed as {args.command!r} (a bug in reconciler; report"
+            " it)"
         )
     if args.version:
         print(f"reconciler {__version__}")
@@ -146,8 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup(args.log_format or "text", args.log_level or "warning")
 
     module = importlib.import_module(_module(args.command))
-    # Every byte the command writes passes the redaction layer: a broker's error that echoes a key, an exception
-    # quoting a header. Restored after, for hosts (tests) that call main() in their own process.
+    # Every byte the command writes passes the redaction layer: a broker's error that echoes a key, an
+    # exception quoting a header. Restored after, for hosts (tests) that call main() in their own process.
     real = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
     try:
@@ -188,11 +196,15 @@ def _run(args: argparse.Namespace, module: Any) -> int:
         print(f"Error: {exc.render()}", file=sys.stderr)
         return exc.exit_code
     except (BrokenPipeError, OutputError) as exc:
-        # The reader went away (`| head`), or the output is full (/dev/full) or failing. Say so on stderr (an apply
-        # stops there: the journal has what was sent), and point stdout at /dev/null so exiting raises nothing
-        # more. A closed pipe exits as a shell does on SIGPIPE; an output that failed is an error.
+        # The reader went away (`| head`), or the output is full (/dev/full) or failing. Say so on stderr (an
+        # apply stops there: the journal has what was sent), and point stdout at /dev/null so exiting raises
+        # nothing more. A closed pipe exits as a shell does on SIGPIPE; an output that failed is an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        sent = " Orders already sent are in the journal (`reconciler history`)." if args.command == "apply" else ""
+        sent = (
+            " Orders already sent are in the journal (`reconciler history`)."
+            if args.command == "apply"
+            else ""
+        )
         if isinstance(exc, BrokenPipeError):
             print(f"stopped: the output pipe closed.{sent}", file=sys.stderr)
             return 141
@@ -204,22 +216,23 @@ def _run(args: argparse.Namespace, module: Any) -> int:
         return 1
     except Terminated:
         print(
-            "terminated (SIGTERM). The order being sent was finished and journaled; nothing more was sent. Orders"
-            " already sent are in the journal: `reconciler history` shows the apply.",
+            "terminated (SIGTERM). The order being sent was finished and journaled; nothing more was sent."
+            " Orders already sent are in the journal: `reconciler history` shows the apply.",
             file=sys.stderr,
         )
         return 143
     except KeyboardInterrupt:
         print(
-            "interrupted. Orders already sent stay at the broker and are in the journal: `reconciler reconcile`"
-            " (or the next apply) adopts them; `reconciler history` shows the apply.",
+            "interrupted. Orders already sent stay at the broker and are in the journal: `reconciler"
+            " reconcile` (or the next apply) adopts them; `reconciler history` shows the apply.",
             file=sys.stderr,
         )
         return 130
     except Exception as exc:  # a bug, not bad input: say so briefly; the traceback goes to the debug log
         logging.getLogger("reconciler").debug("internal error", exc_info=True)
         print(
-            f"Internal error: {type(exc).__name__}: {exc}\n  (a bug in reconciler; rerun with --log-level debug"
+            f"Internal error: {type(exc).__name__}: {exc}\n  (a bug in reconciler; rerun with --log-level"
+            " debug"
             " for the traceback and report it)",
             file=sys.stderr,
         )

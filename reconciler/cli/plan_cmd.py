@@ -33,22 +33,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--base", metavar="REF",
-        help="git ref (branch, tag, commit) to compare the targets with: shows the weight changes since it and"
-        " records its commit in the plan (on a pull request: the base branch)",
+        help="git ref (branch, tag, commit) to compare the targets with: shows the weight changes since it"
+        " and records its commit in the plan (on a pull request: the base branch)",
     )
     add_record(p, "plan")
     add_target(p)
     add_raise(p)
     p.add_argument(
         "--proposed", metavar="REF",
-        help="plan the targets, policies and settings as they are at this git ref (a pull request's merge commit),"
-        " read from git objects as data, with this checkout's code, broker and journal; refused when the ref"
-        " changes the broker or journal settings (docs/gitops.md: the trust model)",
+        help="plan the targets, policies and settings as they are at this git ref (a pull request's merge"
+        " commit), read from git objects as data, with this checkout's code, broker and journal; refused when"
+        " the ref changes the broker or journal settings (docs/gitops.md: the trust model)",
     )
     p.add_argument(
         "--overrides", metavar="FILE",
-        help="record the overrides a code owner made on the pull request (`github overrides --out FILE`) in the"
-        " plan: the soft-mandatory denials they waive no longer fail it, and apply on merge honours them",
+        help="record the overrides a code owner made on the pull request (`github overrides --out FILE`) in"
+        " the plan: the soft-mandatory denials they waive no longer fail it, and apply on merge honours them",
     )
 
 
@@ -92,8 +92,10 @@ def _plan(args: argparse.Namespace, rt: Runtime, *, trusted: Runtime) -> int:
             render_target_changes(plan, out, note=base.note)
         render_plan(plan, out)
         if args.out:
-            out.print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: reconciler apply {args.out}")
-    if any(r.blocks(plan.overridden_policies) for r in plan.blocked):  # never a success, whatever the convention
+            out.print(f"\nSaved the plan to {args.out}. Apply exactly this plan with: reconciler apply"
+                      f" {args.out}")
+    # never a success, whatever the convention
+    if any(r.blocks(plan.overridden_policies) for r in plan.blocked):
         return 1
     if args.detailed_exitcode and plan.has_changes:
         return 2

@@ -10,24 +10,25 @@ from decimal import Decimal, InvalidOperation
 from reconciler.core.rules import Withdrawal
 from reconciler.errors import ReconcilerError
 from reconciler.runtime import Runtime
-from reconciler.spec.loader import Workspace
+from reconciler.workspace.loader import Workspace
 
 
 def add_raise(p: argparse.ArgumentParser) -> None:
     """The --raise option of `plan`."""
     p.add_argument(
         "--raise", dest="raise_cash", action="append", default=[], metavar="ACCOUNT=AMOUNT",
-        help="sell just enough to leave AMOUNT as cash in ACCOUNT today (repeatable); a preview: to apply it and"
-        " keep the cash across plans, add it to the portfolio's withdrawals:",
+        help="sell just enough to leave AMOUNT as cash in ACCOUNT today (repeatable); a preview: to apply it"
+        " and keep the cash across plans, add it to the portfolio's withdrawals:",
     )
 
 
 def with_raises(rt: Runtime, given: list[str]) -> Runtime:
     """A runtime for this plan whose portfolios carry each --raise as a withdrawal dated today (by its clock);
-    bad input (no `=`, an amount that is not a positive number, an account no portfolio trades) is an error."""
+    bad input (no `=`, an amount that is not a positive number, an account no portfolio trades) is an
+    error."""
     previewed = replace(rt)
-    # The workspace is loaded once and kept (a cached property): the preview's is the loaded one plus the raises,
-    # the way Runtime.for_worker hands a worker the workspace already loaded.
+    # The workspace is loaded once and kept (a cached property): the preview's is the loaded one plus the
+    # raises, the way Runtime.for_worker hands a worker the workspace already loaded.
     previewed.__dict__["workspace"] = _raised(rt.workspace, given, rt.clock.now().date())
     return previewed
 
@@ -40,9 +41,10 @@ def _raised(ws: Workspace, given: list[str], today: date) -> Workspace:
         if len(owners) != 1:
             known = ", ".join(sorted({p.account for p in ws.portfolios}))
             raise ReconcilerError(
-                f"--raise {text}: {'no portfolio trades' if not owners else 'several portfolios trade'} account"
-                f" {account}", where="command line",
-                fix=f"name an account one portfolio trades ({known}); for several, use withdrawals: in the file",
+                f"--raise {text}: {'no portfolio trades' if not owners else 'several portfolios trade'}"
+                f" account {account}", where="command line",
+                fix=f"name an account one portfolio trades ({known}); for several, use withdrawals: in the"
+                " file",
             )
         extra.setdefault(owners[0], []).append(Withdrawal(amount=amount, date=today))
     portfolios = [
@@ -60,7 +62,9 @@ def _parsed(text: str) -> tuple[str, Decimal]:
     try:
         amount = Decimal(raw.strip().replace("_", ""))
     except InvalidOperation:
-        raise ReconcilerError(f"--raise {text}: {raw!r} is not a number", where="command line", fix=fix) from None
+        raise ReconcilerError(
+            f"--raise {text}: {raw!r} is not a number", where="command line", fix=fix
+        ) from None
     if not amount.is_finite() or amount <= 0:
         raise ReconcilerError(f"--raise {text}: the amount must be positive", where="command line", fix=fix)
     return account.strip(), amount

@@ -20,12 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--account", action="append", default=[], help="only this account (repeatable)")
     p.add_argument(
         "--give-up", metavar="ID",
-        help="mark an order of unknown outcome failed (you know it will never reach the broker); needs --reason",
+        help="mark an order of unknown outcome failed (you know it will never reach the broker); needs"
+        " --reason",
     )
     p.add_argument(
         "--accept-move", metavar="ACCOUNT:SYMBOL",
-        help="accept a holding that moved by more than the journal's fills explain (a split, a transfer), which"
-        " `plan` shows as not traded; needs --reason",
+        help="accept a holding that moved by more than the journal's fills explain (a split, a transfer),"
+        " which `plan` shows as not traded; needs --reason",
     )
     p.add_argument("--reason", help="why, for --give-up and --accept-move; recorded in the journal with who")
     add_lock_timeout(p)
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(args.account) - set(known))
     if unknown:
         raise ReconcilerError(
-            f"unknown account(s): {', '.join(unknown)}", where="command line", fix=f"use one of {', '.join(known)}"
+            f"unknown account(s): {', '.join(unknown)}", where="command line",
+            fix=f"use one of {', '.join(known)}"
         )
     out = console(args)
     found = 0
@@ -59,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
             out.print(f"  {account}: {cid} never reached the broker; marked failed")
         for cid in report.unknown:
             out.print(
-                f"  [yellow]{account}: {cid} was sent but the broker does not know it yet; it may still arrive"
-                f" (the account is not traded until it does, or until it is {rt.config.apply.in_flight_grace_seconds}s"
+                f"  [yellow]{account}: {cid} was sent but the broker does not know it yet; it may still"
+                " arrive (the account is not traded until it does, or until it is"
+                f" {rt.config.apply.in_flight_grace_seconds}s"
                 " old)[/yellow]"
             )
         for d in report.discrepancies:
@@ -74,14 +77,18 @@ def run(args: argparse.Namespace) -> int:
 def _accept_move(args: argparse.Namespace, rt: Runtime, known: list[str]) -> int:
     account, _, symbol = args.accept_move.partition(":")
     if not (account and symbol):
-        raise ReconcilerError(f"--accept-move {args.accept_move}: expected ACCOUNT:SYMBOL", where="command line",
-                              fix="give it as `plan` names it, e.g. --accept-move paper-ira:VTI")
+        raise ReconcilerError(
+            f"--accept-move {args.accept_move}: expected ACCOUNT:SYMBOL",
+            where="command line",
+            fix="give it as `plan` names it, e.g. --accept-move paper-ira:VTI",
+        )
     if account not in known:
-        raise ReconcilerError(f"unknown account {account}", where="command line", fix=f"use one of {', '.join(known)}")
+        raise ReconcilerError(f"unknown account {account}", where="command line", fix="use one of"
+                              f" {', '.join(known)}")
     if not (args.reason and args.reason.strip()):
         raise ReconcilerError("--accept-move needs --reason", where="command line", fix='add --reason "why"')
     with AccountLock(rt.journal, account, actor(), purpose="reconcile", wait=args.lock_timeout):
         why = accept_move(rt, account, symbol, actor(), args.reason.strip())
-    console(args).print(escape(f"  {account}: {symbol} accepted as held now ({args.reason.strip()}); it was blocked:"
-                               f" {why}"))
+    console(args).print(escape(f"  {account}: {symbol} accepted as held now ({args.reason.strip()}); it was"
+                               f" blocked: {why}"))
     return 0

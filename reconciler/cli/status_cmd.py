@@ -1,5 +1,5 @@
-"""`reconciler status` (alias `drift`): per portfolio Synced / Progressing / OutOfSync / Locked / Unknown, so a
-schedule can alert on drift without planning."""
+"""`reconciler status` (alias `drift`): per portfolio Synced / Progressing / OutOfSync / Locked / Unknown, so
+a schedule can alert on drift without planning."""
 
 from __future__ import annotations
 
@@ -22,13 +22,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """Declare the status flags: format, a JSON copy, `--record`, `--notify`; main builds the parser from each
     command's."""
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON status to FILE (for `github drift-issue`)")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON status to FILE (for `github"
+                   " drift-issue`)")
     add_record(p, "status")
     p.add_argument(
         "--notify", action="store_true",
         help="send the `drift` notifications configured in reconciler.yaml when a portfolio is OutOfSync",
     )
-    p.epilog = "Exit codes: 0 every portfolio in sync (or progressing, or locked by an apply), 2 out of sync, 1 error."
+    p.epilog = ("Exit codes: 0 every portfolio in sync (or progressing, or locked by an apply), 2 out of"
+                " sync, 1 error.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     code = report.exit_code
     text = json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
     if args.out:
-        files.write_text(Path(args.out), scrub(text), files.STATUS, "--out")  # JSON escapes controls; scrubbed
+        # JSON escapes controls; scrubbed
+        files.write_text(Path(args.out), scrub(text), files.STATUS, "--out")
     if args.format == "json":
         sys.stdout.write(text)
     else:

@@ -23,17 +23,20 @@ def run(args: argparse.Namespace) -> int:
     ws = rt.workspace
     out = console(args)
     broker = ws.config.broker
-    # The broker's offline checks (the paper broker's price CSV fails here, not at plan time) and its warnings.
+    # The broker's offline checks (the paper broker's price CSV fails here, not at plan time) and its
+    # warnings.
     plugin = plugin_for(broker, f"{ws.config_path}: broker.kind")
     warnings = list(plugin.check_files(broker, ws.root, ws.portfolios))
     for p in ws.portfolios:
         idle = not_acting(p.tax) if p.tax is not None else []
         if idle:
-            warnings.append(f"{p.source}: tax: {', '.join(idle)} validated but not acted on yet: plans ignore them")
+            warnings.append(f"{p.source}: tax: {', '.join(idle)} validated but not acted on yet: plans ignore"
+                            " them")
     if not args.no_policies:
         _ = rt.policies
     out.print(
-        f"[green]✓[/green] {ws.config_path}: {len(ws.portfolios)} portfolio(s) in {len(ws.files)} file(s) are valid"
+        f"[green]✓[/green] {ws.config_path}: {len(ws.portfolios)} portfolio(s) in {len(ws.files)} file(s) are"
+        " valid"
         + ("" if args.no_policies else f"; {len(rt.policies.packages)} policies compile")
     )
     for warning in warnings:

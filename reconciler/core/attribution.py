@@ -1,9 +1,10 @@
 """Which orders a change to the targets causes, and which the account's old drift causes. Pure.
 
-A plan trades every portfolio back within its bands, so a pull request that edits two portfolios may show orders
-in a third: its holdings drifted since the last apply, and merging trades them too. To tell the two apart, each
-portfolio whose targets changed is planned again with the targets of the base commit, on the very observation,
-costs and references of the plan: what that counterfactual plan also orders is drift; the rest is the change's.
+A plan trades every portfolio back within its bands, so a pull request that edits two portfolios may show
+orders in a third: its holdings drifted since the last apply, and merging trades them too. To tell the two
+apart, each portfolio whose targets changed is planned again with the targets of the base commit, on the very
+observation, costs and references of the plan: what that counterfactual plan also orders is drift; the rest is
+the change's.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ Kind = Literal["change", "drift", "mixed"]
 
 @dataclass(frozen=True)
 class Cause:
-    """Why one portfolio trades: `change` (every order comes from the new targets), `drift` (its targets did not
-    change: every order would trade without the change), or `mixed` (`drift` holds, per symbol and side, the
-    quantity the base targets would trade as well)."""
+    """Why one portfolio trades: `change` (every order comes from the new targets), `drift` (its targets did
+    not change: every order would trade without the change), or `mixed` (`drift` holds, per symbol and side,
+    the quantity the base targets would trade as well)."""
 
     kind: Kind
     drift: Mapping[tuple[str, Side], Decimal] = field(default_factory=dict)
@@ -45,8 +46,9 @@ def causes(
     costs: CostModel | None = None,
     limits: QuoteLimits = NO_LIMITS,
 ) -> dict[str, Cause]:
-    """Per portfolio with orders, why it trades. Without the base commit's targets (`base` None) only the plan's
-    own target changes say which portfolios changed, and a changed portfolio's orders are all the change's."""
+    """Per portfolio with orders, why it trades. Without the base commit's targets (`base` None) only the
+    plan's own target changes say which portfolios changed, and a changed portfolio's orders are all the
+    change's."""
     if plan.base_commit is None:
         return {}
     changed = {c.portfolio: c for c in plan.target_changes}
@@ -57,7 +59,9 @@ def causes(
         if not pp.actions:
             continue
         if pp.name not in changed:
-            out[pp.name] = Cause("drift", {(a.symbol, a.side): a.quantity for a in pp.actions}, replanned=True)
+            out[pp.name] = Cause(
+                "drift", {(a.symbol, a.side): a.quantity for a in pp.actions}, replanned=True
+            )
             continue
         was, now = old.get(pp.name), new.get(pp.name)
         model = None
@@ -71,7 +75,9 @@ def causes(
             out[pp.name] = Cause("change", model=model, source=source)
             continue
         drift = _common(pp, plan_portfolio(was, pp.observation, costs, limits, pp.references))
-        out[pp.name] = Cause("mixed" if drift else "change", drift, model=model, source=source, replanned=True)
+        out[pp.name] = Cause(
+            "mixed" if drift else "change", drift, model=model, source=source, replanned=True
+        )
     return out
 
 

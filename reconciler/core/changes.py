@@ -1,5 +1,5 @@
-"""What a change to the YAML did to the resolved targets (weights before → after, per portfolio), and the settings and
-policy files a pull request changes. Pure."""
+"""What a change to the YAML did to the resolved targets (weights before → after, per portfolio), and the
+settings and policy files a pull request changes. Pure."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from reconciler.core.models import Desired, TargetChange, WeightChange
 
 
 def diff_targets(before: Iterable[Desired], after: Iterable[Desired]) -> list[TargetChange]:
-    """Per portfolio (matched by name), the weights and settings that differ; unchanged portfolios are left out."""
+    """Per portfolio (matched by name), the weights and settings that differ; unchanged portfolios are left
+    out."""
     old = {d.name: d for d in before}
     new = {d.name: d for d in after}
     changes: list[TargetChange] = []

@@ -1,5 +1,6 @@
-"""The built-in checks, in one registry: each one's name (what its denials carry in plans, journals and output),
-the phases it runs in, its enforcement level, the `policies.params` it reads, and its plan-time verdicts. Pure.
+"""The built-in checks, in one registry: each one's name (what its denials carry in plans, journals and
+output), the phases it runs in, its enforcement level, the `policies.params` it reads, and its plan-time
+verdicts. Pure.
 
 Two phases. "plan": plan iterates the registry for every portfolio (builtin_verdicts, from
 execution.planning), before the Rego policies; apply derives those verdicts again from the plan's own
@@ -77,8 +78,9 @@ class BuiltinCheck:
     on_observation: Callable[[ObservedInput], list[PolicyResult]] | None = None
     on_order: Callable[[OrderInput], list[PolicyResult]] | None = None
     level: Level = "hard-mandatory"
-    # A denial about the market (a doubtful quote, a size only a wrong quote explains), not about the change: it
-    # stops its own portfolio only, and the other portfolios of the plan go on (execution.preflight.admitted).
+    # A denial about the market (a doubtful quote, a size only a wrong quote explains), not about the change:
+    # it stops its own portfolio only, and the other portfolios of the plan go on
+    # (execution.preflight.admitted).
     market: bool = True
 
 
@@ -112,8 +114,8 @@ BUILTIN_CHECKS: tuple[BuiltinCheck, ...] = (
     ),
     BuiltinCheck(
         ORDER_SIZE_POLICY, ("plan", "send"), ("max_volume_fraction", "max_target_multiple"),
-        "no sell above the position, no buy above the equity or a price the quote does not set, no order above a"
-        " share of the daily volume or a multiple of the target quantity", _order_size,
+        "no sell above the position, no buy above the equity or a price the quote does not set, no order"
+        " above a share of the daily volume or a multiple of the target quantity", _order_size,
         on_order=_order_size_sent,
     ),
 )

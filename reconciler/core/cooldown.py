@@ -1,9 +1,10 @@
-"""Cooldown: a portfolio an apply traded within the last `trading.cooldown_days` trades again only past a hard band.
+"""Cooldown: a portfolio an apply traded within the last `trading.cooldown_days` trades again only past a hard
+band.
 
 Pure. The journal says when the portfolio last traded (`Observation.last_applied`, set by the shell); the
-observation's own time says how long ago that was. During the cooldown every weight, cash included, trades only
-when it has left `trading.cooldown_hard_band` (absolute, never tighter than the portfolio's own absolute band):
-the planner then works exactly as usual with the wider band, and its note says so.
+observation's own time says how long ago that was. During the cooldown every weight, cash included, trades
+only when it has left `trading.cooldown_hard_band` (absolute, never tighter than the portfolio's own absolute
+band): the planner then works exactly as usual with the wider band, and its note says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from reconciler.core.rules import Bands
 
 
 def cooled(desired: Desired, obs: Observation) -> tuple[Desired, list[str]]:
-    """The targets the planner works toward now, and a note: inside a cooldown, with the hard band for bands."""
+    """The targets the planner works toward now, and a note: inside a cooldown, with the hard band for
+    bands."""
     trading = desired.trading
     days, last = trading.cooldown_days, obs.last_applied
     if days is None or last is None:

@@ -1,12 +1,12 @@
 """Drift: how far an account is from its targets, and whether it is out of sync with them. Pure.
 
 A line (a holding, or cash) is outside when its weight is further from target than its band, the planner's own
-trigger. A portfolio is OutOfSync when the planner would send orders now, or when a line is outside in a way the
-portfolio's rules allow fixing although no order can be placed and nothing is on its way. It is Progressing when
-no order can be placed only because cash is on its way: sale proceeds still settling, or cash reserved by orders
-still open at the broker; the next apply after they land finishes the job, and nobody needs to act before. Drift that
-only the portfolio's own rules keep (hold, do_not_trade, buy_only, a trade under the minimum) is Synced: no apply
-could ever fix it, and a drift issue about it would never close.
+trigger. A portfolio is OutOfSync when the planner would send orders now, or when a line is outside in a way
+the portfolio's rules allow fixing although no order can be placed and nothing is on its way. It is
+Progressing when no order can be placed only because cash is on its way: sale proceeds still settling, or cash
+reserved by orders still open at the broker; the next apply after they land finishes the job, and nobody needs
+to act before. Drift that only the portfolio's own rules keep (hold, do_not_trade, buy_only, a trade under the
+minimum) is Synced: no apply could ever fix it, and a drift issue about it would never close.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class SymbolDrift:
     band: Decimal
     outside: bool
     rule: str = ""
-    blocked: str = ""  # why an outside line cannot be traded: hold, do_not_trade, buy_only, under minimum trade
+    # why an outside line cannot be traded: hold, do_not_trade, buy_only, under minimum trade
+    blocked: str = ""
 
     @property
     def drift(self) -> Decimal:
@@ -98,7 +99,9 @@ def drift_of(pp: PortfolioPlan, trading: Trading) -> PortfolioDrift:
     # Too little cash is fixed by selling, which buy_only forbids; too much by buying.
     cash_blocked = _blocked(-cash_drift, "", pp.equity, trading) if cash_outside else ""
     rows.append(
-        SymbolDrift("cash", pp.cash_weight_before, pp.cash_weight_target, cash_band, cash_outside, "", cash_blocked)
+        SymbolDrift(
+            "cash", pp.cash_weight_before, pp.cash_weight_target, cash_band, cash_outside, "", cash_blocked
+        )
     )
     orders = len(pp.actions)
     actionable = [r for r in rows if r.actionable]
@@ -148,7 +151,8 @@ def _blocked(drift: Decimal, rule: str, equity: Decimal, trading: Trading) -> st
 
 def locked(portfolio: str, account: str, holder: str) -> PortfolioDrift:
     """A portfolio whose account another apply holds: shown as Locked, not observed meanwhile."""
-    return PortfolioDrift(portfolio, account, "Locked", message=f"an apply holds the account's lock ({holder})")
+    return PortfolioDrift(portfolio, account, "Locked", message="an apply holds the account's lock"
+                          f" ({holder})")
 
 
 def unknown(portfolio: str, account: str, reason: str) -> PortfolioDrift:
@@ -163,7 +167,8 @@ def exit_code(drifts: Iterable[PortfolioDrift]) -> int:
 
 
 def _strings(value: Any) -> Any:
-    """Decimals as strings, like the plan file: exact, never a float, and in plain notation ("0", not "0E-7")."""
+    """Decimals as strings, like the plan file: exact, never a float, and in plain notation ("0", not
+    "0E-7")."""
     if isinstance(value, Decimal):
         return format(value, "f") if value else "0"
     if isinstance(value, dict):
@@ -204,7 +209,8 @@ class StatusReport(BaseModel):
            git_dirty: bool | None) -> StatusReport:
         """The report of these drifts, with the exit code they mean."""
         return cls(
-            generated_at=generated_at, git_commit=git_commit, git_dirty=git_dirty, exit_code=exit_code(drifts),
+            generated_at=generated_at, git_commit=git_commit, git_dirty=git_dirty,
+            exit_code=exit_code(drifts),
             counts={s: sum(1 for d in drifts if d.status == s) for s in STATUSES},
             portfolios=[StatusRow.model_validate(d.to_json()) for d in drifts],
         )

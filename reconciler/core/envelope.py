@@ -1,11 +1,12 @@
-"""Approve an envelope, not exact orders: how far orders recomputed at apply time may stray from the reviewed ones.
+"""Approve an envelope, not exact orders: how far orders recomputed at apply time may stray from the reviewed
+ones.
 
 Prices move between review and merge, so the orders recomputed on merge never equal the reviewed ones exactly.
 The reviewed plan defines an envelope: per portfolio and symbol, the side and the notional within
 `notional_band` of the reviewed notional, and the portfolio's turnover at most `turnover_band` above the
-reviewed turnover. An order the reviewed plan did not contain is outside; an order the new plan no longer needs
-(the holding drifted back within its band) is allowed, since not trading never moves an account further from
-what was reviewed. Pure: plain values in, a verdict out.
+reviewed turnover. An order the reviewed plan did not contain is outside; an order the new plan no longer
+needs (the holding drifted back within its band) is allowed, since not trading never moves an account further
+from what was reviewed. Pure: plain values in, a verdict out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from decimal import Decimal
 from reconciler.core.models import Plan, Side
 from reconciler.core.numbers import ONE, ZERO, money
 from reconciler.core.rules import EnvelopeSettings
-from reconciler.errors import EnvelopeError as EnvelopeError  # defined with every other error; importable here too
+
+# defined with every other error; importable here too
+from reconciler.errors import EnvelopeError as EnvelopeError
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,14 @@ class EnvelopeCheck:
 
 
 def _orders(plan: Plan) -> dict[tuple[str, str], tuple[Side, Decimal]]:
-    """(portfolio, symbol) → (side, notional); the planner emits at most one order per symbol and portfolio."""
+    """(portfolio, symbol) → (side, notional); the planner emits at most one order per symbol and
+    portfolio."""
     out: dict[tuple[str, str], tuple[Side, Decimal]] = {}
     for pp in plan.portfolios:
         for a in pp.actions:
             key = (pp.name, a.symbol)
-            if key in out:  # never from the planner; summed by signed notional so the check stays well defined
+            # never from the planner; summed by signed notional so the check stays well defined
+            if key in out:
                 side, n = out[key]
                 signed = (n if side == "buy" else -n) + (a.notional if a.side == "buy" else -a.notional)
                 out[key] = ("buy" if signed >= 0 else "sell", abs(signed))
@@ -92,7 +97,8 @@ def envelope_of(plan: Plan, settings: EnvelopeSettings) -> list[Bound]:
 
 
 def check_envelope(
-    reviewed: Plan, current: Plan, settings: EnvelopeSettings, done: dict[tuple[str, str], Decimal] | None = None
+    reviewed: Plan, current: Plan, settings: EnvelopeSettings,
+    done: dict[tuple[str, str], Decimal] | None = None
 ) -> EnvelopeCheck:
     """Is every order of `current` inside the envelope `reviewed` defines?
 
@@ -118,7 +124,8 @@ def check_envelope(
             continue
         if side != bound.side:
             breaches.append(
-                Breach(portfolio, symbol, f"now a {side} of {money(notional)}; the reviewed plan had a {bound.side}")
+                Breach(portfolio, symbol, f"now a {side} of {money(notional)}; the reviewed plan had a"
+                       f" {bound.side}")
             )
             continue
         signed = done.get((portfolio, symbol), ZERO)
@@ -142,8 +149,8 @@ def check_envelope(
                 Breach(
                     portfolio, symbol,
                     f"{side} {money(notional)} on top of {money(before)} already traded at this commit is"
-                    f" {money(total)}, above the reviewed {money(bound.reviewed)} +{settings.notional_band:.0%}"
-                    f" ({money(bound.high)})",
+                    f" {money(total)}, above the reviewed {money(bound.reviewed)}"
+                    f" +{settings.notional_band:.0%} ({money(bound.high)})",
                 )
             )
     breaches += _turnover_breaches(reviewed, current, settings.turnover_band)
@@ -154,10 +161,10 @@ def check_envelope(
 def _target_breaches(reviewed: Plan, current: Plan) -> list[Breach]:
     """Targets that differ from the reviewed ones, where it matters.
 
-    Per portfolio: a portfolio the reviewed plan changed must still have the reviewed targets (its change was not
-    changed again), and a portfolio with orders now must have the targets its orders were reviewed against. A
-    portfolio another pull request changed since, which needs no orders now (its own apply ran), does not void this
-    plan. Plans written before per-portfolio hashes compare all targets at once.
+    Per portfolio: a portfolio the reviewed plan changed must still have the reviewed targets (its change was
+    not changed again), and a portfolio with orders now must have the targets its orders were reviewed
+    against. A portfolio another pull request changed since, which needs no orders now (its own apply ran),
+    does not void this plan. Plans written before per-portfolio hashes compare all targets at once.
     """
     if not reviewed.portfolio_hashes or not current.portfolio_hashes:
         if reviewed.targets_hash == current.targets_hash:
@@ -176,14 +183,14 @@ def _target_breaches(reviewed: Plan, current: Plan) -> list[Breach]:
         if name in changed_by_review:
             out.append(Breach(
                 name, None,
-                "its targets at this commit differ from the reviewed change (another pull request changed this"
-                " portfolio after the review)",
+                "its targets at this commit differ from the reviewed change (another pull request changed"
+                " this portfolio after the review)",
             ))
         elif name in trading:
             out.append(Breach(
                 name, None,
-                "its targets at this commit differ from the reviewed plan's (another pull request changed them),"
-                " and it has orders now that this review did not approve",
+                "its targets at this commit differ from the reviewed plan's (another pull request changed"
+                " them), and it has orders now that this review did not approve",
             ))
     return out
 

@@ -1,7 +1,8 @@
 """Regulatory fees a US equity trade accrues at Alpaca: FINRA's TAF and the SEC's fee on sells, the CAT fee on
-buys and sells. Alpaca tracks them intraday, deducts the pending amounts from the account's cash, and posts each
-day's total, rounded up to the cent, as a FEE activity at the end of the day (docs.alpaca.markets/docs/
-regulatory-fees; alpaca.markets/support/regulatory-fees). The rates are settings: they change a few times a year."""
+buys and sells. Alpaca tracks them intraday, deducts the pending amounts from the account's cash, and posts
+each day's total, rounded up to the cent, as a FEE activity at the end of the day (docs.alpaca.markets/docs/
+regulatory-fees; alpaca.markets/support/regulatory-fees). The rates are settings: they change a few times a
+year."""
 
 from __future__ import annotations
 
@@ -17,15 +18,17 @@ CENT = Decimal("0.01")
 
 
 class FeeRates(Frozen):
-    """Per-share and per-dollar rates. Defaults: the highest current values Alpaca publishes (its API docs' table
-    lists CAT 0.000046 and SEC 0.0000278; its support page CAT 0.0000265 and SEC 0.00 since May 2025), so the
-    fees modelled are an upper bound of what is pending: a cash shortfall is accepted up to them, never beyond."""
+    """Per-share and per-dollar rates. Defaults: the highest current values Alpaca publishes (its API docs'
+    table lists CAT 0.000046 and SEC 0.0000278; its support page CAT 0.0000265 and SEC 0.00 since May 2025),
+    so the fees modelled are an upper bound of what is pending: a cash shortfall is accepted up to them, never
+    beyond."""
 
     taf_per_share: Money = Field(Decimal("0.000166"), description="FINRA TAF per share sold.")
     taf_max_per_trade: Money = Field(Decimal("8.30"), description="FINRA TAF cap per trade.")
-    cat_per_share: Money = Field(Decimal("0.000046"), description="CAT fee per share bought or sold (shares rounded"
-                                 " up to a whole share).")
-    sec_per_dollar: Money = Field(Decimal("0.0000278"), description="SEC fee per dollar sold ($27.80 per million).")
+    cat_per_share: Money = Field(Decimal("0.000046"), description="CAT fee per share bought or sold (shares"
+                                 " rounded up to a whole share).")
+    sec_per_dollar: Money = Field(Decimal("0.0000278"), description="SEC fee per dollar sold ($27.80 per"
+                                  " million).")
 
 
 def round_up(amount: Decimal) -> Decimal:

@@ -1,9 +1,9 @@
-"""Where an order may fill: the limit price apply sets, and the one fill rule the paper broker and the backtester
-share. Pure.
+"""Where an order may fill: the limit price apply sets, and the one fill rule the paper broker and the
+backtester share. Pure.
 
-A market order fills wherever the book is when it arrives; a marketable limit order at the fresh quote ± a band
-fills at once in a normal market and not at all in a fast one, so a thin book or a flash move costs at most the
-band. Buys are budgeted at their limit, so the cash check holds whatever the fill.
+A market order fills wherever the book is when it arrives; a marketable limit order at the fresh quote ± a
+band fills at once in a normal market and not at all in a fast one, so a thin book or a flash move costs at
+most the band. Buys are budgeted at their limit, so the cash check holds whatever the fill.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from reconciler.core.numbers import BPS
 
 
 def round_limit(side: Side, price: Decimal, tick: Decimal) -> Decimal:
-    """A limit price on the venue's tick, rounded the safe way: a buy's down, a sell's up (never worse than asked)."""
+    """A limit price on the venue's tick, rounded the safe way: a buy's down, a sell's up (never worse than
+    asked)."""
     if tick <= 0:
         return price
     rounding = ROUND_FLOOR if side == "buy" else ROUND_CEILING
@@ -28,14 +29,15 @@ def limit_price(side: Side, quote: Decimal, band: Decimal) -> Decimal:
 
 
 def slip_factor(side: Side, slippage_bps: Decimal) -> Decimal:
-    """What slippage multiplies an order's quote by to give its fill: above one for a buy, below for a sell."""
+    """What slippage multiplies an order's quote by to give its fill: above one for a buy, below for a
+    sell."""
     slip = slippage_bps / BPS
     return 1 + slip if side == "buy" else 1 - slip
 
 
 def fill_price(side: Side, quote: Decimal, slippage_bps: Decimal, limit: Decimal | None) -> Decimal | None:
-    """What an order fills at: the quote moved against it by the slippage; None when that is beyond its limit (the
-    market moved past the limit: nothing fills, and the order is cancelled at the fill timeout)."""
+    """What an order fills at: the quote moved against it by the slippage; None when that is beyond its limit
+    (the market moved past the limit: nothing fills, and the order is cancelled at the fill timeout)."""
     price = quote * slip_factor(side, slippage_bps)
     if limit is not None and (price > limit if side == "buy" else price < limit):
         return None

@@ -1,6 +1,6 @@
-"""The lot ledger's values: a lot as the journal keeps it, each lot's standing at a price, and the check that the
-ledger still accounts for what the broker holds (a transfer, a corporate action or a manual trade breaks it, and
-then nothing tax-aware is done for that symbol: the ledger never guesses)."""
+"""The lot ledger's values: a lot as the journal keeps it, each lot's standing at a price, and the check that
+the ledger still accounts for what the broker holds (a transfer, a corporate action or a manual trade breaks
+it, and then nothing tax-aware is done for that symbol: the ledger never guesses)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,12 @@ def standings(lots: Iterable[HeldLot], prices: Mapping[str, Decimal], today: dat
     return out
 
 
-def mismatches(lots: Iterable[HeldLot], positions: Mapping[str, Decimal]) -> dict[str, tuple[Decimal, Decimal]]:
-    """symbol → (units in the ledger's lots, units the broker holds) wherever they differ, for every symbol either
-    side knows: each one is a symbol whose tax-aware choices must stay off until the ledger is fixed."""
+def mismatches(
+    lots: Iterable[HeldLot], positions: Mapping[str, Decimal]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """symbol → (units in the ledger's lots, units the broker holds) wherever they differ, for every symbol
+    either side knows: each one is a symbol whose tax-aware choices must stay off until the ledger is
+    fixed."""
     held: dict[str, Decimal] = {}
     for lot in lots:
         held[lot.symbol] = held.get(lot.symbol, ZERO) + lot.quantity

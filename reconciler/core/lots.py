@@ -1,12 +1,13 @@
-"""Tax lots and realized gains, shared by the backtester and live planning: each buy opens a lot at its cost (fill
-and commission); a sale closes lots in the account's order (FIFO, HIFO, LIFO or `min_tax`); gains are short-term
-unless the lot was held more than a year. Tax per calendar year nets short- against long-term results and carries
-net losses forward, keeping their character.
+"""Tax lots and realized gains, shared by the backtester and live planning: each buy opens a lot at its cost
+(fill and commission); a sale closes lots in the account's order (FIFO, HIFO, LIFO or `min_tax`); gains are
+short-term unless the lot was held more than a year. Tax per calendar year nets short- against long-term
+results and carries net losses forward, keeping their character.
 
-`min_tax` closes the lots whose sale costs the least estimated tax first: a lot's gain per share times its term's
-rate, so losses go first (a short-term loss saves the short-term rate), then long-term gains, then short-term ones.
-That estimate is linear in the quantity taken from each lot, so taking lots greedily in that order is optimal: no
-other choice of lots for the same sale realises less estimated tax (tests/core/test_lots.py checks every vertex).
+`min_tax` closes the lots whose sale costs the least estimated tax first: a lot's gain per share times its
+term's rate, so losses go first (a short-term loss saves the short-term rate), then long-term gains, then
+short-term ones. That estimate is linear in the quantity taken from each lot, so taking lots greedily in that
+order is optimal: no other choice of lots for the same sale realises less estimated tax
+(tests/core/test_lots.py checks every vertex).
 
 Simplified on purpose (and said so in docs/backtest.md): no wash-sale rule, no $3,000 offset against income,
 no state tax, dividends are inside the adjusted closes and are not taxed separately.
@@ -76,7 +77,9 @@ def estimated_tax(closed: Iterable[Closed], rates: Rates) -> Decimal:
     return sum((c.gain * (rates.long_term if c.long_term else rates.short_term) for c in closed), ZERO)
 
 
-def sale_order(lots: Sequence[Lot], method: LotMethod, day: date, per_share: Decimal, rates: Rates) -> list[int]:
+def sale_order(
+    lots: Sequence[Lot], method: LotMethod, day: date, per_share: Decimal, rates: Rates
+) -> list[int]:
     """Indexes of `lots` (given oldest first) in the order a sale on `day` at `per_share` closes them."""
     seq = range(len(lots))
     if method == "fifo":
@@ -95,7 +98,8 @@ def sale_order(lots: Sequence[Lot], method: LotMethod, day: date, per_share: Dec
 
 
 def allocate(lots: Sequence[Lot], order: Iterable[int], quantity: Decimal) -> list[tuple[int, Decimal]]:
-    """(lot index, quantity taken) for a sale of `quantity` closing lots in `order`; short when the lots run out."""
+    """(lot index, quantity taken) for a sale of `quantity` closing lots in `order`; short when the lots run
+    out."""
     taken: list[tuple[int, Decimal]] = []
     left = quantity
     for i in order:  # once nothing is left, every later take is 0 and skipped
@@ -127,7 +131,8 @@ class _Queue:
     def __init__(self, method: LotMethod) -> None:
         self.method = method
         self.items: deque[Lot] = deque()
-        self.heap: list[tuple[Decimal, int, Lot]] = []  # (-unit cost, purchase order, lot): highest cost first
+        # (-unit cost, purchase order, lot): highest cost first
+        self.heap: list[tuple[Decimal, int, Lot]] = []
         self.seq = count()
 
     def push(self, lot: Lot) -> None:
@@ -190,7 +195,9 @@ class TaxBook:
         year.short += short
         year.long += long
 
-    def _sell_min_tax(self, queue: _Queue, day: date, quantity: Decimal, per_share: Decimal) -> tuple[Decimal, Decimal]:
+    def _sell_min_tax(
+        self, queue: _Queue, day: date, quantity: Decimal, per_share: Decimal
+    ) -> tuple[Decimal, Decimal]:
         lots = list(queue.items)
         order = sale_order(lots, "min_tax", day, per_share, Rates(self.short_rate, self.long_rate))
         short = long = ZERO
@@ -203,7 +210,8 @@ class TaxBook:
         return short, long
 
     def close_year(self, year: int) -> Decimal:
-        """The tax due for a year's realized gains, after netting and the losses carried in; carries the rest."""
+        """The tax due for a year's realized gains, after netting and the losses carried in; carries the
+        rest."""
         y = self.years.setdefault(year, YearTax())
         short = y.short + self.carry_short
         long = y.long + self.carry_long
@@ -229,7 +237,9 @@ class TaxBook:
         return sum((lot.quantity for lot in self.open_lots(symbol)), ZERO)
 
 
-def _sell_in_order(queue: _Queue | None, day: date, quantity: Decimal, per_share: Decimal) -> tuple[Decimal, Decimal]:
+def _sell_in_order(
+    queue: _Queue | None, day: date, quantity: Decimal, per_share: Decimal
+) -> tuple[Decimal, Decimal]:
     """Consume the queue's lots front first (FIFO, LIFO, HIFO): (short-term gain, long-term gain)."""
     short = long = ZERO
     left = quantity

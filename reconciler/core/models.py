@@ -30,14 +30,16 @@ class Desired(Frozen):
     name: str
     account: str
     source: str
-    model: str | None = Field(None, description="The Model file the targets and cash come from, when it follows one.")
+    model: str | None = Field(None, description="The Model file the targets and cash come from, when it"
+                              " follows one.")
     targets: dict[str, Decimal]
     cash: Decimal
     trading: Trading
     symbols: dict[str, SymbolRule] = Field(default_factory=dict)
     tax: TaxSettings | None = None
     withdrawals: list[Withdrawal] = Field(
-        default_factory=list, description="Cash to raise and keep for withdrawals (`withdrawals:`, `plan --raise`)."
+        default_factory=list,
+        description="Cash to raise and keep for withdrawals (`withdrawals:`, `plan --raise`)."
     )
 
 
@@ -49,16 +51,22 @@ class Quote(Frozen):
     previous_close: Decimal | None = None
     as_of: datetime
     daily_volume: Decimal | None = Field(
-        None, description="Units traded in the last full session (24 hours for crypto), where the broker says."
+        None,
+        description="Units traded in the last full session (24 hours for crypto), where the broker says."
     )
     bid: Decimal | None = Field(None, description="The best bid, where the broker quotes one.")
     ask: Decimal | None = Field(None, description="The best ask, where the broker quotes one.")
 
     def marketable(self, side: Side) -> Decimal:
-        """The price an order of this side meets now: the ask for a buy, the bid for a sell, when they are sane
-        (positive, and within 5% of the last trade); else the last trade."""
+        """The price an order of this side meets now: the ask for a buy, the bid for a sell, when they are
+        sane (positive, and within 5% of the last trade); else the last trade."""
         touch = self.ask if side == "buy" else self.bid
-        if touch is None or not touch.is_finite() or touch <= 0 or abs(touch / self.price - 1) > Decimal("0.05"):
+        if (
+            touch is None
+            or not touch.is_finite()
+            or touch <= 0
+            or abs(touch / self.price - 1) > Decimal("0.05")
+        ):
             return self.price
         return touch
 
@@ -74,8 +82,8 @@ class MarketStatus(Frozen):
     @property
     def described(self) -> str:
         """Who said so, and when it opens next: "XNYS calendar, next open 2026-11-27 14:30 UTC"."""
-        # Always in UTC: the zone's own name (%Z) does not survive a plan file's round trip, and apply derives the
-        # plan's notes again from the parsed observation (execution.judge).
+        # Always in UTC: the zone's own name (%Z) does not survive a plan file's round trip, and apply derives
+        # the plan's notes again from the parsed observation (execution.judge).
         opens = f", next open {self.next_open.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if self.next_open else ""
         return f"{self.source}{opens}"
 
@@ -97,15 +105,19 @@ class Observation(Frozen):
         None, description="Set when the broker's cash figures disagree with each other: nothing is bought."
     )
     cash_untrusted: str | None = Field(
-        None, description="Why no source of the cash figure can be trusted: the portfolio is blocked (its cash is"
+        None,
+        description="Why no source of the cash figure can be trusted: the portfolio is blocked (its cash is"
         " unknown, never valued as zero).",
     )
     reported_equity: Decimal | None = Field(
-        None, description="The account's equity as the broker itself reports it, where it does: positions times"
+        None,
+        description="The account's equity as the broker itself reports it, where it does: positions times"
         " quotes plus cash must agree with it.",
     )
     reported_long_value: Decimal | None = Field(
-        None, description="The market value of the account's long positions as the broker reports it, where it does.",
+        None,
+        description="The market value of the account's long positions as the broker reports it, where it"
+        " does.",
     )
     market: MarketStatus | None = Field(
         None, description="The market's state when observed; unset for markets that trade around the clock."
@@ -115,11 +127,12 @@ class Observation(Frozen):
     )
     moved: dict[str, str] = Field(
         default_factory=dict,
-        description="Symbols whose holding moved by more than the journal's fills explain (a split, a transfer),"
-        " and why: not traded until `reconcile --accept-move` accepts the new holding.",
+        description="Symbols whose holding moved by more than the journal's fills explain (a split, a"
+        " transfer), and why: not traded until `reconcile --accept-move` accepts the new holding.",
     )
     last_applied: datetime | None = Field(
-        None, description="When an apply last traded the portfolio planned on this observation (the journal's last"
+        None,
+        description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
     )
 
@@ -166,14 +179,16 @@ class CostModel(Frozen):
         return self.unit_costs().expected(price)
 
     def buy_fixed_cost(self) -> Decimal:
-        """The most a buy costs besides its units: the per-order commission and the broker's rounding of it."""
+        """The most a buy costs besides its units: the per-order commission and the broker's rounding of
+        it."""
         return self.commission.per_order + self.commission_step
 
 
 @dataclass(frozen=True, slots=True)
 class UnitCosts:
-    """A CostModel's per-unit arithmetic, its factors computed once: the planner prices every order of a plan with
-    one (thousands per second), apply and the paper broker through CostModel's methods, which make one."""
+    """A CostModel's per-unit arithmetic, its factors computed once: the planner prices every order of a plan
+    with one (thousands per second), apply and the paper broker through CostModel's methods, which make
+    one."""
 
     commission: Commission  # its charge is the one commission formula
     slip: Decimal  # slippage as a fraction
@@ -190,30 +205,30 @@ class UnitCosts:
 
     def most(self, price: Decimal) -> Decimal:
         """The most one more unit of a buy can cost when it is sent: the fill price (a limit order's limit; a
-        market order's quote with slippage and the broker's tick rounding), the basis-point commission on it, and
-        the per-share commission. A buy is sent only when the cash left covers this."""
+        market order's quote with slippage and the broker's tick rounding), the basis-point commission on it,
+        and the per-share commission. A buy is sent only when the cash left covers this."""
         if self.limit is None:
             return self.expected(price)
         # A limit order never fills above its limit, whatever the slippage (and its limit is rounded down).
         return price * self.limit * self.buy_bps + self.per_share
 
     def expected(self, price: Decimal) -> Decimal:
-        """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's tick
-        rounding, with commissions. Orders go out one after another, each waiting for its fill, so a buy's
-        headroom up to its limit is free again for the next buy once it has filled."""
+        """What one unit of a buy is expected to cost once filled: the quote with slippage and the broker's
+        tick rounding, with commissions. Orders go out one after another, each waiting for its fill, so a
+        buy's headroom up to its limit is free again for the next buy once it has filled."""
         return (price * self.buy_slip + self.tick) * self.buy_bps + self.per_share
 
 
 Side = Literal["buy", "sell"]
-# Why the planner wants an order (renderers show it; nothing branches on it): a sell of a symbol without a target,
-# a sell back into its band, a buy back into its band.
+# Why the planner wants an order (renderers show it; nothing branches on it): a sell of a symbol without a
+# target, a sell back into its band, a buy back into its band.
 ActionReason = Literal["not in targets", "overweight", "underweight"]
 
 
 # Action and Holding are slotted dataclasses, not models: a plan of 10,000 portfolios builds half a million of
 # them, and a frozen dataclass costs five times as much to build (measured: 1.3 µs against 0.25 µs). They are
-# values all the same: only the planner creates them and nothing mutates them (the PortfolioPlan holding them is
-# frozen); pydantic still validates and serialises them as fields of PortfolioPlan.
+# values all the same: only the planner creates them and nothing mutates them (the PortfolioPlan holding them
+# is frozen); pydantic still validates and serialises them as fields of PortfolioPlan.
 @dataclass(slots=True)
 class Action:
     """One order the plan wants to send."""
@@ -270,15 +285,18 @@ class PortfolioPlan(Frozen):
     observation: Observation
     blocked: list[str] = Field(
         default_factory=list,
-        description="Why this portfolio is not traded: a quote that values the account is doubtful. No orders.",
+        description="Why this portfolio is not traded: a quote that values the account is doubtful. No"
+        " orders.",
     )
     references: dict[str, Decimal] = Field(
         default_factory=dict,
-        description="The journal's last fill price of each valued symbol, where it has one: what corroborated the"
-        " quotes (core.valuation) and sized the buys (core.order_size). Apply re-derives the plan with these.",
+        description="The journal's last fill price of each valued symbol, where it has one: what corroborated"
+        " the quotes (core.valuation) and sized the buys (core.order_size). Apply re-derives the plan with"
+        " these.",
     )
     withdrawal: Decimal | None = Field(
-        None, description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
+        None,
+        description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
     )
 
     @property
@@ -314,12 +332,14 @@ class PolicyResult(Frozen):
 
 
 class Override(Frozen):
-    """A soft-mandatory denial waived as a reviewed act: a `/reconciler override POLICY: reason` comment on the pull
-    request by a code owner of the policy, recorded in the reviewed plan and honoured by apply on merge."""
+    """A soft-mandatory denial waived as a reviewed act: a `/reconciler override POLICY: reason` comment on
+    the pull request by a code owner of the policy, recorded in the reviewed plan and honoured by apply on
+    merge."""
 
     policy: str
     reason: str
-    login: str = Field(description="Who waived it: a code owner of the policy (CODEOWNERS on the default branch).")
+    login: str = Field(description="Who waived it: a code owner of the policy (CODEOWNERS on the default"
+                       " branch).")
     source: str = Field("", description="Where: the comment's URL.")
     pull_request: int | None = None
 
@@ -348,7 +368,8 @@ class TargetChange(Frozen):
     cash_before: Decimal | None = None
     cash_after: Decimal | None = None
     settings: list[str] = Field(
-        default_factory=list, description="Other changes, one line each: account, trading settings, symbol rules."
+        default_factory=list,
+        description="Other changes, one line each: account, trading settings, symbol rules."
     )
 
 
@@ -361,8 +382,8 @@ class Plan(Frozen):
     targets_hash: str
     portfolio_hashes: dict[str, str] = Field(
         default_factory=dict,
-        description="Per portfolio, the hash of its resolved targets: apply --envelope compares these, so a change"
-        " merged to another portfolio after the review does not void this plan.",
+        description="Per portfolio, the hash of its resolved targets: apply --envelope compares these, so a"
+        " change merged to another portfolio after the review does not void this plan.",
     )
     git_commit: str | None = None
     git_dirty: bool | None = None
@@ -381,8 +402,8 @@ class Plan(Frozen):
     content_hash: str = ""
     signature: str | None = Field(
         None,
-        description="HMAC-SHA256 of content_hash with the key plan.signing_key names (hex), when one is configured:"
-        " proves the plan came from a job holding that key. Not covered by the content hash.",
+        description="HMAC-SHA256 of content_hash with the key plan.signing_key names (hex), when one is"
+        " configured: proves the plan came from a job holding that key. Not covered by the content hash.",
     )
 
     @property
@@ -400,13 +421,13 @@ class Plan(Frozen):
         """The verdicts that stop the plan."""
         return [r for r in self.policy_results if r.blocking]
 
-    # Indexes, computed once per plan: `apply --all` asks for one account's share thousands of times, and a scan
-    # of the whole plan per account would make the run quadratic in accounts.
+    # Indexes, computed once per plan: `apply --all` asks for one account's share thousands of times, and a
+    # scan of the whole plan per account would make the run quadratic in accounts.
     _INDEXES: ClassVar[tuple[str, ...]] = ("by_account", "results_by_portfolio")
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Plan:
-        """A copy; pydantic copies cached values along with the fields, so a copy that changes fields drops the
-        indexes (they are rebuilt from the new fields when asked)."""
+        """A copy; pydantic copies cached values along with the fields, so a copy that changes fields drops
+        the indexes (they are rebuilt from the new fields when asked)."""
         copied = super().model_copy(update=update, deep=deep)
         if update:
             for name in self._INDEXES:
@@ -431,5 +452,6 @@ class Plan(Frozen):
 
     @property
     def quote_sources(self) -> list[str]:
-        """Where the plan's quotes came from (Alpaca's data feed), for reviewers: IEX alone is a thin market."""
+        """Where the plan's quotes came from (Alpaca's data feed), for reviewers: IEX alone is a thin
+        market."""
         return sorted({p.observation.quote_source for p in self.portfolios if p.observation.quote_source})

@@ -12,8 +12,8 @@ BPS = Decimal(10000)  # basis points in one
 # context (or one that traps nothing) must not change a plan, or its hash.
 PLAN_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
 
-# No amount, quantity, price or setting of a real account comes near this: a larger number read from a file or a
-# broker is a typo or a lie, and refusing it keeps every sum exact in Decimal's 28 digits.
+# No amount, quantity, price or setting of a real account comes near this: a larger number read from a file or
+# a broker is a typo or a lie, and refusing it keeps every sum exact in Decimal's 28 digits.
 MAX_MAGNITUDE = Decimal(10) ** 15
 
 
@@ -41,7 +41,8 @@ def pct(d: Decimal) -> str:
 
 
 def qty(d: Decimal) -> str:
-    """A quantity as every report shows it: whole numbers without decimals; fractions without trailing zeros."""
+    """A quantity as every report shows it: whole numbers without decimals; fractions without trailing
+    zeros."""
     if d == d.to_integral_value():
         return f"{d:,.0f}"
     return f"{d.normalize():f}"

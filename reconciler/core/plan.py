@@ -61,13 +61,16 @@ def signed(plan: Plan, key: bytes) -> Plan:
 
 
 def signature_valid(plan: Plan, key: bytes) -> bool:
-    """Whether the plan carries the keyed seal of its own content hash under `key` (compared in constant time)."""
-    return plan.signature is not None and hmac.compare_digest(plan.signature, signature_of(plan.content_hash, key))
+    """Whether the plan carries the keyed seal of its own content hash under `key` (compared in constant
+    time)."""
+    return plan.signature is not None and hmac.compare_digest(
+        plan.signature, signature_of(plan.content_hash, key)
+    )
 
 
 def reseal(plan: Plan, **changes: Any) -> Plan:
-    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved); any
-    keyed seal is dropped, since it sealed the old hash."""
+    """A copy of a sealed plan with some fields changed and a fresh content hash (used before it is saved);
+    any keyed seal is dropped, since it sealed the old hash."""
     changed = plan.model_copy(update={**changes, "content_hash": "", "signature": None})
     return changed.model_copy(update={"content_hash": compute_hash(changed)})
 
@@ -104,7 +107,8 @@ def client_order_id(plan_hash: str, account: str, action: Action) -> str:
 
     36 characters, letters, digits and hyphens: the tightest common broker limit (Binance and Bybit allow 36,
     Alpaca 128), so every adapter sends this id unchanged and the broker's order lists name our journal's ids.
-    The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under 10^5).
+    The leg stays readable; the rest is a hash of plan, account and leg (at least 64 bits for legs under
+    10^5).
     """
     prefix = f"{CLIENT_ORDER_ID_PREFIX}{plan_hash[:8]}-{action.leg}-"
     leg_key = hashlib.sha256(f"{plan_hash}|{account}|{action.leg}".encode()).hexdigest()

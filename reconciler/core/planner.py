@@ -40,13 +40,14 @@ from reconciler.core.valuation import (
     sound_prices,
 )
 
-# The words of a note for a trade that rounds to nothing (smaller than one quantity step): the backtester counts
-# these to say how much whole-share rounding changed a run.
+# The words of a note for a trade that rounds to nothing (smaller than one quantity step): the backtester
+# counts these to say how much whole-share rounding changed a run.
 UNDER_STEP = "less than one quantity step"
 
 
 def floor_to_step(quantity: Decimal, step: Decimal) -> Decimal:
-    """Round a non-negative quantity down to a multiple of the broker's step (never buy more than budgeted)."""
+    """Round a non-negative quantity down to a multiple of the broker's step (never buy more than
+    budgeted)."""
     if quantity <= 0:
         return ZERO
     return (quantity / step).to_integral_value(rounding=ROUND_FLOOR) * step
@@ -85,9 +86,9 @@ def _bands(targets: list[Decimal], bands: Bands, has_zero: bool | None = None) -
             return [relative * t if t > 0 else fallback for t in targets]
         return [min(relative * t, absolute) if t > 0 else absolute for t in targets]
     # Every target positive (weights are never negative): the same values, in C loops. min(r, absolute) is
-    # `absolute if absolute < r else r`, which is r throughout when no r exceeds absolute (the common case).
-    # t * relative is relative * t (Decimal multiplication is exact, then rounded once): map(mul) skips the bound
-    # method's wrapper.
+    # `absolute if absolute < r else r`, which is r throughout when no r exceeds absolute (the common case). t
+    # * relative is relative * t (Decimal multiplication is exact, then rounded once): map(mul) skips the
+    # bound method's wrapper.
     relative_of = list(map(mul, targets, repeat(relative, len(targets))))
     if absolute is None or not relative_of or max(relative_of) <= absolute:
         return relative_of
@@ -134,19 +135,20 @@ def plan_portfolio(
     references: Mapping[str, Decimal] | None = None,
 ) -> PortfolioPlan:
     """Compute the orders that bring one account back within its bands; none at all when a quote that values
-    the account is doubtful (the plan's `blocked` says why). `references` are the journal's last fill prices by
-    symbol, which corroborate quotes. In the plan's own Decimal context, not the caller's."""
+    the account is doubtful (the plan's `blocked` says why). `references` are the journal's last fill prices
+    by symbol, which corroborate quotes. In the plan's own Decimal context, not the caller's."""
     with localcontext(PLAN_CONTEXT):
         return _referenced(
-            _plan_portfolio(desired, obs, costs.unit_costs(), limits, references or {}), desired, obs, references
+            _plan_portfolio(desired, obs, costs.unit_costs(), limits, references or {}), desired, obs,
+            references
         )
 
 
 def _referenced(
     pp: PortfolioPlan, desired: Desired, obs: Observation, references: Mapping[str, Decimal] | None
 ) -> PortfolioPlan:
-    """The plan with the references of the symbols that value its account recorded, so apply re-derives it, and
-    the cash it keeps for pending withdrawals."""
+    """The plan with the references of the symbols that value its account recorded, so apply re-derives it,
+    and the cash it keeps for pending withdrawals."""
     if desired.withdrawals and (kept := pending(desired, obs)):
         pp = pp.model_copy(update={"withdrawal": kept})
     if not references:
@@ -167,19 +169,22 @@ def plan_orders(desired: Desired, obs: Observation, costs: CostModel) -> tuple[l
 
 @overload
 def _plan_portfolio(
-    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal]
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits,
+    references: Mapping[str, Decimal]
 ) -> PortfolioPlan: ...
 
 
 @overload
 def _plan_portfolio(
-    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal],
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits,
+    references: Mapping[str, Decimal],
     *, rows: Literal[False],
 ) -> PortfolioPlan | tuple[list[Action], list[str]]: ...
 
 
 def _plan_portfolio(
-    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits, references: Mapping[str, Decimal],
+    desired: Desired, obs: Observation, unit: UnitCosts, limits: QuoteLimits,
+    references: Mapping[str, Decimal],
     *, rows: bool = True,
 ) -> PortfolioPlan | tuple[list[Action], list[str]]:
     # The columns are built with map() over operator functions: C loops, where a comprehension per column is a
@@ -200,16 +205,20 @@ def _plan_portfolio(
     floors = floors_of(rules) if rules else None
     prices = sound_prices(obs, symbols, limits, references, floors)
     if prices is None:
-        return _blocked(desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits, references, floors))
+        return _blocked(
+            desired, obs, symbols, positions, doubtful_quotes(obs, symbols, limits, references, floors)
+        )
     untrusted = account_doubts(obs)
     if untrusted:
-        return _blocked(desired, obs, symbols, positions, untrusted, "not traded: this account cannot be valued")
+        return _blocked(desired, obs, symbols, positions, untrusted, "not traded: this account cannot be"
+                        " valued")
     # A protected position outside the targets is set aside: the targets describe the rest of the account.
     if rules:
         aside = [s for s in symbols if s not in targets and _protected(rules.get(s))]
         if aside:
             kept = sum((positions[s] * obs.quotes[s].price for s in aside), ZERO)
-            notes.append(f"{', '.join(aside)} ({money(kept)}) kept aside by hold/do_not_trade; weights are of the rest")
+            notes.append(f"{', '.join(aside)} ({money(kept)}) kept aside by hold/do_not_trade; weights are of"
+                         " the rest")
             prices = [p for s, p in zip(symbols, prices, strict=True) if s not in aside]
             symbols = [s for s in symbols if s not in aside]
 
@@ -242,12 +251,14 @@ def _plan_portfolio(
     # A symbol with an order still open at the broker is left alone until that order is final.
     busy_notes = [f"{s}: order {cid} is still open at the broker; not traded until it is final"
                   for s, cid in sorted(obs.open_orders.items())]
-    busy_notes += [f"{s}: not traded: {why}; if the new holding is right, accept it with `reconciler reconcile"
-                   f" --accept-move {obs.account}:{s} --reason TEXT`" for s, why in sorted(obs.moved.items())]
+    busy_notes += [f"{s}: not traded: {why}; if the new holding is right, accept it with `reconciler"
+                   f" reconcile --accept-move {obs.account}:{s} --reason TEXT`" for s,
+                   why in sorted(obs.moved.items())]
     sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else _sell_leg(
         table, unit, out, raise_cash
     )
-    # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan (churn).
+    # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan
+    # (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
     buys, bought, spent, buy_notes = _buy_leg(table, unit, out, proceeds, deploy_cash, len(sells) + 1)
 
@@ -256,7 +267,8 @@ def _plan_portfolio(
     closed_notes = []
     if actions and market is not None and not market.is_open:
         closed_notes.append(
-            f"the market was closed when observed ({market.described}): orders sent before it opens would fill"
+            f"the market was closed when observed ({market.described}): orders sent before it opens would"
+            " fill"
             " at the opening price, so apply refuses them until then (unless apply.market_hours is ignore)"
         )
     all_notes = [*notes, *busy_notes, *sell_notes, *buy_notes, *closed_notes]
@@ -272,13 +284,14 @@ def _busy(obs: Observation) -> Mapping[str, str]:
 
 def _skipped(symbol: str, side: Side, qty: Decimal, notional: Decimal, fee: Decimal, unit: UnitCosts,
              trading: Trading, *, minimum: bool) -> str:
-    """Why the order is skipped, or "": under the minimum trade, or costing more than the portfolio's cap of its
-    value (the commission `fee` is charged on the fill, slippage included)."""
+    """Why the order is skipped, or "": under the minimum trade, or costing more than the portfolio's cap of
+    its value (the commission `fee` is charged on the fill, slippage included)."""
     if minimum and notional < trading.min_trade_notional:
         return f"{symbol}: {side} of {qty} ({money(notional)}) is under the minimum trade; skipped"
     if fee + notional * unit.slip > notional * trading.max_cost_fraction:
         verb = "selling" if side == "sell" else "buying"
-        return f"{symbol}: {verb} {qty} would cost more than {trading.max_cost_fraction:.0%} of its value; skipped"
+        return (f"{symbol}: {verb} {qty} would cost more than {trading.max_cost_fraction:.0%} of its value;"
+                " skipped")
     return ""
 
 
@@ -288,9 +301,15 @@ _Leg = tuple[list[Action], list[int], Decimal, list[str]]
 
 def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -> _Leg:
     """The sells, numbered from leg 1, and what they raise at worst: each overweight holding outside its band
-    (every overweight one when cash is short of its band) back to its band's inner edge, and unwanted holdings in
-    full."""
-    desired, symbols, prices, held, values = table.desired, table.symbols, table.prices, table.held, table.values
+    (every overweight one when cash is short of its band) back to its band's inner edge, and unwanted holdings
+    in full."""
+    desired, symbols, prices, held, values = (
+        table.desired,
+        table.symbols,
+        table.prices,
+        table.held,
+        table.values,
+    )
     tw, band, weights, equity = table.targets, table.bands, table.weights, table.equity
     trading = desired.trading
     step, min_notional, inner = trading.step, trading.min_trade_notional, trading.bands.inner
@@ -314,7 +333,9 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
         else:
             # Beyond its band a holding goes back to the inner edge of the band (inner 0: to target).
             dest = t + inner * band[i] if inner and i in out else t
-            qty = min(held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, unit, net), step))
+            qty = min(
+                held[i], floor_to_step(_sell_quantity(values[i] - dest * equity, price, unit, net), step)
+            )
             reason = "overweight"
         if qty <= 0:
             if t != 0 and (values[i] - dest * equity) >= min_notional and i in out:
@@ -335,11 +356,13 @@ def _sell_leg(table: _Table, unit: UnitCosts, out: set[int], raise_cash: bool) -
     return orders, traded, proceeds, notes
 
 
-def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, deploy_cash: bool, first: int) -> _Leg:
-    """The buys, numbered from leg `first`, and what they cost: each underweight holding outside its band (every
-    underweight one when cash is above its band) toward its band's inner edge, most underweight first, with the
-    cash that is spendable (settled, not reserved, plus the sells' `proceeds` when they may fund buys) above the
-    cash target."""
+def _buy_leg(
+    table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, deploy_cash: bool, first: int
+) -> _Leg:
+    """The buys, numbered from leg `first`, and what they cost: each underweight holding outside its band
+    (every underweight one when cash is above its band) toward its band's inner edge, most underweight first,
+    with the cash that is spendable (settled, not reserved, plus the sells' `proceeds` when they may fund
+    buys) above the cash target."""
     desired, obs, symbols, prices = table.desired, table.obs, table.symbols, table.prices
     tw, band, weights, values, equity = table.targets, table.bands, table.weights, table.values, table.equity
     trading = desired.trading
@@ -369,8 +392,9 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
         ]
     if candidates and obs.cash_unsettled > 0:
         notes.append(f"{money(obs.cash_unsettled)} of unsettled cash is not spent until it settles")
-    # Most underweight first, so a short budget goes where the drift is worst; ties by symbol. The candidates are
-    # in symbol order already (the table's symbols are sorted) and the sort is stable, so the gap alone is the key.
+    # Most underweight first, so a short budget goes where the drift is worst; ties by symbol. The candidates
+    # are in symbol order already (the table's symbols are sorted) and the sort is stable, so the gap alone is
+    # the key.
     gaps = list(map(sub, map(weights.__getitem__, candidates), map(tw.__getitem__, candidates)))
     candidates = list(map(candidates.__getitem__, sorted(range(len(candidates)), key=gaps.__getitem__)))
     charge = unit.commission.charge
@@ -384,7 +408,8 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
         dest = tw[i] - inner * band[i] if inner and i in out else tw[i]
         exact = _buy_quantity(dest * equity - values[i], price, unit, net)
         wanted = floor_to_step(exact, step)
-        spend = budget - fixed  # _affordable, inlined with the unit cost computed once for the budget below too
+        # _affordable, inlined with the unit cost computed once for the budget below too
+        spend = budget - fixed
         if spend > 0:
             expected = unit.expected(price)
             affordable = floor_to_step(spend / (expected if market else unit.most(price)), step)
@@ -403,8 +428,8 @@ def _buy_leg(table: _Table, unit: UnitCosts, out: set[int], proceeds: Decimal, d
             notes.append(_skipped(s, "buy", qty, notional, fee, unit, trading, minimum=True))
             continue
         cost = notional * buy_slip + fee
-        # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash then
-        # left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
+        # What this buy is expected to take (≥ cost: the broker's rounding included); sent only when the cash
+        # then left covers its limit (affordable_quantity), and apply waits for its fill before the next buy.
         budget -= qty * expected + fixed
         spent += cost
         orders.append(Action(first + len(orders), s, "buy", qty, price, notional, fee, "underweight"))
@@ -421,7 +446,8 @@ def plan_many(
     """Plan many portfolios; the batch form `make_plan` and the benchmark share.
 
     The cyclic garbage collector is paused for the batch: planning allocates millions of small acyclic objects
-    that are all kept, and each collection would rescan them to find nothing (measured: about 40% of the time).
+    that are all kept, and each collection would rescan them to find nothing (measured: about 40% of the
+    time).
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -455,7 +481,9 @@ def _blocked(
     equity = sum(values, ZERO) + cash_total
     weights = [v / equity if equity > 0 else ZERO for v in values]
     notes = [f"{why} ({'; '.join(doubts)})"]
-    plan = _assemble(_Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total), notes)
+    plan = _assemble(
+        _Table(desired, obs, symbols, prices, held, values, tw, band, equity, weights, cash_total), notes
+    )
     return plan.model_copy(update={"blocked": doubts})
 
 
@@ -487,8 +515,8 @@ def _assemble(
     traded: list[int] | None = None,
     cash_after: Decimal | None = None,
 ) -> PortfolioPlan:
-    """The before/after table: the holdings once the orders fill (`traded[k]` is the index in the table's symbols
-    of `actions[k]`; `cash_after` the cash they leave), and the cash and weights around them."""
+    """The before/after table: the holdings once the orders fill (`traded[k]` is the index in the table's
+    symbols of `actions[k]`; `cash_after` the cash they leave), and the cash and weights around them."""
     desired, obs, symbols, prices, held = table.desired, table.obs, table.symbols, table.prices, table.held
     equity, weights = table.equity, table.weights
     actions = actions or []
@@ -514,10 +542,24 @@ def _assemble(
         weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
     if rules:
         labels = [_label(rules.get(s)) for s in symbols]
-        holdings = list(map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands,
-                            labels))
+        holdings = list(
+            map(
+                Holding,
+                symbols,
+                prices,
+                held,
+                after,
+                weights,
+                table.targets,
+                weights_after,
+                table.bands,
+                labels,
+            )
+        )
     else:
-        holdings = list(map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands))
+        holdings = list(
+            map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands)
+        )
     cash_before = obs.cash_settled + obs.cash_unsettled
     return _portfolio_plan(
         name=desired.name,

@@ -1,5 +1,5 @@
-"""The trading rules and cost settings the pure core works with: validated values, declared here so that the core
-depends on nothing above it. `spec` (YAML → models) builds its schema from them."""
+"""The trading rules and cost settings the pure core works with: validated values, declared here so that the
+core depends on nothing above it. `workspace` (YAML → models) builds its schema from them."""
 
 from __future__ import annotations
 
@@ -56,10 +56,12 @@ class Trading(Strict):
     quantity_step: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
     buy_only: bool = False
     max_cost_fraction: Fraction = Field(
-        Decimal("0.05"), description="Skip a trade whose commission and slippage exceed this fraction of its value."
+        Decimal("0.05"),
+        description="Skip a trade whose commission and slippage exceed this fraction of its value."
     )
     use_sale_proceeds: bool = Field(
-        True, description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
+        True,
+        description="Fund buys with proceeds of this plan's own sells (never with older unsettled cash)."
     )
     order_sizing: Literal["target", "net_of_costs"] = Field(
         "target",
@@ -67,11 +69,13 @@ class Trading(Strict):
         " an order's cash flow, costs included, closes the gap (costs come out of the holding, as in bt).",
     )
     cooldown_days: Annotated[int, Field(ge=1, le=3660)] | None = Field(
-        None, description="After an apply traded this portfolio, do not trade it again for this many days unless"
+        None,
+        description="After an apply traded this portfolio, do not trade it again for this many days unless"
         " a holding or cash drifts past cooldown_hard_band (core.cooldown).",
     )
     cooldown_hard_band: Fraction = Field(
-        Decimal("0.10"), description="During a cooldown, the absolute band a weight must leave to trade (never"
+        Decimal("0.10"),
+        description="During a cooldown, the absolute band a weight must leave to trade (never"
         " tighter than bands.absolute): twice the default 5% band, so noise waits and a crash still trades.",
     )
 
@@ -90,10 +94,12 @@ class Trading(Strict):
 
 
 class Withdrawal(Strict):
-    """Cash to raise for a withdrawal: kept as cash, never reinvested, until `date` has passed (core.raise_cash)."""
+    """Cash to raise for a withdrawal: kept as cash, never reinvested, until `date` has passed
+    (core.raise_cash)."""
 
     amount: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-    date: dt.date = Field(description="The day the cash leaves the account; from the day after, it is spent again.")
+    date: dt.date = Field(description="The day the cash leaves the account; from the day after, it is spent"
+                          " again.")
 
 
 class Commission(Strict):
@@ -105,7 +111,8 @@ class Commission(Strict):
 
     def charge(self, quantity: Decimal, notional: Decimal) -> Decimal:
         """The commission on a fill: per order, per share, and basis points of the filled notional. The one
-        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must agree)."""
+        formula the planner, the paper broker and the backtester use (apply re-derives plans: they must
+        agree)."""
         return self.per_order + self.per_share * quantity + self.bps * notional / BPS
 
 
@@ -113,7 +120,8 @@ class EnvelopeSettings(Strict):
     """How far orders recomputed at apply time may stray from the reviewed plan (`apply --envelope`)."""
 
     notional_band: Fraction = Field(
-        Decimal("0.10"), description="Each order's notional may differ from the reviewed one by this fraction."
+        Decimal("0.10"),
+        description="Each order's notional may differ from the reviewed one by this fraction."
     )
     turnover_band: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Field(
         Decimal("0.10"), description="Each portfolio's turnover may exceed the reviewed one by this fraction."

@@ -1,13 +1,13 @@
 """Apply on merge for a sequence of merges: which reviewed plan's envelope each portfolio is applied within.
 
-The apply job at the tip of main applies every change merged since the last applied commit. The commits between
-the two (first parents: one per merge, squash or direct push) each come with the plan reviewed on their pull
-request, or none. A portfolio is applied within the envelope of the pull request that last changed it; when that
-commit has no reviewed plan (a direct push) or its plan was reviewed with other targets for the portfolio (planned
-before another change to it merged), a later reviewed plan that was reviewed with the portfolio exactly as it is
-now covers it. A portfolio nobody changed in the sequence is covered by the newest such plan, as a single merge's
-plan covers the drift it showed. A portfolio no reviewed plan covers is refused by name when it has orders now.
-Pure: plain values in, a verdict out (docs/gitops.md, "A sequence of merges").
+The apply job at the tip of main applies every change merged since the last applied commit. The commits
+between the two (first parents: one per merge, squash or direct push) each come with the plan reviewed on
+their pull request, or none. A portfolio is applied within the envelope of the pull request that last changed
+it; when that commit has no reviewed plan (a direct push) or its plan was reviewed with other targets for the
+portfolio (planned before another change to it merged), a later reviewed plan that was reviewed with the
+portfolio exactly as it is now covers it. A portfolio nobody changed in the sequence is covered by the newest
+such plan, as a single merge's plan covers the drift it showed. A portfolio no reviewed plan covers is refused
+by name when it has orders now. Pure: plain values in, a verdict out (docs/gitops.md, "A sequence of merges").
 """
 
 from __future__ import annotations
@@ -74,7 +74,11 @@ def covers(landed: Sequence[Landed], current_hashes: Mapping[str, str]) -> list[
         later = [c for c in reversed(landed[(last if last is not None else 0):]) if c is not changer]
         candidates = ([changer] if changer else []) + later
         by = next(
-            (c for c in candidates if c.plan is not None and c.plan.portfolio_hashes.get(name) == current_hashes[name]),
+            (
+                c
+                for c in candidates
+                if c.plan is not None and c.plan.portfolio_hashes.get(name) == current_hashes[name]
+            ),
             None,
         )
         reason = ""
@@ -82,8 +86,10 @@ def covers(landed: Sequence[Landed], current_hashes: Mapping[str, str]) -> list[
             if changer is not None and changer.plan is None:
                 reason = f"its change came from {changer.label} with no reviewed plan ({changer.why})"
             elif changer is not None:
-                reason = (f"the plan reviewed on {changer.label} has other targets for it than main now has (it was"
-                          " planned before another change to it merged), and no later reviewed plan has these")
+                reason = (f"the plan reviewed on {changer.label} has other targets for it than main now has"
+                          " (it was"
+                          " planned before another change to it merged), and no later reviewed plan has"
+                          " these")
             else:
                 reason = "no reviewed plan since the last applied commit was made with its current targets"
         out.append(Cover(name, by, changer, reason))
@@ -105,8 +111,9 @@ def check_sequence(
 ) -> SequenceCheck:
     """Every portfolio of `current` checked against the envelope of the reviewed plan that covers it.
 
-    `done` is what earlier, partial applies traded, per commit of the sequence; a portfolio counts what was traded
-    at its covering commit and after it, so finishing an interrupted apply never trades the reviewed amount twice.
+    `done` is what earlier, partial applies traded, per commit of the sequence; a portfolio counts what was
+    traded at its covering commit and after it, so finishing an interrupted apply never trades the reviewed
+    amount twice.
     """
     done = done or {}
     found = covers(landed, current.portfolio_hashes)
@@ -135,7 +142,9 @@ def check_sequence(
         check = check_envelope(_only(plan, name), _only(current, name), settings, traded)
         hashes.append(plan.content_hash[:12])
         bounds += check.bounds
-        breaches += [b if b.portfolio != "accounts" else Breach(name, None, b.message) for b in check.breaches]
+        breaches += [
+            b if b.portfolio != "accounts" else Breach(name, None, b.message) for b in check.breaches
+        ]
         dropped += check.dropped
         deviation = max(deviation, check.max_deviation)
     merged = EnvelopeCheck(",".join(sorted(set(hashes))), bounds, breaches, dropped, deviation)
@@ -143,8 +152,9 @@ def check_sequence(
 
 
 def reviewed_overrides(plans: Sequence[Plan]) -> dict[str, str]:
-    """The overrides apply honours: those every plan covering a trading portfolio carries. An apply's overrides hold
-    for all its portfolios, so one pull request's override must never waive a policy for another's portfolio."""
+    """The overrides apply honours: those every plan covering a trading portfolio carries. An apply's
+    overrides hold for all its portfolios, so one pull request's override must never waive a policy for
+    another's portfolio."""
     if not plans:
         return {}
     common = set.intersection(*(p.overridden_policies for p in plans))
@@ -154,9 +164,12 @@ def reviewed_overrides(plans: Sequence[Plan]) -> dict[str, str]:
     }
 
 
-def batch_uncovered(landed: Sequence[Landed], current_hashes: Mapping[str, str]) -> tuple[list[Cover], list[Cover]]:
-    """A merge queue's batch before it merges: (covered, uncovered) among the portfolios its commits changed. Apply
-    on merge would refuse an uncovered one whenever it has orders; the queue refuses it before it reaches main."""
+def batch_uncovered(
+    landed: Sequence[Landed], current_hashes: Mapping[str, str]
+) -> tuple[list[Cover], list[Cover]]:
+    """A merge queue's batch before it merges: (covered, uncovered) among the portfolios its commits changed.
+    Apply on merge would refuse an uncovered one whenever it has orders; the queue refuses it before it
+    reaches main."""
     changed = set().union(*(c.changed for c in landed)) if landed else set()
     found = [c for c in covers(landed, current_hashes) if c.portfolio in changed]
     return [c for c in found if c.by is not None], [c for c in found if c.by is None]

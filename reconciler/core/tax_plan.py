@@ -1,9 +1,11 @@
 """Tax-aware sells, as a pure step over the planner's sells (not yet wired into `plan`): what each sell's lots
-realise and cost, lots about to turn long-term held back, and sells trimmed to the year's budget of realized gains.
+realise and cost, lots about to turn long-term held back, and sells trimmed to the year's budget of realized
+gains.
 
 A sell may only shrink down to its `minimum`: the quantity that brings its holding back inside the band's hard
 limit, which the caller states. Trimming drops the units that realise the most gain per unit first, across all
-sells, so the budget costs as little drift as it can; units sold at a loss are never dropped (they lower the total).
+sells, so the budget costs as little drift as it can; units sold at a loss are never dropped (they lower the
+total).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from reconciler.core.numbers import ZERO
 
 @dataclass(frozen=True, slots=True)
 class Sell:
-    """One sell the planner wants: its quantity, the least it may shrink to, and the symbol's lots (oldest first)."""
+    """One sell the planner wants: its quantity, the least it may shrink to, and the symbol's lots (oldest
+    first)."""
 
     symbol: str
     quantity: Decimal
@@ -56,8 +59,16 @@ def closes(lots: Sequence[Lot], method: LotMethod, day: date, quantity: Decimal,
     return first + close_lots(soon, method, day, left, price, rates)  # nothing when nothing is left
 
 
-def sell_tax(symbol: str, lots: Sequence[Lot], method: LotMethod, day: date, quantity: Decimal, price: Decimal,
-             rates: Rates, window_days: int = 0) -> SellTax:
+def sell_tax(
+    symbol: str,
+    lots: Sequence[Lot],
+    method: LotMethod,
+    day: date,
+    quantity: Decimal,
+    price: Decimal,
+    rates: Rates,
+    window_days: int = 0,
+) -> SellTax:
     """What a sell closes, its short- and long-term gains and estimated tax: what the plan shows per sell."""
     closed = tuple(closes(lots, method, day, quantity, price, rates, window_days))
     short = sum((c.gain for c in closed if not c.long_term), ZERO)
@@ -90,8 +101,8 @@ def trim_sells(sells: Sequence[Sell], method: LotMethod, rates: Rates, day: date
         sellable = _down(sum((lot.quantity for lot in s.lots), ZERO) - held, s.step)
         quantity = max(min(s.quantity, sellable), s.minimum) if held > 0 else s.quantity
         if quantity < s.quantity:
-            notes.append(f"{s.symbol}: sells {quantity} instead of {s.quantity}, holding {held} units that turn"
-                         f" long-term within {window_days} days")
+            notes.append(f"{s.symbol}: sells {quantity} instead of {s.quantity}, holding {held} units that"
+                         f" turn long-term within {window_days} days")
         kept[s.symbol] = quantity
     if budget is None:
         return kept, notes
@@ -118,9 +129,11 @@ def trim_sells(sells: Sequence[Sell], method: LotMethod, rates: Rates, day: date
         excess -= drop * gain
     trimmed = [f"{s.symbol} {s.quantity} → {kept[s.symbol]}" for s in sells if kept[s.symbol] < s.quantity]
     if trimmed:
-        notes.append(f"tax budget: sells trimmed ({', '.join(trimmed)}) to keep realized gains within the {budget}"
+        notes.append(f"tax budget: sells trimmed ({', '.join(trimmed)}) to keep realized gains within the"
+                     f" {budget}"
                      " left this year; their holdings drift further, up to their band's hard limit")
     if excess > 0:
-        notes.append(f"tax budget: realized gains exceed the {budget} left this year by {excess}: the sells are at"
+        notes.append(f"tax budget: realized gains exceed the {budget} left this year by {excess}: the sells"
+                     " are at"
                      " the least that brings each holding within its band's hard limit")
     return kept, notes

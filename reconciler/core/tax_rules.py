@@ -1,6 +1,6 @@
-"""A portfolio's `tax:` settings: which lots a sale closes, the rates that estimate its tax, the year's budget of
-realized gains, and the wash-sale and harvesting options. Declared in the core so the planner can read them;
-`spec` tightens the text fields (symbols, names) and builds the portfolio schema from them."""
+"""A portfolio's `tax:` settings: which lots a sale closes, the rates that estimate its tax, the year's budget
+of realized gains, and the wash-sale and harvesting options. Declared in the core so the planner can read
+them; `spec` tightens the text fields (symbols, names) and builds the portfolio schema from them."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from reconciler.core.rules import Fraction, Money, Strict
 class TaxRates(Strict):
     """The tax rates on short- and long-term gains a portfolio plans its sells with."""
 
-    short_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held a year or less, e.g. 0.35.")
-    long_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held more than a year, e.g. 0.15.")
+    short_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held a year or less, e.g."
+                                 " 0.35.")
+    long_term: Fraction = Field(Decimal("0"), description="Rate on gains of lots held more than a year, e.g."
+                                " 0.15.")
 
     def rates(self) -> Rates:
         """The core's plain value, for lot selection and estimated tax."""
@@ -28,7 +30,8 @@ class Harvest(Strict):
     """When to harvest a loss (not acted on yet)."""
 
     min_loss: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Field(
-        description="Sell a lot whose unrealized loss passes this amount, buying a substitute (not acted on yet)."
+        description="Sell a lot whose unrealized loss passes this amount, buying a substitute (not acted on"
+        " yet)."
     )
 
 
@@ -44,7 +47,8 @@ class TaxSettings(Strict):
         0, description="Hold a lot with a gain that turns long-term within this many days."
     )
     household: str | None = Field(None, description="Accounts sharing a wash-sale window (not acted on yet).")
-    wash_sale: bool = Field(True, description="Guard against wash sales across the household (not acted on yet).")
+    wash_sale: bool = Field(True, description="Guard against wash sales across the household (not acted on"
+                            " yet).")
     substitutes: list[list[str]] = Field(
         default_factory=list,
         description="Groups of interchangeable symbols, e.g. [[VTI, ITOT]], for the wash-sale guard and"
@@ -60,17 +64,21 @@ class TaxSettings(Strict):
                 raise ValueError(f"substitutes: the group {group} needs two or more different symbols")
             again = seen.intersection(group)
             if again:
-                raise ValueError(f"substitutes: {', '.join(sorted(again))} is in more than one group; merge them")
+                raise ValueError(f"substitutes: {', '.join(sorted(again))} is in more than one group; merge"
+                                 " them")
             seen.update(group)
         return self
 
 
-# The `tax:` keys that plan and apply act on today; the rest are validated only (docs/configuration.md, Taxes).
+# The `tax:` keys that plan and apply act on today; the rest are validated only (docs/configuration.md,
+# Taxes).
 ACTING: frozenset[str] = frozenset()
 
 
 def not_acting(settings: TaxSettings) -> list[str]:
-    """The keys a portfolio sets (or the wash-sale guard it leaves on) that nothing acts on yet, so `validate` can
-    say so instead of letting a user believe a guard is on."""
-    given = (set(settings.model_fields_set) - {"wash_sale"}) | ({"wash_sale"} if settings.wash_sale else set())
+    """The keys a portfolio sets (or the wash-sale guard it leaves on) that nothing acts on yet, so `validate`
+    can say so instead of letting a user believe a guard is on."""
+    given = (set(settings.model_fields_set) - {"wash_sale"}) | (
+        {"wash_sale"} if settings.wash_sale else set()
+    )
     return [key for key in TaxSettings.model_fields if key in given and key not in ACTING]

@@ -1,17 +1,18 @@
 """Whether an observation's quotes can value an account. Pure.
 
 Every quote of a symbol the account holds or targets prices the equity, and the equity sizes every order: one
-wrong quote (zero, stale, a flash crash) turns the rest of the account "overweight" and sells it. So a doubtful
-quote for any of those symbols blocks the whole portfolio, not only orders in that symbol.
+wrong quote (zero, stale, a flash crash) turns the rest of the account "overweight" and sells it. So a
+doubtful quote for any of those symbols blocks the whole portfolio, not only orders in that symbol.
 
 A quote is also doubtful when nothing independent of its price agrees with it (`corroboration_band`): a price
-with no previous close passes every move check, and so does one whose previous close is as wrong as it is. It is
-believed when its previous close, its bid or ask, or the journal's last fill price of the symbol (`references`,
-gathered by the shell) is within the band of it, or when the portfolio sets a floor for the symbol (`min_price`)
-and the quote is at or above it. A quote below its floor is doubtful whatever agrees with it, and so is one more
-than `max_fill_ratio` times above or below the symbol's last fill: a feed whose previous close is as wrong as its
-price vouches for itself, a fill the broker confirmed does not. (The ratio is wide on purpose: the last fill may
-be months old, and a portfolio blocked by it would never trade again to refresh it.)
+with no previous close passes every move check, and so does one whose previous close is as wrong as it is. It
+is believed when its previous close, its bid or ask, or the journal's last fill price of the symbol
+(`references`, gathered by the shell) is within the band of it, or when the portfolio sets a floor for the
+symbol (`min_price`) and the quote is at or above it. A quote below its floor is doubtful whatever agrees with
+it, and so is one more than `max_fill_ratio` times above or below the symbol's last fill: a feed whose
+previous close is as wrong as its price vouches for itself, a fill the broker confirmed does not. (The ratio
+is wide on purpose: the last fill may be months old, and a portfolio blocked by it would never trade again to
+refresh it.)
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from reconciler.core.models import Observation, PolicyResult, Quote
 from reconciler.core.rules import SymbolRule
 
 VALUATION_POLICY = "valuation"  # the name the built-in check's denials carry in plans, journals and output
-# How far positions x quotes + cash may be from the broker's own equity: the broker values at its last trade and
-# we at our feed's, minutes apart, and its cash carries fees not yet posted; a wrong position is far beyond.
+# How far positions x quotes + cash may be from the broker's own equity: the broker values at its last trade
+# and we at our feed's, minutes apart, and its cash carries fees not yet posted; a wrong position is far
+# beyond.
 FIGURES_TOLERANCE = Decimal("0.02")
 MIN_FIGURES_SLACK = Decimal(1)
 
@@ -39,7 +41,8 @@ class QuoteLimits:
     max_age_seconds: int | None = None
     max_move: Decimal | None = None  # fraction of the previous close, either way
     corroboration_band: Decimal | None = None  # how far an independent price may be from the quote; None: off
-    max_fill_ratio: Decimal | None = None  # how many times above or below the last fill a quote may be; None: off
+    # how many times above or below the last fill a quote may be; None: off
+    max_fill_ratio: Decimal | None = None
 
 
 NO_LIMITS = QuoteLimits()
@@ -60,7 +63,8 @@ def doubtful_quote(quote: Quote | None, taken_at_seconds: float | None, limits: 
         if age > limits.max_age_seconds:
             return f"quote is {age:.0f}s old (limit {limits.max_age_seconds}s)"
         if -age > limits.max_age_seconds:
-            return f"quote is dated {-age:.0f}s after the observation (clock skew beyond {limits.max_age_seconds}s)"
+            return (f"quote is dated {-age:.0f}s after the observation (clock skew beyond"
+                    f" {limits.max_age_seconds}s)")
     prev = quote.previous_close
     if limits.max_move is not None and prev is not None:
         if not prev.is_finite() or prev <= 0:
@@ -75,9 +79,11 @@ def doubtful_quote(quote: Quote | None, taken_at_seconds: float | None, limits: 
 
 
 def uncorroborated(
-    quote: Quote, band: Decimal, reference: Decimal | None, floor: Decimal | None, max_ratio: Decimal | None = None
+    quote: Quote, band: Decimal, reference: Decimal | None, floor: Decimal | None,
+    max_ratio: Decimal | None = None
 ) -> str | None:
-    """Why nothing independent vouches for this quote's price, or None when something does (module docstring)."""
+    """Why nothing independent vouches for this quote's price, or None when something does (module
+    docstring)."""
     price = quote.price
     if floor is not None and price < floor:
         return f"quote {price} is below the symbol's floor ({floor}, min_price)"
@@ -110,8 +116,8 @@ def doubtful_quotes(
     references: Mapping[str, Decimal] | None = None,
     floors: Mapping[str, Decimal] | None = None,
 ) -> list[str]:
-    """One line per symbol whose quote cannot value the account, in symbol order. `references` are the journal's
-    last fill prices and `floors` the portfolio's min_price per symbol, for corroboration."""
+    """One line per symbol whose quote cannot value the account, in symbol order. `references` are the
+    journal's last fill prices and `floors` the portfolio's min_price per symbol, for corroboration."""
     taken = obs.taken_at.timestamp()
     band = limits.corroboration_band
     refs = references or {}
@@ -137,8 +143,8 @@ def sound_prices(
     references: Mapping[str, Decimal] | None = None,
     floors: Mapping[str, Decimal] | None = None,
 ) -> list[Decimal] | None:
-    """The prices of `symbols` when no quote of theirs is doubtful (doubtful_quotes finds nothing with the same
-    references and floors), else None.
+    """The prices of `symbols` when no quote of theirs is doubtful (doubtful_quotes finds nothing with the
+    same references and floors), else None.
 
     The planner's hot path: the same rule as doubtful_quote, judged a column at a time (the price checks in C
     loops, the age once per distinct quote time) instead of a call per quote; a test holds the two equal."""
@@ -182,13 +188,14 @@ def valued_symbols(targets: Iterable[str], positions: dict[str, Decimal]) -> set
 
 
 def account_doubts(obs: Observation, tolerance: Decimal = FIGURES_TOLERANCE) -> list[str]:
-    """Why the account's own figures cannot value it, whatever its quotes say: a cash figure no source vouches for
-    is unknown (valuing it at zero would make every holding look overweight and sell it); and positions times
-    quotes plus cash must agree with the equity (and long market value) the broker reports for the account,
-    within `tolerance` of that equity, or one of the figures is wrong (a position reported 100 times too high
-    would plan a sell of many times the real holding)."""
+    """Why the account's own figures cannot value it, whatever its quotes say: a cash figure no source vouches
+    for is unknown (valuing it at zero would make every holding look overweight and sell it); and positions
+    times quotes plus cash must agree with the equity (and long market value) the broker reports for the
+    account, within `tolerance` of that equity, or one of the figures is wrong (a position reported 100 times
+    too high would plan a sell of many times the real holding)."""
     if obs.cash_untrusted:
-        return [f"cash: {obs.cash_untrusted}; the account's value is unknown (its cash is never taken as zero)"]
+        return [f"cash: {obs.cash_untrusted}; the account's value is unknown (its cash is never taken as"
+                " zero)"]
     equity = obs.reported_equity
     if equity is None:
         return []
@@ -218,9 +225,11 @@ def account_doubts(obs: Observation, tolerance: Decimal = FIGURES_TOLERANCE) -> 
 
 
 def valuation_denials(portfolio: str, doubts: list[str]) -> list[PolicyResult]:
-    """The built-in valuation check's verdicts, as hard-mandatory denials: shown, journaled and enforced like a
-    policy's, and never overridable."""
+    """The built-in valuation check's verdicts, as hard-mandatory denials: shown, journaled and enforced like
+    a policy's, and never overridable."""
     return [
-        PolicyResult(policy=VALUATION_POLICY, kind="deny", level="hard-mandatory", portfolio=portfolio, message=d)
+        PolicyResult(
+            policy=VALUATION_POLICY, kind="deny", level="hard-mandatory", portfolio=portfolio, message=d
+        )
         for d in doubts
     ]

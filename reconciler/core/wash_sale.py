@@ -1,13 +1,14 @@
-"""The wash-sale guard, pure: across every account of a household (IRAs included), no buy of a symbol within 30
-days after it was sold at a loss, and no sale at a loss within 30 days after a buy of it.
+"""The wash-sale guard, pure: across every account of a household (IRAs included), no buy of a symbol within
+30 days after it was sold at a loss, and no sale at a loss within 30 days after a buy of it.
 
 A loss on a sale is not deductible when substantially identical stock is bought within 30 days before or after
-it, a 61-day window counting the day of sale (IRS Publication 550, "Wash Sales"; the IRS's worked case: buy 100
-shares for $1,000, sell them for $750, buy 100 again within 30 days for $800: the $250 loss is disallowed,
-https://apps.irs.gov/app/vita/content/10s/10_04_011.jsp). A purchase in the taxpayer's IRA or Roth IRA counts too
-(Revenue Ruling 2008-5), hence the household. The guard is stricter than the rule on purpose: it refuses a loss
-sale within 30 days of any buy, even of the very shares sold, rather than trust an allocation of shares to lots.
-A substitute the user names (VTI for ITOT) is not treated as substantially identical; that is the user's call.
+it, a 61-day window counting the day of sale (IRS Publication 550, "Wash Sales"; the IRS's worked case: buy
+100 shares for $1,000, sell them for $750, buy 100 again within 30 days for $800: the $250 loss is disallowed,
+https://apps.irs.gov/app/vita/content/10s/10_04_011.jsp). A purchase in the taxpayer's IRA or Roth IRA counts
+too (Revenue Ruling 2008-5), hence the household. The guard is stricter than the rule on purpose: it refuses a
+loss sale within 30 days of any buy, even of the very shares sold, rather than trust an allocation of shares
+to lots. A substitute the user names (VTI for ITOT) is not treated as substantially identical; that is the
+user's call.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ class TradeEvent:
     gain: Decimal | None = None
 
 
-def conflicts(history: Iterable[TradeEvent], household: frozenset[str], proposed: TradeEvent) -> list[TradeEvent]:
-    """The household's trades that make `proposed` a wash sale: loss sales in the 30 days before a buy, buys in
-    the 30 days before a loss sale. Empty: the trade may go ahead."""
+def conflicts(
+    history: Iterable[TradeEvent], household: frozenset[str], proposed: TradeEvent
+) -> list[TradeEvent]:
+    """The household's trades that make `proposed` a wash sale: loss sales in the 30 days before a buy, buys
+    in the 30 days before a loss sale. Empty: the trade may go ahead."""
     accounts = household | {proposed.account}
     if proposed.side == "buy":
         wanted: Literal["buy", "sell"] = "sell"

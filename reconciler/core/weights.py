@@ -23,7 +23,9 @@ def holdings_values(obs: Observation) -> tuple[dict[str, Decimal], Decimal]:
     return values, obs.cash_settled + obs.cash_unsettled
 
 
-def round_weights(values: dict[str, Decimal], cash: Decimal, step: Decimal) -> tuple[dict[str, Decimal], Decimal]:
+def round_weights(
+    values: dict[str, Decimal], cash: Decimal, step: Decimal
+) -> tuple[dict[str, Decimal], Decimal]:
     """Weights in multiples of `step` that sum to exactly 1 (largest remainder), with cash as one more line.
 
     Every held symbol keeps at least one step: a target of 0 would mean "sell it all".

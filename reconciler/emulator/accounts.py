@@ -1,5 +1,5 @@
-"""The emulator's records: an account (cash, positions, unsettled sale proceeds, activities) and its orders, and an
-order as Alpaca writes it. The rules that move them live in `state.py`."""
+"""The emulator's records: an account (cash, positions, unsettled sale proceeds, activities) and its orders,
+and an order as Alpaca writes it. The rules that move them live in `state.py`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class EmuOrder:
 
     def json(self) -> dict[str, Any]:
         """The order as Alpaca's API returns it."""
-        avg = (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
+        avg = (
+            (self.notional_filled / self.filled_qty).quantize(Decimal("0.0001")) if self.filled_qty else None
+        )
         kind = "market" if self.limit_price is None else "limit"
         done = self.status in ("filled", "canceled", "rejected", "expired")
         return {
@@ -51,9 +53,12 @@ class EmuOrder:
             "notional": None if self.notional is None else str(self.notional),
             "qty": None if self.notional is not None else str(self.qty),  # Alpaca: null for a notional order
             "filled_qty": str(self.filled_qty), "filled_avg_price": None if avg is None else str(avg),
-            "order_class": "simple", "order_type": kind, "type": kind, "side": self.side, "position_intent": None,
-            "time_in_force": "day", "limit_price": None if self.limit_price is None else str(self.limit_price),
-            "stop_price": None, "status": self.status, "extended_hours": False, "legs": None, "trail_percent": None,
+            "order_class": "simple", "order_type": kind, "type": kind, "side": self.side,
+            "position_intent": None,
+            "time_in_force": "day",
+            "limit_price": None if self.limit_price is None else str(self.limit_price),
+            "stop_price": None, "status": self.status, "extended_hours": False, "legs": None,
+            "trail_percent": None,
             "trail_price": None, "hwm": None, "subtag": None, "source": None, "expires_at": None,
             "reject_reason": self.reject_reason if done else None,
         }
@@ -73,7 +78,8 @@ class EmuAccount:
     by_client: dict[str, str] = field(default_factory=dict)
     activities: list[dict[str, Any]] = field(default_factory=list)
     basis: dict[str, Decimal] = field(default_factory=dict)  # cost of each position, for avg_entry_price
-    fee_trades: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (side, qty, price) since posting
+    # (side, qty, price) since posting
+    fee_trades: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     fee_day: date | None = None  # the session whose fees are accruing
     fee_started: datetime | None = None  # the first execution since the last posting
 

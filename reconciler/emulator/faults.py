@@ -86,8 +86,8 @@ class Faults:
 
 
 class FaultGates:
-    """The per-request gates over one `Faults`: throttling, the token bucket, injected errors and ghost orders,
-    with their counts. Not locked here: the emulator holds its lock around every call."""
+    """The per-request gates over one `Faults`: throttling, the token bucket, injected errors and ghost
+    orders, with their counts. Not locked here: the emulator holds its lock around every call."""
 
     def __init__(self, faults: Faults, clock: Clock) -> None:
         self.faults = faults

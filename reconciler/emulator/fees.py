@@ -1,6 +1,6 @@
-"""Regulatory fees as Alpaca charges them: accrued per execution, deducted from `cash` while pending, and posted
-at the session's close as one FEE activity per fee (TAF, REG, CAT), each day's total rounded up to the cent
-(docs.alpaca.markets/docs/regulatory-fees). The books call these under the emulator's lock."""
+"""Regulatory fees as Alpaca charges them: accrued per execution, deducted from `cash` while pending, and
+posted at the session's close as one FEE activity per fee (TAF, REG, CAT), each day's total rounded up to the
+cent (docs.alpaca.markets/docs/regulatory-fees). The books call these under the emulator's lock."""
 
 from __future__ import annotations
 

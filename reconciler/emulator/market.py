@@ -1,5 +1,6 @@
-"""The emulated market, as plain values: times as Alpaca writes them, sessions and the calendar, the clock, assets
-and market-data snapshots. No state and no clock of its own: the emulator passes in the time and its knobs."""
+"""The emulated market, as plain values: times as Alpaca writes them, sessions and the calendar, the clock,
+assets and market-data snapshots. No state and no clock of its own: the emulator passes in the time and its
+knobs."""
 
 from __future__ import annotations
 
@@ -66,8 +67,8 @@ def session_of(placed: datetime, hours_of: SessionHours) -> tuple[datetime, date
 def clock_json(
     now: datetime, today: date, hours_of: SessionHours, always_open: bool, market_closed: bool
 ) -> dict[str, Any]:
-    """GET /v2/clock, in New York time as Alpaca writes it. Without a calendar (`always_open`) the market is open
-    at any hour (tests run at any time); `market_closed` closes it whatever the time."""
+    """GET /v2/clock, in New York time as Alpaca writes it. Without a calendar (`always_open`) the market is
+    open at any hour (tests run at any time); `market_closed` closes it whatever the time."""
     hours = hours_of(today)
     if always_open:
         is_open = not market_closed
@@ -122,7 +123,8 @@ def snapshot_json(price: Decimal, previous_close: Decimal | None, volume: int, s
 
 
 def asset_json(symbol: str, faults: Faults) -> dict[str, Any]:
-    """GET /v2/assets/{symbol}: tradable unless `reject_symbols` names it, fractionable unless `not_fractionable`."""
+    """GET /v2/assets/{symbol}: tradable unless `reject_symbols` names it, fractionable unless
+    `not_fractionable`."""
     tradable = symbol not in faults.reject_symbols
     return {
         "id": asset_id(symbol), "class": "us_equity", "exchange": "ARCA", "symbol": symbol, "name": symbol,

@@ -1,5 +1,5 @@
-"""What Alpaca refuses in an order's shape before it looks at the account, as the emulator answers it: each with
-Alpaca's status and its generic validation code (docs/execution.md's table has the source of each)."""
+"""What Alpaca refuses in an order's shape before it looks at the account, as the emulator answers it: each
+with Alpaca's status and its generic validation code (docs/execution.md's table has the source of each)."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ Refusal = tuple[int, dict[str, Any]]
 def client_id_refusal(cid: str) -> Refusal | None:
     """Alpaca's 422 for a client order id over its length limit, or None when the id is acceptable."""
     if len(cid) > MAX_CLIENT_ORDER_ID:
-        return 422, {"code": VALIDATION, "message": f"client_order_id must be no more than {MAX_CLIENT_ORDER_ID}"
+        return 422, {"code": VALIDATION, "message": "client_order_id must be no more than"
+                     f" {MAX_CLIENT_ORDER_ID}"
                      " characters"}
     return None
 
 
 def shape_refusal(symbol: str, qty: Decimal | None, notional: Decimal | None, kind: str, extended_hours: Any,
                   price: Decimal | None) -> Refusal | None:
-    """Too many decimals, extended hours on anything but a limit order, a fractional order under $1 (at its limit
-    price, else the market's), or a symbol that is no asset (`price` None)."""
+    """Too many decimals, extended hours on anything but a limit order, a fractional order under $1 (at its
+    limit price, else the market's), or a symbol that is no asset (`price` None)."""
     if price is None:
         return 422, {"code": 42210000, "message": f"asset \"{symbol}\" not found"}
     if qty is not None and qty != qty.quantize(QTY_STEP, rounding=ROUND_DOWN):

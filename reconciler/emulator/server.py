@@ -1,8 +1,9 @@
-"""The emulator's HTTP shell: a threading server on 127.0.0.1, one handler, and two dispatch tables — the Alpaca
-API (authenticated, behind the fault gates) and the control endpoints under /_emulator/ (for tests and demos).
+"""The emulator's HTTP shell: a threading server on 127.0.0.1, one handler, and two dispatch tables — the
+Alpaca API (authenticated, behind the fault gates) and the control endpoints under /_emulator/ (for tests and
+demos).
 
-Each table maps (method, path pattern) to a handler function; a pattern matches the whole path. The first route
-that matches answers; a path no route matches is a 404 with the table's own body."""
+Each table maps (method, path pattern) to a handler function; a pattern matches the whole path. The first
+route that matches answers; a path no route matches is a 404 with the table's own body."""
 
 from __future__ import annotations
 
@@ -106,7 +107,9 @@ def _orders(c: Call) -> Answer:
     query = c.query
     which = query.get("status", "open")
     orders = [
-        o for o in c.acct.orders.values() if which == "all" or (o.status in OPEN_STATUSES) == (which == "open")
+        o
+        for o in c.acct.orders.values()
+        if which == "all" or (o.status in OPEN_STATUSES) == (which == "open")
     ]
     if query.get("symbols"):
         orders = [o for o in orders if o.symbol in query["symbols"].split(",")]
@@ -161,35 +164,48 @@ def _snapshots(c: Call) -> Answer:
 
 
 def _latest_trades(c: Call) -> Answer:
-    return _feed_refusal(c) or (200, {"trades": {sym: c.emu.snapshot(sym)["latestTrade"] for sym in _symbols(c)}})
+    return _feed_refusal(c) or (
+        200,
+        {"trades": {sym: c.emu.snapshot(sym)["latestTrade"] for sym in _symbols(c)}},
+    )
 
 
 def _latest_quotes(c: Call) -> Answer:
-    return _feed_refusal(c) or (200, {"quotes": {sym: c.emu.snapshot(sym)["latestQuote"] for sym in _symbols(c)}})
+    return _feed_refusal(c) or (
+        200,
+        {"quotes": {sym: c.emu.snapshot(sym)["latestQuote"] for sym in _symbols(c)}},
+    )
 
 
 def _table(routes: Mapping[tuple[str, str], H]) -> tuple[tuple[str, re.Pattern[str], H], ...]:
-    return tuple((method, re.compile(pattern, re.DOTALL), handler) for (method, pattern), handler in routes.items())
+    return tuple(
+        (method, re.compile(pattern, re.DOTALL), handler) for (method, pattern), handler in routes.items()
+    )
 
 
-API_ROUTES = _table({
-    ("GET", "/v2/account"): lambda c: (200, c.emu.account_json(c.acct)),
-    ("GET", "/v2/positions"): _positions,
-    ("GET", "/v2/positions/" + LAST): _position,
-    ("GET", "/v2/assets"): lambda c: (200, [market.asset_json(s, c.emu.faults) for s in sorted(c.emu.prices)]),
-    ("GET", "/v2/assets/" + LAST): _asset,
-    ("GET", "/v2/clock"): lambda c: (200, c.emu.clock_json()),
-    ("GET", "/v2/calendar"): _calendar,
-    ("GET", "/v2/account/activities(?P<kinds>.*)"): _activities,  # /v2/account/activities/DIV: one type
-    ("GET", "/v2/orders"): _orders,
-    ("GET", "/v2/orders:by_client_order_id"): _order_by_client_id,
-    ("POST", "/v2/orders"): _submit,
-    ("GET", "/v2/orders/" + LAST): _order,
-    ("DELETE", "/v2/orders/" + LAST): lambda c: c.emu.cancel(c.acct, c.params["last"]),
-    ("GET", "/v2/stocks/snapshots"): _snapshots,
-    ("GET", "/v2/stocks/trades/latest"): _latest_trades,
-    ("GET", "/v2/stocks/quotes/latest"): _latest_quotes,
-})
+API_ROUTES = _table(
+    {
+        ("GET", "/v2/account"): lambda c: (200, c.emu.account_json(c.acct)),
+        ("GET", "/v2/positions"): _positions,
+        ("GET", "/v2/positions/" + LAST): _position,
+        ("GET", "/v2/assets"): lambda c: (
+            200,
+            [market.asset_json(s, c.emu.faults) for s in sorted(c.emu.prices)],
+        ),
+        ("GET", "/v2/assets/" + LAST): _asset,
+        ("GET", "/v2/clock"): lambda c: (200, c.emu.clock_json()),
+        ("GET", "/v2/calendar"): _calendar,
+        ("GET", "/v2/account/activities(?P<kinds>.*)"): _activities,  # /v2/account/activities/DIV: one type
+        ("GET", "/v2/orders"): _orders,
+        ("GET", "/v2/orders:by_client_order_id"): _order_by_client_id,
+        ("POST", "/v2/orders"): _submit,
+        ("GET", "/v2/orders/" + LAST): _order,
+        ("DELETE", "/v2/orders/" + LAST): lambda c: c.emu.cancel(c.acct, c.params["last"]),
+        ("GET", "/v2/stocks/snapshots"): _snapshots,
+        ("GET", "/v2/stocks/trades/latest"): _latest_trades,
+        ("GET", "/v2/stocks/quotes/latest"): _latest_quotes,
+    }
+)
 
 
 def _set_faults(emu: Emulator, body: Any) -> Answer:
@@ -214,9 +230,12 @@ def _activity(emu: Emulator, body: Any) -> Answer:
     acct = emu.find_account(body["account"])
     amount = Decimal(str(body["net_amount"]))
     status = str(body.get("status", "executed"))
-    activity = emu.cash_activity(acct, str(body["activity_type"]), amount, str(body.get("description", "")), status)
-    # A dividend and its withholding (DIV, DIVNRA) name the symbol, the shares paid on and the amount a share, as
-    # Alpaca's non-trade activities do (docs.alpaca.markets/docs/account-activities, "The NonTradeActivity Object").
+    activity = emu.cash_activity(
+        acct, str(body["activity_type"]), amount, str(body.get("description", "")), status
+    )
+    # A dividend and its withholding (DIV, DIVNRA) name the symbol, the shares paid on and the amount a share,
+    # as Alpaca's non-trade activities do (docs.alpaca.markets/docs/account-activities, "The NonTradeActivity
+    # Object").
     for key in ("symbol", "qty", "per_share_amount"):
         if body.get(key) is not None:
             activity[key] = str(body[key])
@@ -270,7 +289,8 @@ def route(
 class _Handler(BaseHTTPRequestHandler):
     server: EmulatorServer
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes; Nagle would stall each by 40 ms
+    # headers and body go out as separate writes; Nagle would stall each by 40 ms
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and benchmarks read stdout
@@ -327,7 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error, SERVER_ERROR, rl_headers)
             return
         with emu.lock:
-            acct = emu.account_for(self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY"))
+            acct = emu.account_for(
+                self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY")
+            )
             if acct is None:
                 status, payload = 401, {"code": 40110000, "message": "request is not authorized"}
             elif (found := route(API_ROUTES, method, path)) is None:
@@ -363,7 +385,9 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, stream_port: int = 0) -> None:
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, stream_port: int = 0
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.emulator = emulator
         self.stream = StreamServer(emulator, host, stream_port)

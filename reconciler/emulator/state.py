@@ -41,7 +41,8 @@ class Emulator:
     """The broker's state and rules; the HTTP handler (`server.py`) is a thin shell over it."""
 
     def __init__(
-        self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1, clock: Clock = SYSTEM,
+        self, seed: dict[str, Any], faults: Faults | None = None, settlement_days: int = 1,
+        clock: Clock = SYSTEM,
         calendar: str | None = None, fee_rates: FeeRates | None = None,
     ) -> None:
         self.clock = clock
@@ -58,12 +59,17 @@ class Emulator:
         self.requests = 0
         self.activities_served = 0  # activity rows answered, all pages together (what a ledger had to read)
         self.paths: dict[str, int] = {}  # API requests by path (the benchmark's count of requests per order)
-        self.on_event: EventSink | None = None  # the trade_updates stream's publisher (stream.py), when served
+        # the trade_updates stream's publisher (stream.py), when served
+        self.on_event: EventSink | None = None
         for name, a in seed.get("accounts", {}).items():
             acct = EmuAccount(
-                key_id=str(a.get("key_id", name)), secret=str(a.get("secret", "")), name=str(name),
+                key_id=str(a.get("key_id", name)),
+                secret=str(a.get("secret", "")),
+                name=str(name),
                 cash=Decimal(str(a.get("cash", 0))),
-                positions={s: Decimal(str(q)) for s, q in a.get("positions", {}).items() if Decimal(str(q)) != 0},
+                positions={
+                    s: Decimal(str(q)) for s, q in a.get("positions", {}).items() if Decimal(str(q)) != 0
+                },
             )
             acct.activities.append(self.cash_activity(acct, "CSD", acct.cash, "seed deposit"))
             self.accounts[acct.key_id] = acct
@@ -89,7 +95,8 @@ class Emulator:
         """A non-trade activity as Alpaca lists it (a deposit, a dividend, a fee: `net_amount` moves cash)."""
         now = self.now()
         return {
-            "id": f"{stamp_id(now)}::{uuid.uuid4()}", "account_id": self.account_id(acct), "activity_type": kind,
+            "id": f"{stamp_id(now)}::{uuid.uuid4()}", "account_id": self.account_id(acct),
+            "activity_type": kind,
             "date": now.date().isoformat(), "net_amount": str(amount), "description": description,
             "status": status, "symbol": None, "qty": None, "per_share_amount": None,
         }
@@ -134,7 +141,10 @@ class Emulator:
                     prev = p.get("previous_close")
                     if p.get("volume") is not None:
                         self.volumes[sym] = Decimal(str(p["volume"]))
-                    self.prices[sym] = (Decimal(str(p["price"])), None if prev is None else Decimal(str(prev)))
+                    self.prices[sym] = (
+                        Decimal(str(p["price"])),
+                        None if prev is None else Decimal(str(prev)),
+                    )
                 else:
                     self.prices[sym] = (Decimal(str(p)), self.prices.get(sym, (ZERO, None))[1])
 
@@ -173,8 +183,8 @@ class Emulator:
                 if o.status == "accepted":
                     o.status = "new"
                     self.emit(acct, "new", o)
-                # Events in time order, though evaluated lazily: nothing fills after a cancel has completed, or
-                # after the order's session has closed.
+                # Events in time order, though evaluated lazily: nothing fills after a cancel has completed,
+                # or after the order's session has closed.
                 until = now
                 if o.cancel_requested is not None:
                     until = min(now, o.cancel_requested + timedelta(seconds=f.cancel_delay))
@@ -208,14 +218,17 @@ class Emulator:
 
     def order_session(self, o: EmuOrder) -> tuple[datetime, datetime] | None:
         """With a calendar, the session a day order lives in: the first whose close is after it was placed (an
-        order placed after the close is queued for the next session); None without a calendar (always open)."""
+        order placed after the close is queued for the next session); None without a calendar (always
+        open)."""
         if self.calendar is None:
             return None
         return market.session_of(o.created + timedelta(days=self.day_offset), self.session_hours)
 
     def post_fees(self, acct: EmuAccount) -> None:
         """Post the fees accrued once their session has closed (emulator/fees.py)."""
-        fees.post_if_closed(acct, self.fee_rates, self.now(), self.today(), self.session_hours, self.cash_activity)
+        fees.post_if_closed(
+            acct, self.fee_rates, self.now(), self.today(), self.session_hours, self.cash_activity
+        )
 
     def _execution_price(self, o: EmuOrder) -> Decimal | None:
         """Where the market executes this order now; None while that is beyond its limit."""
@@ -235,7 +248,8 @@ class Emulator:
         if o.side == "buy":
             acct.positions[o.symbol] = held + qty
             acct.basis[o.symbol] = acct.basis.get(o.symbol, held * price) + notional
-            # Settled cash first, then unsettled proceeds (oldest first), then a margin loan: cash goes negative.
+            # Settled cash first, then unsettled proceeds (oldest first), then a margin loan: cash goes
+            # negative.
             take = min(notional, max(acct.cash, ZERO))
             acct.cash -= take
             need = notional - take
@@ -275,9 +289,11 @@ class Emulator:
         })
         acct.activities.append(
             {
-                "id": f"{stamp_id(self.now())}::{o.id[:8]}{o.fills_booked:04d}", "account_id": self.account_id(acct),
+                "id": f"{stamp_id(self.now())}::{o.id[:8]}{o.fills_booked:04d}",
+                "account_id": self.account_id(acct),
                 "activity_type": "FILL", "transaction_time": iso(self.now()),
-                "type": "fill" if o.status == "filled" else "partial_fill", "price": str(price), "qty": str(qty),
+                "type": "fill" if o.status == "filled" else "partial_fill", "price": str(price),
+                "qty": str(qty),
                 "side": o.side, "symbol": o.symbol, "leaves_qty": str(o.qty - o.filled_qty), "order_id": o.id,
                 "cum_qty": str(o.filled_qty), "order_status": o.status if o.status != "pending_cancel"
                 else "partially_filled",
@@ -308,15 +324,20 @@ class Emulator:
 
     def equity(self, acct: EmuAccount) -> Decimal:
         """Cash, unsettled proceeds and positions at their prices."""
-        return acct.cash + acct.unsettled_cash + sum((q * self.price(s) for s, q in acct.positions.items()), ZERO)
+        return (
+            acct.cash
+            + acct.unsettled_cash
+            + sum((q * self.price(s) for s, q in acct.positions.items()), ZERO)
+        )
 
     def multiplier(self, acct: EmuAccount) -> int:
         """Alpaca's margin: 2× (Reg T) at $2,000 of equity and above, 1× below."""
         return 2 if self.equity(acct) >= 2000 else 1
 
     def buying_power(self, acct: EmuAccount) -> Decimal:
-        """A model of Reg T buying power: the cash (unsettled proceeds included) times the multiplier, less what
-        open buys hold. Above the cash, a buy borrows: cash goes negative, as at a real margin account."""
+        """A model of Reg T buying power: the cash (unsettled proceeds included) times the multiplier, less
+        what open buys hold. Above the cash, a buy borrows: cash goes negative, as at a real margin
+        account."""
         margin = (self.multiplier(acct) - 1) * self.equity(acct)
         return max(ZERO, acct.cash + acct.unsettled_cash + margin) - self.reserved(acct)
 
@@ -327,7 +348,9 @@ class Emulator:
         unsettled = acct.unsettled_cash
         # Alpaca's `cash` is the whole cash balance, sale proceeds included before they settle.
         accrued = fees.pending(acct, self.fee_rates)  # deducted from cash until posted, as Alpaca does
-        cash = acct.cash - accrued + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
+        cash = (
+            acct.cash - accrued + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
+        )
         equity = self.equity(acct)
         long_value = equity - acct.cash - unsettled
         power = self.buying_power(acct)
@@ -336,10 +359,12 @@ class Emulator:
             "status": "ACTIVE", "crypto_status": "INACTIVE", "currency": "USD", "buying_power": str(power),
             "regt_buying_power": str(power), "daytrading_buying_power": "0",
             "non_marginable_buying_power": str(max(ZERO, acct.cash + unsettled - self.reserved(acct))),
-            "options_buying_power": "0", "cash": str(cash), "accrued_fees": str(accrued), "pending_transfer_in": "0",
+            "options_buying_power": "0", "cash": str(cash), "accrued_fees": str(accrued),
+            "pending_transfer_in": "0",
             "portfolio_value": str(equity), "pattern_day_trader": False, "trading_blocked": f.trading_blocked,
             "transfers_blocked": False, "account_blocked": False, "created_at": "2024-01-02T14:30:00Z",
-            "trade_suspended_by_user": False, "multiplier": str(self.multiplier(acct)), "shorting_enabled": False,
+            "trade_suspended_by_user": False, "multiplier": str(self.multiplier(acct)),
+            "shorting_enabled": False,
             "equity": str(equity), "last_equity": str(equity), "long_market_value": str(long_value),
             "short_market_value": "0", "initial_margin": str(long_value / 2), "maintenance_margin": "0",
             "last_maintenance_margin": "0", "sma": "0", "daytrade_count": 0, "options_approved_level": 0,
@@ -392,14 +417,17 @@ class Emulator:
         if qty is not None and qty <= 0:
             return 422, {"code": VALIDATION, "message": "qty must be > 0"}
         if side not in ("buy", "sell") or (notional is not None and notional < 1):
-            return 422, {"code": VALIDATION, "message": "invalid side, qty or notional (notional is at least $1)"}
+            return 422, {"code": VALIDATION, "message": "invalid side, qty or notional (notional is at least"
+                         " $1)"}
         kind, limit = body.get("type", "market"), None
         if kind not in ("market", "limit") or body.get("time_in_force", "day") != "day":
             return 422, {"code": VALIDATION, "message": f"unsupported order type {kind!r} or time_in_force"}
         fractional = (qty is not None and qty != qty.to_integral_value()) or notional is not None
-        if (fractional and symbol in self.faults.not_fractionable) or (notional is not None and kind != "market"):
-            return 422, {"code": VALIDATION, "message": "fractional orders need a fractionable asset, and notional"
-                         " orders must be market orders"}
+        if (fractional and symbol in self.faults.not_fractionable) or (
+            notional is not None and kind != "market"
+        ):
+            return 422, {"code": VALIDATION, "message": "fractional orders need a fractionable asset, and"
+                         " notional orders must be market orders"}
         if kind == "limit":
             try:
                 limit = Decimal(str(body["limit_price"]))
@@ -408,8 +436,8 @@ class Emulator:
             if not limit.is_finite() or limit <= 0:
                 return 422, {"code": VALIDATION, "message": "limit_price must be positive"}
             if limit != limit.quantize(Decimal("0.01") if limit >= 1 else Decimal("0.0001")):
-                return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not fulfill"
-                             " minimum pricing criteria"}
+                return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not"
+                             " fulfill minimum pricing criteria"}
         known = self.prices.get(symbol)
         refused = shape_refusal(symbol, qty, notional, str(kind), body.get("extended_hours"),
                                 None if known is None else (limit or known[0]))
@@ -422,7 +450,8 @@ class Emulator:
         now = self.clock.now()
         order = EmuOrder(
             id=str(uuid.uuid4()), client_order_id=cid, symbol=symbol, side=side, qty=qty or ZERO, created=now,
-            limit_price=limit, notional=notional, status="accepted" if self.faults.market_closed else "pending_new",
+            limit_price=limit, notional=notional,
+            status="accepted" if self.faults.market_closed else "pending_new",
         )
         price = self.price(symbol)
         if symbol in self.faults.reject_symbols or price <= 0:
@@ -431,7 +460,8 @@ class Emulator:
         elif side == "sell" and (qty or (notional or ZERO) / price) > acct.positions.get(
             symbol, ZERO
         ) - self._pending_sells(acct, symbol):
-            return 403, {"code": 40310000, "message": f"insufficient qty available for order (requested: {qty})"}
+            return 403, {"code": 40310000, "message": "insufficient qty available for order (requested:"
+                         f" {qty})"}
         elif side == "buy":
             cost = notional if notional is not None else (qty or ZERO) * (limit or price)
             if cost > self.buying_power(acct):  # margin: Alpaca lends up to the multiplier, the emulator too
@@ -464,7 +494,9 @@ class Emulator:
 
     def find_account(self, account: str) -> EmuAccount:
         """An account by its seed name or its key id."""
-        acct = self.accounts.get(account) or next((a for a in self.accounts.values() if a.name == account), None)
+        acct = self.accounts.get(account) or next(
+            (a for a in self.accounts.values() if a.name == account), None
+        )
         if acct is None:
             raise ValueError(f"no account {account!r}")
         return acct
@@ -474,8 +506,14 @@ class Emulator:
         acct = self.find_account(account)
         if side not in ("buy", "sell") or qty <= 0 or symbol not in self.prices:
             raise ValueError("give side buy or sell, a positive qty and a symbol with a price")
-        order = EmuOrder(id=str(uuid.uuid4()), client_order_id=f"external-{uuid.uuid4()}", symbol=symbol, side=side,
-                         qty=qty, created=self.clock.now())
+        order = EmuOrder(
+            id=str(uuid.uuid4()),
+            client_order_id=f"external-{uuid.uuid4()}",
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            created=self.clock.now(),
+        )
         acct.orders[order.id] = order
         acct.by_client[order.client_order_id] = order.id
         self.post_fees(acct)

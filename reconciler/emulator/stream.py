@@ -1,18 +1,20 @@
 """The emulator's trade-updates stream: Alpaca's `trade_updates` websocket, on its own port of 127.0.0.1.
 
-The protocol, as Alpaca documents it ("Websocket Streaming", docs.alpaca.markets/docs/websocket-streaming) and as
-`alpaca-py`'s TradingStream speaks it (alpaca/trading/stream.py): connect to /stream; send
-{"action": "authenticate", "data": {"key_id", "secret_key"}} and read {"stream": "authorization", "data":
-{"status": "authorized" | "unauthorized", "action": "authenticate"}}; send {"action": "listen", "data": {"streams":
-["trade_updates"]}} and read {"stream": "listening", "data": {"streams": [...]}} (a stream that does not exist is
-left out); then one {"stream": "trade_updates", "data": {"event", "order", "timestamp", ...}} per event of any of
-the account's orders. Frames are binary, as on paper-api.alpaca.markets (the docs' note); the market-data stream's
-{"action": "auth", "key", "secret"} is accepted too. Alpaca serves it on the trading host; here the HTTP server
-(http.server) cannot upgrade a connection, so the stream has its own port (`EmulatorServer.stream_url`).
+The protocol, as Alpaca documents it ("Websocket Streaming", docs.alpaca.markets/docs/websocket-streaming) and
+as `alpaca-py`'s TradingStream speaks it (alpaca/trading/stream.py): connect to /stream; send {"action":
+"authenticate", "data": {"key_id", "secret_key"}} and read {"stream": "authorization", "data": {"status":
+"authorized" | "unauthorized", "action": "authenticate"}}; send {"action": "listen", "data": {"streams":
+["trade_updates"]}} and read {"stream": "listening", "data": {"streams": [...]}} (a stream that does not exist
+is left out); then one {"stream": "trade_updates", "data": {"event", "order", "timestamp", ...}} per event of
+any of the account's orders. Frames are binary, as on paper-api.alpaca.markets (the docs' note); the
+market-data stream's {"action": "auth", "key", "secret"} is accepted too. Alpaca serves it on the trading
+host; here the HTTP server (http.server) cannot upgrade a connection, so the stream has its own port
+(`EmulatorServer.stream_url`).
 
-Fills are lazy in the emulator (`Emulator.progress` books what is due when someone looks): a pump looks at every
-account with a listener and an open order every few milliseconds, as the market would move on its own. Fault
-knobs (faults.py): stream_down, stream_silent, stream_drop_after, stream_strip_client_id, stream_qty_skew.
+Fills are lazy in the emulator (`Emulator.progress` books what is due when someone looks): a pump looks at
+every account with a listener and an open order every few milliseconds, as the market would move on its own.
+Fault knobs (faults.py): stream_down, stream_silent, stream_drop_after, stream_strip_client_id,
+stream_qty_skew.
 """
 
 from __future__ import annotations
@@ -104,7 +106,8 @@ class StreamServer:
         listener = _Listener(acct)
         with self._lock:
             self._listeners.append(listener)
-            if not self._pumping:  # started with the first listener: an emulator nobody streams from stays idle
+            # started with the first listener: an emulator nobody streams from stays idle
+            if not self._pumping:
                 self._pumping = True
                 threading.Thread(target=self._pump, name="emulator-stream-pump", daemon=True).start()
         try:
@@ -142,7 +145,11 @@ class StreamServer:
         with self.emulator.lock:
             acct = self.emulator.account_for(str(key), str(secret)) if isinstance(key, str) else None
         status = "authorized" if acct is not None else "unauthorized"
-        ws.send(json.dumps({"stream": "authorization", "data": {"status": status, "action": "authenticate"}}).encode())
+        ws.send(
+            json.dumps(
+                {"stream": "authorization", "data": {"status": status, "action": "authenticate"}}
+            ).encode()
+        )
         return acct
 
     def _listen(self, ws: ServerConnection) -> bool:

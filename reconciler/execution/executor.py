@@ -37,7 +37,7 @@ from reconciler.execution.services import ApplySession, Services
 from reconciler.journal.locks import AccountLock
 from reconciler.journal.moves import moved_symbols
 from reconciler.journal.prices import last_fill_prices
-from reconciler.spec.loader import Workspace
+from reconciler.workspace.loader import Workspace
 
 log = logging.getLogger("reconciler.apply")
 
@@ -63,18 +63,22 @@ def apply_plan(
 ) -> ApplyResult:
     """Execute a verified plan against the broker; idempotent per plan through deterministic client ids.
 
-    `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`); `on_outcome`
-    is called with each order's outcome as soon as it is journaled (the terminal streams them); `session` is
-    the apply command's (its lock wait and the plans it checked), a new one by default.
+    `accounts` limits the apply to some of the plan's accounts (a worker's share of `apply --all`);
+    `on_outcome` is called with each order's outcome as soon as it is journaled (the terminal streams them);
+    `session` is the apply command's (its lock wait and the plans it checked), a new one by default.
     """
     session = session or ApplySession(actor)
     overrides = overrides or {}
     journal = rt.journal
     rt.policies.check_overrides(overrides)
     match_once(plan, rt.workspace, session)
-    # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all` over
-    # N accounts costs N times one account, not N².
-    mine = plan.portfolios if accounts is None else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
+    # Every per-account step below touches this share's portfolios and journal rows only, so `apply --all`
+    # over N accounts costs N times one account, not N².
+    mine = (
+        plan.portfolios
+        if accounts is None
+        else [pp for a in sorted(accounts) for pp in plan.by_account.get(a, [])]
+    )
     judge(plan, mine, rt)  # the plan's orders, blocked lists and policy results, derived again and compared
     chosen, denied = admitted(plan, mine, overrides)
     refused = [pp for pp in mine if pp.name in denied]
@@ -95,7 +99,9 @@ def apply_plan(
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
             refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
-        seen = journal.intents_for_plan(plan.content_hash, None if accounts is None else {pp.account for pp in chosen})
+        seen = journal.intents_for_plan(
+            plan.content_hash, None if accounts is None else {pp.account for pp in chosen}
+        )
         if already_applied(plan, chosen, seen):
             return ApplyResult(None, "already-applied", message="this plan was applied already; nothing sent")
         settings = rt.workspace.config.apply
@@ -120,8 +126,9 @@ def apply_plan(
         try:
             for n, pp in enumerate(chosen):
                 with _one_commit(rt):
-                    # The locks' leases, renewed when due on this thread: in the portfolio's transaction (a paper
-                    # apply's), which holds the write lock a renewal from any other thread would wait for.
+                    # The locks' leases, renewed when due on this thread: in the portfolio's transaction (a
+                    # paper apply's), which holds the write lock a renewal from any other thread would wait
+                    # for.
                     deadline.beat()
                     if result.interrupted is not None:
                         _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result,
@@ -129,13 +136,17 @@ def apply_plan(
                         continue
                     try:
                         obs = observations[pp.account]
-                        if n > 0:  # re-observed right before its orders: an earlier portfolio's orders took time
+                        # re-observed right before its orders: an earlier portfolio's orders took time
+                        if n > 0:
                             obs = rt.broker.observe(pp.account, _symbols(pp))
                     except DeadlineExceeded as exc:
                         result.interrupted = exc.message
-                        _refuse_portfolio(rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message)
+                        _refuse_portfolio(
+                            rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message
+                        )
                         continue
-                    # A move nobody explained stays blocked once this observation, holding it, is the baseline.
+                    # A move nobody explained stays blocked once this observation, holding it, is the
+                    # baseline.
                     moved_symbols(journal, pp.account, obs.positions, record=True)
                     journal.record_observation(obs, "apply", apply_id)
                     denials, stale = _blocked_now(rt, pp, obs, settings.quote_band, n > 0)
@@ -161,16 +172,17 @@ def apply_plan(
 
 
 def _one_commit(rt: Services) -> AbstractContextManager[None]:
-    """A portfolio's observation and orders in one journal transaction, when the broker's books are in the journal's
-    database (the paper broker): its intents, orders, fills and answers commit together, once, instead of three
-    commits an order.
+    """A portfolio's observation and orders in one journal transaction, when the broker's books are in the
+    journal's database (the paper broker): its intents, orders, fills and answers commit together, once,
+    instead of three commits an order.
 
-    The intent's rule is that no order exists at the broker without its intent durable first. Here an order is a row
-    written in the same transaction as its intent, so the two are durable together or not at all: a crash before
-    the commit loses the portfolio's intents and its orders alike (broker and journal agree that nothing was sent,
-    and the next apply sends them, under the same client ids, once); after it, both are there. No order can exist
-    without its intent, and none is sent twice. A broker anywhere else is called outside the transaction, so its
-    intents must be committed before each call: for it every write stays its own transaction."""
+    The intent's rule is that no order exists at the broker without its intent durable first. Here an order is
+    a row written in the same transaction as its intent, so the two are durable together or not at all: a
+    crash before the commit loses the portfolio's intents and its orders alike (broker and journal agree that
+    nothing was sent, and the next apply sends them, under the same client ids, once); after it, both are
+    there. No order can exist without its intent, and none is sent twice. A broker anywhere else is called
+    outside the transaction, so its intents must be committed before each call: for it every write stays its
+    own transaction."""
     if getattr(rt.broker, "engine", None) is rt.journal.engine:
         return rt.journal.grouped()
     return nullcontext()
@@ -214,10 +226,13 @@ def _refuse_portfolio(
     reasons += [] if late is None else [f"not sent: {late}"]
     message = "; ".join(reasons)
     for action in pp.actions:
-        Leg(rt, plan, pp, action, apply_id, None, result).refuse("skipped" if late else "denied", action.quantity,
-                                                                 message)
+        Leg(rt, plan, pp, action, apply_id, None, result).refuse(
+            "skipped" if late else "denied", action.quantity, message
+        )
     result.refused[pp.name] = reasons
-    log.warning("portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message})
+    log.warning(
+        "portfolio not traded", extra={"apply_id": apply_id, "account": pp.account, "reason": message}
+    )
 
 
 def _fill_timeout(rt: Services) -> float:
@@ -237,7 +252,8 @@ def _apply_portfolio(
     desired = rt.workspace.portfolio_for_account(pp.account)
     assert desired is not None  # check_matches guarantees it
     trading = desired.trading
-    # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really raised.
+    # Never buy with cash that is not there: settled minus reserved, plus what this apply's sells really
+    # raised.
     budget = opening_budget(obs)
     quotes = dict(obs.quotes)
     sells_done = False
@@ -253,8 +269,8 @@ def _apply_portfolio(
             sells_done = True
             crash_point("after_sells")
         late = _too_late(rt, action.symbol)
-        # Before the first buy when sells came first (they took time and moved the market); a portfolio that only
-        # buys starts with the observation's quotes, taken just before (a request per account saved).
+        # Before the first buy when sells came first (they took time and moved the market); a portfolio that
+        # only buys starts with the observation's quotes, taken just before (a request per account saved).
         refreshed = late is None and ((refresh and n > 0) or rt.clock.monotonic() - fetched > refresh_after)
         if refreshed:
             try:
@@ -284,18 +300,20 @@ def _apply_portfolio(
             continue
         if shrunk:
             log.warning("order shrunk", extra={"client_order_id": leg.cid, "reason": shrunk})
-        # Sent while the market is closed (apply.market_hours: ignore): the broker holds the order for the open.
-        # Waiting for its fill and cancelling it at the fill timeout would undo that choice; it stays open, and
-        # `reconcile` records its fills.
+        # Sent while the market is closed (apply.market_hours: ignore): the broker holds the order for the
+        # open. Waiting for its fill and cancelling it at the fill timeout would undo that choice; it stays
+        # open, and `reconcile` records its fills.
         queued = obs.market is not None and not obs.market.is_open
         state = leg.send(qty, None if queued else _fill_timeout(rt), shrunk, limit)
         if leg.interrupted or (current_deadline().expired and not (leg.unknown or leg.impossible)):
-            result.interrupted = leg.interrupted or current_deadline().exceeded(f"sending order {leg.cid}").message
+            result.interrupted = (
+                leg.interrupted or current_deadline().exceeded(f"sending order {leg.cid}").message
+            )
             _skip_rest(rt, plan, pp, n + 1, apply_id, quotes, result, f"not sent: {result.interrupted}")
             return
         if leg.unknown or leg.impossible:
-            # What that order did to cash and holdings is not known: nothing more is sent for this portfolio; the
-            # next plan, once the order is known, trades what is left.
+            # What that order did to cash and holdings is not known: nothing more is sent for this portfolio;
+            # the next plan, once the order is known, trades what is left.
             why = (
                 f"not sent: order {leg.cid} was sent without a definitive answer; its outcome is unknown"
                 if leg.unknown else f"not sent: the broker's answer about order {leg.cid} cannot be true"
@@ -308,13 +326,14 @@ def _apply_portfolio(
 
 
 def _too_late(rt: Services, symbol: str) -> str | None:
-    """Why no order may start now: what is left of the apply's deadline cannot hold one send in full (a send cut
-    short would be `unknown`); None while it can."""
+    """Why no order may start now: what is left of the apply's deadline cannot hold one send in full (a send
+    cut short would be `unknown`); None while it can."""
     deadline, longest = current_deadline(), rt.config.broker.longest_send_seconds()
     if deadline.left() > longest:
         return None
     return deadline.exceeded(
-        f"about to send the {symbol} order ({max(0.0, deadline.left()):.1f} s left, a send may take {longest:g} s)"
+        f"about to send the {symbol} order ({max(0.0, deadline.left()):.1f} s left, a send may take"
+        f" {longest:g} s)"
     ).message
 
 
@@ -324,4 +343,6 @@ def _skip_rest(
 ) -> None:
     """Journal the portfolio's orders from `start` on as skipped (never sent), saying why."""
     for rest in pp.actions[start:]:
-        Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse("skipped", rest.quantity, why)
+        Leg(rt, plan, pp, rest, apply_id, quotes.get(rest.symbol), result).refuse(
+            "skipped", rest.quantity, why
+        )

@@ -1,5 +1,6 @@
 """Crash points for fault-injection tests: `RECONCILER_CRASH_AT=NAME[:N]` kills the process with SIGKILL the
-N-th time execution passes NAME, exactly like a power cut there. Unset (always, outside tests), it does nothing.
+N-th time execution passes NAME, exactly like a power cut there. Unset (always, outside tests), it does
+nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ POINTS = (
     "after_submit",  # the broker accepted the order; the journal does not know yet
     "mid_partial_fill",  # an order is partly filled and still working
     "during_cancel",  # a cancel of the unfilled remainder was requested; its outcome is not journaled
-    "after_fill_recorded",  # a fill is written, the intent's progress not yet (one transaction: both or neither)
+    # a fill is written, the intent's progress not yet (one transaction: both or neither)
+    "after_fill_recorded",
     "after_sells",  # every sell is done; no buy has started
     "before_finish",  # every order is final; the apply is not marked finished
     "mid_reconcile",  # recovering an earlier crash, between two adopted orders

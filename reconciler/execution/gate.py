@@ -1,13 +1,13 @@
-"""The policies at apply: every order is judged as it will be sent — its quantity after any shrinking, priced at the
-quote it is sent with — before it is sent.
+"""The policies at apply: every order is judged as it will be sent — its quantity after any shrinking, priced
+at the quote it is sent with — before it is sent.
 
-Judging costs one policy evaluation (rego-cpp: a few milliseconds, most of an order's CPU). So a portfolio's orders
-are first judged together, in one apply-phase document holding all of them as they would be sent now: when
-nothing in it blocks, each of those orders is cleared as it is. An order sent with another quantity or quote than
-the one cleared (shrunk for want of cash, re-quoted), or any order of a set that something blocks, is judged
-alone, and a block then stops that order only. This holds because policies deny on the presence of an action
-(`some a in input.actions`), never on its absence or on how many there are: what denies an order alone denies it
-among others (docs/policies.md).
+Judging costs one policy evaluation (rego-cpp: a few milliseconds, most of an order's CPU). So a portfolio's
+orders are first judged together, in one apply-phase document holding all of them as they would be sent now:
+when nothing in it blocks, each of those orders is cleared as it is. An order sent with another quantity or
+quote than the one cleared (shrunk for want of cash, re-quoted), or any order of a set that something blocks,
+is judged alone, and a block then stops that order only. This holds because policies deny on the presence of
+an action (`some a in input.actions`), never on its absence or on how many there are: what denies an order
+alone denies it among others (docs/policies.md).
 """
 
 from __future__ import annotations
@@ -29,11 +29,20 @@ _Key = tuple[int, Decimal, Decimal | None, datetime | None]
 
 
 def _priced(action: Action, quote: Quote | None) -> Action:
-    return action if quote is None else replace(action, price=quote.price, notional=quote.price * action.quantity)
+    return (
+        action
+        if quote is None
+        else replace(action, price=quote.price, notional=quote.price * action.quantity)
+    )
 
 
 def _key(action: Action, quote: Quote | None) -> _Key:
-    return (action.leg, action.quantity, None if quote is None else quote.price, None if quote is None else quote.as_of)
+    return (
+        action.leg,
+        action.quantity,
+        None if quote is None else quote.price,
+        None if quote is None else quote.as_of,
+    )
 
 
 @dataclass
@@ -95,11 +104,14 @@ class OrderGate:
     def _evaluate(self, actions: list[Action], quotes: dict[str, Quote]) -> list[PolicyResult]:
         self.evaluations += 1
         params = self.rt.workspace.config.policies.params
-        doc = policy_input(self.pp, params, phase="apply", now=self.rt.clock.now(), actions=actions, quotes=quotes)
+        doc = policy_input(
+            self.pp, params, phase="apply", now=self.rt.clock.now(), actions=actions, quotes=quotes
+        )
         return self.rt.policies.evaluate(doc, self.pp.name)
 
     def _record(self, results: list[PolicyResult]) -> None:
         self.rt.journal.record_policies(
-            results, plan_hash=self.plan_hash, phase="apply", apply_id=self.apply_id, overrides=self.overrides,
+            results, plan_hash=self.plan_hash, phase="apply", apply_id=self.apply_id,
+            overrides=self.overrides,
             actor=self.actor,
         )

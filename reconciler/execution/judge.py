@@ -1,15 +1,15 @@
 """Apply judges the plan; it does not read the verdict.
 
 A plan's content hash proves the file is intact, not that nobody edited it: anyone who can write the file can
-delete its denials and recompute the hash. So every apply (a plan file, `--all`, `--envelope`) derives the plan
-again from its own recorded observations with the trusted targets, costs, checks and policies, and refuses any
-difference from what the file says: its orders, its `blocked` lists, every plan-time policy result. The planner
-and the checks are pure and the policies judge the plan's own observation (quote age as of when it was taken),
-so a plan nobody touched derives to itself.
+delete its denials and recompute the hash. So every apply (a plan file, `--all`, `--envelope`) derives the
+plan again from its own recorded observations with the trusted targets, costs, checks and policies, and
+refuses any difference from what the file says: its orders, its `blocked` lists, every plan-time policy
+result. The planner and the checks are pure and the policies judge the plan's own observation (quote age as of
+when it was taken), so a plan nobody touched derives to itself.
 
-Optionally (reconciler.yaml `plan.signing_key`) saved plans also carry a keyed seal, HMAC-SHA256 of the content
-hash, so CI can prove a plan came from its own plan job; a plan file without the right seal is then refused
-before anything else. Without a key, re-derivation alone decides.
+Optionally (reconciler.yaml `plan.signing_key`) saved plans also carry a keyed seal, HMAC-SHA256 of the
+content hash, so CI can prove a plan came from its own plan job; a plan file without the right seal is then
+refused before anything else. Without a key, re-derivation alone decides.
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ _Verdict = tuple[str, str, str, str, str]
 
 
 def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rt: Services) -> None:
-    """Refuse unless each of these portfolios, and its plan-time policy results, are exactly what the plan's own
-    recorded observation gives with the trusted targets, costs, checks and policies."""
+    """Refuse unless each of these portfolios, and its plan-time policy results, are exactly what the plan's
+    own recorded observation gives with the trusted targets, costs, checks and policies."""
     mine = list(portfolios)
     derived = check_derived(plan, mine, rt.workspace, rt.costs, rt.quote_limits)
     for pp, again in zip(mine, derived, strict=True):
         field = next((f for f in PortfolioPlan.model_fields if getattr(pp, f) != getattr(again, f)), None)
         if field is not None:
-            raise _edited(plan, f"portfolio {pp.name!r}: its {field} is not what its targets and recorded observation"
-                                f" give")
+            raise _edited(plan, f"portfolio {pp.name!r}: its {field} is not what its targets and recorded"
+                                " observation give")
         desired = rt.workspace.by_name[pp.name]
         recorded = [_verdict(r) for r in plan.results_by_portfolio.get(pp.name, [])]
         expected = [_verdict(r) for r in plan_verdicts(again, desired, rt)]
@@ -76,11 +76,12 @@ def read_judged_plan(path: Path, rt: Services) -> Plan:
     plan = read_plan(path)
     key = signing_key(rt)
     if key is not None and not signature_valid(plan, key):
-        said = "has no keyed seal" if plan.signature is None else "has a keyed seal that plan.signing_key did not make"
+        said = "has no keyed seal" if plan.signature is None else ("has a keyed seal that plan.signing_key"
+                                                                   " did not make")
         raise PlanFileError(
             f"field signature: the plan {said}; nothing was sent", where=str(path),
-            fix="apply only plans saved by a `reconciler plan --out` that holds the same plan.signing_key (your CI's"
-            " plan job); re-plan there",
+            fix="apply only plans saved by a `reconciler plan --out` that holds the same plan.signing_key"
+            " (your CI's plan job); re-plan there",
         )
     return plan
 
@@ -125,6 +126,6 @@ def _edited(plan: Plan, what: str) -> PlanMismatchError:
     return PlanMismatchError(
         f"the plan does not judge itself: {what}; nothing was sent",
         where=f"plan {plan.content_hash[:12]}",
-        fix="a plan file must not be edited: re-plan and review the new plan (if the policies, their settings or"
-        " the broker's cost settings changed since the plan, that also changes what it derives to)",
+        fix="a plan file must not be edited: re-plan and review the new plan (if the policies, their settings"
+        " or the broker's cost settings changed since the plan, that also changes what it derives to)",
     )

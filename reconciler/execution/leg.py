@@ -1,7 +1,7 @@
 """One order of a plan on its way to the broker, and what became of it: journal first, then the call, then the
 journal again. A send ends one of three ways, by construction: the broker's answer (the order, journaled as it
-says), a definitive refusal (OrderRefusedError: the intent fails), or anything else (the intent is unknown until
-the broker shows the order or the in-flight grace has passed since the send's last attempt)."""
+says), a definitive refusal (OrderRefusedError: the intent fails), or anything else (the intent is unknown
+until the broker shows the order or the in-flight grace has passed since the send's last attempt)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,10 @@ class OrderOutcome:
     avg_price: Decimal | None = None
     message: str | None = None
     planned_quantity: Decimal | None = None  # set when apply sent less than the plan said (message says why)
-    queued: bool = False  # sent while the market is closed, on purpose (market_hours: ignore): open until the open
-    planned_price: Decimal | None = None  # the price the plan valued the order at (slippage is measured against it)
+    # sent while the market is closed, on purpose (market_hours: ignore): open until the open
+    queued: bool = False
+    # the price the plan valued the order at (slippage is measured against it)
+    planned_price: Decimal | None = None
     commission: Decimal = ZERO  # what the broker charged for it, as it said
 
 
@@ -72,7 +74,8 @@ class ApplyResult:
             return
         try:
             self.listener(outcome)
-        except Exception:  # showing an outcome must not stop the orders after it: the journal and the end say all
+        # showing an outcome must not stop the orders after it: the journal and the end say all
+        except Exception:
             log.exception("could not show an order's outcome; the apply goes on and reports at its end",
                           extra={"apply_id": self.apply_id, "client_order_id": outcome.client_order_id})
             self.listener = None
@@ -85,7 +88,8 @@ class ApplyResult:
 
 @dataclass
 class Leg:
-    """One order of the plan on its way to the broker: journal first, then the call, then the journal again."""
+    """One order of the plan on its way to the broker: journal first, then the call, then the journal
+    again."""
 
     rt: Services
     plan: Plan
@@ -116,14 +120,26 @@ class Leg:
         """Record that this leg sends nothing, and why."""
         self._intent(status, quantity, message)
         a = self.action
-        self.result.add(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message,
-                                     planned_price=a.price))
+        self.result.add(
+            OrderOutcome(
+                self.pp.name,
+                self.cid,
+                a.symbol,
+                a.side,
+                quantity,
+                status,
+                message=message,
+                planned_price=a.price,
+            )
+        )
 
     def send(
-        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None, limit: Decimal | None = None
+        self, quantity: Decimal, fill_timeout: float | None, shrunk: str | None = None,
+        limit: Decimal | None = None
     ) -> OrderState | None:
-        """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it for
-        the open and do not wait. A SIGTERM meanwhile stops the apply once this order is finished and journaled."""
+        """Send the order and wait up to `fill_timeout` for it to fill (then cancel the rest); None: queue it
+        for the open and do not wait. A SIGTERM meanwhile stops the apply once this order is finished and
+        journaled."""
         with finishing():
             try:
                 return self._send(quantity, fill_timeout, shrunk, limit)
@@ -137,10 +153,12 @@ class Leg:
         impossible."""
         message = f"{exc}; nothing more is sent for this portfolio"
         log.error("impossible answer about an order", extra={
-            "apply_id": self.apply_id, "account": self.pp.account, "client_order_id": self.cid, "reason": str(exc),
+            "apply_id": self.apply_id, "account": self.pp.account, "client_order_id": self.cid,
+            "reason": str(exc),
         })
         if self.rt.journal.intent(self.cid) is not None:
-            with contextlib.suppress(ReconcilerError):  # already past its send: the journal keeps what it knew
+            # already past its send: the journal keeps what it knew
+            with contextlib.suppress(ReconcilerError):
                 self.rt.journal.transition(self.cid, "no_answer", message=message)
         self._outcome(quantity, "unknown", message)
         self.impossible = message
@@ -151,13 +169,16 @@ class Leg:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity, shrunk)
         crash_point("after_intent")
-        request = OrderRequest(client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit)
+        request = OrderRequest(
+            client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit
+        )
         try:
             state = broker.submit(account, request)
         except OrderRefusedError as exc:  # the one definitive "no": the broker holds no order under this id
             self.rt.journal.transition(cid, "refused", message=str(exc))
             self._outcome(quantity, "failed", str(exc))
-            if isinstance(exc, ExchangeBannedError):  # every later call would be refused too: the apply ends here
+            # every later call would be refused too: the apply ends here
+            if isinstance(exc, ExchangeBannedError):
                 raise
             return None
         except Exception as exc:  # any other end of a send is no answer: the order may have arrived
@@ -167,7 +188,8 @@ class Leg:
             state = found
         except BaseException:  # interrupted mid-send: it may have arrived; say so, then stop
             with contextlib.suppress(Exception):
-                self.rt.journal.transition(cid, "no_answer", message="interrupted while the order was being sent")
+                self.rt.journal.transition(cid, "no_answer", message="interrupted while the order was being"
+                                           " sent")
             raise
         crash_point("after_submit")
         note = None
@@ -180,10 +202,13 @@ class Leg:
             if limit is not None and state.status == "canceled" and state.filled_quantity < quantity:
                 # Progress, not failure: the market moved past the limit; the next plan trades what is left.
                 note = (
-                    f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity} unfilled and"
+                    f"limit {limit:.4f} not reached: {quantity - state.filled_quantity} of {quantity}"
+                    " unfilled and"
                     " cancelled; the next plan picks it up"
                 )
-                self.rt.journal.transition(cid, "limit_not_reached", message="; ".join(filter(None, [shrunk, note])))
+                self.rt.journal.transition(
+                    cid, "limit_not_reached", message="; ".join(filter(None, [shrunk, note]))
+                )
         log.info(
             "order %s", state.status,
             extra={
@@ -205,18 +230,29 @@ class Leg:
 
     def _outcome(self, quantity: Decimal, status: str, message: str) -> None:
         a = self.action
-        self.result.add(OrderOutcome(self.pp.name, self.cid, a.symbol, a.side, quantity, status, message=message,
-                                     planned_price=a.price))
+        self.result.add(
+            OrderOutcome(
+                self.pp.name,
+                self.cid,
+                a.symbol,
+                a.side,
+                quantity,
+                status,
+                message=message,
+                planned_price=a.price,
+            )
+        )
 
     def _unanswered(self, exc: Exception, quantity: Decimal) -> OrderState | None:
         """A send without a definitive answer: the order if the broker shows it now, else None with the intent
-        `unknown` (never `failed`, never sent again) until the broker shows it or the in-flight grace has passed
-        since this moment, which is after the send's last attempt."""
+        `unknown` (never `failed`, never sent again) until the broker shows it or the in-flight grace has
+        passed since this moment, which is after the send's last attempt."""
         a, cid, account = self.action, self.cid, self.pp.account
         why = str(exc) if isinstance(exc, ReconcilerError) else f"{type(exc).__name__}: {exc}"
         log.warning(
             "order sent without a definitive answer; its outcome is unknown",
-            exc_info=not isinstance(exc, ReconcilerError),  # an unexpected failure: its traceback is for the log
+            # an unexpected failure: its traceback is for the log
+            exc_info=not isinstance(exc, ReconcilerError),
             extra={"apply_id": self.apply_id, "account": account, "client_order_id": cid, "reason": why},
         )
         try:
@@ -227,8 +263,8 @@ class Leg:
             return found
         grace = self.rt.config.apply.in_flight_grace_seconds
         message = (
-            f"sent without a definitive answer ({why}); it may still arrive: unknown until the broker shows it or"
-            f" {grace}s have passed (`reconciler reconcile`)"
+            f"sent without a definitive answer ({why}); it may still arrive: unknown until the broker shows"
+            f" it or {grace}s have passed (`reconciler reconcile`)"
         )
         self.rt.journal.transition(cid, "no_answer", message=message)
         self._outcome(quantity, "unknown", message)
@@ -253,8 +289,9 @@ class Leg:
 
     def _still_waiting(self, state: OrderState, waited: float, left: float) -> None:
         log.warning(
-            "still waiting for order %s to fill: %s of %s filled (%s), %.0f s waited, %.0f s left before what is"
-            " unfilled is cancelled", self.cid, state.filled_quantity, state.quantity, state.status, waited,
+            "still waiting for order %s to fill: %s of %s filled (%s), %.0f s waited, %.0f s left before what"
+            " is unfilled is cancelled", self.cid, state.filled_quantity, state.quantity, state.status,
+            waited,
             max(0.0, left),
             extra={"apply_id": self.apply_id, "account": self.pp.account, "client_order_id": self.cid,
                    "symbol": self.action.symbol, "filled": str(state.filled_quantity)},
@@ -264,24 +301,26 @@ class Leg:
         account, cid, rt = self.pp.account, self.cid, self.rt
         if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
             record_state(rt, account, state, self.apply_id)
-        # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the broker
-        # says more, and a crash meanwhile is recovered by client id, as one right after the send is.
+        # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the
+        # broker says more, and a crash meanwhile is recovered by client id, as one right after the send is.
         clock = rt.clock
         # Within the apply's deadline, keeping back the longest a send takes for the cancel that follows.
         reserve = rt.config.broker.longest_send_seconds()
         deadline = clock.monotonic() + min(fill_timeout, max(0.0, current_deadline().left() - reserve))
-        # What the broker pushes (Alpaca's trade_updates stream) first, without a request; when it pushes nothing
-        # trustworthy, look: soon (a market order usually fills within milliseconds), then backing off (each look
-        # is a request within the account's rate limit).
+        # What the broker pushes (Alpaca's trade_updates stream) first, without a request; when it pushes
+        # nothing trustworthy, look: soon (a market order usually fills within milliseconds), then backing off
+        # (each look is a request within the account's rate limit).
         wait = 0.01
         started = reported = clock.monotonic()
         while state.status not in FINAL_ORDER_STATUSES and clock.monotonic() < deadline:
             latest = rt.broker.watch(account, state, max(0.0, deadline - clock.monotonic()))
             if latest is None:
-                pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to fill")
+                pause(clock, min(wait, max(0.0, deadline - clock.monotonic())), f"waiting for order {cid} to"
+                      " fill")
                 wait = min(wait * 1.5, 1.0)
                 latest = rt.broker.get_order(account, cid, self.action.symbol)
-            if clock.monotonic() - reported >= PROGRESS_SECONDS:  # a long wait says so, so it never looks hung
+            # a long wait says so, so it never looks hung
+            if clock.monotonic() - reported >= PROGRESS_SECONDS:
                 reported = clock.monotonic()
                 self._still_waiting(state, reported - started, deadline - reported)
             if latest is None:
@@ -298,8 +337,13 @@ class Leg:
             record_state(rt, account, state, self.apply_id)
             # Said as the broker's answer has it: a refused or unfinished cancel leaves the order open.
             rt.journal.event(
-                "order.remainder_canceled" if state.status in FINAL_ORDER_STATUSES else "order.cancel_unconfirmed",
-                apply_id=self.apply_id, account=account, client_order_id=cid,
-                filled=state.filled_quantity, ordered=state.quantity,
+                "order.remainder_canceled"
+                if state.status in FINAL_ORDER_STATUSES
+                else "order.cancel_unconfirmed",
+                apply_id=self.apply_id,
+                account=account,
+                client_order_id=cid,
+                filled=state.filled_quantity,
+                ordered=state.quantity,
             )
         return state

@@ -15,7 +15,7 @@ from reconciler.core.numbers import ZERO
 from reconciler.errors import ReconcilerError
 from reconciler.execution.services import Services
 from reconciler.journal.lots import account_lots, replace_lots
-from reconciler.spec.lots_csv import parse_lots
+from reconciler.workspace.lots_csv import parse_lots
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,15 @@ class LotsView:
             "account": self.account,
             "as_of": self.today.isoformat(),
             "lots": [
-                {"symbol": s.lot.symbol, "acquired": s.lot.acquired.isoformat(), "quantity": str(s.lot.quantity),
-                 "cost_basis": str(s.lot.cost_basis), "term": "long" if s.long_term else "short",
-                 "price": None if s.price is None else str(s.price),
-                 "unrealized": None if s.unrealized is None else str(s.unrealized)}
+                {
+                    "symbol": s.lot.symbol,
+                    "acquired": s.lot.acquired.isoformat(),
+                    "quantity": str(s.lot.quantity),
+                    "cost_basis": str(s.lot.cost_basis),
+                    "term": "long" if s.long_term else "short",
+                    "price": None if s.price is None else str(s.price),
+                    "unrealized": None if s.unrealized is None else str(s.unrealized),
+                }
                 for s in self.lots
             ],
             "unrealized": {"short_term": total(False), "long_term": total(True)},

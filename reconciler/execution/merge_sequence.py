@@ -1,4 +1,5 @@
-"""Apply on merge for a sequence of merges: the commits since the last applied one, each with its reviewed plan.
+"""Apply on merge for a sequence of merges: the commits since the last applied one, each with its reviewed
+plan.
 
 The folder comes from `reconciler github reviewed-plans`; the sequence itself is computed here again from the
 journal and git, so a commit the folder does not list counts as one without a reviewed plan (docs/gitops.md).
@@ -15,7 +16,8 @@ from reconciler.gitops.sequence import changed_portfolios, read_manifest, unappl
 
 
 def landed_since_applied(rt: Services, folder: Path, tip: str) -> list[Landed]:
-    """The first-parent commits after the last commit applied in full, up to `tip`, with their reviewed plans."""
+    """The first-parent commits after the last commit applied in full, up to `tip`, with their reviewed
+    plans."""
     manifest = read_manifest(folder)
     _, _, commits = unapplied(rt.journal, rt.workspace.root, tip)
     by_commit = {e.commit: e for e in manifest.commits}

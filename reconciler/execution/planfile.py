@@ -18,8 +18,8 @@ def write_plan(plan: Plan, path: Path) -> None:
     files.write_text(path, plan.model_dump_json(indent=2) + "\n", files.PLAN, "--out", parents=True)
 
 
-# A plan is at most a few levels deep (plan → portfolios → observation → quotes → quote); JSON nested deeper is
-# not a plan, and parsing 100k levels would exhaust the stack.
+# A plan is at most a few levels deep (plan → portfolios → observation → quotes → quote); JSON nested deeper
+# is not a plan, and parsing 100k levels would exhaust the stack.
 MAX_PLAN_DEPTH = 32
 
 
@@ -37,11 +37,13 @@ def read_plan(path: Path) -> Plan:
             fix="pass a file written by `reconciler plan --out` (never edit a plan: re-plan)",
         ) from None
     if not isinstance(data, dict):
-        raise PlanFileError("plan file is not a JSON object", where=where, fix="pass a file written by plan --out")
+        raise PlanFileError("plan file is not a JSON object", where=where, fix="pass a file written by plan"
+                            " --out")
     version = data.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:  # true == 1 in Python; not in a plan file
         raise PlanFileError(
-            f"field format_version: unsupported plan format {version!r} (this reconciler reads {FORMAT_VERSION})",
+            f"field format_version: unsupported plan format {version!r} (this reconciler reads"
+            f" {FORMAT_VERSION})",
             where=where,
             fix="re-plan with this version of reconciler",
         )
@@ -58,7 +60,8 @@ def read_plan(path: Path) -> Plan:
     if mistyped:
         path_to, what = mistyped
         raise PlanFileError(
-            f"field {'.'.join(str(p) for p in path_to)}: {what}", where=where, fix="never edit a plan; re-plan",
+            f"field {'.'.join(str(p) for p in path_to)}: {what}", where=where,
+            fix="never edit a plan; re-plan",
         )
     if not plan.content_hash or compute_hash(plan) != plan.content_hash:
         raise PlanFileError(

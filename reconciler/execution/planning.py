@@ -31,7 +31,8 @@ log = logging.getLogger("reconciler.plan")
 
 
 def selected(portfolios: list[Desired], only: Sequence[str]) -> list[Desired]:
-    """The portfolios `--target` names (all without it); an unknown name is an error listing the known ones."""
+    """The portfolios `--target` names (all without it); an unknown name is an error listing the known
+    ones."""
     if not only:
         return portfolios
     names = {p.name for p in portfolios}
@@ -102,8 +103,9 @@ def make_plan(
 
 
 def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
-    """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the last
-    recorded observation before this one is recorded in its place; new blocks are journaled when `record`."""
+    """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the
+    last recorded observation before this one is recorded in its place; new blocks are journaled when
+    `record`."""
     moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
     return obs.model_copy(update={"moved": moved}) if moved else obs
 
@@ -111,26 +113,29 @@ def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, rec
 def with_last_applied(
     journal: Journal, observed: list[tuple[Desired, Observation]]
 ) -> list[tuple[Desired, Observation]]:
-    """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied): the
-    pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
+    """Each observation of a portfolio with a cooldown, with when an apply last traded it (journal.applied):
+    the pure planner judges the cooldown from that fact (core.cooldown). Others are left as they were."""
     cooling = {d.name for d, _ in observed if d.trading.cooldown_days is not None}
     if not cooling:
         return observed
     last = last_applied(journal, cooling)
     return [
-        (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d, obs in observed
+        (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d,
+        obs in observed
     ]
 
 
 def _without_secrets(plan: Plan) -> Plan:
-    """The plan, refused if any of its text carries a credential. Policy messages are scrubbed where they are made;
-    anything else holding one (a symbol or a reason quoting a broker that echoed a key) is a broker answer nobody
-    should plan on, and a plan file is an output like any other."""
+    """The plan, refused if any of its text carries a credential. Policy messages are scrubbed where they are
+    made; anything else holding one (a symbol or a reason quoting a broker that echoed a key) is a broker
+    answer nobody should plan on, and a plan file is an output like any other."""
     for pp in plan.portfolios:
-        said = "\n".join(_texts(pp.model_dump()))  # the text fields and keys only: numbers and times hold no key
+        # the text fields and keys only: numbers and times hold no key
+        said = "\n".join(_texts(pp.model_dump()))
         if scrub(said) != said:
             raise BrokerError(
-                f"the broker's answer for portfolio {pp.name} carries a credential (a symbol or a reason quoting a"
+                f"the broker's answer for portfolio {pp.name} carries a credential (a symbol or a reason"
+                " quoting a"
                 " key); nothing is planned on it",
                 where=f"account {pp.observation.account}",
                 fix="check the broker (or the proxy before it) echoes no request header, then plan again",
@@ -157,8 +162,8 @@ def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Services) -> list[Pol
     """Every plan-time result on one portfolio's plan, in order: the built-in checks (core.checks), then the
     policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
     results = builtin_verdicts(pp, CheckInput(rt.size_limits, floors_of(desired.symbols)))
-    # Quote age as of this account's own observation: accounts are observed one after another, and judging them
-    # all at the end would make a long plan deny its own first accounts' quotes as stale.
+    # Quote age as of this account's own observation: accounts are observed one after another, and judging
+    # them all at the end would make a long plan deny its own first accounts' quotes as stale.
     now = pp.observation.taken_at
     params = rt.workspace.config.policies.params
     results.extend(rt.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
@@ -174,9 +179,10 @@ def valued_in(observed: Sequence[tuple[Desired, Observation]]) -> set[str]:
 
 
 def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observation]:
-    """Each portfolio's account observed, in order, `broker.concurrency` accounts at a time: a thousand accounts
-    observed one after another take as many round trips end to end. Each observation is stamped when it was taken,
-    and plan-time policies judge its quotes' age from there. The first failure stops what has not started."""
+    """Each portfolio's account observed, in order, `broker.concurrency` accounts at a time: a thousand
+    accounts observed one after another take as many round trips end to end. Each observation is stamped when
+    it was taken, and plan-time policies judge its quotes' age from there. The first failure stops what has
+    not started."""
 
     def observe(desired: Desired) -> Observation:
         obs = broker.observe(desired.account, desired.targets)
@@ -199,9 +205,9 @@ def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observati
 def plan_against(
     rt: Services, base_ref: str | None, *, record: bool = True, only: Sequence[str] = ()
 ) -> tuple[Plan, TargetsAtRef | None]:
-    """A plan now; with a base ref (a pull request's base branch), the plan also says how each portfolio's targets
-    changed since that ref, and records its commit. A bad ref fails before any broker call. `record` journals
-    the observations (never on a read-only runtime)."""
+    """A plan now; with a base ref (a pull request's base branch), the plan also says how each portfolio's
+    targets changed since that ref, and records its commit. A bad ref fails before any broker call. `record`
+    journals the observations (never on a read-only runtime)."""
     if base_ref is not None and not base_ref.strip():
         raise ReconcilerError(
             "--base is empty", where="command line",
@@ -228,9 +234,11 @@ def causes_of(rt: Services, plan: Plan, base: TargetsAtRef | None = None) -> dic
         try:
             base = targets_at(rt.repo_config or rt.workspace.config_path, plan.base_commit)
         except ReconcilerError as exc:
-            # The comment is still posted: the plan's own target changes say which portfolios changed, and every
-            # order of a changed portfolio is shown as the change's (none is called drift without evidence).
+            # The comment is still posted: the plan's own target changes say which portfolios changed, and
+            # every order of a changed portfolio is shown as the change's (none is called drift without
+            # evidence).
             log.warning("cannot read the targets at the plan's base commit %s (%s): orders are attributed per"
-                        " portfolio only", plan.base_commit[:12], exc.message, extra={"base_commit": plan.base_commit})
+                        " portfolio only", plan.base_commit[:12], exc.message,
+                        extra={"base_commit": plan.base_commit})
             return causes(plan, None, current)
     return causes(plan, base.portfolios, current, rt.costs, rt.quote_limits)

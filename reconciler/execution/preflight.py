@@ -29,8 +29,8 @@ from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
 from reconciler.errors import MarketClosedError, PlanMismatchError, PolicyDeniedError, StalePlanError
 from reconciler.journal.statuses import TERMINAL
-from reconciler.spec.loader import Workspace
-from reconciler.spec.models import ApplySettings
+from reconciler.workspace.loader import Workspace
+from reconciler.workspace.models import ApplySettings
 
 CASH_TOLERANCE = Decimal("0.01")
 
@@ -39,7 +39,8 @@ def check_matches(plan: Plan, workspace: Workspace) -> None:
     """Refuse a plan made for other targets or accounts than the ones in this repository now."""
     if plan.targets_hash != workspace.targets_hash:
         raise PlanMismatchError(
-            "plan does not match the current targets (they changed since it was made, or it is another repository's)",
+            "plan does not match the current targets (they changed since it was made, or it is another"
+            " repository's)",
             where=f"plan {plan.content_hash[:12]}",
             fix="re-plan against the current targets and review the new plan",
         )
@@ -47,18 +48,20 @@ def check_matches(plan: Plan, workspace: Workspace) -> None:
     foreign = sorted({p.account for p in plan.portfolios} - accounts)
     if foreign or sorted(plan.config_accounts) != sorted(workspace.config.broker.accounts):
         raise PlanMismatchError(
-            f"plan does not match this configuration's accounts ({', '.join(foreign) or 'account list differs'})",
+            "plan does not match this configuration's accounts"
+            f" ({', '.join(foreign) or 'account list differs'})",
             where=f"plan {plan.content_hash[:12]}",
             fix="apply the plan with the reconciler.yaml it was made with, or re-plan",
         )
 
 
 def check_derived(
-    plan: Plan, portfolios: Iterable[PortfolioPlan], workspace: Workspace, costs: CostModel, limits: QuoteLimits
+    plan: Plan, portfolios: Iterable[PortfolioPlan], workspace: Workspace, costs: CostModel,
+    limits: QuoteLimits
 ) -> list[PortfolioPlan]:
-    """Refuse orders the targets do not give: the planner is pure, so each of these portfolios' targets and the
-    observation recorded in the plan (with the fill prices it recorded) must produce exactly the plan's orders
-    again. Returns the portfolios derived again, in order, for execution.judge to compare whole.
+    """Refuse orders the targets do not give: the planner is pure, so each of these portfolios' targets and
+    the observation recorded in the plan (with the fill prices it recorded) must produce exactly the plan's
+    orders again. Returns the portfolios derived again, in order, for execution.judge to compare whole.
 
     The content hash only proves the file is intact: anyone can recompute it after editing an order. This
     check is what ties every order to the reviewed targets.
@@ -82,11 +85,11 @@ def check_derived(
                 f"plan has {len(recorded)} orders, targets give {len(given)}",
             )
             raise PlanMismatchError(
-                f"the orders for portfolio {pp.name!r} are not the ones its targets give for the holdings the plan"
-                f" recorded ({first.replace('Decimal', '')}); nothing was sent",
+                f"the orders for portfolio {pp.name!r} are not the ones its targets give for the holdings the"
+                f" plan recorded ({first.replace('Decimal', '')}); nothing was sent",
                 where=f"plan {plan.content_hash[:12]}",
-                fix="a plan file must not be edited: re-plan (if the broker's cost settings in reconciler.yaml"
-                " changed since the plan, that also changes the orders)",
+                fix="a plan file must not be edited: re-plan (if the broker's cost settings in"
+                " reconciler.yaml changed since the plan, that also changes the orders)",
             )
     return derived
 
@@ -94,7 +97,8 @@ def check_derived(
 def admitted(
     plan: Plan, portfolios: list[PortfolioPlan], overrides: Collection[str]
 ) -> tuple[list[PortfolioPlan], dict[str, list[PolicyResult]]]:
-    """Which of these portfolios trade, as (those with orders and no denial, portfolio → its blocking results).
+    """Which of these portfolios trade, as (those with orders and no denial, portfolio → its blocking
+    results).
 
     A policy's denial refuses the reviewed change as a whole (a reviewer may override a soft one and apply the
     same plan). A doubtful quote, or an order size only a wrong quote explains, is about the market, not the
@@ -114,14 +118,18 @@ def admitted(
                       [r for rs in denied.values() for r in rs]),
             where=f"plan {plan.content_hash[:12]}",
             fix="change the targets, or for soft-mandatory policies pass --override POLICY --reason TEXT"
-            if by_policy else "a doubtful quote blocks its portfolio until the broker quotes it soundly: re-plan then",
+            if by_policy else "a doubtful quote blocks its portfolio until the broker quotes it soundly:"
+            " re-plan then",
         )
     return chosen, denied
 
 
-def already_applied(plan: Plan, portfolios: list[PortfolioPlan], seen: Mapping[str, Mapping[str, Any]]) -> bool:
+def already_applied(
+    plan: Plan, portfolios: list[PortfolioPlan], seen: Mapping[str, Mapping[str, Any]]
+) -> bool:
     """Whether the journal's intents for this plan (`seen`, by client order id) hold every order of these
-    portfolios, each final: then there is nothing to send. Refuses a plan that an earlier run applied in part."""
+    portfolios, each final: then there is nothing to send. Refuses a plan that an earlier run applied in
+    part."""
     legs = {client_order_id(plan.content_hash, pp.account, a) for pp in portfolios for a in pp.actions}
     if seen and legs <= seen.keys() and all(seen[c]["status"] in TERMINAL for c in legs):
         return True
@@ -140,7 +148,8 @@ def check_age(plan: Plan, now: datetime, settings: ApplySettings) -> None:
     age = (now - plan.created_at).total_seconds()
     if -age > settings.max_clock_skew_seconds:
         raise StalePlanError(
-            f"plan is dated {-age:.0f}s in the future (clock skew allowed: {settings.max_clock_skew_seconds}s);"
+            f"plan is dated {-age:.0f}s in the future (clock skew allowed:"
+            f" {settings.max_clock_skew_seconds}s);"
             " nothing was sent",
             where=f"plan {plan.content_hash[:12]}",
             fix="check this machine's clock and the planning machine's, then re-plan",
@@ -154,7 +163,8 @@ def check_age(plan: Plan, now: datetime, settings: ApplySettings) -> None:
 
 
 def stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> list[str]:
-    """What moved since the plan observed this portfolio's account: holdings, cash, or a quote beyond `band`."""
+    """What moved since the plan observed this portfolio's account: holdings, cash, or a quote beyond
+    `band`."""
     then = pp.observation
     reasons = []
     before = {s: q for s, q in then.positions.items() if q != 0}
@@ -166,7 +176,8 @@ def stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> lis
     cash_now = now_obs.cash_settled + now_obs.cash_unsettled - now_obs.cash_reserved
     if abs(cash_then - cash_now) > CASH_TOLERANCE:
         reasons.append(f"{pp.account}: cash changed since the plan ({cash_then:.2f} → {cash_now:.2f})")
-    # Every quote, not only the traded symbols': each one values the account, and the equity sizes every order.
+    # Every quote, not only the traded symbols': each one values the account, and the equity sizes every
+    # order.
     for symbol, then_quote in sorted(then.quotes.items()):
         q = now_obs.quotes.get(symbol)
         was = then_quote.price
@@ -183,7 +194,8 @@ def stale_reasons(pp: PortfolioPlan, now_obs: Observation, band: Decimal) -> lis
 def check_unchanged(
     plan: Plan, observed: Iterable[tuple[PortfolioPlan, Observation]], band: Decimal
 ) -> dict[str, Observation]:
-    """Refuse when any portfolio's account moved since the plan (stale_reasons); else its observations by account.
+    """Refuse when any portfolio's account moved since the plan (stale_reasons); else its observations by
+    account.
 
     `observed` pairs each portfolio with its account observed now; it is read one pair at a time, so the
     executor may pass a generator that observes each account as it is reached.
@@ -201,7 +213,11 @@ def check_unchanged(
 def check_market_open(observations: Mapping[str, Observation], plan: Plan) -> None:
     """Refuse before anything is sent when a broker says its market is closed: a market order would wait for
     the open and fill at whatever price the open brings, which no quote band or kill switch has checked."""
-    closed = [(a, o.market) for a, o in sorted(observations.items()) if o.market is not None and not o.market.is_open]
+    closed = [
+        (a, o.market)
+        for a, o in sorted(observations.items())
+        if o.market is not None and not o.market.is_open
+    ]
     if not closed:
         return
     said = "; ".join(f"{account}: closed ({m.described})" for account, m in closed)
@@ -209,6 +225,6 @@ def check_market_open(observations: Mapping[str, Observation], plan: Plan) -> No
         f"the market is closed, so orders sent now would fill at the next open, at prices the plan never saw"
         f" ({said}); nothing was sent",
         where=f"plan {plan.content_hash[:12]}",
-        fix="apply while the market is open (re-run the apply job then; re-plan if the plan is too old by then),"
-        " or set apply.market_hours: ignore in reconciler.yaml to queue the orders for the open",
+        fix="apply while the market is open (re-run the apply job then; re-plan if the plan is too old by"
+        " then), or set apply.market_hours: ignore in reconciler.yaml to queue the orders for the open",
     )

@@ -2,11 +2,11 @@
 
 Runs at the start of every apply (after the account lock is taken) and as `reconciler reconcile`. For every
 intent the journal left unfinished — the process died between writing it and learning the outcome, or its send
-had no definitive answer — the broker is asked by client order id: an order it does not know is `unknown` until the
-in-flight grace has passed since the send's last attempt, then failed; an order still working is cancelled
-(its remainder would otherwise be traded twice, by it and by the next plan); what filled is adopted. Then it
-reports what the journal cannot explain: our orders it has no intent for, orders placed by someone else, and
-positions that moved without a fill we know of.
+had no definitive answer — the broker is asked by client order id: an order it does not know is `unknown`
+until the in-flight grace has passed since the send's last attempt, then failed; an order still working is
+cancelled (its remainder would otherwise be traded twice, by it and by the next plan); what filled is adopted.
+Then it reports what the journal cannot explain: our orders it has no intent for, orders placed by someone
+else, and positions that moved without a fill we know of.
 """
 
 from __future__ import annotations
@@ -54,9 +54,10 @@ class ReconcileReport:
 
 
 def record_state(rt: Services, account: str, state: OrderState, apply_id: str | None) -> None:
-    """Journal what the broker says about an order: the order row, any new fill (once), the intent's status. The
-    one way a broker's answer about an order reaches the journal, so every adapter's answers are checked here
-    against the order we sent; one that cannot be true raises ImpossibleFillError and nothing of it is written."""
+    """Journal what the broker says about an order: the order row, any new fill (once), the intent's status.
+    The one way a broker's answer about an order reaches the journal, so every adapter's answers are checked
+    here against the order we sent; one that cannot be true raises ImpossibleFillError and nothing of it is
+    written."""
     intent = rt.journal.intent(state.client_order_id)
     if intent is None:
         why: str | None = "it is about an order this journal has no intent for"
@@ -67,7 +68,8 @@ def record_state(rt: Services, account: str, state: OrderState, apply_id: str | 
         )
     if why is not None:
         rt.journal.event(
-            "order.impossible_answer", apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+            "order.impossible_answer", apply_id=apply_id, account=account,
+            client_order_id=state.client_order_id,
             reason=why,
         )
         raise ImpossibleFillError(
@@ -80,9 +82,10 @@ def record_state(rt: Services, account: str, state: OrderState, apply_id: str | 
 
 
 def last_attempt(intent: dict[str, Any], longest_send: float) -> datetime:
-    """When the intent's send made its last attempt, at the latest: an `unknown` intent was marked so after its
-    send ended (or when first found missing, later still); a `submitting` one was written just before a send that
-    may have gone on trying for as long as a send can take (its process died, or it is still running)."""
+    """When the intent's send made its last attempt, at the latest: an `unknown` intent was marked so after
+    its send ended (or when first found missing, later still); a `submitting` one was written just before a
+    send that may have gone on trying for as long as a send can take (its process died, or it is still
+    running)."""
     if intent["status"] == "unknown":
         return as_utc(intent["updated_at"])
     return as_utc(intent["created_at"]) + timedelta(seconds=longest_send)
@@ -103,12 +106,14 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
             age = (rt.clock.now() - last_attempt(intent, longest_send)).total_seconds()
             if age < grace:
                 if intent["status"] != "unknown":
-                    journal.transition(cid, "not_seen", message=f"sent {age:.0f}s ago; the broker does not know it yet")
+                    journal.transition(cid, "not_seen", message=f"sent {age:.0f}s ago; the broker does not"
+                                       " know it yet")
                     journal.event("reconcile.in_flight", account=account, client_order_id=cid, age=age)
                 report.unknown.append(cid)
                 continue
             journal.transition(
-                cid, "grace_passed", message=f"the broker never received this order ({age:.0f}s after its last attempt)"
+                cid, "grace_passed",
+                message=f"the broker never received this order ({age:.0f}s after its last attempt)"
             )
             journal.event("reconcile.never_received", account=account, client_order_id=cid)
             report.failed.append(cid)
@@ -130,13 +135,13 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
         if cid.startswith(CLIENT_ORDER_ID_PREFIX):
             if journal.intent(cid) is None:
                 report.discrepancies.append(
-                    Discrepancy(account, "unknown_order", f"{cid}: {order.side} {order.quantity} {order.symbol}"
-                                f" ({order.status}) has no intent in this journal")
+                    Discrepancy(account, "unknown_order", f"{cid}: {order.side} {order.quantity}"
+                                f" {order.symbol} ({order.status}) has no intent in this journal")
                 )
         elif order.status not in ("rejected",):
             report.discrepancies.append(
-                Discrepancy(account, "external_order", f"{order.side} {order.quantity} {order.symbol} ({order.status})"
-                            f" was not placed by reconciler")
+                Discrepancy(account, "external_order", f"{order.side} {order.quantity} {order.symbol}"
+                            f" ({order.status}) was not placed by reconciler")
             )
     if check_positions:
         report.discrepancies += _unexplained_positions(rt, account)
@@ -154,7 +159,8 @@ def refuse_in_flight(rt: Services, account: str, unknown: list[str]) -> None:
         f"order(s) {', '.join(unknown)} were sent but the broker does not know them yet; they"
         " may still arrive, so trading now could buy or sell the same shares twice; nothing was sent",
         where=f"account {account}",
-        fix=f"run `reconciler reconcile` again later (after {grace}s an order the broker never received is marked"
+        fix=f"run `reconciler reconcile` again later (after {grace}s an order the broker never received is"
+        " marked"
         " failed), or, if you know it will never arrive, `reconciler reconcile --give-up ID --reason TEXT`",
     )
 
@@ -176,13 +182,16 @@ def give_up(rt: Services, client_order_id: str, reason: str, actor: str) -> str:
             where="command line", fix="run `reconciler reconcile` to adopt it",
         )
     journal.transition(client_order_id, "given_up", message=f"given up by {actor}: {reason}")
-    journal.event("reconcile.given_up", account=account, client_order_id=client_order_id, actor=actor, reason=reason)
+    journal.event(
+        "reconcile.given_up", account=account, client_order_id=client_order_id, actor=actor, reason=reason
+    )
     return account
 
 
 def accept_move(rt: Services, account: str, symbol: str, actor: str, reason: str) -> str:
-    """Accept the holding of a symbol a move blocked (journal.moves): the block is lifted with who and why, and the
-    account as observed now becomes the baseline the next move is judged against. Returns what was blocking."""
+    """Accept the holding of a symbol a move blocked (journal.moves): the block is lifted with who and why,
+    and the account as observed now becomes the baseline the next move is judged against. Returns what was
+    blocking."""
     obs = rt.broker.observe(account, [symbol])
     moved_symbols(rt.journal, account, obs.positions, record=True)  # moves of other symbols stay blocked
     why = accept(rt.journal, account, symbol, actor, reason)
@@ -196,7 +205,8 @@ def _symbols_of(rt: Services, account: str) -> list[str]:
     """What the account may have traded: its targets and what it held when last observed."""
     try:
         desired = rt.workspace.portfolio_for_account(account)
-    except ReconcilerError:  # a broken portfolio file must not stop a repair: the journal knows what was traded
+    # a broken portfolio file must not stop a repair: the journal knows what was traded
+    except ReconcilerError:
         desired = None
     symbols = set(desired.targets) if desired is not None else set()
     symbols |= rt.journal.symbols_traded(account)
@@ -226,6 +236,7 @@ def _unexplained_positions(rt: Services, account: str) -> list[Discrepancy]:
         want, have = expected.get(s, ZERO), now.positions.get(s, ZERO)
         if want != have:
             out.append(
-                Discrepancy(account, "unexplained_position", f"{s}: broker holds {have}, journal expects {want}")
+                Discrepancy(account, "unexplained_position", f"{s}: broker holds {have}, journal expects"
+                            f" {want}")
             )
     return out

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from reconciler.core.valuation import QuoteLimits
     from reconciler.journal.store import Journal
     from reconciler.policy.engine import PolicySet
-    from reconciler.spec.loader import Workspace
-    from reconciler.spec.models import ConfigDoc
+    from reconciler.workspace.loader import Workspace
+    from reconciler.workspace.models import ConfigDoc
 
 
 class Services(Protocol):

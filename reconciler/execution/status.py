@@ -1,4 +1,5 @@
-"""`reconciler status`: observe each account and measure its drift; one unreachable account never hides the rest."""
+"""`reconciler status`: observe each account and measure its drift; one unreachable account never hides the
+rest."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ log = logging.getLogger("reconciler.status")
 
 
 def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDrift]:
-    """Synced / Progressing / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file order; `record`
-    journals each observation."""
+    """Synced / Progressing / OutOfSync / Locked / Unknown for every portfolio in the workspace, in file
+    order; `record` journals each observation."""
     out: list[PortfolioDrift] = []
     # A broken portfolio file does not hide the others: it is one Unknown line naming the problem.
     workspace = rt.partial_workspace
@@ -43,7 +44,8 @@ def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDri
             continue
         if record:  # outside the try: a journal that cannot record is an error, not an Unknown account
             rt.journal.record_observation(obs, "status")
-        if pp.blocked:  # a doubtful quote values the account wrongly: neither Synced nor OutOfSync can be said
+        # a doubtful quote values the account wrongly: neither Synced nor OutOfSync can be said
+        if pp.blocked:
             out.append(unknown(desired.name, desired.account, "doubtful quote: " + "; ".join(pp.blocked)))
             continue
         out.append(drift_of(pp, desired.trading))

@@ -1,11 +1,12 @@
-"""Stop means stop, but never mid-order: SIGTERM is handled like Ctrl-C (the command stops, the apply is recorded
-as failed, its locks are released), except that an order being sent is first finished — its broker call ends
-within its deadline and its outcome is journaled — so a stop never leaves an order whose send was cut short.
+"""Stop means stop, but never mid-order: SIGTERM is handled like Ctrl-C (the command stops, the apply is
+recorded as failed, its locks are released), except that an order being sent is first finished — its broker
+call ends within its deadline and its outcome is journaled — so a stop never leaves an order whose send was
+cut short.
 
-`apply --all` workers stop the same way without a signal of their own: the runner asks them (`request_stop`), or
-they see it themselves, between orders (`finishing` is the checkpoint every send passes): a worker process whose
-runner died — SIGKILL included — is stopped by the kernel's parent-death signal on Linux (`die_with_parent`) and,
-everywhere, by its parent pid changing, which it checks before and after each order.
+`apply --all` workers stop the same way without a signal of their own: the runner asks them (`request_stop`),
+or they see it themselves, between orders (`finishing` is the checkpoint every send passes): a worker process
+whose runner died — SIGKILL included — is stopped by the kernel's parent-death signal on Linux
+(`die_with_parent`) and, everywhere, by its parent pid changing, which it checks before and after each order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from contextlib import contextmanager
 from types import FrameType
 
 _state = {"depth": 0, "pending": False}
-_stop = threading.Event()  # this process's workers are asked to stop (by the runner, or by a signal to a worker)
+# this process's workers are asked to stop (by the runner, or by a signal to a worker)
+_stop = threading.Event()
 _parent: list[int] = []  # a worker process: the runner's pid; its parent pid changing means the runner died
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -67,7 +69,8 @@ def stop_requested() -> bool:
 
 
 def checkpoint() -> None:
-    """Between orders: raise Terminated when a worker must stop; its apply then records and releases as for Ctrl-C."""
+    """Between orders: raise Terminated when a worker must stop; its apply then records and releases as for
+    Ctrl-C."""
     if stop_requested():
         raise Terminated
 
@@ -98,8 +101,9 @@ def die_with_parent(parent: int) -> bool:
 
 @contextmanager
 def finishing() -> Iterator[None]:
-    """An order's send, its wait for fills and their journaling: a SIGTERM meanwhile takes effect at the end. A
-    worker asked to stop sends nothing more (checked before the order) and stops once this one is journaled."""
+    """An order's send, its wait for fills and their journaling: a SIGTERM meanwhile takes effect at the end.
+    A worker asked to stop sends nothing more (checked before the order) and stops once this one is
+    journaled."""
     checkpoint()
     main = threading.current_thread() is threading.main_thread()
     if main:

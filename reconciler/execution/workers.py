@@ -1,12 +1,11 @@
-"""`apply --all --workers N`: the plan's accounts become work items in the journal's queue (journal/queue.py), and
-N workers — processes, up to two per core, then threads within them — claim them one at a time and apply each.
-The same command on other machines sharing one PostgreSQL journal joins in: every account is applied once, by
-whichever worker claims it.
+"""`apply --all --workers N`: the plan's accounts become work items in the journal's queue (journal/queue.py),
+and N workers — processes, up to two per core, then threads within them — claim them one at a time and apply
+each. The same command on other machines sharing one PostgreSQL journal joins in: every account is applied
+once, by whichever worker claims it.
 
-Processes first: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share
-one interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own
-services (one HTTP client, one policy interpreter, one database pool) once, and keeps them for every account it
-claims.
+Processes first: an account's apply is mostly Python (journal, policies, bookkeeping), and threads share one
+interpreter (measured: 8 threads applied fewer orders per second than 4). Each process builds its own services
+(one HTTP client, one policy interpreter, one database pool) once, and keeps them for every account it claims.
 
 A worker that dies (killed, a lost machine) leaves its item claimed: once its lock's holder is seen dead, the
 workers still running make the item pending again and finish it (journal.queue.reclaim_abandoned); apply then
@@ -14,8 +13,8 @@ adopts what the dead one left, and refuses to send more for an account it left h
 
 Stop means stop (execution.stopping): SIGTERM or SIGINT to the runner is forwarded to its worker processes and
 asked of its worker threads; each finishes the order it is sending, journals it, records its item and releases
-its lock, and the runner waits for them before it exits. A worker whose runner died (kill -9) stops the same way:
-the kernel signals it (Linux), or it sees its parent gone before its next order.
+its lock, and the runner waits for them before it exits. A worker whose runner died (kill -9) stops the same
+way: the kernel signals it (Linux), or it sees its parent gone before its next order.
 """
 
 from __future__ import annotations
@@ -35,14 +34,21 @@ from reconciler.core.models import Plan
 from reconciler.errors import ReconcilerError
 from reconciler.execution.leg import OrderOutcome
 from reconciler.execution.services import ApplySession, Services
-from reconciler.execution.stopping import Terminated, clear_stop, die_with_parent, request_stop, stop_requested
+from reconciler.execution.stopping import (
+    Terminated,
+    clear_stop,
+    die_with_parent,
+    request_stop,
+    stop_requested,
+)
 from reconciler.journal.queue import Progress, claim, enqueue, finish, items, progress, reclaim_abandoned
 from reconciler.journal.sentences import order_sentence
 from reconciler.journal.statuses import WorkStatus
 
 log = logging.getLogger("reconciler.workers")
 
-STOPPED = "stopped (a signal, or its runner died) before it finished; orders sent are journaled, re-plan and apply"
+STOPPED = ("stopped (a signal, or its runner died) before it finished; orders sent are journaled, re-plan and"
+           " apply")
 
 
 @dataclass
@@ -72,8 +78,8 @@ def work(
     plan: Plan, rt: Services, name: str, *, actor: str, overrides: dict[str, str],
     session: ApplySession | None = None,
 ) -> None:
-    """One worker's loop: claim an account, apply it, record the outcome; when nothing is pending, take back what
-    dead workers left, and stop when there is nothing left either."""
+    """One worker's loop: claim an account, apply it, record the outcome; when nothing is pending, take back
+    what dead workers left, and stop when there is nothing left either."""
     from reconciler.execution.executor import apply_plan
 
     session = session or ApplySession(actor)
@@ -89,9 +95,15 @@ def work(
                 plan, rt, actor=actor, overrides=overrides, accounts={account}, session=session
             )
             status = "done" if result.ok else "failed"
-            message = result.status + ("" if result.interrupted is None else f": {result.interrupted}") + "".join(
-                f"; {portfolio} not traded: {'; '.join(why)}" for portfolio, why in sorted(result.refused.items())
-            ) + _unfinished(rt, plan, account, result.outcomes)
+            message = (
+                result.status
+                + ("" if result.interrupted is None else f": {result.interrupted}")
+                + "".join(
+                    f"; {portfolio} not traded: {'; '.join(why)}"
+                    for portfolio, why in sorted(result.refused.items())
+                )
+                + _unfinished(rt, plan, account, result.outcomes)
+            )
         except ReconcilerError as exc:
             status, message = "failed", exc.render()
         except KeyboardInterrupt:  # stopped between orders: recorded, so the next run retries it
@@ -144,8 +156,9 @@ def run_workers(
     names = [[f"{actor}#{run}-{p}.{t}@{host}" for t in range(n)] for p, n in enumerate(shares)]
     report = WorkReport()
     if len(names) == 1 and len(names[0]) == 1:
-        # Waited for through an event, never Thread.join: a signal that interrupts join marks the thread stopped
-        # while it still runs (CPython 3.11, bpo-45274's handling), and the runner would leave it mid-order.
+        # Waited for through an event, never Thread.join: a signal that interrupts join marks the thread
+        # stopped while it still runs (CPython 3.11, bpo-45274's handling), and the runner would leave it
+        # mid-order.
         finished = threading.Event()
 
         def one() -> None:
@@ -165,7 +178,8 @@ def run_workers(
         finally:
             clear_stop()  # this process goes on (a host calling run_workers): its next apply is not stopped
     else:
-        # fork: a worker starts with what this process loaded (the plan, the code) instead of importing it again.
+        # fork: a worker starts with what this process loaded (the plan, the code) instead of importing it
+        # again.
         context = multiprocessing.get_context("fork")
         procs = [
             context.Process(
@@ -184,15 +198,23 @@ def run_workers(
                 p.start()
             _watch(
                 alive,
-                lambda t: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=t),
-                first, plan, on_progress, every,
+                lambda t: multiprocessing.connection.wait(
+                    [p.sentinel for p in procs if p.is_alive()], timeout=t
+                ),
+                first,
+                plan,
+                on_progress,
+                every,
             )
         except KeyboardInterrupt as exc:
             forwarded = signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT
             for p in procs:
                 if p.pid is not None and p.is_alive():
                     os.kill(p.pid, forwarded)
-            _outlast(alive, lambda: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], 1.0))
+            _outlast(
+                alive,
+                lambda: multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], 1.0),
+            )
             raise
         for p in procs:
             p.join()
@@ -201,19 +223,22 @@ def run_workers(
     ours = {name for group in names for name in group}
     for item in items(first.journal, plan.content_hash):
         if item.claimed_by in ours and item.status in ("done", "failed"):
-            report.outcomes.append(WorkOutcome(item.account, item.claimed_by or "", item.status, item.message or ""))
+            report.outcomes.append(
+                WorkOutcome(item.account, item.claimed_by or "", item.status, item.message or "")
+            )
         elif item.claimed_by in ours:
             report.outcomes.append(
-                WorkOutcome(item.account, item.claimed_by or "", "failed", "its worker died while applying it")
+                WorkOutcome(item.account, item.claimed_by or "", "failed", "its worker died while applying"
+                            " it")
             )
     return report
 
 
 def spread(workers: int, concurrency: int, cores: int) -> list[int]:
     """How many worker threads each process runs: a process per worker up to two per core (each waits on the
-    broker and the database about half the time), then more threads in those processes, so that asking for more
-    workers never starts more processes than the cores can run. A broker that is not thread-safe (concurrency 1)
-    gets a process per worker."""
+    broker and the database about half the time), then more threads in those processes, so that asking for
+    more workers never starts more processes than the cores can run. A broker that is not thread-safe
+    (concurrency 1) gets a process per worker."""
     if concurrency <= 1:
         return [1] * workers
     processes = min(workers, 2 * cores)
@@ -229,7 +254,8 @@ def _child(
     parent.journal.engine.dispose(close=False)
     die_with_parent(runner)
     rt = make_services()
-    rt.workspace, rt.journal, rt.broker, rt.policies  # noqa: B018  # built once, before the threads share them
+    # built once, before the threads share them
+    rt.workspace, rt.journal, rt.broker, rt.policies  # noqa: B018
     threads = [
         threading.Thread(
             target=work, args=(plan, rt, name), name=name,
@@ -245,8 +271,8 @@ def _child(
 
 
 def _outlast(alive: Callable[[], bool], wait: Callable[[], object]) -> None:
-    """Wait for the workers to record and release after a stop; a second Ctrl-C does not abandon them mid-order
-    (each broker call has its deadline, so this ends)."""
+    """Wait for the workers to record and release after a stop; a second Ctrl-C does not abandon them
+    mid-order (each broker call has its deadline, so this ends)."""
     while alive():
         try:
             wait()

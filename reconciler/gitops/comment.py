@@ -1,16 +1,16 @@
 """One sticky plan comment per pull request, and one drift issue per repository, kept up to date in place.
 
 Both are found by a hidden HTML marker on their first line AND by their author being the token's own login
-(`GitHub.login`: the login given, else `GET /user`, else GraphQL `viewer` for an installation token such as the
-Actions GITHUB_TOKEN, which comments as github-actions[bot]). Anyone can paste the marker into a comment or an
-issue, and the token may edit or delete anything in the repository: a marked comment or issue by someone else is
-left alone (never updated, deleted or closed) and a warning says so once per run.
+(`GitHub.login`: the login given, else `GET /user`, else GraphQL `viewer` for an installation token such as
+the Actions GITHUB_TOKEN, which comments as github-actions[bot]). Anyone can paste the marker into a comment
+or an issue, and the token may edit or delete anything in the repository: a marked comment or issue by someone
+else is left alone (never updated, deleted or closed) and a warning says so once per run.
 
-Every workflow of a repository comments as the same `github-actions[bot]`, so with a key (RECONCILER_COMMENT_KEY,
-a secret only the plan job has) the plan comment is bound to this workflow too: its marker carries the pull
-request's head commit and an HMAC-SHA256 of the pull request number, the comment's own id, the head commit and the
-part number. Another workflow cannot sign, and a marker copied into another comment names the wrong comment id, so
-neither is ever adopted, edited or deleted.
+Every workflow of a repository comments as the same `github-actions[bot]`, so with a key
+(RECONCILER_COMMENT_KEY, a secret only the plan job has) the plan comment is bound to this workflow too: its
+marker carries the pull request's head commit and an HMAC-SHA256 of the pull request number, the comment's own
+id, the head commit and the part number. Another workflow cannot sign, and a marker copied into another
+comment names the wrong comment id, so neither is ever adopted, edited or deleted.
 """
 
 from __future__ import annotations
@@ -30,14 +30,15 @@ from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub
 
 log = logging.getLogger("reconciler.github")
-PART = re.compile(r"<!-- reconciler:plan(?: part=(\d+)/(\d+))?(?: head=([0-9a-f]{40}) sig=([0-9a-f]{64}))? -->")
+PART = re.compile(r"<!-- reconciler:plan(?: part=(\d+)/(\d+))?(?: head=([0-9a-f]{40}) sig=([0-9a-f]{64}))?"
+                  r" -->")
 COMMENT_KEY_ENV = "RECONCILER_COMMENT_KEY"
 
 
 @dataclass(frozen=True)
 class Seal:
-    """Binds plan comments to the workflow holding `key`: the marker is signed for the pull request, the comment
-    and the head commit it was written for."""
+    """Binds plan comments to the workflow holding `key`: the marker is signed for the pull request, the
+    comment and the head commit it was written for."""
 
     key: bytes = field(repr=False)
     head: str
@@ -53,7 +54,8 @@ class Seal:
         return f"<!-- reconciler:plan{shown} head={self.head} sig={self.sign(number, comment_id, part)} -->"
 
     def verifies(self, number: int, comment: dict[str, Any]) -> bool:
-        """Whether this comment's marker was signed with the key, for this pull request and this very comment."""
+        """Whether this comment's marker was signed with the key, for this pull request and this very
+        comment."""
         found = PART.fullmatch(str(comment.get("body") or "").split("\n", 1)[0].strip())
         if found is None or found.group(3) is None:
             return False
@@ -83,7 +85,8 @@ class StickyResult:
 
 
 def part_of(body: str) -> int | None:
-    """The part number a plan comment's marker says (1 for a single comment), or None for a body without one."""
+    """The part number a plan comment's marker says (1 for a single comment), or None for a body without
+    one."""
     found = PART.fullmatch(body.split("\n", 1)[0].strip())
     return int(found.group(1) or 1) if found else None
 
@@ -100,10 +103,12 @@ def written_by(item: dict[str, Any], login: str) -> bool:
 
 
 def _leave_alone(what: str, others: list[dict[str, Any]], login: str, **fields: object) -> None:
-    """Say once, in one warning, which marked comments or issues someone else wrote: they are never touched."""
+    """Say once, in one warning, which marked comments or issues someone else wrote: they are never
+    touched."""
     if others:
         log.warning(
-            "left alone: %d %s carrying reconciler's marker but not written by %s (%s)", len(others), what, login,
+            "left alone: %d %s carrying reconciler's marker but not written by %s (%s)", len(others), what,
+            login,
             ", ".join(sorted({author(o) or "a deleted account" for o in others})),
             extra={**fields, "login": login, "authors": sorted({author(o) for o in others}),
                    "ids": [o.get("number", o.get("id")) for o in others]},
@@ -111,10 +116,11 @@ def _leave_alone(what: str, others: list[dict[str, Any]], login: str, **fields: 
 
 
 def upsert_sticky(gh: GitHub, number: int, bodies: list[str], seal: Seal | None = None) -> StickyResult:
-    """Make the pull request's plan comments equal `bodies`: update in place, create what is missing, delete extras.
+    """Make the pull request's plan comments equal `bodies`: update in place, create what is missing, delete
+    extras.
 
-    Only the token's own marked comments count as the plan's (with a seal: only those signed for this pull request
-    and comment); anyone else's are left as they are.
+    Only the token's own marked comments count as the plan's (with a seal: only those signed for this pull
+    request and comment); anyone else's are left as they are.
     """
     me = gh.login()
     mine: dict[int, dict[str, Any]] = {}
@@ -204,7 +210,8 @@ def upsert_apply_result(gh: GitHub, number: int, body: str) -> StickyResult:
 # ---- the drift issue ----
 
 def read_status(doc: object, where: str) -> list[dict[str, Any]]:
-    """The portfolios of a `reconciler status --format json` document, checked against the model that wrote it."""
+    """The portfolios of a `reconciler status --format json` document, checked against the model that wrote
+    it."""
     try:
         report = StatusReport.model_validate(doc)
     except ValidationError:
@@ -234,8 +241,8 @@ def sync_drift_issue(
 ) -> DriftOutcome:
     """Open or update one issue while any portfolio is OutOfSync; close it once every portfolio is Synced.
 
-    Progressing (cash settling), Locked (an apply is running) and Unknown (not observed) neither open nor close
-    it: an open issue is kept up to date until every portfolio is Synced, and none is opened for them.
+    Progressing (cash settling), Locked (an apply is running) and Unknown (not observed) neither open nor
+    close it: an open issue is kept up to date until every portfolio is Synced, and none is opened for them.
 
     Only an issue the token itself opened counts; a marked and labelled issue by anyone else is left as it is.
     """
@@ -256,7 +263,8 @@ def sync_drift_issue(
         return DriftOutcome("updated", int(issue["number"]), str(issue.get("html_url", "")))
     if issue is None:
         return DriftOutcome("none")
-    if not synced:  # settling, locked or not observed: not back in sync yet, and nothing to alarm about either
+    # settling, locked or not observed: not back in sync yet, and nothing to alarm about either
+    if not synced:
         if issue.get("body") != body:
             gh.update_issue(int(issue["number"]), body=body)
         return DriftOutcome("updated", int(issue["number"]), str(issue.get("html_url", "")))

@@ -1,13 +1,14 @@
-"""`reconciler github doctor`: the repository settings the credential boundary rests on, read through the REST API.
+"""`reconciler github doctor`: the repository settings the credential boundary rests on, read through the REST
+API.
 
 Nothing in git says that the `observe` and `production` environments deploy from the default branch only, that
-`production` has required reviewers, that no repository or organisation secret of an environment secret's name is
-readable by every workflow, that branch protection requires the plan check and code-owner review, or that
-CODEOWNERS covers `reconciler.yaml` and `policies/`. The doctor reads each (docs/gitops.md, "A setup that checks
-itself"), and a setting it cannot read is a failure, never a pass: the apply job refuses to run on one.
+`production` has required reviewers, that no repository or organisation secret of an environment secret's name
+is readable by every workflow, that branch protection requires the plan check and code-owner review, or that
+CODEOWNERS covers `reconciler.yaml` and `policies/`. The doctor reads each (docs/gitops.md, "A setup that
+checks itself"), and a setting it cannot read is a failure, never a pass: the apply job refuses to run on one.
 
-Reading is the shell (`read_setup`, one GitHub request per fact); the checks are pure functions of what was read,
-listed once in CHECKS, each with the fix to print.
+Reading is the shell (`read_setup`, one GitHub request per fact); the checks are pure functions of what was
+read, listed once in CHECKS, each with the fix to print.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ SECRET_NAMES = frozenset({
 })
 OWNED = ("reconciler.yaml", "policies/")  # what a pull request that loosens the rules changes
 PERMISSIONS = (
-    "the doctor's token needs read access to the repository's administration (branch protection), environments,"
-    " secrets, actions and contents: a fine-grained token or a GitHub App token with those read permissions"
-    " (the Actions GITHUB_TOKEN cannot read branch protection or secrets), in secret RECONCILER_DOCTOR_TOKEN"
+    "the doctor's token needs read access to the repository's administration (branch protection),"
+    " environments, secrets, actions and contents: a fine-grained token or a GitHub App token with those read"
+    " permissions (the Actions GITHUB_TOKEN cannot read branch protection or secrets), in secret"
+    " RECONCILER_DOCTOR_TOKEN"
 )
 DOCS = "https://docs.github.com/rest"
 
@@ -109,8 +111,10 @@ def _read(what: str, call: Callable[[], Any]) -> Any:
         return call()
     except GitHubError as exc:
         if exc.status in (401, 403, 404):  # GitHub answers 404 for what exists but the token may not see, too
-            return Unreadable(what, f"HTTP {exc.status}" + (": missing, or hidden from the token" if exc.status == 404
-                                                            else ""))
+            return Unreadable(
+                what,
+                f"HTTP {exc.status}" + (": missing, or hidden from the token" if exc.status == 404 else ""),
+            )
         raise
 
 
@@ -122,7 +126,9 @@ def _listed(gh: GitHub, path: str, key: str) -> list[dict[str, Any]]:
         data = gh.get(path, {"per_page": "100", "page": str(page)})
         items = data.get(key)
         if not isinstance(items, list):
-            raise GitHubError(f"unexpected answer (no {key})", where=f"GET {path}", fix="check GITHUB_API_URL")
+            raise GitHubError(
+                f"unexpected answer (no {key})", where=f"GET {path}", fix="check GITHUB_API_URL"
+            )
         out += [i for i in items if isinstance(i, dict)]
         if not items or len(out) >= int(data.get("total_count", 0)):
             return out
@@ -144,7 +150,9 @@ def _environment(gh: GitHub, name: str) -> Environment | Unreadable:
         for rule in found.get("protection_rules") or [] if rule.get("type") == "required_reviewers"
         for r in rule.get("reviewers") or []
     ]
-    secrets = _read(f"{name}'s secrets", lambda: [s["name"] for s in _listed(gh, f"{base}/secrets", "secrets")])
+    secrets = _read(
+        f"{name}'s secrets", lambda: [s["name"] for s in _listed(gh, f"{base}/secrets", "secrets")]
+    )
     return Environment(name, policy if isinstance(policy, dict) else None, branches, reviewers, secrets)
 
 
@@ -184,12 +192,17 @@ def read_setup(gh: GitHub) -> Setup:
     return Setup(
         default_branch=branch,
         environments={name: _environment(gh, name) for name in (OBSERVE, PRODUCTION)},
-        repo_secrets=_read("repository secrets", lambda: [s["name"] for s in _listed(gh, f"{secrets}/secrets",
-                                                                                      "secrets")]),
-        org_secrets=_read("organisation secrets shared with the repository",
-                          lambda: [s["name"] for s in _listed(gh, f"{secrets}/organization-secrets", "secrets")]),
+        repo_secrets=_read(
+            "repository secrets", lambda: [s["name"] for s in _listed(gh, f"{secrets}/secrets", "secrets")]
+        ),
+        org_secrets=_read(
+            "organisation secrets shared with the repository",
+            lambda: [s["name"] for s in _listed(gh, f"{secrets}/organization-secrets", "secrets")],
+        ),
         protection=_protection(gh, branch),
-        rules=_read(f"{branch}'s rulesets", lambda: gh.get_list(f"/repos/{repo}/rules/branches/{quote(branch)}")),
+        rules=_read(
+            f"{branch}'s rulesets", lambda: gh.get_list(f"/repos/{repo}/rules/branches/{quote(branch)}")
+        ),
         codeowners=_codeowners(gh, branch),
     )
 
@@ -206,14 +219,15 @@ def _env(setup: Setup, name: str) -> Environment | str:
 def _branches_only_default(name: str) -> Callable[[Setup], Finding]:
     def check(setup: Setup) -> Finding:
         check_name = f"{name}-branches"
-        fix = (f"Settings → Environments → {name} → Deployment branches and tags: \"Selected branches and tags\","
-               f" with the one rule `{setup.default_branch}` (a branch, no wildcard)")
+        fix = (f"Settings → Environments → {name} → Deployment branches and tags: \"Selected branches and"
+               f" tags\", with the one rule `{setup.default_branch}` (a branch, no wildcard)")
         env = _env(setup, name)
         if isinstance(env, str):
             return Finding(check_name, False, env, f"create the environment {name}; " + fix)
         policy = env.branch_policy
         if policy is None:
-            return Finding(check_name, False, "every branch may deploy to it, a pull request's own workflow too", fix)
+            return Finding(check_name, False, "every branch may deploy to it, a pull request's own workflow"
+                           " too", fix)
         if policy.get("protected_branches"):
             return Finding(check_name, False, "every protected branch may deploy to it, not only"
                            f" {setup.default_branch}", fix)
@@ -221,7 +235,9 @@ def _branches_only_default(name: str) -> Callable[[Setup], Finding]:
             return Finding(check_name, False, str(env.branches), PERMISSIONS)
         rules = sorted(f"{b.get('type') or 'branch'}:{b.get('name')}" for b in env.branches)
         if rules != [f"branch:{setup.default_branch}"]:
-            return Finding(check_name, False, f"its deployment branch rules are {', '.join(rules) or 'none'}", fix)
+            return Finding(
+                check_name, False, f"its deployment branch rules are {', '.join(rules) or 'none'}", fix
+            )
         return Finding(check_name, True, f"deploys from {setup.default_branch} only")
     return check
 
@@ -251,9 +267,11 @@ def _no_shadowing_secret(setup: Setup) -> Finding:
         shadow = sorted(env_secrets & set(listed))
         if shadow:
             return Finding(
-                name, False, f"{level} secret(s) {', '.join(shadow)} share(s) a name with the environments' secrets:"
+                name, False,
+                f"{level} secret(s) {', '.join(shadow)} share(s) a name with the environments' secrets:"
                 " any workflow, a pull request's own included, can read them",
-                f"delete them at {level} level (Settings → Secrets and variables → Actions) and keep them only in"
+                f"delete them at {level} level (Settings → Secrets and variables → Actions) and keep them"
+                " only in"
                 " the observe and production environments",
             )
     return Finding(name, True, "no repository or organisation secret of an environment secret's name")
@@ -271,7 +289,9 @@ def _required_checks(setup: Setup) -> Finding:
     protection = setup.protection
     if isinstance(protection, dict):
         status = protection.get("required_status_checks") or {}
-        found |= set(status.get("contexts") or []) | {str(c.get("context")) for c in status.get("checks") or []}
+        found |= set(status.get("contexts") or []) | {
+            str(c.get("context")) for c in status.get("checks") or []
+        }
     rules = _rules_of(setup, "required_status_checks")
     if not isinstance(rules, Unreadable):
         found |= {str(c.get("context")) for r in rules for c in r.get("required_status_checks") or []}
@@ -302,7 +322,8 @@ def _unprotected(name: str, setup: Setup, what: str, rules: object, fix: str) ->
     return Finding(
         name, False, f"{setup.default_branch} does not require {what}"
         + (f" as far as could be read: {'; '.join(unread)}" if unread else ""),
-        (PERMISSIONS + "; and " if unread else "") + f"{fix} on {setup.default_branch}, in a branch ruleset or its"
+        (PERMISSIONS + "; and " if unread else "") + f"{fix} on {setup.default_branch}, in a branch ruleset"
+        " or its"
         " branch protection",
     )
 
@@ -327,7 +348,11 @@ def _codeowners_cover(setup: Setup) -> Finding:
 
 CHECKS: tuple[Check, ...] = (
     Check("observe-branches", "observe environment: default branch only", _branches_only_default(OBSERVE)),
-    Check("production-branches", "production environment: default branch only", _branches_only_default(PRODUCTION)),
+    Check(
+        "production-branches",
+        "production environment: default branch only",
+        _branches_only_default(PRODUCTION),
+    ),
     Check("production-reviewers", "production environment: required reviewers", _production_reviewers),
     Check("secrets-in-environments", "secrets: in the environments only", _no_shadowing_secret),
     Check("required-checks", "branch protection: plan and validate required", _required_checks),

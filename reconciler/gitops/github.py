@@ -8,10 +8,10 @@ Who the token acts as (`GitHub.login`, the author of every comment and issue it 
 2. `GET /user`, which answers for a personal (classic or fine-grained) token and a user's OAuth token;
 3. GraphQL `{ viewer { login } }` when `GET /user` answers 403 "Resource not accessible by integration", as it
    does for every GitHub App installation token, the Actions GITHUB_TOKEN included. `viewer` answers for those
-   with the app's bot login, with the suffix REST uses for authors: `github-actions[bot]` for the Actions token,
-   `<app-slug>[bot]` for a token of your own app (so no login is assumed: a fixed `github-actions[bot]` would be
-   wrong for an app's token). GitHub.com serves GraphQL at `<API URL>/graphql`, GitHub Enterprise Server at
-   `/api/graphql` beside `/api/v3`.
+   with the app's bot login, with the suffix REST uses for authors: `github-actions[bot]` for the Actions
+   token, `<app-slug>[bot]` for a token of your own app (so no login is assumed: a fixed `github-actions[bot]`
+   would be wrong for an app's token). GitHub.com serves GraphQL at `<API URL>/graphql`, GitHub Enterprise
+   Server at `/api/graphql` beside `/api/v3`.
 When none answers, the client refuses (it never guesses whose comments are its own).
 """
 
@@ -28,14 +28,16 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from reconciler import __version__, bounded_http, shown
-from reconciler.errors import GitHubError as GitHubError  # defined with every other error; importable here too
+
+# defined with every other error; importable here too
+from reconciler.errors import GitHubError as GitHubError
 from reconciler.secrets.redact import scrub_value
 
 log = logging.getLogger("reconciler.github")
 DEFAULT_API_URL = "https://api.github.com"
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-# A user (letters, digits, hyphens; an underscore in Enterprise Managed Users' logins) or an app's bot, as REST
-# shows comment and issue authors: `octocat`, `github-actions[bot]`.
+# A user (letters, digits, hyphens; an underscore in Enterprise Managed Users' logins) or an app's bot, as
+# REST shows comment and issue authors: `octocat`, `github-actions[bot]`.
 LOGIN_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}(\[bot\])?")  # use with fullmatch
 LOGIN_ENV = "RECONCILER_GITHUB_LOGIN"
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -75,8 +77,8 @@ class GitHubSettings:
         if not token:
             raise GitHubError(
                 "GITHUB_TOKEN is not set", where="environment",
-                fix="in GitHub Actions add `env: GITHUB_TOKEN: ${{ github.token }}` to the step; locally export a"
-                " token that may write pull-request comments and issues",
+                fix="in GitHub Actions add `env: GITHUB_TOKEN: ${{ github.token }}` to the step; locally"
+                " export a token that may write pull-request comments and issues",
             )
         repo = repo or os.environ.get("GITHUB_REPOSITORY", "")
         if not REPO_PATTERN.match(repo):
@@ -186,7 +188,9 @@ class GitHub:
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         """Replace a comment's body."""
-        return self._json("PATCH", f"/repos/{self.settings.repo}/issues/comments/{comment_id}", {"body": body})
+        return self._json(
+            "PATCH", f"/repos/{self.settings.repo}/issues/comments/{comment_id}", {"body": body}
+        )
 
     def delete_comment(self, comment_id: int) -> None:
         """Delete a comment (a continued part no longer needed)."""
@@ -218,7 +222,9 @@ class GitHub:
 
     def artifacts(self, name: str) -> list[dict[str, Any]]:
         """Artifacts of this repository with exactly this name, any workflow run."""
-        data = self._json_get(f"/repos/{self.settings.repo}/actions/artifacts", {"name": name, "per_page": "100"})
+        data = self._json_get(
+            f"/repos/{self.settings.repo}/actions/artifacts", {"name": name, "per_page": "100"}
+        )
         found = data.get("artifacts")
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
@@ -231,7 +237,8 @@ class GitHub:
         return self._json_get(f"/repos/{self.settings.repo}/actions/runs/{run_id}", None)
 
     def download_artifact(self, artifact_id: int) -> bytes:
-        """The artifact's zip archive (GitHub redirects to storage; httpx drops the token on another origin)."""
+        """The artifact's zip archive (GitHub redirects to storage; httpx drops the token on another
+        origin)."""
         path = f"/repos/{self.settings.repo}/actions/artifacts/{artifact_id}/zip"
         return self._request("GET", path, follow_redirects=True).content
 
@@ -306,7 +313,8 @@ class GitHub:
     def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
             response = bounded_http.exchange(
-                self._client, method, url, deadline=self.timeout, max_bytes=MAX_BODY_BYTES, on_deadline=self._reset,
+                self._client, method, url, deadline=self.timeout, max_bytes=MAX_BODY_BYTES,
+                on_deadline=self._reset,
                 **kwargs,
             )
         except httpx.TransportError as exc:
@@ -330,10 +338,10 @@ def _display(api_url: str, url: str) -> str:
 
 _FIXES = {
     401: "GITHUB_TOKEN was rejected: check it is valid and not expired",
-    403: "the token may not do this: give the workflow `pull-requests: write` (plan comments) or `issues: write`"
-    " (drift issue); pull requests from forks get a read-only token",
-    404: "check the repository (--repo / GITHUB_REPOSITORY) and the pull request or issue number; a token without"
-    " access to a private repository also gets 404",
+    403: "the token may not do this: give the workflow `pull-requests: write` (plan comments) or `issues:"
+    " write` (drift issue); pull requests from forks get a read-only token",
+    404: "check the repository (--repo / GITHUB_REPOSITORY) and the pull request or issue number; a token"
+    " without access to a private repository also gets 404",
     410: "the pull request or issue was deleted or locked",
     422: "GitHub refused the content (see the message)",
     429: "rate limited: retry later",
@@ -351,7 +359,9 @@ def _error(response: httpx.Response, where: str, suffix: str) -> GitHubError:
         message = str(data.get("message", ""))
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
-            details = [str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors]
+            details = [
+                str(e.get("message") or e.get("code") or e) if isinstance(e, dict) else str(e) for e in errors
+            ]
             message += " (" + "; ".join(details) + ")"
     fix = _FIXES.get(status, "GitHub is failing: retry later" if status >= 500 else "see GitHub's message")
     text = f"GitHub answered HTTP {status}{suffix}" + (f": {message}" if message else "")

@@ -1,11 +1,13 @@
-"""Overriding a soft-mandatory denial as a reviewed act: `/reconciler override POLICY: reason` on the pull request.
+"""Overriding a soft-mandatory denial as a reviewed act: `/reconciler override POLICY: reason` on the pull
+request.
 
-The plan job reads the pull request's comments; a line `/reconciler override max_turnover: reason` counts when its
-author is a code owner of the policy's file in the default branch's CODEOWNERS (the pull request's own CODEOWNERS
-is never read: it could name its author). Teams are asked of GitHub (`GET /orgs/{org}/teams/{slug}/memberships/
-{login}`); a team the token may not read counts as not allowed. Accepted overrides are recorded in the reviewed
-plan with who, why and where; the rest are listed with the reason they were refused. Apply on merge honours the
-reviewed plan's overrides, and the journal records them (docs/gitops.md, "Overriding a soft-mandatory denial").
+The plan job reads the pull request's comments; a line `/reconciler override max_turnover: reason` counts when
+its author is a code owner of the policy's file in the default branch's CODEOWNERS (the pull request's own
+CODEOWNERS is never read: it could name its author). Teams are asked of GitHub (`GET
+/orgs/{org}/teams/{slug}/memberships/ {login}`); a team the token may not read counts as not allowed. Accepted
+overrides are recorded in the reviewed plan with who, why and where; the rest are listed with the reason they
+were refused. Apply on merge honours the reviewed plan's overrides, and the journal records them
+(docs/gitops.md, "Overriding a soft-mandatory denial").
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from reconciler.core.models import Override
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.github import GitHub, GitHubError
-from reconciler.spec.yamlpos import read_text
+from reconciler.workspace.yamlpos import read_text
 
 COMMAND = re.compile(r"^/reconciler override ([A-Za-z0-9_.-]+)\s*:\s*(\S.*?)\s*$", re.MULTILINE)
 CODEOWNERS_PLACES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's order of precedence
@@ -129,7 +131,8 @@ def find_overrides(
             ok, _ = _allowed(gh, login, owners) if login else (False, "")
             if not ok:
                 who = ", ".join(owners) or "nobody"
-                refused.append(f"{policy} by @{login or 'a deleted account'}: not a code owner of {path} ({who})")
+                refused.append(f"{policy} by @{login or 'a deleted account'}: not a code owner of {path}"
+                               f" ({who})")
                 continue
             accepted[policy] = Override(  # a later override of the same policy replaces the earlier one
                 policy=policy, reason=reason, login=login, source=str(comment.get("html_url", "")),
@@ -142,7 +145,8 @@ def find_overrides(
 def read_overrides(path: Path) -> OverridesFile:
     """The file `github overrides --out` wrote."""
     try:
-        return OverridesFile.model_validate_json(read_text(path, "write it with `reconciler github overrides`"))
+        return OverridesFile.model_validate_json(read_text(path, "write it with `reconciler github"
+                                                           " overrides`"))
     except ValidationError as exc:
         raise ReconcilerError(
             f"not an overrides file: {str(exc).splitlines()[0]}", where=str(path),

@@ -1,9 +1,10 @@
 """What a pull request changes besides the targets: every setting of reconciler.yaml and every policy file.
 
-A pull request that loosens policy or apply settings (`default_level`, a policy's parameters, the envelope bands,
-`market_hours`, `limit_band`, an enforcement level) changes how every later plan is checked and applied, while its
-own plan may well say "all policies passed". The plan comment therefore lists these changes before the orders, and
-CODEOWNERS puts `reconciler.yaml` and `policies/` under their owners' review (docs/gitops.md).
+A pull request that loosens policy or apply settings (`default_level`, a policy's parameters, the envelope
+bands, `market_hours`, `limit_band`, an enforcement level) changes how every later plan is checked and
+applied, while its own plan may well say "all policies passed". The plan comment therefore lists these changes
+before the orders, and CODEOWNERS puts `reconciler.yaml` and `policies/` under their owners' review
+(docs/gitops.md).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.core.changes import PolicyFileChange, SettingChange
-from reconciler.spec.models import ConfigDoc
-from reconciler.spec.yamlpos import read_text
+from reconciler.workspace.models import ConfigDoc
+from reconciler.workspace.yamlpos import read_text
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
@@ -27,16 +28,23 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, str]:
 
 
 def setting_changes(before: ConfigDoc, after: ConfigDoc) -> list[SettingChange]:
-    """Every setting whose value differs, defaults included: removing a line that set a default is a change too."""
+    """Every setting whose value differs, defaults included: removing a line that set a default is a change
+    too."""
     a = _flatten(before.model_dump(mode="json"))
     b = _flatten(after.model_dump(mode="json"))
-    return [SettingChange(k, a.get(k, "—"), b.get(k, "—")) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return [
+        SettingChange(k, a.get(k, "—"), b.get(k, "—"))
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
 
 
 def _rego_files(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
         return {}
-    return {p.relative_to(folder).as_posix(): read_text(p) for p in sorted(folder.rglob("*.rego")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): read_text(p) for p in sorted(folder.rglob("*.rego")) if p.is_file()
+    }
 
 
 def policy_file_changes(before_dir: Path, after_dir: Path, shown_as: str) -> list[PolicyFileChange]:

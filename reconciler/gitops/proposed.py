@@ -1,10 +1,11 @@
 """The targets a pull request proposes, read as data by a job that holds credentials.
 
-The job that plans a pull request observes the accounts, so it holds the observe credentials; it therefore runs
-the default branch's code and workflow only, and reads the pull request's `reconciler.yaml`, portfolios and
-policies from git objects into a temporary folder: regular files only (a symbolic link to /proc/self/environ
-would otherwise be read, and quoted in an error), nothing executed. Where the credentials go is not the pull
-request's to choose: its `broker`, `journal` and `notifications` settings must equal the trusted checkout's.
+The job that plans a pull request observes the accounts, so it holds the observe credentials; it therefore
+runs the default branch's code and workflow only, and reads the pull request's `reconciler.yaml`, portfolios
+and policies from git objects into a temporary folder: regular files only (a symbolic link to
+/proc/self/environ would otherwise be read, and quoted in an error), nothing executed. Where the credentials
+go is not the pull request's to choose: its `broker`, `journal` and `notifications` settings must equal the
+trusted checkout's.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Any
 from reconciler import files
 from reconciler.errors import ReconcilerError
 from reconciler.gitops.refs import _extract, _join, at_ref, relocated
-from reconciler.spec.loader import load_config
-from reconciler.spec.models import ConfigDoc
+from reconciler.workspace.loader import load_config
+from reconciler.workspace.models import ConfigDoc
 
 # The settings that decide where credentials are sent and which are read (the notification URLs and the plan
-# signing key are secrets too): the trusted checkout's, never a pull request's. Everything else (targets, policies,
-# their parameters and levels, apply settings) is what a pull request proposes and a reviewer reads.
+# signing key are secrets too): the trusted checkout's, never a pull request's. Everything else (targets,
+# policies, their parameters and levels, apply settings) is what a pull request proposes and a reviewer reads.
 PRIVILEGED = ("broker", "journal", "notifications", "plan")
 
 
@@ -58,18 +59,19 @@ def read_proposed(trusted_config: Path, ref: str) -> Iterator[Proposed]:
             changed = privileged_changes(trusted, proposed)
             if changed:
                 raise ReconcilerError(
-                    f"{ref} ({sha[:12]}) changes settings only the default branch may set: {', '.join(changed)}."
-                    " They decide where credentials are sent, so a plan job holding them never takes them from a"
-                    " pull request",
+                    f"{ref} ({sha[:12]}) changes settings only the default branch may set:"
+                    f" {', '.join(changed)}."
+                    " They decide where credentials are sent, so a plan job holding them never takes them"
+                    " from a pull request",
                     where=f"{label}{rel}",
-                    fix="change broker, journal and notification settings in a pull request of their own (reviewed by"
-                    " the code owners, no target changes), merge it, then propose the targets",
+                    fix="change broker, journal and notification settings in a pull request of their own"
+                    " (reviewed by the code owners, no target changes), merge it, then propose the targets",
                 )
             for folder_name in (proposed.portfolios_dir, proposed.policies.dir):
                 _extract(tree, _join(rel.parent, folder_name), folder, strict=True)
             for name in trusted.broker.workspace_files().values():
-                # Files the broker reads (the paper broker's price CSV) belong to the (trusted, unchanged) broker:
-                # the checkout's file, not the proposal's.
+                # Files the broker reads (the paper broker's price CSV) belong to the (trusted, unchanged)
+                # broker: the checkout's file, not the proposal's.
                 source = trusted_config.parent / name
                 target = folder / _join(rel.parent, name)
                 if source.is_file():
@@ -81,11 +83,13 @@ def read_proposed(trusted_config: Path, ref: str) -> Iterator[Proposed]:
 
 
 def privileged_changes(trusted: ConfigDoc, proposed: ConfigDoc) -> list[str]:
-    """The dotted paths of every privileged setting that differs (broker.trading_url, broker.accounts.x, ...)."""
+    """The dotted paths of every privileged setting that differs (broker.trading_url, broker.accounts.x,
+    ...)."""
     found: list[str] = []
     for name in PRIVILEGED:
         found += _differences(
-            getattr(trusted, name).model_dump(mode="json"), getattr(proposed, name).model_dump(mode="json"), name
+            getattr(trusted, name).model_dump(mode="json"), getattr(proposed, name).model_dump(mode="json"),
+            name
         )
     return found
 

@@ -1,4 +1,5 @@
-"""The targets at any git ref: the blobs are read with gitpython into a temporary folder and loaded as usual."""
+"""The targets at any git ref: the blobs are read with gitpython into a temporary folder and loaded as
+usual."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def open_repo(path: Path) -> Repo:
             fix="run inside a clone of the targets repository, or leave out the git option (--base)",
         ) from None
     if repo.bare or repo.working_tree_dir is None:
-        raise GitError("the repository has no working tree", where=str(path), fix="use a normal (non-bare) clone")
+        raise GitError("the repository has no working tree", where=str(path), fix="use a normal (non-bare)"
+                       " clone")
     return repo
 
 
@@ -62,13 +64,14 @@ def resolve(repo: Repo, ref: str) -> str:
     except (git.BadName, git.BadObject, ValueError, IndexError, git.GitCommandError):
         raise GitError(
             f"unknown git ref {ref!r}", where=str(repo.working_tree_dir),
-            fix="pass a branch, tag or commit that exists here (fetch it first: git fetch origin main; in GitHub"
-            " Actions check out with fetch-depth: 0)",
+            fix="pass a branch, tag or commit that exists here (fetch it first: git fetch origin main; in"
+            " GitHub Actions check out with fetch-depth: 0)",
         ) from None
 
 
 def at_ref(config_path: Path, ref: str, option: str) -> tuple[str, PurePosixPath, Tree]:
-    """(commit sha, the configuration's path in the repository, the commit's tree) for reading files at `ref`."""
+    """(commit sha, the configuration's path in the repository, the commit's tree) for reading files at
+    `ref`."""
     repo = open_repo(config_path.resolve().parent)
     sha = resolve(repo, ref)
     root = Path(str(repo.working_tree_dir)).resolve()
@@ -83,8 +86,9 @@ def at_ref(config_path: Path, ref: str, option: str) -> tuple[str, PurePosixPath
 
 
 def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
-    """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working tree."""
-    from reconciler.spec.loader import load_config, load_workspace
+    """Load reconciler.yaml and the portfolio files as they are at `ref`, without touching the working
+    tree."""
+    from reconciler.workspace.loader import load_config, load_workspace
 
     sha, rel, tree = at_ref(config_path, ref, "--base")
     with tempfile.TemporaryDirectory(prefix="reconciler-ref-") as tmp:
@@ -95,7 +99,8 @@ def targets_at(config_path: Path, ref: str) -> TargetsAtRef:
             config = load_config(base / rel)
             pdir = _join(rel.parent, config.portfolios_dir)
             if _subtree(tree, pdir) is None:
-                return TargetsAtRef(ref, sha, [], note=f"{pdir}/ does not exist at {ref}: every portfolio is new")
+                return TargetsAtRef(ref, sha, [], note=f"{pdir}/ does not exist at {ref}: every portfolio is"
+                                    " new")
             _extract(tree, pdir, base)
             for name in config.broker.workspace_files().values():  # the paper broker's price CSV, say
                 _extract(tree, _join(rel.parent, name), base)
@@ -126,7 +131,8 @@ def relative_files(d: Desired, folder: Path) -> Desired:
 def with_base(plan: Plan, base: TargetsAtRef, current: list[Desired]) -> Plan:
     """The plan with the base commit and the target changes since it recorded (and sealed again)."""
     return reseal(
-        plan, base_ref=base.ref, base_commit=base.commit, target_changes=diff_targets(base.portfolios, current)
+        plan, base_ref=base.ref, base_commit=base.commit,
+        target_changes=diff_targets(base.portfolios, current)
     )
 
 
@@ -149,13 +155,14 @@ def _subtree(tree: Tree, path: PurePosixPath) -> Tree | None:
 def _extract(tree: Tree, path: PurePosixPath, dest: Path, *, strict: bool = False) -> bool:
     """Write the blob or folder at `path` under `dest`; False when it does not exist at that commit.
 
-    Symbolic links and submodules are not targets: skipped, or with `strict` (a pull request's files, which must
-    not point the trusted job at a file outside them, such as /proc/self/environ) refused."""
+    Symbolic links and submodules are not targets: skipped, or with `strict` (a pull request's files, which
+    must not point the trusted job at a file outside them, such as /proc/self/environ) refused."""
     from git import Blob, Tree
 
     if str(path).startswith(".."):
         if strict:
-            raise GitError(f"{path} is outside the repository", where=str(path), fix="keep it inside the repository")
+            raise GitError(f"{path} is outside the repository", where=str(path), fix="keep it inside the"
+                           " repository")
         return False
     try:
         obj = tree / str(path) if str(path) not in ("", ".") else tree
@@ -190,7 +197,8 @@ def _extract(tree: Tree, path: PurePosixPath, dest: Path, *, strict: bool = Fals
 
 
 def _at_ref(exc: SpecError, base: Path, ref: str, sha: str) -> SpecError:
-    """The same problems, pointing at REF:path instead of the temporary folder, after one that says which ref."""
+    """The same problems, pointing at REF:path instead of the temporary folder, after one that says which
+    ref."""
     header = ReconcilerError(
         f"the targets at {ref} ({sha[:12]}) do not validate", where="--base",
         fix="fix them on that ref, or pass a --base whose targets validate",

@@ -30,9 +30,9 @@ def head_commit(path: Path, watched: list[Path] | None = None) -> tuple[str | No
 
 
 def is_ancestor(path: Path, older: str, newer: str) -> bool | None:
-    """Whether commit `older` is an ancestor of `newer` in the repository containing `path`; None when that cannot
-    be told (no repository, or a commit missing from a shallow clone). A commit missing from a full clone is not
-    in this history (it was rewritten): not an ancestor."""
+    """Whether commit `older` is an ancestor of `newer` in the repository containing `path`; None when that
+    cannot be told (no repository, or a commit missing from a shallow clone). A commit missing from a full
+    clone is not in this history (it was rewritten): not an ancestor."""
     try:
         import git
     except ImportError:

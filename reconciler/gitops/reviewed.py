@@ -1,9 +1,10 @@
 """Find the plan reviewed on each commit's pull request through the GitHub API, and keep it in a folder.
 
-For each first-parent commit of main since the last applied one: the merged pull request GitHub associates with it
-(none for a direct push), the newest artifact `reconciler-plan-<head sha>` whose run is plan.yml on
-`pull_request_target` and succeeded (an artifact of the same name from a workflow a pull request added is never
-taken), its zip downloaded and checked against the SHA-256 digest GitHub recorded at upload, and its plan.json.
+For each first-parent commit of main since the last applied one: the merged pull request GitHub associates
+with it (none for a direct push), the newest artifact `reconciler-plan-<head sha>` whose run is plan.yml on
+`pull_request_target` and succeeded (an artifact of the same name from a workflow a pull request added is
+never taken), its zip downloaded and checked against the SHA-256 digest GitHub recorded at upload, and its
+plan.json.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def fetch_reviewed(
     entries = []
     for sha in commits:
         entry = _one(gh, sha, out)
-        say(f"{sha[:12]} " + (f"#{entry.pr} " if entry.pr else "") + (entry.plan or f"no reviewed plan: {entry.why}"))
+        say(f"{sha[:12]} " + (f"#{entry.pr} " if entry.pr else "") + (entry.plan or "no reviewed plan:"
+            f" {entry.why}"))
         entries.append(entry)
     manifest = ReviewedManifest(tip=tip, since=since, commits=entries)
     write_manifest(out, manifest)
@@ -65,7 +67,8 @@ def reviewed_entry(gh: GitHub, sha: str, number: int, head: str, out: Path) -> R
     if artifact is None:
         return ReviewedEntry(
             commit=sha, pr=number,
-            why=f"no successful plan.yml run planned its head {head[:12]} (a fork's pull request is never planned;"
+            why=f"no successful plan.yml run planned its head {head[:12]} (a fork's pull request is never"
+            " planned;"
             " an artifact expires after 30 days)",
         )
     plan = _plan_from(gh, artifact, f"pull request #{number}")
@@ -75,7 +78,8 @@ def reviewed_entry(gh: GitHub, sha: str, number: int, head: str, out: Path) -> R
 
 
 def _trusted_run(gh: GitHub, artifact: dict[str, Any]) -> bool:
-    """Only plan.yml on pull_request_target runs the default branch's definition with the observe credentials."""
+    """Only plan.yml on pull_request_target runs the default branch's definition with the observe
+    credentials."""
     run_id = (artifact.get("workflow_run") or {}).get("id")
     if not isinstance(run_id, int):
         return False
@@ -93,19 +97,22 @@ def _plan_from(gh: GitHub, artifact: dict[str, Any], what: str) -> bytes:
     if not digest.startswith("sha256:"):
         raise GitHubError(
             "the artifact has no SHA-256 digest to check it against", where=where,
-            fix="re-run the plan workflow (actions/upload-artifact v4 or later records the digest), then this job",
+            fix="re-run the plan workflow (actions/upload-artifact v4 or later records the digest), then this"
+            " job",
         )
     data = gh.download_artifact(int(artifact["id"]))
     if hashlib.sha256(data).hexdigest() != digest.removeprefix("sha256:"):
         raise GitHubError(
             "the downloaded archive does not match the digest GitHub recorded at upload; nothing was applied",
-            where=where, fix="re-run this job; if it happens again, report it: the artifact may have been altered",
+            where=where,
+            fix="re-run this job; if it happens again, report it: the artifact may have been altered",
         )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             info = archive.getinfo(PLAN_MEMBER)
             if info.file_size > MAX_PLAN_BYTES:
-                raise GitHubError(f"{PLAN_MEMBER} is {info.file_size:,} bytes", where=where, fix="re-run the plan")
+                raise GitHubError(f"{PLAN_MEMBER} is {info.file_size:,} bytes", where=where, fix="re-run the"
+                                  " plan")
             return archive.read(info)
     except (KeyError, zipfile.BadZipFile) as exc:
         raise GitHubError(

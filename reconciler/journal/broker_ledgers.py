@@ -1,5 +1,6 @@
 """A broker adapter's ledger state per account (Alpaca's activity cursor and settlement window), kept in the
-journal so that the next process reads on from where the last one stopped. Only this module knows the table."""
+journal so that the next process reads on from where the last one stopped. Only this module knows the
+table."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Once per commit: has the journal already applied these targets at this commit, and what did earlier tries of it
-trade? (apply on merge asks both.)"""
+"""Once per commit: has the journal already applied these targets at this commit, and what did earlier tries
+of it trade? (apply on merge asks both.)"""
 
 from __future__ import annotations
 
@@ -37,8 +37,9 @@ def applied_commit(journal: Journal, commit: str, targets_hash: str) -> AppliedC
 
 
 def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[tuple[str, str], Decimal]:
-    """What earlier (partial or failed) applies of `commit` already traded: (portfolio, symbol) → signed filled
-    notional (buys positive). A re-run on merge is checked against the envelope with these counted in."""
+    """What earlier (partial or failed) applies of `commit` already traded: (portfolio, symbol) → signed
+    filled notional (buys positive). A re-run on merge is checked against the envelope with these counted
+    in."""
     query = (
         select(t.intents.c.portfolio, t.intents.c.symbol, t.intents.c.side, t.intents.c.filled_quantity,
                t.intents.c.avg_price)
@@ -57,9 +58,11 @@ def filled_at_commit(journal: Journal, commit: str, targets_hash: str) -> dict[t
 
 
 def last_applied_commit(journal: Journal) -> AppliedCommit | None:
-    """The newest commit whose apply sent or settled anything (succeeded, partial or nothing to do): a commit older
-    than it must not be applied over it."""
-    return _latest(journal, t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*APPLIED, "partial")))
+    """The newest commit whose apply sent or settled anything (succeeded, partial or nothing to do): a commit
+    older than it must not be applied over it."""
+    return _latest(
+        journal, t.applies.c.git_commit.is_not(None), t.applies.c.status.in_((*APPLIED, "partial"))
+    )
 
 
 def _latest(journal: Journal, *conditions: ColumnElement[bool]) -> AppliedCommit | None:
@@ -73,8 +76,9 @@ def _latest(journal: Journal, *conditions: ColumnElement[bool]) -> AppliedCommit
 
 
 def last_completed_commit(journal: Journal) -> AppliedCommit | None:
-    """The newest commit applied in full (succeeded or nothing to do): a sequence of merges is applied from the
-    commit after it, so a change whose apply was partial or refused is applied again with the ones after it."""
+    """The newest commit applied in full (succeeded or nothing to do): a sequence of merges is applied from
+    the commit after it, so a change whose apply was partial or refused is applied again with the ones after
+    it."""
     return _latest(journal, t.applies.c.git_commit.is_not(None), t.applies.c.status.in_(APPLIED))
 
 

@@ -1,5 +1,5 @@
-"""The journal's database: opening it (writable, or read-only at the database level), creating and migrating its
-schema with Alembic, and checking it is complete. `store.Journal` reads and writes the rows."""
+"""The journal's database: opening it (writable, or read-only at the database level), creating and migrating
+its schema with Alembic, and checking it is complete. `store.Journal` reads and writes the rows."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from reconciler.errors import JournalError
-from reconciler.errors import MissingJournal as MissingJournal  # defined with every other error; importable here too
+
+# defined with every other error; importable here too
+from reconciler.errors import MissingJournal as MissingJournal
 from reconciler.journal import tables as t
 
 # Every schema revision this version knows, oldest first (the files under migrations/versions/).
@@ -30,9 +32,12 @@ def as_utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
-def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any], **on_insert: Any) -> None:
-    """Insert the row `keys` + `values` (+ `on_insert`), or update its `values` when `keys` exist: one statement
-    (INSERT … ON CONFLICT DO UPDATE, which SQLite and PostgreSQL both speak) instead of an update and an insert."""
+def upsert(
+    c: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any], **on_insert: Any
+) -> None:
+    """Insert the row `keys` + `values` (+ `on_insert`), or update its `values` when `keys` exist: one
+    statement (INSERT … ON CONFLICT DO UPDATE, which SQLite and PostgreSQL both speak) instead of an update
+    and an insert."""
     shape = (c.dialect.name, table.name, tuple(keys), tuple(values), tuple(on_insert))
     statement = _UPSERTS.get(shape)
     if statement is None:
@@ -48,22 +53,24 @@ def upsert(c: Connection, table: Table, keys: dict[str, Any], values: dict[str, 
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
-# The connection a thread's `grouped` block holds, per engine: every `begin` of that thread on that engine joins it.
+# The connection a thread's `grouped` block holds, per engine: every `begin` of that thread on that engine
+# joins it.
 _held = threading.local()
 
 
 @contextmanager
 def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
     """A transaction on the journal's database, the one way the journal and the paper broker's books open one:
-    its own, committed at the end of the block; or, inside a `grouped` block of this thread, a savepoint of the
-    group's transaction (atomic as before, rolled back alone on an error), committed with the group.
+    its own, committed at the end of the block; or, inside a `grouped` block of this thread, a savepoint of
+    the group's transaction (atomic as before, rolled back alone on an error), committed with the group.
 
-    With sync=False its commit is not waited onto the disk: it becomes durable with the next synced commit of the
-    database (SQLite's WAL and PostgreSQL's WAL are written in order, so a synced commit carries every earlier
-    one), and only a power cut or an operating-system crash before then loses it, never a killed process. Only
-    for what the crash protocol can rebuild: the broker's answer about an order (store.Journal.record_state); or
-    what such a crash makes moot or derives again: a lock row and its lease (its holder dies with it,
-    journal/leases.py), the paper broker's opening books and settled proceeds (brokers/paper.py observe)."""
+    With sync=False its commit is not waited onto the disk: it becomes durable with the next synced commit of
+    the database (SQLite's WAL and PostgreSQL's WAL are written in order, so a synced commit carries every
+    earlier one), and only a power cut or an operating-system crash before then loses it, never a killed
+    process. Only for what the crash protocol can rebuild: the broker's answer about an order
+    (store.Journal.record_state); or what such a crash makes moot or derives again: a lock row and its lease
+    (its holder dies with it, journal/leases.py), the paper broker's opening books and settled proceeds
+    (brokers/paper.py observe)."""
     held: dict[Engine, Connection] = getattr(_held, "connections", {})
     conn = held.get(engine)
     if conn is not None:
@@ -76,7 +83,8 @@ def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
         return
     with engine.connect() as own:
         lite = engine.dialect.name == "sqlite"
-        # SQLite's setting is the connection's (set back below); PostgreSQL's SET LOCAL ends with the transaction.
+        # SQLite's setting is the connection's (set back below); PostgreSQL's SET LOCAL ends with the
+        # transaction.
         own.exec_driver_sql("PRAGMA synchronous=NORMAL" if lite else "SET LOCAL synchronous_commit TO OFF")
         try:
             yield own
@@ -90,11 +98,12 @@ def begin(engine: Engine, *, sync: bool = True) -> Iterator[Connection]:
 
 @contextmanager
 def grouped(engine: Engine) -> Iterator[None]:
-    """Every transaction this thread opens on `engine` within the block is one: a single commit (one sync to disk)
-    at its end, kept whether the block ends normally or by an exception (each piece is a savepoint, whole or
-    rolled back); only a crash, where nothing of the block survives, undoes it. On SQLite the write lock is taken
-    at the start (BEGIN IMMEDIATE): a group that began by reading could not upgrade once another process wrote.
-    Safe only where nothing in the block reaches outside this database (execution.executor says where)."""
+    """Every transaction this thread opens on `engine` within the block is one: a single commit (one sync to
+    disk) at its end, kept whether the block ends normally or by an exception (each piece is a savepoint,
+    whole or rolled back); only a crash, where nothing of the block survives, undoes it. On SQLite the write
+    lock is taken at the start (BEGIN IMMEDIATE): a group that began by reading could not upgrade once another
+    process wrote. Safe only where nothing in the block reaches outside this database (execution.executor says
+    where)."""
     held: dict[Engine, Connection] = _held.__dict__.setdefault("connections", {})
     if engine in held:  # a group inside a group is part of it
         yield
@@ -122,23 +131,24 @@ def safe_url(url: str) -> str:
 
 # What to do about a journal that a read-only open finds missing, unmigrated or at an old revision.
 CREATE_OR_MIGRATE_FIX = (
-    "create or migrate it once with a command that writes, using a credential that may write: `reconciler plan"
-    " --record` (or `reconciler apply`); `plan` and `status` without --record only read the journal"
+    "create or migrate it once with a command that writes, using a credential that may write: `reconciler"
+    " plan --record` (or `reconciler apply`); `plan` and `status` without --record only read the journal"
 )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")  # every commit synced to disk (the default), but where begin() says
+    # every commit synced to disk (the default), but where begin() says
+    cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
 def _sqlite_read_only(dbapi_conn: Any, _record: Any) -> None:
-    # No journal_mode: switching a file to WAL is a write. query_only makes SQLite itself refuse any write, so a
-    # read-only command that tried one would fail loudly instead of changing the journal.
+    # No journal_mode: switching a file to WAL is a write. query_only makes SQLite itself refuse any write, so
+    # a read-only command that tried one would fail loudly instead of changing the journal.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA query_only=ON")
@@ -173,8 +183,8 @@ def create_journal_engine(
                 "an in-memory journal forgets every intent, order and fill when the command ends",
                 where=where, fix="give the journal a file: sqlite:///.reconciler/journal.db",
             )
-        # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file after
-        # `file:`; its folder must exist already.
+        # A URI filename (`sqlite:///file:PATH?mode=ro&uri=true`, e.g. a read-only journal) names its file
+        # after `file:`; its folder must exist already.
         path = Path(db.removeprefix("file:"))
         if (not write or must_exist) and not path.is_file():  # connecting would create an empty file
             raise MissingJournal(
@@ -218,10 +228,10 @@ def shown(engine: Engine) -> str:
 def _check_known(revision: str | None, engine: Engine) -> None:
     if revision is not None and revision not in REVISIONS:
         raise JournalError(
-            f"journal {shown(engine)} has schema revision {revision!r}, which this reconciler does not know (it knows"
-            f" up to {HEAD_REVISION}): it was written by a newer reconciler",
-            fix="upgrade reconciler (pip install -U reconciler) to the version that wrote this journal; nothing was"
-            " sent",
+            f"journal {shown(engine)} has schema revision {revision!r}, which this reconciler does not know"
+            f" (it knows up to {HEAD_REVISION}): it was written by a newer reconciler",
+            fix="upgrade reconciler (pip install -U reconciler) to the version that wrote this journal;"
+            " nothing was sent",
         )
 
 
@@ -243,9 +253,9 @@ def _file_lock(engine: Engine) -> Iterator[None]:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to head with Alembic, one process at a time (several first applies may start together on
-    a brand-new journal); a journal already at head skips Alembic entirely (fast start). A journal at a revision
-    this version does not know is refused before anything else happens."""
+    """Bring the schema to head with Alembic, one process at a time (several first applies may start together
+    on a brand-new journal); a journal already at head skips Alembic entirely (fast start). A journal at a
+    revision this version does not know is refused before anything else happens."""
     with engine.connect() as conn:
         current = _revision(conn)
     _check_known(current, engine)
@@ -274,7 +284,8 @@ def is_blank(engine: Engine) -> bool:
 
 
 def check_current(engine: Engine) -> None:
-    """The schema is at this version's head already: what a read-only open requires, since it never migrates."""
+    """The schema is at this version's head already: what a read-only open requires, since it never
+    migrates."""
     with engine.connect() as conn:
         current = _revision(conn)
     _check_known(current, engine)
@@ -285,7 +296,8 @@ def check_current(engine: Engine) -> None:
         else f"is at schema revision {current}, older than this reconciler's {HEAD_REVISION}"
     )
     raise JournalError(
-        f"journal {shown(engine)} {state}; reading it would need creating or migrating it, which a read-only open"
+        f"journal {shown(engine)} {state}; reading it would need creating or migrating it, which a read-only"
+        " open"
         " never does", fix=CREATE_OR_MIGRATE_FIX,
     )
 
@@ -300,8 +312,8 @@ def check_complete(engine: Engine) -> None:
             if table.name not in names:
                 raise JournalError(
                     f"journal {shown(engine)} is incomplete: table {table.name} is missing",
-                    fix="restore the journal from a backup (its tables are never dropped by reconciler); nothing"
-                    " was sent",
+                    fix="restore the journal from a backup (its tables are never dropped by reconciler);"
+                    " nothing was sent",
                 )
             columns = {c["name"] for c in found.get_columns(table.name)}
             missing = sorted(c.name for c in table.columns if c.name not in columns)

@@ -1,18 +1,19 @@
 """The leases of the account locks a process holds on one journal: renewed by one thread, due ones in one
 transaction, and by the apply's own thread between portfolios.
 
-An apply of 500 accounts holds 500 locks. With a thread and a synced commit per lock every 10 s, that was 50 commits
-a second competing for SQLite's write lock with the apply's own; and a paper portfolio's transaction holds that
-lock almost all the time, so the heartbeats starved past the busy timeout ("database is locked", hundreds of them
-in a run) while their leases ran down. Here the apply renews what is due (one heartbeat old) after each of its
-waits and between its portfolios, on its own thread: inside the portfolio's transaction when there is one, where
-it never waits for the write lock. One keeper thread per journal steps in for a lease two heartbeats old (its
-owner stuck in a long call, or a lock no apply beats for, as reconcile's) and renews every such lease at once. The
-two never wait for each other: renewing a lease twice only extends it twice.
+An apply of 500 accounts holds 500 locks. With a thread and a synced commit per lock every 10 s, that was 50
+commits a second competing for SQLite's write lock with the apply's own; and a paper portfolio's transaction
+holds that lock almost all the time, so the heartbeats starved past the busy timeout ("database is locked",
+hundreds of them in a run) while their leases ran down. Here the apply renews what is due (one heartbeat old)
+after each of its waits and between its portfolios, on its own thread: inside the portfolio's transaction when
+there is one, where it never waits for the write lock. One keeper thread per journal steps in for a lease two
+heartbeats old (its owner stuck in a long call, or a lock no apply beats for, as reconcile's) and renews every
+such lease at once. The two never wait for each other: renewing a lease twice only extends it twice.
 
-A renewal (like the lock row itself, journal/locks.py) is committed without waiting for the disk (database.begin,
-sync=False): other processes see it at once, and only a power cut or an operating-system crash can lose it, which
-kills its holder too; a lock row whose holder is dead is taken over by the rule that always applied to it.
+A renewal (like the lock row itself, journal/locks.py) is committed without waiting for the disk
+(database.begin, sync=False): other processes see it at once, and only a power cut or an operating-system
+crash can lose it, which kills its holder too; a lock row whose holder is dead is taken over by the rule that
+always applied to it.
 """
 
 from __future__ import annotations
@@ -79,14 +80,18 @@ class Keeper:
             self._cond.notify()
 
     def renew_due(self) -> None:
-        """Renew, in one transaction, every held lease due by the journal's clock: the apply's beat (after each of
-        its waits, and between portfolios), on its own thread."""
+        """Renew, in one transaction, every held lease due by the journal's clock: the apply's beat (after
+        each of its waits, and between portfolios), on its own thread."""
         journal = self._journal()
         if journal is None:
             return
         now = journal.clock.monotonic()
         with self._cond:
-            due = [(lease, owner) for lease, owner in self._held.items() if now - lease.renewed >= lease.heartbeat]
+            due = [
+                (lease, owner)
+                for lease, owner in self._held.items()
+                if now - lease.renewed >= lease.heartbeat
+            ]
         self._renew(due)
 
     def _run(self) -> None:
@@ -107,28 +112,35 @@ class Keeper:
             self._renew(due)
 
     def _renew(self, due: Iterable[tuple[Leased, threading.Thread]]) -> None:
-        """Renew the leases whose owner lives and whose deadline lasts; the others are dropped, left to lapse."""
+        """Renew the leases whose owner lives and whose deadline lasts; the others are dropped, left to
+        lapse."""
         live = []
         for lease, owner in due:
             if not owner.is_alive():
-                log.warning("lock owner is gone; the lease is left to expire", extra={"account": lease.account})
+                log.warning(
+                    "lock owner is gone; the lease is left to expire", extra={"account": lease.account}
+                )
                 self.remove(lease)
             elif lease.deadline.expired:
                 log.warning("the apply's time budget is spent; the lease is left to expire",
                             extra={"account": lease.account})
                 self.remove(lease)
                 try:
-                    lease.journal.event("lock.lease_not_renewed", account=lease.account, lock_id=lease.lock_id)
+                    lease.journal.event(
+                        "lock.lease_not_renewed", account=lease.account, lock_id=lease.lock_id
+                    )
                 except ReconcilerError as exc:
-                    log.warning("could not journal a lapsing lease: %s", exc.message,
-                                extra={"account": lease.account})
+                    log.warning(
+                        "could not journal a lapsing lease: %s", exc.message, extra={"account": lease.account}
+                    )
             else:
                 live.append(lease)
         if not live:
             return
         try:
             renew(live[0].journal, live)
-        except ReconcilerError as exc:  # tried again a heartbeat later; the lease lapses only if this keeps failing
+        # tried again a heartbeat later; the lease lapses only if this keeps failing
+        except ReconcilerError as exc:
             log.warning("lock heartbeat failed: %s", exc.message, extra={"account": live[0].account})
 
 

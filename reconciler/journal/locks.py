@@ -53,7 +53,8 @@ def _pid_alive(pid: int) -> bool:
         return True
     try:
         raw = files.read_bytes(Path(f"/proc/{pid}/stat"), files.PROC)
-        state = raw.decode("ascii", "replace").rsplit(")", 1)[1].split()[0]  # the name in parentheses may hold spaces
+        # the name in parentheses may hold spaces
+        state = raw.decode("ascii", "replace").rsplit(")", 1)[1].split()[0]
     except (ReconcilerError, IndexError):
         return True  # no /proc (macOS): kill(pid, 0) is all there is
     return state not in ("Z", "X")
@@ -63,8 +64,8 @@ LOCK_POLL_SECONDS = 1.0
 
 
 def _gone(row: Mapping[Any, Any], now: datetime) -> bool:
-    """Whether a lock row's holder is gone by what the row says: its lease ran out, or its pid no longer runs on
-    this host (the only liveness SQLite has; PostgreSQL's advisory lock says more)."""
+    """Whether a lock row's holder is gone by what the row says: its lease ran out, or its pid no longer runs
+    on this host (the only liveness SQLite has; PostgreSQL's advisory lock says more)."""
     if as_utc(row["expires_at"]) <= now:
         return True
     return row["host"] == socket.gethostname() and not _pid_alive(int(row["pid"]))
@@ -74,9 +75,10 @@ class _AdvisorySession:
     """One PostgreSQL session per process (per journal engine) holding every advisory lock this process takes.
 
     Session-level advisory locks stack on one connection, and the database frees them all when it ends — so a
-    process's death still frees its accounts at once, while an apply of a thousand accounts holds a thousand locks
-    on one connection instead of a thousand from a pool of fifteen. The same session takes a lock it already
-    holds again (they are re-entrant), so this process tracks which accounts it holds and never takes one twice.
+    process's death still frees its accounts at once, while an apply of a thousand accounts holds a thousand
+    locks on one connection instead of a thousand from a pool of fifteen. The same session takes a lock it
+    already holds again (they are re-entrant), so this process tracks which accounts it holds and never takes
+    one twice.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -97,7 +99,9 @@ class _AdvisorySession:
                 self.conn = engine.connect()
             try:
                 got = bool(
-                    self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(account)}).scalar()
+                    self.conn.execute(
+                        text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(account)}
+                    ).scalar()
                 )
                 self.conn.commit()
             except BaseException:
@@ -166,13 +170,14 @@ class AccountLock:
         self._held = False
         self.renewed = journal.clock.monotonic()  # the lease's last renewal (journal/leases.py)
         self.renewed_real = SYSTEM.monotonic()
-        # The apply's time budget: the lease is renewed only while it lasts, so an apply stuck past its deadline
-        # (a call that never returns) lets the lock lapse within one ttl instead of holding it for ever.
+        # The apply's time budget: the lease is renewed only while it lasts, so an apply stuck past its
+        # deadline (a call that never returns) lets the lock lapse within one ttl instead of holding it for
+        # ever.
         self.deadline: Deadline = UNBOUNDED
 
     def bound_by(self, deadline: Deadline) -> None:
-        """Renew the lease only while `deadline` lasts, and after each of its waits when one is due: a fill wait
-        keeps the lock by the apply's clock, not only by the heartbeat thread's."""
+        """Renew the lease only while `deadline` lasts, and after each of its waits when one is due: a fill
+        wait keeps the lock by the apply's clock, not only by the heartbeat thread's."""
         self.deadline = deadline
         deadline.keep_alive(leases.keeper(self.journal).renew_due)  # once per deadline, however many locks
 
@@ -225,11 +230,13 @@ class AccountLock:
         now = self.journal.clock.now()
         row = dict(
             lock_id=self.lock_id, account=self.account, holder=self.holder, host=self.host, pid=os.getpid(),
-            purpose=self.purpose, acquired_at=now, heartbeat_at=now, expires_at=now + timedelta(seconds=self.ttl),
+            purpose=self.purpose, acquired_at=now, heartbeat_at=now,
+            expires_at=now + timedelta(seconds=self.ttl),
         )
         for _ in range(2):
             try:
-                # Not waited onto the disk (journal/leases.py says why that is safe), and journaled with its event.
+                # Not waited onto the disk (journal/leases.py says why that is safe), and journaled with its
+                # event.
                 with self.journal.tx(sync=False) as c:
                     c.execute(insert(t.locks).values(**row))
                     self.journal.event_in(c, "lock.acquired", account=self.account, lock_id=self.lock_id,
@@ -241,9 +248,12 @@ class AccountLock:
                     continue  # released between our insert and our look: try again
                 if not self._is_dead(current):
                     raise self._locked_error(current) from None
-                log.warning("taking over a dead lock", extra={"account": self.account, "lock_id": current["lock_id"]})
+                log.warning(
+                    "taking over a dead lock", extra={"account": self.account, "lock_id": current["lock_id"]}
+                )
                 self.journal.event(
-                    "lock.taken_over", account=self.account, lock_id=current["lock_id"], holder=current["holder"]
+                    "lock.taken_over", account=self.account, lock_id=current["lock_id"],
+                    holder=current["holder"]
                 )
                 with self.journal.tx() as c:
                     c.execute(delete(t.locks).where(t.locks.c.lock_id == current["lock_id"]))
@@ -269,7 +279,8 @@ class AccountLock:
         return LockedError(
             f"account {self.account} is locked by {who}",
             where=f"lock {current['lock_id']}",
-            fix=f"wait for that apply to finish; if it is dead, run `reconciler force-unlock {current['lock_id']}`",
+            fix="wait for that apply to finish; if it is dead, run `reconciler force-unlock"
+            f" {current['lock_id']}`",
         )
 
     def release(self) -> None:
@@ -277,7 +288,8 @@ class AccountLock:
         if self._held:
             self._held = False
             leases.keeper(self.journal).remove(self)
-        with self.journal.tx(sync=False) as c:  # lost only with its holder (a power cut): then it is a dead one's
+        # lost only with its holder (a power cut): then it is a dead one's
+        with self.journal.tx(sync=False) as c:
             c.execute(delete(t.locks).where(t.locks.c.lock_id == self.lock_id))
         self._release_pg()
 
@@ -296,8 +308,8 @@ def list_locks(journal: Journal) -> list[dict[str, Any]]:
 def force_unlock(journal: Journal, lock_id: str, actor: str, *, force: bool = False) -> dict[str, Any]:
     """Remove a lock row by id: a dead holder's, or (`force`) a live one's; the event records who did it.
 
-    A holder is alive by the rule the lock itself takes over by (row_state): removing a live holder's row would let
-    a second apply into the account while the first still sends orders."""
+    A holder is alive by the rule the lock itself takes over by (row_state): removing a live holder's row
+    would let a second apply into the account while the first still sends orders."""
     with journal.tx() as c:
         row = c.execute(select(t.locks).where(t.locks.c.lock_id == lock_id)).mappings().first()
     if row is None:
@@ -310,7 +322,8 @@ def force_unlock(journal: Journal, lock_id: str, actor: str, *, force: bool = Fa
             f"lock {lock_id} on account {held['account']} is held by {describe_holder(held)}, who is alive"
             f" ({_why_alive(journal, held)}); nothing was removed",
             where=f"lock {lock_id}",
-            fix="wait for that apply to finish; if you know its holder is dead (a machine that is gone), pass --force",
+            fix="wait for that apply to finish; if you know its holder is dead (a machine that is gone), pass"
+            " --force",
         )
     with journal.tx() as c:
         gone = c.execute(delete(t.locks).where(t.locks.c.lock_id == lock_id)).rowcount
@@ -354,8 +367,8 @@ class HeldLock:
 
 
 def live_lock(journal: Journal, account: str) -> HeldLock | None:
-    """The account's lock while a holder's lease runs (not expired), else None. Journals without a `locks` table
-    (older schemas) have no locks."""
+    """The account's lock while a holder's lease runs (not expired), else None. Journals without a `locks`
+    table (older schemas) have no locks."""
     with journal.tx() as c:
         if not inspect(c).has_table(t.locks.name):
             return None
@@ -368,8 +381,8 @@ def live_lock(journal: Journal, account: str) -> HeldLock | None:
 
 
 def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "none"]:
-    """Whether someone alive holds the account's lock ("live"), a holder died holding it ("dead": its lease ran
-    out, its pid is gone on this host, or on PostgreSQL its session ended), or nobody has it ("none")."""
+    """Whether someone alive holds the account's lock ("live"), a holder died holding it ("dead": its lease
+    ran out, its pid is gone on this host, or on PostgreSQL its session ended), or nobody has it ("none")."""
     with journal.tx() as c:
         row = c.execute(select(t.locks).where(t.locks.c.account == account)).mappings().first()
     if row is None:
@@ -379,18 +392,19 @@ def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "non
 
 
 def row_state(journal: Journal, row: Mapping[Any, Any]) -> Literal["live", "dead"]:
-    """Whether a lock row's holder is alive: on PostgreSQL, while some session holds the account's advisory lock
-    (the database frees it when the holder's connection dies); on SQLite, while its lease runs and its pid runs
-    (when on this host). The rule AccountLock takes a lock over by."""
+    """Whether a lock row's holder is alive: on PostgreSQL, while some session holds the account's advisory
+    lock (the database frees it when the holder's connection dies); on SQLite, while its lease runs and its
+    pid runs (when on this host). The rule AccountLock takes a lock over by."""
     if _is_postgres(journal):
         return "live" if _advisory_held(journal, str(row["account"])) else "dead"
     return "dead" if _gone(row, journal.clock.now()) else "live"
 
 
 def _advisory_held(journal: Journal, account: str) -> bool:
-    """Whether some session holds the account's advisory lock, read from pg_locks. Never by taking it: a probe that
-    takes the lock, even for an instant, makes the worker that is taking it at that moment fail to (two `apply
-    --all` runners lost an account that way). A bigint key is shown as classid (high 32 bits) and objid (low)."""
+    """Whether some session holds the account's advisory lock, read from pg_locks. Never by taking it: a probe
+    that takes the lock, even for an instant, makes the worker that is taking it at that moment fail to (two
+    `apply --all` runners lost an account that way). A bigint key is shown as classid (high 32 bits) and objid
+    (low)."""
     key = advisory_key(account)
     with journal.engine.connect() as conn:
         held = conn.execute(

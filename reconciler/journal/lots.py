@@ -12,8 +12,8 @@ from reconciler.journal.store import Journal
 
 
 def replace_lots(journal: Journal, account: str, lots: Sequence[HeldLot]) -> None:
-    """Make the account's lots of each symbol in `lots` exactly these (a broker export is the whole picture of the
-    symbols it lists), in one transaction: a failure leaves the ledger as it was."""
+    """Make the account's lots of each symbol in `lots` exactly these (a broker export is the whole picture of
+    the symbols it lists), in one transaction: a failure leaves the ledger as it was."""
     symbols = sorted({lot.symbol for lot in lots})
     now = journal.clock.now()
     with journal.engine.begin() as c:

@@ -1,13 +1,13 @@
-"""Holdings that moved by more than the journal's fills explain (issue 20 §2): a split, a transfer in or out, a
-trade someone else made. Since the last observation the journal recorded, each holding must have moved by exactly
-our fills since; one that did not is blocked — not traded — until a person accepts the new holding with
-`reconciler reconcile --accept-move ACCOUNT:SYMBOL --reason TEXT`.
+"""Holdings that moved by more than the journal's fills explain (issue 20 §2): a split, a transfer in or out,
+a trade someone else made. Since the last observation the journal recorded, each holding must have moved by
+exactly our fills since; one that did not is blocked — not traded — until a person accepts the new holding
+with `reconciler reconcile --accept-move ACCOUNT:SYMBOL --reason TEXT`.
 
 A block is an event in the journal (`position.moved`), so it outlives the observation that found it (the next
-plan's baseline already holds the new quantity); `position.accepted` lifts it, with who and why. A symbol whose
-fills cannot be placed before or after the baseline (an order journaled before it and filled after it: the
-observation may or may not hold that fill; a fill stamped at the baseline's own instant, likewise), or with an
-order still open, is not judged.
+plan's baseline already holds the new quantity); `position.accepted` lifts it, with who and why. A symbol
+whose fills cannot be placed before or after the baseline (an order journaled before it and filled after it:
+the observation may or may not hold that fill; a fill stamped at the baseline's own instant, likewise), or
+with an order still open, is not judged.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def unexplained(journal: Journal, account: str, positions: Mapping[str, Decimal]
     unsure = {i["symbol"] for i in journal.open_intents(account)}
     for f in journal.fills_since(account, taken, inclusive=True):
         if as_utc(f["intent_created_at"]) <= taken or as_utc(f["filled_at"]) == taken:
-            # Sent before the baseline and filled after it, or filled at its very instant (a clock that did not
-            # move between the two): the baseline may or may not hold this fill.
+            # Sent before the baseline and filled after it, or filled at its very instant (a clock that did
+            # not move between the two): the baseline may or may not hold this fill.
             unsure.add(f["symbol"])
         sign = 1 if f["side"] == "buy" else -1
         # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.
@@ -50,8 +50,8 @@ def unexplained(journal: Journal, account: str, positions: Mapping[str, Decimal]
         want, have = expected.get(s, ZERO), positions.get(s, ZERO)
         if want != have and s not in unsure:
             out[s] = (
-                f"the broker holds {have}, but the last observation ({taken:%Y-%m-%d %H:%M} UTC) and our fills since"
-                f" explain {want} (a split, a transfer or a trade made elsewhere?)"
+                f"the broker holds {have}, but the last observation ({taken:%Y-%m-%d %H:%M} UTC) and our"
+                f" fills since explain {want} (a split, a transfer or a trade made elsewhere?)"
             )
     return out
 
@@ -64,7 +64,9 @@ def blocked(journal: Journal, account: str) -> dict[str, str]:
 def blocked_by_account(journal: Journal, account: str | None = None) -> dict[str, dict[str, str]]:
     """Every account's (or one's) symbols blocked by a move nobody has accepted yet, and why: one query for a
     whole plan."""
-    query = select(t.events.c.account, t.events.c.kind, t.events.c.data).where(t.events.c.kind.in_((MOVED, ACCEPTED)))
+    query = select(t.events.c.account, t.events.c.kind, t.events.c.data).where(
+        t.events.c.kind.in_((MOVED, ACCEPTED))
+    )
     if account is not None:
         query = query.where(t.events.c.account == account)
     with journal.tx() as c:
@@ -84,8 +86,9 @@ def moved_symbols(
     journal: Journal, account: str, positions: Mapping[str, Decimal], *, record: bool,
     standing: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """What blocks which of the account's symbols now: the moves recorded and not accepted (`standing`, when the
-    caller read them already), and the moves found on these `positions` (recorded as blocks too when `record`)."""
+    """What blocks which of the account's symbols now: the moves recorded and not accepted (`standing`, when
+    the caller read them already), and the moves found on these `positions` (recorded as blocks too when
+    `record`)."""
     standing = blocked(journal, account) if standing is None else standing
     found = {s: why for s, why in unexplained(journal, account, positions).items() if s not in standing}
     if record:

@@ -1,7 +1,8 @@
-"""The paper broker's ledger: accounts, positions, unsettled sale proceeds and orders, kept in the journal database.
+"""The paper broker's ledger: accounts, positions, unsettled sale proceeds and orders, kept in the journal
+database.
 
-Only this module knows those tables. The paper broker decides prices, fills and settlement dates and calls these
-functions inside its own transaction (`engine.begin()`), so one order's checks and bookings stay atomic.
+Only this module knows those tables. The paper broker decides prices, fills and settlement dates and calls
+these functions inside its own transaction (`engine.begin()`), so one order's checks and bookings stay atomic.
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ def set_cash(c: Connection, account: str, amount: Decimal) -> None:
 def positions(c: Connection, account: str) -> dict[str, Decimal]:
     """The paper account's non-zero holdings, what an observation reports."""
     rows = c.execute(
-        select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(t.paper_positions.c.account == account)
+        select(t.paper_positions.c.symbol, t.paper_positions.c.quantity).where(
+            t.paper_positions.c.account == account
+        )
     ).all()
     return {s: q for s, q in rows if q != 0}
 
@@ -150,7 +153,9 @@ def draw_proceeds(c: Connection, account: str, amount: Decimal) -> None:
         if p.amount == take:
             c.execute(delete(t.paper_unsettled).where(t.paper_unsettled.c.id == p.id))
         else:
-            c.execute(update(t.paper_unsettled).where(t.paper_unsettled.c.id == p.id).values(amount=p.amount - take))
+            c.execute(
+                update(t.paper_unsettled).where(t.paper_unsettled.c.id == p.id).values(amount=p.amount - take)
+            )
 
 
 def find_order(c: Connection, account: str, client_order_id: str) -> PaperOrder | None:
@@ -161,9 +166,15 @@ def find_order(c: Connection, account: str, client_order_id: str) -> PaperOrder 
 
 def orders(c: Connection, account: str) -> list[PaperOrder]:
     """The paper account's orders in the order they were placed, for listing and reconciling."""
-    rows = c.execute(
-        select(t.paper_orders).where(t.paper_orders.c.account == account).order_by(t.paper_orders.c.created_at)
-    ).mappings().all()
+    rows = (
+        c.execute(
+            select(t.paper_orders)
+            .where(t.paper_orders.c.account == account)
+            .order_by(t.paper_orders.c.created_at)
+        )
+        .mappings()
+        .all()
+    )
     return [PaperOrder.of(r) for r in rows]
 
 

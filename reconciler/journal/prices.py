@@ -14,8 +14,8 @@ _CHUNK = 500  # symbols per IN list: well under every database's bound-parameter
 
 
 def last_fill_prices(journal: Journal, symbols: Collection[str]) -> dict[str, Decimal]:
-    """Each symbol's most recent fill price in any account, where the journal has one: a price a wrong quote does
-    not set, which corroborates quotes and sizes buys (core.valuation, core.order_size)."""
+    """Each symbol's most recent fill price in any account, where the journal has one: a price a wrong quote
+    does not set, which corroborates quotes and sizes buys (core.valuation, core.order_size)."""
     wanted = sorted(set(symbols))
     out: dict[str, Decimal] = {}
     with journal.tx() as c:
@@ -27,7 +27,9 @@ def last_fill_prices(journal: Journal, symbols: Collection[str]) -> dict[str, De
                 .group_by(t.intents.c.symbol)
                 .subquery()
             )
-            rows = c.execute(select(last.c.symbol, t.fills.c.price).join(t.fills, t.fills.c.id == last.c.last))
+            rows = c.execute(
+                select(last.c.symbol, t.fills.c.price).join(t.fills, t.fills.c.id == last.c.last)
+            )
             for symbol, price in rows:
                 value = _price(price)
                 if value is not None:
@@ -36,7 +38,8 @@ def last_fill_prices(journal: Journal, symbols: Collection[str]) -> dict[str, De
 
 
 def _price(raw: object) -> Decimal | None:
-    """A stored fill price that can vouch for a quote: positive and finite; anything else vouches for nothing."""
+    """A stored fill price that can vouch for a quote: positive and finite; anything else vouches for
+    nothing."""
     try:
         value = raw if isinstance(raw, Decimal) else Decimal(str(raw))
     except InvalidOperation:

@@ -1,9 +1,10 @@
-"""The journal's work queue for `apply --all`: one item per account of a plan, claimed by workers — processes on
-one machine, or on several machines sharing one PostgreSQL journal — one at a time.
+"""The journal's work queue for `apply --all`: one item per account of a plan, claimed by workers — processes
+on one machine, or on several machines sharing one PostgreSQL journal — one at a time.
 
 A claim is `SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL (a worker never waits behind another's claim) and a
 conditional UPDATE everywhere (only a row still `pending` can be claimed, so two workers never get the same
-account, on SQLite too). The account lock still guards the apply itself, and says whether a claim's worker lives.
+account, on SQLite too). The account lock still guards the apply itself, and says whether a claim's worker
+lives.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from reconciler.journal.store import Journal
 from reconciler.secrets.redact import scrub
 
 # A claimed item whose account nobody has locked, claimed this long ago, belongs to a worker that died between
-# its claim and its lock (an instant in a live worker). A worker that died holding the lock is seen at once: its
-# lock's holder is dead (its pid on this host, its PostgreSQL session on any).
+# its claim and its lock (an instant in a live worker). A worker that died holding the lock is seen at once:
+# its lock's holder is dead (its pid on this host, its PostgreSQL session on any).
 STALE_CLAIM = timedelta(minutes=5)
 # Two runners of one plan (`apply --all` twice, on one machine or several) share its queue: the first enqueues
 # it, the other finds the items there. Both may insert at once; the loser reads again.
@@ -44,7 +45,8 @@ class WorkItem:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a plan's queue stands: items by status, and orders sent so far (journaled intents of the plan)."""
+    """Where a plan's queue stands: items by status, and orders sent so far (journaled intents of the
+    plan)."""
 
     pending: int
     claimed: int
@@ -64,10 +66,10 @@ class Progress:
 
 
 def enqueue(journal: Journal, plan: Plan) -> int:
-    """One pending item per account with orders, in one transaction. Enqueuing the same plan again adds nothing,
-    but makes pending again what is worth another try: a failed item (a closed market, a broker outage), and an
-    item whose worker died. Apply itself refuses anything unsafe: a partly applied account must be re-planned,
-    and an applied one sends nothing."""
+    """One pending item per account with orders, in one transaction. Enqueuing the same plan again adds
+    nothing, but makes pending again what is worth another try: a failed item (a closed market, a broker
+    outage), and an item whose worker died. Apply itself refuses anything unsafe: a partly applied account
+    must be re-planned, and an applied one sends nothing."""
     wanted = sorted({pp.account for pp in plan.portfolios if pp.actions})
     for _ in range(ENQUEUE_TRIES):
         try:
@@ -77,7 +79,8 @@ def enqueue(journal: Journal, plan: Plan) -> int:
             continue  # another runner enqueued the same plan between our read and our insert: read again
     else:
         raise ReconcilerError(
-            f"could not enqueue plan {plan.content_hash[:12]}: other runners kept enqueuing it at the same moment",
+            f"could not enqueue plan {plan.content_hash[:12]}: other runners kept enqueuing it at the same"
+            " moment",
             where="work_items", fix="run `apply --all` again; it joins the runners already applying the plan",
         )
     for account in wanted:
@@ -134,8 +137,14 @@ def _retry(journal: Journal, plan_hash: str, account: str, *, failed_too: bool =
     with journal.tx() as c:
         done = c.execute(
             update(t.work_items)
-            .where(item.plan_hash == plan_hash, item.account == account, item.status == row.status,
-                   item.claimed_by == row.claimed_by if row.claimed_by is not None else item.claimed_by.is_(None))
+            .where(
+                item.plan_hash == plan_hash,
+                item.account == account,
+                item.status == row.status,
+                item.claimed_by == row.claimed_by
+                if row.claimed_by is not None
+                else item.claimed_by.is_(None),
+            )
             .values(status="pending", claimed_by=None, claimed_at=None, finished_at=None)
         )
     return done.rowcount == 1
@@ -167,8 +176,8 @@ def claim(journal: Journal, plan_hash: str, worker: str) -> str | None:
 
 
 def finish(journal: Journal, plan_hash: str, account: str, status: WorkStatus, message: str) -> None:
-    """Record an item's outcome. The message may quote a broker's error, so it is scrubbed like every other text
-    the journal keeps."""
+    """Record an item's outcome. The message may quote a broker's error, so it is scrubbed like every other
+    text the journal keeps."""
     with journal.tx() as c:
         c.execute(
             update(t.work_items)

@@ -1,8 +1,8 @@
-"""What an apply report says of an order, derived from one thing only: the journal's final state of that order (its
-intent row: status, quantity, filled quantity, message). Nothing the apply believed on its way — an answer it got,
-a cancel it asked for — is said unless the journal holds it: "nothing was sent" once printed after an order had
-filled, and "the remainder cancelled" after the broker refused the cancel. Every report (the terminal, the job
-summary, an `apply --all` work item) says an order's fate through `order_sentence`.
+"""What an apply report says of an order, derived from one thing only: the journal's final state of that order
+(its intent row: status, quantity, filled quantity, message). Nothing the apply believed on its way — an
+answer it got, a cancel it asked for — is said unless the journal holds it: "nothing was sent" once printed
+after an order had filled, and "the remainder cancelled" after the broker refused the cancel. Every report
+(the terminal, the job summary, an `apply --all` work item) says an order's fate through `order_sentence`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from reconciler.core.numbers import ZERO, qty
 from reconciler.journal.statuses import IntentStatus
 
 RECONCILE = "`reconciler reconcile` settles it"
-# Statuses under which the journal holds no fill (the transition table leads out of them before a fill is kept).
+# Statuses under which the journal holds no fill (the transition table leads out of them before a fill is
+# kept).
 UNFILLED: frozenset[IntentStatus] = frozenset({"denied", "skipped", "submitting", "unknown", "failed"})
 
 
@@ -26,7 +27,8 @@ def filled_of(row: Mapping[str, Any]) -> Decimal:
 
 
 def order_sentence(row: Mapping[str, Any] | None) -> str:
-    """What became of one order, from its intent row as the journal holds it after the apply; None: not journaled."""
+    """What became of one order, from its intent row as the journal holds it after the apply; None: not
+    journaled."""
     if row is None:
         return f"not in the journal: what became of it is not known; {RECONCILE}"
     status: IntentStatus = row["status"]
@@ -44,8 +46,8 @@ def order_sentence(row: Mapping[str, Any] | None) -> str:
         return f"being sent when the apply stopped; its outcome is not journaled: {RECONCILE}"
     if status == "unknown":
         return (
-            f"sent without a definitive answer: unknown until the broker shows it or the in-flight grace passes;"
-            f" {RECONCILE}{why}"
+            "sent without a definitive answer: unknown until the broker shows it or the in-flight grace"
+            f" passes; {RECONCILE}{why}"
         )
     if status == "failed":
         return f"the broker holds no such order (refused, or it never arrived); nothing filled{why}"
@@ -65,10 +67,11 @@ def order_sentence(row: Mapping[str, Any] | None) -> str:
         if filled >= quantity:  # a status behind its own fills: the fills are what the journal holds
             return f"open at the broker by its status, yet {amount} filled: {RECONCILE}"
         return (
-            f"filled in part, {amount}; the remainder is still open at the broker (its cancel was not confirmed):"
-            f" {RECONCILE}, cancelling it and recording its fills"
+            f"filled in part, {amount}; the remainder is still open at the broker (its cancel was not"
+            f" confirmed): {RECONCILE}, cancelling it and recording its fills"
         )
-    raise ValueError(f"no report sentence for an intent status {status!r}")  # a new status must say its sentence
+    # a new status must say its sentence
+    raise ValueError(f"no report sentence for an intent status {status!r}")
 
 
 def _filled_part(filled: Decimal, amount: str) -> str:

@@ -1,10 +1,10 @@
-"""The journal's one vocabulary of statuses: what an intent, an apply and a work item can be. Typed, so a status
-misspelt anywhere is a type error, not a row no query ever finds.
+"""The journal's one vocabulary of statuses: what an intent, an apply and a work item can be. Typed, so a
+status misspelt anywhere is a type error, not a row no query ever finds.
 
-An intent's life is one table of transitions (INTENT_TRANSITIONS, after nautilus_trader's `_ORDER_STATE_TABLE`):
-(status before, event) -> status after. The journal writes an intent's status only through it, so a transition
-missing from the table (a `failed` from a send nobody answered, a `filled` order turning `accepted`) is refused
-where it would be written, whoever asks for it.
+An intent's life is one table of transitions (INTENT_TRANSITIONS, after nautilus_trader's
+`_ORDER_STATE_TABLE`): (status before, event) -> status after. The journal writes an intent's status only
+through it, so a transition missing from the table (a `failed` from a send nobody answered, a `filled` order
+turning `accepted`) is refused where it would be written, whoever asks for it.
 """
 
 from __future__ import annotations
@@ -12,20 +12,24 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 # An order the plan wants, from before it is sent to its end. The first five are also what a broker says of an
-# order (brokers.base.OrderStatus); `unknown`: sent without a definitive answer, or not found at the broker, and
-# maybe still travelling; `failed`: the broker definitively holds no such order.
+# order (brokers.base.OrderStatus); `unknown`: sent without a definitive answer, or not found at the broker,
+# and maybe still travelling; `failed`: the broker definitively holds no such order.
 IntentStatus = Literal[
     "submitting", "accepted", "partially_filled", "filled", "canceled", "rejected",
     "denied", "skipped", "failed", "unknown",
 ]
-TERMINAL: frozenset[IntentStatus] = frozenset({"filled", "rejected", "canceled", "denied", "skipped", "failed"})
+TERMINAL: frozenset[IntentStatus] = frozenset(
+    {"filled", "rejected", "canceled", "denied", "skipped", "failed"}
+)
 
 IntentEvent = Literal[
     "journaled",  # written before the send (a new intent)
     "denied",  # a new intent a policy denied: never sent
-    "skipped",  # a new intent apply would not send (no sound quote, no cash, an earlier send of unknown outcome)
+    # a new intent apply would not send (no sound quote, no cash, an earlier send of unknown outcome)
+    "skipped",
     "refused",  # the broker definitively refused the send: it holds no order under this id
-    "no_answer",  # the send ended without a definitive answer (timeouts, 5xx, a lost answer, any other failure)
+    # the send ended without a definitive answer (timeouts, 5xx, a lost answer, any other failure)
+    "no_answer",
     "not_seen",  # asked by client id, the broker does not know the order; the in-flight grace has not passed
     "grace_passed",  # ... and the grace has passed since the last attempt: it never arrived
     "given_up",  # a person says an unknown order will never arrive (`reconcile --give-up`)
@@ -83,7 +87,8 @@ def broker_event(status: str) -> IntentEvent:
     raise ValueError(f"no intent event for a broker status {status!r}")
 
 
-# `interrupted`: its time budget (apply.max_duration_seconds) ran out; what was sent is journaled, nothing more was.
+# `interrupted`: its time budget (apply.max_duration_seconds) ran out; what was sent is journaled, nothing
+# more was.
 ApplyStatus = Literal["running", "succeeded", "partial", "noop", "failed", "already-applied", "interrupted"]
 APPLIED: tuple[ApplyStatus, ...] = ("succeeded", "noop")  # a commit applied once: nothing left to do for it
 

@@ -46,13 +46,14 @@ from reconciler.secrets.redact import scrub
 log = logging.getLogger("reconciler.journal")
 
 
-# The statements every order runs, built once with bound parameters: building and coercing a statement per call
-# cost more than executing it (measured on SQLite: 0.10 ms against 0.02 ms for an insert).
+# The statements every order runs, built once with bound parameters: building and coercing a statement per
+# call cost more than executing it (measured on SQLite: 0.10 ms against 0.02 ms for an insert).
 _INSERT_INTENT = insert(t.intents)
 _INSERT_FILL = insert(t.fills)
 _INSERT_EVENT = insert(t.events)
 _FILLS_OF = select(
-    t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind, t.fills.c.fee_asset_amount
+    t.fills.c.quantity, t.fills.c.price, t.fills.c.commission, t.fills.c.fee_in_kind,
+    t.fills.c.fee_asset_amount
 ).where(
     t.fills.c.client_order_id == bindparam("b_cid")
 )
@@ -85,10 +86,11 @@ class Journal:
         cls, url: str, where: str = "journal.url", clock: Clock = SYSTEM, *, write: bool = True,
         must_exist: bool = False,
     ) -> Journal:
-        """The journal, created or migrated to this version's schema first; with write=False, for reading only:
-        nothing is created or migrated (a journal not at the current schema is refused) and nothing can be written,
-        so a read-only credential (a SELECT-only role, a read-only file) is enough. With must_exist (in CI) a
-        journal that does not exist is an error, never an empty stand-in or a new file."""
+        """The journal, created or migrated to this version's schema first; with write=False, for reading
+        only: nothing is created or migrated (a journal not at the current schema is refused) and nothing can
+        be written, so a read-only credential (a SELECT-only role, a read-only file) is enough. With
+        must_exist (in CI) a journal that does not exist is an error, never an empty stand-in or a new
+        file."""
         try:
             engine = create_journal_engine(url, where, write=write, must_exist=must_exist)
         except MissingJournal as exc:
@@ -100,7 +102,8 @@ class Journal:
         try:
             if write:
                 migrate(engine)
-            elif is_blank(engine):  # a new, empty database: nothing recorded yet, as for a missing SQLite file
+            # a new, empty database: nothing recorded yet, as for a missing SQLite file
+            elif is_blank(engine):
                 engine.dispose()
                 if must_exist:
                     raise _missing_in_ci(url, where)
@@ -116,17 +119,17 @@ class Journal:
                 f"cannot open journal {safe_url(url)}: {exc.orig}",
                 where=where,
                 fix="check that the database exists, is reachable and writable" if write else
-                "check that the database exists and is reachable, and that this credential may read it (a SQLite"
-                " journal in WAL mode also needs its -shm file, or a folder SQLite may create it in)",
+                "check that the database exists and is reachable, and that this credential may read it (a"
+                " SQLite journal in WAL mode also needs its -shm file, or a folder SQLite may create it in)",
             ) from None
         return cls(engine, clock, writable=write)
 
     @classmethod
     def _empty_stand_in(cls, url: str, clock: Clock) -> Journal:
         """A read-only command on a journal that does not exist yet (a fresh clone's SQLite file, a PostgreSQL
-        database just created, before the first apply): an empty journal in memory stands in for it, so the first
-        `plan` works and creates nothing. Empty is what the journal would hold: no applies, no intents in flight,
-        no paper books yet."""
+        database just created, before the first apply): an empty journal in memory stands in for it, so the
+        first `plan` works and creates nothing. Empty is what the journal would hold: no applies, no intents
+        in flight, no paper books yet."""
         from sqlalchemy.pool import StaticPool
 
         log.warning(
@@ -145,8 +148,8 @@ class Journal:
 
     @contextmanager
     def grouped(self) -> Iterator[None]:
-        """The block's transactions (the journal's and the paper broker's books, on this thread) commit once, at
-        its end: database.grouped."""
+        """The block's transactions (the journal's and the paper broker's books, on this thread) commit once,
+        at its end: database.grouped."""
         with self._failing_as_journal_error(), grouped(self.engine):
             yield
 
@@ -172,15 +175,18 @@ class Journal:
         try:
             with self.engine.connect() as conn:
                 probe = conn.begin()
-                try:  # a write that changes nothing, rolled back: refused by a read-only file or role all the same
+                # a write that changes nothing, rolled back: refused by a read-only file or role all the same
+                try:
                     conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
                 finally:
                     probe.rollback()
         except SQLAlchemyError as exc:
             raise JournalError(
-                f"journal {url} cannot be written ({getattr(exc, 'orig', None) or exc}); every order is journaled"
+                f"journal {url} cannot be written ({getattr(exc, 'orig', None) or exc}); every order is"
+                " journaled"
                 " before it is sent, so nothing was sent",
-                fix="apply with a journal this process can write (file permissions, or a role with INSERT and UPDATE)",
+                fix="apply with a journal this process can write (file permissions, or a role with INSERT and"
+                " UPDATE)",
             ) from None
 
     # ---- applies ----
@@ -204,11 +210,17 @@ class Journal:
             c.execute(
                 update(t.applies)
                 .where(t.applies.c.id == apply_id)
-                .values(status=status, message=None if message is None else scrub(message), finished_at=self._now())
+                .values(
+                    status=status,
+                    message=None if message is None else scrub(message),
+                    finished_at=self._now(),
+                )
             )
 
     # ---- intents and orders ----
-    def intents_for_plan(self, plan_hash: str, accounts: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+    def intents_for_plan(
+        self, plan_hash: str, accounts: Collection[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The plan's intents by client order id; with `accounts`, only theirs (one worker's share)."""
         query = select(t.intents).where(t.intents.c.plan_hash == plan_hash)
         if accounts is not None:
@@ -220,12 +232,16 @@ class Journal:
     def intent(self, client_order_id: str) -> dict[str, Any] | None:
         """The intent with this client id, or None."""
         with self.tx() as c:
-            row = c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id)).mappings().first()
+            row = (
+                c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id))
+                .mappings()
+                .first()
+            )
         return dict(row) if row else None
 
     def unknown_intents_by_account(self) -> dict[str, list[str]]:
-        """By account, the client ids of orders that were sent but that the broker did not know when last asked:
-        what plan checks before observing each account, read at once for all of them."""
+        """By account, the client ids of orders that were sent but that the broker did not know when last
+        asked: what plan checks before observing each account, read at once for all of them."""
         out: dict[str, list[str]] = {}
         with self.tx() as c:
             rows = c.execute(
@@ -240,7 +256,9 @@ class Journal:
     def symbols_traded(self, account: str) -> set[str]:
         """Every symbol this journal ever meant to trade for the account."""
         with self.tx() as c:
-            rows = c.execute(select(t.intents.c.symbol).where(t.intents.c.account == account).distinct()).scalars()
+            rows = c.execute(
+                select(t.intents.c.symbol).where(t.intents.c.account == account).distinct()
+            ).scalars()
             return {str(s) for s in rows}
 
     def last_observation(self, account: str) -> dict[str, Any] | None:
@@ -258,11 +276,20 @@ class Journal:
         """The account's fills after a time, to corroborate what the broker says."""
         after = t.fills.c.filled_at >= since if inclusive else t.fills.c.filled_at > since
         with self.tx() as c:
-            rows = c.execute(
-                select(t.fills, t.intents.c.symbol, t.intents.c.side, t.intents.c.created_at.label("intent_created_at"))
-                .join(t.intents, t.intents.c.client_order_id == t.fills.c.client_order_id)
-                .where(t.intents.c.account == account, after)
-            ).mappings().all()
+            rows = (
+                c.execute(
+                    select(
+                        t.fills,
+                        t.intents.c.symbol,
+                        t.intents.c.side,
+                        t.intents.c.created_at.label("intent_created_at"),
+                    )
+                    .join(t.intents, t.intents.c.client_order_id == t.fills.c.client_order_id)
+                    .where(t.intents.c.account == account, after)
+                )
+                .mappings()
+                .all()
+            )
         return [dict(r) for r in rows]
 
     def open_intents(self, account: str) -> list[dict[str, Any]]:
@@ -275,7 +302,8 @@ class Journal:
 
     def add_intent(
         self, *, apply_id: str, plan_hash: str, portfolio: str, account: str, leg: int, client_order_id: str,
-        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: IntentStatus, message: str | None = None,
+        symbol: str, side: str, quantity: Decimal, est_price: Decimal, status: IntentStatus,
+        message: str | None = None,
     ) -> None:
         """Record an intent before its order is sent, so a crash leaves a trace to reconcile."""
         if status not in _NEW_INTENT_STATUSES:
@@ -290,14 +318,17 @@ class Journal:
                     "apply_id": apply_id, "plan_hash": plan_hash, "portfolio": portfolio, "account": account,
                     "leg": leg, "client_order_id": client_order_id, "symbol": symbol, "side": side,
                     "quantity": quantity, "est_price": est_price, "status": status,
-                    "message": None if message is None else scrub(message), "created_at": now, "updated_at": now,
+                    "message": None if message is None else scrub(message), "created_at": now,
+                    "updated_at": now,
                 },
             )
 
     def transition(
-        self, client_order_id: str, event: IntentEvent, *, message: str | None = None, apply_id: str | None = None
+        self, client_order_id: str, event: IntentEvent, *, message: str | None = None,
+        apply_id: str | None = None
     ) -> IntentStatus:
-        """Move an intent by `event` through the transition table; a move the table lacks is a JournalError."""
+        """Move an intent by `event` through the transition table; a move the table lacks is a
+        JournalError."""
         target = EVENT_RULES[event][1]
         values: dict[str, Any] = {"status": target, "updated_at": self._now()}
         if message is not None:
@@ -305,36 +336,43 @@ class Journal:
         if apply_id is not None:
             values["apply_id"] = apply_id
         with self.tx() as c:
-            self._moved(c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values}))
+            self._moved(
+                c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values})
+            )
         return target
 
     def _moved(self, c: Connection, client_order_id: str, event: IntentEvent, result: Any) -> None:
         """Refuse a transition that changed no row although the intent exists: the table has no such move."""
         if result.rowcount:
             return
-        row = c.execute(select(t.intents.c.status).where(t.intents.c.client_order_id == client_order_id)).first()
+        row = c.execute(
+            select(t.intents.c.status).where(t.intents.c.client_order_id == client_order_id)
+        ).first()
         if row is not None:
             raise JournalError(
-                f"intent {client_order_id} cannot go from {row[0]} on {event} (not in the intent transition table)",
+                f"intent {client_order_id} cannot go from {row[0]} on {event} (not in the intent transition"
+                " table)",
                 where="journal", fix="this is a bug: report it with the journal's events for this order",
             )
 
     def record_state(
-        self, account: str, state: OrderFacts, apply_id: str | None, on_fill: Callable[[], None] = lambda: None
+        self, account: str, state: OrderFacts, apply_id: str | None,
+        on_fill: Callable[[], None] = lambda: None
     ) -> Decimal:
         """What the broker says about an order, in one transaction: the order row, any new fill (once), the
         intent's status and progress, and an `order.<status>` event. Returns the new fill's quantity.
 
-        Its commit is not waited onto the disk (database.begin, sync=False): it is made durable by the next synced
-        commit (the next order's intent, the apply's end), one sync an order instead of two. Lost to a power cut
-        before then, the journal holds the intent as sent and no answer, which is the state of a crash right after
-        the send (crash point after_submit): the broker is asked by client id and its answer adopted, never sent
-        again. The intent itself, before the send, is always synced."""
+        Its commit is not waited onto the disk (database.begin, sync=False): it is made durable by the next
+        synced commit (the next order's intent, the apply's end), one sync an order instead of two. Lost to a
+        power cut before then, the journal holds the intent as sent and no answer, which is the state of a
+        crash right after the send (crash point after_submit): the broker is asked by client id and its answer
+        adopted, never sent again. The intent itself, before the send, is always synced."""
         with self.tx(sync=False) as c:
             self._record_order(c, account, state)
             delta = self._record_progress(c, state, on_fill)
             self._event(
-                c, "order." + state.status, apply_id=apply_id, account=account, client_order_id=state.client_order_id,
+                c, "order." + state.status, apply_id=apply_id, account=account,
+                client_order_id=state.client_order_id,
                 filled=state.filled_quantity, price=state.avg_price, reason=state.reject_reason,
             )
         return delta
@@ -342,22 +380,27 @@ class Journal:
     def _record_order(self, c: Connection, account: str, state: OrderFacts) -> None:
         now = self._now()
         values = dict(
-            broker_order_id=state.broker_order_id or None, account=account, symbol=state.symbol, side=state.side,
+            broker_order_id=state.broker_order_id or None, account=account, symbol=state.symbol,
+            side=state.side,
             quantity=state.quantity, filled_quantity=state.filled_quantity, avg_price=state.avg_price,
             status=state.status, updated_at=now,
         )
         upsert(c, t.orders, {"client_order_id": state.client_order_id}, values, submitted_at=now)
 
     def _record_progress(self, c: Connection, state: OrderFacts, on_fill: Callable[[], None]) -> Decimal:
-        """The broker's running totals for one order: the fill they imply beyond the fills already journaled for
-        it, and the intent's status and progress. Returns the new fill's quantity (0 when there is none).
+        """The broker's running totals for one order: the fill they imply beyond the fills already journaled
+        for it, and the intent's status and progress. Returns the new fill's quantity (0 when there is none).
 
         The new fill is measured against the fills table itself, never against the intent's progress, and both
         are written in the caller's transaction: a crash can lose the whole step (it is replayed from the
-        broker's totals) but can never record a fill twice. `on_fill` runs between the two writes (a crash point
-        in tests).
+        broker's totals) but can never record a fill twice. `on_fill` runs between the two writes (a crash
+        point in tests).
         """
-        client_order_id, filled_quantity, avg_price = state.client_order_id, state.filled_quantity, state.avg_price
+        client_order_id, filled_quantity, avg_price = (
+            state.client_order_id,
+            state.filled_quantity,
+            state.avg_price,
+        )
         rows = c.execute(_FILLS_OF, {"b_cid": client_order_id}).all()
         done = sum((r.quantity for r in rows), Decimal(0))
         delta = filled_quantity - done
@@ -370,7 +413,8 @@ class Journal:
                 {
                     "client_order_id": client_order_id,
                     "fill_key": f"{state.broker_order_id or None}:{filled_quantity}",
-                    "quantity": delta, "price": (price if price > 0 else avg_price).quantize(Decimal("0.000001")),
+                    "quantity": delta,
+                    "price": (price if price > 0 else avg_price).quantize(Decimal("0.000001")),
                     "commission": max(
                         Decimal(0), state.commission - sum((r.commission or 0 for r in rows), Decimal(0))
                     ),
@@ -379,7 +423,8 @@ class Journal:
                     ),
                     "fee_asset": state.fee_asset,
                     "fee_asset_amount": max(
-                        Decimal(0), state.fee_asset_amount - sum((r.fee_asset_amount or 0 for r in rows), Decimal(0))
+                        Decimal(0),
+                        state.fee_asset_amount - sum((r.fee_asset_amount or 0 for r in rows), Decimal(0))
                     ),
                     "filled_at": self._now(),
                 },
@@ -387,20 +432,28 @@ class Journal:
             on_fill()
         else:
             delta = Decimal(0)
-        values: dict[str, Any] = {"status": state.status, "filled_quantity": filled_quantity, "updated_at": self._now()}
+        values: dict[str, Any] = {
+            "status": state.status,
+            "filled_quantity": filled_quantity,
+            "updated_at": self._now(),
+        }
         if avg_price is not None:
             values["avg_price"] = avg_price
         if state.reject_reason is not None:
             values["message"] = scrub(state.reject_reason)
         event = broker_event(state.status)
-        self._moved(c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values}))
+        self._moved(
+            c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values})
+        )
         return delta
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
         """(commission, fee in kind) of an order's fills journaled so far: brokers report running totals."""
         with self.tx() as c:
             rows = c.execute(
-                select(t.fills.c.commission, t.fills.c.fee_in_kind).where(t.fills.c.client_order_id == client_order_id)
+                select(t.fills.c.commission, t.fills.c.fee_in_kind).where(
+                    t.fills.c.client_order_id == client_order_id
+                )
             ).all()
         return (
             sum((r[0] for r in rows if r[0] is not None), Decimal(0)),
@@ -415,15 +468,21 @@ class Journal:
     def record_observations(
         self, observations: Sequence[Observation], purpose: str, apply_id: str | None = None
     ) -> None:
-        """In one transaction: a plan of a thousand accounts commits (and syncs to disk) once, not a thousand times."""
+        """In one transaction: a plan of a thousand accounts commits (and syncs to disk) once, not a thousand
+        times."""
         if not observations:
             return
         with self.tx() as c:
             c.execute(
                 insert(t.observations),
                 [
-                    {"account": o.account, "apply_id": apply_id, "purpose": purpose, "data": o.model_dump_json(),
-                     "taken_at": o.taken_at}
+                    {
+                        "account": o.account,
+                        "apply_id": apply_id,
+                        "purpose": purpose,
+                        "data": o.model_dump_json(),
+                        "taken_at": o.taken_at,
+                    }
                     for o in observations
                 ],
             )
@@ -441,7 +500,8 @@ class Journal:
             overridden = r.overridden(overrides)
             rows.append({
                 "apply_id": apply_id, "plan_hash": plan_hash, "phase": phase, "portfolio": r.portfolio,
-                "policy": r.policy, "kind": r.kind, "level": r.level, "message": r.message, "overridden": overridden,
+                "policy": r.policy, "kind": r.kind, "level": r.level, "message": r.message,
+                "overridden": overridden,
                 "override_by": actor if overridden else None,
                 "override_reason": overrides.get(r.policy) if overridden else None, "created_at": now,
             })
@@ -477,12 +537,13 @@ class Journal:
 
 
 def _missing_in_ci(url: str, where: str) -> JournalError:
-    """In CI a journal that does not exist is a misconfiguration (most often a secret not mapped to the step, which
-    leaves the configuration's SQLite path), never an empty journal to plan or apply against."""
+    """In CI a journal that does not exist is a misconfiguration (most often a secret not mapped to the step,
+    which leaves the configuration's SQLite path), never an empty journal to plan or apply against."""
     return JournalError(
-        f"journal {safe_url(url)} does not exist (in CI, or with --require-journal, that is an error: planning or"
+        f"journal {safe_url(url)} does not exist (in CI, or with --require-journal, that is an error:"
+        " planning or"
         " applying against an empty journal would ignore every order in flight)", where=where,
-        fix="map the journal secret to this step (env: RECONCILER_JOURNAL_URL: ${{ secrets.RECONCILER_JOURNAL_URL"
-        " }}) and check the environment holds it; a new journal is created once outside CI (`reconciler plan"
-        " --record` with a credential that may write)",
+        fix="map the journal secret to this step (env: RECONCILER_JOURNAL_URL: ${{"
+        " secrets.RECONCILER_JOURNAL_URL }}) and check the environment holds it; a new journal is created"
+        " once outside CI (`reconciler plan --record` with a credential that may write)",
     )

@@ -1,4 +1,5 @@
-"""Journal schema. Money and quantities are stored as exact decimal text, identical on SQLite and PostgreSQL."""
+"""Journal schema. Money and quantities are stored as exact decimal text, identical on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -200,7 +201,8 @@ paper_orders = Table(
     UniqueConstraint("account", "client_order_id", name="uq_paper_orders_client_id"),
 )
 
-# ---- a broker adapter's own state (Alpaca's activity cursor and settlement window, journal/broker_ledgers.py) ----
+# ---- a broker adapter's own state (Alpaca's activity cursor and settlement window,
+# journal/broker_ledgers.py) ----
 
 broker_ledgers = Table(
     "broker_ledgers",
@@ -211,7 +213,8 @@ broker_ledgers = Table(
     _ts("updated_at"),
 )
 
-# ---- tax lots per account and symbol (journal/lots.py): what is left of each lot, its whole cost kept exact ----
+# ---- tax lots per account and symbol (journal/lots.py): what is left of each lot, its whole cost kept exact
+# ----
 
 lots = Table(
     "lots",

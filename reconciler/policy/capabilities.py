@@ -1,16 +1,17 @@
 """What each built-in of the evaluator (rego-cpp, through regopy) takes and how it fails, found by calling it.
 
-regopy lists no built-ins; it only answers `is_builtin(name)`. So the names come from two sources: OPA's own list
-(the `builtins` of its capabilities file, open-policy-agent/opa `capabilities/v1.*.json`), and every identifier in
-regopy's native library that `is_builtin` accepts (built-ins rego-cpp has beyond OPA's). Each one offered is then
-probed, each probe in its own process because rego-cpp can crash the process (a built-in called with fewer
-arguments than it takes is a segmentation fault):
+regopy lists no built-ins; it only answers `is_builtin(name)`. So the names come from two sources: OPA's own
+list (the `builtins` of its capabilities file, open-policy-agent/opa `capabilities/v1.*.json`), and every
+identifier in regopy's native library that `is_builtin` accepts (built-ins rego-cpp has beyond OPA's). Each
+one offered is then probed, each probe in its own process because rego-cpp can crash the process (a built-in
+called with fewer arguments than it takes is a segmentation fault):
 - arity: called with 6, 5, … arguments until it stops answering "wrong number of arguments" (never fewer);
-- silent element types: called with a list of numbers, of strings, …, and with a list mixing them; a call that is
-  undefined without an error on a mixed list (rego-cpp's `sum([1, "a"])`) while it answers for a list of one type
-  records that type, and a policy's call to it is checked element by element (policy/strict.py).
-`python -m reconciler.policy.capabilities` writes the table (`builtins_table.py`); tests/policy/test_builtins.py
-re-derives it and checks every built-in against the engine, argument by argument.
+- silent element types: called with a list of numbers, of strings, …, and with a list mixing them; a call that
+  is undefined without an error on a mixed list (rego-cpp's `sum([1, "a"])`) while it answers for a list of
+  one type records that type, and a policy's call to it is checked element by element (policy/strict.py).
+`python -m reconciler.policy.capabilities` writes the table (`builtins_table.py`);
+tests/policy/test_builtins.py re-derives it and checks every built-in against the engine, argument by
+argument.
 """
 
 from __future__ import annotations
@@ -24,38 +25,51 @@ from typing import Any
 
 from reconciler import files
 
-# OPA v1's built-ins (capabilities/v1.*.json), infix operators aside: those regopy does not offer must be refused
-# when a policy loads (a call to one is undefined, never a denial).
+# OPA v1's built-ins (capabilities/v1.*.json), infix operators aside: those regopy does not offer must be
+# refused when a policy loads (a call to one is undefined, never a denial).
 OPA_BUILTINS = (
-    "abs", "all", "any", "and", "array.concat", "array.reverse", "array.slice", "base64.decode", "base64.encode",
-    "base64.is_valid", "base64url.decode", "base64url.encode", "base64url.encode_no_pad", "bits.and", "bits.lsh",
-    "bits.negate", "bits.or", "bits.rsh", "bits.xor", "ceil", "concat", "contains", "count", "crypto.hmac.equal",
+    "abs", "all", "any", "and", "array.concat", "array.reverse", "array.slice", "base64.decode",
+    "base64.encode",
+    "base64.is_valid", "base64url.decode", "base64url.encode", "base64url.encode_no_pad", "bits.and",
+    "bits.lsh",
+    "bits.negate", "bits.or", "bits.rsh", "bits.xor", "ceil", "concat", "contains", "count",
+    "crypto.hmac.equal",
     "crypto.hmac.md5", "crypto.hmac.sha1", "crypto.hmac.sha256", "crypto.hmac.sha512", "crypto.md5",
     "crypto.parse_private_keys", "crypto.sha1", "crypto.sha256", "crypto.x509.parse_and_verify_certificates",
     "crypto.x509.parse_and_verify_certificates_with_options", "crypto.x509.parse_certificate_request",
     "crypto.x509.parse_certificates", "crypto.x509.parse_keypair", "crypto.x509.parse_rsa_private_key", "div",
-    "endswith", "floor", "format_int", "glob.match", "glob.quote_meta", "graph.reachable", "graph.reachable_paths",
-    "graphql.is_valid", "graphql.parse", "graphql.parse_and_verify", "graphql.parse_query", "graphql.parse_schema",
-    "graphql.schema_is_valid", "hex.decode", "hex.encode", "http.send", "indexof", "indexof_n", "intersection",
-    "io.jwt.decode", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw", "io.jwt.verify_eddsa",
+    "endswith", "floor", "format_int", "glob.match", "glob.quote_meta", "graph.reachable",
+    "graph.reachable_paths",
+    "graphql.is_valid", "graphql.parse", "graphql.parse_and_verify", "graphql.parse_query",
+    "graphql.parse_schema",
+    "graphql.schema_is_valid", "hex.decode", "hex.encode", "http.send", "indexof", "indexof_n",
+    "intersection",
+    "io.jwt.decode", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw",
+    "io.jwt.verify_eddsa",
     "io.jwt.verify_es256", "io.jwt.verify_es384", "io.jwt.verify_es512", "io.jwt.verify_hs256",
     "io.jwt.verify_hs384", "io.jwt.verify_hs512", "io.jwt.verify_ps256", "io.jwt.verify_ps384",
     "io.jwt.verify_ps512", "io.jwt.verify_rs256", "io.jwt.verify_rs384", "io.jwt.verify_rs512", "is_array",
     "is_boolean", "is_null", "is_number", "is_object", "is_set", "is_string", "json.filter", "json.is_valid",
-    "json.marshal", "json.marshal_with_options", "json.match_schema", "json.patch", "json.remove", "json.unmarshal",
-    "json.verify_schema", "lower", "max", "min", "minus", "mul", "net.cidr_contains", "net.cidr_contains_matches",
+    "json.marshal", "json.marshal_with_options", "json.match_schema", "json.patch", "json.remove",
+    "json.unmarshal",
+    "json.verify_schema", "lower", "max", "min", "minus", "mul", "net.cidr_contains",
+    "net.cidr_contains_matches",
     "net.cidr_expand", "net.cidr_intersects", "net.cidr_is_valid", "net.cidr_merge", "net.cidr_overlap",
     "net.lookup_ip_addr", "numbers.range", "numbers.range_step", "object.filter", "object.get", "object.keys",
     "object.remove", "object.subset", "object.union", "object.union_n", "opa.runtime", "or", "plus", "print",
     "product", "providers.aws.sign_req", "rand.intn", "regex.find_all_string_submatch_n", "regex.find_n",
-    "regex.globs_match", "regex.is_valid", "regex.match", "regex.replace", "regex.split", "regex.template_match",
-    "rego.metadata.chain", "rego.metadata.rule", "rego.parse_module", "rem", "replace", "round", "semver.compare",
+    "regex.globs_match", "regex.is_valid", "regex.match", "regex.replace", "regex.split",
+    "regex.template_match",
+    "rego.metadata.chain", "rego.metadata.rule", "rego.parse_module", "rem", "replace", "round",
+    "semver.compare",
     "semver.is_valid", "sort", "split", "sprintf", "startswith", "strings.any_prefix_match",
-    "strings.any_suffix_match", "strings.count", "strings.render_template", "strings.replace_n", "strings.reverse",
+    "strings.any_suffix_match", "strings.count", "strings.render_template", "strings.replace_n",
+    "strings.reverse",
     "substring", "sum", "time.add_date", "time.clock", "time.date", "time.diff", "time.format", "time.now_ns",
     "time.parse_duration_ns", "time.parse_ns", "time.parse_rfc3339_ns", "time.weekday", "to_number", "trace",
     "trim", "trim_left", "trim_prefix", "trim_right", "trim_space", "trim_suffix", "type_name", "union",
-    "units.parse", "units.parse_bytes", "upper", "urlquery.decode", "urlquery.decode_object", "urlquery.encode",
+    "units.parse", "units.parse_bytes", "upper", "urlquery.decode", "urlquery.decode_object",
+    "urlquery.encode",
     "urlquery.encode_object", "uuid.parse", "uuid.rfc4122", "walk", "yaml.is_valid", "yaml.marshal",
     "yaml.unmarshal",
 )
@@ -70,14 +84,16 @@ _IDENT = re.compile(rb"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*")
 
 
 def evaluate(expression: str) -> tuple[str, str]:
-    """("value", json) | ("undefined", "") | ("error", message) of `x := expression` in a fresh interpreter."""
+    """("value", json) | ("undefined", "") | ("error", message) of `x := expression` in a fresh
+    interpreter."""
     from regopy import Interpreter, LogLevel
 
     interpreter = Interpreter()
     interpreter.log_level = LogLevel.NONE
     interpreter.strict_built_in_errors = True
     try:
-        interpreter.add_module("probe.rego", f"package probe\nimport rego.v1\nr := x if {{ x := {expression} }}\n")
+        interpreter.add_module("probe.rego", f"package probe\nimport rego.v1\nr := x if {{ x := {expression}"
+                               f" }}\n")
         out = interpreter.query("data.probe.r")
     except Exception as exc:  # regopy's own error types: a probe that does not compile is an error
         return "error", str(getattr(exc, "doc", exc))[:200]
@@ -111,12 +127,19 @@ def probe(name: str) -> dict[str, Any]:
 
 
 def _in_process(names: list[str], code: str) -> list[str]:
-    """Lines printed by `code` run on `names` in child processes; a name that crashes its process is skipped."""
+    """Lines printed by `code` run on `names` in child processes; a name that crashes its process is
+    skipped."""
     out: list[str] = []
     left = list(names)
     while left:
-        run = subprocess.run([sys.executable, "-c", code], input="\n".join(left), capture_output=True, text=True,
-                             timeout=600, check=False)
+        run = subprocess.run(
+            [sys.executable, "-c", code],
+            input="\n".join(left),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         lines = run.stdout.splitlines()
         out.extend(lines)
         done = len([line for line in lines if line.startswith("#")])
@@ -128,7 +151,9 @@ def offered_in_library() -> set[str]:
     """Every identifier in regopy's native library that it says is a built-in."""
     import regopy
 
-    library = next(Path(regopy.__file__).parent.glob("*.so"), None) or next(Path(regopy.__file__).parent.glob("*"))
+    library = next(Path(regopy.__file__).parent.glob("*.so"), None) or next(
+        Path(regopy.__file__).parent.glob("*")
+    )
     names = sorted({m.decode() for m in _IDENT.findall(library.read_bytes()) if len(m) < 64})
     code = ("import sys, regopy\ni = regopy.Interpreter()\nfor n in sys.stdin.read().split():\n"
             "    print('#' + (n if i.is_builtin(n) else ''), flush=True)\n")
@@ -153,7 +178,8 @@ def derive() -> dict[str, dict[str, Any]]:
 def main() -> None:
     """Regenerate the capabilities table from the installed regopy, when regopy is upgraded."""
     table = derive()
-    lines = ['"""Generated by `python -m reconciler.policy.capabilities` from regopy as installed; do not edit."""', "",
+    lines = ['"""Generated by `python -m reconciler.policy.capabilities` from regopy as installed; do not'
+             ' edit."""', "",
              "from typing import Any", "", "TABLE: dict[str, dict[str, Any]] = {"]
     lines += [f"    {name!r}: {table[name]!r}," for name in sorted(table)]
     lines += ["}", ""]

@@ -1,11 +1,11 @@
 """The policies compiled once: rego-cpp's `query` compiles every module again for each query (about 6 ms of an
-evaluation's 10 with the shipped policies), while a bundle built once runs the same query in about a third of the
-time (measured with the shipped policies and a 10-order input: 3.3 ms against 10.5 ms).
+evaluation's 10 with the shipped policies), while a bundle built once runs the same query in about a third of
+the time (measured with the shipped policies and a 10-order input: 3.3 ms against 10.5 ms).
 
 The bundle has interpreters of its own: one that only builds it, one that only runs it; the policy set's own
 interpreter keeps every normal query (loading, checking, and naming the file of a failing policy). A bundle's
-answer is used only when it is a result of the expected shape; anything else (an evaluation error, an unexpected
-shape) is answered by the normal query instead, which fails closed and names the file, as before.
+answer is used only when it is a result of the expected shape; anything else (an evaluation error, an
+unexpected shape) is answered by the normal query instead, which fails closed and names the file, as before.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ class Compiled:
         return {short: doc if isinstance(doc, dict) else {} for short, doc in values[0].items()}
 
 
-def compile_policies(rewrites: dict[str, strict.Rewritten], query: str, packages: set[str]) -> Compiled | None:
+def compile_policies(
+    rewrites: dict[str, strict.Rewritten], query: str, packages: set[str]
+) -> Compiled | None:
     """The bundle, or None when rego-cpp cannot build one (every evaluation then takes the normal query)."""
     try:
         return Compiled(rewrites, query, packages)

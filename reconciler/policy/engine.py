@@ -6,10 +6,10 @@ The evaluator (rego-cpp, through regopy) fails open in three ways this module cl
 - a built-in that errors (`to_number("x")`) is undefined too unless strict built-in errors are on: they are,
   and an evaluation error is an error, never a pass;
 - Rego v0 rule heads (`deny[msg] { … }`) parse into an object instead of a set: refused with the fix.
-And one way policies could leak what they must not see: `opa.runtime()` returns the process environment, where the
-broker and journal credentials live; a deny message quoting it would print them in a plan comment. Any use of the
-`opa` namespace is refused when the policies load (policies are data a pull request may change).
-An evaluation that runs past the time budget is an error naming the policy.
+And one way policies could leak what they must not see: `opa.runtime()` returns the process environment, where
+the broker and journal credentials live; a deny message quoting it would print them in a plan comment. Any use
+of the `opa` namespace is refused when the policies load (policies are data a pull request may change). An
+evaluation that runs past the time budget is an error naming the policy.
 """
 
 from __future__ import annotations
@@ -35,10 +35,11 @@ from reconciler.secrets.redact import scrub
 
 T = TypeVar("T")
 
-# The compiled bundle (policy/compiled.py) is off by default: rego-cpp has aborted the whole process late in long
-# runs before (docs/policies.md), and a bundle sharing the process with normal queries once crashed it; a crash of
-# the evaluator mid-apply costs more than the ~0.8 ms an order the bundle saves. tests/policy/test_compiled.py
-# keeps it equal to the normal query, so it can be turned on once it has run crash-free for long enough.
+# The compiled bundle (policy/compiled.py) is off by default: rego-cpp has aborted the whole process late in
+# long runs before (docs/policies.md), and a bundle sharing the process with normal queries once crashed it; a
+# crash of the evaluator mid-apply costs more than the ~0.8 ms an order the bundle saves.
+# tests/policy/test_compiled.py keeps it equal to the normal query, so it can be turned on once it has run
+# crash-free for long enough.
 BUNDLE = False
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
@@ -48,7 +49,8 @@ _ERRORAST_VALUE = re.compile(r"\(errorast\s*\(rego-(?:STRING|INT|FLOAT|true|fals
 # A string, a raw string or a comment: blanked out before looking for calls, keeping every offset in place.
 _NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
 _V0_RULE = re.compile(r"^\s*(\w+)\s*(\[[^\]\n]*\])?\s*\{", re.MULTILINE)
-_OPA = re.compile(r"(?<![\w.])opa(?!\w)")  # the namespace root, however it is then indexed (.runtime, ["runtime"])
+# the namespace root, however it is then indexed (.runtime, ["runtime"])
+_OPA = re.compile(r"(?<![\w.])opa(?!\w)")
 _KEYWORDS = {"if", "else", "not", "some", "every", "in", "with", "as", "contains", "default", "set"}
 _HELPERS = "#strict"  # the module name of a policy file's checked functions (policy/strict.py)
 
@@ -68,13 +70,15 @@ def _located(
     marked = strict.MARKED.search(detail)
     if marked and marked.group("name") in ("<", "<=", ">", ">="):
         return marked.group("where"), (
-            f"`{marked.group('name')}` compares values of different types (rego-cpp orders them its own way, so a"
+            f"`{marked.group('name')}` compares values of different types (rego-cpp orders them its own way,"
+            " so a"
             " limit written as text, or a number read as text, would silently decide the rule)"
         )
     if marked:  # a checked call found an element its built-in would have left undefined
         return marked.group("where"), (
-            f"{marked.group('name')}: an element of argument {int(marked.group('position')) + 1} is not of type"
-            f" {marked.group('types').replace(',', ' or ')} (rego-cpp would make the call undefined, silently)"
+            f"{marked.group('name')}: an element of argument {int(marked.group('position')) + 1} is not of"
+            f" type {marked.group('types').replace(',', ' or ')} (rego-cpp would make the call undefined,"
+            " silently)"
         )
     msg = _ERRORMSG.search(detail)
     first = msg.group(1).strip() if msg else unknown
@@ -89,7 +93,9 @@ def _located(
     if at and at.group("file") in texts:
         offset = int(at.group("offset"))
         rewritten = rewrites.get(at.group("file"))
-        line, col = _line_col(texts[at.group("file")], rewritten.original_offset(offset) if rewritten else offset)
+        line, col = _line_col(
+            texts[at.group("file")], rewritten.original_offset(offset) if rewritten else offset
+        )
         return f"{at.group('file')}:{line}:{col}", first
     placed = rewrites[fallback].place(first) if fallback in rewrites else None
     return placed or (fallback, first)
@@ -119,18 +125,20 @@ class PolicySet:
     timeout_seconds: float = 5.0
     # One evaluation at a time per interpreter: its input is state, and rego-cpp is not thread-safe.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-    # Set when an evaluation overran its budget: that call may still be running, so the interpreter is not used
-    # again (rego-cpp is not safe to share between two running evaluations).
+    # Set when an evaluation overran its budget: that call may still be running, so the interpreter is not
+    # used again (rego-cpp is not safe to share between two running evaluations).
     abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
     rewrites: dict[str, strict.Rewritten] = field(default_factory=dict, compare=False, repr=False)
     compiled: Compiled | None = field(default=None, compare=False, repr=False)  # policy/compiled.py
 
     def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
         """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
-        call is abandoned in its (daemon) thread and the command fails, which is what matters (nothing sent)."""
+        call is abandoned in its (daemon) thread and the command fails, which is what matters (nothing
+        sent)."""
         if self.abandoned:
             raise PolicyFileError(
-                f"policies are unusable in this process: {self.abandoned[0]} overran its time budget", where=where,
+                f"policies are unusable in this process: {self.abandoned[0]} overran its time budget",
+                where=where,
                 fix="fix that policy, then run again",
             )
         return bounded_http.within(
@@ -139,7 +147,8 @@ class PolicySet:
                 f"policy {what} took longer than {self.timeout_seconds:g}s to evaluate; treated as a failure",
                 where=where,
                 fix="simplify the rule (avoid iterating over large cross products), or raise"
-                " policies.timeout_seconds in reconciler.yaml; no order is sent while a policy cannot be evaluated",
+                " policies.timeout_seconds in reconciler.yaml; no order is sent while a policy cannot be"
+                " evaluated",
             ),
         )
 
@@ -151,15 +160,16 @@ class PolicySet:
             if level is None:
                 raise PolicyFileError(
                     f"--override {name}: no policy of that name is loaded", where="command line",
-                    fix=f"name a soft-mandatory policy ({', '.join(self.overridable()) or 'none is configured'})",
+                    fix="name a soft-mandatory policy"
+                    f" ({', '.join(self.overridable()) or 'none is configured'})",
                 )
             if level != "soft-mandatory":
                 raise PolicyFileError(
-                    f"--override {name}: the policy is {level}; only soft-mandatory policies can be overridden"
-                    f" ({', '.join(self.overridable()) or 'none is configured'})",
+                    f"--override {name}: the policy is {level}; only soft-mandatory policies can be"
+                    f" overridden ({', '.join(self.overridable()) or 'none is configured'})",
                     where="command line",
-                    fix="change the targets instead (or its level under policies.enforcement in reconciler.yaml,"
-                    " which is itself a reviewed change)",
+                    fix="change the targets instead (or its level under policies.enforcement in"
+                    " reconciler.yaml, which is itself a reviewed change)",
                 )
 
     def overridable(self) -> list[str]:
@@ -167,15 +177,18 @@ class PolicySet:
         return sorted(p for p, level in self.levels.items() if level == "soft-mandatory")
 
     def query(self, short: str) -> dict[str, Any]:
-        """Evaluate one package against the current input; a failing policy is an error, never a silent pass."""
+        """Evaluate one package against the current input; a failing policy is an error, never a silent
+        pass."""
         where = self.files.get(short, short)
-        out, error = self._bounded(short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}"))
+        out, error = self._bounded(
+            short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}")
+        )
         if error is not None:
             where, first = _located(error, self.texts, where, "evaluation error", self.rewrites)
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
-                fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here, not"
-                " undefined); no order is sent while a policy is broken",
+                fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here,"
+                " not undefined); no order is sent while a policy is broken",
             )
         values = json.loads(str(out)).get("expressions", [])
         doc = values[0] if values else {}
@@ -203,8 +216,13 @@ class PolicySet:
         text = json.dumps(document)
         with self.lock:
             compiled = self.compiled
-            docs = None if compiled is None else self._bounded("(all)", "policies", lambda: compiled.documents(text))
-            if docs is None:  # no bundle, or no plain result from it: the normal query decides, naming any failure
+            docs = (
+                None
+                if compiled is None
+                else self._bounded("(all)", "policies", lambda: compiled.documents(text))
+            )
+            # no bundle, or no plain result from it: the normal query decides, naming any failure
+            if docs is None:
                 self.interpreter.set_input_term(text)
                 docs = self.query_all() if self.packages else {}
         for short in sorted(self.packages):
@@ -212,22 +230,24 @@ class PolicySet:
             for kind in ("deny", "warn"):
                 for msg in _bounded(_messages(doc.get(kind), short, kind, self.files.get(short, short))):
                     level = self.levels[short]
-                    # Scrubbed here, at the source, so the plan file holds what every later evaluation says too.
+                    # Scrubbed here, at the source, so the plan file holds what every later evaluation says
+                    # too.
                     results.append(
                         PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg)
                     )
         return results
 
 
-# A policy's messages reach the terminal, CI logs, the plan file and pull-request comments: a rule that builds a
-# 200,000-character message, or a message per element of a large range, must not flood them. The verdict stands
-# (one deny is enough to block); what is cut is said.
+# A policy's messages reach the terminal, CI logs, the plan file and pull-request comments: a rule that builds
+# a 200,000-character message, or a message per element of a large range, must not flood them. The verdict
+# stands (one deny is enough to block); what is cut is said.
 MAX_MESSAGE_CHARS = 1_000
 MAX_MESSAGES = 20
 
 
 def _bounded(messages: list[str]) -> list[str]:
-    """Each message scrubbed, then cut to MAX_MESSAGE_CHARS; at most MAX_MESSAGES, the rest counted in the last."""
+    """Each message scrubbed, then cut to MAX_MESSAGE_CHARS; at most MAX_MESSAGES, the rest counted in the
+    last."""
     out = []
     for msg in messages[:MAX_MESSAGES]:
         clean = scrub(msg)
@@ -239,8 +259,8 @@ def _bounded(messages: list[str]) -> list[str]:
 
 
 def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
-    """regopy's query as (output, None), or (None, rego-cpp's error term as text): an evaluation error is never
-    a result."""
+    """regopy's query as (output, None), or (None, rego-cpp's error term as text): an evaluation error is
+    never a result."""
     try:
         out = interpreter.query(expression)
     except json.JSONDecodeError as exc:  # an error term regopy fails to read as JSON
@@ -264,7 +284,8 @@ def _messages(value: Any, short: str, kind: str, where: str) -> list[str]:
         return ["denied"] if value and kind == "deny" else (["warned"] if value else [])
     if not isinstance(value, list):
         raise PolicyFileError(
-            f"policy {short}: {kind} is {type(value).__name__ if not isinstance(value, dict) else 'an object'},"
+            f"policy {short}: {kind} is"
+            f" {type(value).__name__ if not isinstance(value, dict) else 'an object'},"
             " not a set of messages",
             where=where,
             fix=f"write `{kind} contains msg if {{ … }}` (with `import rego.v1`)",
@@ -286,8 +307,8 @@ _FORMATS: dict[str, Callable[[Decimal], str]] = {"money": money, "percent": pct,
 
 
 def structured(item: dict[str, Any]) -> str:
-    """A message object's `msg` with each `{name}` filled from its `money`, `percent` (a fraction) or `quantity`
-    values, formatted as the plan formats its numbers; a name given no number stays as written."""
+    """A message object's `msg` with each `{name}` filled from its `money`, `percent` (a fraction) or
+    `quantity` values, formatted as the plan formats its numbers; a name given no number stays as written."""
     values: dict[str, str] = {}
     for kind, form in _FORMATS.items():
         given = item.get(kind)
@@ -333,7 +354,8 @@ def load_policies(
     workspace: Path | None = None,
 ) -> PolicySet:
     """Compile every `*.rego` file (tests excluded) in the folder; every problem names file, line and column.
-    With `workspace`, the folder and every file in it must resolve inside it (the file gate refuses the rest)."""
+    With `workspace`, the folder and every file in it must resolve inside it (the file gate refuses the
+    rest)."""
     if workspace is not None:
         gate.inside(directory, workspace, gate.POLICY)
     if not directory.is_dir():
@@ -352,23 +374,26 @@ def load_policies(
         match = _PACKAGE.search(text)
         if not match:
             raise PolicyFileError(
-                "no package declaration", where=f"{path}:1:1", fix="start the file with `package reconciler.NAME`"
+                "no package declaration", where=f"{path}:1:1",
+                fix="start the file with `package reconciler.NAME`"
             )
         texts[str(path)] = text
-        code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)  # strings and comments blanked, offsets kept
+        # strings and comments blanked, offsets kept
+        code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
         v0 = _v0_rules(str(path), text, code)
         if v0:
             raise PolicyFileError(
                 "rule written in Rego v0 syntax (`deny[msg] { … }`), which this evaluator reads differently",
                 where=v0[0],
-                fix="add `import rego.v1` and write `deny contains msg if { … }` (a value rule: `name := … if { … }`)",
+                fix="add `import rego.v1` and write `deny contains msg if { … }` (a value rule: `name := … if"
+                " { … }`)",
             )
         opa = _OPA.search(code)
         if opa:
             line, col = _line_col(text, len(text[: opa.start()].encode()))
             raise PolicyFileError(
-                "policy uses the opa namespace (opa.runtime() returns the process environment, where the broker and"
-                " journal credentials are): a policy must never see them",
+                "policy uses the opa namespace (opa.runtime() returns the process environment, where the"
+                " broker and journal credentials are): a policy must never see them",
                 where=f"{path}:{line}:{col}",
                 fix="decide from `input` and `data` only (policies.params reach the policy as input.params)",
             )
@@ -378,13 +403,15 @@ def load_policies(
             line, col = _line_col(text, len(text[:offset].encode()))
             return f"{path}:{line}:{col}"
 
-        # Which calls are built-ins is read from the capability table, never by asking rego-cpp about a name the
-        # policy wrote: its is_builtin aborts the process on some (`uuid.x`, `crypto.x`).
+        # Which calls are built-ins is read from the capability table, never by asking rego-cpp about a name
+        # the policy wrote: its is_builtin aborts the process on some (`uuid.x`, `crypto.x`).
         calls = list(strict.calls(text, lambda name: True))
         builtins = [c for c in calls if c.name in TABLE]
         rewritten = strict.rewrite(str(path), package, text, code, at, builtins)
 
-        def placed(offset: int, path: Path = path, text: str = text, rewritten: strict.Rewritten = rewritten) -> str:
+        def placed(
+            offset: int, path: Path = path, text: str = text, rewritten: strict.Rewritten = rewritten
+        ) -> str:
             line, col = _line_col(text, rewritten.original_offset(offset))
             return f"{path}:{line}:{col}"
 
@@ -400,10 +427,12 @@ def load_policies(
         for call in calls:
             if call.name not in TABLE:
                 raise PolicyFileError(
-                    f"policy calls {call.name}, which is not a built-in this evaluator (rego-cpp) implements: it"
+                    f"policy calls {call.name}, which is not a built-in this evaluator (rego-cpp) implements:"
+                    " it"
                     " would evaluate to undefined and never deny",
                     where=at(call.start),
-                    fix=f"rewrite the rule without {call.name} (or define it in the policy); a policy that cannot"
+                    fix=f"rewrite the rule without {call.name} (or define it in the policy); a policy that"
+                    " cannot"
                     " be evaluated is refused, never passed",
                 )
             strict.check_arity(str(path), call, at(call.start))
@@ -419,18 +448,27 @@ def load_policies(
         # Evaluated at once (on an empty input), so an error rego-cpp reports only when evaluating names this
         # file, not the next package queried.
         PolicySet(
-            interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds, rewrites=rewrites
+            interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds,
+            rewrites=rewrites
         ).query(short)
     unknown = sorted(set(levels) - set(packages))
     if unknown:
         raise PolicyFileError(
             f"enforcement names unknown policies: {', '.join(unknown)}",
             where="reconciler.yaml: policies.enforcement",
-            fix=f"use the package names of the files in {directory} ({', '.join(sorted(packages)) or 'none'})",
+            fix=f"use the package names of the files in {directory}"
+            f" ({', '.join(sorted(packages)) or 'none'})",
         )
     resolved: dict[str, Level] = {p: levels.get(p, default_level) for p in packages}
     return PolicySet(
-        interpreter=interpreter, packages=packages, levels=resolved, files=files, texts=texts,
-        timeout_seconds=timeout_seconds, rewrites=rewrites,
-        compiled=compile_policies(rewrites, _combined(packages), set(packages)) if packages and BUNDLE else None,
+        interpreter=interpreter,
+        packages=packages,
+        levels=resolved,
+        files=files,
+        texts=texts,
+        timeout_seconds=timeout_seconds,
+        rewrites=rewrites,
+        compiled=compile_policies(rewrites, _combined(packages), set(packages))
+        if packages and BUNDLE
+        else None,
     )

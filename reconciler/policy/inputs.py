@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.core.models import Action, PortfolioPlan, Quote
-from reconciler.spec.models import PolicyParams
+from reconciler.workspace.models import PolicyParams
 
 
 def _num(d: Decimal | None) -> float | None:

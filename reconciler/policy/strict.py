@@ -1,15 +1,17 @@
-"""Every call a policy makes to a built-in is checked when the policies load, against the evaluator's capability
-table (policy/capabilities.py), so that no call can fail silently or take the process down:
-- a call to a built-in rego-cpp does not offer evaluates to undefined: refused (in engine.py, by `is_builtin`);
-- a call with fewer arguments than the built-in takes crashes rego-cpp (a segmentation fault) and one with more than
-  it takes plus an output argument is an error at best: refused, with the arity;
-- a built-in the table records as silent on some element types (`sum([1, "a"])` is undefined, not an error, even
-  with strict built-in errors) is called through a generated function of the same package that checks every
-  element first and fails with the call's file and line when one is of another type;
+"""Every call a policy makes to a built-in is checked when the policies load, against the evaluator's
+capability table (policy/capabilities.py), so that no call can fail silently or take the process down:
+- a call to a built-in rego-cpp does not offer evaluates to undefined: refused (in engine.py, by
+  `is_builtin`);
+- a call with fewer arguments than the built-in takes crashes rego-cpp (a segmentation fault) and one with
+  more than it takes plus an output argument is an error at best: refused, with the arity;
+- a built-in the table records as silent on some element types (`sum([1, "a"])` is undefined, not an error,
+  even with strict built-in errors) is called through a generated function of the same package that checks
+  every element first and fails with the call's file and line when one is of another type;
 - an ordering comparison (`<`, `<=`, `>`, `>=`) goes through a generated function that refuses operands of two
   types (`compare_strictly`).
-The generated functions fail by calling `to_number` on a marker naming the call's place, which the engine reads
-back from rego-cpp's error (rego-cpp's own error for a failure inside one would name the generated module).
+The generated functions fail by calling `to_number` on a marker naming the call's place, which the engine
+reads back from rego-cpp's error (rego-cpp's own error for a failure inside one would name the generated
+module).
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class Rewritten:
     """A module with its silent calls routed through checked functions, and how to place errors back."""
 
     text: str
-    helpers: str = ""  # a module of the same package defining the checked functions; empty when none is needed
+    # a module of the same package defining the checked functions; empty when none is needed
+    helpers: str = ""
     shifts: list[tuple[int, int]] = field(default_factory=list)  # (byte offset in the new text, bytes added)
     helper_sites: dict[int, str] = field(default_factory=dict)  # helper line -> FILE:LINE:COL of its call
     sites: list[tuple[str, str]] = field(default_factory=list)  # (built-in, FILE:LINE:COL) of every call
@@ -93,7 +96,9 @@ def _arguments(code: str, open_at: int) -> int:
 def calls(text: str, is_builtin: Callable[[str], bool]) -> Iterator[Call]:
     """Every call in the module to something that is neither its own function, an import, data nor input."""
     # Comments blanked and strings filled (not blanked: `f("a")` passes one argument), offsets kept.
-    code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)) if m.group(0)[0] == "#" else "x" * len(m.group(0)), text)
+    code = _NOT_CODE.sub(
+        lambda m: " " * len(m.group(0)) if m.group(0)[0] == "#" else "x" * len(m.group(0)), text
+    )
     own = {m.group(1) for m in _HEAD.finditer(code)}
     imported = {m.group(2) or m.group(1).rsplit(".", 1)[-1] for m in _IMPORT.finditer(code)}
     for m in _CALL.finditer(code):
@@ -105,16 +110,20 @@ def calls(text: str, is_builtin: Callable[[str], bool]) -> Iterator[Call]:
 
 
 def check_arity(path: str, call: Call, where: str) -> None:
-    """Refuse a call whose argument count the built-in cannot take; a built-in not in the table is refused too."""
+    """Refuse a call whose argument count the built-in cannot take; a built-in not in the table is refused
+    too."""
     entry = TABLE.get(call.name)
     if entry is None:
         raise PolicyFileError(
-            f"policy calls {call.name}, which this evaluator offers but its capability table does not describe",
+            f"policy calls {call.name}, which this evaluator offers but its capability table does not"
+            " describe",
             where=where,
-            fix="run `python -m reconciler.policy.capabilities` after upgrading regopy (or avoid the built-in)",
+            fix="run `python -m reconciler.policy.capabilities` after upgrading regopy (or avoid the"
+            " built-in)",
         )
     arity = int(entry["arity"])
-    if not arity <= call.arguments <= arity + 1:  # one more: Rego's output argument (`walk(x, [path, value])`)
+    # one more: Rego's output argument (`walk(x, [path, value])`)
+    if not arity <= call.arguments <= arity + 1:
         raise PolicyFileError(
             f"policy calls {call.name} with {call.arguments} argument(s); it takes {arity}"
             " (fewer would crash the evaluator)", where=where, fix=f"pass {arity} argument(s) to {call.name}",
@@ -123,7 +132,8 @@ def check_arity(path: str, call: Call, where: str) -> None:
 
 def rewrite(path: str, package: str, text: str, code: str, located: Callable[[int], str],
             builtins: list[Call]) -> Rewritten:
-    """`text` with each call to a silent built-in renamed to a checked function, and the module defining them."""
+    """`text` with each call to a silent built-in renamed to a checked function, and the module defining
+    them."""
     out = Rewritten(text, sites=[(c.name, located(c.start)) for c in builtins])
     pieces, last, helpers = [], 0, [f"package {package}", "import rego.v1", ""]
     for k, call in enumerate(c for c in builtins if TABLE[c.name]["silent_elements"] and c.arguments
@@ -144,7 +154,8 @@ def rewrite(path: str, package: str, text: str, code: str, located: Callable[[in
         for p, types in checks:
             marker = f"{MARK}|{site}|{call.name}|{p}|{','.join(types)}"
             helpers.append(
-                f'{helper}({args}) := to_number("{marker}") if {{ some x in {params[p]}; not {helper}_ok{p}(x) }}'
+                f'{helper}({args}) := to_number("{marker}") if {{ some x in {params[p]}; not'
+                f' {helper}_ok{p}(x) }}'
             )
         for kind in ("array", "set"):
             guards = "; ".join(f"is_{kind}({params[p]})" for p, _ in checks)
@@ -211,10 +222,11 @@ def _operand_end(code: str, after: int) -> int | None:
 
 
 def compare_strictly(source: Rewritten, package: str, place: Callable[[int], str]) -> None:
-    """Route every ordering comparison (`a < b`, …) of `source.text` through a generated function that refuses,
-    with the comparison's file and line, two operands of different types: rego-cpp orders numbers, strings and
-    collections against each other its own way (`1 < "a"` is undefined, `"a" < 1` true), so a limit written as
-    text, or a number read as text, silently decides a deny rule. `place` takes a byte offset of `source.text`."""
+    """Route every ordering comparison (`a < b`, …) of `source.text` through a generated function that
+    refuses, with the comparison's file and line, two operands of different types: rego-cpp orders numbers,
+    strings and collections against each other its own way (`1 < "a"` is undefined, `"a" < 1` true), so a
+    limit written as text, or a number read as text, silently decides a deny rule. `place` takes a byte offset
+    of `source.text`."""
     text = source.text
     code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
     edits: list[tuple[int, int, str]] = []  # (start, end, replacement) in text, in order

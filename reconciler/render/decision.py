@@ -1,10 +1,10 @@
 """What a reviewer decides on, worked out once for the comment's opening block and its portfolio sections.
 
 The comment opens with the decision: what merging will trade (per portfolio: orders, two-sided notional, the
-envelope apply holds it to), what is blocked and why (denials grouped by policy and level, with counts), what needs
-an override, and the notes that change the outcome. Portfolios are ordered by severity (blocked, waiting for an
-override, warned, clear) and then by size, so a plan of hundreds shows its worst and largest first and counts the
-rest. Every "and N more" says where the rest is: a section that is posted, or the plan artifact.
+envelope apply holds it to), what is blocked and why (denials grouped by policy and level, with counts), what
+needs an override, and the notes that change the outcome. Portfolios are ordered by severity (blocked, waiting
+for an override, warned, clear) and then by size, so a plan of hundreds shows its worst and largest first and
+counts the rest. Every "and N more" says where the rest is: a section that is posted, or the plan artifact.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ NOTE_ROWS = 10  # notes quoted in the opening block
 BLOCKED, OVERRIDE, WARNED, CLEAR = range(4)
 _LEVELS: dict[str, int] = {"hard-mandatory": 0, "soft-mandatory": 1, "advisory": 2}
 
-# Notes that change what merging does: cash not spent, orders not placed, a portfolio not traded. Matched on the
-# planner's own wording (core/planner.py), which a test keeps in step.
+# Notes that change what merging does: cash not spent, orders not placed, a portfolio not traded. Matched on
+# the planner's own wording (core/planner.py), which a test keeps in step.
 _WEIGHTY = re.compile(
-    r"unsettled cash is not spent|under the minimum trade|would cost more than|no spendable cash|buying nothing"
-    r"|still open at the broker|market was closed|less than one quantity"
+    r"unsettled cash is not spent|under the minimum trade|would cost more than|no spendable cash|buying"
+    r" nothing|still open at the broker|market was closed|less than one quantity"
 )
 
 
@@ -74,7 +74,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Group:
-    """The results of one policy at one level and kind, over every portfolio it names (worst portfolio first)."""
+    """The results of one policy at one level and kind, over every portfolio it names (worst portfolio
+    first)."""
 
     policy: str
     kind: str
@@ -103,7 +104,8 @@ class Decision:
     change_orders: int  # of the orders going out, those the pull request's target changes cause
     drift_orders: int  # and those old drift causes (None of either without a base commit: see `attributed`)
     attributed: bool
-    replanned: bool  # every changed portfolio was planned again with its base targets: drift is counted per order
+    # every changed portfolio was planned again with its base targets: drift is counted per order
+    replanned: bool
     posted: frozenset[str] = field(default_factory=frozenset)  # portfolios with a section in a posted comment
 
     @property
@@ -112,13 +114,15 @@ class Decision:
         return [r for r in self.rows if r.shown]
 
     def elsewhere(self, rows: Sequence[Row]) -> str:
-        """Where rows the opening block does not name are: "3 in their sections below, 2 only in the plan file"."""
+        """Where rows the opening block does not name are: "3 in their sections below, 2 only in the plan
+        file"."""
         below = sum(1 for r in rows if r.name in self.posted)
         said = []
         if below:
             said.append(f"{below} in {'its section' if below == 1 else 'their sections'} below")
         if len(rows) - below:
-            said.append(f"{len(rows) - below} only in the plan file (the `reconciler-plan` artifact, `plan.json`)")
+            said.append(f"{len(rows) - below} only in the plan file (the `reconciler-plan` artifact,"
+                        " `plan.json`)")
         return ", ".join(said)
 
 
@@ -151,7 +155,8 @@ def decide(
     causes: Mapping[str, Cause] | None = None,
     posted: Collection[str] | None = None,
 ) -> Decision:
-    """The decision a plan puts to its reviewer. `posted`: the portfolios whose sections are posted (all by default)."""
+    """The decision a plan puts to its reviewer. `posted`: the portfolios whose sections are posted (all by
+    default)."""
     overrides = plan.overridden_policies
     by_portfolio = plan.results_by_portfolio
     rows = []
@@ -204,21 +209,24 @@ def _n(count: int, one: str, many: str | None = None) -> str:
 
 
 def verdict(d: Decision) -> str:
-    """The decision in one sentence, worst first: a denial leads, never "no changes" (our words and numbers only)."""
+    """The decision in one sentence, worst first: a denial leads, never "no changes" (our words and numbers
+    only)."""
     blocked = [r for r in d.rows if r.severity == BLOCKED]
     waiting = [r for r in d.rows if r.severity == OVERRIDE]
     said = []
     if blocked:
         said.append(f"{_n(len(blocked), 'portfolio')} {'is' if len(blocked) == 1 else 'are'} blocked")
     if waiting:
-        said.append(f"{_n(len(waiting), 'portfolio')} {'waits' if len(waiting) == 1 else 'wait'} for an override")
+        said.append(f"{_n(len(waiting), 'portfolio')} {'waits' if len(waiting) == 1 else 'wait'} for an"
+                    " override")
     if d.trading:
         trades = (f"merging places {_n(d.orders, 'order')} in {_n(len(d.trading), 'portfolio')}"
                   f" ({money(d.notional)} traded)")
     elif said:
         trades = "merging places no orders"
     elif any(r.pp.outside_bands for r in d.rows):
-        trades = "merging places no orders, though some portfolios are outside their bands (the notes say why)"
+        trades = ("merging places no orders, though some portfolios are outside their bands (the notes say"
+                  " why)")
     else:
         trades = "merging places no orders: every portfolio is within its bands"
     sentence = "; ".join([*said, trades]) if said else trades

@@ -1,9 +1,10 @@
-"""The plan comment's chart: one row of dots per holding on a shared weight axis — now (○), after the orders (●),
-the target (┃) inside its band ([───]) — with the numbers beside it. Plain monospace text in a code block: GitHub
-shows it as written, in every viewer, and it stays short (a row per holding, the smallest grouped as "other").
+"""The plan comment's chart: one row of dots per holding on a shared weight axis — now (○), after the orders
+(●), the target (┃) inside its band ([───]) — with the numbers beside it. Plain monospace text in a code
+block: GitHub shows it as written, in every viewer, and it stays short (a row per holding, the smallest
+grouped as "other").
 
-A chart of bars now against a target line drew the line across unrelated holdings and left out where the orders
-take the portfolio; this shows all three and the band they are judged by."""
+A chart of bars now against a target line drew the line across unrelated holdings and left out where the
+orders take the portfolio; this shows all three and the band they are judged by."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from reconciler.core.models import PortfolioPlan
 from reconciler.core.numbers import ZERO
 from reconciler.render.fmt import pct, points
 
-WIDTH = 40  # characters of the axis: with the label and the numbers, a row stays within GitHub's comment column
+# characters of the axis: with the label and the numbers, a row stays within GitHub's comment column
+WIDTH = 40
 ROWS = 12  # holdings drawn before the rest is grouped as "other"
 LEGEND = "○ now   ● after the orders   ┃ target   [───] band"
-# A symbol comes from the broker too: inside the code block it is a label of a few safe characters, never markup.
+# A symbol comes from the broker too: inside the code block it is a label of a few safe characters, never
+# markup.
 _UNSAFE = re.compile(r"[^A-Za-z0-9./:_-]")
 
 
@@ -36,13 +39,16 @@ class Row:
 
 def rows_of(pp: PortfolioPlan, top: int = ROWS) -> list[Row]:
     """The holdings, largest first (now, after or target), the rest as "other", then cash."""
-    ordered = sorted(pp.holdings, key=lambda h: (-max(h.weight_before, h.weight_after, h.weight_target), h.symbol))
+    ordered = sorted(
+        pp.holdings, key=lambda h: (-max(h.weight_before, h.weight_after, h.weight_target), h.symbol)
+    )
     shown, rest = ordered[:top], ordered[top:]
     out = [Row(_UNSAFE.sub("?", h.symbol)[:12], h.weight_before, h.weight_after, h.weight_target, h.band)
            for h in shown]
     if rest:
         out.append(Row(f"other ({len(rest)})", sum((h.weight_before for h in rest), ZERO),
-                       sum((h.weight_after for h in rest), ZERO), sum((h.weight_target for h in rest), ZERO), None))
+                       sum((h.weight_after for h in rest), ZERO), sum((h.weight_target for h in rest), ZERO),
+                       None))
     out.append(Row("cash", pp.cash_weight_before, pp.cash_weight_after, pp.cash_weight_target, None))
     return out
 
@@ -63,8 +69,15 @@ def dot_plot(pp: PortfolioPlan, top: int = ROWS) -> str:
         start = min(WIDTH * tick // 4, WIDTH + 8 - len(text))
         axis[start:start + len(text)] = list(text)
     lines = [" " * (label + 2) + "".join(axis).rstrip()]
-    numbers = [(pct(r.now), pct(r.after), pct(r.target), f" ±{points(r.band, signed=False)}" if r.band is not None
-                else "") for r in rows]
+    numbers = [
+        (
+            pct(r.now),
+            pct(r.after),
+            pct(r.target),
+            f" ±{points(r.band, signed=False)}" if r.band is not None else "",
+        )
+        for r in rows
+    ]
     wide = [max(len(n[i]) for n in numbers) for i in range(3)]
     for r, (now, after, target, band) in zip(rows, numbers, strict=True):
         cells = ["·"] * (WIDTH + 1)

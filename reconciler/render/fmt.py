@@ -1,8 +1,9 @@
-"""The one vocabulary of every rendering (terminal and markdown): numbers, signs, units, times, ids and colours.
+"""The one vocabulary of every rendering (terminal and markdown): numbers, signs, units, times, ids and
+colours.
 
 Weights are percentages (`12.34%`); a drift or any difference of weights is in percentage points (`+10.22 pp`,
-signed); money is `$1,234.56` and a signed amount `-$2,924.99`; a price difference against the plan is in basis
-points; a time is to the second with its zone. A status or a side has one colour wherever it is shown.
+signed); money is `$1,234.56` and a signed amount `-$2,924.99`; a price difference against the plan is in
+basis points; a time is to the second with its zone. A status or a side has one colour wherever it is shown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from rich.text import Text
 from reconciler.core.numbers import BPS, money, pct, qty
 
 __all__ = [
-    "bps", "id_tail", "money", "pct", "points", "qty", "side_text", "signed_money", "status_style", "status_text",
+    "bps", "id_tail", "money", "pct", "points", "qty", "side_text", "signed_money", "status_style",
+    "status_text",
     "when",
 ]
 
@@ -50,8 +52,9 @@ ID_TAIL = 8
 
 
 def id_tail(client_order_id: str) -> str:
-    """The short form of a client order id: its last characters, a hash of plan, account and leg (unique within
-    a plan); `reconciler show APPLY_ID --format json` holds the full ids, and the tail finds one there."""
+    """The short form of a client order id: its last characters, a hash of plan, account and leg (unique
+    within a plan); `reconciler show APPLY_ID --format json` holds the full ids, and the tail finds one
+    there."""
     return "…" + client_order_id[-ID_TAIL:]
 
 
@@ -65,7 +68,8 @@ _BAD = {"failed", "denied", "rejected", "unknown", "Unknown", "refused", "not tr
 
 
 def status_style(status: str) -> str:
-    """The colour of a status word: green done, blue waiting, yellow partly or not done, red failed or unknown."""
+    """The colour of a status word: green done, blue waiting, yellow partly or not done, red failed or
+    unknown."""
     if status in _GOOD:
         return "green"
     if status in _WAITING:

@@ -1,7 +1,8 @@
 """The pull-request comment body, rendered from jinja2 templates shipped in the package.
 
-The comment is a list of blocks (the summary, one per changed portfolio, a footer), each from its own template,
-so that a comment past GitHub's size limit can be split between blocks while the summary stays first.
+The comment is a list of blocks (the summary, one per changed portfolio, a footer), each from its own
+template, so that a comment past GitHub's size limit can be split between blocks while the summary stays
+first.
 
 Text that is not ours (names, symbols, policy messages, refs) is escaped for where it lands, on one line:
 - `md`: markdown text (paragraphs, headings, list items, table cells): markdown's punctuation and the table's
@@ -44,8 +45,8 @@ SUMMARY_ROWS = 50  # rows of each summary table before "… and N more"
 
 @functools.cache
 def environment() -> Environment:
-    """One environment per process: Jinja caches each compiled template in it, and compiling is most of the cost of
-    rendering (a fresh environment per comment compiled every template again)."""
+    """One environment per process: Jinja caches each compiled template in it, and compiling is most of the
+    cost of rendering (a fresh environment per comment compiled every template again)."""
     env = Environment(
         loader=PackageLoader("reconciler.render", "templates"),
         undefined=StrictUndefined,
@@ -67,7 +68,8 @@ _BACKTICKS = re.compile(r"`+")
 
 
 def _one_line(value: object) -> str:
-    """A line break would end a table row, or start a block (a heading, `</details>`) of the text's choosing."""
+    """A line break would end a table row, or start a block (a heading, `</details>`) of the text's
+    choosing."""
     return _LINE_BREAKS.sub(" ", str(value))
 
 
@@ -77,16 +79,19 @@ def md_escape(value: object) -> str:
 
 
 def html_escape(value: object) -> str:
-    """Text inside an HTML block (`<summary>`): GitHub renders no markdown there, so HTML escapes, not markdown's."""
+    """Text inside an HTML block (`<summary>`): GitHub renders no markdown there, so HTML escapes, not
+    markdown's."""
     return html.escape(_one_line(value), quote=True)
 
 
 def code_span(value: object) -> str:
-    """A whole code span showing the text as typed: fenced by one backtick more than its longest run of them."""
+    """A whole code span showing the text as typed: fenced by one backtick more than its longest run of
+    them."""
     text = _one_line(value) or " "
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
     if text.strip(" ") and (text[0] in "` " or text[-1] in "` "):
-        text = f" {text} "  # markdown strips one space each side (not of spaces only): a backtick may start or end
+        # markdown strips one space each side (not of spaces only): a backtick may start or end
+        text = f" {text} "
     return f"{fence}{text}{fence}"
 
 
@@ -96,9 +101,9 @@ def _weight(d: Decimal | None) -> str:
 
 @dataclass(frozen=True)
 class Proposal:
-    """What the comment says besides the plan: the settings and policy files the pull request changes, overrides
-    refused, why each portfolio trades (core.attribution; without it, the plan's own target changes), and what
-    the new targets would have done against the old (backtest.whatif; None: no section)."""
+    """What the comment says besides the plan: the settings and policy files the pull request changes,
+    overrides refused, why each portfolio trades (core.attribution; without it, the plan's own target
+    changes), and what the new targets would have done against the old (backtest.whatif; None: no section)."""
 
     settings: Sequence[SettingChange] = ()
     policy_files: Sequence[PolicyFileChange] = ()
@@ -114,9 +119,10 @@ def blocks(
     plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL,
     posted: Collection[str] | None = None,
 ) -> list[str]:
-    """The comment as blocks: the decision (starting with the sticky marker, then the settings and policy files the
-    pull request changes, the target changes), one per portfolio worth a section (worst and largest first), footer.
-    `posted`: the portfolios whose sections are posted, which the opening block may point to (all by default)."""
+    """The comment as blocks: the decision (starting with the sticky marker, then the settings and policy
+    files the pull request changes, the target changes), one per portfolio worth a section (worst and largest
+    first), footer. `posted`: the portfolios whose sections are posted, which the opening block may point to
+    (all by default)."""
     env = environment()
     bounds: dict[tuple[str, str], Bound] = {}
     if envelope is not None:
@@ -124,8 +130,10 @@ def blocks(
     causes = proposal.causes if proposal.causes is not None else attribution.causes(plan, None)
     decision = decide(plan, envelope, causes, posted)
     ctx = {
-        "plan": plan, "envelope": envelope, "bounds": bounds, "decision": decision, "verdict": verdict(decision),
-        "limit": SUMMARY_ROWS, "decision_rows": DECISION_ROWS, "group_names": GROUP_NAMES, "note_rows": NOTE_ROWS,
+        "plan": plan, "envelope": envelope, "bounds": bounds, "decision": decision,
+        "verdict": verdict(decision),
+        "limit": SUMMARY_ROWS, "decision_rows": DECISION_ROWS, "group_names": GROUP_NAMES,
+        "note_rows": NOTE_ROWS,
         "setting_changes": list(proposal.settings), "policy_file_changes": list(proposal.policy_files),
         "refused_overrides": list(proposal.refused_overrides),
     }
@@ -160,7 +168,9 @@ def what_if_blocks(report: WhatIfReport) -> list[str]:
     return made + notes
 
 
-def render_markdown(plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL) -> str:
+def render_markdown(
+    plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL
+) -> str:
     """The whole comment in one piece (what `plan --format markdown` prints)."""
     return "".join(blocks(plan, envelope, proposal))
 
@@ -169,11 +179,12 @@ def plan_comment(
     plan: Plan, envelope: EnvelopeSettings | None = None, proposal: Proposal = NO_PROPOSAL, *,
     limit: int = COMMENT_LIMIT, max_parts: int = 10,
 ) -> list[str]:
-    """The comment's bodies, split past GitHub's limit, whose opening block points only to sections that are posted.
+    """The comment's bodies, split past GitHub's limit, whose opening block points only to sections that are
+    posted.
 
     Which sections fit in `max_parts` comments depends on the opening block's size, which depends on what it
-    points to: render, split, and render again pointing only to what was posted, until everything it points to is
-    posted (pointing to nothing is always true, and ends the search)."""
+    points to: render, split, and render again pointing only to what was posted, until everything it points to
+    is posted (pointing to nothing is always true, and ends the search)."""
     claimed: set[str] | None = None
     for _ in range(4):
         made = blocks(plan, envelope, proposal, claimed)
@@ -239,19 +250,19 @@ def part_marker(k: int, n: int) -> str:
 
 
 def split_comment(parts_in: list[str], limit: int = COMMENT_LIMIT, max_parts: int = 10) -> list[str]:
-    """Bodies of at most `limit`, each opening with a marker: the first keeps the summary (the first block), the
-    last ends with the footer (the last block: which plan, which commit), also when sections are left out.
+    """Bodies of at most `limit`, each opening with a marker: the first keeps the summary (the first block),
+    the last ends with the footer (the last block: which plan, which commit), also when sections are left out.
 
     Blocks are kept whole when they fit; a block larger than a comment is cut between lines, repeating the
-    table header and reopening a <details> it was cut inside. Past `max_parts` the sections that do not fit are
-    left out with a note; `part=K/N` and "part K of N" count the comments posted.
+    table header and reopening a <details> it was cut inside. Past `max_parts` the sections that do not fit
+    are left out with a note; `part=K/N` and "part K of N" count the comments posted.
     """
     whole = "".join(parts_in)
     if size(whole) <= limit:
         return [whole]
     footer = parts_in[-1] if len(parts_in) > 1 else ""
-    # Room in every comment for the markers, the continuation header, the note and the footer: whichever comment
-    # ends up last can take the footer.
+    # Room in every comment for the markers, the continuation header, the note and the footer: whichever
+    # comment ends up last can take the footer.
     budget = limit - 600 - size(footer)
     sections = [parts_in[0].removeprefix(MARKER + "\n"), *parts_in[1:-1]]
     pieces: list[tuple[int, str]] = []  # (section, text): a section cut in pieces has several
@@ -280,7 +291,9 @@ def split_comment(parts_in: list[str], limit: int = COMMENT_LIMIT, max_parts: in
         note = ""
         if left_out:
             dropped = {i for i, _ in left_out}
-            partly = " (the first of them only in part)" if dropped & {i for c in posted for i, _ in c} else ""
+            partly = (
+                " (the first of them only in part)" if dropped & {i for c in posted for i, _ in c} else ""
+            )
             comments = f"{max_parts} comment" + ("s" if max_parts != 1 else "")
             note = (
                 f"\n---\n*{len(dropped)} more section(s) do not fit in {comments}{partly} and are left out;"

@@ -1,7 +1,7 @@
-"""What `apply` prints while it runs: each order's outcome the moment it is journaled, in the plan's table style
-(money formatted, the notional filled, the broker's cost, the slippage against the price the plan valued it at, the
-short client id), a total line per portfolio and one for the apply; a progress line on a terminal, and a log line
-every so often elsewhere (CI), where nothing redraws.
+"""What `apply` prints while it runs: each order's outcome the moment it is journaled, in the plan's table
+style (money formatted, the notional filled, the broker's cost, the slippage against the price the plan valued
+it at, the short client id), a total line per portfolio and one for the apply; a progress line on a terminal,
+and a log line every so often elsewhere (CI), where nothing redraws.
 
 Each line is said from the journal's row of its order (through the `sentence` the caller passes,
 journal.sentences.order_sentence), never from what the apply believed."""
@@ -141,7 +141,9 @@ class OutcomeStream:
         self.sentence = sentence
         self.accounts = {pp.name: pp.account for pp in plan.portfolios}
         self.total = sum(len(pp.actions) for pp in plan.portfolios)
-        self.kept, self.widths = fit(OUTCOME_COLUMNS, [header(OUTCOME_COLUMNS), *_samples(plan)], out.width, INDENT)
+        self.kept, self.widths = fit(
+            OUTCOME_COLUMNS, [header(OUTCOME_COLUMNS), *_samples(plan)], out.width, INDENT
+        )
         self.columns = [OUTCOME_COLUMNS[i] for i in self.kept]
         self.current: str | None = None
         self.portfolio = Tally()
@@ -175,7 +177,8 @@ class OutcomeStream:
             status_text(status), side_text(o.side), Text(qty(o.quantity)), Text(o.symbol),
             Text(money(paid) if paid is not None else "-"),
             Text(money(filled * paid) if paid is not None and filled > 0 else "-"),
-            Text(money(o.commission) if filled > 0 else "-"), Text(fill.slippage_bps), Text(id_tail(o.client_order_id)),
+            Text(money(o.commission) if filled > 0 else "-"), Text(fill.slippage_bps),
+            Text(id_tail(o.client_order_id)),
         ]
         self._print(self._line(cells))
         if status != "filled" or (row is not None and row.get("message")):
@@ -191,8 +194,9 @@ class OutcomeStream:
             self._print(Text())
 
     def _progress(self) -> str:
-        return f"applying: {self.overall.orders:,}/{self.total:,} orders · {self.portfolios:,} portfolio(s)" + (
-            f" · at {self.current}" if self.current else ""
+        return (
+            f"applying: {self.overall.orders:,}/{self.total:,} orders · {self.portfolios:,} portfolio(s)"
+            + (f" · at {self.current}" if self.current else "")
         )
 
     def _tick(self) -> None:
@@ -206,7 +210,8 @@ class OutcomeStream:
             })
 
     def _print(self, text: Text, *, wrap: bool = False) -> None:
-        """Print a line; `wrap`: prose that wraps between words at the console's width rather than run past it."""
+        """Print a line; `wrap`: prose that wraps between words at the console's width rather than run past
+        it."""
         if self.broken is not None:
             return
         try:

@@ -88,14 +88,20 @@ class Pace:
         eta = self.eta_seconds
         left = "?" if eta is None else _duration(eta)
         return (
-            f"{self.done:,}/{self.total:,} accounts · {self.orders:,} orders · {self.orders_per_second:,.1f} orders/s"
-            f" · {_duration(self.elapsed)} elapsed · {left} left"
+            f"{self.done:,}/{self.total:,} accounts · {self.orders:,} orders · {self.orders_per_second:,.1f}"
+            f" orders/s · {_duration(self.elapsed)} elapsed · {left} left"
         )
 
 
 def _duration(seconds: float) -> str:
     s = round(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+    return (
+        f"{s // 3600}h{s % 3600 // 60:02d}m"
+        if s >= 3600
+        else f"{s // 60}m{s % 60:02d}s"
+        if s >= 60
+        else f"{s}s"
+    )
 
 
 class ApplyProgress:
@@ -114,7 +120,8 @@ class ApplyProgress:
             self.status.start()
 
     def say(self, step: str) -> None:
-        """What the apply is doing before the first account finishes (reading, checking, queueing, starting)."""
+        """What the apply is doing before the first account finishes (reading, checking, queueing,
+        starting)."""
         if self.status is not None:
             self.status.update(step + "…")
         self.out.print(Text(f"{step}…", style="dim"))
@@ -130,7 +137,8 @@ class ApplyProgress:
             log.info(
                 "apply progress: %s", pace.line(),
                 extra={
-                    "accounts_done": pace.done, "accounts_total": pace.total, "accounts_failed": snapshot.failed,
+                    "accounts_done": pace.done, "accounts_total": pace.total,
+                    "accounts_failed": snapshot.failed,
                     "orders": pace.orders, "orders_per_second": round(pace.orders_per_second, 2),
                     "eta_seconds": None if pace.eta_seconds is None else round(pace.eta_seconds),
                 },
@@ -143,12 +151,14 @@ class ApplyProgress:
 
 
 def render_work_report(report: Report, last: Snapshot | None, out: Console) -> None:
-    """The end of `apply --all`: a line per account done, then the summary: counts first, then every failure."""
+    """The end of `apply --all`: a line per account done, then the summary: counts first, then every
+    failure."""
     for lost in report.lost:
         out.print(Text(f"worker {lost} died", style="red")
                   + Text("; its account is finished by a later run (re-plan if it is partly applied)"))
     if not report.outcomes:
-        out.print(Text("Nothing to do: ", style="green") + Text("every account of this plan was claimed already."))
+        out.print(Text("Nothing to do: ", style="green") + Text("every account of this plan was claimed"
+                                                                " already."))
         return
     failed = sorted((o for o in report.outcomes if o.status != "done"), key=lambda o: o.account)
     done = sorted((o for o in report.outcomes if o.status == "done"), key=lambda o: o.account)

@@ -1,5 +1,5 @@
-"""`history` and `show APPLY_ID` on the terminal: what the journal holds, in the plan's vocabulary (the light table,
-right-aligned numbers, status and side in their colours, times to the second with their zone)."""
+"""`history` and `show APPLY_ID` on the terminal: what the journal holds, in the plan's vocabulary (the light
+table, right-aligned numbers, status and side in their colours, times to the second with their zone)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def render_history(rows: list[dict[str, Any]], console: Console) -> None:
     """The most recent applies, newest first."""
     table = [
         [Text(r["id"][:8]), Text(when(r["started_at"])), status_text(r["status"]), Text(f"{r['orders']:,}"),
-         Text(f"{r['filled']:,}"), Text(r["plan_hash"][:12]), Text((r["git_commit"] or "-")[:12]), Text(r["actor"])]
+         Text(f"{r['filled']:,}"), Text(r["plan_hash"][:12]), Text((r["git_commit"] or "-")[:12]),
+         Text(r["actor"])]
         for r in rows
     ]
     console.print(layout(HISTORY_COLUMNS, table, console.width))
@@ -31,9 +32,16 @@ def render_history(rows: list[dict[str, Any]], console: Console) -> None:
 
 ORDER_COLUMNS = (
     Col("leg", right=True, drop=3), Col("status"), Col("side"), Col("qty", right=True), Col("symbol"),
-    Col("filled", right=True), Col("avg price", right=True, drop=1), Col("notional", right=True), Col("id", drop=2),
+    Col("filled", right=True), Col("avg price", right=True, drop=1), Col("notional", right=True),
+    Col("id", drop=2),
 )
-EVENT_COLUMNS = (Col("at"), Col("event"), Col("account", drop=1, wrap=True), Col("order"), Col("detail", wrap=True))
+EVENT_COLUMNS = (
+    Col("at"),
+    Col("event"),
+    Col("account", drop=1, wrap=True),
+    Col("order"),
+    Col("detail", wrap=True),
+)
 
 
 def _number(value: Any) -> Decimal | None:
@@ -54,10 +62,12 @@ def render_apply(a: dict[str, Any], console: Console) -> None:
     for i in a["intents"]:
         filled, paid = _number(i["filled_quantity"]), _number(i["avg_price"])
         rows.setdefault(i["portfolio"], []).append([
-            Text(str(i["leg"])), status_text(i["status"]), side_text(i["side"]), Text(qty(Decimal(str(i["quantity"])))),
+            Text(str(i["leg"])), status_text(i["status"]), side_text(i["side"]),
+            Text(qty(Decimal(str(i["quantity"])))),
             Text(i["symbol"]), Text(qty(filled) if filled is not None else "-"),
             Text(money(paid) if paid is not None else "-"),
-            Text(money(filled * paid) if filled and paid is not None else "-"), Text(id_tail(i["client_order_id"])),
+            Text(money(filled * paid) if filled and paid is not None else "-"),
+            Text(id_tail(i["client_order_id"])),
         ])
     console.print(Text(f"Orders ({len(a['intents'])})", style="bold"))
     # One table for every portfolio, so the columns line up across them; a portfolio's name heads its orders.
@@ -75,7 +85,8 @@ def render_apply(a: dict[str, Any], console: Console) -> None:
         mark, style = ("✗", "red") if d["kind"] == "deny" else ("!", "yellow")
         if d["overridden"]:
             style = "yellow"
-        said = Text(f"  {mark} [{d['phase']}] [{d['level']}] {d['policy']} ({d['portfolio']}): {d['message']}",
+        said = Text(f"  {mark} [{d['phase']}] [{d['level']}] {d['policy']} ({d['portfolio']}):"
+                    f" {d['message']}",
                     style=style)
         if d["overridden"]:
             said.append(f" (overridden by {d['override_by']}: {d['override_reason']})", style="dim")
@@ -85,8 +96,13 @@ def render_apply(a: dict[str, Any], console: Console) -> None:
         if a["fills"] else ""
     ))
     events = [
-        [Text(when(e["created_at"])), Text(e["kind"], style=_event_style(e["kind"])), Text(e["account"] or "-"),
-         Text(id_tail(e["client_order_id"]) if e["client_order_id"] else "-"), Text(_detail(e["data"]))]
+        [
+            Text(when(e["created_at"])),
+            Text(e["kind"], style=_event_style(e["kind"])),
+            Text(e["account"] or "-"),
+            Text(id_tail(e["client_order_id"]) if e["client_order_id"] else "-"),
+            Text(_detail(e["data"])),
+        ]
         for e in a["events"]
     ]
     console.print(Text(f"\nEvents ({len(events)})", style="bold"))
@@ -108,4 +124,6 @@ def _detail(data: str) -> str:
         return data
     if not isinstance(fields, dict):
         return str(fields)
-    return " ".join(f"{k}={v}" for k, v in fields.items() if v is not None and k not in ("account", "client_order_id"))
+    return " ".join(
+        f"{k}={v}" for k, v in fields.items() if v is not None and k not in ("account", "client_order_id")
+    )

@@ -1,9 +1,10 @@
-"""The light table every terminal command prints (plan, apply, history, show, status): a dim header, columns two
-spaces apart, numbers right-aligned, no boxes. It fits the console's width by wrapping text columns onto more lines
-and then leaving out the columns marked optional, least needed first; nothing is cut, least of all a number.
+"""The light table every terminal command prints (plan, apply, history, show, status): a dim header, columns
+two spaces apart, numbers right-aligned, no boxes. It fits the console's width by wrapping text columns onto
+more lines and then leaving out the columns marked optional, least needed first; nothing is cut, least of all
+a number.
 
-Not a rich Table: laying one out costs milliseconds, and a plan of a thousand portfolios prints a thousand of them;
-and rich's last resort, shrinking every column, would cut numbers.
+Not a rich Table: laying one out costs milliseconds, and a plan of a thousand portfolios prints a thousand of
+them; and rich's last resort, shrinking every column, would cut numbers.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ GAP = "  "
 @dataclass(frozen=True)
 class Col:
     """One column: `right` for numbers (right-aligned), `wrap` for text that may wrap onto more lines down to
-    `least` characters wide, `drop` > 0 for a column that may be left out when the table is too wide (the highest
-    first)."""
+    `least` characters wide, `drop` > 0 for a column that may be left out when the table is too wide (the
+    highest first)."""
 
     name: str
     right: bool = False
@@ -60,8 +61,8 @@ def fit(
 
 
 def line(columns: list[Col] | tuple[Col, ...], cells: list[Text], widths: list[int], indent: int = 0) -> Text:
-    """One row laid out at the given widths: a wrapping cell wider than its column goes on over more lines; any
-    other cell wider than its column pushes the rest right."""
+    """One row laid out at the given widths: a wrapping cell wider than its column goes on over more lines;
+    any other cell wider than its column pushes the rest right."""
     parts = [_wrapped(cell, width) if col.wrap else [cell] for col, cell, width in zip(columns, cells, widths,
                                                                                         strict=True)]
     out = Text()

@@ -62,7 +62,8 @@ def render_plan(plan: Plan, console: Console) -> None:
         for a, move in zip(pp.actions, moves, strict=True):
             sign = "+" if a.side == "buy" else "-"
             rows.append([
-                Text(f"  {sign}", style=SIDE_STYLE[a.side]), side_text(a.side), Text(qty(a.quantity)), Text(a.symbol),
+                Text(f"  {sign}", style=SIDE_STYLE[a.side]), side_text(a.side), Text(qty(a.quantity)),
+                Text(a.symbol),
                 Text(money(a.price)), Text(money(a.notional)), Text(move), Text(a.reason),
             ])
         console.print(layout(ORDER_COLUMNS, rows, console.width))
@@ -77,9 +78,11 @@ def render_plan(plan: Plan, console: Console) -> None:
     for pp in noted:
         outside = pp.outside_bands
         state = f"no orders, {', '.join(outside)} outside the bands" if outside else "no orders"
-        if pp.blocked:  # its weights come from a doubtful quote: saying what is outside the bands would mislead
+        # its weights come from a doubtful quote: saying what is outside the bands would mislead
+        if pp.blocked:
             outside, state = ["?"], "not traded: doubtful quote"
-        console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}): {state}"))
+        console.print(Text(f"  # portfolio {pp.name!r}", style="bold") + Text(f" (account {pp.account}):"
+            f" {state}"))
         _withdrawal(pp, console)
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="yellow" if outside else "dim"))
@@ -151,12 +154,16 @@ def render_target_changes(plan: Plan, console: Console, note: str = "") -> None:
         return
     console.print(Text(f"{head}:", style="bold") + Text(f" {note}" if note else ""))
     for c in plan.target_changes:
-        sign, style = {"added": ("+", "bold green"), "removed": ("-", "bold red")}.get(c.change, ("~", "bold yellow"))
-        console.print(Text(f"  {sign} portfolio {c.portfolio!r}", style=style) + Text(f" ({c.change}, {c.account})"))
+        sign, style = {"added": ("+", "bold green"), "removed": ("-", "bold red")}.get(
+            c.change, ("~", "bold yellow")
+        )
+        console.print(Text(f"  {sign} portfolio {c.portfolio!r}", style=style) + Text(f" ({c.change},"
+            f" {c.account})"))
         for w in c.weights:
             delta = (w.after or Decimal(0)) - (w.before or Decimal(0))
             console.print(
-                Text(f"      {w.symbol:<10} {_weight(w.before):>8} → {_weight(w.after):>8}  ") + drift_text(delta)
+                Text(f"      {w.symbol:<10} {_weight(w.before):>8} → {_weight(w.after):>8}  ")
+                + drift_text(delta)
             )
         if c.cash_before != c.cash_after:
             console.print(f"      {'cash':<10} {_weight(c.cash_before):>8} → {_weight(c.cash_after):>8}")
@@ -175,12 +182,15 @@ def render_envelope(check: EnvelopeCheck, console: Console, band: Decimal) -> No
             + Text(f" (plan {reviewed}, ±{band:.0%}; largest change in an order {check.max_deviation:.2%})")
         )
     else:
-        console.print(Text(f"Envelope: outside the reviewed plan's envelope (plan {reviewed})", style="bold red"))
+        console.print(
+            Text(f"Envelope: outside the reviewed plan's envelope (plan {reviewed})", style="bold red")
+        )
         for b in check.breaches:
             console.print(Text(f"  ✗ {b.render()}", style="red"))
     for d in check.dropped:
         console.print(
-            Text(f"  · {d.portfolio} {d.symbol}: the reviewed {d.side} of {money(d.reviewed)} is no longer needed",
+            Text(f"  · {d.portfolio} {d.symbol}: the reviewed {d.side} of {money(d.reviewed)} is no longer"
+                 " needed",
                  style="dim")
         )
 

@@ -1,14 +1,16 @@
 """One redaction layer: every secret value this process resolved is scrubbed from every string that leaves it.
 
 `Secret` masks itself, but a secret can still come back as plain text: a broker's error page that echoes the
-request's headers, an exception from the HTTP library quoting a header value. So the resolver registers each value
-here, with the forms it travels in (base64, URL-encoded, JSON-escaped), and the exits — logs, the CLI's output and
-errors, the journal, plan files, job summaries and pull-request comments — pass their text through `scrub`.
+request's headers, an exception from the HTTP library quoting a header value. So the resolver registers each
+value here, with the forms it travels in (base64, URL-encoded, JSON-escaped), and the exits — logs, the CLI's
+output and errors, the journal, plan files, job summaries and pull-request comments — pass their text through
+`scrub`.
 
-A secret shorter than `_MIN_LENGTH` is scrubbed too, but only as a whole token (`abc1234` is masked in `key=abc1234`,
-not inside `xabc1234y`): masked inside words it would eat ordinary text. Text a broker wrote (an error's message) can
-carry a secret in forms no list foresees — cut at any point, base64 of a whole header block at any alignment, hex —
-so `untrusted` also masks every token that shares `FRAGMENT` characters with any of those forms.
+A secret shorter than `_MIN_LENGTH` is scrubbed too, but only as a whole token (`abc1234` is masked in
+`key=abc1234`, not inside `xabc1234y`): masked inside words it would eat ordinary text. Text a broker wrote
+(an error's message) can carry a secret in forms no list foresees — cut at any point, base64 of a whole header
+block at any alignment, hex — so `untrusted` also masks every token that shares `FRAGMENT` characters with any
+of those forms.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from reconciler import shown
 from reconciler.errors import OutputError
 
 MASK = "***"
-# Shorter values would mask ordinary words in every output ("secret", "admin"); no real API key or token is this
-# short.
+# Shorter values would mask ordinary words in every output ("secret", "admin"); no real API key or token is
+# this short.
 _MIN_LENGTH = 8
 FRAGMENT = 6  # no run of this many characters of a secret (or of an encoding of it) leaves in untrusted text
 _lock = threading.Lock()
@@ -38,10 +40,10 @@ _TOKEN = re.compile(r"[A-Za-z0-9+/=_%.~-]+")
 _forms: set[str] = set()
 _by_length: dict[int, set[str]] = {}
 _ordered: list[str] = []  # _forms, longest first; rebuilt after a registration
-# Up to this many forms, each is looked for in the text. Beyond (an apply over thousands of accounts registers two
-# keys each, in seven forms), every window of the text is looked up among the forms of its length instead: work
-# in the text's length and the number of distinct lengths, not in the number of secrets, so scrubbing each log
-# line does not make a run quadratic in accounts.
+# Up to this many forms, each is looked for in the text. Beyond (an apply over thousands of accounts registers
+# two keys each, in seven forms), every window of the text is looked up among the forms of its length instead:
+# work in the text's length and the number of distinct lengths, not in the number of secrets, so scrubbing
+# each log line does not make a run quadratic in accounts.
 _FEW = 64
 
 
@@ -95,8 +97,8 @@ def scrub(text: str) -> str:
 
 
 # A whole token starts after a character that is not a letter or digit, or after one written escaped: a URL's
-# `%2C` (symbols=BND%2CSECRET%2CVTI, as httpx logs a request) or JSON's `\n` and `\u0020` end in a letter or digit
-# that is not part of the token.
+# `%2C` (symbols=BND%2CSECRET%2CVTI, as httpx logs a request) or JSON's `\n` and `\u0020` end in a letter or
+# digit that is not part of the token.
 _AFTER_SEPARATOR = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4}))"
 
 
@@ -110,9 +112,9 @@ def _scrub_short(text: str) -> str:
 
 
 def _encodings(value: str) -> list[str]:
-    """The forms a secret may be echoed in by a broker, as they sit inside a longer encoded text: base64 of the
-    value at each of the three alignments a surrounding block can give it (only the characters that do not depend
-    on its neighbours), hex, and URL encoding."""
+    """The forms a secret may be echoed in by a broker, as they sit inside a longer encoded text: base64 of
+    the value at each of the three alignments a surrounding block can give it (only the characters that do not
+    depend on its neighbours), hex, and URL encoding."""
     raw = value.encode()
     out = [value, raw.hex(), quote(value, safe=""), json.dumps(value)[1:-1]]
     for shift in range(3):  # characters k whose six bits all come from the value's bytes
@@ -164,8 +166,9 @@ def scrub_value(value: Any) -> Any:
 
 
 class ScrubbedStream:
-    """A text stream that scrubs what is written to it and shows it as text (`shown.terminal`): the CLI puts one in
-    front of stdout and stderr, so logs, rendered output and error messages all pass through the same layer."""
+    """A text stream that scrubs what is written to it and shows it as text (`shown.terminal`): the CLI puts
+    one in front of stdout and stderr, so logs, rendered output and error messages all pass through the same
+    layer."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -179,7 +182,9 @@ class ScrubbedStream:
     def write(self, text: str) -> int:
         """Write the text with every known secret scrubbed and terminal controls made visible."""
         try:
-            self._stream.write(shown.terminal(scrub(text), keep_colour=self._colour, line_start=self._line_start))
+            self._stream.write(
+                shown.terminal(scrub(text), keep_colour=self._colour, line_start=self._line_start)
+            )
         except BrokenPipeError:
             raise
         except OSError as exc:  # /dev/full, an I/O error: one kind the CLI reports, whatever the writer was

@@ -11,9 +11,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.errors import SecretError as SecretError  # defined with every other error; importable here too
+# defined with every other error; importable here too
+from reconciler.errors import SecretError as SecretError
 from reconciler.secrets.redact import register
-from reconciler.spec.models import SecretStores
+from reconciler.workspace.models import SecretStores
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class SecretResolver:
         elif scheme == "vault":
             secret = Secret(self._vault(rest, where))
         else:
-            raise SecretError(f"unknown secret source {scheme!r}", where=where, fix="use env:, aws: or vault:")
+            raise SecretError(f"unknown secret source {scheme!r}", where=where, fix="use env:, aws: or"
+                              " vault:")
         _check_shape(secret, ref, where)
         register(secret.reveal())
         self._cache[ref] = secret
@@ -75,7 +77,8 @@ class SecretResolver:
             ) from None
         try:
             client = boto3.client(
-                "secretsmanager", region_name=self.stores.aws_region, endpoint_url=self.stores.aws_endpoint_url
+                "secretsmanager", region_name=self.stores.aws_region,
+                endpoint_url=self.stores.aws_endpoint_url
             )
             raw = client.get_secret_value(SecretId=secret_id)["SecretString"]
         except (BotoCoreError, ClientError) as exc:
@@ -118,8 +121,8 @@ class SecretResolver:
 
 def _check_shape(secret: Secret, ref: str, where: str) -> None:
     """A key with a trailing newline or a pasted non-ASCII character is refused here, naming the reference and
-    never the value: sent as a header it fails deep in the HTTP library, whose error text echoes the value (and
-    was retried, and logged, eight times)."""
+    never the value: sent as a header it fails deep in the HTTP library, whose error text echoes the value
+    (and was retried, and logged, eight times)."""
     value = secret.reveal()
     if value != value.strip():
         raise SecretError(
@@ -129,7 +132,8 @@ def _check_shape(secret: Secret, ref: str, where: str) -> None:
     bad = next((i for i, ch in enumerate(value) if not (32 <= ord(ch) < 127)), None)
     if bad is not None:
         raise SecretError(
-            f"the secret {ref} has a character that is not printable ASCII at position {bad + 1}", where=where,
+            f"the secret {ref} has a character that is not printable ASCII at position {bad + 1}",
+            where=where,
             fix="re-copy the key from the broker's site; API keys are plain ASCII",
         )
 

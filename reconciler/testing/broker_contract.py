@@ -1,7 +1,7 @@
 """The contract every Broker adapter keeps (brokers/base.py), as pytest tests a plug-in's own suite runs.
 
-Subclass `BrokerContract` in a test module and give it a `contract` fixture; every test below then runs against
-your adapter (docs/brokers.md):
+Subclass `BrokerContract` in a test module and give it a `contract` fixture; every test below then runs
+against your adapter (docs/brokers.md):
 
     from reconciler.testing.broker_contract import BrokerContract, ContractSetup
 
@@ -36,11 +36,13 @@ class ContractSetup:
     symbol: str  # quoted by the broker, and tradable now (the emulator's market open)
     quantity: Decimal  # a buy of this many fills in full without waiting on anyone
     lookups: int = 50  # how often a test asks for an order before it must be final (a venue that fills later)
-    # False only for a venue that takes a known client id again once its order is closed (Binance through ccxt): the
-    # adapter must then never resend an order itself, and the test of a second submit is skipped with this reason.
+    # False only for a venue that takes a known client id again once its order is closed (Binance through
+    # ccxt): the adapter must then never resend an order itself, and the test of a second submit is skipped
+    # with this reason.
     resubmit_reason: str | None = None
     pause_seconds: float = 0.1  # between those lookups
-    clock: Clock = SYSTEM  # what waits between them (the adapter's clock, if it is given one that is not the system's)
+    # what waits between them (the adapter's clock, if it is given one that is not the system's)
+    clock: Clock = SYSTEM
 
 
 def client_id() -> str:
@@ -60,7 +62,8 @@ def settled(setup: ContractSetup, order: OrderState) -> OrderState:
 
 
 class BrokerContract:
-    """What the executor, reconciliation and planner rely on of any adapter. Not collected itself (no Test prefix)."""
+    """What the executor, reconciliation and planner rely on of any adapter. Not collected itself (no Test
+    prefix)."""
 
     @pytest.fixture
     def contract(self) -> Iterator[ContractSetup]:
@@ -71,7 +74,8 @@ class BrokerContract:
     def buy(self, setup: ContractSetup, client_order_id: str | None = None) -> OrderRequest:
         """A small buy of the setup's symbol under a fresh client id."""
         return OrderRequest(
-            client_order_id=client_order_id or client_id(), symbol=setup.symbol, side="buy", quantity=setup.quantity
+            client_order_id=client_order_id or client_id(), symbol=setup.symbol, side="buy",
+            quantity=setup.quantity
         )
 
     def test_concurrency_is_a_positive_whole_number(self, contract: ContractSetup) -> None:
@@ -122,7 +126,9 @@ class BrokerContract:
         assert state.commission >= 0
 
     def test_a_filled_buy_moves_the_position_by_its_fill(self, contract: ContractSetup) -> None:
-        before = contract.broker.observe(contract.account, [contract.symbol]).positions.get(contract.symbol, 0)
+        before = contract.broker.observe(contract.account, [contract.symbol]).positions.get(
+            contract.symbol, 0
+        )
         state = settled(contract, contract.broker.submit(contract.account, self.buy(contract)))
         assert state.status == "filled"
         after = contract.broker.observe(contract.account, [contract.symbol]).positions.get(contract.symbol, 0)

@@ -1,4 +1,5 @@
-"""Fixtures for backtests: the shared price histories (real data, beside the checkout) and the example workspace."""
+"""Fixtures for backtests: the shared price histories (real data, beside the checkout) and the example
+workspace."""
 
 from __future__ import annotations
 
@@ -49,8 +50,14 @@ BT_ALIGNED = Trading(
 )
 
 
-def write_workspace(folder: Path, targets: dict[str, str], *, account: str = "research", fractional: bool = False,
-                    cash: str = "0") -> Path:
+def write_workspace(
+    folder: Path,
+    targets: dict[str, str],
+    *,
+    account: str = "research",
+    fractional: bool = False,
+    cash: str = "0",
+) -> Path:
     """A workspace of one portfolio `p` on the paper broker ($1 a order, 5 bps), whose account is not declared
     under broker.accounts (a backtest trades no account); returns its reconciler.yaml."""
     (folder / "portfolios").mkdir(parents=True)

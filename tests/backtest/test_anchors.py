@@ -1,5 +1,6 @@
-"""Calendar anchors (`at=start|end`) and data of any frequency: look dates computed by hand on monthly, weekly and
-daily rows, through the schedule and through a whole run; partial first and last periods; annualisation."""
+"""Calendar anchors (`at=start|end`) and data of any frequency: look dates computed by hand on monthly, weekly
+and daily rows, through the schedule and through a whole run; partial first and last periods;
+annualisation."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ Dates = np.ndarray[Any, np.dtype[np.datetime64]]
 
 
 def month_ends(first: str, last: str) -> Dates:
-    """Calendar month ends from the month `first` to the month `last` (YYYY-MM), as month-end data is dated."""
+    """Calendar month ends from the month `first` to the month `last` (YYYY-MM), as month-end data is
+    dated."""
     months = np.arange(np.datetime64(first, "M"), np.datetime64(last, "M") + 1)
     out: Dates = (months + 1).astype("datetime64[D]") - np.timedelta64(1, "D")
     return out
@@ -49,10 +51,37 @@ MONTHLY = month_ends("1990-01", "1992-06")  # funded 1990-01-31; the data ends w
 @pytest.mark.parametrize(
     ("every", "at", "expected"),
     [
-        ("quarterly", "start", ["1990-04-30", "1990-07-31", "1990-10-31", "1991-01-31", "1991-04-30", "1991-07-31",
-                                "1991-10-31", "1992-01-31", "1992-04-30"]),
-        ("quarterly", "end", ["1990-03-31", "1990-06-30", "1990-09-30", "1990-12-31", "1991-03-31", "1991-06-30",
-                              "1991-09-30", "1991-12-31", "1992-03-31", "1992-06-30"]),
+        (
+            "quarterly",
+            "start",
+            [
+                "1990-04-30",
+                "1990-07-31",
+                "1990-10-31",
+                "1991-01-31",
+                "1991-04-30",
+                "1991-07-31",
+                "1991-10-31",
+                "1992-01-31",
+                "1992-04-30",
+            ],
+        ),
+        (
+            "quarterly",
+            "end",
+            [
+                "1990-03-31",
+                "1990-06-30",
+                "1990-09-30",
+                "1990-12-31",
+                "1991-03-31",
+                "1991-06-30",
+                "1991-09-30",
+                "1991-12-31",
+                "1992-03-31",
+                "1992-06-30",
+            ],
+        ),
         ("annual", "start", ["1991-01-31", "1992-01-31"]),
         ("annual", "end", ["1990-12-31", "1991-12-31"]),  # 1992 stops in June: never looked at
     ],
@@ -105,7 +134,8 @@ def test_daily_rows_ending_before_the_years_last_trading_day_do_not_look_at_that
 
 
 def test_a_run_trades_on_exactly_the_at_end_look_dates() -> None:
-    """Two holdings, one rising 10% a month: every look finds drift, so the days with turnover are the looks."""
+    """Two holdings, one rising 10% a month: every look finds drift, so the days with turnover are the
+    looks."""
     n = len(MONTHLY)
     closes = np.column_stack([1.1 ** np.arange(n), np.ones(n)]) * 50.0
     prices = PriceTable(MONTHLY, ("A", "B"), closes, "monthly")

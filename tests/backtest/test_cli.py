@@ -1,5 +1,6 @@
-"""`reconciler backtest` as users run it: several strategies side by side on the shared data, the chart report,
-JSON with the same figures, cash flows and taxes, policies, and the README's own example (no shared data)."""
+"""`reconciler backtest` as users run it: several strategies side by side on the shared data, the chart
+report, JSON with the same figures, cash flows and taxes, policies, and the README's own example (no shared
+data)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,21 @@ def test_five_strategies_side_by_side_with_html_and_png_reports(
     assert [f"#{k} = {name}" for k, name in enumerate(FIVE, 1)] == [
         line for line in out.splitlines() if line.startswith("#")
     ]
-    for label in ("final value", "CAGR", "volatility", "Sharpe", "max drawdown", "turnover / year", "rebalances",
-                  "total costs", "taxes paid", "avg deviation", "max deviation", "avg weight AAPL", "avg weight XOM"):
+    for label in (
+        "final value",
+        "CAGR",
+        "volatility",
+        "Sharpe",
+        "max drawdown",
+        "turnover / year",
+        "rebalances",
+        "total costs",
+        "taxes paid",
+        "avg deviation",
+        "max deviation",
+        "avg weight AAPL",
+        "avg weight XOM",
+    ):
         assert re.search(rf"^{re.escape(label)}\s", out, re.MULTILINE), label
     html = (tmp_path / "r.html").read_text()
     assert '<table class="figures">' in html
@@ -66,12 +80,14 @@ def test_five_strategies_side_by_side_with_html_and_png_reports(
 def test_contributions_buy_only_and_taxes(stocks_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = backtest(
         capsys, "sp500-20", "--prices", str(stocks_csv), "--start", "2010-01-01", "--end", "2014-12-31",
-        "--contribution", "1000", "--every", "monthly", "--strategy", "buy-only", "--strategy", "calendar:annual",
+        "--contribution", "1000", "--every", "monthly", "--strategy", "buy-only", "--strategy",
+        "calendar:annual",
         "--tax-short", "0.35", "--tax-long", "0.15", "--lots", "hifo", "--format", "json",
     )
     assert code == 0, err
     buy_only, annual = json.loads(out)["strategies"]
-    assert buy_only["metrics"]["contributed"] == annual["metrics"]["contributed"] == 1000 * 59  # months after Jan 2010
+    # months after Jan 2010
+    assert buy_only["metrics"]["contributed"] == annual["metrics"]["contributed"] == 1000 * 59
     assert buy_only["metrics"]["rebalances"] == 0
     assert annual["metrics"]["rebalances"] == 4
     assert annual["metrics"]["taxes_paid"] > 0
@@ -101,21 +117,26 @@ def test_policies_block_plans_like_apply_would(stocks_csv: Path, capsys: pytest.
         "--strategy", "threshold:rel=0.25,trade=all", "--policies",
     )
     assert code == 0, err
-    assert "plans blocked by policy; first on 2000-09-29: [hard-mandatory] kill_switch: AAPL fell 51.8%" in out
+    assert (
+        "plans blocked by policy; first on 2000-09-29: [hard-mandatory] kill_switch: AAPL fell 51.8%" in out
+    )
 
 
 def test_the_readme_example_prints_the_readmes_table_without_the_shared_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's command, run on the bundled dataset, gives the table the README shows (bench/readme_backtest.py
-    recorded it; bench/readme_tables.py rendered it; test_bench_guard checks the README block is that render)."""
+    """The README's command, run on the bundled dataset, gives the table the README shows
+    (bench/readme_backtest.py recorded it; bench/readme_tables.py rendered it; test_bench_guard checks the
+    README block is that render)."""
     pytest.importorskip("skfolio")
     command = readme_backtest.readme_command()
     assert "--dataset" in command
     monkeypatch.chdir(REPO)
     fresh = readme_backtest.figures_of(readme_backtest.run_json(command, tmp_path))
     recorded = json.loads((REPO / "bench" / "results" / "backtest_example.json").read_text())["figures"]
-    assert readme_tables.backtest_table(fresh["strategies"]) == readme_tables.backtest_table(recorded["strategies"])
+    assert readme_tables.backtest_table(fresh["strategies"]) == readme_tables.backtest_table(
+        recorded["strategies"]
+    )
 
 
 def test_make_backtest_runs_the_readmes_command() -> None:
@@ -126,7 +147,8 @@ def test_make_backtest_runs_the_readmes_command() -> None:
 
 
 def test_the_progress_bar_names_the_strategy_it_is_on() -> None:
-    """On a terminal the bar says which of the strategies runs (issue 27 §3), and each run's days follow the last's."""
+    """On a terminal the bar says which of the strategies runs (issue 27 §3), and each run's days follow the
+    last's."""
     from reconciler.cli.backtest_cmd import _progress
 
     with _progress(True, 20) as bar:

@@ -43,7 +43,8 @@ def run_bt(stocks: PriceTable, kind: str, per_trade: float) -> Any:
     weights = {s: 1 / len(stocks.symbols) for s in stocks.symbols}
     extra = {"commissions": lambda q, p: per_trade} if per_trade else {}
     backtest = bt.Backtest(
-        bt.Strategy(kind, bt_algos(kind, weights)), frame, initial_capital=float(CAPITAL), integer_positions=False,
+        bt.Strategy(kind, bt_algos(kind, weights)), frame, initial_capital=float(CAPITAL),
+        integer_positions=False,
         **extra,
     )
     bt.run(backtest)
@@ -70,8 +71,12 @@ def test_final_value_and_turnover_match_bt(stocks: PriceTable, kind: str, per_tr
     bt_final = float(theirs.strategy.values.iloc[-1])
     bt_turnover = float(theirs.turnover.sum())
     assert relative(float(ours.final_value), bt_final) < TOLERANCE, (float(ours.final_value), bt_final)
-    assert relative(float(ours.turnover.sum()), bt_turnover) < TOLERANCE, (float(ours.turnover.sum()), bt_turnover)
-    # The same days: bt's daily values (after its bootstrap row) equal our equity curve, and so do the trade days.
+    assert relative(float(ours.turnover.sum()), bt_turnover) < TOLERANCE, (
+        float(ours.turnover.sum()),
+        bt_turnover,
+    )
+    # The same days: bt's daily values (after its bootstrap row) equal our equity curve, and so do the trade
+    # days.
     bt_values = theirs.strategy.values.to_numpy()[1:]
     assert max(abs(ours.equity / bt_values - 1)) < TOLERANCE
     bt_trade_days = theirs.strategy.outlays.abs().sum(axis=1).to_numpy()[1:] > 0
@@ -81,10 +86,11 @@ def test_final_value_and_turnover_match_bt(stocks: PriceTable, kind: str, per_tr
 
 
 def test_where_bt_differs_a_gap_smaller_than_the_commission(stocks: PriceTable) -> None:
-    """bt sizes each order so that its cash flow, commission included, equals the gap to target, whatever the gap.
-    A buy gap smaller than a fixed commission then turns into a sale: on 1991-07-02 bt sells 2.25 PFE ($3.83) and
-    pays $10 to "spend" a $6.17 gap. The planner never trades a gap its commission eats (max_cost_fraction), so
-    with $10 per trade the two drift apart by more than the cross-check's tolerance, and only for that reason."""
+    """bt sizes each order so that its cash flow, commission included, equals the gap to target, whatever the
+    gap. A buy gap smaller than a fixed commission then turns into a sale: on 1991-07-02 bt sells 2.25 PFE
+    ($3.83) and pays $10 to "spend" a $6.17 gap. The planner never trades a gap its commission eats
+    (max_cost_fraction), so with $10 per trade the two drift apart by more than the cross-check's tolerance,
+    and only for that reason."""
     theirs = run_bt(stocks, "relative-threshold", 10.0)
     ours = run_ours(stocks, "relative-threshold", Decimal(10))
     trades = theirs.strategy.get_transactions()

@@ -1,5 +1,6 @@
 """Bad input never gets far: a missing file, a missing date column, a non-numeric cell, an unknown symbol, a
-window that does not exist... each is one clear message naming where and how to fix it, exit 1, no traceback."""
+window that does not exist... each is one clear message naming where and how to fix it, exit 1, no
+traceback."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from reconciler.cli.main import main
 from reconciler.core.models import CostModel
 from reconciler.core.rules import Commission
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.workspace.models import PaperBrokerConfig
 
 GOOD = "date,AAA,BBB\n2024-01-02,10,20\n2024-01-03,10.5,19.5\n2024-01-04,11,19\n2024-01-05,10.8,19.2\n"
 
@@ -29,7 +30,8 @@ def ws(tmp_path: Path) -> Path:
     """A workspace with one two-symbol portfolio."""
     (tmp_path / "portfolios").mkdir()
     (tmp_path / "reconciler.yaml").write_text(
-        "apiVersion: reconciler.dev/v1\nkind: Config\nbroker:\n  kind: paper\n  accounts: {acct: {cash: 1000}}\n"
+        "apiVersion: reconciler.dev/v1\nkind: Config\nbroker:\n  kind: paper\n  accounts: {acct: {cash:"
+        " 1000}}\n"
     )
     (tmp_path / "portfolios" / "two.yaml").write_text(
         "apiVersion: reconciler.dev/v1\nkind: Portfolio\nmetadata: {name: two}\n"
@@ -70,7 +72,8 @@ BAD = [
     (GOOD, ["--report", "/nonexistent-reconciler/x.html"], "the folder does not exist"),
     (GOOD.replace("2024-01-04", "04/01/2024"), [], "prices.csv:4: not a date: '04/01/2024'"),  # D/M or M/D?
     (GOOD.replace("10.5", "inf"), [], "prices.csv:3: AAA has an infinite price on 2024-01-03"),
-    (GOOD.replace("date,AAA,BBB", "date,AAA,BBB,AAA").replace("\n2", ",1\n2"), [], "column 'AAA' appears more"),
+    (GOOD.replace("date,AAA,BBB", "date,AAA,BBB,AAA").replace("\n2", ",1\n2"), [], "column 'AAA' appears"
+     " more"),
     (GOOD.replace("2024-01-04", ""), [], "prices.csv:4: not a date: an empty cell in column 'date'"),
     (GOOD, ["--cash", "1e400"], "--cash 1e400 is out of range"),
     (GOOD, ["--risk-free", "5"], "--risk-free 5 is out of range"),
@@ -125,11 +128,23 @@ def test_parquet_gives_the_same_backtest_as_csv(ws: Path, capsys: pytest.Capture
     frame.index.name = None
     frame.to_parquet(ws / "indexed.parquet")
     capsys.readouterr()
-    code = main(["-c", str(ws / "reconciler.yaml"), "backtest", "two", "--prices", str(ws / "indexed.parquet"),
-                 "--format", "json"])
+    code = main(
+        [
+            "-c",
+            str(ws / "reconciler.yaml"),
+            "backtest",
+            "two",
+            "--prices",
+            str(ws / "indexed.parquet"),
+            "--format",
+            "json",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
-    assert [s["metrics"] for s in json.loads(out.out)["strategies"]] == [s["metrics"] for s in a["strategies"]]
+    assert [s["metrics"] for s in json.loads(out.out)["strategies"]] == [
+        s["metrics"] for s in a["strategies"]
+    ]
 
 
 def test_without_the_backtest_extra_the_command_says_what_to_install(ws: Path) -> None:
@@ -147,17 +162,19 @@ def test_without_the_backtest_extra_the_command_says_what_to_install(ws: Path) -
 
 
 def test_fills_are_the_paper_brokers_fills(tmp_path: Path) -> None:
-    """The backtest fills like the paper broker: the same price and commission, before the broker's rounding to a
-    $0.0001 tick and a cent (adjusted closes are not tradable prices, so the backtest does not round)."""
+    """The backtest fills like the paper broker: the same price and commission, before the broker's rounding
+    to a $0.0001 tick and a cent (adjusted closes are not tradable prices, so the backtest does not round)."""
     journal = Journal.open(f"sqlite:///{tmp_path / 'j.db'}")
-    spec = PaperSpec.model_validate(
+    spec = PaperBrokerConfig.model_validate(
         {"kind": "paper", "slippage_bps": 10, "settlement_days": 0,
          "commission": {"per_order": 1, "per_share": "0.01", "bps": 5},
          "accounts": {"acct": {"cash": 100000, "positions": {"ABC": 100}}}}
     )
     prices = {"ABC": Price(Decimal("100"), None), "XYZ": Price(Decimal("37.13"), None)}
     broker = PaperBroker(journal.engine, spec, tmp_path, prices=prices)
-    fills = FillModel(CostModel(slippage_bps=spec.slippage_bps, commission=Commission(**spec.commission.model_dump())))
+    fills = FillModel(
+        CostModel(slippage_bps=spec.slippage_bps, commission=Commission(**spec.commission.model_dump()))
+    )
     for n, (symbol, side, qty) in enumerate([("ABC", "sell", 4), ("XYZ", "buy", 17), ("ABC", "buy", 3)]):
         state = broker.submit("acct", OrderRequest(client_order_id=f"o{n}", symbol=symbol, side=side,
                                                    quantity=Decimal(qty)))
@@ -166,4 +183,5 @@ def test_fills_are_the_paper_brokers_fills(tmp_path: Path) -> None:
         assert filled is not None
         price, commission = filled
         assert state.avg_price == price.quantize(Decimal("0.0001"))
-        assert state.commission == commission.quantize(Decimal("0.01"), ROUND_CEILING)  # charged up to the cent
+        # charged up to the cent
+        assert state.commission == commission.quantize(Decimal("0.01"), ROUND_CEILING)

@@ -50,7 +50,9 @@ def cases(draw: st.DrawFn, *, costs: bool = True, flows: bool = True, taxes: boo
     start = np.datetime64("2001-01-01") + np.timedelta64(draw(st.integers(0, 3000)), "D")
     dates = np.busday_offset(start, np.arange(days), roll="forward")
     vol = draw(st.sampled_from([0.005, 0.02, 0.06]))
-    closes = draw(st.sampled_from([1.0, 20.0, 300.0])) * np.exp(np.cumsum(rng.normal(0, vol, (days, n)), axis=0))
+    closes = draw(st.sampled_from([1.0, 20.0, 300.0])) * np.exp(
+        np.cumsum(rng.normal(0, vol, (days, n)), axis=0)
+    )
     symbols = tuple(f"S{i}" for i in range(n))
     cuts = sorted(draw(st.lists(st.integers(1, 99), min_size=n, max_size=n)))
     cash_part = draw(st.sampled_from([0, 0, 2, 5]))
@@ -98,7 +100,8 @@ def cases(draw: st.DrawFn, *, costs: bool = True, flows: bool = True, taxes: boo
 @PROPS
 @given(cases())
 def test_books_add_up_cash_never_negative_and_lots_match_positions(case: Case) -> None:
-    """final value = cash in - cash out - taxes + realized + unrealized gains, exactly; lots sum to positions."""
+    """final value = cash in - cash out - taxes + realized + unrealized gains, exactly; lots sum to
+    positions."""
     run = case.run()
     s = case.settings
     assert run.cash >= 0
@@ -133,7 +136,8 @@ def test_without_costs_trading_neither_makes_nor_loses_money(case: Case) -> None
 @PROPS
 @given(cases(flows=False, taxes=False))
 def test_never_rebalancing_is_buy_and_hold(case: Case) -> None:
-    """After the first day's purchase nothing trades: the account is the day-0 holdings at each day's close."""
+    """After the first day's purchase nothing trades: the account is the day-0 holdings at each day's
+    close."""
     case = Case(case.desired, case.prices, "never", case.settings)
     run = case.run()
     q = np.array([float(run.positions.get(s, 0)) for s in run.symbols])
@@ -171,7 +175,9 @@ def test_an_account_emptied_by_withdrawals_is_measured_while_it_had_money() -> N
     frame = pd.DataFrame({"date": days, "AAA": closes[:, 0], "BBB": closes[:, 1]})
     target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", account="a", source="t",
                      trading=Trading(fractional=True, quantity_step=Decimal("0.0001")))
-    settings = Settings(initial_cash=Decimal(10000), contribution=Decimal(-1500), contribution_every="monthly")
+    settings = Settings(
+        initial_cash=Decimal(10000), contribution=Decimal(-1500), contribution_every="monthly"
+    )
     strategy = parse_strategy("calendar:quarterly", Bands())
 
     def run(rows: int) -> tuple[int, dict[str, object]]:

@@ -1,6 +1,6 @@
-"""What a backtest says, as users read it: rows in their unit (months, weeks), a workspace whose account is not
-declared, whole-share rounding told with numbers, --no-costs, every strategy option in --help, average weights
-before trades, negative money, and a text table within 100 columns that never cuts a figure."""
+"""What a backtest says, as users read it: rows in their unit (months, weeks), a workspace whose account is
+not declared, whole-share rounding told with numbers, --no-costs, every strategy option in --help, average
+weights before trades, negative money, and a text table within 100 columns that never cuts a figure."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def test_a_portfolio_whose_account_is_not_declared_backtests(
     assert code == 0, err
 
 
-def test_monthly_rows_are_counted_as_months(monthly: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_monthly_rows_are_counted_as_months(
+    monthly: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     config, prices = monthly
     _, out, _ = run_cli(capsys, config, "--prices", str(prices))
     assert "1990-01-31 → 1992-06-30, 30 months (2.4 years)" in out
@@ -74,7 +76,8 @@ def test_json_says_what_the_rows_are(monthly: tuple[Path, Path], capsys: pytest.
 
 @pytest.fixture()
 def index_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
-    """One index in the thousands, monthly, $100,000: the cash a rebalance could spend is often under a share."""
+    """One index in the thousands, monthly, $100,000: the cash a rebalance could spend is often under a
+    share."""
     rng = np.random.default_rng(3)
     n = 240
     level = list(1500.0 * np.exp(np.cumsum(rng.normal(0.006, 0.04, n))))
@@ -89,7 +92,9 @@ def test_whole_share_rounding_is_told_with_the_trades_it_skipped(
 ) -> None:
     folder, prices = index_run
     config = write_workspace(folder / "ws", {"IDX": "1"})
-    _, out, _ = run_cli(capsys, config, "--prices", str(prices), "--strategy", "calendar:monthly", "--format", "json")
+    _, out, _ = run_cli(
+        capsys, config, "--prices", str(prices), "--strategy", "calendar:monthly", "--format", "json"
+    )
     m = json.loads(out)["strategies"][0]["metrics"]
     # One holding, always underweight by its idle cash: every monthly look either buys or is skipped as under
     # one share. 239 looks after the funding month.
@@ -127,7 +132,9 @@ def test_no_costs_runs_without_slippage_or_commission(
     assert [s["metrics"]["costs"] for s in json.loads(out)["strategies"]] == [0, 0, 0]
 
 
-def test_no_costs_with_a_cost_flag_is_refused(monthly: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_costs_with_a_cost_flag_is_refused(
+    monthly: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     config, prices = monthly
     code, _, err = run_cli(capsys, config, "--prices", str(prices), "--no-costs", "--slippage-bps", "3")
     assert (code, "--no-costs and --slippage-bps contradict" in err) == (1, True)
@@ -137,20 +144,26 @@ def test_help_lists_every_strategy_option(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         main(["backtest", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert [o for o in ("every=", "at=start|end", "abs=", "rel=", "trade=drifted|all", "inner=") if o not in text] == []
+    assert [
+        o for o in ("every=", "at=start|end", "abs=", "rel=", "trade=drifted|all", "inner=") if o not in text
+    ] == []
 
 
 def test_average_weights_are_measured_before_each_days_trades() -> None:
     """A rises 10% a month, B stays, both back to 50% every month: before each rebalance A is 0.55 / 1.05."""
     n = len(MONTHLY)
-    prices = PriceTable(MONTHLY, ("A", "B"), np.column_stack([50.0 * 1.1 ** np.arange(n), np.full(n, 50.0)]), "m")
+    prices = PriceTable(
+        MONTHLY, ("A", "B"), np.column_stack([50.0 * 1.1 ** np.arange(n), np.full(n, 50.0)]), "m"
+    )
     portfolio = equal_weight(("A", "B"), BT_ALIGNED)
     run = run_strategy(portfolio, prices, parse_strategy("calendar:monthly", portfolio.trading.bands),
                        Settings(costs=CostModel()))
     assert compute(run).average_weights["A"] == pytest.approx(0.55 / 1.05, rel=1e-12)
 
 
-@pytest.mark.parametrize(("amount", "text"), [(-2924.99, "-$2,924.99"), (2924.99, "$2,924.99"), (-0.001, "$0.00")])
+@pytest.mark.parametrize(
+    ("amount", "text"), [(-2924.99, "-$2,924.99"), (2924.99, "$2,924.99"), (-0.001, "$0.00")]
+)
 def test_money_puts_the_sign_before_the_dollar(amount: float, text: str) -> None:
     assert _money(amount) == text
 
@@ -183,7 +196,8 @@ def test_the_text_table_keeps_names_as_headers_when_they_fit() -> None:
 
 
 def test_a_bundled_dataset_is_read_without_importing_skfolio() -> None:
-    """Its files are read from the installed wheel: skfolio's own dependencies (800 MB) need not be installed."""
+    """Its files are read from the installed wheel: skfolio's own dependencies (800 MB) need not be
+    installed."""
     pytest.importorskip("skfolio")
     code = ("import sys; from reconciler.backtest.data import load_dataset; t = load_dataset('factor-etfs');"
             " print(len(t.dates), 'skfolio' in sys.modules)")

@@ -31,8 +31,9 @@ TAXES = Settings(tax_short=Decimal("0.35"), tax_long=Decimal("0.15"), lot_method
 
 
 def _prices() -> PriceTable:
-    """Three years: A rises, then holds; B rises, halves, recovers. Rebalancing buys B high in the first two years
-    and sells those lots (HIFO) below cost in the third, a year of losses only; buy-and-hold keeps large gains."""
+    """Three years: A rises, then holds; B rises, halves, recovers. Rebalancing buys B high in the first two
+    years and sells those lots (HIFO) below cost in the third, a year of losses only; buy-and-hold keeps large
+    gains."""
     dates = np.busday_offset(np.datetime64("2011-01-03"), np.arange(756), roll="forward")
     t = np.linspace(0.0, 1.0, 756)
     a = np.interp(t, [0, 1 / 3, 2 / 3, 1], [100, 200, 300, 300])
@@ -138,20 +139,25 @@ def test_the_answer_sentence_comes_first_and_names_the_baseline(page: tuple[Repo
 
 
 def test_when_no_rule_pays_the_answer_says_no_and_by_how_much() -> None:
-    """A steady winner beside a flat holding: rebalancing sells the winner and pays tax on it, so it ends lower."""
+    """A steady winner beside a flat holding: rebalancing sells the winner and pays tax on it, so it ends
+    lower."""
     dates = np.busday_offset(np.datetime64("2011-01-03"), np.arange(504), roll="forward")
     a = 100 * 3 ** np.linspace(0.0, 1.0, 504)
-    flat = PriceTable(dates, ("A", "B"), np.ascontiguousarray(np.stack([a, np.full(504, 100.0)], axis=1)), "flat")
+    flat = PriceTable(
+        dates, ("A", "B"), np.ascontiguousarray(np.stack([a, np.full(504, 100.0)], axis=1)), "flat"
+    )
     report = _report(["never", "calendar:quarterly"], prices=flat)
     diff = report.metrics[0].after_tax_value - report.metrics[1].after_tax_value
     assert answer(report).startswith(
         "No: after costs and taxes, no rule beats never (buy and hold), which leaves"
-        f" ${report.metrics[0].after_tax_value:,.2f} if sold on {report.end}; the closest, calendar:quarterly,"
-        f" leaves ${diff:,.2f} less ("
+        f" ${report.metrics[0].after_tax_value:,.2f} if sold on {report.end}; the closest,"
+        f" calendar:quarterly, leaves ${diff:,.2f} less ("
     )
 
 
-def test_the_answer_row_compares_after_tax_values_with_the_baseline(page: tuple[Report, _Tables, str]) -> None:
+def test_the_answer_row_compares_after_tax_values_with_the_baseline(
+    page: tuple[Report, _Tables, str],
+) -> None:
     report, tables, _ = page
     css, cells = _row(tables, "figures", "after tax vs never")
     assert css == "vs-baseline"
@@ -261,7 +267,14 @@ def test_a_strategy_name_is_text_in_the_page_and_in_its_script(tmp_path: Path) -
 
 @pytest.mark.parametrize(
     ("value", "label"),
-    [(0, "$0"), (250, "$250"), (100_000, "$100k"), (1_000_000, "$1M"), (1_500_000, "$1.5M"), (-50_000, "-$50k")],
+    [
+        (0, "$0"),
+        (250, "$250"),
+        (100_000, "$100k"),
+        (1_000_000, "$1M"),
+        (1_500_000, "$1.5M"),
+        (-50_000, "-$50k"),
+    ],
 )
 def test_chart_axes_read_in_money_units(value: float, label: str) -> None:
     assert charts.money_tick(value) == label
@@ -291,4 +304,5 @@ def test_the_first_never_strategy_is_the_baseline_wherever_it_is() -> None:
 
 
 def test_a_lone_strategy_says_there_is_nothing_to_compare() -> None:
-    assert answer(_report(["never"])) == "Only never (buy and hold) ran: add a --strategy to compare a rule against it."
+    assert answer(_report(["never"])) == ("Only never (buy and hold) ran: add a --strategy to compare a rule"
+                                          " against it.")

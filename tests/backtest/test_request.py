@@ -13,7 +13,11 @@ from reconciler.errors import BacktestError
 from tests.backtest.conftest import equal_weight
 
 DESIRED = equal_weight(("AAA", "BBB"), Trading())
-BROKER = {"slippage_bps": Decimal(5), "commission": Commission(per_share=Decimal("0.005")), "limit_band": None}
+BROKER = {
+    "slippage_bps": Decimal(5),
+    "commission": Commission(per_share=Decimal("0.005")),
+    "limit_band": None,
+}
 
 
 def test_the_defaults_are_the_brokers_costs_and_three_strategies() -> None:
@@ -31,10 +35,13 @@ def test_the_defaults_are_the_brokers_costs_and_three_strategies() -> None:
 
 def test_options_override_the_broker_exactly() -> None:
     request = BacktestRequest(
-        strategies=("never",), start="2020-01-02", end=" 2021-12-31 ", cash="1_000,000.10", contribution="-500",
+        strategies=("never",), start="2020-01-02", end=" 2021-12-31 ", cash="1_000,000.10",
+        contribution="-500",
         slippage_bps="2.5", commission_bps="1", tax_short="37%", tax_long="0.2", risk_free="-1%", lots="hifo",
     )
-    ready = prepare(request, DESIRED, slippage_bps=Decimal(5), commission=Commission(), limit_band=Decimal("0.005"))
+    ready = prepare(
+        request, DESIRED, slippage_bps=Decimal(5), commission=Commission(), limit_band=Decimal("0.005")
+    )
     s = ready.settings
     assert s.initial_cash == Decimal("1000000.10")
     assert s.contribution == -500

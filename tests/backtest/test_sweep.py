@@ -1,5 +1,5 @@
-"""`backtest --sweep`: a spec expands to its grid exactly, any concurrent.futures executor runs it with the same
-figures as one run at a time, and the command prints the grid ranked."""
+"""`backtest --sweep`: a spec expands to its grid exactly, any concurrent.futures executor runs it with the
+same figures as one run at a time, and the command prints the grid ranked."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ def test_a_spec_expands_to_every_point_of_its_grid_in_order() -> None:
 
 
 def test_the_axes_are_named_by_their_option() -> None:
-    assert expand("calendar-threshold:{monthly|annual},abs=1%..2%/1%,at={start|end}").axes == ["every", "abs", "at"]
+    assert expand("calendar-threshold:{monthly|annual},abs=1%..2%/1%,at={start|end}").axes == [
+        "every",
+        "abs",
+        "at",
+    ]
 
 
 def test_a_range_is_exact_to_its_last_value() -> None:
@@ -66,7 +70,9 @@ def test_any_executor_runs_the_grid_with_the_figures_of_single_runs() -> None:
     closes = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, (len(dates), 3)), axis=0))
     prices = PriceTable(dates, ("A", "B", "C"), closes, "generated")
     portfolio = equal_weight(("A", "B", "C"), Trading())
-    strategies = [parse_strategy(s, portfolio.trading.bands) for s in expand("threshold:abs=0.02..0.06/0.02").specs]
+    strategies = [
+        parse_strategy(s, portfolio.trading.bands) for s in expand("threshold:abs=0.02..0.06/0.02").specs
+    ]
     settings = Settings(costs=CostModel())
     executor = InlineExecutor()
     grid = run_grid(portfolio, prices, strategies, settings, 0.0, executor)
@@ -84,8 +90,22 @@ def test_the_command_ranks_the_grid_by_the_chosen_figure_using_processes(
     prices = write_prices(tmp_path / "p.csv", [str(d) for d in dates], {"A": list(closes[:, 0]),
                                                                           "B": list(closes[:, 1])})
     capsys.readouterr()
-    code = main(["-c", str(config), "backtest", "p", "--prices", str(prices), "--jobs", "2", "--rank-by", "cagr",
-                 "--sweep", "calendar-threshold:{monthly|quarterly},abs=0.01..0.03/0.01"])
+    code = main(
+        [
+            "-c",
+            str(config),
+            "backtest",
+            "p",
+            "--prices",
+            str(prices),
+            "--jobs",
+            "2",
+            "--rank-by",
+            "cagr",
+            "--sweep",
+            "calendar-threshold:{monthly|quarterly},abs=0.01..0.03/0.01",
+        ]
+    )
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line[:4].strip().isdigit()]
     cagr = [float(r[4].rstrip("%")) for r in rows]
@@ -108,5 +128,6 @@ def test_a_sweep_draws_its_heatmap_as_a_png(tmp_path: Path, capsys: pytest.Captu
     prices = write_prices(tmp_path / "p.csv", [str(d) for d in dates], {"A": list(closes[:, 0]),
                                                                           "B": list(closes[:, 1])})
     main(["-c", str(config), "backtest", "p", "--prices", str(prices), "--jobs", "1", "--report",
-          str(tmp_path / "grid.png"), "--sweep", "calendar-threshold:{monthly|quarterly},abs=0.01..0.03/0.01"])
+          str(tmp_path / "grid.png"), "--sweep",
+          "calendar-threshold:{monthly|quarterly},abs=0.01..0.03/0.01"])
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -17,7 +17,7 @@ from reconciler.backtest.metrics import compute
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.backtest.whatif import POINTS, Change, compare, sampled, window
 from reconciler.core.models import CostModel
-from reconciler.spec.whatif import WhatIf
+from reconciler.workspace.whatif import WhatIf
 from tests.backtest.conftest import REPO
 from tests.builders import desired, price_csv
 

@@ -1,5 +1,6 @@
-"""The HTTP side shared by the two Binance peers on 127.0.0.1 (the recorded replay and the fake exchange): read a
-request's parameters from the query and the form body as Binance accepts them, and write a JSON answer."""
+"""The HTTP side shared by the two Binance peers on 127.0.0.1 (the recorded replay and the fake exchange):
+read a request's parameters from the query and the form body as Binance accepts them, and write a JSON
+answer."""
 
 from __future__ import annotations
 

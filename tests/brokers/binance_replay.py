@@ -1,5 +1,6 @@
-"""A peer on 127.0.0.1 that answers the Binance spot REST paths with recorded answers (tests/fixtures/binance),
-so the adapter is judged through the real ccxt library by what Binance answers, not by our fake's idea of it."""
+"""A peer on 127.0.0.1 that answers the Binance spot REST paths with recorded answers
+(tests/fixtures/binance), so the adapter is judged through the real ccxt library by what Binance answers, not
+by our fake's idea of it."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ Route = Answer | list[Answer] | Callable[[dict[str, str]], Answer]
 
 
 class Replay:
-    """Routes "METHOD /path" to an answer, a queue of answers (the last repeats) or a function of the parameters;
-    every request is kept with its parameters. Every answer carries Binance's weight headers."""
+    """Routes "METHOD /path" to an answer, a queue of answers (the last repeats) or a function of the
+    parameters; every request is kept with its parameters. Every answer carries Binance's weight headers."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {

@@ -1,6 +1,6 @@
-"""Alpaca day after day, against the emulator: fees accrue intraday and post at the close, the ledger reads only
-the settlement window past a cursor the journal keeps, every documented activity type is known, and a refusal
-is told by its meaning, not by its generic code."""
+"""Alpaca day after day, against the emulator: fees accrue intraday and post at the close, the ledger reads
+only the settlement window past a cursor the journal keeps, every documented activity type is known, and a
+refusal is told by its meaning, not by its generic code."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from reconciler.emulator.state import stamp_id
 from reconciler.journal.broker_ledgers import JournalLedgers
 from reconciler.journal.store import Journal
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import AlpacaBrokerConfig
 
 D = Decimal
 TUESDAY_MORNING = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # 11:00 in New York, a session day
@@ -44,7 +44,7 @@ def market(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emulator, Emulator
 
 
 def adapter(server: EmulatorServer, clock: FixedClock, ledgers: Any = None) -> AlpacaBroker:
-    spec = AlpacaSpec.model_validate({
+    spec = AlpacaBrokerConfig.model_validate({
         "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 1000,
         "stream": False,
         "accounts": {"old": {"key_id": "env:RC_KEY_OLD", "secret_key": "env:RC_KEY_OLD"},
@@ -61,15 +61,23 @@ def sell(broker: AlpacaBroker, account: str, cid: str, qty: int) -> None:
 
 
 def age(emu: Emulator, key: str, activities: int, days_ago: int) -> None:
-    """History: `activities` deposits and withdrawals (and one type nobody documented) long before the window."""
+    """History: `activities` deposits and withdrawals (and one type nobody documented) long before the
+    window."""
     acct = emu.accounts[key]
     start = emu.now() - timedelta(days=days_ago)
     old = []
     for i in range(activities):
         when = start + timedelta(minutes=i)
         kind, amount = ("XYZOLD", "-3") if i == 7 else (("CSD", "5") if i % 2 else ("CSW", "-5"))
-        old.append({"id": f"{stamp_id(when)}::{i:08d}", "activity_type": kind, "date": when.date().isoformat(),
-                    "net_amount": amount, "status": "executed"})
+        old.append(
+            {
+                "id": f"{stamp_id(when)}::{i:08d}",
+                "activity_type": kind,
+                "date": when.date().isoformat(),
+                "net_amount": amount,
+                "status": "executed",
+            }
+        )
     acct.activities[:0] = old
 
 
@@ -86,7 +94,10 @@ def test_fees_accrue_in_cash_during_the_session_and_post_at_the_close(market: An
     clock.advance(6 * 3600)  # 21:00 UTC: the session closed at 16:00 in New York
     posted = broker.observe("new", ["VTI"])
     assert posted.cash_warning is None
-    assert sum(-D(a["net_amount"]) for a in emu.accounts["key-new"].activities if a["activity_type"] == "FEE") == fees
+    assert (
+        sum(-D(a["net_amount"]) for a in emu.accounts["key-new"].activities if a["activity_type"] == "FEE")
+        == fees
+    )
 
 
 def test_a_shortfall_beyond_the_accrued_fees_is_still_a_disagreement(market: Any) -> None:
@@ -131,12 +142,15 @@ def test_every_type_alpaca_py_knows_is_known() -> None:
     assert {t.value for t in ActivityType} - KNOWN == set()
 
 
-# Alpaca's documentation: the Trading API's account-activities reference, the Broker API's ActivityType enum, and
-# its 2026-11-06 changelog (types the listing returns, and filter-only TRANS, MISC, SWP, TRD).
+# Alpaca's documentation: the Trading API's account-activities reference, the Broker API's ActivityType enum,
+# and its 2026-11-06 changelog (types the listing returns, and filter-only TRANS, MISC, SWP, TRD).
 DOCUMENTED = {
-    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVFEE", "DIVFT",
-    "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW", "JNL", "JNLC", "JNLS", "MA", "NC",
-    "OPASN", "OPCA", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REORG", "SC", "SPIN", "SPLIT", "SSO", "SSP",
+    "FILL", "TRANS", "MISC", "ACATC", "ACATS", "CFEE", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVFEE",
+    "DIVFT",
+    "DIVNRA", "DIVROC", "DIVTW", "DIVTXEX", "FEE", "INT", "INTNRA", "INTTW", "JNL", "JNLC", "JNLS", "MA",
+    "NC",
+    "OPASN", "OPCA", "OPCSH", "OPEXC", "OPEXP", "OPTRD", "PTC", "PTR", "REORG", "SC", "SPIN", "SPLIT", "SSO",
+    "SSP",
     "MEM", "CIL", "ALLOC", "CORR", "CSR", "DIVWH", "DTCS", "DVF", "ECEXP", "EXTRD", "FIMAT", "FXCNV", "FXTRD",
     "INVPNL", "SEG", "SUB", "VOF", "WH", "SWP", "TRD",
 }
@@ -147,14 +161,17 @@ def test_every_documented_type_is_known() -> None:
 
 
 def test_an_invalid_order_keeps_the_brokers_reason_under_the_generic_code(market: Any) -> None:
-    """40010001 is Alpaca's generic validation code: an order it refuses for another reason is a rejection with
-    Alpaca's words, after no lookup, not eight lookups and "exists but does not show it"."""
+    """40010001 is Alpaca's generic validation code: an order it refuses for another reason is a rejection
+    with Alpaca's words, after no lookup, not eight lookups and "exists but does not show it"."""
     emu, server, clock = market
     broker = adapter(server, clock)
     broker.observe("new", ["VTI"])
     before = emu.requests
-    state = broker.submit("new", OrderRequest(client_order_id="rc-bad-1", symbol="VTI", side="buy", quantity=D(0)))
+    state = broker.submit(
+        "new", OrderRequest(client_order_id="rc-bad-1", symbol="VTI", side="buy", quantity=D(0))
+    )
     assert state.status == "rejected"
-    # Alpaca's words, after the status and code (brokers/refusals.py keeps those three fields of an error body)
+    # Alpaca's words, after the status and code (brokers/refusals.py keeps those three fields of an error
+    # body)
     assert state.reject_reason == "HTTP 422, code 40010001: qty must be > 0"
     assert emu.requests - before == 1

@@ -44,7 +44,8 @@ def test_thirty_percent_429_and_5xx_no_duplicate_no_lost_order(alpaca: Workspace
     assert state["limited"] > 0
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids))  # every leg reached the broker once
-    journal_ids = {row[0] for row in alpaca.query("select client_order_id from intents where status='filled'")}
+    journal_ids = {row[0] for row in alpaca.query("select client_order_id from intents where"
+                                                  " status='filled'")}
     assert journal_ids == set(filled_by_client_id(emulator))  # nothing lost, journal agrees
     emulator.faults(error_rate=0.0, throttle_rate=0.0)
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
@@ -58,7 +59,8 @@ def test_ghost_order_yields_exactly_one_order(alpaca: Workspace, emulator: Broke
     per_leg = Counter((o["symbol"], o["side"]) for o in emulator.orders("key-paper-ira"))
     assert per_leg, per_leg
     assert all(n == 1 for n in per_leg.values()), per_leg
-    first_leg = next(o for o in emulator.orders() if o["client_order_id"].split("-")[2] == "1")  # rc-PLAN-LEG-HASH
+    # rc-PLAN-LEG-HASH
+    first_leg = next(o for o in emulator.orders() if o["client_order_id"].split("-")[2] == "1")
     assert first_leg["status"] == "filled"  # the ghosted order was found by its client id, not sent again
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
 
@@ -85,8 +87,11 @@ def test_unfilled_remainder_is_cancelled_and_the_next_plan_picks_it_up(
     canceled = [o for o in emulator.orders() if o["status"] == "canceled"]
     assert canceled
     assert all(o["filled_qty"] != o["qty"] for o in canceled)
-    journal = dict(alpaca.query("select client_order_id, filled_quantity from intents where status='canceled'"))
-    assert {o["client_order_id"]: o["filled_qty"] for o in canceled} == {k: str(v) for k, v in journal.items()}
+    journal = dict(alpaca.query("select client_order_id, filled_quantity from intents where"
+                                " status='canceled'"))
+    assert {o["client_order_id"]: o["filled_qty"] for o in canceled} == {
+        k: str(v) for k, v in journal.items()
+    }
     emulator.faults(fill_steps=1)
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 0, r.out + r.err
@@ -94,7 +99,8 @@ def test_unfilled_remainder_is_cancelled_and_the_next_plan_picks_it_up(
 
 
 def open_foreign_order(broker: Broker, key: str, symbol: str, side: str, qty: int) -> None:
-    """An order someone else placed that stays open: marked as if all its fills were booked, it never fills."""
+    """An order someone else placed that stays open: marked as if all its fills were booked, it never
+    fills."""
     emu = broker.emulator
     with emu.lock:
         acct = emu.accounts[key]
@@ -104,7 +110,9 @@ def open_foreign_order(broker: Broker, key: str, symbol: str, side: str, qty: in
         acct.by_client[order.client_order_id] = order.id
 
 
-def test_open_order_at_the_broker_keeps_the_planner_off_that_symbol(alpaca: Workspace, emulator: Broker) -> None:
+def test_open_order_at_the_broker_keeps_the_planner_off_that_symbol(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     open_foreign_order(emulator, "key-paper-taxable", "VTI", "buy", 5)
     r = alpaca.run("plan", "--format", "json")
     taxable = next(p for p in json.loads(r.out)["portfolios"] if p["account"] == "paper-taxable")
@@ -112,7 +120,9 @@ def test_open_order_at_the_broker_keeps_the_planner_off_that_symbol(alpaca: Work
     assert any("still open at the broker" in n for n in taxable["notes"])
 
 
-def test_wash_trade_rejection_is_recorded_not_retried(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+def test_wash_trade_rejection_is_recorded_not_retried(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     assert alpaca.run("plan", "--out", str(plan_file)).code == 0
     # Between review and apply someone opens a sell of VTI in the IRA, which the plan buys.
@@ -208,7 +218,8 @@ def test_apply_on_merge_finishes_a_partial_apply_within_the_envelope(
     assert first.code == 1, first.out + first.err
     assert "partly filled" in first.out, first.out + first.err
     emulator.faults(fill_steps=1)
-    emulator.control("/_emulator/advance", {"days": 3})  # the first run's sale proceeds settle: spendable again
+    # the first run's sale proceeds settle: spendable again
+    emulator.control("/_emulator/advance", {"days": 3})
     second = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
     assert second.code == 0, second.out + second.err
     third = alpaca.run("apply", "--envelope", str(reviewed), "--auto-approve")
@@ -223,7 +234,9 @@ def test_broker_date_comes_from_its_clock_and_never_runs_ahead_of_new_york() -> 
     from reconciler.brokers.alpaca_answers import clock_date as _clock_date
 
     late_evening = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 23:30 on the 25th in New York
-    assert _clock_date({"timestamp": "2026-11-25T23:30:00.000-05:00"}, late_evening).isoformat() == "2026-11-25"
+    assert (
+        _clock_date({"timestamp": "2026-11-25T23:30:00.000-05:00"}, late_evening).isoformat() == "2026-11-25"
+    )
     # A clock without a timestamp: New York's date, not UTC's (which would settle proceeds a day early).
     assert _clock_date({}, late_evening).isoformat() == "2026-11-25"
     assert _clock_date(None, datetime(2026, 7, 1, 3, 30, tzinfo=UTC)).isoformat() == "2026-06-30"  # 23:30 EDT
@@ -239,7 +252,8 @@ def test_a_holiday_delays_settlement_and_cash_stays_truthful(alpaca: Workspace, 
     emulator.faults(holidays=[holiday.isoformat()])
     broker = Runtime(alpaca.config).broker
     sold = broker.submit(
-        "paper-taxable", OrderRequest(client_order_id="rc-hol-1-x", symbol="VTI", side="sell", quantity=Decimal(10))
+        "paper-taxable",
+        OrderRequest(client_order_id="rc-hol-1-x", symbol="VTI", side="sell", quantity=Decimal(10))
     )
     assert sold.status == "accepted"
     assert sold.filled_quantity == 0  # Alpaca's first answer: pending_new
@@ -250,8 +264,8 @@ def test_a_holiday_delays_settlement_and_cash_stays_truthful(alpaca: Workspace, 
     proceeds = sold.avg_price * 10
     emulator.control("/_emulator/advance", {"days": (holiday - today).days})
     obs = broker.observe("paper-taxable", [])
-    # T+1 by weekdays would be today; by the exchange's sessions it is the day after. The broker's cash and the
-    # ledger the activities imply agree only if the adapter counts sessions.
+    # T+1 by weekdays would be today; by the exchange's sessions it is the day after. The broker's cash and
+    # the ledger the activities imply agree only if the adapter counts sessions.
     assert obs.cash_warning is None, obs.cash_warning
     assert obs.cash_unsettled == proceeds
     fees = emulator_fees(emulator.emulator, "key-paper-taxable")  # the sale's, posted at its session's close

@@ -19,10 +19,19 @@ from reconciler.brokers.alpaca import AlpacaBroker
 from reconciler.brokers.base import OrderRequest
 from reconciler.errors import BrokerError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import AlpacaBroker as AlpacaSpec
+from reconciler.workspace.models import AlpacaBrokerConfig
 
-ORDER = {"id": "o1", "client_order_id": "rc-1", "symbol": "VTI", "side": "buy", "qty": "10", "filled_qty": "10",
-         "filled_avg_price": "100.5", "status": "filled", "commission": "0"}
+ORDER = {
+    "id": "o1",
+    "client_order_id": "rc-1",
+    "symbol": "VTI",
+    "side": "buy",
+    "qty": "10",
+    "filled_qty": "10",
+    "filled_avg_price": "100.5",
+    "status": "filled",
+    "commission": "0",
+}
 
 
 def _sound() -> dict[str, Any]:
@@ -31,11 +40,14 @@ def _sound() -> dict[str, Any]:
         "/v2/account": {"cash": "1000", "buying_power": "2000"},
         "/v2/positions": [{"symbol": "VTI", "qty": "10"}],
         "/v2/orders": [],
-        "/v2/account/activities": [{"id": "a1", "activity_type": "CSD", "net_amount": "1000", "date": "2026-01-02"}],
+        "/v2/account/activities": [
+            {"id": "a1", "activity_type": "CSD", "net_amount": "1000", "date": "2026-01-02"}
+        ],
         "/v2/clock": {"timestamp": "2026-01-05T10:00:00-05:00", "is_open": True},
         "/v2/calendar": [],
-        "/v2/stocks/snapshots": {"VTI": {"latestTrade": {"p": 100.5, "t": "2026-01-05T15:00:00Z"},
-                                         "prevDailyBar": {"c": 100.0}}},
+        "/v2/stocks/snapshots": {
+            "VTI": {"latestTrade": {"p": 100.5, "t": "2026-01-05T15:00:00Z"}, "prevDailyBar": {"c": 100.0}}
+        },
         "/v2/orders:by_client_order_id": ORDER,
         "POST /v2/orders": ORDER,
     }
@@ -52,14 +64,19 @@ class _Peer:
 
             def _answer(self, key: str) -> None:
                 answer = peer.answers.get(key)
-                if callable(answer):  # a misbehaving peer writes on the socket itself, until the client hangs up
+                # a misbehaving peer writes on the socket itself, until the client hangs up
+                if callable(answer):
                     with contextlib.suppress(OSError):
                         answer(self)
                     return
                 if isinstance(answer, tuple):  # (status, headers, raw body)
                     status, headers, body = answer
                 else:
-                    status, headers, body = 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+                    status, headers, body = (
+                        200,
+                        {"Content-Type": "application/json"},
+                        json.dumps(answer).encode(),
+                    )
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -79,7 +96,7 @@ class _Peer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def broker(self, **settings: Any) -> AlpacaBroker:
-        spec = AlpacaSpec.model_validate({
+        spec = AlpacaBrokerConfig.model_validate({
             "kind": "alpaca", "trading_url": self.url, "data_url": self.url, "rate_limit_per_second": 1000,
             "timeout_seconds": 1, "stream": False,
             "accounts": {"acct": {"key_id": "env:RC_HOSTILE_KEY", "secret_key": "env:RC_HOSTILE_SECRET"}},
@@ -117,10 +134,22 @@ LIES = [
     ("/v2/positions", (302, {"Location": "http://evil.example/"}, b""), "redirect to 'http://evil.example/'"),
     ("/v2/account", {"cash": "ten"}, "cash is 'ten', not a number"),
     ("/v2/account", [], "expected a JSON object"),
-    ("/v2/orders", [{**ORDER, "status": "partially_filled", "filled_qty": "11"}], "more than the order's qty 10"),
-    ("/v2/orders", [{**ORDER, "status": "new", "filled_avg_price": "-1"}], "filled_avg_price is '-1': negative"),
+    (
+        "/v2/orders",
+        [{**ORDER, "status": "partially_filled", "filled_qty": "11"}],
+        "more than the order's qty 10",
+    ),
+    (
+        "/v2/orders",
+        [{**ORDER, "status": "new", "filled_avg_price": "-1"}],
+        "filled_avg_price is '-1': negative",
+    ),
     ("/v2/orders", [{**ORDER, "filled_avg_price": None}], "filled_qty 10 without a filled_avg_price"),
-    ("/v2/account/activities", [{"id": "a1", "activity_type": "CSD", "net_amount": "Infinity"}], "not a finite"),
+    (
+        "/v2/account/activities",
+        [{"id": "a1", "activity_type": "CSD", "net_amount": "Infinity"}],
+        "not a finite",
+    ),
     ("/v2/account/activities", ["CSD"], "not a JSON object"),
     ("/v2/stocks/snapshots", {"VTI": {"latestTrade": {"p": "1e30"}}}, "VTI price is '1e30'"),
     ("/v2/stocks/snapshots", [1, 2], "expected a JSON object, got list"),
@@ -142,7 +171,9 @@ def test_an_order_answer_that_cannot_be_true_is_refused(peer: _Peer) -> None:
     peer.answers["POST /v2/orders"] = {**ORDER, "filled_qty": "20"}
     with pytest.raises(BrokerError) as refused:
         peer.broker().submit(
-            "acct", OrderRequest(client_order_id="rc-1", symbol="VTI", side="buy", quantity=10)  # type: ignore[arg-type]
+            "acct",
+            OrderRequest(client_order_id="rc-1", symbol="VTI", side="buy",
+                         quantity=10),  # type: ignore[arg-type]
         )
     assert "POST /v2/orders" in refused.value.message
     assert "more than the order's qty" in refused.value.message
@@ -190,12 +221,15 @@ def _hundred_megabytes(h: BaseHTTPRequestHandler) -> None:
 
 @pytest.mark.parametrize(
     ("behaviour", "says"),
-    [(_drip_headers, "unavailable after 2 attempts (ReadTimeout"), (_drip_body, "unavailable after 2 attempts"),
+    [(_drip_headers, "unavailable after 2 attempts (ReadTimeout"), (_drip_body, "unavailable after 2"
+        " attempts"),
      (_endless_chunks, "an answer larger than 8,388,608 bytes"),
      (_hundred_megabytes, "an answer larger than 8,388,608 bytes")],
     ids=["slow-headers", "slow-body", "endless-chunks", "100-MB"],
 )
-def test_a_peer_that_never_finishes_is_cut_off_in_bounded_time(peer: _Peer, behaviour: Any, says: str) -> None:
+def test_a_peer_that_never_finishes_is_cut_off_in_bounded_time(
+    peer: _Peer, behaviour: Any, says: str
+) -> None:
     peer.answers["/v2/positions"] = behaviour
     started = time.monotonic()
     with pytest.raises(BrokerError) as refused:

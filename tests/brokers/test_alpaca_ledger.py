@@ -1,5 +1,5 @@
-"""An Alpaca account's ledger over the settlement window, with plain values: the cash split, fees accrued and not
-posted, the check of the broker's cash against what the activities since the last observation moved."""
+"""An Alpaca account's ledger over the settlement window, with plain values: the cash split, fees accrued and
+not posted, the check of the broker's cash against what the activities since the last observation moved."""
 
 from __future__ import annotations
 
@@ -28,8 +28,14 @@ def cash(kind: str, amount: str | None, day: str = "2024-03-14", **extra: Any) -
                   "net_amount": amount, "date": day, **extra})
 
 
-def observe(state: LedgerState | None, fresh: list[Entry], claimed: str, *, sessions: list[date] | None = None,
-            rates: FeeRates = NO_FEES) -> Reading:
+def observe(
+    state: LedgerState | None,
+    fresh: list[Entry],
+    claimed: str,
+    *,
+    sessions: list[date] | None = None,
+    rates: FeeRates = NO_FEES,
+) -> Reading:
     return read(state, fresh, D(claimed), today=FRIDAY, horizon=HORIZON,
                 sessions=[THURSDAY, FRIDAY] if sessions is None else sessions, settlement_days=1, rates=rates,
                 tolerance=D("0.01"))
@@ -135,8 +141,8 @@ def test_negative_cash_is_a_margin_loan() -> None:
 
 
 def test_a_margin_loan_never_hides_a_disagreement() -> None:
-    """The disagreement blocks the portfolio (its cash is trusted by neither source); the margin note alone only
-    stops buys: before, the margin note replaced the disagreement's."""
+    """The disagreement blocks the portfolio (its cash is trusted by neither source); the margin note alone
+    only stops buys: before, the margin note replaced the disagreement's."""
     first = observe(None, [], "100").state
     warning = observe(first, [], "-500").warning
     assert warning is not None

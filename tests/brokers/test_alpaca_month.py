@@ -1,12 +1,13 @@
-"""A simulated month against the Alpaca emulator on the XNYS calendar (issue 21, section 7): twenty sessions, with
-Thanksgiving (no session) and the early close after it among them, run as the workflows run them. Each day a pull
-request is planned (`plan --base main --out`, as plan.yml), merged and applied within its reviewed envelope
-(`apply --envelope`, as apply.yml); `status` (drift.yml) reads the accounts after the close. On the way: a deposit,
-a dividend with foreign tax withheld, the regulatory fees Alpaca posts at each close, a crash in one symbol, and a
-change of targets merged on the holiday.
+"""A simulated month against the Alpaca emulator on the XNYS calendar (issue 21, section 7): twenty sessions,
+with Thanksgiving (no session) and the early close after it among them, run as the workflows run them. Each
+day a pull request is planned (`plan --base main --out`, as plan.yml), merged and applied within its reviewed
+envelope (`apply --envelope`, as apply.yml); `status` (drift.yml) reads the accounts after the close. On the
+way: a deposit, a dividend with foreign tax withheld, the regulatory fees Alpaca posts at each close, a crash
+in one symbol, and a change of targets merged on the holiday.
 
-Every command is the real CLI in this process; time-machine moves the process's clock, so the emulator, the adapter,
-the journal and the policies agree on the simulated time, whatever today's date (or the suite's clock shift)."""
+Every command is the real CLI in this process; time-machine moves the process's clock, so the emulator, the
+adapter, the journal and the policies agree on the simulated time, whatever today's date (or the suite's clock
+shift)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ MORNING = time(14, 0)  # 09:00 New York (EST): the day's prices, deposits and di
 APPLY = time(15, 0)  # 10:00 New York: plan, merge, apply
 EVENING = time(21, 30)  # 16:30 New York: after every close, the drift check
 KILL_SWITCH = "VNQ: quote 60.2 moved -32.3% from the previous close 88.89, beyond the kill switch (20.0%)"
-# After the crash VNQ is below its band in bob-taxable, and nothing else is beyond its own: the planner funds buys
-# from cash and the cash band only, so no order can be placed (docs/configuration.md, "How the planner decides";
-# docs/backtest.md: "an underweight holding cannot be bought without cash"). status says so, exit 2.
+# After the crash VNQ is below its band in bob-taxable, and nothing else is beyond its own: the planner funds
+# buys from cash and the cash band only, so no order can be placed (docs/configuration.md, "How the planner
+# decides"; docs/backtest.md: "an underweight holding cannot be bought without cash"). status says so, exit 2.
 NO_CASH_FOR_VNQ = "VNQ outside the band, but no order can be placed now (nothing left to spend)"
 
 
@@ -91,12 +92,15 @@ class Month:
 
 @pytest.fixture
 def month(workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Month]:
-    """The clock pinned to the Friday evening before the month, then the emulator (its seed deposits dated then)
-    and the example workspace pointed at it through the Alpaca adapter, in a git repository with main's targets."""
+    """The clock pinned to the Friday evening before the month, then the emulator (its seed deposits dated
+    then) and the example workspace pointed at it through the Alpaca adapter, in a git repository with main's
+    targets."""
     with time_machine.travel(datetime.combine(FIRST - timedelta(days=3), time(22, 0), tzinfo=UTC),
                              tick=False) as traveller:
         seed = {
-            "accounts": {n: {"key_id": f"key-{n}", "secret": SECRET_CANARY, **a} for n, a in ACCOUNTS.items()},
+            "accounts": {
+                n: {"key_id": f"key-{n}", "secret": SECRET_CANARY, **a} for n, a in ACCOUNTS.items()
+            },
             "prices": PRICES,
         }
         server = EmulatorServer(Emulator(seed, calendar="XNYS"))
@@ -104,7 +108,8 @@ def month(workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
         def to_alpaca(doc: Any) -> None:
             doc["broker"] = {
-                "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 200,
+                "kind": "alpaca", "trading_url": server.url, "data_url": server.url,
+                "rate_limit_per_second": 200,
                 "fill_timeout_seconds": 30, "slippage_bps": 0, "stream": False,
                 "accounts": {n: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"}
                              for i, n in enumerate(ACCOUNTS)},
@@ -112,7 +117,8 @@ def month(workspace: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 
         edit_yaml(workspace.config, to_alpaca)
         # A generous budget per policy evaluation: on a loaded machine the first one (compiling the policies)
-        # may take seconds of real time, and a timeout is a refusal that would stop the whole month on day one.
+        # may take seconds of real time, and a timeout is a refusal that would stop the whole month on day
+        # one.
         edit_yaml(workspace.config, lambda doc: doc["policies"].__setitem__("timeout_seconds", 60))
         for i, name in enumerate(ACCOUNTS):
             monkeypatch.setenv(f"KEY_{i}", f"key-{name}")
@@ -157,7 +163,11 @@ def expected_status(day: date) -> dict[str, tuple[str, str]]:
     """Each portfolio's status after the day's close, and what its message must say ("" for Synced)."""
     synced = ("Synced", "")
     if day == THANKSGIVING:  # the change merged on the holiday was not applied: its orders wait for the open
-        return {"alice-ira": synced, "bob-taxable": ("OutOfSync", "order(s) would trade"), "college-fund": synced}
+        return {
+            "alice-ira": synced,
+            "bob-taxable": ("OutOfSync", "order(s) would trade"),
+            "college-fund": synced,
+        }
     if day == CRASH_DAY:
         return {"alice-ira": synced, "bob-taxable": ("Unknown", KILL_SWITCH), "college-fund": synced}
     if day > CRASH_DAY:
@@ -189,14 +199,19 @@ def test_a_simulated_month(month: Month) -> None:
         month.at(day, EVENING)
         status = month.ws.run("status", "--format", "json")
         check_day(month, day, json.loads(reviewed.read_text()), applied, status, before)
-    fees = {a["date"] for acct in month.emu.accounts.values() for a in acct.activities if a["activity_type"] == "FEE"}
+    fees = {
+        a["date"]
+        for acct in month.emu.accounts.values()
+        for a in acct.activities
+        if a["activity_type"] == "FEE"
+    }
     assert {FIRST.isoformat(), BLACK_FRIDAY.isoformat()} <= fees  # posted at the close, the early one too
 
 
 def check_day(month: Month, day: date, plan: dict[str, Any], applied: CliResult, status: CliResult,
               before: int) -> None:
-    """The day's invariants: no order twice, cash never negative, buys never blocked by what fees or settlement
-    explain, and each portfolio's status after the close (Synced unless a refusal said why)."""
+    """The day's invariants: no order twice, cash never negative, buys never blocked by what fees or
+    settlement explain, and each portfolio's status after the close (Synced unless a refusal said why)."""
     sent = month.sent()
     ids = [o["client_order_id"] for o in sent]
     assert len(ids) == len(set(ids)), f"{day}: a client order id was sent twice"
@@ -208,7 +223,8 @@ def check_day(month: Month, day: date, plan: dict[str, Any], applied: CliResult,
     for pp in plan["portfolios"]:
         assert D(pp["observation"]["cash_settled"]) >= 0, f"{day} {pp['name']}"
         assert D(pp["cash_after"]) >= 0, f"{day} {pp['name']}"
-        assert pp["observation"]["cash_warning"] is None, f"{day} {pp['name']}: {pp['observation']['cash_warning']}"
+        assert pp["observation"]["cash_warning"] is None, (f"{day} {pp['name']}:"
+                                                           f" {pp['observation']['cash_warning']}")
         assert pp["observation"].get("cash_untrusted") is None, f"{day} {pp['name']}"
     if day == DEPOSIT_DAY:  # the deposit is invested the day it lands
         college = next(pp for pp in plan["portfolios"] if pp["name"] == "college-fund")

@@ -1,5 +1,5 @@
-"""Alpaca as it really is: each scenario of the issue against the emulator's documented behaviour (its default now),
-through the adapter and the CLI. Each failed on the emulator and adapter that modelled the opposite."""
+"""Alpaca as it really is: each scenario of the issue against the emulator's documented behaviour (its default
+now), through the adapter and the CLI. Each failed on the emulator and adapter that modelled the opposite."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _portfolio(ws: Workspace, account: str, *, blocked: bool = False) -> dict[st
 def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distrusted(
     alpaca: Workspace, emulator: Broker
 ) -> None:
-    """Alpaca's `cash` includes a sale's proceeds at once. The adapter must not distrust the account for it (it
-    used to warn and buy nothing after every sale), and must not spend them before they settle."""
+    """Alpaca's `cash` includes a sale's proceeds at once. The adapter must not distrust the account for it
+    (it used to warn and buy nothing after every sale), and must not spend them before they settle."""
     emu = emulator.emulator
     emu.external_trade("key-paper-college", "BND", "sell", D(5))  # proceeds unsettled T+1
     sale = next(a for a in emu.accounts["key-paper-college"].activities if a["activity_type"] == "FILL")
@@ -48,17 +48,22 @@ def test_sale_proceeds_in_cash_as_alpaca_reports_them_are_budgeted_not_distruste
 
 
 
-def test_a_cash_figure_that_disagrees_with_the_ledger_blocks_the_portfolio(alpaca: Workspace, emulator: Broker) -> None:
+def test_a_cash_figure_that_disagrees_with_the_ledger_blocks_the_portfolio(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     """The first observation starts the account's ledger from the broker's cash and keeps it in the journal; a
     later change that no activity explains is a disagreement, in the next process too. A cash nobody trusts
-    blocks the portfolio (issue 20): before, only buys stopped, and sells were sized from the doubtful cash."""
+    blocks the portfolio (issue 20): before, only buys stopped, and sells were sized from the doubtful
+    cash."""
     assert alpaca.run("plan", "--record").code in (0, 2)
     emulator.faults(cash_offset=500.0)
     college = _portfolio(alpaca, "paper-college", blocked=True)
     assert "trusting neither" in college["observation"]["cash_warning"]
     assert "trusting neither" in college["observation"]["cash_untrusted"]
     assert college["actions"] == []
-    assert any(b.startswith("cash: ") and "trusting neither" in b for b in college["blocked"]), college["blocked"]
+    assert any(b.startswith("cash: ") and "trusting neither" in b for b in college["blocked"]), college[
+        "blocked"
+    ]
     for fmt in ("text", "markdown"):  # the reason is shown, never hidden behind "within its bands"
         r = alpaca.run("plan", "--format", fmt)
         assert "cannot be valued" in r.out, r.out
@@ -81,14 +86,16 @@ def test_dividends_withholding_fees_and_a_canceled_deposit_keep_the_ledger_true(
         emulator.control("/_emulator/activity", body)
     obs = _portfolio(alpaca, "paper-college")["observation"]
     assert obs["cash_warning"] is None
-    assert D(obs["cash_settled"]) == D(5000) + D("12.50") - D("1.88") - D("0.40") - D("0.02") - D("0.01") - D("0.03")
+    assert D(obs["cash_settled"]) == D(5000) + D("12.50") - D("1.88") - D("0.40") - D("0.02") - D("0.01") - D(
+        "0.03"
+    )
 
 
 def test_an_unknown_activity_that_brings_cash_in_is_held_back_while_in_the_window(
     alpaca: Workspace, emulator: Broker
 ) -> None:
-    """An activity of a type nobody documented does not block: the cash it brings in may be unsettled, so it is
-    not spent until the settlement window has passed it."""
+    """An activity of a type nobody documented does not block: the cash it brings in may be unsettled, so it
+    is not spent until the settlement window has passed it."""
     emulator.control("/_emulator/activity", {"account": "paper-college", "activity_type": "XYZNEW",
                                              "net_amount": "25"})
     obs = _portfolio(alpaca, "paper-college")["observation"]
@@ -113,8 +120,8 @@ def test_an_unknown_activity_is_named_when_the_cash_it_could_explain_disagrees(
 
 
 def test_cancel_is_asynchronous_and_fills_meanwhile_are_counted(alpaca: Workspace, emulator: Broker) -> None:
-    """DELETE answers 204; the order is `pending_cancel` and may still fill; the adapter waits for `canceled` and
-    the journal has every share that filled, not what had filled when the cancel was asked."""
+    """DELETE answers 204; the order is `pending_cancel` and may still fill; the adapter waits for `canceled`
+    and the journal has every share that filled, not what had filled when the cancel was asked."""
     edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", 0.35))
     emulator.faults(fill_steps=4, fill_interval=0.3, cancel_delay=0.5)
     r = alpaca.run("apply", "--auto-approve")
@@ -130,17 +137,18 @@ def test_cancel_is_asynchronous_and_fills_meanwhile_are_counted(alpaca: Workspac
 
 
 def test_closed_market_with_ignore_queues_orders_for_the_open(alpaca: Workspace, emulator: Broker) -> None:
-    """Real Alpaca holds a market order sent while closed as `accepted`: apply must not wait for a fill that cannot
-    come and then cancel it; it leaves it queued, and reconcile records its fills after the open."""
+    """Real Alpaca holds a market order sent while closed as `accepted`: apply must not wait for a fill that
+    cannot come and then cancel it; it leaves it queued, and reconcile records its fills after the open."""
     edit_yaml(alpaca.config, lambda d: d["apply"].update(market_hours="ignore", order_type="market"))
     emulator.faults(market_closed=True)
     started = time.monotonic()
     r = alpaca.run("apply", "--auto-approve")
     assert r.code == 0, r.out + r.err
-    # No fill timeout per order (30 s each by default); the bound leaves room for a loaded machine, where 5 s was once
-    # exceeded with nothing waited.
+    # No fill timeout per order (30 s each by default); the bound leaves room for a loaded machine, where 5 s
+    # was once exceeded with nothing waited.
     assert time.monotonic() - started < 20
-    # The report's sentence is the journal's (journal/sentences.py): accepted, nothing filled, reconcile settles it.
+    # The report's sentence is the journal's (journal/sentences.py): accepted, nothing filled, reconcile
+    # settles it.
     assert "open at the broker, nothing filled yet" in r.out
     orders = emulator.orders()
     assert orders
@@ -154,9 +162,12 @@ def test_closed_market_with_ignore_queues_orders_for_the_open(alpaca: Workspace,
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
 
 
-def test_a_duplicate_is_recognised_by_its_code_and_found_not_rejected(alpaca: Workspace, emulator: Broker) -> None:
-    """The order arrives, the answer is lost, the resend meets Alpaca's duplicate error, worded differently from
-    what the adapter used to look for: it is found by its client id and adopted, never recorded as rejected."""
+def test_a_duplicate_is_recognised_by_its_code_and_found_not_rejected(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """The order arrives, the answer is lost, the resend meets Alpaca's duplicate error, worded differently
+    from what the adapter used to look for: it is found by its client id and adopted, never recorded as
+    rejected."""
     state = {"first": True}
 
     def lose_the_first_answer(method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
@@ -190,8 +201,8 @@ def test_a_blocked_account_is_refused_clearly(alpaca: Workspace, emulator: Broke
 def test_margin_never_borrows_and_a_notional_order_reserves_its_dollars(
     alpaca: Workspace, emulator: Broker
 ) -> None:
-    """Alpaca lends 2× above $2,000 of equity; the adapter budgets from settled cash only, so no account ends with
-    negative cash. An outside order by notional (qty null) reserves its dollars."""
+    """Alpaca lends 2× above $2,000 of equity; the adapter budgets from settled cash only, so no account ends
+    with negative cash. An outside order by notional (qty null) reserves its dollars."""
     emu = emulator.emulator
     with emu.lock:
         acct = emu.accounts["key-paper-college"]
@@ -231,8 +242,8 @@ def test_a_fractional_order_for_a_whole_share_asset_is_refused_before_sending(
 
 
 def test_activities_are_read_incrementally(alpaca: Workspace, emulator: Broker) -> None:
-    """A long apply observes an account again and again: only the new activities are read after the first time,
-    and the ledger stays true."""
+    """A long apply observes an account again and again: only the new activities are read after the first
+    time, and the ledger stays true."""
     from reconciler.runtime import Runtime
 
     pages: list[str] = []
@@ -261,8 +272,11 @@ def test_activities_are_read_incrementally(alpaca: Workspace, emulator: Broker) 
     assert later.cash_unsettled > first.cash_unsettled
 
 
-def test_fractional_quantities_are_rounded_down_to_fractional_step(alpaca: Workspace, emulator: Broker) -> None:
-    """`broker.fractional_step` (documented, never read before): Alpaca takes 9 decimals; more is rounded down."""
+def test_fractional_quantities_are_rounded_down_to_fractional_step(
+    alpaca: Workspace, emulator: Broker
+) -> None:
+    """`broker.fractional_step` (documented, never read before): Alpaca takes 9 decimals; more is rounded
+    down."""
     from reconciler.brokers.base import OrderRequest
     from reconciler.runtime import Runtime
 
@@ -284,7 +298,9 @@ def test_the_feed_is_iex_unless_chosen_and_the_plan_says_the_volume_rule_is_off(
     assert college["observation"]["quotes"]["VTI"]["daily_volume"] is None
 
 
-def test_a_partial_feeds_volume_is_scaled_by_its_share_when_given(alpaca: Workspace, emulator: Broker) -> None:
+def test_a_partial_feeds_volume_is_scaled_by_its_share_when_given(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("partial_feed_volume_share", "0.025"))
     college = _portfolio(alpaca, "paper-college")
     assert "scaled up by its 2.5% share" in college["observation"]["quote_source"]
@@ -314,7 +330,9 @@ def test_the_emulator_refuses_a_feed_alpaca_does_not_have(emulator: Broker) -> N
     assert r.status_code == 400
 
 
-def test_a_fractional_order_under_a_dollar_is_refused_before_sending(alpaca: Workspace, emulator: Broker) -> None:
+def test_a_fractional_order_under_a_dollar_is_refused_before_sending(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     from reconciler.brokers.base import OrderRequest
     from reconciler.runtime import Runtime
 

@@ -39,8 +39,9 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Peer]:
 
 
 def test_a_margin_account_with_unsettled_proceeds_is_believed_and_budgeted(recorded: _Peer) -> None:
-    """cash 8,203.25 = 3,190.75 settled (deposit, buy, dividend less its foreign withholding; the cancelled deposit
-    left out) + 5,012.50 from today's sale. Buying power says 16,416.50 (2× margin): never the budget."""
+    """cash 8,203.25 = 3,190.75 settled (deposit, buy, dividend less its foreign withholding; the cancelled
+    deposit left out) + 5,012.50 from today's sale. Buying power says 16,416.50 (2× margin): never the
+    budget."""
     obs = recorded.broker().observe("acct", ["VTI", "AAPL"])
     assert obs.cash_warning is None
     assert obs.cash_settled == D("3190.75")
@@ -61,7 +62,9 @@ def test_the_consolidated_feeds_volume_is_the_last_full_sessions(recorded: _Peer
     assert obs.open_orders == {"AAPL": "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4"}
 
 
-@pytest.mark.parametrize(("fixture", "filled"), [("order_pending_cancel.json", 4), ("order_calculated.json", 6)])
+@pytest.mark.parametrize(
+    ("fixture", "filled"), [("order_pending_cancel.json", 4), ("order_calculated.json", 6)]
+)
 def test_pending_cancel_and_calculated_are_not_final(recorded: _Peer, fixture: str, filled: int) -> None:
     recorded.answers["/v2/orders:by_client_order_id"] = _load(fixture)
     state = recorded.broker().get_order("acct", "rc-1")
@@ -70,7 +73,9 @@ def test_pending_cancel_and_calculated_are_not_final(recorded: _Peer, fixture: s
     assert state.filled_quantity == filled
 
 
-def test_an_unknown_activity_in_the_window_does_not_block_and_its_money_in_is_held_back(recorded: _Peer) -> None:
+def test_an_unknown_activity_in_the_window_does_not_block_and_its_money_in_is_held_back(
+    recorded: _Peer,
+) -> None:
     activities = _load("activities.json")
     activities.append({"id": "20260105160000000::ffff", "activity_type": "NEWKIND", "date": "2026-01-05",
                        "net_amount": "12.00", "description": "?", "status": "executed"})
@@ -94,8 +99,8 @@ def test_an_unknown_activity_is_named_when_the_cash_it_could_explain_disagrees(r
 
 
 def test_the_fees_of_todays_sale_explain_the_cash_and_their_posting_ends_them(recorded: _Peer) -> None:
-    """The day's sale accrues REG, TAF and CAT: `cash` is below what the activities imply by them until the FEE
-    activity posts them at the close (then the figures agree to the cent)."""
+    """The day's sale accrues REG, TAF and CAT: `cash` is below what the activities imply by them until the
+    FEE activity posts them at the close (then the figures agree to the cent)."""
     broker = recorded.broker()
     account = _load("account.json")
     recorded.answers["/v2/account/activities"] = _load("activities.json")[1:]  # before the sale

@@ -1,5 +1,5 @@
-"""The trade_updates stream against the emulator's: fills learnt without a request each, and polling whenever the
-stream is down, silent, drops, or tells something that cannot be trusted — never a fill counted twice."""
+"""The trade_updates stream against the emulator's: fills learnt without a request each, and polling whenever
+the stream is down, silent, drops, or tells something that cannot be trusted — never a fill counted twice."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ LOOKUPS = "/v2/orders:by_client_order_id"
 
 @pytest.fixture
 def streamed(alpaca: Workspace, emulator: Broker) -> Workspace:
-    """The Alpaca workspace with the stream on, at the emulator's websocket; silence bound short for the tests."""
+    """The Alpaca workspace with the stream on, at the emulator's websocket; silence bound short for the
+    tests."""
 
     def on(doc: Any) -> None:
         doc["broker"]["stream"] = True
@@ -55,7 +56,9 @@ def test_fills_come_from_the_stream_without_a_lookup_per_order(streamed: Workspa
     assert lookups(emulator) == 0
 
 
-def test_with_the_stream_every_order_fills_once_and_the_plan_converges(streamed: Workspace, emulator: Broker) -> None:
+def test_with_the_stream_every_order_fills_once_and_the_plan_converges(
+    streamed: Workspace, emulator: Broker
+) -> None:
     applied(streamed)
     ids = [o["client_order_id"] for o in emulator.orders()]
     assert len(ids) == len(set(ids))
@@ -64,7 +67,9 @@ def test_with_the_stream_every_order_fills_once_and_the_plan_converges(streamed:
     assert streamed.run("plan", "--detailed-exitcode").code == 0
 
 
-def test_partial_fills_told_by_the_stream_are_journaled_once_each(streamed: Workspace, emulator: Broker) -> None:
+def test_partial_fills_told_by_the_stream_are_journaled_once_each(
+    streamed: Workspace, emulator: Broker
+) -> None:
     emulator.faults(fill_steps=3, fill_interval=0.05)
     applied(streamed)
     assert journal_fills(streamed) == broker_fills(emulator)
@@ -110,7 +115,9 @@ def _adapter(ws: Workspace) -> AlpacaBroker:
     return broker
 
 
-def test_an_event_for_an_order_we_did_not_send_is_ignored_not_doubted(streamed: Workspace, emulator: Broker) -> None:
+def test_an_event_for_an_order_we_did_not_send_is_ignored_not_doubted(
+    streamed: Workspace, emulator: Broker
+) -> None:
     broker = _adapter(streamed)
     order = OrderRequest(client_order_id="rc-stream-1", symbol="VTI", side="buy", quantity=Decimal(1))
     first = broker.submit("paper-ira", order)  # opens the stream before sending
@@ -124,7 +131,9 @@ def test_an_event_for_an_order_we_did_not_send_is_ignored_not_doubted(streamed: 
     broker.close()
 
 
-def test_an_event_without_the_client_id_makes_the_stream_doubtful(streamed: Workspace, emulator: Broker) -> None:
+def test_an_event_without_the_client_id_makes_the_stream_doubtful(
+    streamed: Workspace, emulator: Broker
+) -> None:
     broker = _adapter(streamed)
     emulator.faults(stream_strip_client_id=True)
     order = OrderRequest(client_order_id="rc-stream-2", symbol="VTI", side="buy", quantity=Decimal(1))
@@ -142,8 +151,14 @@ def test_the_secret_is_never_logged(emulator: Broker, caplog: pytest.LogCaptureF
                           account="paper-ira")
     assert stream.start()
     stream.close()
-    wrong = TradeUpdates(emulator.server.stream_url, "key-paper-ira", SECRET_CANARY + "x", timeout=5, clock=SYSTEM,
-                         account="paper-ira")
+    wrong = TradeUpdates(
+        emulator.server.stream_url,
+        "key-paper-ira",
+        SECRET_CANARY + "x",
+        timeout=5,
+        clock=SYSTEM,
+        account="paper-ira",
+    )
     assert not wrong.start()
     assert SECRET_CANARY not in caplog.text
 
@@ -156,7 +171,8 @@ def test_a_wrong_secret_is_not_authorized(emulator: Broker) -> None:
 
 
 def test_requests_per_order_with_the_stream_stay_within_the_target() -> None:
-    """A request count is deterministic: the benchmark's own cell, smaller (one account of 60 orders), guards it."""
+    """A request count is deterministic: the benchmark's own cell, smaller (one account of 60 orders), guards
+    it."""
     import sys
     from pathlib import Path
 
@@ -167,4 +183,5 @@ def test_requests_per_order_with_the_stream_stay_within_the_target() -> None:
     polled = rpo.cell(1, 60, streamed=False, whole=False)
     assert streamed["filled"] == 60
     assert streamed["per_order"] <= rpo.TARGET
-    assert polled["per_order"] - streamed["per_order"] >= 0.99  # the lookup each order cost without the stream
+    # the lookup each order cost without the stream
+    assert polled["per_order"] - streamed["per_order"] >= 0.99

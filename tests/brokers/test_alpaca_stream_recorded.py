@@ -1,6 +1,6 @@
-"""The adapter's stream reader against Alpaca's own words: a peer on 127.0.0.1 that answers with the messages of
-tests/fixtures/alpaca/stream_trade_updates.json (the shapes of Alpaca's streaming page), in binary frames as paper
-sends them and in text frames as live does."""
+"""The adapter's stream reader against Alpaca's own words: a peer on 127.0.0.1 that answers with the messages
+of tests/fixtures/alpaca/stream_trade_updates.json (the shapes of Alpaca's streaming page), in binary frames
+as paper sends them and in text frames as live does."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from reconciler.brokers.base import OrderState
 from reconciler.clock import SYSTEM
 from reconciler.secrets.redact import FRAGMENT, register
 
-RECORDED = json.loads((Path(__file__).parents[1] / "fixtures" / "alpaca" / "stream_trade_updates.json").read_text())
+RECORDED = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "alpaca" / "stream_trade_updates.json").read_text()
+)
 CID = "rc-recorded-1"
 QUIET = logging.getLogger("tests.stream_peer")
 QUIET.disabled = True
@@ -33,7 +35,8 @@ class Peer:
     def __init__(self, binary: bool, authorized: bool = True, echo: bool = False) -> None:
         self.binary, self.authorized, self.echo = binary, authorized, echo
         self.received: list[dict[str, Any]] = []
-        self.server = serve(self._handle, "127.0.0.1", 0, logger=QUIET)  # the peer's own frames are not ours to judge
+        # the peer's own frames are not ours to judge
+        self.server = serve(self._handle, "127.0.0.1", 0, logger=QUIET)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -70,9 +73,17 @@ def peer(request: pytest.FixtureRequest) -> Iterator[Peer]:
 
 
 def _acknowledged() -> OrderState:
-    return OrderState(client_order_id=CID, broker_order_id="a5be8f5e-fdfa-41f5-a644-7a74fe947a8f", symbol="VTI",
-                      side="sell", quantity=Decimal(10), filled_quantity=Decimal(0), avg_price=None,
-                      commission=Decimal(0), status="accepted")
+    return OrderState(
+        client_order_id=CID,
+        broker_order_id="a5be8f5e-fdfa-41f5-a644-7a74fe947a8f",
+        symbol="VTI",
+        side="sell",
+        quantity=Decimal(10),
+        filled_quantity=Decimal(0),
+        avg_price=None,
+        commission=Decimal(0),
+        status="accepted",
+    )
 
 
 def _final(stream: TradeUpdates) -> OrderState | None:
@@ -104,7 +115,11 @@ def test_the_recorded_fills_make_the_order_filled(peer: Peer) -> None:
     final = _final(stream)
     stream.close()
     assert final is not None
-    assert (final.status, final.filled_quantity, final.avg_price) == ("filled", Decimal(10), Decimal("288.574"))
+    assert (final.status, final.filled_quantity, final.avg_price) == (
+        "filled",
+        Decimal(10),
+        Decimal("288.574"),
+    )
 
 
 def test_another_clients_order_is_counted_and_ignored(peer: Peer) -> None:
@@ -149,15 +164,22 @@ def test_a_peer_that_echoes_the_secret_does_not_put_it_in_the_logs(caplog: pytes
 
 
 def test_a_peer_that_never_answers_the_handshake_is_given_up_on() -> None:
-    """A listener that accepts and says nothing (a blackholed stream): the connect's bound ends it, then polling."""
+    """A listener that accepts and says nothing (a blackholed stream): the connect's bound ends it, then
+    polling."""
     import socket
 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(1)
     try:
-        stream = TradeUpdates(f"ws://127.0.0.1:{silent.getsockname()[1]}/stream", "PKTEST", "s3cret", timeout=0.5,
-                              clock=SYSTEM, account="a")
+        stream = TradeUpdates(
+            f"ws://127.0.0.1:{silent.getsockname()[1]}/stream",
+            "PKTEST",
+            "s3cret",
+            timeout=0.5,
+            clock=SYSTEM,
+            account="a",
+        )
         assert not stream.start()
     finally:
         silent.close()

@@ -15,7 +15,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.clock import FixedClock
 from reconciler.errors import BrokerError, ExchangeBannedError, OrderRefusedError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.binance_replay import Answer, Replay, error, load
 
 D = Decimal
@@ -35,14 +35,17 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
-def binance(replay: Replay, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, **extra: object) -> CcxtBroker:
+def binance(
+    replay: Replay, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, **extra: object
+) -> CcxtBroker:
     """The adapter on the replayed exchange, with two accounts on one IP."""
     monkeypatch.setenv("EXCHANGE_KEY", "key")
     monkeypatch.setenv("EXCHANGE_SECRET", "secret")
     creds = {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}
-    spec = CcxtSpec.model_validate({
+    spec = CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "api_url": replay.url, "rate_limit_per_second": 200,
-        "options": {"fetchMarkets": {"types": ["spot"]}}, "accounts": {"spot": creds, "other": creds}, **extra,
+        "options": {"fetchMarkets": {"types": ["spot"]}}, "accounts": {"spot": creds, "other": creds},
+        **extra,
     })
     return CcxtBroker(spec, SecretResolver(spec.secrets), clock=clock)
 
@@ -105,7 +108,8 @@ def test_the_trades_are_asked_for_that_order_only(broker: CcxtBroker, replay: Re
 # ---- statuses, archived and odd orders ----
 
 @pytest.mark.parametrize(("binance_status", "ours", "filled"), [
-    ("PENDING_NEW", "accepted", D(0)), ("EXPIRED", "canceled", D("0.02")), ("EXPIRED_IN_MATCH", "canceled", D(0)),
+    ("PENDING_NEW", "accepted", D(0)), ("EXPIRED", "canceled", D("0.02")),
+    ("EXPIRED_IN_MATCH", "canceled", D(0)),
     ("REJECTED", "rejected", D(0)),
 ])
 def test_binance_statuses(
@@ -121,7 +125,8 @@ def test_binance_statuses(
 def test_a_negative_cumulative_quote_quantity_is_no_price_not_a_failed_lookup(
     broker: CcxtBroker, replay: Replay
 ) -> None:
-    """Binance: "cummulativeQuoteQty < 0 means the data isn't available for this order" (some historical orders)."""
+    """Binance: "cummulativeQuoteQty < 0 means the data isn't available for this order" (some historical
+    orders)."""
     replay.routes[f"GET {ORDER}"] = Answer(load("order_statuses.json")["negative_cummulative_quote"])
     replay.routes["GET /api/v3/myTrades"] = Answer([])
     state = broker.get_order("spot", "rc-btc-buy-1", "BTC")
@@ -130,19 +135,26 @@ def test_a_negative_cumulative_quote_quantity_is_no_price_not_a_failed_lookup(
 
 
 def test_an_archived_order_is_one_that_did_nothing(broker: CcxtBroker, replay: Replay) -> None:
-    """-2026: cancelled or expired with no executed quantity over 90 days ago, and archived; the exchange holds
-    nothing under the id any more, which is what None says (the lookup used to fail)."""
+    """-2026: cancelled or expired with no executed quantity over 90 days ago, and archived; the exchange
+    holds nothing under the id any more, which is what None says (the lookup used to fail)."""
     replay.routes[f"GET {ORDER}"] = error("-2026")
     assert broker.get_order("spot", "rc-btc-buy-1", "BTC") is None
 
 
 def test_a_cancel_answer_names_the_original_client_id(broker: CcxtBroker, replay: Replay) -> None:
-    replay.routes[f"GET {ORDER}"] = [Answer(load("order_statuses.json")["PENDING_NEW"]), Answer(load("cancel.json"))]
+    replay.routes[f"GET {ORDER}"] = [
+        Answer(load("order_statuses.json")["PENDING_NEW"]),
+        Answer(load("cancel.json")),
+    ]
     replay.routes[f"DELETE {ORDER}"] = Answer(load("cancel.json"))
     replay.routes["GET /api/v3/myTrades"] = Answer(load("my_trades.json")[:1])
     state = broker.cancel("spot", "rc-btc-buy-1", "BTC")
     assert state is not None
-    assert (state.client_order_id, state.status, state.filled_quantity) == ("rc-btc-buy-1", "canceled", D("0.04"))
+    assert (state.client_order_id, state.status, state.filled_quantity) == (
+        "rc-btc-buy-1",
+        "canceled",
+        D("0.04"),
+    )
 
 
 def test_a_cancel_of_an_order_already_gone_is_not_retried(broker: CcxtBroker, replay: Replay) -> None:
@@ -162,7 +174,9 @@ def test_min_notional_is_checked_on_the_limit_price(broker: CcxtBroker, replay: 
     assert replay.sent(f"POST {ORDER}") == 0
 
 
-def test_a_notional_filter_refusal_is_a_failed_send_with_binances_reason(broker: CcxtBroker, replay: Replay) -> None:
+def test_a_notional_filter_refusal_is_a_failed_send_with_binances_reason(
+    broker: CcxtBroker, replay: Replay
+) -> None:
     replay.routes[f"POST {ORDER}"] = error("-1013")
     replay.routes[f"GET {ORDER}"] = error("-2013")
     with pytest.raises(OrderRefusedError, match="NOTIONAL"):
@@ -171,7 +185,9 @@ def test_a_notional_filter_refusal_is_a_failed_send_with_binances_reason(broker:
 
 # ---- bans, limits, clock skew ----
 
-def test_a_ban_ends_the_call_at_once_with_its_end(broker: CcxtBroker, replay: Replay, clock: FixedClock) -> None:
+def test_a_ban_ends_the_call_at_once_with_its_end(
+    broker: CcxtBroker, replay: Replay, clock: FixedClock
+) -> None:
     replay.routes["GET /api/v3/account"] = error("418")
     with pytest.raises(ExchangeBannedError, match="2026-01-05T15:07:00"):
         broker.observe("spot", ["BTC"])
@@ -195,12 +211,14 @@ def test_a_ban_stops_every_account_on_the_ip(broker: CcxtBroker, replay: Replay)
     assert len(replay.requests) == before
 
 
-@pytest.mark.parametrize(("code", "said"), [("429", "429"), ("-1021", "clock")], ids=["rate-limit", "clock-skew"])
+@pytest.mark.parametrize(
+    ("code", "said"), [("429", "429"), ("-1021", "clock")], ids=["rate-limit", "clock-skew"]
+)
 def test_an_order_refused_before_the_matching_engine_is_a_failed_send_sent_once(
     broker: CcxtBroker, replay: Replay, code: str, said: str
 ) -> None:
-    """A 429 or a -1021 means nothing was placed: the order fails with the reason, is not waited out or retried
-    inside submit, and the next plan re-quotes and re-checks it."""
+    """A 429 or a -1021 means nothing was placed: the order fails with the reason, is not waited out or
+    retried inside submit, and the next plan re-quotes and re-checks it."""
     replay.routes[f"POST {ORDER}"] = error(code)
     with pytest.raises(OrderRefusedError, match=said):
         broker.submit("spot", buy())
@@ -249,7 +267,10 @@ def test_a_market_order_whose_sizing_waited_for_the_limits_is_not_sent_on_its_ol
     assert replay.sent(f"POST {ORDER}") == 0
 
 
-def test_a_market_orders_min_notional_is_judged_at_the_5_minute_average(broker: CcxtBroker, replay: Replay) -> None:
-    """0.0001 BTC is 6 USDT at the last price, 4.5 at the 5-minute average Binance judges a market order at."""
+def test_a_market_orders_min_notional_is_judged_at_the_5_minute_average(
+    broker: CcxtBroker, replay: Replay
+) -> None:
+    """0.0001 BTC is 6 USDT at the last price, 4.5 at the 5-minute average Binance judges a market order
+    at."""
     state = broker.submit("spot", buy("0.0001", None))
     assert (state.status, replay.sent(f"POST {ORDER}")) == ("rejected", 0)

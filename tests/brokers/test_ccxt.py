@@ -18,7 +18,7 @@ from reconciler.brokers.ccxt import CcxtBroker
 from reconciler.cli.main import main
 from reconciler.errors import BrokerError, SendUnknownError
 from reconciler.secrets.resolve import SecretResolver
-from reconciler.spec.models import CcxtBroker as CcxtSpec
+from reconciler.workspace.models import CcxtBrokerConfig
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.conftest import REPO, CliResult, fresh_journal_url
 
@@ -43,15 +43,17 @@ spec:
 
 @pytest.fixture
 def exchange() -> Iterator[FakeBinance]:
-    fake = FakeBinance({"USDT": D(20000), "BTC": D("0.05")}, {"BTC": (D(60000), D(59500)), "ETH": (D(3000), D(3010))})
+    fake = FakeBinance(
+        {"USDT": D(20000), "BTC": D("0.05")}, {"BTC": (D(60000), D(59500)), "ETH": (D(3000), D(3010))}
+    )
     server = FakeBinanceServer(fake)
     server.start()
     yield fake
     server.stop()
 
 
-def spec(url: str, **extra: object) -> CcxtSpec:
-    return CcxtSpec.model_validate({
+def spec(url: str, **extra: object) -> CcxtBrokerConfig:
+    return CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "api_url": url, "rate_limit_per_second": 200,
         "options": {"fetchMarkets": {"types": ["spot"]}},
         "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}}, **extra,
@@ -115,7 +117,9 @@ def test_observe_reads_balances_locked_cash_and_tickers(broker: CcxtBroker, exch
     assert obs.cash_warning is None
 
 
-def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker, exchange: FakeBinance) -> None:
+def test_order_rounded_to_the_lot_step_and_found_by_client_id(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-test-1-a", symbol="ETH", side="buy",
                                                quantity=D("1.23456")))
     assert state.status == "filled"
@@ -126,11 +130,15 @@ def test_order_rounded_to_the_lot_step_and_found_by_client_id(broker: CcxtBroker
     assert [o.client_order_id for o in broker.list_orders("spot")] == ["rc-test-1-a"]
 
 
-def test_a_client_id_is_refused_only_while_its_order_is_open(broker: CcxtBroker, exchange: FakeBinance) -> None:
+def test_a_client_id_is_refused_only_while_its_order_is_open(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
     """Binance's rule (New order, newClientOrderId): an id in use by an open order is refused (-2010), and the
     adapter finds that order; once it is closed the id is accepted again. Only the journal (an intent per id)
     stands between apply and a second order: the adapter never resends on its own."""
-    resting = OrderRequest(client_order_id="rc-rest", symbol="ETH", side="buy", quantity=D(1), limit_price=D(2000))
+    resting = OrderRequest(
+        client_order_id="rc-rest", symbol="ETH", side="buy", quantity=D(1), limit_price=D(2000)
+    )
     first = broker.submit("spot", resting)
     assert first.status == "accepted"
     again = broker.submit("spot", resting)
@@ -149,22 +157,30 @@ def test_an_unanswered_order_is_never_resent_even_when_the_lookup_does_not_see_i
     status unknown"), and the lookup does not see it yet. Resending would execute it twice, since a filled
     order's id is free again at Binance: the send's outcome is unknown instead."""
     exchange.unanswered_next_orders, exchange.hidden_lookups = 1, 10
-    order = OrderRequest(client_order_id="rc-replay", symbol="ETH", side="buy", quantity=D(1), limit_price=D(3010))
+    order = OrderRequest(
+        client_order_id="rc-replay", symbol="ETH", side="buy", quantity=D(1), limit_price=D(3010)
+    )
     with pytest.raises(SendUnknownError, match="without a definitive answer"):
         broker.submit("spot", order)
     assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
     assert [(o.client_order_id, o.status) for o in exchange.orders] == [("rc-replay", "FILLED")]
 
 
-def test_an_unanswered_order_the_lookup_finds_is_that_order(broker: CcxtBroker, exchange: FakeBinance) -> None:
+def test_an_unanswered_order_the_lookup_finds_is_that_order(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
     exchange.unanswered_next_orders = 1
-    state = broker.submit("spot", OrderRequest(client_order_id="rc-found", symbol="ETH", side="buy", quantity=D(1)))
+    state = broker.submit(
+        "spot", OrderRequest(client_order_id="rc-found", symbol="ETH", side="buy", quantity=D(1))
+    )
     assert state.status == "filled"
     assert Counter(r for r in exchange.requests if r.startswith("POST")) == {"POST /api/v3/order": 1}
     assert len(exchange.orders) == 1
 
 
-def test_a_5xx_on_an_order_is_an_unknown_outcome_never_a_resend(broker: CcxtBroker, exchange: FakeBinance) -> None:
+def test_a_5xx_on_an_order_is_an_unknown_outcome_never_a_resend(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
     exchange.error_next_orders = 1
     with pytest.raises(SendUnknownError):
         broker.submit("spot", OrderRequest(client_order_id="rc-5xx", symbol="ETH", side="buy", quantity=D(1)))
@@ -211,9 +227,9 @@ def test_plan_apply_converges_and_reapply_sends_nothing(crypto: Crypto, exchange
 def test_an_order_executed_without_an_answer_is_unknown_then_adopted_never_bought_twice(
     crypto: Crypto, exchange: FakeBinance
 ) -> None:
-    """The replay through apply: the first order executes, its answer is -1007 and the lookups (the adapter's and
-    apply's) do not see it yet. Its intent is unknown, the account is not traded until the order shows, then it is
-    adopted and the plan converges with one order per leg."""
+    """The replay through apply: the first order executes, its answer is -1007 and the lookups (the adapter's
+    and apply's) do not see it yet. Its intent is unknown, the account is not traded until the order shows,
+    then it is adopted and the plan converges with one order per leg."""
     run = crypto.run
     exchange.unanswered_next_orders, exchange.hidden_lookups = 1, 2
     r = run("apply", "--auto-approve")
@@ -258,7 +274,7 @@ def test_without_the_ccxt_library_the_message_says_what_to_install(
 def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXCHANGE_KEY", "key")
     monkeypatch.setenv("EXCHANGE_SECRET", CANARY)
-    s = CcxtSpec.model_validate({
+    s = CcxtBrokerConfig.model_validate({
         "kind": "ccxt", "exchange": "binance", "sandbox": True,
         "accounts": {"spot": {"api_key": "env:EXCHANGE_KEY", "secret": "env:EXCHANGE_SECRET"}},
     })
@@ -268,7 +284,9 @@ def test_sandbox_mode_points_at_the_exchanges_testnet(monkeypatch: pytest.Monkey
     assert CANARY not in repr(exchange.urls)
 
 
-def test_a_quantity_below_the_markets_precision_is_a_rejection(broker: CcxtBroker, exchange: FakeBinance) -> None:
+def test_a_quantity_below_the_markets_precision_is_a_rejection(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
     state = broker.submit("spot", OrderRequest(client_order_id="rc-dust", symbol="BTC", side="sell",
                                                quantity=D("0.00005")))  # the lot step is 0.0001
     assert state.status == "rejected"
@@ -276,20 +294,25 @@ def test_a_quantity_below_the_markets_precision_is_a_rejection(broker: CcxtBroke
     assert not any(r.startswith("POST") for r in exchange.requests)
 
 
-def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_is_known(broker: CcxtBroker) -> None:
+def test_an_order_answer_without_side_amount_or_average_is_completed_from_what_is_known(
+    broker: CcxtBroker,
+) -> None:
     """OKX and Bybit answer a new order with its id only; some exchanges report cost but no average."""
     request = OrderRequest(client_order_id="rc-x", symbol="ETH", side="buy", quantity=D(2))
     bare = broker._order_state({"id": "1", "clientOrderId": "rc-x", "status": "open"}, "rc-x", request)
     assert (bare.side, bare.quantity, bare.symbol, bare.status) == ("buy", D(2), "ETH", "accepted")
     costed = broker._order_state({"id": "1", "symbol": "ETH/USDT", "side": "buy", "amount": 2, "filled": 2,
-                                  "cost": 6000, "status": "closed", "fee": {"cost": 0.002, "currency": "ETH"}})
+                                  "cost": 6000, "status": "closed",
+                                  "fee": {"cost": 0.002, "currency": "ETH"}})
     assert costed.avg_price == D(3000)
     assert costed.commission == D("6.000")
 
 
-def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtBroker, exchange: FakeBinance) -> None:
-    # Binance lists closed orders per market: once ETH is sold to zero, only the symbol hint (the journal's targets
-    # and last observed holdings, in reconcile) finds the orders on ETH/USDT.
+def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(
+    broker: CcxtBroker, exchange: FakeBinance
+) -> None:
+    # Binance lists closed orders per market: once ETH is sold to zero, only the symbol hint (the journal's
+    # targets and last observed holdings, in reconcile) finds the orders on ETH/USDT.
     exchange.fee_rate = D(0)  # a fee kept in the coin would leave dust under the lot step, never zero
     for n, side in enumerate(("buy", "sell"), start=1):
         state = broker.submit("spot", OrderRequest(client_order_id=f"rc-zero-{n}-a", symbol="ETH", side=side,
@@ -298,11 +321,14 @@ def test_orders_on_a_market_sold_to_zero_are_listed_when_asked_for(broker: CcxtB
     assert "ETH" not in broker.observe("spot", []).positions
     unhinted = {o.client_order_id for o in broker.list_orders("spot")}
     assert not unhinted & {"rc-zero-1-a", "rc-zero-2-a"}
-    hinted = {o.client_order_id for o in broker.list_orders("spot", ["ETH", "DOGE"])}  # DOGE: no market, ignored
+    # DOGE: no market, ignored
+    hinted = {o.client_order_id for o in broker.list_orders("spot", ["ETH", "DOGE"])}
     assert {"rc-zero-1-a", "rc-zero-2-a"} <= hinted
 
 
-def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(crypto: Crypto, exchange: FakeBinance) -> None:
+def test_reconcile_reports_an_unknown_order_that_sold_a_coin_to_zero(
+    crypto: Crypto, exchange: FakeBinance
+) -> None:
     exchange.fee_rate = D(0)  # a fee kept in the coin would leave dust under the lot step, never zero
     assert crypto.run("apply", "--auto-approve").code == 0
     held = exchange.balances["ETH"]
@@ -380,8 +406,8 @@ def test_ccxt_apply_sends_limit_orders(crypto: Crypto, exchange: FakeBinance) ->
 def test_an_exchange_that_never_finishes_is_cut_off_in_bounded_time(
     behaviour: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The hostile peers of the Alpaca adapter's tests, behind ccxt: a total deadline on every call (ccxt's own
-    timeout bounds each read only) and a cap on every body (ccxt reads it whole)."""
+    """The hostile peers of the Alpaca adapter's tests, behind ccxt: a total deadline on every call (ccxt's
+    own timeout bounds each read only) and a cap on every body (ccxt reads it whole)."""
     from tests.brokers.test_alpaca_hostile import (
         _drip_body,
         _drip_headers,

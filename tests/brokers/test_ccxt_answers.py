@@ -1,4 +1,5 @@
-"""What ccxt's unified answers mean, with plain values (the adapter's I/O is tested against a fake Binance)."""
+"""What ccxt's unified answers mean, with plain values (the adapter's I/O is tested against a fake
+Binance)."""
 
 from __future__ import annotations
 
@@ -23,14 +24,16 @@ def test_an_expired_order_is_canceled() -> None:
 
 
 def test_a_fee_in_the_cash_currency_is_a_commission() -> None:
-    state = order_state({"symbol": "BTC/USDT", "filled": 1, "average": 100, "fee": {"cost": 1, "currency": "USDT"}},
-                        "USDT")
+    state = order_state(
+        {"symbol": "BTC/USDT", "filled": 1, "average": 100, "fee": {"cost": 1, "currency": "USDT"}}, "USDT"
+    )
     assert state.commission == D(1)
 
 
 def test_a_fee_in_a_third_currency_is_not_cash() -> None:
-    state = order_state({"symbol": "BTC/USDT", "filled": 1, "average": 100, "fee": {"cost": 1, "currency": "BNB"}},
-                        "USDT")
+    state = order_state(
+        {"symbol": "BTC/USDT", "filled": 1, "average": 100, "fee": {"cost": 1, "currency": "BNB"}}, "USDT"
+    )
     assert (state.commission, state.fee_in_kind) == (D(0), D(0))
 
 
@@ -51,5 +54,7 @@ def test_a_ticker_without_a_price_is_left_out_and_one_without_a_time_is_as_of_no
     (SIGNIFICANT_DIGITS, 3, D(12345), D(100)),  # three digits of 12345: a step of 100
     (TICK_SIZE, "0.5", D(12345), D("0.5")),
 ])
-def test_the_price_step_in_each_precision_mode(mode: int, precision: object, limit: Decimal, tick: Decimal) -> None:
+def test_the_price_step_in_each_precision_mode(
+    mode: int, precision: object, limit: Decimal, tick: Decimal
+) -> None:
     assert price_tick(mode, precision, limit, "BTC/USDT") == tick

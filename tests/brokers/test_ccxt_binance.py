@@ -1,6 +1,6 @@
-"""The ccxt adapter and apply against the fake Binance as Binance answers (tests/brokers/fake_binance.py, judged
-by tests/fixtures/binance): fees in BNB, fees of later fills, Binance's statuses, archived orders, bans, clock
-skew and the weight headers; and the crypto example, whose BNB is held for the fee discount."""
+"""The ccxt adapter and apply against the fake Binance as Binance answers (tests/brokers/fake_binance.py,
+judged by tests/fixtures/binance): fees in BNB, fees of later fills, Binance's statuses, archived orders,
+bans, clock skew and the weight headers; and the crypto example, whose BNB is held for the fee discount."""
 
 from __future__ import annotations
 
@@ -141,8 +141,12 @@ def test_pending_new_is_accepted_then_placed(broker: CcxtBroker, exchange: FakeB
     assert (first.status, later.status) == ("accepted", "filled")
 
 
-@pytest.mark.parametrize(("knob", "status"), [("expire_in_match_next", "canceled"), ("reject_next_orders", "rejected")])
-def test_orders_ended_by_the_exchange(broker: CcxtBroker, exchange: FakeBinance, knob: str, status: str) -> None:
+@pytest.mark.parametrize(
+    ("knob", "status"), [("expire_in_match_next", "canceled"), ("reject_next_orders", "rejected")]
+)
+def test_orders_ended_by_the_exchange(
+    broker: CcxtBroker, exchange: FakeBinance, knob: str, status: str
+) -> None:
     setattr(exchange, knob, 1)
     state = broker.submit("spot", _buy("rc-ended-1"))
     assert (state.status, state.filled_quantity) == (status, D(0))

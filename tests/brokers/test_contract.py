@@ -16,8 +16,8 @@ from reconciler.brokers.plugin import BrokerContext, plugin_for
 from reconciler.clock import FixedClock
 from reconciler.emulator import Emulator, EmulatorServer
 from reconciler.journal.store import Journal
-from reconciler.spec import plugins
 from reconciler.testing.broker_contract import BrokerContract, ContractSetup
+from reconciler.workspace import plugins
 from tests.brokers.fake_binance import FakeBinance, FakeBinanceServer
 from tests.brokers.test_ccxt import spec as ccxt_spec
 
@@ -58,7 +58,8 @@ class TestAlpacaAdapterKeepsTheContract(BrokerContract):
         server = EmulatorServer(Emulator(seed, clock=clock, calendar="XNYS"))
         server.start()
         section = {
-            "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 1000,
+            "kind": "alpaca", "trading_url": server.url, "data_url": server.url,
+            "rate_limit_per_second": 1000,
             "accounts": {"acct": {"key_id": "env:RC_CONTRACT_KEY", "secret_key": "env:RC_CONTRACT_KEY"}},
         }
         journal = Journal.open(f"sqlite:///{tmp_path / 'journal.db'}")
@@ -73,13 +74,16 @@ class TestCcxtAdapterKeepsTheContract(BrokerContract):
     def contract(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ContractSetup]:
         monkeypatch.setenv("EXCHANGE_KEY", "key")
         monkeypatch.setenv("EXCHANGE_SECRET", "secret")
-        fake = FakeBinance({"USDT": D(20000), "BNB": D(2)}, {"BTC": (D(60000), D(59500)), "BNB": (D(600), D(590))})
+        fake = FakeBinance(
+            {"USDT": D(20000), "BNB": D(2)}, {"BTC": (D(60000), D(59500)), "BNB": (D(600), D(590))}
+        )
         server = FakeBinanceServer(fake)
         server.start()
         section = ccxt_spec(fake.url).model_dump(mode="json")
         yield ContractSetup(
             broker=built(section, tmp_path, FixedClock(TUESDAY_MORNING)), account="spot", symbol="BTC",
-            quantity=D("0.01"), resubmit_reason="Binance takes a known clientOrderId again once its order is closed;"
+            quantity=D("0.01"),
+            resubmit_reason="Binance takes a known clientOrderId again once its order is closed;"
             " the adapter sends each order once and never resends it (ccxt.py, submit)",
         )
         server.stop()

@@ -12,12 +12,12 @@ from reconciler.brokers.prices import Price
 from reconciler.calendars import add_weekdays
 from reconciler.clock import FixedClock
 from reconciler.journal.store import Journal
-from reconciler.spec.models import PaperBroker as PaperSpec
+from reconciler.workspace.models import PaperBrokerConfig
 
 
 def make_broker(tmp_path: Path, clock: FixedClock, **spec: object) -> PaperBroker:
     journal = Journal.open(f"sqlite:///{tmp_path / 'j.db'}")
-    paper = PaperSpec.model_validate(
+    paper = PaperBrokerConfig.model_validate(
         {
             "kind": "paper",
             "slippage_bps": 10,
@@ -38,7 +38,9 @@ def test_business_days_skip_weekends() -> None:
 def test_sale_proceeds_are_unsettled_until_t_plus_1(tmp_path: Path) -> None:
     clock = FixedClock(datetime(2026, 11, 25, 15, tzinfo=UTC))  # a Wednesday
     broker = make_broker(tmp_path, clock)
-    state = broker.submit("acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(4)))
+    state = broker.submit(
+        "acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(4))
+    )
     assert state.status == "filled"
     assert state.avg_price == Decimal("99.9000")  # 100 less 10 bps
     assert state.commission == Decimal("1.04")
@@ -69,10 +71,14 @@ def test_rejections_leave_the_books_untouched(tmp_path: Path) -> None:
     too_many = broker.submit("acct", sell)
     assert too_many.status == "rejected"
     assert "insufficient position" in (too_many.reject_reason or "")
-    too_big = broker.submit("acct", OrderRequest(client_order_id="r2", symbol="XYZ", side="buy", quantity=Decimal(30)))
+    too_big = broker.submit(
+        "acct", OrderRequest(client_order_id="r2", symbol="XYZ", side="buy", quantity=Decimal(30))
+    )
     assert too_big.status == "rejected"
     assert "insufficient buying power" in (too_big.reject_reason or "")
-    unknown = broker.submit("acct", OrderRequest(client_order_id="r3", symbol="NOPE", side="buy", quantity=Decimal(1)))
+    unknown = broker.submit(
+        "acct", OrderRequest(client_order_id="r3", symbol="NOPE", side="buy", quantity=Decimal(1))
+    )
     assert unknown.status == "rejected"
     obs = broker.observe("acct", [])
     assert obs.positions == {"ABC": Decimal(10)}

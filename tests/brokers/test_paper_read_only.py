@@ -50,7 +50,9 @@ def test_an_account_never_traded_is_its_initial_books_and_nothing_is_written(tmp
 def test_proceeds_due_today_count_as_settled_without_settling_them(tmp_path: Path) -> None:
     clock = FixedClock(datetime(2026, 11, 25, 15, tzinfo=UTC))  # a Wednesday: the sale settles on Thursday
     writer = make_broker(tmp_path, clock)
-    sold = writer.submit("acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(4)))
+    sold = writer.submit(
+        "acct", OrderRequest(client_order_id="s1", symbol="ABC", side="sell", quantity=Decimal(4))
+    )
     assert sold.status == "filled"
     reader = _reader(writer, tmp_path)
     proceeds = Decimal("399.6000") - Decimal("1.04")

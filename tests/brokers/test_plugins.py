@@ -1,6 +1,7 @@
-"""Brokers are plug-ins: adding one is one package and one entry point in `reconciler.brokers`, shown by installing
-tests/plugins/reconciler_toybroker the way pip would (its metadata on sys.path) and applying through it; an unknown
-kind, a plug-in that rejects its section and one that fails to import are each a clear error, never a traceback."""
+"""Brokers are plug-ins: adding one is one package and one entry point in `reconciler.brokers`, shown by
+installing tests/plugins/reconciler_toybroker the way pip would (its metadata on sys.path) and applying
+through it; an unknown kind, a plug-in that rejects its section and one that fails to import are each a clear
+error, never a traceback."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 
 from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.clock import SYSTEM
-from reconciler.spec import plugins
 from reconciler.testing.broker_contract import BrokerContract, ContractSetup
+from reconciler.workspace import plugins
 from tests.conftest import Workspace, edit_yaml
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
@@ -35,7 +36,8 @@ def install(site: Path, name: str, entry_points: dict[str, str]) -> None:
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A site-packages of this test's own, ahead of the others; the plug-ins are read again before and after."""
+    """A site-packages of this test's own, ahead of the others; the plug-ins are read again before and
+    after."""
     folder = tmp_path / "site"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
@@ -64,7 +66,9 @@ def test_the_shipped_brokers_are_registered_as_plug_ins() -> None:
     assert plugins.shipped_kinds() == ["alpaca", "ccxt", "paper"]
 
 
-def test_a_broker_installed_as_a_package_is_validated_planned_and_applied(toy: Path, workspace: Workspace) -> None:
+def test_a_broker_installed_as_a_package_is_validated_planned_and_applied(
+    toy: Path, workspace: Workspace
+) -> None:
     edit_yaml(workspace.config, to_toy)
     assert workspace.run("validate", "--no-policies").code == 0
     assert workspace.run("plan", "--detailed-exitcode").code == 2
@@ -144,8 +148,8 @@ def test_a_kind_two_packages_claim_is_refused(toy: Path, workspace: Workspace) -
 
 
 def test_no_product_code_branches_on_a_broker_kind() -> None:
-    """What a kind does is declared by its plug-in: a comparison of `.kind` with a kind's name anywhere in the product
-    is the if-chain coming back (AST walk of every module)."""
+    """What a kind does is declared by its plug-in: a comparison of `.kind` with a kind's name anywhere in the
+    product is the if-chain coming back (AST walk of every module)."""
     kinds = set(plugins.installed_kinds())
     found = []
     for path in PRODUCT.rglob("*.py"):
@@ -155,8 +159,11 @@ def test_no_product_code_branches_on_a_broker_kind() -> None:
             sides = [node.left, *node.comparators]
             names_kind = any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides)
             # kind == "paper", and kind in ("paper", "alpaca") alike
-            named = [s for side in sides for s in (side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set))
-                                                   else [side])]
+            named = [
+                s
+                for side in sides
+                for s in (side.elts if isinstance(side, (ast.Tuple, ast.List, ast.Set)) else [side])
+            ]
             literals = {s.value for s in named if isinstance(s, ast.Constant) and isinstance(s.value, str)}
             if names_kind and literals & kinds:
                 found.append(f"{path.relative_to(PRODUCT)}:{node.lineno}")
@@ -175,7 +182,9 @@ class TestToyBrokerKeepsTheContract(BrokerContract):
             {"kind": "toy", "prices": {"ABC": "10"}, "accounts": {"acct": {"cash": 1000}}}
         )
         context = BrokerContext(toy, SYSTEM, _no_journal, "reconciler.yaml")
-        return ContractSetup(broker=PLUGIN.build(config, context), account="acct", symbol="ABC", quantity=Decimal(3))
+        return ContractSetup(
+            broker=PLUGIN.build(config, context), account="acct", symbol="ABC", quantity=Decimal(3)
+        )
 
 
 def _no_journal() -> Any:
@@ -183,8 +192,8 @@ def _no_journal() -> Any:
 
 
 def test_only_spec_plugins_reads_the_entry_points() -> None:
-    """One gate for the installed plug-ins: its checks (kind, model, fields, longest send) and its messages apply to
-    every lookup only while no other module reads the entry points itself."""
+    """One gate for the installed plug-ins: its checks (kind, model, fields, longest send) and its messages
+    apply to every lookup only while no other module reads the entry points itself."""
     readers = []
     for path in PRODUCT.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -193,4 +202,4 @@ def test_only_spec_plugins_reads_the_entry_points() -> None:
                 called = ast.Name(called.attr)
             if isinstance(called, ast.Name) and called.id == "entry_points":
                 readers.append(str(path.relative_to(PRODUCT)))
-    assert sorted(set(readers)) == ["spec/plugins.py"]
+    assert sorted(set(readers)) == ["workspace/plugins.py"]

@@ -1,5 +1,5 @@
-"""The paper broker's price CSV: read through the file gate (inside the workspace), and every doubtful table is an
-error naming the row (FILE:LINE) and the fix, never a price guessed from it."""
+"""The paper broker's price CSV: read through the file gate (inside the workspace), and every doubtful table
+is an error naming the row (FILE:LINE) and the fix, never a price guessed from it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.brokers.prices import load_prices
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import PaperPrices
+from reconciler.workspace.models import PaperPrices
 
 GOOD = "date,VTI,BND\n2026-11-23,280,70\n2026-11-24,281.5,71\n"
 
@@ -50,7 +50,9 @@ def test_the_last_row_is_the_price_and_the_one_before_the_previous_close(tmp_pat
     ids=["dup-column", "empty-column", "unsorted", "dup-date", "not-number", "zero", "negative", "nan", "inf",
          "bad-date", "extra-cell"],
 )
-def test_a_doubtful_table_is_an_error_naming_the_row(tmp_path: Path, text: str, where: str, says: str) -> None:
+def test_a_doubtful_table_is_an_error_naming_the_row(
+    tmp_path: Path, text: str, where: str, says: str
+) -> None:
     err = _error(tmp_path, text)
     assert err.where == f"{tmp_path / 'closes.csv'}{where}"
     assert says in err.message
@@ -59,8 +61,8 @@ def test_a_doubtful_table_is_an_error_naming_the_row(tmp_path: Path, text: str, 
 @pytest.mark.parametrize("text", ["date,VTI\n,\n ,\n", "date,VTI\n\n\n", "date,VTI\n"],
                          ids=["blank-cells", "blank-lines", "header-only"])
 def test_a_table_without_a_row_is_an_error(tmp_path: Path, text: str) -> None:
-    """Found by the proof's csv-prices axis ("blank rows only"): blank rows passed the row count, then the last
-    row was looked up in an empty list (an internal error)."""
+    """Found by the proof's csv-prices axis ("blank rows only"): blank rows passed the row count, then the
+    last row was looked up in an empty list (an internal error)."""
     assert "at least one row" in _error(tmp_path, text).message
 
 

@@ -27,7 +27,8 @@ class Spinning(AssertionError):
 
 
 class Clock(FixedClock):
-    """A FixedClock that counts its sleeps and stops a bucket that spins, so a bug fails the test, not hangs it."""
+    """A FixedClock that counts its sleeps and stops a bucket that spins, so a bug fails the test, not hangs
+    it."""
 
     def __init__(self) -> None:
         super().__init__(START)
@@ -99,7 +100,9 @@ def ccxt_headers(**h: str) -> Mapping[str, str]:
     return {k.replace("_", "-").lower(): v for k, v in h.items()}
 
 
-HEADERS = pytest.mark.parametrize("headers", [alpaca_headers, ccxt_headers], ids=["httpx", "lower-cased-dict"])
+HEADERS = pytest.mark.parametrize(
+    "headers", [alpaca_headers, ccxt_headers], ids=["httpx", "lower-cased-dict"]
+)
 
 
 @HEADERS
@@ -120,8 +123,8 @@ def test_after_the_retry_after_requests_resume_at_the_rate(headers: Headers) -> 
 
 
 def test_after_a_429_a_large_bucket_does_not_burst() -> None:
-    """Tokens earned before the 429 are gone: when the block ends one request goes, then the rate again, not the
-    whole capacity at once (which would earn the next 429)."""
+    """Tokens earned before the 429 are gone: when the block ends one request goes, then the rate again, not
+    the whole capacity at once (which would earn the next 429)."""
     clock = Clock()
     bucket = TokenBucket(rate=1, capacity=5, clock=clock)
     clock.advance(10)  # idle: the bucket is full

@@ -1,7 +1,7 @@
-"""A broker's error body is untrusted: what a refusal shows keeps the status, the broker's code and a JSON message,
-capped and scrubbed, else only the body's size and digest. Proved on generated echoes of the request's headers
-(every encoding, cut at arbitrary points, JSON, HTML and plain bodies): no run of 6 characters of a credential is
-ever shown."""
+"""A broker's error body is untrusted: what a refusal shows keeps the status, the broker's code and a JSON
+message, capped and scrubbed, else only the body's size and digest. Proved on generated echoes of the
+request's headers (every encoding, cut at arbitrary points, JSON, HTML and plain bodies): no run of 6
+characters of a credential is ever shown."""
 
 from __future__ import annotations
 

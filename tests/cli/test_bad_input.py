@@ -1,8 +1,9 @@
-"""Malformed input never crashes and never trades: a clear `Error:` that says where and how to fix, exit code 1.
+"""Malformed input never crashes and never trades: a clear `Error:` that says where and how to fix, exit code
+1.
 
-Each case copies one file from tests/corpus/ into a fresh copy of the example repository and runs the CLI on it.
-The message must name the file (and the field, where one is involved), give `FILE:LINE:COL` for YAML and schema
-errors, say `fix:`, and the paper broker must have received no order.
+Each case copies one file from tests/corpus/ into a fresh copy of the example repository and runs the CLI on
+it. The message must name the file (and the field, where one is involved), give `FILE:LINE:COL` for YAML and
+schema errors, say `fix:`, and the paper broker must have received no order.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ class Case:
     prepare: Callable[[Path], None] | None = None  # extra setup on the workspace root
 
 
-def portfolio(name: str, *, replaces: str | None = "portfolios/college-fund.yaml", sub: str = "", **kw: object) -> Case:
-    """A portfolio or model file; by default it takes the place of college-fund.yaml (account paper-college)."""
+def portfolio(
+    name: str, *, replaces: str | None = "portfolios/college-fund.yaml", sub: str = "", **kw: object
+) -> Case:
+    """A portfolio or model file; by default it takes the place of college-fund.yaml (account
+    paper-college)."""
     path = f"portfolios/{sub}{name}.yaml"
     return Case(
         id=f"portfolio-{name}",
@@ -79,14 +83,15 @@ def _policy_budget_one_second(root: Path) -> None:
 
 
 def _folder_named_like_a_portfolio(root: Path) -> None:
-    """Found by tests/proof's file-kind axis: the walk skipped folders, so the portfolio vanished from the plan."""
+    """Found by tests/proof's file-kind axis: the walk skipped folders, so the portfolio vanished from the
+    plan."""
     (root / "portfolios" / "college-fund.yaml").unlink()
     (root / "portfolios" / "college-fund.yaml").mkdir()
 
 
 def _renamed(suffix: str) -> Callable[[Path], None]:
-    """Found by the unnamed-inputs trial: a portfolio saved as .YAML or .json was not read, and its account left the
-    plan with exit 0."""
+    """Found by the unnamed-inputs trial: a portfolio saved as .YAML or .json was not read, and its account
+    left the plan with exit 0."""
     def prepare(root: Path) -> None:
         (root / "portfolios" / "college-fund.yaml").rename(root / "portfolios" / f"college-fund{suffix}")
     return prepare
@@ -146,17 +151,21 @@ SCHEMA = [
 WEIGHTS = [
     portfolio("weights-sum-099", fields=("targets", "cash"), says=("0.99",)),
     portfolio("weights-sum-101", fields=("targets", "cash"), says=("1.01",)),
-    portfolio("weights-model-sum-101", sub="models/", replaces=None, fields=("targets", "cash"), says=("1.01",)),
+    portfolio(
+        "weights-model-sum-101", sub="models/", replaces=None, fields=("targets", "cash"), says=("1.01",)
+    ),
 ]
 
 REFERENCES = [
     portfolio(
-        "unknown-model", replaces="portfolios/alice-ira.yaml", line=7, fields=("spec.model",), says=("balanced-70-30",)
+        "unknown-model", replaces="portfolios/alice-ira.yaml", line=7, fields=("spec.model",),
+        says=("balanced-70-30",)
     ),
     portfolio("unknown-account", line=6, fields=("spec.account",), says=("paper-roth",)),
     portfolio("duplicate-account", replaces=None, line=6, fields=("spec.account",), says=("paper-ira",)),
     portfolio(
-        "duplicate-model", sub="models/", replaces=None, line=4, fields=("metadata.name",), says=("balanced-60-40",)
+        "duplicate-model", sub="models/", replaces=None, line=4, fields=("metadata.name",),
+        says=("balanced-60-40",)
     ),
     portfolio("duplicate-portfolio", replaces=None, line=4, fields=("metadata.name",), says=("alice-ira",)),
 ]
@@ -192,15 +201,23 @@ POLICIES = [
     policy("builtin-json-verify-schema", line=6, says=("json.verify_schema",)),
     policy("builtin-print", line=7, says=("print",)),
     # rego-cpp places no line on a built-in's error; the message names the policy, the error and the value.
-    policy("evaluation-error-to-number", position=False, says=("bad_number failed to evaluate", '"one million"')),
+    policy(
+        "evaluation-error-to-number", position=False, says=("bad_number failed to evaluate", '"one million"')
+    ),
     policy("rego-v0-partial-set", line=4, says=("Rego v0", "deny contains msg if")),
     policy("rego-v0-boolean-rule", line=5, says=("Rego v0",)),
     Case(
-        id="policy-heavy-cross-product", corpus="policies/heavy-cross-product.rego",
-        dest="policies/heavy-cross-product.rego", names="heavy-cross-product.rego", position=False,
-        says=("took longer than 1s", "policies.timeout_seconds"), prepare=_policy_budget_one_second,
+        id="policy-heavy-cross-product",
+        corpus="policies/heavy-cross-product.rego",
+        dest="policies/heavy-cross-product.rego",
+        names="heavy-cross-product.rego",
+        position=False,
+        says=("took longer than 1s", "policies.timeout_seconds"),
+        prepare=_policy_budget_one_second,
     ),
-    config("enforcement-unknown-policy", position=False, fields=("policies.enforcement",), says=("max_turnvoer",)),
+    config(
+        "enforcement-unknown-policy", position=False, fields=("policies.enforcement",), says=("max_turnvoer",)
+    ),
     config("enforcement-bad-level", line=11, fields=("policies.enforcement.max_turnover",)),
 ]
 
@@ -208,7 +225,9 @@ POLICIES = [
 HOSTILE = [
     config("cash-1e30", line=24, says=("number 1e30 is too large",)),
     config("cash-huge-integer", line=24, says=("is too large",)),
-    config("static-price-zero", line=21, fields=("broker.prices.static.GLD.price",), says=("greater than 0",)),
+    config(
+        "static-price-zero", line=21, fields=("broker.prices.static.GLD.price",), says=("greater than 0",)
+    ),
     config("static-price-negative", line=19, fields=("broker.prices.static.VNQ.price",)),
     config("portfolios-dir-root", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
     config("portfolios-dir-self", line=5, fields=("portfolios_dir",), says=("inside the repository",)),
@@ -219,23 +238,42 @@ HOSTILE = [
     portfolio("nested-500", line=10, says=("nested more than 64 levels",)),
     portfolio("block-nested-200", line=74, says=("nested more than 64 levels",)),
     portfolio("alias-bomb", line=11, says=("expands to more than 100,000 values", "*a3")),
-    portfolio("lookalike-symbol", line=9, fields=("spec.targets",), says=("U+0422 CYRILLIC CAPITAL LETTER TE",)),
+    portfolio(
+        "lookalike-symbol", line=9, fields=("spec.targets",), says=("U+0422 CYRILLIC CAPITAL LETTER TE",)
+    ),
     portfolio("lookalike-name", line=5, fields=("metadata.name",), says=("U+043E CYRILLIC SMALL LETTER O",)),
     portfolio("symbol-1000-chars", line=9, fields=("spec.targets",), says=("too long: 1,000 characters",)),
     portfolio("symbol-100k-chars", line=9, says=("key too long: 100,004 characters",)),
     portfolio("weight-1e-400", line=11, says=("more than 20 decimal places",)),
-    # Found by trying unnamed inputs: beyond 28 digits the check read the number rounded (0.7) and let it pass.
+    # Found by trying unnamed inputs: beyond 28 digits the check read the number rounded (0.7) and let it
+    # pass.
     portfolio("weight-36-digits", line=9, says=("more than 20 decimal places",)),
     portfolio("min-notional-huge", line=15, says=("is too large",)),
     portfolio("not-utf8", position=False, says=("not UTF-8", "0xe9")),
     portfolio("weight-nan", line=9, fields=("spec.targets.VTI",), says=("finite",)),
     portfolio("weight-inf", line=9, fields=("spec.targets.VTI",), says=("finite",)),
     portfolio("symbol-with-space", line=9, fields=("spec.targets",)),
-    Case(id="portfolio-folder-named-yaml", corpus=None, dest="", names="college-fund.yaml", position=False,
-         says=("this is a folder, not a file",), prepare=_folder_named_like_a_portfolio),
-    *(Case(id=f"portfolio-named-{suffix[1:]}", corpus=None, dest="", names=f"college-fund{suffix}", position=False,
-           says=("is not read", "rename it to college-fund.yaml"), prepare=_renamed(suffix))
-      for suffix in (".YAML", ".Yml", ".json")),
+    Case(
+        id="portfolio-folder-named-yaml",
+        corpus=None,
+        dest="",
+        names="college-fund.yaml",
+        position=False,
+        says=("this is a folder, not a file",),
+        prepare=_folder_named_like_a_portfolio,
+    ),
+    *(
+        Case(
+            id=f"portfolio-named-{suffix[1:]}",
+            corpus=None,
+            dest="",
+            names=f"college-fund{suffix}",
+            position=False,
+            says=("is not read", "rename it to college-fund.yaml"),
+            prepare=_renamed(suffix),
+        )
+        for suffix in (".YAML", ".Yml", ".json")
+    ),
     config("quote-band-over-one", line=44, fields=("apply.quote_band",)),
     config("kill-switch-drop-negative", line=40, fields=("policies.params.kill_switch_drop",)),
     config("quote-age-huge", line=41, says=("number 1e20 is too large",)),
@@ -290,7 +328,9 @@ def test_bad_input_is_a_clear_error(workspace: Workspace, case: Case, command: s
 def test_weights_summing_exactly_in_decimal_are_valid(workspace: Workspace) -> None:
     """Positive control: 0.1 + 0.2 + 0.7 is 1 in Decimal (0.9999999999999999 in binary floats)."""
     (workspace.root / "portfolios" / "college-fund.yaml").unlink()
-    shutil.copy(CORPUS / "valid" / "weights-tenths.yaml", workspace.root / "portfolios" / "weights-tenths.yaml")
+    shutil.copy(
+        CORPUS / "valid" / "weights-tenths.yaml", workspace.root / "portfolios" / "weights-tenths.yaml"
+    )
     r = workspace.run("validate")
     assert r.code == 0, r.err
     assert "3 portfolio(s)" in r.out
@@ -302,13 +342,14 @@ def test_weights_summing_exactly_in_decimal_are_valid(workspace: Workspace) -> N
     assert workspace.paper_order_count() == 0
 
 
-# ---- saved plan files for `apply PLAN` -------------------------------------------------------------------------
+# ---- saved plan files for `apply PLAN` ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PlanCase:
     id: str
-    make: Callable[[Path, Path], Path]  # (a fresh valid plan from `plan --out`, a scratch folder) -> file to apply
+    # (a fresh valid plan from `plan --out`, a scratch folder) -> file to apply
+    make: Callable[[Path, Path], Path]
     names: str
     fields: tuple[str, ...] = ()
     says: tuple[str, ...] = ()
@@ -401,9 +442,14 @@ PLAN_CASES = [
     PlanCase("plan-not-json", _corpus_plan("not-json.txt"), "not-json.txt", says=("JSON",)),
     PlanCase("plan-json-array", _corpus_plan("array.json"), "array.json", says=("JSON object",)),
     PlanCase(
-        "plan-wrong-format-version", _edit("plan-v2.json", _set_version), "plan-v2.json", fields=("format_version",)
+        "plan-wrong-format-version",
+        _edit("plan-v2.json", _set_version),
+        "plan-v2.json",
+        fields=("format_version",),
     ),
-    PlanCase("plan-quantity-edited", _edit("edited.json", _bump_quantity), "edited.json", fields=("content_hash",)),
+    PlanCase(
+        "plan-quantity-edited", _edit("edited.json", _bump_quantity), "edited.json", fields=("content_hash",)
+    ),
     PlanCase("plan-truncated", _truncated, "truncated.json", says=("JSON",)),
     PlanCase(
         "plan-missing-portfolios",
@@ -422,7 +468,9 @@ PLAN_CASES = [
 
 @pytest.mark.parametrize("approve", [False, True], ids=["apply", "apply-auto-approve"])
 @pytest.mark.parametrize("case", PLAN_CASES, ids=[c.id for c in PLAN_CASES])
-def test_bad_plan_file_is_refused(workspace: Workspace, tmp_path: Path, case: PlanCase, approve: bool) -> None:
+def test_bad_plan_file_is_refused(
+    workspace: Workspace, tmp_path: Path, case: PlanCase, approve: bool
+) -> None:
     fresh = tmp_path / "plan.json"
     r = workspace.run("plan", "--out", str(fresh))
     assert r.code == 0, r.err
@@ -481,7 +529,9 @@ def test_absurd_history_limits_are_usage_errors(
 
 @pytest.mark.parametrize("step", ["0", "-0.01", "2", "NaN", "Infinity", "abc"])
 def test_import_step_must_be_a_fraction_above_zero(workspace: Workspace, step: str) -> None:
-    r = workspace.run("import", "paper-taxable", "--step", step, "--out", str(workspace.root / "portfolios" / "x.yaml"))
+    r = workspace.run(
+        "import", "paper-taxable", "--step", step, "--out", str(workspace.root / "portfolios" / "x.yaml")
+    )
     assert r.code == 1
     assert "--step" in r.err
     assert "must be a number above 0 and at most 1" in r.err

@@ -1,5 +1,6 @@
-"""The command line itself: usage errors exit 1 (2 means "changes"), ids and limits are checked, numbers in YAML
-are read exactly as written, and only the command being run is imported (so `reconciler --help` starts fast)."""
+"""The command line itself: usage errors exit 1 (2 means "changes"), ids and limits are checked, numbers in
+YAML are read exactly as written, and only the command being run is imported (so `reconciler --help` starts
+fast)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def _in_a_fresh_process(*argv: str) -> tuple[str, set[str]]:
         "    pass\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, check=False
+    )
     *printed, modules = done.stdout.splitlines()
     return "\n".join(printed), set(json.loads(modules))
 
@@ -65,8 +68,10 @@ def test_a_commands_help_imports_that_command_alone() -> None:
 OWN_OPTION = {
     ("validate",): "--no-policies", ("plan",): "--detailed-exitcode", ("apply",): "--auto-approve",
     ("history",): "--limit", ("show",): "APPLY_ID|PLAN", ("status",): "--notify", ("drift",): "--notify",
-    ("import",): "--step", ("fmt",): "--check", ("github",): "drift-issue", ("github", "comment"): "--max-comments",
-    ("github", "apply-result"): "--summary", ("github", "drift-issue"): "--label", ("reconcile",): "--give-up",
+    ("import",): "--step", ("fmt",): "--check", ("github",): "drift-issue",
+    ("github", "comment"): "--max-comments",
+    ("github", "apply-result"): "--summary", ("github", "drift-issue"): "--label",
+    ("reconcile",): "--give-up",
     ("force-unlock",): "--list", ("emulator",): "--seed", ("backtest",): "--strategy",
     ("lots",): "import ACCOUNT FILE",
     ("costs",): "--min-fills",
@@ -90,16 +95,22 @@ def test_each_commands_help_shows_its_own_options(
 
 @pytest.mark.parametrize(
     ("argv", "error"),
-    [(["-c", "plan", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
-     (["--conf", "plan", "drift", "--format", "yaml"], "invalid choice: 'yaml'"),  # argparse takes the abbreviation
-     (["--config=plan", "--no-color", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
-     (["--journal", "apply", "--log-format", "json", "--log-level", "info", "history", "-n", "0"], "0 is less than 1")],
+    [
+        (["-c", "plan", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
+        # argparse takes the abbreviation
+        (["--conf", "plan", "drift", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (["--config=plan", "--no-color", "status", "--format", "yaml"], "invalid choice: 'yaml'"),
+        (
+            ["--journal", "apply", "--log-format", "json", "--log-level", "info", "history", "-n", "0"],
+            "0 is less than 1",
+        ),
+    ],
 )
 def test_the_command_is_the_one_after_the_global_options_values(
     argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A global option's value that is also a command's name is not the command: the options parsed are those of
-    the command after it (its own check rejects the value, rather than "unrecognized arguments")."""
+    """A global option's value that is also a command's name is not the command: the options parsed are those
+    of the command after it (its own check rejects the value, rather than "unrecognized arguments")."""
     with pytest.raises(SystemExit) as done:
         main(argv)
     assert done.value.code == 1
@@ -107,8 +118,8 @@ def test_the_command_is_the_one_after_the_global_options_values(
 
 
 def test_the_command_scan_knows_every_global_option() -> None:
-    """main finds the command before parsing, skipping the values of the global options: it must know which take
-    one (a new global option added to the parser but not to the scan would be read as a command)."""
+    """main finds the command before parsing, skipping the values of the global options: it must know which
+    take one (a new global option added to the parser but not to the scan would be read as a command)."""
     options = {(o, a.nargs != 0) for a in build_parser()._actions for o in a.option_strings}
     assert {o for o, valued in options if valued and o.startswith("--")} == set(_VALUED)
     assert {o for o, valued in options if not valued and o.startswith("--")} == set(_FLAGS)
@@ -176,7 +187,9 @@ def test_validate_names_a_missing_kind_and_the_other_files_account_line(workspac
     assert "nokind.yaml:1:1: field kind: missing" in r.err, r.err
     (folder / "nokind.yaml").unlink()
     alice = (folder / "alice-ira.yaml").read_text()
-    line = next(n for n, text in enumerate(alice.splitlines(), start=1) if text.strip().startswith("account:"))
+    line = next(
+        n for n, text in enumerate(alice.splitlines(), start=1) if text.strip().startswith("account:")
+    )
     (folder / "twin.yaml").write_text(alice.replace("name: alice-ira", "name: twin"))
     r = workspace.run("validate")
     assert r.code == 1

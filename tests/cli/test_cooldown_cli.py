@@ -1,5 +1,6 @@
-"""`trading.cooldown_days` end to end: a real paper apply journaled in a real journal, then plans inside and after
-the window (the clock moved with time_machine, as every product clock reads it), and with drift past the hard band.
+"""`trading.cooldown_days` end to end: a real paper apply journaled in a real journal, then plans inside and
+after the window (the clock moved with time_machine, as every product clock reads it), and with drift past the
+hard band.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The issue's failure, end to end on the paper broker: a quote of 1e-19 that nothing vouches for, or whose previous
-close is as wrong as it is, must not value an account nor send 10^23 shares (volume unknown)."""
+"""The issue's failure, end to end on the paper broker: a quote of 1e-19 that nothing vouches for, or whose
+previous close is as wrong as it is, must not value an account nor send 10^23 shares (volume unknown)."""
 
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def test_a_quote_without_a_previous_close_blocks_its_portfolios(workspace: Works
 
 def test_a_previous_close_as_wrong_as_the_quote_sells_nothing_else(workspace: Workspace) -> None:
     """After a first apply the journal knows BND filled near 72.85. Quoted at 1e-19 with a previous close of
-    1e-19, BND would value each account $28,000 short, and the plan would sell a third of everything else to buy
-    it back. The fill vetoes the quote: every portfolio holding or targeting BND is blocked."""
+    1e-19, BND would value each account $28,000 short, and the plan would sell a third of everything else to
+    buy it back. The fill vetoes the quote: every portfolio holding or targeting BND is blocked."""
     assert workspace.run("apply", "--auto-approve").code == 0
     sent = workspace.paper_order_count()
     _price_bnd(workspace, {"price": TINY, "previous_close": TINY})
@@ -61,10 +61,10 @@ def test_a_previous_close_as_wrong_as_the_quote_sells_nothing_else(workspace: Wo
 def test_a_plan_resealed_without_its_fill_prices_is_sized_at_the_journals_prices(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    """BND at 10 (its previous close 10, within ten times its last fill near 72.89): the buy that brings it back to
-    target costs more than the account at that fill price, and the plan denies it. A plan file whose `references` were
-    dropped, and its orders and verdicts derived again without them, judges itself; apply still sizes the buy
-    at the journal's fill price of now and refuses it."""
+    """BND at 10 (its previous close 10, within ten times its last fill near 72.89): the buy that brings it
+    back to target costs more than the account at that fill price, and the plan denies it. A plan file whose
+    `references` were dropped, and its orders and verdicts derived again without them, judges itself; apply
+    still sizes the buy at the journal's fill price of now and refuses it."""
     assert workspace.run("apply", "--auto-approve").code == 0
     _price_bnd(workspace, {"price": 10, "previous_close": 10})
     plan_file = tmp_path / "plan.json"

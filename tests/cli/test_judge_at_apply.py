@@ -1,5 +1,5 @@
-"""Apply judges the plan: a plan file whose verdicts were edited and resealed is refused on every apply path, and
-with plan.signing_key a plan file must carry that key's seal (execution.judge)."""
+"""Apply judges the plan: a plan file whose verdicts were edited and resealed is refused on every apply path,
+and with plan.signing_key a plan file must carry that key's seal (execution.judge)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def _denied_plan(ws: Workspace, tmp_path: Path) -> Path:
 
 
 def _forge(plan_file: Path, **changes: object) -> Path:
-    """The plan with some fields changed and its unkeyed hash recomputed: what anyone who can write it can do."""
+    """The plan with some fields changed and its unkeyed hash recomputed: what anyone who can write it can
+    do."""
     forged = reseal(read_plan(plan_file), **changes)
     out = plan_file.with_name("forged.json")
     write_plan(forged, out)
@@ -40,10 +41,16 @@ def _without_denials(plan: Plan) -> list[object]:
 
 
 def _taxable_orders(ws: Workspace) -> int:
-    return len(ws.query("select 1 from paper_orders where account = 'paper-taxable'")) if ws.paper_order_count() else 0
+    return (
+        len(ws.query("select 1 from paper_orders where account = 'paper-taxable'"))
+        if ws.paper_order_count()
+        else 0
+    )
 
 
-def test_a_plan_whose_denials_were_deleted_and_resealed_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_plan_whose_denials_were_deleted_and_resealed_is_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     plan_file = _denied_plan(workspace, tmp_path)
     forged = _forge(plan_file, policy_results=_without_denials(read_plan(plan_file)))
     assert read_plan(forged).blocked == []  # its seal holds: only re-deriving it tells
@@ -64,7 +71,8 @@ def test_apply_all_refuses_the_forged_accounts(workspace: Workspace, tmp_path: P
 
 
 def test_an_added_order_resealed_is_refused(workspace: Workspace, tmp_path: Path) -> None:
-    """Not only the verdicts: the whole of each portfolio's plan must derive again (notes, holdings, blocked)."""
+    """Not only the verdicts: the whole of each portfolio's plan must derive again (notes, holdings,
+    blocked)."""
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     plan = read_plan(plan_file)
@@ -77,7 +85,9 @@ def test_an_added_order_resealed_is_refused(workspace: Workspace, tmp_path: Path
     assert workspace.paper_order_count() == 0
 
 
-def test_a_reviewed_envelope_whose_denials_were_deleted_is_refused(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_reviewed_envelope_whose_denials_were_deleted_is_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     plan_file = _denied_plan(workspace, tmp_path)
     forged = _forge(plan_file, policy_results=_without_denials(read_plan(plan_file)))
     r = workspace.run("apply", "--envelope", str(forged), "--auto-approve")
@@ -170,10 +180,15 @@ def test_every_apply_path_reads_its_plan_through_the_judge() -> None:
     sequence = PACKAGE / "execution" / "merge_sequence.py"  # the reviewed plans of a sequence of merges
     assert _calls(sequence, "read_plan") == 0
     assert _calls(sequence, "read_judged_plan") == 1
-    # Outside the brokers, their emulator and the broker contract (reconciler.testing, which only test suites import:
-    # tests/test_layers.py), only an order's leg submits it to a broker, and only the executor (apply_plan) drives legs.
-    senders = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "submit")]
-    assert [p for p in senders if not p.startswith(("brokers/", "emulator/", "testing/"))] == ["execution/leg.py"]
+    # Outside the brokers, their emulator and the broker contract (reconciler.testing, which only test suites
+    # import: tests/test_layers.py), only an order's leg submits it to a broker, and only the executor
+    # (apply_plan) drives legs.
+    senders = [
+        p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "submit")
+    ]
+    assert [p for p in senders if not p.startswith(("brokers/", "emulator/", "testing/"))] == [
+        "execution/leg.py"
+    ]
     drivers = [p.relative_to(PACKAGE).as_posix() for p in sorted(PACKAGE.rglob("*.py")) if _calls(p, "Leg")]
     assert drivers == ["execution/executor.py"]
     assert _calls(PACKAGE / "execution" / "executor.py", "judge") == 1

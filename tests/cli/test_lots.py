@@ -1,5 +1,6 @@
 """`reconciler lots import ACCOUNT FILE` and `reconciler lots ACCOUNT`: a broker export into the journal's lot
-ledger, shown with terms and unrealized gains at the paper broker's prices, and checked against its positions."""
+ledger, shown with terms and unrealized gains at the paper broker's prices, and checked against its
+positions."""
 
 from __future__ import annotations
 
@@ -54,7 +55,12 @@ def test_the_unrealized_totals_split_short_and_long_term(workspace: Workspace) -
 def test_lots_that_disagree_with_the_broker_are_named(workspace: Workspace) -> None:
     workspace.run("lots", "import", "paper-taxable", str(_file(workspace, GOOD)))
     found = {m["symbol"]: (D(m["ledger"]), D(m["broker"])) for m in _shown(workspace)["mismatches"]}
-    assert found == {"VXUS": (D(100), D(120)), "BND": (D(0), D(95)), "AAPL": (D(0), D(40)), "GLD": (D(0), D(12))}
+    assert found == {
+        "VXUS": (D(100), D(120)),
+        "BND": (D(0), D(95)),
+        "AAPL": (D(0), D(40)),
+        "GLD": (D(0), D(12)),
+    }
 
 
 def test_the_text_view_says_tax_aware_choices_are_off_for_a_mismatch(workspace: Workspace) -> None:
@@ -65,7 +71,9 @@ def test_the_text_view_says_tax_aware_choices_are_off_for_a_mismatch(workspace: 
 
 def test_a_new_import_replaces_the_lots_of_the_symbols_it_lists_only(workspace: Workspace) -> None:
     workspace.run("lots", "import", "paper-taxable", str(_file(workspace, GOOD)))
-    workspace.run("lots", "import", "paper-taxable", str(_file(workspace, HEADER + "VXUS,2021-05-04,120,6600\n")))
+    workspace.run(
+        "lots", "import", "paper-taxable", str(_file(workspace, HEADER + "VXUS,2021-05-04,120,6600\n"))
+    )
     held = {(lot["symbol"], lot["quantity"]) for lot in _shown(workspace)["lots"]}
     assert held == {("VTI", "200"), ("VTI", "10"), ("VXUS", "120")}
 

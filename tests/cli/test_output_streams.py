@@ -1,5 +1,6 @@
-"""Standard output closed, full (/dev/full) or a pipe whose reader left: a clear message on stderr and the right exit
-code, never a traceback; an apply says that what it sent is in the journal. Real processes, real descriptors."""
+"""Standard output closed, full (/dev/full) or a pipe whose reader left: a clear message on stderr and the
+right exit code, never a traceback; an apply says that what it sent is in the journal. Real processes, real
+descriptors."""
 
 from __future__ import annotations
 
@@ -15,14 +16,24 @@ from tests.conftest import Workspace
 def _run(
     workspace: Workspace, *argv: str, stdout: int | None, close_stdout: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "reconciler.cli.main", "--config", str(workspace.config), "--no-color", *argv]
+    command = [
+        sys.executable,
+        "-m",
+        "reconciler.cli.main",
+        "--config",
+        str(workspace.config),
+        "--no-color",
+        *argv,
+    ]
     if close_stdout:  # `reconciler ... >&-`
         command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
     return subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("command", [("validate",), ("plan",), ("apply", "--auto-approve")])
-def test_a_closed_stdout_is_refused_before_anything_runs(workspace: Workspace, command: tuple[str, ...]) -> None:
+def test_a_closed_stdout_is_refused_before_anything_runs(
+    workspace: Workspace, command: tuple[str, ...]
+) -> None:
     done = _run(workspace, *command, stdout=None, close_stdout=True)
     assert done.returncode == 1, done.stderr
     assert "standard output closed" in done.stderr

@@ -1,4 +1,5 @@
-"""The sealed plan round-trips exactly; JSON logs are one object per line; CSV prices feed the paper broker."""
+"""The sealed plan round-trips exactly; JSON logs are one object per line; CSV prices feed the paper
+broker."""
 
 from __future__ import annotations
 
@@ -24,10 +25,14 @@ def test_plan_file_round_trip_keeps_hash_and_client_ids(workspace: Workspace, tm
     assert len(ids) == sum(len(p.actions) for p in plan.portfolios)  # unique per leg
     assert all(len(i) <= 128 for i in ids)  # Alpaca's limit
     again = read_plan(plan_file)
-    assert {client_order_id(again.content_hash, p.account, a) for p in again.portfolios for a in p.actions} == ids
+    assert {
+        client_order_id(again.content_hash, p.account, a) for p in again.portfolios for a in p.actions
+    } == ids
 
 
-def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_plan_written_before_the_market_field_existed_still_verifies(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     data = json.loads(plan_file.read_text())
@@ -35,19 +40,23 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(workspace
     assert data.pop("signature") is None  # no keyed seal then
     for portfolio in data["portfolios"]:
         assert portfolio.pop("references") == {}  # nor the journal's fill prices (this journal has none)
-        assert portfolio["observation"].pop("market") is None  # the paper broker without a calendar never closes
+        # the paper broker without a calendar never closes
+        assert portfolio["observation"].pop("market") is None
         assert portfolio["observation"].pop("quote_source") is None  # nor had a quote source then
-        for name in ("cash_untrusted", "reported_equity", "reported_long_value"):  # nor the broker's own figures
+        # nor the broker's own figures
+        for name in ("cash_untrusted", "reported_equity", "reported_long_value"):
             assert portfolio["observation"].pop(name) is None
         assert portfolio["observation"].pop("moved") == {}  # nor holdings blocked by an unexplained move
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         assert portfolio.pop("withdrawal") is None  # nor a withdrawal being raised
         assert portfolio["observation"].pop("last_applied") is None  # nor the journal's last apply (cooldown)
         for quote in portfolio["observation"]["quotes"].values():
-            for name in ("daily_volume", "bid", "ask"):  # nor a quote's volume, bid and ask (the paper broker's
+            # nor a quote's volume, bid and ask (the paper broker's
+            for name in ("daily_volume", "bid", "ask"):
                 assert quote.pop(name) is None  # static prices carry none)
-    # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan, without
-    # the hash, the unset optional top-level fields, and the observation's market (which did not exist).
+    # Sealed as the earlier version did: the canonical JSON (sorted keys, no spaces) of the parsed plan,
+    # without the hash, the unset optional top-level fields, and the observation's market (which did not
+    # exist).
     body = Plan.model_validate(data).model_dump(mode="json", exclude={"content_hash", "signature"})
     for name in ("base_ref", "base_commit", "target_changes", "overrides"):
         if body[name] in (None, []):

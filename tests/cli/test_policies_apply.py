@@ -1,4 +1,5 @@
-"""Policies at plan and apply time: enforcement levels, overrides recorded with who and why, the kill switch."""
+"""Policies at plan and apply time: enforcement levels, overrides recorded with who and why, the kill
+switch."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
     assert r.code == 0, r.err
     assert workspace.paper_order_count() > 0
     rows = workspace.query(
-        "select policy, level, overridden, override_by, override_reason from policy_decisions where kind='deny'"
+        "select policy, level, overridden, override_by, override_reason from policy_decisions where"
+        " kind='deny'"
     )
     assert ("max_turnover", "soft-mandatory", True, "reviewer-jane", "initial funding") in rows
 
@@ -48,9 +50,9 @@ def test_soft_mandatory_denial_blocks_until_overridden_and_is_journaled(
 def test_the_gitops_override_path_applies_a_reviewed_plan_a_soft_policy_denies(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On merge the reviewed plan is blocked by a soft-mandatory policy; the dispatched apply run (approved in the
-    production environment) passes --override and --reason to `apply --envelope`: it applies, and the journal
-    says who asked, who approved and why."""
+    """On merge the reviewed plan is blocked by a soft-mandatory policy; the dispatched apply run (approved in
+    the production environment) passes --override and --reason to `apply --envelope`: it applies, and the
+    journal says who asked, who approved and why."""
     edit_config(workspace, lambda d: d["policies"]["params"].__setitem__("max_turnover", 0.5))
     reviewed = tmp_path / "reviewed.json"
     assert workspace.run("plan", "--out", str(reviewed)).code == 1  # the plan check is red: a denial
@@ -91,7 +93,9 @@ def test_an_override_that_waives_nothing_is_refused_before_anything_is_sent(
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     for extra in ((), ("--all", "--workers", "2")):
-        r = workspace.run("apply", str(plan_file), "--auto-approve", "--override", name, "--reason", "typo", *extra)
+        r = workspace.run(
+            "apply", str(plan_file), "--auto-approve", "--override", name, "--reason", "typo", *extra
+        )
         assert r.code == 1, r.out + r.err
         assert f"--override {name}:" in r.err
         assert "max_turnover" in r.err  # the fix names what can be overridden
@@ -128,7 +132,8 @@ def test_a_crash_blocks_every_portfolio_that_holds_or_targets_it_at_plan_time(wo
 
 
 def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, tmp_path: Path) -> None:
-    """The price collapses between plan and apply; with a wide staleness band only the per-order check stops it."""
+    """The price collapses between plan and apply; with a wide staleness band only the per-order check stops
+    it."""
     edit_config(workspace, lambda d: d["apply"].__setitem__("quote_band", 0.9))
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
@@ -151,7 +156,8 @@ def test_kill_switch_rechecked_before_each_order_at_apply(workspace: Workspace, 
 def test_broken_policy_added_after_plan_stops_apply(workspace: Workspace, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
-    (workspace.root / "policies" / "broken.rego").write_text("package reconciler.broken\n\ndeny contains msg if {\n")
+    (workspace.root / "policies" / "broken.rego").write_text("package reconciler.broken\n\ndeny contains msg"
+                                                             " if {\n")
     r = workspace.run("apply", str(plan_file))
     assert r.code == 1
     assert "broken.rego" in r.err
@@ -159,9 +165,11 @@ def test_broken_policy_added_after_plan_stops_apply(workspace: Workspace, tmp_pa
 
 
 @pytest.mark.parametrize("step", ["0.000001", "1e-8", "1e-12"])
-def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(workspace: Workspace, step: str) -> None:
-    """The paper broker rounds fill prices to $0.0001 and commissions to the cent: with a fine quantity step the
-    last buy must still fit the cash it leaves."""
+def test_a_buy_spending_the_last_cash_leaves_room_for_the_brokers_rounding(
+    workspace: Workspace, step: str
+) -> None:
+    """The paper broker rounds fill prices to $0.0001 and commissions to the cent: with a fine quantity step
+    the last buy must still fit the cash it leaves."""
     edit_yaml(workspace.root / "portfolios" / "college-fund.yaml",
               lambda d: d["spec"]["trading"].__setitem__("quantity_step", step))
     r = workspace.run("apply", "--auto-approve")

@@ -1,5 +1,6 @@
-"""`plan` and `status` only read the journal unless asked to `--record`: they run with a read-only credential (a
-SQLite file opened `mode=ro` or chmod 0444, a PostgreSQL role granted SELECT only) and change no byte of it."""
+"""`plan` and `status` only read the journal unless asked to `--record`: they run with a read-only credential
+(a SQLite file opened `mode=ro` or chmod 0444, a PostgreSQL role granted SELECT only) and change no byte of
+it."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def table_counts(url: str) -> dict[str, int]:
 
 def settled_bytes(db: Path) -> str:
     """The SQLite file's digest once every committed write is in it: connections the in-process CLI left open
-    are closed and the write-ahead log is checkpointed, so a later change can only come from a later writer."""
+    are closed and the write-ahead log is checkpointed, so a later change can only come from a later
+    writer."""
     gc.collect()
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
@@ -62,7 +64,11 @@ def timeless(doc: Any) -> Any:
     """A plan's JSON without what only says when it was made (and the hash over it): two plans of the same
     books a moment apart are then equal."""
     if isinstance(doc, dict):
-        return {k: timeless(v) for k, v in doc.items() if k not in ("created_at", "taken_at", "as_of", "content_hash")}
+        return {
+            k: timeless(v)
+            for k, v in doc.items()
+            if k not in ("created_at", "taken_at", "as_of", "content_hash")
+        }
     if isinstance(doc, list):
         return [timeless(v) for v in doc]
     return doc
@@ -78,7 +84,7 @@ def observations(url: str, purpose: str) -> int:
         engine.dispose()
 
 
-# ---- SQLite: a read-only file ------------------------------------------------------------------------------------
+# ---- SQLite: a read-only file ------------------------------------------------------------------------------
 
 
 def plan_and_status_read(workspace: Workspace, url: str) -> None:
@@ -137,7 +143,7 @@ def test_a_read_only_sqlite_journal_is_refused_for_record(workspace: Workspace, 
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
 
-# ---- either backend: nothing written without --record, observations with it ------------------------------------
+# ---- either backend: nothing written without --record, observations with it --------------------------------
 
 
 def test_plan_and_status_write_no_row_without_record(workspace: Workspace) -> None:
@@ -172,8 +178,8 @@ def test_apply_still_journals_its_observations(workspace: Workspace) -> None:
 
 
 def test_paper_accounts_never_traded_are_planned_from_their_initial_books(workspace: Workspace) -> None:
-    """No books exist before the first trade: the read-only plan reads the initial books from reconciler.yaml, and
-    computes the same plan, hash included, as a plan that creates them."""
+    """No books exist before the first trade: the read-only plan reads the initial books from reconciler.yaml,
+    and computes the same plan, hash included, as a plan that creates them."""
     Journal.open(workspace.journal_url).engine.dispose()  # the journal exists (created by another command)
     before = table_counts(workspace.journal_url)
     assert before["paper_accounts"] == 0
@@ -193,15 +199,15 @@ def test_the_same_plan_read_only_or_recorded(workspace: Workspace) -> None:
     assert timeless(read) == timeless(recorded)
 
 
-# ---- a SQLite journal that is not there yet reads as empty, and is not created ------------------------------------
+# ---- a SQLite journal that is not there yet reads as empty, and is not created -----------------------------
 
 
 @pytest.mark.parametrize("command", ["plan", "status", "drift"])
 def test_a_missing_journal_reads_as_empty_and_is_not_created(
     workspace: Workspace, tmp_path: Path, command: str
 ) -> None:
-    """A fresh clone's first `plan`: the journal does not exist yet, so there is nothing in flight and no paper
-    books; the command works as on an empty journal and leaves nothing on disk."""
+    """A fresh clone's first `plan`: the journal does not exist yet, so there is nothing in flight and no
+    paper books; the command works as on an empty journal and leaves nothing on disk."""
     db = tmp_path / "new" / "journal.db"
     r = workspace.run("--journal", f"sqlite:///{db}", command)
     assert r.code in (0, 2), r.out + r.err
@@ -219,8 +225,9 @@ def test_a_missing_journal_reads_as_empty_and_is_not_created(
 def test_in_ci_a_missing_journal_is_an_error(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
-    """Reproduced: the observe secret was not mapped, the plan job fell back to the configuration's SQLite path and
-    planned against an empty journal with only a warning. In CI that is an error, for reading and writing alike."""
+    """Reproduced: the observe secret was not mapped, the plan job fell back to the configuration's SQLite
+    path and planned against an empty journal with only a warning. In CI that is an error, for reading and
+    writing alike."""
     monkeypatch.setenv("CI", "true")
     db = tmp_path / "new" / "journal.db"
     args = ("--auto-approve",) if command == "apply" else ()
@@ -275,7 +282,7 @@ def test_a_journal_at_an_older_revision_is_refused_not_migrated(workspace: Works
     assert workspace.query("select version_num from alembic_version") == [("0002",)]
 
 
-# ---- PostgreSQL: a role granted SELECT only ----------------------------------------------------------------------
+# ---- PostgreSQL: a role granted SELECT only ----------------------------------------------------------------
 
 
 @contextmanager
@@ -301,7 +308,8 @@ def select_only_role(admin_url: str, database_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.mark.skipif(not PG_ADMIN_URL, reason="needs RECONCILER_TEST_PG_URL (an admin URL of a PostgreSQL server)")
+@pytest.mark.skipif(not PG_ADMIN_URL, reason="needs RECONCILER_TEST_PG_URL (an admin URL of a PostgreSQL"
+                    " server)")
 def test_plan_and_status_with_a_select_only_postgres_role(workspace: Workspace, tmp_path: Path) -> None:
     assert PG_ADMIN_URL is not None
     url = fresh_journal_url(tmp_path)
@@ -316,7 +324,8 @@ def test_plan_and_status_with_a_select_only_postgres_role(workspace: Workspace, 
     assert table_counts(url) == before
 
 
-@pytest.mark.skipif(not PG_ADMIN_URL, reason="needs RECONCILER_TEST_PG_URL (an admin URL of a PostgreSQL server)")
+@pytest.mark.skipif(not PG_ADMIN_URL, reason="needs RECONCILER_TEST_PG_URL (an admin URL of a PostgreSQL"
+                    " server)")
 def test_a_select_only_role_plans_a_new_postgres_database_as_an_empty_journal(
     workspace: Workspace, tmp_path: Path
 ) -> None:

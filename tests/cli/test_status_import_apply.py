@@ -120,7 +120,9 @@ def test_import_refusals(workspace: Workspace) -> None:
     r = workspace.run("import", "paper-taxable", "--out", "-", "--name", "Bad Name")
     assert r.code == 1
     assert "not valid" in r.err
-    r = workspace.run("import", "paper-taxable", "--out", str(workspace.root / "portfolios" / "bob-taxable.yaml"))
+    r = workspace.run(
+        "import", "paper-taxable", "--out", str(workspace.root / "portfolios" / "bob-taxable.yaml")
+    )
     assert r.code == 1
     assert "already managed" in r.err
 
@@ -173,7 +175,8 @@ def test_apply_envelope_outside_git_and_summary(workspace: Workspace, tmp_path: 
     assert "| reviewed plan |" in text
     assert "| leg | portfolio | side |" in text
     assert "filled" in text
-    # Outside a git repository there is no commit to apply once: the next run re-plans, and finds nothing to do.
+    # Outside a git repository there is no commit to apply once: the next run re-plans, and finds nothing to
+    # do.
     r = workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary))
     assert r.code == 0
     assert "Nothing to do" in r.out
@@ -211,7 +214,9 @@ def test_import_is_a_library_call(workspace: Workspace) -> None:
     from reconciler.runtime import Runtime
 
     rt = Runtime(workspace.config, workspace.journal_url)
-    printed = import_portfolio(rt, "paper-taxable", name="bob-copy", out="-", step=Decimal("0.0001"), force=False)
+    printed = import_portfolio(
+        rt, "paper-taxable", name="bob-copy", out="-", step=Decimal("0.0001"), force=False
+    )
     assert printed.path is None
     assert "account: paper-taxable" in printed.text
     with pytest.raises(ReconcilerError) as managed:
@@ -221,8 +226,9 @@ def test_import_is_a_library_call(workspace: Workspace) -> None:
         import_portfolio(rt, "nobody", name=None, out="-", step=Decimal("0.0001"), force=False)
     assert "unknown account 'nobody'" in unknown.value.message
     own = workspace.root / "portfolios" / "bob-taxable.yaml"
-    rewritten = import_portfolio(rt, "paper-taxable", name="bob-taxable", out=str(own), step=Decimal("0.0001"),
-                                 force=True)
+    rewritten = import_portfolio(
+        rt, "paper-taxable", name="bob-taxable", out=str(own), step=Decimal("0.0001"), force=True
+    )
     assert rewritten.path == own
     assert own.read_text() == rewritten.text
     assert workspace.paper_order_count() == 0

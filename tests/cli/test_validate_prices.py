@@ -1,5 +1,5 @@
-"""`validate` warns about a symbol the configured price source has never seen (issue 27, section 1): a typo such as
-VNQQ passed validate, and plan then blocked the portfolio."""
+"""`validate` warns about a symbol the configured price source has never seen (issue 27, section 1): a typo
+such as VNQQ passed validate, and plan then blocked the portfolio."""
 
 from __future__ import annotations
 

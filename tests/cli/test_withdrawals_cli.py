@@ -1,5 +1,6 @@
-"""Withdrawals end to end on the paper broker with a real journal: `withdrawals:` raises just enough cash and keeps
-it across plans until the date passes; `plan --raise` previews one; bad input is named and nothing is planned."""
+"""Withdrawals end to end on the paper broker with a real journal: `withdrawals:` raises just enough cash and
+keeps it across plans until the date passes; `plan --raise` previews one; bad input is named and nothing is
+planned."""
 
 from __future__ import annotations
 
@@ -115,8 +116,9 @@ def test_a_bad_date_is_named_with_its_file_and_field(workspace: Workspace) -> No
 
 def test_more_than_the_account_holds_is_refused(workspace: Workspace) -> None:
     _withdraw(workspace, {"amount": 10_000_000, "date": _in(5)})
-    assert "spec.withdrawals: withdrawals of $10,000,000.00 are more than account paper-ira holds" in _refused(
-        workspace
+    assert (
+        "spec.withdrawals: withdrawals of $10,000,000.00 are more than account paper-ira holds"
+        in _refused(workspace)
     )
 
 

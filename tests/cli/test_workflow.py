@@ -118,12 +118,16 @@ def test_quote_moved_beyond_band_is_stale(workspace: Workspace, tmp_path: Path) 
     assert workspace.paper_order_count() == 0
 
 
-def test_a_held_symbol_the_plan_does_not_trade_moving_is_stale_too(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_held_symbol_the_plan_does_not_trade_moving_is_stale_too(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     """bob-taxable holds AAPL under `hold`: never traded, but its value is part of the equity that sized every
     other order, so a move beyond the band makes the plan stale as well."""
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
-    assert "AAPL" not in {a["symbol"] for p in json.loads(plan_file.read_text())["portfolios"] for a in p["actions"]}
+    assert "AAPL" not in {
+        a["symbol"] for p in json.loads(plan_file.read_text())["portfolios"] for a in p["actions"]
+    }
     cfg = workspace.config
     yaml = YAML()
     doc = yaml.load(cfg.read_text())
@@ -158,7 +162,8 @@ def test_history_and_show(workspace: Workspace) -> None:
     assert r.code == 0, r.err
     assert "filled" in r.out
     assert rows[0]["plan_hash"] in r.out
-    assert "! [plan] [soft-mandatory] max_turnover (alice-ira): turnover" in r.out  # brackets are text, not markup
+    # brackets are text, not markup
+    assert "! [plan] [soft-mandatory] max_turnover (alice-ira): turnover" in r.out
     r = workspace.run("show", "nope")
     assert r.code == 1
     assert "no apply id starts with" in r.err
@@ -169,7 +174,8 @@ def test_history_and_show(workspace: Workspace) -> None:
 
 
 def test_show_a_saved_plan_like_terraform_show(workspace: Workspace, tmp_path: Path) -> None:
-    """`show PLAN.json` prints the plan as `plan` did, checks its seal, and needs neither journal nor broker."""
+    """`show PLAN.json` prints the plan as `plan` did, checks its seal, and needs neither journal nor
+    broker."""
     plan_file = tmp_path / "plan.json"
     planned = workspace.run("plan", "--out", str(plan_file))
     assert planned.code == 0, planned.err

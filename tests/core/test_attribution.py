@@ -1,5 +1,5 @@
-"""Orders the change to the targets causes, told from those old drift causes, by planning the base targets again on
-the same observation."""
+"""Orders the change to the targets causes, told from those old drift causes, by planning the base targets
+again on the same observation."""
 
 from __future__ import annotations
 
@@ -67,7 +67,8 @@ def test_without_a_base_commit_nothing_is_attributed() -> None:
 
 
 def test_a_portfolio_with_no_orders_has_no_cause_and_the_next_one_still_has_its_own() -> None:
-    on_target = pair("a", {"VTI": "0.5", "BND": "0.5"}, {"VTI": "50", "BND": "100"})  # exactly 50/50: no order
+    # exactly 50/50: no order
+    on_target = pair("a", {"VTI": "0.5", "BND": "0.5"}, {"VTI": "50", "BND": "100"})
     drifted = pair("b", {"VTI": "0.5", "BND": "0.5"}, {"VTI": "80", "BND": "40"})
     assert set(attribute([on_target[0], drifted[0]], [on_target, drifted])) == {"b"}
 
@@ -79,8 +80,12 @@ def test_every_drifted_portfolio_has_its_cause() -> None:
 
 
 def test_a_move_to_another_model_file_names_no_model() -> None:
-    before = pair("a", {"VTI": "0.5", "BND": "0.5"}, {"VTI": "50", "BND": "100"}, model="portfolios/models/m.yaml")
-    after = pair("a", {"VTI": "0.8", "BND": "0.2"}, {"VTI": "50", "BND": "100"}, model="portfolios/models/n.yaml")
+    before = pair(
+        "a", {"VTI": "0.5", "BND": "0.5"}, {"VTI": "50", "BND": "100"}, model="portfolios/models/m.yaml"
+    )
+    after = pair(
+        "a", {"VTI": "0.8", "BND": "0.2"}, {"VTI": "50", "BND": "100"}, model="portfolios/models/n.yaml"
+    )
     cause = attribute([before[0]], [after])["a"]
     assert cause.model is None
     assert cause.source == "portfolios/a.yaml"  # the portfolio file, which switched models

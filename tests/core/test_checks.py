@@ -1,6 +1,6 @@
-"""The built-in checks' registry (core.checks) is what plan runs, what docs/policies.md lists and what preflight
-treats as market checks: each check, found by enumerating the registry, denies a scenario built to trip it when
-plan's verdicts are asked for, and a new check without such a scenario fails here."""
+"""The built-in checks' registry (core.checks) is what plan runs, what docs/policies.md lists and what
+preflight treats as market checks: each check, found by enumerating the registry, denies a scenario built to
+trip it when plan's verdicts are asked for, and a new check without such a scenario fails here."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from reconciler.core.models import Action, CostModel, PortfolioPlan, Side
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import QuoteLimits
-from reconciler.spec.models import PolicyParams
+from reconciler.workspace.models import PolicyParams
 from tests.builders import NOW, desired, observation, quote
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
@@ -83,17 +83,20 @@ def test_market_checks_are_the_registry_s() -> None:
 
 
 def test_the_policies_doc_lists_every_check() -> None:
-    rows = re.findall(r"^\| `([a-z_]+)` \| ([a-z, ]+) \| ([a-z-]+) \| (.*) \|$", DOCS.read_text(encoding="utf-8"),
-                      re.M)
-    listed = {name: (phases, level, re.findall(r"`([a-z_]+)`", params)) for name, phases, level, params in rows}
+    rows = re.findall(
+        r"^\| `([a-z_]+)` \| ([a-z, ]+) \| ([a-z-]+) \| (.*) \|$", DOCS.read_text(encoding="utf-8"), re.M
+    )
+    listed = {
+        name: (phases, level, re.findall(r"`([a-z_]+)`", params)) for name, phases, level, params in rows
+    }
     assert listed == {
         c.name: (", ".join(c.phases), c.level, list(c.parameters)) for c in BUILTIN_CHECKS
     }
 
 
 def test_the_valuation_and_order_size_checks_are_about_the_market() -> None:
-    """Their denials (a doubtful quote, a size only a wrong quote explains) stop their own portfolio only, so the
-    other portfolios of a plan go on (execution.preflight.admitted reads MARKET_CHECKS)."""
+    """Their denials (a doubtful quote, a size only a wrong quote explains) stop their own portfolio only, so
+    the other portfolios of a plan go on (execution.preflight.admitted reads MARKET_CHECKS)."""
     assert sorted(MARKET_CHECKS) == ["order_size", "valuation"]
 
 

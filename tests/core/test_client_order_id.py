@@ -26,5 +26,7 @@ def test_ids_are_36_safe_characters_and_deterministic(plan_hash: str, leg: int) 
 
 def test_ids_differ_by_leg_and_account() -> None:
     plan_hash = "ab" * 32
-    ids = {client_order_id(plan_hash, account, action(leg)) for account in ("a", "b") for leg in range(1, 5001)}
+    ids = {
+        client_order_id(plan_hash, account, action(leg)) for account in ("a", "b") for leg in range(1, 5001)
+    }
     assert len(ids) == 10_000

@@ -1,4 +1,5 @@
-"""core.cooldown: inside `trading.cooldown_days` of the last apply, only a weight past the hard band trades."""
+"""core.cooldown: inside `trading.cooldown_days` of the last apply, only a weight past the hard band
+trades."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""A quote nothing independent agrees with cannot value an account, and no buy outgrows a price a wrong quote does
-not set (core.valuation, core.order_size). Pure."""
+"""A quote nothing independent agrees with cannot value an account, and no buy outgrows a price a wrong quote
+does not set (core.valuation, core.order_size). Pure."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_a_last_fill_far_away_vetoes_what_the_feed_says_of_itself() -> None:
     why = uncorroborated(wrong, BAND, D("72.85"), None, D(10))
     assert why is not None
     assert "more than 10 times from the journal's last fill price 72.85" in why
-    assert uncorroborated(_bare("728", previous_close="728"), BAND, D("72.85"), None, D(10)) is None  # 9.99x: kept
+    # 9.99x: kept
+    assert uncorroborated(_bare("728", previous_close="728"), BAND, D("72.85"), None, D(10)) is None
     assert uncorroborated(_bare("7.28", previous_close="7.28"), BAND, D("72.85"), None, D(10)) is not None
 
 
@@ -65,8 +66,8 @@ def test_a_floor_vouches_above_it_and_refuses_below_it_whatever_agrees() -> None
 
 
 def test_reproduced_a_quote_without_a_previous_close_would_buy_ten_to_the_23_shares() -> None:
-    """The issue's case: 1e-19 with no previous close passes the kill switch; without corroboration the planner
-    buys half the equity at it. With it, the portfolio is blocked and nothing is bought."""
+    """The issue's case: 1e-19 with no previous close passes the kill switch; without corroboration the
+    planner buys half the equity at it. With it, the portfolio is blocked and nothing is bought."""
     target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
     quotes = {"AAA": quote("AAA", TINY, as_of=NOW), "BBB": quote("BBB", 50, previous_close=50, as_of=NOW)}
     obs = observation(settled=10000, taken_at=NOW, quotes=quotes)
@@ -78,8 +79,9 @@ def test_reproduced_a_quote_without_a_previous_close_would_buy_ten_to_the_23_sha
 
 
 def test_a_previous_close_as_wrong_as_the_quote_is_refused_at_the_last_fill_price() -> None:
-    """1e-19 with a previous close of 1e-19 and no volume: the close vouches for it, but the journal filled AAA at
-    100 once, and 10^23 shares at 100 is far more than the account's equity: the order-size check refuses."""
+    """1e-19 with a previous close of 1e-19 and no volume: the close vouches for it, but the journal filled
+    AAA at 100 once, and 10^23 shares at 100 is far more than the account's equity: the order-size check
+    refuses."""
     target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
     quotes = {
         "AAA": quote("AAA", TINY, previous_close=TINY, as_of=NOW),
@@ -112,8 +114,8 @@ def _buy(qty: str, price: str) -> Action:
 
 
 def test_a_buy_beyond_a_multiple_of_its_target_quantity_at_the_previous_close_is_refused() -> None:
-    """The quote (bid-corroborated, 1) is far from a sound previous close (100): half of $10,000 is 50 units at
-    the close, so 5,000 units are refused at twice that, volume or not."""
+    """The quote (bid-corroborated, 1) is far from a sound previous close (100): half of $10,000 is 50 units
+    at the close, so 5,000 units are refused at twice that, volume or not."""
     q = Quote(symbol="AAA", price=D(1), previous_close=D(100), bid=D(1), as_of=NOW)
     limits = SizeLimits(max_target_multiple=D(2))
     assert oversized(_buy("100", "1"), D(0), D(10000), q, limits, target_weight=D("0.5")) is None
@@ -130,8 +132,8 @@ def test_the_independent_price_is_the_highest_known() -> None:
 @given(st.decimals(min_value=D("1e-20"), max_value=D("1e6"), allow_nan=False, allow_infinity=False),
        st.decimals(min_value=D("0.01"), max_value=D("1e6"), places=2))
 def test_no_buy_outgrows_the_equity_at_a_known_price(price: Decimal, known: Decimal) -> None:
-    """Whatever the quote, a buy the planner makes either costs at most the equity at the last fill price, or the
-    order-size check refuses it."""
+    """Whatever the quote, a buy the planner makes either costs at most the equity at the last fill price, or
+    the order-size check refuses it."""
     target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
     quotes = {
         "AAA": quote("AAA", price, previous_close=price, as_of=NOW),

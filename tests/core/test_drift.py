@@ -54,8 +54,9 @@ def test_drift_that_trades_is_out_of_sync() -> None:
 
 
 def test_drift_waiting_for_unsettled_cash_is_progressing_not_out_of_sync() -> None:
-    # After a rebalance sold BND: VTI is underweight, but the proceeds settle tomorrow, so nothing can be bought
-    # yet. Nobody has to act: the next apply after settlement buys. Not an alarm, and not in sync either.
+    # After a rebalance sold BND: VTI is underweight, but the proceeds settle tomorrow, so nothing can be
+    # bought yet. Nobody has to act: the next apply after settlement buys. Not an alarm, and not in sync
+    # either.
     desired, obs = account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 20, "BND": 62}, "0", unsettled="3000")
     d = drift_of(plan_portfolio(desired, obs, CostModel()), desired.trading)
     assert d.orders == 0
@@ -81,12 +82,16 @@ def test_drift_the_rules_keep_is_synced() -> None:
     assert "cash: buy_only" in message
     # A held symbol overweight is kept; the underweight BND is fixable (once there is cash), so out of sync.
     held = {"VTI": SymbolRule(hold=True)}
-    status, message = status_of(*account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 80, "BND": 25}, "0", rules=held))
+    status, message = status_of(
+        *account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 80, "BND": 25}, "0", rules=held)
+    )
     assert status == "OutOfSync"
     assert "BND outside the band, but no order can be placed now" in message
     # Drift worth less than the minimum trade is never traded.
     small = Trading(min_trade_notional=Decimal(5000))
-    status, message = status_of(*account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 57, "BND": 53}, "60", trading=small))
+    status, message = status_of(
+        *account({"VTI": "0.5", "BND": "0.5"}, {"VTI": 57, "BND": 53}, "60", trading=small)
+    )
     assert status == "Synced"
     assert "under the minimum trade" in message
 
@@ -114,7 +119,8 @@ def accounts(draw: st.DrawFn) -> tuple[Desired, Observation]:
     positions = draw(st.dictionaries(st.sampled_from(SYMBOLS), st.integers(0, 500), max_size=6))
     trading = Trading(
         bands=Bands(
-            absolute=Decimal(draw(st.integers(1, 10))) / 100, relative=draw(st.sampled_from([None, Decimal("0.25")]))
+            absolute=Decimal(draw(st.integers(1, 10))) / 100,
+            relative=draw(st.sampled_from([None, Decimal("0.25")]))
         ),
         buy_only=draw(st.booleans()),
         min_trade_notional=Decimal(draw(st.sampled_from([0, 100, 1000]))),
@@ -156,7 +162,8 @@ def test_status_agrees_with_the_planner(case: tuple[Desired, Observation]) -> No
 
 
 def test_the_status_report_is_one_model_written_and_read_back() -> None:
-    """`status --out` writes a StatusReport; `github drift-issue` reads the same model back (no second parser)."""
+    """`status --out` writes a StatusReport; `github drift-issue` reads the same model back (no second
+    parser)."""
     import json
 
     import pytest
@@ -166,7 +173,9 @@ def test_the_status_report_is_one_model_written_and_read_back() -> None:
     from reconciler.gitops.comment import read_status
 
     drifts = [unknown("p", "acct", "broker down"), locked("q", "acct2", "ci#7")]
-    report = StatusReport.of(drifts, generated_at="2030-01-02T15:00:00+00:00", git_commit=None, git_dirty=None)
+    report = StatusReport.of(
+        drifts, generated_at="2030-01-02T15:00:00+00:00", git_commit=None, git_dirty=None
+    )
     assert report.exit_code == exit_code(drifts)
     assert report.counts["Unknown"] == 1
     assert report.counts["Locked"] == 1

@@ -9,7 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.core.drift import PortfolioDrift, StatusReport, SymbolDrift, drift_of, exit_code, locked, unknown
+from reconciler.core.drift import (
+    PortfolioDrift,
+    StatusReport,
+    SymbolDrift,
+    drift_of,
+    exit_code,
+    locked,
+    unknown,
+)
 from reconciler.core.models import CostModel, Desired, Observation
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.rules import SymbolRule, Trading
@@ -19,8 +27,13 @@ D = Decimal
 
 
 def ones(positions: dict[str, int], cash: int = 0, *, unsettled: int = 0, reserved: int = 0) -> Observation:
-    return observation(dict.fromkeys(positions, "1"), {s: str(q) for s, q in positions.items()}, settled=str(cash),
-                       unsettled=str(unsettled), reserved=str(reserved))
+    return observation(
+        dict.fromkeys(positions, "1"),
+        {s: str(q) for s, q in positions.items()},
+        settled=str(cash),
+        unsettled=str(unsettled),
+        reserved=str(reserved),
+    )
 
 
 def drift(target: Desired, obs: Observation) -> PortfolioDrift:
@@ -42,7 +55,10 @@ def test_cash_at_the_edge_of_its_band(cash: int, outside: bool) -> None:
 
 def test_too_much_cash_is_not_blocked_by_buy_only() -> None:
     # Cash 20% against 0: buying fixes it, which buy_only allows (the plan buys A and B).
-    d = drift(desired({"A": "0.5", "B": "0.5"}, trading=Trading(buy_only=True)), ones({"A": 4_000, "B": 4_000}, 2_000))
+    d = drift(
+        desired({"A": "0.5", "B": "0.5"}, trading=Trading(buy_only=True)),
+        ones({"A": 4_000, "B": 4_000}, 2_000),
+    )
     assert row(d, "cash").outside
     assert row(d, "cash").blocked == ""
 
@@ -55,9 +71,11 @@ def test_too_little_cash_is_blocked_by_buy_only() -> None:
 
 
 def test_an_underweight_hold_symbol_is_not_blocked_by_its_hold() -> None:
-    # A (hold) is 25% against 50%; B is do_not_trade; no cash: nothing can be bought now, but hold forbids only
-    # selling, so A is outside and fixable: out of sync, not synced.
-    target = desired({"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)})
+    # A (hold) is 25% against 50%; B is do_not_trade; no cash: nothing can be bought now, but hold forbids
+    # only selling, so A is outside and fixable: out of sync, not synced.
+    target = desired(
+        {"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)}
+    )
     d = drift(target, ones({"A": 2_500, "B": 7_500}))
     assert row(d, "A").blocked == ""
     assert row(d, "B").blocked == "do_not_trade"
@@ -66,13 +84,17 @@ def test_an_underweight_hold_symbol_is_not_blocked_by_its_hold() -> None:
 
 
 def test_an_overweight_hold_symbol_is_blocked_by_its_hold() -> None:
-    target = desired({"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)})
+    target = desired(
+        {"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)}
+    )
     d = drift(target, ones({"A": 7_500, "B": 2_500}))
     assert row(d, "A").blocked == "hold"
     assert d.status == "Synced"
 
 
-@pytest.mark.parametrize(("minimum", "blocked"), [("999.99", ""), ("1000", ""), ("1000.01", "under the minimum trade")])
+@pytest.mark.parametrize(
+    ("minimum", "blocked"), [("999.99", ""), ("1000", ""), ("1000.01", "under the minimum trade")]
+)
 def test_the_minimum_trade_at_its_edge(minimum: str, blocked: str) -> None:
     # A is 60% against 50%: $1,000 over. A minimum trade of exactly $1,000 still lets it trade.
     target = desired({"A": "0.5", "B": "0.5"}, trading=Trading(min_trade_notional=D(minimum), buy_only=True))
@@ -81,13 +103,13 @@ def test_the_minimum_trade_at_its_edge(minimum: str, blocked: str) -> None:
 
 
 def test_progressing_while_cash_reserved_by_open_orders_lands() -> None:
-    # A is 30% against 50% and cash 20% against 0, but all the cash is held for an open order: nothing to spend
-    # until it fills.
+    # A is 30% against 50% and cash 20% against 0, but all the cash is held for an open order: nothing to
+    # spend until it fills.
     d = drift(desired({"A": "0.5", "B": "0.5"}), ones({"A": 3_000, "B": 5_000}, 2_000, reserved=2_000))
     assert d.status == "Progressing"
     assert d.message == (
-        "A, cash outside the band; no order can be placed until the cash reserved by open orders of $2,000.00 land;"
-        " the next apply after that trades the rest"
+        "A, cash outside the band; no order can be placed until the cash reserved by open orders of $2,000.00"
+        " land; the next apply after that trades the rest"
     )
 
 
@@ -95,13 +117,18 @@ def test_progressing_names_both_kinds_of_cash_on_its_way() -> None:
     d = drift(desired({"A": "0.5", "B": "0.5"}), ones({"A": 3_000, "B": 5_000}, 1_000, unsettled=1_000,
                                                       reserved=1_000))
     assert d.status == "Progressing"
-    assert "sale proceeds settling of $1,000.00 and cash reserved by open orders of $1,000.00 land" in d.message
+    assert (
+        "sale proceeds settling of $1,000.00 and cash reserved by open orders of $1,000.00 land" in d.message
+    )
 
 
 def test_synced_says_which_rule_keeps_a_line_outside() -> None:
-    target = desired({"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)})
+    target = desired(
+        {"A": "0.5", "B": "0.5"}, symbols={"A": SymbolRule(hold=True), "B": SymbolRule(do_not_trade=True)}
+    )
     d = drift(target, ones({"A": 7_500, "B": 2_500}))
-    assert d.message == "outside the band only where the portfolio's rules forbid a trade (A: hold, B: do_not_trade)"
+    assert d.message == ("outside the band only where the portfolio's rules forbid a trade (A: hold, B:"
+                         " do_not_trade)")
 
 
 def test_a_portfolio_in_sync_has_no_message_and_no_drift_beyond_its_rows() -> None:
@@ -129,7 +156,11 @@ def test_locked_and_unknown_carry_their_reason() -> None:
 
 
 def test_a_status_report_counts_every_status() -> None:
-    drifts = [PortfolioDrift("p", "a", "OutOfSync"), PortfolioDrift("q", "b", "OutOfSync"), locked("r", "c", "x")]
+    drifts = [
+        PortfolioDrift("p", "a", "OutOfSync"),
+        PortfolioDrift("q", "b", "OutOfSync"),
+        locked("r", "c", "x"),
+    ]
     report = StatusReport.of(drifts, generated_at="t", git_commit=None, git_dirty=None)
     assert report.counts == {"Synced": 0, "Progressing": 0, "OutOfSync": 2, "Locked": 1, "Unknown": 0}
     assert report.exit_code == 2
@@ -148,16 +179,19 @@ def test_decimals_in_json_are_plain_and_zero_is_0() -> None:
     ("0", "0.50", "0", "sale proceeds settling of $0.50"),
     ("0.50", "0", "0.50", "cash reserved by open orders of $0.50"),
 ])
-def test_half_a_dollar_on_its_way_is_progressing(settled: str, unsettled: str, reserved: str, coming: str) -> None:
-    # A is 37.5% against 50% and B (do_not_trade) cannot be sold to pay for it: only the half dollar on its way
-    # can, once it lands.
+def test_half_a_dollar_on_its_way_is_progressing(
+    settled: str, unsettled: str, reserved: str, coming: str
+) -> None:
+    # A is 37.5% against 50% and B (do_not_trade) cannot be sold to pay for it: only the half dollar on its
+    # way can, once it lands.
     target = desired({"A": "0.5", "B": "0.5"}, symbols={"B": SymbolRule(do_not_trade=True)})
     obs = observation({"A": "1", "B": "1"}, {"A": "3000", "B": "5000"}, settled=settled, unsettled=unsettled,
                       reserved=reserved)
     d = drift(target, obs)
     assert d.status == "Progressing"
     assert d.message == (
-        f"A outside the band; no order can be placed until the {coming} land; the next apply after that trades"
+        f"A outside the band; no order can be placed until the {coming} land; the next apply after that"
+        " trades"
         " the rest"
     )
 

@@ -114,7 +114,9 @@ def test_a_change_merged_to_another_portfolio_does_not_void_the_review() -> None
     breaches = check_envelope(reviewed, trading, BAND).breaches
     assert [b.portfolio for b in breaches if "another pull request changed them" in b.message] == ["beta"]
     # The reviewed change itself was changed again by someone else: outside, even with the same orders.
-    again = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}}, hashes={"alpha": "a3", "beta": "b1"})
+    again = plan_of(
+        {"alpha": {"VTI": ("buy", Decimal(10000))}, "beta": {}}, hashes={"alpha": "a3", "beta": "b1"}
+    )
     (breach,) = check_envelope(reviewed, again, BAND).breaches
     assert breach.portfolio == "alpha"
     assert "differ from the reviewed change" in breach.message
@@ -122,7 +124,8 @@ def test_a_change_merged_to_another_portfolio_does_not_void_the_review() -> None
 
 def test_turnover_bound_catches_a_shrinking_equity() -> None:
     reviewed = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}})
-    poorer = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, equity=Decimal(80000))  # turnover 10% → 12.5%
+    # turnover 10% → 12.5%
+    poorer = plan_of({"alpha": {"VTI": ("buy", Decimal(10000))}}, equity=Decimal(80000))
     check = check_envelope(reviewed, poorer, BAND)
     assert [b.symbol for b in check.breaches] == [None]
     assert "turnover 12.50%" in check.breaches[0].message
@@ -161,7 +164,9 @@ def test_an_order_moved_past_the_band_is_named(orders: Orders, band: Decimal, da
 
 @PROPS
 @given(orders_st, bands, st.data())
-def test_dropping_orders_never_leaves_the_envelope(orders: Orders, band: Decimal, data: st.DataObject) -> None:
+def test_dropping_orders_never_leaves_the_envelope(
+    orders: Orders, band: Decimal, data: st.DataObject
+) -> None:
     envelope = EnvelopeSettings(notional_band=band, turnover_band=band)
     kept = {p: {s: o for s, o in syms.items() if data.draw(st.booleans())} for p, syms in orders.items()}
     check = check_envelope(plan_of(orders), plan_of(kept), envelope)

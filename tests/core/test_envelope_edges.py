@@ -1,5 +1,6 @@
-"""The envelope's limits at their edges: an order's band, a finished partial apply, the turnover bound; and the
-cases the planner never produces but a plan file could (two orders for one symbol, a reviewed order of zero)."""
+"""The envelope's limits at their edges: an order's band, a finished partial apply, the turnover bound; and
+the cases the planner never produces but a plan file could (two orders for one symbol, a reviewed order of
+zero)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def test_two_orders_for_one_symbol_are_one_bound_by_signed_notional(
     assert (bound.side, bound.reviewed) == (side, notional)
 
 
-@pytest.mark.parametrize(("now", "ok"), [("9000", True), ("8999.99", False), ("11000", True), ("11000.01", False)])
+@pytest.mark.parametrize(
+    ("now", "ok"), [("9000", True), ("8999.99", False), ("11000", True), ("11000.01", False)]
+)
 def test_an_orders_band_at_its_edges(now: str, ok: bool) -> None:
     reviewed = plan_of({"alpha": {"VTI": ("buy", D(10000))}})
     current = plan_of({"alpha": {"VTI": ("buy", D(now))}})
@@ -136,7 +139,9 @@ def test_one_dollar_done_before_counts() -> None:
     # Reviewed buy $100 (at most $110); $1 was bought before: $110 more would be $111 in all.
     reviewed = plan_of({"alpha": {"X": ("buy", D(100))}})
     settings = EnvelopeSettings(notional_band=D("0.10"), turnover_band=D(100))
-    assert not check_envelope(reviewed, plan_of({"alpha": {"X": ("buy", D(110))}}), settings, {("alpha", "X"): D(1)}).ok
+    assert not check_envelope(
+        reviewed, plan_of({"alpha": {"X": ("buy", D(110))}}), settings, {("alpha", "X"): D(1)}
+    ).ok
 
 
 def test_a_plan_without_per_portfolio_hashes_is_compared_by_all_targets_at_once() -> None:

@@ -1,5 +1,6 @@
 """Alpaca's regulatory fees, computed by hand at Alpaca's published rates (the defaults): the CAT fee on whole
-shares, TAF and SEC only on sells, TAF's cap per trade at its edge, and each day's totals rounded up to the cent."""
+shares, TAF and SEC only on sells, TAF's cap per trade at its edge, and each day's totals rounded up to the
+cent."""
 
 from __future__ import annotations
 

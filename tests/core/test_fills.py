@@ -39,7 +39,8 @@ def test_fill_rule() -> None:
     assert fill_price("buy", D(100), D(10), None) == D("100.100")
     assert fill_price("sell", D(100), D(10), None) == D("99.900")
     assert fill_price("buy", D(100), D(10), D("100.50")) == D("100.100")  # within the limit: fills, slipped
-    assert fill_price("buy", D(100), D(100), D("100.50")) is None  # 1% worse than the quote: past a 0.5% limit
+    # 1% worse than the quote: past a 0.5% limit
+    assert fill_price("buy", D(100), D(100), D("100.50")) is None
     assert fill_price("sell", D(100), D(100), D("99.50")) is None
 
 
@@ -56,7 +57,9 @@ def test_a_fill_is_never_past_its_limit(side: Side, quote: Decimal, band: Decima
 
 @given(prices, bands, slippages)
 def test_buys_are_budgeted_at_their_limit(quote: Decimal, band: Decimal, slip: Decimal) -> None:
-    costs = CostModel(slippage_bps=slip, commission=Commission(bps=D(3), per_share=D("0.005")), limit_band=band)
+    costs = CostModel(
+        slippage_bps=slip, commission=Commission(bps=D(3), per_share=D("0.005")), limit_band=band
+    )
     unit = costs.buy_unit_cost(quote)
     limit = limit_price("buy", quote, band)
     filled = fill_price("buy", quote, slip, limit)
@@ -79,8 +82,8 @@ def test_backtest_fills_by_the_same_rule() -> None:
     assert market.fill("sell", D(10), D(100)) == (D("99.200"), D(0))
 
 
-# A fill exactly at its limit fills; a tick past it does not. Quote 100, slippage 50 bps: a buy fills at 100.50
-# and a sell at 99.50.
+# A fill exactly at its limit fills; a tick past it does not. Quote 100, slippage 50 bps: a buy fills at
+# 100.50 and a sell at 99.50.
 @pytest.mark.parametrize(("limit", "fills"), [("100.49", False), ("100.50", True), ("100.51", True)])
 def test_a_buy_fills_up_to_exactly_its_limit(limit: str, fills: bool) -> None:
     assert (fill_price("buy", D(100), D(50), D(limit)) is not None) == fills

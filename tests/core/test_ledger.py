@@ -1,4 +1,5 @@
-"""The lot ledger's pure parts: standings at a price, and where the ledger and the broker's positions differ."""
+"""The lot ledger's pure parts: standings at a price, and where the ledger and the broker's positions
+differ."""
 
 from __future__ import annotations
 

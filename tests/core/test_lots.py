@@ -136,22 +136,32 @@ rate = st.decimals(min_value=D(0), max_value=D("0.5"), places=3)
 def test_no_other_choice_of_lots_realises_less_tax_than_min_tax(
     lots: list[Lot], price: D, short: D, long: D, data: st.DataObject
 ) -> None:
-    """The sale's estimated tax is linear in what it takes of each lot, so its minimum over every choice is at a
-    vertex of the choices: a sale that empties lots whole in some order. Every order is tried."""
+    """The sale's estimated tax is linear in what it takes of each lot, so its minimum over every choice is at
+    a vertex of the choices: a sale that empties lots whole in some order. Every order is tried."""
     quantity = D(data.draw(st.integers(1, int(sum(x.quantity for x in lots)))))
     rates = Rates(short, long)
 
     def tax(order: list[int] | tuple[int, ...]) -> D:
-        return sum((take * (price - lots[i].unit_cost) * (long if long_term(lots[i].acquired, SOLD) else short)
-                    for i, take in allocate(lots, order, quantity)), D(0))
+        return sum(
+            (
+                take * (price - lots[i].unit_cost) * (long if long_term(lots[i].acquired, SOLD) else short)
+                for i, take in allocate(lots, order, quantity)
+            ),
+            D(0),
+        )
 
     best = min(tax(order) for order in permutations(range(len(lots))))
     assert tax(sale_order(lots, "min_tax", SOLD, price, rates)) == best
 
 
-@given(lots=st.lists(lot, min_size=1, max_size=8), method=st.sampled_from(["fifo", "hifo", "lifo", "min_tax"]),
-       data=st.data())
-def test_a_book_holds_what_was_bought_less_what_was_sold(lots: list[Lot], method: str, data: st.DataObject) -> None:
+@given(
+    lots=st.lists(lot, min_size=1, max_size=8),
+    method=st.sampled_from(["fifo", "hifo", "lifo", "min_tax"]),
+    data=st.data(),
+)
+def test_a_book_holds_what_was_bought_less_what_was_sold(
+    lots: list[Lot], method: str, data: st.DataObject
+) -> None:
     book = TaxBook(method=method, short_rate=D("0.3"), long_rate=D("0.1"))  # type: ignore[arg-type]
     for x in sorted(lots, key=lambda x: x.acquired):
         book.buy("A", x.acquired, x.quantity, x.quantity * x.unit_cost)
@@ -173,8 +183,13 @@ def test_a_sales_estimated_tax_counts_losses_as_tax_saved() -> None:
 
 
 def test_each_fixed_method_orders_the_lots_its_own_way() -> None:
-    lots = [Lot(date(2020, 1, 2), D(1), D(50)), Lot(date(2021, 1, 4), D(1), D(90)), Lot(date(2022, 1, 3), D(1), D(70))]
-    orders = {m: sale_order(lots, m, SOLD, D(100), Rates()) for m in ("fifo", "hifo", "lifo")}  # type: ignore[misc]
+    lots = [
+        Lot(date(2020, 1, 2), D(1), D(50)),
+        Lot(date(2021, 1, 4), D(1), D(90)),
+        Lot(date(2022, 1, 3), D(1), D(70)),
+    ]
+    orders = {m: sale_order(lots, m, SOLD, D(100), Rates()) for m in ("fifo", "hifo",
+        "lifo")}  # type: ignore[misc]
     assert orders == {"fifo": [0, 1, 2], "hifo": [1, 2, 0], "lifo": [2, 1, 0]}
 
 

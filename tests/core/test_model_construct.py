@@ -1,10 +1,10 @@
 """Every model_construct in the product gives each field that has a default_factory.
 
 pydantic's model_construct fills a missing field with a default_factory through inspect.signature, which for a
-builtin such as list compiles its text signature on every call: the planner once spent 40% of its time there (one
-missing `blocked=[]`). The walk finds every `Model.model_construct(...)` call in reconciler/ so a new one cannot
-reintroduce it. The planner itself builds its PortfolioPlan with planner._portfolio_plan, which gives every field
-and is held equal to model_construct here.
+builtin such as list compiles its text signature on every call: the planner once spent 40% of its time there
+(one missing `blocked=[]`). The walk finds every `Model.model_construct(...)` call in reconciler/ so a new one
+cannot reintroduce it. The planner itself builds its PortfolioPlan with planner._portfolio_plan, which gives
+every field and is held equal to model_construct here.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 
 
 def _calls(sources: dict[str, str] | None = None) -> list[tuple[str, str, ast.Call]]:
-    """(module, class name, call) for every `Name.model_construct(...)` in the package (or in `sources`, text by
-    module name)."""
+    """(module, class name, call) for every `Name.model_construct(...)` in the package (or in `sources`, text
+    by module name)."""
     if sources is None:
         sources = {".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts): path.read_text()
                    for path in sorted(PACKAGE.rglob("*.py"))}
@@ -34,7 +34,8 @@ def _calls(sources: dict[str, str] | None = None) -> list[tuple[str, str, ast.Ca
         for node in ast.walk(ast.parse(text)):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "model_construct"):
-                assert isinstance(node.func.value, ast.Name), f"{module}:{node.lineno}: call it on a class by name"
+                assert isinstance(node.func.value, ast.Name), (f"{module}:{node.lineno}: call it on a class"
+                                                               " by name")
                 out.append((module, node.func.value.id, node))
     return out
 
@@ -48,7 +49,8 @@ def test_the_walk_finds_a_model_construct() -> None:
 
 def test_the_planners_plan_is_what_model_construct_builds() -> None:
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}),
-                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "20"}, settled="1000"), CostModel())
+                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "20"}, settled="1000"),
+                          CostModel())
     fields = dict(plan.__dict__)
     built = PortfolioPlan.model_construct(**fields)
     state = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")

@@ -1,6 +1,6 @@
-"""The rules the plan's data carries, at their edges: which price an order meets (the touch within 5% of the last
-trade), the unit costs a buy is budgeted with (computed by hand), a holding's band, and which policy results stop
-a change."""
+"""The rules the plan's data carries, at their edges: which price an order meets (the touch within 5% of the
+last trade), the unit costs a buy is budgeted with (computed by hand), a holding's band, and which policy
+results stop a change."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_a_missing_zero_or_negative_ask_is_not_met(ask: str | None) -> None:
 
 
 COSTS = CostModel(
-    slippage_bps=Decimal(10), commission=Commission(per_order=Decimal(1), per_share=Decimal("0.01"), bps=Decimal(5)),
+    slippage_bps=Decimal(10),
+    commission=Commission(per_order=Decimal(1), per_share=Decimal("0.01"), bps=Decimal(5)),
     price_tick=Decimal("0.01"), commission_step=Decimal("0.01"),
 )
 
@@ -93,9 +94,16 @@ def test_no_fixed_cost_by_default() -> None:
 
 
 def holding(before: str, target: str, quantity: str = "10") -> Holding:
-    return Holding(symbol="VTI", price=Decimal(100), quantity_before=Decimal(quantity), quantity_after=Decimal(10),
-                   weight_before=Decimal(before), weight_target=Decimal(target), weight_after=Decimal(target),
-                   band=Decimal("0.05"))
+    return Holding(
+        symbol="VTI",
+        price=Decimal(100),
+        quantity_before=Decimal(quantity),
+        quantity_after=Decimal(10),
+        weight_before=Decimal(before),
+        weight_target=Decimal(target),
+        weight_after=Decimal(target),
+        band=Decimal("0.05"),
+    )
 
 
 @pytest.mark.parametrize("before", ["0.55", "0.45"])
@@ -149,9 +157,15 @@ def test_a_soft_mandatory_denial_blocks_unless_overridden(overrides: set[str], b
 
 
 def test_an_override_journals_who_where_and_the_link() -> None:
-    o = Override(policy="max_turnover", reason="rebalancing after a deposit", login="ana", source="https://x/1",
-                 pull_request=7)
-    assert o.journal_reason() == "rebalancing after a deposit (/reconciler override by @ana on pull request #7, https://x/1)"
+    o = Override(
+        policy="max_turnover",
+        reason="rebalancing after a deposit",
+        login="ana",
+        source="https://x/1",
+        pull_request=7,
+    )
+    assert o.journal_reason() == ("rebalancing after a deposit (/reconciler override by @ana on pull request"
+                                  " #7, https://x/1)")
 
 
 def test_an_override_without_a_pull_request_or_link_journals_who() -> None:
@@ -160,7 +174,9 @@ def test_an_override_without_a_pull_request_or_link_journals_who() -> None:
 
 
 def test_a_closed_market_says_when_it_opens_in_utc() -> None:
-    status = MarketStatus(is_open=False, next_open=datetime(2026, 11, 27, 14, 30, tzinfo=UTC), source="XNYS calendar")
+    status = MarketStatus(
+        is_open=False, next_open=datetime(2026, 11, 27, 14, 30, tzinfo=UTC), source="XNYS calendar"
+    )
     assert status.described == "XNYS calendar, next open 2026-11-27 14:30 UTC"
 
 
@@ -169,8 +185,8 @@ def test_a_market_with_no_next_open_names_its_source_only() -> None:
 
 
 def test_a_models_fields_cannot_be_changed_after_it_is_made() -> None:
-    """Plans, quotes and results are shared between threads and sealed by hash: a field set after the fact would
-    change what was reviewed, so every core model is frozen."""
+    """Plans, quotes and results are shared between threads and sealed by hash: a field set after the fact
+    would change what was reviewed, so every core model is frozen."""
     quote = Quote(symbol="VTI", price=Decimal("100"), as_of=datetime(2026, 1, 5, 15, tzinfo=UTC))
     with pytest.raises(ValidationError, match="frozen"):
         quote.price = Decimal("1")  # type: ignore[misc]

@@ -1,4 +1,5 @@
-"""The built-in order-size check: a share count only a wrong price explains is refused, whatever the quotes."""
+"""The built-in order-size check: a share count only a wrong price explains is refused, whatever the
+quotes."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ LIMITS = SizeLimits(max_volume_fraction=D("0.05"))
 
 
 def _action(side: str, qty: str, price: str, symbol: str = "AAA") -> Action:
-    return Action(1, symbol, side, D(qty), D(price), D(qty) * D(price), D(0), "test")  # type: ignore[arg-type]
+    return Action(1, symbol, side, D(qty), D(price), D(qty) * D(price), D(0),
+                  "test")  # type: ignore[arg-type]
 
 
 def _quote(price: str, volume: str | None) -> Quote:
@@ -49,12 +51,16 @@ def test_share_count_against_daily_volume() -> None:
     assert "5.1%" in why
     # Unknown volume: not judged (the paper broker's prices rarely carry it).
     assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", None), LIMITS) is None
-    assert oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), SizeLimits()) is None
+    assert (
+        oversized(_action("buy", "51", "0.0001"), D(0), D(5000), _quote("0.0001", "1000"), SizeLimits())
+        is None
+    )
 
 
 def test_a_tiny_quote_with_a_matching_close_cannot_buy_millions_of_shares() -> None:
-    """The reproduced case: 0.0001 with a previous close of 0.0001 passes the kill switch; the planner buys the
-    target weight of equity at that price: tens of millions of shares, refused against the daily volume."""
+    """The reproduced case: 0.0001 with a previous close of 0.0001 passes the kill switch; the planner buys
+    the target weight of equity at that price: tens of millions of shares, refused against the daily
+    volume."""
     target = desired({"AAA": "0.5", "BBB": "0.5"}, name="p", source="p.yaml")
     quotes = {
         "AAA": quote("AAA", "0.0001", previous_close="0.0001", as_of=NOW, daily_volume=3_000_000),
@@ -75,12 +81,13 @@ def test_a_tiny_quote_with_a_matching_close_cannot_buy_millions_of_shares() -> N
        st.decimals(min_value=D(1), max_value=D(10**9), places=0))
 def test_no_order_passes_above_the_volume_fraction(price: Decimal, volume: Decimal) -> None:
     qty = (volume * D("0.05")).to_integral_value() + 1
-    why = oversized(_action("buy", str(qty), str(price)), D(0), qty * price * 2, _quote(str(price), str(volume)),
-                    LIMITS)
+    why = oversized(
+        _action("buy", str(qty), str(price)), D(0), qty * price * 2, _quote(str(price), str(volume)), LIMITS
+    )
     assert why is not None
 
 
-# --- every limit at its edge, and the cases a wrong price would hide in ----------------------------------------
+# --- every limit at its edge, and the cases a wrong price would hide in -------------------------------------
 
 def test_a_sell_of_exactly_the_position_passes_and_one_more_unit_does_not() -> None:
     assert oversized(_action("sell", "10", "100"), D(10), D(5000), None, LIMITS) is None
@@ -92,8 +99,11 @@ def test_a_buy_is_never_judged_against_the_position() -> None:
 
 
 def test_a_sell_of_a_symbol_the_account_does_not_hold_is_refused() -> None:
-    """The plan's observation has no ZZZ position at all: nothing is held, so no quantity of it can be sold."""
-    pp = plan_portfolio(desired({"AAA": "1"}), observation({"AAA": "100", "ZZZ": "5"}, {"AAA": "10"}), CostModel())
+    """The plan's observation has no ZZZ position at all: nothing is held, so no quantity of it can be
+    sold."""
+    pp = plan_portfolio(
+        desired({"AAA": "1"}), observation({"AAA": "100", "ZZZ": "5"}, {"AAA": "10"}), CostModel()
+    )
     sell = Action(1, "ZZZ", "sell", D(1), D(5), D(5), D(0), "test")
     denials = order_size_denials(pp.model_copy(update={"actions": [sell]}), LIMITS)
     assert [d.message for d in denials] == ["sell 1 ZZZ is more than the 0 held"]
@@ -121,8 +131,8 @@ def test_a_share_count_at_exactly_the_volume_fraction(qty: str, refused: bool) -
 
 
 def test_a_zero_volume_quote_is_not_judged_by_volume() -> None:
-    """A volume of 0 (a session with no trades, or a broker that fills the field with 0) says nothing about the
-    size; dividing by it would be an error, refusing would refuse every order in a quiet symbol."""
+    """A volume of 0 (a session with no trades, or a broker that fills the field with 0) says nothing about
+    the size; dividing by it would be an error, refusing would refuse every order in a quiet symbol."""
     assert oversized(_action("buy", "10", "1"), D(0), D(5000), _quote("1", "0"), LIMITS) is None
 
 
@@ -137,7 +147,7 @@ def test_no_denial_for_orders_within_every_limit() -> None:
     assert order_size_denials(pp, LIMITS) == []
 
 
-# --- the corroborated buy limits at their edges ----------------------------------------------------------------
+# --- the corroborated buy limits at their edges -------------------------------------------------------------
 
 @pytest.mark.parametrize(("known", "refused"), [("99.99", False), ("100", False), ("100.01", True)])
 def test_a_buy_at_its_known_price_up_to_exactly_the_equity(known: str, refused: bool) -> None:
@@ -150,7 +160,9 @@ TARGET_MULTIPLE = SizeLimits(max_target_multiple=D(2))
 
 
 @pytest.mark.parametrize(("qty", "refused"), [("100", False), ("100.0001", True)])
-def test_a_buy_up_to_exactly_its_target_multiple_at_a_previous_close_under_one(qty: str, refused: bool) -> None:
+def test_a_buy_up_to_exactly_its_target_multiple_at_a_previous_close_under_one(
+    qty: str, refused: bool
+) -> None:
     # Target 50% of an equity of 100 at a previous close of 0.5: 100 units whole; twice that, 200, at most.
     q = quote("AAA", "0.25", previous_close="0.5", as_of=NOW)
     why = oversized(_action("buy", str(D(qty) * 2), "0.25"), D(0), D(100), q, TARGET_MULTIPLE,
@@ -160,7 +172,9 @@ def test_a_buy_up_to_exactly_its_target_multiple_at_a_previous_close_under_one(q
 
 def test_a_previous_close_of_zero_judges_no_target_multiple() -> None:
     q = Quote.model_construct(symbol="AAA", price=D(1), previous_close=D(0), as_of=NOW)
-    assert oversized(_action("buy", "10", "1"), D(0), D(100), q, TARGET_MULTIPLE, target_weight=D("0.5")) is None
+    assert (
+        oversized(_action("buy", "10", "1"), D(0), D(100), q, TARGET_MULTIPLE, target_weight=D("0.5")) is None
+    )
 
 
 def test_a_known_price_of_zero_is_no_known_price() -> None:

@@ -1,5 +1,5 @@
-"""A plan's indexes (by account, policy results by portfolio) always describe its own fields: a copy that changes
-them does not keep the original's, which pydantic would otherwise copy along."""
+"""A plan's indexes (by account, policy results by portfolio) always describe its own fields: a copy that
+changes them does not keep the original's, which pydantic would otherwise copy along."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""plan_orders: the orders and notes of plan_portfolio without its before/after table (the backtester's form)."""
+"""plan_orders: the orders and notes of plan_portfolio without its before/after table (the backtester's
+form)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,12 @@ def test_plan_orders_builds_no_table_for_an_account_it_trades(monkeypatch: pytes
 
 def test_plan_orders_of_a_blocked_account_are_none_with_the_reason() -> None:
     # B has no quote: the account cannot be valued, so nothing trades and the note says why.
-    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}), observation({"A": "10"}, settled="1000"), CostModel())
-    got = plan_orders(desired({"A": "0.5", "B": "0.5"}), observation({"A": "10"}, settled="1000"), CostModel())
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}), observation({"A": "10"}, settled="1000"), CostModel()
+    )
+    got = plan_orders(
+        desired({"A": "0.5", "B": "0.5"}), observation({"A": "10"}, settled="1000"), CostModel()
+    )
     assert (plan.blocked != [], got) == (True, ([], plan.notes))
 
 

@@ -17,7 +17,9 @@ KEY = b"k" * 32
 
 
 def a_plan(**changes: Any) -> Plan:
-    return planned([(desired({"VTI": "1"}, name="alpha"), observation({"VTI": "100"}, {"VTI": "10"}))], **changes)
+    return planned(
+        [(desired({"VTI": "1"}, name="alpha"), observation({"VTI": "100"}, {"VTI": "10"}))], **changes
+    )
 
 
 def portfolio_json(plan: Plan) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The planner's triggers pinned by worked examples: which band a line gets, when cash moves holdings that are
 inside their bands, and which symbols an open order at the broker keeps out of the plan.
 
-Every expected order is computed by hand in the comments. Unless a test says otherwise: prices of $1 so a share
-is a dollar, whole shares, no costs, equity $10,000.
+Every expected order is computed by hand in the comments. Unless a test says otherwise: prices of $1 so a
+share is a dollar, whole shares, no costs, equity $10,000.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ def bands(plan: PortfolioPlan) -> dict[str, Decimal]:
 
 def ones(positions: dict[str, int], cash: int = 0) -> Observation:
     """An account holding these shares at $1 each, and this much settled cash."""
-    return observation(dict.fromkeys(positions, "1"), {s: str(q) for s, q in positions.items()}, settled=str(cash))
+    return observation(
+        dict.fromkeys(positions, "1"), {s: str(q) for s, q in positions.items()}, settled=str(cash)
+    )
 
 
-# --- which band ----------------------------------------------------------------------------------------------
+# --- which band ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
     ("target", "absolute", "relative", "band"),
@@ -49,17 +51,26 @@ def ones(positions: dict[str, int], cash: int = 0) -> Observation:
         ("0.1", None, None, "0"),
     ],
 )
-def test_band_for_is_the_tighter_of_the_two(target: str, absolute: str | None, relative: str | None, band: str) -> None:
+def test_band_for_is_the_tighter_of_the_two(
+    target: str, absolute: str | None, relative: str | None, band: str
+) -> None:
     given = Bands(absolute=None if absolute is None else D(absolute),
                   relative=None if relative is None else D(relative))
     assert band_for(D(target), given) == D(band)
 
 
 def test_every_holdings_band_is_the_one_band_for_gives() -> None:
-    """The planner's batch form of band_for agrees with it, line by line, for each way of setting the bands."""
-    for trading in (Trading(), RELATIVE_ONLY, ABSOLUTE_ONLY, Trading(bands=Bands(absolute=None, relative=None))):
+    """The planner's batch form of band_for agrees with it, line by line, for each way of setting the
+    bands."""
+    for trading in (
+        Trading(),
+        RELATIVE_ONLY,
+        ABSOLUTE_ONLY,
+        Trading(bands=Bands(absolute=None, relative=None)),
+    ):
         plan = plan_portfolio(
-            desired({"A": "0.6", "B": "0.1", "C": "0.3"}, trading=trading), ones({"A": 6000, "B": 1000, "C": 2999,
+            desired({"A": "0.6", "B": "0.1", "C": "0.3"}, trading=trading),
+            ones({"A": 6000, "B": 1000, "C": 2999,
                                                                                       "OLD": 1}), CostModel(),
         )
         targets = {"A": D("0.6"), "B": D("0.1"), "C": D("0.3"), "OLD": D(0)}
@@ -68,25 +79,27 @@ def test_every_holdings_band_is_the_one_band_for_gives() -> None:
 
 def test_a_relative_band_with_no_absolute_band_keeps_a_small_drift() -> None:
     # Targets A 40%, B 60%; relative-only bands: A ± 10%, B ± 15%. Held 48/52: drifts 8% and 8%, inside both.
-    plan = plan_portfolio(desired({"A": "0.4", "B": "0.6"}, trading=RELATIVE_ONLY), ones({"A": 4800, "B": 5200}),
-                          CostModel())
+    plan = plan_portfolio(
+        desired({"A": "0.4", "B": "0.6"}, trading=RELATIVE_ONLY), ones({"A": 4800, "B": 5200}), CostModel()
+    )
     assert bands(plan) == {"A": D("0.100"), "B": D("0.150")}
     assert orders(plan) == []
 
 
 def test_a_relative_band_with_no_absolute_band_trades_a_drift_beyond_it() -> None:
-    # Held 51/49: A drifts 11% > 10% → sell back to 40%: 5,100 - 4,000 = 1,100 shares. B drifts 11% < 15%: inside
-    # its band, but the sale leaves 11% cash against a 0% target whose band is 0 (25% of nothing) → the spare cash
-    # buys every underweight line: B 6,000 - 4,900 = 1,100.
-    plan = plan_portfolio(desired({"A": "0.4", "B": "0.6"}, trading=RELATIVE_ONLY), ones({"A": 5100, "B": 4900}),
-                          CostModel())
+    # Held 51/49: A drifts 11% > 10% → sell back to 40%: 5,100 - 4,000 = 1,100 shares. B drifts 11% < 15%:
+    # inside its band, but the sale leaves 11% cash against a 0% target whose band is 0 (25% of nothing) → the
+    # spare cash buys every underweight line: B 6,000 - 4,900 = 1,100.
+    plan = plan_portfolio(
+        desired({"A": "0.4", "B": "0.6"}, trading=RELATIVE_ONLY), ones({"A": 5100, "B": 4900}), CostModel()
+    )
     assert orders(plan) == [("sell", "A", D(1100)), ("buy", "B", D(1100))]
 
 
 def test_the_tighter_band_trades_where_the_looser_would_not() -> None:
     # Targets A 90%, B 10% (5/25 bands: A ± 5%, B ± 2.5%). Held A 8,700, B 1,300: B drifts +3%: beyond its
-    # 2.5% (the looser 5% would keep it) → sell B back to 10%: 300 shares. A drifts -3%: inside its 5%; cash is
-    # 3% after the sell, inside its 5% band → A is not bought.
+    # 2.5% (the looser 5% would keep it) → sell B back to 10%: 300 shares. A drifts -3%: inside its 5%; cash
+    # is 3% after the sell, inside its 5% band → A is not bought.
     plan = plan_portfolio(desired({"A": "0.9", "B": "0.1"}), ones({"A": 8700, "B": 1300}), CostModel())
     assert bands(plan) == {"A": D("0.05"), "B": D("0.025")}
     assert orders(plan) == [("sell", "B", D(300))]
@@ -103,7 +116,7 @@ def test_a_drift_exactly_at_the_band_does_not_trade_and_one_share_more_does() ->
     ]
 
 
-# --- cash outside its band moves holdings inside theirs ------------------------------------------------------
+# --- cash outside its band moves holdings inside theirs -----------------------------------------------------
 # Targets A 45%, B 45%, cash 10%; 5/25 bands: A and B ± 5%, cash ± min(5%, 2.5%) = 2.5%.
 
 CASH_TARGET = desired({"A": "0.45", "B": "0.45"}, cash="0.10")
@@ -124,8 +137,8 @@ def test_cash_exactly_at_the_top_of_its_band_deploys_nothing() -> None:
 
 def test_cash_one_dollar_above_its_band_buys_every_underweight_holding() -> None:
     # Cash 12.51%: 2.51% above target. A (-1.25%) and B (-1.26%) are inside their bands, but the cash is not:
-    # most underweight first, B buys 4,500 - 4,374 = 126, then A 4,500 - 4,375 = 125, with the 1,251 - 1,000 = 251
-    # of cash above the target.
+    # most underweight first, B buys 4,500 - 4,374 = 126, then A 4,500 - 4,375 = 125, with the 1,251 - 1,000 =
+    # 251 of cash above the target.
     plan = plan_portfolio(CASH_TARGET, ones({"A": 4375, "B": 4374}, cash=1251), CostModel())
     assert orders(plan) == [("buy", "B", D(126)), ("buy", "A", D(125))]
     assert plan.cash_after == D(1000)
@@ -152,9 +165,9 @@ def test_cash_exactly_at_the_bottom_of_its_band_sells_nothing() -> None:
 
 
 def test_cash_one_dollar_below_its_band_sells_every_overweight_holding() -> None:
-    # Cash 7.49%: 2.51% short. A (+1.26%) and B (+1.25%) are inside their bands, but the cash is not: both sell
-    # back to target, A 4,626 - 4,500 = 126 and B 125, which brings cash to 749 + 251 = 1,000. Nothing is bought
-    # back: cash is then exactly on target.
+    # Cash 7.49%: 2.51% short. A (+1.26%) and B (+1.25%) are inside their bands, but the cash is not: both
+    # sell back to target, A 4,626 - 4,500 = 126 and B 125, which brings cash to 749 + 251 = 1,000. Nothing is
+    # bought back: cash is then exactly on target.
     plan = plan_portfolio(CASH_TARGET, ones({"A": 4626, "B": 4625}, cash=749), CostModel())
     assert orders(plan) == [("sell", "A", D(126)), ("sell", "B", D(125))]
     assert plan.cash_after == D(1000)
@@ -174,7 +187,7 @@ def test_buy_only_never_raises_cash_by_selling() -> None:
     assert orders(plan) == []
 
 
-# --- an order open at the broker -----------------------------------------------------------------------------
+# --- an order open at the broker ----------------------------------------------------------------------------
 # Targets 25% each of A, B, C, D; held A, B and C 3,100 each (31%, beyond the 5% band), D 700 (7%).
 
 QUARTERS = desired({"A": "0.25", "B": "0.25", "C": "0.25", "D": "0.25"})
@@ -207,8 +220,9 @@ def test_the_buy_leg_skips_a_symbol_with_an_open_order() -> None:
 
 
 def test_an_open_order_on_a_symbol_outside_the_account_changes_nothing() -> None:
-    assert orders(plan_portfolio(QUARTERS, _busy("ZZZ"), CostModel())) == orders(plan_portfolio(QUARTERS, _busy(),
-                                                                                                   CostModel()))
+    assert orders(plan_portfolio(QUARTERS, _busy("ZZZ"), CostModel())) == orders(
+        plan_portfolio(QUARTERS, _busy(), CostModel())
+    )
 
 
 def test_short_cash_skips_an_overweight_symbol_with_an_open_order() -> None:

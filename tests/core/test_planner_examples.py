@@ -28,7 +28,8 @@ def test_all_cash_account_buys_a_60_40_in_whole_shares() -> None:
     # BND: 0.4 × 10,000 = 4,000 / 72.50 = 55.17 → 55 shares ($3,987.50).
     # Cash after: 10,000 - 6,000 - 3,987.50 = 12.50.
     plan = plan_portfolio(
-        desired({"VTI": "0.6", "BND": "0.4"}), observation({"VTI": "250.00", "BND": "72.50"}, settled="10000"),
+        desired({"VTI": "0.6", "BND": "0.4"}),
+        observation({"VTI": "250.00", "BND": "72.50"}, settled="10000"),
         CostModel(),
     )
     assert orders(plan) == [(1, "buy", "VTI", D(24)), (2, "buy", "BND", D(55))]
@@ -48,7 +49,8 @@ def test_unsettled_cash_is_not_spent() -> None:
 
 
 def test_cash_reserved_by_open_orders_is_not_spent() -> None:
-    # Settled $5,000 of which $3,000 is held for open orders: spendable 5,000 - 3,000 = 2,000 → 20 shares at $100.
+    # Settled $5,000 of which $3,000 is held for open orders: spendable 5,000 - 3,000 = 2,000 → 20 shares at
+    # $100.
     plan = plan_portfolio(
         desired({"VTI": "1"}), observation({"VTI": "100"}, settled="5000", reserved="3000"), CostModel()
     )
@@ -83,8 +85,8 @@ def test_a_symbol_not_in_the_targets_is_sold_in_full_even_a_fraction() -> None:
 
 
 def test_a_hold_symbol_outside_the_targets_is_kept_aside_and_weights_are_of_the_rest() -> None:
-    # LEGACY (100 × $50 = $5,000) is held and not a target: set aside. The rest: A 20 × 100 = 2,000 + cash 3,000
-    # = $5,000 equity. Cash 60% → full rebalance. B (0 vs 50%) first: 2,500 / 50 = 50 shares ($2,500);
+    # LEGACY (100 × $50 = $5,000) is held and not a target: set aside. The rest: A 20 × 100 = 2,000 + cash
+    # 3,000 = $5,000 equity. Cash 60% → full rebalance. B (0 vs 50%) first: 2,500 / 50 = 50 shares ($2,500);
     # then A: (2,500 - 2,000) / 100 = 5 shares ($500). Budget 3,000 - 2,500 - 500 = 0.
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}, symbols={"LEGACY": SymbolRule(hold=True)}),
@@ -111,7 +113,9 @@ def test_buy_only_sends_the_cash_to_the_most_underweight_first() -> None:
 
 
 def test_a_missing_quote_blocks_the_portfolio() -> None:
-    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, {"X": "3"}, settled="100"), CostModel())
+    plan = plan_portfolio(
+        desired({"A": "1"}), observation({"A": "100"}, {"X": "3"}, settled="100"), CostModel()
+    )
     assert plan.actions == []
     assert plan.blocked == ["X: no quote"]
 
@@ -137,7 +141,9 @@ def test_commissions_and_slippage_reduce_what_can_be_bought() -> None:
 def test_fractional_buys_are_rounded_down_to_the_quantity_step() -> None:
     # $1,000 / $300 = 3.3333… → 3.333 at a 0.001 step ($999.90); cash after $0.10.
     trading = Trading(fractional=True, quantity_step=D("0.001"))
-    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "300"}, settled="1000"), CostModel())
+    plan = plan_portfolio(
+        desired({"A": "1"}, trading=trading), observation({"A": "300"}, settled="1000"), CostModel()
+    )
     assert orders(plan) == [(1, "buy", "A", D("3.333"))]
     assert plan.cash_after == D("0.10")
 
@@ -164,7 +170,9 @@ def test_a_gap_smaller_than_one_quantity_step_is_explained() -> None:
         CostModel(),
     )
     assert orders(plan) == []
-    assert any("A: overweight by $2,000.00, less than one quantity step (100)" in n for n in plan.notes), plan.notes
+    assert any("A: overweight by $2,000.00, less than one quantity step (100)" in n for n in plan.notes), (
+        plan.notes
+    )
 
 
 def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
@@ -184,8 +192,8 @@ def test_no_orders_is_not_in_sync_when_a_cash_warning_holds_buys_back() -> None:
 
 
 def test_a_callers_decimal_context_never_changes_a_plan() -> None:
-    """A program embedding reconciler with its own Decimal context (6 digits, rounding down) gets the same plan,
-    and the same hash, as with the default context: plans compute in their own."""
+    """A program embedding reconciler with its own Decimal context (6 digits, rounding down) gets the same
+    plan, and the same hash, as with the default context: plans compute in their own."""
     import decimal
 
     from reconciler.core.models import CostModel
@@ -196,8 +204,13 @@ def test_a_callers_decimal_context_never_changes_a_plan() -> None:
     when = datetime(2030, 1, 2, 15, 0, tzinfo=UTC)
     target = desired({"AAA": "0.6", "BBB": "0.4"}, name="p", account="a", source="p.yaml",
                      trading=Trading(fractional=True))
-    obs = observation({"AAA": "123.4567", "BBB": "9.87654"}, {"AAA": "3.3333"}, settled="98765.4321", account="a",
-                      taken_at=when)
+    obs = observation(
+        {"AAA": "123.4567", "BBB": "9.87654"},
+        {"AAA": "3.3333"},
+        settled="98765.4321",
+        account="a",
+        taken_at=when,
+    )
     costs = CostModel(slippage_bps=Decimal(7), commission=Commission(bps=Decimal("1.3")))
 
     def sealed() -> str:

@@ -1,7 +1,7 @@
 """Property tests of the pure planner on random portfolios (hypothesis).
 
-Every money and weight value is an exact Decimal: prices have two decimals, weights are whole basis points that
-sum to exactly 1 with the cash target, positions are whole or have three decimals.
+Every money and weight value is an exact Decimal: prices have two decimals, weights are whole basis points
+that sum to exactly 1 with the cash target, positions are whole or have three decimals.
 """
 
 from __future__ import annotations
@@ -44,10 +44,11 @@ def cents(draw: st.DrawFn, hi: int) -> Decimal:
 
 @st.composite
 def cases(draw: st.DrawFn, *, zero_costs: bool = False, all_settled: bool = False) -> Case:
-    """A random account: 1–30 quoted symbols, a random subset targeted, random holdings, cash, rules and costs.
+    """A random account: 1–30 quoted symbols, a random subset targeted, random holdings, cash, rules and
+    costs.
 
-    zero_costs: no slippage and no commission. all_settled: no unsettled or reserved cash and sale proceeds fund
-    buys (the only cash that exists is spendable).
+    zero_costs: no slippage and no commission. all_settled: no unsettled or reserved cash and sale proceeds
+    fund buys (the only cash that exists is spendable).
     """
     n = draw(st.integers(1, 30))
     symbols = [f"S{i:02d}" for i in range(n)]
@@ -135,15 +136,18 @@ def make_case(
 # Known counterexamples (see the docstrings of the tests that use them).
 # A $0.50 unwanted holding, a $1 commission per order, no cash: the liquidation nets -$0.50.
 NEGATIVE_PROCEEDS = make_case(
-    {"A": "1"}, "0", {"X": "1"}, {"A": "10", "X": "0.50"}, costs=CostModel(commission=Commission(per_order=Decimal(1)))
+    {"A": "1"}, "0", {"X": "1"}, {"A": "10", "X": "0.50"},
+    costs=CostModel(commission=Commission(per_order=Decimal(1)))
 )
 # Default 5/25 bands, cash target 0: A 46% (out of band), B and C 27% (in band). The first plan sells 6 A; the
-# $600 of proceeds leave cash at 6% > its 5% band, so the second plan is a full rebalance that buys 3 B and 3 C.
+# $600 of proceeds leave cash at 6% > its 5% band, so the second plan is a full rebalance that buys 3 B and 3
+# C.
 CASH_BAND_FLIP = make_case(
-    {"A": "0.4", "B": "0.3", "C": "0.3"}, "0", {"A": "46", "B": "27", "C": "27"}, {"A": "100", "B": "100", "C": "100"}
+    {"A": "0.4", "B": "0.3", "C": "0.3"}, "0", {"A": "46", "B": "27", "C": "27"},
+    {"A": "100", "B": "100", "C": "100"}
 )
-# $0.50 a share commission on $1 shares: liquidating 10 X nets $5, which buys 3 A (cost $4.50); B ($100) is not
-# affordable. A ends at $3 of $3.50 equity = 86% against a 30% target (it was 0%).
+# $0.50 a share commission on $1 shares: liquidating 10 X nets $5, which buys 3 A (cost $4.50); B ($100) is
+# not affordable. A ends at $3 of $3.50 equity = 86% against a 30% target (it was 0%).
 FEES_SHRINK_EQUITY = make_case(
     {"A": "0.3", "B": "0.7"},
     "0",
@@ -205,15 +209,18 @@ def weights(case: Case) -> tuple[Decimal, dict[str, Decimal], Decimal]:
 @given(cases())
 @example(case=NEGATIVE_PROCEEDS)
 def test_cash_never_negative_and_unsettled_or_reserved_cash_never_spent(case: Case) -> None:
-    """Fails on NEGATIVE_PROCEEDS (planner bug): a sell whose estimated fees exceed its notional is still planned,
-    its proceeds are negative and nothing funds them. Random search finds it only rarely in 200 examples (a tiny
-    holding, almost no cash); hypothesis also found a $0.000001 overweight sell paying a $0.01 per-order fee."""
+    """Fails on NEGATIVE_PROCEEDS (planner bug): a sell whose estimated fees exceed its notional is still
+    planned, its proceeds are negative and nothing funds them. Random search finds it only rarely in 200
+    examples (a tiny holding, almost no cash); hypothesis also found a $0.000001 overweight sell paying a
+    $0.01 per-order fee."""
     plan = case.plan()
     obs = case.obs
     proceeds = sale_proceeds(case, plan)
     cost = buy_cost(case, plan)
     assert obs.cash_settled + obs.cash_unsettled + proceeds - cost >= 0
-    spendable = obs.cash_settled - obs.cash_reserved + (proceeds if case.desired.trading.use_sale_proceeds else ZERO)
+    spendable = (
+        obs.cash_settled - obs.cash_reserved + (proceeds if case.desired.trading.use_sale_proceeds else ZERO)
+    )
     assert cost <= max(spendable, ZERO)
 
 
@@ -275,7 +282,9 @@ def test_only_out_of_band_holdings_trade_unless_cash_is_out_of_band(case: Case) 
     if abs(cash_w - case.desired.cash) > cash_band:
         return  # cash outside its band moves in-band holdings too
     slip = case.costs.slippage_bps / 10000
-    proceeds = sum((a.notional * (1 - slip) - a.est_commission for a in plan.actions if a.side == "sell"), ZERO)
+    proceeds = sum(
+        (a.notional * (1 - slip) - a.est_commission for a in plan.actions if a.side == "sell"), ZERO
+    )
     if equity > 0 and cash_w + proceeds / equity - case.desired.cash > cash_band:
         return  # the plan's own sells push cash out of its band: rebalancing the rest avoids churn
     for a in plan.actions:
@@ -301,8 +310,8 @@ def apply_fills(case: Case, plan: PortfolioPlan) -> Observation:
 @given(cases(zero_costs=True, all_settled=True))
 @example(case=CASH_BAND_FLIP)
 def test_second_plan_after_filling_the_first_is_empty(case: Case) -> None:
-    """Fails on CASH_BAND_FLIP (planner churn): "full rebalance" is decided on the cash weight before the plan's
-    own sells; when the sells push cash out of its band, the next plan buys the in-band underweights.
+    """Fails on CASH_BAND_FLIP (planner churn): "full rebalance" is decided on the cash weight before the
+    plan's own sells; when the sells push cash out of its band, the next plan buys the in-band underweights.
 
     Precondition: no costs and all cash settled (the only thing that may differ between the two plans is the
     fills). Bands and min_trade_notional may be zero: flooring to the step already stops the residue trading.

@@ -32,7 +32,8 @@ def test_floor_to_step(quantity: str, step: str, floored: str) -> None:
 
 
 def test_what_a_budget_affords_with_commissions() -> None:
-    # $1,000 at $10, 10 bps slippage, $5 an order and 1 cent a share: (1,000 - 5) / (10 × 1.001 + 0.01) = 99.30 → 99.
+    # $1,000 at $10, 10 bps slippage, $5 an order and 1 cent a share: (1,000 - 5) / (10 × 1.001 + 0.01) =
+    # 99.30 → 99.
     costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(5), per_share=D("0.01")))
     assert affordable_quantity(D(1000), D(10), costs, D(1)) == D(99)
 
@@ -86,9 +87,11 @@ def test_an_unwanted_holding_is_sold_in_full_however_small() -> None:
 
 @pytest.mark.parametrize(("cap", "traded"), [("0.0501", True), ("0.05", True), ("0.0499", False)])
 def test_a_buy_whose_costs_are_exactly_the_cap_is_sent(cap: str, traded: bool) -> None:
-    # $1,050 of cash, A at $100, $50 an order: (1,050 - 50) / 100 = 10 shares ($1,000), commission $50: 5% of it.
+    # $1,050 of cash, A at $100, $50 an order: (1,050 - 50) / 100 = 10 shares ($1,000), commission $50: 5% of
+    # it.
     plan = plan_portfolio(desired({"A": "1"}, trading=Trading(max_cost_fraction=D(cap))),
-                          observation({"A": "100"}, settled="1050"), CostModel(commission=Commission(per_order=D(50))))
+                          observation({"A": "100"}, settled="1050"),
+                          CostModel(commission=Commission(per_order=D(50))))
     assert (orders(plan) == [("buy", "A", D(10))]) == traded
 
 
@@ -109,9 +112,9 @@ def test_slippage_counts_against_the_cost_cap() -> None:
 
 
 def test_a_sells_proceeds_are_counted_net_of_slippage_commission_and_rounding() -> None:
-    # Sell A 20 at $100 with 10 bps slippage, $1 an order, a 1-cent tick and a 1-cent commission step. At worst it
-    # raises 2,000 × 0.999 - 1 - 20 × 0.01 - 0.01 = 1,996.79; B (target 50%, $3,000) gets 1,996.79 of buys at
-    # 100 × 1.001 + 0.01 = 100.11 a share, after $1.01 of fixed costs: 19.93 → 19 shares.
+    # Sell A 20 at $100 with 10 bps slippage, $1 an order, a 1-cent tick and a 1-cent commission step. At
+    # worst it raises 2,000 × 0.999 - 1 - 20 × 0.01 - 0.01 = 1,996.79; B (target 50%, $3,000) gets 1,996.79 of
+    # buys at 100 × 1.001 + 0.01 = 100.11 a share, after $1.01 of fixed costs: 19.93 → 19 shares.
     costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1)), price_tick=D("0.01"),
                       commission_step=D("0.01"))
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}), observation({"A": "100", "B": "100"},
@@ -126,7 +129,9 @@ def test_net_of_costs_sells_enough_to_raise_the_gap_after_costs() -> None:
     # fractional to 0.0001): each share raises 100 × 0.999 × 0.999 - 0.01 = 99.7901, and the order pays $1:
     # (2,000 + 1) / 99.7901 = 20.05208… → 20.0520.
     trading = Trading(order_sizing="net_of_costs", fractional=True, use_sale_proceeds=False)
-    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(10)))
+    costs = CostModel(
+        slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(10))
+    )
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=trading),
                           observation({"A": "100", "B": "100"}, {"A": "70", "B": "30"}), costs)
     assert orders(plan) == [("sell", "A", D("20.0520"))]
@@ -134,16 +139,24 @@ def test_net_of_costs_sells_enough_to_raise_the_gap_after_costs() -> None:
 
 def test_net_of_costs_buys_spend_the_gap_with_their_costs() -> None:
     # $1,000 of cash, A at $100 with 10 bps slippage; commission 10 bps, 1 cent a share and $1 an order: each
-    # share costs 100 × 1.001 × 1.001 + 0.01 = 100.2101 and the order $1: (1,000 - 1) / 100.2101 = 9.969… → 9.96.
+    # share costs 100 × 1.001 × 1.001 + 0.01 = 100.2101 and the order $1: (1,000 - 1) / 100.2101 = 9.969… →
+    # 9.96.
     trading = Trading(order_sizing="net_of_costs", fractional=True, quantity_step=D("0.01"))
-    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(10)))
-    plan = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1000"), costs)
+    costs = CostModel(
+        slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(10))
+    )
+    plan = plan_portfolio(
+        desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1000"), costs
+    )
     assert orders(plan) == [("buy", "A", D("9.96"))]
 
 
 def test_net_of_costs_sells_nothing_when_costs_eat_the_price() -> None:
-    # A at 1 cent with a 1-cent commission a share: a share raises nothing (or less), so no quantity closes the gap.
-    trading = Trading(order_sizing="net_of_costs", fractional=True, use_sale_proceeds=False, max_cost_fraction=D(1))
+    # A at 1 cent with a 1-cent commission a share: a share raises nothing (or less), so no quantity closes
+    # the gap.
+    trading = Trading(
+        order_sizing="net_of_costs", fractional=True, use_sale_proceeds=False, max_cost_fraction=D(1)
+    )
     costs = CostModel(commission=Commission(per_share=D("0.01")))
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=trading),
                           observation({"A": "0.01", "B": "0.01"}, {"A": "70000", "B": "30000"}), costs)
@@ -163,10 +176,12 @@ def test_the_inner_band_sends_short_cash_only_to_target() -> None:
     # holdings inside theirs (A here: 47% against 45%) to target, not past it: A sells 200 of 4,700.
     trading = Trading(bands=Bands(inner=D("0.5")))
     plan = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10", trading=trading),
-                          observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4500"}, settled="800"), CostModel())
+                          observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4500"}, settled="800"),
+                          CostModel())
     assert orders(plan) == []
     short = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10", trading=trading),
-                           observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4600"}, settled="700"), CostModel())
+                           observation({"A": "1", "B": "1"}, {"A": "4700", "B": "4600"}, settled="700"),
+                           CostModel())
     assert orders(short) == [("sell", "A", D(200)), ("sell", "B", D(100))]
 
 
@@ -187,15 +202,19 @@ def test_a_closed_market_is_noted_when_there_are_orders() -> None:
     plan = plan_portfolio(desired({"A": "1"}), closed, CostModel())
     assert any(n.startswith("the market was closed when observed (XNYS calendar)") for n in plan.notes)
     open_ = obs.model_copy(update={"market": MarketStatus(is_open=True, source="XNYS calendar")})
-    assert not any("market was closed" in n for n in plan_portfolio(desired({"A": "1"}), open_, CostModel()).notes)
+    assert not any(
+        "market was closed" in n for n in plan_portfolio(desired({"A": "1"}), open_, CostModel()).notes
+    )
 
 
 def test_a_commission_in_basis_points_is_charged_on_the_slipped_fill() -> None:
-    # 100 bps of slippage, 10 bps of commission. A buy of 10 at $100 fills at 101: 10 bps of 1,010 = 1.01; a sale
-    # fills at 99: 0.99.
+    # 100 bps of slippage, 10 bps of commission. A buy of 10 at $100 fills at 101: 10 bps of 1,010 = 1.01; a
+    # sale fills at 99: 0.99.
     costs = CostModel(slippage_bps=D(100), commission=Commission(bps=D(10)))
     trading = Trading(max_cost_fraction=D("0.5"), use_sale_proceeds=False)
-    buy = plan_portfolio(desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1050"), costs)
+    buy = plan_portfolio(
+        desired({"A": "1"}, trading=trading), observation({"A": "100"}, settled="1050"), costs
+    )
     assert [(a.side, a.quantity, a.est_commission) for a in buy.actions] == [("buy", D(10), D("1.01"))]
     sell = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=trading),
                           observation({"A": "100", "B": "100"}, {"A": "60", "B": "40"}), costs)
@@ -208,10 +227,13 @@ def test_one_share() -> None:
 
 
 def test_a_second_buy_gets_what_the_first_left_after_its_fixed_cost() -> None:
-    # All cash, $1,009; A and B 50% each at $100, $5 an order. A (first by name) wants 504.5 / 100 → 5: it takes
-    # 5 × 100 + 5 = 505, leaving 504; B affords (504 - 5) / 100 = 4.99 → 4.
-    plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}), observation({"A": "100", "B": "100"}, settled="1009"),
-                          CostModel(commission=Commission(per_order=D(5))))
+    # All cash, $1,009; A and B 50% each at $100, $5 an order. A (first by name) wants 504.5 / 100 → 5: it
+    # takes 5 × 100 + 5 = 505, leaving 504; B affords (504 - 5) / 100 = 4.99 → 4.
+    plan = plan_portfolio(
+        desired({"A": "0.5", "B": "0.5"}),
+        observation({"A": "100", "B": "100"}, settled="1009"),
+        CostModel(commission=Commission(per_order=D(5))),
+    )
     assert orders(plan) == [("buy", "A", D(5)), ("buy", "B", D(4))]
 
 
@@ -231,7 +253,8 @@ def test_cash_reserved_by_open_orders_counts_against_the_cash_target() -> None:
     # Targets A 90%, cash 10% of $10,000. Settled $5,000, $3,000 of it reserved: spendable $2,000, but only
     # 5,000 - 3,000 - 1,000 = $1,000 is above the cash target: A buys 10.
     plan = plan_portfolio(desired({"A": "0.9"}, cash="0.1"),
-                          observation({"A": "100"}, {"A": "50"}, settled="5000", reserved="3000"), CostModel())
+                          observation({"A": "100"}, {"A": "50"}, settled="5000", reserved="3000"),
+                          CostModel())
     assert orders(plan) == [("buy", "A", D(10))]
 
 
@@ -256,14 +279,16 @@ def test_the_inner_band_is_not_used_when_spare_cash_buys_a_holding_inside_its_ba
     # 55% - 0.5 × 5% = 52.5%: 5,250 - 4,000 = 1,250. B first (most underweight): 1,250, then A 500.
     trading = Trading(bands=Bands(inner=D("0.5")))
     plan = plan_portfolio(desired({"A": "0.45", "B": "0.55"}, trading=trading),
-                          observation({"A": "1", "B": "1"}, {"A": "4000", "B": "4000"}, settled="2000"), CostModel())
+                          observation({"A": "1", "B": "1"}, {"A": "4000", "B": "4000"}, settled="2000"),
+                          CostModel())
     assert orders(plan) == [("buy", "B", D(1250)), ("buy", "A", D(500))]
 
 
 def test_a_holding_exactly_on_target_is_not_a_candidate_for_spare_cash() -> None:
     # Cash 20% against 0: A is on its target and must not be bought, nor noted as underweight.
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}),
-                          observation({"A": "1", "B": "1"}, {"A": "5000", "B": "3000"}, settled="2000"), CostModel())
+                          observation({"A": "1", "B": "1"}, {"A": "5000", "B": "3000"}, settled="2000"),
+                          CostModel())
     assert orders(plan) == [("buy", "B", D(2000))]
     assert plan.notes == []
 
@@ -272,14 +297,19 @@ def test_a_holding_exactly_on_target_is_not_a_candidate_for_spare_cash() -> None
 def test_unsettled_cash_is_noted_when_something_is_bought(unsettled: str, noted: bool) -> None:
     plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, settled="1000", unsettled=unsettled),
                           CostModel())
-    assert (f"${Decimal(unsettled):,.2f} of unsettled cash is not spent until it settles" in plan.notes) == noted
+    assert (
+        f"${Decimal(unsettled):,.2f} of unsettled cash is not spent until it settles" in plan.notes
+    ) == noted
 
 
 @pytest.mark.parametrize(("minimum", "noted"), [("0", True), ("500", True), ("500.01", False)])
 def test_underweight_with_no_cash_left_is_noted_down_to_the_minimum_trade(minimum: str, noted: bool) -> None:
     # buy_only, all cash spent on C first; B wanted 5 more ($500) and gets none.
     plan = plan_portfolio(
-        desired({"A": "0.4", "B": "0.3", "C": "0.3"}, trading=Trading(buy_only=True, min_trade_notional=D(minimum))),
+        desired(
+            {"A": "0.4", "B": "0.3", "C": "0.3"},
+            trading=Trading(buy_only=True, min_trade_notional=D(minimum)),
+        ),
         observation({"A": "100", "B": "100", "C": "100"}, {"A": "55", "B": "25", "C": "10"}, settled="1000"),
         CostModel(),
     )
@@ -297,8 +327,8 @@ def test_a_gap_under_one_step_is_noted_down_to_the_minimum_trade(minimum: str, n
 
 
 def test_a_holding_above_a_target_of_one_on_borrowed_cash_sells_under_the_minimum_rule() -> None:
-    # A is 110 at $100 with -$1,000 of cash: equity $10,000, A at 110% against 100%. The $1,000 sale is under a
-    # $2,000 minimum trade: skipped (A is a target, not an unwanted holding sold in full).
+    # A is 110 at $100 with -$1,000 of cash: equity $10,000, A at 110% against 100%. The $1,000 sale is under
+    # a $2,000 minimum trade: skipped (A is a target, not an unwanted holding sold in full).
     plan = plan_portfolio(desired({"A": "1"}, trading=Trading(min_trade_notional=D(2000))),
                           observation({"A": "100"}, {"A": "110"}, settled="-1000"), CostModel())
     assert orders(plan) == []
@@ -306,10 +336,11 @@ def test_a_holding_above_a_target_of_one_on_borrowed_cash_sells_under_the_minimu
 
 
 def test_a_sell_too_small_for_a_whole_share_does_not_stop_the_next_symbol() -> None:
-    # Cash 4% against 10% (band 2.5%): every overweight line sells. A ($1,000 a share) is $500 over: not one share;
-    # B ($1) is $100 over: it sells 100 all the same.
+    # Cash 4% against 10% (band 2.5%): every overweight line sells. A ($1,000 a share) is $500 over: not one
+    # share; B ($1) is $100 over: it sells 100 all the same.
     plan = plan_portfolio(desired({"A": "0.45", "B": "0.45"}, cash="0.10"),
-                          observation({"A": "1000", "B": "1"}, {"A": "5", "B": "4600"}, settled="400"), CostModel())
+                          observation({"A": "1000", "B": "1"}, {"A": "5", "B": "4600"}, settled="400"),
+                          CostModel())
     assert orders(plan) == [("sell", "B", D(100))]
 
 
@@ -342,7 +373,8 @@ def test_one_share_wanted_and_no_cash_left_says_so() -> None:
 
 def test_a_share_under_the_minimum_trade_is_not_explained_as_a_step() -> None:
     # B is $150 under (1.5 shares at $100: one whole share, $100), under a $120 minimum trade; no cash anyway.
-    # Nothing to say: neither "no cash left" (the share is under the minimum) nor "less than one step" (it is not).
+    # Nothing to say: neither "no cash left" (the share is under the minimum) nor "less than one step" (it is
+    # not).
     plan = plan_portfolio(
         desired({"A": "0.5", "B": "0.5"}, trading=Trading(buy_only=True, min_trade_notional=D(120))),
         observation({"A": "50", "B": "100"}, {"A": "13", "B": "3.5"}), CostModel(),
@@ -352,8 +384,8 @@ def test_a_share_under_the_minimum_trade_is_not_explained_as_a_step() -> None:
 
 
 def test_a_buy_too_small_for_a_whole_share_does_not_stop_the_next_symbol() -> None:
-    # Cash 15% against 0: every underweight line buys. A ($5,000 a share) is $1,000 under, the most underweight:
-    # not one share. B ($1) is $500 under: it buys 500 all the same.
+    # Cash 15% against 0: every underweight line buys. A ($5,000 a share) is $1,000 under, the most
+    # underweight: not one share. B ($1) is $500 under: it buys 500 all the same.
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}),
                           observation({"A": "5000", "B": "1"}, {"A": "0.8", "B": "4500"}, settled="1500"),
                           CostModel())
@@ -361,8 +393,8 @@ def test_a_buy_too_small_for_a_whole_share_does_not_stop_the_next_symbol() -> No
 
 
 def test_a_buy_under_the_minimum_does_not_stop_the_next_symbol() -> None:
-    # A ($800 a share) is $1,000 under, the most underweight: one share, $800, under a $900 minimum trade. B ($1)
-    # is $950 under: it buys 950.
+    # A ($800 a share) is $1,000 under, the most underweight: one share, $800, under a $900 minimum trade. B
+    # ($1) is $950 under: it buys 950.
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}, trading=Trading(min_trade_notional=D(900))),
                           observation({"A": "800", "B": "1"}, {"A": "5", "B": "4050"}, settled="1950"),
                           CostModel())

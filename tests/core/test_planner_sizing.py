@@ -1,4 +1,5 @@
-"""The planner's two backtest-driven settings: `order_sizing: net_of_costs` and `bands.inner` (opportunistic)."""
+"""The planner's two backtest-driven settings: `order_sizing: net_of_costs` and `bands.inner`
+(opportunistic)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ FINE = D("1e-12")
 def test_defaults_leave_the_planner_as_it_was() -> None:
     # inner 0 and order_sizing target are the defaults: spelling them out changes nothing.
     o = observation({"A": D(10), "B": D(10)}, {"A": D(80), "B": D(20)}, account="a", taken_at=NOW)
-    costs = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(5)))
+    costs = CostModel(
+        slippage_bps=D(10), commission=Commission(per_order=D(1), per_share=D("0.01"), bps=D(5))
+    )
     plain = Trading(bands=Bands(absolute=D("0.05"), relative=None))
     spelled = Trading(bands=Bands(absolute=D("0.05"), relative=None, inner=D(0)), order_sizing="target")
     targets = {"A": D("0.5"), "B": D("0.5")}
@@ -74,11 +77,17 @@ def test_net_of_costs_orders_close_their_gap_exactly_and_cash_lands_on_target(
         commission=Commission(per_order=D(per_order), per_share=D(per_share).scaleb(-2), bps=D(bps)),
     )
     trading = Trading(
-        bands=Bands(absolute=D(0), relative=None), fractional=True, quantity_step=FINE, order_sizing="net_of_costs",
+        bands=Bands(absolute=D(0), relative=None), fractional=True, quantity_step=FINE,
+        order_sizing="net_of_costs",
         max_cost_fraction=D(1),
     )
-    o = observation(prices, {s: D(h) for s, h in zip(symbols, held, strict=True)}, settled=D(cash), account="a",
-                    taken_at=NOW)
+    o = observation(
+        prices,
+        {s: D(h) for s, h in zip(symbols, held, strict=True)},
+        settled=D(cash),
+        account="a",
+        taken_at=NOW,
+    )
     plan = plan_portfolio(desired(targets, name="p", account="a", source="t", trading=trading), o, costs)
     fills = FillModel(costs)
     after = D(cash)
@@ -87,7 +96,8 @@ def test_net_of_costs_orders_close_their_gap_exactly_and_cash_lands_on_target(
         value_gap = abs(targets[a.symbol] * plan.equity - o.positions[a.symbol] * a.price)
         flow = a.quantity * price + commission if a.side == "buy" else a.quantity * price - commission
         assert flow <= value_gap + D("1e-9")  # never more than the gap
-        if not plan.notes and a.quantity != o.positions[a.symbol]:  # nothing skipped or cut short: the whole gap
+        # nothing skipped or cut short: the whole gap
+        if not plan.notes and a.quantity != o.positions[a.symbol]:
             assert flow >= value_gap - a.price * FINE * 2 - D("1e-9")
         after += -flow if a.side == "buy" else flow
     assert after >= 0

@@ -1,4 +1,5 @@
-"""The plan's before/after table, a blocked plan's valuation, and the batch form, pinned by hand-computed values."""
+"""The plan's before/after table, a blocked plan's valuation, and the batch form, pinned by hand-computed
+values."""
 
 from __future__ import annotations
 
@@ -14,17 +15,25 @@ D = Decimal
 
 
 def test_the_before_and_after_table_of_a_rebalance() -> None:
-    # A 70 and B 20 at $100, $1,000 of cash: equity $10,000. Targets 50/50: sell A 20 ($2,000), then buy B with
-    # the $3,000 of cash: 30 shares. After: A 50, B 50, no cash.
+    # A 70 and B 20 at $100, $1,000 of cash: equity $10,000. Targets 50/50: sell A 20 ($2,000), then buy B
+    # with the $3,000 of cash: 30 shares. After: A 50, B 50, no cash.
     plan = plan_portfolio(desired({"A": "0.5", "B": "0.5"}),
-                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "20"}, settled="1000"), CostModel())
-    assert [(a.side, a.symbol, a.quantity) for a in plan.actions] == [("sell", "A", D(20)), ("buy", "B", D(30))]
+                          observation({"A": "100", "B": "100"}, {"A": "70", "B": "20"}, settled="1000"),
+                          CostModel())
+    assert [(a.side, a.symbol, a.quantity) for a in plan.actions] == [
+        ("sell", "A", D(20)),
+        ("buy", "B", D(30)),
+    ]
     assert plan.holdings == [
         Holding("A", D(100), D(70), D(50), D("0.7"), D("0.5"), D("0.5"), D("0.05")),
         Holding("B", D(100), D(20), D(50), D("0.2"), D("0.5"), D("0.5"), D("0.05")),
     ]
     assert (plan.equity, plan.cash_before, plan.cash_after) == (D(10000), D(1000), D(0))
-    assert (plan.cash_weight_before, plan.cash_weight_target, plan.cash_weight_after) == (D("0.1"), D(0), D(0))
+    assert (plan.cash_weight_before, plan.cash_weight_target, plan.cash_weight_after) == (
+        D("0.1"),
+        D(0),
+        D(0),
+    )
     assert (plan.sell_notional, plan.buy_notional) == (D(2000), D(3000))
     assert plan.turnover == D("0.5")
 
@@ -47,8 +56,9 @@ def test_an_account_worth_one_dollar_is_planned_like_any_other() -> None:
 
 def test_a_blocked_plan_values_what_it_can_and_weighs_it() -> None:
     # A (10 at $100) has a sound quote, X (5) has none: equity is A and the cash only, $1,000 + $500.
-    plan = plan_portfolio(desired({"A": "1"}), observation({"A": "100"}, {"A": "10", "X": "5"}, settled="500"),
-                          CostModel())
+    plan = plan_portfolio(
+        desired({"A": "1"}), observation({"A": "100"}, {"A": "10", "X": "5"}, settled="500"), CostModel()
+    )
     assert plan.blocked == ["X: no quote"]
     assert [(h.symbol, h.price, h.weight_before) for h in plan.holdings] == [
         ("A", D(100), D(1000) / D(1500)), ("X", D(0), D(0)),
@@ -58,7 +68,10 @@ def test_a_blocked_plan_values_what_it_can_and_weighs_it() -> None:
 
 def test_a_blocked_plan_prices_a_sound_quote_under_one_dollar() -> None:
     plan = plan_portfolio(desired({"A": "1"}), observation({"A": "0.5"}, {"A": "2", "X": "5"}), CostModel())
-    assert [(h.symbol, h.price, h.weight_before) for h in plan.holdings] == [("A", D("0.5"), D(1)), ("X", D(0), D(0))]
+    assert [(h.symbol, h.price, h.weight_before) for h in plan.holdings] == [
+        ("A", D("0.5"), D(1)),
+        ("X", D(0), D(0)),
+    ]
 
 
 def test_a_blocked_plan_with_nothing_it_can_value_weighs_nothing() -> None:

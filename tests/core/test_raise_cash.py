@@ -45,20 +45,26 @@ def test_a_withdrawal_dated_yesterday_is_not() -> None:
 def test_a_passed_withdrawal_says_to_remove_it() -> None:
     _, raising, notes = raised(_with(("2000", -1)), _obs())
     assert (raising, notes) == (False, [
-        f"withdrawal of $2,000.00 dated {(TODAY - timedelta(days=1)).isoformat()} has passed: its cash is spent"
+        f"withdrawal of $2,000.00 dated {(TODAY - timedelta(days=1)).isoformat()} has passed: its cash is"
+        " spent"
         " again; remove it from withdrawals:"
     ])
 
 
 def test_the_targets_share_what_stays_and_the_withdrawal_is_cash() -> None:
     got, raising, _ = raised(_with(("2000", 3)), _obs())
-    assert (got.targets, got.cash, raising) == ({"VTI": Decimal("0.45"), "BND": Decimal("0.45")}, Decimal("0.1"), True)
+    assert (got.targets, got.cash, raising) == (
+        {"VTI": Decimal("0.45"), "BND": Decimal("0.45")},
+        Decimal("0.1"),
+        True,
+    )
 
 
 def test_the_note_says_how_much_and_until_when() -> None:
     _, _, notes = raised(_with(("2000", 3), ("500", 5)), _obs())
     until = (TODAY + timedelta(days=5)).isoformat()
-    assert notes == [f"withdrawal: $2,500.00 raised and kept as cash until {until}; the targets are of the $17,500.00"
+    assert notes == [f"withdrawal: $2,500.00 raised and kept as cash until {until}; the targets are of the"
+                     " $17,500.00"
                      " that stays"]
 
 
@@ -81,7 +87,8 @@ def test_a_held_symbol_without_a_quote_leaves_the_planner_to_block() -> None:
 
 def test_a_protected_holding_outside_the_targets_is_not_counted() -> None:
     d = _with(("2000", 1), symbols={"AAPL": SymbolRule(hold=True)})
-    obs = observation({**PRICES, "AAPL": 100}, {"AAPL": 100, "VTI": 100, "BND": 100})  # set aside, then the rest
+    # set aside, then the rest
+    obs = observation({**PRICES, "AAPL": 100}, {"AAPL": 100, "VTI": 100, "BND": 100})
     got, _, _ = raised(d, obs)
     assert got.cash == Decimal("0.1")
 

@@ -1,5 +1,6 @@
-"""The settings' bounds at their edges (a weight or fraction of exactly 0 and 1 is taken, one step outside it is
-refused, and so is any infinity), their documented defaults, the quantity step and the one commission formula."""
+"""The settings' bounds at their edges (a weight or fraction of exactly 0 and 1 is taken, one step outside it
+is refused, and so is any infinity), their documented defaults, the quantity step and the one commission
+formula."""
 
 from __future__ import annotations
 

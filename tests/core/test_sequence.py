@@ -15,11 +15,14 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def reviewed(**hashes: str) -> Plan:
-    return seal([], created_at=NOW, targets_hash="t" * 64, accounts=[], policy_results=[], portfolio_hashes=hashes)
+    return seal(
+        [], created_at=NOW, targets_hash="t" * 64, accounts=[], policy_results=[], portfolio_hashes=hashes
+    )
 
 
 def commit(n: int, *changed: str, plan: Plan | None = None, pr: int | None = None) -> Landed:
-    return Landed(f"{n:040x}", frozenset(changed), plan, pr, "" if plan else "pushed to main without a pull request")
+    return Landed(f"{n:040x}", frozenset(changed), plan, pr, "" if plan else "pushed to main without a pull"
+                  " request")
 
 
 def by(landed: list[Landed], now: dict[str, str]) -> dict[str, str | None]:
@@ -58,7 +61,11 @@ def test_a_cover_is_never_older_than_the_last_change_and_always_has_the_current_
     steps: list[tuple[bool, bool, bool]],
 ) -> None:
     landed = [
-        commit(i, *(["bob"] if changes else []), plan=reviewed(bob="now" if current else "old") if has_plan else None)
+        commit(
+            i,
+            *(["bob"] if changes else []),
+            plan=reviewed(bob="now" if current else "old") if has_plan else None,
+        )
         for i, (changes, has_plan, current) in enumerate(steps)
     ]
     (cover,) = covers(landed, {"bob": "now"})

@@ -1,6 +1,7 @@
-"""Apply on merge for a sequence of merges, by hand: each portfolio checked within the envelope of the plan that
-covers it, a trading portfolio no plan covers refused by name, partial applies counted from the covering commit
-on, the overrides every covering plan carries, and a merge queue's batch told covered from uncovered."""
+"""Apply on merge for a sequence of merges, by hand: each portfolio checked within the envelope of the plan
+that covers it, a trading portfolio no plan covers refused by name, partial applies counted from the covering
+commit on, the overrides every covering plan carries, and a merge queue's batch told covered from
+uncovered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from reconciler.core.envelope import Breach
 from reconciler.core.models import Desired, Observation, Override, Plan
 from reconciler.core.plan import reseal
 from reconciler.core.rules import EnvelopeSettings
-from reconciler.core.sequence import UNCOVERED, Landed, batch_uncovered, check_sequence, covers, reviewed_overrides
+from reconciler.core.sequence import (
+    UNCOVERED,
+    Landed,
+    batch_uncovered,
+    check_sequence,
+    covers,
+    reviewed_overrides,
+)
 from tests.builders import desired, observation, planned
 
 SETTINGS = EnvelopeSettings()  # 10% bands
@@ -43,7 +51,9 @@ def test_portfolios_the_last_pull_request_covers_pass_without_a_note() -> None:
     assert result.check.reviewed_hash == current.content_hash[:12]
 
 
-def test_a_trading_portfolio_no_plan_covers_is_refused_by_name_and_the_other_is_checked_within_its_plan() -> None:
+def test_a_trading_portfolio_no_plan_covers_is_refused_by_name_and_the_other_is_checked_within_its_plan() -> (
+    None
+):
     current = plan_of({"alice": DRIFTED, "bob": DRIFTED}, alice="a2", bob="b2")
     landed = [commit(1, "alice", plan=current, pr=1), commit(2, "bob")]
     result = check_sequence(landed, current, SETTINGS)
@@ -58,7 +68,8 @@ def test_an_uncovered_portfolio_with_no_orders_is_noted_when_it_changed_and_left
     result = check_sequence(landed, current, SETTINGS)
     assert result.check.breaches == []
     assert result.notes == [
-        f"bob: its change came from commit {'1' * 12} with no reviewed plan ({PUSHED}); it needs no orders now,"
+        f"bob: its change came from commit {'1' * 12} with no reviewed plan ({PUSHED}); it needs no orders"
+        " now,"
         " so nothing is refused"
     ]
 
@@ -68,7 +79,9 @@ def test_two_covering_plans_are_both_named() -> None:
     first = reseal(current, created_at=current.created_at.replace(year=2025))  # another hash, same orders
     landed = [commit(1, "alice", plan=first, pr=1), commit(2, "bob", plan=current, pr=2)]
     result = check_sequence(landed, current, SETTINGS)
-    assert result.check.reviewed_hash == ",".join(sorted([first.content_hash[:12], current.content_hash[:12]]))
+    assert result.check.reviewed_hash == ",".join(
+        sorted([first.content_hash[:12], current.content_hash[:12]])
+    )
 
 
 def test_other_configured_accounts_are_a_breach_of_the_portfolio_checked() -> None:
@@ -80,7 +93,8 @@ def test_other_configured_accounts_are_a_breach_of_the_portfolio_checked() -> No
 
 
 def _finishing(done_at: int, notional: str, portfolio: str = "alice") -> list[Breach]:
-    """The BND buy ($3,000 reviewed, high $3,300) re-run after an apply at commit `done_at` bought `notional`."""
+    """The BND buy ($3,000 reviewed, high $3,300) re-run after an apply at commit `done_at` bought
+    `notional`."""
     current = plan_of({"alice": DRIFTED}, alice="a2")
     landed = [commit(1), commit(2, "alice", plan=current, pr=2), commit(3)]
     done = {str(done_at) * 40: {(portfolio, "BND"): Decimal(notional)}}
@@ -150,7 +164,8 @@ def test_a_portfolio_whose_reviewed_plan_had_other_targets_says_so() -> None:
     stale = plan_of({"alice": DRIFTED}, alice="a1")  # reviewed before another change to alice merged
     (cover,) = covers([commit(1, "alice", plan=stale, pr=1)], {"alice": "a2"})
     assert cover.reason == (
-        f"the plan reviewed on pull request #1 ({'1' * 12}) has other targets for it than main now has (it was"
+        f"the plan reviewed on pull request #1 ({'1' * 12}) has other targets for it than main now has (it"
+        " was"
         " planned before another change to it merged), and no later reviewed plan has these"
     )
 

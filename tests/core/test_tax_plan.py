@@ -1,5 +1,5 @@
-"""Tax-aware sells: the lots each sell closes and what it realises, lots near their first anniversary held back,
-and sells trimmed to the year's budget of realized gains, never below their stated minimum."""
+"""Tax-aware sells: the lots each sell closes and what it realises, lots near their first anniversary held
+back, and sells trimmed to the year's budget of realized gains, never below their stated minimum."""
 
 from __future__ import annotations
 
@@ -98,8 +98,8 @@ def test_a_budget_never_trims_below_the_minimum_and_says_it_is_exceeded() -> Non
 def test_a_trim_is_named_in_a_note() -> None:
     sells = [Sell("A", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(50))])]
     _, notes = trim_sells(sells, "fifo", RATES, DAY, D(400))
-    assert notes == ["tax budget: sells trimmed (A 10 → 8) to keep realized gains within the 400 left this year;"
-                     " their holdings drift further, up to their band's hard limit"]
+    assert notes == ["tax budget: sells trimmed (A 10 → 8) to keep realized gains within the 400 left this"
+                     " year; their holdings drift further, up to their band's hard limit"]
 
 
 def test_units_sold_at_a_loss_are_never_dropped() -> None:
@@ -199,8 +199,8 @@ def test_the_most_gaining_units_go_first_even_when_fewer() -> None:
              Sell("B", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(90))])]  # 10 a unit, 100
     kept, notes = trim_sells(sells, "fifo", RATES, DAY, D(200))
     assert kept == {"A": D(2), "B": D(10)}
-    assert notes == ["tax budget: sells trimmed (A 4 → 2) to keep realized gains within the 200 left this year;"
-                     " their holdings drift further, up to their band's hard limit"]
+    assert notes == ["tax budget: sells trimmed (A 4 → 2) to keep realized gains within the 200 left this"
+                     " year; their holdings drift further, up to their band's hard limit"]
 
 
 def test_a_sell_at_its_minimum_passes_the_trim_to_the_next() -> None:
@@ -226,5 +226,5 @@ def test_units_gaining_one_are_dropped() -> None:
 def test_half_a_unit_of_gain_over_at_the_minimum_is_said() -> None:
     sells = [Sell("A", D(1), D(1), D(100), ONE, [Lot(date(2020, 1, 2), D(1), D("99.5"))])]
     _, notes = trim_sells(sells, "fifo", RATES, DAY, D(0))
-    assert notes == ["tax budget: realized gains exceed the 0 left this year by 0.5: the sells are at the least"
-                     " that brings each holding within its band's hard limit"]
+    assert notes == ["tax budget: realized gains exceed the 0 left this year by 0.5: the sells are at the"
+                     " least that brings each holding within its band's hard limit"]

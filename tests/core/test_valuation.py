@@ -46,7 +46,8 @@ def _obs(**quotes: Quote | None) -> Observation:
 
 
 def _q(symbol: str, price: str, prev: str | None = None, age: float = 0) -> Quote:
-    """Built without validation: the Quote model refuses NaN itself, the valuation check must not rely on it."""
+    """Built without validation: the Quote model refuses NaN itself, the valuation check must not rely on
+    it."""
     return Quote.model_construct(
         symbol=symbol, price=Decimal(price), previous_close=None if prev is None else Decimal(prev),
         as_of=NOW - timedelta(seconds=age),
@@ -105,9 +106,14 @@ def test_valued_symbols_are_targets_and_non_zero_holdings() -> None:
     prev=st.none() | st.decimals(min_value=Decimal("-10"), max_value=Decimal("1000"), places=4),
     age=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
 )
-def test_any_quote_either_values_the_account_or_blocks_it(price: Decimal, prev: Decimal | None, age: float) -> None:
-    """Whatever CCC's quote, the plan is either blocked with no orders, or CCC's quote was sound by every rule."""
-    quote = Quote.model_construct(symbol="CCC", price=price, previous_close=prev, as_of=NOW - timedelta(seconds=age))
+def test_any_quote_either_values_the_account_or_blocks_it(
+    price: Decimal, prev: Decimal | None, age: float
+) -> None:
+    """Whatever CCC's quote, the plan is either blocked with no orders, or CCC's quote was sound by every
+    rule."""
+    quote = Quote.model_construct(
+        symbol="CCC", price=price, previous_close=prev, as_of=NOW - timedelta(seconds=age)
+    )
     pp = plan_portfolio(_desired(), _obs(CCC=quote), CostModel(), LIMITS)
     sound = (
         price.is_finite() and price > 0 and abs(age) <= 60
@@ -118,7 +124,8 @@ def test_any_quote_either_values_the_account_or_blocks_it(price: Decimal, prev: 
         assert pp.actions == []
 
 
-# sound_prices is the planner's fast form of the same rule: it must find a doubt exactly when doubtful_quotes does.
+# sound_prices is the planner's fast form of the same rule: it must find a doubt exactly when doubtful_quotes
+# does.
 _PRICES = st.sampled_from(["12.34", "0.0001", "5000", "0", "-1", "NaN", "Infinity", "-Infinity"]).map(Decimal)
 _PREVIOUS = st.one_of(st.none(), _PRICES)
 _AGES = st.sampled_from([0, 30, 59, 60, 61, 3_600, -61, -30])
@@ -136,9 +143,15 @@ def _quotes(draw: st.DrawFn, sound: bool = False) -> tuple[Observation, list[str
         if not sound and draw(st.integers(0, 9)) == 0:
             continue  # no quote
         price = draw(_SOUND if sound else _PRICES)
-        quotes[s] = Quote.model_construct(symbol=s, price=price, previous_close=price if sound else draw(_PREVIOUS),
-                                          as_of=NOW - timedelta(seconds=draw(_AGES)) if not sound else NOW,
-                                          daily_volume=None, bid=None, ask=None)
+        quotes[s] = Quote.model_construct(
+            symbol=s,
+            price=price,
+            previous_close=price if sound else draw(_PREVIOUS),
+            as_of=NOW - timedelta(seconds=draw(_AGES)) if not sound else NOW,
+            daily_volume=None,
+            bid=None,
+            ask=None,
+        )
     limits = draw(st.sampled_from([QuoteLimits(), LIMITS, QuoteLimits(max_age_seconds=60),
                                    QuoteLimits(max_move=Decimal("0.2"))]))
     obs = Observation.model_construct(account="a", taken_at=NOW, positions={}, cash_settled=Decimal(0),
@@ -159,9 +172,9 @@ def test_sound_prices_are_the_quotes_prices(case: tuple[Observation, list[str], 
     assert sound_prices(obs, symbols, limits) == [obs.quotes[s].price for s in symbols]
 
 
-# --- every threshold at its edge: exactly at the limit passes, one tick beyond is doubtful -----------------------
-# Ages are measured in seconds between two datetimes; a tick is one millisecond (well above a float timestamp's
-# resolution, well below any limit anybody sets).
+# --- every threshold at its edge: exactly at the limit passes, one tick beyond is doubtful ------------------
+# Ages are measured in seconds between two datetimes; a tick is one millisecond (well above a float
+# timestamp's resolution, well below any limit anybody sets).
 TICK = 0.001
 
 
@@ -181,7 +194,8 @@ def test_clock_skew_at_its_limit(ahead: float, doubtful: bool) -> None:
 
 
 def test_clock_skew_is_named_as_such() -> None:
-    assert _why(_q("AAA", "100", age=-61)) == "quote is dated 61s after the observation (clock skew beyond 60s)"
+    assert _why(_q("AAA", "100", age=-61)) == ("quote is dated 61s after the observation (clock skew beyond"
+                                               " 60s)")
 
 
 def test_an_old_quote_is_named_with_its_age() -> None:
@@ -197,12 +211,16 @@ def test_move_at_its_limit_either_way(price: str, doubtful: bool) -> None:
     assert (_why(_q("AAA", price, "100")) is not None) == doubtful
 
 
-@pytest.mark.parametrize(("price", "doubtful"), [("-0.0001", True), ("0", True), ("0.0001", False), ("0.5", False)])
+@pytest.mark.parametrize(
+    ("price", "doubtful"), [("-0.0001", True), ("0", True), ("0.0001", False), ("0.5", False)]
+)
 def test_price_at_zero(price: str, doubtful: bool) -> None:
     assert (_why(_q("AAA", price), QuoteLimits()) is not None) == doubtful
 
 
-@pytest.mark.parametrize(("prev", "doubtful"), [("-0.0001", True), ("0", True), ("0.5", False), ("NaN", True)])
+@pytest.mark.parametrize(
+    ("prev", "doubtful"), [("-0.0001", True), ("0", True), ("0.5", False), ("NaN", True)]
+)
 def test_previous_close_at_zero(prev: str, doubtful: bool) -> None:
     """A move is judged against a positive previous close only (0.5 to 0.5 is no move at all)."""
     assert (_why(_q("AAA", "0.5", prev), QuoteLimits(max_move=Decimal("0.2"))) is not None) == doubtful

@@ -1,5 +1,5 @@
-"""Current weights as `reconciler import` writes them: holdings valued at their quotes, rounded to a step, every
-guard at its edge."""
+"""Current weights as `reconciler import` writes them: holdings valued at their quotes, rounded to a step,
+every guard at its edge."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The contract test: does the emulator speak Alpaca? Judged by an independent client, the official SDK alpaca-py
-(a test dependency only; the adapter stays on httpx), parsing every answer into its own pydantic models: every
-endpoint the adapter uses, and the common ones it does not. Error bodies must have Alpaca's shape and codes."""
+"""The contract test: does the emulator speak Alpaca? Judged by an independent client, the official SDK
+alpaca-py (a test dependency only; the adapter stays on httpx), parsing every answer into its own pydantic
+models: every endpoint the adapter uses, and the common ones it does not. Error bodies must have Alpaca's
+shape and codes."""
 
 from __future__ import annotations
 
@@ -15,8 +16,22 @@ from alpaca.data.models import Snapshot
 from alpaca.data.requests import StockLatestQuoteRequest, StockLatestTradeRequest, StockSnapshotRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
-from alpaca.trading.models import Asset, Calendar, Clock, NonTradeActivity, Order, Position, TradeAccount, TradeActivity
-from alpaca.trading.requests import GetCalendarRequest, GetOrdersRequest, LimitOrderRequest, MarketOrderRequest
+from alpaca.trading.models import (
+    Asset,
+    Calendar,
+    Clock,
+    NonTradeActivity,
+    Order,
+    Position,
+    TradeAccount,
+    TradeActivity,
+)
+from alpaca.trading.requests import (
+    GetCalendarRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+)
 
 from tests.execution.conftest import SECRET_CANARY, Broker
 
@@ -29,11 +44,14 @@ def sdk(emulator: Broker) -> tuple[TradingClient, StockHistoricalDataClient]:
 
 
 def _market(symbol: str, cid: str, **kw: Any) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol=symbol, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid,
-                              **kw)
+    return MarketOrderRequest(
+        symbol=symbol, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid, **kw
+    )
 
 
-def test_account_positions_clock_and_calendar_parse(sdk: tuple[TradingClient, StockHistoricalDataClient]) -> None:
+def test_account_positions_clock_and_calendar_parse(
+    sdk: tuple[TradingClient, StockHistoricalDataClient],
+) -> None:
     trading, _ = sdk
     account = trading.get_account()
     assert isinstance(account, TradeAccount)
@@ -75,10 +93,20 @@ def test_orders_parse_in_every_state(
     by_notional = trading.get_order_by_client_id("c-notional")
     assert isinstance(by_notional, Order)
     assert by_notional.status == OrderStatus.FILLED
-    assert Decimal(str(by_notional.filled_qty)) * Decimal("72.85") == pytest.approx(Decimal(100), abs=Decimal("0.01"))
+    assert Decimal(str(by_notional.filled_qty)) * Decimal("72.85") == pytest.approx(
+        Decimal(100), abs=Decimal("0.01")
+    )
     emulator.faults(adverse_move=0.05)  # a resting limit order, to cancel
-    limit = trading.submit_order(LimitOrderRequest(symbol="VXUS", qty=2, limit_price=64.12, side=OrderSide.BUY,
-                                                   time_in_force=TimeInForce.DAY, client_order_id="c-limit"))
+    limit = trading.submit_order(
+        LimitOrderRequest(
+            symbol="VXUS",
+            qty=2,
+            limit_price=64.12,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.DAY,
+            client_order_id="c-limit",
+        )
+    )
     assert isinstance(limit, Order)
     assert limit.limit_price == "64.12"
     trading.cancel_order_by_id(str(limit.id))  # 204, asynchronous
@@ -177,15 +205,18 @@ def test_errors_have_alpacas_shape_and_codes(
 
 
 def test_with_an_exchange_calendar_the_clock_knows_holidays_weekends_and_early_closes() -> None:
-    """`reconciler emulator` runs on the XNYS calendar by default: closed on Thanksgiving and on a Sunday, an early
-    close on Black Friday, a clock in New York time that the SDK parses."""
+    """`reconciler emulator` runs on the XNYS calendar by default: closed on Thanksgiving and on a Sunday, an
+    early close on Black Friday, a clock in New York time that the SDK parses."""
     from datetime import UTC, date, datetime
 
     from reconciler.clock import FixedClock
     from reconciler.emulator import Emulator, EmulatorServer
 
     clock = FixedClock(datetime(2026, 11, 26, 16, 0, tzinfo=UTC))  # Thanksgiving, 11:00 in New York
-    seed = {"accounts": {"a": {"key_id": "k", "secret": "s3cr3t-value", "cash": 1000}}, "prices": {"VTI": 100}}
+    seed = {
+        "accounts": {"a": {"key_id": "k", "secret": "s3cr3t-value", "cash": 1000}},
+        "prices": {"VTI": 100},
+    }
     server = EmulatorServer(Emulator(seed, clock=clock, calendar="XNYS"))
     server.start()
     try:
@@ -226,7 +257,9 @@ def test_the_emulator_command_runs_on_the_exchange_calendar(tmp_path: Any) -> No
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
-        clock = httpx.get(url + "/v2/clock", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s3cr3t-value"})
+        clock = httpx.get(
+            url + "/v2/clock", headers={"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s3cr3t-value"}
+        )
         body = clock.json()
         assert body["timestamp"][-6:] in ("-05:00", "-04:00")  # New York time
         assert isinstance(body["is_open"], bool)

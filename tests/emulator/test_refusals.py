@@ -44,7 +44,9 @@ def test_what_alpaca_accepts_at_the_limits_is_accepted(emulator: Broker) -> None
         assert post(emulator, body).status_code == 200
 
 
-def test_an_opposite_order_in_a_symbol_with_an_open_order_is_a_wash_trade_by_default(emulator: Broker) -> None:
+def test_an_opposite_order_in_a_symbol_with_an_open_order_is_a_wash_trade_by_default(
+    emulator: Broker,
+) -> None:
     emulator.faults(market_closed=True)  # the first order stays open
     assert post(emulator, order(side="buy")).status_code == 200
     r = post(emulator, order(side="sell"))

@@ -1,6 +1,6 @@
-"""The contract test of the emulator's trade_updates stream, judged by alpaca-py's TradingStream (the official SDK:
-alpaca/trading/stream.py): it connects to the emulator's websocket on 127.0.0.1, authenticates and listens as it
-does at Alpaca, and parses every event into its TradeUpdate model."""
+"""The contract test of the emulator's trade_updates stream, judged by alpaca-py's TradingStream (the official
+SDK: alpaca/trading/stream.py): it connects to the emulator's websocket on 127.0.0.1, authenticates and
+listens as it does at Alpaca, and parses every event into its TradeUpdate model."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ def heard(emulator: Broker) -> Iterator[Heard]:
     thread = threading.Thread(target=stream.run, daemon=True)
     thread.start()
     listening = threading.Event()
-    # The SDK listens after it connects; the emulator counts the handshake: wait for it, then for the listener.
+    # The SDK listens after it connects; the emulator counts the handshake: wait for it, then for the
+    # listener.
     for _ in range(300):
         if emulator.server.stream.connections and emulator.server.stream._listeners:
             listening.set()

@@ -34,7 +34,10 @@ PRICES = {
 }
 ACCOUNTS = {
     "paper-ira": {"cash": 100000, "positions": {}},
-    "paper-taxable": {"cash": 1250.40, "positions": {"VTI": 210, "VXUS": 120, "BND": 95, "AAPL": 40, "GLD": 12}},
+    "paper-taxable": {
+        "cash": 1250.40,
+        "positions": {"VTI": 210, "VXUS": 120, "BND": 95, "AAPL": 40, "GLD": 12},
+    },
     "paper-college": {"cash": 5000, "positions": {"VTI": 14.5, "BND": 20}},
 }
 SECRET_CANARY = "CANARY-s3cr3t-7f3a9e"
@@ -70,7 +73,9 @@ class Broker:
 @pytest.fixture
 def emulator() -> Iterator[Broker]:
     seed = {
-        "accounts": {name: {"key_id": f"key-{name}", "secret": SECRET_CANARY, **a} for name, a in ACCOUNTS.items()},
+        "accounts": {
+            name: {"key_id": f"key-{name}", "secret": SECRET_CANARY, **a} for name, a in ACCOUNTS.items()
+        },
         "prices": PRICES,
     }
     emu = Emulator(seed, Faults())
@@ -93,7 +98,8 @@ def alpaca(workspace: Workspace, emulator: Broker, monkeypatch: pytest.MonkeyPat
             "rate_limit_per_second": 200,
             "fill_timeout_seconds": 5,
             "slippage_bps": 0,
-            "stream": False,  # polled, as these tests' proxies expect; tests/brokers/test_alpaca_stream.py streams
+            # polled, as these tests' proxies expect; tests/brokers/test_alpaca_stream.py streams
+            "stream": False,
             "accounts": {
                 name: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"}
                 for i, name in enumerate(ACCOUNTS)
@@ -124,9 +130,9 @@ Raw = Callable[[BaseHTTPRequestHandler], None]
 
 
 class ForwardingProxy:
-    """A proxy on 127.0.0.1 in front of the emulator. `intercept(method, path, headers, body)` sees every request
-    first: it may block (a delay), return an answer the emulator never gives (a hostile broker), or a `Raw` writer
-    that misbehaves on the socket itself."""
+    """A proxy on 127.0.0.1 in front of the emulator. `intercept(method, path, headers, body)` sees every
+    request first: it may block (a delay), return an answer the emulator never gives (a hostile broker), or a
+    `Raw` writer that misbehaves on the socket itself."""
 
     def __init__(
         self, upstream: str, intercept: Callable[[str, str, dict[str, str], bytes], Answer | Raw | None]
@@ -209,8 +215,8 @@ SYMBOLS = ["VTI", "VXUS", "BND"]  # what grow() gives each account to buy
 
 
 def grow(ws: Workspace, accounts: int) -> None:
-    """The example repository with `accounts` paper accounts (named for the size: the journal is shared between
-    sizes), each all cash, each with its own portfolio."""
+    """The example repository with `accounts` paper accounts (named for the size: the journal is shared
+    between sizes), each all cash, each with its own portfolio."""
     shutil.rmtree(ws.root / "portfolios")
     (ws.root / "portfolios").mkdir()
     books = {f"a{accounts}-{n:03d}": {"cash": 10_000} for n in range(accounts)}
@@ -219,5 +225,6 @@ def grow(ws: Workspace, accounts: int) -> None:
         (ws.root / "portfolios" / f"p{n:03d}.yaml").write_text(
             "apiVersion: reconciler.dev/v1\nkind: Portfolio\n"
             f"metadata: {{name: p{n:03d}}}\n"
-            f"spec:\n  account: a{accounts}-{n:03d}\n  targets: {{VTI: 0.5, VXUS: 0.3, BND: 0.19}}\n  cash: 0.01\n"
+            f"spec:\n  account: a{accounts}-{n:03d}\n  targets: {{VTI: 0.5, VXUS: 0.3, BND: 0.19}}\n  cash:"
+            " 0.01\n"
         )

@@ -1,11 +1,12 @@
-"""Every way issue 20 saw a broker (or the machine) misbehave, as a registry of faults a proxy on 127.0.0.1 plays
-between the CLI and the broker emulator. tests/execution/test_every_fault.py drives each registered fault through
-plan and apply and checks the same invariants for all: nothing sent twice, nothing the plan did not ask for, every
-apply ended within its budget, no run of 6 characters of a credential in any output or journal row.
+"""Every way issue 20 saw a broker (or the machine) misbehave, as a registry of faults a proxy on 127.0.0.1
+plays between the CLI and the broker emulator. tests/execution/test_every_fault.py drives each registered
+fault through plan and apply and checks the same invariants for all: nothing sent twice, nothing the plan did
+not ask for, every apply ended within its budget, no run of 6 characters of a credential in any output or
+journal row.
 
-A fault is registered by name (ISSUE_FAULTS lists the issue's words; the test refuses a registry that lacks one);
-it may prepare the accounts, act on the emulator's books when activated, answer requests in its place, and check
-what only it can tell.
+A fault is registered by name (ISSUE_FAULTS lists the issue's words; the test refuses a registry that lacks
+one); it may prepare the accounts, act on the emulator's books when activated, answer requests in its place,
+and check what only it can tell.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from tests.conftest import CliResult, Workspace
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, Raw
 
 TIMEOUT = 0.5  # broker.timeout_seconds: an Alpaca send takes at most 6 x 0.5 + 0.15 = 3.15 s
-BUDGET = 8  # apply.max_duration_seconds: room for the honest orders on a loaded machine and one send held to its end
+# apply.max_duration_seconds: room for the honest orders on a loaded machine and one send held to its end
+BUDGET = 8
 # What may pass between the budget running out and the apply's end, journaling what was skipped, on a loaded
 # machine; the faults alone would hold an apply for minutes.
 MARGIN = 6.0
@@ -51,8 +53,8 @@ class Request:
 
 
 class FaultProxy(ForwardingProxy):
-    """The proxy the workspace talks to: honest until `active`, then the fault answers (or holds, or drips) in the
-    emulator's place; `healed` makes it honest again and lets every held request through."""
+    """The proxy the workspace talks to: honest until `active`, then the fault answers (or holds, or drips) in
+    the emulator's place; `healed` makes it honest again and lets every held request through."""
 
     def __init__(self, upstream: str, fault: Fault, keys: dict[str, tuple[str, str]]) -> None:
         self.fault = fault
@@ -103,8 +105,8 @@ class Run:
     codes: list[int] = field(default_factory=list)  # the apply's exit codes
 
     def cli(self, *argv: str) -> CliResult:
-        """The CLI (in this process: a fault's run starts a dozen), with debug logs as JSON on stderr; its outputs
-        kept for the leak check."""
+        """The CLI (in this process: a fault's run starts a dozen), with debug logs as JSON on stderr; its
+        outputs kept for the leak check."""
         r = self.ws.run("--log-level", "debug", "--log-format", "json", *argv)
         self.outputs += [r.out, r.err]
         return r
@@ -148,7 +150,9 @@ def _header_block(req: Request) -> str:
 
 def _every_post_times_out(proxy: FaultProxy, req: Request) -> Answer | None:
     """Every attempt of the first order is held past the client's timeout, then lands, late."""
-    if (req.method, req.path) == ("POST", "/v2/orders") and json.loads(req.body)["client_order_id"] == proxy.first_cid:
+    if (req.method, req.path) == ("POST", "/v2/orders") and json.loads(req.body)[
+        "client_order_id"
+    ] == proxy.first_cid:
         proxy.hold()
         return proxy.upstream(req)
     return None
@@ -315,28 +319,59 @@ def _secret_as_symbol(proxy: FaultProxy, req: Request) -> Answer | None:
     if not isinstance(positions, list):
         return answer
     secret = {k.lower(): v for k, v in req.headers.items()}["apca-api-secret-key"]
-    positions.append({"symbol": secret, "qty": "1", "side": "long", "market_value": "1", "avg_entry_price": "1",
-                      "current_price": "1", "asset_class": "us_equity"})
+    positions.append(
+        {
+            "symbol": secret,
+            "qty": "1",
+            "side": "long",
+            "market_value": "1",
+            "avg_entry_price": "1",
+            "current_price": "1",
+            "asset_class": "us_equity",
+        }
+    )
     return _json(answer[0], positions)
 
 
 ALL = {"paper-ira", "paper-taxable", "paper-college"}
-FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("post-times-out-on-every-attempt", _every_post_times_out, check=_landed_once),
-    Fault("position-100x-too-high", _positions_100x, silent=lambda run: {("paper-taxable", None)}, at_plan=True),
-    Fault("duplicated-fill-activities", _fills_twice, prepare=_trade_then_move_prices, silent=_filled_accounts,
-          at_plan=True),
-    Fault("fill-inflated-beyond-the-order-sent", _inflated_fill, check=_one_order_for_the_liar),
-    Fault("position-moved-beyond-the-journals-fills", prepare=_record_baseline, activate=_transfer_in,
-          silent=lambda run: {("paper-taxable", "BND")}, at_plan=True),
-    Fault("drip-fed-reads", _drip_fed, check=_interrupted),
-    Fault("status-regresses-filled-to-new", _status_regresses),
-    Fault("sigterm-mid-apply", _hold_first_post, apply=_sigterm_mid_apply, check=_stopped),
-    Fault("error-body-echoes-headers-base64", _echo_base64),
-    Fault("error-body-html-cut-at-200", _echo_html_cut),
-    Fault("secret-echoed-as-a-symbol", _secret_as_symbol, silent=lambda run: {(a, None) for a in ALL},
-          at_plan=True),
-)}
+FAULTS: dict[str, Fault] = {
+    f.name: f
+    for f in (
+        Fault("post-times-out-on-every-attempt", _every_post_times_out, check=_landed_once),
+        Fault(
+            "position-100x-too-high",
+            _positions_100x,
+            silent=lambda run: {("paper-taxable", None)},
+            at_plan=True,
+        ),
+        Fault(
+            "duplicated-fill-activities",
+            _fills_twice,
+            prepare=_trade_then_move_prices,
+            silent=_filled_accounts,
+            at_plan=True,
+        ),
+        Fault("fill-inflated-beyond-the-order-sent", _inflated_fill, check=_one_order_for_the_liar),
+        Fault(
+            "position-moved-beyond-the-journals-fills",
+            prepare=_record_baseline,
+            activate=_transfer_in,
+            silent=lambda run: {("paper-taxable", "BND")},
+            at_plan=True,
+        ),
+        Fault("drip-fed-reads", _drip_fed, check=_interrupted),
+        Fault("status-regresses-filled-to-new", _status_regresses),
+        Fault("sigterm-mid-apply", _hold_first_post, apply=_sigterm_mid_apply, check=_stopped),
+        Fault("error-body-echoes-headers-base64", _echo_base64),
+        Fault("error-body-html-cut-at-200", _echo_html_cut),
+        Fault(
+            "secret-echoed-as-a-symbol",
+            _secret_as_symbol,
+            silent=lambda run: {(a, None) for a in ALL},
+            at_plan=True,
+        ),
+    )
+}
 
 # The issue's words for what it saw (issue 20): each must be a registered fault.
 ISSUE_FAULTS = (

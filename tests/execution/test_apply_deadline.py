@@ -1,7 +1,8 @@
-"""One deadline per apply (issue 20 §3), end to end: the emulator behind a proxy on 127.0.0.1 that, from the second
-order on, holds every request longer than the adapter's timeout before passing it on (a drip-feeding broker whose
-orders still land, late). The apply must end within `apply.max_duration_seconds` as `interrupted`, the order it
-was sending when the broker went slow must stay `unknown` (never failed), and nothing is ever sent twice.
+"""One deadline per apply (issue 20 §3), end to end: the emulator behind a proxy on 127.0.0.1 that, from the
+second order on, holds every request longer than the adapter's timeout before passing it on (a drip-feeding
+broker whose orders still land, late). The apply must end within `apply.max_duration_seconds` as
+`interrupted`, the order it was sending when the broker went slow must stay `unknown` (never failed), and
+nothing is ever sent twice.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
 TIMEOUT = 1.0  # broker.timeout_seconds: a send takes at most 6 x 1 + 0.15 s
-BUDGET = 12  # apply.max_duration_seconds: room for the first order and one slow send, not for the retries after it
+# apply.max_duration_seconds: room for the first order and one slow send, not for the retries after it
+BUDGET = 12
 DRIP = 2.5  # how long the slow proxy holds each request: longer than TIMEOUT, so every attempt times out
-MARGIN = 10.0  # what a loaded machine may add past the budget (start-up, journaling); the slow broker alone would
+# what a loaded machine may add past the budget (start-up, journaling); the slow broker alone would
+MARGIN = 10.0
 # hold the apply for minutes
 
 
 class SlowAfterFirstOrder(ForwardingProxy):
-    """Every request from the second POST /v2/orders on is held DRIP seconds, then passed on (so a send that timed
-    out at the client still reaches the broker, as a real slow broker's would)."""
+    """Every request from the second POST /v2/orders on is held DRIP seconds, then passed on (so a send that
+    timed out at the client still reaches the broker, as a real slow broker's would)."""
 
     def __init__(self, upstream: str) -> None:
         self.posts = 0
@@ -102,7 +105,9 @@ def test_a_slow_broker_interrupts_the_apply_within_its_budget_and_nothing_is_sen
                   if any(o["client_order_id"] == cid for o in a["orders"])]
     orders = emulator.orders(account)
     held = next(o for o in orders if o["client_order_id"] == cid)
-    again = [o for o in orders if (o["symbol"], o["side"]) == (held["symbol"], held["side"]) and o is not held]
+    again = [
+        o for o in orders if (o["symbol"], o["side"]) == (held["symbol"], held["side"]) and o is not held
+    ]
     assert again == [], "the interrupted order's trade was made a second time"
 
 def test_a_budget_that_cannot_hold_one_send_is_refused_at_load(alpaca: Workspace) -> None:
@@ -137,8 +142,9 @@ def test_each_account_of_apply_all_has_its_own_budget(
 
 
 class StatusRegresses(ForwardingProxy):
-    """Every answer about an order says it is `new` with nothing filled, whatever the broker holds: an order that
-    filled at once looks open for ever (a status regressing from filled to new), until the proxy is healed."""
+    """Every answer about an order says it is `new` with nothing filled, whatever the broker holds: an order
+    that filled at once looks open for ever (a status regressing from filled to new), until the proxy is
+    healed."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -162,9 +168,9 @@ class StatusRegresses(ForwardingProxy):
 def test_an_order_that_never_looks_filled_is_left_open_within_the_budget(
     alpaca: Workspace, emulator: Broker
 ) -> None:
-    """The fill timeout is longer than the budget; the apply stops waiting for fills when the budget, less what a
-    cancel may need, is spent: the order stays as the broker showed it (never failed, never resent), and a later
-    reconcile adopts what it really did."""
+    """The fill timeout is longer than the budget; the apply stops waiting for fills when the budget, less
+    what a cancel may need, is spent: the order stays as the broker showed it (never failed, never resent),
+    and a later reconcile adopts what it really did."""
     proxy = StatusRegresses(emulator.url)
 
     def through_proxy(doc: Any) -> None:

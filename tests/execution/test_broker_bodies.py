@@ -1,6 +1,6 @@
-"""The raw body of a broker's error answer is kept only when the user opts in (issue 20 §6): `--broker-bodies FILE`
-appends it, scrubbed, to FILE; the outputs and the journal still show only status, code, a capped message, and the
-size and digest of anything else."""
+"""The raw body of a broker's error answer is kept only when the user opts in (issue 20 §6): `--broker-bodies
+FILE` appends it, scrubbed, to FILE; the outputs and the journal still show only status, code, a capped
+message, and the size and digest of anything else."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ WORDS = "upstream-gateway-said-no"  # in the body only: shown nowhere but the op
 
 
 class EchoingRefusals(ForwardingProxy):
-    """Every order submission is refused with an HTML page that echoes the request's headers (its credentials)."""
+    """Every order submission is refused with an HTML page that echoes the request's headers (its
+    credentials)."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, self._refuse)
@@ -47,7 +48,9 @@ def _journal_text(ws: Workspace) -> str:
     return "\n".join(str(row) for table in tables for row in ws.query(f"select * from {table}"))
 
 
-def test_opted_in_the_bodies_go_to_the_file_scrubbed_and_nowhere_else(refusing: Workspace, tmp_path: Path) -> None:
+def test_opted_in_the_bodies_go_to_the_file_scrubbed_and_nowhere_else(
+    refusing: Workspace, tmp_path: Path
+) -> None:
     kept = tmp_path / "bodies.log"
     r = run_cli(refusing, "--broker-bodies", str(kept), "apply", "--auto-approve")
     text = kept.read_text()

@@ -1,5 +1,6 @@
-"""kill -9 of apply at every crash point, then a fresh apply: no duplicate order, journal and broker agree, and
-the next plan converges. Runs on SQLite, and on PostgreSQL when RECONCILER_TEST_PG_URL is set (as in CI)."""
+"""kill -9 of apply at every crash point, then a fresh apply: no duplicate order, journal and broker agree,
+and the next plan converges. Runs on SQLite, and on PostgreSQL when RECONCILER_TEST_PG_URL is set (as in
+CI)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,9 @@ def test_kill_at_point_then_recover(point: str, alpaca: Workspace, emulator: Bro
     edit_yaml(alpaca.config, lambda d: d["apply"].__setitem__("in_flight_grace_seconds", GRACE))
     edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("timeout_seconds", TIMEOUT))
     if "fill_timeout" in setup:
-        edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", setup["fill_timeout"]))
+        edit_yaml(
+            alpaca.config, lambda d: d["broker"].__setitem__("fill_timeout_seconds", setup["fill_timeout"])
+        )
     if setup.get("faults"):
         emulator.faults(**setup["faults"])
     first = setup.get("before", point)
@@ -82,11 +85,13 @@ def test_kill_at_point_then_recover(point: str, alpaca: Workspace, emulator: Bro
     assert len(ids) == len(set(ids)), "an order was sent twice"
     journal = {
         cid: (status, str(filled))
-        for cid, status, filled in alpaca.query("select client_order_id, status, filled_quantity from intents")
+        for cid, status,
+        filled in alpaca.query("select client_order_id, status, filled_quantity from intents")
     }
     # Each fill is journaled once: the fills of an order add up to what the broker filled, never more.
     filled: dict[str, Decimal] = {}
-    for cid, q in alpaca.query("select client_order_id, quantity from fills"):  # quantities are stored as text
+    # quantities are stored as text
+    for cid, q in alpaca.query("select client_order_id, quantity from fills"):
         filled[cid] = filled.get(cid, Decimal(0)) + Decimal(str(q))
     for o in ours:
         assert filled.get(o["client_order_id"], Decimal(0)) == Decimal(o["filled_qty"]), (o, filled)
@@ -94,7 +99,9 @@ def test_kill_at_point_then_recover(point: str, alpaca: Workspace, emulator: Bro
         assert o["client_order_id"] in journal, f"order unknown to the journal: {o}"
         status, filled = journal[o["client_order_id"]]
         assert Decimal(filled) == Decimal(o["filled_qty"]), (o, status, filled)
-        assert status == {"filled": "filled", "canceled": "canceled", "rejected": "rejected"}.get(o["status"]), o
+        assert status == {"filled": "filled", "canceled": "canceled", "rejected": "rejected"}.get(
+            o["status"]
+        ), o
     # Every account ends at the positions a run without a crash reaches: nothing bought or sold twice.
     final = positions(emulator)
     assert final == _clean, (final, _clean)
@@ -132,7 +139,8 @@ def _reference_run(tmp_path_factory: pytest.TempPathFactory) -> None:
             "kind": "alpaca", "trading_url": server.url, "data_url": server.url, "rate_limit_per_second": 200,
             "slippage_bps": 0, "stream": False,
             "accounts": {
-                n: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"} for i, n in enumerate(ACCOUNTS)
+                n: {"key_id": f"env:KEY_{i}", "secret_key": "env:ALPACA_SECRET"} for i,
+                n in enumerate(ACCOUNTS)
             },
         }
 

@@ -45,7 +45,8 @@ def exchange() -> Iterator[FakeBinance]:
 
 @pytest.fixture
 def crypto(tmp_path: Path, exchange: FakeBinance) -> Workspace:
-    """examples/crypto with its broker on the fake exchange, a fresh journal and this suite's short timeouts."""
+    """examples/crypto with its broker on the fake exchange, a fresh journal and this suite's short
+    timeouts."""
     import yaml
 
     root = tmp_path / "crypto"
@@ -82,7 +83,9 @@ def converge(ws: Workspace) -> None:
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_kill_at_point_then_recover_through_ccxt(point: str, crypto: Workspace, exchange: FakeBinance) -> None:
+def test_kill_at_point_then_recover_through_ccxt(
+    point: str, crypto: Workspace, exchange: FakeBinance
+) -> None:
     setup = SETUP.get(point, {})
     exchange.fill_steps = setup.get("fill_steps", 1)
     if "fill_timeout" in setup:

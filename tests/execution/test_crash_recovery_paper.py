@@ -1,8 +1,10 @@
-"""kill -9 of apply on the paper broker at every crash point its orders pass, then applies until the plan is empty:
-no order twice, no order at the broker without its intent, and the books end where a run without a crash ends.
+"""kill -9 of apply on the paper broker at every crash point its orders pass, then applies until the plan is
+empty: no order twice, no order at the broker without its intent, and the books end where a run without a
+crash ends.
 
-The paper broker's books are the journal's database, so a portfolio's intents, orders and answers commit in one
-transaction (executor._one_commit): a crash inside it must lose the portfolio's intents and orders together."""
+The paper broker's books are the journal's database, so a portfolio's intents, orders and answers commit in
+one transaction (executor._one_commit): a crash inside it must lose the portfolio's intents and orders
+together."""
 
 from __future__ import annotations
 
@@ -17,8 +19,16 @@ import pytest
 from tests.conftest import REPO, Workspace, edit_yaml, fresh_journal_url
 from tests.execution.conftest import run_cli
 
-# The points a paper apply passes (its orders fill at once: no partial fill, cancel or in-flight order to recover).
-PAPER_POINTS = ("after_lock", "after_intent", "after_submit", "after_fill_recorded", "after_sells", "before_finish")
+# The points a paper apply passes (its orders fill at once: no partial fill, cancel or in-flight order to
+# recover).
+PAPER_POINTS = (
+    "after_lock",
+    "after_intent",
+    "after_submit",
+    "after_fill_recorded",
+    "after_sells",
+    "before_finish",
+)
 
 
 def paper_workspace(root: Path) -> Workspace:
@@ -54,7 +64,9 @@ def converge(ws: Workspace) -> None:
 
 
 @pytest.fixture(scope="module")
-def clean_books(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[tuple[str, str], Decimal], dict[str, Decimal]]:
+def clean_books(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[tuple[str, str], Decimal], dict[str, Decimal]]:
     """The books a run without a crash ends with."""
     ws = paper_workspace(tmp_path_factory.mktemp("paper-reference") / "repo")
     converge(ws)
@@ -63,10 +75,12 @@ def clean_books(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[tuple[st
 
 @pytest.fixture(params=PAPER_POINTS)
 def crashed(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
-    """A paper workspace whose first apply was killed at the point (for the order points: at the second order, so
-    the portfolio killed has an order before it)."""
+    """A paper workspace whose first apply was killed at the point (for the order points: at the second order,
+    so the portfolio killed has an order before it)."""
     ws = paper_workspace(tmp_path / "repo")
-    point = request.param + (":2" if request.param in ("after_intent", "after_submit", "after_fill_recorded") else "")
+    point = request.param + (
+        ":2" if request.param in ("after_intent", "after_submit", "after_fill_recorded") else ""
+    )
     r = run_cli(ws, "apply", "--auto-approve", env={"RECONCILER_CRASH_AT": point})
     assert r.returncode == -signal.SIGKILL, f"{point} was not reached: {r.stdout}{r.stderr}"
     return ws

@@ -1,13 +1,15 @@
-"""The misbehaving broker, every fault issue 20 names (tests/execution/hostile_faults.py), on the journal backend the
-suite runs on (SQLite, or PostgreSQL with RECONCILER_TEST_PG_URL): a proxy on 127.0.0.1 between the CLI and the
-broker emulator plays the fault through `plan --out` and `apply PLAN`, and for every fault
+"""The misbehaving broker, every fault issue 20 names (tests/execution/hostile_faults.py), on the journal
+backend the suite runs on (SQLite, or PostgreSQL with RECONCILER_TEST_PG_URL): a proxy on 127.0.0.1 between
+the CLI and the broker emulator plays the fault through `plan --out` and `apply PLAN`, and for every fault
 
 - no client order id reaches the emulator twice;
-- every order the emulator holds was journaled before it was sent, as sent, and is one an honest plan (taken just
-  before the fault began) asked for, at most a quarter larger; an account (or symbol) the fault lies about gets none;
-- every apply ended (no apply left running, no lock held) within apply.max_duration_seconds by the journal's clock;
-- no run of 6 characters of any account's key id or secret (one of each only 7 long) is in stdout, stderr, a plan
-  file, the summary or bodies file, the journal's file, or any row of any journal table.
+- every order the emulator holds was journaled before it was sent, as sent, and is one an honest plan (taken
+  just before the fault began) asked for, at most a quarter larger; an account (or symbol) the fault lies
+  about gets none;
+- every apply ended (no apply left running, no lock held) within apply.max_duration_seconds by the journal's
+  clock;
+- no run of 6 characters of any account's key id or secret (one of each only 7 long) is in stdout, stderr, a
+  plan file, the summary or bodies file, the journal's file, or any row of any journal table.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ from reconciler.execution.planfile import read_plan
 from reconciler.journal.database import as_utc
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import ACCOUNTS, PRICES, Broker
-from tests.execution.hostile_faults import BUDGET, FAULTS, ISSUE_FAULTS, MARGIN, TIMEOUT, Fault, FaultProxy, Run
+from tests.execution.hostile_faults import (
+    BUDGET,
+    FAULTS,
+    ISSUE_FAULTS,
+    MARGIN,
+    TIMEOUT,
+    Fault,
+    FaultProxy,
+    Run,
+)
 from tests.secrets.echoes import leaks
 
 ALPHABET = string.ascii_letters + string.digits
@@ -46,8 +57,10 @@ def test_every_fault_the_issue_names_is_registered() -> None:
 @contextmanager
 def _running(fault: Fault, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     rng = random.Random(fault.name)
-    keys = {a: ("".join(rng.choice(ALPHABET) for _ in range(k)), "".join(rng.choice(ALPHABET) for _ in range(s)))
-            for a, (k, s) in LENGTHS.items()}
+    keys = {
+        a: ("".join(rng.choice(ALPHABET) for _ in range(k)), "".join(rng.choice(ALPHABET) for _ in range(s)))
+        for a, (k, s) in LENGTHS.items()
+    }
     seed = {"accounts": {a: {"key_id": keys[a][0], "secret": keys[a][1], **ACCOUNTS[a]} for a in keys},
             "prices": PRICES}
     emu = Emulator(seed, Faults())
@@ -149,17 +162,20 @@ def _check(run: Run, fault: Fault, reference: dict[tuple[str, str, str], Decimal
             if o["client_order_id"] in before:
                 continue
             qty = Decimal(o["qty"])
-            assert intents.get(o["client_order_id"]) == (o["symbol"], o["side"], qty), f"not as journaled: {o}"
+            assert intents.get(o["client_order_id"]) == (o["symbol"], o["side"], qty), ("not as journaled:"
+                                                                                        f" {o}")
             planned = reference.get((account, o["symbol"], o["side"]))
             assert planned is not None, f"an order no honest plan asked for: {account} {o}"
-            assert qty <= planned * Decimal("1.25"), f"{account} {o['symbol']}: {qty} against {planned} planned"
+            assert qty <= planned * Decimal("1.25"), (f"{account} {o['symbol']}: {qty} against {planned}"
+                                                      " planned")
             assert (account, None) not in silent, f"an order for {account}, whose facts were false: {o}"
             assert (account, o["symbol"]) not in silent, f"an order for {account} {o['symbol']}: {o}"
 
     applies = ws.query("select status, started_at, finished_at from applies")
     assert all(status != "running" for status, _, _ in applies), applies
     # The budget runs from when the apply holds its locks: the last lock taken before the apply was recorded.
-    locked = sorted(_at(at) for (at,) in ws.query("select created_at from events where kind = 'lock.acquired'"))
+    locked = sorted(_at(at) for (at,) in ws.query("select created_at from events where kind ="
+                                                  " 'lock.acquired'"))
     for status, started, finished in applies:
         since = max(at for at in locked if at <= _at(started))
         took = (_at(finished) - since).total_seconds()

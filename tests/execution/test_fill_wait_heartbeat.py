@@ -1,7 +1,7 @@
-"""A long wait for a fill keeps the account's lock and says where it stands (issue 20 §3), by the apply's injected
-clock: the emulator fills each order in six steps over 150 s of that clock, longer than the lock's 120 s lease.
-While the apply's budget lasts the lease never lapses and a progress line comes every 10 s; once the budget is
-spent the lease is no longer renewed, and the apply ends `interrupted` within it.
+"""A long wait for a fill keeps the account's lock and says where it stands (issue 20 §3), by the apply's
+injected clock: the emulator fills each order in six steps over 150 s of that clock, longer than the lock's
+120 s lease. While the apply's budget lasts the lease never lapses and a progress line comes every 10 s; once
+the budget is spent the lease is no longer renewed, and the apply ends `interrupted` within it.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ TTL = AccountLock.__init__.__kwdefaults__["ttl"]  # the lease an apply's lock is
 
 
 class LeaseProbe(FixedClock):
-    """The apply's clock; after each of its sleeps (every wait of the apply), the account's lease as the journal
-    holds it then: (now, heartbeat_at, expires_at), or None while no lock is held."""
+    """The apply's clock; after each of its sleeps (every wait of the apply), the account's lease as the
+    journal holds it then: (now, heartbeat_at, expires_at), or None while no lock is held."""
 
     def __init__(self, at: datetime) -> None:
         super().__init__(at)
@@ -55,8 +55,10 @@ class LeaseProbe(FixedClock):
 @pytest.fixture
 def slow_fills(workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LeaseProbe]:
     clock = LeaseProbe(datetime.now(UTC))
-    seed = {"accounts": {a: {"key_id": f"key-{a}", "secret": SECRET_CANARY, **v} for a, v in ACCOUNTS.items()},
-            "prices": PRICES}
+    seed = {
+        "accounts": {a: {"key_id": f"key-{a}", "secret": SECRET_CANARY, **v} for a, v in ACCOUNTS.items()},
+        "prices": PRICES,
+    }
     server = EmulatorServer(Emulator(seed, Faults(fill_steps=6, fill_interval=30), clock=clock))
     server.start()
 
@@ -99,7 +101,8 @@ def test_a_long_fill_wait_keeps_the_lease_while_the_budget_lasts_and_reports_pro
     assert result.status == "interrupted", result.interrupted
     assert clock.monotonic() - started <= BUDGET
     held = [s for s in clock.samples if s is not None]
-    assert held[-1][0] - held[0][0] > timedelta(seconds=TTL)  # the lock was held, by this clock, past one lease
+    # the lock was held, by this clock, past one lease
+    assert held[-1][0] - held[0][0] > timedelta(seconds=TTL)
     (acquired,) = workspace.query("select created_at from events where kind = 'lock.acquired'")[0]
     budget_end = _ts(acquired) + timedelta(seconds=BUDGET)  # the budget runs from when the lock was taken
     lapsed = [now for now, _, expires in held if now < budget_end and expires <= now]
@@ -108,9 +111,11 @@ def test_a_long_fill_wait_keeps_the_lease_while_the_budget_lasts_and_reports_pro
     assert len(renewals) >= 20  # every 10 s of a wait of more than 200 s
     assert max(renewals) <= budget_end, "the lease was renewed after the budget ran out"
 
-    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("still waiting for order")]
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("still waiting for"
+        " order")]
     assert len(progress) >= 15, progress  # one every 10 s of waiting
-    said = r"still waiting for order rc-\S+ to fill: [\d.]+ of [\d.]+ filled \(\w+\), 1\d s waited, \d+ s left .*"
+    said = (r"still waiting for order rc-\S+ to fill: [\d.]+ of [\d.]+ filled \(\w+\), 1\d s waited, \d+ s"
+            r" left .*")
     assert re.fullmatch(said, progress[0]), progress[0]
 
 

@@ -1,5 +1,6 @@
-"""The policies at apply: a portfolio's orders are judged together once, and an order is judged alone only when it
-differs from what was cleared or when something in its set is denied — so a denial still names the order."""
+"""The policies at apply: a portfolio's orders are judged together once, and an order is judged alone only
+when it differs from what was cleared or when something in its set is denied — so a denial still names the
+order."""
 
 from __future__ import annotations
 
@@ -47,12 +48,16 @@ def test_an_order_sent_otherwise_than_cleared_is_judged_alone(workspace: Workspa
     shrunk = replace(first, quantity=first.quantity - 1)
     assert gate.check(shrunk, quotes.get(first.symbol), pp.observation.positions.get(first.symbol, 0)) is None
     assert gate.evaluations == 2
-    requoted = quotes[first.symbol].model_copy(update={"price": quotes[first.symbol].price * Decimal("1.001")})
+    requoted = quotes[first.symbol].model_copy(
+        update={"price": quotes[first.symbol].price * Decimal("1.001")}
+    )
     assert gate.check(first, requoted, pp.observation.positions.get(first.symbol, 0)) is None
     assert gate.evaluations == 3
 
 
-def test_a_denied_order_among_others_is_found_and_the_others_pass(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_denied_order_among_others_is_found_and_the_others_pass(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "first.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
     target = max(read_plan(plan_file).portfolios, key=lambda p: len(p.actions)).actions[-1].symbol
@@ -79,7 +84,8 @@ def test_a_denied_order_among_others_is_found_and_the_others_pass(workspace: Wor
 def judged_in_apply(
     ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Plan, dict[str, list[int]]]:
-    """Apply the workspace's plan, recording each policy evaluation of the gate: portfolio -> orders judged."""
+    """Apply the workspace's plan, recording each policy evaluation of the gate: portfolio -> orders
+    judged."""
     plan_file = tmp_path / "plan.json"
     assert ws.run("plan", "--out", str(plan_file)).code == 0
     plan = read_plan(plan_file)

@@ -1,6 +1,6 @@
-"""An order in flight is not a failed order. An apply killed while its POST is still travelling leaves an intent
-the broker does not know yet; reconcile must call it unknown (not failed), plan and apply must refuse the account
-until it is known, and when the delayed order lands it is adopted — never bought a second time.
+"""An order in flight is not a failed order. An apply killed while its POST is still travelling leaves an
+intent the broker does not know yet; reconcile must call it unknown (not failed), plan and apply must refuse
+the account until it is known, and when the delayed order lands it is adopted — never bought a second time.
 
 A delaying proxy on 127.0.0.1 sits in front of the emulator and holds each order submission for a few seconds.
 """
@@ -23,21 +23,24 @@ from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
 HOLD = 60.0  # at most this long the proxy holds the first order submission, until the test releases it
-GRACE = 120  # apply.in_flight_grace_seconds in these tests: no test here waits for it, and a loaded machine can take
+# apply.in_flight_grace_seconds in these tests: no test here waits for it, and a loaded machine can take
+GRACE = 120
 # tens of seconds between two commands
 TIMEOUT = 1.0  # broker.timeout_seconds: a send takes at most 6 x 1 + 0.15 s, within the grace
 
 
 class DelayingProxy(ForwardingProxy):
-    """The first POST /v2/orders is held until the test releases it, then passed on even when the client that sent
-    it has died meanwhile."""
+    """The first POST /v2/orders is held until the test releases it, then passed on even when the client that
+    sent it has died meanwhile."""
 
     def __init__(self, upstream: str) -> None:
         self.held = threading.Event()
         self.release = threading.Event()
         super().__init__(upstream, self._hold_first_order)
 
-    def _hold_first_order(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer | None:
+    def _hold_first_order(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> Answer | None:
         if method == "POST" and path == "/v2/orders" and not self.held.is_set():
             self.held.set()
             self.release.wait(HOLD)
@@ -111,7 +114,9 @@ def test_an_order_killed_in_flight_is_unknown_then_adopted_never_sent_twice(
                   if any(o["client_order_id"] == cid for o in a["orders"])]
     orders = emulator.orders(account)
     held = next(o for o in orders if o["client_order_id"] == cid)
-    again = [o for o in orders if o["symbol"] == held["symbol"] and o["side"] == held["side"] and o is not held]
+    again = [
+        o for o in orders if o["symbol"] == held["symbol"] and o["side"] == held["side"] and o is not held
+    ]
     assert again == [], "the delayed order's trade was made a second time"
 
 

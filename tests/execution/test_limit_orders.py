@@ -1,7 +1,7 @@
 """Price protection: orders go out as marketable limit orders at the fresh quote ± apply.limit_band. In a fast
-market they do not fill past the limit; what is unfilled at the fill timeout is cancelled and reported as such,
-and the next plan picks it up. Tested over HTTP against the Alpaca emulator and a fake Binance through ccxt, and
-on the paper broker (the ccxt cases are in tests/brokers/test_ccxt.py)."""
+market they do not fill past the limit; what is unfilled at the fill timeout is cancelled and reported as
+such, and the next plan picks it up. Tested over HTTP against the Alpaca emulator and a fake Binance through
+ccxt, and on the paper broker (the ccxt cases are in tests/brokers/test_ccxt.py)."""
 
 from __future__ import annotations
 
@@ -30,14 +30,19 @@ def test_orders_are_limit_orders_at_the_quote_plus_the_band(alpaca: Workspace, e
     assert orders
     assert all(o["type"] == "limit" and o["time_in_force"] == "day" for o in orders)
     for o in orders:
-        book = emulator.emulator.snapshot(o["symbol"])["latestQuote"]  # the limit starts from the ask or the bid
+        # the limit starts from the ask or the bid
+        book = emulator.emulator.snapshot(o["symbol"])["latestQuote"]
         side = o["side"]
         touch = D(str(book["ap"] if side == "buy" else book["bp"]))
         expected = round_limit(side, limit_price(side, touch, D("0.005")), alpaca_tick(touch))
         assert D(o["limit_price"]) == expected
         assert o["status"] == "filled"
         # Filled at or better than the limit.
-        assert (D(o["filled_avg_price"]) <= expected) if side == "buy" else (D(o["filled_avg_price"]) >= expected)
+        assert (
+            (D(o["filled_avg_price"]) <= expected)
+            if side == "buy"
+            else (D(o["filled_avg_price"]) >= expected)
+        )
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
 
 
@@ -112,16 +117,20 @@ def test_paper_limit_not_reached_is_cancelled_not_rejected(workspace: Workspace)
     assert workspace.run("plan", "--detailed-exitcode").code == 0
 
 
-def test_an_absurd_share_count_is_refused_against_the_daily_volume(alpaca: Workspace, emulator: Broker) -> None:
+def test_an_absurd_share_count_is_refused_against_the_daily_volume(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     """A quote of 0.0001 with a matching previous close passes the kill switch; the plan would buy hundreds of
-    millions of BNDX shares. The daily volume the broker reports (its bars' `v`) refuses it: nothing is sent for
-    that portfolio (the only one holding BNDX), and the others trade. The consolidated feed's volume: IEX's alone
-    turns the volume rule off; no per-share fees (at $0.0001 the CAT fee alone would cost more than the buy, and
-    the planner would skip it before this check sees it)."""
+    millions of BNDX shares. The daily volume the broker reports (its bars' `v`) refuses it: nothing is sent
+    for that portfolio (the only one holding BNDX), and the others trade. The consolidated feed's volume:
+    IEX's alone turns the volume rule off; no per-share fees (at $0.0001 the CAT fee alone would cost more
+    than the buy, and the planner would skip it before this check sees it)."""
     emulator.faults(sip_subscription=True)
     no_fees = {"taf_per_share": 0, "cat_per_share": 0, "sec_per_dollar": 0}
     edit_yaml(alpaca.config, lambda d: d["broker"].update(feed="sip", fees=no_fees))
-    emulator.control("/_emulator/prices", {"BNDX": {"price": 0.0001, "previous_close": 0.0001, "volume": 3_000_000}})
+    emulator.control(
+        "/_emulator/prices", {"BNDX": {"price": 0.0001, "previous_close": 0.0001, "volume": 3_000_000}}
+    )
     r = alpaca.run("plan", "--format", "json")
     plan = json.loads(r.out)
     bndx = [a for p in plan["portfolios"] for a in p["actions"] if a["symbol"] == "BNDX"]

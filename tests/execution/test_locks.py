@@ -1,4 +1,5 @@
-"""One apply per account: a second concurrent apply exits with "locked by …"; a dead holder's lock is released."""
+"""One apply per account: a second concurrent apply exits with "locked by …"; a dead holder's lock is
+released."""
 
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
     lock_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     alpaca.execute(
-        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
-        " values (:l, 'paper-ira', 'someone', :h, :p, 'apply', :n, :n, :e)",
+        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at,"
+        " expires_at) values (:l, 'paper-ira', 'someone', :h, :p, 'apply', :n, :n, :e)",
         l=lock_id, h=socket.gethostname(), p=os.getpid(), n=now, e=now + timedelta(minutes=10),
     )
     holder = None
@@ -79,7 +80,8 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
     r = run_cli(alpaca, "force-unlock", "--list")
     assert lock_id in r.stdout
     r = run_cli(alpaca, "force-unlock", lock_id)
-    assert r.returncode == 1  # its holder is alive: its pid runs here, its lease runs (on PostgreSQL, its session)
+    # its holder is alive: its pid runs here, its lease runs (on PostgreSQL, its session)
+    assert r.returncode == 1
     assert "held by someone (pid" in r.stderr
     assert f"since {now:%Y-%m-%d %H:%M}" in r.stderr
     assert "--force" in r.stderr
@@ -95,16 +97,16 @@ def test_live_holder_blocks_until_force_unlock(alpaca: Workspace, emulator: Brok
 
 
 def test_force_unlock_removes_a_dead_holders_lock_without_force(alpaca: Workspace) -> None:
-    """A holder whose process is gone from this host (or, on PostgreSQL, whose session ended) is dead: its lock is
-    removed as asked, without --force, and the event says who removed whose lock."""
+    """A holder whose process is gone from this host (or, on PostgreSQL, whose session ended) is dead: its
+    lock is removed as asked, without --force, and the event says who removed whose lock."""
     assert alpaca.run("history").code == 0  # creates the journal
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()  # reaped: its pid runs no more
     lock_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     alpaca.execute(
-        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
-        " values (:l, 'paper-ira', 'gone', :h, :p, 'apply', :n, :n, :e)",
+        "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at,"
+        " expires_at) values (:l, 'paper-ira', 'gone', :h, :p, 'apply', :n, :n, :e)",
         l=lock_id, h=socket.gethostname(), p=child.pid, n=now, e=now + timedelta(minutes=10),
     )
     r = run_cli(alpaca, "force-unlock", lock_id)
@@ -114,8 +116,8 @@ def test_force_unlock_removes_a_dead_holders_lock_without_force(alpaca: Workspac
 
 
 def test_a_killed_but_unreaped_holder_does_not_keep_the_lock(alpaca: Workspace, emulator: Broker) -> None:
-    """A holder that died but was not yet reaped by its parent is a zombie: kill(pid, 0) still succeeds, yet it
-    will never release the lock. It must not block the account until the lease expires."""
+    """A holder that died but was not yet reaped by its parent is a zombie: kill(pid, 0) still succeeds, yet
+    it will never release the lock. It must not block the account until the lease expires."""
     assert alpaca.run("history").code == 0  # creates the journal
     child = subprocess.Popen([sys.executable, "-c", "pass"])  # never waited for: a zombie once it exits
     try:
@@ -126,8 +128,8 @@ def test_a_killed_but_unreaped_holder_does_not_keep_the_lock(alpaca: Workspace, 
             time.sleep(0.01)
         now = datetime.now(UTC)
         alpaca.execute(
-            "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at, expires_at)"
-            " values (:l, 'paper-ira', 'killed', :h, :p, 'apply', :n, :n, :e)",
+            "insert into locks (lock_id, account, holder, host, pid, purpose, acquired_at, heartbeat_at,"
+            " expires_at) values (:l, 'paper-ira', 'killed', :h, :p, 'apply', :n, :n, :e)",
             l=str(uuid.uuid4()), h=socket.gethostname(), p=child.pid, n=now, e=now + timedelta(minutes=10),
         )
         r = alpaca.run("apply", "--auto-approve")

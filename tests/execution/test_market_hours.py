@@ -1,8 +1,8 @@
-"""Market hours: no order is sent while the broker says its market is closed, because a market order would wait
-for the open and fill at a price that no quote band, policy or kill switch has seen.
+"""Market hours: no order is sent while the broker says its market is closed, because a market order would
+wait for the open and fill at a price that no quote band, policy or kill switch has seen.
 
-The paper broker knows its market's hours from an exchange calendar (exchange-calendars, XNYS here); the Alpaca
-adapter from the broker's own clock (the emulator's `market_closed` knob).
+The paper broker knows its market's hours from an exchange calendar (exchange-calendars, XNYS here); the
+Alpaca adapter from the broker's own clock (the emulator's `market_closed` knob).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def _runtime(ws: Workspace, now: datetime, **apply: object) -> tuple[Runtime, Fi
 
     edit_yaml(ws.config, change)
     clock = FixedClock(now)
-    rt = Runtime(ws.config, ws.journal_url, clock=clock)  # one clock for broker, journal, policies and plan age
+    # one clock for broker, journal, policies and plan age
+    rt = Runtime(ws.config, ws.journal_url, clock=clock)
     assert isinstance(rt.broker, PaperBroker)
     return rt, clock
 
@@ -178,7 +179,8 @@ def test_a_trade_outside_a_session_settles_from_the_next_session() -> None:
     after_close = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)  # Wednesday 16:30: trades at Friday's open
     assert settlement_date("XNYS", before_open, 1) == date(2026, 11, 27)  # Thursday is Thanksgiving
     assert settlement_date("XNYS", after_close, 1) == date(2026, 11, 30)
-    assert settlement_date("XNYS", datetime(2026, 11, 28, 12, 0, tzinfo=UTC), 1) == date(2026, 12, 1)  # Saturday
+    # Saturday
+    assert settlement_date("XNYS", datetime(2026, 11, 28, 12, 0, tzinfo=UTC), 1) == date(2026, 12, 1)
 
 
 def test_a_lunch_break_is_closed() -> None:
@@ -193,9 +195,9 @@ def test_a_lunch_break_is_closed() -> None:
 def test_settlement_is_judged_by_the_exchanges_date(tmp_path: Path) -> None:
     from reconciler.brokers.prices import Price
     from reconciler.journal.store import Journal
-    from reconciler.spec.models import PaperBroker as PaperSpec
+    from reconciler.workspace.models import PaperBrokerConfig
 
-    spec = PaperSpec.model_validate({
+    spec = PaperBrokerConfig.model_validate({
         "kind": "paper", "calendar": "XTKS", "slippage_bps": 0,
         "accounts": {"acct": {"cash": 0, "positions": {"ABC": 10}}},
     })

@@ -1,6 +1,6 @@
-"""Every order's outcome reaches the terminal as it happens (issue 27, section 3): outcomes are added through one
-method, ApplyResult.add, which tells the listener; a new path that appended to the list directly would print
-nothing until the apply ended."""
+"""Every order's outcome reaches the terminal as it happens (issue 27, section 3): outcomes are added through
+one method, ApplyResult.add, which tells the listener; a new path that appended to the list directly would
+print nothing until the apply ended."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def test_the_walk_finds_apply_result_add() -> None:
 def test_only_apply_result_add_appends_an_order_outcome() -> None:
     allowed = {_add()}
     # workers.py's report.outcomes holds accounts (WorkOutcome), not orders: its own list, printed at the end.
-    assert [p for p in _appends_to_outcomes() if p not in allowed and not p.startswith("execution/workers.py")] == []
+    assert [
+        p for p in _appends_to_outcomes() if p not in allowed and not p.startswith("execution/workers.py")
+    ] == []
 
 
 def test_an_outcome_that_cannot_be_shown_does_not_stop_the_orders_after_it(
@@ -62,7 +64,9 @@ def test_an_outcome_that_cannot_be_shown_does_not_stop_the_orders_after_it(
     assert [o.status for o in result.outcomes] == ["filled"] * sum(len(pp.actions) for pp in plan.portfolios)
 
 
-def test_an_outcome_that_cannot_be_shown_is_logged(workspace: Workspace, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_outcome_that_cannot_be_shown_is_logged(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
     from reconciler.execution.executor import apply_plan
     from reconciler.execution.planning import make_plan
     from reconciler.runtime import Runtime

@@ -1,5 +1,5 @@
-"""A paper apply waits for the disk once per portfolio, and holds one lease thread however many accounts it locks:
-work counted (synced commits, threads), not timed, so the test holds on any machine."""
+"""A paper apply waits for the disk once per portfolio, and holds one lease thread however many accounts it
+locks: work counted (synced commits, threads), not timed, so the test holds on any machine."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Plan files are strict JSON: a key written twice anywhere is refused (whichever copy would win), a boolean is not
-a number, and a number is not a string where the format writes one. Each check is run on every value of a real
-plan, one edit at a time; the edits keep the seal intact (the model they validate to is the same), so only the
-strictness refuses them."""
+"""Plan files are strict JSON: a key written twice anywhere is refused (whichever copy would win), a boolean
+is not a number, and a number is not a string where the format writes one. Each check is run on every value of
+a real plan, one edit at a time; the edits keep the seal intact (the model they validate to is the same), so
+only the strictness refuses them."""
 
 from __future__ import annotations
 
@@ -65,13 +65,18 @@ def test_the_unedited_plan_reads(plan_file: Path) -> None:
     assert read_plan(plan_file).content_hash
 
 
-def test_every_number_written_as_a_string_is_refused_as_a_bare_number(plan_file: Path, tmp_path: Path) -> None:
+def test_every_number_written_as_a_string_is_refused_as_a_bare_number(
+    plan_file: Path, tmp_path: Path
+) -> None:
     data = json.loads(plan_file.read_text())
-    numeric = [(loc, v) for loc, v in _leaves(data) if isinstance(v, str) and _numeric(v) and loc[-1] != "version"]
+    numeric = [
+        (loc, v) for loc, v in _leaves(data) if isinstance(v, str) and _numeric(v) and loc[-1] != "version"
+    ]
     assert len(numeric) >= 10  # quantities, prices, weights, cash: the plan is full of them
     for loc, value in numeric:
         err = _refused(tmp_path / "edited.json", _set(data, loc, json.loads(str(Decimal(value)))))
-        assert err.message.startswith(f"field {'.'.join(map(str, loc))}: a number where the format writes a string")
+        assert err.message.startswith(f"field {'.'.join(map(str, loc))}: a number where the format writes a"
+                                      " string")
 
 
 def test_every_integer_written_as_a_boolean_is_refused(plan_file: Path, tmp_path: Path) -> None:
@@ -90,7 +95,9 @@ def test_format_version_true_is_not_version_1(plan_file: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("copy", ["same", "different"])
-def test_a_key_written_twice_is_refused_whichever_copy_would_win(plan_file: Path, tmp_path: Path, copy: str) -> None:
+def test_a_key_written_twice_is_refused_whichever_copy_would_win(
+    plan_file: Path, tmp_path: Path, copy: str
+) -> None:
     text = plan_file.read_text()
     value = '"0"' if copy == "different" else json.dumps(json.loads(text)["content_hash"])
     doubled = text.replace('"content_hash":', f'"content_hash": {value},\n  "content_hash":', 1)

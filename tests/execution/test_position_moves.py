@@ -1,6 +1,6 @@
-"""A holding that moved by more than the journal's fills explain (issue 20 §2): a split or a transfer changes what
-the broker holds with no fill of ours. The symbol is blocked — in the plan, with the reason and the fix — until
-`reconcile --accept-move` accepts the new holding, recorded in the journal with who and why.
+"""A holding that moved by more than the journal's fills explain (issue 20 §2): a split or a transfer changes
+what the broker holds with no fill of ours. The symbol is blocked — in the plan, with the reason and the fix —
+until `reconcile --accept-move` accepts the new holding, recorded in the journal with who and why.
 
 The emulator's books are changed behind the reconciler's back, as a transfer in would change them.
 """
@@ -30,7 +30,9 @@ def _portfolio(ws: Workspace, *argv: str) -> dict[str, Any]:
     return next(p for p in json.loads(r.stdout)["portfolios"] if p["account"] == ACCOUNT)  # type: ignore[no-any-return]
 
 
-def test_a_holding_moved_behind_our_back_is_blocked_until_accepted(alpaca: Workspace, emulator: Broker) -> None:
+def test_a_holding_moved_behind_our_back_is_blocked_until_accepted(
+    alpaca: Workspace, emulator: Broker
+) -> None:
     before = _portfolio(alpaca, "--record")  # the baseline: the journal's last observation
     assert SYMBOL in {a["symbol"] for a in before["actions"]}  # the plan trades BND while nothing moved
     _transfer_in(emulator, 50)
@@ -38,17 +40,26 @@ def test_a_holding_moved_behind_our_back_is_blocked_until_accepted(alpaca: Works
     moved = _portfolio(alpaca, "--record")  # the move is found, and journaled as a block
     assert SYMBOL in moved["observation"]["moved"]
     assert SYMBOL not in {a["symbol"] for a in moved["actions"]}
-    shown = run_cli(alpaca, "plan")  # the next plan's baseline holds 145 already: the block stays all the same
+    # the next plan's baseline holds 145 already: the block stays all the same
+    shown = run_cli(alpaca, "plan")
     assert BLOCK in shown.stdout, shown.stdout
     assert f"--accept-move {ACCOUNT}:{SYMBOL} --reason TEXT" in shown.stdout
 
     refused = run_cli(alpaca, "reconcile", "--accept-move", f"{ACCOUNT}:{SYMBOL}")
     assert refused.returncode == 1
     assert "--accept-move needs --reason" in refused.stderr
-    accepted = run_cli(alpaca, "reconcile", "--accept-move", f"{ACCOUNT}:{SYMBOL}", "--reason", "ACATS transfer in",
-                       env={"RECONCILER_ACTOR": "ops-ann"})
+    accepted = run_cli(
+        alpaca,
+        "reconcile",
+        "--accept-move",
+        f"{ACCOUNT}:{SYMBOL}",
+        "--reason",
+        "ACATS transfer in",
+        env={"RECONCILER_ACTOR": "ops-ann"},
+    )
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
-    (data,) = [json.loads(row[0]) for row in alpaca.query("select data from events where kind = 'position.accepted'")]
+    (data,) = [json.loads(row[0]) for row in alpaca.query("select data from events where kind ="
+                                                          " 'position.accepted'")]
     assert (data["symbol"], data["actor"], data["reason"]) == (SYMBOL, "ops-ann", "ACATS transfer in")
 
     after = _portfolio(alpaca)

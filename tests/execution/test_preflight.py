@@ -1,5 +1,6 @@
 """The pre-flight checks on their own, without the CLI, the locks or the broker's orders: a plan made from the
-example repository, then changed the way a stale, forged or mistimed plan would be, and each check's verdict."""
+example repository, then changed the way a stale, forged or mistimed plan would be, and each check's
+verdict."""
 
 from __future__ import annotations
 
@@ -71,11 +72,15 @@ def test_a_tampered_order_is_refused_by_check_derived(planned: tuple[Plan, Runti
     with pytest.raises(PlanMismatchError) as refused:
         check_derived(tampered, tampered.portfolios, rt.workspace, rt.costs, rt.quote_limits)
     assert f"the orders for portfolio {pp.name!r} are not the ones its targets give" in refused.value.message
-    assert f"leg 1: plan has ('{first.symbol}', '{first.side}', ('{forged.quantity}'))" in refused.value.message
+    assert (
+        f"leg 1: plan has ('{first.symbol}', '{first.side}', ('{forged.quantity}'))" in refused.value.message
+    )
     assert "nothing was sent" in refused.value.message
 
 
-def test_a_portfolio_the_targets_do_not_have_is_refused_by_check_derived(planned: tuple[Plan, Runtime]) -> None:
+def test_a_portfolio_the_targets_do_not_have_is_refused_by_check_derived(
+    planned: tuple[Plan, Runtime],
+) -> None:
     plan, rt = planned
     renamed = plan.model_copy(update={"portfolios": [
         p.model_copy(update={"name": "someone-else"}) if i == 0 else p for i, p in enumerate(plan.portfolios)
@@ -160,13 +165,17 @@ def test_a_plan_from_the_future_is_refused(planned: tuple[Plan, Runtime]) -> Non
 def test_a_closed_market_is_refused(planned: tuple[Plan, Runtime]) -> None:
     plan, _ = planned
     closed = MarketStatus(is_open=False, next_open=datetime(2026, 11, 27, 14, 30, tzinfo=UTC), source="test")
-    observations = {pp.account: pp.observation.model_copy(update={"market": closed}) for pp in plan.portfolios}
+    observations = {
+        pp.account: pp.observation.model_copy(update={"market": closed}) for pp in plan.portfolios
+    }
     with pytest.raises(MarketClosedError) as refused:
         check_market_open(observations, plan)
     assert "closed (test, next open 2026-11-27 14:30 UTC)" in refused.value.message
 
 
-def test_an_applied_plan_is_recognised_and_a_partly_applied_one_refused(planned: tuple[Plan, Runtime]) -> None:
+def test_an_applied_plan_is_recognised_and_a_partly_applied_one_refused(
+    planned: tuple[Plan, Runtime],
+) -> None:
     plan, _ = planned
     legs = [client_order_id(plan.content_hash, pp.account, a) for pp in plan.portfolios for a in pp.actions]
     assert already_applied(plan, plan.portfolios, {c: {"status": "filled"} for c in legs}) is True
@@ -177,7 +186,9 @@ def test_an_applied_plan_is_recognised_and_a_partly_applied_one_refused(planned:
 
 
 def _deny(plan: Plan, policy: str, portfolio: str) -> Plan:
-    result = PolicyResult(policy=policy, kind="deny", level="hard-mandatory", portfolio=portfolio, message="no")
+    result = PolicyResult(
+        policy=policy, kind="deny", level="hard-mandatory", portfolio=portfolio, message="no"
+    )
     return plan.model_copy(update={"policy_results": [*plan.policy_results, result]})
 
 

@@ -1,6 +1,6 @@
-"""Every path that values an account with quotes outside the backtester corroborates them: a walk of the package
-finds each call of the planner and of the quote check and fails on one that leaves out the limits or the
-journal's fill prices (core.valuation), so a new path cannot skip corroboration."""
+"""Every path that values an account with quotes outside the backtester corroborates them: a walk of the
+package finds each call of the planner and of the quote check and fails on one that leaves out the limits or
+the journal's fill prices (core.valuation), so a new path cannot skip corroboration."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 NEEDED = {"plan_portfolio": 5, "plan_many": 4, "doubtful_quotes": 5}
 KEYWORDS = {"plan_portfolio": {"limits", "references"}, "plan_many": {"limits", "references"},
             "doubtful_quotes": {"references", "floors"}}
-# The backtester replays history with no broker and no journal: its quotes are the data under test. The core is
-# pure, but its registry of built-in checks is how apply judges a fresh observation (core.checks): walked too.
+# The backtester replays history with no broker and no journal: its quotes are the data under test. The core
+# is pure, but its registry of built-in checks is how apply judges a fresh observation (core.checks): walked
+# too.
 EXEMPT = ("backtest/", "core/")
 WALKED = ("core/checks.py",)
 
@@ -34,7 +35,12 @@ def _calls() -> list[tuple[str, ast.Call]]:
 
 def test_the_walk_finds_the_known_paths() -> None:
     where = {label.split(":")[0] for label, _ in _calls()}
-    assert where == {"execution/planning.py", "execution/status.py", "execution/preflight.py", "core/checks.py"}
+    assert where == {
+        "execution/planning.py",
+        "execution/status.py",
+        "execution/preflight.py",
+        "core/checks.py",
+    }
 
 
 def test_every_path_passes_limits_and_fill_prices() -> None:

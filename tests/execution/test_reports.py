@@ -1,6 +1,6 @@
-"""Reports say what happened (issue 20): a sentence about an order is derived from the journal's final state of that
-order, never assumed — "the remainder cancelled" only for a cancelled order, and no "nothing was sent" after an
-order went out."""
+"""Reports say what happened (issue 20): a sentence about an order is derived from the journal's final state
+of that order, never assumed — "the remainder cancelled" only for a cancelled order, and no "nothing was sent"
+after an order went out."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def test_the_remainder_is_called_cancelled_only_when_the_journal_says_it_was(
 
 
 def _said(stdout: str, cid: str) -> str:
-    """What the apply printed about one order: its row (found by the short id) and the sentence under it, if any."""
+    """What the apply printed about one order: its row (found by the short id) and the sentence under it, if
+    any."""
     lines = stdout.splitlines()
     at = next(n for n, line in enumerate(lines) if id_tail(cid) in line)
     below = lines[at + 1] if at + 1 < len(lines) else ""

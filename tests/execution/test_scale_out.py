@@ -1,5 +1,5 @@
-"""Several independent `apply --all` processes (standing in for machines) share one journal — PostgreSQL in CI —
-and split a plan's accounts: each account applied once, no order sent twice, and the accounts of one killed
+"""Several independent `apply --all` processes (standing in for machines) share one journal — PostgreSQL in CI
+— and split a plan's accounts: each account applied once, no order sent twice, and the accounts of one killed
 mid-way finished by the next run."""
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ def start(ws: Workspace, plan: Path, crash_at: str | None = None) -> subprocess.
     return subprocess.Popen(
         [sys.executable, "-m", "reconciler.cli.main", "--config", str(ws.config), "--no-color",
          "apply", str(plan), "--all", "--workers", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
 def _claimed(ws: Workspace) -> bool:
-    """Whether some worker claimed an account yet (the journal and its queue are created by the first apply)."""
+    """Whether some worker claimed an account yet (the journal and its queue are created by the first
+    apply)."""
     if ws.journal_rows("work_items") == 0:
         return False
     return bool(ws.query("select count(*) from work_items where claimed_by is not null")[0][0])
@@ -42,10 +44,10 @@ def test_three_machines_split_the_accounts_and_a_killed_ones_accounts_are_taken_
     plan = tmp_path / "plan.json"
     made = run_cli(workspace, "plan", "--out", str(plan))
     assert made.returncode == 0, made.stderr
-    # The third machine's two workers are killed (SIGKILL) right after the broker took each one's second order:
-    # mid-account. The paper broker commits an account's orders with their intents in one transaction
-    # (executor._one_commit), so the kill leaves nothing of that account: the others take it back once they see
-    # the holders dead and apply it whole, under the same client ids.
+    # The third machine's two workers are killed (SIGKILL) right after the broker took each one's second
+    # order: mid-account. The paper broker commits an account's orders with their intents in one transaction
+    # (executor._one_commit), so the kill leaves nothing of that account: the others take it back once they
+    # see the holders dead and apply it whole, under the same client ids.
     doomed = start(workspace, plan, crash_at="after_submit:2")
     deadline = time.monotonic() + 120
     while doomed.poll() is None and time.monotonic() < deadline and not _claimed(workspace):

@@ -1,5 +1,5 @@
-"""Applying one account of a large plan costs what it costs in a small one: work is counted (Python calls made and
-SQL statements sent while applying one account), not timed, so the test holds on any machine."""
+"""Applying one account of a large plan costs what it costs in a small one: work is counted (Python calls made
+and SQL statements sent while applying one account), not timed, so the test holds on any machine."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def test_one_account_costs_the_same_in_a_plan_of_40_accounts_as_in_a_plan_of_4(
 
 
 def test_one_apply_of_many_accounts_holds_all_their_locks(workspace: Workspace, tmp_path: Path) -> None:
-    """A plain `apply PLAN` locks every account of the plan at once: on PostgreSQL that is one advisory lock per
-    account, which must not need a database connection each (a pool holds 15)."""
+    """A plain `apply PLAN` locks every account of the plan at once: on PostgreSQL that is one advisory lock
+    per account, which must not need a database connection each (a pool holds 15)."""
     grow(workspace, 24)
     plan_file = tmp_path / "plan.json"
     assert workspace.run("plan", "--out", str(plan_file)).code == 0
@@ -98,7 +98,9 @@ def test_quote_age_is_judged_at_each_accounts_own_observation(workspace: Workspa
     """Judged at the end of a long plan, the first accounts' quotes would look minutes old and quote_freshness
     (60 s) would deny them: the plan would block itself."""
     grow(workspace, 6)
-    rt = Runtime(workspace.config, workspace.journal_url, clock=SlowObservations(datetime(2026, 3, 2, 15, tzinfo=UTC)))
+    rt = Runtime(
+        workspace.config, workspace.journal_url, clock=SlowObservations(datetime(2026, 3, 2, 15, tzinfo=UTC))
+    )
     plan = make_plan(rt, record=False)
     assert (plan.created_at - plan.portfolios[0].observation.taken_at).total_seconds() > 60
     assert [r for r in plan.policy_results if r.policy == "quote_freshness"] == []

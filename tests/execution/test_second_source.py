@@ -1,6 +1,6 @@
-"""Every broker fact has a second source (issue 20, section 2): a fill is checked against the order we sent (the
-journal's intent), never against the quantity the broker's answer claims; positions times quotes plus cash are
-checked against the equity the broker reports."""
+"""Every broker fact has a second source (issue 20, section 2): a fill is checked against the order we sent
+(the journal's intent), never against the quantity the broker's answer claims; positions times quotes plus
+cash are checked against the equity the broker reports."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ INFLATED = "100000"
 
 
 class InflatedFills(ForwardingProxy):
-    """The answer to the first order sent for one account claims it was an order of 100,000, all filled (its own
-    qty agrees, so only the journal can tell)."""
+    """The answer to the first order sent for one account claims it was an order of 100,000, all filled (its
+    own qty agrees, so only the journal can tell)."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, self._lie)
@@ -68,18 +68,22 @@ def test_a_fill_beyond_the_order_we_sent_is_refused_not_journaled(
         "select quantity from fills where client_order_id = :c", c=proxy.lied_about
     )]
     assert sum(filled, Decimal(0)) <= Decimal(str(sent))
-    assert ws.query("select status from intents where client_order_id = :c", c=proxy.lied_about)[0][0] == "unknown"
+    assert (
+        ws.query("select status from intents where client_order_id = :c", c=proxy.lied_about)[0][0]
+        == "unknown"
+    )
     assert ws.query("select count(*) from events where kind = 'order.impossible_answer'")[0][0] == 1
     assert "cannot be true" in r.stdout + r.stderr
     assert r.returncode != 0
-    sent_for_it = [o["client_order_id"] for o in emulator.orders(LIAR)]  # the emulator keeps accounts by key id
+    # the emulator keeps accounts by key id
+    sent_for_it = [o["client_order_id"] for o in emulator.orders(LIAR)]
     assert sent_for_it == [proxy.lied_about]  # nothing more was sent for that portfolio
 
 
 
 def test_a_true_answer_after_the_impossible_one_is_adopted(liar: tuple[Workspace, InflatedFills]) -> None:
-    """The order stayed as the journal knew it; `reconcile` asks again (the proxy lies to the send only) and adopts
-    what the broker now says, which can be true."""
+    """The order stayed as the journal knew it; `reconcile` asks again (the proxy lies to the send only) and
+    adopts what the broker now says, which can be true."""
     ws, proxy = liar
     run_cli(ws, "apply", "--auto-approve")
     r = run_cli(ws, "reconcile")
@@ -92,9 +96,19 @@ def test_a_true_answer_after_the_impossible_one_is_adopted(liar: tuple[Workspace
 def test_an_exchanges_inflated_fill_is_refused_by_the_same_gate(workspace: Workspace) -> None:
     rt = Runtime(workspace.config, workspace.journal_url)
     apply_id = rt.journal.start_apply("c" * 64, "t" * 64, None, "test")
-    rt.journal.add_intent(apply_id=apply_id, plan_hash="c" * 64, portfolio="alice-ira", account="paper-ira", leg=1,
-                          client_order_id="rc-ccxt", symbol="BTC", side="buy", quantity=Decimal("0.5"),
-                          est_price=Decimal(60000), status="submitting")
+    rt.journal.add_intent(
+        apply_id=apply_id,
+        plan_hash="c" * 64,
+        portfolio="alice-ira",
+        account="paper-ira",
+        leg=1,
+        client_order_id="rc-ccxt",
+        symbol="BTC",
+        side="buy",
+        quantity=Decimal("0.5"),
+        est_price=Decimal(60000),
+        status="submitting",
+    )
     answer = order_state({"id": "x1", "symbol": "BTC/USD", "side": "buy", "amount": 100000, "filled": 100000,
                           "average": 60000, "status": "closed"}, "USD", "rc-ccxt")
     with pytest.raises(ImpossibleFillError):
@@ -110,14 +124,17 @@ def test_only_the_checked_gate_writes_a_brokers_answer_to_the_journal() -> None:
         str(path.relative_to(root))
         for path in root.rglob("*.py")
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record_state"
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "record_state"
         and ast.unparse(node.func.value).endswith("journal")
     )
     assert callers == ["execution/reconcile.py"]
 
 
 class InflatedPositions(ForwardingProxy):
-    """GET /v2/positions for one account says every holding is 100 times what it is; the account figures do not."""
+    """GET /v2/positions for one account says every holding is 100 times what it is; the account figures do
+    not."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream, self._lie)

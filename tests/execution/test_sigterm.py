@@ -1,5 +1,6 @@
-"""SIGTERM on `apply` is a stop, handled like Ctrl-C (issue 20): the order being sent is finished and journaled,
-nothing more is sent, the apply is recorded as ended, its lock is released, and the process exits 143."""
+"""SIGTERM on `apply` is a stop, handled like Ctrl-C (issue 20): the order being sent is finished and
+journaled, nothing more is sent, the apply is recorded as ended, its lock is released, and the process exits
+143."""
 
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def test_sigterm_finishes_the_order_being_sent_records_releases_and_exits_143(
     assert "terminated (SIGTERM)" in err
     orders = emulator.orders()
     assert len(orders) == 1, "an order was sent after the SIGTERM"
-    (status,) = ws.query("select status from intents where client_order_id = :c", c=orders[0]["client_order_id"])[0]
+    (status,) = ws.query(
+        "select status from intents where client_order_id = :c", c=orders[0]["client_order_id"]
+    )[0]
     assert status == "filled"  # the order being sent was finished and journaled
     assert ws.query("select count(*) from locks")[0][0] == 0
     assert ws.query("select status from applies")[0][0] == "failed"

@@ -1,10 +1,10 @@
 """Stop means stop for `apply --all` (issue 20 §4): SIGTERM, SIGINT or kill -9 of the runner leaves no worker
 sending orders, and the journal converges with the next apply; two runners of one plan share its work.
 
-A proxy on 127.0.0.1 in front of the emulator logs when each order submission arrives and holds them all until the
-test releases it: the runner is signalled once each of its workers has an order held on its way, so the orders
-begun before the signal are exactly those (they still land, and must be journaled), and any submission that
-arrives after the signal is a worker that did not stop. No margin is needed: no worker is between orders.
+A proxy on 127.0.0.1 in front of the emulator logs when each order submission arrives and holds them all until
+the test releases it: the runner is signalled once each of its workers has an order held on its way, so the
+orders begun before the signal are exactly those (they still land, and must be journaled), and any submission
+that arrives after the signal is a worker that did not stop. No margin is needed: no worker is between orders.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def test_a_stopped_runner_leaves_no_worker_sending_and_the_next_apply_converges(
     assert ws.run("plan", "--out", str(plan_file)).code == 0
     runner = _runner(ws, plan_file, workers)
     # Signalled once every worker has an order held on its way: any submission after that is one begun after.
-    assert _wait_until(lambda: len(proxy.arrivals) >= workers, 60), "the workers never sent their first orders"
+    assert _wait_until(lambda: len(proxy.arrivals) >= workers, 60), ("the workers never sent their first"
+                                                                     " orders")
     children = _children(runner.pid)
     runner.send_signal(signum)
     signalled = time.monotonic()
@@ -131,7 +132,9 @@ def test_a_stopped_runner_leaves_no_worker_sending_and_the_next_apply_converges(
     assert late == [], "orders were sent after the runner was stopped"
     assert len(emulator.orders()) == len(proxy.arrivals)
     assert "Traceback" not in err
-    assert runner.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130, signal.SIGKILL: -9}[signum], out + err
+    assert runner.returncode == {signal.SIGTERM: 143, signal.SIGINT: 130, signal.SIGKILL: -9}[signum], (
+        out + err
+    )
     assert ws.query("select count(*) from locks")[0][0] == 0, (out + err, ws.query("select * from locks"))
     assert ws.query("select count(*) from intents where status = 'submitting'")[0][0] == 0
 
@@ -155,7 +158,9 @@ def test_two_runners_started_together_apply_every_account_exactly_once(
 
     assert [r.returncode for r in runners] == [0, 0], results
     assert [err for _, err in results if "Traceback" in err or "Internal error" in err] == []
-    done = [line.split()[1] for out, _ in results for line in out.splitlines() if line.strip().startswith("done")]
+    done = [
+        line.split()[1] for out, _ in results for line in out.splitlines() if line.strip().startswith("done")
+    ]
     assert Counter(done) == Counter(a for a, in alpaca.query("select account from work_items"))
     assert {s for s, in alpaca.query("select status from work_items")} == {"done"}
     ids = Counter(o["client_order_id"] for o in emulator.orders())
@@ -163,7 +168,9 @@ def test_two_runners_started_together_apply_every_account_exactly_once(
     assert alpaca.run("plan", "--detailed-exitcode").code == 0
 
 
-def test_a_runner_that_loses_the_race_to_enqueue_a_plan_joins_its_queue(alpaca: Workspace, tmp_path: Path) -> None:
+def test_a_runner_that_loses_the_race_to_enqueue_a_plan_joins_its_queue(
+    alpaca: Workspace, tmp_path: Path
+) -> None:
     plan_file = tmp_path / "plan.json"
     assert alpaca.run("plan", "--out", str(plan_file)).code == 0
     plan = read_plan(plan_file)
@@ -198,7 +205,8 @@ def test_probing_whether_a_lock_holder_lives_never_takes_the_lock(workspace: Wor
     taker = Journal.open(workspace.journal_url)
     refused = []
     try:
-        for n in range(150):  # each take is a moment in which the probe ran (PostgreSQL: it once took the lock)
+        # each take is a moment in which the probe ran (PostgreSQL: it once took the lock)
+        for n in range(150):
             try:
                 with AccountLock(taker, "paper-ira", f"worker-{n}", heartbeat=60):
                     pass

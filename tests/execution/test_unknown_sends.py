@@ -1,6 +1,6 @@
-"""A send whose outcome is unknown stays unknown (issue 20): `failed` only on a definitive refusal from the broker;
-a send without a definitive answer leaves its intent `unknown` until the broker shows the order or the in-flight
-grace has passed since its last attempt, and no plan or apply trades the account meanwhile.
+"""A send whose outcome is unknown stays unknown (issue 20): `failed` only on a definitive refusal from the
+broker; a send without a definitive answer leaves its intent `unknown` until the broker shows the order or the
+in-flight grace has passed since its last attempt, and no plan or apply trades the account meanwhile.
 
 Every exception the send path can raise is enumerated (the adapters' raise statements, walked, and the error
 hierarchies they come from), so a new exception cannot slip past the rule.
@@ -39,8 +39,21 @@ PACKAGE = Path(reconciler.__file__).parent
 SEND_PATH = [*sorted((PACKAGE / "brokers").glob("*.py")), PACKAGE / "bounded_http.py",
              *sorted((PACKAGE / "secrets").glob("*.py"))]
 # What Python itself raises in answer parsing and I/O, which no raise statement names.
-BUILTIN = [ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, decimal.InvalidOperation,
-           OSError, TimeoutError, ConnectionResetError, RuntimeError, AssertionError, UnicodeDecodeError]
+BUILTIN = [
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    decimal.InvalidOperation,
+    OSError,
+    TimeoutError,
+    ConnectionResetError,
+    RuntimeError,
+    AssertionError,
+    UnicodeDecodeError,
+]
 
 
 def _subclasses(root: type[BaseException]) -> set[type[BaseException]]:
@@ -90,13 +103,16 @@ def send_path_exceptions() -> list[type[BaseException]]:
         found |= raised_in(path)
     found |= _subclasses(ReconcilerError) | _subclasses(httpx.HTTPError) | _subclasses(httpx.StreamError)
     found |= _subclasses(ccxt.BaseError)
-    return sorted((c for c in found if issubclass(c, Exception)), key=lambda c: f"{c.__module__}.{c.__qualname__}")
+    return sorted(
+        (c for c in found if issubclass(c, Exception)), key=lambda c: f"{c.__module__}.{c.__qualname__}"
+    )
 
 
 def instance(cls: type[BaseException]) -> BaseException:
     try:
         return cls("the broker said something")
-    except (TypeError, ValueError):  # a constructor that wants more (httpx's status error, a size): built bare
+    # a constructor that wants more (httpx's status error, a size): built bare
+    except (TypeError, ValueError):
         exc = cls.__new__(cls)
         Exception.__init__(exc, "the broker said something")
         return exc
@@ -135,15 +151,17 @@ def planned(workspace: Workspace, tmp_path: Path) -> Iterator[tuple[Plan, Portfo
     yield plan, pp, rt, rt.journal.start_apply(plan.content_hash, plan.targets_hash, None, "test")
 
 
-def _send(planned: tuple[Plan, PortfolioPlan, Runtime, str], exc: BaseException, leg: int, placed: bool = False
-          ) -> tuple[Leg, ApplyResult]:
+def _send(
+    planned: tuple[Plan, PortfolioPlan, Runtime, str], exc: BaseException, leg: int, placed: bool = False
+) -> tuple[Leg, ApplyResult]:
     plan, pp, rt, apply_id = planned
     action = replace(next(a for a in pp.actions if a.side == "buy"), leg=leg, quantity=Decimal(1))
     paper = rt.__dict__.setdefault("paper", rt.broker)
     rt.__dict__["broker"] = Raising(paper, exc, placed=placed)
     result = ApplyResult(apply_id, "succeeded")
     leg_ = Leg(rt, plan, pp, action, apply_id, None, result)
-    with contextlib.suppress(ExchangeBannedError):  # journaled as failed like any refusal, then it ends the apply
+    # journaled as failed like any refusal, then it ends the apply
+    with contextlib.suppress(ExchangeBannedError):
         leg_.send(Decimal(1), 0.0)
     return leg_, result
 
@@ -191,8 +209,9 @@ TIMEOUT = 0.5  # broker.timeout_seconds: a send takes at most 6 x 0.5 + 0.15 = 3
 
 
 class HoldingProxy(ForwardingProxy):
-    """Every POST /v2/orders of the first order's client id is held until the test releases it (so each attempt
-    times out), then passed on: the first lands late, the resends meet Alpaca's duplicate-id refusal."""
+    """Every POST /v2/orders of the first order's client id is held until the test releases it (so each
+    attempt times out), then passed on: the first lands late, the resends meet Alpaca's duplicate-id
+    refusal."""
 
     def __init__(self, upstream: str) -> None:
         self.cid: str | None = None
@@ -263,7 +282,11 @@ def test_an_order_whose_every_attempt_timed_out_is_unknown_and_never_bought_twic
                   if any(o["client_order_id"] == cid for o in a["orders"])]
     orders = emulator.orders(account)
     landed = next(o for o in orders if o["client_order_id"] == cid)
-    again = [o for o in orders if o["symbol"] == landed["symbol"] and o["side"] == landed["side"] and o is not landed]
+    again = [
+        o
+        for o in orders
+        if o["symbol"] == landed["symbol"] and o["side"] == landed["side"] and o is not landed
+    ]
     assert again == [], "the held order's trade was made a second time"
 
 

@@ -32,8 +32,11 @@ def _orders_for(ws: Workspace, account: str) -> int:
     return int(ws.query("select count(*) from paper_orders where account = :a", a=account)[0][0])
 
 
-def test_a_worthless_quote_on_a_held_symbol_blocks_only_that_portfolio(workspace: Workspace, tmp_path: Path) -> None:
-    # AAPL is held by paper-taxable (kept aside by hold: true), never traded: before, nothing looked at its quote.
+def test_a_worthless_quote_on_a_held_symbol_blocks_only_that_portfolio(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # AAPL is held by paper-taxable (kept aside by hold: true), never traded: before, nothing looked at its
+    # quote.
     _price(workspace, "AAPL", 0.0001, 231.02)
     plan_file = tmp_path / "plan.json"
     r = workspace.run("plan", "--out", str(plan_file), "--detailed-exitcode")
@@ -118,7 +121,8 @@ def test_each_portfolio_is_reobserved_before_its_orders(workspace: Workspace) ->
     assert set(result.refused) == {pp.name for pp in rest}
     assert all("s old (limit 60s)" in why[0] for why in result.refused.values()), result.refused
     assert {o.portfolio for o in result.outcomes if o.status == "filled"} == {first.name}
-    denied = workspace.query("select count(*) from policy_decisions where policy = 'valuation' and phase = 'apply'")
+    denied = workspace.query("select count(*) from policy_decisions where policy = 'valuation' and phase ="
+                             " 'apply'")
     assert denied[0][0] > 0
 
 
@@ -149,7 +153,8 @@ def test_a_shrunk_buy_says_planned_sent_and_why(workspace: Workspace) -> None:
 
 
 class _SlowBroker:
-    """The paper broker behind a link that takes 50 s per account observed (the clock moves, nothing sleeps)."""
+    """The paper broker behind a link that takes 50 s per account observed (the clock moves, nothing
+    sleeps)."""
 
     def __init__(self, inner: Broker, clock: FixedClock) -> None:
         self.inner = inner

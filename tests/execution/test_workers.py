@@ -24,7 +24,9 @@ def test_three_workers_apply_each_account_once(alpaca: Workspace, emulator: Brok
     emulator.faults(latency_ms=20)
     report = run_workers(plan, lambda: Runtime(alpaca.config), workers=3, actor="ci", overrides={})
     assert report.ok, report.outcomes
-    assert sorted(o.account for o in report.outcomes) == sorted(p.account for p in plan.portfolios if p.actions)
+    assert sorted(o.account for o in report.outcomes) == sorted(
+        p.account for p in plan.portfolios if p.actions
+    )
     rows = alpaca.query("select account, status, claimed_by from work_items")
     assert Counter(r[0] for r in rows) == Counter(p.account for p in plan.portfolios if p.actions)
     assert {r[1] for r in rows} == {"done"}
@@ -55,7 +57,9 @@ def test_cli_apply_all_with_workers(alpaca: Workspace, emulator: Broker, tmp_pat
     r = alpaca.run("apply", str(plan_file), "--all", "--workers", "2")
     assert r.code == 0, r.out + r.err
     accounts = sorted(p["account"] for p in plan["portfolios"] if p["actions"])
-    assert sorted(line.split()[1] for line in r.out.splitlines() if line.strip().startswith("done")) == accounts
+    assert (
+        sorted(line.split()[1] for line in r.out.splitlines() if line.strip().startswith("done")) == accounts
+    )
     assert f"Summary: {len(accounts)} account(s): 0 failed, {len(accounts)} done" in r.out
     # Said while starting, before any account is done (stderr: stdout carries the result).
     assert [line.split(" ", 1)[0] for line in r.err.splitlines() if line.endswith("…")] == [
@@ -116,7 +120,8 @@ def test_a_work_items_message_never_keeps_a_secret(alpaca: Workspace, tmp_path: 
     account = claim(journal, plan.content_hash, "w0")
     assert account is not None
     register("s3cr3t-broker-key-XYZ")
-    finish(journal, plan.content_hash, account, "failed", "internal error: HTTP 500 echoing s3cr3t-broker-key-XYZ")
+    finish(journal, plan.content_hash, account, "failed", "internal error: HTTP 500 echoing"
+           " s3cr3t-broker-key-XYZ")
     stored = alpaca.query("select message from work_items where account = :a", a=account)[0][0]
     assert "s3cr3t" not in stored
     assert stored == "internal error: HTTP 500 echoing ***"

@@ -1,4 +1,5 @@
-"""Fixtures for the GitOps loop: a fake GitHub on loopback and a real git repository of the example targets."""
+"""Fixtures for the GitOps loop: a fake GitHub on loopback and a real git repository of the example
+targets."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class Git:
             "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
         }
         done = subprocess.run(
-            ["git", "-c", "commit.gpgsign=false", *args], cwd=self.root, env=env, capture_output=True, text=True
+            ["git", "-c", "commit.gpgsign=false", *args], cwd=self.root, env=env, capture_output=True,
+            text=True
         )
         assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
         return done.stdout.strip()
@@ -59,7 +61,8 @@ class Git:
 
 @pytest.fixture
 def git_repo(workspace: Workspace) -> Git:
-    """The example workspace as a git repository with one commit on main (the journal is ignored, as in a clone)."""
+    """The example workspace as a git repository with one commit on main (the journal is ignored, as in a
+    clone)."""
     (workspace.root / ".gitignore").write_text(".reconciler/\n")
     git = Git(workspace.root)
     git("init", "-q", "-b", "main")

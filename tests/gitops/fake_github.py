@@ -1,8 +1,9 @@
-"""A fake GitHub REST API on 127.0.0.1: the few endpoints reconciler uses, with GitHub's pagination and errors.
+"""A fake GitHub REST API on 127.0.0.1: the few endpoints reconciler uses, with GitHub's pagination and
+errors.
 
 A real HTTP server in a thread: the client under test talks HTTP to it exactly as it would to api.github.com.
-Its token acts as `login`. A token shaped like an installation token (`ghs_`, what the Actions GITHUB_TOKEN and
-GitHub App tokens look like) gets GitHub's 403 on `GET /user`, and its login only from GraphQL's `viewer`.
+Its token acts as `login`. A token shaped like an installation token (`ghs_`, what the Actions GITHUB_TOKEN
+and GitHub App tokens look like) gets GitHub's 403 on `GET /user`, and its login only from GraphQL's `viewer`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ class FakeGitHub:
     teams: dict[str, set[str]] = field(default_factory=dict)  # "org/team" → member logins
     # Repository settings `github doctor` reads (empty: a repository nobody set up).
     default_branch: str = "main"
-    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → GitHub's environment object
-    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # environment → custom rules
+    # name → GitHub's environment object
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # environment → custom rules
+    branch_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     env_secrets: dict[str, list[str]] = field(default_factory=dict)
     repo_secrets: list[str] = field(default_factory=list)
     org_secrets: list[str] = field(default_factory=list)
@@ -64,7 +67,8 @@ class FakeGitHub:
     rules: list[dict[str, Any]] = field(default_factory=list)  # rulesets' rules on the default branch
     files: dict[str, str] = field(default_factory=dict)  # path → text on the default branch
     open_pulls: dict[int, dict[str, Any]] = field(default_factory=dict)  # number → an open pull request
-    forbidden: set[str] = field(default_factory=set)  # repository paths answered 403, as to a token without access
+    # repository paths answered 403, as to a token without access
+    forbidden: set[str] = field(default_factory=set)
     _next_id: int = 1000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,7 +78,12 @@ class FakeGitHub:
 
     def add_open_pull(self, number: int, head: str, base: str = "main") -> None:
         """An open pull request (what a merge queue holds), served at /pulls/{number}."""
-        self.open_pulls[number] = {"number": number, "state": "open", "head": {"sha": head}, "base": {"ref": base}}
+        self.open_pulls[number] = {
+            "number": number,
+            "state": "open",
+            "head": {"sha": head},
+            "base": {"ref": base},
+        }
 
     def add_merged_pull(self, number: int, merge_commit: str, head: str) -> None:
         """A pull request merged as `merge_commit` (GitHub lists it under that commit's pulls)."""
@@ -86,7 +95,8 @@ class FakeGitHub:
         self, head: str, plan: bytes, *, event: str = "pull_request_target",
         path: str = ".github/workflows/plan.yml", conclusion: str = "success", digest: str | None = None,
     ) -> dict[str, Any]:
-        """A plan artifact uploaded by a workflow run, as upload-artifact stores it: a zip holding plan.json."""
+        """A plan artifact uploaded by a workflow run, as upload-artifact stores it: a zip holding
+        plan.json."""
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("plan.json", plan)
@@ -118,8 +128,10 @@ class FakeGitHub:
                 "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
             }
             self.branch_policies[name] = [{"id": 7, "name": "main", "type": "branch"}]
-        self.env_secrets = {"observe": ["RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY"],
-                            "production": ["RECONCILER_JOURNAL_URL", "ALPACA_API_KEY", "RECONCILER_DOCTOR_TOKEN"]}
+        self.env_secrets = {
+            "observe": ["RECONCILER_JOURNAL_URL", "RECONCILER_COMMENT_KEY"],
+            "production": ["RECONCILER_JOURNAL_URL", "ALPACA_API_KEY", "RECONCILER_DOCTOR_TOKEN"],
+        }
         self.repo_secrets = ["CODECOV_TOKEN"]
         self.org_secrets = ["NPM_TOKEN"]
         self.protection = {"required_status_checks": {"strict": True, "contexts": ["validate"],
@@ -131,7 +143,8 @@ class FakeGitHub:
             {"type": "pull_request", "ruleset_id": 3, "parameters": {"require_code_owner_review": True}},
         ]
         self.files[".github/CODEOWNERS"] = (
-            "* @acme/maintainers\n/reconciler.yaml @acme/reconciler-owners @acme/risk\n/policies/ @acme/risk\n"
+            "* @acme/maintainers\n/reconciler.yaml @acme/reconciler-owners @acme/risk\n/policies/"
+            " @acme/risk\n"
         )
 
     def add_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
@@ -205,7 +218,9 @@ class FakeGitHub:
                 return 404, {"message": "Not Found"}, {}
             return self._route(method, parts.path[len(prefix):], query, payload)
 
-    def _route(self, method: str, path: str, query: dict[str, str], payload: Any) -> tuple[int, Any, dict[str, str]]:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], payload: Any
+    ) -> tuple[int, Any, dict[str, str]]:
         if method == "GET" and (found := self._settings(path, query)) is not None:
             return found
         if (m := re.fullmatch(r"/commits/([0-9a-f]{40})/pulls", path)) and method == "GET":
@@ -263,7 +278,9 @@ class FakeGitHub:
             issue = self.issues.get(int(m.group(1)))
             if issue is None:
                 return 404, {"message": "Not Found"}, {}
-            issue.update({k: v for k, v in payload.items() if k in ("title", "body", "state", "state_reason")})
+            issue.update(
+                {k: v for k, v in payload.items() if k in ("title", "body", "state", "state_reason")}
+            )
             return 200, issue, {}
         return 404, {"message": "Not Found"}, {}
 
@@ -284,7 +301,11 @@ class FakeGitHub:
         if path == "/actions/organization-secrets":
             return self._wrapped("secrets", [{"name": n} for n in self.org_secrets], query)
         if path == f"/branches/{self.default_branch}/protection":
-            return (200, self.protection, {}) if self.protection else (404, {"message": "Branch not protected"}, {})
+            return (
+                (200, self.protection, {})
+                if self.protection
+                else (404, {"message": "Branch not protected"}, {})
+            )
         if path == f"/rules/branches/{self.default_branch}":
             return self._page(self.rules, path, query)
         if (m := re.fullmatch(r"/contents/(.+)", path)) and query.get("ref") == self.default_branch:
@@ -295,13 +316,17 @@ class FakeGitHub:
             return 200, {"type": "file", "path": m.group(1), "encoding": "base64", "content": content}, {}
         return None
 
-    def _wrapped(self, key: str, items: list[dict[str, Any]], query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    def _wrapped(
+        self, key: str, items: list[dict[str, Any]], query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         """A list in an object with its total count (secrets, branch policies), paged like the REST API."""
         per_page = min(int(query.get("per_page", "30")), 100)
         page = int(query.get("page", "1"))
         return 200, {"total_count": len(items), key: items[(page - 1) * per_page : page * per_page]}, {}
 
-    def _page(self, items: list[dict[str, Any]], path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    def _page(
+        self, items: list[dict[str, Any]], path: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(query.get("per_page", "30")), 100)
         page = int(query.get("page", "1"))
         chunk = items[(page - 1) * per_page : page * per_page]
@@ -335,7 +360,8 @@ def serve(fake: FakeGitHub) -> ThreadingHTTPServer:
             raw_body = isinstance(data, bytes)
             body = data if isinstance(data, bytes) else b"" if data is None else json.dumps(data).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/zip" if raw_body else "application/json; charset=utf-8")
+            self.send_header("Content-Type", "application/zip" if raw_body else "application/json;"
+                             " charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             for k, v in extra.items():
                 self.send_header(k, v)

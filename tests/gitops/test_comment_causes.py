@@ -26,9 +26,15 @@ def test_the_comment_names_the_model_file_and_old_drift(workspace: Workspace, gi
     git_repo.commit_all("swap VTI and VXUS in the model")
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
     assert r.code in (0, 1), r.err
-    assert f"- Targets changed through the Model file `{MODEL}`, which this pull request edits: `alice-ira`" in r.out
+    assert (
+        f"- Targets changed through the Model file `{MODEL}`, which this pull request edits: `alice-ira`"
+        in r.out
+    )
 
-def test_portfolios_the_change_did_not_touch_trade_from_old_drift(workspace: Workspace, git_repo: Git) -> None:
+
+def test_portfolios_the_change_did_not_touch_trade_from_old_drift(
+    workspace: Workspace, git_repo: Git
+) -> None:
     edit_model(workspace)
     git_repo.commit_all("swap VTI and VXUS in the model")
     r = workspace.run("plan", "--base", "HEAD~1", "--format", "markdown")
@@ -40,15 +46,16 @@ def test_the_base_commits_files_are_named_as_in_the_repository(workspace: Worksp
     assert (alice.source, alice.model) == ("portfolios/alice-ira.yaml", MODEL)
 
 def test_the_model_file_is_no_part_of_a_portfolios_hash(workspace: Workspace, git_repo: Git) -> None:
-    from reconciler.spec.loader import portfolio_hash
+    from reconciler.workspace.loader import portfolio_hash
 
     alice = next(p for p in targets_at(workspace.config, "main").portfolios if p.name == "alice-ira")
     moved = alice.model_copy(update={"model": "elsewhere.yaml", "source": "x.yaml"})
     assert portfolio_hash(moved) == portfolio_hash(alice)
 
 
-def test_a_base_commit_nobody_has_still_gets_a_comment(workspace: Workspace, git_repo: Git, github: FakeGitHub,
-                                                      tmp_path: Path) -> None:
+def test_a_base_commit_nobody_has_still_gets_a_comment(
+    workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Path
+) -> None:
     edit_model(workspace)
     git_repo.commit_all("swap VTI and VXUS in the model")
     made = tmp_path / "plan.json"

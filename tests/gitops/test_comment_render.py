@@ -1,4 +1,5 @@
-"""The plan comment: summary first, a table and a chart per portfolio, details folded, split past GitHub's limit."""
+"""The plan comment: summary first, a table and a chart per portfolio, details folded, split past GitHub's
+limit."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def big_plan(portfolios: int, holdings: int) -> Plan:
     for p in range(portfolios):
         target = desired(weights, name=f"portfolio-{p:04d}", account=f"acct-{p:04d}",
                          trading=Trading(fractional=True))
-        obs = observation({s: "10.00" for s in symbols}, settled=1_000_000, account=target.account, taken_at=NOW)
+        obs = observation(
+            {s: "10.00" for s in symbols}, settled=1_000_000, account=target.account, taken_at=NOW
+        )
         pairs.append((target, obs))
     pps = plan_many(pairs, CostModel())
     results = [
@@ -48,7 +51,8 @@ def test_summary_comes_first_then_a_table_chart_and_details_per_portfolio() -> N
     summary_end = text.index("### portfolio-0000")
     summary = text[:summary_end]
     for needed in ("**Merging places 8 orders in 2 portfolios ($2,000,000.00 traded).**",
-                   "| bought | sold | est. commissions | est. taxes |", "**Shown, not blocking:**", "soft-mandatory",
+                   "| bought | sold | est. commissions | est. taxes |", "**Shown, not blocking:**",
+                   "soft-mandatory",
                    "*envelope* approved here"):
         assert needed in summary, needed
     section = text[summary_end:]
@@ -129,8 +133,9 @@ def test_split_comments_post_to_github_within_its_limit(github: FakeGitHub) -> N
 
 
 def test_results_of_portfolios_without_orders_are_grouped_and_their_sections_posted() -> None:
-    """Reproduced: "… and N more, listed under each portfolio below" while those portfolios had no orders, so no
-    section below listed them. Results are grouped by policy, and a portfolio a policy names has a section."""
+    """Reproduced: "… and N more, listed under each portfolio below" while those portfolios had no orders, so
+    no section below listed them. Results are grouped by policy, and a portfolio a policy names has a
+    section."""
     pairs = [
         (desired({"VTI": 1}, name=f"idle-{i:03d}", account=f"acct-{i:03d}"),
          observation({"VTI": "100"}, {"VTI": "10"}, account=f"acct-{i:03d}"))
@@ -141,6 +146,8 @@ def test_results_of_portfolios_without_orders_are_grouped_and_their_sections_pos
         for d, _ in pairs
     ]
     text = render_markdown(planned(pairs, results=quiet))
-    assert "- :warning: `stale_target` · advisory warning · **60 portfolio(s)** (`idle-000`, `idle-001`, `idle-002`" \
-        " and 57 more: 57 in their sections below), e.g. old" in text
+    assert (
+        "- :warning: `stale_target` · advisory warning · **60 portfolio(s)** (`idle-000`, `idle-001`,"
+        " `idle-002` and 57 more: 57 in their sections below), e.g. old" in text
+    )
     assert len(re.findall(r"^### idle-\d+ · ", text, re.M)) == 60

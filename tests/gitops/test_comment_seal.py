@@ -1,7 +1,7 @@
-"""Every workflow comments as github-actions[bot]: with RECONCILER_COMMENT_KEY the plan comment is bound to the plan
-workflow by an HMAC in its marker (pull request, comment id, head commit), so another workflow's comment, marked or
-even carrying a copy of a signed marker, is never adopted, edited or deleted. Over real HTTP against the fake
-GitHub."""
+"""Every workflow comments as github-actions[bot]: with RECONCILER_COMMENT_KEY the plan comment is bound to
+the plan workflow by an HMAC in its marker (pull request, comment id, head commit), so another workflow's
+comment, marked or even carrying a copy of a signed marker, is never adopted, edited or deleted. Over real
+HTTP against the fake GitHub."""
 
 from __future__ import annotations
 
@@ -49,8 +49,8 @@ def test_another_workflows_marked_comment_is_left_alone(github: FakeGitHub) -> N
 
 
 def test_a_copied_signed_marker_is_not_adopted(github: FakeGitHub) -> None:
-    """The marker is visible in the comment's source: another workflow pasting it into its own comment names the
-    wrong comment id."""
+    """The marker is visible in the comment's source: another workflow pasting it into its own comment names
+    the wrong comment id."""
     github.add_pull(7)
     with client(github) as gh:
         upsert_sticky(gh, 7, [BODY], Seal(KEY, HEAD))

@@ -1,5 +1,6 @@
-"""`reconciler github doctor` against the fake GitHub: all good passes; each setting wrong in turn fails exactly its
-check, with the fix, exit 1; a setting the token may not read fails too; the token is never printed."""
+"""`reconciler github doctor` against the fake GitHub: all good passes; each setting wrong in turn fails
+exactly its check, with the fix, exit 1; a setting the token may not read fails too; the token is never
+printed."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ def _drop_rule(kind: str, field: str) -> Breakage:
     def breaks(gh: FakeGitHub) -> None:
         for rule in gh.rules:
             if rule["type"] == kind:
-                rule["parameters"][field] = [{"context": "validate"}] if kind == "required_status_checks" else False
+                rule["parameters"][field] = (
+                    [{"context": "validate"}] if kind == "required_status_checks" else False
+                )
+
     return breaks
 
 
@@ -57,29 +61,56 @@ def _forbid(path: str) -> Breakage:
 BREAKAGES: list[tuple[str, str, Breakage]] = [
     ("observe-branches", "no observe environment", lambda gh: gh.environments.pop("observe")),
     ("observe-branches", "every branch deploys", _env("observe")),
-    ("observe-branches", "protected branches deploy", _env("observe", protected_branches=True,
-                                                           custom_branch_policies=False)),
+    (
+        "observe-branches",
+        "protected branches deploy",
+        _env("observe", protected_branches=True, custom_branch_policies=False),
+    ),
     ("observe-branches", "a wildcard rule", _rule("observe", "*")),
     ("observe-branches", "a tag rule", _rule("observe", "main", "tag")),
     ("observe-branches", "its rules unreadable", _forbid("/environments/observe/deployment-branch-policies")),
     ("production-branches", "every branch deploys", _env("production")),
     ("production-branches", "a queue branch may deploy", _rule("production", "gh-readonly-queue/main/*")),
     ("production-reviewers", "no required reviewer", _no_reviewers),
-    ("secrets-in-environments", "journal URL at repository level",
-     lambda gh: gh.repo_secrets.append("RECONCILER_JOURNAL_URL")),
-    ("secrets-in-environments", "the doctor's own token at repository level",
-     lambda gh: gh.repo_secrets.append("RECONCILER_DOCTOR_TOKEN")),
-    ("secrets-in-environments", "a broker key shared by the organisation",
-     lambda gh: gh.org_secrets.append("ALPACA_API_KEY")),
+    (
+        "secrets-in-environments",
+        "journal URL at repository level",
+        lambda gh: gh.repo_secrets.append("RECONCILER_JOURNAL_URL"),
+    ),
+    (
+        "secrets-in-environments",
+        "the doctor's own token at repository level",
+        lambda gh: gh.repo_secrets.append("RECONCILER_DOCTOR_TOKEN"),
+    ),
+    (
+        "secrets-in-environments",
+        "a broker key shared by the organisation",
+        lambda gh: gh.org_secrets.append("ALPACA_API_KEY"),
+    ),
     ("secrets-in-environments", "repository secrets unreadable", _forbid("/actions/secrets")),
-    ("secrets-in-environments", "environment secrets unreadable", _forbid("/environments/production/secrets")),
+    (
+        "secrets-in-environments",
+        "environment secrets unreadable",
+        _forbid("/environments/production/secrets"),
+    ),
     ("required-checks", "plan not required", _drop_rule("required_status_checks", "required_status_checks")),
     ("required-checks,code-owner-review", "rulesets unreadable", _forbid("/rules/")),
-    ("required-checks", "branch protection unreadable and no ruleset", lambda gh: (
-        gh.forbidden.add("/branches/main/protection"), gh.rules.pop(0))),
-    ("code-owner-review", "code owners' review not required", _drop_rule("pull_request", "require_code_owner_review")),
+    (
+        "required-checks",
+        "branch protection unreadable and no ruleset",
+        lambda gh: (gh.forbidden.add("/branches/main/protection"), gh.rules.pop(0)),
+    ),
+    (
+        "code-owner-review",
+        "code owners' review not required",
+        _drop_rule("pull_request", "require_code_owner_review"),
+    ),
     ("codeowners", "no CODEOWNERS", _codeowners(None)),
-    ("codeowners", "policies/ not owned", _codeowners("/reconciler.yaml @acme/risk\n/portfolios/ @acme/team\n")),
+    (
+        "codeowners",
+        "policies/ not owned",
+        _codeowners("/reconciler.yaml @acme/risk\n/portfolios/ @acme/team\n"),
+    ),
     ("codeowners", "reconciler.yaml not owned", _codeowners("/policies/ @acme/risk\n")),
     ("codeowners", "CODEOWNERS unreadable", _forbid("/contents/")),
 ]
@@ -131,7 +162,9 @@ def test_a_failure_says_how_to_fix_it(workspace: Workspace, well: FakeGitHub) ->
     assert "fix: Settings → Environments → observe → Deployment branches and tags" in r.out
 
 
-def test_a_setting_the_token_may_not_read_names_the_permissions(workspace: Workspace, well: FakeGitHub) -> None:
+def test_a_setting_the_token_may_not_read_names_the_permissions(
+    workspace: Workspace, well: FakeGitHub
+) -> None:
     well.forbidden.add("/actions/secrets")
     r = workspace.run("github", "doctor")
     assert "cannot read repository secrets (HTTP 403)" in r.out
@@ -139,7 +172,8 @@ def test_a_setting_the_token_may_not_read_names_the_permissions(workspace: Works
 
 
 def test_a_repository_nobody_set_up_fails(workspace: Workspace, github: FakeGitHub) -> None:
-    """No environment, no protection, no CODEOWNERS: every check fails but the secrets one (there are none)."""
+    """No environment, no protection, no CODEOWNERS: every check fails but the secrets one (there are
+    none)."""
     r = workspace.run("github", "doctor")
     assert r.code == 1
     failed = {n for n, line in lines(r.out).items() if line.startswith("FAIL")}

@@ -1,8 +1,8 @@
 """The GitOps loop end to end, in a temporary git repository, against a fake GitHub on loopback.
 
-Commit targets; a branch changes weights; `plan --base main` shows the weight diff and the orders; the comment is
-posted and then updated in place (still one comment); merge; apply; apply again sends nothing; an external trade
-makes `status` exit 2 with OutOfSync; prices moved beyond the envelope make apply refuse.
+Commit targets; a branch changes weights; `plan --base main` shows the weight diff and the orders; the comment
+is posted and then updated in place (still one comment); merge; apply; apply again sends nothing; an external
+trade makes `status` exit 2 with OutOfSync; prices moved beyond the envelope make apply refuse.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ def set_targets(ws: Workspace, name: str, **weights: float) -> None:
 
 def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Path) -> None:
     git = git_repo
-    # The accounts start from their seeds: bring main's targets in first, so the pull request shows only its own.
+    # The accounts start from their seeds: bring main's targets in first, so the pull request shows only its
+    # own.
     r = workspace.run("apply", "--auto-approve")
     assert r.code == 0, r.err
 
@@ -110,7 +111,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     assert "OutOfSync" not in r.out
 
     # Someone sells in the account outside reconciler: status sees the drift. The proceeds settle tomorrow, so
-    # nothing can be bought back today: Progressing, not an alarm (exit 0), with the lines outside their bands.
+    # nothing can be bought back today: Progressing, not an alarm (exit 0), with the lines outside their
+    # bands.
     broker = Runtime(config_path=workspace.config).broker
     state = broker.submit(
         "paper-taxable",
@@ -148,7 +150,8 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
     portfolios = json.loads(reviewed.read_text())["portfolios"]
     reviewed_orders = {a["symbol"]: a["side"] for p in portfolios for a in p["actions"]}
     assert reviewed_orders.get("VNQ") == "sell"
-    # VNQ up 19% since the review (inside the kill switch's 20%): its sell grows far outside the ±10% envelope.
+    # VNQ up 19% since the review (inside the kill switch's 20%): its sell grows far outside the ±10%
+    # envelope.
     edit_yaml(workspace.config, lambda d: d["broker"]["prices"]["static"]["VNQ"].__setitem__("price", 104.66))
     sent = workspace.paper_order_count()
     r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
@@ -164,9 +167,9 @@ def test_gitops_loop(workspace: Workspace, git_repo: Git, github: FakeGitHub, tm
 def test_an_old_apply_job_run_again_never_undoes_a_later_commit(
     workspace: Workspace, git_repo: Git, tmp_path: Path
 ) -> None:
-    """Reproduced: a change's apply was refused (the market was closed), its revert merged and applied, then the
-    change's job re-run sold and bought what the revert had undone. A commit older than the last applied one is
-    refused now, before anything is observed or sent."""
+    """Reproduced: a change's apply was refused (the market was closed), its revert merged and applied, then
+    the change's job re-run sold and bought what the revert had undone. A commit older than the last applied
+    one is refused now, before anything is observed or sent."""
     git = git_repo
     assert workspace.run("apply", "--auto-approve").code == 0  # main's targets, applied at main's commit
     set_targets(workspace, "bob-taxable", VTI=0.40, BND=0.30)
@@ -210,15 +213,16 @@ def test_parallel_pull_requests_for_different_portfolios_both_apply(
     workspace: Workspace, git_repo: Git, tmp_path: Path
 ) -> None:
     """Reproduced: two pull requests planned from the same base, merged one after the other; the second one's
-    reviewed plan was refused because the first had changed the (whole) targets hash, and its change sat on main
-    unapplied. With per-portfolio hashes each applies; a third planned from the old base that changes a portfolio
-    already changed since (other lines of the same file, so git merges it cleanly) is still refused: what main
-    now holds for it is neither reviewed plan's targets."""
+    reviewed plan was refused because the first had changed the (whole) targets hash, and its change sat on
+    main unapplied. With per-portfolio hashes each applies; a third planned from the old base that changes a
+    portfolio already changed since (other lines of the same file, so git merges it cleanly) is still refused:
+    what main now holds for it is neither reviewed plan's targets."""
     git = git_repo
     assert workspace.run("apply", "--auto-approve").code == 0  # main applied
     plans = {}
     for branch, name, weights in (("bonds", "bob-taxable", {"VTI": 0.40, "VXUS": 0.30}),
-                                  ("ira", "models/balanced-60-40", {"VTI": 0.24, "VXUS": 0.36}),  # alice-ira's model
+                                  # alice-ira's model
+                                  ("ira", "models/balanced-60-40", {"VTI": 0.24, "VXUS": 0.36}),
                                   ("reits", "bob-taxable", {"VNQ": 0.04, "BNDX": 0.05})):
         git("checkout", "-q", "-b", branch, "main")
         set_targets(workspace, name, **weights)
@@ -232,7 +236,8 @@ def test_parallel_pull_requests_for_different_portfolios_both_apply(
         assert r.code == 0, r.out + r.err
         assert "filled" in r.out
     assert workspace.run("plan", "--detailed-exitcode").code == 0  # both changes applied: in sync
-    git("merge", "-q", "--no-ff", "-m", "merge reits", "reits")  # other lines of the same file: merges cleanly
+    # other lines of the same file: merges cleanly
+    git("merge", "-q", "--no-ff", "-m", "merge reits", "reits")
     orders = workspace.paper_order_count()
     r = workspace.run("apply", "--envelope", str(plans["reits"]), "--auto-approve")
     assert r.code == 1

@@ -20,7 +20,8 @@ NOW = datetime(2031, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def client(fake: FakeGitHub, **kw: object) -> GitHub:
-    return GitHub(GitHubSettings(api_url=fake.url, repo=fake.repo, token=fake.token), backoff=0.01, **kw)  # type: ignore[arg-type]
+    return GitHub(GitHubSettings(api_url=fake.url, repo=fake.repo, token=fake.token), backoff=0.01,
+                  **kw)  # type: ignore[arg-type]
 
 
 def test_list_follows_pagination(github: FakeGitHub) -> None:
@@ -76,7 +77,8 @@ def test_drift_issue_opens_updates_and_closes(github: FakeGitHub) -> None:
         unknown = sync_drift_issue(
             gh, [{"portfolio": "a", "status": "Unknown"}], "<!-- reconciler:drift -->\n?\n", now=NOW
         )
-        # Applied, but the sale proceeds still settle: not back in sync, so the issue stays open (kept current).
+        # Applied, but the sale proceeds still settle: not back in sync, so the issue stays open (kept
+        # current).
         settling = [{"portfolio": "a", "status": "Progressing"}, {"portfolio": "b", "status": "Synced"}]
         progressing = sync_drift_issue(gh, settling, "<!-- reconciler:drift -->\nsettling\n", now=NOW)
         assert github.issues[opened.number]["state"] == "open"
@@ -210,7 +212,9 @@ def test_a_github_that_never_finishes_is_cut_off_in_bounded_time(behaviour: str)
 
     peer = _Peer()
     try:
-        act = {"slow-headers": _drip_headers, "slow-body": _drip_body, "100-MB": _hundred_megabytes}[behaviour]
+        act = {"slow-headers": _drip_headers, "slow-body": _drip_body, "100-MB": _hundred_megabytes}[
+            behaviour
+        ]
         peer.answers["/repos/a/b/issues/1/comments"] = act
         gh = GitHub(GitHubSettings(api_url=peer.url, repo="a/b", token="t"), backoff=0.01, timeout=1)
         started = time.monotonic()
@@ -227,7 +231,8 @@ def test_apply_result_is_one_sticky_comment_beside_the_plan(
     workspace: Workspace, github: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The apply job posts its outcome back to the merged pull request: one comment, updated when the job is
-    re-run, with a link to the run; the plan comment stays as reviewed; a marked comment by anyone else is left."""
+    re-run, with a link to the run; the plan comment stays as reviewed; a marked comment by anyone else is
+    left."""
     github.add_pull(9)
     hostile = github.add_comment(9, "<!-- reconciler:apply -->\nfake: everything filled", user="mallory")
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
@@ -235,11 +240,18 @@ def test_apply_result_is_one_sticky_comment_beside_the_plan(
     plan, summary = tmp_path / "plan.json", tmp_path / "apply.md"
     assert workspace.run("plan", "--out", str(plan)).code == 0
     assert workspace.run("github", "comment", "--pr", "9", "--plan", str(plan)).code == 0
-    assert workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code == 0
+    assert (
+        workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code
+        == 0
+    )
     r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(summary))
     assert r.code == 0, r.err
     assert "1 created" in r.out
-    ours = [c for c in github.comments[9] if c["body"].startswith("<!-- reconciler:apply -->") and c is not hostile]
+    ours = [
+        c
+        for c in github.comments[9]
+        if c["body"].startswith("<!-- reconciler:apply -->") and c is not hostile
+    ]
     (result,) = ours
     assert "## reconciler apply: succeeded" in result["body"]
     assert "[The apply run](https://github.example/" + github.repo + "/actions/runs/4242)" in result["body"]
@@ -248,7 +260,10 @@ def test_apply_result_is_one_sticky_comment_beside_the_plan(
     assert "apply: succeeded" not in plan_comments[0]["body"]
     # A re-run (here: the commit is applied already) updates the same comment.
     summary.write_text("")
-    assert workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code == 0
+    assert (
+        workspace.run("apply", "--envelope", str(plan), "--auto-approve", "--summary-file", str(summary)).code
+        == 0
+    )
     r = workspace.run("github", "apply-result", "--pr", "9", "--summary", str(summary))
     assert r.code == 0
     assert "1 updated" in r.out

@@ -1,7 +1,8 @@
-"""Merge queues, in a real git repository against the fake GitHub (docs/gitops.md, "Merge queues"): the queue's
-temporary branch is read as data, each of its commits matched to its pull request and that pull request's reviewed
-plan; a batch whose portfolios are all covered passes and, merged, is applied by the sequence design of apply on
-merge; a batch with a portfolio no reviewed plan covers is refused before it reaches main."""
+"""Merge queues, in a real git repository against the fake GitHub (docs/gitops.md, "Merge queues"): the
+queue's temporary branch is read as data, each of its commits matched to its pull request and that pull
+request's reviewed plan; a batch whose portfolios are all covered passes and, merged, is applied by the
+sequence design of apply on merge; a batch with a portfolio no reviewed plan covers is refused before it
+reaches main."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def queue(workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Pat
 
 
 def enqueue(team: Team, *branches: str, squash: bool = False) -> tuple[str, str]:
-    """GitHub's merge queue: a temporary branch on main with one merge (or squash) commit per queued pull request."""
+    """GitHub's merge queue: a temporary branch on main with one merge (or squash) commit per queued pull
+    request."""
     base = team.git.sha("main")
     team.git("checkout", "-q", "-b", f"gh-readonly-queue/main/pr-{team.numbers[branches[-1]]}-{base}", "main")
     for branch in branches:
@@ -32,7 +34,9 @@ def enqueue(team: Team, *branches: str, squash: bool = False) -> tuple[str, str]
             team.git("merge", "-q", "--squash", branch)
             team.git("commit", "-q", "-m", f"Change {branch} (#{number})")
         else:
-            team.git("merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch)
+            team.git(
+                "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number} from acme/{branch}", branch
+            )
     head = team.git.sha("HEAD")
     team.git("checkout", "-q", "main")  # the job's trusted checkout; the queue's tip is only objects
     return base, head
@@ -46,7 +50,8 @@ def check_batch(team: Team, base: str, head: str) -> tuple[int, str, Path]:
 
 
 def land(team: Team, head: str, *branches: str) -> None:
-    """The queue passed: main moves to its tip, and GitHub records each pull request as merged by its commit."""
+    """The queue passed: main moves to its tip, and GitHub records each pull request as merged by its
+    commit."""
     team.git("merge", "-q", "--ff-only", head)
     commits = team.git("rev-list", "--first-parent", "--reverse", f"{head}~{len(branches)}..{head}").split()
     for branch, commit in zip(branches, commits, strict=True):
@@ -98,7 +103,8 @@ def test_a_batch_with_a_pull_request_never_planned_is_refused_by_name(queue: Tea
 
 
 def test_two_pull_requests_changing_one_portfolio_are_refused_together(queue: Team) -> None:
-    """Each was reviewed alone; git merges their lines cleanly, and nobody reviewed the portfolio they make."""
+    """Each was reviewed alone; git merges their lines cleanly, and nobody reviewed the portfolio they
+    make."""
     queue.open("a", BOB, VTI=0.45, VXUS=0.25)
     queue.git("checkout", "-q", "-b", "b", "main")
     path = queue.ws.root / "portfolios" / "bob-taxable.yaml"
@@ -114,7 +120,8 @@ def test_two_pull_requests_changing_one_portfolio_are_refused_together(queue: Te
 def test_a_commit_whose_second_parent_is_not_the_pull_requests_head_is_not_matched(queue: Team) -> None:
     queue.open("a", BOB, VTI=0.40, BND=0.30)
     base, head = enqueue(queue, "a")
-    queue.github.add_open_pull(1, "f" * 40)  # the pull request moved on: its reviewed plan is not this commit's
+    # the pull request moved on: its reviewed plan is not this commit's
+    queue.github.add_open_pull(1, "f" * 40)
     code, out, _ = check_batch(queue, base, head)
     assert code == 1
     assert "is not pull request #1's head" in out
@@ -126,7 +133,9 @@ def test_a_commit_whose_second_parent_is_not_the_pull_requests_head_is_not_match
     ("More bonds (#3) for bob", None),
     ("Merge branch 'main' into more-bonds", None),
 ])
-def test_the_pull_request_is_read_from_githubs_merge_and_squash_subjects(subject: str, number: int | None) -> None:
+def test_the_pull_request_is_read_from_githubs_merge_and_squash_subjects(
+    subject: str, number: int | None
+) -> None:
     from reconciler.gitops.merge_group import pull_number
 
     assert pull_number(subject) == number
@@ -135,13 +144,23 @@ def test_the_pull_request_is_read_from_githubs_merge_and_squash_subjects(subject
 def test_the_queue_check_needs_no_journal_and_no_secret_even_in_ci(
     queue: Team, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The queue job holds no environment: in CI, where a missing journal is an error for every command that opens
-    one, the check opens none."""
+    """The queue job holds no environment: in CI, where a missing journal is an error for every command that
+    opens one, the check opens none."""
     queue.open("a", BOB, VTI=0.40, BND=0.30)
     base, head = enqueue(queue, "a")
     monkeypatch.setenv("CI", "true")
     missing = queue.tmp / "no-such-journal.db"
-    r = queue.ws.run("github", "merge-group", "--base", base, "--head", head, "--out", str(queue.tmp / "batch"),
-                     "--journal", f"sqlite:///{missing}")
+    r = queue.ws.run(
+        "github",
+        "merge-group",
+        "--base",
+        base,
+        "--head",
+        head,
+        "--out",
+        str(queue.tmp / "batch"),
+        "--journal",
+        f"sqlite:///{missing}",
+    )
     assert r.code == 0, r.out + r.err
     assert not missing.exists()

@@ -1,7 +1,7 @@
-"""Overriding a soft-mandatory denial as a reviewed act: `/reconciler override POLICY: reason` on the pull request
-by a code owner of the policy (the default branch's CODEOWNERS), recorded in the reviewed plan with who and why,
-shown in the comment, honoured by apply on merge and journaled; refused from anyone else. A real git repository,
-the fake GitHub."""
+"""Overriding a soft-mandatory denial as a reviewed act: `/reconciler override POLICY: reason` on the pull
+request by a code owner of the policy (the default branch's CODEOWNERS), recorded in the reviewed plan with
+who and why, shown in the comment, honoured by apply on merge and journaled; refused from anyone else. A real
+git repository, the fake GitHub."""
 
 from __future__ import annotations
 
@@ -47,7 +47,8 @@ def denied(workspace: Workspace, git_repo: Git, github: FakeGitHub, tmp_path: Pa
     github.add_pull(5)
     github.teams["acme/risk"] = {"risk-ron"}
     github.add_comment(5, "Turnover is high because these accounts were never funded.\n"
-                          "/reconciler override max_turnover: initial funding of new accounts", user="risk-rita")
+                          "/reconciler override max_turnover: initial funding of new accounts",
+                          user="risk-rita")
     github.add_comment(5, "/reconciler override max_turnover: ship it", user="mallory")
     github.add_comment(5, "/reconciler override kill_switch: prices are fine", user="ops-oscar")
     out = tmp_path / "overrides.json"
@@ -67,7 +68,9 @@ def test_only_a_code_owner_of_a_soft_mandatory_policy_overrides(denied: Path) ->
     ]
 
 
-def test_a_team_member_overrides(workspace: Workspace, github: FakeGitHub, denied: Path, tmp_path: Path) -> None:
+def test_a_team_member_overrides(
+    workspace: Workspace, github: FakeGitHub, denied: Path, tmp_path: Path
+) -> None:
     github.add_comment(5, "/reconciler override max_turnover: reviewed with the client", user="risk-ron")
     out = tmp_path / "again.json"
     assert workspace.run("github", "overrides", "--pr", "5", "--out", str(out)).code == 0
@@ -78,17 +81,22 @@ def test_the_override_is_reviewed_in_the_plan_and_comment_and_honoured_on_merge(
     workspace: Workspace, git_repo: Git, github: FakeGitHub, denied: Path, tmp_path: Path
 ) -> None:
     plan = tmp_path / "plan.json"
-    assert workspace.run("plan", "--base", "main", "--out", str(plan)).code == 1  # denied without the override
+    # denied without the override
+    assert workspace.run("plan", "--base", "main", "--out", str(plan)).code == 1
     r = workspace.run("plan", "--base", "main", "--out", str(plan), "--overrides", str(denied),
                       "--detailed-exitcode")
     assert r.code == 2, r.out + r.err
     recorded = json.loads(plan.read_text())["overrides"]
-    assert [(o["policy"], o["login"], o["pull_request"]) for o in recorded] == [("max_turnover", "risk-rita", 5)]
+    assert [(o["policy"], o["login"], o["pull_request"]) for o in recorded] == [
+        ("max_turnover", "risk-rita", 5)
+    ]
     r = workspace.run("github", "comment", "--pr", "5", "--plan", str(plan), "--overrides", str(denied))
     assert r.code == 0, r.out + r.err
     (body,) = [c["body"] for c in github.ours(5)]
-    # Mentions are made inert (a zero-width space after the @, reconciler/shown.py): the comment never pings anyone
-    assert "- :unlock: **override** `max_turnover` by `@\u200brisk-rita`, a code owner: initial funding of new" in body
+    # Mentions are made inert (a zero-width space after the @, reconciler/shown.py): the comment never pings
+    # anyone
+    assert ("- :unlock: **override** `max_turnover` by `@\u200brisk-rita`, a code owner: initial funding of"
+            " new") in body
     assert "- :no_entry: **override refused**: max\\_turnover by @\u200bmallory: not a code owner" in body
     # Merged: apply on merge takes the reviewed plan with its override, and the journal says who and why.
     git_repo("checkout", "-q", "main")
@@ -101,7 +109,8 @@ def test_the_override_is_reviewed_in_the_plan_and_comment_and_honoured_on_merge(
     r = workspace.run("apply", "--envelope", str(folder), "--auto-approve")
     assert r.code == 0, r.out + r.err
     assert workspace.paper_order_count() > 0
-    reasons = [row[0] for row in workspace.query("select override_reason from policy_decisions where overridden")]
+    reasons = [row[0] for row in workspace.query("select override_reason from policy_decisions where"
+                                                 " overridden")]
     assert reasons
-    assert all(r.startswith("initial funding of new accounts (/reconciler override by @risk-rita on pull request"
-                            " #5") for r in reasons)
+    assert all(r.startswith("initial funding of new accounts (/reconciler override by @risk-rita on pull"
+                            " request #5") for r in reasons)

@@ -1,6 +1,6 @@
 """A pull request that loosens policy or apply settings says so in its plan comment, before the orders: every
-changed setting of reconciler.yaml and every changed policy file (issue: "all policies passed" with no word of the
-change). A real git repository, the fake GitHub."""
+changed setting of reconciler.yaml and every changed policy file (issue: "all policies passed" with no word of
+the change). A real git repository, the fake GitHub."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def test_changed_settings_and_policy_files_come_before_the_orders(
     _propose(workspace, git_repo, "loosen", _loosen)
     body = _comment(workspace, github)
     head = body.split("\n### ")[0]  # the opening block, the settings and the policy files: before any section
-    assert "This pull request also changes how plans are checked and applied" in head.split("| portfolio |")[0]
+    assert (
+        "This pull request also changes how plans are checked and applied" in head.split("| portfolio |")[0]
+    )
     assert "| `policies.default_level` | `hard-mandatory` | `advisory` |" in head
     assert "| `apply.limit_band` | `0.005` | `0.05` |" in head
     assert "- policy file `policies/deny_list.rego`: removed" in head

@@ -46,7 +46,8 @@ def test_a_proposal_is_planned_from_git_objects_with_the_trusted_settings(
     college = next(p for p in plan["portfolios"] if p["name"] == "college-fund")
     targets = {h["symbol"]: h["weight_target"] for h in college["holdings"] if h["symbol"] in ("VTI", "BND")}
     assert targets == {"VTI": "0.5", "BND": "0.5"}
-    assert (workspace.root / "portfolios" / "college-fund.yaml").read_text() == before  # working tree untouched
+    # working tree untouched
+    assert (workspace.root / "portfolios" / "college-fund.yaml").read_text() == before
 
 
 def test_the_same_targets_planned_locally_and_as_a_proposal_hash_the_same(
@@ -72,7 +73,9 @@ def test_the_same_targets_planned_locally_and_as_a_proposal_hash_the_same(
 def test_a_proposal_may_not_change_where_credentials_go(
     workspace: Workspace, git_repo: Git, setting: str, change: object
 ) -> None:
-    _propose(workspace, git_repo, f"change {setting}", lambda root: edit_yaml(root / "reconciler.yaml", change))
+    _propose(
+        workspace, git_repo, f"change {setting}", lambda root: edit_yaml(root / "reconciler.yaml", change)
+    )
     r = workspace.run("plan", "--proposed", "pr")
     assert r.code == 1
     assert "changes settings only the default branch may set" in r.err
@@ -85,8 +88,8 @@ def test_a_proposal_may_not_change_where_credentials_go(
 def test_a_symbolic_link_in_a_proposal_is_refused_not_followed(
     workspace: Workspace, git_repo: Git, tmp_path: Path
 ) -> None:
-    """A portfolio that is a link to a file outside the proposal (/proc/self/environ holds the credentials) would
-    be read by the trusted job and quoted in its error: the proposal is regular files or nothing."""
+    """A portfolio that is a link to a file outside the proposal (/proc/self/environ holds the credentials)
+    would be read by the trusted job and quoted in its error: the proposal is regular files or nothing."""
     secret = tmp_path / "secret.yaml"
     secret.write_text("token: hunter2\n")
 
@@ -115,7 +118,9 @@ def test_the_proposal_s_policies_judge_its_plan(workspace: Workspace, git_repo: 
     assert any(p["policy"] == "freeze" and p["kind"] == "deny" for p in results)
 
 
-def test_problems_in_a_proposal_name_the_ref_not_a_temporary_folder(workspace: Workspace, git_repo: Git) -> None:
+def test_problems_in_a_proposal_name_the_ref_not_a_temporary_folder(
+    workspace: Workspace, git_repo: Git
+) -> None:
     def break_weights(root: Path) -> None:
         edit_yaml(root / "portfolios" / "college-fund.yaml",
                   lambda d: d["spec"]["targets"].__setitem__("VTI", 0.9))

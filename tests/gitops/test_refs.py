@@ -1,4 +1,5 @@
-"""Targets at a git ref, read from real commits; bad refs and folders give a clear error, never a traceback."""
+"""Targets at a git ref, read from real commits; bad refs and folders give a clear error, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -92,12 +93,14 @@ def test_symlinked_and_nested_files_at_a_ref(workspace: Workspace, git_repo: Git
 
 
 def workspace_load(ws: Workspace) -> None:
-    from reconciler.spec.loader import load_workspace
+    from reconciler.workspace.loader import load_workspace
 
     load_workspace(ws.config)
 
 
-def test_only_the_target_files_make_a_plan_uncommitted(workspace: Workspace, git_repo: Git, tmp_path: Path) -> None:
+def test_only_the_target_files_make_a_plan_uncommitted(
+    workspace: Workspace, git_repo: Git, tmp_path: Path
+) -> None:
     """A journal or a plan file inside the repository is not a change to the targets."""
     (workspace.root / "journal.db").write_bytes(b"")
     (workspace.root / "plan.json").write_text("{}")

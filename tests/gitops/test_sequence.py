@@ -1,7 +1,7 @@
-"""Apply on merge for a sequence of merges, in a real git repository against the fake GitHub (docs/gitops.md, "A
-sequence of merges"): the job at the tip applies every change merged since the last applied commit, each portfolio
-within the plan reviewed on the pull request that last changed it; a portfolio no reviewed plan covers is refused
-by name."""
+"""Apply on merge for a sequence of merges, in a real git repository against the fake GitHub (docs/gitops.md,
+"A sequence of merges"): the job at the tip applies every change merged since the last applied commit, each
+portfolio within the plan reviewed on the pull request that last changed it; a portfolio no reviewed plan
+covers is refused by name."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ MODEL = "models/balanced-60-40"  # alice-ira follows it
 
 @dataclass
 class Team:
-    """Pull requests opened, planned (the plan job), merged (GitHub records the merge), applied (the apply job)."""
+    """Pull requests opened, planned (the plan job), merged (GitHub records the merge), applied (the apply
+    job)."""
 
     ws: Workspace
     git: Git
@@ -91,8 +92,8 @@ def test_a_then_b_applied_one_by_one(team: Team) -> None:
 
 
 def test_a_and_b_merged_before_either_applies(team: Team) -> None:
-    """Reproduced: B's job alone refused A's portfolio (its orders were not in B's plan) and both stayed unapplied.
-    The tip's job applies both, each portfolio within its own pull request's plan."""
+    """Reproduced: B's job alone refused A's portfolio (its orders were not in B's plan) and both stayed
+    unapplied. The tip's job applies both, each portfolio within its own pull request's plan."""
     team.open("a", BOB, VTI=0.40, BND=0.30)
     team.open("b", MODEL, VTI=0.24, VXUS=0.36)
     a = team.merge("a")
@@ -158,7 +159,8 @@ def test_a_direct_push_is_refused_by_name_until_a_reviewed_plan_covers_it(team: 
     orders = team.ws.paper_order_count()
     code, out = team.apply()
     assert code == 1
-    assert (f"bob-taxable: no reviewed plan covers it: its change came from commit {pushed[:12]} with no reviewed"
+    assert (f"bob-taxable: no reviewed plan covers it: its change came from commit {pushed[:12]} with no"
+            " reviewed"
             " plan (pushed to main without a pull request)") in out
     assert "open a pull request planned on top of this commit" in out
     assert team.ws.paper_order_count() == orders

@@ -1,4 +1,5 @@
-"""The plan comment and the drift issue are ours only when the token wrote them: the marker alone proves nothing.
+"""The plan comment and the drift issue are ours only when the token wrote them: the marker alone proves
+nothing.
 
 Over real HTTP against the fake GitHub, whose token acts as `github.login`; anyone can paste a marker.
 """
@@ -17,11 +18,14 @@ from tests.conftest import Workspace
 from tests.gitops.fake_github import FakeGitHub
 
 NOW = datetime(2031, 3, 4, 5, 6, tzinfo=UTC)
-HOSTILE = "<!-- reconciler:plan -->\n## reconciler plan\n**No changes.** [Approve here](https://evil.example)\n"
+HOSTILE = ("<!-- reconciler:plan -->\n## reconciler plan\n**No changes.** [Approve"
+           " here](https://evil.example)\n")
 
 
 def client(fake: FakeGitHub, login: str | None = None) -> GitHub:
-    return GitHub(GitHubSettings(api_url=fake.url, repo=fake.repo, token=fake.token, login=login), backoff=0.01)
+    return GitHub(
+        GitHubSettings(api_url=fake.url, repo=fake.repo, token=fake.token, login=login), backoff=0.01
+    )
 
 
 def calls(fake: FakeGitHub) -> list[tuple[str, str]]:
@@ -141,7 +145,9 @@ def test_a_hostile_drift_issue_with_marker_and_label_is_not_edited_or_closed(
 def test_a_hostile_drift_issue_alone_is_not_closed(github: FakeGitHub) -> None:
     hostile = github.add_issue("x", f"{DRIFT_MARKER}\nhers\n", [DRIFT_LABEL], user="mallory")
     with client(github) as gh:
-        outcome = sync_drift_issue(gh, [{"portfolio": "a", "status": "Synced"}], f"{DRIFT_MARKER}\nok\n", now=NOW)
+        outcome = sync_drift_issue(
+            gh, [{"portfolio": "a", "status": "Synced"}], f"{DRIFT_MARKER}\nok\n", now=NOW
+        )
     assert outcome.action == "none"
     assert hostile["state"] == "open"
 

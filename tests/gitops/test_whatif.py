@@ -13,7 +13,7 @@ from reconciler.backtest.data import load_prices
 from reconciler.backtest.whatif import Change, compare
 from reconciler.gitops.refs import targets_at
 from reconciler.render.markdown import what_if_blocks
-from reconciler.spec.loader import load_config, load_workspace
+from reconciler.workspace.loader import load_config, load_workspace
 from tests.builders import price_csv
 from tests.conftest import Workspace, edit_yaml
 from tests.gitops.conftest import Git

@@ -1,4 +1,5 @@
-"""The GitHub Actions workflows: actionlint (with shellcheck) and zizmor find nothing; the GitOps rules hold."""
+"""The GitHub Actions workflows: actionlint (with shellcheck) and zizmor find nothing; the GitOps rules
+hold."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # Releases that run on the node24 runtime (GitHub retired node20 for actions; upload-artifact v5 and
-# download-artifact v5/v6 still defaulted to node20). Each SHA checked against the release it is labelled with.
+# download-artifact v5/v6 still defaulted to node20). Each SHA checked against the release it is labelled
+# with.
 NODE24 = {
     "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1": "v7.0.1",
     "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97": "v7.0.0",
@@ -44,7 +46,8 @@ def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_actionlint_finds_nothing() -> None:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # shellcheck for run: scripts
+    # shellcheck for run: scripts
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     done = subprocess.run(
         [tool("actionlint"), "-no-color", *sorted(str(p) for p in WORKFLOWS.glob("*.yml"))],
         capture_output=True, text=True, env=env, cwd=ROOT,
@@ -55,10 +58,24 @@ def test_actionlint_finds_nothing() -> None:
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
 def test_zizmor_finds_nothing(persona: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN", "ZIZMOR_GITHUB_TOKEN")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("GITHUB_TOKEN", "GH_TOKEN", "ZIZMOR_GITHUB_TOKEN")
+    }
     done = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", "--color", "never", "--persona", persona, str(WORKFLOWS)],
-        capture_output=True, text=True, env=env, cwd=ROOT,
+        [
+            tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--color",
+            "never",
+            "--persona",
+            persona,
+            str(WORKFLOWS),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
@@ -132,7 +149,9 @@ def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> No
     wf = load("plan.yml")
     assert list(wf["on"]) == ["pull_request_target"]  # the workflow definition comes from the base branch
     paths = wf["on"]["pull_request_target"]["paths"]
-    assert {"portfolios/**", "policies/**", "reconciler.yaml", "reconciler/**", "pyproject.toml"} <= set(paths)
+    assert {"portfolios/**", "policies/**", "reconciler.yaml", "reconciler/**", "pyproject.toml"} <= set(
+        paths
+    )
     job = wf["jobs"]["plan"]
     assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
     assert job["environment"] == "observe"
@@ -161,7 +180,9 @@ def test_plan_workflow_runs_only_default_branch_code_with_the_credential() -> No
         "Plan what the pull request proposes", "Post the plan on the pull request"
     ]
     # The comment step holds the comment key only, never the journal or broker credentials.
-    assert [v for v in secret_steps[1]["env"].values() if "secrets." in v] == ["${{ secrets.RECONCILER_COMMENT_KEY }}"]
+    assert [v for v in secret_steps[1]["env"].values() if "secrets." in v] == [
+        "${{ secrets.RECONCILER_COMMENT_KEY }}"
+    ]
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["with"]["overwrite"] is True  # re-running the plan job works
     assert upload["with"]["name"] == "reconciler-plan-${{ github.event.pull_request.head.sha }}"
@@ -228,8 +249,8 @@ def test_apply_workflow() -> None:
     assert '--override "$policy"' in apply["run"]
     assert '--reason "$REASON"' in apply["run"]
     assert "${{" not in apply["run"]  # inputs reach the shell as data
-    # The tip of main is applied, with every change merged since the last apply (docs/gitops.md, "A sequence of
-    # merges"); a commit older than the last applied one is refused by `apply --envelope` itself.
+    # The tip of main is applied, with every change merged since the last apply (docs/gitops.md, "A sequence
+    # of merges"); a commit older than the last applied one is refused by `apply --envelope` itself.
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["ref"] == "main"
     assert checkout["with"]["fetch-depth"] == 0
@@ -239,14 +260,15 @@ def test_apply_workflow() -> None:
     assert '--envelope "$REVIEWED"' in apply["run"]
     names = [s["name"] for s in job["steps"]]
     assert names.index(find["name"]) < names.index("Apply within the reviewed envelope")
-    # Plans are downloaded by reconciler (one per merged pull request), each archive checked against its digest.
+    # Plans are downloaded by reconciler (one per merged pull request), each archive checked against its
+    # digest.
     assert not any(s.get("uses", "").startswith("actions/download-artifact@") for s in job["steps"])
 
 
 def test_the_merge_queue_check_holds_no_credential_and_reads_the_batch_as_data() -> None:
-    """A merge_group run takes its workflow file from the queue's branch: the job has no environment and no secret,
-    runs the base's reconciler, and hands it the queue's tip as a git ref only. Its own file: plan.yml never runs on
-    the queue's branch, so no skipped job there reports a `plan` check."""
+    """A merge_group run takes its workflow file from the queue's branch: the job has no environment and no
+    secret, runs the base's reconciler, and hands it the queue's tip as a git ref only. Its own file: plan.yml
+    never runs on the queue's branch, so no skipped job there reports a `plan` check."""
     wf = load("plan-queue.yml")
     assert list(wf["on"]) == ["merge_group"]
     assert wf["on"]["merge_group"] == {"types": ["checks_requested"]}
@@ -279,8 +301,8 @@ def test_apply_checks_the_setup_before_anything_else() -> None:
 
 
 def test_apply_trusts_only_the_plan_workflow_artifact() -> None:
-    """`github reviewed-plans` takes the artifact plan.yml names after the head commit, from plan.yml's runs on
-    pull_request_target only: the constants it checks are this repository's workflow."""
+    """`github reviewed-plans` takes the artifact plan.yml names after the head commit, from plan.yml's runs
+    on pull_request_target only: the constants it checks are this repository's workflow."""
     from reconciler.gitops.reviewed import PLAN_WORKFLOW, artifact_name
 
     wf = load(Path(PLAN_WORKFLOW).name)
@@ -303,8 +325,8 @@ def test_drift_workflow() -> None:
 
 
 def test_the_drift_schedule_falls_inside_the_us_session_in_winter_and_summer() -> None:
-    """GitHub's cron is UTC; New York moves between UTC-5 and UTC-4. Reproduced: 14:23 UTC was 09:23 in winter,
-    before the 09:30 open, so drift was measured on the previous close with the market shut."""
+    """GitHub's cron is UTC; New York moves between UTC-5 and UTC-4. Reproduced: 14:23 UTC was 09:23 in
+    winter, before the 09:30 open, so drift was measured on the previous close with the market shut."""
     from datetime import UTC, datetime, time
     from zoneinfo import ZoneInfo
 

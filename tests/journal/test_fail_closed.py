@@ -1,4 +1,5 @@
-"""A journal that cannot be trusted is refused before the first broker call, with what is wrong and the fix."""
+"""A journal that cannot be trusted is refused before the first broker call, with what is wrong and the
+fix."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def test_a_read_only_journal_is_refused_before_any_order(workspace: Workspace, t
 
 def test_first_opens_of_a_new_journal_migrate_one_at_a_time(tmp_path: Path) -> None:
     url = fresh_journal_url(tmp_path)
-    code = "import sys\nfrom reconciler.journal.store import Journal\nJournal.open(sys.argv[1])\nprint('ok')\n"
+    code = ("import sys\nfrom reconciler.journal.store import"
+            " Journal\nJournal.open(sys.argv[1])\nprint('ok')\n")
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for _ in range(6)
     ]
     results = [p.communicate(timeout=120) for p in procs]

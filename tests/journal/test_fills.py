@@ -1,4 +1,5 @@
-"""Fills are journaled once each, with their own quantity, price and commission, from the broker's running totals."""
+"""Fills are journaled once each, with their own quantity, price and commission, from the broker's running
+totals."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _submitting(j: Journal, plan: str, client_order_id: str, quantity: Decimal) 
     """An apply with one buy of VTI journaled as being submitted; returns the apply's id."""
     apply_id = j.start_apply(plan * 64, "t" * 64, None, "test")
     j.add_intent(apply_id=apply_id, plan_hash=plan * 64, portfolio="alice-ira", account="paper-ira", leg=1,
-                 client_order_id=client_order_id, symbol="VTI", side="buy", quantity=quantity, est_price=D(10),
+                 client_order_id=client_order_id, symbol="VTI", side="buy", quantity=quantity,
+                 est_price=D(10),
                  status="submitting")
     return apply_id
 
@@ -32,7 +34,8 @@ def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) ->
 
     def state(filled: str, avg: str, commission: str) -> OrderState:
         return OrderState(client_order_id="rc-test", broker_order_id="b1", symbol="VTI", side="buy",
-                          quantity=D(100), filled_quantity=D(filled), avg_price=D(avg), commission=D(commission),
+                          quantity=D(100), filled_quantity=D(filled), avg_price=D(avg),
+                          commission=D(commission),
                           status="partially_filled" if filled != "100" else "filled")
 
     record_state(rt, "paper-ira", state("40", "10", "1.00"), apply_id)   # 40 @ 10, commission 1.00
@@ -50,8 +53,8 @@ class _PowerCut(Exception):
 
 
 def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> None:
-    """Before, the fill was committed and the intent's progress was a second write: a crash between them made the
-    next pass count the fill again against the stale progress (journal 57 vs broker 38)."""
+    """Before, the fill was committed and the intent's progress was a second write: a crash between them made
+    the next pass count the fill again against the stale progress (journal 57 vs broker 38)."""
     rt = Runtime(workspace.config, workspace.journal_url)
     j = rt.journal
     apply_id = _submitting(j, "q", "rc-cut", D(57))
@@ -60,8 +63,17 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
         raise _PowerCut
 
     def progress(filled: int) -> OrderState:
-        return OrderState(client_order_id="rc-cut", broker_order_id="b9", symbol="VTI", side="buy", quantity=D(57),
-                          filled_quantity=D(filled), avg_price=D(10), commission=D(0), status="partially_filled")
+        return OrderState(
+            client_order_id="rc-cut",
+            broker_order_id="b9",
+            symbol="VTI",
+            side="buy",
+            quantity=D(57),
+            filled_quantity=D(filled),
+            avg_price=D(10),
+            commission=D(0),
+            status="partially_filled",
+        )
 
     with pytest.raises(_PowerCut):
         j.record_state("paper-ira", progress(19), apply_id, on_fill=cut)
@@ -75,7 +87,9 @@ def test_a_fill_and_the_intents_progress_are_one_write(workspace: Workspace) -> 
     assert j.intent("rc-cut")["filled_quantity"] == D(38)  # type: ignore[index]
 
 
-def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress(workspace: Workspace) -> None:
+def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress(
+    workspace: Workspace,
+) -> None:
     """A journal written by an earlier version can hold a fill whose intent never learned of it."""
     rt = Runtime(workspace.config, workspace.journal_url)
     j = rt.journal

@@ -1,5 +1,5 @@
-"""The intent state machine is its table: every row is a move the journal makes, every other (status, event) pair
-is refused where it would be written, and every status can be reached. Runs on SQLite and PostgreSQL."""
+"""The intent state machine is its table: every row is a move the journal makes, every other (status, event)
+pair is refused where it would be written, and every status can be reached. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ MOVES = [e for e in INTENT_EVENTS if EVENT_RULES[e][0] != {None}]
 
 
 def _path_to(status: IntentStatus) -> tuple[IntentStatus, list[IntentEvent]]:
-    """The shortest way through the table to `status`: (the status a new intent starts in, the events after)."""
+    """The shortest way through the table to `status`: (the status a new intent starts in, the events
+    after)."""
     queue: deque[tuple[IntentStatus, IntentStatus, list[IntentEvent]]] = deque(
         (after, after, []) for (before, _), after in INTENT_TRANSITIONS.items() if before is None
     )
@@ -38,7 +39,9 @@ def _path_to(status: IntentStatus) -> tuple[IntentStatus, list[IntentEvent]]:
         if at in seen:
             continue
         seen.add(at)
-        queue.extend((start, after, [*events, e]) for (before, e), after in INTENT_TRANSITIONS.items() if before == at)
+        queue.extend(
+            (start, after, [*events, e]) for (before, e), after in INTENT_TRANSITIONS.items() if before == at
+        )
     raise AssertionError(f"intent status {status} cannot be reached from a new intent")
 
 
@@ -62,7 +65,8 @@ class Intents:
         self.n += 1
         cid = f"rc-test-{self.n}"
         self.journal.add_intent(
-            apply_id=self.apply_id, plan_hash="p" * 64, portfolio="alice-ira", account="paper-ira", leg=self.n,
+            apply_id=self.apply_id, plan_hash="p" * 64, portfolio="alice-ira", account="paper-ira",
+            leg=self.n,
             client_order_id=cid, symbol="VTI", side="buy", quantity=Decimal(10), est_price=Decimal(100),
             status=status,
         )
@@ -118,22 +122,30 @@ def test_every_move_the_table_lacks_is_refused_and_changes_nothing(journal: Jour
                 journal.transition(cid, event)
             assert intents.status(cid) == status
             refused += 1
-    assert refused == len(INTENT_STATUSES) * len(MOVES) - sum(1 for (b, _) in INTENT_TRANSITIONS if b is not None)
+    assert refused == len(INTENT_STATUSES) * len(MOVES) - sum(
+        1 for (b, _) in INTENT_TRANSITIONS if b is not None
+    )
 
 
-@pytest.mark.parametrize("status", sorted(set(INTENT_STATUSES) - {a for (b, _), a in INTENT_TRANSITIONS.items()
-                                                                  if b is None}))
+@pytest.mark.parametrize(
+    "status", sorted(set(INTENT_STATUSES) - {a for (b, _), a in INTENT_TRANSITIONS.items() if b is None})
+)
 def test_a_new_intent_only_starts_where_the_table_says(journal: Journal, status: IntentStatus) -> None:
     with pytest.raises(JournalError, match=f"a new intent cannot be {status}"):
         Intents(journal).new(status)
 
 
 def test_a_send_without_an_answer_is_never_failed_before_the_grace() -> None:
-    """The rule of issue 20 in the table itself: from `submitting`, only a definitive refusal or the grace's end
-    leads to `failed`; an unanswered send leads to `unknown`, and only the broker or the grace move it on."""
+    """The rule of issue 20 in the table itself: from `submitting`, only a definitive refusal or the grace's
+    end leads to `failed`; an unanswered send leads to `unknown`, and only the broker or the grace move it
+    on."""
     into_failed = {(b, e) for (b, e), a in INTENT_TRANSITIONS.items() if a == "failed"}
-    assert into_failed == {("submitting", "refused"), ("submitting", "grace_passed"), ("unknown", "grace_passed"),
-                           ("unknown", "given_up")}
+    assert into_failed == {
+        ("submitting", "refused"),
+        ("submitting", "grace_passed"),
+        ("unknown", "grace_passed"),
+        ("unknown", "given_up"),
+    }
     assert INTENT_TRANSITIONS[("submitting", "no_answer")] == "unknown"
     out_of_unknown = {e for (b, e) in INTENT_TRANSITIONS if b == "unknown"}
     assert out_of_unknown == {"not_seen", "grace_passed", "given_up"} | {

@@ -1,6 +1,6 @@
-"""Every sentence an apply report says of an order comes from the journal's final state of that order (issue 20 §5):
-each intent status, with nothing, part or all of the order filled, gives a sentence, and each claim a sentence
-makes is checked against the row it was derived from."""
+"""Every sentence an apply report says of an order comes from the journal's final state of that order (issue
+20 §5): each intent status, with nothing, part or all of the order filled, gives a sentence, and each claim a
+sentence makes is checked against the row it was derived from."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ CLAIMS: dict[str, Callable[[Row], bool]] = {
     "holds no such order": lambda r: r["status"] == "failed",
     "without a definitive answer": lambda r: r["status"] == "unknown",
     "not journaled": lambda r: r["status"] == "submitting",
-    ", yet ": lambda r: _filled(r) > 0 and (r["status"] in UNFILLED or r["status"] in ("accepted", "partially_filled")),
+    ", yet ": lambda r: (
+        _filled(r) > 0 and (r["status"] in UNFILLED or r["status"] in ("accepted", "partially_filled"))
+    ),
     "before its cancel": lambda r: r["status"] == "canceled" and _filled(r) >= r["quantity"],
 }
 ROWS = [
@@ -70,7 +72,8 @@ def test_a_sentence_says_how_much_of_the_order_filled(row: Row) -> None:
 
 
 def test_a_sentence_keeps_the_journals_reason() -> None:
-    row = {"status": "skipped", "quantity": QUANTITY, "filled_quantity": None, "message": "no sound quote for VTI"}
+    row = {"status": "skipped", "quantity": QUANTITY, "filled_quantity": None, "message": "no sound quote for"
+           " VTI"}
     assert order_sentence(row).endswith("(no sound quote for VTI)")
 
 

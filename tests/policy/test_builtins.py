@@ -1,7 +1,8 @@
-"""Every built-in the evaluator offers, called with every type of argument in every position, either answers or is
-a refusal naming the policy file and line: never undefined, which would make a deny rule silently never fire. The
-cases are generated from the capability table, and the table is re-derived from regopy as installed, so a built-in
-a new regopy adds, or one whose failure mode changes, is tested (or fails the table check) without a hand list."""
+"""Every built-in the evaluator offers, called with every type of argument in every position, either answers
+or is a refusal naming the policy file and line: never undefined, which would make a deny rule silently never
+fire. The cases are generated from the capability table, and the table is re-derived from regopy as installed,
+so a built-in a new regopy adds, or one whose failure mode changes, is tested (or fails the table check)
+without a hand list."""
 
 from __future__ import annotations
 
@@ -67,7 +68,9 @@ def test_a_builtin_answers_or_refuses_for_every_argument_type(
     assert len(results) == 1, f"{name}({document}) was undefined: a deny rule using it would never fire"
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(TABLE) if TABLE[n]["arity"] > 0 and not n.startswith("opa.")])
+@pytest.mark.parametrize(
+    "name", [n for n in sorted(TABLE) if TABLE[n]["arity"] > 0 and not n.startswith("opa.")]
+)
 def test_too_few_arguments_are_refused_when_the_policy_loads(name: str, tmp_path: Path) -> None:
     """rego-cpp crashes the process (a segmentation fault) on such a call; the load refuses it first."""
     args = ["null"] * (TABLE[name]["arity"] - 1)
@@ -83,7 +86,9 @@ def test_too_many_arguments_are_refused_when_the_policy_loads(name: str, tmp_pat
 
 
 @pytest.mark.parametrize("name", NOT_OFFERED)
-def test_an_opa_builtin_the_evaluator_lacks_is_refused_when_the_policy_loads(name: str, tmp_path: Path) -> None:
+def test_an_opa_builtin_the_evaluator_lacks_is_refused_when_the_policy_loads(
+    name: str, tmp_path: Path
+) -> None:
     with pytest.raises(PolicyFileError, match="not a built-in this evaluator"):
         load_policies(policy(tmp_path, name, ['"a"']), {}, "hard-mandatory")
 
@@ -101,7 +106,9 @@ def test_the_table_is_what_the_installed_evaluator_offers() -> None:
 
 
 OPERATORS = ["<", "<=", ">", ">="]
-PAIRS = [(op, a, b) for op in OPERATORS for a in TYPES if a != "mixed list" for b in TYPES if b != "mixed list"]
+PAIRS = [
+    (op, a, b) for op in OPERATORS for a in TYPES if a != "mixed list" for b in TYPES if b != "mixed list"
+]
 
 
 @pytest.mark.parametrize(("op", "left", "right"), PAIRS, ids=[f"{a}{op}{b}" for op, a, b in PAIRS])

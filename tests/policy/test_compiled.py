@@ -1,5 +1,6 @@
-"""The policies' compiled bundle (policy/compiled.py) answers exactly as the normal query does, on a generated corpus
-of inputs that deny, warn, pass and fail to evaluate; where it gives no plain result, the normal query decides."""
+"""The policies' compiled bundle (policy/compiled.py) answers exactly as the normal query does, on a generated
+corpus of inputs that deny, warn, pass and fail to evaluate; where it gives no plain result, the normal query
+decides."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ SEED = 23
 
 
 def document(rng: random.Random) -> dict[str, Any]:
-    """An input as plan or apply builds it, with values drawn to cross every shipped rule's threshold, and now and
-    then a value of the wrong type (a strict comparison then fails to evaluate)."""
+    """An input as plan or apply builds it, with values drawn to cross every shipped rule's threshold, and now
+    and then a value of the wrong type (a strict comparison then fails to evaluate)."""
 
     def number() -> Any:
-        return rng.choice([0, 0.0, -1.0, 5.0, 10.0, 9.5, 1e6, "10", None]) if rng.random() < 0.1 else rng.uniform(0, 20)
+        return (
+            rng.choice([0, 0.0, -1.0, 5.0, 10.0, 9.5, 1e6, "10", None])
+            if rng.random() < 0.1
+            else rng.uniform(0, 20)
+        )
 
     actions = [
         {
@@ -37,11 +42,24 @@ def document(rng: random.Random) -> dict[str, Any]:
         for k in range(rng.randint(0, 6))
     ]
     return {
-        "phase": rng.choice(["plan", "apply"]), "now": "2026-03-02T15:00:00+00:00", "portfolio": "p", "account": "a",
-        "equity": 10_000.0, "turnover": number(), "buy_notional": 0.0, "sell_notional": 0.0, "cash_before": 0.0,
-        "cash_after": 0.0, "actions": actions,
-        "params": {"max_order_fraction": 0.5, "max_turnover": 1.0, "deny_symbols": ["GME"], "kill_switch_drop": 0.2,
-                   "max_quote_age_seconds": 60},
+        "phase": rng.choice(["plan", "apply"]),
+        "now": "2026-03-02T15:00:00+00:00",
+        "portfolio": "p",
+        "account": "a",
+        "equity": 10_000.0,
+        "turnover": number(),
+        "buy_notional": 0.0,
+        "sell_notional": 0.0,
+        "cash_before": 0.0,
+        "cash_after": 0.0,
+        "actions": actions,
+        "params": {
+            "max_order_fraction": 0.5,
+            "max_turnover": 1.0,
+            "deny_symbols": ["GME"],
+            "kill_switch_drop": 0.2,
+            "max_quote_age_seconds": 60,
+        },
     }
 
 

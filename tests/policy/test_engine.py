@@ -18,17 +18,33 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _write(folder: Path, name: str, body: str) -> None:
     folder.mkdir(exist_ok=True)
-    (folder / f"{name}.rego").write_text(f"package reconciler.{name}\n\nimport rego.v1\n\n{textwrap.dedent(body)}")
+    (folder / f"{name}.rego").write_text(f"package reconciler.{name}\n\nimport"
+                                         f" rego.v1\n\n{textwrap.dedent(body)}")
 
 
 def test_the_shipped_policies_load_and_deny_a_zero_price() -> None:
     policies = load_policies(REPO / "policies", {}, "hard-mandatory")
     doc = {
-        "phase": "apply", "equity": 1000.0, "turnover": 0.1,
-        "actions": [{"symbol": "X", "side": "buy", "price": 0.0, "notional": 0.0, "quantity": 1.0,
-                     "quote": {"price": 0.0, "previous_close": 10.0, "age_seconds": 1.0}}],
-        "params": {"deny_symbols": [], "max_order_fraction": 0.5, "max_turnover": 1.0, "kill_switch_drop": 0.2,
-                   "max_quote_age_seconds": 60},
+        "phase": "apply",
+        "equity": 1000.0,
+        "turnover": 0.1,
+        "actions": [
+            {
+                "symbol": "X",
+                "side": "buy",
+                "price": 0.0,
+                "notional": 0.0,
+                "quantity": 1.0,
+                "quote": {"price": 0.0, "previous_close": 10.0, "age_seconds": 1.0},
+            }
+        ],
+        "params": {
+            "deny_symbols": [],
+            "max_order_fraction": 0.5,
+            "max_turnover": 1.0,
+            "kill_switch_drop": 0.2,
+            "max_quote_age_seconds": 60,
+        },
     }
     denied = [r.policy for r in policies.evaluate(doc, "p") if r.kind == "deny"]
     assert "kill_switch" in denied
@@ -92,9 +108,9 @@ def test_own_functions_imports_strings_and_comments_are_not_mistaken_for_calls(t
 
 
 def test_concurrent_evaluations_never_move_file_descriptor_1(tmp_path: Path) -> None:
-    """Before, every evaluation swapped fd 1 for a temp file; two threads interleaving left stdout pointing at an
-    unlinked file and everything printed afterwards vanished. Checked at the descriptor level, in a child whose
-    stdout is a pipe we read."""
+    """Before, every evaluation swapped fd 1 for a temp file; two threads interleaving left stdout pointing at
+    an unlinked file and everything printed afterwards vanished. Checked at the descriptor level, in a child
+    whose stdout is a pipe we read."""
     code = textwrap.dedent(f"""
         import os, sys, threading
         from pathlib import Path
@@ -124,11 +140,15 @@ def test_concurrent_evaluations_never_move_file_descriptor_1(tmp_path: Path) -> 
         print("same fd 1:", (before.st_ino, before.st_dev) == (after.st_ino, after.st_dev), flush=True)
     """)
     (tmp_path / "broken").mkdir()
-    (tmp_path / "broken" / "bad.rego").write_text("package reconciler.bad\n\nimport rego.v1\n\ndeny contains x if {")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    (tmp_path / "broken" / "bad.rego").write_text("package reconciler.bad\n\nimport rego.v1\n\ndeny contains"
+                                                  " x if {")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[:200] == [f"line {i}" for i in range(200)]  # nothing lost, and no rego-cpp diagnostics mixed in
+    # nothing lost, and no rego-cpp diagnostics mixed in
+    assert lines[:200] == [f"line {i}" for i in range(200)]
     assert lines[200:] == ["same fd 1: True"]
 
 
@@ -141,8 +161,8 @@ def test_concurrent_evaluations_never_move_file_descriptor_1(tmp_path: Path) -> 
 def test_a_policy_cannot_read_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
 ) -> None:
-    """opa.runtime() hands the process environment (the credentials) to the policy, which could quote it in a deny
-    message that a plan comment then publishes: refused at load, however the namespace is indexed."""
+    """opa.runtime() hands the process environment (the credentials) to the policy, which could quote it in a
+    deny message that a plan comment then publishes: refused at load, however the namespace is indexed."""
     monkeypatch.setenv("SECRET_FOR_TEST", "hunter2")
     _write(tmp_path, "leak", f"""
         deny contains msg if {{
@@ -164,12 +184,13 @@ def test_opa_inside_a_string_or_a_name_is_not_the_namespace(tmp_path: Path) -> N
         }
     """)
     policies = load_policies(tmp_path, {}, "hard-mandatory")
-    assert [r.message for r in policies.evaluate({"turnover": 2}, "p")] == ["opa.runtime is mentioned, not called"]
+    assert [r.message for r in policies.evaluate({"turnover": 2}, "p")] == ["opa.runtime is mentioned, not"
+        " called"]
 
 
 def test_a_flood_of_policy_text_is_bounded_at_the_source_and_the_verdict_stands(tmp_path: Path) -> None:
-    """Found by trying unnamed inputs: a 200,000-character message reached stdout (600 kB for one plan) and the
-    plan file; a message per element of a range would print a line each."""
+    """Found by trying unnamed inputs: a 200,000-character message reached stdout (600 kB for one plan) and
+    the plan file; a message per element of a range would print a line each."""
     from reconciler.policy.engine import MAX_MESSAGE_CHARS, MAX_MESSAGES
 
     _write(tmp_path, "long", """

@@ -1,5 +1,6 @@
-"""Every rule of every policy shipped in policies/ denies (or warns) on a crafted input, with its message, and lets
-a near miss through. Inputs are built the way plan and apply build them: a PortfolioPlan through policy_input.
+"""Every rule of every policy shipped in policies/ denies (or warns) on a crafted input, with its message, and
+lets a near miss through. Inputs are built the way plan and apply build them: a PortfolioPlan through
+policy_input.
 
 A new .rego file, or a new rule in one, fails `test_every_shipped_rule_has_a_case_here` until a case is added.
 """
@@ -20,7 +21,7 @@ from reconciler.clock import FixedClock
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Side
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.policy.inputs import policy_input
-from reconciler.spec.models import PolicyParams
+from reconciler.workspace.models import PolicyParams
 from tests.builders import observation, quote
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,8 @@ class Input:
     params: PolicyParams = field(default=PARAMS)
 
     def document(self) -> dict[str, Any]:
-        """policy_input of a PortfolioPlan placing these orders, evaluated `quote_age_seconds` after the quotes."""
+        """policy_input of a PortfolioPlan placing these orders, evaluated `quote_age_seconds` after the
+        quotes."""
         clock = FixedClock(START)
         quotes = {
             o.symbol: quote(o.symbol, o.price, as_of=clock.now(),
@@ -94,45 +96,129 @@ class Case:
 
 # One case per rule: a crafted input and the one message the rule gives on it.
 FIRES = [
-    pytest.param(Case("deny_list", "deny", of(Order("AAPL", "buy", "10", "229.87"),
-                                               params=PolicyParams(deny_symbols=["AAPL"])),
-                      "AAPL is on the deny list"), id="deny_list"),
-    pytest.param(Case("kill_switch", "deny", of(Order("XYZ", "sell", "5", "0", previous_close="10")),
-                      "XYZ price is 0: refusing to trade on a zero price"), id="kill_switch-zero-price"),
-    pytest.param(Case("kill_switch", "deny", of(Order("VTI", "buy", "10", "70", previous_close="100")),
-                      "VTI fell 30.0% since the previous close (limit 20.0%): not buying"), id="kill_switch-crash"),
-    pytest.param(Case("max_order_size", "deny", of(Order("VTI", "buy", "60", "100")),
-                      "buy VTI of $6,000.00 is above 50.00% of equity ($10,000.00)"), id="max_order_size-buy"),
-    pytest.param(Case("max_order_size", "deny", of(Order("BND", "sell", "80", "75")),
-                      "sell BND of $6,000.00 is above 50.00% of equity ($10,000.00)"), id="max_order_size-sell"),
-    pytest.param(Case("max_turnover", "deny", of(Order("VTI", "sell", "40", "100"), Order("BND", "buy", "40", "100"),
-                                                  Order("GLD", "buy", "20", "200")),
-                      "turnover 120.0% is above the maximum of 100.0%"), id="max_turnover-deny"),
-    pytest.param(Case("max_turnover", "warn", of(Order("VTI", "sell", "30", "100"), Order("BND", "buy", "30", "100")),
-                      "turnover 60.0% is above half the maximum"), id="max_turnover-warn"),
-    pytest.param(Case("quote_freshness", "deny", of(Order("BND", "buy", "10", "72.85", quoted=False)),
-                      "BND has no quote"), id="quote_freshness-no-quote"),
-    pytest.param(Case("quote_freshness", "deny", of(Order("VTI", "buy", "10", "289.41"), quote_age_seconds=61),
-                      "VTI quote is 61s old (limit 60s)"), id="quote_freshness-stale"),
+    pytest.param(
+        Case(
+            "deny_list",
+            "deny",
+            of(Order("AAPL", "buy", "10", "229.87"), params=PolicyParams(deny_symbols=["AAPL"])),
+            "AAPL is on the deny list",
+        ),
+        id="deny_list",
+    ),
+    pytest.param(
+        Case(
+            "kill_switch",
+            "deny",
+            of(Order("XYZ", "sell", "5", "0", previous_close="10")),
+            "XYZ price is 0: refusing to trade on a zero price",
+        ),
+        id="kill_switch-zero-price",
+    ),
+    pytest.param(
+        Case(
+            "kill_switch",
+            "deny",
+            of(Order("VTI", "buy", "10", "70", previous_close="100")),
+            "VTI fell 30.0% since the previous close (limit 20.0%): not buying",
+        ),
+        id="kill_switch-crash",
+    ),
+    pytest.param(
+        Case(
+            "max_order_size",
+            "deny",
+            of(Order("VTI", "buy", "60", "100")),
+            "buy VTI of $6,000.00 is above 50.00% of equity ($10,000.00)",
+        ),
+        id="max_order_size-buy",
+    ),
+    pytest.param(
+        Case(
+            "max_order_size",
+            "deny",
+            of(Order("BND", "sell", "80", "75")),
+            "sell BND of $6,000.00 is above 50.00% of equity ($10,000.00)",
+        ),
+        id="max_order_size-sell",
+    ),
+    pytest.param(
+        Case(
+            "max_turnover",
+            "deny",
+            of(
+                Order("VTI", "sell", "40", "100"),
+                Order("BND", "buy", "40", "100"),
+                Order("GLD", "buy", "20", "200"),
+            ),
+            "turnover 120.0% is above the maximum of 100.0%",
+        ),
+        id="max_turnover-deny",
+    ),
+    pytest.param(
+        Case(
+            "max_turnover",
+            "warn",
+            of(Order("VTI", "sell", "30", "100"), Order("BND", "buy", "30", "100")),
+            "turnover 60.0% is above half the maximum",
+        ),
+        id="max_turnover-warn",
+    ),
+    pytest.param(
+        Case(
+            "quote_freshness",
+            "deny",
+            of(Order("BND", "buy", "10", "72.85", quoted=False)),
+            "BND has no quote",
+        ),
+        id="quote_freshness-no-quote",
+    ),
+    pytest.param(
+        Case(
+            "quote_freshness",
+            "deny",
+            of(Order("VTI", "buy", "10", "289.41"), quote_age_seconds=61),
+            "VTI quote is 61s old (limit 60s)",
+        ),
+        id="quote_freshness-stale",
+    ),
 ]
 
 # Near misses: inputs just inside each rule, which the policy lets through.
 PASSES = [
-    pytest.param("deny_list", of(Order("VTI", "buy", "10", "289.41"), params=PolicyParams(deny_symbols=["AAPL"])),
-                 id="deny_list-other-symbol"),
-    pytest.param("kill_switch", of(Order("VTI", "buy", "10", "85", previous_close="100")),
-                 id="kill_switch-fell-15pct"),
-    pytest.param("kill_switch", of(Order("VTI", "sell", "10", "70", previous_close="100")),
-                 id="kill_switch-selling-into-a-crash"),
-    pytest.param("kill_switch", of(Order("VTI", "buy", "10", "70", previous_close=None)),
-                 id="kill_switch-no-previous-close"),
+    pytest.param(
+        "deny_list",
+        of(Order("VTI", "buy", "10", "289.41"), params=PolicyParams(deny_symbols=["AAPL"])),
+        id="deny_list-other-symbol",
+    ),
+    pytest.param(
+        "kill_switch", of(Order("VTI", "buy", "10", "85", previous_close="100")), id="kill_switch-fell-15pct"
+    ),
+    pytest.param(
+        "kill_switch",
+        of(Order("VTI", "sell", "10", "70", previous_close="100")),
+        id="kill_switch-selling-into-a-crash",
+    ),
+    pytest.param(
+        "kill_switch",
+        of(Order("VTI", "buy", "10", "70", previous_close=None)),
+        id="kill_switch-no-previous-close",
+    ),
     pytest.param("max_order_size", of(Order("VTI", "buy", "50", "100")), id="max_order_size-exactly-half"),
-    pytest.param("max_turnover", of(Order("VTI", "sell", "25", "100"), Order("BND", "buy", "25", "100")),
-                 id="max_turnover-exactly-half"),
-    pytest.param("max_turnover", of(Order("VTI", "sell", "60", "100"), Order("BND", "buy", "60", "100"),
-                                    phase="apply"), id="max_turnover-judged-at-plan-only"),
-    pytest.param("quote_freshness", of(Order("VTI", "buy", "10", "289.41"), quote_age_seconds=60),
-                 id="quote_freshness-exactly-the-limit"),
+    pytest.param(
+        "max_turnover",
+        of(Order("VTI", "sell", "25", "100"), Order("BND", "buy", "25", "100")),
+        id="max_turnover-exactly-half",
+    ),
+    pytest.param(
+        "max_turnover",
+        of(Order("VTI", "sell", "60", "100"), Order("BND", "buy", "60", "100"), phase="apply"),
+        id="max_turnover-judged-at-plan-only",
+    ),
+    pytest.param(
+        "quote_freshness",
+        of(Order("VTI", "buy", "10", "289.41"), quote_age_seconds=60),
+        id="quote_freshness-exactly-the-limit",
+    ),
 ]
 
 
@@ -169,14 +255,17 @@ def test_a_deny_is_blocking_at_the_default_level(shipped: PolicySet) -> None:
 
 
 def test_every_shipped_rule_has_a_case_here(shipped: PolicySet) -> None:
-    """Each deny and warn rule of each package in policies/ needs its own case in FIRES (one message per rule)."""
+    """Each deny and warn rule of each package in policies/ needs its own case in FIRES (one message per
+    rule)."""
     cases = [c for p in FIRES for c in p.values if isinstance(c, Case)]
     covered = Counter((c.policy, c.kind) for c in cases)
     rules: Counter[tuple[str, str]] = Counter()
     for short, path in shipped.files.items():
         for kind in _RULE.findall(Path(path).read_text()):
             rules[(short, kind)] += 1
-    assert set(shipped.packages) == {c.policy for c in cases}, "each package in policies/ needs cases in FIRES"
-    assert set(shipped.packages) == {p.values[0] for p in PASSES}, "each package in policies/ needs a case in PASSES"
+    assert set(shipped.packages) == {c.policy for c in cases}, ("each package in policies/ needs cases in"
+                                                                " FIRES")
+    assert set(shipped.packages) == {p.values[0] for p in PASSES}, ("each package in policies/ needs a case"
+                                                                    " in PASSES")
     missing = {rule: n - covered[rule] for rule, n in rules.items() if covered[rule] < n}
     assert missing == {}, f"rules without a case in FIRES (policy, kind): missing count {missing}"

@@ -1,5 +1,5 @@
-"""Mutations of the workspace's files (issue 19, sections 1 and 2): their kinds, places, sizes and encodings, YAML
-shapes, keys and values, and CSV rows. Registered in tests/proof/registry.py."""
+"""Mutations of the workspace's files (issue 19, sections 1 and 2): their kinds, places, sizes and encodings,
+YAML shapes, keys and values, and CSV rows. Registered in tests/proof/registry.py."""
 
 from __future__ import annotations
 
@@ -22,8 +22,13 @@ YAML_FILES = {  # file -> the portfolios it concerns
 }
 FILES = {**YAML_FILES, "prices.csv": frozenset({"beta"}), "policies/kill_switch.rego": ALL,
          "policies/deny_list.rego": ALL, PLAN_FILE: ALL}
-CAPS = {"reconciler.yaml": 10, "prices.csv": 512, "policies/kill_switch.rego": 4, "policies/deny_list.rego": 4,
-        PLAN_FILE: 256}
+CAPS = {
+    "reconciler.yaml": 10,
+    "prices.csv": 512,
+    "policies/kill_switch.rego": 4,
+    "policies/deny_list.rego": 4,
+    PLAN_FILE: 256,
+}
 
 
 def _command(rel: str) -> tuple[str, ...]:
@@ -51,7 +56,7 @@ def _write(rel: str, data: bytes) -> Callable[[Path], None]:
     return edit
 
 
-# ---- section 1: file kinds, places and sizes ------------------------------------------------------------------
+# ---- section 1: file kinds, places and sizes ---------------------------------------------------------------
 
 
 def _replace_with(rel: str, kind: str) -> Callable[[Path], None]:
@@ -96,9 +101,13 @@ FILE_KINDS = ["fifo", "folder", "socket", "link to /dev/zero", "dangling link", 
 @st.composite
 def file_kind(draw: st.DrawFn) -> Mutation:
     rel = draw(st.sampled_from(sorted(FILES)))
-    kinds = [k for k in FILE_KINDS if not (k == "missing" and rel.startswith(("portfolios/alpha", "portfolios/beta",
-                                                                                "policies/")))]
-    kind = draw(st.sampled_from(kinds))  # a portfolio or policy left out is a smaller workspace, not a bad one
+    kinds = [
+        k
+        for k in FILE_KINDS
+        if not (k == "missing" and rel.startswith(("portfolios/alpha", "portfolios/beta", "policies/")))
+    ]
+    # a portfolio or policy left out is a smaller workspace, not a bad one
+    kind = draw(st.sampled_from(kinds))
     return Mutation("file-kind", f"{rel} is {kind}", _replace_with(rel, kind), FILES[rel], _command(rel))
 
 
@@ -111,7 +120,9 @@ def file_size(draw: st.DrawFn) -> Mutation:
     def edit(root: Path) -> None:
         os.truncate(root / rel, mib * 1024 * 1024 + extra)  # sparse: the gate must refuse it before reading
 
-    return Mutation("file-size", f"{rel} is {extra} bytes over its {mib} MiB cap", edit, FILES[rel], _command(rel))
+    return Mutation(
+        "file-size", f"{rel} is {extra} bytes over its {mib} MiB cap", edit, FILES[rel], _command(rel)
+    )
 
 
 ENCODINGS: dict[str, Callable[[bytes, int], bytes]] = {
@@ -127,8 +138,8 @@ ENCODINGS: dict[str, Callable[[bytes, int], bytes]] = {
 @st.composite
 def encoding(draw: st.DrawFn) -> Mutation:
     rel = draw(st.sampled_from(sorted(FILES)))
-    # A truncated YAML or CSV file can be a valid one that means something else (`cash: 500` cut to `cash: 5`):
-    # nothing in the file can tell, so only the sealed plan is truncated.
+    # A truncated YAML or CSV file can be a valid one that means something else (`cash: 500` cut to `cash:
+    # 5`): nothing in the file can tell, so only the sealed plan is truncated.
     name = draw(st.sampled_from([n for n in sorted(ENCODINGS) if n != "truncated" or rel == PLAN_FILE]))
     at = draw(st.integers(1, 4000))
 
@@ -136,7 +147,9 @@ def encoding(draw: st.DrawFn) -> Mutation:
         data = (root / rel).read_bytes()
         (root / rel).write_bytes(ENCODINGS[name](data, 1 + at % (len(data) - 1)))
 
-    return Mutation("encoding", f"{rel}: {name} at byte {at} (modulo its size)", edit, FILES[rel], _command(rel))
+    return Mutation(
+        "encoding", f"{rel}: {name} at byte {at} (modulo its size)", edit, FILES[rel], _command(rel)
+    )
 
 
 PLACES = ["/etc", "..", "../outside", "/", ".", "portfolios/../..", "/dev", "~", ""]
@@ -152,7 +165,7 @@ def config_path(draw: st.DrawFn) -> Mutation:
                     _rewrite("reconciler.yaml", _sub(key, f"{name}: {json.dumps(place)}")), affected)
 
 
-# ---- section 2: YAML shapes, keys and values -------------------------------------------------------------------
+# ---- section 2: YAML shapes, keys and values ---------------------------------------------------------------
 
 # (file, a line of it holding `key: value` in a block mapping, the portfolios that value concerns)
 ENTRIES = [
@@ -186,7 +199,8 @@ def _nested(shape: str, depth: int) -> str:
 def yaml_nesting(draw: st.DrawFn) -> Mutation:
     rel, line, affected = draw(ENTRY)
     shape = draw(st.sampled_from(["block sequences on one line", "explicit keys on one line",
-                                  "sequence of keys on one line", "flow sequences", "flow mappings", "mixed flow"]))
+                                  "sequence of keys on one line", "flow sequences", "flow mappings",
+                                  "mixed flow"]))
     depth = draw(st.integers(2, 400))  # the mixed shapes halve it: at 1 they write a plain value
     key = line.split(":")[0]
     indent = " " * (len(key) - len(key.lstrip()) + 2)
@@ -200,7 +214,8 @@ def yaml_nesting(draw: st.DrawFn) -> Mutation:
 def yaml_alias(draw: st.DrawFn) -> Mutation:
     rel = draw(st.sampled_from(sorted(YAML_FILES)))
     levels = draw(st.integers(2, 9))
-    width = draw(st.integers(6, 12))  # from 36 values to 5 billion: loaded whole below the bound, refused above
+    # from 36 values to 5 billion: loaded whole below the bound, refused above
+    width = draw(st.integers(6, 12))
     anchors = [f"a0: &a0 [{', '.join(['1'] * width)}]"]
     anchors += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
     bomb = "x-bomb: {" + ", ".join(anchors) + "}\n"
@@ -208,8 +223,27 @@ def yaml_alias(draw: st.DrawFn) -> Mutation:
                     _rewrite(rel, lambda t: bomb + t), YAML_FILES[rel])
 
 
-COERCED = ["0700", "1e5", "1_000", "1:30", "ON", "NO", "yes", "y", "~", "null", "true", "2024-01-01", "0x1F", ".inf",
-           "0o17", "+1", "-.5", "Off", "n"]
+COERCED = [
+    "0700",
+    "1e5",
+    "1_000",
+    "1:30",
+    "ON",
+    "NO",
+    "yes",
+    "y",
+    "~",
+    "null",
+    "true",
+    "2024-01-01",
+    "0x1F",
+    ".inf",
+    "0o17",
+    "+1",
+    "-.5",
+    "Off",
+    "n",
+]
 SYMBOL_KEYS = [  # (file, the key as written, its line's tail, the portfolios it concerns)
     ("portfolios/alpha.yaml", "    VTI:", " 0.6", frozenset({"alpha"})),
     ("portfolios/models/mixed.yaml", "    GLD:", " 0.3", frozenset({"beta"})),
@@ -246,14 +280,38 @@ def yaml_long_key(draw: st.DrawFn) -> Mutation:
     rel, key, tail, affected = draw(st.sampled_from(SYMBOL_KEYS[:4]))
     length = draw(st.integers(200, 5000))
     new = key.replace(key.strip().split(" ")[-1].rstrip(":"), "V" * length)
-    return Mutation("yaml-long-key", f"{rel}: a {length}-character key", _rewrite(rel, _sub(key + tail, new + tail)),
-                    affected)
+    return Mutation(
+        "yaml-long-key",
+        f"{rel}: a {length}-character key",
+        _rewrite(rel, _sub(key + tail, new + tail)),
+        affected,
+    )
 
 
 # Values no field of these lines takes. Not here: other spellings of a number (`0x10`, `1_0`, `"100"`, `１０`,
-# `-0`): the schema reads them as that number, a valid change of meaning the invariant would call a wrong trade.
-BAD_VALUES = ["true", "null", "[]", "{}", ".nan", ".inf", "-1", "''", "ten", "1e400", "1e-400", "!!binary aGVsbG8=",
-              "*nothing", "&anchor", "99999999999999999999999999", "[1, 2]", "{a: 1}", "!!set {a}", "2024-01-01"]
+# `-0`): the schema reads them as that number, a valid change of meaning the invariant would call a wrong
+# trade.
+BAD_VALUES = [
+    "true",
+    "null",
+    "[]",
+    "{}",
+    ".nan",
+    ".inf",
+    "-1",
+    "''",
+    "ten",
+    "1e400",
+    "1e-400",
+    "!!binary aGVsbG8=",
+    "*nothing",
+    "&anchor",
+    "99999999999999999999999999",
+    "[1, 2]",
+    "{a: 1}",
+    "!!set {a}",
+    "2024-01-01",
+]
 
 
 @st.composite
@@ -261,15 +319,19 @@ def yaml_value(draw: st.DrawFn) -> Mutation:
     rel, line, affected = draw(ENTRY)
     key = line.split(": ", 1)[0]
     value = draw(st.sampled_from(BAD_VALUES))
-    return Mutation("yaml-value", f"{rel}: {key.strip()}: {value}", _rewrite(rel, _sub(line, f"{key}: {value}")),
-                    affected)
+    return Mutation(
+        "yaml-value", f"{rel}: {key.strip()}: {value}", _rewrite(rel, _sub(line, f"{key}: {value}")), affected
+    )
 
 
-NO_OPS: dict[str, tuple[str, str, str]] = {  # name -> (file, old, new): what a reader of YAML takes as the same
-    "comment lines": ("portfolios/alpha.yaml", "  targets:\n", "  # why these weights\n  targets:  # target\n"),
+# name -> (file, old, new): what a reader of YAML takes as the same
+NO_OPS: dict[str, tuple[str, str, str]] = {
+    "comment lines": ("portfolios/alpha.yaml", "  targets:\n", "  # why these weights\n  targets:  #"
+                      " target\n"),
     "quoted symbol": ("portfolios/alpha.yaml", "    VTI: 0.6", '    "VTI": 0.6'),
     "flow targets": ("portfolios/alpha.yaml", "    VTI: 0.6\n    BND: 0.4", "    {VTI: 0.6, BND: 0.4}"),
-    "reordered targets": ("portfolios/models/mixed.yaml", "    VTI: 0.5\n    GLD: 0.3", "    GLD: 0.3\n    VTI: 0.5"),
+    "reordered targets": ("portfolios/models/mixed.yaml", "    VTI: 0.5\n    GLD: 0.3", "    GLD: 0.3\n   "
+                          " VTI: 0.5"),
     "document markers": ("portfolios/models/mixed.yaml", "apiVersion", "---\napiVersion"),
     "trailing zeros": ("portfolios/alpha.yaml", "    BND: 0.4", "    BND: 0.40"),
     "single-quoted account": ("portfolios/beta.yaml", "account: acct-b", "account: 'acct-b'"),
@@ -288,7 +350,7 @@ def yaml_noop(draw: st.DrawFn) -> Mutation:
     return Mutation("yaml-noop", f"{rel}: {name}", _rewrite(rel, change), YAML_FILES[rel], same=True)
 
 
-# ---- section 2: CSV price files --------------------------------------------------------------------------------
+# ---- section 2: CSV price files ----------------------------------------------------------------------------
 
 CSV_EDITS: dict[str, tuple[str, str]] = {
     "duplicated column": ("date,GLD\n", "date,GLD,GLD\n"),
@@ -319,4 +381,6 @@ CSV_EDITS: dict[str, tuple[str, str]] = {
 def csv_rows(draw: st.DrawFn) -> Mutation:
     name = draw(st.sampled_from(sorted(CSV_EDITS)))
     old, new = CSV_EDITS[name]
-    return Mutation("csv-prices", f"prices.csv: {name}", _rewrite("prices.csv", _sub(old, new)), frozenset({"beta"}))
+    return Mutation(
+        "csv-prices", f"prices.csv: {name}", _rewrite("prices.csv", _sub(old, new)), frozenset({"beta"})
+    )

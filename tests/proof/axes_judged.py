@@ -1,6 +1,6 @@
-"""Mutations judged after the files load (issue 19, sections 2 to 6): quotes nothing corroborates, policies that
-cannot be evaluated, text from outside with control characters, and saved plans with duplicated keys, mistyped
-values or edited verdicts. Registered in tests/proof/registry.py."""
+"""Mutations judged after the files load (issue 19, sections 2 to 6): quotes nothing corroborates, policies
+that cannot be evaluated, text from outside with control characters, and saved plans with duplicated keys,
+mistyped values or edited verdicts. Registered in tests/proof/registry.py."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from tests.proof.axes import ALL, _rewrite, _sub, _write
 from tests.proof.workspace import APPLY_PLAN, PLAN_FILE, SYMBOLS, Mutation
 
 STATIC = {"VTI": ("289.41", "288.90"), "BND": ("72.85", "72.80")}
-# Far beyond kill_switch_drop and corroboration_band (0.2 each): a move of this size is never a market to trade on.
+# Far beyond kill_switch_drop and corroboration_band (0.2 each): a move of this size is never a market to
+# trade on.
 FAR = [Decimal(k) for k in ("0.0001", "0.01", "0.5", "0.7", "1.5", "2", "10", "100", "1000000")]
 
 
@@ -26,7 +27,7 @@ def _touching(symbol: str) -> frozenset[str]:
     return frozenset(p for p, held in SYMBOLS.items() if symbol in held)
 
 
-# ---- section 3: quotes that nothing corroborates ---------------------------------------------------------------
+# ---- section 3: quotes that nothing corroborates -----------------------------------------------------------
 
 
 @st.composite
@@ -34,8 +35,18 @@ def quote(draw: st.DrawFn) -> Mutation:
     symbol = draw(st.sampled_from(sorted(STATIC)))
     price, close = STATIC[symbol]
     old = f"{{price: {price}, previous_close: {close}}}"
-    how = draw(st.sampled_from(["no previous close", "price moved", "close moved", "tiny volume", "huge volume",
-                                "GLD static, no close"]))
+    how = draw(
+        st.sampled_from(
+            [
+                "no previous close",
+                "price moved",
+                "close moved",
+                "tiny volume",
+                "huge volume",
+                "GLD static, no close",
+            ]
+        )
+    )
     k = draw(st.sampled_from(FAR))
     new = {
         "no previous close": f"{{price: {price}}}",
@@ -50,7 +61,7 @@ def quote(draw: st.DrawFn) -> Mutation:
     return Mutation("quote", label, _rewrite("reconciler.yaml", _sub(old, new)), affected)
 
 
-# ---- section 5: policies that cannot be evaluated --------------------------------------------------------------
+# ---- section 5: policies that cannot be evaluated ----------------------------------------------------------
 
 RULES = {
     "comparison across types": 'some a in input.actions\n\ta.price <= "0"\n\tmsg := "x"',
@@ -77,7 +88,7 @@ def policy(draw: st.DrawFn) -> Mutation:
                     _write("policies/proof.rego", text.encode()), ALL)
 
 
-# ---- section 6: text from outside ------------------------------------------------------------------------------
+# ---- section 6: text from outside --------------------------------------------------------------------------
 
 HOSTILE = ["\\e[31mred\\e[0m", "\\u202eevil", "\\x07bell", "line\\n::error::boom", "::set-output name=x::y",
            "@team please", "#123 fixes", "\\r::warning::x", "zero\\u200bwidth", "\\x9b31m"]
@@ -104,7 +115,7 @@ def hostile_text(draw: st.DrawFn) -> Mutation:
     return Mutation("hostile-text", f"{place}: {text}", _rewrite(rel, _sub(old, new.format(text))), affected)
 
 
-# ---- section 2: saved plans with duplicated keys and mistyped values ---------------------------------------------
+# ---- section 2: saved plans with duplicated keys and mistyped values ---------------------------------------
 
 DUPLICABLE = ["format_version", "content_hash", "created_at", "targets_hash", "quantity", "side", "symbol",
               "account", "equity", "blocked", "price", "name"]
@@ -122,8 +133,13 @@ def plan_json(draw: st.DrawFn) -> Mutation:
         value = m.group(2) if second == "same" else second
         return text[: m.start()] + f'\n{m.group(1)}"{key}": {value},' + text[m.start():]
 
-    return Mutation("plan-duplicate-key", f"{PLAN_FILE}: {key} twice ({second})", _rewrite(PLAN_FILE, change), ALL,
-                    APPLY_PLAN)
+    return Mutation(
+        "plan-duplicate-key",
+        f"{PLAN_FILE}: {key} twice ({second})",
+        _rewrite(PLAN_FILE, change),
+        ALL,
+        APPLY_PLAN,
+    )
 
 
 TYPE_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -133,7 +149,9 @@ TYPE_EDITS: dict[str, Callable[[dict[str, Any]], None]] = {
     "price as a number": lambda d: _action(d).__setitem__("price", float(_action(d)["price"])),
     "leg true": lambda d: _action(d).__setitem__("leg", True),
     "leg as text": lambda d: _action(d).__setitem__("leg", "1"),
-    "equity as a number": lambda d: d["portfolios"][0].__setitem__("equity", float(d["portfolios"][0]["equity"])),
+    "equity as a number": lambda d: d["portfolios"][0].__setitem__(
+        "equity", float(d["portfolios"][0]["equity"])
+    ),
     "blocked as text": lambda d: d["portfolios"][0].__setitem__("blocked", "VTI"),
     "portfolios as a mapping": lambda d: d.__setitem__("portfolios", {"alpha": d["portfolios"][0]}),
     "git_dirty 0": lambda d: d.__setitem__("git_dirty", 0),
@@ -157,23 +175,29 @@ def plan_types(draw: st.DrawFn) -> Mutation:
     return Mutation("plan-types", f"{PLAN_FILE}: {name}", _rewrite(PLAN_FILE, change), ALL, APPLY_PLAN)
 
 
-# ---- section 4: verdicts edited and the plan resealed -----------------------------------------------------------
+# ---- section 4: verdicts edited and the plan resealed ------------------------------------------------------
 
 VERDICTS: dict[str, Callable[[dict[str, Any], int], None]] = {
-    "quantity scaled": lambda d, i: _leg(d, i).__setitem__("quantity", str(Decimal(_leg(d, i)["quantity"]) * 3)),
-    "side flipped": lambda d, i: _leg(d, i).__setitem__("side", "sell" if _leg(d, i)["side"] == "buy" else "buy"),
+    "quantity scaled": lambda d,
+    i: _leg(d, i).__setitem__("quantity", str(Decimal(_leg(d, i)["quantity"]) * 3)),
+    "side flipped": lambda d,
+    i: _leg(d, i).__setitem__("side", "sell" if _leg(d, i)["side"] == "buy" else "buy"),
     "action dropped": lambda d, i: _portfolio(d, i)["actions"].pop(),
-    "symbol swapped": lambda d, i: _leg(d, i).__setitem__("symbol", "GLD" if _leg(d, i)["symbol"] != "GLD" else "VTI"),
+    "symbol swapped": lambda d,
+    i: _leg(d, i).__setitem__("symbol", "GLD" if _leg(d, i)["symbol"] != "GLD" else "VTI"),
     "portfolio blocked": lambda d, i: _portfolio(d, i).__setitem__("blocked", ["VTI"]),
     "denial added": lambda d, i: d.__setitem__("policy_results", [*d["policy_results"], {
-        "policy": "deny_list", "kind": "deny", "level": "hard-mandatory", "portfolio": _portfolio(d, i)["name"],
+        "policy": "deny_list", "kind": "deny", "level": "hard-mandatory",
+        "portfolio": _portfolio(d, i)["name"],
         "message": "XOM is on the deny list"}]),
     "policy results emptied": lambda d, i: d.__setitem__("policy_results", []),
     "observed cash raised": lambda d, i: _portfolio(d, i)["observation"].__setitem__(
         "cash_settled", str(Decimal(_portfolio(d, i)["observation"]["cash_settled"]) + 100000)),
-    "observed quote moved": lambda d, i: next(iter(_portfolio(d, i)["observation"]["quotes"].values())).__setitem__(
+    "observed quote moved": lambda d,
+    i: next(iter(_portfolio(d, i)["observation"]["quotes"].values())).__setitem__(
         "price", "1.00"),
-    "equity raised": lambda d, i: _portfolio(d, i).__setitem__("equity", str(Decimal(_portfolio(d, i)["equity"]) * 10)),
+    "equity raised": lambda d,
+    i: _portfolio(d, i).__setitem__("equity", str(Decimal(_portfolio(d, i)["equity"]) * 10)),
     "accounts swapped": lambda d, i: _swap_accounts(d),
 }
 
@@ -202,9 +226,15 @@ def plan_verdict(draw: st.DrawFn) -> Mutation:
     def change(text: str) -> str:
         data = json.loads(text)
         VERDICTS[name](data, which)
-        plan = reseal(Plan.model_validate(data))  # a valid seal over the edited content: only judging catches it
+        # a valid seal over the edited content: only judging catches it
+        plan = reseal(Plan.model_validate(data))
         return plan.model_dump_json(indent=2)
 
-    return Mutation("plan-verdict", f"{PLAN_FILE}: {name} (portfolio {which})", _rewrite(PLAN_FILE, change), ALL,
-                    APPLY_PLAN)
+    return Mutation(
+        "plan-verdict",
+        f"{PLAN_FILE}: {name} (portfolio {which})",
+        _rewrite(PLAN_FILE, change),
+        ALL,
+        APPLY_PLAN,
+    )
 

@@ -1,13 +1,13 @@
-"""Proof as a property (issue 19, section 8; docs/fail-closed.md): a valid workspace, mutated along every axis of
-tests/proof/registry.py, and the CLI run on it in process (`apply`, on the paper broker). Every run ends in
+"""Proof as a property (issue 19, section 8; docs/fail-closed.md): a valid workspace, mutated along every axis
+of tests/proof/registry.py, and the CLI run on it in process (`apply`, on the paper broker). Every run ends in
 
-(a) the orders the unmutated workspace sends, for every portfolio the mutation does not touch (and for the ones it
-    touches, those orders or none), or
+(a) the orders the unmutated workspace sends, for every portfolio the mutation does not touch (and for the
+    ones it touches, those orders or none), or
 (b) a clear refusal: exit code 1 and a message, and nothing sent for the portfolios the mutation touches;
 
-never a traceback or an internal error, never a hang, never an order the unmutated workspace does not send, and
-never a control character or workflow command in the output. RECONCILER_PROOF_CASES sets the number of cases
-(5,000 by default, on a fixed sequence in CI: HYPOTHESIS_PROFILE=ci).
+never a traceback or an internal error, never a hang, never an order the unmutated workspace does not send,
+and never a control character or workflow command in the output. RECONCILER_PROOF_CASES sets the number of
+cases (5,000 by default, on a fixed sequence in CI: HYPOTHESIS_PROFILE=ci).
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ class Proof:
 def proof(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proof]:
     # In memory where the machine has it: thousands of journals are created, written and deleted.
     shm = Path("/dev/shm")
-    base = Path(tempfile.mkdtemp(prefix="rc-proof-", dir=shm)) if shm.is_dir() else tmp_path_factory.mktemp("proof")
+    base = (
+        Path(tempfile.mkdtemp(prefix="rc-proof-", dir=shm))
+        if shm.is_dir()
+        else tmp_path_factory.mktemp("proof")
+    )
     proof = Proof(base)
 
     @settings(max_examples=CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -92,14 +96,18 @@ def check(mutation: Mutation, got: Outcome, expected: Outcome) -> None:
         mine, theirs = got.sent.get(account, []), expected.sent.get(account, [])
         if mine == theirs:
             continue
-        assert not mine, f"wrong trade for {portfolio}: {mine}, where the unmutated workspace sends {theirs}: {where}"
+        assert not mine, (f"wrong trade for {portfolio}: {mine}, where the unmutated workspace sends"
+                          f" {theirs}: {where}")
         assert got.code == 1, f"{portfolio} sent nothing and the run says it succeeded: {where}"
-        assert portfolio in said or "Error:" in got.err, f"{portfolio} sent nothing and nothing says why: {where}"
-        assert nothing_sent or portfolio in mutation.affected, f"{portfolio} is untouched and lost its orders: {where}"
+        assert portfolio in said or "Error:" in got.err, (f"{portfolio} sent nothing and nothing says why:"
+                                                          f" {where}")
+        assert nothing_sent or portfolio in mutation.affected, (f"{portfolio} is untouched and lost its"
+                                                                f" orders: {where}")
 
 
 def test_the_unmutated_workspace_trades_every_portfolio(proof: Proof) -> None:
-    """The reference the invariant compares with sends orders for each portfolio (else (a) would prove little)."""
+    """The reference the invariant compares with sends orders for each portfolio (else (a) would prove
+    little)."""
     assert all(proof.reference.sent.get(a) for a in ACCOUNTS.values()), proof.reference
 
 

@@ -1,8 +1,9 @@
 """The valid workspace the proof mutates, and a harness that runs the CLI on it in process, case after case.
 
-Small on purpose (two portfolios, one through a model; static and CSV prices; two policies): a case costs one CLI
-run, and thousands run per CI job. Each case starts from the template restored in place (every file compared,
-anything else removed) and a fresh journal copied from one migrated once, so a case never sees another's state.
+Small on purpose (two portfolios, one through a model; static and CSV prices; two policies): a case costs one
+CLI run, and thousands run per CI job. Each case starts from the template restored in place (every file
+compared, anything else removed) and a fresh journal copied from one migrated once, so a case never sees
+another's state.
 """
 
 from __future__ import annotations
@@ -127,10 +128,12 @@ TEMPLATE: dict[str, str] = {
     "policies/kill_switch.rego": KILL_SWITCH,
     "policies/deny_list.rego": DENY_LIST,
 }
-# Portfolio -> account, and which symbols each holds or targets (a quote of one of them concerns the portfolio).
+# Portfolio -> account, and which symbols each holds or targets (a quote of one of them concerns the
+# portfolio).
 ACCOUNTS = {"alpha": "acct-a", "beta": "acct-b"}
 SYMBOLS = {"alpha": frozenset({"VTI", "BND"}), "beta": frozenset({"VTI", "GLD", "BND"})}
-PLAN_FILE = "saved-plan.json"  # outside the template: the plan the plan-file axes edit, made from the template
+# outside the template: the plan the plan-file axes edit, made from the template
+PLAN_FILE = "saved-plan.json"
 HANG_SECONDS = 60.0
 
 APPLY = ("apply", "--auto-approve")
@@ -157,7 +160,8 @@ class Mutation:
     edit: Callable[[Path], None] = field(repr=False)
     affected: frozenset[str]
     command: tuple[str, ...] = APPLY
-    same: bool = False  # the edit means nothing (a comment, a quoted key): the outcome must be the unmutated one
+    # the edit means nothing (a comment, a quoted key): the outcome must be the unmutated one
+    same: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,8 @@ class Harness:
                 path.write_bytes(data)
 
     def run(self, *argv: str) -> Outcome:
-        """The CLI on the workspace, in process, with a fresh journal; what it said and what reached the broker."""
+        """The CLI on the workspace, in process, with a fresh journal; what it said and what reached the
+        broker."""
         self._n += 1
         journal = self.journals / f"case-{self._n}.db"
         shutil.copyfile(self.template_journal, journal)
@@ -229,7 +234,8 @@ def _is_plain_file(path: Path) -> bool:
 
 
 def _same_file(path: Path, data: bytes) -> bool:
-    """A regular file holding these bytes (its size compared first: a case may leave a sparse 512 MiB file)."""
+    """A regular file holding these bytes (its size compared first: a case may leave a sparse 512 MiB
+    file)."""
     info = path.lstat()
     return stat.S_ISREG(info.st_mode) and info.st_size == len(data) and path.read_bytes() == data
 
@@ -249,8 +255,9 @@ def _sent(journal: Path) -> Orders:
 
 @contextlib.contextmanager
 def _watchdog(root: Path) -> Iterator[list[bool]]:
-    """A run that blocks (reading a FIFO the workspace holds) is a failure, not a stuck suite: after HANG_SECONDS
-    every FIFO in the workspace is opened for writing and closed, which ends any read waiting on one."""
+    """A run that blocks (reading a FIFO the workspace holds) is a failure, not a stuck suite: after
+    HANG_SECONDS every FIFO in the workspace is opened for writing and closed, which ends any read waiting on
+    one."""
     hung: list[bool] = []
 
     def release() -> None:

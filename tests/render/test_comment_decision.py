@@ -1,5 +1,5 @@
-"""The plan comment opens with the decision, keeps its main tables narrow, and never claims a listing that is not
-there, on plans the planner makes (tests/builders.planned)."""
+"""The plan comment opens with the decision, keeps its main tables narrow, and never claims a listing that is
+not there, on plans the planner makes (tests/builders.planned)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ WIDTH = 100  # characters a table row may take in GitHub's comment column (~770 
 
 
 def account(name: str, cash: int | str, *, targets: dict[str, str] | None = None, unsettled: int = 0,
-            trading: Trading | None = None, positions: dict[str, str] | None = None) -> tuple[Desired, Observation]:
+            trading: Trading | None = None,
+            positions: dict[str, str] | None = None) -> tuple[Desired, Observation]:
     """A portfolio and what its broker reports: the planner makes its orders."""
     wanted = targets or {"VTI": "0.40", "VXUS": "0.20", "BND": "0.30", "BNDX": "0.08"}
     d = desired(wanted, "0.02", name=name, account=f"acct-{name}", trading=trading)
@@ -33,12 +34,18 @@ def account(name: str, cash: int | str, *, targets: dict[str, str] | None = None
 
 
 def deny(portfolio: str, level: str = "soft-mandatory", policy: str = "max_turnover") -> PolicyResult:
-    return PolicyResult(policy=policy, kind="deny", level=level, portfolio=portfolio,  # type: ignore[arg-type]
-                        message="turnover 97.7% is above the maximum 50.0%")
+    return PolicyResult(
+        policy=policy,
+        kind="deny",
+        level=level,
+        portfolio=portfolio,  # type: ignore[arg-type]
+        message="turnover 97.7% is above the maximum 50.0%",
+    )
 
 
 def small_plan() -> Plan:
-    """One blocked (a symbol nobody quotes), one waiting for an override, two that trade, one under the minimum."""
+    """One blocked (a symbol nobody quotes), one waiting for an override, two that trade, one under the
+    minimum."""
     return planned(
         [
             account("alice", 100_000),
@@ -84,9 +91,10 @@ def test_blocked_groups_name_policy_level_and_count() -> None:
     opening = first_block(render_markdown(small_plan()))
     blocked = opening.split("**Blocked, and why**", 1)[1].split("\n\n", 2)[1]
     assert blocked.splitlines() == [
-        "- :x: `valuation` · hard-mandatory · **1 portfolio(s)** (`dave`): VNQQ: no quote — cannot be overridden.",
-        "- :lock: `max_turnover` · soft-mandatory · **1 portfolio(s)** (`bob`): turnover 97.7% is above the maximum"
-        " 50.0% — a code owner may override.",
+        "- :x: `valuation` · hard-mandatory · **1 portfolio(s)** (`dave`): VNQQ: no quote — cannot be"
+        " overridden.",
+        "- :lock: `max_turnover` · soft-mandatory · **1 portfolio(s)** (`bob`): turnover 97.7% is above the"
+        " maximum 50.0% — a code owner may override.",
     ]
 
 
@@ -104,7 +112,11 @@ def test_turnover_is_defined_where_it_first_appears() -> None:
 
 def test_the_decision_table_has_a_row_per_trading_portfolio_largest_first() -> None:
     opening = first_block(render_markdown(small_plan(), EnvelopeSettings()))
-    rows = [line for line in opening.splitlines() if line.startswith("| ") and "$" in line and "bought" not in line]
+    rows = [
+        line
+        for line in opening.splitlines()
+        if line.startswith("| ") and "$" in line and "bought" not in line
+    ]
     assert [r.split(" | ")[0] for r in rows[:2]] == ["| alice", "| carol"]
 
 
@@ -116,8 +128,9 @@ def test_notes_that_change_the_outcome_are_surfaced() -> None:
 
 def test_a_buy_skipped_under_the_minimum_is_surfaced() -> None:
     opening = first_block(render_markdown(small_plan()))
-    assert re.search(r"^- `erin`: \w+: buy of [\d.]+ \(\$[\d.,]+\) is under the minimum trade; skipped$", opening,
-                     re.M)
+    assert re.search(
+        r"^- `erin`: \w+: buy of [\d.]+ \(\$[\d.,]+\) is under the minimum trade; skipped$", opening, re.M
+    )
 
 
 def test_the_planners_weighty_notes_are_recognised() -> None:
@@ -130,7 +143,9 @@ def test_the_planners_weighty_notes_are_recognised() -> None:
 
 def test_orders_are_told_apart_by_cause() -> None:
     before, obs = account("alice", 100_000)  # all cash: the old targets would buy as well
-    after = before.model_copy(update={"targets": {**before.targets, "VTI": Decimal("0.30"), "BND": Decimal("0.40")}})
+    after = before.model_copy(
+        update={"targets": {**before.targets, "VTI": Decimal("0.30"), "BND": Decimal("0.40")}}
+    )
     bob = account("bob", 80_000)
     plan = planned([(after, obs), bob], base_ref="main", base_commit="b" * 40,
                    target_changes=diff_targets([before, bob[0]], [after, bob[0]]))
@@ -140,8 +155,10 @@ def test_orders_are_told_apart_by_cause() -> None:
     why = causes(plan, [before, bob[0]], [after, bob[0]], CostModel())
     opening = first_block(render_markdown(plan, proposal=Proposal(causes=why)))
     total = len(alice.actions) + len(bobs.actions)
-    assert f"**Why these orders:** of the {total}, {total - drift} come from this pull request's target changes" \
+    assert (
+        f"**Why these orders:** of the {total}, {total - drift} come from this pull request's target changes"
         f" and {drift} from old drift" in opening
+    )
 
 
 # ---- narrow tables ----
@@ -170,7 +187,9 @@ def shown_width(row: str) -> int:
 
 def test_the_orders_table_has_five_columns() -> None:
     plan = small_plan()
-    orders = [t for t in visible_tables(render_markdown(plan, EnvelopeSettings())) if t[0].startswith("| side |")]
+    orders = [
+        t for t in visible_tables(render_markdown(plan, EnvelopeSettings())) if t[0].startswith("| side |")
+    ]
     with_orders = sum(1 for pp in plan.portfolios if pp.actions)
     assert [t[0] for t in orders] == ["| side | qty | symbol | notional | weight now → after |"] * with_orders
 
@@ -190,8 +209,9 @@ def test_envelope_and_commission_are_in_the_details() -> None:
 # ---- large plans ----
 
 def large_plan(n: int = 400) -> Plan:
-    """Portfolios of many sizes: every 9th blocked (a symbol nobody quotes), every 7th denied by a soft-mandatory
-    policy, every 5th with unsettled cash, twenty holdings each so ten comments cannot hold them all."""
+    """Portfolios of many sizes: every 9th blocked (a symbol nobody quotes), every 7th denied by a
+    soft-mandatory policy, every 5th with unsettled cash, twenty holdings each so ten comments cannot hold
+    them all."""
     symbols = [f"S{i:02d}" for i in range(20)]
     weight = Decimal("0.049")
     pairs = []
@@ -227,12 +247,19 @@ def test_every_group_claim_of_a_large_plan_is_true() -> None:
     lines = [line for line in first_block(bodies[0]).splitlines() if re.match(r"- :\w+: `", line)]
     checked = 0
     for line in lines:
-        m = re.match(r"- :\w+: `([^`]+)` · ([\w-]+)( warning)? · \*\*(\d+) portfolio\(s\)\*\* \((.*?)\)[,:]", line)
+        m = re.match(
+            r"- :\w+: `([^`]+)` · ([\w-]+)( warning)? · \*\*(\d+) portfolio\(s\)\*\* \((.*?)\)[,:]", line
+        )
         assert m is not None, line
-        members = {r.portfolio for r in plan.policy_results if r.policy == m.group(1) and r.level == m.group(2)}
+        members = {
+            r.portfolio for r in plan.policy_results if r.policy == m.group(1) and r.level == m.group(2)
+        }
         named = set(re.findall(r"`([^`]+)`", m.group(5).split(" and ")[0]))
         rest = members - named
-        assert (int(m.group(4)), where(m.group(5))) == (len(members), (len(rest & posted), len(rest - posted)))
+        assert (int(m.group(4)), where(m.group(5))) == (
+            len(members),
+            (len(rest & posted), len(rest - posted)),
+        )
         checked += 1
     assert checked == 2
 
@@ -242,12 +269,17 @@ def test_the_trading_remainder_of_a_large_plan_is_counted_truly() -> None:
     bodies = plan_comment(plan, EnvelopeSettings())
     posted = set(headings(bodies))
     opening = first_block(bodies[0])
-    named = {line.split(" | ")[0][2:] for line in opening.splitlines() if re.match(r"\| p-\d+ \| \d+ \|", line)}
+    named = {
+        line.split(" | ")[0][2:] for line in opening.splitlines() if re.match(r"\| p-\d+ \| \d+ \|", line)
+    }
     trading = {r.name for r in decide(plan).trading}
     claim = re.search(r"^The other (\d+): (.*)\.$", opening, re.M)
     assert claim is not None
     rest = trading - named
-    assert (int(claim.group(1)), where(claim.group(2))) == (len(rest), (len(rest & posted), len(rest - posted)))
+    assert (int(claim.group(1)), where(claim.group(2))) == (
+        len(rest),
+        (len(rest & posted), len(rest - posted)),
+    )
 
 
 def test_a_large_plan_leaves_sections_out_and_says_so() -> None:

@@ -1,5 +1,5 @@
-"""The plan comment's chart (issue 27, section 1): now, after and target with the band, one row per holding on a
-shared axis, short."""
+"""The plan comment's chart (issue 27, section 1): now, after and target with the band, one row per holding on
+a shared axis, short."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def _row(text: str, symbol: str) -> str:
     return line[len("cash") + 2:][:WIDTH + 1]  # the dots of the row, after the label
 
 
-CHART = dot_plot(portfolio("p", holdings=[held("VTI", "0", "0.3", "0.3"), held("BND", "0.4", "0.22", "0.25")]))
+CHART = dot_plot(
+    portfolio("p", holdings=[held("VTI", "0", "0.3", "0.3"), held("BND", "0.4", "0.22", "0.25")])
+)
 
 
 def test_now_is_an_open_dot_where_the_weight_is_now() -> None:

@@ -1,7 +1,7 @@
 """Text that is not ours shows as typed wherever it lands, and a plan cut to --max-comments keeps its footer.
 
-The comments are rendered by markdown-it-py (a CommonMark renderer, with GitHub's tables and strikethrough), so
-the tests see what a reader sees: inside `<details><summary>` (an HTML block) no markdown is rendered, so a
+The comments are rendered by markdown-it-py (a CommonMark renderer, with GitHub's tables and strikethrough),
+so the tests see what a reader sees: inside `<details><summary>` (an HTML block) no markdown is rendered, so a
 markdown escape there would show as a backslash.
 """
 
@@ -37,10 +37,13 @@ ONE_LINE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
 
 
 def named(name: str, message: str = "turnover is fine") -> Plan:
-    """A plan of two changed portfolios, the first called `name` with one policy warning carrying `message`."""
+    """A plan of two changed portfolios, the first called `name` with one policy warning carrying
+    `message`."""
     plan = big_plan(2, 3)
     first = plan.portfolios[0].model_copy(update={"name": name})
-    result = PolicyResult(policy="max_turnover", kind="warn", level="advisory", portfolio=name, message=message)
+    result = PolicyResult(
+        policy="max_turnover", kind="warn", level="advisory", portfolio=name, message=message
+    )
     return plan.model_copy(update={"portfolios": [first, *plan.portfolios[1:]], "policy_results": [result]})
 
 
@@ -64,7 +67,8 @@ def test_html_in_a_details_summary_is_escaped_and_cannot_close_it() -> None:
     text = render_markdown(named(HOSTILE))
     first = summary_lines(text)[0]
     assert first.startswith(
-        "<details><summary>Details of bob_x&lt;script&gt;alert(1)&lt;/script&gt;&lt;/summary&gt;&lt;/details&gt;:"
+        "<details><summary>Details of"
+        " bob_x&lt;script&gt;alert(1)&lt;/script&gt;&lt;/summary&gt;&lt;/details&gt;:"
     )
     html = GITHUB_LIKE.render(text)  # a code span may hold "<script>": it shows as typed
     assert "<script" not in html
@@ -93,7 +97,8 @@ def test_a_table_cell_keeps_its_row() -> None:
     doc: dict[str, Any] = {
         "generated_at": "2031-03-04T05:06:00+00:00", "git_commit": "c" * 40,
         "portfolios": [{
-            "portfolio": "bob_x<b>", "account": "acct|1", "status": "OutOfSync", "max_drift": "0.1", "orders": 1,
+            "portfolio": "bob_x<b>", "account": "acct|1", "status": "OutOfSync", "max_drift": "0.1",
+            "orders": 1,
             "message": "x | y\n| injected | row | | | |\n[link](https://evil.example)",
             "rows": [{"symbol": "VT|I", "weight": "0.6", "target": "0.5", "drift": "0.1", "band": "0.05",
                       "outside": True}],
@@ -202,8 +207,8 @@ def test_without_a_cut_the_footer_ends_the_last_comment_once() -> None:
     limit=st.integers(4000, 12000),
 )
 def test_split_invariants(portfolios: int, holdings: int, max_parts: int, limit: int) -> None:
-    """Any plan, any limit: each comment fits, parts are numbered 1..N of the N posted, the footer ends the last,
-    and every portfolio section is shown, in order, or counted as left out."""
+    """Any plan, any limit: each comment fits, parts are numbered 1..N of the N posted, the footer ends the
+    last, and every portfolio section is shown, in order, or counted as left out."""
     made = blocks(big_plan(portfolios, holdings))
     assume(size(made[0]) + size(made[-1]) < limit - 700)  # the summary fits in the first comment
     parts = split_comment(made, limit=limit, max_parts=max_parts)
@@ -216,7 +221,8 @@ def test_split_invariants(portfolios: int, holdings: int, max_parts: int, limit:
         assert all(p.startswith(f"<!-- reconciler:plan part={k}/{n} -->\n") for k, p in enumerate(parts, 1))
     shown = headings(parts)
     assert shown == [f"portfolio-{i:04d}" for i in range(len(shown))]
-    note = re.search(r"\*(\d+) more section\(s\) do not fit in \d+ comments?( \(the first of them only in part\))?",
+    note = re.search(r"\*(\d+) more section\(s\) do not fit in \d+ comments?( \(the first of them only in"
+                     r" part\))?",
                      parts[-1])
     if note is None:
         assert len(shown) == portfolios

@@ -1,4 +1,5 @@
-"""Progress of a long `apply --all`: the pace, and a log line every so often (and at the end) off a terminal."""
+"""Progress of a long `apply --all`: the pace, and a log line every so often (and at the end) off a
+terminal."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def test_the_pace_says_rate_and_time_left() -> None:
     assert "1h01m left" in Pace(done=1, total=62, orders=10, elapsed=60.0).line()
 
 
-def test_off_a_terminal_progress_is_logged_every_interval_and_at_the_end(caplog: pytest.LogCaptureFixture) -> None:
+def test_off_a_terminal_progress_is_logged_every_interval_and_at_the_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     clock = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     out = Console(file=io.StringIO(), force_terminal=False)
     progress = ApplyProgress(out, clock, log_every=15.0)

@@ -1,6 +1,6 @@
-"""One terminal vocabulary (issue 27, section 2): apply's outcome lines and totals, `history`, `show` and `status` in
-the plan's light table, fitted to 100 and 120 columns without cutting a number; apply streams each outcome while
-the apply is still running (section 3)."""
+"""One terminal vocabulary (issue 27, section 2): apply's outcome lines and totals, `history`, `show` and
+`status` in the plan's light table, fitted to 100 and 120 columns without cutting a number; apply streams each
+outcome while the apply is still running (section 3)."""
 
 from __future__ import annotations
 
@@ -158,27 +158,66 @@ def test_a_wrapping_column_keeps_the_table_within_its_width() -> None:
 def _apply_record() -> dict[str, Any]:
     start = datetime(2026, 3, 2, 15, 0, 7, 123456)
     intents = [
-        {"leg": n, "portfolio": "bob-taxable-long-portfolio-name", "status": s, "side": side, "quantity": D(q),
-         "symbol": sym, "filled_quantity": D(f) if f else None, "avg_price": D(p) if p else None,
-         "client_order_id": CID.format(leg=n)}
-        for n, (s, side, q, sym, f, p) in enumerate([
-            ("filled", "buy", "124", "VTI", "124", "289.5547"), ("partially_filled", "sell", "1234567.25", "BNDX",
-                                                                   "1000000.5", "1234.5678"),
-            ("denied", "buy", "10", "VNQ", None, None),
-        ], start=1)
+        {
+            "leg": n,
+            "portfolio": "bob-taxable-long-portfolio-name",
+            "status": s,
+            "side": side,
+            "quantity": D(q),
+            "symbol": sym,
+            "filled_quantity": D(f) if f else None,
+            "avg_price": D(p) if p else None,
+            "client_order_id": CID.format(leg=n),
+        }
+        for n, (s, side, q, sym, f, p) in enumerate(
+            [
+                ("filled", "buy", "124", "VTI", "124", "289.5547"),
+                ("partially_filled", "sell", "1234567.25", "BNDX", "1000000.5", "1234.5678"),
+                ("denied", "buy", "10", "VNQ", None, None),
+            ],
+            start=1,
+        )
     ]
     return {
-        "id": "f4c591d2-36a3-4c90-9420-61a23dbaced2", "status": "partial", "actor": "ci@runner", "plan_hash": "6f" * 32,
-        "git_commit": "ab" * 20, "started_at": start, "finished_at": start, "message": "bob not traded: …",
+        "id": "f4c591d2-36a3-4c90-9420-61a23dbaced2",
+        "status": "partial",
+        "actor": "ci@runner",
+        "plan_hash": "6f" * 32,
+        "git_commit": "ab" * 20,
+        "started_at": start,
+        "finished_at": start,
+        "message": "bob not traded: …",
         "intents": intents,
-        "policy_decisions": [{"phase": "plan", "kind": "deny", "level": "hard-mandatory", "policy": "max_turnover",
-                              "portfolio": "bob-taxable-long-portfolio-name", "message": "turnover 97.8% > 50%",
-                              "overridden": False, "override_by": None, "override_reason": None}],
+        "policy_decisions": [
+            {
+                "phase": "plan",
+                "kind": "deny",
+                "level": "hard-mandatory",
+                "policy": "max_turnover",
+                "portfolio": "bob-taxable-long-portfolio-name",
+                "message": "turnover 97.8% > 50%",
+                "overridden": False,
+                "override_by": None,
+                "override_reason": None,
+            }
+        ],
         "fills": [{"commission": D("0.62")}],
-        "events": [{"created_at": start, "kind": "order.remainder_canceled", "account": "acct-bob-taxable",
-                    "client_order_id": CID.format(leg=2), "data": '{"filled": "1000000.5", "ordered": "1234567.25"}'},
-                   {"created_at": start, "kind": "lock.acquired", "account": "acct-bob-taxable",
-                    "client_order_id": None, "data": '{"holder": "ci@runner", "lock_id": "0f1e2d3c"}'}],
+        "events": [
+            {
+                "created_at": start,
+                "kind": "order.remainder_canceled",
+                "account": "acct-bob-taxable",
+                "client_order_id": CID.format(leg=2),
+                "data": '{"filled": "1000000.5", "ordered": "1234567.25"}',
+            },
+            {
+                "created_at": start,
+                "kind": "lock.acquired",
+                "account": "acct-bob-taxable",
+                "client_order_id": None,
+                "data": '{"holder": "ci@runner", "lock_id": "0f1e2d3c"}',
+            },
+        ],
     }
 
 
@@ -194,8 +233,10 @@ def test_show_fits_the_terminal_and_keeps_every_number_whole(width: int) -> None
 def test_show_lists_each_policy_decision_with_its_portfolio() -> None:
     out = console(120)
     render_apply(_apply_record(), out)
-    assert "  ✗ [plan] [hard-mandatory] max_turnover (bob-taxable-long-portfolio-name): turnover 97.8% > 50%" in \
-        output(out)
+    assert (
+        "  ✗ [plan] [hard-mandatory] max_turnover (bob-taxable-long-portfolio-name): turnover 97.8% > 50%"
+        in output(out)
+    )
 
 
 def test_show_lists_its_events() -> None:
@@ -284,7 +325,9 @@ def test_apply_prints_each_outcome_before_the_apply_ends(
     assert workspace.run("history").code == 0  # creates the journal, so the watcher can read it
     watching = Watching(workspace.journal_url)
     monkeypatch.setattr(sys, "stdout", watching)
-    code = main(["--config", str(workspace.root / "reconciler.yaml"), "--no-color", "apply", "--auto-approve"])
+    code = main(
+        ["--config", str(workspace.root / "reconciler.yaml"), "--no-color", "apply", "--auto-approve"]
+    )
     watching.engine.dispose()
     assert code == 0, watching.getvalue()
     rows = [finished for s, finished in watching.seen if "…" in s]
@@ -293,7 +336,8 @@ def test_apply_prints_each_outcome_before_the_apply_ends(
 
 
 def test_a_plan_blocked_by_a_denial_leads_with_it() -> None:
-    held = portfolio("college", holdings=[holding("VNQQ", "0", "0", "0.3")], notes=["not traded: VNQQ: no quote"],
+    held = portfolio("college", holdings=[holding("VNQQ", "0", "0", "0.3")], notes=["not traded: VNQQ: no"
+        " quote"],
                      blocked=["VNQQ: no quote"])
     denial = PolicyResult(policy="valuation", kind="deny", level="hard-mandatory", portfolio="college",
                           message="VNQQ: no quote")

@@ -1,5 +1,6 @@
-"""The terminal renderings users read: the plan, the target changes since a base ref, and status. Rendered into a
-plain 140-column console (what the CLI uses when its output is not a terminal) and read back as text."""
+"""The terminal renderings users read: the plan, the target changes since a base ref, and status. Rendered
+into a plain 140-column console (what the CLI uses when its output is not a terminal) and read back as
+text."""
 
 from __future__ import annotations
 
@@ -59,10 +60,36 @@ def test_a_plan_with_orders_shows_each_order_with_its_weights_and_why() -> None:
     text = rendered(render_plan, p)
     assert lines(text)[0] == "Reconciler will perform the following actions:"
     assert "  # portfolio 'growth' (account acct-growth, equity $10,000.00)" in lines(text)
-    assert row(text, "-") == ["-", "sell", "5", "VTI", "$289.41", "$1,447.05", "60.00%", "→", "45.53%", "(45.00%)",
-                              "above", "its", "band"]
-    assert row(text, "+") == ["+", "buy", "20", "BND", "$72.85", "$1,457.00", "39.00%", "→", "54.48%", "(55.00%)",
-                              "below", "its", "band"]
+    assert row(text, "-") == [
+        "-",
+        "sell",
+        "5",
+        "VTI",
+        "$289.41",
+        "$1,447.05",
+        "60.00%",
+        "→",
+        "45.53%",
+        "(45.00%)",
+        "above",
+        "its",
+        "band",
+    ]
+    assert row(text, "+") == [
+        "+",
+        "buy",
+        "20",
+        "BND",
+        "$72.85",
+        "$1,457.00",
+        "39.00%",
+        "→",
+        "54.48%",
+        "(55.00%)",
+        "below",
+        "its",
+        "band",
+    ]
     assert "    cash $100.00 (1.00%) → ≈$90.05 (0.90%), target 0.00%" in lines(text)
     assert "    note: BND rounded down to whole shares" in lines(text)
 
@@ -133,7 +160,11 @@ def test_the_last_line_says_where_the_plan_comes_from(git: dict[str, Any], origi
 
 
 def test_the_quote_sources_are_named_once_each() -> None:
-    p = plan(portfolio("a", quote_source="sip"), portfolio("b", quote_source="iex"), portfolio("c", quote_source="iex"))
+    p = plan(
+        portfolio("a", quote_source="sip"),
+        portfolio("b", quote_source="iex"),
+        portfolio("c", quote_source="iex"),
+    )
     assert lines(rendered(render_plan, p))[-1].endswith("(not in a git repository); quotes from iex, sip")
 
 
@@ -150,7 +181,8 @@ def test_without_a_base_ref_nothing_is_printed() -> None:
 
 def test_no_target_changes_says_none_with_the_note() -> None:
     text = rendered(render_target_changes, based(plan(GROWTH), []), note="(the plan below is against HEAD)")
-    assert lines(text) == ["Target changes since origin/main (abcdef012345): none. (the plan below is against HEAD)",
+    assert lines(text) == ["Target changes since origin/main (abcdef012345): none. (the plan below is against"
+                           " HEAD)",
                            ""]
 
 
@@ -208,15 +240,38 @@ def test_status_has_one_row_per_portfolio_with_its_largest_drift() -> None:
     text = rendered(render_status, STATUSES)
     assert lines(text)[0].split() == ["portfolio", "account", "status", "max", "drift", "detail"]
     assert row(text, "calm") == ["calm", "acct-calm", "Synced", "1.00", "pp"]
-    assert row(text, "growth") == ["growth", "acct-growth", "OutOfSync", "10.00", "pp", "2", "order(s)", "would",
-                                   "trade"]
+    assert row(text, "growth") == [
+        "growth",
+        "acct-growth",
+        "OutOfSync",
+        "10.00",
+        "pp",
+        "2",
+        "order(s)",
+        "would",
+        "trade",
+    ]
     assert row(text, "settling")[:5] == ["settling", "acct-settling", "Progressing", "30.00", "pp"]
 
 
 def test_status_shows_no_drift_where_none_was_measured() -> None:
     text = rendered(render_status, STATUSES)
-    assert row(text, "busy") == ["busy", "acct-busy", "Locked", "-", "an", "apply", "holds", "the", "account's", "lock",
-                                 "(apply", "42", "by", "ci)"]
+    assert row(text, "busy") == [
+        "busy",
+        "acct-busy",
+        "Locked",
+        "-",
+        "an",
+        "apply",
+        "holds",
+        "the",
+        "account's",
+        "lock",
+        "(apply",
+        "42",
+        "by",
+        "ci)",
+    ]
     assert row(text, "dark") == ["dark", "acct-dark", "Unknown", "-", "the", "broker", "did", "not", "answer"]
 
 

@@ -1,6 +1,6 @@
-"""Generated echoes of a request's credentials, as a hostile or careless broker (or a proxy before it) may send them
-back: the header block in an encoding, cut at any point, inside JSON, HTML or plain text. Shared by the tests of the
-broker refusals and of the CLI's outputs."""
+"""Generated echoes of a request's credentials, as a hostile or careless broker (or a proxy before it) may
+send them back: the header block in an encoding, cut at any point, inside JSON, HTML or plain text. Shared by
+the tests of the broker refusals and of the CLI's outputs."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def echoes(key_id: str, secret_key: str, seed: int, count: int) -> Iterator[tupl
         else:
             encoded = ENCODINGS[encoding](block[rng.randint(0, 40):])
         start = rng.randint(0, max(0, len(encoded) - 12))
-        cut = encoded[start: start + rng.randint(12, max(12, len(encoded)))]  # and the encoding cut at arbitrary points
+        # and the encoding cut at arbitrary points
+        cut = encoded[start: start + rng.randint(12, max(12, len(encoded)))]
         for kind, body in bodies(rng.choice(("", "you sent: ", "invalid credentials ")) + cut, rng):
             yield f"{i}-{encoding}-{kind}", body

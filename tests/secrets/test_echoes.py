@@ -1,7 +1,7 @@
-"""No run of 6 characters of a credential reaches stdout, stderr, a journal row, the job summary or a plan file,
-whatever a broker echoes back: generated echoes of the request's header block (every encoding, cut at arbitrary
-points, in JSON, HTML and plain bodies) answer every order; a broker that echoes the key as a symbol; a deny message
-that quotes one."""
+"""No run of 6 characters of a credential reaches stdout, stderr, a journal row, the job summary or a plan
+file, whatever a broker echoes back: generated echoes of the request's header block (every encoding, cut at
+arbitrary points, in JSON, HTML and plain bodies) answer every order; a broker that echoes the key as a
+symbol; a deny message that quotes one."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from tests.secrets.test_resolve import journal_dump
 KEY_ID = "key-ira"  # the emulator's accounts' key ids are key-NAME (tests/execution/conftest.py)
 
 
-def test_generated_echoes_of_the_header_block_never_leak(alpaca: Workspace, emulator: Broker, tmp_path: Path) -> None:
+def test_generated_echoes_of_the_header_block_never_leak(
+    alpaca: Workspace, emulator: Broker, tmp_path: Path
+) -> None:
     generated = [body for _, body in echoes(KEY_ID, SECRET_CANARY, seed=5, count=40)]
     random.Random(5).shuffle(generated)  # every order answered by a different kind of echo
     variants = itertools.cycle(generated)
@@ -31,9 +33,13 @@ def test_generated_echoes_of_the_header_block_never_leak(alpaca: Workspace, emul
     proxy = ForwardingProxy(emulator.url, echo)
     edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("trading_url", proxy.url))
     summary = tmp_path / "summary.md"
-    r = run_cli(alpaca, "--log-level", "debug", "apply", "--auto-approve", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    r = run_cli(
+        alpaca, "--log-level", "debug", "apply", "--auto-approve", env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
     proxy.server.shutdown()
-    everything = r.stdout + r.stderr + journal_dump(alpaca) + (summary.read_text() if summary.exists() else "")
+    everything = (
+        r.stdout + r.stderr + journal_dump(alpaca) + (summary.read_text() if summary.exists() else "")
+    )
     assert leaks(everything, [SECRET_CANARY]) == []
     assert r.stdout.count("HTTP 403") >= 5  # the refusals were shown, and scanned
 
@@ -45,7 +51,8 @@ def test_a_key_echoed_as_a_symbol_never_reaches_the_plan_file(
         if method != "GET" or path != "/v2/positions":
             return None
         position = {"symbol": headers.get("APCA-API-SECRET-KEY", ""), "qty": "1", "side": "long",
-                    "market_value": "1", "avg_entry_price": "1", "current_price": "1", "asset_class": "us_equity"}
+                    "market_value": "1", "avg_entry_price": "1", "current_price": "1",
+                    "asset_class": "us_equity"}
         return 200, {"Content-Type": "application/json"}, json.dumps([position]).encode()
 
     proxy = ForwardingProxy(emulator.url, echo)
@@ -64,7 +71,8 @@ def test_a_plan_refuses_an_account_whose_answer_carries_a_key(
         if method != "GET" or path != "/v2/positions":
             return None
         position = {"symbol": headers.get("APCA-API-SECRET-KEY", ""), "qty": "1", "side": "long",
-                    "market_value": "1", "avg_entry_price": "1", "current_price": "1", "asset_class": "us_equity"}
+                    "market_value": "1", "avg_entry_price": "1", "current_price": "1",
+                    "asset_class": "us_equity"}
         return 200, {"Content-Type": "application/json"}, json.dumps([position]).encode()
 
     proxy = ForwardingProxy(emulator.url, echo)
@@ -74,7 +82,9 @@ def test_a_plan_refuses_an_account_whose_answer_carries_a_key(
     assert "carries a credential" in r.stderr
 
 
-def test_a_deny_message_quoting_a_key_is_scrubbed_from_the_plan_file(alpaca: Workspace, tmp_path: Path) -> None:
+def test_a_deny_message_quoting_a_key_is_scrubbed_from_the_plan_file(
+    alpaca: Workspace, tmp_path: Path
+) -> None:
     (alpaca.root / "policies" / "leaky.rego").write_text(
         "package reconciler.leaky\nimport rego.v1\n\n"
         f'deny contains msg if {{ msg := "the key is {SECRET_CANARY}" }}\n'

@@ -1,5 +1,6 @@
 """Scrubbing masks every registered form of every secret, longest first — with a handful of secrets and with
-thousands (an apply over many accounts), where it looks windows of the text up instead of every secret in turn."""
+thousands (an apply over many accounts), where it looks windows of the text up instead of every secret in
+turn."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ def texts(rng: random.Random, values: list[str]) -> list[str]:
         parts = []
         for _ in range(rng.randint(1, 5)):
             v = rng.choice(values)
-            shown = rng.choice((v, base64.b64encode(v.encode()).decode(), v.replace("/", "%2F"), v[:7], v + v[:9]))
+            shown = rng.choice(
+                (v, base64.b64encode(v.encode()).decode(), v.replace("/", "%2F"), v[:7], v + v[:9])
+            )
             parts.append(rng.choice(("key=", " Bearer ", "\n", "", '"')) + shown)
         out.append("".join(parts) + " trailing words")
     return out
@@ -67,8 +70,9 @@ SEPARATORS = " \t\n\r,;:&=?/\\\"'()[]{}<>|+*!#$@^`~"
 
 
 def test_a_short_secret_is_masked_as_a_whole_token_however_its_separators_are_written() -> None:
-    """A secret under the whole-token threshold, between any two separators, in the forms text carries them in: as
-    it is, URL-encoded (a query string httpx logs: symbols=BND%2CSECRET%2CVTI) and JSON-escaped (a log line)."""
+    """A secret under the whole-token threshold, between any two separators, in the forms text carries them
+    in: as it is, URL-encoded (a query string httpx logs: symbols=BND%2CSECRET%2CVTI) and JSON-escaped (a log
+    line)."""
     forget_all()
     short = "Ud8Wf2w"
     register(short)

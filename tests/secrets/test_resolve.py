@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from reconciler.secrets.resolve import Secret, SecretError, SecretResolver
-from reconciler.spec.models import SecretStores
+from reconciler.workspace.models import SecretStores
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import SECRET_CANARY, Answer, Broker, ForwardingProxy, run_cli
 
@@ -49,7 +49,9 @@ def test_canary_secret_never_in_any_output(alpaca: Workspace, emulator: Broker, 
         assert SECRET_CANARY not in text
 
 
-def test_wrong_secret_fails_clearly_without_echoing_it(alpaca: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_secret_fails_clearly_without_echoing_it(
+    alpaca: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ALPACA_SECRET", "wrong-" + SECRET_CANARY)
     r = run_cli(alpaca, "--log-level", "debug", "plan")
     assert r.returncode == 1
@@ -60,8 +62,10 @@ def test_wrong_secret_fails_clearly_without_echoing_it(alpaca: Workspace, monkey
 
 @pytest.mark.parametrize(
     ("value", "says"),
-    [(SECRET_CANARY + "\n", "starts or ends with whitespace"), (" " + SECRET_CANARY, "starts or ends with whitespace"),
-     (SECRET_CANARY[:5] + "\u00e9" + SECRET_CANARY[5:], "has a character that is not printable ASCII at position 6")],
+    [(SECRET_CANARY + "\n", "starts or ends with whitespace"), (" " + SECRET_CANARY, "starts or ends with"
+                                                                " whitespace"),
+     (SECRET_CANARY[:5] + "\u00e9" + SECRET_CANARY[5:], "has a character that is not printable ASCII at"
+      " position 6")],
     ids=["trailing-newline", "leading-space", "non-ascii"],
 )
 def test_a_malformed_secret_is_refused_by_reference_never_by_value(
@@ -110,7 +114,9 @@ def test_aws_secrets_manager_via_local_moto_server(moto_server: str, monkeypatch
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_server)
-    client.create_secret(Name="prod/alpaca", SecretString=json.dumps({"key": "AKXYZ", "secret": SECRET_CANARY}))
+    client.create_secret(
+        Name="prod/alpaca", SecretString=json.dumps({"key": "AKXYZ", "secret": SECRET_CANARY})
+    )
     resolver = SecretResolver(SecretStores(aws_endpoint_url=moto_server))
     assert resolver.resolve("aws:prod/alpaca#secret", "test").reveal() == SECRET_CANARY
     assert resolver.resolve("aws:prod/alpaca#key", "test").reveal() == "AKXYZ"
@@ -204,7 +210,11 @@ def test_a_broker_that_echoes_the_key_back_never_gets_it_printed_or_journaled(
         secret = sent.get("APCA-API-SECRET-KEY", "")
         said = (f"forbidden: you sent {sent}; as base64 {base64.b64encode(secret.encode()).decode()},"
                 f" in a URL {quote(secret, safe='')}")
-        return 403, {"Content-Type": "application/json"}, json.dumps({"code": 40310000, "message": said}).encode()
+        return (
+            403,
+            {"Content-Type": "application/json"},
+            json.dumps({"code": 40310000, "message": said}).encode(),
+        )
 
     proxy = ForwardingProxy(emulator.url, echo)
     edit_yaml(alpaca.config, lambda d: d["broker"].__setitem__("trading_url", proxy.url))
@@ -216,6 +226,8 @@ def test_a_broker_that_echoes_the_key_back_never_gets_it_printed_or_journaled(
     assert "forbidden: you sent" in r.stdout
     assert "***" in r.stdout  # the echo is shown, the secret is not
     forms = [SECRET_CANARY, base64.b64encode(SECRET_CANARY.encode()).decode(), quote(SECRET_CANARY, safe="")]
-    everything = r.stdout + r.stderr + journal_dump(alpaca) + (summary.read_text() if summary.exists() else "")
+    everything = (
+        r.stdout + r.stderr + journal_dump(alpaca) + (summary.read_text() if summary.exists() else "")
+    )
     for form in forms:
         assert form not in everything

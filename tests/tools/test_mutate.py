@@ -53,7 +53,8 @@ def test_docstrings_annotations_and_message_text_are_left_alone(tmp_path: Path) 
     path.write_text(SOURCE)
     mutants = describe(path, "m")
     assert not any("docstring" in m.original for m in mutants)
-    assert not any("total - 1" in m.mutated or "total + 2" in m.mutated for m in mutants)  # inside an f-string
+    # inside an f-string
+    assert not any("total - 1" in m.mutated or "total + 2" in m.mutated for m in mutants)
     assert not any(m.original.startswith("def ") for m in mutants)  # only annotations there
 
 
@@ -99,14 +100,16 @@ def test_a_plain_make_mutate_runs_every_module_of_the_core() -> None:
 
 
 def test_a_mutant_is_served_even_when_a_conftest_imports_its_module_first(tmp_path: Path) -> None:
-    # tests/execution/conftest.py and those that reuse it import fees, models, numbers and rules before any test:
-    # a mutant installed after them was never served, and every such run counted as a kill.
+    # tests/execution/conftest.py and those that reuse it import fees, models, numbers and rules before any
+    # test: a mutant installed after them was never served, and every such run counted as a kill.
     (tmp_path / "conftest.py").write_text("import reconciler.core.numbers\n")
     (tmp_path / "test_zero.py").write_text(
         "from decimal import Decimal\n\nfrom reconciler.core.numbers import ZERO\n\n\n"
         "def test_zero() -> None:\n    assert ZERO == Decimal(0)\n"
     )
-    index = next(m.index for m in describe(CORE / "numbers.py", "numbers") if m.mutated == "ZERO = Decimal(1)")
+    index = next(
+        m.index for m in describe(CORE / "numbers.py", "numbers") if m.mutated == "ZERO = Decimal(1)"
+    )
     env = {**os.environ, "MUTATE_MODULE": "reconciler.core.numbers", "MUTATE_MUTANT": str(index),
            "PYTHONPATH": str(ROOT)}
     run = subprocess.run(
@@ -118,8 +121,8 @@ def test_a_mutant_is_served_even_when_a_conftest_imports_its_module_first(tmp_pa
 
 
 def test_every_equivalent_mutant_matches_exactly_one_mutant() -> None:
-    # An entry is matched by its lines' text: one that matched two mutants (the same `return ""` in two functions)
-    # would hide the one its reason does not speak of; one that matches none is stale.
+    # An entry is matched by its lines' text: one that matched two mutants (the same `return ""` in two
+    # functions) would hide the one its reason does not speak of; one that matches none is stale.
     entries = load_equivalents(EQUIVALENT)
     mutants = {name: describe(CORE / f"{name}.py", name) for name in {e.module for e in entries}}
     for e in entries:

@@ -28,7 +28,9 @@ def test_with_mermaid_js_the_chart_is_drawn_by_the_inlined_script(tmp_path: Path
     js = tmp_path / "mermaid.min.js"
     js.write_text("/* mermaid */")
     page = screenshots.markdown_page(MERMAID, js)
-    assert re.search(r'<pre class="mermaid">xychart-beta.*</pre>.*<script>/\* mermaid \*/</script>', page, re.DOTALL)
+    assert re.search(
+        r'<pre class="mermaid">xychart-beta.*</pre>.*<script>/\* mermaid \*/</script>', page, re.DOTALL
+    )
 
 
 def _svg_width(svg: str) -> float:
@@ -39,4 +41,6 @@ def _svg_width(svg: str) -> float:
 
 def test_the_terminal_picture_is_as_wide_as_its_terminal() -> None:
     ansi = "\x1b[1m# portfolio 'alice-ira'\x1b[0m " + "x" * 150
-    assert _svg_width(screenshots.terminal_svg(ansi, 100, "t")) < _svg_width(screenshots.terminal_svg(ansi, 120, "t"))
+    assert _svg_width(screenshots.terminal_svg(ansi, 100, "t")) < _svg_width(
+        screenshots.terminal_svg(ansi, 120, "t")
+    )

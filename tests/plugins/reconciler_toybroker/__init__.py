@@ -1,8 +1,8 @@
 """A broker plug-in as a third party ships one: this package and one entry point in `reconciler.brokers`.
 
-Nothing of reconciler names it: tests/brokers/test_plugins.py registers it with a package's metadata on sys.path
-(what `pip install reconciler-toybroker` writes) and runs validate, plan and apply through it. Its books live in
-this process's memory (`BOOKS`), its fills at the configured prices, at once.
+Nothing of reconciler names it: tests/brokers/test_plugins.py registers it with a package's metadata on
+sys.path (what `pip install reconciler-toybroker` writes) and runs validate, plan and apply through it. Its
+books live in this process's memory (`BOOKS`), its fills at the configured prices, at once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from reconciler.brokers.plugin import BrokerContext, BrokerPlugin
 from reconciler.clock import Clock
 from reconciler.core.models import Observation, Quote
 from reconciler.core.rules import Commission, Money, Strict
-from reconciler.spec.models import BrokerConfig, Name, Symbol
+from reconciler.workspace.models import BrokerConfig, Name, Symbol
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 
@@ -75,7 +75,8 @@ class ToyBroker:
         books = self._books(account)
         wanted = sorted(set(symbols) | set(books.positions))
         return Observation(
-            account=account, taken_at=self.clock.now(), positions=dict(books.positions), cash_settled=books.cash,
+            account=account, taken_at=self.clock.now(), positions=dict(books.positions),
+            cash_settled=books.cash,
             quotes=self.quotes(account, wanted),
         )
 
@@ -98,8 +99,10 @@ class ToyBroker:
                 del books.positions[order.symbol]
         state = OrderState(
             client_order_id=order.client_order_id, broker_order_id=uuid.uuid4().hex, symbol=order.symbol,
-            side=order.side, quantity=order.quantity, filled_quantity=Decimal(0) if refused else order.quantity,
-            avg_price=None if refused else price, commission=Decimal(0), status="rejected" if refused else "filled",
+            side=order.side, quantity=order.quantity,
+            filled_quantity=Decimal(0) if refused else order.quantity,
+            avg_price=None if refused else price, commission=Decimal(0),
+            status="rejected" if refused else "filled",
             reject_reason="refused by the toy broker" if refused else None,
         )
         books.orders[order.client_order_id] = state

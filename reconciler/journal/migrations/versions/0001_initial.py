@@ -1,4 +1,5 @@
-"""Initial journal schema: applies, intents, orders, fills, observations, policy decisions, events, paper books.
+"""Initial journal schema: applies, intents, orders, fills, observations, policy decisions, events, paper
+books.
 
 Revision ID: 0001
 Revises:

@@ -1,5 +1,5 @@
-"""Fills record the part of the traded asset a broker kept as its fee (a crypto exchange charging a buy's fee in
-the coin bought), so reconcile can explain the position that is left.
+"""Fills record the part of the traded asset a broker kept as its fee (a crypto exchange charging a buy's fee
+in the coin bought), so reconcile can explain the position that is left.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,5 +1,5 @@
-"""A broker adapter's ledger state per account (Alpaca's activity cursor and settlement window): the next process
-reads the account's activities on from where the last one stopped, never its whole history.
+"""A broker adapter's ledger state per account (Alpaca's activity cursor and settlement window): the next
+process reads the account's activities on from where the last one stopped, never its whole history.
 
 Revision ID: 0005
 Revises: 0004

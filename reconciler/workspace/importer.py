@@ -12,20 +12,22 @@ from pydantic import ValidationError
 from reconciler.core.models import Observation
 from reconciler.core.weights import holdings_values, round_weights
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import API_VERSION, PortfolioDoc
-from reconciler.spec.yamlpos import parse_documents
+from reconciler.workspace.models import API_VERSION, PortfolioDoc
+from reconciler.workspace.yamlpos import parse_documents
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9.\-_/]*")
 
 
 def _scalar(text: str) -> str:
-    """A YAML scalar that reads back as this exact string (a symbol such as 1E5 would otherwise be a number)."""
+    """A YAML scalar that reads back as this exact string (a symbol such as 1E5 would otherwise be a
+    number)."""
     reserved = text.lower() in ("true", "false", "null", "yes", "no", "on", "off")
     return text if _PLAIN.fullmatch(text) and not reserved else f'"{text}"'
 
 
 def portfolio_yaml(
-    name: str, account: str, obs: Observation, *, step: Decimal, schema: Path | None = None, out: Path | None = None
+    name: str, account: str, obs: Observation, *, step: Decimal, schema: Path | None = None,
+    out: Path | None = None
 ) -> str:
     """The YAML text of a Portfolio holding `account`'s current weights (rounded to `step`, summing to 1)."""
     values, cash = holdings_values(obs)
@@ -43,7 +45,8 @@ def portfolio_yaml(
         )
     lines = []
     if schema is not None and out is not None:
-        lines.append(f"# yaml-language-server: $schema={Path(os.path.relpath(schema, out.parent)).as_posix()}")
+        lines.append("# yaml-language-server:"
+                     f" $schema={Path(os.path.relpath(schema, out.parent)).as_posix()}")
     lines += [
         f"# Imported from account {account} ({obs.taken_at:%Y-%m-%d %H:%M %Z}): today's holdings as targets.",
         "# Edit the weights to plan a change; `reconciler plan` shows no orders until you do.",

@@ -1,7 +1,7 @@
 """Fuzz: documents generated from the JSON Schemas in docs/, then mutated (types, ranges, nesting, aliases,
 encodings), go through validate → plan → apply on the paper broker, in process. Whatever the document, the
-command ends with exit 0, 1 or 2 and never an internal error or traceback; and when validate refuses a document,
-apply sends no order.
+command ends with exit 0, 1 or 2 and never an internal error or traceback; and when validate refuses a
+document, apply sends no order.
 
 CI runs a fixed sequence of examples (HYPOTHESIS_PROFILE=ci: derandomized); local runs explore new ones.
 """
@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import create_engine, text
 
 from reconciler.cli.main import main
-from reconciler.spec.yamlpos import to_plain
+from reconciler.workspace.yamlpos import to_plain
 from tests.conftest import REPO
 from tests.schema_strategies import from_schema, mutated, to_text
 
@@ -72,8 +72,16 @@ class _Repo:
     def run(self, *argv: str) -> tuple[int, str]:
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(["--config", str(self.root / "reconciler.yaml"), "--journal", self.journal, "--no-color",
-                         *argv])
+            code = main(
+                [
+                    "--config",
+                    str(self.root / "reconciler.yaml"),
+                    "--journal",
+                    self.journal,
+                    "--no-color",
+                    *argv,
+                ]
+            )
         return code, out.getvalue() + err.getvalue()
 
     def orders(self) -> int:
@@ -147,8 +155,8 @@ def valid_portfolios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 EXAMPLE_CONFIG = to_plain(YAML(typ="rt").load((REPO / "reconciler.yaml").read_text(encoding="utf-8")))
-# Half the documents start valid (the example's config; a portfolio whose weights sum to 1), half from the schema
-# alone; then up to three mutations each, so both the refusals and plan → apply are exercised.
+# Half the documents start valid (the example's config; a portfolio whose weights sum to 1), half from the
+# schema alone; then up to three mutations each, so both the refusals and plan → apply are exercised.
 portfolio_docs = mutated(st.one_of(valid_portfolios(), from_schema(PORTFOLIO_SCHEMA)))
 config_docs = mutated(st.one_of(st.just(EXAMPLE_CONFIG), from_schema(CONFIG_SCHEMA)))
 # "as is" half the time, so that valid documents reach plan and apply.

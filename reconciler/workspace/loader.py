@@ -1,4 +1,5 @@
-"""Load `reconciler.yaml` and `portfolios/` into validated models, collecting every problem with its position."""
+"""Load `reconciler.yaml` and `portfolios/` into validated models, collecting every problem with its
+position."""
 
 from __future__ import annotations
 
@@ -17,15 +18,23 @@ from pydantic import BaseModel, ValidationError, create_model
 from reconciler import files
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec import plugins
-from reconciler.spec.models import API_VERSION, SECRET_REF, BrokerConfig, ConfigDoc, ModelDoc, PortfolioDoc
-from reconciler.spec.yamlpos import RawDoc, load_documents
+from reconciler.workspace import plugins
+from reconciler.workspace.models import (
+    API_VERSION,
+    SECRET_REF,
+    BrokerConfig,
+    ConfigDoc,
+    ModelDoc,
+    PortfolioDoc,
+)
+from reconciler.workspace.yamlpos import RawDoc, load_documents
 
 _FIXES = {
     "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
     "missing": "add this field",
     "literal_error": "use one of the allowed values",
-    "string_pattern_mismatch": "symbols are upper case (VTI, BRK.B); names are lower case letters, digits, - _ .",
+    "string_pattern_mismatch": "symbols are upper case (VTI, BRK.B); names are lower case letters, digits, -"
+    " _ .",
     "less_than_equal": "weights and fractions are between 0 and 1 (0.25 means 25%)",
     "greater_than_equal": "use a value that is not negative",
     "greater_than": "use a positive value",
@@ -46,8 +55,8 @@ _FIXES = {
 
 @dataclass(frozen=True)
 class Workspace:
-    """Everything the commands need from the repository's files. Frozen, so what is derived from the portfolios
-    (hashes, the account index) is computed once: apply --all asks for it once per account."""
+    """Everything the commands need from the repository's files. Frozen, so what is derived from the
+    portfolios (hashes, the account index) is computed once: apply --all asks for it once per account."""
 
     root: Path
     config_path: Path
@@ -59,19 +68,24 @@ class Workspace:
 
     @cached_property
     def targets_hash(self) -> str:
-        """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight does."""
+        """Hash of the resolved targets, so reformatting a file does not invalidate a plan but a weight
+        does."""
         return _digest([_hashed(p) for p in self.portfolios])
 
     @cached_property
     def portfolio_hashes(self) -> dict[str, str]:
-        """The same, per portfolio: what apply --envelope compares, so parallel changes to different portfolios
-        do not void each other's reviewed plans."""
+        """The same, per portfolio: what apply --envelope compares, so parallel changes to different
+        portfolios do not void each other's reviewed plans."""
         return {p.name: portfolio_hash(p) for p in self.portfolios}
 
     @property
     def target_files(self) -> list[Path]:
         """What the targets are made of, for git: the config, the portfolios folder, the policies folder."""
-        return [self.config_path, self.root / self.config.portfolios_dir, self.root / self.config.policies.dir]
+        return [
+            self.config_path,
+            self.root / self.config.portfolios_dir,
+            self.root / self.config.policies.dir,
+        ]
 
     @cached_property
     def by_account(self) -> dict[str, Desired]:
@@ -116,8 +130,11 @@ def _digest(payload: object) -> str:
 def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) -> list[ReconcilerError]:
     problems: list[ReconcilerError] = []
     for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))]
-        docs = broker_docs if loc and loc[0] == "broker" else "docs/configuration.md"  # a plug-in documents its own
+        loc = [
+            p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))
+        ]
+        # a plug-in documents its own
+        docs = broker_docs if loc and loc[0] == "broker" else "docs/configuration.md"
         # A key pasted from elsewhere can be thousands of characters: name it by its start and length.
         field_name = ".".join(
             str(p) if len(str(p)) <= 40 else f"{str(p)[:12]}…({len(str(p)):,} characters)" for p in loc
@@ -130,7 +147,8 @@ def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) ->
             msg = "is not a secret reference"
             fix = (
                 "write where the secret lives, never the secret itself: env:VAR_NAME, aws:SECRET_ID#field or"
-                " vault:PATH#field (if a real secret was written here, rotate it and remove it from git history)"
+                " vault:PATH#field (if a real secret was written here, rotate it and remove it from git"
+                " history)"
             )
         else:
             fix = _FIXES.get(err["type"], f"see {docs}")
@@ -141,7 +159,9 @@ def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) ->
     return problems
 
 
-def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], broker_docs: str = "") -> Any:
+def _parse(
+    raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], broker_docs: str = ""
+) -> Any:
     try:
         return model.model_validate(raw.data)
     except ValidationError as exc:
@@ -151,14 +171,15 @@ def _parse(raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError],
 
 @cache
 def config_model(broker: type[BrokerConfig] | None) -> type[ConfigDoc]:
-    """`kind: Config` with `broker:` validated by the given plug-in's model (None: only as a mapping, to find the
-    document's other problems while the broker's kind is unknown)."""
+    """`kind: Config` with `broker:` validated by the given plug-in's model (None: only as a mapping, to find
+    the document's other problems while the broker's kind is unknown)."""
     field: Any = (dict[str, Any], ...) if broker is None else (broker, ...)
     return cast(type[ConfigDoc], create_model("ConfigDoc", __base__=ConfigDoc, broker=field))
 
 
 def _broker_model(raw: RawDoc, problems: list[ReconcilerError]) -> type[BrokerConfig] | None:
-    """The configuration model of the broker plug-in `broker.kind` names; None (and a problem) when none is."""
+    """The configuration model of the broker plug-in `broker.kind` names; None (and a problem) when none
+    is."""
     section = raw.data.get("broker") if isinstance(raw.data, dict) else None
     if not isinstance(section, dict):
         return None  # missing or not a mapping: the validation says so
@@ -168,7 +189,8 @@ def _broker_model(raw: RawDoc, problems: list[ReconcilerError]) -> type[BrokerCo
         given = f"unknown broker kind {plugins.named(kind)}"
         problems.append(ReconcilerError(
             "field broker.kind: missing" if kind is None else f"field broker.kind: {given}",
-            where=raw.where(["broker", "kind"] if "kind" in section else ["broker"]), fix=f"use kind: {installed}",
+            where=raw.where(["broker", "kind"] if "kind" in section else ["broker"]),
+            fix=f"use kind: {installed}",
         ))
         return None
     try:
@@ -182,7 +204,8 @@ def _kind(raw: RawDoc, allowed: tuple[str, ...], problems: list[ReconcilerError]
     if not isinstance(raw.data, dict):
         problems.append(
             ReconcilerError(
-                "document is not a mapping", where=raw.where(), fix="start with apiVersion:, kind:, metadata:, spec:"
+                "document is not a mapping", where=raw.where(),
+                fix="start with apiVersion:, kind:, metadata:, spec:"
             )
         )
         return None
@@ -209,7 +232,8 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
     docs = list(load_documents(path, files.CONFIG))  # named on the command line (-c): it may be anywhere
     if len(docs) != 1:
         raise ReconcilerError(
-            f"expected exactly one document, found {len(docs)}", where=str(path), fix="keep one kind: Config document"
+            f"expected exactly one document, found {len(docs)}", where=str(path),
+            fix="keep one kind: Config document"
         )
     raw = docs[0]
     config = None
@@ -225,17 +249,20 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
 
 
 def _check_grace(config: ConfigDoc, raw: RawDoc) -> None:
-    """An unknown send must stay unknown while it may still be sending: the in-flight grace never ends before the
-    longest a send can take (a grace shorter than that would call an order still being retried `failed`)."""
+    """An unknown send must stay unknown while it may still be sending: the in-flight grace never ends before
+    the longest a send can take (a grace shorter than that would call an order still being retried
+    `failed`)."""
     grace, longest = config.apply.in_flight_grace_seconds, config.broker.longest_send_seconds()
     if grace >= longest:
         return
     raise SpecError([ReconcilerError(
-        f"field apply.in_flight_grace_seconds: {grace} s is shorter than the longest an order's send can take with"
-        f" this broker ({longest:g} s, from broker.timeout_seconds and its attempts): an order still being sent"
+        f"field apply.in_flight_grace_seconds: {grace} s is shorter than the longest an order's send can take"
+        f" with this broker ({longest:g} s, from broker.timeout_seconds and its attempts): an order still"
+        " being sent"
         " would be called failed and bought again",
         where=raw.where(["apply", "in_flight_grace_seconds"]),
-        fix=f"set apply.in_flight_grace_seconds to at least {math.ceil(longest)}, or lower broker.timeout_seconds",
+        fix=f"set apply.in_flight_grace_seconds to at least {math.ceil(longest)}, or lower"
+        " broker.timeout_seconds",
     )])
 
 
@@ -245,8 +272,9 @@ def _check_budget(config: ConfigDoc, raw: RawDoc) -> None:
     if budget > longest:
         return
     raise SpecError([ReconcilerError(
-        f"field apply.max_duration_seconds: {budget} s does not exceed the longest an order's send can take with"
-        f" this broker ({longest:g} s, from broker.timeout_seconds and its attempts): no order could be sent in"
+        f"field apply.max_duration_seconds: {budget} s does not exceed the longest an order's send can take"
+        f" with this broker ({longest:g} s, from broker.timeout_seconds and its attempts): no order could be"
+        " sent in"
         " full within it",
         where=raw.where(["apply", "max_duration_seconds"]),
         fix=f"set apply.max_duration_seconds above {math.floor(longest)}, or lower broker.timeout_seconds",
@@ -256,9 +284,10 @@ def _check_budget(config: ConfigDoc, raw: RawDoc) -> None:
 def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool = True) -> Workspace:
     """Load the configuration and every portfolio file, resolving Model references and checking accounts.
 
-    Any problem is a SpecError listing them all; with `partial` (for `status`, which only reads) the portfolios
-    that did load are returned with the problems, and the configuration itself must still be valid. Without
-    `accounts` (for `backtest`, which trades no account) a portfolio's account need not be under broker.accounts.
+    Any problem is a SpecError listing them all; with `partial` (for `status`, which only reads) the
+    portfolios that did load are returned with the problems, and the configuration itself must still be valid.
+    Without `accounts` (for `backtest`, which trades no account) a portfolio's account need not be under
+    broker.accounts.
     """
     config, config_raw = _load_config(config_path)
     root = config_path.parent
@@ -289,9 +318,9 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
                 fix="point it at an existing file (relative to reconciler.yaml) or remove it",
             )
     candidates = sorted(p for p in pdir.rglob("*") if p.suffix in (".yaml", ".yml"))
-    # Everything so named goes to the gate, so a FIFO, device or folder named *.yaml is refused, not skipped in
-    # silence: a folder `alpha.yaml` (Docker makes one where it mounts a file that is missing) would otherwise drop
-    # the portfolio from the plan, and its account with it.
+    # Everything so named goes to the gate, so a FIFO, device or folder named *.yaml is refused, not skipped
+    # in silence: a folder `alpha.yaml` (Docker makes one where it mounts a file that is missing) would
+    # otherwise drop the portfolio from the plan, and its account with it.
     found = [p for p in candidates if not (p.is_symlink() and not p.exists())]
     problems: list[ReconcilerError] = [
         ReconcilerError(
@@ -300,14 +329,17 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
         )
         for p in candidates if p.is_symlink() and not p.exists()
     ]
-    # A file that looks meant as a portfolio but that the walk would not read (`alpha.YAML`, which a case-blind
-    # disk reads as YAML elsewhere; `alpha.json`) would drop its portfolio from the plan in silence.
+    # A file that looks meant as a portfolio but that the walk would not read (`alpha.YAML`, which a
+    # case-blind disk reads as YAML elsewhere; `alpha.json`) would drop its portfolio from the plan in
+    # silence.
     problems += [
         ReconcilerError(
-            f"{p.name!r} is not read: portfolio and model files end in .yaml or .yml (lower case)", where=str(p),
+            f"{p.name!r} is not read: portfolio and model files end in .yaml or .yml (lower case)",
+            where=str(p),
             fix=f"rename it to {p.stem}.yaml (written as YAML), or move it out of {config.portfolios_dir}/",
         )
-        for p in sorted(pdir.rglob("*")) if p.suffix.lower() in _LOOKS_MEANT and p.suffix not in (".yaml", ".yml")
+        for p in sorted(pdir.rglob("*"))
+        if p.suffix.lower() in _LOOKS_MEANT and p.suffix not in (".yaml", ".yml")
     ]
     models: dict[str, tuple[RawDoc, ModelDoc]] = {}
     portfolios: list[tuple[RawDoc, PortfolioDoc]] = []
@@ -348,7 +380,8 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
     if not found:
         problems.append(
             ReconcilerError(
-                "no portfolio files found", where=str(pdir), fix="add a kind: Portfolio YAML file to this folder"
+                "no portfolio files found", where=str(pdir),
+                fix="add a kind: Portfolio YAML file to this folder"
             )
         )
     desired = _resolve(config, models, portfolios, problems, accounts=accounts)
@@ -377,7 +410,8 @@ def _resolve(
         if name in names:
             problems.append(
                 ReconcilerError(
-                    f"field metadata.name: Portfolio {name!r} is defined twice (first at {names[name].where()})",
+                    f"field metadata.name: Portfolio {name!r} is defined twice (first at"
+                    f" {names[name].where()})",
                     where=raw.where(["metadata", "name"]),
                     fix="give each Portfolio a unique name",
                 )
@@ -389,7 +423,8 @@ def _resolve(
                 ReconcilerError(
                     f"field spec.account: unknown account {spec.account!r}",
                     where=raw.where(["spec", "account"]),
-                    fix=f"use one of the accounts in reconciler.yaml ({', '.join(known_accounts)}) or add it there",
+                    fix=f"use one of the accounts in reconciler.yaml ({', '.join(known_accounts)}) or add it"
+                    " there",
                 )
             )
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reconciler.core.ledger import HeldLot
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.spec.models import SYMBOL_PATTERN
+from reconciler.workspace.models import SYMBOL_PATTERN
 
 COLUMNS = ("symbol", "acquired", "quantity", "cost_basis")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -81,7 +81,9 @@ def _day(text: str, today: date, where: str, problems: list[ReconcilerError]) ->
     return day
 
 
-def _number(text: str, name: str, where: str, problems: list[ReconcilerError], *, positive: bool) -> Decimal | None:
+def _number(
+    text: str, name: str, where: str, problems: list[ReconcilerError], *, positive: bool
+) -> Decimal | None:
     try:
         value = Decimal(text.replace(",", "")) if text else None
     except InvalidOperation:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Union
 from pydantic import Field, TypeAdapter, create_model
 
 from reconciler import files
-from reconciler.spec import plugins
-from reconciler.spec.models import ConfigDoc, ModelDoc, PortfolioDoc
+from reconciler.workspace import plugins
+from reconciler.workspace.models import ConfigDoc, ModelDoc, PortfolioDoc
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -22,8 +22,8 @@ def portfolio_schema() -> dict[str, Any]:
     return {
         "$schema": DRAFT,
         "title": "reconciler portfolio file (kind: Portfolio or Model)",
-        "description": "Targets of one account (Portfolio) or shared by several (Model). Weights and cash must sum"
-        " to exactly 1, which `reconciler validate` checks.",
+        "description": "Targets of one account (Portfolio) or shared by several (Model). Weights and cash"
+        " must sum to exactly 1, which `reconciler validate` checks.",
         **schema,
     }
 
@@ -32,7 +32,9 @@ def config_schema() -> dict[str, Any]:
     """Schema of reconciler.yaml (`kind: Config`), `broker:` one of the shipped kinds (a plug-in's own package
     documents its section)."""
     # The kinds reconciler itself registers: the published schema is the same whatever else is installed.
-    models = tuple(plugins.load_kind(kind, "the configuration schema").config for kind in plugins.shipped_kinds())
+    models = tuple(
+        plugins.load_kind(kind, "the configuration schema").config for kind in plugins.shipped_kinds()
+    )
     broker: Any = Annotated[Union[models], Field(discriminator="kind")]  # noqa: UP007 - a union of a tuple
     config = create_model("ConfigDoc", __base__=ConfigDoc, broker=(broker, ...))
     schema = _closed(config.model_json_schema())
@@ -40,7 +42,8 @@ def config_schema() -> dict[str, Any]:
 
 
 def _closed(node: Any) -> Any:
-    """Symbol maps accept only keys matching the symbol pattern, so editors flag `vti:` as they flag a typo."""
+    """Symbol maps accept only keys matching the symbol pattern, so editors flag `vti:` as they flag a
+    typo."""
     if isinstance(node, dict):
         out = {k: _closed(v) for k, v in node.items()}
         if "patternProperties" in out and "additionalProperties" not in out:

@@ -1,5 +1,5 @@
-"""`reconciler import`'s core: an account's holdings become a Portfolio file whose targets are today's weights,
-which reads back through the spec loader, and plans no orders until someone edits it."""
+"""`reconciler import`'s core: an account's holdings become a Portfolio file whose targets are today's
+weights, which reads back through the spec loader, and plans no orders until someone edits it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from reconciler.clock import FixedClock
 from reconciler.core.models import CostModel, Desired, Observation
 from reconciler.core.planner import plan_portfolio
 from reconciler.errors import ReconcilerError
-from reconciler.spec.importer import portfolio_yaml
-from reconciler.spec.models import PortfolioDoc
-from reconciler.spec.yamlpos import parse_documents
+from reconciler.workspace.importer import portfolio_yaml
+from reconciler.workspace.models import PortfolioDoc
+from reconciler.workspace.yamlpos import parse_documents
 from tests.builders import observation
 
 CLOCK = FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
@@ -68,7 +68,9 @@ def test_the_file_holds_todays_weights_rounded_to_the_step() -> None:
 
 @pytest.mark.parametrize("step", ["0.01", "0.001", "0.0001"])
 def test_weights_are_multiples_of_the_step_and_sum_to_exactly_one(step: str) -> None:
-    doc = read_back(portfolio_yaml("taxable", "paper-taxable", account(TAXABLE, cash="1250.40"), step=Decimal(step)))
+    doc = read_back(
+        portfolio_yaml("taxable", "paper-taxable", account(TAXABLE, cash="1250.40"), step=Decimal(step))
+    )
     targets = doc.spec.targets or {}
     cash = doc.spec.cash or Decimal(0)
     assert sum(targets.values(), cash) == 1
@@ -80,14 +82,17 @@ def test_the_imported_portfolio_plans_no_orders_against_the_same_account() -> No
     obs = account(TAXABLE, cash="1250.40")
     doc = read_back(portfolio_yaml("taxable", "paper-taxable", obs, step=STEP))
     desired = Desired(
-        name=doc.metadata.name, account=doc.spec.account, source="imported.yaml", targets=dict(doc.spec.targets or {}),
+        name=doc.metadata.name, account=doc.spec.account, source="imported.yaml",
+        targets=dict(doc.spec.targets or {}),
         cash=doc.spec.cash or Decimal(0), trading=doc.spec.trading, symbols=dict(doc.spec.symbols),
     )
     assert plan_portfolio(desired, obs, CostModel()).actions == []
 
 
 def test_unsettled_cash_counts_as_cash() -> None:
-    settled = read_back(portfolio_yaml("p", "a", account({"VTI": "10"}, cash="2894.10"), step=Decimal("0.01")))
+    settled = read_back(
+        portfolio_yaml("p", "a", account({"VTI": "10"}, cash="2894.10"), step=Decimal("0.01"))
+    )
     split = read_back(portfolio_yaml("p", "a", account({"VTI": "10"}, cash="894.10", unsettled="2000"),
                                      step=Decimal("0.01")))
     assert settled.spec.cash == Decimal("0.5")
@@ -120,13 +125,21 @@ def test_a_symbol_yaml_would_read_as_something_else_reads_back_as_written(symbol
 
 
 def test_the_schema_comment_is_relative_to_the_file_written() -> None:
-    text = portfolio_yaml("p", "a", account({"VTI": "10"}), step=STEP, schema=Path("/repo/schema/portfolio.json"),
-                          out=Path("/repo/portfolios/team/p.yaml"))
+    text = portfolio_yaml(
+        "p",
+        "a",
+        account({"VTI": "10"}),
+        step=STEP,
+        schema=Path("/repo/schema/portfolio.json"),
+        out=Path("/repo/portfolios/team/p.yaml"),
+    )
     assert text.splitlines()[0] == "# yaml-language-server: $schema=../../schema/portfolio.json"
 
 
 def test_without_an_output_file_there_is_no_schema_comment() -> None:
-    text = portfolio_yaml("p", "a", account({"VTI": "10"}), step=STEP, schema=Path("/repo/schema/portfolio.json"))
+    text = portfolio_yaml(
+        "p", "a", account({"VTI": "10"}), step=STEP, schema=Path("/repo/schema/portfolio.json")
+    )
     assert "yaml-language-server" not in text
 
 
@@ -146,7 +159,8 @@ def test_an_empty_account_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("step", "says"),
-    [("0.03", "step must divide 1 (0.01, 0.001, 0.0001 ...)"), ("0.5", "3 holdings do not fit in steps of 0.5")],
+    [("0.03", "step must divide 1 (0.01, 0.001, 0.0001 ...)"), ("0.5", "3 holdings do not fit in steps of"
+                                                                " 0.5")],
     ids=["step-not-dividing-one", "step-too-coarse"],
 )
 def test_a_step_that_cannot_hold_the_weights_is_refused(step: str, says: str) -> None:

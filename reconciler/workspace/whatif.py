@@ -1,4 +1,5 @@
-"""`what_if` in reconciler.yaml: where the plan comment's what-if section takes its prices, window and rule."""
+"""`what_if` in reconciler.yaml: where the plan comment's what-if section takes its prices, window and
+rule."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class WhatIf(Strict):
         "threshold", description="The rule both sides run under, as `backtest --strategy` takes it; default"
         " the planner's own: look every day, trade what is beyond the portfolio's bands.",
     )
-    years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: these many years to `end`.")
+    years: Annotated[int, Field(ge=1, le=50)] = Field(10, description="The window: these many years to"
+                                                      " `end`.")
     end: date | None = Field(None, description="The window's last day (YYYY-MM-DD); default the prices'.")
     cash: Annotated[Decimal, Field(gt=0, le=Decimal(10**12), allow_inf_nan=False)] = Decimal(100000)
     lots: Literal["fifo", "hifo"] = "fifo"

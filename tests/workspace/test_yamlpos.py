@@ -1,5 +1,5 @@
-"""YAML read with positions: every key's FILE:LINE:COL for error messages, numbers as exact Decimals, and every
-way a file can be unreadable or hostile refused with where it is and how to fix it."""
+"""YAML read with positions: every key's FILE:LINE:COL for error messages, numbers as exact Decimals, and
+every way a file can be unreadable or hostile refused with where it is and how to fix it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import RawDoc, load_documents, parse_documents, position, read_text, to_plain
+from reconciler.workspace.yamlpos import (
+    RawDoc,
+    load_documents,
+    parse_documents,
+    position,
+    read_text,
+    to_plain,
+)
 
 P = Path("portfolios/growth.yaml")
 PORTFOLIO = """\

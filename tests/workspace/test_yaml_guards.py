@@ -1,6 +1,7 @@
 """The one YAML loader's guards, proven on generated documents: nesting of every shape (block, flow, one-line
-block `- - - x` and `? ? x`, and any mix) is either loaded or refused with a position, never a RecursionError or
-another crash; and keys YAML would read as something else than their text are refused with "quote the symbol"."""
+block `- - - x` and `? ? x`, and any mix) is either loaded or refused with a position, never a RecursionError
+or another crash; and keys YAML would read as something else than their text are refused with "quote the
+symbol"."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec import yamlpos
-from reconciler.spec.yamlpos import MAX_DEPTH, MAX_KEY_CHARS, parse_documents
+from reconciler.workspace import yamlpos
+from reconciler.workspace.yamlpos import MAX_DEPTH, MAX_KEY_CHARS, parse_documents
 
 P = Path("portfolios/x.yaml")
 
-# Every way YAML opens one more level, written so that the next level can follow on the same line or the next one.
-# (opening text, closing text, continues on a new line indented by)
+# Every way YAML opens one more level, written so that the next level can follow on the same line or the next
+# one. (opening text, closing text, continues on a new line indented by)
 LEVELS = {
     "block-seq-inline": ("- ", "", None),  # - - - x
     "explicit-key-inline": ("? ", "", None),  # ? ? ? x
@@ -80,7 +81,8 @@ def test_each_shape_nested_beyond_the_limit_is_refused_as_too_deep(shape: str, l
 @pytest.mark.parametrize("shape", sorted(COLLECTION_KEYS))
 @pytest.mark.parametrize("levels", [2, MAX_DEPTH + 2, 2000])
 def test_each_shape_with_collection_keys_is_refused_at_any_depth(shape: str, levels: int) -> None:
-    outcome = _load(_nest([shape] * levels))  # flow brackets beyond the limit are refused before any key is seen
+    # flow brackets beyond the limit are refused before any key is seen
+    outcome = _load(_nest([shape] * levels))
     assert "a key is a list or a mapping" in outcome or "nested more than" in outcome
 
 
@@ -96,9 +98,12 @@ def test_a_million_levels_on_one_line_are_refused_quickly() -> None:
 @pytest.mark.parametrize(
     "key, reads_as",
     [
-        ("0700", "a number"), ("1e5", "a number"), ("700", "a number"), ("0x1F", "a number"), ("1_000", "a number"),
-        ("1:30", "a number"), (".5", "a number"), (".inf", "a number"), ("ON", "a boolean"), ("NO", "a boolean"),
-        ("yes", "a boolean"), ("Off", "a boolean"), ("y", "a boolean"), ("n", "a boolean"), ("TRUE", "a boolean"),
+        ("0700", "a number"), ("1e5", "a number"), ("700", "a number"), ("0x1F", "a number"),
+        ("1_000", "a number"),
+        ("1:30", "a number"), (".5", "a number"), (".inf", "a number"), ("ON", "a boolean"),
+        ("NO", "a boolean"),
+        ("yes", "a boolean"), ("Off", "a boolean"), ("y", "a boolean"), ("n", "a boolean"),
+        ("TRUE", "a boolean"),
         ("null", "null (no key)"), ("~", "null (no key)"), ("2024-01-02", "a date"),
     ],
 )
@@ -117,7 +122,8 @@ def test_a_quoted_or_plain_text_key_is_text(key: str) -> None:
 
 
 def test_two_keys_that_collapse_after_coercion_are_refused_at_the_coerced_one() -> None:
-    # 0700 and 700 would both be the integer 700 (and the text "700" after it): the plain one is refused first.
+    # 0700 and 700 would both be the integer 700 (and the text "700" after it): the plain one is refused
+    # first.
     with pytest.raises(ReconcilerError, match="key '0700' reads as a number"):
         list(parse_documents('targets:\n  "700": 0.5\n  0700: 0.5\n', P))
 
@@ -149,7 +155,7 @@ def test_aliases_are_counted_per_document() -> None:
 
 
 def test_fmt_loads_through_the_same_guards() -> None:
-    from reconciler.spec.formatter import format_text
+    from reconciler.workspace.formatter import format_text
 
     with pytest.raises(ReconcilerError, match="nested more than"):
         format_text("- " * 500 + "x\n", "deep.yaml")

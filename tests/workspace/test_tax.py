@@ -1,5 +1,5 @@
-"""A portfolio's `tax:` block: read into the portfolio, bad values refused at their file and line, and the keys
-nothing acts on yet named by `validate`."""
+"""A portfolio's `tax:` block: read into the portfolio, bad values refused at their file and line, and the
+keys nothing acts on yet named by `validate`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from reconciler.core.tax_rules import TaxSettings, not_acting
-from reconciler.spec.loader import load_workspace, portfolio_hash
+from reconciler.workspace.loader import load_workspace, portfolio_hash
 from tests.conftest import Workspace, edit_yaml
 
 TAX = {
@@ -61,7 +61,9 @@ def test_setting_tax_changes_the_portfolios_hash(workspace: Workspace) -> None:
         ({"wash_sale": "maybe"}, "spec.tax.wash_sale"),
     ],
 )
-def test_bad_tax_values_are_refused_at_their_file_and_line(workspace: Workspace, tax: Any, message: str) -> None:
+def test_bad_tax_values_are_refused_at_their_file_and_line(
+    workspace: Workspace, tax: Any, message: str
+) -> None:
     _set_tax(workspace, tax)
     r = workspace.run("validate", "--no-policies")
     assert r.code != 0

@@ -98,9 +98,11 @@ def _find_key(node: CommentedMap, part: str | int) -> Any:
     return None
 
 
-def load_documents(path: Path, kind: files.Kind = files.YAML, workspace: Path | None = None) -> Iterator[RawDoc]:
-    """Yield every document in a YAML file read through the file gate (reconciler.files); syntax errors become a
-    ReconcilerError with the position."""
+def load_documents(
+    path: Path, kind: files.Kind = files.YAML, workspace: Path | None = None
+) -> Iterator[RawDoc]:
+    """Yield every document in a YAML file read through the file gate (reconciler.files); syntax errors become
+    a ReconcilerError with the position."""
     yield from parse_documents(read_text(path, kind=kind, workspace=workspace), path)
 
 
@@ -108,13 +110,15 @@ def read_text(
     path: Path, missing_fix: str = "create it or pass the right path", *, kind: files.Kind = files.YAML,
     workspace: Path | None = None,
 ) -> str:
-    """A text file's content through the file gate; a missing or unreadable file is a ReconcilerError naming it."""
+    """A text file's content through the file gate; a missing or unreadable file is a ReconcilerError naming
+    it."""
     return files.read_text(path, kind, workspace=workspace, missing_fix=missing_fix)
 
 
 class _ExactConstructor(RoundTripConstructor):
-    """Round-trip construction, except that a YAML float becomes the Decimal of its own text: `0.12345678901234567`
-    must not pass through a binary float (which keeps 17 digits) on its way to the exact weight checks."""
+    """Round-trip construction, except that a YAML float becomes the Decimal of its own text:
+    `0.12345678901234567` must not pass through a binary float (which keeps 17 digits) on its way to the exact
+    weight checks."""
 
 
 
@@ -183,11 +187,12 @@ _ExactConstructor.add_constructor("tag:yaml.org,2002:timestamp", _checked_date)
 
 
 MAX_YAML_BYTES = 10 * 1024 * 1024  # a portfolio or config file is a few KB
-MAX_DEPTH = 64  # a portfolio nests 4 levels deep; ruamel's scanner is quadratic in flow depth (100k: 9 minutes)
+# a portfolio nests 4 levels deep; ruamel's scanner is quadratic in flow depth (100k: 9 minutes)
+MAX_DEPTH = 64
 MAX_NODES = 100_000  # after expanding aliases: a few lines of anchors can mean billions of nodes
 MAX_KEY_CHARS = 256  # the longest key any file has is a setting's name; a symbol is at most 24 characters
-# Unclosed brackets counted with no regard to quotes: no real file comes near, and the scanner's cost grows with
-# the number of open brackets before the parser sees the first one.
+# Unclosed brackets counted with no regard to quotes: no real file comes near, and the scanner's cost grows
+# with the number of open brackets before the parser sees the first one.
 MAX_RAW_BRACKETS = 1024
 
 _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
@@ -198,9 +203,9 @@ _KINDS = {"bool": "a boolean", "int": "a number", "float": "a number", "null": "
 
 
 def _too_deep(text: str) -> tuple[int, int] | None:
-    """(line, column) where brackets nest beyond MAX_DEPTH, found without parsing, so that the scanner never sees
-    them. Brackets inside quoted scalars and comments do not count; a quote opens a scalar only where YAML allows
-    one to start. A second count, blind to quotes, bounds what a misread quote could hide."""
+    """(line, column) where brackets nest beyond MAX_DEPTH, found without parsing, so that the scanner never
+    sees them. Brackets inside quoted scalars and comments do not count; a quote opens a scalar only where
+    YAML allows one to start. A second count, blind to quotes, bounds what a misread quote could hide."""
     depth, raw, line, col = 0, 0, 1, 0
     quote: str | None = None
     comment = False
@@ -254,8 +259,9 @@ def _coerced(value: str) -> str | None:
 
 
 def _check_shape(text: str, path: Path) -> None:
-    """Refuse, from the text alone, what would exhaust time or memory before the parser runs: a huge text, and flow
-    brackets nested beyond MAX_DEPTH (the scanner slows with each open bracket before the parser sees the first)."""
+    """Refuse, from the text alone, what would exhaust time or memory before the parser runs: a huge text, and
+    flow brackets nested beyond MAX_DEPTH (the scanner slows with each open bracket before the parser sees the
+    first)."""
     if len(text) > MAX_YAML_BYTES:
         raise ReconcilerError(
             f"file is {len(text):,} characters, above the {MAX_YAML_BYTES:,} limit", where=str(path),
@@ -271,16 +277,16 @@ def _check_shape(text: str, path: Path) -> None:
 
 class _Guard:
     """Judges each parser event as the composer takes it, before the composer (which recurses) builds anything
-    from it; the scanner and the parser loop, they do not recurse. Stops at the first problem: nesting of any shape
-    (block, flow, `- - - x` or `? ? x` on one line) beyond MAX_DEPTH, aliases that expand to more than MAX_NODES
-    values (a "billion laughs"), keys longer than MAX_KEY_CHARS or that are collections, and plain keys a YAML
-    reader would coerce. One pass: the same events build the document."""
+    from it; the scanner and the parser loop, they do not recurse. Stops at the first problem: nesting of any
+    shape (block, flow, `- - - x` or `? ? x` on one line) beyond MAX_DEPTH, aliases that expand to more than
+    MAX_NODES values (a "billion laughs"), keys longer than MAX_KEY_CHARS or that are collections, and plain
+    keys a YAML reader would coerce. One pass: the same events build the document."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sizes: dict[str, int] = {}
-        # One frame per open collection: its anchor, its size so far, for a mapping whether a key comes next, and
-        # the last key read in it (so that a refused key is named with the field that holds it).
+        # One frame per open collection: its anchor, its size so far, for a mapping whether a key comes next,
+        # and the last key read in it (so that a refused key is named with the field that holds it).
         self.stack: list[list[Any]] = [[None, 0, None, None]]
         self.total = 0
 
@@ -328,7 +334,8 @@ class _Guard:
 
 
 def _check_key(event: Any, path: Path, field: str) -> None:
-    """A mapping key must be text: a name or a symbol, written plainly or quoted; `field` holds the mapping."""
+    """A mapping key must be text: a name or a symbol, written plainly or quoted; `field` holds the
+    mapping."""
     where = _at(path, event.start_mark)
     within = f"field {field}: " if field else ""
     if not isinstance(event, ScalarEvent):
@@ -340,15 +347,18 @@ def _check_key(event: Any, path: Path, field: str) -> None:
     value = str(event.value)
     if len(value) > MAX_KEY_CHARS:
         raise ReconcilerError(
-            f"{within}key too long: {len(value):,} characters (at most {MAX_KEY_CHARS}; a symbol is at most 24)",
+            f"{within}key too long: {len(value):,} characters (at most {MAX_KEY_CHARS}; a symbol is at most"
+            " 24)",
             where=where, fix="shorten the key; a symbol is like VTI or BRK.B",
         )
-    if event.style is None and event.tag is None:  # plain, untagged: the only keys YAML resolves by their text
+    # plain, untagged: the only keys YAML resolves by their text
+    if event.style is None and event.tag is None:
         kind = _coerced(value)
         if kind is not None:
             shown = repr(value) if value else "an empty key"
             raise ReconcilerError(
-                f"{within}key {shown} reads as {kind} in YAML, not as text (in YAML 1.1 readers if not in this one)",
+                f"{within}key {shown} reads as {kind} in YAML, not as text (in YAML 1.1 readers if not in"
+                " this one)",
                 where=where,
                 fix=f"quote the symbol: \"{value}\": (quoted, a key is always text)" if value
                 else "write the key's name before the colon",
@@ -398,7 +408,8 @@ def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ReconcilerError(
-            f"duplicate key: {_first_line(exc.problem)}", where=where, fix="each key (and symbol) may appear once"
+            f"duplicate key: {_first_line(exc.problem)}", where=where,
+            fix="each key (and symbol) may appear once"
         ) from None
     except MarkedYAMLError as exc:
         # Point at where the broken construct starts (an unclosed quote or bracket), and say where it broke.
@@ -413,11 +424,14 @@ def parse_documents(text: str, path: Path) -> Iterator[RawDoc]:
         if found and found.column > 1024 and "mapping values are not allowed" in problem:
             # YAML reads nothing longer than 1024 characters as a key, so the colon after it looks misplaced.
             raise ReconcilerError(
-                f"key too long: {found.column:,} characters before its colon (YAML allows 1024; a symbol is at most"
-                " 24)", where=f"{path}:{found.line + 1}:1", fix="shorten the key; a symbol is like VTI or BRK.B",
+                f"key too long: {found.column:,} characters before its colon (YAML allows 1024; a symbol is"
+                " at most"
+                " 24)", where=f"{path}:{found.line + 1}:1",
+                fix="shorten the key; a symbol is like VTI or BRK.B",
             ) from None
         raise ReconcilerError(
-            f"YAML syntax error: {problem}", where=where, fix="fix the YAML syntax (indentation, quotes, colons)"
+            f"YAML syntax error: {problem}", where=where,
+            fix="fix the YAML syntax (indentation, quotes, colons)"
         ) from None
     except YAMLError as exc:
         raise ReconcilerError(f"YAML error: {exc}", where=str(path), fix="fix the YAML syntax") from None

@@ -1,7 +1,8 @@
-"""Broker kinds are plug-ins: a package registers one in the `reconciler.brokers` entry-point group, under the name
-`broker.kind` takes, pointing at an object that declares its kind and configuration model (brokers/plugin.py's
-`BrokerPlugin`, which adds the factory). The shipped paper, alpaca and ccxt brokers register the same way, in
-pyproject.toml. Here only what configuration needs: which kinds are installed, and a kind's model.
+"""Broker kinds are plug-ins: a package registers one in the `reconciler.brokers` entry-point group, under the
+name `broker.kind` takes, pointing at an object that declares its kind and configuration model
+(brokers/plugin.py's `BrokerPlugin`, which adds the factory). The shipped paper, alpaca and ccxt brokers
+register the same way, in pyproject.toml. Here only what configuration needs: which kinds are installed, and a
+kind's model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from reconciler.errors import ReconcilerError
-from reconciler.spec.models import BrokerConfig
+from reconciler.workspace.models import BrokerConfig
 
 GROUP = "reconciler.brokers"
 # What the rest of the code reads of any broker's configuration; a plug-in's model must have each field.
@@ -56,7 +57,9 @@ def installed_kinds() -> list[str]:
 
 def shipped_kinds() -> list[str]:
     """The kinds reconciler's own package registers, sorted."""
-    return sorted(kind for kind, eps in _registered().items() if any(package_of(ep) == "reconciler" for ep in eps))
+    return sorted(
+        kind for kind, eps in _registered().items() if any(package_of(ep) == "reconciler" for ep in eps)
+    )
 
 
 def package_of(ep: EntryPoint) -> str:
@@ -71,7 +74,8 @@ def named(kind: object) -> str:
 
 
 def load_kind(kind: str, where: str) -> DeclaresConfig:
-    """The plug-in registered as `kind`; a ReconcilerError naming the kinds installed, or the package that failed."""
+    """The plug-in registered as `kind`; a ReconcilerError naming the kinds installed, or the package that
+    failed."""
     return _loaded(kind, where)
 
 
@@ -83,9 +87,10 @@ def _loaded(kind: str, where: str) -> DeclaresConfig:
         raise ReconcilerError(
             f"field broker.kind: unknown broker kind {named(kind)} (installed: {installed})", where=where,
             fix=f"use kind: {' or '.join(installed_kinds()) or 'paper'}, or install the package that provides"
-            f" {named(kind)} (it registers the kind in the {GROUP} entry-point group; docs/brokers.md). If a shipped"
-            " kind is missing, reinstall reconciler (pip install -e . or make install) so its entry points are"
-            " registered",
+            f" {named(kind)} (it registers the kind in the {GROUP} entry-point group; docs/brokers.md). If a"
+            " shipped"
+            " kind is missing, reinstall reconciler (pip install -e . or make install) so its entry points"
+            " are registered",
         )
     if len(eps) > 1:
         raise ReconcilerError(
@@ -120,7 +125,7 @@ def _check(plugin: Any, kind: str, package: str, ep: EntryPoint, where: str) -> 
         raise refuse(f"declares kind {getattr(plugin, 'kind', None)!r}, not the {kind!r} it is registered as")
     model = getattr(plugin, "config", None)
     if not (isinstance(model, type) and issubclass(model, BrokerConfig) and issubclass(model, BaseModel)):
-        raise refuse("has no configuration model (a subclass of reconciler.spec.models.BrokerConfig)")
+        raise refuse("has no configuration model (a subclass of reconciler.workspace.models.BrokerConfig)")
     missing = [f for f in REQUIRED_FIELDS if f not in model.model_fields]
     if missing:
         raise refuse(f"has a configuration model without the field(s) {', '.join(missing)}")

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.spec.formatter import format_text
-from reconciler.spec.loader import load_workspace
-from reconciler.spec.schema import SCHEMAS
+from reconciler.workspace.formatter import format_text
+from reconciler.workspace.loader import load_workspace
+from reconciler.workspace.schema import SCHEMAS
 from tests.conftest import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,17 +165,19 @@ def test_fmt_leaves_block_scalars_alone() -> None:
 
 
 def test_fmt_never_moves_a_comment_away_from_its_key() -> None:
-    # ruamel keeps a full-line comment with the key before it: sorting these keys would put "# who" above kind.
+    # ruamel keeps a full-line comment with the key before it: sorting these keys would put "# who" above
+    # kind.
     text = (
-        "apiVersion: reconciler.dev/v1\n# the spec section\nspec:\n  account: paper-ira\n  # trading settings\n"
-        "  trading: {min_trade_notional: 100}\n  # what we want\n  targets: {VTI: 0.6, BND: 0.4}\n# who\n"
-        "metadata: {name: x}\n# what kind\nkind: Portfolio\n# the end\n\n\n"
+        "apiVersion: reconciler.dev/v1\n# the spec section\nspec:\n  account: paper-ira\n  # trading"
+        " settings\n  trading: {min_trade_notional: 100}\n  # what we want\n  targets: {VTI: 0.6, BND:"
+        " 0.4}\n# who\nmetadata: {name: x}\n# what kind\nkind: Portfolio\n# the end\n\n\n"
     )
     out = format_text(text, "m.yaml")
     lines = out.splitlines()
     for comment, key in (("# the spec section", "spec:"), ("# trading settings", "  trading:"),
                          ("# what we want", "  targets:"), ("# who", "metadata:"), ("# what kind", "kind:")):
-        assert lines[lines.index(comment.rjust(len(comment) + (2 if key.startswith("  ") else 0))) + 1].startswith(
-            key), out
+        assert lines[
+            lines.index(comment.rjust(len(comment) + (2 if key.startswith("  ") else 0))) + 1
+        ].startswith(key), out
     assert out.endswith("kind: Portfolio\n# the end\n")
     assert format_text(out, "m.yaml") == out

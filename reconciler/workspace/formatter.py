@@ -1,10 +1,11 @@
 """`reconciler fmt`: normalise YAML files in place, keeping every comment (ruamel.yaml round-trip).
 
 Normal form: two-space indentation (lists indented under their key), single spaces after colons and commas,
-structural keys in the documented order (apiVersion, kind, metadata, spec; spec: account, model, targets, cash,
-trading, symbols), no trailing blank lines, one newline at the end. Symbols and settings keep the order they
-were written in: comments that group them (`# bonds`) belong to the lines around them, and sorting would move
-them away. For the same reason a mapping whose keys have full-line comments between them keeps its key order.
+structural keys in the documented order (apiVersion, kind, metadata, spec; spec: account, model, targets,
+cash, trading, symbols), no trailing blank lines, one newline at the end. Symbols and settings keep the order
+they were written in: comments that group them (`# bonds`) belong to the lines around them, and sorting would
+move them away. For the same reason a mapping whose keys have full-line comments between them keeps its key
+order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ruamel.yaml.error import YAMLError
 
 from reconciler import files
 from reconciler.errors import ReconcilerError
-from reconciler.spec.yamlpos import load_all, parse_documents, read_text
+from reconciler.workspace.yamlpos import load_all, parse_documents, read_text
 
 ORDER: dict[str, dict[tuple[str, ...], list[str]]] = {
     "Portfolio": {
@@ -60,15 +61,17 @@ def _reorder(node: CommentedMap, order: list[str], *, root: bool) -> None:
 
 
 def _comments_between_keys(node: CommentedMap, *, first_moves: bool) -> bool:
-    """Whether a full-line comment stands between two keys of `node` (or above its first key, when that one would
-    move). ruamel keeps such a comment with the key *before* it, so reordering would put it above the wrong key:
-    then the keys keep the order they were written in."""
+    """Whether a full-line comment stands between two keys of `node` (or above its first key, when that one
+    would move). ruamel keeps such a comment with the key *before* it, so reordering would put it above the
+    wrong key: then the keys keep the order they were written in."""
     for key in node:
         if _full_line_comment(_tail_token(node, key)):
             return True
     if first_moves and node.ca.comment:
         tokens = [t for part in node.ca.comment if part for t in (part if isinstance(part, list) else [part])]
-        return any(line.strip().startswith("#") for t in tokens if t is not None for line in str(t.value).split("\n"))
+        return any(
+            line.strip().startswith("#") for t in tokens if t is not None for line in str(t.value).split("\n")
+        )
     return False
 
 
@@ -96,7 +99,9 @@ def _tail_token(node: CommentedMap, key: Any) -> Any:
 
 def _full_line_comment(token: Any) -> bool:
     """A comment on a line of its own (not only the end-of-line comment of the value before it)."""
-    return token is not None and any(line.strip().startswith("#") for line in str(token.value).split("\n")[1:])
+    return token is not None and any(
+        line.strip().startswith("#") for line in str(token.value).split("\n")[1:]
+    )
 
 
 def _trim_end(node: CommentedMap) -> None:
