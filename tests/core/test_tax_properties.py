@@ -176,6 +176,22 @@ def test_every_part_of_a_sale_comes_from_a_lot_that_holds_it(
 
 
 @given(method=methods, lots=st.lists(lot, min_size=1, max_size=6), quantity=st.integers(1, 40).map(D),
+       price=cents, window=st.sampled_from([1, 30, 90]))
+def test_a_lot_near_its_anniversary_is_closed_only_once_the_others_are_empty(
+    method: LotMethod, lots: list[Lot], quantity: D, price: D, window: int
+) -> None:
+    """With `avoid_short_term_days`, a gaining lot that turns long-term within the window is sold from only
+    when every other lot is sold out, whatever the method."""
+    closed = closes(lots, method, SOLD, quantity, price, Rates(D("0.35"), D("0.15")), window)
+    taken = _taken_from(lots, closed)
+    soon = [price > x.unit_cost and not long_term(x.acquired, SOLD)
+            and long_term(x.acquired, SOLD + timedelta(days=window)) for x in lots]
+    early = any(t > 0 for t, s in zip(taken, soon, strict=True) if s)
+    others_left = any(t < x.quantity for t, x, s in zip(taken, lots, soon, strict=True) if not s)
+    assert not (early and others_left)
+
+
+@given(method=methods, lots=st.lists(lot, min_size=1, max_size=6), quantity=st.integers(1, 40).map(D),
        price=cents)
 def test_each_part_realises_its_lots_gain_at_its_lots_term(
     method: LotMethod, lots: list[Lot], quantity: D, price: D
