@@ -33,9 +33,10 @@ def test_pub550_example_1_rebuying_within_30_days_of_the_loss_is_refused() -> No
 
 
 def test_pub550_more_or_less_stock_the_first_replacement_buy_is_refused() -> None:
-    """"More or less stock bought than sold": 100 shares of M bought September 24, 2021, sold February 3,
-    2022 at a $1,000 loss, then 50 shares bought on each of February 10 to 13. The replacement shares are
-    matched in the order bought (February 10 and 11 take the whole loss), so the guard refuses the first."""
+    """"More or less stock bought than sold" (the dates move with each edition): 100 shares of M bought
+    September 24, 2021, sold February 3, 2022 at a $1,000 loss, then 50 shares bought on each of February 10
+    to 13. Replacement shares are matched in the order bought (February 10 and 11 take the whole loss, $500
+    each), so the guard refuses the first."""
     sale = TradeEvent("taxable", "M", date(2022, 2, 3), "sell", D(-1000))
     history = [TradeEvent("taxable", "M", date(2021, 9, 24), "buy"), sale]
     assert conflicts(history, HOUSEHOLD, TradeEvent("taxable", "M", date(2022, 2, 10), "buy")) == [sale]
