@@ -191,7 +191,7 @@ def test_opa_inside_a_string_or_a_name_is_not_the_namespace(tmp_path: Path) -> N
 def test_a_flood_of_policy_text_is_bounded_at_the_source_and_the_verdict_stands(tmp_path: Path) -> None:
     """Found by trying unnamed inputs: a 200,000-character message reached stdout (600 kB for one plan) and
     the plan file; a message per element of a range would print a line each."""
-    from reconciler.policy.engine import MAX_MESSAGE_CHARS, MAX_MESSAGES
+    from reconciler.policy.messages import MAX_MESSAGE_CHARS, MAX_MESSAGES
 
     _write(tmp_path, "long", """
         deny contains msg if { msg := concat("", ["A" | some i in numbers.range(1, input.chars)]) }
