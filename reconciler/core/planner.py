@@ -31,6 +31,7 @@ from reconciler.core.models import (
 from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.raise_cash import pending, raised
 from reconciler.core.rules import Bands, SymbolRule, Trading
+from reconciler.core.tax_orders import taxed_leg, with_taxes
 from reconciler.core.valuation import (
     NO_LIMITS,
     QuoteLimits,
@@ -151,6 +152,7 @@ def _referenced(
     and the cash it keeps for pending withdrawals."""
     if desired.withdrawals and (kept := pending(desired, obs)):
         pp = pp.model_copy(update={"withdrawal": kept})
+    pp = with_taxes(pp, desired, obs)  # the sells' lots, gains and tax (core.tax_orders)
     if not references:
         return pp
     valued = desired.targets.keys() | {s for s, q in obs.positions.items() if q != 0}
@@ -257,6 +259,7 @@ def _plan_portfolio(
     sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else _sell_leg(
         table, unit, out, raise_cash
     )
+    sells, sold, proceeds, sell_notes = taxed_leg(table, unit, (sells, sold, proceeds, sell_notes))
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan
     # (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band
@@ -580,6 +583,7 @@ def _assemble(
         blocked=[],
         references={},
         withdrawal=None,  # set with the references (_referenced): the plan's pending withdrawals
+        tax=None,  # set with the references (_referenced): core.tax_orders
     )
 
 
