@@ -14,35 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
-from typing import Protocol
 
 from reconciler.core.ledger import HeldLot, mismatches
 from reconciler.core.lots import Lot
 from reconciler.core.models import Action, Desired, Observation, PortfolioPlan, UnitCosts
 from reconciler.core.numbers import ZERO
+from reconciler.core.plan_legs import Leg
+from reconciler.core.plan_table import Table
 from reconciler.core.tax_figures import LotClosed, PortfolioTax, SellTax
 from reconciler.core.tax_plan import Sell, sell_tax, trim_sells
 from reconciler.core.tax_rules import TaxSettings
-
-Leg = tuple[list[Action], list[int], Decimal, list[str]]
-"""A planner's leg: (its orders, each one's index in the table's symbols, the cash it moves, notes)."""
-
-
-class Table(Protocol):
-    """What the tax step reads of the planner's table of one account."""
-
-    @property
-    def desired(self) -> Desired: ...
-    @property
-    def obs(self) -> Observation: ...
-    @property
-    def symbols(self) -> list[str]: ...
-    @property
-    def values(self) -> list[Decimal]: ...
-    @property
-    def targets(self) -> list[Decimal]: ...
-    @property
-    def equity(self) -> Decimal: ...
 
 
 def lots_by_symbol(lots: Sequence[HeldLot]) -> dict[str, list[Lot]]:
