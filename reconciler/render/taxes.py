@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.core.models import PortfolioPlan
+from decimal import Decimal
+
+from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.render.fmt import money, qty
 
 
@@ -28,3 +30,16 @@ def tax_lines(pp: PortfolioPlan) -> list[str]:
         total += f"; this year {money(year)} of the {money(tax.max_realized_gain)} budget"
     lines.append(total)
     return lines
+
+
+def plan_taxes(plan: Plan) -> str:
+    """The plan's estimated tax over the portfolios with a `tax:` block, and what it leaves out."""
+    selling = [p for p in plan.portfolios if any(a.side == "sell" for a in p.actions)]
+    taxed = [p.tax for p in selling if p.tax is not None]
+    if not taxed:
+        return "not estimated (no portfolio that sells sets `tax:`)"
+    total = sum((t.tax for t in taxed), Decimal(0))
+    missing = sum(len(t.unavailable) for t in taxed) + sum(
+        1 for p in selling if p.tax is None for a in p.actions if a.side == "sell"
+    )
+    return money(total) + (f" ({missing} sell(s) without figures)" if missing else "")

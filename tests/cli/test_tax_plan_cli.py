@@ -120,3 +120,10 @@ def _csv(ws: Workspace, rows: str) -> Any:
     path = ws.root / "more.csv"
     path.write_text("symbol,acquired,quantity,cost_basis\n" + rows)
     return path
+
+
+def test_the_comment_summary_totals_the_estimated_tax(workspace: Workspace) -> None:
+    _taxed(workspace)
+    tax = _plan(workspace)["portfolios"][0]["tax"]["tax"]
+    r = workspace.run("plan", "--target", PORTFOLIO, "--format", "markdown")
+    assert f"| ${D(tax):,.2f} |" in r.out
