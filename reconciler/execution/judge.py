@@ -27,6 +27,7 @@ from reconciler.execution.preflight import check_derived
 from reconciler.execution.services import Services
 from reconciler.secrets.redact import scrub
 from reconciler.secrets.resolve import SecretResolver
+from reconciler.workspace.models import ConfigDoc
 
 _Verdict = tuple[str, str, str, str, str]
 
@@ -74,7 +75,7 @@ def read_judged_plan(path: Path, rt: Services) -> Plan:
     """Read a plan file for apply: intact (read_plan), and with this configuration's keyed seal when it sets
     plan.signing_key. Every apply path reads its plan file here."""
     plan = read_plan(path)
-    key = signing_key(rt)
+    key = signing_key(rt.config, rt.config_path)
     if key is not None and not signature_valid(plan, key):
         said = "has no keyed seal" if plan.signature is None else ("has a keyed seal that plan.signing_key"
                                                                    " did not make")
@@ -88,16 +89,16 @@ def read_judged_plan(path: Path, rt: Services) -> Plan:
 
 def seal_for_saving(plan: Plan, rt: Services) -> Plan:
     """The plan with this configuration's keyed seal when plan.signing_key is set, else as it is."""
-    key = signing_key(rt)
+    key = signing_key(rt.config, rt.config_path)
     return plan if key is None else signed(plan, key)
 
 
-def signing_key(rt: Services) -> bytes | None:
+def signing_key(config: ConfigDoc, config_path: Path) -> bytes | None:
     """The plan signing key from the secret store, or None when plan.signing_key is unset."""
-    settings = rt.config.plan
+    settings = config.plan
     if settings.signing_key is None:
         return None
-    where = f"{rt.config_path}: plan.signing_key"
+    where = f"{config_path}: plan.signing_key"
     return SecretResolver(settings.secrets).resolve(settings.signing_key, where).reveal().encode()
 
 

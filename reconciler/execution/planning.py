@@ -63,15 +63,15 @@ def make_plan(
             with AccountLock(rt.journal, desired.account, session.actor, purpose="reconcile",
                              wait=session.lock_timeout):
                 report = reconcile_account(rt, desired.account, check_positions=False)
-            refuse_in_flight(rt, desired.account, report.unknown)
+            refuse_in_flight(rt.config.apply, desired.account, report.unknown)
     rt.policies  # noqa: B018  # loaded before any account is observed: a broken policy fails first
     # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
     in_flight = rt.journal.unknown_intents_by_account()
     for desired in chosen:
-        refuse_in_flight(rt, desired.account, in_flight.get(desired.account, []))
+        refuse_in_flight(rt.config.apply, desired.account, in_flight.get(desired.account, []))
     standing = blocked_by_account(rt.journal)
     observed = [
-        (desired, _with_moves(rt, obs, standing.get(obs.account, {}), record=record))
+        (desired, _with_moves(rt.journal, obs, standing.get(obs.account, {}), record=record))
         for desired, obs in zip(chosen, observe_all(rt.broker, chosen), strict=True)
     ]
     if record:
@@ -102,11 +102,11 @@ def make_plan(
     ))
 
 
-def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
+def _with_moves(journal: Journal, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
     """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the
     last recorded observation before this one is recorded in its place; new blocks are journaled when
     `record`."""
-    moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
+    moved = moved_symbols(journal, obs.account, obs.positions, record=record, standing=standing)
     return obs.model_copy(update={"moved": moved}) if moved else obs
 
 

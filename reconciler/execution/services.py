@@ -30,8 +30,25 @@ if TYPE_CHECKING:
     from reconciler.workspace.models import ConfigDoc
 
 
-class Services(Protocol):
-    """The services and loaded settings execution uses, read-only (each may be built on first use)."""
+class Books(Protocol):
+    """The journal and the broker an account's records live in, and the clock: all that repairing an account's
+    records needs (reconcile --give-up, --accept-move), so a test of it builds only these."""
+
+    @property
+    def clock(self) -> Clock:
+        """The one clock, so a test can move time."""
+    @property
+    def journal(self) -> Journal:
+        """The journal every intent, order and fill is recorded in."""
+    @property
+    def broker(self) -> Broker:
+        """The broker of the configured kind."""
+
+
+class Services(Books, Protocol):
+    """The services and loaded settings execution uses, read-only (each may be built on first use); a function
+    that needs less takes less: `Books`, or the settings themselves (reconcile.refuse_in_flight takes
+    `apply:`, judge.signing_key the configuration and its path)."""
 
     @property
     def config_path(self) -> Path:
@@ -39,9 +56,6 @@ class Services(Protocol):
     @property
     def root(self) -> Path:
         """The workspace's folder, which relative paths in reconciler.yaml start from."""
-    @property
-    def clock(self) -> Clock:
-        """The one clock, so a test can move time."""
     @property
     def config(self) -> ConfigDoc:
         """reconciler.yaml, loaded and validated."""
@@ -51,12 +65,6 @@ class Services(Protocol):
     @property
     def partial_workspace(self) -> Workspace:
         """The portfolios that load, for `status` to report on what it can."""
-    @property
-    def journal(self) -> Journal:
-        """The journal every intent, order and fill is recorded in."""
-    @property
-    def broker(self) -> Broker:
-        """The broker of the configured kind."""
     @property
     def policies(self) -> PolicySet:
         """The policies compiled, with their levels and parameters."""
