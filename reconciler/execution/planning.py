@@ -16,7 +16,7 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
-from reconciler.execution.services import ApplySession, Services
+from reconciler.execution.services import ApplySession, Rules, Services
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.applied import last_applied
@@ -158,15 +158,15 @@ def _texts(value: object) -> Iterator[str]:
             yield from _texts(v)
 
 
-def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Services) -> list[PolicyResult]:
+def plan_verdicts(pp: PortfolioPlan, desired: Desired, rules: Rules) -> list[PolicyResult]:
     """Every plan-time result on one portfolio's plan, in order: the built-in checks (core.checks), then the
     policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
-    results = builtin_verdicts(pp, CheckInput(rt.size_limits, floors_of(desired.symbols)))
+    results = builtin_verdicts(pp, CheckInput(rules.size_limits, floors_of(desired.symbols)))
     # Quote age as of this account's own observation: accounts are observed one after another, and judging
     # them all at the end would make a long plan deny its own first accounts' quotes as stale.
     now = pp.observation.taken_at
-    params = rt.workspace.config.policies.params
-    results.extend(rt.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
+    params = rules.workspace.config.policies.params
+    results.extend(rules.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
     return results
 
 
