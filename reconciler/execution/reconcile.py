@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from reconciler.brokers.base import Broker
     from reconciler.execution.services import Books, Services
     from reconciler.journal.store import Journal
-    from reconciler.workspace.loader import Workspace
     from reconciler.workspace.models import ApplySettings
 
 log = logging.getLogger("reconciler.reconcile")
@@ -134,7 +133,7 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
             extra={"account": account, "client_order_id": cid, "status": state.status},
         )
         crash_point("mid_reconcile")
-    for order in broker.list_orders(account, _symbols_of(journal, rt.workspace, account)):
+    for order in broker.list_orders(account, _symbols_of(rt, account)):
         cid = order.client_order_id
         if cid.startswith(CLIENT_ORDER_ID_PREFIX):
             if journal.intent(cid) is None:
@@ -205,16 +204,16 @@ def accept_move(books: Books, account: str, symbol: str, actor: str, reason: str
     return why
 
 
-def _symbols_of(journal: Journal, workspace: Workspace, account: str) -> list[str]:
+def _symbols_of(rt: Services, account: str) -> list[str]:
     """What the account may have traded: its targets and what it held when last observed."""
     try:
-        desired = workspace.portfolio_for_account(account)
+        desired = rt.workspace.portfolio_for_account(account)
     # a broken portfolio file must not stop a repair: the journal knows what was traded
     except ReconcilerError:
         desired = None
     symbols = set(desired.targets) if desired is not None else set()
-    symbols |= journal.symbols_traded(account)
-    last = journal.last_observation(account)
+    symbols |= rt.journal.symbols_traded(account)
+    last = rt.journal.last_observation(account)
     if last is not None:
         symbols |= set(json.loads(last["data"]).get("positions", {}))
     return sorted(symbols)
