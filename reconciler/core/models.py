@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.core.household import Household
 from reconciler.core.numbers import BPS
 from reconciler.core.rules import Commission, SymbolRule, Trading, Withdrawal
 from reconciler.core.tax_rules import TaxSettings
@@ -135,6 +136,7 @@ class Observation(Frozen):
         description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
     )
+    household: Household | None = Field(None, description="Recent household trades, this account's lots.")
 
 
 class CostModel(Frozen):

@@ -39,6 +39,7 @@ from reconciler.core.valuation import (
     floors_of,
     sound_prices,
 )
+from reconciler.core.wash_guard import washed
 
 # The words of a note for a trade that rounds to nothing (smaller than one quantity step): the backtester
 # counts these to say how much whole-share rounding changed a run.
@@ -192,6 +193,8 @@ def _plan_portfolio(
     desired, notes = cooled(desired, obs)  # inside a cooldown, the hard band for bands (core.cooldown)
     desired, raising, raise_notes = raised(desired, obs)  # withdrawals pending: their cash is a target
     notes += raise_notes
+    desired, wash_notes = washed(desired, obs)  # the household's wash-sale windows, substitutes, harvesting
+    notes += wash_notes
     trading = desired.trading
     bands = trading.bands
     rules = desired.symbols
