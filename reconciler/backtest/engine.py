@@ -20,6 +20,7 @@ import numpy as np
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
 from reconciler.backtest.data import PriceTable
+from reconciler.backtest.harvesting import WashBook
 from reconciler.backtest.orders import send_orders
 from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Every, Strategy
@@ -85,6 +86,7 @@ class StrategyRun:
     contributed: Decimal = ZERO
     withdrawn: Decimal = ZERO
     book: TaxBook = field(default_factory=TaxBook)
+    wash: WashBook | None = None  # with `tax:` settings: the guard's trades and the tax harvests saved
     events: list[Event] = field(default_factory=list)
     # The weights at the close before the day's tax, flows and trades, on the days something may have happened
     # (elsewhere the end-of-day weights are the same): the drift the rule tolerated, for average weights.
@@ -158,6 +160,8 @@ class _Account:
             turnover=np.zeros(days),
             book=TaxBook(settings.lot_method, settings.tax_short, settings.tax_long),
         )
+        self.wash = self.run.wash = WashBook.of(desired, settings.lot_method, settings.tax_short,
+                                                settings.tax_long)
         zero = desired.trading.model_copy(update={"bands": ZERO_BANDS})
         self.funding = desired.model_copy(update={"trading": zero.model_copy(update={"buy_only": True})})
         self.looking = desired.model_copy(update={"trading": strategy.trading(desired.trading)})
@@ -198,6 +202,7 @@ class _Account:
             cash_settled=self.cash,
             quotes=quotes,
         )
+        obs = obs if self.wash is None else self.wash.observed(desired, obs, self.run.book)  # wash_guard
         # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
         # rows).
         if self.policy is None:
@@ -222,6 +227,8 @@ class _Account:
         for f in sent.filled:
             a, qty, j = f.action, f.quantity, index[f.action.symbol]
             gross, at_quote = f.price * qty, a.notional if qty == a.quantity else a.price * qty
+            if self.wash is not None:  # before the book closes the lots the sale's gain comes from
+                self.wash.filled(book, a.symbol, a.side, today, qty, gross - f.commission)
             if a.side == "sell":
                 held[j] -= qty
                 book.sell(a.symbol, today, qty, gross - f.commission)

@@ -15,7 +15,7 @@ For a portfolio with `tax:` settings and its household's trades in the observati
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -43,21 +43,38 @@ class _View:
         return self.held.get(symbol, ZERO) * self.prices[symbol] * (ONE / self.equity)
 
 
+@dataclass(frozen=True, slots=True)
+class Guarded:
+    """What the guard made of a portfolio: the targets and rules to plan toward, the notes, and the holdings
+    harvested (the backtester counts the tax they save)."""
+
+    desired: Desired
+    notes: list[str]
+    harvested: tuple[str, ...] = ()
+
+
 def washed(desired: Desired, obs: Observation) -> tuple[Desired, list[str]]:
     """The targets and symbol rules the planner works toward under the portfolio's wash-sale guard,
     substitutes and harvesting, and the notes that say what changed and until when."""
+    got = guard(desired, obs)
+    return got.desired, got.notes
+
+
+def guard(desired: Desired, obs: Observation) -> Guarded:
+    """washed(), with the holdings it harvests."""
     tax, home = desired.tax, obs.household
     if tax is None or home is None:
-        return desired, []
+        return Guarded(desired, [])
     day = obs.taken_at.date()
     groups = {s: g for g in tax.substitutes for s in g}  # the model refuses a symbol in two groups
     targets, rules = dict(desired.targets), dict(desired.symbols)
     view = _view(targets, rules, obs)
     if view is None:
-        return desired, []  # a quote is missing or the account has no equity: the planner says so
+        return Guarded(desired, [])  # a quote is missing or the account has no equity: the planner says so
     notes = _split(targets, tax.substitutes, view)
+    harvested: list[str] = []
     if tax.harvest is not None:
-        notes += _harvest(targets, rules, tax, tax.harvest.min_loss, home, obs, view, day, groups)
+        notes += _harvest(targets, rules, tax, tax.harvest.min_loss, home, obs, view, day, groups, harvested)
     if tax.wash_sale:
         notes += _hold_loss_sales(targets, rules, tax, home, obs, view, day)
         after = _view(targets, rules, obs)  # a held holding outside the targets is now set aside
@@ -66,7 +83,7 @@ def washed(desired: Desired, obs: Observation) -> tuple[Desired, list[str]]:
     changed: dict[str, object] = {"targets": targets} if targets != desired.targets else {}
     if rules != desired.symbols:
         changed["symbols"] = rules
-    return (desired.model_copy(update=changed) if changed else desired), notes
+    return Guarded(desired.model_copy(update=changed) if changed else desired, notes, tuple(harvested))
 
 
 def quoted_symbols(desired: Desired) -> list[str]:
@@ -156,6 +173,19 @@ def _sale_gain(tax: TaxSettings, home: Household, view: _View, symbol: str, quan
     return sum(losses or gains, ZERO)
 
 
+_UNKNOWN = Decimal(-1)  # the result of a sale nobody can tell: counted as a loss (the guard fails closed)
+
+
+def _conflicts(home: Household, proposed: TradeEvent) -> list[TradeEvent]:
+    """core.wash_sale's conflicts over the household's trades, a sale of unknown result counted as a loss on
+    either side; the trades found as the household recorded them."""
+    if proposed.side == "sell" and proposed.gain is None:
+        proposed = replace(proposed, gain=_UNKNOWN)
+    history = [e if e.gain is not None or e.side == "buy" else replace(e, gain=_UNKNOWN) for e in home.trades]
+    originals = {id(h): e for h, e in zip(history, home.trades, strict=True)}
+    return [originals[id(h)] for h in conflicts(history, frozenset(home.accounts), proposed)]
+
+
 def _until(found: list[TradeEvent]) -> date:
     """The first day the trade is no longer inside any window found."""
     return max(e.day for e in found) + timedelta(days=WINDOW_DAYS + 1)
@@ -177,7 +207,7 @@ def _substitute(
     for other in groups.get(symbol, ()):
         if other == symbol or other not in view.prices or _protected(rules.get(other)):
             continue
-        if not conflicts(home.trades, frozenset(home.accounts), TradeEvent(obs.account, other, day, "buy")):
+        if not _conflicts(home, TradeEvent(obs.account, other, day, "buy")):
             return other
     return None
 
@@ -185,15 +215,17 @@ def _substitute(
 def _harvest(
     targets: dict[str, Decimal], rules: dict[str, SymbolRule], tax: TaxSettings, min_loss: Decimal,
     home: Household, obs: Observation, view: _View, day: date, groups: Mapping[str, Sequence[str]],
+    harvested: list[str],
 ) -> list[str]:
-    """Move each harvestable holding's weight to a substitute (the planner then sells it in full)."""
+    """Move each harvestable holding's weight to a substitute (the planner then sells it in full), adding
+    each to `harvested`."""
     notes = []
     found = harvestable(home.lots, view.prices, view.held, min_loss)
     for symbol, loss in found.items():
         if symbol not in targets or symbol not in groups or _protected(rules.get(symbol)):
             continue
         sale = TradeEvent(obs.account, symbol, day, "sell", loss)
-        blocking = conflicts(home.trades, frozenset(home.accounts), sale) if tax.wash_sale else []
+        blocking = _conflicts(home, sale) if tax.wash_sale else []
         if blocking:
             notes.append(f"harvest: {symbol} not harvested: a sale at a loss would be a wash sale"
                          f" ({_what(blocking)}); possible from {_until(blocking).isoformat()}")
@@ -203,6 +235,7 @@ def _harvest(
             notes.append(f"harvest: {symbol} not harvested: no substitute of it can be bought today")
             continue
         targets[other] = targets.get(other, ZERO) + targets.pop(symbol)
+        harvested.append(symbol)
         notes.append(f"harvest: sells {symbol} at an unrealized loss of {money(-loss)} (a lot past"
                      f" {money(min_loss)}) and buys {other} instead (tax.substitutes)")
     return notes
@@ -221,8 +254,7 @@ def _hold_loss_sales(
             continue
         quantity = units if target == 0 else min(units, (weight - target) * view.equity / view.prices[symbol])
         gain = _sale_gain(tax, home, view, symbol, quantity, day)
-        found = conflicts(home.trades, frozenset(home.accounts), TradeEvent(obs.account, symbol, day, "sell",
-                                                                            gain))
+        found = _conflicts(home, TradeEvent(obs.account, symbol, day, "sell", gain))
         if not found:
             continue
         rules[symbol] = (rules.get(symbol) or SymbolRule()).model_copy(update={"hold": True})
@@ -242,7 +274,7 @@ def _guard_buys(
         shortfall = targets[symbol] - (view.weight(symbol) if symbol in view.prices else ZERO)
         if shortfall <= 0 or (rules.get(symbol) is not None and rules[symbol].do_not_trade):
             continue
-        found = conflicts(home.trades, frozenset(home.accounts), TradeEvent(obs.account, symbol, day, "buy"))
+        found = _conflicts(home, TradeEvent(obs.account, symbol, day, "buy"))
         if not found:
             continue
         until = _until(found).isoformat()

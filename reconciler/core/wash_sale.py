@@ -7,9 +7,8 @@ it, a 61-day window counting the day of sale (IRS Publication 550, "Wash Sales";
 https://apps.irs.gov/app/vita/content/10s/10_04_011.jsp). A purchase in the taxpayer's IRA or Roth IRA counts
 too (Revenue Ruling 2008-5), hence the household. The guard is stricter than the rule on purpose: it refuses a
 loss sale within 30 days of any buy, even of the very shares sold, rather than trust an allocation of shares
-to lots. A sale whose result the journal cannot tell (gain unset) counts as a loss, on either side: the
-guard fails closed. A substitute the user names (VTI for ITOT) is not treated as substantially identical;
-that is the user's call.
+to lots. A substitute the user names (VTI for ITOT) is not treated as substantially identical; that is the
+user's call.
 """
 
 from __future__ import annotations
@@ -38,11 +37,11 @@ def conflicts(
     history: Iterable[TradeEvent], household: frozenset[str], proposed: TradeEvent
 ) -> list[TradeEvent]:
     """The household's trades that make `proposed` a wash sale: loss sales in the 30 days before a buy, buys
-    in the 30 days before a loss sale (a sale of unknown result counts as a loss). Empty: it may go ahead."""
+    in the 30 days before a loss sale. Empty: the trade may go ahead."""
     accounts = household | {proposed.account}
     if proposed.side == "buy":
         wanted: Literal["buy", "sell"] = "sell"
-    elif proposed.gain is None or proposed.gain < 0:
+    elif proposed.gain is not None and proposed.gain < 0:
         wanted = "buy"
     else:
         return []  # a sale at a gain is never a wash sale
@@ -50,7 +49,7 @@ def conflicts(
         e for e in history
         if e.account in accounts and e.symbol == proposed.symbol and e.side == wanted
         and 0 <= (proposed.day - e.day).days <= WINDOW_DAYS
-        and (wanted == "buy" or e.gain is None or e.gain < 0)
+        and (wanted == "buy" or (e.gain is not None and e.gain < 0))
     ]
 
 
