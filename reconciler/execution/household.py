@@ -3,11 +3,11 @@ recent trades and the account's lots from the journal (core.household), and the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from reconciler.core.household import Household
-from reconciler.core.models import Desired, Observation
+from reconciler.core.models import Desired, Observation, PortfolioPlan
 from reconciler.core.wash_sale import WINDOW_DAYS, TradeEvent
 from reconciler.journal.lots import account_lots
 from reconciler.journal.store import Journal
@@ -44,3 +44,36 @@ def with_households(
         home = Household(name=name, accounts=accounts, trades=cache[key], lots=lots)
         out.append((desired, obs.model_copy(update={"household": home})))
     return out
+
+
+Planner = Callable[[list[tuple[Desired, Observation]]], list[PortfolioPlan]]
+
+
+def with_planned_sales(
+    observed: list[tuple[Desired, Observation]], plans: list[PortfolioPlan], replan: Planner
+) -> list[PortfolioPlan]:
+    """The plans, with each guarded portfolio that buys a symbol another account of its household sells in
+    this same plan planned again, those sales added to its household's trades (of unknown result, so counted
+    as losses): one plan never holds a buy and a loss sale of a symbol across the household's accounts. The
+    sells do not depend on the buys, so one more pass settles it."""
+    sold: dict[str, list[TradeEvent]] = {}
+    for (_, obs), pp in zip(observed, plans, strict=True):
+        if obs.household is not None:
+            day = obs.taken_at.date()
+            sold.setdefault(obs.household.name, []).extend(
+                TradeEvent(obs.account, a.symbol, day, "sell") for a in pp.actions if a.side == "sell"
+            )
+    again: dict[int, tuple[Desired, Observation]] = {}
+    for i, ((desired, obs), pp) in enumerate(zip(observed, plans, strict=True)):
+        home = obs.household
+        if home is None or desired.tax is None or not desired.tax.wash_sale:
+            continue
+        theirs = [e for e in sold.get(home.name, []) if e.account != obs.account]
+        bought = {a.symbol for a in pp.actions if a.side == "buy"}
+        if any(e.symbol in bought for e in theirs):
+            more = home.model_copy(update={"trades": [*home.trades, *theirs]})
+            again[i] = (desired, obs.model_copy(update={"household": more}))
+    if not again:
+        return plans
+    redone = dict(zip(again, replan(list(again.values())), strict=True))
+    return [redone.get(i, pp) for i, pp in enumerate(plans)]

@@ -16,7 +16,7 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.core.wash_guard import quoted_symbols
 from reconciler.errors import BrokerError, ReconcilerError
-from reconciler.execution.household import with_households
+from reconciler.execution.household import with_households, with_planned_sales
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.execution.services import ApplySession, Services
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
@@ -80,7 +80,10 @@ def make_plan(
         rt.journal.record_observations([obs for _, obs in observed], "plan")
     observed = with_households(rt.journal, with_last_applied(rt.journal, observed), ws.portfolios)
     references = last_fill_prices(rt.journal, valued_in(observed))
-    portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
+    portfolios = with_planned_sales(
+        observed, plan_many(observed, rt.costs, rt.quote_limits, references),
+        lambda pairs: plan_many(pairs, rt.costs, rt.quote_limits, references),
+    )
     results: list[PolicyResult] = []
     stamp = rt.clock.now()
     for desired, pp in zip(chosen, portfolios, strict=True):

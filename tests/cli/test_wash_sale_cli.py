@@ -91,3 +91,33 @@ def test_the_planned_guard_is_applied_as_planned(workspace: Workspace, tmp_path:
     assert workspace.run("plan", "--target", "alice-ira", "--out", str(out)).code == 0
     r = workspace.run("apply", str(out), "--auto-approve")
     assert r.code == 0, r.err
+
+
+def _together(ws: Workspace) -> dict[str, Any]:
+    """bob-taxable sells GLD and alice's IRA wants it, in one plan of both."""
+    _taxed(ws, "bob-taxable", {"household": "smith"})
+    _taxed(ws, "alice-ira", {"household": "smith"}, WITH_GLD)
+    r = ws.run("plan", "--target", "bob-taxable", "--target", "alice-ira", "--format", "json")
+    assert r.code == 0, r.err
+    return {p["name"]: p for p in json.loads(r.out)["portfolios"]}
+
+
+def test_one_plan_does_not_sell_in_one_account_and_buy_in_another(workspace: Workspace) -> None:
+    planned = _together(workspace)
+    assert "GLD" not in _bought(planned["alice-ira"])
+
+
+def test_the_sale_planned_beside_it_is_named(workspace: Workspace) -> None:
+    notes = _together(workspace)["alice-ira"]["notes"]
+    assert any(n.startswith("GLD: not bought until ") and "sold (its result unknown to the ledger) in"
+               " paper-taxable" in n for n in notes), notes
+
+
+def test_the_plan_of_both_applies_as_planned(workspace: Workspace, tmp_path: Any) -> None:
+    _taxed(workspace, "bob-taxable", {"household": "smith"})
+    _taxed(workspace, "alice-ira", {"household": "smith"}, WITH_GLD)
+    out = tmp_path / "plan.json"
+    both = ("--target", "bob-taxable", "--target", "alice-ira")
+    assert workspace.run("plan", *both, "--out", str(out)).code == 0
+    r = workspace.run("apply", str(out), "--auto-approve")
+    assert r.code == 0, r.err
