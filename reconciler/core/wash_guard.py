@@ -90,7 +90,8 @@ def quoted_symbols(desired: Desired) -> list[str]:
     """The symbols an observation of the portfolio quotes: its targets and, with `tax:` settings, every
     substitute, so the guard and harvesting can buy one."""
     extra = [s for g in desired.tax.substitutes for s in g] if desired.tax is not None else []
-    return sorted(desired.targets.keys() | set(extra))
+    # the targets in their own order first, as observed before substitutes existed
+    return [*desired.targets, *sorted(set(extra) - desired.targets.keys())]
 
 
 def _protected(rule: SymbolRule | None) -> bool:

@@ -46,3 +46,19 @@ def test_a_symbol_without_a_price_is_not_harvested() -> None:
 
 def test_an_empty_lot_list_harvests_nothing() -> None:
     assert harvestable([], PRICES, {}, D(100)) == {}
+
+
+def test_a_single_unit_at_a_loss_is_harvestable() -> None:
+    one = HeldLot("VTI", date(2023, 1, 3), D(1), D(1500))
+    assert harvestable([one], PRICES, {"VTI": D(1)}, D(1000)) == {"VTI": D(-1300)}
+
+
+def test_an_emptied_lot_with_no_position_is_not_harvested() -> None:
+    empty = HeldLot("VTI", date(2023, 1, 3), D(0), D(3000))
+    assert harvestable([empty], PRICES, {}, D(100)) == {}
+
+
+def test_a_holding_skipped_does_not_stop_the_next_one() -> None:
+    """AAA (sorted first) has no price; VTI after it is still judged."""
+    aaa = HeldLot("AAA", date(2023, 1, 3), D(10), D(3000))
+    assert harvestable([aaa, NEW], PRICES, {"AAA": D(10), "VTI": D(10)}, D(1000)) == {"VTI": D(-1000)}
