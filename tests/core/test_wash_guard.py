@@ -30,6 +30,7 @@ from reconciler.core.models import CostModel, Desired, Observation, PortfolioPla
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.rules import Trading
 from reconciler.core.tax_rules import Harvest, TaxSettings
+from reconciler.core.wash_guard import quoted_symbols, washed
 from reconciler.core.wash_sale import TradeEvent
 from tests.builders import NOW, desired, observation
 
@@ -241,6 +242,51 @@ def test_without_tax_settings_the_household_changes_nothing() -> None:
     plain = observation({"X": 8, "Y": 10}, {}, settled=1600, account="taxable")
     guarded = _obs({"X": 8, "Y": 10}, {}, [LOSS_SALE], cash=1600)
     assert _plan(d, guarded).actions == _plan(d, plain).actions
+
+
+def test_the_observation_quotes_the_substitutes_after_the_targets() -> None:
+    d = _desired({"VTI": "0.6", "BND": "0.4"}, substitutes=[["VTI", "ITOT"], ["BND", "AGG"]])
+    assert quoted_symbols(d) == ["VTI", "BND", "AGG", "ITOT"]
+
+
+def test_without_tax_settings_the_observation_quotes_the_targets_alone() -> None:
+    assert quoted_symbols(desired({"VTI": "0.6", "BND": "0.4"})) == ["VTI", "BND"]
+
+
+def test_without_a_household_the_guard_changes_nothing() -> None:
+    d = _desired(HALF)
+    assert washed(d, observation({"X": 8, "Y": 10}, {}, settled=1600)) == (d, [])
+
+
+def test_a_missing_quote_leaves_the_targets_to_the_planner_to_block() -> None:
+    d = _desired(HALF)
+    assert washed(d, _obs({"Y": 10}, {}, [LOSS_SALE], cash=1600)) == (d, [])
+
+
+def test_a_blocked_buy_is_marked_do_not_trade() -> None:
+    got, _ = washed(_desired(HALF), _obs({"X": 8, "Y": 10}, {}, [LOSS_SALE], cash=1600))
+    assert got.symbols["X"].do_not_trade
+
+
+def test_a_held_loss_sale_is_marked_hold() -> None:
+    buy = TradeEvent("ira", "X", _ago(14), "buy")
+    got, _ = washed(_desired({"Y": "1"}), _obs({"X": 125, "Y": 10}, {"X": 300}, [buy], BLOCKS))
+    assert got.symbols["X"].hold
+
+
+def test_the_substitute_takes_the_shortfall_alone() -> None:
+    """VTI held at 30% of a 60% target: ITOT takes the 30 points missing, VTI keeps what it holds."""
+    got, _ = washed(_desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS),
+                    _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"VTI": 15, "BND": 80}, [VTI_LOSS], cash=3000))
+    assert (got.targets["VTI"], got.targets["ITOT"]) == (D("0.3"), D("0.3"))
+
+
+def test_the_split_note_names_the_members_held() -> None:
+    _, notes = washed(_desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS),
+                      _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"ITOT": 60, "BND": 80}))
+    assert notes == [
+        "substitutes VTI, ITOT: their 60% target is held as ITOT 60% (the members held, by value)"
+    ]
 
 
 # The property: a household of three accounts, trades on random days, a plan in one of them.
