@@ -28,7 +28,7 @@ from reconciler.core.household import Household
 from reconciler.core.ledger import HeldLot
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.rules import Trading
+from reconciler.core.rules import SymbolRule, Trading
 from reconciler.core.tax_rules import Harvest, TaxSettings
 from reconciler.core.wash_guard import quoted_symbols, washed
 from reconciler.core.wash_sale import TradeEvent
@@ -287,6 +287,33 @@ def test_the_split_note_names_the_members_held() -> None:
     assert notes == [
         "substitutes VTI, ITOT: their 60% target is held as ITOT 60% (the members held, by value)"
     ]
+
+
+def test_a_protected_substitute_is_not_bought_instead() -> None:
+    rules = {"ITOT": SymbolRule(do_not_trade=True)}
+    d = _desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS).model_copy(update={"symbols": rules})
+    got, _ = washed(d, _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"BND": 80}, [VTI_LOSS], cash=6000))
+    assert "ITOT" not in got.targets
+
+
+def test_unsettled_cash_counts_in_the_equity_the_shortfall_is_measured_with() -> None:
+    obs = _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"VTI": 15, "BND": 80}, [VTI_LOSS], cash=1500)
+    obs = obs.model_copy(update={"cash_unsettled": D(1500)})
+    got, _ = washed(_desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS), obs)
+    assert (got.targets["VTI"], got.targets["ITOT"]) == (D("0.3"), D("0.3"))
+
+
+def test_an_account_of_cents_is_guarded_too() -> None:
+    got, _ = washed(_desired(HALF), _obs({"X": 8, "Y": 10}, {}, [LOSS_SALE]).model_copy(
+        update={"cash_settled": D("0.5")}))
+    assert got.symbols["X"].do_not_trade
+
+
+def test_the_group_target_is_split_by_value_not_units() -> None:
+    """10 VTI at 200 and 10 ITOT at 100: two thirds of the 60% on VTI."""
+    got, _ = washed(_desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS),
+                    _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"VTI": 10, "ITOT": 10, "BND": 40}))
+    assert (got.targets["VTI"], got.targets["ITOT"]) == (D("0.4"), D("0.2"))
 
 
 # The property: a household of three accounts, trades on random days, a plan in one of them.
