@@ -85,6 +85,13 @@ def test_example_1_the_note_says_why_and_until_when() -> None:
             f" {LOSS_SALE.day.isoformat()}, within 30 days; IRS Publication 550)") in pp.notes
 
 
+def test_the_window_ends_31_days_after_the_last_loss_sale_found() -> None:
+    later = TradeEvent("spouse", "X", _ago(5), "sell", D(-10))
+    pp = _plan(_desired(HALF), _obs({"X": 8, "Y": 10}, {}, [LOSS_SALE, later], cash=1600))
+    until = (later.day + timedelta(days=31)).isoformat()
+    assert any(n.startswith(f"X: not bought until {until}: ") and "in spouse on" in n for n in pp.notes)
+
+
 def test_example_1_on_the_31st_day_the_rebuy_is_planned() -> None:
     sale = TradeEvent("taxable", "X", _ago(31), "sell", D(-250))
     pp = _plan(_desired(HALF), _obs({"X": 8, "Y": 10}, {}, [sale], cash=1600))
