@@ -40,7 +40,7 @@ TRADING = Trading(fractional=True, quantity_step=D("0.0001"))
 
 
 def _desired(targets: dict[str, str], account: str = "taxable", **tax: object) -> Desired:
-    settings_ = TaxSettings(lots="hifo", household="smith", **tax)  # type: ignore[arg-type]
+    settings_ = TaxSettings(**{"lots": "hifo", "household": "smith", **tax})  # type: ignore[arg-type]
     return desired(targets, account=account, trading=TRADING).model_copy(update={"tax": settings_})
 
 
@@ -321,6 +321,53 @@ def test_the_group_target_is_split_by_value_not_units() -> None:
     got, _ = washed(_desired({"VTI": "0.6", "BND": "0.4"}, substitutes=SUBS),
                     _obs({"VTI": 200, "ITOT": 100, "BND": 50}, {"VTI": 10, "ITOT": 10, "BND": 40}))
     assert (got.targets["VTI"], got.targets["ITOT"]) == (D("0.4"), D("0.2"))
+
+
+TWO_GROUPS = [["VTI", "ITOT"], ["BND", "AGG"]]
+BND_LOT = HeldLot("BND", date(2023, 11, 1), D(100), D(8000))  # at 50: a 3,000 loss
+
+
+def _two(trades: Sequence[TradeEvent], prices: dict[str, int] | None = None) -> Desired:
+    d = _desired({"VTI": "0.6", "BND": "0.4"}, substitutes=TWO_GROUPS, harvest=Harvest(min_loss=D(1000)))
+    quoted = prices or {"VTI": 200, "ITOT": 100, "BND": 50, "AGG": 50}
+    got, _ = washed(d, _obs(quoted, {"VTI": 100, "BND": 100}, trades, [*VTI_LOT, BND_LOT]))
+    return got
+
+
+def test_a_harvest_held_by_the_guard_does_not_stop_the_next() -> None:
+    """BND (sorted first) was bought last week: its harvest waits; VTI's goes ahead."""
+    got = _two([TradeEvent("spouse", "BND", _ago(5), "buy")])
+    assert ("BND" in got.targets, "VTI" in got.targets) == (True, False)
+
+
+def test_a_harvest_without_a_substitute_does_not_stop_the_next() -> None:
+    """AGG, BND's only substitute, has no quote: BND stays; VTI's harvest goes ahead."""
+    got = _two([], {"VTI": 200, "ITOT": 100, "BND": 50})
+    assert ("BND" in got.targets, "VTI" in got.targets) == (True, False)
+
+
+def test_an_underweight_holding_is_never_held_back() -> None:
+    """X under its target, bought last week, its lots unknown to the ledger: nothing to hold."""
+    buy = TradeEvent("ira", "X", _ago(5), "buy")
+    _, notes = washed(_desired(HALF), _obs({"X": 8, "Y": 10}, {"X": 10, "Y": 50}, [buy], cash=400))
+    assert notes == []
+
+
+def test_a_holding_skipped_does_not_stop_the_next_hold() -> None:
+    """A (sorted first) is under its target; X after it is over it and its sale would close a loss."""
+    buy = TradeEvent("ira", "X", _ago(14), "buy")
+    got, _ = washed(_desired({"A": "0.5", "Y": "0.5"}),
+                    _obs({"A": 10, "X": 125, "Y": 10}, {"A": 1, "X": 300}, [buy], BLOCKS))
+    assert got.symbols["X"].hold
+
+
+def test_a_partial_sale_closing_only_gains_goes_ahead_after_a_buy() -> None:
+    """FIFO: a sale of the units over the target closes the old lot, at a gain; the new lot's loss stays."""
+    lots = [HeldLot("X", date(2020, 3, 2), D(100), D(5000)), HeldLot("X", date(2023, 9, 1), D(100), D(15000))]
+    buy = TradeEvent("ira", "X", _ago(14), "buy")
+    _, notes = washed(_desired({"X": "0.45", "Y": "0.55"}, lots="fifo"),
+                        _obs({"X": 125, "Y": 125}, {"X": 200, "Y": 200}, [buy], lots))
+    assert notes == []
 
 
 # The property: a household of three accounts, trades on random days, a plan in one of them.
