@@ -10,6 +10,7 @@ from pydantic import Field
 
 from reconciler.core.frozen import Frozen
 from reconciler.core.household import Household
+from reconciler.core.ledger import HeldLot
 
 if TYPE_CHECKING:
     from reconciler.core.models import Side
@@ -111,4 +112,14 @@ class Observation(Frozen):
         None,
         description="With `tax:` settings: the household's trades of the wash-sale window and this account's"
         " lots, from the journal (core.household), so apply derives the guarded plan again.",
+    )
+    lots: list[HeldLot] | None = Field(
+        None,
+        description="The account's open tax lots in the journal's ledger, for a portfolio with a `tax:`"
+        " block: what its sells close (core.tax_orders). Unset: not loaded.",
+    )
+    realized_gain: Decimal | None = Field(
+        None,
+        description="Net gains the portfolio realised earlier this calendar year (the journal), for its"
+        " tax.max_realized_gain.",
     )

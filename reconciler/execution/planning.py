@@ -19,6 +19,7 @@ from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.household import with_households, with_planned_sales
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.execution.services import ApplySession, Services
+from reconciler.execution.tax_inputs import with_tax_inputs
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.applied import last_applied
@@ -78,7 +79,8 @@ def make_plan(
     ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
-    observed = with_households(rt.journal, with_last_applied(rt.journal, observed), ws.portfolios)
+    observed = with_tax_inputs(rt.journal, with_last_applied(rt.journal, observed))
+    observed = with_households(rt.journal, observed, ws.portfolios)
     references = last_fill_prices(rt.journal, valued_in(observed))
     portfolios = with_planned_sales(
         observed, plan_many(observed, rt.costs, rt.quote_limits, references),
