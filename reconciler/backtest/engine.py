@@ -18,6 +18,7 @@ import numpy as np
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
 from reconciler.backtest.data import PriceTable
+from reconciler.backtest.harvesting import WashBook
 from reconciler.backtest.orders import send_orders
 from reconciler.backtest.run import Event, Settings, StrategyRun
 from reconciler.backtest.schedule import look_days, period_starts
@@ -86,6 +87,8 @@ class _Account:
             turnover=np.zeros(days),
             book=TaxBook(settings.lot_method, settings.tax_short, settings.tax_long),
         )
+        self.wash = self.run.wash = WashBook.of(desired, settings.lot_method, settings.tax_short,
+                                                settings.tax_long)
         zero = desired.trading.model_copy(update={"bands": ZERO_BANDS})
         self.funding = desired.model_copy(update={"trading": zero.model_copy(update={"buy_only": True})})
         self.looking = desired.model_copy(update={"trading": strategy.trading(desired.trading)})
@@ -126,6 +129,7 @@ class _Account:
             cash_settled=self.cash,
             quotes=quotes,
         )
+        obs = obs if self.wash is None else self.wash.observed(desired, obs, self.run.book)  # wash_guard
         # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
         # rows).
         if self.policy is None:
@@ -150,6 +154,8 @@ class _Account:
         for f in sent.filled:
             a, qty, j = f.action, f.quantity, index[f.action.symbol]
             gross, at_quote = f.price * qty, a.notional if qty == a.quantity else a.price * qty
+            if self.wash is not None:  # before the book closes the lots the sale's gain comes from
+                self.wash.filled(book, a.symbol, a.side, today, qty, gross - f.commission)
             if a.side == "sell":
                 held[j] -= qty
                 book.sell(a.symbol, today, qty, gross - f.commission)

@@ -44,6 +44,8 @@ class Metrics:
     skipped_by_rounding: int = 0  # trades the planner skipped as smaller than one quantity step
     excess_cash: float = 0.0  # mean share of the account in cash beyond its target, at the close after trades
     final_excess_cash: float = 0.0  # dollars of cash beyond the target at the end
+    tax_saved: float = 0.0  # harvested losses at their term's rate (backtest.harvesting)
+    harvests: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The figures by name, for the JSON output."""
@@ -178,4 +180,6 @@ def compute(run: StrategyRun, risk_free: float = 0.0) -> Metrics:
         skipped_by_rounding=run.under_step,
         excess_cash=float(np.maximum(cash[:alive] - run.cash_target, 0.0).mean()) if alive else 0.0,
         final_excess_cash=max(0.0, float(run.cash) - run.cash_target * float(run.final_value)),
+        tax_saved=float(run.wash.tax_saved) if run.wash is not None else 0.0,
+        harvests=run.wash.harvests if run.wash is not None else 0,
     )

@@ -128,6 +128,7 @@ ROWS: list[tuple[str, str]] = [
     ("  commissions", "commissions"),
     ("  slippage", "slippage"),
     ("taxes paid", "taxes_paid"),
+    ("  tax saved by harvesting", "tax_saved"),
     ("realized gains, short", "realized_short"),
     ("realized gains, long", "realized_long"),
     ("unrealized gains", "unrealized_gains"),
@@ -135,7 +136,7 @@ ROWS: list[tuple[str, str]] = [
     ("max deviation", "max_deviation"),
 ]
 MONEY = {"final_value", "costs", "commissions", "slippage", "taxes_paid", "realized_short", "realized_long",
-         "unrealized_gains", "liquidation_tax", "after_tax_value"}
+         "unrealized_gains", "liquidation_tax", "after_tax_value", "tax_saved"}
 PERCENT = {"cagr", "volatility", "max_drawdown", "turnover_per_year", "avg_deviation", "max_deviation"}
 # Which way is better, for the figures where one way is: the report marks the best strategy on these rows only
 # (more turnover or more realized gains is neither better nor worse in itself).

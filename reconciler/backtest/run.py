@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from reconciler.backtest import kernels
+from reconciler.backtest.harvesting import WashBook
 from reconciler.backtest.strategies import Every, Strategy
 from reconciler.core.lots import LotMethod, TaxBook
 from reconciler.core.models import CostModel
@@ -70,6 +71,7 @@ class StrategyRun:
     contributed: Decimal = ZERO
     withdrawn: Decimal = ZERO
     book: TaxBook = field(default_factory=TaxBook)
+    wash: WashBook | None = None  # with `tax:` settings: the guard's trades and the tax harvests saved
     events: list[Event] = field(default_factory=list)
     # The weights at the close before the day's tax, flows and trades, on the days something may have happened
     # (elsewhere the end-of-day weights are the same): the drift the rule tolerated, for average weights.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from reconciler.core.frozen import Frozen
+from reconciler.core.household import Household
 from reconciler.core.ledger import HeldLot
 
 if TYPE_CHECKING:
@@ -106,6 +107,11 @@ class Observation(Frozen):
         None,
         description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
+    )
+    household: Household | None = Field(
+        None,
+        description="With `tax:` settings: the household's trades of the wash-sale window and this account's"
+        " lots, from the journal (core.household), so apply derives the guarded plan again.",
     )
     lots: list[HeldLot] | None = Field(
         None,

@@ -16,6 +16,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes", "portfolio_hashes", "overrides")
 _OPTIONAL_OBSERVATION_FIELDS = (
     "market", "quote_source", "cash_untrusted", "reported_equity", "reported_long_value", "last_applied",
+    "household",
     "lots", "realized_gain",
 )
 _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")

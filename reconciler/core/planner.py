@@ -37,6 +37,7 @@ from reconciler.core.valuation import (
     floors_of,
     sound_prices,
 )
+from reconciler.core.wash_guard import washed
 
 # What other modules import from the planner: the legs' and the table's rules live beside it.
 __all__ = ["UNDER_STEP", "affordable_quantity", "band_for", "floor_to_step", "plan_many", "plan_orders",
@@ -109,6 +110,8 @@ def _plan_portfolio(
     desired, notes = cooled(desired, obs)  # inside a cooldown, the hard band for bands (core.cooldown)
     desired, raising, raise_notes = raised(desired, obs)  # withdrawals pending: their cash is a target
     notes += raise_notes
+    desired, wash_notes = washed(desired, obs)  # the household's wash-sale windows, substitutes, harvesting
+    notes += wash_notes
     trading = desired.trading
     bands = trading.bands
     rules = desired.symbols

@@ -27,11 +27,11 @@ class TaxRates(Strict):
 
 
 class Harvest(Strict):
-    """When to harvest a loss (not acted on yet)."""
+    """When to harvest a loss (core.harvest)."""
 
     min_loss: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Field(
-        description="Sell a lot whose unrealized loss passes this amount, buying a substitute (not acted on"
-        " yet)."
+        description="Sell a holding at a loss with a lot whose unrealized loss passes this amount, buying a"
+        " substitute."
     )
 
 
@@ -52,13 +52,13 @@ class TaxSettings(Strict):
         " turn long-term, still brings its holding within this absolute weight of its target (never tighter"
         " than trading.bands.absolute).",
     )
-    household: str | None = Field(None, description="Accounts sharing a wash-sale window (not acted on yet).")
-    wash_sale: bool = Field(True, description="Guard against wash sales across the household (not acted on"
-                            " yet).")
+    household: str | None = Field(None, description="Accounts sharing a wash-sale window (IRAs included).")
+    wash_sale: bool = Field(True, description="Guard against wash sales across the household (false: opt"
+                            " out).")
     substitutes: list[list[str]] = Field(
         default_factory=list,
         description="Groups of interchangeable symbols, e.g. [[VTI, ITOT]], for the wash-sale guard and"
-        " harvesting (not acted on yet).",
+        " harvesting.",
     )
     harvest: Harvest | None = None
 
@@ -78,9 +78,10 @@ class TaxSettings(Strict):
 
 # The `tax:` keys that plan and apply act on today; the rest are validated only (docs/configuration.md,
 # Taxes).
-ACTING: frozenset[str] = frozenset(
-    {"lots", "rates", "max_realized_gain", "avoid_short_term_days", "hard_band"}
-)
+ACTING: frozenset[str] = frozenset({
+    "lots", "rates", "max_realized_gain", "avoid_short_term_days", "hard_band", "household", "wash_sale",
+    "substitutes", "harvest",
+})
 
 
 def not_acting(settings: TaxSettings) -> list[str]:

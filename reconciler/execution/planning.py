@@ -14,7 +14,9 @@ from reconciler.core.models import Desired, Observation, Plan, PolicyResult, Por
 from reconciler.core.plan import seal
 from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valued_symbols
+from reconciler.core.wash_guard import quoted_symbols
 from reconciler.errors import BrokerError, ReconcilerError
+from reconciler.execution.household import with_households, with_planned_sales
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.execution.services import ApplySession, Rules, Services
 from reconciler.execution.tax_inputs import with_tax_inputs
@@ -77,10 +79,13 @@ def make_plan(
     ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
-    observed = with_last_applied(rt.journal, observed)
-    observed = with_tax_inputs(rt.journal, observed)
+    observed = with_tax_inputs(rt.journal, with_last_applied(rt.journal, observed))
+    observed = with_households(rt.journal, observed, ws.portfolios)
     references = last_fill_prices(rt.journal, valued_in(observed))
-    portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
+    portfolios = with_planned_sales(
+        observed, plan_many(observed, rt.costs, rt.quote_limits, references),
+        lambda pairs: plan_many(pairs, rt.costs, rt.quote_limits, references),
+    )
     results: list[PolicyResult] = []
     stamp = rt.clock.now()
     for desired, pp in zip(chosen, portfolios, strict=True):
@@ -187,7 +192,7 @@ def observe_all(broker: Broker, portfolios: Sequence[Desired]) -> list[Observati
     not started."""
 
     def observe(desired: Desired) -> Observation:
-        obs = broker.observe(desired.account, desired.targets)
+        obs = broker.observe(desired.account, quoted_symbols(desired))  # substitutes too (wash_guard)
         log.info(
             "observed account",
             extra={"account": obs.account, "positions": len(obs.positions), "quotes": len(obs.quotes)},

@@ -10,6 +10,7 @@ from reconciler.core.drift import PortfolioDrift, drift_of, locked, unknown
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.valuation import valued_symbols
 from reconciler.errors import ReconcilerError
+from reconciler.execution.household import with_households
 from reconciler.execution.planning import with_last_applied
 from reconciler.execution.services import Services
 from reconciler.execution.tax_inputs import with_tax_inputs
@@ -37,8 +38,12 @@ def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDri
             obs = rt.broker.observe(desired.account, desired.targets)
             references = last_fill_prices(rt.journal, valued_symbols(desired.targets, obs.positions))
             # Judged with the journal's last apply, as plan judges it: inside a cooldown both say the same.
-            # and with the lots and this year's gains, which trim a taxed portfolio's sells (core.tax_orders)
-            ((_, cooled_obs),) = with_tax_inputs(rt.journal, with_last_applied(rt.journal, [(desired, obs)]))
+            # and with the lots and this year's gains, which trim a taxed portfolio's sells (core.tax_orders),
+            # and the household's trades the wash-sale guard judges
+            ((_, cooled_obs),) = with_households(
+                rt.journal, with_tax_inputs(rt.journal, with_last_applied(rt.journal, [(desired, obs)])),
+                workspace.portfolios,
+            )
             pp = plan_portfolio(desired, cooled_obs, rt.costs, rt.quote_limits, references)
         except ReconcilerError as exc:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})

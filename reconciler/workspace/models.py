@@ -87,12 +87,12 @@ class ModelSpec(Strict):
 class TaxSpec(TaxSettings):
     """`tax:` of a portfolio: the core's settings, with symbols and names checked like everywhere else."""
 
-    household: Name | None = Field(None, description="Accounts sharing a wash-sale window (not acted on"
-                                   " yet).")
+    household: Name | None = Field(None, description="Accounts sharing a wash-sale window (IRAs"
+                                   " included).")
     substitutes: list[list[Symbol]] = Field(
         default_factory=list,
         description="Groups of interchangeable symbols, e.g. [[VTI, ITOT]], for the wash-sale guard and"
-        " harvesting (not acted on yet).",
+        " harvesting.",
     )
 
 
