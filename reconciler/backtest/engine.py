@@ -9,11 +9,12 @@ the cash held is raised by a planner sell of every holding in proportion to its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
@@ -35,9 +36,18 @@ PolicyCheck = Callable[[PortfolioPlan, datetime], list[str]]
 Progress = Callable[[int], None]
 
 
-def _quote(symbol: str, price: Decimal, previous_close: Decimal | None, when: datetime) -> Quote:
-    # Validated: pydantic-core validates a Quote in half the time model_construct builds one (measured).
-    return Quote(symbol=symbol, price=price, previous_close=previous_close, as_of=when)
+# A day's quotes validated as one mapping: pydantic-core validates the 20 of a day in one call in half the
+# time of 20 Quote(...) calls (measured: 51 µs against 107 µs), and faster than model_construct builds them.
+_QUOTES = TypeAdapter(dict[str, Quote])
+
+
+def _quotes(
+    symbols: Sequence[str], prices: list[Decimal], previous: Sequence[Decimal | None], when: datetime
+) -> dict[str, Quote]:
+    return _QUOTES.validate_python({
+        s: {"symbol": s, "price": p, "previous_close": q, "as_of": when}
+        for s, p, q in zip(symbols, prices, previous, strict=True)
+    })
 
 
 def _decimals(closes: list[float]) -> list[Decimal]:
@@ -100,13 +110,9 @@ class _Account:
             self._dec_prices = prices = _decimals(self.prices.closes[day].tolist())
             if self.policy is not None and day > 0:  # the kill switch compares with the previous close
                 prev = _decimals(self.prices.closes[day - 1].tolist())
-                self._quotes = {
-                    s: _quote(s, p, q, when) for s, p, q in zip(self.symbols, prices, prev, strict=True)
-                }
+                self._quotes = _quotes(self.symbols, prices, prev, when)
             else:
-                self._quotes = {
-                    s: _quote(s, p, None, when) for s, p in zip(self.symbols, prices, strict=True)
-                }
+                self._quotes = _quotes(self.symbols, prices, [None] * len(prices), when)
             self._quotes_day = day
         return self._dec_prices, self._quotes
 
