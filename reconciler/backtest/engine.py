@@ -26,7 +26,7 @@ from reconciler.backtest.strategies import ZERO_BANDS, Strategy
 from reconciler.core.lots import TaxBook
 from reconciler.core.models import Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
-from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio
+from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio, plan_unit_costs
 from reconciler.errors import BacktestError
 
 __all__ = ["Event", "PolicyCheck", "Progress", "Settings", "StrategyRun", "run_strategy", "trigger_for"]
@@ -79,7 +79,9 @@ class _Account:
         self.q = np.zeros(n)
         self.cash_f = float(self.cash)
         self.fills = FillModel(settings.costs)
+        self.unit = plan_unit_costs(settings.costs)  # the planner's, worked out once for the run
         self._quotes_day = -1
+        self._when = _timestamp(prices.day(0))
         self._quotes: dict[str, Quote] = {}
         self._dec_prices: list[Decimal] = []
         self.bought = ZERO
@@ -106,7 +108,7 @@ class _Account:
     # ---- observation and fills ----
     def _prices_on(self, day: int) -> tuple[list[Decimal], dict[str, Quote]]:
         if day != self._quotes_day:
-            when = _timestamp(self.prices.day(day))
+            self._when = when = _timestamp(self.prices.day(day))
             self._dec_prices = prices = _decimals(self.prices.closes[day].tolist())
             if self.policy is not None and day > 0:  # the kill switch compares with the previous close
                 prev = _decimals(self.prices.closes[day - 1].tolist())
@@ -124,7 +126,7 @@ class _Account:
         """Plan with the real planner, check policies, fill like the paper broker; True when something
         traded."""
         _, quotes = self._prices_on(day)
-        when = _timestamp(self.prices.day(day))
+        when = self._when  # the day's close, as its quotes carry
         obs = Observation(
             account=desired.account,
             taken_at=when,
@@ -135,7 +137,7 @@ class _Account:
         # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
         # rows).
         if self.policy is None:
-            actions, notes = plan_orders(desired, obs, self.settings.costs)
+            actions, notes = plan_orders(desired, obs, self.settings.costs, self.unit)
         else:
             plan = plan_portfolio(desired, obs, self.settings.costs)
             actions, notes = plan.actions, plan.notes
