@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from reconciler.core.frozen import Frozen
+from reconciler.core.ledger import HeldLot
 
 if TYPE_CHECKING:
     from reconciler.core.models import Side
@@ -105,4 +106,14 @@ class Observation(Frozen):
         None,
         description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
+    )
+    lots: list[HeldLot] | None = Field(
+        None,
+        description="The account's open tax lots in the journal's ledger, for a portfolio with a `tax:`"
+        " block: what its sells close (core.tax_orders). Unset: not loaded.",
+    )
+    realized_gain: Decimal | None = Field(
+        None,
+        description="Net gains the portfolio realised earlier this calendar year (the journal), for its"
+        " tax.max_realized_gain.",
     )
