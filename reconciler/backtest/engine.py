@@ -9,11 +9,12 @@ the cash held is raised by a planner sell of every holding in proportion to its 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from reconciler.backtest import kernels
 from reconciler.backtest.costs import FillModel
@@ -26,7 +27,7 @@ from reconciler.backtest.strategies import ZERO_BANDS, Strategy
 from reconciler.core.lots import TaxBook
 from reconciler.core.models import Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
-from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio
+from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio, plan_unit_costs
 from reconciler.errors import BacktestError
 
 __all__ = ["Event", "PolicyCheck", "Progress", "Settings", "StrategyRun", "run_strategy", "trigger_for"]
@@ -36,9 +37,18 @@ PolicyCheck = Callable[[PortfolioPlan, datetime], list[str]]
 Progress = Callable[[int], None]
 
 
-def _quote(symbol: str, price: Decimal, previous_close: Decimal | None, when: datetime) -> Quote:
-    # Validated: pydantic-core validates a Quote in half the time model_construct builds one (measured).
-    return Quote(symbol=symbol, price=price, previous_close=previous_close, as_of=when)
+# A day's quotes validated as one mapping: pydantic-core validates the 20 of a day in one call in half the
+# time of 20 Quote(...) calls (measured: 51 µs against 107 µs), and faster than model_construct builds them.
+_QUOTES = TypeAdapter(dict[str, Quote])
+
+
+def _quotes(
+    symbols: Sequence[str], prices: list[Decimal], previous: Sequence[Decimal | None], when: datetime
+) -> dict[str, Quote]:
+    return _QUOTES.validate_python({
+        s: {"symbol": s, "price": p, "previous_close": q, "as_of": when}
+        for s, p, q in zip(symbols, prices, previous, strict=True)
+    })
 
 
 def _decimals(closes: list[float]) -> list[Decimal]:
@@ -70,7 +80,9 @@ class _Account:
         self.q = np.zeros(n)
         self.cash_f = float(self.cash)
         self.fills = FillModel(settings.costs)
+        self.unit = plan_unit_costs(settings.costs)  # the planner's, worked out once for the run
         self._quotes_day = -1
+        self._when = _timestamp(prices.day(0))
         self._quotes: dict[str, Quote] = {}
         self._dec_prices: list[Decimal] = []
         self.bought = ZERO
@@ -99,17 +111,13 @@ class _Account:
     # ---- observation and fills ----
     def _prices_on(self, day: int) -> tuple[list[Decimal], dict[str, Quote]]:
         if day != self._quotes_day:
-            when = _timestamp(self.prices.day(day))
+            self._when = when = _timestamp(self.prices.day(day))
             self._dec_prices = prices = _decimals(self.prices.closes[day].tolist())
             if self.policy is not None and day > 0:  # the kill switch compares with the previous close
                 prev = _decimals(self.prices.closes[day - 1].tolist())
-                self._quotes = {
-                    s: _quote(s, p, q, when) for s, p, q in zip(self.symbols, prices, prev, strict=True)
-                }
+                self._quotes = _quotes(self.symbols, prices, prev, when)
             else:
-                self._quotes = {
-                    s: _quote(s, p, None, when) for s, p in zip(self.symbols, prices, strict=True)
-                }
+                self._quotes = _quotes(self.symbols, prices, [None] * len(prices), when)
             self._quotes_day = day
         return self._dec_prices, self._quotes
 
@@ -121,7 +129,7 @@ class _Account:
         """Plan with the real planner, check policies, fill like the paper broker; True when something
         traded."""
         _, quotes = self._prices_on(day)
-        when = _timestamp(self.prices.day(day))
+        when = self._when  # the day's close, as its quotes carry
         obs = Observation(
             account=desired.account,
             taken_at=when,
@@ -133,7 +141,7 @@ class _Account:
         # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
         # rows).
         if self.policy is None:
-            actions, notes = plan_orders(desired, obs, self.settings.costs)
+            actions, notes = plan_orders(desired, obs, self.settings.costs, self.unit)
         else:
             plan = plan_portfolio(desired, obs, self.settings.costs)
             actions, notes = plan.actions, plan.notes

@@ -16,15 +16,17 @@ from decimal import Decimal
 from typing import Literal
 
 from reconciler.core.fills import limit_price, round_limit
-from reconciler.core.models import Action, CostModel, Observation, Quote, Side
+from reconciler.core.models import Action, CostModel, Observation, Quote, Side, UnitCosts
 from reconciler.core.numbers import ZERO
-from reconciler.core.planner import affordable_quantity
+from reconciler.core.plan_legs import affordable_units
 from reconciler.core.rules import Trading
 
 SkipReason = Literal["no_quote", "no_cash"]
 
 
-@dataclass(frozen=True)
+# SizedLeg and SkippedLeg are slotted, not frozen: a backtest sizes one per order (thousands a run), and a
+# frozen dataclass costs four times as much to build (measured: 1.7 µs against 0.44 µs). Nothing mutates them.
+@dataclass(slots=True)
 class SizedLeg:
     """An order as it is sent: its quantity, its limit price (None: a market order), and why it is
     smaller than planned (None: as planned)."""
@@ -34,7 +36,7 @@ class SizedLeg:
     shrunk: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SkippedLeg:
     """An order not sent, and why: no sound quote to set its limit at, or no cash for even the minimum."""
 
@@ -47,14 +49,16 @@ def _sound(quote: Quote | None) -> bool:
 
 
 def size_leg(
-    action: Action, quote: Quote | None, budget: Decimal, trading: Trading, costs: CostModel
+    action: Action, quote: Quote | None, budget: Decimal, trading: Trading, costs: CostModel,
+    unit: UnitCosts | None = None,
 ) -> SizedLeg | SkippedLeg:
     """The one rule apply and the backtest size an order with as it is sent, so both send the same orders.
 
     `budget` is the cash a buy may spend now (opening_budget, then budget_after each fill); a sell ignores it.
     A limit order needs a sound quote; its limit is the quote it meets ± the band, on the cost model's tick
     (rounded the safe way, as the broker rounds it). A buy the budget does not cover at the price it meets is
-    shrunk on the quantity step, and skipped when nothing, or less than the minimum trade, is left.
+    shrunk on the quantity step, and skipped when nothing, or less than the minimum trade, is left. `unit` is
+    `costs.unit_costs()` when the caller worked it out already (in the same Decimal context).
     """
     sound = _sound(quote)
     limit = None
@@ -66,7 +70,8 @@ def size_leg(
     if action.side == "sell" or quote is None or not sound:
         return SizedLeg(action.quantity, limit)
     # At the price the order meets (the ask, when sane): its limit is set from there.
-    affordable = affordable_quantity(budget, quote.marketable("buy"), costs, trading.step)
+    unit = costs.unit_costs() if unit is None else unit
+    affordable = affordable_units(budget, quote.marketable("buy"), unit, trading.step)
     if affordable >= action.quantity:
         return SizedLeg(action.quantity, limit)
     if affordable <= 0 or affordable * quote.price < trading.min_trade_notional:

@@ -33,10 +33,12 @@ def affordable_quantity(budget: Decimal, price: Decimal, costs: CostModel, step:
     """The most of a buy `budget` covers at `price` (a limit order's limit, or the quote with slippage and the
     broker's rounding), commissions included, on the quantity step. The planner sizes buys with it, and apply
     shrinks a buy to it when the cash really there is less than planned."""
-    return _affordable(budget, price, costs.unit_costs(), step)
+    return affordable_units(budget, price, costs.unit_costs(), step)
 
 
-def _affordable(budget: Decimal, price: Decimal, unit: UnitCosts, step: Decimal) -> Decimal:
+def affordable_units(budget: Decimal, price: Decimal, unit: UnitCosts, step: Decimal) -> Decimal:
+    """affordable_quantity with the cost model's unit costs worked out already: a backtest sends thousands of
+    buys with one cost model."""
     spend = budget - unit.fixed
     return floor_to_step(spend / unit.most(price), step) if spend > 0 else ZERO
 

@@ -41,7 +41,7 @@ from reconciler.core.wash_guard import washed
 
 # What other modules import from the planner: the legs' and the table's rules live beside it.
 __all__ = ["UNDER_STEP", "affordable_quantity", "band_for", "floor_to_step", "plan_many", "plan_orders",
-           "plan_portfolio"]
+           "plan_portfolio", "plan_unit_costs"]
 
 
 def plan_portfolio(
@@ -76,13 +76,24 @@ def _referenced(
     return pp.model_copy(update={"references": mine}) if mine else pp
 
 
-def plan_orders(desired: Desired, obs: Observation, costs: CostModel) -> tuple[list[Action], list[str]]:
+def plan_orders(
+    desired: Desired, obs: Observation, costs: CostModel, unit: UnitCosts | None = None
+) -> tuple[list[Action], list[str]]:
     """The orders and notes of `plan_portfolio(desired, obs, costs)`, without its before/after table: the
-    backtester plans on every rebalance day and reads only these (a test holds the two equal)."""
+    backtester plans on every rebalance day and reads only these (a test holds the two equal). `unit` is
+    plan_unit_costs(costs) when the caller plans many days with one cost model."""
     with localcontext(PLAN_CONTEXT):
-        got = _plan_portfolio(desired, obs, costs.unit_costs(), NO_LIMITS, {}, rows=False)
+        got = _plan_portfolio(desired, obs, costs.unit_costs() if unit is None else unit, NO_LIMITS, {},
+                              rows=False)
     # A blocked account, or one without equity, is a whole plan already: its orders (none) and notes.
     return (got.actions, got.notes) if isinstance(got, PortfolioPlan) else got
+
+
+def plan_unit_costs(costs: CostModel) -> UnitCosts:
+    """The cost model's unit costs as every plan works them out (in the plan's Decimal context), for callers
+    that plan many times with one cost model."""
+    with localcontext(PLAN_CONTEXT):
+        return costs.unit_costs()
 
 
 @overload

@@ -139,3 +139,15 @@ def test_a_buy_shrunk_to_a_single_share_is_sent() -> None:
 def test_a_limit_order_at_a_quote_under_a_dollar_is_sized() -> None:
     sized = _sized(size_leg(_action("sell"), quote("VTI", "0.5"), D(0), Trading(), BAND))
     assert sized.limit == D("0.50")  # 0.495 on the cent, up
+
+
+def test_a_buy_sized_with_unit_costs_worked_out_once_is_sized_the_same() -> None:
+    # The backtest works the unit costs out once per day's orders: every budget around the edges (covered,
+    # a cent short, shrunk to the minimum, skipped) sizes as when size_leg works them out itself.
+    costs = CostModel(slippage_bps=D(5), commission=Commission(per_order=D(1), per_share=D("0.005")))
+    unit = costs.unit_costs()
+    trading = Trading(fractional=True, quantity_step=D("0.01"), min_trade_notional=D(50))
+    budgets = [D(b) for b in ("1001.55", "1001.54", "900", "52", "51", "0")]  # 10 cost 1,001.55 in all
+    assert [size_leg(_action(), quote("VTI", 100), b, trading, costs, unit) for b in budgets] == [
+        size_leg(_action(), quote("VTI", 100), b, trading, costs) for b in budgets
+    ]

@@ -47,3 +47,11 @@ def test_plan_orders_of_a_blocked_account_are_none_with_the_reason() -> None:
 def test_plan_orders_of_an_account_without_equity_are_none() -> None:
     got = plan_orders(desired({"A": "1"}), observation({"A": "10"}), CostModel())
     assert got == ([], ["account has no equity; nothing to do"])
+
+
+@PROPS
+@given(cases())
+def test_plan_orders_with_the_unit_costs_given_plans_the_same(case: Case) -> None:
+    unit = planner.plan_unit_costs(case.costs)
+    given = plan_orders(case.desired, case.obs, case.costs, unit)
+    assert given == plan_orders(case.desired, case.obs, case.costs)
