@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.core.ledger import HeldLot, LotMismatch
 from reconciler.core.numbers import BPS
 from reconciler.core.rules import Commission, SymbolRule, Trading, Withdrawal
 from reconciler.core.tax_rules import TaxSettings
@@ -135,6 +136,8 @@ class Observation(Frozen):
         description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
     )
+    lots: list[HeldLot] | None = Field(None, description="The journal's open tax lots of the account, for a"
+                                       " portfolio with a `tax:` block (core.ledger); unset without one.")
 
 
 class CostModel(Frozen):
@@ -297,6 +300,10 @@ class PortfolioPlan(Frozen):
     withdrawal: Decimal | None = Field(
         None,
         description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
+    )
+    lot_mismatches: dict[str, LotMismatch] = Field(
+        default_factory=dict, description="Symbols whose tax lots disagree with the broker's holding: no"
+        " tax-aware choice for them until the ledger is fixed (core.lot_agreement)."
     )
 
     @property

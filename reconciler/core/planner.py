@@ -17,6 +17,7 @@ from operator import gt, mul, sub
 from typing import Literal, overload
 
 from reconciler.core.cooldown import cooled
+from reconciler.core.lot_agreement import with_lot_agreement
 from reconciler.core.models import (
     Action,
     ActionReason,
@@ -149,6 +150,7 @@ def _referenced(
 ) -> PortfolioPlan:
     """The plan with the references of the symbols that value its account recorded, so apply re-derives it,
     and the cash it keeps for pending withdrawals."""
+    pp = with_lot_agreement(pp, obs)  # lots that disagree with the broker (core.lot_agreement)
     if desired.withdrawals and (kept := pending(desired, obs)):
         pp = pp.model_copy(update={"withdrawal": kept})
     if not references:
@@ -580,6 +582,7 @@ def _assemble(
         blocked=[],
         references={},
         withdrawal=None,  # set with the references (_referenced): the plan's pending withdrawals
+        lot_mismatches={},  # likewise (core.lot_agreement)
     )
 
 

@@ -25,6 +25,7 @@ from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import ImpossibleFillError, InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.database import as_utc
+from reconciler.journal.lot_book import LotRule, lot_rule
 from reconciler.journal.moves import accept, moved_symbols
 
 if TYPE_CHECKING:
@@ -78,7 +79,21 @@ def record_state(rt: Services, account: str, state: OrderState, apply_id: str | 
             fix="nothing of it was journaled and nothing more is sent for this portfolio; ask the broker what"
             " happened to this order, then run `reconciler reconcile`",
         )
-    rt.journal.record_state(account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"))
+    rt.journal.record_state(
+        account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"),
+        lots=lot_rule_of(rt, account),
+    )
+
+
+def lot_rule_of(rt: Services, account: str) -> LotRule | None:
+    """Which lots the account's sells close: its portfolio's `tax.lots` (FIFO without a `tax:` block). None
+    when the portfolios do not load: the fill is still journaled (a repair must not stop), but no lot is
+    booked on a guess; the ledger then disagrees with the broker and the next plan says so."""
+    try:
+        desired = rt.workspace.portfolio_for_account(account)
+    except ReconcilerError:
+        return None
+    return lot_rule(None if desired is None else desired.tax)
 
 
 def last_attempt(intent: dict[str, Any], longest_send: float) -> datetime:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, insert, select
 
@@ -34,3 +34,23 @@ def account_lots(journal: Journal, account: str) -> list[HeldLot]:
     )
     with journal.engine.connect() as c:
         return [HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis) for r in c.execute(query)]
+
+
+_CHUNK = 500  # accounts per IN list: well under every database's bound-parameter limit
+
+
+def lots_by_account(journal: Journal, accounts: Collection[str]) -> dict[str, list[HeldLot]]:
+    """Every named account's open lots (an empty list for one without any), read at once for a whole plan."""
+    wanted = sorted(set(accounts))
+    out: dict[str, list[HeldLot]] = {a: [] for a in wanted}
+    with journal.tx() as c:
+        for start in range(0, len(wanted), _CHUNK):
+            rows = c.execute(
+                select(t.lots.c.account, t.lots.c.symbol, t.lots.c.acquired, t.lots.c.quantity,
+                       t.lots.c.cost_basis)
+                .where(t.lots.c.account.in_(wanted[start:start + _CHUNK]))
+                .order_by(t.lots.c.account, t.lots.c.symbol, t.lots.c.acquired, t.lots.c.id)
+            )
+            for r in rows:
+                out[r.account].append(HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis))
+    return out

@@ -50,6 +50,8 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         assert portfolio.pop("withdrawal") is None  # nor a withdrawal being raised
         assert portfolio["observation"].pop("last_applied") is None  # nor the journal's last apply (cooldown)
+        assert portfolio["observation"].pop("lots") is None  # nor the journal's tax lots (no `tax:` block)
+        assert portfolio.pop("lot_mismatches") == {}  # nor lots that disagree with the broker
         for quote in portfolio["observation"]["quotes"].values():
             # nor a quote's volume, bid and ask (the paper broker's
             for name in ("daily_volume", "bid", "ask"):
@@ -64,9 +66,12 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(
     for portfolio in body["portfolios"]:
         del portfolio["observation"]["market"]
         del portfolio["observation"]["quote_source"]
-        for name in ("cash_untrusted", "reported_equity", "reported_long_value", "moved", "last_applied"):
+        for name in (
+            "cash_untrusted", "reported_equity", "reported_long_value", "moved", "last_applied", "lots"
+        ):
             del portfolio["observation"][name]
         del portfolio["blocked"]
+        del portfolio["lot_mismatches"]
         del portfolio["withdrawal"]
         del portfolio["references"]
         for quote in portfolio["observation"]["quotes"].values():
