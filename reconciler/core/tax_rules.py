@@ -71,8 +71,8 @@ class TaxSettings(Strict):
 
 
 # The `tax:` keys that plan and apply act on today; the rest are validated only (docs/configuration.md,
-# Taxes).
-ACTING: frozenset[str] = frozenset()
+# Taxes). `lots`: which lots fills close in the journal's ledger (journal.lot_book).
+ACTING: frozenset[str] = frozenset({"lots"})
 
 
 def not_acting(settings: TaxSettings) -> list[str]:

@@ -86,3 +86,8 @@ def test_the_wash_sale_guard_left_on_counts_as_set() -> None:
 
 def test_turning_the_wash_sale_guard_off_leaves_nothing_to_warn_about() -> None:
     assert not_acting(TaxSettings(wash_sale=False)) == []
+
+
+def test_the_lot_method_is_acted_on_by_the_ledger() -> None:
+    """Fills close lots by `tax.lots` (journal.lot_book): validate does not call it idle."""
+    assert not_acting(TaxSettings(lots="hifo", wash_sale=False)) == []
