@@ -42,7 +42,7 @@ TARGETS = {
     "changes": 90, "plan": 90, "sequence": 95, "envelope": 95, "drift": 95, "rules": 90, "models": 90,
     "planner": 90, "checks": 90, "legs": 95, "lots": 95, "ledger": 95, "tax_rules": 90,
     "tax_plan": 95, "wash_sale": 95, "learned_costs": 90, "cooldown": 95,
-    "raise_cash": 95,
+    "raise_cash": 95, "plan_legs": 90, "plan_table": 90, "observation": 90, "frozen": 90,
 }
 PYTEST_ARGS = [
     "-x",

@@ -29,10 +29,12 @@ executed unless no_cash), POST /_emulator/prices {SYM: {price, previous_close, v
 reconciler did not make), GET /_emulator/state (every order ever received, request counts), GET
 /_emulator/health.
 
-Modules: `accounts` (the records: accounts, orders), `state` (the books and rules: fills, settlement, buying
-power, under one lock), `orders` (what Alpaca refuses in an order's shape), `fees` (regulatory fees), `market`
+Modules: `accounts` (the records: accounts, orders), `state` (the books and rules: settlement, buying power,
+the session, under one lock), `fills` (what one fill books), `orders` (what Alpaca refuses in an order's
+request), `views` (the account and positions as the API answers them), `fees` (regulatory fees), `market`
 (sessions, the clock and calendar, assets, snapshots), `faults` (the knobs and the per-request gates),
-`server` (the HTTP handler and its dispatch tables), `stream` (the trade_updates websocket).
+`routing` (the dispatch tables), `server` (the HTTP handler and the API's table), `control` (the
+/_emulator/ endpoints), `stream` (the trade_updates websocket).
 """
 
 from reconciler.emulator.accounts import EmuAccount, EmuOrder

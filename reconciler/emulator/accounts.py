@@ -1,5 +1,5 @@
 """The emulator's records: an account (cash, positions, unsettled sale proceeds, activities) and its orders,
-and an order as Alpaca writes it. The rules that move them live in `state.py`."""
+and an order as Alpaca writes it. The rules that move them live in `state.py` and `fills.py`."""
 
 from __future__ import annotations
 

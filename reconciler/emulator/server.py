@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from reconciler.emulator import market
+from reconciler.emulator import market, views
 from reconciler.emulator.accounts import OPEN_STATUSES, EmuAccount
+from reconciler.emulator.control import CONTROL_ROUTES
 from reconciler.emulator.faults import RATE_LIMITED, SERVER_ERROR
+from reconciler.emulator.routing import Answer, route, table
 from reconciler.emulator.state import Emulator
 from reconciler.emulator.stream import StreamServer
 
-Answer = tuple[int, Any]  # status and JSON body (None: no body)
 GHOST = -1  # an Answer's status for a ghost order: accepted, then the connection dies unanswered
-ANY = "*"  # a route for every method
 ORDER_NOT_FOUND = {"code": 40410000, "message": "order not found"}
 
 
@@ -44,8 +42,6 @@ class Call:
 
 
 ApiHandler = Callable[[Call], Answer]
-ControlHandler = Callable[[Emulator, Any], Answer]
-H = TypeVar("H")
 
 # The last path segment after a prefix, whatever stands between them (/v2/orders/x/ID names order ID).
 LAST = r"(?:.*/)?(?P<last>[^/]*)"
@@ -53,7 +49,7 @@ LAST = r"(?:.*/)?(?P<last>[^/]*)"
 
 def _positions(c: Call) -> Answer:
     c.emu.progress(c.acct)
-    return 200, [c.emu.position_json(c.acct, s) for s in sorted(c.acct.positions)]
+    return 200, [views.position_json(c.emu, c.acct, s) for s in sorted(c.acct.positions)]
 
 
 def _position(c: Call) -> Answer:
@@ -61,7 +57,7 @@ def _position(c: Call) -> Answer:
     symbol = c.params["last"]
     if symbol not in c.acct.positions:
         return 404, {"code": 40410000, "message": "position does not exist"}
-    return 200, c.emu.position_json(c.acct, symbol)
+    return 200, views.position_json(c.emu, c.acct, symbol)
 
 
 def _asset(c: Call) -> Answer:
@@ -177,15 +173,9 @@ def _latest_quotes(c: Call) -> Answer:
     )
 
 
-def _table(routes: Mapping[tuple[str, str], H]) -> tuple[tuple[str, re.Pattern[str], H], ...]:
-    return tuple(
-        (method, re.compile(pattern, re.DOTALL), handler) for (method, pattern), handler in routes.items()
-    )
-
-
-API_ROUTES = _table(
+API_ROUTES = table(
     {
-        ("GET", "/v2/account"): lambda c: (200, c.emu.account_json(c.acct)),
+        ("GET", "/v2/account"): lambda c: (200, views.account_json(c.emu, c.acct)),
         ("GET", "/v2/positions"): _positions,
         ("GET", "/v2/positions/" + LAST): _position,
         ("GET", "/v2/assets"): lambda c: (
@@ -206,84 +196,6 @@ API_ROUTES = _table(
         ("GET", "/v2/stocks/quotes/latest"): _latest_quotes,
     }
 )
-
-
-def _set_faults(emu: Emulator, body: Any) -> Answer:
-    try:
-        emu.set_faults(body)
-    except KeyError as exc:
-        return 400, {"message": f"unknown fault {exc}"}
-    return 200, vars(emu.faults)
-
-
-def _set_prices(emu: Emulator, body: Any) -> Answer:
-    emu.set_prices(body)
-    return 200, {"ok": True}
-
-
-def _advance(emu: Emulator, body: Any) -> Answer:
-    emu.day_offset += int(body.get("days", 1))
-    return 200, {"today": emu.today().isoformat()}
-
-
-def _activity(emu: Emulator, body: Any) -> Answer:
-    acct = emu.find_account(body["account"])
-    amount = Decimal(str(body["net_amount"]))
-    status = str(body.get("status", "executed"))
-    activity = emu.cash_activity(
-        acct, str(body["activity_type"]), amount, str(body.get("description", "")), status
-    )
-    # A dividend and its withholding (DIV, DIVNRA) name the symbol, the shares paid on and the amount a share,
-    # as Alpaca's non-trade activities do (docs.alpaca.markets/docs/account-activities, "The NonTradeActivity
-    # Object").
-    for key in ("symbol", "qty", "per_share_amount"):
-        if body.get(key) is not None:
-            activity[key] = str(body[key])
-    acct.activities.append(activity)
-    if status == "executed" and not body.get("no_cash"):
-        acct.cash += amount
-    return 200, {"ok": True}
-
-
-def _trade(emu: Emulator, body: Any) -> Answer:
-    emu.external_trade(body["account"], body["symbol"], body["side"], Decimal(str(body["qty"])))
-    return 200, {"ok": True}
-
-
-def _state(emu: Emulator, body: Any) -> Answer:
-    for a in emu.accounts.values():
-        emu.progress(a)
-    return 200, {
-        "requests": emu.requests, "paths": dict(emu.paths), "activities_served": emu.activities_served,
-        "limited": emu.limited, "errors": emu.errors, "ghosts": emu.ghosts,
-        "accounts": {
-            k: {"cash": str(a.cash), "unsettled": str(a.unsettled_cash),
-                "positions": {s: str(q) for s, q in a.positions.items()},
-                "orders": [o.json() for o in sorted(a.orders.values(), key=lambda o: o.created)]}
-            for k, a in emu.accounts.items()
-        },
-    }
-
-
-CONTROL_ROUTES = _table({
-    (ANY, "/_emulator/health"): lambda emu, body: (200, {"ok": True}),
-    ("POST", "/_emulator/faults"): _set_faults,
-    ("POST", "/_emulator/prices"): _set_prices,
-    ("POST", "/_emulator/advance"): _advance,
-    ("POST", "/_emulator/activity"): _activity,
-    ("POST", "/_emulator/trade"): _trade,
-    (ANY, "/_emulator/state"): _state,
-})
-
-
-def route(
-    table: tuple[tuple[str, re.Pattern[str], H], ...], method: str, path: str
-) -> tuple[H, dict[str, str]] | None:
-    """The handler of the first route that matches, with the named parts of the path; None if none does."""
-    for want, pattern, handler in table:
-        if want in (method, ANY) and (found := pattern.fullmatch(path)) is not None:
-            return handler, found.groupdict()
-    return None
 
 
 class _Handler(BaseHTTPRequestHandler):

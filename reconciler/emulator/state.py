@@ -17,14 +17,9 @@ from reconciler.core.numbers import ZERO
 from reconciler.emulator import fees, market
 from reconciler.emulator.accounts import OPEN_STATUSES, EmuAccount, EmuOrder
 from reconciler.emulator.faults import FaultGates, Faults
-from reconciler.emulator.market import asset_id, iso, new_york
-from reconciler.emulator.orders import VALIDATION, client_id_refusal, shape_refusal
-
-
-def stamp_id(ts: datetime) -> str:
-    """Alpaca's activity ids: the time to the millisecond, then `::` and a unique part (they sort by time)."""
-    return ts.strftime("%Y%m%d%H%M%S") + f"{ts.microsecond // 1000:03d}"
-
+from reconciler.emulator.fills import book_fill, stamp_id
+from reconciler.emulator.market import iso, new_york
+from reconciler.emulator.orders import OrderRequest, read_order
 
 # An order's event as the trade_updates stream tells it: (account, event, order, the event's own fields).
 EventSink = Callable[[EmuAccount, str, EmuOrder, dict[str, Any]], None]
@@ -198,7 +193,7 @@ class Emulator:
                     o.fills_booked += 1
                     share = o.qty * o.fills_booked / f.fill_steps
                     target = o.qty if o.fills_booked >= f.fill_steps else floor_like(share, o.qty)
-                    self._fill(acct, o, target - o.filled_qty, price)
+                    book_fill(self, acct, o, target - o.filled_qty, price)
             if session is not None and self.now() >= session[1] and o.status in OPEN_STATUSES:
                 # Alpaca: a day order "unfilled after the closing auction ... is automatically canceled".
                 o.status, o.updated = "canceled", now
@@ -239,66 +234,6 @@ class Emulator:
         if limit is not None and (price > limit if o.side == "buy" else price < limit):
             return None
         return price
-
-    def _fill(self, acct: EmuAccount, o: EmuOrder, qty: Decimal, price: Decimal) -> None:
-        if qty <= 0:
-            return
-        notional = qty * price
-        held = acct.positions.get(o.symbol, ZERO)
-        if o.side == "buy":
-            acct.positions[o.symbol] = held + qty
-            acct.basis[o.symbol] = acct.basis.get(o.symbol, held * price) + notional
-            # Settled cash first, then unsettled proceeds (oldest first), then a margin loan: cash goes
-            # negative.
-            take = min(notional, max(acct.cash, ZERO))
-            acct.cash -= take
-            need = notional - take
-            rest = []
-            for amount, settles in sorted(acct.unsettled, key=lambda u: u[1]):
-                used = min(amount, need)
-                need -= used
-                if amount - used > 0:
-                    rest.append((amount - used, settles))
-            acct.unsettled = rest
-            acct.cash -= need
-        else:
-            acct.positions[o.symbol] = held - qty
-            if held:
-                acct.basis[o.symbol] = acct.basis.get(o.symbol, held * price) * (held - qty) / held
-            settles = self.sessions_after(self.today(), self.settlement_days)
-            if self.settlement_days == 0:
-                acct.cash += notional
-            else:
-                acct.unsettled.append((notional, settles))
-        if acct.positions[o.symbol] == 0:
-            del acct.positions[o.symbol]
-            acct.basis.pop(o.symbol, None)
-        fees.accrue(acct, self.now(), self.today(), o.side, qty, price)
-        o.filled_qty += qty
-        o.notional_filled += notional
-        o.updated = self.clock.now()
-        if o.filled_qty >= o.qty:
-            o.status = "filled"
-        elif o.status != "pending_cancel":
-            o.status = "partially_filled"
-        self.emit(acct, "fill" if o.status == "filled" else "partial_fill", o, {
-            # `price`: "the average price per share at which the order was filled" (Alpaca's streaming page).
-            "execution_id": str(uuid.uuid4()), "qty": str(qty),
-            "price": str((o.notional_filled / o.filled_qty).quantize(Decimal("0.0001"))),
-            "position_qty": str(acct.positions.get(o.symbol, ZERO)),
-        })
-        acct.activities.append(
-            {
-                "id": f"{stamp_id(self.now())}::{o.id[:8]}{o.fills_booked:04d}",
-                "account_id": self.account_id(acct),
-                "activity_type": "FILL", "transaction_time": iso(self.now()),
-                "type": "fill" if o.status == "filled" else "partial_fill", "price": str(price),
-                "qty": str(qty),
-                "side": o.side, "symbol": o.symbol, "leaves_qty": str(o.qty - o.filled_qty), "order_id": o.id,
-                "cum_qty": str(o.filled_qty), "order_status": o.status if o.status != "pending_cancel"
-                else "partially_filled",
-            }
-        )
 
     def emit(self, acct: EmuAccount, event: str, o: EmuOrder, extra: dict[str, Any] | None = None) -> None:
         """Tell the trade_updates stream's listeners of `acct` (if it is served) what just happened to `o`."""
@@ -341,52 +276,6 @@ class Emulator:
         margin = (self.multiplier(acct) - 1) * self.equity(acct)
         return max(ZERO, acct.cash + acct.unsettled_cash + margin) - self.reserved(acct)
 
-    def account_json(self, acct: EmuAccount) -> dict[str, Any]:
-        """GET /v2/account's answer, with any faults the knobs ask for."""
-        self.progress(acct)
-        f = self.faults
-        unsettled = acct.unsettled_cash
-        # Alpaca's `cash` is the whole cash balance, sale proceeds included before they settle.
-        accrued = fees.pending(acct, self.fee_rates)  # deducted from cash until posted, as Alpaca does
-        cash = (
-            acct.cash - accrued + (ZERO if f.settled_cash_only else unsettled) + Decimal(str(f.cash_offset))
-        )
-        equity = self.equity(acct)
-        long_value = equity - acct.cash - unsettled
-        power = self.buying_power(acct)
-        return {
-            "id": self.account_id(acct), "account_number": acct.key_id,
-            "status": "ACTIVE", "crypto_status": "INACTIVE", "currency": "USD", "buying_power": str(power),
-            "regt_buying_power": str(power), "daytrading_buying_power": "0",
-            "non_marginable_buying_power": str(max(ZERO, acct.cash + unsettled - self.reserved(acct))),
-            "options_buying_power": "0", "cash": str(cash), "accrued_fees": str(accrued),
-            "pending_transfer_in": "0",
-            "portfolio_value": str(equity), "pattern_day_trader": False, "trading_blocked": f.trading_blocked,
-            "transfers_blocked": False, "account_blocked": False, "created_at": "2024-01-02T14:30:00Z",
-            "trade_suspended_by_user": False, "multiplier": str(self.multiplier(acct)),
-            "shorting_enabled": False,
-            "equity": str(equity), "last_equity": str(equity), "long_market_value": str(long_value),
-            "short_market_value": "0", "initial_margin": str(long_value / 2), "maintenance_margin": "0",
-            "last_maintenance_margin": "0", "sma": "0", "daytrade_count": 0, "options_approved_level": 0,
-            "options_trading_level": 0,
-        }
-
-    def position_json(self, acct: EmuAccount, symbol: str) -> dict[str, Any]:
-        """One position as GET /v2/positions returns it."""
-        qty = acct.positions[symbol]
-        price, prev = self.prices.get(symbol, (ZERO, None))
-        basis = acct.basis.get(symbol, qty * price)
-        value = qty * price
-        return {
-            "asset_id": asset_id(symbol), "symbol": symbol, "exchange": "ARCA", "asset_class": "us_equity",
-            "asset_marginable": True, "avg_entry_price": str((basis / qty).quantize(Decimal("0.0001"))),
-            "qty": str(qty), "qty_available": str(qty - self._pending_sells(acct, symbol)), "side": "long",
-            "market_value": str(value), "cost_basis": str(basis), "unrealized_pl": str(value - basis),
-            "unrealized_plpc": str(((value - basis) / basis).quantize(Decimal("0.0001")) if basis else ZERO),
-            "unrealized_intraday_pl": "0", "unrealized_intraday_plpc": "0", "current_price": str(price),
-            "lastday_price": str(prev if prev is not None else price), "change_today": "0",
-        }
-
     def snapshot(self, symbol: str) -> dict[str, Any]:
         """Alpaca's stock snapshot of a symbol the emulator has a price for, `trade_age` seconds old."""
         price, prev = self.prices[symbol]
@@ -396,53 +285,12 @@ class Emulator:
     def submit(self, acct: EmuAccount, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /v2/orders: validate as Alpaca does, refuse a known client id, accept and fill over time."""
         self.progress(acct)
-        invalid = 422, {"code": VALIDATION, "message": "invalid order request"}
-        if not isinstance(body, dict):
-            return invalid
-        try:
-            symbol, side = str(body["symbol"]), str(body["side"])
-            qty = None if body.get("qty") is None else Decimal(str(body["qty"]))
-            notional = None if body.get("notional") is None else Decimal(str(body["notional"]))
-        except (KeyError, ArithmeticError, ValueError):
-            return invalid
-        cid = str(body.get("client_order_id") or uuid.uuid4())
-        if (refused := client_id_refusal(cid)) is not None:
-            return refused
-        if cid in acct.by_client:
-            return 422, {"code": 40010001, "message": "client_order_id must be unique"}
-        if self.faults.trading_blocked:
-            return 403, {"code": 40310000, "message": "account is not authorized to trade"}
-        if (qty is None) == (notional is None):
-            return 422, {"code": VALIDATION, "message": "qty or notional is required, not both"}
-        if qty is not None and qty <= 0:
-            return 422, {"code": VALIDATION, "message": "qty must be > 0"}
-        if side not in ("buy", "sell") or (notional is not None and notional < 1):
-            return 422, {"code": VALIDATION, "message": "invalid side, qty or notional (notional is at least"
-                         " $1)"}
-        kind, limit = body.get("type", "market"), None
-        if kind not in ("market", "limit") or body.get("time_in_force", "day") != "day":
-            return 422, {"code": VALIDATION, "message": f"unsupported order type {kind!r} or time_in_force"}
-        fractional = (qty is not None and qty != qty.to_integral_value()) or notional is not None
-        if (fractional and symbol in self.faults.not_fractionable) or (
-            notional is not None and kind != "market"
-        ):
-            return 422, {"code": VALIDATION, "message": "fractional orders need a fractionable asset, and"
-                         " notional orders must be market orders"}
-        if kind == "limit":
-            try:
-                limit = Decimal(str(body["limit_price"]))
-            except (KeyError, ArithmeticError, ValueError):
-                return 422, {"code": VALIDATION, "message": "limit_price is required for limit orders"}
-            if not limit.is_finite() or limit <= 0:
-                return 422, {"code": VALIDATION, "message": "limit_price must be positive"}
-            if limit != limit.quantize(Decimal("0.01") if limit >= 1 else Decimal("0.0001")):
-                return 422, {"code": 42210000, "message": "invalid limit_price. sub-penny increment does not"
-                             " fulfill minimum pricing criteria"}
-        known = self.prices.get(symbol)
-        refused = shape_refusal(symbol, qty, notional, str(kind), body.get("extended_hours"),
-                                None if known is None else (limit or known[0]))
-        if refused is not None:
-            return refused
+        read = read_order(body, acct.by_client, self.faults, self.prices)
+        if not isinstance(read, OrderRequest):
+            return read
+        symbol, side, qty, notional, cid, limit = (
+            read.symbol, read.side, read.qty, read.notional, read.cid, read.limit
+        )
         if self.faults.wash_trade_check and any(
             o.symbol == symbol and o.side != side and o.status in OPEN_STATUSES for o in acct.orders.values()
         ):
@@ -459,7 +307,7 @@ class Emulator:
             self.emit(acct, "rejected", order)
         elif side == "sell" and (qty or (notional or ZERO) / price) > acct.positions.get(
             symbol, ZERO
-        ) - self._pending_sells(acct, symbol):
+        ) - self.pending_sells(acct, symbol):
             return 403, {"code": 40310000, "message": "insufficient qty available for order (requested:"
                          f" {qty})"}
         elif side == "buy":
@@ -472,7 +320,8 @@ class Emulator:
             self.emit(acct, "accepted", order)
         return 200, order.json()  # the first answer: nothing has filled yet
 
-    def _pending_sells(self, acct: EmuAccount, symbol: str) -> Decimal:
+    def pending_sells(self, acct: EmuAccount, symbol: str) -> Decimal:
+        """Shares of `symbol` that open sells hold (not available to another sale)."""
         return sum(
             (o.qty - o.filled_qty for o in acct.orders.values()
              if o.symbol == symbol and o.side == "sell" and o.status in OPEN_STATUSES),
@@ -517,4 +366,4 @@ class Emulator:
         acct.orders[order.id] = order
         acct.by_client[order.client_order_id] = order.id
         self.post_fees(acct)
-        self._fill(acct, order, qty, self.prices[symbol][0])
+        book_fill(self, acct, order, qty, self.prices[symbol][0])

@@ -16,8 +16,8 @@ from reconciler.brokers.alpaca_activities import KNOWN
 from reconciler.brokers.base import OrderRequest
 from reconciler.clock import FixedClock
 from reconciler.core.fees import FeeRates, day_fees
-from reconciler.emulator import Emulator, EmulatorServer
-from reconciler.emulator.state import stamp_id
+from reconciler.emulator import Emulator, EmulatorServer, views
+from reconciler.emulator.fills import stamp_id
 from reconciler.journal.broker_ledgers import JournalLedgers
 from reconciler.journal.store import Journal
 from reconciler.secrets.resolve import SecretResolver
@@ -86,7 +86,7 @@ def test_fees_accrue_in_cash_during_the_session_and_post_at_the_close(market: An
     broker = adapter(server, clock)
     sell(broker, "new", "rc-fee-1", 10)
     fees = sum(day_fees([("sell", D(10), D(250))], FeeRates()).values(), D(0))
-    account = emu.account_json(emu.accounts["key-new"])
+    account = views.account_json(emu, emu.accounts["key-new"])
     assert D(account["accrued_fees"]) == fees
     assert not [a for a in emu.accounts["key-new"].activities if a["activity_type"] == "FEE"]
     obs = broker.observe("new", ["VTI"])

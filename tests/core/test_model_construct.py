@@ -3,7 +3,7 @@
 pydantic's model_construct fills a missing field with a default_factory through inspect.signature, which for a
 builtin such as list compiles its text signature on every call: the planner once spent 40% of its time there
 (one missing `blocked=[]`). The walk finds every `Model.model_construct(...)` call in reconciler/ so a new one
-cannot reintroduce it. The planner itself builds its PortfolioPlan with planner._portfolio_plan, which gives
+cannot reintroduce it. The planner itself builds its PortfolioPlan with plan_table.portfolio_plan, which gives
 every field and is held equal to model_construct here.
 """
 
@@ -17,7 +17,8 @@ import pytest
 from pydantic import BaseModel
 
 from reconciler.core.models import CostModel, PortfolioPlan
-from reconciler.core.planner import _portfolio_plan, plan_portfolio
+from reconciler.core.plan_table import portfolio_plan
+from reconciler.core.planner import plan_portfolio
 from tests.builders import desired, observation
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
@@ -60,7 +61,7 @@ def test_the_planners_plan_is_what_model_construct_builds() -> None:
 def test_the_planners_plan_builder_refuses_a_missing_field() -> None:
     fields = {f: None for f in PortfolioPlan.model_fields if f != "references"}
     with pytest.raises(TypeError, match="references"):
-        _portfolio_plan(**fields)
+        portfolio_plan(**fields)
 
 
 def test_every_model_construct_gives_its_default_factory_fields() -> None:

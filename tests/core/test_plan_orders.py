@@ -27,7 +27,7 @@ def test_plan_orders_builds_no_table_for_an_account_it_trades(monkeypatch: pytes
     def no_table(*args: object, **kwargs: object) -> PortfolioPlan:
         raise AssertionError("plan_orders built the before/after table")
 
-    monkeypatch.setattr(planner, "_assemble", no_table)
+    monkeypatch.setattr(planner, "assemble", no_table)
     costs = CostModel(commission=Commission(per_share=Decimal("0.01")))
     actions, _ = plan_orders(desired({"A": "1"}), observation({"A": "10"}, settled="1000"), costs)
     assert [(a.symbol, a.side, a.quantity) for a in actions] == [("A", "buy", Decimal(99))]

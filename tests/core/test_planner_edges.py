@@ -90,7 +90,7 @@ def test_a_sell_costing_one_tick_over_its_cap_is_skipped() -> None:
 
 
 def test_the_cost_cap_of_a_buy_holds_exactly_at_its_edge() -> None:
-    from reconciler.core.planner import _skipped
+    from reconciler.core.plan_legs import _skipped
 
     unit = CostModel(slippage_bps=D(50)).unit_costs()
     # A $5 commission plus 50 bps of slippage on $1,000: $10, exactly 1%.
