@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, insert, select
 
 from reconciler.core.ledger import HeldLot
 from reconciler.journal import tables as t
+from reconciler.journal.database import as_utc
 from reconciler.journal.store import Journal
 
 
@@ -54,3 +58,24 @@ def lots_by_account(journal: Journal, accounts: Collection[str]) -> dict[str, li
             for r in rows:
                 out[r.account].append(HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis))
     return out
+
+
+def realized_gains(journal: Journal, account: str, year: int) -> tuple[Decimal, Decimal]:
+    """(short-term, long-term) gains the account's sales realised in a calendar year (UTC), from the lots
+    each closed (journal.lot_book's `lots.closed`): what a year's budget of realised gains has used."""
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    query = select(t.events.c.data, t.events.c.created_at).where(
+        t.events.c.kind == "lots.closed", t.events.c.account == account, t.events.c.created_at >= start
+    )
+    short = long = Decimal(0)
+    with journal.tx() as c:
+        for data, at in c.execute(query):
+            if as_utc(at).year != year:
+                continue
+            for lot in json.loads(data)["lots"]:
+                gain = Decimal(lot["proceeds"]) - Decimal(lot["cost_basis"])
+                if lot["long_term"]:
+                    long += gain
+                else:
+                    short += gain
+    return short, long
