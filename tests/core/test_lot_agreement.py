@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.core.ledger import HeldLot, LotMismatch, agreement
+from reconciler.core.lot_agreement import with_lot_agreement
 from reconciler.core.models import CostModel, PortfolioPlan
 from reconciler.core.plan import canonical_json, seal
 from reconciler.core.planner import plan_portfolio
@@ -97,3 +98,14 @@ def test_agreement_holds_exactly_where_the_lots_sum_to_the_position(
         sums[s] = sums.get(s, D(0)) + q
     said = agreement([_lot(s, q) for s, q in lots], held)
     assert said == {s: sums.get(s, D(0)) == held.get(s, D(0)) for s in said}
+
+
+def test_a_plan_on_an_observation_without_lots_is_returned_as_it_was() -> None:
+    pp = _planned(None)
+    assert with_lot_agreement(pp, pp.observation) is pp
+
+
+def test_a_plan_whose_lots_agree_is_returned_as_it_was() -> None:
+    """Nothing to say, nothing copied: a thousand agreeing accounts cost no copy of their plans."""
+    pp = _planned([_lot("VTI", 30), _lot("BND", 40)])
+    assert with_lot_agreement(pp, pp.observation) is pp
