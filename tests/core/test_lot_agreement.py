@@ -9,8 +9,10 @@ from datetime import date
 from decimal import Decimal as D
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from reconciler.core.ledger import HeldLot, LotMismatch, agreement
 from reconciler.core.lot_agreement import with_lot_agreement
@@ -109,3 +111,9 @@ def test_a_plan_whose_lots_agree_is_returned_as_it_was() -> None:
     """Nothing to say, nothing copied: a thousand agreeing accounts cost no copy of their plans."""
     pp = _planned([_lot("VTI", 30), _lot("BND", 40)])
     assert with_lot_agreement(pp, pp.observation) is pp
+
+
+def test_a_recorded_mismatch_cannot_be_changed() -> None:
+    mismatch = LotMismatch(ledger=D(25), broker=D(30))
+    with pytest.raises(ValidationError):
+        mismatch.ledger = D(30)  # type: ignore[misc]
