@@ -4,6 +4,7 @@ in the caller's transaction (Journal.record_state)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -70,7 +71,14 @@ def record_fill(
         ),
         "filled_at": now,
     })
-    if lots is not None:
+    if lots is None:  # said where an audit looks, as the next plan says the lots disagree
+        c.execute(insert(t.events), {
+            "apply_id": None, "kind": "lots.not_booked", "account": account,
+            "client_order_id": state.client_order_id, "created_at": now,
+            "data": json.dumps({"symbol": state.symbol, "side": state.side, "quantity": str(delta),
+                                "why": "the account's lot method is not known (its portfolio did not load)"}),
+        })
+    else:
         book_fill(c, BookedFill(
             account, state.client_order_id, state.symbol, state.side, delta, unit, commission, fee_in_kind,
             now,

@@ -202,3 +202,13 @@ def test_no_gains_are_counted_in_another_year(workspace: Workspace) -> None:
     rt = _rt(workspace, "fifo")
     _fill(rt, "rc-sell", "sell", "10", "280")
     assert realized_gains(rt.journal, ACCOUNT, DAY.year + 1) == (D(0), D(0))
+
+
+def test_a_fill_whose_lot_method_is_unknown_is_journaled_without_lots(workspace: Workspace) -> None:
+    rt = _rt(workspace, "fifo")
+    state = OrderState(client_order_id="rc-blind", broker_order_id="b-blind", symbol="VTI", side="sell",
+                       quantity=D(30), filled_quantity=D(30), avg_price=D(280), commission=D(0),
+                       status="filled")
+    rt.journal.record_state(ACCOUNT, state, None, lots=None)
+    said = workspace.query("SELECT kind, client_order_id FROM events WHERE kind LIKE 'lots.%'")
+    assert (said, _vti(rt)[0]) == ([("lots.not_booked", "rc-blind")], (OLD, D(100), D(10000)))
