@@ -43,6 +43,7 @@ TARGETS = {
     "planner": 90, "checks": 90, "legs": 95, "lots": 95, "ledger": 95, "lot_agreement": 95, "tax_rules": 90,
     "tax_plan": 95, "wash_sale": 95, "learned_costs": 90, "cooldown": 95,
     "raise_cash": 95, "plan_legs": 90, "plan_table": 90, "observation": 90, "frozen": 90,
+    "tax_orders": 95, "tax_figures": 90,
 }
 PYTEST_ARGS = [
     "-x",

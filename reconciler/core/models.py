@@ -16,6 +16,7 @@ from reconciler.core.ledger import LotMismatch
 from reconciler.core.numbers import BPS
 from reconciler.core.observation import MarketStatus, Observation, Quote
 from reconciler.core.rules import Commission, SymbolRule, Trading, Withdrawal
+from reconciler.core.tax_figures import PortfolioTax
 from reconciler.core.tax_rules import TaxSettings
 
 # Re-exported: the observation, its quotes and the base model lived here before they had modules of their
@@ -204,6 +205,9 @@ class PortfolioPlan(Frozen):
     withdrawal: Decimal | None = Field(
         None,
         description="Cash raised and kept for withdrawals still pending (core.raise_cash): never reinvested.",
+    )
+    tax: PortfolioTax | None = Field(
+        None, description="The sells' lots, realised gains and estimated tax, for a portfolio with `tax:`."
     )
     lot_mismatches: dict[str, LotMismatch] = Field(
         default_factory=dict, description="Symbols whose tax lots disagree with the broker's holding: no"

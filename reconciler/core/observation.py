@@ -107,5 +107,13 @@ class Observation(Frozen):
         description="When an apply last traded the portfolio planned on this observation (the journal's last"
         " fill of it): its trading.cooldown_days count from here.",
     )
-    lots: list[HeldLot] | None = Field(None, description="The journal's open tax lots of the account, for a"
-                                       " portfolio with a `tax:` block (core.ledger); unset without one.")
+    lots: list[HeldLot] | None = Field(
+        None,
+        description="The account's open tax lots in the journal's ledger, for a portfolio with a `tax:`"
+        " block: what its sells close (core.tax_orders). Unset: not loaded.",
+    )
+    realized_gain: Decimal | None = Field(
+        None,
+        description="Net gains the portfolio realised earlier this calendar year (the journal), for its"
+        " tax.max_realized_gain.",
+    )

@@ -16,7 +16,7 @@ from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, P
 _OPTIONAL_FIELDS = ("base_ref", "base_commit", "target_changes", "portfolio_hashes", "overrides")
 _OPTIONAL_OBSERVATION_FIELDS = (
     "market", "quote_source", "cash_untrusted", "reported_equity", "reported_long_value", "last_applied",
-    "lots",
+    "lots", "realized_gain",
 )
 _OPTIONAL_QUOTE_FIELDS = ("daily_volume", "bid", "ask")
 
@@ -30,7 +30,7 @@ def canonical_json(plan: Plan) -> str:
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", "signature", *unset})
     for portfolio in data["portfolios"]:
-        for name in ("blocked", "references", "withdrawal", "lot_mismatches"):
+        for name in ("blocked", "references", "withdrawal", "tax", "lot_mismatches"):
             if not portfolio.get(name):
                 portfolio.pop(name, None)
         observation = portfolio["observation"]

@@ -29,6 +29,7 @@ from reconciler.core.plan_legs import (
 )
 from reconciler.core.plan_table import Table, assemble, band_for, bands_of, blocked_plan
 from reconciler.core.raise_cash import pending, raised
+from reconciler.core.tax_orders import taxed_leg, with_taxes
 from reconciler.core.valuation import (
     NO_LIMITS,
     QuoteLimits,
@@ -68,6 +69,7 @@ def _referenced(
     pp = with_lot_agreement(pp, obs)  # lots that disagree with the broker (core.lot_agreement)
     if desired.withdrawals and (kept := pending(desired, obs)):
         pp = pp.model_copy(update={"withdrawal": kept})
+    pp = with_taxes(pp, desired, obs)  # the sells' lots, gains and tax (core.tax_orders)
     if not references:
         return pp
     valued = desired.targets.keys() | {s for s, q in obs.positions.items() if q != 0}
@@ -174,6 +176,7 @@ def _plan_portfolio(
     sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else sell_leg(
         table, unit, out, raise_cash
     )
+    sells, sold, proceeds, sell_notes = taxed_leg(table, unit, (sells, sold, proceeds, sell_notes))
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan
     # (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band

@@ -46,6 +46,12 @@ class TaxSettings(Strict):
     avoid_short_term_days: Annotated[int, Field(ge=0, le=365)] = Field(
         0, description="Hold a lot with a gain that turns long-term within this many days."
     )
+    hard_band: Fraction = Field(
+        Decimal("0.10"),
+        description="The drift taxes may leave: a sell trimmed to the budget, or holding back lots about to"
+        " turn long-term, still brings its holding within this absolute weight of its target (never tighter"
+        " than trading.bands.absolute).",
+    )
     household: str | None = Field(None, description="Accounts sharing a wash-sale window (not acted on yet).")
     wash_sale: bool = Field(True, description="Guard against wash sales across the household (not acted on"
                             " yet).")
@@ -71,8 +77,10 @@ class TaxSettings(Strict):
 
 
 # The `tax:` keys that plan and apply act on today; the rest are validated only (docs/configuration.md,
-# Taxes). `lots`: which lots fills close in the journal's ledger (journal.lot_book).
-ACTING: frozenset[str] = frozenset({"lots"})
+# Taxes).
+ACTING: frozenset[str] = frozenset(
+    {"lots", "rates", "max_realized_gain", "avoid_short_term_days", "hard_band"}
+)
 
 
 def not_acting(settings: TaxSettings) -> list[str]:

@@ -101,6 +101,9 @@ class Leg:
     unknown: bool = False  # sent without a definitive answer and not found: its intent is `unknown`
     impossible: str | None = None  # the broker's answer about it cannot be true (ImpossibleFillError): why
     interrupted: str | None = None  # the apply's deadline ran out while waiting for its fills: why
+    # (symbol, side, quantity) of the intent this leg inserted before its send: what record_state checks the
+    # broker's answers against, known without reading the row back (reconcile.record_state says why)
+    sent: tuple[str, str, Decimal] | None = None
 
     @property
     def cid(self) -> str:
@@ -168,6 +171,7 @@ class Leg:
     ) -> OrderState | None:
         a, cid, account, broker = self.action, self.cid, self.pp.account, self.rt.broker
         self._intent("submitting", quantity, shrunk)
+        self.sent = (a.symbol, a.side, quantity)
         crash_point("after_intent")
         request = OrderRequest(
             client_order_id=cid, symbol=a.symbol, side=a.side, quantity=quantity, limit_price=limit
@@ -195,7 +199,7 @@ class Leg:
         note = None
         queued = fill_timeout is None and state.status not in FINAL_ORDER_STATUSES
         if queued:
-            record_state(self.rt, account, state, self.apply_id)
+            record_state(self.rt, account, state, self.apply_id, self.sent)
             note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
         else:
             state = self._await_final(state, fill_timeout or 0.0)
@@ -280,7 +284,8 @@ class Leg:
         except DeadlineExceeded as exc:
             latest = self.rt.journal.intent(self.cid)
             if latest is not None and latest["status"] == "submitting":
-                record_state(self.rt, self.pp.account, state, self.apply_id)  # the broker's acknowledgement
+                # the broker's acknowledgement
+                record_state(self.rt, self.pp.account, state, self.apply_id, self.sent)
             self.interrupted = (
                 f"{exc.message}; the order is left as the broker last showed it ({state.status}):"
                 " `reconciler reconcile` records its fills and cancels what is left"
@@ -300,7 +305,7 @@ class Leg:
     def _wait_and_cancel(self, state: OrderState, fill_timeout: float) -> OrderState:
         account, cid, rt = self.pp.account, self.cid, self.rt
         if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
-            record_state(rt, account, state, self.apply_id)
+            record_state(rt, account, state, self.apply_id, self.sent)
         # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the
         # broker says more, and a crash meanwhile is recovered by client id, as one right after the send is.
         clock = rt.clock
@@ -327,14 +332,14 @@ class Leg:
                 break
             if latest.filled_quantity != state.filled_quantity or latest.status != state.status:
                 state = latest
-                record_state(rt, account, state, self.apply_id)
+                record_state(rt, account, state, self.apply_id, self.sent)
                 if state.status == "partially_filled":
                     crash_point("mid_partial_fill")
         if state.status not in FINAL_ORDER_STATUSES:
             final = rt.broker.cancel(account, cid, self.action.symbol)
             crash_point("during_cancel")
             state = final or state
-            record_state(rt, account, state, self.apply_id)
+            record_state(rt, account, state, self.apply_id, self.sent)
             # Said as the broker's answer has it: a refused or unfinished cancel leaves the order open.
             rt.journal.event(
                 "order.remainder_canceled"

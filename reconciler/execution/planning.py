@@ -17,11 +17,11 @@ from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
 from reconciler.execution.services import ApplySession, Services
+from reconciler.execution.tax_inputs import with_tax_inputs
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
 from reconciler.journal.applied import last_applied
 from reconciler.journal.locks import AccountLock
-from reconciler.journal.lots import lots_by_account
 from reconciler.journal.moves import blocked_by_account, moved_symbols
 from reconciler.journal.prices import last_fill_prices
 from reconciler.journal.store import Journal
@@ -77,7 +77,8 @@ def make_plan(
     ]
     if record:
         rt.journal.record_observations([obs for _, obs in observed], "plan")
-    observed = with_lots(rt.journal, with_last_applied(rt.journal, observed))
+    observed = with_last_applied(rt.journal, observed)
+    observed = with_tax_inputs(rt.journal, observed)
     references = last_fill_prices(rt.journal, valued_in(observed))
     portfolios = plan_many(observed, rt.costs, rt.quote_limits, references)
     results: list[PolicyResult] = []
@@ -124,20 +125,6 @@ def with_last_applied(
         (d, obs.model_copy(update={"last_applied": last[d.name]}) if d.name in last else obs) for d,
         obs in observed
     ]
-
-
-def with_lots(
-    journal: Journal, observed: list[tuple[Desired, Observation]]
-) -> list[tuple[Desired, Observation]]:
-    """Each observation of a portfolio with a `tax:` block, with its account's lots from the journal's ledger:
-    the pure planner checks them against the positions (core.lot_agreement) and, where they agree, may choose
-    lots by them. Others are left as they were (their lots stay out of the plan)."""
-    taxed = {d.account for d, _ in observed if d.tax is not None}
-    if not taxed:
-        return observed
-    held = lots_by_account(journal, taxed)
-    return [(d, obs.model_copy(update={"lots": held[d.account]}) if d.account in taxed else obs)
-            for d, obs in observed]
 
 
 def _without_secrets(plan: Plan) -> Plan:

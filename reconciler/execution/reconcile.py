@@ -54,19 +54,25 @@ class ReconcileReport:
     discrepancies: list[Discrepancy] = field(default_factory=list)
 
 
-def record_state(rt: Services, account: str, state: OrderState, apply_id: str | None) -> None:
+def record_state(
+    rt: Services, account: str, state: OrderState, apply_id: str | None,
+    sent: tuple[str, str, Decimal] | None = None,
+) -> None:
     """Journal what the broker says about an order: the order row, any new fill (once), the intent's status.
     The one way a broker's answer about an order reaches the journal, so every adapter's answers are checked
     here against the order we sent; one that cannot be true raises ImpossibleFillError and nothing of it is
-    written."""
-    intent = rt.journal.intent(state.client_order_id)
-    if intent is None:
+    written.
+
+    `sent` is (symbol, side, quantity) of the intent the caller itself inserted in this process
+    (execution.leg: a plain insert of a new client id; no statement ever changes those three columns, stored
+    as exact text), so it is the journal's row without reading it again; None reads the row."""
+    if sent is None:
+        intent = rt.journal.intent(state.client_order_id)
+        sent = None if intent is None else (intent["symbol"], intent["side"], Decimal(intent["quantity"]))
+    if sent is None:
         why: str | None = "it is about an order this journal has no intent for"
     else:
-        why = impossible_fill(
-            (intent["symbol"], intent["side"], Decimal(intent["quantity"])),
-            (state.symbol, state.side, state.quantity), state.filled_quantity,
-        )
+        why = impossible_fill(sent, (state.symbol, state.side, state.quantity), state.filled_quantity)
     if why is not None:
         rt.journal.event(
             "order.impossible_answer", apply_id=apply_id, account=account,

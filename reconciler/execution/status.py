@@ -12,6 +12,7 @@ from reconciler.core.valuation import valued_symbols
 from reconciler.errors import ReconcilerError
 from reconciler.execution.planning import with_last_applied
 from reconciler.execution.services import Services
+from reconciler.execution.tax_inputs import with_tax_inputs
 from reconciler.journal.locks import live_lock
 from reconciler.journal.prices import last_fill_prices
 
@@ -36,7 +37,8 @@ def portfolio_status(rt: Services, *, record: bool = False) -> list[PortfolioDri
             obs = rt.broker.observe(desired.account, desired.targets)
             references = last_fill_prices(rt.journal, valued_symbols(desired.targets, obs.positions))
             # Judged with the journal's last apply, as plan judges it: inside a cooldown both say the same.
-            ((_, cooled_obs),) = with_last_applied(rt.journal, [(desired, obs)])
+            # and with the lots and this year's gains, which trim a taxed portfolio's sells (core.tax_orders)
+            ((_, cooled_obs),) = with_tax_inputs(rt.journal, with_last_applied(rt.journal, [(desired, obs)]))
             pp = plan_portfolio(desired, cooled_obs, rt.costs, rt.quote_limits, references)
         except ReconcilerError as exc:
             log.warning("cannot observe account", extra={"account": desired.account, "error": exc.message})

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
 
 from reconciler.core.ledger import HeldLot
 from reconciler.journal import tables as t
-from reconciler.journal.database import as_utc
 from reconciler.journal.store import Journal
 
 
@@ -39,43 +35,3 @@ def account_lots(journal: Journal, account: str) -> list[HeldLot]:
     with journal.engine.connect() as c:
         return [HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis) for r in c.execute(query)]
 
-
-_CHUNK = 500  # accounts per IN list: well under every database's bound-parameter limit
-
-
-def lots_by_account(journal: Journal, accounts: Collection[str]) -> dict[str, list[HeldLot]]:
-    """Every named account's open lots (an empty list for one without any), read at once for a whole plan."""
-    wanted = sorted(set(accounts))
-    out: dict[str, list[HeldLot]] = {a: [] for a in wanted}
-    with journal.tx() as c:
-        for start in range(0, len(wanted), _CHUNK):
-            rows = c.execute(
-                select(t.lots.c.account, t.lots.c.symbol, t.lots.c.acquired, t.lots.c.quantity,
-                       t.lots.c.cost_basis)
-                .where(t.lots.c.account.in_(wanted[start:start + _CHUNK]))
-                .order_by(t.lots.c.account, t.lots.c.symbol, t.lots.c.acquired, t.lots.c.id)
-            )
-            for r in rows:
-                out[r.account].append(HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis))
-    return out
-
-
-def realized_gains(journal: Journal, account: str, year: int) -> tuple[Decimal, Decimal]:
-    """(short-term, long-term) gains the account's sales realised in a calendar year (UTC), from the lots
-    each closed (journal.lot_book's `lots.closed`): what a year's budget of realised gains has used."""
-    start = datetime(year, 1, 1, tzinfo=UTC)
-    query = select(t.events.c.data, t.events.c.created_at).where(
-        t.events.c.kind == "lots.closed", t.events.c.account == account, t.events.c.created_at >= start
-    )
-    short = long = Decimal(0)
-    with journal.tx() as c:
-        for data, at in c.execute(query):
-            if as_utc(at).year != year:
-                continue
-            for lot in json.loads(data)["lots"]:
-                gain = Decimal(lot["proceeds"]) - Decimal(lot["cost_basis"])
-                if lot["long_term"]:
-                    long += gain
-                else:
-                    short += gain
-    return short, long

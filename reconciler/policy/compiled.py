@@ -15,7 +15,7 @@ from typing import Any
 
 from reconciler.policy import strict
 
-_HELPERS = "#strict"  # as in policy/engine.py: the module name of a policy file's checked functions
+_HELPERS = "#strict"  # as in policy/located.py: the module name of a policy file's checked functions
 
 
 class Compiled:

@@ -19,98 +19,36 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
 from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
-from reconciler.core.numbers import MAX_MAGNITUDE, money, pct, qty
 from reconciler.errors import PolicyFileError
 from reconciler.policy import strict
 from reconciler.policy.builtins_table import TABLE
 from reconciler.policy.compiled import Compiled, compile_policies
-from reconciler.secrets.redact import scrub
+from reconciler.policy.located import HELPERS, line_col, located, v0_rules
+from reconciler.policy.messages import bounded, messages_of
 
 T = TypeVar("T")
 
-# The compiled bundle (policy/compiled.py) is off by default: rego-cpp has aborted the whole process late in
-# long runs before (docs/policies.md), and a bundle sharing the process with normal queries once crashed it; a
-# crash of the evaluator mid-apply costs more than the ~0.8 ms an order the bundle saves.
-# tests/policy/test_compiled.py keeps it equal to the normal query, so it can be turned on once it has run
-# crash-free for long enough.
-BUNDLE = False
+# The compiled bundle (policy/compiled.py) is on: rego-cpp's `query` compiles every module again for
+# each evaluation (about 9 of a portfolio's 14 ms, two evaluations a portfolio at apply), the bundle once per
+# process. It was off while a bundle sharing its interpreter with normal queries had crashed a process once;
+# the bundle now has interpreters of its own, and 12,000 generated inputs evaluated both ways in one process
+# (the bundle, then the normal query, alternately: tests/policy/test_compiled.py's corpus) neither crashed
+# nor differed once. A crash would still be a crash of the apply, which the intent protocol recovers from as
+# from kill -9 (nothing sent twice, nothing sent without its intent); an answer of the bundle that is not a
+# plain result goes to the normal query, which fails closed and names the file. False turns it off.
+BUNDLE = True
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
-_ERROR_AT = re.compile(r"\(error \d+:(?P<file>[^|\n]*)\|(?P<offset>\d+)\|\d+")
-_ERRORMSG = re.compile(r"\(errormsg (?:\d+:)?([^)\n]*)")
-_ERRORAST_VALUE = re.compile(r"\(errorast\s*\(rego-(?:STRING|INT|FLOAT|true|false|null)[^:)]*:([^)\n]*)\)")
 # A string, a raw string or a comment: blanked out before looking for calls, keeping every offset in place.
 _NOT_CODE = re.compile(r'"(?:[^"\\\n]|\\.)*"|`[^`]*`|#[^\n]*')
-_V0_RULE = re.compile(r"^\s*(\w+)\s*(\[[^\]\n]*\])?\s*\{", re.MULTILINE)
 # the namespace root, however it is then indexed (.runtime, ["runtime"])
 _OPA = re.compile(r"(?<![\w.])opa(?!\w)")
-_KEYWORDS = {"if", "else", "not", "some", "every", "in", "with", "as", "contains", "default", "set"}
-_HELPERS = "#strict"  # the module name of a policy file's checked functions (policy/strict.py)
-
-
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    before = text.encode()[:offset].decode(errors="ignore")
-    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-
-
-def _located(
-    detail: str, texts: dict[str, str], fallback: str, unknown: str,
-    rewrites: dict[str, strict.Rewritten] | None = None,
-) -> tuple[str, str]:
-    """(FILE:LINE:COL, first message) from rego-cpp's error term; `fallback` and `unknown` when it says none.
-    `rewrites` places an error in a rewritten module, or in its checked functions, at the call as written."""
-    rewrites = rewrites or {}
-    marked = strict.MARKED.search(detail)
-    if marked and marked.group("name") in ("<", "<=", ">", ">="):
-        return marked.group("where"), (
-            f"`{marked.group('name')}` compares values of different types (rego-cpp orders them its own way,"
-            " so a"
-            " limit written as text, or a number read as text, would silently decide the rule)"
-        )
-    if marked:  # a checked call found an element its built-in would have left undefined
-        return marked.group("where"), (
-            f"{marked.group('name')}: an element of argument {int(marked.group('position')) + 1} is not of"
-            f" type {marked.group('types').replace(',', ' or ')} (rego-cpp would make the call undefined,"
-            " silently)"
-        )
-    msg = _ERRORMSG.search(detail)
-    first = msg.group(1).strip() if msg else unknown
-    value = _ERRORAST_VALUE.search(detail)
-    if value:  # a built-in that failed on a value says which: `invalid syntax (on "one million")`
-        first += f" (on {value.group(1).strip()})"
-    at = _ERROR_AT.search(detail)
-    if at and at.group("file").endswith(_HELPERS):
-        source = rewrites.get(at.group("file").removesuffix(_HELPERS))
-        line = (source.helpers if source else "").encode()[: int(at.group("offset"))].count(b"\n") + 1
-        return (source.helper_sites.get(line) if source else None) or fallback, first
-    if at and at.group("file") in texts:
-        offset = int(at.group("offset"))
-        rewritten = rewrites.get(at.group("file"))
-        line, col = _line_col(
-            texts[at.group("file")], rewritten.original_offset(offset) if rewritten else offset
-        )
-        return f"{at.group('file')}:{line}:{col}", first
-    placed = rewrites[fallback].place(first) if fallback in rewrites else None
-    return placed or (fallback, first)
-
-
-def _v0_rules(path: str, text: str, code: str) -> list[str]:
-    """FILE:LINE:COL of rule heads written in Rego v0 (`deny[msg] {`, `allow {`): without `if` they are not
-    what they look like in v1. `code` is `text` with strings and comments blanked."""
-    out = []
-    for m in _V0_RULE.finditer(code):
-        if m.group(1) in _KEYWORDS or m.group(1) in ("package", "import"):
-            continue
-        line, col = _line_col(text, len(text[: m.start(1)].encode()))
-        out.append(f"{path}:{line}:{col}")
-    return out
 
 
 @dataclass(frozen=True)
@@ -184,7 +122,7 @@ class PolicySet:
             short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}")
         )
         if error is not None:
-            where, first = _located(error, self.texts, where, "evaluation error", self.rewrites)
+            where, first = located(error, self.texts, where, "evaluation error", self.rewrites)
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
                 fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here,"
@@ -228,7 +166,7 @@ class PolicySet:
         for short in sorted(self.packages):
             doc = docs.get(short, {})
             for kind in ("deny", "warn"):
-                for msg in _bounded(_messages(doc.get(kind), short, kind, self.files.get(short, short))):
+                for msg in bounded(messages_of(doc.get(kind), short, kind, self.files.get(short, short))):
                     level = self.levels[short]
                     # Scrubbed here, at the source, so the plan file holds what every later evaluation says
                     # too.
@@ -238,24 +176,6 @@ class PolicySet:
         return results
 
 
-# A policy's messages reach the terminal, CI logs, the plan file and pull-request comments: a rule that builds
-# a 200,000-character message, or a message per element of a large range, must not flood them. The verdict
-# stands (one deny is enough to block); what is cut is said.
-MAX_MESSAGE_CHARS = 1_000
-MAX_MESSAGES = 20
-
-
-def _bounded(messages: list[str]) -> list[str]:
-    """Each message scrubbed, then cut to MAX_MESSAGE_CHARS; at most MAX_MESSAGES, the rest counted in the
-    last."""
-    out = []
-    for msg in messages[:MAX_MESSAGES]:
-        clean = scrub(msg)
-        out.append(clean if len(clean) <= MAX_MESSAGE_CHARS else
-                   f"{clean[:MAX_MESSAGE_CHARS]}… ({len(clean) - MAX_MESSAGE_CHARS:,} more characters)")
-    if len(messages) > MAX_MESSAGES:
-        out[-1] += f" (and {len(messages) - MAX_MESSAGES:,} more messages from this policy)"
-    return out
 
 
 def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
@@ -275,59 +195,6 @@ def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
     return out, None
 
 
-def _messages(value: Any, short: str, kind: str, where: str) -> list[str]:
-    """The messages of a deny or warn set. Anything but a set of strings (or of objects with `msg`) is an
-    error: a rule whose result cannot be read must not read as "nothing denied"."""
-    if value is None:
-        return []
-    if isinstance(value, bool):
-        return ["denied"] if value and kind == "deny" else (["warned"] if value else [])
-    if not isinstance(value, list):
-        raise PolicyFileError(
-            f"policy {short}: {kind} is"
-            f" {type(value).__name__ if not isinstance(value, dict) else 'an object'},"
-            " not a set of messages",
-            where=where,
-            fix=f"write `{kind} contains msg if {{ … }}` (with `import rego.v1`)",
-        )
-    out = []
-    for item in value:
-        if isinstance(item, dict) and isinstance(item.get("msg"), str):
-            out.append(structured(item))
-        elif isinstance(item, str):
-            out.append(item)
-        else:
-            out.append(json.dumps(item, sort_keys=True, default=str))
-    return sorted(out)
-
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-# How a policy's structured values are written, as the plan writes its own numbers.
-_FORMATS: dict[str, Callable[[Decimal], str]] = {"money": money, "percent": pct, "quantity": qty}
-
-
-def structured(item: dict[str, Any]) -> str:
-    """A message object's `msg` with each `{name}` filled from its `money`, `percent` (a fraction) or
-    `quantity` values, formatted as the plan formats its numbers; a name given no number stays as written."""
-    values: dict[str, str] = {}
-    for kind, form in _FORMATS.items():
-        given = item.get(kind)
-        if isinstance(given, dict):
-            for name, raw in given.items():
-                number = _number(raw)
-                if isinstance(name, str) and number is not None:
-                    values[name] = form(number)
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), str(item["msg"]))
-
-
-def _number(raw: Any) -> Decimal | None:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        return None
-    try:
-        number = Decimal(str(raw))
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and abs(number) < MAX_MAGNITUDE else None
 
 
 def _combined(packages: dict[str, str]) -> str:
@@ -380,7 +247,7 @@ def load_policies(
         texts[str(path)] = text
         # strings and comments blanked, offsets kept
         code = _NOT_CODE.sub(lambda m: " " * len(m.group(0)), text)
-        v0 = _v0_rules(str(path), text, code)
+        v0 = v0_rules(str(path), text, code)
         if v0:
             raise PolicyFileError(
                 "rule written in Rego v0 syntax (`deny[msg] { … }`), which this evaluator reads differently",
@@ -390,7 +257,7 @@ def load_policies(
             )
         opa = _OPA.search(code)
         if opa:
-            line, col = _line_col(text, len(text[: opa.start()].encode()))
+            line, col = line_col(text, len(text[: opa.start()].encode()))
             raise PolicyFileError(
                 "policy uses the opa namespace (opa.runtime() returns the process environment, where the"
                 " broker and journal credentials are): a policy must never see them",
@@ -400,7 +267,7 @@ def load_policies(
         package = match.group(1)
 
         def at(offset: int, path: Path = path, text: str = text) -> str:
-            line, col = _line_col(text, len(text[:offset].encode()))
+            line, col = line_col(text, len(text[:offset].encode()))
             return f"{path}:{line}:{col}"
 
         # Which calls are built-ins is read from the capability table, never by asking rego-cpp about a name
@@ -412,7 +279,7 @@ def load_policies(
         def placed(
             offset: int, path: Path = path, text: str = text, rewritten: strict.Rewritten = rewritten
         ) -> str:
-            line, col = _line_col(text, rewritten.original_offset(offset))
+            line, col = line_col(text, rewritten.original_offset(offset))
             return f"{path}:{line}:{col}"
 
         strict.compare_strictly(rewritten, package, placed)
@@ -420,7 +287,7 @@ def load_policies(
         try:
             interpreter.add_module(str(path), rewritten.text)
         except Exception as exc:  # regopy raises its own RegoError type; anything here is a bad module
-            where, first = _located(str(exc), texts, str(path), "invalid Rego", rewrites)
+            where, first = located(str(exc), texts, str(path), "invalid Rego", rewrites)
             raise PolicyFileError(
                 f"policy does not compile: {first}", where=where, fix="fix the Rego syntax (see opa check)"
             ) from None
@@ -437,7 +304,7 @@ def load_policies(
                 )
             strict.check_arity(str(path), call, at(call.start))
         if rewritten.helpers:
-            interpreter.add_module(str(path) + _HELPERS, rewritten.helpers)
+            interpreter.add_module(str(path) + HELPERS, rewritten.helpers)
         short = short_name(package)
         if short in packages:
             raise PolicyFileError(

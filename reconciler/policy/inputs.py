@@ -58,7 +58,8 @@ def policy_input(
     """Build `input` for the Rego rules; at apply time `actions` is the one order about to be sent."""
     quotes = quotes if quotes is not None else pp.observation.quotes
     acts = pp.actions if actions is None else actions
-    return {
+    gains = sell_gains(pp)
+    doc: dict[str, Any] = {
         "phase": phase,
         "now": now.isoformat(),
         "portfolio": pp.name,
@@ -71,4 +72,39 @@ def policy_input(
         "cash_after": _num(pp.cash_after),
         "actions": [action_input(a, quotes.get(a.symbol), now) for a in acts],
         "params": _numbers(params.model_dump()),
+    }
+    if pp.tax is not None:  # without a `tax:` block the document is as it was before taxes
+        for a, shown in zip(acts, doc["actions"], strict=True):
+            shown["realized_gain"] = gains.get((a.leg, a.symbol))
+        doc["tax"] = tax_input(pp)
+    return doc
+
+
+def sell_gains(pp: PortfolioPlan) -> dict[tuple[int, str], dict[str, float] | None]:
+    """Per sell (leg, symbol) with tax figures, its realised gains as numbers; none without `tax:`."""
+    if pp.tax is None:
+        return {}
+    return {
+        (s.leg, s.symbol): {"short_term": float(s.short_term_gain), "long_term": float(s.long_term_gain),
+                            "total": float(s.short_term_gain + s.long_term_gain), "tax": float(s.tax)}
+        for s in pp.tax.sells
+    }
+
+
+def tax_input(pp: PortfolioPlan) -> dict[str, Any] | None:
+    """The portfolio's realised gains as the policies see them (policies/max_realized_gain.rego caps them);
+    null for a portfolio without a `tax:` block."""
+    tax = pp.tax
+    if tax is None:
+        return None
+    return {
+        "method": tax.method,
+        "short_term_gain": float(tax.short_term_gain),
+        "long_term_gain": float(tax.long_term_gain),
+        "realized_gain": float(tax.realized_gain),
+        "estimated_tax": float(tax.tax),
+        "realized_before": _num(tax.realized_before),
+        "year_realized_gain": _num(tax.year_realized_gain),
+        "max_realized_gain": _num(tax.max_realized_gain),
+        "unavailable": sorted(tax.unavailable),
     }

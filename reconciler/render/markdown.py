@@ -36,6 +36,7 @@ from reconciler.core.rules import EnvelopeSettings
 from reconciler.render.decision import DECISION_ROWS, GROUP_NAMES, NOTE_ROWS, decide, verdict
 from reconciler.render.dots import dot_plot
 from reconciler.render.fmt import money, pct, points, qty
+from reconciler.render.taxes import plan_taxes, tax_lines
 from reconciler.render.whatif import chart, dollars, headline, legend, rows
 
 MARKER = "<!-- reconciler:plan -->"
@@ -57,7 +58,7 @@ def environment() -> Environment:
     )
     env.filters.update(
         money=money, pct=pct, qty=qty, md=md_escape, html=html_escape, code=code_span,
-        pp=points, weight=_weight, count="{:,}".format,
+        pp=points, weight=_weight, count="{:,}".format, tax_lines=tax_lines, plan_taxes=plan_taxes,
     )
     return env
 

@@ -12,6 +12,7 @@ from reconciler.core.drift import MEASURED
 from reconciler.core.models import Plan, PortfolioPlan
 from reconciler.render.fmt import SIDE_STYLE, money, pct, points, qty, side_text, status_text
 from reconciler.render.table import Col, layout
+from reconciler.render.taxes import tax_lines
 
 if TYPE_CHECKING:
     from reconciler.core.drift import PortfolioDrift
@@ -72,6 +73,8 @@ def render_plan(plan: Plan, console: Console) -> None:
             f" ({pct(pp.cash_weight_after)}), target {pct(pp.cash_weight_target)}"
         )
         _withdrawal(pp, console)
+        for line in tax_lines(pp):
+            console.print(f"    {line}")
         for note in pp.notes:
             console.print(Text(f"    note: {note}", style="dim"))
         console.print()

@@ -50,7 +50,9 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(
         assert portfolio.pop("blocked") == []  # nor did a portfolio's `blocked` (doubtful quotes) exist
         assert portfolio.pop("withdrawal") is None  # nor a withdrawal being raised
         assert portfolio["observation"].pop("last_applied") is None  # nor the journal's last apply (cooldown)
-        assert portfolio["observation"].pop("lots") is None  # nor the journal's tax lots (no `tax:` block)
+        assert portfolio.pop("tax") is None  # nor a sell's lots, gains and tax
+        assert portfolio["observation"].pop("lots") is None  # nor the ledger's lots
+        assert portfolio["observation"].pop("realized_gain") is None  # nor the year's realised gains
         assert portfolio.pop("lot_mismatches") == {}  # nor lots that disagree with the broker
         for quote in portfolio["observation"]["quotes"].values():
             # nor a quote's volume, bid and ask (the paper broker's
@@ -66,13 +68,13 @@ def test_a_plan_written_before_the_market_field_existed_still_verifies(
     for portfolio in body["portfolios"]:
         del portfolio["observation"]["market"]
         del portfolio["observation"]["quote_source"]
-        for name in (
-            "cash_untrusted", "reported_equity", "reported_long_value", "moved", "last_applied", "lots"
-        ):
+        for name in ("cash_untrusted", "reported_equity", "reported_long_value", "moved", "last_applied",
+                     "lots", "realized_gain"):
             del portfolio["observation"][name]
         del portfolio["blocked"]
-        del portfolio["lot_mismatches"]
         del portfolio["withdrawal"]
+        del portfolio["tax"]
+        del portfolio["lot_mismatches"]
         del portfolio["references"]
         for quote in portfolio["observation"]["quotes"].values():
             for name in ("daily_volume", "bid", "ask"):

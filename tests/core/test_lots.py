@@ -211,3 +211,63 @@ def test_an_empty_lot_is_passed_over() -> None:
 def test_hifo_is_by_cost_alone_whatever_the_rates() -> None:
     lots = [Lot(date(2020, 1, 2), D(1), D(90)), Lot(date(2025, 1, 2), D(1), D(95))]  # long 10 gain, short 5
     assert sale_order(lots, "hifo", SOLD, D(100), Rates(D("0.35"), D("0.15"))) == [1, 0]
+
+
+RATED = {"short_rate": D("0.4"), "long_rate": D("0.2")}
+
+
+def _closed(short: str, long: str) -> TaxBook:
+    """A book whose 2024 realized `short` and `long` gains are closed, the year's tax in `years`."""
+    book = TaxBook(**RATED)  # type: ignore[arg-type]
+    book.years[2024] = YearTax(short=D(short), long=D(long))
+    book.close_year(2024)
+    return book
+
+
+def test_a_short_term_gain_is_taxed_at_the_short_term_rate() -> None:
+    assert _closed("100", "0").years[2024].tax == D(40)
+
+
+def test_a_long_term_loss_offsets_a_short_term_gain() -> None:
+    assert _closed("1000", "-300").years[2024].tax == D(700) * D("0.4")
+
+
+def test_a_long_term_loss_larger_than_the_short_term_gain_is_carried_as_long_term() -> None:
+    book = _closed("300", "-1000")
+    assert (book.carry_short, book.carry_long) == (D(0), D(-700))
+
+
+def test_losses_of_both_terms_are_carried_each_as_its_own() -> None:
+    book = _closed("-100", "-200")
+    assert (book.carry_short, book.carry_long) == (D(-100), D(-200))
+
+
+def test_gains_of_both_terms_are_each_taxed_at_their_rate() -> None:
+    assert _closed("100", "50").years[2024].tax == D(40) + D(10)
+
+
+def test_a_long_term_loss_carried_in_offsets_the_next_years_long_term_gain() -> None:
+    book = _closed("0", "-1000")
+    book.years[2025] = YearTax(long=D(1500))
+    assert book.close_year(2025) == D(500) * D("0.2")
+
+
+def test_netting_holds_for_gains_under_one_dollar() -> None:
+    """The netting compares with zero, not with one: cents of gain keep their term."""
+    cases = {("0.5", "10"): D("0.5") * D("0.4") + D(10) * D("0.2"),
+             ("-9.5", "10"): D("0.5") * D("0.2"),
+             ("10", "0.5"): D(10) * D("0.4") + D("0.5") * D("0.2"),
+             ("10.5", "-10"): D("0.5") * D("0.4")}
+    assert {k: _closed(*k).years[2024].tax for k in cases} == cases
+
+
+def test_a_sale_beyond_the_lots_closes_what_there_is_under_each_ordered_method() -> None:
+    """A FIFO, LIFO or HIFO book asked to sell more than it holds realises the gain of what it holds and is
+    left with nothing (the backtester never does this; the book must still not fail)."""
+    held = {}
+    for method in ("fifo", "lifo", "hifo"):
+        book = TaxBook(method=method)  # type: ignore[arg-type]
+        book.buy("A", date(2024, 1, 2), D(10), D(1000))
+        book.sell("A", date(2024, 3, 1), D(15), D(1800))  # 120 each: 10 held, 20 gained on each
+        held[method] = (book.held("A"), book.years[2024].short)
+    assert held == dict.fromkeys(("fifo", "lifo", "hifo"), (D(0), D(200)))

@@ -228,3 +228,15 @@ def test_half_a_unit_of_gain_over_at_the_minimum_is_said() -> None:
     _, notes = trim_sells(sells, "fifo", RATES, DAY, D(0))
     assert notes == ["tax budget: realized gains exceed the 0 left this year by 0.5: the sells are at the"
                      " least that brings each holding within its band's hard limit"]
+
+
+def test_a_budget_not_reached_adds_no_note_to_a_sell_held_back() -> None:
+    lots = [Lot(TOMORROW_LONG, D(5), D(90)), Lot(date(2025, 1, 2), D(5), D(95))]
+    _, notes = trim_sells([Sell("VTI", D(8), D(0), D(100), ONE, lots)], "fifo", RATES, DAY, D(1000), 1)
+    assert notes == ["VTI: sells 5 instead of 8, holding 5 units that turn long-term within 1 days"]
+
+
+def test_a_budget_met_exactly_adds_no_note_to_a_sell_held_back() -> None:
+    lots = [Lot(TOMORROW_LONG, D(5), D(90)), Lot(date(2025, 1, 2), D(5), D(95))]  # 5 sold at 95: 25 gained
+    _, notes = trim_sells([Sell("VTI", D(8), D(0), D(100), ONE, lots)], "fifo", RATES, DAY, D(25), 1)
+    assert notes == ["VTI: sells 5 instead of 8, holding 5 units that turn long-term within 1 days"]

@@ -17,7 +17,7 @@ import time_machine
 from reconciler.brokers.base import OrderState
 from reconciler.core.ledger import HeldLot
 from reconciler.execution.reconcile import lot_rule_of, record_state
-from reconciler.journal.lots import account_lots, realized_gains, replace_lots
+from reconciler.journal.lots import account_lots, replace_lots
 from reconciler.runtime import Runtime
 from tests.conftest import Workspace, edit_yaml
 
@@ -188,20 +188,6 @@ def test_a_portfolio_that_does_not_load_books_no_lot_on_a_guess(workspace: Works
     _rt(workspace, "hifo")
     (workspace.root / "portfolios" / "bob-taxable.yaml").write_text("spec: [not, a, portfolio\n")
     assert lot_rule_of(Runtime(workspace.config, workspace.journal_url), ACCOUNT) is None
-
-
-def test_the_years_realized_gains_split_by_term(workspace: Workspace) -> None:
-    rt = _rt(workspace, "lifo")
-    _fill(rt, "rc-buy", "buy", "10", "270")  # today's lot: short-term
-    _fill(rt, "rc-sell", "sell", "70", "280")  # LIFO: today's 10 (+100), then NEW's 60 (+1800, short-term)
-    _fill(rt, "rc-sell2", "sell", "10", "280")  # then DEAR's (a loss of 200, long-term)
-    assert realized_gains(rt.journal, ACCOUNT, DAY.year) == (D(1900), D(-200))
-
-
-def test_no_gains_are_counted_in_another_year(workspace: Workspace) -> None:
-    rt = _rt(workspace, "fifo")
-    _fill(rt, "rc-sell", "sell", "10", "280")
-    assert realized_gains(rt.journal, ACCOUNT, DAY.year + 1) == (D(0), D(0))
 
 
 def test_a_fill_whose_lot_method_is_unknown_is_journaled_without_lots(workspace: Workspace) -> None:

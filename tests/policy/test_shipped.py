@@ -19,6 +19,7 @@ import pytest
 
 from reconciler.clock import FixedClock
 from reconciler.core.models import Action, PolicyResult, PortfolioPlan, Side
+from reconciler.core.tax_figures import PortfolioTax, SellTax
 from reconciler.policy.engine import PolicySet, load_policies
 from reconciler.policy.inputs import policy_input
 from reconciler.workspace.models import PolicyParams
@@ -52,6 +53,7 @@ class Input:
     phase: str = "plan"
     quote_age_seconds: float = 0
     params: PolicyParams = field(default=PARAMS)
+    gains: tuple[str, str] | None = None  # (realised earlier this year, the budget): a portfolio with `tax:`
 
     def document(self) -> dict[str, Any]:
         """policy_input of a PortfolioPlan placing these orders, evaluated `quote_age_seconds` after the
@@ -77,9 +79,25 @@ class Input:
             cash_weight_after=(cash + sells - buys) / EQUITY, buy_notional=buys, sell_notional=sells,
             turnover=(buys + sells) / EQUITY, actions=actions, holdings=[],
             observation=observation(positions=positions, settled=cash, taken_at=clock.now(), quotes=quotes),
+            tax=self.taxes(actions),
         )
         clock.advance(self.quote_age_seconds)
         return policy_input(pp, self.params, phase=self.phase, now=clock.now())
+
+
+    def taxes(self, actions: list[Action]) -> PortfolioTax | None:
+        """Each sell closing one long-term lot bought at half its price (its gain is half its notional)."""
+        if self.gains is None:
+            return None
+        before, budget = (Decimal(g) for g in self.gains)
+        sells = [
+            SellTax(leg=a.leg, symbol=a.symbol, quantity=a.quantity, lots=[], short_term_gain=Decimal(0),
+                    long_term_gain=a.notional / 2, tax=a.notional / 2 * Decimal("0.15"))
+            for a in actions if a.side == "sell"
+        ]
+        gain = sum((s.long_term_gain for s in sells), Decimal(0))
+        return PortfolioTax(method="hifo", sells=sells, short_term_gain=Decimal(0), long_term_gain=gain,
+                            tax=gain * Decimal("0.15"), realized_before=before, max_realized_gain=budget)
 
 
 def of(*orders: Order, **how: Any) -> Input:
@@ -96,6 +114,16 @@ class Case:
 
 # One case per rule: a crafted input and the one message the rule gives on it.
 FIRES = [
+    pytest.param(
+        Case(
+            "max_realized_gain",
+            "deny",
+            of(Order("VTI", "sell", "10", "100"), gains=("4501", "5000")),
+            "realised gains this year would reach 5001.00, above the budget of 5000.00"
+            " (tax.max_realized_gain)",
+        ),
+        id="max_realized_gain-over-budget",
+    ),
     pytest.param(
         Case(
             "deny_list",
@@ -185,6 +213,11 @@ FIRES = [
 
 # Near misses: inputs just inside each rule, which the policy lets through.
 PASSES = [
+    pytest.param(
+        "max_realized_gain",
+        of(Order("VTI", "sell", "10", "100"), gains=("4500", "5000")),
+        id="max_realized_gain-at-the-budget",
+    ),
     pytest.param(
         "deny_list",
         of(Order("VTI", "buy", "10", "289.41"), params=PolicyParams(deny_symbols=["AAPL"])),
