@@ -14,6 +14,7 @@ from reconciler import files
 from reconciler.brokers.base import Broker
 from reconciler.brokers.plugin import BrokerContext, plugin_for
 from reconciler.clock import SYSTEM, Clock
+from reconciler.core.checks import limits_of
 from reconciler.core.models import CostModel
 from reconciler.core.order_size import SizeLimits
 from reconciler.core.valuation import QuoteLimits
@@ -128,19 +129,12 @@ class Runtime:
     def quote_limits(self) -> QuoteLimits:
         """Beyond these a quote cannot value an account: the same bounds the kill switch and quote_freshness
         policies are given, applied by the planner to every held and targeted symbol."""
-        params = self.config.policies.params
-        return QuoteLimits(
-            max_age_seconds=params.max_quote_age_seconds, max_move=params.kill_switch_drop,
-            corroboration_band=params.corroboration_band, max_fill_ratio=params.max_fill_ratio,
-        )
+        return limits_of(QuoteLimits, self.config.policies.params)
 
     @cached_property
     def size_limits(self) -> SizeLimits:
         """The built-in order-size check's bounds (core.order_size)."""
-        params = self.config.policies.params
-        return SizeLimits(
-            max_volume_fraction=params.max_volume_fraction, max_target_multiple=params.max_target_multiple
-        )
+        return limits_of(SizeLimits, self.config.policies.params)
 
     @cached_property
     def costs(self) -> CostModel:

@@ -9,6 +9,7 @@ caller: a portfolio "example" on account "acct", observed at NOW with no cash an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -238,3 +239,16 @@ def price_csv(
         day += timedelta(days=1)
     path.write_text("\n".join(rows) + "\n")
     return path
+
+
+@dataclass(frozen=True)
+class WithBroker:
+    """A runtime's services with another broker (a test's wrapper over the real one, to inject a fault or
+    record the sends): the seam by which a test swaps the broker, never by writing into the runtime's
+    `__dict__`."""
+
+    services: Any
+    broker: Any
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.services, name)

@@ -4,19 +4,17 @@ PNG or in a self-contained HTML page that opens offline."""
 
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler import files
 from reconciler.backtest.columns import WIDTH, layout
 from reconciler.backtest.engine import Settings, StrategyRun
-from reconciler.backtest.metrics import Metrics, frequency, periods_per_year, years_between
+from reconciler.backtest.metrics import Metrics, frequency, years_between
 from reconciler.errors import BacktestError
 
 if TYPE_CHECKING:
@@ -329,58 +327,6 @@ def render_text(report: Report, out: Console) -> None:
         " included); turnover counts the lesser of buys and sells; deviation is the share of the account off"
         " target; average weights are measured before each day's trades.", width
     ))
-
-
-def _num(d: Decimal) -> float:
-    return float(d)
-
-
-def as_json(report: Report) -> str:
-    """The same figures as the table, plus realized gains per year and the first events of each kind."""
-    s = report.settings
-    doc: dict[str, Any] = {
-        "portfolio": report.portfolio,
-        "prices": report.source,
-        "start": report.start.isoformat(),
-        "end": report.end.isoformat(),
-        "days": report.days,
-        "rows_are": report.unit,
-        "periods_per_year": periods_per_year(report.runs[0].dates),
-        "years": report.years,
-        "initial_cash": _num(s.initial_cash),
-        "contribution": _num(s.contribution),
-        "contribution_every": s.contribution_every,
-        "costs": {
-            "model": report.costs_model,
-            "learned": report.learned,
-            "slippage_bps": _num(s.costs.slippage_bps),
-            "commission_per_order": _num(s.costs.commission.per_order),
-            "commission_per_share": _num(s.costs.commission.per_share),
-            "commission_bps": _num(s.costs.commission.bps),
-        },
-        "taxes": {"lots": s.lot_method, "short_rate": _num(s.tax_short), "long_rate": _num(s.tax_long)},
-        "risk_free": report.risk_free,
-        "strategies": [],
-    }
-    for run, m in zip(report.runs, report.metrics, strict=True):
-        doc["strategies"].append(
-            {
-                "name": run.strategy.name,
-                "metrics": m.as_dict(),
-                "realized_by_year": {
-                    str(y): {"short": _num(t.short), "long": _num(t.long), "tax": _num(t.tax)}
-                    for y, t in sorted(run.book.years.items())
-                },
-                "tax_accrued_at_end": _num(run.tax_accrued),
-                "final_positions": {k: _num(v) for k, v in run.positions.items()},
-                "final_cash": _num(run.cash),
-                "events": [
-                    {"day": e.day.isoformat(), "kind": e.kind, "message": e.message}
-                    for e in run.events[:MAX_EVENTS]
-                ],
-            }
-        )
-    return json.dumps(doc, indent=2)
 
 
 def write_chart_report(report: Report, path: Path) -> None:

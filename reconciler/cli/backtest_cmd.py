@@ -141,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
     from reconciler.backtest.data import load_dataset, load_prices
     from reconciler.backtest.engine import run_strategy
     from reconciler.backtest.metrics import compute
-    from reconciler.backtest.report import Report, as_json, render_text, write_chart_report
+    from reconciler.backtest.report import Report, render_text, write_chart_report
+    from reconciler.backtest.report_json import as_json
     from reconciler.backtest.request import BacktestRequest, prepare
 
     rt = runtime(args, read_only=True)  # a backtest trades nothing: the journal, if read at all, is only read

@@ -1,6 +1,6 @@
 """The built-in checks, in one registry: each one's name (what its denials carry in plans, journals and
-output), the phases it runs in, its enforcement level, the `policies.params` it reads, and its plan-time
-verdicts. Pure.
+output), the phases it runs in, its enforcement level, the `policies.params` it reads (and the field of its
+limits each one sets: limits_of), and its plan-time verdicts. Pure.
 
 Two phases. "plan": plan iterates the registry for every portfolio (builtin_verdicts, from
 execution.planning), before the Rego policies; apply derives those verdicts again from the plan's own
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 from reconciler.core.models import Action, Level, Observation, PolicyResult, PortfolioPlan, Quote
 from reconciler.core.order_size import ORDER_SIZE_POLICY, SizeLimits, denial, order_size_denials, oversized
@@ -29,6 +29,7 @@ from reconciler.core.valuation import (
 )
 
 Phase = Literal["plan", "send"]
+L = TypeVar("L")
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,15 @@ class BuiltinCheck:
 
     name: str
     phases: tuple[Phase, ...]
-    parameters: tuple[str, ...]  # the fields of policies.params it reads
+    # The policies.params it reads, each with the field of its limits (`limits`) that the parameter sets: the
+    # one place a check's parameters are wired (limits_of builds the limits from them).
+    parameters: Mapping[str, str]
     summary: str
     verdicts: Callable[[PortfolioPlan, CheckInput], list[PolicyResult]]
     # Its "send" phase: a portfolio's fresh observation, or each order as it will be sent (one, or both).
     on_observation: Callable[[ObservedInput], list[PolicyResult]] | None = None
     on_order: Callable[[OrderInput], list[PolicyResult]] | None = None
+    limits: Callable[..., object] | None = None  # the limits its hooks read, built by limits_of
     level: Level = "hard-mandatory"
     # A denial about the market (a doubtful quote, a size only a wrong quote explains), not about the change:
     # it stops its own portfolio only, and the other portfolios of the plan go on
@@ -108,18 +112,28 @@ def _order_size_sent(given: OrderInput) -> list[PolicyResult]:
 BUILTIN_CHECKS: tuple[BuiltinCheck, ...] = (
     BuiltinCheck(
         VALUATION_POLICY, ("plan", "send"),
-        ("max_quote_age_seconds", "kill_switch_drop", "corroboration_band", "max_fill_ratio"),
+        {"max_quote_age_seconds": "max_age_seconds", "kill_switch_drop": "max_move",
+         "corroboration_band": "corroboration_band", "max_fill_ratio": "max_fill_ratio"},
         "every held or targeted symbol's quote is positive, fresh, not moved beyond the kill-switch drop and"
         " corroborated; else its portfolio gets no orders", _valuation, on_observation=_valuation_observed,
+        limits=QuoteLimits,
     ),
     BuiltinCheck(
-        ORDER_SIZE_POLICY, ("plan", "send"), ("max_volume_fraction", "max_target_multiple"),
+        ORDER_SIZE_POLICY, ("plan", "send"),
+        {"max_volume_fraction": "max_volume_fraction", "max_target_multiple": "max_target_multiple"},
         "no sell above the position, no buy above the equity or a price the quote does not set, no order"
         " above a share of the daily volume or a multiple of the target quantity", _order_size,
-        on_order=_order_size_sent,
+        on_order=_order_size_sent, limits=SizeLimits,
     ),
 )
 MARKET_CHECKS = frozenset(c.name for c in BUILTIN_CHECKS if c.market)  # their denials stop one portfolio
+
+
+def limits_of(limits: Callable[..., L], params: object) -> L:
+    """The limits of the check whose registry entry builds `limits`, each field from the `policies.params`
+    field its entry declares (so a check's parameter is wired in its entry alone)."""
+    (check,) = [c for c in BUILTIN_CHECKS if c.limits is limits]
+    return limits(**{field: getattr(params, name) for name, field in check.parameters.items()})
 
 
 def builtin_verdicts(pp: PortfolioPlan, given: CheckInput) -> list[PolicyResult]:

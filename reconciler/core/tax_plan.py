@@ -90,6 +90,41 @@ def _up(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
+def _gain(s: Sell, method: LotMethod, rates: Rates, day: date, quantity: Decimal,
+          window_days: int) -> Decimal:
+    return sum((c.gain for c in closes(s.lots, method, day, quantity, s.price, rates, window_days)), ZERO)
+
+
+def _boundaries(s: Sell, method: LotMethod, rates: Rates, day: date, quantity: Decimal,
+                window_days: int) -> list[Decimal]:
+    """The quantities below `quantity` where the sell stops taking one of its lots (on its step, never under
+    its minimum): the lots a smaller sell closes are a prefix of those a larger one closes."""
+    out: set[Decimal] = set()
+    left = quantity
+    for c in reversed(closes(s.lots, method, day, quantity, s.price, rates, window_days)):
+        left -= c.quantity
+        q = max(_up(left, s.step), s.minimum)
+        if q < quantity:
+            out.add(q)
+    return sorted(out)
+
+
+def _least_drop(s: Sell, method: LotMethod, rates: Rates, day: date, quantity: Decimal, floor: Decimal,
+                excess: Decimal, window_days: int) -> tuple[Decimal, Decimal]:
+    """A quantity in [floor, quantity) on the sell's step that lowers the gain by at least `excess` (floor
+    does), dropping as few units as the search finds, and the gain it lowers."""
+    now = _gain(s, method, rates, day, quantity, window_days)
+    lo, hi = 0, int(_down(quantity - floor, s.step) / s.step)  # lo: floor + lo*step lowers enough
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if now - _gain(s, method, rates, day, floor + mid * s.step, window_days) >= excess:
+            lo = mid
+        else:
+            hi = mid
+    q = floor + lo * s.step
+    return q, now - _gain(s, method, rates, day, q, window_days)
+
+
 def trim_sells(sells: Sequence[Sell], method: LotMethod, rates: Rates, day: date, budget: Decimal | None,
                window_days: int = 0) -> tuple[dict[str, Decimal], list[str]]:
     """Each sell's quantity after holding back lots near their first anniversary and keeping the net realized
@@ -106,27 +141,27 @@ def trim_sells(sells: Sequence[Sell], method: LotMethod, rates: Rates, day: date
         kept[s.symbol] = quantity
     if budget is None:
         return kept, notes
-    # The marginal units of each sell, last lot taken first: (gain per unit, units, symbol).
-    segments: list[tuple[Decimal, Decimal, str]] = []
-    total = ZERO
-    for s in sells:
-        closed = closes(s.lots, method, day, kept[s.symbol], s.price, rates, window_days)
-        total += sum((c.gain for c in closed), ZERO)
-        segments += [(s.price - c.unit_cost, c.quantity, s.symbol) for c in reversed(closed)]
+    total = sum((_gain(s, method, rates, day, kept[s.symbol], window_days) for s in sells), ZERO)
     excess = total - budget
     if excess <= 0:
         return kept, notes
-    by_symbol = {s.symbol: s for s in sells}
-    for gain, units, symbol in sorted(segments, key=lambda seg: seg[0], reverse=True):
-        if excess <= 0 or gain <= 0:
+    while excess > 0:
+        # A sell gives up its last-taken units first (a loss among them raises the gain), so each step drops
+        # the tail of one sell, down to one of its lot boundaries, that lowers the gain most per unit dropped.
+        best: tuple[Decimal, Sell, Decimal, Decimal] | None = None
+        for s in sells:
+            now = _gain(s, method, rates, day, kept[s.symbol], window_days)
+            for q in _boundaries(s, method, rates, day, kept[s.symbol], window_days):
+                lower = now - _gain(s, method, rates, day, q, window_days)
+                if lower > 0 and (best is None or lower / (kept[s.symbol] - q) > best[0]):
+                    best = (lower / (kept[s.symbol] - q), s, q, lower)
+        if best is None:
             break
-        s = by_symbol[symbol]
-        room = kept[symbol] - s.minimum
-        drop = min(_up(excess / gain, s.step), _down(min(units, room), s.step))
-        if drop <= 0:
-            continue
-        kept[symbol] -= drop
-        excess -= drop * gain
+        _, s, q, lower = best
+        if lower > excess:
+            q, lower = _least_drop(s, method, rates, day, kept[s.symbol], q, excess, window_days)
+        kept[s.symbol] = q
+        excess -= lower
     trimmed = [f"{s.symbol} {s.quantity} → {kept[s.symbol]}" for s in sells if kept[s.symbol] < s.quantity]
     if trimmed:
         notes.append(f"tax budget: sells trimmed ({', '.join(trimmed)}) to keep realized gains within the"

@@ -99,7 +99,8 @@ def apply_plan(
         stack.enter_context(bounded_by(deadline))
         crash_point("after_lock")
         for account in sorted({pp.account for pp in chosen}):
-            refuse_in_flight(rt, account, reconcile_account(rt, account, check_positions=False).unknown)
+            unknown = reconcile_account(rt, account, check_positions=False).unknown
+            refuse_in_flight(rt.config.apply, account, unknown)
         seen = journal.intents_for_plan(
             plan.content_hash, None if accounts is None else {pp.account for pp in chosen}
         )
@@ -281,7 +282,7 @@ def _apply_portfolio(
         if refresh:
             sells_done = True
             crash_point("after_sells")
-        late = _too_late(rt, action.symbol)
+        late = _too_late(rt.config.broker.longest_send_seconds(), action.symbol)
         # Before the first buy when sells came first (they took time and moved the market); a portfolio that
         # only buys starts with the observation's quotes, taken just before (a request per account saved).
         refreshed = late is None and ((refresh and n > 0) or rt.clock.monotonic() - fetched > refresh_after)
@@ -338,10 +339,10 @@ def _apply_portfolio(
             budget = budget_after(budget, action.side, filled, state.commission, trading)
 
 
-def _too_late(rt: Services, symbol: str) -> str | None:
+def _too_late(longest: float, symbol: str) -> str | None:
     """Why no order may start now: what is left of the apply's deadline cannot hold one send in full (a send
     cut short would be `unknown`); None while it can."""
-    deadline, longest = current_deadline(), rt.config.broker.longest_send_seconds()
+    deadline = current_deadline()
     if deadline.left() > longest:
         return None
     return deadline.exceeded(

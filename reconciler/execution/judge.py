@@ -24,42 +24,43 @@ from reconciler.errors import PlanFileError, PlanMismatchError
 from reconciler.execution.planfile import read_plan
 from reconciler.execution.planning import plan_verdicts
 from reconciler.execution.preflight import check_derived
-from reconciler.execution.services import Services
+from reconciler.execution.services import Rules, Services
 from reconciler.secrets.redact import scrub
 from reconciler.secrets.resolve import SecretResolver
+from reconciler.workspace.models import ConfigDoc
 
 _Verdict = tuple[str, str, str, str, str]
 
 
-def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rt: Services) -> None:
+def judge(plan: Plan, portfolios: Iterable[PortfolioPlan], rules: Rules) -> None:
     """Refuse unless each of these portfolios, and its plan-time policy results, are exactly what the plan's
     own recorded observation gives with the trusted targets, costs, checks and policies."""
     mine = list(portfolios)
-    derived = check_derived(plan, mine, rt.workspace, rt.costs, rt.quote_limits)
+    derived = check_derived(plan, mine, rules.workspace, rules.costs, rules.quote_limits)
     for pp, again in zip(mine, derived, strict=True):
         field = next((f for f in PortfolioPlan.model_fields if getattr(pp, f) != getattr(again, f)), None)
         if field is not None:
             raise _edited(plan, f"portfolio {pp.name!r}: its {field} is not what its targets and recorded"
                                 " observation give")
-        desired = rt.workspace.by_name[pp.name]
+        desired = rules.workspace.by_name[pp.name]
         recorded = [_verdict(r) for r in plan.results_by_portfolio.get(pp.name, [])]
-        expected = [_verdict(r) for r in plan_verdicts(again, desired, rt)]
+        expected = [_verdict(r) for r in plan_verdicts(again, desired, rules)]
         if recorded != expected:
             raise _edited(plan, f"portfolio {pp.name!r}: {_first_difference(recorded, expected)}")
 
 
-def judge_reviewed(reviewed: Plan, rt: Services) -> None:
+def judge_reviewed(reviewed: Plan, rules: Rules) -> None:
     """Judge the plan `apply --envelope` was reviewed with: its orders are the envelope. Each portfolio whose
     targets are still the reviewed ones is judged like any plan applied; one changed since is a breach of the
     envelope already (core.envelope)."""
     check_results_belong(reviewed)
-    now = rt.workspace.portfolio_hashes
+    now = rules.workspace.portfolio_hashes
     if reviewed.portfolio_hashes:
         hashes = reviewed.portfolio_hashes
         same = [pp for pp in reviewed.portfolios if pp.name in now and hashes.get(pp.name) == now[pp.name]]
     else:  # a plan from before per-portfolio hashes: all targets at once
-        same = list(reviewed.portfolios) if reviewed.targets_hash == rt.workspace.targets_hash else []
-    judge(reviewed, same, rt)
+        same = list(reviewed.portfolios) if reviewed.targets_hash == rules.workspace.targets_hash else []
+    judge(reviewed, same, rules)
 
 
 def check_results_belong(plan: Plan) -> None:
@@ -74,7 +75,7 @@ def read_judged_plan(path: Path, rt: Services) -> Plan:
     """Read a plan file for apply: intact (read_plan), and with this configuration's keyed seal when it sets
     plan.signing_key. Every apply path reads its plan file here."""
     plan = read_plan(path)
-    key = signing_key(rt)
+    key = signing_key(rt.config, rt.config_path)
     if key is not None and not signature_valid(plan, key):
         said = "has no keyed seal" if plan.signature is None else ("has a keyed seal that plan.signing_key"
                                                                    " did not make")
@@ -88,16 +89,16 @@ def read_judged_plan(path: Path, rt: Services) -> Plan:
 
 def seal_for_saving(plan: Plan, rt: Services) -> Plan:
     """The plan with this configuration's keyed seal when plan.signing_key is set, else as it is."""
-    key = signing_key(rt)
+    key = signing_key(rt.config, rt.config_path)
     return plan if key is None else signed(plan, key)
 
 
-def signing_key(rt: Services) -> bytes | None:
+def signing_key(config: ConfigDoc, config_path: Path) -> bytes | None:
     """The plan signing key from the secret store, or None when plan.signing_key is unset."""
-    settings = rt.config.plan
+    settings = config.plan
     if settings.signing_key is None:
         return None
-    where = f"{rt.config_path}: plan.signing_key"
+    where = f"{config_path}: plan.signing_key"
     return SecretResolver(settings.secrets).resolve(settings.signing_key, where).reveal().encode()
 
 

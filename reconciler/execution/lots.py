@@ -3,6 +3,7 @@ the broker's positions and the prices a plan would use."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -55,17 +56,17 @@ class LotsView:
         }
 
 
-def _known_account(rt: Services, account: str) -> None:
-    if account not in rt.config.broker.accounts:
+def _known_account(accounts: Collection[str], account: str) -> None:
+    if account not in accounts:
         raise ReconcilerError(
             f"unknown account {account!r}", where="command line",
-            fix=f"use one of the accounts in reconciler.yaml: {', '.join(sorted(rt.config.broker.accounts))}",
+            fix=f"use one of the accounts in reconciler.yaml: {', '.join(sorted(accounts))}",
         )
 
 
 def import_lots(rt: Services, account: str, path: Path) -> list[HeldLot]:
     """Read and check the whole file first; then replace the account's lots of the symbols it lists."""
-    _known_account(rt, account)
+    _known_account(rt.config.broker.accounts, account)
     lots = parse_lots(files.read_text(path, files.LOTS), path, rt.clock.now().date())
     replace_lots(rt.journal, account, lots)
     return lots
@@ -73,7 +74,7 @@ def import_lots(rt: Services, account: str, path: Path) -> list[HeldLot]:
 
 def show_lots(rt: Services, account: str) -> LotsView:
     """The account's lots at the prices of the observation a plan makes, and where they disagree with it."""
-    _known_account(rt, account)
+    _known_account(rt.config.broker.accounts, account)
     lots = account_lots(rt.journal, account)
     observation = rt.broker.observe(account, sorted({lot.symbol for lot in lots}))
     prices = {s: q.price for s, q in observation.quotes.items()}

@@ -16,7 +16,7 @@ from reconciler.core.planner import plan_many
 from reconciler.core.valuation import floors_of, valued_symbols
 from reconciler.errors import BrokerError, ReconcilerError
 from reconciler.execution.reconcile import reconcile_account, refuse_in_flight
-from reconciler.execution.services import ApplySession, Services
+from reconciler.execution.services import ApplySession, Rules, Services
 from reconciler.execution.tax_inputs import with_tax_inputs
 from reconciler.gitops.refs import TargetsAtRef, relative_files, targets_at, with_base
 from reconciler.gitops.repo import head_commit
@@ -64,15 +64,15 @@ def make_plan(
             with AccountLock(rt.journal, desired.account, session.actor, purpose="reconcile",
                              wait=session.lock_timeout):
                 report = reconcile_account(rt, desired.account, check_positions=False)
-            refuse_in_flight(rt, desired.account, report.unknown)
+            refuse_in_flight(rt.config.apply, desired.account, report.unknown)
     rt.policies  # noqa: B018  # loaded before any account is observed: a broken policy fails first
     # What an earlier reconcile found in flight: planning over it would plan the same trade twice.
     in_flight = rt.journal.unknown_intents_by_account()
     for desired in chosen:
-        refuse_in_flight(rt, desired.account, in_flight.get(desired.account, []))
+        refuse_in_flight(rt.config.apply, desired.account, in_flight.get(desired.account, []))
     standing = blocked_by_account(rt.journal)
     observed = [
-        (desired, _with_moves(rt, obs, standing.get(obs.account, {}), record=record))
+        (desired, _with_moves(rt.journal, obs, standing.get(obs.account, {}), record=record))
         for desired, obs in zip(chosen, observe_all(rt.broker, chosen), strict=True)
     ]
     if record:
@@ -104,11 +104,11 @@ def make_plan(
     ))
 
 
-def _with_moves(rt: Services, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
+def _with_moves(journal: Journal, obs: Observation, standing: dict[str, str], *, record: bool) -> Observation:
     """The observation with the symbols a move nobody explained blocks (journal.moves), judged against the
     last recorded observation before this one is recorded in its place; new blocks are journaled when
     `record`."""
-    moved = moved_symbols(rt.journal, obs.account, obs.positions, record=record, standing=standing)
+    moved = moved_symbols(journal, obs.account, obs.positions, record=record, standing=standing)
     return obs.model_copy(update={"moved": moved}) if moved else obs
 
 
@@ -160,15 +160,15 @@ def _texts(value: object) -> Iterator[str]:
             yield from _texts(v)
 
 
-def plan_verdicts(pp: PortfolioPlan, desired: Desired, rt: Services) -> list[PolicyResult]:
+def plan_verdicts(pp: PortfolioPlan, desired: Desired, rules: Rules) -> list[PolicyResult]:
     """Every plan-time result on one portfolio's plan, in order: the built-in checks (core.checks), then the
     policies. Planning writes them into the plan; apply derives them again and compares (judge)."""
-    results = builtin_verdicts(pp, CheckInput(rt.size_limits, floors_of(desired.symbols)))
+    results = builtin_verdicts(pp, CheckInput(rules.size_limits, floors_of(desired.symbols)))
     # Quote age as of this account's own observation: accounts are observed one after another, and judging
     # them all at the end would make a long plan deny its own first accounts' quotes as stale.
     now = pp.observation.taken_at
-    params = rt.workspace.config.policies.params
-    results.extend(rt.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
+    params = rules.workspace.config.policies.params
+    results.extend(rules.policies.evaluate(policy_input(pp, params, phase="plan", now=now), pp.name))
     return results
 
 

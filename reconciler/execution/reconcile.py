@@ -25,11 +25,14 @@ from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import ImpossibleFillError, InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.database import as_utc
-from reconciler.journal.lot_book import LotRule, lot_rule
+from reconciler.journal.lot_book import FIFO, LotRule, lot_rule
 from reconciler.journal.moves import accept, moved_symbols
 
 if TYPE_CHECKING:
-    from reconciler.execution.services import Services
+    from reconciler.brokers.base import Broker
+    from reconciler.execution.services import Books, Services
+    from reconciler.journal.store import Journal
+    from reconciler.workspace.models import ApplySettings
 
 log = logging.getLogger("reconciler.reconcile")
 
@@ -55,8 +58,8 @@ class ReconcileReport:
 
 
 def record_state(
-    rt: Services, account: str, state: OrderState, apply_id: str | None,
-    sent: tuple[str, str, Decimal] | None = None,
+    journal: Journal, account: str, state: OrderState, apply_id: str | None,
+    sent: tuple[str, str, Decimal] | None = None, lots: LotRule | None = FIFO,
 ) -> None:
     """Journal what the broker says about an order: the order row, any new fill (once), the intent's status.
     The one way a broker's answer about an order reaches the journal, so every adapter's answers are checked
@@ -65,16 +68,17 @@ def record_state(
 
     `sent` is (symbol, side, quantity) of the intent the caller itself inserted in this process
     (execution.leg: a plain insert of a new client id; no statement ever changes those three columns, stored
-    as exact text), so it is the journal's row without reading it again; None reads the row."""
+    as exact text), so it is the journal's row without reading it again; None reads the row. `lots`: which
+    lots a new fill opens or closes (lot_rule_of; None books none)."""
     if sent is None:
-        intent = rt.journal.intent(state.client_order_id)
+        intent = journal.intent(state.client_order_id)
         sent = None if intent is None else (intent["symbol"], intent["side"], Decimal(intent["quantity"]))
     if sent is None:
         why: str | None = "it is about an order this journal has no intent for"
     else:
         why = impossible_fill(sent, (state.symbol, state.side, state.quantity), state.filled_quantity)
     if why is not None:
-        rt.journal.event(
+        journal.event(
             "order.impossible_answer", apply_id=apply_id, account=account,
             client_order_id=state.client_order_id,
             reason=why,
@@ -85,9 +89,8 @@ def record_state(
             fix="nothing of it was journaled and nothing more is sent for this portfolio; ask the broker what"
             " happened to this order, then run `reconciler reconcile`",
         )
-    rt.journal.record_state(
-        account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"),
-        lots=lot_rule_of(rt, account),
+    journal.record_state(
+        account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"), lots=lots
     )
 
 
@@ -143,7 +146,7 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
             final = broker.cancel(account, cid, intent["symbol"])
             state = final or state
             report.canceled.append(cid)
-        record_state(rt, account, state, intent["apply_id"])
+        record_state(journal, account, state, intent["apply_id"], lots=lot_rule_of(rt, account))
         journal.event("reconcile.adopted", account=account, client_order_id=cid, status=state.status)
         report.adopted.append(cid)
         log.warning(
@@ -165,17 +168,17 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
                             f" ({order.status}) was not placed by reconciler")
             )
     if check_positions:
-        report.discrepancies += _unexplained_positions(rt, account)
+        report.discrepancies += _unexplained_positions(journal, broker, account)
     for d in report.discrepancies:
         journal.event("reconcile.discrepancy", account=account, discrepancy=d.kind, detail=d.detail)
     return report
 
 
-def refuse_in_flight(rt: Services, account: str, unknown: list[str]) -> None:
+def refuse_in_flight(apply: ApplySettings, account: str, unknown: list[str]) -> None:
     """Stop before planning or trading an account while an order of it may still be travelling."""
     if not unknown:
         return
-    grace = rt.config.apply.in_flight_grace_seconds
+    grace = apply.in_flight_grace_seconds
     raise InFlightError(
         f"order(s) {', '.join(unknown)} were sent but the broker does not know them yet; they"
         " may still arrive, so trading now could buy or sell the same shares twice; nothing was sent",
@@ -186,9 +189,9 @@ def refuse_in_flight(rt: Services, account: str, unknown: list[str]) -> None:
     )
 
 
-def give_up(rt: Services, client_order_id: str, reason: str, actor: str) -> str:
+def give_up(books: Books, client_order_id: str, reason: str, actor: str) -> str:
     """Mark an unknown intent failed on a person's word; journaled with who and why. Returns its account."""
-    journal = rt.journal
+    journal = books.journal
     intent = journal.intent(client_order_id)
     if intent is None or intent["status"] != "unknown":
         raise ReconcilerError(
@@ -197,7 +200,7 @@ def give_up(rt: Services, client_order_id: str, reason: str, actor: str) -> str:
             where="command line", fix="give the id `reconcile` listed as unknown",
         )
     account = str(intent["account"])
-    if rt.broker.get_order(account, client_order_id, intent["symbol"]) is not None:
+    if books.broker.get_order(account, client_order_id, intent["symbol"]) is not None:
         raise ReconcilerError(
             f"{client_order_id} has reached the broker: it is adopted, not given up",
             where="command line", fix="run `reconciler reconcile` to adopt it",
@@ -209,14 +212,14 @@ def give_up(rt: Services, client_order_id: str, reason: str, actor: str) -> str:
     return account
 
 
-def accept_move(rt: Services, account: str, symbol: str, actor: str, reason: str) -> str:
+def accept_move(books: Books, account: str, symbol: str, actor: str, reason: str) -> str:
     """Accept the holding of a symbol a move blocked (journal.moves): the block is lifted with who and why,
     and the account as observed now becomes the baseline the next move is judged against. Returns what was
     blocking."""
-    obs = rt.broker.observe(account, [symbol])
-    moved_symbols(rt.journal, account, obs.positions, record=True)  # moves of other symbols stay blocked
-    why = accept(rt.journal, account, symbol, actor, reason)
-    rt.journal.record_observation(obs, "reconcile")
+    obs = books.broker.observe(account, [symbol])
+    moved_symbols(books.journal, account, obs.positions, record=True)  # moves of other symbols stay blocked
+    why = accept(books.journal, account, symbol, actor, reason)
+    books.journal.record_observation(obs, "reconcile")
     log.warning("accepted a holding that moved unexplained", extra={"account": account, "symbol": symbol,
                                                                     "actor": actor, "reason": reason})
     return why
@@ -237,21 +240,21 @@ def _symbols_of(rt: Services, account: str) -> list[str]:
     return sorted(symbols)
 
 
-def _unexplained_positions(rt: Services, account: str) -> list[Discrepancy]:
+def _unexplained_positions(journal: Journal, broker: Broker, account: str) -> list[Discrepancy]:
     """Last observation plus our fills since should equal what the broker holds now."""
-    last = rt.journal.last_observation(account)
+    last = journal.last_observation(account)
     if last is None:
         return []
     data = json.loads(last["data"])
     expected = {s: Decimal(q) for s, q in data.get("positions", {}).items()}
     taken = as_utc(last["taken_at"])
-    for f in rt.journal.fills_since(account, taken):
+    for f in journal.fills_since(account, taken):
         sign = 1 if f["side"] == "buy" else -1
         # A fee kept in the traded asset (a coin bought on an exchange without a fee token) is not held.
         expected[f["symbol"]] = expected.get(f["symbol"], ZERO) + sign * f["quantity"] - f["fee_in_kind"]
         if f.get("fee_asset") and f.get("fee_asset_amount"):  # a fee paid in a third asset (BNB) left it
             expected[f["fee_asset"]] = expected.get(f["fee_asset"], ZERO) - f["fee_asset_amount"]
-    now = rt.broker.observe(account, [])
+    now = broker.observe(account, [])
     out = []
     for s in sorted(set(expected) | set(now.positions)):
         want, have = expected.get(s, ZERO), now.positions.get(s, ZERO)

@@ -30,33 +30,28 @@ if TYPE_CHECKING:
     from reconciler.workspace.models import ConfigDoc
 
 
-class Services(Protocol):
-    """The services and loaded settings execution uses, read-only (each may be built on first use)."""
+class Books(Protocol):
+    """The journal and the broker an account's records live in, and the clock: all that repairing an account's
+    records needs (reconcile --give-up, --accept-move), so a test of it builds only these."""
 
-    @property
-    def config_path(self) -> Path:
-        """reconciler.yaml's path, which messages name."""
-    @property
-    def root(self) -> Path:
-        """The workspace's folder, which relative paths in reconciler.yaml start from."""
     @property
     def clock(self) -> Clock:
         """The one clock, so a test can move time."""
-    @property
-    def config(self) -> ConfigDoc:
-        """reconciler.yaml, loaded and validated."""
-    @property
-    def workspace(self) -> Workspace:
-        """Every portfolio loaded and validated, for plan and apply."""
-    @property
-    def partial_workspace(self) -> Workspace:
-        """The portfolios that load, for `status` to report on what it can."""
     @property
     def journal(self) -> Journal:
         """The journal every intent, order and fill is recorded in."""
     @property
     def broker(self) -> Broker:
         """The broker of the configured kind."""
+
+
+class Rules(Protocol):
+    """What judging a portfolio's plan reads: the targets, the policies, the cost model and the built-in
+    checks' limits (execution.judge and planning.plan_verdicts), so a test of it builds only these."""
+
+    @property
+    def workspace(self) -> Workspace:
+        """Every portfolio loaded and validated, for plan and apply."""
     @property
     def policies(self) -> PolicySet:
         """The policies compiled, with their levels and parameters."""
@@ -69,6 +64,25 @@ class Services(Protocol):
     @property
     def size_limits(self) -> SizeLimits:
         """The order-size check's bounds."""
+
+
+class Services(Books, Rules, Protocol):
+    """The services and loaded settings execution uses, read-only (each may be built on first use); a function
+    that needs less takes less: `Books`, `Rules`, or the settings themselves (reconcile.refuse_in_flight takes
+    `apply:`, judge.signing_key the configuration and its path)."""
+
+    @property
+    def config_path(self) -> Path:
+        """reconciler.yaml's path, which messages name."""
+    @property
+    def root(self) -> Path:
+        """The workspace's folder, which relative paths in reconciler.yaml start from."""
+    @property
+    def config(self) -> ConfigDoc:
+        """reconciler.yaml, loaded and validated."""
+    @property
+    def partial_workspace(self) -> Workspace:
+        """The portfolios that load, for `status` to report on what it can."""
     # Where the targets were read from: a pull request's proposal (gitops.proposed) is read from
     # `targets_commit` into a temporary folder, and the repository, for --base, is the trusted checkout of
     # `repo_config`.

@@ -44,6 +44,7 @@ from reconciler.execution.stopping import (
 from reconciler.journal.queue import Progress, claim, enqueue, finish, items, progress, reclaim_abandoned
 from reconciler.journal.sentences import order_sentence
 from reconciler.journal.statuses import WorkStatus
+from reconciler.journal.store import Journal
 
 log = logging.getLogger("reconciler.workers")
 
@@ -102,7 +103,7 @@ def work(
                     f"; {portfolio} not traded: {'; '.join(why)}"
                     for portfolio, why in sorted(result.refused.items())
                 )
-                + _unfinished(rt, plan, account, result.outcomes)
+                + _unfinished(rt.journal, plan, account, result.outcomes)
             )
         except ReconcilerError as exc:
             status, message = "failed", exc.render()
@@ -117,9 +118,9 @@ def work(
         log.info("work item %s", status, extra={"account": account, "worker": name})
 
 
-def _unfinished(rt: Services, plan: Plan, account: str, outcomes: list[OrderOutcome]) -> str:
+def _unfinished(journal: Journal, plan: Plan, account: str, outcomes: list[OrderOutcome]) -> str:
     """What became of the orders of an account that did not fill, said from the journal (order_sentence)."""
-    rows = rt.journal.intents_for_plan(plan.content_hash, {account})
+    rows = journal.intents_for_plan(plan.content_hash, {account})
     return "".join(
         f"; order {o.client_order_id}: {order_sentence(rows.get(o.client_order_id))}"
         for o in outcomes if (rows.get(o.client_order_id) or {}).get("status") != "filled"

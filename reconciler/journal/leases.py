@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, update
 from reconciler.clock import SYSTEM, Deadline
 from reconciler.errors import ReconcilerError
 from reconciler.journal import tables as t
+from reconciler.journal.per_key import PerKey
 from reconciler.journal.store import Journal
 
 log = logging.getLogger("reconciler.lock")
@@ -155,14 +156,9 @@ def renew(journal: Journal, leases: list[Leased]) -> None:
         lease.renewed, lease.renewed_real = mono, real
 
 
-_KEEPERS: weakref.WeakKeyDictionary[Journal, Keeper] = weakref.WeakKeyDictionary()
-_KEEPERS_MUTEX = threading.Lock()
+_KEEPERS: PerKey[Journal, Keeper] = PerKey(Keeper)
 
 
 def keeper(journal: Journal) -> Keeper:
     """The one keeper of `journal`'s leases in this process."""
-    with _KEEPERS_MUTEX:
-        found = _KEEPERS.get(journal)
-        if found is None:
-            found = _KEEPERS[journal] = Keeper(journal)
-        return found
+    return _KEEPERS.get(journal)

@@ -8,14 +8,11 @@ connection dies, so a crashed worker on another machine never blocks an account 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
 import os
 import socket
 import threading
 import uuid
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,23 +20,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, insert, inspect, select, text
+from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from reconciler import files
 from reconciler.clock import SYSTEM, UNBOUNDED, Deadline
 from reconciler.errors import LockedError, ReconcilerError
-from reconciler.journal import leases
+from reconciler.journal import advisory, leases
 from reconciler.journal import tables as t
 from reconciler.journal.database import as_utc
 from reconciler.journal.store import Journal
 
 log = logging.getLogger("reconciler.lock")
-
-
-def advisory_key(account: str) -> int:
-    """A stable signed 64-bit key per account for pg_try_advisory_lock."""
-    return int.from_bytes(hashlib.sha256(f"reconciler:{account}".encode()).digest()[:8], "big", signed=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -69,85 +61,6 @@ def _gone(row: Mapping[Any, Any], now: datetime) -> bool:
     if as_utc(row["expires_at"]) <= now:
         return True
     return row["host"] == socket.gethostname() and not _pid_alive(int(row["pid"]))
-
-
-class _AdvisorySession:
-    """One PostgreSQL session per process (per journal engine) holding every advisory lock this process takes.
-
-    Session-level advisory locks stack on one connection, and the database frees them all when it ends — so a
-    process's death still frees its accounts at once, while an apply of a thousand accounts holds a thousand
-    locks on one connection instead of a thousand from a pool of fifteen. The same session takes a lock it
-    already holds again (they are re-entrant), so this process tracks which accounts it holds and never takes
-    one twice.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        # Weakly: the sessions are kept by engine, and an engine no one uses any more must go (with its pool).
-        self.engine = weakref.ref(engine)
-        self.mutex = threading.Lock()  # one statement at a time on the shared connection
-        self.conn: Connection | None = None
-        self.held: set[str] = set()
-
-    def try_lock(self, account: str) -> bool:
-        with self.mutex:
-            if account in self.held:
-                return False  # another thread of this process holds it
-            if self.conn is None:
-                engine = self.engine()
-                if engine is None:
-                    return False
-                self.conn = engine.connect()
-            try:
-                got = bool(
-                    self.conn.execute(
-                        text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(account)}
-                    ).scalar()
-                )
-                self.conn.commit()
-            except BaseException:
-                self._drop()
-                raise
-            if got:
-                self.held.add(account)
-            return got
-
-    def unlock(self, account: str) -> None:
-        with self.mutex:
-            if account not in self.held:
-                return
-            self.held.discard(account)
-            if self.conn is None:
-                return
-            try:
-                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": advisory_key(account)})
-                self.conn.commit()
-            except BaseException:
-                self._drop()
-                raise
-            if not self.held:  # holding nothing: the connection goes back to the pool until the next lock
-                conn, self.conn = self.conn, None
-                conn.close()
-
-    def _drop(self) -> None:
-        """A broken session has lost its locks with it: forget them all."""
-        conn, self.conn = self.conn, None
-        self.held.clear()
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.invalidate()
-                conn.close()
-
-
-_SESSIONS: weakref.WeakKeyDictionary[Engine, _AdvisorySession] = weakref.WeakKeyDictionary()
-_SESSIONS_MUTEX = threading.Lock()
-
-
-def _advisory(engine: Engine) -> _AdvisorySession:
-    with _SESSIONS_MUTEX:
-        session = _SESSIONS.get(engine)
-        if session is None:
-            session = _SESSIONS[engine] = _AdvisorySession(engine)
-        return session
 
 
 class AccountLock:
@@ -214,7 +127,7 @@ class AccountLock:
 
     def _acquire_once(self) -> None:
         if self.is_postgres:
-            if not _advisory(self.journal.engine).try_lock(self.account):
+            if not advisory.session(self.journal.engine).try_lock(self.account):
                 raise self._locked_error(self._current())
             self._pg = True
         try:
@@ -296,7 +209,7 @@ class AccountLock:
     def _release_pg(self) -> None:
         if self._pg:
             self._pg = False
-            _advisory(self.journal.engine).unlock(self.account)
+            advisory.session(self.journal.engine).unlock(self.account)
 
 
 def list_locks(journal: Journal) -> list[dict[str, Any]]:
@@ -387,7 +300,7 @@ def holder_state(journal: Journal, account: str) -> Literal["live", "dead", "non
         row = c.execute(select(t.locks).where(t.locks.c.account == account)).mappings().first()
     if row is None:
         # On PostgreSQL a session may hold the advisory lock before (or without) writing its row.
-        return "live" if _is_postgres(journal) and _advisory_held(journal, account) else "none"
+        return "live" if _is_postgres(journal) and advisory.held(journal, account) else "none"
     return row_state(journal, row)
 
 
@@ -396,24 +309,5 @@ def row_state(journal: Journal, row: Mapping[Any, Any]) -> Literal["live", "dead
     lock (the database frees it when the holder's connection dies); on SQLite, while its lease runs and its
     pid runs (when on this host). The rule AccountLock takes a lock over by."""
     if _is_postgres(journal):
-        return "live" if _advisory_held(journal, str(row["account"])) else "dead"
+        return "live" if advisory.held(journal, str(row["account"])) else "dead"
     return "dead" if _gone(row, journal.clock.now()) else "live"
-
-
-def _advisory_held(journal: Journal, account: str) -> bool:
-    """Whether some session holds the account's advisory lock, read from pg_locks. Never by taking it: a probe
-    that takes the lock, even for an instant, makes the worker that is taking it at that moment fail to (two
-    `apply --all` runners lost an account that way). A bigint key is shown as classid (high 32 bits) and objid
-    (low)."""
-    key = advisory_key(account)
-    with journal.engine.connect() as conn:
-        held = conn.execute(
-            text(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                " AND objsubid = 1 AND classid::int8 = :hi AND objid::int8 = :lo)"
-            ),
-            {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF},
-        ).scalar()
-        conn.commit()
-    return bool(held)

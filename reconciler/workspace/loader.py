@@ -13,44 +13,20 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import create_model
 
 from reconciler import files
 from reconciler.core.models import Desired
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.workspace import plugins
 from reconciler.workspace.models import (
-    API_VERSION,
-    SECRET_REF,
     BrokerConfig,
     ConfigDoc,
     ModelDoc,
     PortfolioDoc,
 )
+from reconciler.workspace.validation import document_kind, parse_document
 from reconciler.workspace.yamlpos import RawDoc, load_documents
-
-_FIXES = {
-    "extra_forbidden": "remove it, or check its spelling against docs/configuration.md",
-    "missing": "add this field",
-    "literal_error": "use one of the allowed values",
-    "string_pattern_mismatch": "symbols are upper case (VTI, BRK.B); names are lower case letters, digits, -"
-    " _ .",
-    "less_than_equal": "weights and fractions are between 0 and 1 (0.25 means 25%)",
-    "greater_than_equal": "use a value that is not negative",
-    "greater_than": "use a positive value",
-    "decimal_parsing": "write a plain number such as 0.25",
-    "decimal_type": "write a plain number such as 0.25",
-    "finite_number": "write a finite number",
-    "int_parsing": "write a whole number",
-    "int_type": "write a whole number",
-    "bool_type": "write true or false",
-    "bool_parsing": "write true or false",
-    "dict_type": "this must be a mapping (key: value lines)",
-    "model_type": "this must be a mapping (key: value lines)",
-    "list_type": "this must be a list",
-    "string_type": "write text",
-    "too_short": "list at least one entry",
-}
 
 
 @dataclass(frozen=True)
@@ -127,48 +103,6 @@ def _digest(payload: object) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _validation_problems(raw: RawDoc, exc: ValidationError, broker_docs: str) -> list[ReconcilerError]:
-    problems: list[ReconcilerError] = []
-    for err in exc.errors(include_url=False):
-        loc = [
-            p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "constrained-")))
-        ]
-        # a plug-in documents its own
-        docs = broker_docs if loc and loc[0] == "broker" else "docs/configuration.md"
-        # A key pasted from elsewhere can be thousands of characters: name it by its start and length.
-        field_name = ".".join(
-            str(p) if len(str(p)) <= 40 else f"{str(p)[:12]}…({len(str(p)):,} characters)" for p in loc
-        ) or "(document)"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "literal_error" and loc and loc[-1] == "apiVersion":
-            fix = f"set apiVersion: {API_VERSION}"
-        elif err["type"] == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == SECRET_REF:
-            # Never echo the value: it may be the very secret that was pasted here.
-            msg = "is not a secret reference"
-            fix = (
-                "write where the secret lives, never the secret itself: env:VAR_NAME, aws:SECRET_ID#field or"
-                " vault:PATH#field (if a real secret was written here, rotate it and remove it from git"
-                " history)"
-            )
-        else:
-            fix = _FIXES.get(err["type"], f"see {docs}")
-        if err["type"] == "value_error":
-            fix = msg.split("; ", 1)[1] if "; " in msg else f"see {docs}"
-            msg = msg.split("; ", 1)[0]
-        problems.append(ReconcilerError(f"field {field_name}: {msg}", where=raw.where(loc), fix=fix))
-    return problems
-
-
-def _parse(
-    raw: RawDoc, model: type[BaseModel], problems: list[ReconcilerError], broker_docs: str = ""
-) -> Any:
-    try:
-        return model.model_validate(raw.data)
-    except ValidationError as exc:
-        problems.extend(_validation_problems(raw, exc, broker_docs or "docs/configuration.md"))
-        return None
-
-
 @cache
 def config_model(broker: type[BrokerConfig] | None) -> type[ConfigDoc]:
     """`kind: Config` with `broker:` validated by the given plug-in's model (None: only as a mapping, to find
@@ -200,28 +134,6 @@ def _broker_model(raw: RawDoc, problems: list[ReconcilerError]) -> type[BrokerCo
         return None
 
 
-def _kind(raw: RawDoc, allowed: tuple[str, ...], problems: list[ReconcilerError]) -> str | None:
-    if not isinstance(raw.data, dict):
-        problems.append(
-            ReconcilerError(
-                "document is not a mapping", where=raw.where(),
-                fix="start with apiVersion:, kind:, metadata:, spec:"
-            )
-        )
-        return None
-    kind = raw.data.get("kind")
-    if kind not in allowed:
-        problems.append(
-            ReconcilerError(
-                "field kind: missing" if kind is None else f"field kind: unknown kind {kind!r}",
-                where=raw.where(["kind"]),
-                fix=f"use kind: {' or '.join(allowed)}",
-            )
-        )
-        return None
-    return str(kind)
-
-
 def load_config(path: Path) -> ConfigDoc:
     """Read and validate `reconciler.yaml` alone."""
     return _load_config(path)[0]
@@ -237,9 +149,10 @@ def _load_config(path: Path) -> tuple[ConfigDoc, RawDoc]:
         )
     raw = docs[0]
     config = None
-    if _kind(raw, ("Config",), problems):
+    if document_kind(raw, ("Config",), problems):
         broker = _broker_model(raw, problems)
-        config = _parse(raw, config_model(broker), problems, broker_docs=broker.docs if broker else "")
+        guide = broker.docs if broker else ""
+        config = parse_document(raw, config_model(broker), problems, broker_docs=guide)
     if problems or config is None:
         raise SpecError(problems)
     assert isinstance(config, ConfigDoc)
@@ -357,9 +270,9 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
                 )
             )
         for raw in docs:
-            kind = _kind(raw, ("Model", "Portfolio"), problems)
+            kind = document_kind(raw, ("Model", "Portfolio"), problems)
             if kind == "Model":
-                m = _parse(raw, ModelDoc, problems)
+                m = parse_document(raw, ModelDoc, problems)
                 if m is not None:
                     if m.metadata.name in models:
                         first = models[m.metadata.name][0]
@@ -374,7 +287,7 @@ def load_workspace(config_path: Path, *, partial: bool = False, accounts: bool =
                     else:
                         models[m.metadata.name] = (raw, m)
             elif kind == "Portfolio":
-                p = _parse(raw, PortfolioDoc, problems)
+                p = parse_document(raw, PortfolioDoc, problems)
                 if p is not None:
                     portfolios.append((raw, p))
     if not found:

@@ -20,6 +20,7 @@ from reconciler.clock import FixedClock
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planning import make_plan
 from reconciler.runtime import Runtime
+from tests.builders import WithBroker
 from tests.conftest import CliResult, Workspace, copy_examples, journal_for, runner
 
 SEND_SECONDS = 2.5  # what each send takes on the simulated link: the fill latency the fit must find
@@ -46,14 +47,14 @@ def trade_days(ws: Workspace, days: int) -> int:
     rt = Runtime(ws.config, ws.journal_url, clock=clock)
     paper = rt.broker
     assert isinstance(paper, PaperBroker)
-    rt.__dict__["broker"] = _Link(paper, clock)
+    services = WithBroker(rt, _Link(paper, clock))
     start = dict(paper.prices)
     for day in range(days):
         for k, (symbol, p) in enumerate(sorted(start.items())):
             swing = Decimal("1.12") if (day + k) % 2 else Decimal("0.89")
             moved = (p.price * swing).quantize(Decimal("0.01"))
             paper.prices[symbol] = Price(moved, moved)  # a new day's close: not a doubtful jump
-        result = apply_plan(make_plan(rt), rt, actor="test")
+        result = apply_plan(make_plan(services), services, actor="test")
         assert result.ok, result
         clock.at = MONDAY + timedelta(days=day + 1 + 2 * ((day + 1) // 5))  # the next weekday
     rt.journal.engine.dispose()

@@ -21,6 +21,7 @@ from reconciler.brokers.prices import Price
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planning import make_plan
 from reconciler.runtime import Runtime
+from tests.builders import WithBroker
 from tests.conftest import PG_ADMIN_URL, REPO, fresh_journal_url
 
 DAYS_PER_RUN = 10
@@ -125,8 +126,7 @@ def _replay(root: Path, seed: int, limit: bool, per_order: int) -> tuple[Sent, S
         if day.sent:
             replayed[pp.account] = day.sent
     recording = _Recording(paper)
-    rt.__dict__["broker"] = recording
-    result = apply_plan(plan, rt, actor="test")
+    result = apply_plan(plan, WithBroker(rt, recording), actor="test")
     assert result.refused == {}, result.refused
     return recording.sent, replayed, kinds
 

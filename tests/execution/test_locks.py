@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from reconciler.journal.locks import advisory_key
+from reconciler.journal.advisory import advisory_key
 from tests.conftest import Workspace
 from tests.execution.conftest import Broker, run_cli
 

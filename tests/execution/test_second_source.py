@@ -112,7 +112,7 @@ def test_an_exchanges_inflated_fill_is_refused_by_the_same_gate(workspace: Works
     answer = order_state({"id": "x1", "symbol": "BTC/USD", "side": "buy", "amount": 100000, "filled": 100000,
                           "average": 60000, "status": "closed"}, "USD", "rc-ccxt")
     with pytest.raises(ImpossibleFillError):
-        record_state(rt, "paper-ira", answer, apply_id)
+        record_state(rt.journal, "paper-ira", answer, apply_id)
     assert workspace.query("select count(*) from fills where client_order_id = 'rc-ccxt'")[0][0] == 0
 
 

@@ -31,6 +31,7 @@ from reconciler.errors import ExchangeBannedError, OrderRefusedError, Reconciler
 from reconciler.execution.leg import ApplyResult, Leg
 from reconciler.execution.planfile import read_plan
 from reconciler.runtime import Runtime
+from tests.builders import WithBroker
 from tests.conftest import Workspace, edit_yaml
 from tests.execution.conftest import Answer, Broker, ForwardingProxy, run_cli
 
@@ -156,10 +157,9 @@ def _send(
 ) -> tuple[Leg, ApplyResult]:
     plan, pp, rt, apply_id = planned
     action = replace(next(a for a in pp.actions if a.side == "buy"), leg=leg, quantity=Decimal(1))
-    paper = rt.__dict__.setdefault("paper", rt.broker)
-    rt.__dict__["broker"] = Raising(paper, exc, placed=placed)
     result = ApplyResult(apply_id, "succeeded")
-    leg_ = Leg(rt, plan, pp, action, apply_id, None, result)
+    raising = WithBroker(rt, Raising(rt.broker, exc, placed=placed))
+    leg_ = Leg(raising, plan, pp, action, apply_id, None, result)
     # journaled as failed like any refusal, then it ends the apply
     with contextlib.suppress(ExchangeBannedError):
         leg_.send(Decimal(1), 0.0)
@@ -321,8 +321,8 @@ def test_a_ban_fails_its_order_and_ends_the_apply(planned: tuple[Plan, Portfolio
     """Binance's 418: nothing was placed (the intent is failed), and every later call would be refused too."""
     plan, pp, rt, apply_id = planned
     action = replace(next(a for a in pp.actions if a.side == "buy"), leg=4000, quantity=Decimal(1))
-    rt.__dict__["broker"] = Raising(rt.broker, ExchangeBannedError("banned until 2026-01-05T15:07:00+00:00"))
-    leg = Leg(rt, plan, pp, action, apply_id, None, ApplyResult(apply_id, "succeeded"))
+    banned = Raising(rt.broker, ExchangeBannedError("banned until 2026-01-05T15:07:00+00:00"))
+    leg = Leg(WithBroker(rt, banned), plan, pp, action, apply_id, None, ApplyResult(apply_id, "succeeded"))
     with pytest.raises(ExchangeBannedError):
         leg.send(Decimal(1), 0.0)
     intent = rt.journal.intent(leg.cid)

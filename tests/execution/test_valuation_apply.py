@@ -16,6 +16,7 @@ from reconciler.core.models import Observation, Quote
 from reconciler.execution.executor import apply_plan
 from reconciler.execution.planning import make_plan
 from reconciler.runtime import Runtime
+from tests.builders import WithBroker
 from tests.conftest import Workspace, edit_yaml
 
 _TEN_MINUTES = timedelta(minutes=10)
@@ -114,8 +115,7 @@ def test_each_portfolio_is_reobserved_before_its_orders(workspace: Workspace) ->
     plan = make_plan(rt)
     traded = [pp for pp in plan.portfolios if pp.actions]
     assert len(traded) >= 2
-    rt.__dict__["broker"] = _StaleAfterFirstPortfolio(rt.broker)
-    result = apply_plan(plan, rt, actor="test")
+    result = apply_plan(plan, WithBroker(rt, _StaleAfterFirstPortfolio(rt.broker)), actor="test")
     first, *rest = traded
     assert not result.ok
     assert set(result.refused) == {pp.name for pp in rest}
@@ -174,7 +174,6 @@ def test_plan_judges_quote_age_at_each_accounts_observation(workspace: Workspace
     against a 60 s limit, and the plan blocked itself."""
     clock = FixedClock(datetime(2031, 6, 2, 15, 0, tzinfo=UTC))
     rt = Runtime(workspace.config, workspace.journal_url, clock=clock)
-    rt.__dict__["broker"] = _SlowBroker(rt.broker, clock)
-    plan = make_plan(rt)
+    plan = make_plan(WithBroker(rt, _SlowBroker(rt.broker, clock)))
     assert [r.message for r in plan.policy_results if r.policy == "quote_freshness"] == []
     assert plan.blocked == []

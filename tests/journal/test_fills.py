@@ -38,9 +38,9 @@ def test_partial_fills_record_each_fills_own_commission(workspace: Workspace) ->
                           commission=D(commission),
                           status="partially_filled" if filled != "100" else "filled")
 
-    record_state(rt, "paper-ira", state("40", "10", "1.00"), apply_id)   # 40 @ 10, commission 1.00
-    record_state(rt, "paper-ira", state("40", "10", "1.00"), apply_id)   # seen again: nothing new
-    record_state(rt, "paper-ira", state("100", "10.6", "2.50"), apply_id)  # 60 more @ 11, commission 1.50
+    record_state(j, "paper-ira", state("40", "10", "1.00"), apply_id)   # 40 @ 10, commission 1.00
+    record_state(j, "paper-ira", state("40", "10", "1.00"), apply_id)   # seen again: nothing new
+    record_state(j, "paper-ira", state("100", "10.6", "2.50"), apply_id)  # 60 more @ 11, commission 1.50
     fills = show(j, apply_id)["fills"]
     assert [(f["quantity"], f["price"], f["commission"]) for f in fills] == [
         (D(40), D(10), D("1.00")), (D(60), D(11), D("1.50")),
@@ -98,7 +98,7 @@ def test_a_fill_is_measured_against_the_fills_journaled_not_the_intents_progress
         "insert into fills (client_order_id, fill_key, quantity, price, commission, fee_in_kind, filled_at)"
         " values ('rc-old', 'b7:19', 19, 10, 0, 0, '2026-01-02 15:00:00')"
     )
-    record_state(rt, "paper-ira", OrderState(
+    record_state(j, "paper-ira", OrderState(
         client_order_id="rc-old", broker_order_id="b7", symbol="VTI", side="buy", quantity=D(57),
         filled_quantity=D(38), avg_price=D(10), commission=D(0), status="partially_filled",
     ), apply_id)

@@ -61,11 +61,11 @@ def _fill(rt: Runtime, cid: str, side: str, quantity: str, price: str, commissio
                      client_order_id=cid, symbol="VTI", side=side, quantity=D(quantity), est_price=D(price),
                      status="submitting")
     done = D(filled or quantity)
-    record_state(rt, ACCOUNT, OrderState(
+    record_state(rt.journal, ACCOUNT, OrderState(
         client_order_id=cid, broker_order_id="b-" + cid, symbol="VTI", side=side, quantity=D(quantity),
         filled_quantity=done, avg_price=D(price), commission=D(commission),
         status="filled" if done == D(quantity) else "partially_filled",
-    ), None)
+    ), None, lots=lot_rule_of(rt, ACCOUNT))
 
 
 def _vti(rt: Runtime) -> list[tuple[date, D, D]]:

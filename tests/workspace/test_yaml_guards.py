@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import ReconcilerError
-from reconciler.workspace import yamlpos
-from reconciler.workspace.yamlpos import MAX_DEPTH, MAX_KEY_CHARS, parse_documents
+from reconciler.workspace import yamlguard
+from reconciler.workspace.yamlguard import MAX_DEPTH, MAX_KEY_CHARS
+from reconciler.workspace.yamlpos import parse_documents
 
 P = Path("portfolios/x.yaml")
 
@@ -162,4 +163,4 @@ def test_fmt_loads_through_the_same_guards() -> None:
 
 
 def test_the_guard_limits_are_where_the_loader_reads_them() -> None:
-    assert (yamlpos.MAX_DEPTH, yamlpos.MAX_KEY_CHARS) == (64, 256)
+    assert (yamlguard.MAX_DEPTH, yamlguard.MAX_KEY_CHARS) == (64, 256)
