@@ -40,7 +40,7 @@ TARGETS = {
     "numbers": 90, "fees": 95, "fills": 95, "weights": 95, "valuation": 95, "order_size": 95,
     "attribution": 90,
     "changes": 90, "plan": 90, "sequence": 95, "envelope": 95, "drift": 95, "rules": 90, "models": 90,
-    "planner": 90, "checks": 90, "legs": 95, "lots": 95, "ledger": 95, "tax_rules": 90,
+    "planner": 90, "checks": 90, "legs": 95, "lots": 95, "ledger": 95, "lot_agreement": 95, "tax_rules": 90,
     "tax_plan": 95, "wash_sale": 95, "learned_costs": 90, "cooldown": 95,
     "raise_cash": 95, "plan_legs": 90, "plan_table": 90, "observation": 90, "frozen": 90,
     "wash_guard": 95, "harvest": 95, "household": 90,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from pydantic import BaseModel, ConfigDict
+
 from reconciler.core.lots import long_term
 from reconciler.core.numbers import ZERO
 
@@ -21,6 +23,15 @@ class HeldLot:
     acquired: date
     quantity: Decimal
     cost_basis: Decimal
+
+
+class LotMismatch(BaseModel):
+    """A symbol whose lots disagree with the broker's holding, as the plan records it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ledger: Decimal
+    broker: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +68,23 @@ def mismatches(
         for s in sorted(held.keys() | positions.keys())
         if held.get(s, ZERO) != positions.get(s, ZERO)
     }
+
+
+def agreement(lots: Iterable[HeldLot] | None, positions: Mapping[str, Decimal]) -> dict[str, bool]:
+    """Per symbol either side knows, whether the ledger's lots account for exactly what the broker holds: the
+    symbols whose sells may choose lots and estimate their tax (none without a ledger, `lots` None)."""
+    if lots is None:
+        return {s: False for s in sorted(positions)}
+    lots = list(lots)
+    differ = mismatches(lots, positions)
+    return {s: s not in differ for s in sorted({lot.symbol for lot in lots} | positions.keys())}
+
+
+def disagreement_notes(differ: Mapping[str, tuple[Decimal, Decimal]]) -> list[str]:
+    """One plan note per symbol whose lots disagree with the broker: what each side says and the fix."""
+    return [
+        f"lots: {symbol} — the ledger's lots hold {ledger}, the broker {broker} (a transfer, a corporate"
+        f" action or a trade made elsewhere?); tax-aware choices for {symbol} are off until the ledger is"
+        f" fixed (`reconciler lots import ACCOUNT FILE` with the broker's lots)"
+        for symbol, (ledger, broker) in differ.items()
+    ]

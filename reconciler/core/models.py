@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from reconciler.core.frozen import Frozen
+from reconciler.core.ledger import LotMismatch
 from reconciler.core.numbers import BPS
 from reconciler.core.observation import MarketStatus, Observation, Quote
 from reconciler.core.rules import Commission, SymbolRule, Trading, Withdrawal
@@ -207,6 +208,10 @@ class PortfolioPlan(Frozen):
     )
     tax: PortfolioTax | None = Field(
         None, description="The sells' lots, realised gains and estimated tax, for a portfolio with `tax:`."
+    )
+    lot_mismatches: dict[str, LotMismatch] = Field(
+        default_factory=dict, description="Symbols whose tax lots disagree with the broker's holding: no"
+        " tax-aware choice for them until the ledger is fixed (core.lot_agreement)."
     )
 
     @property

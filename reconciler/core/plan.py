@@ -31,7 +31,7 @@ def canonical_json(plan: Plan) -> str:
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
     data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", "signature", *unset})
     for portfolio in data["portfolios"]:
-        for name in ("blocked", "references", "withdrawal", "tax"):
+        for name in ("blocked", "references", "withdrawal", "tax", "lot_mismatches"):
             if not portfolio.get(name):
                 portfolio.pop(name, None)
         observation = portfolio["observation"]

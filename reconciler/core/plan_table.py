@@ -171,6 +171,7 @@ def assemble(
         references={},
         withdrawal=None,  # set with the references (_referenced): the plan's pending withdrawals
         tax=None,  # set with the references too: core.tax_orders
+        lot_mismatches={},  # likewise (core.lot_agreement)
     )
 
 

@@ -16,6 +16,7 @@ from operator import gt, mul, sub
 from typing import Literal, overload
 
 from reconciler.core.cooldown import cooled
+from reconciler.core.lot_agreement import with_lot_agreement
 from reconciler.core.models import Action, CostModel, Desired, Observation, PortfolioPlan, UnitCosts
 from reconciler.core.numbers import ONE, PLAN_CONTEXT, ZERO, money
 from reconciler.core.plan_legs import (
@@ -66,6 +67,7 @@ def _referenced(
 ) -> PortfolioPlan:
     """The plan with the references of the symbols that value its account recorded, so apply re-derives it,
     and the cash it keeps for pending withdrawals."""
+    pp = with_lot_agreement(pp, obs)  # lots that disagree with the broker (core.lot_agreement)
     if desired.withdrawals and (kept := pending(desired, obs)):
         pp = pp.model_copy(update={"withdrawal": kept})
     pp = with_taxes(pp, desired, obs)  # the sells' lots, gains and tax (core.tax_orders)

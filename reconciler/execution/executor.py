@@ -23,6 +23,7 @@ from reconciler.execution.faults import crash_point
 from reconciler.execution.gate import OrderGate
 from reconciler.execution.judge import check_results_belong, judge
 from reconciler.execution.leg import ApplyResult, Leg, OrderOutcome
+from reconciler.execution.planning import with_last_applied
 from reconciler.execution.preflight import (
     admitted,
     already_applied,
@@ -146,6 +147,7 @@ def apply_plan(
                             rt, plan, pp, apply_id, [], [], overrides, actor, result, late=exc.message
                         )
                         continue
+                    obs = _as_planned(rt, obs)
                     # A move nobody explained stays blocked once this observation, holding it, is the
                     # baseline.
                     moved_symbols(journal, pp.account, obs.positions, record=True)
@@ -170,6 +172,17 @@ def apply_plan(
             f"{name} not traded: {'; '.join(why)}" for name, why in sorted(result.refused.items())
         )])) or None)
         return result
+
+
+def _as_planned(rt: Services, obs: Observation) -> Observation:
+    """The observation taken before a portfolio's orders with the journal's facts a plan's observation holds
+    (when an apply last traded it, for its cooldown), so the apply's recorded observation says what a plan's
+    would."""
+    desired = rt.workspace.portfolio_for_account(obs.account)
+    if desired is None:
+        return obs
+    ((_, obs),) = with_last_applied(rt.journal, [(desired, obs)])
+    return obs
 
 
 def _one_commit(rt: Services) -> AbstractContextManager[None]:

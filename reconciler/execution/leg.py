@@ -24,7 +24,7 @@ from reconciler.errors import (
     ReconcilerError,
 )
 from reconciler.execution.faults import crash_point
-from reconciler.execution.reconcile import record_state
+from reconciler.execution.reconcile import lot_rule_of, record_state
 from reconciler.execution.services import Services
 from reconciler.execution.stopping import finishing
 from reconciler.journal.statuses import ApplyStatus, IntentStatus
@@ -199,7 +199,9 @@ class Leg:
         note = None
         queued = fill_timeout is None and state.status not in FINAL_ORDER_STATUSES
         if queued:
-            record_state(self.rt.journal, account, state, self.apply_id, self.sent)
+            record_state(
+                self.rt.journal, account, state, self.apply_id, self.sent, lot_rule_of(self.rt, account)
+            )
             note = f"queued for the open ({state.status}); `reconciler reconcile` records its fills"
         else:
             state = self._await_final(state, fill_timeout or 0.0)
@@ -285,7 +287,10 @@ class Leg:
             latest = self.rt.journal.intent(self.cid)
             if latest is not None and latest["status"] == "submitting":
                 # the broker's acknowledgement
-                record_state(self.rt.journal, self.pp.account, state, self.apply_id, self.sent)
+                record_state(
+                    self.rt.journal, self.pp.account, state, self.apply_id, self.sent,
+                    lot_rule_of(self.rt, self.pp.account),
+                )
             self.interrupted = (
                 f"{exc.message}; the order is left as the broker last showed it ({state.status}):"
                 " `reconciler reconcile` records its fills and cancels what is left"
@@ -305,7 +310,7 @@ class Leg:
     def _wait_and_cancel(self, state: OrderState, fill_timeout: float) -> OrderState:
         account, cid, rt = self.pp.account, self.cid, self.rt
         if state.status in FINAL_ORDER_STATUSES or state.filled_quantity > 0:
-            record_state(rt.journal, account, state, self.apply_id, self.sent)
+            record_state(rt.journal, account, state, self.apply_id, self.sent, lot_rule_of(rt, account))
         # else a bare acknowledgement, about to be looked at again: its intent stays `submitting` until the
         # broker says more, and a crash meanwhile is recovered by client id, as one right after the send is.
         clock = rt.clock
@@ -332,14 +337,14 @@ class Leg:
                 break
             if latest.filled_quantity != state.filled_quantity or latest.status != state.status:
                 state = latest
-                record_state(rt.journal, account, state, self.apply_id, self.sent)
+                record_state(rt.journal, account, state, self.apply_id, self.sent, lot_rule_of(rt, account))
                 if state.status == "partially_filled":
                     crash_point("mid_partial_fill")
         if state.status not in FINAL_ORDER_STATUSES:
             final = rt.broker.cancel(account, cid, self.action.symbol)
             crash_point("during_cancel")
             state = final or state
-            record_state(rt.journal, account, state, self.apply_id, self.sent)
+            record_state(rt.journal, account, state, self.apply_id, self.sent, lot_rule_of(rt, account))
             # Said as the broker's answer has it: a refused or unfinished cancel leaves the order open.
             rt.journal.event(
                 "order.remainder_canceled"

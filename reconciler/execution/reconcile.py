@@ -25,6 +25,7 @@ from reconciler.core.plan import CLIENT_ORDER_ID_PREFIX
 from reconciler.errors import ImpossibleFillError, InFlightError, ReconcilerError
 from reconciler.execution.faults import crash_point
 from reconciler.journal.database import as_utc
+from reconciler.journal.lot_book import FIFO, LotRule, lot_rule
 from reconciler.journal.moves import accept, moved_symbols
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ReconcileReport:
 
 def record_state(
     journal: Journal, account: str, state: OrderState, apply_id: str | None,
-    sent: tuple[str, str, Decimal] | None = None,
+    sent: tuple[str, str, Decimal] | None = None, lots: LotRule | None = FIFO,
 ) -> None:
     """Journal what the broker says about an order: the order row, any new fill (once), the intent's status.
     The one way a broker's answer about an order reaches the journal, so every adapter's answers are checked
@@ -67,7 +68,8 @@ def record_state(
 
     `sent` is (symbol, side, quantity) of the intent the caller itself inserted in this process
     (execution.leg: a plain insert of a new client id; no statement ever changes those three columns, stored
-    as exact text), so it is the journal's row without reading it again; None reads the row."""
+    as exact text), so it is the journal's row without reading it again; None reads the row. `lots`: which
+    lots a new fill opens or closes (lot_rule_of; None books none)."""
     if sent is None:
         intent = journal.intent(state.client_order_id)
         sent = None if intent is None else (intent["symbol"], intent["side"], Decimal(intent["quantity"]))
@@ -87,7 +89,20 @@ def record_state(
             fix="nothing of it was journaled and nothing more is sent for this portfolio; ask the broker what"
             " happened to this order, then run `reconciler reconcile`",
         )
-    journal.record_state(account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"))
+    journal.record_state(
+        account, state, apply_id, on_fill=lambda: crash_point("after_fill_recorded"), lots=lots
+    )
+
+
+def lot_rule_of(rt: Services, account: str) -> LotRule | None:
+    """Which lots the account's sells close: its portfolio's `tax.lots` (FIFO without a `tax:` block). None
+    when the portfolios do not load: the fill is still journaled (a repair must not stop), but no lot is
+    booked on a guess; the ledger then disagrees with the broker and the next plan says so."""
+    try:
+        desired = rt.workspace.portfolio_for_account(account)
+    except ReconcilerError:
+        return None
+    return lot_rule(None if desired is None else desired.tax)
 
 
 def last_attempt(intent: dict[str, Any], longest_send: float) -> datetime:
@@ -131,7 +146,7 @@ def reconcile_account(rt: Services, account: str, *, check_positions: bool = Tru
             final = broker.cancel(account, cid, intent["symbol"])
             state = final or state
             report.canceled.append(cid)
-        record_state(journal, account, state, intent["apply_id"])
+        record_state(journal, account, state, intent["apply_id"], lots=lot_rule_of(rt, account))
         journal.event("reconcile.adopted", account=account, client_order_id=cid, status=state.status)
         report.adopted.append(cid)
         log.warning(

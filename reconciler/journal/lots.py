@@ -34,3 +34,4 @@ def account_lots(journal: Journal, account: str) -> list[HeldLot]:
     )
     with journal.engine.connect() as c:
         return [HeldLot(r.symbol, r.acquired, r.quantity, r.cost_basis) for r in c.execute(query)]
+

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import time_machine
@@ -93,3 +94,30 @@ def test_status_agrees_with_plan_inside_the_cooldown(workspace: Workspace) -> No
     r = workspace.run("status", "--format", "json")
     mine = [p for p in json.loads(r.out)["portfolios"] if p["portfolio"] == PORTFOLIO]
     assert [p["status"] for p in mine] == ["Synced"], r.out
+
+
+def _intents(ws: Workspace) -> int:
+    return int(ws.query("SELECT count(*) FROM intents WHERE portfolio = :p", p=PORTFOLIO)[0][0])
+
+
+def test_apply_on_merge_inside_the_cooldown_sends_nothing_for_the_portfolio(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """`apply --envelope` plans again before it sends: that plan must see the journal's last apply too."""
+    _applied(workspace)
+    _targets(workspace, SOME_DRIFT)
+    reviewed = tmp_path / "reviewed.json"
+    assert workspace.run("plan", "--out", str(reviewed)).code == 0
+    before = _intents(workspace)
+    r = workspace.run("apply", "--envelope", str(reviewed), "--auto-approve")
+    assert (r.code, _intents(workspace)) == (0, before), r.out + r.err
+
+
+def test_the_observation_an_apply_records_carries_its_last_apply(workspace: Workspace) -> None:
+    """The observation taken right before the orders (`apply`'s, with or without --envelope) is recorded
+    with the same facts a plan's holds."""
+    _applied(workspace)
+    _targets(workspace, HARD_DRIFT)
+    assert workspace.run("apply", "--auto-approve", "--target", PORTFOLIO).code == 0
+    rows = workspace.query("SELECT data FROM observations WHERE purpose = 'apply' ORDER BY id DESC")
+    assert json.loads(rows[0][0])["last_applied"] is not None

@@ -83,3 +83,8 @@ def test_validate_leaves_the_wash_sale_keys_out_of_its_warning() -> None:
     """The guard, substitutes and harvesting act in `plan` (core.wash_guard)."""
     given = TaxSettings(household="smith", substitutes=[["VTI", "ITOT"]], harvest={"min_loss": 1000})
     assert {"household", "wash_sale", "substitutes", "harvest"} & set(not_acting(given)) == set()
+
+
+def test_the_lot_method_is_acted_on_by_the_ledger() -> None:
+    """Fills close lots by `tax.lots` (journal.lot_book): validate does not call it idle."""
+    assert not_acting(TaxSettings(lots="hifo", wash_sale=False)) == []
