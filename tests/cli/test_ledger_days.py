@@ -76,7 +76,11 @@ def _targets(ws: Workspace, **weights: float) -> None:
 @pytest.fixture
 def days(workspace: Workspace) -> Iterator[Days]:
     def taxed(doc: Any) -> None:
-        doc["spec"]["tax"] = {"lots": "hifo", "rates": {"short_term": 0.35, "long_term": 0.15}}
+        # The wash-sale guard would hold back day 3's sales (the lots bought on day 2 cost their commission
+        # too, so selling them at the same price is a loss inside the window): this test is about the ledger.
+        doc["spec"]["tax"] = {
+            "lots": "hifo", "rates": {"short_term": 0.35, "long_term": 0.15}, "wash_sale": False,
+        }
 
     edit_yaml(workspace.root / "portfolios" / f"{PORTFOLIO}.yaml", taxed)
     d = Days(workspace)
