@@ -12,7 +12,7 @@ import gc
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from itertools import compress, repeat
-from operator import gt, mul, sub
+from operator import gt, itemgetter, mul, sub
 from typing import Literal, overload
 
 from reconciler.core.cooldown import cooled
@@ -156,9 +156,9 @@ def _plan_portfolio(
             symbols = [s for s in symbols if s not in aside]
 
     n = len(symbols)
-    held = list(map(positions.get, symbols, repeat(ZERO, n)))
+    held = _column(positions, symbols, n)
     values = list(map(mul, held, prices))
-    tw = list(map(targets.get, symbols, repeat(ZERO, n)))
+    tw = _column(targets, symbols, n)
     unwanted = ZERO in tw
     band = bands_of(tw, bands, unwanted)
     cash_total = obs.cash_settled + obs.cash_unsettled
@@ -209,6 +209,17 @@ def _plan_portfolio(
     if not rows:
         return actions, all_notes
     return assemble(table, all_notes, actions, sold + bought, cash_total + proceeds - spent)
+
+
+def _column(by_symbol: Mapping[str, Decimal], symbols: list[str], n: int) -> list[Decimal]:
+    """by_symbol's value for each symbol, zero where it has none: one itemgetter call (a C loop, faster than
+    map(get)) when every symbol is there, as in most accounts."""
+    if n > 1 and len(by_symbol) >= n:
+        try:
+            return list(itemgetter(*symbols)(by_symbol))
+        except KeyError:
+            pass  # a symbol without an entry: the zeros below
+    return list(map(by_symbol.get, symbols, repeat(ZERO, n)))
 
 
 def plan_many(
