@@ -1,7 +1,8 @@
 """The wash-sale guard and harvesting in `plan`, pure: a step over the targets before the planner's legs, as
 core.cooldown and core.raise_cash are.
 
-For a portfolio with `tax:` settings and its household's trades in the observation (core.household):
+For a portfolio with `tax:` settings and its household's trades in the observation (core.household), the
+account's lots read from the observation's one field of them (`Observation.lots`):
 1. Substitutes (`tax.substitutes`): a group's target weight is held by the members the account holds, in
    proportion to their value, so a holding swapped into a substitute is not sold back.
 2. Harvesting (`tax.harvest`, core.harvest): a holding at a loss moves its weight to a substitute.
@@ -159,13 +160,13 @@ def _lots_of(lots: Sequence[HeldLot], symbol: str, held: Decimal) -> list[Lot] |
     return mine if held > 0 and sum((lot.quantity for lot in mine), ZERO) == held else None
 
 
-def _sale_gain(tax: TaxSettings, home: Household, view: _View, symbol: str, quantity: Decimal,
+def _sale_gain(tax: TaxSettings, obs: Observation, view: _View, symbol: str, quantity: Decimal,
                day: date) -> Decimal | None:
     """What selling `quantity` would realise under the portfolio's lot method, as the wash-sale rule sees it:
     the losses of the lots closed at a loss when there are any (a gain on other lots of the same sale does
     not make them deductible: Publication 550's three blocks sold together), else the gain; None when the
     ledger cannot tell (the guard then counts it as a loss)."""
-    lots = _lots_of(home.lots, symbol, view.held.get(symbol, ZERO))
+    lots = _lots_of(obs.lots or (), symbol, view.held.get(symbol, ZERO))
     if lots is None:
         return None
     price = view.prices[symbol]
@@ -221,7 +222,7 @@ def _harvest(
     """Move each harvestable holding's weight to a substitute (the planner then sells it in full), adding
     each to `harvested`."""
     notes = []
-    found = harvestable(home.lots, view.prices, view.held, min_loss)
+    found = harvestable(obs.lots or (), view.prices, view.held, min_loss)
     for symbol, loss in found.items():
         if symbol not in targets or symbol not in groups or _protected(rules.get(symbol)):
             continue
@@ -254,7 +255,7 @@ def _hold_loss_sales(
         if units <= 0 or weight <= target or _protected(rules.get(symbol)):
             continue
         quantity = units if target == 0 else min(units, (weight - target) * view.equity / view.prices[symbol])
-        gain = _sale_gain(tax, home, view, symbol, quantity, day)
+        gain = _sale_gain(tax, obs, view, symbol, quantity, day)
         found = _conflicts(home, TradeEvent(obs.account, symbol, day, "sell", gain))
         if not found:
             continue
