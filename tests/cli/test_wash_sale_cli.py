@@ -1,7 +1,8 @@
 """The wash-sale guard end to end: a real paper apply sells GLD out of bob-taxable, journaled in a real
 journal; alice's IRA, in the same household, then wants GLD, and `plan` does not buy it for 30 days (Revenue
 Ruling 2008-5: an IRA's purchase counts). The ledger has no lots for bob's GLD, so the sale's result is not
-known and the guard counts it as a loss (it fails closed; tests/cli/test_wash_results_cli.py: known results)."""
+known and the guard counts it as a loss (it fails closed; known results: tests/cli/test_wash_results_cli.py).
+"""
 
 from __future__ import annotations
 
