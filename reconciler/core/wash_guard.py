@@ -81,6 +81,7 @@ def guard(desired: Desired, obs: Observation) -> Guarded:
         after = _view(targets, rules, obs)  # a held holding outside the targets is now set aside
         if after is not None:
             notes += _guard_buys(targets, rules, home, obs, after, day, groups)
+    notes += _made_already(home, obs.account)
     changed: dict[str, object] = {"targets": targets} if targets != desired.targets else {}
     if rules != desired.symbols:
         changed["symbols"] = rules
@@ -199,6 +200,28 @@ def _what(found: list[TradeEvent]) -> str:
         "sold at a loss" if last.gain is not None else "sold (its result unknown to the ledger)"
     )
     return f"{did} in {last.account} on {last.day.isoformat()}"
+
+
+def _made_already(home: Household, account: str) -> list[str]:
+    """A note for each wash sale the household's trades already made that touches this account: a buy within
+    30 days after a sale of the same symbol at a known loss (with `wash_sale: false`, say). The ledger neither
+    disallows the loss nor adds it to the replacement's basis (Publication 550), so it says so rather than
+    let its lots and gains pass for the broker's."""
+    notes = []
+    for i, sale in enumerate(home.trades):
+        if sale.side != "sell" or sale.gain is None or sale.gain >= 0:
+            continue
+        buy = next((b for b in home.trades[i + 1:] if b.side == "buy" and b.symbol == sale.symbol
+                    and (b.day - sale.day).days <= WINDOW_DAYS), None)
+        if buy is None or account not in (sale.account, buy.account):
+            continue
+        notes.append(f"wash sale: {sale.symbol} sold at a loss of {money(-sale.gain)} in {sale.account} on"
+                     f" {sale.day.isoformat()} and bought in {buy.account} on {buy.day.isoformat()}, within"
+                     f" {WINDOW_DAYS} days: a wash sale (IRS Publication 550). The ledger does not adjust for"
+                     " it (the loss is disallowed, and added to the bought lot's basis unless an IRA bought"
+                     " it), so its gains and lots may differ from the broker's until `reconciler lots"
+                     " import`")
+    return notes
 
 
 def _substitute(

@@ -73,3 +73,20 @@ def test_the_households_trades_carry_the_sales_result(workspace: Workspace) -> N
     loss = D(str(quantity)) * D(str(price)) - D(str(commission)) - 6000
     gld = [(t["account"], t["side"], D(t["gain"])) for t in trades if t["symbol"] == "GLD"]
     assert gld == [("paper-taxable", "sell", loss)]
+
+
+def test_a_wash_sale_made_with_the_guard_off_is_noted_in_both_accounts(workspace: Workspace) -> None:
+    """alice-ira opts out (`wash_sale: false`) and buys the GLD bob sold at a loss: each plan says so."""
+
+    def alice_off(doc: Any) -> None:
+        doc["spec"]["tax"] = {"household": "smith", "wash_sale": False}
+
+    _alice_after_bob_sells_gld(workspace, "6000")
+    edit_yaml(workspace.root / "portfolios" / "alice-ira.yaml", alice_off)
+    r = workspace.run("apply", "--auto-approve", "--target", "alice-ira")
+    assert r.code == 0, r.err
+    r = workspace.run("plan", "--format", "json")
+    assert r.code == 0, r.err
+    noted = {p["name"] for p in json.loads(r.out)["portfolios"]
+             if any(n.startswith("wash sale: GLD sold at a loss") for n in p["notes"])}
+    assert noted == {"alice-ira", "bob-taxable"}
