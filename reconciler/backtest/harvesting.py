@@ -54,8 +54,10 @@ class WashBook:
             HeldLot(symbol, lot.acquired, lot.quantity, lot.quantity * lot.unit_cost)
             for symbol in sorted(obs.positions) for lot in book.open_lots(symbol)
         ]
-        home = Household(name=self.account, accounts=[self.account], trades=list(self.trades), lots=lots)
-        seen = obs.model_copy(update={"household": home})
+        home = Household(name=self.account, accounts=[self.account], trades=list(self.trades))
+        # The guard reads the lots from the observation's one field of them (set already when the run gives
+        # the planner its lots for the tax figures).
+        seen = obs.model_copy(update={"household": home, "lots": lots if obs.lots is None else obs.lots})
         self.harvesting = frozenset(guard(desired, seen).harvested)
         return seen
 
