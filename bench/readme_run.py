@@ -30,6 +30,10 @@ STEPS: list[tuple[str, str, list[str], list[str]]] = [
     ("plan_scale", "plan_scale.py", [], ["--portfolios", "2000", "--repeat", "2", "--startup-runs", "5"]),
     ("executor_throughput", "executor_throughput.py", [], ["--orders", "300"]),
     ("hostile_broker", "hostile_broker.py", [], []),
+    # The Alpaca adapter at scale on a PostgreSQL journal (a throwaway cluster from .ci/postgres.sh unless
+    # RECONCILER_TEST_PG_URL names a server), 8 workers (the README's 5,000 accounts take 8 minutes more).
+    ("apply_alpaca_scale", "apply_scale.py", ["--sizes", "200,1000", "--workers", "8"],
+     ["--sizes", "200", "--workers", "8"]),
     ("apply_scale", "apply_scale.py", ["--sizes", "", "--sqlite", "--paper"],
      ["--sizes", "", "--sqlite", "--paper", "--paper-accounts", "100"]),
     ("requests_per_order", "requests_per_order.py", [], []),
