@@ -84,7 +84,7 @@ bench-check: $(STAMP)
 	$(BIN)/python bench/check.py
 
 # Every benchmark the README shows, in its README form, one at a time, then the README's generated tables from
-# their results (bench/readme_run.py): about 25 minutes on 2 cores. The quick form shrinks the sizes only.
+# their results (bench/readme_run.py): 38 minutes on 2 cores at load 5-16. The quick form shrinks the sizes only.
 bench-readme: $(STAMP)
 	$(BIN)/python bench/readme_run.py
 

@@ -9,7 +9,7 @@ silently. The quick form keeps every ratio's baseline beside it in the same run 
 (the README's time targets are scaled to the size, as the tables say); the full form is what the README's
 figures should come from.
 
-    python bench/readme_run.py              the full forms (about 25 minutes at load 5 on 2 cores)
+    python bench/readme_run.py              the full forms (38 minutes on 2 cores at load 5-16)
     python bench/readme_run.py --quick      the short forms
     python bench/readme_run.py --only plan_scale --only backtest_vs_peers   some of them, then the tables
 """
