@@ -1,5 +1,5 @@
-"""Every answer the evaluator gives is read here, and only here (tests/policy/test_answers.py walks the code to
-keep it so): a plain query's and the compiled bundle's alike.
+"""Every answer the evaluator gives is read here, and only here (tests/policy/test_answers.py walks the code
+to keep it so): a plain query's and the compiled bundle's alike.
 
 rego-cpp answers in three shapes, and only one is a result:
 - a result: regopy parses rego-cpp's JSON text into `Output.results`;

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
@@ -32,6 +31,7 @@ from reconciler.policy.builtins_table import TABLE
 from reconciler.policy.compiled import Compiled, compile_policies
 from reconciler.policy.located import HELPERS, line_col, located, v0_rules
 from reconciler.policy.messages import bounded, messages_of
+from reconciler.policy.watchdog import Watchdog
 
 T = TypeVar("T")
 
@@ -66,18 +66,20 @@ class PolicySet:
     abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
     rewrites: dict[str, strict.Rewritten] = field(default_factory=dict, compare=False, repr=False)
     compiled: Compiled | None = field(default=None, compare=False, repr=False)  # policy/compiled.py
+    # The worker that runs evaluator calls within the budget (policy/watchdog.py), shared like the lock.
+    watchdog: Watchdog = field(default_factory=Watchdog, compare=False, repr=False)
 
     def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
         """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
-        call is abandoned in its (daemon) thread and the command fails, which is what matters (nothing
-        sent)."""
+        call is abandoned on the watchdog's (daemon) worker and the command fails, which is what matters
+        (nothing sent)."""
         if self.abandoned:
             raise PolicyFileError(
                 f"policies are unusable in this process: {self.abandoned[0]} overran its time budget",
                 where=where,
                 fix="fix that policy, then run again",
             )
-        return bounded_http.within(
+        return self.watchdog.within(
             self.timeout_seconds, call, on_deadline=lambda: self.abandoned.append(what),
             timeout=lambda: PolicyFileError(
                 f"policy {what} took longer than {self.timeout_seconds:g}s to evaluate; treated as a failure",

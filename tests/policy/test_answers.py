@@ -57,7 +57,8 @@ def unguarded_queries() -> list[str]:
     for path, tree in modules():
         parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         asked = {
-            arg.id for node in ast.walk(tree) if _is_ask(node) for arg in node.args if isinstance(arg, ast.Name)
+            arg.id for node in ast.walk(tree) if _is_ask(node)
+            for arg in node.args if isinstance(arg, ast.Name)
         }
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -67,8 +68,8 @@ def unguarded_queries() -> list[str]:
             while scope is not None and not isinstance(scope, (ast.Lambda, ast.FunctionDef)):
                 scope = parents.get(scope)
             guarded = (
-                isinstance(scope, ast.Lambda) and _is_ask(parents.get(scope, scope))
-                or isinstance(scope, ast.FunctionDef) and scope.name in asked
+                (isinstance(scope, ast.Lambda) and _is_ask(parents.get(scope, scope)))
+                or (isinstance(scope, ast.FunctionDef) and scope.name in asked)
             )
             if not guarded:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
@@ -151,7 +152,8 @@ def test_a_malformed_answer_gives_no_documents(shape: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [None, [], {"a": {}, "b": {}}, {}, "a", 1], ids=["null", "list", "extra", "missing", "text", "num"]
+    "value", [None, [], {"a": {}, "b": {}}, {}, "a", 1],
+    ids=["null", "list", "extra", "missing", "text", "number"],
 )
 def test_a_result_of_another_shape_gives_no_documents(value: Any) -> None:
     assert documents(Answer([value]), {"a"}) is None
@@ -218,7 +220,7 @@ def test_a_failing_builtin_is_refused_naming_the_line_with_the_bundle_on(bundled
 def test_a_malformed_bundle_answer_falls_back_to_the_normal_query(bundled: PolicySet, shape: str) -> None:
     assert bundled.compiled is not None
     broken = copy.copy(bundled.compiled)
-    broken._runner = Broken(MALFORMED[shape])  # noqa: SLF001 - the bundle's own runner, answering malformed
+    broken._runner = Broken(MALFORMED[shape])  # the bundle's own runner, answering malformed
     assert outcome(replace(bundled, compiled=broken), {"i": 0}) == [("sliced", "sliced")]
 
 
