@@ -4,6 +4,8 @@ nor outlives its idleness."""
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import threading
 
 import pytest
@@ -77,3 +79,20 @@ def test_a_call_after_the_worker_ended_is_served(monkeypatch: pytest.MonkeyPatch
     worker = call(dog, threading.current_thread)
     worker.join(60)  # type: ignore[attr-defined]
     assert call(dog, lambda: "again") == "again"
+
+
+def _in_child(dog: Watchdog, answer: multiprocessing.connection.Connection) -> None:
+    answer.send(call(dog, lambda: "served", deadline=60))
+
+
+def test_a_forked_child_is_served_by_a_worker_of_its_own() -> None:
+    """apply --workers forks: the parent's worker thread does not exist in the child."""
+    dog = Watchdog()
+    call(dog, lambda: None)  # the parent's worker is running when the child is forked
+    mine, theirs = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(target=_in_child, args=(dog, theirs))
+    child.start()
+    try:
+        assert mine.poll(120) and mine.recv() == "served"
+    finally:
+        child.join(60)
