@@ -4,8 +4,8 @@ rego-cpp cannot be interrupted and regopy offers no limit of its own, so a call 
 caller waits at most the budget; past it the caller raises and the worker is abandoned to the call (the policy
 set then refuses every later call: engine.PolicySet). Starting a thread for each call (bounded_http.within)
 cost about 0.07 ms of CPU and 0.2 ms of wall time an evaluation; handing the call to a waiting worker about
-0.02 ms. A worker idle for `IDLE_SECONDS` ends, so policy sets that are dropped leave no thread behind; a process
-forked by `apply --workers` (execution/workers.py) finds its parent's worker gone and starts its own.
+0.02 ms. A worker idle for `IDLE_SECONDS` ends, so policy sets that are dropped leave no thread behind; a
+process forked by `apply --workers` (execution/workers.py) finds its parent's worker gone and starts its own.
 """
 
 from __future__ import annotations
@@ -39,10 +39,11 @@ class Watchdog:
         done = threading.Event()
         with self._state:
             if self._worker is None or not self._worker.is_alive():
-                if self._worker is not None:  # its thread is gone without ending (a forked child): start afresh
+                if self._worker is not None:  # gone without ending (a forked child): start afresh
                     self._jobs = queue.SimpleQueue()
-                self._worker = threading.Thread(target=self._serve, args=(self._jobs,), name="policy-watchdog",
-                                                daemon=True)
+                self._worker = threading.Thread(
+                    target=self._serve, args=(self._jobs,), name="policy-watchdog", daemon=True
+                )
                 self._worker.start()
             self._jobs.put((fn, box, done))
         if not done.wait(deadline):
