@@ -9,6 +9,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal as D
 
+import pytest
+from pydantic import ValidationError
+
+from reconciler.core.household import Household
 from reconciler.core.ledger import HeldLot
 from reconciler.core.models import Desired
 from reconciler.core.rules import SymbolRule
@@ -214,3 +218,12 @@ def test_a_holding_marked_hold_does_not_stop_the_next_harvest() -> None:
                     BND=SymbolRule(hold=True))
     got, _ = washed(d, _obs(HARVEST_PRICES, {"VTI": 100, "BND": 100}, [], [*VTI_LOT, BND_LOT]))
     assert ("VTI" in got.targets, got.targets.get("ITOT")) == (False, D("0.6"))
+
+
+# --- the household's facts ----------------------------------------------------------------------------------
+
+def test_the_households_trades_cannot_be_changed_once_observed() -> None:
+    """Apply re-derives the plan from the observation as journaled: nothing may rewrite what the guard saw."""
+    home = Household(name="smith", accounts=["taxable", "ira"])
+    with pytest.raises(ValidationError):
+        home.trades = [LOSS_SALE]  # type: ignore[misc]
