@@ -284,3 +284,21 @@ def test_a_gain_of_cents_over_the_budget_is_trimmed_too() -> None:
     s = Sell("X", D(1), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(1), D("99.50"))])
     kept, _ = trim_sells([s], "fifo", RATES, DAY, D(0))
     assert kept == {"X": D(0)}
+
+
+def test_the_budget_trims_the_sell_with_the_most_gain_per_unit_dropped() -> None:
+    """A's tail (2 units at 50 a unit above 8 at cost) lowers the gain 50 a unit; B's 10 units at 30 a unit.
+    An excess of 100 is met by A's tail alone: B is left as the planner wanted it."""
+    a = Sell("A", D(10), D(0), D(100), ONE,
+             [Lot(date(2020, 1, 2), D(8), D(100)), Lot(date(2020, 2, 3), D(2), D(50))])
+    b = Sell("B", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(70))])
+    kept, _ = trim_sells([a, b], "fifo", RATES, DAY, D(300))
+    assert kept == {"A": D(8), "B": D(10)}
+
+
+def test_sells_with_the_same_gain_per_unit_are_trimmed_in_the_planners_order() -> None:
+    """A tie is broken the same way every time (plan and apply derive the same orders): the first sell."""
+    a = Sell("A", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(50))])
+    b = Sell("B", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(50))])
+    kept, _ = trim_sells([a, b], "fifo", RATES, DAY, D(900))
+    assert kept == {"A": D(8), "B": D(10)}
