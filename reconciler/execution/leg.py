@@ -9,8 +9,8 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from decimal import Decimal
+from functools import cached_property
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.clock import current_deadline, pause
