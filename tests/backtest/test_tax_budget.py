@@ -159,3 +159,12 @@ def test_a_trimmed_backtest_day_plans_as_plan_does_from_the_journal(
     bare = day.obs.model_copy(update={"lots": None, "realized_gain": None})
     [(_, live)] = with_tax_inputs(journal, [(day.desired, bare)])
     assert plan_portfolio(day.desired, live, CostModel()).actions == day.plan.actions
+
+
+def test_a_tax_bill_is_paid_in_full_whatever_the_budget() -> None:
+    """The sale that raises cash for a tax bill is forced: a budget of $1 does not trim it (the hard band
+    makes 2021-2022 realise gains, so 2022's and 2023's first days pay a bill out of sold holdings)."""
+    portfolio = _portfolio(Decimal(1), TaxSettings().hard_band)
+    taxed = Settings(costs=CostModel(), lot_method="hifo", tax_short=RATES.short_term, tax_long=RATES.long_term)
+    run = run_strategy(portfolio, PRICES, _quarterly(portfolio), taxed)
+    assert [e.message for e in run.events if e.kind == "shortfall"] == []
