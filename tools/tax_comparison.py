@@ -20,8 +20,10 @@ WORKSPACE = ROOT / "examples" / "backtest"
 STRATEGIES = ("calendar:quarterly", "threshold:rel=0.25")
 COMMON = (
     "--dataset", "sp500", "--start", "2000-01-01", "--cash", "100000", "--contribution", "500",
-    "--every", "monthly", "--tax-short", "0.35", "--tax-long", "0.15", "--format", "json",
+    "--every", "monthly", "--format", "json",
 )
+TAXED = ("--tax-short", "0.35", "--tax-long", "0.15")
+UNTAXED = ("--tax-short", "0", "--tax-long", "0")  # the same rules' trades with no tax paid: what drift did
 # (column, portfolio, --lots)
 COLUMNS = (
     ("tax: none (FIFO)", "sp500-20", "fifo"),
@@ -55,11 +57,11 @@ ROWS = (
 )
 
 
-def run(portfolio: str, lots: str) -> dict[str, Any]:
+def run(portfolio: str, lots: str, rates: tuple[str, ...] = TAXED) -> dict[str, Any]:
     """One backtest of both strategies, as the CLI reports it in JSON."""
     cli = str(Path(sys.executable).with_name("reconciler"))
     command = [cli, "-c", "reconciler.yaml", "backtest", portfolio,
-               *(arg for s in STRATEGIES for arg in ("--strategy", s)), *COMMON, "--lots", lots]
+               *(arg for s in STRATEGIES for arg in ("--strategy", s)), *COMMON, *rates, "--lots", lots]
     done = subprocess.run(command, cwd=WORKSPACE, capture_output=True, text=True, check=True)
     out: dict[str, Any] = json.loads(done.stdout)
     for s in out["strategies"]:
@@ -81,5 +83,17 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def untaxed() -> str:
+    """The final values of HIFO and HIFO + budget with no tax at all: the budget's trades, without the tax."""
+    runs = [run(portfolio, lots, UNTAXED) for _, portfolio, lots in COLUMNS[1:3]]
+    lines = ["| no tax (rates 0) | " + " | ".join(c for c, _, _ in COLUMNS[1:3]) + " |", "|---|---|---|"]
+    for i, name in enumerate(STRATEGIES):
+        values = (_dollars(r["strategies"][i]["metrics"]["final_value"]) for r in runs)
+        lines.append(f"| {name}: final value | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     print(table())
+    print()
+    print(untaxed())
