@@ -16,7 +16,7 @@ from reconciler.backtest.data import PriceTable
 from reconciler.backtest.engine import Settings, StrategyRun, run_strategy
 from reconciler.backtest.strategies import Strategy, parse_strategy
 from reconciler.backtest.tax_inputs import realized_in_year
-from reconciler.core.lots import TaxBook
+from reconciler.core.lots import TaxBook, YearTax
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
 from reconciler.core.tax_rules import TaxRates, TaxSettings
@@ -96,6 +96,15 @@ def test_the_sells_the_hard_band_forces_pass_the_budget(hard_banded: StrategyRun
     assert realized_in_year(hard_banded.book, 2022) > BUDGET
 
 
+def test_the_short_term_hold_acts_in_a_backtest() -> None:
+    """With avoid_short_term_days at 365 every lot of A with a gain is held until it turns long-term: the
+    first year, when all lots are short-term, sells none of them (without the hold it realises the most)."""
+    tax = TaxSettings(lots="hifo", rates=RATES, avoid_short_term_days=365, hard_band=WIDE)
+    portfolio = equal_weight(("A", "B", "C"), BT_ALIGNED).model_copy(update={"tax": tax})
+    run = run_strategy(portfolio, PRICES, _quarterly(portfolio), SETTINGS)
+    assert run.book.years.get(2021, YearTax()).short == 0
+
+
 def test_a_run_without_tax_settings_does_not_trim() -> None:
     plain = equal_weight(("A", "B", "C"), BT_ALIGNED)
     run = run_strategy(plain, PRICES, _quarterly(plain), SETTINGS)
@@ -165,6 +174,8 @@ def test_a_tax_bill_is_paid_in_full_whatever_the_budget() -> None:
     """The sale that raises cash for a tax bill is forced: a budget of $1 does not trim it (the hard band
     makes 2021-2022 realise gains, so 2022's and 2023's first days pay a bill out of sold holdings)."""
     portfolio = _portfolio(Decimal(1), TaxSettings().hard_band)
-    taxed = Settings(costs=CostModel(), lot_method="hifo", tax_short=RATES.short_term, tax_long=RATES.long_term)
+    taxed = Settings(
+        costs=CostModel(), lot_method="hifo", tax_short=RATES.short_term, tax_long=RATES.long_term
+    )
     run = run_strategy(portfolio, PRICES, _quarterly(portfolio), taxed)
     assert [e.message for e in run.events if e.kind == "shortfall"] == []
