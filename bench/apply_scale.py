@@ -17,7 +17,8 @@ The journal is PostgreSQL: --pg-url URL, or $RECONCILER_TEST_PG_URL, or else a t
 .ci/postgres.sh and stopped at exit; each cell gets its own database (CREATE DATABASE, dropped afterwards).
 --sqlite uses a fresh SQLite file per cell instead. --paper adds the paper-broker check: 500 accounts × 10
 orders on SQLite, `plan --out` then `apply PLAN --auto-approve`, and again (fresh journal) with `--all
---workers 1` and with one worker per core.
+--workers 1` and with one worker per core. Writes bench/results/apply_alpaca_scale.json (the grid) and, with
+--paper, bench/results/apply_scale.json (the paper check).
 
 Targets (each printed MET or MISSED at the end):
   - apply reaches ≥ 50 % of the baseline's orders/s at the best worker count, for every size;
@@ -157,18 +158,24 @@ def main() -> None:
         if pg is not None:
             pg.stop()
     report(cells, paper, args, journal_kind, cost)
-    record("apply_scale", {
-        "journal": journal_kind,
-        "cells": [{"accounts": c.size, "workers": c.workers, "orders_per_second": round(c.rate, 1),
-                   "baseline_orders_per_second": round(c.base_rate, 1),
-                   "plan_seconds": round(c.plan.seconds, 2) if c.plan else None,
-                   "apply_seconds": round(c.apply.seconds, 2) if c.apply else None} for c in cells],
-        "paper": [{"mode": p.mode, "apply_seconds": round(p.apply.seconds, 2) if p.apply else None,
-                   "orders": p.orders, "filled": p.filled} for p in paper],
-        "overhead_ms": None if cost is None else {"journal": round(cost.journal_ms, 3),
-                                                  "policy": round(cost.policy_ms, 3),
-                                                  "bare": round(cost.bare_ms, 3)},
-    })
+    if cells:  # the Alpaca grid and the paper check are two tables: neither run overwrites the other's
+        record("apply_alpaca_scale", {
+            "journal": journal_kind,
+            "cells": [{"accounts": c.size, "workers": c.workers, "orders_per_second": round(c.rate, 1),
+                       "baseline_orders_per_second": round(c.base_rate, 1),
+                       "plan_seconds": round(c.plan.seconds, 2) if c.plan else None,
+                       "apply_seconds": round(c.apply.seconds, 2) if c.apply else None, "ok": c.ok}
+                      for c in cells],
+        })
+    if args.paper or args.paper_only:
+        record("apply_scale", {
+            "journal": journal_kind,
+            "paper": [{"mode": p.mode, "apply_seconds": round(p.apply.seconds, 2) if p.apply else None,
+                       "orders": p.orders, "filled": p.filled} for p in paper],
+            "overhead_ms": None if cost is None else {"journal": round(cost.journal_ms, 3),
+                                                      "policy": round(cost.policy_ms, 3),
+                                                      "bare": round(cost.bare_ms, 3)},
+        })
     if not args.workdir and not apply_common.problems:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -4,7 +4,7 @@ A 1,000-order plan (one account, 1,000 symbols, all cash) is applied through the
 emulator limited to 50 requests/s (token bucket, burst 5, 429 + Retry-After beyond it). Prints the request
 rate achieved during the apply as a ratio of the allowed rate (target ≥ 0.90) and the number of 429s (target
 0), and the baseline: the same number of bare requests sent as fast as the limiter allows, measured in the
-same run.
+same run. Writes bench/results/executor_throughput.json.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -24,6 +25,10 @@ from ruamel.yaml import YAML
 
 from reconciler.brokers.ratelimit import TokenBucket
 from reconciler.emulator import Emulator, EmulatorServer, Faults
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results import commit_line, record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +68,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=50.0)
     args = ap.parse_args()
+    print(commit_line())
     symbols = {f"S{i:04d}": {"price": 10, "previous_close": 10} for i in range(args.orders)}
     seed = {"accounts": {"bench": {"key_id": "bench-key", "secret": "bench-secret", "cash": 1_000_000}},
             "prices": symbols}
@@ -109,6 +115,11 @@ def main() -> None:
           f"{'PASS' if achieved / args.rate >= 0.9 else 'FAIL'}); ratio to baseline"
           f" {achieved / base_rate:.2f}; 429s: {limited} (target 0: {'PASS' if limited == 0 else 'FAIL'})")
     server.shutdown()
+    record("executor_throughput", {
+        "orders": args.orders, "filled": orders, "exit": code, "rate": args.rate, "requests": requests,
+        "seconds": round(elapsed, 2), "achieved": round(achieved, 2), "baseline_rate": round(base_rate, 2),
+        "limited": limited, "target_share": 0.9,
+    })
 
 
 if __name__ == "__main__":

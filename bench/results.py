@@ -47,9 +47,21 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+@functools.cache
+def start_load() -> float:
+    """The 1-minute load average when the benchmark started (asked with the commit): the README states it."""
+    return round(os.getloadavg()[0], 1)
+
+
+def form() -> str:
+    """RECONCILER_BENCH_FORM: "full" (the README's sizes, the default) or "quick" (`make bench-readme-quick`:
+    smaller sizes, the same ratios), recorded with every result so the README says which form it shows."""
+    return os.environ.get("RECONCILER_BENCH_FORM", "full")
+
+
 def commit_line() -> str:
-    """What every benchmark prints first (and fixes the commit its result will name)."""
-    return f"measured at commit {commit()} on {machine()}"
+    """What every benchmark prints first (and fixes the commit and load its result will name)."""
+    return f"measured at commit {commit()} on {machine()}, load average {start_load():.1f}, {form()} form"
 
 
 def record(name: str, figures: dict[str, Any], *, into: Path | None = None) -> Path:
@@ -57,7 +69,8 @@ def record(name: str, figures: dict[str, Any], *, into: Path | None = None) -> P
     folder = into or Path(os.environ.get("RECONCILER_BENCH_RESULTS", RESULTS))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
-    doc = {"benchmark": name, "commit": commit(), "machine": machine(), "figures": figures}
+    doc = {"benchmark": name, "commit": commit(), "machine": machine(), "form": form(),
+           "load": [start_load(), round(os.getloadavg()[0], 1)], "figures": figures}
     path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     print(f"result written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path

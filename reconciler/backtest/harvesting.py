@@ -50,9 +50,10 @@ class WashBook:
         since = obs.taken_at.date() - timedelta(days=WINDOW_DAYS)
         while self.trades and self.trades[0].day < since:
             self.trades.popleft()
-        lots = book_lots(book, obs.positions)
-        home = Household(name=self.account, accounts=[self.account], trades=list(self.trades), lots=lots)
-        seen = obs.model_copy(update={"household": home})
+        home = Household(name=self.account, accounts=[self.account], trades=list(self.trades))
+        # The guard reads the lots from the observation's one field of them (set by backtest.tax_inputs).
+        lots = book_lots(book, obs.positions) if obs.lots is None else obs.lots
+        seen = obs.model_copy(update={"household": home, "lots": lots})
         self.harvesting = frozenset(guard(desired, seen).harvested)
         return seen
 

@@ -139,7 +139,7 @@ class PaperBroker:
 
     def get_order(self, account: str, client_order_id: str, symbol: str | None = None) -> OrderState | None:
         """The paper order with this client id, or None."""
-        with begin(self.engine) as c:
+        with begin(self.engine, single=True) as c:
             found = books.find_order(c, account, client_order_id)
         return None if found is None else _state(found)
 
@@ -158,7 +158,7 @@ class PaperBroker:
 
     def list_orders(self, account: str, symbols: Iterable[str] = ()) -> list[OrderState]:
         """Every order of the paper account, for reconcile."""
-        with begin(self.engine) as c:
+        with begin(self.engine, single=True) as c:
             return [_state(o) for o in books.orders(c, account)]
 
     def submit(self, account: str, order: OrderRequest) -> OrderState:

@@ -20,7 +20,7 @@ def round_limit(side: Side, price: Decimal, tick: Decimal) -> Decimal:
     if tick <= 0:
         return price
     rounding = ROUND_FLOOR if side == "buy" else ROUND_CEILING
-    return (price / tick).to_integral_value(rounding=rounding) * tick
+    return (price / tick).to_integral_value(rounding) * tick  # by position: a keyword costs more (hot path)
 
 
 def limit_price(side: Side, quote: Decimal, band: Decimal) -> Decimal:

@@ -110,13 +110,14 @@ class Observation(Frozen):
     )
     household: Household | None = Field(
         None,
-        description="With `tax:` settings: the household's trades of the wash-sale window and this account's"
-        " lots, from the journal (core.household), so apply derives the guarded plan again.",
+        description="With `tax:` settings: the household's trades of the wash-sale window, from the journal"
+        " (core.household), so apply derives the guarded plan again.",
     )
     lots: list[HeldLot] | None = Field(
         None,
         description="The account's open tax lots in the journal's ledger, for a portfolio with a `tax:`"
-        " block: what its sells close (core.tax_orders). Unset: not loaded.",
+        " block: what its sells close (core.tax_orders), and what the wash-sale guard and harvesting judge"
+        " (core.wash_guard); the one field that carries them. Unset: not loaded.",
     )
     realized_gain: Decimal | None = Field(
         None,

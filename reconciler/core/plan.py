@@ -40,6 +40,9 @@ def canonical_json(plan: Plan) -> str:
         for name in _OPTIONAL_OBSERVATION_FIELDS:
             if observation.get(name) is None:
                 observation.pop(name, None)
+        household = observation.get("household")
+        if household is not None and household.get("lots") is None:  # a copy of `lots` older plans carried
+            household.pop("lots", None)
         for quote in observation["quotes"].values():
             for name in _OPTIONAL_QUOTE_FIELDS:
                 if quote.get(name) is None:

@@ -12,7 +12,7 @@ import gc
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from itertools import compress, repeat
-from operator import gt, mul, sub
+from operator import gt, itemgetter, mul, sub
 from typing import Literal, overload
 
 from reconciler.core.cooldown import cooled
@@ -130,7 +130,9 @@ def _plan_portfolio(
     rules = desired.symbols
     targets = desired.targets
     positions = obs.positions
-    if ZERO in positions.values():
+    # A Decimal is false exactly when it is zero: all() tests that without a comparison per holding (half the
+    # time of `ZERO in`).
+    if not all(positions.values()):
         positions = {s: q for s, q in positions.items() if q != 0}
     # Usually every holding has a target: the targets' keys alone, without building their union.
     keys = targets.keys()
@@ -156,10 +158,10 @@ def _plan_portfolio(
             symbols = [s for s in symbols if s not in aside]
 
     n = len(symbols)
-    held = list(map(positions.get, symbols, repeat(ZERO, n)))
+    held = _column(positions, symbols, n)
     values = list(map(mul, held, prices))
-    tw = list(map(targets.get, symbols, repeat(ZERO, n)))
-    unwanted = ZERO in tw
+    tw = _column(targets, symbols, n)
+    unwanted = not all(tw)  # some target is zero
     band = bands_of(tw, bands, unwanted)
     cash_total = obs.cash_settled + obs.cash_unsettled
     equity = sum(values, ZERO) + cash_total
@@ -209,6 +211,17 @@ def _plan_portfolio(
     if not rows:
         return actions, all_notes
     return assemble(table, all_notes, actions, sold + bought, cash_total + proceeds - spent)
+
+
+def _column(by_symbol: Mapping[str, Decimal], symbols: list[str], n: int) -> list[Decimal]:
+    """by_symbol's value for each symbol, zero where it has none: one itemgetter call (a C loop, faster than
+    map(get)) when every symbol is there, as in most accounts."""
+    if n > 1 and len(by_symbol) >= n:
+        try:
+            return list(itemgetter(*symbols)(by_symbol))
+        except KeyError:
+            pass  # a symbol without an entry: the zeros below
+    return list(map(by_symbol.get, symbols, repeat(ZERO, n)))
 
 
 def plan_many(

@@ -1,7 +1,8 @@
 """The wash-sale guard and harvesting in `plan`, pure: a step over the targets before the planner's legs, as
 core.cooldown and core.raise_cash are.
 
-For a portfolio with `tax:` settings and its household's trades in the observation (core.household):
+For a portfolio with `tax:` settings and its household's trades in the observation (core.household), the
+account's lots read from the observation's one field of them (`Observation.lots`):
 1. Substitutes (`tax.substitutes`): a group's target weight is held by the members the account holds, in
    proportion to their value, so a holding swapped into a substitute is not sold back.
 2. Harvesting (`tax.harvest`, core.harvest): a holding at a loss moves its weight to a substitute.
@@ -80,6 +81,7 @@ def guard(desired: Desired, obs: Observation) -> Guarded:
         after = _view(targets, rules, obs)  # a held holding outside the targets is now set aside
         if after is not None:
             notes += _guard_buys(targets, rules, home, obs, after, day, groups)
+    notes += _made_already(home, obs.account)
     changed: dict[str, object] = {"targets": targets} if targets != desired.targets else {}
     if rules != desired.symbols:
         changed["symbols"] = rules
@@ -159,13 +161,13 @@ def _lots_of(lots: Sequence[HeldLot], symbol: str, held: Decimal) -> list[Lot] |
     return mine if held > 0 and sum((lot.quantity for lot in mine), ZERO) == held else None
 
 
-def _sale_gain(tax: TaxSettings, home: Household, view: _View, symbol: str, quantity: Decimal,
+def _sale_gain(tax: TaxSettings, obs: Observation, view: _View, symbol: str, quantity: Decimal,
                day: date) -> Decimal | None:
     """What selling `quantity` would realise under the portfolio's lot method, as the wash-sale rule sees it:
     the losses of the lots closed at a loss when there are any (a gain on other lots of the same sale does
     not make them deductible: Publication 550's three blocks sold together), else the gain; None when the
     ledger cannot tell (the guard then counts it as a loss)."""
-    lots = _lots_of(home.lots, symbol, view.held.get(symbol, ZERO))
+    lots = _lots_of(obs.lots or (), symbol, view.held.get(symbol, ZERO))
     if lots is None:
         return None
     price = view.prices[symbol]
@@ -200,6 +202,28 @@ def _what(found: list[TradeEvent]) -> str:
     return f"{did} in {last.account} on {last.day.isoformat()}"
 
 
+def _made_already(home: Household, account: str) -> list[str]:
+    """A note for each wash sale the household's trades already made that touches this account: a buy within
+    30 days after a sale of the same symbol at a known loss (with `wash_sale: false`, say). The ledger neither
+    disallows the loss nor adds it to the replacement's basis (Publication 550), so it says so rather than
+    let its lots and gains pass for the broker's."""
+    notes = []
+    for i, sale in enumerate(home.trades):
+        if sale.side != "sell" or sale.gain is None or sale.gain >= 0:
+            continue
+        buy = next((b for b in home.trades[i + 1:] if b.side == "buy" and b.symbol == sale.symbol
+                    and (b.day - sale.day).days <= WINDOW_DAYS), None)
+        if buy is None or account not in (sale.account, buy.account):
+            continue
+        notes.append(f"wash sale: {sale.symbol} sold at a loss of {money(-sale.gain)} in {sale.account} on"
+                     f" {sale.day.isoformat()} and bought in {buy.account} on {buy.day.isoformat()}, within"
+                     f" {WINDOW_DAYS} days: a wash sale (IRS Publication 550). The ledger does not adjust for"
+                     " it (the loss is disallowed, and added to the bought lot's basis unless an IRA bought"
+                     " it), so its gains and lots may differ from the broker's until `reconciler lots"
+                     " import`")
+    return notes
+
+
 def _substitute(
     symbol: str, groups: Mapping[str, Sequence[str]], rules: Mapping[str, SymbolRule], home: Household,
     obs: Observation, view: _View, day: date,
@@ -221,7 +245,7 @@ def _harvest(
     """Move each harvestable holding's weight to a substitute (the planner then sells it in full), adding
     each to `harvested`."""
     notes = []
-    found = harvestable(home.lots, view.prices, view.held, min_loss)
+    found = harvestable(obs.lots or (), view.prices, view.held, min_loss)
     for symbol, loss in found.items():
         if symbol not in targets or symbol not in groups or _protected(rules.get(symbol)):
             continue
@@ -254,7 +278,7 @@ def _hold_loss_sales(
         if units <= 0 or weight <= target or _protected(rules.get(symbol)):
             continue
         quantity = units if target == 0 else min(units, (weight - target) * view.equity / view.prices[symbol])
-        gain = _sale_gain(tax, home, view, symbol, quantity, day)
+        gain = _sale_gain(tax, obs, view, symbol, quantity, day)
         found = _conflicts(home, TradeEvent(obs.account, symbol, day, "sell", gain))
         if not found:
             continue

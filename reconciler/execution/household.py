@@ -1,5 +1,7 @@
 """The wash-sale guard's facts, loaded at the edge: each taxed portfolio's observation gets its household's
-recent trades and the account's lots from the journal (core.household), and the pure planner judges them."""
+recent trades from the journal (core.household), and the pure planner judges them. The account's lots are
+not loaded here: execution.tax_inputs puts them on the observation, the one field the guard reads them
+from."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from datetime import timedelta
 from reconciler.core.household import Household
 from reconciler.core.models import Desired, Observation, PortfolioPlan
 from reconciler.core.wash_sale import WINDOW_DAYS, TradeEvent
-from reconciler.journal.lots import account_lots
 from reconciler.journal.store import Journal
 from reconciler.journal.wash import household_trades
 
@@ -28,7 +29,7 @@ def with_households(
     journal: Journal, observed: list[tuple[Desired, Observation]], portfolios: Sequence[Desired]
 ) -> list[tuple[Desired, Observation]]:
     """Each observation of a portfolio with `tax:` settings, with its household's trades of the wash-sale
-    window and its account's lots; others are left as they were (their plans do not change)."""
+    window; others are left as they were (their plans do not change)."""
     cache: dict[tuple[str, ...], list[TradeEvent]] = {}
     out = []
     for desired, obs in observed:
@@ -40,8 +41,7 @@ def with_households(
         key = (name, since.isoformat(), *accounts)
         if key not in cache:
             cache[key] = household_trades(journal, accounts, since)
-        lots = account_lots(journal, desired.account)
-        home = Household(name=name, accounts=accounts, trades=cache[key], lots=lots)
+        home = Household(name=name, accounts=accounts, trades=cache[key])
         out.append((desired, obs.model_copy(update={"household": home})))
     return out
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from reconciler.brokers.base import FINAL_ORDER_STATUSES, OrderRequest, OrderState
 from reconciler.clock import current_deadline, pause
@@ -105,7 +106,7 @@ class Leg:
     # broker's answers against, known without reading the row back (reconcile.record_state says why)
     sent: tuple[str, str, Decimal] | None = None
 
-    @property
+    @cached_property  # a hash of plan, account and leg, asked for several times an order
     def cid(self) -> str:
         """The order's client id, derived from the plan so a resend finds the same order."""
         return client_order_id(self.plan.content_hash, self.pp.account, self.action)

@@ -19,7 +19,7 @@ def last_applied(journal: Journal, portfolios: Collection[str]) -> dict[str, dat
     A fill, not the apply's start: an apply whose orders all failed traded nothing, and starts no cooldown."""
     wanted = sorted(set(portfolios))
     out: dict[str, datetime] = {}
-    with journal.tx() as c:
+    with journal.tx(single=True) as c:
         for start in range(0, len(wanted), _CHUNK):
             rows = c.execute(
                 select(t.intents.c.portfolio, func.max(t.fills.c.filled_at))

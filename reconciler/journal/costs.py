@@ -39,7 +39,7 @@ _FILLS = (
 
 def observed_fills(journal: Journal) -> list[ObservedFill]:
     """Every fill the journal holds whose order it sent, oldest first, with the quote and time of the send."""
-    with journal.tx() as c:
+    with journal.tx(single=True) as c:
         rows = c.execute(_FILLS).all()
     return [
         ObservedFill(

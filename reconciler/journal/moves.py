@@ -69,7 +69,7 @@ def blocked_by_account(journal: Journal, account: str | None = None) -> dict[str
     )
     if account is not None:
         query = query.where(t.events.c.account == account)
-    with journal.tx() as c:
+    with journal.tx(single=True) as c:
         rows = c.execute(query.order_by(t.events.c.id)).all()
     out: dict[str, dict[str, str]] = {}
     for who, kind, data in rows:

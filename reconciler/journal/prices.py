@@ -18,7 +18,7 @@ def last_fill_prices(journal: Journal, symbols: Collection[str]) -> dict[str, De
     does not set, which corroborates quotes and sizes buys (core.valuation, core.order_size)."""
     wanted = sorted(set(symbols))
     out: dict[str, Decimal] = {}
-    with journal.tx() as c:
+    with journal.tx(single=True) as c:
         for start in range(0, len(wanted), _CHUNK):
             last = (
                 select(t.intents.c.symbol, func.max(t.fills.c.id).label("last"))

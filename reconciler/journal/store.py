@@ -47,6 +47,8 @@ _TRANSITION: dict[IntentEvent, Any] = {
     for event, (sources, _) in EVENT_RULES.items()
     if sources != {None}
 }
+# The terminal reads each order's intent as it is shown (render.outcomes): once an order.
+_INTENT = select(t.intents).where(t.intents.c.client_order_id == bindparam("b_cid"))
 _NEW_INTENT_STATUSES = {after for (before, _), after in INTENT_TRANSITIONS.items() if before is None}
 
 
@@ -76,9 +78,10 @@ class Journal:
         return cls(engine, clock, writable=writable)
 
     @contextmanager
-    def tx(self, *, sync: bool = True) -> Iterator[Connection]:
-        """One transaction; a database error becomes a JournalError naming the journal."""
-        with self._failing_as_journal_error(), begin(self.engine, sync=sync) as conn:
+    def tx(self, *, sync: bool = True, single: bool = False) -> Iterator[Connection]:
+        """One transaction (single=True: it reads only or writes one statement, database.begin); a database
+        error becomes a JournalError naming the journal."""
+        with self._failing_as_journal_error(), begin(self.engine, sync=sync, single=single) as conn:
             yield conn
 
     @contextmanager
@@ -141,25 +144,21 @@ class Journal:
         query = select(t.intents).where(t.intents.c.plan_hash == plan_hash)
         if accounts is not None:
             query = query.where(t.intents.c.account.in_(sorted(accounts)))
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             rows = c.execute(query).mappings().all()
         return {r["client_order_id"]: dict(r) for r in rows}
 
     def intent(self, client_order_id: str) -> dict[str, Any] | None:
         """The intent with this client id, or None."""
-        with self.tx() as c:
-            row = (
-                c.execute(select(t.intents).where(t.intents.c.client_order_id == client_order_id))
-                .mappings()
-                .first()
-            )
+        with self.tx(single=True) as c:
+            row = c.execute(_INTENT, {"b_cid": client_order_id}).mappings().first()
         return dict(row) if row else None
 
     def unknown_intents_by_account(self) -> dict[str, list[str]]:
         """By account, the client ids of orders that were sent but that the broker did not know when last
         asked: what plan checks before observing each account, read at once for all of them."""
         out: dict[str, list[str]] = {}
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             rows = c.execute(
                 select(t.intents.c.account, t.intents.c.client_order_id)
                 .where(t.intents.c.status == "unknown")
@@ -171,7 +170,7 @@ class Journal:
 
     def symbols_traded(self, account: str) -> set[str]:
         """Every symbol this journal ever meant to trade for the account."""
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             rows = c.execute(
                 select(t.intents.c.symbol).where(t.intents.c.account == account).distinct()
             ).scalars()
@@ -179,7 +178,7 @@ class Journal:
 
     def last_observation(self, account: str) -> dict[str, Any] | None:
         """The account's latest recorded observation, to compare a new one with."""
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             row = c.execute(
                 select(t.observations)
                 .where(t.observations.c.account == account)
@@ -191,7 +190,7 @@ class Journal:
     def fills_since(self, account: str, since: datetime, *, inclusive: bool = False) -> list[dict[str, Any]]:
         """The account's fills after a time, to corroborate what the broker says."""
         after = t.fills.c.filled_at >= since if inclusive else t.fills.c.filled_at > since
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             rows = (
                 c.execute(
                     select(
@@ -210,7 +209,7 @@ class Journal:
 
     def open_intents(self, account: str) -> list[dict[str, Any]]:
         """The account's intents not yet final, which reconcile must resolve before a new apply."""
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             rows = c.execute(
                 select(t.intents).where(t.intents.c.account == account, t.intents.c.status.not_in(TERMINAL))
             ).mappings().all()
@@ -227,7 +226,7 @@ class Journal:
                 f"a new intent cannot be {status}", where="journal", fix="this is a bug: report it",
             )
         now = self._now()
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             c.execute(
                 _INSERT_INTENT,
                 {
@@ -251,7 +250,7 @@ class Journal:
             values["message"] = scrub(message)
         if apply_id is not None:
             values["apply_id"] = apply_id
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             self._moved(
                 c, client_order_id, event, c.execute(_TRANSITION[event], {"b_cid": client_order_id, **values})
             )
@@ -317,7 +316,7 @@ class Journal:
 
     def fees_recorded(self, client_order_id: str) -> tuple[Decimal, Decimal]:
         """(commission, fee in kind) of an order's fills journaled so far: brokers report running totals."""
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             return fees_recorded(c, client_order_id)
 
     # ---- observations, policies, events ----
@@ -373,7 +372,7 @@ class Journal:
         client_order_id: str | None = None, **data: Any,
     ) -> None:
         """Record an event with its fields, for `show` and for audits."""
-        with self.tx() as c:
+        with self.tx(single=True) as c:
             self._event(c, kind, apply_id=apply_id, account=account, client_order_id=client_order_id, **data)
 
     def event_in(

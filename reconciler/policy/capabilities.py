@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import files
+from reconciler.policy.answers import ask
 
 # OPA v1's built-ins (capabilities/v1.*.json), infix operators aside: those regopy does not offer must be
 # refused when a policy loads (a call to one is undefined, never a denial).
@@ -94,14 +95,12 @@ def evaluate(expression: str) -> tuple[str, str]:
     try:
         interpreter.add_module("probe.rego", f"package probe\nimport rego.v1\nr := x if {{ x := {expression}"
                                f" }}\n")
-        out = interpreter.query("data.probe.r")
     except Exception as exc:  # regopy's own error types: a probe that does not compile is an error
         return "error", str(getattr(exc, "doc", exc))[:200]
-    if not out.ok():
-        return "error", str(out.node().at(0).json())[:200]
-    text = str(out)
-    return ("undefined", "") if text == "undefined" else ("value", text)
-
+    answer = ask(lambda: interpreter.query("data.probe.r"))
+    if answer.error is not None:
+        return "error", answer.error[:200]
+    return ("value", json.dumps(answer.value)) if answer.values else ("undefined", "")
 
 def probe(name: str) -> dict[str, Any]:
     """The table entry of one built-in: its arity and the element type a silent collection argument needs."""

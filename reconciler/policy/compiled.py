@@ -4,16 +4,17 @@ the time (measured with the shipped policies and a 10-order input: 3.3 ms agains
 
 The bundle has interpreters of its own: one that only builds it, one that only runs it; the policy set's own
 interpreter keeps every normal query (loading, checking, and naming the file of a failing policy). A bundle's
-answer is used only when it is a result of the expected shape; anything else (an evaluation error, an
-unexpected shape) is answered by the normal query instead, which fails closed and names the file, as before.
+answer is read by policy/answers.py like every other and used only when it is a result of the expected shape;
+anything else (an evaluation error, an answer that is not JSON, an unexpected shape) is answered by the normal
+query instead, which fails closed and names the file, as before.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from reconciler.policy import strict
+from reconciler.policy.answers import ask, documents
 
 _HELPERS = "#strict"  # as in policy/located.py: the module name of a policy file's checked functions
 
@@ -42,15 +43,14 @@ class Compiled:
         self._packages = packages
 
     def documents(self, input_json: str) -> dict[str, Any] | None:
-        """Every package's document for this input; None when the bundle gives no result of that shape."""
-        self._runner.set_input_term(input_json)
-        out = self._runner.query_bundle(self._bundle)
-        if not out.ok():
-            return None
-        values = json.loads(str(out)).get("expressions", [])
-        if not values or not isinstance(values[0], dict) or set(values[0]) != self._packages:
-            return None
-        return {short: doc if isinstance(doc, dict) else {} for short, doc in values[0].items()}
+        """Every package's document for this input; None when the bundle gives no result of that shape (an
+        error, an answer that is not JSON, another shape): the normal query then decides."""
+
+        def run() -> Any:
+            self._runner.set_input_term(input_json)
+            return self._runner.query_bundle(self._bundle)
+
+        return documents(ask(run), self._packages)
 
 
 def compile_policies(

@@ -22,24 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from reconciler import bounded_http
 from reconciler import files as gate
 from reconciler.core.models import Level, PolicyResult
 from reconciler.errors import PolicyFileError
 from reconciler.policy import strict
+from reconciler.policy.answers import ask, documents
 from reconciler.policy.builtins_table import TABLE
 from reconciler.policy.compiled import Compiled, compile_policies
 from reconciler.policy.located import HELPERS, line_col, located, v0_rules
 from reconciler.policy.messages import bounded, messages_of
+from reconciler.policy.watchdog import Watchdog
 
 T = TypeVar("T")
 
-# The compiled bundle (policy/compiled.py) is off by default: rego-cpp has aborted the whole process late in
-# long runs before (docs/policies.md), and a bundle sharing the process with normal queries once crashed it; a
-# crash of the evaluator mid-apply costs more than the ~0.8 ms an order the bundle saves. Turned on for a day
-# (stop 22), it answered 26 cases of the built-in probe (tests/policy/test_builtins.py) with text not
-# JSON, which escaped as a traceback: it stays off until that probe passes with it on.
-BUNDLE = False
+# The compiled bundle (policy/compiled.py) answers an evaluation in about half the CPU of the normal query.
+# Off for stop 22: it answered 26 cases of the built-in probe (tests/policy/test_builtins.py) with rego-cpp's
+# error term, which is not JSON, and its reader let regopy's JSONDecodeError escape. Every answer is now read
+# by policy/answers.py (tests/policy/test_answers.py keeps it so): any answer of the bundle that is not a
+# plain result is left to the normal query, which fails closed naming the file.
+BUNDLE = True
 
 _PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_][\w.]*)", re.MULTILINE)
 # A string, a raw string or a comment: blanked out before looking for calls, keeping every offset in place.
@@ -65,18 +66,20 @@ class PolicySet:
     abandoned: list[str] = field(default_factory=list, compare=False, repr=False)
     rewrites: dict[str, strict.Rewritten] = field(default_factory=dict, compare=False, repr=False)
     compiled: Compiled | None = field(default=None, compare=False, repr=False)  # policy/compiled.py
+    # The worker that runs evaluator calls within the budget (policy/watchdog.py), shared like the lock.
+    watchdog: Watchdog = field(default_factory=Watchdog, compare=False, repr=False)
 
     def _bounded(self, what: str, where: str, call: Callable[[], T]) -> T:
         """Run one evaluator call within the time budget. rego-cpp cannot be interrupted: past the budget the
-        call is abandoned in its (daemon) thread and the command fails, which is what matters (nothing
-        sent)."""
+        call is abandoned on the watchdog's (daemon) worker and the command fails, which is what matters
+        (nothing sent)."""
         if self.abandoned:
             raise PolicyFileError(
                 f"policies are unusable in this process: {self.abandoned[0]} overran its time budget",
                 where=where,
                 fix="fix that policy, then run again",
             )
-        return bounded_http.within(
+        return self.watchdog.within(
             self.timeout_seconds, call, on_deadline=lambda: self.abandoned.append(what),
             timeout=lambda: PolicyFileError(
                 f"policy {what} took longer than {self.timeout_seconds:g}s to evaluate; treated as a failure",
@@ -111,22 +114,21 @@ class PolicySet:
         """The soft-mandatory policies, the only ones an override may name."""
         return sorted(p for p, level in self.levels.items() if level == "soft-mandatory")
 
-    def query(self, short: str) -> dict[str, Any]:
+    def document_of(self, short: str) -> dict[str, Any]:
         """Evaluate one package against the current input; a failing policy is an error, never a silent
         pass."""
         where = self.files.get(short, short)
-        out, error = self._bounded(
-            short, where, lambda: _query(self.interpreter, f"data.{self.packages[short]}")
+        answer = self._bounded(
+            short, where, lambda: ask(lambda: self.interpreter.query(f"data.{self.packages[short]}"))
         )
-        if error is not None:
-            where, first = located(error, self.texts, where, "evaluation error", self.rewrites)
+        if answer.error is not None:
+            where, first = located(answer.error, self.texts, where, "evaluation error", self.rewrites)
             raise PolicyFileError(
                 f"policy {short} failed to evaluate: {first}", where=where,
                 fix="fix the Rego file (a built-in that fails, such as to_number on text, is an error here,"
                 " not undefined); no order is sent while a policy is broken",
             )
-        values = json.loads(str(out)).get("expressions", [])
-        doc = values[0] if values else {}
+        doc = answer.value if answer.values else {}
         if not isinstance(doc, dict):
             raise PolicyFileError(
                 f"policy {short} evaluated to {type(doc).__name__}, not a package document", where=where,
@@ -138,12 +140,12 @@ class PolicySet:
         """Every package in one evaluation: rego-cpp's cost is mostly per query (measured: 4 ms for all five
         default packages at once against 13 ms one by one), and apply evaluates before every order."""
         combined = _combined(self.packages)
-        out, error = self._bounded("(all)", "policies", lambda: _query(self.interpreter, combined))
-        values = json.loads(str(out)).get("expressions", []) if error is None else []
-        if not values or not isinstance(values[0], dict) or set(values[0]) != set(self.packages):
+        answer = self._bounded("(all)", "policies", lambda: ask(lambda: self.interpreter.query(combined)))
+        docs = documents(answer, set(self.packages))
+        if docs is None:
             # One package failed: evaluate them one by one so the error names the file that is broken.
-            return {short: self.query(short) for short in sorted(self.packages)}
-        return {short: doc if isinstance(doc, dict) else {} for short, doc in values[0].items()}
+            return {short: self.document_of(short) for short in sorted(self.packages)}
+        return docs
 
     def evaluate(self, document: dict[str, Any], portfolio: str) -> list[PolicyResult]:
         """Every deny and warn message of every package for one input document."""
@@ -171,26 +173,6 @@ class PolicySet:
                         PolicyResult(policy=short, kind=kind, level=level, portfolio=portfolio, message=msg)
                     )
         return results
-
-
-
-
-def _query(interpreter: Any, expression: str) -> tuple[Any | None, str | None]:
-    """regopy's query as (output, None), or (None, rego-cpp's error term as text): an evaluation error is
-    never a result."""
-    try:
-        out = interpreter.query(expression)
-    except json.JSONDecodeError as exc:  # an error term regopy fails to read as JSON
-        return None, exc.doc
-    except Exception as exc:  # regopy's own error types
-        return None, f"(errormsg {type(exc).__name__}: {exc})"
-    if not out.ok():
-        try:
-            return None, str(out.node().at(0).json())
-        except Exception:  # the error term's shape is rego-cpp's; its text is a courtesy
-            return None, "(errormsg evaluation error)"
-    return out, None
-
 
 
 
@@ -314,7 +296,7 @@ def load_policies(
         PolicySet(
             interpreter, {short: package}, {short: default_level}, files, texts, timeout_seconds,
             rewrites=rewrites
-        ).query(short)
+        ).document_of(short)
     unknown = sorted(set(levels) - set(packages))
     if unknown:
         raise PolicyFileError(

@@ -245,11 +245,10 @@ def compare_strictly(source: Rewritten, package: str, place: Callable[[int], str
         first = len(source.helpers.splitlines()) + len(helpers)
         marker = f"{MARK}|{site}|{m.group(1)}|0|"
         helpers += [
-            f"{name}(a, b) if {{ {name}_same(a, b); a {m.group(1)} b }}",
-            f'{name}(a, b) := to_number("{marker}") if {{ not {name}_same(a, b) }}',
-            f"{name}_same(a, b) if {{ type_name(a) == type_name(b) }}",
+            f"{name}(a, b) if {{ type_name(a) == type_name(b); a {m.group(1)} b }}",
+            f'{name}(a, b) := to_number("{marker}") if {{ type_name(a) != type_name(b) }}',
         ]
-        for line in range(first, first + 3):
+        for line in range(first, first + 2):
             source.helper_sites[line + 1] = site
     if not edits:
         return

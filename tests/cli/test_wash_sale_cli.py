@@ -1,7 +1,8 @@
 """The wash-sale guard end to end: a real paper apply sells GLD out of bob-taxable, journaled in a real
 journal; alice's IRA, in the same household, then wants GLD, and `plan` does not buy it for 30 days (Revenue
-Ruling 2008-5: an IRA's purchase counts). The journal keeps no sale's result, so the guard counts the sale as
-a loss (it fails closed)."""
+Ruling 2008-5: an IRA's purchase counts). The ledger has no lots for bob's GLD, so the sale's result is not
+known and the guard counts it as a loss (it fails closed; known results: tests/cli/test_wash_results_cli.py).
+"""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_the_plan_says_why_and_until_when(workspace: Workspace) -> None:
 
 
 def test_what_the_household_did_not_sell_is_still_bought(workspace: Workspace) -> None:
-    """bob's apply also sold VTI (overweight there): of a result the journal cannot tell, so it waits too."""
+    """bob's apply also sold VTI (overweight there): of a result the ledger cannot tell, so it waits too."""
     _sold_gld(workspace)
     sold = {str(s) for (s,) in workspace.query("select symbol from intents where side = 'sell'")}
     _taxed(workspace, "alice-ira", {"household": "smith"}, WITH_GLD)

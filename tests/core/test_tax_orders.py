@@ -9,8 +9,11 @@ from decimal import Decimal as D
 
 from reconciler.clock import FixedClock
 from reconciler.core.ledger import HeldLot
+from reconciler.core.lots import Lot
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
+from reconciler.core.rules import Bands, Commission, Trading
+from reconciler.core.tax_orders import budget_left, hard_band, lots_by_symbol, sell_taxes
 from reconciler.core.tax_rules import TaxRates, TaxSettings
 from reconciler.policy.inputs import policy_input
 from reconciler.workspace.models import PolicyParams
@@ -128,3 +131,152 @@ def test_the_policy_input_carries_the_years_realised_gain() -> None:
 def test_a_portfolio_without_tax_keeps_the_policy_input_it_had() -> None:
     doc = policy_input(_plan(None), PolicyParams(), phase="plan", now=FixedClock(NOW).now())
     assert "tax" not in doc
+
+
+# --- the pieces, one rule each ------------------------------------------------------------------------------
+
+def _banded(absolute: str | None) -> Desired:
+    bands = Bands(absolute=None if absolute is None else D(absolute))
+    return desired({"VTI": "1"}, trading=Trading(bands=bands))
+
+
+def test_the_hard_band_is_tax_hard_band_for_a_portfolio_without_an_absolute_band() -> None:
+    assert hard_band(_banded(None), TaxSettings(hard_band=D("0.10"))) == D("0.10")
+
+
+def test_the_hard_band_is_tax_hard_band_when_the_portfolios_own_band_is_tighter() -> None:
+    assert hard_band(_banded("0.05"), TaxSettings(hard_band=D("0.10"))) == D("0.10")
+
+
+def test_the_hard_band_is_never_tighter_than_the_portfolios_own_band() -> None:
+    assert hard_band(_banded("0.15"), TaxSettings(hard_band=D("0.10"))) == D("0.15")
+
+
+def test_without_max_realized_gain_there_is_no_budget() -> None:
+    assert budget_left(TaxSettings(), _obs(None, realized=D(700))) is None
+
+
+def test_the_budget_left_is_the_years_budget_less_the_gains_realised_this_year() -> None:
+    assert budget_left(TaxSettings(max_realized_gain=D(5000)), _obs(None, realized=D(700))) == D(4300)
+
+
+def test_with_no_gains_realised_this_year_the_whole_budget_is_left() -> None:
+    assert budget_left(TaxSettings(max_realized_gain=D(5000)), _obs(None, realized=None)) == D(5000)
+
+
+def test_a_lots_unit_cost_is_its_cost_basis_over_its_quantity() -> None:
+    assert lots_by_symbol([HeldLot("VTI", date(2020, 1, 2), D(4), D(1000))]) == {
+        "VTI": [Lot(date(2020, 1, 2), D(4), D(250))]}
+
+
+def test_lots_are_grouped_by_symbol_oldest_first() -> None:
+    got = lots_by_symbol([NEW, BND, OLD])
+    assert {s: [lot.acquired for lot in lots] for s, lots in got.items()} == {
+        "BND": [date(2023, 1, 1)], "VTI": [date(2020, 1, 2), date(2023, 6, 1)]}
+
+
+def test_an_emptied_lot_holds_nothing_to_sell_and_is_left_out() -> None:
+    assert lots_by_symbol([HeldLot("VTI", date(2020, 1, 2), D(0), D(0)), BND]) == {
+        "BND": [Lot(date(2023, 1, 1), D(60), D(100))]}
+
+
+def test_a_lot_of_a_fraction_of_a_share_is_kept() -> None:
+    assert lots_by_symbol([HeldLot("BTC", date(2024, 1, 1), D("0.5"), D(20000))]) == {
+        "BTC": [Lot(date(2024, 1, 1), D("0.5"), D(40000))]}
+
+
+# --- a trimmed sell is an order like any other --------------------------------------------------------------
+
+COSTS = CostModel(slippage_bps=D(10), commission=Commission(per_order=D(1), bps=D(5)), price_tick=D("0.01"),
+                  commission_step=D("0.5"))
+FRACTIONAL = Trading(fractional=True, quantity_step=D("0.0001"))
+
+
+def test_a_trimmed_sell_is_priced_and_funds_buys_as_the_planners_own_sell_of_that_size() -> None:
+    """The budget trims VTI 40 → 30; a plan without taxes whose targets sell exactly 30 makes the same sell
+    (leg, notional, commission) and, its proceeds counted at worst the same way, the same buy."""
+    taxed = desired({"VTI": "0.5", "BND": "0.5"}, trading=FRACTIONAL).model_copy(
+        update={"tax": TaxSettings(rates=RATES, max_realized_gain=D(1500))})
+    untaxed = desired({"VTI": "0.55", "BND": "0.45"}, trading=FRACTIONAL)
+    trimmed = plan_portfolio(taxed, _obs([OLD, NEW, BND]), COSTS)
+    assert trimmed.actions == plan_portfolio(untaxed, _obs([OLD, NEW, BND]), COSTS).actions
+
+
+def test_a_trim_to_the_hard_band_is_rounded_up_to_the_step_not_to_whole_shares() -> None:
+    """Fractional shares: at least the 20 units over the hard band are sold, and not a whole share more."""
+    d = desired({"VTI": "0.5", "BND": "0.5"}, trading=FRACTIONAL).model_copy(
+        update={"tax": TaxSettings(rates=RATES, max_realized_gain=D(0), hard_band=D("0.09999"))})
+    assert _sold(plan_portfolio(d, _obs([OLD, NEW, BND]), CostModel())) == D("20.0020")
+
+
+def test_a_holding_cents_past_the_hard_band_still_sells_back_within_it() -> None:
+    """VTI 50 cents over its target plus the hard band: one share is sold, whatever the budget."""
+    tax = TaxSettings(rates=RATES, max_realized_gain=D(0), hard_band=D("0.199975"))
+    assert _sold(_plan(tax, [OLD, NEW, BND])) == D(1)
+
+
+def test_a_sell_trimmed_to_nothing_is_left_out_of_the_plan() -> None:
+    """Within the hard band (25%) and a budget of 0: no sell at all, not a sell of 0."""
+    tax = TaxSettings(rates=RATES, max_realized_gain=D(0), hard_band=D("0.25"))
+    assert [a.side for a in _plan(tax, [OLD, NEW, BND]).actions] == []
+
+
+# Two sells: AAA and VTI each 35% against 25% (sell 20 each), BND 30% against 50% (buy).
+PAIR_PRICES = {"AAA": 100, "VTI": 100, "BND": 100}
+PAIR_POSITIONS = {"AAA": 70, "VTI": 70, "BND": 60}
+AAA_GAIN = HeldLot("AAA", date(2020, 1, 2), D(70), D(3500))  # long-term, gain 50 a unit
+VTI_GAIN = HeldLot("VTI", date(2020, 1, 2), D(70), D(3500))
+VTI_LOSS = HeldLot("VTI", date(2020, 1, 2), D(70), D(7070))  # a loss of 1 a unit
+
+
+def _pair(tax: TaxSettings, lots: list[HeldLot]) -> PortfolioPlan:
+    d = desired({"AAA": "0.25", "VTI": "0.25", "BND": "0.5"}).model_copy(update={"tax": tax})
+    obs = observation(PAIR_PRICES, PAIR_POSITIONS).model_copy(update={"lots": lots})
+    return plan_portfolio(d, obs, CostModel())
+
+
+def test_a_sell_after_one_trimmed_to_nothing_is_kept_and_numbered_first() -> None:
+    pp = _pair(TaxSettings(rates=RATES, max_realized_gain=D(0)), [AAA_GAIN, VTI_LOSS, BND])
+    assert [(a.leg, a.symbol, a.side, a.quantity) for a in pp.actions if a.side == "sell"] == [
+        (1, "VTI", "sell", D(20))]
+
+
+def test_a_symbol_whose_lots_disagree_does_not_stop_the_next_sell_from_being_trimmed() -> None:
+    """AAA's lots hold 50 of its 70 units; VTI's gain of 50 a unit is trimmed to the budget of 500."""
+    aaa_short = HeldLot("AAA", date(2020, 1, 2), D(50), D(2500))
+    pp = _pair(TaxSettings(rates=RATES, max_realized_gain=D(500)), [aaa_short, VTI_GAIN, BND])
+    assert {a.symbol: a.quantity for a in pp.actions if a.side == "sell"} == {"AAA": D(20), "VTI": D(10)}
+
+
+def test_a_symbol_whose_lots_disagree_has_no_row_and_the_next_sell_has_its_own() -> None:
+    aaa_short = HeldLot("AAA", date(2020, 1, 2), D(50), D(2500))
+    tax = _pair(TaxSettings(rates=RATES), [aaa_short, VTI_GAIN, BND]).tax
+    assert tax is not None
+    assert [r.symbol for r in tax.sells] == ["VTI"]
+
+
+def test_a_sell_that_cannot_be_trimmed_says_the_budget_is_exceeded_and_no_more() -> None:
+    """Sold back to the band's edge (inner 1), the sell is already the hard band's minimum: nothing is
+    trimmed, the note says the gains exceed the budget, and no note speaks of a trimmed sell."""
+    d = _desired(TaxSettings(rates=RATES, max_realized_gain=D(0), hard_band=D("0.05")))
+    d = d.model_copy(update={"trading": Trading(bands=Bands(inner=D(1)))})
+    pp = plan_portfolio(d, _obs([OLD, NEW, BND]), CostModel())
+    tax_notes = [n.split(" by ")[0] for n in pp.notes if n.startswith("tax")]
+    assert (_sold(pp), tax_notes) == (D(30), ["tax budget: realized gains exceed the 0 left this year"])
+
+
+def test_with_every_sell_unaccounted_for_a_spent_budget_says_nothing() -> None:
+    """VTI's lots disagree with its position, so no sell is judged: no note about a budget spent already."""
+    pp = _plan(TaxSettings(rates=RATES, max_realized_gain=D(0)), [OLD, BND], realized=D(100))
+    assert [n for n in pp.notes if n.startswith("tax")] == []
+
+
+def test_without_loaded_lots_a_sell_has_no_figures_and_says_why() -> None:
+    tax = _plan(TaxSettings(rates=RATES), None).tax
+    assert tax is not None
+    assert (tax.sells, tax.unavailable) == ([], {"VTI": "the account's lots were not loaded"})
+
+
+def test_a_portfolio_without_a_tax_block_has_no_sell_taxes() -> None:
+    pp = _plan(None, [OLD, NEW, BND])
+    assert sell_taxes(_desired(None), _obs([OLD, NEW, BND]), pp.actions) is None

@@ -240,3 +240,65 @@ def test_a_budget_met_exactly_adds_no_note_to_a_sell_held_back() -> None:
     lots = [Lot(TOMORROW_LONG, D(5), D(90)), Lot(date(2025, 1, 2), D(5), D(95))]  # 5 sold at 95: 25 gained
     _, notes = trim_sells([Sell("VTI", D(8), D(0), D(100), ONE, lots)], "fifo", RATES, DAY, D(25), 1)
     assert notes == ["VTI: sells 5 instead of 8, holding 5 units that turn long-term within 1 days"]
+
+
+def test_the_budget_trims_first_the_tail_that_realises_most_gain_a_unit_on_a_fractional_step() -> None:
+    """A: FIFO closes 1.5 units at no gain, then 2 at 50 a unit (its tail); B: 4 units at 30 a unit. A budget
+    of 120 against 220 drops A's tail at its lot boundary, 1.5 on its half-unit step, and leaves B."""
+    a = Sell("A", D("3.5"), D(0), D(100), D("0.5"),
+             [Lot(date(2020, 1, 2), D("1.5"), D(100)), Lot(date(2020, 2, 3), D(2), D(50))])
+    b = Sell("B", D(4), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(4), D(70))])
+    kept, _ = trim_sells([a, b], "fifo", RATES, DAY, D(120))
+    assert kept == {"A": D("1.5"), "B": D(4)}
+
+
+def test_a_trim_never_sells_more_than_the_planners_sell_even_with_losing_lots_beyond_it() -> None:
+    """FIFO closes the 10 units at a gain of 50 a unit; the 100 units after them are at a loss, which a
+    larger sale would realise. Trimmed to the budget (450 of 500), the sell shrinks to 9 and never grows."""
+    s = Sell("X", D(10), D(8), D(100), ONE,
+             [Lot(date(2020, 1, 2), D(10), D(50)), Lot(date(2020, 2, 3), D(100), D(200))])
+    kept, _ = trim_sells([s], "fifo", RATES, DAY, D(450))
+    assert kept == {"X": D(9)}
+
+
+def test_a_trim_drops_no_more_units_than_the_budget_needs() -> None:
+    """FIFO: 4 units at a gain of 1, 3 at a loss of 41, then 7 at a gain of 35 a unit; a sell of 10 realises
+    -14. With the year's gains 47 over budget (-47 left), dropping one unit of the last lot (-49) is enough:
+    the sell is trimmed to 9, not 8."""
+    s = Sell("X", D(10), D(0), D(100), ONE, [Lot(date(2023, 5, 31), D(4), D(99)),
+                                            Lot(date(2023, 7, 18), D(3), D(141)),
+                                            Lot(date(2024, 10, 24), D(7), D(65))])
+    kept, _ = trim_sells([s], "fifo", RATES, DAY, D(-47))
+    assert kept == {"X": D(9)}
+
+
+def test_a_sell_realising_no_gain_is_not_trimmed_for_a_budget_it_cannot_help() -> None:
+    """Z's lot is at cost (no gain); Y already sells its minimum. Over budget, Z keeps its whole sell."""
+    z = Sell("Z", D(5), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(5), D(100))])
+    y = Sell("Y", D(2), D(2), D(100), ONE, [Lot(date(2020, 1, 2), D(2), D(50))])
+    kept, _ = trim_sells([z, y], "fifo", RATES, DAY, D(0))
+    assert kept == {"Z": D(5), "Y": D(2)}
+
+
+def test_a_gain_of_cents_over_the_budget_is_trimmed_too() -> None:
+    s = Sell("X", D(1), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(1), D("99.50"))])
+    kept, _ = trim_sells([s], "fifo", RATES, DAY, D(0))
+    assert kept == {"X": D(0)}
+
+
+def test_the_budget_trims_the_sell_with_the_most_gain_per_unit_dropped() -> None:
+    """A's tail (2 units at 50 a unit above 8 at cost) lowers the gain 50 a unit; B's 10 units at 30 a unit.
+    An excess of 100 is met by A's tail alone: B is left as the planner wanted it."""
+    a = Sell("A", D(10), D(0), D(100), ONE,
+             [Lot(date(2020, 1, 2), D(8), D(100)), Lot(date(2020, 2, 3), D(2), D(50))])
+    b = Sell("B", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(70))])
+    kept, _ = trim_sells([a, b], "fifo", RATES, DAY, D(300))
+    assert kept == {"A": D(8), "B": D(10)}
+
+
+def test_sells_with_the_same_gain_per_unit_are_trimmed_in_the_planners_order() -> None:
+    """A tie is broken the same way every time (plan and apply derive the same orders): the first sell."""
+    a = Sell("A", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(50))])
+    b = Sell("B", D(10), D(0), D(100), ONE, [Lot(date(2020, 1, 2), D(10), D(50))])
+    kept, _ = trim_sells([a, b], "fifo", RATES, DAY, D(900))
+    assert kept == {"A": D(8), "B": D(10)}

@@ -47,9 +47,9 @@ def _desired(targets: dict[str, str], account: str = "taxable", **tax: object) -
 def _obs(prices: dict[str, int], positions: dict[str, int], trades: Sequence[TradeEvent] = (),
          lots: Sequence[HeldLot] = (), *, cash: int = 0, account: str = "taxable",
          taken_at: datetime = NOW) -> Observation:
-    home = Household(name="smith", accounts=HOME, trades=list(trades), lots=list(lots))
+    home = Household(name="smith", accounts=HOME, trades=list(trades))
     obs = observation(prices, positions, settled=cash, account=account, taken_at=taken_at)
-    return obs.model_copy(update={"household": home})
+    return obs.model_copy(update={"household": home, "lots": list(lots)})
 
 
 def _plan(d: Desired, obs: Observation) -> PortfolioPlan:

@@ -2,13 +2,27 @@
 household as a property: a trade it lets through never makes a wash sale with another trade of the household,
 and it refuses only trades that would.
 
-Sources: Publication 550, Investment Income and Expenses, chapter 4, "Wash Sales" (https://www.irs.gov/pub/irs-
-pdf/p550.pdf); its first example is the IRS VITA case study quoted in reconciler/core/wash_sale.py
-(https://apps.irs.gov/app/vita/content/10s/10_04_011.jsp). The guard refuses the trade that would make the
-wash sale, so the basis and holding-period adjustments the examples go on to compute never arise for trades
-the planner makes (the ledger has no adjustment for wash sales made outside it: a gap noted in issue 26).
-"""
+Sources, and how far each example is checked (searched again on the s23-taxtests branch: the text of
+Publication 550 itself, https://www.irs.gov/pub/irs-pdf/p550.pdf, is in none of the search corpora):
+- Example 1 ($1,000 bought, sold for $750, 100 bought again within 30 days for $800: $250 disallowed, new
+  basis $1,050) is checked word for word against the IRS's own VITA case study of it,
+  https://apps.irs.gov/app/vita/content/10s/10_04_011.jsp.
+- "More or less stock bought than sold" is known only second-hand, from public code quoting Publication 550
+  (2025), p. 87: its rule "Match the shares bought in the same order that you bought them, beginning with the
+  first shares bought"; its Example 1 (100 shares bought for $5,000 on September 20, 2024, 50 more for $2,750
+  on December 13 and 25 for $1,125 on December 20, the first 100 sold for $4,000 on January 3, 2025: $750 of
+  the $1,000 loss disallowed, on the 75 shares bought within 30 days before the sale); and its Example 2 (a
+  100-share loss sale, then 50 shares bought on each of four days: the first two purchases take the whole
+  loss). The dates of our four-day test (September 24, 2021; February 3 and 10-13, 2022) are not confirmed by
+  any source found: its structure is; its dates are ours.
+- The IRA rule: the fourth of Publication 550's ways to make a wash sale ("Acquire substantially identical
+  stock for your individual retirement arrangement (IRA) or Roth IRA"), as quoted in public code, and Revenue
+  Ruling 2008-5. The spouse rule's quotation was not found again in any corpus.
 
+The guard refuses the trade that would make the wash sale, so the basis and holding-period adjustments the
+examples go on to compute never arise for trades the planner makes (the ledger has no adjustment for wash
+sales made outside it: a gap noted in issue 26).
+"""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -33,10 +47,10 @@ def test_pub550_example_1_rebuying_within_30_days_of_the_loss_is_refused() -> No
 
 
 def test_pub550_more_or_less_stock_the_first_replacement_buy_is_refused() -> None:
-    """"More or less stock bought than sold" (the dates move with each edition): 100 shares of M bought
-    September 24, 2021, sold February 3, 2022 at a $1,000 loss, then 50 shares bought on each of February 10
-    to 13. Replacement shares are matched in the order bought (February 10 and 11 take the whole loss, $500
-    each), so the guard refuses the first."""
+    """"More or less stock bought than sold", Example 2 (its dates here are ours, not the edition's): 100
+    shares of M sold at a $1,000 loss, then 50 shares bought on each of four days. Replacement shares are
+    matched in the order bought (the first two purchases take the whole loss, $500 each), so the guard refuses
+    the first."""
     sale = TradeEvent("taxable", "M", date(2022, 2, 3), "sell", D(-1000))
     history = [TradeEvent("taxable", "M", date(2021, 9, 24), "buy"), sale]
     assert conflicts(history, HOUSEHOLD, TradeEvent("taxable", "M", date(2022, 2, 10), "buy")) == [sale]
@@ -50,6 +64,17 @@ def test_pub550_more_or_less_stock_every_later_replacement_buy_is_refused_too() 
     refused = [conflicts(history, HOUSEHOLD, TradeEvent("taxable", "M", date(2022, 2, d), "buy")) != []
                for d in (11, 12, 13)]
     assert refused == [True, True, True]
+
+
+def test_pub550_more_or_less_stock_replacements_bought_before_the_loss_sale_refuse_it() -> None:
+    """"More or less stock bought than sold", Example 1 (Publication 550 (2025), quoted second-hand): the 50
+    and 25 shares bought 21 and 14 days before the January 3 loss sale are its replacement shares; the 100
+    bought in September, 105 days before, are not."""
+    september = TradeEvent("taxable", "M", date(2024, 9, 20), "buy")
+    december = [TradeEvent("taxable", "M", date(2024, 12, 13), "buy"),
+                TradeEvent("taxable", "M", date(2024, 12, 20), "buy")]
+    sale = TradeEvent("taxable", "M", date(2025, 1, 3), "sell", D(4000) - D(5000))
+    assert conflicts([september, *december], HOUSEHOLD, sale) == december
 
 
 def test_pub550_the_window_opens_30_days_before_the_sale() -> None:

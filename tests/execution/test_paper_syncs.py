@@ -89,3 +89,40 @@ def test_one_thread_keeps_the_leases_of_many_locks(journal_url: str) -> None:
         for lock in locks:
             lock.release()
         journal.engine.dispose()
+
+
+def savepoints_of_apply(ws: Workspace, tmp_path: Path, accounts: int) -> int:
+    grow(ws, accounts)
+    plan_file = tmp_path / f"plan-{accounts}.json"
+    assert ws.run("plan", "--out", str(plan_file)).code == 0
+    rt = Runtime(ws.config, ws.journal_url)
+    rt.journal.check_writable()
+    count = [0]
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        count[0] += statement.upper().startswith("SAVEPOINT")
+
+    event.listen(rt.journal.engine, "before_cursor_execute", on_statement)
+    try:
+        assert apply_plan(read_plan(plan_file), rt, actor="test").ok
+    finally:
+        event.remove(rt.journal.engine, "before_cursor_execute", on_statement)
+        rt.journal.engine.dispose()
+    return count[0]
+
+
+def test_only_steps_of_several_statements_take_a_savepoint(workspace: Workspace, tmp_path: Path) -> None:
+    """Within a paper portfolio's transaction, on SQLite, a step that reads or writes one statement needs no
+    savepoint (SQLite undoes a failed statement alone, database.begin): of an order's steps only the
+    broker's fill and the journal's record of its answer take one. PostgreSQL, where a failed statement
+    aborts the whole transaction, keeps one for every step."""
+    small = savepoints_of_apply(workspace, tmp_path, 2)
+    large = savepoints_of_apply(workspace, tmp_path, 4)
+    sqlite = Runtime(workspace.config, workspace.journal_url).journal.engine.dialect.name == "sqlite"
+    # Two portfolios more, each buying grow's three symbols; its observe and the observation's record are
+    # steps of several statements too.
+    several = 2 * (3 * 2 + 2)
+    if sqlite:
+        assert large - small == several
+    else:
+        assert large - small > several

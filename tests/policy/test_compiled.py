@@ -72,14 +72,14 @@ def verdict(policies: PolicySet, doc: dict[str, Any]) -> Any:
 
 @pytest.fixture(scope="module")
 def shipped() -> PolicySet:
-    """The shipped policies with the bundle built (off by default: engine.BUNDLE), whatever the default."""
+    """The shipped policies with the bundle built (engine.BUNDLE), whatever the default."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(engine, "BUNDLE", True)
         return load_policies(POLICIES, {}, "hard-mandatory")
 
 
-def test_the_bundle_is_off_by_default() -> None:
-    assert load_policies(POLICIES, {}, "hard-mandatory").compiled is None
+def test_the_bundle_is_on_by_default() -> None:
+    assert load_policies(POLICIES, {}, "hard-mandatory").compiled is not None
 
 
 def test_the_shipped_policies_compile_into_a_bundle(shipped: PolicySet) -> None:
