@@ -24,6 +24,7 @@ from reconciler.backtest.orders import send_orders
 from reconciler.backtest.run import Event, Settings, StrategyRun
 from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Strategy
+from reconciler.backtest.tax_inputs import with_tax_inputs
 from reconciler.core.lots import TaxBook
 from reconciler.core.models import Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
@@ -107,6 +108,11 @@ class _Account:
         self.raising = zero.model_copy(
             update={"min_trade_notional": ZERO, "order_sizing": "net_of_costs", "max_cost_fraction": ONE}
         )
+        # A tax bill or a withdrawal must be paid in full: its sale is forced, so neither the year's budget
+        # nor the short-term hold trims it (its gains still count toward the budget of later plans that year).
+        self.forced = None if desired.tax is None else desired.tax.model_copy(
+            update={"max_realized_gain": None, "avoid_short_term_days": 0}
+        )
 
     # ---- observation and fills ----
     def _prices_on(self, day: int) -> tuple[list[Decimal], dict[str, Quote]]:
@@ -137,6 +143,7 @@ class _Account:
             cash_settled=self.cash,
             quotes=quotes,
         )
+        obs = with_tax_inputs(desired, obs, self.run.book)  # lots and the year's gains (core.tax_orders)
         obs = obs if self.wash is None else self.wash.observed(desired, obs, self.run.book)  # wash_guard
         # Policies judge the whole plan; without them the orders and notes are all a day needs (no table
         # rows).
@@ -229,7 +236,8 @@ class _Account:
         equity = invested + self.cash
         targets = {s: values[j] * keep / equity for j, s in enumerate(self.symbols)}
         desired = self.desired.model_copy(
-            update={"targets": targets, "cash": ONE - sum(targets.values(), ZERO), "trading": self.raising}
+            update={"targets": targets, "cash": ONE - sum(targets.values(), ZERO), "trading": self.raising,
+                    "tax": self.forced}
         )
         self.plan_and_fill(desired, day)
 

@@ -14,8 +14,8 @@ from collections import deque
 from datetime import date, timedelta
 from decimal import Decimal
 
+from reconciler.backtest.tax_inputs import book_lots
 from reconciler.core.household import Household
-from reconciler.core.ledger import HeldLot
 from reconciler.core.lots import LotMethod, Rates, TaxBook, close_lots, estimated_tax
 from reconciler.core.models import Desired, Observation
 from reconciler.core.numbers import ZERO
@@ -50,14 +50,10 @@ class WashBook:
         since = obs.taken_at.date() - timedelta(days=WINDOW_DAYS)
         while self.trades and self.trades[0].day < since:
             self.trades.popleft()
-        lots = [
-            HeldLot(symbol, lot.acquired, lot.quantity, lot.quantity * lot.unit_cost)
-            for symbol in sorted(obs.positions) for lot in book.open_lots(symbol)
-        ]
         home = Household(name=self.account, accounts=[self.account], trades=list(self.trades))
-        # The guard reads the lots from the observation's one field of them (set already when the run gives
-        # the planner its lots for the tax figures).
-        seen = obs.model_copy(update={"household": home, "lots": lots if obs.lots is None else obs.lots})
+        # The guard reads the lots from the observation's one field of them (set by backtest.tax_inputs).
+        lots = book_lots(book, obs.positions) if obs.lots is None else obs.lots
+        seen = obs.model_copy(update={"household": home, "lots": lots})
         self.harvesting = frozenset(guard(desired, seen).harvested)
         return seen
 
