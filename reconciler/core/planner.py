@@ -192,7 +192,9 @@ def _plan_portfolio(
     sells, sold, proceeds, sell_notes = ([], [], ZERO, []) if trading.buy_only else sell_leg(
         table, unit, out, raise_cash
     )
-    sells, sold, proceeds, sell_notes = taxed_leg(table, unit, (sells, sold, proceeds, sell_notes))
+    sells, sold, proceeds, sell_notes = taxed_leg(
+        table, unit, (sells, sold, proceeds, sell_notes), raising and raise_cash
+    )
     # Judged after this plan's own sells: otherwise cash they raise would be bought back by the next plan
     # (churn).
     deploy_cash = (cash_total + proceeds) * inv - desired.cash > cash_band

@@ -65,14 +65,20 @@ def _up(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
-def taxed_leg(table: Table, unit: UnitCosts, leg: Leg) -> Leg:
+def taxed_leg(table: Table, unit: UnitCosts, leg: Leg, forced: bool = False) -> Leg:
     """The planner's sells with the tax rules applied (unchanged without a `tax:` block or loaded lots): sells
-    trimmed, emptied ones dropped, legs renumbered, proceeds at worst again, and notes saying why."""
+    trimmed, emptied ones dropped, legs renumbered, proceeds at worst again, and notes saying why. `forced`:
+    the sells raise a pending withdrawal's cash, which neither the budget nor the short-term hold may trim."""
     desired, obs = table.desired, table.obs
     tax = desired.tax
     orders, traded, _, notes = leg
     if tax is None or obs.lots is None or not orders:
         return leg
+    budget, window = budget_left(tax, obs), tax.avoid_short_term_days
+    if forced and (budget is not None or window):
+        # A trim would leave the withdrawal short while the plan says it is raised: the money has to be there.
+        return (*leg[:3], [*notes, "tax: a pending withdrawal's sells are not trimmed by max_realized_gain or"
+                           " avoid_short_term_days: its cash has to be there on the day"])
     day = obs.taken_at.date()
     lots = lots_by_symbol(obs.lots)
     off = unavailable(obs, [a.symbol for a in orders])
@@ -88,9 +94,7 @@ def taxed_leg(table: Table, unit: UnitCosts, leg: Leg) -> Leg:
         sells.append(Sell(a.symbol, a.quantity, minimum, a.price, step, lots.get(a.symbol, [])))
     if not sells:
         return leg
-    kept, tax_notes = trim_sells(
-        sells, tax.lots, tax.rates.rates(), day, budget_left(tax, obs), tax.avoid_short_term_days
-    )
+    kept, tax_notes = trim_sells(sells, tax.lots, tax.rates.rates(), day, budget, window)
     if all(kept[s.symbol] == s.quantity for s in sells) and not tax_notes:
         return leg
     charge = unit.commission.charge

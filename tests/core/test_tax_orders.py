@@ -12,7 +12,7 @@ from reconciler.core.ledger import HeldLot
 from reconciler.core.lots import Lot
 from reconciler.core.models import CostModel, Desired, Observation, PortfolioPlan
 from reconciler.core.planner import plan_portfolio
-from reconciler.core.rules import Bands, Commission, Trading
+from reconciler.core.rules import Bands, Commission, Trading, Withdrawal
 from reconciler.core.tax_orders import budget_left, hard_band, lots_by_symbol, sell_taxes
 from reconciler.core.tax_rules import TaxRates, TaxSettings
 from reconciler.policy.inputs import policy_input
@@ -280,3 +280,50 @@ def test_without_loaded_lots_a_sell_has_no_figures_and_says_why() -> None:
 def test_a_portfolio_without_a_tax_block_has_no_sell_taxes() -> None:
     pp = _plan(None, [OLD, NEW, BND])
     assert sell_taxes(_desired(None), _obs([OLD, NEW, BND]), pp.actions) is None
+
+
+# A withdrawal's sells are forced: the cash has to be there on the day, so neither the budget nor the
+# short-term hold may trim them (a trim left the withdrawal short while the note said it was raised).
+def _withdrawing(tax: TaxSettings, settled: str = "0", positions: dict[str, int] = POSITIONS,
+                 lots: tuple[HeldLot, ...] = (OLD, NEW, BND)) -> PortfolioPlan:
+    d = _desired(tax).model_copy(update={"withdrawals": [Withdrawal(amount=D(5000), date=NOW.date())]})
+    obs = observation(PRICES, positions, settled=settled).model_copy(
+        update={"lots": list(lots), "realized_gain": D(0)}
+    )
+    plan = plan_portfolio(d, obs, CostModel())
+    assert isinstance(plan, PortfolioPlan)
+    return plan
+
+
+def _sells(plan: PortfolioPlan) -> dict[str, D]:
+    return {a.symbol: a.quantity for a in plan.actions if a.side == "sell"}
+
+
+def test_a_withdrawal_is_raised_in_full_whatever_the_tax_budget() -> None:
+    assert _sells(_withdrawing(TaxSettings(max_realized_gain=D(0)))) == _sells(_withdrawing(TaxSettings()))
+
+
+def test_a_withdrawals_sells_raise_at_least_its_amount_under_a_budget_of_nothing() -> None:
+    plan = _withdrawing(TaxSettings(max_realized_gain=D(0)))
+    assert sum((a.notional - a.est_commission for a in plan.actions if a.side == "sell"), D(0)) >= 5000
+
+
+def test_a_withdrawal_is_raised_in_full_whatever_the_short_term_hold() -> None:
+    # NEW turns long-term on 2024-06-01, inside a 200-day window from NOW (2024-01-02).
+    held = _withdrawing(TaxSettings(avoid_short_term_days=200))
+    assert _sells(held) == _sells(_withdrawing(TaxSettings()))
+
+
+def test_the_plan_says_a_withdrawals_sells_are_not_trimmed() -> None:
+    notes = _withdrawing(TaxSettings(max_realized_gain=D(0))).notes
+    assert any("withdrawal's sells are not trimmed" in n for n in notes)
+
+
+def test_a_withdrawal_whose_cash_is_there_leaves_the_budget_in_force() -> None:
+    # 5,000 of cash is the withdrawal: VTI's sell (64% against 40% of 25,000) is the bands' own, and trimmed.
+    heavy = {"VTI": 160, "BND": 40}
+    lots = (OLD, HeldLot("VTI", date(2023, 6, 1), D(60), D(5400)),
+            HeldLot("BND", date(2023, 1, 1), D(40), D(4000)))
+    free = _withdrawing(TaxSettings(), settled="5000", positions=heavy, lots=lots)
+    trimmed = _withdrawing(TaxSettings(max_realized_gain=D(0)), settled="5000", positions=heavy, lots=lots)
+    assert _sells(trimmed)["VTI"] < _sells(free)["VTI"]
