@@ -5,11 +5,12 @@ worse than half its target, or worse than its recorded figure by half again.
 A ratio against a baseline measured in the same process a moment before is what a slow or busy machine cannot
 move much (both sides slow down together); an absolute time is never judged here. Half the target leaves room
 for noise and catches a 2x regression of a figure at its target, but not of one far better than its target (a
-backtest 30x faster than bt, against 20x, would still pass at 15x), nor of a target the figures miss. So every
-ratio is also held to the figure this check recorded (bench/results/check.json, `--record`, at the commit it
-names, which `make bench-readme` re-records with the README's figures): worse than it by half again (1.5x)
-fails. A planted 2x slowdown therefore fails every ratio, which tests/test_bench_guard.py checks ratio by
-ratio against GUARDED, the list of every ratio judged here. A benchmark with a ratio outside its guard runs
+backtest 30x faster than bt, against 20x, still passes at 15x: the issue's rule, which a busy machine cannot
+fail). A target the figures miss gives no half to hold: such a ratio is held to the figure this check recorded
+(bench/results/check.json, `--record`, at the commit it names, which `make bench-readme` re-records with the
+README's figures), and fails when worse than it by half again (1.5x). A planted 2x slowdown fails each of
+those and moves every other ratio, which tests/test_bench_guard.py checks ratio by ratio against GUARDED, the
+list of every ratio judged here. A benchmark with a ratio outside its guard runs
 once more and keeps the better figure of each ratio, so one pass disturbed by a neighbour does not fail CI and
 a real regression still fails both. For a target the issue states as a time (plan worst case under 3 s,
 journal + policy CPU under 1.5 ms per order) the ratio's target is that time over the baseline's, as noted
@@ -55,10 +56,11 @@ class Ratio:
 
     @property
     def limit(self) -> float:
-        """The recorded figure made worse by MISSED_SLACK (for a met target that is always stricter than half
-        the target, for a missed one the only guard left); half the target (twice it where lower is better)
-        for a ratio not recorded yet."""
-        if self.recorded is not None:
+        """Half the target (twice it where lower is better), as the issue sets it, so a busy machine cannot
+        fail a figure that meets its target; for a target the recorded figure misses, that figure made worse
+        by MISSED_SLACK. (Holding met targets to their recorded figure too failed unplanted runs: the
+        backtest's threshold ratio read 20.8x to 34.7x in four runs of one commit on a quiet machine.)"""
+        if self.recorded is not None and not self.meets(self.recorded, self.target):
             return self.recorded / MISSED_SLACK if self.higher_is_better else self.recorded * MISSED_SLACK
         return self.target / 2 if self.higher_is_better else self.target * 2
 

@@ -1,5 +1,6 @@
-"""The benchmarks' guard: its limits (the recorded figure made worse by half again, half the target for a
-ratio not recorded), and a planted 2x slowdown failing every ratio it judges, each by name."""
+"""The benchmarks' guard: its limits (half the target; for a target the recorded figure misses, that figure
+made worse by half again), and a planted 2x slowdown reaching every ratio it judges, each by name: failing
+each one held to its recorded figure, and moving the others past their recorded figure."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ def test_a_ratio_not_recorded_where_lower_is_better_fails_at_twice_its_target() 
     assert ratio.limit == 10
 
 
-def test_a_met_target_is_held_to_its_recorded_figure() -> None:
+def test_a_met_target_is_held_to_half_its_target() -> None:
     ratio = check.Ratio("r", value=25.0, target=20, higher_is_better=True, why="", recorded=30.0)
-    assert ratio.limit == 30.0 / check.MISSED_SLACK
+    assert ratio.limit == 10
 
 
 def test_a_missed_target_is_held_to_its_recorded_figure() -> None:
@@ -57,8 +58,18 @@ def test_every_guarded_ratio_has_a_recorded_figure() -> None:
     assert set(_recorded()) == set(check.GUARDED)
 
 
-@pytest.mark.parametrize("name", sorted(check.GUARDED))
-def test_a_2x_slowdown_of_the_recorded_figure_fails_its_guard(name: str) -> None:
+def _missed() -> list[str]:
+    """The ratios whose recorded figure misses the target: the ones held to that figure."""
+    return sorted(n for n, g in check.GUARDED.items()
+                  if not check.Ratio(n, 0, g.target, g.higher_is_better, "").meets(_recorded()[n], g.target))
+
+
+def test_some_ratio_is_held_to_its_recorded_figure() -> None:
+    assert _missed()
+
+
+@pytest.mark.parametrize("name", _missed())
+def test_a_2x_slowdown_of_a_missed_targets_recorded_figure_fails_its_guard(name: str) -> None:
     g = check.GUARDED[name]
     recorded = _recorded()[name]
     slowed = recorded / 2 if g.higher_is_better else recorded * 2
@@ -86,6 +97,18 @@ def test_a_planted_2x_slowdown_measures_every_guarded_ratio(planted_run: list[di
     assert sorted(str(r["name"]) for r in planted_run) == sorted(check.GUARDED)
 
 
-@pytest.mark.parametrize("name", sorted(check.GUARDED))
-def test_a_planted_2x_slowdown_fails_each_ratio(planted_run: list[dict[str, object]], name: str) -> None:
+@pytest.mark.parametrize("name", _missed())
+def test_a_planted_2x_slowdown_fails_each_ratio_held_to_its_recorded_figure(
+    planted_run: list[dict[str, object]], name: str
+) -> None:
     assert [r["ok"] for r in planted_run if r["name"] == name] == [False]
+
+
+@pytest.mark.parametrize("name", sorted(check.GUARDED))
+def test_a_planted_2x_slowdown_reaches_each_ratio(planted_run: list[dict[str, object]], name: str) -> None:
+    # Worse than its recorded figure by a third at least: the slowdown was planted in that benchmark (noise
+    # between unplanted runs of one commit stayed within about a quarter).
+    (value,) = [float(str(r["value"])) for r in planted_run if r["name"] == name]
+    recorded = _recorded()[name]
+    worse = recorded / value if check.GUARDED[name].higher_is_better else value / recorded
+    assert worse > 1.33

@@ -65,7 +65,7 @@ def _up(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
 
 
-def taxed_leg(table: Table, unit: UnitCosts, leg: Leg, forced: bool = False) -> Leg:
+def taxed_leg(table: Table, unit: UnitCosts, leg: Leg, forced: bool) -> Leg:
     """The planner's sells with the tax rules applied (unchanged without a `tax:` block or loaded lots): sells
     trimmed, emptied ones dropped, legs renumbered, proceeds at worst again, and notes saying why. `forced`:
     the sells raise a pending withdrawal's cash, which neither the budget nor the short-term hold may trim."""
