@@ -137,7 +137,9 @@ def backtest(days: int) -> list[Ratio]:
 
     warnings.filterwarnings("ignore")
     frame = bvp.load_stocks().iloc[-days:]
-    rows = bvp.compare(frame, repeat=3, peers=("bt",))["rows"]
+    # Best of seven each side: best of three let bt's slower runs through, and the monthly ratio read 7.5x to
+    # 13.8x on one commit (a 2,000-day run of ours takes 0.03 s).
+    rows = bvp.compare(frame, repeat=7, peers=("bt",))["rows"]
     return [ratio(f"backtest {kind}: bt / reconciler", row["bt_over_ours"],
                   f"20 stocks x {days:,} days; target >= 20x") for kind, row in rows.items()]
 
@@ -182,25 +184,28 @@ def paper(small: int, large: int) -> list[Ratio]:
     run."""
     import apply_scale
 
-    cpu = {}
+    cpu: dict[int, float] = {}
     # The benchmark creates its journal with its first plan: outside CI's rule that a missing journal is an
     # error (CI runs this check with CI=true, as GitHub sets it).
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    # Best of two for each size and for the baseline: one pass of each read 1.7x to 3.6x on one commit, wider
+    # than the 2x slowdown the guard must see.
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (small, large):
-            root = Path(tmp) / f"paper-{n}"
-            root.mkdir()
-            apply_scale.write_portfolios(root, n)
-            apply_scale.write_paper_config(root, f"sqlite:///{root / 'journal.db'}", n)
-            plan = root / "plan.json"
-            steps = (("plan", ["--out", str(plan)]), ("apply", [str(plan), "--auto-approve"]))
-            for tag, args in steps:
-                run = apply_scale.cli(root, tag, [tag, "--config", "reconciler.yaml", *args], env, 600)
-                if run.code != 0:
-                    raise SystemExit(f"paper {tag} of {n} accounts {run.status()}:\n{run.tail()}")
-            cpu[n] = run.cpu
-        cost = apply_scale.overhead(f"sqlite:///{tmp}/overhead.db", orders=300)
-    base = cost.journal_ms + cost.policy_ms
+        for attempt in range(2):
+            for n in (small, large):
+                root = Path(tmp) / f"paper-{n}-{attempt}"
+                root.mkdir()
+                apply_scale.write_portfolios(root, n)
+                apply_scale.write_paper_config(root, f"sqlite:///{root / 'journal.db'}", n)
+                plan = root / "plan.json"
+                steps = (("plan", ["--out", str(plan)]), ("apply", [str(plan), "--auto-approve"]))
+                for tag, args in steps:
+                    run = apply_scale.cli(root, tag, [tag, "--config", "reconciler.yaml", *args], env, 600)
+                    if run.code != 0:
+                        raise SystemExit(f"paper {tag} of {n} accounts {run.status()}:\n{run.tail()}")
+                cpu[n] = min(cpu.get(n, run.cpu), run.cpu)
+        costs = [apply_scale.overhead(f"sqlite:///{tmp}/overhead{i}.db", orders=300) for i in range(2)]
+    base = min(c.journal_ms + c.policy_ms for c in costs)
     per_order_ms = (cpu[large] - cpu[small]) * 1000 / ((large - small) * apply_scale.ORDERS_PER_ACCOUNT)
     value = per_order_ms * planted() / base
     return [ratio("paper apply CPU per order / journal + policy", round(value, 2),
