@@ -24,11 +24,12 @@ from reconciler.backtest.orders import send_orders
 from reconciler.backtest.run import Event, Settings, StrategyRun
 from reconciler.backtest.schedule import look_days, period_starts
 from reconciler.backtest.strategies import ZERO_BANDS, Strategy
-from reconciler.backtest.tax_inputs import with_tax_inputs
+from reconciler.backtest.tax_inputs import terms, with_tax_inputs
 from reconciler.core.lots import TaxBook
 from reconciler.core.models import Desired, Observation, PortfolioPlan, Quote
 from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.planner import UNDER_STEP, band_for, plan_orders, plan_portfolio, plan_unit_costs
+from reconciler.core.rules import Withdrawal
 from reconciler.errors import BacktestError
 
 __all__ = ["Event", "PolicyCheck", "Progress", "Settings", "StrategyRun", "run_strategy", "trigger_for"]
@@ -107,11 +108,6 @@ class _Account:
         self.looking = desired.model_copy(update={"trading": strategy.trading(desired.trading)})
         self.raising = zero.model_copy(
             update={"min_trade_notional": ZERO, "order_sizing": "net_of_costs", "max_cost_fraction": ONE}
-        )
-        # A tax bill or a withdrawal must be paid in full: its sale is forced, so neither the year's budget
-        # nor the short-term hold trims it (its gains still count toward the budget of later plans that year).
-        self.forced = None if desired.tax is None else desired.tax.model_copy(
-            update={"max_realized_gain": None, "avoid_short_term_days": 0}
         )
 
     # ---- observation and fills ----
@@ -224,6 +220,9 @@ class _Account:
         return paid
 
     def _raise_cash(self, need: Decimal, day: int) -> None:
+        """Sell `need` (and a step of each holding) in proportion to the holdings, as live `plan` raises a
+        withdrawal's cash: a pending withdrawal (core.raise_cash) of the targets' account, whose sells the tax
+        rules do not trim (core.tax_orders.taxed_leg's `forced`)."""
         prices, _ = self._prices_on(day)
         values = [q * p for q, p in zip(self.held, prices, strict=True)]
         invested = sum(values, ZERO)
@@ -232,13 +231,22 @@ class _Account:
         step = self.desired.trading.step
         # Sells round down to the quantity step: ask for one more step of each holding so the cash is there.
         buffer = sum((step * p for q, p in zip(self.held, prices, strict=True) if q), ZERO)
-        keep = max(ZERO, ONE - (need + buffer) / invested)
-        equity = invested + self.cash
-        targets = {s: values[j] * keep / equity for j, s in enumerate(self.symbols)}
-        desired = self.desired.model_copy(
-            update={"targets": targets, "cash": ONE - sum(targets.values(), ZERO), "trading": self.raising,
-                    "tax": self.forced}
-        )
+        # The equity as raise_cash sums it (cash first, then each holding): it refuses an amount above it.
+        equity = self.cash
+        for v in values:
+            equity += v
+        amount = self.cash + need + buffer
+        if need + buffer < invested and amount < equity:
+            # Targets of the holdings as they are (cash 0), the cash held and the need withdrawn: raise_cash
+            # keeps (equity - amount) / equity of each, i.e. sells `need + buffer` of them pro rata.
+            targets = {s: values[j] / invested for j, s in enumerate(self.symbols)}
+        else:  # everything is sold: any amount the account holds (raise_cash refuses more) with no targets
+            targets = {s: ZERO for s in self.symbols}
+            amount = invested
+        desired = self.desired.model_copy(update={
+            "targets": targets, "cash": ONE - sum(targets.values(), ZERO), "trading": self.raising,
+            "withdrawals": [Withdrawal(amount=amount, date=self.prices.day(day))],
+        })
         self.plan_and_fill(desired, day)
 
     # ---- records ----
@@ -295,6 +303,7 @@ def run_strategy(
             fix="select the portfolio's symbols (PriceTable.select(sorted(targets)))",
         )
     days = len(prices.dates)
+    settings = terms(desired, settings)  # a `tax:` block's lot method and rates, as `plan` sells by them
     acct = _Account(desired, prices, strategy, settings, policy)
     run = acct.run
     closes = prices.closes

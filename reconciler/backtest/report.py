@@ -42,6 +42,8 @@ class Report:
     # (--no-costs) or `journal` (--costs-from-journal: `learned` holds the fit, learned_costs.Fit.as_dict).
     costs_model: str = "configured"
     learned: dict[str, Any] | None = None
+    # For a portfolio with `tax:`: where the lot method and rates come from (request.taxed); None: the flags.
+    tax_source: str | None = None
 
     @property
     def start(self) -> date:
@@ -91,6 +93,8 @@ class Report:
             if self.taxed
             else f"none (realized gains tracked with {s.lot_method.upper()} lots)"
         )
+        if self.tax_source is not None:
+            taxes += f", {self.tax_source}"
         return [
             f"Backtest of {self.portfolio} on {self.source}: {self.start} → {self.end},"
             f" {self.days:,} {self.unit} ({self.years:.1f} years)",

@@ -39,7 +39,11 @@ def as_json(report: Report) -> str:
             "commission_per_share": _num(s.costs.commission.per_share),
             "commission_bps": _num(s.costs.commission.bps),
         },
-        "taxes": {"lots": s.lot_method, "short_rate": _num(s.tax_short), "long_rate": _num(s.tax_long)},
+        "taxes": {
+            "lots": s.lot_method, "short_rate": _num(s.tax_short), "long_rate": _num(s.tax_long),
+            # only for a portfolio with `tax:`, so a run without one reads as it always did
+            **({} if report.tax_source is None else {"source": report.tax_source}),
+        },
         "risk_free": report.risk_free,
         "strategies": [],
     }

@@ -14,6 +14,7 @@ from typing import Literal
 
 from reconciler.backtest.engine import Settings
 from reconciler.backtest.strategies import Every, Strategy, parse_strategy
+from reconciler.backtest.tax_inputs import terms
 from reconciler.core.lots import LotMethod
 from reconciler.core.models import CostModel, Desired
 from reconciler.core.numbers import ZERO
@@ -40,9 +41,11 @@ class BacktestRequest:
     commission_per_share: str | None = None
     commission_bps: str | None = None
     no_costs: bool = False  # no slippage and no commission, whatever the broker's
-    lots: LotMethod = "fifo"
-    tax_short: str = "0"
-    tax_long: str = "0"
+    # None: not given (the portfolio's `tax:` block's, else FIFO and no tax)
+    lots: LotMethod | None = None
+    tax_short: str | None = None
+    tax_long: str | None = None
+    tax_what_if: bool = False  # the three above replace the block's for this run, said in the output
     risk_free: str = "0"
 
 
@@ -56,6 +59,10 @@ class Prepared:
     start: date | None = None
     end: date | None = None
     notes: list[str] = field(default_factory=list)
+    # The portfolio the run plans: the one given, with --tax-what-if's values in its `tax:` block.
+    desired: Desired | None = None
+    # Where the run's lot method and rates come from, for a portfolio with `tax:` (None without: the flags).
+    tax_source: str | None = None
 
 
 def prepare(
@@ -106,15 +113,55 @@ def prepare(
         contribution=number(request.contribution, "--contribution", signed=True),
         contribution_every=request.every,
         costs=costs,
-        lot_method=request.lots,
-        tax_short=number(request.tax_short, "--tax-short", fraction=True),
-        tax_long=number(request.tax_long, "--tax-long", fraction=True),
+        lot_method=request.lots or "fifo",
+        tax_short=number(request.tax_short or "0", "--tax-short", fraction=True),
+        tax_long=number(request.tax_long or "0", "--tax-long", fraction=True),
     )
+    desired, tax_source = taxed(request, desired, settings)
+    settings = terms(desired, settings)
     if settings.initial_cash <= 0 and settings.contribution <= 0:
         raise BacktestError("nothing to invest", where="--cash", fix="give --cash or a positive"
                             " --contribution")
     risk_free = float(number(request.risk_free, "--risk-free", signed=True, fraction=True))
-    return Prepared(strategies, settings, risk_free, start, end)
+    return Prepared(strategies, settings, risk_free, start, end, desired=desired, tax_source=tax_source)
+
+
+def taxed(request: BacktestRequest, desired: Desired, flags: Settings) -> tuple[Desired, str | None]:
+    """The portfolio to run and where its taxes come from: its `tax:` block, as `plan` sells by it."""
+    # A tax flag that disagrees with the block is refused, unless --tax-what-if puts the flag's value in the
+    # block for this run (planner and book alike), which the output then says. Without a block the flags
+    # decide anyway.
+    tax = desired.tax
+    if tax is None:
+        return desired, None
+    given = [
+        (flag, field_, shown, value)
+        for flag, field_, shown, value, text in (
+            ("--lots", "lots", tax.lots, flags.lot_method, request.lots),
+            ("--tax-short", "rates.short_term", tax.rates.short_term, flags.tax_short, request.tax_short),
+            ("--tax-long", "rates.long_term", tax.rates.long_term, flags.tax_long, request.tax_long),
+        )
+        if text is not None and value != shown
+    ]
+    where = f"{desired.source}: spec.tax"
+    if not given:
+        return desired, f"from {where}"
+    if not request.tax_what_if:
+        flag, field_, shown, value = given[0]
+        raise BacktestError(
+            f"{flag} {value} disagrees with the portfolio's tax.{field_} ({shown}): a portfolio with a tax:"
+            " block is backtested by its own lot method and rates, as plan sells by them",
+            where=f"{where}.{field_}",
+            fix=f"drop {flag} (or set tax.{field_} to {value} in {desired.source}); to try {value} without"
+            " changing the file, add --tax-what-if",
+        )
+    # Only the flags given replace the block's values; the others stay the block's.
+    short = flags.tax_short if request.tax_short is not None else tax.rates.short_term
+    long = flags.tax_long if request.tax_long is not None else tax.rates.long_term
+    rates = tax.rates.model_copy(update={"short_term": short, "long_term": long})
+    block = tax.model_copy(update={"lots": request.lots or tax.lots, "rates": rates})
+    said = ", ".join(f"tax.{field_} {value} instead of {shown}" for _, field_, shown, value in given)
+    return desired.model_copy(update={"tax": block}), f"from {where}, with --tax-what-if: {said}"
 
 
 def number(value: str, flag: str, *, signed: bool = False, fraction: bool = False) -> Decimal:

@@ -28,6 +28,7 @@ class Settings:
     contribution: Decimal = ZERO  # per period; negative: a withdrawal
     contribution_every: Every = "monthly"
     costs: CostModel = field(default_factory=CostModel)
+    # For a portfolio without `tax:`; one with it is taxed by its block's (backtest.tax_inputs.terms).
     lot_method: LotMethod = "fifo"
     tax_short: Decimal = ZERO
     tax_long: Decimal = ZERO

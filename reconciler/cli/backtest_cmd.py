@@ -101,12 +101,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="slippage and commission learned from the journal's fills of the configured broker"
         " (`reconciler costs`)",
     )
-    taxes = p.add_argument_group("taxes")
-    taxes.add_argument("--lots", choices=LOT_METHODS, default="fifo", help="which tax lots a sale closes")
-    taxes.add_argument("--tax-short", default="0", metavar="RATE", help="rate on gains held a year or less,"
-                       " 0.37")
-    taxes.add_argument("--tax-long", default="0", metavar="RATE", help="rate on gains held over a year, e.g."
-                       " 0.2")
+    taxes = p.add_argument_group("taxes (a portfolio with a tax: block is run by its lots and rates, as plan"
+                                 " sells by them; these flags are for one without)")
+    taxes.add_argument("--lots", choices=LOT_METHODS, help="which tax lots a sale closes (default fifo)")
+    taxes.add_argument("--tax-short", metavar="RATE", help="rate on gains held a year or less, e.g. 0.37"
+                       " (default 0)")
+    taxes.add_argument("--tax-long", metavar="RATE", help="rate on gains held over a year, e.g. 0.2 (default"
+                       " 0)")
+    taxes.add_argument("--tax-what-if", action="store_true", help="let --lots, --tax-short and --tax-long"
+                       " replace the tax: block's values for this run (the output says so)")
     p.add_argument("--risk-free", default="0", metavar="RATE", help="annual risk-free rate for Sharpe"
                    " (default 0)")
     p.add_argument(
@@ -160,13 +163,14 @@ def run(args: argparse.Namespace) -> int:
         contribution=args.contribution, every=args.every, slippage_bps=args.slippage_bps,
         commission_per_order=args.commission_per_order, commission_per_share=args.commission_per_share,
         commission_bps=args.commission_bps, no_costs=args.no_costs, lots=args.lots, tax_short=args.tax_short,
-        tax_long=args.tax_long, risk_free=args.risk_free,
+        tax_long=args.tax_long, tax_what_if=args.tax_what_if, risk_free=args.risk_free,
     )
     broker = ws.config.broker
     ready = prepare(
         request, desired, slippage_bps=broker.slippage_bps, commission=broker.commission,
         limit_band=rt.costs.limit_band,
     )
+    desired = ready.desired or desired  # with --tax-what-if's values in its tax: block
     fit = _learned(args, rt) if args.costs_from_journal else None
     if fit is not None:
         learned_costs = learned_model(fit, rt.costs.limit_band)
@@ -203,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         fractional=desired.trading.fractional,
         costs_model="journal" if fit else "none" if args.no_costs else "configured",
         learned=None if fit is None else fit.as_dict(),
+        tax_source=ready.tax_source,
     )
     if args.format == "json":
         sys.stdout.write(as_json(report) + "\n")

@@ -57,9 +57,11 @@ def write_workspace(
     account: str = "research",
     fractional: bool = False,
     cash: str = "0",
+    tax: str = "",
 ) -> Path:
     """A workspace of one portfolio `p` on the paper broker ($1 a order, 5 bps), whose account is not declared
-    under broker.accounts (a backtest trades no account); returns its reconciler.yaml."""
+    under broker.accounts (a backtest trades no account), with `tax` (a flow mapping) as its tax: block when
+    given; returns its reconciler.yaml."""
     (folder / "portfolios").mkdir(parents=True)
     config = folder / "reconciler.yaml"
     config.write_text(
@@ -72,6 +74,7 @@ def write_workspace(
     (folder / "portfolios" / "p.yaml").write_text(
         "apiVersion: reconciler.dev/v1\nkind: Portfolio\nmetadata:\n  name: p\nspec:\n"
         f"  account: {account}\n  targets:\n" + "\n".join(lines) + f"\n  cash: {cash}\n" + trading
+        + (f"  tax: {tax}\n" if tax else "")
     )
     return config
 

@@ -13,7 +13,7 @@ from reconciler.backtest.engine import Settings, StrategyRun, run_strategy
 from reconciler.backtest.metrics import compute
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.core.models import CostModel, Desired
-from reconciler.core.tax_rules import Harvest, TaxSettings
+from reconciler.core.tax_rules import Harvest, TaxRates, TaxSettings
 from tests.backtest.conftest import BT_ALIGNED, equal_weight
 
 # Weekdays of 2021-2022; A loses 40% over its first three months and stays there, B and C stand still.
@@ -23,7 +23,8 @@ N = len(DATES)
 A = np.concatenate([np.linspace(100.0, 60.0, 63), np.full(N - 63, 60.0)])
 CLOSES = np.column_stack([A, np.full(N, 100.0), np.full(N, 50.0)])
 PRICES = PriceTable(DATES, ("A", "B", "C"), CLOSES, "daily")
-SETTINGS = Settings(costs=CostModel(), lot_method="hifo", tax_short=Decimal("0.35"), tax_long=Decimal("0.15"))
+SETTINGS = Settings(costs=CostModel())  # the lot method and rates are the portfolio's tax: block's
+RATES = TaxRates(short_term=Decimal("0.35"), long_term=Decimal("0.15"))
 
 
 def _portfolio(tax: TaxSettings | None) -> Desired:
@@ -36,7 +37,9 @@ def _run(tax: TaxSettings | None) -> StrategyRun:
     return run_strategy(portfolio, PRICES, strategy, SETTINGS)
 
 
-HARVEST = TaxSettings(lots="hifo", substitutes=[["A", "B"]], harvest=Harvest(min_loss=Decimal(1000)))
+HARVEST = TaxSettings(
+    lots="hifo", rates=RATES, substitutes=[["A", "B"]], harvest=Harvest(min_loss=Decimal(1000))
+)
 
 
 def test_a_holding_past_the_threshold_is_harvested() -> None:
@@ -60,7 +63,7 @@ def test_after_the_harvest_the_substitute_holds_the_groups_weight() -> None:
 
 
 def test_without_harvesting_nothing_is_harvested() -> None:
-    run = _run(TaxSettings(lots="hifo", substitutes=[["A", "B"]]))
+    run = _run(TaxSettings(lots="hifo", rates=RATES, substitutes=[["A", "B"]]))
     assert compute(run).harvests == 0
 
 

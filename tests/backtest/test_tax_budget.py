@@ -33,10 +33,11 @@ DATES = np.array([d for d in np.arange("2021-01-04", "2023-12-30", dtype="dateti
 N = len(DATES)
 CLOSES = np.column_stack([np.linspace(100.0, 400.0, N), np.full(N, 100.0), np.full(N, 50.0)])
 PRICES = PriceTable(DATES, ("A", "B", "C"), CLOSES, "daily")
-# No tax is paid out of the account (rates 0 here): no forced sale raises cash for a tax bill, so every
-# sale is a rebalancing sell the budget may trim.
-SETTINGS = Settings(costs=CostModel(), lot_method="hifo")
+SETTINGS = Settings(costs=CostModel())  # the lot method and rates are the portfolio's tax: block's
 RATES = TaxRates(short_term=Decimal("0.35"), long_term=Decimal("0.15"))
+# No tax is paid out of the account (the block's rates 0): no forced sale raises cash for a tax bill, so every
+# sale is a rebalancing sell the budget may trim (the budget counts gains, not tax).
+NO_TAX = TaxRates()
 BUDGET = Decimal(1000)
 YEARS = (2021, 2022, 2023)
 
@@ -46,8 +47,8 @@ YEARS = (2021, 2022, 2023)
 WIDE = Decimal("0.5")
 
 
-def _portfolio(budget: Decimal | None, hard_band: Decimal = WIDE) -> Desired:
-    tax = TaxSettings(lots="hifo", rates=RATES, max_realized_gain=budget, hard_band=hard_band)
+def _portfolio(budget: Decimal | None, hard_band: Decimal = WIDE, rates: TaxRates = NO_TAX) -> Desired:
+    tax = TaxSettings(lots="hifo", rates=rates, max_realized_gain=budget, hard_band=hard_band)
     return equal_weight(("A", "B", "C"), BT_ALIGNED).model_copy(update={"tax": tax})
 
 
@@ -99,7 +100,7 @@ def test_the_sells_the_hard_band_forces_pass_the_budget(hard_banded: StrategyRun
 def test_the_short_term_hold_acts_in_a_backtest() -> None:
     """With avoid_short_term_days at 365 every lot of A with a gain is held until it turns long-term: the
     first year, when all lots are short-term, sells none of them (without the hold it realises the most)."""
-    tax = TaxSettings(lots="hifo", rates=RATES, avoid_short_term_days=365, hard_band=WIDE)
+    tax = TaxSettings(lots="hifo", rates=NO_TAX, avoid_short_term_days=365, hard_band=WIDE)
     portfolio = equal_weight(("A", "B", "C"), BT_ALIGNED).model_copy(update={"tax": tax})
     run = run_strategy(portfolio, PRICES, _quarterly(portfolio), SETTINGS)
     assert run.book.years.get(2021, YearTax()).short == 0
@@ -173,9 +174,6 @@ def test_a_trimmed_backtest_day_plans_as_plan_does_from_the_journal(
 def test_a_tax_bill_is_paid_in_full_whatever_the_budget() -> None:
     """The sale that raises cash for a tax bill is forced: a budget of $1 does not trim it (the hard band
     makes 2021-2022 realise gains, so 2022's and 2023's first days pay a bill out of sold holdings)."""
-    portfolio = _portfolio(Decimal(1), TaxSettings().hard_band)
-    taxed = Settings(
-        costs=CostModel(), lot_method="hifo", tax_short=RATES.short_term, tax_long=RATES.long_term
-    )
-    run = run_strategy(portfolio, PRICES, _quarterly(portfolio), taxed)
+    portfolio = _portfolio(Decimal(1), TaxSettings().hard_band, RATES)
+    run = run_strategy(portfolio, PRICES, _quarterly(portfolio), SETTINGS)
     assert [e.message for e in run.events if e.kind == "shortfall"] == []
