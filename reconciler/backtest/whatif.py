@@ -73,6 +73,9 @@ def compare(
     s = run_settings
     taxes = (f"{s.lot_method.upper()} lots, short-term {s.tax_short:.1%}, long-term {s.tax_long:.1%}"
              if s.tax_short or s.tax_long else "none (what_if.tax_short, tax_long)")
+    if any(d is not None and d.tax is not None for c in changes for d in (c.old, c.new)):
+        # backtest.tax_inputs.terms: the block, not what_if's lots and rates
+        taxes += "; a portfolio with a tax: block by its own lots and rates, as plan sells"
     return WhatIfReport(
         source=table.source, rule=settings.strategy, start=start.isoformat(), end=end.isoformat(),
         rows=hi - lo, unit=frequency(table.dates[lo:hi]), cash=float(settings.cash), costs=describe(costs),

@@ -17,6 +17,7 @@ from reconciler.backtest.metrics import compute
 from reconciler.backtest.strategies import parse_strategy
 from reconciler.backtest.whatif import POINTS, Change, compare, sampled, window
 from reconciler.core.models import CostModel
+from reconciler.core.tax_rules import TaxRates, TaxSettings
 from reconciler.workspace.whatif import WhatIf
 from tests.backtest.conftest import REPO
 from tests.builders import desired, price_csv
@@ -38,6 +39,40 @@ def test_each_side_is_the_engines_backtest_of_its_targets(closes: Path) -> None:
     prices = table.select(["AAA", "BBB"], start, end)
     run = run_strategy(NEW, prices, rule, Settings(costs=CostModel(slippage_bps=Decimal(5))))
     assert report.portfolios[0].sides[1].final_value == compute(run).final_value
+
+
+RATE = Decimal("0.3")
+
+
+def _taxed_side(closes: Path) -> tuple[float, float]:
+    """The taxes of a new side with a tax: block (30% both terms, no wash-sale guard, budget or hold, so it
+    trades as its untaxed twin) under what_if's defaults (no tax), and of the twin with the rates as flags."""
+    block = TaxSettings(lots="hifo", rates=TaxRates(short_term=RATE, long_term=RATE), wash_sale=False)
+    taxed = NEW.model_copy(update={"tax": block})
+    table, settings = load_prices(closes), WhatIf(prices="closes.csv", years=2)
+    report = compare([Change("p", OLD, taxed)], table, settings, CostModel())
+    start, end = window(table, settings)
+    prices = table.select(["AAA", "BBB"], start, end)
+    by_flags = Settings(costs=CostModel(), lot_method="hifo", tax_short=RATE, tax_long=RATE)
+    run = run_strategy(NEW, prices, parse_strategy("threshold", NEW.trading.bands), by_flags)
+    return report.portfolios[0].sides[1].taxes, compute(run).taxes_paid
+
+
+def test_a_side_with_a_tax_block_is_taxed_by_its_block_not_by_what_if_settings(closes: Path) -> None:
+    """what_if.lots, tax_short and tax_long are for a portfolio without `tax:`; one with it runs by it."""
+    block_taxes, twin_taxes = _taxed_side(closes)
+    assert block_taxes == twin_taxes
+
+
+def test_the_taxed_side_pays_tax(closes: Path) -> None:
+    """So the test above compares taxes that are there."""
+    assert _taxed_side(closes)[0] > 0
+
+
+def test_the_what_if_taxes_line_says_a_tax_block_is_used(closes: Path) -> None:
+    taxed = NEW.model_copy(update={"tax": TaxSettings(lots="hifo")})
+    report = compare([Change("p", OLD, taxed)], load_prices(closes), WhatIf(prices="closes.csv"), CostModel())
+    assert report.taxes.endswith("; a portfolio with a tax: block by its own lots and rates, as plan sells")
 
 
 def test_the_window_is_the_configured_years_up_to_the_last_day(closes: Path) -> None:
