@@ -4,7 +4,8 @@ paper broker's fill model, tax lots; the float kernels value the quiet days in b
 Each day, at the close: last year's tax is paid on the first trading day of a year, then the contribution or
 withdrawal of the day, then the strategy looks (if it is a look day) and, when its trigger fires, the planner
 plans with the strategy's settings and the plan is filled. Cash that a withdrawal or a tax bill needs beyond
-the cash held is raised by a planner sell of every holding in proportion to its weight.
+the cash held is raised by a planner sell of every holding in proportion to its weight, as `plan` raises a
+withdrawal's (core.raise_cash).
 """
 
 from __future__ import annotations
