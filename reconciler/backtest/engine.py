@@ -239,7 +239,9 @@ class _Account:
         amount = self.cash + need + buffer
         if need + buffer < invested and amount < equity:
             # Targets of the holdings as they are (cash 0), the cash held and the need withdrawn: raise_cash
-            # keeps (equity - amount) / equity of each, i.e. sells `need + buffer` of them pro rata.
+            # keeps (equity - amount) / equity of each, i.e. sells `need + buffer` of them pro rata. Not the
+            # portfolio's targets, as `plan --raise` uses: paying a bill must not rebalance a strategy that
+            # would not (buy and hold), so only the cash step is live's.
             targets = {s: values[j] / invested for j, s in enumerate(self.symbols)}
         else:  # everything is sold: any amount the account holds (raise_cash refuses more) with no targets
             targets = {s: ZERO for s in self.symbols}
