@@ -147,13 +147,19 @@ def taxed(request: BacktestRequest, desired: Desired, flags: Settings) -> tuple[
     if not given:
         return desired, f"from {where}"
     if not request.tax_what_if:
-        flag, field_, shown, value = given[0]
+        said = "; ".join(
+            f"{flag} {value} disagrees with the portfolio's tax.{field_} ({shown})"
+            for flag, field_, shown, value in given
+        )
+        drop = ", ".join(flag for flag, _, _, _ in given)
+        to = ", ".join(f"tax.{field_} to {value}" for _, field_, _, value in given)
+        them = str(given[0][3]) if len(given) == 1 else "them"
         raise BacktestError(
-            f"{flag} {value} disagrees with the portfolio's tax.{field_} ({shown}): a portfolio with a tax:"
-            " block is backtested by its own lot method and rates, as plan sells by them",
-            where=f"{where}.{field_}",
-            fix=f"drop {flag} (or set tax.{field_} to {value} in {desired.source}); to try {value} without"
-            " changing the file, add --tax-what-if",
+            f"{said}: a portfolio with a tax: block is backtested by its own lot method and rates, as plan"
+            " sells by them",
+            where=f"{where}.{given[0][1]}",
+            fix=f"drop {drop} (or set {to} in {desired.source}); to try {them} without changing the file, add"
+            " --tax-what-if",
         )
     # Only the flags given replace the block's values; the others stay the block's.
     short = flags.tax_short if request.tax_short is not None else tax.rates.short_term

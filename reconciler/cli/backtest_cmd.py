@@ -292,6 +292,8 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
             {"name": s.name, "metrics": m.as_dict()} for s, m in zip(ready.strategies, metrics, strict=True)
         ]
         head = {"sweep": args.sweep, "rank_by": args.rank_by, "costs": costs}
+        if ready.tax_source is not None:  # a portfolio with `tax:` only: other sweeps read as they did
+            head["taxes"] = ready.tax_source
         sys.stdout.write(json.dumps({**head, "points": doc}, indent=2) + "\n")
         return 0
     out = console(args)
@@ -300,6 +302,8 @@ def _sweep(args: argparse.Namespace, grid: Grid, desired: Desired, prices: Price
         f"Sweep of {desired.name} on {source}: {prices.day(0)} → {prices.day(len(prices.dates) - 1)},"
         f" {len(prices.dates):,} {unit}; {len(grid.specs):,} points of {args.sweep} on {jobs} processes",
         f"Costs: {costs}",
+        *([] if ready.tax_source is None else [f"Taxes: {ready.settings.lot_method.upper()} lots,"
+                                               f" {ready.tax_source}"]),
         f"Ranked by {args.rank_by}; the best {min(args.top, len(grid.specs))}:",
         "",
         *table(grid, metrics, args.rank_by, args.top, _cell),

@@ -160,3 +160,27 @@ def test_without_a_block_the_flags_set_the_taxes(tmp_path: Path, capsys: pytest.
     taxes = _json(capsys, *_workspace(tmp_path / "plain", tax=""), "--lots", "hifo", "--tax-short", "0.3")[
         "taxes"]
     assert taxes == {"lots": "hifo", "short_rate": 0.3, "long_rate": 0.0}
+
+
+def test_every_disagreeing_flag_is_named_at_once(
+    taxed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, prices = taxed
+    capsys.readouterr()
+    code = main(["-c", str(config), "--no-color", "backtest", "p", "--prices", str(prices), "--no-progress",
+                 "--lots", "fifo", "--tax-long", "0.2"])
+    err = " ".join(capsys.readouterr().err.split())
+    fix = "drop --lots, --tax-long (or set tax.lots to fifo, tax.rates.long_term to 0.2 in"
+    assert (code, fix in err) == (1, True), err
+
+
+def test_a_sweep_says_where_its_taxes_come_from(
+    taxed: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, prices = taxed
+    capsys.readouterr()
+    code = main(["-c", str(config), "--no-color", "backtest", "p", "--prices", str(prices), "--jobs", "1",
+                 "--sweep", "calendar:{quarterly|annual}", "--lots", "fifo", "--tax-what-if"])
+    out = capsys.readouterr().out
+    said = "Taxes: FIFO lots, from" in out and "tax.lots fifo instead of hifo" in out
+    assert (code, said) == (0, True), out
