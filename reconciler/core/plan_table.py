@@ -12,7 +12,8 @@ from itertools import repeat
 from operator import mul
 from typing import Literal
 
-from reconciler.core.models import Action, Desired, Holding, Observation, PortfolioPlan
+from reconciler.core.holding_rows import HoldingRows
+from reconciler.core.models import Action, Desired, Observation, PortfolioPlan
 from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.rules import Bands, SymbolRule
 
@@ -130,26 +131,11 @@ def assemble(
         weights_after = weights  # nothing traded and the same inverse: each product would be the same number
     else:
         weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
-    if rules:
-        labels = [_label(rules.get(s)) for s in symbols]
-        holdings = list(
-            map(
-                Holding,
-                symbols,
-                prices,
-                held,
-                after,
-                weights,
-                table.targets,
-                weights_after,
-                table.bands,
-                labels,
-            )
-        )
-    else:
-        holdings = list(
-            map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands)
-        )
+    # The rows stay columns until something reads them (core.holding_rows): most plans are only sealed.
+    labels = [_label(rules.get(s)) for s in symbols] if rules else None
+    holdings = HoldingRows(
+        symbols, prices, held, after, weights, table.targets, weights_after, table.bands, labels
+    )
     cash_before = obs.cash_settled + obs.cash_unsettled
     return portfolio_plan(
         name=desired.name,
