@@ -41,7 +41,8 @@ def test_columns_make_the_same_rows(rows: list[Holding]) -> None:
 
 @given(st.lists(row, max_size=8))
 def test_columns_dump_as_the_rows_dump_in_json(rows: list[Holding]) -> None:
-    assert columns_of(rows).dumped(json=True) == EAGER.dump_python(rows, mode="json")
+    # Compared as unsorted JSON: the plan file keeps the keys in the order dumped.
+    assert json.dumps(columns_of(rows).dumped(json=True)) == json.dumps(EAGER.dump_python(rows, mode="json"))
 
 
 @given(st.lists(row, max_size=8))
