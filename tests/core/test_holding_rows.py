@@ -4,6 +4,7 @@ they stand for: held equal to the eager form on generated tables, and on plans p
 from __future__ import annotations
 
 import json
+import pickle
 from decimal import Decimal
 from typing import Any, get_args
 
@@ -128,3 +129,13 @@ def test_a_plan_with_a_list_of_rows_hashes_as_with_columns() -> None:
         p.model_copy(update={"holdings": list(p.holdings)}) for p in plan.portfolios
     ]})
     assert compute_hash(eager) == plan.content_hash
+
+
+def test_a_plan_pickled_for_a_worker_has_the_same_hash() -> None:
+    plan = a_plan()
+    assert compute_hash(pickle.loads(pickle.dumps(plan))) == plan.content_hash
+
+
+def test_a_plan_validated_from_its_python_dump_is_equal() -> None:
+    plan = a_plan()
+    assert Plan.model_validate(plan.model_dump()) == plan
