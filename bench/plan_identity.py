@@ -140,7 +140,7 @@ def corpus(seed: int, count: int) -> list[tuple[object, object, object, object]]
 
 def digests(seed: int, count: int) -> dict[str, list[str]]:
     """Per case, the digest of its portfolio plan (or of the error it raised); per batch of 50, the sealed
-    hash."""
+    hash and the digest of the plan file's text."""
     from reconciler.core.plan import seal
     from reconciler.core.planner import plan_many, plan_portfolio
 
@@ -163,6 +163,8 @@ def digests(seed: int, count: int) -> dict[str, list[str]]:
             sealed = seal(plans, created_at=NOW, targets_hash="t", accounts=[p.account for p in plans],
                           policy_results=[])
             per_batch.append(sealed.content_hash)
+            # The plan file as `plan --out` writes it: the rows as dumped, not as hashed.
+            per_batch.append(hashlib.sha256(sealed.model_dump_json(indent=2).encode()).hexdigest())
     return {"cases": per_case, "batches": per_batch}
 
 
@@ -213,7 +215,8 @@ def main() -> int:
     differ = [i for i, (a, b) in enumerate(zip(ours["cases"], theirs["cases"], strict=True)) if a != b]
     batches = sum(a != b for a, b in zip(ours["batches"], theirs["batches"], strict=True))
     print(f"{args.cases:,} random accounts (seed {args.seed}) planned here and at {args.against}: "
-          f"{len(differ)} plans differ, {batches} of {len(ours['batches'])} sealed batch hashes differ")
+          f"{len(differ)} plans differ, {batches} of {len(ours['batches'])} sealed batch hashes and plan"
+          " files differ")
     if differ:
         print(f"first cases that differ: {differ[:10]}")
     return 1 if differ or batches else 0

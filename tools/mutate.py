@@ -44,7 +44,7 @@ TARGETS = {
     "tax_plan": 95, "wash_sale": 95, "learned_costs": 90, "cooldown": 95,
     "raise_cash": 95, "plan_legs": 90, "plan_table": 90, "observation": 90, "frozen": 90,
     "wash_guard": 95, "harvest": 95, "household": 90,
-    "tax_orders": 95, "tax_figures": 90,
+    "tax_orders": 95, "tax_figures": 90, "holding_rows": 90,
 }
 PYTEST_ARGS = [
     "-x",

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 from reconciler import __version__
+from reconciler.core.holding_rows import Holding, HoldingRows
 from reconciler.core.models import FORMAT_VERSION, Action, Plan, PolicyResult, PortfolioPlan
 
 # Fields added after format version 1 was published: left out of the hash while unset, so plans written before
@@ -29,8 +32,13 @@ CLIENT_ORDER_ID_PREFIX = "rc-"  # every order reconciler sends; reconcile tells 
 def canonical_json(plan: Plan) -> str:
     """The bytes the content hash covers: everything but the hash itself, keys sorted."""
     unset = {name for name in _OPTIONAL_FIELDS if getattr(plan, name) in (None, [], {})}
-    data: dict[str, Any] = plan.model_dump(mode="json", exclude={"content_hash", "signature", *unset})
+    # The holdings are written from their columns (core.holding_rows), not dumped to dicts and encoded again:
+    # each portfolio's goes where a NaN stands for it, a token no dumped value writes (Decimals are strings).
+    exclude: dict[str, Any] = {name: True for name in ("content_hash", "signature", *unset)}
+    exclude["portfolios"] = {"__all__": {"holdings": True}}
+    data: dict[str, Any] = plan.model_dump(mode="json", exclude=exclude)
     for portfolio in data["portfolios"]:
+        portfolio["holdings"] = _HOLDINGS
         for name in ("blocked", "references", "withdrawal", "tax", "lot_mismatches"):
             if not portfolio.get(name):
                 portfolio.pop(name, None)
@@ -47,7 +55,20 @@ def canonical_json(plan: Plan) -> str:
             for name in _OPTIONAL_QUOTE_FIELDS:
                 if quote.get(name) is None:
                     quote.pop(name, None)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    parts = json.dumps(data, sort_keys=True, separators=(",", ":")).split(_HOLDINGS_JSON)
+    if len(parts) != len(plan.portfolios) + 1:
+        raise ValueError(f"canonical JSON: {len(parts) - 1} holdings for {len(plan.portfolios)} portfolios")
+    rows = [_HOLDINGS_KEY + _rows(p.holdings).sorted_json() for p in plan.portfolios]
+    return "".join(chain.from_iterable(zip(parts, [*rows, ""], strict=True)))
+
+
+_HOLDINGS = float("nan")
+_HOLDINGS_KEY = '"holdings":'
+_HOLDINGS_JSON = _HOLDINGS_KEY + "NaN"
+
+
+def _rows(holdings: Sequence[Holding]) -> HoldingRows:
+    return holdings if isinstance(holdings, HoldingRows) else HoldingRows.of(holdings)
 
 
 def compute_hash(plan: Plan) -> str:

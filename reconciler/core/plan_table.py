@@ -12,7 +12,8 @@ from itertools import repeat
 from operator import mul
 from typing import Literal
 
-from reconciler.core.models import Action, Desired, Holding, Observation, PortfolioPlan
+from reconciler.core.holding_rows import HoldingRows
+from reconciler.core.models import Action, Desired, Observation, PortfolioPlan
 from reconciler.core.numbers import ONE, ZERO
 from reconciler.core.rules import Bands, SymbolRule
 
@@ -58,7 +59,8 @@ class Table:
     """One account as the planner sees it: the before/after table's inputs, which the legs read.
 
     The lists run in parallel, one entry per symbol of `symbols`; `cash` is the cash there is (settled and
-    unsettled). With no orders it is a whole plan already (`assemble(table, notes)`).
+    unsettled), and `equity` is `sum(values, ZERO) + cash`, computed so (assemble reuses it when nothing
+    trades). With no orders it is a whole plan already (`assemble(table, notes)`).
     """
 
     desired: Desired
@@ -111,45 +113,39 @@ def assemble(
     equity, weights = table.equity, table.weights
     actions = actions or []
     cash_after = table.cash if cash_after is None else cash_after
-    after = list(held)
-    values_after = list(table.values)
     buys = sells = ZERO
-    for i, a in zip(traded or [], actions, strict=True):
-        if a.side == "buy":
-            after[i] += a.quantity
-            buys += a.notional
+    inv = table.inv if table.inv is not None else (ONE / equity if equity > 0 else ZERO)
+    if traded:
+        after = list(held)
+        values_after = list(table.values)
+        for i, a in zip(traded, actions, strict=True):
+            if a.side == "buy":
+                after[i] += a.quantity
+                buys += a.notional
+            else:
+                after[i] -= a.quantity
+                sells += a.notional
+            values_after[i] = after[i] * prices[i]
+        equity_after = sum(values_after, ZERO) + cash_after
+        inv_after = ONE / equity_after if equity_after > 0 else ZERO
+    else:
+        after, values_after = held, table.values  # shared: nothing changes either from here on
+        # The same values and cash (the same digits and exponent) sum to the equity itself, which is that sum.
+        if cash_after.as_tuple() == table.cash.as_tuple():
+            equity_after, inv_after = equity, inv
         else:
-            after[i] -= a.quantity
-            sells += a.notional
-        values_after[i] = after[i] * prices[i]
-    equity_after = sum(values_after, ZERO) + cash_after
-    inv = ONE / equity if equity > 0 else ZERO
-    inv_after = ONE / equity_after if equity_after > 0 else ZERO
+            equity_after = sum(values_after, ZERO) + cash_after
+            inv_after = ONE / equity_after if equity_after > 0 else ZERO
     rules = desired.symbols
     if not traded and table.inv is not None and inv_after.as_tuple() == table.inv.as_tuple():
         weights_after = weights  # nothing traded and the same inverse: each product would be the same number
     else:
         weights_after = list(map(mul, values_after, repeat(inv_after, len(symbols))))
-    if rules:
-        labels = [_label(rules.get(s)) for s in symbols]
-        holdings = list(
-            map(
-                Holding,
-                symbols,
-                prices,
-                held,
-                after,
-                weights,
-                table.targets,
-                weights_after,
-                table.bands,
-                labels,
-            )
-        )
-    else:
-        holdings = list(
-            map(Holding, symbols, prices, held, after, weights, table.targets, weights_after, table.bands)
-        )
+    # The rows stay columns until something reads them (core.holding_rows): most plans are only sealed.
+    labels = [_label(rules.get(s)) for s in symbols] if rules else None
+    holdings = HoldingRows(
+        symbols, prices, held, after, weights, table.targets, weights_after, table.bands, labels
+    )
     cash_before = obs.cash_settled + obs.cash_unsettled
     return portfolio_plan(
         name=desired.name,
