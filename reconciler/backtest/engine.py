@@ -88,6 +88,12 @@ class _Account:
         self._dec_prices: list[Decimal] = []
         self.bought = ZERO
         self.sold = ZERO
+        # The holdings from each trade day on, valued in one pass at the end (kernels.value_segments), and
+        # the trade days' min(bought, sold) for their turnover.
+        self.starts: list[int] = []
+        self.qs: list[kernels.FloatArray] = []
+        self.cashes: list[float] = []
+        self.traded: list[tuple[int, Decimal]] = []
         self.run = StrategyRun(
             strategy=strategy,
             symbols=self.symbols,
@@ -243,11 +249,23 @@ class _Account:
 
     # ---- records ----
     def record(self, day: int) -> None:
-        """End-of-day equity, weights and turnover after the day's trades."""
-        e = kernels.value_day(self.prices.closes, self.q, self.cash_f, day, self.run.equity, self.run.weights)
-        if e > 0 and (self.bought or self.sold):
-            self.run.turnover[day] = float(min(self.bought, self.sold)) / e
+        """Note the holdings after the day's trades (valued with the rest in `close`) and the day's turnover."""
+        self.starts.append(day)
+        self.qs.append(self.q.copy())
+        self.cashes.append(self.cash_f)
+        if self.bought or self.sold:
+            self.traded.append((day, min(self.bought, self.sold)))
         self.bought = self.sold = ZERO
+
+    def close(self) -> None:
+        """End-of-day equity and weights of every day, and the trade days' turnover (min(bought, sold) over
+        the equity after the day's trades)."""
+        run = self.run
+        kernels.value_segments(self.prices.closes, self.starts, self.qs, self.cashes, run.equity, run.weights)
+        for day, traded in self.traded:
+            e = float(run.equity[day])
+            if e > 0:
+                run.turnover[day] = float(traded) / e
 
 
 def _timestamp(day: date) -> datetime:
@@ -323,7 +341,6 @@ def run_strategy(
             if trigger is None
             else kernels.first_breach(closes, looks, acct.q, acct.cash_f, trigger, pos, nxt)
         )
-        kernels.value_days(closes, acct.q, acct.cash_f, pos, day, run.equity, run.weights)
         if day >= days:
             break
         # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look
@@ -340,6 +357,7 @@ def run_strategy(
     if progress is not None:
         progress(days)
 
+    acct.close()
     last = days - 1
     run.tax_accrued = run.book.close_year(prices.day(last).year)
     run.taxes_paid += run.tax_accrued

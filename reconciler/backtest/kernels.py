@@ -114,3 +114,26 @@ def first_breach(
 def breach_at(closes: FloatArray, day: int, q: FloatArray, cash: float, trig: Trigger) -> bool:
     """Whether the trigger fires on one day (after that day's cash flows)."""
     return bool(_breaches(closes, np.array([day], dtype=np.int64), q, cash, trig)[0])
+
+
+def value_segments(
+    closes: FloatArray,
+    starts: list[int],
+    qs: list[FloatArray],
+    cashes: list[float],
+    equity: FloatArray,
+    weights: FloatArray,
+) -> None:
+    """value_days for a whole run in one pass: segment k holds qs[k] and cashes[k] from day starts[k] (the
+    first is day 0) to the next start. One vector pass instead of a few per trade day, same figures."""
+    days = len(closes)
+    lengths = np.diff(np.append(np.asarray(starts, dtype=np.int64), days))
+    q = np.repeat(np.asarray(qs, dtype=np.float64).reshape(len(qs), closes.shape[1]), lengths, axis=0)
+    cash = np.repeat(np.asarray(cashes, dtype=np.float64), lengths)
+    values = closes * q
+    e = values.sum(axis=1) + cash
+    equity[:] = e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(values, e[:, None], out=weights)
+    if not (e > 0).all():
+        weights[e <= 0] = 0.0
