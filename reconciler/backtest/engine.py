@@ -249,7 +249,7 @@ class _Account:
 
     # ---- records ----
     def record(self, day: int) -> None:
-        """Note the holdings after the day's trades (valued with the rest in `close`) and the day's turnover."""
+        """Note the holdings after the day's trades (`close` values them with the rest) and its turnover."""
         self.starts.append(day)
         self.qs.append(self.q.copy())
         self.cashes.append(self.cash_f)
@@ -262,6 +262,8 @@ class _Account:
         the equity after the day's trades)."""
         run = self.run
         kernels.value_segments(self.prices.closes, self.starts, self.qs, self.cashes, run.equity, run.weights)
+        # Before a trade day's trades the account held the previous segment's holdings and cash.
+        run.pre_trade = kernels.weights_before(self.prices.closes, self.starts, self.qs, self.cashes)
         for day, traded in self.traded:
             e = float(run.equity[day])
             if e > 0:
@@ -346,7 +348,6 @@ def run_strategy(
         # The kernel stopped here because the trigger fired (not for a flow or a new year): no need to look
         # again.
         fired = trigger is not None and day < nxt
-        run.pre_trade[day] = kernels.weights_at(closes, acct.q, acct.cash_f, day)
         _trading_day(
             acct, day, bool(look_mask[day]), bool(flow_mask[day]), bool(year_mask[day]), trigger, fired
         )

@@ -38,46 +38,6 @@ class Trigger:
         return bool(np.isfinite(self.cash_lower) or np.isfinite(self.cash_upper))
 
 
-def value_days(
-    closes: FloatArray,
-    q: FloatArray,
-    cash: float,
-    a: int,
-    b: int,
-    equity: FloatArray,
-    weights: FloatArray,
-) -> None:
-    """End-of-day equity and weights for days a..b-1 with the holdings unchanged."""
-    if b <= a:
-        return
-    values = closes[a:b] * q
-    e = values.sum(axis=1) + cash
-    equity[a:b] = e
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(values, e[:, None], out=weights[a:b])
-    if not (e > 0).all():
-        weights[a:b][e <= 0] = 0.0
-
-
-def value_day(
-    closes: FloatArray, q: FloatArray, cash: float, day: int, equity: FloatArray, weights: FloatArray
-) -> float:
-    """value_days for one day (a trade day), without the block machinery; returns the equity."""
-    values = closes[day] * q
-    e = float(values.sum()) + cash
-    equity[day] = e
-    weights[day] = values / e if e > 0 else 0.0
-    return e
-
-
-def weights_at(closes: FloatArray, q: FloatArray, cash: float, day: int) -> FloatArray:
-    """The holdings' weights at one day's close (zero for an empty account)."""
-    values = closes[day] * q
-    e = float(values.sum()) + cash
-    out: FloatArray = values / e if e > 0 else np.zeros_like(values)
-    return out
-
-
 def _breaches(
     closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger
 ) -> np.ndarray[Any, Any]:
@@ -124,8 +84,8 @@ def value_segments(
     equity: FloatArray,
     weights: FloatArray,
 ) -> None:
-    """value_days for a whole run in one pass: segment k holds qs[k] and cashes[k] from day starts[k] (the
-    first is day 0) to the next start. One vector pass instead of a few per trade day, same figures."""
+    """End-of-day equity and weights of a whole run in one pass: segment k holds qs[k] and cashes[k] from day
+    starts[k] (the first is day 0) to the next start (an emptied account has no weights)."""
     days = len(closes)
     lengths = np.diff(np.append(np.asarray(starts, dtype=np.int64), days))
     q = np.repeat(np.asarray(qs, dtype=np.float64).reshape(len(qs), closes.shape[1]), lengths, axis=0)
@@ -137,3 +97,19 @@ def value_segments(
         np.divide(values, e[:, None], out=weights)
     if not (e > 0).all():
         weights[e <= 0] = 0.0
+
+
+def weights_before(
+    closes: FloatArray, starts: list[int], qs: list[FloatArray], cashes: list[float]
+) -> dict[int, FloatArray]:
+    """The holdings' weights at the close of each segment's first day but the first, with the segment before
+    it: a trade day's weights before its trades (zero for an empty account), in one pass."""
+    if len(starts) < 2:
+        return {}
+    days = np.asarray(starts[1:], dtype=np.int64)
+    values = closes[days] * np.asarray(qs[:-1], dtype=np.float64).reshape(len(days), closes.shape[1])
+    e = values.sum(axis=1) + np.asarray(cashes[:-1], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = values / e[:, None]
+    w[~(e > 0)] = 0.0
+    return dict(zip(days.tolist(), w, strict=True))

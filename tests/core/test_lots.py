@@ -275,7 +275,7 @@ def test_a_sale_beyond_the_lots_closes_what_there_is_under_each_ordered_method()
 
 
 def test_long_term_before_is_long_term_as_one_comparison() -> None:
-    # Every sale day of a leap and a common year against purchases around a year earlier, 29 February included:
+    # Every sale day of a leap and a common year against purchases about a year earlier, 29 February too:
     # the sale loop's date comparison must give long_term's answer for each pair.
     start = date(2023, 1, 1)
     disagree = [
