@@ -8,6 +8,7 @@ the first day the planner has to be asked. The planner (Decimal) then decides wh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ class Trigger:
     min_trade: float  # dollars, at least
     step: float  # the planner's quantity step, for the cheapest-holding check
 
-    @property
+    @cached_property
     def watches_cash(self) -> bool:
         """Whether cash has a band, so the kernel checks it only when it can fire."""
         return bool(np.isfinite(self.cash_lower) or np.isfinite(self.cash_upper))
@@ -41,13 +42,15 @@ class Trigger:
 def _breaches(
     closes: FloatArray, idx: IntArray, q: FloatArray, cash: float, trig: Trigger
 ) -> np.ndarray[Any, Any]:
-    values = closes[idx] * q
+    # Consecutive look days (a daily look) are a slice of the rows: a view, not a copy.
+    rows = closes[idx[0] : idx[-1] + 1] if idx[-1] - idx[0] == len(idx) - 1 else closes[idx]
+    values = rows * q
     e = values.sum(axis=1) + cash
     with np.errstate(divide="ignore", invalid="ignore"):  # an emptied account (e = 0) never breaches
         w = values / e[:, None]
     bad = ((w < trig.lower) | (w > trig.upper)).any(axis=1)
     if trig.watches_cash:
-        smallest = np.maximum(trig.min_trade, trig.step * closes[idx].min(axis=1))
+        smallest = np.maximum(trig.min_trade, trig.step * rows.min(axis=1))
         bad |= (cash > trig.cash_upper * e + smallest) | (cash < trig.cash_lower * e)
     out: np.ndarray[Any, Any] = bad & (e > 0)
     return out
