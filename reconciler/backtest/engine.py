@@ -160,7 +160,7 @@ class _Account:
             a, qty, commission = f.action, f.quantity, f.commission
             symbol = a.symbol
             j = index[symbol]
-            gross, at_quote = f.price * qty, a.notional if qty == a.quantity else a.price * qty
+            gross, at_quote = f.notional, a.notional if qty == a.quantity else a.price * qty
             if wash is not None:  # before the book closes the lots the sale's gain comes from
                 wash.filled(book, symbol, a.side, today, qty, gross - commission)
             if a.side == "sell":

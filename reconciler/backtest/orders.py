@@ -25,6 +25,7 @@ class Filled:
     limit: Decimal | None
     price: Decimal
     commission: Decimal
+    notional: Decimal  # price × quantity
 
 
 @dataclass
@@ -45,8 +46,10 @@ def send_orders(
     day = DayOrders(cash)
     budget = cash
     unit = fills.costs.unit_costs()  # in the caller's context, as size_leg would work it out per order
-    # Without a limit band size_leg sends a sell as planned (a market order): that answer without the call.
+    # Without a limit band size_leg sends a sell as planned (a market order): that answer without the call;
+    # and a market order fills at the quote times the side's factor (FillModel.fill's first branch, inline).
     market_sells = fills.costs.limit_band is None
+    charge, buy_factor, sell_factor = fills.charge, fills.buy, fills.sell
     events, sent, done = day.events, day.sent, day.filled
     for a in actions:
         quote = quotes.get(a.symbol)
@@ -63,12 +66,17 @@ def send_orders(
             qty, limit = sized.quantity, sized.limit
         sent.append((a.symbol, side, qty, limit))
         price = a.price if quote is None else quote.price
-        filled = fills.fill(side, qty, price, limit)
-        if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
-            events.append(("unfilled", f"{side} {qty} {a.symbol}: limit not reached"))
-            continue
-        fill, commission = filled
-        notional = fill * qty
+        if market_sells and limit is None:
+            fill = price * (buy_factor if side == "buy" else sell_factor)
+            notional = fill * qty
+            commission = charge(qty, notional)
+        else:
+            filled = fills.fill(side, qty, price, limit)
+            if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
+                events.append(("unfilled", f"{side} {qty} {a.symbol}: limit not reached"))
+                continue
+            fill, commission = filled
+            notional = fill * qty
         if side == "sell":
             day.cash += notional - commission
         elif notional + commission > day.cash:
@@ -79,5 +87,5 @@ def send_orders(
         else:
             day.cash -= notional + commission
         budget = budget_after(budget, side, notional, commission, trading)
-        done.append(Filled(a, qty, limit, fill, commission))
+        done.append(Filled(a, qty, limit, fill, commission, notional))
     return day
