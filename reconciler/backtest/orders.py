@@ -25,6 +25,7 @@ class Filled:
     limit: Decimal | None
     price: Decimal
     commission: Decimal
+    notional: Decimal  # price × quantity
 
 
 @dataclass
@@ -45,30 +46,46 @@ def send_orders(
     day = DayOrders(cash)
     budget = cash
     unit = fills.costs.unit_costs()  # in the caller's context, as size_leg would work it out per order
+    # Without a limit band size_leg sends a sell as planned (a market order): that answer without the call;
+    # and a market order fills at the quote times the side's factor (FillModel.fill's first branch, inline).
+    market_sells = fills.costs.limit_band is None
+    charge, buy_factor, sell_factor = fills.charge, fills.buy, fills.sell
+    events, sent, done = day.events, day.sent, day.filled
     for a in actions:
         quote = quotes.get(a.symbol)
-        sized = size_leg(a, quote, budget, trading, fills.costs, unit)
-        if isinstance(sized, SkippedLeg):
-            day.events.append(("skipped", f"{a.side} {a.quantity} {a.symbol}: {sized.message}"))
-            continue
-        if sized.shrunk is not None:
-            day.events.append(("shrunk", f"buy {a.symbol}: {sized.shrunk}"))
-        qty = sized.quantity
-        day.sent.append((a.symbol, a.side, qty, sized.limit))
+        side = a.side
+        if market_sells and side == "sell":
+            qty, limit = a.quantity, None
+        else:
+            sized = size_leg(a, quote, budget, trading, fills.costs, unit)
+            if isinstance(sized, SkippedLeg):
+                events.append(("skipped", f"{side} {a.quantity} {a.symbol}: {sized.message}"))
+                continue
+            if sized.shrunk is not None:
+                events.append(("shrunk", f"buy {a.symbol}: {sized.shrunk}"))
+            qty, limit = sized.quantity, sized.limit
+        sent.append((a.symbol, side, qty, limit))
         price = a.price if quote is None else quote.price
-        filled = fills.fill(a.side, qty, price, sized.limit)
-        if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
-            day.events.append(("unfilled", f"{a.side} {qty} {a.symbol}: limit not reached"))
-            continue
-        fill, commission = filled
-        notional = fill * qty
-        if a.side == "buy" and notional + commission > day.cash:
+        if market_sells and limit is None:
+            fill = price * (buy_factor if side == "buy" else sell_factor)
+            notional = fill * qty
+            commission = charge(qty, notional)
+        else:
+            filled = fills.fill(side, qty, price, limit)
+            if filled is None:  # the limit is not reached: cancelled unfilled, as apply would
+                events.append(("unfilled", f"{side} {qty} {a.symbol}: limit not reached"))
+                continue
+            fill, commission = filled
+            notional = fill * qty
+        if side == "sell":
+            day.cash += notional - commission
+        elif notional + commission > day.cash:
             # The paper broker rejects an order without the buying power for it.
             message = f"buy {qty} {a.symbol}: needs {notional + commission:.2f}, has {day.cash:.2f}"
-            day.events.append(("rejected", message))
+            events.append(("rejected", message))
             continue
-        day.cash += notional - commission if a.side == "sell" else -(notional + commission)
-        budget = budget_after(budget, a.side, notional, commission, trading)
-        day.filled.append(Filled(a, qty, sized.limit, fill, commission))
+        else:
+            day.cash -= notional + commission
+        budget = budget_after(budget, side, notional, commission, trading)
+        done.append(Filled(a, qty, limit, fill, commission, notional))
     return day
-

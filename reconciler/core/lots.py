@@ -242,20 +242,37 @@ def _sell_in_order(
 ) -> tuple[Decimal, Decimal]:
     """Consume the queue's lots front first (FIFO, LIFO, HIFO): (short-term gain, long-term gain)."""
     short = long = ZERO
+    if queue is None:
+        return short, long
+    # _realized inlined, with long_term's test as one date comparison (a backtest sells thousands of times);
+    # adding a ZERO part is skipped: both sums start at ZERO, so it would change neither value nor exponent.
+    cutoff = long_term_before(day)
+    first, pop = queue.first, queue.pop
     left = quantity
-    while left > 0 and queue is not None:
-        lot = queue.first()
+    while left > 0:
+        lot = first()
         if lot is None:
             break
         take = lot.quantity if lot.quantity <= left else left
-        s, lg = _realized(lot, take, day, per_share)
-        short, long = short + s, long + lg
+        gain = take * (per_share - lot.unit_cost)
+        if lot.acquired < cutoff:
+            long += gain
+        else:
+            short += gain
         lot.quantity -= take
         left -= take
         if lot.quantity == 0:
-            queue.pop()
+            pop()
     return short, long
 
+
+def long_term_before(sold: date) -> date:
+    """The first purchase day a sale on `sold` does not count as long-term: long_term(acquired, sold) exactly
+    when acquired is before it (the same day a year earlier; after 29 February, the 1st of March)."""
+    try:
+        return date(sold.year - 1, sold.month, sold.day)
+    except ValueError:  # 29 February: a lot bought on 28 February a year earlier is held more than a year
+        return date(sold.year - 1, 3, 1)
 
 
 def _realized(lot: Lot, take: Decimal, day: date, per_share: Decimal) -> tuple[Decimal, Decimal]:

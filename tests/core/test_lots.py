@@ -18,6 +18,7 @@ from reconciler.core.lots import (
     close_lots,
     estimated_tax,
     long_term,
+    long_term_before,
     sale_order,
 )
 
@@ -271,3 +272,18 @@ def test_a_sale_beyond_the_lots_closes_what_there_is_under_each_ordered_method()
         book.sell("A", date(2024, 3, 1), D(15), D(1800))  # 120 each: 10 held, 20 gained on each
         held[method] = (book.held("A"), book.years[2024].short)
     assert held == dict.fromkeys(("fifo", "lifo", "hifo"), (D(0), D(200)))
+
+
+def test_long_term_before_is_long_term_as_one_comparison() -> None:
+    # Every sale day of a leap and a common year against purchases about a year earlier, 29 February too:
+    # the sale loop's date comparison must give long_term's answer for each pair.
+    start = date(2023, 1, 1)
+    disagree = [
+        (bought, sold)
+        for s in range(0, 800, 3)
+        for sold in [start + timedelta(days=s)]
+        for b in range(340, 390)
+        for bought in [sold - timedelta(days=b)]
+        if (bought < long_term_before(sold)) != long_term(bought, sold)
+    ]
+    assert disagree == []
