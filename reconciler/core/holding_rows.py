@@ -76,32 +76,36 @@ class HoldingRows(Sequence[Holding]):
             symbols, prices, before, after, weights, targets, weights_after, bands,
             rules if rules is not None else [""] * len(symbols),
         )
-        self._rows: list[Holding] | None = None
+        self._rows: tuple[Holding, ...] | None = None
 
     @classmethod
     def of(cls, rows: Iterable[Holding]) -> HoldingRows:
         """Rows already made (a plan file's, a test's): kept as they are."""
         made = cls.__new__(cls)
         made._columns = None
-        made._rows = list(rows)
+        made._rows = tuple(rows)
         return made
 
     @property
-    def rows(self) -> list[Holding]:
-        """The Holding rows, made from the columns once: the one conversion from columns to rows."""
+    def rows(self) -> tuple[Holding, ...]:
+        """The Holding rows, made from the columns once: the one conversion from columns to rows (a tuple:
+        what the seal covers cannot grow or shrink behind it)."""
         if self._rows is None:
             assert self._columns is not None  # one of the two is always set
-            self._rows = list(map(Holding, *self._columns))
+            self._rows = tuple(map(Holding, *self._columns))
         return self._rows
 
     def columns(self) -> tuple[list[Any], ...]:
-        """The nine columns in field order (made from the rows when read from a file)."""
-        if self._columns is None:
-            rows = self.rows
-            self._columns = tuple(map(list, zip(*map(_columns_of, rows), strict=True))) if rows else tuple(
-                [] for _ in FIELDS
-            )
-        return self._columns
+        """The nine columns in field order: the planner's until a row is read, then the rows' own, so the seal
+        and the file hold what a reader saw (a row is a mutable object, and a frozen one costs four times as
+        much to build)."""
+        if self._rows is None:
+            assert self._columns is not None  # one of the two is always set
+            return self._columns
+        rows = self._rows
+        if not rows:
+            return tuple([] for _ in FIELDS)
+        return tuple(map(list, zip(*map(_columns_of, rows), strict=True)))
 
     def dumped(self, json: bool) -> list[dict[str, Any]]:
         """The rows as pydantic dumps a Holding dataclass: field order, Decimals as str() in JSON mode."""
@@ -124,15 +128,15 @@ class HoldingRows(Sequence[Holding]):
         return "[" + ",".join(text) + "]"
 
     def __len__(self) -> int:
-        return len(self._columns[0]) if self._columns is not None else len(self.rows)
+        return len(self._columns[0]) if self._rows is None and self._columns is not None else len(self.rows)
 
     @overload
     def __getitem__(self, index: int) -> Holding: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[Holding]: ...
+    def __getitem__(self, index: slice) -> tuple[Holding, ...]: ...
 
-    def __getitem__(self, index: int | slice) -> Holding | list[Holding]:
+    def __getitem__(self, index: int | slice) -> Holding | tuple[Holding, ...]:
         return self.rows[index]
 
     def __iter__(self) -> Iterator[Holding]:
@@ -142,13 +146,13 @@ class HoldingRows(Sequence[Holding]):
         if isinstance(other, HoldingRows):
             return self.rows == other.rows
         if isinstance(other, list):
-            return self.rows == other
+            return list(self.rows) == other
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # equal to a list, which has no hash
 
     def __repr__(self) -> str:
-        return repr(self.rows)
+        return repr(list(self.rows))
 
     @classmethod
     def __get_pydantic_core_schema__(

@@ -112,6 +112,8 @@ def assemble(
     desired, obs, symbols, prices, held = table.desired, table.obs, table.symbols, table.prices, table.held
     equity, weights = table.equity, table.weights
     actions = actions or []
+    if len(actions) != len(traded or []):  # each action names its row; else a planner bug
+        raise ValueError(f"{len(actions)} actions for {len(traded or [])} traded rows")
     cash_after = table.cash if cash_after is None else cash_after
     buys = sells = ZERO
     inv = table.inv if table.inv is not None else (ONE / equity if equity > 0 else ZERO)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 from decimal import Decimal
 
+import pytest
+
 from reconciler.core.models import CostModel, Holding
 from reconciler.core.planner import plan_many, plan_portfolio
 from reconciler.core.rules import SymbolRule
@@ -110,3 +112,15 @@ def test_a_blocked_plan_counts_unsettled_cash() -> None:
                           observation({"A": "100"}, {"A": "10", "X": "5"}, settled="300", unsettled="200"),
                           CostModel())
     assert (plan.equity, plan.cash_before, plan.cash_after) == (D(1500), D(500), D(500))
+
+
+def test_actions_without_the_rows_they_trade_are_refused() -> None:
+    # assemble books each action on the row `traded` names: an action without one would be left off the table.
+    from reconciler.core.models import Action
+    from reconciler.core.plan_table import Table, assemble
+
+    d, o = desired({"A": "1"}), observation({"A": "100"}, {"A": "1"})
+    table = Table(d, o, ["A"], [D(100)], [D(1)], [D(100)], [D(1)], [D("0.05")], D(100), [D(1)], D(0))
+    buy = Action(1, "A", "buy", D(1), D(100), D(100), D(0), "underweight")
+    with pytest.raises(ValueError, match="1 actions for 0 traded rows"):
+        assemble(table, [], [buy], None)
