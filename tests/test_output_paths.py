@@ -26,6 +26,8 @@ STREAMS = {"sys.stdout", "sys.stderr"}
 # routed through its escaper and listed here.
 FILE_WRITES = {
     ("cli/apply_cmd.py", "write"): "job summary: shown.markdown",
+    ("render/outcomes.py", "_print"): "apply's outcome lines off a terminal: the rich console's own file, the"
+    " CLI's ScrubbedStream (scrub, then shown.terminal), the bytes rich would write",
     ("execution/planfile.py", "write_plan"): "plan file: planning._without_secrets refuses a credential",
     ("cli/status_cmd.py", "run"): "status --out: JSON (every control escaped by json.dumps), scrubbed",
     ("execution/importing.py", "import_portfolio"): "a portfolio YAML written by `import` (values"
